@@ -1,0 +1,327 @@
+package v1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Quantity is a resource amount such as "250m" or "64Mi".
+type Quantity = resource.Quantity
+
+// IntOrString holds a port number or a port name.
+type IntOrString = intstr.IntOrString
+
+// ResourceName names a resource (cpu, memory, pods).
+type ResourceName string
+
+// Resource names.
+const (
+	ResourceCPU    ResourceName = "cpu"
+	ResourceMemory ResourceName = "memory"
+	ResourcePods   ResourceName = "pods"
+)
+
+// ResourceList maps resource names to amounts.
+type ResourceList map[ResourceName]Quantity
+
+// Pod is a group of containers that share a network namespace and run on one node.
+type Pod struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata"`
+	Spec       PodSpec   `json:"spec"`
+	Status     PodStatus `json:"status,omitempty"`
+}
+
+// Restart policies.
+const (
+	RestartAlways    = "Always"
+	RestartOnFailure = "OnFailure"
+	RestartNever     = "Never"
+)
+
+// PodSpec is the desired state of a pod.
+type PodSpec struct {
+	Volumes                       []Volume          `json:"volumes,omitempty"`
+	InitContainers                []Container       `json:"initContainers,omitempty"`
+	Containers                    []Container       `json:"containers"`
+	RestartPolicy                 string            `json:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64            `json:"terminationGracePeriodSeconds,omitempty"`
+	ActiveDeadlineSeconds         *int64            `json:"activeDeadlineSeconds,omitempty"`
+	DNSPolicy                     string            `json:"dnsPolicy,omitempty"`
+	NodeSelector                  map[string]string `json:"nodeSelector,omitempty"`
+	ServiceAccountName            string            `json:"serviceAccountName,omitempty"`
+	DeprecatedServiceAccount      string            `json:"serviceAccount,omitempty"`
+	NodeName                      string            `json:"nodeName,omitempty"`
+	HostNetwork                   bool              `json:"hostNetwork,omitempty"`
+	Hostname                      string            `json:"hostname,omitempty"`
+	Subdomain                     string            `json:"subdomain,omitempty"`
+	SchedulerName                 string            `json:"schedulerName,omitempty"`
+	Tolerations                   []Toleration      `json:"tolerations,omitempty"`
+	Priority                      *int32            `json:"priority,omitempty"`
+	PriorityClassName             string            `json:"priorityClassName,omitempty"`
+	EnableServiceLinks            *bool             `json:"enableServiceLinks,omitempty"`
+	ImagePullSecrets              []LocalObjectRef  `json:"imagePullSecrets,omitempty"`
+}
+
+// LocalObjectRef names an object in the same namespace.
+type LocalObjectRef struct {
+	Name string `json:"name,omitempty"`
+}
+
+// Volume is a directory shared by a pod's containers.
+type Volume struct {
+	Name     string                `json:"name"`
+	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
+}
+
+// EmptyDirVolumeSource is a volume that starts empty and lives as long as the pod.
+type EmptyDirVolumeSource struct {
+	Medium    string    `json:"medium,omitempty"`
+	SizeLimit *Quantity `json:"sizeLimit,omitempty"`
+}
+
+// Image pull policies.
+const (
+	PullAlways       = "Always"
+	PullIfNotPresent = "IfNotPresent"
+	PullNever        = "Never"
+)
+
+// Container is one process tree of a pod.
+type Container struct {
+	Name                     string               `json:"name"`
+	Image                    string               `json:"image,omitempty"`
+	Command                  []string             `json:"command,omitempty"`
+	Args                     []string             `json:"args,omitempty"`
+	WorkingDir               string               `json:"workingDir,omitempty"`
+	Ports                    []ContainerPort      `json:"ports,omitempty"`
+	Env                      []EnvVar             `json:"env,omitempty"`
+	Resources                ResourceRequirements `json:"resources,omitempty"`
+	VolumeMounts             []VolumeMount        `json:"volumeMounts,omitempty"`
+	LivenessProbe            *Probe               `json:"livenessProbe,omitempty"`
+	ReadinessProbe           *Probe               `json:"readinessProbe,omitempty"`
+	StartupProbe             *Probe               `json:"startupProbe,omitempty"`
+	TerminationMessagePath   string               `json:"terminationMessagePath,omitempty"`
+	TerminationMessagePolicy string               `json:"terminationMessagePolicy,omitempty"`
+	ImagePullPolicy          string               `json:"imagePullPolicy,omitempty"`
+	Stdin                    bool                 `json:"stdin,omitempty"`
+	TTY                      bool                 `json:"tty,omitempty"`
+}
+
+// Protocols of ports.
+const (
+	ProtocolTCP  = "TCP"
+	ProtocolUDP  = "UDP"
+	ProtocolSCTP = "SCTP"
+)
+
+// ContainerPort is a port a container listens on.
+type ContainerPort struct {
+	Name          string `json:"name,omitempty"`
+	HostPort      int32  `json:"hostPort,omitempty"`
+	ContainerPort int32  `json:"containerPort"`
+	Protocol      string `json:"protocol,omitempty"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// EnvVar is an environment variable of a container.
+type EnvVar struct {
+	Name      string        `json:"name"`
+	Value     string        `json:"value,omitempty"`
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
+}
+
+// EnvVarSource takes a variable's value from the pod's own fields.
+type EnvVarSource struct {
+	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
+}
+
+// ObjectFieldSelector selects a field of the pod, such as status.podIP.
+type ObjectFieldSelector struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	FieldPath  string `json:"fieldPath"`
+}
+
+// ResourceRequirements are the requests (for scheduling) and limits (enforced).
+type ResourceRequirements struct {
+	Limits   ResourceList `json:"limits,omitempty"`
+	Requests ResourceList `json:"requests,omitempty"`
+}
+
+// VolumeMount mounts a pod volume into a container.
+type VolumeMount struct {
+	Name      string `json:"name"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+	MountPath string `json:"mountPath"`
+	SubPath   string `json:"subPath,omitempty"`
+}
+
+// Probe checks a container's health.
+type Probe struct {
+	ProbeHandler                  `json:",inline"`
+	InitialDelaySeconds           int32  `json:"initialDelaySeconds,omitempty"`
+	TimeoutSeconds                int32  `json:"timeoutSeconds,omitempty"`
+	PeriodSeconds                 int32  `json:"periodSeconds,omitempty"`
+	SuccessThreshold              int32  `json:"successThreshold,omitempty"`
+	FailureThreshold              int32  `json:"failureThreshold,omitempty"`
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// ProbeHandler is what a probe does: exactly one of its fields is set.
+type ProbeHandler struct {
+	Exec      *ExecAction      `json:"exec,omitempty"`
+	HTTPGet   *HTTPGetAction   `json:"httpGet,omitempty"`
+	TCPSocket *TCPSocketAction `json:"tcpSocket,omitempty"`
+}
+
+// ExecAction runs a command in the container; exit 0 is success.
+type ExecAction struct {
+	Command []string `json:"command,omitempty"`
+}
+
+// HTTPGetAction sends an HTTP GET; 200–399 is success.
+type HTTPGetAction struct {
+	Path        string       `json:"path,omitempty"`
+	Port        IntOrString  `json:"port"`
+	Host        string       `json:"host,omitempty"`
+	Scheme      string       `json:"scheme,omitempty"`
+	HTTPHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
+}
+
+// HTTPHeader is one header of an HTTP probe.
+type HTTPHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// TCPSocketAction opens a TCP connection; a connection is success.
+type TCPSocketAction struct {
+	Port IntOrString `json:"port"`
+	Host string      `json:"host,omitempty"`
+}
+
+// Toleration lets a pod be scheduled onto a node with a matching taint.
+type Toleration struct {
+	Key               string `json:"key,omitempty"`
+	Operator          string `json:"operator,omitempty"`
+	Value             string `json:"value,omitempty"`
+	Effect            string `json:"effect,omitempty"`
+	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
+}
+
+// Pod phases.
+const (
+	PodPending   = "Pending"
+	PodRunning   = "Running"
+	PodSucceeded = "Succeeded"
+	PodFailed    = "Failed"
+	PodUnknown   = "Unknown"
+)
+
+// Pod condition types.
+const (
+	PodScheduled    = "PodScheduled"
+	PodReady        = "Ready"
+	ContainersReady = "ContainersReady"
+	PodInitialized  = "Initialized"
+)
+
+// Condition statuses.
+const (
+	ConditionTrue    = "True"
+	ConditionFalse   = "False"
+	ConditionUnknown = "Unknown"
+)
+
+// PodStatus is the observed state of a pod, reported by its node and the scheduler.
+type PodStatus struct {
+	Phase             string            `json:"phase,omitempty"`
+	Conditions        []PodCondition    `json:"conditions,omitempty"`
+	Message           string            `json:"message,omitempty"`
+	Reason            string            `json:"reason,omitempty"`
+	HostIP            string            `json:"hostIP,omitempty"`
+	PodIP             string            `json:"podIP,omitempty"`
+	PodIPs            []PodIP           `json:"podIPs,omitempty"`
+	StartTime         *Time             `json:"startTime,omitempty"`
+	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
+	QOSClass          string            `json:"qosClass,omitempty"`
+}
+
+// PodIP is one address of a pod.
+type PodIP struct {
+	IP string `json:"ip"`
+}
+
+// PodCondition is one condition of a pod.
+type PodCondition struct {
+	Type               string `json:"type"`
+	Status             string `json:"status"`
+	LastProbeTime      Time   `json:"lastProbeTime,omitempty"`
+	LastTransitionTime Time   `json:"lastTransitionTime,omitempty"`
+	Reason             string `json:"reason,omitempty"`
+	Message            string `json:"message,omitempty"`
+}
+
+// ContainerStatus is the observed state of one container.
+type ContainerStatus struct {
+	Name         string         `json:"name"`
+	State        ContainerState `json:"state,omitempty"`
+	LastState    ContainerState `json:"lastState,omitempty"`
+	Ready        bool           `json:"ready"`
+	RestartCount int32          `json:"restartCount"`
+	Image        string         `json:"image"`
+	ImageID      string         `json:"imageID"`
+	ContainerID  string         `json:"containerID,omitempty"`
+	Started      *bool          `json:"started,omitempty"`
+}
+
+// ContainerState is exactly one of waiting, running or terminated.
+type ContainerState struct {
+	Waiting    *ContainerStateWaiting    `json:"waiting,omitempty"`
+	Running    *ContainerStateRunning    `json:"running,omitempty"`
+	Terminated *ContainerStateTerminated `json:"terminated,omitempty"`
+}
+
+// ContainerStateWaiting says why a container is not running yet.
+type ContainerStateWaiting struct {
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ContainerStateRunning says since when a container runs.
+type ContainerStateRunning struct {
+	StartedAt Time `json:"startedAt,omitempty"`
+}
+
+// ContainerStateTerminated says how a container ended.
+type ContainerStateTerminated struct {
+	ExitCode    int32  `json:"exitCode"`
+	Signal      int32  `json:"signal,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Message     string `json:"message,omitempty"`
+	StartedAt   Time   `json:"startedAt,omitempty"`
+	FinishedAt  Time   `json:"finishedAt,omitempty"`
+	ContainerID string `json:"containerID,omitempty"`
+}
+
+// Condition returns the pod condition of the given type, or nil.
+func (s *PodStatus) Condition(t string) *PodCondition {
+	for i := range s.Conditions {
+		if s.Conditions[i].Type == t {
+			return &s.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// IsReady reports whether the pod's Ready condition is True.
+func (p *Pod) IsReady() bool {
+	c := p.Status.Condition(PodReady)
+	return c != nil && c.Status == ConditionTrue
+}
+
+// PodTemplateSpec is the pod a controller creates.
+type PodTemplateSpec struct {
+	ObjectMeta `json:"metadata,omitempty"`
+	Spec       PodSpec `json:"spec,omitempty"`
+}

@@ -1,0 +1,144 @@
+package v1
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Resource describes one REST resource: its path name, its kind and how to
+// make an empty object of it.
+type Resource struct {
+	// Name is the plural path segment, e.g. "pods".
+	Name string
+	// Singular is the singular name, e.g. "pod".
+	Singular string
+	// Kind is the object kind, e.g. "Pod".
+	Kind string
+	// ShortNames are CLI abbreviations, e.g. "po".
+	ShortNames []string
+	// Namespaced says whether objects live in a namespace.
+	Namespaced bool
+	// HasStatus says whether the resource has a status subresource.
+	HasStatus bool
+	// New returns an empty object of the kind.
+	New func() Object
+}
+
+// The supported resources. The table is read-only.
+var resources = []Resource{
+	{Name: "namespaces", Singular: "namespace", Kind: "Namespace", ShortNames: []string{"ns"}, HasStatus: true,
+		New: func() Object { return &Namespace{} }},
+	{Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}, HasStatus: true,
+		New: func() Object { return &Node{} }},
+	{Name: "pods", Singular: "pod", Kind: "Pod", ShortNames: []string{"po"}, Namespaced: true, HasStatus: true,
+		New: func() Object { return &Pod{} }},
+	{Name: "replicationcontrollers", Singular: "replicationcontroller", Kind: "ReplicationController",
+		ShortNames: []string{"rc"}, Namespaced: true, HasStatus: true,
+		New: func() Object { return &ReplicationController{} }},
+	{Name: "services", Singular: "service", Kind: "Service", ShortNames: []string{"svc"}, Namespaced: true, HasStatus: true,
+		New: func() Object { return &Service{} }},
+	{Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", ShortNames: []string{"ep"}, Namespaced: true,
+		New: func() Object { return &Endpoints{} }},
+}
+
+// Resources returns every supported resource, in a stable order.
+func Resources() []Resource { return append([]Resource(nil), resources...) }
+
+// ResourceByName finds a resource by its plural, singular, kind or short name
+// (case-sensitive for kinds, as kubectl accepts "Pod" and "pods").
+func ResourceByName(name string) (Resource, bool) {
+	for _, r := range resources {
+		if r.Name == name || r.Singular == name || r.Kind == name {
+			return r, true
+		}
+		for _, s := range r.ShortNames {
+			if s == name {
+				return r, true
+			}
+		}
+	}
+	return Resource{}, false
+}
+
+// ResourceByKind finds a resource by its kind.
+func ResourceByKind(kind string) (Resource, bool) {
+	for _, r := range resources {
+		if r.Kind == kind {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// ResourceOf returns the resource of an object by its Go type.
+func ResourceOf(obj Object) (Resource, error) {
+	kind := KindOf(obj)
+	r, ok := ResourceByKind(kind)
+	if !ok {
+		return Resource{}, fmt.Errorf("no resource for kind %q", kind)
+	}
+	return r, nil
+}
+
+// KindOf returns the kind of an object from its Go type.
+func KindOf(obj Object) string {
+	switch obj.(type) {
+	case *Namespace:
+		return "Namespace"
+	case *Node:
+		return "Node"
+	case *Pod:
+		return "Pod"
+	case *ReplicationController:
+		return "ReplicationController"
+	case *Service:
+		return "Service"
+	case *Endpoints:
+		return "Endpoints"
+	}
+	return obj.GetTypeMeta().Kind
+}
+
+// ResourceNames returns the plural names of all resources, sorted.
+func ResourceNames() []string {
+	var out []string
+	for _, r := range resources {
+		out = append(out, r.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SetTypeMeta fills kind and apiVersion from the object's Go type.
+func SetTypeMeta(obj Object) {
+	tm := obj.GetTypeMeta()
+	tm.Kind = KindOf(obj)
+	tm.APIVersion = APIVersion
+}
+
+// DeepCopy returns a deep copy of obj by a JSON round trip. It is meant for
+// code off the hot paths; hot paths copy the struct and replace whole fields.
+func DeepCopy[T Object](obj T) T {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		panic(fmt.Sprintf("deep copy %T: %v", obj, err))
+	}
+	r, err := ResourceOf(obj)
+	if err != nil {
+		panic(err)
+	}
+	out := r.New()
+	if err := json.Unmarshal(b, out); err != nil {
+		panic(fmt.Sprintf("deep copy %T: %v", obj, err))
+	}
+	return out.(T)
+}
+
+// Key returns the store key of a namespaced or cluster-scoped name.
+func Key(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}

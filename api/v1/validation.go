@@ -1,0 +1,517 @@
+package v1
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/validate/content"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// MaxAnnotationsBytes is the largest total size of an object's annotations.
+const MaxAnnotationsBytes = 256 * 1024
+
+// Validate checks a new object and returns an Invalid Status error naming every
+// bad field, or nil. It runs on the API server after defaulting.
+func Validate(obj Object) error {
+	return toStatus(obj, validateObject(obj))
+}
+
+// ValidateUpdate checks an update of old to obj: the new object must be
+// valid and must not change immutable fields.
+func ValidateUpdate(obj, old Object) error {
+	errs := validateObject(obj)
+	errs = append(errs, validateImmutable(obj, old)...)
+	return toStatus(obj, errs)
+}
+
+func toStatus(obj Object, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	causes := make([]StatusCause, 0, len(errs))
+	for _, e := range errs {
+		causes = append(causes, StatusCause{Type: string(e.Type), Message: e.Error(), Field: e.Field})
+	}
+	m := obj.GetObjectMeta()
+	name := m.Name
+	if name == "" {
+		name = m.GenerateName
+	}
+	return NewInvalid(KindOf(obj), name, causes)
+}
+
+func validateObject(obj Object) field.ErrorList {
+	r, err := ResourceOf(obj)
+	if err != nil {
+		return field.ErrorList{field.Invalid(field.NewPath("kind"), KindOf(obj), "unsupported kind")}
+	}
+	nameFn := content.IsDNS1123Subdomain
+	switch obj.(type) {
+	case *Namespace:
+		nameFn = content.IsDNS1123Label
+	case *Service:
+		nameFn = validation.IsDNS1035Label
+	}
+	meta := field.NewPath("metadata")
+	errs := ValidateObjectMeta(obj.GetObjectMeta(), r.Namespaced, nameFn, meta)
+	switch o := obj.(type) {
+	case *Pod:
+		errs = append(errs, ValidatePodSpec(&o.Spec, field.NewPath("spec"))...)
+	case *ReplicationController:
+		errs = append(errs, validateRC(o)...)
+	case *Service:
+		errs = append(errs, validateService(o)...)
+	case *Endpoints:
+		errs = append(errs, validateEndpoints(o)...)
+	case *Node:
+		errs = append(errs, validateNode(o)...)
+	}
+	return errs
+}
+
+// ValidateObjectMeta checks names, namespace, labels and annotations.
+func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case m.Name == "" && m.GenerateName == "":
+		errs = append(errs, field.Required(p.Child("name"), "name or generateName is required"))
+	case m.Name != "":
+		for _, msg := range nameFn(m.Name) {
+			errs = append(errs, field.Invalid(p.Child("name"), m.Name, msg))
+		}
+	default:
+		// generateName gets a 5-character suffix; the prefix must make a valid name.
+		for _, msg := range nameFn(strings.TrimSuffix(m.GenerateName, "-") + "-abcde") {
+			errs = append(errs, field.Invalid(p.Child("generateName"), m.GenerateName, msg))
+		}
+	}
+	if namespaced {
+		if m.Namespace == "" {
+			errs = append(errs, field.Required(p.Child("namespace"), ""))
+		} else {
+			for _, msg := range content.IsDNS1123Label(m.Namespace) {
+				errs = append(errs, field.Invalid(p.Child("namespace"), m.Namespace, msg))
+			}
+		}
+	} else if m.Namespace != "" {
+		errs = append(errs, field.Forbidden(p.Child("namespace"), "not allowed on this type"))
+	}
+	errs = append(errs, ValidateLabels(m.Labels, p.Child("labels"))...)
+	errs = append(errs, validateAnnotations(m.Annotations, p.Child("annotations"))...)
+	for i, ref := range m.OwnerReferences {
+		rp := p.Child("ownerReferences").Index(i)
+		if ref.Kind == "" {
+			errs = append(errs, field.Required(rp.Child("kind"), ""))
+		}
+		if ref.Name == "" {
+			errs = append(errs, field.Required(rp.Child("name"), ""))
+		}
+		if ref.UID == "" {
+			errs = append(errs, field.Required(rp.Child("uid"), ""))
+		}
+	}
+	return errs
+}
+
+// ValidateLabels checks label keys (qualified names) and values (≤ 63 chars).
+func ValidateLabels(labels map[string]string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for k, v := range labels {
+		for _, msg := range content.IsLabelKey(k) {
+			errs = append(errs, field.Invalid(p, k, msg))
+		}
+		for _, msg := range content.IsLabelValue(v) {
+			errs = append(errs, field.Invalid(p.Key(k), v, msg))
+		}
+	}
+	return errs
+}
+
+func validateAnnotations(a map[string]string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	total := 0
+	for k, v := range a {
+		for _, msg := range content.IsLabelKey(strings.ToLower(k)) {
+			errs = append(errs, field.Invalid(p, k, msg))
+		}
+		total += len(k) + len(v)
+	}
+	if total > MaxAnnotationsBytes {
+		errs = append(errs, field.TooLong(p, "", MaxAnnotationsBytes))
+	}
+	return errs
+}
+
+// ValidatePodSpec checks a pod spec.
+func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	vols := map[string]bool{}
+	for i, v := range s.Volumes {
+		vp := p.Child("volumes").Index(i)
+		for _, msg := range content.IsDNS1123Label(v.Name) {
+			errs = append(errs, field.Invalid(vp.Child("name"), v.Name, msg))
+		}
+		if vols[v.Name] {
+			errs = append(errs, field.Duplicate(vp.Child("name"), v.Name))
+		}
+		vols[v.Name] = true
+		if v.EmptyDir == nil {
+			errs = append(errs, field.Required(vp, "a volume source is required (orch supports emptyDir)"))
+		}
+	}
+	if len(s.Containers) == 0 {
+		errs = append(errs, field.Required(p.Child("containers"), "at least one container is required"))
+	}
+	names := map[string]bool{}
+	errs = append(errs, validateContainers(s.InitContainers, p.Child("initContainers"), vols, names)...)
+	errs = append(errs, validateContainers(s.Containers, p.Child("containers"), vols, names)...)
+	switch s.RestartPolicy {
+	case RestartAlways, RestartOnFailure, RestartNever:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), s.RestartPolicy,
+			[]string{RestartAlways, RestartOnFailure, RestartNever}))
+	}
+	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		errs = append(errs, field.Invalid(p.Child("terminationGracePeriodSeconds"), *g, "must be >= 0"))
+	}
+	errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
+	if s.NodeName != "" {
+		for _, msg := range content.IsDNS1123Subdomain(s.NodeName) {
+			errs = append(errs, field.Invalid(p.Child("nodeName"), s.NodeName, msg))
+		}
+	}
+	for i, t := range s.Tolerations {
+		tp := p.Child("tolerations").Index(i)
+		switch t.Operator {
+		case "", "Equal":
+		case "Exists":
+			if t.Value != "" {
+				errs = append(errs, field.Invalid(tp.Child("value"), t.Value, "must be empty when operator is Exists"))
+			}
+		default:
+			errs = append(errs, field.NotSupported(tp.Child("operator"), t.Operator, []string{"Equal", "Exists"}))
+		}
+		switch t.Effect {
+		case "", TaintNoSchedule, TaintPreferNoSchedule, TaintNoExecute:
+		default:
+			errs = append(errs, field.NotSupported(tp.Child("effect"), t.Effect,
+				[]string{TaintNoSchedule, TaintPreferNoSchedule, TaintNoExecute}))
+		}
+	}
+	return errs
+}
+
+func validateContainers(cs []Container, p *field.Path, vols, names map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	for i := range cs {
+		c := &cs[i]
+		cp := p.Index(i)
+		for _, msg := range content.IsDNS1123Label(c.Name) {
+			errs = append(errs, field.Invalid(cp.Child("name"), c.Name, msg))
+		}
+		if names[c.Name] {
+			errs = append(errs, field.Duplicate(cp.Child("name"), c.Name))
+		}
+		names[c.Name] = true
+		if strings.TrimSpace(c.Image) == "" {
+			errs = append(errs, field.Required(cp.Child("image"), ""))
+		}
+		switch c.ImagePullPolicy {
+		case PullAlways, PullIfNotPresent, PullNever:
+		default:
+			errs = append(errs, field.NotSupported(cp.Child("imagePullPolicy"), c.ImagePullPolicy,
+				[]string{PullAlways, PullIfNotPresent, PullNever}))
+		}
+		portNames := map[string]bool{}
+		for j, port := range c.Ports {
+			pp := cp.Child("ports").Index(j)
+			if port.Name != "" {
+				for _, msg := range validation.IsValidPortName(port.Name) {
+					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
+				}
+				if portNames[port.Name] {
+					errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+				}
+				portNames[port.Name] = true
+			}
+			errs = append(errs, validatePortNum(port.ContainerPort, pp.Child("containerPort"))...)
+			if port.HostPort != 0 {
+				errs = append(errs, validatePortNum(port.HostPort, pp.Child("hostPort"))...)
+			}
+			errs = append(errs, validateProtocol(port.Protocol, pp.Child("protocol"))...)
+		}
+		for j, e := range c.Env {
+			ep := cp.Child("env").Index(j)
+			for _, msg := range validation.IsEnvVarName(e.Name) {
+				errs = append(errs, field.Invalid(ep.Child("name"), e.Name, msg))
+			}
+			if e.ValueFrom != nil {
+				if e.Value != "" {
+					errs = append(errs, field.Invalid(ep.Child("valueFrom"), "", "may not be set when value is set"))
+				}
+				if e.ValueFrom.FieldRef == nil {
+					errs = append(errs, field.Required(ep.Child("valueFrom", "fieldRef"), "orch supports fieldRef only"))
+				}
+			}
+		}
+		for j, m := range c.VolumeMounts {
+			mp := cp.Child("volumeMounts").Index(j)
+			if !vols[m.Name] {
+				errs = append(errs, field.NotFound(mp.Child("name"), m.Name))
+			}
+			if !strings.HasPrefix(m.MountPath, "/") {
+				errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be an absolute path"))
+			}
+		}
+		errs = append(errs, validateResources(&c.Resources, cp.Child("resources"))...)
+		errs = append(errs, validateProbe(c.LivenessProbe, cp.Child("livenessProbe"))...)
+		errs = append(errs, validateProbe(c.ReadinessProbe, cp.Child("readinessProbe"))...)
+		errs = append(errs, validateProbe(c.StartupProbe, cp.Child("startupProbe"))...)
+	}
+	return errs
+}
+
+func validateResources(r *ResourceRequirements, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, l := range []struct {
+		name string
+		list ResourceList
+	}{{"limits", r.Limits}, {"requests", r.Requests}} {
+		for k, q := range l.list {
+			if q.Sign() < 0 {
+				errs = append(errs, field.Invalid(p.Child(l.name).Key(string(k)), q.String(), "must be >= 0"))
+			}
+		}
+	}
+	for k, req := range r.Requests {
+		if lim, ok := r.Limits[k]; ok && req.Cmp(lim) > 0 {
+			errs = append(errs, field.Invalid(p.Child("requests").Key(string(k)), req.String(),
+				fmt.Sprintf("must be less than or equal to %s limit of %s", k, lim.String())))
+		}
+	}
+	return errs
+}
+
+func validateProbe(pr *Probe, p *field.Path) field.ErrorList {
+	if pr == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	n := 0
+	if pr.Exec != nil {
+		n++
+		if len(pr.Exec.Command) == 0 {
+			errs = append(errs, field.Required(p.Child("exec", "command"), ""))
+		}
+	}
+	if pr.HTTPGet != nil {
+		n++
+		errs = append(errs, validatePortRef(pr.HTTPGet.Port, p.Child("httpGet", "port"))...)
+	}
+	if pr.TCPSocket != nil {
+		n++
+		errs = append(errs, validatePortRef(pr.TCPSocket.Port, p.Child("tcpSocket", "port"))...)
+	}
+	if n != 1 {
+		errs = append(errs, field.Invalid(p, "", "exactly one of exec, httpGet, tcpSocket must be set"))
+	}
+	for _, f := range []struct {
+		name string
+		v    int32
+		min  int32
+	}{{"initialDelaySeconds", pr.InitialDelaySeconds, 0}, {"timeoutSeconds", pr.TimeoutSeconds, 1},
+		{"periodSeconds", pr.PeriodSeconds, 1}, {"successThreshold", pr.SuccessThreshold, 1},
+		{"failureThreshold", pr.FailureThreshold, 1}} {
+		if f.v < f.min {
+			errs = append(errs, field.Invalid(p.Child(f.name), f.v, fmt.Sprintf("must be >= %d", f.min)))
+		}
+	}
+	return errs
+}
+
+func validatePortRef(port IntOrString, p *field.Path) field.ErrorList {
+	if port.Type == 1 { // string
+		var errs field.ErrorList
+		for _, msg := range validation.IsValidPortName(port.StrVal) {
+			errs = append(errs, field.Invalid(p, port.StrVal, msg))
+		}
+		return errs
+	}
+	return validatePortNum(port.IntVal, p)
+}
+
+func validatePortNum(port int32, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsValidPortNum(int(port)) {
+		errs = append(errs, field.Invalid(p, port, msg))
+	}
+	return errs
+}
+
+func validateProtocol(proto string, p *field.Path) field.ErrorList {
+	switch proto {
+	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(p, proto, []string{ProtocolTCP, ProtocolUDP, ProtocolSCTP})}
+}
+
+func validateRC(rc *ReplicationController) field.ErrorList {
+	var errs field.ErrorList
+	sp := field.NewPath("spec")
+	if rc.Spec.Replicas != nil && *rc.Spec.Replicas < 0 {
+		errs = append(errs, field.Invalid(sp.Child("replicas"), *rc.Spec.Replicas, "must be >= 0"))
+	}
+	if len(rc.Spec.Selector) == 0 {
+		errs = append(errs, field.Required(sp.Child("selector"), "a selector is required (or template labels to default it from)"))
+	}
+	errs = append(errs, ValidateLabels(rc.Spec.Selector, sp.Child("selector"))...)
+	t := rc.Spec.Template
+	if t == nil {
+		return append(errs, field.Required(sp.Child("template"), ""))
+	}
+	tp := sp.Child("template")
+	errs = append(errs, ValidateLabels(t.Labels, tp.Child("metadata", "labels"))...)
+	if len(rc.Spec.Selector) > 0 && !SelectorFromMap(rc.Spec.Selector).Matches(labelSet(t.Labels)) {
+		errs = append(errs, field.Invalid(tp.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
+	}
+	errs = append(errs, ValidatePodSpec(&t.Spec, tp.Child("spec"))...)
+	if t.Spec.NodeName != "" {
+		errs = append(errs, field.Forbidden(tp.Child("spec", "nodeName"), "a template may not name a node"))
+	}
+	return errs
+}
+
+func validateService(s *Service) field.ErrorList {
+	var errs field.ErrorList
+	sp := field.NewPath("spec")
+	switch s.Spec.Type {
+	case ServiceTypeClusterIP, ServiceTypeNodePort:
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("type"), s.Spec.Type, []string{ServiceTypeClusterIP, ServiceTypeNodePort}))
+	}
+	switch s.Spec.SessionAffinity {
+	case AffinityNone, AffinityClientIP:
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("sessionAffinity"), s.Spec.SessionAffinity, []string{AffinityNone, AffinityClientIP}))
+	}
+	if c := s.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+		if t := *c.ClientIP.TimeoutSeconds; t <= 0 || t > 86400 {
+			errs = append(errs, field.Invalid(sp.Child("sessionAffinityConfig", "clientIP", "timeoutSeconds"), t, "must be in the range 1-86400"))
+		}
+	}
+	if ip := s.Spec.ClusterIP; ip != "" && ip != ClusterIPNone && net.ParseIP(ip).To4() == nil {
+		errs = append(errs, field.Invalid(sp.Child("clusterIP"), ip, "must be an IPv4 address or None"))
+	}
+	if s.Spec.ClusterIP == ClusterIPNone && s.Spec.Type == ServiceTypeNodePort {
+		errs = append(errs, field.Invalid(sp.Child("clusterIP"), ClusterIPNone, "may not be None for type NodePort"))
+	}
+	errs = append(errs, ValidateLabels(s.Spec.Selector, sp.Child("selector"))...)
+	if len(s.Spec.Ports) == 0 && s.Spec.ClusterIP != ClusterIPNone {
+		errs = append(errs, field.Required(sp.Child("ports"), ""))
+	}
+	seen := map[string]bool{}
+	for i, port := range s.Spec.Ports {
+		pp := sp.Child("ports").Index(i)
+		if len(s.Spec.Ports) > 1 && port.Name == "" {
+			errs = append(errs, field.Required(pp.Child("name"), "each port must be named when there is more than one"))
+		}
+		if port.Name != "" {
+			for _, msg := range content.IsDNS1123Label(port.Name) {
+				errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
+			}
+			if seen[port.Name] {
+				errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+			}
+			seen[port.Name] = true
+		}
+		errs = append(errs, validatePortNum(port.Port, pp.Child("port"))...)
+		errs = append(errs, validateProtocol(port.Protocol, pp.Child("protocol"))...)
+		errs = append(errs, validatePortRef(port.TargetPort, pp.Child("targetPort"))...)
+		if port.NodePort != 0 {
+			if s.Spec.Type != ServiceTypeNodePort {
+				errs = append(errs, field.Forbidden(pp.Child("nodePort"), "may only be set for type NodePort"))
+			} else if port.NodePort < 30000 || port.NodePort > 32767 {
+				errs = append(errs, field.Invalid(pp.Child("nodePort"), port.NodePort, "must be in the range 30000-32767"))
+			}
+		}
+	}
+	return errs
+}
+
+func validateEndpoints(e *Endpoints) field.ErrorList {
+	var errs field.ErrorList
+	for i, s := range e.Subsets {
+		sp := field.NewPath("subsets").Index(i)
+		for j, a := range append(append([]EndpointAddress{}, s.Addresses...), s.NotReadyAddresses...) {
+			if net.ParseIP(a.IP) == nil {
+				errs = append(errs, field.Invalid(sp.Child("addresses").Index(j).Child("ip"), a.IP, "must be an IP address"))
+			}
+		}
+		for j, p := range s.Ports {
+			errs = append(errs, validatePortNum(p.Port, sp.Child("ports").Index(j).Child("port"))...)
+			errs = append(errs, validateProtocol(p.Protocol, sp.Child("ports").Index(j).Child("protocol"))...)
+		}
+	}
+	return errs
+}
+
+func validateNode(n *Node) field.ErrorList {
+	var errs field.ErrorList
+	sp := field.NewPath("spec")
+	if n.Spec.PodCIDR != "" {
+		if _, _, err := net.ParseCIDR(n.Spec.PodCIDR); err != nil {
+			errs = append(errs, field.Invalid(sp.Child("podCIDR"), n.Spec.PodCIDR, "must be a CIDR"))
+		}
+	}
+	for i, t := range n.Spec.Taints {
+		tp := sp.Child("taints").Index(i)
+		for _, msg := range content.IsLabelKey(t.Key) {
+			errs = append(errs, field.Invalid(tp.Child("key"), t.Key, msg))
+		}
+		switch t.Effect {
+		case TaintNoSchedule, TaintPreferNoSchedule, TaintNoExecute:
+		default:
+			errs = append(errs, field.NotSupported(tp.Child("effect"), t.Effect,
+				[]string{TaintNoSchedule, TaintPreferNoSchedule, TaintNoExecute}))
+		}
+	}
+	return errs
+}
+
+// validateImmutable rejects changes of fields that may not change after create.
+func validateImmutable(obj, old Object) field.ErrorList {
+	var errs field.ErrorList
+	switch o := obj.(type) {
+	case *Pod:
+		op := old.(*Pod)
+		sp := field.NewPath("spec")
+		if op.Spec.NodeName != "" && o.Spec.NodeName != op.Spec.NodeName {
+			errs = append(errs, field.Forbidden(sp.Child("nodeName"), "may not be changed once the pod is bound"))
+		}
+		if len(o.Spec.Containers) != len(op.Spec.Containers) {
+			errs = append(errs, field.Forbidden(sp.Child("containers"), "containers may not be added or removed"))
+		} else {
+			for i := range o.Spec.Containers {
+				a, b := o.Spec.Containers[i], op.Spec.Containers[i]
+				a.Image, b.Image = "", ""
+				if !jsonEqual(a, b) {
+					errs = append(errs, field.Forbidden(sp.Child("containers").Index(i),
+						"pod updates may only change the image of a container"))
+				}
+			}
+		}
+		if !jsonEqual(o.Spec.Volumes, op.Spec.Volumes) {
+			errs = append(errs, field.Forbidden(sp.Child("volumes"), "may not be changed"))
+		}
+	case *Service:
+		os := old.(*Service)
+		if os.Spec.ClusterIP != "" && o.Spec.ClusterIP != "" && o.Spec.ClusterIP != os.Spec.ClusterIP {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "clusterIP"), o.Spec.ClusterIP, "field is immutable"))
+		}
+	}
+	return errs
+}

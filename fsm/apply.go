@@ -1,0 +1,310 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// writeTxn is the state of one batch of applies: one go-memdb write
+// transaction, the index of the entry being applied, and the events the
+// batch produced (published to the feed after commit).
+type writeTxn struct {
+	txn    *memdb.Txn
+	index  uint64
+	events []Event
+}
+
+// applyFunc applies one decoded command body at w.index and returns a
+// Result or BatchResult.
+type applyFunc func(w *writeTxn, body []byte) any
+
+// applyFuncFor is the registry of command types: one small function each.
+func applyFuncFor(t CommandType) (applyFunc, bool) {
+	switch t {
+	case CreateCommand:
+		return applyCreate, true
+	case UpdateCommand:
+		return func(w *writeTxn, b []byte) any { return applyUpdate(w, b, false) }, true
+	case UpdateStatusCommand:
+		return func(w *writeTxn, b []byte) any { return applyUpdate(w, b, true) }, true
+	case DeleteCommand:
+		return applyDelete, true
+	case BindCommand:
+		return applyBind, true
+	case ScaleCommand:
+		return applyScale, true
+	case UpsertMasterCommand:
+		return applyUpsertMaster, true
+	case BatchCommand:
+		return applyBatch, true
+	}
+	return nil, false
+}
+
+// applyEntry decodes and applies one log entry's data.
+func applyEntry(w *writeTxn, data []byte) any {
+	if len(data) == 0 {
+		panic(fmt.Sprintf("fsm: empty log entry at index %d", w.index))
+	}
+	t := CommandType(data[0])
+	fn, ok := applyFuncFor(t)
+	if !ok {
+		if t&IgnoreUnknown != 0 {
+			return nil
+		}
+		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", t, w.index))
+	}
+	return fn(w, data[1:])
+}
+
+func mustDecode(w *writeTxn, body []byte, into any) {
+	if err := json.Unmarshal(body, into); err != nil {
+		panic(fmt.Sprintf("fsm: undecodable %T at index %d: %v", into, w.index, err))
+	}
+}
+
+func (w *writeTxn) put(resource, evType string, obj v1.Object) *Record {
+	obj.GetObjectMeta().SetResourceVersionIndex(w.index)
+	rec := NewRecord(obj, nil)
+	if err := w.txn.Insert(resource, rec); err != nil {
+		panic(fmt.Sprintf("fsm: insert %s %s at %d: %v", resource, rec.Key(), w.index, err))
+	}
+	w.events = append(w.events, Event{Index: w.index, Type: evType, Resource: resource, Record: rec})
+	return rec
+}
+
+func (w *writeTxn) remove(resource string, old *Record) *Record {
+	if err := w.txn.Delete(resource, old); err != nil {
+		panic(fmt.Sprintf("fsm: delete %s %s at %d: %v", resource, old.Key(), w.index, err))
+	}
+	gone := shallowCopy(old.Obj)
+	gone.GetObjectMeta().SetResourceVersionIndex(w.index)
+	rec := NewRecord(gone, nil)
+	w.events = append(w.events, Event{Index: w.index, Type: v1.Deleted, Resource: resource, Record: rec})
+	return rec
+}
+
+func resourceOrPanic(w *writeTxn, name string) v1.Resource {
+	r, ok := v1.ResourceByName(name)
+	if !ok {
+		panic(fmt.Sprintf("fsm: unknown resource %q at index %d", name, w.index))
+	}
+	return r
+}
+
+// checkNamespace fails unless the namespace exists and is not terminating.
+func checkNamespace(w *writeTxn, ns string) error {
+	rec, err := get(w.txn, "namespaces", "", ns)
+	if err != nil {
+		return err
+	}
+	if rec.Obj.(*v1.Namespace).Status.Phase == v1.NamespaceTerminating {
+		return v1.NewForbidden(fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns))
+	}
+	return nil
+}
+
+func applyCreate(w *writeTxn, body []byte) any {
+	var req CreateRequest
+	mustDecode(w, body, &req)
+	r := resourceOrPanic(w, req.Resource)
+	obj := r.New()
+	mustDecode(w, req.Object, obj)
+	m := obj.GetObjectMeta()
+	if r.Namespaced {
+		if err := checkNamespace(w, m.Namespace); err != nil {
+			return Result{Err: err}
+		}
+	}
+	if old, err := get(w.txn, r.Name, m.Namespace, m.Name); err == nil && old != nil {
+		return Result{Err: v1.NewAlreadyExists(r.Name, m.Name)}
+	}
+	if m.UID != "" {
+		if raw, _ := w.txn.First(r.Name, indexUID, m.UID); raw != nil {
+			return Result{Err: v1.NewAlreadyExists(r.Name, m.Name)}
+		}
+	}
+	v1.SetTypeMeta(obj)
+	m.Generation = 1
+	return Result{Record: w.put(r.Name, v1.Added, obj)}
+}
+
+// preconditions checks the compare-and-swap fields of a request against the stored object.
+func preconditions(resource string, old *Record, uid, rv string) error {
+	m := old.Meta()
+	if uid != "" && uid != m.UID {
+		return v1.NewConflict(resource, m.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", uid, m.UID))
+	}
+	if rv != "" && rv != m.ResourceVersion {
+		return v1.NewConflict(resource, m.Name, "the object has been modified; please apply your changes to the latest version and try again")
+	}
+	return nil
+}
+
+func applyUpdate(w *writeTxn, body []byte, status bool) any {
+	var req UpdateRequest
+	mustDecode(w, body, &req)
+	r := resourceOrPanic(w, req.Resource)
+	obj := r.New()
+	mustDecode(w, req.Object, obj)
+	m := obj.GetObjectMeta()
+	old, err := get(w.txn, r.Name, m.Namespace, m.Name)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if err := preconditions(r.Name, old, m.UID, m.ResourceVersion); err != nil {
+		return Result{Err: err}
+	}
+	var next v1.Object
+	if status {
+		next = shallowCopy(old.Obj)
+		copyStatus(next, obj)
+	} else {
+		next = obj
+		if r.HasStatus {
+			copyStatus(next, old.Obj)
+		}
+		keepSystemMeta(next.GetObjectMeta(), old.Meta())
+		if err := keepImmutable(r.Name, next, old.Obj); err != nil {
+			return Result{Err: err}
+		}
+		if !jsonEqual(specOf(next), specOf(old.Obj)) {
+			next.GetObjectMeta().Generation = old.Meta().Generation + 1
+		}
+	}
+	v1.SetTypeMeta(next)
+	return Result{Record: w.put(r.Name, v1.Modified, next)}
+}
+
+// keepSystemMeta carries the fields users cannot change from the stored object.
+func keepSystemMeta(m, old *v1.ObjectMeta) {
+	m.UID = old.UID
+	m.CreationTimestamp = old.CreationTimestamp
+	m.DeletionTimestamp = old.DeletionTimestamp
+	m.DeletionGracePeriodSeconds = old.DeletionGracePeriodSeconds
+	m.Generation = old.Generation
+	m.GenerateName = old.GenerateName
+	if m.Generation == 0 {
+		m.Generation = 1
+	}
+}
+
+// keepImmutable re-checks, against the state at apply time, the fields the
+// API server checked against the state it read.
+func keepImmutable(resource string, next, old v1.Object) error {
+	switch o := next.(type) {
+	case *v1.Pod:
+		op := old.(*v1.Pod)
+		if o.Spec.NodeName == "" {
+			o.Spec.NodeName = op.Spec.NodeName
+		}
+		if op.Spec.NodeName != "" && o.Spec.NodeName != op.Spec.NodeName {
+			return v1.NewInvalid("Pod", o.Name, []v1.StatusCause{{Type: "FieldValueForbidden", Field: "spec.nodeName",
+				Message: "spec.nodeName: Forbidden: may not be changed once the pod is bound"}})
+		}
+	case *v1.Service:
+		os := old.(*v1.Service)
+		if o.Spec.ClusterIP == "" {
+			o.Spec.ClusterIP = os.Spec.ClusterIP
+			o.Spec.ClusterIPs = os.Spec.ClusterIPs
+		}
+		if o.Spec.ClusterIP != os.Spec.ClusterIP {
+			return v1.NewInvalid("Service", o.Name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.clusterIP",
+				Message: "spec.clusterIP: Invalid value: field is immutable"}})
+		}
+	}
+	return nil
+}
+
+func copyStatus(dst, src v1.Object) {
+	switch d := dst.(type) {
+	case *v1.Namespace:
+		d.Status = src.(*v1.Namespace).Status
+	case *v1.Node:
+		d.Status = src.(*v1.Node).Status
+	case *v1.Pod:
+		d.Status = src.(*v1.Pod).Status
+	case *v1.ReplicationController:
+		d.Status = src.(*v1.ReplicationController).Status
+	case *v1.Service:
+		d.Status = src.(*v1.Service).Status
+	}
+}
+
+func specOf(obj v1.Object) any {
+	switch o := obj.(type) {
+	case *v1.Namespace:
+		return o.Spec
+	case *v1.Node:
+		return o.Spec
+	case *v1.Pod:
+		return o.Spec
+	case *v1.ReplicationController:
+		return o.Spec
+	case *v1.Service:
+		return o.Spec
+	case *v1.Endpoints:
+		return o.Subsets
+	}
+	return nil
+}
+
+func jsonEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+func applyScale(w *writeTxn, body []byte) any {
+	var req ScaleRequest
+	mustDecode(w, body, &req)
+	old, err := get(w.txn, "replicationcontrollers", req.Namespace, req.Name)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if err := preconditions("replicationcontrollers", old, "", req.ResourceVersion); err != nil {
+		return Result{Err: err}
+	}
+	rc := shallowCopy(old.Obj).(*v1.ReplicationController)
+	if rc.Spec.Replicas != nil && *rc.Spec.Replicas == req.Replicas {
+		return Result{Record: old}
+	}
+	n := req.Replicas
+	rc.Spec.Replicas = &n
+	rc.Generation++
+	return Result{Record: w.put("replicationcontrollers", v1.Modified, rc)}
+}
+
+func applyUpsertMaster(w *writeTxn, body []byte) any {
+	var m MasterInfo
+	mustDecode(w, body, &m)
+	if err := w.txn.Insert(tableMasters, &m); err != nil {
+		panic(fmt.Sprintf("fsm: insert master %s: %v", m.ID, err))
+	}
+	return Result{}
+}
+
+func applyBatch(w *writeTxn, body []byte) any {
+	var req BatchRequest
+	mustDecode(w, body, &req)
+	out := make(BatchResult, 0, len(req.Items))
+	for _, it := range req.Items {
+		if it.Type == BatchCommand {
+			panic(fmt.Sprintf("fsm: nested batch at index %d", w.index))
+		}
+		data := append([]byte{byte(it.Type)}, it.Body...)
+		switch res := applyEntry(w, data).(type) {
+		case Result:
+			out = append(out, res)
+		case BatchResult:
+			out = append(out, res...)
+		default:
+			out = append(out, Result{})
+		}
+	}
+	return out
+}

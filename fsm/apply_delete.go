@@ -1,0 +1,188 @@
+package fsm
+
+import (
+	"fmt"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+func applyDelete(w *writeTxn, body []byte) any {
+	var req DeleteRequest
+	mustDecode(w, body, &req)
+	r := resourceOrPanic(w, req.Resource)
+	old, err := get(w.txn, r.Name, req.Namespace, req.Name)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if err := preconditions(r.Name, old, req.UID, req.ResourceVersion); err != nil {
+		return Result{Err: err}
+	}
+	switch r.Name {
+	case "pods":
+		return Result{Record: deletePod(w, old, req.GracePeriodSeconds, req.Now)}
+	case "namespaces":
+		return Result{Record: deleteNamespace(w, old, req.Now)}
+	case "replicationcontrollers":
+		rec := w.remove(r.Name, old)
+		cascadeRC(w, old.Obj.(*v1.ReplicationController), req.Propagation == v1.PropagationOrphan, req.Now)
+		return Result{Record: rec}
+	}
+	return Result{Record: w.remove(r.Name, old)}
+}
+
+// deletePod removes a pod at once when no node runs it (unbound, finished, or
+// grace 0); otherwise it marks the pod with a deletionTimestamp for its node
+// to stop it, as Kubernetes does. A shorter grace shortens a running deletion.
+func deletePod(w *writeTxn, old *Record, grace *int64, now v1.Time) *Record {
+	p := old.Obj.(*v1.Pod)
+	g := v1.DefaultTerminationGracePeriodSeconds
+	if p.Spec.TerminationGracePeriodSeconds != nil {
+		g = *p.Spec.TerminationGracePeriodSeconds
+	}
+	if grace != nil {
+		g = *grace
+	}
+	finished := p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
+	if p.Spec.NodeName == "" || finished || g <= 0 {
+		rec := w.remove("pods", old)
+		maybeFinishNamespace(w, p.Namespace)
+		return rec
+	}
+	if cur := p.DeletionGracePeriodSeconds; cur != nil && *cur <= g {
+		return old
+	}
+	np := shallowCopy(p).(*v1.Pod)
+	ts := v1.NewTime(now.Add(time.Duration(g) * time.Second))
+	np.DeletionTimestamp = &ts
+	np.DeletionGracePeriodSeconds = &g
+	return w.put("pods", v1.Modified, np)
+}
+
+// deleteNamespace deletes everything in the namespace; the namespace itself
+// goes when its last pod is gone, and is Terminating until then.
+func deleteNamespace(w *writeTxn, old *Record, now v1.Time) *Record {
+	ns := old.Obj.(*v1.Namespace)
+	for _, res := range v1.Resources() {
+		if !res.Namespaced {
+			continue
+		}
+		for _, rec := range namespaceRecords(w, res.Name, ns.Name) {
+			if res.Name == "pods" {
+				deletePod(w, rec, nil, now)
+			} else {
+				w.remove(res.Name, rec)
+			}
+		}
+	}
+	if len(namespaceRecords(w, "pods", ns.Name)) == 0 {
+		return w.remove("namespaces", old)
+	}
+	nn := shallowCopy(ns).(*v1.Namespace)
+	nn.Status = v1.NamespaceStatus{Phase: v1.NamespaceTerminating}
+	ts := now
+	nn.DeletionTimestamp = &ts
+	return w.put("namespaces", v1.Modified, nn)
+}
+
+// maybeFinishNamespace removes a terminating namespace once it is empty.
+func maybeFinishNamespace(w *writeTxn, name string) {
+	rec, err := get(w.txn, "namespaces", "", name)
+	if err != nil || rec.Obj.(*v1.Namespace).Status.Phase != v1.NamespaceTerminating {
+		return
+	}
+	if len(namespaceRecords(w, "pods", name)) == 0 {
+		w.remove("namespaces", rec)
+	}
+}
+
+func namespaceRecords(w *writeTxn, resource, ns string) []*Record {
+	it, err := w.txn.Get(resource, indexID+"_prefix", ns+"/")
+	if err != nil {
+		panic(fmt.Sprintf("fsm: list %s in %s: %v", resource, ns, err))
+	}
+	var out []*Record
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*Record))
+	}
+	return out
+}
+
+// cascadeRC deletes the pods an RC controlled, or releases them (orphan).
+func cascadeRC(w *writeTxn, rc *v1.ReplicationController, orphan bool, now v1.Time) {
+	for _, rec := range namespaceRecords(w, "pods", rc.Namespace) {
+		ref := rec.Meta().ControllerRef()
+		if ref == nil || ref.UID != rc.UID {
+			continue
+		}
+		if !orphan {
+			deletePod(w, rec, nil, now)
+			continue
+		}
+		p := shallowCopy(rec.Obj).(*v1.Pod)
+		var refs []v1.OwnerReference
+		for _, o := range p.OwnerReferences {
+			if o.UID != rc.UID {
+				refs = append(refs, o)
+			}
+		}
+		p.OwnerReferences = refs
+		w.put("pods", v1.Modified, p)
+	}
+}
+
+func applyBind(w *writeTxn, body []byte) any {
+	var req BindRequest
+	mustDecode(w, body, &req)
+	out := make(BatchResult, 0, len(req.Bindings))
+	for _, b := range req.Bindings {
+		out = append(out, bindOne(w, b, req.Now))
+	}
+	return out
+}
+
+func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
+	old, err := get(w.txn, "pods", b.Namespace, b.Name)
+	if err != nil {
+		return Result{Err: err}
+	}
+	p := old.Obj.(*v1.Pod)
+	if b.UID != "" && b.UID != p.UID {
+		return Result{Err: v1.NewConflict("pods", b.Name, "the pod was replaced (uid changed)")}
+	}
+	if p.Spec.NodeName != "" {
+		return Result{Err: v1.NewConflict("pods", b.Name, fmt.Sprintf("pod %s is already assigned to node %q", b.Name, p.Spec.NodeName))}
+	}
+	if p.DeletionTimestamp != nil {
+		return Result{Err: v1.NewConflict("pods", b.Name, "the pod is being deleted")}
+	}
+	if _, err := get(w.txn, "nodes", "", b.Node); err != nil {
+		return Result{Err: err}
+	}
+	np := shallowCopy(p).(*v1.Pod)
+	np.Spec.NodeName = b.Node
+	np.Status.Conditions = setPodCondition(p.Status.Conditions, v1.PodCondition{
+		Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: now})
+	return Result{Record: w.put("pods", v1.Modified, np)}
+}
+
+// setPodCondition returns a new slice with c replacing the condition of its type.
+func setPodCondition(conds []v1.PodCondition, c v1.PodCondition) []v1.PodCondition {
+	out := make([]v1.PodCondition, 0, len(conds)+1)
+	found := false
+	for _, x := range conds {
+		if x.Type == c.Type {
+			if x.Status == c.Status {
+				c.LastTransitionTime = x.LastTransitionTime
+			}
+			out = append(out, c)
+			found = true
+			continue
+		}
+		out = append(out, x)
+	}
+	if !found {
+		out = append(out, c)
+	}
+	return out
+}

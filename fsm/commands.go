@@ -1,0 +1,148 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// CommandType is the first byte of every log entry. Types are append-only:
+// never renumber or reuse one. A type with IgnoreUnknown set may be skipped by
+// an older FSM that does not know it (rolling upgrades); any other unknown
+// type stops the FSM, because a diverged state is worse than a crash.
+type CommandType uint8
+
+// IgnoreUnknown marks a command type that older FSMs may skip.
+const IgnoreUnknown CommandType = 0x80
+
+// Command types.
+const (
+	CreateCommand       CommandType = 1
+	UpdateCommand       CommandType = 2
+	UpdateStatusCommand CommandType = 3
+	DeleteCommand       CommandType = 4
+	BindCommand         CommandType = 5
+	ScaleCommand        CommandType = 6
+	UpsertMasterCommand CommandType = 7
+	BatchCommand        CommandType = 8
+)
+
+// CreateRequest creates an object. uid, creationTimestamp and the final name
+// (for generateName) are already set.
+type CreateRequest struct {
+	Resource string          `json:"resource"`
+	Object   json.RawMessage `json:"object"`
+}
+
+// UpdateRequest replaces an object's spec and metadata (or, for
+// UpdateStatusCommand, its status). A non-empty metadata.resourceVersion in
+// Object is a compare-and-swap precondition.
+type UpdateRequest struct {
+	Resource string          `json:"resource"`
+	Object   json.RawMessage `json:"object"`
+}
+
+// DeleteRequest deletes an object. Bound pods are deleted gracefully: they get
+// a deletionTimestamp and are removed when their node confirms (a delete with
+// grace period 0).
+type DeleteRequest struct {
+	Resource  string `json:"resource"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// UID and ResourceVersion are optional preconditions.
+	UID             string `json:"uid,omitempty"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// GracePeriodSeconds overrides the pod's terminationGracePeriodSeconds.
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	// Propagation is Background (default) or Orphan.
+	Propagation string `json:"propagation,omitempty"`
+	// Now is the proposer's clock, for deletionTimestamp.
+	Now v1.Time `json:"now"`
+}
+
+// Binding binds one pod to one node.
+type Binding struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// UID, if set, must match the pod's.
+	UID  string `json:"uid,omitempty"`
+	Node string `json:"node"`
+}
+
+// BindRequest binds many pods in one entry. Each binding is checked on its
+// own against the state at apply time and succeeds or fails on its own.
+type BindRequest struct {
+	Bindings []Binding `json:"bindings"`
+	Now      v1.Time   `json:"now"`
+}
+
+// ScaleRequest sets a replication controller's replicas.
+type ScaleRequest struct {
+	Namespace       string `json:"namespace"`
+	Name            string `json:"name"`
+	Replicas        int32  `json:"replicas"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+// BatchItem is one command inside a BatchCommand.
+type BatchItem struct {
+	Type CommandType     `json:"type"`
+	Body json.RawMessage `json:"body"`
+}
+
+// BatchRequest applies many commands in one entry; each succeeds or fails on its own.
+type BatchRequest struct {
+	Items []BatchItem `json:"items"`
+}
+
+// Result is the outcome of one command: the object as stored (or as last
+// stored, for a delete) or a *v1.StatusError.
+type Result struct {
+	Record *Record
+	Err    error
+}
+
+// BatchResult is the outcome of a BindCommand or BatchCommand, one per item.
+type BatchResult []Result
+
+// Encode returns the log entry for a command: its type byte and JSON body.
+func Encode(t CommandType, body any) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode command %d: %w", t, err)
+	}
+	out := make([]byte, 0, len(b)+1)
+	out = append(out, byte(t))
+	return append(out, b...), nil
+}
+
+// NewCreate encodes a CreateCommand for obj.
+func NewCreate(obj v1.Object) ([]byte, error) {
+	r, err := v1.ResourceOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", r.Kind, err)
+	}
+	return Encode(CreateCommand, CreateRequest{Resource: r.Name, Object: raw})
+}
+
+// NewUpdate encodes an UpdateCommand (status=false) or UpdateStatusCommand for obj.
+func NewUpdate(obj v1.Object, status bool) ([]byte, error) {
+	r, err := v1.ResourceOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", r.Kind, err)
+	}
+	t := UpdateCommand
+	if status {
+		t = UpdateStatusCommand
+	}
+	return Encode(t, UpdateRequest{Resource: r.Name, Object: raw})
+}

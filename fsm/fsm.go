@@ -1,0 +1,100 @@
+package fsm
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// FSM is orch's raft.FSM. It applies committed entries to the current Store
+// and swaps in a fresh Store on snapshot restore.
+type FSM struct {
+	feedSize int
+
+	mu    sync.RWMutex
+	store *Store
+}
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// New returns an FSM with an empty store whose feed keeps feedSize events.
+func New(feedSize int) (*FSM, error) {
+	if feedSize <= 0 {
+		feedSize = DefaultFeedSize
+	}
+	s, err := NewStore(feedSize)
+	if err != nil {
+		return nil, err
+	}
+	return &FSM{feedSize: feedSize, store: s}, nil
+}
+
+// Store returns the current store. Hold on to it only for one request: a
+// restore replaces it (and closes Abandoned on the old one).
+func (f *FSM) Store() *Store {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.store
+}
+
+// Apply applies one committed entry.
+func (f *FSM) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in one go-memdb transaction, so a
+// burst of writes costs one commit and one wake-up of the watchers. Each
+// entry's objects get that entry's index as resourceVersion.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	s := f.Store()
+	w := &writeTxn{txn: s.db.Txn(true)}
+	out := make([]any, len(logs))
+	var last uint64
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		w.index = l.Index
+		last = l.Index
+		out[i] = applyEntry(w, l.Data)
+	}
+	if last == 0 {
+		w.txn.Abort()
+		return out
+	}
+	if err := w.txn.Insert(tableIndex, &indexRow{ID: "last", Index: last}); err != nil {
+		panic(fmt.Sprintf("fsm: write index %d: %v", last, err))
+	}
+	w.txn.Commit()
+	s.feed.append(w.events, last)
+	return out
+}
+
+// Snapshot returns a point-in-time snapshot of the store; Persist streams it.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	s := f.Store()
+	return &snapshot{txn: s.db.Txn(false)}, nil
+}
+
+// Restore replaces the store with the one in the snapshot. Watchers of the
+// old store are woken and end; clients resume from their resourceVersion.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s, err := NewStore(f.feedSize)
+	if err != nil {
+		return err
+	}
+	idx, err := restoreInto(s, rc)
+	if err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	s.feed = NewFeed(f.feedSize, idx)
+	f.mu.Lock()
+	old := f.store
+	f.store = s
+	f.mu.Unlock()
+	old.abandonStore()
+	return nil
+}

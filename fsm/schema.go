@@ -1,0 +1,95 @@
+package fsm
+
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// Index names.
+const (
+	indexID   = "id"   // namespace/name, unique
+	indexUID  = "uid"  // metadata.uid, unique
+	indexNode = "node" // pods: spec.nodeName ("" for unbound pods)
+)
+
+// tableMasters holds the masters' addresses.
+const tableMasters = "masters"
+
+// keyIndexer indexes a Record by a string taken from it. Keys end in a NUL
+// byte so that an exact lookup never matches a longer key with the same prefix.
+type keyIndexer struct {
+	key func(*Record) (string, bool)
+}
+
+func (k keyIndexer) FromObject(raw any) (bool, []byte, error) {
+	r, ok := raw.(*Record)
+	if !ok {
+		return false, nil, fmt.Errorf("index: %T is not a *Record", raw)
+	}
+	s, ok := k.key(r)
+	if !ok {
+		return false, nil, nil
+	}
+	return true, []byte(s + "\x00"), nil
+}
+
+func (k keyIndexer) FromArgs(args ...any) ([]byte, error) {
+	s, err := argString(args)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s + "\x00"), nil
+}
+
+func (k keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) {
+	s, err := argString(args)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+func argString(args []any) (string, error) {
+	if len(args) != 1 {
+		return "", fmt.Errorf("index: want 1 argument, got %d", len(args))
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return "", fmt.Errorf("index: argument is %T, not a string", args[0])
+	}
+	return s, nil
+}
+
+func schema() *memdb.DBSchema {
+	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
+	for _, r := range v1.Resources() {
+		t := &memdb.TableSchema{
+			Name: r.Name,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
+					return r.Key(), true
+				}}},
+				indexUID: {Name: indexUID, Unique: true, AllowMissing: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
+					uid := r.Meta().UID
+					return uid, uid != ""
+				}}},
+			},
+		}
+		if r.Name == "pods" {
+			t.Indexes[indexNode] = &memdb.IndexSchema{Name: indexNode, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
+				return r.Obj.(*v1.Pod).Spec.NodeName, true
+			}}}
+		}
+		s.Tables[r.Name] = t
+	}
+	s.Tables[tableMasters] = &memdb.TableSchema{
+		Name: tableMasters,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		},
+	}
+	return s
+}

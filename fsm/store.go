@@ -1,0 +1,217 @@
+package fsm
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// DefaultFeedSize is how many change events the feed keeps by default.
+const DefaultFeedSize = 50000
+
+// tableIndex holds one row: the index of the last applied command.
+const tableIndex = "index"
+
+type indexRow struct {
+	ID    string
+	Index uint64
+}
+
+// MasterInfo is how a master is reached; the leader writes its own, and each
+// follower registers its own through the leader.
+type MasterInfo struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	APIAddr  string `json:"apiAddr"`
+}
+
+// Store is the in-memory state of the cluster: go-memdb tables, one per
+// resource, plus the change feed. Reads are lock-free snapshots; writes come
+// only from FSM.Apply.
+type Store struct {
+	db      *memdb.MemDB
+	feed    *Feed
+	abandon chan struct{}
+}
+
+// NewStore returns an empty store whose feed keeps feedSize events.
+func NewStore(feedSize int) (*Store, error) {
+	sc := schema()
+	sc.Tables[tableIndex] = &memdb.TableSchema{
+		Name: tableIndex,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		},
+	}
+	db, err := memdb.NewMemDB(sc)
+	if err != nil {
+		return nil, fmt.Errorf("create memdb: %w", err)
+	}
+	return &Store{db: db, feed: NewFeed(feedSize, 0), abandon: make(chan struct{})}, nil
+}
+
+// Feed returns the store's change feed.
+func (s *Store) Feed() *Feed { return s.feed }
+
+// Abandoned is closed when a snapshot restore replaced this store.
+func (s *Store) Abandoned() <-chan struct{} { return s.abandon }
+
+func (s *Store) abandonStore() {
+	close(s.abandon)
+	s.feed.close()
+}
+
+// Index returns the Raft index of the last applied command.
+func (s *Store) Index() uint64 { return readIndex(s.db.Txn(false)) }
+
+func readIndex(txn *memdb.Txn) uint64 {
+	raw, err := txn.First(tableIndex, indexID, "last")
+	if err != nil || raw == nil {
+		return 0
+	}
+	return raw.(*indexRow).Index
+}
+
+// Get returns the named object, or a NotFound error.
+func (s *Store) Get(resource, namespace, name string) (*Record, error) {
+	return get(s.db.Txn(false), resource, namespace, name)
+}
+
+func get(txn *memdb.Txn, resource, namespace, name string) (*Record, error) {
+	raw, err := txn.First(resource, indexID, v1.Key(namespace, name))
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", resource, v1.Key(namespace, name), err)
+	}
+	if raw == nil {
+		return nil, v1.NewNotFound(resource, name)
+	}
+	return raw.(*Record), nil
+}
+
+// ListOptions selects what List returns.
+type ListOptions struct {
+	// Namespace restricts the list to one namespace ("" for all).
+	Namespace string
+	// Labels filters by labels (nil for all).
+	Labels labels.Selector
+	// Fields filters by fields (nil for all).
+	Fields *v1.FieldSelector
+	// Limit caps the number of items (0 for no limit).
+	Limit int
+	// After is the key of the last item of the previous page ("" for the first).
+	After string
+}
+
+// ListResult is one page of a list.
+type ListResult struct {
+	Items []*Record
+	// Index is the store's index when the page was read.
+	Index uint64
+	// Next is the key to continue after, or "" when the list is complete.
+	Next string
+}
+
+// List returns the objects of a resource that match opts, in key order.
+func (s *Store) List(resource string, opts ListOptions) (ListResult, error) {
+	txn := s.db.Txn(false)
+	res := ListResult{Index: readIndex(txn)}
+	prefix := ""
+	if opts.Namespace != "" {
+		prefix = opts.Namespace + "/"
+	}
+	var it memdb.ResultIterator
+	var err error
+	byNode := opts.Fields != nil && opts.Fields.HasNodeName && resource == "pods"
+	switch {
+	case byNode:
+		// The node index orders pods by node, then by key.
+		it, err = txn.Get(resource, indexNode, opts.Fields.NodeName)
+	case opts.After > prefix:
+		it, err = txn.LowerBound(resource, indexID, opts.After)
+	default:
+		it, err = txn.Get(resource, indexID+"_prefix", prefix)
+	}
+	if err != nil {
+		return res, fmt.Errorf("list %s: %w", resource, err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		r := raw.(*Record)
+		key := r.Key()
+		if !strings.HasPrefix(key, prefix) {
+			if byNode {
+				continue
+			}
+			break // keys are sorted: past the namespace
+		}
+		if opts.After != "" && key <= opts.After {
+			continue
+		}
+		if opts.Labels != nil && !opts.Labels.Matches(labels.Set(r.Meta().Labels)) {
+			continue
+		}
+		if opts.Fields != nil && !opts.Fields.Matches(r.Obj) {
+			continue
+		}
+		if opts.Limit > 0 && len(res.Items) == opts.Limit {
+			res.Next = res.Items[len(res.Items)-1].Key()
+			break
+		}
+		res.Items = append(res.Items, r)
+	}
+	return res, nil
+}
+
+// PodsOnNode returns the pods bound to a node ("" for unbound pods).
+func (s *Store) PodsOnNode(node string) ([]*v1.Pod, error) {
+	it, err := s.db.Txn(false).Get("pods", indexNode, node)
+	if err != nil {
+		return nil, fmt.Errorf("pods on node %s: %w", node, err)
+	}
+	var out []*v1.Pod
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*Record).Obj.(*v1.Pod))
+	}
+	return out, nil
+}
+
+// Masters returns the registered masters, by ID.
+func (s *Store) Masters() ([]MasterInfo, error) {
+	it, err := s.db.Txn(false).Get(tableMasters, indexID)
+	if err != nil {
+		return nil, fmt.Errorf("list masters: %w", err)
+	}
+	var out []MasterInfo
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, *raw.(*MasterInfo))
+	}
+	return out, nil
+}
+
+// Master returns one registered master.
+func (s *Store) Master(id string) (MasterInfo, bool) {
+	raw, err := s.db.Txn(false).First(tableMasters, indexID, id)
+	if err != nil || raw == nil {
+		return MasterInfo{}, false
+	}
+	return *raw.(*MasterInfo), true
+}
+
+// Count returns the number of objects of a resource.
+func (s *Store) Count(resource string) int {
+	it, err := s.db.Txn(false).Get(resource, indexID)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		n++
+	}
+	return n
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
