@@ -67,13 +67,13 @@ func mustDecode(w *writeTxn, body []byte, into any) {
 	}
 }
 
-func (w *writeTxn) put(resource, evType string, obj v1.Object) *Record {
+func (w *writeTxn) put(resource, evType string, obj v1.Object, prev *Record) *Record {
 	obj.GetObjectMeta().SetResourceVersionIndex(w.index)
 	rec := NewRecord(obj, nil)
 	if err := w.txn.Insert(resource, rec); err != nil {
 		panic(fmt.Sprintf("fsm: insert %s %s at %d: %v", resource, rec.Key(), w.index, err))
 	}
-	w.events = append(w.events, Event{Index: w.index, Type: evType, Resource: resource, Record: rec})
+	w.events = append(w.events, Event{Index: w.index, Type: evType, Resource: resource, Record: rec, Prev: prev})
 	return rec
 }
 
@@ -84,7 +84,7 @@ func (w *writeTxn) remove(resource string, old *Record) *Record {
 	gone := shallowCopy(old.Obj)
 	gone.GetObjectMeta().SetResourceVersionIndex(w.index)
 	rec := NewRecord(gone, nil)
-	w.events = append(w.events, Event{Index: w.index, Type: v1.Deleted, Resource: resource, Record: rec})
+	w.events = append(w.events, Event{Index: w.index, Type: v1.Deleted, Resource: resource, Record: rec, Prev: old})
 	return rec
 }
 
@@ -130,7 +130,7 @@ func applyCreate(w *writeTxn, body []byte) any {
 	}
 	v1.SetTypeMeta(obj)
 	m.Generation = 1
-	return Result{Record: w.put(r.Name, v1.Added, obj)}
+	return Result{Record: w.put(r.Name, v1.Added, obj, nil)}
 }
 
 // preconditions checks the compare-and-swap fields of a request against the stored object.
@@ -177,7 +177,7 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 		}
 	}
 	v1.SetTypeMeta(next)
-	return Result{Record: w.put(r.Name, v1.Modified, next)}
+	return Result{Record: w.put(r.Name, v1.Modified, next, old)}
 }
 
 // keepSystemMeta carries the fields users cannot change from the stored object.
@@ -276,7 +276,7 @@ func applyScale(w *writeTxn, body []byte) any {
 	n := req.Replicas
 	rc.Spec.Replicas = &n
 	rc.Generation++
-	return Result{Record: w.put("replicationcontrollers", v1.Modified, rc)}
+	return Result{Record: w.put("replicationcontrollers", v1.Modified, rc, old)}
 }
 
 func applyUpsertMaster(w *writeTxn, body []byte) any {

@@ -56,7 +56,7 @@ func deletePod(w *writeTxn, old *Record, grace *int64, now v1.Time) *Record {
 	ts := v1.NewTime(now.Add(time.Duration(g) * time.Second))
 	np.DeletionTimestamp = &ts
 	np.DeletionGracePeriodSeconds = &g
-	return w.put("pods", v1.Modified, np)
+	return w.put("pods", v1.Modified, np, old)
 }
 
 // deleteNamespace deletes everything in the namespace; the namespace itself
@@ -82,7 +82,7 @@ func deleteNamespace(w *writeTxn, old *Record, now v1.Time) *Record {
 	nn.Status = v1.NamespaceStatus{Phase: v1.NamespaceTerminating}
 	ts := now
 	nn.DeletionTimestamp = &ts
-	return w.put("namespaces", v1.Modified, nn)
+	return w.put("namespaces", v1.Modified, nn, old)
 }
 
 // maybeFinishNamespace removes a terminating namespace once it is empty.
@@ -127,7 +127,7 @@ func cascadeRC(w *writeTxn, rc *v1.ReplicationController, orphan bool, now v1.Ti
 			}
 		}
 		p.OwnerReferences = refs
-		w.put("pods", v1.Modified, p)
+		w.put("pods", v1.Modified, p, rec)
 	}
 }
 
@@ -163,7 +163,7 @@ func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
 	np.Spec.NodeName = b.Node
 	np.Status.Conditions = setPodCondition(p.Status.Conditions, v1.PodCondition{
 		Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: now})
-	return Result{Record: w.put("pods", v1.Modified, np)}
+	return Result{Record: w.put("pods", v1.Modified, np, old)}
 }
 
 // setPodCondition returns a new slice with c replacing the condition of its type.

@@ -19,6 +19,10 @@ type Event struct {
 	// Record is the object after the change (for a delete: its last state,
 	// with resourceVersion set to the delete's index).
 	Record *Record
+	// Prev is the object before the change (nil for ADDED). Watches with a
+	// selector use it to turn a change into ADDED or DELETED when the object
+	// starts or stops matching.
+	Prev *Record
 }
 
 // Feed is the store's change feed: the most recent events in index order.

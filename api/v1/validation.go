@@ -498,6 +498,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 			for i := range o.Spec.Containers {
 				a, b := o.Spec.Containers[i], op.Spec.Containers[i]
 				a.Image, b.Image = "", ""
+				// The pull policy defaults from the image tag, so it follows the image.
+				a.ImagePullPolicy, b.ImagePullPolicy = "", ""
 				if !jsonEqual(a, b) {
 					errs = append(errs, field.Forbidden(sp.Child("containers").Index(i),
 						"pod updates may only change the image of a container"))

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// Role is what a token may do.
+type Role int
+
+// Roles.
+const (
+	// RoleNone is an unauthenticated caller.
+	RoleNone Role = iota
+	// RoleNode may read everything and update the status of pods and nodes.
+	RoleNode
+	// RoleAdmin may do everything.
+	RoleAdmin
+)
+
+type roleKey struct{}
+
+func roleOf(ctx context.Context) Role {
+	r, _ := ctx.Value(roleKey{}).(Role)
+	return r
+}
+
+// authenticate maps the request's bearer token to a role.
+func (s *Server) authenticate(r *http.Request) Role {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return RoleNone
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+		return RoleAdmin
+	}
+	if s.cfg.NodeToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.NodeToken)) == 1 {
+		return RoleNode
+	}
+	return RoleNone
+}
+
+func (s *Server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		role := s.authenticate(r)
+		if role == RoleNone {
+			msg := "Unauthorized: a valid bearer token is required"
+			if r.Header.Get("Authorization") != "" {
+				msg = "Unauthorized: the bearer token is not valid"
+			}
+			writeError(w, v1.NewUnauthorized(msg))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, role)))
+	})
+}
+
+// authorize decides whether the role may make the request.
+func authorize(role Role, req *request) error {
+	switch role {
+	case RoleAdmin:
+		return nil
+	case RoleNode:
+		if req.verb == "get" || req.verb == "list" || req.verb == "watch" {
+			return nil
+		}
+		if req.sub == "status" && (req.resource.Name == "pods" || req.resource.Name == "nodes") {
+			return nil
+		}
+		return v1.NewForbidden("the node token may only read, and update the status of pods and nodes: " +
+			req.verb + " " + req.resource.Name + " is not allowed")
+	}
+	return v1.NewUnauthorized("Unauthorized")
+}

@@ -1,0 +1,307 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// serveResource handles everything under /api/v1/.
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q := r.URL.Query()
+	req, err := parsePath(r.Method, r.URL.Path, q.Get("watch") == "true" || q.Get("watch") == "1")
+	if err != nil {
+		writeError(w, err)
+		s.metrics.observe("unknown", "unknown", v1.CodeOf(err), start)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() { s.metrics.observe(req.verb, req.resource.Name, rec.code, start) }()
+	if err := authorize(roleOf(r.Context()), req); err != nil {
+		writeError(rec, err)
+		return
+	}
+	if req.verb == "watch" {
+		s.serveWatch(rec, r, req)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout + 5*time.Second))
+	r = r.WithContext(ctx)
+	switch {
+	case req.sub == "scale":
+		s.serveScale(rec, r, req)
+	case req.sub == "binding":
+		s.serveBinding(rec, r, req)
+	case req.verb == "create":
+		s.serveCreate(rec, r, req)
+	case req.verb == "get":
+		s.serveGet(rec, r, req)
+	case req.verb == "list":
+		s.serveList(rec, r, req)
+	case req.verb == "update":
+		s.serveUpdate(rec, r, req)
+	case req.verb == "patch":
+		s.servePatch(rec, r, req)
+	case req.verb == "delete":
+		s.serveDelete(rec, r, req)
+	default:
+		writeError(rec, v1.NewMethodNotAllowed(req.verb+" is not supported"))
+	}
+}
+
+// read makes the following store read linearizable unless ?stale=true.
+func (s *Server) read(r *http.Request) (*fsm.Store, error) {
+	if q := r.URL.Query().Get("stale"); q != "true" && q != "1" {
+		if _, err := s.backend.ReadBarrier(r.Context()); err != nil {
+			return nil, err
+		}
+	}
+	return s.backend.Store(), nil
+}
+
+// apply commits a command and returns the single result's record.
+func (s *Server) apply(ctx context.Context, cmd []byte) (*fsm.Record, error) {
+	res, err := s.backend.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	switch r := res.(type) {
+	case fsm.Result:
+		return r.Record, r.Err
+	case fsm.BatchResult:
+		if len(r) != 1 {
+			return nil, fmt.Errorf("apply: %d results, want 1", len(r))
+		}
+		return r[0].Record, r[0].Err
+	}
+	return nil, fmt.Errorf("apply: unexpected result %T", res)
+}
+
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) {
+	store, err := s.read(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err := store.Get(req.resource.Name, req.namespace, req.name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, rec)
+}
+
+// maxGenerateAttempts bounds retries when a generated name is taken.
+const maxGenerateAttempts = 5
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := decodeObject(req, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	prepareCreate(obj)
+	v1.Default(obj)
+	m := obj.GetObjectMeta()
+	generated := m.Name == "" && m.GenerateName != ""
+	for attempt := 0; ; attempt++ {
+		if generated {
+			m.Name = m.GenerateName + randomSuffix()
+		}
+		if err := v1.Validate(obj); err != nil {
+			writeError(w, err)
+			return
+		}
+		cmd, err := fsm.NewCreate(obj)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		rec, err := s.apply(r.Context(), cmd)
+		if err != nil {
+			if generated && v1.IsAlreadyExists(err) && attempt < maxGenerateAttempts {
+				continue
+			}
+			writeError(w, err)
+			return
+		}
+		writeRecord(w, http.StatusCreated, rec)
+		return
+	}
+}
+
+// prepareCreate sets the fields the server owns on a new object: uid,
+// creationTimestamp, a clean system metadata and an initial status.
+func prepareCreate(obj v1.Object) {
+	m := obj.GetObjectMeta()
+	m.UID = uuid.NewString()
+	m.CreationTimestamp = v1.NewTime(time.Now())
+	m.ResourceVersion = ""
+	m.Generation = 0
+	m.DeletionTimestamp = nil
+	m.DeletionGracePeriodSeconds = nil
+	switch o := obj.(type) {
+	case *v1.Pod:
+		o.Status = v1.PodStatus{}
+		if o.Spec.NodeName != "" {
+			// Created already bound (as a static assignment): scheduled now.
+			o.Status.Conditions = []v1.PodCondition{{Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: m.CreationTimestamp}}
+		}
+	case *v1.ReplicationController:
+		o.Status = v1.ReplicationControllerStatus{}
+	case *v1.Namespace:
+		o.Status = v1.NamespaceStatus{}
+	}
+}
+
+const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// randomSuffix returns the 5 random characters Kubernetes appends to generateName.
+func randomSuffix() string {
+	b := make([]byte, 5)
+	rand.Read(b)
+	for i := range b {
+		b[i] = suffixAlphabet[int(b[i])%len(suffixAlphabet)]
+	}
+	return string(b)
+}
+
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := decodeObject(req, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err := s.update(r.Context(), req, obj)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, rec)
+}
+
+// update validates obj against the stored object and commits it. The FSM
+// re-checks the resourceVersion precondition and immutable fields.
+func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.Record, error) {
+	old, err := s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
+	if err != nil {
+		return nil, err
+	}
+	if rv := obj.GetObjectMeta().ResourceVersion; rv != "" && rv != old.Meta().ResourceVersion {
+		// The FSM makes the same check atomically; answering early keeps a
+		// stale writer from seeing validation errors about someone else's change.
+		return nil, v1.NewConflict(req.resource.Name, req.name,
+			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	status := req.sub == "status"
+	if status {
+		// Only the status changes: validate the stored object with the new status.
+		next := v1.DeepCopy(old.Obj)
+		copyStatusInto(next, obj)
+		next.GetObjectMeta().ResourceVersion = obj.GetObjectMeta().ResourceVersion
+		obj = next
+	} else {
+		v1.Default(obj)
+	}
+	if err := v1.ValidateUpdate(obj, old.Obj); err != nil {
+		return nil, err
+	}
+	cmd, err := fsm.NewUpdate(obj, status)
+	if err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, cmd)
+}
+
+func copyStatusInto(dst, src v1.Object) {
+	switch d := dst.(type) {
+	case *v1.Namespace:
+		d.Status = src.(*v1.Namespace).Status
+	case *v1.Node:
+		d.Status = src.(*v1.Node).Status
+	case *v1.Pod:
+		d.Status = src.(*v1.Pod).Status
+	case *v1.ReplicationController:
+		d.Status = src.(*v1.ReplicationController).Status
+	case *v1.Service:
+		d.Status = src.(*v1.Service).Status
+	}
+}
+
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
+	var opts v1.DeleteOptions
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if len(body) > 0 {
+		if err := decodeStrict(body, &opts); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	q := r.URL.Query()
+	if g := q.Get("gracePeriodSeconds"); g != "" {
+		n, err := strconv.ParseInt(g, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %q must be a whole number >= 0", g)))
+			return
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	if p := q.Get("propagationPolicy"); p != "" {
+		opts.PropagationPolicy = p
+	}
+	if opts.OrphanDependents != nil && *opts.OrphanDependents {
+		opts.PropagationPolicy = v1.PropagationOrphan
+	}
+	switch opts.PropagationPolicy {
+	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
+	default:
+		writeError(w, v1.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", opts.PropagationPolicy)))
+		return
+	}
+	dr := fsm.DeleteRequest{Resource: req.resource.Name, Namespace: req.namespace, Name: req.name,
+		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: opts.PropagationPolicy, Now: v1.NewTime(time.Now())}
+	if p := opts.Preconditions; p != nil {
+		if p.UID != nil {
+			dr.UID = *p.UID
+		}
+		if p.ResourceVersion != nil {
+			dr.ResourceVersion = *p.ResourceVersion
+		}
+	}
+	cmd, err := fsm.Encode(fsm.DeleteCommand, dr)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err := s.apply(r.Context(), cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, rec)
+}

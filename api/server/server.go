@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"orch.io/orch/cluster"
+	"orch.io/orch/fsm"
+)
+
+// Backend is what the API server needs from the cluster.
+type Backend interface {
+	// Apply commits an encoded command and returns its fsm result.
+	Apply(ctx context.Context, cmd []byte) (any, error)
+	// ReadBarrier makes the following local read linearizable.
+	ReadBarrier(ctx context.Context) (uint64, error)
+	// Store returns the current local store.
+	Store() *fsm.Store
+	// Members lists the masters.
+	Members() (leader string, members []cluster.Member, err error)
+	// InternalHandler serves the masters' internal endpoints.
+	InternalHandler() http.Handler
+}
+
+// Config configures the API server.
+type Config struct {
+	// Addr is the listen address (host:port).
+	Addr string
+	// TLS is the server's TLS config; it should request (not require)
+	// client certificates verified by the cluster CA, for the internal endpoints.
+	TLS *tls.Config
+	// AdminToken may do everything; NodeToken may read and update status.
+	AdminToken string
+	NodeToken  string
+	// MaxBodyBytes caps request bodies (413 above it).
+	MaxBodyBytes int64
+	// MaxJSONDepth caps the nesting of request bodies (400 above it).
+	MaxJSONDepth int
+	// RequestTimeout bounds every request but watches.
+	RequestTimeout time.Duration
+	// WatchBookmarkInterval is how often a watch that allows bookmarks gets one.
+	WatchBookmarkInterval time.Duration
+	// MaxWatchTimeout caps a watch's life; clients resume after it.
+	MaxWatchTimeout time.Duration
+	// Logger receives request errors.
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is served on /metrics.
+	Registry *prometheus.Registry
+	// Version is reported by /version.
+	Version string
+}
+
+// DefaultConfig returns the API server defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:          3 << 20,
+		MaxJSONDepth:          100,
+		RequestTimeout:        60 * time.Second,
+		WatchBookmarkInterval: 10 * time.Second,
+		MaxWatchTimeout:       30 * time.Minute,
+		Version:               "v0.1.0",
+	}
+}
+
+// Server is the HTTPS API server of one master.
+type Server struct {
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds a server; Serve starts it.
+func New(cfg Config, backend Backend) (*Server, error) {
+	if cfg.AdminToken == "" {
+		return nil, errors.New("api server: an admin token is required")
+	}
+	d := DefaultConfig()
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if cfg.MaxJSONDepth == 0 {
+		cfg.MaxJSONDepth = d.MaxJSONDepth
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = d.RequestTimeout
+	}
+	if cfg.WatchBookmarkInterval == 0 {
+		cfg.WatchBookmarkInterval = d.WatchBookmarkInterval
+	}
+	if cfg.MaxWatchTimeout == 0 {
+		cfg.MaxWatchTimeout = d.MaxWatchTimeout
+	}
+	if cfg.Version == "" {
+		cfg.Version = d.Version
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, backend: backend, log: log.With("subsystem", "api"), metrics: newMetrics(cfg.Registry)}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("GET /readyz", s.serveReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /version", s.serveVersion)
+	mux.Handle("/orch/v1/internal/", s.backend.InternalHandler())
+	mux.Handle("GET /orch/v1/members", s.authenticated(http.HandlerFunc(s.serveMembers)))
+	mux.Handle("GET /api", s.authenticated(http.HandlerFunc(s.serveAPIVersions)))
+	mux.Handle("GET /apis", s.authenticated(http.HandlerFunc(s.serveAPIGroups)))
+	mux.Handle("GET /api/v1", s.authenticated(http.HandlerFunc(s.serveResourceList)))
+	mux.Handle("/api/v1/", s.authenticated(http.HandlerFunc(s.serveResource)))
+	return mux
+}
+
+// Serve serves HTTPS on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.cfg.TLS,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.RequestTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve api: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	hs.Close()
+	return nil
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if id, ok := leaderKnown(s.backend); !ok {
+		http.Error(w, "no leader: "+id, http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok")
+}
+
+func leaderKnown(b Backend) (string, bool) {
+	leader, _, err := b.Members()
+	if err != nil {
+		return err.Error(), false
+	}
+	return leader, leader != ""
+}

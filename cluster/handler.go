@@ -1,0 +1,108 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// MasterOrganization is the certificate organization that marks a master;
+// only clients presenting such a certificate may call the internal endpoints.
+const MasterOrganization = "orch:masters"
+
+// InternalHandler serves the endpoints other masters call: apply (a
+// forwarded command) and readindex. The API server mounts it under
+// /orch/v1/internal/ on its TLS listener, which must request client certificates.
+func (c *Cluster) InternalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+applyPath, c.serveApply)
+	mux.HandleFunc("POST "+readIndexPath, c.serveReadIndex)
+	return requireMaster(mux)
+}
+
+func requireMaster(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 ||
+			!slices.Contains(r.TLS.VerifiedChains[0][0].Subject.Organization, MasterOrganization) {
+			writeStatus(w, v1.NewForbidden("internal endpoints need a master certificate"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
+	cmd, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		writeStatus(w, v1.NewBadRequest(fmt.Sprintf("read command: %v", err)))
+		return
+	}
+	if !c.IsLeader() {
+		e := v1.NewServiceUnavailable("not the leader")
+		e.Status.Reason = reasonNotLeader
+		writeStatus(w, e)
+		return
+	}
+	res, err := c.applyLocal(cmd)
+	if err != nil {
+		se, ok := err.(*v1.StatusError)
+		if !ok {
+			if st := asStatus(err); st != nil {
+				se = st
+			} else {
+				e := v1.NewServiceUnavailable(err.Error())
+				e.Status.Reason = reasonNotLeader
+				se = e
+			}
+		}
+		writeStatus(w, se)
+		return
+	}
+	out, err := toWire(res)
+	if err != nil {
+		writeStatus(w, v1.NewInternalError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+func (c *Cluster) serveReadIndex(w http.ResponseWriter, r *http.Request) {
+	if !c.IsLeader() {
+		e := v1.NewServiceUnavailable("not the leader")
+		e.Status.Reason = reasonNotLeader
+		writeStatus(w, e)
+		return
+	}
+	idx, err := c.leaderReadIndex()
+	if err != nil {
+		e := v1.NewServiceUnavailable(err.Error())
+		e.Status.Reason = reasonNotLeader
+		writeStatus(w, e)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"index\":%d}\n", idx)
+}
+
+func asStatus(err error) *v1.StatusError {
+	type unwrapper interface{ Unwrap() []error }
+	if u, ok := err.(unwrapper); ok {
+		for _, e := range u.Unwrap() {
+			if se, ok := e.(*v1.StatusError); ok {
+				return se
+			}
+		}
+	}
+	return nil
+}
+
+func writeStatus(w http.ResponseWriter, e *v1.StatusError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(e.Status.Code))
+	json.NewEncoder(w).Encode(e.Status)
+}

@@ -1,0 +1,170 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"orch.io/orch/fsm"
+)
+
+// OnLeader registers a routine that runs while this master leads: started
+// (with a fresh context) after leadership is established, cancelled when it
+// is lost. Register routines before Run.
+func (c *Cluster) OnLeader(name string, run func(ctx context.Context)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.routines = append(c.routines, leaderRoutine{name: name, run: run})
+}
+
+// Run follows leadership changes until ctx ends: it establishes leadership
+// when this master wins an election and revokes it when it loses one, and
+// keeps this master's address registered in the FSM.
+func (c *Cluster) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.registerSelf(ctx)
+	}()
+	defer wg.Wait()
+	defer c.revokeLeadership()
+	if c.IsLeader() {
+		c.establishLeadership(ctx)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case leader := <-c.notify:
+			c.metrics.leaderChanges.Inc()
+			if leader {
+				c.metrics.isLeader.Set(1)
+				c.establishLeadership(ctx)
+			} else {
+				c.metrics.isLeader.Set(0)
+				c.revokeLeadership()
+			}
+		}
+	}
+}
+
+// establishLeadership waits until every earlier entry is applied (a
+// barrier), registers this master's address, then starts the leader routines.
+func (c *Cluster) establishLeadership(ctx context.Context) {
+	c.mu.Lock()
+	if c.leading {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	start := time.Now()
+	if err := c.raft.Barrier(c.cfg.ApplyTimeout).Error(); err != nil {
+		c.log.Warn("barrier after election failed; leadership not established", "err", err)
+		return
+	}
+	if err := c.upsertSelf(); err != nil {
+		c.log.Warn("register leader address", "err", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leading || !c.IsLeader() {
+		return
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	c.leading, c.cancel = true, cancel
+	for _, r := range c.routines {
+		c.leaderWG.Add(1)
+		go func(r leaderRoutine) {
+			defer c.leaderWG.Done()
+			c.log.Info("leader routine started", "routine", r.name)
+			r.run(lctx)
+			c.log.Info("leader routine stopped", "routine", r.name)
+		}(r)
+	}
+	close(c.established)
+	c.log.Info("leadership established", "took", time.Since(start))
+}
+
+// revokeLeadership stops every leader routine and waits for them.
+func (c *Cluster) revokeLeadership() {
+	c.mu.Lock()
+	if !c.leading {
+		c.mu.Unlock()
+		return
+	}
+	c.leading = false
+	c.cancel()
+	c.established = make(chan struct{})
+	c.mu.Unlock()
+	c.leaderWG.Wait()
+	c.log.Info("leadership revoked")
+}
+
+// isEstablished reports whether this master has established leadership.
+func (c *Cluster) isEstablished() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leading
+}
+
+// WaitEstablished blocks until this master has established leadership.
+func (c *Cluster) WaitEstablished(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		ch, leading := c.established, c.leading
+		c.mu.Unlock()
+		if leading {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) self() fsm.MasterInfo {
+	return fsm.MasterInfo{ID: c.cfg.ID, RaftAddr: c.cfg.RaftAddr, APIAddr: c.cfg.APIAddr}
+}
+
+func (c *Cluster) upsertSelf() error {
+	cmd, err := fsm.Encode(fsm.UpsertMasterCommand, c.self())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ApplyTimeout)
+	defer cancel()
+	if _, err := c.Apply(ctx, cmd); err != nil {
+		return fmt.Errorf("register master %s: %w", c.cfg.ID, err)
+	}
+	return nil
+}
+
+// registerSelf keeps this master's addresses in the FSM, so the others can
+// forward to it when it leads and `cluster members` can show them.
+func (c *Cluster) registerSelf(ctx context.Context) {
+	interval := 200 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		if m, ok := c.Store().Master(c.cfg.ID); ok && m == c.self() {
+			interval = 5 * time.Second
+			continue
+		}
+		if _, ok := c.LeaderAPIAddr(); !ok {
+			interval = 200 * time.Millisecond
+			continue
+		}
+		if err := c.upsertSelf(); err != nil {
+			c.log.Debug("register self", "err", err)
+			interval = time.Second
+		}
+	}
+}

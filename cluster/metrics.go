@@ -1,0 +1,37 @@
+package cluster
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the cluster's Prometheus collectors.
+type metrics struct {
+	applyLatency  *prometheus.HistogramVec
+	leaderChanges prometheus.Counter
+	isLeader      prometheus.Gauge
+	forwarded     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		applyLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "orch_raft_apply_duration_seconds",
+			Help:    "Time from proposing a command to its result, by where it was applied (leader or forwarded).",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+		}, []string{"path"}),
+		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orch_raft_leader_changes_total",
+			Help: "Times this master saw the Raft leadership change (gained or lost).",
+		}),
+		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "orch_raft_is_leader",
+			Help: "1 if this master is the Raft leader.",
+		}),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orch_raft_forwarded_commands_total",
+			Help: "Commands this master forwarded to the leader.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.applyLatency, m.leaderChanges, m.isLeader, m.forwarded)
+	}
+	return m
+}

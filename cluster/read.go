@@ -1,0 +1,113 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// ReadBarrier returns once this master's store reflects every write
+// committed before the call, so a read made after it is linearizable. The
+// leader confirms it still leads (a heartbeat round to a quorum) and names
+// its commit index; this master then waits until it has applied that index.
+// It returns the index. Without a leader it fails with 503.
+func (c *Cluster) ReadBarrier(ctx context.Context) (uint64, error) {
+	backoff := 5 * time.Millisecond
+	for {
+		var idx uint64
+		var err error
+		if c.IsLeader() {
+			idx, err = c.leaderReadIndex()
+		} else {
+			idx, err = c.forwardReadIndex(ctx)
+		}
+		if err == nil {
+			return idx, c.waitApplied(ctx, idx)
+		}
+		if !errors.Is(err, errRetry) {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, v1.NewServiceUnavailable(fmt.Sprintf("no leader confirmed the read before the deadline (%v): quorum may be lost; add ?stale=true to read this master's copy", err))
+		case <-time.After(backoff):
+		}
+		if backoff < 200*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// leaderReadIndex confirms leadership and returns the commit index.
+func (c *Cluster) leaderReadIndex() (uint64, error) {
+	idx := c.raft.CommitIndex()
+	if err := c.raft.VerifyLeader().Error(); err != nil {
+		return 0, fmt.Errorf("%w: verify leader: %v", errRetry, err)
+	}
+	// A new leader's commit index may lag until it commits an entry of its
+	// own term; the barrier raft runs at election covers it, and
+	// establishLeadership waits for it before serving.
+	if !c.isEstablished() {
+		return 0, fmt.Errorf("%w: leadership not yet established", errRetry)
+	}
+	return idx, nil
+}
+
+func (c *Cluster) forwardReadIndex(ctx context.Context) (uint64, error) {
+	addr, ok := c.LeaderAPIAddr()
+	if !ok {
+		return 0, fmt.Errorf("%w: no leader known", errRetry)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+readIndexPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.fwd.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: ask leader %s for a read index: %v", errRetry, addr, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Index uint64 `json:"index"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%w: leader %s answered HTTP %d", errRetry, addr, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("%w: decode read index: %v", errRetry, err)
+	}
+	return out.Index, nil
+}
+
+// waitApplied waits until the local FSM has applied index.
+func (c *Cluster) waitApplied(ctx context.Context, index uint64) error {
+	wait := 100 * time.Microsecond
+	for c.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return v1.NewServiceUnavailable(fmt.Sprintf("this master did not catch up to index %d in time", index))
+		case <-time.After(wait):
+		}
+		if wait < 5*time.Millisecond {
+			wait *= 2
+		}
+	}
+	return nil
+}
+
+// WaitApplied waits until the local FSM has applied index (for watch starts
+// and tests).
+func (c *Cluster) WaitApplied(ctx context.Context, index uint64) error {
+	return c.waitApplied(ctx, index)
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"orch.io/orch/api/server"
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/cluster"
+	"orch.io/orch/fsm"
+	"orch.io/orch/pki"
+)
+
+type masterFlags struct {
+	name, dataDir, pkiDir         string
+	apiAddr, raftAddr, gossipAddr string
+	initialCluster                string
+	heartbeat, election, lease    time.Duration
+	snapshotThreshold             uint64
+	feedSize                      int
+	logLevel                      string
+}
+
+func newMasterCommand() *cobra.Command {
+	d := cluster.DefaultConfig()
+	f := &masterFlags{}
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "Run a master: a Raft member, the HTTPS API and (when leading) the control loops",
+		Long: `Run one orch master. Three masters on three machines tolerate the loss of one.
+
+The first start with an empty --data-dir bootstraps the cluster from
+--initial-cluster (the same list on every master); later starts rejoin from
+the data directory and ignore it. A single-entry --initial-cluster makes a
+one-master cluster.
+
+On SIGTERM or SIGINT a leading master hands leadership to another master
+before it stops, so writes pause for milliseconds rather than an election.`,
+		Example: `  orchd master --name m1 --data-dir /var/lib/orch/m1 --pki-dir /etc/orch/pki \
+    --api-addr 127.0.0.1:6443 --raft-addr 127.0.0.1:7001 --gossip-addr 127.0.0.1:7946 \
+    --initial-cluster m1=127.0.0.1:7001,m2=127.0.0.1:7002,m3=127.0.0.1:7003`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runMaster(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "name", "", "this master's name, unique in the cluster (required)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the Raft log and snapshots (required)")
+	fl.StringVar(&f.pkiDir, "pki-dir", "", "directory made by `orchd pki init` (required)")
+	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:6443", "host:port of the HTTPS API (also published to the other masters)")
+	fl.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7001", "host:port of the Raft transport (mutual TLS)")
+	fl.StringVar(&f.gossipAddr, "gossip-addr", "", "host:port of the gossip pool (used once nodes join by gossip)")
+	fl.StringVar(&f.initialCluster, "initial-cluster", "", "NAME=RAFTADDR,... of every master, to bootstrap a new cluster")
+	fl.DurationVar(&f.heartbeat, "heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout: a follower that hears nothing this long starts an election")
+	fl.DurationVar(&f.election, "election-timeout", d.ElectionTimeout, "Raft election timeout")
+	fl.DurationVar(&f.lease, "leader-lease-timeout", d.LeaderLeaseTimeout, "a leader that cannot reach a quorum this long steps down")
+	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", d.SnapshotThreshold, "log entries between snapshots")
+	fl.IntVar(&f.feedSize, "watch-window", d.FeedSize, "change events kept for watches; older resourceVersions get 410 Gone")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	for _, req := range []string{"name", "data-dir", "pki-dir"} {
+		cmd.MarkFlagRequired(req)
+	}
+	return cmd
+}
+
+func runMaster(ctx context.Context, f *masterFlags) error {
+	log, err := newLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	log = log.With("master", f.name)
+	bundle, err := pki.Load(f.pkiDir)
+	if err != nil {
+		return err
+	}
+	peerServer, err := bundle.PeerServerTLS()
+	if err != nil {
+		return err
+	}
+	peerClient, err := bundle.PeerClientTLS()
+	if err != nil {
+		return err
+	}
+	apiTLS, err := bundle.APIServerTLS()
+	if err != nil {
+		return err
+	}
+	var peers []cluster.Peer
+	if f.initialCluster != "" {
+		if peers, err = cluster.ParseInitialCluster(f.initialCluster); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", f.apiAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --api-addr %s: %w", f.apiAddr, err)
+	}
+	defer ln.Close()
+	reg := prometheus.NewRegistry()
+	cc := cluster.DefaultConfig()
+	cc.ID, cc.RaftAddr, cc.APIAddr, cc.DataDir = f.name, f.raftAddr, ln.Addr().String(), f.dataDir
+	cc.InitialCluster = peers
+	cc.ServerTLS, cc.ClientTLS = peerServer, peerClient
+	cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = f.heartbeat, f.election, f.lease
+	cc.SnapshotThreshold, cc.FeedSize = f.snapshotThreshold, f.feedSize
+	cc.Logger, cc.Registerer = log, reg
+	c, err := cluster.New(cc)
+	if err != nil {
+		return err
+	}
+	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
+
+	sc := server.DefaultConfig()
+	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
+	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
+	sc.Logger, sc.Registry, sc.Version = log, reg, version
+	api, err := server.New(sc, c)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.Run(runCtx) }()
+	apiErr := make(chan error, 1)
+	go func() { defer wg.Done(); apiErr <- api.Serve(runCtx, ln) }()
+	log.Info("master started", "api", ln.Addr().String(), "raft", f.raftAddr, "data", f.dataDir)
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case err = <-apiErr:
+		log.Error("api server stopped", "err", err)
+	}
+	if c.IsLeader() {
+		start := time.Now()
+		if terr := c.TransferLeadership(); terr != nil {
+			log.Warn("leadership transfer before stop failed", "err", terr)
+		} else {
+			log.Info("leadership transferred", "took", time.Since(start))
+		}
+	}
+	cancelRun()
+	wg.Wait()
+	if serr := c.Shutdown(); serr != nil && !errors.Is(serr, context.Canceled) {
+		log.Warn("raft shutdown", "err", serr)
+	}
+	log.Info("stopped")
+	return err
+}
+
+// ensureNamespaces creates the default namespace once a leader is established.
+func ensureNamespaces(ctx context.Context, c *cluster.Cluster, log interface{ Warn(string, ...any) }) {
+	for _, name := range []string{v1.DefaultNamespace} {
+		for {
+			if _, err := c.Store().Get("namespaces", "", name); err == nil {
+				break
+			}
+			ns := &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: name, UID: uuid.NewString(),
+				CreationTimestamp: v1.NewTime(time.Now())}}
+			v1.Default(ns)
+			cmd, err := fsm.NewCreate(ns)
+			if err != nil {
+				log.Warn("encode namespace", "err", err)
+				return
+			}
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err = c.Apply(actx, cmd)
+			cancel()
+			if err == nil || v1.IsAlreadyExists(err) {
+				break
+			}
+			log.Warn("create namespace", "namespace", name, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
