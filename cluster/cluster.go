@@ -26,6 +26,7 @@ type Cluster struct {
 	fsm     *fsm.FSM
 	raft    *raft.Raft
 	store   *raftboltdb.BoltStore
+	logs    raft.LogStore
 	trans   *raft.NetworkTransport
 	notify  chan bool
 	metrics *metrics
@@ -98,6 +99,7 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log cache: %w", err)
 	}
+	c.logs = logs
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -85,20 +87,44 @@ func (c *Cluster) forwardReadIndex(ctx context.Context) (uint64, error) {
 	return out.Index, nil
 }
 
-// waitApplied waits until the local FSM has applied index.
+// waitApplied waits until the local store reflects every entry up to index.
+// raft's own AppliedIndex moves when entries are queued for the FSM, not
+// when they are applied, so the FSM's index is what counts; entries the FSM
+// never sees (no-ops, barriers) are skipped by looking at their type.
 func (c *Cluster) waitApplied(ctx context.Context, index uint64) error {
-	wait := 100 * time.Microsecond
-	for c.raft.AppliedIndex() < index {
+	wait := 50 * time.Microsecond
+	for !c.appliedThrough(index) {
 		select {
 		case <-ctx.Done():
 			return v1.NewServiceUnavailable(fmt.Sprintf("this master did not catch up to index %d in time", index))
 		case <-time.After(wait):
 		}
-		if wait < 5*time.Millisecond {
+		if wait < 2*time.Millisecond {
 			wait *= 2
 		}
 	}
 	return nil
+}
+
+// appliedThrough reports whether the store reflects every entry up to index.
+func (c *Cluster) appliedThrough(index uint64) bool {
+	done := c.fsm.AppliedIndex()
+	if done >= index {
+		return true
+	}
+	if c.raft.AppliedIndex() < index {
+		return false // not even handed to the FSM yet
+	}
+	var l raft.Log
+	for i := done + 1; i <= index; i++ {
+		if err := c.logs.GetLog(i, &l); err != nil {
+			continue // compacted into a snapshot the FSM has restored
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return false
+		}
+	}
+	return true
 }
 
 // WaitApplied waits until the local FSM has applied index (for watch starts

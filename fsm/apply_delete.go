@@ -35,6 +35,16 @@ func applyDelete(w *writeTxn, body []byte) any {
 // grace 0); otherwise it marks the pod with a deletionTimestamp for its node
 // to stop it, as Kubernetes does. A shorter grace shortens a running deletion.
 func deletePod(w *writeTxn, old *Record, grace *int64, now v1.Time) *Record {
+	rec, removed := markOrRemovePod(w, old, grace, now)
+	if removed {
+		maybeFinishNamespace(w, old.Meta().Namespace)
+	}
+	return rec
+}
+
+// markOrRemovePod is deletePod without finishing a terminating namespace, for
+// deleteNamespace, which finishes the namespace itself.
+func markOrRemovePod(w *writeTxn, old *Record, grace *int64, now v1.Time) (rec *Record, removed bool) {
 	p := old.Obj.(*v1.Pod)
 	g := v1.DefaultTerminationGracePeriodSeconds
 	if p.Spec.TerminationGracePeriodSeconds != nil {
@@ -45,18 +55,16 @@ func deletePod(w *writeTxn, old *Record, grace *int64, now v1.Time) *Record {
 	}
 	finished := p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
 	if p.Spec.NodeName == "" || finished || g <= 0 {
-		rec := w.remove("pods", old)
-		maybeFinishNamespace(w, p.Namespace)
-		return rec
+		return w.remove("pods", old), true
 	}
 	if cur := p.DeletionGracePeriodSeconds; cur != nil && *cur <= g {
-		return old
+		return old, false
 	}
 	np := shallowCopy(p).(*v1.Pod)
 	ts := v1.NewTime(now.Add(time.Duration(g) * time.Second))
 	np.DeletionTimestamp = &ts
 	np.DeletionGracePeriodSeconds = &g
-	return w.put("pods", v1.Modified, np, old)
+	return w.put("pods", v1.Modified, np, old), false
 }
 
 // deleteNamespace deletes everything in the namespace; the namespace itself
@@ -69,7 +77,9 @@ func deleteNamespace(w *writeTxn, old *Record, now v1.Time) *Record {
 		}
 		for _, rec := range namespaceRecords(w, res.Name, ns.Name) {
 			if res.Name == "pods" {
-				deletePod(w, rec, nil, now)
+				// Not deletePod: on a namespace that is already Terminating it
+				// would remove the namespace under us when its last pod goes.
+				markOrRemovePod(w, rec, nil, now)
 			} else {
 				w.remove(res.Name, rec)
 			}

@@ -61,12 +61,16 @@ func (f *Feed) append(evs []Event, last uint64) {
 	}
 	if n := len(f.events); n > 2*f.max {
 		drop := n - f.max
-		// Never split one index: drop whole indexes only.
-		for drop < n && f.events[drop].Index == f.events[drop-1].Index {
-			drop++
+		// Never split one index: drop whole indexes only, rounding down so
+		// that at least max events stay (rounding up could drop the entry
+		// just appended and send every up-to-date watcher away with Gone).
+		for drop > 0 && f.events[drop].Index == f.events[drop-1].Index {
+			drop--
 		}
-		f.floor = f.events[drop-1].Index
-		f.events = append([]Event(nil), f.events[drop:]...)
+		if drop > 0 {
+			f.floor = f.events[drop-1].Index
+			f.events = append([]Event(nil), f.events[drop:]...)
+		}
 	}
 	close(f.notify)
 	f.notify = make(chan struct{})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -15,6 +16,9 @@ type FSM struct {
 
 	mu    sync.RWMutex
 	store *Store
+	// applied is the highest index of an entry this FSM has applied (commands
+	// and configuration entries; raft keeps no-ops and barriers from it).
+	applied atomic.Uint64
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -52,6 +56,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	w := &writeTxn{txn: s.db.Txn(true)}
 	out := make([]any, len(logs))
 	var last uint64
+	defer func() {
+		if n := len(logs); n > 0 {
+			f.applied.Store(logs[n-1].Index)
+		}
+	}()
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
@@ -71,6 +80,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	s.feed.append(w.events, last)
 	return out
 }
+
+// AppliedIndex returns the highest index this FSM has applied. Unlike
+// raft.Raft.AppliedIndex, which moves when entries are queued for the FSM,
+// the store reflects every command up to it.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 
 // Snapshot returns a point-in-time snapshot of the store; Persist streams it.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
@@ -95,6 +109,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	old := f.store
 	f.store = s
 	f.mu.Unlock()
+	f.applied.Store(idx)
 	old.abandonStore()
 	return nil
 }

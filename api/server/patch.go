@@ -6,6 +6,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 // maxPatchAttempts bounds the read-patch-CAS loop under contention.
@@ -35,7 +36,14 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 		_, userRV = md["resourceVersion"]
 	}
 	for attempt := 0; ; attempt++ {
-		cur, err := s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
+		// The first attempt patches the local copy; a conflict may mean it
+		// was behind, so later attempts read after a barrier.
+		var cur *fsm.Record
+		if attempt == 0 {
+			cur, err = s.current(r.Context(), req, "")
+		} else if _, err = s.backend.ReadBarrier(r.Context()); err == nil {
+			cur, err = s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
+		}
 		if err != nil {
 			writeError(w, err)
 			return

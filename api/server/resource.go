@@ -204,7 +204,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 // update validates obj against the stored object and commits it. The FSM
 // re-checks the resourceVersion precondition and immutable fields.
 func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.Record, error) {
-	old, err := s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
+	old, err := s.current(ctx, req, obj.GetObjectMeta().ResourceVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +232,24 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 		return nil, err
 	}
 	return s.apply(ctx, cmd)
+}
+
+// current returns the stored object an update is checked against. The local
+// copy serves when it agrees with the caller's resourceVersion; a miss or a
+// mismatch may only mean this master is behind, so it takes a read barrier
+// and reads again before answering 404 or 409.
+func (s *Server) current(ctx context.Context, req *request, rv string) (*fsm.Record, error) {
+	rec, err := s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
+	if err == nil && (rv == "" || rv == rec.Meta().ResourceVersion) {
+		return rec, nil
+	}
+	if err != nil && !v1.IsNotFound(err) {
+		return nil, err
+	}
+	if _, err := s.backend.ReadBarrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
 }
 
 func copyStatusInto(dst, src v1.Object) {

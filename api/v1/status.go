@@ -102,6 +102,9 @@ func NewInvalid(kind, name string, causes []StatusCause) *StatusError {
 		msg += sep + c.Message
 	}
 	e := newStatusError(http.StatusUnprocessableEntity, ReasonInvalid, kind, name, msg)
+	if e.Status.Details == nil { // no kind and no name: still carry the causes
+		e.Status.Details = &StatusDetails{}
+	}
 	e.Status.Details.Causes = causes
 	return e
 }

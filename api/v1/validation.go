@@ -446,9 +446,14 @@ func validateEndpoints(e *Endpoints) field.ErrorList {
 	var errs field.ErrorList
 	for i, s := range e.Subsets {
 		sp := field.NewPath("subsets").Index(i)
-		for j, a := range append(append([]EndpointAddress{}, s.Addresses...), s.NotReadyAddresses...) {
-			if net.ParseIP(a.IP) == nil {
-				errs = append(errs, field.Invalid(sp.Child("addresses").Index(j).Child("ip"), a.IP, "must be an IP address"))
+		for _, l := range []struct {
+			name  string
+			addrs []EndpointAddress
+		}{{"addresses", s.Addresses}, {"notReadyAddresses", s.NotReadyAddresses}} {
+			for j, a := range l.addrs {
+				if net.ParseIP(a.IP) == nil {
+					errs = append(errs, field.Invalid(sp.Child(l.name).Index(j).Child("ip"), a.IP, "must be an IP address"))
+				}
 			}
 		}
 		for j, p := range s.Ports {

@@ -18,11 +18,11 @@ type ReplicationControllerSpec struct {
 
 // ReplicationControllerStatus is the observed state of a replication controller.
 type ReplicationControllerStatus struct {
-	Replicas             int32                           `json:"replicas"`
-	FullyLabeledReplicas int32                           `json:"fullyLabeledReplicas,omitempty"`
-	ReadyReplicas        int32                           `json:"readyReplicas,omitempty"`
-	AvailableReplicas    int32                           `json:"availableReplicas,omitempty"`
-	ObservedGeneration   int64                           `json:"observedGeneration,omitempty"`
+	Replicas             int32                            `json:"replicas"`
+	FullyLabeledReplicas int32                            `json:"fullyLabeledReplicas,omitempty"`
+	ReadyReplicas        int32                            `json:"readyReplicas,omitempty"`
+	AvailableReplicas    int32                            `json:"availableReplicas,omitempty"`
+	ObservedGeneration   int64                            `json:"observedGeneration,omitempty"`
 	Conditions           []ReplicationControllerCondition `json:"conditions,omitempty"`
 }
 

@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
+)
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func testPod(name string) *v1.Pod {
+	return &v1.Pod{
+		ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": "web"}},
+		Spec:       v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"httpd", "-f"}}}},
+	}
+}
+
+// podsManifest returns n pod documents of about 1 KiB each as multi-document YAML.
+func podsManifest(prefix string, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: %s-%03d
+  labels: {app: web, index: "%d"}
+  annotations: {note: "%s"}
+spec:
+  containers:
+  - name: web
+    image: busybox:1.35
+    command: ["httpd", "-f", "-p", "8080"]
+    ports: [{containerPort: 8080, name: http}]
+    resources: {requests: {cpu: 100m, memory: 32Mi}}
+`, prefix, i, i, strings.Repeat("x", 400))
+	}
+	return b.String()
+}
+
+// listKeys returns "ns/name@rv" of every object of a resource, sorted: a
+// linearizable list, or with stale the answering master's own copy.
+func listKeys(t *testing.T, c *client.Client, resource string, stale bool) []string {
+	t.Helper()
+	l, err := c.List(ctxT(t, 5*time.Second), resource, "", client.ListOptions{Stale: stale})
+	if err != nil {
+		t.Fatalf("list %s: %v", resource, err)
+	}
+	var out []string
+	for _, raw := range l.Items {
+		var m struct {
+			Metadata v1.ObjectMeta `json:"metadata"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m.Metadata.Namespace+"/"+m.Metadata.Name+"@"+m.Metadata.ResourceVersion)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// eventually polls cond until it returns nil or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true within %v: %v", what, timeout, err)
+}
+
+func equalStrings(a, b []string) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d items vs %d", len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return fmt.Errorf("item %d: %s vs %s", i, a[i], b[i])
+		}
+	}
+	return nil
+}

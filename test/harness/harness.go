@@ -1,0 +1,386 @@
+// Package harness starts real orch binaries for end-to-end tests and
+// benchmarks: a PKI, masters as separate processes on loopback with
+// ephemeral ports, and clients for them. Everything it starts is stopped by
+// PID and every directory it makes is removed, even when a test fails.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"orch.io/orch/api/client"
+	"orch.io/orch/pki"
+)
+
+// T is the part of testing.TB the harness needs; benchmarks outside
+// `go test` provide their own.
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Failed() bool
+}
+
+// Binaries are the paths of the built commands.
+type Binaries struct {
+	Orchd   string
+	Orchctl string
+}
+
+// Build compiles orchd and orchctl into dir.
+func Build(dir string) (Binaries, error) {
+	b := Binaries{Orchd: filepath.Join(dir, "orchd"), Orchctl: filepath.Join(dir, "orchctl")}
+	root, err := moduleRoot()
+	if err != nil {
+		return b, err
+	}
+	for pkg, out := range map[string]string{"./cmd/orchd": b.Orchd, "./cmd/orchctl": b.Orchctl} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return b, fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+		}
+	}
+	return b, nil
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find module root: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside the orch module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Options configure a cluster.
+type Options struct {
+	// Masters is the number of masters (default 3).
+	Masters int
+	// MasterArgs are extra flags for every `orchd master`.
+	MasterArgs []string
+}
+
+// Master is one master process.
+type Master struct {
+	Name     string
+	APIAddr  string
+	RaftAddr string
+	DataDir  string
+	LogPath  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Running reports whether the master's process is alive.
+func (m *Master) Running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return false
+	}
+	select {
+	case <-m.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// PID returns the master's process id (0 when stopped).
+func (m *Master) PID() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil || m.cmd.Process == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
+}
+
+// URL returns the master's API base URL.
+func (m *Master) URL() string { return "https://" + m.APIAddr }
+
+// Cluster is a set of masters started from the real orchd binary.
+type Cluster struct {
+	t       T
+	bins    Binaries
+	Dir     string
+	PKIDir  string
+	Masters []*Master
+	opts    Options
+	initial string
+}
+
+// StartCluster creates a PKI and starts the masters; it returns once a
+// leader has been elected and accepts writes.
+func StartCluster(t T, bins Binaries, opts Options) *Cluster {
+	t.Helper()
+	if opts.Masters == 0 {
+		opts.Masters = 3
+	}
+	dir := t.TempDir()
+	c := &Cluster{t: t, bins: bins, Dir: dir, PKIDir: filepath.Join(dir, "pki"), opts: opts}
+	var peers, servers []string
+	for i := 0; i < opts.Masters; i++ {
+		m := &Master{Name: fmt.Sprintf("m%d", i+1), APIAddr: freeAddr(t), RaftAddr: freeAddr(t),
+			DataDir: filepath.Join(dir, fmt.Sprintf("m%d", i+1)), LogPath: filepath.Join(dir, fmt.Sprintf("m%d.log", i+1))}
+		c.Masters = append(c.Masters, m)
+		peers = append(peers, m.Name+"="+m.RaftAddr)
+		servers = append(servers, m.URL())
+	}
+	c.initial = strings.Join(peers, ",")
+	out, err := exec.Command(bins.Orchd, "pki", "init", "--dir", c.PKIDir, "--hosts", "127.0.0.1,localhost",
+		"--servers", strings.Join(servers, ",")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("orchd pki init: %v\n%s", err, out)
+	}
+	t.Cleanup(c.cleanup)
+	for i := range c.Masters {
+		c.Start(i)
+	}
+	c.WaitLeader(30 * time.Second)
+	return c
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Start starts master i (again, after a stop: it rejoins from its data dir).
+func (c *Cluster) Start(i int) {
+	c.t.Helper()
+	m := c.Masters[i]
+	if m.Running() {
+		c.t.Fatalf("master %s is already running", m.Name)
+	}
+	logf, err := os.OpenFile(m.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatalf("open log: %v", err)
+	}
+	args := append([]string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
+		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr, "--initial-cluster", c.initial}, c.opts.MasterArgs...)
+	cmd := exec.Command(c.bins.Orchd, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		c.t.Fatalf("start %s: %v", m.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	m.mu.Lock()
+	m.cmd, m.done = cmd, done
+	m.mu.Unlock()
+	// Wait until its API listens, so callers can use it at once.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", m.APIAddr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		select {
+		case <-done:
+			c.t.Fatalf("master %s exited at start:\n%s", m.Name, tail(m.LogPath, 30))
+		default:
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("master %s did not listen on %s within 15s:\n%s", m.Name, m.APIAddr, tail(m.LogPath, 30))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill sends SIGKILL to master i and waits for it to exit.
+func (c *Cluster) Kill(i int) { c.signal(i, syscall.SIGKILL) }
+
+// Stop sends SIGTERM to master i (a leader transfers leadership first) and waits.
+func (c *Cluster) Stop(i int) { c.signal(i, syscall.SIGTERM) }
+
+// Pause sends SIGSTOP; Resume sends SIGCONT.
+func (c *Cluster) Pause(i int)  { c.sendOnly(i, syscall.SIGSTOP) }
+func (c *Cluster) Resume(i int) { c.sendOnly(i, syscall.SIGCONT) }
+
+func (c *Cluster) sendOnly(i int, sig syscall.Signal) {
+	c.t.Helper()
+	if pid := c.Masters[i].PID(); pid != 0 {
+		if err := syscall.Kill(pid, sig); err != nil {
+			c.t.Fatalf("signal %v to %s: %v", sig, c.Masters[i].Name, err)
+		}
+	}
+}
+
+func (c *Cluster) signal(i int, sig syscall.Signal) {
+	c.t.Helper()
+	m := c.Masters[i]
+	m.mu.Lock()
+	cmd, done := m.cmd, m.done
+	m.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
+	if err := syscall.Kill(cmd.Process.Pid, sig); err != nil {
+		select {
+		case <-done:
+		default:
+			c.t.Fatalf("signal %v to %s: %v", sig, m.Name, err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		c.t.Fatalf("master %s did not exit within 20s of %v", m.Name, sig)
+	}
+	m.mu.Lock()
+	m.cmd = nil
+	m.mu.Unlock()
+}
+
+func (c *Cluster) cleanup() {
+	for i, m := range c.Masters {
+		if m.PID() != 0 {
+			if pid := m.PID(); pid != 0 {
+				syscall.Kill(pid, syscall.SIGCONT)
+				syscall.Kill(pid, syscall.SIGKILL)
+				m.mu.Lock()
+				done := m.done
+				m.mu.Unlock()
+				<-done
+			}
+		}
+		if c.t.Failed() {
+			c.t.Logf("--- log of master %d (%s):\n%s", i+1, m.Name, tail(m.LogPath, 40))
+		}
+	}
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Config returns the admin config for the given masters (all when none given).
+func (c *Cluster) Config(masters ...int) *client.Config {
+	c.t.Helper()
+	b, err := pki.Load(c.PKIDir)
+	if err != nil {
+		c.t.Fatalf("load pki: %v", err)
+	}
+	if len(masters) == 0 {
+		for i := range c.Masters {
+			masters = append(masters, i)
+		}
+	}
+	cfg := &client.Config{CertificateAuthorityData: b.CAPEM, Token: b.AdminToken}
+	for _, i := range masters {
+		cfg.Servers = append(cfg.Servers, c.Masters[i].URL())
+	}
+	return cfg
+}
+
+// Client returns an admin client for the given masters (all when none given).
+func (c *Cluster) Client(masters ...int) *client.Client {
+	c.t.Helper()
+	cl, err := client.New(c.Config(masters...))
+	if err != nil {
+		c.t.Fatalf("client: %v", err)
+	}
+	c.t.Cleanup(cl.CloseIdleConnections)
+	return cl
+}
+
+// ConfigPath returns the admin.conf path written by `orchd pki init`.
+func (c *Cluster) ConfigPath() string { return filepath.Join(c.PKIDir, pki.AdminConf) }
+
+// WaitLeader waits until a running master reports an elected leader that
+// accepts a linearizable read, and returns the leader's index in Masters.
+func (c *Cluster) WaitLeader(timeout time.Duration) int {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		for i, m := range c.Masters {
+			if !m.Running() {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			mem, err := c.Client(i).Members(ctx)
+			cancel()
+			if err != nil {
+				last = err
+				continue
+			}
+			for j, mm := range c.Masters {
+				if mem.Leader == mm.Name && mm.Running() {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					_, err := c.Client(j).List(ctx, "namespaces", "", client.ListOptions{})
+					cancel()
+					if err == nil {
+						return j
+					}
+					last = err
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("no leader within %v: %v", timeout, last)
+	return -1
+}
+
+// Orchctl runs orchctl with the cluster's admin.conf and returns stdout,
+// stderr and the error.
+func (c *Cluster) Orchctl(stdin string, args ...string) (string, string, error) {
+	cmd := exec.Command(c.bins.Orchctl, append([]string{"--config", c.ConfigPath()}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// Lines splits command output into non-empty lines.
+func Lines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
