@@ -163,6 +163,11 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 	if status {
 		next = shallowCopy(old.Obj)
 		copyStatus(next, obj)
+		if ns, ok := next.(*v1.Namespace); ok {
+			// The phase is the FSM's: Terminating starts with a delete and
+			// ends with the namespace's removal.
+			ns.Status.Phase = old.Obj.(*v1.Namespace).Status.Phase
+		}
 	} else {
 		next = obj
 		if r.HasStatus {
@@ -202,9 +207,12 @@ func keepImmutable(resource string, next, old v1.Object) error {
 		if o.Spec.NodeName == "" {
 			o.Spec.NodeName = op.Spec.NodeName
 		}
-		if op.Spec.NodeName != "" && o.Spec.NodeName != op.Spec.NodeName {
-			return v1.NewInvalid("Pod", o.Name, []v1.StatusCause{{Type: "FieldValueForbidden", Field: "spec.nodeName",
-				Message: "spec.nodeName: Forbidden: may not be changed once the pod is bound"}})
+		if o.Spec.NodeName != op.Spec.NodeName {
+			msg := "spec.nodeName: Forbidden: may not be changed once the pod is bound"
+			if op.Spec.NodeName == "" {
+				msg = "spec.nodeName: Forbidden: a pod is bound through its binding subresource, not by an update"
+			}
+			return v1.NewInvalid("Pod", o.Name, []v1.StatusCause{{Type: "FieldValueForbidden", Field: "spec.nodeName", Message: msg}})
 		}
 	case *v1.Service:
 		os := old.(*v1.Service)

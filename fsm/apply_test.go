@@ -1023,3 +1023,39 @@ func TestApplyBatch(t *testing.T) {
 		t.Errorf("Apply(barrier) = %#v", out)
 	}
 }
+
+func TestUpdateCannotBindOrChangeNamespacePhase(t *testing.T) {
+	f := NewTestFSM(t)
+	MustCreate(t, f, 1, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default"}, Status: v1.NamespaceStatus{Phase: v1.NamespaceActive}})
+	MustCreate(t, f, 2, &v1.Node{ObjectMeta: v1.ObjectMeta{Name: "n1"}})
+	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "p", Namespace: "default"},
+		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}
+	MustCreate(t, f, 3, pod)
+
+	bound := v1.DeepCopy(pod)
+	bound.Spec.NodeName = "n1"
+	cmd, err := NewUpdate(bound, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ApplyCommand(t, f, 4, cmd).(Result)
+	if !v1.IsInvalid(res.Err) {
+		t.Fatalf("update that sets nodeName: got %v, want Invalid", res.Err)
+	}
+	if got, _ := f.Store().Get("pods", "default", "p"); got.Obj.(*v1.Pod).Spec.NodeName != "" {
+		t.Fatal("the update bound the pod")
+	}
+
+	ns := &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default"}, Status: v1.NamespaceStatus{Phase: v1.NamespaceTerminating}}
+	cmd, err = NewUpdate(ns, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := ApplyCommand(t, f, 5, cmd).(Result); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got, _ := f.Store().Get("namespaces", "", "default")
+	if p := got.Obj.(*v1.Namespace).Status.Phase; p != v1.NamespaceActive {
+		t.Fatalf("a status update set the phase to %s", p)
+	}
+}
