@@ -34,7 +34,7 @@ var ErrUnknownOutcome = errors.New("the write may or may not have been applied")
 // have been are 504 and wrap ErrUnknownOutcome.
 func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 	start := time.Now()
-	backoff := 10 * time.Millisecond
+	backoff := 5 * time.Millisecond
 	for {
 		var res any
 		var err error
@@ -57,7 +57,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 			return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader could take the write before the deadline (%v): quorum may be lost", err))
 		case <-time.After(backoff):
 		}
-		if backoff < 200*time.Millisecond {
+		if backoff < 25*time.Millisecond {
 			backoff *= 2
 		}
 	}

@@ -40,7 +40,7 @@ func (c *Cluster) ReadBarrier(ctx context.Context) (uint64, error) {
 			return 0, v1.NewServiceUnavailable(fmt.Sprintf("no leader confirmed the read before the deadline (%v): quorum may be lost; add ?stale=true to read this master's copy", err))
 		case <-time.After(backoff):
 		}
-		if backoff < 200*time.Millisecond {
+		if backoff < 25*time.Millisecond {
 			backoff *= 2
 		}
 	}

@@ -1,0 +1,338 @@
+// Command orchbench is `make bench`: from one run on this machine it prints
+// orch's API create rate and latency (3 masters, HTTPS, 64 clients, ~1 KiB
+// pods) beside etcd's put rate through its JSON gateway over HTTPS with the
+// same clients and value size, their ratios, the write unavailability after
+// a leader kill and after a graceful leadership transfer (median of 5), and
+// the masters' memory holding 10,000 pods.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/test/bench"
+	"orch.io/orch/test/harness"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "orchbench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	clients          int
+	duration, warmup time.Duration
+	runs             int
+	failovers        int
+	rssPods          int
+	skipEtcd         bool
+}
+
+func run() error {
+	var o options
+	flag.IntVar(&o.clients, "clients", 64, "concurrent closed-loop clients")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each window")
+	flag.IntVar(&o.runs, "runs", 3, "runs per system; medians are reported")
+	flag.IntVar(&o.failovers, "failovers", 5, "leader kills (and transfers) to time")
+	flag.IntVar(&o.rssPods, "rss-pods", 10000, "pods to hold when reading the masters' memory")
+	flag.BoolVar(&o.skipEtcd, "skip-etcd", false, "measure orch only")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	t := newRunT()
+	defer t.cleanup()
+	bins, err := harness.Build(t.TempDir())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("orchbench: %d CPUs, %d clients, warm-up %v, window %v, %d runs (interleaved orch/etcd)\n",
+		runtime.NumCPU(), o.clients, o.warmup, o.duration, o.runs)
+
+	var etcd *bench.EtcdCluster
+	if !o.skipEtcd {
+		if err := bench.EnsureEtcd(); err != nil {
+			return err
+		}
+		etcdDir := t.TempDir()
+		if etcd, err = bench.StartEtcd(ctx, etcdDir, 3); err != nil {
+			return err
+		}
+		defer etcd.Stop()
+	}
+	c := harness.StartCluster(t, bins, harness.Options{})
+	if t.failed {
+		return errors.New(t.msg)
+	}
+
+	var orchRuns, etcdRuns []bench.Result
+	for r := 0; r < o.runs; r++ {
+		res, err := orchCreates(ctx, c, o, r)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("run %d/%d  orch creates  %v\n", r+1, o.runs, res)
+		orchRuns = append(orchRuns, res)
+		if etcd != nil {
+			res, err := etcdPuts(ctx, etcd, o)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("run %d/%d  etcd puts     %v\n", r+1, o.runs, res)
+			etcdRuns = append(etcdRuns, res)
+		}
+	}
+	if etcd != nil {
+		etcd.Stop()
+	}
+	orchSum, etcdSum := bench.Summarize(orchRuns), bench.Summarize(etcdRuns)
+
+	kills, err := failovers(ctx, c, o.failovers, false)
+	if err != nil {
+		return err
+	}
+	transfers, err := failovers(ctx, c, o.failovers, true)
+	if err != nil {
+		return err
+	}
+	rss, err := memoryHolding(ctx, c, o)
+	if err != nil {
+		return err
+	}
+
+	fmt.Println()
+	fmt.Println("== summary (medians) ==")
+	fmt.Printf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods: %s\n", o.clients, orchSum)
+	if etcd != nil {
+		fmt.Printf("etcd puts, 3 members, HTTPS JSON gateway, %d clients, 1 KiB: %s\n", o.clients, etcdSum)
+		fmt.Printf("ratio orch/etcd: rate %.2fx (goal >= 1.0x), p99 %.2fx (goal <= 1.5x)\n",
+			orchSum.Rate/etcdSum.Rate, float64(orchSum.P99)/float64(etcdSum.P99))
+	}
+	fmt.Printf("write unavailability after leader SIGKILL: median %v, min %v, max %v (%d runs; goal < 1s)\n",
+		median(kills), kills[0], kills[len(kills)-1], len(kills))
+	fmt.Printf("write unavailability after leader SIGTERM (leadership transfer): median %v, min %v, max %v (%d runs)\n",
+		median(transfers), transfers[0], transfers[len(transfers)-1], len(transfers))
+	fmt.Println(rss)
+	return nil
+}
+
+// podBody is a ~1 KiB pod.
+func podBody(name string) *v1.Pod {
+	return &v1.Pod{
+		ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default",
+			Labels:      map[string]string{"app": "bench", "tier": "web"},
+			Annotations: map[string]string{"note": strings.Repeat("x", 420)}},
+		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "web", Image: "busybox:1.35",
+			Command: []string{"httpd", "-f", "-p", "8080"},
+			Ports:   []v1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+	}
+}
+
+// orchCreates runs closed-loop creates; worker w talks to master w%3 (the
+// followers forward to the leader), as clients spread over masters do.
+func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (bench.Result, error) {
+	clients := make([]*client.Client, len(c.Masters))
+	for i := range c.Masters {
+		cfg := c.Config(i)
+		cfg.MaxIdleConnsPerHost = o.clients
+		cl, err := client.New(cfg)
+		if err != nil {
+			return bench.Result{}, err
+		}
+		defer cl.CloseIdleConnections()
+		clients[i] = cl
+	}
+	op := func(ctx context.Context, worker, seq int) error {
+		p := podBody(fmt.Sprintf("r%d-w%d-%d", run, worker, seq))
+		return clients[worker%len(clients)].Create(ctx, p)
+	}
+	return bench.Run(ctx, o.clients, o.duration, o.warmup, op), nil
+}
+
+func etcdPuts(ctx context.Context, e *bench.EtcdCluster, o options) (bench.Result, error) {
+	put, err := bench.NewEtcdPut(bench.EtcdPutConfig{URLs: e.TLSClientURLs(), TLS: e.ClientTLSConfig(),
+		ValueSize: 1024, Clients: o.clients})
+	if err != nil {
+		return bench.Result{}, err
+	}
+	return bench.Run(ctx, o.clients, o.duration, o.warmup, put.Op), nil
+}
+
+// failovers stops the leader n times (SIGKILL, or SIGTERM for a graceful
+// transfer) and times from the signal to the first acknowledged write sent
+// after it. The stopped master is restarted and caught up between runs.
+func failovers(ctx context.Context, c *harness.Cluster, n int, graceful bool) ([]time.Duration, error) {
+	var out []time.Duration
+	for i := 0; i < n; i++ {
+		leader := c.WaitLeader(30 * time.Second)
+		var others []int
+		for j := range c.Masters {
+			if j != leader {
+				others = append(others, j)
+			}
+		}
+		cfg := c.Config(others...)
+		cfg.DialTimeout = 200 * time.Millisecond
+		cl, err := client.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		// Warm the connections so the measurement is the failover, not TLS setup.
+		if err := cl.Create(ctx, podBody(fmt.Sprintf("fo-warm-%v-%d", graceful, i))); err != nil {
+			return nil, fmt.Errorf("warm-up write: %w", err)
+		}
+		start := time.Now()
+		if graceful {
+			go c.Stop(leader)
+		} else {
+			c.Kill(leader)
+		}
+		for seq := 0; ; seq++ {
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := cl.Create(wctx, podBody(fmt.Sprintf("fo-%v-%d-%d", graceful, i, seq)))
+			cancel()
+			if err == nil {
+				out = append(out, time.Since(start))
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				return nil, fmt.Errorf("no write acknowledged within 30s of stopping the leader: %w", err)
+			}
+		}
+		cl.CloseIdleConnections()
+		for c.Masters[leader].Running() {
+			time.Sleep(10 * time.Millisecond) // a graceful stop finishes in the background
+		}
+		c.Start(leader)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
+	return out, nil
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[len(d)/2]
+}
+
+// memoryHolding fills the cluster to o.rssPods pods and reads each master's RSS.
+func memoryHolding(ctx context.Context, c *harness.Cluster, o options) (string, error) {
+	c.WaitLeader(30 * time.Second)
+	cl := c.Client()
+	l, err := cl.List(ctx, "pods", "", client.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	have := len(l.Items)
+	var wg sync.WaitGroup
+	errs := make(chan error, o.clients)
+	next := make(chan int)
+	for w := 0; w < o.clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := cl.Create(ctx, podBody(fmt.Sprintf("rss-%05d", i))); err != nil && !v1.IsAlreadyExists(err) {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := have; i < o.rssPods; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return "", fmt.Errorf("fill to %d pods: %w", o.rssPods, err)
+	}
+	l, err = cl.List(ctx, "pods", "", client.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, m := range c.Masters {
+		kb, err := rssKiB(m.PID())
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f MiB", m.Name, float64(kb)/1024))
+	}
+	return fmt.Sprintf("master RSS holding %d pods: %s", len(l.Items), strings.Join(parts, ", ")), nil
+}
+
+func rssKiB(pid int) (int, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, fmt.Errorf("read rss of %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			return strconv.Atoi(f[1])
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// runT is a harness.T for a program: it keeps cleanups and temp dirs, and
+// records a fatal error instead of ending a test.
+type runT struct {
+	mu       sync.Mutex
+	cleanups []func()
+	failed   bool
+	msg      string
+}
+
+func newRunT() *runT { return &runT{} }
+
+func (t *runT) Helper()                         {}
+func (t *runT) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (t *runT) Failed() bool                    { return t.failed }
+func (t *runT) Fatalf(format string, args ...any) {
+	t.failed, t.msg = true, fmt.Sprintf(format, args...)
+	fmt.Fprintln(os.Stderr, "orchbench:", t.msg)
+	t.cleanup()
+	os.Exit(1)
+}
+func (t *runT) Cleanup(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cleanups = append(t.cleanups, f)
+}
+func (t *runT) TempDir() string {
+	d, err := os.MkdirTemp("", "orchbench-")
+	if err != nil {
+		t.Fatalf("temp dir: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+func (t *runT) cleanup() {
+	t.mu.Lock()
+	fs := t.cleanups
+	t.cleanups = nil
+	t.mu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
+}
