@@ -1,0 +1,16 @@
+// Command orchctl controls an orch cluster through its HTTPS API.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], newIOStreams(os.Stdin, os.Stdout, os.Stderr), os.Getenv)
+	stop()
+	os.Exit(code)
+}
