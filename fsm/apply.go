@@ -162,7 +162,7 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 	var next v1.Object
 	if status {
 		next = shallowCopy(old.Obj)
-		copyStatus(next, obj)
+		v1.CopyStatus(next, obj)
 		if ns, ok := next.(*v1.Namespace); ok {
 			// The phase is the FSM's: Terminating starts with a delete and
 			// ends with the namespace's removal.
@@ -171,7 +171,7 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 	} else {
 		next = obj
 		if r.HasStatus {
-			copyStatus(next, old.Obj)
+			v1.CopyStatus(next, old.Obj)
 		}
 		keepSystemMeta(next.GetObjectMeta(), old.Meta())
 		if err := keepImmutable(r.Name, next, old.Obj); err != nil {
@@ -226,21 +226,6 @@ func keepImmutable(resource string, next, old v1.Object) error {
 		}
 	}
 	return nil
-}
-
-func copyStatus(dst, src v1.Object) {
-	switch d := dst.(type) {
-	case *v1.Namespace:
-		d.Status = src.(*v1.Namespace).Status
-	case *v1.Node:
-		d.Status = src.(*v1.Node).Status
-	case *v1.Pod:
-		d.Status = src.(*v1.Pod).Status
-	case *v1.ReplicationController:
-		d.Status = src.(*v1.ReplicationController).Status
-	case *v1.Service:
-		d.Status = src.(*v1.Service).Status
-	}
 }
 
 func specOf(obj v1.Object) any {

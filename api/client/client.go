@@ -99,7 +99,6 @@ func New(cfg *Config) (*Client, error) {
 		MaxIdleConnsPerHost:   perHost,
 		IdleConnTimeout:       60 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		DisableCompression:    false,
 	}
 	c.httpc = &http.Client{
 		Transport: c.transport,

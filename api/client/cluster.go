@@ -53,12 +53,16 @@ type Members struct {
 
 // Member is one master.
 type Member struct {
-	Name     string `json:"name"`
+	// Name is the master's name.
+	Name string `json:"name"`
+	// RaftAddr is the address of its Raft transport.
 	RaftAddr string `json:"raftAddr"`
-	APIAddr  string `json:"apiAddr"`
+	// APIAddr is the address of its HTTPS API.
+	APIAddr string `json:"apiAddr"`
 	// State is "leader", "follower" or "unknown".
 	State string `json:"state"`
-	Voter bool   `json:"voter"`
+	// Voter says whether it votes in elections.
+	Voter bool `json:"voter"`
 	// LastIndex and AppliedIndex are known for the answering master only
 	// (0 for the others).
 	LastIndex    uint64 `json:"lastIndex"`
@@ -76,6 +80,8 @@ func (c *Client) Members(ctx context.Context) (*Members, error) {
 
 // VersionInfo is the answer of GET /version.
 type VersionInfo struct {
+	// Major, Minor and GitVersion name the release ("1", "0", "v0.1.0");
+	// the other fields are optional build details.
 	Major      string `json:"major"`
 	Minor      string `json:"minor"`
 	GitVersion string `json:"gitVersion"`

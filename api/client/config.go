@@ -36,8 +36,10 @@ const (
 // The fields tagged `json:"-"` are tunables for programs; they are never
 // read from or written to the file.
 type Config struct {
+	// APIVersion is "orch.io/v1" in the file.
 	APIVersion string `json:"apiVersion,omitempty"`
-	Kind       string `json:"kind,omitempty"`
+	// Kind is "Config" in the file.
+	Kind string `json:"kind,omitempty"`
 	// Servers are the base URLs (https://host:port) of the masters' APIs.
 	Servers []string `json:"servers"`
 	// CertificateAuthority is the path of the PEM file of the cluster CA.

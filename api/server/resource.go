@@ -218,7 +218,7 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 	if status {
 		// Only the status changes: validate the stored object with the new status.
 		next := v1.DeepCopy(old.Obj)
-		copyStatusInto(next, obj)
+		v1.CopyStatus(next, obj)
 		next.GetObjectMeta().ResourceVersion = obj.GetObjectMeta().ResourceVersion
 		obj = next
 	} else {
@@ -250,21 +250,6 @@ func (s *Server) current(ctx context.Context, req *request, rv string) (*fsm.Rec
 		return nil, err
 	}
 	return s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
-}
-
-func copyStatusInto(dst, src v1.Object) {
-	switch d := dst.(type) {
-	case *v1.Namespace:
-		d.Status = src.(*v1.Namespace).Status
-	case *v1.Node:
-		d.Status = src.(*v1.Node).Status
-	case *v1.Pod:
-		d.Status = src.(*v1.Pod).Status
-	case *v1.ReplicationController:
-		d.Status = src.(*v1.ReplicationController).Status
-	case *v1.Service:
-		d.Status = src.(*v1.Service).Status
-	}
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {

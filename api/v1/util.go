@@ -17,3 +17,20 @@ func jsonEqual(a, b any) bool {
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
+
+// CopyStatus sets dst's status to src's (both of the same kind); kinds
+// without a status are left alone.
+func CopyStatus(dst, src Object) {
+	switch d := dst.(type) {
+	case *Namespace:
+		d.Status = src.(*Namespace).Status
+	case *Node:
+		d.Status = src.(*Node).Status
+	case *Pod:
+		d.Status = src.(*Pod).Status
+	case *ReplicationController:
+		d.Status = src.(*ReplicationController).Status
+	case *Service:
+		d.Status = src.(*Service).Status
+	}
+}
