@@ -77,3 +77,14 @@ func authorize(role Role, req *request) error {
 	}
 	return v1.NewUnauthorized("Unauthorized")
 }
+
+// adminOnly refuses every role but admin (for profiling endpoints).
+func adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if roleOf(r.Context()) != RoleAdmin {
+			writeError(w, v1.NewForbidden("profiling needs the admin token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

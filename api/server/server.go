@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,6 +133,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /apis", s.authenticated(http.HandlerFunc(s.serveAPIGroups)))
 	mux.Handle("GET /api/v1", s.authenticated(http.HandlerFunc(s.serveResourceList)))
 	mux.Handle("/api/v1/", s.authenticated(http.HandlerFunc(s.serveResource)))
+	mux.Handle("/debug/pprof/", s.authenticated(adminOnly(http.HandlerFunc(pprof.Index))))
+	mux.Handle("/debug/pprof/profile", s.authenticated(adminOnly(http.HandlerFunc(pprof.Profile))))
+	mux.Handle("/debug/pprof/trace", s.authenticated(adminOnly(http.HandlerFunc(pprof.Trace))))
 	return mux
 }
 

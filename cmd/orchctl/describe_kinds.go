@@ -89,7 +89,7 @@ func describePod(d *descWriter, p *v1.Pod) {
 }
 
 func describeContainer(d *descWriter, base int, c v1.Container, st *v1.ContainerStatus) {
-	d.line(base+0, "%s:", c.Name)
+	d.line(base, "%s:", c.Name)
 	if st != nil && st.ContainerID != "" {
 		d.line(base+1, "Container ID:\t%s", st.ContainerID)
 	}

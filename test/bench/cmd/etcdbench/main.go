@@ -95,7 +95,7 @@ func run() error {
 	}
 
 	results := make(map[config][]bench.Result)
-	noisy := make(map[config]int)
+	quiet := make(map[config][]bench.Result) // runs without NOISY
 	for r := range *runs {
 		// Rotate the order each run so no configuration always goes first
 		// (the store grows and the machine drifts during the benchmark).
@@ -116,8 +116,8 @@ func run() error {
 			use := after.Sub(before)
 			fmt.Printf("run %d/%d  %v  %v  %v\n", r+1, *runs, c, res, use)
 			results[c] = append(results[c], res)
-			if use.Noisy() {
-				noisy[c]++
+			if !use.Noisy() {
+				quiet[c] = append(quiet[c], res)
 			}
 		}
 	}
@@ -125,11 +125,10 @@ func run() error {
 	for _, c := range configs {
 		s := bench.Summarize(results[c])
 		errs += s.Errors
-		note := ""
-		if noisy[c] > 0 {
-			note = fmt.Sprintf("  [%d NOISY: other load above %.1f cores]", noisy[c], bench.NoisyOther)
+		fmt.Printf("median    %v  %v\n", c, s)
+		if q := quiet[c]; len(q) > 0 && len(q) < len(results[c]) {
+			fmt.Printf("  quiet   %v  %v  (runs without other load above %.1f cores)\n", c, bench.Summarize(q), bench.NoisyOther)
 		}
-		fmt.Printf("median    %v  %v%s\n", c, s, note)
 	}
 	if err := cluster.Stop(); err != nil {
 		return err

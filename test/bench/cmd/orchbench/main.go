@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,7 @@ type options struct {
 	failovers        int
 	rssPods          int
 	skipEtcd         bool
+	profileDir       string
 }
 
 func run() error {
@@ -53,6 +55,7 @@ func run() error {
 	flag.IntVar(&o.failovers, "failovers", 5, "leader kills (and transfers) to time")
 	flag.IntVar(&o.rssPods, "rss-pods", 10000, "pods to hold when reading the masters' memory")
 	flag.BoolVar(&o.skipEtcd, "skip-etcd", false, "measure orch only")
+	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -163,7 +166,43 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (b
 		p := podBody(fmt.Sprintf("r%d-w%d-%d", run, worker, seq))
 		return clients[worker%len(clients)].Create(ctx, p)
 	}
-	return bench.Run(ctx, o.clients, o.duration, o.warmup, op), nil
+	var wg sync.WaitGroup
+	if o.profileDir != "" && run == 0 {
+		for i, m := range c.Masters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := profile(ctx, clients[i], o.warmup, o.duration, filepath.Join(o.profileDir, m.Name+".cpu.pprof")); err != nil {
+					fmt.Fprintln(os.Stderr, "orchbench: profile", m.Name+":", err)
+				}
+			}()
+		}
+	}
+	res := bench.Run(ctx, o.clients, o.duration, o.warmup, op)
+	wg.Wait()
+	return res, nil
+}
+
+// profile waits out the warm-up, then records a CPU profile for the window.
+func profile(ctx context.Context, cl *client.Client, warmup, window time.Duration, path string) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(warmup):
+	}
+	secs := int(window / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	var raw []byte
+	q := url.Values{"seconds": {strconv.Itoa(secs)}}
+	if err := cl.Do(ctx, "GET", "/debug/pprof/profile", q, nil, &raw); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
 }
 
 func etcdPuts(ctx context.Context, e *bench.EtcdCluster, o options) (bench.Result, error) {
