@@ -67,6 +67,18 @@ func mustDecode(w *writeTxn, body []byte, into any) {
 	}
 }
 
+// decodeFramed decodes a create or update body into a new object.
+func decodeFramed(w *writeTxn, body []byte) (v1.Resource, v1.Object) {
+	resource, raw, ok := splitFrame(body)
+	if !ok {
+		panic(fmt.Sprintf("fsm: undecodable command body at index %d: no resource frame", w.index))
+	}
+	r := resourceOrPanic(w, resource)
+	obj := r.New()
+	mustDecode(w, raw, obj)
+	return r, obj
+}
+
 func (w *writeTxn) put(resource, evType string, obj v1.Object, prev *Record) *Record {
 	obj.GetObjectMeta().SetResourceVersionIndex(w.index)
 	rec := NewRecord(obj, nil)
@@ -109,11 +121,7 @@ func checkNamespace(w *writeTxn, ns string) error {
 }
 
 func applyCreate(w *writeTxn, body []byte) any {
-	var req CreateRequest
-	mustDecode(w, body, &req)
-	r := resourceOrPanic(w, req.Resource)
-	obj := r.New()
-	mustDecode(w, req.Object, obj)
+	r, obj := decodeFramed(w, body)
 	m := obj.GetObjectMeta()
 	if r.Namespaced {
 		if err := checkNamespace(w, m.Namespace); err != nil {
@@ -146,11 +154,7 @@ func preconditions(resource string, old *Record, uid, rv string) error {
 }
 
 func applyUpdate(w *writeTxn, body []byte, status bool) any {
-	var req UpdateRequest
-	mustDecode(w, body, &req)
-	r := resourceOrPanic(w, req.Resource)
-	obj := r.New()
-	mustDecode(w, req.Object, obj)
+	r, obj := decodeFramed(w, body)
 	m := obj.GetObjectMeta()
 	old, err := get(w.txn, r.Name, m.Namespace, m.Name)
 	if err != nil {

@@ -847,7 +847,7 @@ func TestBatchCommand(t *testing.T) {
 	h := newHarness(t)
 	h.create(nsObj("default"), nodeObj("n1"))
 	item := func(typ CommandType, body any) BatchItem {
-		b, err := json.Marshal(body)
+		b, err := EncodeBody(typ, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -913,7 +913,7 @@ func mustPanic(t *testing.T, want string, fn func()) {
 }
 
 func TestApplyRejectsBadEntries(t *testing.T) {
-	nested := mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: BatchCommand, Body: json.RawMessage(`{"items":[]}`)}}})
+	nested := mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: BatchCommand, Body: []byte(`{"items":[]}`)}}})
 	tests := []struct {
 		name string
 		data []byte
@@ -926,7 +926,7 @@ func TestApplyRejectsBadEntries(t *testing.T) {
 		{"undecodable object", mustEncode(t, CreateCommand, CreateRequest{Resource: "pods", Object: json.RawMessage(`{"metadata":[]}`)}), "undecodable"},
 		{"unknown resource", mustEncode(t, CreateCommand, CreateRequest{Resource: "widgets", Object: json.RawMessage(`{}`)}), "unknown resource"},
 		{"nested batch", nested, "nested batch"},
-		{"unknown type in a batch", mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: 0x42, Body: json.RawMessage(`{}`)}}}), "unknown command type 66"},
+		{"unknown type in a batch", mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: 0x42, Body: []byte(`{}`)}}}), "unknown command type 66"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

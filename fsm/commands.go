@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -85,10 +86,11 @@ type ScaleRequest struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
-// BatchItem is one command inside a BatchCommand.
+// BatchItem is one command inside a BatchCommand: its type and its body as
+// EncodeBody makes it.
 type BatchItem struct {
-	Type CommandType     `json:"type"`
-	Body json.RawMessage `json:"body"`
+	Type CommandType `json:"type"`
+	Body []byte      `json:"body"`
 }
 
 // BatchRequest applies many commands in one entry; each succeeds or fails on its own.
@@ -106,11 +108,48 @@ type Result struct {
 // BatchResult is the outcome of a BindCommand or BatchCommand, one per item.
 type BatchResult []Result
 
-// Encode returns the log entry for a command: its type byte and JSON body.
-func Encode(t CommandType, body any) ([]byte, error) {
+// framed is implemented by the bodies of the hot commands (create, update):
+// they are encoded as "resource NUL object-JSON" instead of a JSON wrapper,
+// so the FSM on every master scans each object once, not twice.
+type framed interface {
+	appendFrame(dst []byte) []byte
+}
+
+func (r CreateRequest) appendFrame(dst []byte) []byte { return appendFrame(dst, r.Resource, r.Object) }
+func (r UpdateRequest) appendFrame(dst []byte) []byte { return appendFrame(dst, r.Resource, r.Object) }
+
+func appendFrame(dst []byte, resource string, obj []byte) []byte {
+	dst = append(dst, resource...)
+	dst = append(dst, 0)
+	return append(dst, obj...)
+}
+
+// splitFrame splits a framed body into its resource and object.
+func splitFrame(body []byte) (resource string, obj []byte, ok bool) {
+	i := bytes.IndexByte(body, 0)
+	if i < 0 {
+		return "", nil, false
+	}
+	return string(body[:i]), body[i+1:], true
+}
+
+// EncodeBody returns a command's body: framed for create and update, JSON otherwise.
+func EncodeBody(t CommandType, body any) ([]byte, error) {
+	if f, ok := body.(framed); ok {
+		return f.appendFrame(nil), nil
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode command %d: %w", t, err)
+	}
+	return b, nil
+}
+
+// Encode returns the log entry for a command: its type byte and its body.
+func Encode(t CommandType, body any) ([]byte, error) {
+	b, err := EncodeBody(t, body)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]byte, 0, len(b)+1)
 	out = append(out, byte(t))

@@ -178,9 +178,55 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (b
 			}()
 		}
 	}
+	before := cpuSnapshot(c)
 	res := bench.Run(ctx, o.clients, o.duration, o.warmup, op)
+	fmt.Printf("          cpu over the run (incl. warm-up): %s\n", cpuSnapshot(c).since(before))
 	wg.Wait()
 	return res, nil
+}
+
+// cpuTimes holds CPU seconds (user+system) of each master and of this process.
+type cpuTimes struct {
+	at      time.Time
+	masters []float64
+	self    float64
+}
+
+func cpuSnapshot(c *harness.Cluster) cpuTimes {
+	t := cpuTimes{at: time.Now(), self: procCPU(os.Getpid())}
+	for _, m := range c.Masters {
+		t.masters = append(t.masters, procCPU(m.PID()))
+	}
+	return t
+}
+
+func (t cpuTimes) since(b cpuTimes) string {
+	wall := t.at.Sub(b.at).Seconds()
+	var parts []string
+	total := 0.0
+	for i := range t.masters {
+		d := t.masters[i] - b.masters[i]
+		total += d
+		parts = append(parts, fmt.Sprintf("m%d %.2f", i+1, d/wall))
+	}
+	return fmt.Sprintf("cores used: masters %.2f (%s), load generator %.2f", total/wall, strings.Join(parts, " "), (t.self-b.self)/wall)
+}
+
+// procCPU returns a process's user+system CPU seconds from /proc.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// Fields after the ")" that ends the command name; utime and stime are 14 and 15.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }
 
 // profile waits out the warm-up, then records a CPU profile for the window.
