@@ -179,10 +179,31 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (b
 		}
 	}
 	before := cpuSnapshot(c)
+	changesBefore := leaderChanges(ctx, clients)
 	res := bench.Run(ctx, o.clients, o.duration, o.warmup, op)
-	fmt.Printf("          cpu over the run (incl. warm-up): %s\n", cpuSnapshot(c).since(before))
+	fmt.Printf("          cpu over the run (incl. warm-up): %s; leadership changes seen by the masters: %d\n",
+		cpuSnapshot(c).since(before), leaderChanges(ctx, clients)-changesBefore)
 	wg.Wait()
 	return res, nil
+}
+
+// leaderChanges sums orch_raft_leader_changes_total over the masters: a
+// spurious election under load shows up as an increase.
+func leaderChanges(ctx context.Context, clients []*client.Client) int {
+	total := 0
+	for _, cl := range clients {
+		var raw []byte
+		if err := cl.Do(ctx, "GET", "/metrics", nil, nil, &raw); err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "orch_raft_leader_changes_total "); ok {
+				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				total += int(n)
+			}
+		}
+	}
+	return total
 }
 
 // cpuTimes holds CPU seconds (user+system) of each master and of this process.
