@@ -37,7 +37,10 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		}
 	}
 	req := &request{}
-	if segs[0] == "namespaces" && len(segs) >= 3 {
+	// /api/v1/namespaces/{name}/status is the namespace's own status, not
+	// a resource "status" in namespace {name}.
+	nsStatus := len(segs) == 3 && segs[2] == "status"
+	if segs[0] == "namespaces" && len(segs) >= 3 && !nsStatus {
 		req.namespace = segs[1]
 		segs = segs[2:]
 	}

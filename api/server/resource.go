@@ -30,6 +30,11 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, err)
 		return
 	}
+	if q.Get("dryRun") != "" && req.verb != "get" && req.verb != "list" && req.verb != "watch" {
+		// orch has no dry run; ignoring the parameter would apply the write.
+		writeError(rec, v1.NewBadRequest("dryRun is not supported"))
+		return
+	}
 	if req.verb == "watch" {
 		s.serveWatch(rec, r, req)
 		return
@@ -264,6 +269,10 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 			writeError(w, err)
 			return
 		}
+	}
+	if len(opts.DryRun) > 0 {
+		writeError(w, v1.NewBadRequest("dryRun is not supported"))
+		return
 	}
 	q := r.URL.Query()
 	if g := q.Get("gracePeriodSeconds"); g != "" {

@@ -139,9 +139,19 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
+// stoppingKey carries, in a request's context, a channel closed when the
+// server that took the request starts to shut down.
+type stoppingKey struct{}
+
 // Serve serves HTTPS on ln until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Shutdown waits for active requests; watches never end by themselves,
+	// so they are told to stop (and their clients resume elsewhere).
+	stopping := make(chan struct{})
 	hs := &http.Server{
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), stoppingKey{}, (<-chan struct{})(stopping))
+		},
 		Handler:           s.handler,
 		TLSConfig:         s.cfg.TLS,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -157,6 +167,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve api: %w", err)
 	case <-ctx.Done():
 	}
+	close(stopping)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hs.Shutdown(sctx)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -45,7 +46,11 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	var from uint64
 	if rvParam == "" || rvParam == "0" {
 		if rvParam == "" {
-			store, err = s.read(r)
+			// The linearizable start is bounded like any read: without a
+			// leader it fails with 503 instead of hanging.
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+			store, err = s.read(r.WithContext(ctx))
+			cancel()
 		} else {
 			store = s.backend.Store()
 		}
@@ -76,7 +81,6 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	s.metrics.watches.Inc()
 	defer s.metrics.watches.Dec()
 	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -103,6 +107,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		}
 		return opts.Fields == nil || opts.Fields.Matches(rec.Obj)
 	}
+	stopping, _ := r.Context().Value(stoppingKey{}).(<-chan struct{}) // nil outside Serve
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	var bookmarkC <-chan time.Time
@@ -162,6 +167,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		case <-r.Context().Done():
 			return
 		case <-deadline.C:
+			return
+		case <-stopping:
 			return
 		case <-store.Abandoned():
 			return

@@ -384,3 +384,48 @@ func Lines(s string) []string {
 	}
 	return out
 }
+
+// WaitCaughtUp waits until every running master has applied as far as the
+// most advanced one did when the wait began (each reports its own applied
+// index on /orch/v1/members).
+func (c *Cluster) WaitCaughtUp(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	applied := func(i int) (uint64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		mem, err := c.Client(i).Members(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range mem.Members {
+			if m.Name == c.Masters[i].Name {
+				return m.AppliedIndex, nil
+			}
+		}
+		return 0, fmt.Errorf("%s not in its own member list", c.Masters[i].Name)
+	}
+	var target uint64
+	for i, m := range c.Masters {
+		if m.Running() {
+			if a, err := applied(i); err == nil && a > target {
+				target = a
+			}
+		}
+	}
+	for i, m := range c.Masters {
+		if !m.Running() {
+			continue
+		}
+		for {
+			a, err := applied(i)
+			if err == nil && a >= target {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.t.Fatalf("master %s did not catch up to index %d within %v (at %d, %v)", m.Name, target, timeout, a, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}

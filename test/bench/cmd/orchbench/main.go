@@ -107,15 +107,28 @@ func run() error {
 	}
 	orchSum, etcdSum := bench.Summarize(orchRuns), bench.Summarize(etcdRuns)
 
-	kills, err := failovers(ctx, c, o.failovers, false)
+	for i := range c.Masters {
+		c.Kill(i) // the throughput cluster is done; the next figures use fresh ones
+	}
+	// Failover is timed on a fresh cluster holding failoverPods pods, and
+	// every master is caught up before each stop, so a quorum never waits
+	// on a master still restoring a snapshot.
+	fo := harness.StartCluster(t, bins, harness.Options{})
+	if err := fill(ctx, fo.Client(), o.clients, failoverPods); err != nil {
+		return err
+	}
+	kills, err := failovers(ctx, fo, o.failovers, false)
 	if err != nil {
 		return err
 	}
-	transfers, err := failovers(ctx, c, o.failovers, true)
+	transfers, err := failovers(ctx, fo, o.failovers, true)
 	if err != nil {
 		return err
 	}
-	rss, err := memoryHolding(ctx, c, o)
+	for i := range fo.Masters {
+		fo.Kill(i)
+	}
+	rss, err := memoryHolding(ctx, harness.StartCluster(t, bins, harness.Options{}), o)
 	if err != nil {
 		return err
 	}
@@ -128,8 +141,8 @@ func run() error {
 		fmt.Printf("ratio orch/etcd: rate %.2fx (goal >= 1.0x), p99 %.2fx (goal <= 1.5x)\n",
 			orchSum.Rate/etcdSum.Rate, float64(orchSum.P99)/float64(etcdSum.P99))
 	}
-	fmt.Printf("write unavailability after leader SIGKILL: median %v, min %v, max %v (%d runs; goal < 1s)\n",
-		median(kills), kills[0], kills[len(kills)-1], len(kills))
+	fmt.Printf("write unavailability after leader SIGKILL (%d pods stored): median %v, min %v, max %v (%d runs; goal < 1s)\n",
+		failoverPods, median(kills), kills[0], kills[len(kills)-1], len(kills))
 	fmt.Printf("write unavailability after leader SIGTERM (leadership transfer): median %v, min %v, max %v (%d runs)\n",
 		median(transfers), transfers[0], transfers[len(transfers)-1], len(transfers))
 	fmt.Println(rss)
@@ -178,11 +191,15 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (b
 			}()
 		}
 	}
-	before := cpuSnapshot(c)
+	var pids []int
+	var names []string
+	for _, m := range c.Masters {
+		pids, names = append(pids, m.PID()), append(names, m.Name)
+	}
+	before := takeCPU(pids)
 	changesBefore := leaderChanges(ctx, clients)
 	res := bench.Run(ctx, o.clients, o.duration, o.warmup, op)
-	fmt.Printf("          cpu over the run (incl. warm-up): %s; leadership changes seen by the masters: %d\n",
-		cpuSnapshot(c).since(before), leaderChanges(ctx, clients)-changesBefore)
+	fmt.Printf("          %s; leadership changes: %d\n", takeCPU(pids).since(before, names), leaderChanges(ctx, clients)-changesBefore)
 	wg.Wait()
 	return res, nil
 }
@@ -206,70 +223,40 @@ func leaderChanges(ctx context.Context, clients []*client.Client) int {
 	return total
 }
 
-// cpuTimes holds CPU seconds (user+system) of each master and of this process.
-type cpuTimes struct {
-	at      time.Time
-	masters []float64
-	self    float64
+// cpuSnapshot reads the CPU time of the machine, of each of procs and of
+// this process (the load generator).
+type cpuSnapshot struct {
+	machine bench.CPUTimes
+	procs   []bench.CPUTimes
+	self    bench.CPUTimes
 }
 
-func cpuSnapshot(c *harness.Cluster) cpuTimes {
-	t := cpuTimes{at: time.Now(), self: procCPU(os.Getpid())}
-	for _, m := range c.Masters {
-		t.masters = append(t.masters, procCPU(m.PID()))
+func takeCPU(pids []int) cpuSnapshot {
+	var s cpuSnapshot
+	s.machine, _ = bench.ReadCPUTimes(append(append([]int(nil), pids...), os.Getpid())...)
+	for _, p := range pids {
+		t, _ := bench.ReadCPUTimes(p)
+		s.procs = append(s.procs, t)
 	}
-	return t
+	s.self, _ = bench.ReadCPUTimes(os.Getpid())
+	return s
 }
 
-func (t cpuTimes) since(b cpuTimes) string {
-	wall := t.at.Sub(b.at).Seconds()
+// since says how many cores each process and the load generator used, and
+// flags the run when other processes took more than bench.NoisyOther.
+func (s cpuSnapshot) since(b cpuSnapshot, names []string) string {
+	wall := s.machine.At.Sub(b.machine.At).Seconds()
 	var parts []string
-	total := 0.0
-	for i := range t.masters {
-		d := t.masters[i] - b.masters[i]
-		total += d
-		parts = append(parts, fmt.Sprintf("m%d %.2f", i+1, d/wall))
+	for i := range s.procs {
+		parts = append(parts, fmt.Sprintf("%s %.2f", names[i], (s.procs[i].Procs-b.procs[i].Procs).Seconds()/wall))
 	}
-	return fmt.Sprintf("cores used: masters %.2f (%s), load generator %.2f", total/wall, strings.Join(parts, " "), (t.self-b.self)/wall)
-}
-
-// procCPU returns a process's user+system CPU seconds from /proc.
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
+	use := s.machine.Sub(b.machine)
+	out := fmt.Sprintf("cores: %s, load generator %.2f, other %.2f", strings.Join(parts, " "),
+		(s.self.Procs-b.self.Procs).Seconds()/wall, use.Other)
+	if use.Noisy() {
+		out += " NOISY"
 	}
-	// Fields after the ")" that ends the command name; utime and stime are 14 and 15.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
-}
-
-// profile waits out the warm-up, then records a CPU profile for the window.
-func profile(ctx context.Context, cl *client.Client, warmup, window time.Duration, path string) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(warmup):
-	}
-	secs := int(window / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	var raw []byte
-	q := url.Values{"seconds": {strconv.Itoa(secs)}}
-	if err := cl.Do(ctx, "GET", "/debug/pprof/profile", q, nil, &raw); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, raw, 0o644)
+	return out
 }
 
 func etcdPuts(ctx context.Context, e *bench.EtcdCluster, o options) (bench.Result, error) {
@@ -278,7 +265,16 @@ func etcdPuts(ctx context.Context, e *bench.EtcdCluster, o options) (bench.Resul
 	if err != nil {
 		return bench.Result{}, err
 	}
-	return bench.Run(ctx, o.clients, o.duration, o.warmup, put.Op), nil
+	defer put.Close()
+	var pids []int
+	var names []string
+	for _, m := range e.Members {
+		pids, names = append(pids, m.PID), append(names, m.Name)
+	}
+	before := takeCPU(pids)
+	res := bench.Run(ctx, o.clients, o.duration, o.warmup, put.Op)
+	fmt.Printf("          %s\n", takeCPU(pids).since(before, names))
+	return res, nil
 }
 
 // failovers stops the leader n times (SIGKILL, or SIGTERM for a graceful
@@ -288,6 +284,7 @@ func failovers(ctx context.Context, c *harness.Cluster, n int, graceful bool) ([
 	var out []time.Duration
 	for i := 0; i < n; i++ {
 		leader := c.WaitLeader(30 * time.Second)
+		c.WaitCaughtUp(60 * time.Second)
 		var others []int
 		for j := range c.Masters {
 			if j != leader {
@@ -339,40 +336,56 @@ func median(d []time.Duration) time.Duration {
 	return d[len(d)/2]
 }
 
-// memoryHolding fills the cluster to o.rssPods pods and reads each master's RSS.
-func memoryHolding(ctx context.Context, c *harness.Cluster, o options) (string, error) {
-	c.WaitLeader(30 * time.Second)
-	cl := c.Client()
+// failoverPods is the size of the cluster the failover figures are taken on.
+const failoverPods = 1000
+
+// fill creates pods until the cluster holds n (from fresh names).
+func fill(ctx context.Context, cl *client.Client, workers, n int) error {
 	l, err := cl.List(ctx, "pods", "", client.ListOptions{})
 	if err != nil {
-		return "", err
+		return err
 	}
-	have := len(l.Items)
 	var wg sync.WaitGroup
-	errs := make(chan error, o.clients)
+	errs := make(chan error, workers)
 	next := make(chan int)
-	for w := 0; w < o.clients; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := cl.Create(ctx, podBody(fmt.Sprintf("rss-%05d", i))); err != nil && !v1.IsAlreadyExists(err) {
+				if err := cl.Create(ctx, podBody(fmt.Sprintf("fill-%06d", i))); err != nil && !v1.IsAlreadyExists(err) {
 					errs <- err
 					return
 				}
 			}
 		}()
 	}
-	for i := have; i < o.rssPods; i++ {
-		next <- i
+	for i := len(l.Items); i < n; i++ {
+		select {
+		case next <- i:
+		case err := <-errs:
+			close(next)
+			wg.Wait()
+			return fmt.Errorf("fill to %d pods: %w", n, err)
+		}
 	}
 	close(next)
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return "", fmt.Errorf("fill to %d pods: %w", o.rssPods, err)
+		return fmt.Errorf("fill to %d pods: %w", n, err)
 	}
-	l, err = cl.List(ctx, "pods", "", client.ListOptions{})
+	return nil
+}
+
+// memoryHolding fills a fresh cluster to o.rssPods pods and reads each master's RSS.
+func memoryHolding(ctx context.Context, c *harness.Cluster, o options) (string, error) {
+	cl := c.Client()
+	if err := fill(ctx, cl, o.clients, o.rssPods); err != nil {
+		return "", err
+	}
+	c.WaitCaughtUp(60 * time.Second)
+	l, err := cl.List(ctx, "pods", "", client.ListOptions{})
 	if err != nil {
 		return "", err
 	}
@@ -384,7 +397,7 @@ func memoryHolding(ctx context.Context, c *harness.Cluster, o options) (string, 
 		}
 		parts = append(parts, fmt.Sprintf("%s %.0f MiB", m.Name, float64(kb)/1024))
 	}
-	return fmt.Sprintf("master RSS holding %d pods: %s", len(l.Items), strings.Join(parts, ", ")), nil
+	return fmt.Sprintf("master RSS holding %d pods (fresh cluster): %s", len(l.Items), strings.Join(parts, ", ")), nil
 }
 
 func rssKiB(pid int) (int, error) {
@@ -398,6 +411,28 @@ func rssKiB(pid int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// profile waits out the warm-up, then records a CPU profile for the window.
+func profile(ctx context.Context, cl *client.Client, warmup, window time.Duration, path string) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(warmup):
+	}
+	secs := int(window / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	var raw []byte
+	q := url.Values{"seconds": {strconv.Itoa(secs)}}
+	if err := cl.Do(ctx, "GET", "/debug/pprof/profile", q, nil, &raw); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
 }
 
 // runT is a harness.T for a program: it keeps cleanups and temp dirs, and

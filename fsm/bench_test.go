@@ -1,0 +1,56 @@
+package fsm
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// benchPod is a pod of about 1 KiB once encoded, as the API benchmark sends.
+func benchPod(name string) *v1.Pod {
+	p := &v1.Pod{
+		ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default", UID: "uid-" + name,
+			Labels:      map[string]string{"app": "bench", "tier": "web"},
+			Annotations: map[string]string{"note": strings.Repeat("x", 420)}},
+		Spec: v1.PodSpec{Containers: []v1.Container{{Name: "web", Image: "busybox:1.35",
+			Command: []string{"httpd", "-f", "-p", "8080"},
+			Ports:   []v1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+	}
+	v1.Default(p)
+	return p
+}
+
+// BenchmarkApplyCreatePod measures what every master spends applying one
+// committed pod create, in batches of 64 entries as raft hands them over.
+func BenchmarkApplyCreatePod(b *testing.B) {
+	f := NewTestFSM(b)
+	MustCreate(b, f, 1, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default"}})
+	const batch = 64
+	cmds := make([][]byte, b.N)
+	for i := range cmds {
+		cmd, err := NewCreate(benchPod(fmt.Sprintf("p%08d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	index := uint64(2)
+	for i := 0; i < b.N; i += batch {
+		var logs []*raft.Log
+		for j := i; j < i+batch && j < b.N; j++ {
+			logs = append(logs, &raft.Log{Index: index, Type: raft.LogCommand, Data: cmds[j]})
+			index++
+		}
+		for _, r := range f.ApplyBatch(logs) {
+			if res, ok := r.(Result); !ok || res.Err != nil {
+				b.Fatalf("apply: %+v", r)
+			}
+		}
+	}
+}
