@@ -1,13 +1,9 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -74,7 +70,13 @@ func unwrapSingle(res any) (any, error) {
 }
 
 func (c *Cluster) applyLocal(cmd []byte) (any, error) {
-	f := c.raft.Apply(cmd, c.cfg.ApplyTimeout)
+	return futureResult(c.raft.Apply(cmd, c.cfg.ApplyTimeout))
+}
+
+// futureResult waits for an apply future and maps raft's errors: errRetry
+// when the write surely was not applied and another leader may take it, 503
+// when it was not applied, 504 + ErrUnknownOutcome when it may have been.
+func futureResult(f raft.ApplyFuture) (any, error) {
 	if err := f.Error(); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
@@ -92,128 +94,23 @@ func (c *Cluster) applyLocal(cmd []byte) (any, error) {
 	return f.Response(), nil
 }
 
-// wireResult is one fsm.Result as it travels between masters.
-type wireResult struct {
-	Resource string          `json:"resource,omitempty"`
-	Object   json.RawMessage `json:"object,omitempty"`
-	Error    *v1.Status      `json:"error,omitempty"`
-}
-
-type wireResponse struct {
-	Batch   bool         `json:"batch,omitempty"`
-	Results []wireResult `json:"results"`
-}
-
-func toWire(res any) (wireResponse, error) {
-	var out wireResponse
-	var list []fsm.Result
-	switch r := res.(type) {
-	case fsm.Result:
-		list = []fsm.Result{r}
-	case fsm.BatchResult:
-		out.Batch = true
-		list = r
-	case nil:
-		list = []fsm.Result{{}}
-	default:
-		return out, fmt.Errorf("unexpected apply result %T", res)
-	}
-	for _, r := range list {
-		var w wireResult
-		if r.Err != nil {
-			var se *v1.StatusError
-			if !errors.As(r.Err, &se) {
-				se = v1.NewInternalError(r.Err)
-			}
-			st := se.Status
-			w.Error = &st
-		}
-		if r.Record != nil {
-			res, err := v1.ResourceOf(r.Record.Obj)
-			if err != nil {
-				return out, err
-			}
-			raw, err := r.Record.JSON()
-			if err != nil {
-				return out, err
-			}
-			w.Resource, w.Object = res.Name, raw
-		}
-		out.Results = append(out.Results, w)
-	}
-	return out, nil
-}
-
-func fromWire(w wireResponse) (any, error) {
-	list := make(fsm.BatchResult, 0, len(w.Results))
-	for _, r := range w.Results {
-		var out fsm.Result
-		if r.Error != nil {
-			out.Err = &v1.StatusError{Status: *r.Error}
-		}
-		if r.Object != nil {
-			res, ok := v1.ResourceByName(r.Resource)
-			if !ok {
-				return nil, fmt.Errorf("forwarded result of unknown resource %q", r.Resource)
-			}
-			obj := res.New()
-			if err := json.Unmarshal(r.Object, obj); err != nil {
-				return nil, fmt.Errorf("decode forwarded %s: %w", res.Kind, err)
-			}
-			out.Record = fsm.NewRecord(obj, r.Object)
-		}
-		list = append(list, out)
-	}
-	if w.Batch {
-		return list, nil
-	}
-	if len(list) != 1 {
-		return nil, fmt.Errorf("forwarded result has %d entries, want 1", len(list))
-	}
-	return list[0], nil
-}
-
-// forwardApply sends the command to the leader's internal endpoint.
+// forwardApply queues the command for the leader; a sender loop (see
+// forward.go) carries it in a batch.
 func (c *Cluster) forwardApply(ctx context.Context, cmd []byte) (any, error) {
-	addr, ok := c.LeaderAPIAddr()
-	if !ok {
-		return nil, fmt.Errorf("%w: no leader known", errRetry)
+	p := &pendingForward{cmd: cmd, done: make(chan forwardResult, 1)}
+	select {
+	case c.forwardQ <- p:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: the forwarding queue is full", errRetry)
 	}
 	c.metrics.forwarded.Inc()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+applyPath, bytes.NewReader(cmd))
-	if err != nil {
-		return nil, fmt.Errorf("forward to leader: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.fwd.Do(req)
-	if err != nil {
-		if isDialError(err) {
-			return nil, fmt.Errorf("%w: dial leader %s: %v", errRetry, addr, err)
-		}
-		e := v1.NewTimeout(fmt.Sprintf("lost the connection to the leader %s: %s", addr, ErrUnknownOutcome))
+	select {
+	case r := <-p.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		e := v1.NewTimeout("no answer from the leader before the deadline: " + ErrUnknownOutcome.Error())
 		return nil, errors.Join(e, ErrUnknownOutcome)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		e := v1.NewTimeout(fmt.Sprintf("reading the leader's answer: %v: %s", err, ErrUnknownOutcome))
-		return nil, errors.Join(e, ErrUnknownOutcome)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var st v1.Status
-		if json.Unmarshal(body, &st) == nil && st.Code != 0 {
-			if st.Code == http.StatusServiceUnavailable && st.Reason == reasonNotLeader {
-				return nil, fmt.Errorf("%w: %s", errRetry, st.Message)
-			}
-			return nil, &v1.StatusError{Status: st}
-		}
-		return nil, fmt.Errorf("forward to leader %s: HTTP %d: %s", addr, resp.StatusCode, bytes.TrimSpace(body))
-	}
-	var w wireResponse
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, fmt.Errorf("decode the leader's answer: %w", err)
-	}
-	return fromWire(w)
 }
 
 // reasonNotLeader marks the leader's answer "I am not the leader any more".

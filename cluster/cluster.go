@@ -31,6 +31,8 @@ type Cluster struct {
 	notify  chan bool
 	metrics *metrics
 	fwd     *http.Client
+	// forwardQ holds writes waiting to be carried to the leader (forward.go).
+	forwardQ chan *pendingForward
 
 	mu       sync.Mutex
 	routines []leaderRoutine
@@ -76,7 +78,8 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
 	}
 	c := &Cluster{cfg: cfg, log: log, fsm: f, store: store, notify: make(chan bool, 16),
-		metrics: newMetrics(cfg.Registerer), established: make(chan struct{})}
+		forwardQ: make(chan *pendingForward, 4*maxForwardBatch),
+		metrics:  newMetrics(cfg.Registerer), established: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {

@@ -35,10 +35,17 @@ func requireMaster(next http.Handler) http.Handler {
 	})
 }
 
+// serveApply takes a batch of forwarded commands (uvarint length + command,
+// repeated) and answers with one forwardItem per command, in order.
 func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
-	cmd, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
 	if err != nil {
-		writeStatus(w, v1.NewBadRequest(fmt.Sprintf("read command: %v", err)))
+		writeStatus(w, v1.NewBadRequest(fmt.Sprintf("read commands: %v", err)))
+		return
+	}
+	cmds, err := readFrames(body)
+	if err != nil {
+		writeStatus(w, v1.NewBadRequest(err.Error()))
 		return
 	}
 	if !c.IsLeader() {
@@ -47,28 +54,13 @@ func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, e)
 		return
 	}
-	res, err := c.applyLocal(cmd)
-	if err != nil {
-		se, ok := err.(*v1.StatusError)
-		if !ok {
-			if st := asStatus(err); st != nil {
-				se = st
-			} else {
-				e := v1.NewServiceUnavailable(err.Error())
-				e.Status.Reason = reasonNotLeader
-				se = e
-			}
-		}
-		writeStatus(w, se)
-		return
-	}
-	out, err := toWire(res)
+	out, err := c.applyForwarded(cmds)
 	if err != nil {
 		writeStatus(w, v1.NewInternalError(err))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(out)
 }
 
 func (c *Cluster) serveReadIndex(w http.ResponseWriter, r *http.Request) {

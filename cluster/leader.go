@@ -23,10 +23,14 @@ func (c *Cluster) OnLeader(name string, run func(ctx context.Context)) {
 // keeps this master's address registered in the FSM.
 func (c *Cluster) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		c.registerSelf(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		c.runForwarders(ctx)
 	}()
 	defer wg.Wait()
 	defer c.revokeLeadership()

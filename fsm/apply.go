@@ -1,8 +1,10 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -69,11 +71,11 @@ func mustDecode(w *writeTxn, body []byte, into any) {
 
 // decodeFramed decodes a create or update body into a new object.
 func decodeFramed(w *writeTxn, body []byte) (v1.Resource, v1.Object) {
-	resource, raw, ok := splitFrame(body)
+	f, raw, ok := splitFrame(body, 1)
 	if !ok {
 		panic(fmt.Sprintf("fsm: undecodable command body at index %d: no resource frame", w.index))
 	}
-	r := resourceOrPanic(w, resource)
+	r := resourceOrPanic(w, f[0])
 	obj := r.New()
 	mustDecode(w, raw, obj)
 	return r, obj
@@ -81,7 +83,10 @@ func decodeFramed(w *writeTxn, body []byte) (v1.Resource, v1.Object) {
 
 func (w *writeTxn) put(resource, evType string, obj v1.Object, prev *Record) *Record {
 	obj.GetObjectMeta().SetResourceVersionIndex(w.index)
-	rec := NewRecord(obj, nil)
+	return w.insert(resource, evType, NewRecord(obj, nil), prev)
+}
+
+func (w *writeTxn) insert(resource, evType string, rec *Record, prev *Record) *Record {
 	if err := w.txn.Insert(resource, rec); err != nil {
 		panic(fmt.Sprintf("fsm: insert %s %s at %d: %v", resource, rec.Key(), w.index, err))
 	}
@@ -93,7 +98,7 @@ func (w *writeTxn) remove(resource string, old *Record) *Record {
 	if err := w.txn.Delete(resource, old); err != nil {
 		panic(fmt.Sprintf("fsm: delete %s %s at %d: %v", resource, old.Key(), w.index, err))
 	}
-	gone := shallowCopy(old.Obj)
+	gone := shallowCopy(old.Object())
 	gone.GetObjectMeta().SetResourceVersionIndex(w.index)
 	rec := NewRecord(gone, nil)
 	w.events = append(w.events, Event{Index: w.index, Type: v1.Deleted, Resource: resource, Record: rec, Prev: old})
@@ -114,31 +119,65 @@ func checkNamespace(w *writeTxn, ns string) error {
 	if err != nil {
 		return err
 	}
-	if rec.Obj.(*v1.Namespace).Status.Phase == v1.NamespaceTerminating {
+	if rec.Object().(*v1.Namespace).Status.Phase == v1.NamespaceTerminating {
 		return v1.NewForbidden(fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", ns))
 	}
 	return nil
 }
 
 func applyCreate(w *writeTxn, body []byte) any {
-	r, obj := decodeFramed(w, body)
-	m := obj.GetObjectMeta()
+	req, ok := decodeCreateFrame(body)
+	if !ok || req.Name == "" || !json.Valid(req.Object) {
+		panic(fmt.Sprintf("fsm: undecodable create at index %d", w.index))
+	}
+	r := resourceOrPanic(w, req.Resource)
+	key := v1.Key(req.Namespace, req.Name)
+	// In the shape NewCreate makes, the object is stored as bytes with its
+	// resourceVersion spliced in and decoded only when read as an object.
+	// Any other shape is decoded now (an undecodable one stops the FSM here).
+	raw, lazy := spliceResourceVersion(r.Kind, req.Object, w.index)
+	var obj v1.Object
+	if !lazy {
+		obj = r.New()
+		mustDecode(w, req.Object, obj)
+		v1.SetTypeMeta(obj)
+		obj.GetObjectMeta().Generation = 1
+		m := obj.GetObjectMeta()
+		req.Namespace, req.Name, req.UID, key = m.Namespace, m.Name, m.UID, v1.Key(m.Namespace, m.Name)
+	}
 	if r.Namespaced {
-		if err := checkNamespace(w, m.Namespace); err != nil {
+		if err := checkNamespace(w, req.Namespace); err != nil {
 			return Result{Err: err}
 		}
 	}
-	if old, err := get(w.txn, r.Name, m.Namespace, m.Name); err == nil && old != nil {
-		return Result{Err: v1.NewAlreadyExists(r.Name, m.Name)}
+	if old, _ := w.txn.First(r.Name, indexID, key); old != nil {
+		return Result{Err: v1.NewAlreadyExists(r.Name, req.Name)}
 	}
-	if m.UID != "" {
-		if raw, _ := w.txn.First(r.Name, indexUID, m.UID); raw != nil {
-			return Result{Err: v1.NewAlreadyExists(r.Name, m.Name)}
+	if req.UID != "" {
+		if old, _ := w.txn.First(r.Name, indexUID, req.UID); old != nil {
+			return Result{Err: v1.NewAlreadyExists(r.Name, req.Name)}
 		}
 	}
-	v1.SetTypeMeta(obj)
-	m.Generation = 1
+	if lazy {
+		return Result{Record: w.insert(r.Name, v1.Added, newKeyedRecord(r, raw, key, req.UID, req.NodeName), nil)}
+	}
 	return Result{Record: w.put(r.Name, v1.Added, obj, nil)}
+}
+
+// spliceResourceVersion inserts "resourceVersion":"index" as the first field
+// of metadata in an object encoded by NewCreate, which starts
+// {"kind":K,"apiVersion":"v1","metadata":{" and carries no resourceVersion.
+// It reports false for any other shape.
+func spliceResourceVersion(kind string, raw []byte, index uint64) ([]byte, bool) {
+	prefix := `{"kind":"` + kind + `","apiVersion":"v1","metadata":{`
+	if !bytes.HasPrefix(raw, []byte(prefix)) || len(raw) <= len(prefix) || raw[len(prefix)] != '"' {
+		return nil, false
+	}
+	rv := `"resourceVersion":"` + strconv.FormatUint(index, 10) + `",`
+	out := make([]byte, 0, len(raw)+len(rv))
+	out = append(out, raw[:len(prefix)]...)
+	out = append(out, rv...)
+	return append(out, raw[len(prefix):]...), true
 }
 
 // preconditions checks the compare-and-swap fields of a request against the stored object.
@@ -165,23 +204,23 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 	}
 	var next v1.Object
 	if status {
-		next = shallowCopy(old.Obj)
+		next = shallowCopy(old.Object())
 		v1.CopyStatus(next, obj)
 		if ns, ok := next.(*v1.Namespace); ok {
 			// The phase is the FSM's: Terminating starts with a delete and
 			// ends with the namespace's removal.
-			ns.Status.Phase = old.Obj.(*v1.Namespace).Status.Phase
+			ns.Status.Phase = old.Object().(*v1.Namespace).Status.Phase
 		}
 	} else {
 		next = obj
 		if r.HasStatus {
-			v1.CopyStatus(next, old.Obj)
+			v1.CopyStatus(next, old.Object())
 		}
 		keepSystemMeta(next.GetObjectMeta(), old.Meta())
-		if err := keepImmutable(r.Name, next, old.Obj); err != nil {
+		if err := keepImmutable(r.Name, next, old.Object()); err != nil {
 			return Result{Err: err}
 		}
-		if !jsonEqual(specOf(next), specOf(old.Obj)) {
+		if !jsonEqual(specOf(next), specOf(old.Object())) {
 			next.GetObjectMeta().Generation = old.Meta().Generation + 1
 		}
 	}
@@ -266,7 +305,7 @@ func applyScale(w *writeTxn, body []byte) any {
 	if err := preconditions("replicationcontrollers", old, "", req.ResourceVersion); err != nil {
 		return Result{Err: err}
 	}
-	rc := shallowCopy(old.Obj).(*v1.ReplicationController)
+	rc := shallowCopy(old.Object()).(*v1.ReplicationController)
 	if rc.Spec.Replicas != nil && *rc.Spec.Replicas == req.Replicas {
 		return Result{Record: old}
 	}

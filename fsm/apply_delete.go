@@ -25,7 +25,7 @@ func applyDelete(w *writeTxn, body []byte) any {
 		return Result{Record: deleteNamespace(w, old, req.Now)}
 	case "replicationcontrollers":
 		rec := w.remove(r.Name, old)
-		cascadeRC(w, old.Obj.(*v1.ReplicationController), req.Propagation == v1.PropagationOrphan, req.Now)
+		cascadeRC(w, old.Object().(*v1.ReplicationController), req.Propagation == v1.PropagationOrphan, req.Now)
 		return Result{Record: rec}
 	}
 	return Result{Record: w.remove(r.Name, old)}
@@ -45,7 +45,7 @@ func deletePod(w *writeTxn, old *Record, grace *int64, now v1.Time) *Record {
 // markOrRemovePod is deletePod without finishing a terminating namespace, for
 // deleteNamespace, which finishes the namespace itself.
 func markOrRemovePod(w *writeTxn, old *Record, grace *int64, now v1.Time) (rec *Record, removed bool) {
-	p := old.Obj.(*v1.Pod)
+	p := old.Object().(*v1.Pod)
 	g := v1.DefaultTerminationGracePeriodSeconds
 	if p.Spec.TerminationGracePeriodSeconds != nil {
 		g = *p.Spec.TerminationGracePeriodSeconds
@@ -70,7 +70,7 @@ func markOrRemovePod(w *writeTxn, old *Record, grace *int64, now v1.Time) (rec *
 // deleteNamespace deletes everything in the namespace; the namespace itself
 // goes when its last pod is gone, and is Terminating until then.
 func deleteNamespace(w *writeTxn, old *Record, now v1.Time) *Record {
-	ns := old.Obj.(*v1.Namespace)
+	ns := old.Object().(*v1.Namespace)
 	for _, res := range v1.Resources() {
 		if !res.Namespaced {
 			continue
@@ -98,7 +98,7 @@ func deleteNamespace(w *writeTxn, old *Record, now v1.Time) *Record {
 // maybeFinishNamespace removes a terminating namespace once it is empty.
 func maybeFinishNamespace(w *writeTxn, name string) {
 	rec, err := get(w.txn, "namespaces", "", name)
-	if err != nil || rec.Obj.(*v1.Namespace).Status.Phase != v1.NamespaceTerminating {
+	if err != nil || rec.Object().(*v1.Namespace).Status.Phase != v1.NamespaceTerminating {
 		return
 	}
 	if len(namespaceRecords(w, "pods", name)) == 0 {
@@ -129,7 +129,7 @@ func cascadeRC(w *writeTxn, rc *v1.ReplicationController, orphan bool, now v1.Ti
 			deletePod(w, rec, nil, now)
 			continue
 		}
-		p := shallowCopy(rec.Obj).(*v1.Pod)
+		p := shallowCopy(rec.Object()).(*v1.Pod)
 		var refs []v1.OwnerReference
 		for _, o := range p.OwnerReferences {
 			if o.UID != rc.UID {
@@ -156,7 +156,7 @@ func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
 	if err != nil {
 		return Result{Err: err}
 	}
-	p := old.Obj.(*v1.Pod)
+	p := old.Object().(*v1.Pod)
 	if b.UID != "" && b.UID != p.UID {
 		return Result{Err: v1.NewConflict("pods", b.Name, "the pod was replaced (uid changed)")}
 	}

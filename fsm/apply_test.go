@@ -88,7 +88,7 @@ func TestCreate(t *testing.T) {
 			if gm.ResourceVersion != fmt.Sprint(h.index) || gm.Generation != 1 || gm.UID != m.UID {
 				t.Errorf("stored meta = rv %q gen %d uid %q, want rv %d gen 1 uid %q", gm.ResourceVersion, gm.Generation, gm.UID, h.index, m.UID)
 			}
-			if tm := got.Obj.GetTypeMeta(); tm.Kind != r.Kind || tm.APIVersion != "v1" {
+			if tm := got.Object().GetTypeMeta(); tm.Kind != r.Kind || tm.APIVersion != "v1" {
 				t.Errorf("type meta = %+v", tm)
 			}
 			wantEvents(t, h, before, fmt.Sprintf("%d ADDED %s %s", h.index, r.Name, got.Key()))
@@ -250,7 +250,7 @@ func TestUpdateStatus(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	got := res.Record.Obj.(*v1.Pod)
+	got := res.Record.Object().(*v1.Pod)
 	if got.Status.Phase != v1.PodRunning || got.Status.PodIP != "10.244.1.7" {
 		t.Errorf("status = %+v", got.Status)
 	}
@@ -270,7 +270,7 @@ func TestUpdateStatus(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	got = res.Record.Obj.(*v1.Pod)
+	got = res.Record.Object().(*v1.Pod)
 	if got.Status.Phase != v1.PodRunning || got.Status.PodIP != "10.244.1.7" {
 		t.Errorf("spec update changed status to %+v", got.Status)
 	}
@@ -286,7 +286,7 @@ func TestUpdateStatus(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if s := res.Record.Obj.(*v1.ReplicationController).Status; s.Replicas != 2 || s.ReadyReplicas != 1 {
+	if s := res.Record.Object().(*v1.ReplicationController).Status; s.Replicas != 2 || s.ReadyReplicas != 1 {
 		t.Errorf("rc status = %+v", s)
 	}
 }
@@ -317,7 +317,7 @@ func TestUpdateBoundPod(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	got := res.Record.Obj.(*v1.Pod)
+	got := res.Record.Object().(*v1.Pod)
 	if got.Spec.NodeName != "n1" || got.Status.Condition(v1.PodScheduled) == nil || got.Generation != 1 {
 		t.Errorf("after update: node %q conditions %+v gen %d", got.Spec.NodeName, got.Status.Conditions, got.Generation)
 	}
@@ -340,7 +340,7 @@ func TestUpdateServiceClusterIP(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if got := res.Record.Obj.(*v1.Service).Spec.ClusterIP; got != "10.96.0.10" {
+	if got := res.Record.Object().(*v1.Service).Spec.ClusterIP; got != "10.96.0.10" {
 		t.Errorf("clusterIP = %q, want the stored one kept", got)
 	}
 }
@@ -355,7 +355,7 @@ func TestUpdateEndpoints(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	got := res.Record.Obj.(*v1.Endpoints)
+	got := res.Record.Object().(*v1.Endpoints)
 	if len(got.Subsets[0].Addresses) != 2 || got.Generation != 2 || got.ResourceVersion != "3" {
 		t.Errorf("endpoints = %+v", got)
 	}
@@ -536,7 +536,7 @@ func TestDeletePod(t *testing.T) {
 			t.Fatal(res.Err)
 		}
 		h.gone("pods", "default", "bound")
-		if res.Record.Obj.(*v1.Pod).DeletionTimestamp == nil {
+		if res.Record.Object().(*v1.Pod).DeletionTimestamp == nil {
 			t.Error("the DELETED record lost its deletionTimestamp")
 		}
 		pods, _ := h.f.Store().PodsOnNode("n1")
@@ -724,11 +724,11 @@ func TestDeleteNamespace(t *testing.T) {
 	if p := h.pod("app", "running"); p.DeletionTimestamp == nil {
 		t.Error("running pod is not terminating")
 	}
-	ns := h.get("namespaces", "", "app").Obj.(*v1.Namespace)
+	ns := h.get("namespaces", "", "app").Object().(*v1.Namespace)
 	if ns.Status.Phase != v1.NamespaceTerminating || ns.DeletionTimestamp == nil || !ns.DeletionTimestamp.Equal(testNow.Time) {
 		t.Errorf("namespace = phase %q deletionTimestamp %v, want Terminating since now", ns.Status.Phase, ns.DeletionTimestamp)
 	}
-	if res.Record.Obj.(*v1.Namespace).Status.Phase != v1.NamespaceTerminating {
+	if res.Record.Object().(*v1.Namespace).Status.Phase != v1.NamespaceTerminating {
 		t.Error("result is not the terminating namespace")
 	}
 	for what, r := range keep {
@@ -819,7 +819,7 @@ func TestScale(t *testing.T) {
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	rc := h.get("replicationcontrollers", "default", "web").Obj.(*v1.ReplicationController)
+	rc := h.get("replicationcontrollers", "default", "web").Object().(*v1.ReplicationController)
 	if *rc.Spec.Replicas != 3 || rc.Generation != 2 || rc.ResourceVersion != "3" {
 		t.Errorf("after scale: replicas %d gen %d rv %q", *rc.Spec.Replicas, rc.Generation, rc.ResourceVersion)
 	}
@@ -838,7 +838,7 @@ func TestScale(t *testing.T) {
 	wantErr(t, scale(ScaleRequest{Name: "nope", Replicas: 5}).Err, v1.IsNotFound, "NotFound")
 
 	res = scale(ScaleRequest{Replicas: 0})
-	if res.Err != nil || *res.Record.Obj.(*v1.ReplicationController).Spec.Replicas != 0 {
+	if res.Err != nil || *res.Record.Object().(*v1.ReplicationController).Spec.Replicas != 0 {
 		t.Errorf("scale to 0: %v", res.Err)
 	}
 }
@@ -854,12 +854,15 @@ func TestBatchCommand(t *testing.T) {
 		return BatchItem{Type: typ, Body: b}
 	}
 	createBody := func(obj v1.Object) CreateRequest {
-		raw, err := json.Marshal(obj)
+		cmd, err := NewCreate(obj)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, _ := v1.ResourceOf(obj)
-		return CreateRequest{Resource: r.Name, Object: raw}
+		req, ok := decodeCreateFrame(cmd[1:])
+		if !ok {
+			t.Fatal("NewCreate made an undecodable frame")
+		}
+		return req
 	}
 	req := BatchRequest{Items: []BatchItem{
 		item(CreateCommand, createBody(podObj("default", "a", nil))),
@@ -923,8 +926,8 @@ func TestApplyRejectsBadEntries(t *testing.T) {
 		{"unknown type", []byte{0x7f, '{', '}'}, "unknown command type 127"},
 		{"unknown type 9", []byte{9}, "unknown command type 9"},
 		{"undecodable body", []byte{byte(CreateCommand), '{'}, "undecodable"},
-		{"undecodable object", mustEncode(t, CreateCommand, CreateRequest{Resource: "pods", Object: json.RawMessage(`{"metadata":[]}`)}), "undecodable"},
-		{"unknown resource", mustEncode(t, CreateCommand, CreateRequest{Resource: "widgets", Object: json.RawMessage(`{}`)}), "unknown resource"},
+		{"undecodable object", mustEncode(t, CreateCommand, CreateRequest{Resource: "pods", Name: "x", Object: json.RawMessage(`{"metadata":[]}`)}), "undecodable"},
+		{"unknown resource", mustEncode(t, CreateCommand, CreateRequest{Resource: "widgets", Name: "x", Object: json.RawMessage(`{}`)}), "unknown resource"},
 		{"nested batch", nested, "nested batch"},
 		{"unknown type in a batch", mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: 0x42, Body: []byte(`{}`)}}}), "unknown command type 66"},
 	}
@@ -1042,7 +1045,7 @@ func TestUpdateCannotBindOrChangeNamespacePhase(t *testing.T) {
 	if !v1.IsInvalid(res.Err) {
 		t.Fatalf("update that sets nodeName: got %v, want Invalid", res.Err)
 	}
-	if got, _ := f.Store().Get("pods", "default", "p"); got.Obj.(*v1.Pod).Spec.NodeName != "" {
+	if got, _ := f.Store().Get("pods", "default", "p"); got.Object().(*v1.Pod).Spec.NodeName != "" {
 		t.Fatal("the update bound the pod")
 	}
 
@@ -1055,7 +1058,7 @@ func TestUpdateCannotBindOrChangeNamespacePhase(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	got, _ := f.Store().Get("namespaces", "", "default")
-	if p := got.Obj.(*v1.Namespace).Status.Phase; p != v1.NamespaceActive {
+	if p := got.Object().(*v1.Namespace).Status.Phase; p != v1.NamespaceActive {
 		t.Fatalf("a status update set the phase to %s", p)
 	}
 }

@@ -30,10 +30,16 @@ const (
 )
 
 // CreateRequest creates an object. uid, creationTimestamp and the final name
-// (for generateName) are already set.
+// (for generateName) are already set. Namespace, Name, UID and NodeName
+// repeat the object's fields so the FSM can check and index it without
+// decoding it; NewCreate fills both from one object.
 type CreateRequest struct {
-	Resource string          `json:"resource"`
-	Object   json.RawMessage `json:"object"`
+	Resource  string          `json:"resource"`
+	Namespace string          `json:"namespace,omitempty"`
+	Name      string          `json:"name"`
+	UID       string          `json:"uid,omitempty"`
+	NodeName  string          `json:"nodeName,omitempty"`
+	Object    json.RawMessage `json:"object"`
 }
 
 // UpdateRequest replaces an object's spec and metadata (or, for
@@ -115,22 +121,41 @@ type framed interface {
 	appendFrame(dst []byte) []byte
 }
 
-func (r CreateRequest) appendFrame(dst []byte) []byte { return appendFrame(dst, r.Resource, r.Object) }
-func (r UpdateRequest) appendFrame(dst []byte) []byte { return appendFrame(dst, r.Resource, r.Object) }
+// A create is framed "resource NUL namespace NUL name NUL uid NUL nodeName
+// NUL object"; an update "resource NUL object".
+func (r CreateRequest) appendFrame(dst []byte) []byte {
+	return appendFrame(dst, r.Object, r.Resource, r.Namespace, r.Name, r.UID, r.NodeName)
+}
+func (r UpdateRequest) appendFrame(dst []byte) []byte { return appendFrame(dst, r.Object, r.Resource) }
 
-func appendFrame(dst []byte, resource string, obj []byte) []byte {
-	dst = append(dst, resource...)
-	dst = append(dst, 0)
+func appendFrame(dst, obj []byte, fields ...string) []byte {
+	for _, f := range fields {
+		dst = append(dst, f...)
+		dst = append(dst, 0)
+	}
 	return append(dst, obj...)
 }
 
-// splitFrame splits a framed body into its resource and object.
-func splitFrame(body []byte) (resource string, obj []byte, ok bool) {
-	i := bytes.IndexByte(body, 0)
-	if i < 0 {
-		return "", nil, false
+// splitFrame splits a framed body into n header fields and the object.
+func splitFrame(body []byte, n int) (fields []string, obj []byte, ok bool) {
+	fields = make([]string, 0, n)
+	for len(fields) < n {
+		i := bytes.IndexByte(body, 0)
+		if i < 0 {
+			return nil, nil, false
+		}
+		fields = append(fields, string(body[:i]))
+		body = body[i+1:]
 	}
-	return string(body[:i]), body[i+1:], true
+	return fields, body, true
+}
+
+func decodeCreateFrame(body []byte) (CreateRequest, bool) {
+	f, obj, ok := splitFrame(body, 5)
+	if !ok {
+		return CreateRequest{}, false
+	}
+	return CreateRequest{Resource: f[0], Namespace: f[1], Name: f[2], UID: f[3], NodeName: f[4], Object: obj}, true
 }
 
 // EncodeBody returns a command's body: framed for create and update, JSON otherwise.
@@ -156,17 +181,26 @@ func Encode(t CommandType, body any) ([]byte, error) {
 	return append(out, b...), nil
 }
 
-// NewCreate encodes a CreateCommand for obj.
+// NewCreate encodes a CreateCommand for obj. It sets obj's kind, apiVersion
+// and generation (1) and clears its resourceVersion, as stored objects have
+// them; the FSM adds the resourceVersion.
 func NewCreate(obj v1.Object) ([]byte, error) {
 	r, err := v1.ResourceOf(obj)
 	if err != nil {
 		return nil, err
 	}
+	v1.SetTypeMeta(obj)
+	m := obj.GetObjectMeta()
+	m.Generation, m.ResourceVersion = 1, ""
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", r.Kind, err)
 	}
-	return Encode(CreateCommand, CreateRequest{Resource: r.Name, Object: raw})
+	req := CreateRequest{Resource: r.Name, Namespace: m.Namespace, Name: m.Name, UID: m.UID, Object: raw}
+	if p, ok := obj.(*v1.Pod); ok {
+		req.NodeName = p.Spec.NodeName
+	}
+	return Encode(CreateCommand, req)
 }
 
 // NewUpdate encodes an UpdateCommand (status=false) or UpdateStatusCommand for obj.

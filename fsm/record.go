@@ -2,17 +2,26 @@ package fsm
 
 import (
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	v1 "orch.io/orch/api/v1"
 )
 
 // Record is one stored object. Records are immutable once inserted: a change
-// inserts a new Record. The JSON encoding is computed once, on first use, and
-// shared by every list and watch that sends the object.
+// inserts a new Record. A record holds its JSON encoding and, once someone
+// asks, the decoded object: a record made from bytes (a create, a snapshot
+// line, an answer forwarded from the leader) decodes only when Object or
+// Meta is called, and a record made from an object encodes only when JSON is
+// called. Lists, watches and the answer to a write use the bytes, so most
+// records on most masters are never decoded.
 type Record struct {
-	// Obj is the object; never modify it.
-	Obj v1.Object
+	// key, uid and nodeName feed the indexes without a decode.
+	key, uid, nodeName string
+
+	objOnce sync.Once
+	obj     v1.Object
+	newObj  func() v1.Object
 
 	once sync.Once
 	raw  []byte
@@ -21,26 +30,81 @@ type Record struct {
 
 // NewRecord wraps an object. raw, if not nil, must be obj's JSON encoding.
 func NewRecord(obj v1.Object, raw []byte) *Record {
-	r := &Record{Obj: obj}
+	r := &Record{obj: obj}
+	r.objOnce.Do(func() {})
+	m := obj.GetObjectMeta()
+	r.key, r.uid = v1.Key(m.Namespace, m.Name), m.UID
+	if p, ok := obj.(*v1.Pod); ok {
+		r.nodeName = p.Spec.NodeName
+	}
 	if raw != nil {
 		r.once.Do(func() { r.raw = raw })
 	}
 	return r
 }
 
+// NewLazyRecord wraps the JSON encoding of an object of resource res; the
+// object is decoded on first use of Object.
+func NewLazyRecord(res v1.Resource, raw []byte) *Record {
+	r := &Record{newObj: res.New}
+	r.once.Do(func() { r.raw = raw })
+	return r
+}
+
+// newKeyedRecord is a lazy record whose index keys are known up front.
+func newKeyedRecord(res v1.Resource, raw []byte, key, uid, nodeName string) *Record {
+	r := NewLazyRecord(res, raw)
+	r.key, r.uid, r.nodeName = key, uid, nodeName
+	return r
+}
+
+// Object returns the object; never modify it.
+func (r *Record) Object() v1.Object {
+	r.objOnce.Do(func() {
+		obj := r.newObj()
+		if err := json.Unmarshal(r.raw, obj); err != nil {
+			panic(fmt.Sprintf("fsm: decode record %T: %v", obj, err))
+		}
+		r.obj = obj
+	})
+	return r.obj
+}
+
 // JSON returns the object's JSON encoding, computed once.
 func (r *Record) JSON() ([]byte, error) {
-	r.once.Do(func() { r.raw, r.err = json.Marshal(r.Obj) })
+	r.once.Do(func() { r.raw, r.err = json.Marshal(r.obj) })
 	return r.raw, r.err
 }
 
 // Meta returns the object's metadata (read-only).
-func (r *Record) Meta() *v1.ObjectMeta { return r.Obj.GetObjectMeta() }
+func (r *Record) Meta() *v1.ObjectMeta { return r.Object().GetObjectMeta() }
 
 // Key returns the record's namespace/name key.
 func (r *Record) Key() string {
-	m := r.Meta()
-	return v1.Key(m.Namespace, m.Name)
+	if r.key == "" {
+		m := r.Meta()
+		return v1.Key(m.Namespace, m.Name)
+	}
+	return r.key
+}
+
+// UID returns the object's uid.
+func (r *Record) UID() string {
+	if r.key == "" {
+		return r.Meta().UID
+	}
+	return r.uid
+}
+
+// NodeName returns a pod's spec.nodeName ("" for other kinds and unbound pods).
+func (r *Record) NodeName() string {
+	if r.key == "" {
+		if p, ok := r.Object().(*v1.Pod); ok {
+			return p.Spec.NodeName
+		}
+		return ""
+	}
+	return r.nodeName
 }
 
 // shallowCopy returns a copy of obj's top-level struct. Maps and slices are

@@ -73,14 +73,14 @@ func schema() *memdb.DBSchema {
 					return r.Key(), true
 				}}},
 				indexUID: {Name: indexUID, Unique: true, AllowMissing: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
-					uid := r.Meta().UID
+					uid := r.UID()
 					return uid, uid != ""
 				}}},
 			},
 		}
 		if r.Name == "pods" {
 			t.Indexes[indexNode] = &memdb.IndexSchema{Name: indexNode, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
-				return r.Obj.(*v1.Pod).Spec.NodeName, true
+				return r.NodeName(), true
 			}}}
 		}
 		s.Tables[r.Name] = t

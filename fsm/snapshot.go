@@ -22,9 +22,13 @@ type snapshotHeader struct {
 	Index   uint64 `json:"index"`
 }
 
-// snapshotLine is every other line: one object or one master.
+// snapshotLine is every other line: one object or one master. Key, UID and
+// Node repeat the object's index fields so a restore needs no decode.
 type snapshotLine struct {
 	Resource string          `json:"r"`
+	Key      string          `json:"k,omitempty"`
+	UID      string          `json:"u,omitempty"`
+	Node     string          `json:"n,omitempty"`
 	Object   json.RawMessage `json:"o"`
 }
 
@@ -57,11 +61,13 @@ func WriteSnapshot(txn *memdb.Txn, w io.Writer) error {
 			return fmt.Errorf("snapshot %s: %w", r.Name, err)
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			b, err := raw.(*Record).JSON()
+			rec := raw.(*Record)
+			b, err := rec.JSON()
 			if err != nil {
 				return fmt.Errorf("snapshot %s: %w", r.Name, err)
 			}
-			if err := enc.Encode(snapshotLine{Resource: r.Name, Object: b}); err != nil {
+			line := snapshotLine{Resource: r.Name, Key: rec.Key(), UID: rec.UID(), Node: rec.NodeName(), Object: b}
+			if err := enc.Encode(line); err != nil {
 				return fmt.Errorf("write snapshot: %w", err)
 			}
 		}
@@ -117,11 +123,17 @@ func restoreInto(s *Store, r io.Reader) (uint64, error) {
 		if !ok {
 			return 0, fmt.Errorf("unknown resource %q in snapshot", line.Resource)
 		}
-		obj := res.New()
-		if err := json.Unmarshal(line.Object, obj); err != nil {
-			return 0, fmt.Errorf("decode %s: %w", res.Kind, err)
+		var rec *Record
+		if line.Key != "" {
+			rec = newKeyedRecord(res, line.Object, line.Key, line.UID, line.Node)
+		} else {
+			obj := res.New()
+			if err := json.Unmarshal(line.Object, obj); err != nil {
+				return 0, fmt.Errorf("decode %s: %w", res.Kind, err)
+			}
+			rec = NewRecord(obj, line.Object)
 		}
-		if err := txn.Insert(res.Name, NewRecord(obj, line.Object)); err != nil {
+		if err := txn.Insert(res.Name, rec); err != nil {
 			return 0, fmt.Errorf("insert %s: %w", res.Kind, err)
 		}
 	}

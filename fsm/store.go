@@ -154,7 +154,7 @@ func (s *Store) List(resource string, opts ListOptions) (ListResult, error) {
 		if opts.Labels != nil && !opts.Labels.Matches(labels.Set(r.Meta().Labels)) {
 			continue
 		}
-		if opts.Fields != nil && !opts.Fields.Matches(r.Obj) {
+		if opts.Fields != nil && !opts.Fields.Matches(r.Object()) {
 			continue
 		}
 		if opts.Limit > 0 && len(res.Items) == opts.Limit {
@@ -174,7 +174,7 @@ func (s *Store) PodsOnNode(node string) ([]*v1.Pod, error) {
 	}
 	var out []*v1.Pod
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*Record).Obj.(*v1.Pod))
+		out = append(out, raw.(*Record).Object().(*v1.Pod))
 	}
 	return out, nil
 }

@@ -193,7 +193,7 @@ func (h *harness) get(resource, ns, name string) *Record {
 
 func (h *harness) pod(ns, name string) *v1.Pod {
 	h.t.Helper()
-	return h.get("pods", ns, name).Obj.(*v1.Pod)
+	return h.get("pods", ns, name).Object().(*v1.Pod)
 }
 
 func (h *harness) gone(resource, ns, name string) {
@@ -460,8 +460,8 @@ func TestStoreGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Key() != "ab/q" || r.Obj.(*v1.Pod).Spec.NodeName != "n2" {
-		t.Errorf("got %s on %q", r.Key(), r.Obj.(*v1.Pod).Spec.NodeName)
+	if r.Key() != "ab/q" || r.Object().(*v1.Pod).Spec.NodeName != "n2" {
+		t.Errorf("got %s on %q", r.Key(), r.Object().(*v1.Pod).Spec.NodeName)
 	}
 	for _, tc := range []struct{ res, ns, name string }{
 		{"pods", "a", "q"}, // exists in ab only

@@ -222,14 +222,14 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 	status := req.sub == "status"
 	if status {
 		// Only the status changes: validate the stored object with the new status.
-		next := v1.DeepCopy(old.Obj)
+		next := v1.DeepCopy(old.Object())
 		v1.CopyStatus(next, obj)
 		next.GetObjectMeta().ResourceVersion = obj.GetObjectMeta().ResourceVersion
 		obj = next
 	} else {
 		v1.Default(obj)
 	}
-	if err := v1.ValidateUpdate(obj, old.Obj); err != nil {
+	if err := v1.ValidateUpdate(obj, old.Object()); err != nil {
 		return nil, err
 	}
 	cmd, err := fsm.NewUpdate(obj, status)

@@ -42,7 +42,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, scaleOf(rec.Obj.(*v1.ReplicationController)))
+		writeJSON(w, http.StatusOK, scaleOf(rec.Object().(*v1.ReplicationController)))
 	case "update":
 		body, err := s.readBody(w, r)
 		if err != nil {
@@ -74,7 +74,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, scaleOf(rec.Obj.(*v1.ReplicationController)))
+		writeJSON(w, http.StatusOK, scaleOf(rec.Object().(*v1.ReplicationController)))
 	default:
 		writeError(w, v1.NewMethodNotAllowed("scale supports GET and PUT"))
 	}

@@ -105,7 +105,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		if opts.Labels != nil && !opts.Labels.Matches(labels.Set(m.Labels)) {
 			return false
 		}
-		return opts.Fields == nil || opts.Fields.Matches(rec.Obj)
+		return opts.Fields == nil || opts.Fields.Matches(rec.Object())
 	}
 	stopping, _ := r.Context().Value(stoppingKey{}).(<-chan struct{}) // nil outside Serve
 	deadline := time.NewTimer(timeout)

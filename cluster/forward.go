@@ -1,0 +1,207 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/hashicorp/raft"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// Forwarding is group commit between masters. Writes that reach a follower
+// wait in forwardQ; each of forwardSenders loops takes whatever is queued
+// (up to maxForwardBatch) and carries it to the leader in one request, which
+// the leader proposes at once. Under load the batches fill by themselves; a
+// lone write goes out immediately. One request per batch instead of per
+// write is what makes writes through followers about as cheap as writes to
+// the leader (see the README's measurements).
+const (
+	forwardSenders  = 4
+	maxForwardBatch = 128
+)
+
+type pendingForward struct {
+	cmd  []byte
+	done chan forwardResult
+}
+
+type forwardResult struct {
+	res any
+	err error
+}
+
+// runForwarders carries queued writes to the leader until ctx ends.
+func (c *Cluster) runForwarders(ctx context.Context) {
+	done := make(chan struct{})
+	for i := 0; i < forwardSenders; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				var batch []*pendingForward
+				select {
+				case <-ctx.Done():
+					return
+				case p := <-c.forwardQ:
+					batch = append(batch, p)
+				}
+			drain:
+				for len(batch) < maxForwardBatch {
+					select {
+					case p := <-c.forwardQ:
+						batch = append(batch, p)
+					default:
+						break drain
+					}
+				}
+				results := c.sendForwardBatch(ctx, batch)
+				for i, p := range batch {
+					p.done <- results[i]
+				}
+			}
+		}()
+	}
+	for i := 0; i < forwardSenders; i++ {
+		<-done
+	}
+}
+
+// sendForwardBatch sends one batch and returns one result per command.
+func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward) []forwardResult {
+	all := func(err error) []forwardResult {
+		out := make([]forwardResult, len(batch))
+		for i := range out {
+			out[i].err = err
+		}
+		return out
+	}
+	addr, ok := c.LeaderAPIAddr()
+	if !ok {
+		return all(fmt.Errorf("%w: no leader known", errRetry))
+	}
+	var body bytes.Buffer
+	var lenBuf [binary.MaxVarintLen64]byte
+	for _, p := range batch {
+		body.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(p.cmd)))])
+		body.Write(p.cmd)
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, &body)
+	if err != nil {
+		return all(fmt.Errorf("forward to leader: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.fwd.Do(req)
+	if err != nil {
+		if isDialError(err) {
+			return all(fmt.Errorf("%w: dial leader %s: %v", errRetry, addr, err))
+		}
+		e := v1.NewTimeout(fmt.Sprintf("lost the connection to the leader %s: %s", addr, ErrUnknownOutcome))
+		return all(errors.Join(e, ErrUnknownOutcome))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		e := v1.NewTimeout(fmt.Sprintf("reading the leader's answer: %v: %s", err, ErrUnknownOutcome))
+		return all(errors.Join(e, ErrUnknownOutcome))
+	}
+	if resp.StatusCode != http.StatusOK {
+		var st v1.Status
+		if json.Unmarshal(raw, &st) == nil && st.Code != 0 {
+			return all(statusToError(&st))
+		}
+		return all(fmt.Errorf("forward to leader %s: HTTP %d: %s", addr, resp.StatusCode, bytes.TrimSpace(raw)))
+	}
+	rd := bytes.NewReader(raw)
+	out := make([]forwardResult, len(batch))
+	for i := range out {
+		res, err := readAnswer(rd)
+		if err != nil {
+			e := v1.NewTimeout(fmt.Sprintf("undecodable answer from the leader %s (%v): %s", addr, err, ErrUnknownOutcome))
+			return all(errors.Join(e, ErrUnknownOutcome))
+		}
+		if r, ok := res.(fsm.Result); ok && r.Err != nil {
+			out[i].err = r.Err // NotLeader retries, 504 keeps its unknown outcome
+			continue
+		}
+		out[i].res = res
+	}
+	return out
+}
+
+// statusToError turns a Status from the leader into the error Apply returns.
+func statusToError(st *v1.Status) error {
+	if st.Code == http.StatusServiceUnavailable && st.Reason == reasonNotLeader {
+		return fmt.Errorf("%w: %s", errRetry, st.Message)
+	}
+	se := &v1.StatusError{Status: *st}
+	if st.Code == http.StatusGatewayTimeout {
+		return errors.Join(se, ErrUnknownOutcome)
+	}
+	return se
+}
+
+// readFrames splits a forwarded batch into its commands.
+func readFrames(body []byte) ([][]byte, error) {
+	var out [][]byte
+	r := bufio.NewReader(bytes.NewReader(body))
+	for {
+		n, err := binary.ReadUvarint(r)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil || n > uint64(len(body)) {
+			return nil, fmt.Errorf("bad frame in forwarded batch: %v", err)
+		}
+		cmd := make([]byte, n)
+		if _, err := io.ReadFull(r, cmd); err != nil {
+			return nil, fmt.Errorf("short frame in forwarded batch: %w", err)
+		}
+		out = append(out, cmd)
+	}
+}
+
+// applyForwarded proposes every command of a batch at once, then encodes
+// the outcomes in order (see wire.go).
+func (c *Cluster) applyForwarded(cmds [][]byte) ([]byte, error) {
+	futures := make([]raft.ApplyFuture, len(cmds))
+	for i, cmd := range cmds {
+		futures[i] = c.raft.Apply(cmd, c.cfg.ApplyTimeout)
+	}
+	var out []byte
+	for _, f := range futures {
+		res, err := futureResult(f)
+		if out, err = appendAnswer(out, res, err); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// forwardStatus is how an apply error travels back to the follower: a
+// write that surely was not applied says NotLeader (the follower retries
+// it); a Status keeps its code; anything else may have been applied (504).
+func forwardStatus(err error) v1.Status {
+	if errors.Is(err, errRetry) {
+		st := v1.NewServiceUnavailable(err.Error()).Status
+		st.Reason = reasonNotLeader
+		return st
+	}
+	if se := asStatus(err); se != nil {
+		return se.Status
+	}
+	var se *v1.StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return v1.NewTimeout(fmt.Sprintf("%v: %s", err, ErrUnknownOutcome)).Status
+}

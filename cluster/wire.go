@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// The answer to a forwarded batch is binary-framed, one answer per command:
+//
+//	answer = 'S' result | 'B' uvarint(n) result*n   (single or batch command)
+//	result = 'N'                                    (no record, no error)
+//	       | 'R' bytes(resource) bytes(object JSON) (the object as stored)
+//	       | 'E' bytes(Status JSON)                 (an error)
+//	bytes  = uvarint(len) byte*len
+//
+// Objects travel as the leader's JSON bytes and are not decoded on the
+// follower unless something asks for the typed object (fsm.NewLazyRecord).
+const (
+	tagSingle = 'S'
+	tagBatch  = 'B'
+	tagNone   = 'N'
+	tagRecord = 'R'
+	tagError  = 'E'
+)
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// appendAnswer encodes one command's outcome: an fsm result or an error.
+func appendAnswer(dst []byte, res any, err error) ([]byte, error) {
+	if err != nil {
+		return appendResult(append(dst, tagSingle), fsm.Result{Err: err})
+	}
+	switch r := res.(type) {
+	case fsm.BatchResult:
+		dst = binary.AppendUvarint(append(dst, tagBatch), uint64(len(r)))
+		for _, x := range r {
+			if dst, err = appendResult(dst, x); err != nil {
+				return nil, err
+			}
+		}
+		return dst, nil
+	case fsm.Result:
+		return appendResult(append(dst, tagSingle), r)
+	case nil:
+		return appendResult(append(dst, tagSingle), fsm.Result{})
+	}
+	return nil, fmt.Errorf("unexpected apply result %T", res)
+}
+
+func appendResult(dst []byte, r fsm.Result) ([]byte, error) {
+	switch {
+	case r.Err != nil:
+		st, err := json.Marshal(forwardStatus(r.Err))
+		if err != nil {
+			return nil, err
+		}
+		return appendBytes(append(dst, tagError), st), nil
+	case r.Record != nil:
+		res, err := v1.ResourceOf(r.Record.Object())
+		if err != nil {
+			return nil, err
+		}
+		raw, err := r.Record.JSON()
+		if err != nil {
+			return nil, err
+		}
+		return appendBytes(appendBytes(append(dst, tagRecord), []byte(res.Name)), raw), nil
+	}
+	return append(dst, tagNone), nil
+}
+
+// readAnswer decodes one command's outcome as Apply returns it.
+func readAnswer(rd *bytes.Reader) (any, error) {
+	tag, err := rd.ReadByte()
+	if err != nil {
+		return nil, err
+	}
+	switch tag {
+	case tagSingle:
+		r, err := readResult(rd)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	case tagBatch:
+		n, err := binary.ReadUvarint(rd)
+		if err != nil || n > uint64(rd.Len()) {
+			return nil, fmt.Errorf("bad batch length: %v", err)
+		}
+		out := make(fsm.BatchResult, 0, n)
+		for i := uint64(0); i < n; i++ {
+			r, err := readResult(rd)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("bad answer tag %q", tag)
+}
+
+func readResult(rd *bytes.Reader) (fsm.Result, error) {
+	tag, err := rd.ReadByte()
+	if err != nil {
+		return fsm.Result{}, err
+	}
+	switch tag {
+	case tagNone:
+		return fsm.Result{}, nil
+	case tagError:
+		b, err := readBytes(rd)
+		if err != nil {
+			return fsm.Result{}, err
+		}
+		var st v1.Status
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fsm.Result{}, fmt.Errorf("decode status: %w", err)
+		}
+		return fsm.Result{Err: statusToError(&st)}, nil
+	case tagRecord:
+		name, err := readBytes(rd)
+		if err != nil {
+			return fsm.Result{}, err
+		}
+		raw, err := readBytes(rd)
+		if err != nil {
+			return fsm.Result{}, err
+		}
+		res, ok := v1.ResourceByName(string(name))
+		if !ok {
+			return fsm.Result{}, fmt.Errorf("result of unknown resource %q", name)
+		}
+		return fsm.Result{Record: fsm.NewLazyRecord(res, raw)}, nil
+	}
+	return fsm.Result{}, fmt.Errorf("bad result tag %q", tag)
+}
+
+func readBytes(rd *bytes.Reader) ([]byte, error) {
+	n, err := binary.ReadUvarint(rd)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(rd.Len()) {
+		return nil, errors.New("length past the end")
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rd, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}

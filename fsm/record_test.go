@@ -1,0 +1,122 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+func TestCreateStoresBytesAndDecodesOnDemand(t *testing.T) {
+	f := NewTestFSM(t)
+	MustCreate(t, f, 1, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default"}})
+	p := benchPod("lazy")
+	p.Spec.NodeName = "n1"
+	cmd, err := NewCreate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ApplyCommand(t, f, 7, cmd).(Result)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	rec, err := f.Store().Get("pods", "default", "lazy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.obj != nil {
+		t.Fatal("the create decoded the object; it should keep the bytes until asked")
+	}
+	// The indexes work without a decode.
+	if pods, _ := f.Store().PodsOnNode("n1"); len(pods) != 1 {
+		t.Fatalf("pods on n1: %d", len(pods))
+	}
+	raw, _ := rec.JSON()
+	if !bytes.Contains(raw, []byte(`"resourceVersion":"7"`)) {
+		t.Fatalf("stored bytes lack the resourceVersion: %s", raw)
+	}
+	got := rec.Object().(*v1.Pod)
+	if got.ResourceVersion != "7" || got.Generation != 1 || got.Kind != "Pod" || got.UID != p.UID || got.Spec.NodeName != "n1" {
+		t.Fatalf("decoded %+v", got.ObjectMeta)
+	}
+	// The bytes hold the same values as a fresh encoding of the object.
+	fresh, _ := json.Marshal(got)
+	if !sameJSON(t, raw, fresh) {
+		t.Fatalf("stored %s\nfresh  %s", raw, fresh)
+	}
+}
+
+func TestCreateInAnotherShapeIsStoredTyped(t *testing.T) {
+	f := NewTestFSM(t)
+	MustCreate(t, f, 1, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default"}})
+	// A hand-made body without kind and apiVersion: decoded at once.
+	body := CreateRequest{Resource: "pods", Namespace: "default", Name: "typed",
+		Object: json.RawMessage(`{"metadata":{"name":"typed","namespace":"default"},"spec":{"containers":[{"name":"c","image":"b"}]}}`)}
+	cmd, err := Encode(CreateCommand, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := ApplyCommand(t, f, 2, cmd).(Result); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	rec, _ := f.Store().Get("pods", "default", "typed")
+	m := rec.Meta()
+	if m.ResourceVersion != "2" || m.Generation != 1 || rec.Object().GetTypeMeta().Kind != "Pod" {
+		t.Fatalf("stored %+v %+v", rec.Object().GetTypeMeta(), m)
+	}
+}
+
+func TestSpliceResourceVersion(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want string
+		ok   bool
+	}{
+		{`{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a"},"spec":{}}`, `{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"42","name":"a"},"spec":{}}`, true},
+		{`{"kind":"Pod","apiVersion":"v1","metadata":{}}`, "", false},
+		{`{"kind":"Node","apiVersion":"v1","metadata":{"name":"a"}}`, "", false},
+		{`{"metadata":{"name":"a"},"kind":"Pod","apiVersion":"v1"}`, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := spliceResourceVersion("Pod", []byte(tt.raw), 42)
+		if ok != tt.ok || string(got) != tt.want {
+			t.Errorf("splice(%s) = %s, %v; want %s, %v", tt.raw, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestRestoreKeepsBytesUndecoded(t *testing.T) {
+	src := NewTestFSM(t)
+	MustCreate(t, src, 1, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default"}})
+	for i := 0; i < 5; i++ {
+		p := benchPod(fmt.Sprintf("p%d", i))
+		p.Spec.NodeName = "n1"
+		MustCreate(t, src, uint64(2+i), p)
+	}
+	var buf bytes.Buffer
+	if err := WriteSnapshot(src.Store().db.Txn(false), &buf); err != nil {
+		t.Fatal(err)
+	}
+	dst := NewTestFSM(t)
+	if err := dst.Restore(nopCloser{strings.NewReader(buf.String())}); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := dst.Store().Get("pods", "default", "p3")
+	if rec.obj != nil {
+		t.Fatal("restore decoded the object")
+	}
+	pods, _ := dst.Store().PodsOnNode("n1") // the node index works on restored records
+	if len(pods) != 5 {
+		t.Fatalf("restored %d pods on n1, want 5", len(pods))
+	}
+	if rec.Meta().UID != "uid-p3" || rec.Meta().ResourceVersion != "5" {
+		t.Fatalf("restored %+v", rec.Meta())
+	}
+}
+
+type nopCloser struct{ *strings.Reader }
+
+func (nopCloser) Close() error { return nil }
