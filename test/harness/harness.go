@@ -74,6 +74,8 @@ type Options struct {
 	Masters int
 	// MasterArgs are extra flags for every `orchd master`.
 	MasterArgs []string
+	// MasterEnv are extra environment variables (KEY=VALUE) for every master.
+	MasterEnv []string
 }
 
 // Master is one master process.
@@ -183,6 +185,7 @@ func (c *Cluster) Start(i int) {
 	args := append([]string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
 		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr, "--initial-cluster", c.initial}, c.opts.MasterArgs...)
 	cmd := exec.Command(c.bins.Orchd, args...)
+	cmd.Env = append(os.Environ(), c.opts.MasterEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

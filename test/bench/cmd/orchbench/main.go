@@ -44,6 +44,8 @@ type options struct {
 	rssPods          int
 	skipEtcd         bool
 	profileDir       string
+	target           string
+	masterEnv        string
 }
 
 func run() error {
@@ -55,6 +57,8 @@ func run() error {
 	flag.IntVar(&o.failovers, "failovers", 5, "leader kills (and transfers) to time")
 	flag.IntVar(&o.rssPods, "rss-pods", 10000, "pods to hold when reading the masters' memory")
 	flag.BoolVar(&o.skipEtcd, "skip-etcd", false, "measure orch only")
+	flag.StringVar(&o.masterEnv, "master-env", "", "comma-separated KEY=VALUE environment for the masters only (e.g. GOGC=200)")
+	flag.StringVar(&o.target, "target", "spread", "spread: worker w talks to master w%3 (followers forward), as clients usually do; leader: every worker talks to the leader")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -80,7 +84,11 @@ func run() error {
 		}
 		defer etcd.Stop()
 	}
-	c := harness.StartCluster(t, bins, harness.Options{})
+	var menv []string
+	if o.masterEnv != "" {
+		menv = strings.Split(o.masterEnv, ",")
+	}
+	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv})
 	if t.failed {
 		return errors.New(t.msg)
 	}
@@ -175,9 +183,14 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (b
 		defer cl.CloseIdleConnections()
 		clients[i] = cl
 	}
+	pick := func(worker int) *client.Client { return clients[worker%len(clients)] }
+	if o.target == "leader" {
+		leader := clients[c.WaitLeader(10*time.Second)]
+		pick = func(int) *client.Client { return leader }
+	}
 	op := func(ctx context.Context, worker, seq int) error {
 		p := podBody(fmt.Sprintf("r%d-w%d-%d", run, worker, seq))
-		return clients[worker%len(clients)].Create(ctx, p)
+		return pick(worker).Create(ctx, p)
 	}
 	var wg sync.WaitGroup
 	if o.profileDir != "" && run == 0 {
@@ -260,7 +273,15 @@ func (s cpuSnapshot) since(b cpuSnapshot, names []string) string {
 }
 
 func etcdPuts(ctx context.Context, e *bench.EtcdCluster, o options) (bench.Result, error) {
-	put, err := bench.NewEtcdPut(bench.EtcdPutConfig{URLs: e.TLSClientURLs(), TLS: e.ClientTLSConfig(),
+	urls := e.TLSClientURLs()
+	if o.target == "leader" {
+		l, err := e.Leader(ctx)
+		if err != nil {
+			return bench.Result{}, err
+		}
+		urls = urls[l : l+1]
+	}
+	put, err := bench.NewEtcdPut(bench.EtcdPutConfig{URLs: urls, TLS: e.ClientTLSConfig(),
 		ValueSize: 1024, Clients: o.clients})
 	if err != nil {
 		return bench.Result{}, err
