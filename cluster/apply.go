@@ -108,6 +108,10 @@ func (c *Cluster) forwardApply(ctx context.Context, cmd []byte) (any, error) {
 	case r := <-p.done:
 		return r.res, r.err
 	case <-ctx.Done():
+		if p.state.CompareAndSwap(forwardQueued, forwardWithdrawn) {
+			// No sender took it to a leader: it surely was not applied.
+			return nil, fmt.Errorf("%w: no leader took the write before the deadline", errRetry)
+		}
 		e := v1.NewTimeout("no answer from the leader before the deadline: " + ErrUnknownOutcome.Error())
 		return nil, errors.Join(e, ErrUnknownOutcome)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -32,7 +33,17 @@ const (
 type pendingForward struct {
 	cmd  []byte
 	done chan forwardResult
+	// state goes from forwardQueued to forwardSent when a sender carries the
+	// write to a known leader, or to forwardWithdrawn when its caller gave up
+	// first; a withdrawn write is never sent, so it surely was not applied.
+	state atomic.Int32
 }
+
+const (
+	forwardQueued int32 = iota
+	forwardSent
+	forwardWithdrawn
+)
 
 type forwardResult struct {
 	res any
@@ -87,11 +98,22 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	if !ok {
 		return all(fmt.Errorf("%w: no leader known", errRetry))
 	}
+	// From here on the writes may reach the leader. Those whose callers
+	// already gave up are left out (their answers go unread).
+	var sent []int
+	for i, p := range batch {
+		if p.state.CompareAndSwap(forwardQueued, forwardSent) {
+			sent = append(sent, i)
+		}
+	}
+	if len(sent) == 0 {
+		return all(fmt.Errorf("%w: withdrawn", errRetry))
+	}
 	var body bytes.Buffer
 	var lenBuf [binary.MaxVarintLen64]byte
-	for _, p := range batch {
-		body.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(p.cmd)))])
-		body.Write(p.cmd)
+	for _, i := range sent {
+		body.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(batch[i].cmd)))])
+		body.Write(batch[i].cmd)
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
@@ -123,7 +145,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	}
 	rd := bytes.NewReader(raw)
 	out := make([]forwardResult, len(batch))
-	for i := range out {
+	for _, i := range sent {
 		res, err := readAnswer(rd)
 		if err != nil {
 			e := v1.NewTimeout(fmt.Sprintf("undecodable answer from the leader %s (%v): %s", addr, err, ErrUnknownOutcome))

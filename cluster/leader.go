@@ -68,7 +68,7 @@ func (c *Cluster) establishLeadership(ctx context.Context) {
 		c.log.Warn("barrier after election failed; leadership not established", "err", err)
 		return
 	}
-	if err := c.upsertSelf(); err != nil {
+	if err := c.upsertSelf(ctx); err != nil {
 		c.log.Warn("register leader address", "err", err)
 	}
 	c.mu.Lock()
@@ -135,12 +135,14 @@ func (c *Cluster) self() fsm.MasterInfo {
 	return fsm.MasterInfo{ID: c.cfg.ID, RaftAddr: c.cfg.RaftAddr, APIAddr: c.cfg.APIAddr}
 }
 
-func (c *Cluster) upsertSelf() error {
+// upsertSelf registers this master's addresses; it gives up when ctx (Run's)
+// ends, so that Run returns promptly even without a quorum.
+func (c *Cluster) upsertSelf(ctx context.Context) error {
 	cmd, err := fsm.Encode(fsm.UpsertMasterCommand, c.self())
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ApplyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout)
 	defer cancel()
 	if _, err := c.Apply(ctx, cmd); err != nil {
 		return fmt.Errorf("register master %s: %w", c.cfg.ID, err)
@@ -166,7 +168,7 @@ func (c *Cluster) registerSelf(ctx context.Context) {
 			interval = 200 * time.Millisecond
 			continue
 		}
-		if err := c.upsertSelf(); err != nil {
+		if err := c.upsertSelf(ctx); err != nil {
 			c.log.Debug("register self", "err", err)
 			interval = time.Second
 		}

@@ -994,8 +994,8 @@ func TestApplyBatch(t *testing.T) {
 			wantErr(t, out[i].(Result).Err, v1.IsAlreadyExists, "AlreadyExists")
 		}
 	}
-	if got := f.Store().Index(); got != 7 {
-		t.Errorf("index = %d, want 7 (the last command)", got)
+	if got := f.Store().Index(); got != 8 {
+		t.Errorf("index = %d, want 8 (the last entry handed to the FSM)", got)
 	}
 	select {
 	case <-wait:
@@ -1003,7 +1003,7 @@ func TestApplyBatch(t *testing.T) {
 		t.Error("watchers were not woken")
 	}
 	evs, last, _, _, err := f.Store().Feed().Since(1)
-	if err != nil || last != 7 {
+	if err != nil || last != 8 {
 		t.Fatalf("Since(1): last %d err %v", last, err)
 	}
 	want := []string{"2 ADDED pods default/a", "3 ADDED pods default/b", "5 MODIFIED pods default/b", "7 ADDED nodes n1"}
@@ -1015,12 +1015,16 @@ func TestApplyBatch(t *testing.T) {
 		t.Errorf("pod b = rv %q labels %v", r.Meta().ResourceVersion, r.Meta().Labels)
 	}
 
-	// A batch of only non-command entries changes nothing.
-	if out := f.ApplyBatch([]*raft.Log{{Index: 9, Type: raft.LogNoop}}); len(out) != 1 || out[0] != nil {
-		t.Errorf("noop batch = %#v", out)
+	// A batch of only non-command entries changes no object, but the store
+	// still records how far it has applied.
+	if out := f.ApplyBatch([]*raft.Log{{Index: 9, Type: raft.LogConfiguration}}); len(out) != 1 || out[0] != nil {
+		t.Errorf("configuration batch = %#v", out)
 	}
-	if got := f.Store().Index(); got != 7 {
-		t.Errorf("index after noop = %d, want 7", got)
+	if got := f.Store().Index(); got != 9 {
+		t.Errorf("index after a configuration entry = %d, want 9", got)
+	}
+	if r, _ := f.Store().Get("pods", "default", "b"); r.Meta().ResourceVersion != "5" {
+		t.Errorf("a configuration entry changed pod b: rv %s", r.Meta().ResourceVersion)
 	}
 	if out := f.Apply(&raft.Log{Index: 10, Type: raft.LogBarrier}); out != nil {
 		t.Errorf("Apply(barrier) = %#v", out)

@@ -50,34 +50,30 @@ func (f *FSM) Apply(l *raft.Log) any {
 
 // ApplyBatch applies committed entries in one go-memdb transaction, so a
 // burst of writes costs one commit and one wake-up of the watchers. Each
-// entry's objects get that entry's index as resourceVersion.
+// entry's objects get that entry's index as resourceVersion. The store's
+// index becomes the batch's last entry (commands and configuration entries
+// alike), so after a restore it still names everything applied.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	if len(logs) == 0 {
+		return out
+	}
 	s := f.Store()
 	w := &writeTxn{txn: s.db.Txn(true)}
-	out := make([]any, len(logs))
-	var last uint64
-	defer func() {
-		if n := len(logs); n > 0 {
-			f.applied.Store(logs[n-1].Index)
-		}
-	}()
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
 		}
 		w.index = l.Index
-		last = l.Index
 		out[i] = applyEntry(w, l.Data)
 	}
-	if last == 0 {
-		w.txn.Abort()
-		return out
-	}
+	last := logs[len(logs)-1].Index
 	if err := w.txn.Insert(tableIndex, &indexRow{ID: "last", Index: last}); err != nil {
 		panic(fmt.Sprintf("fsm: write index %d: %v", last, err))
 	}
 	w.txn.Commit()
 	s.feed.append(w.events, last)
+	f.applied.Store(last)
 	return out
 }
 

@@ -1,0 +1,77 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// queueOnly is a Cluster with nothing but a forwarding queue: no sender
+// takes its writes unless the test does.
+func queueOnly() *Cluster {
+	return &Cluster{forwardQ: make(chan *pendingForward, 1), metrics: newMetrics(nil)}
+}
+
+func TestForwardApplyDeadline(t *testing.T) {
+	t.Run("never sent: not applied, retried", func(t *testing.T) {
+		c := queueOnly()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := c.forwardApply(ctx, []byte("cmd"))
+		if !errors.Is(err, errRetry) || errors.Is(err, ErrUnknownOutcome) {
+			t.Fatalf("deadline while queued: got %v, want a retry (the write was never sent)", err)
+		}
+		if p := <-c.forwardQ; p.state.Load() != forwardWithdrawn {
+			t.Fatalf("the queued write is in state %d, want withdrawn", p.state.Load())
+		}
+	})
+	t.Run("sent: unknown outcome", func(t *testing.T) {
+		c := queueOnly()
+		taken := make(chan *pendingForward, 1)
+		go func() {
+			p := <-c.forwardQ
+			p.state.CompareAndSwap(forwardQueued, forwardSent) // as sendForwardBatch does
+			taken <- p                                         // and never answers
+		}()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { _, err := c.forwardApply(ctx, []byte("cmd")); done <- err }()
+		<-taken
+		cancel()
+		err := <-done
+		if !errors.Is(err, ErrUnknownOutcome) || v1.CodeOf(err) != http.StatusGatewayTimeout {
+			t.Fatalf("deadline after the write was sent: got %v (code %d), want 504 and ErrUnknownOutcome", err, v1.CodeOf(err))
+		}
+	})
+}
+
+// TestSendForwardBatchSkipsWithdrawn checks that a write its caller gave up
+// on before it was sent never reaches the leader.
+func TestSendForwardBatchSkipsWithdrawn(t *testing.T) {
+	g := NewTestGroup(t, 3, TestOptions{RaftTimeout: steadyRaftTimeout})
+	leader := g.WaitLeader(t)
+	f := g.Followers(leader)[0]
+	live, gone := newNamespace("live"), newNamespace("withdrawn")
+	batch := []*pendingForward{
+		{cmd: createCmd(t, gone), done: make(chan forwardResult, 1)},
+		{cmd: createCmd(t, live), done: make(chan forwardResult, 1)},
+	}
+	batch[0].state.Store(forwardWithdrawn)
+	ctx := testCtx(t, 10*time.Second)
+	out := f.sendForwardBatch(ctx, batch)
+	if len(out) != 2 || out[1].err != nil {
+		t.Fatalf("sendForwardBatch = %+v, want a result for the live write", out)
+	}
+	storedNamespace(t, out[1].res, live)
+	if _, err := f.ReadBarrier(ctx); err != nil {
+		t.Fatalf("read barrier: %v", err)
+	}
+	if _, err := f.Store().Get("namespaces", "", gone.Name); !v1.IsNotFound(err) {
+		t.Fatalf("the withdrawn write: Get = %v, want NotFound", err)
+	}
+}
