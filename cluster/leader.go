@@ -37,10 +37,24 @@ func (c *Cluster) Run(ctx context.Context) {
 	if c.IsLeader() {
 		c.establishLeadership(ctx)
 	}
+	// A barrier that failed leaves a leader without established leadership;
+	// the check retries it, and revokes leadership held from an older term.
+	check := time.NewTicker(c.cfg.HeartbeatTimeout)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-check.C:
+			switch leader, established := c.IsLeader(), c.establishedTerm(); {
+			case leader && established == 0:
+				c.establishLeadership(ctx)
+			case established != 0 && (!leader || established != c.raft.CurrentTerm()):
+				c.revokeLeadership()
+				if c.IsLeader() {
+					c.establishLeadership(ctx)
+				}
+			}
 		case leader := <-c.notify:
 			c.metrics.leaderChanges.Inc()
 			if leader {
@@ -64,6 +78,7 @@ func (c *Cluster) establishLeadership(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	start := time.Now()
+	term := c.raft.CurrentTerm()
 	if err := c.raft.Barrier(c.cfg.ApplyTimeout).Error(); err != nil {
 		c.log.Warn("barrier after election failed; leadership not established", "err", err)
 		return
@@ -73,11 +88,11 @@ func (c *Cluster) establishLeadership(ctx context.Context) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.leading || !c.IsLeader() {
+	if c.leading || !c.IsLeader() || c.raft.CurrentTerm() != term {
 		return
 	}
 	lctx, cancel := context.WithCancel(ctx)
-	c.leading, c.cancel = true, cancel
+	c.leading, c.cancel, c.term = true, cancel, term
 	for _, r := range c.routines {
 		c.leaderWG.Add(1)
 		go func(r leaderRoutine) {
@@ -98,7 +113,7 @@ func (c *Cluster) revokeLeadership() {
 		c.mu.Unlock()
 		return
 	}
-	c.leading = false
+	c.leading, c.term = false, 0
 	c.cancel()
 	c.established = make(chan struct{})
 	c.mu.Unlock()
@@ -106,11 +121,19 @@ func (c *Cluster) revokeLeadership() {
 	c.log.Info("leadership revoked")
 }
 
-// isEstablished reports whether this master has established leadership.
+// isEstablished reports whether this master has established leadership in
+// its current term: a leader that lost and regained leadership before Run
+// noticed must not vouch for a commit index with the old term's barrier.
 func (c *Cluster) isEstablished() bool {
+	t := c.establishedTerm()
+	return t != 0 && t == c.raft.CurrentTerm()
+}
+
+// establishedTerm is the term leadership was established in (0 if none).
+func (c *Cluster) establishedTerm() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.leading
+	return c.term
 }
 
 // WaitEstablished blocks until this master has established leadership.

@@ -78,6 +78,9 @@ func (c *Cluster) forwardReadIndex(ctx context.Context) (uint64, error) {
 	var out struct {
 		Index uint64 `json:"index"`
 	}
+	if resp.StatusCode == http.StatusForbidden {
+		return 0, v1.NewInternalError(fmt.Errorf("the leader %s refused this master's certificate for a read index: check the PKI directory", addr))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("%w: leader %s answered HTTP %d", errRetry, addr, resp.StatusCode)
 	}
