@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -173,26 +174,27 @@ func (d *descWriter) line(level int, format string, args ...any) {
 
 // mapLines prints a map one key=value per line under a title.
 func (d *descWriter) mapLines(level int, title string, m map[string]string, skip ...string) {
-	s := formatMap(m)
-	if s == none {
+	sep := "="
+	if title == "Annotations" {
+		sep = ": " // as kubectl shows them; values may hold commas and "="
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !contains(skip, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
 		d.line(level, "%s:\t%s", title, none)
 		return
 	}
-	first := true
-	for _, kv := range strings.Split(s, ",") {
-		k, _, _ := strings.Cut(kv, "=")
-		if contains(skip, k) {
-			continue
-		}
-		if first {
-			d.line(level, "%s:\t%s", title, kv)
-			first = false
+	for i, k := range keys {
+		if i == 0 {
+			d.line(level, "%s:\t%s%s%s", title, k, sep, m[k])
 		} else {
-			d.line(level, "\t%s", kv)
+			d.line(level, "\t%s%s%s", k, sep, m[k])
 		}
-	}
-	if first {
-		d.line(level, "%s:\t%s", title, none)
 	}
 }
 
