@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -166,14 +167,37 @@ func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
 	if p.DeletionTimestamp != nil {
 		return Result{Err: v1.NewConflict("pods", b.Name, "the pod is being deleted")}
 	}
-	if _, err := get(w.txn, "nodes", "", b.Node); err != nil {
+	nodeRec, err := get(w.txn, "nodes", "", b.Node)
+	if err != nil {
 		return Result{Err: err}
+	}
+	// The scheduler decided on a view that may be stale, and several
+	// decisions may land in one batch: re-check that the node still fits,
+	// counting every pod bound to it so far, earlier bindings of this batch
+	// included.
+	if short := v1.Insufficient(v1.NodeAllocatable(nodeRec.Object().(*v1.Node)), nodeUsage(w, b.Node), v1.PodRequests(p)); len(short) > 0 {
+		return Result{Err: v1.NewConflict("pods", b.Name, fmt.Sprintf("node %s no longer fits the pod: insufficient %s", b.Node, strings.Join(short, ", ")))}
 	}
 	np := shallowCopy(p).(*v1.Pod)
 	np.Spec.NodeName = b.Node
 	np.Status.Conditions = setPodCondition(p.Status.Conditions, v1.PodCondition{
 		Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: now})
 	return Result{Record: w.put("pods", v1.Modified, np, old)}
+}
+
+// nodeUsage sums the requests of the pods bound to a node that have not finished.
+func nodeUsage(w *writeTxn, node string) v1.Requests {
+	it, err := w.txn.Get("pods", indexNode, node)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: pods on node %s: %v", node, err))
+	}
+	var used v1.Requests
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if p := raw.(*Record).Object().(*v1.Pod); !p.Terminal() {
+			used = used.Add(v1.PodRequests(p))
+		}
+	}
+	return used
 }
 
 // setPodCondition returns a new slice with c replacing the condition of its type.

@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/json"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"slices"
 	"strings"
 	"testing"
@@ -1064,5 +1065,56 @@ func TestUpdateCannotBindOrChangeNamespacePhase(t *testing.T) {
 	got, _ := f.Store().Get("namespaces", "", "default")
 	if p := got.Object().(*v1.Namespace).Status.Phase; p != v1.NamespaceActive {
 		t.Fatalf("a status update set the phase to %s", p)
+	}
+}
+
+func TestBindRechecksNodeFit(t *testing.T) {
+	f := NewTestFSM(t)
+	MustCreate(t, f, 1, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default"}})
+	node := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: "n1"}, Status: v1.NodeStatus{
+		Allocatable: v1.ResourceList{v1.ResourceCPU: resource.MustParse("1"), v1.ResourcePods: resource.MustParse("10")}}}
+	MustCreate(t, f, 2, node)
+	mk := func(name, cpu string) *v1.Pod {
+		return &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default", UID: "u-" + name},
+			Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "b",
+				Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu)}}}}}}
+	}
+	for i, p := range []*v1.Pod{mk("a", "600m"), mk("b", "400m"), mk("c", "1m")} {
+		MustCreate(t, f, uint64(3+i), p)
+	}
+	// Three bindings in one batch, decided on a view where each fitted alone:
+	// a and b fill the node exactly; c no longer fits.
+	cmd, err := Encode(BindCommand, BindRequest{Bindings: []Binding{
+		{Namespace: "default", Name: "a", Node: "n1"},
+		{Namespace: "default", Name: "b", Node: "n1"},
+		{Namespace: "default", Name: "c", Node: "n1"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ApplyCommand(t, f, 6, cmd).(BatchResult)
+	if res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("a: %v, b: %v", res[0].Err, res[1].Err)
+	}
+	if !v1.IsConflict(res[2].Err) || !strings.Contains(res[2].Err.Error(), "insufficient cpu") {
+		t.Fatalf("c: %v, want a Conflict naming cpu", res[2].Err)
+	}
+	if c, _ := f.Store().Get("pods", "default", "c"); c.Object().(*v1.Pod).Spec.NodeName != "" {
+		t.Fatal("c was bound to a full node")
+	}
+	// A finished pod frees its share.
+	a, _ := f.Store().Get("pods", "default", "a")
+	done := v1.DeepCopy(a.Object().(*v1.Pod))
+	done.Status.Phase = v1.PodSucceeded
+	up, err := NewUpdate(done, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ApplyCommand(t, f, 7, up).(Result); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	cmd, _ = Encode(BindCommand, BindRequest{Bindings: []Binding{{Namespace: "default", Name: "c", Node: "n1"}}})
+	if r := ApplyCommand(t, f, 8, cmd).(BatchResult); r[0].Err != nil {
+		t.Fatalf("c after a finished: %v", r[0].Err)
 	}
 }
