@@ -21,6 +21,7 @@ import (
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
 	"orch.io/orch/pki"
+	"orch.io/orch/sched"
 )
 
 type masterFlags struct {
@@ -125,6 +126,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
+	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS

@@ -1,0 +1,193 @@
+package sched
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// SchedulerConfig configures the scheduling loop.
+type SchedulerConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits bindings and status updates.
+	Proposer Proposer
+	// Logger receives the loop's logs.
+	Logger *slog.Logger
+	// Resync is the longest pause between passes without a change (default 5 s).
+	Resync time.Duration
+	// MaxBatch caps the bindings committed in one entry (default 500).
+	MaxBatch int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Rand breaks ties (default a randomly seeded source).
+	Rand *rand.Rand
+}
+
+// Scheduler places unbound pods on nodes while this master leads.
+type Scheduler struct {
+	cfg SchedulerConfig
+}
+
+// NewScheduler returns a scheduler; Run starts it.
+func NewScheduler(cfg SchedulerConfig) *Scheduler {
+	if cfg.Resync == 0 {
+		cfg.Resync = 5 * time.Second
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 500
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "scheduler")
+	return &Scheduler{cfg: cfg}
+}
+
+// Run schedules until ctx ends: a pass whenever pods or nodes change (many
+// changes collapse into one pass) and at least every Resync.
+func (s *Scheduler) Run(ctx context.Context) {
+	var seen uint64
+	for {
+		store := s.cfg.Store()
+		if _, err := s.Pass(ctx, store); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("scheduling pass failed", "err", err)
+		}
+		_, last, wait, closed, err := store.Feed().Since(seen)
+		if err != nil || closed {
+			seen, _ = store.Feed().Window()
+			_, last = store.Feed().Window()
+		}
+		seen = last
+		timer := time.NewTimer(s.cfg.Resync)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-wait:
+		case <-store.Abandoned():
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// Pass schedules every pending pod once: it commits the bindings (in
+// entries of at most MaxBatch) and marks the pods that fit nowhere. It
+// returns the number of pods bound.
+func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
+	nodesRes, err := store.List("nodes", fsm.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	podsRes, err := store.List("pods", fsm.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	var nodes []*v1.Node
+	for _, r := range nodesRes.Items {
+		nodes = append(nodes, r.Object().(*v1.Node))
+	}
+	var bound, pending []*v1.Pod
+	for _, r := range podsRes.Items {
+		p := r.Object().(*v1.Pod)
+		switch {
+		case p.Spec.NodeName != "":
+			bound = append(bound, p)
+		case p.DeletionTimestamp == nil && !p.Terminal():
+			pending = append(pending, p)
+		}
+	}
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	// Oldest first, so a pod waiting longest gets the next free room.
+	sort.SliceStable(pending, func(i, j int) bool {
+		return pending[i].CreationTimestamp.Before(pending[j].CreationTimestamp.Time)
+	})
+	plan := Schedule(NewSnapshot(nodes, bound), pending, s.cfg.Rand)
+	now := v1.NewTime(s.cfg.Now())
+	placed := 0
+	for start := 0; start < len(plan.Bindings); start += s.cfg.MaxBatch {
+		end := min(start+s.cfg.MaxBatch, len(plan.Bindings))
+		cmd, err := fsm.Encode(fsm.BindCommand, fsm.BindRequest{Bindings: plan.Bindings[start:end], Now: now})
+		if err != nil {
+			return placed, err
+		}
+		res, err := s.cfg.Proposer.Apply(ctx, cmd)
+		if err != nil {
+			return placed, err
+		}
+		for _, r := range res.(fsm.BatchResult) {
+			if r.Err == nil {
+				placed++
+			}
+		}
+	}
+	return placed, s.markUnschedulable(ctx, pending, plan.Unschedulable, now)
+}
+
+// markUnschedulable sets PodScheduled=False with the reason on the pods that
+// fit nowhere, in one entry, skipping pods whose condition already says so.
+func (s *Scheduler) markUnschedulable(ctx context.Context, pending []*v1.Pod, why map[string]string, now v1.Time) error {
+	var items []fsm.BatchItem
+	for _, p := range pending {
+		msg, ok := why[v1.Key(p.Namespace, p.Name)]
+		if !ok {
+			continue
+		}
+		if c := p.Status.Condition(v1.PodScheduled); c != nil && c.Status == v1.ConditionFalse && c.Message == msg {
+			continue
+		}
+		q := v1.DeepCopy(p)
+		q.Status.Conditions = setCondition(q.Status.Conditions, v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionFalse,
+			Reason: "Unschedulable", Message: msg, LastTransitionTime: now})
+		body, err := fsm.NewUpdate(q, true)
+		if err != nil {
+			return err
+		}
+		items = append(items, fsm.BatchItem{Type: fsm.CommandType(body[0]), Body: body[1:]})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Proposer.Apply(ctx, cmd)
+	return err
+}
+
+// setCondition returns conds with c replacing the condition of its type; the
+// transition time is kept when the status does not change.
+func setCondition(conds []v1.PodCondition, c v1.PodCondition) []v1.PodCondition {
+	out := make([]v1.PodCondition, 0, len(conds)+1)
+	found := false
+	for _, x := range conds {
+		if x.Type != c.Type {
+			out = append(out, x)
+			continue
+		}
+		if x.Status == c.Status {
+			c.LastTransitionTime = x.LastTransitionTime
+		}
+		out = append(out, c)
+		found = true
+	}
+	if !found {
+		out = append(out, c)
+	}
+	return out
+}

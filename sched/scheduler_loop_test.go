@@ -1,0 +1,84 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+func TestPassBindsAndExplainsWhatItCannotPlace(t *testing.T) {
+	p := newFakeProposer(t)
+	for i := 0; i < 3; i++ {
+		p.create(t, readyNode(fmt.Sprintf("n%d", i), "2", "4Gi", nil))
+	}
+	for i := 0; i < 6; i++ {
+		p.create(t, pendingPod(fmt.Sprintf("p%d", i), "500m"))
+	}
+	p.create(t, pendingPod("huge", "16"))
+	s := NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Rand: seeded()})
+	n, err := s.Pass(context.Background(), p.store())
+	if err != nil || n != 6 {
+		t.Fatalf("bound %d (%v), want 6", n, err)
+	}
+	for i := 0; i < 6; i++ {
+		pod := p.pod(t, fmt.Sprintf("p%d", i))
+		c := pod.Status.Condition(v1.PodScheduled)
+		if pod.Spec.NodeName == "" || c == nil || c.Status != v1.ConditionTrue {
+			t.Fatalf("p%d: node %q condition %+v", i, pod.Spec.NodeName, c)
+		}
+	}
+	huge := p.pod(t, "huge")
+	c := huge.Status.Condition(v1.PodScheduled)
+	if huge.Spec.NodeName != "" || c == nil || c.Status != v1.ConditionFalse || c.Message != "0/3 nodes available: 3 Insufficient cpu" {
+		t.Fatalf("huge: node %q condition %+v", huge.Spec.NodeName, c)
+	}
+	// A second pass with nothing new writes nothing (the condition already says so).
+	before := p.store().Index()
+	if n, err := s.Pass(context.Background(), p.store()); err != nil || n != 0 {
+		t.Fatalf("second pass: %d, %v", n, err)
+	}
+	if after := p.store().Index(); after != before {
+		t.Fatalf("an idle pass wrote entries %d..%d", before, after)
+	}
+}
+
+func TestRunSchedulesWhenABigEnoughNodeArrives(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, readyNode("small", "1", "4Gi", nil))
+	p.create(t, pendingPod("big", "8"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Resync: time.Hour}).Run(ctx)
+		close(done)
+	}()
+	waitFor(t, "big marked unschedulable", func() bool {
+		c := p.pod(t, "big").Status.Condition(v1.PodScheduled)
+		return c != nil && c.Status == v1.ConditionFalse && strings.Contains(c.Message, "Insufficient cpu")
+	})
+	// Resync is an hour: only the change itself can wake the loop.
+	p.create(t, readyNode("large", "16", "64Gi", nil))
+	waitFor(t, "big bound to the large node", func() bool { return p.pod(t, "big").Spec.NodeName == "large" })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop after cancel")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
