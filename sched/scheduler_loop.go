@@ -105,7 +105,7 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 		switch {
 		case p.Spec.NodeName != "":
 			bound = append(bound, p)
-		case p.DeletionTimestamp == nil && !p.Terminal():
+		case p.DeletionTimestamp == nil && !p.Terminal() && ours(p):
 			pending = append(pending, p)
 		}
 	}
@@ -136,6 +136,12 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 		}
 	}
 	return placed, s.markUnschedulable(ctx, pending, plan.Unschedulable, now)
+}
+
+// ours reports whether a pod is this scheduler's to place: pods that name
+// another scheduler are left alone, as Kubernetes' default scheduler does.
+func ours(p *v1.Pod) bool {
+	return p.Spec.SchedulerName == "" || p.Spec.SchedulerName == v1.DefaultSchedulerName
 }
 
 // markUnschedulable sets PodScheduled=False with the reason on the pods that

@@ -19,6 +19,9 @@ func TestPassBindsAndExplainsWhatItCannotPlace(t *testing.T) {
 		p.create(t, pendingPod(fmt.Sprintf("p%d", i), "500m"))
 	}
 	p.create(t, pendingPod("huge", "16"))
+	other := pendingPod("other", "1")
+	other.Spec.SchedulerName = "someone-else"
+	p.create(t, other)
 	s := NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Rand: seeded()})
 	n, err := s.Pass(context.Background(), p.store())
 	if err != nil || n != 6 {
@@ -35,6 +38,9 @@ func TestPassBindsAndExplainsWhatItCannotPlace(t *testing.T) {
 	c := huge.Status.Condition(v1.PodScheduled)
 	if huge.Spec.NodeName != "" || c == nil || c.Status != v1.ConditionFalse || c.Message != "0/3 nodes available: 3 Insufficient cpu" {
 		t.Fatalf("huge: node %q condition %+v", huge.Spec.NodeName, c)
+	}
+	if o := p.pod(t, "other"); o.Spec.NodeName != "" || len(o.Status.Conditions) != 0 {
+		t.Fatalf("a pod for another scheduler was touched: node %q conditions %+v", o.Spec.NodeName, o.Status.Conditions)
 	}
 	// A second pass with nothing new writes nothing (the condition already says so).
 	before := p.store().Index()

@@ -7,6 +7,8 @@ const (
 	DefaultNamespace                     = "default"
 	DefaultTerminationGracePeriodSeconds = int64(30)
 	DefaultSessionAffinityTimeoutSeconds = int32(10800)
+	// DefaultSchedulerName is the scheduler that places pods that name none.
+	DefaultSchedulerName = "default-scheduler"
 )
 
 // Default fills unset fields of obj with the values Kubernetes would use.
@@ -51,7 +53,7 @@ func DefaultPodSpec(s *PodSpec) {
 		s.DNSPolicy = "ClusterFirst"
 	}
 	if s.SchedulerName == "" {
-		s.SchedulerName = "default-scheduler"
+		s.SchedulerName = DefaultSchedulerName
 	}
 	for i := range s.Volumes {
 		if s.Volumes[i].EmptyDir == nil {

@@ -19,10 +19,15 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// unscheduled names a scheduler that does not exist: the storage tests' pods
+// stay exactly as written (the leader's scheduler leaves them alone).
+const unscheduled = "e2e-no-scheduler"
+
 func testPod(name string) *v1.Pod {
 	return &v1.Pod{
 		ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": "web"}},
-		Spec:       v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"httpd", "-f"}}}},
+		Spec: v1.PodSpec{SchedulerName: unscheduled,
+			Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"httpd", "-f"}}}},
 	}
 }
 
@@ -38,13 +43,14 @@ metadata:
   labels: {app: web, index: "%d"}
   annotations: {note: "%s"}
 spec:
+  schedulerName: %s
   containers:
   - name: web
     image: busybox:1.35
     command: ["httpd", "-f", "-p", "8080"]
     ports: [{containerPort: 8080, name: http}]
     resources: {requests: {cpu: 100m, memory: 32Mi}}
-`, prefix, i, i, strings.Repeat("x", 400))
+`, prefix, i, i, strings.Repeat("x", 400), unscheduled)
 	}
 	return b.String()
 }

@@ -27,6 +27,7 @@ func simulatedNode(name, cpu string) *v1.Node {
 
 func podRequesting(name, cpu string) *v1.Pod {
 	p := testPod(name)
+	p.Spec.SchedulerName = "" // the default scheduler's
 	p.Spec.Containers[0].Resources.Requests = v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu)}
 	return p
 }
