@@ -220,7 +220,7 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 		if err := keepImmutable(r.Name, next, old.Object()); err != nil {
 			return Result{Err: err}
 		}
-		if !jsonEqual(specOf(next), specOf(old.Object())) {
+		if !v1.JSONEqual(specOf(next), specOf(old.Object())) {
 			next.GetObjectMeta().Generation = old.Meta().Generation + 1
 		}
 	}
@@ -287,12 +287,6 @@ func specOf(obj v1.Object) any {
 		return o.Subsets
 	}
 	return nil
-}
-
-func jsonEqual(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 func applyScale(w *writeTxn, body []byte) any {

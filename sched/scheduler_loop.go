@@ -58,29 +58,10 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 // Run schedules until ctx ends: a pass whenever pods or nodes change (many
 // changes collapse into one pass) and at least every Resync.
 func (s *Scheduler) Run(ctx context.Context) {
-	var seen uint64
-	for {
-		store := s.cfg.Store()
-		if _, err := s.Pass(ctx, store); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("scheduling pass failed", "err", err)
-		}
-		_, last, wait, closed, err := store.Feed().Since(seen)
-		if err != nil || closed {
-			seen, _ = store.Feed().Window()
-			_, last = store.Feed().Window()
-		}
-		seen = last
-		timer := time.NewTimer(s.cfg.Resync)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-wait:
-		case <-store.Abandoned():
-		case <-timer.C:
-		}
-		timer.Stop()
-	}
+	runOnChanges(ctx, s.cfg.Store, s.cfg.Resync, s.cfg.Logger, func(ctx context.Context, store *fsm.Store) error {
+		_, err := s.Pass(ctx, store)
+		return err
+	})
 }
 
 // Pass schedules every pending pod once: it commits the bindings (in

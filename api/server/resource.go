@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -127,7 +126,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 	generated := m.Name == "" && m.GenerateName != ""
 	for attempt := 0; ; attempt++ {
 		if generated {
-			m.Name = m.GenerateName + randomSuffix()
+			m.Name = v1.GenerateName(m.GenerateName)
 		}
 		if err := v1.Validate(obj); err != nil {
 			writeError(w, err)
@@ -173,18 +172,6 @@ func prepareCreate(obj v1.Object) {
 	case *v1.Namespace:
 		o.Status = v1.NamespaceStatus{}
 	}
-}
-
-const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
-
-// randomSuffix returns the 5 random characters Kubernetes appends to generateName.
-func randomSuffix() string {
-	b := make([]byte, 5)
-	rand.Read(b)
-	for i := range b {
-		b[i] = suffixAlphabet[int(b[i])%len(suffixAlphabet)]
-	}
-	return string(b)
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *request) {

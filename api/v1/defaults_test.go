@@ -188,10 +188,10 @@ func TestDefaultReplicationController(t *testing.T) {
 			if rc.Spec.Replicas == nil || *rc.Spec.Replicas != tt.wantReplicas {
 				t.Errorf("replicas = %v, want %d", rc.Spec.Replicas, tt.wantReplicas)
 			}
-			if !jsonEqual(rc.Spec.Selector, tt.wantSelector) {
+			if !JSONEqual(rc.Spec.Selector, tt.wantSelector) {
 				t.Errorf("selector = %v, want %v", rc.Spec.Selector, tt.wantSelector)
 			}
-			if !jsonEqual(rc.Labels, tt.wantLabels) {
+			if !JSONEqual(rc.Labels, tt.wantLabels) {
 				t.Errorf("labels = %v, want %v", rc.Labels, tt.wantLabels)
 			}
 			if tpl := rc.Spec.Template; tpl != nil {

@@ -405,7 +405,7 @@ func TestDeepCopy(t *testing.T) {
 	p := validPod()
 	p.Status.Conditions = []PodCondition{{Type: PodReady, Status: ConditionTrue}}
 	c := DeepCopy(p)
-	if c == p || !jsonEqual(c, p) {
+	if c == p || !JSONEqual(c, p) {
 		t.Fatal("copy differs or is the same pointer")
 	}
 	c.Labels["app"] = "changed"

@@ -2,6 +2,7 @@ package v1
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -12,7 +13,9 @@ func labelSet(m map[string]string) labels.Set { return labels.Set(m) }
 // LabelsOf returns the labels of an object as a labels.Set.
 func LabelsOf(obj Object) labels.Set { return labels.Set(obj.GetObjectMeta().Labels) }
 
-func jsonEqual(a, b any) bool {
+// JSONEqual reports whether a and b encode to the same JSON: equality of API
+// values as the API sees them (nil and empty fields with omitempty agree).
+func JSONEqual(a, b any) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
@@ -33,4 +36,17 @@ func CopyStatus(dst, src Object) {
 	case *Service:
 		d.Status = src.(*Service).Status
 	}
+}
+
+const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// GenerateName returns prefix plus the 5 random characters Kubernetes
+// appends for metadata.generateName (no vowels, so no words).
+func GenerateName(prefix string) string {
+	b := make([]byte, 5)
+	rand.Read(b)
+	for i := range b {
+		b[i] = suffixAlphabet[int(b[i])%len(suffixAlphabet)]
+	}
+	return prefix + string(b)
 }

@@ -505,13 +505,13 @@ func validateImmutable(obj, old Object) field.ErrorList {
 				a.Image, b.Image = "", ""
 				// The pull policy defaults from the image tag, so it follows the image.
 				a.ImagePullPolicy, b.ImagePullPolicy = "", ""
-				if !jsonEqual(a, b) {
+				if !JSONEqual(a, b) {
 					errs = append(errs, field.Forbidden(sp.Child("containers").Index(i),
 						"pod updates may only change the image of a container"))
 				}
 			}
 		}
-		if !jsonEqual(o.Spec.Volumes, op.Spec.Volumes) {
+		if !JSONEqual(o.Spec.Volumes, op.Spec.Volumes) {
 			errs = append(errs, field.Forbidden(sp.Child("volumes"), "may not be changed"))
 		}
 	case *Service:

@@ -127,6 +127,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("replication", sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS

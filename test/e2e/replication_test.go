@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/test/harness"
+)
+
+// An RC of 50 on 10 simulated nodes: 50 bound pods, spread within ±1 per
+// node; scaled to 80 and back to 20, it converges, and while it grows the
+// count of its live pods never exceeds the replicas asked for.
+func TestReplicationControllerScalesAcrossSimulatedNodes(t *testing.T) {
+	c := harness.StartCluster(t, bins, harness.Options{})
+	cl := c.Client()
+	for i := 0; i < 10; i++ {
+		if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode(fmt.Sprintf("node-%02d", i), "16")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replicas := int32(50)
+	rc := &v1.ReplicationController{
+		ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: v1.ReplicationControllerSpec{Replicas: &replicas, Selector: map[string]string{"app": "rc-web"},
+			Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"app": "rc-web"}},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox:1.35"}}}}},
+	}
+	if err := cl.Create(ctxT(t, 10*time.Second), rc); err != nil {
+		t.Fatal(err)
+	}
+	// live returns the RC's pods that are not being deleted, by node.
+	live := func() (int, map[string]int, error) {
+		pods, _, err := client.ListTyped[v1.Pod](ctxT(t, 5*time.Second), cl, "pods", "default",
+			client.ListOptions{LabelSelector: "app=rc-web"})
+		if err != nil {
+			return 0, nil, err
+		}
+		n, per := 0, map[string]int{}
+		for _, p := range pods {
+			if p.DeletionTimestamp == nil {
+				n++
+				per[p.Spec.NodeName]++
+			}
+		}
+		return n, per, nil
+	}
+	converge := func(want int, spread bool) {
+		t.Helper()
+		eventually(t, 30*time.Second, fmt.Sprintf("%d live pods", want), func() error {
+			n, per, err := live()
+			if err != nil {
+				return err
+			}
+			if n > want && spread {
+				t.Fatalf("%d live pods while growing to %d", n, want)
+			}
+			if n != want || per[""] != 0 {
+				return fmt.Errorf("%d live, %d unbound", n, per[""])
+			}
+			if spread {
+				lo, hi := want, 0
+				for i := 0; i < 10; i++ {
+					k := per[fmt.Sprintf("node-%02d", i)]
+					lo, hi = min(lo, k), max(hi, k)
+				}
+				if hi-lo > 1 {
+					return fmt.Errorf("spread %v", per)
+				}
+			}
+			return nil
+		})
+	}
+	converge(50, true)
+	if err := cl.Scale(ctxT(t, 10*time.Second), "default", "web", 80); err != nil {
+		t.Fatal(err)
+	}
+	converge(80, true)
+	if err := cl.Scale(ctxT(t, 10*time.Second), "default", "web", 20); err != nil {
+		t.Fatal(err)
+	}
+	converge(20, false)
+	// The RC reports what it has.
+	eventually(t, 15*time.Second, "rc status", func() error {
+		var got v1.ReplicationController
+		if err := cl.Get(context.Background(), "replicationcontrollers", "default", "web", &got); err != nil {
+			return err
+		}
+		if got.Status.Replicas != 20 || got.Status.ObservedGeneration != got.Generation {
+			return fmt.Errorf("status %+v generation %d", got.Status, got.Generation)
+		}
+		return nil
+	})
+}
