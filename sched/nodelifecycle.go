@@ -1,0 +1,319 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// UnreachableTaintKey is the NoSchedule taint the node lifecycle controller
+// puts on a node that stopped posting status.
+const UnreachableTaintKey = "node.orch.io/unreachable"
+
+// Reason and message of the Ready=Unknown condition the controller writes.
+const (
+	nodeStatusUnknownReason  = "NodeStatusUnknown"
+	nodeStatusUnknownMessage = "the node stopped posting status"
+)
+
+// NodeLifecycleConfig configures the node lifecycle controller.
+type NodeLifecycleConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits the status updates, taints and evictions.
+	Proposer Proposer
+	// Logger receives the controller's logs.
+	Logger *slog.Logger
+	// Grace is how long a node may be silent before it is marked
+	// Ready=Unknown and tainted unreachable (default 40 s).
+	Grace time.Duration
+	// EvictionTimeout is how long a node may be silent before its pods are
+	// deleted (default 5 min).
+	EvictionTimeout time.Duration
+	// Interval is how often the nodes are checked without a change (default 1 s).
+	Interval time.Duration
+	// Now is the controller's clock (default time.Now). Silence is measured
+	// on it, never on the timestamps the nodes write.
+	Now func() time.Time
+}
+
+// NodeLifecycle marks silent nodes Unknown and unreachable and evicts their
+// pods, while this master leads. Like Kubernetes' node lifecycle controller it
+// measures a node's silence on its own clock, from the moment *it* saw the
+// node's heartbeat change; a new instance (a new leader) starts every node's
+// clock afresh, so a failover never evicts a healthy node's pods.
+type NodeLifecycle struct {
+	cfg NodeLifecycleConfig
+
+	mu    sync.Mutex
+	nodes map[string]*nodeHealth
+}
+
+// nodeHealth is what the controller knows of one node.
+type nodeHealth struct {
+	uid       string
+	heartbeat time.Time // the node's last heartbeat as written in the object
+	observed  time.Time // when this controller saw heartbeat change (its clock)
+	evicted   bool      // pods deleted since the node went silent
+}
+
+// NewNodeLifecycle returns a node lifecycle controller; Run starts it.
+func NewNodeLifecycle(cfg NodeLifecycleConfig) *NodeLifecycle {
+	if cfg.Grace == 0 {
+		cfg.Grace = 40 * time.Second
+	}
+	if cfg.EvictionTimeout == 0 {
+		cfg.EvictionTimeout = 5 * time.Minute
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "nodelifecycle")
+	return &NodeLifecycle{cfg: cfg, nodes: map[string]*nodeHealth{}}
+}
+
+// Run checks the nodes until ctx ends: every Interval and whenever the store
+// changes (so a returning heartbeat lifts the taint at once).
+func (c *NodeLifecycle) Run(ctx context.Context) {
+	ticker := time.NewTicker(c.cfg.Interval)
+	defer ticker.Stop()
+	var seen uint64
+	for {
+		store := c.cfg.Store()
+		if err := c.Pass(ctx, store); err != nil && ctx.Err() == nil {
+			c.cfg.Logger.Warn("node lifecycle pass failed", "err", err)
+		}
+		_, last, wait, closed, err := store.Feed().Since(seen)
+		if err != nil || closed {
+			_, last = store.Feed().Window()
+		}
+		seen = last
+		select {
+		case <-ctx.Done():
+			return
+		case <-wait:
+		case <-store.Abandoned():
+		case <-ticker.C:
+		}
+	}
+}
+
+// heartbeatOf is the node's last heartbeat as the node wrote it: its Ready
+// condition's lastHeartbeatTime, or its creation if it never posted one.
+func heartbeatOf(n *v1.Node) time.Time {
+	if c := n.Status.Condition(v1.NodeReady); c != nil && !c.LastHeartbeatTime.IsZero() {
+		return c.LastHeartbeatTime.Time
+	}
+	return n.CreationTimestamp.Time
+}
+
+func hasUnreachableTaint(n *v1.Node) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == UnreachableTaintKey && t.Effect == v1.TaintNoSchedule {
+			return true
+		}
+	}
+	return false
+}
+
+// Pass checks every node once: it records heartbeats, marks the nodes silent
+// for longer than Grace Ready=Unknown with the unreachable taint, deletes the
+// pods of those silent for longer than EvictionTimeout (once per silence),
+// and lifts the taint from nodes that report Ready again.
+func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res, err := store.List("nodes", fsm.ListOptions{})
+	if err != nil {
+		return err
+	}
+	now := c.cfg.Now()
+	present := make(map[string]bool, len(res.Items))
+	var errs []error
+	for _, r := range res.Items {
+		n := r.Object().(*v1.Node)
+		present[n.Name] = true
+		hb := heartbeatOf(n)
+		h := c.nodes[n.Name]
+		if h == nil || h.uid != n.UID || !h.heartbeat.Equal(hb) {
+			// First sight (or a new leader, or a new node of that name), or
+			// a new heartbeat: the grace starts now, on our clock.
+			h = &nodeHealth{uid: n.UID, heartbeat: hb, observed: now}
+			c.nodes[n.Name] = h
+		}
+		silent := now.Sub(h.observed)
+		if silent <= c.cfg.Grace {
+			if ready := n.Status.Condition(v1.NodeReady); ready != nil && ready.Status == v1.ConditionTrue && hasUnreachableTaint(n) {
+				if err := c.removeTaint(ctx, n); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
+		if err := c.markUnreachable(ctx, n, now, silent); err != nil {
+			errs = append(errs, err)
+		}
+		if silent > c.cfg.EvictionTimeout && !h.evicted {
+			if err := c.evict(ctx, store, n, now, silent); err != nil {
+				errs = append(errs, err)
+			} else {
+				h.evicted = true
+			}
+		}
+	}
+	for name := range c.nodes {
+		if !present[name] {
+			delete(c.nodes, name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// markUnreachable sets the node's Ready condition to Unknown and adds the
+// unreachable taint, each only if missing. The two are separate entries, each
+// with the resourceVersion it was computed from as precondition: inside one
+// BatchCommand the second item would see the first's new resourceVersion
+// (the entry's index, unknown to the proposer) and fail its precondition,
+// and without one it could overwrite a concurrent change.
+func (c *NodeLifecycle) markUnreachable(ctx context.Context, n *v1.Node, now time.Time, silent time.Duration) error {
+	ready := n.Status.Condition(v1.NodeReady)
+	if ready == nil || ready.Status != v1.ConditionUnknown {
+		q := v1.DeepCopy(n)
+		cond := v1.NodeCondition{Type: v1.NodeReady, Status: v1.ConditionUnknown,
+			Reason: nodeStatusUnknownReason, Message: nodeStatusUnknownMessage, LastTransitionTime: v1.NewTime(now)}
+		if ready != nil {
+			// Keep the node's own heartbeat: it is not one of ours.
+			cond.LastHeartbeatTime = ready.LastHeartbeatTime
+		}
+		q.Status.Conditions = setNodeCondition(q.Status.Conditions, cond)
+		rec, err := c.update(ctx, q, true)
+		if err != nil {
+			return fmt.Errorf("mark node %s unknown: %w", n.Name, err)
+		}
+		c.cfg.Logger.Warn("node stopped posting status", "node", n.Name, "silent", silent)
+		if rec == nil {
+			return nil // the next pass adds the taint to what it reads
+		}
+		n = rec.Object().(*v1.Node)
+	}
+	if hasUnreachableTaint(n) {
+		return nil
+	}
+	q := v1.DeepCopy(n)
+	added := v1.NewTime(now)
+	q.Spec.Taints = append(q.Spec.Taints, v1.Taint{Key: UnreachableTaintKey, Effect: v1.TaintNoSchedule, TimeAdded: &added})
+	if _, err := c.update(ctx, q, false); err != nil {
+		return fmt.Errorf("taint node %s unreachable: %w", n.Name, err)
+	}
+	return nil
+}
+
+// removeTaint lifts the unreachable taint from a node that reports Ready again.
+func (c *NodeLifecycle) removeTaint(ctx context.Context, n *v1.Node) error {
+	q := v1.DeepCopy(n)
+	taints := q.Spec.Taints[:0]
+	for _, t := range q.Spec.Taints {
+		if !(t.Key == UnreachableTaintKey && t.Effect == v1.TaintNoSchedule) {
+			taints = append(taints, t)
+		}
+	}
+	q.Spec.Taints = taints
+	if len(taints) == 0 {
+		q.Spec.Taints = nil
+	}
+	if _, err := c.update(ctx, q, false); err != nil {
+		return fmt.Errorf("untaint node %s: %w", n.Name, err)
+	}
+	c.cfg.Logger.Info("node is posting status again", "node", n.Name)
+	return nil
+}
+
+// update commits a spec (status=false) or status update of n, with n's
+// resourceVersion as precondition, and returns the stored record if the
+// proposer reports it.
+func (c *NodeLifecycle) update(ctx context.Context, n *v1.Node, status bool) (*fsm.Record, error) {
+	cmd, err := fsm.NewUpdate(n, status)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.cfg.Proposer.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	switch r := res.(type) {
+	case fsm.Result:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Record, nil
+	case *fsm.Result:
+		if r != nil {
+			if r.Err != nil {
+				return nil, r.Err
+			}
+			return r.Record, nil
+		}
+	}
+	return nil, nil
+}
+
+// evict deletes every pod bound to the node, in one entry, each with its uid
+// as precondition and grace 0 since no node will confirm the deletion.
+func (c *NodeLifecycle) evict(ctx context.Context, store *fsm.Store, n *v1.Node, now time.Time, silent time.Duration) error {
+	pods, err := store.PodsOnNode(n.Name)
+	if err != nil {
+		return err
+	}
+	if len(pods) == 0 {
+		return nil
+	}
+	var zero int64
+	items := make([]fsm.BatchItem, 0, len(pods))
+	for _, p := range pods {
+		body, err := fsm.EncodeBody(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "pods", Namespace: p.Namespace, Name: p.Name,
+			UID: p.UID, GracePeriodSeconds: &zero, Now: v1.NewTime(now)})
+		if err != nil {
+			return err
+		}
+		items = append(items, fsm.BatchItem{Type: fsm.DeleteCommand, Body: body})
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return err
+	}
+	if _, err := c.cfg.Proposer.Apply(ctx, cmd); err != nil {
+		return fmt.Errorf("evict pods of node %s: %w", n.Name, err)
+	}
+	c.cfg.Logger.Warn("evicted the pods of an unreachable node", "node", n.Name, "pods", len(pods), "silent", silent)
+	return nil
+}
+
+// setNodeCondition returns conds with c replacing the condition of its type.
+func setNodeCondition(conds []v1.NodeCondition, c v1.NodeCondition) []v1.NodeCondition {
+	out := make([]v1.NodeCondition, 0, len(conds)+1)
+	found := false
+	for _, x := range conds {
+		if x.Type == c.Type {
+			out = append(out, c)
+			found = true
+			continue
+		}
+		out = append(out, x)
+	}
+	if !found {
+		out = append(out, c)
+	}
+	return out
+}
