@@ -110,6 +110,9 @@ The cluster is found through a client config file (written by 'orchd pki init'):
 		c.GroupID = "cluster"
 		root.AddCommand(c)
 	}
+	root.AddCommand(newCordonCmd(a))
+	root.AddCommand(newUncordonCmd(a))
+	root.AddCommand(newDrainCmd(a))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, cmd: c.CommandPath()}
 	})

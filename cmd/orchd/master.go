@@ -32,6 +32,7 @@ type masterFlags struct {
 	snapshotThreshold             uint64
 	feedSize                      int
 	gcPercent                     int
+	nodeGrace, nodeEviction       time.Duration
 	logLevel                      string
 }
 
@@ -69,6 +70,8 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.lease, "leader-lease-timeout", d.LeaderLeaseTimeout, "a leader that cannot reach a quorum this long steps down")
 	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", d.SnapshotThreshold, "log entries between snapshots")
 	fl.IntVar(&f.feedSize, "watch-window", d.FeedSize, "change events kept for watches; older resourceVersions get 410 Gone")
+	fl.DurationVar(&f.nodeGrace, "node-grace", 40*time.Second, "a node silent this long becomes Ready=Unknown and gets the node.orch.io/unreachable NoSchedule taint")
+	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	for _, req := range []string{"name", "data-dir", "pki-dir"} {
@@ -128,6 +131,9 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("replication", sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("node-lifecycle", sched.NewNodeLifecycle(sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log,
+		Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}).Run)
 
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
