@@ -95,3 +95,72 @@ func TestReplicationControllerScalesAcrossSimulatedNodes(t *testing.T) {
 		return nil
 	})
 }
+
+// Killing the leader in the middle of a scale-up: the new leader finishes it
+// and never creates a pod too many.
+func TestScaleUpSurvivesALeaderKillWithoutExtraPods(t *testing.T) {
+	c := harness.StartCluster(t, bins, harness.Options{})
+	cl := c.Client()
+	for i := 0; i < 10; i++ {
+		if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode(fmt.Sprintf("node-%02d", i), "64")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.Create(ctxT(t, 10*time.Second), rcOf("burst", 0)); err != nil {
+		t.Fatal(err)
+	}
+	const want = 5000 // ten passes of the replication manager's burst of 500
+	count := func() (int, error) {
+		pods, _, err := client.ListTyped[v1.Pod](ctxT(t, 5*time.Second), cl, "pods", "default",
+			client.ListOptions{LabelSelector: "app=burst"})
+		return len(pods), err
+	}
+	// Watch the ceiling for the whole test.
+	stop := make(chan struct{})
+	over := make(chan int, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				close(over)
+				return
+			default:
+			}
+			if n, err := count(); err == nil && n > want {
+				over <- n
+				close(over)
+				return
+			}
+		}
+	}()
+	leader := c.WaitLeader(10 * time.Second)
+	if err := cl.Scale(ctxT(t, 10*time.Second), "default", "burst", want); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the scale-up under way", func() error {
+		if n, err := count(); err != nil || n == 0 {
+			return fmt.Errorf("%d pods (%v)", n, err)
+		}
+		return nil
+	})
+	c.Kill(leader)
+	atKill, err := c.Client().List(ctxT(t, 10*time.Second), "pods", "default", client.ListOptions{LabelSelector: "app=burst", Stale: true})
+	if err == nil {
+		t.Logf("%d pods on a survivor right after the kill", len(atKill.Items))
+		if len(atKill.Items) >= want {
+			t.Fatalf("the scale-up had finished before the kill; the test proves nothing")
+		}
+	}
+	c.WaitLeader(15 * time.Second)
+	eventually(t, 90*time.Second, fmt.Sprintf("%d pods", want), func() error {
+		n, err := count()
+		if err != nil || n != want {
+			return fmt.Errorf("%d pods (%v)", n, err)
+		}
+		return nil
+	})
+	close(stop)
+	if n, ok := <-over; ok {
+		t.Fatalf("%d pods observed, more than the %d asked for", n, want)
+	}
+}
