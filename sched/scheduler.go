@@ -42,19 +42,19 @@ func NewSnapshot(nodes []*v1.Node, bound []*v1.Pod) *Snapshot {
 	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Node.Name < s.Nodes[j].Node.Name })
 	for _, p := range bound {
 		if ni := byName[p.Spec.NodeName]; ni != nil && !p.Terminal() {
-			ni.place(p)
+			ni.place(newPodInfo(p))
 		}
 	}
 	return s
 }
 
-func (ni *NodeInfo) place(p *v1.Pod) {
-	ni.Used = ni.Used.Add(v1.PodRequests(p))
-	for _, port := range hostPorts(p) {
+func (ni *NodeInfo) place(p *podInfo) {
+	ni.Used = ni.Used.Add(p.req)
+	for _, port := range p.ports {
 		ni.Ports[port] = true
 	}
-	if ref := p.ControllerRef(); ref != nil {
-		ni.ByController[ref.UID]++
+	if p.ctrl != "" {
+		ni.ByController[p.ctrl]++
 	}
 }
 
@@ -70,33 +70,49 @@ func hostPorts(p *v1.Pod) []string {
 	return out
 }
 
+// podInfo is what the filters and scores need of a pod, computed once per pass.
+type podInfo struct {
+	pod   *v1.Pod
+	req   v1.Requests
+	ports []string
+	ctrl  string // controller uid, "" for none
+}
+
+func newPodInfo(p *v1.Pod) *podInfo {
+	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: hostPorts(p)}
+	if ref := p.ControllerRef(); ref != nil {
+		pi.ctrl = ref.UID
+	}
+	return pi
+}
+
 // A filter says why a pod cannot go to a node ("" when it can). The
 // reasons are the words of the PodScheduled=False message.
-type filter func(p *v1.Pod, ni *NodeInfo) string
+type filter func(p *podInfo, ni *NodeInfo) string
 
 // filters run in order; a node is reported under the first one it fails.
 var filters = []filter{nodeReady, nodeSchedulable, nodeTaints, nodeSelector, nodeResources, nodePorts}
 
-func nodeReady(_ *v1.Pod, ni *NodeInfo) string {
+func nodeReady(_ *podInfo, ni *NodeInfo) string {
 	if c := ni.Node.Status.Condition(v1.NodeReady); c == nil || c.Status != v1.ConditionTrue {
 		return "node(s) were not ready"
 	}
 	return ""
 }
 
-func nodeSchedulable(_ *v1.Pod, ni *NodeInfo) string {
+func nodeSchedulable(_ *podInfo, ni *NodeInfo) string {
 	if ni.Node.Spec.Unschedulable {
 		return "node(s) were unschedulable"
 	}
 	return ""
 }
 
-func nodeTaints(p *v1.Pod, ni *NodeInfo) string {
+func nodeTaints(p *podInfo, ni *NodeInfo) string {
 	for _, t := range ni.Node.Spec.Taints {
 		if t.Effect != v1.TaintNoSchedule && t.Effect != v1.TaintNoExecute {
 			continue
 		}
-		if !tolerates(p.Spec.Tolerations, t) {
+		if !tolerates(p.pod.Spec.Tolerations, t) {
 			return "node(s) had untolerated taints"
 		}
 	}
@@ -125,15 +141,15 @@ func tolerates(tols []v1.Toleration, t v1.Taint) bool {
 	return false
 }
 
-func nodeSelector(p *v1.Pod, ni *NodeInfo) string {
-	if len(p.Spec.NodeSelector) > 0 && !labels.SelectorFromSet(p.Spec.NodeSelector).Matches(labels.Set(ni.Node.Labels)) {
+func nodeSelector(p *podInfo, ni *NodeInfo) string {
+	if sel := p.pod.Spec.NodeSelector; len(sel) > 0 && !labels.SelectorFromSet(sel).Matches(labels.Set(ni.Node.Labels)) {
 		return "node(s) didn't match node selector"
 	}
 	return ""
 }
 
-func nodeResources(p *v1.Pod, ni *NodeInfo) string {
-	short := v1.Insufficient(ni.Offer, ni.Used, v1.PodRequests(p))
+func nodeResources(p *podInfo, ni *NodeInfo) string {
+	short := v1.Insufficient(ni.Offer, ni.Used, p.req)
 	if len(short) == 0 {
 		return ""
 	}
@@ -143,8 +159,8 @@ func nodeResources(p *v1.Pod, ni *NodeInfo) string {
 	return "Insufficient " + short[0]
 }
 
-func nodePorts(p *v1.Pod, ni *NodeInfo) string {
-	for _, port := range hostPorts(p) {
+func nodePorts(p *podInfo, ni *NodeInfo) string {
+	for _, port := range p.ports {
 		if ni.Ports[port] {
 			return "node(s) didn't have free ports for the requested pod ports"
 		}
@@ -155,8 +171,8 @@ func nodePorts(p *v1.Pod, ni *NodeInfo) string {
 // score ranks a feasible node for a pod; higher is better. It adds the
 // share of the node left free after placing the pod (least allocated) and a
 // spreading term that prefers nodes with fewer pods of the pod's controller.
-func score(p *v1.Pod, ni *NodeInfo, maxSame int) float64 {
-	want := v1.PodRequests(p)
+func score(p *podInfo, ni *NodeInfo, maxSame int) float64 {
+	want := p.req
 	free := func(offer, used, w int64) float64 {
 		if offer == v1.Unlimited || offer <= 0 {
 			return 1
@@ -165,8 +181,8 @@ func score(p *v1.Pod, ni *NodeInfo, maxSame int) float64 {
 	}
 	least := (free(ni.Offer.MilliCPU, ni.Used.MilliCPU, want.MilliCPU) + free(ni.Offer.Memory, ni.Used.Memory, want.Memory)) / 2
 	spread := 1.0
-	if ref := p.ControllerRef(); ref != nil && maxSame > 0 {
-		spread = 1 - float64(ni.ByController[ref.UID])/float64(maxSame+1)
+	if p.ctrl != "" && maxSame > 0 {
+		spread = 1 - float64(ni.ByController[p.ctrl])/float64(maxSame+1)
 	}
 	return 100*least + 200*spread
 }
@@ -180,18 +196,38 @@ type Plan struct {
 	Unschedulable map[string]string
 }
 
+// feasibleToFind is how many feasible nodes a pod's search stops at, as
+// Kubernetes' numFeasibleNodesToFind: every node up to 100, then a share
+// that falls from 50% as clusters grow (never under 5%), so a big cluster
+// is not filtered and scored in full for every pod.
+func feasibleToFind(nodes int) int {
+	if nodes <= 100 {
+		return nodes
+	}
+	pct := max(50-nodes/125, 5)
+	return max(nodes*pct/100, 100)
+}
+
 // Schedule places pods (unbound, in the given order) on the snapshot's
 // nodes. Each placement is added to the snapshot before the next pod is
-// placed, so one plan never overcommits a node by itself. rng breaks ties.
+// placed, so one plan never overcommits a node by itself. Each pod's search
+// starts where the previous one stopped, so every node gets its turn when
+// searches stop early. rng breaks ties.
 func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 	plan := Plan{Unschedulable: map[string]string{}}
+	n := len(snap.Nodes)
+	want := feasibleToFind(n)
+	next := 0
 	for _, p := range pods {
-		var feasible []*NodeInfo
+		pi := newPodInfo(p)
+		feasible := make([]*NodeInfo, 0, want)
 		reasons := map[string]int{}
-		for _, ni := range snap.Nodes {
+		checked := 0
+		for ; checked < n && len(feasible) < want; checked++ {
+			ni := snap.Nodes[(next+checked)%n]
 			why := ""
 			for _, f := range filters {
-				if why = f(p, ni); why != "" {
+				if why = f(pi, ni); why != "" {
 					break
 				}
 			}
@@ -201,22 +237,25 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 			}
 			feasible = append(feasible, ni)
 		}
+		if n > 0 {
+			next = (next + checked) % n
+		}
 		if len(feasible) == 0 {
-			plan.Unschedulable[v1.Key(p.Namespace, p.Name)] = unschedulableMessage(len(snap.Nodes), reasons)
+			plan.Unschedulable[v1.Key(p.Namespace, p.Name)] = unschedulableMessage(n, reasons)
 			continue
 		}
-		best := pick(p, feasible, rng)
-		best.place(p)
+		best := pick(pi, feasible, rng)
+		best.place(pi)
 		plan.Bindings = append(plan.Bindings, fsm.Binding{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: best.Node.Name})
 	}
 	return plan
 }
 
-func pick(p *v1.Pod, feasible []*NodeInfo, rng *rand.Rand) *NodeInfo {
+func pick(p *podInfo, feasible []*NodeInfo, rng *rand.Rand) *NodeInfo {
 	maxSame := 0
-	if ref := p.ControllerRef(); ref != nil {
+	if p.ctrl != "" {
 		for _, ni := range feasible {
-			maxSame = max(maxSame, ni.ByController[ref.UID])
+			maxSame = max(maxSame, ni.ByController[p.ctrl])
 		}
 	}
 	var top []*NodeInfo

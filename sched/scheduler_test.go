@@ -188,3 +188,58 @@ func TestScheduleIsDeterministicForASeed(t *testing.T) {
 		t.Fatalf("same seed, different plans:\n%v\n%v", a.Bindings, b.Bindings)
 	}
 }
+
+func TestFeasibleToFind(t *testing.T) {
+	for _, tt := range []struct{ nodes, want int }{{0, 0}, {10, 10}, {100, 100}, {101, 100}, {1000, 420}, {5000, 500}, {100000, 5000}} {
+		if got := feasibleToFind(tt.nodes); got != tt.want {
+			t.Errorf("feasibleToFind(%d) = %d, want %d", tt.nodes, got, tt.want)
+		}
+	}
+}
+
+func TestEarlyStopStillReachesEveryNode(t *testing.T) {
+	var nodes []*v1.Node
+	for i := 0; i < 1000; i++ {
+		nodes = append(nodes, readyNode(fmt.Sprintf("n%04d", i), "32", "128Gi", nil))
+	}
+	var pods []*v1.Pod
+	for i := 0; i < 3000; i++ {
+		pods = append(pods, owned(pendingPod(fmt.Sprintf("p%04d", i), "100m"), "rc-big"))
+	}
+	// Searches stop after 420 feasible nodes, so spreading is approximate
+	// (as with Kubernetes' partial scoring): every node is reached, and none
+	// gets twice its share.
+	for seed := uint64(0); seed < 5; seed++ {
+		plan := Schedule(NewSnapshot(nodes, nil), pods, rand.New(rand.NewPCG(seed, seed+1)))
+		if len(plan.Bindings) != 3000 {
+			t.Fatalf("bound %d of 3000", len(plan.Bindings))
+		}
+		per := map[string]int{}
+		for _, b := range plan.Bindings {
+			per[b.Node]++
+		}
+		lo, hi := 3000, 0
+		for _, n := range nodes {
+			lo, hi = min(lo, per[n.Name]), max(hi, per[n.Name])
+		}
+		if lo < 1 || hi > 6 {
+			t.Fatalf("seed %d: spread over 1000 nodes: min %d max %d (3 each on average)", seed, lo, hi)
+		}
+		t.Logf("seed %d: min %d max %d", seed, lo, hi)
+	}
+}
+
+func BenchmarkSchedule10kPodsOn1kNodes(b *testing.B) {
+	var nodes []*v1.Node
+	for i := 0; i < 1000; i++ {
+		nodes = append(nodes, readyNode(fmt.Sprintf("n%04d", i), "32", "128Gi", nil))
+	}
+	var pods []*v1.Pod
+	for i := 0; i < 10000; i++ {
+		pods = append(pods, owned(pendingPod(fmt.Sprintf("p%05d", i), "100m"), "rc-big"))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Schedule(NewSnapshot(nodes, nil), pods, seeded())
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/test/bench"
@@ -46,6 +48,8 @@ type options struct {
 	profileDir       string
 	target           string
 	masterEnv        string
+	schedNodes       int
+	schedPods        int
 }
 
 func run() error {
@@ -57,6 +61,8 @@ func run() error {
 	flag.IntVar(&o.failovers, "failovers", 5, "leader kills (and transfers) to time")
 	flag.IntVar(&o.rssPods, "rss-pods", 10000, "pods to hold when reading the masters' memory")
 	flag.BoolVar(&o.skipEtcd, "skip-etcd", false, "measure orch only")
+	flag.IntVar(&o.schedNodes, "sched-nodes", 1000, "simulated nodes for the scheduling figure (0 skips it)")
+	flag.IntVar(&o.schedPods, "sched-pods", 10000, "replicas of the RC for the scheduling figure")
 	flag.StringVar(&o.masterEnv, "master-env", "", "comma-separated KEY=VALUE environment for the masters only (e.g. GOGC=200)")
 	flag.StringVar(&o.target, "target", "spread", "spread: worker w talks to master w%3 (followers forward), as clients usually do; leader: every worker talks to the leader")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
@@ -136,9 +142,19 @@ func run() error {
 	for i := range fo.Masters {
 		fo.Kill(i)
 	}
-	rss, err := memoryHolding(ctx, harness.StartCluster(t, bins, harness.Options{}), o)
+	rssCluster := harness.StartCluster(t, bins, harness.Options{})
+	rss, err := memoryHolding(ctx, rssCluster, o)
 	if err != nil {
 		return err
+	}
+	for i := range rssCluster.Masters {
+		rssCluster.Kill(i)
+	}
+	schedLine := "scheduling: skipped"
+	if o.schedNodes > 0 {
+		if schedLine, err = schedulingRun(ctx, harness.StartCluster(t, bins, harness.Options{}), o); err != nil {
+			return err
+		}
 	}
 
 	fmt.Println()
@@ -154,6 +170,7 @@ func run() error {
 	fmt.Printf("write unavailability after leader SIGTERM (leadership transfer): median %v, min %v, max %v (%d runs)\n",
 		median(transfers), transfers[0], transfers[len(transfers)-1], len(transfers))
 	fmt.Println(rss)
+	fmt.Println(schedLine)
 	return nil
 }
 
@@ -355,6 +372,88 @@ func median(d []time.Duration) time.Duration {
 		return 0
 	}
 	return d[len(d)/2]
+}
+
+// schedulingRun registers o.schedNodes simulated nodes, creates one RC of
+// o.schedPods replicas and times until every pod is created, bound and
+// committed, with the masters' CPU seconds over that time.
+func schedulingRun(ctx context.Context, c *harness.Cluster, o options) (string, error) {
+	cl := c.Client()
+	var wg sync.WaitGroup
+	errs := make(chan error, o.clients)
+	next := make(chan int)
+	for w := 0; w < o.clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: fmt.Sprintf("sim-%04d", i)},
+					Status: v1.NodeStatus{
+						Capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("32"), v1.ResourceMemory: resource.MustParse("128Gi"),
+							v1.ResourcePods: resource.MustParse("110")},
+						Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, LastHeartbeatTime: v1.NewTime(time.Now())}}}}
+				if err := cl.Create(ctx, n); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < o.schedNodes; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return "", fmt.Errorf("register simulated nodes: %w", err)
+	}
+	replicas := int32(o.schedPods)
+	rc := &v1.ReplicationController{
+		ObjectMeta: v1.ObjectMeta{Name: "sched", Namespace: "default"},
+		Spec: v1.ReplicationControllerSpec{Replicas: &replicas, Selector: map[string]string{"app": "sched"},
+			Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"app": "sched"}},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox:1.35",
+					Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m"),
+						v1.ResourceMemory: resource.MustParse("64Mi")}}}}}}},
+	}
+	var pids []int
+	var names []string
+	for _, m := range c.Masters {
+		pids, names = append(pids, m.PID()), append(names, m.Name)
+	}
+	before := takeCPU(pids)
+	start := time.Now()
+	if err := cl.Create(ctx, rc); err != nil {
+		return "", err
+	}
+	for {
+		var got v1.ReplicationController
+		if err := cl.Get(ctx, "replicationcontrollers", "default", "sched", &got); err != nil {
+			return "", err
+		}
+		if got.Status.Replicas == replicas {
+			unbound, err := cl.List(ctx, "pods", "default", client.ListOptions{FieldSelector: "spec.nodeName="})
+			if err != nil {
+				return "", err
+			}
+			if len(unbound.Items) == 0 {
+				break
+			}
+		}
+		if time.Since(start) > 5*time.Minute {
+			return "", fmt.Errorf("scheduling %d pods did not finish in 5 minutes", o.schedPods)
+		}
+		time.Sleep(50 * time.Millisecond) // polling cadence of the progress check
+	}
+	took := time.Since(start)
+	after := takeCPU(pids)
+	var cpu float64
+	for i := range pids {
+		cpu += (after.procs[i].Procs - before.procs[i].Procs).Seconds()
+	}
+	return fmt.Sprintf("scheduling: %d simulated nodes, RC of %d: all bound and committed in %v = %.0f pods/s (goal >= 2,000); masters used %.1f CPU-seconds (%s)",
+		o.schedNodes, o.schedPods, took.Round(time.Millisecond), float64(o.schedPods)/took.Seconds(), cpu, after.since(before, names)), nil
 }
 
 // failoverPods is the size of the cluster the failover figures are taken on.
