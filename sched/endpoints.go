@@ -256,7 +256,7 @@ func NewEndpointsController(cfg EndpointsConfig) *EndpointsController {
 // Run reconciles until ctx ends: a pass whenever the store changes (many
 // changes collapse into one pass) and at least every Resync.
 func (c *EndpointsController) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, func(ctx context.Context, store *fsm.Store) error {
+	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, func(ctx context.Context, store *fsm.Store, _ changes) error {
 		_, err := c.Pass(ctx, store)
 		return err
 	})
@@ -275,6 +275,9 @@ func (c *EndpointsController) Pass(ctx context.Context, store *fsm.Store) (int, 
 	epRes, err := store.List("endpoints", fsm.ListOptions{})
 	if err != nil {
 		return 0, err
+	}
+	if len(svcRes.Items) == 0 && len(epRes.Items) == 0 {
+		return 0, nil // nothing to manage: do not read every pod
 	}
 	podRes, err := store.List("pods", fsm.ListOptions{})
 	if err != nil {

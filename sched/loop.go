@@ -8,31 +8,60 @@ import (
 	"orch.io/orch/fsm"
 )
 
+// changes is what happened since the previous pass of a loop.
+type changes struct {
+	// full is set for the first pass, a resync, and after the store was
+	// replaced or the feed's window was lost: the pass must look at everything.
+	full bool
+	// events are the changes since the previous pass (when not full).
+	events []fsm.Event
+}
+
 // runOnChanges runs pass until ctx ends: once at start, then whenever the
 // store changes (many changes collapse into one pass), the store is
-// replaced, or resync passes without a change. Every leader loop is one of these.
+// replaced, or resync passes without a change. Every leader loop is one of
+// these; a loop that can tell from the events that nothing concerns it may
+// skip the pass.
 func runOnChanges(ctx context.Context, store func() *fsm.Store, resync time.Duration, log *slog.Logger,
-	pass func(ctx context.Context, s *fsm.Store) error) {
-	var seen uint64
+	pass func(ctx context.Context, s *fsm.Store, ch changes) error) {
+	ch := changes{full: true}
 	for {
 		s := store()
-		if err := pass(ctx, s); err != nil && ctx.Err() == nil {
+		// Changes after this point reach the next pass (some may also be
+		// seen by this one: a harmless extra pass, never a missed change).
+		_, seen := s.Feed().Window()
+		if err := pass(ctx, s, ch); err != nil && ctx.Err() == nil {
 			log.Warn("pass failed", "err", err)
 		}
-		_, last, wait, closed, err := s.Feed().Since(seen)
-		if err != nil || closed {
-			_, last = s.Feed().Window()
+		ch = waitForChanges(ctx, s, seen, resync)
+		if ctx.Err() != nil {
+			return
 		}
-		seen = last
-		timer := time.NewTimer(resync)
+	}
+}
+
+// waitForChanges returns the changes after index seen once there are any,
+// or a full pass after resync or when the store is replaced.
+func waitForChanges(ctx context.Context, s *fsm.Store, seen uint64, resync time.Duration) changes {
+	timer := time.NewTimer(resync)
+	defer timer.Stop()
+	for {
+		evs, last, wait, closed, err := s.Feed().Since(seen)
+		switch {
+		case err != nil || closed:
+			return changes{full: true}
+		case len(evs) > 0:
+			return changes{events: evs}
+		}
+		seen = last // entries without object changes (e.g. a master's address)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
-			return
+			return changes{}
 		case <-wait:
 		case <-s.Abandoned():
+			return changes{full: true}
 		case <-timer.C:
+			return changes{full: true}
 		}
-		timer.Stop()
 	}
 }

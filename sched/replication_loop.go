@@ -56,7 +56,9 @@ func NewReplicationManager(cfg ReplicationConfig) *ReplicationManager {
 
 // Run syncs every RC whenever something changes, and at least every Resync.
 func (m *ReplicationManager) Run(ctx context.Context) {
-	runOnChanges(ctx, m.cfg.Store, m.cfg.Resync, m.cfg.Logger, m.Pass)
+	runOnChanges(ctx, m.cfg.Store, m.cfg.Resync, m.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
+		return m.Pass(ctx, s)
+	})
 }
 
 // rcWrite is one write of a pass and what to tell the expectations about it.

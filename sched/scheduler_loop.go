@@ -58,40 +58,78 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 // Run schedules until ctx ends: a pass whenever pods or nodes change (many
 // changes collapse into one pass) and at least every Resync.
 func (s *Scheduler) Run(ctx context.Context) {
-	runOnChanges(ctx, s.cfg.Store, s.cfg.Resync, s.cfg.Logger, func(ctx context.Context, store *fsm.Store) error {
-		_, err := s.Pass(ctx, store)
+	waiting := 0 // pods left unschedulable by the last pass
+	runOnChanges(ctx, s.cfg.Store, s.cfg.Resync, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
+		if !ch.full && !relevant(ch.events, waiting > 0) {
+			return nil
+		}
+		_, left, err := s.pass(ctx, store)
+		waiting = left
 		return err
 	})
+}
+
+// relevant reports whether any of the changes can let a pass place a pod: a
+// new or changed unbound pod, a node change, or (when pods wait) a pod that
+// left a node or finished. Unbound pods are recognised by their index key,
+// without decoding the ones that are bound.
+func relevant(evs []fsm.Event, podsWait bool) bool {
+	for _, ev := range evs {
+		switch ev.Resource {
+		case "nodes":
+			return true
+		case "pods":
+			if ev.Type != v1.Deleted && ev.Record.NodeName() == "" {
+				return true
+			}
+			if podsWait && (ev.Type == v1.Deleted || ev.Record.Object().(*v1.Pod).Terminal()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Pass schedules every pending pod once: it commits the bindings (in
 // entries of at most MaxBatch) and marks the pods that fit nowhere. It
 // returns the number of pods bound.
 func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
+	placed, _, err := s.pass(ctx, store)
+	return placed, err
+}
+
+// pass is Pass that also returns how many pods it could not place.
+func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, int, error) {
+	unbound, err := store.PodsOnNode("")
+	if err != nil {
+		return 0, 0, err
+	}
+	var pending []*v1.Pod
+	for _, p := range unbound {
+		if p.DeletionTimestamp == nil && !p.Terminal() && ours(p) {
+			pending = append(pending, p)
+		}
+	}
+	if len(pending) == 0 {
+		return 0, 0, nil
+	}
 	nodesRes, err := store.List("nodes", fsm.ListOptions{})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	podsRes, err := store.List("pods", fsm.ListOptions{})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var nodes []*v1.Node
 	for _, r := range nodesRes.Items {
 		nodes = append(nodes, r.Object().(*v1.Node))
 	}
-	var bound, pending []*v1.Pod
+	var bound []*v1.Pod
 	for _, r := range podsRes.Items {
-		p := r.Object().(*v1.Pod)
-		switch {
-		case p.Spec.NodeName != "":
-			bound = append(bound, p)
-		case p.DeletionTimestamp == nil && !p.Terminal() && ours(p):
-			pending = append(pending, p)
+		if r.NodeName() != "" {
+			bound = append(bound, r.Object().(*v1.Pod))
 		}
-	}
-	if len(pending) == 0 {
-		return 0, nil
 	}
 	// Oldest first, so a pod waiting longest gets the next free room.
 	sort.SliceStable(pending, func(i, j int) bool {
@@ -104,11 +142,11 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 		end := min(start+s.cfg.MaxBatch, len(plan.Bindings))
 		cmd, err := fsm.Encode(fsm.BindCommand, fsm.BindRequest{Bindings: plan.Bindings[start:end], Now: now})
 		if err != nil {
-			return placed, err
+			return placed, len(plan.Unschedulable), err
 		}
 		res, err := s.cfg.Proposer.Apply(ctx, cmd)
 		if err != nil {
-			return placed, err
+			return placed, len(plan.Unschedulable), err
 		}
 		for _, r := range res.(fsm.BatchResult) {
 			if r.Err == nil {
@@ -116,7 +154,7 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 			}
 		}
 	}
-	return placed, s.markUnschedulable(ctx, pending, plan.Unschedulable, now)
+	return placed, len(plan.Unschedulable), s.markUnschedulable(ctx, pending, plan.Unschedulable, now)
 }
 
 // ours reports whether a pod is this scheduler's to place: pods that name
