@@ -80,7 +80,10 @@ func relevant(evs []fsm.Event, podsWait bool) bool {
 			return true
 		case "pods":
 			if ev.Type != v1.Deleted && ev.Record.NodeName() == "" {
-				return true
+				if p := ev.Record.Object().(*v1.Pod); ours(p) && p.DeletionTimestamp == nil {
+					return true
+				}
+				continue // another scheduler's pod, or one being deleted
 			}
 			if podsWait && (ev.Type == v1.Deleted || ev.Record.Object().(*v1.Pod).Terminal()) {
 				return true

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 func TestPassBindsAndExplainsWhatItCannotPlace(t *testing.T) {
@@ -86,5 +87,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: not within 10s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRelevantIgnoresOtherSchedulersPods(t *testing.T) {
+	p := newFakeProposer(t)
+	other := pendingPod("other", "1")
+	other.Spec.SchedulerName = "someone-else"
+	p.create(t, other)
+	p.create(t, pendingPod("mine", "1"))
+	evs, _, _, _, err := p.store().Feed().Since(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var otherEv, mineEv []fsm.Event
+	for _, ev := range evs {
+		switch ev.Record.Key() {
+		case "default/other":
+			otherEv = append(otherEv, ev)
+		case "default/mine":
+			mineEv = append(mineEv, ev)
+		}
+	}
+	if relevant(otherEv, true) {
+		t.Fatal("another scheduler's pod woke the scheduler")
+	}
+	if !relevant(mineEv, false) {
+		t.Fatal("a pending pod of ours did not wake the scheduler")
 	}
 }
