@@ -478,7 +478,20 @@ func fill(ctx context.Context, cl *client.Client, workers, n int) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := cl.Create(ctx, podBody(fmt.Sprintf("fill-%06d", i))); err != nil && !v1.IsAlreadyExists(err) {
+				// A write with an unknown outcome (a leader change under a
+				// starved host) is sent again: AlreadyExists means it landed.
+				var err error
+				for attempt := 0; attempt < 5; attempt++ {
+					err = cl.Create(ctx, podBody(fmt.Sprintf("fill-%06d", i)))
+					if err == nil || v1.IsAlreadyExists(err) {
+						err = nil
+						break
+					}
+					if !client.IsUnknownOutcome(err) && v1.CodeOf(err) != 503 && v1.CodeOf(err) != 504 {
+						break
+					}
+				}
+				if err != nil {
 					errs <- err
 					return
 				}
