@@ -14,7 +14,7 @@ import (
 
 // Done-when 5: bad input changes nothing and gets a clear Status.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
-	c := harness.StartCluster(t, bins, harness.Options{})
+	c := startCluster(t, harness.Options{})
 	admin := c.Client()
 	existing := testPod("existing")
 	if err := admin.Create(ctxT(t, 10*time.Second), existing); err != nil {

@@ -13,7 +13,7 @@ import (
 // exactly one succeeds, the rest get 409; 20 concurrent creates of one
 // name: exactly one 201.
 func TestConcurrentCompareAndSwap(t *testing.T) {
-	c := harness.StartCluster(t, bins, harness.Options{})
+	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	p := testPod("cas")
 	if err := cl.Create(ctxT(t, 10*time.Second), p); err != nil {

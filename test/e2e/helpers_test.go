@@ -11,6 +11,7 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/test/harness"
 )
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -101,4 +102,14 @@ func equalStrings(a, b []string) error {
 		}
 	}
 	return nil
+}
+
+// startCluster starts three masters with 1 s Raft timeouts (raft's own
+// defaults; orchd's are 300 ms, which `make bench` measures): the suite
+// checks behaviour across failures, and a CI host that is short of CPU must
+// not add elections of its own.
+func startCluster(t *testing.T, opts harness.Options) *harness.Cluster {
+	t.Helper()
+	opts.MasterArgs = append([]string{"--heartbeat-timeout=1s", "--election-timeout=1s", "--leader-lease-timeout=500ms"}, opts.MasterArgs...)
+	return harness.StartCluster(t, bins, opts)
 }

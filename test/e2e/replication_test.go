@@ -15,7 +15,7 @@ import (
 // node; scaled to 80 and back to 20, it converges, and while it grows the
 // count of its live pods never exceeds the replicas asked for.
 func TestReplicationControllerScalesAcrossSimulatedNodes(t *testing.T) {
-	c := harness.StartCluster(t, bins, harness.Options{})
+	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	for i := 0; i < 10; i++ {
 		if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode(fmt.Sprintf("node-%02d", i), "16")); err != nil {
@@ -99,7 +99,7 @@ func TestReplicationControllerScalesAcrossSimulatedNodes(t *testing.T) {
 // Killing the leader in the middle of a scale-up: the new leader finishes it
 // and never creates a pod too many.
 func TestScaleUpSurvivesALeaderKillWithoutExtraPods(t *testing.T) {
-	c := harness.StartCluster(t, bins, harness.Options{})
+	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	for i := 0; i < 10; i++ {
 		if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode(fmt.Sprintf("node-%02d", i), "64")); err != nil {

@@ -35,7 +35,7 @@ func podRequesting(name, cpu string) *v1.Pod {
 // The leader's scheduler binds pods to simulated nodes, explains the ones
 // that fit nowhere, and keeps working after the leader is killed.
 func TestSchedulerBindsPodsOnTheLeader(t *testing.T) {
-	c := harness.StartCluster(t, bins, harness.Options{})
+	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	for i := 0; i < 3; i++ {
 		if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode(fmt.Sprintf("node-%d", i), "2")); err != nil {
