@@ -180,7 +180,7 @@ func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
 	}
 	np := shallowCopy(p).(*v1.Pod)
 	np.Spec.NodeName = b.Node
-	np.Status.Conditions = setPodCondition(p.Status.Conditions, v1.PodCondition{
+	np.Status.Conditions = v1.SetPodCondition(p.Status.Conditions, v1.PodCondition{
 		Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: now})
 	return Result{Record: w.put("pods", v1.Modified, np, old)}
 }
@@ -198,25 +198,4 @@ func nodeUsage(w *writeTxn, node string) v1.Requests {
 		}
 	}
 	return used
-}
-
-// setPodCondition returns a new slice with c replacing the condition of its type.
-func setPodCondition(conds []v1.PodCondition, c v1.PodCondition) []v1.PodCondition {
-	out := make([]v1.PodCondition, 0, len(conds)+1)
-	found := false
-	for _, x := range conds {
-		if x.Type == c.Type {
-			if x.Status == c.Status {
-				c.LastTransitionTime = x.LastTransitionTime
-			}
-			out = append(out, c)
-			found = true
-			continue
-		}
-		out = append(out, x)
-	}
-	if !found {
-		out = append(out, c)
-	}
-	return out
 }

@@ -197,7 +197,7 @@ func (c *NodeLifecycle) markUnreachable(ctx context.Context, n *v1.Node, now tim
 			// Keep the node's own heartbeat: it is not one of ours.
 			cond.LastHeartbeatTime = ready.LastHeartbeatTime
 		}
-		q.Status.Conditions = setNodeCondition(q.Status.Conditions, cond)
+		q.Status.Conditions = v1.SetNodeCondition(q.Status.Conditions, cond)
 		rec, err := c.update(ctx, q, true)
 		if err != nil {
 			return fmt.Errorf("mark node %s unknown: %w", n.Name, err)
@@ -298,22 +298,4 @@ func (c *NodeLifecycle) evict(ctx context.Context, store *fsm.Store, n *v1.Node,
 	}
 	c.cfg.Logger.Warn("evicted the pods of an unreachable node", "node", n.Name, "pods", len(pods), "silent", silent)
 	return nil
-}
-
-// setNodeCondition returns conds with c replacing the condition of its type.
-func setNodeCondition(conds []v1.NodeCondition, c v1.NodeCondition) []v1.NodeCondition {
-	out := make([]v1.NodeCondition, 0, len(conds)+1)
-	found := false
-	for _, x := range conds {
-		if x.Type == c.Type {
-			out = append(out, c)
-			found = true
-			continue
-		}
-		out = append(out, x)
-	}
-	if !found {
-		out = append(out, c)
-	}
-	return out
 }

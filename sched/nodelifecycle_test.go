@@ -61,7 +61,7 @@ func (e *nlEnv) addNode(name string, heartbeat bool) {
 func (e *nlEnv) heartbeat(name string) {
 	e.t.Helper()
 	q := v1.DeepCopy(e.node(name))
-	q.Status.Conditions = setNodeCondition(q.Status.Conditions, v1.NodeCondition{Type: v1.NodeReady, Status: v1.ConditionTrue,
+	q.Status.Conditions = v1.SetNodeCondition(q.Status.Conditions, v1.NodeCondition{Type: v1.NodeReady, Status: v1.ConditionTrue,
 		LastHeartbeatTime: v1.NewTime(e.now), LastTransitionTime: v1.NewTime(e.now)})
 	cmd, err := fsm.NewUpdate(q, true)
 	if err != nil {

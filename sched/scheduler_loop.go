@@ -179,7 +179,7 @@ func (s *Scheduler) markUnschedulable(ctx context.Context, pending []*v1.Pod, wh
 			continue
 		}
 		q := v1.DeepCopy(p)
-		q.Status.Conditions = setCondition(q.Status.Conditions, v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionFalse,
+		q.Status.Conditions = v1.SetPodCondition(q.Status.Conditions, v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionFalse,
 			Reason: "Unschedulable", Message: msg, LastTransitionTime: now})
 		body, err := fsm.NewUpdate(q, true)
 		if err != nil {
@@ -196,26 +196,4 @@ func (s *Scheduler) markUnschedulable(ctx context.Context, pending []*v1.Pod, wh
 	}
 	_, err = s.cfg.Proposer.Apply(ctx, cmd)
 	return err
-}
-
-// setCondition returns conds with c replacing the condition of its type; the
-// transition time is kept when the status does not change.
-func setCondition(conds []v1.PodCondition, c v1.PodCondition) []v1.PodCondition {
-	out := make([]v1.PodCondition, 0, len(conds)+1)
-	found := false
-	for _, x := range conds {
-		if x.Type != c.Type {
-			out = append(out, x)
-			continue
-		}
-		if x.Status == c.Status {
-			c.LastTransitionTime = x.LastTransitionTime
-		}
-		out = append(out, c)
-		found = true
-	}
-	if !found {
-		out = append(out, c)
-	}
-	return out
 }

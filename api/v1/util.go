@@ -50,3 +50,45 @@ func GenerateName(prefix string) string {
 	}
 	return prefix + string(b)
 }
+
+// SetPodCondition returns a new slice with c in place of the condition of
+// its type (appended if absent). When the status does not change, the old
+// lastTransitionTime is kept.
+func SetPodCondition(conds []PodCondition, c PodCondition) []PodCondition {
+	out := make([]PodCondition, 0, len(conds)+1)
+	found := false
+	for _, x := range conds {
+		if x.Type != c.Type {
+			out = append(out, x)
+			continue
+		}
+		if x.Status == c.Status {
+			c.LastTransitionTime = x.LastTransitionTime
+		}
+		out, found = append(out, c), true
+	}
+	if !found {
+		out = append(out, c)
+	}
+	return out
+}
+
+// SetNodeCondition is SetPodCondition for node conditions.
+func SetNodeCondition(conds []NodeCondition, c NodeCondition) []NodeCondition {
+	out := make([]NodeCondition, 0, len(conds)+1)
+	found := false
+	for _, x := range conds {
+		if x.Type != c.Type {
+			out = append(out, x)
+			continue
+		}
+		if x.Status == c.Status {
+			c.LastTransitionTime = x.LastTransitionTime
+		}
+		out, found = append(out, c), true
+	}
+	if !found {
+		out = append(out, c)
+	}
+	return out
+}
