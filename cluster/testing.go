@@ -272,16 +272,6 @@ func (g *TestGroup) Followers(leader *TestMember) []*TestMember {
 	return out
 }
 
-// Member returns the member with the given ID, or nil.
-func (g *TestGroup) Member(id string) *TestMember {
-	for _, m := range g.Members {
-		if m.ID() == id {
-			return m
-		}
-	}
-	return nil
-}
-
 // testLogWriter sends log lines to t.Log until the test's cleanup has run
 // (logging after a test ends would panic).
 type testLogWriter struct {

@@ -5,7 +5,6 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -222,19 +221,6 @@ func (c *Cluster) Kill(i int) { c.signal(i, syscall.SIGKILL) }
 // Stop sends SIGTERM to master i (a leader transfers leadership first) and waits.
 func (c *Cluster) Stop(i int) { c.signal(i, syscall.SIGTERM) }
 
-// Pause sends SIGSTOP; Resume sends SIGCONT.
-func (c *Cluster) Pause(i int)  { c.sendOnly(i, syscall.SIGSTOP) }
-func (c *Cluster) Resume(i int) { c.sendOnly(i, syscall.SIGCONT) }
-
-func (c *Cluster) sendOnly(i int, sig syscall.Signal) {
-	c.t.Helper()
-	if pid := c.Masters[i].PID(); pid != 0 {
-		if err := syscall.Kill(pid, sig); err != nil {
-			c.t.Fatalf("signal %v to %s: %v", sig, c.Masters[i].Name, err)
-		}
-	}
-}
-
 func (c *Cluster) signal(i int, sig syscall.Signal) {
 	c.t.Helper()
 	m := c.Masters[i]
@@ -374,18 +360,6 @@ func (c *Cluster) Orchctl(stdin string, args ...string) (string, string, error) 
 	}
 	err := cmd.Run()
 	return out.String(), errb.String(), err
-}
-
-// Lines splits command output into non-empty lines.
-func Lines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // WaitCaughtUp waits until every running master has applied as far as the
