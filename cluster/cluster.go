@@ -36,7 +36,6 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	routines []leaderRoutine
-	leading  bool
 	// term is the Raft term leadership was established in (0 if none).
 	term     uint64
 	cancel   context.CancelFunc

@@ -72,7 +72,7 @@ func (c *Cluster) Run(ctx context.Context) {
 // barrier), registers this master's address, then starts the leader routines.
 func (c *Cluster) establishLeadership(ctx context.Context) {
 	c.mu.Lock()
-	if c.leading {
+	if c.term != 0 {
 		c.mu.Unlock()
 		return
 	}
@@ -88,11 +88,11 @@ func (c *Cluster) establishLeadership(ctx context.Context) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.leading || !c.IsLeader() || c.raft.CurrentTerm() != term {
+	if c.term != 0 || !c.IsLeader() || c.raft.CurrentTerm() != term {
 		return
 	}
 	lctx, cancel := context.WithCancel(ctx)
-	c.leading, c.cancel, c.term = true, cancel, term
+	c.cancel, c.term = cancel, term
 	for _, r := range c.routines {
 		c.leaderWG.Add(1)
 		go func(r leaderRoutine) {
@@ -109,11 +109,11 @@ func (c *Cluster) establishLeadership(ctx context.Context) {
 // revokeLeadership stops every leader routine and waits for them.
 func (c *Cluster) revokeLeadership() {
 	c.mu.Lock()
-	if !c.leading {
+	if c.term == 0 {
 		c.mu.Unlock()
 		return
 	}
-	c.leading, c.term = false, 0
+	c.term = 0
 	c.cancel()
 	c.established = make(chan struct{})
 	c.mu.Unlock()
@@ -140,7 +140,7 @@ func (c *Cluster) establishedTerm() uint64 {
 func (c *Cluster) WaitEstablished(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		ch, leading := c.established, c.leading
+		ch, leading := c.established, c.term != 0
 		c.mu.Unlock()
 		if leading {
 			return nil
