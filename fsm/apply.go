@@ -43,6 +43,8 @@ func applyFuncFor(t CommandType) (applyFunc, bool) {
 		return applyUpsertMaster, true
 	case BatchCommand:
 		return applyBatch, true
+	case CreateNodeCommand:
+		return applyCreateNode, true
 	}
 	return nil, false
 }

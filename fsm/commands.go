@@ -27,6 +27,7 @@ const (
 	ScaleCommand        CommandType = 6
 	UpsertMasterCommand CommandType = 7
 	BatchCommand        CommandType = 8
+	CreateNodeCommand   CommandType = 9
 )
 
 // CreateRequest creates an object. uid, creationTimestamp and the final name

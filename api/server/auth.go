@@ -16,7 +16,8 @@ type Role int
 const (
 	// RoleNone is an unauthenticated caller.
 	RoleNone Role = iota
-	// RoleNode may read everything and update the status of pods and nodes.
+	// RoleNode may read everything, register and update nodes, update the
+	// status of pods and nodes, and delete pods (to complete graceful deletes).
 	RoleNode
 	// RoleAdmin may do everything.
 	RoleAdmin
@@ -66,13 +67,20 @@ func authorize(role Role, req *request) error {
 	case RoleAdmin:
 		return nil
 	case RoleNode:
-		if req.verb == "get" || req.verb == "list" || req.verb == "watch" {
+		switch {
+		case req.verb == "get" || req.verb == "list" || req.verb == "watch":
+			return nil
+		case req.sub == "status" && (req.resource.Name == "pods" || req.resource.Name == "nodes"):
+			return nil
+		case req.resource.Name == "nodes" && req.sub == "" && (req.verb == "create" || req.verb == "update" || req.verb == "patch"):
+			// A node agent registers its Node and keeps its labels,
+			// addresses and agent endpoint current.
+			return nil
+		case req.resource.Name == "pods" && req.sub == "" && req.verb == "delete":
+			// A node agent completes the graceful deletion of a pod it stopped.
 			return nil
 		}
-		if req.sub == "status" && (req.resource.Name == "pods" || req.resource.Name == "nodes") {
-			return nil
-		}
-		return v1.NewForbidden("the node token may only read, and update the status of pods and nodes: " +
+		return v1.NewForbidden("the node token may read, register and update nodes, update the status of pods and nodes, and delete pods: " +
 			req.verb + " " + req.resource.Name + " is not allowed")
 	}
 	return v1.NewUnauthorized("Unauthorized")

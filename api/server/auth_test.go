@@ -36,7 +36,7 @@ func TestNodeTokenAuthorization(t *testing.T) {
 	e := newTestEnv(t)
 	node := withToken(e.bundle.NodeToken)
 	e.createNode(t, "n1")
-	p := e.createPod(t, "p", map[string]string{"app": "web"})
+	e.createPod(t, "p", map[string]string{"app": "web"})
 
 	t.Run("read", func(t *testing.T) {
 		e.expectCode(t, http.StatusOK, http.MethodGet, podPath(""), nil, node)
@@ -93,18 +93,20 @@ func TestNodeTokenAuthorization(t *testing.T) {
 		if got := decode[v1.Node](t, b); got.Status.Condition("Ready") == nil {
 			t.Fatalf("node status update answered %s", b)
 		}
-		// The node itself (spec, labels) is the admin's.
-		n.Spec.Unschedulable = true
-		e.expectStatus(t, http.StatusForbidden, http.MethodPut, "/api/v1/nodes/n1", n, node)
-		e.expectStatus(t, http.StatusForbidden, http.MethodPost, "/api/v1/nodes",
+		// A node agent registers itself and gets a pod CIDR from the FSM.
+		b = e.expectCode(t, http.StatusCreated, http.MethodPost, "/api/v1/nodes",
 			v1.Node{ObjectMeta: v1.ObjectMeta{Name: "n2"}}, node)
+		if got := decode[v1.Node](t, b); got.Spec.PodCIDR == "" {
+			t.Fatalf("registered node has no pod CIDR: %s", b)
+		}
 	})
 	t.Run("delete", func(t *testing.T) {
-		e.expectStatus(t, http.StatusForbidden, http.MethodDelete, podPath("p"), nil, node)
 		e.expectStatus(t, http.StatusForbidden, http.MethodDelete, "/api/v1/nodes/n1", nil, node)
-		if got := e.getPod(t, "p"); got.UID != p.UID || got.DeletionTimestamp != nil {
-			t.Fatalf("a refused delete changed the pod")
-		}
+		e.expectStatus(t, http.StatusForbidden, http.MethodDelete, "/api/v1/namespaces/default", nil, node)
+		e.expectStatus(t, http.StatusForbidden, http.MethodPost, "/api/v1/namespaces/default/pods",
+			v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "q"}, Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}, node)
+		// Completing a pod's graceful delete is the node's job.
+		e.expectCode(t, http.StatusOK, http.MethodDelete, podPath("p"), nil, node)
 	})
 	t.Run("scale", func(t *testing.T) {
 		e.expectStatus(t, http.StatusForbidden, http.MethodPut, "/api/v1/namespaces/default/replicationcontrollers/r/scale",

@@ -132,7 +132,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 			writeError(w, err)
 			return
 		}
-		cmd, err := fsm.NewCreate(obj)
+		cmd, err := s.createCommand(obj)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -148,6 +148,15 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeRecord(w, http.StatusCreated, rec)
 		return
 	}
+}
+
+// createCommand encodes the create of obj; a node gets its pod CIDR from
+// the FSM, which picks a free subnet of the cluster CIDR.
+func (s *Server) createCommand(obj v1.Object) ([]byte, error) {
+	if n, ok := obj.(*v1.Node); ok {
+		return fsm.NewCreateNode(n, s.cfg.ClusterCIDR, s.cfg.NodeCIDRMaskSize)
+	}
+	return fsm.NewCreate(obj)
 }
 
 // prepareCreate sets the fields the server owns on a new object: uid,

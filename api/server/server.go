@@ -59,6 +59,10 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Version is reported by /version.
 	Version string
+	// ClusterCIDR is the pod network; every node created without a pod CIDR
+	// gets a free /NodeCIDRMaskSize of it.
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
 }
 
 // DefaultConfig returns the API server defaults.
@@ -70,6 +74,8 @@ func DefaultConfig() Config {
 		WatchBookmarkInterval: 10 * time.Second,
 		MaxWatchTimeout:       30 * time.Minute,
 		Version:               "v0.1.0",
+		ClusterCIDR:           "10.244.0.0/16",
+		NodeCIDRMaskSize:      24,
 	}
 }
 

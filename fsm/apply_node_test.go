@@ -1,0 +1,92 @@
+package fsm
+
+import (
+	"testing"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+func createNode(t *testing.T, f *FSM, index uint64, name, podCIDR, clusterCIDR string, mask int) (*v1.Node, error) {
+	t.Helper()
+	n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: name, UID: "uid-" + name}, Spec: v1.NodeSpec{PodCIDR: podCIDR}}
+	cmd, err := NewCreateNode(n, clusterCIDR, mask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ApplyCommand(t, f, index, cmd).(Result)
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	return res.Record.Object().(*v1.Node), nil
+}
+
+func TestCreateNodeAllocatesPodCIDR(t *testing.T) {
+	f := NewTestFSM(t)
+	idx := uint64(0)
+	next := func() uint64 { idx++; return idx }
+	want := map[string]string{"a": "10.244.0.0/24", "b": "10.244.1.0/24", "c": "10.244.2.0/24"}
+	for _, name := range []string{"a", "b", "c"} {
+		n, err := createNode(t, f, next(), name, "", "10.244.0.0/16", 24)
+		if err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+		if n.Spec.PodCIDR != want[name] || len(n.Spec.PodCIDRs) != 1 || n.Spec.PodCIDRs[0] != want[name] {
+			t.Errorf("node %s podCIDR = %q %v, want %s", name, n.Spec.PodCIDR, n.Spec.PodCIDRs, want[name])
+		}
+		if n.ResourceVersion == "" {
+			t.Errorf("node %s has no resourceVersion", name)
+		}
+	}
+	// A node that names its own CIDR keeps it, and nobody else gets it.
+	n, err := createNode(t, f, next(), "fixed", "10.244.3.0/24", "10.244.0.0/16", 24)
+	if err != nil || n.Spec.PodCIDR != "10.244.3.0/24" {
+		t.Fatalf("fixed node: %v %v", n, err)
+	}
+	// Freed subnets are reused, lowest first.
+	del, _ := Encode(DeleteCommand, DeleteRequest{Resource: "nodes", Name: "b", Now: v1.NewTime(time.Unix(1, 0))})
+	if res := ApplyCommand(t, f, next(), del).(Result); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	for _, tc := range []struct{ name, want string }{{"d", "10.244.1.0/24"}, {"e", "10.244.4.0/24"}} {
+		n, err := createNode(t, f, next(), tc.name, "", "10.244.0.0/16", 24)
+		if err != nil || n.Spec.PodCIDR != tc.want {
+			t.Errorf("node %s: podCIDR %v err %v, want %s", tc.name, n, err, tc.want)
+		}
+	}
+	// A name taken is refused before anything is allocated.
+	if _, err := createNode(t, f, next(), "a", "", "10.244.0.0/16", 24); !v1.IsAlreadyExists(err) {
+		t.Errorf("duplicate node: %v, want AlreadyExists", err)
+	}
+}
+
+func TestCreateNodeAllocationErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, cluster string
+		mask, ok      int
+	}{
+		{"a /23 holds two /24s", "10.9.0.0/23", 24, 2},
+		{"a /16 cannot hold a /8", "10.9.0.0/16", 8, 0},
+		{"not a CIDR", "10.9.0.0", 24, 0},
+		{"IPv6 is not supported", "fd00::/64", 120, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := NewTestFSM(t)
+			i := 0
+			for ; i < 5; i++ {
+				if _, err := createNode(t, f, uint64(i+1), string(rune('a'+i)), "", tc.cluster, tc.mask); err != nil {
+					if code := v1.CodeOf(err); code != 400 && code != 422 {
+						t.Errorf("error code %d (%v), want 400 or 422", code, err)
+					}
+					break
+				}
+			}
+			if i != tc.ok {
+				t.Errorf("%d nodes created, want %d", i, tc.ok)
+			}
+			if got, err := f.Store().List("nodes", ListOptions{}); err != nil || len(got.Items) != tc.ok {
+				t.Errorf("store holds %d nodes (%v), want %d", len(got.Items), err, tc.ok)
+			}
+		})
+	}
+}
