@@ -36,8 +36,7 @@ import (
 // Client talks to the API servers of one cluster. It is safe for concurrent
 // use; build it once and share it.
 type Client struct {
-	servers   []*url.URL
-	names     []string
+	set       atomic.Pointer[serverSet]
 	token     string
 	userAgent string
 	rounds    int
@@ -58,13 +57,8 @@ func New(cfg *Config) (*Client, error) {
 		return nil, errors.New("client config lists no servers")
 	}
 	c := &Client{token: cfg.Token, userAgent: cfg.UserAgent, rounds: cfg.FailoverRounds}
-	for _, s := range cfg.Servers {
-		u, err := parseServer(s)
-		if err != nil {
-			return nil, err
-		}
-		c.servers = append(c.servers, u)
-		c.names = append(c.names, u.String())
+	if err := c.SetServers(cfg.Servers); err != nil {
+		return nil, err
 	}
 	if c.userAgent == "" {
 		c.userAgent = "orch-client"
@@ -95,7 +89,7 @@ func New(cfg *Config) (*Client, error) {
 		DialContext:           dialer.DialContext,
 		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   orDefault(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
-		MaxIdleConns:          perHost * len(c.servers),
+		MaxIdleConns:          perHost * 8,
 		MaxIdleConnsPerHost:   perHost,
 		IdleConnTimeout:       60 * time.Second,
 		ExpectContinueTimeout: time.Second,
@@ -131,7 +125,32 @@ func parseServer(s string) (*url.URL, error) {
 }
 
 // Servers returns the configured server URLs, in configuration order.
-func (c *Client) Servers() []string { return append([]string(nil), c.names...) }
+func (c *Client) Servers() []string { return append([]string(nil), c.set.Load().names...) }
+
+// serverSet is the list of masters a client fails over between.
+type serverSet struct {
+	urls  []*url.URL
+	names []string
+}
+
+// SetServers replaces the masters the client talks to (a node agent learns
+// them from gossip). Requests in flight finish on the old list.
+func (c *Client) SetServers(servers []string) error {
+	if len(servers) == 0 {
+		return errors.New("client config lists no servers")
+	}
+	set := &serverSet{}
+	for _, s := range servers {
+		u, err := parseServer(s)
+		if err != nil {
+			return err
+		}
+		set.urls = append(set.urls, u)
+		set.names = append(set.names, u.String())
+	}
+	c.set.Store(set)
+	return nil
+}
 
 // CloseIdleConnections closes the pooled connections that are not in use.
 func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
@@ -173,8 +192,8 @@ type attemptError struct {
 func (e *attemptError) Error() string { return e.err.Error() }
 func (e *attemptError) Unwrap() error { return e.err }
 
-func (c *Client) urlFor(idx int, r *request) string {
-	base := c.servers[idx]
+func (c *Client) urlFor(set *serverSet, idx int, r *request) string {
+	base := set.urls[idx]
 	u := *base
 	u.Path = base.Path + r.path
 	u.RawPath = ""
@@ -186,7 +205,7 @@ func (c *Client) urlFor(idx int, r *request) string {
 
 // attempt sends r to server idx once. It returns the answer whatever its
 // code, or an *attemptError.
-func (c *Client) attempt(ctx context.Context, idx int, r *request) (*response, error) {
+func (c *Client) attempt(ctx context.Context, set *serverSet, idx int, r *request) (*response, error) {
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
@@ -197,7 +216,7 @@ func (c *Client) attempt(ctx context.Context, idx int, r *request) (*response, e
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
 	}
-	target := c.urlFor(idx, r)
+	target := c.urlFor(set, idx, r)
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, target, body)
 	if err != nil {
 		return nil, &attemptError{err: fmt.Errorf("build request %s %s: %w", r.method, target, err)}
@@ -222,7 +241,7 @@ func (c *Client) attempt(ctx context.Context, idx int, r *request) (*response, e
 		}
 		return nil, &attemptError{sent: wrote.Load(), err: err}
 	}
-	res := &response{status: resp.StatusCode, server: c.names[idx]}
+	res := &response{status: resp.StatusCode, server: set.names[idx]}
 	if r.stream && resp.StatusCode/100 == 2 {
 		res.stream = resp.Body
 		return res, nil
@@ -235,7 +254,7 @@ func (c *Client) attempt(ctx context.Context, idx int, r *request) (*response, e
 	b, err := io.ReadAll(rd)
 	if err != nil {
 		return nil, &attemptError{sent: true, status: resp.StatusCode,
-			err: fmt.Errorf("read answer (HTTP %d) from %s: %w", resp.StatusCode, c.names[idx], err)}
+			err: fmt.Errorf("read answer (HTTP %d) from %s: %w", resp.StatusCode, set.names[idx], err)}
 	}
 	res.body = b
 	return res, nil
@@ -245,8 +264,9 @@ func (c *Client) attempt(ctx context.Context, idx int, r *request) (*response, e
 // *v1.StatusError for an API error, an *UnknownOutcomeError for a write that
 // was sent but not answered, or an *UnreachableError.
 func (c *Client) send(ctx context.Context, r *request) (*response, error) {
-	n := len(c.servers)
-	start := int(c.preferred.Load())
+	set := c.set.Load()
+	n := len(set.urls)
+	start := int(c.preferred.Load()) % n
 	var lastErr error
 	var unavailable *v1.StatusError
 rounds:
@@ -261,7 +281,7 @@ rounds:
 				break rounds
 			}
 			idx := (start + i) % n
-			res, err := c.attempt(ctx, idx, r)
+			res, err := c.attempt(ctx, set, idx, r)
 			if err != nil {
 				var ae *attemptError
 				if !errors.As(err, &ae) {
@@ -278,11 +298,11 @@ rounds:
 					continue
 				case ae.status/100 == 2:
 					return nil, fmt.Errorf("%s %s succeeded (HTTP %d) but its answer could not be read: %w",
-						r.method, c.urlFor(idx, r), ae.status, ae.err)
+						r.method, c.urlFor(set, idx, r), ae.status, ae.err)
 				case ae.status != 0:
 					return nil, decodeStatusError(ae.status, nil)
 				case ae.sent:
-					return nil, &UnknownOutcomeError{Method: r.method, URL: c.urlFor(idx, r), Err: ae.err}
+					return nil, &UnknownOutcomeError{Method: r.method, URL: c.urlFor(set, idx, r), Err: ae.err}
 				}
 				lastErr = ae.err
 				continue
@@ -298,7 +318,7 @@ rounds:
 			}
 			se := decodeStatusError(res.status, res.body)
 			if res.status == http.StatusGatewayTimeout && !r.idempotent() {
-				return nil, &UnknownOutcomeError{Method: r.method, URL: c.urlFor(idx, r), Err: se}
+				return nil, &UnknownOutcomeError{Method: r.method, URL: c.urlFor(set, idx, r), Err: se}
 			}
 			return nil, se
 		}

@@ -275,3 +275,30 @@ func TestUnknownOutcome(t *testing.T) {
 		}
 	})
 }
+
+func TestSetServers(t *testing.T) {
+	live := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, testPod("p", "7"))
+	}))
+	t.Cleanup(live.Close)
+	c := newTestClient(t, live, deadURL(t))
+	var p v1.Pod
+	if err := c.Get(testCtx(t), "pods", "default", "p", &p); err == nil {
+		t.Fatal("get from a dead server succeeded")
+	}
+	if err := c.SetServers(nil); err == nil {
+		t.Fatal("SetServers accepted an empty list")
+	}
+	if err := c.SetServers([]string{"ftp://x"}); err == nil {
+		t.Fatal("SetServers accepted a bad URL")
+	}
+	if got := c.Servers(); len(got) != 1 || got[0] == live.URL {
+		t.Fatalf("a refused SetServers changed the servers: %v", got)
+	}
+	if err := c.SetServers([]string{deadURL(t), live.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(testCtx(t), "pods", "default", "p", &p); err != nil || p.ResourceVersion != "7" {
+		t.Fatalf("get after SetServers: %v %v", p.ResourceVersion, err)
+	}
+}
