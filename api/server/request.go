@@ -20,7 +20,7 @@ type request struct {
 	resource  v1.Resource
 	namespace string
 	name      string
-	// sub is "", "status", "scale" or "binding".
+	// sub is "", "status", "scale", "binding", "log" or "images".
 	sub string
 }
 
@@ -76,7 +76,7 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		req.verb = "get"
 	case method == http.MethodPost && req.name == "":
 		req.verb = "create"
-	case method == http.MethodPost && req.sub == "binding":
+	case method == http.MethodPost && (req.sub == "binding" || req.sub == subImages):
 		req.verb = "create"
 	case method == http.MethodPut && req.name != "":
 		req.verb = "update"
@@ -90,6 +90,9 @@ func parsePath(method, path string, watch bool) (*request, error) {
 	if req.sub == "binding" && req.verb != "create" {
 		return nil, v1.NewMethodNotAllowed("binding supports POST only")
 	}
+	if err := checkProxySub(req); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -101,6 +104,10 @@ func validSub(r v1.Resource, sub string) bool {
 		return r.Name == "replicationcontrollers"
 	case "binding":
 		return r.Name == "pods"
+	case subLog:
+		return r.Name == "pods"
+	case subImages:
+		return r.Name == "nodes"
 	}
 	return false
 }

@@ -38,6 +38,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		s.serveWatch(rec, r, req)
 		return
 	}
+	if isProxySub(req) {
+		s.serveProxy(rec, r, req) // proxied to a node agent; sets its own timeouts
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout + 5*time.Second))

@@ -98,7 +98,7 @@ The cluster is found through a client config file (written by 'orchd pki init'):
 	)
 	root.SetCompletionCommandGroupID("other")
 	root.SetHelpCommandGroupID("other")
-	for _, c := range []*cobra.Command{newGetCmd(a), newDescribeCmd(a), newCreateCmd(a), newDeleteCmd(a)} {
+	for _, c := range []*cobra.Command{newGetCmd(a), newDescribeCmd(a), newCreateCmd(a), newDeleteCmd(a), newLogsCmd(a)} {
 		c.GroupID = "basic"
 		root.AddCommand(c)
 	}
@@ -106,7 +106,7 @@ The cluster is found through a client config file (written by 'orchd pki init'):
 		c.GroupID = "deploy"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newClusterCmd(a), newVersionCmd(a)} {
+	for _, c := range []*cobra.Command{newClusterCmd(a), newVersionCmd(a), newImageCmd(a)} {
 		c.GroupID = "cluster"
 		root.AddCommand(c)
 	}
