@@ -1,0 +1,121 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+
+	"orch.io/orch/node"
+)
+
+// Image pull policies (Kubernetes' imagePullPolicy values).
+const (
+	PullAlways       = "Always"
+	PullIfNotPresent = "IfNotPresent"
+	PullNever        = "Never"
+)
+
+// NormalizeImage returns the fully qualified form of an image reference:
+// busybox → docker.io/library/busybox:latest.
+func NormalizeImage(image string) (string, error) {
+	named, err := reference.ParseDockerRef(image)
+	if err != nil {
+		return "", fmt.Errorf("parse image reference %q: %w", image, err)
+	}
+	return named.String(), nil
+}
+
+// EnsureImage makes image available according to policy and unpacked into
+// the snapshotter. An empty policy means IfNotPresent (the API server is
+// expected to have defaulted it). Always pulls, and a failed pull is an
+// error even when the image is present, as with the kubelet.
+func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.ImageInfo, error) {
+	ctx = r.ns(ctx)
+	name, err := NormalizeImage(image)
+	if err != nil {
+		return node.ImageInfo{}, err
+	}
+	var img client.Image
+	switch policy {
+	case PullNever:
+		img, err = r.client.GetImage(ctx, name)
+		if errdefs.IsNotFound(err) {
+			return node.ImageInfo{}, fmt.Errorf("image %s is not present on the node and imagePullPolicy is Never", name)
+		}
+		if err != nil {
+			return node.ImageInfo{}, fmt.Errorf("get image %s: %w", name, err)
+		}
+	case PullIfNotPresent, "":
+		img, err = r.client.GetImage(ctx, name)
+		if errdefs.IsNotFound(err) {
+			img, err = r.pull(ctx, name)
+		}
+		if err != nil {
+			return node.ImageInfo{}, fmt.Errorf("ensure image %s: %w", name, err)
+		}
+	case PullAlways:
+		if img, err = r.pull(ctx, name); err != nil {
+			return node.ImageInfo{}, fmt.Errorf("ensure image %s (imagePullPolicy Always): %w", name, err)
+		}
+	default:
+		return node.ImageInfo{}, fmt.Errorf("ensure image %s: unknown imagePullPolicy %q", name, policy)
+	}
+	if err := r.unpack(ctx, img); err != nil {
+		return node.ImageInfo{}, err
+	}
+	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String()}, nil
+}
+
+func (r *Runtime) pull(ctx context.Context, name string) (client.Image, error) {
+	r.log.Info("pulling image", "image", name)
+	img, err := r.client.Pull(ctx, name,
+		client.WithPullUnpack,
+		client.WithPullSnapshotter(r.cfg.Snapshotter))
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", name, err)
+	}
+	return img, nil
+}
+
+// unpack unpacks img into the snapshotter unless it already is.
+func (r *Runtime) unpack(ctx context.Context, img client.Image) error {
+	ok, err := img.IsUnpacked(ctx, r.cfg.Snapshotter)
+	if err != nil {
+		return fmt.Errorf("check image %s unpacked: %w", img.Name(), err)
+	}
+	if ok {
+		return nil
+	}
+	if err := img.Unpack(ctx, r.cfg.Snapshotter); err != nil && !errdefs.IsAlreadyExists(err) {
+		return fmt.Errorf("unpack image %s into %s: %w", img.Name(), r.cfg.Snapshotter, err)
+	}
+	return nil
+}
+
+// ImportImages imports an OCI image-layout (or docker save) tarball,
+// unpacks every named image in it into the snapshotter and returns their
+// names. Only the node's platform is imported.
+func (r *Runtime) ImportImages(ctx context.Context, rd io.Reader) ([]string, error) {
+	ctx = r.ns(ctx)
+	imgs, err := r.client.Import(ctx, rd)
+	if err != nil {
+		return nil, fmt.Errorf("import images: %w", err)
+	}
+	if len(imgs) == 0 {
+		return nil, errors.New("import images: the archive holds no named image")
+	}
+	names := make([]string, 0, len(imgs))
+	for _, meta := range imgs {
+		if err := r.unpack(ctx, client.NewImage(r.client, meta)); err != nil {
+			return names, fmt.Errorf("import images: %w", err)
+		}
+		names = append(names, meta.Name)
+		r.log.Info("imported image", "image", meta.Name, "digest", meta.Target.Digest)
+	}
+	return names, nil
+}
