@@ -8,7 +8,12 @@
 //	ca.crt ca.key           cluster CA (ECDSA P-256, 10 years)
 //	master.crt master.key   master certificate (server and client auth)
 //	admin.token node.token  bearer tokens (256 bits, hex)
+//	gossip.key              the gossip pool's AES-256 key (32 bytes, base64)
 //	admin.conf              orchctl config (servers, CA path, admin token)
+//
+// Masters load the whole directory (Load). A node needs only ca.crt,
+// node.token and gossip.key (LoadNode), so those three are what an operator
+// copies to a node.
 package pki
 
 import (
@@ -18,6 +23,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -42,8 +48,12 @@ const (
 	MasterKey  = "master.key"
 	AdminToken = "admin.token"
 	NodeToken  = "node.token"
+	GossipKey  = "gossip.key"
 	AdminConf  = "admin.conf"
 )
+
+// GossipKeySize is the size of the gossip key (AES-256).
+const GossipKeySize = 32
 
 // InitOptions says what Init creates.
 type InitOptions struct {
@@ -142,6 +152,13 @@ func Init(opts InitOptions) error {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
+	key := make([]byte, GossipKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("generate gossip key: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(opts.Dir, GossipKey), []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", GossipKey, err)
+	}
 	return nil
 }
 
@@ -164,6 +181,8 @@ type Bundle struct {
 	Master     *tls.Certificate
 	AdminToken string
 	NodeToken  string
+	// GossipKey encrypts the gossip pool (GossipKeySize bytes).
+	GossipKey []byte
 }
 
 // Load reads a PKI directory. The master certificate is optional (nodes have none).
@@ -195,7 +214,73 @@ func Load(dir string) (*Bundle, error) {
 		}
 		*t.dst = strings.TrimSpace(string(raw))
 	}
+	if b.GossipKey, err = loadGossipKey(dir); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// NodeBundle is what a node loads: the CA it verifies masters with, its
+// bearer token and the gossip key.
+type NodeBundle struct {
+	// CAPool holds the cluster CA, to verify the masters' API certificate.
+	CAPool *x509.CertPool
+	// CACertPEM is ca.crt as read.
+	CACertPEM []byte
+	// NodeToken is the bearer token nodes present to the API.
+	NodeToken string
+	// GossipKey encrypts the gossip pool (GossipKeySize bytes).
+	GossipKey []byte
+}
+
+// LoadNode reads the credentials a node needs from dir: ca.crt, node.token
+// and gossip.key, all required; no other file needs to be present.
+func LoadNode(dir string) (*NodeBundle, error) {
+	nb := &NodeBundle{}
+	var err error
+	if nb.CACertPEM, err = os.ReadFile(filepath.Join(dir, CACert)); err != nil {
+		return nil, fmt.Errorf("load node credentials: %w (copy %s, %s and %s from the masters' pki directory)", err, CACert, NodeToken, GossipKey)
+	}
+	nb.CAPool = x509.NewCertPool()
+	if !nb.CAPool.AppendCertsFromPEM(nb.CACertPEM) {
+		return nil, fmt.Errorf("load node credentials: %s holds no PEM certificate", filepath.Join(dir, CACert))
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, NodeToken))
+	if err != nil {
+		return nil, fmt.Errorf("load node credentials: %w", err)
+	}
+	if nb.NodeToken = strings.TrimSpace(string(raw)); nb.NodeToken == "" {
+		return nil, fmt.Errorf("load node credentials: %s is empty", filepath.Join(dir, NodeToken))
+	}
+	if nb.GossipKey, err = loadGossipKey(dir); err != nil {
+		return nil, err
+	}
+	return nb, nil
+}
+
+// loadGossipKey reads and checks dir/gossip.key. A directory made before
+// gossip encryption lacks it: the error says how to add one. Load does not
+// generate it, because every master and node must hold the same key and
+// each may read its own copy of the directory.
+func loadGossipKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, GossipKey)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("load gossip key: %s does not exist (the pki directory predates gossip encryption): "+
+			"create it once with `head -c %d /dev/urandom | base64 > %s && chmod 600 %s` and copy it to every master and node, "+
+			"or run `orchd pki init` again in a new directory", path, GossipKeySize, path, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load gossip key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("load gossip key %s: not base64: %w", path, err)
+	}
+	if len(key) != GossipKeySize {
+		return nil, fmt.Errorf("load gossip key %s: %d bytes, want %d", path, len(key), GossipKeySize)
+	}
+	return key, nil
 }
 
 // APIServerTLS serves the API: the master certificate, and client

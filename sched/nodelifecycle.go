@@ -41,6 +41,14 @@ type NodeLifecycleConfig struct {
 	// Now is the controller's clock (default time.Now). Silence is measured
 	// on it, never on the timestamps the nodes write.
 	Now func() time.Time
+	// Alive, if set, reports a node's gossip liveness (cluster.Liveness.Alive):
+	// alive is true while its member is alive or suspect, known while the
+	// pool knows it at all. A node that is known and alive counts as heard
+	// from at every check, as if its heartbeat had changed, so delayed API
+	// heartbeats alone never mark it Unknown. A node that is dead or left in
+	// gossip, or unknown to it, is judged by its heartbeats alone. Nil: no
+	// gossip, heartbeats only.
+	Alive func(node string) (alive, known bool)
 }
 
 // NodeLifecycle marks silent nodes Unknown and unreachable and evicts their
@@ -48,6 +56,12 @@ type NodeLifecycleConfig struct {
 // measures a node's silence on its own clock, from the moment *it* saw the
 // node's heartbeat change; a new instance (a new leader) starts every node's
 // clock afresh, so a failover never evicts a healthy node's pods.
+//
+// With gossip (NodeLifecycleConfig.Alive) a node is also heard from whenever
+// a check finds its gossip member alive. Gossip only ever adds evidence of
+// life: a node declared dead by gossip still gets the whole grace, counted
+// from the last heartbeat or alive check, so a gossip flap shorter than the
+// grace changes nothing.
 type NodeLifecycle struct {
 	cfg NodeLifecycleConfig
 
@@ -152,6 +166,9 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 			// a new heartbeat: the grace starts now, on our clock.
 			h = &nodeHealth{uid: n.UID, heartbeat: hb, observed: now}
 			c.nodes[n.Name] = h
+		} else if c.gossipAlive(n.Name) {
+			// Gossip hears the node: as good as a new heartbeat.
+			h.observed, h.evicted = now, false
 		}
 		silent := now.Sub(h.observed)
 		if silent <= c.cfg.Grace {
@@ -179,6 +196,15 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// gossipAlive reports whether gossip knows the node and finds it alive.
+func (c *NodeLifecycle) gossipAlive(node string) bool {
+	if c.cfg.Alive == nil {
+		return false
+	}
+	alive, known := c.cfg.Alive(node)
+	return known && alive
 }
 
 // markUnreachable sets the node's Ready condition to Unknown and adds the

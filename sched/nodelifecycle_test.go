@@ -364,3 +364,167 @@ func TestNodeLifecycleRunLiftsTheTaintOnAHeartbeat(t *testing.T) {
 	}
 	assertHealthy(t, e.node("a"))
 }
+
+// gossipController is a new controller (a new leader) whose gossip liveness
+// for every node is alive(elapsed), elapsed counted from start on the fake clock.
+func (e *nlEnv) gossipController(start time.Time, alive func(elapsed time.Duration) (alive, known bool)) *NodeLifecycle {
+	return NewNodeLifecycle(NodeLifecycleConfig{Store: e.p.store, Proposer: e, Grace: nlGrace, EvictionTimeout: nlEviction,
+		Now:   func() time.Time { return e.now },
+		Alive: func(string) (bool, bool) { return alive(e.now.Sub(start)) }})
+}
+
+// Gossip answers for the tables below.
+func gossipAlways(alive, known bool) func(time.Duration) (bool, bool) {
+	return func(time.Duration) (bool, bool) { return alive, known }
+}
+
+// gossipDeadDuring reports the member dead (or left: the same answer) for
+// elapsed in [from, to) and alive otherwise.
+func gossipDeadDuring(from, to time.Duration) func(time.Duration) (bool, bool) {
+	return func(d time.Duration) (bool, bool) { return d < from || d >= to, true }
+}
+
+func TestNodeLifecycleGossipLiveness(t *testing.T) {
+	type check struct {
+		at          time.Duration // since start
+		unreachable bool          // else healthy
+		podExists   bool
+	}
+	tests := []struct {
+		name string
+		// gossip is node a's gossip liveness; a posts no heartbeat after
+		// start unless heartbeats is set.
+		gossip     func(elapsed time.Duration) (alive, known bool)
+		heartbeats bool
+		// failoverAt, if set, replaces the controller (a new leader).
+		failoverAt time.Duration
+		checks     []check
+		noWrites   bool
+	}{{
+		name:     "gossip alive keeps a heartbeat-silent node Ready",
+		gossip:   gossipAlways(true, true),
+		checks:   []check{{nlGrace + time.Second, false, true}, {2 * nlEviction, false, true}},
+		noWrites: true,
+	}, {
+		// Alive at the checks at 10..50 s, dead from 60 s: the silence
+		// counts from the last alive check, at 50 s.
+		name:   "gossip dead: Unknown after the grace, evicted after the timeout",
+		gossip: gossipDeadDuring(55*time.Second, 24*time.Hour),
+		checks: []check{
+			{50*time.Second + nlGrace - time.Second, false, true},
+			{50*time.Second + nlGrace + time.Second, true, true},
+			{50*time.Second + nlEviction - time.Second, true, true},
+			{50*time.Second + nlEviction + time.Second, true, false},
+		},
+	}, {
+		name:   "unknown to gossip: heartbeats only",
+		gossip: gossipAlways(false, false),
+		checks: []check{
+			{nlGrace - time.Second, false, true},
+			{nlGrace + time.Second, true, true},
+			{nlEviction - time.Second, true, true},
+			{nlEviction + time.Second, true, false},
+		},
+	}, {
+		name:   "known but not alive from the start: heartbeats only",
+		gossip: gossipAlways(false, true),
+		checks: []check{{nlGrace - time.Second, false, true}, {nlGrace + time.Second, true, true}, {nlEviction + time.Second, true, false}},
+	}, {
+		name:       "gossip dead but heartbeats arrive: Ready",
+		gossip:     gossipAlways(false, true),
+		heartbeats: true,
+		checks:     []check{{2 * nlEviction, false, true}},
+		noWrites:   true,
+	}, {
+		// Dead at the checks at 100, 110, 120 s: 30 s < grace.
+		name:     "gossip flap shorter than the grace changes nothing",
+		gossip:   gossipDeadDuring(95*time.Second, 125*time.Second),
+		checks:   []check{{2 * time.Minute, false, true}, {2 * nlEviction, false, true}},
+		noWrites: true,
+	}, {
+		name: "repeated short flaps change nothing",
+		gossip: func(d time.Duration) (bool, bool) {
+			return d%(time.Minute) < 25*time.Second, true // dead 35 s of every minute
+		},
+		checks:   []check{{2 * nlEviction, false, true}},
+		noWrites: true,
+	}, {
+		// The old leader saw the node alive until 50 s; the new one, taking
+		// over at 60 s with gossip dead, gives it a whole grace of its own.
+		name:       "a new leader gives a gossip-dead node a grace of its own",
+		gossip:     gossipDeadDuring(55*time.Second, 24*time.Hour),
+		failoverAt: 60 * time.Second,
+		checks: []check{
+			{60*time.Second + nlGrace - time.Second, false, true},
+			{60*time.Second + nlGrace + time.Second, true, true},
+			{60*time.Second + nlEviction - time.Second, true, true},
+			{60*time.Second + nlEviction + time.Second, true, false},
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newNLEnv(t)
+			e.addNode("a", true)
+			e.addNode("b", true) // heartbeats, no gossip answer matters
+			e.p.create(t, nlPod("pa", "a"))
+			e.p.create(t, nlPod("pb", "b"))
+			start := e.now
+			c := e.gossipController(start, tt.gossip)
+			e.pass(c)
+			healthy := []string{"b"}
+			if tt.heartbeats {
+				healthy = append(healthy, "a")
+			}
+			for _, ck := range tt.checks {
+				if tt.failoverAt > 0 && e.now.Before(start.Add(tt.failoverAt)) && !start.Add(ck.at).Before(start.Add(tt.failoverAt)) {
+					e.advanceTo(c, start.Add(tt.failoverAt), healthy...)
+					c = e.gossipController(start, tt.gossip)
+					e.pass(c)
+				}
+				e.advanceTo(c, start.Add(ck.at), healthy...)
+				if ck.unreachable {
+					assertUnreachable(t, e.node("a"))
+				} else {
+					assertHealthy(t, e.node("a"))
+				}
+				if got := e.podExists("pa"); got != ck.podExists {
+					t.Fatalf("at %v: pod on a exists=%v, want %v", ck.at, got, ck.podExists)
+				}
+				assertHealthy(t, e.node("b"))
+				if !e.podExists("pb") {
+					t.Fatalf("at %v: pod on the heartbeating node b was evicted", ck.at)
+				}
+			}
+			if tt.noWrites && e.writes != 0 {
+				t.Fatalf("%d writes, want 0", e.writes)
+			}
+		})
+	}
+}
+
+// A node marked Unknown while gossip found it dead stays Unknown when gossip
+// finds it again (only its own Ready heartbeat lifts the mark), but gossip
+// keeps its pods from being evicted.
+func TestNodeLifecycleGossipReturnKeepsPodsButNotTheMark(t *testing.T) {
+	e := newNLEnv(t)
+	e.addNode("a", true)
+	e.p.create(t, nlPod("pa", "a"))
+	start := e.now
+	// Dead from 5 s to 2 min; alive afterwards, API still silent.
+	c := e.gossipController(start, gossipDeadDuring(5*time.Second, 2*time.Minute))
+	e.pass(c)
+	e.advanceTo(c, start.Add(nlGrace+time.Second))
+	assertUnreachable(t, e.node("a"))
+	marked := e.writes
+	e.advanceTo(c, start.Add(2*nlEviction))
+	assertUnreachable(t, e.node("a"))
+	if !e.podExists("pa") {
+		t.Fatal("pods of a node gossip finds alive were evicted")
+	}
+	if e.writes != marked {
+		t.Fatalf("%d writes after the mark, want 0", e.writes-marked)
+	}
+	e.heartbeat("a")
+	e.pass(c)
+	assertHealthy(t, e.node("a"))
+}

@@ -1,0 +1,125 @@
+package pki
+
+import (
+	"bytes"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func initDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := Init(InitOptions{Dir: dir, Hosts: []string{"127.0.0.1", "master.example"}}); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	return dir
+}
+
+func TestInitWritesGossipKeyAndLoadReadsIt(t *testing.T) {
+	dir := initDir(t)
+	fi, err := os.Stat(filepath.Join(dir, GossipKey))
+	if err != nil {
+		t.Fatalf("stat gossip.key: %v", err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Fatalf("gossip.key mode %v, want 0600", mode)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, GossipKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(want) != GossipKeySize {
+		t.Fatalf("gossip.key holds %q: %d bytes, err %v; want %d base64-encoded bytes", raw, len(want), err, GossipKeySize)
+	}
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if !bytes.Equal(b.GossipKey, want) {
+		t.Fatalf("Bundle.GossipKey %x, want %x", b.GossipKey, want)
+	}
+	if b.Master == nil || b.AdminToken == "" || b.NodeToken == "" {
+		t.Fatalf("bundle incomplete: master %v admin %q node %q", b.Master != nil, b.AdminToken, b.NodeToken)
+	}
+
+	other := initDir(t)
+	ob, err := Load(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(ob.GossipKey, b.GossipKey) {
+		t.Fatal("two pki directories share a gossip key")
+	}
+}
+
+func TestLoadNodeNeedsOnlyThreeFiles(t *testing.T) {
+	src := initDir(t)
+	dir := t.TempDir()
+	for _, name := range []string{CACert, NodeToken, GossipKey} {
+		raw, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full, err := Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, err := LoadNode(dir)
+	if err != nil {
+		t.Fatalf("load node: %v", err)
+	}
+	if nb.NodeToken != full.NodeToken || !bytes.Equal(nb.GossipKey, full.GossipKey) || !bytes.Equal(nb.CACertPEM, full.CAPEM) {
+		t.Fatalf("node bundle %+v does not match the masters' directory", nb)
+	}
+	if nb.CAPool == nil || !nb.CAPool.Equal(full.CAPool) {
+		t.Fatal("node CA pool differs from the masters'")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		remove  string
+		write   map[string]string
+		load    func(string) error
+		wantErr string
+	}{
+		{name: "master dir without gossip.key", remove: GossipKey, load: loadFull, wantErr: "orchd pki init"},
+		{name: "node dir without gossip.key", remove: GossipKey, load: loadNode, wantErr: "predates gossip encryption"},
+		{name: "node dir without node.token", remove: NodeToken, load: loadNode, wantErr: NodeToken},
+		{name: "node dir without ca.crt", remove: CACert, load: loadNode, wantErr: CACert},
+		{name: "gossip key not base64", write: map[string]string{GossipKey: "not base64!\n"}, load: loadFull, wantErr: "not base64"},
+		{name: "gossip key too short", write: map[string]string{GossipKey: base64.StdEncoding.EncodeToString(make([]byte, 16))}, load: loadNode, wantErr: "16 bytes, want 32"},
+		{name: "empty node token", write: map[string]string{NodeToken: "\n"}, load: loadNode, wantErr: "is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := initDir(t)
+			if tt.remove != "" {
+				if err := os.Remove(filepath.Join(dir, tt.remove)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for name, content := range tt.write {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := tt.load(dir)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func loadFull(dir string) error { _, err := Load(dir); return err }
+func loadNode(dir string) error { _, err := LoadNode(dir); return err }
