@@ -2,7 +2,8 @@
 #
 #   make build   compile orchd and orchctl into bin/
 #   make test    the whole suite: vet, unit tests with -race, end-to-end tests
-#   make run     start a local three-master cluster in .run/ (Ctrl-C stops it)
+#   make run     start a one-machine cluster (orchd dev) in .run/dev with the examples (Ctrl-C stops it)
+#   make run-ha  start three masters on loopback in .run/ (no nodes)
 #   make bench   write throughput and failover figures beside etcd's
 #   make lint    gofmt and go vet
 
@@ -11,7 +12,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit e2e run bench lint deps clean
+.PHONY: all build test unit e2e run run-ha bench lint deps clean
 
 all: build
 
@@ -36,6 +37,9 @@ test: deps lint unit e2e
 
 run: deps build
 	./scripts/run-local.sh
+
+run-ha: deps build
+	./scripts/run-ha.sh
 
 bench: deps build
 	$(GO) run ./test/bench/cmd/orchbench

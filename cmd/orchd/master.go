@@ -27,6 +27,10 @@ import (
 type masterFlags struct {
 	name, dataDir, pkiDir         string
 	apiAddr, raftAddr, gossipAddr string
+	gossipJoin                    string
+	gossipProbe, gossipTimeout    time.Duration
+	clusterCIDR                   string
+	nodeCIDRMaskSize              int
 	initialCluster                string
 	heartbeat, election, lease    time.Duration
 	snapshotThreshold             uint64
@@ -34,6 +38,7 @@ type masterFlags struct {
 	gcPercent                     int
 	nodeGrace, nodeEviction       time.Duration
 	logLevel                      string
+	signals                       bool
 }
 
 func newMasterCommand() *cobra.Command {
@@ -63,7 +68,12 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.StringVar(&f.pkiDir, "pki-dir", "", "directory made by `orchd pki init` (required)")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:6443", "host:port of the HTTPS API (also published to the other masters)")
 	fl.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7001", "host:port of the Raft transport (mutual TLS)")
-	fl.StringVar(&f.gossipAddr, "gossip-addr", "", "host:port of the gossip pool (used once nodes join by gossip)")
+	fl.StringVar(&f.gossipAddr, "gossip-addr", "", "IP:port of this master in the gossip pool (nodes find the masters through it; empty: no gossip)")
+	fl.StringVar(&f.gossipJoin, "gossip-join", "", "comma-separated IP:port of gossip members to join (other masters)")
+	fl.DurationVar(&f.gossipProbe, "gossip-probe-interval", 0, "gossip failure-detection probe interval (0: 1 s)")
+	fl.DurationVar(&f.gossipTimeout, "gossip-probe-timeout", 0, "gossip probe timeout (0: 500 ms)")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the pod network; each node gets a free subnet of it when it registers")
+	fl.IntVar(&f.nodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet")
 	fl.StringVar(&f.initialCluster, "initial-cluster", "", "NAME=RAFTADDR,... of every master, to bootstrap a new cluster")
 	fl.DurationVar(&f.heartbeat, "heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout: a follower that hears nothing this long starts an election")
 	fl.DurationVar(&f.election, "election-timeout", d.ElectionTimeout, "Raft election timeout")
@@ -74,6 +84,8 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
+	fl.MarkHidden("handle-signals")
 	for _, req := range []string{"name", "data-dir", "pki-dir"} {
 		cmd.MarkFlagRequired(req)
 	}
@@ -132,25 +144,65 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("replication", sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	c.OnLeader("node-lifecycle", sched.NewNodeLifecycle(sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log,
-		Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}).Run)
+	var liveness *cluster.Liveness
+	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
+	if f.gossipAddr != "" {
+		gossip, err := cluster.NewGossip(cluster.GossipConfig{Name: f.name, BindAddr: f.gossipAddr, Key: bundle.GossipKey,
+			Role: cluster.GossipRoleMaster, APIAddr: "https://" + ln.Addr().String(), Logger: log,
+			ProbeInterval: f.gossipProbe, ProbeTimeout: f.gossipTimeout})
+		if err != nil {
+			c.Shutdown()
+			return err
+		}
+		if err := gossip.Start(ctx); err != nil {
+			c.Shutdown()
+			return err
+		}
+		defer func() {
+			_ = gossip.Leave(2 * time.Second)
+			_ = gossip.Shutdown()
+		}()
+		if seeds := splitList(f.gossipJoin); len(seeds) > 0 {
+			// Other masters may start later: keep trying in the background.
+			go func() {
+				if n, err := gossip.Join(ctx, seeds); err != nil {
+					log.Warn("join the gossip pool", "err", err)
+				} else {
+					log.Info("joined the gossip pool", "contacted", n)
+				}
+			}()
+		}
+		// Liveness follows the pool for the master's whole life, so a new
+		// leader starts with a warm view.
+		liveness = cluster.NewLiveness(gossip, log, 2*time.Second)
+		lc.Alive = liveness.Alive
+	}
+	c.OnLeader("node-lifecycle", sched.NewNodeLifecycle(lc).Run)
 
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
 	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
 	sc.Logger, sc.Registry, sc.Version = log, reg, version
+	sc.ClusterCIDR, sc.NodeCIDRMaskSize = f.clusterCIDR, f.nodeCIDRMaskSize
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	if f.signals {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); c.Run(runCtx) }()
+	if liveness != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); liveness.Run(runCtx) }()
+	}
 	apiErr := make(chan error, 1)
 	go func() { defer wg.Done(); apiErr <- api.Serve(runCtx, ln) }()
 	log.Info("master started", "api", ln.Addr().String(), "raft", f.raftAddr, "data", f.dataDir)

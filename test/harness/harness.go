@@ -75,14 +75,20 @@ type Options struct {
 	MasterArgs []string
 	// MasterEnv are extra environment variables (KEY=VALUE) for every master.
 	MasterEnv []string
+	// Host is the IP the masters listen on (default 127.0.0.1); a test with
+	// nodes in network namespaces uses its Net's HostIP.
+	Host string
+	// Gossip gives every master a gossip address, so nodes can join by gossip.
+	Gossip bool
 }
 
 // Master is one master process.
 type Master struct {
-	Name     string
-	APIAddr  string
-	RaftAddr string
-	DataDir  string
+	Name       string
+	APIAddr    string
+	RaftAddr   string
+	GossipAddr string
+	DataDir    string
 	LogPath  string
 
 	mu   sync.Mutex
@@ -136,18 +142,24 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	if opts.Masters == 0 {
 		opts.Masters = 3
 	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
 	dir := t.TempDir()
 	c := &Cluster{t: t, bins: bins, Dir: dir, PKIDir: filepath.Join(dir, "pki"), opts: opts}
 	var peers, servers []string
 	for i := 0; i < opts.Masters; i++ {
-		m := &Master{Name: fmt.Sprintf("m%d", i+1), APIAddr: freeAddr(t), RaftAddr: freeAddr(t),
+		m := &Master{Name: fmt.Sprintf("m%d", i+1), APIAddr: freeAddr(t, opts.Host), RaftAddr: freeAddr(t, opts.Host),
 			DataDir: filepath.Join(dir, fmt.Sprintf("m%d", i+1)), LogPath: filepath.Join(dir, fmt.Sprintf("m%d.log", i+1))}
+		if opts.Gossip {
+			m.GossipAddr = freeAddr(t, opts.Host)
+		}
 		c.Masters = append(c.Masters, m)
 		peers = append(peers, m.Name+"="+m.RaftAddr)
 		servers = append(servers, m.URL())
 	}
 	c.initial = strings.Join(peers, ",")
-	out, err := exec.Command(bins.Orchd, "pki", "init", "--dir", c.PKIDir, "--hosts", "127.0.0.1,localhost",
+	out, err := exec.Command(bins.Orchd, "pki", "init", "--dir", c.PKIDir, "--hosts", opts.Host+",127.0.0.1,localhost",
 		"--servers", strings.Join(servers, ",")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("orchd pki init: %v\n%s", err, out)
@@ -160,14 +172,22 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	return c
 }
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr(t T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a free port: %v", err)
+// freeAddr returns an address of host with a port free right now (TCP and UDP).
+func freeAddr(t T, host string) string {
+	for i := 0; i < 20; i++ {
+		ln, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			t.Fatalf("pick a free port: %v", err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if pc, err := net.ListenPacket("udp", addr); err == nil {
+			pc.Close()
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("no port free for both TCP and UDP on %s", host)
+	return ""
 }
 
 // Start starts master i (again, after a stop: it rejoins from its data dir).
@@ -183,6 +203,18 @@ func (c *Cluster) Start(i int) {
 	}
 	args := append([]string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
 		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr, "--initial-cluster", c.initial}, c.opts.MasterArgs...)
+	if m.GossipAddr != "" {
+		args = append(args, "--gossip-addr", m.GossipAddr, "--gossip-probe-interval", "200ms", "--gossip-probe-timeout", "100ms")
+		var seeds []string
+		for j, o := range c.Masters {
+			if j != i {
+				seeds = append(seeds, o.GossipAddr)
+			}
+		}
+		if len(seeds) > 0 {
+			args = append(args, "--gossip-join", strings.Join(seeds, ","))
+		}
+	}
 	cmd := exec.Command(c.bins.Orchd, args...)
 	cmd.Env = append(os.Environ(), c.opts.MasterEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf

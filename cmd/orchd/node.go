@@ -1,0 +1,457 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"orch.io/orch/api/client"
+	"orch.io/orch/cluster"
+	"orch.io/orch/net/podnet"
+	"orch.io/orch/node"
+	"orch.io/orch/node/agentserver"
+	ctrd "orch.io/orch/node/containerd"
+	"orch.io/orch/pki"
+)
+
+type nodeFlags struct {
+	name, stateDir, pkiDir                 string
+	apiServers, gossipAddr, gossipJoin     string
+	nodeIP, agentAddr                      string
+	containerdAddr, cgroupRoot             string
+	clusterCIDR, serviceCIDR, clusterDNS   string
+	heartbeat, backoff, backoffMax, resync time.Duration
+	gossipProbe, gossipProbeTimeout        time.Duration
+	logLevel                               string
+	bridge                                 string
+	stopPodsOnExit, signals                bool
+}
+
+func newNodeCommand() *cobra.Command {
+	host, _ := os.Hostname()
+	f := &nodeFlags{}
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a node agent: register the node, run the pods bound to it with containerd",
+		Long: `Run the orch node agent on a worker machine.
+
+The agent finds the masters by gossip (--gossip-join, any master or node) or
+from --api-servers, registers a Node object (the masters give it a pod CIDR),
+watches the pods bound to it and runs each in its own network, UTS and IPC
+namespaces with an address on the bridge orch0. It talks to containerd at
+--containerd-address, or starts its own containerd under --state-dir when
+none is given.
+
+OCI image tarballs in <state-dir>/images/ are imported at start (no registry
+is needed for them); other images are pulled as imagePullPolicy says.
+
+Stopping the agent (SIGTERM, or even SIGKILL) leaves the pods running; a
+restarted agent adopts them. --pki-dir needs ca.crt, node.token and
+gossip.key from the masters' PKI directory.`,
+		Example: `  orchd node --name n1 --state-dir /var/lib/orch/node --pki-dir /etc/orch/pki \
+    --gossip-addr 10.0.0.11:7946 --gossip-join 10.0.0.1:7946 --node-ip 10.0.0.11`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if f.signals {
+				var stop context.CancelFunc
+				ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+				defer stop()
+			}
+			return runNode(ctx, f, nil)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "name", host, "the node's name (its Node object)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "directory for pods, logs, IP allocations and the managed containerd (required)")
+	fl.StringVar(&f.pkiDir, "pki-dir", "", "directory holding ca.crt, node.token and gossip.key (required)")
+	fl.StringVar(&f.apiServers, "api-servers", "", "comma-separated master API URLs (https://host:port); learned from gossip when empty")
+	fl.StringVar(&f.gossipAddr, "gossip-addr", "", "IP:port the agent gossips on (default: --node-ip:7946)")
+	fl.StringVar(&f.gossipJoin, "gossip-join", "", "comma-separated host:port of gossip members to join (any master or node)")
+	fl.StringVar(&f.nodeIP, "node-ip", "", "the node's IP: pods' hostIP and where masters reach the agent (default: the first non-loopback IPv4 address)")
+	fl.StringVar(&f.agentAddr, "agent-addr", "", "host:port of the agent's HTTPS endpoint for logs (default: --node-ip:10250)")
+	fl.StringVar(&f.containerdAddr, "containerd-address", "", "containerd socket; empty starts a containerd of the agent's own under --state-dir")
+	fl.StringVar(&f.cgroupRoot, "cgroup-root", ctrd.DefaultCgroupRoot, "parent cgroup of all pods")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the pod network of the cluster (a fallback route keeps its packets on the node)")
+	fl.StringVar(&f.serviceCIDR, "service-cidr", "10.96.0.0/16", "the service network of the cluster")
+	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver for pods' resolv.conf (default: the node's resolv.conf)")
+	fl.StringVar(&f.bridge, "bridge", podnet.DefaultBridge, "name of the pod bridge")
+	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node posts its Ready status")
+	fl.DurationVar(&f.backoff, "restart-backoff", 10*time.Second, "first delay before restarting a container that keeps exiting (doubles each time)")
+	fl.DurationVar(&f.backoffMax, "restart-backoff-max", 5*time.Minute, "longest delay before restarting a container")
+	fl.DurationVar(&f.resync, "resync-interval", 10*time.Second, "how often each pod is re-checked without an event")
+	fl.DurationVar(&f.gossipProbe, "gossip-probe-interval", 0, "gossip failure-detection probe interval (0: 1 s)")
+	fl.DurationVar(&f.gossipProbeTimeout, "gossip-probe-timeout", 0, "gossip probe timeout (0: 500 ms)")
+	fl.BoolVar(&f.stopPodsOnExit, "stop-pods-on-exit", false, "stop and remove every pod (and the managed containerd) when the agent exits")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its node itself)")
+	fl.MarkHidden("handle-signals")
+	for _, req := range []string{"state-dir", "pki-dir"} {
+		cmd.MarkFlagRequired(req)
+	}
+	cmd.AddCommand(newNodeResetCommand())
+	return cmd
+}
+
+// runNode runs a node agent until ctx ends. bundle, if not nil, is used
+// instead of reading --pki-dir (orchd dev).
+func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
+	log, err := newLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	log = log.With("node", f.name)
+	if nb == nil {
+		if nb, err = pki.LoadNode(f.pkiDir); err != nil {
+			return err
+		}
+	}
+	if f.nodeIP == "" {
+		if f.nodeIP, err = firstIPv4(); err != nil {
+			return err
+		}
+	}
+	if net.ParseIP(f.nodeIP) == nil {
+		return fmt.Errorf("--node-ip %q is not an IP address", f.nodeIP)
+	}
+	if f.agentAddr == "" {
+		f.agentAddr = net.JoinHostPort(f.nodeIP, "10250")
+	}
+	_, clusterCIDR, err := net.ParseCIDR(f.clusterCIDR)
+	if err != nil {
+		return fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	_, serviceCIDR, err := net.ParseCIDR(f.serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+
+	// Gossip: join the pool and learn the masters from it.
+	var gossip *cluster.Gossip
+	if f.gossipJoin != "" || f.gossipAddr != "" {
+		if f.gossipAddr == "" {
+			f.gossipAddr = net.JoinHostPort(f.nodeIP, "7946")
+		}
+		gossip, err = cluster.NewGossip(cluster.GossipConfig{
+			Name: f.name, BindAddr: f.gossipAddr, Key: nb.GossipKey, Role: cluster.GossipRoleNode, Logger: log,
+			ProbeInterval: f.gossipProbe, ProbeTimeout: f.gossipProbeTimeout,
+		})
+		if err != nil {
+			return err
+		}
+		if err := gossip.Start(ctx); err != nil {
+			return err
+		}
+		defer gossip.Shutdown()
+		if f.gossipJoin != "" {
+			jctx, cancel := context.WithTimeout(ctx, time.Minute)
+			n, err := gossip.Join(jctx, splitList(f.gossipJoin))
+			cancel()
+			if err != nil {
+				return fmt.Errorf("join the gossip pool: %w", err)
+			}
+			log.Info("joined the gossip pool", "contacted", n)
+		}
+	}
+	servers := splitList(f.apiServers)
+	if len(servers) == 0 {
+		if gossip == nil {
+			return errors.New("give --api-servers or --gossip-join: the agent has no way to find the masters")
+		}
+		if servers, err = waitForMasters(ctx, gossip); err != nil {
+			return err
+		}
+	}
+	cl, err := client.New(&client.Config{Servers: servers, CertificateAuthorityData: nb.CACertPEM, Token: nb.NodeToken,
+		UserAgent: "orch-node/" + f.name})
+	if err != nil {
+		return err
+	}
+
+	// containerd: the configured one, or one of our own.
+	addr := f.containerdAddr
+	var managed *ctrd.Managed
+	if addr == "" {
+		if managed, err = ctrd.StartManaged(ctx, ctrd.ManagedConfig{Dir: filepath.Join(f.stateDir, "containerd"), Logger: log}); err != nil {
+			return err
+		}
+		addr = managed.Address()
+		log.Info("containerd running", "pid", managed.PID(), "address", addr)
+	}
+	rt, err := ctrd.New(ctx, ctrd.Config{Address: addr, CgroupRoot: f.cgroupRoot,
+		StateDir: filepath.Join(f.stateDir, "runtime"), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	rtVersion, _ := rt.Version(ctx)
+	if err := importImageDir(ctx, rt, filepath.Join(f.stateDir, "images"), log); err != nil {
+		return err
+	}
+
+	var agent *node.Agent
+	srv, err := agentserver.New(agentserver.Config{
+		Addr: f.agentAddr, Tokens: []string{nb.NodeToken}, PodsDir: filepath.Join(f.stateDir, "pods"),
+		Lookup:  func(ns, name string) (string, bool) { return agent.LookupPod(ns, name) },
+		Running: func(uid, c string, attempt int) bool { return agent.ContainerRunning(uid, c, attempt) },
+		Import:  rt.ImportImages, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	_, portStr, _ := net.SplitHostPort(srv.Addr())
+	port, _ := strconv.Atoi(portStr)
+
+	var network *podnet.Network
+	agent, err = node.New(node.Config{
+		Name: f.name, StateDir: f.stateDir, Client: cl, Runtime: rt,
+		Network: func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
+			n, err := podnet.New(podnet.Config{StateDir: filepath.Join(f.stateDir, "net"), Bridge: f.bridge,
+				PodCIDR: podCIDR, ClusterCIDR: clusterCIDR, ServiceCIDR: serviceCIDR, Logger: log})
+			if err != nil {
+				return nil, err
+			}
+			if err := n.Setup(ctx); err != nil {
+				return nil, err
+			}
+			network = n
+			return n, nil
+		},
+		NodeIP: f.nodeIP, AgentPort: int32(port), AgentCertSHA256: srv.CertSHA256(),
+		RuntimeVersion: "containerd://" + rtVersion, HeartbeatInterval: f.heartbeat,
+		BackoffInitial: f.backoff, BackoffMax: f.backoffMax, ResyncInterval: f.resync,
+		ClusterDNS: f.clusterDNS, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- srv.Run(runCtx) }()
+	go func() { defer wg.Done(); errs <- agent.Run(runCtx) }()
+	if gossip != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); followMasters(runCtx, gossip, cl, log) }()
+	}
+	log.Info("node agent started", "agent", srv.Addr(), "node_ip", f.nodeIP)
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case err = <-errs:
+		if err != nil {
+			log.Error("node agent failed", "err", err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if gossip != nil {
+		_ = gossip.Leave(2 * time.Second)
+	}
+	if f.stopPodsOnExit {
+		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+		defer scancel()
+		resetNode(sctx, f.stateDir, f.cgroupRoot, rt, managed, network, log)
+	}
+	log.Info("stopped")
+	return err
+}
+
+// resetNode stops and removes every pod of the node, the managed
+// containerd (if any), the pod network and the pods' cgroups.
+func resetNode(ctx context.Context, stateDir, cgroupRoot string, rt *ctrd.Runtime, managed *ctrd.Managed, network *podnet.Network, log *slog.Logger) {
+	cs, err := rt.ListContainers(ctx)
+	if err != nil {
+		log.Warn("list containers", "err", err)
+	}
+	pods := map[string]bool{}
+	for _, c := range cs {
+		_ = rt.StopContainer(ctx, c.ID, 2*time.Second)
+		if err := rt.RemoveContainer(ctx, c.ID); err != nil {
+			log.Warn("remove container", "id", c.ID, "err", err)
+		}
+		pods[c.Labels[node.LabelPodUID]] = true
+	}
+	for uid := range pods {
+		_ = rt.RemovePod(ctx, uid)
+	}
+	if managed != nil {
+		if err := managed.Stop(ctx, true); err != nil {
+			log.Warn("stop containerd", "err", err)
+		}
+	}
+	if network != nil {
+		uids, _ := network.Sandboxes()
+		for _, uid := range uids {
+			if err := network.DeleteSandbox(ctx, uid); err != nil {
+				log.Warn("delete sandbox", "pod_uid", uid, "err", err)
+			}
+		}
+		if err := network.Teardown(ctx); err != nil {
+			log.Warn("remove the pod network", "err", err)
+		}
+	}
+	sbDir := filepath.Join(stateDir, "net", "sandboxes")
+	if err := unix.Unmount(sbDir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		log.Warn("unmount the sandboxes directory", "dir", sbDir, "err", err)
+	}
+	if dirs, err := ctrd.CgroupDirs(cgroupRoot); err == nil {
+		for _, d := range dirs {
+			_ = os.Remove(d) // empty once every pod is gone
+		}
+	}
+}
+
+func newNodeResetCommand() *cobra.Command {
+	var stateDir, cgroupRoot, containerdAddr, bridge string
+	var removeState bool
+	cmd := &cobra.Command{
+		Use:   "reset",
+		Short: "Stop and remove everything a node agent left on this machine",
+		Long: `Stop and remove every pod container of the node, its managed containerd,
+the pod sandboxes and the bridge, and the pods' cgroups. Run it after
+stopping the agent to take a machine out of the cluster. Run it in the
+node's network namespace.`,
+		Example: `  orchd node reset --state-dir /var/lib/orch/node`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, _ := newLogger("info")
+			ctx := cmd.Context()
+			addr := containerdAddr
+			var managed *ctrd.Managed
+			if addr == "" {
+				var err error
+				if managed, err = ctrd.StartManaged(ctx, ctrd.ManagedConfig{Dir: filepath.Join(stateDir, "containerd"), Logger: log}); err != nil {
+					return err
+				}
+				addr = managed.Address()
+			}
+			rt, err := ctrd.New(ctx, ctrd.Config{Address: addr, CgroupRoot: cgroupRoot, StateDir: filepath.Join(stateDir, "runtime"), Logger: log})
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			var network *podnet.Network
+			if b, err := os.ReadFile(filepath.Join(stateDir, "node.json")); err == nil {
+				var reg struct {
+					PodCIDR string `json:"podCIDR"`
+				}
+				if json.Unmarshal(b, &reg) == nil {
+					if _, cidr, err := net.ParseCIDR(reg.PodCIDR); err == nil {
+						network, _ = podnet.New(podnet.Config{StateDir: filepath.Join(stateDir, "net"), Bridge: bridge, PodCIDR: cidr, Logger: log})
+					}
+				}
+			}
+			resetNode(ctx, stateDir, cgroupRoot, rt, managed, network, log)
+			if removeState {
+				return os.RemoveAll(stateDir)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&stateDir, "state-dir", "", "the agent's --state-dir (required)")
+	fl.StringVar(&cgroupRoot, "cgroup-root", ctrd.DefaultCgroupRoot, "the agent's --cgroup-root")
+	fl.StringVar(&containerdAddr, "containerd-address", "", "the agent's --containerd-address (empty: its managed containerd)")
+	fl.StringVar(&bridge, "bridge", podnet.DefaultBridge, "the agent's --bridge")
+	fl.BoolVar(&removeState, "remove-state", false, "also delete --state-dir")
+	cmd.MarkFlagRequired("state-dir")
+	return cmd
+}
+
+// importImageDir imports every *.tar in dir (OCI image tarballs).
+func importImageDir(ctx context.Context, rt *ctrd.Runtime, dir string, log *slog.Logger) error {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.tar"))
+	for _, file := range files {
+		fh, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", file, err)
+		}
+		names, err := rt.ImportImages(ctx, fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("import %s: %w", file, err)
+		}
+		log.Info("imported images", "file", file, "images", names)
+	}
+	return nil
+}
+
+// waitForMasters waits until gossip names at least one master API.
+func waitForMasters(ctx context.Context, g *cluster.Gossip) ([]string, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if apis := g.MasterAPIs(); len(apis) > 0 {
+			return apis, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("no master found in the gossip pool within a minute")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// followMasters keeps the client's master list equal to gossip's view.
+func followMasters(ctx context.Context, g *cluster.Gossip, cl *client.Client, log *slog.Logger) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		apis := g.MasterAPIs()
+		if len(apis) == 0 {
+			continue
+		}
+		before := cl.Servers()
+		if err := cl.SetServers(apis); err != nil {
+			log.Warn("master list from gossip", "err", err)
+			continue
+		}
+		if after := cl.Servers(); !slices.Equal(before, after) {
+			log.Info("masters from gossip", "servers", after)
+		}
+	}
+}
+
+// firstIPv4 returns the first non-loopback IPv4 address of the machine.
+func firstIPv4() (string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("find the node IP: %w", err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+			return ipn.IP.String(), nil
+		}
+	}
+	return "", errors.New("find the node IP: no non-loopback IPv4 address; give --node-ip")
+}

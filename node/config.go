@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/net/podnet"
+)
+
+// Network gives pods their sandbox: pinned namespaces and an address on the
+// node's bridge. net/podnet implements it.
+type Network interface {
+	CreateSandbox(ctx context.Context, podUID, hostname string) (*podnet.Sandbox, error)
+	Sandbox(podUID string) (*podnet.Sandbox, bool)
+	Sandboxes() ([]string, error)
+	DeleteSandbox(ctx context.Context, podUID string) error
+}
+
+// NetworkFactory builds the node's pod network once the node knows its pod
+// CIDR (the FSM allocates it when the node registers).
+type NetworkFactory func(ctx context.Context, podCIDR *net.IPNet) (Network, error)
+
+// Config configures a node agent.
+type Config struct {
+	// Name is the node's name (its Node object).
+	Name string
+	// StateDir holds the agent's files: pods/<uid>/ (hosts, resolv.conf,
+	// volumes, logs) and node.json (the last registration).
+	StateDir string
+	// Client talks to the masters with the node token.
+	Client *client.Client
+	// Runtime runs containers.
+	Runtime Runtime
+	// Network builds the pod network for the node's pod CIDR.
+	Network NetworkFactory
+	// NodeIP is the node's InternalIP: pods' hostIP, and where masters reach
+	// the agent's endpoint.
+	NodeIP string
+	// AgentPort and AgentCertSHA256 publish the agent's HTTPS endpoint (logs)
+	// in the Node object; masters pin the certificate.
+	AgentPort       int32
+	AgentCertSHA256 string
+	// Labels are added to the Node's labels at registration.
+	Labels map[string]string
+	// Capacity overrides what the agent reads from the host (cpu, memory, pods).
+	Capacity v1.ResourceList
+	// RuntimeVersion is reported in the Node's nodeInfo.
+	RuntimeVersion string
+	// HeartbeatInterval is how often the node posts its Ready condition (10 s).
+	HeartbeatInterval time.Duration
+	// BackoffInitial and BackoffMax bound the delay before restarting a
+	// container that exited (10 s doubling up to 5 min, as Kubernetes).
+	BackoffInitial, BackoffMax time.Duration
+	// ResyncInterval is how often every pod worker re-checks its pod without
+	// an event (10 s), and how often a broken pod watch is retried.
+	ResyncInterval time.Duration
+	// ClusterDNS, if set, is the nameserver in pods' resolv.conf; otherwise
+	// pods get the node's /etc/resolv.conf.
+	ClusterDNS    string
+	ClusterDomain string
+	// LogMaxBytes rotates a container's log file above this size (10 MiB).
+	LogMaxBytes int64
+	// Logger receives the agent's logs.
+	Logger *slog.Logger
+	// Now is the agent's clock (time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	switch {
+	case c.Name == "":
+		return errors.New("node config: name is required")
+	case c.StateDir == "":
+		return errors.New("node config: state dir is required")
+	case c.Client == nil || c.Runtime == nil || c.Network == nil:
+		return errors.New("node config: client, runtime and network are required")
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 10 * time.Second
+	}
+	if c.BackoffInitial == 0 {
+		c.BackoffInitial = 10 * time.Second
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = 5 * time.Minute
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = 10 * time.Second
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.LogMaxBytes == 0 {
+		c.LogMaxBytes = 10 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// Files of a pod's directory (StateDir/pods/<uid>/).
+const (
+	hostsFile    = "hosts"
+	resolvFile   = "resolv.conf"
+	hostnameFile = "hostname"
+	volumesDir   = "volumes"
+	shmDir       = "shm"
+)
+
+// ensureSandbox gives the pod its namespaces and address (or finds the ones
+// a previous agent made) and writes its /etc files and volume directories.
+func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
+	sb, ok := w.a.network.Sandbox(w.uid)
+	if !ok {
+		var err error
+		if sb, err = w.a.network.CreateSandbox(ctx, w.uid, podHostname(pod)); err != nil {
+			return err
+		}
+	}
+	dir := w.a.podDir(w.uid)
+	for _, d := range []string{dir, filepath.Join(dir, volumesDir), filepath.Join(dir, shmDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("pod dir: %w", err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, shmDir), 0o1777); err != nil {
+		return fmt.Errorf("pod shm dir: %w", err)
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(dir, volumesDir, v.Name), 0o777); err != nil {
+			return fmt.Errorf("emptyDir %s: %w", v.Name, err)
+		}
+	}
+	host := podHostname(pod)
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", sb.IP, host)
+	files := map[string]string{hostsFile: hosts, hostnameFile: host + "\n", resolvFile: w.a.resolvConf(pod)}
+	for name, content := range files {
+		if err := writeFileAtomic(filepath.Join(dir, name), []byte(content)); err != nil {
+			return err
+		}
+	}
+	w.sandbox = sb
+	return nil
+}
+
+// podHostname is the pod's spec.hostname, else its name (cut to 63 bytes).
+func podHostname(pod *v1.Pod) string {
+	h := pod.Spec.Hostname
+	if h == "" {
+		h = pod.Name
+	}
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-.")
+	}
+	return h
+}
+
+// resolvConf is the pod's /etc/resolv.conf: the cluster's DNS with
+// Kubernetes' search path, or the node's own for dnsPolicy Default or when
+// the cluster runs no DNS.
+func (a *Agent) resolvConf(pod *v1.Pod) string {
+	if a.cfg.ClusterDNS != "" && pod.Spec.DNSPolicy != "Default" {
+		d := a.cfg.ClusterDomain
+		return fmt.Sprintf("nameserver %s\nsearch %s.svc.%s svc.%s %s\noptions ndots:5\n", a.cfg.ClusterDNS, pod.Namespace, d, d, d)
+	}
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// containerSpec translates a pod's container into what the runtime runs.
+func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*ContainerSpec, error) {
+	dir := w.a.podDir(w.uid)
+	spec := &ContainerSpec{
+		PodUID: w.uid, PodNamespace: pod.Namespace, PodName: pod.Name, Name: c.Name, Attempt: attempt,
+		Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
+		NetNS: w.sandbox.NetNS, UTSNS: w.sandbox.UTSNS, IPCNS: w.sandbox.IPCNS,
+		Hostname: podHostname(pod),
+		LogPath:  logPath(dir, c.Name, attempt),
+		Mounts: []Mount{
+			{Source: filepath.Join(dir, hostsFile), Destination: "/etc/hosts", ReadOnly: true},
+			{Source: filepath.Join(dir, resolvFile), Destination: "/etc/resolv.conf", ReadOnly: true},
+			{Source: filepath.Join(dir, hostnameFile), Destination: "/etc/hostname", ReadOnly: true},
+			{Source: filepath.Join(dir, shmDir), Destination: "/dev/shm"},
+		},
+	}
+	for _, e := range c.Env {
+		val := e.Value
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			val = w.fieldRef(pod, e.ValueFrom.FieldRef.FieldPath)
+		}
+		spec.Env = append(spec.Env, e.Name+"="+val)
+	}
+	volumes := map[string]bool{}
+	for _, v := range pod.Spec.Volumes {
+		volumes[v.Name] = v.EmptyDir != nil
+	}
+	for _, m := range c.VolumeMounts {
+		if !volumes[m.Name] {
+			return nil, fmt.Errorf("volume mount %s: the pod has no emptyDir volume of that name", m.Name)
+		}
+		src := filepath.Join(dir, volumesDir, m.Name)
+		if m.SubPath != "" {
+			if strings.Contains(m.SubPath, "..") || filepath.IsAbs(m.SubPath) {
+				return nil, fmt.Errorf("volume mount %s: subPath %q must be a relative path inside the volume", m.Name, m.SubPath)
+			}
+			src = filepath.Join(src, m.SubPath)
+			if err := os.MkdirAll(src, 0o777); err != nil {
+				return nil, fmt.Errorf("volume mount %s: %w", m.Name, err)
+			}
+		}
+		spec.Mounts = append(spec.Mounts, Mount{Source: src, Destination: m.MountPath, ReadOnly: m.ReadOnly})
+	}
+	spec.Resources = containerResources(c)
+	return spec, nil
+}
+
+// fieldRef resolves the downward-API fields orch supports.
+func (w *podWorker) fieldRef(pod *v1.Pod, path string) string {
+	switch path {
+	case "metadata.name":
+		return pod.Name
+	case "metadata.namespace":
+		return pod.Namespace
+	case "metadata.uid":
+		return string(pod.UID)
+	case "spec.nodeName":
+		return pod.Spec.NodeName
+	case "status.podIP":
+		if w.sandbox != nil {
+			return w.sandbox.IP.String()
+		}
+	case "status.hostIP":
+		return w.a.cfg.NodeIP
+	}
+	return ""
+}
+
+// containerResources maps requests and limits to cgroup settings as the
+// kubelet does: cpu requests → shares, cpu limits → CFS quota, memory
+// limits → the memory limit.
+func containerResources(c *v1.Container) Resources {
+	var r Resources
+	if q, ok := c.Resources.Limits[v1.ResourceMemory]; ok {
+		r.MemoryLimit = q.Value()
+	}
+	shares := uint64(2)
+	if q, ok := c.Resources.Requests[v1.ResourceCPU]; ok {
+		shares = max(uint64(q.MilliValue()*1024/1000), 2)
+	} else if q, ok := c.Resources.Limits[v1.ResourceCPU]; ok {
+		shares = max(uint64(q.MilliValue()*1024/1000), 2)
+	}
+	r.CPUShares = shares
+	if q, ok := c.Resources.Limits[v1.ResourceCPU]; ok {
+		r.CPUPeriod = 100000
+		r.CPUQuota = max(q.MilliValue()*100000/1000, 1000)
+	}
+	r.PidsLimit = 4096
+	return r
+}
+
+func dirOf(path string) string { return filepath.Dir(path) }

@@ -1,0 +1,200 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// prober runs exec, httpGet and tcpSocket probes. The agent reaches pods
+// through the node's bridge, so HTTP and TCP probes dial the pod IP from
+// the agent's own network namespace.
+type prober struct {
+	rt   Runtime
+	http *http.Client
+}
+
+func newProber(rt Runtime) *prober {
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as Kubernetes'.
+		DisableKeepAlives: true,
+	}
+	return &prober{rt: rt, http: &http.Client{Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// probe runs one probe once: success, or the reason it failed.
+func (p *prober) probe(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP, containerID string) (bool, string) {
+	timeout := time.Duration(max(pr.TimeoutSeconds, 1)) * time.Second
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch {
+	case pr.Exec != nil:
+		code, out, err := p.rt.Exec(ctx, containerID, pr.Exec.Command)
+		if err != nil {
+			return false, fmt.Sprintf("exec probe: %v", err)
+		}
+		if code != 0 {
+			return false, fmt.Sprintf("exec probe %v exited with %d: %s", pr.Exec.Command, code, strings.TrimSpace(string(out)))
+		}
+		return true, ""
+	case pr.HTTPGet != nil:
+		g := pr.HTTPGet
+		port, err := resolvePort(g.Port, c)
+		if err != nil {
+			return false, err.Error()
+		}
+		host := g.Host
+		if host == "" {
+			host = podIP
+		}
+		scheme := "http"
+		if strings.EqualFold(g.Scheme, "HTTPS") {
+			scheme = "https"
+		}
+		path := g.Path
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		url := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + path
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		req.Header.Set("User-Agent", "orch-probe")
+		for _, h := range g.HTTPHeaders {
+			req.Header.Add(h.Name, h.Value)
+		}
+		resp, err := p.http.Do(req)
+		if err != nil {
+			return false, fmt.Sprintf("http probe: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 10<<10))
+		resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+			return false, fmt.Sprintf("http probe %s: status %d", url, resp.StatusCode)
+		}
+		return true, ""
+	case pr.TCPSocket != nil:
+		port, err := resolvePort(pr.TCPSocket.Port, c)
+		if err != nil {
+			return false, err.Error()
+		}
+		host := pr.TCPSocket.Host
+		if host == "" {
+			host = podIP
+		}
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return false, fmt.Sprintf("tcp probe: %v", err)
+		}
+		conn.Close()
+		return true, ""
+	}
+	return false, "the probe has no handler"
+}
+
+// resolvePort turns a port number or a container port's name into a number.
+func resolvePort(p v1.IntOrString, c *v1.Container) (int, error) {
+	if p.Type == 0 {
+		return int(p.IntVal), nil
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	if n, err := strconv.Atoi(p.StrVal); err == nil {
+		return n, nil
+	}
+	return 0, fmt.Errorf("probe port %q: the container has no port of that name", p.StrVal)
+}
+
+// startProbes starts the readiness and liveness loops of a running container.
+func (w *podWorker) startProbes(ctx context.Context, pod *v1.Pod, c *v1.Container, st *containerState) {
+	w.mu.Lock()
+	if st.stopProbes != nil || !st.running {
+		w.mu.Unlock()
+		return
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	st.stopProbes = cancel
+	id := st.id
+	w.mu.Unlock()
+	podIP := ""
+	if w.sandbox != nil {
+		podIP = w.sandbox.IP.String()
+	}
+	cc := *c
+	if c.ReadinessProbe != nil {
+		go w.probeLoop(pctx, c.ReadinessProbe, &cc, podIP, id, false)
+	}
+	if c.LivenessProbe != nil {
+		go w.probeLoop(pctx, c.LivenessProbe, &cc, podIP, id, true)
+	}
+}
+
+// probeLoop probes every period after the initial delay. A readiness probe
+// reports each change of its verdict (successThreshold successes in a row
+// make ready, failureThreshold failures not ready); a liveness probe
+// reports failureThreshold failures in a row once and stops.
+func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP, id string, liveness bool) {
+	period := time.Duration(max(pr.PeriodSeconds, 1)) * time.Second
+	successT, failureT := max(pr.SuccessThreshold, 1), max(pr.FailureThreshold, 1)
+	if pr.InitialDelaySeconds > 0 {
+		sleepCtx(ctx, time.Duration(pr.InitialDelaySeconds)*time.Second)
+	}
+	var ok, fail int32
+	var verdict *bool
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		good, msg := w.a.prober.probe(ctx, pr, c, podIP, id)
+		if ctx.Err() != nil {
+			return
+		}
+		if good {
+			ok, fail = ok+1, 0
+		} else {
+			ok, fail = 0, fail+1
+		}
+		var ev *workerEvent
+		switch {
+		case liveness && fail >= failureT:
+			ev = &workerEvent{containerID: id, liveness: msg}
+		case !liveness && ok >= successT && (verdict == nil || !*verdict):
+			t := true
+			verdict = &t
+			ev = &workerEvent{containerID: id, ready: verdict}
+		case !liveness && fail >= failureT && (verdict == nil || *verdict):
+			f := false
+			verdict = &f
+			w.log.Info("readiness probe failed", "container", c.Name, "reason", msg)
+			ev = &workerEvent{containerID: id, ready: verdict}
+		}
+		if ev != nil {
+			select {
+			case w.events <- *ev:
+			case <-ctx.Done():
+				return
+			}
+			if liveness {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

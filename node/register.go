@@ -1,0 +1,217 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// registration is what the agent keeps of its Node across restarts, so it
+// can run its pods while no master answers.
+type registration struct {
+	UID     string `json:"uid"`
+	PodCIDR string `json:"podCIDR"`
+}
+
+func (a *Agent) registrationPath() string { return filepath.Join(a.cfg.StateDir, "node.json") }
+
+// register makes sure the Node object exists and carries this agent's
+// labels and endpoint; it returns the node's pod CIDR. When no master
+// answers it falls back to the last registration saved on disk.
+func (a *Agent) register(ctx context.Context) (*net.IPNet, error) {
+	var saved registration
+	if b, err := os.ReadFile(a.registrationPath()); err == nil {
+		_ = json.Unmarshal(b, &saved)
+	}
+	for attempt := 0; ; attempt++ {
+		n, err := a.registerOnce(ctx)
+		if err == nil {
+			if n.Spec.PodCIDR == "" {
+				return nil, fmt.Errorf("register node %s: the node has no spec.podCIDR (delete the Node so it registers afresh)", a.cfg.Name)
+			}
+			_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
+			if err != nil {
+				return nil, fmt.Errorf("register node %s: pod CIDR %q: %w", a.cfg.Name, n.Spec.PodCIDR, err)
+			}
+			b, _ := json.Marshal(registration{UID: n.UID, PodCIDR: n.Spec.PodCIDR})
+			if err := writeFileAtomic(a.registrationPath(), b); err != nil {
+				return nil, fmt.Errorf("register node %s: %w", a.cfg.Name, err)
+			}
+			a.log.Info("registered", "podCIDR", n.Spec.PodCIDR, "uid", n.UID)
+			return cidr, nil
+		}
+		if v1.CodeOf(err) == 401 || v1.CodeOf(err) == 403 {
+			return nil, fmt.Errorf("register node %s: %w", a.cfg.Name, err)
+		}
+		if saved.PodCIDR != "" {
+			_, cidr, perr := net.ParseCIDR(saved.PodCIDR)
+			if perr == nil {
+				a.log.Warn("no master answers; running with the saved registration", "podCIDR", saved.PodCIDR, "err", err)
+				return cidr, nil
+			}
+		}
+		a.log.Warn("register failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("register node %s: %w", a.cfg.Name, err)
+		case <-time.After(min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+func (a *Agent) registerOnce(ctx context.Context) (*v1.Node, error) {
+	var cur v1.Node
+	err := a.cfg.Client.Get(ctx, "nodes", "", a.cfg.Name, &cur)
+	if v1.IsNotFound(err) {
+		n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: a.cfg.Name, Labels: a.labels(), Annotations: a.annotations()}}
+		n.Status = a.nodeStatus(nil)
+		if err := a.cfg.Client.Create(ctx, n); err != nil && !v1.IsAlreadyExists(err) {
+			return nil, err
+		} else if err == nil {
+			return n, nil
+		}
+		err = a.cfg.Client.Get(ctx, "nodes", "", a.cfg.Name, &cur)
+	}
+	if err != nil {
+		return nil, err
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": a.labels(), "annotations": a.annotations()}})
+	var out v1.Node
+	if err := a.cfg.Client.Patch(ctx, "nodes", "", a.cfg.Name, patch, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (a *Agent) labels() map[string]string {
+	l := map[string]string{"kubernetes.io/hostname": a.cfg.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": runtime.GOARCH}
+	for k, v := range a.cfg.Labels {
+		l[k] = v
+	}
+	return l
+}
+
+func (a *Agent) annotations() map[string]string {
+	if a.cfg.AgentCertSHA256 == "" {
+		return nil
+	}
+	return map[string]string{v1.AnnotationAgentCertSHA256: a.cfg.AgentCertSHA256}
+}
+
+// heartbeat posts the node's status (Ready, capacity, addresses) every
+// HeartbeatInterval until ctx ends.
+func (a *Agent) heartbeat(ctx context.Context) {
+	var prevReady *v1.NodeCondition
+	tick := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		st := a.nodeStatus(prevReady)
+		patch, _ := json.Marshal(map[string]any{"status": st})
+		pctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
+		var out v1.Node
+		if err := a.cfg.Client.PatchStatus(pctx, "nodes", "", a.cfg.Name, patch, &out); err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("heartbeat failed", "err", err)
+			}
+		} else {
+			prevReady = out.Status.Condition(v1.NodeReady)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// nodeStatus is the status the agent reports; prev is the Ready condition
+// it last saw stored (its transition time is kept while Ready stays True).
+func (a *Agent) nodeStatus(prev *v1.NodeCondition) v1.NodeStatus {
+	now := v1.NewTime(a.cfg.Now())
+	ready := v1.NodeCondition{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "NodeReady",
+		Message: "the node agent is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}
+	if prev != nil && prev.Status == v1.ConditionTrue {
+		ready.LastTransitionTime = prev.LastTransitionTime
+	}
+	capacity := a.capacity()
+	st := v1.NodeStatus{
+		Capacity: capacity, Allocatable: capacity, Phase: "Running",
+		Conditions:      []v1.NodeCondition{ready},
+		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: a.cfg.AgentPort}},
+		NodeInfo: v1.NodeSystemInfo{
+			KernelVersion: kernelVersion(), OperatingSystem: runtime.GOOS, Architecture: runtime.GOARCH,
+			ContainerRuntimeVersion: a.cfg.RuntimeVersion, KubeletVersion: "orch",
+		},
+	}
+	if a.cfg.NodeIP != "" {
+		st.Addresses = append(st.Addresses, v1.NodeAddress{Type: "InternalIP", Address: a.cfg.NodeIP})
+	}
+	st.Addresses = append(st.Addresses, v1.NodeAddress{Type: "Hostname", Address: a.cfg.Name})
+	return st
+}
+
+// capacity is what the host offers: its CPUs, its memory and 110 pods,
+// unless the config overrides them.
+func (a *Agent) capacity() v1.ResourceList {
+	out := v1.ResourceList{
+		v1.ResourceCPU:  *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
+		v1.ResourcePods: *resource.NewQuantity(110, resource.DecimalSI),
+	}
+	if mem := memTotal(); mem > 0 {
+		out[v1.ResourceMemory] = *resource.NewQuantity(mem, resource.BinarySI)
+	}
+	for k, v := range a.cfg.Capacity {
+		out[k] = v
+	}
+	return out
+}
+
+func memTotal() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func kernelVersion() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(b))
+}
+
+// writeFileAtomic writes b to path through a temporary file and a rename.
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
