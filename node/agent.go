@@ -325,8 +325,8 @@ func (a *Agent) ImportImages(ctx context.Context, r io.Reader) ([]string, error)
 	return a.cfg.Runtime.ImportImages(ctx, r)
 }
 
-func (a *Agent) podsDir() string            { return filepath.Join(a.cfg.StateDir, "pods") }
-func (a *Agent) podDir(uid string) string   { return filepath.Join(a.podsDir(), uid) }
+func (a *Agent) podsDir() string          { return filepath.Join(a.cfg.StateDir, "pods") }
+func (a *Agent) podDir(uid string) string { return filepath.Join(a.podsDir(), uid) }
 func logPath(podDir, c string, n int) string {
 	return filepath.Join(podDir, "logs", c, strconv.Itoa(n)+".log")
 }

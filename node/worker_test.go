@@ -35,9 +35,9 @@ func (f *fakeRuntime) Wait(context.Context, string) (<-chan ExitStatus, error) {
 func (f *fakeRuntime) StopContainer(context.Context, string, time.Duration) error {
 	return nil
 }
-func (f *fakeRuntime) RemoveContainer(context.Context, string) error             { return nil }
-func (f *fakeRuntime) ListContainers(context.Context) ([]Container, error)       { return nil, nil }
-func (f *fakeRuntime) RemovePod(context.Context, string) error                   { return nil }
+func (f *fakeRuntime) RemoveContainer(context.Context, string) error       { return nil }
+func (f *fakeRuntime) ListContainers(context.Context) ([]Container, error) { return nil, nil }
+func (f *fakeRuntime) RemovePod(context.Context, string) error             { return nil }
 func (f *fakeRuntime) Exec(_ context.Context, _ string, cmd []string) (int, []byte, error) {
 	return f.exec(cmd)
 }

@@ -214,7 +214,10 @@ func TestNodeDeletesPods(t *testing.T) {
 			t.Fatalf("before the delete %s is missing: %v", path, err)
 		}
 	}
-	links := func() string { out, _ := nd.Exec(5*time.Second, "ip", "-o", "link", "show", "master", "orch0"); return out }
+	links := func() string {
+		out, _ := nd.Exec(5*time.Second, "ip", "-o", "link", "show", "master", "orch0")
+		return out
+	}
 	if n := strings.Count(links(), "\n"); n != 1 {
 		t.Fatalf("the node has %d veths, want 1:\n%s", n, links())
 	}

@@ -89,7 +89,7 @@ type Master struct {
 	RaftAddr   string
 	GossipAddr string
 	DataDir    string
-	LogPath  string
+	LogPath    string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
