@@ -237,10 +237,22 @@ func (a *Agent) adoptWithoutMasters(ctx context.Context) {
 	}
 	a.mu.Unlock()
 	for _, uid := range uids {
-		a.startWorker(ctx, uid, &podUpdate{keep: true})
+		// The spec the previous agent last saw lets the worker go on
+		// restarting what exits; without one it leaves the pod as it is.
+		u := &podUpdate{keep: true}
+		if b, err := os.ReadFile(filepath.Join(a.podDir(uid), podSpecFile)); err == nil {
+			var p v1.Pod
+			if json.Unmarshal(b, &p) == nil && p.UID == uid {
+				u = &podUpdate{pod: &p}
+				a.mu.Lock()
+				a.byName[v1.Key(p.Namespace, p.Name)] = uid
+				a.mu.Unlock()
+			}
+		}
+		a.startWorker(ctx, uid, u)
 	}
 	if len(uids) > 0 {
-		a.log.Info("no master answers; keeping the running pods as they are", "pods", len(uids))
+		a.log.Info("no master answers; running the pods found as they were last seen", "pods", len(uids))
 	}
 }
 

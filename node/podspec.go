@@ -17,6 +17,7 @@ const (
 	hostnameFile = "hostname"
 	volumesDir   = "volumes"
 	shmDir       = "shm"
+	podSpecFile  = "pod.json"
 )
 
 // ensureSandbox gives the pod its namespaces and address (or finds the ones

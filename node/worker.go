@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -163,6 +165,9 @@ func (w *podWorker) run(ctx context.Context) {
 	for {
 		if u, ok := w.take(); ok {
 			if u.pod != nil {
+				if w.pod == nil || w.pod.ResourceVersion != u.pod.ResourceVersion {
+					w.savePod(u.pod)
+				}
 				w.pod, w.gone = u.pod, false
 			} else if !u.keep {
 				w.pod, w.gone = nil, true
@@ -459,6 +464,22 @@ func containerURI(id string) string {
 		return ""
 	}
 	return "containerd://" + id
+}
+
+// savePod keeps the newest pod in its directory, so an agent restarted
+// while no master answers knows what the pod should run.
+func (w *podWorker) savePod(p *v1.Pod) {
+	dir := w.a.podDir(w.uid)
+	if _, err := os.Stat(dir); err != nil && p.DeletionTimestamp != nil {
+		return // never made, already being deleted
+	}
+	b, err := json.Marshal(p)
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(dir, podSpecFile), b)
+	}
+	if err != nil {
+		w.log.Warn("save the pod spec", "err", err)
+	}
 }
 
 // podGrace is the pod's termination grace period.

@@ -49,7 +49,9 @@ func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request) {
 	}
 	out = append(out,
 		apiResource{Name: "replicationcontrollers/scale", Namespaced: true, Kind: "Scale", Group: "autoscaling", Version: "v1", Verbs: []string{"get", "update"}},
-		apiResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}})
+		apiResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
+		apiResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
+		apiResource{Name: "nodes/images", Namespaced: false, Kind: "Node", Verbs: []string{"create"}})
 	writeJSON(w, http.StatusOK, map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": out})
 }
 

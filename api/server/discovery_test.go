@@ -48,6 +48,8 @@ func TestDiscovery(t *testing.T) {
 		{"pods", "Pod", true, []string{"create", "delete", "get", "list", "patch", "update", "watch"}},
 		{"pods/status", "Pod", true, []string{"get", "patch", "update"}},
 		{"pods/binding", "Binding", true, []string{"create"}},
+		{"pods/log", "Pod", true, []string{"get"}},
+		{"nodes/images", "Node", false, []string{"create"}},
 		{"replicationcontrollers/scale", "Scale", true, []string{"get", "update"}},
 		{"nodes", "Node", false, nil},
 		{"nodes/status", "Node", false, nil},

@@ -340,8 +340,14 @@ func TestNodeAgentRecovery(t *testing.T) {
 			t.Errorf("with the masters down, pod %s answered %q %v", p.Name, out, err)
 		}
 	}
-	// A container dies while no master answers: the agent restarts it and
-	// reports it once the masters are back.
+	// The agent restarts while no master answers: it runs its pods from the
+	// specs it saved. A container dies: the agent restarts it and reports it
+	// once the masters are back.
+	nd.Kill()
+	nd.Start()
+	waitFor(t, 30*time.Second, "the agent restarted without masters", func() (bool, string) {
+		return strings.Contains(nd.Log(100), "running the pods found as they were last seen"), ""
+	})
 	victim := pods[0]
 	id := containerID(containerStatus(&victim, "c"))
 	if err := syscall.Kill(after[id], syscall.SIGKILL); err != nil {
