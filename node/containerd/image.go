@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 
@@ -71,15 +73,41 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String()}, nil
 }
 
+// pull fetches name from its registry and unpacks it. The fetch runs in
+// this process (the containerd client), not in the daemon: blobs reach the
+// daemon through its content API, so the daemon's own registry
+// configuration plays no part. See newResolver for the schemes used.
 func (r *Runtime) pull(ctx context.Context, name string) (client.Image, error) {
 	r.log.Info("pulling image", "image", name)
 	img, err := r.client.Pull(ctx, name,
+		client.WithResolver(newResolver()),
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(r.cfg.Snapshotter))
 	if err != nil {
+		// A missing tag or repository reads "failed to resolve reference
+		// ...: not found" and is an errdefs.ErrNotFound.
 		return nil, fmt.Errorf("pull %s: %w", name, err)
 	}
 	return img, nil
+}
+
+// newResolver returns the resolver for pulls (and the tests' pushes): see
+// registryHosts. Credentials are not supported; registries that ask for a
+// token get an anonymous one, as docker.io does.
+func newResolver() remotes.Resolver {
+	return docker.NewResolver(docker.ResolverOptions{Hosts: registryHosts()})
+}
+
+// registryHosts configures registries as containerd does when it has no
+// hosts configuration: a loopback registry (localhost, 127.0.0.0/8, ::1,
+// with or without a port) is reached over plain HTTP, every other one over
+// HTTPS, and docker.io at registry-1.docker.io. Plain HTTP on loopback lets
+// a node pull from a registry running on the node itself without a
+// certificate; a pull that leaves the machine is always over TLS.
+func registryHosts() docker.RegistryHosts {
+	return docker.ConfigureDefaultRegistries(
+		docker.WithPlainHTTP(docker.MatchLocalhost),
+		docker.WithAuthorizer(docker.NewDockerAuthorizer()))
 }
 
 // unpack unpacks img into the snapshotter unless it already is.

@@ -119,9 +119,11 @@ for f in sick:healthy unready:ready; do
   chmod +x /tmp/www/cgi-bin/${f%%:*}
 done
 exec httpd -f -p 8080 -h /tmp/www`
+	// Three failures in a row, each with 3 s to answer: a busy CI host does
+	// not fail a healthy probe.
 	probe := func(path string) *v1.Probe {
 		return &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Path: path, Port: intOrStr("http")}},
-			PeriodSeconds: 1, FailureThreshold: 1, TimeoutSeconds: 1}
+			PeriodSeconds: 1, FailureThreshold: 3, TimeoutSeconds: 3}
 	}
 	return &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}}, Spec: v1.PodSpec{
 		TerminationGracePeriodSeconds: int64p(1),
