@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -91,34 +90,7 @@ type Master struct {
 	DataDir    string
 	LogPath    string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// Running reports whether the master's process is alive.
-func (m *Master) Running() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// PID returns the master's process id (0 when stopped).
-func (m *Master) PID() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd == nil || m.cmd.Process == nil {
-		return 0
-	}
-	return m.cmd.Process.Pid
+	process
 }
 
 // URL returns the master's API base URL.
@@ -197,10 +169,6 @@ func (c *Cluster) Start(i int) {
 	if m.Running() {
 		c.t.Fatalf("master %s is already running", m.Name)
 	}
-	logf, err := os.OpenFile(m.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		c.t.Fatalf("open log: %v", err)
-	}
 	args := append([]string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
 		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr, "--initial-cluster", c.initial}, c.opts.MasterArgs...)
 	if m.GossipAddr != "" {
@@ -217,16 +185,10 @@ func (c *Cluster) Start(i int) {
 	}
 	cmd := exec.Command(c.bins.Orchd, args...)
 	cmd.Env = append(os.Environ(), c.opts.MasterEnv...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	if err := m.start(cmd, m.LogPath); err != nil {
 		c.t.Fatalf("start %s: %v", m.Name, err)
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	m.mu.Lock()
-	m.cmd, m.done = cmd, done
-	m.mu.Unlock()
+	done := m.exited()
 	// Wait until its API listens, so callers can use it at once.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -256,44 +218,14 @@ func (c *Cluster) Stop(i int) { c.signal(i, syscall.SIGTERM) }
 func (c *Cluster) signal(i int, sig syscall.Signal) {
 	c.t.Helper()
 	m := c.Masters[i]
-	m.mu.Lock()
-	cmd, done := m.cmd, m.done
-	m.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	syscall.Kill(cmd.Process.Pid, syscall.SIGCONT)
-	if err := syscall.Kill(cmd.Process.Pid, sig); err != nil {
-		select {
-		case <-done:
-		default:
-			c.t.Fatalf("signal %v to %s: %v", sig, m.Name, err)
-		}
-	}
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+	if !m.signal(sig, 20*time.Second) {
 		c.t.Fatalf("master %s did not exit within 20s of %v", m.Name, sig)
 	}
-	m.mu.Lock()
-	m.cmd = nil
-	m.mu.Unlock()
 }
 
 func (c *Cluster) cleanup() {
 	for i, m := range c.Masters {
-		if m.PID() != 0 {
-			if pid := m.PID(); pid != 0 {
-				syscall.Kill(pid, syscall.SIGCONT)
-				syscall.Kill(pid, syscall.SIGKILL)
-				m.mu.Lock()
-				done := m.done
-				m.mu.Unlock()
-				<-done
-			}
-		}
+		m.signal(syscall.SIGKILL, 20*time.Second)
 		if c.t.Failed() {
 			c.t.Logf("--- log of master %d (%s):\n%s", i+1, m.Name, tail(m.LogPath, 40))
 		}

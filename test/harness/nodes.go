@@ -89,10 +89,8 @@ type Node struct {
 	LogPath    string
 	args       []string
 
-	c    *Cluster
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	c *Cluster
+	process
 }
 
 // StartNode starts a node agent named name in a new network namespace on
@@ -144,55 +142,17 @@ func (nd *Node) Start() {
 	if nd.Running() {
 		t.Fatalf("node %s is already running", nd.Name)
 	}
-	logf, err := os.OpenFile(nd.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatalf("open log: %v", err)
-	}
 	// nsenter joins only the network namespace: the agent shares the
 	// machine's mount namespace (and so /sys/fs/cgroup) with its containerd.
 	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + nd.NetNS, "--", nd.c.bins.Orchd}, nd.args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	if err := nd.start(cmd, nd.LogPath); err != nil {
 		t.Fatalf("start node %s: %v", nd.Name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	nd.mu.Lock()
-	nd.cmd, nd.done = cmd, done
-	nd.mu.Unlock()
-}
-
-// Running reports whether the agent process is alive.
-func (nd *Node) Running() bool {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.cmd == nil {
-		return false
-	}
-	select {
-	case <-nd.done:
-		return false
-	default:
-		return true
 	}
 }
 
 // Kill sends SIGKILL to the agent (its containerd and pods live on) and
 // waits for it to exit.
-func (nd *Node) Kill() {
-	nd.mu.Lock()
-	cmd, done := nd.cmd, nd.done
-	nd.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-	<-done
-	nd.mu.Lock()
-	nd.cmd = nil
-	nd.mu.Unlock()
-}
+func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, time.Minute) }
 
 // Exec runs a command in the node's network namespace and returns its
 // combined output.
