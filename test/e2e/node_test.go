@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -258,4 +260,39 @@ func TestNodeFailureByGossip(t *testing.T) {
 	if r := n.Status.Condition(v1.NodeReady); r == nil || r.Status != v1.ConditionTrue {
 		t.Errorf("the live node is not Ready: %+v", r)
 	}
+}
+
+// An image uploaded with `orchctl image load` runs with imagePullPolicy
+// Never: the air-gapped path through a master to every node's agent.
+func TestImageLoad(t *testing.T) {
+	c, _ := nodeCluster(t, 2, false, nil)
+	cl := c.Client()
+	file := filepath.Join(t.TempDir(), "tools.tar")
+	if out, err := exec.Command(bins.Orchd, "image", "busybox", "--name", "registry.example/tools:7", "-o", file).CombinedOutput(); err != nil {
+		t.Fatalf("orchd image busybox: %v\n%s", err, out)
+	}
+	pod := func(name, node string) *v1.Pod {
+		return &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": "tools"}},
+			Spec: v1.PodSpec{NodeName: node, Containers: []v1.Container{{Name: "c", Image: "registry.example/tools:7",
+				ImagePullPolicy: v1.PullNever, Command: []string{"sleep", "100000"}}}}}
+	}
+	// Before the upload the image is missing: the pod waits with ErrImageNeverPull.
+	if err := cl.Create(ctxT(t, 5*time.Second), pod("early", "node-1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "early waiting on the missing image", func() (bool, string) {
+		cs := containerStatus(getPod(t, cl, "early"), "c")
+		return cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == "ErrImageNeverPull", fmt.Sprintf("%+v", cs)
+	})
+	out, stderr, err := c.Orchctl("", "image", "load", file, "--all-nodes")
+	if err != nil || strings.Count(out, "registry.example/tools:7") != 2 {
+		t.Fatalf("orchctl image load: %v\n%s%s", err, out, stderr)
+	}
+	if err := cl.Create(ctxT(t, 5*time.Second), pod("late", "node-2")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "both tools pods running", func() (bool, string) {
+		n := len(runningPods(t, cl, "app=tools"))
+		return n == 2, fmt.Sprint(n)
+	})
 }
