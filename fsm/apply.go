@@ -45,6 +45,8 @@ func applyFuncFor(t CommandType) (applyFunc, bool) {
 		return applyBatch, true
 	case CreateNodeCommand:
 		return applyCreateNode, true
+	case CreateServiceCommand:
+		return applyCreateService, true
 	}
 	return nil, false
 }
@@ -219,7 +221,7 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 			v1.CopyStatus(next, old.Object())
 		}
 		keepSystemMeta(next.GetObjectMeta(), old.Meta())
-		if err := keepImmutable(r.Name, next, old.Object()); err != nil {
+		if err := keepImmutable(w, r.Name, next, old.Object()); err != nil {
 			return Result{Err: err}
 		}
 		if !v1.JSONEqual(specOf(next), specOf(old.Object())) {
@@ -245,7 +247,7 @@ func keepSystemMeta(m, old *v1.ObjectMeta) {
 
 // keepImmutable re-checks, against the state at apply time, the fields the
 // API server checked against the state it read.
-func keepImmutable(resource string, next, old v1.Object) error {
+func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 	switch o := next.(type) {
 	case *v1.Pod:
 		op := old.(*v1.Pod)
@@ -268,6 +270,9 @@ func keepImmutable(resource string, next, old v1.Object) error {
 		if o.Spec.ClusterIP != os.Spec.ClusterIP {
 			return v1.NewInvalid("Service", o.Name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.clusterIP",
 				Message: "spec.clusterIP: Invalid value: field is immutable"}})
+		}
+		if err := allocateNodePorts(o, os, usedServiceAddresses(w, v1.Key(os.Namespace, os.Name))); err != nil {
+			return err
 		}
 	}
 	return nil

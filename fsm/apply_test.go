@@ -925,7 +925,8 @@ func TestApplyRejectsBadEntries(t *testing.T) {
 	}{
 		{"empty entry", nil, "empty log entry"},
 		{"unknown type", []byte{0x7f, '{', '}'}, "unknown command type 127"},
-		{"unknown type 10", []byte{10}, "unknown command type 10"},
+		{"unknown type 11", []byte{11}, "unknown command type 11"},
+		{"undecodable create-service", []byte{byte(CreateServiceCommand)}, "undecodable create-service"},
 		{"undecodable create-node", []byte{byte(CreateNodeCommand)}, "undecodable create-node"},
 		{"undecodable body", []byte{byte(CreateCommand), '{'}, "undecodable"},
 		{"undecodable object", mustEncode(t, CreateCommand, CreateRequest{Resource: "pods", Name: "x", Object: json.RawMessage(`{"metadata":[]}`)}), "undecodable"},

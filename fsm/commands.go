@@ -19,15 +19,16 @@ const IgnoreUnknown CommandType = 0x80
 
 // Command types.
 const (
-	CreateCommand       CommandType = 1
-	UpdateCommand       CommandType = 2
-	UpdateStatusCommand CommandType = 3
-	DeleteCommand       CommandType = 4
-	BindCommand         CommandType = 5
-	ScaleCommand        CommandType = 6
-	UpsertMasterCommand CommandType = 7
-	BatchCommand        CommandType = 8
-	CreateNodeCommand   CommandType = 9
+	CreateCommand        CommandType = 1
+	UpdateCommand        CommandType = 2
+	UpdateStatusCommand  CommandType = 3
+	DeleteCommand        CommandType = 4
+	BindCommand          CommandType = 5
+	ScaleCommand         CommandType = 6
+	UpsertMasterCommand  CommandType = 7
+	BatchCommand         CommandType = 8
+	CreateNodeCommand    CommandType = 9
+	CreateServiceCommand CommandType = 10
 )
 
 // CreateRequest creates an object. uid, creationTimestamp and the final name

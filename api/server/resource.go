@@ -154,11 +154,14 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 	}
 }
 
-// createCommand encodes the create of obj; a node gets its pod CIDR from
-// the FSM, which picks a free subnet of the cluster CIDR.
+// createCommand encodes the create of obj; a node gets its pod CIDR and a
+// service its ClusterIP and NodePorts from the FSM, which picks free ones.
 func (s *Server) createCommand(obj v1.Object) ([]byte, error) {
-	if n, ok := obj.(*v1.Node); ok {
-		return fsm.NewCreateNode(n, s.cfg.ClusterCIDR, s.cfg.NodeCIDRMaskSize)
+	switch o := obj.(type) {
+	case *v1.Node:
+		return fsm.NewCreateNode(o, s.cfg.ClusterCIDR, s.cfg.NodeCIDRMaskSize)
+	case *v1.Service:
+		return fsm.NewCreateService(o, s.cfg.ServiceCIDR)
 	}
 	return fsm.NewCreate(obj)
 }

@@ -63,6 +63,8 @@ type Config struct {
 	// gets a free /NodeCIDRMaskSize of it.
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
+	// ServiceCIDR is where services' ClusterIPs come from.
+	ServiceCIDR string
 }
 
 // DefaultConfig returns the API server defaults.
@@ -76,6 +78,7 @@ func DefaultConfig() Config {
 		Version:               "v0.1.0",
 		ClusterCIDR:           "10.244.0.0/16",
 		NodeCIDRMaskSize:      24,
+		ServiceCIDR:           "10.96.0.0/16",
 	}
 }
 

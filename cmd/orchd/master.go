@@ -29,7 +29,7 @@ type masterFlags struct {
 	apiAddr, raftAddr, gossipAddr string
 	gossipJoin                    string
 	gossipProbe, gossipTimeout    time.Duration
-	clusterCIDR                   string
+	clusterCIDR, serviceCIDR      string
 	nodeCIDRMaskSize              int
 	initialCluster                string
 	heartbeat, election, lease    time.Duration
@@ -74,6 +74,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.gossipTimeout, "gossip-probe-timeout", 0, "gossip probe timeout (0: 500 ms)")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the pod network; each node gets a free subnet of it when it registers")
 	fl.IntVar(&f.nodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet")
+	fl.StringVar(&f.serviceCIDR, "service-cidr", "10.96.0.0/16", "the service network: each service gets a ClusterIP from it")
 	fl.StringVar(&f.initialCluster, "initial-cluster", "", "NAME=RAFTADDR,... of every master, to bootstrap a new cluster")
 	fl.DurationVar(&f.heartbeat, "heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout: a follower that hears nothing this long starts an election")
 	fl.DurationVar(&f.election, "election-timeout", d.ElectionTimeout, "Raft election timeout")
@@ -183,7 +184,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
 	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
 	sc.Logger, sc.Registry, sc.Version = log, reg, version
-	sc.ClusterCIDR, sc.NodeCIDRMaskSize = f.clusterCIDR, f.nodeCIDRMaskSize
+	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
