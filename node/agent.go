@@ -65,6 +65,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.network, err = a.cfg.Network(ctx, cidr); err != nil {
 		return fmt.Errorf("node %s: pod network: %w", a.cfg.Name, err)
 	}
+	if a.cfg.NodeLocalDNS {
+		a.cfg.ClusterDNS = gatewayOf(cidr).String()
+	}
 	if err := a.loadAdoptable(ctx); err != nil {
 		return err
 	}
@@ -77,6 +80,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	run(a.heartbeat)
 	run(a.rotateLogs)
 	run(a.watchPods)
+	run(a.watchCluster)
 	<-ctx.Done()
 	wg.Wait()
 	a.mu.Lock()

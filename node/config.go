@@ -63,6 +63,13 @@ type Config struct {
 	// pods get the node's /etc/resolv.conf.
 	ClusterDNS    string
 	ClusterDomain string
+	// NodeLocalDNS makes the node's bridge address (the pod CIDR's gateway,
+	// where the node serves DNS) the pods' nameserver; it overrides ClusterDNS.
+	NodeLocalDNS bool
+	// Proxy and DNS, if set, get every service (and endpoints) of the
+	// cluster as they change.
+	Proxy ServiceProxy
+	DNS   ServiceDNS
 	// LogMaxBytes rotates a container's log file above this size (10 MiB).
 	LogMaxBytes int64
 	// Logger receives the agent's logs.

@@ -14,12 +14,13 @@ import (
 	"orch.io/orch/test/harness"
 )
 
-// nodeCluster starts three gossiping masters on a test bridge and n node
-// agents, each in its own network namespace, and waits until all nodes are Ready.
+// nodeCluster starts three masters and n node agents, each in its own
+// network namespace on a bridge the test made, and waits until all nodes are
+// Ready.
 func nodeCluster(t *testing.T, n int, gossip bool, masterArgs []string, nodeArgs ...string) (*harness.Cluster, []*harness.Node) {
 	t.Helper()
 	network := harness.NewNet(t)
-	c := startCluster(t, harness.Options{Host: network.HostIP, Gossip: gossip, MasterArgs: masterArgs})
+	c := startCluster(t, harness.Options{Net: network, Gossip: gossip, MasterArgs: masterArgs})
 	var nodes []*harness.Node
 	for i := 0; i < n; i++ {
 		nodes = append(nodes, c.StartNode(network, fmt.Sprintf("node-%d", i+1),

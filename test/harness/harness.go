@@ -79,6 +79,9 @@ type Options struct {
 	Host string
 	// Gossip gives every master a gossip address, so nodes can join by gossip.
 	Gossip bool
+	// Net, if set, puts every master in a network namespace of its own on
+	// that test network (Host is then ignored): a multi-host cluster.
+	Net *Net
 }
 
 // Master is one master process.
@@ -87,7 +90,9 @@ type Master struct {
 	APIAddr    string
 	RaftAddr   string
 	GossipAddr string
-	DataDir    string
+	// NetNS is the master's network namespace ("" for the host's).
+	NetNS   string
+	DataDir string
 	LogPath    string
 
 	process
@@ -120,18 +125,30 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	dir := t.TempDir()
 	c := &Cluster{t: t, bins: bins, Dir: dir, PKIDir: filepath.Join(dir, "pki"), opts: opts}
 	var peers, servers []string
+	hosts := []string{opts.Host}
 	for i := 0; i < opts.Masters; i++ {
-		m := &Master{Name: fmt.Sprintf("m%d", i+1), APIAddr: freeAddr(t, opts.Host), RaftAddr: freeAddr(t, opts.Host),
+		m := &Master{Name: fmt.Sprintf("m%d", i+1),
 			DataDir: filepath.Join(dir, fmt.Sprintf("m%d", i+1)), LogPath: filepath.Join(dir, fmt.Sprintf("m%d.log", i+1))}
-		if opts.Gossip {
-			m.GossipAddr = freeAddr(t, opts.Host)
+		if opts.Net != nil {
+			// A host of its own: the well-known ports are free there.
+			netns, ip := opts.Net.addHost(m.Name)
+			m.NetNS, m.APIAddr, m.RaftAddr = netns, ip+":6443", ip+":7001"
+			if opts.Gossip {
+				m.GossipAddr = ip + ":7946"
+			}
+			hosts = append(hosts, ip)
+		} else {
+			m.APIAddr, m.RaftAddr = freeAddr(t, opts.Host), freeAddr(t, opts.Host)
+			if opts.Gossip {
+				m.GossipAddr = freeAddr(t, opts.Host)
+			}
 		}
 		c.Masters = append(c.Masters, m)
 		peers = append(peers, m.Name+"="+m.RaftAddr)
 		servers = append(servers, m.URL())
 	}
 	c.initial = strings.Join(peers, ",")
-	out, err := exec.Command(bins.Orchd, "pki", "init", "--dir", c.PKIDir, "--hosts", opts.Host+",127.0.0.1,localhost",
+	out, err := exec.Command(bins.Orchd, "pki", "init", "--dir", c.PKIDir, "--hosts", strings.Join(hosts, ",")+",127.0.0.1,localhost",
 		"--servers", strings.Join(servers, ",")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("orchd pki init: %v\n%s", err, out)
@@ -184,6 +201,9 @@ func (c *Cluster) Start(i int) {
 		}
 	}
 	cmd := exec.Command(c.bins.Orchd, args...)
+	if m.NetNS != "" {
+		cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + m.NetNS, "--", c.bins.Orchd}, args...)...)
+	}
 	cmd.Env = append(os.Environ(), c.opts.MasterEnv...)
 	if err := m.start(cmd, m.LogPath); err != nil {
 		c.t.Fatalf("start %s: %v", m.Name, err)
