@@ -93,7 +93,7 @@ type Master struct {
 	// NetNS is the master's network namespace ("" for the host's).
 	NetNS   string
 	DataDir string
-	LogPath    string
+	LogPath string
 
 	process
 }
