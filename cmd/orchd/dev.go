@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -130,6 +131,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nod
 func newImageCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Build images for clusters without a registry"}
 	var out, name, busyboxPath string
+	var adds []string
 	bb := &cobra.Command{
 		Use:   "busybox",
 		Short: "Write an OCI image tarball of busybox-static",
@@ -142,7 +144,19 @@ copying it into a node's <state-dir>/images/.`,
 			if out == "" {
 				return errors.New("-o FILE is required")
 			}
-			if err := ociimage.WriteBusyboxFile(out, ociimage.BusyboxOptions{Name: name, BusyboxPath: busyboxPath}); err != nil {
+			files := map[string][]byte{}
+			for _, a := range adds {
+				src, dst, ok := strings.Cut(a, ":")
+				if !ok || dst == "" {
+					return fmt.Errorf("--add %q: want SRC:PATH-IN-IMAGE", a)
+				}
+				b, err := os.ReadFile(src)
+				if err != nil {
+					return fmt.Errorf("--add: %w", err)
+				}
+				files[dst] = b
+			}
+			if err := ociimage.WriteBusyboxFile(out, ociimage.BusyboxOptions{Name: name, BusyboxPath: busyboxPath, Files: files}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
@@ -152,6 +166,7 @@ copying it into a node's <state-dir>/images/.`,
 	bb.Flags().StringVarP(&out, "output", "o", "", "file to write")
 	bb.Flags().StringVar(&name, "name", ociimage.BusyboxImage, "image name")
 	bb.Flags().StringVar(&busyboxPath, "busybox", "/bin/busybox", "the busybox binary")
+	bb.Flags().StringArrayVar(&adds, "add", nil, "SRC:PATH add the executable SRC to the image at PATH (e.g. ./tool:/bin/tool); repeatable")
 	cmd.AddCommand(bb)
 	return cmd
 }

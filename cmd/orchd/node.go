@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,8 +21,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/cluster"
+	"orch.io/orch/net/dns"
 	"orch.io/orch/net/podnet"
+	"orch.io/orch/net/proxy"
 	"orch.io/orch/node"
 	"orch.io/orch/node/agentserver"
 	ctrd "orch.io/orch/node/containerd"
@@ -37,7 +41,7 @@ type nodeFlags struct {
 	heartbeat, backoff, backoffMax, resync time.Duration
 	gossipProbe, gossipProbeTimeout        time.Duration
 	logLevel                               string
-	bridge                                 string
+	bridge, labels                         string
 	stopPodsOnExit, signals                bool
 }
 
@@ -90,6 +94,7 @@ gossip.key from the masters' PKI directory.`,
 	fl.StringVar(&f.serviceCIDR, "service-cidr", "10.96.0.0/16", "the service network of the cluster")
 	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver for pods' resolv.conf (default: the node's resolv.conf)")
 	fl.StringVar(&f.bridge, "bridge", podnet.DefaultBridge, "name of the pod bridge")
+	fl.StringVar(&f.labels, "node-labels", "", "labels to add to the Node, KEY=VALUE,... (for nodeSelector)")
 	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node posts its Ready status")
 	fl.DurationVar(&f.backoff, "restart-backoff", 10*time.Second, "first delay before restarting a container that keeps exiting (doubles each time)")
 	fl.DurationVar(&f.backoffMax, "restart-backoff-max", 5*time.Minute, "longest delay before restarting a container")
@@ -222,8 +227,34 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	_, portStr, _ := net.SplitHostPort(srv.Addr())
 	port, _ := strconv.Atoi(portStr)
 
+	labels := map[string]string{}
+	for _, kv := range splitList(f.labels) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--node-labels %q: want KEY=VALUE", kv)
+		}
+		labels[k] = v
+	}
+	// The service proxy: iptables rules for every service on this node.
+	var nodeIPs []net.IP
+	if ip := net.ParseIP(f.nodeIP); ip != nil && !ip.IsLoopback() {
+		nodeIPs = append(nodeIPs, ip)
+	}
+	proxier, err := proxy.New(proxy.Config{ClusterCIDR: clusterCIDR, NodeIPs: nodeIPs, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := proxier.Setup(ctx); err != nil {
+		return err
+	}
+	// The node's DNS server answers on the bridge address once it exists.
+	dnsServer := &lateDNS{}
 	var network *podnet.Network
+	var services sync.WaitGroup
+	servicesCtx, stopServices := context.WithCancel(context.Background())
+	defer func() { stopServices(); services.Wait() }()
 	agent, err = node.New(node.Config{
+		Labels: labels, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "",
 		Name: f.name, StateDir: f.stateDir, Client: cl, Runtime: rt,
 		Network: func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
 			n, err := podnet.New(podnet.Config{StateDir: filepath.Join(f.stateDir, "net"), Bridge: f.bridge,
@@ -235,6 +266,20 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 				return nil, err
 			}
 			network = n
+			if f.clusterDNS == "" {
+				gw := podCIDR.IP.To4()
+				addr := net.JoinHostPort(net.IPv4(gw[0], gw[1], gw[2], gw[3]+1).String(), "53")
+				srv, err := dns.New(dns.Config{Addr: addr, Logger: log})
+				if err != nil {
+					return nil, err
+				}
+				if err := srv.Listen(); err != nil {
+					return nil, fmt.Errorf("cluster DNS on %s: %w", addr, err)
+				}
+				dnsServer.set(srv)
+				services.Add(1)
+				go func() { defer services.Done(); _ = srv.Run(servicesCtx) }()
+			}
 			return n, nil
 		},
 		NodeIP: f.nodeIP, AgentPort: int32(port), AgentCertSHA256: srv.CertSHA256(),
@@ -249,7 +294,8 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); proxier.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- srv.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- agent.Run(runCtx) }()
 	if gossip != nil {
@@ -273,15 +319,45 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if f.stopPodsOnExit {
 		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
 		defer scancel()
-		resetNode(sctx, f.stateDir, f.cgroupRoot, rt, managed, network, log)
+		resetNode(sctx, f.stateDir, f.cgroupRoot, rt, managed, network, proxier, log)
 	}
 	log.Info("stopped")
 	return err
 }
 
+// lateDNS hands services to the node's DNS server once the pod network,
+// and so the address it listens on, exists.
+type lateDNS struct {
+	mu       sync.Mutex
+	srv      *dns.Server
+	services []*v1.Service
+}
+
+func (l *lateDNS) set(srv *dns.Server) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.srv = srv
+	srv.Update(l.services)
+}
+
+// Update implements node.ServiceDNS.
+func (l *lateDNS) Update(services []*v1.Service) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.services = services
+	if l.srv != nil {
+		l.srv.Update(services)
+	}
+}
+
 // resetNode stops and removes every pod of the node, the managed
 // containerd (if any), the pod network and the pods' cgroups.
-func resetNode(ctx context.Context, stateDir, cgroupRoot string, rt *ctrd.Runtime, managed *ctrd.Managed, network *podnet.Network, log *slog.Logger) {
+func resetNode(ctx context.Context, stateDir, cgroupRoot string, rt *ctrd.Runtime, managed *ctrd.Managed, network *podnet.Network, px *proxy.Proxier, log *slog.Logger) {
+	if px != nil {
+		if err := px.Cleanup(ctx); err != nil {
+			log.Warn("remove the service rules", "err", err)
+		}
+	}
 	cs, err := rt.ListContainers(ctx)
 	if err != nil {
 		log.Warn("list containers", "err", err)
@@ -364,7 +440,11 @@ node's network namespace.`,
 					}
 				}
 			}
-			resetNode(ctx, stateDir, cgroupRoot, rt, managed, network, log)
+			px, err := proxy.New(proxy.Config{Logger: log})
+			if err != nil {
+				return err
+			}
+			resetNode(ctx, stateDir, cgroupRoot, rt, managed, network, px, log)
 			if removeState {
 				return os.RemoveAll(stateDir)
 			}

@@ -181,6 +181,9 @@ func (n *Network) Setup(ctx context.Context) (err error) {
 	if err := n.syncFallbackRoutes(h); err != nil {
 		return fmt.Errorf("podnet setup: fallback routes: %w", err)
 	}
+	if err := n.ensureServiceRoute(h); err != nil {
+		return fmt.Errorf("podnet setup: service route: %w", err)
+	}
 	n.log.Info("pod network ready", "bridge", n.cfg.Bridge, "gateway", n.gateway, "podCIDR", n.podNet)
 	return nil
 }
@@ -334,6 +337,29 @@ func (n *Network) syncFallbackRoutes(h *netlink.Handle) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ServiceRouteProtocol marks the route of the service CIDR to the bridge.
+const ServiceRouteProtocol = 114
+
+// ensureServiceRoute routes the service CIDR to the bridge. Service
+// addresses live only in iptables rules, and the kernel looks up a route
+// before those rules see a packet (routing precedes FORWARD, and a local
+// connect needs a route before OUTPUT's DNAT). With this route a packet to a
+// ClusterIP reaches the proxy's rules (DNAT, or REJECT when the service has
+// no endpoints); one that no rule takes dies on the bridge, so it never
+// leaves the node either way. The unreachable fallback stays underneath.
+func (n *Network) ensureServiceRoute(h *netlink.Handle) error {
+	if n.cfg.ServiceCIDR == nil {
+		return nil
+	}
+	br, err := h.LinkByName(n.cfg.Bridge)
+	if err != nil {
+		return err
+	}
+	dst := &net.IPNet{IP: n.cfg.ServiceCIDR.IP.Mask(n.cfg.ServiceCIDR.Mask).To4(), Mask: n.cfg.ServiceCIDR.Mask}
+	return h.RouteReplace(&netlink.Route{Dst: dst, LinkIndex: br.Attrs().Index, Scope: netlink.SCOPE_LINK,
+		Src: n.gateway, Protocol: ServiceRouteProtocol, Table: unix.RT_TABLE_MAIN})
 }
 
 // ownedRoutes lists the IPv4 main-table routes marked with RouteProtocol,

@@ -50,6 +50,9 @@ type BusyboxOptions struct {
 	// Applets are the names linked to /bin/busybox. Nil runs
 	// `<BusyboxPath> --list` and links all of them.
 	Applets []string
+	// Files are extra executables to add, by path in the image (e.g.
+	// "bin/udpecho"); the path's directory must be one the image has.
+	Files map[string][]byte
 }
 
 // WriteBusyboxFile writes the image tarball WriteBusybox builds to path.
@@ -93,7 +96,7 @@ func WriteBusybox(w io.Writer, opts BusyboxOptions) error {
 		}
 	}
 
-	layerTar, err := buildRootfs(bin, applets)
+	layerTar, err := buildRootfs(bin, applets, opts.Files)
 	if err != nil {
 		return fmt.Errorf("write busybox image: build layer: %w", err)
 	}
@@ -209,7 +212,7 @@ func listApplets(bbPath string) ([]string, error) {
 }
 
 // buildRootfs returns the uncompressed layer tar.
-func buildRootfs(bin []byte, applets []string) ([]byte, error) {
+func buildRootfs(bin []byte, applets []string, extra map[string][]byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 
@@ -268,6 +271,20 @@ func buildRootfs(bin []byte, applets []string) ([]byte, error) {
 	}
 	for _, f := range files {
 		if err := writeFile(tw, f.name, f.mode, []byte(f.data)); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, 0, len(extra))
+	for name := range extra {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		clean := strings.TrimPrefix(filepath.Clean("/"+name), "/")
+		if clean == "" || seen[filepath.Base(clean)] && filepath.Dir(clean) == "bin" {
+			return nil, fmt.Errorf("extra file %q: not a free path in the image", name)
+		}
+		if err := writeFile(tw, clean, 0o755, extra[name]); err != nil {
 			return nil, err
 		}
 	}

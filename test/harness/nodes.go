@@ -157,7 +157,17 @@ func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, time.Minute) }
 // Exec runs a command in the node's network namespace and returns its
 // combined output.
 func (nd *Node) Exec(timeout time.Duration, args ...string) (string, error) {
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + nd.NetNS, "--"}, args...)...)
+	return ExecIn(nd.NetNS, timeout, args...)
+}
+
+// AddHost adds a bare host (a network namespace with an address, no
+// process) to the network, e.g. an outside client; t.Cleanup removes it.
+func (n *Net) AddHost(name string) (netns, ip string) { return n.addHost(name) }
+
+// ExecIn runs a command in a network namespace of the test and returns its
+// combined output; it is killed after timeout.
+func ExecIn(netns string, timeout time.Duration, args ...string) (string, error) {
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + netns, "--"}, args...)...)
 	timer := time.AfterFunc(timeout, func() {
 		if cmd.Process != nil {
 			cmd.Process.Kill()

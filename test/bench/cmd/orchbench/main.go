@@ -50,6 +50,8 @@ type options struct {
 	masterEnv        string
 	schedNodes       int
 	schedPods        int
+	skipProxy        bool
+	proxyGoIPTables  bool
 }
 
 func run() error {
@@ -65,6 +67,8 @@ func run() error {
 	flag.IntVar(&o.schedPods, "sched-pods", 10000, "replicas of the RC for the scheduling figure")
 	flag.StringVar(&o.masterEnv, "master-env", "", "comma-separated KEY=VALUE environment for the masters only (e.g. GOGC=200)")
 	flag.StringVar(&o.target, "target", "spread", "spread: worker w talks to master w%3 (followers forward), as clients usually do; leader: every worker talks to the leader")
+	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
+	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -171,6 +175,29 @@ func run() error {
 		median(transfers), transfers[0], transfers[len(transfers)-1], len(transfers))
 	fmt.Println(rss)
 	fmt.Println(schedLine)
+	if !o.skipProxy {
+		if err := proxySection(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// proxySection is the service proxy figure (bench.ProxyBench; also
+// `go run ./test/bench/cmd/proxybench` alone): net/proxy's first sync of
+// 1,000 and 5,000 services against one raw iptables-restore of the same
+// text, one endpoint change among them, and go-iptables one rule per exec.
+func proxySection(ctx context.Context, o options) error {
+	fmt.Println()
+	goipt := 0
+	if o.proxyGoIPTables {
+		goipt = 1000
+	}
+	_, err := bench.ProxyBench(ctx, bench.ProxyBenchOptions{Sizes: []int{1000, 5000}, Runs: 3,
+		GoIPTablesServices: goipt, Out: os.Stdout})
+	if err != nil {
+		return fmt.Errorf("proxy section: %w", err)
+	}
 	return nil
 }
 

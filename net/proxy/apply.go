@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// builtinJumps are the rules Setup inserts at the top of built-in chains.
+var builtinJumps = []jumpRule{
+	{TableNAT, "PREROUTING", `-m comment --comment "orch service portals" -j ` + ChainServices},
+	{TableNAT, "OUTPUT", `-m comment --comment "orch service portals" -j ` + ChainServices},
+	{TableNAT, "POSTROUTING", `-m comment --comment "orch service masquerade" -j ` + ChainPostrouting},
+	{TableFilter, "INPUT", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
+	{TableFilter, "FORWARD", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
+	{TableFilter, "OUTPUT", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
+}
+
+// setupText creates the base chains the kernel lacks (declaring an existing
+// chain would flush it) and inserts the jump rules that are missing, given
+// the live state. Empty when everything is in place.
+func setupText(state *Ruleset, have []jumpRule) []byte {
+	present := map[string]bool{}
+	for _, j := range have {
+		present[j.table+"/"+j.chain+"/"+jumpTarget(j.spec)] = true
+	}
+	var b strings.Builder
+	for _, t := range []string{TableFilter, TableNAT} {
+		var lines []string
+		for _, c := range baseChains {
+			if c.table == t && !state.HasChain(t, c.chain) {
+				lines = append(lines, ":"+c.chain+" - [0:0]")
+			}
+		}
+		for _, j := range builtinJumps {
+			if j.table == t && !present[j.table+"/"+j.chain+"/"+jumpTarget(j.spec)] {
+				lines = append(lines, "-I "+j.chain+" 1 "+j.spec)
+			}
+		}
+		if len(lines) > 0 {
+			b.WriteString("*" + t + "\n" + strings.Join(lines, "\n") + "\nCOMMIT\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+// cleanupText deletes the jump rules to our chains, then flushes and
+// deletes every chain of ours.
+func cleanupText(state *Ruleset, have []jumpRule) []byte {
+	var b strings.Builder
+	for _, t := range []string{TableFilter, TableNAT} {
+		chains := state.Chains(t)
+		var del []jumpRule
+		for _, j := range have {
+			if j.table == t {
+				del = append(del, j)
+			}
+		}
+		if len(chains) == 0 && len(del) == 0 {
+			continue
+		}
+		b.WriteString("*" + t + "\n")
+		for _, c := range chains {
+			b.WriteString(":" + c + " - [0:0]\n")
+		}
+		for _, j := range del {
+			b.WriteString("-D " + j.chain + " " + j.spec + "\n")
+		}
+		for _, c := range chains {
+			b.WriteString("-X " + c + "\n")
+		}
+		b.WriteString("COMMIT\n")
+	}
+	return []byte(b.String())
+}
+
+// sync builds the desired rules and applies what differs from the applied
+// state, in one iptables-restore. Called with syncMu held.
+func (p *Proxier) sync(ctx context.Context, in RulesInput) (SyncStats, error) {
+	var st SyncStats
+	if p.be == nil {
+		return st, errNotSetUp
+	}
+	start := time.Now()
+	desired := buildRules(in, &p.cache)
+	st.Build = time.Since(start)
+
+	prev := p.applied
+	if prev == nil {
+		// After a failed restore (or Cleanup) the kernel's state is unknown:
+		// read it back and rewrite everything.
+		state, _, err := p.be.readState(ctx, p.be.save)
+		if err != nil {
+			return st, fmt.Errorf("proxy sync: %w", err)
+		}
+		prev, st.Full = state, true
+	}
+	var text []byte
+	if st.Full {
+		text, st.Changes = desired.RenderFull(prev)
+	} else {
+		text, st.Changes = desired.RenderChanged(prev)
+	}
+	if len(text) > 0 {
+		st.RestoreBytes = len(text)
+		t := time.Now()
+		err := p.be.applyRestore(ctx, text)
+		st.Restore = time.Since(t)
+		if err != nil {
+			p.applied = nil
+			st.Total = time.Since(start)
+			p.log.Error("iptables-restore failed; the next sync rewrites every chain", "err", err)
+			return st, fmt.Errorf("proxy sync: %w", err)
+		}
+	}
+	p.applied = desired
+
+	if stale := StaleUDPFlows(prev, desired); len(stale) > 0 {
+		t := time.Now()
+		n, err := deleteConntrack(p.cfg.NetNS, stale)
+		st.Conntrack, st.ConntrackDeleted = time.Since(t), n
+		if err != nil {
+			// The rules are applied; a leftover flow only delays clients of
+			// a removed UDP backend until it expires. Report, do not retry.
+			p.log.Error("clear stale UDP conntrack entries", "err", err, "flows", len(stale))
+		}
+	}
+	st.Total = time.Since(start)
+	if !st.Changes.Empty() {
+		p.log.Debug("service rules synced", "written", len(st.Changes.Written), "deleted", len(st.Changes.Deleted),
+			"bytes", st.RestoreBytes, "full", st.Full, "build", st.Build, "restore", st.Restore,
+			"conntrack_deleted", st.ConntrackDeleted, "took", st.Total)
+	}
+	return st, nil
+}

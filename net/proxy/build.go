@@ -1,0 +1,256 @@
+package proxy
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// block accumulates the rules of one chain as iptables-save prints them.
+type block struct {
+	chain string
+	buf   []byte
+}
+
+// rule appends "-A <chain> " + parts + "\n".
+func (b *block) rule(parts ...string) {
+	b.buf = append(b.buf, "-A "...)
+	b.buf = append(b.buf, b.chain...)
+	b.buf = append(b.buf, ' ')
+	for _, p := range parts {
+		b.buf = append(b.buf, p...)
+	}
+	b.buf = append(b.buf, '\n')
+}
+
+// take returns the block's text and resets it for another chain.
+func (b *block) take() string {
+	s := string(b.buf)
+	b.buf = b.buf[:0]
+	return s
+}
+
+// serviceRules is what one service (with its endpoints) contributes: lines
+// for the shared chains and its own SVC and SEP chains.
+type serviceRules struct {
+	services, nodePorts, firewall string
+	chains                        []chainBlock
+}
+
+type chainBlock struct{ name, block string }
+
+// params are the inputs every service's rules depend on besides its own objects.
+type params struct {
+	cidr     string
+	nodeDsts string // space-separated
+}
+
+// buildCache remembers each service's rules by the identity of its Service
+// and Endpoints objects (which Update's contract makes immutable), so a
+// sync after one change rebuilds one service, not all of them.
+type buildCache struct {
+	params  params
+	entries map[cacheKey]*serviceRules
+}
+
+type cacheKey struct {
+	svc *v1.Service
+	eps *v1.Endpoints
+}
+
+// BuildRules computes the full desired ruleset. It is pure: the same input
+// always gives the same Ruleset, and it touches nothing on the machine.
+func BuildRules(in RulesInput) *Ruleset {
+	return buildRules(in, nil)
+}
+
+// buildRules is BuildRules with an optional cache of per-service rules.
+func buildRules(in RulesInput, cache *buildCache) *Ruleset {
+	var pr params
+	if in.ClusterCIDR != nil && in.ClusterCIDR.IP.To4() != nil {
+		pr.cidr = in.ClusterCIDR.String()
+	}
+	// Where node ports answer: every local address, or the node's own ones.
+	var nodeDsts []string
+	for _, ip := range in.NodeIPs {
+		if s := ipv4(ip.String()); s != "" {
+			nodeDsts = append(nodeDsts, s)
+		}
+	}
+	if len(nodeDsts) > 0 {
+		nodeDsts = append(nodeDsts, "127.0.0.1")
+	}
+	pr.nodeDsts = strings.Join(nodeDsts, " ")
+	var old map[cacheKey]*serviceRules
+	if cache != nil && cache.params == pr {
+		old = cache.entries
+	}
+
+	type nsName struct{ ns, name string }
+	eps := make(map[nsName]*v1.Endpoints, len(in.Endpoints))
+	for _, e := range in.Endpoints {
+		if e != nil {
+			eps[nsName{e.Namespace, e.Name}] = e
+		}
+	}
+	services := slices.DeleteFunc(slices.Clone(in.Services), func(s *v1.Service) bool { return s == nil })
+	slices.SortFunc(services, func(a, b *v1.Service) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+
+	g := &generator{params: pr, nodeDsts: nodeDsts}
+	all := make([]*serviceRules, 0, len(services))
+	next := make(map[cacheKey]*serviceRules, len(services))
+	nChains, nServices := 8, 0
+	for _, svc := range services {
+		key := cacheKey{svc, eps[nsName{svc.Namespace, svc.Name}]}
+		sr := old[key]
+		if sr == nil {
+			sr = g.service(portsOf(svc, key.eps))
+		}
+		next[key] = sr
+		all = append(all, sr)
+		nChains += len(sr.chains)
+		nServices += len(sr.services)
+	}
+	if cache != nil {
+		cache.params, cache.entries = pr, next
+	}
+
+	rs := newRuleset()
+	rs.tables[TableNAT] = &table{order: make([]string, 0, nChains), chains: make(map[string]string, nChains)}
+	nat, filter := rs.table(TableNAT), rs.table(TableFilter)
+	for _, b := range baseChains {
+		rs.table(b.table).ensure(b.chain)
+	}
+	var svcLines, npLines, fwLines strings.Builder
+	svcLines.Grow(nServices + 256)
+	for _, sr := range all {
+		svcLines.WriteString(sr.services)
+		npLines.WriteString(sr.nodePorts)
+		fwLines.WriteString(sr.firewall)
+		for _, c := range sr.chains {
+			nat.setBlock(c.name, c.block)
+		}
+	}
+	tail := &block{chain: ChainServices}
+	if len(nodeDsts) == 0 {
+		tail.rule("-m addrtype --dst-type LOCAL -j ", ChainNodePorts)
+	} else {
+		for _, d := range nodeDsts {
+			tail.rule("-d ", d, "/32 -j ", ChainNodePorts)
+		}
+	}
+	svcLines.WriteString(tail.take())
+	nat.setBlock(ChainServices, svcLines.String())
+	nat.setBlock(ChainNodePorts, npLines.String())
+	filter.setBlock(ChainFirewall, fwLines.String())
+
+	mark := &block{chain: ChainMarkMasq}
+	mark.rule("-j MARK --set-xmark ", masqMark, "/", masqMark)
+	nat.setBlock(ChainMarkMasq, mark.take())
+	post := &block{chain: ChainPostrouting}
+	if pr.cidr != "" {
+		post.rule("-s ", pr.cidr, " ! -d ", pr.cidr, " -j MASQUERADE")
+	}
+	post.rule("-m mark ! --mark ", masqMark, "/", masqMark, " -j RETURN")
+	post.rule("-j MARK --set-xmark ", masqMark, "/0x0")
+	post.rule("-j MASQUERADE --random-fully")
+	nat.setBlock(ChainPostrouting, post.take())
+	return rs
+}
+
+// generator writes the rules of one service at a time, reusing its buffers.
+type generator struct {
+	params
+	nodeDsts                      []string
+	services, nodePorts, firewall block
+	svc, sep                      block
+	seps                          []string
+}
+
+// service returns the rules of one service's ports.
+func (g *generator) service(ports []*servicePort) *serviceRules {
+	sr := &serviceRules{}
+	g.services.chain, g.nodePorts.chain, g.firewall.chain = ChainServices, ChainNodePorts, ChainFirewall
+	for _, p := range ports {
+		proto, port := p.proto, itoa(p.port)
+		if p.clusterIP != "" {
+			g.services.rule("-d ", p.clusterIP, "/32 -p ", proto, " -m ", proto, " --dport ", port, " -j ", p.svcChain)
+		}
+		if p.nodePort > 0 {
+			np := itoa(p.nodePort)
+			g.nodePorts.rule("-p ", proto, " -m ", proto, " --dport ", np, " -j ", ChainMarkMasq)
+			g.nodePorts.rule("-p ", proto, " -m ", proto, " --dport ", np, " -j ", p.svcChain)
+		}
+		if len(p.endpoints) == 0 {
+			sr.chains = append(sr.chains, chainBlock{p.svcChain, ""})
+			g.rejectNoEndpoints(p)
+			continue
+		}
+		g.svc.chain = p.svcChain
+		if g.cidr != "" && p.clusterIP != "" {
+			g.svc.rule("! -s ", g.cidr, " -d ", p.clusterIP, "/32 -p ", proto, " -m ", proto, " --dport ", port, " -j ", ChainMarkMasq)
+		}
+		g.seps = g.seps[:0]
+		for _, ep := range p.endpoints {
+			g.seps = append(g.seps, hashName(PrefixSEP, p.key, proto, ep.String()))
+		}
+		affinity := ""
+		if p.affinity > 0 {
+			affinity = itoa(p.affinity)
+			for _, sep := range g.seps {
+				g.svc.rule("-m recent --rcheck --seconds ", affinity, " --reap --name ", sep, " --mask 255.255.255.255 --rsource -j ", sep)
+			}
+		}
+		n := len(g.seps)
+		for i, sep := range g.seps {
+			if i < n-1 {
+				g.svc.rule("-m statistic --mode random --probability ", Probability(n-i), " -j ", sep)
+			} else {
+				g.svc.rule("-j ", sep)
+			}
+		}
+		sr.chains = append(sr.chains, chainBlock{p.svcChain, g.svc.take()})
+		for i, ep := range p.endpoints {
+			sep := g.seps[i]
+			g.sep.chain = sep
+			dest := ep.String()
+			g.sep.rule("-s ", ep.ip, "/32 -j ", ChainMarkMasq)
+			if affinity != "" {
+				g.sep.rule("-p ", proto, " -m recent --set --name ", sep, " --mask 255.255.255.255 --rsource -j DNAT --to-destination ", dest)
+			} else {
+				g.sep.rule("-p ", proto, " -j DNAT --to-destination ", dest)
+			}
+			sr.chains = append(sr.chains, chainBlock{sep, g.sep.take()})
+		}
+	}
+	sr.services, sr.nodePorts, sr.firewall = g.services.take(), g.nodePorts.take(), g.firewall.take()
+	return sr
+}
+
+// rejectNoEndpoints adds the filter rules that refuse a service port with
+// no ready endpoints at once (ECONNREFUSED) instead of letting it time out.
+func (g *generator) rejectNoEndpoints(p *servicePort) {
+	with := " -j REJECT --reject-with icmp-port-unreachable"
+	if p.proto == "tcp" {
+		with = " -j REJECT --reject-with tcp-reset"
+	}
+	proto, fw := p.proto, &g.firewall
+	if p.clusterIP != "" {
+		fw.rule("-d ", p.clusterIP, "/32 -p ", proto, " -m ", proto, " --dport ", itoa(p.port), with)
+	}
+	if p.nodePort == 0 {
+		return
+	}
+	np := itoa(p.nodePort)
+	if len(g.nodeDsts) == 0 {
+		fw.rule("-p ", proto, " -m addrtype --dst-type LOCAL -m ", proto, " --dport ", np, with)
+		return
+	}
+	for _, d := range g.nodeDsts {
+		fw.rule("-d ", d, "/32 -p ", proto, " -m ", proto, " --dport ", np, with)
+	}
+}

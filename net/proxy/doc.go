@@ -1,0 +1,57 @@
+// Package proxy is orch's service proxy: it turns Services and Endpoints
+// into iptables rules on a node, the way kube-proxy's iptables mode does,
+// using only chains it owns and one iptables-restore per sync.
+//
+// # Chain layout
+//
+// nat table (jumped to from the built-in chains by rules Setup inserts):
+//
+//	PREROUTING, OUTPUT -> ORCH-SERVICES
+//	  -d <clusterIP>/32 -p <proto> --dport <port> -j ORCH-SVC-<hash>   one per service port
+//	  -m addrtype --dst-type LOCAL -j ORCH-NODEPORTS                   last (or one -d rule per
+//	                                                                   Config.NodeIPs and 127.0.0.1)
+//	ORCH-NODEPORTS
+//	  -p <proto> --dport <nodePort> -j ORCH-MARK-MASQ
+//	  -p <proto> --dport <nodePort> -j ORCH-SVC-<hash>
+//	ORCH-SVC-<hash>   one per service port with ready endpoints (empty otherwise)
+//	  ! -s <clusterCIDR> -d <clusterIP>/32 ... -j ORCH-MARK-MASQ       off-cluster clients are masqueraded
+//	  -m recent --rcheck ... --name ORCH-SEP-<hash> -j ORCH-SEP-<hash> ClientIP affinity only, per endpoint
+//	  -m statistic --mode random --probability 1/n -j ORCH-SEP-<hash>  then 1/(n-1), ...; the last is unconditional
+//	ORCH-SEP-<hash>   one per endpoint of a service port
+//	  -s <podIP>/32 -j ORCH-MARK-MASQ                                  hairpin: a pod reaching itself
+//	  -p <proto> [-m recent --set ...] -j DNAT --to-destination <podIP>:<port>
+//	ORCH-MARK-MASQ
+//	  -j MARK --set-xmark 0x4000/0x4000
+//	POSTROUTING -> ORCH-POSTROUTING
+//	  -s <clusterCIDR> ! -d <clusterCIDR> -j MASQUERADE                pods leaving the cluster network
+//	  -m mark ! --mark 0x4000/0x4000 -j RETURN
+//	  -j MARK --set-xmark 0x4000/0x0
+//	  -j MASQUERADE --random-fully
+//
+// filter table:
+//
+//	INPUT, FORWARD, OUTPUT -> (-m conntrack --ctstate NEW) ORCH-FIREWALL
+//	  -d <clusterIP>/32 -p tcp --dport <port> -j REJECT --reject-with tcp-reset         no ready endpoints
+//	  -d <clusterIP>/32 -p udp --dport <port> -j REJECT --reject-with icmp-port-unreachable
+//	  and the same for the node port of a NodePort service
+//
+// Hashes are the first 16 characters of the base32 SHA-256 of the service
+// port (namespace/name:port/protocol) and, for SEP chains, of the endpoint
+// too, so names are stable across restarts and at most 25 characters.
+//
+// Rules are written in the canonical form iptables-save prints them in, so
+// a restarted agent can read the live chains back (Setup) and rewrite only
+// the chains that differ. A sync declares and rewrites only chains whose
+// rules changed and deletes stale ORCH-SVC-/ORCH-SEP- chains in the same
+// iptables-restore --noflush; after a failed restore the next sync reads the
+// kernel's state again and rewrites every chain.
+//
+// BuildRules is pure. The Proxier calls the same code with a cache of each
+// service's rules keyed by its (immutable) Service and Endpoints objects, so
+// a sync after one change rebuilds one service and compares unchanged
+// chains by pointer. Restore text lists chains sorted by name, the order
+// iptables-save prints: iptables-nft-restore is markedly faster that way.
+//
+// Config.NetNS says which network namespace the rules live in: every
+// iptables exec, sysctl write and conntrack netlink call is made there.
+package proxy

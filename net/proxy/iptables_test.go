@@ -1,0 +1,267 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// fixture is a small but varied service set: multi-port NodePort, UDP with
+// affinity, a service without endpoints.
+func fixture() ([]*v1.Service, []*v1.Endpoints) {
+	return []*v1.Service{
+			svc("default", "web", "10.96.0.10", svcPort{"http", "TCP", 80, 30080}, svcPort{"dns", "UDP", 53, 30053}),
+			withAffinity(svc("default", "sticky", "10.96.0.11", svcPort{"", "TCP", 443, 0}), 60),
+			svc("default", "empty", "10.96.0.12", svcPort{"", "TCP", 80, 30099}),
+		}, []*v1.Endpoints{
+			eps("default", "web", []string{"10.244.1.10", "10.244.1.11"}, svcPort{"http", "TCP", 8080, 0}, svcPort{"dns", "UDP", 5353, 0}),
+			eps("default", "sticky", []string{"10.244.1.12", "10.244.1.13", "10.244.1.14"}, svcPort{"", "TCP", 8443, 0}),
+		}
+}
+
+func newTestProxier(t *testing.T, ns string) *Proxier {
+	t.Helper()
+	p, err := New(Config{ClusterCIDR: clusterCIDR, NetNS: ns, MinSyncInterval: 50 * time.Millisecond, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// requireJumps checks there is exactly one jump rule of ours per built-in chain.
+func requireJumps(t *testing.T, got []jumpRule) {
+	t.Helper()
+	var g, w []string
+	for _, j := range got {
+		g = append(g, j.table+"/"+j.chain+" "+j.spec)
+	}
+	for _, j := range builtinJumps {
+		w = append(w, j.table+"/"+j.chain+" "+j.spec)
+	}
+	slices.Sort(g)
+	slices.Sort(w)
+	if !slices.Equal(g, w) {
+		t.Fatalf("jump rules:\n got %q\nwant %q", g, w)
+	}
+}
+
+func TestRealSyncLifecycle(t *testing.T) {
+	ns := newNetNS(t)
+	ctx := context.Background()
+	p := newTestProxier(t, ns)
+	if err := p.SyncNow(ctx); !errors.Is(err, errNotSetUp) {
+		t.Fatalf("SyncNow before Setup: %v", err)
+	}
+	if err := p.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Setup(ctx); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(nsRun(t, ns, "cat", "/proc/sys/net/ipv4/conf/all/route_localnet")); got != "1" {
+		t.Fatalf("route_localnet = %s in the netns", got)
+	}
+	services, endpoints := fixture()
+	p.Update(services, endpoints)
+	if err := p.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: endpoints})
+	got, js := kernelState(t, ns)
+	requireSameRules(t, got, want) // also proves the rules are in iptables-save's canonical form
+	requireJumps(t, js)
+
+	t.Run("no change runs no restore", func(t *testing.T) {
+		if err := p.SyncNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := p.Stats(); st.RestoreBytes != 0 || !st.Changes.Empty() {
+			t.Fatalf("second sync restored %d bytes: %+v", st.RestoreBytes, st.Changes)
+		}
+	})
+
+	t.Run("endpoint change rewrites only its chains", func(t *testing.T) {
+		endpoints2 := slices.Clone(endpoints)
+		endpoints2[1] = eps("default", "sticky", []string{"10.244.1.12", "10.244.1.15", "10.244.1.14"}, svcPort{"", "TCP", 8443, 0})
+		p.Update(services, endpoints2)
+		if err := p.SyncNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := p.Stats()
+		wantW := []string{"nat/" + SVCChainName("default", "sticky", "", "tcp"),
+			"nat/" + SEPChainName("default", "sticky", "", "tcp", "10.244.1.15", 8443)}
+		wantD := []string{"nat/" + SEPChainName("default", "sticky", "", "tcp", "10.244.1.13", 8443)}
+		slices.Sort(wantW)
+		if !slices.Equal(refs(st.Changes.Written), wantW) || !slices.Equal(refs(st.Changes.Deleted), wantD) {
+			t.Fatalf("changes %+v, want written %v deleted %v", st.Changes, wantW, wantD)
+		}
+		got, _ := kernelState(t, ns)
+		requireSameRules(t, got, BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: endpoints2}))
+		endpoints = endpoints2
+	})
+
+	t.Run("restarted agent rewrites nothing", func(t *testing.T) {
+		p2 := newTestProxier(t, ns)
+		if err := p2.Setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p2.Update(services, endpoints)
+		if err := p2.SyncNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := p2.Stats(); st.RestoreBytes != 0 {
+			t.Fatalf("restarted proxier rewrote %v", st.Changes)
+		}
+		_, js := kernelState(t, ns)
+		requireJumps(t, js)
+	})
+
+	t.Run("cleanup leaves nothing of ours", func(t *testing.T) {
+		if err := p.Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range []string{"nat", "filter"} {
+			if out := nsRun(t, ns, "iptables-save", "-t", tb); strings.Contains(out, "ORCH-") {
+				t.Fatalf("after Cleanup, %s still has:\n%s", tb, out)
+			}
+		}
+		// A fresh agent can set up again from nothing.
+		if err := p.Setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.SyncNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, js := kernelState(t, ns)
+		requireSameRules(t, got, BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: endpoints}))
+		requireJumps(t, js)
+	})
+}
+
+func TestRealRefusesTwoBackends(t *testing.T) {
+	ns := newNetNS(t)
+	ctx := context.Background()
+	p := newTestProxier(t, ns)
+	if err := p.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p.be.mode != "nf_tables" || p.be.other == "" {
+		t.Skipf("needs iptables-nft as the default and iptables-legacy installed (have %s, other %q)", p.be.mode, p.be.other)
+	}
+	// Someone (an older agent) left rules in legacy iptables, in this netns only.
+	nsRun(t, ns, "iptables-legacy", "-t", "nat", "-N", ChainServices)
+	nsRun(t, ns, "iptables-legacy", "-t", "nat", "-A", ChainServices, "-d", "10.96.0.1/32", "-j", "RETURN")
+	err := newTestProxier(t, ns).Setup(ctx)
+	if err == nil || !strings.Contains(err.Error(), "iptables-legacy-save") {
+		t.Fatalf("Setup with rules in both backends: %v", err)
+	}
+}
+
+// flakyExec fails the next n iptables-restore calls with a line number.
+type flakyExec struct {
+	inner    executor
+	failures atomic.Int32
+	saves    atomic.Int32
+}
+
+func (f *flakyExec) run(ctx context.Context, name string, args []string, stdin []byte) ([]byte, error) {
+	if name == "iptables-restore" && f.failures.Add(-1) >= 0 {
+		return nil, &cmdError{cmd: name, err: errors.New("exit status 2"), stderr: "iptables-restore: line 3 failed"}
+	}
+	if name == "iptables-save" {
+		f.saves.Add(1)
+	}
+	return f.inner.run(ctx, name, args, stdin)
+}
+
+func TestRealRestoreFailureFallsBackToFullRewrite(t *testing.T) {
+	ns := newNetNS(t)
+	ctx := context.Background()
+	p := newTestProxier(t, ns)
+	fx := &flakyExec{inner: p.x}
+	p.x = fx
+	if err := p.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	services, endpoints := fixture()
+	p.Update(services, endpoints)
+	fx.failures.Store(1)
+	err := p.SyncNow(ctx)
+	if err == nil || !strings.Contains(err.Error(), "> 3: ") {
+		t.Fatalf("failed sync error does not quote the failing line: %v", err)
+	}
+	if st := p.Stats(); st.Err == nil {
+		t.Fatal("stats do not record the failure")
+	}
+	saves := fx.saves.Load()
+	if err := p.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	want := BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: endpoints})
+	if !st.Full || len(st.Changes.Written) != want.NumChains() || fx.saves.Load() == saves {
+		t.Fatalf("sync after a failure: full=%v wrote %d of %d chains, state re-read: %v",
+			st.Full, len(st.Changes.Written), want.NumChains(), fx.saves.Load() != saves)
+	}
+	got, _ := kernelState(t, ns)
+	requireSameRules(t, got, want)
+	if err := p.SyncNow(ctx); err != nil || p.Stats().Full || p.Stats().RestoreBytes != 0 {
+		t.Fatalf("third sync: err %v, stats %+v", err, p.Stats())
+	}
+}
+
+func TestRealRunCoalescesAndRetries(t *testing.T) {
+	ns := newNetNS(t)
+	p := newTestProxier(t, ns)
+	p.cfg.MinSyncInterval = 300 * time.Millisecond
+	fx := &flakyExec{inner: p.x}
+	p.x = fx
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	if p.Stats().Syncs != 0 {
+		t.Fatal("Run synced before the first Update")
+	}
+	services, endpoints := manyServices(10)
+	var last []*v1.Endpoints
+	for i := 0; i < 50; i++ {
+		last = slices.Clone(endpoints)
+		last[3] = eps("default", "svc-00003", []string{fmt.Sprintf("10.250.0.%d", i+1)}, svcPort{"http", "TCP", 8080, 0})
+		p.Update(services, last)
+	}
+	want := BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: last})
+	inKernel := func() bool {
+		got, _ := kernelState(t, ns)
+		_, ch := want.RenderChanged(got)
+		return ch.Empty()
+	}
+	eventually(t, 10*time.Second, "the last update in the kernel", inKernel)
+	if n := p.Stats().Syncs; n > 3 {
+		t.Fatalf("50 updates in a burst took %d syncs, want them coalesced (<= 3)", n)
+	}
+
+	// A failing restore is retried with back-off until it succeeds.
+	fx.failures.Store(2)
+	before := p.Stats().Syncs
+	services2, endpoints2 := manyServices(12)
+	p.Update(services2, endpoints2)
+	want = BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services2, Endpoints: endpoints2})
+	eventually(t, 20*time.Second, "the update applied after two failed restores", inKernel)
+	if st := p.Stats(); st.Syncs-before < 3 || st.Err != nil || !st.Full {
+		t.Fatalf("after retries: %d syncs, err %v, full %v", st.Syncs-before, st.Err, st.Full)
+	}
+}
