@@ -40,6 +40,7 @@ type nodeFlags struct {
 	clusterCIDR, serviceCIDR, clusterDNS   string
 	heartbeat, backoff, backoffMax, resync time.Duration
 	gossipProbe, gossipProbeTimeout        time.Duration
+	proxySync                              time.Duration
 	logLevel                               string
 	bridge, labels                         string
 	stopPodsOnExit, signals                bool
@@ -95,6 +96,7 @@ gossip.key from the masters' PKI directory.`,
 	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver for pods' resolv.conf (default: the node's resolv.conf)")
 	fl.StringVar(&f.bridge, "bridge", podnet.DefaultBridge, "name of the pod bridge")
 	fl.StringVar(&f.labels, "node-labels", "", "labels to add to the Node, KEY=VALUE,... (for nodeSelector)")
+	fl.DurationVar(&f.proxySync, "proxy-min-sync-interval", time.Second, "service rules are rewritten at most this often; changes in between are coalesced")
 	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node posts its Ready status")
 	fl.DurationVar(&f.backoff, "restart-backoff", 10*time.Second, "first delay before restarting a container that keeps exiting (doubles each time)")
 	fl.DurationVar(&f.backoffMax, "restart-backoff-max", 5*time.Minute, "longest delay before restarting a container")
@@ -240,7 +242,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if ip := net.ParseIP(f.nodeIP); ip != nil && !ip.IsLoopback() {
 		nodeIPs = append(nodeIPs, ip)
 	}
-	proxier, err := proxy.New(proxy.Config{ClusterCIDR: clusterCIDR, NodeIPs: nodeIPs, Logger: log})
+	proxier, err := proxy.New(proxy.Config{ClusterCIDR: clusterCIDR, NodeIPs: nodeIPs, MinSyncInterval: f.proxySync, Logger: log})
 	if err != nil {
 		return err
 	}
