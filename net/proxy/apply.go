@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// builtinJumps are the rules Setup inserts at the top of built-in chains.
+// builtinJumps are the rules Setup inserts at the top of built-in chains
+// (with go-iptables, see ensureJumps), in iptables-save's canonical form.
 var builtinJumps = []jumpRule{
 	{TableNAT, "PREROUTING", `-m comment --comment "orch service portals" -j ` + ChainServices},
 	{TableNAT, "OUTPUT", `-m comment --comment "orch service portals" -j ` + ChainServices},
@@ -18,24 +19,15 @@ var builtinJumps = []jumpRule{
 }
 
 // setupText creates the base chains the kernel lacks (declaring an existing
-// chain would flush it) and inserts the jump rules that are missing, given
-// the live state. Empty when everything is in place.
-func setupText(state *Ruleset, have []jumpRule) []byte {
-	present := map[string]bool{}
-	for _, j := range have {
-		present[j.table+"/"+j.chain+"/"+jumpTarget(j.spec)] = true
-	}
+// chain would flush it), given the live state. Empty when they all exist.
+// The jump rules to them are go-iptables' business (ensureJumps).
+func setupText(state *Ruleset) []byte {
 	var b strings.Builder
 	for _, t := range []string{TableFilter, TableNAT} {
 		var lines []string
 		for _, c := range baseChains {
 			if c.table == t && !state.HasChain(t, c.chain) {
 				lines = append(lines, ":"+c.chain+" - [0:0]")
-			}
-		}
-		for _, j := range builtinJumps {
-			if j.table == t && !present[j.table+"/"+j.chain+"/"+jumpTarget(j.spec)] {
-				lines = append(lines, "-I "+j.chain+" 1 "+j.spec)
 			}
 		}
 		if len(lines) > 0 {
@@ -45,27 +37,19 @@ func setupText(state *Ruleset, have []jumpRule) []byte {
 	return []byte(b.String())
 }
 
-// cleanupText deletes the jump rules to our chains, then flushes and
-// deletes every chain of ours.
-func cleanupText(state *Ruleset, have []jumpRule) []byte {
+// cleanupText flushes and deletes every chain of ours. The jump rules to
+// them must be gone first (deleteJumps): a chain still referenced cannot be
+// deleted.
+func cleanupText(state *Ruleset) []byte {
 	var b strings.Builder
 	for _, t := range []string{TableFilter, TableNAT} {
 		chains := state.Chains(t)
-		var del []jumpRule
-		for _, j := range have {
-			if j.table == t {
-				del = append(del, j)
-			}
-		}
-		if len(chains) == 0 && len(del) == 0 {
+		if len(chains) == 0 {
 			continue
 		}
 		b.WriteString("*" + t + "\n")
 		for _, c := range chains {
 			b.WriteString(":" + c + " - [0:0]\n")
-		}
-		for _, j := range del {
-			b.WriteString("-D " + j.chain + " " + j.spec + "\n")
 		}
 		for _, c := range chains {
 			b.WriteString("-X " + c + "\n")

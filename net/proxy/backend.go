@@ -60,7 +60,11 @@ type backend struct {
 	mode    string // "nf_tables" or "legacy"
 	save    string
 	restore string
-	other   string // the other flavour's iptables-save, "" if not installed
+	// iptables is the command go-iptables runs for the jump rules: the
+	// detected flavour's own binary (iptables-nft or iptables-legacy), or
+	// plain iptables when that is not installed or the flavour is unnamed.
+	iptables string
+	other    string // the other flavour's iptables-save, "" if not installed
 }
 
 // detectBackend asks `iptables --version` which flavour is the default.
@@ -69,17 +73,25 @@ func detectBackend(ctx context.Context, x executor) (*backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detect iptables backend: %w", err)
 	}
-	b := &backend{x: x, save: "iptables-save", restore: "iptables-restore"}
+	b := &backend{x: x, save: "iptables-save", restore: "iptables-restore", iptables: "iptables"}
+	flavour := ""
 	switch v := string(out); {
 	case strings.Contains(v, "nf_tables"):
 		b.mode = "nf_tables"
 		b.other = "iptables-legacy-save"
+		flavour = "iptables-nft"
 	case strings.Contains(v, "legacy"):
 		b.mode = "legacy"
 		b.other = "iptables-nft-save"
+		flavour = "iptables-legacy"
 	default:
 		// Old iptables without the flavour in its version: legacy only.
 		b.mode = "legacy"
+	}
+	if flavour != "" {
+		if _, err := exec.LookPath(flavour); err == nil {
+			b.iptables = flavour
+		}
 	}
 	if b.other != "" {
 		if _, err := exec.LookPath(b.other); err != nil {

@@ -52,6 +52,14 @@
 // chains by pointer. Restore text lists chains sorted by name, the order
 // iptables-save prints: iptables-nft-restore is markedly faster that way.
 //
+// Setup creates the base chains with iptables-restore, then checks each
+// jump rule from a built-in chain with go-iptables and inserts the missing
+// ones at position 1 (one that is present lower down stays there); Cleanup
+// deletes them with go-iptables before the restore that deletes our chains.
+// go-iptables runs the binary of the flavour detected (iptables-nft or
+// iptables-legacy).
+//
 // Config.NetNS says which network namespace the rules live in: every
-// iptables exec, sysctl write and conntrack netlink call is made there.
+// iptables exec (go-iptables' included), sysctl write and conntrack netlink
+// call is made there.
 package proxy

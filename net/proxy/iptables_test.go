@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-iptables/iptables"
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -53,6 +55,143 @@ func requireJumps(t *testing.T, got []jumpRule) {
 	}
 }
 
+// jumpPositions lists, per rule of builtinJumps, the positions (1-based)
+// at which its built-in chain holds it, read with go-iptables List inside
+// the namespace.
+func jumpPositions(t *testing.T, ns string) map[jumpRule][]int {
+	t.Helper()
+	be := &backend{iptables: "iptables"}
+	pos := map[jumpRule][]int{}
+	err := be.withIPTables(ns, func(ipt *iptables.IPTables) error {
+		for _, j := range builtinJumps {
+			rules, err := ipt.List(j.table, j.chain)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, r := range rules {
+				if !strings.HasPrefix(r, "-A ") {
+					continue // the -P policy line
+				}
+				n++
+				if r == "-A "+j.chain+" "+j.spec {
+					pos[j] = append(pos[j], n)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+// requireJumpsAt checks each rule of builtinJumps is in its chain exactly
+// once, at position at (1 = first), or not at all when at is 0.
+func requireJumpsAt(t *testing.T, ns string, at int) {
+	t.Helper()
+	pos := jumpPositions(t, ns)
+	for _, j := range builtinJumps {
+		want := []int{at}
+		if at == 0 {
+			want = nil
+		}
+		if !slices.Equal(pos[j], want) {
+			t.Fatalf("%s/%s %s at positions %v, want %v", j.table, j.chain, j.spec, pos[j], want)
+		}
+	}
+}
+
+func TestRealSetupJumpRules(t *testing.T) {
+	ns := newNetNS(t)
+	ctx := context.Background()
+	p := newTestProxier(t, ns)
+	if err := p.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p.be.mode == "nf_tables" && p.be.iptables != "iptables-nft" {
+		if _, err := exec.LookPath("iptables-nft"); err == nil {
+			t.Fatalf("nf_tables backend, go-iptables runs %s", p.be.iptables)
+		}
+	}
+	requireJumpsAt(t, ns, 1)
+	_, js := kernelState(t, ns)
+	requireJumps(t, js)
+
+	t.Run("second Setup adds none", func(t *testing.T) {
+		if err := p.Setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		requireJumpsAt(t, ns, 1)
+	})
+
+	t.Run("a jump deleted by hand is put back", func(t *testing.T) {
+		j := builtinJumps[1] // nat OUTPUT
+		args, err := splitSpec(j.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Something else's rule first, so "put back" must mean position 1.
+		nsRun(t, ns, "iptables", "-t", j.table, "-I", j.chain, "1", "-d", "192.0.2.1/32", "-j", "RETURN")
+		nsRun(t, ns, "iptables", append([]string{"-t", j.table, "-D", j.chain}, args...)...)
+		if pos := jumpPositions(t, ns)[j]; len(pos) != 0 {
+			t.Fatalf("jump still at %v after deleting it", pos)
+		}
+		if err := p.Setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		requireJumpsAt(t, ns, 1)
+		nsRun(t, ns, "iptables", "-t", j.table, "-D", j.chain, "-d", "192.0.2.1/32", "-j", "RETURN")
+	})
+
+	t.Run("a jump below another rule stays there", func(t *testing.T) {
+		j := builtinJumps[3] // filter INPUT
+		nsRun(t, ns, "iptables", "-t", j.table, "-I", j.chain, "1", "-s", "192.0.2.2/32", "-j", "ACCEPT")
+		if err := p.Setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if pos := jumpPositions(t, ns)[j]; !slices.Equal(pos, []int{2}) {
+			t.Fatalf("jump at %v, want left at [2]", pos)
+		}
+		nsRun(t, ns, "iptables", "-t", j.table, "-D", j.chain, "-s", "192.0.2.2/32", "-j", "ACCEPT")
+		requireJumpsAt(t, ns, 1)
+	})
+
+	t.Run("Cleanup leaves none", func(t *testing.T) {
+		services, endpoints := fixture()
+		p.Update(services, endpoints)
+		if err := p.SyncNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A duplicate and a stray jump (another spec) must go too, or the
+		// chains they jump to could not be deleted.
+		nsRun(t, ns, "iptables", "-t", "nat", "-A", "PREROUTING", "-m", "comment", "--comment", "orch service portals", "-j", ChainServices)
+		nsRun(t, ns, "iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", ChainServices)
+		if err := p.Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		requireJumpsAt(t, ns, 0)
+		rs, js := kernelState(t, ns)
+		if len(js) != 0 || rs.NumChains() != 0 {
+			t.Fatalf("after Cleanup: jumps %v, %d chains of ours", js, rs.NumChains())
+		}
+		if err := p.SyncNow(ctx); !errors.Is(err, errNotSetUp) {
+			t.Fatalf("SyncNow after Cleanup: %v", err)
+		}
+		// Cleanup of a namespace with nothing of ours, without Setup.
+		if err := newTestProxier(t, ns).Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("Cleanup of a fresh namespace", func(t *testing.T) {
+		if err := newTestProxier(t, newNetNS(t)).Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestRealSyncLifecycle(t *testing.T) {
 	ns := newNetNS(t)
 	ctx := context.Background()
@@ -66,6 +205,7 @@ func TestRealSyncLifecycle(t *testing.T) {
 	if err := p.Setup(ctx); err != nil { // idempotent
 		t.Fatal(err)
 	}
+	requireJumpsAt(t, ns, 1)
 	if got := strings.TrimSpace(nsRun(t, ns, "cat", "/proc/sys/net/ipv4/conf/all/route_localnet")); got != "1" {
 		t.Fatalf("route_localnet = %s in the netns", got)
 	}
@@ -133,6 +273,7 @@ func TestRealSyncLifecycle(t *testing.T) {
 				t.Fatalf("after Cleanup, %s still has:\n%s", tb, out)
 			}
 		}
+		requireJumpsAt(t, ns, 0)
 		// A fresh agent can set up again from nothing.
 		if err := p.Setup(ctx); err != nil {
 			t.Fatal(err)
@@ -143,6 +284,7 @@ func TestRealSyncLifecycle(t *testing.T) {
 		got, js := kernelState(t, ns)
 		requireSameRules(t, got, BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: endpoints}))
 		requireJumps(t, js)
+		requireJumpsAt(t, ns, 1)
 	})
 }
 

@@ -185,8 +185,9 @@ func (p *Proxier) SyncNow(ctx context.Context) error {
 }
 
 // Setup checks the iptables backend, sets the sysctls the rules need,
-// creates our base chains if missing and inserts the jump rules from the
-// built-in chains. It reads the live state of our chains so the first sync
+// creates our base chains if missing (iptables-restore) and inserts the
+// jump rules from the built-in chains that are missing (go-iptables, in
+// Config.NetNS, with the same flavour). It reads the live state of our chains so the first sync
 // rewrites only what differs. It refuses to start when the other iptables
 // flavour (legacy vs nf_tables) also holds rules in our chains: both would
 // see every packet.
@@ -215,23 +216,29 @@ func (p *Proxier) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("proxy setup: %w", err)
 	}
-	text := setupText(state, jumps)
-	if len(text) > 0 {
+	if text := setupText(state); len(text) > 0 {
 		if err := be.applyRestore(ctx, text); err != nil {
-			return fmt.Errorf("proxy setup: create base chains and jumps: %w", err)
+			return fmt.Errorf("proxy setup: create base chains: %w", err)
 		}
 	}
 	for _, b := range baseChains {
 		state.table(b.table).ensure(b.chain)
 	}
+	// The jumps go in once the chains they target exist.
+	inserted, err := be.ensureJumps(ctx, p.cfg.NetNS)
+	if err != nil {
+		return fmt.Errorf("proxy setup: jump rules: %w", err)
+	}
 	p.be, p.applied = be, state
-	p.log.Info("service proxy set up", "backend", be.mode, "netns", p.cfg.NetNS,
-		"existing_chains", state.NumChains(), "existing_rules", state.NumRules())
+	p.log.Info("service proxy set up", "backend", be.mode, "iptables", be.iptables, "netns", p.cfg.NetNS,
+		"existing_chains", state.NumChains(), "existing_rules", state.NumRules(),
+		"existing_jumps", len(jumps), "jumps_inserted", inserted)
 	return nil
 }
 
-// Cleanup removes every chain of ours and every rule jumping to one, in
-// one iptables-restore. It works without Setup (node reset).
+// Cleanup removes every rule jumping to a chain of ours (go-iptables), then
+// every chain of ours in one iptables-restore. It works without Setup (node
+// reset).
 func (p *Proxier) Cleanup(ctx context.Context) error {
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
@@ -246,13 +253,18 @@ func (p *Proxier) Cleanup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("proxy cleanup: %w", err)
 	}
-	text := cleanupText(state, jumps)
-	if len(text) > 0 {
+	// From here on some jump rules may be gone whatever happens, and a sync
+	// would write chains nothing jumps to: a later sync needs Setup again.
+	p.be, p.applied = nil, nil
+	// The jumps first: a chain still referenced cannot be deleted.
+	if err := be.deleteJumps(ctx, p.cfg.NetNS, state, jumps); err != nil {
+		return fmt.Errorf("proxy cleanup: %w", err)
+	}
+	if text := cleanupText(state); len(text) > 0 {
 		if err := be.applyRestore(ctx, text); err != nil {
 			return fmt.Errorf("proxy cleanup: %w", err)
 		}
 	}
-	p.be, p.applied = nil, nil // a later sync needs Setup again (the jumps are gone)
 	p.log.Info("service proxy rules removed", "chains", state.NumChains(), "jumps", len(jumps))
 	return nil
 }
