@@ -237,6 +237,13 @@ func TestServices(t *testing.T) {
 		if seen := distinct(e.get("web.default.svc.cluster.local", 50)); len(seen) != 1 || seen[0] != survivor {
 			t.Errorf("after the endpoint change, requests went to %v (survivor %s)", seen, survivor)
 		}
+		// Every node's rules hold one backend now (web is the only service).
+		for _, nd := range []*harness.Node{e.a, e.b, e.cc} {
+			waitFor(t, 30*time.Second, "one backend chain on "+nd.Name, func() (bool, string) {
+				out, err := nd.Exec(5*time.Second, "iptables-save", "-t", "nat")
+				return err == nil && strings.Count(out, "\n:ORCH-SEP-") == 1, fmt.Sprintf("%d SEP chains", strings.Count(out, "\n:ORCH-SEP-"))
+			})
+		}
 		e.scale("web", 3)
 		waitFor(t, 60*time.Second, "3 ready endpoints again", func() (bool, string) { return e.readyAddresses("web") == 3, "" })
 	})
