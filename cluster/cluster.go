@@ -126,7 +126,9 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	c.raft = r
-	if !has {
+	if !has && cfg.Join {
+		log.Info("no raft state: waiting for the leader to add this master (orchctl cluster add-master)")
+	} else if !has {
 		if len(cfg.InitialCluster) == 0 {
 			r.Shutdown()
 			return nil, fmt.Errorf("data dir %s has no raft state and no initial cluster was given", cfg.DataDir)

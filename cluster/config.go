@@ -53,6 +53,9 @@ type Config struct {
 	DataDir string
 	// InitialCluster bootstraps a new cluster; ignored when DataDir has state.
 	InitialCluster []Peer
+	// Join starts a master without state as a new member of a running
+	// cluster: it bootstraps nothing and waits for the leader to add it.
+	Join bool
 
 	// ServerTLS serves the Raft transport and verifies peers (mutual TLS).
 	ServerTLS *tls.Config

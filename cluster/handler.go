@@ -21,6 +21,7 @@ func (c *Cluster) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+applyPath, c.serveApply)
 	mux.HandleFunc("POST "+readIndexPath, c.serveReadIndex)
+	mux.HandleFunc("POST "+membershipPath, c.serveMembership)
 	return requireMaster(mux)
 }
 

@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -98,4 +100,40 @@ func (c *Client) Version(ctx context.Context) (*VersionInfo, error) {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// AddMaster adds a master (started with `orchd master --join`) to the Raft
+// configuration as a voter and returns the members after the change.
+func (c *Client) AddMaster(ctx context.Context, name, raftAddr string) (*Members, error) {
+	var m Members
+	body := map[string]string{"name": name, "raftAddr": raftAddr}
+	if err := c.call(ctx, &request{method: http.MethodPost, path: "/orch/v1/cluster/masters", body: encodeJSON(body)}, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// RemoveMaster removes a master from the Raft configuration.
+func (c *Client) RemoveMaster(ctx context.Context, name string) (*Members, error) {
+	var m Members
+	if err := c.call(ctx, &request{method: http.MethodDelete, path: "/orch/v1/cluster/masters/" + url.PathEscape(name)}, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// TransferLeader hands leadership to the named master, or to any
+// up-to-date one when name is empty.
+func (c *Client) TransferLeader(ctx context.Context, name string) (*Members, error) {
+	var m Members
+	body := map[string]string{"to": name}
+	if err := c.call(ctx, &request{method: http.MethodPost, path: "/orch/v1/cluster/transfer-leader", body: encodeJSON(body)}, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func encodeJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }

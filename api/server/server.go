@@ -31,6 +31,8 @@ type Backend interface {
 	Members() (leader string, members []cluster.Member, err error)
 	// InternalHandler serves the masters' internal endpoints.
 	InternalHandler() http.Handler
+	// ChangeMembership adds or removes a master or moves the leadership.
+	ChangeMembership(ctx context.Context, req cluster.MembershipRequest) error
 }
 
 // Config configures the API server.
@@ -138,6 +140,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /version", s.serveVersion)
 	mux.Handle("/orch/v1/internal/", s.backend.InternalHandler())
 	mux.Handle("GET /orch/v1/members", s.authenticated(http.HandlerFunc(s.serveMembers)))
+	mux.Handle("POST /orch/v1/cluster/masters", s.authenticated(s.serveMembership(cluster.MembershipAdd)))
+	mux.Handle("DELETE /orch/v1/cluster/masters/{name}", s.authenticated(s.serveMembership(cluster.MembershipRemove)))
+	mux.Handle("POST /orch/v1/cluster/transfer-leader", s.authenticated(s.serveMembership(cluster.MembershipTransfer)))
 	mux.Handle("GET /api", s.authenticated(http.HandlerFunc(s.serveAPIVersions)))
 	mux.Handle("GET /apis", s.authenticated(http.HandlerFunc(s.serveAPIGroups)))
 	mux.Handle("GET /api/v1", s.authenticated(http.HandlerFunc(s.serveResourceList)))

@@ -82,6 +82,9 @@ type Options struct {
 	// Net, if set, puts every master in a network namespace of its own on
 	// that test network (Host is then ignored): a multi-host cluster.
 	Net *Net
+	// Spare masters get addresses (in the certificate) but are not started:
+	// AddMaster starts one with --join.
+	Spare int
 }
 
 // Master is one master process.
@@ -91,7 +94,9 @@ type Master struct {
 	RaftAddr   string
 	GossipAddr string
 	// NetNS is the master's network namespace ("" for the host's).
-	NetNS   string
+	NetNS string
+	// Join starts the master with --join instead of --initial-cluster.
+	Join    bool
 	DataDir string
 	LogPath string
 
@@ -110,6 +115,7 @@ type Cluster struct {
 	Masters []*Master
 	opts    Options
 	initial string
+	spare   []*Master
 }
 
 // StartCluster creates a PKI and starts the masters; it returns once a
@@ -126,7 +132,7 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	c := &Cluster{t: t, bins: bins, Dir: dir, PKIDir: filepath.Join(dir, "pki"), opts: opts}
 	var peers, servers []string
 	hosts := []string{opts.Host}
-	for i := 0; i < opts.Masters; i++ {
+	for i := 0; i < opts.Masters+opts.Spare; i++ {
 		m := &Master{Name: fmt.Sprintf("m%d", i+1),
 			DataDir: filepath.Join(dir, fmt.Sprintf("m%d", i+1)), LogPath: filepath.Join(dir, fmt.Sprintf("m%d.log", i+1))}
 		if opts.Net != nil {
@@ -142,6 +148,11 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 			if opts.Gossip {
 				m.GossipAddr = freeAddr(t, opts.Host)
 			}
+		}
+		if i >= opts.Masters {
+			m.Join = true
+			c.spare = append(c.spare, m)
+			continue
 		}
 		c.Masters = append(c.Masters, m)
 		peers = append(peers, m.Name+"="+m.RaftAddr)
@@ -159,6 +170,20 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	}
 	c.WaitLeader(30 * time.Second)
 	return c
+}
+
+// AddMaster starts the next spare master with --join (it waits to be added
+// with `orchctl cluster add-master`) and returns its index in Masters.
+func (c *Cluster) AddMaster() int {
+	c.t.Helper()
+	if len(c.spare) == 0 {
+		c.t.Fatalf("no spare master left: raise Options.Spare")
+	}
+	m := c.spare[0]
+	c.spare = c.spare[1:]
+	c.Masters = append(c.Masters, m)
+	c.Start(len(c.Masters) - 1)
+	return len(c.Masters) - 1
 }
 
 // freeAddr returns an address of host with a port free right now (TCP and UDP).
@@ -187,7 +212,12 @@ func (c *Cluster) Start(i int) {
 		c.t.Fatalf("master %s is already running", m.Name)
 	}
 	args := append([]string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
-		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr, "--initial-cluster", c.initial}, c.opts.MasterArgs...)
+		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr}, c.opts.MasterArgs...)
+	if m.Join {
+		args = append(args, "--join")
+	} else {
+		args = append(args, "--initial-cluster", c.initial)
+	}
 	if m.GossipAddr != "" {
 		args = append(args, "--gossip-addr", m.GossipAddr, "--gossip-probe-interval", "200ms", "--gossip-probe-timeout", "100ms")
 		var seeds []string
