@@ -88,7 +88,11 @@ func New(cfg Config) (*Cluster, error) {
 		}
 	}()
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{log}})
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 3, hlog)
+	retain := cfg.SnapshotRetain
+	if retain <= 0 {
+		retain = 3
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, retain, hlog)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshots: %w", err)
 	}
@@ -120,6 +124,14 @@ func New(cfg Config) (*Cluster, error) {
 	has, err := raft.HasExistingState(logs, store, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("check raft state: %w", err)
+	}
+	if !has && cfg.RestoreFrom != "" {
+		index, err := seedFromBackup(snaps, c.trans, cfg)
+		if err != nil {
+			return nil, err
+		}
+		has = true
+		log.Info("seeded from a backup", "file", cfg.RestoreFrom, "index", index)
 	}
 	r, err := raft.NewRaft(rc, f, logs, store, snaps, c.trans)
 	if err != nil {

@@ -56,6 +56,12 @@ type Config struct {
 	// Join starts a master without state as a new member of a running
 	// cluster: it bootstraps nothing and waits for the leader to add it.
 	Join bool
+	// RestoreFrom, on a first start (no state), seeds the new cluster from a
+	// backup (orchctl snapshot save): every master of the new cluster starts
+	// with the same file and the same InitialCluster.
+	RestoreFrom string
+	// SnapshotRetain is how many Raft snapshots are kept on disk (3).
+	SnapshotRetain int
 
 	// ServerTLS serves the Raft transport and verifies peers (mutual TLS).
 	ServerTLS *tls.Config

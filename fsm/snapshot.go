@@ -14,7 +14,7 @@ import (
 )
 
 // snapshotVersion is the format of a persisted snapshot.
-const snapshotVersion = 1
+const snapshotVersion = v1.BackupVersion
 
 // snapshotHeader is the first line of a snapshot.
 type snapshotHeader struct {

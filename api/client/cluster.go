@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 
@@ -136,4 +137,14 @@ func (c *Client) TransferLeader(ctx context.Context, name string) (*Members, err
 func encodeJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// Snapshot streams a point-in-time backup of the cluster's store (GET
+// /orch/v1/snapshot); check it with v1.ReadBackup.
+func (c *Client) Snapshot(ctx context.Context) (io.ReadCloser, error) {
+	res, err := c.send(ctx, &request{method: http.MethodGet, path: "/orch/v1/snapshot", stream: true})
+	if err != nil {
+		return nil, err
+	}
+	return res.stream, nil
 }

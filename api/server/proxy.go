@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -318,17 +319,29 @@ func (s *Server) podAgent(r *http.Request, req *request) (agentTarget, error) {
 // countingReader remembers the error of the body it reads, so a failed
 // upload can be blamed on the caller (body too large, caller gone) rather
 // than on the agent.
+// The transport may still be reading it (on its own goroutine) when the
+// agent's answer arrives, so the error is kept under a lock.
 type countingReader struct {
 	r   io.Reader
+	mu  sync.Mutex
 	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
+		c.mu.Lock()
 		c.err = err
+		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// readErr is the error reading the caller's body failed with, if any.
+func (c *countingReader) readErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 func (s *Server) serveImagesProxy(w http.ResponseWriter, r *http.Request, req *request) {
@@ -363,11 +376,12 @@ func (s *Server) serveImagesProxy(w http.ResponseWriter, r *http.Request, req *r
 	resp, err := s.agentRequest(ctx, target, http.MethodPost, "/images", nil, readerWithLength(body, r.ContentLength), header)
 	if err != nil {
 		var tooBig *http.MaxBytesError
+		berr := body.readErr()
 		switch {
-		case errors.As(body.err, &tooBig):
+		case errors.As(berr, &tooBig):
 			writeError(w, v1.NewRequestTooLarge(fmt.Sprintf("the image tarball is larger than the limit of %d bytes", v1.MaxImageUploadBytes)))
-		case body.err != nil:
-			writeError(w, v1.NewBadRequest(fmt.Sprintf("read the image tarball: %v", body.err)))
+		case berr != nil:
+			writeError(w, v1.NewBadRequest(fmt.Sprintf("read the image tarball: %v", berr)))
 		default:
 			writeError(w, err)
 		}

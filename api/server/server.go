@@ -143,6 +143,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /orch/v1/cluster/masters", s.authenticated(s.serveMembership(cluster.MembershipAdd)))
 	mux.Handle("DELETE /orch/v1/cluster/masters/{name}", s.authenticated(s.serveMembership(cluster.MembershipRemove)))
 	mux.Handle("POST /orch/v1/cluster/transfer-leader", s.authenticated(s.serveMembership(cluster.MembershipTransfer)))
+	mux.Handle("GET /orch/v1/snapshot", s.authenticated(http.HandlerFunc(s.serveSnapshot)))
 	mux.Handle("GET /api", s.authenticated(http.HandlerFunc(s.serveAPIVersions)))
 	mux.Handle("GET /apis", s.authenticated(http.HandlerFunc(s.serveAPIGroups)))
 	mux.Handle("GET /api/v1", s.authenticated(http.HandlerFunc(s.serveResourceList)))

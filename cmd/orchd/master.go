@@ -39,6 +39,8 @@ type masterFlags struct {
 	nodeGrace, nodeEviction       time.Duration
 	logLevel                      string
 	signals, join                 bool
+	restore                       string
+	snapshotRetain                int
 }
 
 func newMasterCommand() *cobra.Command {
@@ -76,6 +78,8 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.IntVar(&f.nodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of each node's pod subnet")
 	fl.StringVar(&f.serviceCIDR, "service-cidr", "10.96.0.0/16", "the service network: each service gets a ClusterIP from it")
 	fl.StringVar(&f.initialCluster, "initial-cluster", "", "NAME=RAFTADDR,... of every master, to bootstrap a new cluster")
+	fl.StringVar(&f.restore, "restore", "", "on the first start (empty --data-dir), start the new cluster from this backup ('orchctl snapshot save'); give every master the same file and --initial-cluster")
+	fl.IntVar(&f.snapshotRetain, "snapshot-retain", 3, "Raft snapshots kept in --data-dir (one is taken every --snapshot-threshold entries)")
 	fl.BoolVar(&f.join, "join", false, "start with an empty --data-dir as a new member of a running cluster: wait for 'orchctl cluster add-master NAME RAFTADDR'")
 	fl.DurationVar(&f.heartbeat, "heartbeat-timeout", d.HeartbeatTimeout, "Raft heartbeat timeout: a follower that hears nothing this long starts an election")
 	fl.DurationVar(&f.election, "election-timeout", d.ElectionTimeout, "Raft election timeout")
@@ -133,7 +137,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	reg := prometheus.NewRegistry()
 	cc := cluster.DefaultConfig()
 	cc.ID, cc.RaftAddr, cc.APIAddr, cc.DataDir = f.name, f.raftAddr, ln.Addr().String(), f.dataDir
-	cc.InitialCluster, cc.Join = peers, f.join
+	cc.InitialCluster, cc.Join, cc.RestoreFrom, cc.SnapshotRetain = peers, f.join, f.restore, f.snapshotRetain
 	cc.ServerTLS, cc.ClientTLS = peerServer, peerClient
 	cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = f.heartbeat, f.election, f.lease
 	cc.SnapshotThreshold, cc.FeedSize = f.snapshotThreshold, f.feedSize
