@@ -158,11 +158,7 @@ func (c *Cluster) serveMembership(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := c.changeMembership(req); err != nil {
-		var se *v1.StatusError
-		if !errors.As(err, &se) {
-			se = v1.NewInternalError(err)
-		}
-		writeStatus(w, se)
+		writeStatus(w, v1.AsStatusError(err))
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,11 +47,7 @@ func (s *Server) serveMembership(op string) http.Handler {
 			}
 		}
 		if err := s.backend.ChangeMembership(r.Context(), req); err != nil {
-			var se *v1.StatusError
-			if !errors.As(err, &se) {
-				se = v1.NewInternalError(err)
-			}
-			writeError(w, se)
+			writeError(w, v1.AsStatusError(err))
 			return
 		}
 		s.serveMembers(w, r)

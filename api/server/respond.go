@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	v1 "orch.io/orch/api/v1"
@@ -10,10 +9,7 @@ import (
 )
 
 func writeError(w http.ResponseWriter, err error) {
-	var se *v1.StatusError
-	if !errors.As(err, &se) {
-		se = v1.NewInternalError(err)
-	}
+	se := v1.AsStatusError(err)
 	writeJSON(w, int(se.Status.Code), se.Status)
 }
 

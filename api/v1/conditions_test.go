@@ -1,6 +1,8 @@
 package v1
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -23,5 +25,22 @@ func TestSetConditionsKeepTransitionTimeWhenStatusHolds(t *testing.T) {
 	n := SetNodeCondition(nodes, NodeCondition{Type: NodeReady, Status: ConditionUnknown, LastTransitionTime: t1})
 	if n[0].Status != ConditionUnknown || !n[0].LastTransitionTime.Equal(t1.Time) || nodes[0].Status != ConditionTrue {
 		t.Fatalf("node: %+v", n[0])
+	}
+}
+
+func TestAsStatusError(t *testing.T) {
+	nf := NewNotFound("pods", "p")
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int32
+	}{
+		{"a status error", nf, 404},
+		{"a wrapped status error", fmt.Errorf("get: %w", nf), 404},
+		{"a plain error", errors.New("disk on fire"), 500},
+	} {
+		if got := AsStatusError(tc.err); got.Status.Code != tc.code {
+			t.Errorf("%s: code %d, want %d", tc.name, got.Status.Code, tc.code)
+		}
 	}
 }

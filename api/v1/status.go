@@ -160,6 +160,16 @@ func NewInternalError(err error) *StatusError {
 		fmt.Sprintf("internal error: %v", err))
 }
 
+// AsStatusError returns the *StatusError err carries, or an internal error
+// (500) wrapping err when it carries none.
+func AsStatusError(err error) *StatusError {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	return NewInternalError(err)
+}
+
 // ReasonOf returns the Status reason of err, or "" if err carries none.
 func ReasonOf(err error) string {
 	var se *StatusError

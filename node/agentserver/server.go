@@ -248,10 +248,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 
 // writeError writes err as a Status (500 unless err carries one).
 func writeError(w http.ResponseWriter, err error) {
-	var se *v1.StatusError
-	if !errors.As(err, &se) {
-		se = v1.NewInternalError(err)
-	}
+	se := v1.AsStatusError(err)
 	writeJSON(w, int(se.Status.Code), se.Status)
 }
 
