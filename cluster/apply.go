@@ -31,6 +31,13 @@ var ErrUnknownOutcome = errors.New("the write may or may not have been applied")
 func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 	start := time.Now()
 	backoff := 5 * time.Millisecond
+	if id, _ := c.Leader(); id == "" {
+		// No leader known: wait for an election a while, not for the
+		// caller's whole deadline, then say that the quorum is lost.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.noLeaderWait())
+		defer cancel()
+	}
 	for {
 		var res any
 		var err error
@@ -50,6 +57,10 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if id, _ := c.Leader(); id == "" {
+				return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader was elected within %v: the masters have lost their quorum; writes are refused until a majority of them is back (reads with ?stale=true still work)",
+					time.Since(start).Round(100*time.Millisecond)))
+			}
 			return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader could take the write before the deadline (%v): quorum may be lost", err))
 		case <-time.After(backoff):
 		}
@@ -57,6 +68,12 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 			backoff *= 2
 		}
 	}
+}
+
+// noLeaderWait is how long a write waits for a leader to be elected when
+// none is known: a few election timeouts, at least 2 s.
+func (c *Cluster) noLeaderWait() time.Duration {
+	return max(4*c.cfg.ElectionTimeout, 2*time.Second)
 }
 
 // errRetry marks an attempt that did not reach a leader and may be retried.
