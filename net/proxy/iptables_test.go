@@ -296,7 +296,7 @@ func TestRealRefusesTwoBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.be.mode != "nf_tables" || p.be.other == "" {
-		t.Skipf("needs iptables-nft as the default and iptables-legacy installed (have %s, other %q)", p.be.mode, p.be.other)
+		t.Fatalf("needs iptables-nft as the default and iptables-legacy installed, as Debian's iptables package gives (have %s, other %q)", p.be.mode, p.be.other)
 	}
 	// Someone (an older agent) left rules in legacy iptables, in this netns only.
 	nsRun(t, ns, "iptables-legacy", "-t", "nat", "-N", ChainServices)

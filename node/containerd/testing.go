@@ -43,15 +43,15 @@ const testTimeout = 60 * time.Second
 func StartTestContainerd(t testing.TB) (*Managed, *Runtime) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containerd")
+		t.Fatal("needs root to run containerd (run the suite as root, as make test in CI does)")
 	}
 	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s: %v", bin, err)
+			t.Fatalf("needs %s (run make deps): %v", bin, err)
 		}
 	}
 	if _, err := os.Stat(ociimage.DefaultBusyboxPath); err != nil {
-		t.Skipf("needs busybox-static: %v", err)
+		t.Fatalf("needs busybox-static (run make deps): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()

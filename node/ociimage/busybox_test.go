@@ -16,10 +16,10 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-func skipWithoutBusybox(t *testing.T) {
+func requireBusybox(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(DefaultBusyboxPath); err != nil {
-		t.Skipf("no busybox-static: %v", err)
+		t.Fatalf("needs busybox-static (run make deps): %v", err)
 	}
 }
 
@@ -66,7 +66,7 @@ func blob(t *testing.T, files map[string][]byte, d ocispec.Descriptor) []byte {
 }
 
 func TestWriteBusybox(t *testing.T) {
-	skipWithoutBusybox(t)
+	requireBusybox(t)
 	var buf bytes.Buffer
 	if err := WriteBusybox(&buf, BusyboxOptions{}); err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestWriteBusybox(t *testing.T) {
 }
 
 func TestWriteBusyboxDeterministic(t *testing.T) {
-	skipWithoutBusybox(t)
+	requireBusybox(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.tar"), filepath.Join(dir, "b.tar")
 	opts := BusyboxOptions{Name: "busybox:test"}
