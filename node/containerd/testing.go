@@ -37,7 +37,7 @@ const testTimeout = 60 * time.Second
 // and deletes every task, stops the daemon by PID, removes the cgroups under
 // the cgroup root and the directory.
 //
-// The test is skipped when not running as root or when containerd, runc or
+// The test fails when not running as root or when containerd, runc or
 // /bin/busybox are missing. Tests using it must not run in parallel with
 // other tests that change the host's mounts or cgroups under the same root.
 func StartTestContainerd(t testing.TB) (*Managed, *Runtime) {
