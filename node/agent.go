@@ -66,7 +66,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("node %s: pod network: %w", a.cfg.Name, err)
 	}
 	if a.cfg.NodeLocalDNS {
-		a.cfg.ClusterDNS = gatewayOf(cidr).String()
+		a.cfg.ClusterDNS = a.network.Gateway().String()
 	}
 	if err := a.loadAdoptable(ctx); err != nil {
 		return err

@@ -19,6 +19,8 @@ type Network interface {
 	Sandbox(podUID string) (*podnet.Sandbox, bool)
 	Sandboxes() ([]string, error)
 	DeleteSandbox(ctx context.Context, podUID string) error
+	// Gateway is the bridge's address (the pod CIDR's first host address).
+	Gateway() net.IP
 }
 
 // NetworkFactory builds the node's pod network once the node knows its pod

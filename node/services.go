@@ -209,11 +209,3 @@ func values[T any](m map[string]*T) []*T {
 	}
 	return out
 }
-
-// gatewayOf is the first host address of a pod CIDR: the bridge's address,
-// where the node's DNS server listens.
-func gatewayOf(cidr *net.IPNet) net.IP {
-	ip := slices.Clone(cidr.IP.To4())
-	ip[3]++
-	return ip
-}

@@ -269,8 +269,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 			}
 			network = n
 			if f.clusterDNS == "" {
-				gw := podCIDR.IP.To4()
-				addr := net.JoinHostPort(net.IPv4(gw[0], gw[1], gw[2], gw[3]+1).String(), "53")
+				addr := net.JoinHostPort(n.Gateway().String(), "53")
 				srv, err := dns.New(dns.Config{Addr: addr, Logger: log})
 				if err != nil {
 					return nil, err

@@ -188,6 +188,10 @@ func (n *Network) Setup(ctx context.Context) (err error) {
 	return nil
 }
 
+// Gateway is the bridge's address, the first host address of the pod CIDR:
+// pods' default gateway, and where the node serves DNS.
+func (n *Network) Gateway() net.IP { return append(net.IP(nil), n.gateway...) }
+
 // Teardown removes the bridge, the routes podnet owns and the fallback
 // routes from the node netns. Sandboxes are left alone (their host veths
 // lose their master). Missing pieces are not an error.

@@ -58,7 +58,7 @@ func TestNew(t *testing.T) {
 		if want := fmt.Sprintf("/proc/%d/ns/net", os.Getpid()); n.cfg.HostNetNS != want {
 			t.Errorf("HostNetNS %q, want %q", n.cfg.HostNetNS, want)
 		}
-		if n.gateway.String() != "10.1.2.1" || n.podNet.String() != "10.1.2.0/24" {
+		if n.Gateway().String() != "10.1.2.1" || n.podNet.String() != "10.1.2.0/24" {
 			t.Errorf("gateway %s pod net %s", n.gateway, n.podNet)
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
