@@ -31,7 +31,6 @@ type Agent struct {
 	workers map[string]*podWorker // by pod UID
 	byName  map[string]string     // namespace/name → UID
 	adopted map[string][]Container
-	ready   chan struct{} // closed once the first pod list is dispatched
 }
 
 // New builds an agent; Run starts it.
@@ -41,16 +40,12 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: cfg, log: cfg.Logger.With("subsystem", "node", "node", cfg.Name),
-		workers: map[string]*podWorker{}, byName: map[string]string{}, ready: make(chan struct{}),
+		workers: map[string]*podWorker{}, byName: map[string]string{},
 	}
 	a.status = newStatusManager(cfg.Client, a.log)
 	a.prober = newProber(cfg.Runtime)
 	return a, nil
 }
-
-// Ready is closed once the agent has registered and started the pods bound
-// to it (or adopted its running ones when no master answered).
-func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // Run registers the node and runs its pods until ctx ends. Ending it leaves
 // the pods running: a restarted agent adopts them.
@@ -135,10 +130,7 @@ func (a *Agent) watchPods(ctx context.Context) {
 			continue
 		}
 		a.sync(ctx, pods)
-		if first {
-			close(a.ready)
-			first = false
-		}
+		first = false
 		a.follow(ctx, selector, rv)
 	}
 }

@@ -176,5 +176,3 @@ func containerResources(c *v1.Container) Resources {
 	r.PidsLimit = 4096
 	return r
 }
-
-func dirOf(path string) string { return filepath.Dir(path) }

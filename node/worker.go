@@ -63,7 +63,6 @@ type containerState struct {
 	id        string // current runtime container, "" when none
 	attempt   int    // restart count of the current container
 	imageID   string
-	image     string
 	running   bool
 	startedAt time.Time
 	// exited is set when the current container's process ended.
@@ -135,7 +134,7 @@ func (w *podWorker) adopt(cs []Container) {
 			st.last = terminatedState(st)
 		}
 		st.id, st.attempt, st.restarts = c.ID, attemptOf(c), int32(attemptOf(c))
-		st.image, st.imageID = c.Image, c.ImageID
+		st.imageID = c.ImageID
 		st.running = c.State == StateRunning
 		st.startedAt = c.StartedAt
 		st.exited = c.State == StateExited
@@ -399,7 +398,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	if err != nil {
 		return w.startFailed(st, "CreateContainerConfigError", err)
 	}
-	if err := os.MkdirAll(dirOf(spec.LogPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(spec.LogPath), 0o755); err != nil {
 		return w.startFailed(st, "CreateContainerError", err)
 	}
 	// A new file per start: logs of the previous attempt stay readable.
@@ -416,7 +415,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	if attempt > 0 {
 		st.restarts = int32(attempt)
 	}
-	st.id, st.attempt, st.image, st.imageID = id, attempt, img.Name, img.Digest
+	st.id, st.attempt, st.imageID = id, attempt, img.Digest
 	st.running, st.exited, st.ready, st.reason = true, false, false, ""
 	st.startedAt, st.exitCode, st.finishedAt = w.a.cfg.Now(), 0, time.Time{}
 	st.waitReason, st.waitMessage = "", ""

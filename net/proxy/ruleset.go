@@ -50,13 +50,6 @@ func (t *table) setBlock(chain, block string) {
 	t.chains[chain] = block
 }
 
-// add appends one rule to a chain, declaring it if needed (parsing and
-// tests; BuildRules writes whole blocks).
-func (t *table) add(chain, spec string) {
-	t.ensure(chain)
-	t.chains[chain] += "-A " + chain + " " + spec + "\n"
-}
-
 func (t *table) has(c string) bool {
 	_, ok := t.chains[c]
 	return ok
