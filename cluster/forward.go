@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -50,8 +51,51 @@ type forwardResult struct {
 	err error
 }
 
+// leaderWatch tells in-flight forwards that the leader changed: changed
+// returns a channel that is closed at the next change.
+type leaderWatch struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newLeaderWatch() *leaderWatch { return &leaderWatch{ch: make(chan struct{})} }
+
+func (w *leaderWatch) changed() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+func (w *leaderWatch) fire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+}
+
+// watchLeader fires w at every leader change Raft observes until ctx ends.
+func (c *Cluster) watchLeader(ctx context.Context, w *leaderWatch) {
+	obs := make(chan raft.Observation, 16)
+	o := raft.NewObserver(obs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	c.raft.RegisterObserver(o)
+	defer c.raft.DeregisterObserver(o)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-obs:
+			w.fire()
+		}
+	}
+}
+
 // runForwarders carries queued writes to the leader until ctx ends.
 func (c *Cluster) runForwarders(ctx context.Context) {
+	lw := newLeaderWatch()
+	go c.watchLeader(ctx, lw)
 	done := make(chan struct{})
 	for i := 0; i < forwardSenders; i++ {
 		go func() {
@@ -73,7 +117,7 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 						break drain
 					}
 				}
-				results := c.sendForwardBatch(ctx, batch)
+				results := c.sendForwardBatch(ctx, batch, lw)
 				for i, p := range batch {
 					p.done <- results[i]
 				}
@@ -85,14 +129,22 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 	}
 }
 
-// sendForwardBatch sends one batch and returns one result per command.
-func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward) []forwardResult {
+// sendForwardBatch sends one batch and returns one result per command. A
+// batch in flight when the leader changes (lw, nil for none) is abandoned at
+// once rather than at its timeout, with an unknown outcome: an old leader cut
+// off from the others would otherwise hold the sender, and every write queued
+// behind it, until the timeout, long after a new leader took over.
+func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward, lw *leaderWatch) []forwardResult {
 	all := func(err error) []forwardResult {
 		out := make([]forwardResult, len(batch))
 		for i := range out {
 			out[i].err = err
 		}
 		return out
+	}
+	var changed <-chan struct{}
+	if lw != nil {
+		changed = lw.changed()
 	}
 	addr, ok := c.LeaderAPIAddr()
 	if !ok {
@@ -117,6 +169,15 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
+	var moved atomic.Bool
+	go func() {
+		select {
+		case <-changed:
+			moved.Store(true)
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, &body)
 	if err != nil {
 		return all(fmt.Errorf("forward to leader: %w", err))
@@ -127,12 +188,19 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		if isDialError(err) {
 			return all(fmt.Errorf("%w: dial leader %s: %v", errRetry, addr, err))
 		}
+		if moved.Load() {
+			e := v1.NewTimeout(fmt.Sprintf("the leader changed while the write was in flight to %s: %s", addr, ErrUnknownOutcome))
+			return all(errors.Join(e, ErrUnknownOutcome))
+		}
 		e := v1.NewTimeout(fmt.Sprintf("lost the connection to the leader %s: %s", addr, ErrUnknownOutcome))
 		return all(errors.Join(e, ErrUnknownOutcome))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
+		if moved.Load() {
+			err = errors.New("the leader changed while the answer was awaited")
+		}
 		e := v1.NewTimeout(fmt.Sprintf("reading the leader's answer: %v: %s", err, ErrUnknownOutcome))
 		return all(errors.Join(e, ErrUnknownOutcome))
 	}

@@ -63,7 +63,7 @@ func TestSendForwardBatchSkipsWithdrawn(t *testing.T) {
 	}
 	batch[0].state.Store(forwardWithdrawn)
 	ctx := testCtx(t, 10*time.Second)
-	out := f.sendForwardBatch(ctx, batch)
+	out := f.sendForwardBatch(ctx, batch, nil)
 	if len(out) != 2 || out[1].err != nil {
 		t.Fatalf("sendForwardBatch = %+v, want a result for the live write", out)
 	}
@@ -74,4 +74,30 @@ func TestSendForwardBatchSkipsWithdrawn(t *testing.T) {
 	if _, err := f.Store().Get("namespaces", "", gone.Name); !v1.IsNotFound(err) {
 		t.Fatalf("the withdrawn write: Get = %v, want NotFound", err)
 	}
+}
+
+// TestLeaderWatch checks that every change closes the channel handed out
+// before it, and only that one.
+func TestLeaderWatch(t *testing.T) {
+	w := newLeaderWatch()
+	first := w.changed()
+	select {
+	case <-first:
+		t.Fatal("closed before any change")
+	default:
+	}
+	w.fire()
+	second := w.changed()
+	select {
+	case <-first:
+	default:
+		t.Fatal("the first change did not close the channel handed out before it")
+	}
+	select {
+	case <-second:
+		t.Fatal("the channel handed out after the change is already closed")
+	default:
+	}
+	w.fire()
+	<-second
 }
