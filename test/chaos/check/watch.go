@@ -1,6 +1,7 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -145,4 +146,44 @@ func diff(want, got []Event) (missing, extra []Event) {
 		}
 	}
 	return missing, extra
+}
+
+// CheckWritesSeen checks a complete watch history (one that ran from before
+// the first op to after the last acknowledged one) against the ops: every
+// acknowledged Create and Update that reported its resourceVersion appears
+// as an ADDED or MODIFIED event of its key at that resourceVersion, and
+// every event's resourceVersion is one a write of that key could have made
+// (an acknowledged or unknown Create/Update/Delete of the key exists). It
+// returns every violation, at most ten.
+func CheckWritesSeen(ops []Op, history []Event) error {
+	seen := map[Event]bool{}
+	keys := map[string]bool{}
+	for _, e := range history {
+		seen[Event{Key: e.Key, RV: e.RV}] = e.Type != Deleted
+		keys[e.Key] = true
+	}
+	writers := map[string]bool{}
+	var errs []error
+	for _, op := range ops {
+		if op.Kind == Get || op.Outcome == Failed {
+			continue
+		}
+		writers[op.Key] = true
+		if op.Outcome != OK || op.Kind == Delete || op.RV == "" {
+			continue
+		}
+		rv, err := parseRV(op.RV)
+		if err != nil {
+			return err
+		}
+		if !seen[Event{Key: op.Key, RV: rv}] && len(errs) < 10 {
+			errs = append(errs, fmt.Errorf("acknowledged write not in the watch: %v", op))
+		}
+	}
+	for k := range keys {
+		if !writers[k] && len(errs) < 10 {
+			errs = append(errs, fmt.Errorf("the watch shows key %s, which no write touched", k))
+		}
+	}
+	return errors.Join(errs...)
 }

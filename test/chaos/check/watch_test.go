@@ -3,6 +3,7 @@ package check
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func ev(typ, key string, rv uint64) Event { return Event{Type: typ, Key: key, RV: rv} }
@@ -81,5 +82,34 @@ func checkErr(t *testing.T, err error, want string) {
 		t.Fatalf("no error, want %q", want)
 	case want != "" && !strings.Contains(err.Error(), want):
 		t.Fatalf("error %q does not contain %q", err, want)
+	}
+}
+
+func TestCheckWritesSeen(t *testing.T) {
+	at := time.Unix(0, 0)
+	ok := func(kind OpKind, key, rv string) Op {
+		return Op{Kind: kind, Key: key, RV: rv, Outcome: OK, Call: at, Return: at}
+	}
+	history := []Event{{Added, "a", 5}, {Modified, "a", 7}, {Deleted, "a", 9}, {Added, "b", 11}}
+	for _, tc := range []struct {
+		name  string
+		ops   []Op
+		fails bool
+	}{
+		{"all seen", []Op{ok(Create, "a", "5"), ok(Update, "a", "7"), ok(Delete, "a", ""), ok(Create, "b", "11")}, false},
+		{"write without RV is not checked", []Op{ok(Create, "a", ""), ok(Create, "b", "")}, false},
+		{"unknown writes explain events", []Op{{Kind: Create, Key: "a", Outcome: Unknown, Call: at}, ok(Create, "b", "11")}, false},
+		{"acknowledged write missing", []Op{ok(Create, "a", "5"), ok(Update, "a", "8"), ok(Create, "b", "11")}, true},
+		{"write seen under another key", []Op{ok(Create, "a", "11"), ok(Create, "b", "11")}, true},
+		{"delete event is not a write", []Op{ok(Create, "a", "9"), ok(Create, "b", "11")}, true},
+		{"event of a key no write touched", []Op{ok(Create, "a", "5")}, true},
+		{"failed writes explain nothing", []Op{ok(Create, "a", "5"), {Kind: Create, Key: "b", Outcome: Failed, Reason: "Unreachable", Call: at, Return: at}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckWritesSeen(tc.ops, history)
+			if (err != nil) != tc.fails {
+				t.Fatalf("err = %v, want failure %v", err, tc.fails)
+			}
+		})
 	}
 }
