@@ -85,6 +85,9 @@ type Options struct {
 	// Spare masters get addresses (in the certificate) but are not started:
 	// AddMaster starts one with --join.
 	Spare int
+	// DataDirSize, when positive, gives every master a data dir of its own
+	// on a tmpfs of this many bytes (FillDisk fills it); 0 is a plain dir.
+	DataDirSize int64
 }
 
 // Master is one master process.
@@ -159,6 +162,10 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 		servers = append(servers, m.URL())
 	}
 	c.initial = strings.Join(peers, ",")
+	if opts.DataDirSize > 0 {
+		// Registered before c.cleanup, so unmounted after the masters are killed.
+		c.mountDataDirs(append(append([]*Master(nil), c.Masters...), c.spare...))
+	}
 	out, err := exec.Command(bins.Orchd, "pki", "init", "--dir", c.PKIDir, "--hosts", strings.Join(hosts, ",")+",127.0.0.1,localhost",
 		"--servers", strings.Join(servers, ",")).CombinedOutput()
 	if err != nil {
