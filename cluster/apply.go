@@ -27,7 +27,9 @@ var ErrUnknownOutcome = errors.New("the write may or may not have been applied")
 // Conflict, ...) is returned as that error for single commands. On a
 // follower the command is forwarded to the leader. Errors that say the write
 // was not applied are *v1.StatusError with code 503; ones after which it may
-// have been are 504 and wrap ErrUnknownOutcome.
+// have been are 504 and wrap ErrUnknownOutcome. A write that a leader could
+// not store because its disk is full is retried on the next leader for a
+// few election timeouts, then refused with 503 naming the full disk.
 func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 	start := time.Now()
 	backoff := 5 * time.Millisecond
@@ -38,6 +40,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.noLeaderWait())
 		defer cancel()
 	}
+	var diskFull *DiskFullError
 	for {
 		var res any
 		var err error
@@ -55,19 +58,61 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 		if !errors.Is(err, errRetry) {
 			return nil, err
 		}
+		if err := c.cannotForward(); err != nil {
+			return nil, err
+		}
+		if diskFull == nil && errors.As(err, &diskFull) {
+			// The leader stepped down; another one takes the write once
+			// elected. Wait for that as for an election, not longer.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.noLeaderWait())
+			defer cancel()
+		}
 		select {
 		case <-ctx.Done():
-			if id, _ := c.Leader(); id == "" {
-				return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader was elected within %v: the masters have lost their quorum; writes are refused until a majority of them is back (reads with ?stale=true still work)",
-					time.Since(start).Round(100*time.Millisecond)))
+			if diskFull != nil {
+				return nil, v1.NewServiceUnavailable(fmt.Sprintf("the write was not applied: %v; no master with room took it within %v: free space in the data dir",
+					diskFull, time.Since(start).Round(100*time.Millisecond)))
 			}
-			return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader could take the write before the deadline (%v): quorum may be lost", err))
+			if id, _ := c.Leader(); id == "" {
+				return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader was elected within %v: the masters have lost their quorum; writes are refused until a majority of them is back (reads with ?stale=true still work)%s",
+					time.Since(start).Round(100*time.Millisecond), c.diskNote()))
+			}
+			return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader could take the write before the deadline (%v): quorum may be lost%s", err, c.diskNote()))
 		case <-time.After(backoff):
 		}
 		if backoff < 25*time.Millisecond {
 			backoff *= 2
 		}
 	}
+}
+
+// cannotForward returns a 503 when this master knows the leader but not its
+// address and, its disk full, cannot apply the leader's registration: a
+// wait could not end before space returns, while another master can take
+// the write now.
+func (c *Cluster) cannotForward() error {
+	id, _ := c.Leader()
+	if id == "" || !c.disk.watch.Full() {
+		return nil
+	}
+	if _, ok := c.LeaderAPIAddr(); ok {
+		return nil
+	}
+	df := c.disk.watch.lastFailure()
+	if df == nil {
+		return nil
+	}
+	return v1.NewServiceUnavailable(fmt.Sprintf("the write was not applied: this master's data dir is full (%v) and it has not stored the address of the leader %s, so it cannot forward the write; another master can take it",
+		df.Unwrap(), id))
+}
+
+// diskNote tells, for an error message, that this master's disk is full.
+func (c *Cluster) diskNote() string {
+	if df := c.disk.watch.lastFailure(); df != nil && c.disk.watch.Full() {
+		return "; " + df.Error()
+	}
+	return ""
 }
 
 // noLeaderWait is how long a write waits for a leader to be elected when
@@ -91,13 +136,18 @@ func (c *Cluster) applyLocal(cmd []byte) (any, error) {
 }
 
 // futureResult waits for an apply future and maps raft's errors: errRetry
-// when the write surely was not applied and another leader may take it, 503
+// when the write surely was not applied and another leader may take it
+// (wrapping the *DiskFullError of a leader that could not store it), 503
 // when it was not applied, 504 + ErrUnknownOutcome when it may have been.
 func futureResult(f raft.ApplyFuture) (any, error) {
 	if err := f.Error(); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			return nil, fmt.Errorf("%w: %v", errRetry, err)
+		case errors.As(err, new(*DiskFullError)):
+			// The leader could not store the entry, so it sent it to no
+			// one, and stepped down: the next leader may take the write.
+			return nil, fmt.Errorf("%w: %w", errRetry, err)
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return nil, v1.NewServiceUnavailable("the leader is overloaded: the write was not applied, retry")
 		case errors.Is(err, raft.ErrRaftShutdown):
@@ -136,3 +186,7 @@ func (c *Cluster) forwardApply(ctx context.Context, cmd []byte) (any, error) {
 
 // reasonNotLeader marks the leader's answer "I am not the leader any more".
 const reasonNotLeader = "NotLeader"
+
+// reasonDiskFull marks the leader's answer "my disk is full: I could not
+// store the write and stepped down"; like NotLeader it was not applied.
+const reasonDiskFull = "DiskFull"

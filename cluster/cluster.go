@@ -27,6 +27,7 @@ type Cluster struct {
 	raft    *raft.Raft
 	store   *raftboltdb.BoltStore
 	logs    raft.LogStore
+	disk    *diskStore
 	trans   *raft.NetworkTransport
 	notify  chan bool
 	metrics *metrics
@@ -81,6 +82,7 @@ func New(cfg Config) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, log: log, fsm: f, store: store, notify: make(chan bool, 16),
 		forwardQ: make(chan *pendingForward, 4*maxForwardBatch),
 		metrics:  newMetrics(cfg.Registerer), established: make(chan struct{})}
+	c.disk = &diskStore{BoltStore: store, watch: newDiskWatch(cfg.ID, cfg.DataDir, log, c.metrics.diskFull)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -103,10 +105,11 @@ func New(cfg Config) (*Cluster, error) {
 	c.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: layer, MaxPool: 5, Timeout: 5 * time.Second, Logger: hlog,
 	})
-	logs, err := raft.NewLogCache(1024, store)
+	cache, err := raft.NewLogCache(1024, c.disk)
 	if err != nil {
 		return nil, fmt.Errorf("log cache: %w", err)
 	}
+	logs := typedLogStore{LogStore: cache, watch: c.disk.watch}
 	c.logs = logs
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
@@ -121,7 +124,7 @@ func New(cfg Config) (*Cluster, error) {
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.NotifyCh = c.notify
 	rc.Logger = hlog
-	has, err := raft.HasExistingState(logs, store, snaps)
+	has, err := raft.HasExistingState(logs, c.disk, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("check raft state: %w", err)
 	}
@@ -133,7 +136,8 @@ func New(cfg Config) (*Cluster, error) {
 		has = true
 		log.Info("seeded from a backup", "file", cfg.RestoreFrom, "index", index)
 	}
-	r, err := raft.NewRaft(rc, f, logs, store, snaps, c.trans)
+	trans := &campaignTransport{NetworkTransport: c.trans, full: c.disk.watch.Full}
+	r, err := raft.NewRaft(rc, f, logs, c.disk, snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}

@@ -233,6 +233,9 @@ func statusToError(st *v1.Status) error {
 	if st.Code == http.StatusServiceUnavailable && st.Reason == reasonNotLeader {
 		return fmt.Errorf("%w: %s", errRetry, st.Message)
 	}
+	if st.Code == http.StatusServiceUnavailable && st.Reason == reasonDiskFull {
+		return fmt.Errorf("%w: %w", errRetry, &DiskFullError{msg: st.Message})
+	}
 	se := &v1.StatusError{Status: *st}
 	if st.Code == http.StatusGatewayTimeout {
 		return errors.Join(se, ErrUnknownOutcome)
@@ -278,9 +281,15 @@ func (c *Cluster) applyForwarded(cmds [][]byte) ([]byte, error) {
 }
 
 // forwardStatus is how an apply error travels back to the follower: a
-// write that surely was not applied says NotLeader (the follower retries
-// it); a Status keeps its code; anything else may have been applied (504).
+// write that surely was not applied says NotLeader, or DiskFull when the
+// leader could not store it (the follower retries either); a Status keeps
+// its code; anything else may have been applied (504).
 func forwardStatus(err error) v1.Status {
+	if df := (*DiskFullError)(nil); errors.As(err, &df) && errors.Is(err, errRetry) {
+		st := v1.NewServiceUnavailable(df.Error()).Status
+		st.Reason = reasonDiskFull
+		return st
+	}
 	if errors.Is(err, errRetry) {
 		st := v1.NewServiceUnavailable(err.Error()).Status
 		st.Reason = reasonNotLeader

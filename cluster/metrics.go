@@ -8,6 +8,7 @@ type metrics struct {
 	leaderChanges prometheus.Counter
 	isLeader      prometheus.Gauge
 	forwarded     prometheus.Counter
+	diskFull      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,9 +30,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "orch_raft_forwarded_commands_total",
 			Help: "Commands this master forwarded to the leader.",
 		}),
+		diskFull: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "orch_raft_disk_full",
+			Help: "1 while this master's data dir is full: its last write to the Raft log failed for lack of room.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applyLatency, m.leaderChanges, m.isLeader, m.forwarded)
+		reg.MustRegister(m.applyLatency, m.leaderChanges, m.isLeader, m.forwarded, m.diskFull)
 	}
 	return m
 }

@@ -35,6 +35,10 @@ func (c *Cluster) ReadBarrier(ctx context.Context) (uint64, error) {
 		if !errors.Is(err, errRetry) {
 			return 0, err
 		}
+		if df := c.disk.watch.lastFailure(); df != nil && c.disk.watch.Full() {
+			// Even once a leader answers, this master could not catch up.
+			return 0, v1.NewServiceUnavailable(fmt.Sprintf("this master cannot serve a linearizable read: its data dir is full (%v) and no leader confirmed the read (%v); read from another master, or add ?stale=true to read its copy", df.Unwrap(), err))
+		}
 		select {
 		case <-ctx.Done():
 			return 0, v1.NewServiceUnavailable(fmt.Sprintf("no leader confirmed the read before the deadline (%v): quorum may be lost; add ?stale=true to read this master's copy", err))
@@ -93,10 +97,15 @@ func (c *Cluster) forwardReadIndex(ctx context.Context) (uint64, error) {
 // waitApplied waits until the local store reflects every entry up to index.
 // raft's own AppliedIndex moves when entries are queued for the FSM, not
 // when they are applied, so the FSM's index is what counts; entries the FSM
-// never sees (no-ops, barriers) are skipped by looking at their type.
+// never sees (no-ops, barriers) are skipped by looking at their type. A
+// master whose disk is full cannot store the entries it lacks, so it says
+// so at once (503: a client asks the next master).
 func (c *Cluster) waitApplied(ctx context.Context, index uint64) error {
 	wait := 50 * time.Microsecond
 	for !c.appliedThrough(index) {
+		if df := c.disk.watch.lastFailure(); df != nil && c.disk.watch.Full() {
+			return v1.NewServiceUnavailable(fmt.Sprintf("this master cannot catch up to index %d: its data dir is full (%v); read from another master, or add ?stale=true to read its copy", index, df.Unwrap()))
+		}
 		select {
 		case <-ctx.Done():
 			return v1.NewServiceUnavailable(fmt.Sprintf("this master did not catch up to index %d in time", index))

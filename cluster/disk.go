@@ -1,0 +1,204 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// A master whose data dir is full (ENOSPC, or EDQUOT under a quota) cannot
+// store Raft entries. Raft fails the writes itself, and a leader that cannot
+// store its own entries steps down; bolt rolls the failed transaction back,
+// so the file stays whole. What this file adds:
+//
+//   - the failure is typed (*DiskFullError) from the log store up to Apply,
+//     which knows the write surely was not applied (a leader sends only what
+//     it stored) and retries it on the next leader; when no leader takes it
+//     in time the caller gets 503 naming the full disk, never an
+//     outcome-unknown 504;
+//   - while its disk is full a master does not campaign (its transport sends
+//     no vote or pre-vote requests): winning would only fail its first entry
+//     and start yet another election;
+//   - a linearizable read on a master that cannot catch up fails at once with
+//     503 (clients try the next master) instead of waiting out its deadline.
+//
+// Nothing needs an operator: the state clears with the next entries stored,
+// and free space seen by statfs lets the master campaign again before that.
+//
+// Raft panics if it cannot persist a new term or vote. Those go to the same
+// bolt file, but bolt writes them into pages freed by earlier transactions,
+// so they succeed on a full disk (TestBoltOnFullDisk shows it on a tmpfs);
+// only a data dir filled before its raft.db had ever been written to would
+// lack such pages.
+
+// DiskFullError is the failure of a write that needed this master's disk
+// while it was full. The write was not applied.
+type DiskFullError struct {
+	msg string
+	err error
+}
+
+func newDiskFullError(master, dir string, err error) *DiskFullError {
+	return &DiskFullError{err: err,
+		msg: fmt.Sprintf("master %s cannot store the write: its data dir %s is full (%v)", master, dir, err)}
+}
+
+func (e *DiskFullError) Error() string { return e.msg }
+func (e *DiskFullError) Unwrap() error { return e.err }
+
+// isNoSpace reports whether err says the file system has no room left.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// minFreeToCampaign is the free space (statfs) at which a master whose last
+// write failed for lack of room campaigns again, before any write succeeds.
+const minFreeToCampaign = 1 << 20
+
+// diskWatch follows whether this master's data dir has room for its writes.
+type diskWatch struct {
+	master, dir string
+	log         *slog.Logger
+	gauge       prometheus.Gauge
+	// full holds the last write's failure while the disk is full, nil otherwise.
+	full  atomic.Pointer[DiskFullError]
+	since atomic.Int64 // unix nanoseconds of the first failure
+	// free returns the bytes available in dir (syscall.Statfs; tests replace it).
+	free func(dir string) (uint64, error)
+}
+
+func newDiskWatch(master, dir string, log *slog.Logger, gauge prometheus.Gauge) *diskWatch {
+	return &diskWatch{master: master, dir: dir, log: log, gauge: gauge, free: statfsFree}
+}
+
+func statfsFree(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// observe records the outcome of a write to the data dir and returns err,
+// as a *DiskFullError when the disk is full. Only appended entries show
+// that there is room again (entriesStored): a term or a deletion fits in
+// pages bolt freed earlier even when the disk is full.
+func (d *diskWatch) observe(err error, entriesStored bool) error {
+	switch {
+	case err == nil && !entriesStored:
+		return nil
+	case err == nil:
+		if d.full.Swap(nil) != nil {
+			d.gauge.Set(0)
+			d.log.Info("data dir has room again: storing Raft entries", "dir", d.dir,
+				"full for", time.Since(time.Unix(0, d.since.Load())).Round(time.Millisecond))
+		}
+		return nil
+	case isNoSpace(err):
+		df := newDiskFullError(d.master, d.dir, err)
+		if d.full.Swap(df) == nil {
+			d.since.Store(time.Now().UnixNano())
+			d.gauge.Set(1)
+			d.log.Error("data dir is full: this master cannot store Raft entries; it will not lead and refuses writes that need its disk until space is freed",
+				"dir", d.dir, "err", err)
+		}
+		return df
+	}
+	return err
+}
+
+// lastFailure returns the last write's failure while the disk is full.
+func (d *diskWatch) lastFailure() *DiskFullError { return d.full.Load() }
+
+// Full reports whether this master should not count on its disk: its last
+// write failed for lack of room and statfs does not show room again.
+func (d *diskWatch) Full() bool {
+	if d.full.Load() == nil {
+		return false
+	}
+	free, err := d.free(d.dir)
+	return err != nil || free < minFreeToCampaign
+}
+
+// diskStore is the bolt store with every write's outcome reported to the
+// watch. It sits under raft's LogCache and is raft's StableStore.
+type diskStore struct {
+	*raftboltdb.BoltStore
+	watch *diskWatch
+	// failLogs, when set, fails StoreLogs with this error before bolt sees
+	// the entries: tests simulate a log store out of room (small stable
+	// writes still fit, as they do in bolt's freed pages).
+	failLogs atomic.Pointer[error]
+}
+
+func (s *diskStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s *diskStore) StoreLogs(logs []*raft.Log) error {
+	if p := s.failLogs.Load(); p != nil {
+		return s.watch.observe(*p, true)
+	}
+	return s.watch.observe(s.BoltStore.StoreLogs(logs), true)
+}
+
+func (s *diskStore) DeleteRange(lo, hi uint64) error {
+	return s.watch.observe(s.BoltStore.DeleteRange(lo, hi), false)
+}
+
+func (s *diskStore) Set(k, v []byte) error { return s.watch.observe(s.BoltStore.Set(k, v), false) }
+
+func (s *diskStore) SetUint64(k []byte, v uint64) error {
+	return s.watch.observe(s.BoltStore.SetUint64(k, v), false)
+}
+
+// typedLogStore is the log store raft uses (the LogCache over diskStore):
+// the cache flattens its store's errors into text, so a write that failed
+// for lack of room is answered with the watch's *DiskFullError.
+type typedLogStore struct {
+	raft.LogStore
+	watch *diskWatch
+}
+
+func (s typedLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s typedLogStore) StoreLogs(logs []*raft.Log) error {
+	err := s.LogStore.StoreLogs(logs)
+	if err != nil {
+		if df := s.watch.lastFailure(); df != nil {
+			return df
+		}
+	}
+	return err
+}
+
+// errNoCampaign fails the vote requests of a master whose disk is full.
+var errNoCampaign = errors.New("this master's data dir is full: it does not campaign")
+
+// campaignTransport is the Raft transport of a master that does not
+// campaign while its disk is full: it would win elections only to fail its
+// first entry and step down again, keeping the cluster without a leader.
+// Votes it grants others and everything else go through unchanged.
+type campaignTransport struct {
+	*raft.NetworkTransport
+	full func() bool
+}
+
+func (t *campaignTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	if t.full() {
+		return errNoCampaign
+	}
+	return t.NetworkTransport.RequestVote(id, target, args, resp)
+}
+
+func (t *campaignTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	if t.full() {
+		return errNoCampaign
+	}
+	return t.NetworkTransport.RequestPreVote(id, target, args, resp)
+}
