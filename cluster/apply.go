@@ -46,7 +46,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 		var err error
 		path := "leader"
 		if c.IsLeader() {
-			res, err = c.applyLocal(cmd)
+			res, err = c.applyLocal(ctx, cmd)
 		} else {
 			path = "forwarded"
 			res, err = c.forwardApply(ctx, cmd)
@@ -131,8 +131,20 @@ func unwrapSingle(res any) (any, error) {
 	return res, nil
 }
 
-func (c *Cluster) applyLocal(cmd []byte) (any, error) {
-	return futureResult(c.raft.Apply(cmd, c.cfg.ApplyTimeout))
+// applyLocal proposes cmd and waits for its outcome or the end of ctx: a
+// leader whose followers take heartbeats but cannot store entries (their
+// disks full) keeps leading, and its writes commit only once they can.
+func (c *Cluster) applyLocal(ctx context.Context, cmd []byte) (any, error) {
+	f := c.raft.Apply(cmd, c.cfg.ApplyTimeout)
+	done := make(chan struct{})
+	go func() { f.Error(); close(done) }()
+	select {
+	case <-done:
+		return futureResult(f)
+	case <-ctx.Done():
+		e := v1.NewTimeout("a majority of the masters did not store the write before the deadline (a full or failing disk?): " + ErrUnknownOutcome.Error())
+		return nil, errors.Join(e, ErrUnknownOutcome)
+	}
 }
 
 // futureResult waits for an apply future and maps raft's errors: errRetry

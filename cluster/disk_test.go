@@ -402,3 +402,38 @@ func TestBoltOnFullDisk(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestLeaderWaitsForRoomOnlyUntilTheDeadline: the leader has room but its
+// followers do not, so it keeps leading (they answer heartbeats) and its
+// writes cannot commit. A write returns at its deadline with an unknown
+// outcome (504), and commits once the followers have room again.
+func TestLeaderWaitsForRoomOnlyUntilTheDeadline(t *testing.T) {
+	g := NewTestGroup(t, 3, TestOptions{})
+	leader := g.WaitLeader(t)
+	var disks []*fakeDisk
+	for _, f := range g.Followers(leader) {
+		d := newFakeDisk(f)
+		d.fill()
+		disks = append(disks, d)
+	}
+	ns := newNamespace("stuck")
+	const deadline = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err := leader.Apply(ctx, createCmd(t, ns))
+	took := time.Since(start)
+	if !errors.Is(err, ErrUnknownOutcome) || v1.CodeOf(err) != http.StatusGatewayTimeout {
+		t.Fatalf("write with no follower able to store it: %v (code %d), want 504 with an unknown outcome", err, v1.CodeOf(err))
+	}
+	if took > deadline+500*time.Millisecond {
+		t.Errorf("the write returned after %v, want at its %v deadline", took, deadline)
+	}
+	for _, d := range disks {
+		d.release()
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		_, err := leader.Store().Get("namespaces", "", ns.Name)
+		return err == nil
+	}, func() string { return "the write commits once the followers have room" })
+}
