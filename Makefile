@@ -4,6 +4,7 @@
 #   make test    the whole suite: vet, unit tests with -race, end-to-end tests
 #   make run     start a one-machine cluster (orchd dev) in .run/dev with the examples (Ctrl-C stops it)
 #   make run-ha  start three masters on loopback in .run/ (no nodes)
+#   make chaos   the chaos suite: every fault, three seeds, one results table (~20 min)
 #   make bench   write throughput and failover figures beside etcd's
 #   make lint    gofmt and go vet
 
@@ -12,7 +13,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit e2e run run-ha bench lint deps clean
+.PHONY: all build test unit e2e chaos run run-ha bench lint deps clean
 
 all: build
 
@@ -30,8 +31,13 @@ lint:
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
 
+# One package at a time: the end-to-end and chaos suites each start whole
+# clusters and would slow each other's timing on two cores.
 e2e: build
-	$(GO) test -count=1 -timeout 15m ./test/...
+	$(GO) test -count=1 -p 1 -timeout 25m ./test/...
+
+chaos: deps build
+	./scripts/chaos.sh
 
 test: deps lint unit e2e
 

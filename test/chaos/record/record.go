@@ -43,8 +43,13 @@ type Target struct {
 type Config struct {
 	// Targets are the clients; worker w uses Targets[w % len(Targets)].
 	Targets []Target
-	// Watch is the client of the watches (it should fail over).
+	// Watch is the client of the reference watch and the final write (it
+	// should fail over).
 	Watch *client.Client
+	// Watchers are the clients of the random watches, one loop of watches
+	// each (default: Watch). Giving each its own first master makes some
+	// watch stream break and resume whichever master a fault hits.
+	Watchers []*client.Client
 	// Workers is the number of concurrent workers (default 8).
 	Workers int
 	// Rate is each worker's request rate per second (default 20).
@@ -210,12 +215,16 @@ func (r *Recorder) Start(ctx context.Context) error {
 			r.work(wctx, i)
 		}(i)
 	}
-	for i := 0; i < watchLoops; i++ {
+	watchers := r.cfg.Watchers
+	if len(watchers) == 0 {
+		watchers = []*client.Client{r.cfg.Watch}
+	}
+	for i, cl := range watchers {
 		r.wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer r.wg.Done()
-			r.watchLoop(wctx, uint64(i))
-		}(i)
+			r.watchLoop(wctx, cl, uint64(i))
+		}()
 	}
 	return nil
 }
@@ -545,12 +554,9 @@ func (r *Recorder) sawRV(s string) {
 	r.mu.Unlock()
 }
 
-// watchLoops is the number of concurrent loops of random watches.
-const watchLoops = 3
-
 // watchLoop starts watches from random resourceVersions seen so far, each
 // running a random 1-4 s, one after another.
-func (r *Recorder) watchLoop(ctx context.Context, id uint64) {
+func (r *Recorder) watchLoop(ctx context.Context, cl *client.Client, id uint64) {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, 1<<32+id))
 	for {
 		pause := time.Duration(float64(r.cfg.WatchEvery) * (0.5 + rng.Float64()))
@@ -565,13 +571,13 @@ func (r *Recorder) watchLoop(ctx context.Context, id uint64) {
 			start = r.rvs[rng.IntN(n)]
 		}
 		r.mu.Unlock()
-		r.watchOnce(ctx, start, time.Second+time.Duration(rng.Int64N(int64(3*time.Second))))
+		r.watchOnce(ctx, cl, start, time.Second+time.Duration(rng.Int64N(int64(3*time.Second))))
 	}
 }
 
-func (r *Recorder) watchOnce(ctx context.Context, start uint64, d time.Duration) {
+func (r *Recorder) watchOnce(ctx context.Context, cl *client.Client, start uint64, d time.Duration) {
 	call := time.Now()
-	w, err := r.cfg.Watch.Watch(ctx, "endpoints", r.cfg.Namespace,
+	w, err := cl.Watch(ctx, "endpoints", r.cfg.Namespace,
 		client.WatchOptions{ResourceVersion: strconv.FormatUint(start, 10)})
 	op := check.Op{ClientID: -1, Call: call}
 	r.finish(&op, err, "watch", -1, false)
