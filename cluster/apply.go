@@ -42,6 +42,12 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 	}
 	var diskFull *DiskFullError
 	for {
+		// Taken before the attempt, so a leader change during it ends the
+		// pause below at once.
+		var moved <-chan struct{}
+		if c.leaderMoved != nil {
+			moved = c.leaderMoved.changed()
+		}
 		var res any
 		var err error
 		path := "leader"
@@ -80,6 +86,9 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 			}
 			return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader could take the write before the deadline (%v): quorum may be lost%s", err, c.diskNote()))
 		case <-time.After(backoff):
+		case <-moved:
+			// A new leader (or none): try again now rather than after the
+			// pause; a leadership transfer costs its own duration only.
 		}
 		if backoff < 25*time.Millisecond {
 			backoff *= 2

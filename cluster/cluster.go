@@ -34,6 +34,8 @@ type Cluster struct {
 	fwd     *http.Client
 	// forwardQ holds writes waiting to be carried to the leader (forward.go).
 	forwardQ chan *pendingForward
+	// leaderMoved is fired at every leader change Raft observes (forward.go).
+	leaderMoved *leaderWatch
 
 	mu       sync.Mutex
 	routines []leaderRoutine
@@ -80,8 +82,8 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
 	}
 	c := &Cluster{cfg: cfg, log: log, fsm: f, store: store, notify: make(chan bool, 16),
-		forwardQ: make(chan *pendingForward, 4*maxForwardBatch),
-		metrics:  newMetrics(cfg.Registerer), established: make(chan struct{})}
+		forwardQ: make(chan *pendingForward, 4*maxForwardBatch), leaderMoved: newLeaderWatch(),
+		metrics: newMetrics(cfg.Registerer), established: make(chan struct{})}
 	c.disk = &diskStore{BoltStore: store, watch: newDiskWatch(cfg.ID, cfg.DataDir, log, c.metrics.diskFull)}
 	ok := false
 	defer func() {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -92,9 +93,10 @@ func (c *Cluster) watchLeader(ctx context.Context, w *leaderWatch) {
 	}
 }
 
-// runForwarders carries queued writes to the leader until ctx ends.
+// runForwarders carries queued writes to the leader until ctx ends (and
+// fires c.leaderMoved at leader changes meanwhile).
 func (c *Cluster) runForwarders(ctx context.Context) {
-	lw := newLeaderWatch()
+	lw := c.leaderMoved
 	go c.watchLeader(ctx, lw)
 	done := make(chan struct{})
 	for i := 0; i < forwardSenders; i++ {
@@ -130,10 +132,11 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 }
 
 // sendForwardBatch sends one batch and returns one result per command. A
-// batch in flight when the leader changes (lw, nil for none) is abandoned at
-// once rather than at its timeout, with an unknown outcome: an old leader cut
-// off from the others would otherwise hold the sender, and every write queued
-// behind it, until the timeout, long after a new leader took over.
+// batch still in flight an election timeout after the leader changed (lw,
+// nil for none) is abandoned rather than at its timeout, with an unknown
+// outcome: an old leader cut off from the others would otherwise hold the
+// sender, and every write queued behind it, until the timeout, long after a
+// new leader took over.
 func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward, lw *leaderWatch) []forwardResult {
 	all := func(err error) []forwardResult {
 		out := make([]forwardResult, len(batch))
@@ -173,6 +176,13 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward,
 	go func() {
 		select {
 		case <-changed:
+		case <-rctx.Done():
+			return
+		}
+		// A leader that handed over (a transfer) still answers, with a
+		// definite outcome: give it an election timeout before giving up.
+		select {
+		case <-time.After(c.cfg.ElectionTimeout):
 			moved.Store(true)
 			cancel()
 		case <-rctx.Done():
