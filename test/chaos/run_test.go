@@ -383,9 +383,12 @@ func checkWatches(h record.History, problem func(string, ...any)) string {
 		problem("the reference watch against the writes: %v", err)
 		bad++
 	}
-	events := 0
+	events, resumed := 0, 0
 	for i, w := range h.Watches {
 		events += len(w.Events)
+		if w.Resumed {
+			resumed++
+		}
 		if w.Err != nil {
 			problem("watch %d from %d ended: %v", i, w.StartRV, w.Err)
 			bad++
@@ -404,7 +407,7 @@ func checkWatches(h record.History, problem func(string, ...any)) string {
 	if bad > 0 {
 		return fmt.Sprintf("FAIL (%d)", bad)
 	}
-	return fmt.Sprintf("ok (%d watches, %d events)", len(h.Watches)+1, events+len(ref.Events))
+	return fmt.Sprintf("ok (%d watches, %d resumed, %d events)", len(h.Watches)+1, resumed, events+len(ref.Events))
 }
 
 // mastersAgree waits until every master has applied the same log and

@@ -98,6 +98,9 @@ type Request struct {
 type Watch struct {
 	// StartRV is the resourceVersion it started from.
 	StartRV uint64
+	// Resumed is true when StartRV is where the loop's previous watch
+	// stopped (a reconnecting client), false for a random resourceVersion.
+	Resumed bool
 	// Events are the events received, in order (bookmarks left out).
 	Events []check.Event
 	// EndRV is the watcher's resume point when it was stopped: every event
@@ -554,10 +557,12 @@ func (r *Recorder) sawRV(s string) {
 	r.mu.Unlock()
 }
 
-// watchLoop starts watches from random resourceVersions seen so far, each
-// running a random 1-4 s, one after another.
+// watchLoop starts watches one after another, each running a random 1-4 s,
+// from a random resourceVersion seen so far or, half the time, from where
+// the previous one stopped.
 func (r *Recorder) watchLoop(ctx context.Context, cl *client.Client, id uint64) {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, 1<<32+id))
+	var prev uint64 // where the previous watch stopped
 	for {
 		pause := time.Duration(float64(r.cfg.WatchEvery) * (0.5 + rng.Float64()))
 		select {
@@ -571,11 +576,19 @@ func (r *Recorder) watchLoop(ctx context.Context, cl *client.Client, id uint64) 
 			start = r.rvs[rng.IntN(n)]
 		}
 		r.mu.Unlock()
-		r.watchOnce(ctx, cl, start, time.Second+time.Duration(rng.Int64N(int64(3*time.Second))))
+		resumed := false
+		if prev > 0 && rng.IntN(2) == 0 {
+			// Resume where the previous watch of this loop stopped, as a
+			// client that reconnects does.
+			start, resumed = prev, true
+		}
+		prev = r.watchOnce(ctx, cl, start, resumed, time.Second+time.Duration(rng.Int64N(int64(3*time.Second))))
 	}
 }
 
-func (r *Recorder) watchOnce(ctx context.Context, cl *client.Client, start uint64, d time.Duration) {
+// watchOnce runs one watch from start for d and returns its resume point
+// (0 when it could not start).
+func (r *Recorder) watchOnce(ctx context.Context, cl *client.Client, start uint64, resumed bool, d time.Duration) uint64 {
 	call := time.Now()
 	w, err := cl.Watch(ctx, "endpoints", r.cfg.Namespace,
 		client.WatchOptions{ResourceVersion: strconv.FormatUint(start, 10)})
@@ -585,9 +598,9 @@ func (r *Recorder) watchOnce(ctx context.Context, cl *client.Client, start uint6
 		r.mu.Lock()
 		r.wsErrs++
 		r.mu.Unlock()
-		return
+		return 0
 	}
-	rec := Watch{StartRV: start, Start: call}
+	rec := Watch{StartRV: start, Resumed: resumed, Start: call}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 loop:
@@ -615,6 +628,7 @@ loop:
 	r.mu.Lock()
 	r.watches = append(r.watches, rec)
 	r.mu.Unlock()
+	return rec.EndRV
 }
 
 // toEvent turns a watch event into a check.Event; bookmarks are skipped.
