@@ -104,9 +104,7 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: layer, MaxPool: 5, Timeout: 5 * time.Second, Logger: hlog,
-	})
+	c.trans = newRaftTransport(layer, hlog)
 	cache, err := raft.NewLogCache(1024, c.disk)
 	if err != nil {
 		return nil, fmt.Errorf("log cache: %w", err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,17 @@ func NewTestGroup(t testing.TB, n int, opts TestOptions) *TestGroup {
 			wg.Add(1)
 			go func() { defer wg.Done(); m.Stop() }()
 		}
-		wg.Wait()
+		stopped := make(chan struct{})
+		go func() { wg.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			// A wedged Raft goroutine would otherwise hang the package
+			// until its -timeout; report what is stuck and move on.
+			var b strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&b, 1)
+			t.Errorf("the members did not stop within 30s; goroutines:\n%s", b.String())
+		}
 	})
 	g.WaitLeader(t)
 	return g

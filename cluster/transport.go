@@ -6,8 +6,27 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
+
+// newRaftTransport is the Raft transport over layer. It replicates with one
+// AppendEntries at a time per follower (MaxRPCsInFlight 1), never pipelined:
+// raft's pipeline (hashicorp/raft v1.7.3, hashicorp/raft#612) can wedge for
+// good on a follower's rejected append — a follower whose disk filled, or
+// that lost an entry — when the leader sends again before it notices the
+// pipeline's decoder gave up: the send waits for the decoder, the decoder
+// waits for a reader that is gone, and only the sender could close the
+// pipeline. Heartbeats still flow, so no election heals it; that follower
+// never receives another entry, and the leader's raft cannot shut down.
+// Raft's own notes on MaxRPCsInFlight find pipelining of little use next
+// to batching (MaxAppendEntries) outside high-latency links.
+func newRaftTransport(layer raft.StreamLayer, logger hclog.Logger) *raft.NetworkTransport {
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 5, Timeout: 5 * time.Second, Logger: logger,
+		MaxRPCsInFlight: 1,
+	})
+}
 
 // tlsStreamLayer is a raft.StreamLayer over mutual TLS.
 type tlsStreamLayer struct {
