@@ -106,15 +106,41 @@ func (c *Cluster) changeMembership(req MembershipRequest) error {
 
 func membershipError(what string, err error) error {
 	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
-		return v1.NewServiceUnavailable(fmt.Sprintf("%s: %v; try again", what, err))
+		// Not done, and another leader may do it: a follower that forwarded
+		// the change retries on the next leader.
+		se := v1.NewServiceUnavailable(fmt.Sprintf("%s: %v; try again", what, err))
+		se.Status.Reason = reasonNotLeader
+		return se
 	}
 	return v1.NewInternalError(fmt.Errorf("%s: %w", what, err))
 }
 
-// forwardMembership sends req to the leader's internal endpoint.
+// forwardMembership sends req to the leader's internal endpoint; when the
+// master it reached is no longer the leader (right after a transfer or an
+// election), it sends it again to the next one.
 func (c *Cluster) forwardMembership(ctx context.Context, req MembershipRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5*time.Second)
 	defer cancel()
+	for {
+		var moved <-chan struct{}
+		if c.leaderMoved != nil {
+			moved = c.leaderMoved.changed()
+		}
+		err := c.forwardMembershipOnce(ctx, req)
+		if se := (*v1.StatusError)(nil); !errors.As(err, &se) || se.Status.Reason != reasonNotLeader {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-moved:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// forwardMembershipOnce sends req to the master this one takes for the leader.
+func (c *Cluster) forwardMembershipOnce(ctx context.Context, req MembershipRequest) error {
 	// Right after an election the leader may not be known yet: wait a little.
 	addr, ok := c.LeaderAPIAddr()
 	for !ok {
@@ -154,7 +180,9 @@ func (c *Cluster) serveMembership(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.IsLeader() {
-		writeStatus(w, v1.NewServiceUnavailable("not the leader"))
+		se := v1.NewServiceUnavailable("not the leader")
+		se.Status.Reason = reasonNotLeader
+		writeStatus(w, se)
 		return
 	}
 	if err := c.changeMembership(req); err != nil {
