@@ -412,29 +412,56 @@ func checkWatches(h record.History, problem func(string, ...any)) string {
 
 // mastersAgree waits until every master has applied the same log and
 // compares their objects: each master's own (stale) list of every resource
-// must be identical.
+// must be identical when read at the same resourceVersion. Node heartbeats
+// keep writing, so lists read at different versions are read again.
 func (e *env) mastersAgree() []string {
 	e.c.WaitCaughtUp(30 * time.Second)
 	var out []string
 	for _, res := range []string{"namespaces", "nodes", "pods", "replicationcontrollers", "services", "endpoints"} {
-		var want string
-		for i, m := range e.c.Masters {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			l, err := e.c.Client(i).List(ctx, res, "", client.ListOptions{Stale: true})
-			cancel()
+		var last string
+		for try := 0; ; try++ {
+			rvs, items, err := e.listEverywhere(res)
 			if err != nil {
-				out = append(out, fmt.Sprintf("list %s on %s: %v", res, m.Name, err))
-				continue
+				out = append(out, err.Error())
+				break
 			}
-			got := canonical(l.Items)
-			if i == 0 {
-				want = got
-			} else if got != want {
-				out = append(out, fmt.Sprintf("%s differ between %s and %s", res, e.c.Masters[0].Name, m.Name))
+			if len(slices.Compact(slices.Clone(rvs))) != 1 {
+				if try < 50 {
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				out = append(out, fmt.Sprintf("%s: the masters never listed them at one resourceVersion (%v)", res, rvs))
+				break
 			}
+			for i := 1; i < len(items); i++ {
+				if items[i] != items[0] {
+					last = fmt.Sprintf("%s differ between %s and %s at resourceVersion %s", res, e.c.Masters[0].Name, e.c.Masters[i].Name, rvs[0])
+				}
+			}
+			if last != "" {
+				out = append(out, last)
+			}
+			break
 		}
 	}
 	return out
+}
+
+// listEverywhere lists a resource on each master from its own state and
+// returns the lists' resourceVersions and canonical contents.
+func (e *env) listEverywhere(res string) ([]string, []string, error) {
+	var rvs, items []string
+	for i, m := range e.c.Masters {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		l, err := e.c.Client(i).List(ctx, res, "", client.ListOptions{Stale: true})
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("list %s on %s: %w", res, m.Name, err)
+		}
+		rvs = append(rvs, l.ResourceVersion)
+		items = append(items, canonical(l.Items))
+	}
+	return rvs, items, nil
 }
 
 // canonical renders list items sorted, so two masters' lists compare.
