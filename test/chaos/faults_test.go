@@ -144,7 +144,17 @@ var faults = []fault{
 		return injection{target: n.Name, heal: func() { must(e.t, heal()) }}
 	}},
 	{name: "worker-cut-long", hold: nodeEviction + nodeGrace, inject: func(e *env, rng *rand.Rand) injection {
-		n := e.nodes[rng.IntN(len(e.nodes))]
+		// A node that runs pods, or there is nothing to evict.
+		var busy []*harness.Node
+		for _, n := range e.nodes {
+			if len(e.podsOn(n.Name)) > 0 {
+				busy = append(busy, n)
+			}
+		}
+		if len(busy) == 0 {
+			e.t.Fatal("no node runs a pod")
+		}
+		n := busy[rng.IntN(len(busy))]
 		before := e.podsOn(n.Name)
 		heal := harness.DropTraffic(e.t, n.NetNS)
 		return injection{target: n.Name, heal: func() { must(e.t, heal()) }, verify: func() []string {

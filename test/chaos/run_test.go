@@ -188,7 +188,7 @@ func runFault(t *testing.T, f fault, seed uint64) result {
 		switch {
 		case bad && !rq.Call.Before(inject) && !rq.Call.After(healed):
 			res.faultErrors++
-			if in.windows != nil && !inWindow(*in.windows, rq.Call) {
+			if in.windows != nil && !inWindow(*in.windows, rq.Call, rq.Return) {
 				problem("error outside the failover windows: %s %s (worker %d, master %d) at %v: %s",
 					rq.Kind, rq.Outcome, rq.Worker, rq.Master, rq.Call.Format("15:04:05.000"), rq.Err)
 			}
@@ -275,11 +275,11 @@ func runFault(t *testing.T, f fault, seed uint64) result {
 	return res
 }
 
-// inWindow reports whether t falls in one of the windows, allowing a
-// second after each for clients to move on.
-func inWindow(ws []window, t time.Time) bool {
+// inWindow reports whether a request in flight from call to ret overlaps
+// one of the windows, allowing a second after each for clients to move on.
+func inWindow(ws []window, call, ret time.Time) bool {
 	for _, w := range ws {
-		if !t.Before(w.from) && !t.After(w.to.Add(time.Second)) {
+		if !ret.Before(w.from) && !call.After(w.to.Add(time.Second)) {
 			return true
 		}
 	}

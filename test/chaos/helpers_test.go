@@ -47,3 +47,24 @@ func TestLastAcked(t *testing.T) {
 		t.Errorf("clean = %d, want 3", clean)
 	}
 }
+
+func TestInWindow(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	ws := []window{{at(1000), at(2000)}, {at(5000), at(6000)}}
+	for _, tc := range []struct {
+		call, ret int
+		want      bool
+	}{
+		{1500, 1600, true},  // inside
+		{900, 1100, true},   // called before, answered inside
+		{900, 950, false},   // entirely before
+		{2500, 2600, true},  // within the second after
+		{3100, 3200, false}, // between the windows
+		{4000, 7000, true},  // spans a window
+		{7100, 7200, false}, // after everything
+	} {
+		if got := inWindow(ws, at(tc.call), at(tc.ret)); got != tc.want {
+			t.Errorf("inWindow(%d..%d) = %v, want %v", tc.call, tc.ret, got, tc.want)
+		}
+	}
+}
