@@ -325,6 +325,16 @@ func (m *Managed) Stop(ctx context.Context, killTasks bool) error {
 	if err := m.stopDaemon(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if killTasks {
+		// A task containerd could not delete (one being created when its
+		// agent died, say) leaves its shim waiting for a daemon that is
+		// gone; the shims of this daemon are told apart by its socket.
+		if n, err := killShims(m.address); err != nil {
+			errs = append(errs, err)
+		} else if n > 0 {
+			m.log.Info("killed shims left behind", "count", n)
+		}
+	}
 	if err := os.Remove(m.pidPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
@@ -441,4 +451,43 @@ func (m *Managed) waitGone(ctx context.Context, d time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// killShims sends SIGKILL to every containerd shim process started for the
+// containerd at address (the shims carry "-address ADDRESS" on their
+// command line) and returns how many it found.
+func killShims(address string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("find shims: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !isShimOf(strings.Split(string(b), "\x00"), address) {
+			continue
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// isShimOf reports whether a command line (argv) is a containerd shim's for
+// the containerd at address.
+func isShimOf(argv []string, address string) bool {
+	if len(argv) == 0 || !strings.Contains(filepath.Base(argv[0]), "containerd-shim") {
+		return false
+	}
+	for i := 0; i+1 < len(argv); i++ {
+		if argv[i] == "-address" && argv[i+1] == address {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,66 @@
+package containerd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestIsShimOf(t *testing.T) {
+	const addr = "/var/lib/orch/node/containerd/c.sock"
+	for _, tc := range []struct {
+		name string
+		argv []string
+		want bool
+	}{
+		{"our shim", []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "orch", "-id", "web_c_0_1", "-address", addr}, true},
+		{"another daemon's shim", []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "orch", "-address", "/run/containerd/containerd.sock"}, false},
+		{"not a shim", []string{"/usr/bin/sleep", "-address", addr}, false},
+		{"address as a prefix only", []string{"containerd-shim-runc-v2", "-address", addr + ".old"}, false},
+		{"flag without value", []string{"containerd-shim-runc-v2", "-address"}, false},
+		{"empty", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isShimOf(tc.argv, addr); got != tc.want {
+				t.Fatalf("isShimOf(%q) = %v, want %v", tc.argv, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestKillShims starts two processes that look like shims, one of ours and
+// one of another daemon, and checks that only ours is killed.
+func TestKillShims(t *testing.T) {
+	addr := filepath.Join(t.TempDir(), "c.sock")
+	start := func(address string) *exec.Cmd {
+		cmd := exec.Command("/bin/sh")
+		// argv[0] names a shim; "sleep; true" keeps sh from exec'ing sleep.
+		cmd.Args = []string{"containerd-shim-runc-v2", "-c", "sleep 60; true", "-address", address}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	ours, theirs := start(addr), start(addr+"-other")
+	n, err := killShims(addr)
+	if err != nil || n != 1 {
+		t.Fatalf("killShims = %d, %v; want 1 killed", n, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ours.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("our shim is still running")
+	}
+	if err := theirs.Process.Signal(syscall0()); err != nil {
+		t.Fatalf("the other daemon's shim was killed: %v", err)
+	}
+}
+
+// syscall0 is the null signal: delivering it checks that a process exists.
+func syscall0() os.Signal { return syscall.Signal(0) }
