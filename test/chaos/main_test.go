@@ -10,7 +10,6 @@ package chaos
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -30,19 +29,5 @@ var (
 var bins harness.Binaries
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	dir, err := os.MkdirTemp("", "orch-chaos-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bins, err = harness.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(harness.RunWithBinaries(m, &bins))
 }

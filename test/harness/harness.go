@@ -427,3 +427,21 @@ func (c *Cluster) WaitCaughtUp(timeout time.Duration) {
 		}
 	}
 }
+
+// RunWithBinaries is a TestMain body for suites that run the real binaries:
+// it builds orchd and orchctl into a temporary directory, stores their paths
+// in bins, runs the tests and removes the directory. It returns the exit code
+// for os.Exit.
+func RunWithBinaries(m interface{ Run() int }, bins *Binaries) int {
+	dir, err := os.MkdirTemp("", "orch-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bins, err = Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
