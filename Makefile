@@ -1,10 +1,10 @@
 # orch — build, test, run and measure.
 #
 #   make build   compile orchd and orchctl into bin/
-#   make test    the whole suite: vet, unit tests with -race, end-to-end tests
+#   make test    the whole suite: vet, unit tests with -race, end-to-end tests, a short chaos run
 #   make run     start a one-machine cluster (orchd dev) in .run/dev with the examples (Ctrl-C stops it)
 #   make run-ha  start three masters on loopback in .run/ (no nodes)
-#   make chaos   the chaos suite: every fault, three seeds, one results table (~20 min)
+#   make chaos   the chaos suite: every fault, three seeds, one results table (~15 min)
 #   make bench   write throughput and failover figures beside etcd's
 #   make lint    gofmt and go vet
 
