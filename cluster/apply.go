@@ -44,10 +44,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 	for {
 		// Taken before the attempt, so a leader change during it ends the
 		// pause below at once.
-		var moved <-chan struct{}
-		if c.leaderMoved != nil {
-			moved = c.leaderMoved.changed()
-		}
+		moved := c.leaderChange()
 		var res any
 		var err error
 		path := "leader"
@@ -207,6 +204,14 @@ func (c *Cluster) forwardApply(ctx context.Context, cmd []byte) (any, error) {
 
 // reasonNotLeader marks the leader's answer "I am not the leader any more".
 const reasonNotLeader = "NotLeader"
+
+// notLeader is the 503 a master answers when it was asked as the leader
+// and is not (or no longer) one: nothing was done, the next leader may do it.
+func notLeader(msg string) *v1.StatusError {
+	se := v1.NewServiceUnavailable(msg)
+	se.Status.Reason = reasonNotLeader
+	return se
+}
 
 // reasonDiskFull marks the leader's answer "my disk is full: I could not
 // store the write and stepped down"; like NotLeader it was not applied.

@@ -34,7 +34,7 @@ type Cluster struct {
 	fwd     *http.Client
 	// forwardQ holds writes waiting to be carried to the leader (forward.go).
 	forwardQ chan *pendingForward
-	// leaderMoved is fired at every leader change Raft observes (forward.go).
+	// leaderMoved is fired at every leader change Raft observes (leader.go).
 	leaderMoved *leaderWatch
 
 	mu       sync.Mutex

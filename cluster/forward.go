@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,52 +51,8 @@ type forwardResult struct {
 	err error
 }
 
-// leaderWatch tells in-flight forwards that the leader changed: changed
-// returns a channel that is closed at the next change.
-type leaderWatch struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newLeaderWatch() *leaderWatch { return &leaderWatch{ch: make(chan struct{})} }
-
-func (w *leaderWatch) changed() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.ch
-}
-
-func (w *leaderWatch) fire() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	close(w.ch)
-	w.ch = make(chan struct{})
-}
-
-// watchLeader fires w at every leader change Raft observes until ctx ends.
-func (c *Cluster) watchLeader(ctx context.Context, w *leaderWatch) {
-	obs := make(chan raft.Observation, 16)
-	o := raft.NewObserver(obs, false, func(o *raft.Observation) bool {
-		_, ok := o.Data.(raft.LeaderObservation)
-		return ok
-	})
-	c.raft.RegisterObserver(o)
-	defer c.raft.DeregisterObserver(o)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-obs:
-			w.fire()
-		}
-	}
-}
-
-// runForwarders carries queued writes to the leader until ctx ends (and
-// fires c.leaderMoved at leader changes meanwhile).
+// runForwarders carries queued writes to the leader until ctx ends.
 func (c *Cluster) runForwarders(ctx context.Context) {
-	lw := c.leaderMoved
-	go c.watchLeader(ctx, lw)
 	done := make(chan struct{})
 	for i := 0; i < forwardSenders; i++ {
 		go func() {
@@ -119,7 +74,7 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 						break drain
 					}
 				}
-				results := c.sendForwardBatch(ctx, batch, lw)
+				results := c.sendForwardBatch(ctx, batch)
 				for i, p := range batch {
 					p.done <- results[i]
 				}
@@ -132,12 +87,12 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 }
 
 // sendForwardBatch sends one batch and returns one result per command. A
-// batch still in flight an election timeout after the leader changed (lw,
-// nil for none) is abandoned rather than at its timeout, with an unknown
+// batch still in flight an election timeout after the leader changed is
+// abandoned rather than at its timeout, with an unknown
 // outcome: an old leader cut off from the others would otherwise hold the
 // sender, and every write queued behind it, until the timeout, long after a
 // new leader took over.
-func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward, lw *leaderWatch) []forwardResult {
+func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward) []forwardResult {
 	all := func(err error) []forwardResult {
 		out := make([]forwardResult, len(batch))
 		for i := range out {
@@ -145,10 +100,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward,
 		}
 		return out
 	}
-	var changed <-chan struct{}
-	if lw != nil {
-		changed = lw.changed()
-	}
+	changed := c.leaderChange()
 	addr, ok := c.LeaderAPIAddr()
 	if !ok {
 		return all(fmt.Errorf("%w: no leader known", errRetry))
@@ -301,9 +253,7 @@ func forwardStatus(err error) v1.Status {
 		return st
 	}
 	if errors.Is(err, errRetry) {
-		st := v1.NewServiceUnavailable(err.Error()).Status
-		st.Reason = reasonNotLeader
-		return st
+		return notLeader(err.Error()).Status
 	}
 	if se := asStatus(err); se != nil {
 		return se.Status

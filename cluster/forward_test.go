@@ -63,7 +63,7 @@ func TestSendForwardBatchSkipsWithdrawn(t *testing.T) {
 	}
 	batch[0].state.Store(forwardWithdrawn)
 	ctx := testCtx(t, 10*time.Second)
-	out := f.sendForwardBatch(ctx, batch, nil)
+	out := f.sendForwardBatch(ctx, batch)
 	if len(out) != 2 || out[1].err != nil {
 		t.Fatalf("sendForwardBatch = %+v, want a result for the live write", out)
 	}

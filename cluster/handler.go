@@ -50,9 +50,7 @@ func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.IsLeader() {
-		e := v1.NewServiceUnavailable("not the leader")
-		e.Status.Reason = reasonNotLeader
-		writeStatus(w, e)
+		writeStatus(w, notLeader("not the leader"))
 		return
 	}
 	out, err := c.applyForwarded(cmds)
@@ -66,16 +64,12 @@ func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
 
 func (c *Cluster) serveReadIndex(w http.ResponseWriter, r *http.Request) {
 	if !c.IsLeader() {
-		e := v1.NewServiceUnavailable("not the leader")
-		e.Status.Reason = reasonNotLeader
-		writeStatus(w, e)
+		writeStatus(w, notLeader("not the leader"))
 		return
 	}
 	idx, err := c.leaderReadIndex()
 	if err != nil {
-		e := v1.NewServiceUnavailable(err.Error())
-		e.Status.Reason = reasonNotLeader
-		writeStatus(w, e)
+		writeStatus(w, notLeader(err.Error()))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

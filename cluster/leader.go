@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"orch.io/orch/fsm"
 )
 
@@ -23,10 +25,14 @@ func (c *Cluster) OnLeader(name string, run func(ctx context.Context)) {
 // keeps this master's address registered in the FSM.
 func (c *Cluster) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		c.registerSelf(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		c.watchLeader(ctx, c.leaderMoved)
 	}()
 	go func() {
 		defer wg.Done()
@@ -196,4 +202,54 @@ func (c *Cluster) registerSelf(ctx context.Context) {
 			interval = time.Second
 		}
 	}
+}
+
+// leaderWatch tells waiting writes and in-flight forwards that the leader
+// changed: changed returns a channel that is closed at the next change.
+type leaderWatch struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newLeaderWatch() *leaderWatch { return &leaderWatch{ch: make(chan struct{})} }
+
+func (w *leaderWatch) changed() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+func (w *leaderWatch) fire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+}
+
+// watchLeader fires w at every leader change Raft observes until ctx ends.
+func (c *Cluster) watchLeader(ctx context.Context, w *leaderWatch) {
+	obs := make(chan raft.Observation, 16)
+	o := raft.NewObserver(obs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	c.raft.RegisterObserver(o)
+	defer c.raft.DeregisterObserver(o)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-obs:
+			w.fire()
+		}
+	}
+}
+
+// leaderChange returns a channel closed at the next leader change (nil, which
+// never fires, on a Cluster built without one).
+func (c *Cluster) leaderChange() <-chan struct{} {
+	if c.leaderMoved == nil {
+		return nil
+	}
+	return c.leaderMoved.changed()
 }

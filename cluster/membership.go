@@ -108,9 +108,7 @@ func membershipError(what string, err error) error {
 	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 		// Not done, and another leader may do it: a follower that forwarded
 		// the change retries on the next leader.
-		se := v1.NewServiceUnavailable(fmt.Sprintf("%s: %v; try again", what, err))
-		se.Status.Reason = reasonNotLeader
-		return se
+		return notLeader(fmt.Sprintf("%s: %v; try again", what, err))
 	}
 	return v1.NewInternalError(fmt.Errorf("%s: %w", what, err))
 }
@@ -122,10 +120,7 @@ func (c *Cluster) forwardMembership(ctx context.Context, req MembershipRequest) 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5*time.Second)
 	defer cancel()
 	for {
-		var moved <-chan struct{}
-		if c.leaderMoved != nil {
-			moved = c.leaderMoved.changed()
-		}
+		moved := c.leaderChange()
 		err := c.forwardMembershipOnce(ctx, req)
 		if se := (*v1.StatusError)(nil); !errors.As(err, &se) || se.Status.Reason != reasonNotLeader {
 			return err
@@ -180,9 +175,7 @@ func (c *Cluster) serveMembership(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.IsLeader() {
-		se := v1.NewServiceUnavailable("not the leader")
-		se.Status.Reason = reasonNotLeader
-		writeStatus(w, se)
+		writeStatus(w, notLeader("not the leader"))
 		return
 	}
 	if err := c.changeMembership(req); err != nil {
