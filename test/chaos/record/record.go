@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -470,19 +471,10 @@ func (r *Recorder) list(ctx context.Context, id int, t Target, known map[string]
 func (r *Recorder) scale(ctx context.Context, id int, t Target, replicas int32) {
 	rctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 	defer cancel()
-	ns, name, _ := cut(r.cfg.ScaleRC)
+	ns, name, _ := strings.Cut(r.cfg.ScaleRC, "/")
 	op := check.Op{ClientID: id, Kind: check.Update, Key: "scale", Call: time.Now()}
 	err := t.Client.Scale(rctx, ns, name, replicas)
 	r.finish(&op, err, "scale", t.Master, true)
-}
-
-func cut(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return "", s, false
 }
 
 // finish sets the op's return time and outcome from err and records the
