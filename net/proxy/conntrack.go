@@ -44,30 +44,24 @@ func udpServices(rs *Ruleset) map[string]*udpService {
 		}
 		return s
 	}
-	for _, r := range rs.Rules(TableNAT, ChainServices) {
-		if !strings.Contains(r, "-p udp ") {
-			continue
+	// ClusterIP portals match their IP; node ports any local address ("").
+	for _, chain := range []string{ChainServices, ChainNodePorts} {
+		for _, r := range rs.Rules(TableNAT, chain) {
+			if !strings.Contains(r, "-p udp ") {
+				continue
+			}
+			f := strings.Fields(r)
+			target := jumpTarget(r)
+			if !strings.HasPrefix(target, PrefixSVC) || flag(f, "-p") != "udp" {
+				continue
+			}
+			ip := ""
+			if chain == ChainServices {
+				ip, _, _ = strings.Cut(flag(f, "-d"), "/")
+			}
+			port, _ := strconv.Atoi(flag(f, "--dport"))
+			get(target).frontends = append(get(target).frontends, udpFrontend{ip, port})
 		}
-		f := strings.Fields(r)
-		target := jumpTarget(r)
-		if !strings.HasPrefix(target, PrefixSVC) || flag(f, "-p") != "udp" {
-			continue
-		}
-		ip, _, _ := strings.Cut(flag(f, "-d"), "/")
-		port, _ := strconv.Atoi(flag(f, "--dport"))
-		get(target).frontends = append(get(target).frontends, udpFrontend{ip, port})
-	}
-	for _, r := range rs.Rules(TableNAT, ChainNodePorts) {
-		if !strings.Contains(r, "-p udp ") {
-			continue
-		}
-		f := strings.Fields(r)
-		target := jumpTarget(r)
-		if !strings.HasPrefix(target, PrefixSVC) || flag(f, "-p") != "udp" {
-			continue
-		}
-		port, _ := strconv.Atoi(flag(f, "--dport"))
-		get(target).frontends = append(get(target).frontends, udpFrontend{"", port})
 	}
 	for chain, s := range out {
 		for _, r := range rs.Rules(TableNAT, chain) {
