@@ -94,11 +94,12 @@ func dialRead(ns, addr string) (string, error) {
 	return string(b), err
 }
 
-func TestTraffic(t *testing.T) {
-	backends := []string{"10.244.1.10", "10.244.1.11"}
-	ns := trafficNS(t, backends)
+// syncedFixture returns a proxier set up in cfg.NetNS with the fixture's
+// services and endpoints synced.
+func syncedFixture(t *testing.T, cfg Config) *Proxier {
+	t.Helper()
 	ctx := context.Background()
-	p, err := New(Config{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")}, NetNS: ns, Logger: testLogger(t)})
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +111,13 @@ func TestTraffic(t *testing.T) {
 	if err := p.SyncNow(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+func TestTraffic(t *testing.T) {
+	backends := []string{"10.244.1.10", "10.244.1.11"}
+	ns := trafficNS(t, backends)
+	syncedFixture(t, Config{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")}, NetNS: ns, Logger: testLogger(t)})
 
 	for _, c := range []struct{ name, addr string }{
 		{"ClusterIP via DNAT in OUTPUT", "10.96.0.10:80"},
@@ -148,19 +156,9 @@ func TestTraffic(t *testing.T) {
 func TestUDPConntrackCleared(t *testing.T) {
 	backends := []string{"10.244.1.10", "10.244.1.11"}
 	ns := trafficNS(t, backends)
-	ctx := context.Background()
-	p, err := New(Config{ClusterCIDR: clusterCIDR, NetNS: ns, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p := syncedFixture(t, Config{ClusterCIDR: clusterCIDR, NetNS: ns, Logger: testLogger(t)})
 	services, endpoints := fixture()
-	p.Update(services, endpoints)
-	if err := p.SyncNow(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
 
 	var conn net.Conn
 	if err := InNetNS(ns, func() (err error) { conn, err = net.Dial("udp", "10.96.0.10:53"); return err }); err != nil {
