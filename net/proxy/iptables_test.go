@@ -402,7 +402,11 @@ func TestRealRunCoalescesAndRetries(t *testing.T) {
 	services2, endpoints2 := manyServices(12)
 	p.Update(services2, endpoints2)
 	want = BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services2, Endpoints: endpoints2})
-	eventually(t, 20*time.Second, "the update applied after two failed restores", inKernel)
+	// The rules reach the kernel a moment before the sync records its
+	// outcome: wait for both.
+	eventually(t, 20*time.Second, "the update applied after two failed restores", func() bool {
+		return inKernel() && p.Stats().Err == nil
+	})
 	if st := p.Stats(); st.Syncs-before < 3 || st.Err != nil || !st.Full {
 		t.Fatalf("after retries: %d syncs, err %v, full %v", st.Syncs-before, st.Err, st.Full)
 	}
