@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -134,7 +135,7 @@ func (e *unreachableMaster) Unwrap() error { return e.err }
 // yields *unreachableMaster.
 func (c *Client) upload(ctx context.Context, server, path string, body io.Reader, size int64) ([]string, bool, error) {
 	target := server + path
-	cr := &readCounter{r: body}
+	cr := &uploadBody{r: body}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, cr)
 	if err != nil {
 		return nil, false, fmt.Errorf("build request POST %s: %w", target, err)
@@ -152,10 +153,15 @@ func (c *Client) upload(ctx context.Context, server, path string, body io.Reader
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.httpc.Do(req)
-	consumed := cr.n > 0
+	// The transport may go on reading the body after Do returns (it
+	// checks that nothing follows the declared length, or is still
+	// sending when the answer came early); from here on the tarball is
+	// the caller's again.
+	read, readErr := cr.detach()
+	consumed := read > 0
 	if err != nil {
-		if cr.err != nil && !errors.Is(cr.err, io.EOF) {
-			return nil, consumed, fmt.Errorf("load image: read the tarball: %w", cr.err)
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
+			return nil, consumed, fmt.Errorf("load image: read the tarball: %w", readErr)
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -178,18 +184,37 @@ func (c *Client) upload(ctx context.Context, server, path string, body io.Reader
 	return res.Images, consumed, nil
 }
 
-// readCounter counts the bytes read from a body and keeps its read error.
-type readCounter struct {
-	r   io.Reader
-	n   int64
-	err error
+// uploadBody is an upload's request body. It counts the bytes read and
+// keeps the read error, and it can be detached from its reader: after
+// detach returns, the transport's further reads get io.EOF and never reach
+// the reader, so the caller may rewind it and send it again.
+type uploadBody struct {
+	mu       sync.Mutex // held across each read of r
+	r        io.Reader
+	n        int64
+	err      error
+	detached bool
 }
 
-func (rc *readCounter) Read(p []byte) (int, error) {
-	n, err := rc.r.Read(p)
-	rc.n += int64(n)
+func (b *uploadBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.detached {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
 	if err != nil {
-		rc.err = err
+		b.err = err
 	}
 	return n, err
+}
+
+// detach waits for a read in progress, stops further reads of the reader
+// and returns the bytes read so far and the read error, if any.
+func (b *uploadBody) detach() (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.detached = true
+	return b.n, b.err
 }

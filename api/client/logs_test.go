@@ -200,6 +200,38 @@ func TestLoadImage(t *testing.T) {
 	}
 }
 
+// TestLoadImageReturnsTheReader loads one reader again and again, rewinding
+// it in between, as orchctl does for --all-nodes: once LoadImage returns, the
+// transport must not read it any more (it used to read on after the answer,
+// checking that nothing followed the declared length).
+func TestLoadImageReturnsTheReader(t *testing.T) {
+	tarball := bytes.Repeat([]byte("tar"), 50000)
+	is := &imageServer{}
+	s := httptest.NewTLSServer(is)
+	defer s.Close()
+	c := newTestClient(t, s, s.URL)
+	r := bytes.NewReader(tarball)
+	const uploads = 30
+	for i := range uploads {
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.LoadImage(testCtx(t), "n1", r); err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+	}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if len(is.bodies) != uploads {
+		t.Fatalf("%d uploads arrived, want %d", len(is.bodies), uploads)
+	}
+	for i, b := range is.bodies {
+		if !bytes.Equal(b, tarball) {
+			t.Fatalf("upload %d arrived with %d bytes, want the %d of the tarball", i, len(b), len(tarball))
+		}
+	}
+}
+
 func TestLoadImageUnreachable(t *testing.T) {
 	s := httptest.NewTLSServer(http.NotFoundHandler())
 	defer s.Close()
