@@ -318,29 +318,36 @@ func (s *Server) podAgent(r *http.Request, req *request) (agentTarget, error) {
 
 // countingReader remembers the error of the body it reads, so a failed
 // upload can be blamed on the caller (body too large, caller gone) rather
-// than on the agent.
-// The transport may still be reading it (on its own goroutine) when the
-// agent's answer arrives, so the error is kept under a lock.
+// than on the agent. The transport reads it on its own goroutine, and may
+// still be reading when the agent's answer arrives; detach ends that.
 type countingReader struct {
-	r   io.Reader
-	mu  sync.Mutex
-	err error
+	mu       sync.Mutex // held across each read of r
+	r        io.Reader
+	err      error
+	detached bool
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.detached {
+		return 0, io.EOF
+	}
 	n, err := c.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		c.mu.Lock()
 		c.err = err
-		c.mu.Unlock()
 	}
 	return n, err
 }
 
-// readErr is the error reading the caller's body failed with, if any.
-func (c *countingReader) readErr() error {
+// detach waits for a read in progress and stops further reads of the
+// caller's body: the transport may go on reading a request body after Do
+// returns, but the handler must not read its body after it returns. It
+// returns the error reading the caller's body failed with, if any.
+func (c *countingReader) detach() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.detached = true
 	return c.err
 }
 
@@ -374,9 +381,9 @@ func (s *Server) serveImagesProxy(w http.ResponseWriter, r *http.Request, req *r
 	// A body of unknown length is sent chunked; a known one with its length.
 	header := http.Header{"Content-Type": {"application/x-tar"}}
 	resp, err := s.agentRequest(ctx, target, http.MethodPost, "/images", nil, readerWithLength(body, r.ContentLength), header)
+	berr := body.detach()
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		berr := body.readErr()
 		switch {
 		case errors.As(berr, &tooBig):
 			writeError(w, v1.NewRequestTooLarge(fmt.Sprintf("the image tarball is larger than the limit of %d bytes", v1.MaxImageUploadBytes)))
