@@ -216,7 +216,9 @@ func TestLeaderRoutinesFollowLeadership(t *testing.T) {
 
 func TestTransferLeadership(t *testing.T) {
 	lt := newLeaderTracker()
-	g := NewTestGroup(t, 3, TestOptions{Setup: lt.setup})
+	// Raft gives a transfer one election timeout to complete; the 50 ms of
+	// the other tests is too short for a loaded host under -race.
+	g := NewTestGroup(t, 3, TestOptions{Setup: lt.setup, RaftTimeout: 150 * time.Millisecond})
 	old := g.WaitLeader(t)
 	waitFor(t, 5*time.Second, func() bool { return lt.runsOnlyOn(old.ID()) },
 		func() string { return "routine on the leader only: " + lt.String() })

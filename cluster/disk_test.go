@@ -229,12 +229,28 @@ func TestMemberDiskFull(t *testing.T) {
 			var last *v1.Namespace
 			for i := range 20 {
 				ns := newNamespace(fmt.Sprintf("full-%d", i))
-				start := time.Now()
-				res, err := m.Apply(testCtx(t, 10*time.Second), createCmd(t, ns))
-				if err != nil {
+				for attempt := 0; ; attempt++ {
+					forwarded := !m.IsLeader()
+					start := time.Now()
+					res, err := m.Apply(testCtx(t, 10*time.Second), createCmd(t, ns))
+					if attempt > 0 && v1.IsAlreadyExists(err) {
+						break // the unknown outcome below had been applied
+					}
+					if err == nil {
+						storedNamespace(t, res, ns)
+						break
+					}
+					// On a loaded host the healthy leader a write was
+					// forwarded to can lose its lease: an unknown outcome
+					// that has nothing to do with the full disk, which a
+					// client retries. An unknown outcome from the full
+					// master itself leading is the defect this test is for.
+					if errors.Is(err, ErrUnknownOutcome) && forwarded && !m.IsLeader() && attempt < 3 {
+						t.Logf("write %d through %s: %v (after %v); retried", i, m.ID(), err, time.Since(start))
+						continue
+					}
 					t.Fatalf("write %d through %s with its disk full: %v (after %v)", i, m.ID(), err, time.Since(start))
 				}
-				storedNamespace(t, res, ns)
 				last = ns
 			}
 			if m.IsLeader() {
