@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -63,6 +64,8 @@ type Watcher struct {
 	err      error
 	stopped  bool
 	resumeRV string
+
+	reconnects atomic.Int64 // streams opened after the first ended
 
 	// The fields below are owned by the run goroutine.
 	cur       uint64         // resourceVersion of the newest delivered event
@@ -128,6 +131,12 @@ func (w *Watcher) Err() error {
 	defer w.mu.Unlock()
 	return w.err
 }
+
+// Reconnects returns how many times the watcher opened a new stream after
+// one ended (a broken connection, a dead master, a server timeout), on the
+// same server or another. The events stay exactly once and in order across
+// them.
+func (w *Watcher) Reconnects() int { return int(w.reconnects.Load()) }
 
 // ResourceVersion returns the resume point: the newest resourceVersion whose
 // events have all been delivered.
@@ -243,6 +252,7 @@ func (w *Watcher) loop(stream io.ReadCloser) error {
 			}
 			stream, err = w.connect()
 			if err == nil {
+				w.reconnects.Add(1)
 				break
 			}
 			if w.ctx.Err() != nil {

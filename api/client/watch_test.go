@@ -213,6 +213,9 @@ func TestWatchResumeSharedResourceVersion(t *testing.T) {
 	if conns := f.connections(); !equal(conns, []string{"s1 2", "s1 4"}) {
 		t.Fatalf("connections = %v", conns)
 	}
+	if n := w.Reconnects(); n != 1 {
+		t.Fatalf("Reconnects() = %d, want 1", n)
+	}
 	if rv := w.ResourceVersion(); rv != "6" {
 		t.Fatalf("resume point = %s, want 6", rv)
 	}
@@ -235,6 +238,9 @@ func TestWatchResumeTwice(t *testing.T) {
 	if conns := f.connections(); !equal(conns, []string{"s1 2", "s1 4", "s1 4", "s1 4"}) {
 		t.Fatalf("connections = %v", conns)
 	}
+	if n := w.Reconnects(); n != 3 {
+		t.Fatalf("Reconnects() = %d, want 3", n)
+	}
 }
 
 func TestWatchFailsOverWhenServerDies(t *testing.T) {
@@ -256,6 +262,9 @@ func TestWatchFailsOverWhenServerDies(t *testing.T) {
 	// since the client cannot know that entry 5 was complete.
 	if conns := f.connections(); !equal(conns, []string{"s1 2", "s2 4"}) {
 		t.Fatalf("connections = %v", conns)
+	}
+	if n := w.Reconnects(); n != 1 {
+		t.Fatalf("Reconnects() = %d, want 1", n)
 	}
 }
 
