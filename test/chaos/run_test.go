@@ -44,7 +44,9 @@ type result struct {
 	lost        int
 	lin         string
 	watch       string
-	problems    []string
+	// reopened counts the watch streams that broke and were reopened.
+	reopened int
+	problems []string
 }
 
 // settleAfterHeal is how long after a heal errors are still blamed on the
@@ -241,7 +243,7 @@ func runFault(t *testing.T, f fault, seed uint64) result {
 		res.lost = len(strings.Split(err.Error(), "\n"))
 		problem("lost writes (%d keys checked): %v", clean, err)
 	}
-	res.watch = checkWatches(h, problem)
+	res.watch, res.reopened = checkWatches(h, problem)
 
 	// The cluster and the nodes after the fault.
 	if err := e.pollConverged(90 * time.Second); err != nil {
@@ -367,8 +369,8 @@ func lastAcked(ops []check.Op) (acked map[string]string, deleted map[string]bool
 }
 
 // checkWatches checks the reference watch and every random watch; it
-// returns the table's summary.
-func checkWatches(h record.History, problem func(string, ...any)) string {
+// returns the table's summary and how many streams broke and were reopened.
+func checkWatches(h record.History, problem func(string, ...any)) (string, int) {
 	ref := h.Reference
 	bad := 0
 	if ref.Err != nil {
@@ -383,9 +385,10 @@ func checkWatches(h record.History, problem func(string, ...any)) string {
 		problem("the reference watch against the writes: %v", err)
 		bad++
 	}
-	events, resumed := 0, 0
+	events, resumed, reopened := 0, 0, ref.Reconnects
 	for i, w := range h.Watches {
 		events += len(w.Events)
+		reopened += w.Reconnects
 		if w.Resumed {
 			resumed++
 		}
@@ -405,9 +408,9 @@ func checkWatches(h record.History, problem func(string, ...any)) string {
 		}
 	}
 	if bad > 0 {
-		return fmt.Sprintf("FAIL (%d)", bad)
+		return fmt.Sprintf("FAIL (%d)", bad), reopened
 	}
-	return fmt.Sprintf("ok (%d watches, %d resumed, %d events)", len(h.Watches)+1, resumed, events+len(ref.Events))
+	return fmt.Sprintf("ok (%d watches, %d resumed, %d streams reopened, %d events)", len(h.Watches)+1, resumed, reopened, events+len(ref.Events)), reopened
 }
 
 // mastersAgree waits until every master has applied the same log and
@@ -478,7 +481,7 @@ func canonical(items []json.RawMessage) string {
 // suite.
 func renderTable(results []result) string {
 	var b strings.Builder
-	b.WriteString("| fault | runs | requests (req/s) | errors during the fault | write unavailability median / max | lost writes | linearizable | watches | other problems |\n")
+	b.WriteString("| fault | runs | requests (req/s) | errors during the fault | write unavailability median / max | lost writes | linearizable | watches (streams reopened) | other problems |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	var order []string
 	by := map[string][]result{}
@@ -490,7 +493,7 @@ func renderTable(results []result) string {
 	}
 	for _, name := range order {
 		rs := by[name]
-		var reqs, errs, lost, other int
+		var reqs, errs, lost, other, reopened int
 		var secs float64
 		var unavail []time.Duration
 		lin, watch := "ok", "ok"
@@ -506,7 +509,11 @@ func renderTable(results []result) string {
 			if !strings.HasPrefix(r.watch, "ok") {
 				watch = r.watch
 			}
+			reopened += r.reopened
 			other += len(r.problems)
+		}
+		if watch == "ok" {
+			watch = fmt.Sprintf("ok (%d)", reopened)
 		}
 		slices.Sort(unavail)
 		med := unavail[len(unavail)/2]

@@ -107,6 +107,10 @@ type Watch struct {
 	// EndRV is the watcher's resume point when it was stopped: every event
 	// up to it was delivered.
 	EndRV uint64
+	// Reconnects counts the streams the watcher opened after one ended (a
+	// master killed or restarted under it): the events must still be
+	// exactly the reference's.
+	Reconnects int
 	// Err is why it ended when it was not stopped by the recorder.
 	Err error
 	// Start and End are when it started and was stopped.
@@ -299,7 +303,7 @@ func (r *Recorder) Finish(ctx context.Context, rv uint64) (History, error) {
 		Watches:          append([]Watch(nil), r.watches...),
 		WatchStartErrors: r.wsErrs,
 		Reference: Watch{StartRV: r.refRV, Events: append([]check.Event(nil), r.refEv...), EndRV: endRV,
-			Err: r.ref.Err(), Start: r.refStart, End: time.Now()},
+			Reconnects: r.ref.Reconnects(), Err: r.ref.Err(), Start: r.refStart, End: time.Now()},
 	}
 	return h, waitErr
 }
@@ -613,6 +617,7 @@ loop:
 	}
 	rec.EndRV, _ = strconv.ParseUint(w.ResourceVersion(), 10, 64)
 	w.Stop()
+	rec.Reconnects = w.Reconnects()
 	rec.End = time.Now()
 	if ctx.Err() == nil {
 		rec.Err = w.Err()
