@@ -33,13 +33,22 @@ var ErrUnknownOutcome = errors.New("the write may or may not have been applied")
 func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 	start := time.Now()
 	backoff := 5 * time.Millisecond
-	if id, _ := c.Leader(); id == "" {
-		// No leader known: wait for an election a while, not for the
-		// caller's whole deadline, then say that the quorum is lost.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.noLeaderWait())
-		defer cancel()
+	// With no leader known, a write waits for an election a while, not for
+	// the caller's whole deadline, then says that the quorum is lost. The
+	// wait starts when the write finds no leader: at once, or when the
+	// leader it was sent to vanishes (cut off with the quorum) mid-way.
+	var stopNoLeaderWait context.CancelFunc
+	defer func() {
+		if stopNoLeaderWait != nil {
+			stopNoLeaderWait()
+		}
+	}()
+	capNoLeader := func() {
+		if id, _ := c.Leader(); id == "" && stopNoLeaderWait == nil {
+			ctx, stopNoLeaderWait = context.WithTimeout(ctx, c.noLeaderWait())
+		}
 	}
+	capNoLeader()
 	var diskFull *DiskFullError
 	for {
 		// Taken before the attempt, so a leader change during it ends the
@@ -64,6 +73,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 		if err := c.cannotForward(); err != nil {
 			return nil, err
 		}
+		capNoLeader()
 		if diskFull == nil && errors.As(err, &diskFull) {
 			// The leader stepped down; another one takes the write once
 			// elected. Wait for that as for an election, not longer.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -307,6 +308,42 @@ func TestMembers(t *testing.T) {
 		return true
 	}
 	waitFor(t, 10*time.Second, check, func() string { return "every member lists every address: " + last })
+}
+
+// TestWriteWhenTheLeaderVanishes: a write that a follower takes while it
+// still sees a leader, which then vanishes with the quorum, is refused with
+// 503 a few election timeouts after the leader is gone, not at the end of
+// the caller's deadline.
+func TestWriteWhenTheLeaderVanishes(t *testing.T) {
+	// Long enough that the survivor still sees the old leader when the
+	// write starts.
+	const raftTimeout = 500 * time.Millisecond
+	g := NewTestGroup(t, 3, TestOptions{RaftTimeout: raftTimeout})
+	leader := g.WaitLeader(t)
+	s := g.Followers(leader)[0]
+	waitFor(t, 5*time.Second, func() bool { _, ok := s.LeaderAPIAddr(); return ok },
+		func() string { return s.ID() + " knows the leader's address" })
+	for _, m := range g.Members {
+		if m != s {
+			m.Stop()
+		}
+	}
+	if id, _ := s.Leader(); id != leader.ID() {
+		t.Fatalf("%s sees leader %q before the write, want %s still", s.ID(), id, leader.ID())
+	}
+	const callerDeadline = 20 * time.Second
+	start := time.Now()
+	_, err := s.Apply(testCtx(t, callerDeadline), createCmd(t, newNamespace("vanished")))
+	took := time.Since(start)
+	if v1.CodeOf(err) != http.StatusServiceUnavailable || errors.Is(err, ErrUnknownOutcome) || !strings.Contains(err.Error(), "quorum") {
+		t.Fatalf("write after the leader vanished: %v (code %d), want 503 naming the quorum", err, v1.CodeOf(err))
+	}
+	// The survivor notices within about two raft timeouts, then waits
+	// noLeaderWait for an election.
+	if max := 4*raftTimeout + s.noLeaderWait() + time.Second; took > max {
+		t.Fatalf("the write was refused after %v, want within %v (the caller's deadline was %v)", took, max, callerDeadline)
+	}
+	t.Logf("refused after %v: %v", took.Round(time.Millisecond), err)
 }
 
 func TestNoQuorum(t *testing.T) {
