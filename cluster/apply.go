@@ -33,22 +33,9 @@ var ErrUnknownOutcome = errors.New("the write may or may not have been applied")
 func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 	start := time.Now()
 	backoff := 5 * time.Millisecond
-	// With no leader known, a write waits for an election a while, not for
-	// the caller's whole deadline, then says that the quorum is lost. The
-	// wait starts when the write finds no leader: at once, or when the
-	// leader it was sent to vanishes (cut off with the quorum) mid-way.
-	var stopNoLeaderWait context.CancelFunc
-	defer func() {
-		if stopNoLeaderWait != nil {
-			stopNoLeaderWait()
-		}
-	}()
-	capNoLeader := func() {
-		if id, _ := c.Leader(); id == "" && stopNoLeaderWait == nil {
-			ctx, stopNoLeaderWait = context.WithTimeout(ctx, c.noLeaderWait())
-		}
-	}
-	capNoLeader()
+	nl := noLeaderBound{c: c}
+	defer nl.stop()
+	ctx = nl.bound(ctx)
 	var diskFull *DiskFullError
 	for {
 		// Taken before the attempt, so a leader change during it ends the
@@ -73,7 +60,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 		if err := c.cannotForward(); err != nil {
 			return nil, err
 		}
-		capNoLeader()
+		ctx = nl.bound(ctx)
 		if diskFull == nil && errors.As(err, &diskFull) {
 			// The leader stepped down; another one takes the write once
 			// elected. Wait for that as for an election, not longer.
@@ -131,10 +118,40 @@ func (c *Cluster) diskNote() string {
 	return ""
 }
 
-// noLeaderWait is how long a write waits for a leader to be elected when
-// none is known: a few election timeouts, at least 2 s.
+// noLeaderWait is how long a write or a linearizable read waits for a
+// leader to be elected when none is known: a few election timeouts, at
+// least 2 s.
 func (c *Cluster) noLeaderWait() time.Duration {
 	return max(4*c.cfg.ElectionTimeout, 2*time.Second)
+}
+
+// noLeaderBound limits an operation's wait to noLeaderWait from the moment
+// its master sees no leader (at once, or when the leader it was sent to
+// vanishes with the quorum mid-way), rather than the caller's whole
+// deadline, after which it is refused with 503 naming the lost quorum.
+type noLeaderBound struct {
+	c      *Cluster
+	cancel context.CancelFunc
+}
+
+// bound returns ctx limited to noLeaderWait from now if no leader is known
+// and no limit was set yet, else ctx.
+func (b *noLeaderBound) bound(ctx context.Context) context.Context {
+	if b.cancel != nil {
+		return ctx
+	}
+	if id, _ := b.c.Leader(); id != "" {
+		return ctx
+	}
+	ctx, b.cancel = context.WithTimeout(ctx, b.c.noLeaderWait())
+	return ctx
+}
+
+// stop releases the limit's timer.
+func (b *noLeaderBound) stop() {
+	if b.cancel != nil {
+		b.cancel()
+	}
 }
 
 // errRetry marks an attempt that did not reach a leader and may be retried.

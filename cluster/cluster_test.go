@@ -310,13 +310,13 @@ func TestMembers(t *testing.T) {
 	waitFor(t, 10*time.Second, check, func() string { return "every member lists every address: " + last })
 }
 
-// TestWriteWhenTheLeaderVanishes: a write that a follower takes while it
-// still sees a leader, which then vanishes with the quorum, is refused with
-// 503 a few election timeouts after the leader is gone, not at the end of
-// the caller's deadline.
-func TestWriteWhenTheLeaderVanishes(t *testing.T) {
+// TestLeaderVanishes: a write and a linearizable read that a follower takes
+// while it still sees a leader, which then vanishes with the quorum, are
+// refused with 503 a few election timeouts after the leader is gone, not at
+// the end of the caller's deadline.
+func TestLeaderVanishes(t *testing.T) {
 	// Long enough that the survivor still sees the old leader when the
-	// write starts.
+	// requests start.
 	const raftTimeout = 500 * time.Millisecond
 	g := NewTestGroup(t, 3, TestOptions{RaftTimeout: raftTimeout})
 	leader := g.WaitLeader(t)
@@ -329,21 +329,43 @@ func TestWriteWhenTheLeaderVanishes(t *testing.T) {
 		}
 	}
 	if id, _ := s.Leader(); id != leader.ID() {
-		t.Fatalf("%s sees leader %q before the write, want %s still", s.ID(), id, leader.ID())
+		t.Fatalf("%s sees leader %q before the requests, want %s still", s.ID(), id, leader.ID())
 	}
 	const callerDeadline = 20 * time.Second
-	start := time.Now()
-	_, err := s.Apply(testCtx(t, callerDeadline), createCmd(t, newNamespace("vanished")))
-	took := time.Since(start)
-	if v1.CodeOf(err) != http.StatusServiceUnavailable || errors.Is(err, ErrUnknownOutcome) || !strings.Contains(err.Error(), "quorum") {
-		t.Fatalf("write after the leader vanished: %v (code %d), want 503 naming the quorum", err, v1.CodeOf(err))
+	ops := []struct {
+		name string
+		call func(ctx context.Context) error
+		err  error
+		took time.Duration
+	}{
+		{name: "write", call: func(ctx context.Context) error {
+			_, err := s.Apply(ctx, createCmd(t, newNamespace("vanished")))
+			return err
+		}},
+		{name: "linearizable read", call: func(ctx context.Context) error { _, err := s.ReadBarrier(ctx); return err }},
 	}
+	var wg sync.WaitGroup
+	for i := range ops {
+		wg.Go(func() {
+			start := time.Now()
+			ops[i].err = ops[i].call(testCtx(t, callerDeadline))
+			ops[i].took = time.Since(start)
+		})
+	}
+	wg.Wait()
 	// The survivor notices within about two raft timeouts, then waits
 	// noLeaderWait for an election.
-	if max := 4*raftTimeout + s.noLeaderWait() + time.Second; took > max {
-		t.Fatalf("the write was refused after %v, want within %v (the caller's deadline was %v)", took, max, callerDeadline)
+	limit := 4*raftTimeout + s.noLeaderWait() + time.Second
+	for _, op := range ops {
+		if v1.CodeOf(op.err) != http.StatusServiceUnavailable || errors.Is(op.err, ErrUnknownOutcome) || !strings.Contains(op.err.Error(), "quorum") {
+			t.Errorf("%s after the leader vanished: %v (code %d), want 503 naming the quorum", op.name, op.err, v1.CodeOf(op.err))
+			continue
+		}
+		if op.took > limit {
+			t.Errorf("the %s was refused after %v, want within %v (the caller's deadline was %v)", op.name, op.took, limit, callerDeadline)
+		}
+		t.Logf("%s refused after %v: %v", op.name, op.took.Round(time.Millisecond), op.err)
 	}
-	t.Logf("refused after %v: %v", took.Round(time.Millisecond), err)
 }
 
 func TestNoQuorum(t *testing.T) {

@@ -18,9 +18,14 @@ import (
 // committed before the call, so a read made after it is linearizable. The
 // leader confirms it still leads (a heartbeat round to a quorum) and names
 // its commit index; this master then waits until it has applied that index.
-// It returns the index. Without a leader it fails with 503.
+// It returns the index. Once this master has seen no leader for
+// noLeaderWait (the quorum is lost) it fails with 503.
 func (c *Cluster) ReadBarrier(ctx context.Context) (uint64, error) {
+	start := time.Now()
 	backoff := 5 * time.Millisecond
+	nl := noLeaderBound{c: c}
+	defer nl.stop()
+	ctx = nl.bound(ctx)
 	for {
 		var idx uint64
 		var err error
@@ -39,8 +44,13 @@ func (c *Cluster) ReadBarrier(ctx context.Context) (uint64, error) {
 			// Even once a leader answers, this master could not catch up.
 			return 0, v1.NewServiceUnavailable(fmt.Sprintf("this master cannot serve a linearizable read: its data dir is full (%v) and no leader confirmed the read (%v); read from another master, or add ?stale=true to read its copy", df.Unwrap(), err))
 		}
+		ctx = nl.bound(ctx)
 		select {
 		case <-ctx.Done():
+			if id, _ := c.Leader(); id == "" {
+				return 0, v1.NewServiceUnavailable(fmt.Sprintf("no leader was elected within %v: the masters have lost their quorum; add ?stale=true to read this master's copy",
+					time.Since(start).Round(100*time.Millisecond)))
+			}
 			return 0, v1.NewServiceUnavailable(fmt.Sprintf("no leader confirmed the read before the deadline (%v): quorum may be lost; add ?stale=true to read this master's copy", err))
 		case <-time.After(backoff):
 		}
@@ -66,10 +76,22 @@ func (c *Cluster) leaderReadIndex() (uint64, error) {
 }
 
 func (c *Cluster) forwardReadIndex(ctx context.Context) (uint64, error) {
+	changed := c.leaderChange()
 	addr, ok := c.LeaderAPIAddr()
 	if !ok {
 		return 0, fmt.Errorf("%w: no leader known", errRetry)
 	}
+	// A read has no side effects: when the leader changes (or vanishes)
+	// while it is asked, give up on it at once and ask again.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+readIndexPath, nil)
 	if err != nil {
 		return 0, err
