@@ -64,9 +64,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 		if diskFull == nil && errors.As(err, &diskFull) {
 			// The leader stepped down; another one takes the write once
 			// elected. Wait for that as for an election, not longer.
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, c.noLeaderWait())
-			defer cancel()
+			ctx = nl.begin(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -75,8 +73,7 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
 					diskFull, time.Since(start).Round(100*time.Millisecond)))
 			}
 			if id, _ := c.Leader(); id == "" {
-				return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader was elected within %v: the masters have lost their quorum; writes are refused until a majority of them is back (reads with ?stale=true still work)%s",
-					time.Since(start).Round(100*time.Millisecond), c.diskNote()))
+				return nil, quorumLost(start, "writes are refused until a majority of them is back (reads with ?stale=true still work)"+c.diskNote())
 			}
 			return nil, v1.NewServiceUnavailable(fmt.Sprintf("no leader could take the write before the deadline (%v): quorum may be lost%s", err, c.diskNote()))
 		case <-time.After(backoff):
@@ -137,14 +134,28 @@ type noLeaderBound struct {
 // bound returns ctx limited to noLeaderWait from now if no leader is known
 // and no limit was set yet, else ctx.
 func (b *noLeaderBound) bound(ctx context.Context) context.Context {
-	if b.cancel != nil {
+	if id, _ := b.c.Leader(); id != "" {
 		return ctx
 	}
-	if id, _ := b.c.Leader(); id != "" {
+	return b.begin(ctx)
+}
+
+// begin returns ctx limited to noLeaderWait from now, whether a leader is
+// known or not (one that stepped down may still be named), unless a limit
+// was set already.
+func (b *noLeaderBound) begin(ctx context.Context) context.Context {
+	if b.cancel != nil {
 		return ctx
 	}
 	ctx, b.cancel = context.WithTimeout(ctx, b.c.noLeaderWait())
 	return ctx
+}
+
+// quorumLost is the 503 of an operation that waited noLeaderWait, since
+// start, for a leader to be elected; advice says what still works.
+func quorumLost(start time.Time, advice string) *v1.StatusError {
+	return v1.NewServiceUnavailable(fmt.Sprintf("no leader was elected within %v: the masters have lost their quorum; %s",
+		time.Since(start).Round(100*time.Millisecond), advice))
 }
 
 // stop releases the limit's timer.

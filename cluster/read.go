@@ -48,8 +48,7 @@ func (c *Cluster) ReadBarrier(ctx context.Context) (uint64, error) {
 		select {
 		case <-ctx.Done():
 			if id, _ := c.Leader(); id == "" {
-				return 0, v1.NewServiceUnavailable(fmt.Sprintf("no leader was elected within %v: the masters have lost their quorum; add ?stale=true to read this master's copy",
-					time.Since(start).Round(100*time.Millisecond)))
+				return 0, quorumLost(start, "add ?stale=true to read this master's copy")
 			}
 			return 0, v1.NewServiceUnavailable(fmt.Sprintf("no leader confirmed the read before the deadline (%v): quorum may be lost; add ?stale=true to read this master's copy", err))
 		case <-time.After(backoff):
