@@ -421,7 +421,6 @@ func (e *env) mastersAgree() []string {
 	e.c.WaitCaughtUp(30 * time.Second)
 	var out []string
 	for _, res := range []string{"namespaces", "nodes", "pods", "replicationcontrollers", "services", "endpoints"} {
-		var last string
 		for try := 0; ; try++ {
 			rvs, items, err := e.listEverywhere(res)
 			if err != nil {
@@ -438,11 +437,8 @@ func (e *env) mastersAgree() []string {
 			}
 			for i := 1; i < len(items); i++ {
 				if items[i] != items[0] {
-					last = fmt.Sprintf("%s differ between %s and %s at resourceVersion %s", res, e.c.Masters[0].Name, e.c.Masters[i].Name, rvs[0])
+					out = append(out, fmt.Sprintf("%s differ between %s and %s at resourceVersion %s", res, e.c.Masters[0].Name, e.c.Masters[i].Name, rvs[0]))
 				}
-			}
-			if last != "" {
-				out = append(out, last)
 			}
 			break
 		}
