@@ -84,6 +84,7 @@ func New(cfg Config) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, log: log, fsm: f, store: store, notify: make(chan bool, 16),
 		forwardQ: make(chan *pendingForward, 4*maxForwardBatch), leaderMoved: newLeaderWatch(),
 		metrics: newMetrics(cfg.Registerer), established: make(chan struct{})}
+	registerFSMMetrics(cfg.Registerer, f.Rejected)
 	c.disk = &diskStore{BoltStore: store, watch: newDiskWatch(cfg.ID, cfg.DataDir, log, c.metrics.diskFull)}
 	ok := false
 	defer func() {

@@ -25,10 +25,14 @@ func (c *Cluster) OnLeader(name string, run func(ctx context.Context)) {
 // keeps this master's address registered in the FSM.
 func (c *Cluster) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		c.registerSelf(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		c.logRejections(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -11,6 +11,17 @@ type metrics struct {
 	diskFull      prometheus.Gauge
 }
 
+// registerFSMMetrics exposes what the FSM counts.
+func registerFSMMetrics(reg prometheus.Registerer, rejected func() uint64) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "orch_fsm_rejected_entries_total",
+		Help: "Committed Raft entries this master's FSM could not apply (undecodable or invalid); each changed nothing and was answered with an error.",
+	}, func() float64 { return float64(rejected()) }))
+}
+
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		applyLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{

@@ -18,6 +18,10 @@ type writeTxn struct {
 	txn    *memdb.Txn
 	index  uint64
 	events []Event
+	// rejected lists the entries of the batch that could not be applied.
+	rejected []Rejection
+	// funcs replaces applyFuncFor in tests of the FSM's panic guard.
+	funcs func(CommandType) (applyFunc, bool)
 }
 
 // applyFunc applies one decoded command body at w.index and returns a
@@ -51,38 +55,58 @@ func applyFuncFor(t CommandType) (applyFunc, bool) {
 	return nil, false
 }
 
-// applyEntry decodes and applies one log entry's data.
+// applyEntry decodes and applies one log entry's data. An entry that cannot
+// be applied gets entryError; only a command type this binary does not know
+// stops the FSM (another master, newer, may know it).
 func applyEntry(w *writeTxn, data []byte) any {
 	if len(data) == 0 {
-		panic(fmt.Sprintf("fsm: empty log entry at index %d", w.index))
+		return w.reject("the entry is empty")
 	}
 	t := CommandType(data[0])
-	fn, ok := applyFuncFor(t)
+	lookup := applyFuncFor
+	if w.funcs != nil {
+		lookup = w.funcs
+	}
+	fn, ok := lookup(t)
 	if !ok {
 		if t&IgnoreUnknown != 0 {
 			return nil
 		}
-		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", t, w.index))
+		panic(skew(fmt.Sprintf("fsm: unknown command type %d at index %d", t, w.index)))
 	}
 	return fn(w, data[1:])
 }
 
-func mustDecode(w *writeTxn, body []byte, into any) {
+// reject records that the entry being applied cannot be applied and returns
+// its Result. Nothing of the entry is written: callers reject before they
+// change anything.
+func (w *writeTxn) reject(format string, args ...any) Result {
+	err := entryError(w.index, format, args...)
+	w.rejected = append(w.rejected, Rejection{Index: w.index, Err: err})
+	return Result{Err: err}
+}
+
+// decode decodes a command's JSON body (or an object in it) into into.
+func (w *writeTxn) decode(body []byte, into any) (Result, bool) {
 	if err := json.Unmarshal(body, into); err != nil {
-		panic(fmt.Sprintf("fsm: undecodable %T at index %d: %v", into, w.index, err))
+		return w.reject("undecodable %T: %v", into, err), false
 	}
+	return Result{}, true
 }
 
 // decodeFramed decodes a create or update body into a new object.
-func decodeFramed(w *writeTxn, body []byte) (v1.Resource, v1.Object) {
+func decodeFramed(w *writeTxn, body []byte) (v1.Resource, v1.Object, *Result) {
 	f, raw, ok := splitFrame(body, 1)
 	if !ok {
-		panic(fmt.Sprintf("fsm: undecodable command body at index %d: no resource frame", w.index))
+		res := w.reject("no resource frame")
+		return v1.Resource{}, nil, &res
 	}
-	r := resourceOrPanic(w, f[0])
+	r := resourceOrSkew(w, f[0])
 	obj := r.New()
-	mustDecode(w, raw, obj)
-	return r, obj
+	if res, ok := w.decode(raw, obj); !ok {
+		return r, nil, &res
+	}
+	return r, obj, nil
 }
 
 func (w *writeTxn) put(resource, evType string, obj v1.Object, prev *Record) *Record {
@@ -109,10 +133,12 @@ func (w *writeTxn) remove(resource string, old *Record) *Record {
 	return rec
 }
 
-func resourceOrPanic(w *writeTxn, name string) v1.Resource {
+// resourceOrSkew returns the named resource; one this binary does not know
+// may be known to another master, so it stops the FSM.
+func resourceOrSkew(w *writeTxn, name string) v1.Resource {
 	r, ok := v1.ResourceByName(name)
 	if !ok {
-		panic(fmt.Sprintf("fsm: unknown resource %q at index %d", name, w.index))
+		panic(skew(fmt.Sprintf("fsm: unknown resource %q at index %d", name, w.index)))
 	}
 	return r
 }
@@ -132,18 +158,20 @@ func checkNamespace(w *writeTxn, ns string) error {
 func applyCreate(w *writeTxn, body []byte) any {
 	req, ok := decodeCreateFrame(body)
 	if !ok || req.Name == "" || !json.Valid(req.Object) {
-		panic(fmt.Sprintf("fsm: undecodable create at index %d", w.index))
+		return w.reject("the create names no object or holds no valid JSON")
 	}
-	r := resourceOrPanic(w, req.Resource)
+	r := resourceOrSkew(w, req.Resource)
 	key := v1.Key(req.Namespace, req.Name)
 	// In the shape NewCreate makes, the object is stored as bytes with its
 	// resourceVersion spliced in and decoded only when read as an object.
-	// Any other shape is decoded now (an undecodable one stops the FSM here).
+	// Any other shape is decoded now (an undecodable one is rejected here).
 	raw, lazy := spliceResourceVersion(r.Kind, req.Object, w.index)
 	var obj v1.Object
 	if !lazy {
 		obj = r.New()
-		mustDecode(w, req.Object, obj)
+		if res, ok := w.decode(req.Object, obj); !ok {
+			return res
+		}
 		v1.SetTypeMeta(obj)
 		obj.GetObjectMeta().Generation = 1
 		m := obj.GetObjectMeta()
@@ -197,7 +225,10 @@ func preconditions(resource string, old *Record, uid, rv string) error {
 }
 
 func applyUpdate(w *writeTxn, body []byte, status bool) any {
-	r, obj := decodeFramed(w, body)
+	r, obj, bad := decodeFramed(w, body)
+	if bad != nil {
+		return *bad
+	}
 	m := obj.GetObjectMeta()
 	old, err := get(w.txn, r.Name, m.Namespace, m.Name)
 	if err != nil {
@@ -298,7 +329,9 @@ func specOf(obj v1.Object) any {
 
 func applyScale(w *writeTxn, body []byte) any {
 	var req ScaleRequest
-	mustDecode(w, body, &req)
+	if res, ok := w.decode(body, &req); !ok {
+		return res
+	}
 	old, err := get(w.txn, "replicationcontrollers", req.Namespace, req.Name)
 	if err != nil {
 		return Result{Err: err}
@@ -318,7 +351,12 @@ func applyScale(w *writeTxn, body []byte) any {
 
 func applyUpsertMaster(w *writeTxn, body []byte) any {
 	var m MasterInfo
-	mustDecode(w, body, &m)
+	if res, ok := w.decode(body, &m); !ok {
+		return res
+	}
+	if m.ID == "" {
+		return w.reject("the master has no id")
+	}
 	if err := w.txn.Insert(tableMasters, &m); err != nil {
 		panic(fmt.Sprintf("fsm: insert master %s: %v", m.ID, err))
 	}
@@ -327,12 +365,16 @@ func applyUpsertMaster(w *writeTxn, body []byte) any {
 
 func applyBatch(w *writeTxn, body []byte) any {
 	var req BatchRequest
-	mustDecode(w, body, &req)
-	out := make(BatchResult, 0, len(req.Items))
+	if res, ok := w.decode(body, &req); !ok {
+		return res
+	}
 	for _, it := range req.Items {
 		if it.Type == BatchCommand {
-			panic(fmt.Sprintf("fsm: nested batch at index %d", w.index))
+			return w.reject("a batch may not hold a batch")
 		}
+	}
+	out := make(BatchResult, 0, len(req.Items))
+	for _, it := range req.Items {
 		data := append([]byte{byte(it.Type)}, it.Body...)
 		switch res := applyEntry(w, data).(type) {
 		case Result:

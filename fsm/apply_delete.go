@@ -10,8 +10,10 @@ import (
 
 func applyDelete(w *writeTxn, body []byte) any {
 	var req DeleteRequest
-	mustDecode(w, body, &req)
-	r := resourceOrPanic(w, req.Resource)
+	if res, ok := w.decode(body, &req); !ok {
+		return res
+	}
+	r := resourceOrSkew(w, req.Resource)
 	old, err := get(w.txn, r.Name, req.Namespace, req.Name)
 	if err != nil {
 		return Result{Err: err}
@@ -144,7 +146,9 @@ func cascadeRC(w *writeTxn, rc *v1.ReplicationController, orphan bool, now v1.Ti
 
 func applyBind(w *writeTxn, body []byte) any {
 	var req BindRequest
-	mustDecode(w, body, &req)
+	if res, ok := w.decode(body, &req); !ok {
+		return res
+	}
 	out := make(BatchResult, 0, len(req.Bindings))
 	for _, b := range req.Bindings {
 		out = append(out, bindOne(w, b, req.Now))

@@ -36,11 +36,13 @@ func NewCreateNode(node *v1.Node, clusterCIDR string, maskSize int) ([]byte, err
 
 func applyCreateNode(w *writeTxn, body []byte) any {
 	var req CreateNodeRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		panic(fmt.Sprintf("fsm: undecodable create-node at index %d: %v", w.index, err))
+	if res, ok := w.decode(body, &req); !ok {
+		return res
 	}
 	node := &v1.Node{}
-	mustDecode(w, req.Object, node)
+	if res, ok := w.decode(req.Object, node); !ok {
+		return res
+	}
 	if node.Spec.PodCIDR == "" {
 		cidr, err := allocatePodCIDR(w, node.Name, req.ClusterCIDR, req.MaskSize)
 		if err != nil {

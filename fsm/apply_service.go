@@ -42,11 +42,13 @@ func NewCreateService(svc *v1.Service, serviceCIDR string) ([]byte, error) {
 
 func applyCreateService(w *writeTxn, body []byte) any {
 	var req CreateServiceRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		panic(fmt.Sprintf("fsm: undecodable create-service at index %d: %v", w.index, err))
+	if res, ok := w.decode(body, &req); !ok {
+		return res
 	}
 	svc := &v1.Service{}
-	mustDecode(w, req.Object, svc)
+	if res, ok := w.decode(req.Object, svc); !ok {
+		return res
+	}
 	if old, _ := w.txn.First("services", indexID, v1.Key(svc.Namespace, svc.Name)); old != nil {
 		return Result{Err: v1.NewAlreadyExists("services", svc.Name)}
 	}

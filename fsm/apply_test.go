@@ -916,22 +916,74 @@ func mustPanic(t *testing.T, want string, fn func()) {
 	fn()
 }
 
+// An entry that cannot be applied is answered with a BadRequest naming its
+// index and changes nothing; the FSM goes on.
 func TestApplyRejectsBadEntries(t *testing.T) {
 	nested := mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: BatchCommand, Body: []byte(`{"items":[]}`)}}})
+	badTime := []byte(`{"kind":"Pod","apiVersion":"v1","metadata":{"name":"x","namespace":"default","creationTimestamp":"10000-01-01T23:58:59Z"},"spec":{"containers":[{"name":"a","image":"b"}]}}`)
 	tests := []struct {
 		name string
 		data []byte
 		want string
 	}{
-		{"empty entry", nil, "empty log entry"},
+		{"empty entry", nil, "the entry is empty"},
+		{"undecodable create-service", []byte{byte(CreateServiceCommand)}, "undecodable *fsm.CreateServiceRequest"},
+		{"undecodable create-node", []byte{byte(CreateNodeCommand)}, "undecodable *fsm.CreateNodeRequest"},
+		{"undecodable body", []byte{byte(CreateCommand), '{'}, "the create names no object"},
+		{"undecodable object", mustEncode(t, CreateCommand, CreateRequest{Resource: "pods", Name: "x", Object: json.RawMessage(`{"metadata":[]}`)}), "undecodable *v1.Pod"},
+		{"undecodable update", mustEncode(t, UpdateStatusCommand, UpdateRequest{Resource: "pods", Object: badTime}), "undecodable *v1.Pod"},
+		{"no resource frame", []byte{byte(UpdateCommand), '{', '}'}, "no resource frame"},
+		{"undecodable delete", []byte{byte(DeleteCommand), '['}, "undecodable *fsm.DeleteRequest"},
+		{"undecodable scale", []byte{byte(ScaleCommand), '"'}, "undecodable *fsm.ScaleRequest"},
+		{"undecodable bind", []byte{byte(BindCommand), 'x'}, "undecodable *fsm.BindRequest"},
+		{"master without id", []byte{byte(UpsertMasterCommand), '{', '}'}, "the master has no id"},
+		{"nested batch", nested, "a batch may not hold a batch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewTestFSM(t)
+			MustCreate(t, f, 1, nsObj("default"))
+			_, before := f.Store().Feed().Window()
+			res, ok := ApplyCommand(t, f, 2, tt.data).(Result)
+			if !ok || res.Err == nil {
+				t.Fatalf("Apply = %#v, want a Result with an error", res)
+			}
+			want := "the command committed at index 2 cannot be applied: " + tt.want
+			if v1.CodeOf(res.Err) != 400 || !strings.HasPrefix(res.Err.Error(), want) {
+				t.Fatalf("error %d %q, want 400 starting %q", v1.CodeOf(res.Err), res.Err, want)
+			}
+			if got := f.Store().Index(); got != 2 {
+				t.Errorf("store index = %d, want 2", got)
+			}
+			if evs, _, _, _, _ := f.Store().Feed().Since(before); len(evs) != 0 {
+				t.Errorf("events after a rejected entry: %v", evs)
+			}
+			if n := f.Store().Count("pods"); n != 0 {
+				t.Errorf("%d pods after a rejected entry", n)
+			}
+			if f.Rejected() != 1 {
+				t.Errorf("Rejected() = %d, want 1", f.Rejected())
+			}
+			if rs := f.TakeRejections(); len(rs) != 1 || rs[0].Index != 2 || rs[0].Err != res.Err {
+				t.Errorf("TakeRejections() = %v", rs)
+			}
+			MustCreate(t, f, 3, podObj("default", "after", nil)) // the FSM goes on
+		})
+	}
+}
+
+// What another master may know (a newer command type or resource during a
+// rolling upgrade) still stops the FSM: answering it with an error here
+// while a newer master applies it would diverge the state.
+func TestApplyStopsOnSkew(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
 		{"unknown type", []byte{0x7f, '{', '}'}, "unknown command type 127"},
 		{"unknown type 11", []byte{11}, "unknown command type 11"},
-		{"undecodable create-service", []byte{byte(CreateServiceCommand)}, "undecodable create-service"},
-		{"undecodable create-node", []byte{byte(CreateNodeCommand)}, "undecodable create-node"},
-		{"undecodable body", []byte{byte(CreateCommand), '{'}, "undecodable"},
-		{"undecodable object", mustEncode(t, CreateCommand, CreateRequest{Resource: "pods", Name: "x", Object: json.RawMessage(`{"metadata":[]}`)}), "undecodable"},
 		{"unknown resource", mustEncode(t, CreateCommand, CreateRequest{Resource: "widgets", Name: "x", Object: json.RawMessage(`{}`)}), "unknown resource"},
-		{"nested batch", nested, "nested batch"},
 		{"unknown type in a batch", mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: 0x42, Body: []byte(`{}`)}}}), "unknown command type 66"},
 	}
 	for _, tt := range tests {
@@ -939,6 +991,55 @@ func TestApplyRejectsBadEntries(t *testing.T) {
 			f := NewTestFSM(t) // a panicking apply leaves its transaction open: use a fresh FSM
 			mustPanic(t, tt.want, func() { ApplyCommand(t, f, 1, tt.data) })
 		})
+	}
+}
+
+// An entry whose apply panics is answered with an error; the entries around
+// it in the same batch are applied, and nothing of it remains.
+func TestApplyBatchSurvivesAPanickingEntry(t *testing.T) {
+	f := NewTestFSM(t)
+	MustCreate(t, f, 1, nsObj("default"))
+	const boom = CommandType(0x70)
+	f.funcs = func(t CommandType) (applyFunc, bool) {
+		if t == boom {
+			return func(w *writeTxn, b []byte) any {
+				w.put("pods", v1.Added, podObj("default", "half-done", nil), nil) // changed, then...
+				var p *v1.Pod
+				return p.Name // ...a nil dereference
+			}, true
+		}
+		return applyFuncFor(t)
+	}
+	a, err := NewCreate(podObj("default", "a", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewCreate(podObj("default", "b", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := f.ApplyBatch([]*raft.Log{
+		{Index: 2, Type: raft.LogCommand, Data: a},
+		{Index: 3, Type: raft.LogCommand, Data: []byte{byte(boom)}},
+		{Index: 4, Type: raft.LogCommand, Data: b},
+	})
+	if r := out[0].(Result); r.Err != nil || r.Record.Key() != "default/a" {
+		t.Errorf("entry 2: %+v", r)
+	}
+	if r := out[1].(Result); r.Err == nil || !strings.Contains(r.Err.Error(), "index 3 cannot be applied: applying it failed: runtime error") {
+		t.Errorf("entry 3: %+v", r)
+	}
+	if r := out[2].(Result); r.Err != nil || r.Record.Key() != "default/b" {
+		t.Errorf("entry 4: %+v", r)
+	}
+	if _, err := f.Store().Get("pods", "default", "half-done"); !v1.IsNotFound(err) {
+		t.Errorf("the panicking entry's change was kept: %v", err)
+	}
+	if got := f.Store().Index(); got != 4 {
+		t.Errorf("index = %d, want 4", got)
+	}
+	if f.Rejected() != 1 {
+		t.Errorf("Rejected() = %d, want 1", f.Rejected())
 	}
 }
 

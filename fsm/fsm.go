@@ -19,6 +19,10 @@ type FSM struct {
 	// applied is the highest index of an entry this FSM has applied (commands
 	// and configuration entries; raft keeps no-ops and barriers from it).
 	applied atomic.Uint64
+	// rejects counts and keeps the entries that could not be applied.
+	rejects *rejections
+	// funcs replaces the command registry in tests of the panic guard.
+	funcs func(CommandType) (applyFunc, bool)
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -32,7 +36,7 @@ func New(feedSize int) (*FSM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{feedSize: feedSize, store: s}, nil
+	return &FSM{feedSize: feedSize, store: s, rejects: newRejections()}, nil
 }
 
 // Store returns the current store. Hold on to it only for one request: a
@@ -53,28 +57,76 @@ func (f *FSM) Apply(l *raft.Log) any {
 // entry's objects get that entry's index as resourceVersion. The store's
 // index becomes the batch's last entry (commands and configuration entries
 // alike), so after a restore it still names everything applied.
+//
+// An entry whose apply panics (a defect that bad input reached) must not
+// take the master down, nor leave half its changes behind: the transaction
+// is thrown away and the batch applied again with that entry answered by
+// entryError. The same bytes panic the same way on every master, so every
+// master makes the same choice. Only a skew panic (an entry this binary does
+// not understand but a newer one may) goes on up.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	if len(logs) == 0 {
 		return out
 	}
 	s := f.Store()
-	w := &writeTxn{txn: s.db.Txn(true)}
+	failed := map[int]Result{}
+	for {
+		w, at, p := applyLogs(s, logs, out, failed, f.funcs)
+		if w == nil {
+			failed[at] = Result{Err: entryError(logs[at].Index, "applying it failed: %v", p)}
+			continue
+		}
+		for i, res := range failed {
+			out[i] = res
+			w.rejected = append(w.rejected, Rejection{Index: logs[i].Index, Err: res.Err})
+		}
+		last := logs[len(logs)-1].Index
+		if err := w.txn.Insert(tableIndex, &indexRow{ID: "last", Index: last}); err != nil {
+			panic(fmt.Sprintf("fsm: write index %d: %v", last, err))
+		}
+		w.txn.Commit()
+		s.feed.append(w.events, last)
+		f.applied.Store(last)
+		f.rejects.add(w.rejected)
+		return out
+	}
+}
+
+// applyLogs applies logs in one write transaction, answering the entries in
+// failed with their result. If an entry panics it aborts the transaction
+// and returns a nil writeTxn with the entry's position and the panic value.
+func applyLogs(s *Store, logs []*raft.Log, out []any, failed map[int]Result, funcs func(CommandType) (applyFunc, bool)) (w *writeTxn, at int, p any) {
+	w = &writeTxn{txn: s.db.Txn(true), funcs: funcs}
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
 		}
+		if _, ok := failed[i]; ok {
+			continue
+		}
 		w.index = l.Index
-		out[i] = applyEntry(w, l.Data)
+		if p := applyGuarded(w, l.Data, &out[i]); p != nil {
+			w.txn.Abort()
+			return nil, i, p
+		}
 	}
-	last := logs[len(logs)-1].Index
-	if err := w.txn.Insert(tableIndex, &indexRow{ID: "last", Index: last}); err != nil {
-		panic(fmt.Sprintf("fsm: write index %d: %v", last, err))
-	}
-	w.txn.Commit()
-	s.feed.append(w.events, last)
-	f.applied.Store(last)
-	return out
+	return w, 0, nil
+}
+
+// applyGuarded applies one entry into *res and returns what it panicked
+// with, if it did; a skew panic is not caught.
+func applyGuarded(w *writeTxn, data []byte, res *any) (p any) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(skew); ok {
+				panic(r)
+			}
+			p = r
+		}
+	}()
+	*res = applyEntry(w, data)
+	return nil
 }
 
 // AppliedIndex returns the highest index this FSM has applied. Unlike

@@ -19,9 +19,10 @@ type Record struct {
 	// key, uid and nodeName feed the indexes without a decode.
 	key, uid, nodeName string
 
-	objOnce sync.Once
-	obj     v1.Object
-	newObj  func() v1.Object
+	objOnce   sync.Once
+	obj       v1.Object
+	newObj    func() v1.Object
+	decodeErr error
 
 	once sync.Once
 	raw  []byte
@@ -58,16 +59,47 @@ func newKeyedRecord(res v1.Resource, raw []byte, key, uid, nodeName string) *Rec
 	return r
 }
 
-// Object returns the object; never modify it.
+// Object returns the object; never modify it. Stored bytes that do not
+// decode (only an older orch, which did not prove that every object
+// round-trips before proposing it, could have stored them) yield an object
+// with just the metadata that could be read, and DecodeError says why: a
+// bad record can still be listed, read and deleted, and no reader panics.
 func (r *Record) Object() v1.Object {
 	r.objOnce.Do(func() {
 		obj := r.newObj()
 		if err := json.Unmarshal(r.raw, obj); err != nil {
-			panic(fmt.Sprintf("fsm: decode record %T: %v", obj, err))
+			r.decodeErr = fmt.Errorf("decode stored %s: %w", v1.KindOf(obj), err)
+			obj = salvage(r.newObj(), r.raw)
 		}
 		r.obj = obj
 	})
 	return r.obj
+}
+
+// DecodeError returns why the record's bytes did not decode, or nil.
+func (r *Record) DecodeError() error {
+	r.Object()
+	return r.decodeErr
+}
+
+// salvage fills obj with the identifying metadata of raw, read leniently:
+// a field of the wrong type is skipped, the rest is kept.
+func salvage(obj v1.Object, raw []byte) v1.Object {
+	var probe struct {
+		Metadata struct {
+			Name            string            `json:"name"`
+			Namespace       string            `json:"namespace"`
+			UID             string            `json:"uid"`
+			ResourceVersion string            `json:"resourceVersion"`
+			Labels          map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(raw, &probe) // best effort: type errors leave the other fields set
+	m := obj.GetObjectMeta()
+	pm := probe.Metadata
+	m.Name, m.Namespace, m.UID, m.ResourceVersion, m.Labels = pm.Name, pm.Namespace, pm.UID, pm.ResourceVersion, pm.Labels
+	v1.SetTypeMeta(obj)
+	return obj
 }
 
 // JSON returns the object's JSON encoding, computed once.

@@ -85,12 +85,25 @@ type Time struct {
 // NewTime wraps t, truncated to seconds as it would be after a round trip.
 func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Second)} }
 
+// Times are kept within the years RFC 3339 can write: 0001 to 9999, in UTC.
+// A time whose offset moves it out of that range once converted to UTC
+// ("9999-12-31T23:59:59-23:59") is refused when decoded, so it can never be
+// stored as a year that no decoder reads back.
+const (
+	minTimeYear = 1
+	maxTimeYear = 9999
+)
+
 // MarshalJSON implements json.Marshaler.
 func (t Time) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(t.UTC().Format(time.RFC3339))
+	u := t.UTC()
+	if y := u.Year(); y < minTimeYear || y > maxTimeYear {
+		return nil, fmt.Errorf("time %s is outside the years %04d-%04d in UTC", u.Format(time.RFC3339), minTimeYear, maxTimeYear)
+	}
+	return json.Marshal(u.Format(time.RFC3339))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -111,7 +124,11 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("time %q is not RFC 3339: %w", s, err)
 	}
-	t.Time = p.UTC()
+	p = p.UTC()
+	if y := p.Year(); y < minTimeYear || y > maxTimeYear {
+		return fmt.Errorf("time %q is outside the years %04d-%04d once in UTC", s, minTimeYear, maxTimeYear)
+	}
+	t.Time = p
 	return nil
 }
 

@@ -50,6 +50,20 @@ func TestTimeJSON(t *testing.T) {
 	}
 }
 
+// A time outside the years 0001-9999 cannot be written, so a bad value
+// made in code fails at encode rather than producing unreadable JSON.
+func TestTimeMarshalOutOfRange(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("west", -3600)),
+		time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC),
+	} {
+		if b, err := json.Marshal(Time{tm}); err == nil {
+			t.Errorf("marshal %v = %s, want an error", tm, b)
+		}
+	}
+}
+
 func TestTimeUnmarshal(t *testing.T) {
 	tests := []struct {
 		in      string
@@ -64,6 +78,14 @@ func TestTimeUnmarshal(t *testing.T) {
 		{in: `"2024-05-17 08:30:00"`, wantErr: true},
 		{in: `"yesterday"`, wantErr: true},
 		{in: `1715934600`, wantErr: true},
+		// An offset that moves the time past 9999 once in UTC would be
+		// written as year 10000, which no RFC 3339 decoder reads back.
+		{in: `"9999-12-31T23:59:59-23:59"`, wantErr: true},
+		{in: `"9999-12-31T23:59:59Z"`, want: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{in: `"9999-12-31T23:59:59+01:00"`, want: time.Date(9999, 12, 31, 22, 59, 59, 0, time.UTC)},
+		{in: `"0001-01-01T00:30:00+01:00"`, wantErr: true},
+		{in: `"0001-01-01T00:30:00Z"`, want: time.Date(1, 1, 1, 0, 30, 0, 0, time.UTC)},
+		{in: `"0000-06-01T00:00:00Z"`, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
