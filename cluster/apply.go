@@ -30,7 +30,13 @@ var ErrUnknownOutcome = errors.New("the write may or may not have been applied")
 // have been are 504 and wrap ErrUnknownOutcome. A write that a leader could
 // not store because its disk is full is retried on the next leader for a
 // few election timeouts, then refused with 503 naming the full disk.
+//
+// Before anything is proposed, fsm.Verify proves that the command
+// round-trips: one that would not is refused here with 400, never logged.
 func (c *Cluster) Apply(ctx context.Context, cmd []byte) (any, error) {
+	if err := fsm.Verify(cmd); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	backoff := 5 * time.Millisecond
 	nl := noLeaderBound{c: c}

@@ -1,0 +1,135 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// Verify proves, before a command is proposed, that every master will
+// decode it into what the proposer meant: the body decodes with the code
+// the FSM uses, and encoding what was decoded gives back the same bytes, for
+// the command and for every object in it. A command that fails would be
+// rejected by every master's FSM (or, for stored bytes, decoded differently
+// from what was written); Verify refuses it with a 400 before it reaches the
+// log. Unknown command types and resources are refused too.
+func Verify(cmd []byte) error {
+	if len(cmd) == 0 {
+		return badCommand("the command is empty")
+	}
+	return verifyBody(CommandType(cmd[0]), cmd[1:], true)
+}
+
+func badCommand(format string, args ...any) error {
+	return v1.NewBadRequest("the write cannot be stored: " + fmt.Sprintf(format, args...))
+}
+
+func verifyBody(t CommandType, body []byte, top bool) error {
+	switch t {
+	case CreateCommand:
+		req, ok := decodeCreateFrame(body)
+		if !ok || req.Name == "" {
+			return badCommand("the create names no object")
+		}
+		return verifyObject(req.Resource, req.Object)
+	case UpdateCommand, UpdateStatusCommand:
+		f, raw, ok := splitFrame(body, 1)
+		if !ok {
+			return badCommand("no resource frame")
+		}
+		return verifyObject(f[0], raw)
+	case DeleteCommand:
+		var req DeleteRequest
+		if err := verifyJSON(body, &req); err != nil {
+			return err
+		}
+		if _, ok := v1.ResourceByName(req.Resource); !ok {
+			return badCommand("unknown resource %q", req.Resource)
+		}
+		return nil
+	case BindCommand:
+		return verifyJSON(body, &BindRequest{})
+	case ScaleCommand:
+		return verifyJSON(body, &ScaleRequest{})
+	case UpsertMasterCommand:
+		return verifyJSON(body, &MasterInfo{})
+	case CreateNodeCommand:
+		var req CreateNodeRequest
+		if err := verifyJSON(body, &req); err != nil {
+			return err
+		}
+		return verifyObject("nodes", req.Object)
+	case CreateServiceCommand:
+		var req CreateServiceRequest
+		if err := verifyJSON(body, &req); err != nil {
+			return err
+		}
+		return verifyObject("services", req.Object)
+	case BatchCommand:
+		if !top {
+			return badCommand("a batch may not hold a batch")
+		}
+		var req BatchRequest
+		if err := verifyJSON(body, &req); err != nil {
+			return err
+		}
+		for i, it := range req.Items {
+			if err := verifyBody(it.Type, it.Body, false); err != nil {
+				return fmt.Errorf("batch item %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	if t&IgnoreUnknown != 0 {
+		return nil
+	}
+	return badCommand("unknown command type %d", t)
+}
+
+// verifyJSON checks that body decodes into into and encodes back to itself.
+func verifyJSON(body []byte, into any) error {
+	if err := json.Unmarshal(body, into); err != nil {
+		return badCommand("%T does not decode: %v", into, err)
+	}
+	back, err := json.Marshal(into)
+	if err != nil {
+		return badCommand("%T does not encode: %v", into, err)
+	}
+	if !bytes.Equal(back, body) {
+		return badCommand("%T does not survive a round trip", into)
+	}
+	return nil
+}
+
+// verifyObject checks that raw decodes into an object of the resource and
+// encodes back to itself.
+func verifyObject(resource string, raw []byte) error {
+	r, ok := v1.ResourceByName(resource)
+	if !ok || r.Name != resource {
+		return badCommand("unknown resource %q", resource)
+	}
+	obj := r.New()
+	if err := json.Unmarshal(raw, obj); err != nil {
+		return badCommand("the %s does not decode: %v", r.Kind, err)
+	}
+	back, err := json.Marshal(obj)
+	if err != nil {
+		return badCommand("the %s does not encode: %v", r.Kind, err)
+	}
+	if !bytes.Equal(back, raw) {
+		return badCommand("the %s does not survive a round trip: %s", r.Kind, firstDifference(raw, back))
+	}
+	return nil
+}
+
+// firstDifference shows where two encodings part, for the error message.
+func firstDifference(a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	from := max(0, i-40)
+	return fmt.Sprintf("at byte %d, %q became %q", i, a[from:min(len(a), i+40)], b[from:min(len(b), i+40)])
+}
