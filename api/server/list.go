@@ -84,6 +84,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 		writeError(w, err)
 		return
 	}
+	if err := exactMatch(r.URL.Query(), store); err != nil {
+		writeError(w, err)
+		return
+	}
 	res, err := store.List(req.resource.Name, opts)
 	if err != nil {
 		writeError(w, err)
@@ -109,6 +113,24 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	buf.WriteString("]}")
 	writeRaw(w, http.StatusOK, buf.Bytes())
+}
+
+// exactMatch checks a list's resourceVersionMatch. orch keeps no old
+// versions, so an Exact list is served only at the current resourceVersion;
+// an older one is 410 Gone, as Kubernetes answers one compacted away.
+func exactMatch(q url.Values, store *fsm.Store) error {
+	m, rv := q.Get("resourceVersionMatch"), q.Get("resourceVersion")
+	switch {
+	case m == "":
+		return nil
+	case rv == "":
+		return v1.NewBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+	case m == "Exact" && rv == "0":
+		return v1.NewBadRequest(`resourceVersionMatch "Exact" is forbidden for resourceVersion "0"`)
+	case m == "Exact" && rv != strconv.FormatUint(store.Index(), 10):
+		return v1.NewGone("The resourceVersion for the provided list is too old.")
+	}
+	return nil
 }
 
 func sortedStrings(s []string) []string {

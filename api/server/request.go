@@ -2,13 +2,14 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	kjson "sigs.k8s.io/json"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -175,20 +176,29 @@ func checkDepth(b []byte, max int) error {
 	return nil
 }
 
-// decodeStrict decodes JSON into out; unknown fields are errors naming the field.
+// decodeStrict decodes JSON into out as Kubernetes does with
+// fieldValidation=Strict: keys match field names exactly (a case variant
+// such as "Name" is an unknown field), and unknown or duplicate keys are
+// refused with 400 naming every such field, so orch never reads a body
+// differently from a Kubernetes API server.
 func decodeStrict(body []byte, out any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return v1.NewBadRequest("the request body is empty")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(out); err != nil {
-		msg := err.Error()
-		msg = strings.TrimPrefix(msg, "json: ")
-		return v1.NewBadRequest("strict decoding error: " + msg)
+	strict, err := kjson.UnmarshalStrict(body, out)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "json: ")
+		if ok, off := kjson.SyntaxErrorOffset(err); ok {
+			msg = fmt.Sprintf("%s (at byte %d)", msg, off)
+		}
+		return v1.NewBadRequest("the request body does not decode: " + msg)
 	}
-	if dec.More() {
-		return v1.NewBadRequest("the request body holds more than one JSON value")
+	if len(strict) > 0 {
+		msgs := make([]string, len(strict))
+		for i, e := range strict {
+			msgs[i] = strings.TrimPrefix(e.Error(), "json: ")
+		}
+		return v1.NewBadRequest("strict decoding error: " + strings.Join(msgs, ", "))
 	}
 	return nil
 }

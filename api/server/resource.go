@@ -17,7 +17,11 @@ import (
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	q := r.URL.Query()
-	req, err := parsePath(r.Method, r.URL.Path, q.Get("watch") == "true" || q.Get("watch") == "1")
+	err := checkParams(q)
+	var req *request
+	if err == nil {
+		req, err = parsePath(r.Method, r.URL.Path, flag(q, "watch"))
+	}
 	if err != nil {
 		writeError(w, err)
 		s.metrics.observe("unknown", "unknown", v1.CodeOf(err), start)
@@ -42,9 +46,14 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		s.serveProxy(rec, r, req) // proxied to a node agent; sets its own timeouts
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	timeout, err := s.requestTimeout(q)
+	if err != nil {
+		writeError(rec, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout + 5*time.Second))
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
 	r = r.WithContext(ctx)
 	switch {
 	case req.sub == "scale":
@@ -68,9 +77,20 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// read makes the following store read linearizable unless ?stale=true.
+// read returns the store for a get or list: linearizable by default; from
+// this master's own state with ?stale=true; and, for ?resourceVersion=N,
+// once this master has applied N (Kubernetes' "not older than"), with 504
+// "Too large resource version" for an N the cluster has not reached.
 func (s *Server) read(r *http.Request) (*fsm.Store, error) {
-	if q := r.URL.Query().Get("stale"); q != "true" && q != "1" {
+	q := r.URL.Query()
+	rv, err := parseResourceVersion(q.Get("resourceVersion"))
+	if err != nil {
+		return nil, err
+	}
+	if rv > 0 {
+		return s.atLeast(r.Context(), rv)
+	}
+	if !flag(q, "stale") {
 		if _, err := s.backend.ReadBarrier(r.Context()); err != nil {
 			return nil, err
 		}
@@ -97,6 +117,10 @@ func (s *Server) apply(ctx context.Context, cmd []byte) (*fsm.Record, error) {
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) {
+	if r.URL.Query().Get("resourceVersionMatch") != "" {
+		writeError(w, v1.NewBadRequest("resourceVersionMatch is forbidden for get"))
+		return
+	}
 	store, err := s.read(r)
 	if err != nil {
 		writeError(w, err)
@@ -122,6 +146,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 	obj, err := decodeObject(req, body)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if obj.GetObjectMeta().ResourceVersion != "" {
+		writeError(w, v1.NewBadRequest("resourceVersion should not be set on objects to be created"))
 		return
 	}
 	prepareCreate(obj)
@@ -212,6 +240,12 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 // update validates obj against the stored object and commits it. The FSM
 // re-checks the resourceVersion precondition and immutable fields.
 func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.Record, error) {
+	if rv := obj.GetObjectMeta().ResourceVersion; rv != "" {
+		if _, err := strconv.ParseUint(rv, 10, 64); err != nil {
+			return nil, v1.NewInvalid(req.resource.Kind, req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "metadata.resourceVersion",
+				Message: fmt.Sprintf("metadata.resourceVersion: Invalid value: %q: must be a whole number", rv)}})
+		}
+	}
 	old, err := s.current(ctx, req, obj.GetObjectMeta().ResourceVersion)
 	if err != nil {
 		return nil, err
@@ -277,11 +311,15 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, v1.NewBadRequest("dryRun is not supported"))
 		return
 	}
+	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
+		writeError(w, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds)))
+		return
+	}
 	q := r.URL.Query()
 	if g := q.Get("gracePeriodSeconds"); g != "" {
-		n, err := strconv.ParseInt(g, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %q must be a whole number >= 0", g)))
+		n, err := parseSeconds("gracePeriodSeconds", g)
+		if err != nil {
+			writeError(w, err)
 			return
 		}
 		opts.GracePeriodSeconds = &n
@@ -305,6 +343,10 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 			dr.UID = *p.UID
 		}
 		if p.ResourceVersion != nil {
+			if _, err := strconv.ParseUint(*p.ResourceVersion, 10, 64); err != nil {
+				writeError(w, v1.NewBadRequest(fmt.Sprintf("preconditions.resourceVersion: Invalid value: %q: must be a whole number", *p.ResourceVersion)))
+				return
+			}
 			dr.ResourceVersion = *p.ResourceVersion
 		}
 	}

@@ -27,12 +27,19 @@ func TestCreate(t *testing.T) {
 	elsewhere := newPod("p", nil)
 	elsewhere.Namespace = "nope"
 	e.expectStatus(t, http.StatusNotFound, http.MethodPost, "/api/v1/namespaces/nope/pods", elsewhere)
-	// A client cannot choose the server's fields.
+	// A resourceVersion on a create is refused, as Kubernetes does.
+	withRV := newPod("rv", nil)
+	withRV.ResourceVersion = "12345"
+	st = e.expectStatus(t, http.StatusBadRequest, http.MethodPost, podPath(""), withRV)
+	if st.Message != "resourceVersion should not be set on objects to be created" {
+		t.Errorf("message %q", st.Message)
+	}
+	// A client cannot choose the server's other fields.
 	q := newPod("q", nil)
-	q.UID, q.ResourceVersion = "chosen-uid", "12345"
+	q.UID = "chosen-uid"
 	q.Status.Phase = v1.PodRunning
 	b = e.expectCode(t, http.StatusCreated, http.MethodPost, podPath(""), q)
-	if got := decode[v1.Pod](t, b); got.UID == "chosen-uid" || got.ResourceVersion == "12345" || got.Status.Phase == v1.PodRunning {
+	if got := decode[v1.Pod](t, b); got.UID == "chosen-uid" || got.Status.Phase == v1.PodRunning {
 		t.Fatalf("create kept client-set server fields: %s", b)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -29,17 +28,21 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	opts.Limit, opts.After = 0, ""
 	timeout := s.cfg.MaxWatchTimeout
 	if t := q.Get("timeoutSeconds"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
-			writeError(w, v1.NewBadRequest(fmt.Sprintf("timeoutSeconds %q must be a whole number >= 0", t)))
+		n, err := parseSeconds("timeoutSeconds", t)
+		if err != nil {
+			writeError(w, err)
 			return
 		}
-		if d := time.Duration(n) * time.Second; n > 0 && d < timeout {
-			timeout = d
+		if n > 0 && n < int64(timeout/time.Second) {
+			timeout = time.Duration(n) * time.Second
 		}
 	}
-	bookmarks := q.Get("allowWatchBookmarks") == "true"
+	bookmarks := flag(q, "allowWatchBookmarks")
 	rvParam := q.Get("resourceVersion")
+	if q.Get("resourceVersionMatch") != "" {
+		writeError(w, v1.NewBadRequest("resourceVersionMatch is not allowed for watch"))
+		return
+	}
 
 	var store *fsm.Store
 	var initial []*fsm.Record
@@ -65,12 +68,19 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		}
 		initial, from = res.Items, res.Index
 	} else {
-		from, err = strconv.ParseUint(rvParam, 10, 64)
-		if err != nil {
-			writeError(w, v1.NewBadRequest(fmt.Sprintf("resourceVersion %q is not valid", rvParam)))
+		if from, err = parseResourceVersion(rvParam); err != nil {
+			writeError(w, err)
 			return
 		}
-		store = s.backend.Store()
+		// A watch from beyond what the cluster has committed would wait
+		// for ever: answer it as Kubernetes does.
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		store, err = s.atLeast(ctx, from)
+		cancel()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	feed := store.Feed()
 	if _, _, _, _, err := feed.Since(from); err != nil {
