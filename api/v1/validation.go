@@ -2,8 +2,10 @@ package v1
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -174,9 +176,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), s.RestartPolicy,
 			[]string{RestartAlways, RestartOnFailure, RestartNever}))
 	}
-	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
-		errs = append(errs, field.Invalid(p.Child("terminationGracePeriodSeconds"), *g, "must be >= 0"))
-	}
+	errs = append(errs, validateSeconds(s.TerminationGracePeriodSeconds, 0, p.Child("terminationGracePeriodSeconds"))...)
 	errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
 	if s.NodeName != "" {
 		for _, msg := range content.IsDNS1123Subdomain(s.NodeName) {
@@ -266,7 +266,7 @@ func validateContainers(cs []Container, p *field.Path, vols, names map[string]bo
 				errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be an absolute path"))
 			}
 		}
-		errs = append(errs, validateResources(&c.Resources, cp.Child("resources"))...)
+		errs = append(errs, validateContainerResources(&c.Resources, cp.Child("resources"))...)
 		errs = append(errs, validateProbe(c.LivenessProbe, cp.Child("livenessProbe"))...)
 		errs = append(errs, validateProbe(c.ReadinessProbe, cp.Child("readinessProbe"))...)
 		errs = append(errs, validateProbe(c.StartupProbe, cp.Child("startupProbe"))...)
@@ -274,25 +274,16 @@ func validateContainers(cs []Container, p *field.Path, vols, names map[string]bo
 	return errs
 }
 
-func validateResources(r *ResourceRequirements, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, l := range []struct {
-		name string
-		list ResourceList
-	}{{"limits", r.Limits}, {"requests", r.Requests}} {
-		for k, q := range l.list {
-			if q.Sign() < 0 {
-				errs = append(errs, field.Invalid(p.Child(l.name).Key(string(k)), q.String(), "must be >= 0"))
-			}
-		}
+// MaxSeconds is the largest number of seconds a duration may hold (about
+// 292 years): a grace period or deadline above it would overflow.
+const MaxSeconds = int64(math.MaxInt64) / int64(time.Second)
+
+// validateSeconds checks an optional count of seconds against [min, MaxSeconds].
+func validateSeconds(v *int64, min int64, p *field.Path) field.ErrorList {
+	if v == nil || (*v >= min && *v <= MaxSeconds) {
+		return nil
 	}
-	for k, req := range r.Requests {
-		if lim, ok := r.Limits[k]; ok && req.Cmp(lim) > 0 {
-			errs = append(errs, field.Invalid(p.Child("requests").Key(string(k)), req.String(),
-				fmt.Sprintf("must be less than or equal to %s limit of %s", k, lim.String())))
-		}
-	}
-	return errs
+	return field.ErrorList{field.Invalid(p, *v, validation.InclusiveRangeError(int(min), int(MaxSeconds)))}
 }
 
 func validateProbe(pr *Probe, p *field.Path) field.ErrorList {
@@ -329,7 +320,7 @@ func validateProbe(pr *Probe, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child(f.name), f.v, fmt.Sprintf("must be >= %d", f.min)))
 		}
 	}
-	return errs
+	return append(errs, validateSeconds(pr.TerminationGracePeriodSeconds, 1, p.Child("terminationGracePeriodSeconds"))...)
 }
 
 func validatePortRef(port IntOrString, p *field.Path) field.ErrorList {
@@ -466,6 +457,9 @@ func validateEndpoints(e *Endpoints) field.ErrorList {
 
 func validateNode(n *Node) field.ErrorList {
 	var errs field.ErrorList
+	st := field.NewPath("status")
+	errs = append(errs, validateNodeResources(n.Status.Capacity, st.Child("capacity"))...)
+	errs = append(errs, validateNodeResources(n.Status.Allocatable, st.Child("allocatable"))...)
 	sp := field.NewPath("spec")
 	if n.Spec.PodCIDR != "" {
 		if _, _, err := net.ParseCIDR(n.Spec.PodCIDR); err != nil {

@@ -361,6 +361,56 @@ func TestValidateInvalid(t *testing.T) {
 			}
 			return p
 		}},
+		// Quantities and resource names (issue: a CPU request that overflowed
+		// to a negative count, a memory limit of 1e30 that meant no limit).
+		{name: "cpu that overflows millicores", field: "spec.containers[0].resources.requests[cpu]", substr: "less than or equal to 1M", obj: func() Object {
+			return podWithResources(ResourceList{ResourceCPU: resource.MustParse("9223372036854776")}, nil)
+		}},
+		{name: "memory above 2^63-1 bytes", field: "spec.containers[0].resources.limits[memory]", obj: func() Object {
+			return podWithResources(nil, ResourceList{ResourceMemory: resource.MustParse("1e30")})
+		}},
+		{name: "negative memory", field: "spec.containers[0].resources.requests[memory]", substr: "greater than or equal to 0", obj: func() Object {
+			return podWithResources(ResourceList{ResourceMemory: resource.MustParse("-1")}, nil)
+		}},
+		{name: "a resource named foo", field: "spec.containers[0].resources.limits[foo]", substr: "must be a standard resource for containers", obj: func() Object {
+			return podWithResources(nil, ResourceList{"foo": resource.MustParse("1")})
+		}},
+		{name: "a resource in the kubernetes.io domain", field: "spec.containers[0].resources.limits[kubernetes.io/foo]", obj: func() Object {
+			return podWithResources(nil, ResourceList{"kubernetes.io/foo": resource.MustParse("1")})
+		}},
+		{name: "a fractional extended resource", field: "spec.containers[0].resources.limits[example.com/gpu]", substr: "must be an integer", obj: func() Object {
+			return podWithResources(nil, ResourceList{"example.com/gpu": resource.MustParse("500m")})
+		}},
+		{name: "an extended request without a limit", field: "spec.containers[0].resources.limits[example.com/gpu]", substr: "Limit must be set", obj: func() Object {
+			return podWithResources(ResourceList{"example.com/gpu": resource.MustParse("1")}, nil)
+		}},
+		{name: "an extended request below its limit", field: "spec.containers[0].resources.requests[example.com/gpu]", substr: "must be equal to", obj: func() Object {
+			return podWithResources(ResourceList{"example.com/gpu": resource.MustParse("1")}, ResourceList{"example.com/gpu": resource.MustParse("2")})
+		}},
+		{name: "ephemeral storage (not enforced by orch's nodes)", field: "spec.containers[0].resources.limits[ephemeral-storage]", obj: func() Object {
+			return podWithResources(nil, ResourceList{ResourceEphemeralStorage: resource.MustParse("1Gi")})
+		}},
+		{name: "a grace period that overflows a duration", field: "spec.terminationGracePeriodSeconds", obj: func() Object {
+			p := validPod()
+			g := MaxSeconds + 1
+			p.Spec.TerminationGracePeriodSeconds = &g
+			return p
+		}},
+		{name: "node capacity of a thousand million CPUs", field: "status.capacity[cpu]", obj: func() Object {
+			n := validNode()
+			n.Status.Capacity = ResourceList{ResourceCPU: resource.MustParse("1G")}
+			return n
+		}},
+		{name: "node capacity of too many pods", field: "status.allocatable[pods]", obj: func() Object {
+			n := validNode()
+			n.Status.Allocatable = ResourceList{ResourcePods: resource.MustParse("1000001")}
+			return n
+		}},
+		{name: "node capacity of an unknown resource", field: "status.capacity[foo]", obj: func() Object {
+			n := validNode()
+			n.Status.Capacity = ResourceList{"foo": resource.MustParse("1")}
+			return n
+		}},
 		{name: "probe with two handlers", field: "spec.containers[0].livenessProbe", substr: "exactly one", obj: func() Object {
 			p := validPod()
 			p.Spec.Containers[0].LivenessProbe.Exec = &ExecAction{Command: []string{"true"}}
@@ -625,5 +675,27 @@ func TestValidateUpdate(t *testing.T) {
 			}
 			wantInvalid(t, err, tt.field)
 		})
+	}
+}
+
+func podWithResources(requests, limits ResourceList) *Pod {
+	p := validPod()
+	p.Spec.Containers[0].Resources = ResourceRequirements{Requests: requests, Limits: limits}
+	return p
+}
+
+// The bounds themselves are accepted, and extended resources with equal
+// requests and limits are valid.
+func TestValidateQuantityBounds(t *testing.T) {
+	p := podWithResources(
+		ResourceList{ResourceCPU: MaxCPU, ResourceMemory: MaxBytes, "example.com/gpu": resource.MustParse("2")},
+		ResourceList{ResourceCPU: MaxCPU, ResourceMemory: MaxBytes, "example.com/gpu": resource.MustParse("2")})
+	if err := Validate(p); err != nil {
+		t.Fatalf("Validate = %v", err)
+	}
+	n := validNode()
+	n.Status.Capacity = ResourceList{ResourceCPU: MaxCPU, ResourceMemory: MaxBytes, ResourcePods: MaxPods, "example.com/gpu": resource.MustParse("8")}
+	if err := Validate(n); err != nil {
+		t.Fatalf("Validate node = %v", err)
 	}
 }
