@@ -56,6 +56,8 @@ func markOrRemovePod(w *writeTxn, old *Record, grace *int64, now v1.Time) (rec *
 	if grace != nil {
 		g = *grace
 	}
+	g = min(g, v1.MaxSeconds) // the API bounds it; an older entry may not have been
+
 	finished := p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
 	if p.Spec.NodeName == "" || finished || g <= 0 {
 		return w.remove("pods", old), true

@@ -22,6 +22,11 @@ func Verify(cmd []byte) error {
 	return verifyBody(CommandType(cmd[0]), cmd[1:], true)
 }
 
+// MaxObjectBytes is the largest object orch stores, encoded: 1.5 MiB, as
+// etcd's request limit bounds a Kubernetes object. Together with the feed's
+// byte bound it bounds what a master holds for any one change.
+const MaxObjectBytes = 3 << 19
+
 func badCommand(format string, args ...any) error {
 	return v1.NewBadRequest("the write cannot be stored: " + fmt.Sprintf(format, args...))
 }
@@ -109,6 +114,9 @@ func verifyObject(resource string, raw []byte) error {
 	r, ok := v1.ResourceByName(resource)
 	if !ok || r.Name != resource {
 		return badCommand("unknown resource %q", resource)
+	}
+	if len(raw) > MaxObjectBytes {
+		return v1.NewRequestTooLarge(fmt.Sprintf("the %s is %d bytes once encoded, above the limit of %d bytes", r.Kind, len(raw), MaxObjectBytes))
 	}
 	obj := r.New()
 	if err := json.Unmarshal(raw, obj); err != nil {

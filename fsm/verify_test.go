@@ -79,3 +79,22 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+// An object above 1.5 MiB once encoded is refused with 413; one just below is stored.
+func TestVerifyObjectSize(t *testing.T) {
+	for _, tt := range []struct {
+		note int
+		code int
+	}{{MaxObjectBytes - 2000, 0}, {MaxObjectBytes, 413}} {
+		p := benchPod("big")
+		p.Annotations = map[string]string{"note": strings.Repeat("x", tt.note)}
+		cmd, err := NewCreate(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Verify(cmd)
+		if code := v1.CodeOf(err); (err == nil) != (tt.code == 0) || (err != nil && code != tt.code) {
+			t.Errorf("note of %d bytes: Verify = %v (code %d), want code %d", tt.note, err, code, tt.code)
+		}
+	}
+}
