@@ -144,7 +144,7 @@ func chargeQuotas(w *writeTxn, res, name string, quotas []*Record, before, after
 		}
 		if after != nil && v1.QuotaMatches(q, after) {
 			is = v1.MaskResources(v1.QuotaUsage(res, after), hard)
-			if p, ok := after.(*v1.Pod); ok && check && before == nil && len(is) > 0 {
+			if p, ok := after.(*v1.Pod); ok && check && before == nil && v1.QuotaTracksPods(q.Status.Hard) {
 				if err := v1.QuotaConstraints(q.Status.Hard, p); err != nil {
 					return v1.NewForbiddenFor(res, name, fmt.Errorf("failed quota: %s: %w", q.Name, err))
 				}

@@ -76,6 +76,17 @@ func quotaPodResource(name ResourceName) bool {
 	return false
 }
 
+// QuotaTracksPods reports whether a quota's hard limits name any resource
+// charged to pods (then its constraints apply to every new pod it covers).
+func QuotaTracksPods(hard ResourceList) bool {
+	for k := range hard {
+		if quotaPodResource(k) {
+			return true
+		}
+	}
+	return false
+}
+
 func one() Quantity { return *resource.NewQuantity(1, resource.DecimalSI) }
 
 // QuotaUsage returns what obj of resource res is charged: count/<res> for
