@@ -72,7 +72,9 @@ func admitCreate(w *writeTxn, r v1.Resource, ns, name string, raw []byte, obj v1
 // admitUpdate keeps the quotas right across an update of an object: a
 // quota's own status is recounted; any other object's change of usage (a
 // pod that finished, a service that became a NodePort) is charged or
-// released, and an increase past a hard limit is refused.
+// released. An increase past a hard limit is refused, except for pods:
+// Kubernetes checks pods at create only, and a pod's usage changes on update
+// only through its status (reported by its node) or its scope.
 func admitUpdate(w *writeTxn, res string, next, old v1.Object) error {
 	if q, ok := next.(*v1.ResourceQuota); ok {
 		q.Status = quotaStatus(w, q, false)
@@ -86,7 +88,7 @@ func admitUpdate(w *writeTxn, res string, next, old v1.Object) error {
 	if len(quotas) == 0 {
 		return nil
 	}
-	return chargeQuotas(w, res, m.Name, quotas, old, next, true)
+	return chargeQuotas(w, res, m.Name, quotas, old, next, res != "pods")
 }
 
 // releaseOnRemove gives back, to every quota of the namespace, what a
