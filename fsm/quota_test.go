@@ -347,3 +347,34 @@ func TestQuotaNamespaceDelete(t *testing.T) {
 	h.gone("resourcequotas", "default", "q")
 	h.gone("namespaces", "", "default")
 }
+
+// TestQuotaFreeNamespaceCreateStaysLazy: the quota check keeps the create
+// path's lazy records: a pod is stored as its bytes whether or not its
+// namespace has quotas (the check decodes its own copy only when there are).
+func TestQuotaKeepsCreatesLazy(t *testing.T) {
+	tests := []struct {
+		name     string
+		quotaNS  string
+		wantLazy bool
+	}{
+		{"no quota anywhere", "", true},
+		{"quota in another namespace", "other", true},
+		{"quota in the namespace", "default", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.create(nsObj("default"), nsObj("other"))
+			if tt.quotaNS != "" {
+				h.create(quotaObj(tt.quotaNS, "q", map[string]string{"pods": "5"}))
+			}
+			res := h.result(mustCreateCmd(t, podObj("default", "p", nil)))
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			if lazy := res.Record.obj == nil; lazy != tt.wantLazy {
+				t.Errorf("stored record decoded = %v, want lazy %v", !lazy, tt.wantLazy)
+			}
+		})
+	}
+}
