@@ -3,8 +3,10 @@ package v1
 // ResourceQuota bounds what the objects of one namespace may use, as
 // Kubernetes' core/v1 ResourceQuota. spec.hard is what is allowed;
 // status.hard and status.used are the FSM's: it copies spec.hard and counts
-// the namespace's objects whenever the quota is written, and charges or
-// releases usage in the same transaction as every create and removal.
+// the namespace's objects whenever the quota is written (a status written
+// by a client is recounted at once, as Kubernetes' quota controller would
+// correct it), and charges or releases usage in the same transaction as
+// every create and removal.
 type ResourceQuota struct {
 	TypeMeta   `json:",inline"`
 	ObjectMeta `json:"metadata"`
