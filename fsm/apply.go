@@ -123,6 +123,7 @@ func (w *writeTxn) insert(resource, evType string, rec *Record, prev *Record) *R
 }
 
 func (w *writeTxn) remove(resource string, old *Record) *Record {
+	releaseOnRemove(w, resource, old)
 	if err := w.txn.Delete(resource, old); err != nil {
 		panic(fmt.Sprintf("fsm: delete %s %s at %d: %v", resource, old.Key(), w.index, err))
 	}
@@ -189,6 +190,13 @@ func applyCreate(w *writeTxn, body []byte) any {
 		if old, _ := w.txn.First(r.Name, indexUID, req.UID); old != nil {
 			return Result{Err: v1.NewAlreadyExists(r.Name, req.Name)}
 		}
+	}
+	adm, err := admitCreate(w, r, req.Namespace, req.Name, req.Object, obj)
+	if err != nil {
+		return Result{Err: err}
+	}
+	if adm != nil {
+		obj, lazy = adm, false
 	}
 	if lazy {
 		return Result{Record: w.insert(r.Name, v1.Added, newKeyedRecord(r, raw, key, req.UID, req.NodeName), nil)}
@@ -259,6 +267,9 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 			next.GetObjectMeta().Generation = old.Meta().Generation + 1
 		}
 	}
+	if err := admitUpdate(w, r.Name, next, old.Object()); err != nil {
+		return Result{Err: err}
+	}
 	v1.SetTypeMeta(next)
 	return Result{Record: w.put(r.Name, v1.Modified, next, old)}
 }
@@ -323,6 +334,10 @@ func specOf(obj v1.Object) any {
 		return o.Spec
 	case *v1.Endpoints:
 		return o.Subsets
+	case *v1.ResourceQuota:
+		return o.Spec
+	case *v1.LimitRange:
+		return o.Spec
 	}
 	return nil
 }

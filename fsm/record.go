@@ -161,6 +161,12 @@ func shallowCopy(obj v1.Object) v1.Object {
 	case *v1.Endpoints:
 		c := *o
 		return &c
+	case *v1.ResourceQuota:
+		c := *o
+		return &c
+	case *v1.LimitRange:
+		c := *o
+		return &c
 	}
 	panic("fsm: shallow copy of unknown type")
 }

@@ -191,6 +191,10 @@ func (m *ReplicationManager) writes(rc *v1.ReplicationController, key string, pl
 		p.UID = uuid.NewString()
 		p.CreationTimestamp = v1.NewTime(now)
 		v1.Default(p)
+		if err := limitPod(m.cfg.Store(), p); err != nil {
+			m.cfg.Logger.Warn("replica not created", "rc", key, "err", err)
+			continue
+		}
 		cmd, err := fsm.NewCreate(p)
 		if err := add(cmd, err, rcWrite{create: true}); err != nil {
 			return nil, err

@@ -154,6 +154,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	prepareCreate(obj)
 	v1.Default(obj)
+	if err := s.admitLimitRanges(obj); err != nil {
+		writeError(w, err)
+		return
+	}
 	m := obj.GetObjectMeta()
 	generated := m.Name == "" && m.GenerateName != ""
 	for attempt := 0; ; attempt++ {

@@ -29,6 +29,8 @@ func Default(obj Object) {
 		defaultRC(o)
 	case *Service:
 		defaultService(o)
+	case *LimitRange:
+		defaultLimitRange(o)
 	case *Endpoints:
 		for i := range o.Subsets {
 			for j := range o.Subsets[i].Ports {

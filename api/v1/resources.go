@@ -40,6 +40,10 @@ var resources = []Resource{
 		New: func() Object { return &Service{} }},
 	{Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", ShortNames: []string{"ep"}, Namespaced: true,
 		New: func() Object { return &Endpoints{} }},
+	{Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", ShortNames: []string{"quota"}, Namespaced: true, HasStatus: true,
+		New: func() Object { return &ResourceQuota{} }},
+	{Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", ShortNames: []string{"limits"}, Namespaced: true,
+		New: func() Object { return &LimitRange{} }},
 }
 
 // Resources returns every supported resource, in a stable order.
@@ -96,6 +100,10 @@ func KindOf(obj Object) string {
 		return "Service"
 	case *Endpoints:
 		return "Endpoints"
+	case *ResourceQuota:
+		return "ResourceQuota"
+	case *LimitRange:
+		return "LimitRange"
 	}
 	return obj.GetTypeMeta().Kind
 }

@@ -35,6 +35,8 @@ func CopyStatus(dst, src Object) {
 		d.Status = src.(*ReplicationController).Status
 	case *Service:
 		d.Status = src.(*Service).Status
+	case *ResourceQuota:
+		d.Status = src.(*ResourceQuota).Status
 	}
 }
 

@@ -70,6 +70,10 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateEndpoints(o)...)
 	case *Node:
 		errs = append(errs, validateNode(o)...)
+	case *ResourceQuota:
+		errs = append(errs, validateResourceQuota(o)...)
+	case *LimitRange:
+		errs = append(errs, validateLimitRange(o)...)
 	}
 	return errs
 }

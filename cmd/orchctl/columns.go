@@ -49,6 +49,10 @@ func tableHeaders(r v1.Resource, o tableOptions) []string {
 		}
 	case "Endpoints":
 		h = append(h, "ENDPOINTS", "AGE")
+	case "ResourceQuota":
+		h = append(h, "AGE", "REQUEST", "LIMIT")
+	case "LimitRange":
+		h = append(h, "CREATED AT")
 	case "Namespace":
 		h = append(h, "STATUS", "AGE")
 	case "Node":
@@ -112,6 +116,11 @@ func tableRow(r v1.Resource, obj v1.Object, o tableOptions) []string {
 		}
 	case *v1.Endpoints:
 		row = append(row, endpointsSummary(x.Subsets, 3), age)
+	case *v1.ResourceQuota:
+		req, lim := quotaColumns(x)
+		row = append(row, age, req, lim)
+	case *v1.LimitRange:
+		row = append(row, createdAt(x.CreationTimestamp))
 	case *v1.Namespace:
 		phase := x.Status.Phase
 		if phase == "" {

@@ -125,6 +125,10 @@ func (a *app) describeObject(ctx context.Context, c *client.Client, obj v1.Objec
 		describeService(d, o, ep)
 	case *v1.Endpoints:
 		describeEndpoints(d, o)
+	case *v1.ResourceQuota:
+		describeQuota(d, o)
+	case *v1.LimitRange:
+		describeLimitRange(d, o)
 	case *v1.Namespace:
 		describeNamespace(d, o)
 	case *v1.Node:

@@ -1,0 +1,80 @@
+package sched
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+func quantities(kv ...string) v1.ResourceList {
+	out := v1.ResourceList{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[v1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+	}
+	return out
+}
+
+// TestReplicationPodsMeetLimitRangesAndQuotas: the replication manager's
+// pods get their namespace's LimitRange defaults, are not created when a
+// LimitRange refuses them, and stop at the namespace's quota.
+func TestReplicationPodsMeetLimitRangesAndQuotas(t *testing.T) {
+	tests := []struct {
+		name       string
+		objs       []v1.Object
+		limits     v1.ResourceList // the template container's limits
+		wantPods   int
+		wantLimits string // of every created pod's container
+		wantReqs   string
+	}{
+		{
+			name: "defaults",
+			objs: []v1.Object{&v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "l", Namespace: "default"},
+				Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: v1.LimitTypeContainer,
+					Default: quantities("cpu", "300m"), DefaultRequest: quantities("cpu", "100m")}}}}},
+			wantPods: 3, wantLimits: "cpu=300m", wantReqs: "cpu=100m",
+		},
+		{
+			name: "refused by a max",
+			objs: []v1.Object{&v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "l", Namespace: "default"},
+				Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: v1.LimitTypeContainer, Max: quantities("cpu", "1")}}}}},
+			limits:   quantities("cpu", "2"),
+			wantPods: 0,
+		},
+		{
+			name: "stopped by a quota",
+			objs: []v1.Object{&v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "q", Namespace: "default"},
+				Spec: v1.ResourceQuotaSpec{Hard: quantities("pods", "2")}}},
+			wantPods: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newFakeProposer(t)
+			for _, o := range tt.objs {
+				v1.Default(o)
+				p.create(t, o)
+			}
+			rc := loopRC("web", 3)
+			rc.Spec.Template.Spec.Containers[0].Resources.Limits = tt.limits
+			p.create(t, rc)
+			m := NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p})
+			if err := m.Pass(context.Background(), p.store()); err != nil {
+				t.Fatal(err)
+			}
+			pods := ownedActive(t, p, "web")
+			if len(pods) != tt.wantPods {
+				t.Fatalf("%d pods created, want %d", len(pods), tt.wantPods)
+			}
+			for _, pod := range pods {
+				r := pod.Spec.Containers[0].Resources
+				if tt.wantLimits != "" && (v1.FormatResources(r.Limits) != tt.wantLimits || v1.FormatResources(r.Requests) != tt.wantReqs) {
+					t.Errorf("pod %s: limits %s requests %s, want %s and %s", pod.Name,
+						v1.FormatResources(r.Limits), v1.FormatResources(r.Requests), tt.wantLimits, tt.wantReqs)
+				}
+			}
+		})
+	}
+}
