@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -135,8 +137,11 @@ func FuzzUpdateStatus(f *testing.F) {
 		}
 		back := readBack(t, f, r, nil)
 		want := v1.DeepCopy(next)
-		if ns, ok := want.(*v1.Namespace); ok { // the phase is the FSM's
-			ns.Status.Phase = old.Object().(*v1.Namespace).Status.Phase
+		switch w := want.(type) {
+		case *v1.Namespace: // the phase is the FSM's
+			w.Status.Phase = old.Object().(*v1.Namespace).Status.Phase
+		case *v1.ResourceQuota: // and so is a quota's status
+			w.Status = old.Object().(*v1.ResourceQuota).Status
 		}
 		if !v1.JSONEqual(statusOf(back), statusOf(want)) {
 			t.Fatalf("status read back differs:\n got %s\nwant %s", mustJSON(statusOf(back)), mustJSON(statusOf(want)))
@@ -164,6 +169,11 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 			Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Image: "b"}}}}}},
 		&v1.Service{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.ServiceSpec{Ports: []v1.ServicePort{{Port: 80}}}},
 		&v1.Endpoints{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
+		&v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.ResourceQuotaSpec{Hard: v1.ResourceList{"pods": resource.MustParse("10")}}},
+		&v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: "Container", Max: v1.ResourceList{"cpu": resource.MustParse("4")}}}}},
+	}
+	if len(objs) != len(v1.Resources()) {
+		t.Fatalf("newFuzzFSM makes %d objects for %d kinds: add the new kind", len(objs), len(v1.Resources()))
 	}
 	for i, o := range objs {
 		prepareCreate(o)
@@ -242,6 +252,8 @@ func statusOf(o v1.Object) any {
 	case *v1.ReplicationController:
 		return x.Status
 	case *v1.Service:
+		return x.Status
+	case *v1.ResourceQuota:
 		return x.Status
 	}
 	return nil
