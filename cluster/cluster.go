@@ -116,6 +116,7 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log cache: %w", err)
 	}
+	registerMemoryGauges(cfg.Registerer, func() int64 { return c.Store().Feed().Bytes() }, cache)
 	logs := typedLogStore{LogStore: cache, watch: c.disk.watch}
 	c.logs = logs
 	rc := raft.DefaultConfig()
