@@ -87,7 +87,10 @@ func NewBoundedFeed(lim FeedLimits, start uint64) *Feed {
 		notify: make(chan struct{})}
 }
 
-// eventSize is what an event counts against FeedLimits.Bytes.
+// eventSize is what an event counts against FeedLimits.Bytes. It asks each
+// record for its JSON, which a record the FSM made from an object encodes
+// once and keeps: the leader does so anyway for the write's answer, and
+// watchers need it, so a follower's records now cost what the leader's do.
 func eventSize(e Event) int64 {
 	n := int64(feedEventOverhead)
 	for _, r := range []*Record{e.Record, e.Prev} {
@@ -104,12 +107,16 @@ func eventSize(e Event) int64 {
 // append adds the events of one applied batch (all with index <= last) and
 // wakes the waiting watchers. last is the highest index applied.
 func (f *Feed) append(evs []Event, last uint64) {
+	// Sized before taking the lock: sizing may encode a record.
+	sizes := make([]int64, len(evs))
+	for i, e := range evs {
+		sizes[i] = eventSize(e)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, evs...)
-	for _, e := range evs {
-		sz := eventSize(e)
-		f.sizes = append(f.sizes, sz)
+	f.sizes = append(f.sizes, sizes...)
+	for _, sz := range sizes {
 		f.bytes += sz
 	}
 	if last > f.last {
