@@ -153,12 +153,26 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 		syncs = append(syncs, s)
 	}
 	m.backoff.retain(keys)
+	if err := m.createInBatches(ctx, first, syncs, now); err != nil {
+		return err
+	}
+	status, err := m.statusWrites(syncs, now)
+	if err != nil || len(status) == 0 {
+		return err
+	}
+	_, err = m.apply(ctx, status)
+	return err
+}
 
-	// The slow-start rounds: the first carries the other writes too.
-	for round := 0; ; round++ {
+// createInBatches commits first (the claims and deletes of the pass) with
+// the first slow-start batch of every RC's creates, then each further round
+// of batches in an entry of its own, until every RC has created what it
+// planned or met a refusal, which it records in its rcSync.
+func (m *ReplicationManager) createInBatches(ctx context.Context, first []rcWrite, syncs []*rcSync, now time.Time) error {
+	for {
 		writes := first
 		first = nil
-		var creating []*rcSync
+		creating := map[string]*rcSync{}
 		for _, s := range syncs {
 			if len(s.batches) == 0 || s.outcome == createsFailed {
 				continue
@@ -173,30 +187,31 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 				writes = append(writes, w)
 			}
 			m.exp.ExpectCreations(s.key, n)
-			creating = append(creating, s)
+			creating[s.key] = s
 		}
 		if len(writes) == 0 {
-			break
+			return nil
 		}
 		results, err := m.apply(ctx, writes)
 		if err != nil {
 			return err // outcome unknown: the expectations hold these RCs back
 		}
-		bySync := map[string]*rcSync{}
-		for _, s := range creating {
-			bySync[s.key] = s
-		}
 		for i, w := range writes {
 			if !w.create || i >= len(results) || results[i].Err == nil {
 				continue
 			}
-			if s := bySync[w.key]; s != nil && s.outcome != createsFailed {
+			if s := creating[w.key]; s != nil && s.outcome != createsFailed {
 				s.outcome, s.failErr = createsFailed, results[i].Err
 			}
 		}
 	}
+}
 
-	var status []rcWrite
+// statusWrites settles each RC's back-off from its creates' outcome and
+// returns the status updates of the RCs whose status changed, the
+// ReplicaFailure condition included.
+func (m *ReplicationManager) statusWrites(syncs []*rcSync, now time.Time) ([]rcWrite, error) {
+	var out []rcWrite
 	for _, s := range syncs {
 		switch s.outcome {
 		case createsFailed:
@@ -215,15 +230,11 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 		q.Status = st
 		cmd, err := fsm.NewUpdate(q, true)
 		if err != nil {
-			return fmt.Errorf("status of rc %s/%s: %w", s.rc.Namespace, s.rc.Name, err)
+			return nil, fmt.Errorf("status of rc %s/%s: %w", s.rc.Namespace, s.rc.Name, err)
 		}
-		status = append(status, rcWrite{item: batchItem(cmd), key: s.key})
+		out = append(out, rcWrite{item: batchItem(cmd), key: s.key})
 	}
-	if len(status) == 0 {
-		return nil
-	}
-	_, err = m.apply(ctx, status)
-	return err
+	return out, nil
 }
 
 // rcShort reports whether rc has fewer active pods than it wants, so a pass
