@@ -127,3 +127,49 @@ func TestLogCacheDeleteAndFailure(t *testing.T) {
 		t.Error("a cache of 0 entries was accepted")
 	}
 }
+
+// Readers (raft's replication goroutines) and the writer run at once; every
+// read answers the entry asked for, from the cache or the store.
+func TestLogCacheConcurrentReadsAndWrites(t *testing.T) {
+	c, err := newLogCache(raft.NewInmemStore(), 16, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const last = 2000
+	done := make(chan error, 4)
+	for r := 0; r < 3; r++ {
+		go func() {
+			var l raft.Log
+			for i := uint64(1); i <= last; i++ {
+				lo, _ := c.LogStore.LastIndex()
+				if lo == 0 {
+					continue
+				}
+				idx := 1 + i%lo
+				if err := c.GetLog(idx, &l); err != nil {
+					done <- fmt.Errorf("GetLog(%d): %w", idx, err)
+					return
+				}
+				if l.Index != idx {
+					done <- fmt.Errorf("GetLog(%d) answered entry %d", idx, l.Index)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	go func() {
+		for i := uint64(1); i <= last; i += 10 {
+			if err := c.StoreLogs(entries(i, i+9, 1<<10)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
