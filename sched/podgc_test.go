@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,6 +129,7 @@ func TestPodGCFinishesNamespaceDeletion(t *testing.T) {
 	if err != nil || rec.Object().(*v1.Namespace).Status.Phase != v1.NamespaceTerminating {
 		t.Fatalf("namespace after delete: %v %v", rec, err)
 	}
+	_, from := p.store().Feed().Window()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
@@ -143,5 +145,19 @@ func TestPodGCFinishesNamespaceDeletion(t *testing.T) {
 	<-done
 	if podExists(t, p, "team", "stuck") {
 		t.Fatal("the pod is still there")
+	}
+	// The terminating pod was marked Failed before it went.
+	evs, _, _, _, err := p.store().Feed().Since(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		if e.Resource == "pods" {
+			types = append(types, e.Type+"/"+e.Record.Object().(*v1.Pod).Status.Phase)
+		}
+	}
+	if want := []string{v1.Modified + "/Failed", v1.Deleted + "/Failed"}; !slices.Equal(types, want) {
+		t.Fatalf("pod events %v, want %v", types, want)
 	}
 }
