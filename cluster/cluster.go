@@ -70,7 +70,7 @@ func New(cfg Config) (*Cluster, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = log.With("subsystem", "cluster")
-	f, err := fsm.New(cfg.FeedSize)
+	f, err := fsm.NewWithFeed(fsm.FeedLimits{Events: cfg.FeedSize, Bytes: cfg.FeedBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -106,10 +106,18 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c.trans = newRaftTransport(layer, hlog)
-	cache, err := raft.NewLogCache(1024, c.disk)
+	cacheEntries, cacheBytes := cfg.LogCacheEntries, cfg.LogCacheBytes
+	if cacheEntries <= 0 {
+		cacheEntries = DefaultLogCacheEntries
+	}
+	if cacheBytes <= 0 {
+		cacheBytes = DefaultLogCacheBytes
+	}
+	cache, err := newLogCache(c.disk, cacheEntries, cacheBytes)
 	if err != nil {
 		return nil, fmt.Errorf("log cache: %w", err)
 	}
+	registerMemoryGauges(cfg.Registerer, func() int64 { return c.Store().Feed().Bytes() }, cache)
 	logs := typedLogStore{LogStore: cache, watch: c.disk.watch}
 	c.logs = logs
 	rc := raft.DefaultConfig()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"orch.io/orch/fsm"
 )
 
 // Peer is one member of the initial cluster.
@@ -86,6 +88,14 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// FeedSize is the number of change events kept for watches.
 	FeedSize int
+	// FeedBytes bounds the bytes of the change events kept for watches
+	// (fsm.FeedLimits.Bytes; 0: fsm.DefaultFeedBytes).
+	FeedBytes int64
+	// LogCacheEntries and LogCacheBytes bound the in-memory cache of recent
+	// Raft log entries in front of raft.db (0: DefaultLogCacheEntries,
+	// DefaultLogCacheBytes).
+	LogCacheEntries int
+	LogCacheBytes   int64
 
 	// Logger receives the cluster's logs.
 	Logger *slog.Logger
@@ -108,5 +118,8 @@ func DefaultConfig() Config {
 		TrailingLogs:       10240,
 		ApplyTimeout:       10 * time.Second,
 		FeedSize:           50000,
+		FeedBytes:          fsm.DefaultFeedBytes,
+		LogCacheEntries:    DefaultLogCacheEntries,
+		LogCacheBytes:      DefaultLogCacheBytes,
 	}
 }

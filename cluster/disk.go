@@ -157,9 +157,9 @@ func (s *diskStore) SetUint64(k []byte, v uint64) error {
 	return s.watch.observe(s.BoltStore.SetUint64(k, v), false)
 }
 
-// typedLogStore is the log store raft uses (the LogCache over diskStore):
-// the cache flattens its store's errors into text, so a write that failed
-// for lack of room is answered with the watch's *DiskFullError.
+// typedLogStore is the log store raft uses (the log cache over diskStore):
+// a write that failed for lack of room is answered with the watch's
+// *DiskFullError, whatever the layers below made of the error.
 type typedLogStore struct {
 	raft.LogStore
 	watch *diskWatch

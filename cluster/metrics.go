@@ -51,3 +51,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
+// registerMemoryGauges exposes what the byte-bounded caches hold: the watch
+// feed of the current store and the Raft log cache.
+func registerMemoryGauges(reg prometheus.Registerer, feedBytes func() int64, cache *logCache) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "orch_watch_feed_bytes",
+			Help: "Bytes counted against --watch-feed-bytes by the change events kept for watches.",
+		}, func() float64 { return float64(feedBytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "orch_raft_log_cache_bytes",
+			Help: "Bytes of Raft log entries held in memory (bounded by --raft-log-cache-bytes).",
+		}, func() float64 { _, b := cache.stats(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "orch_raft_log_cache_entries",
+			Help: "Raft log entries held in memory.",
+		}, func() float64 { n, _ := cache.stats(); return float64(n) }),
+	)
+}

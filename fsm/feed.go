@@ -25,6 +25,35 @@ type Event struct {
 	Prev *Record
 }
 
+// DefaultFeedBytes bounds the bytes the feed keeps alive by default: 128 MiB.
+// With objects of up to 1.5 MiB (the API's limit) at least ~40 updates of
+// the largest objects stay in the window (each counts about twice its size,
+// see FeedLimits), while ordinary objects of a few KiB reach the event count
+// (DefaultFeedSize, 50,000 events of ~2.5 KiB are ~128 MiB) first, so the
+// byte bound changes nothing for them.
+const DefaultFeedBytes int64 = 128 << 20
+
+// feedEventOverhead is what one event costs besides its objects' bytes: the
+// Event, two Records and their index keys.
+const feedEventOverhead = 512
+
+// FeedLimits bound the change feed's window. The oldest events are evicted,
+// in whole indexes, once either bound is passed; a watch from before the
+// window gets 410 Gone.
+type FeedLimits struct {
+	// Events is the number of events kept: at least Events, and fewer than
+	// 2*Events unless one index alone is larger (values < 1 count as 1).
+	Events int
+	// Bytes bounds the sum of the events' sizes (0: no byte bound). An
+	// event's size is the JSON encoding of its object after and before the
+	// change plus a fixed overhead: a record the FSM made keeps its decoded
+	// object beside its encoding, about twice its JSON, and consecutive
+	// events share a record, so the sum tracks the memory the window keeps
+	// alive. The events of the newest index are always kept, whatever their
+	// size, so a watcher that is up to date keeps getting them.
+	Bytes int64
+}
+
 // Feed is the store's change feed: the most recent events in index order.
 // Watches read it from a resourceVersion; a resourceVersion older than the
 // window it keeps is answered with Gone (410), as Kubernetes does once etcd
@@ -32,30 +61,64 @@ type Event struct {
 type Feed struct {
 	mu     sync.Mutex
 	events []Event
+	// sizes[i] is the size of events[i] (see FeedLimits.Bytes); bytes is their sum.
+	sizes []int64
+	bytes int64
 	// floor is the highest index whose events are no longer all kept:
 	// a watch may start from any rv >= floor.
-	floor  uint64
-	last   uint64
-	max    int
-	notify chan struct{}
-	closed bool
+	floor    uint64
+	last     uint64
+	max      int
+	maxBytes int64
+	notify   chan struct{}
+	closed   bool
 }
 
-// NewFeed returns a feed that keeps at least max events and serves watches
-// from resourceVersions >= start.
+// NewFeed returns a feed that keeps at least max events, with no byte
+// bound, and serves watches from resourceVersions >= start.
 func NewFeed(max int, start uint64) *Feed {
-	if max < 1 {
-		max = 1
+	return NewBoundedFeed(FeedLimits{Events: max}, start)
+}
+
+// NewBoundedFeed returns a feed bounded by lim that serves watches from
+// resourceVersions >= start.
+func NewBoundedFeed(lim FeedLimits, start uint64) *Feed {
+	return &Feed{max: max(lim.Events, 1), maxBytes: max(lim.Bytes, 0), floor: start, last: start,
+		notify: make(chan struct{})}
+}
+
+// eventSize is what an event counts against FeedLimits.Bytes. It asks each
+// record for its JSON, which a record the FSM made from an object encodes
+// once and keeps: the leader does so anyway for the write's answer, and
+// watchers need it, so a follower's records now cost what the leader's do.
+func eventSize(e Event) int64 {
+	n := int64(feedEventOverhead)
+	for _, r := range []*Record{e.Record, e.Prev} {
+		if r == nil {
+			continue
+		}
+		if raw, err := r.JSON(); err == nil {
+			n += int64(len(raw))
+		}
 	}
-	return &Feed{max: max, floor: start, last: start, notify: make(chan struct{})}
+	return n
 }
 
 // append adds the events of one applied batch (all with index <= last) and
 // wakes the waiting watchers. last is the highest index applied.
 func (f *Feed) append(evs []Event, last uint64) {
+	// Sized before taking the lock: sizing may encode a record.
+	sizes := make([]int64, len(evs))
+	for i, e := range evs {
+		sizes[i] = eventSize(e)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, evs...)
+	f.sizes = append(f.sizes, sizes...)
+	for _, sz := range sizes {
+		f.bytes += sz
+	}
 	if last > f.last {
 		f.last = last
 	}
@@ -67,13 +130,58 @@ func (f *Feed) append(evs []Event, last uint64) {
 		for drop > 0 && f.events[drop].Index == f.events[drop-1].Index {
 			drop--
 		}
-		if drop > 0 {
-			f.floor = f.events[drop-1].Index
-			f.events = append([]Event(nil), f.events[drop:]...)
-		}
+		f.drop(drop)
+	}
+	if f.maxBytes > 0 && f.bytes > f.maxBytes {
+		f.drop(f.dropForBytes())
 	}
 	close(f.notify)
 	f.notify = make(chan struct{})
+}
+
+// dropForBytes returns how many of the oldest events to drop to bring the
+// feed within its byte bound: whole indexes, never the newest index.
+func (f *Feed) dropForBytes() int {
+	n := len(f.events)
+	if n == 0 {
+		return 0
+	}
+	newest := f.events[n-1].Index
+	drop, bytes := 0, f.bytes
+	for drop < n && bytes > f.maxBytes && f.events[drop].Index != newest {
+		// Take the whole index.
+		idx := f.events[drop].Index
+		for drop < n && f.events[drop].Index == idx {
+			bytes -= f.sizes[drop]
+			drop++
+		}
+	}
+	return drop
+}
+
+// drop evicts the n oldest events, which must end at an index boundary, and
+// raises the floor to their last index. The evicted slots are cleared so
+// that their records can be collected before the slice is reallocated.
+func (f *Feed) drop(n int) {
+	if n <= 0 {
+		return
+	}
+	f.floor = f.events[n-1].Index
+	for i := range n {
+		f.bytes -= f.sizes[i]
+		f.events[i] = Event{}
+	}
+	f.events, f.sizes = f.events[n:], f.sizes[n:]
+	if len(f.events) == 0 {
+		f.events, f.sizes = nil, nil
+	}
+}
+
+// Bytes returns the sum of the sizes of the events kept (see FeedLimits.Bytes).
+func (f *Feed) Bytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bytes
 }
 
 // close wakes every watcher for the last time; Since then reports closed.

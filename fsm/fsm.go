@@ -12,7 +12,7 @@ import (
 // FSM is orch's raft.FSM. It applies committed entries to the current Store
 // and swaps in a fresh Store on snapshot restore.
 type FSM struct {
-	feedSize int
+	feed FeedLimits
 
 	mu    sync.RWMutex
 	store *Store
@@ -27,16 +27,26 @@ type FSM struct {
 
 var _ raft.BatchingFSM = (*FSM)(nil)
 
-// New returns an FSM with an empty store whose feed keeps feedSize events.
+// New returns an FSM with an empty store whose feed keeps feedSize events
+// and at most DefaultFeedBytes.
 func New(feedSize int) (*FSM, error) {
-	if feedSize <= 0 {
-		feedSize = DefaultFeedSize
+	return NewWithFeed(FeedLimits{Events: feedSize, Bytes: DefaultFeedBytes})
+}
+
+// NewWithFeed returns an FSM with an empty store whose feed is bounded by
+// lim; zero fields take DefaultFeedSize and DefaultFeedBytes.
+func NewWithFeed(lim FeedLimits) (*FSM, error) {
+	if lim.Events <= 0 {
+		lim.Events = DefaultFeedSize
 	}
-	s, err := NewStore(feedSize)
+	if lim.Bytes <= 0 {
+		lim.Bytes = DefaultFeedBytes
+	}
+	s, err := newStore(lim)
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{feedSize: feedSize, store: s, rejects: newRejections()}, nil
+	return &FSM{feed: lim, store: s, rejects: newRejections()}, nil
 }
 
 // Store returns the current store. Hold on to it only for one request: a
@@ -144,7 +154,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 // old store are woken and end; clients resume from their resourceVersion.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	s, err := NewStore(f.feedSize)
+	s, err := newStore(f.feed)
 	if err != nil {
 		return err
 	}
@@ -152,7 +162,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
-	s.feed = NewFeed(f.feedSize, idx)
+	s.feed = NewBoundedFeed(f.feed, idx)
 	f.mu.Lock()
 	old := f.store
 	f.store = s

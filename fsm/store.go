@@ -41,6 +41,11 @@ type Store struct {
 
 // NewStore returns an empty store whose feed keeps feedSize events.
 func NewStore(feedSize int) (*Store, error) {
+	return newStore(FeedLimits{Events: feedSize})
+}
+
+// newStore returns an empty store whose feed is bounded by lim.
+func newStore(lim FeedLimits) (*Store, error) {
 	sc := schema()
 	sc.Tables[tableIndex] = &memdb.TableSchema{
 		Name: tableIndex,
@@ -52,7 +57,7 @@ func NewStore(feedSize int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create memdb: %w", err)
 	}
-	return &Store{db: db, feed: NewFeed(feedSize, 0), abandon: make(chan struct{})}, nil
+	return &Store{db: db, feed: NewBoundedFeed(lim, 0), abandon: make(chan struct{})}, nil
 }
 
 // Feed returns the store's change feed.

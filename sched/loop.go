@@ -24,6 +24,15 @@ type changes struct {
 // skip the pass.
 func runOnChanges(ctx context.Context, store func() *fsm.Store, resync time.Duration, log *slog.Logger,
 	pass func(ctx context.Context, s *fsm.Store, ch changes) error) {
+	runOnChangesWake(ctx, store, resync, nil, log, pass)
+}
+
+// runOnChangesWake is runOnChanges that also runs a full pass when wake,
+// asked after each pass, says so: ok with a delay shorter than resync (a
+// loop waiting for a back-off to end). A nil wake never asks.
+func runOnChangesWake(ctx context.Context, store func() *fsm.Store, resync time.Duration,
+	wake func() (after time.Duration, ok bool), log *slog.Logger,
+	pass func(ctx context.Context, s *fsm.Store, ch changes) error) {
 	ch := changes{full: true}
 	for {
 		s := store()
@@ -33,7 +42,13 @@ func runOnChanges(ctx context.Context, store func() *fsm.Store, resync time.Dura
 		if err := pass(ctx, s, ch); err != nil && ctx.Err() == nil {
 			log.Warn("pass failed", "err", err)
 		}
-		ch = waitForChanges(ctx, s, seen, resync)
+		wait := resync
+		if wake != nil {
+			if d, ok := wake(); ok {
+				wait = max(min(wait, d), time.Millisecond)
+			}
+		}
+		ch = waitForChanges(ctx, s, seen, wait)
 		if ctx.Err() != nil {
 			return
 		}

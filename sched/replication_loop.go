@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -25,6 +26,11 @@ type ReplicationConfig struct {
 	// ExpectationsTTL is how long writes with an unknown outcome hold an RC
 	// back before it is planned again (default 15 s).
 	ExpectationsTTL time.Duration
+	// CreateBackoffBase and CreateBackoffMax shape the per-RC back-off after
+	// refused creates: the first retry waits Base, each further refusal
+	// doubles it, up to Max (defaults DefaultCreateBackoffBase and
+	// DefaultCreateBackoffMax).
+	CreateBackoffBase, CreateBackoffMax time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -32,8 +38,9 @@ type ReplicationConfig struct {
 // ReplicationManager keeps every replication controller's pods at its
 // replica count while this master leads.
 type ReplicationManager struct {
-	cfg ReplicationConfig
-	exp *Expectations
+	cfg     ReplicationConfig
+	exp     *Expectations
+	backoff *createBackoff
 }
 
 // NewReplicationManager returns a manager; Run starts it.
@@ -51,12 +58,19 @@ func NewReplicationManager(cfg ReplicationConfig) *ReplicationManager {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "replication")
-	return &ReplicationManager{cfg: cfg, exp: NewExpectations(cfg.ExpectationsTTL, cfg.Now)}
+	return &ReplicationManager{cfg: cfg, exp: NewExpectations(cfg.ExpectationsTTL, cfg.Now),
+		backoff: newCreateBackoff(cfg.CreateBackoffBase, cfg.CreateBackoffMax)}
 }
 
-// Run syncs every RC whenever something changes, and at least every Resync.
+// Run syncs every RC whenever something changes, at least every Resync, and
+// when the back-off of an RC whose creates were refused ends.
 func (m *ReplicationManager) Run(ctx context.Context) {
-	runOnChanges(ctx, m.cfg.Store, m.cfg.Resync, m.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
+	wake := func() (time.Duration, bool) {
+		now := m.cfg.Now()
+		t, ok := m.backoff.nextRetry(now)
+		return t.Sub(now), ok
+	}
+	runOnChangesWake(ctx, m.cfg.Store, m.cfg.Resync, wake, m.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
 		return m.Pass(ctx, s)
 	})
 }
@@ -69,17 +83,32 @@ type rcWrite struct {
 	delUID string
 }
 
-// Pass plans every RC against the pods of its namespace and commits all the
-// writes of the pass in one entry. On the leader, Apply returns once the
-// writes are in the store, so the next pass sees them; writes whose outcome
-// is unknown (the entry may still commit) hold their RC back through the
-// expectations until they are observed or time out.
+// rcSync is one RC's part of a pass.
+type rcSync struct {
+	rc   *v1.ReplicationController
+	key  string
+	plan ReplicationPlan
+	// batches are the sizes of the slow-start batches still to create.
+	batches []int
+	outcome rcCreateOutcome
+	failErr error
+}
+
+// Pass plans every RC against the pods of its namespace and commits the
+// writes: adoptions, releases, deletes and the first slow-start batch of
+// every RC's creates in one entry, each further batch of creates in one
+// entry (an RC leaves the batches at its first refused create), and the
+// statuses last, so that they report the creates' outcome. On the leader,
+// Apply returns once the writes are in the store, so the next pass sees
+// them; writes whose outcome is unknown (the entry may still commit) hold
+// their RC back through the expectations until they are observed or time out.
 func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 	rcs, err := store.List("replicationcontrollers", fsm.ListOptions{})
 	if err != nil {
 		return err
 	}
 	if len(rcs.Items) == 0 {
+		m.backoff.retain(nil)
 		return nil
 	}
 	pods, err := store.List("pods", fsm.ListOptions{})
@@ -92,74 +121,212 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 		byNS[p.Namespace] = append(byNS[p.Namespace], p)
 	}
 	now := m.cfg.Now()
-	var writes []rcWrite
+	var first []rcWrite
+	var syncs []*rcSync
+	keys := map[string]bool{}
 	for _, r := range rcs.Items {
 		rc := r.Object().(*v1.ReplicationController)
-		key := ExpectationsKey(rc.Namespace, rc.Name, rc.UID)
-		plan := PlanReplication(rc, byNS[rc.Namespace], m.exp, now)
-		w, err := m.writes(rc, key, plan, now)
+		s := &rcSync{rc: rc, key: ExpectationsKey(rc.Namespace, rc.Name, rc.UID)}
+		keys[s.key] = true
+		s.plan = PlanReplication(rc, byNS[rc.Namespace], m.exp, now)
+		switch {
+		case s.plan.Create > 0 && !m.backoff.ready(s.key, now):
+			s.outcome = createsHeld
+		case s.plan.Create > 0:
+			s.batches = slowStartBatches(s.plan.Create, SlowStartInitialBatchSize)
+		case rcShort(rc, s.plan):
+			s.outcome = createsHeld // expectations hold it, or no template
+		}
+		w, err := m.writes(rc, s.key, s.plan, now)
 		if err != nil {
 			return fmt.Errorf("plan rc %s/%s: %w", rc.Namespace, rc.Name, err)
 		}
-		var creates int
 		var dels []string
 		for _, x := range w {
-			if x.create {
-				creates++
-			}
 			if x.delUID != "" {
 				dels = append(dels, x.delUID)
 			}
 		}
-		if creates > 0 {
-			m.exp.ExpectCreations(key, creates)
-		}
 		if len(dels) > 0 {
-			m.exp.ExpectDeletions(key, dels)
+			m.exp.ExpectDeletions(s.key, dels)
 		}
-		writes = append(writes, w...)
+		first = append(first, w...)
+		syncs = append(syncs, s)
 	}
-	if len(writes) == 0 {
-		return nil
+	m.backoff.retain(keys)
+	if err := m.createInBatches(ctx, first, syncs, now); err != nil {
+		return err
 	}
+	status, err := m.statusWrites(syncs, now)
+	if err != nil || len(status) == 0 {
+		return err
+	}
+	_, err = m.apply(ctx, status)
+	return err
+}
+
+// createInBatches commits first (the claims and deletes of the pass) with
+// the first slow-start batch of every RC's creates, then each further round
+// of batches in an entry of its own, until every RC has created what it
+// planned or met a refusal, which it records in its rcSync.
+func (m *ReplicationManager) createInBatches(ctx context.Context, first []rcWrite, syncs []*rcSync, now time.Time) error {
+	for {
+		writes := first
+		first = nil
+		creating := map[string]*rcSync{}
+		for _, s := range syncs {
+			if len(s.batches) == 0 || s.outcome == createsFailed {
+				continue
+			}
+			n := s.batches[0]
+			s.batches = s.batches[1:]
+			made := 0
+			for range n {
+				w, err := m.createWrite(s.rc, s.key, now)
+				var refused limitRefusal
+				if errors.As(err, &refused) {
+					// A LimitRange refuses the template's pods: a refused
+					// create like any other, with its back-off and condition.
+					s.outcome, s.failErr = createsFailed, refused.err
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("plan rc %s/%s: %w", s.rc.Namespace, s.rc.Name, err)
+				}
+				writes = append(writes, w)
+				made++
+			}
+			if made > 0 {
+				m.exp.ExpectCreations(s.key, made)
+				creating[s.key] = s
+			}
+		}
+		if len(writes) == 0 {
+			return nil
+		}
+		results, err := m.apply(ctx, writes)
+		if err != nil {
+			return err // outcome unknown: the expectations hold these RCs back
+		}
+		for i, w := range writes {
+			if !w.create || i >= len(results) || results[i].Err == nil {
+				continue
+			}
+			if s := creating[w.key]; s != nil && s.outcome != createsFailed {
+				s.outcome, s.failErr = createsFailed, results[i].Err
+			}
+		}
+	}
+}
+
+// statusWrites settles each RC's back-off from its creates' outcome and
+// returns the status updates of the RCs whose status changed, the
+// ReplicaFailure condition included.
+func (m *ReplicationManager) statusWrites(syncs []*rcSync, now time.Time) ([]rcWrite, error) {
+	var out []rcWrite
+	for _, s := range syncs {
+		switch s.outcome {
+		case createsFailed:
+			d := m.backoff.failure(s.key, now)
+			m.cfg.Logger.Warn("pod creates refused: backing off", "rc", s.key, "retryIn", d,
+				"failures", m.backoff.failures(s.key), "err", s.failErr)
+		case createsNone:
+			m.backoff.forget(s.key)
+		}
+		st := s.plan.Status
+		st.Conditions = withReplicaFailure(st.Conditions, s.outcome, s.failErr, now)
+		if v1.JSONEqual(st, s.rc.Status) {
+			continue
+		}
+		q := v1.DeepCopy(s.rc)
+		q.Status = st
+		cmd, err := fsm.NewUpdate(q, true)
+		if err != nil {
+			return nil, fmt.Errorf("status of rc %s/%s: %w", s.rc.Namespace, s.rc.Name, err)
+		}
+		out = append(out, rcWrite{item: batchItem(cmd), key: s.key})
+	}
+	return out, nil
+}
+
+// rcShort reports whether rc has fewer active pods than it wants, so a pass
+// that creates nothing for it did not settle it.
+func rcShort(rc *v1.ReplicationController, plan ReplicationPlan) bool {
+	desired := int32(1)
+	if rc.Spec.Replicas != nil {
+		desired = *rc.Spec.Replicas
+	}
+	return rc.DeletionTimestamp == nil && plan.Status.Replicas < desired
+}
+
+// apply commits writes in one entry and settles their expectations: each is
+// done, applied or refused (the next pass plans again). Refusals other than
+// conflicts and not-found are logged.
+func (m *ReplicationManager) apply(ctx context.Context, writes []rcWrite) (fsm.BatchResult, error) {
 	items := make([]fsm.BatchItem, len(writes))
 	for i, w := range writes {
 		items[i] = w.item
 	}
 	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := m.cfg.Proposer.Apply(ctx, cmd)
 	if err != nil {
-		return err // outcome unknown: the expectations hold these RCs back
+		return nil, err
 	}
 	results, _ := res.(fsm.BatchResult)
 	for i, w := range writes {
-		// Done either way: applied, or refused (and the next pass plans again).
 		switch {
 		case w.create:
 			m.exp.CreationObserved(w.key)
 		case w.delUID != "":
 			m.exp.DeletionObserved(w.key, w.delUID)
 		}
-		if i < len(results) && results[i].Err != nil && !v1.IsConflict(results[i].Err) && !v1.IsNotFound(results[i].Err) {
+		if i < len(results) && results[i].Err != nil && !w.create && !v1.IsConflict(results[i].Err) && !v1.IsNotFound(results[i].Err) {
 			m.cfg.Logger.Warn("replication write refused", "rc", w.key, "err", results[i].Err)
 		}
 	}
-	return nil
+	return results, nil
 }
 
-// writes turns a plan into commands: adoptions and releases (pod updates
-// with the pod's resourceVersion as precondition), creates, deletes, and
-// the RC's status when it changed.
+// batchItem turns an encoded command into an item of a BatchCommand.
+func batchItem(cmd []byte) fsm.BatchItem {
+	return fsm.BatchItem{Type: fsm.CommandType(cmd[0]), Body: cmd[1:]}
+}
+
+// createWrite is the create of one new pod of rc.
+func (m *ReplicationManager) createWrite(rc *v1.ReplicationController, key string, now time.Time) (rcWrite, error) {
+	p := PodFromTemplate(rc)
+	p.Name = v1.GenerateName(p.GenerateName)
+	p.UID = uuid.NewString()
+	p.CreationTimestamp = v1.NewTime(now)
+	v1.Default(p)
+	if err := limitPod(m.cfg.Store(), p); err != nil {
+		return rcWrite{}, limitRefusal{err}
+	}
+	cmd, err := fsm.NewCreate(p)
+	if err != nil {
+		return rcWrite{}, err
+	}
+	return rcWrite{item: batchItem(cmd), key: key, create: true}, nil
+}
+
+// limitRefusal is a LimitRange's refusal of a pod the manager would create.
+type limitRefusal struct{ err error }
+
+func (r limitRefusal) Error() string { return r.err.Error() }
+
+// writes turns a plan's claims and deletes into commands: adoptions and
+// releases (pod updates with the pod's resourceVersion as precondition) and
+// deletes. Creates and the status are written by Pass.
 func (m *ReplicationManager) writes(rc *v1.ReplicationController, key string, plan ReplicationPlan, now time.Time) ([]rcWrite, error) {
 	var out []rcWrite
 	add := func(cmd []byte, err error, w rcWrite) error {
 		if err != nil {
 			return err
 		}
-		w.item, w.key = fsm.BatchItem{Type: fsm.CommandType(cmd[0]), Body: cmd[1:]}, key
+		w.item, w.key = batchItem(cmd), key
 		out = append(out, w)
 		return nil
 	}
@@ -185,33 +352,10 @@ func (m *ReplicationManager) writes(rc *v1.ReplicationController, key string, pl
 			return nil, err
 		}
 	}
-	for i := 0; i < plan.Create; i++ {
-		p := PodFromTemplate(rc)
-		p.Name = v1.GenerateName(p.GenerateName)
-		p.UID = uuid.NewString()
-		p.CreationTimestamp = v1.NewTime(now)
-		v1.Default(p)
-		if err := limitPod(m.cfg.Store(), p); err != nil {
-			m.cfg.Logger.Warn("replica not created", "rc", key, "err", err)
-			continue
-		}
-		cmd, err := fsm.NewCreate(p)
-		if err := add(cmd, err, rcWrite{create: true}); err != nil {
-			return nil, err
-		}
-	}
 	for _, p := range plan.Delete {
 		cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "pods", Namespace: p.Namespace, Name: p.Name,
 			UID: p.UID, Now: v1.NewTime(now)})
 		if err := add(cmd, err, rcWrite{delUID: p.UID}); err != nil {
-			return nil, err
-		}
-	}
-	if !v1.JSONEqual(plan.Status, rc.Status) {
-		q := v1.DeepCopy(rc)
-		q.Status = plan.Status
-		cmd, err := fsm.NewUpdate(q, true)
-		if err := add(cmd, err, rcWrite{}); err != nil {
 			return nil, err
 		}
 	}

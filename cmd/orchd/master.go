@@ -35,6 +35,8 @@ type masterFlags struct {
 	heartbeat, election, lease    time.Duration
 	snapshotThreshold             uint64
 	feedSize                      int
+	feedBytes, logCacheBytes      int64
+	podGCQuarantine               time.Duration
 	gcPercent                     int
 	nodeGrace, nodeEviction       time.Duration
 	logLevel                      string
@@ -86,6 +88,9 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.lease, "leader-lease-timeout", d.LeaderLeaseTimeout, "a leader that cannot reach a quorum this long steps down")
 	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", d.SnapshotThreshold, "log entries between snapshots")
 	fl.IntVar(&f.feedSize, "watch-window", d.FeedSize, "change events kept for watches; older resourceVersions get 410 Gone")
+	fl.Var(newBytesFlag(&f.feedBytes, d.FeedBytes), "watch-feed-bytes", "bytes of change events kept for watches (each event counts its object before and after); older resourceVersions get 410 Gone")
+	fl.Var(newBytesFlag(&f.logCacheBytes, d.LogCacheBytes), "raft-log-cache-bytes", "bytes of recent Raft log entries kept in memory in front of raft.db (at most 1024 entries either way)")
+	fl.DurationVar(&f.podGCQuarantine, "pod-gc-quarantine", sched.DefaultPodGCQuarantine, "pods bound to a node that does not exist are force-deleted once the node has been missing this long (a registering node keeps its pods)")
 	fl.DurationVar(&f.nodeGrace, "node-grace", 40*time.Second, "a node silent this long becomes Ready=Unknown and gets the node.orch.io/unreachable NoSchedule taint")
 	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
@@ -141,6 +146,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	cc.ServerTLS, cc.ClientTLS = peerServer, peerClient
 	cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = f.heartbeat, f.election, f.lease
 	cc.SnapshotThreshold, cc.FeedSize = f.snapshotThreshold, f.feedSize
+	cc.FeedBytes, cc.LogCacheBytes = f.feedBytes, f.logCacheBytes
 	cc.Logger, cc.Registerer = log, reg
 	c, err := cluster.New(cc)
 	if err != nil {
@@ -149,6 +155,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("replication", sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *cluster.Liveness
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
