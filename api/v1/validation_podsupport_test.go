@@ -1,0 +1,93 @@
+package v1
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func TestValidatePodSupport(t *testing.T) {
+	q := resource.MustParse
+	for _, tc := range []struct {
+		name   string
+		mutate func(s *PodSpec)
+		field  string // "" = valid
+		msg    string // part of the cause's message
+	}{
+		{"init container", func(s *PodSpec) {
+			s.InitContainers = []Container{{Name: "init", Image: "busybox", ImagePullPolicy: PullIfNotPresent,
+				TerminationMessagePath: DefaultTerminationMessagePath, TerminationMessagePolicy: "File"}}
+		}, "", ""},
+		{"init container with a probe", func(s *PodSpec) {
+			s.InitContainers = []Container{{Name: "init", Image: "busybox", ImagePullPolicy: PullIfNotPresent,
+				TerminationMessagePath: DefaultTerminationMessagePath, TerminationMessagePolicy: "File",
+				ReadinessProbe: &Probe{ProbeHandler: ProbeHandler{Exec: &ExecAction{Command: []string{"true"}}},
+					TimeoutSeconds: 1, PeriodSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}}}
+		}, "spec.initContainers[0].readinessProbe", "may not be set for init containers"},
+		{"deadline 1", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(1)) }, "", ""},
+		{"deadline 0", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(0)) }, "spec.activeDeadlineSeconds", "must be >= 1"},
+		{"memory emptyDir", func(s *PodSpec) {
+			sz := q("64Mi")
+			s.Volumes[0].EmptyDir = &EmptyDirVolumeSource{Medium: MediumMemory, SizeLimit: &sz}
+		}, "", ""},
+		{"hugepages emptyDir", func(s *PodSpec) { s.Volumes[0].EmptyDir.Medium = "HugePages" },
+			"spec.volumes[0].emptyDir.medium", "supported values"},
+		{"negative sizeLimit", func(s *PodSpec) {
+			sz := q("-1Mi")
+			s.Volumes[0].EmptyDir.SizeLimit = &sz
+		}, "spec.volumes[0].emptyDir.sizeLimit", "greater than or equal to 0"},
+		{"hostNetwork", func(s *PodSpec) { s.HostNetwork = true }, "spec.hostNetwork", "orch does not support hostNetwork yet"},
+		{"hostPort", func(s *PodSpec) { s.Containers[0].Ports[0].HostPort = 8080 }, "spec.containers[0].ports[0].hostPort", "does not support host ports"},
+		{"hostIP", func(s *PodSpec) { s.Containers[0].Ports[0].HostIP = "0.0.0.0" }, "spec.containers[0].ports[0].hostIP", "does not support host ports"},
+		{"serviceAccountName", func(s *PodSpec) { s.ServiceAccountName = "builder" }, "spec.serviceAccountName", "service accounts"},
+		{"serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "builder" }, "spec.serviceAccount", "service accounts"},
+		{"imagePullSecrets", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{Name: "regcred"}} }, "spec.imagePullSecrets", "image pull secrets"},
+		{"dnsPolicy None", func(s *PodSpec) { s.DNSPolicy = "None" }, "spec.dnsPolicy", "supported values"},
+		{"enableServiceLinks false", func(s *PodSpec) { s.EnableServiceLinks = new(false) }, "", ""},
+		{"enableServiceLinks true", func(s *PodSpec) { s.EnableServiceLinks = new(true) }, "spec.enableServiceLinks", "service environment variables"},
+		{"default tolerations of kubernetes", func(s *PodSpec) {
+			s.Tolerations = []Toleration{{Key: notReadyTaintKey, Operator: "Exists", Effect: TaintNoExecute, TolerationSeconds: new(int64(300))}}
+		}, "", ""},
+		{"tolerationSeconds on NoSchedule", func(s *PodSpec) {
+			s.Tolerations = []Toleration{{Key: "a", Operator: "Exists", Effect: TaintNoSchedule, TolerationSeconds: new(int64(3))}}
+		}, "spec.tolerations[0].effect", "NoExecute"},
+		{"unsupported fieldRef", func(s *PodSpec) {
+			s.Containers[0].Env[1].ValueFrom.FieldRef.FieldPath = "metadata.labels['app']"
+		}, "spec.containers[0].env[1].valueFrom.fieldRef.fieldPath", "supported values"},
+		{"ephemeral-storage", func(s *PodSpec) {
+			s.Containers[0].Resources.Limits = ResourceList{"ephemeral-storage": q("1Gi")}
+		}, "spec.containers[0].resources.limits[ephemeral-storage]", "supported values"},
+		{"tty", func(s *PodSpec) { s.Containers[0].TTY = true }, "spec.containers[0].tty", "terminals"},
+		{"liveness successThreshold", func(s *PodSpec) { s.Containers[0].LivenessProbe.SuccessThreshold = 2 },
+			"spec.containers[0].livenessProbe.successThreshold", "must be 1"},
+		{"ftp probe", func(s *PodSpec) {
+			s.Containers[0].ReadinessProbe.HTTPGet.Scheme = "FTP"
+		}, "spec.containers[0].readinessProbe.httpGet.scheme", "supported values"},
+		{"startup probe", func(s *PodSpec) {
+			s.Containers[0].StartupProbe = &Probe{ProbeHandler: ProbeHandler{HTTPGet: &HTTPGetAction{Port: intstr.FromInt32(80), Scheme: "HTTP"}},
+				TimeoutSeconds: 1, PeriodSeconds: 1, SuccessThreshold: 1, FailureThreshold: 30}
+		}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := validPod()
+			tc.mutate(&p.Spec)
+			err := Validate(p)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("valid pod refused: %v", err)
+				}
+				return
+			}
+			wantInvalid(t, err, tc.field)
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not say %q", err, tc.msg)
+			}
+			// RC templates share the rules.
+			rc := validRC()
+			rc.Spec.Template.Spec = p.Spec
+			wantInvalid(t, Validate(rc), "spec.template."+tc.field)
+		})
+	}
+}
