@@ -68,11 +68,11 @@ func newLifecycleWorker(t *testing.T, exec func([]string) (int, []byte, error)) 
 	a := &Agent{cfg: Config{NodeIP: "192.0.2.10", StateDir: t.TempDir(), Runtime: lw.rt,
 		BackoffInitial: 10 * time.Second, BackoffMax: 40 * time.Second, ResyncInterval: 10 * time.Second,
 		EmptyDirCheckInterval: 10 * time.Second,
-		Now: func() time.Time { return lw.now }}, log: log}
+		Now:                   func() time.Time { return lw.now }}, log: log}
 	a.status = newStatusManager(nil, log)
 	a.prober = &prober{rt: lw.rt}
 	lw.podWorker = &podWorker{a: a, uid: "u", log: log, containers: map[string]*containerState{},
-		events: make(chan workerEvent, 16),
+		events:  make(chan workerEvent, 16),
 		sandbox: &podnet.Sandbox{IP: net.ParseIP("10.244.1.5")}}
 	return lw
 }
