@@ -104,6 +104,25 @@ func unmountEmptyDirs(podDir string) error {
 	return errors.Join(errs...)
 }
 
+// UnmountPodVolumes unmounts the tmpfs emptyDirs of every pod under an
+// agent's state directory, for `orchd node reset` after the agent is gone.
+func UnmountPodVolumes(stateDir string) error {
+	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list pods: %w", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		if e.IsDir() {
+			errs = append(errs, unmountEmptyDirs(filepath.Join(stateDir, "pods", e.Name())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // checkEmptyDirUsage measures, at most once per EmptyDirCheckInterval, the
 // space the pod's emptyDir volumes with a sizeLimit use, and ends the pod
 // (Evicted) when one uses more than its limit, as the kubelet's eviction

@@ -291,6 +291,9 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 			w.startTime = pod.Status.StartTime
 		}
 	}
+	// As the kubelet's syncPod: the status observed (a container that just
+	// exited shows as terminated) is reported before acting on it.
+	w.a.status.set(pod, w.podStatus(pod))
 	var again time.Duration
 	wantSoon := func(d time.Duration) {
 		if d > 0 && (again == 0 || d < again) {
