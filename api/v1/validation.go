@@ -515,6 +515,7 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		if !JSONEqual(o.Spec.Volumes, op.Spec.Volumes) {
 			errs = append(errs, field.Forbidden(sp.Child("volumes"), "may not be changed"))
 		}
+		errs = append(errs, validatePodSpecUpdate(&o.Spec, &op.Spec, sp)...)
 	case *Service:
 		os := old.(*Service)
 		if os.Spec.ClusterIP != "" && o.Spec.ClusterIP != "" && o.Spec.ClusterIP != os.Spec.ClusterIP {

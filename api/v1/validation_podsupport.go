@@ -1,6 +1,9 @@
 package v1
 
 import (
+	"math"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -46,8 +49,8 @@ func notYet(what string) string {
 // here is removed from the list when orch implements it.
 func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if d := s.ActiveDeadlineSeconds; d != nil && *d < 1 {
-		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *d, "must be >= 1"))
+	if d := s.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
+		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
 	}
 	if s.HostNetwork {
 		errs = append(errs, field.Forbidden(p.Child("hostNetwork"), notYet("hostNetwork")))
@@ -200,6 +203,56 @@ func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 	}
 	if c.TTY {
 		errs = append(errs, field.Forbidden(p.Child("tty"), notYet("terminals")))
+	}
+	return errs
+}
+
+// validatePodSpecUpdate applies Kubernetes' rules for updating a pod's
+// spec (ValidatePodUpdate) beyond the containers and volumes that
+// validateImmutable checks: init containers may change only their image;
+// activeDeadlineSeconds may be set or lowered, never raised or removed;
+// tolerations may only be added; nothing else may change (nodeName is
+// checked by validateImmutable).
+func validatePodSpecUpdate(s, old *PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(s.InitContainers) != len(old.InitContainers) {
+		errs = append(errs, field.Forbidden(p.Child("initContainers"), "init containers may not be added or removed"))
+	} else {
+		for i := range s.InitContainers {
+			a, b := s.InitContainers[i], old.InitContainers[i]
+			a.Image, b.Image = "", ""
+			a.ImagePullPolicy, b.ImagePullPolicy = "", ""
+			if !JSONEqual(a, b) {
+				errs = append(errs, field.Forbidden(p.Child("initContainers").Index(i),
+					"pod updates may only change the image of an init container"))
+			}
+		}
+	}
+	dp := p.Child("activeDeadlineSeconds")
+	switch n, o := s.ActiveDeadlineSeconds, old.ActiveDeadlineSeconds; {
+	case n == nil && o != nil:
+		errs = append(errs, field.Invalid(dp, nil, "must not update from a positive integer to nil value"))
+	case n != nil && o != nil && *n > *o:
+		errs = append(errs, field.Invalid(dp, *n, "must be less than or equal to previous value"))
+	}
+	for _, t := range old.Tolerations {
+		kept := false
+		for _, u := range s.Tolerations {
+			kept = kept || JSONEqual(t, u)
+		}
+		if !kept {
+			errs = append(errs, field.Forbidden(p.Child("tolerations"), "existing toleration can not be modified except its tolerationSeconds"))
+			break
+		}
+	}
+	// Everything else must stay as it was.
+	a, b := *s, *old
+	for _, x := range []*PodSpec{&a, &b} {
+		x.Containers, x.InitContainers, x.Volumes, x.ActiveDeadlineSeconds, x.Tolerations, x.NodeName = nil, nil, nil, nil, nil, ""
+	}
+	if !JSONEqual(a, b) {
+		errs = append(errs, field.Forbidden(p, "pod updates may not change fields other than `spec.containers[*].image`, "+
+			"`spec.initContainers[*].image`, `spec.activeDeadlineSeconds` or `spec.tolerations` (only additions to existing tolerations)"))
 	}
 	return errs
 }

@@ -27,7 +27,7 @@ func TestValidatePodSupport(t *testing.T) {
 					TimeoutSeconds: 1, PeriodSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}}}
 		}, "spec.initContainers[0].readinessProbe", "may not be set for init containers"},
 		{"deadline 1", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(1)) }, "", ""},
-		{"deadline 0", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(0)) }, "spec.activeDeadlineSeconds", "must be >= 1"},
+		{"deadline 0", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(0)) }, "spec.activeDeadlineSeconds", "must be between 1 and 2147483647, inclusive"},
 		{"memory emptyDir", func(s *PodSpec) {
 			sz := q("64Mi")
 			s.Volumes[0].EmptyDir = &EmptyDirVolumeSource{Medium: MediumMemory, SizeLimit: &sz}
@@ -88,6 +88,45 @@ func TestValidatePodSupport(t *testing.T) {
 			rc := validRC()
 			rc.Spec.Template.Spec = p.Spec
 			wantInvalid(t, Validate(rc), "spec.template."+tc.field)
+		})
+	}
+}
+
+func TestValidatePodSpecUpdate(t *testing.T) {
+	withInit := func() *Pod {
+		p := validPod()
+		p.Spec.NodeName = "node-1"
+		p.Spec.ActiveDeadlineSeconds = new(int64(60))
+		p.Spec.InitContainers = []Container{{Name: "init", Image: "busybox:1.35", Command: []string{"true"},
+			ImagePullPolicy: PullIfNotPresent, TerminationMessagePath: DefaultTerminationMessagePath, TerminationMessagePolicy: "File"}}
+		return p
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(s *PodSpec)
+		field  string // "" = allowed
+	}{
+		{"init image", func(s *PodSpec) { s.InitContainers[0].Image = "busybox:1.36" }, ""},
+		{"init command", func(s *PodSpec) { s.InitContainers[0].Command = []string{"false"} }, "spec.initContainers[0]"},
+		{"init removed", func(s *PodSpec) { s.InitContainers = nil }, "spec.initContainers"},
+		{"deadline lowered", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(30)) }, ""},
+		{"deadline raised", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(90)) }, "spec.activeDeadlineSeconds"},
+		{"deadline removed", func(s *PodSpec) { s.ActiveDeadlineSeconds = nil }, "spec.activeDeadlineSeconds"},
+		{"toleration added", func(s *PodSpec) { s.Tolerations = append(s.Tolerations, Toleration{Key: "k", Operator: "Exists"}) }, ""},
+		{"restartPolicy", func(s *PodSpec) { s.RestartPolicy = RestartNever }, "spec"},
+		{"hostname", func(s *PodSpec) { s.Hostname = "other" }, "spec"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := withInit()
+			tc.mutate(&p.Spec)
+			err := ValidateUpdate(p, withInit())
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("update refused: %v", err)
+				}
+				return
+			}
+			wantInvalid(t, err, tc.field)
 		})
 	}
 }
