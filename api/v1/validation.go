@@ -380,6 +380,7 @@ func validateRC(rc *ReplicationController) field.ErrorList {
 		errs = append(errs, field.Invalid(tp.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
 	}
 	errs = append(errs, ValidatePodSpec(&t.Spec, tp.Child("spec"))...)
+	errs = append(errs, validateRCTemplateSpec(&t.Spec, tp.Child("spec"))...)
 	if t.Spec.NodeName != "" {
 		errs = append(errs, field.Forbidden(tp.Child("spec", "nodeName"), "a template may not name a node"))
 	}

@@ -256,3 +256,18 @@ func validatePodSpecUpdate(s, old *PodSpec, p *field.Path) field.ErrorList {
 	}
 	return errs
 }
+
+// validateRCTemplateSpec applies Kubernetes' extra rules for the pod
+// template of a ReplicationController: its pods run for ever, so they
+// restart Always and have no activeDeadlineSeconds.
+func validateRCTemplateSpec(s *PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if s.RestartPolicy != RestartAlways {
+		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), s.RestartPolicy, []string{RestartAlways}))
+	}
+	if s.ActiveDeadlineSeconds != nil {
+		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds,
+			"activeDeadlineSeconds in ReplicationController is not Supported"))
+	}
+	return errs
+}

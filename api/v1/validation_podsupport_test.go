@@ -87,6 +87,7 @@ func TestValidatePodSupport(t *testing.T) {
 			// RC templates share the rules.
 			rc := validRC()
 			rc.Spec.Template.Spec = p.Spec
+			rc.Spec.Template.Spec.NodeName = ""
 			wantInvalid(t, Validate(rc), "spec.template."+tc.field)
 		})
 	}
@@ -127,6 +128,24 @@ func TestValidatePodSpecUpdate(t *testing.T) {
 				return
 			}
 			wantInvalid(t, err, tc.field)
+		})
+	}
+}
+
+func TestValidateRCTemplateSpec(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(s *PodSpec)
+		field  string
+	}{
+		{"restartPolicy Never", func(s *PodSpec) { s.RestartPolicy = RestartNever }, "spec.template.spec.restartPolicy"},
+		{"restartPolicy OnFailure", func(s *PodSpec) { s.RestartPolicy = RestartOnFailure }, "spec.template.spec.restartPolicy"},
+		{"activeDeadlineSeconds", func(s *PodSpec) { s.ActiveDeadlineSeconds = new(int64(10)) }, "spec.template.spec.activeDeadlineSeconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := validRC()
+			tc.mutate(&rc.Spec.Template.Spec)
+			wantInvalid(t, Validate(rc), tc.field)
 		})
 	}
 }
