@@ -100,6 +100,14 @@ func TestPodLifecycle(t *testing.T) {
 			Command: []string{"sh", "-c", "grep ' /cache ' /proc/mounts; " +
 				"dd if=/dev/zero of=/cache/fill bs=1M count=32 2>/dev/null || echo cache full at $(du -k /cache/fill | cut -f1)k; sleep 100000"}}}}})
 
+	// (e) A disk emptyDir over its sizeLimit gets the pod evicted.
+	small := resource.MustParse("1Mi")
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hog"}, Spec: v1.PodSpec{
+		TerminationGracePeriodSeconds: int64p(1),
+		Volumes:                       []v1.Volume{{Name: "scratch", EmptyDir: &v1.EmptyDirVolumeSource{SizeLimit: &small}}},
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", VolumeMounts: []v1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}},
+			Command: []string{"sh", "-c", "dd if=/dev/urandom of=/scratch/big bs=1M count=3 2>/dev/null; sleep 100000"}}}}})
+
 	t.Run("init containers", func(t *testing.T) {
 		var p *v1.Pod
 		waitFor(t, 60*time.Second, "init-demo running", func() (bool, string) {
@@ -189,6 +197,19 @@ func TestPodLifecycle(t *testing.T) {
 			t.Errorf("no dd result: %q", out)
 		} else if fmt.Sscanf(after, "%dk", &kb); kb < 15<<10 || kb > 16<<10 {
 			t.Errorf("writing 32 MiB into the 16 MiB tmpfs stopped at %d KiB: %q", kb, out)
+		}
+	})
+
+	t.Run("emptyDir sizeLimit", func(t *testing.T) {
+		var p *v1.Pod
+		// The node measures every 10 s.
+		waitFor(t, 60*time.Second, "hog evicted", func() (bool, string) {
+			p = getPod(t, cl, "hog")
+			return p.Status.Phase == v1.PodFailed, p.Status.Phase
+		})
+		want := `Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". `
+		if p.Status.Reason != "Evicted" || p.Status.Message != want {
+			t.Errorf("reason %q message %q, want Evicted %q", p.Status.Reason, p.Status.Message, want)
 		}
 	})
 }
