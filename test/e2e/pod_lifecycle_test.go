@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -95,7 +96,8 @@ func TestPodLifecycle(t *testing.T) {
 	// (d) A Memory emptyDir is a tmpfs of the sizeLimit.
 	limit := resource.MustParse("16Mi")
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "memdir"}, Spec: v1.PodSpec{
-		Volumes: []v1.Volume{{Name: "cache", EmptyDir: &v1.EmptyDirVolumeSource{Medium: v1.MediumMemory, SizeLimit: &limit}}},
+		TerminationGracePeriodSeconds: int64p(1),
+		Volumes:                       []v1.Volume{{Name: "cache", EmptyDir: &v1.EmptyDirVolumeSource{Medium: v1.MediumMemory, SizeLimit: &limit}}},
 		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", VolumeMounts: []v1.VolumeMount{{Name: "cache", MountPath: "/cache"}},
 			Command: []string{"sh", "-c", "grep ' /cache ' /proc/mounts; " +
 				"dd if=/dev/zero of=/cache/fill bs=1M count=32 2>/dev/null || echo cache full at $(du -k /cache/fill | cut -f1)k; sleep 100000"}}}}})
@@ -191,6 +193,29 @@ func TestPodLifecycle(t *testing.T) {
 		})
 		if !strings.Contains(out, "tmpfs /cache tmpfs") || !strings.Contains(out, "size=16384k") {
 			t.Errorf("/cache is not a 16 MiB tmpfs: %q", out)
+		}
+		// Deleting the pod unmounts its tmpfs from the node.
+		uid := getPod(t, cl, "memdir").UID
+		mounted := func() bool {
+			b, err := os.ReadFile("/proc/self/mounts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Contains(string(b), uid+"/volumes/cache")
+		}
+		if !mounted() {
+			t.Fatalf("no tmpfs of pod %s in the node's mounts", uid)
+		}
+		if _, err := cl.Delete(ctxT(t, 5*time.Second), "pods", "default", "memdir", nil); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, "memdir deleted", func() (bool, string) {
+			var q v1.Pod
+			err := cl.Get(ctxT(t, 5*time.Second), "pods", "default", "memdir", &q)
+			return v1.IsNotFound(err), fmt.Sprint(err)
+		})
+		if mounted() {
+			t.Errorf("the tmpfs of the deleted pod %s is still mounted", uid)
 		}
 		var kb int
 		if _, after, ok := strings.Cut(out, "cache full at "); !ok {
