@@ -76,7 +76,7 @@ func TestPodLifecycle(t *testing.T) {
 		Volumes: []v1.Volume{{Name: "workdir", EmptyDir: &v1.EmptyDirVolumeSource{}}},
 		InitContainers: []v1.Container{
 			{Name: "install", Image: "busybox:1.35", VolumeMounts: workdir,
-				Command: []string{"sh", "-c", "echo written by the init container $(hostname) > /work-dir/index.html"}},
+				Command: []string{"sh", "-c", "echo written by the init container $(hostname) >> /work-dir/index.html"}},
 			{Name: "second", Image: "busybox:1.35", VolumeMounts: workdir,
 				Command: []string{"sh", "-c", "test -f /work-dir/index.html && echo second init container ran after the first >> /work-dir/index.html"}},
 		},
@@ -132,6 +132,32 @@ func TestPodLifecycle(t *testing.T) {
 		}
 		if s := watch.statuses("init-demo"); !contains(s, "Running") {
 			t.Errorf("orchctl get pods -w printed %v", s)
+		}
+
+		// A restarted agent adopts the pod and never runs its init
+		// containers again (they append to index.html).
+		webID := containerID(containerStatus(p, "web"))
+		nd.Kill()
+		nd.Start()
+		createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "after-restart"}, Spec: v1.PodSpec{
+			TerminationGracePeriodSeconds: int64p(1),
+			Containers:                    []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"}}}}})
+		waitFor(t, 60*time.Second, "a pod started by the restarted agent", func() (bool, string) {
+			q := getPod(t, cl, "after-restart")
+			return q.Status.Phase == v1.PodRunning, q.Status.Phase
+		})
+		out, err = httpGet(nd, "http://"+p.Status.PodIP+":8080/index.html")
+		if err != nil || out != want {
+			t.Errorf("after the agent restart the app served %q (%v), want %q", out, err, want)
+		}
+		q := getPod(t, cl, "init-demo")
+		if cs := containerStatus(q, "web"); containerID(cs) != webID || cs.RestartCount != 0 {
+			t.Errorf("after the agent restart the app container is %+v, want %s still running", cs, webID)
+		}
+		for i, cs := range q.Status.InitContainerStatuses {
+			if cs.ContainerID != p.Status.InitContainerStatuses[i].ContainerID || cs.RestartCount != 0 {
+				t.Errorf("after the agent restart init container %s is %+v", cs.Name, cs)
+			}
 		}
 	})
 
