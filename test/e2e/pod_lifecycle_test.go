@@ -110,6 +110,23 @@ func TestPodLifecycle(t *testing.T) {
 		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", VolumeMounts: []v1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}},
 			Command: []string{"sh", "-c", "dd if=/dev/urandom of=/scratch/big bs=1M count=3 2>/dev/null; sleep 100000"}}}}})
 
+	// (f) Startup probes: liveness waits for startup; a failing startup
+	// probe restarts the container.
+	execProbe := func(cmd string, failures int32) *v1.Probe {
+		return &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"sh", "-c", cmd}}},
+			PeriodSeconds: 1, TimeoutSeconds: 3, FailureThreshold: failures}
+	}
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "slow-start"}, Spec: v1.PodSpec{
+		TerminationGracePeriodSeconds: int64p(1),
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35",
+			Command:       []string{"sh", "-c", "sleep 3; touch /tmp/started; exec sleep 100000"},
+			StartupProbe:  execProbe("test -f /tmp/started", 30),
+			LivenessProbe: execProbe("test -f /tmp/started", 1)}}}})
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "never-starts"}, Spec: v1.PodSpec{
+		TerminationGracePeriodSeconds: int64p(1),
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"},
+			StartupProbe: execProbe("false", 2)}}}})
+
 	t.Run("init containers", func(t *testing.T) {
 		var p *v1.Pod
 		waitFor(t, 60*time.Second, "init-demo running", func() (bool, string) {
@@ -261,6 +278,24 @@ func TestPodLifecycle(t *testing.T) {
 		want := `Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". `
 		if p.Status.Reason != "Evicted" || p.Status.Message != want {
 			t.Errorf("reason %q message %q, want Evicted %q", p.Status.Reason, p.Status.Message, want)
+		}
+	})
+
+	t.Run("startup probe", func(t *testing.T) {
+		waitFor(t, 60*time.Second, "slow-start started and ready", func() (bool, string) {
+			cs := containerStatus(getPod(t, cl, "slow-start"), "c")
+			return cs != nil && cs.Started != nil && *cs.Started && cs.Ready, fmt.Sprintf("%+v", cs)
+		})
+		// The liveness probe (one failure kills) did not run before startup.
+		if cs := containerStatus(getPod(t, cl, "slow-start"), "c"); cs.RestartCount != 0 {
+			t.Errorf("slow-start was restarted %d times: its liveness probe ran before the startup probe succeeded", cs.RestartCount)
+		}
+		waitFor(t, 60*time.Second, "never-starts restarted by its startup probe", func() (bool, string) {
+			cs := containerStatus(getPod(t, cl, "never-starts"), "c")
+			return cs != nil && cs.RestartCount >= 1 && cs.LastState.Terminated != nil, fmt.Sprintf("%+v", cs)
+		})
+		if cs := containerStatus(getPod(t, cl, "never-starts"), "c"); cs.Started == nil || *cs.Started || cs.Ready {
+			t.Errorf("never-starts reports started %v ready %v", cs.Started, cs.Ready)
 		}
 	})
 }
