@@ -229,17 +229,18 @@ func TestAdoptedPodDoesNotRerunInit(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		adopted []Container
+		inits   string
 	}{
 		{"init containers kept", []Container{
 			{ID: "init-0", State: StateExited, Labels: map[string]string{LabelContainer: "init", LabelAttempt: "0"}},
 			{ID: "app-0", State: StateRunning, Labels: map[string]string{LabelContainer: "app", LabelAttempt: "0"}},
-		}},
+		}, "init=Terminated:Completed"},
 		{"init containers removed", []Container{
 			{ID: "app-0", State: StateRunning, Labels: map[string]string{LabelContainer: "app", LabelAttempt: "0"}},
-		}},
+		}, "init=Terminated:Completed"},
 		{"app exited", []Container{
 			{ID: "app-0", State: StateExited, ExitCode: 0, Labels: map[string]string{LabelContainer: "app", LabelAttempt: "0"}},
-		}},
+		}, "init=Terminated:Completed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -247,12 +248,19 @@ func TestAdoptedPodDoesNotRerunInit(t *testing.T) {
 			w := newLifecycleWorker(t, nil)
 			w.adopt(tc.adopted)
 			w.pod = initPod(v1.RestartOnFailure, "init")
+			// What the previous agent reported.
+			w.pod.Status.InitContainerStatuses = []v1.ContainerStatus{{Name: "init", ContainerID: "containerd://init-0",
+				State: v1.ContainerState{Terminated: &v1.ContainerStateTerminated{Reason: "Completed"}}}}
 			w.sync(ctx)
 			if got := w.rt.startedIDs(); got != "" {
 				t.Errorf("started %s on adoption, want nothing", got)
 			}
-			if c := condOf(w.podStatus(w.pod), v1.PodInitialized); c.Status != v1.ConditionTrue {
+			st := w.podStatus(w.pod)
+			if c := condOf(st, v1.PodInitialized); c.Status != v1.ConditionTrue {
 				t.Errorf("Initialized %+v", c)
+			}
+			if got := initStatusOf(st); got != tc.inits {
+				t.Errorf("init statuses %s, want %s", got, tc.inits)
 			}
 		})
 	}

@@ -37,6 +37,10 @@ func (w *podWorker) podStatus(pod *v1.Pod) v1.PodStatus {
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		cs, k := w.containerStatus(c, initPolicy, "PodInitializing")
+		if old := reportedStatus(pod.Status.InitContainerStatuses, c.Name); w.containers[c.Name] == nil && old != nil && old.State.Terminated != nil {
+			// Adopted without its (removed) container: keep what was reported.
+			cs, k = *old, kindExited
+		}
 		cs.Ready = false // an init container is ready once it succeeded
 		switch {
 		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
@@ -127,6 +131,16 @@ func (w *podWorker) podStatus(pod *v1.Pod) v1.PodStatus {
 	conds = setCond(pod, conds, v1.PodCondition{Type: v1.PodReady, Status: ready, Reason: reason, Message: msg}, now)
 	st.Conditions = conds
 	return st
+}
+
+// reportedStatus is the named container's status as last reported, or nil.
+func reportedStatus(statuses []v1.ContainerStatus, name string) *v1.ContainerStatus {
+	for i := range statuses {
+		if statuses[i].Name == name {
+			return &statuses[i]
+		}
+	}
+	return nil
 }
 
 // What a container's status counts as in the pod's phase.
