@@ -474,3 +474,15 @@ func TestEmptyDirSizeLimitEviction(t *testing.T) {
 		t.Errorf("stopped %v, want app-0", w.rt.stopped)
 	}
 }
+
+// Every downward-API field the API accepts resolves on the node.
+func TestFieldRefsResolve(t *testing.T) {
+	w := newLifecycleWorker(t, nil)
+	w.a.cfg.NodeIP = "192.0.2.10"
+	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"}, Spec: v1.PodSpec{NodeName: "node-1"}}
+	for _, path := range v1.SupportedFieldRefPaths() {
+		if got := w.fieldRef(pod, path); got == "" {
+			t.Errorf("fieldRef %s resolves to nothing", path)
+		}
+	}
+}

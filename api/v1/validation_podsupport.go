@@ -2,6 +2,7 @@ package v1
 
 import (
 	"math"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -33,9 +34,9 @@ const (
 	DNSDefault                 = "Default"
 )
 
-// SupportedFieldRefPaths are the downward-API fields the node resolves.
-var SupportedFieldRefPaths = []string{
-	"metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "status.podIP", "status.hostIP",
+// SupportedFieldRefPaths returns the downward-API fields the node resolves.
+func SupportedFieldRefPaths() []string {
+	return []string{"metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "status.podIP", "status.hostIP"}
 }
 
 // notYet is the message of a field orch decodes but does not implement.
@@ -155,12 +156,8 @@ func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 		if ref.APIVersion != "" && ref.APIVersion != "v1" {
 			errs = append(errs, field.NotSupported(fp.Child("apiVersion"), ref.APIVersion, []string{"v1"}))
 		}
-		ok := false
-		for _, s := range SupportedFieldRefPaths {
-			ok = ok || ref.FieldPath == s
-		}
-		if !ok {
-			errs = append(errs, field.NotSupported(fp.Child("fieldPath"), ref.FieldPath, SupportedFieldRefPaths))
+		if paths := SupportedFieldRefPaths(); !slices.Contains(paths, ref.FieldPath) {
+			errs = append(errs, field.NotSupported(fp.Child("fieldPath"), ref.FieldPath, paths))
 		}
 	}
 	for _, l := range []struct {
