@@ -20,11 +20,9 @@ type fieldPath struct {
 	leaf   bool   // no JSON fields below it (scalars, maps, quantities)
 }
 
-// leafTypes are structs that encode as one JSON value.
-var leafTypes = map[reflect.Type]bool{
-	reflect.TypeFor[Quantity]():    true,
-	reflect.TypeFor[IntOrString](): true,
-	reflect.TypeFor[Time]():        true,
+// isLeafType reports whether t is a struct that encodes as one JSON value.
+func isLeafType(t reflect.Type) bool {
+	return t == reflect.TypeFor[Quantity]() || t == reflect.TypeFor[IntOrString]() || t == reflect.TypeFor[Time]()
 }
 
 // podFieldPaths enumerates every JSON field path of PodSpec under "spec".
@@ -62,7 +60,7 @@ func walkFields(t reflect.Type, prefix string, out *[]fieldPath) {
 				elem = elem.Elem()
 			}
 		}
-		if elem.Kind() == reflect.Struct && !leafTypes[elem] {
+		if elem.Kind() == reflect.Struct && !isLeafType(elem) {
 			*out = append(*out, fieldPath{path: path, goName: f.Name})
 			walkFields(elem, path, out)
 			continue
