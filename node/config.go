@@ -61,6 +61,9 @@ type Config struct {
 	// ResyncInterval is how often every pod worker re-checks its pod without
 	// an event (10 s), and how often a broken pod watch is retried.
 	ResyncInterval time.Duration
+	// EmptyDirCheckInterval is how often a pod's emptyDir volumes with a
+	// sizeLimit are measured (10 s, the kubelet's eviction interval).
+	EmptyDirCheckInterval time.Duration
 	// ClusterDNS, if set, is the nameserver in pods' resolv.conf; otherwise
 	// pods get the node's /etc/resolv.conf.
 	ClusterDNS    string
@@ -97,6 +100,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.BackoffMax == 0 {
 		c.BackoffMax = 5 * time.Minute
+	}
+	if c.EmptyDirCheckInterval == 0 {
+		c.EmptyDirCheckInterval = 10 * time.Second
 	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = 10 * time.Second

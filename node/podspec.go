@@ -43,8 +43,8 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 		if v.EmptyDir == nil {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Join(dir, volumesDir, v.Name), 0o777); err != nil {
-			return fmt.Errorf("emptyDir %s: %w", v.Name, err)
+		if err := w.a.setupEmptyDir(pod, &v, filepath.Join(dir, volumesDir, v.Name)); err != nil {
+			return err
 		}
 	}
 	host := podHostname(pod)

@@ -119,7 +119,17 @@ func resolvePort(p v1.IntOrString, c *v1.Container) (int, error) {
 	return 0, fmt.Errorf("probe port %q: the container has no port of that name", p.StrVal)
 }
 
-// startProbes starts the readiness and liveness loops of a running container.
+// Kinds of probes.
+const (
+	probeReadiness = "readiness"
+	probeLiveness  = "liveness"
+	probeStartup   = "startup"
+)
+
+// startProbes starts the probes of a running container. With a startup
+// probe, liveness and readiness probes wait until it succeeded (the
+// kubelet's prober manager); a container adopted after an agent restart
+// whose last reported status says started does not probe startup again.
 func (w *podWorker) startProbes(ctx context.Context, pod *v1.Pod, c *v1.Container, st *containerState) {
 	w.mu.Lock()
 	if st.stopProbes != nil || !st.running {
@@ -128,30 +138,53 @@ func (w *podWorker) startProbes(ctx context.Context, pod *v1.Pod, c *v1.Containe
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	st.stopProbes = cancel
-	id := st.id
+	id, startedAt := st.id, st.startedAt
+	if c.StartupProbe == nil || startedBefore(pod, c.Name, id) {
+		st.started = true
+	}
+	needStartup := !st.started
 	w.mu.Unlock()
 	podIP := ""
 	if w.sandbox != nil {
 		podIP = w.sandbox.IP.String()
 	}
 	cc := *c
-	if c.ReadinessProbe != nil {
-		go w.probeLoop(pctx, c.ReadinessProbe, &cc, podIP, id, false)
-	}
-	if c.LivenessProbe != nil {
-		go w.probeLoop(pctx, c.LivenessProbe, &cc, podIP, id, true)
-	}
+	go func() {
+		if needStartup && !w.probeLoop(pctx, cc.StartupProbe, &cc, podIP, id, startedAt, probeStartup) {
+			return
+		}
+		if cc.ReadinessProbe != nil {
+			go w.probeLoop(pctx, cc.ReadinessProbe, &cc, podIP, id, startedAt, probeReadiness)
+		}
+		if cc.LivenessProbe != nil {
+			go w.probeLoop(pctx, cc.LivenessProbe, &cc, podIP, id, startedAt, probeLiveness)
+		}
+	}()
 }
 
-// probeLoop probes every period after the initial delay. A readiness probe
-// reports each change of its verdict (successThreshold successes in a row
-// make ready, failureThreshold failures not ready); a liveness probe
-// reports failureThreshold failures in a row once and stops.
-func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP, id string, liveness bool) {
+// startedBefore reports whether the pod's last reported status says the
+// container with this ID had started.
+func startedBefore(pod *v1.Pod, name, id string) bool {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == name && cs.ContainerID == containerURI(id) && id != "" && cs.Started != nil && *cs.Started {
+			return true
+		}
+	}
+	return false
+}
+
+// probeLoop probes every period once initialDelaySeconds have passed since
+// the container started. A readiness probe reports each change of its
+// verdict (successThreshold successes in a row make ready,
+// failureThreshold failures not ready); a liveness probe reports
+// failureThreshold failures in a row once and stops; a startup probe
+// reports its first success (and returns true) or failureThreshold
+// failures in a row (and returns false).
+func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP, id string, startedAt time.Time, kind string) bool {
 	period := time.Duration(max(pr.PeriodSeconds, 1)) * time.Second
 	successT, failureT := max(pr.SuccessThreshold, 1), max(pr.FailureThreshold, 1)
-	if pr.InitialDelaySeconds > 0 {
-		sleepCtx(ctx, time.Duration(pr.InitialDelaySeconds)*time.Second)
+	if delay := startedAt.Add(time.Duration(pr.InitialDelaySeconds) * time.Second).Sub(w.a.cfg.Now()); delay > 0 {
+		sleepCtx(ctx, delay)
 	}
 	var ok, fail int32
 	var verdict *bool
@@ -160,7 +193,7 @@ func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container
 	for ctx.Err() == nil {
 		good, msg := w.a.prober.probe(ctx, pr, c, podIP, id)
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		if good {
 			ok, fail = ok+1, 0
@@ -168,14 +201,19 @@ func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container
 			ok, fail = 0, fail+1
 		}
 		var ev *workerEvent
+		final, result := false, false
 		switch {
-		case liveness && fail >= failureT:
-			ev = &workerEvent{containerID: id, liveness: msg}
-		case !liveness && ok >= successT && (verdict == nil || !*verdict):
+		case kind == probeStartup && ok >= successT:
+			ev, final, result = &workerEvent{containerID: id, started: true}, true, true
+		case kind == probeStartup && fail >= failureT:
+			ev, final = &workerEvent{containerID: id, startup: msg}, true
+		case kind == probeLiveness && fail >= failureT:
+			ev, final = &workerEvent{containerID: id, liveness: msg}, true
+		case kind == probeReadiness && ok >= successT && (verdict == nil || !*verdict):
 			t := true
 			verdict = &t
 			ev = &workerEvent{containerID: id, ready: verdict}
-		case !liveness && fail >= failureT && (verdict == nil || *verdict):
+		case kind == probeReadiness && fail >= failureT && (verdict == nil || *verdict):
 			f := false
 			verdict = &f
 			w.log.Info("readiness probe failed", "container", c.Name, "reason", msg)
@@ -185,16 +223,17 @@ func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container
 			select {
 			case w.events <- *ev:
 			case <-ctx.Done():
-				return
+				return false
 			}
-			if liveness {
-				return
+			if final {
+				return result
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-tick.C:
 		}
 	}
+	return false
 }

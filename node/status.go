@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +14,11 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// podStatus computes the pod's status from what the worker knows.
+// podStatus computes the pod's status from what the worker knows, as the
+// kubelet's generateAPIPodStatus does: init containers' statuses, the
+// phase (getPhase), the Initialized, ContainersReady and Ready conditions,
+// and a terminal reason (DeadlineExceeded, Evicted) when the node ended
+// the pod.
 func (w *podWorker) podStatus(pod *v1.Pod) v1.PodStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -22,58 +28,75 @@ func (w *podWorker) podStatus(pod *v1.Pod) v1.PodStatus {
 		st.PodIP = w.sandbox.IP.String()
 		st.PodIPs = []v1.PodIP{{IP: st.PodIP}}
 	}
+	hasInit := len(pod.Spec.InitContainers) > 0
+	// Init containers: pending = not yet run to success; failed = the last
+	// attempt exited non-zero (kubelet's getPhase).
+	initPolicy := initRestartPolicy(pod.Spec.RestartPolicy)
+	pendingInit, failedInit := 0, 0
+	var incomplete []string
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		cs, k := w.containerStatus(c, initPolicy, "PodInitializing")
+		if old := reportedStatus(pod.Status.InitContainerStatuses, c.Name); w.containers[c.Name] == nil && old != nil && old.State.Terminated != nil {
+			// Adopted without its (removed) container: keep what was reported.
+			cs, k = *old, kindExited
+		}
+		cs.Ready = false // an init container is ready once it succeeded
+		switch {
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+			cs.Ready = true
+		case cs.State.Terminated != nil:
+			failedInit++
+		case cs.State.Waiting != nil && cs.LastState.Terminated != nil && cs.LastState.Terminated.ExitCode != 0:
+			failedInit++
+		default:
+			pendingInit++
+		}
+		if !cs.Ready {
+			incomplete = append(incomplete, c.Name)
+		}
+		cs.Started = new(k == kindRunning)
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+	}
+	initialized := w.initDone || len(incomplete) == 0
+	if initialized {
+		pendingInit, failedInit = 0, 0
+	}
 	// Counted as the kubelet does: waiting = never started yet; stopped =
 	// exited at least once (restarting or not).
+	defaultWait := "ContainerCreating"
+	if hasInit {
+		defaultWait = "PodInitializing"
+	}
 	allReady, running, waiting, stopped, succeeded := true, 0, 0, 0, 0
+	var unready []string
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		cs := v1.ContainerStatus{Name: c.Name, Image: c.Image}
-		s := w.containers[c.Name]
-		if s == nil {
-			s = &containerState{}
-		}
-		cs.RestartCount, cs.ImageID, cs.ContainerID = s.restarts, s.imageID, containerURI(s.id)
-		if s.last != nil {
-			cs.LastState.Terminated = s.last
-		}
-		started := s.running
-		cs.Started = &started
-		switch {
-		case s.running:
+		cs, k := w.containerStatus(c, pod.Spec.RestartPolicy, defaultWait)
+		switch k {
+		case kindRunning:
 			running++
-			cs.State.Running = &v1.ContainerStateRunning{StartedAt: v1.NewTime(s.startedAt)}
-			cs.Ready = s.ready || (c.ReadinessProbe == nil)
-		case s.exited:
+		case kindExited:
 			stopped++
-			if s.exitCode == 0 {
+			if s := w.containers[c.Name]; s != nil && s.exited && s.exitCode == 0 {
 				succeeded++
 			}
-			if s.waitReason != "" && shouldRestart(pod.Spec.RestartPolicy, s.exitCode) {
-				cs.State.Waiting = &v1.ContainerStateWaiting{Reason: s.waitReason, Message: s.waitMessage}
-				cs.LastState.Terminated = terminatedState(s)
-			} else {
-				cs.State.Terminated = terminatedState(s)
-			}
-		case s.last != nil:
-			// Between two attempts (a start that failed): it ran before.
-			stopped++
-			cs.State.Waiting = &v1.ContainerStateWaiting{Reason: s.waitReason, Message: s.waitMessage}
-		default:
+		case kindWaiting:
 			waiting++
-			reason := s.waitReason
-			if reason == "" {
-				reason = "ContainerCreating"
-			}
-			cs.State.Waiting = &v1.ContainerStateWaiting{Reason: reason, Message: s.waitMessage}
 		}
 		if !cs.Ready {
 			allReady = false
+			unready = append(unready, c.Name)
 		}
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
 	total := len(pod.Spec.Containers)
 	switch {
-	case waiting > 0:
+	case w.terminal != nil:
+		st.Phase, st.Reason, st.Message = v1.PodFailed, w.terminal.reason, w.terminal.message
+	case failedInit > 0 && pod.Spec.RestartPolicy == v1.RestartNever:
+		st.Phase = v1.PodFailed
+	case pendingInit > 0 || failedInit > 0 || waiting > 0:
 		st.Phase = v1.PodPending
 	case running > 0:
 		st.Phase = v1.PodRunning
@@ -87,16 +110,91 @@ func (w *podWorker) podStatus(pod *v1.Pod) v1.PodStatus {
 		st.Phase = v1.PodFailed
 	}
 	ready := v1.ConditionFalse
-	reason := "ContainersNotReady"
+	reason, msg := "ContainersNotReady", fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
 	if allReady && total > 0 {
-		ready, reason = v1.ConditionTrue, ""
+		ready, reason, msg = v1.ConditionTrue, "", ""
+	}
+	if st.Phase == v1.PodFailed || st.Phase == v1.PodSucceeded {
+		ready, reason, msg = v1.ConditionFalse, "PodCompleted", ""
+		if st.Phase == v1.PodFailed {
+			reason = "PodFailed"
+		}
+	}
+	init := v1.PodCondition{Type: v1.PodInitialized, Status: v1.ConditionTrue}
+	if !initialized {
+		init = v1.PodCondition{Type: v1.PodInitialized, Status: v1.ConditionFalse, Reason: "ContainersNotInitialized",
+			Message: fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incomplete, " "))}
 	}
 	conds := keepCondition(pod.Status.Conditions, v1.PodScheduled)
-	conds = setCond(pod, conds, v1.PodCondition{Type: v1.PodInitialized, Status: v1.ConditionTrue}, now)
-	conds = setCond(pod, conds, v1.PodCondition{Type: v1.ContainersReady, Status: ready, Reason: reason}, now)
-	conds = setCond(pod, conds, v1.PodCondition{Type: v1.PodReady, Status: ready, Reason: reason}, now)
+	conds = setCond(pod, conds, init, now)
+	conds = setCond(pod, conds, v1.PodCondition{Type: v1.ContainersReady, Status: ready, Reason: reason, Message: msg}, now)
+	conds = setCond(pod, conds, v1.PodCondition{Type: v1.PodReady, Status: ready, Reason: reason, Message: msg}, now)
 	st.Conditions = conds
 	return st
+}
+
+// reportedStatus is the named container's status as last reported, or nil.
+func reportedStatus(statuses []v1.ContainerStatus, name string) *v1.ContainerStatus {
+	for i := range statuses {
+		if statuses[i].Name == name {
+			return &statuses[i]
+		}
+	}
+	return nil
+}
+
+// What a container's status counts as in the pod's phase.
+type containerKind int
+
+const (
+	kindWaiting containerKind = iota // never started yet
+	kindRunning
+	kindExited // exited at least once, restarting or not
+)
+
+// containerStatus is one container's status under the given restart
+// policy; defaultWait is the waiting reason before it was ever started.
+// The caller holds w.mu.
+func (w *podWorker) containerStatus(c *v1.Container, policy, defaultWait string) (v1.ContainerStatus, containerKind) {
+	cs := v1.ContainerStatus{Name: c.Name, Image: c.Image}
+	s := w.containers[c.Name]
+	if s == nil {
+		s = &containerState{}
+	}
+	cs.RestartCount, cs.ImageID, cs.ContainerID = s.restarts, s.imageID, containerURI(s.id)
+	if s.last != nil {
+		cs.LastState.Terminated = s.last
+	}
+	// Started: the process runs and its startup probe, if any, succeeded.
+	started := s.running && (c.StartupProbe == nil || s.started)
+	cs.Started = &started
+	var k containerKind
+	switch {
+	case s.running:
+		k = kindRunning
+		cs.State.Running = &v1.ContainerStateRunning{StartedAt: v1.NewTime(s.startedAt)}
+		cs.Ready = started && (s.ready || c.ReadinessProbe == nil)
+	case s.exited:
+		k = kindExited
+		if s.waitReason != "" && w.terminal == nil && shouldRestart(policy, s.exitCode) {
+			cs.State.Waiting = &v1.ContainerStateWaiting{Reason: s.waitReason, Message: s.waitMessage}
+			cs.LastState.Terminated = terminatedState(s)
+		} else {
+			cs.State.Terminated = terminatedState(s)
+		}
+	case s.last != nil:
+		// Between two attempts (a start that failed): it ran before.
+		k = kindExited
+		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: s.waitReason, Message: s.waitMessage}
+	default:
+		k = kindWaiting
+		reason := s.waitReason
+		if reason == "" {
+			reason = defaultWait
+		}
+		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: reason, Message: s.waitMessage}
+	}
+	return cs, k
 }
 
 // pendingStatus is the status of a pod whose sandbox could not be made.

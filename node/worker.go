@@ -31,6 +31,8 @@ type workerEvent struct {
 	exit        *ExitStatus
 	ready       *bool
 	liveness    string // non-empty: the liveness probe failed with this message
+	startup     string // non-empty: the startup probe failed with this message
+	started     bool   // the startup probe succeeded
 }
 
 // podWorker runs one pod. It owns the pod's containers and sandbox; updates
@@ -55,6 +57,14 @@ type podWorker struct {
 	sandbox    *podnet.Sandbox
 	containers map[string]*containerState
 	startTime  *v1.Time
+	// initDone: every init container ran to success (or an app container
+	// was found started, as after an agent restart); they never run again.
+	initDone bool
+	// terminal is set when the node ended the pod (deadline, eviction):
+	// its containers are stopped and never restarted.
+	terminal *terminalReason
+	// lastUsageCheck is when emptyDir usage was last measured.
+	lastUsageCheck time.Time
 }
 
 // containerState is what the worker knows of one container of its pod.
@@ -81,6 +91,11 @@ type containerState struct {
 	ready         bool
 	stopProbes    context.CancelFunc
 	livenessError string
+	// started: the startup probe succeeded (or the container has none).
+	started bool
+	// killProbe is the probe whose failures ask for a restart
+	// ("liveness" or "startup"), with livenessError its message.
+	killProbe string
 }
 
 func newPodWorker(a *Agent, uid string, adopt []Container) *podWorker {
@@ -226,7 +241,11 @@ func (w *podWorker) handle(ev workerEvent) {
 		case ev.ready != nil:
 			st.ready = *ev.ready && st.running
 		case ev.liveness != "":
-			st.livenessError = ev.liveness
+			st.livenessError, st.killProbe = ev.liveness, "liveness"
+		case ev.startup != "":
+			st.livenessError, st.killProbe = ev.startup, "startup"
+		case ev.started:
+			st.started = st.running
 		}
 	}
 }
@@ -272,34 +291,61 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 			w.startTime = pod.Status.StartTime
 		}
 	}
+	// As the kubelet's syncPod: the status observed (a container that just
+	// exited shows as terminated) is reported before acting on it.
+	w.a.status.set(pod, w.podStatus(pod))
 	var again time.Duration
 	wantSoon := func(d time.Duration) {
 		if d > 0 && (again == 0 || d < again) {
 			again = d
 		}
 	}
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
-		w.mu.Lock()
-		st := w.containers[c.Name]
-		if st == nil {
-			st = &containerState{name: c.Name}
-			w.containers[c.Name] = st
+	if w.terminal == nil {
+		var d time.Duration
+		w.terminal, d = w.checkTerminal(pod)
+		wantSoon(d)
+	}
+	if w.terminal != nil {
+		wantSoon(w.killAll(ctx, pod))
+		w.a.status.set(pod, w.podStatus(pod))
+		return again
+	}
+	initialized, d := w.syncInit(ctx, pod)
+	wantSoon(d)
+	if initialized {
+		for i := range pod.Spec.Containers {
+			c := &pod.Spec.Containers[i]
+			wantSoon(w.syncContainer(ctx, pod, c, w.state(c.Name), pod.Spec.RestartPolicy))
 		}
-		w.mu.Unlock()
-		wantSoon(w.syncContainer(ctx, pod, c, st))
 	}
 	w.a.status.set(pod, w.podStatus(pod))
 	return again
 }
 
-// syncContainer handles one container; it returns when to look again.
-func (w *podWorker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, st *containerState) time.Duration {
+// state is the worker's record of the named container, made on first use.
+func (w *podWorker) state(name string) *containerState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.containers[name]
+	if st == nil {
+		st = &containerState{name: name}
+		w.containers[name] = st
+	}
+	return st
+}
+
+// syncContainer handles one container under the restart policy (the
+// pod's, or the one init containers follow); it returns when to look again.
+func (w *podWorker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Container, st *containerState, policy string) time.Duration {
 	now := w.a.cfg.Now()
 	if st.running && st.livenessError != "" {
-		w.log.Info("liveness probe failed; restarting the container", "container", c.Name, "reason", st.livenessError)
+		w.log.Info(st.killProbe+" probe failed; restarting the container", "container", c.Name, "reason", st.livenessError)
 		grace := podGrace(pod)
-		if p := c.LivenessProbe; p != nil && p.TerminationGracePeriodSeconds != nil {
+		p := c.LivenessProbe
+		if st.killProbe == "startup" {
+			p = c.StartupProbe
+		}
+		if p != nil && p.TerminationGracePeriodSeconds != nil {
 			grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
 		}
 		if err := w.a.cfg.Runtime.StopContainer(ctx, st.id, grace); err != nil {
@@ -333,7 +379,7 @@ func (w *podWorker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Contai
 		return st.nextStart.Sub(now)
 	}
 	// The current container exited: restart it if the policy says so.
-	if !shouldRestart(pod.Spec.RestartPolicy, st.exitCode) {
+	if !shouldRestart(policy, st.exitCode) {
 		return 0
 	}
 	if st.nextStart.IsZero() || st.nextStart.Before(st.finishedAt) {
@@ -416,7 +462,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		st.restarts = int32(attempt)
 	}
 	st.id, st.attempt, st.imageID = id, attempt, img.Digest
-	st.running, st.exited, st.ready, st.reason = true, false, false, ""
+	st.running, st.exited, st.ready, st.reason, st.started = true, false, false, "", false
 	st.startedAt, st.exitCode, st.finishedAt = w.a.cfg.Now(), 0, time.Time{}
 	st.waitReason, st.waitMessage = "", ""
 	w.mu.Unlock()
@@ -545,6 +591,10 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 		st.running = false
 	}
 	w.mu.Unlock()
+	if err := unmountEmptyDirs(w.a.podDir(w.uid)); err != nil {
+		w.log.Warn("terminate pod", "err", err)
+		return false
+	}
 	if err := os.RemoveAll(w.a.podDir(w.uid)); err != nil {
 		w.log.Warn("remove pod dir", "err", err)
 	}

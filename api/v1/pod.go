@@ -235,16 +235,18 @@ const (
 
 // PodStatus is the observed state of a pod, reported by its node and the scheduler.
 type PodStatus struct {
-	Phase             string            `json:"phase,omitempty"`
-	Conditions        []PodCondition    `json:"conditions,omitempty"`
-	Message           string            `json:"message,omitempty"`
-	Reason            string            `json:"reason,omitempty"`
-	HostIP            string            `json:"hostIP,omitempty"`
-	PodIP             string            `json:"podIP,omitempty"`
-	PodIPs            []PodIP           `json:"podIPs,omitempty"`
-	StartTime         *Time             `json:"startTime,omitempty"`
-	ContainerStatuses []ContainerStatus `json:"containerStatuses,omitempty"`
-	QOSClass          string            `json:"qosClass,omitempty"`
+	Phase      string         `json:"phase,omitempty"`
+	Conditions []PodCondition `json:"conditions,omitempty"`
+	Message    string         `json:"message,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
+	HostIP     string         `json:"hostIP,omitempty"`
+	PodIP      string         `json:"podIP,omitempty"`
+	PodIPs     []PodIP        `json:"podIPs,omitempty"`
+	StartTime  *Time          `json:"startTime,omitempty"`
+	// InitContainerStatuses has one entry per init container, in spec order.
+	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
+	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
+	QOSClass              string            `json:"qosClass,omitempty"`
 }
 
 // PodIP is one address of a pod.

@@ -174,6 +174,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	names := map[string]bool{}
 	errs = append(errs, validateContainers(s.InitContainers, p.Child("initContainers"), vols, names)...)
 	errs = append(errs, validateContainers(s.Containers, p.Child("containers"), vols, names)...)
+	errs = append(errs, validatePodSpecSupport(s, p)...)
 	switch s.RestartPolicy {
 	case RestartAlways, RestartOnFailure, RestartNever:
 	default:
@@ -374,6 +375,7 @@ func validateRC(rc *ReplicationController) field.ErrorList {
 		errs = append(errs, field.Invalid(tp.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
 	}
 	errs = append(errs, ValidatePodSpec(&t.Spec, tp.Child("spec"))...)
+	errs = append(errs, validateRCTemplateSpec(&t.Spec, tp.Child("spec"))...)
 	if t.Spec.NodeName != "" {
 		errs = append(errs, field.Forbidden(tp.Child("spec", "nodeName"), "a template may not name a node"))
 	}
@@ -512,6 +514,7 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		if !JSONEqual(o.Spec.Volumes, op.Spec.Volumes) {
 			errs = append(errs, field.Forbidden(sp.Child("volumes"), "may not be changed"))
 		}
+		errs = append(errs, validatePodSpecUpdate(&o.Spec, &op.Spec, sp)...)
 	case *Service:
 		os := old.(*Service)
 		if os.Spec.ClusterIP != "" && o.Spec.ClusterIP != "" && o.Spec.ClusterIP != os.Spec.ClusterIP {

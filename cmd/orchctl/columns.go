@@ -243,6 +243,38 @@ func podSummary(p *v1.Pod, now time.Time) (ready, total int, status, restarts st
 	}
 	var restartCount int32
 	var lastRestart time.Time
+	// Init containers first, as kubectl's printPod: the first one not yet
+	// run to success names the status (Init:Error, Init:CrashLoopBackOff,
+	// Init:1/2); their restarts count while the pod initializes.
+	initializing := false
+	for i, c := range p.Status.InitContainerStatuses {
+		restartCount += c.RestartCount
+		if t := c.LastState.Terminated; t != nil && t.FinishedAt.After(lastRestart) {
+			lastRestart = t.FinishedAt.Time
+		}
+		switch t, w := c.State.Terminated, c.State.Waiting; {
+		case t != nil && t.ExitCode == 0:
+			continue
+		case t != nil && t.Reason != "":
+			reason = "Init:" + t.Reason
+		case t != nil && t.Signal != 0:
+			reason = fmt.Sprintf("Init:Signal:%d", t.Signal)
+		case t != nil:
+			reason = fmt.Sprintf("Init:ExitCode:%d", t.ExitCode)
+		case w != nil && w.Reason != "" && w.Reason != "PodInitializing":
+			reason = "Init:" + w.Reason
+		default:
+			reason = fmt.Sprintf("Init:%d/%d", i, len(p.Spec.InitContainers))
+		}
+		initializing = true
+		break
+	}
+	if initializing {
+		if c := p.Status.Condition(v1.PodInitialized); c == nil || c.Status != v1.ConditionTrue {
+			return podTerminating(p, 0, total, reason, restartCount, lastRestart, now)
+		}
+	}
+	restartCount, lastRestart = 0, time.Time{}
 	hasRunning := false
 	cs := p.Status.ContainerStatuses
 	for i := len(cs) - 1; i >= 0; i-- {
@@ -272,6 +304,12 @@ func podSummary(p *v1.Pod, now time.Time) (ready, total int, status, restarts st
 			reason = "NotReady"
 		}
 	}
+	return podTerminating(p, ready, total, reason, restartCount, lastRestart, now)
+}
+
+// podTerminating finishes podSummary: Terminating (or Unknown for a lost
+// node) while the pod is being deleted, and the RESTARTS column.
+func podTerminating(p *v1.Pod, ready, total int, reason string, restartCount int32, lastRestart, now time.Time) (int, int, string, string) {
 	if p.DeletionTimestamp != nil {
 		if p.Status.Reason == "NodeLost" {
 			reason = v1.PodUnknown
@@ -279,7 +317,7 @@ func podSummary(p *v1.Pod, now time.Time) (ready, total int, status, restarts st
 			reason = "Terminating"
 		}
 	}
-	restarts = strconv.FormatInt(int64(restartCount), 10)
+	restarts := strconv.FormatInt(int64(restartCount), 10)
 	if restartCount > 0 && !lastRestart.IsZero() {
 		restarts += " (" + humanDuration(now.Sub(lastRestart)) + " ago)"
 	}

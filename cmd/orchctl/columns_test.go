@@ -39,10 +39,38 @@ func TestPodSummary(t *testing.T) {
 	exited := runningPod("e", false, 0)
 	exited.Status.ContainerStatuses[0].State = v1.ContainerState{Terminated: &v1.ContainerStateTerminated{ExitCode: 2}}
 	pending := &v1.Pod{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a"}, {Name: "b"}}}}
+	initPod := func(name string, initialized bool, app v1.ContainerState, inits ...v1.ContainerStatus) *v1.Pod {
+		p := runningPod(name, false, 0)
+		p.Status.Phase = v1.PodPending
+		p.Status.ContainerStatuses[0].State = app
+		p.Status.InitContainerStatuses = inits
+		for i := range inits {
+			p.Spec.InitContainers = append(p.Spec.InitContainers, v1.Container{Name: inits[i].Name})
+		}
+		st := v1.ConditionFalse
+		if initialized {
+			st = v1.ConditionTrue
+		}
+		p.Status.Conditions = []v1.PodCondition{{Type: v1.PodInitialized, Status: st}}
+		return p
+	}
+	podInitializing := v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "PodInitializing"}}
+	done := v1.ContainerStatus{Name: "a", State: v1.ContainerState{Terminated: &v1.ContainerStateTerminated{Reason: "Completed"}}}
+	runningInit := v1.ContainerStatus{Name: "b", State: v1.ContainerState{Running: &v1.ContainerStateRunning{}}}
+	notYet := v1.ContainerStatus{Name: "b", State: podInitializing}
+	failed := v1.ContainerStatus{Name: "b", State: v1.ContainerState{Terminated: &v1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}}}
+	looping := v1.ContainerStatus{Name: "b", RestartCount: 2,
+		State:     v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastState: v1.ContainerState{Terminated: &v1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", FinishedAt: ago(30 * time.Second)}}}
 	tests := []struct {
 		pod                    *v1.Pod
 		ready, status, restart string
 	}{
+		{initPod("i1", false, podInitializing, done, runningInit), "0/1", "Init:1/2", "0"},
+		{initPod("i0", false, podInitializing, notYet, notYet), "0/1", "Init:0/2", "0"},
+		{initPod("ie", false, podInitializing, done, failed), "0/1", "Init:Error", "0"},
+		{initPod("ic", false, podInitializing, done, looping), "0/1", "Init:CrashLoopBackOff", "2 (30s ago)"},
+		{initPod("pi", true, podInitializing, done, done), "0/1", "PodInitializing", "0"},
 		{runningPod("r", true, 0), "1/1", "Running", "0"},
 		{waiting, "0/1", "CrashLoopBackOff", "3 (90s ago)"},
 		{exited, "0/1", "ExitCode:2", "0"},

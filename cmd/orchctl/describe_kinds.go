@@ -36,8 +36,16 @@ func describePod(d *descWriter, p *v1.Pod) {
 	}
 	if len(p.Spec.InitContainers) > 0 {
 		d.line(0, "Init Containers:")
+		inits := map[string]v1.ContainerStatus{}
+		for _, cs := range p.Status.InitContainerStatuses {
+			inits[cs.Name] = cs
+		}
 		for _, c := range p.Spec.InitContainers {
-			describeContainer(d, 1, c, nil)
+			var st *v1.ContainerStatus
+			if s, ok := inits[c.Name]; ok {
+				st = &s
+			}
+			describeContainer(d, 1, c, st)
 		}
 	}
 	d.line(0, "Containers:")
@@ -65,6 +73,15 @@ func describePod(d *descWriter, p *v1.Pod) {
 				kind = "EmptyDir (a temporary directory that shares a pod's lifetime)"
 			}
 			d.line(1, "%s:\t%s", v.Name, kind)
+			if e := v.EmptyDir; e != nil {
+				// As kubectl describe.
+				d.line(2, "Medium:\t%s", e.Medium)
+				limit := "<unset>"
+				if e.SizeLimit != nil {
+					limit = e.SizeLimit.String()
+				}
+				d.line(2, "SizeLimit:\t%s", limit)
+			}
 		}
 	} else {
 		d.line(0, "Volumes:\t%s", none)

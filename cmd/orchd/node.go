@@ -374,6 +374,9 @@ func resetNode(ctx context.Context, stateDir, cgroupRoot string, rt *ctrd.Runtim
 	for uid := range pods {
 		_ = rt.RemovePod(ctx, uid)
 	}
+	if err := node.UnmountPodVolumes(stateDir); err != nil {
+		log.Warn("unmount the pods' memory volumes", "err", err)
+	}
 	if managed != nil {
 		if err := managed.Stop(ctx, true); err != nil {
 			log.Warn("stop containerd", "err", err)

@@ -1,0 +1,270 @@
+package v1
+
+import (
+	"math"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Values of pod fields orch honours where Kubernetes allows more.
+const (
+	// MediumDefault is an emptyDir on the node's disk.
+	MediumDefault = ""
+	// MediumMemory is an emptyDir on a tmpfs.
+	MediumMemory = "Memory"
+	// DefaultTerminationMessagePath is where Kubernetes reads a container's
+	// termination message; orch accepts it only as the default.
+	DefaultTerminationMessagePath = "/dev/termination-log"
+	// TerminationMessageReadFile is the only terminationMessagePolicy orch accepts.
+	TerminationMessageReadFile = "File"
+)
+
+// Taint keys Kubernetes tolerates for 300 s on every pod.
+const (
+	notReadyTaintKey    = "node.kubernetes.io/not-ready"
+	unreachableTaintKey = "node.kubernetes.io/unreachable"
+)
+
+// DNS policies orch honours.
+const (
+	DNSClusterFirst            = "ClusterFirst"
+	DNSClusterFirstWithHostNet = "ClusterFirstWithHostNet"
+	DNSDefault                 = "Default"
+)
+
+// SupportedFieldRefPaths returns the downward-API fields the node resolves.
+func SupportedFieldRefPaths() []string {
+	return []string{"metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "status.podIP", "status.hostIP"}
+}
+
+// notYet is the message of a field orch decodes but does not implement.
+func notYet(what string) string {
+	return "orch does not support " + what + " yet"
+}
+
+// validatePodSpecSupport refuses every pod field that the API decodes but
+// neither the scheduler nor the node honours, so a manifest is never
+// accepted and silently run differently from what it says. A field listed
+// here is removed from the list when orch implements it.
+func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if d := s.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
+		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
+	}
+	if s.HostNetwork {
+		errs = append(errs, field.Forbidden(p.Child("hostNetwork"), notYet("hostNetwork")))
+	}
+	if s.ServiceAccountName != "" {
+		errs = append(errs, field.Forbidden(p.Child("serviceAccountName"), notYet("service accounts")))
+	}
+	if s.DeprecatedServiceAccount != "" {
+		errs = append(errs, field.Forbidden(p.Child("serviceAccount"), notYet("service accounts")))
+	}
+	if len(s.ImagePullSecrets) > 0 {
+		errs = append(errs, field.Forbidden(p.Child("imagePullSecrets"), notYet("image pull secrets")))
+	}
+	if s.Priority != nil {
+		errs = append(errs, field.Forbidden(p.Child("priority"), notYet("pod priority")))
+	}
+	if s.PriorityClassName != "" {
+		errs = append(errs, field.Forbidden(p.Child("priorityClassName"), notYet("priority classes")))
+	}
+	if s.EnableServiceLinks != nil && *s.EnableServiceLinks {
+		errs = append(errs, field.Forbidden(p.Child("enableServiceLinks"), notYet("service environment variables")))
+	}
+	switch s.DNSPolicy {
+	case DNSClusterFirst, DNSClusterFirstWithHostNet, DNSDefault:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("dnsPolicy"), s.DNSPolicy,
+			[]string{DNSClusterFirst, DNSClusterFirstWithHostNet, DNSDefault}))
+	}
+	for i, t := range s.Tolerations {
+		if t.TolerationSeconds == nil {
+			continue
+		}
+		tp := p.Child("tolerations").Index(i)
+		switch {
+		case t.Effect != TaintNoExecute:
+			// Kubernetes' own rule.
+			errs = append(errs, field.Invalid(tp.Child("effect"), t.Effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+		case t.Key != notReadyTaintKey && t.Key != unreachableTaintKey:
+			errs = append(errs, field.Forbidden(tp.Child("tolerationSeconds"), notYet("evictions by NoExecute taints")))
+		}
+		// Kubernetes adds these two to every pod (DefaultTolerationSeconds);
+		// orch's node lifecycle evicts the pods of a silent node after its
+		// own eviction timeout, so exported manifests load unchanged.
+	}
+	for i, v := range s.Volumes {
+		errs = append(errs, validateEmptyDir(v.EmptyDir, p.Child("volumes").Index(i).Child("emptyDir"))...)
+	}
+	for i := range s.InitContainers {
+		cp := p.Child("initContainers").Index(i)
+		c := &s.InitContainers[i]
+		errs = append(errs, validateContainerSupport(c, cp)...)
+		// As Kubernetes for init containers without restartPolicy Always:
+		// they run to completion, so they have no probes.
+		for _, pr := range []struct {
+			name  string
+			probe *Probe
+		}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+			if pr.probe != nil {
+				errs = append(errs, field.Forbidden(cp.Child(pr.name), "may not be set for init containers"))
+			}
+		}
+	}
+	for i := range s.Containers {
+		errs = append(errs, validateContainerSupport(&s.Containers[i], p.Child("containers").Index(i))...)
+	}
+	return errs
+}
+
+func validateEmptyDir(e *EmptyDirVolumeSource, p *field.Path) field.ErrorList {
+	if e == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch e.Medium {
+	case MediumDefault, MediumMemory:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("medium"), e.Medium, []string{MediumDefault, MediumMemory}))
+	}
+	if e.SizeLimit != nil && e.SizeLimit.Sign() < 0 {
+		errs = append(errs, field.Invalid(p.Child("sizeLimit"), e.SizeLimit.String(), "must be greater than or equal to 0"))
+	}
+	return errs
+}
+
+func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for j, port := range c.Ports {
+		pp := p.Child("ports").Index(j)
+		if port.HostPort != 0 {
+			errs = append(errs, field.Forbidden(pp.Child("hostPort"), notYet("host ports")))
+		}
+		if port.HostIP != "" {
+			errs = append(errs, field.Forbidden(pp.Child("hostIP"), notYet("host ports")))
+		}
+	}
+	for j, e := range c.Env {
+		if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
+			continue
+		}
+		fp := p.Child("env").Index(j).Child("valueFrom", "fieldRef")
+		ref := e.ValueFrom.FieldRef
+		if ref.APIVersion != "" && ref.APIVersion != "v1" {
+			errs = append(errs, field.NotSupported(fp.Child("apiVersion"), ref.APIVersion, []string{"v1"}))
+		}
+		if paths := SupportedFieldRefPaths(); !slices.Contains(paths, ref.FieldPath) {
+			errs = append(errs, field.NotSupported(fp.Child("fieldPath"), ref.FieldPath, paths))
+		}
+	}
+	for _, l := range []struct {
+		name string
+		list ResourceList
+	}{{"limits", c.Resources.Limits}, {"requests", c.Resources.Requests}} {
+		for k := range l.list {
+			if k != ResourceCPU && k != ResourceMemory {
+				errs = append(errs, field.NotSupported(p.Child("resources", l.name).Key(string(k)), string(k),
+					[]string{string(ResourceCPU), string(ResourceMemory)}))
+			}
+		}
+	}
+	if c.TerminationMessagePath != DefaultTerminationMessagePath {
+		errs = append(errs, field.Forbidden(p.Child("terminationMessagePath"), notYet("termination messages")+
+			" (only "+DefaultTerminationMessagePath+" is accepted)"))
+	}
+	if c.TerminationMessagePolicy != TerminationMessageReadFile {
+		errs = append(errs, field.NotSupported(p.Child("terminationMessagePolicy"), c.TerminationMessagePolicy,
+			[]string{TerminationMessageReadFile}))
+	}
+	for _, pr := range []struct {
+		name  string
+		probe *Probe
+	}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+		if pr.probe == nil {
+			continue
+		}
+		pp := p.Child(pr.name)
+		if g := pr.probe.HTTPGet; g != nil && g.Scheme != "HTTP" && g.Scheme != "HTTPS" {
+			errs = append(errs, field.NotSupported(pp.Child("httpGet", "scheme"), g.Scheme, []string{"HTTP", "HTTPS"}))
+		}
+		// As Kubernetes: a liveness or startup probe decides on one success.
+		if pr.name != "readinessProbe" && pr.probe.SuccessThreshold != 1 {
+			errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.probe.SuccessThreshold, "must be 1"))
+		}
+	}
+	if c.Stdin {
+		errs = append(errs, field.Forbidden(p.Child("stdin"), notYet("attaching to a container's stdin")))
+	}
+	if c.TTY {
+		errs = append(errs, field.Forbidden(p.Child("tty"), notYet("terminals")))
+	}
+	return errs
+}
+
+// validatePodSpecUpdate applies Kubernetes' rules for updating a pod's
+// spec (ValidatePodUpdate) beyond the containers and volumes that
+// validateImmutable checks: init containers may change only their image;
+// activeDeadlineSeconds may be set or lowered, never raised or removed;
+// tolerations may only be added; nothing else may change (nodeName is
+// checked by validateImmutable).
+func validatePodSpecUpdate(s, old *PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(s.InitContainers) != len(old.InitContainers) {
+		errs = append(errs, field.Forbidden(p.Child("initContainers"), "init containers may not be added or removed"))
+	} else {
+		for i := range s.InitContainers {
+			a, b := s.InitContainers[i], old.InitContainers[i]
+			a.Image, b.Image = "", ""
+			a.ImagePullPolicy, b.ImagePullPolicy = "", ""
+			if !JSONEqual(a, b) {
+				errs = append(errs, field.Forbidden(p.Child("initContainers").Index(i),
+					"pod updates may only change the image of an init container"))
+			}
+		}
+	}
+	dp := p.Child("activeDeadlineSeconds")
+	switch n, o := s.ActiveDeadlineSeconds, old.ActiveDeadlineSeconds; {
+	case n == nil && o != nil:
+		errs = append(errs, field.Invalid(dp, nil, "must not update from a positive integer to nil value"))
+	case n != nil && o != nil && *n > *o:
+		errs = append(errs, field.Invalid(dp, *n, "must be less than or equal to previous value"))
+	}
+	for _, t := range old.Tolerations {
+		kept := false
+		for _, u := range s.Tolerations {
+			kept = kept || JSONEqual(t, u)
+		}
+		if !kept {
+			errs = append(errs, field.Forbidden(p.Child("tolerations"), "existing toleration can not be modified except its tolerationSeconds"))
+			break
+		}
+	}
+	// Everything else must stay as it was.
+	a, b := *s, *old
+	for _, x := range []*PodSpec{&a, &b} {
+		x.Containers, x.InitContainers, x.Volumes, x.ActiveDeadlineSeconds, x.Tolerations, x.NodeName = nil, nil, nil, nil, nil, ""
+	}
+	if !JSONEqual(a, b) {
+		errs = append(errs, field.Forbidden(p, "pod updates may not change fields other than `spec.containers[*].image`, "+
+			"`spec.initContainers[*].image`, `spec.activeDeadlineSeconds` or `spec.tolerations` (only additions to existing tolerations)"))
+	}
+	return errs
+}
+
+// validateRCTemplateSpec applies Kubernetes' extra rules for the pod
+// template of a ReplicationController: its pods run for ever, so they
+// restart Always and have no activeDeadlineSeconds.
+func validateRCTemplateSpec(s *PodSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if s.RestartPolicy != RestartAlways {
+		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), s.RestartPolicy, []string{RestartAlways}))
+	}
+	if s.ActiveDeadlineSeconds != nil {
+		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds,
+			"activeDeadlineSeconds in ReplicationController is not Supported"))
+	}
+	return errs
+}
