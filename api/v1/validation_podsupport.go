@@ -160,17 +160,9 @@ func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 			errs = append(errs, field.NotSupported(fp.Child("fieldPath"), ref.FieldPath, paths))
 		}
 	}
-	for _, l := range []struct {
-		name string
-		list ResourceList
-	}{{"limits", c.Resources.Limits}, {"requests", c.Resources.Requests}} {
-		for k := range l.list {
-			if k != ResourceCPU && k != ResourceMemory {
-				errs = append(errs, field.NotSupported(p.Child("resources", l.name).Key(string(k)), string(k),
-					[]string{string(ResourceCPU), string(ResourceMemory)}))
-			}
-		}
-	}
+	// Resource names are checked by validateContainerResources: cpu and
+	// memory (enforced by the node), extended resources (counted by the
+	// scheduler against what nodes report), nothing else.
 	if c.TerminationMessagePath != DefaultTerminationMessagePath {
 		errs = append(errs, field.Forbidden(p.Child("terminationMessagePath"), notYet("termination messages")+
 			" (only "+DefaultTerminationMessagePath+" is accepted)"))
