@@ -54,10 +54,14 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 			if r.Header.Get("Authorization") != "" {
 				msg = "Unauthorized: the bearer token is not valid"
 			}
+			// Answer before the body is read, and close the connection
+			// rather than drain a body nobody will use (net/http would
+			// otherwise wait for it before it sends the answer).
+			w.Header().Set("Connection", "close")
 			writeError(w, v1.NewUnauthorized(msg))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, role)))
+		s.admit(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, role)), role, next)
 	})
 }
 
