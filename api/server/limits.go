@@ -28,7 +28,9 @@ import (
 //   - health, readiness and metrics are never refused (they are not behind
 //     authentication, which is where admission happens), nor are the
 //     masters' internal endpoints;
-//   - unauthenticated requests take no slot: they get 401 first.
+//   - unauthenticated requests take no slot: they get 401 first;
+//   - unlike Kubernetes, which lets system:masters through a full pool, the
+//     admin token is limited too: it is the token every orch user holds.
 const (
 	// DefaultMaxRequestsInFlight is Kubernetes' --max-requests-inflight.
 	DefaultMaxRequestsInFlight = 400
