@@ -209,6 +209,7 @@ func startTestGroup(t testing.TB, n int, bundle *pki.Bundle, logw *testLogWriter
 			h = opts.WrapHandler(c.ID(), h)
 		}
 		srv := &http.Server{Handler: h, TLSConfig: apiTLS.Clone(), ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 			ErrorLog: log.New(logw, c.ID()+" internal http: ", 0)}
 		served := make(chan struct{})
 		go func() {

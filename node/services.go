@@ -81,18 +81,17 @@ func (a *Agent) watchCluster(ctx context.Context) {
 	}
 	if rs, ok := a.network.(RouteSetter); ok {
 		run(func() {
-			var last []podnet.Route
+			routing := &routeSync{set: rs}
 			watchResource(ctx, a, "nodes", func(m map[string]*v1.Node) {
 				routes := a.nodeRoutes(m)
-				if last != nil && slices.EqualFunc(routes, last, sameRoute) {
-					return
-				}
-				if err := rs.SetRoutes(ctx, routes); err != nil {
+				applied, err := routing.sync(ctx, routes)
+				if err != nil {
 					a.log.Warn("routes to other nodes", "err", err)
-					last = nil
 					return
 				}
-				last = routes
+				if !applied {
+					return
+				}
 				a.log.Info("routes to other nodes", "routes", len(routes))
 			})
 		})
@@ -125,6 +124,30 @@ func (a *Agent) nodeRoutes(nodes map[string]*v1.Node) []podnet.Route {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CIDR.String() < out[j].CIDR.String() })
 	return out
+}
+
+// routeSync applies the routes to other nodes when they change. Nodes
+// change every few seconds (heartbeats) while their routes do not.
+type routeSync struct {
+	set RouteSetter
+	// last is what the node holds once synced; no routes at all is a state
+	// like any other, not "unknown".
+	last   []podnet.Route
+	synced bool
+}
+
+// sync applies routes unless the node already holds them; it reports
+// whether it applied them. After an error the next call applies again.
+func (s *routeSync) sync(ctx context.Context, routes []podnet.Route) (bool, error) {
+	if s.synced && slices.EqualFunc(routes, s.last, sameRoute) {
+		return false, nil
+	}
+	s.synced = false
+	if err := s.set.SetRoutes(ctx, routes); err != nil {
+		return false, err
+	}
+	s.last, s.synced = routes, true
+	return true, nil
 }
 
 func sameRoute(a, b podnet.Route) bool {

@@ -13,7 +13,10 @@ fi
 initial="m1=127.0.0.1:7001,m2=127.0.0.1:7002,m3=127.0.0.1:7003"
 pids=()
 stop() {
-	echo "stopping the masters"
+	# stdout may be a pipe whose reader Ctrl-C ended too (make run | tee log):
+	# the message must not kill the script (SIGPIPE) before it stops orchd.
+	trap '' PIPE
+	echo "stopping the masters" || true
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	wait
 }

@@ -15,7 +15,10 @@ log=$dir/orchd.log
 bin/orchd dev --data-dir "$dir" >"$log" 2>&1 &
 pid=$!
 stop() {
-	echo "stopping orch: the pods, the containerd and the master"
+	# stdout may be a pipe whose reader Ctrl-C ended too (make run | tee log):
+	# the message must not kill the script (SIGPIPE) before it stops orchd.
+	trap '' PIPE
+	echo "stopping orch: the pods, the containerd and the master" || true
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" || true
 	exit 0

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"time"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -54,11 +55,26 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 			if r.Header.Get("Authorization") != "" {
 				msg = "Unauthorized: the bearer token is not valid"
 			}
-			writeError(w, v1.NewUnauthorized(msg))
+			refuseUnread(w, v1.NewUnauthorized(msg))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, role)))
+		s.admit(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, role)), role, next)
 	})
+}
+
+// refuseUnread answers err without reading the request's body and closes
+// the connection. net/http would otherwise drain the body (up to 256 KiB,
+// for as long as the ReadTimeout allows) before it sends the answer, and
+// again before it closes the connection: a client that sent only headers
+// would wait, and hold the connection, for the whole ReadTimeout.
+func refuseUnread(w http.ResponseWriter, err error) {
+	w.Header().Set("Connection", "close") // no draining before the answer
+	writeError(w, err)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	// No draining after it either: the next read fails at once. An error
+	// means the writer takes no deadlines (a test recorder).
+	_ = rc.SetReadDeadline(time.Now())
 }
 
 // authorize decides whether the role may make the request.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
@@ -67,6 +68,29 @@ type Config struct {
 	NodeCIDRMaskSize int
 	// ServiceCIDR is where services' ClusterIPs come from.
 	ServiceCIDR string
+
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight size the pools of
+	// read-only and mutating requests served at once (Kubernetes'
+	// --max-requests-inflight and --max-mutating-requests-inflight); a
+	// request beyond them gets 429. Long-running requests are not counted.
+	// 0 means no limit.
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
+	// MaxWatchesPerClient caps the open watches of one client (one token;
+	// for the node token, one token and remote IP); MaxWatches caps those of
+	// the whole server. A watch beyond them gets 429. 0 means no limit.
+	MaxWatchesPerClient int
+	MaxWatches          int
+	// MaxConnections caps the connections the server holds open; further
+	// connections wait in the listen queue. 0 means no limit.
+	MaxConnections int
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the
+	// http.Server's. Long-running responses (watches, followed logs, image
+	// uploads) set their own deadlines. 0 means the default.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
 }
 
 // DefaultConfig returns the API server defaults.
@@ -81,6 +105,16 @@ func DefaultConfig() Config {
 		ClusterCIDR:           "10.244.0.0/16",
 		NodeCIDRMaskSize:      24,
 		ServiceCIDR:           "10.96.0.0/16",
+
+		MaxRequestsInFlight:         DefaultMaxRequestsInFlight,
+		MaxMutatingRequestsInFlight: DefaultMaxMutatingRequestsInFlight,
+		MaxWatchesPerClient:         DefaultMaxWatchesPerClient,
+		MaxWatches:                  DefaultMaxWatches,
+		MaxConnections:              DefaultMaxConnections,
+		ReadHeaderTimeout:           10 * time.Second,
+		ReadTimeout:                 60 * time.Second,
+		WriteTimeout:                90 * time.Second,
+		IdleTimeout:                 120 * time.Second,
 	}
 }
 
@@ -91,6 +125,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	limits  *limiter
 }
 
 // New builds a server; Serve starts it.
@@ -117,6 +152,20 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	if cfg.Version == "" {
 		cfg.Version = d.Version
 	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = cfg.RequestTimeout
+	}
+	if cfg.WriteTimeout == 0 {
+		// Requests set their write deadline to RequestTimeout plus a
+		// margin; this only bounds what sets none.
+		cfg.WriteTimeout = cfg.RequestTimeout + 30*time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = d.IdleTimeout
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -125,6 +174,7 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, backend: backend, log: log.With("subsystem", "api"), metrics: newMetrics(cfg.Registry)}
+	s.limits = newLimiter(cfg, cfg.Registry)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -163,17 +213,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Shutdown waits for active requests; watches never end by themselves,
 	// so they are told to stop (and their clients resume elsewhere).
 	stopping := make(chan struct{})
-	hs := &http.Server{
-		BaseContext: func(net.Listener) context.Context {
-			return context.WithValue(context.Background(), stoppingKey{}, (<-chan struct{})(stopping))
-		},
-		Handler:           s.handler,
-		TLSConfig:         s.cfg.TLS,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       s.cfg.RequestTimeout,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	hs := s.httpServer(stopping)
+	if s.cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, s.cfg.MaxConnections)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
@@ -188,6 +230,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs.Shutdown(sctx)
 	hs.Close()
 	return nil
+}
+
+// httpServer is the http.Server that Serve runs, with every timeout set.
+func (s *Server) httpServer(stopping chan struct{}) *http.Server {
+	return &http.Server{
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), stoppingKey{}, (<-chan struct{})(stopping))
+		},
+		Handler:           s.handler,
+		TLSConfig:         s.cfg.TLS,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {

@@ -42,7 +42,8 @@ type StatusDetails struct {
 	Kind   string        `json:"kind,omitempty"`
 	UID    string        `json:"uid,omitempty"`
 	Causes []StatusCause `json:"causes,omitempty"`
-	// RetryAfterSeconds suggests when to try again.
+	// RetryAfterSeconds, when set, is how long the client should wait
+	// before it tries again (429 and some 5xx answers).
 	RetryAfterSeconds int32 `json:"retryAfterSeconds,omitempty"`
 }
 
@@ -154,6 +155,17 @@ func NewServiceUnavailable(msg string) *StatusError {
 // NewTimeout says that the request did not finish in time; it may still take effect.
 func NewTimeout(msg string) *StatusError {
 	return newStatusError(http.StatusGatewayTimeout, ReasonTimeout, "", "", msg)
+}
+
+// NewTooManyRequests says that the server is too busy to take the request
+// now and that the client should try again after retryAfterSeconds, as
+// Kubernetes answers when its in-flight limits are reached.
+func NewTooManyRequests(msg string, retryAfterSeconds int) *StatusError {
+	se := newStatusError(http.StatusTooManyRequests, ReasonTooManyRequests, "", "", msg)
+	if retryAfterSeconds > 0 {
+		se.Status.Details = &StatusDetails{RetryAfterSeconds: int32(retryAfterSeconds)}
+	}
+	return se
 }
 
 // NewInternalError wraps an unexpected error.

@@ -16,6 +16,7 @@ func init() {
 }
 
 func main() {
+	survivePipes()
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

@@ -43,6 +43,9 @@ type masterFlags struct {
 	signals, join                 bool
 	restore                       string
 	snapshotRetain                int
+	maxInflight, maxMutating      int
+	maxWatches, maxClientWatches  int
+	maxConns                      int
 }
 
 func newMasterCommand() *cobra.Command {
@@ -93,6 +96,11 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.podGCQuarantine, "pod-gc-quarantine", sched.DefaultPodGCQuarantine, "pods bound to a node that does not exist are force-deleted once the node has been missing this long (a registering node keeps its pods)")
 	fl.DurationVar(&f.nodeGrace, "node-grace", 40*time.Second, "a node silent this long becomes Ready=Unknown and gets the node.orch.io/unreachable NoSchedule taint")
 	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
+	fl.IntVar(&f.maxInflight, "max-requests-inflight", server.DefaultMaxRequestsInFlight, "the most read-only API requests served at once; more get 429 (watches, logs and image uploads are not counted; 0: no limit)")
+	fl.IntVar(&f.maxMutating, "max-mutating-requests-inflight", server.DefaultMaxMutatingRequestsInFlight, "the most mutating API requests served at once; more get 429 (0: no limit)")
+	fl.IntVar(&f.maxClientWatches, "max-watches-per-client", server.DefaultMaxWatchesPerClient, "the most open watches of one client (a token; for the node token, a token and remote IP); more get 429 (0: no limit)")
+	fl.IntVar(&f.maxWatches, "max-watches", server.DefaultMaxWatches, "the most open watches of this master; more get 429 (0: no limit)")
+	fl.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConnections, "the most connections the API holds open; more wait to be accepted (0: no limit)")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
@@ -197,6 +205,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
 	sc.Logger, sc.Registry, sc.Version = log, reg, version
 	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
+	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
+	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()

@@ -36,6 +36,7 @@ type nodeFlags struct {
 	name, stateDir, pkiDir                 string
 	apiServers, gossipAddr, gossipJoin     string
 	nodeIP, agentAddr                      string
+	agentMaxConns                          int
 	containerdAddr, cgroupRoot             string
 	clusterCIDR, serviceCIDR, clusterDNS   string
 	heartbeat, backoff, backoffMax, resync time.Duration
@@ -89,6 +90,7 @@ gossip.key from the masters' PKI directory.`,
 	fl.StringVar(&f.gossipJoin, "gossip-join", "", "comma-separated host:port of gossip members to join (any master or node)")
 	fl.StringVar(&f.nodeIP, "node-ip", "", "the node's IP: pods' hostIP and where masters reach the agent (default: the first non-loopback IPv4 address)")
 	fl.StringVar(&f.agentAddr, "agent-addr", "", "host:port of the agent's HTTPS endpoint for logs (default: --node-ip:10250)")
+	fl.IntVar(&f.agentMaxConns, "agent-max-connections", agentserver.DefaultMaxConnections, "the most connections the agent's HTTPS endpoint holds open; more wait to be accepted (negative: no limit)")
 	fl.StringVar(&f.containerdAddr, "containerd-address", "", "containerd socket; empty starts a containerd of the agent's own under --state-dir")
 	fl.StringVar(&f.cgroupRoot, "cgroup-root", ctrd.DefaultCgroupRoot, "parent cgroup of all pods")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the pod network of the cluster (a fallback route keeps its packets on the node)")
@@ -218,7 +220,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		Addr: f.agentAddr, Tokens: []string{nb.NodeToken}, PodsDir: filepath.Join(f.stateDir, "pods"),
 		Lookup:  func(ns, name string) (string, bool) { return agent.LookupPod(ns, name) },
 		Running: func(uid, c string, attempt int) bool { return agent.ContainerRunning(uid, c, attempt) },
-		Import:  rt.ImportImages, Logger: log,
+		Import:  rt.ImportImages, Logger: log, MaxConnections: f.agentMaxConns,
 	})
 	if err != nil {
 		return err

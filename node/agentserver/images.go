@@ -1,10 +1,12 @@
 package agentserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
+	"time"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -23,8 +25,16 @@ func (s *Server) serveImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, v1.NewServiceUnavailable("this node cannot import images"))
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, v1.MaxImageUploadBytes)
-	names, err := s.cfg.Import(r.Context(), body)
+	// An image outlives the ReadTimeout sized for small requests; it has
+	// ImageUploadTimeout, but a body that stalls is still cut.
+	rc := http.NewResponseController(w)
+	end := time.Now().Add(s.cfg.ImageUploadTimeout)
+	_ = rc.SetWriteDeadline(end.Add(s.cfg.WriteTimeout))
+	ctx, cancel := context.WithDeadline(r.Context(), end)
+	defer cancel()
+	body := &idleReader{r: http.MaxBytesReader(w, r.Body, v1.MaxImageUploadBytes), rc: rc, idle: s.cfg.ReadTimeout, end: end,
+		total: s.cfg.ImageUploadTimeout}
+	names, err := s.cfg.Import(ctx, body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

@@ -97,7 +97,8 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	lw := &logWriter{w: w, rc: http.NewResponseController(w), timestamps: opts.timestamps, lineStart: true}
+	lw := &logWriter{w: w, rc: http.NewResponseController(w), timestamps: opts.timestamps, lineStart: true,
+		writeTimeout: s.cfg.WriteTimeout}
 	if err := s.streamLog(r.Context(), lw, f, lf, opts); err != nil && r.Context().Err() == nil {
 		s.log.Debug("log stream ended", "pod", ns+"/"+name, "container", lf.container, "err", err)
 	}
@@ -355,6 +356,9 @@ type logWriter struct {
 	timestamps bool
 	lineStart  bool
 	buf        bytes.Buffer
+	// writeTimeout bounds each write, not the whole stream: a followed log
+	// lasts as long as its container, but a client that stops reading is cut.
+	writeTimeout time.Duration
 }
 
 // write sends p; t is the timestamp of lines that start in p. The runtime
@@ -381,6 +385,11 @@ func (lw *logWriter) write(p []byte, t time.Time) error {
 			lw.lineStart = true
 		}
 		out = lw.buf.Bytes()
+	}
+	if lw.writeTimeout > 0 {
+		if err := lw.rc.SetWriteDeadline(time.Now().Add(lw.writeTimeout)); err != nil {
+			return fmt.Errorf("write log: set deadline: %w", err)
+		}
 	}
 	if _, err := lw.w.Write(out); err != nil {
 		return fmt.Errorf("write log: %w", err)

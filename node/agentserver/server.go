@@ -40,6 +40,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -48,7 +50,7 @@ type Config struct {
 	// Addr is the listen address (host:port); port 0 picks a free port.
 	Addr string
 	// Tokens are the accepted bearer tokens (the cluster's node token);
-	// any other caller gets 401. No tokens means nobody is accepted.
+	// any other caller gets 401, at once and without its body being read. No tokens means nobody is accepted.
 	Tokens []string
 	// PodsDir holds the pods' files. Container logs live at
 	// PodsDir/<podUID>/logs/<container>/<attempt>.log, where attempt is the
@@ -67,6 +69,21 @@ type Config struct {
 	Import func(ctx context.Context, r io.Reader) ([]string, error)
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
+
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the
+	// http.Server's (0: the Default values). A followed log moves its write
+	// deadline before every write; an image upload may take up to
+	// ImageUploadTimeout, but no read of its body may wait longer than
+	// ReadTimeout.
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	ImageUploadTimeout time.Duration
+	// MaxConnections caps the connections the server holds open; further
+	// connections wait in the listen queue (0: DefaultMaxConnections,
+	// negative: no limit).
+	MaxConnections int
 }
 
 // Server is the node agent's HTTPS server. New builds it; Run serves.
@@ -107,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:          cfg,
+		cfg:          withDefaults(cfg),
 		log:          log.With("subsystem", "agentserver"),
 		cert:         cert,
 		certSum:      hex.EncodeToString(sum[:]),
@@ -188,12 +205,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	hs := s.httpServer()
+	if s.cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, s.cfg.MaxConnections)
 	}
 	tlsLn := tls.NewListener(ln, &tls.Config{
 		Certificates: []tls.Certificate{s.cert},
@@ -233,7 +247,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || tok == "" {
-			writeError(w, v1.NewUnauthorized("Unauthorized: a valid bearer token is required"))
+			refuseUnread(w, v1.NewUnauthorized("Unauthorized: a valid bearer token is required"))
 			return
 		}
 		for _, t := range s.cfg.Tokens {
@@ -242,7 +256,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 				return
 			}
 		}
-		writeError(w, v1.NewUnauthorized("Unauthorized: the bearer token is not valid"))
+		refuseUnread(w, v1.NewUnauthorized("Unauthorized: the bearer token is not valid"))
 	})
 }
 

@@ -39,10 +39,10 @@ type testAgent struct {
 	importErr error
 }
 
-func newTestAgent(t *testing.T) *testAgent {
+func newTestAgent(t *testing.T, change ...func(*Config)) *testAgent {
 	t.Helper()
 	a := &testAgent{podsDir: t.TempDir(), pods: map[string]string{}, running: map[string]bool{}}
-	s, err := New(Config{
+	cfg := Config{
 		Addr:    "127.0.0.1:0",
 		Tokens:  []string{testToken},
 		PodsDir: a.podsDir,
@@ -71,7 +71,11 @@ func newTestAgent(t *testing.T) *testAgent {
 			return []string{"docker.io/library/test:" + strings.TrimSpace(string(b))}, nil
 		},
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	for _, c := range change {
+		c(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -71,6 +71,10 @@ func run() error {
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
 	flag.Parse()
+	schedCIDR, err := schedClusterCIDR(o.schedNodes)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -107,14 +111,14 @@ func run() error {
 	for r := 0; r < o.runs; r++ {
 		res, err := orchCreates(ctx, c, o, r)
 		if err != nil {
-			return err
+			return fmt.Errorf("throughput section, run %d: %w", r+1, err)
 		}
 		fmt.Printf("run %d/%d  orch creates  %v\n", r+1, o.runs, res)
 		orchRuns = append(orchRuns, res)
 		if etcd != nil {
 			res, err := etcdPuts(ctx, etcd, o)
 			if err != nil {
-				return err
+				return fmt.Errorf("etcd section, run %d: %w", r+1, err)
 			}
 			fmt.Printf("run %d/%d  etcd puts     %v\n", r+1, o.runs, res)
 			etcdRuns = append(etcdRuns, res)
@@ -133,15 +137,15 @@ func run() error {
 	// on a master still restoring a snapshot.
 	fo := harness.StartCluster(t, bins, harness.Options{})
 	if err := fill(ctx, fo.Client(), o.clients, failoverPods); err != nil {
-		return err
+		return fmt.Errorf("failover section: %w", err)
 	}
 	kills, err := failovers(ctx, fo, o.failovers, false)
 	if err != nil {
-		return err
+		return fmt.Errorf("failover section (SIGKILL): %w", err)
 	}
 	transfers, err := failovers(ctx, fo, o.failovers, true)
 	if err != nil {
-		return err
+		return fmt.Errorf("failover section (SIGTERM): %w", err)
 	}
 	for i := range fo.Masters {
 		fo.Kill(i)
@@ -149,15 +153,16 @@ func run() error {
 	rssCluster := harness.StartCluster(t, bins, harness.Options{})
 	rss, err := memoryHolding(ctx, rssCluster, o)
 	if err != nil {
-		return err
+		return fmt.Errorf("memory section: %w", err)
 	}
 	for i := range rssCluster.Masters {
 		rssCluster.Kill(i)
 	}
 	schedLine := "scheduling: skipped"
 	if o.schedNodes > 0 {
-		if schedLine, err = schedulingRun(ctx, harness.StartCluster(t, bins, harness.Options{}), o); err != nil {
-			return err
+		sc := harness.StartCluster(t, bins, harness.Options{MasterArgs: []string{"--cluster-cidr", schedCIDR}})
+		if schedLine, err = schedulingRun(ctx, sc, o); err != nil {
+			return fmt.Errorf("scheduling section: %w", err)
 		}
 	}
 
@@ -242,15 +247,14 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (b
 		return pick(worker).Create(ctx, p)
 	}
 	var wg sync.WaitGroup
+	profErrs := make([]error, len(c.Masters))
 	if o.profileDir != "" && run == 0 {
 		for i, m := range c.Masters {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				if err := profile(ctx, clients[i], o.warmup, o.duration, filepath.Join(o.profileDir, m.Name+".cpu.pprof")); err != nil {
-					fmt.Fprintln(os.Stderr, "orchbench: profile", m.Name+":", err)
+					profErrs[i] = fmt.Errorf("profile %s: %w", m.Name, err)
 				}
-			}()
+			})
 		}
 	}
 	var pids []int
@@ -258,31 +262,65 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (b
 	for _, m := range c.Masters {
 		pids, names = append(pids, m.PID()), append(names, m.Name)
 	}
-	before := takeCPU(pids)
-	changesBefore := leaderChanges(ctx, clients)
+	before, err := takeCPU(pids)
+	if err != nil {
+		return bench.Result{}, err
+	}
+	changesBefore, err := leaderChanges(ctx, clients)
+	if err != nil {
+		return bench.Result{}, err
+	}
 	res := bench.Run(ctx, o.clients, o.duration, o.warmup, op)
-	fmt.Printf("          %s; leadership changes: %d\n", takeCPU(pids).since(before, names), leaderChanges(ctx, clients)-changesBefore)
 	wg.Wait()
+	if err := errors.Join(append(profErrs, opErrors("orch creates", res), ctx.Err())...); err != nil {
+		return res, err
+	}
+	after, err := takeCPU(pids)
+	if err != nil {
+		return res, err
+	}
+	changesAfter, err := leaderChanges(ctx, clients)
+	if err != nil {
+		return res, err
+	}
+	fmt.Printf("          %s; leadership changes: %d\n", after.since(before, names), changesAfter-changesBefore)
 	return res, nil
+}
+
+// opErrors is an error when any operation of a measured run failed: a
+// figure with failures in it is not a figure.
+func opErrors(what string, res bench.Result) error {
+	if res.Errors == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %d of %d operations failed in the window, the first with: %w",
+		what, res.Errors, res.Errors+res.Ops, res.FirstError)
 }
 
 // leaderChanges sums orch_raft_leader_changes_total over the masters: a
 // spurious election under load shows up as an increase.
-func leaderChanges(ctx context.Context, clients []*client.Client) int {
+func leaderChanges(ctx context.Context, clients []*client.Client) (int, error) {
 	total := 0
 	for _, cl := range clients {
 		var raw []byte
 		if err := cl.Do(ctx, "GET", "/metrics", nil, nil, &raw); err != nil {
-			continue
+			return 0, fmt.Errorf("read leader changes: %w", err)
 		}
+		found := false
 		for _, line := range strings.Split(string(raw), "\n") {
 			if v, ok := strings.CutPrefix(line, "orch_raft_leader_changes_total "); ok {
-				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				total += int(n)
+				n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil {
+					return 0, fmt.Errorf("read leader changes: %q: %w", line, err)
+				}
+				total, found = total+int(n), true
 			}
 		}
+		if !found {
+			return 0, errors.New("read leader changes: no orch_raft_leader_changes_total in /metrics")
+		}
 	}
-	return total
+	return total, nil
 }
 
 // cpuSnapshot reads the CPU time of the machine, of each of procs and of
@@ -293,15 +331,23 @@ type cpuSnapshot struct {
 	self    bench.CPUTimes
 }
 
-func takeCPU(pids []int) cpuSnapshot {
+func takeCPU(pids []int) (cpuSnapshot, error) {
 	var s cpuSnapshot
-	s.machine, _ = bench.ReadCPUTimes(append(append([]int(nil), pids...), os.Getpid())...)
+	var err error
+	if s.machine, err = bench.ReadCPUTimes(append(append([]int(nil), pids...), os.Getpid())...); err != nil {
+		return s, fmt.Errorf("read CPU times: %w", err)
+	}
 	for _, p := range pids {
-		t, _ := bench.ReadCPUTimes(p)
+		t, err := bench.ReadCPUTimes(p)
+		if err != nil {
+			return s, fmt.Errorf("read CPU times of %d: %w", p, err)
+		}
 		s.procs = append(s.procs, t)
 	}
-	s.self, _ = bench.ReadCPUTimes(os.Getpid())
-	return s
+	if s.self, err = bench.ReadCPUTimes(os.Getpid()); err != nil {
+		return s, fmt.Errorf("read CPU times: %w", err)
+	}
+	return s, nil
 }
 
 // since says how many cores each process and the load generator used, and
@@ -341,9 +387,19 @@ func etcdPuts(ctx context.Context, e *bench.EtcdCluster, o options) (bench.Resul
 	for _, m := range e.Members {
 		pids, names = append(pids, m.PID), append(names, m.Name)
 	}
-	before := takeCPU(pids)
+	before, err := takeCPU(pids)
+	if err != nil {
+		return bench.Result{}, err
+	}
 	res := bench.Run(ctx, o.clients, o.duration, o.warmup, put.Op)
-	fmt.Printf("          %s\n", takeCPU(pids).since(before, names))
+	if err := errors.Join(opErrors("etcd puts", res), ctx.Err()); err != nil {
+		return res, err
+	}
+	after, err := takeCPU(pids)
+	if err != nil {
+		return res, err
+	}
+	fmt.Printf("          %s\n", after.since(before, names))
 	return res, nil
 }
 
@@ -385,13 +441,19 @@ func failovers(ctx context.Context, c *harness.Cluster, n int, graceful bool) ([
 				out = append(out, time.Since(start))
 				break
 			}
-			if time.Since(start) > 30*time.Second {
-				return nil, fmt.Errorf("no write acknowledged within 30s of stopping the leader: %w", err)
+			if time.Since(start) > 30*time.Second || ctx.Err() != nil {
+				return nil, fmt.Errorf("no write acknowledged within 30s of stopping the leader: %w", errors.Join(err, ctx.Err()))
 			}
 		}
 		cl.CloseIdleConnections()
+		stopDeadline := time.Now().Add(60 * time.Second)
 		for c.Masters[leader].Running() {
-			time.Sleep(10 * time.Millisecond) // a graceful stop finishes in the background
+			if time.Now().After(stopDeadline) {
+				return nil, fmt.Errorf("master %s still runs 60s after it was stopped", c.Masters[leader].Name)
+			}
+			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil { // a graceful stop finishes in the background
+				return nil, err
+			}
 		}
 		c.Start(leader)
 	}
@@ -411,34 +473,16 @@ func median(d []time.Duration) time.Duration {
 // committed, with the masters' CPU seconds over that time.
 func schedulingRun(ctx context.Context, c *harness.Cluster, o options) (string, error) {
 	cl := c.Client()
-	var wg sync.WaitGroup
-	errs := make(chan error, o.clients)
-	next := make(chan int)
-	for w := 0; w < o.clients; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: fmt.Sprintf("sim-%04d", i)},
-					Status: v1.NodeStatus{
-						Capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("32"), v1.ResourceMemory: resource.MustParse("128Gi"),
-							v1.ResourcePods: resource.MustParse("110")},
-						Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, LastHeartbeatTime: v1.NewTime(time.Now())}}}}
-				if err := cl.Create(ctx, n); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := 0; i < o.schedNodes; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return "", fmt.Errorf("register simulated nodes: %w", err)
+	err := forEach(ctx, o.clients, o.schedNodes, func(ctx context.Context, i int) error {
+		n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: fmt.Sprintf("sim-%04d", i)},
+			Status: v1.NodeStatus{
+				Capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("32"), v1.ResourceMemory: resource.MustParse("128Gi"),
+					v1.ResourcePods: resource.MustParse("110")},
+				Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, LastHeartbeatTime: v1.NewTime(time.Now())}}}}
+		return cl.Create(ctx, n)
+	})
+	if err != nil {
+		return "", fmt.Errorf("register %d simulated nodes: %w", o.schedNodes, err)
 	}
 	replicas := int32(o.schedPods)
 	rc := &v1.ReplicationController{
@@ -454,10 +498,13 @@ func schedulingRun(ctx context.Context, c *harness.Cluster, o options) (string, 
 	for _, m := range c.Masters {
 		pids, names = append(pids, m.PID()), append(names, m.Name)
 	}
-	before := takeCPU(pids)
+	before, err := takeCPU(pids)
+	if err != nil {
+		return "", err
+	}
 	start := time.Now()
 	if err := cl.Create(ctx, rc); err != nil {
-		return "", err
+		return "", fmt.Errorf("create the RC: %w", err)
 	}
 	for {
 		var got v1.ReplicationController
@@ -476,10 +523,15 @@ func schedulingRun(ctx context.Context, c *harness.Cluster, o options) (string, 
 		if time.Since(start) > 5*time.Minute {
 			return "", fmt.Errorf("scheduling %d pods did not finish in 5 minutes", o.schedPods)
 		}
-		time.Sleep(50 * time.Millisecond) // polling cadence of the progress check
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil { // polling cadence of the progress check
+			return "", err
+		}
 	}
 	took := time.Since(start)
-	after := takeCPU(pids)
+	after, err := takeCPU(pids)
+	if err != nil {
+		return "", err
+	}
 	var cpu float64
 	for i := range pids {
 		cpu += (after.procs[i].Procs - before.procs[i].Procs).Seconds()
@@ -497,50 +549,42 @@ func fill(ctx context.Context, cl *client.Client, workers, n int) error {
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				// A write with an unknown outcome (a leader change under a
-				// starved host) is sent again: AlreadyExists means it landed.
-				var err error
-				for attempt := 0; attempt < 5; attempt++ {
-					err = cl.Create(ctx, podBody(fmt.Sprintf("fill-%06d", i)))
-					if err == nil || v1.IsAlreadyExists(err) {
-						err = nil
-						break
-					}
-					if !client.IsUnknownOutcome(err) && v1.CodeOf(err) != 503 && v1.CodeOf(err) != 504 {
-						break
-					}
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
+	have := len(l.Items)
+	if have >= n {
+		return nil
+	}
+	err = forEach(ctx, workers, n-have, func(ctx context.Context, j int) error {
+		i := have + j
+		// A write with an unknown outcome (a leader change under a
+		// starved host) is sent again: AlreadyExists means it landed.
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			err = cl.Create(ctx, podBody(fmt.Sprintf("fill-%06d", i)))
+			if err == nil || v1.IsAlreadyExists(err) {
+				return nil
 			}
-		}()
-	}
-	for i := len(l.Items); i < n; i++ {
-		select {
-		case next <- i:
-		case err := <-errs:
-			close(next)
-			wg.Wait()
-			return fmt.Errorf("fill to %d pods: %w", n, err)
+			if !client.IsUnknownOutcome(err) && v1.CodeOf(err) != 503 && v1.CodeOf(err) != 504 {
+				break
+			}
 		}
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("fill to %d pods: %w", n, err)
 	}
 	return nil
+}
+
+// sleepCtx waits d, or less if ctx ends first (then it returns ctx's error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // memoryHolding fills a fresh cluster to o.rssPods pods and reads each master's RSS.
