@@ -6,6 +6,7 @@
 #   make run-ha  start three masters on loopback in .run/ (no nodes)
 #   make chaos   the chaos suite: every fault, three seeds, one results table (~15 min)
 #   make bench   write throughput and failover figures beside etcd's
+#   make fuzz    run each fuzz target for FUZZTIME (default 10m); `make test` runs their seed corpus
 #   make lint    gofmt and go vet
 
 GO      ?= go
@@ -13,7 +14,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test unit e2e chaos run run-ha bench lint deps clean
+.PHONY: all build test unit e2e chaos run run-ha bench fuzz lint deps clean
 
 all: build
 
@@ -46,6 +47,16 @@ run: deps build
 
 run-ha: deps build
 	./scripts/run-ha.sh
+
+# The fuzz targets of the write path (API decode to FSM read-back) and of
+# the FSM's apply of arbitrary committed entries; failures land in the
+# package's testdata/fuzz and then run in every `make test`.
+FUZZTIME ?= 10m
+FUZZ_TARGETS := api/server:FuzzCreate api/server:FuzzUpdateStatus fsm:FuzzApplyEntry
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg/; done
 
 bench: deps build
 	$(GO) run ./test/bench/cmd/orchbench
