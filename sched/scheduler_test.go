@@ -35,6 +35,21 @@ func owned(p *v1.Pod, uid string) *v1.Pod {
 	return p
 }
 
+// gpus makes p ask for n example.com/gpu (an extended resource: limit = request).
+func gpus(p *v1.Pod, n string) *v1.Pod {
+	q := resource.MustParse(n)
+	p.Spec.Containers[0].Resources.Limits = v1.ResourceList{"example.com/gpu": q}
+	p.Spec.Containers[0].Resources.Requests["example.com/gpu"] = q
+	return p
+}
+
+// gpuNode is a ready node reporting n example.com/gpu.
+func gpuNode(n string) *v1.Node {
+	node := readyNode("n", "4", "8Gi", nil)
+	node.Status.Allocatable["example.com/gpu"] = resource.MustParse(n)
+	return node
+}
+
 func seeded() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
 
 func TestFiltersSayWhyANodeIsRefused(t *testing.T) {
@@ -76,6 +91,10 @@ func TestFiltersSayWhyANodeIsRefused(t *testing.T) {
 		{"cpu exactly full", full, []*v1.Pod{pendingPod("b", "800m")}, pendingPod("p", "200m"), ""},
 		{"finished pods free their share", full, []*v1.Pod{func() *v1.Pod { p := pendingPod("b", "1"); p.Status.Phase = v1.PodSucceeded; return p }()}, pendingPod("p", "1"), ""},
 		{"host port taken", readyNode("n", "4", "8Gi", nil), []*v1.Pod{withPort(pendingPod("b", "1"))}, withPort(pendingPod("p", "1")), "node(s) didn't have free ports for the requested pod ports"},
+		{"extended resource the node lacks", readyNode("n", "4", "8Gi", nil), nil, gpus(pendingPod("p", "1"), "1"), "Insufficient example.com/gpu"},
+		{"extended resource fits", gpuNode("2"), []*v1.Pod{gpus(pendingPod("b", "1"), "1")}, gpus(pendingPod("p", "1"), "1"), ""},
+		{"extended resource used up", gpuNode("2"), []*v1.Pod{gpus(pendingPod("b", "1"), "2")}, gpus(pendingPod("p", "1"), "1"), "Insufficient example.com/gpu"},
+		{"huge cpu request saturates, never wraps", readyNode("n", "4", "8Gi", nil), []*v1.Pod{pendingPod("b", "1000000")}, pendingPod("p", "1000000"), "Insufficient cpu"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
