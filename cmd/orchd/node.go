@@ -43,7 +43,7 @@ type nodeFlags struct {
 	gossipProbe, gossipProbeTimeout        time.Duration
 	proxySync                              time.Duration
 	logLevel                               string
-	bridge, labels                         string
+	bridge, labels, extended               string
 	stopPodsOnExit, signals                bool
 }
 
@@ -98,6 +98,7 @@ gossip.key from the masters' PKI directory.`,
 	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver for pods' resolv.conf (default: the node's resolv.conf)")
 	fl.StringVar(&f.bridge, "bridge", podnet.DefaultBridge, "name of the pod bridge")
 	fl.StringVar(&f.labels, "node-labels", "", "labels to add to the Node, KEY=VALUE,... (for nodeSelector)")
+	fl.StringVar(&f.extended, "extended-resources", "", "extended resources the node offers, NAME=COUNT,... (e.g. example.com/gpu=2); the scheduler counts pods' requests against them")
 	fl.DurationVar(&f.proxySync, "proxy-min-sync-interval", time.Second, "service rules are rewritten at most this often; changes in between are coalesced")
 	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node posts its Ready status")
 	fl.DurationVar(&f.backoff, "restart-backoff", 10*time.Second, "first delay before restarting a container that keeps exiting (doubles each time)")
@@ -239,6 +240,10 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		}
 		labels[k] = v
 	}
+	capacity, err := parseExtendedResources(f.extended)
+	if err != nil {
+		return err
+	}
 	// The service proxy: iptables rules for every service on this node.
 	var nodeIPs []net.IP
 	if ip := net.ParseIP(f.nodeIP); ip != nil && !ip.IsLoopback() {
@@ -258,7 +263,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	servicesCtx, stopServices := context.WithCancel(context.Background())
 	defer func() { stopServices(); services.Wait() }()
 	agent, err = node.New(node.Config{
-		Labels: labels, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "",
+		Labels: labels, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "",
 		Name: f.name, StateDir: f.stateDir, Client: cl, Runtime: rt,
 		Network: func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
 			n, err := podnet.New(podnet.Config{StateDir: filepath.Join(f.stateDir, "net"), Bridge: f.bridge,
