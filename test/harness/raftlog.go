@@ -75,3 +75,68 @@ func (c *Cluster) AppendRaftCommand(i int, data []byte) (uint64, error) {
 	}
 	return l.Index, nil
 }
+
+// CatchUpRaftLogs makes the Raft logs of the stopped masters identical, as
+// the leader's replication would have: the entries a master lacks at the
+// end of its log are copied from the longest log. Masters stopped one after
+// another may differ by the last entries the leader wrote after a follower
+// stopped. The logs must agree where they overlap (same term at a lagging
+// master's last index), or it fails. It returns the common last entry.
+func (c *Cluster) CatchUpRaftLogs() (RaftLogTail, error) {
+	tails := make([]RaftLogTail, len(c.Masters))
+	longest := 0
+	for i := range c.Masters {
+		t, err := c.RaftLogLast(i)
+		if err != nil {
+			return RaftLogTail{}, err
+		}
+		tails[i] = t
+		if t.Index > tails[longest].Index {
+			longest = i
+		}
+	}
+	src, err := openRaftLog(c.Masters[longest])
+	if err != nil {
+		return RaftLogTail{}, err
+	}
+	defer src.Close()
+	for i := range c.Masters {
+		if tails[i].Index == tails[longest].Index {
+			if tails[i] != tails[longest] {
+				return RaftLogTail{}, fmt.Errorf("the raft logs of %s and %s diverge: %+v and %+v", c.Masters[i].Name, c.Masters[longest].Name, tails[i], tails[longest])
+			}
+			continue
+		}
+		var at raft.Log
+		if err := src.GetLog(tails[i].Index, &at); err != nil {
+			return RaftLogTail{}, fmt.Errorf("read entry %d of %s: %w", tails[i].Index, c.Masters[longest].Name, err)
+		}
+		if at.Term != tails[i].Term {
+			return RaftLogTail{}, fmt.Errorf("the raft logs of %s and %s diverge at %d: terms %d and %d", c.Masters[i].Name, c.Masters[longest].Name, at.Index, tails[i].Term, at.Term)
+		}
+		var missing []*raft.Log
+		for idx := tails[i].Index + 1; idx <= tails[longest].Index; idx++ {
+			l := new(raft.Log)
+			if err := src.GetLog(idx, l); err != nil {
+				return RaftLogTail{}, fmt.Errorf("read entry %d of %s: %w", idx, c.Masters[longest].Name, err)
+			}
+			missing = append(missing, l)
+		}
+		if err := c.storeRaftLogs(i, missing); err != nil {
+			return RaftLogTail{}, err
+		}
+	}
+	return tails[longest], nil
+}
+
+func (c *Cluster) storeRaftLogs(i int, logs []*raft.Log) error {
+	s, err := openRaftLog(c.Masters[i])
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.StoreLogs(logs); err != nil {
+		return fmt.Errorf("copy %d entries to the raft log of %s: %w", len(logs), c.Masters[i].Name, err)
+	}
+	return nil
+}
