@@ -28,6 +28,8 @@ func TestReplicationPodsMeetLimitRangesAndQuotas(t *testing.T) {
 		wantPods   int
 		wantLimits string // of every created pod's container
 		wantReqs   string
+		// wantRefused is the count of refused creates (RefusedCreates).
+		wantRefused uint64
 	}{
 		{
 			name: "defaults",
@@ -41,13 +43,13 @@ func TestReplicationPodsMeetLimitRangesAndQuotas(t *testing.T) {
 			objs: []v1.Object{&v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "l", Namespace: "default"},
 				Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: v1.LimitTypeContainer, Max: quantities("cpu", "1")}}}}},
 			limits:   quantities("cpu", "2"),
-			wantPods: 0,
+			wantPods: 0, wantRefused: 1, // the first batch, of one
 		},
 		{
 			name: "stopped by a quota",
 			objs: []v1.Object{&v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "q", Namespace: "default"},
 				Spec: v1.ResourceQuotaSpec{Hard: quantities("pods", "2")}}},
-			wantPods: 2,
+			wantPods: 2, wantRefused: 1, // batches of 1 and 2: the third pod
 		},
 	}
 	for _, tt := range tests {
@@ -67,6 +69,9 @@ func TestReplicationPodsMeetLimitRangesAndQuotas(t *testing.T) {
 			pods := ownedActive(t, p, "web")
 			if len(pods) != tt.wantPods {
 				t.Fatalf("%d pods created, want %d", len(pods), tt.wantPods)
+			}
+			if n := m.RefusedCreates(); n != tt.wantRefused {
+				t.Errorf("RefusedCreates = %d, want %d", n, tt.wantRefused)
 			}
 			for _, pod := range pods {
 				r := pod.Spec.Containers[0].Resources

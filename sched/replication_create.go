@@ -43,6 +43,12 @@ const (
 	RCReasonFailedCreate = "FailedCreate"
 )
 
+// RefusedCreates returns how many of the manager's pod creates were refused
+// (by a quota, a LimitRange, a name already taken) since it was made: the
+// master exposes it as orch_replication_create_failures_total. With the
+// back-off each failing RC adds about one per retry.
+func (m *ReplicationManager) RefusedCreates() uint64 { return m.refused.Load() }
+
 // slowStartBatches returns the sizes of the batches in which count creates
 // go: initial, then doubling, the last one what remains.
 func slowStartBatches(count, initial int) []int {

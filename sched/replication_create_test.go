@@ -250,6 +250,9 @@ func TestReplicationRefusedCreatesBackOff(t *testing.T) {
 	if _, per := q.counts(); !slices.Equal(per, []int{1, 2, 4, 0}) {
 		t.Fatalf("creates per entry %v, want [1 2 4 0] (stop after the refused batch, then the status)", per)
 	}
+	if n := m.RefusedCreates(); n != 4 {
+		t.Errorf("RefusedCreates = %d after the first pass, want 4 (the batch of 4)", n)
+	}
 	c := rcFailure(t, q.fakeProposer, "web")
 	if c == nil || c.Status != v1.ConditionTrue || c.Reason != "FailedCreate" ||
 		!strings.Contains(c.Message, "exceeded quota") || !c.LastTransitionTime.Equal(t0) {
@@ -269,6 +272,9 @@ func TestReplicationRefusedCreatesBackOff(t *testing.T) {
 	if got := after - before; got != 4 {
 		t.Fatalf("%d create attempts in 100 passes over 100 ms, want 4 (back-off 5, 10, 20, 40 ms)", got)
 	}
+	if n := m.RefusedCreates(); n != 8 {
+		t.Errorf("RefusedCreates = %d after the retries, want 8 (4, then one per retry)", n)
+	}
 	if c2 := rcFailure(t, q.fakeProposer, "web"); c2 == nil || !c2.LastTransitionTime.Equal(t0) {
 		t.Fatalf("the condition changed while the creates kept failing: %+v", c2)
 	}
@@ -285,6 +291,9 @@ func TestReplicationRefusedCreatesBackOff(t *testing.T) {
 	}
 	if c := rcFailure(t, q.fakeProposer, "web"); c != nil {
 		t.Fatalf("ReplicaFailure still set after the creates succeeded: %+v", c)
+	}
+	if n := m.RefusedCreates(); n != 8 {
+		t.Errorf("RefusedCreates = %d after the creates succeeded, want still 8", n)
 	}
 }
 

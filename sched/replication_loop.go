@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +42,8 @@ type ReplicationManager struct {
 	cfg     ReplicationConfig
 	exp     *Expectations
 	backoff *createBackoff
+	// refused counts the pod creates that were refused (RefusedCreates).
+	refused atomic.Uint64
 }
 
 // NewReplicationManager returns a manager; Run starts it.
@@ -188,6 +191,7 @@ func (m *ReplicationManager) createInBatches(ctx context.Context, first []rcWrit
 					// A LimitRange refuses the template's pods: a refused
 					// create like any other, with its back-off and condition.
 					s.outcome, s.failErr = createsFailed, refused.err
+					m.refused.Add(1)
 					break
 				}
 				if err != nil {
@@ -212,6 +216,7 @@ func (m *ReplicationManager) createInBatches(ctx context.Context, first []rcWrit
 			if !w.create || i >= len(results) || results[i].Err == nil {
 				continue
 			}
+			m.refused.Add(1)
 			if s := creating[w.key]; s != nil && s.outcome != createsFailed {
 				s.outcome, s.failErr = createsFailed, results[i].Err
 			}

@@ -162,7 +162,9 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	c.OnLeader("replication", sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log})
+	registerReplicationMetrics(reg, rm)
+	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *cluster.Liveness
