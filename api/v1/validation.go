@@ -181,6 +181,10 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 			[]string{RestartAlways, RestartOnFailure, RestartNever}))
 	}
 	errs = append(errs, validateSeconds(s.TerminationGracePeriodSeconds, 0, p.Child("terminationGracePeriodSeconds"))...)
+	if d := s.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
+		// Kubernetes' range: a deadline must not overflow the pod's start time.
+		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
+	}
 	errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
 	if s.NodeName != "" {
 		for _, msg := range content.IsDNS1123Subdomain(s.NodeName) {

@@ -396,6 +396,18 @@ func TestValidateInvalid(t *testing.T) {
 			p.Spec.TerminationGracePeriodSeconds = &g
 			return p
 		}},
+		{name: "an activeDeadlineSeconds past int32", field: "spec.activeDeadlineSeconds", substr: "between 1 and 2147483647", obj: func() Object {
+			p := validPod()
+			d := int64(9223372037)
+			p.Spec.ActiveDeadlineSeconds = &d
+			return p
+		}},
+		{name: "a zero activeDeadlineSeconds", field: "spec.activeDeadlineSeconds", obj: func() Object {
+			p := validPod()
+			d := int64(0)
+			p.Spec.ActiveDeadlineSeconds = &d
+			return p
+		}},
 		{name: "node capacity of a thousand million CPUs", field: "status.capacity[cpu]", obj: func() Object {
 			n := validNode()
 			n.Status.Capacity = ResourceList{ResourceCPU: resource.MustParse("1G")}
