@@ -516,6 +516,10 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		if !JSONEqual(o.Spec.Volumes, op.Spec.Volumes) {
 			errs = append(errs, field.Forbidden(sp.Child("volumes"), "may not be changed"))
 		}
+	case *Node:
+		if msg := PodCIDRChange(o, old.(*Node)); msg != "" {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "podCIDRs"), msg))
+		}
 	case *Service:
 		os := old.(*Service)
 		if os.Spec.ClusterIP != "" && o.Spec.ClusterIP != "" && o.Spec.ClusterIP != os.Spec.ClusterIP {

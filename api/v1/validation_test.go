@@ -670,6 +670,17 @@ func TestValidateUpdate(t *testing.T) {
 			s.Spec.ClusterIP = "10.96.0.10"
 			return s
 		}, obj: func() Object { return validService() }},
+		{name: "node podCIDR change", field: "spec.podCIDRs", old: func() Object { return nodeWithCIDR("10.244.1.0/24") },
+			obj: func() Object { return nodeWithCIDR("10.244.2.0/24") }},
+		{name: "node podCIDRs change", field: "spec.podCIDRs", old: func() Object { return nodeWithCIDR("10.244.1.0/24") }, obj: func() Object {
+			n := nodeWithCIDR("10.244.1.0/24")
+			n.Spec.PodCIDRs = []string{"10.244.1.0/24", "10.245.1.0/24"}
+			return n
+		}},
+		{name: "node update keeping its podCIDR", old: func() Object { return nodeWithCIDR("10.244.1.0/24") },
+			obj: func() Object { return nodeWithCIDR("10.244.1.0/24") }},
+		{name: "node update without podCIDR", old: func() Object { return nodeWithCIDR("10.244.1.0/24") }, obj: func() Object { return nodeWithCIDR("") }},
+		{name: "node given a podCIDR from none", old: func() Object { return nodeWithCIDR("") }, obj: func() Object { return nodeWithCIDR("10.244.1.0/24") }},
 		{name: "invalid new object", field: "metadata.labels[app]", old: func() Object { return validRC() }, obj: func() Object {
 			rc := validRC()
 			rc.Labels = map[string]string{"app": "-"}
@@ -710,4 +721,14 @@ func TestValidateQuantityBounds(t *testing.T) {
 	if err := Validate(n); err != nil {
 		t.Fatalf("Validate node = %v", err)
 	}
+}
+
+// nodeWithCIDR is a valid node with the pod CIDR given at registration.
+func nodeWithCIDR(cidr string) *Node {
+	n := validNode()
+	n.Spec.PodCIDR, n.Spec.PodCIDRs = cidr, nil
+	if cidr != "" {
+		n.Spec.PodCIDRs = []string{cidr}
+	}
+	return n
 }
