@@ -365,6 +365,16 @@ func hostileCases(fx hostileFixtures) []hostileCase {
 		{name: "a path with dot-dot", method: http.MethodDelete, path: "/api/v1/namespaces/default/pods/../../default",
 			want: want{404, v1.ReasonNotFound, `path "/api/v1/namespaces/default/pods/../../default" not found`}},
 
+		// What a compromised node might send about itself.
+		{name: "registering a node that exists", method: http.MethodPost, path: nodesPath,
+			body: []byte(`{"metadata":{"name":"` + hostileNode + `"}}`), want: want{409, v1.ReasonAlreadyExists, hostileNode}},
+		{name: "a taint with an unknown effect", method: http.MethodPatch, path: nodePath, contentType: "application/merge-patch+json",
+			body: []byte(`{"spec":{"taints":[{"key":"k","effect":"Evict"}]}}`), want: invalid("effect")},
+		{name: "a pod IP that is not an IP", method: http.MethodPut, path: keepPath + "/status",
+			body: keepStatus("", `{"phase":"Running","podIP":"999.1.1.1"}`), want: invalid(`status.podIP: Invalid value: "999.1.1.1": must be a valid IP address`)},
+		{name: "a host IP that is a name", method: http.MethodPut, path: keepPath + "/status",
+			body: keepStatus("", `{"phase":"Running","hostIP":"evil.example.com"}`), want: invalid("status.hostIP")},
+
 		// What only the admin may do.
 		{name: "delete of a node", method: http.MethodDelete, path: "/api/v1/nodes/no-such-node",
 			want: want{404, v1.ReasonNotFound, "no-such-node"}, node: nodeForbidden},
