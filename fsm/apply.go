@@ -303,6 +303,18 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 			}
 			return v1.NewInvalid("Pod", o.Name, []v1.StatusCause{{Type: "FieldValueForbidden", Field: "spec.nodeName", Message: msg}})
 		}
+	case *v1.Node:
+		on := old.(*v1.Node)
+		if msg := v1.PodCIDRChange(o, on); msg != "" {
+			return v1.NewInvalid("Node", o.Name, []v1.StatusCause{{Type: "FieldValueForbidden", Field: "spec.podCIDRs",
+				Message: "spec.podCIDRs: Forbidden: " + msg}})
+		}
+		if o.Spec.PodCIDR == "" {
+			o.Spec.PodCIDR = on.Spec.PodCIDR
+		}
+		if len(o.Spec.PodCIDRs) == 0 {
+			o.Spec.PodCIDRs = on.Spec.PodCIDRs
+		}
 	case *v1.Service:
 		os := old.(*v1.Service)
 		if o.Spec.ClusterIP == "" {

@@ -18,7 +18,7 @@ func applyDelete(w *writeTxn, body []byte) any {
 	if err != nil {
 		return Result{Err: err}
 	}
-	if err := preconditions(r.Name, old, req.UID, req.ResourceVersion); err != nil {
+	if err := deletePreconditions(r.Name, old, req.UID, req.ResourceVersion); err != nil {
 		return Result{Err: err}
 	}
 	switch r.Name {
@@ -32,6 +32,23 @@ func applyDelete(w *writeTxn, body []byte) any {
 		return Result{Record: rec}
 	}
 	return Result{Record: w.remove(r.Name, old)}
+}
+
+// deletePreconditions checks a delete's preconditions against the stored
+// object. A failed one is a Conflict that names the precondition and both
+// values, in Kubernetes' words for a delete (an update's stale
+// resourceVersion says "the object has been modified" instead).
+func deletePreconditions(resource string, old *Record, uid, rv string) error {
+	m := old.Meta()
+	if uid != "" && uid != m.UID {
+		return v1.NewConflict(resource, m.Name, fmt.Sprintf("the UID in the precondition (%s) does not match the UID in record (%s). "+
+			"The object might have been deleted and then recreated", uid, m.UID))
+	}
+	if rv != "" && rv != m.ResourceVersion {
+		return v1.NewConflict(resource, m.Name, fmt.Sprintf("the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). "+
+			"The object might have been modified", rv, m.ResourceVersion))
+	}
+	return nil
 }
 
 // deletePod removes a pod at once when no node runs it (unbound, finished, or

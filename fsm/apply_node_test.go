@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,54 @@ func TestCreateNodeAllocationErrors(t *testing.T) {
 				t.Errorf("store holds %d nodes (%v), want %d", len(got.Items), err, tc.ok)
 			}
 		})
+	}
+}
+
+// A node keeps the pod CIDR it was given: an update that changes it is
+// refused and changes nothing; one that leaves it out keeps it.
+func TestUpdateNodeKeepsPodCIDR(t *testing.T) {
+	f := NewTestFSM(t)
+	n, err := createNode(t, f, 1, "a", "", "10.244.0.0/16", 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createNode(t, f, 2, "b", "", "10.244.0.0/16", 24); err != nil {
+		t.Fatal(err)
+	}
+	update := func(index uint64, spec v1.NodeSpec) Result {
+		t.Helper()
+		next := v1.DeepCopy(n)
+		next.Spec = spec
+		next.ResourceVersion = ""
+		cmd, err := NewUpdate(next, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ApplyCommand(t, f, index, cmd).(Result)
+	}
+	for i, spec := range []v1.NodeSpec{
+		{PodCIDR: "10.244.1.0/24", PodCIDRs: []string{"10.244.1.0/24"}}, // node b's
+		{PodCIDR: "10.244.0.0/24", PodCIDRs: []string{"10.244.0.0/24", "10.99.0.0/24"}},
+		{PodCIDRs: []string{"10.244.7.0/24"}},
+	} {
+		res := update(uint64(3+i), spec)
+		wantErr(t, res.Err, v1.IsInvalid, "Invalid")
+		if !strings.Contains(res.Err.Error(), `node updates may not change podCIDR except from "" to valid`) {
+			t.Errorf("%+v: %v", spec, res.Err)
+		}
+	}
+	got, err := f.Store().Get("nodes", "", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Meta().ResourceVersion != n.ResourceVersion {
+		t.Fatalf("refused updates changed the node: resourceVersion %s, was %s", got.Meta().ResourceVersion, n.ResourceVersion)
+	}
+	res := update(10, v1.NodeSpec{Unschedulable: true})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if s := res.Record.Object().(*v1.Node).Spec; s.PodCIDR != "10.244.0.0/24" || len(s.PodCIDRs) != 1 || s.PodCIDRs[0] != "10.244.0.0/24" || !s.Unschedulable {
+		t.Fatalf("an update without podCIDR: spec %+v, want the stored CIDR kept", s)
 	}
 }

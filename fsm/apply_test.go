@@ -584,15 +584,25 @@ func TestDeletePod(t *testing.T) {
 	t.Run("preconditions", func(t *testing.T) {
 		h.create(podObj("default", "pre", nil))
 		rv := fmt.Sprint(h.index)
-		for _, req := range []DeleteRequest{
-			{UID: "other"},
-			{ResourceVersion: "1"},
-			{UID: "uid-default/pre", ResourceVersion: "1"},
-			{UID: "other", ResourceVersion: rv},
+		uidMsg := "the UID in the precondition (other) does not match the UID in record (uid-default/pre)"
+		rvMsg := "the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (" + rv + ")"
+		for _, tc := range []struct {
+			req  DeleteRequest
+			says string
+		}{
+			{DeleteRequest{UID: "other"}, uidMsg},
+			{DeleteRequest{ResourceVersion: "1"}, rvMsg},
+			{DeleteRequest{UID: "uid-default/pre", ResourceVersion: "1"}, rvMsg},
+			{DeleteRequest{UID: "other", ResourceVersion: rv}, uidMsg},
 		} {
+			req := tc.req
 			req.Resource, req.Namespace, req.Name = "pods", "default", "pre"
 			before := h.index
-			wantErr(t, h.del(req).Err, v1.IsConflict, "Conflict")
+			err := h.del(req).Err
+			wantErr(t, err, v1.IsConflict, "Conflict")
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("%+v: message %q does not say %q", tc.req, err, tc.says)
+			}
 			h.get("pods", "default", "pre")
 			wantEvents(t, h, before)
 		}

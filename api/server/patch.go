@@ -31,6 +31,11 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, v1.NewBadRequest("the patch must be a JSON object: "+err.Error()))
 		return
 	}
+	if probe == nil {
+		// A null merge patch replaces the whole object with null (RFC 7386).
+		writeError(w, v1.NewBadRequest("the patch must be a JSON object, not null"))
+		return
+	}
 	userRV := false
 	if md, ok := probe["metadata"].(map[string]any); ok {
 		_, userRV = md["resourceVersion"]

@@ -206,6 +206,11 @@ func decodeStrict(body []byte, out any) error {
 // decodeObject strictly decodes a body into a new object of the request's
 // resource and checks its kind, apiVersion, namespace and name against the path.
 func decodeObject(req *request, body []byte) (v1.Object, error) {
+	if isNull(body) {
+		// null decodes into an empty object without error: an update would
+		// wipe the stored spec or status.
+		return nil, v1.NewBadRequest(fmt.Sprintf("the request body must be a %s object, not null", req.resource.Kind))
+	}
 	obj := req.resource.New()
 	if err := decodeStrict(body, obj); err != nil {
 		return nil, err

@@ -17,11 +17,10 @@ import (
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	q := r.URL.Query()
-	err := checkParams(q)
-	var req *request
-	if err == nil {
-		req, err = parsePath(r.Method, r.URL.Path, flag(q, "watch"))
-	}
+	// As in Kubernetes, a request is authorized before its parameters are
+	// read: a forbidden request is 403 whatever its parameters. (A ?watch
+	// that is not a bool counts as a list here; the two are authorized alike.)
+	req, err := parsePath(r.Method, r.URL.Path, flag(q, "watch"))
 	if err != nil {
 		writeError(w, err)
 		s.metrics.observe("unknown", "unknown", v1.CodeOf(err), start)
@@ -30,6 +29,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() { s.metrics.observe(req.verb, req.resource.Name, rec.code, start) }()
 	if err := authorize(roleOf(r.Context()), req); err != nil {
+		writeError(rec, err)
+		return
+	}
+	if err := checkParams(q); err != nil {
 		writeError(rec, err)
 		return
 	}

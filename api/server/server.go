@@ -201,7 +201,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/debug/pprof/", s.authenticated(adminOnly(http.HandlerFunc(pprof.Index))))
 	mux.Handle("/debug/pprof/profile", s.authenticated(adminOnly(http.HandlerFunc(pprof.Profile))))
 	mux.Handle("/debug/pprof/trace", s.authenticated(adminOnly(http.HandlerFunc(pprof.Trace))))
-	return mux
+	return canonicalPaths(mux)
 }
 
 // stoppingKey carries, in a request's context, a channel closed when the

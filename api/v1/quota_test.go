@@ -87,6 +87,12 @@ func TestValidateLimitRange(t *testing.T) {
 		{"ratio over max/min", []LimitRangeItem{{Type: LimitTypePod, Min: qty("cpu", "1"), Max: qty("cpu", "2"), MaxLimitRequestRatio: qty("cpu", "3")}},
 			[]string{"ratio 3 is greater than max/min = 2.000000"}},
 		{"negative", []LimitRangeItem{{Type: LimitTypePod, Max: qty("cpu", "-1")}}, []string{"must be greater than or equal to 0"}},
+		{"max cpu past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Max: qty("cpu", "9223372036854776")}},
+			[]string{`spec.limits[0].max[cpu]: Invalid value: "9223372036854776": must be less than or equal to 1M`}},
+		{"default memory past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Default: qty("memory", "1e30")}},
+			[]string{`spec.limits[0].default[memory]: Invalid value: "1e30": must be less than or equal to`}},
+		{"min and defaultRequest past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Min: qty("cpu", "2M"), DefaultRequest: qty("memory", "1e30")}},
+			[]string{"spec.limits[0].min[cpu]", "spec.limits[0].defaultRequest[memory]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

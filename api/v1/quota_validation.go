@@ -124,8 +124,15 @@ func validateLimitRange(lr *LimitRange) field.ErrorList {
 					errs = append(errs, field.NotSupported(kp, k, limitRangeResources))
 					continue
 				}
-				if q := l.list[k]; q.Sign() < 0 {
-					errs = append(errs, field.Invalid(kp, q.String(), "must be greater than or equal to 0"))
+				if q := l.list[k]; l.name == "maxLimitRequestRatio" {
+					if q.Sign() < 0 {
+						errs = append(errs, field.Invalid(kp, q.String(), "must be greater than or equal to 0"))
+					}
+				} else {
+					// Bounded as a container's own requests and limits are:
+					// a max becomes the default limit of containers that set
+					// none, which would otherwise be refused as out of range.
+					errs = append(errs, validateQuantity(k, q, kp)...)
 				}
 				keys[k] = true
 			}

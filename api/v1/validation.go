@@ -62,6 +62,7 @@ func validateObject(obj Object) field.ErrorList {
 	switch o := obj.(type) {
 	case *Pod:
 		errs = append(errs, ValidatePodSpec(&o.Spec, field.NewPath("spec"))...)
+		errs = append(errs, validatePodStatus(&o.Status)...)
 	case *ReplicationController:
 		errs = append(errs, validateRC(o)...)
 	case *Service:
@@ -515,6 +516,10 @@ func validateImmutable(obj, old Object) field.ErrorList {
 			errs = append(errs, field.Forbidden(sp.Child("volumes"), "may not be changed"))
 		}
 		errs = append(errs, validatePodSpecUpdate(&o.Spec, &op.Spec, sp)...)
+	case *Node:
+		if msg := PodCIDRChange(o, old.(*Node)); msg != "" {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "podCIDRs"), msg))
+		}
 	case *Service:
 		os := old.(*Service)
 		if os.Spec.ClusterIP != "" && o.Spec.ClusterIP != "" && o.Spec.ClusterIP != os.Spec.ClusterIP {

@@ -145,6 +145,8 @@ func TestValidateValidObjects(t *testing.T) {
 	numericTarget.Spec.Ports[0].TargetPort = intstr.FromInt32(8080)
 	lowNodePort, highNodePort := validNodePortService(), validNodePortService()
 	lowNodePort.Spec.Ports[0].NodePort, highNodePort.Spec.Ports[0].NodePort = 30000, 32767
+	running := validPod()
+	running.Status = PodStatus{Phase: PodRunning, PodIP: "10.244.1.5", PodIPs: []PodIP{{IP: "10.244.1.5"}, {IP: "fd00::5"}}, HostIP: "192.168.1.10"}
 	clientIP := validService()
 	clientIP.Spec.SessionAffinity = AffinityClientIP
 	Default(clientIP)
@@ -159,6 +161,7 @@ func TestValidateValidObjects(t *testing.T) {
 		{"pod with generateName", withGenerateName},
 		{"pod with 253-char name", maxName},
 		{"pod with 63-char label value and annotations at the limit", boundary},
+		{"running pod with IPv4 and IPv6 addresses", running},
 		{"replication controller", validRC()},
 		{"service", validService()},
 		{"service with numeric targetPort", numericTarget},
@@ -394,6 +397,33 @@ func TestValidateInvalid(t *testing.T) {
 			p := validPod()
 			g := MaxSeconds + 1
 			p.Spec.TerminationGracePeriodSeconds = &g
+			return p
+		}},
+		{name: "a pod IP that is not an IP", field: "status.podIP", substr: "must be a valid IP address", obj: func() Object {
+			p := validPod()
+			p.Status.PodIP = "999.1.1.1"
+			return p
+		}},
+		{name: "a pod IP with octal-looking octets", field: "status.podIPs[0].ip", obj: func() Object {
+			p := validPod()
+			p.Status.PodIPs = []PodIP{{IP: "010.244.1.5"}}
+			return p
+		}},
+		{name: "a host IP that is a name", field: "status.hostIP", obj: func() Object {
+			p := validPod()
+			p.Status.HostIP = "node-1"
+			return p
+		}},
+		{name: "an activeDeadlineSeconds past int32", field: "spec.activeDeadlineSeconds", substr: "between 1 and 2147483647", obj: func() Object {
+			p := validPod()
+			d := int64(9223372037)
+			p.Spec.ActiveDeadlineSeconds = &d
+			return p
+		}},
+		{name: "a zero activeDeadlineSeconds", field: "spec.activeDeadlineSeconds", obj: func() Object {
+			p := validPod()
+			d := int64(0)
+			p.Spec.ActiveDeadlineSeconds = &d
 			return p
 		}},
 		{name: "node capacity of a thousand million CPUs", field: "status.capacity[cpu]", obj: func() Object {
@@ -658,6 +688,17 @@ func TestValidateUpdate(t *testing.T) {
 			s.Spec.ClusterIP = "10.96.0.10"
 			return s
 		}, obj: func() Object { return validService() }},
+		{name: "node podCIDR change", field: "spec.podCIDRs", old: func() Object { return nodeWithCIDR("10.244.1.0/24") },
+			obj: func() Object { return nodeWithCIDR("10.244.2.0/24") }},
+		{name: "node podCIDRs change", field: "spec.podCIDRs", old: func() Object { return nodeWithCIDR("10.244.1.0/24") }, obj: func() Object {
+			n := nodeWithCIDR("10.244.1.0/24")
+			n.Spec.PodCIDRs = []string{"10.244.1.0/24", "10.245.1.0/24"}
+			return n
+		}},
+		{name: "node update keeping its podCIDR", old: func() Object { return nodeWithCIDR("10.244.1.0/24") },
+			obj: func() Object { return nodeWithCIDR("10.244.1.0/24") }},
+		{name: "node update without podCIDR", old: func() Object { return nodeWithCIDR("10.244.1.0/24") }, obj: func() Object { return nodeWithCIDR("") }},
+		{name: "node given a podCIDR from none", old: func() Object { return nodeWithCIDR("") }, obj: func() Object { return nodeWithCIDR("10.244.1.0/24") }},
 		{name: "invalid new object", field: "metadata.labels[app]", old: func() Object { return validRC() }, obj: func() Object {
 			rc := validRC()
 			rc.Labels = map[string]string{"app": "-"}
@@ -698,4 +739,14 @@ func TestValidateQuantityBounds(t *testing.T) {
 	if err := Validate(n); err != nil {
 		t.Fatalf("Validate node = %v", err)
 	}
+}
+
+// nodeWithCIDR is a valid node with the pod CIDR given at registration.
+func nodeWithCIDR(cidr string) *Node {
+	n := validNode()
+	n.Spec.PodCIDR, n.Spec.PodCIDRs = cidr, nil
+	if cidr != "" {
+		n.Spec.PodCIDRs = []string{cidr}
+	}
+	return n
 }

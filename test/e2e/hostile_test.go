@@ -1,0 +1,354 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
+	"orch.io/orch/test/harness"
+)
+
+// The hostile-client suite: one cluster of three real masters, one table of
+// inputs a careless or hostile client sends (hostileCases), each sent with
+// the admin token and with the node token. Every input must get a clear 4xx
+// Status naming the problem and change nothing on any master; afterwards the
+// three masters are up with the same objects and a normal write of that
+// token succeeds. At the end no master's FSM has rejected a committed entry
+// (nothing bad reached the log) and every master is ready.
+
+// hostileKinds are the resources whose every object (name and
+// resourceVersion) is compared before and after each case on each master.
+var hostileKinds = []string{"namespaces", "nodes", "pods", "replicationcontrollers", "services", "endpoints",
+	"resourcequotas", "limitranges"}
+
+// want is the Status a case must get.
+type want struct {
+	code   int
+	reason string
+	says   string // part of the message
+}
+
+// forNode says what the node token gets.
+type forNode int
+
+const (
+	// nodeSame: the node token may make the request and gets the admin's answer.
+	nodeSame forNode = iota
+	// nodeForbidden: the node token may not make the request: 403.
+	nodeForbidden
+	// nodeNotSent: the case carries its own credentials (no token, a wrong one).
+	nodeNotSent
+)
+
+// hostileCase is one hostile request.
+type hostileCase struct {
+	name   string
+	method string
+	path   string
+	query  url.Values
+	// body is sent as is ([]byte) or JSON-encoded; nil sends none.
+	body any
+	// contentType overrides application/json.
+	contentType string
+	want        want
+	node        forNode
+	// token, if not nil, is the only token the case is sent with (its
+	// node is then nodeNotSent).
+	token *string
+}
+
+// hostileEnv is the cluster and the clients the suite drives it with.
+type hostileEnv struct {
+	c *harness.Cluster
+	// admin and node are clients of each single master, by master index,
+	// so a case reaches the master it is aimed at (leader or follower).
+	admin, node []*client.Client
+	http        *http.Client
+	tokens      map[string]string
+}
+
+func newHostileEnv(t *testing.T) *hostileEnv {
+	// A node that is silent for the whole suite must not be marked
+	// unreachable in the middle of it: that write would not be the suite's.
+	c := startCluster(t, harness.Options{MasterArgs: []string{"--node-grace=1h", "--node-eviction-timeout=2h"}})
+	b, err := pki.Load(c.PKIDir)
+	if err != nil {
+		t.Fatalf("load pki: %v", err)
+	}
+	e := &hostileEnv{c: c, tokens: map[string]string{"admin": b.AdminToken, "node": b.NodeToken}}
+	for i := range c.Masters {
+		e.admin = append(e.admin, e.clientFor(t, b.AdminToken, i))
+		e.node = append(e.node, e.clientFor(t, b.NodeToken, i))
+	}
+	// A plain HTTPS client for what api/client does not send (raw content
+	// types, /metrics, /readyz).
+	cfg := c.Config()
+	tr := &http.Transport{TLSClientConfig: tlsConfig(t, cfg.CertificateAuthorityData)}
+	t.Cleanup(tr.CloseIdleConnections)
+	e.http = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return e
+}
+
+func (e *hostileEnv) clientFor(t *testing.T, token string, masters ...int) *client.Client {
+	t.Helper()
+	cfg := e.c.Config(masters...)
+	cfg.Token = token
+	// One round: a refused request must be refused by the master it was
+	// sent to, not retried elsewhere.
+	cfg.FailoverRounds = 1
+	cl, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.CloseIdleConnections)
+	return cl
+}
+
+// snapshot returns, for every master, "kind ns/name@rv" of every object of
+// hostileKinds: each master is first brought up to date with a
+// linearizable read on it (a read barrier), then read with ?stale=true, so
+// the lists are exactly what each master holds.
+func (e *hostileEnv) snapshot(t *testing.T) [][]string {
+	t.Helper()
+	out := make([][]string, len(e.admin))
+	for i, cl := range e.admin {
+		var ns v1.Namespace
+		if err := cl.Get(ctxT(t, 10*time.Second), "namespaces", "", "default", &ns); err != nil {
+			t.Fatalf("read barrier on master %d: %v", i+1, err)
+		}
+		for _, kind := range hostileKinds {
+			for _, k := range listKeys(t, cl, kind, true) {
+				out[i] = append(out[i], kind+" "+k)
+			}
+		}
+	}
+	return out
+}
+
+// sameEverywhere fails unless every master holds the same objects.
+func sameEverywhere(t *testing.T, snap [][]string) {
+	t.Helper()
+	for i := 1; i < len(snap); i++ {
+		if err := equalStrings(snap[0], snap[i]); err != nil {
+			t.Fatalf("master %d and master 1 hold different objects: %v", i+1, err)
+		}
+	}
+}
+
+// send sends the case with cl and returns the error (nil if accepted). A
+// watch that is answered 200 is read until the context ends: a hostile
+// watch must be refused, not hang.
+func send(ctx context.Context, cl *client.Client, tc hostileCase) error {
+	return cl.Do(ctx, tc.method, tc.path, tc.query, tc.body, nil)
+}
+
+// sendRaw sends the case over plain HTTPS to master i, for what api/client
+// does not let a caller choose (the Content-Type).
+func (e *hostileEnv) sendRaw(ctx context.Context, i int, token string, tc hostileCase) error {
+	var body io.Reader
+	switch b := tc.body.(type) {
+	case nil:
+	case []byte:
+		body = strings.NewReader(string(b))
+	default:
+		return fmt.Errorf("sendRaw: body %T", tc.body)
+	}
+	u := e.c.Masters[i].URL() + tc.path
+	if len(tc.query) > 0 {
+		u += "?" + tc.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, tc.method, u, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", tc.contentType)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	return statusFrom(resp.StatusCode, b)
+}
+
+// checkStatus fails unless err is the Status w.
+func checkStatus(t *testing.T, err error, w want) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("accepted; want %d %s naming %q", w.code, w.reason, w.says)
+	}
+	var se *v1.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("error %T %v is not a Status; want %d %s", err, err, w.code, w.reason)
+	}
+	if int(se.Status.Code) != w.code || se.Status.Reason != w.reason || !strings.Contains(se.Status.Message, w.says) {
+		t.Fatalf("got %d %s %q; want %d %s containing %q", se.Status.Code, se.Status.Reason, se.Status.Message, w.code, w.reason, w.says)
+	}
+}
+
+// normalWrite makes a write the token is allowed, which must succeed: the
+// admin creates a pod, the node reports a heartbeat of its Node.
+func (e *hostileEnv) normalWrite(t *testing.T, token string, i, n int) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	if token == "admin" {
+		if err := e.admin[i].Create(ctx, testPod(fmt.Sprintf("ok-%03d", n))); err != nil {
+			t.Fatalf("a normal create after the case failed: %v", err)
+		}
+		return
+	}
+	var nd v1.Node
+	if err := e.node[i].Get(ctx, "nodes", "", hostileNode, &nd); err != nil {
+		t.Fatalf("get node: %v", err)
+	}
+	for j := range nd.Status.Conditions {
+		if nd.Status.Conditions[j].Type == v1.NodeReady {
+			nd.Status.Conditions[j].LastHeartbeatTime = v1.NewTime(time.Now())
+		}
+	}
+	if err := e.node[i].UpdateStatus(ctx, &nd); err != nil {
+		t.Fatalf("a normal node status update after the case failed: %v", err)
+	}
+}
+
+// checkMasters fails unless every master is ready and its FSM never
+// rejected a committed entry.
+func (e *hostileEnv) checkMasters(t *testing.T) {
+	t.Helper()
+	for i, m := range e.c.Masters {
+		if !m.Running() {
+			t.Fatalf("master %d exited", i+1)
+		}
+		body, code, err := e.get(t, m.URL()+"/readyz")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("master %d /readyz: %d %s %v", i+1, code, body, err)
+		}
+		body, code, err = e.get(t, m.URL()+"/metrics")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("master %d /metrics: %d %v", i+1, code, err)
+		}
+		v, err := metricValue(body, "orch_fsm_rejected_entries_total")
+		if err != nil {
+			t.Fatalf("master %d: %v", i+1, err)
+		}
+		if v != 0 {
+			t.Fatalf("master %d: orch_fsm_rejected_entries_total is %v: a bad entry reached the log", i+1, v)
+		}
+	}
+}
+
+func (e *hostileEnv) get(t *testing.T, u string) (string, int, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t, 10*time.Second), http.MethodGet, u, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode, err
+}
+
+// metricValue returns the value of an unlabelled metric in Prometheus' text format.
+func metricValue(text, name string) (float64, error) {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("read metrics: %w", err)
+	}
+	return 0, fmt.Errorf("metric %s not exported", name)
+}
+
+// A hostile client cannot crash a master, write half-way, or have its input
+// accepted and ignored (the and the older bad-input table, one table).
+func TestHostileClient(t *testing.T) {
+	start := time.Now()
+	e := newHostileEnv(t)
+	fx := e.fixtures(t)
+	e.c.WaitCaughtUp(10 * time.Second)
+	n := 0
+	for ci, tc := range hostileCases(fx) {
+		i := ci % len(e.c.Masters) // leader and followers alike
+		for _, token := range []string{"admin", "node"} {
+			if token == "node" && tc.node == nodeNotSent {
+				continue
+			}
+			label := token
+			if tc.token != nil {
+				label = "own token"
+			}
+			t.Run(tc.name+"/"+label, func(t *testing.T) { e.run(t, tc, token, i, n) })
+			n++
+		}
+	}
+	t.Run("replicas 1000000000", func(t *testing.T) { e.hugeReplicas(t) })
+	t.Run("masters", func(t *testing.T) {
+		e.c.WaitCaughtUp(10 * time.Second)
+		sameEverywhere(t, e.snapshot(t))
+		e.checkMasters(t)
+	})
+	t.Logf("%d hostile requests in %v", n, time.Since(start).Round(time.Millisecond))
+}
+
+// run sends one case with a token to master i and checks its answer, that no
+// master changed, that every master is still ready with no rejected entry,
+// and that a normal write of that token (the n-th) succeeds.
+func (e *hostileEnv) run(t *testing.T, tc hostileCase, token string, i, n int) {
+	w := tc.want
+	if token == "node" && tc.node == nodeForbidden {
+		w = want{403, v1.ReasonForbidden, "is not allowed"}
+	}
+	before := e.snapshot(t)
+	sameEverywhere(t, before)
+	ctx := ctxT(t, 15*time.Second)
+	var err error
+	switch {
+	case tc.token != nil:
+		err = send(ctx, e.clientFor(t, *tc.token, i), tc)
+	case tc.contentType != "":
+		err = e.sendRaw(ctx, i, e.tokens[token], tc)
+	case token == "admin":
+		err = send(ctx, e.admin[i], tc)
+	default:
+		err = send(ctx, e.node[i], tc)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("no answer within 15s (%v)", err)
+	}
+	checkStatus(t, err, w)
+	after := e.snapshot(t)
+	sameEverywhere(t, after)
+	for m := range after {
+		if err := equalStrings(before[m], after[m]); err != nil {
+			t.Fatalf("the refused request changed master %d: %v", m+1, err)
+		}
+	}
+	e.checkMasters(t)
+	e.normalWrite(t, token, i, n)
+}
