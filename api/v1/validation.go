@@ -467,6 +467,7 @@ func validateNode(n *Node) field.ErrorList {
 	st := field.NewPath("status")
 	errs = append(errs, validateNodeResources(n.Status.Capacity, st.Child("capacity"))...)
 	errs = append(errs, validateNodeResources(n.Status.Allocatable, st.Child("allocatable"))...)
+	errs = append(errs, validateNodeStatus(&n.Status)...)
 	sp := field.NewPath("spec")
 	if n.Spec.PodCIDR != "" {
 		if _, _, err := net.ParseCIDR(n.Spec.PodCIDR); err != nil {

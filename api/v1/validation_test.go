@@ -426,6 +426,36 @@ func TestValidateInvalid(t *testing.T) {
 			p.Spec.ActiveDeadlineSeconds = &d
 			return p
 		}},
+		{name: "a pod phase that does not exist", field: "status.phase", obj: func() Object {
+			p := validPod()
+			p.Status.Phase = "Exploded"
+			return p
+		}},
+		{name: "a negative restart count", field: "status.containerStatuses[0].restartCount", obj: func() Object {
+			p := validPod()
+			p.Status.ContainerStatuses = []ContainerStatus{{Name: "web", RestartCount: -1}}
+			return p
+		}},
+		{name: "a node InternalIP that is not an IP", field: "status.addresses[0].address", obj: func() Object {
+			n := validNode()
+			n.Status.Addresses = []NodeAddress{{Type: "InternalIP", Address: "169.254.169.254:80"}}
+			return n
+		}},
+		{name: "a node address of an unknown type", field: "status.addresses[0].type", obj: func() Object {
+			n := validNode()
+			n.Status.Addresses = []NodeAddress{{Type: "Anywhere", Address: "10.0.0.1"}}
+			return n
+		}},
+		{name: "a node hostname that is not a DNS name", field: "status.addresses[0].address", obj: func() Object {
+			n := validNode()
+			n.Status.Addresses = []NodeAddress{{Type: "Hostname", Address: "a b"}}
+			return n
+		}},
+		{name: "an agent port past 65535", field: "status.daemonEndpoints.kubeletEndpoint.Port", obj: func() Object {
+			n := validNode()
+			n.Status.DaemonEndpoints.KubeletEndpoint.Port = 70000
+			return n
+		}},
 		{name: "node capacity of a thousand million CPUs", field: "status.capacity[cpu]", obj: func() Object {
 			n := validNode()
 			n.Status.Capacity = ResourceList{ResourceCPU: resource.MustParse("1G")}
