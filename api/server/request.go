@@ -230,12 +230,9 @@ func decodeObject(req *request, body []byte) (v1.Object, error) {
 			return nil, v1.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace of the path (%s)", m.Namespace, req.namespace))
 		}
 	}
-	if req.name != "" {
-		if m.Name == "" {
-			m.Name = req.name
-		} else if m.Name != req.name {
-			return nil, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name in the path (%s)", m.Name, req.name))
-		}
+	if req.name != "" && m.Name != req.name {
+		// As Kubernetes: an update names its object, and the name must be the path's.
+		return nil, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.Name, req.name))
 	}
 	return obj, nil
 }

@@ -144,7 +144,8 @@ func TestDecodeObject(t *testing.T) {
 		body string
 		code int
 	}{
-		{"fills namespace and name", `{"spec":{"containers":[]}}`, 0},
+		{"fills the namespace", `{"metadata":{"name":"p"},"spec":{"containers":[]}}`, 0},
+		{"no name (Kubernetes refuses it too)", `{"spec":{"containers":[]}}`, 400},
 		{"matching", `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","namespace":"default"}}`, 0},
 		{"name mismatch", `{"metadata":{"name":"q"}}`, 400},
 		{"namespace mismatch", `{"metadata":{"namespace":"other"}}`, 400},
