@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -245,9 +243,13 @@ func (e *hostileEnv) checkMasters(t *testing.T) {
 		if err != nil || code != http.StatusOK {
 			t.Fatalf("master %d /metrics: %d %v", i+1, code, err)
 		}
-		v, err := metricValue(body, "orch_fsm_rejected_entries_total")
+		ms, err := parseMetrics([]byte(body))
 		if err != nil {
 			t.Fatalf("master %d: %v", i+1, err)
+		}
+		v, ok := ms["orch_fsm_rejected_entries_total"]
+		if !ok {
+			t.Fatalf("master %d: orch_fsm_rejected_entries_total is not exported", i+1)
 		}
 		if v != 0 {
 			t.Fatalf("master %d: orch_fsm_rejected_entries_total is %v: a bad entry reached the log", i+1, v)
@@ -268,21 +270,6 @@ func (e *hostileEnv) get(t *testing.T, u string) (string, int, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), resp.StatusCode, err
-}
-
-// metricValue returns the value of an unlabelled metric in Prometheus' text format.
-func metricValue(text, name string) (float64, error) {
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("read metrics: %w", err)
-	}
-	return 0, fmt.Errorf("metric %s not exported", name)
 }
 
 // A hostile client cannot crash a master, write half-way, or have its input

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,23 +26,17 @@ func masterMetrics(t *testing.T, c *harness.Cluster, i int, names ...string) map
 	if err := cl.Do(ctxT(t, 10*time.Second), "GET", "/metrics", nil, nil, &metrics); err != nil {
 		t.Fatalf("master %d: metrics: %v", i, err)
 	}
-	out := map[string]int64{}
-	sc := bufio.NewScanner(bytes.NewReader(metrics))
-	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !slices.Contains(names, name) {
-			continue
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			t.Fatalf("master %d: %s %q: %v", i, name, v, err)
-		}
-		out[name] = int64(f)
+	all, err := parseMetrics(metrics)
+	if err != nil {
+		t.Fatalf("master %d: %v", i, err)
 	}
+	out := map[string]int64{}
 	for _, n := range names {
-		if _, ok := out[n]; !ok {
+		v, ok := all[n]
+		if !ok {
 			t.Fatalf("master %d: no %s in /metrics", i, n)
 		}
+		out[n] = int64(v)
 	}
 	return out
 }

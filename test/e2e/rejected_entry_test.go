@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -191,27 +189,6 @@ func appendEverywhere(t *testing.T, c *harness.Cluster, data []byte) uint64 {
 func rejectedEntries(t *testing.T, c *harness.Cluster, i int) float64 {
 	t.Helper()
 	return metricValue(t, c, i, "orch_fsm_rejected_entries_total")
-}
-
-// metricValue reads one unlabelled metric from master i's /metrics (-1 when
-// the master does not answer or does not have it).
-func metricValue(t *testing.T, c *harness.Cluster, i int, name string) float64 {
-	t.Helper()
-	var raw []byte
-	if err := c.Client(i).Do(ctxT(t, 5*time.Second), "GET", "/metrics", nil, nil, &raw); err != nil {
-		return -1
-	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		if n, v, ok := strings.Cut(sc.Text(), " "); ok && n == name {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("master %d: %s %q: %v", i, name, v, err)
-			}
-			return f
-		}
-	}
-	return -1
 }
 
 // rejectedLine returns the last line of a master's log that reports the
