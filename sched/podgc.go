@@ -82,8 +82,11 @@ func NewPodGC(cfg PodGCConfig) *PodGC {
 	return &PodGC{cfg: cfg, missing: map[string]time.Time{}}
 }
 
-// Run checks until ctx ends: at start, when pods or nodes change, every
-// Interval, and when a quarantine ends.
+// Run checks until ctx ends: at start, every Interval, when a quarantine
+// ends, when a node is deleted, and when a pod is bound to (or changes on) a
+// node that does not exist. A full check lists every pod, so ordinary pod
+// changes, which are most of a busy cluster's writes, only cost a node
+// lookup each (Kubernetes' podgc looks every 20 s).
 func (g *PodGC) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) {
 		now := g.cfg.Now()
@@ -91,13 +94,26 @@ func (g *PodGC) Run(ctx context.Context) {
 		return t.Sub(now), ok
 	}
 	runOnChangesWake(ctx, g.cfg.Store, g.cfg.Interval, wake, g.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
-		if !ch.full && !slices.ContainsFunc(ch.events, func(e fsm.Event) bool {
-			return e.Resource == "pods" || e.Resource == "nodes"
-		}) {
+		if !ch.full && !slices.ContainsFunc(ch.events, func(e fsm.Event) bool { return orphaning(s, e) }) {
 			return nil
 		}
 		return g.Pass(ctx, s)
 	})
+}
+
+// orphaning reports whether an event may leave a pod bound to a node that
+// does not exist: a node's deletion, or a pod on a node the store lacks.
+func orphaning(s *fsm.Store, e fsm.Event) bool {
+	switch e.Resource {
+	case "nodes":
+		return e.Type == v1.Deleted
+	case "pods":
+		if n := e.Record.NodeName(); n != "" && e.Type != v1.Deleted {
+			_, err := s.Get("nodes", "", n)
+			return err != nil
+		}
+	}
+	return false
 }
 
 // nextExpiry returns the earliest end of a quarantine after now.

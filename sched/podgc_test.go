@@ -161,3 +161,30 @@ func TestPodGCFinishesNamespaceDeletion(t *testing.T) {
 		t.Fatalf("pod events %v, want %v", types, want)
 	}
 }
+
+// Only events that can orphan a pod wake a check: a busy cluster's ordinary
+// pod writes cost a node lookup each, not a list of every pod.
+func TestPodGCOrphaningEvents(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, readyNode("n1", "4", "8Gi", nil))
+	rec := func(pod *v1.Pod) *fsm.Record { return fsm.NewRecord(pod, nil) }
+	node := fsm.NewRecord(readyNode("n1", "4", "8Gi", nil), nil)
+	tests := []struct {
+		name string
+		ev   fsm.Event
+		want bool
+	}{
+		{"pod on an existing node", fsm.Event{Resource: "pods", Type: v1.Modified, Record: rec(boundPod("default", "a", "n1"))}, false},
+		{"unbound pod", fsm.Event{Resource: "pods", Type: v1.Added, Record: rec(pendingPod("b", "10m"))}, false},
+		{"pod on a missing node", fsm.Event{Resource: "pods", Type: v1.Added, Record: rec(boundPod("default", "c", "ghost"))}, true},
+		{"deleted pod on a missing node", fsm.Event{Resource: "pods", Type: v1.Deleted, Record: rec(boundPod("default", "d", "ghost"))}, false},
+		{"node deleted", fsm.Event{Resource: "nodes", Type: v1.Deleted, Record: node}, true},
+		{"node updated", fsm.Event{Resource: "nodes", Type: v1.Modified, Record: node}, false},
+		{"service", fsm.Event{Resource: "services", Type: v1.Added, Record: node}, false},
+	}
+	for _, tt := range tests {
+		if got := orphaning(p.store(), tt.ev); got != tt.want {
+			t.Errorf("%s: orphaning = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
