@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -103,7 +104,12 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	if y := u.Year(); y < minTimeYear || y > maxTimeYear {
 		return nil, fmt.Errorf("time %s is outside the years %04d-%04d in UTC", u.Format(time.RFC3339), minTimeYear, maxTimeYear)
 	}
-	return json.Marshal(u.Format(time.RFC3339))
+	// RFC 3339 in UTC has nothing JSON must escape: quote it directly (every
+	// object carries a timestamp, and it is encoded on every write).
+	b := make([]byte, 0, len(time.RFC3339)+2)
+	b = append(b, '"')
+	b = u.AppendFormat(b, time.RFC3339)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -113,7 +119,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = string(b[1 : n-1]) // no escapes: the string is its bytes (the decoder checked they are JSON)
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("time must be an RFC 3339 string: %w", err)
 	}
 	if s == "" {

@@ -86,6 +86,9 @@ func TestTimeUnmarshal(t *testing.T) {
 		{in: `"0001-01-01T00:30:00+01:00"`, wantErr: true},
 		{in: `"0001-01-01T00:30:00Z"`, want: time.Date(1, 1, 1, 0, 30, 0, 0, time.UTC)},
 		{in: `"0000-06-01T00:00:00Z"`, wantErr: true},
+		// Escapes take the slow path and mean the same.
+		{in: `"\u0032024-05-17T08:30:00Z"`, want: time.Date(2024, 5, 17, 8, 30, 0, 0, time.UTC)},
+		{in: `"2024-05-17T08:30:00\u005a"`, want: time.Date(2024, 5, 17, 8, 30, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
