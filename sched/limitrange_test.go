@@ -4,18 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/api/v1/v1test"
 )
-
-func quantities(kv ...string) v1.ResourceList {
-	out := v1.ResourceList{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[v1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
-	}
-	return out
-}
 
 // TestReplicationPodsMeetLimitRangesAndQuotas: the replication manager's
 // pods get their namespace's LimitRange defaults, are not created when a
@@ -35,20 +26,20 @@ func TestReplicationPodsMeetLimitRangesAndQuotas(t *testing.T) {
 			name: "defaults",
 			objs: []v1.Object{&v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "l", Namespace: "default"},
 				Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: v1.LimitTypeContainer,
-					Default: quantities("cpu", "300m"), DefaultRequest: quantities("cpu", "100m")}}}}},
+					Default: v1test.Resources("cpu", "300m"), DefaultRequest: v1test.Resources("cpu", "100m")}}}}},
 			wantPods: 3, wantLimits: "cpu=300m", wantReqs: "cpu=100m",
 		},
 		{
 			name: "refused by a max",
 			objs: []v1.Object{&v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "l", Namespace: "default"},
-				Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: v1.LimitTypeContainer, Max: quantities("cpu", "1")}}}}},
-			limits:   quantities("cpu", "2"),
+				Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: v1.LimitTypeContainer, Max: v1test.Resources("cpu", "1")}}}}},
+			limits:   v1test.Resources("cpu", "2"),
 			wantPods: 0, wantRefused: 1, // the first batch, of one
 		},
 		{
 			name: "stopped by a quota",
 			objs: []v1.Object{&v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "q", Namespace: "default"},
-				Spec: v1.ResourceQuotaSpec{Hard: quantities("pods", "2")}}},
+				Spec: v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "2")}}},
 			wantPods: 2, wantRefused: 1, // batches of 1 and 2: the third pod
 		},
 	}

@@ -5,24 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/api/v1/v1test"
 )
-
-func rl(kv ...string) v1.ResourceList {
-	out := v1.ResourceList{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[v1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
-	}
-	return out
-}
 
 func TestQuotaREST(t *testing.T) {
 	e := newTestEnv(t)
 	const path = "/api/v1/namespaces/default/resourcequotas"
-	q := &v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "compute"}, Spec: v1.ResourceQuotaSpec{Hard: rl("pods", "2", "limits.cpu", "1")}}
-	q.Status.Used = rl("pods", "9") // the FSM's, not the client's
+	q := &v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "compute"}, Spec: v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "2", "limits.cpu", "1")}}
+	q.Status.Used = v1test.Resources("pods", "9") // the FSM's, not the client's
 	got := decode[v1.ResourceQuota](t, e.expectCode(t, http.StatusCreated, http.MethodPost, path, q))
 	if v1.FormatResources(got.Status.Used) != "limits.cpu=0,pods=0" || v1.FormatResources(got.Status.Hard) != "limits.cpu=1,pods=2" {
 		t.Fatalf("created quota status = %+v", got.Status)
@@ -33,14 +24,14 @@ func TestQuotaREST(t *testing.T) {
 		spec v1.ResourceQuotaSpec
 		want string
 	}{
-		{"unknown resource", v1.ResourceQuotaSpec{Hard: rl("gpus", "1")}, `spec.hard[gpus]: Invalid value: "gpus": must be a standard resource for quota`},
-		{"negative", v1.ResourceQuotaSpec{Hard: rl("pods", "-1")}, `must be greater than or equal to 0`},
-		{"fraction of a count", v1.ResourceQuotaSpec{Hard: rl("pods", "1500m")}, `must be an integer`},
-		{"count of an unknown resource", v1.ResourceQuotaSpec{Hard: rl("count/secrets", "1")}, `must be a standard resource for quota`},
-		{"unsupported scope", v1.ResourceQuotaSpec{Hard: rl("pods", "1"), Scopes: []v1.ResourceQuotaScope{"PriorityClass"}}, `spec.scopes: Unsupported value: "PriorityClass"`},
-		{"scope on a service count", v1.ResourceQuotaSpec{Hard: rl("services", "1"), Scopes: []v1.ResourceQuotaScope{v1.QuotaScopeTerminating}}, `unsupported scope applied to resource`},
-		{"conflicting scopes", v1.ResourceQuotaSpec{Hard: rl("pods", "1"), Scopes: []v1.ResourceQuotaScope{v1.QuotaScopeBestEffort, v1.QuotaScopeNotBestEffort}}, `conflicting scopes`},
-		{"scope selector", v1.ResourceQuotaSpec{Hard: rl("pods", "1"), ScopeSelector: &v1.ScopeSelector{}}, `spec.scopeSelector: Forbidden`},
+		{"unknown resource", v1.ResourceQuotaSpec{Hard: v1test.Resources("gpus", "1")}, `spec.hard[gpus]: Invalid value: "gpus": must be a standard resource for quota`},
+		{"negative", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "-1")}, `must be greater than or equal to 0`},
+		{"fraction of a count", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "1500m")}, `must be an integer`},
+		{"count of an unknown resource", v1.ResourceQuotaSpec{Hard: v1test.Resources("count/secrets", "1")}, `must be a standard resource for quota`},
+		{"unsupported scope", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "1"), Scopes: []v1.ResourceQuotaScope{"PriorityClass"}}, `spec.scopes: Unsupported value: "PriorityClass"`},
+		{"scope on a service count", v1.ResourceQuotaSpec{Hard: v1test.Resources("services", "1"), Scopes: []v1.ResourceQuotaScope{v1.QuotaScopeTerminating}}, `unsupported scope applied to resource`},
+		{"conflicting scopes", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "1"), Scopes: []v1.ResourceQuotaScope{v1.QuotaScopeBestEffort, v1.QuotaScopeNotBestEffort}}, `conflicting scopes`},
+		{"scope selector", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "1"), ScopeSelector: &v1.ScopeSelector{}}, `spec.scopeSelector: Forbidden`},
 	}
 	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,11 +51,11 @@ func TestQuotaREST(t *testing.T) {
 	}
 	for _, name := range []string{"a", "b"} {
 		p := newPod(name, nil)
-		p.Spec.Containers[0].Resources.Limits = rl("cpu", "100m")
+		p.Spec.Containers[0].Resources.Limits = v1test.Resources("cpu", "100m")
 		e.expectCode(t, http.StatusCreated, http.MethodPost, podPath(""), p)
 	}
 	p := newPod("c", nil)
-	p.Spec.Containers[0].Resources.Limits = rl("cpu", "100m")
+	p.Spec.Containers[0].Resources.Limits = v1test.Resources("cpu", "100m")
 	st = e.expectStatus(t, http.StatusForbidden, http.MethodPost, podPath(""), p)
 	if want := `pods "c" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2`; st.Message != want {
 		t.Errorf("message %q, want %q", st.Message, want)
@@ -81,8 +72,8 @@ func TestLimitRangeAdmission(t *testing.T) {
 	e := newTestEnv(t)
 	const path = "/api/v1/namespaces/default/limitranges"
 	lr := &v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "limits"}, Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{
-		{Type: v1.LimitTypeContainer, Max: rl("cpu", "2"), Default: rl("cpu", "500m", "memory", "128Mi"), DefaultRequest: rl("cpu", "250m")},
-		{Type: v1.LimitTypePod, Max: rl("memory", "1Gi")},
+		{Type: v1.LimitTypeContainer, Max: v1test.Resources("cpu", "2"), Default: v1test.Resources("cpu", "500m", "memory", "128Mi"), DefaultRequest: v1test.Resources("cpu", "250m")},
+		{Type: v1.LimitTypePod, Max: v1test.Resources("memory", "1Gi")},
 	}}}
 	got := decode[v1.LimitRange](t, e.expectCode(t, http.StatusCreated, http.MethodPost, path, lr))
 	// Kubernetes' defaulting: a missing default request is the default limit.
@@ -104,8 +95,8 @@ func TestLimitRangeAdmission(t *testing.T) {
 		limits v1.ResourceList
 		want   string
 	}{
-		{"container over max", rl("cpu", "3"), `pods "x" is forbidden: maximum cpu usage per Container is 2, but limit is 3`},
-		{"pod over max", rl("memory", "2Gi"), `pods "x" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 2Gi`},
+		{"container over max", v1test.Resources("cpu", "3"), `pods "x" is forbidden: maximum cpu usage per Container is 2, but limit is 3`},
+		{"pod over max", v1test.Resources("memory", "2Gi"), `pods "x" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 2Gi`},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,8 +110,8 @@ func TestLimitRangeAdmission(t *testing.T) {
 	}
 
 	bad := &v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "bad"}, Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{
-		{Type: v1.LimitTypePod, Default: rl("cpu", "1")},
-		{Type: v1.LimitTypeContainer, Min: rl("cpu", "2"), Max: rl("cpu", "1")},
+		{Type: v1.LimitTypePod, Default: v1test.Resources("cpu", "1")},
+		{Type: v1.LimitTypeContainer, Min: v1test.Resources("cpu", "2"), Max: v1test.Resources("cpu", "1")},
 	}}}
 	st := e.expectStatus(t, http.StatusUnprocessableEntity, http.MethodPost, path, bad)
 	for _, want := range []string{"spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'",

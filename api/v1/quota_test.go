@@ -4,17 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
-
-func qty(kv ...string) ResourceList {
-	out := ResourceList{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[ResourceName(kv[i])] = resource.MustParse(kv[i+1])
-	}
-	return out
-}
 
 func TestValidateResourceQuota(t *testing.T) {
 	tests := []struct {
@@ -22,42 +12,29 @@ func TestValidateResourceQuota(t *testing.T) {
 		spec ResourceQuotaSpec
 		want []string // substrings of the message; none for a valid quota
 	}{
-		{"compute and counts", ResourceQuotaSpec{Hard: qty("pods", "10", "requests.cpu", "2", "limits.memory", "1Gi",
+		{"compute and counts", ResourceQuotaSpec{Hard: rl("pods", "10", "requests.cpu", "2", "limits.memory", "1Gi",
 			"cpu", "500m", "memory", "1Gi", "services", "5", "services.nodeports", "2", "services.loadbalancers", "0",
 			"replicationcontrollers", "3", "resourcequotas", "1", "count/pods", "20", "count/endpoints", "5", "count/limitranges", "1")}, nil},
 		{"empty", ResourceQuotaSpec{}, nil},
-		{"pod scopes", ResourceQuotaSpec{Hard: qty("pods", "1", "requests.cpu", "1"), Scopes: []ResourceQuotaScope{QuotaScopeNotTerminating, QuotaScopeNotBestEffort}}, nil},
-		{"best effort counts pods", ResourceQuotaSpec{Hard: qty("pods", "1", "count/pods", "2"), Scopes: []ResourceQuotaScope{QuotaScopeBestEffort}}, nil},
-		{"unknown name", ResourceQuotaSpec{Hard: qty("requests.storage", "1Gi")}, []string{`spec.hard[requests.storage]: Invalid value: "requests.storage": must be a standard resource for quota`}},
-		{"count of a cluster-scoped kind", ResourceQuotaSpec{Hard: qty("count/nodes", "1")}, []string{"must be a standard resource for quota"}},
-		{"count of an unknown kind", ResourceQuotaSpec{Hard: qty("count/deployments.apps", "1")}, []string{"must be a standard resource for quota"}},
-		{"negative", ResourceQuotaSpec{Hard: qty("requests.cpu", "-1")}, []string{`spec.hard[requests.cpu]: Invalid value: "-1": must be greater than or equal to 0`}},
-		{"fractional count", ResourceQuotaSpec{Hard: qty("services", "500m")}, []string{`spec.hard[services]: Invalid value: "500m": must be an integer`}},
-		{"unknown scope", ResourceQuotaSpec{Hard: qty("pods", "1"), Scopes: []ResourceQuotaScope{"PriorityClass"}}, []string{`spec.scopes: Unsupported value: "PriorityClass"`}},
-		{"best effort with cpu", ResourceQuotaSpec{Hard: qty("requests.cpu", "1"), Scopes: []ResourceQuotaScope{QuotaScopeBestEffort}}, []string{"unsupported scope applied to resource"}},
-		{"scope on services", ResourceQuotaSpec{Hard: qty("services", "1"), Scopes: []ResourceQuotaScope{QuotaScopeNotTerminating}}, []string{"unsupported scope applied to resource"}},
-		{"conflicting scopes", ResourceQuotaSpec{Hard: qty("pods", "1"), Scopes: []ResourceQuotaScope{QuotaScopeTerminating, QuotaScopeNotTerminating}}, []string{"conflicting scopes"}},
-		{"scope selector", ResourceQuotaSpec{Hard: qty("pods", "1"), ScopeSelector: &ScopeSelector{}}, []string{"spec.scopeSelector: Forbidden: is not supported"}},
+		{"pod scopes", ResourceQuotaSpec{Hard: rl("pods", "1", "requests.cpu", "1"), Scopes: []ResourceQuotaScope{QuotaScopeNotTerminating, QuotaScopeNotBestEffort}}, nil},
+		{"best effort counts pods", ResourceQuotaSpec{Hard: rl("pods", "1", "count/pods", "2"), Scopes: []ResourceQuotaScope{QuotaScopeBestEffort}}, nil},
+		{"unknown name", ResourceQuotaSpec{Hard: rl("requests.storage", "1Gi")}, []string{`spec.hard[requests.storage]: Invalid value: "requests.storage": must be a standard resource for quota`}},
+		{"count of a cluster-scoped kind", ResourceQuotaSpec{Hard: rl("count/nodes", "1")}, []string{"must be a standard resource for quota"}},
+		{"count of an unknown kind", ResourceQuotaSpec{Hard: rl("count/deployments.apps", "1")}, []string{"must be a standard resource for quota"}},
+		{"negative", ResourceQuotaSpec{Hard: rl("requests.cpu", "-1")}, []string{`spec.hard[requests.cpu]: Invalid value: "-1": must be greater than or equal to 0`}},
+		{"fractional count", ResourceQuotaSpec{Hard: rl("services", "500m")}, []string{`spec.hard[services]: Invalid value: "500m": must be an integer`}},
+		{"unknown scope", ResourceQuotaSpec{Hard: rl("pods", "1"), Scopes: []ResourceQuotaScope{"PriorityClass"}}, []string{`spec.scopes: Unsupported value: "PriorityClass"`}},
+		{"best effort with cpu", ResourceQuotaSpec{Hard: rl("requests.cpu", "1"), Scopes: []ResourceQuotaScope{QuotaScopeBestEffort}}, []string{"unsupported scope applied to resource"}},
+		{"scope on services", ResourceQuotaSpec{Hard: rl("services", "1"), Scopes: []ResourceQuotaScope{QuotaScopeNotTerminating}}, []string{"unsupported scope applied to resource"}},
+		{"conflicting scopes", ResourceQuotaSpec{Hard: rl("pods", "1"), Scopes: []ResourceQuotaScope{QuotaScopeTerminating, QuotaScopeNotTerminating}}, []string{"conflicting scopes"}},
+		{"scope selector", ResourceQuotaSpec{Hard: rl("pods", "1"), ScopeSelector: &ScopeSelector{}}, []string{"spec.scopeSelector: Forbidden: is not supported"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &ResourceQuota{ObjectMeta: ObjectMeta{Name: "q", Namespace: "default"}, Spec: tt.spec}
 			Default(q)
 			err := Validate(q)
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if CodeOf(err) != http.StatusUnprocessableEntity {
-				t.Fatalf("Validate = %v (code %d), want 422", err, CodeOf(err))
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message %q lacks %q", err, w)
-				}
-			}
+			wantInvalidWith(t, err, tt.want)
 		})
 	}
 }
@@ -69,29 +46,29 @@ func TestValidateLimitRange(t *testing.T) {
 		want  []string
 	}{
 		{"container and pod", []LimitRangeItem{
-			{Type: LimitTypeContainer, Min: qty("cpu", "100m"), Max: qty("cpu", "2", "memory", "1Gi"), Default: qty("cpu", "500m"),
-				DefaultRequest: qty("cpu", "200m"), MaxLimitRequestRatio: qty("cpu", "4")},
-			{Type: LimitTypePod, Max: qty("memory", "2Gi")},
+			{Type: LimitTypeContainer, Min: rl("cpu", "100m"), Max: rl("cpu", "2", "memory", "1Gi"), Default: rl("cpu", "500m"),
+				DefaultRequest: rl("cpu", "200m"), MaxLimitRequestRatio: rl("cpu", "4")},
+			{Type: LimitTypePod, Max: rl("memory", "2Gi")},
 		}, nil},
 		{"unknown type", []LimitRangeItem{{Type: "PersistentVolumeClaim"}}, []string{`spec.limits[0].type: Unsupported value: "PersistentVolumeClaim"`}},
 		{"duplicate type", []LimitRangeItem{{Type: LimitTypePod}, {Type: LimitTypePod}}, []string{`spec.limits[1].type: Duplicate value: "Pod"`}},
-		{"defaults on a pod item", []LimitRangeItem{{Type: LimitTypePod, Default: qty("cpu", "1"), DefaultRequest: qty("cpu", "1")}},
+		{"defaults on a pod item", []LimitRangeItem{{Type: LimitTypePod, Default: rl("cpu", "1"), DefaultRequest: rl("cpu", "1")}},
 			[]string{"spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'", "spec.limits[0].defaultRequest: Forbidden"}},
-		{"unsupported resource", []LimitRangeItem{{Type: LimitTypeContainer, Max: qty("ephemeral-storage", "1Gi")}}, []string{`spec.limits[0].max[ephemeral-storage]: Unsupported value: "ephemeral-storage"`}},
-		{"min over max", []LimitRangeItem{{Type: LimitTypePod, Min: qty("cpu", "2"), Max: qty("cpu", "1")}}, []string{"min value 2 is greater than max value 1"}},
-		{"default over max", []LimitRangeItem{{Type: LimitTypeContainer, Default: qty("memory", "2Gi"), Max: qty("memory", "1Gi")}},
+		{"unsupported resource", []LimitRangeItem{{Type: LimitTypeContainer, Max: rl("ephemeral-storage", "1Gi")}}, []string{`spec.limits[0].max[ephemeral-storage]: Unsupported value: "ephemeral-storage"`}},
+		{"min over max", []LimitRangeItem{{Type: LimitTypePod, Min: rl("cpu", "2"), Max: rl("cpu", "1")}}, []string{"min value 2 is greater than max value 1"}},
+		{"default over max", []LimitRangeItem{{Type: LimitTypeContainer, Default: rl("memory", "2Gi"), Max: rl("memory", "1Gi")}},
 			[]string{"default value 2Gi is greater than max value 1Gi"}},
-		{"default request over default", []LimitRangeItem{{Type: LimitTypeContainer, Default: qty("cpu", "1"), DefaultRequest: qty("cpu", "2")}},
+		{"default request over default", []LimitRangeItem{{Type: LimitTypeContainer, Default: rl("cpu", "1"), DefaultRequest: rl("cpu", "2")}},
 			[]string{"default request value 2 is greater than default limit value 1"}},
-		{"ratio under one", []LimitRangeItem{{Type: LimitTypeContainer, MaxLimitRequestRatio: qty("cpu", "500m")}}, []string{"ratio 500m is less than 1"}},
-		{"ratio over max/min", []LimitRangeItem{{Type: LimitTypePod, Min: qty("cpu", "1"), Max: qty("cpu", "2"), MaxLimitRequestRatio: qty("cpu", "3")}},
+		{"ratio under one", []LimitRangeItem{{Type: LimitTypeContainer, MaxLimitRequestRatio: rl("cpu", "500m")}}, []string{"ratio 500m is less than 1"}},
+		{"ratio over max/min", []LimitRangeItem{{Type: LimitTypePod, Min: rl("cpu", "1"), Max: rl("cpu", "2"), MaxLimitRequestRatio: rl("cpu", "3")}},
 			[]string{"ratio 3 is greater than max/min = 2.000000"}},
-		{"negative", []LimitRangeItem{{Type: LimitTypePod, Max: qty("cpu", "-1")}}, []string{"must be greater than or equal to 0"}},
-		{"max cpu past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Max: qty("cpu", "9223372036854776")}},
+		{"negative", []LimitRangeItem{{Type: LimitTypePod, Max: rl("cpu", "-1")}}, []string{"must be greater than or equal to 0"}},
+		{"max cpu past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Max: rl("cpu", "9223372036854776")}},
 			[]string{`spec.limits[0].max[cpu]: Invalid value: "9223372036854776": must be less than or equal to 1M`}},
-		{"default memory past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Default: qty("memory", "1e30")}},
+		{"default memory past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Default: rl("memory", "1e30")}},
 			[]string{`spec.limits[0].default[memory]: Invalid value: "1e30": must be less than or equal to`}},
-		{"min and defaultRequest past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Min: qty("cpu", "2M"), DefaultRequest: qty("memory", "1e30")}},
+		{"min and defaultRequest past the bound", []LimitRangeItem{{Type: LimitTypeContainer, Min: rl("cpu", "2M"), DefaultRequest: rl("memory", "1e30")}},
 			[]string{"spec.limits[0].min[cpu]", "spec.limits[0].defaultRequest[memory]"}},
 	}
 	for _, tt := range tests {
@@ -99,28 +76,15 @@ func TestValidateLimitRange(t *testing.T) {
 			lr := &LimitRange{ObjectMeta: ObjectMeta{Name: "l", Namespace: "default"}, Spec: LimitRangeSpec{Limits: tt.items}}
 			Default(lr)
 			err := Validate(lr)
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if CodeOf(err) != http.StatusUnprocessableEntity {
-				t.Fatalf("Validate = %v (code %d), want 422", err, CodeOf(err))
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message %q lacks %q", err, w)
-				}
-			}
+			wantInvalidWith(t, err, tt.want)
 		})
 	}
 }
 
 func TestDefaultLimitRange(t *testing.T) {
 	lr := &LimitRange{Spec: LimitRangeSpec{Limits: []LimitRangeItem{
-		{Type: LimitTypeContainer, Max: qty("cpu", "2", "memory", "1Gi"), Min: qty("memory", "64Mi"), Default: qty("memory", "512Mi")},
-		{Type: LimitTypePod, Max: qty("cpu", "4")},
+		{Type: LimitTypeContainer, Max: rl("cpu", "2", "memory", "1Gi"), Min: rl("memory", "64Mi"), Default: rl("memory", "512Mi")},
+		{Type: LimitTypePod, Max: rl("cpu", "4")},
 	}}}
 	Default(lr)
 	c, p := lr.Spec.Limits[0], lr.Spec.Limits[1]
@@ -137,7 +101,7 @@ func TestDefaultLimitRange(t *testing.T) {
 
 func TestApplyLimitRangeDefaults(t *testing.T) {
 	lrs := []*LimitRange{{Spec: LimitRangeSpec{Limits: []LimitRangeItem{{Type: LimitTypeContainer,
-		Default: qty("cpu", "500m", "memory", "128Mi"), DefaultRequest: qty("cpu", "100m", "memory", "64Mi")}}}}}
+		Default: rl("cpu", "500m", "memory", "128Mi"), DefaultRequest: rl("cpu", "100m", "memory", "64Mi")}}}}}
 	tests := []struct {
 		name                   string
 		requests, limits       ResourceList
@@ -145,11 +109,11 @@ func TestApplyLimitRangeDefaults(t *testing.T) {
 	}{
 		{"nothing set", nil, nil, "cpu=100m,memory=64Mi", "cpu=500m,memory=128Mi",
 			"LimitRanger plugin set: cpu, memory request for container app; cpu, memory limit for container app"},
-		{"request set", qty("cpu", "200m"), nil, "cpu=200m,memory=64Mi", "cpu=500m,memory=128Mi",
+		{"request set", rl("cpu", "200m"), nil, "cpu=200m,memory=64Mi", "cpu=500m,memory=128Mi",
 			"LimitRanger plugin set: memory request for container app; cpu, memory limit for container app"},
-		{"limit set: the request follows it", nil, qty("cpu", "1"), "memory=64Mi", "cpu=1,memory=128Mi",
+		{"limit set: the request follows it", nil, rl("cpu", "1"), "memory=64Mi", "cpu=1,memory=128Mi",
 			"LimitRanger plugin set: memory request for container app; memory limit for container app"},
-		{"everything set", qty("cpu", "1", "memory", "1Gi"), qty("cpu", "1", "memory", "1Gi"), "cpu=1,memory=1Gi", "cpu=1,memory=1Gi", ""},
+		{"everything set", rl("cpu", "1", "memory", "1Gi"), rl("cpu", "1", "memory", "1Gi"), "cpu=1,memory=1Gi", "cpu=1,memory=1Gi", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,8 +137,8 @@ func TestApplyLimitRangeDefaults(t *testing.T) {
 
 func TestValidateLimitRanges(t *testing.T) {
 	lrs := []*LimitRange{{Spec: LimitRangeSpec{Limits: []LimitRangeItem{
-		{Type: LimitTypeContainer, Min: qty("cpu", "100m"), Max: qty("cpu", "2"), MaxLimitRequestRatio: qty("memory", "2")},
-		{Type: LimitTypePod, Max: qty("memory", "1Gi")},
+		{Type: LimitTypeContainer, Min: rl("cpu", "100m"), Max: rl("cpu", "2"), MaxLimitRequestRatio: rl("memory", "2")},
+		{Type: LimitTypePod, Max: rl("memory", "1Gi")},
 	}}}}
 	pod := func(reqs, lims []ResourceList) *Pod {
 		p := &Pod{}
@@ -188,17 +152,17 @@ func TestValidateLimitRanges(t *testing.T) {
 		pod  *Pod
 		want string
 	}{
-		{"within", pod([]ResourceList{qty("cpu", "1", "memory", "256Mi")}, []ResourceList{qty("cpu", "2", "memory", "512Mi")}), ""},
-		{"container over max", pod([]ResourceList{qty("cpu", "1", "memory", "256Mi")}, []ResourceList{qty("cpu", "3", "memory", "256Mi")}),
+		{"within", pod([]ResourceList{rl("cpu", "1", "memory", "256Mi")}, []ResourceList{rl("cpu", "2", "memory", "512Mi")}), ""},
+		{"container over max", pod([]ResourceList{rl("cpu", "1", "memory", "256Mi")}, []ResourceList{rl("cpu", "3", "memory", "256Mi")}),
 			"maximum cpu usage per Container is 2, but limit is 3"},
-		{"no limit under a max", pod([]ResourceList{qty("cpu", "1", "memory", "256Mi")}, []ResourceList{qty("memory", "256Mi")}),
+		{"no limit under a max", pod([]ResourceList{rl("cpu", "1", "memory", "256Mi")}, []ResourceList{rl("memory", "256Mi")}),
 			"maximum cpu usage per Container is 2.  No limit is specified"},
-		{"under min", pod([]ResourceList{qty("cpu", "50m", "memory", "256Mi")}, []ResourceList{qty("cpu", "1", "memory", "256Mi")}),
+		{"under min", pod([]ResourceList{rl("cpu", "50m", "memory", "256Mi")}, []ResourceList{rl("cpu", "1", "memory", "256Mi")}),
 			"minimum cpu usage per Container is 100m, but request is 50m"},
-		{"ratio", pod([]ResourceList{qty("cpu", "1", "memory", "100Mi")}, []ResourceList{qty("cpu", "1", "memory", "300Mi")}),
+		{"ratio", pod([]ResourceList{rl("cpu", "1", "memory", "100Mi")}, []ResourceList{rl("cpu", "1", "memory", "300Mi")}),
 			"memory max limit to request ratio per Container is 2, but provided ratio is 3.000000"},
-		{"pod over max, several errors", pod([]ResourceList{qty("cpu", "1", "memory", "600Mi"), qty("cpu", "1", "memory", "600Mi")},
-			[]ResourceList{qty("cpu", "3", "memory", "600Mi"), qty("cpu", "1", "memory", "600Mi")}),
+		{"pod over max, several errors", pod([]ResourceList{rl("cpu", "1", "memory", "600Mi"), rl("cpu", "1", "memory", "600Mi")},
+			[]ResourceList{rl("cpu", "3", "memory", "600Mi"), rl("cpu", "1", "memory", "600Mi")}),
 			"[maximum cpu usage per Container is 2, but limit is 3, maximum memory usage per Pod is 1Gi, but limit is 1200Mi]"},
 	}
 	for _, tt := range tests {
@@ -217,10 +181,10 @@ func TestValidateLimitRanges(t *testing.T) {
 
 func TestQuotaUsage(t *testing.T) {
 	withInit := &Pod{Spec: PodSpec{
-		InitContainers: []Container{{Name: "init", Resources: ResourceRequirements{Requests: qty("cpu", "2")}}},
+		InitContainers: []Container{{Name: "init", Resources: ResourceRequirements{Requests: rl("cpu", "2")}}},
 		Containers: []Container{
-			{Name: "a", Resources: ResourceRequirements{Requests: qty("cpu", "500m", "memory", "64Mi"), Limits: qty("cpu", "1")}},
-			{Name: "b", Resources: ResourceRequirements{Limits: qty("cpu", "250m", "memory", "64Mi")}},
+			{Name: "a", Resources: ResourceRequirements{Requests: rl("cpu", "500m", "memory", "64Mi"), Limits: rl("cpu", "1")}},
+			{Name: "b", Resources: ResourceRequirements{Limits: rl("cpu", "250m", "memory", "64Mi")}},
 		}}}
 	finished := &Pod{Status: PodStatus{Phase: PodFailed}, Spec: withInit.Spec}
 	tests := []struct {
@@ -249,7 +213,7 @@ func TestQuotaUsage(t *testing.T) {
 func TestQuotaMatchesScopes(t *testing.T) {
 	deadline := int64(60)
 	bestEffort := &Pod{Spec: PodSpec{Containers: []Container{{Name: "c"}}}}
-	burstable := &Pod{Spec: PodSpec{Containers: []Container{{Name: "c", Resources: ResourceRequirements{Requests: qty("memory", "1Mi")}}}}}
+	burstable := &Pod{Spec: PodSpec{Containers: []Container{{Name: "c", Resources: ResourceRequirements{Requests: rl("memory", "1Mi")}}}}}
 	terminating := &Pod{Spec: PodSpec{ActiveDeadlineSeconds: &deadline, Containers: []Container{{Name: "c"}}}}
 	tests := []struct {
 		scopes []ResourceQuotaScope
@@ -277,16 +241,16 @@ func TestQuotaConstraints(t *testing.T) {
 	p := &Pod{Spec: PodSpec{
 		InitContainers: []Container{{Name: "init"}},
 		Containers: []Container{
-			{Name: "b", Resources: ResourceRequirements{Limits: qty("cpu", "1")}},
+			{Name: "b", Resources: ResourceRequirements{Limits: rl("cpu", "1")}},
 			{Name: "a"},
 		}}}
 	tests := []struct {
 		hard ResourceList
 		want string
 	}{
-		{qty("pods", "5"), ""},
-		{qty("limits.cpu", "5"), "must specify limits.cpu for: a,init"},
-		{qty("requests.cpu", "5", "memory", "1Gi"), "must specify memory for: a,b,init; requests.cpu for: a,init"},
+		{rl("pods", "5"), ""},
+		{rl("limits.cpu", "5"), "must specify limits.cpu for: a,init"},
+		{rl("requests.cpu", "5", "memory", "1Gi"), "must specify memory for: a,b,init; requests.cpu for: a,init"},
 	}
 	for _, tt := range tests {
 		err := QuotaConstraints(tt.hard, p)
@@ -296,6 +260,26 @@ func TestQuotaConstraints(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("hard %s: got %q, want %q", FormatResources(tt.hard), got, tt.want)
+		}
+	}
+}
+
+// wantInvalidWith fails unless err is nil for no want, or a 422 whose
+// message holds every want.
+func wantInvalidWith(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		return
+	}
+	if CodeOf(err) != http.StatusUnprocessableEntity {
+		t.Fatalf("Validate = %v (code %d), want 422", err, CodeOf(err))
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message %q lacks %q", err, w)
 		}
 	}
 }

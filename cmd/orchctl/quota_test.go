@@ -7,25 +7,16 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/api/v1/v1test"
 )
-
-func quantities(kv ...string) v1.ResourceList {
-	out := v1.ResourceList{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[v1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
-	}
-	return out
-}
 
 func TestQuotaTables(t *testing.T) {
 	created := ago(50 * time.Hour)
 	q := &v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "compute", CreationTimestamp: created},
-		Spec: v1.ResourceQuotaSpec{Hard: quantities("pods", "10", "requests.cpu", "2", "limits.memory", "1Gi")},
-		Status: v1.ResourceQuotaStatus{Hard: quantities("pods", "10", "requests.cpu", "2", "limits.memory", "1Gi"),
-			Used: quantities("pods", "3", "requests.cpu", "750m", "limits.memory", "512Mi")}}
+		Spec: v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "10", "requests.cpu", "2", "limits.memory", "1Gi")},
+		Status: v1.ResourceQuotaStatus{Hard: v1test.Resources("pods", "10", "requests.cpu", "2", "limits.memory", "1Gi"),
+			Used: v1test.Resources("pods", "3", "requests.cpu", "750m", "limits.memory", "512Mi")}}
 	lr := &v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "limits",
 		CreationTimestamp: v1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}}
 	tests := []struct {
@@ -58,8 +49,8 @@ func TestDescribeQuotaAndLimitRange(t *testing.T) {
 		{"quota", func(d *descWriter) {
 			describeQuota(d, &v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "compute", Namespace: "team"},
 				Spec: v1.ResourceQuotaSpec{Scopes: []v1.ResourceQuotaScope{v1.QuotaScopeNotTerminating}},
-				Status: v1.ResourceQuotaStatus{Hard: quantities("pods", "10", "limits.cpu", "2", "requests.memory", "1Gi"),
-					Used: quantities("pods", "3", "limits.cpu", "1500m", "requests.memory", "0")}})
+				Status: v1.ResourceQuotaStatus{Hard: v1test.Resources("pods", "10", "limits.cpu", "2", "requests.memory", "1Gi"),
+					Used: v1test.Resources("pods", "3", "limits.cpu", "1500m", "requests.memory", "0")}})
 		}, `Name:       compute
 Namespace:  team
 Scopes:     NotTerminating
@@ -73,8 +64,8 @@ requests.memory  0      1Gi
 		{"limitrange", func(d *descWriter) {
 			describeLimitRange(d, &v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "limits", Namespace: "team"},
 				Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{
-					{Type: v1.LimitTypeContainer, Max: quantities("cpu", "2"), Default: quantities("cpu", "500m"), DefaultRequest: quantities("cpu", "250m", "memory", "64Mi")},
-					{Type: v1.LimitTypePod, Max: quantities("memory", "1Gi")},
+					{Type: v1.LimitTypeContainer, Max: v1test.Resources("cpu", "2"), Default: v1test.Resources("cpu", "500m"), DefaultRequest: v1test.Resources("cpu", "250m", "memory", "64Mi")},
+					{Type: v1.LimitTypePod, Max: v1test.Resources("memory", "1Gi")},
 				}}})
 		}, `Name:       limits
 Namespace:  team
