@@ -41,26 +41,29 @@ const (
 
 // PodSpec is the desired state of a pod.
 type PodSpec struct {
-	Volumes                       []Volume          `json:"volumes,omitempty"`
-	InitContainers                []Container       `json:"initContainers,omitempty"`
-	Containers                    []Container       `json:"containers"`
-	RestartPolicy                 string            `json:"restartPolicy,omitempty"`
-	TerminationGracePeriodSeconds *int64            `json:"terminationGracePeriodSeconds,omitempty"`
-	ActiveDeadlineSeconds         *int64            `json:"activeDeadlineSeconds,omitempty"`
-	DNSPolicy                     string            `json:"dnsPolicy,omitempty"`
-	NodeSelector                  map[string]string `json:"nodeSelector,omitempty"`
-	ServiceAccountName            string            `json:"serviceAccountName,omitempty"`
-	DeprecatedServiceAccount      string            `json:"serviceAccount,omitempty"`
-	NodeName                      string            `json:"nodeName,omitempty"`
-	HostNetwork                   bool              `json:"hostNetwork,omitempty"`
-	Hostname                      string            `json:"hostname,omitempty"`
-	Subdomain                     string            `json:"subdomain,omitempty"`
-	SchedulerName                 string            `json:"schedulerName,omitempty"`
-	Tolerations                   []Toleration      `json:"tolerations,omitempty"`
-	Priority                      *int32            `json:"priority,omitempty"`
-	PriorityClassName             string            `json:"priorityClassName,omitempty"`
-	EnableServiceLinks            *bool             `json:"enableServiceLinks,omitempty"`
-	ImagePullSecrets              []LocalObjectRef  `json:"imagePullSecrets,omitempty"`
+	Volumes                       []Volume            `json:"volumes,omitempty"`
+	InitContainers                []Container         `json:"initContainers,omitempty"`
+	Containers                    []Container         `json:"containers"`
+	RestartPolicy                 string              `json:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
+	ActiveDeadlineSeconds         *int64              `json:"activeDeadlineSeconds,omitempty"`
+	DNSPolicy                     string              `json:"dnsPolicy,omitempty"`
+	NodeSelector                  map[string]string   `json:"nodeSelector,omitempty"`
+	ServiceAccountName            string              `json:"serviceAccountName,omitempty"`
+	DeprecatedServiceAccount      string              `json:"serviceAccount,omitempty"`
+	NodeName                      string              `json:"nodeName,omitempty"`
+	HostNetwork                   bool                `json:"hostNetwork,omitempty"`
+	HostPID                       bool                `json:"hostPID,omitempty"`
+	HostIPC                       bool                `json:"hostIPC,omitempty"`
+	SecurityContext               *PodSecurityContext `json:"securityContext,omitempty"`
+	Hostname                      string              `json:"hostname,omitempty"`
+	Subdomain                     string              `json:"subdomain,omitempty"`
+	SchedulerName                 string              `json:"schedulerName,omitempty"`
+	Tolerations                   []Toleration        `json:"tolerations,omitempty"`
+	Priority                      *int32              `json:"priority,omitempty"`
+	PriorityClassName             string              `json:"priorityClassName,omitempty"`
+	EnableServiceLinks            *bool               `json:"enableServiceLinks,omitempty"`
+	ImagePullSecrets              []LocalObjectRef    `json:"imagePullSecrets,omitempty"`
 }
 
 // LocalObjectRef names an object in the same namespace.
@@ -72,6 +75,7 @@ type LocalObjectRef struct {
 type Volume struct {
 	Name     string                `json:"name"`
 	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
+	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
 }
 
 // EmptyDirVolumeSource is a volume that starts empty and lives as long as the pod.
@@ -106,6 +110,7 @@ type Container struct {
 	ImagePullPolicy          string               `json:"imagePullPolicy,omitempty"`
 	Stdin                    bool                 `json:"stdin,omitempty"`
 	TTY                      bool                 `json:"tty,omitempty"`
+	SecurityContext          *SecurityContext     `json:"securityContext,omitempty"`
 }
 
 // Protocols of ports.

@@ -56,6 +56,15 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	if s.HostNetwork {
 		errs = append(errs, field.Forbidden(p.Child("hostNetwork"), notYet("hostNetwork")))
 	}
+	if s.HostPID {
+		errs = append(errs, field.Forbidden(p.Child("hostPID"), notYet("hostPID")))
+	}
+	if s.HostIPC {
+		errs = append(errs, field.Forbidden(p.Child("hostIPC"), notYet("hostIPC")))
+	}
+	if s.SecurityContext != nil {
+		errs = append(errs, field.Forbidden(p.Child("securityContext"), notYet("securityContext")))
+	}
 	if s.ServiceAccountName != "" {
 		errs = append(errs, field.Forbidden(p.Child("serviceAccountName"), notYet("service accounts")))
 	}
@@ -98,6 +107,9 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	}
 	for i, v := range s.Volumes {
 		errs = append(errs, validateEmptyDir(v.EmptyDir, p.Child("volumes").Index(i).Child("emptyDir"))...)
+		if v.HostPath != nil {
+			errs = append(errs, field.Forbidden(p.Child("volumes").Index(i).Child("hostPath"), notYet("hostPath volumes")))
+		}
 	}
 	for i := range s.InitContainers {
 		cp := p.Child("initContainers").Index(i)
@@ -186,6 +198,9 @@ func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 		if pr.name != "readinessProbe" && pr.probe.SuccessThreshold != 1 {
 			errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.probe.SuccessThreshold, "must be 1"))
 		}
+	}
+	if c.SecurityContext != nil {
+		errs = append(errs, field.Forbidden(p.Child("securityContext"), notYet("securityContext")))
 	}
 	if c.Stdin {
 		errs = append(errs, field.Forbidden(p.Child("stdin"), notYet("attaching to a container's stdin")))
