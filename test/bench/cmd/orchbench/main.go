@@ -3,7 +3,9 @@
 // pods) beside etcd's put rate through its JSON gateway over HTTPS with the
 // same clients and value size, their ratios, the write unavailability after
 // a leader kill and after a graceful leadership transfer (median of 5), and
-// the masters' memory holding 10,000 pods.
+// the masters' memory holding 10,000 pods, the service proxy's sync times,
+// and pod start latency on one real node, optionally of several builds of
+// orchd side by side (-only pod-starts runs that section alone).
 package main
 
 import (
@@ -52,6 +54,10 @@ type options struct {
 	schedPods        int
 	skipProxy        bool
 	proxyGoIPTables  bool
+	only             string
+	podStarts        int
+	podStartOrchd    string
+	podStartMasters  int
 }
 
 func run() error {
@@ -70,7 +76,27 @@ func run() error {
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts"`)
+	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
+	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
+	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
 	flag.Parse()
+	if o.only != "" && o.only != "pod-starts" {
+		return fmt.Errorf(`-only %q: the only section that runs alone is "pod-starts"`, o.only)
+	}
+	if o.podStarts < 0 || o.podStartMasters < 1 {
+		return fmt.Errorf("-pod-starts %d, -pod-start-masters %d: want at least 0 and 1", o.podStarts, o.podStartMasters)
+	}
+	var podStartBuilds []string
+	if o.podStartOrchd != "" {
+		for _, p := range strings.Split(o.podStartOrchd, ",") {
+			abs, err := filepath.Abs(strings.TrimSpace(p))
+			if err != nil {
+				return fmt.Errorf("-pod-start-orchd: %w", err)
+			}
+			podStartBuilds = append(podStartBuilds, abs)
+		}
+	}
 	schedCIDR, err := schedClusterCIDR(o.schedNodes)
 	if err != nil {
 		return err
@@ -80,9 +106,18 @@ func run() error {
 
 	t := newRunT()
 	defer t.cleanup()
+	if o.only == "pod-starts" && len(podStartBuilds) > 0 {
+		return podStartSection(ctx, t, o, podStartBuilds) // the builds are given: nothing to compile
+	}
 	bins, err := harness.Build(t.TempDir())
 	if err != nil {
 		return err
+	}
+	if len(podStartBuilds) == 0 {
+		podStartBuilds = []string{bins.Orchd}
+	}
+	if o.only == "pod-starts" {
+		return podStartSection(ctx, t, o, podStartBuilds)
 	}
 	fmt.Printf("orchbench: %d CPUs, %d clients, warm-up %v, window %v, %d runs (interleaved orch/etcd)\n",
 		runtime.NumCPU(), o.clients, o.warmup, o.duration, o.runs)
@@ -164,6 +199,9 @@ func run() error {
 		if schedLine, err = schedulingRun(ctx, sc, o); err != nil {
 			return fmt.Errorf("scheduling section: %w", err)
 		}
+		for i := range sc.Masters {
+			sc.Kill(i) // idle masters holding 10,000 pods must not weigh on the next sections
+		}
 	}
 
 	fmt.Println()
@@ -184,6 +222,9 @@ func run() error {
 		if err := proxySection(ctx, o); err != nil {
 			return err
 		}
+	}
+	if o.podStarts > 0 {
+		return podStartSection(ctx, t, o, podStartBuilds)
 	}
 	return nil
 }
