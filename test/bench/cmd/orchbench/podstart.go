@@ -185,6 +185,9 @@ func printPodStarts(bs []*podStartBuild, use bench.CPUUse) error {
 				}
 				out += fmt.Sprintf("; vs build 0: median %s (x%.3f), p90 %s, median of paired differences %s",
 					signedMS(s.Median-as.Median), float64(s.Median)/float64(as.Median), signedMS(s.P90-as.P90), signedMS(paired))
+				if lo, hi, ok := pairedMedianCI(anchor, b.samples[v], 0.95); ok {
+					out += fmt.Sprintf(" (95%% CI %s to %s)", signedMS(lo), signedMS(hi))
+				}
 			}
 			fmt.Println(out)
 		}
@@ -276,7 +279,7 @@ func (b *podStartBuild) startOne(ctx context.Context, name, variant string) (tim
 		return p.Status.Phase == v1.PodRunning, podStartFailure(&p)
 	})
 	if err != nil {
-		return 0, startSplit{}, fmt.Errorf("%w\n--- node log:\n%s", err, b.node.Log(20))
+		return 0, startSplit{}, b.withLog(ctx, err)
 	}
 	took := max(running.Sub(created), 0)
 	split, err := b.nodeSplit("default/" + name)
@@ -292,9 +295,18 @@ func (b *podStartBuild) startOne(ctx context.Context, name, variant string) (tim
 	if _, err := b.await(ctx, name, podStartGoneTimeout, func(ev client.Event) (bool, error) {
 		return ev.Type == v1.Deleted, nil
 	}); err != nil {
-		return 0, startSplit{}, fmt.Errorf("%w\n--- node log:\n%s", err, b.node.Log(20))
+		return 0, startSplit{}, b.withLog(ctx, err)
 	}
 	return took, split, nil
+}
+
+// withLog adds the tail of the node's log to err, unless the run was
+// interrupted.
+func (b *podStartBuild) withLog(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("%w\n--- node log:\n%s", err, b.node.Log(20))
 }
 
 // drain drops events left from the previous pod (updates after its delete

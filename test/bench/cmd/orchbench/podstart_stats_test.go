@@ -91,3 +91,46 @@ func TestParseStartedContainer(t *testing.T) {
 		t.Errorf("Total = %v, want 6ns", got)
 	}
 }
+
+func TestSignTestRank(t *testing.T) {
+	for _, tc := range []struct {
+		n     int
+		alpha float64
+		want  int
+	}{
+		{5, 0.025, 0},  // P(X <= 0) = 1/32 > 2.5%: no 95% interval
+		{6, 0.025, 1},  // 1/64
+		{20, 0.025, 6}, // P(X <= 5) = 2.07%, P(X <= 6) = 5.77%
+		{40, 0.025, 14},
+		{20, 0.005, 4}, // 99%: P(X <= 3) = 0.13%, P(X <= 4) = 0.59%
+	} {
+		if got := signTestRank(tc.n, tc.alpha); got != tc.want {
+			t.Errorf("signTestRank(%d, %v) = %d, want %d", tc.n, tc.alpha, got, tc.want)
+		}
+	}
+}
+
+func TestPairedMedianCI(t *testing.T) {
+	var anchor, other []time.Duration
+	for i := 1; i <= 20; i++ { // differences 1..20 ms, in scrambled order
+		anchor = append(anchor, 100*time.Millisecond)
+		other = append(other, 100*time.Millisecond+time.Duration((i*7)%20+1)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		name          string
+		anchor, other []time.Duration
+		lo, hi        time.Duration
+		ok            bool
+	}{
+		{"twenty: the 6th and 15th differences", anchor, other, 6 * time.Millisecond, 15 * time.Millisecond, true},
+		{"too few for 95%", msd(1, 2, 3), msd(2, 3, 4), 0, 0, false},
+		{"counts differ", msd(1, 2), msd(1), 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lo, hi, ok := pairedMedianCI(tc.anchor, tc.other, 0.95)
+			if lo != tc.lo || hi != tc.hi || ok != tc.ok {
+				t.Errorf("pairedMedianCI = [%v, %v] %v; want [%v, %v] %v", lo, hi, ok, tc.lo, tc.hi, tc.ok)
+			}
+		})
+	}
+}
