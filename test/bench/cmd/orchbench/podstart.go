@@ -40,6 +40,14 @@ import (
 //	    -pod-start-orchd /work/bench-base/orchd,bin/orchd
 //	sudo go run ./test/bench/cmd/orchbench -only pod-starts -pod-starts 20 \
 //	    -pod-start-orchd /work/bench-base/orchd,/work/bench-base/orchd   # A/A
+//
+// Read a difference against its interval, not alone. The A/A run above, on
+// the 2-core development machine while other work used 1.5 of its cores
+// (the section prints that use and NOISY), gave medians of 242.6 and 246.5
+// ms (sleep) and 251.5 and 258.9 ms (emptydir), paired differences of -7.6
+// ms (95% CI -85.2 to +29.5) and -13.2 ms (-64.8 to +35.7): runc's task
+// create (~170 ms there) carries most of the noise, and 20 runs on a busy
+// machine cannot tell 10 ms apart; a quiet machine or more -pod-starts can.
 
 // podStartVariants are the pods timed: a plain sleep, and the same with an
 // emptyDir on the node's disk and a Memory (tmpfs) emptyDir mounted.
