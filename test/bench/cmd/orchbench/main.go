@@ -84,6 +84,9 @@ func run() error {
 	if o.only != "" && o.only != "pod-starts" {
 		return fmt.Errorf(`-only %q: the only section that runs alone is "pod-starts"`, o.only)
 	}
+	if o.only == "pod-starts" && o.podStarts == 0 {
+		return errors.New("-only pod-starts with -pod-starts 0: nothing to measure")
+	}
 	if o.podStarts < 0 || o.podStartMasters < 1 {
 		return fmt.Errorf("-pod-starts %d, -pod-start-masters %d: want at least 0 and 1", o.podStarts, o.podStartMasters)
 	}
