@@ -22,8 +22,12 @@ import (
 // groups, capabilities, privileged, no_new_privs, read-only root, and the
 // seccomp profile last, because the default profile depends on the
 // capabilities the container keeps.
+//
+// As with CRI, no_new_privs is set only for allowPrivilegeEscalation:
+// false (containerd's default spec sets it; Kubernetes' default is to
+// allow escalation, e.g. through setuid binaries of the image).
 func securityOpts(sec node.ContainerSecurity) []oci.SpecOpts {
-	var opts []oci.SpecOpts
+	opts := []oci.SpecOpts{oci.WithNewPrivileges}
 	if sec.RunAsUser != nil || sec.RunAsGroup != nil {
 		opts = append(opts, withRunAs(sec.RunAsUser, sec.RunAsGroup))
 	}
