@@ -171,6 +171,13 @@ func TestSetVolumeOwnership(t *testing.T) {
 			if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
 				t.Fatal(err)
 			}
+			outsideDir := t.TempDir()
+			if err := os.Chmod(outsideDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outsideDir, filepath.Join(dir, "sub", "dirlink")); err != nil {
+				t.Fatal(err)
+			}
 			if tc.prepared {
 				if err := os.Chown(dir, -1, gid); err != nil {
 					t.Fatal(err)
@@ -202,6 +209,15 @@ func TestSetVolumeOwnership(t *testing.T) {
 			}
 			// A symlink's target outside the volume is never touched.
 			check(outside, 0, 0o600)
+			check(outsideDir, 0, 0o700)
+			// The link itself takes the group.
+			wantLinkGid := 0
+			if tc.wantChanged {
+				wantLinkGid = gid
+			}
+			if fi, err := os.Lstat(filepath.Join(dir, "link")); err != nil || int(fi.Sys().(*syscall.Stat_t).Gid) != wantLinkGid {
+				t.Errorf("the link itself: %v %v, want gid %d", fi, err, wantLinkGid)
+			}
 		})
 	}
 }

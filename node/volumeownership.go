@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -41,8 +43,13 @@ func (a *Agent) setPodVolumesOwnership(pod *v1.Pod, podDir string) error {
 	return nil
 }
 
-// setVolumeOwnership walks dir without following symbolic links (a link
-// itself changes group, never its target) and applies the fsGroup.
+// setVolumeOwnership applies the fsGroup to dir and everything under it.
+// The volume is written by the pod's containers while the agent walks it,
+// so every entry is opened relative to its parent's descriptor without
+// following symbolic links, and changed through that descriptor: a
+// container that swaps a directory for a link to a host path cannot make
+// the agent chown or chmod the host's files. A link itself changes group,
+// never its target.
 func setVolumeOwnership(dir string, gid int, onRootMismatch bool) error {
 	if onRootMismatch {
 		ok, err := ownershipMatches(dir, gid)
@@ -53,29 +60,95 @@ func setVolumeOwnership(dir string, gid int, onRootMismatch bool) error {
 			return nil
 		}
 	}
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	return ownDir(fd, dir, gid)
+}
+
+// ownDir applies the fsGroup to the open directory fd (named path in
+// errors) and its entries, then closes fd.
+func ownDir(fd int, path string, gid int) error {
+	d := os.NewFile(uintptr(fd), path)
+	defer d.Close()
+	if err := ownFD(fd, path, gid, true); err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	for _, name := range names {
+		p := filepath.Join(path, name)
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed by the pod meanwhile
+			}
+			return fmt.Errorf("stat %s: %w", p, err)
 		}
-		if err := os.Lchown(path, -1, gid); err != nil {
-			return fmt.Errorf("chown %s: %w", path, err)
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			if err := unix.Fchownat(fd, name, -1, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("chown %s: %w", p, err)
+			}
+		case unix.S_IFDIR:
+			sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+					continue // replaced by the pod meanwhile
+				}
+				return fmt.Errorf("open %s: %w", p, err)
+			}
+			if err := ownDir(sub, p, gid); err != nil {
+				return err
+			}
+		default:
+			// O_PATH opens the entry itself (a fifo or device is not
+			// opened for I/O); O_NOFOLLOW makes a link swapped in since the
+			// stat fail the open instead of being followed.
+			f, err := unix.Openat(fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				if errors.Is(err, unix.ENOENT) {
+					continue
+				}
+				return fmt.Errorf("open %s: %w", p, err)
+			}
+			err = ownFD(f, p, gid, false)
+			unix.Close(f)
+			if err != nil {
+				return err
+			}
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := info.Mode() | fsGroupRWMask
-		if info.IsDir() {
-			mode |= os.ModeSetgid | fsGroupExecMask
-		}
-		if err := os.Chmod(path, mode); err != nil {
-			return fmt.Errorf("chmod %s: %w", path, err)
-		}
+	}
+	return nil
+}
+
+// ownFD gives the file open as fd group gid and the fsGroup's permission
+// bits. A descriptor opened O_PATH that turns out to be a symbolic link is
+// left alone.
+func ownFD(fd int, path string, gid int, isDir bool) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return nil
-	})
+	}
+	if err := unix.Fchownat(fd, "", -1, gid, unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("chown %s: %w", path, err)
+	}
+	mode := st.Mode&0o7777 | fsGroupRWMask
+	if isDir {
+		mode |= unix.S_ISGID | fsGroupExecMask
+	}
+	// fchmod does not take O_PATH descriptors; the descriptor's /proc
+	// link names the very inode opened.
+	if err := unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
+	return nil
 }
 
 // ownershipMatches reports whether dir already has group gid, setgid and
