@@ -144,3 +144,27 @@ func TestSysctlDotted(t *testing.T) {
 		}
 	}
 }
+
+// The node never needs to restart a container for a changed
+// securityContext: as in Kubernetes, a pod update cannot change it.
+func TestSecurityContextImmutable(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(s *PodSpec)
+		field  string
+	}{
+		{"pod securityContext", func(s *PodSpec) { s.SecurityContext = &PodSecurityContext{RunAsUser: new(int64(1000))} }, "spec"},
+		{"container securityContext", func(s *PodSpec) {
+			s.Containers[0].SecurityContext = &SecurityContext{Privileged: new(true)}
+		}, "spec.containers[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := validPod()
+			old.Spec.NodeName = "node-1"
+			p := validPod()
+			p.Spec.NodeName = "node-1"
+			tc.mutate(&p.Spec)
+			wantInvalid(t, ValidateUpdate(p, old), tc.field)
+		})
+	}
+}
