@@ -136,13 +136,30 @@ func (a *Agent) containerSecurity(pod *v1.Pod, c *v1.Container) (ContainerSecuri
 			out.SupplementalGroups = append(out.SupplementalGroups, *psc.FSGroup)
 		}
 		for _, s := range psc.Sysctls {
+			name := v1.SysctlDotted(s.Name)
+			// The kubelet's sysctl admission: a sysctl of a namespace the
+			// pod shares with the host would change the host.
+			if pod.Spec.HostNetwork && strings.HasPrefix(name, "net.") {
+				return out, fmt.Errorf("forbidden sysctl: %q not allowed with host net enabled", s.Name)
+			}
+			if pod.Spec.HostIPC && isIPCSysctl(name) {
+				return out, fmt.Errorf("forbidden sysctl: %q not allowed with host ipc enabled", s.Name)
+			}
 			if out.Sysctls == nil {
 				out.Sysctls = map[string]string{}
 			}
-			out.Sysctls[v1.SysctlDotted(s.Name)] = s.Value
+			out.Sysctls[name] = s.Value
 		}
 	}
 	return out, nil
+}
+
+// isIPCSysctl reports whether a sysctl belongs to the IPC namespace (the
+// kubelet's namespace table: kernel.shm*, kernel.msg*, kernel.sem,
+// fs.mqueue.*).
+func isIPCSysctl(name string) bool {
+	return strings.HasPrefix(name, "kernel.shm") || strings.HasPrefix(name, "kernel.msg") ||
+		name == "kernel.sem" || strings.HasPrefix(name, "fs.mqueue.")
 }
 
 // seccompProfilePath is where a Localhost profile lives on the node: the

@@ -84,6 +84,39 @@ func TestContainerSecurityMerge(t *testing.T) {
 	}
 }
 
+// Sysctls of a namespace the pod shares with the host are refused, as by
+// the kubelet's sysctl admission.
+func TestSysctlsAndHostNamespaces(t *testing.T) {
+	a := &Agent{}
+	for _, tc := range []struct {
+		name             string
+		hostNet, hostIPC bool
+		sysctl           string
+		err              string
+	}{
+		{"net sysctl in the pod's network", false, true, "net.ipv4.tcp_syncookies", ""},
+		{"net sysctl with host network", true, false, "net.ipv4.tcp_syncookies", `forbidden sysctl: "net.ipv4.tcp_syncookies" not allowed with host net enabled`},
+		{"ipc sysctl in the pod's IPC", true, false, "kernel.shm_rmid_forced", ""},
+		{"ipc sysctl with host IPC", false, true, "kernel/shm_rmid_forced", `forbidden sysctl: "kernel/shm_rmid_forced" not allowed with host ipc enabled`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &v1.Pod{Spec: v1.PodSpec{HostNetwork: tc.hostNet, HostIPC: tc.hostIPC,
+				SecurityContext: &v1.PodSecurityContext{Sysctls: []v1.Sysctl{{Name: tc.sysctl, Value: "1"}}},
+				Containers:      []v1.Container{{Name: "c"}}}}
+			got, err := a.containerSecurity(pod, &pod.Spec.Containers[0])
+			if tc.err == "" {
+				if err != nil || got.Sysctls[v1.SysctlDotted(tc.sysctl)] != "1" {
+					t.Fatalf("sysctls %v, %v", got.Sysctls, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.err {
+				t.Fatalf("err = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
 func TestVerifyRunAsNonRoot(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
