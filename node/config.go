@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"orch.io/orch/api/client"
@@ -75,6 +76,9 @@ type Config struct {
 	// cluster as they change.
 	Proxy ServiceProxy
 	DNS   ServiceDNS
+	// SeccompProfileRoot holds the node's Localhost seccomp profiles
+	// (StateDir/seccomp).
+	SeccompProfileRoot string
 	// LogMaxBytes rotates a container's log file above this size (10 MiB).
 	LogMaxBytes int64
 	// Logger receives the agent's logs.
@@ -109,6 +113,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = "cluster.local"
+	}
+	if c.SeccompProfileRoot == "" {
+		c.SeccompProfileRoot = filepath.Join(c.StateDir, "seccomp")
 	}
 	if c.LogMaxBytes == 0 {
 		c.LogMaxBytes = 10 << 20

@@ -47,6 +47,9 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 			return err
 		}
 	}
+	if err := w.a.setPodVolumesOwnership(pod, dir); err != nil {
+		return err
+	}
 	host := podHostname(pod)
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", sb.IP, host)
 	files := map[string]string{hostsFile: hosts, hostnameFile: host + "\n", resolvFile: w.a.resolvConf(pod)}
@@ -130,6 +133,10 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 		spec.Mounts = append(spec.Mounts, Mount{Source: src, Destination: m.MountPath, ReadOnly: m.ReadOnly})
 	}
 	spec.Resources = containerResources(c)
+	var err error
+	if spec.Security, err = w.a.containerSecurity(pod, c); err != nil {
+		return nil, err
+	}
 	return spec, nil
 }
 

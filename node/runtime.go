@@ -54,6 +54,8 @@ type Runtime interface {
 type ImageInfo struct {
 	Name   string // normalized reference, e.g. docker.io/library/busybox:1.35
 	Digest string // the manifest's digest, e.g. sha256:...
+	// User is the image config's USER ("", "name", "uid", "uid:gid").
+	User string
 }
 
 // ContainerSpec is everything the runtime needs to create one container of a pod.
@@ -77,6 +79,8 @@ type ContainerSpec struct {
 
 	Mounts    []Mount
 	Resources Resources
+	// Security is the container's effective securityContext.
+	Security ContainerSecurity
 	// LogPath is the file the container's stdout and stderr go to (created
 	// and appended to by the runtime, so it survives an agent restart).
 	LogPath string

@@ -441,6 +441,9 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		return w.startFailed(st, reason, err)
 	}
 	spec, err := w.containerSpec(pod, c, attempt)
+	if err == nil {
+		err = verifyRunAsNonRoot(pod, c, img.User)
+	}
 	if err != nil {
 		return w.startFailed(st, "CreateContainerConfigError", err)
 	}

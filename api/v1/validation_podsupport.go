@@ -62,9 +62,7 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	if s.HostIPC {
 		errs = append(errs, field.Forbidden(p.Child("hostIPC"), notYet("hostIPC")))
 	}
-	if s.SecurityContext != nil {
-		errs = append(errs, field.Forbidden(p.Child("securityContext"), notYet("securityContext")))
-	}
+	errs = append(errs, validatePodSecurityContext(s.SecurityContext, p.Child("securityContext"))...)
 	if s.ServiceAccountName != "" {
 		errs = append(errs, field.Forbidden(p.Child("serviceAccountName"), notYet("service accounts")))
 	}
@@ -199,9 +197,7 @@ func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.probe.SuccessThreshold, "must be 1"))
 		}
 	}
-	if c.SecurityContext != nil {
-		errs = append(errs, field.Forbidden(p.Child("securityContext"), notYet("securityContext")))
-	}
+	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
 	if c.Stdin {
 		errs = append(errs, field.Forbidden(p.Child("stdin"), notYet("attaching to a container's stdin")))
 	}

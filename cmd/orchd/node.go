@@ -45,6 +45,7 @@ type nodeFlags struct {
 	logLevel                               string
 	bridge, labels, extended               string
 	stopPodsOnExit, signals                bool
+	seccompProfileRoot                     string
 }
 
 func newNodeCommand() *cobra.Command {
@@ -107,6 +108,7 @@ gossip.key from the masters' PKI directory.`,
 	fl.DurationVar(&f.gossipProbe, "gossip-probe-interval", 0, "gossip failure-detection probe interval (0: 1 s)")
 	fl.DurationVar(&f.gossipProbeTimeout, "gossip-probe-timeout", 0, "gossip probe timeout (0: 500 ms)")
 	fl.BoolVar(&f.stopPodsOnExit, "stop-pods-on-exit", false, "stop and remove every pod (and the managed containerd) when the agent exits")
+	fl.StringVar(&f.seccompProfileRoot, "seccomp-profile-root", "", "directory of the Localhost seccomp profiles pods name in seccompProfile.localhostProfile (default: <state-dir>/seccomp)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its node itself)")
 	fl.MarkHidden("handle-signals")
@@ -293,7 +295,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		NodeIP: f.nodeIP, AgentPort: int32(port), AgentCertSHA256: srv.CertSHA256(),
 		RuntimeVersion: "containerd://" + rtVersion, HeartbeatInterval: f.heartbeat,
 		BackoffInitial: f.backoff, BackoffMax: f.backoffMax, ResyncInterval: f.resync,
-		ClusterDNS: f.clusterDNS, Logger: log,
+		ClusterDNS: f.clusterDNS, Logger: log, SeccompProfileRoot: f.seccompProfileRoot,
 	})
 	if err != nil {
 		return err

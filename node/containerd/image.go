@@ -70,7 +70,11 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 	if err := r.unpack(ctx, img); err != nil {
 		return node.ImageInfo{}, err
 	}
-	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String()}, nil
+	config, err := img.Spec(ctx)
+	if err != nil {
+		return node.ImageInfo{}, fmt.Errorf("image %s config: %w", name, err)
+	}
+	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String(), User: config.Config.User}, nil
 }
 
 // pull fetches name from its registry and unpacks it. The fetch runs in
