@@ -149,7 +149,9 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if err != nil {
 		return fmt.Errorf("--service-cidr: %w", err)
 	}
-	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+	// The agent's alone (pods' specs, logs, volumes): node.Agent tightens
+	// a directory that exists when it starts.
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
 
