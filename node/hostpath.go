@@ -61,7 +61,7 @@ func checkHostPath(h *v1.HostPathVolumeSource) error {
 		}
 		fallthrough
 	case v1.HostPathFile:
-		if !mode.IsRegular() {
+		if !exists || !mode.IsRegular() {
 			return fmt.Errorf("hostPath type check failed: %s is not a file", p)
 		}
 	case v1.HostPathSocket:
