@@ -459,6 +459,11 @@ node's network namespace.`,
 			}
 			resetNode(ctx, stateDir, cgroupRoot, rt, managed, network, px, log)
 			if removeState {
+				// Never remove through a mount left behind: a subPath of a
+				// hostPath volume is the host's own data.
+				if err := node.UnmountPodVolumes(stateDir); err != nil {
+					return fmt.Errorf("keeping --state-dir: %w", err)
+				}
 				return os.RemoveAll(stateDir)
 			}
 			return nil
