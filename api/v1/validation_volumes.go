@@ -13,6 +13,19 @@ var supportedHostPathTypes = []string{
 	string(HostPathDirectoryOrCreate), string(HostPathFile), string(HostPathFileOrCreate), string(HostPathSocket),
 }
 
+// defaultVolume gives a volume without a source an emptyDir, and a hostPath
+// without a type the unset one, as Kubernetes' SetDefaults_Volume and
+// SetDefaults_HostPathVolumeSource.
+func defaultVolume(v *Volume) {
+	if v.EmptyDir == nil && v.HostPath == nil {
+		v.EmptyDir = &EmptyDirVolumeSource{}
+	}
+	if v.HostPath != nil && v.HostPath.Type == nil {
+		unset := HostPathUnset
+		v.HostPath.Type = &unset
+	}
+}
+
 // validateVolumeSource checks that a volume has exactly one source (orch
 // has emptyDir and hostPath) and validates it, with Kubernetes' wording
 // (validateVolumeSource).
