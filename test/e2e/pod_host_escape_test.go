@@ -273,3 +273,90 @@ func euidELF() []byte {
 	b.Write(code)
 	return b.Bytes()
 }
+
+// hostPath volumes: made and checked by type as the kubelet does, mounted
+// read-write or read-only, a subPath in them resolved inside them; deleting
+// the pod leaves the host's files where they were.
+func TestPodHostPathVolumes(t *testing.T) {
+	c, nodes := nodeCluster(t, 1, false, nil)
+	cl, nd := c.Client(), nodes[0]
+	hostDir := t.TempDir()
+	for _, d := range []string{"vol/inside", "outside"} {
+		if err := os.MkdirAll(filepath.Join(hostDir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range map[string]string{"file": "host file\n", "vol/inside/data": "inside\n", "outside/secret": "secret\n"} {
+		if err := os.WriteFile(filepath.Join(hostDir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"vol/in": "inside", "vol/out": filepath.Join(hostDir, "outside")} {
+		if err := os.Symlink(target, filepath.Join(hostDir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	typ := func(s v1.HostPathType) *v1.HostPathType { return &s }
+	made := filepath.Join(hostDir, "made", "dir")
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hostpath"}, Spec: v1.PodSpec{
+		TerminationGracePeriodSeconds: int64p(1),
+		Volumes: []v1.Volume{
+			{Name: "made", HostPath: &v1.HostPathVolumeSource{Path: made, Type: typ(v1.HostPathDirectoryOrCreate)}},
+			{Name: "file", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "file"), Type: typ(v1.HostPathFile)}},
+			{Name: "vol", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "vol")}},
+		},
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35",
+			Command: []string{"sh", "-c", "cat /file /in/data > /made/out; echo x >> /file || echo read-only >> /made/out; exec sleep 100000"},
+			VolumeMounts: []v1.VolumeMount{{Name: "made", MountPath: "/made"}, {Name: "file", MountPath: "/file", ReadOnly: true},
+				{Name: "vol", MountPath: "/in", SubPath: "in"}}}}}})
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hostpath-missing"}, Spec: v1.PodSpec{
+		Volumes: []v1.Volume{{Name: "h", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "nope"), Type: typ(v1.HostPathDirectory)}}},
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"},
+			VolumeMounts: []v1.VolumeMount{{Name: "h", MountPath: "/h"}}}}}})
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hostpath-escape"}, Spec: v1.PodSpec{
+		Volumes: []v1.Volume{{Name: "v", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "vol")}}},
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"},
+			VolumeMounts: []v1.VolumeMount{{Name: "v", MountPath: "/out", SubPath: "out"}}}}}})
+
+	waitFor(t, 60*time.Second, "hostpath wrote its output", func() (bool, string) {
+		b, err := os.ReadFile(filepath.Join(made, "out"))
+		return strings.Contains(string(b), "read-only"), fmt.Sprint(string(b), err)
+	})
+	if b, _ := os.ReadFile(filepath.Join(made, "out")); string(b) != "host file\ninside\nread-only\n" {
+		t.Errorf("the container saw %q", b)
+	}
+	if st, err := os.Stat(made); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("DirectoryOrCreate made %v %v, want 0755", st.Mode(), err)
+	}
+	for name, want := range map[string]string{
+		"hostpath-missing": `MountVolume.SetUp failed for volume "h" : hostPath type check failed: ` + filepath.Join(hostDir, "nope") + ` is not a directory`,
+		"hostpath-escape":  `failed to prepare subPath for volumeMount "v" of container "c"`,
+	} {
+		waitFor(t, 60*time.Second, name+" refused", func() (bool, string) {
+			cs := containerStatus(getPod(t, cl, name), "c")
+			if cs == nil || cs.State.Waiting == nil {
+				return false, fmt.Sprintf("%+v", cs)
+			}
+			w := cs.State.Waiting
+			return w.Reason == "CreateContainerConfigError" && w.Message == want, w.Reason + ": " + w.Message
+		})
+	}
+
+	for _, name := range []string{"hostpath", "hostpath-missing", "hostpath-escape"} {
+		if _, err := cl.Delete(ctxT(t, 5*time.Second), "pods", "default", name, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 60*time.Second, "the pods' directories removed", func() (bool, string) {
+		ents, err := os.ReadDir(filepath.Join(nd.StateDir, "pods"))
+		return err == nil && len(ents) == 0, fmt.Sprint(ents, err)
+	})
+	for name, want := range map[string]string{"file": "host file\n", "vol/inside/data": "inside\n", "outside/secret": "secret\n"} {
+		if b, err := os.ReadFile(filepath.Join(hostDir, name)); err != nil || string(b) != want {
+			t.Errorf("%s after the pods were deleted: %q %v", name, b, err)
+		}
+	}
+	if m := mountsUnder(t, hostDir); len(m) != 0 {
+		t.Errorf("mounts left on the host directory: %v", m)
+	}
+}
