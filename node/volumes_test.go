@@ -71,7 +71,7 @@ func TestContainerSpecMounts(t *testing.T) {
 			name:    "hostPath failing its type check",
 			volumes: []v1.Volume{{Name: "h", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "nope"), Type: typ(v1.HostPathDirectory)}}},
 			mounts:  []v1.VolumeMount{{Name: "h", MountPath: "/host"}},
-			wantErr: `MountVolume.SetUp failed for volume "h" : hostPath type check failed: ` + filepath.Join(hostDir, "nope") + ` is not a directory`,
+			wantErr: `MountVolume.SetUp failed for volume "h" : hostPath ` + filepath.Join(hostDir, "nope") + ` doesn't exist`,
 		},
 		{
 			name: "subPath of an emptyDir", volumes: []v1.Volume{emptyDir("data")},

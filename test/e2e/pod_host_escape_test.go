@@ -313,6 +313,10 @@ func TestPodHostPathVolumes(t *testing.T) {
 		Volumes: []v1.Volume{{Name: "h", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "nope"), Type: typ(v1.HostPathDirectory)}}},
 		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"},
 			VolumeMounts: []v1.VolumeMount{{Name: "h", MountPath: "/h"}}}}}})
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hostpath-file"}, Spec: v1.PodSpec{
+		Volumes: []v1.Volume{{Name: "h", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "file"), Type: typ(v1.HostPathDirectory)}}},
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"},
+			VolumeMounts: []v1.VolumeMount{{Name: "h", MountPath: "/h"}}}}}})
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hostpath-escape"}, Spec: v1.PodSpec{
 		Volumes: []v1.Volume{{Name: "v", HostPath: &v1.HostPathVolumeSource{Path: filepath.Join(hostDir, "vol")}}},
 		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"},
@@ -329,7 +333,8 @@ func TestPodHostPathVolumes(t *testing.T) {
 		t.Errorf("DirectoryOrCreate made %v %v, want 0755", st.Mode(), err)
 	}
 	for name, want := range map[string]string{
-		"hostpath-missing": `MountVolume.SetUp failed for volume "h" : hostPath type check failed: ` + filepath.Join(hostDir, "nope") + ` is not a directory`,
+		"hostpath-missing": `MountVolume.SetUp failed for volume "h" : hostPath ` + filepath.Join(hostDir, "nope") + ` doesn't exist`,
+		"hostpath-file":    `MountVolume.SetUp failed for volume "h" : hostPath type check failed: ` + filepath.Join(hostDir, "file") + ` is not a directory, it's a File`,
 		"hostpath-escape":  `failed to prepare subPath for volumeMount "v" of container "c"`,
 	} {
 		waitFor(t, 60*time.Second, name+" refused", func() (bool, string) {
@@ -342,7 +347,7 @@ func TestPodHostPathVolumes(t *testing.T) {
 		})
 	}
 
-	for _, name := range []string{"hostpath", "hostpath-missing", "hostpath-escape"} {
+	for _, name := range []string{"hostpath", "hostpath-missing", "hostpath-file", "hostpath-escape"} {
 		if _, err := cl.Delete(ctxT(t, 5*time.Second), "pods", "default", name, nil); err != nil {
 			t.Fatal(err)
 		}
