@@ -97,13 +97,13 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 		Hostname: podHostname(pod),
 		LogPath:  logPath(dir, c.Name, attempt),
 		Mounts: []Mount{
-			{Source: filepath.Join(dir, hostsFile), Destination: "/etc/hosts", ReadOnly: true, Options: fileMountOptions},
-			{Source: filepath.Join(dir, resolvFile), Destination: "/etc/resolv.conf", ReadOnly: true, Options: fileMountOptions},
-			{Source: filepath.Join(dir, hostnameFile), Destination: "/etc/hostname", ReadOnly: true, Options: fileMountOptions},
+			{Source: filepath.Join(dir, hostsFile), Destination: "/etc/hosts", ReadOnly: true, Options: fileMountOptions()},
+			{Source: filepath.Join(dir, resolvFile), Destination: "/etc/resolv.conf", ReadOnly: true, Options: fileMountOptions()},
+			{Source: filepath.Join(dir, hostnameFile), Destination: "/etc/hostname", ReadOnly: true, Options: fileMountOptions()},
 		},
 	}
 	if !mountsAt(c, shmPath) {
-		spec.Mounts = append(spec.Mounts, Mount{Source: filepath.Join(dir, shmDir), Destination: shmPath, Options: shmMountOptions})
+		spec.Mounts = append(spec.Mounts, Mount{Source: filepath.Join(dir, shmDir), Destination: shmPath, Options: shmMountOptions()})
 	}
 	for _, e := range c.Env {
 		val := e.Value

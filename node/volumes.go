@@ -24,11 +24,9 @@ const shmPath = "/dev/shm"
 // becomes a setuid binary or a device; shared memory is also noexec, as
 // containerd's /dev/shm. hostPath volumes get none, as in Kubernetes (they
 // are for privileged pods).
-var (
-	shmMountOptions    = []string{"nosuid", "nodev", "noexec"}
-	volumeMountOptions = []string{"nosuid", "nodev"}
-	fileMountOptions   = []string{"nosuid", "nodev", "noexec"}
-)
+func shmMountOptions() []string    { return []string{"nosuid", "nodev", "noexec"} }
+func volumeMountOptions() []string { return []string{"nosuid", "nodev"} }
+func fileMountOptions() []string   { return []string{"nosuid", "nodev", "noexec"} }
 
 // podVolume is one volume of a pod as the node provides it.
 type podVolume struct {
@@ -87,7 +85,7 @@ func (w *podWorker) podVolumes(pod *v1.Pod) (map[string]podVolume, error) {
 	for _, v := range pod.Spec.Volumes {
 		switch {
 		case v.EmptyDir != nil:
-			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: volumeMountOptions}
+			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: volumeMountOptions()}
 		case v.HostPath != nil:
 			if err := checkHostPath(v.HostPath); err != nil {
 				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)

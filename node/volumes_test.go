@@ -21,7 +21,7 @@ func TestContainerSpecMounts(t *testing.T) {
 		options []string
 		ro      bool
 	}
-	etc := want{options: fileMountOptions, ro: true}
+	etc := want{options: fileMountOptions(), ro: true}
 	cases := []struct {
 		name    string
 		volumes []v1.Volume
@@ -34,8 +34,8 @@ func TestContainerSpecMounts(t *testing.T) {
 			name: "emptyDir", volumes: []v1.Volume{emptyDir("data")},
 			mounts: []v1.VolumeMount{{Name: "data", MountPath: "/data"}},
 			want: map[string]want{
-				"/data":      {source: "volumes/data", options: volumeMountOptions},
-				"/dev/shm":   {source: "shm", options: shmMountOptions},
+				"/data":      {source: "volumes/data", options: volumeMountOptions()},
+				"/dev/shm":   {source: "shm", options: shmMountOptions()},
 				"/etc/hosts": etc, "/etc/resolv.conf": etc, "/etc/hostname": etc,
 			},
 		},
@@ -43,8 +43,8 @@ func TestContainerSpecMounts(t *testing.T) {
 			name: "read-only emptyDir", volumes: []v1.Volume{emptyDir("data")},
 			mounts: []v1.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}},
 			want: map[string]want{
-				"/data":      {source: "volumes/data", options: volumeMountOptions, ro: true},
-				"/dev/shm":   {source: "shm", options: shmMountOptions},
+				"/data":      {source: "volumes/data", options: volumeMountOptions(), ro: true},
+				"/dev/shm":   {source: "shm", options: shmMountOptions()},
 				"/etc/hosts": etc, "/etc/resolv.conf": etc, "/etc/hostname": etc,
 			},
 		},
@@ -53,7 +53,7 @@ func TestContainerSpecMounts(t *testing.T) {
 			volumes: []v1.Volume{{Name: "mem", EmptyDir: &v1.EmptyDirVolumeSource{Medium: v1.MediumMemory}}},
 			mounts:  []v1.VolumeMount{{Name: "mem", MountPath: "/dev/shm/"}},
 			want: map[string]want{
-				"/dev/shm/":  {source: "volumes/mem", options: volumeMountOptions},
+				"/dev/shm/":  {source: "volumes/mem", options: volumeMountOptions()},
 				"/etc/hosts": etc, "/etc/resolv.conf": etc, "/etc/hostname": etc,
 			},
 		},
@@ -63,7 +63,7 @@ func TestContainerSpecMounts(t *testing.T) {
 			mounts:  []v1.VolumeMount{{Name: "h", MountPath: "/host"}},
 			want: map[string]want{
 				"/host":      {source: filepath.Join(hostDir, "made")},
-				"/dev/shm":   {source: "shm", options: shmMountOptions},
+				"/dev/shm":   {source: "shm", options: shmMountOptions()},
 				"/etc/hosts": etc, "/etc/resolv.conf": etc, "/etc/hostname": etc,
 			},
 		},
@@ -77,9 +77,9 @@ func TestContainerSpecMounts(t *testing.T) {
 			name: "subPath of an emptyDir", volumes: []v1.Volume{emptyDir("data")},
 			mounts: []v1.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "data", MountPath: "/sub", SubPath: "x/y"}},
 			want: map[string]want{
-				"/data":      {source: "volumes/data", options: volumeMountOptions},
-				"/sub":       {source: "volume-subpaths/data/c/1", options: volumeMountOptions},
-				"/dev/shm":   {source: "shm", options: shmMountOptions},
+				"/data":      {source: "volumes/data", options: volumeMountOptions()},
+				"/sub":       {source: "volume-subpaths/data/c/1", options: volumeMountOptions()},
+				"/dev/shm":   {source: "shm", options: shmMountOptions()},
 				"/etc/hosts": etc, "/etc/resolv.conf": etc, "/etc/hostname": etc,
 			},
 		},
