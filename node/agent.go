@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -50,7 +52,10 @@ func New(cfg Config) (*Agent, error) {
 // Run registers the node and runs its pods until ctx ends. Ending it leaves
 // the pods running: a restarted agent adopts them.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := os.MkdirAll(a.podsDir(), 0o755); err != nil {
+	if err := tightenStateTree(a.cfg.StateDir); err != nil {
+		return fmt.Errorf("node %s: %w", a.cfg.Name, err)
+	}
+	if err := os.Chmod(a.registrationPath(), privateFileMode); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("node %s: %w", a.cfg.Name, err)
 	}
 	cidr, err := a.register(ctx)

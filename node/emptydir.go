@@ -26,6 +26,11 @@ func (a *Agent) setupEmptyDir(pod *v1.Pod, v *v1.Volume, dir string) error {
 		return fmt.Errorf("emptyDir %s: %w", v.Name, err)
 	}
 	if v.EmptyDir.Medium != v1.MediumMemory {
+		// 0777 as the kubelet's (MkdirAll honours the umask): any user
+		// of any container may write; the pod dir above is 0700.
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return fmt.Errorf("emptyDir %s: %w", v.Name, err)
+		}
 		return nil
 	}
 	mounted, err := isMountPoint(dir)
@@ -104,8 +109,9 @@ func unmountEmptyDirs(podDir string) error {
 	return errors.Join(errs...)
 }
 
-// UnmountPodVolumes unmounts the tmpfs emptyDirs of every pod under an
-// agent's state directory, for `orchd node reset` after the agent is gone.
+// UnmountPodVolumes unmounts what the agent mounted for every pod under its
+// state directory (subPath targets, shared memory, Memory emptyDirs), for
+// `orchd node reset` after the agent is gone.
 func UnmountPodVolumes(stateDir string) error {
 	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -117,7 +123,7 @@ func UnmountPodVolumes(stateDir string) error {
 	var errs []error
 	for _, e := range ents {
 		if e.IsDir() {
-			errs = append(errs, unmountEmptyDirs(filepath.Join(stateDir, "pods", e.Name())))
+			errs = append(errs, unmountPod(filepath.Join(stateDir, "pods", e.Name())))
 		}
 	}
 	return errors.Join(errs...)

@@ -31,13 +31,13 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 		}
 	}
 	dir := w.a.podDir(w.uid)
-	for _, d := range []string{dir, filepath.Join(dir, volumesDir), filepath.Join(dir, shmDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("pod dir: %w", err)
-		}
+	if err := makePrivateDirs(dir, filepath.Join(dir, volumesDir)); err != nil {
+		return fmt.Errorf("pod dir: %w", err)
 	}
-	if err := os.Chmod(filepath.Join(dir, shmDir), 0o1777); err != nil {
-		return fmt.Errorf("pod shm dir: %w", err)
+	if needsShm(pod) {
+		if err := setupShm(filepath.Join(dir, shmDir)); err != nil {
+			return err
+		}
 	}
 	for _, v := range pod.Spec.Volumes {
 		if v.EmptyDir == nil {
@@ -54,7 +54,8 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", sb.IP, host)
 	files := map[string]string{hostsFile: hosts, hostnameFile: host + "\n", resolvFile: w.a.resolvConf(pod)}
 	for name, content := range files {
-		if err := writeFileAtomic(filepath.Join(dir, name), []byte(content)); err != nil {
+		// Readable by a container's non-root user; the pod dir is 0700.
+		if err := writeFileAtomic(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			return err
 		}
 	}
@@ -99,11 +100,13 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 		Hostname: podHostname(pod),
 		LogPath:  logPath(dir, c.Name, attempt),
 		Mounts: []Mount{
-			{Source: filepath.Join(dir, hostsFile), Destination: "/etc/hosts", ReadOnly: true},
-			{Source: filepath.Join(dir, resolvFile), Destination: "/etc/resolv.conf", ReadOnly: true},
-			{Source: filepath.Join(dir, hostnameFile), Destination: "/etc/hostname", ReadOnly: true},
-			{Source: filepath.Join(dir, shmDir), Destination: "/dev/shm"},
+			{Source: filepath.Join(dir, hostsFile), Destination: "/etc/hosts", ReadOnly: true, Options: fileMountOptions()},
+			{Source: filepath.Join(dir, resolvFile), Destination: "/etc/resolv.conf", ReadOnly: true, Options: fileMountOptions()},
+			{Source: filepath.Join(dir, hostnameFile), Destination: "/etc/hostname", ReadOnly: true, Options: fileMountOptions()},
 		},
+	}
+	if !mountsAt(c, shmPath) {
+		spec.Mounts = append(spec.Mounts, Mount{Source: filepath.Join(dir, shmDir), Destination: shmPath, Options: shmMountOptions()})
 	}
 	for _, e := range c.Env {
 		val := e.Value
@@ -112,28 +115,12 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 		}
 		spec.Env = append(spec.Env, e.Name+"="+val)
 	}
-	volumes := map[string]bool{}
-	for _, v := range pod.Spec.Volumes {
-		volumes[v.Name] = v.EmptyDir != nil
+	mounts, err := w.volumeMounts(pod, c)
+	if err != nil {
+		return nil, err
 	}
-	for _, m := range c.VolumeMounts {
-		if !volumes[m.Name] {
-			return nil, fmt.Errorf("volume mount %s: the pod has no emptyDir volume of that name", m.Name)
-		}
-		src := filepath.Join(dir, volumesDir, m.Name)
-		if m.SubPath != "" {
-			if strings.Contains(m.SubPath, "..") || filepath.IsAbs(m.SubPath) {
-				return nil, fmt.Errorf("volume mount %s: subPath %q must be a relative path inside the volume", m.Name, m.SubPath)
-			}
-			src = filepath.Join(src, m.SubPath)
-			if err := os.MkdirAll(src, 0o777); err != nil {
-				return nil, fmt.Errorf("volume mount %s: %w", m.Name, err)
-			}
-		}
-		spec.Mounts = append(spec.Mounts, Mount{Source: src, Destination: m.MountPath, ReadOnly: m.ReadOnly})
-	}
+	spec.Mounts = append(spec.Mounts, mounts...)
 	spec.Resources = containerResources(c)
-	var err error
 	if spec.Security, err = w.a.containerSecurity(pod, c); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (a *Agent) register(ctx context.Context) (*net.IPNet, error) {
 				return nil, fmt.Errorf("register node %s: pod CIDR %q: %w", a.cfg.Name, n.Spec.PodCIDR, err)
 			}
 			b, _ := json.Marshal(registration{UID: n.UID, PodCIDR: n.Spec.PodCIDR})
-			if err := writeFileAtomic(a.registrationPath(), b); err != nil {
+			if err := writeFileAtomic(a.registrationPath(), b, 0o600); err != nil {
 				return nil, fmt.Errorf("register node %s: %w", a.cfg.Name, err)
 			}
 			a.log.Info("registered", "podCIDR", n.Spec.PodCIDR, "uid", n.UID)
@@ -201,13 +201,15 @@ func kernelVersion() string {
 	return strings.TrimSpace(string(b))
 }
 
-// writeFileAtomic writes b to path through a temporary file and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// writeFileAtomic writes b to path through a temporary file and a rename;
+// the file gets perm (0600 for the agent's own files), a missing directory 0700.
+func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	_ = os.Remove(tmp) // WriteFile keeps the mode of a file that exists
+	if err := os.WriteFile(tmp, b, perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

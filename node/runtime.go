@@ -91,6 +91,7 @@ type Mount struct {
 	Source      string // path on the node
 	Destination string // path in the container
 	ReadOnly    bool
+	Options     []string // more mount options, e.g. nosuid, nodev, noexec
 }
 
 // Resources are the container's cgroup limits; zero means unlimited.

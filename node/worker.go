@@ -447,11 +447,11 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	if err != nil {
 		return w.startFailed(st, "CreateContainerConfigError", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(spec.LogPath), 0o755); err != nil {
+	// A new file per start (logs of the previous attempt stay readable),
+	// made 0600 before the runtime opens it for appending.
+	if err := createLogFile(spec.LogPath); err != nil {
 		return w.startFailed(st, "CreateContainerError", err)
 	}
-	// A new file per start: logs of the previous attempt stay readable.
-	_ = os.Remove(spec.LogPath)
 	id, err := rt.StartContainer(ctx, spec)
 	if err != nil {
 		return w.startFailed(st, "RunContainerError", err)
@@ -523,7 +523,7 @@ func (w *podWorker) savePod(p *v1.Pod) {
 	}
 	b, err := json.Marshal(p)
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(dir, podSpecFile), b)
+		err = writeFileAtomic(filepath.Join(dir, podSpecFile), b, 0o600)
 	}
 	if err != nil {
 		w.log.Warn("save the pod spec", "err", err)
@@ -594,7 +594,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 		st.running = false
 	}
 	w.mu.Unlock()
-	if err := unmountEmptyDirs(w.a.podDir(w.uid)); err != nil {
+	if err := unmountPod(w.a.podDir(w.uid)); err != nil {
 		w.log.Warn("terminate pod", "err", err)
 		return false
 	}

@@ -58,9 +58,7 @@ func DefaultPodSpec(s *PodSpec) {
 		s.SchedulerName = DefaultSchedulerName
 	}
 	for i := range s.Volumes {
-		if s.Volumes[i].EmptyDir == nil {
-			s.Volumes[i].EmptyDir = &EmptyDirVolumeSource{}
-		}
+		defaultVolume(&s.Volumes[i])
 	}
 	defaultContainers(s.InitContainers)
 	defaultContainers(s.Containers)

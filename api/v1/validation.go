@@ -165,9 +165,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Duplicate(vp.Child("name"), v.Name))
 		}
 		vols[v.Name] = true
-		if v.EmptyDir == nil {
-			errs = append(errs, field.Required(vp, "a volume source is required (orch supports emptyDir)"))
-		}
+		errs = append(errs, validateVolumeSource(&v, vp)...)
 	}
 	if len(s.Containers) == 0 {
 		errs = append(errs, field.Required(p.Child("containers"), "at least one container is required"))
@@ -270,6 +268,9 @@ func validateContainers(cs []Container, p *field.Path, vols, names map[string]bo
 			}
 			if !strings.HasPrefix(m.MountPath, "/") {
 				errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be an absolute path"))
+			}
+			if m.SubPath != "" {
+				errs = append(errs, validateLocalDescendingPath(m.SubPath, mp.Child("subPath"))...)
 			}
 		}
 		errs = append(errs, validateContainerResources(&c.Resources, cp.Child("resources"))...)

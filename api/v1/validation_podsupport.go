@@ -105,9 +105,6 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	}
 	for i, v := range s.Volumes {
 		errs = append(errs, validateEmptyDir(v.EmptyDir, p.Child("volumes").Index(i).Child("emptyDir"))...)
-		if v.HostPath != nil {
-			errs = append(errs, field.Forbidden(p.Child("volumes").Index(i).Child("hostPath"), notYet("hostPath volumes")))
-		}
 	}
 	for i := range s.InitContainers {
 		cp := p.Child("initContainers").Index(i)

@@ -2,7 +2,6 @@ package v1
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -226,19 +225,6 @@ func validateAppArmorProfile(ap *AppArmorProfile, p *field.Path) field.ErrorList
 		}
 	} else if ap.LocalhostProfile != nil {
 		errs = append(errs, field.Invalid(p.Child("localhostProfile"), *ap.LocalhostProfile, "can only be set when AppArmor type is Localhost"))
-	}
-	return errs
-}
-
-// validateLocalDescendingPath is Kubernetes' check of a path that must stay
-// under a directory: relative, without a ".." element.
-func validateLocalDescendingPath(target string, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if path.IsAbs(target) {
-		errs = append(errs, field.Invalid(p, target, "must be a relative path"))
-	}
-	if slices.Contains(strings.Split(target, "/"), "..") {
-		errs = append(errs, field.Invalid(p, target, "must not contain '..'"))
 	}
 	return errs
 }

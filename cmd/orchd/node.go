@@ -151,7 +151,9 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if err != nil {
 		return fmt.Errorf("--service-cidr: %w", err)
 	}
-	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+	// The agent's alone (pods' specs, logs, volumes): node.Agent tightens
+	// a directory that exists when it starts.
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
 
@@ -459,6 +461,11 @@ node's network namespace.`,
 			}
 			resetNode(ctx, stateDir, cgroupRoot, rt, managed, network, px, log)
 			if removeState {
+				// Never remove through a mount left behind: a subPath of a
+				// hostPath volume is the host's own data.
+				if err := node.UnmountPodVolumes(stateDir); err != nil {
+					return fmt.Errorf("keeping --state-dir: %w", err)
+				}
 				return os.RemoveAll(stateDir)
 			}
 			return nil

@@ -71,7 +71,7 @@ func (a *ipam) allocate(uid string) (net.IP, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 
-	if err := os.MkdirAll(a.dir, 0o755); err != nil {
+	if err := os.MkdirAll(a.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ipam: %w", err)
 	}
 	held, err := a.scan()

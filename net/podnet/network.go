@@ -145,7 +145,11 @@ func (n *Network) Setup(ctx context.Context) (err error) {
 	defer n.mu.Unlock()
 
 	for _, d := range []string{n.cfg.StateDir, n.ipam.dir, n.sandboxesDir()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		// The node agent's alone (0700), tightened if an older agent made it open.
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("podnet setup: state dir: %w", err)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
 			return fmt.Errorf("podnet setup: state dir: %w", err)
 		}
 	}

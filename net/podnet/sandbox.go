@@ -92,7 +92,7 @@ func (n *Network) CreateSandbox(ctx context.Context, podUID, hostname string) (s
 	}
 	undo = append(undo, func() error { return n.ipam.release(podUID) })
 
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fail("state", err)
 	}
 	undo = append(undo, func() error { return unpinNamespaces(dir) })

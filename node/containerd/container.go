@@ -58,7 +58,7 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 	if err != nil {
 		return fail(fmt.Errorf("image %s config: %w", imageName, err))
 	}
-	if err := os.MkdirAll(filepath.Dir(spec.LogPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(spec.LogPath), 0o700); err != nil {
 		return fail(fmt.Errorf("log directory: %w", err))
 	}
 	id, err := newContainerID(spec)
@@ -174,7 +174,7 @@ func (r *Runtime) specOpts(spec *node.ContainerSpec, img client.Image, args []st
 				Type:        "bind",
 				Source:      m.Source,
 				Destination: m.Destination,
-				Options:     []string{"rbind", mode},
+				Options:     append([]string{"rbind", mode}, m.Options...),
 			})
 		}
 		opts = append(opts, oci.WithMounts(mounts))

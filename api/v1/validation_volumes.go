@@ -1,0 +1,92 @@
+package v1
+
+import (
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// supportedHostPathTypes are Kubernetes' hostPath types, "" (no check) first.
+var supportedHostPathTypes = []string{
+	string(HostPathUnset), string(HostPathBlockDev), string(HostPathCharDev), string(HostPathDirectory),
+	string(HostPathDirectoryOrCreate), string(HostPathFile), string(HostPathFileOrCreate), string(HostPathSocket),
+}
+
+// defaultVolume gives a volume without a source an emptyDir, and a hostPath
+// without a type the unset one, as Kubernetes' SetDefaults_Volume and
+// SetDefaults_HostPathVolumeSource.
+func defaultVolume(v *Volume) {
+	if v.EmptyDir == nil && v.HostPath == nil {
+		v.EmptyDir = &EmptyDirVolumeSource{}
+	}
+	if v.HostPath != nil && v.HostPath.Type == nil {
+		unset := HostPathUnset
+		v.HostPath.Type = &unset
+	}
+}
+
+// validateVolumeSource checks that a volume has exactly one source (orch
+// has emptyDir and hostPath) and validates it, with Kubernetes' wording
+// (validateVolumeSource).
+func validateVolumeSource(v *Volume, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	n := 0
+	if v.EmptyDir != nil {
+		n++
+	}
+	if v.HostPath != nil {
+		if n > 0 {
+			errs = append(errs, field.Forbidden(p.Child("hostPath"), "may not specify more than 1 volume type"))
+		} else {
+			n++
+			errs = append(errs, validateHostPathVolumeSource(v.HostPath, p.Child("hostPath"))...)
+		}
+	}
+	if n == 0 {
+		errs = append(errs, field.Required(p, "must specify a volume type"))
+	}
+	return errs
+}
+
+// validateHostPathVolumeSource is Kubernetes': a path without '..'
+// elements and a known type.
+func validateHostPathVolumeSource(h *HostPathVolumeSource, p *field.Path) field.ErrorList {
+	if h.Path == "" {
+		return field.ErrorList{field.Required(p.Child("path"), "")}
+	}
+	errs := validatePathNoBacksteps(h.Path, p.Child("path"))
+	if h.Type != nil && !containsString(supportedHostPathTypes, string(*h.Type)) {
+		errs = append(errs, field.NotSupported(p.Child("type"), *h.Type, supportedHostPathTypes))
+	}
+	return errs
+}
+
+// validatePathNoBacksteps refuses a path with a '..' element, as Kubernetes.
+func validatePathNoBacksteps(target string, p *field.Path) field.ErrorList {
+	for _, item := range strings.Split(target, "/") {
+		if item == ".." {
+			return field.ErrorList{field.Invalid(p, target, "must not contain '..'")}
+		}
+	}
+	return nil
+}
+
+// validateLocalDescendingPath is Kubernetes' check of a subPath: relative,
+// without '..' elements.
+func validateLocalDescendingPath(target string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if path.IsAbs(target) {
+		errs = append(errs, field.Invalid(p, target, "must be a relative path"))
+	}
+	return append(errs, validatePathNoBacksteps(target, p)...)
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
