@@ -75,6 +75,9 @@ type Config struct {
 	// cluster as they change.
 	Proxy ServiceProxy
 	DNS   ServiceDNS
+	// HostPorts, if set, gets the host-port mappings of the node's pods
+	// (all of them) whenever they change.
+	HostPorts HostPorts
 	// LogMaxBytes rotates a container's log file above this size (10 MiB).
 	LogMaxBytes int64
 	// Logger receives the agent's logs.

@@ -23,7 +23,7 @@ const (
 // ensureSandbox gives the pod its namespaces and address (or finds the ones
 // a previous agent made) and writes its /etc files and volume directories.
 func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
-	sb, ok := w.a.network.Sandbox(w.uid)
+	sb, ok := w.a.podSandbox(w.uid, pod)
 	if !ok {
 		var err error
 		if sb, err = w.a.network.CreateSandbox(ctx, w.uid, podHostname(pod)); err != nil {
@@ -49,6 +49,12 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	}
 	host := podHostname(pod)
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", sb.IP, host)
+	if pod.Spec.HostNetwork {
+		var err error
+		if host, hosts, err = nodeEtc(); err != nil {
+			return err
+		}
+	}
 	files := map[string]string{hostsFile: hosts, hostnameFile: host + "\n", resolvFile: w.a.resolvConf(pod)}
 	for name, content := range files {
 		if err := writeFileAtomic(filepath.Join(dir, name), []byte(content)); err != nil {
@@ -72,10 +78,10 @@ func podHostname(pod *v1.Pod) string {
 }
 
 // resolvConf is the pod's /etc/resolv.conf: the cluster's DNS with
-// Kubernetes' search path, or the node's own for dnsPolicy Default or when
-// the cluster runs no DNS.
+// Kubernetes' search path, or the node's own for dnsPolicy Default (and
+// ClusterFirst with hostNetwork) or when the cluster runs no DNS.
 func (a *Agent) resolvConf(pod *v1.Pod) string {
-	if a.cfg.ClusterDNS != "" && pod.Spec.DNSPolicy != "Default" {
+	if a.cfg.ClusterDNS != "" && usesClusterDNS(pod) {
 		d := a.cfg.ClusterDomain
 		return fmt.Sprintf("nameserver %s\nsearch %s.svc.%s svc.%s %s\noptions ndots:5\n", a.cfg.ClusterDNS, pod.Namespace, d, d, d)
 	}
@@ -130,6 +136,7 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 		spec.Mounts = append(spec.Mounts, Mount{Source: src, Destination: m.MountPath, ReadOnly: m.ReadOnly})
 	}
 	spec.Resources = containerResources(c)
+	applyHostNamespaces(pod, spec)
 	return spec, nil
 }
 

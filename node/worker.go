@@ -283,6 +283,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 			w.a.status.set(pod, w.pendingStatus(pod, "SandboxError", err.Error()))
 			return 2 * time.Second
 		}
+		w.a.setHostPorts(w.uid, pod, w.sandbox.IP.String())
 	}
 	if w.startTime == nil {
 		t := v1.NewTime(w.a.cfg.Now())
@@ -599,6 +600,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 		w.log.Warn("remove pod dir", "err", err)
 	}
 	w.sandbox = nil
+	w.a.setHostPorts(w.uid, nil, "")
 	w.a.status.forget(w.uid)
 	if pod != nil {
 		zero := int64(0)
