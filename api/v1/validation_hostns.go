@@ -2,6 +2,7 @@ package v1
 
 import (
 	"fmt"
+	"net/netip"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -28,7 +29,7 @@ func validateHostPorts(s *PodSpec, p *field.Path) field.ErrorList {
 			for j, port := range list.cs[i].Ports {
 				pp := p.Child(list.name).Index(i).Child("ports").Index(j)
 				if port.HostIP != "" {
-					errs = append(errs, validation.IsValidIPForLegacyField(pp.Child("hostIP"), port.HostIP, true, nil)...)
+					errs = append(errs, validateHostIP(port.HostIP, pp.Child("hostIP"))...)
 				}
 				if port.HostPort == 0 {
 					continue
@@ -70,6 +71,26 @@ func validateHostNetworkPorts(s *PodSpec, p *field.Path, onlyZero bool) field.Er
 		}
 	}
 	return errs
+}
+
+// validateHostIP checks a port's hostIP: an IP address (Kubernetes), and
+// one orch's nodes can forward: IPv4 (the pod network is IPv4) and not
+// loopback (the node does not route its loopback to pods), so a port that
+// could never be reached is refused rather than accepted and ignored.
+func validateHostIP(ip string, p *field.Path) field.ErrorList {
+	if errs := validation.IsValidIPForLegacyField(p, ip, true, nil); len(errs) > 0 {
+		return errs
+	}
+	a, err := netip.ParseAddr(ip)
+	switch {
+	case err != nil:
+		return field.ErrorList{field.Invalid(p, ip, "must be a valid IP address")}
+	case !a.Is4():
+		return field.ErrorList{field.Invalid(p, ip, "must be an IPv4 address (orch's pod network is IPv4)")}
+	case a.IsLoopback():
+		return field.ErrorList{field.Invalid(p, ip, "may not be a loopback address: nodes do not forward their loopback to pods")}
+	}
+	return nil
 }
 
 // defaultHostNetworkPorts gives every port of a hostNetwork pod a hostPort

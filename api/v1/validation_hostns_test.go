@@ -42,6 +42,15 @@ func TestValidateHostNamespacesAndPorts(t *testing.T) {
 		{"hostIP not an IP", func(s *PodSpec) {
 			s.Containers[0].Ports[0].HostPort, s.Containers[0].Ports[0].HostIP = 8080, "node-1"
 		}, "spec.containers[0].ports[0].hostIP", "must be a valid IP address", false},
+		{"hostIP IPv6", func(s *PodSpec) {
+			s.Containers[0].Ports[0].HostPort, s.Containers[0].Ports[0].HostIP = 8080, "fd00::1"
+		}, "spec.containers[0].ports[0].hostIP", "must be an IPv4 address", false},
+		{"hostIP loopback", func(s *PodSpec) {
+			s.Containers[0].Ports[0].HostPort, s.Containers[0].Ports[0].HostIP = 8080, "127.0.0.1"
+		}, "spec.containers[0].ports[0].hostIP", "may not be a loopback address", false},
+		{"hostIP 0.0.0.0", func(s *PodSpec) {
+			s.Containers[0].Ports[0].HostPort, s.Containers[0].Ports[0].HostIP = 8080, "0.0.0.0"
+		}, "", "", true},
 		{"duplicate host port", func(s *PodSpec) {
 			s.Containers[0].Ports = []ContainerPort{port(80, 8080, "TCP", ""), port(81, 8080, "TCP", "")}
 		}, "spec.containers[0].ports[1].hostPort", `Duplicate value: "/TCP/8080"`, false},

@@ -19,8 +19,9 @@ import (
 
 // Config configures a Manager.
 type Config struct {
-	// PodCIDR is the node's pod network: its pods' traffic to a host port
-	// is masqueraded (nil: none is).
+	// PodCIDR is the pod network whose traffic to a host port is
+	// masqueraded, so replies come back through the node (hairpin); orchd
+	// gives the cluster CIDR. Nil: none is.
 	PodCIDR *net.IPNet
 	// NetNS is the path of the network namespace the rules live in; empty
 	// is the process's own (the node agent in production).
@@ -104,12 +105,16 @@ func (m *Manager) Run(ctx context.Context) {
 // Sync makes the kernel's host-port rules match mappings, synchronously:
 // one iptables-restore rewriting both chains (skipped when the input is
 // the one last applied), then the missing jump rules. A mapping that cannot
-// be rendered is reported in the error; the others are still applied.
+// be rendered (the API refuses such pods) is logged and left out; retrying
+// would not change it.
 func (m *Manager) Sync(ctx context.Context, mappings []Mapping) error {
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
 	text, renderErr := Render(mappings, m.cfg.PodCIDR)
 	if !bytes.Equal(text, m.applied) {
+		if renderErr != nil {
+			m.log.Warn("host ports without rules", "err", renderErr)
+		}
 		m.applied = nil
 		if err := m.run(ctx, "iptables-restore", []string{"-w", "5", "--noflush"}, text); err != nil {
 			return fmt.Errorf("host ports: %w", err)
@@ -120,7 +125,7 @@ func (m *Manager) Sync(ctx context.Context, mappings []Mapping) error {
 		m.applied = text
 		m.log.Info("host port rules synced", "mappings", len(mappings))
 	}
-	return renderErr
+	return nil
 }
 
 // Cleanup deletes the jump rules and both chains. It is idempotent and
