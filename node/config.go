@@ -16,6 +16,9 @@ import (
 // node's bridge. net/podnet implements it.
 type Network interface {
 	CreateSandbox(ctx context.Context, podUID, hostname string) (*podnet.Sandbox, error)
+	// HostNetworkSandbox makes or finds the sandbox of a hostNetwork pod:
+	// the node's network, ip as its address, an IPC namespace of its own.
+	HostNetworkSandbox(ctx context.Context, podUID string, ip net.IP) (*podnet.Sandbox, error)
 	Sandbox(podUID string) (*podnet.Sandbox, bool)
 	Sandboxes() ([]string, error)
 	DeleteSandbox(ctx context.Context, podUID string) error

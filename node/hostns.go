@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -17,22 +18,16 @@ const (
 )
 
 // podSandbox is the pod's sandbox: for a hostNetwork pod the node's own
-// network, which needs nothing made or found (so it survives an agent
-// restart as it is); for any other pod the one the pod network holds, if
-// any.
-func (a *Agent) podSandbox(uid string, pod *v1.Pod) (*podnet.Sandbox, bool) {
+// network with an IPC namespace for the pod (made, or found again after an
+// agent restart); for any other pod the one the pod network holds, if any.
+func (a *Agent) podSandbox(ctx context.Context, uid string, pod *v1.Pod) (*podnet.Sandbox, bool, error) {
 	if pod.Spec.HostNetwork {
-		return a.hostNetworkSandbox(uid), true
+		// As the kubelet reports status.podIP = status.hostIP for such pods.
+		sb, err := a.network.HostNetworkSandbox(ctx, uid, net.ParseIP(a.cfg.NodeIP))
+		return sb, err == nil, err
 	}
-	return a.network.Sandbox(uid)
-}
-
-// hostNetworkSandbox describes a hostNetwork pod's place on the node: no
-// namespaces of its own (its containers share the node's network and UTS
-// namespaces) and the node's address as its IP, as the kubelet reports
-// status.podIP = status.hostIP for such pods.
-func (a *Agent) hostNetworkSandbox(uid string) *podnet.Sandbox {
-	return &podnet.Sandbox{PodUID: uid, IP: net.ParseIP(a.cfg.NodeIP)}
+	sb, ok := a.network.Sandbox(uid)
+	return sb, ok, nil
 }
 
 // nodeEtc is the hostname and /etc/hosts a hostNetwork pod sees: the

@@ -17,8 +17,8 @@ import (
 	"orch.io/orch/net/podnet"
 )
 
-// noNetwork is a Network for pods that must not touch the pod network:
-// every call fails the test.
+// noNetwork is a Network for hostNetwork pods, which must not touch the
+// pod network: every call but HostNetworkSandbox fails the test.
 type noNetwork struct{ t *testing.T }
 
 func (n noNetwork) CreateSandbox(context.Context, string, string) (*podnet.Sandbox, error) {
@@ -28,6 +28,9 @@ func (n noNetwork) CreateSandbox(context.Context, string, string) (*podnet.Sandb
 func (n noNetwork) Sandbox(string) (*podnet.Sandbox, bool) {
 	n.t.Error("Sandbox called for a hostNetwork pod")
 	return nil, false
+}
+func (n noNetwork) HostNetworkSandbox(_ context.Context, uid string, ip net.IP) (*podnet.Sandbox, error) {
+	return &podnet.Sandbox{PodUID: uid, IP: ip, IPCNS: "/sb/" + uid + "/ipc"}, nil
 }
 func (n noNetwork) Sandboxes() ([]string, error)                { return nil, nil }
 func (n noNetwork) DeleteSandbox(context.Context, string) error { return nil }
@@ -76,8 +79,8 @@ func TestHostNetworkSandbox(t *testing.T) {
 				if got := w.sandbox.IP.String(); got != "192.0.2.10" {
 					t.Errorf("pod IP %s, want the node's 192.0.2.10", got)
 				}
-				if w.sandbox.NetNS != "" || w.sandbox.UTSNS != "" {
-					t.Errorf("hostNetwork sandbox has namespaces: %+v", w.sandbox)
+				if w.sandbox.NetNS != "" || w.sandbox.UTSNS != "" || w.sandbox.IPCNS != "/sb/uid-1/ipc" {
+					t.Errorf("hostNetwork sandbox: %+v, want only the pod's IPC namespace", w.sandbox)
 				}
 			}
 			read := func(name string) string {

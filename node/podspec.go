@@ -23,9 +23,11 @@ const (
 // ensureSandbox gives the pod its namespaces and address (or finds the ones
 // a previous agent made) and writes its /etc files and volume directories.
 func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
-	sb, ok := w.a.podSandbox(w.uid, pod)
+	sb, ok, err := w.a.podSandbox(ctx, w.uid, pod)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		var err error
 		if sb, err = w.a.network.CreateSandbox(ctx, w.uid, podHostname(pod)); err != nil {
 			return err
 		}
@@ -50,7 +52,6 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	host := podHostname(pod)
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", sb.IP, host)
 	if pod.Spec.HostNetwork {
-		var err error
 		if host, hosts, err = nodeEtc(); err != nil {
 			return err
 		}

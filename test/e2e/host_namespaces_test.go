@@ -40,12 +40,12 @@ func nsPod(name string, port int32, host bool, env map[string]string) *v1.Pod {
 	return p
 }
 
-// podReport reads the key=value lines a pod running nsReport logged.
-func podReport(t *testing.T, cl *client.Client, name string) map[string]string {
+// podReport reads the key=value lines a pod's container logged, up to "ready".
+func podReport(t *testing.T, cl *client.Client, name, container string) map[string]string {
 	t.Helper()
 	var kv map[string]string
 	waitFor(t, 30*time.Second, name+" reported", func() (bool, string) {
-		r, err := cl.Logs(ctxT(t, 5*time.Second), "default", name, client.LogOptions{})
+		r, err := cl.Logs(ctxT(t, 5*time.Second), "default", name, client.LogOptions{Container: container})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -146,8 +146,15 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 	}
 	createPod(t, cl, nsPod("host", 19180, true, map[string]string{"AGENT": strconv.Itoa(agent), "MARK": marks["host"], "BODY": "host"}))
 	createPod(t, cl, nsPod("plain", 8080, false, map[string]string{"AGENT": strconv.Itoa(agent), "MARK": marks["plain"], "BODY": "plain"}))
+	// hostNetwork alone: the pod's two containers share an IPC namespace
+	// of the pod's, not the node's.
+	ipcOnly := `echo "ipc=$(readlink /proc/self/ns/ipc)"; echo "pid=$(readlink /proc/self/ns/pid)"; echo ready; exec sleep 100000`
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "netonly"}, Spec: v1.PodSpec{HostNetwork: true, TerminationGracePeriodSeconds: int64p(1),
+		Containers: []v1.Container{{Name: "a", Image: "busybox:1.35", Command: []string{"sh", "-c", ipcOnly}},
+			{Name: "b", Image: "busybox:1.35", Command: []string{"sh", "-c", ipcOnly}}}}})
 	host, plain := waitRunning(t, cl, "host"), waitRunning(t, cl, "plain")
-	hostRep, plainRep := podReport(t, cl, "host"), podReport(t, cl, "plain")
+	hostRep, plainRep := podReport(t, cl, "host", "c"), podReport(t, cl, "plain", "c")
+	netA, netB := podReport(t, cl, "netonly", "a"), podReport(t, cl, "netonly", "b")
 	nodeHostname, _ := os.Hostname()
 
 	t.Run("hostNetwork, hostPID and hostIPC share the node's namespaces", func(t *testing.T) {
@@ -162,6 +169,10 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 		}
 		if hostRep["hostname"] != nodeHostname || plainRep["hostname"] != "plain" {
 			t.Errorf("hostnames: host pod %q (want the node's %q), plain pod %q", hostRep["hostname"], nodeHostname, plainRep["hostname"])
+		}
+		if netA["ipc"] != netB["ipc"] || netA["ipc"] == readNS(t, agent, "ipc") || netA["pid"] == readNS(t, agent, "pid") {
+			t.Errorf("hostNetwork-only pod: IPC %s and %s (want one of the pod's, not the node's %s), PID %s",
+				netA["ipc"], netB["ipc"], readNS(t, agent, "ipc"), netA["pid"])
 		}
 		// hostPID: the agent's process is visible; hostNetwork: the node's bridge.
 		if hostRep["agent"] != "orchd" || plainRep["agent"] != "" {
@@ -224,7 +235,7 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 
 	t.Run("an agent restart adopts hostNetwork pods and keeps host ports", func(t *testing.T) {
 		before, err := nd.Tasks()
-		if err != nil || len(before) != 3 {
+		if err != nil || len(before) != 5 {
 			t.Fatalf("tasks before: %v %v", before, err)
 		}
 		synced := func() int { return strings.Count(nd.Log(2000), "host port rules synced") }
@@ -249,9 +260,9 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 		if after, err := nd.Tasks(); err != nil || fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Fatalf("tasks changed across the agent restart: before %v, after %v (%v)", before, after, err)
 		}
-		for _, name := range []string{"host", "plain", "hp-a"} {
-			if cs := containerStatus(getPod(t, cl, name), "c"); cs == nil || cs.RestartCount != 0 || cs.State.Running == nil {
-				t.Errorf("%s after the agent restart: %+v", name, cs)
+		for _, pc := range [][2]string{{"host", "c"}, {"plain", "c"}, {"hp-a", "c"}, {"netonly", "a"}, {"netonly", "b"}} {
+			if cs := containerStatus(getPod(t, cl, pc[0]), pc[1]); cs == nil || cs.RestartCount != 0 || cs.State.Running == nil {
+				t.Errorf("%s/%s after the agent restart: %+v", pc[0], pc[1], cs)
 			}
 		}
 		if p := getPod(t, cl, "host"); p.Status.PodIP != nd.IP {
