@@ -23,6 +23,9 @@ type hostPortTable struct {
 	mu     sync.Mutex
 	byPod  map[string][]hostport.Mapping
 	seeded bool
+	// claims are the host ports of the pods the node admitted, hostNetwork
+	// pods included (admitHostPorts), by pod UID.
+	claims map[string]hostPortClaim
 }
 
 // podHostPorts are the DNAT mappings a pod needs on its node: one per
@@ -57,6 +60,7 @@ func (a *Agent) seedHostPorts(pods []v1.Pod) {
 		return
 	}
 	t.seeded = true
+	t.claimRunning(pods)
 	if t.byPod == nil {
 		t.byPod = map[string][]hostport.Mapping{}
 	}
@@ -75,12 +79,16 @@ func (a *Agent) seedHostPorts(pods []v1.Pod) {
 	}
 }
 
-// setHostPorts records the pod's mappings (none when pod is nil) and hands
-// the table to Config.HostPorts if they changed and the table was seeded.
+// setHostPorts records the pod's mappings (none when pod is nil: the pod is
+// gone, and its claim too) and hands the table to Config.HostPorts if they
+// changed and the table was seeded.
 func (a *Agent) setHostPorts(uid string, pod *v1.Pod, podIP string) {
 	ms := podHostPorts(pod, podIP)
 	t := &a.hostPorts
 	t.mu.Lock()
+	if pod == nil {
+		delete(t.claims, uid)
+	}
 	old, had := t.byPod[uid]
 	if (len(ms) == 0 && !had) || (had && slices.Equal(old, ms)) {
 		t.mu.Unlock()

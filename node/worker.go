@@ -277,6 +277,11 @@ func (w *podWorker) watchExit(ctx context.Context, id string) {
 // (0: no hurry).
 func (w *podWorker) sync(ctx context.Context) time.Duration {
 	pod := w.pod
+	if t := w.admitHostPorts(pod); t != nil {
+		w.terminal = t
+		w.a.status.set(pod, w.podStatus(pod))
+		return 0
+	}
 	if w.sandbox == nil {
 		if err := w.ensureSandbox(ctx, pod); err != nil {
 			w.log.Error("pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)

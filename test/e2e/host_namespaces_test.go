@@ -105,7 +105,8 @@ func readNS(t *testing.T, pid int, kind string) string {
 // survives an agent restart; a hostPort is reachable at the node's address
 // from another host and from the node; a second pod asking for a held
 // host port (also one a hostNetwork pod holds) stays Pending with the
-// scheduler's message until the port is free.
+// scheduler's message until the port is free, and one created bound to the
+// node is rejected by it (NodePorts), as the kubelet does.
 func TestHostNamespacesAndPorts(t *testing.T) {
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network})
@@ -285,6 +286,22 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 			out, err := wget(fromOutside, hostPortURL)
 			return err == nil && out == "hp-b", fmt.Sprintf("%q %v", out, err)
 		})
+	})
+
+	t.Run("the node rejects a pod bound to it whose host port is taken", func(t *testing.T) {
+		createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hp-direct"}, Spec: v1.PodSpec{NodeName: nd.Name,
+			TerminationGracePeriodSeconds: int64p(1),
+			Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sh", "-c", httpdCommand},
+				Ports: []v1.ContainerPort{{ContainerPort: 8080, HostPort: 18080}}}}}})
+		const want = "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports"
+		waitFor(t, 30*time.Second, "hp-direct rejected", func() (bool, string) {
+			p := getPod(t, cl, "hp-direct")
+			return p.Status.Phase == v1.PodFailed && p.Status.Reason == "NodePorts" && p.Status.Message == want,
+				p.Status.Phase + " " + p.Status.Reason + " " + p.Status.Message
+		})
+		if out, err := wget(fromOutside, hostPortURL); err != nil || out != "hp-b" {
+			t.Errorf("hp-b after the rejected pod: %q %v", out, err)
+		}
 	})
 
 	t.Run("node reset removes the host port rules", func(t *testing.T) {
