@@ -98,9 +98,6 @@ func (s *HostPortSet) Conflict(want []HostPort) (HostPort, bool) {
 	return HostPort{}, false
 }
 
-// Len is the number of ports in use.
-func (s *HostPortSet) Len() int { return len(s.ports) }
-
 // HostPortsConflictMessage is the scheduler's reason for a node whose host
 // ports a pod cannot have (Kubernetes' NodePorts plugin wording); the FSM
 // uses the same words when it re-checks a binding.
