@@ -201,9 +201,11 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 		if p := host.Spec.Containers[0].Ports[0]; p.HostPort != 19180 {
 			t.Errorf("hostPort not defaulted to containerPort: %+v", p)
 		}
-		if out, err := wget(fromOutside, fmt.Sprintf("http://%s:19180/", nd.IP)); err != nil || out != "host" {
-			t.Errorf("the host pod at the node's address from outside: %q %v", out, err)
-		}
+		// httpd starts after the report: poll.
+		waitFor(t, 20*time.Second, "the host pod at the node's address from outside", func() (bool, string) {
+			out, err := wget(fromOutside, fmt.Sprintf("http://%s:19180/", nd.IP))
+			return err == nil && out == "host", fmt.Sprintf("%q %v", out, err)
+		})
 	})
 
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hp-a"}, Spec: v1.PodSpec{TerminationGracePeriodSeconds: int64p(1),
