@@ -201,6 +201,9 @@ func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
 	if short := v1.Insufficient(v1.NodeAllocatable(nodeRec.Object().(*v1.Node)), nodeUsage(w, b.Node), v1.PodRequests(p)); len(short) > 0 {
 		return Result{Err: v1.NewConflict("pods", b.Name, fmt.Sprintf("node %s no longer fits the pod: insufficient %s", b.Node, strings.Join(short, ", ")))}
 	}
+	if err := hostPortConflict(w, b.Node, p); err != nil {
+		return Result{Err: err}
+	}
 	np := shallowCopy(p).(*v1.Pod)
 	np.Spec.NodeName = b.Node
 	np.Status.Conditions = v1.SetPodCondition(p.Status.Conditions, v1.PodCondition{

@@ -33,6 +33,8 @@ type Agent struct {
 	workers map[string]*podWorker // by pod UID
 	byName  map[string]string     // namespace/name → UID
 	adopted map[string][]Container
+
+	hostPorts hostPortTable
 }
 
 // New builds an agent; Run starts it.
@@ -179,6 +181,7 @@ func (a *Agent) follow(ctx context.Context, selector, rv string) {
 // sync hands a full list of the node's pods to the workers and ends the
 // work of every pod that is no longer bound here.
 func (a *Agent) sync(ctx context.Context, pods []v1.Pod) {
+	a.seedHostPorts(pods)
 	want := map[string]bool{}
 	for i := range pods {
 		want[pods[i].UID] = true

@@ -17,6 +17,9 @@ import (
 // node's bridge. net/podnet implements it.
 type Network interface {
 	CreateSandbox(ctx context.Context, podUID, hostname string) (*podnet.Sandbox, error)
+	// HostNetworkSandbox makes or finds the sandbox of a hostNetwork pod:
+	// the node's network, ip as its address, an IPC namespace of its own.
+	HostNetworkSandbox(ctx context.Context, podUID string, ip net.IP) (*podnet.Sandbox, error)
 	Sandbox(podUID string) (*podnet.Sandbox, bool)
 	Sandboxes() ([]string, error)
 	DeleteSandbox(ctx context.Context, podUID string) error
@@ -79,6 +82,9 @@ type Config struct {
 	// SeccompProfileRoot holds the node's Localhost seccomp profiles
 	// (StateDir/seccomp).
 	SeccompProfileRoot string
+	// HostPorts, if set, gets the host-port mappings of the node's pods
+	// (all of them) whenever they change.
+	HostPorts HostPorts
 	// LogMaxBytes rotates a container's log file above this size (10 MiB).
 	LogMaxBytes int64
 	// Logger receives the agent's logs.

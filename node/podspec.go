@@ -23,9 +23,11 @@ const (
 // ensureSandbox gives the pod its namespaces and address (or finds the ones
 // a previous agent made) and writes its /etc files and volume directories.
 func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
-	sb, ok := w.a.network.Sandbox(w.uid)
+	sb, ok, err := w.a.podSandbox(ctx, w.uid, pod)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		var err error
 		if sb, err = w.a.network.CreateSandbox(ctx, w.uid, podHostname(pod)); err != nil {
 			return err
 		}
@@ -52,6 +54,11 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 	}
 	host := podHostname(pod)
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", sb.IP, host)
+	if pod.Spec.HostNetwork {
+		if host, hosts, err = nodeEtc(); err != nil {
+			return err
+		}
+	}
 	files := map[string]string{hostsFile: hosts, hostnameFile: host + "\n", resolvFile: w.a.resolvConf(pod)}
 	for name, content := range files {
 		// Readable by a container's non-root user; the pod dir is 0700.
@@ -76,10 +83,10 @@ func podHostname(pod *v1.Pod) string {
 }
 
 // resolvConf is the pod's /etc/resolv.conf: the cluster's DNS with
-// Kubernetes' search path, or the node's own for dnsPolicy Default or when
-// the cluster runs no DNS.
+// Kubernetes' search path, or the node's own for dnsPolicy Default (and
+// ClusterFirst with hostNetwork) or when the cluster runs no DNS.
 func (a *Agent) resolvConf(pod *v1.Pod) string {
-	if a.cfg.ClusterDNS != "" && pod.Spec.DNSPolicy != "Default" {
+	if a.cfg.ClusterDNS != "" && usesClusterDNS(pod) {
 		d := a.cfg.ClusterDomain
 		return fmt.Sprintf("nameserver %s\nsearch %s.svc.%s svc.%s %s\noptions ndots:5\n", a.cfg.ClusterDNS, pod.Namespace, d, d, d)
 	}
@@ -124,6 +131,7 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 	if spec.Security, err = w.a.containerSecurity(pod, c); err != nil {
 		return nil, err
 	}
+	applyHostNamespaces(pod, spec)
 	return spec, nil
 }
 

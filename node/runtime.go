@@ -76,6 +76,11 @@ type ContainerSpec struct {
 	// Namespaces are bind-mounted namespace files the container joins.
 	NetNS, UTSNS, IPCNS string
 	Hostname            string
+	// HostNetwork, HostPID and HostIPC make the container share the node's
+	// network (and UTS), PID or IPC namespace: the runtime gives it none of
+	// its own, as the CRI does for Kubernetes' hostNetwork, hostPID and
+	// hostIPC. HostNetwork takes no Hostname (the node's is kept).
+	HostNetwork, HostPID, HostIPC bool
 
 	Mounts    []Mount
 	Resources Resources

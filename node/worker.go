@@ -277,12 +277,18 @@ func (w *podWorker) watchExit(ctx context.Context, id string) {
 // (0: no hurry).
 func (w *podWorker) sync(ctx context.Context) time.Duration {
 	pod := w.pod
+	if t := w.admitHostPorts(pod); t != nil {
+		w.terminal = t
+		w.a.status.set(pod, w.podStatus(pod))
+		return 0
+	}
 	if w.sandbox == nil {
 		if err := w.ensureSandbox(ctx, pod); err != nil {
 			w.log.Error("pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 			w.a.status.set(pod, w.pendingStatus(pod, "SandboxError", err.Error()))
 			return 2 * time.Second
 		}
+		w.a.setHostPorts(w.uid, pod, w.sandbox.IP.String())
 	}
 	if w.startTime == nil {
 		t := v1.NewTime(w.a.cfg.Now())
@@ -602,6 +608,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 		w.log.Warn("remove pod dir", "err", err)
 	}
 	w.sandbox = nil
+	w.a.setHostPorts(w.uid, nil, "")
 	w.a.status.forget(w.uid)
 	if pod != nil {
 		zero := int64(0)

@@ -18,8 +18,8 @@ type NodeInfo struct {
 	Node  *v1.Node
 	Offer v1.Requests
 	Used  v1.Requests
-	// Ports holds "protocol/hostIP/port" of the host ports in use.
-	Ports map[string]bool
+	// Ports holds the host ports in use.
+	Ports v1.HostPortSet
 	// ByController counts the pods of each controller (by uid) on the node.
 	ByController map[string]int
 }
@@ -35,7 +35,7 @@ func NewSnapshot(nodes []*v1.Node, bound []*v1.Pod) *Snapshot {
 	s := &Snapshot{}
 	byName := map[string]*NodeInfo{}
 	for _, n := range nodes {
-		ni := &NodeInfo{Node: n, Offer: v1.NodeAllocatable(n), Ports: map[string]bool{}, ByController: map[string]int{}}
+		ni := &NodeInfo{Node: n, Offer: v1.NodeAllocatable(n), ByController: map[string]int{}}
 		s.Nodes = append(s.Nodes, ni)
 		byName[n.Name] = ni
 	}
@@ -50,36 +50,22 @@ func NewSnapshot(nodes []*v1.Node, bound []*v1.Pod) *Snapshot {
 
 func (ni *NodeInfo) place(p *podInfo) {
 	ni.Used = ni.Used.Add(p.req)
-	for _, port := range p.ports {
-		ni.Ports[port] = true
-	}
+	ni.Ports.Add(p.ports...)
 	if p.ctrl != "" {
 		ni.ByController[p.ctrl]++
 	}
-}
-
-func hostPorts(p *v1.Pod) []string {
-	var out []string
-	for _, c := range p.Spec.Containers {
-		for _, cp := range c.Ports {
-			if cp.HostPort != 0 {
-				out = append(out, fmt.Sprintf("%s/%s/%d", cp.Protocol, cp.HostIP, cp.HostPort))
-			}
-		}
-	}
-	return out
 }
 
 // podInfo is what the filters and scores need of a pod, computed once per pass.
 type podInfo struct {
 	pod   *v1.Pod
 	req   v1.Requests
-	ports []string
+	ports []v1.HostPort
 	ctrl  string // controller uid, "" for none
 }
 
 func newPodInfo(p *v1.Pod) *podInfo {
-	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: hostPorts(p)}
+	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p)}
 	if ref := p.ControllerRef(); ref != nil {
 		pi.ctrl = ref.UID
 	}
@@ -159,11 +145,13 @@ func nodeResources(p *podInfo, ni *NodeInfo) string {
 	return "Insufficient " + short[0]
 }
 
+// nodePorts is Kubernetes' NodePorts filter: the pod's host ports must not
+// conflict with those of the pods on the node (same protocol and port,
+// overlapping host IPs). hostNetwork pods count too: they bind the node's
+// ports themselves.
 func nodePorts(p *podInfo, ni *NodeInfo) string {
-	for _, port := range p.ports {
-		if ni.Ports[port] {
-			return "node(s) didn't have free ports for the requested pod ports"
-		}
+	if _, conflict := ni.Ports.Conflict(p.ports); conflict {
+		return v1.HostPortsConflictMessage
 	}
 	return ""
 }

@@ -22,6 +22,7 @@ func Default(obj Object) {
 		}
 	case *Pod:
 		DefaultPodSpec(&o.Spec)
+		defaultHostNetworkPorts(&o.Spec)
 		if o.Status.Phase == "" {
 			o.Status.Phase = PodPending
 		}

@@ -62,6 +62,7 @@ func validateObject(obj Object) field.ErrorList {
 	switch o := obj.(type) {
 	case *Pod:
 		errs = append(errs, ValidatePodSpec(&o.Spec, field.NewPath("spec"))...)
+		errs = append(errs, validatePodHostPorts(&o.Spec, field.NewPath("spec"))...)
 		errs = append(errs, validatePodStatus(&o.Status)...)
 	case *ReplicationController:
 		errs = append(errs, validateRC(o)...)

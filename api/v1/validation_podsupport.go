@@ -53,15 +53,7 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	if d := s.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
 		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
 	}
-	if s.HostNetwork {
-		errs = append(errs, field.Forbidden(p.Child("hostNetwork"), notYet("hostNetwork")))
-	}
-	if s.HostPID {
-		errs = append(errs, field.Forbidden(p.Child("hostPID"), notYet("hostPID")))
-	}
-	if s.HostIPC {
-		errs = append(errs, field.Forbidden(p.Child("hostIPC"), notYet("hostIPC")))
-	}
+	errs = append(errs, validateHostPorts(s, p)...)
 	errs = append(errs, validatePodSecurityContext(s.SecurityContext, p.Child("securityContext"))...)
 	if s.ServiceAccountName != "" {
 		errs = append(errs, field.Forbidden(p.Child("serviceAccountName"), notYet("service accounts")))
@@ -145,15 +137,6 @@ func validateEmptyDir(e *EmptyDirVolumeSource, p *field.Path) field.ErrorList {
 
 func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for j, port := range c.Ports {
-		pp := p.Child("ports").Index(j)
-		if port.HostPort != 0 {
-			errs = append(errs, field.Forbidden(pp.Child("hostPort"), notYet("host ports")))
-		}
-		if port.HostIP != "" {
-			errs = append(errs, field.Forbidden(pp.Child("hostIP"), notYet("host ports")))
-		}
-	}
 	for j, e := range c.Env {
 		if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
 			continue

@@ -38,9 +38,6 @@ func TestValidatePodSupport(t *testing.T) {
 			sz := q("-1Mi")
 			s.Volumes[0].EmptyDir.SizeLimit = &sz
 		}, "spec.volumes[0].emptyDir.sizeLimit", "greater than or equal to 0"},
-		{"hostNetwork", func(s *PodSpec) { s.HostNetwork = true }, "spec.hostNetwork", "orch does not support hostNetwork yet"},
-		{"hostPort", func(s *PodSpec) { s.Containers[0].Ports[0].HostPort = 8080 }, "spec.containers[0].ports[0].hostPort", "does not support host ports"},
-		{"hostIP", func(s *PodSpec) { s.Containers[0].Ports[0].HostIP = "0.0.0.0" }, "spec.containers[0].ports[0].hostIP", "does not support host ports"},
 		{"serviceAccountName", func(s *PodSpec) { s.ServiceAccountName = "builder" }, "spec.serviceAccountName", "service accounts"},
 		{"serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "builder" }, "spec.serviceAccount", "service accounts"},
 		{"imagePullSecrets", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{Name: "regcred"}} }, "spec.imagePullSecrets", "image pull secrets"},

@@ -24,6 +24,7 @@ import (
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/cluster"
 	"orch.io/orch/net/dns"
+	"orch.io/orch/net/hostport"
 	"orch.io/orch/net/podnet"
 	"orch.io/orch/net/proxy"
 	"orch.io/orch/node"
@@ -260,6 +261,8 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if err := proxier.Setup(ctx); err != nil {
 		return err
 	}
+	// Host ports: DNAT from the node's ports to pods, as CNI portmap does.
+	hostPorts := hostport.New(hostport.Config{PodCIDR: clusterCIDR, Logger: log})
 	// The node's DNS server answers on the bridge address once it exists.
 	dnsServer := &lateDNS{}
 	var network *podnet.Network
@@ -267,7 +270,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	servicesCtx, stopServices := context.WithCancel(context.Background())
 	defer func() { stopServices(); services.Wait() }()
 	agent, err = node.New(node.Config{
-		Labels: labels, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "",
+		Labels: labels, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "", HostPorts: hostPorts,
 		Name: f.name, StateDir: f.stateDir, Client: cl, Runtime: rt,
 		Network: func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
 			n, err := podnet.New(podnet.Config{StateDir: filepath.Join(f.stateDir, "net"), Bridge: f.bridge,
@@ -306,8 +309,9 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); proxier.Run(runCtx) }()
+	go func() { defer wg.Done(); hostPorts.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- srv.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- agent.Run(runCtx) }()
 	if gossip != nil {
@@ -331,7 +335,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if f.stopPodsOnExit {
 		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
 		defer scancel()
-		resetNode(sctx, f.stateDir, f.cgroupRoot, rt, managed, network, proxier, log)
+		resetNode(sctx, f.stateDir, f.cgroupRoot, rt, managed, network, proxier, hostPorts, log)
 	}
 	log.Info("stopped")
 	return err
@@ -364,10 +368,15 @@ func (l *lateDNS) Update(services []*v1.Service) {
 
 // resetNode stops and removes every pod of the node, the managed
 // containerd (if any), the pod network and the pods' cgroups.
-func resetNode(ctx context.Context, stateDir, cgroupRoot string, rt *ctrd.Runtime, managed *ctrd.Managed, network *podnet.Network, px *proxy.Proxier, log *slog.Logger) {
+func resetNode(ctx context.Context, stateDir, cgroupRoot string, rt *ctrd.Runtime, managed *ctrd.Managed, network *podnet.Network, px *proxy.Proxier, hp *hostport.Manager, log *slog.Logger) {
 	if px != nil {
 		if err := px.Cleanup(ctx); err != nil {
 			log.Warn("remove the service rules", "err", err)
+		}
+	}
+	if hp != nil {
+		if err := hp.Cleanup(ctx); err != nil {
+			log.Warn("remove the host port rules", "err", err)
 		}
 	}
 	cs, err := rt.ListContainers(ctx)
@@ -459,7 +468,7 @@ node's network namespace.`,
 			if err != nil {
 				return err
 			}
-			resetNode(ctx, stateDir, cgroupRoot, rt, managed, network, px, log)
+			resetNode(ctx, stateDir, cgroupRoot, rt, managed, network, px, hostport.New(hostport.Config{Logger: log}), log)
 			if removeState {
 				// Never remove through a mount left behind: a subPath of a
 				// hostPath volume is the host's own data.

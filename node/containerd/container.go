@@ -151,18 +151,10 @@ func (r *Runtime) specOpts(spec *node.ContainerSpec, img client.Image, args []st
 	if spec.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(spec.WorkingDir))
 	}
-	if spec.Hostname != "" {
+	if spec.Hostname != "" && !spec.HostNetwork {
 		opts = append(opts, oci.WithHostname(spec.Hostname))
 	}
-	for _, ns := range []specs.LinuxNamespace{
-		{Type: specs.NetworkNamespace, Path: spec.NetNS},
-		{Type: specs.UTSNamespace, Path: spec.UTSNS},
-		{Type: specs.IPCNamespace, Path: spec.IPCNS},
-	} {
-		if ns.Path != "" {
-			opts = append(opts, oci.WithLinuxNamespace(ns))
-		}
-	}
+	opts = append(opts, namespaceOpts(spec)...)
 	if len(spec.Mounts) > 0 {
 		mounts := make([]specs.Mount, 0, len(spec.Mounts))
 		for _, m := range spec.Mounts {
