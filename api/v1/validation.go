@@ -449,9 +449,7 @@ func validateEndpoints(e *Endpoints) field.ErrorList {
 			addrs []EndpointAddress
 		}{{"addresses", s.Addresses}, {"notReadyAddresses", s.NotReadyAddresses}} {
 			for j, a := range l.addrs {
-				if net.ParseIP(a.IP) == nil {
-					errs = append(errs, field.Invalid(sp.Child(l.name).Index(j).Child("ip"), a.IP, "must be an IP address"))
-				}
+				errs = append(errs, validateEndpointIP(a.IP, sp.Child(l.name).Index(j).Child("ip"))...)
 			}
 		}
 		for j, p := range s.Ports {
@@ -469,11 +467,7 @@ func validateNode(n *Node) field.ErrorList {
 	errs = append(errs, validateNodeResources(n.Status.Allocatable, st.Child("allocatable"))...)
 	errs = append(errs, validateNodeStatus(&n.Status)...)
 	sp := field.NewPath("spec")
-	if n.Spec.PodCIDR != "" {
-		if _, _, err := net.ParseCIDR(n.Spec.PodCIDR); err != nil {
-			errs = append(errs, field.Invalid(sp.Child("podCIDR"), n.Spec.PodCIDR, "must be a CIDR"))
-		}
-	}
+	errs = append(errs, validateNodePodCIDRs(&n.Spec, sp)...)
 	for i, t := range n.Spec.Taints {
 		tp := sp.Child("taints").Index(i)
 		for _, msg := range content.IsLabelKey(t.Key) {
