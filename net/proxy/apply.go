@@ -16,6 +16,7 @@ var builtinJumps = []jumpRule{
 	{TableFilter, "INPUT", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
 	{TableFilter, "FORWARD", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
 	{TableFilter, "OUTPUT", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
+	localnetJump,
 }
 
 // setupText creates the base chains the kernel lacks (declaring an existing

@@ -34,6 +34,9 @@
 //	  -d <clusterIP>/32 -p tcp --dport <port> -j REJECT --reject-with tcp-reset         no ready endpoints
 //	  -d <clusterIP>/32 -p udp --dport <port> -j REJECT --reject-with icmp-port-unreachable
 //	  and the same for the node port of a NodePort service
+//	INPUT -> ORCH-LOCALNET                                          every packet, not only NEW ones
+//	  ! -s 127.0.0.0/8 -d 127.0.0.0/8 ... ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP   kube-proxy's CVE-2020-8558 rule
+//	  -s 127.0.0.0/8 ! -i lo ... ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP             spoofed loopback sources
 //
 // Hashes are the first 16 characters of the base32 SHA-256 of the service
 // port (namespace/name:port/protocol) and, for SEP chains, of the endpoint
