@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 
@@ -13,22 +14,10 @@ import (
 // A probe without a host for a pod without an IP fails instead of dialling
 // the node's own loopback (Go dials the local system for an empty host).
 func TestProbeWithoutPodIPStaysOffTheNode(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("HTTP/1.0 200 OK\r\n\r\n"))
-			c.Close()
-		}
-	}()
-	_, portStr, _ := net.SplitHostPort(l.Addr().String())
+	// An HTTP server on the node's loopback answers TCP and HTTP probes.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	port, _ := strconv.Atoi(portStr)
 	p := &prober{http: http.DefaultClient}
 	onLoopback := v1.IntOrString{IntVal: int32(port)}
