@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -245,4 +246,31 @@ func TestLocalnetGuard(t *testing.T) {
 		}
 		blocked(t)
 	})
+}
+
+// Setup turns route_localnet on for local NodePorts; Cleanup, which removes
+// the guard, turns it off again.
+func TestCleanupTurnsRouteLocalnetOff(t *testing.T) {
+	ns := newNetNS(t)
+	ctx := context.Background()
+	read := func() string {
+		t.Helper()
+		return strings.TrimSpace(nsRun(t, ns, "cat", routeLocalnetAll))
+	}
+	p := newTestProxier(t, ns)
+	if err := p.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := read(); v != "1" {
+		t.Fatalf("after Setup route_localnet = %s, want 1", v)
+	}
+	if err := p.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := read(); v != "0" {
+		t.Fatalf("after Cleanup route_localnet = %s, want 0", v)
+	}
+	if err := newTestProxier(t, ns).Cleanup(ctx); err != nil {
+		t.Fatalf("a second Cleanup: %v", err)
+	}
 }

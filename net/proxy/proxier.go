@@ -237,8 +237,9 @@ func (p *Proxier) Setup(ctx context.Context) error {
 }
 
 // Cleanup removes every rule jumping to a chain of ours (go-iptables), then
-// every chain of ours in one iptables-restore. It works without Setup (node
-// reset).
+// every chain of ours in one iptables-restore, and turns route_localnet off
+// again (without ORCH-LOCALNET it would leave the node's loopback open). It
+// works without Setup (node reset).
 func (p *Proxier) Cleanup(ctx context.Context) error {
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
@@ -264,6 +265,9 @@ func (p *Proxier) Cleanup(ctx context.Context) error {
 		if err := be.applyRestore(ctx, text); err != nil {
 			return fmt.Errorf("proxy cleanup: %w", err)
 		}
+	}
+	if err := resetRouteLocalnet(p.cfg.NetNS); err != nil {
+		return fmt.Errorf("proxy cleanup: %w", err)
 	}
 	p.log.Info("service proxy rules removed", "chains", state.NumChains(), "jumps", len(jumps))
 	return nil
