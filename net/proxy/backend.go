@@ -174,17 +174,11 @@ func failingLines(text []byte, stderr string) string {
 }
 
 // sysctls the proxier needs in its namespace: bridged pod traffic must see
-// iptables, and DNAT of 127.0.0.1 (local NodePorts) needs route_localnet on
-// every device an endpoint can be behind: the pod bridge, the uplink to the
-// other nodes, or any other for an Endpoints naming an address elsewhere.
-// The kernel knows only per-device values and "all", and the devices
-// towards endpoints come and go with them, so it is "all", as kube-proxy
-// sets it. What route_localnet lets in from outside (packets for
-// 127.0.0.0/8) is dropped by ORCH-LOCALNET (localnet.go); a device-level
-// scope could not spare the pod bridge, where such packets come from.
+// iptables. route_localnet, which DNAT of 127.0.0.1 (local NodePorts)
+// needs, is set per device at each sync (localnet_devices.go), never for
+// all devices.
 var sysctls = []struct{ path, value string }{
 	{"net/bridge/bridge-nf-call-iptables", "1"},
-	{"net/ipv4/conf/all/route_localnet", "1"},
 }
 
 // setSysctls writes the sysctls in the target namespace (/proc/sys/net is

@@ -62,6 +62,10 @@
 // go-iptables runs the binary of the flavour detected (iptables-nft or
 // iptables-legacy).
 //
+// NodePorts on 127.0.0.1 need route_localnet on the devices towards their
+// endpoints: each sync turns it on for exactly those (localnet_devices.go),
+// and ORCH-LOCALNET drops what it would otherwise let in (localnet.go).
+//
 // Config.NetNS says which network namespace the rules live in: every
 // iptables exec (go-iptables' included), sysctl write and conntrack netlink
 // call is made there.

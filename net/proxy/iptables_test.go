@@ -220,8 +220,8 @@ func TestRealSyncLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireJumpsAt(t, ns, 1)
-	if got := strings.TrimSpace(nsRun(t, ns, "cat", "/proc/sys/net/ipv4/conf/all/route_localnet")); got != "1" {
-		t.Fatalf("route_localnet = %s in the netns", got)
+	if got := strings.TrimSpace(nsRun(t, ns, "cat", "/proc/sys/net/ipv4/conf/all/route_localnet")); got != "0" {
+		t.Fatalf("route_localnet for all devices = %s in the netns, want 0 (it is set per device)", got)
 	}
 	services, endpoints := fixture()
 	p.Update(services, endpoints)

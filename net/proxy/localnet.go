@@ -1,11 +1,5 @@
 package proxy
 
-import (
-	"fmt"
-	"os"
-	"strings"
-)
-
 // The localnet guard: kube-proxy's fix for CVE-2020-8558.
 //
 // NodePorts answer on 127.0.0.1 (see RulesInput.NodeIPs), which needs
@@ -45,25 +39,5 @@ var localnetJump = jumpRule{TableFilter, "INPUT", `-m comment --comment "orch lo
 const localnetRules = "-A " + ChainLocalnet + ` ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP` + "\n" +
 	"-A " + ChainLocalnet + ` -s 127.0.0.0/8 ! -i lo -m comment --comment "block localnet sources from outside lo" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP` + "\n"
 
-// routeLocalnetAll is the sysctl Setup turns on (see sysctls in backend.go).
-const routeLocalnetAll = "/proc/sys/net/ipv4/conf/all/route_localnet"
-
-// resetRouteLocalnet turns route_localnet off again for all devices in the
-// namespace at netnsPath, once ORCH-LOCALNET is gone: left on without the
-// guard it would reopen the node's loopback to its neighbours and to
-// whatever pods remain. It writes nothing when it is off already.
-func resetRouteLocalnet(netnsPath string) error {
-	return InNetNS(netnsPath, func() error {
-		cur, err := os.ReadFile(routeLocalnetAll)
-		if err != nil {
-			return fmt.Errorf("read route_localnet: %w", err)
-		}
-		if strings.TrimSpace(string(cur)) == "0" {
-			return nil
-		}
-		if err := os.WriteFile(routeLocalnetAll, []byte("0"), 0o644); err != nil {
-			return fmt.Errorf("turn route_localnet off: %w", err)
-		}
-		return nil
-	})
-}
+// routeLocalnetAll is route_localnet for every device of a namespace.
+const routeLocalnetAll = confDir + "/all/route_localnet"

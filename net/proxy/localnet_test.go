@@ -233,8 +233,9 @@ func TestLocalnetGuard(t *testing.T) {
 			t.Fatal("without the guard the listener saw no connection")
 		}
 		sendSpoofed(t, pod, udpAddr)
-		if !waitCount(received, 1, 3*time.Second) {
-			t.Fatal("without the guard no spoofed datagram arrived")
+		// All three, so none is still on its way when the count is reset.
+		if !waitCount(received, 3, 3*time.Second) {
+			t.Fatalf("without the guard %d of 3 spoofed datagrams arrived", received.Load())
 		}
 		accepted.Store(0)
 		received.Store(0)
@@ -248,29 +249,80 @@ func TestLocalnetGuard(t *testing.T) {
 	})
 }
 
-// Setup turns route_localnet on for local NodePorts; Cleanup, which removes
-// the guard, turns it off again.
-func TestCleanupTurnsRouteLocalnetOff(t *testing.T) {
-	ns := newNetNS(t)
-	ctx := context.Background()
-	read := func() string {
+// route_localnet is on exactly for the devices towards NodePort endpoints:
+// the pod bridge for a local pod, the uplink for a pod behind another node;
+// never for all devices (Setup turns that off, as an earlier release set
+// it), and Cleanup turns every one off again.
+func TestRouteLocalnetScopedToNodePortEndpoints(t *testing.T) {
+	node := newNetNS(t)
+	serveTCP(t, podNS(t, node), "10.244.1.5:8080") // behind orchl0
+	peer := newNetNS(t)
+	nsRun(t, node, "ip", "link", "add", "uplink0", "type", "veth", "peer", "name", "eth0", "netns", filepath.Base(peer))
+	nsRun(t, node, "ip", "addr", "add", "192.168.77.1/24", "dev", "uplink0")
+	nsRun(t, node, "ip", "link", "set", "uplink0", "up")
+	nsRun(t, node, "ip", "link", "add", "spare0", "type", "veth", "peer", "name", "spare1")
+	nsRun(t, node, "ip", "link", "set", "spare0", "up")
+	nsRun(t, peer, "ip", "addr", "add", "192.168.77.2/24", "dev", "eth0")
+	nsRun(t, peer, "ip", "link", "set", "eth0", "up")
+	nsRun(t, peer, "ip", "addr", "add", "10.244.2.5/32", "dev", "lo")
+	nsRun(t, node, "ip", "route", "add", "10.244.2.0/24", "via", "192.168.77.2")
+	serveTCP(t, peer, "10.244.2.5:8080")
+	nsRun(t, node, "sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1") // as an earlier release left it
+
+	read := func(dev string) string {
 		t.Helper()
-		return strings.TrimSpace(nsRun(t, ns, "cat", routeLocalnetAll))
+		return strings.TrimSpace(nsRun(t, node, "cat", filepath.Join(confDir, dev, "route_localnet")))
 	}
-	p := newTestProxier(t, ns)
+	want := func(when string, values map[string]string) {
+		t.Helper()
+		for dev, v := range values {
+			if got := read(dev); got != v {
+				t.Fatalf("%s: route_localnet on %s = %s, want %s", when, dev, got, v)
+			}
+		}
+	}
+	ctx := context.Background()
+	p, err := New(Config{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")}, NetNS: node, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v := read(); v != "1" {
-		t.Fatalf("after Setup route_localnet = %s, want 1", v)
+	cluster := svc("default", "cluster-only", "10.96.0.9", svcPort{"http", "TCP", 80, 0})
+	p.Update([]*v1.Service{cluster}, []*v1.Endpoints{eps("default", "cluster-only", []string{"10.244.1.5", "10.244.2.5"}, svcPort{"http", "TCP", 8080, 0})})
+	if err := p.SyncNow(ctx); err != nil {
+		t.Fatal(err)
 	}
+	want("no NodePort service", map[string]string{"all": "0", "orchl0": "0", "uplink0": "0", "spare0": "0"})
+
+	localSvc := svc("default", "local", "10.96.0.10", svcPort{"http", "TCP", 80, 30081})
+	remoteSvc := svc("default", "remote", "10.96.0.11", svcPort{"http", "TCP", 80, 30082})
+	p.Update([]*v1.Service{cluster, localSvc, remoteSvc}, []*v1.Endpoints{
+		eps("default", "cluster-only", []string{"10.244.1.5", "10.244.2.5"}, svcPort{"http", "TCP", 8080, 0}),
+		eps("default", "local", []string{"10.244.1.5"}, svcPort{"http", "TCP", 8080, 0}),
+		eps("default", "remote", []string{"10.244.2.5"}, svcPort{"http", "TCP", 8080, 0}),
+	})
+	if err := p.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("NodePorts to a local and a remote pod", map[string]string{"all": "0", "orchl0": "1", "uplink0": "1", "spare0": "0", "lo": "0"})
+
+	// A device re-created (or reset by hand) is set again at the next sync.
+	nsRun(t, node, "sysctl", "-qw", "net.ipv4.conf.orchl0.route_localnet=0")
+	if err := p.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("after a reset of orchl0", map[string]string{"orchl0": "1"})
+
+	for _, c := range []struct{ addr, want string }{{"127.0.0.1:30081", "10.244.1.5"}, {"127.0.0.1:30082", "10.244.2.5"}, {"192.168.77.1:30082", "10.244.2.5"}} {
+		if got, err := dialRead(node, c.addr); err != nil || got != c.want {
+			t.Fatalf("%s answered %q, %v; want %s", c.addr, got, err, c.want)
+		}
+	}
+
 	if err := p.Cleanup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v := read(); v != "0" {
-		t.Fatalf("after Cleanup route_localnet = %s, want 0", v)
-	}
-	if err := newTestProxier(t, ns).Cleanup(ctx); err != nil {
-		t.Fatalf("a second Cleanup: %v", err)
-	}
+	want("after Cleanup", map[string]string{"all": "0", "orchl0": "0", "uplink0": "0", "spare0": "0"})
 }
