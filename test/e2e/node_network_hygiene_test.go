@@ -154,6 +154,43 @@ func TestNodeNetworkHygiene(t *testing.T) {
 	gateway[3]++
 	host := listenOnNodeLoopback(t, nd)
 	podNS := podNetNS(t, nd, "hostile")
+	routeLocalnet := func(t *testing.T, dev string) string {
+		t.Helper()
+		out, err := nd.Exec(5*time.Second, "cat", "/proc/sys/net/ipv4/conf/"+dev+"/route_localnet")
+		if err != nil {
+			t.Fatalf("read route_localnet of %s: %v: %s", dev, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+
+	// A NodePort service backed by the pod: NodePorts answer on the node's
+	// 127.0.0.1 too, which needs route_localnet on the bridge towards the
+	// pod, the very setting that would let the pod's packets for
+	// 127.0.0.0/8 in.
+	t.Run("route_localnet only towards NodePort endpoints, and NodePorts on 127.0.0.1 work", func(t *testing.T) {
+		for _, dev := range []string{"all", "orch0", "eth0"} {
+			if v := routeLocalnet(t, dev); v != "0" {
+				t.Fatalf("without NodePort services route_localnet on %s = %s, want 0", dev, v)
+			}
+		}
+		np := &v1.Service{ObjectMeta: v1.ObjectMeta{Name: "np", Namespace: "default"},
+			Spec: v1.ServiceSpec{Type: v1.ServiceTypeNodePort, Selector: map[string]string{"app": "hostile"},
+				Ports: []v1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
+		if err := cl.Create(ctxT(t, 5*time.Second), np); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Get(ctxT(t, 5*time.Second), "services", "default", "np", np); err != nil {
+			t.Fatal(err)
+		}
+		nodePort := np.Spec.Ports[0].NodePort
+		waitFor(t, 30*time.Second, "the NodePort answering on the node's 127.0.0.1", func() (bool, string) {
+			out, err := httpGet(nd, fmt.Sprintf("http://127.0.0.1:%d/", nodePort))
+			return err == nil && strings.TrimSpace(out) == "hostile", fmt.Sprintf("%q %v", out, err)
+		})
+		if v, all := routeLocalnet(t, "orch0"), routeLocalnet(t, "all"); v != "1" || all != "0" {
+			t.Fatalf("route_localnet on orch0 = %s and on all = %s, want 1 and 0", v, all)
+		}
+	})
 
 	t.Run("endpoints naming the node's loopback are refused", func(t *testing.T) {
 		svc := &v1.Service{ObjectMeta: v1.ObjectMeta{Name: "loopback", Namespace: "default"},
