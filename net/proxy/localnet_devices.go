@@ -40,19 +40,33 @@ type localnetState struct {
 // nodePortEndpointIPs returns the distinct IPs of the ready endpoints of
 // every NodePort service port, sorted.
 func nodePortEndpointIPs(in RulesInput) []string {
+	var nodePorts []*v1.Service
+	for _, svc := range in.Services {
+		if svc != nil && svc.Spec.Type == v1.ServiceTypeNodePort {
+			nodePorts = append(nodePorts, svc)
+		}
+	}
+	if len(nodePorts) == 0 {
+		return nil // the common case costs one pass over the services
+	}
 	type nsName struct{ ns, name string }
-	eps := make(map[nsName]*v1.Endpoints, len(in.Endpoints))
+	eps := make(map[nsName]*v1.Endpoints, len(nodePorts))
+	for _, svc := range nodePorts {
+		eps[nsName{svc.Namespace, svc.Name}] = nil
+	}
 	for _, e := range in.Endpoints {
-		if e != nil {
-			eps[nsName{e.Namespace, e.Name}] = e
+		if e == nil {
+			continue
+		}
+		if k := (nsName{e.Namespace, e.Name}); eps[k] != e {
+			if _, ok := eps[k]; ok {
+				eps[k] = e // the last one wins, as in buildRules
+			}
 		}
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, svc := range in.Services {
-		if svc == nil || svc.Spec.Type != v1.ServiceTypeNodePort {
-			continue
-		}
+	for _, svc := range nodePorts {
 		for _, p := range portsOf(svc, eps[nsName{svc.Namespace, svc.Name}]) {
 			if p.nodePort == 0 {
 				continue

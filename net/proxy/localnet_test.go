@@ -326,3 +326,33 @@ func TestRouteLocalnetScopedToNodePortEndpoints(t *testing.T) {
 	}
 	want("after Cleanup", map[string]string{"all": "0", "orchl0": "0", "uplink0": "0", "spare0": "0"})
 }
+
+func TestNodePortEndpointIPs(t *testing.T) {
+	web := svc("default", "web", "10.96.0.10", svcPort{"http", "TCP", 80, 30080}, svcPort{"dns", "UDP", 53, 0})
+	other := svc("default", "other", "10.96.0.11", svcPort{"http", "TCP", 80, 30081})
+	cluster := svc("default", "cluster", "10.96.0.12", svcPort{"http", "TCP", 80, 0})
+	cases := []struct {
+		name string
+		in   RulesInput
+		want []string
+	}{
+		{"no services", RulesInput{}, nil},
+		{"ClusterIP services only", RulesInput{Services: []*v1.Service{cluster},
+			Endpoints: []*v1.Endpoints{eps("default", "cluster", []string{"10.244.1.1"}, svcPort{"http", "TCP", 8080, 0})}}, nil},
+		{"NodePort ports only, deduplicated and sorted, special ones left out", RulesInput{
+			Services: []*v1.Service{cluster, web, other, nil},
+			Endpoints: []*v1.Endpoints{nil,
+				eps("default", "cluster", []string{"10.244.1.1"}, svcPort{"http", "TCP", 8080, 0}),
+				eps("default", "web", []string{"10.244.2.2", "127.0.0.1"}, svcPort{"http", "TCP", 8080, 0}, svcPort{"dns", "UDP", 5353, 0}),
+				eps("default", "other", []string{"10.244.3.3", "10.244.2.2"}, svcPort{"http", "TCP", 8080, 0}),
+			}}, []string{"10.244.2.2", "10.244.3.3"}},
+		{"a NodePort service without endpoints", RulesInput{Services: []*v1.Service{other}}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := nodePortEndpointIPs(c.in); !slices.Equal(got, c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
