@@ -19,7 +19,6 @@ func validatePodStatus(s *PodStatus) field.ErrorList {
 	for i, ip := range s.PodIPs {
 		errs = append(errs, validation.IsValidIPForLegacyField(st.Child("podIPs").Index(i).Child("ip"), ip.IP, true, nil)...)
 	}
-	errs = append(errs, validatePodIPs(s, st)...)
 	if s.HostIP != "" {
 		errs = append(errs, validation.IsValidIPForLegacyField(st.Child("hostIP"), s.HostIP, true, nil)...)
 	}

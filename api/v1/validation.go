@@ -63,6 +63,7 @@ func validateObject(obj Object) field.ErrorList {
 	case *Pod:
 		errs = append(errs, ValidatePodSpec(&o.Spec, field.NewPath("spec"))...)
 		errs = append(errs, validatePodStatus(&o.Status)...)
+		errs = append(errs, validatePodIPs(o)...)
 	case *ReplicationController:
 		errs = append(errs, validateRC(o)...)
 	case *Service:

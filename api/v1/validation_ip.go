@@ -59,16 +59,24 @@ func validateEndpointIP(value string, p *field.Path) field.ErrorList {
 // one; orch's endpoints controller copies pod IPs into the Endpoints
 // directly, so a node that reported 127.0.0.1 as a pod's IP would steer
 // every node's service traffic for it to that node's own loopback. The
-// address is refused where the node writes it instead.
-func validatePodIPs(s *PodStatus, st *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if s.PodIP != "" && len(validation.IsValidIPForLegacyField(nil, s.PodIP, true, nil)) == 0 {
-		errs = append(errs, ValidateNonSpecialIP(s.PodIP, st.Child("podIP"))...)
-	}
-	for i, ip := range s.PodIPs {
-		if len(validation.IsValidIPForLegacyField(nil, ip.IP, true, nil)) == 0 {
-			errs = append(errs, ValidateNonSpecialIP(ip.IP, st.Child("podIPs").Index(i).Child("ip"))...)
+// address is refused where the node writes it instead. A hostNetwork pod's
+// IP is its node's (status.hostIP), which may be loopback (`orchd dev`);
+// the endpoints controller and the proxy leave such an address out.
+func validatePodIPs(p *Pod) field.ErrorList {
+	st := field.NewPath("status")
+	s := &p.Status
+	check := func(ip string, fp *field.Path) field.ErrorList {
+		if ip == "" || len(validation.IsValidIPForLegacyField(nil, ip, true, nil)) > 0 {
+			return nil // validatePodStatus reports what is not an IP
 		}
+		if p.Spec.HostNetwork && ip == s.HostIP {
+			return nil
+		}
+		return ValidateNonSpecialIP(ip, fp)
+	}
+	errs := check(s.PodIP, st.Child("podIP"))
+	for i, ip := range s.PodIPs {
+		errs = append(errs, check(ip.IP, st.Child("podIPs").Index(i).Child("ip"))...)
 	}
 	return errs
 }

@@ -129,3 +129,29 @@ func TestValidateNodePodCIDRs(t *testing.T) {
 		})
 	}
 }
+
+// A hostNetwork pod reports its node's address as its IP, which may be
+// loopback on a single-machine cluster; any other special IP is refused.
+func TestValidateHostNetworkPodIP(t *testing.T) {
+	cases := []struct {
+		name, podIP, hostIP string
+		hostNetwork         bool
+		ok                  bool
+	}{
+		{"hostNetwork, the node's loopback address", "127.0.0.1", "127.0.0.1", true, true},
+		{"hostNetwork, another loopback address", "127.0.0.2", "127.0.0.1", true, false},
+		{"hostNetwork, link-local not the node's", "169.254.169.254", "10.0.0.5", true, false},
+		{"pod network, the node's loopback address", "127.0.0.1", "127.0.0.1", false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := validPod()
+			p.Spec.HostNetwork = c.hostNetwork
+			p.Status.PodIP, p.Status.PodIPs, p.Status.HostIP = c.podIP, []PodIP{{IP: c.podIP}}, c.hostIP
+			errs := validatePodIPs(p)
+			if ok := len(errs) == 0; ok != c.ok {
+				t.Fatalf("errors %v, want ok=%v", errs, c.ok)
+			}
+		})
+	}
+}
