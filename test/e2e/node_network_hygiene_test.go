@@ -19,33 +19,38 @@ import (
 	"orch.io/orch/test/harness"
 )
 
-// inNetNS runs fn on a locked OS thread inside the network namespace at
-// path (sockets fn opens stay in it) and puts the thread back.
+// inNetNS runs fn on a goroutine whose locked OS thread has joined the
+// network namespace at path (sockets fn opens stay in it). The thread is
+// put back, or, if it cannot be, left locked so the runtime discards it.
 func inNetNS(path string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- fmt.Errorf("current netns: %w", err)
+			return
+		}
+		defer orig.Close()
+		target, err := netns.GetFromPath(path)
+		if err != nil {
+			errc <- fmt.Errorf("open netns %s: %w", path, err)
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			errc <- fmt.Errorf("enter netns %s: %w", path, err)
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- fmt.Errorf("leave netns %s: %w", path, err)
+			return
+		}
 		runtime.UnlockOSThread()
-		return fmt.Errorf("current netns: %w", err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromPath(path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open netns %s: %w", path, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter netns %s: %w", path, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread stays locked and dies with this goroutine.
-		return fmt.Errorf("leave netns %s: %w", path, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
+		errc <- ferr
+	}()
+	return <-errc
 }
 
 // loopbackListener is a service of the node bound to 127.0.0.1 in the
