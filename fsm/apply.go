@@ -315,6 +315,12 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 		if len(o.Spec.PodCIDRs) == 0 {
 			o.Spec.PodCIDRs = on.Spec.PodCIDRs
 		}
+		if len(nodeCIDRs(on)) == 0 {
+			// From "" to a CIDR: it must not overlap another node's.
+			if err := checkPodCIDRs(w, o, ""); err != nil {
+				return err
+			}
+		}
 	case *v1.Service:
 		os := old.(*v1.Service)
 		if o.Spec.ClusterIP == "" {

@@ -43,7 +43,11 @@ func applyCreateNode(w *writeTxn, body []byte) any {
 	if res, ok := w.decode(req.Object, node); !ok {
 		return res
 	}
-	if node.Spec.PodCIDR == "" {
+	if node.Spec.PodCIDR != "" {
+		if err := checkPodCIDRs(w, node, req.ClusterCIDR); err != nil {
+			return Result{Err: err}
+		}
+	} else {
 		cidr, err := allocatePodCIDR(w, node.Name, req.ClusterCIDR, req.MaskSize)
 		if err != nil {
 			return Result{Err: err}

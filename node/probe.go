@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -52,9 +53,9 @@ func (p *prober) probe(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP
 		if err != nil {
 			return false, err.Error()
 		}
-		host := g.Host
-		if host == "" {
-			host = podIP
+		host, err := probeHost(g.Host, podIP)
+		if err != nil {
+			return false, err.Error()
 		}
 		scheme := "http"
 		if strings.EqualFold(g.Scheme, "HTTPS") {
@@ -88,9 +89,9 @@ func (p *prober) probe(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP
 		if err != nil {
 			return false, err.Error()
 		}
-		host := pr.TCPSocket.Host
-		if host == "" {
-			host = podIP
+		host, err := probeHost(pr.TCPSocket.Host, podIP)
+		if err != nil {
+			return false, err.Error()
 		}
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
@@ -101,6 +102,21 @@ func (p *prober) probe(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP
 		return true, ""
 	}
 	return false, "the probe has no handler"
+}
+
+// probeHost is where an HTTP or TCP probe dials: its host, else the pod's
+// IP, as the kubelet does. Without either it fails: an empty host would
+// make the dial go to the node's own loopback, which a probe must never
+// reach on the pod's behalf (a probe's host is the Pod Security Standards'
+// business, refused at baseline).
+func probeHost(host, podIP string) (string, error) {
+	if host == "" {
+		host = podIP
+	}
+	if host == "" {
+		return "", errors.New("probe: the pod has no IP yet")
+	}
+	return host, nil
 }
 
 // resolvePort turns a port number or a container port's name into a number.

@@ -44,7 +44,10 @@ func ComputeEndpoints(svc *v1.Service, pods []*v1.Pod) []v1.EndpointSubset {
 	groups := map[string]*group{}
 	for _, p := range pods {
 		ip := podIP(p)
-		if p.Namespace != svc.Namespace || ip == "" || p.DeletionTimestamp != nil || p.Terminal() ||
+		// A special IP (loopback, link-local) would send every node's
+		// service traffic to itself; the API refuses it in a pod's status,
+		// but one may be stored from before.
+		if p.Namespace != svc.Namespace || ip == "" || v1.IsSpecialIP(ip) || p.DeletionTimestamp != nil || p.Terminal() ||
 			!sel.Matches(labels.Set(p.Labels)) {
 			continue
 		}

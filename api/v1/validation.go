@@ -64,6 +64,7 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, ValidatePodSpec(&o.Spec, field.NewPath("spec"))...)
 		errs = append(errs, validatePodHostPorts(&o.Spec, field.NewPath("spec"))...)
 		errs = append(errs, validatePodStatus(&o.Status)...)
+		errs = append(errs, validatePodIPs(o)...)
 	case *ReplicationController:
 		errs = append(errs, validateRC(o)...)
 	case *Service:
@@ -451,9 +452,7 @@ func validateEndpoints(e *Endpoints) field.ErrorList {
 			addrs []EndpointAddress
 		}{{"addresses", s.Addresses}, {"notReadyAddresses", s.NotReadyAddresses}} {
 			for j, a := range l.addrs {
-				if net.ParseIP(a.IP) == nil {
-					errs = append(errs, field.Invalid(sp.Child(l.name).Index(j).Child("ip"), a.IP, "must be an IP address"))
-				}
+				errs = append(errs, validateEndpointIP(a.IP, sp.Child(l.name).Index(j).Child("ip"))...)
 			}
 		}
 		for j, p := range s.Ports {
@@ -471,11 +470,7 @@ func validateNode(n *Node) field.ErrorList {
 	errs = append(errs, validateNodeResources(n.Status.Allocatable, st.Child("allocatable"))...)
 	errs = append(errs, validateNodeStatus(&n.Status)...)
 	sp := field.NewPath("spec")
-	if n.Spec.PodCIDR != "" {
-		if _, _, err := net.ParseCIDR(n.Spec.PodCIDR); err != nil {
-			errs = append(errs, field.Invalid(sp.Child("podCIDR"), n.Spec.PodCIDR, "must be a CIDR"))
-		}
-	}
+	errs = append(errs, validateNodePodCIDRs(&n.Spec, sp)...)
 	for i, t := range n.Spec.Taints {
 		tp := sp.Child("taints").Index(i)
 		for _, msg := range content.IsLabelKey(t.Key) {

@@ -249,6 +249,7 @@ func TestSetRoutes(t *testing.T) {
 	route := func(cidr, via string) Route { return Route{CIDR: mustCIDR(t, cidr), Via: net.ParseIP(via)} }
 	for _, step := range []struct {
 		name    string
+		before  func()
 		routes  []Route
 		want    []string
 		wantErr string
@@ -269,10 +270,35 @@ func TestSetRoutes(t *testing.T) {
 			want:   []string{"10.244.2.0/24 via 192.168.77.4", "10.244.4.0/24 via 192.168.77.5"},
 		},
 		{
-			name:    "a prefix owned by someone else fails, the rest applies",
-			routes:  []Route{route("10.50.0.0/16", "192.168.77.9"), route("10.244.5.0/24", "192.168.77.6")},
+			name:    "an unreachable gateway fails, the rest applies",
+			routes:  []Route{route("10.244.7.0/24", "203.0.113.9"), route("10.244.5.0/24", "192.168.77.6")},
 			want:    []string{"10.244.5.0/24 via 192.168.77.6"},
-			wantErr: "add 10.50.0.0/16",
+			wantErr: "add 10.244.7.0/24",
+		},
+		{
+			name: "outside the cluster CIDR: left out (and removed if an older agent installed it), the rest applies",
+			before: func() {
+				old := &netlink.Route{Dst: mustCIDR(t, "10.96.0.0/16"), Gw: net.ParseIP("192.168.77.8"), Protocol: RouteProtocol}
+				if err := h.RouteAdd(old); err != nil {
+					t.Fatal(err)
+				}
+			},
+			routes: []Route{route("10.50.0.0/16", "192.168.77.9"), route("10.96.0.0/16", "192.168.77.8"),
+				route("0.0.0.0/0", "192.168.77.7"), route("10.0.0.0/8", "192.168.77.7"), route("127.0.0.0/8", "192.168.77.7"),
+				route("10.244.5.0/24", "192.168.77.6")},
+			want: []string{"10.244.5.0/24 via 192.168.77.6"},
+		},
+		{
+			name:    "inside this node's pod CIDR changes nothing",
+			routes:  []Route{route("10.244.1.128/25", "192.168.77.6")},
+			want:    []string{"10.244.5.0/24 via 192.168.77.6"},
+			wantErr: "overlaps this node's pod CIDR",
+		},
+		{
+			name:    "holding this node's pod CIDR changes nothing",
+			routes:  []Route{route("10.244.0.0/23", "192.168.77.6")},
+			want:    []string{"10.244.5.0/24 via 192.168.77.6"},
+			wantErr: "overlaps this node's pod CIDR",
 		},
 		{
 			name:    "invalid input changes nothing",
@@ -299,6 +325,9 @@ func TestSetRoutes(t *testing.T) {
 		},
 	} {
 		t.Run(step.name, func(t *testing.T) {
+			if step.before != nil {
+				step.before()
+			}
 			err := tn.SetRoutes(ctx, step.routes)
 			if step.wantErr == "" && err != nil {
 				t.Fatalf("SetRoutes: %v", err)

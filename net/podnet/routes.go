@@ -23,7 +23,16 @@ type Route struct {
 // deletes the stale ones. Owned routes carry RouteProtocol; routes of other
 // protocols are never touched (adding a route whose prefix another owner
 // already uses fails). IPv4 only.
+//
+// A route to a CIDR outside Config.ClusterCIDR is left out (and removed if
+// installed) with a warning, the rest applies: only pod traffic is routed
+// to other nodes, whatever a Node object names (one that got through before
+// the masters checked pod CIDRs could name the service CIDR, the nodes'
+// own subnet or a default route). A route that overlaps this node's own pod
+// CIDR is an error and changes nothing: it would take this node's own pods'
+// traffic to another node.
 func (n *Network) SetRoutes(ctx context.Context, routes []Route) error {
+	routes = n.clusterRoutes(routes)
 	want := make(map[string]*netlink.Route, len(routes))
 	for _, r := range routes {
 		if r.CIDR == nil || r.CIDR.IP.To4() == nil || len(r.CIDR.Mask) != net.IPv4len {
@@ -35,6 +44,9 @@ func (n *Network) SetRoutes(ctx context.Context, routes []Route) error {
 		dst := &net.IPNet{IP: r.CIDR.IP.Mask(r.CIDR.Mask).To4(), Mask: r.CIDR.Mask}
 		if dst.String() == n.podNet.String() {
 			return fmt.Errorf("set routes: %s is this node's pod CIDR", dst)
+		}
+		if dst.Contains(n.podNet.IP) || n.podNet.Contains(dst.IP) {
+			return fmt.Errorf("set routes: %s overlaps this node's pod CIDR %s", dst, n.podNet)
 		}
 		if _, dup := want[dst.String()]; dup {
 			return fmt.Errorf("set routes: duplicate route for %s", dst)
@@ -108,4 +120,25 @@ func dstKey(dst *net.IPNet) string {
 		return "0.0.0.0/0"
 	}
 	return dst.String()
+}
+
+// clusterRoutes returns the routes whose CIDR lies inside the cluster CIDR
+// (all of them when none is configured) and logs the others.
+func (n *Network) clusterRoutes(routes []Route) []Route {
+	cluster := n.cfg.ClusterCIDR
+	if cluster == nil {
+		return routes
+	}
+	clusterOnes, _ := cluster.Mask.Size()
+	out := make([]Route, 0, len(routes))
+	for _, r := range routes {
+		if r.CIDR != nil && r.CIDR.IP.To4() != nil && len(r.CIDR.Mask) == net.IPv4len {
+			if ones, _ := r.CIDR.Mask.Size(); ones < clusterOnes || !cluster.Contains(r.CIDR.IP) {
+				n.log.Warn("not routing a pod CIDR outside the cluster CIDR", "cidr", r.CIDR, "via", r.Via, "clusterCIDR", cluster)
+				continue
+			}
+		}
+		out = append(out, r) // anything else is SetRoutes' to refuse
+	}
+	return out
 }

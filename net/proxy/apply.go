@@ -16,6 +16,7 @@ var builtinJumps = []jumpRule{
 	{TableFilter, "INPUT", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
 	{TableFilter, "FORWARD", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
 	{TableFilter, "OUTPUT", `-m conntrack --ctstate NEW -m comment --comment "orch service firewall" -j ` + ChainFirewall},
+	localnetJump,
 }
 
 // setupText creates the base chains the kernel lacks (declaring an existing
@@ -69,6 +70,11 @@ func (p *Proxier) sync(ctx context.Context, in RulesInput) (SyncStats, error) {
 	start := time.Now()
 	desired := buildRules(in, &p.cache)
 	st.Build = time.Since(start)
+	if err := p.syncLocalnet(in); err != nil {
+		// The rules still apply; only NodePorts on 127.0.0.1 to the
+		// endpoints concerned fail until a later sync gets it right.
+		p.log.Error("route_localnet for NodePort endpoints", "err", err)
+	}
 
 	prev := p.applied
 	if prev == nil {

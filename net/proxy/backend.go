@@ -174,10 +174,11 @@ func failingLines(text []byte, stderr string) string {
 }
 
 // sysctls the proxier needs in its namespace: bridged pod traffic must see
-// iptables, and DNAT of 127.0.0.1 (local NodePorts) needs route_localnet.
+// iptables. route_localnet, which DNAT of 127.0.0.1 (local NodePorts)
+// needs, is set per device at each sync (localnet_devices.go), never for
+// all devices.
 var sysctls = []struct{ path, value string }{
 	{"net/bridge/bridge-nf-call-iptables", "1"},
-	{"net/ipv4/conf/all/route_localnet", "1"},
 }
 
 // setSysctls writes the sysctls in the target namespace (/proc/sys/net is

@@ -147,6 +147,7 @@ func buildRules(in RulesInput, cache *buildCache) *Ruleset {
 	nat.setBlock(ChainServices, svcLines.String())
 	nat.setBlock(ChainNodePorts, npLines.String())
 	filter.setBlock(ChainFirewall, fwLines.String())
+	filter.setBlock(ChainLocalnet, localnetRules)
 
 	mark := &block{chain: ChainMarkMasq}
 	mark.rule("-j MARK --set-xmark ", masqMark, "/", masqMark)

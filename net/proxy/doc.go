@@ -34,6 +34,9 @@
 //	  -d <clusterIP>/32 -p tcp --dport <port> -j REJECT --reject-with tcp-reset         no ready endpoints
 //	  -d <clusterIP>/32 -p udp --dport <port> -j REJECT --reject-with icmp-port-unreachable
 //	  and the same for the node port of a NodePort service
+//	INPUT -> ORCH-LOCALNET                                          every packet, not only NEW ones
+//	  ! -s 127.0.0.0/8 -d 127.0.0.0/8 ... ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP   kube-proxy's CVE-2020-8558 rule
+//	  -s 127.0.0.0/8 ! -i lo ... ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP             spoofed loopback sources
 //
 // Hashes are the first 16 characters of the base32 SHA-256 of the service
 // port (namespace/name:port/protocol) and, for SEP chains, of the endpoint
@@ -58,6 +61,10 @@
 // deletes them with go-iptables before the restore that deletes our chains.
 // go-iptables runs the binary of the flavour detected (iptables-nft or
 // iptables-legacy).
+//
+// NodePorts on 127.0.0.1 need route_localnet on the devices towards their
+// endpoints: each sync turns it on for exactly those (localnet_devices.go),
+// and ORCH-LOCALNET drops what it would otherwise let in (localnet.go).
 //
 // Config.NetNS says which network namespace the rules live in: every
 // iptables exec (go-iptables' included), sysctl write and conntrack netlink

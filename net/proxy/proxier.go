@@ -66,10 +66,11 @@ type Proxier struct {
 	stats     SyncStats
 	wake      chan struct{}
 
-	syncMu  sync.Mutex // one sync at a time; guards what follows
-	be      *backend
-	applied *Ruleset // our chains as the kernel has them; nil = unknown, re-read
-	cache   buildCache
+	syncMu   sync.Mutex // one sync at a time; guards what follows
+	be       *backend
+	applied  *Ruleset // our chains as the kernel has them; nil = unknown, re-read
+	cache    buildCache
+	localnet localnetState
 }
 
 // New builds a proxier. It has no side effects.
@@ -184,7 +185,8 @@ func (p *Proxier) SyncNow(ctx context.Context) error {
 	return err
 }
 
-// Setup checks the iptables backend, sets the sysctls the rules need,
+// Setup checks the iptables backend, sets the sysctls the rules need (and
+// turns route_localnet off for all devices: syncs set it per device),
 // creates our base chains if missing (iptables-restore) and inserts the
 // jump rules from the built-in chains that are missing (go-iptables, in
 // Config.NetNS, with the same flavour). It reads the live state of our chains so the first sync
@@ -212,6 +214,16 @@ func (p *Proxier) Setup(ctx context.Context) error {
 	if err := setSysctls(p.cfg.NetNS); err != nil {
 		return fmt.Errorf("proxy setup: %w", err)
 	}
+	// Earlier releases turned route_localnet on for every device; only
+	// the devices towards NodePort endpoints need it (syncLocalnet).
+	var allOff bool
+	if err := InNetNS(p.cfg.NetNS, func() (err error) { allOff, err = writeSysctl(routeLocalnetAll, "0"); return err }); err != nil {
+		return fmt.Errorf("proxy setup: %w", err)
+	}
+	if allOff {
+		p.log.Info("route_localnet turned off for all devices; it is set only on the devices towards NodePort endpoints")
+	}
+	p.localnet = localnetState{}
 	state, jumps, err := be.readState(ctx, be.save)
 	if err != nil {
 		return fmt.Errorf("proxy setup: %w", err)
@@ -237,8 +249,9 @@ func (p *Proxier) Setup(ctx context.Context) error {
 }
 
 // Cleanup removes every rule jumping to a chain of ours (go-iptables), then
-// every chain of ours in one iptables-restore. It works without Setup (node
-// reset).
+// every chain of ours in one iptables-restore, and turns route_localnet off
+// again on every device (without ORCH-LOCALNET it would leave the node's
+// loopback open). It works without Setup (node reset).
 func (p *Proxier) Cleanup(ctx context.Context) error {
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
@@ -265,6 +278,10 @@ func (p *Proxier) Cleanup(ctx context.Context) error {
 			return fmt.Errorf("proxy cleanup: %w", err)
 		}
 	}
+	if err := resetRouteLocalnet(p.cfg.NetNS); err != nil {
+		return fmt.Errorf("proxy cleanup: %w", err)
+	}
+	p.localnet = localnetState{}
 	p.log.Info("service proxy rules removed", "chains", state.NumChains(), "jumps", len(jumps))
 	return nil
 }

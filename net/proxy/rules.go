@@ -47,12 +47,13 @@ var baseChains = []struct{ table, chain string }{
 	{TableNAT, ChainMarkMasq},
 	{TableNAT, ChainPostrouting},
 	{TableFilter, ChainFirewall},
+	{TableFilter, ChainLocalnet},
 }
 
 // owned reports whether a chain name is one of ours.
 func owned(chain string) bool {
 	switch chain {
-	case ChainServices, ChainNodePorts, ChainPostrouting, ChainMarkMasq, ChainFirewall:
+	case ChainServices, ChainNodePorts, ChainPostrouting, ChainMarkMasq, ChainFirewall, ChainLocalnet:
 		return true
 	}
 	return strings.HasPrefix(chain, PrefixSVC) || strings.HasPrefix(chain, PrefixSEP)
@@ -187,7 +188,9 @@ func portsOf(svc *v1.Service, e *v1.Endpoints) []*servicePort {
 	return out
 }
 
-// readyEndpoints returns the ready addresses of e for the named port,
+// readyEndpoints returns the ready addresses of e for the named port that
+// are IPv4 and not special (v1.IsSpecialIP: never loopback, link-local or
+// link-local, even from an Endpoints stored before the API refused them),
 // deduplicated and sorted.
 func readyEndpoints(e *v1.Endpoints, portName, proto string) []endpoint {
 	if e == nil {
@@ -202,8 +205,8 @@ func readyEndpoints(e *v1.Endpoints, portName, proto string) []endpoint {
 			}
 			for _, a := range ss.Addresses {
 				ip := ipv4(a.IP)
-				if ip == "" {
-					continue
+				if ip == "" || v1.IsSpecialIP(ip) {
+					continue // not IPv4, or the node's own loopback or link-local (refused by the API now)
 				}
 				out = append(out, endpoint{ip, ep.Port})
 			}

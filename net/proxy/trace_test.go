@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +25,8 @@ type packet struct {
 	dport    int
 	local    bool // dst is an address of this node (addrtype LOCAL)
 	mark     uint32
+	in       string // input interface; "" is neither lo nor any named one
+	ctstate  string // conntrack states, comma-separated ("NEW,DNAT"); "" is NEW
 }
 
 type outcome struct {
@@ -62,6 +66,8 @@ func trace(t *testing.T, rs *Ruleset, tbl, chain string, pkt packet) []outcome {
 				switch target := jumpTarget(rule); target {
 				case "DNAT":
 					out = append(out, outcome{"DNAT " + flag(f, "--to-destination"), s.pkt.mark, p})
+				case "DROP":
+					out = append(out, outcome{"DROP", s.pkt.mark, p})
 				case "REJECT":
 					out = append(out, outcome{"REJECT " + flag(f, "--reject-with"), s.pkt.mark, p})
 				case "MASQUERADE":
@@ -112,7 +118,10 @@ func merge(in []outcome) []outcome {
 
 // matchRule returns the probability that pkt matches rule's matches.
 func matchRule(t *testing.T, rule string, pkt packet) float64 {
-	f := strings.Fields(rule)
+	f, err := splitSpec(rule)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := 1.0
 	neg := false
 	for i := 0; i < len(f); i++ {
@@ -157,7 +166,14 @@ func matchRule(t *testing.T, rule string, pkt packet) float64 {
 		case "--rcheck":
 			ok = false // a fresh client has no affinity entry yet
 		case "--set", "--reap", "--rsource":
-		case "--seconds", "--name", "--mask", "--ctstate", "--comment":
+		case "--seconds", "--name", "--mask", "--comment":
+			i++
+		case "-i":
+			ok = pkt.in == f[i+1]
+			i++
+		case "--ctstate":
+			have := strings.Split(cmp.Or(pkt.ctstate, "NEW"), ",")
+			ok = slices.ContainsFunc(strings.Split(f[i+1], ","), func(s string) bool { return slices.Contains(have, s) })
 			i++
 		case "--mark":
 			v, m := parseXmark(t, f[i+1])
