@@ -70,6 +70,13 @@ func TestHostNetworkSandbox(t *testing.T) {
 			a := &Agent{cfg: Config{NodeIP: "192.0.2.10", StateDir: t.TempDir(), ClusterDNS: "10.244.1.1", ClusterDomain: "cluster.local"},
 				network: noNetwork{t}}
 			w := &podWorker{a: a, uid: "uid-1", containers: map[string]*containerState{}}
+			// ensureSandbox mounts the pod's shm tmpfs; unmount it before
+			// the temporary directory is removed.
+			t.Cleanup(func() {
+				if err := unmountPod(a.podDir("uid-1")); err != nil {
+					t.Errorf("unmount the pod's mounts: %v", err)
+				}
+			})
 			pod := hostNSPod(func(s *v1.PodSpec) { s.HostNetwork, s.DNSPolicy = true, tc.dnsPolicy })
 			for range 2 { // a second time, as after an agent restart
 				w.sandbox = nil
