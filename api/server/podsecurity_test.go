@@ -85,7 +85,7 @@ func TestPodSecurityREST(t *testing.T) {
 			warnings: []string{`would violate PodSecurity "restricted:latest": ` + restrictedPlainPod}},
 		{name: "pod in a missing namespace is 404", path: "/api/v1/namespaces/nowhere/pods", body: inNS(probeHostPod("probe"), "nowhere"), code: 404},
 		{name: "namespace with an invalid level", path: "/api/v1/namespaces", code: 422,
-			body: &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "bad", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "strict"}}},
+			body:    &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "bad", Labels: map[string]string{"pod-security.kubernetes.io/enforce": "strict"}}},
 			message: `Namespace "bad" is invalid: metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": must be one of privileged, baseline, restricted`},
 	}
 	for _, tt := range tests {

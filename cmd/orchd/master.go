@@ -176,7 +176,15 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log})
+	psCfg := f.podSecurity
+	psCfg.ExemptNamespaces = append([]string{}, splitList(f.podSecurityExempt)...)
+	// The replication manager's pods skip the API: it admits them itself.
+	rmPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "replication"), nil)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: rmPodSecurity.AdmitPod})
 	registerReplicationMetrics(reg, rm)
 	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
@@ -223,8 +231,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns
-	sc.PodSecurity = f.podSecurity
-	sc.PodSecurity.ExemptNamespaces = append([]string{}, splitList(f.podSecurityExempt)...)
+	sc.PodSecurity = psCfg
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
