@@ -58,8 +58,10 @@ func DefaultPodSpec(s *PodSpec) {
 		s.SchedulerName = DefaultSchedulerName
 	}
 	for i := range s.Volumes {
-		if s.Volumes[i].EmptyDir == nil {
-			s.Volumes[i].EmptyDir = &EmptyDirVolumeSource{}
+		// A volume that names no source is an emptyDir; one that names
+		// another keeps it alone (two sources are refused by validation).
+		if v := &s.Volumes[i]; v.EmptyDir == nil && v.HostPath == nil {
+			v.EmptyDir = &EmptyDirVolumeSource{}
 		}
 	}
 	defaultContainers(s.InitContainers)

@@ -165,8 +165,12 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Duplicate(vp.Child("name"), v.Name))
 		}
 		vols[v.Name] = true
-		if v.EmptyDir == nil {
+		if v.EmptyDir == nil && v.HostPath == nil {
 			errs = append(errs, field.Required(vp, "a volume source is required (orch supports emptyDir)"))
+		}
+		if v.EmptyDir != nil && v.HostPath != nil {
+			// Kubernetes' wording; Pod Security's volume checks rely on it.
+			errs = append(errs, field.Forbidden(vp.Child("hostPath"), "may not specify more than 1 volume type"))
 		}
 	}
 	if len(s.Containers) == 0 {
