@@ -153,17 +153,6 @@ func TestPodSecurityLevels(t *testing.T) {
 			}
 		})
 	}
-	// The admitted pods start.
-	for _, p := range admitted {
-		waitFor(t, 90*time.Second, p.Namespace+"/"+p.Name+" running", func() (bool, string) {
-			var got v1.Pod
-			if err := cl.Get(ctxT(t, 5*time.Second), "pods", p.Namespace, p.Name, &got); err != nil {
-				return false, err.Error()
-			}
-			return got.Status.Phase == v1.PodRunning, fmt.Sprintf("%s %+v", got.Status.Phase, got.Status.ContainerStatuses)
-		})
-	}
-
 	// A template is warned about, not refused (as Kubernetes), but the
 	// replication manager's pods are admitted like any other: none is made,
 	// and the RC says why.
@@ -198,6 +187,25 @@ func TestPodSecurityLevels(t *testing.T) {
 			t.Errorf("the RC's pods: %d, %v; want none", len(pods.Items), err)
 		}
 	})
+
+	// The admitted pods start.
+	for _, p := range admitted {
+		t.Run("start "+p.Namespace+"/"+p.Name, func(t *testing.T) {
+			waitFor(t, 90*time.Second, p.Namespace+"/"+p.Name+" running", func() (bool, string) {
+				var got v1.Pod
+				if err := cl.Get(ctxT(t, 5*time.Second), "pods", p.Namespace, p.Name, &got); err != nil {
+					return false, err.Error()
+				}
+				state := got.Status.Phase
+				for _, cs := range got.Status.ContainerStatuses {
+					if w := cs.State.Waiting; w != nil {
+						state += fmt.Sprintf(", %s waiting: %s %s", cs.Name, w.Reason, w.Message)
+					}
+				}
+				return got.Status.Phase == v1.PodRunning, state
+			})
+		})
+	}
 }
 
 // restricted makes p meet the restricted standard, with a user that the
