@@ -157,15 +157,28 @@ func TestPodSecurityLevels(t *testing.T) {
 	// replication manager's pods are admitted like any other: none is made,
 	// and the RC says why.
 	t.Run("replication controller template", func(t *testing.T) {
-		one := int32(1)
-		rc := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "probe-rc", Namespace: "psa-baseline"},
-			Spec: v1.ReplicationControllerSpec{Replicas: &one, Selector: map[string]string{"app": "probe-rc"},
-				Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"app": "probe-rc"}},
-					Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"}}}}}}}
-		rc.Spec.Template.Spec.Containers[0].ReadinessProbe = &v1.Probe{ProbeHandler: v1.ProbeHandler{
-			TCPSocket: &v1.TCPSocketAction{Host: "127.0.0.1", Port: v1.IntOrString{IntVal: 6443}}}}
-		if err := cl.Create(ctx, rc); err != nil {
-			t.Fatalf("create rc: %v", err)
+		const manifest = `apiVersion: v1
+kind: ReplicationController
+metadata: {name: probe-rc, namespace: psa-baseline}
+spec:
+  replicas: 1
+  selector: {app: probe-rc}
+  template:
+    metadata: {labels: {app: probe-rc}}
+    spec:
+      containers:
+      - name: c
+        image: busybox:1.35
+        command: [sleep, "100000"]
+        readinessProbe: {tcpSocket: {host: 127.0.0.1, port: 6443}}
+`
+		out, stderr, err := c.Orchctl(manifest, "apply", "-f", "-")
+		if err != nil {
+			t.Fatalf("orchctl apply: %v\n%s%s", err, out, stderr)
+		}
+		want := `Warning: would violate PodSecurity "baseline:latest": probe or lifecycle host (container "c" uses probe or lifecycle host "127.0.0.1")`
+		if !strings.Contains(stderr, want+"\n") {
+			t.Errorf("orchctl apply stderr %q lacks %q", stderr, want)
 		}
 		waitFor(t, 30*time.Second, "the RC's ReplicaFailure condition", func() (bool, string) {
 			var got v1.ReplicationController
