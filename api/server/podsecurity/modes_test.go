@@ -185,13 +185,15 @@ func TestNamespaceLabels(t *testing.T) {
 				`a (and 1 other pod): allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile`,
 				`h: host namespaces, allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile`,
 			}},
+		{name: "exempt namespace with a policy", op: Create, ns: namespace("kube-system", enforce, "restricted"),
+			wantWarn: []string{`namespace "kube-system" is exempt from Pod Security, and the policy (enforce=restricted:latest) will be ignored`}},
 		{name: "relaxed enforce does not", op: Update, old: namespace("ns", enforce, "restricted"), ns: namespace("ns", enforce, "baseline"),
 			pods: []*v1.Pod{plainPod("a")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newFakeStore(tt.ns)
-			store.pods["ns"] = tt.pods
+			store.pods[tt.ns.Name] = tt.pods
 			a := newTestAdmission(t, Config{}, store)
 			req := Request{Operation: tt.op, Resource: "namespaces", Name: tt.ns.Name, Object: tt.ns}
 			if tt.old != nil {

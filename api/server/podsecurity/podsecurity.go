@@ -203,6 +203,11 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 	if !checked[req.Resource] {
 		return nil, nil
 	}
+	if req.Resource == "namespaces" {
+		// A namespace's requests are in the namespace itself, as
+		// Kubernetes' request info has them (exemptions depend on it).
+		req.Namespace = req.Name
+	}
 	if req.Resource != "namespaces" {
 		// As Kubernetes' NamespaceLifecycle admission runs first, a write
 		// into a namespace that does not exist gets its 404 (from the FSM),
