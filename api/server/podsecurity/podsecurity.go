@@ -196,11 +196,18 @@ type Request struct {
 // checked are the resources whose objects hold a pod spec, and namespaces.
 var checked = map[string]bool{"pods": true, "replicationcontrollers": true, "namespaces": true}
 
+// ignoredPodSubresources are the library's: subresources that cannot
+// change a pod's spec. Any other pod subresource is checked.
+var ignoredPodSubresources = map[string]bool{"exec": true, "attach": true, "binding": true, "eviction": true,
+	"log": true, "portforward": true, "proxy": true, "status": true}
+
 // Admit decides req: a refusal is a Kubernetes Status error (403 Forbidden
 // for a pod that violates its namespace's enforce level, 422 Invalid for a
 // namespace with bad labels); warnings are for the Warning header.
 func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, err error) {
-	if !checked[req.Resource] {
+	if !checked[req.Resource] || (req.Subresource != "" && (req.Resource != "pods" || ignoredPodSubresources[req.Subresource])) {
+		// What the library would answer at once, without the namespace
+		// read (nodes update pod status often).
 		return nil, nil
 	}
 	if req.Resource == "namespaces" {
