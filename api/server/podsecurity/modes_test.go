@@ -107,6 +107,14 @@ func TestModes(t *testing.T) {
 			}(), OldObject: hostNetPod("p")},
 			wantErr:   `host namespaces (hostNetwork=true)`,
 			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+		{name: "update that adds an init container is checked", ns: namespace("ns"),
+			req: Request{Operation: Update, Resource: "pods", Name: "p", Object: func() *v1.Pod {
+				p := hostNetPod("p")
+				p.Spec.InitContainers = []v1.Container{{Name: "i", Image: "busybox"}}
+				return p
+			}(), OldObject: hostNetPod("p")},
+			wantErr:   `host namespaces (hostNetwork=true)`,
+			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
 		{name: "pod status is not checked", ns: namespace("ns"),
 			req: Request{Operation: Update, Resource: "pods", Subresource: "status", Name: "p", Object: hostNetPod("p"), OldObject: hostNetPod("p")}},
 		{name: "missing namespace is left to the store's 404",

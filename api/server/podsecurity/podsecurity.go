@@ -210,6 +210,11 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 		// read (nodes update pod status often).
 		return nil, nil
 	}
+	if req.Resource == "pods" && req.Operation == Update && req.Subresource == "" && !imagesChanged(req.Object, req.OldObject) {
+		// The library's rule (isSignificantPodUpdate), checked before it
+		// converts both pods: an update that changes no image is allowed.
+		return nil, nil
+	}
 	if req.Resource == "namespaces" {
 		// A namespace's requests are in the namespace itself, as
 		// Kubernetes' request info has them (exemptions depend on it).
@@ -295,3 +300,27 @@ func (o Operation) admission() admissionv1.Operation {
 }
 
 var errUnsupported = errors.New("podsecurity: unsupported object")
+
+// imagesChanged reports whether an update of a pod adds or removes a
+// container or changes an image: the only pod updates Pod Security checks
+// (orch's pods have no ephemeral containers). Objects that are not pods
+// count as changed, so the library decides.
+func imagesChanged(obj, old v1.Object) bool {
+	p, ok1 := obj.(*v1.Pod)
+	o, ok2 := old.(*v1.Pod)
+	if !ok1 || !ok2 {
+		return true
+	}
+	differ := func(a, b []v1.Container) bool {
+		if len(a) != len(b) {
+			return true
+		}
+		for i := range a {
+			if a[i].Image != b[i].Image {
+				return true
+			}
+		}
+		return false
+	}
+	return differ(p.Spec.Containers, o.Spec.Containers) || differ(p.Spec.InitContainers, o.Spec.InitContainers)
+}
