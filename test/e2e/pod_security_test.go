@@ -21,6 +21,10 @@ import (
 // (securityContext: "secctx"; hostNetwork/hostPID/hostIPC/hostPort:
 // "hostns"; hostPath: "vol"). Until those are merged, api/v1 validation
 // refuses the fields with 422 before admission runs, and those rows fail.
+// Where validation keeps refusing a value for good (as Kubernetes refuses
+// procMount Unmasked without hostUsers=false, or if orch refuses AppArmor
+// or SELinux options it cannot apply), the row should expect that 422:
+// validation runs before admission, in Kubernetes as here.
 func TestPodSecurityLevels(t *testing.T) {
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
