@@ -34,6 +34,10 @@ type ReplicationConfig struct {
 	CreateBackoffBase, CreateBackoffMax time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// AdmitPod, if set, is the API's validating admission of a new pod
+	// (Pod Security): the manager's pods go to the FSM directly and would
+	// otherwise miss it. A refusal is a refused create.
+	AdmitPod func(ctx context.Context, p *v1.Pod) error
 }
 
 // ReplicationManager keeps every replication controller's pods at its
@@ -185,10 +189,10 @@ func (m *ReplicationManager) createInBatches(ctx context.Context, first []rcWrit
 			s.batches = s.batches[1:]
 			made := 0
 			for range n {
-				w, err := m.createWrite(s.rc, s.key, now)
+				w, err := m.createWrite(ctx, s.rc, s.key, now)
 				var refused limitRefusal
 				if errors.As(err, &refused) {
-					// A LimitRange refuses the template's pods: a refused
+					// An admission refuses the template's pods: a refused
 					// create like any other, with its back-off and condition.
 					s.outcome, s.failErr = createsFailed, refused.err
 					m.refused.Add(1)
@@ -301,7 +305,7 @@ func batchItem(cmd []byte) fsm.BatchItem {
 }
 
 // createWrite is the create of one new pod of rc.
-func (m *ReplicationManager) createWrite(rc *v1.ReplicationController, key string, now time.Time) (rcWrite, error) {
+func (m *ReplicationManager) createWrite(ctx context.Context, rc *v1.ReplicationController, key string, now time.Time) (rcWrite, error) {
 	p := PodFromTemplate(rc)
 	p.Name = v1.GenerateName(p.GenerateName)
 	p.UID = uuid.NewString()
@@ -310,6 +314,11 @@ func (m *ReplicationManager) createWrite(rc *v1.ReplicationController, key strin
 	if err := limitPod(m.cfg.Store(), p); err != nil {
 		return rcWrite{}, limitRefusal{err}
 	}
+	if m.cfg.AdmitPod != nil {
+		if err := m.cfg.AdmitPod(ctx, p); err != nil {
+			return rcWrite{}, limitRefusal{err}
+		}
+	}
 	cmd, err := fsm.NewCreate(p)
 	if err != nil {
 		return rcWrite{}, err
@@ -317,7 +326,8 @@ func (m *ReplicationManager) createWrite(rc *v1.ReplicationController, key strin
 	return rcWrite{item: batchItem(cmd), key: key, create: true}, nil
 }
 
-// limitRefusal is a LimitRange's refusal of a pod the manager would create.
+// limitRefusal is an admission's refusal (a LimitRange's, Pod Security's)
+// of a pod the manager would create.
 type limitRefusal struct{ err error }
 
 func (r limitRefusal) Error() string { return r.err.Error() }

@@ -40,6 +40,7 @@ type Client struct {
 	token     string
 	userAgent string
 	rounds    int
+	warnings  func(string)
 	transport *http.Transport
 	httpc     *http.Client
 	// preferred is the index of the server that last answered.
@@ -56,7 +57,7 @@ func New(cfg *Config) (*Client, error) {
 	if len(cfg.Servers) == 0 {
 		return nil, errors.New("client config lists no servers")
 	}
-	c := &Client{token: cfg.Token, userAgent: cfg.UserAgent, rounds: cfg.FailoverRounds}
+	c := &Client{token: cfg.Token, userAgent: cfg.UserAgent, rounds: cfg.FailoverRounds, warnings: cfg.WarningHandler}
 	if err := c.SetServers(cfg.Servers); err != nil {
 		return nil, err
 	}
@@ -242,6 +243,7 @@ func (c *Client) attempt(ctx context.Context, set *serverSet, idx int, r *reques
 		return nil, &attemptError{sent: wrote.Load(), err: err}
 	}
 	res := &response{status: resp.StatusCode, server: set.names[idx]}
+	c.warn(resp.Header)
 	if r.stream && resp.StatusCode/100 == 2 {
 		res.stream = resp.Body
 		return res, nil

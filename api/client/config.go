@@ -64,6 +64,11 @@ type Config struct {
 	MaxIdleConnsPerHost int `json:"-"`
 	// UserAgent is sent as the User-Agent header (default "orch-client").
 	UserAgent string `json:"-"`
+	// WarningHandler, if set, receives the text of each warning an answer
+	// carries (its Warning headers, as Kubernetes' API sends them: Pod
+	// Security's "would violate PodSecurity ..."). kubectl prints them as
+	// "Warning: TEXT" on stderr.
+	WarningHandler func(text string) `json:"-"`
 }
 
 // LoadConfig reads an admin.conf file. A relative certificateAuthority path

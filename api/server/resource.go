@@ -57,7 +57,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
-	r = r.WithContext(ctx)
+	r = r.WithContext(withWarnings(ctx, rec.Header()))
 	switch {
 	case req.sub == "scale":
 		s.serveScale(rec, r, req)
@@ -171,6 +171,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 			writeError(w, err)
 			return
 		}
+		if err := s.admitPodSecurity(r.Context(), req, obj, nil); err != nil {
+			writeError(w, err)
+			return
+		}
 		cmd, err := s.createCommand(obj)
 		if err != nil {
 			writeError(w, err)
@@ -274,6 +278,9 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 		v1.Default(obj)
 	}
 	if err := v1.ValidateUpdate(obj, old.Object()); err != nil {
+		return nil, err
+	}
+	if err := s.admitPodSecurity(ctx, req, obj, old.Object()); err != nil {
 		return nil, err
 	}
 	cmd, err := fsm.NewUpdate(obj, status)

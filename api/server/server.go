@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
+	"orch.io/orch/api/server/podsecurity"
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
 )
@@ -91,6 +92,10 @@ type Config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	// PodSecurity is the Pod Security admission's cluster default for
+	// namespaces without pod-security.kubernetes.io labels, and its
+	// exemptions; zero fields take podsecurity.DefaultConfig's.
+	PodSecurity podsecurity.Config
 }
 
 // DefaultConfig returns the API server defaults.
@@ -115,6 +120,7 @@ func DefaultConfig() Config {
 		ReadTimeout:                 60 * time.Second,
 		WriteTimeout:                90 * time.Second,
 		IdleTimeout:                 120 * time.Second,
+		PodSecurity:                 podsecurity.DefaultConfig(),
 	}
 }
 
@@ -126,6 +132,8 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	limits  *limiter
+	// podSecurity is the Pod Security admission.
+	podSecurity *podsecurity.Admission
 }
 
 // New builds a server; Serve starts it.
@@ -175,6 +183,11 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, backend: backend, log: log.With("subsystem", "api"), metrics: newMetrics(cfg.Registry)}
 	s.limits = newLimiter(cfg, cfg.Registry)
+	ps, err := podsecurity.New(cfg.PodSecurity, podSecurityStore{backend}, log, cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("api server: %w", err)
+	}
+	s.podSecurity = ps
 	s.handler = s.routes()
 	return s, nil
 }

@@ -149,6 +149,8 @@ func (a *app) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// As kubectl, the API's warnings (Pod Security's) go to stderr.
+	cfg.WarningHandler = func(text string) { fmt.Fprintf(a.errOut, "Warning: %s\n", text) }
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client config (%s): %w", a.configSource, err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"orch.io/orch/api/server"
+	"orch.io/orch/api/server/podsecurity"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
@@ -46,6 +48,8 @@ type masterFlags struct {
 	maxInflight, maxMutating      int
 	maxWatches, maxClientWatches  int
 	maxConns                      int
+	podSecurity                   podsecurity.Config
+	podSecurityExempt             string
 }
 
 func newMasterCommand() *cobra.Command {
@@ -101,6 +105,11 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.IntVar(&f.maxClientWatches, "max-watches-per-client", server.DefaultMaxWatchesPerClient, "the most open watches of one client (a token; for the node token, a token and remote IP); more get 429 (0: no limit)")
 	fl.IntVar(&f.maxWatches, "max-watches", server.DefaultMaxWatches, "the most open watches of this master; more get 429 (0: no limit)")
 	fl.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConnections, "the most connections the API holds open; more wait to be accepted (0: no limit)")
+	psd := podsecurity.DefaultConfig()
+	fl.StringVar(&f.podSecurity.Enforce, "pod-security-enforce", psd.Enforce, "Pod Security level (privileged, baseline or restricted, optionally :VERSION such as restricted:v1.30) refused in namespaces without a pod-security.kubernetes.io/enforce label")
+	fl.StringVar(&f.podSecurity.Warn, "pod-security-warn", psd.Warn, "Pod Security level whose violations are returned as warnings in namespaces without a pod-security.kubernetes.io/warn label")
+	fl.StringVar(&f.podSecurity.Audit, "pod-security-audit", psd.Audit, "Pod Security level whose violations are logged in namespaces without a pod-security.kubernetes.io/audit label")
+	fl.StringVar(&f.podSecurityExempt, "pod-security-exempt-namespaces", strings.Join(psd.ExemptNamespaces, ","), "comma-separated namespaces that Pod Security does not check (cluster add-ons)")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
@@ -117,6 +126,11 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	log = log.With("master", f.name)
+	for flag, v := range map[string]string{"pod-security-enforce": f.podSecurity.Enforce, "pod-security-warn": f.podSecurity.Warn, "pod-security-audit": f.podSecurity.Audit} {
+		if _, _, err := podsecurity.ParseLevelVersion(v); err != nil {
+			return fmt.Errorf("--%s: %w", flag, err)
+		}
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(f.gcPercent)
 	}
@@ -162,7 +176,15 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log})
+	psCfg := f.podSecurity
+	psCfg.ExemptNamespaces = append([]string{}, splitList(f.podSecurityExempt)...)
+	// The replication manager's pods skip the API: it admits them itself.
+	rmPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "replication"), nil)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: rmPodSecurity.AdmitPod})
 	registerReplicationMetrics(reg, rm)
 	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
@@ -209,6 +231,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns
+	sc.PodSecurity = psCfg
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()

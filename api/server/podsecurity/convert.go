@@ -1,0 +1,121 @@
+package podsecurity
+
+import (
+	"encoding/json"
+	"fmt"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+type (
+	corev1Pod       = corev1.Pod
+	corev1Namespace = corev1.Namespace
+)
+
+// convert turns an orch object into the k8s.io/api object of the same
+// kind. orch's JSON is core/v1's, so a JSON round trip converts every field
+// orch has; the fields it lacks stay zero.
+func convert(obj v1.Object) (runtime.Object, error) {
+	var out runtime.Object
+	switch obj.(type) {
+	case *v1.Pod:
+		out = &corev1.Pod{}
+	case *v1.ReplicationController:
+		out = &corev1.ReplicationController{}
+	case *v1.Namespace:
+		out = &corev1.Namespace{}
+	default:
+		return nil, fmt.Errorf("%w: %T", errUnsupported, obj)
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", obj, err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return nil, fmt.Errorf("decode %T as core/v1: %w", obj, err)
+	}
+	return out, nil
+}
+
+func toPod(p *v1.Pod) (*corev1.Pod, error) {
+	out, err := convert(p)
+	if err != nil {
+		return nil, err
+	}
+	return out.(*corev1.Pod), nil
+}
+
+func toNamespace(ns *v1.Namespace) (*corev1.Namespace, error) {
+	out, err := convert(ns)
+	if err != nil {
+		return nil, err
+	}
+	return out.(*corev1.Namespace), nil
+}
+
+// kinds maps the resources checked to their core/v1 kinds.
+var kinds = map[string]string{"pods": "Pod", "replicationcontrollers": "ReplicationController", "namespaces": "Namespace"}
+
+// attributes is a Request as the library's api.Attributes; the objects are
+// converted when the library asks for them (not at all for a namespace
+// that is privileged or exempt). A conversion error is kept in err.
+type attributes struct {
+	req      Request
+	obj, old runtime.Object
+	err      error
+}
+
+func newAttributes(req Request) *attributes {
+	return &attributes{req: req}
+}
+
+func (a *attributes) GetName() string      { return a.req.Name }
+func (a *attributes) GetNamespace() string { return a.req.Namespace }
+func (a *attributes) GetResource() schema.GroupVersionResource {
+	return corev1.SchemeGroupVersion.WithResource(a.req.Resource)
+}
+func (a *attributes) GetKind() schema.GroupVersionKind {
+	return corev1.SchemeGroupVersion.WithKind(kinds[a.req.Resource])
+}
+func (a *attributes) GetSubresource() string                { return a.req.Subresource }
+func (a *attributes) GetOperation() admissionv1.Operation   { return a.req.Operation.admission() }
+func (a *attributes) GetUserName() string                   { return "" }
+func (a *attributes) GetObject() (runtime.Object, error)    { return a.get(&a.obj, a.req.Object) }
+func (a *attributes) GetOldObject() (runtime.Object, error) { return a.get(&a.old, a.req.OldObject) }
+
+func (a *attributes) get(cache *runtime.Object, obj v1.Object) (runtime.Object, error) {
+	if *cache != nil || obj == nil {
+		return *cache, nil
+	}
+	out, err := convert(obj)
+	if err != nil {
+		a.err = err
+		return nil, err
+	}
+	*cache = out
+	return out, nil
+}
+
+// statusError turns the library's Status into orch's: both are Kubernetes'
+// Status in JSON, so the message, reason, details and code carry over.
+func statusError(st *metav1.Status) error {
+	if st == nil {
+		return v1.NewInternalError(fmt.Errorf("pod security: refused without a status"))
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return v1.NewInternalError(fmt.Errorf("pod security: encode status: %w", err))
+	}
+	var out v1.Status
+	if err := json.Unmarshal(b, &out); err != nil {
+		return v1.NewInternalError(fmt.Errorf("pod security: decode status: %w", err))
+	}
+	out.TypeMeta = v1.TypeMeta{Kind: "Status", APIVersion: v1.APIVersion}
+	return &v1.StatusError{Status: out}
+}
