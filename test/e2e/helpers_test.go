@@ -113,3 +113,23 @@ func startCluster(t *testing.T, opts harness.Options) *harness.Cluster {
 	opts.MasterArgs = append([]string{"--heartbeat-timeout=1s", "--election-timeout=1s", "--leader-lease-timeout=500ms"}, opts.MasterArgs...)
 	return harness.StartCluster(t, bins, opts)
 }
+
+// allowPrivilegedPods labels a namespace with the privileged Pod Security
+// level, so pods that program their node (host namespaces, hostPath,
+// privileged containers) are admitted there, as a DaemonSet's would be.
+func allowPrivilegedPods(t *testing.T, cl *client.Client, namespace string) {
+	t.Helper()
+	var ns v1.Namespace
+	if err := cl.Get(ctxT(t, 5*time.Second), "namespaces", "", namespace, &ns); err != nil {
+		t.Fatalf("get namespace %s: %v", namespace, err)
+	}
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	for _, mode := range []string{"enforce", "warn", "audit"} {
+		ns.Labels["pod-security.kubernetes.io/"+mode] = "privileged"
+	}
+	if err := cl.Update(ctxT(t, 5*time.Second), &ns); err != nil {
+		t.Fatalf("label namespace %s privileged: %v", namespace, err)
+	}
+}

@@ -122,17 +122,7 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 	})
 	// These pods program their node: their namespace runs at the Pod
 	// Security level that allows it, as a DaemonSet's would.
-	var ns v1.Namespace
-	if err := cl.Get(ctxT(t, 5*time.Second), "namespaces", "", "default", &ns); err != nil {
-		t.Fatal(err)
-	}
-	if ns.Labels == nil {
-		ns.Labels = map[string]string{}
-	}
-	ns.Labels["pod-security.kubernetes.io/enforce"] = "privileged"
-	if err := cl.Update(ctxT(t, 5*time.Second), &ns); err != nil {
-		t.Fatalf("label namespace default privileged: %v", err)
-	}
+	allowPrivilegedPods(t, cl, "default")
 	outside, _ := network.AddHost("outside")
 	wget := func(from func(time.Duration, ...string) (string, error), url string) (string, error) {
 		out, err := from(10*time.Second, "busybox", "timeout", "5", "busybox", "wget", "-q", "-O", "-", url)

@@ -26,6 +26,9 @@ const subPathError = `failed to prepare subPath for volumeMount "v" of container
 func TestPodSubPathEscape(t *testing.T) {
 	c, nodes := nodeCluster(t, 1, false, nil, "--restart-backoff", "1s", "--restart-backoff-max", "2s")
 	cl, nd := c.Client(), nodes[0]
+	// hostPath volumes are for pods that own their node: only the
+	// privileged Pod Security level admits them.
+	allowPrivilegedPods(t, cl, "default")
 	hostDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(hostDir, "marker"), []byte("host data\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -280,6 +283,9 @@ func euidELF() []byte {
 func TestPodHostPathVolumes(t *testing.T) {
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl, nd := c.Client(), nodes[0]
+	// hostPath volumes are for pods that own their node: only the
+	// privileged Pod Security level admits them.
+	allowPrivilegedPods(t, cl, "default")
 	hostDir := t.TempDir()
 	for _, d := range []string{"vol/inside", "outside"} {
 		if err := os.MkdirAll(filepath.Join(hostDir, d), 0o755); err != nil {

@@ -17,14 +17,13 @@ import (
 // standards page. Kubernetes' library makes the decisions; this test pins
 // that orch asks it at the right places with the right objects.
 //
-// Rows marked needs: use pod fields that other parts of issue 12 implement
-// (securityContext: "secctx"; hostNetwork/hostPID/hostIPC/hostPort:
-// "hostns"; hostPath: "vol"). Until those are merged, api/v1 validation
-// refuses the fields with 422 before admission runs, and those rows fail.
-// Where validation keeps refusing a value for good (as Kubernetes refuses
-// procMount Unmasked without hostUsers=false, or if orch refuses AppArmor
-// or SELinux options it cannot apply), the row should expect that 422:
-// validation runs before admission, in Kubernetes as here.
+// Where validation refuses a value at every level, the row expects that
+// 422 (invalid): validation runs before admission, in Kubernetes as here.
+// Kubernetes refuses procMount Unmasked without hostUsers=false, which orch
+// does not support; orch's nodes run neither SELinux nor AppArmor, so
+// seLinuxOptions is refused (AppArmor's Unconfined, which they honour, is
+// left to Pod Security); and orch refuses every sysctl outside the safe set,
+// the set baseline allows, where Kubernetes' kubelet would refuse them later.
 func TestPodSecurityLevels(t *testing.T) {
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
@@ -40,27 +39,28 @@ func TestPodSecurityLevels(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name  string
-		ns    string // namespace; "default" has orch's cluster default, baseline
-		needs string // the part of issue 12 whose fields the row uses
-		pod   func(p *v1.Pod)
+		name string
+		ns   string // namespace; "default" has orch's cluster default, baseline
+		pod  func(p *v1.Pod)
 		// refused is the violation ("" if the pod must be admitted and run).
 		refused string
+		// invalid is the 422's message, for a value validation refuses.
+		invalid string
 	}{
 		// Admitted, and running.
 		{name: "plain pod at the cluster default", ns: "default", pod: func(p *v1.Pod) {}},
 		{name: "plain pod at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {}},
-		{name: "restricted pod at restricted", ns: "psa-restricted", needs: "secctx", pod: restricted},
-		{name: "restricted pod at baseline", ns: "psa-baseline", needs: "secctx", pod: restricted},
-		{name: "non-root user in the root group at restricted (non-root groups are optional)", ns: "psa-restricted", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "restricted pod at restricted", ns: "psa-restricted", pod: restricted},
+		{name: "restricted pod at baseline", ns: "psa-baseline", pod: restricted},
+		{name: "non-root user in the root group at restricted (non-root groups are optional)", ns: "psa-restricted", pod: func(p *v1.Pod) {
 			restricted(p)
 			p.Spec.SecurityContext.RunAsGroup = ptrTo(int64(0))
 		}},
-		{name: "safe sysctl at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "safe sysctl at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			p.Spec.SecurityContext = &v1.PodSecurityContext{Sysctls: []v1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}}}
 		}},
 		{name: "probe host where privileged", ns: "psa-privileged", pod: func(p *v1.Pod) { probeHost(p, "127.0.0.1") }},
-		{name: "host namespaces, privileged, capabilities, hostPath, hostPort where privileged", ns: "psa-privileged", needs: "hostns, secctx, vol", pod: func(p *v1.Pod) {
+		{name: "host namespaces, privileged, capabilities, hostPath, hostPort where privileged", ns: "psa-privileged", pod: func(p *v1.Pod) {
 			p.Spec.HostNetwork, p.Spec.HostPID, p.Spec.HostIPC = true, true, true
 			sc(p).Privileged = ptrTo(true)
 			sc(p).Capabilities = &v1.Capabilities{Add: []v1.Capability{"NET_ADMIN"}}
@@ -76,56 +76,56 @@ func TestPodSecurityLevels(t *testing.T) {
 			refused: `violates PodSecurity "baseline:latest": probe or lifecycle host (container "c" uses probe or lifecycle host "10.0.0.1")`},
 		{name: "plain pod at restricted", ns: "psa-restricted", pod: func(p *v1.Pod) {},
 			refused: `violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "c" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "c" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "c" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`},
-		{name: "hostNetwork at the cluster default", ns: "default", needs: "hostns", pod: func(p *v1.Pod) { p.Spec.HostNetwork = true },
+		{name: "hostNetwork at the cluster default", ns: "default", pod: func(p *v1.Pod) { p.Spec.HostNetwork = true },
 			refused: `violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
-		{name: "hostPID and hostIPC at baseline", ns: "psa-baseline", needs: "hostns", pod: func(p *v1.Pod) { p.Spec.HostPID, p.Spec.HostIPC = true, true },
+		{name: "hostPID and hostIPC at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) { p.Spec.HostPID, p.Spec.HostIPC = true, true },
 			refused: `violates PodSecurity "baseline:latest": host namespaces (hostPID=true, hostIPC=true)`},
-		{name: "privileged at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) { sc(p).Privileged = ptrTo(true) },
+		{name: "privileged at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) { sc(p).Privileged = ptrTo(true) },
 			refused: `violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`},
-		{name: "capabilities at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "capabilities at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			sc(p).Capabilities = &v1.Capabilities{Add: []v1.Capability{"SYS_ADMIN"}}
 		}, refused: `violates PodSecurity "baseline:latest": non-default capabilities (container "c" must not include "SYS_ADMIN" in securityContext.capabilities.add)`},
-		{name: "capabilities at restricted", ns: "psa-restricted", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "capabilities at restricted", ns: "psa-restricted", pod: func(p *v1.Pod) {
 			restricted(p)
 			sc(p).Capabilities.Add = []v1.Capability{"CHOWN"}
 		}, refused: `violates PodSecurity "restricted:latest": unrestricted capabilities (container "c" must not include "CHOWN" in securityContext.capabilities.add)`},
-		{name: "hostPath at baseline", ns: "psa-baseline", needs: "vol", pod: func(p *v1.Pod) {
+		{name: "hostPath at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			p.Spec.Volumes = []v1.Volume{{Name: "h", HostPath: &v1.HostPathVolumeSource{Path: "/"}}}
 		}, refused: `violates PodSecurity "baseline:latest": hostPath volumes (volume "h")`},
-		{name: "volume types at restricted", ns: "psa-restricted", needs: "secctx, vol", pod: func(p *v1.Pod) {
+		{name: "volume types at restricted", ns: "psa-restricted", pod: func(p *v1.Pod) {
 			restricted(p)
 			p.Spec.Volumes = []v1.Volume{{Name: "h", HostPath: &v1.HostPathVolumeSource{Path: "/"}}}
 		}, refused: `violates PodSecurity "restricted:latest": restricted volume types (volume "h" uses restricted volume type "hostPath")`},
-		{name: "hostPort at baseline", ns: "psa-baseline", needs: "hostns", pod: func(p *v1.Pod) {
+		{name: "hostPort at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			p.Spec.Containers[0].Ports = []v1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
 		}, refused: `violates PodSecurity "baseline:latest": hostPort (container "c" uses hostPort 8080)`},
-		{name: "AppArmor at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "AppArmor at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			sc(p).AppArmorProfile = &v1.AppArmorProfile{Type: v1.AppArmorProfileTypeUnconfined}
 		}, refused: `violates PodSecurity "baseline:latest": forbidden AppArmor profile (container "c" must not set AppArmor profile type to "Unconfined")`},
-		{name: "SELinux at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "SELinux at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			p.Spec.SecurityContext = &v1.PodSecurityContext{SELinuxOptions: &v1.SELinuxOptions{Type: "spc_t"}}
-		}, refused: `violates PodSecurity "baseline:latest": seLinuxOptions (pod set forbidden securityContext.seLinuxOptions: type "spc_t")`},
-		{name: "/proc mount at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) { sc(p).ProcMount = ptrTo(v1.ProcMountUnmasked) },
-			refused: `violates PodSecurity "baseline:latest": procMount (container "c" must not set securityContext.procMount to "Unmasked")`},
-		{name: "seccomp at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) {
+		}, invalid: "spec.securityContext.seLinuxOptions: Forbidden: orch does not support SELinux yet"},
+		{name: "/proc mount at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) { sc(p).ProcMount = ptrTo(v1.ProcMountUnmasked) },
+			invalid: "spec.containers[0].securityContext.procMount: Invalid value: \"Unmasked\": `hostUsers` must be false to use `Unmasked`"},
+		{name: "seccomp at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			sc(p).SeccompProfile = &v1.SeccompProfile{Type: v1.SeccompProfileTypeUnconfined}
 		}, refused: `violates PodSecurity "baseline:latest": seccompProfile (container "c" must not set securityContext.seccompProfile.type to "Unconfined")`},
-		{name: "seccomp at restricted", ns: "psa-restricted", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "seccomp at restricted", ns: "psa-restricted", pod: func(p *v1.Pod) {
 			restricted(p)
 			p.Spec.SecurityContext.SeccompProfile = nil
 		}, refused: `violates PodSecurity "restricted:latest": seccompProfile (pod or container "c" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`},
-		{name: "sysctls at baseline", ns: "psa-baseline", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "sysctls at baseline", ns: "psa-baseline", pod: func(p *v1.Pod) {
 			p.Spec.SecurityContext = &v1.PodSecurityContext{Sysctls: []v1.Sysctl{{Name: "kernel.msgmax", Value: "65536"}}}
-		}, refused: `violates PodSecurity "baseline:latest": forbidden sysctls (kernel.msgmax)`},
-		{name: "privilege escalation at restricted", ns: "psa-restricted", needs: "secctx", pod: func(p *v1.Pod) {
+		}, invalid: "spec.securityContext.sysctls[0].name: Forbidden: orch does not support unsafe sysctls yet"},
+		{name: "privilege escalation at restricted", ns: "psa-restricted", pod: func(p *v1.Pod) {
 			restricted(p)
 			sc(p).AllowPrivilegeEscalation = ptrTo(true)
 		}, refused: `violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "c" must set securityContext.allowPrivilegeEscalation=false)`},
-		{name: "running as non-root at restricted", ns: "psa-restricted", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "running as non-root at restricted", ns: "psa-restricted", pod: func(p *v1.Pod) {
 			restricted(p)
 			p.Spec.SecurityContext.RunAsNonRoot = ptrTo(false)
 		}, refused: `violates PodSecurity "restricted:latest": runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)`},
-		{name: "running as root user at restricted", ns: "psa-restricted", needs: "secctx", pod: func(p *v1.Pod) {
+		{name: "running as root user at restricted", ns: "psa-restricted", pod: func(p *v1.Pod) {
 			restricted(p)
 			sc(p).RunAsUser = ptrTo(int64(0))
 		}, refused: `violates PodSecurity "restricted:latest": runAsUser=0 (container "c" must not set runAsUser=0)`},
@@ -137,8 +137,11 @@ func TestPodSecurityLevels(t *testing.T) {
 				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "100000"}}}}}
 			tt.pod(p)
 			err := cl.Create(ctxT(t, 10*time.Second), p)
-			if tt.needs != "" {
-				t.Logf("needs the %s part of issue 12", tt.needs)
+			if tt.invalid != "" {
+				if v1.CodeOf(err) != 422 || !strings.Contains(err.Error(), tt.invalid) {
+					t.Fatalf("create: %v (code %d)\nwant 422 %s", err, v1.CodeOf(err), tt.invalid)
+				}
+				return
 			}
 			if tt.refused == "" {
 				if err != nil {
