@@ -180,6 +180,9 @@ func TestExamplesRun(t *testing.T) {
 	waitFor(t, 60*time.Second, "the examples running and ready", func() (bool, string) {
 		web = runningPods(t, cl, "app=web")
 		counter := runningPods(t, cl, "app=counter")
+		if locked := runningPods(t, cl, "app=locked"); len(locked) != 1 {
+			return false, fmt.Sprintf("%d restricted pods running", len(locked))
+		}
 		ready := 0
 		for _, p := range web {
 			if r := p.Status.Condition(v1.PodReady); r != nil && r.Status == v1.ConditionTrue {
