@@ -108,3 +108,97 @@ func TestEmptyDirSizeLimitDeepPath(t *testing.T) {
 		t.Fatalf("phase %s reason %q with 2 MiB below a long path in a 1Mi emptyDir, want Failed/Evicted", st.Phase, st.Reason)
 	}
 }
+
+// TestDirUsageBoundedDescriptors checks that the walk's descriptors do not
+// grow with the depth of the tree: with the agent's descriptor limit just
+// above what is open now, a tree much deeper than that is still measured.
+// (A walk holding a descriptor per level would exhaust the agent's
+// descriptors on every check, failing its other work and the measurement.)
+func TestDirUsageBoundedDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	writeDeep(t, dir, 400, 2<<20)
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = uint64(len(ents) + 64)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	used, err := dirUsage(dir)
+	if rerr := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil {
+		t.Fatalf("dirUsage with %d descriptors: %v", low.Cur, err)
+	}
+	if used < 2<<20 {
+		t.Fatalf("dirUsage = %d, want >= 2 MiB", used)
+	}
+}
+
+// TestDirUsageClimb checks the way back up when the pod has moved the
+// directory the walk is in: the path is followed again from the root, and
+// cut where a directory recorded on it is gone.
+func TestDirUsageClimb(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rename   bool // a is renamed before the climb
+		wantPath int  // directories left on the path
+		wantDir  string
+	}{
+		{"moved child: back to a from the root", false, 2, "a"},
+		{"a renamed: the path is cut at the root", true, 1, "."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, d := range []string{"a/b", "c/x"} {
+				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			open := func(p string) int {
+				fd, err := unix.Open(filepath.Join(dir, p), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fd
+			}
+			key := func(p string) [2]uint64 {
+				var st unix.Stat_t
+				if err := unix.Stat(filepath.Join(dir, p), &st); err != nil {
+					t.Fatal(err)
+				}
+				return statKey(&st)
+			}
+			root := open(".")
+			defer unix.Close(root)
+			path := []*usageDir{{key: key(".")}, {name: "a", key: key("a")}}
+			wantKey := key(tc.wantDir)
+			if tc.rename {
+				if err := os.Rename(filepath.Join(dir, "a"), filepath.Join(dir, "a2")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The walk was in a/b, which the pod moved to c/x: its ".." is c.
+			u := usageWalk{seen: map[[2]uint64]bool{}}
+			fd, got, err := u.climb(root, open("c/x"), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.wantPath || statKey(&st) != wantKey {
+				t.Fatalf("climb: %d directories on the path, at %v; want %d, at %s", len(got), statKey(&st), tc.wantPath, tc.wantDir)
+			}
+		})
+	}
+}
