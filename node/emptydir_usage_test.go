@@ -178,7 +178,7 @@ func TestDirUsageClimb(t *testing.T) {
 			}
 			root := open(".")
 			defer unix.Close(root)
-			path := []*usageDir{{key: key(".")}, {name: "a", key: key("a")}}
+			path := []*walkedDir{{key: key(".")}, {name: "a", key: key("a")}}
 			wantKey := key(tc.wantDir)
 			if tc.rename {
 				if err := os.Rename(filepath.Join(dir, "a"), filepath.Join(dir, "a2")); err != nil {
@@ -186,8 +186,7 @@ func TestDirUsageClimb(t *testing.T) {
 				}
 			}
 			// The walk was in a/b, which the pod moved to c/x: its ".." is c.
-			u := usageWalk{seen: map[[2]uint64]bool{}}
-			fd, got, err := u.climb(root, open("c/x"), path)
+			fd, got, err := climb(root, open("c/x"), path)
 			if err != nil {
 				t.Fatal(err)
 			}
