@@ -186,7 +186,7 @@ func TestDirUsageClimb(t *testing.T) {
 				}
 			}
 			// The walk was in a/b, which the pod moved to c/x: its ".." is c.
-			fd, got, err := climb(root, open("c/x"), path)
+			fd, got, back, err := climb(root, open("c/x"), path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,6 +194,9 @@ func TestDirUsageClimb(t *testing.T) {
 			var st unix.Stat_t
 			if err := unix.Fstat(fd, &st); err != nil {
 				t.Fatal(err)
+			}
+			if back {
+				t.Error("climb reports it went back up by '..' from a moved directory")
 			}
 			if len(got) != tc.wantPath || statKey(&st) != wantKey {
 				t.Fatalf("climb: %d directories on the path, at %v; want %d, at %s", len(got), statKey(&st), tc.wantPath, tc.wantDir)

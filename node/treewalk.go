@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,10 @@ type treeVisitor struct {
 	// entry is called for each entry that is not a directory (st from
 	// fstatat without following links) in the directory open as dirfd.
 	entry func(dirfd int, name string, st *unix.Stat_t) error
+	// leave (optional) is called when the walk is back in a directory,
+	// open as dirfd, from its subdirectory name, done with it; not when
+	// the pod moved that subdirectory meanwhile.
+	leave func(dirfd int, name string) error
 }
 
 // walkedDir is a directory on the walk's path from its root.
@@ -65,8 +70,15 @@ func walkTree(root int, v treeVisitor) error {
 			if len(path) == 0 {
 				break
 			}
-			if cur, path, err = climb(root, cur, path); err != nil {
+			var back bool
+			if cur, path, back, err = climb(root, cur, path); err != nil {
 				return err
+			}
+			if v.leave != nil && back {
+				if err := v.leave(cur, d.name); err != nil {
+					unix.Close(cur)
+					return err
+				}
 			}
 			continue
 		}
@@ -94,23 +106,23 @@ func walkTree(root int, v treeVisitor) error {
 }
 
 // climb closes cur (the directory just left) and returns a descriptor of
-// the new end of path: its "..", when that is the directory recorded there.
-// Otherwise the pod moved a directory meanwhile: path is followed again from
-// root, name by name, and cut where a directory is no longer the one
-// recorded (the rest of that branch is not walked).
-func climb(root, cur int, path []*walkedDir) (int, []*walkedDir, error) {
+// the new end of path: its "..", when that is the directory recorded there
+// (back is then true). Otherwise the pod moved a directory meanwhile: path
+// is followed again from root, name by name, and cut where a directory is
+// no longer the one recorded (the rest of that branch is not walked).
+func climb(root, cur int, path []*walkedDir) (fd int, _ []*walkedDir, back bool, _ error) {
 	up, err := openDirAt(cur, "..")
 	unix.Close(cur)
 	if err == nil {
 		var st unix.Stat_t
 		if unix.Fstat(up, &st) == nil && statKey(&st) == path[len(path)-1].key {
-			return up, path, nil
+			return up, path, true, nil
 		}
 		unix.Close(up)
 	}
-	fd, err := unix.Dup(root)
+	fd, err = unix.Dup(root)
 	if err != nil {
-		return -1, nil, fmt.Errorf("dup: %w", err)
+		return -1, nil, false, fmt.Errorf("dup: %w", err)
 	}
 	for i := 1; i < len(path); i++ {
 		next, err := openDirAt(fd, path[i].name)
@@ -120,12 +132,12 @@ func climb(root, cur int, path []*walkedDir) (int, []*walkedDir, error) {
 			err = unix.ENOENT
 		}
 		if err != nil {
-			return fd, path[:i], nil
+			return fd, path[:i], false, nil
 		}
 		unix.Close(fd)
 		fd = next
 	}
-	return fd, path, nil
+	return fd, path, false, nil
 }
 
 // scanDir visits the directory open as fd and its entries that are not
@@ -171,4 +183,41 @@ func scanDir(fd int, name string, v treeVisitor) (*walkedDir, error) {
 // something of another kind since it was listed.
 func gone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)
+}
+
+// removePodDir removes a pod's directory and everything in it, as
+// os.RemoveAll would, but with walkTree's bounded descriptors: the pod's
+// volumes may hold a tree deeper than the agent's descriptor limit, which
+// os.RemoveAll (a descriptor per level) fails on, leaving the pod's data
+// on the node for good. The pod's containers are gone by then, so nothing
+// moves under the walk; what is mounted there must be unmounted first.
+func removePodDir(dir string) error {
+	root, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil
+	case errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP):
+		return os.Remove(dir)
+	case err != nil:
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	unlink := func(dirfd int, name string, flags int) error {
+		if err := unix.Unlinkat(dirfd, name, flags); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+		return nil
+	}
+	err = walkTree(root, treeVisitor{
+		dir:   func(int, string, *unix.Stat_t) error { return nil },
+		entry: func(dirfd int, name string, _ *unix.Stat_t) error { return unlink(dirfd, name, 0) },
+		leave: func(dirfd int, name string) error { return unlink(dirfd, name, unix.AT_REMOVEDIR) },
+	})
+	unix.Close(root)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
