@@ -72,3 +72,40 @@ func TestRemovePodDirDeepTree(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveStateDir checks node reset's removal of the state directory
+// with a pod whose volume is deeper than os.RemoveAll can remove.
+func TestRemoveStateDir(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	vol := filepath.Join(state, "pods", "uid", volumesDir, "scratch")
+	if err := os.MkdirAll(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(state, "net"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeDeep(t, vol, 400, 4<<10)
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	low := old
+	low.Cur = uint64(len(ents) + 64)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	err = RemoveStateDir(state)
+	if rerr := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil {
+		t.Fatalf("RemoveStateDir: %v", err)
+	}
+	if _, err := os.Lstat(state); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the state dir is still there: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -220,4 +221,21 @@ func removePodDir(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// RemoveStateDir removes the agent's state directory for `orchd node reset
+// --remove-state`, once UnmountPodVolumes has unmounted what the agent
+// mounted there: each pod's directory as removePodDir does (a pod's volumes
+// may be deeper than os.RemoveAll can remove), then the rest.
+func RemoveStateDir(stateDir string) error {
+	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("list pods: %w", err)
+	}
+	for _, e := range ents {
+		if err := removePodDir(filepath.Join(stateDir, "pods", e.Name())); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(stateDir)
 }
