@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -156,41 +155,4 @@ func (w *podWorker) checkEmptyDirUsage(pod *v1.Pod) *terminalReason {
 		}
 	}
 	return nil
-}
-
-// dirUsage is the disk space the files under dir take (as du: allocated
-// blocks, each inode counted once), not following symlinks.
-func dirUsage(dir string) (int64, error) {
-	seen := map[uint64]bool{}
-	var total int64
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			total += info.Size()
-			return nil
-		}
-		if seen[st.Ino] {
-			return nil
-		}
-		seen[st.Ino] = true
-		total += st.Blocks * 512
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("usage of %s: %w", dir, err)
-	}
-	return total, nil
 }

@@ -45,11 +45,11 @@ func (a *Agent) setPodVolumesOwnership(pod *v1.Pod, podDir string) error {
 
 // setVolumeOwnership applies the fsGroup to dir and everything under it.
 // The volume is written by the pod's containers while the agent walks it,
-// so every entry is opened relative to its parent's descriptor without
-// following symbolic links, and changed through that descriptor: a
-// container that swaps a directory for a link to a host path cannot make
-// the agent chown or chmod the host's files. A link itself changes group,
-// never its target.
+// so the walk is walkTree's (relative to descriptors, no link followed,
+// descriptors bounded whatever the depth) and every entry is changed
+// through a descriptor opened without following links: a container that
+// swaps a directory for a link to a host path cannot make the agent chown
+// or chmod the host's files. A link itself changes group, never its target.
 func setVolumeOwnership(dir string, gid int, onRootMismatch bool) error {
 	if onRootMismatch {
 		ok, err := ownershipMatches(dir, gid)
@@ -64,65 +64,38 @@ func setVolumeOwnership(dir string, gid int, onRootMismatch bool) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
-	return ownDir(fd, dir, gid)
-}
-
-// ownDir applies the fsGroup to the open directory fd (named path in
-// errors) and its entries, then closes fd.
-func ownDir(fd int, path string, gid int) error {
-	d := os.NewFile(uintptr(fd), path)
-	defer d.Close()
-	if err := ownFD(fd, path, gid, true); err != nil {
-		return err
-	}
-	names, err := d.Readdirnames(-1)
+	defer unix.Close(fd)
+	err = walkTree(fd, treeVisitor{
+		dir:   func(fd int, name string, _ *unix.Stat_t) error { return ownFD(fd, name, gid, true) },
+		entry: func(dirfd int, name string, st *unix.Stat_t) error { return ownEntry(dirfd, name, st, gid) },
+	})
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	for _, name := range names {
-		p := filepath.Join(path, name)
-		var st unix.Stat_t
-		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue // removed by the pod meanwhile
-			}
-			return fmt.Errorf("stat %s: %w", p, err)
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFLNK:
-			if err := unix.Fchownat(fd, name, -1, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, unix.ENOENT) {
-				return fmt.Errorf("chown %s: %w", p, err)
-			}
-		case unix.S_IFDIR:
-			sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-					continue // replaced by the pod meanwhile
-				}
-				return fmt.Errorf("open %s: %w", p, err)
-			}
-			if err := ownDir(sub, p, gid); err != nil {
-				return err
-			}
-		default:
-			// O_PATH opens the entry itself (a fifo or device is not
-			// opened for I/O); O_NOFOLLOW makes a link swapped in since the
-			// stat fail the open instead of being followed.
-			f, err := unix.Openat(fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				if errors.Is(err, unix.ENOENT) {
-					continue
-				}
-				return fmt.Errorf("open %s: %w", p, err)
-			}
-			err = ownFD(f, p, gid, false)
-			unix.Close(f)
-			if err != nil {
-				return err
-			}
-		}
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	return nil
+}
+
+// ownEntry applies the fsGroup to the entry name (not a directory) of the
+// directory open as dirfd.
+func ownEntry(dirfd int, name string, st *unix.Stat_t, gid int) error {
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		if err := unix.Fchownat(dirfd, name, -1, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("chown %s: %w", name, err)
+		}
+		return nil
+	}
+	// O_PATH opens the entry itself (a fifo or device is not opened for
+	// I/O); O_NOFOLLOW makes a link swapped in since the stat fail the open
+	// instead of being followed.
+	f, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("open %s: %w", name, err)
+	}
+	defer unix.Close(f)
+	return ownFD(f, name, gid, false)
 }
 
 // ownFD gives the file open as fd group gid and the fsGroup's permission

@@ -604,7 +604,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 		w.log.Warn("terminate pod", "err", err)
 		return false
 	}
-	if err := os.RemoveAll(w.a.podDir(w.uid)); err != nil {
+	if err := removePodDir(w.a.podDir(w.uid)); err != nil {
 		w.log.Warn("remove pod dir", "err", err)
 	}
 	w.sandbox = nil

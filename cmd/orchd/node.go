@@ -475,7 +475,7 @@ node's network namespace.`,
 				if err := node.UnmountPodVolumes(stateDir); err != nil {
 					return fmt.Errorf("keeping --state-dir: %w", err)
 				}
-				return os.RemoveAll(stateDir)
+				return node.RemoveStateDir(stateDir)
 			}
 			return nil
 		},

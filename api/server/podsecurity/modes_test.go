@@ -117,8 +117,6 @@ func TestModes(t *testing.T) {
 			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
 		{name: "pod status is not checked", ns: namespace("ns"),
 			req: Request{Operation: Update, Resource: "pods", Subresource: "status", Name: "p", Object: hostNetPod("p"), OldObject: hostNetPod("p")}},
-		{name: "missing namespace is left to the store's 404",
-			req: Request{Operation: Create, Resource: "pods", Name: "p", Object: hostNetPod("p")}},
 		{name: "other resources are not checked", ns: namespace("ns", enforce, "restricted"),
 			req: Request{Operation: Create, Resource: "services", Name: "s", Object: &v1.Service{ObjectMeta: v1.ObjectMeta{Name: "s", Namespace: "ns"}}}},
 	}

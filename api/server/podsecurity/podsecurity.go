@@ -222,11 +222,11 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 	}
 	if req.Resource != "namespaces" {
 		// As Kubernetes' NamespaceLifecycle admission runs first, a write
-		// into a namespace that does not exist gets its 404 (from the FSM),
-		// not a Pod Security answer.
-		if _, err := a.store.Namespace(ctx, req.Namespace); v1.IsNotFound(err) {
-			return nil, nil
-		} else if err != nil {
+		// into a namespace that does not exist gets its 404, not a Pod
+		// Security answer. It is refused here, not left to the FSM: a
+		// namespace created between this read and the FSM's apply would
+		// otherwise hold a pod no level was checked against.
+		if _, err := a.store.Namespace(ctx, req.Namespace); err != nil {
 			return nil, err
 		}
 	}
