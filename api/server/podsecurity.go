@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"orch.io/orch/api/server/podsecurity"
 	v1 "orch.io/orch/api/v1"
@@ -19,10 +20,24 @@ func (s *Server) admitPodSecurity(ctx context.Context, req *request, obj, old v1
 		op = podsecurity.Update
 	}
 	m := obj.GetObjectMeta()
-	warnings, err := s.podSecurity.Admit(ctx, podsecurity.Request{
-		Operation: op, Resource: req.resource.Name, Subresource: req.sub,
-		Namespace: m.Namespace, Name: m.Name, Object: obj, OldObject: old,
-	})
+	admit := func() ([]string, error) {
+		return s.podSecurity.Admit(ctx, podsecurity.Request{
+			Operation: op, Resource: req.resource.Name, Subresource: req.sub,
+			Namespace: m.Namespace, Name: m.Name, Object: obj, OldObject: old,
+		})
+	}
+	warnings, err := admit()
+	if v1.CodeOf(err) == http.StatusForbidden {
+		// The namespace read here has no read barrier, and its labels may
+		// have been relaxed a moment ago through another master: a refusal
+		// is decided again on the labels as committed, so a client that
+		// labels a namespace and then creates a pod is never refused by
+		// the old labels. Admitted writes, the common case, pay nothing.
+		if _, berr := s.backend.ReadBarrier(ctx); berr != nil {
+			return berr
+		}
+		warnings, err = admit()
+	}
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,19 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 // warningsOf parses the Warning headers of resp, as kubectl does.
@@ -159,4 +162,49 @@ func TestWarningHeaderLimits(t *testing.T) {
 		t.Errorf("warnings %q\nwant %q", texts, want)
 	}
 	addWarnings(t.Context(), "no recorder") // no panic without one
+}
+
+// staleBackend shows the store of another cluster (an older view) until a
+// read barrier is asked for, as a follower that has not yet applied the
+// latest entries would.
+type staleBackend struct {
+	Backend
+	stale   *fsm.Store
+	barrier atomic.Bool
+}
+
+func (b *staleBackend) Store() *fsm.Store {
+	if b.barrier.Load() {
+		return b.Backend.Store()
+	}
+	return b.stale
+}
+
+func (b *staleBackend) ReadBarrier(ctx context.Context) (uint64, error) {
+	b.barrier.Store(true)
+	return b.Backend.ReadBarrier(ctx)
+}
+
+// A namespace relaxed a moment ago (committed, not yet applied on the
+// master that admits the pod) does not refuse the pod by its old labels.
+func TestPodSecurityRefusalRereadsCommittedLabels(t *testing.T) {
+	e := newTestEnv(t)
+	old := newTestEnv(t)
+	restricted := map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}
+	privileged := map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}
+	old.expectCode(t, http.StatusCreated, http.MethodPost, "/api/v1/namespaces", &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "infra", Labels: restricted}})
+	e.expectCode(t, http.StatusCreated, http.MethodPost, "/api/v1/namespaces", &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "infra", Labels: privileged}})
+	p := probeHostPod("probe")
+	p.Namespace = "infra"
+	// The old labels alone refuse it.
+	old.expectCode(t, http.StatusForbidden, http.MethodPost, "/api/v1/namespaces/infra/pods", p)
+	var sb *staleBackend
+	lagging := e.serveAlso(t, nil, func(b Backend) Backend {
+		sb = &staleBackend{Backend: b, stale: old.server.backend.Store()}
+		return sb
+	})
+	lagging.expectCode(t, http.StatusCreated, http.MethodPost, "/api/v1/namespaces/infra/pods", p)
+	if !sb.barrier.Load() {
+		t.Error("the pod was admitted without a read barrier")
+	}
 }
