@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/sys/unix"
 )
 
 // TestRemovePodDirDeepTree checks that a deleted pod's directory goes away
@@ -39,23 +38,7 @@ func TestRemovePodDirDeepTree(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeDeep(t, vol, tc.depth, 64<<10)
-			ents, err := os.ReadDir("/proc/self/fd")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var old unix.Rlimit
-			if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-				t.Fatal(err)
-			}
-			low := old
-			low.Cur = uint64(len(ents) + 64)
-			if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-				t.Fatal(err)
-			}
-			err = removePodDir(pod)
-			if rerr := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); rerr != nil {
-				t.Fatal(rerr)
-			}
+			err := withFewDescriptors(t, func() error { return removePodDir(pod) })
 			if err != nil {
 				t.Fatalf("removePodDir: %v", err)
 			}
@@ -85,23 +68,7 @@ func TestRemoveStateDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeDeep(t, vol, 400, 4<<10)
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	low := old
-	low.Cur = uint64(len(ents) + 64)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	err = RemoveStateDir(state)
-	if rerr := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); rerr != nil {
-		t.Fatal(rerr)
-	}
+	err := withFewDescriptors(t, func() error { return RemoveStateDir(state) })
 	if err != nil {
 		t.Fatalf("RemoveStateDir: %v", err)
 	}

@@ -31,23 +31,7 @@ func TestSetVolumeOwnershipDeepTree(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeDeep(t, dir, tc.depth, 64<<10)
-			ents, err := os.ReadDir("/proc/self/fd")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var old unix.Rlimit
-			if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-				t.Fatal(err)
-			}
-			low := old
-			low.Cur = uint64(len(ents) + 64)
-			if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-				t.Fatal(err)
-			}
-			err = setVolumeOwnership(dir, gid, false)
-			if rerr := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); rerr != nil {
-				t.Fatal(rerr)
-			}
+			err := withFewDescriptors(t, func() error { return setVolumeOwnership(dir, gid, false) })
 			if err != nil {
 				t.Fatalf("setVolumeOwnership: %v", err)
 			}
