@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
 )
 
 // TestRemovePodDirDeepTree checks that a deleted pod's directory goes away
