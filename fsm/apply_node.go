@@ -79,10 +79,13 @@ func allocatePodCIDR(w *writeTxn, node, clusterCIDR string, maskSize int) (strin
 	used := make(map[uint32]bool)
 	it, err := w.txn.Get("nodes", indexID)
 	if err != nil {
-		panic(fmt.Sprintf("fsm: list nodes: %v", err))
+		return "", v1.NewInternalError(fmt.Errorf("list nodes: %w", err))
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		n := raw.(*Record).Object().(*v1.Node)
+		n, ok := raw.(*Record).Object().(*v1.Node)
+		if !ok {
+			continue // stored by an older orch and unreadable: it holds no CIDR
+		}
 		for _, c := range append([]string{n.Spec.PodCIDR}, n.Spec.PodCIDRs...) {
 			_, sub, err := net.ParseCIDR(c)
 			if err != nil || sub.IP.To4() == nil || !cluster.Contains(sub.IP) {

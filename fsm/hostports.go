@@ -21,7 +21,7 @@ func hostPortConflict(w *writeTxn, node string, p *v1.Pod) error {
 	}
 	var used v1.HostPortSet
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if q := raw.(*Record).Object().(*v1.Pod); !q.Terminal() && q.UID != p.UID {
+		if q, ok := raw.(*Record).Object().(*v1.Pod); ok && !q.Terminal() && q.UID != p.UID {
 			used.Add(v1.PodHostPorts(q)...)
 		}
 	}

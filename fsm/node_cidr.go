@@ -70,11 +70,11 @@ func checkPodCIDRs(w *writeTxn, n *v1.Node, clusterCIDR string) error {
 	}
 	it, err := w.txn.Get("nodes", indexID)
 	if err != nil {
-		panic(fmt.Sprintf("fsm: list nodes: %v", err))
+		return v1.NewInternalError(fmt.Errorf("list nodes: %w", err))
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		other := raw.(*Record).Object().(*v1.Node)
-		if other.Name == n.Name {
+		other, ok := raw.(*Record).Object().(*v1.Node)
+		if !ok || other.Name == n.Name {
 			continue
 		}
 		for _, oc := range nodeCIDRs(other) {
