@@ -169,8 +169,14 @@ func deleteConntrack(netnsPath string, flows []StaleFlow) (uint, error) {
 
 // conntrackHandle opens a netfilter netlink handle in the namespace.
 func conntrackHandle(netnsPath string) (*netlink.Handle, error) {
+	return netlinkHandle(netnsPath, unix.NETLINK_NETFILTER)
+}
+
+// netlinkHandle opens a netlink handle of the protocol in the namespace at
+// netnsPath (the process's own when empty).
+func netlinkHandle(netnsPath string, protocol int) (*netlink.Handle, error) {
 	if netnsPath == "" {
-		h, err := netlink.NewHandle(unix.NETLINK_NETFILTER)
+		h, err := netlink.NewHandle(protocol)
 		if err != nil {
 			return nil, fmt.Errorf("netlink handle: %w", err)
 		}
@@ -181,7 +187,7 @@ func conntrackHandle(netnsPath string) (*netlink.Handle, error) {
 		return nil, fmt.Errorf("open netns %s: %w", netnsPath, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_NETFILTER)
+	h, err := netlink.NewHandleAt(ns, protocol)
 	if err != nil {
 		return nil, fmt.Errorf("netlink handle in %s: %w", netnsPath, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	v1 "orch.io/orch/api/v1"
@@ -185,23 +184,7 @@ func routeDevices(netnsPath string, ips []string) (map[string]string, error) {
 // routeHandle opens a netlink route handle in the namespace at netnsPath
 // (the process's own when empty).
 func routeHandle(netnsPath string) (*netlink.Handle, error) {
-	if netnsPath == "" {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			return nil, fmt.Errorf("netlink handle: %w", err)
-		}
-		return h, nil
-	}
-	ns, err := netns.GetFromPath(netnsPath)
-	if err != nil {
-		return nil, fmt.Errorf("open netns %s: %w", netnsPath, err)
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, fmt.Errorf("netlink handle in %s: %w", netnsPath, err)
-	}
-	return h, nil
+	return netlinkHandle(netnsPath, unix.NETLINK_ROUTE)
 }
 
 // writeSysctl sets the sysctl file at path to value unless it holds it
