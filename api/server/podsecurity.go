@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"orch.io/orch/api/server/podsecurity"
 	v1 "orch.io/orch/api/v1"
-	"orch.io/orch/fsm"
 )
 
 // admitPodSecurity runs Pod Security admission (package podsecurity) on a
@@ -50,38 +48,23 @@ func (s *Server) admitPodSecurity(ctx context.Context, req *request, obj, old v1
 // caches) it reads without a read barrier, except that a namespace missing
 // here is looked for again after one: it may have just been created
 // through another master.
-type podSecurityStore struct{ backend Backend }
+type podSecurityStore struct {
+	podsecurity.Store // the local store, read as it is
+	backend           Backend
+}
+
+func newPodSecurityStore(b Backend) podSecurityStore {
+	return podSecurityStore{Store: podsecurity.StoreOf(b.Store), backend: b}
+}
 
 // Namespace implements podsecurity.Store.
 func (p podSecurityStore) Namespace(ctx context.Context, name string) (*v1.Namespace, error) {
-	rec, err := p.backend.Store().Get("namespaces", "", name)
-	if v1.IsNotFound(err) {
-		if _, err := p.backend.ReadBarrier(ctx); err != nil {
-			return nil, err
-		}
-		rec, err = p.backend.Store().Get("namespaces", "", name)
+	ns, err := p.Store.Namespace(ctx, name)
+	if !v1.IsNotFound(err) {
+		return ns, err
 	}
-	if err != nil {
+	if _, err := p.backend.ReadBarrier(ctx); err != nil {
 		return nil, err
 	}
-	ns, ok := rec.Object().(*v1.Namespace)
-	if !ok {
-		return nil, fmt.Errorf("namespace %s: stored as %T", name, rec.Object())
-	}
-	return ns, nil
-}
-
-// Pods implements podsecurity.Store.
-func (p podSecurityStore) Pods(ctx context.Context, namespace string) ([]*v1.Pod, error) {
-	res, err := p.backend.Store().List("pods", fsm.ListOptions{Namespace: namespace})
-	if err != nil {
-		return nil, err
-	}
-	pods := make([]*v1.Pod, 0, len(res.Items))
-	for _, rec := range res.Items {
-		if pod, ok := rec.Object().(*v1.Pod); ok {
-			pods = append(pods, pod)
-		}
-	}
-	return pods, nil
+	return p.Store.Namespace(ctx, name)
 }

@@ -183,7 +183,7 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, backend: backend, log: log.With("subsystem", "api"), metrics: newMetrics(cfg.Registry)}
 	s.limits = newLimiter(cfg, cfg.Registry)
-	ps, err := podsecurity.New(cfg.PodSecurity, podSecurityStore{backend}, log, cfg.Registry)
+	ps, err := podsecurity.New(cfg.PodSecurity, newPodSecurityStore(backend), log, cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
