@@ -67,6 +67,9 @@ type Runtime struct {
 	cfg    Config
 	client *client.Client
 	log    *slog.Logger
+	// kernelHasX32 is whether the kernel runs x32 system calls (the
+	// RuntimeDefault profile keeps its x32 part only then).
+	kernelHasX32 bool
 }
 
 var _ node.Runtime = (*Runtime)(nil)
@@ -116,9 +119,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Address, err)
 	}
 	r := &Runtime{
-		cfg:    cfg,
-		client: c,
-		log:    cfg.Logger.With("subsystem", "containerd", "namespace", cfg.Namespace),
+		cfg:          cfg,
+		client:       c,
+		kernelHasX32: probeKernelX32(),
+		log:          cfg.Logger.With("subsystem", "containerd", "namespace", cfg.Namespace),
 	}
 	if _, hasDeadline := ctx.Deadline(); !hasDeadline {
 		var cancel context.CancelFunc
