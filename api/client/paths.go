@@ -12,7 +12,8 @@ import (
 // object, optionally of one of its subresources ("status", "scale",
 // "binding"). resource may be any name v1.ResourceByName accepts. For a
 // namespaced resource, namespace "" with name "" is the all-namespaces
-// collection (/api/v1/pods); the namespace is ignored for cluster-scoped
+// collection (/api/v1/pods); resources of other groups are under
+// /apis/<group>/<version>; the namespace is ignored for cluster-scoped
 // resources.
 func ResourcePath(resource, namespace, name string, subresource ...string) (string, error) {
 	r, ok := v1.ResourceByName(resource)
@@ -20,7 +21,7 @@ func ResourcePath(resource, namespace, name string, subresource ...string) (stri
 		return "", fmt.Errorf("unknown resource %q (known: %s)", resource, strings.Join(v1.ResourceNames(), ", "))
 	}
 	var b strings.Builder
-	b.WriteString("/api/v1")
+	b.WriteString(r.PathPrefix())
 	if r.Namespaced && namespace != "" {
 		b.WriteString("/namespaces/")
 		b.WriteString(url.PathEscape(namespace))

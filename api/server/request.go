@@ -30,7 +30,17 @@ type request struct {
 //	/api/v1/{resource}[/{name}[/{sub}]]                 cluster-scoped, or list across namespaces
 //	/api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]] namespaced
 func parsePath(method, path string, watch bool) (*request, error) {
-	rest := strings.TrimPrefix(path, "/api/v1/")
+	group, version := "", v1.APIVersion
+	rest, core := strings.CutPrefix(path, "/api/v1/")
+	if !core {
+		// /apis/{group}/{version}/...
+		gvRest, ok := strings.CutPrefix(path, "/apis/")
+		parts := strings.SplitN(gvRest, "/", 3)
+		if !ok || len(parts) < 3 || parts[0] == "" || parts[1] == "" {
+			return nil, v1.NewNotFound("path", path)
+		}
+		group, version, rest = parts[0], parts[1], parts[2]
+	}
 	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	for _, s := range segs {
 		if s == "" {
@@ -45,8 +55,8 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		req.namespace = segs[1]
 		segs = segs[2:]
 	}
-	r, ok := v1.ResourceByName(segs[0])
-	if !ok || r.Name != segs[0] {
+	r, ok := v1.ResourceIn(group, version, segs[0])
+	if !ok {
 		return nil, v1.NewNotFound("resource", segs[0])
 	}
 	req.resource = r
@@ -219,8 +229,8 @@ func decodeObject(req *request, body []byte) (v1.Object, error) {
 	if tm.Kind != "" && tm.Kind != req.resource.Kind {
 		return nil, v1.NewBadRequest(fmt.Sprintf("the body's kind %q does not match the path's %q", tm.Kind, req.resource.Kind))
 	}
-	if tm.APIVersion != "" && tm.APIVersion != v1.APIVersion {
-		return nil, v1.NewBadRequest(fmt.Sprintf("apiVersion %q is not supported (use %q)", tm.APIVersion, v1.APIVersion))
+	if gv := req.resource.GroupVersion(); tm.APIVersion != "" && tm.APIVersion != gv {
+		return nil, v1.NewBadRequest(fmt.Sprintf("apiVersion %q is not supported (use %q)", tm.APIVersion, gv))
 	}
 	m := obj.GetObjectMeta()
 	if req.resource.Namespaced {

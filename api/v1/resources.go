@@ -3,12 +3,18 @@ package v1
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 )
 
 // Resource describes one REST resource: its path name, its kind and how to
 // make an empty object of it.
 type Resource struct {
+	// Group is the API group, "" for the core group (served under
+	// /api/v1; other groups under /apis/<group>/<version>).
+	Group string
+	// Version is the group's version; "" means "v1".
+	Version string
 	// Name is the plural path segment, e.g. "pods".
 	Name string
 	// Singular is the singular name, e.g. "pod".
@@ -21,6 +27,11 @@ type Resource struct {
 	Namespaced bool
 	// HasStatus says whether the resource has a status subresource.
 	HasStatus bool
+	// Verbs are the verbs the resource serves, for discovery and
+	// authorization; nil means create, delete, get, list, patch, update
+	// and watch. A create-only review (SubjectAccessReview) names only
+	// "create".
+	Verbs []string
 	// New returns an empty object of the kind.
 	New func() Object
 }
@@ -44,6 +55,94 @@ var resources = []Resource{
 		New: func() Object { return &ResourceQuota{} }},
 	{Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", ShortNames: []string{"limits"}, Namespaced: true,
 		New: func() Object { return &LimitRange{} }},
+}
+
+// kindByType maps each resource's Go type to its kind, so KindOf needs no
+// switch to extend. Read-only after initialisation.
+var kindByType = func() map[reflect.Type]string {
+	m := make(map[reflect.Type]string, len(resources))
+	for _, r := range resources {
+		m[reflect.TypeOf(r.New())] = r.Kind
+	}
+	return m
+}()
+
+// GroupVersion is the resource's apiVersion: "v1" for the core group,
+// "<group>/<version>" for the others.
+func (r Resource) GroupVersion() string {
+	v := r.Version
+	if v == "" {
+		v = APIVersion
+	}
+	if r.Group == "" {
+		return v
+	}
+	return r.Group + "/" + v
+}
+
+// PathPrefix is the REST path under which the resource is served:
+// "/api/v1" or "/apis/<group>/<version>".
+func (r Resource) PathPrefix() string {
+	if r.Group == "" {
+		return "/api/" + r.GroupVersion()
+	}
+	return "/apis/" + r.GroupVersion()
+}
+
+// GroupVersion names one served API group version.
+type GroupVersion struct {
+	Group, Version string
+}
+
+// String is the apiVersion, "<group>/<version>".
+func (gv GroupVersion) String() string { return gv.Group + "/" + gv.Version }
+
+// Groups returns the served API groups other than the core group, each
+// version once, sorted by group.
+func Groups() []GroupVersion {
+	seen := map[GroupVersion]bool{}
+	var out []GroupVersion
+	for _, r := range resources {
+		if r.Group == "" {
+			continue
+		}
+		gv := GroupVersion{Group: r.Group, Version: r.Version}
+		if gv.Version == "" {
+			gv.Version = APIVersion
+		}
+		if !seen[gv] {
+			seen[gv] = true
+			out = append(out, gv)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// GroupResources returns the resources of one group version ("" and "v1"
+// for the core group), in table order.
+func GroupResources(group, version string) []Resource {
+	var out []Resource
+	for _, r := range resources {
+		rv := r.Version
+		if rv == "" {
+			rv = APIVersion
+		}
+		if r.Group == group && rv == version {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ResourceIn finds a resource by its plural name in one group version.
+func ResourceIn(group, version, name string) (Resource, bool) {
+	for _, r := range GroupResources(group, version) {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Resource{}, false
 }
 
 // Resources returns every supported resource, in a stable order.
@@ -87,23 +186,8 @@ func ResourceOf(obj Object) (Resource, error) {
 
 // KindOf returns the kind of an object from its Go type.
 func KindOf(obj Object) string {
-	switch obj.(type) {
-	case *Namespace:
-		return "Namespace"
-	case *Node:
-		return "Node"
-	case *Pod:
-		return "Pod"
-	case *ReplicationController:
-		return "ReplicationController"
-	case *Service:
-		return "Service"
-	case *Endpoints:
-		return "Endpoints"
-	case *ResourceQuota:
-		return "ResourceQuota"
-	case *LimitRange:
-		return "LimitRange"
+	if k, ok := kindByType[reflect.TypeOf(obj)]; ok {
+		return k
 	}
 	return obj.GetTypeMeta().Kind
 }
@@ -122,7 +206,11 @@ func ResourceNames() []string {
 func SetTypeMeta(obj Object) {
 	tm := obj.GetTypeMeta()
 	tm.Kind = KindOf(obj)
-	tm.APIVersion = APIVersion
+	if r, ok := ResourceByKind(tm.Kind); ok {
+		tm.APIVersion = r.GroupVersion()
+	} else {
+		tm.APIVersion = APIVersion
+	}
 }
 
 // DeepCopy returns a deep copy of obj by a JSON round trip. It is meant for

@@ -233,11 +233,15 @@ func decodeDocument(source string, js []byte) ([]*manifest, error) {
 	if head.Kind == "" {
 		return nil, fmt.Errorf("%s: kind is missing", source)
 	}
-	if head.APIVersion != v1.APIVersion {
+	want := v1.APIVersion
+	if r, ok := v1.ResourceByKind(head.Kind); ok {
+		want = r.GroupVersion()
+	}
+	if head.APIVersion != want {
 		if head.APIVersion == "" {
-			return nil, fmt.Errorf("%s: apiVersion is missing (want %q)", source, v1.APIVersion)
+			return nil, fmt.Errorf("%s: apiVersion is missing (want %q)", source, want)
 		}
-		return nil, fmt.Errorf("%s: apiVersion %q is not supported (want %q)", source, head.APIVersion, v1.APIVersion)
+		return nil, fmt.Errorf("%s: apiVersion %q is not supported (want %q)", source, head.APIVersion, want)
 	}
 	if isListKind(head.Kind) {
 		var list struct {
