@@ -75,6 +75,10 @@ func New(cfg *Config) (*Client, error) {
 	if !pool.AppendCertsFromPEM(pemBytes) {
 		return nil, errors.New("certificate authority: no PEM certificate found")
 	}
+	getCert, err := clientCertificate(cfg)
+	if err != nil {
+		return nil, err
+	}
 	dialTimeout := orDefault(cfg.DialTimeout, DefaultDialTimeout)
 	dialer := &net.Dialer{
 		Timeout: dialTimeout,
@@ -88,7 +92,7 @@ func New(cfg *Config) (*Client, error) {
 	}
 	c.transport = &http.Transport{
 		DialContext:           dialer.DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, GetClientCertificate: getCert},
 		TLSHandshakeTimeout:   orDefault(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
 		MaxIdleConns:          perHost * 8,
 		MaxIdleConnsPerHost:   perHost,

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -51,6 +52,21 @@ type Config struct {
 	CertificateAuthorityData []byte `json:"certificateAuthorityData,omitempty"`
 	// Token is the bearer token sent with every request.
 	Token string `json:"token,omitempty"`
+	// ClientCertificate and ClientKey are paths of the PEM files of a client
+	// certificate and its key (relative paths are resolved against the
+	// directory of the config file by LoadConfig). They are read for each
+	// new connection, so a renewed certificate written in place is used
+	// from the next connection on.
+	ClientCertificate string `json:"clientCertificate,omitempty"`
+	ClientKey         string `json:"clientKey,omitempty"`
+	// ClientCertificateData and ClientKeyData are the same as PEM bytes
+	// (base64 in the file); they take precedence over the paths.
+	ClientCertificateData []byte `json:"clientCertificateData,omitempty"`
+	ClientKeyData         []byte `json:"clientKeyData,omitempty"`
+	// GetClientCertificate, if set, supplies the client certificate for each
+	// new connection (a node's certificate manager); it takes precedence
+	// over the fields above.
+	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error) `json:"-"`
 
 	// DialTimeout bounds a TCP connect to one server (default 1s), so a dead
 	// server is skipped quickly.
@@ -85,8 +101,10 @@ func LoadConfig(path string) (*Config, error) {
 	if cfg.Kind != "" && cfg.Kind != ConfigKind {
 		return nil, fmt.Errorf("client config %s: kind is %q, want %q", path, cfg.Kind, ConfigKind)
 	}
-	if cfg.CertificateAuthority != "" && !filepath.IsAbs(cfg.CertificateAuthority) {
-		cfg.CertificateAuthority = filepath.Join(filepath.Dir(path), cfg.CertificateAuthority)
+	for _, p := range []*string{&cfg.CertificateAuthority, &cfg.ClientCertificate, &cfg.ClientKey} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(path), *p)
+		}
 	}
 	return &cfg, nil
 }

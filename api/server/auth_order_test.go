@@ -23,11 +23,11 @@ func TestAuthorizationBeforeParameters(t *testing.T) {
 		reason, says       string
 	}{
 		{"node create with a bad fieldValidation", http.MethodPost, podPath("") + "?fieldValidation=Loose", newPod("x", nil), []reqOpt{node},
-			403, v1.ReasonForbidden, "create pods is not allowed"},
+			403, v1.ReasonForbidden, "cannot create resource \"pods\""},
 		{"node create with a bad flag", http.MethodPost, podPath("") + "?pretty=maybe", newPod("x", nil), []reqOpt{node},
-			403, v1.ReasonForbidden, "create pods is not allowed"},
+			403, v1.ReasonForbidden, "cannot create resource \"pods\""},
 		{"node scale with a bad resourceVersionMatch", http.MethodPut, "/api/v1/namespaces/default/replicationcontrollers/r/scale?resourceVersionMatch=x",
-			v1.Scale{Spec: v1.ScaleSpec{Replicas: 1}}, []reqOpt{node}, 403, v1.ReasonForbidden, "update replicationcontrollers is not allowed"},
+			v1.Scale{Spec: v1.ScaleSpec{Replicas: 1}}, []reqOpt{node}, 403, v1.ReasonForbidden, "cannot update resource \"replicationcontrollers/scale\""},
 		{"node list with a bad watch flag", http.MethodGet, podPath("") + "?watch=yes", nil, []reqOpt{node},
 			400, v1.ReasonBadRequest, `watch "yes" must be true or false`},
 		{"node watch with a bad resourceVersionMatch", http.MethodGet, podPath("") + "?watch=true&resourceVersionMatch=x", nil, []reqOpt{node},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"net"
 	"net/http"
 	"strconv"
@@ -155,27 +156,27 @@ func (l *limiter) startWatch(client string) (release func(), err error) {
 }
 
 // clientKey identifies the client of an authenticated request by its
-// credential. The node token is shared by every node, so a node is the
+// user. The legacy node token is shared by every node, so a node is the
 // token and its remote IP.
-func clientKey(r *http.Request, role Role) string {
-	switch role {
-	case RoleAdmin:
-		return "admin"
-	case RoleNode:
+func clientKey(r *http.Request, u user.Info) string {
+	if u == nil {
+		return "none"
+	}
+	if u.GetName() == LegacyNodeUser {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			host = r.RemoteAddr
 		}
 		return "node@" + host
 	}
-	return "none"
+	return "user:" + u.GetName()
 }
 
 // requestKind sorts a request into a pool, or marks it long-running as
 // Kubernetes' BasicLongRunningRequestCheck does (the watch verb, the log
 // subresource, and here the image upload that is proxied to an agent).
 func requestKind(r *http.Request) string {
-	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+	if strings.HasPrefix(r.URL.Path, "/api/v1/") || strings.HasPrefix(r.URL.Path, "/apis/") {
 		w := r.URL.Query().Get("watch")
 		if req, err := parsePath(r.Method, r.URL.Path, w == "true" || w == "1"); err == nil {
 			switch {
@@ -195,10 +196,10 @@ func requestKind(r *http.Request) string {
 
 // admit runs next if the limits allow the request, else answers 429. It
 // runs after authentication, so that unauthenticated requests take no slot.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, role Role, next http.Handler) {
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, u user.Info, next http.Handler) {
 	switch kind := requestKind(r); kind {
 	case kindWatch:
-		release, err := s.limits.startWatch(clientKey(r, role))
+		release, err := s.limits.startWatch(clientKey(r, u))
 		if err != nil {
 			tooManyRequests(w, err)
 			return

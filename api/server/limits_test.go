@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"net"
 	"net/http"
 	"net/url"
@@ -278,20 +279,25 @@ func TestWatchLimits(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
+	admin := &user.DefaultInfo{Name: AdminUser, Groups: []string{user.SystemPrivilegedGroup}}
+	node := &user.DefaultInfo{Name: LegacyNodeUser, Groups: []string{LegacyNodesGroup}}
+	alice := &user.DefaultInfo{Name: "alice"}
 	for _, tc := range []struct {
-		role   Role
+		user   user.Info
 		remote string
 		want   string
 	}{
-		{RoleAdmin, "10.0.0.1:1234", "admin"},
-		{RoleAdmin, "10.0.0.2:999", "admin"},
-		{RoleNode, "10.0.0.1:1234", "node@10.0.0.1"},
-		{RoleNode, "10.0.0.1:5678", "node@10.0.0.1"},
-		{RoleNode, "[fd00::1]:80", "node@fd00::1"},
+		{admin, "10.0.0.1:1234", "user:admin"},
+		{admin, "10.0.0.2:999", "user:admin"},
+		{alice, "10.0.0.2:999", "user:alice"},
+		{node, "10.0.0.1:1234", "node@10.0.0.1"},
+		{node, "10.0.0.1:5678", "node@10.0.0.1"},
+		{node, "[fd00::1]:80", "node@fd00::1"},
+		{nil, "10.0.0.1:1", "none"},
 	} {
 		r := &http.Request{RemoteAddr: tc.remote}
-		if got := clientKey(r, tc.role); got != tc.want {
-			t.Errorf("clientKey(%v, %s) = %q, want %q", tc.role, tc.remote, got, tc.want)
+		if got := clientKey(r, tc.user); got != tc.want {
+			t.Errorf("clientKey(%v, %s) = %q, want %q", tc.user, tc.remote, got, tc.want)
 		}
 	}
 }

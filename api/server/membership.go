@@ -19,10 +19,6 @@ import (
 // Each answers with the members as they are after the change.
 func (s *Server) serveMembership(op string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if roleOf(r.Context()) != RoleAdmin {
-			writeError(w, v1.NewForbidden("changing the masters needs the admin token"))
-			return
-		}
 		req := cluster.MembershipRequest{Op: op}
 		switch op {
 		case cluster.MembershipRemove:

@@ -188,7 +188,7 @@ func TestLogProxy(t *testing.T) {
 		{"wrong pin", logPath("on-badpin"), "", 503, "does not match the pin"},
 		{"no InternalIP", logPath("on-noaddr"), "", 503, "node noaddr publishes no InternalIP address"},
 		{"agent down", logPath("on-down"), "", 503, "cannot reach the agent of node down"},
-		{"node token", logPath("web"), e.bundle.NodeToken, 403, "pods/log needs the admin token"},
+		{"node token", logPath("web"), e.bundle.NodeToken, 403, "cannot get resource \"pods/log\""},
 		{"no token", logPath("web"), "-", 401, "Unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"orch.io/orch/fsm"
 )
 
-// serveResource handles everything under /api/v1/.
+// serveResource handles everything under /api/v1/ and /apis/{group}/{version}/.
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	q := r.URL.Query()
@@ -28,7 +28,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() { s.metrics.observe(req.verb, req.resource.Name, rec.code, start) }()
-	if err := authorize(roleOf(r.Context()), req); err != nil {
+	if err := s.authorize(r.Context(), resourceAttributes(UserFrom(r.Context()), req)); err != nil {
 		writeError(rec, err)
 		return
 	}

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"crypto/x509"
+
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,6 +51,17 @@ type Config struct {
 	// AdminToken may do everything; NodeToken may read and update status.
 	AdminToken string
 	NodeToken  string
+	// ClientCAs verifies client certificates: a verified certificate's CN
+	// is the user and its O the groups, as in Kubernetes. nil: client
+	// certificates do not authenticate.
+	ClientCAs *x509.CertPool
+	// Authenticators are tried after client certificates and the static
+	// tokens (bootstrap tokens, service account tokens).
+	Authenticators []authenticator.Request
+	// Authorizers decide after the built-in ones (system:masters and
+	// orch:masters may do everything; the legacy node token its fixed
+	// rules): the Node authorizer, RBAC. A request none allows is 403.
+	Authorizers []authorizer.UnconditionalAuthorizer
 	// MaxBodyBytes caps request bodies (413 above it).
 	MaxBodyBytes int64
 	// MaxJSONDepth caps the nesting of request bodies (400 above it).
@@ -134,6 +149,9 @@ type Server struct {
 	limits  *limiter
 	// podSecurity is the Pod Security admission.
 	podSecurity *podsecurity.Admission
+	// authn identifies a request's user; authz decides what it may do.
+	authn authenticator.Request
+	authz authorizer.UnconditionalAuthorizer
 }
 
 // New builds a server; Serve starts it.
@@ -183,6 +201,8 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, backend: backend, log: log.With("subsystem", "api"), metrics: newMetrics(cfg.Registry)}
 	s.limits = newLimiter(cfg, cfg.Registry)
+	s.authn = newAuthenticator(cfg.ClientCAs, tokenAuthenticator{admin: cfg.AdminToken, node: cfg.NodeToken}, cfg.Authenticators)
+	s.authz = authorizerChain(append([]authorizer.UnconditionalAuthorizer{privilegedGroups{}, legacyNodeRules{}}, cfg.Authorizers...))
 	ps, err := podsecurity.New(cfg.PodSecurity, newPodSecurityStore(backend), log, cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("api server: %w", err)
@@ -203,10 +223,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /version", s.serveVersion)
 	mux.Handle("/orch/v1/internal/", s.backend.InternalHandler())
 	mux.Handle("GET /orch/v1/members", s.authenticated(http.HandlerFunc(s.serveMembers)))
-	mux.Handle("POST /orch/v1/cluster/masters", s.authenticated(s.serveMembership(cluster.MembershipAdd)))
-	mux.Handle("DELETE /orch/v1/cluster/masters/{name}", s.authenticated(s.serveMembership(cluster.MembershipRemove)))
-	mux.Handle("POST /orch/v1/cluster/transfer-leader", s.authenticated(s.serveMembership(cluster.MembershipTransfer)))
-	mux.Handle("GET /orch/v1/snapshot", s.authenticated(http.HandlerFunc(s.serveSnapshot)))
+	mux.Handle("POST /orch/v1/cluster/masters", s.authenticated(s.authorizedNonResource(s.serveMembership(cluster.MembershipAdd))))
+	mux.Handle("DELETE /orch/v1/cluster/masters/{name}", s.authenticated(s.authorizedNonResource(s.serveMembership(cluster.MembershipRemove))))
+	mux.Handle("POST /orch/v1/cluster/transfer-leader", s.authenticated(s.authorizedNonResource(s.serveMembership(cluster.MembershipTransfer))))
+	mux.Handle("GET /orch/v1/snapshot", s.authenticated(s.authorizedNonResource(http.HandlerFunc(s.serveSnapshot))))
 	mux.Handle("GET /api", s.authenticated(http.HandlerFunc(s.serveAPIVersions)))
 	mux.Handle("GET /apis", s.authenticated(http.HandlerFunc(s.serveAPIGroups)))
 	mux.Handle("GET /api/v1", s.authenticated(http.HandlerFunc(s.serveResourceList)))
@@ -214,9 +234,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /apis/{group}", s.authenticated(http.HandlerFunc(s.serveAPIGroup)))
 	mux.Handle("GET /apis/{group}/{version}", s.authenticated(http.HandlerFunc(s.serveGroupResourceList)))
 	mux.Handle("/apis/{group}/{version}/", s.authenticated(http.HandlerFunc(s.serveResource)))
-	mux.Handle("/debug/pprof/", s.authenticated(adminOnly(http.HandlerFunc(pprof.Index))))
-	mux.Handle("/debug/pprof/profile", s.authenticated(adminOnly(http.HandlerFunc(pprof.Profile))))
-	mux.Handle("/debug/pprof/trace", s.authenticated(adminOnly(http.HandlerFunc(pprof.Trace))))
+	mux.Handle("/debug/pprof/", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Index))))
+	mux.Handle("/debug/pprof/profile", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Profile))))
+	mux.Handle("/debug/pprof/trace", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Trace))))
 	return canonicalPaths(mux)
 }
 

@@ -12,10 +12,6 @@ import (
 // read barrier (so it holds every write acknowledged before the request),
 // from one read transaction of this master's copy, with a checksum trailer.
 func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request) {
-	if roleOf(r.Context()) != RoleAdmin {
-		writeError(w, v1.NewForbidden("a snapshot needs the admin token"))
-		return
-	}
 	if _, err := s.backend.ReadBarrier(r.Context()); err != nil {
 		writeError(w, v1.NewServiceUnavailable(fmt.Sprintf("snapshot: %v", err)))
 		return

@@ -125,6 +125,7 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	sc := DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
 	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
+	sc.ClientCAs = bundle.CAPool
 	sc.Logger = log
 	if ec.server != nil {
 		ec.server(&sc)

@@ -227,6 +227,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
 	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
+	sc.ClientCAs = bundle.CAPool
 	sc.Logger, sc.Registry, sc.Version = log, reg, version
 	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
