@@ -31,6 +31,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
 )
 
 // Client talks to the API servers of one cluster. It is safe for concurrent
@@ -88,7 +89,7 @@ func New(cfg *Config) (*Client, error) {
 	}
 	c.transport = &http.Transport{
 		DialContext:           dialer.DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, CipherSuites: pki.CipherSuites()},
 		TLSHandshakeTimeout:   orDefault(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
 		MaxIdleConns:          perHost * 8,
 		MaxIdleConnsPerHost:   perHost,
