@@ -62,7 +62,7 @@ func TestMasterCertificateWithForeignNameRefused(t *testing.T) {
 	for _, m := range c.Masters {
 		if code, body := internalReadIndex(t, m.APIAddr, mallory, ca); code != http.StatusForbidden {
 			t.Errorf("master %s: readindex with mallory's certificate: HTTP %d, want 403: %s", m.Name, code, body)
-		} else if !strings.Contains(body, `"mallory" names no server of the raft configuration`) {
+		} else if !strings.Contains(body, `mallory\" names no server of the raft configuration`) {
 			t.Errorf("master %s: refusal does not say why: %s", m.Name, body)
 		}
 		if code, body := internalReadIndex(t, m.APIAddr, m1, ca); code != http.StatusOK && code != http.StatusServiceUnavailable {
