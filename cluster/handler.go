@@ -7,11 +7,12 @@ import (
 	"net/http"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
 )
 
 // MasterOrganization is the certificate organization that marks a master;
 // only clients presenting such a certificate may call the internal endpoints.
-const MasterOrganization = "orch:masters"
+const MasterOrganization = pki.MasterOrganization
 
 // InternalHandler serves the endpoints other masters call: apply (a
 // forwarded command) and readindex. The API server mounts it under

@@ -76,4 +76,3 @@ func WarnExpiring(ctx context.Context, log *slog.Logger, b *Bundle, within, ever
 		}
 	}
 }
-

@@ -77,7 +77,9 @@ func TestIssueRefusals(t *testing.T) {
 		{"renew without CA key", func() error { return RenewMaster(offline, "m1", 0) }, "where the CA key is kept"},
 		{"renew an unknown master", func() error { return RenewMaster(dir, "m9", 0) }, "no such file"},
 		{"signer without CA key", func() error { return IssueSigner(offline, 0) }, "where the CA key is kept"},
-		{"init with a bad name", func() error { return Init(InitOptions{Dir: t.TempDir(), Hosts: []string{"h"}, Masters: []string{"a_b"}}) }, "RFC 1123"},
+		{"init with a bad name", func() error {
+			return Init(InitOptions{Dir: t.TempDir(), Hosts: []string{"h"}, Masters: []string{"a_b"}})
+		}, "RFC 1123"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -5,12 +5,12 @@
 //
 // Layout of a PKI directory:
 //
-//	ca.crt ca.key                  cluster root CA (ECDSA P-256, 10 years)
+//	ca.crt ca.key                    cluster root CA (ECDSA P-256, 10 years)
 //	master-NAME.crt master-NAME.key  master NAME's certificate (CN and DNS name NAME, O orch:masters)
-//	signer.crt signer.key          optional intermediate CA for client certificates (IssueSigner)
-//	admin.token node.token         bearer tokens (256 bits, hex)
-//	gossip.key                     the gossip pool's AES-256 key (32 bytes, base64)
-//	admin.conf                     orchctl config (servers, CA path, admin token)
+//	signer.crt signer.key            optional intermediate CA for client certificates (IssueSigner)
+//	admin.token node.token           bearer tokens (256 bits, hex)
+//	gossip.key                       the gossip pool's AES-256 key (32 bytes, base64)
+//	admin.conf                       orchctl config (servers, CA path, admin token)
 //
 // A master loads the directory with its name (LoadMaster) and needs no
 // ca.key: the root key can stay offline, used only by IssueMaster,
@@ -38,7 +38,7 @@ import (
 	"time"
 )
 
-// MasterOrganization marks master certificates (same as cluster.MasterOrganization).
+// MasterOrganization marks master certificates.
 const MasterOrganization = "orch:masters"
 
 // File names inside a PKI directory.

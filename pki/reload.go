@@ -54,6 +54,11 @@ func (k *KeyPairFiles) load(ci, ki os.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("load %s: %w", k.certPath, err)
 	}
+	if c.Leaf == nil { // GODEBUG x509keypairleaf=0
+		if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			return fmt.Errorf("load %s: %w", k.certPath, err)
+		}
+	}
 	// Load the files again if they changed while being read.
 	if ci2, ki2, err := k.stat(); err != nil || !sameFile(ci, ci2) || !sameFile(ki, ki2) {
 		return fmt.Errorf("load %s: changed while being read", k.certPath)

@@ -93,6 +93,9 @@ Copy the two files with ca.crt, the tokens and gossip.key to that master.`,
 			if dir == "" {
 				return fmt.Errorf("--dir is required")
 			}
+			if len(splitList(hosts)) == 0 {
+				return fmt.Errorf("--hosts is required: the IPs and DNS names the master's API and Raft transport are reached at")
+			}
 			if err := pki.IssueMaster(pki.IssueMasterOptions{Dir: dir, Name: args[0], Hosts: splitList(hosts), Validity: validity}); err != nil {
 				return err
 			}
@@ -101,7 +104,7 @@ Copy the two files with ca.crt, the tokens and gossip.key to that master.`,
 		},
 	}
 	master.Flags().StringVar(&dir, "dir", "", "PKI directory holding ca.crt and ca.key (required)")
-	master.Flags().StringVar(&hosts, "hosts", "", "comma-separated IPs and DNS names the master is reached at (API and Raft addresses)")
+	master.Flags().StringVar(&hosts, "hosts", "", "comma-separated IPs and DNS names the master is reached at (API and Raft addresses; required)")
 	master.Flags().DurationVar(&validity, "validity", pki.DefaultMasterValidity, "how long the certificate is valid")
 	signer := &cobra.Command{
 		Use:   "signer",
