@@ -29,6 +29,7 @@ type Cluster struct {
 	logs    raft.LogStore
 	disk    *diskStore
 	trans   *raft.NetworkTransport
+	peers   *peerCheck
 	notify  chan bool
 	metrics *metrics
 	fwd     *http.Client
@@ -65,6 +66,9 @@ func New(cfg Config) (*Cluster, error) {
 	if cfg.ServerTLS == nil || cfg.ClientTLS == nil {
 		return nil, fmt.Errorf("cluster config: ServerTLS and ClientTLS are required")
 	}
+	if cfg.ClientTLS.RootCAs == nil {
+		return nil, fmt.Errorf("cluster config: ClientTLS.RootCAs must hold the cluster CA")
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -83,7 +87,8 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, log: log, fsm: f, store: store, notify: make(chan bool, 16),
 		forwardQ: make(chan *pendingForward, 4*maxForwardBatch), leaderMoved: newLeaderWatch(),
-		metrics: newMetrics(cfg.Registerer), established: make(chan struct{})}
+		metrics: newMetrics(cfg.Registerer), established: make(chan struct{}),
+		peers: &peerCheck{roots: cfg.ClientTLS.RootCAs}}
 	registerFSMMetrics(cfg.Registerer, f.Rejected)
 	c.disk = &diskStore{BoltStore: store, watch: newDiskWatch(cfg.ID, cfg.DataDir, log, c.metrics.diskFull)}
 	ok := false
@@ -101,7 +106,7 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open snapshots: %w", err)
 	}
-	layer, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS)
+	layer, err := newTLSStreamLayer(cfg.RaftAddr, cfg.ServerTLS, cfg.ClientTLS, c.peers)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +156,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	c.raft = r
+	c.peers.raft.Store(r)
 	if !has && cfg.Join {
 		log.Info("no raft state: waiting for the leader to add this master (orchctl cluster add-master)")
 	} else if !has {
@@ -171,10 +177,10 @@ func New(cfg Config) (*Cluster, error) {
 		log.Info("rejoining from existing state", "dir", cfg.DataDir)
 	}
 	c.fwd = &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     cfg.ClientTLS,
+		// Checks the master at each address by name (peers.go).
+		DialTLSContext:      c.dialMasterAPI,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 2 * time.Second,
 		ForceAttemptHTTP2:   false,
 	}}
 	ok = true

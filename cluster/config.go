@@ -65,10 +65,14 @@ type Config struct {
 	// SnapshotRetain is how many Raft snapshots are kept on disk (3).
 	SnapshotRetain int
 
-	// ServerTLS serves the Raft transport and verifies peers (mutual TLS).
+	// ServerTLS serves the Raft transport (mutual TLS). Its client
+	// verification is replaced: a peer must present the certificate of a
+	// server of the Raft configuration (peers.go).
 	ServerTLS *tls.Config
 	// ClientTLS dials peers' Raft transports and leaders' APIs, presenting
-	// the master certificate.
+	// this master's certificate. RootCAs must hold the cluster CA: a dialed
+	// master must present the certificate of the server ID at that address,
+	// issued by it directly.
 	ClientTLS *tls.Config
 
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout tune failure

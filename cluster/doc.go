@@ -4,8 +4,9 @@
 // linearizable reads and the leadership lifecycle.
 //
 // Writes: Apply on the leader calls raft.Apply; on a follower it forwards
-// the encoded command to the leader's internal endpoint (mutual TLS with the
-// master certificate) and decodes the results. Reads: ReadBarrier makes a
+// the encoded command to the leader's internal endpoint (mutual TLS: each
+// master accepts only the certificate of a server of the Raft configuration,
+// peers.go) and decodes the results. Reads: ReadBarrier makes a
 // read linearizable: the leader confirms its leadership with a heartbeat
 // round (VerifyLeader) and names its commit index; the reading master waits
 // until it has applied that index, then reads its own store. This is Raft's

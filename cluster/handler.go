@@ -5,31 +5,35 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
 )
 
 // MasterOrganization is the certificate organization that marks a master;
 // only clients presenting such a certificate may call the internal endpoints.
-const MasterOrganization = "orch:masters"
+const MasterOrganization = pki.MasterOrganization
 
 // InternalHandler serves the endpoints other masters call: apply (a
 // forwarded command) and readindex. The API server mounts it under
-// /orch/v1/internal/ on its TLS listener, which must request client certificates.
+// /orch/v1/internal/ on its TLS listener, which must request client
+// certificates. Only a master of the Raft configuration may call it (checkPeer).
 func (c *Cluster) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+applyPath, c.serveApply)
 	mux.HandleFunc("POST "+readIndexPath, c.serveReadIndex)
 	mux.HandleFunc("POST "+membershipPath, c.serveMembership)
-	return requireMaster(mux)
+	return c.requireMaster(mux)
 }
 
-func requireMaster(next http.Handler) http.Handler {
+func (c *Cluster) requireMaster(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 ||
-			!slices.Contains(r.TLS.VerifiedChains[0][0].Subject.Organization, MasterOrganization) {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			writeStatus(w, v1.NewForbidden("internal endpoints need a master certificate"))
+			return
+		}
+		if _, err := c.peers.verifyAccepted(r.TLS.PeerCertificates); err != nil {
+			writeStatus(w, v1.NewForbidden(fmt.Sprintf("internal endpoints need the certificate of a master of this cluster: %v", err)))
 			return
 		}
 		next.ServeHTTP(w, r)

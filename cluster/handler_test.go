@@ -66,6 +66,65 @@ func signedClientCert(t *testing.T, dir, org string) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// masterClientTLS issues (if needed) master name's certificate in the PKI
+// directory dir and returns a client configuration presenting it.
+func masterClientTLS(t *testing.T, dir, name string) *tls.Config {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, pki.MasterCertFile(name))); err != nil {
+		if err := pki.IssueMaster(pki.IssueMasterOptions{Dir: dir, Name: name, Hosts: []string{"127.0.0.1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := pki.LoadMaster(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.PeerClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// signerClientTLS returns a client configuration presenting a certificate
+// shaped like master name's (O orch:masters, ServerAuth) but issued by the
+// client signer, an intermediate of the cluster CA, with the chain.
+func signerClientTLS(t *testing.T, dir, name string) *tls.Config {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, pki.SignerCert)); err != nil {
+		if err := pki.IssueSigner(dir, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, pki.SignerCert), filepath.Join(dir, pki.SignerKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: name, Organization: []string{pki.MasterOrganization}},
+		DNSNames:     []string{name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, pair.Leaf, &key.PublicKey, pair.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pki.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{RootCAs: b.CAPool, MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der, pair.Certificate[0]}, PrivateKey: key}}}
+}
+
 func httpsClient(t *testing.T, cfg *tls.Config) *http.Client {
 	tr := &http.Transport{TLSClientConfig: cfg}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -114,6 +173,8 @@ func TestInternalEndpointsNeedMasterCertificate(t *testing.T) {
 		{"CA only", &tls.Config{RootCAs: g.Bundle.CAPool, MinVersion: tls.VersionTLS12}},
 		{"non-master certificate", &tls.Config{RootCAs: g.Bundle.CAPool, MinVersion: tls.VersionTLS12,
 			Certificates: []tls.Certificate{signedClientCert(t, g.Bundle.Dir, "orch:nodes")}}},
+		{"master certificate of a name not in the raft configuration", masterClientTLS(t, g.Bundle.Dir, "mallory")},
+		{"master-looking certificate from the client signer", signerClientTLS(t, g.Bundle.Dir, "m2")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hc := httpsClient(t, tc.tls)
@@ -133,10 +194,7 @@ func TestInternalEndpointsNeedMasterCertificate(t *testing.T) {
 	}
 
 	t.Run("master certificate", func(t *testing.T) {
-		peer, err := g.Bundle.PeerClientTLS()
-		if err != nil {
-			t.Fatal(err)
-		}
+		peer := masterClientTLS(t, g.Bundle.Dir, "m1")
 		hc := httpsClient(t, peer)
 		code, b := post(t, hc, leader.APIAddr, readIndexPath, nil)
 		var idx struct {

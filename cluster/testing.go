@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -39,7 +40,8 @@ type TestOptions struct {
 type TestGroup struct {
 	// Members are m1..mn, in order.
 	Members []*TestMember
-	// Bundle is the group's PKI: its CA and the master certificate.
+	// Bundle is the group's PKI directory (its CA and tokens); each member
+	// has its own certificate in it (pki.LoadMaster(Bundle.Dir, "m1")).
 	Bundle *pki.Bundle
 }
 
@@ -88,7 +90,11 @@ func TestCluster(t testing.TB, n int) []*Cluster {
 func NewTestGroup(t testing.TB, n int, opts TestOptions) *TestGroup {
 	t.Helper()
 	pkiDir := t.TempDir()
-	if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{"127.0.0.1"}}); err != nil {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("m%d", i+1)
+	}
+	if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{"127.0.0.1"}, Masters: names}); err != nil {
 		t.Fatalf("pki init: %v", err)
 	}
 	bundle, err := pki.Load(pkiDir)
@@ -132,17 +138,23 @@ func NewTestGroup(t testing.TB, n int, opts TestOptions) *TestGroup {
 }
 
 func startTestGroup(t testing.TB, n int, bundle *pki.Bundle, logw *testLogWriter, opts TestOptions) (_ *TestGroup, err error) {
-	peerServer, err := bundle.PeerServerTLS()
-	if err != nil {
-		return nil, err
-	}
-	peerClient, err := bundle.PeerClientTLS()
-	if err != nil {
-		return nil, err
-	}
-	apiTLS, err := bundle.APIServerTLS()
-	if err != nil {
-		return nil, err
+	type memberTLS struct{ peerServer, peerClient, api *tls.Config }
+	tlsOf := make([]memberTLS, n)
+	for i := range n {
+		mb, err := pki.LoadMaster(bundle.Dir, fmt.Sprintf("m%d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		m := &tlsOf[i]
+		if m.peerServer, err = mb.PeerServerTLS(); err != nil {
+			return nil, err
+		}
+		if m.peerClient, err = mb.PeerClientTLS(); err != nil {
+			return nil, err
+		}
+		if m.api, err = mb.APIServerTLS(); err != nil {
+			return nil, err
+		}
 	}
 	lns := make([]net.Listener, n)
 	defer func() {
@@ -181,7 +193,7 @@ func startTestGroup(t testing.TB, n int, bundle *pki.Bundle, logw *testLogWriter
 		cfg := DefaultConfig()
 		cfg.ID, cfg.RaftAddr, cfg.APIAddr, cfg.DataDir = peers[i].ID, peers[i].RaftAddr, lns[i].Addr().String(), t.TempDir()
 		cfg.InitialCluster = peers
-		cfg.ServerTLS, cfg.ClientTLS = peerServer.Clone(), peerClient.Clone()
+		cfg.ServerTLS, cfg.ClientTLS = tlsOf[i].peerServer, tlsOf[i].peerClient
 		rt := opts.RaftTimeout
 		if rt == 0 {
 			rt = 50 * time.Millisecond
@@ -208,7 +220,7 @@ func startTestGroup(t testing.TB, n int, bundle *pki.Bundle, logw *testLogWriter
 		if opts.WrapHandler != nil {
 			h = opts.WrapHandler(c.ID(), h)
 		}
-		srv := &http.Server{Handler: h, TLSConfig: apiTLS.Clone(), ReadHeaderTimeout: 5 * time.Second,
+		srv := &http.Server{Handler: h, TLSConfig: tlsOf[i].api, ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 			ErrorLog: log.New(logw, c.ID()+" internal http: ", 0)}
 		served := make(chan struct{})

@@ -28,15 +28,17 @@ func newRaftTransport(layer raft.StreamLayer, logger hclog.Logger) *raft.Network
 	})
 }
 
-// tlsStreamLayer is a raft.StreamLayer over mutual TLS.
+// tlsStreamLayer is a raft.StreamLayer over mutual TLS between masters
+// that check each other's names (peers.go).
 type tlsStreamLayer struct {
 	net.Listener
 	advertise net.Addr
 	client    *tls.Config
+	peers     *peerCheck
 }
 
-func newTLSStreamLayer(bind string, server, client *tls.Config) (*tlsStreamLayer, error) {
-	ln, err := tls.Listen("tcp", bind, server)
+func newTLSStreamLayer(bind string, server, client *tls.Config, peers *peerCheck) (*tlsStreamLayer, error) {
+	ln, err := tls.Listen("tcp", bind, peers.serverTLS(server))
 	if err != nil {
 		return nil, fmt.Errorf("listen raft on %s: %w", bind, err)
 	}
@@ -48,15 +50,20 @@ func newTLSStreamLayer(bind string, server, client *tls.Config) (*tlsStreamLayer
 	if adv.Port == 0 {
 		adv = ln.Addr().(*net.TCPAddr)
 	}
-	return &tlsStreamLayer{Listener: ln, advertise: adv, client: client}, nil
+	return &tlsStreamLayer{Listener: ln, advertise: adv, client: client, peers: peers}, nil
 }
 
-// Dial implements raft.StreamLayer.
+// Dial implements raft.StreamLayer: it reaches the server of the Raft
+// configuration at address and accepts only that server's certificate.
 func (t *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	want, ok := t.peers.serverAtRaftAddr(string(address))
+	if !ok {
+		return nil, fmt.Errorf("dial %s: no server of the raft configuration has this address", address)
+	}
 	d := &net.Dialer{Timeout: timeout}
-	conn, err := tls.DialWithDialer(d, "tcp", string(address), t.client)
+	conn, err := tls.DialWithDialer(d, "tcp", string(address), t.peers.clientTLS(t.client, want))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dial master %s at %s: %w", want, address, err)
 	}
 	return conn, nil
 }

@@ -1,19 +1,22 @@
-// Package pki creates and loads a cluster's credentials: a CA, the master
-// certificate (serving the API and the Raft transport, and identifying
-// masters to each other), the admin and node bearer tokens, and admin.conf
-// for orchctl.
+// Package pki creates and loads a cluster's credentials: a CA, one
+// certificate per master (serving the API and the Raft transport, and
+// identifying the master to the others by its name), the admin and node
+// bearer tokens, and admin.conf for orchctl.
 //
 // Layout of a PKI directory:
 //
-//	ca.crt ca.key           cluster CA (ECDSA P-256, 10 years)
-//	master.crt master.key   master certificate (server and client auth)
-//	admin.token node.token  bearer tokens (256 bits, hex)
-//	gossip.key              the gossip pool's AES-256 key (32 bytes, base64)
-//	admin.conf              orchctl config (servers, CA path, admin token)
+//	ca.crt ca.key                    cluster root CA (ECDSA P-256, 10 years)
+//	master-NAME.crt master-NAME.key  master NAME's certificate (CN and DNS name NAME, O orch:masters)
+//	signer.crt signer.key            optional intermediate CA for client certificates (IssueSigner)
+//	admin.token node.token           bearer tokens (256 bits, hex)
+//	gossip.key                       the gossip pool's AES-256 key (32 bytes, base64)
+//	admin.conf                       orchctl config (servers, CA path, admin token)
 //
-// Masters load the whole directory (Load). A node needs only ca.crt,
-// node.token and gossip.key (LoadNode), so those three are what an operator
-// copies to a node.
+// A master loads the directory with its name (LoadMaster) and needs no
+// ca.key: the root key can stay offline, used only by IssueMaster,
+// RenewMaster and IssueSigner. A node needs only ca.crt, node.token and
+// gossip.key (LoadNode), so those three are what an operator copies to a
+// node.
 package pki
 
 import (
@@ -29,23 +32,19 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
 
-// MasterOrganization marks master certificates (same as cluster.MasterOrganization).
+// MasterOrganization marks master certificates.
 const MasterOrganization = "orch:masters"
 
 // File names inside a PKI directory.
 const (
 	CACert     = "ca.crt"
 	CAKey      = "ca.key"
-	MasterCert = "master.crt"
-	MasterKey  = "master.key"
 	AdminToken = "admin.token"
 	NodeToken  = "node.token"
 	GossipKey  = "gossip.key"
@@ -59,17 +58,25 @@ const GossipKeySize = 32
 type InitOptions struct {
 	// Dir is the PKI directory; it must not already hold a CA.
 	Dir string
-	// Hosts are the IPs and DNS names the master certificate is valid for.
+	// Hosts are the IPs and DNS names the master certificates are valid for.
 	Hosts []string
-	// Validity of the master certificate (default 1 year).
+	// Masters are the names of the masters to issue a certificate for
+	// (IssueMaster); more can be issued later.
+	Masters []string
+	// Validity of the master certificates (default 1 year).
 	Validity time.Duration
 }
 
-// Init creates a CA, a master certificate and the tokens in opts.Dir.
-// It refuses to overwrite an existing CA.
+// Init creates a CA, a certificate for each of opts.Masters and the tokens
+// in opts.Dir. It refuses to overwrite an existing CA.
 func Init(opts InitOptions) error {
 	if len(opts.Hosts) == 0 {
 		return errors.New("pki init: at least one host is required")
+	}
+	for _, name := range opts.Masters {
+		if err := ValidateMasterName(name); err != nil {
+			return fmt.Errorf("pki init: %w", err)
+		}
 	}
 	if opts.Validity == 0 {
 		opts.Validity = 365 * 24 * time.Hour
@@ -102,36 +109,12 @@ func Init(opts InitOptions) error {
 	if err != nil {
 		return err
 	}
-	mKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("generate master key: %w", err)
-	}
-	mTmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "orch-master", Organization: []string{MasterOrganization}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(opts.Validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	for _, h := range opts.Hosts {
-		h = strings.TrimSpace(h)
-		if ip := net.ParseIP(h); ip != nil {
-			mTmpl.IPAddresses = append(mTmpl.IPAddresses, ip)
-		} else if h != "" {
-			mTmpl.DNSNames = append(mTmpl.DNSNames, h)
-		}
-	}
-	mDER, err := x509.CreateCertificate(rand.Reader, mTmpl, caCert, &mKey.PublicKey, caKey)
-	if err != nil {
-		return fmt.Errorf("create master certificate: %w", err)
-	}
 	files := []struct {
 		name string
 		typ  string
 		der  []byte
 		key  *ecdsa.PrivateKey
-	}{{CACert, "CERTIFICATE", caDER, nil}, {CAKey, "", nil, caKey}, {MasterCert, "CERTIFICATE", mDER, nil}, {MasterKey, "", nil, mKey}}
+	}{{CACert, "CERTIFICATE", caDER, nil}, {CAKey, "", nil, caKey}}
 	for _, f := range files {
 		var b []byte
 		if f.key != nil {
@@ -145,6 +128,12 @@ func Init(opts InitOptions) error {
 		}
 		if err := os.WriteFile(filepath.Join(opts.Dir, f.name), b, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", f.name, err)
+		}
+	}
+	ca := &rootCA{cert: caCert, key: caKey}
+	for _, name := range opts.Masters {
+		if err := ca.issueMaster(opts.Dir, name, opts.Hosts, opts.Validity, now); err != nil {
+			return fmt.Errorf("pki init: %w", err)
 		}
 	}
 	for _, name := range []string{AdminToken, NodeToken} {
@@ -175,17 +164,47 @@ func newToken() string {
 
 // Bundle is a loaded PKI directory.
 type Bundle struct {
-	Dir        string
-	CAPEM      []byte
-	CAPool     *x509.CertPool
-	Master     *tls.Certificate
+	Dir    string
+	CAPEM  []byte
+	CAPool *x509.CertPool
+	// Name is the master the bundle was loaded for (LoadMaster), else empty.
+	Name string
+	// Master is the master's certificate and key, reloaded when renewed
+	// (nil unless loaded with LoadMaster).
+	Master     *KeyPairFiles
 	AdminToken string
 	NodeToken  string
 	// GossipKey encrypts the gossip pool (GossipKeySize bytes).
 	GossipKey []byte
 }
 
-// Load reads a PKI directory. The master certificate is optional (nodes have none).
+// LoadMaster reads a PKI directory for master name: Load, and the master's
+// own certificate and key (MasterCertFile, MasterKeyFile), which it needs.
+func LoadMaster(dir, name string) (*Bundle, error) {
+	b, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	certPath, keyPath := filepath.Join(dir, MasterCertFile(name)), filepath.Join(dir, MasterKeyFile(name))
+	if b.Master, err = NewKeyPairFiles(certPath, keyPath); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("load master certificate: %w (issue one where the CA key is kept: `orchd pki issue master %s --dir DIR --hosts IP,...`)", err, name)
+		}
+		return nil, fmt.Errorf("load master certificate: %w", err)
+	}
+	leaf := b.Master.Leaf()
+	if _, err := VerifyMasterCertificate(b.CAPool, []*x509.Certificate{leaf}); err != nil {
+		return nil, fmt.Errorf("load master certificate %s: %w", certPath, err)
+	}
+	if leaf.Subject.CommonName != name {
+		return nil, fmt.Errorf("load master certificate %s: it names master %q, not %q", certPath, leaf.Subject.CommonName, name)
+	}
+	b.Name = name
+	return b, nil
+}
+
+// Load reads the shared part of a PKI directory: the CA certificate, the
+// tokens and the gossip key (no master certificate: see LoadMaster).
 func Load(dir string) (*Bundle, error) {
 	b := &Bundle{Dir: dir}
 	var err error
@@ -195,11 +214,6 @@ func Load(dir string) (*Bundle, error) {
 	b.CAPool = x509.NewCertPool()
 	if !b.CAPool.AppendCertsFromPEM(b.CAPEM) {
 		return nil, fmt.Errorf("load pki: %s holds no PEM certificate", filepath.Join(dir, CACert))
-	}
-	if c, err := tls.LoadX509KeyPair(filepath.Join(dir, MasterCert), filepath.Join(dir, MasterKey)); err == nil {
-		b.Master = &c
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("load master certificate: %w", err)
 	}
 	for _, t := range []struct {
 		name string
@@ -283,50 +297,51 @@ func loadGossipKey(dir string) ([]byte, error) {
 	return key, nil
 }
 
-// APIServerTLS serves the API: the master certificate, and client
-// certificates requested (not required) so masters can identify each other.
+// APIServerTLS serves the API: the master certificate (reloaded when
+// renewed), and client certificates requested (not required) so masters
+// can identify each other.
 func (b *Bundle) APIServerTLS() (*tls.Config, error) {
 	if b.Master == nil {
-		return nil, fmt.Errorf("no master certificate in %s", b.Dir)
+		return nil, fmt.Errorf("no master certificate loaded from %s", b.Dir)
 	}
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{*b.Master},
-		ClientCAs:    b.CAPool,
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-	}, nil
+	c := SecureTLSConfig()
+	c.GetCertificate = b.Master.GetCertificate
+	c.ClientCAs = b.CAPool
+	c.ClientAuth = tls.VerifyClientCertIfGiven
+	return c, nil
 }
 
-// PeerServerTLS serves the Raft transport: only masters may connect.
+// PeerServerTLS serves the Raft transport: only masters may connect
+// (VerifyMasterCertificate; which names may is the cluster's to check).
 func (b *Bundle) PeerServerTLS() (*tls.Config, error) {
 	c, err := b.APIServerTLS()
 	if err != nil {
 		return nil, err
 	}
-	c.ClientAuth = tls.RequireAndVerifyClientCert
-	c.VerifyPeerCertificate = requireMasterOrg
+	// Verified by VerifyConnection, without the intermediates the peer sends.
+	c.ClientAuth = tls.RequireAnyClientCert
+	c.VerifyConnection = b.verifyMasterConn
 	return c, nil
 }
 
-// PeerClientTLS dials other masters, presenting the master certificate.
+// PeerClientTLS dials other masters, presenting the master certificate
+// and accepting only a master certificate (VerifyMasterCertificate; which
+// master it must be is the cluster's to check per dial).
 func (b *Bundle) PeerClientTLS() (*tls.Config, error) {
 	if b.Master == nil {
-		return nil, fmt.Errorf("no master certificate in %s", b.Dir)
+		return nil, fmt.Errorf("no master certificate loaded from %s", b.Dir)
 	}
-	return &tls.Config{
-		MinVersion:            tls.VersionTLS12,
-		RootCAs:               b.CAPool,
-		Certificates:          []tls.Certificate{*b.Master},
-		VerifyPeerCertificate: requireMasterOrg,
-	}, nil
+	c := SecureTLSConfig()
+	c.RootCAs = b.CAPool
+	c.GetClientCertificate = b.Master.GetClientCertificate
+	// The chain and the name are verified by VerifyConnection instead of
+	// against the dialed host: a master is known by its name.
+	c.InsecureSkipVerify = true //nolint:gosec // VerifyConnection verifies.
+	c.VerifyConnection = b.verifyMasterConn
+	return c, nil
 }
 
-func requireMasterOrg(_ [][]byte, chains [][]*x509.Certificate) error {
-	if len(chains) == 0 || len(chains[0]) == 0 {
-		return errors.New("no verified certificate chain")
-	}
-	if !slices.Contains(chains[0][0].Subject.Organization, MasterOrganization) {
-		return fmt.Errorf("peer certificate %q is not a master certificate", chains[0][0].Subject.CommonName)
-	}
-	return nil
+func (b *Bundle) verifyMasterConn(cs tls.ConnectionState) error {
+	_, err := VerifyMasterCertificate(b.CAPool, cs.PeerCertificates)
+	return err
 }

@@ -12,7 +12,7 @@ import (
 func initDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := Init(InitOptions{Dir: dir, Hosts: []string{"127.0.0.1", "master.example"}}); err != nil {
+	if err := Init(InitOptions{Dir: dir, Hosts: []string{"127.0.0.1", "master.example"}, Masters: []string{"m1", "m2"}}); err != nil {
 		t.Fatalf("init: %v", err)
 	}
 	return dir
@@ -35,7 +35,7 @@ func TestInitWritesGossipKeyAndLoadReadsIt(t *testing.T) {
 	if err != nil || len(want) != GossipKeySize {
 		t.Fatalf("gossip.key holds %q: %d bytes, err %v; want %d base64-encoded bytes", raw, len(want), err, GossipKeySize)
 	}
-	b, err := Load(dir)
+	b, err := LoadMaster(dir, "m1")
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -99,6 +99,21 @@ func TestLoadErrors(t *testing.T) {
 		{name: "gossip key not base64", write: map[string]string{GossipKey: "not base64!\n"}, load: loadFull, wantErr: "not base64"},
 		{name: "gossip key too short", write: map[string]string{GossipKey: base64.StdEncoding.EncodeToString(make([]byte, 16))}, load: loadNode, wantErr: "16 bytes, want 32"},
 		{name: "empty node token", write: map[string]string{NodeToken: "\n"}, load: loadNode, wantErr: "is empty"},
+		{name: "master without its certificate", load: func(dir string) error { _, err := LoadMaster(dir, "m3"); return err },
+			wantErr: "orchd pki issue master m3"},
+		{name: "master with another master's certificate", load: func(dir string) error {
+			for _, f := range [][2]string{{MasterCertFile("m1"), MasterCertFile("m3")}, {MasterKeyFile("m1"), MasterKeyFile("m3")}} {
+				raw, err := os.ReadFile(filepath.Join(dir, f[0]))
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(dir, f[1]), raw, 0o600); err != nil {
+					return err
+				}
+			}
+			_, err := LoadMaster(dir, "m3")
+			return err
+		}, wantErr: `names master "m1", not "m3"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,10 @@ servers="https://127.0.0.1:6443,https://127.0.0.1:6444,https://127.0.0.1:6445"
 if [ ! -f "$run/pki/ca.crt" ]; then
 	bin/orchd pki init --dir "$run/pki" --hosts 127.0.0.1,localhost --servers "$servers"
 fi
+# A directory made before each master had its own certificate.
+for i in 1 2 3; do
+	[ -f "$run/pki/master-m$i.crt" ] || bin/orchd pki issue master "m$i" --dir "$run/pki" --hosts 127.0.0.1,localhost
+done
 initial="m1=127.0.0.1:7001,m2=127.0.0.1:7002,m3=127.0.0.1:7003"
 pids=()
 stop() {

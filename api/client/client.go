@@ -31,6 +31,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
 )
 
 // Client talks to the API servers of one cluster. It is safe for concurrent
@@ -92,7 +93,7 @@ func New(cfg *Config) (*Client, error) {
 	}
 	c.transport = &http.Transport{
 		DialContext:           dialer.DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, GetClientCertificate: getCert},
+		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, CipherSuites: pki.CipherSuites(), GetClientCertificate: getCert},
 		TLSHandshakeTimeout:   orDefault(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
 		MaxIdleConns:          perHost * 8,
 		MaxIdleConnsPerHost:   perHost,

@@ -20,6 +20,7 @@ import (
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
+	"orch.io/orch/pki"
 )
 
 // The master proxies two requests to a node agent's own HTTPS endpoint
@@ -125,7 +126,8 @@ func agentOf(store *fsm.Store, name string) (agentTarget, error) {
 // certificate whose SHA-256 is the pin, and keeps no idle connection.
 func agentClient(t agentTarget) *http.Client {
 	tlsConfig := &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: pki.CipherSuites(),
 		// The agent's certificate is self-signed: no chain is verified, the
 		// pin is checked instead (VerifyConnection runs in either case).
 		InsecureSkipVerify: true,

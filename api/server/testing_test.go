@@ -65,10 +65,10 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	}
 	log := testLogger(t)
 	pkiDir, dataDir := t.TempDir(), t.TempDir()
-	if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{"127.0.0.1"}}); err != nil {
+	if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{"127.0.0.1"}, Masters: []string{"m1"}}); err != nil {
 		t.Fatalf("pki init: %v", err)
 	}
-	bundle, err := pki.Load(pkiDir)
+	bundle, err := pki.LoadMaster(pkiDir, "m1")
 	if err != nil {
 		t.Fatalf("pki load: %v", err)
 	}

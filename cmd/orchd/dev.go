@@ -60,6 +60,9 @@ namespaces, cgroups) and the containerd, runc and busybox-static packages.`,
 	return cmd
 }
 
+// devMasterName is the name of orchd dev's one master.
+const devMasterName = "dev"
+
 func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nodeName, logLevel string, busybox bool) error {
 	apiHost, _, err := net.SplitHostPort(apiAddr)
 	if err != nil {
@@ -67,7 +70,13 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nod
 	}
 	pkiDir := filepath.Join(dir, "pki")
 	if _, err := os.Stat(filepath.Join(pkiDir, pki.CACert)); errors.Is(err, os.ErrNotExist) {
-		if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{apiHost, "localhost"}}); err != nil {
+		if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{apiHost, "localhost"}, Masters: []string{devMasterName}}); err != nil {
+			return err
+		}
+	}
+	// A directory made before masters had certificates of their own.
+	if _, err := os.Stat(filepath.Join(pkiDir, pki.MasterCertFile(devMasterName))); errors.Is(err, os.ErrNotExist) {
+		if err := pki.IssueMaster(pki.IssueMasterOptions{Dir: pkiDir, Name: devMasterName, Hosts: []string{apiHost, "localhost"}}); err != nil {
 			return err
 		}
 	}
@@ -92,8 +101,8 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nod
 	}
 
 	master := newMasterCommand()
-	master.SetArgs([]string{"--name", "dev", "--data-dir", filepath.Join(dir, "master"), "--pki-dir", pkiDir,
-		"--api-addr", apiAddr, "--raft-addr", raftAddr, "--initial-cluster", "dev=" + raftAddr,
+	master.SetArgs([]string{"--name", devMasterName, "--data-dir", filepath.Join(dir, "master"), "--pki-dir", pkiDir,
+		"--api-addr", apiAddr, "--raft-addr", raftAddr, "--initial-cluster", devMasterName + "=" + raftAddr,
 		"--heartbeat-timeout", "1s", "--election-timeout", "1s", "--leader-lease-timeout", "500ms", "--log-level", logLevel, "--handle-signals=false"})
 	nodeCmd := newNodeCommand()
 	nodeCmd.SetArgs([]string{"--name", nodeName, "--state-dir", nodeDir, "--pki-dir", pkiDir,

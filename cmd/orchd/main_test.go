@@ -43,7 +43,7 @@ func freeAddr(t *testing.T) string {
 func TestMasterStopsCleanlyWithClosedLogPipe(t *testing.T) {
 	dir := t.TempDir()
 	pkiDir, dataDir := filepath.Join(dir, "pki"), filepath.Join(dir, "data")
-	if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{"127.0.0.1"}}); err != nil {
+	if err := pki.Init(pki.InitOptions{Dir: pkiDir, Hosts: []string{"127.0.0.1"}, Masters: []string{"m1"}}); err != nil {
 		t.Fatal(err)
 	}
 	raft := freeAddr(t)

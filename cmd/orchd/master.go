@@ -76,7 +76,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.name, "name", "", "this master's name, unique in the cluster (required)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the Raft log and snapshots (required)")
-	fl.StringVar(&f.pkiDir, "pki-dir", "", "directory made by `orchd pki init` (required)")
+	fl.StringVar(&f.pkiDir, "pki-dir", "", "directory with ca.crt, this master's master-NAME.crt and .key (`orchd pki issue master`), the tokens and gossip.key; ca.key need not be there (required)")
 	fl.StringVar(&f.apiAddr, "api-addr", "127.0.0.1:6443", "host:port of the HTTPS API (also published to the other masters)")
 	fl.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:7001", "host:port of the Raft transport (mutual TLS)")
 	fl.StringVar(&f.gossipAddr, "gossip-addr", "", "IP:port of this master in the gossip pool (nodes find the masters through it; empty: no gossip)")
@@ -134,7 +134,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(f.gcPercent)
 	}
-	bundle, err := pki.Load(f.pkiDir)
+	bundle, err := pki.LoadMaster(f.pkiDir, f.name)
 	if err != nil {
 		return err
 	}
@@ -186,6 +186,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: rmPodSecurity.AdmitPod})
 	registerReplicationMetrics(reg, rm)
+	registerCertificateMetrics(reg, bundle)
 	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
@@ -248,6 +249,11 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); c.Run(runCtx) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pki.WarnExpiring(runCtx, log, bundle, pki.ExpiryWarnWithin, pki.ExpiryWarnEvery)
+	}()
 	if liveness != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); liveness.Run(runCtx) }()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,18 +14,21 @@ import (
 
 func newPKICommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "pki", Short: "Create cluster credentials"}
-	var dir, hosts, servers string
+	var dir, hosts, servers, masters string
 	initCmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a CA, the master certificate, the admin and node tokens, and admin.conf",
+		Short: "Create a CA, a certificate per master, the admin and node tokens, and admin.conf",
 		Long: `Create a new cluster's credentials in --dir:
 
-  ca.crt ca.key           the cluster CA
-  master.crt master.key   the masters' certificate, valid for --hosts
-  admin.token node.token  bearer tokens (admin: everything; node: read, update status)
-  admin.conf              orchctl's config: --servers, the CA and the admin token
+  ca.crt ca.key                    the cluster root CA
+  master-NAME.crt master-NAME.key  a certificate for each of --masters, valid for --hosts
+  admin.token node.token           bearer tokens (admin: everything; node: read, update status)
+  gossip.key                       the gossip pool's key
+  admin.conf                       orchctl's config: --servers, the CA and the admin token
 
-Copy the directory to every master (and ca.crt and node.token to every node).`,
+Copy the directory to every master (and ca.crt, node.token and gossip.key to
+every node). A master needs only its own master-NAME.crt and .key: ca.key
+can stay offline (see 'orchd pki issue').`,
 		Example: `  orchd pki init --dir /etc/orch/pki --hosts 127.0.0.1,localhost \
     --servers https://127.0.0.1:6443,https://127.0.0.1:6444,https://127.0.0.1:6445`,
 		Args: cobra.NoArgs,
@@ -37,7 +41,7 @@ Copy the directory to every master (and ca.crt and node.token to every node).`,
 				return err
 			}
 			hostList := splitList(hosts)
-			if err := pki.Init(pki.InitOptions{Dir: abs, Hosts: hostList}); err != nil {
+			if err := pki.Init(pki.InitOptions{Dir: abs, Hosts: hostList, Masters: splitList(masters)}); err != nil {
 				return err
 			}
 			b, err := pki.Load(abs)
@@ -66,7 +70,93 @@ Copy the directory to every master (and ca.crt and node.token to every node).`,
 	initCmd.Flags().StringVar(&dir, "dir", "", "directory to create the credentials in (must not hold a CA yet)")
 	initCmd.Flags().StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated IPs and DNS names the masters are reached at")
 	initCmd.Flags().StringVar(&servers, "servers", "", "comma-separated API URLs for admin.conf (default https://FIRST-HOST:6443)")
-	cmd.AddCommand(initCmd)
+	initCmd.Flags().StringVar(&masters, "masters", "m1,m2,m3", "comma-separated names of the masters (their --name) to issue certificates for")
+	cmd.AddCommand(initCmd, newPKIIssueCommand(), newPKIRenewCommand())
+	return cmd
+}
+
+func newPKIIssueCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "issue", Short: "Issue a master's certificate or the client-certificate signer with the root CA"}
+	var dir, hosts string
+	var validity time.Duration
+	master := &cobra.Command{
+		Use:   "master NAME",
+		Short: "Issue master NAME's certificate (run where ca.key is)",
+		Long: `Write master-NAME.crt and master-NAME.key to --dir, signed by ca.crt/ca.key
+there: CommonName and DNS name NAME, organization orch:masters, for server
+and client authentication, valid for --hosts. NAME is the master's --name,
+its Raft server ID: the other masters accept it only under that name.
+Copy the two files with ca.crt, the tokens and gossip.key to that master.`,
+		Example: `  orchd pki issue master m4 --dir /etc/orch/pki --hosts 10.0.0.4`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			if len(splitList(hosts)) == 0 {
+				return fmt.Errorf("--hosts is required: the IPs and DNS names the master's API and Raft transport are reached at")
+			}
+			if err := pki.IssueMaster(pki.IssueMasterOptions{Dir: dir, Name: args[0], Hosts: splitList(hosts), Validity: validity}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", filepath.Join(dir, pki.MasterCertFile(args[0])), filepath.Join(dir, pki.MasterKeyFile(args[0])))
+			return nil
+		},
+	}
+	master.Flags().StringVar(&dir, "dir", "", "PKI directory holding ca.crt and ca.key (required)")
+	master.Flags().StringVar(&hosts, "hosts", "", "comma-separated IPs and DNS names the master is reached at (API and Raft addresses; required)")
+	master.Flags().DurationVar(&validity, "validity", pki.DefaultMasterValidity, "how long the certificate is valid")
+	signer := &cobra.Command{
+		Use:   "signer",
+		Short: "Issue the client-certificate signer, an intermediate CA for the masters (run where ca.key is)",
+		Long: `Write signer.crt and signer.key to --dir: an intermediate CA signed by the
+root (pathlen 0, usable only for client certificates). The leader signs node
+and user client certificates with it, so the root key can stay offline.
+Masters never accept a certificate it signed as a master's.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			if err := pki.IssueSigner(dir, validity); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", filepath.Join(dir, pki.SignerCert), filepath.Join(dir, pki.SignerKey))
+			return nil
+		},
+	}
+	signer.Flags().StringVar(&dir, "dir", "", "PKI directory holding ca.crt and ca.key (required)")
+	signer.Flags().DurationVar(&validity, "validity", pki.DefaultSignerValidity, "how long the signer is valid")
+	cmd.AddCommand(master, signer)
+	return cmd
+}
+
+func newPKIRenewCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "renew", Short: "Re-issue a certificate with a new validity"}
+	var dir string
+	var validity time.Duration
+	master := &cobra.Command{
+		Use:   "master NAME",
+		Short: "Re-issue master NAME's certificate in place: same names, new key and validity (run where ca.key is)",
+		Long: `Re-issue master-NAME.crt and master-NAME.key in --dir with the subject and
+addresses of the current certificate, a new key and --validity, as kubeadm's
+'certs renew'. A master reading these files picks them up at its next TLS
+handshake, without a restart; elsewhere, copy the two files over the master's.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return fmt.Errorf("--dir is required")
+			}
+			if err := pki.RenewMaster(dir, args[0], validity); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "renewed %s\n", filepath.Join(dir, pki.MasterCertFile(args[0])))
+			return nil
+		},
+	}
+	master.Flags().StringVar(&dir, "dir", "", "PKI directory holding ca.crt, ca.key and the master's certificate (required)")
+	master.Flags().DurationVar(&validity, "validity", pki.DefaultMasterValidity, "how long the renewed certificate is valid")
+	cmd.AddCommand(master)
 	return cmd
 }
 

@@ -43,6 +43,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
 )
 
 // Config configures the agent's HTTPS server.
@@ -212,6 +213,7 @@ func (s *Server) Run(ctx context.Context) error {
 	tlsLn := tls.NewListener(ln, &tls.Config{
 		Certificates: []tls.Certificate{s.cert},
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: pki.CipherSuites(),
 		NextProtos:   []string{"http/1.1"},
 	})
 	errc := make(chan error, 1)

@@ -133,7 +133,7 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	}
 	dir := t.TempDir()
 	c := &Cluster{t: t, bins: bins, Dir: dir, PKIDir: filepath.Join(dir, "pki"), opts: opts}
-	var peers, servers []string
+	var peers, servers, names []string
 	hosts := []string{opts.Host}
 	for i := 0; i < opts.Masters+opts.Spare; i++ {
 		m := &Master{Name: fmt.Sprintf("m%d", i+1),
@@ -152,6 +152,7 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 				m.GossipAddr = freeAddr(t, opts.Host)
 			}
 		}
+		names = append(names, m.Name)
 		if i >= opts.Masters {
 			m.Join = true
 			c.spare = append(c.spare, m)
@@ -167,7 +168,7 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 		c.mountDataDirs(append(append([]*Master(nil), c.Masters...), c.spare...))
 	}
 	out, err := exec.Command(bins.Orchd, "pki", "init", "--dir", c.PKIDir, "--hosts", strings.Join(hosts, ",")+",127.0.0.1,localhost",
-		"--servers", strings.Join(servers, ",")).CombinedOutput()
+		"--servers", strings.Join(servers, ","), "--masters", strings.Join(names, ",")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("orchd pki init: %v\n%s", err, out)
 	}
