@@ -41,7 +41,7 @@ type NodeLifecycleConfig struct {
 	// Now is the controller's clock (default time.Now). Silence is measured
 	// on it, never on the timestamps the nodes write.
 	Now func() time.Time
-	// Alive, if set, reports a node's gossip liveness (cluster.Liveness.Alive):
+	// Alive, if set, reports a node's gossip liveness (gossip.Liveness.Alive):
 	// alive is true while its member is alive or suspect, known while the
 	// pool knows it at all. A node that is known and alive counts as heard
 	// from at every check, as if its heartbeat had changed, so delayed API

@@ -22,7 +22,7 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
-	"orch.io/orch/cluster"
+	"orch.io/orch/gossip"
 	"orch.io/orch/net/dns"
 	"orch.io/orch/net/hostport"
 	"orch.io/orch/net/podnet"
@@ -159,25 +159,25 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	}
 
 	// Gossip: join the pool and learn the masters from it.
-	var gossip *cluster.Gossip
+	var pool *gossip.Pool
 	if f.gossipJoin != "" || f.gossipAddr != "" {
 		if f.gossipAddr == "" {
 			f.gossipAddr = net.JoinHostPort(f.nodeIP, "7946")
 		}
-		gossip, err = cluster.NewGossip(cluster.GossipConfig{
-			Name: f.name, BindAddr: f.gossipAddr, Key: nb.GossipKey, Role: cluster.GossipRoleNode, Logger: log,
+		pool, err = gossip.NewPool(gossip.Config{
+			Name: f.name, BindAddr: f.gossipAddr, Key: nb.GossipKey, Role: gossip.RoleNode, Logger: log,
 			ProbeInterval: f.gossipProbe, ProbeTimeout: f.gossipProbeTimeout,
 		})
 		if err != nil {
 			return err
 		}
-		if err := gossip.Start(ctx); err != nil {
+		if err := pool.Start(ctx); err != nil {
 			return err
 		}
-		defer gossip.Shutdown()
+		defer pool.Shutdown()
 		if f.gossipJoin != "" {
 			jctx, cancel := context.WithTimeout(ctx, time.Minute)
-			n, err := gossip.Join(jctx, splitList(f.gossipJoin))
+			n, err := pool.Join(jctx, splitList(f.gossipJoin))
 			cancel()
 			if err != nil {
 				return fmt.Errorf("join the gossip pool: %w", err)
@@ -187,10 +187,10 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	}
 	servers := splitList(f.apiServers)
 	if len(servers) == 0 {
-		if gossip == nil {
+		if pool == nil {
 			return errors.New("give --api-servers or --gossip-join: the agent has no way to find the masters")
 		}
-		if servers, err = waitForMasters(ctx, gossip); err != nil {
+		if servers, err = waitForMasters(ctx, pool); err != nil {
 			return err
 		}
 	}
@@ -314,9 +314,9 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	go func() { defer wg.Done(); hostPorts.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- srv.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- agent.Run(runCtx) }()
-	if gossip != nil {
+	if pool != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); followMasters(runCtx, gossip, cl, log) }()
+		go func() { defer wg.Done(); followMasters(runCtx, pool, cl, log) }()
 	}
 	log.Info("node agent started", "agent", srv.Addr(), "node_ip", f.nodeIP)
 	select {
@@ -329,8 +329,8 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	}
 	cancel()
 	wg.Wait()
-	if gossip != nil {
-		_ = gossip.Leave(2 * time.Second)
+	if pool != nil {
+		_ = pool.Leave(2 * time.Second)
 	}
 	if f.stopPodsOnExit {
 		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
@@ -509,7 +509,7 @@ func importImageDir(ctx context.Context, rt *ctrd.Runtime, dir string, log *slog
 }
 
 // waitForMasters waits until gossip names at least one master API.
-func waitForMasters(ctx context.Context, g *cluster.Gossip) ([]string, error) {
+func waitForMasters(ctx context.Context, g *gossip.Pool) ([]string, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if apis := g.MasterAPIs(); len(apis) > 0 {
@@ -527,7 +527,7 @@ func waitForMasters(ctx context.Context, g *cluster.Gossip) ([]string, error) {
 }
 
 // followMasters keeps the client's master list equal to gossip's view.
-func followMasters(ctx context.Context, g *cluster.Gossip, cl *client.Client, log *slog.Logger) {
+func followMasters(ctx context.Context, g *gossip.Pool, cl *client.Client, log *slog.Logger) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
