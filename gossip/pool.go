@@ -3,6 +3,7 @@ package gossip
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,8 +46,22 @@ type Config struct {
 	// AdvertiseAddr, optional, is the IP:port the others should dial. With
 	// a BindAddr port of 0 only its IP is used: the bound port is advertised.
 	AdvertiseAddr string
-	// Key is the 32-byte AES key that encrypts all gossip (required).
+	// Key is the 32-byte AES key that encrypts all gossip (required): pki's
+	// gossip.key. It is the whole keyring unless KeyringFile exists.
 	Key []byte
+	// KeyringFile, optional, persists the keyring (KeyringFileName in the
+	// member's state directory): read at Start instead of Key when it
+	// exists, written after every keyring change.
+	KeyringFile string
+	// Signer signs the keyring commands this member sends; only masters
+	// have one (their TLS certificate, O=orch:masters).
+	Signer *Signer
+	// Roots verifies the keyring commands this member receives (the
+	// cluster CA). Without it every keyring command is refused.
+	Roots *x509.CertPool
+	// KeyringTimeout bounds how long a keyring operation waits for the
+	// members' answers (default DefaultKeyringTimeout).
+	KeyringTimeout time.Duration
 	// Role is RoleMaster or RoleNode.
 	Role string
 	// APIAddr is a master's API base URL (https://host:port); empty for nodes.
@@ -147,6 +162,16 @@ type Pool struct {
 	viewMu   sync.Mutex
 	deadTime time.Duration            // memberlist's GossipToTheDeadTime
 	view     map[string]*memberRecord // every member a callback told us of
+
+	keyring  *memberlist.Keyring // shared with memberlist; set by Start under mu
+	inbox    chan []byte         // user messages, from NotifyMsg to serveMessages
+	done     chan struct{}       // closed by Shutdown
+	doneOnce sync.Once
+	opMu     sync.Mutex // one keyring operation at a time
+	replays  replayCache
+	// pendMu guards pending: the answers awaited by the running operation.
+	pendMu  sync.Mutex
+	pending map[string]chan keyAnswer
 }
 
 // memberRecord is the view's entry for one member.
@@ -199,6 +224,12 @@ func NewPool(cfg Config) (*Pool, error) {
 	if cfg.EventBuffer == 0 {
 		g.cfg.EventBuffer = DefaultEventBuffer
 	}
+	if cfg.KeyringTimeout <= 0 {
+		g.cfg.KeyringTimeout = DefaultKeyringTimeout
+	}
+	g.inbox = make(chan []byte, messageBuffer)
+	g.done = make(chan struct{})
+	g.pending = map[string]chan keyAnswer{}
 	g.events = make(chan Event, g.cfg.EventBuffer)
 	g.logger = cfg.Logger
 	if g.logger == nil {
@@ -259,7 +290,14 @@ func (g *Pool) Start(ctx context.Context) error {
 	if g.cfg.AdvertiseAddr != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitIPPort(g.cfg.AdvertiseAddr, false)
 	}
-	mc.SecretKey = slices.Clone(g.cfg.Key)
+	keyring, err := g.loadKeyring()
+	if err != nil {
+		g.mu.Lock()
+		g.starting = false
+		g.mu.Unlock()
+		return fmt.Errorf("start gossip: %w", err)
+	}
+	mc.Keyring = keyring // SecretKey stays nil, or memberlist would make it primary
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	if g.cfg.ProbeInterval > 0 {
 		mc.ProbeInterval = g.cfg.ProbeInterval
@@ -284,10 +322,14 @@ func (g *Pool) Start(ctx context.Context) error {
 	g.mu.Lock()
 	g.starting = false
 	g.ml = ml // nil on error: Start may be retried
+	if err == nil {
+		g.keyring = keyring
+	}
 	g.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", g.cfg.BindAddr, err)
 	}
+	go g.serveMessages()
 	g.logger.Info("gossip started", "addr", ml.LocalNode().Address(), "role", g.cfg.Role)
 	return nil
 }
@@ -382,8 +424,10 @@ func (g *Pool) Members() []Member {
 	return out
 }
 
-// MasterAPIs returns the API addresses of the alive masters, sorted.
-func (g *Pool) MasterAPIs() []string {
+// MasterClaims returns the API addresses that alive members claiming the
+// master role publish, sorted. Any key holder can make such a claim: a node
+// uses MasterDiscovery, which keeps only the claims the masters confirm.
+func (g *Pool) MasterClaims() []string {
 	var out []string
 	for _, m := range g.Members() {
 		if m.Role == RoleMaster && m.APIAddr != "" && (m.State == MemberAlive || m.State == MemberSuspect) {
@@ -449,6 +493,7 @@ func (g *Pool) Shutdown() error {
 		return nil
 	}
 	g.stopped.Store(true)
+	g.doneOnce.Do(func() { close(g.done) })
 	if err := ml.Shutdown(); err != nil {
 		return fmt.Errorf("shut down gossip: %w", err)
 	}
@@ -487,7 +532,7 @@ func (g *Pool) record(typ EventType, n *memberlist.Node) {
 	g.logger.Debug("gossip member changed", "event", typ, "peer", m.Name, "addr", m.Addr, "role", m.Role)
 }
 
-// delegate publishes the metadata; the pool carries no user messages.
+// delegate publishes the metadata and receives the keyring messages.
 type delegate struct{ g *Pool }
 
 func (d delegate) NodeMeta(limit int) []byte {
@@ -499,7 +544,10 @@ func (d delegate) NodeMeta(limit int) []byte {
 	return b
 }
 
-func (delegate) NotifyMsg([]byte)                {}
+// NotifyMsg hands a user message (a keyring command or answer) to
+// serveMessages; it must not block, so a full inbox drops the message.
+func (d delegate) NotifyMsg(b []byte) { d.g.offerMessage(b) }
+
 func (delegate) GetBroadcasts(int, int) [][]byte { return nil }
 func (delegate) LocalState(bool) []byte          { return nil }
 func (delegate) MergeRemoteState([]byte, bool)   {}

@@ -102,8 +102,8 @@ func TestGossipMembersSeeEachOtherAndTheMasters(t *testing.T) {
 			})
 	}
 	want := []string{"https://127.0.0.1:6443", "https://127.0.0.2:6443"}
-	if got := n1.MasterAPIs(); !slices.Equal(got, want) {
-		t.Fatalf("node's MasterAPIs %v, want %v", got, want)
+	if got := n1.MasterClaims(); !slices.Equal(got, want) {
+		t.Fatalf("node's MasterClaims %v, want %v", got, want)
 	}
 	for _, m := range n1.Members() {
 		if m.Addr == "" || !strings.HasPrefix(m.Addr, "127.0.0.1:") {
@@ -226,8 +226,8 @@ func TestGossipEventsJoinUpdateLeaveFail(t *testing.T) {
 	if s := stateOf(m1, "crasher"); s != MemberDead {
 		t.Fatalf("crasher is %q in m1's view, want dead", s)
 	}
-	if got := m1.MasterAPIs(); !slices.Equal(got, []string{"https://127.0.0.1:6443"}) {
-		t.Fatalf("MasterAPIs %v", got)
+	if got := m1.MasterClaims(); !slices.Equal(got, []string{"https://127.0.0.1:6443"}) {
+		t.Fatalf("MasterClaims %v", got)
 	}
 
 	// The crashed member restarts on its address: a join again. (On

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -191,9 +192,16 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *gossip.Liveness
+	var keyring server.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
 	if f.gossipAddr != "" {
+		signer, err := gossipSigner(bundle)
+		if err != nil {
+			c.Shutdown()
+			return err
+		}
 		pool, err := gossip.NewPool(gossip.Config{Name: f.name, BindAddr: f.gossipAddr, Key: bundle.GossipKey,
+			KeyringFile: filepath.Join(f.dataDir, gossip.KeyringFileName), Signer: signer, Roots: bundle.CAPool,
 			Role: gossip.RoleMaster, APIAddr: "https://" + ln.Addr().String(), Logger: log,
 			ProbeInterval: f.gossipProbe, ProbeTimeout: f.gossipTimeout})
 		if err != nil {
@@ -222,6 +230,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		// leader starts with a warm view.
 		liveness = gossip.NewLiveness(pool, log, 2*time.Second)
 		lc.Alive = liveness.Alive
+		keyring = pool
 	}
 	c.OnLeader("node-lifecycle", sched.NewNodeLifecycle(lc).Run)
 
@@ -229,6 +238,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
 	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
 	sc.Logger, sc.Registry, sc.Version = log, reg, version
+	sc.Keyring = keyring
 	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns

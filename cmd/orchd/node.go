@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,6 +165,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		}
 		pool, err = gossip.NewPool(gossip.Config{
 			Name: f.name, BindAddr: f.gossipAddr, Key: nb.GossipKey, Role: gossip.RoleNode, Logger: log,
+			KeyringFile: filepath.Join(f.stateDir, gossip.KeyringFileName), Roots: nb.CAPool,
 			ProbeInterval: f.gossipProbe, ProbeTimeout: f.gossipProbeTimeout,
 		})
 		if err != nil {
@@ -186,11 +186,15 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		}
 	}
 	servers := splitList(f.apiServers)
+	var discovery *gossip.MasterDiscovery
+	if pool != nil {
+		discovery = gossip.NewMasterDiscovery(pool, membershipReader(nb, f.name), log)
+	}
 	if len(servers) == 0 {
 		if pool == nil {
 			return errors.New("give --api-servers or --gossip-join: the agent has no way to find the masters")
 		}
-		if servers, err = waitForMasters(ctx, pool); err != nil {
+		if servers, err = waitForMasters(ctx, discovery); err != nil {
 			return err
 		}
 	}
@@ -316,7 +320,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	go func() { defer wg.Done(); errs <- agent.Run(runCtx) }()
 	if pool != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); followMasters(runCtx, pool, cl, log) }()
+		go func() { defer wg.Done(); followMasters(runCtx, discovery, cl, log) }()
 	}
 	log.Info("node agent started", "agent", srv.Addr(), "node_ip", f.nodeIP)
 	select {
@@ -506,49 +510,6 @@ func importImageDir(ctx context.Context, rt *ctrd.Runtime, dir string, log *slog
 		log.Info("imported images", "file", file, "images", names)
 	}
 	return nil
-}
-
-// waitForMasters waits until gossip names at least one master API.
-func waitForMasters(ctx context.Context, g *gossip.Pool) ([]string, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if apis := g.MasterAPIs(); len(apis) > 0 {
-			return apis, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, errors.New("no master found in the gossip pool within a minute")
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// followMasters keeps the client's master list equal to gossip's view.
-func followMasters(ctx context.Context, g *gossip.Pool, cl *client.Client, log *slog.Logger) {
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		apis := g.MasterAPIs()
-		if len(apis) == 0 {
-			continue
-		}
-		before := cl.Servers()
-		if err := cl.SetServers(apis); err != nil {
-			log.Warn("master list from gossip", "err", err)
-			continue
-		}
-		if after := cl.Servers(); !slices.Equal(before, after) {
-			log.Info("masters from gossip", "servers", after)
-		}
-	}
 }
 
 // firstIPv4 returns the first non-loopback IPv4 address of the machine.
