@@ -41,14 +41,21 @@ type NodeLifecycleConfig struct {
 	// Now is the controller's clock (default time.Now). Silence is measured
 	// on it, never on the timestamps the nodes write.
 	Now func() time.Time
-	// Alive, if set, reports a node's gossip liveness (cluster.Liveness.Alive):
+	// Alive, if set, reports a node's gossip liveness (gossip.Liveness.Alive):
 	// alive is true while its member is alive or suspect, known while the
-	// pool knows it at all. A node that is known and alive counts as heard
-	// from at every check, as if its heartbeat had changed, so delayed API
-	// heartbeats alone never mark it Unknown. A node that is dead or left in
-	// gossip, or unknown to it, is judged by its heartbeats alone. Nil: no
-	// gossip, heartbeats only.
+	// pool knows it at all. Gossip never counts as a heartbeat: any holder
+	// of the gossip key can gossip under a node's name, so only the node's
+	// own Ready heartbeat, posted through the authenticated API, keeps it
+	// Ready. A node that gossip knows and finds dead (or left) is judged
+	// with GossipDeadGrace instead of Grace: gossip only speeds up the
+	// detection of a death. Nil: no gossip, heartbeats only.
 	Alive func(node string) (alive, known bool)
+	// GossipDeadGrace is how long a node that gossip finds dead may be
+	// silent before it is marked Ready=Unknown (default Grace/2, never more
+	// than Grace). Keep it above the nodes' heartbeat interval, so a gossip
+	// flap of a node that still heartbeats changes nothing. Eviction still
+	// waits for EvictionTimeout of silence.
+	GossipDeadGrace time.Duration
 }
 
 // NodeLifecycle marks silent nodes Unknown and unreachable and evicts their
@@ -57,11 +64,11 @@ type NodeLifecycleConfig struct {
 // node's heartbeat change; a new instance (a new leader) starts every node's
 // clock afresh, so a failover never evicts a healthy node's pods.
 //
-// With gossip (NodeLifecycleConfig.Alive) a node is also heard from whenever
-// a check finds its gossip member alive. Gossip only ever adds evidence of
-// life: a node declared dead by gossip still gets the whole grace, counted
-// from the last heartbeat or alive check, so a gossip flap shorter than the
-// grace changes nothing.
+// With gossip (NodeLifecycleConfig.Alive) a node that gossip declares dead
+// is marked after the shorter GossipDeadGrace of heartbeat silence. Gossip
+// never adds evidence of life: a member that keeps gossiping under a dead
+// node's name (anyone holding the gossip key can) does not keep it Ready,
+// and its pods are evicted after EvictionTimeout as for any silent node.
 type NodeLifecycle struct {
 	cfg NodeLifecycleConfig
 
@@ -88,6 +95,10 @@ func NewNodeLifecycle(cfg NodeLifecycleConfig) *NodeLifecycle {
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Second
 	}
+	if cfg.GossipDeadGrace <= 0 {
+		cfg.GossipDeadGrace = cfg.Grace / 2
+	}
+	cfg.GossipDeadGrace = min(cfg.GossipDeadGrace, cfg.Grace)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -166,12 +177,13 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 			// a new heartbeat: the grace starts now, on our clock.
 			h = &nodeHealth{uid: n.UID, heartbeat: hb, observed: now}
 			c.nodes[n.Name] = h
-		} else if c.gossipAlive(n.Name) {
-			// Gossip hears the node: as good as a new heartbeat.
-			h.observed, h.evicted = now, false
 		}
 		silent := now.Sub(h.observed)
-		if silent <= c.cfg.Grace {
+		grace := c.cfg.Grace
+		if c.gossipDead(n.Name) {
+			grace = c.cfg.GossipDeadGrace
+		}
+		if silent <= grace {
 			if ready := n.Status.Condition(v1.NodeReady); ready != nil && ready.Status == v1.ConditionTrue && hasUnreachableTaint(n) {
 				if err := c.removeTaint(ctx, n); err != nil {
 					errs = append(errs, err)
@@ -198,13 +210,13 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 	return errors.Join(errs...)
 }
 
-// gossipAlive reports whether gossip knows the node and finds it alive.
-func (c *NodeLifecycle) gossipAlive(node string) bool {
+// gossipDead reports whether gossip knows the node and finds it dead or left.
+func (c *NodeLifecycle) gossipDead(node string) bool {
 	if c.cfg.Alive == nil {
 		return false
 	}
 	alive, known := c.cfg.Alive(node)
-	return known && alive
+	return known && !alive
 }
 
 // markUnreachable sets the node's Ready condition to Unknown and adds the

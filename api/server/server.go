@@ -111,6 +111,9 @@ type Config struct {
 	// namespaces without pod-security.kubernetes.io labels, and its
 	// exemptions; zero fields take podsecurity.DefaultConfig's.
 	PodSecurity podsecurity.Config
+	// Keyring runs the gossip keyring operations (nil: this master does
+	// not gossip, and /orch/v1/gossip/keyring answers 404).
+	Keyring Keyring
 }
 
 // DefaultConfig returns the API server defaults.
@@ -226,6 +229,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /orch/v1/cluster/masters", s.authenticated(s.authorizedNonResource(s.serveMembership(cluster.MembershipAdd))))
 	mux.Handle("DELETE /orch/v1/cluster/masters/{name}", s.authenticated(s.authorizedNonResource(s.serveMembership(cluster.MembershipRemove))))
 	mux.Handle("POST /orch/v1/cluster/transfer-leader", s.authenticated(s.authorizedNonResource(s.serveMembership(cluster.MembershipTransfer))))
+	keyring := s.authenticated(s.authorizedNonResource(KeyringHandler(s.cfg.Keyring, s.cfg.MaxBodyBytes)))
+	mux.Handle("GET /orch/v1/gossip/keyring", keyring)
+	mux.Handle("POST /orch/v1/gossip/keyring/{op}", keyring)
 	mux.Handle("GET /orch/v1/snapshot", s.authenticated(s.authorizedNonResource(http.HandlerFunc(s.serveSnapshot))))
 	mux.Handle("GET /api", s.authenticated(http.HandlerFunc(s.serveAPIVersions)))
 	mux.Handle("GET /apis", s.authenticated(http.HandlerFunc(s.serveAPIGroups)))

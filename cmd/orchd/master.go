@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
+	"orch.io/orch/gossip"
 	"orch.io/orch/pki"
 	"orch.io/orch/sched"
 )
@@ -190,28 +192,35 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	var liveness *cluster.Liveness
+	var liveness *gossip.Liveness
+	var keyring server.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
 	if f.gossipAddr != "" {
-		gossip, err := cluster.NewGossip(cluster.GossipConfig{Name: f.name, BindAddr: f.gossipAddr, Key: bundle.GossipKey,
-			Role: cluster.GossipRoleMaster, APIAddr: "https://" + ln.Addr().String(), Logger: log,
+		signer, err := gossipSigner(bundle)
+		if err != nil {
+			c.Shutdown()
+			return err
+		}
+		pool, err := gossip.NewPool(gossip.Config{Name: f.name, BindAddr: f.gossipAddr, Key: bundle.GossipKey,
+			KeyringFile: filepath.Join(f.dataDir, gossip.KeyringFileName), Signer: signer, Roots: bundle.CAPool,
+			Role: gossip.RoleMaster, APIAddr: "https://" + ln.Addr().String(), Logger: log,
 			ProbeInterval: f.gossipProbe, ProbeTimeout: f.gossipTimeout})
 		if err != nil {
 			c.Shutdown()
 			return err
 		}
-		if err := gossip.Start(ctx); err != nil {
+		if err := pool.Start(ctx); err != nil {
 			c.Shutdown()
 			return err
 		}
 		defer func() {
-			_ = gossip.Leave(2 * time.Second)
-			_ = gossip.Shutdown()
+			_ = pool.Leave(2 * time.Second)
+			_ = pool.Shutdown()
 		}()
 		if seeds := splitList(f.gossipJoin); len(seeds) > 0 {
 			// Other masters may start later: keep trying in the background.
 			go func() {
-				if n, err := gossip.Join(ctx, seeds); err != nil {
+				if n, err := pool.Join(ctx, seeds); err != nil {
 					log.Warn("join the gossip pool", "err", err)
 				} else {
 					log.Info("joined the gossip pool", "contacted", n)
@@ -220,8 +229,9 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		}
 		// Liveness follows the pool for the master's whole life, so a new
 		// leader starts with a warm view.
-		liveness = cluster.NewLiveness(gossip, log, 2*time.Second)
+		liveness = gossip.NewLiveness(pool, log, 2*time.Second)
 		lc.Alive = liveness.Alive
+		keyring = pool
 	}
 	c.OnLeader("node-lifecycle", sched.NewNodeLifecycle(lc).Run)
 
@@ -230,6 +240,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
 	sc.ClientCAs = bundle.CAPool
 	sc.Logger, sc.Registry, sc.Version = log, reg, version
+	sc.Keyring = keyring
 	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +21,7 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
-	"orch.io/orch/cluster"
+	"orch.io/orch/gossip"
 	"orch.io/orch/net/dns"
 	"orch.io/orch/net/hostport"
 	"orch.io/orch/net/podnet"
@@ -159,25 +158,26 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	}
 
 	// Gossip: join the pool and learn the masters from it.
-	var gossip *cluster.Gossip
+	var pool *gossip.Pool
 	if f.gossipJoin != "" || f.gossipAddr != "" {
 		if f.gossipAddr == "" {
 			f.gossipAddr = net.JoinHostPort(f.nodeIP, "7946")
 		}
-		gossip, err = cluster.NewGossip(cluster.GossipConfig{
-			Name: f.name, BindAddr: f.gossipAddr, Key: nb.GossipKey, Role: cluster.GossipRoleNode, Logger: log,
+		pool, err = gossip.NewPool(gossip.Config{
+			Name: f.name, BindAddr: f.gossipAddr, Key: nb.GossipKey, Role: gossip.RoleNode, Logger: log,
+			KeyringFile: filepath.Join(f.stateDir, gossip.KeyringFileName), Roots: nb.CAPool,
 			ProbeInterval: f.gossipProbe, ProbeTimeout: f.gossipProbeTimeout,
 		})
 		if err != nil {
 			return err
 		}
-		if err := gossip.Start(ctx); err != nil {
+		if err := pool.Start(ctx); err != nil {
 			return err
 		}
-		defer gossip.Shutdown()
+		defer pool.Shutdown()
 		if f.gossipJoin != "" {
 			jctx, cancel := context.WithTimeout(ctx, time.Minute)
-			n, err := gossip.Join(jctx, splitList(f.gossipJoin))
+			n, err := pool.Join(jctx, splitList(f.gossipJoin))
 			cancel()
 			if err != nil {
 				return fmt.Errorf("join the gossip pool: %w", err)
@@ -186,11 +186,15 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		}
 	}
 	servers := splitList(f.apiServers)
+	var discovery *gossip.MasterDiscovery
+	if pool != nil {
+		discovery = gossip.NewMasterDiscovery(pool, membershipReader(nb, f.name), log)
+	}
 	if len(servers) == 0 {
-		if gossip == nil {
+		if pool == nil {
 			return errors.New("give --api-servers or --gossip-join: the agent has no way to find the masters")
 		}
-		if servers, err = waitForMasters(ctx, gossip); err != nil {
+		if servers, err = waitForMasters(ctx, discovery); err != nil {
 			return err
 		}
 	}
@@ -314,9 +318,9 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	go func() { defer wg.Done(); hostPorts.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- srv.Run(runCtx) }()
 	go func() { defer wg.Done(); errs <- agent.Run(runCtx) }()
-	if gossip != nil {
+	if pool != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); followMasters(runCtx, gossip, cl, log) }()
+		go func() { defer wg.Done(); followMasters(runCtx, discovery, cl, log) }()
 	}
 	log.Info("node agent started", "agent", srv.Addr(), "node_ip", f.nodeIP)
 	select {
@@ -329,8 +333,8 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	}
 	cancel()
 	wg.Wait()
-	if gossip != nil {
-		_ = gossip.Leave(2 * time.Second)
+	if pool != nil {
+		_ = pool.Leave(2 * time.Second)
 	}
 	if f.stopPodsOnExit {
 		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
@@ -506,49 +510,6 @@ func importImageDir(ctx context.Context, rt *ctrd.Runtime, dir string, log *slog
 		log.Info("imported images", "file", file, "images", names)
 	}
 	return nil
-}
-
-// waitForMasters waits until gossip names at least one master API.
-func waitForMasters(ctx context.Context, g *cluster.Gossip) ([]string, error) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if apis := g.MasterAPIs(); len(apis) > 0 {
-			return apis, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, errors.New("no master found in the gossip pool within a minute")
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// followMasters keeps the client's master list equal to gossip's view.
-func followMasters(ctx context.Context, g *cluster.Gossip, cl *client.Client, log *slog.Logger) {
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		apis := g.MasterAPIs()
-		if len(apis) == 0 {
-			continue
-		}
-		before := cl.Servers()
-		if err := cl.SetServers(apis); err != nil {
-			log.Warn("master list from gossip", "err", err)
-			continue
-		}
-		if after := cl.Servers(); !slices.Equal(before, after) {
-			log.Info("masters from gossip", "servers", after)
-		}
-	}
 }
 
 // firstIPv4 returns the first non-loopback IPv4 address of the machine.

@@ -70,7 +70,8 @@ func moduleRoot() (string, error) {
 type Options struct {
 	// Masters is the number of masters (default 3).
 	Masters int
-	// MasterArgs are extra flags for every `orchd master`.
+	// MasterArgs are extra flags for every `orchd master`, after the
+	// harness's own (so they override them).
 	MasterArgs []string
 	// MasterEnv are extra environment variables (KEY=VALUE) for every master.
 	MasterEnv []string
@@ -219,8 +220,8 @@ func (c *Cluster) Start(i int) {
 	if m.Running() {
 		c.t.Fatalf("master %s is already running", m.Name)
 	}
-	args := append([]string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
-		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr}, c.opts.MasterArgs...)
+	args := []string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
+		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr}
 	if m.Join {
 		args = append(args, "--join")
 	} else {
@@ -238,6 +239,8 @@ func (c *Cluster) Start(i int) {
 			args = append(args, "--gossip-join", strings.Join(seeds, ","))
 		}
 	}
+	// Last, so that a test's flags override the harness's (gossip timings).
+	args = append(args, c.opts.MasterArgs...)
 	cmd := exec.Command(c.bins.Orchd, args...)
 	if m.NetNS != "" {
 		cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + m.NetNS, "--", c.bins.Orchd}, args...)...)

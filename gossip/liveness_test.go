@@ -1,4 +1,4 @@
-package cluster
+package gossip
 
 import (
 	"context"
@@ -8,29 +8,29 @@ import (
 	"time"
 )
 
-// fakeGossip is a GossipSource the test drives: events go to the channel,
+// fakeGossip is a Source the test drives: events go to the channel,
 // Members returns what set last stored.
 type fakeGossip struct {
-	events chan GossipEvent
+	events chan Event
 	mu     sync.Mutex
-	view   []GossipMember
+	view   []Member
 	calls  int
 }
 
-func newFakeGossip(members ...GossipMember) *fakeGossip {
-	return &fakeGossip{events: make(chan GossipEvent, 16), view: members}
+func newFakeGossip(members ...Member) *fakeGossip {
+	return &fakeGossip{events: make(chan Event, 16), view: members}
 }
 
-func (f *fakeGossip) Events() <-chan GossipEvent { return f.events }
+func (f *fakeGossip) Events() <-chan Event { return f.events }
 
-func (f *fakeGossip) Members() []GossipMember {
+func (f *fakeGossip) Members() []Member {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	return append([]GossipMember(nil), f.view...)
+	return append([]Member(nil), f.view...)
 }
 
-func (f *fakeGossip) set(members ...GossipMember) {
+func (f *fakeGossip) set(members ...Member) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.view = members
@@ -58,12 +58,12 @@ func waitAlive(t *testing.T, l *Liveness, name string, alive, known bool) {
 		})
 }
 
-func node(name string, s MemberState) GossipMember {
-	return GossipMember{Name: name, Role: GossipRoleNode, State: s}
+func node(name string, s MemberState) Member {
+	return Member{Name: name, Role: RoleNode, State: s}
 }
 
 func TestLivenessFollowsEvents(t *testing.T) {
-	f := newFakeGossip(node("n1", MemberAlive), GossipMember{Name: "m1", Role: GossipRoleMaster, APIAddr: "https://m1", State: MemberAlive})
+	f := newFakeGossip(node("n1", MemberAlive), Member{Name: "m1", Role: RoleMaster, APIAddr: "https://m1", State: MemberAlive})
 	// No reconcile after the first: only events change the view.
 	l := NewLiveness(f, nil, time.Hour)
 	if a, k := l.Alive("n1"); a || k {
@@ -76,17 +76,17 @@ func TestLivenessFollowsEvents(t *testing.T) {
 		t.Fatalf("n2 never joined: alive=%v known=%v", a, k)
 	}
 	steps := []struct {
-		ev           GossipEvent
+		ev           Event
 		name         string
 		alive, known bool
 	}{
-		{GossipEvent{GossipJoin, node("n2", MemberAlive)}, "n2", true, true},
-		{GossipEvent{GossipUpdate, node("n2", MemberSuspect)}, "n2", true, true}, // suspect is not dead
-		{GossipEvent{GossipFail, node("n2", MemberDead)}, "n2", false, true},
-		{GossipEvent{GossipJoin, node("n2", MemberAlive)}, "n2", true, true},
-		{GossipEvent{GossipLeave, node("n2", MemberLeft)}, "n2", false, true},
-		{GossipEvent{GossipFail, node("n1", "")}, "n1", false, true}, // the type decides
-		{GossipEvent{GossipUpdate, node("n1", "")}, "n1", true, true},
+		{Event{EventJoin, node("n2", MemberAlive)}, "n2", true, true},
+		{Event{EventUpdate, node("n2", MemberSuspect)}, "n2", true, true}, // suspect is not dead
+		{Event{EventFail, node("n2", MemberDead)}, "n2", false, true},
+		{Event{EventJoin, node("n2", MemberAlive)}, "n2", true, true},
+		{Event{EventLeave, node("n2", MemberLeft)}, "n2", false, true},
+		{Event{EventFail, node("n1", "")}, "n1", false, true}, // the type decides
+		{Event{EventUpdate, node("n1", "")}, "n1", true, true},
 	}
 	for _, s := range steps {
 		f.events <- s.ev
@@ -111,7 +111,7 @@ func TestLivenessReconcileRepairsMissedEvents(t *testing.T) {
 	waitAlive(t, l, "n3", true, true)
 
 	// A stale event is overwritten by the next reconcile.
-	f.events <- GossipEvent{GossipJoin, node("n1", MemberAlive)}
+	f.events <- Event{EventJoin, node("n1", MemberAlive)}
 	start := f.reconciles()
 	waitFor(t, 5*time.Second, func() bool { return f.reconciles() >= start+2 }, func() string { return "no reconcile" })
 	waitAlive(t, l, "n1", false, true)

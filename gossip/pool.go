@@ -1,8 +1,9 @@
-package cluster
+package gossip
 
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,20 +24,20 @@ import (
 
 // Gossip roles: masters advertise their API address, nodes advertise nothing.
 const (
-	GossipRoleMaster = "master"
-	GossipRoleNode   = "node"
+	RoleMaster = "master"
+	RoleNode   = "node"
 )
 
-// GossipKeySize is the size of the pool's AES-256 key (memberlist SecretKey).
-const GossipKeySize = 32
+// KeySize is the size of the pool's AES-256 key (memberlist SecretKey).
+const KeySize = 32
 
-// DefaultGossipEventBuffer is the size of the Events channel when
-// GossipConfig.EventBuffer is zero.
-const DefaultGossipEventBuffer = 256
+// DefaultEventBuffer is the size of the Events channel when
+// Config.EventBuffer is zero.
+const DefaultEventBuffer = 256
 
-// GossipConfig configures one member of the gossip pool that masters and
+// Config configures one member of the gossip pool that masters and
 // nodes share.
-type GossipConfig struct {
+type Config struct {
 	// Name is the member's unique name: the master's or the node's name.
 	Name string
 	// BindAddr is the IP:port to listen on, TCP and UDP; port 0 picks a
@@ -45,16 +46,30 @@ type GossipConfig struct {
 	// AdvertiseAddr, optional, is the IP:port the others should dial. With
 	// a BindAddr port of 0 only its IP is used: the bound port is advertised.
 	AdvertiseAddr string
-	// Key is the 32-byte AES key that encrypts all gossip (required).
+	// Key is the 32-byte AES key that encrypts all gossip (required): pki's
+	// gossip.key. It is the whole keyring unless KeyringFile exists.
 	Key []byte
-	// Role is GossipRoleMaster or GossipRoleNode.
+	// KeyringFile, optional, persists the keyring (KeyringFileName in the
+	// member's state directory): read at Start instead of Key when it
+	// exists, written after every keyring change.
+	KeyringFile string
+	// Signer signs the keyring commands this member sends; only masters
+	// have one (their TLS certificate, O=orch:masters).
+	Signer *Signer
+	// Roots verifies the keyring commands this member receives (the
+	// cluster CA). Without it every keyring command is refused.
+	Roots *x509.CertPool
+	// KeyringTimeout bounds how long a keyring operation waits for the
+	// members' answers (default DefaultKeyringTimeout).
+	KeyringTimeout time.Duration
+	// Role is RoleMaster or RoleNode.
 	Role string
 	// APIAddr is a master's API base URL (https://host:port); empty for nodes.
 	APIAddr string
 	// Logger receives the pool's logs, memberlist's own included.
 	Logger *slog.Logger
 	// EventBuffer is the capacity of the Events channel (default
-	// DefaultGossipEventBuffer).
+	// DefaultEventBuffer).
 	EventBuffer int
 
 	// ProbeInterval, ProbeTimeout, GossipInterval and SuspicionMult tune
@@ -78,13 +93,13 @@ const (
 	MemberLeft    MemberState = "left"
 )
 
-// GossipMember is one member of the pool.
-type GossipMember struct {
+// Member is one member of the pool.
+type Member struct {
 	// Name is the member's name (a master's or a node's).
 	Name string
 	// Addr is its gossip address (IP:port).
 	Addr string
-	// Role is GossipRoleMaster or GossipRoleNode (empty if its metadata is unreadable).
+	// Role is RoleMaster or RoleNode (empty if its metadata is unreadable).
 	Role string
 	// APIAddr is a master's API base URL.
 	APIAddr string
@@ -92,47 +107,47 @@ type GossipMember struct {
 	State MemberState
 }
 
-// GossipEventType says what happened to a member.
-type GossipEventType string
+// EventType says what happened to a member.
+type EventType string
 
 // Gossip event types.
 const (
-	// GossipJoin: a member joined (or came back after dead or left).
-	GossipJoin GossipEventType = "join"
-	// GossipUpdate: a member's metadata changed.
-	GossipUpdate GossipEventType = "update"
-	// GossipLeave: a member left gracefully (Leave).
-	GossipLeave GossipEventType = "leave"
-	// GossipFail: a member stopped answering probes and was declared dead.
-	GossipFail GossipEventType = "fail"
+	// EventJoin: a member joined (or came back after dead or left).
+	EventJoin EventType = "join"
+	// EventUpdate: a member's metadata changed.
+	EventUpdate EventType = "update"
+	// EventLeave: a member left gracefully (Leave).
+	EventLeave EventType = "leave"
+	// EventFail: a member stopped answering probes and was declared dead.
+	EventFail EventType = "fail"
 )
 
-// GossipEvent is one membership change.
-type GossipEvent struct {
-	Type   GossipEventType
-	Member GossipMember
+// Event is one membership change.
+type Event struct {
+	Type   EventType
+	Member Member
 }
 
-// gossipMeta is the metadata each member publishes (memberlist node meta,
+// memberMeta is the metadata each member publishes (memberlist node meta,
 // at most memberlist.MetaMaxSize bytes).
-type gossipMeta struct {
+type memberMeta struct {
 	Role string `json:"role"`
 	API  string `json:"api,omitempty"`
 	// Leaving is published just before a graceful leave, so that the
-	// others can tell it from a failure (see Gossip.Leave).
+	// others can tell it from a failure (see Pool.Leave).
 	Leaving bool `json:"leaving,omitempty"`
 }
 
-// Gossip is this process's member of the memberlist pool. Masters publish
+// Pool is this process's member of the memberlist pool. Masters publish
 // their API address in their metadata, so every member learns the masters
 // from gossip. memberlist's callbacks run under its lock: they only record
 // the change in the view and offer an event to a buffered channel, dropping
 // it (and counting the drop) when the channel is full; consumers repair
 // dropped events with a full reconcile from Members.
-type Gossip struct {
-	cfg    GossipConfig
+type Pool struct {
+	cfg    Config
 	logger *slog.Logger
-	events chan GossipEvent
+	events chan Event
 
 	dropped atomic.Uint64
 	leaving atomic.Bool
@@ -147,33 +162,43 @@ type Gossip struct {
 	viewMu   sync.Mutex
 	deadTime time.Duration            // memberlist's GossipToTheDeadTime
 	view     map[string]*memberRecord // every member a callback told us of
+
+	keyring  *memberlist.Keyring // shared with memberlist; set by Start under mu
+	inbox    chan []byte         // user messages, from NotifyMsg to serveMessages
+	done     chan struct{}       // closed by Shutdown
+	doneOnce sync.Once
+	opMu     sync.Mutex // one keyring operation at a time
+	replays  replayCache
+	// pendMu guards pending: the answers awaited by the running operation.
+	pendMu  sync.Mutex
+	pending map[string]chan keyAnswer
 }
 
 // memberRecord is the view's entry for one member.
 type memberRecord struct {
-	member GossipMember
+	member Member
 	since  time.Time // when it became dead or left
 }
 
-// NewGossip validates cfg and builds a member; Start creates its listeners.
-func NewGossip(cfg GossipConfig) (*Gossip, error) {
+// NewPool validates cfg and builds a member; Start creates its listeners.
+func NewPool(cfg Config) (*Pool, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("gossip config: a member name is required")
 	}
-	if len(cfg.Key) != GossipKeySize {
-		return nil, fmt.Errorf("gossip config: key is %d bytes, want %d", len(cfg.Key), GossipKeySize)
+	if len(cfg.Key) != KeySize {
+		return nil, fmt.Errorf("gossip config: key is %d bytes, want %d", len(cfg.Key), KeySize)
 	}
 	switch cfg.Role {
-	case GossipRoleMaster:
+	case RoleMaster:
 		if cfg.APIAddr == "" {
 			return nil, errors.New("gossip config: a master needs its API address")
 		}
-	case GossipRoleNode:
+	case RoleNode:
 		if cfg.APIAddr != "" {
 			return nil, errors.New("gossip config: a node advertises no API address")
 		}
 	default:
-		return nil, fmt.Errorf("gossip config: role %q, want %q or %q", cfg.Role, GossipRoleMaster, GossipRoleNode)
+		return nil, fmt.Errorf("gossip config: role %q, want %q or %q", cfg.Role, RoleMaster, RoleNode)
 	}
 	if _, _, err := splitIPPort(cfg.BindAddr, true); err != nil {
 		return nil, fmt.Errorf("gossip config: bind address: %w", err)
@@ -189,7 +214,7 @@ func NewGossip(cfg GossipConfig) (*Gossip, error) {
 	if cfg.ProbeTimeout > 0 && cfg.ProbeInterval > 0 && cfg.ProbeTimeout >= cfg.ProbeInterval {
 		return nil, fmt.Errorf("gossip config: probe timeout %v must be shorter than the probe interval %v", cfg.ProbeTimeout, cfg.ProbeInterval)
 	}
-	g := &Gossip{cfg: cfg, view: map[string]*memberRecord{}}
+	g := &Pool{cfg: cfg, view: map[string]*memberRecord{}}
 	// The metadata must fit memberlist's limit, or memberlist panics.
 	if meta, err := g.encodeMeta(true); err != nil {
 		return nil, fmt.Errorf("gossip config: %w", err)
@@ -197,9 +222,15 @@ func NewGossip(cfg GossipConfig) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip config: metadata is %d bytes, more than memberlist's %d (API address too long?)", len(meta), memberlist.MetaMaxSize)
 	}
 	if cfg.EventBuffer == 0 {
-		g.cfg.EventBuffer = DefaultGossipEventBuffer
+		g.cfg.EventBuffer = DefaultEventBuffer
 	}
-	g.events = make(chan GossipEvent, g.cfg.EventBuffer)
+	if cfg.KeyringTimeout <= 0 {
+		g.cfg.KeyringTimeout = DefaultKeyringTimeout
+	}
+	g.inbox = make(chan []byte, messageBuffer)
+	g.done = make(chan struct{})
+	g.pending = map[string]chan keyAnswer{}
+	g.events = make(chan Event, g.cfg.EventBuffer)
 	g.logger = cfg.Logger
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
@@ -231,8 +262,8 @@ func splitIPPort(s string, emptyHostOK bool) (string, int, error) {
 	return host, port, nil
 }
 
-func (g *Gossip) encodeMeta(leaving bool) ([]byte, error) {
-	b, err := json.Marshal(gossipMeta{Role: g.cfg.Role, API: g.cfg.APIAddr, Leaving: leaving})
+func (g *Pool) encodeMeta(leaving bool) ([]byte, error) {
+	b, err := json.Marshal(memberMeta{Role: g.cfg.Role, API: g.cfg.APIAddr, Leaving: leaving})
 	if err != nil {
 		return nil, fmt.Errorf("encode gossip metadata: %w", err)
 	}
@@ -241,7 +272,7 @@ func (g *Gossip) encodeMeta(leaving bool) ([]byte, error) {
 
 // Start creates the memberlist: it binds the listeners and starts probing
 // and gossiping (alone until Join). ctx is not retained.
-func (g *Gossip) Start(ctx context.Context) error {
+func (g *Pool) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
@@ -259,7 +290,14 @@ func (g *Gossip) Start(ctx context.Context) error {
 	if g.cfg.AdvertiseAddr != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort, _ = splitIPPort(g.cfg.AdvertiseAddr, false)
 	}
-	mc.SecretKey = slices.Clone(g.cfg.Key)
+	keyring, err := g.loadKeyring()
+	if err != nil {
+		g.mu.Lock()
+		g.starting = false
+		g.mu.Unlock()
+		return fmt.Errorf("start gossip: %w", err)
+	}
+	mc.Keyring = keyring // SecretKey stays nil, or memberlist would make it primary
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	if g.cfg.ProbeInterval > 0 {
 		mc.ProbeInterval = g.cfg.ProbeInterval
@@ -273,9 +311,9 @@ func (g *Gossip) Start(ctx context.Context) error {
 	if g.cfg.SuspicionMult > 0 {
 		mc.SuspicionMult = g.cfg.SuspicionMult
 	}
-	mc.Delegate = gossipDelegate{g}
-	mc.Events = gossipEvents{g}
-	mc.Conflict = gossipEvents{g}
+	mc.Delegate = delegate{g}
+	mc.Events = eventDelegate{g}
+	mc.Conflict = eventDelegate{g}
 	mc.Logger = log.New(&memberlistLogWriter{logger: g.logger}, "", 0)
 	g.viewMu.Lock()
 	g.deadTime = mc.GossipToTheDeadTime
@@ -284,15 +322,19 @@ func (g *Gossip) Start(ctx context.Context) error {
 	g.mu.Lock()
 	g.starting = false
 	g.ml = ml // nil on error: Start may be retried
+	if err == nil {
+		g.keyring = keyring
+	}
 	g.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", g.cfg.BindAddr, err)
 	}
+	go g.serveMessages()
 	g.logger.Info("gossip started", "addr", ml.LocalNode().Address(), "role", g.cfg.Role)
 	return nil
 }
 
-func (g *Gossip) list() (*memberlist.Memberlist, error) {
+func (g *Pool) list() (*memberlist.Memberlist, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ml == nil {
@@ -306,7 +348,7 @@ func (g *Gossip) list() (*memberlist.Memberlist, error) {
 // of seeds that answered. Seeds equal to LocalAddr are skipped; with none
 // left Join returns 0 and no error (the first member of a pool has no one to
 // join).
-func (g *Gossip) Join(ctx context.Context, seeds []string) (int, error) {
+func (g *Pool) Join(ctx context.Context, seeds []string) (int, error) {
 	ml, err := g.list()
 	if err != nil {
 		return 0, fmt.Errorf("join gossip: %w", err)
@@ -364,11 +406,11 @@ func (g *Gossip) Join(ctx context.Context, seeds []string) (int, error) {
 // Members returns every member this one knows of, itself included, sorted
 // by name: alive ones and those memberlist still remembers as dead or left
 // (it forgets them after its GossipToTheDeadTime, 30 s by default).
-func (g *Gossip) Members() []GossipMember {
+func (g *Pool) Members() []Member {
 	g.viewMu.Lock()
 	defer g.viewMu.Unlock()
 	now := time.Now()
-	out := make([]GossipMember, 0, len(g.view))
+	out := make([]Member, 0, len(g.view))
 	for name, r := range g.view {
 		if r.member.State == MemberDead || r.member.State == MemberLeft {
 			if g.deadTime > 0 && now.Sub(r.since) > g.deadTime {
@@ -378,15 +420,17 @@ func (g *Gossip) Members() []GossipMember {
 		}
 		out = append(out, r.member)
 	}
-	slices.SortFunc(out, func(a, b GossipMember) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// MasterAPIs returns the API addresses of the alive masters, sorted.
-func (g *Gossip) MasterAPIs() []string {
+// MasterClaims returns the API addresses that alive members claiming the
+// master role publish, sorted. Any key holder can make such a claim: a node
+// uses MasterDiscovery, which keeps only the claims the masters confirm.
+func (g *Pool) MasterClaims() []string {
 	var out []string
 	for _, m := range g.Members() {
-		if m.Role == GossipRoleMaster && m.APIAddr != "" && (m.State == MemberAlive || m.State == MemberSuspect) {
+		if m.Role == RoleMaster && m.APIAddr != "" && (m.State == MemberAlive || m.State == MemberSuspect) {
 			out = append(out, m.APIAddr)
 		}
 	}
@@ -396,16 +440,16 @@ func (g *Gossip) MasterAPIs() []string {
 
 // Events returns the membership changes. The channel is buffered and never
 // closed; when it is full, events are dropped (see Dropped).
-func (g *Gossip) Events() <-chan GossipEvent { return g.events }
+func (g *Pool) Events() <-chan Event { return g.events }
 
 // Dropped returns how many events were dropped because Events was full.
-func (g *Gossip) Dropped() uint64 { return g.dropped.Load() }
+func (g *Pool) Dropped() uint64 { return g.dropped.Load() }
 
 // LocalAddr returns the gossip address others dial to reach this member
 // (IP:port): the port actually bound, on the advertised IP (the bind IP
 // unless AdvertiseAddr is set or the bind IP is unspecified, when
 // memberlist picks a private IP). Empty before Start.
-func (g *Gossip) LocalAddr() string {
+func (g *Pool) LocalAddr() string {
 	ml, err := g.list()
 	if err != nil {
 		return ""
@@ -417,7 +461,7 @@ func (g *Gossip) LocalAddr() string {
 // so the others report a "leave" rather than a "fail", then broadcasts the
 // leave, each step waiting up to timeout. The member keeps answering until
 // Shutdown.
-func (g *Gossip) Leave(timeout time.Duration) error {
+func (g *Pool) Leave(timeout time.Duration) error {
 	ml, err := g.list()
 	if err != nil {
 		return fmt.Errorf("leave gossip: %w", err)
@@ -441,7 +485,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 
 // Shutdown stops the member's listeners and background work without
 // leaving (the others will see it fail). It is idempotent.
-func (g *Gossip) Shutdown() error {
+func (g *Pool) Shutdown() error {
 	g.mu.Lock()
 	ml := g.ml
 	g.mu.Unlock()
@@ -449,6 +493,7 @@ func (g *Gossip) Shutdown() error {
 		return nil
 	}
 	g.stopped.Store(true)
+	g.doneOnce.Do(func() { close(g.done) })
 	if err := ml.Shutdown(); err != nil {
 		return fmt.Errorf("shut down gossip: %w", err)
 	}
@@ -457,28 +502,28 @@ func (g *Gossip) Shutdown() error {
 
 // record updates the view from a memberlist callback and offers the event.
 // It never blocks.
-func (g *Gossip) record(typ GossipEventType, n *memberlist.Node) {
-	m := GossipMember{Name: n.Name, Addr: n.Address(), State: MemberAlive}
-	var meta gossipMeta
+func (g *Pool) record(typ EventType, n *memberlist.Node) {
+	m := Member{Name: n.Name, Addr: n.Address(), State: MemberAlive}
+	var meta memberMeta
 	if err := json.Unmarshal(n.Meta, &meta); err != nil {
 		g.logger.Warn("unreadable gossip metadata", "peer", n.Name, "err", err)
 	}
 	m.Role, m.APIAddr = meta.Role, meta.API
 	switch typ {
-	case GossipLeave, GossipFail:
+	case EventLeave, EventFail:
 		// Node.State is StateLeft for a graceful leave once memberlist
 		// exports it (memberlist PR #321); until then the metadata says so.
 		if n.State == memberlist.StateLeft || meta.Leaving {
-			typ, m.State = GossipLeave, MemberLeft
+			typ, m.State = EventLeave, MemberLeft
 		} else {
-			typ, m.State = GossipFail, MemberDead
+			typ, m.State = EventFail, MemberDead
 		}
 	}
 	g.viewMu.Lock()
 	g.view[m.Name] = &memberRecord{member: m, since: time.Now()}
 	g.viewMu.Unlock()
 	select {
-	case g.events <- GossipEvent{Type: typ, Member: m}:
+	case g.events <- Event{Type: typ, Member: m}:
 	default:
 		if g.dropped.Add(1) == 1 {
 			g.logger.Warn("gossip event buffer full: dropping events until the consumer catches up", "size", cap(g.events))
@@ -487,34 +532,37 @@ func (g *Gossip) record(typ GossipEventType, n *memberlist.Node) {
 	g.logger.Debug("gossip member changed", "event", typ, "peer", m.Name, "addr", m.Addr, "role", m.Role)
 }
 
-// gossipDelegate publishes the metadata; the pool carries no user messages.
-type gossipDelegate struct{ g *Gossip }
+// delegate publishes the metadata and receives the keyring messages.
+type delegate struct{ g *Pool }
 
-func (d gossipDelegate) NodeMeta(limit int) []byte {
+func (d delegate) NodeMeta(limit int) []byte {
 	b, err := d.g.encodeMeta(d.g.leaving.Load())
 	if err != nil || len(b) > limit {
-		// NewGossip checked the size; an empty meta is still valid.
+		// NewPool checked the size; an empty meta is still valid.
 		return nil
 	}
 	return b
 }
 
-func (gossipDelegate) NotifyMsg([]byte)                {}
-func (gossipDelegate) GetBroadcasts(int, int) [][]byte { return nil }
-func (gossipDelegate) LocalState(bool) []byte          { return nil }
-func (gossipDelegate) MergeRemoteState([]byte, bool)   {}
+// NotifyMsg hands a user message (a keyring command or answer) to
+// serveMessages; it must not block, so a full inbox drops the message.
+func (d delegate) NotifyMsg(b []byte) { d.g.offerMessage(b) }
 
-// gossipEvents receives memberlist's membership callbacks.
-type gossipEvents struct{ g *Gossip }
+func (delegate) GetBroadcasts(int, int) [][]byte { return nil }
+func (delegate) LocalState(bool) []byte          { return nil }
+func (delegate) MergeRemoteState([]byte, bool)   {}
 
-func (e gossipEvents) NotifyJoin(n *memberlist.Node)   { e.g.record(GossipJoin, n) }
-func (e gossipEvents) NotifyUpdate(n *memberlist.Node) { e.g.record(GossipUpdate, n) }
+// eventDelegate receives memberlist's membership callbacks.
+type eventDelegate struct{ g *Pool }
+
+func (e eventDelegate) NotifyJoin(n *memberlist.Node)   { e.g.record(EventJoin, n) }
+func (e eventDelegate) NotifyUpdate(n *memberlist.Node) { e.g.record(EventUpdate, n) }
 
 // NotifyLeave covers both a graceful leave and a failure; record tells them apart.
-func (e gossipEvents) NotifyLeave(n *memberlist.Node) { e.g.record(GossipFail, n) }
+func (e eventDelegate) NotifyLeave(n *memberlist.Node) { e.g.record(EventFail, n) }
 
 // NotifyConflict reports two members using one name: the second is refused.
-func (e gossipEvents) NotifyConflict(existing, other *memberlist.Node) {
+func (e eventDelegate) NotifyConflict(existing, other *memberlist.Node) {
 	e.g.logger.Error("two gossip members use one name: the newer one is refused", "name", existing.Name,
 		"existing", existing.Address(), "other", other.Address())
 }

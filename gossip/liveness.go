@@ -1,4 +1,4 @@
-package cluster
+package gossip
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// GossipSource is what Liveness reads: a Gossip, or a fake in tests.
-type GossipSource interface {
-	Events() <-chan GossipEvent
-	Members() []GossipMember
+// Source is what Liveness reads: a Pool, or a fake in tests.
+type Source interface {
+	Events() <-chan Event
+	Members() []Member
 }
 
 // Liveness turns gossip membership into node liveness for the node
@@ -18,7 +18,7 @@ type GossipSource interface {
 // every reconcileEvery rebuilds its whole view from Members, which repairs
 // events the source dropped (Consul's reconcileMember loop).
 type Liveness struct {
-	src            GossipSource
+	src            Source
 	logger         *slog.Logger
 	reconcileEvery time.Duration
 
@@ -29,7 +29,7 @@ type Liveness struct {
 
 // NewLiveness returns a Liveness over g; Run feeds it. reconcileEvery
 // defaults to 10 s when zero.
-func NewLiveness(g GossipSource, logger *slog.Logger, reconcileEvery time.Duration) *Liveness {
+func NewLiveness(g Source, logger *slog.Logger, reconcileEvery time.Duration) *Liveness {
 	if reconcileEvery <= 0 {
 		reconcileEvery = 10 * time.Second
 	}
@@ -62,14 +62,14 @@ func (l *Liveness) Run(ctx context.Context) {
 // apply records one event. The source delivers events in order, so a stale
 // event is followed by the ones that correct it, or, if those were dropped,
 // repaired by the next reconcile.
-func (l *Liveness) apply(ev GossipEvent) {
+func (l *Liveness) apply(ev Event) {
 	state := ev.Member.State
 	switch ev.Type {
-	case GossipLeave:
+	case EventLeave:
 		state = MemberLeft
-	case GossipFail:
+	case EventFail:
 		state = MemberDead
-	case GossipJoin, GossipUpdate:
+	case EventJoin, EventUpdate:
 		if state == "" {
 			state = MemberAlive
 		}

@@ -1,4 +1,4 @@
-package cluster
+package gossip
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 func testGossipKey(t *testing.T) []byte {
 	t.Helper()
-	key := make([]byte, GossipKeySize)
+	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
@@ -22,8 +22,8 @@ func testGossipKey(t *testing.T) []byte {
 }
 
 // testGossipConfig is a loopback member with short timings.
-func testGossipConfig(t *testing.T, name, role, api string, key []byte) GossipConfig {
-	return GossipConfig{
+func testGossipConfig(t *testing.T, name, role, api string, key []byte) Config {
+	return Config{
 		Name: name, BindAddr: "127.0.0.1:0", Key: key, Role: role, APIAddr: api,
 		Logger:        slog.New(slog.NewTextHandler(newTestLogWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		ProbeInterval: 100 * time.Millisecond, ProbeTimeout: 50 * time.Millisecond,
@@ -32,9 +32,9 @@ func testGossipConfig(t *testing.T, name, role, api string, key []byte) GossipCo
 }
 
 // startGossip builds and starts a member; t.Cleanup shuts it down.
-func startGossip(t *testing.T, cfg GossipConfig) *Gossip {
+func startGossip(t *testing.T, cfg Config) *Pool {
 	t.Helper()
-	g, err := NewGossip(cfg)
+	g, err := NewPool(cfg)
 	if err != nil {
 		t.Fatalf("new gossip %s: %v", cfg.Name, err)
 	}
@@ -49,7 +49,7 @@ func startGossip(t *testing.T, cfg GossipConfig) *Gossip {
 	return g
 }
 
-func joinGossip(t *testing.T, g *Gossip, seed *Gossip) {
+func joinGossip(t *testing.T, g *Pool, seed *Pool) {
 	t.Helper()
 	n, err := g.Join(testCtx(t, 10*time.Second), []string{seed.LocalAddr()})
 	if err != nil || n != 1 {
@@ -58,7 +58,7 @@ func joinGossip(t *testing.T, g *Gossip, seed *Gossip) {
 }
 
 // memberStates summarizes a view as "name=state/role/api" for comparisons.
-func memberStates(ms []GossipMember) string {
+func memberStates(ms []Member) string {
 	var parts []string
 	for _, m := range ms {
 		parts = append(parts, fmt.Sprintf("%s=%s/%s/%s", m.Name, m.State, m.Role, m.APIAddr))
@@ -67,7 +67,7 @@ func memberStates(ms []GossipMember) string {
 }
 
 // stateOf returns the state g sees name in ("" if unknown).
-func stateOf(g *Gossip, name string) MemberState {
+func stateOf(g *Pool, name string) MemberState {
 	for _, m := range g.Members() {
 		if m.Name == name {
 			return m.State
@@ -77,15 +77,15 @@ func stateOf(g *Gossip, name string) MemberState {
 }
 
 // threeMembers starts m1 and m2 (masters) and n1 (a node); m2 and n1 join via m1.
-func threeMembers(t *testing.T, key []byte, m1cfg func(*GossipConfig)) (m1, m2, n1 *Gossip) {
+func threeMembers(t *testing.T, key []byte, m1cfg func(*Config)) (m1, m2, n1 *Pool) {
 	t.Helper()
-	c1 := testGossipConfig(t, "m1", GossipRoleMaster, "https://127.0.0.1:6443", key)
+	c1 := testGossipConfig(t, "m1", RoleMaster, "https://127.0.0.1:6443", key)
 	if m1cfg != nil {
 		m1cfg(&c1)
 	}
 	m1 = startGossip(t, c1)
-	m2 = startGossip(t, testGossipConfig(t, "m2", GossipRoleMaster, "https://127.0.0.2:6443", key))
-	n1 = startGossip(t, testGossipConfig(t, "n1", GossipRoleNode, "", key))
+	m2 = startGossip(t, testGossipConfig(t, "m2", RoleMaster, "https://127.0.0.2:6443", key))
+	n1 = startGossip(t, testGossipConfig(t, "n1", RoleNode, "", key))
 	joinGossip(t, m2, m1)
 	joinGossip(t, n1, m1)
 	return m1, m2, n1
@@ -95,15 +95,15 @@ const threeAlive = "m1=alive/master/https://127.0.0.1:6443 m2=alive/master/https
 
 func TestGossipMembersSeeEachOtherAndTheMasters(t *testing.T) {
 	m1, m2, n1 := threeMembers(t, testGossipKey(t), nil)
-	for _, g := range []*Gossip{m1, m2, n1} {
+	for _, g := range []*Pool{m1, m2, n1} {
 		waitFor(t, 10*time.Second, func() bool { return memberStates(g.Members()) == threeAlive },
 			func() string {
 				return fmt.Sprintf("%s sees %q, want %q", g.cfg.Name, memberStates(g.Members()), threeAlive)
 			})
 	}
 	want := []string{"https://127.0.0.1:6443", "https://127.0.0.2:6443"}
-	if got := n1.MasterAPIs(); !slices.Equal(got, want) {
-		t.Fatalf("node's MasterAPIs %v, want %v", got, want)
+	if got := n1.MasterClaims(); !slices.Equal(got, want) {
+		t.Fatalf("node's MasterClaims %v, want %v", got, want)
 	}
 	for _, m := range n1.Members() {
 		if m.Addr == "" || !strings.HasPrefix(m.Addr, "127.0.0.1:") {
@@ -121,10 +121,10 @@ func TestGossipMembersSeeEachOtherAndTheMasters(t *testing.T) {
 // eventLog collects a member's events.
 type eventLog struct {
 	mu  sync.Mutex
-	evs []GossipEvent
+	evs []Event
 }
 
-func collectEvents(t *testing.T, g *Gossip) *eventLog {
+func collectEvents(t *testing.T, g *Pool) *eventLog {
 	l := &eventLog{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -146,7 +146,7 @@ func collectEvents(t *testing.T, g *Gossip) *eventLog {
 }
 
 // has reports whether an event of typ about name arrived.
-func (l *eventLog) has(typ GossipEventType, name string) bool {
+func (l *eventLog) has(typ EventType, name string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, ev := range l.evs {
@@ -158,7 +158,7 @@ func (l *eventLog) has(typ GossipEventType, name string) bool {
 }
 
 // count returns how many events of typ about name arrived.
-func (l *eventLog) count(typ GossipEventType, name string) int {
+func (l *eventLog) count(typ EventType, name string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -182,16 +182,16 @@ func (l *eventLog) String() string {
 
 func TestGossipEventsJoinUpdateLeaveFail(t *testing.T) {
 	key := testGossipKey(t)
-	m1 := startGossip(t, testGossipConfig(t, "m1", GossipRoleMaster, "https://127.0.0.1:6443", key))
+	m1 := startGossip(t, testGossipConfig(t, "m1", RoleMaster, "https://127.0.0.1:6443", key))
 	evs := collectEvents(t, m1)
-	leaver := startGossip(t, testGossipConfig(t, "leaver", GossipRoleNode, "", key))
-	crasher := startGossip(t, testGossipConfig(t, "crasher", GossipRoleNode, "", key))
+	leaver := startGossip(t, testGossipConfig(t, "leaver", RoleNode, "", key))
+	crasher := startGossip(t, testGossipConfig(t, "crasher", RoleNode, "", key))
 	joinGossip(t, leaver, m1)
 	joinGossip(t, crasher, m1)
 	crasherAddr := crasher.LocalAddr()
 
 	for _, name := range []string{"m1", "leaver", "crasher"} {
-		waitFor(t, 10*time.Second, func() bool { return evs.has(GossipJoin, name) },
+		waitFor(t, 10*time.Second, func() bool { return evs.has(EventJoin, name) },
 			func() string { return "no join event for " + name + "; got " + evs.String() })
 	}
 
@@ -202,12 +202,12 @@ func TestGossipEventsJoinUpdateLeaveFail(t *testing.T) {
 	if err := leaver.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return evs.has(GossipLeave, "leaver") },
+	waitFor(t, 10*time.Second, func() bool { return evs.has(EventLeave, "leaver") },
 		func() string { return "no leave event; got " + evs.String() })
-	if !evs.has(GossipUpdate, "leaver") {
+	if !evs.has(EventUpdate, "leaver") {
 		t.Fatalf("no update event before the leave; got %s", evs)
 	}
-	if evs.has(GossipFail, "leaver") {
+	if evs.has(EventFail, "leaver") {
 		t.Fatalf("a graceful leave was reported as a failure: %s", evs)
 	}
 	if s := stateOf(m1, "leaver"); s != MemberLeft {
@@ -218,34 +218,34 @@ func TestGossipEventsJoinUpdateLeaveFail(t *testing.T) {
 	if err := crasher.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return evs.has(GossipFail, "crasher") },
+	waitFor(t, 10*time.Second, func() bool { return evs.has(EventFail, "crasher") },
 		func() string { return "no fail event; got " + evs.String() })
-	if evs.has(GossipLeave, "crasher") {
+	if evs.has(EventLeave, "crasher") {
 		t.Fatalf("a crash was reported as a leave: %s", evs)
 	}
 	if s := stateOf(m1, "crasher"); s != MemberDead {
 		t.Fatalf("crasher is %q in m1's view, want dead", s)
 	}
-	if got := m1.MasterAPIs(); !slices.Equal(got, []string{"https://127.0.0.1:6443"}) {
-		t.Fatalf("MasterAPIs %v", got)
+	if got := m1.MasterClaims(); !slices.Equal(got, []string{"https://127.0.0.1:6443"}) {
+		t.Fatalf("MasterClaims %v", got)
 	}
 
 	// The crashed member restarts on its address: a join again. (On
 	// another address memberlist refuses its name until it forgets the
 	// dead member, after GossipToTheDeadTime.)
-	cfg := testGossipConfig(t, "crasher", GossipRoleNode, "", key)
+	cfg := testGossipConfig(t, "crasher", RoleNode, "", key)
 	cfg.BindAddr = crasherAddr
 	back := startGossip(t, cfg)
 	joinGossip(t, back, m1)
 	waitFor(t, 10*time.Second, func() bool { return stateOf(m1, "crasher") == MemberAlive },
 		func() string { return "crasher did not come back; m1 sees " + memberStates(m1.Members()) })
-	waitFor(t, 10*time.Second, func() bool { return evs.count(GossipJoin, "crasher") == 2 },
+	waitFor(t, 10*time.Second, func() bool { return evs.count(EventJoin, "crasher") == 2 },
 		func() string { return "no second join event for crasher; got " + evs.String() })
 }
 
 func TestGossipWrongKeyCannotJoin(t *testing.T) {
-	m1 := startGossip(t, testGossipConfig(t, "m1", GossipRoleMaster, "https://127.0.0.1:6443", testGossipKey(t)))
-	intruder := startGossip(t, testGossipConfig(t, "intruder", GossipRoleNode, "", testGossipKey(t)))
+	m1 := startGossip(t, testGossipConfig(t, "m1", RoleMaster, "https://127.0.0.1:6443", testGossipKey(t)))
+	intruder := startGossip(t, testGossipConfig(t, "intruder", RoleNode, "", testGossipKey(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	n, err := intruder.Join(ctx, []string{m1.LocalAddr()})
@@ -261,7 +261,7 @@ func TestGossipWrongKeyCannotJoin(t *testing.T) {
 }
 
 func TestGossipJoinWithoutOtherSeeds(t *testing.T) {
-	g := startGossip(t, testGossipConfig(t, "m1", GossipRoleMaster, "https://127.0.0.1:6443", testGossipKey(t)))
+	g := startGossip(t, testGossipConfig(t, "m1", RoleMaster, "https://127.0.0.1:6443", testGossipKey(t)))
 	n, err := g.Join(testCtx(t, time.Second), []string{g.LocalAddr(), " "})
 	if err != nil || n != 0 {
 		t.Fatalf("join with only itself as seed: %d, %v; want 0, nil", n, err)
@@ -270,15 +270,15 @@ func TestGossipJoinWithoutOtherSeeds(t *testing.T) {
 
 // reconcileOnly hides a source's events, so a Liveness over it learns
 // everything from its periodic reconcile.
-type reconcileOnly struct{ *Gossip }
+type reconcileOnly struct{ *Pool }
 
-func (reconcileOnly) Events() <-chan GossipEvent { return nil }
+func (reconcileOnly) Events() <-chan Event { return nil }
 
 func TestGossipEventOverflowDropsAndReconcileConverges(t *testing.T) {
 	key := testGossipKey(t)
 	// Nobody reads m1's one-slot buffer: its own join fills it.
-	m1, _, _ := threeMembers(t, key, func(c *GossipConfig) { c.EventBuffer = 1 })
-	n2 := startGossip(t, testGossipConfig(t, "n2", GossipRoleNode, "", key))
+	m1, _, _ := threeMembers(t, key, func(c *Config) { c.EventBuffer = 1 })
+	n2 := startGossip(t, testGossipConfig(t, "n2", RoleNode, "", key))
 	joinGossip(t, n2, m1)
 	waitFor(t, 10*time.Second, func() bool { return len(m1.Members()) == 4 },
 		func() string { return "m1 sees " + memberStates(m1.Members()) })
@@ -306,32 +306,32 @@ func TestGossipEventOverflowDropsAndReconcileConverges(t *testing.T) {
 }
 
 func TestNewGossipValidates(t *testing.T) {
-	key := make([]byte, GossipKeySize)
-	ok := GossipConfig{Name: "m1", BindAddr: "127.0.0.1:0", Key: key, Role: GossipRoleMaster, APIAddr: "https://127.0.0.1:6443"}
+	key := make([]byte, KeySize)
+	ok := Config{Name: "m1", BindAddr: "127.0.0.1:0", Key: key, Role: RoleMaster, APIAddr: "https://127.0.0.1:6443"}
 	tests := []struct {
 		name    string
-		change  func(*GossipConfig)
+		change  func(*Config)
 		wantErr string
 	}{
-		{"valid master", func(*GossipConfig) {}, ""},
-		{"valid node on all addresses", func(c *GossipConfig) { c.Role, c.APIAddr, c.BindAddr = GossipRoleNode, "", ":7946" }, ""},
-		{"no name", func(c *GossipConfig) { c.Name = "" }, "name is required"},
-		{"no key", func(c *GossipConfig) { c.Key = nil }, "key is 0 bytes"},
-		{"short key", func(c *GossipConfig) { c.Key = make([]byte, 16) }, "key is 16 bytes"},
-		{"bad role", func(c *GossipConfig) { c.Role = "worker" }, "role"},
-		{"master without API", func(c *GossipConfig) { c.APIAddr = "" }, "needs its API address"},
-		{"node with API", func(c *GossipConfig) { c.Role = GossipRoleNode }, "advertises no API"},
-		{"host name", func(c *GossipConfig) { c.BindAddr = "localhost:0" }, "must be an IP"},
-		{"no port", func(c *GossipConfig) { c.BindAddr = "127.0.0.1" }, "bind address"},
-		{"advertise without IP", func(c *GossipConfig) { c.AdvertiseAddr = ":7946" }, "advertise address"},
-		{"metadata too long", func(c *GossipConfig) { c.APIAddr = "https://" + strings.Repeat("a", 600) }, "metadata"},
-		{"probe timeout too long", func(c *GossipConfig) { c.ProbeInterval, c.ProbeTimeout = time.Second, time.Second }, "probe timeout"},
+		{"valid master", func(*Config) {}, ""},
+		{"valid node on all addresses", func(c *Config) { c.Role, c.APIAddr, c.BindAddr = RoleNode, "", ":7946" }, ""},
+		{"no name", func(c *Config) { c.Name = "" }, "name is required"},
+		{"no key", func(c *Config) { c.Key = nil }, "key is 0 bytes"},
+		{"short key", func(c *Config) { c.Key = make([]byte, 16) }, "key is 16 bytes"},
+		{"bad role", func(c *Config) { c.Role = "worker" }, "role"},
+		{"master without API", func(c *Config) { c.APIAddr = "" }, "needs its API address"},
+		{"node with API", func(c *Config) { c.Role = RoleNode }, "advertises no API"},
+		{"host name", func(c *Config) { c.BindAddr = "localhost:0" }, "must be an IP"},
+		{"no port", func(c *Config) { c.BindAddr = "127.0.0.1" }, "bind address"},
+		{"advertise without IP", func(c *Config) { c.AdvertiseAddr = ":7946" }, "advertise address"},
+		{"metadata too long", func(c *Config) { c.APIAddr = "https://" + strings.Repeat("a", 600) }, "metadata"},
+		{"probe timeout too long", func(c *Config) { c.ProbeInterval, c.ProbeTimeout = time.Second, time.Second }, "probe timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := ok
 			tt.change(&cfg)
-			_, err := NewGossip(cfg)
+			_, err := NewPool(cfg)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error %v", err)
@@ -346,7 +346,7 @@ func TestNewGossipValidates(t *testing.T) {
 }
 
 func TestGossipBeforeStart(t *testing.T) {
-	g, err := NewGossip(GossipConfig{Name: "n1", BindAddr: "127.0.0.1:0", Key: make([]byte, GossipKeySize), Role: GossipRoleNode})
+	g, err := NewPool(Config{Name: "n1", BindAddr: "127.0.0.1:0", Key: make([]byte, KeySize), Role: RoleNode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
 
 func TestGossipAfterShutdown(t *testing.T) {
-	g := startGossip(t, testGossipConfig(t, "n1", GossipRoleNode, "", testGossipKey(t)))
+	g := startGossip(t, testGossipConfig(t, "n1", RoleNode, "", testGossipKey(t)))
 	if err := g.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
