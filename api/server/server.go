@@ -62,6 +62,10 @@ type Config struct {
 	// orch:masters may do everything; the legacy node token its fixed
 	// rules): the Node authorizer, RBAC. A request none allows is 403.
 	Authorizers []authorizer.UnconditionalAuthorizer
+	// RBAC resolves the RBAC rules of users for the escalation checks on
+	// writes of roles and bindings and for rules reviews. nil: only
+	// system:masters may write them.
+	RBAC RBAC
 	// MaxBodyBytes caps request bodies (413 above it).
 	MaxBodyBytes int64
 	// MaxJSONDepth caps the nesting of request bodies (400 above it).
