@@ -159,4 +159,3 @@ func invalid(obj v1.Object, errs field.ErrorList) error {
 	}
 	return v1.NewInvalid(v1.KindOf(obj), "", causes)
 }
-
