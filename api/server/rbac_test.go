@@ -237,4 +237,3 @@ func TestRBACBindingTakesEffect(t *testing.T) {
 	_, err = pat.List(ctx, "pods", "team-a", client.ListOptions{})
 	wantCode(t, err, http.StatusForbidden, "cannot list")
 }
-
