@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"mime"
 	"net/http"
 
 	authzv1 "k8s.io/api/authorization/v1"
@@ -20,10 +21,16 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, v1.NewMethodNotAllowed(req.resource.Name+" supports create only"))
 		return
 	}
-	body, err := s.readBody(w, r)
+	body, err := s.readBody(w, r, "application/json", protobufContentType)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if isProtobuf(r) {
+		if body, err = s.reviews.toJSON(req, body); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	obj, err := decodeObject(req, body)
 	if err != nil {
@@ -158,4 +165,10 @@ func invalid(obj v1.Object, errs field.ErrorList) error {
 		causes = append(causes, v1.StatusCause{Type: string(e.Type), Message: e.Error(), Field: e.Field})
 	}
 	return v1.NewInvalid(v1.KindOf(obj), "", causes)
+}
+
+// isProtobuf reports whether a request's body is Kubernetes protobuf.
+func isProtobuf(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == protobufContentType
 }

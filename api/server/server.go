@@ -156,6 +156,8 @@ type Server struct {
 	// authn identifies a request's user; authz decides what it may do.
 	authn authenticator.Request
 	authz authorizer.UnconditionalAuthorizer
+	// reviews decodes protobuf access reviews.
+	reviews *reviewDecoder
 }
 
 // New builds a server; Serve starts it.
@@ -212,6 +214,9 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
 	s.podSecurity = ps
+	if s.reviews, err = newReviewDecoder(); err != nil {
+		return nil, fmt.Errorf("api server: %w", err)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
