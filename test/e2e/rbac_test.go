@@ -160,12 +160,18 @@ func TestRBACUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, b := range []struct{ name, role, user string }{{"alice-edit", rbac.Edit, "alice"}, {"victor-view", rbac.View, "victor"}} {
-		rb := &v1.RoleBinding{ObjectMeta: v1.ObjectMeta{Namespace: "team-a", Name: b.name},
-			RoleRef: v1.RoleRef{Kind: "ClusterRole", Name: b.role}, Subjects: []v1.Subject{{Kind: "User", Name: b.user}}}
-		if err := admin.Create(ctx, rb); err != nil {
-			t.Fatal(err)
-		}
+	rb := &v1.RoleBinding{ObjectMeta: v1.ObjectMeta{Namespace: "team-a", Name: "victor-view"},
+		RoleRef: v1.RoleRef{Kind: "ClusterRole", Name: rbac.View}, Subjects: []v1.Subject{{Kind: "User", Name: "victor"}}}
+	if err := admin.Create(ctx, rb); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := c.Orchctl("", "create", "rolebinding", "alice-edit", "--clusterrole=edit", "--user=alice", "-n", "team-a"); err != nil ||
+		out != "rolebinding.rbac.authorization.k8s.io/alice-edit created\n" {
+		t.Fatalf("orchctl create rolebinding: %q %q %v", out, errOut, err)
+	}
+	if out, errOut, err := c.Orchctl("", "get", "rolebindings", "-n", "team-a", "-o", "wide"); err != nil ||
+		!strings.Contains(out, "ClusterRole/edit") || !strings.Contains(out, "alice") {
+		t.Fatalf("orchctl get rolebindings: %q %q %v", out, errOut, err)
 	}
 	alice := newRBACUser(t, c, "alice", "devs")
 	victor := newRBACUser(t, c, "victor")
