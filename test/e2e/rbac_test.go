@@ -255,6 +255,13 @@ func TestRBACUsers(t *testing.T) {
 			t.Errorf("%s: kubectl can-i on non-resource URLs disagrees with the default roles", u.name)
 		}
 	}
+	// kubectl auth can-i --list reads a SelfSubjectRulesReview.
+	list := exec.Command("/usr/bin/kubectl", "--kubeconfig", alice.kubeconfig, "auth", "can-i", "--list", "-n", "team-a")
+	list.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := list.CombinedOutput(); err != nil || !strings.Contains(string(out), "replicationcontrollers/scale") ||
+		!strings.Contains(string(out), "selfsubjectaccessreviews.authorization.k8s.io") {
+		t.Errorf("kubectl auth can-i --list: %v\n%s", err, out)
+	}
 	// orchctl asks about another user with a SubjectAccessReview (admins only).
 	out, _, err := c.Orchctl("", "auth", "can-i", "create", "pods", "-n", "team-a", "--as", "alice")
 	if err != nil || strings.TrimSpace(out) != "yes" {
