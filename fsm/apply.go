@@ -291,6 +291,14 @@ func keepSystemMeta(m, old *v1.ObjectMeta) {
 // API server checked against the state it read.
 func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 	switch o := next.(type) {
+	case *v1.RoleBinding:
+		if o.RoleRef != old.(*v1.RoleBinding).RoleRef {
+			return roleRefChanged("RoleBinding", o.Name)
+		}
+	case *v1.ClusterRoleBinding:
+		if o.RoleRef != old.(*v1.ClusterRoleBinding).RoleRef {
+			return roleRefChanged("ClusterRoleBinding", o.Name)
+		}
 	case *v1.Pod:
 		op := old.(*v1.Pod)
 		if o.Spec.NodeName == "" {
@@ -419,4 +427,11 @@ func applyBatch(w *writeTxn, body []byte) any {
 		}
 	}
 	return out
+}
+
+// roleRefChanged is the refusal of an update that changes a binding's
+// roleRef, which Kubernetes keeps immutable.
+func roleRefChanged(kind, name string) error {
+	return v1.NewInvalid(kind, name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "roleRef",
+		Message: "roleRef: Invalid value: cannot change roleRef"}})
 }

@@ -167,6 +167,18 @@ func shallowCopy(obj v1.Object) v1.Object {
 	case *v1.LimitRange:
 		c := *o
 		return &c
+	case *v1.Role:
+		c := *o
+		return &c
+	case *v1.ClusterRole:
+		c := *o
+		return &c
+	case *v1.RoleBinding:
+		c := *o
+		return &c
+	case *v1.ClusterRoleBinding:
+		c := *o
+		return &c
 	}
 	panic("fsm: shallow copy of unknown type")
 }

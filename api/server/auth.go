@@ -150,8 +150,14 @@ func refuseUnread(w http.ResponseWriter, err error) {
 // resourceAttributes are the authorization attributes of a resource
 // request, as Kubernetes' RequestInfo gives them.
 func resourceAttributes(u user.Info, req *request) authorizer.AttributesRecord {
+	ns := req.namespace
+	if req.resource.Name == "namespaces" && req.resource.Group == "" {
+		// As Kubernetes' RequestInfo: a namespace is in itself, so a
+		// RoleBinding lets its subjects read their own namespace.
+		ns = req.name
+	}
 	return authorizer.AttributesRecord{
-		User: u, Verb: req.verb, Namespace: req.namespace,
+		User: u, Verb: req.verb, Namespace: ns,
 		APIGroup: req.resource.Group, APIVersion: req.resource.GroupVersion(),
 		Resource: req.resource.Name, Subresource: req.sub, Name: req.name,
 		ResourceRequest: true,

@@ -21,8 +21,25 @@ func TestDiscovery(t *testing.T) {
 	if apis["kind"] != "APIGroupList" {
 		t.Fatalf("/apis = %v", apis)
 	}
-	if g, ok := apis["groups"].([]any); !ok || len(g) != 0 {
-		t.Fatalf("/apis groups = %v", apis["groups"])
+	var groups []string
+	if g, ok := apis["groups"].([]any); ok {
+		for _, x := range g {
+			groups = append(groups, x.(map[string]any)["name"].(string))
+		}
+	}
+	if want := []string{"authorization.k8s.io", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
+		t.Fatalf("/apis groups = %v, want %v", groups, want)
+	}
+	reviews := decode[struct {
+		Resources []apiResource `json:"resources"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/apis/authorization.k8s.io/v1", nil))
+	for _, r := range reviews.Resources {
+		if !slices.Equal(r.Verbs, []string{"create"}) || r.Namespaced {
+			t.Errorf("%s: verbs %v namespaced %v, want create only, cluster-scoped", r.Name, r.Verbs, r.Namespaced)
+		}
+	}
+	if len(reviews.Resources) != 3 {
+		t.Errorf("authorization.k8s.io/v1 lists %d resources, want 3", len(reviews.Resources))
 	}
 
 	list := decode[struct {

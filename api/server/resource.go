@@ -41,6 +41,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, v1.NewBadRequest("dryRun is not supported"))
 		return
 	}
+	if req.resource.Review && req.verb != "create" {
+		writeError(rec, v1.NewMethodNotAllowed(req.resource.Name+" supports create only"))
+		return
+	}
 	if req.verb == "watch" {
 		s.serveWatch(rec, r, req)
 		return
@@ -59,6 +63,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
 	r = r.WithContext(withWarnings(ctx, rec.Header()))
 	switch {
+	case req.resource.Review:
+		s.serveReview(rec, r, req)
 	case req.sub == "scale":
 		s.serveScale(rec, r, req)
 	case req.sub == "binding":
@@ -175,6 +181,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 			writeError(w, err)
 			return
 		}
+		if err := s.admitRBAC(r.Context(), req, obj); err != nil {
+			writeError(w, err)
+			return
+		}
 		cmd, err := s.createCommand(obj)
 		if err != nil {
 			writeError(w, err)
@@ -282,6 +292,11 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 	}
 	if err := s.admitPodSecurity(ctx, req, obj, old.Object()); err != nil {
 		return nil, err
+	}
+	if !status {
+		if err := s.admitRBAC(ctx, req, obj); err != nil {
+			return nil, err
+		}
 	}
 	cmd, err := fsm.NewUpdate(obj, status)
 	if err != nil {

@@ -62,6 +62,10 @@ type Config struct {
 	// orch:masters may do everything; the legacy node token its fixed
 	// rules): the Node authorizer, RBAC. A request none allows is 403.
 	Authorizers []authorizer.UnconditionalAuthorizer
+	// RBAC resolves the RBAC rules of users for the escalation checks on
+	// writes of roles and bindings and for rules reviews. nil: only
+	// system:masters may write them.
+	RBAC RBAC
 	// MaxBodyBytes caps request bodies (413 above it).
 	MaxBodyBytes int64
 	// MaxJSONDepth caps the nesting of request bodies (400 above it).
@@ -155,6 +159,8 @@ type Server struct {
 	// authn identifies a request's user; authz decides what it may do.
 	authn authenticator.Request
 	authz authorizer.UnconditionalAuthorizer
+	// reviews decodes protobuf access reviews.
+	reviews *reviewDecoder
 }
 
 // New builds a server; Serve starts it.
@@ -211,6 +217,9 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
 	s.podSecurity = ps
+	if s.reviews, err = newReviewDecoder(); err != nil {
+		return nil, fmt.Errorf("api server: %w", err)
+	}
 	s.handler = s.routes()
 	return s, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/auth/rbac"
 	"orch.io/orch/cluster"
 	"orch.io/orch/pki"
 )
@@ -42,6 +43,8 @@ type testEnv struct {
 type envConfig struct {
 	feedSize int
 	server   func(*Config)
+	// rbac plugs in the RBAC authorizer over the cluster's store.
+	rbac bool
 }
 
 type envOption func(*envConfig)
@@ -129,6 +132,10 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	sc.Logger = log
 	if ec.server != nil {
 		ec.server(&sc)
+	}
+	if ec.rbac {
+		a := rbac.New(c.Store)
+		sc.Authorizers, sc.RBAC = append(sc.Authorizers, a), a
 	}
 	s, err := New(sc, c)
 	if err != nil {

@@ -32,6 +32,12 @@ func Default(obj Object) {
 		defaultService(o)
 	case *LimitRange:
 		defaultLimitRange(o)
+	case *RoleBinding:
+		defaultRoleRef(&o.RoleRef)
+		defaultSubjects(o.Subjects)
+	case *ClusterRoleBinding:
+		defaultRoleRef(&o.RoleRef)
+		defaultSubjects(o.Subjects)
 	case *Endpoints:
 		for i := range o.Subsets {
 			for j := range o.Subsets[i].Ports {

@@ -32,6 +32,9 @@ type Resource struct {
 	// and watch. A create-only review (SubjectAccessReview) names only
 	// "create".
 	Verbs []string
+	// Review says the resource is a question answered by the API server
+	// (an access review): created only, never stored.
+	Review bool
 	// New returns an empty object of the kind.
 	New func() Object
 }
@@ -55,7 +58,24 @@ var resources = []Resource{
 		New: func() Object { return &ResourceQuota{} }},
 	{Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", ShortNames: []string{"limits"}, Namespaced: true,
 		New: func() Object { return &LimitRange{} }},
+	{Group: RBACGroup, Name: "roles", Singular: "role", Kind: "Role", Namespaced: true,
+		New: func() Object { return &Role{} }},
+	{Group: RBACGroup, Name: "clusterroles", Singular: "clusterrole", Kind: "ClusterRole",
+		New: func() Object { return &ClusterRole{} }},
+	{Group: RBACGroup, Name: "rolebindings", Singular: "rolebinding", Kind: "RoleBinding", Namespaced: true,
+		New: func() Object { return &RoleBinding{} }},
+	{Group: RBACGroup, Name: "clusterrolebindings", Singular: "clusterrolebinding", Kind: "ClusterRoleBinding",
+		New: func() Object { return &ClusterRoleBinding{} }},
+	{Group: AuthorizationGroup, Name: "selfsubjectaccessreviews", Singular: "selfsubjectaccessreview", Kind: "SelfSubjectAccessReview",
+		Verbs: reviewVerbs, Review: true, New: func() Object { return &SelfSubjectAccessReview{} }},
+	{Group: AuthorizationGroup, Name: "selfsubjectrulesreviews", Singular: "selfsubjectrulesreview", Kind: "SelfSubjectRulesReview",
+		Verbs: reviewVerbs, Review: true, New: func() Object { return &SelfSubjectRulesReview{} }},
+	{Group: AuthorizationGroup, Name: "subjectaccessreviews", Singular: "subjectaccessreview", Kind: "SubjectAccessReview",
+		Verbs: reviewVerbs, Review: true, New: func() Object { return &SubjectAccessReview{} }},
 }
+
+// reviewVerbs are the verbs of a review: it is answered, never stored.
+var reviewVerbs = []string{"create"}
 
 // kindByType maps each resource's Go type to its kind, so KindOf needs no
 // switch to extend. Read-only after initialisation.

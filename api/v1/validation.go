@@ -56,6 +56,8 @@ func validateObject(obj Object) field.ErrorList {
 		nameFn = content.IsDNS1123Label
 	case *Service:
 		nameFn = validation.IsDNS1035Label
+	case *Role, *ClusterRole, *RoleBinding, *ClusterRoleBinding:
+		nameFn = validateRBACName
 	}
 	meta := field.NewPath("metadata")
 	errs := ValidateObjectMeta(obj.GetObjectMeta(), r.Namespaced, nameFn, meta)
@@ -77,6 +79,14 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateResourceQuota(o)...)
 	case *LimitRange:
 		errs = append(errs, validateLimitRange(o)...)
+	case *Role:
+		errs = append(errs, validateRules(o.Rules, true)...)
+	case *ClusterRole:
+		errs = append(errs, validateClusterRole(o)...)
+	case *RoleBinding:
+		errs = append(errs, validateBinding(o.Subjects, o.RoleRef, true)...)
+	case *ClusterRoleBinding:
+		errs = append(errs, validateBinding(o.Subjects, o.RoleRef, false)...)
 	}
 	return errs
 }
@@ -490,6 +500,10 @@ func validateNode(n *Node) field.ErrorList {
 func validateImmutable(obj, old Object) field.ErrorList {
 	var errs field.ErrorList
 	switch o := obj.(type) {
+	case *RoleBinding:
+		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
+	case *ClusterRoleBinding:
+		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*ClusterRoleBinding).RoleRef)...)
 	case *Pod:
 		op := old.(*Pod)
 		sp := field.NewPath("spec")

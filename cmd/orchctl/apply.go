@@ -110,6 +110,7 @@ unknown field is an error that names it. Objects without a namespace go to -n.`,
 	cmd.Flags().BoolVar(&saveConfig, "save-config", false,
 		"record the configuration in the "+lastAppliedAnnotation+" annotation, so a later apply can remove fields")
 	cmd.AddCommand(newCreateNamespaceCmd(a))
+	cmd.AddCommand(newCreateRBACCmds(a)...)
 	return cmd
 }
 

@@ -51,8 +51,13 @@ func tableHeaders(r v1.Resource, o tableOptions) []string {
 		h = append(h, "ENDPOINTS", "AGE")
 	case "ResourceQuota":
 		h = append(h, "AGE", "REQUEST", "LIMIT")
-	case "LimitRange":
+	case "LimitRange", "Role", "ClusterRole":
 		h = append(h, "CREATED AT")
+	case "RoleBinding", "ClusterRoleBinding":
+		h = append(h, "ROLE", "AGE")
+		if o.wide {
+			h = append(h, "USERS", "GROUPS", "SERVICEACCOUNTS")
+		}
 	case "Namespace":
 		h = append(h, "STATUS", "AGE")
 	case "Node":
@@ -121,6 +126,22 @@ func tableRow(r v1.Resource, obj v1.Object, o tableOptions) []string {
 		row = append(row, age, req, lim)
 	case *v1.LimitRange:
 		row = append(row, createdAt(x.CreationTimestamp))
+	case *v1.Role:
+		row = append(row, createdAt(x.CreationTimestamp))
+	case *v1.ClusterRole:
+		row = append(row, createdAt(x.CreationTimestamp))
+	case *v1.RoleBinding:
+		row = append(row, roleColumn(x.RoleRef), age)
+		if o.wide {
+			u, g, s := bindingSubjects(x.Subjects)
+			row = append(row, u, g, s)
+		}
+	case *v1.ClusterRoleBinding:
+		row = append(row, roleColumn(x.RoleRef), age)
+		if o.wide {
+			u, g, s := bindingSubjects(x.Subjects)
+			row = append(row, u, g, s)
+		}
 	case *v1.Namespace:
 		phase := x.Status.Phase
 		if phase == "" {

@@ -129,6 +129,14 @@ func (a *app) describeObject(ctx context.Context, c *client.Client, obj v1.Objec
 		describeQuota(d, o)
 	case *v1.LimitRange:
 		describeLimitRange(d, o)
+	case *v1.Role:
+		describeRules(d, &o.ObjectMeta, true, o.Rules)
+	case *v1.ClusterRole:
+		describeRules(d, &o.ObjectMeta, false, o.Rules)
+	case *v1.RoleBinding:
+		describeBinding(d, &o.ObjectMeta, true, o.RoleRef, o.Subjects)
+	case *v1.ClusterRoleBinding:
+		describeBinding(d, &o.ObjectMeta, false, o.RoleRef, o.Subjects)
 	case *v1.Namespace:
 		describeNamespace(d, o)
 	case *v1.Node:

@@ -21,6 +21,7 @@ import (
 	"orch.io/orch/api/server"
 	"orch.io/orch/api/server/podsecurity"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/auth/rbac"
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
 	"orch.io/orch/gossip"
@@ -177,6 +178,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
+	c.OnLeader("rbac-defaults", (&rbac.Defaults{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	psCfg := f.podSecurity
 	psCfg.ExemptNamespaces = append([]string{}, splitList(f.podSecurityExempt)...)
@@ -245,6 +247,9 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns
 	sc.PodSecurity = psCfg
+	rbacAuthz := rbac.New(c.Store)
+	sc.Authorizers = append(sc.Authorizers, rbacAuthz)
+	sc.RBAC = rbacAuthz
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
