@@ -167,6 +167,12 @@ func shallowCopy(obj v1.Object) v1.Object {
 	case *v1.LimitRange:
 		c := *o
 		return &c
+	case *v1.CertificateSigningRequest:
+		c := *o
+		return &c
+	case *v1.BootstrapToken:
+		c := *o
+		return &c
 	}
 	panic("fsm: shallow copy of unknown type")
 }

@@ -55,6 +55,11 @@ var resources = []Resource{
 		New: func() Object { return &ResourceQuota{} }},
 	{Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", ShortNames: []string{"limits"}, Namespaced: true,
 		New: func() Object { return &LimitRange{} }},
+	{Group: CertificatesGroup, Name: "certificatesigningrequests", Singular: "certificatesigningrequest", Kind: "CertificateSigningRequest",
+		ShortNames: []string{"csr"}, HasStatus: true,
+		New: func() Object { return &CertificateSigningRequest{} }},
+	{Group: BootstrapGroup, Name: "bootstraptokens", Singular: "bootstraptoken", Kind: "BootstrapToken",
+		New: func() Object { return &BootstrapToken{} }},
 }
 
 // kindByType maps each resource's Go type to its kind, so KindOf needs no

@@ -77,6 +77,10 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateResourceQuota(o)...)
 	case *LimitRange:
 		errs = append(errs, validateLimitRange(o)...)
+	case *CertificateSigningRequest:
+		errs = append(errs, validateCSR(o)...)
+	case *BootstrapToken:
+		errs = append(errs, validateBootstrapToken(o)...)
 	}
 	return errs
 }
