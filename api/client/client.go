@@ -47,7 +47,7 @@ type Client struct {
 	// dialer tracks the connections it made, so CloseAllConnections can
 	// close those in use too (a watch's, after a certificate rotation).
 	dialer *connrotation.Dialer
-	httpc     *http.Client
+	httpc  *http.Client
 	// preferred is the index of the server that last answered.
 	preferred atomic.Int64
 }
