@@ -37,7 +37,7 @@ func (a *Authenticator) AuthenticateRequest(r *http.Request) (*authenticator.Res
 	if !ok {
 		return nil, false, nil
 	}
-	id, _, err := Parse(tok)
+	id, _, err := v1.ParseBootstrapToken(tok)
 	if err != nil {
 		return nil, false, nil
 	}

@@ -18,12 +18,9 @@
 package bootstrap
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
-	"fmt"
-	"regexp"
+
+	v1 "orch.io/orch/api/v1"
 )
 
 // Identities a bootstrap token authenticates as (Kubernetes' names).
@@ -34,50 +31,7 @@ const (
 	Group = "system:bootstrappers"
 )
 
-// tokenRE is kubeadm's BootstrapTokenPattern.
-var tokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
-
-const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-// Generate returns a new random token "<id>.<secret>".
-func Generate() (string, error) {
-	b := make([]byte, 22)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate bootstrap token: %w", err)
-	}
-	// Rejection sampling: 252 is the largest multiple of 36 below 256, so
-	// every character is equally likely.
-	out := make([]byte, 0, 23)
-	for len(out) < 22 {
-		for _, c := range b {
-			if c < 252 && len(out) < 22 {
-				out = append(out, alphabet[int(c)%len(alphabet)])
-			}
-		}
-		if _, err := rand.Read(b); err != nil {
-			return "", fmt.Errorf("generate bootstrap token: %w", err)
-		}
-	}
-	return string(out[:6]) + "." + string(out[6:]), nil
-}
-
-// Parse splits a token into its id and secret, or fails if it is not of
-// the form "<6 of [a-z0-9]>.<16 of [a-z0-9]>".
-func Parse(token string) (id, secret string, err error) {
-	m := tokenRE.FindStringSubmatch(token)
-	if m == nil {
-		return "", "", fmt.Errorf("the bootstrap token does not match %s", tokenRE)
-	}
-	return m[1], m[2], nil
-}
-
-// Hash returns what a BootstrapToken stores of a token.
-func Hash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 // matches reports, in constant time, whether token hashes to stored.
 func matches(token, stored string) bool {
-	return subtle.ConstantTimeCompare([]byte(Hash(token)), []byte(stored)) == 1
+	return subtle.ConstantTimeCompare([]byte(v1.BootstrapTokenHash(token)), []byte(stored)) == 1
 }
