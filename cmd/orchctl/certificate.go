@@ -27,19 +27,19 @@ func newCertificateCmd(a *app) *cobra.Command {
 		Short: "Approve or deny certificate signing requests",
 	}
 	for _, verb := range []struct {
-		use, short string
-		cond       v1.RequestConditionType
-		reason     string
+		use, past, short string
+		cond             v1.RequestConditionType
+		reason           string
 	}{
-		{"approve", "Approve certificate signing requests", v1.CertificateApproved, "OrchctlApprove"},
-		{"deny", "Deny certificate signing requests", v1.CertificateDenied, "OrchctlDeny"},
+		{"approve", "approved", "Approve certificate signing requests", v1.CertificateApproved, "OrchctlApprove"},
+		{"deny", "denied", "Deny certificate signing requests", v1.CertificateDenied, "OrchctlDeny"},
 	} {
 		var force bool
 		c := &cobra.Command{
 			Use:   verb.use + " NAME...",
 			Short: verb.short,
 			Long: verb.short + `, as kubectl certificate ` + verb.use + `: it adds the condition
-` + string(verb.cond) + ` through the approval subresource. A request that is already ` + verb.use + `d
+` + string(verb.cond) + ` through the approval subresource. A request that is already ` + verb.past + `
 is left alone unless --force is given; an approved request cannot be denied
 nor a denied one approved.`,
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,21 +53,21 @@ nor a denied one approved.`,
 				for _, name := range args {
 					ctx, cancel := a.requestContext(cmd.Context())
 					done, err := setApproval(ctx, cl, name, verb.cond, verb.reason,
-						fmt.Sprintf("This CSR was %sd by orchctl certificate %s.", verb.use, verb.use), force)
+						fmt.Sprintf("This CSR was %s by orchctl certificate %s.", verb.past, verb.use), force)
 					cancel()
 					if err != nil {
 						return err
 					}
 					if done {
-						fmt.Fprintf(a.out, "certificatesigningrequest.certificates.k8s.io/%s %sd\n", name, verb.use)
+						fmt.Fprintf(a.out, "certificatesigningrequest.certificates.k8s.io/%s %s\n", name, verb.past)
 					} else {
-						fmt.Fprintf(a.out, "certificatesigningrequest.certificates.k8s.io/%s already %sd\n", name, verb.use)
+						fmt.Fprintf(a.out, "certificatesigningrequest.certificates.k8s.io/%s already %s\n", name, verb.past)
 					}
 				}
 				return nil
 			},
 		}
-		c.Flags().BoolVar(&force, "force", false, "update the request even if it is already "+verb.use+"d")
+		c.Flags().BoolVar(&force, "force", false, "update the request even if it is already "+verb.past)
 		cmd.AddCommand(c)
 	}
 	return cmd
