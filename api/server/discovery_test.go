@@ -21,8 +21,24 @@ func TestDiscovery(t *testing.T) {
 	if apis["kind"] != "APIGroupList" {
 		t.Fatalf("/apis = %v", apis)
 	}
-	if g, ok := apis["groups"].([]any); !ok || len(g) != 0 {
+	var groups []string
+	if g, ok := apis["groups"].([]any); ok {
+		for _, x := range g {
+			groups = append(groups, x.(map[string]any)["name"].(string))
+		}
+	}
+	if !slices.Equal(groups, []string{"bootstrap.orch.io", "certificates.k8s.io"}) {
 		t.Fatalf("/apis groups = %v", apis["groups"])
+	}
+	certs := decode[struct {
+		Resources []apiResource `json:"resources"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/apis/certificates.k8s.io/v1", nil))
+	var certNames []string
+	for _, r := range certs.Resources {
+		certNames = append(certNames, r.Name)
+	}
+	if !slices.Equal(certNames, []string{"certificatesigningrequests", "certificatesigningrequests/status", "certificatesigningrequests/approval"}) {
+		t.Fatalf("certificates.k8s.io/v1 resources = %v", certNames)
 	}
 
 	list := decode[struct {
