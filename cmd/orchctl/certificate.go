@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -226,4 +227,30 @@ func waitForCertificate(ctx context.Context, cl *client.Client, name string) ([]
 		case <-t.C:
 		}
 	}
+}
+
+// csrCondition is kubectl's CONDITION column of a CSR: its conditions, plus
+// Issued once it has a certificate, or Pending.
+func csrCondition(csr *v1.CertificateSigningRequest) string {
+	var out []string
+	for _, c := range csr.Status.Conditions {
+		if c.Status == v1.ConditionTrue || c.Status == "" {
+			out = append(out, string(c.Type))
+		}
+	}
+	if len(csr.Status.Certificate) > 0 {
+		out = append(out, "Issued")
+	}
+	if len(out) == 0 {
+		return "Pending"
+	}
+	return strings.Join(out, ",")
+}
+
+// csrDuration is kubectl's REQUESTEDDURATION column.
+func csrDuration(csr *v1.CertificateSigningRequest) string {
+	if e := csr.Spec.ExpirationSeconds; e != nil {
+		return humanDuration(time.Duration(*e) * time.Second)
+	}
+	return none
 }

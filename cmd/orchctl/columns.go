@@ -53,6 +53,8 @@ func tableHeaders(r v1.Resource, o tableOptions) []string {
 		h = append(h, "AGE", "REQUEST", "LIMIT")
 	case "LimitRange":
 		h = append(h, "CREATED AT")
+	case "CertificateSigningRequest":
+		h = append(h, "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION")
 	case "Namespace":
 		h = append(h, "STATUS", "AGE")
 	case "Node":
@@ -121,6 +123,8 @@ func tableRow(r v1.Resource, obj v1.Object, o tableOptions) []string {
 		row = append(row, age, req, lim)
 	case *v1.LimitRange:
 		row = append(row, createdAt(x.CreationTimestamp))
+	case *v1.CertificateSigningRequest:
+		row = append(row, age, x.Spec.SignerName, x.Spec.Username, csrDuration(x), csrCondition(x))
 	case *v1.Namespace:
 		phase := x.Status.Phase
 		if phase == "" {

@@ -142,7 +142,18 @@ func TestNodeTLSBootstrap(t *testing.T) {
 	runPodOn(t, admin, "boot-1", "boot-pod-2")
 
 	// Forgeries, with a second token.
-	tok2 := c.CreateBootstrapToken(time.Hour)
+	out, errOut, err := c.Orchctl("", "token", "create", "--ttl", "1h", "--description", "forgery")
+	if err != nil {
+		t.Fatalf("token create: %v\n%s", err, errOut)
+	}
+	tok2 := strings.TrimSpace(out)
+	if _, _, err := v1.ParseBootstrapToken(tok2); err != nil {
+		t.Fatalf("token create printed %q: %v", out, err)
+	}
+	if out, _, err := c.Orchctl("", "token", "list"); err != nil || !strings.Contains(out, tok2[:6]) || !strings.Contains(out, "forgery") ||
+		strings.Contains(out, tok2[7:]) || strings.Contains(out, id) {
+		t.Fatalf("token list: %v\n%s", err, out)
+	}
 	bcfg := c.Config()
 	bcfg.Token = tok2
 	boot, err := client.New(bcfg)
@@ -203,6 +214,9 @@ func TestNodeTLSBootstrap(t *testing.T) {
 	// The admin can deny it.
 	if out, errOut, err := c.Orchctl("", "certificate", "deny", "forged-steal"); err != nil || !strings.Contains(out, "denied") {
 		t.Fatalf("certificate deny: %v %s%s", err, out, errOut)
+	}
+	if out, _, err := c.Orchctl("", "get", "csr"); err != nil || !strings.Contains(out, "Denied") || !strings.Contains(out, "Approved,Issued") {
+		t.Fatalf("get csr: %v\n%s", err, out)
 	}
 	var denied v1.CertificateSigningRequest
 	if err := admin.Get(ctxT(t, 5*time.Second), "certificatesigningrequests", "", "forged-steal", &denied); err != nil || !denied.HasCondition(v1.CertificateDenied) {
