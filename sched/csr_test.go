@@ -170,3 +170,54 @@ func poolOf(c *x509.Certificate) *x509.CertPool {
 	p.AddCert(c)
 	return p
 }
+
+func TestCSRStale(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) v1.Time { return v1.NewTime(now.Add(-d)) }
+	mk := func(created time.Duration, conds ...v1.CertificateSigningRequestCondition) *v1.CertificateSigningRequest {
+		c := &v1.CertificateSigningRequest{ObjectMeta: v1.ObjectMeta{CreationTimestamp: at(created)}}
+		c.Status.Conditions = conds
+		return c
+	}
+	cond := func(t v1.RequestConditionType, ago time.Duration) v1.CertificateSigningRequestCondition {
+		return v1.CertificateSigningRequestCondition{Type: t, Status: v1.ConditionTrue, LastUpdateTime: at(ago)}
+	}
+	for _, tc := range []struct {
+		name string
+		csr  *v1.CertificateSigningRequest
+		want bool
+	}{
+		{"pending an hour", mk(time.Hour), false},
+		{"pending a day", mk(24 * time.Hour), true},
+		{"approved a minute ago", mk(2*time.Hour, cond(v1.CertificateApproved, time.Minute)), false},
+		{"approved an hour ago", mk(2*time.Hour, cond(v1.CertificateApproved, time.Hour)), true},
+		{"denied an hour ago", mk(2*time.Hour, cond(v1.CertificateDenied, time.Hour)), true},
+		{"failed a minute ago", mk(2*time.Hour, cond(v1.CertificateFailed, time.Minute)), false},
+	} {
+		if got := CSRStale(tc.csr, now); got != tc.want {
+			t.Errorf("%s: CSRStale = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCSRCleanerDeletesOnlyStale runs a pass over a real FSM.
+func TestCSRCleanerDeletesOnlyStale(t *testing.T) {
+	p := newFakeProposer(t)
+	now := time.Now()
+	old := nodeCSR(t, "old", "system:node:n1", "system:node:n1", v1.NodesGroup)
+	old.CreationTimestamp = v1.NewTime(now.Add(-25 * time.Hour))
+	fresh := nodeCSR(t, "fresh", "system:node:n1", "system:node:n1", v1.NodesGroup)
+	fresh.CreationTimestamp = v1.NewTime(now)
+	p.create(t, old)
+	p.create(t, fresh)
+	c := NewCSRCleaner(CSRCleaningConfig{Store: p.store, Proposer: p, Now: func() time.Time { return now }})
+	if err := c.Pass(context.Background(), p.store()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.store().Get("certificatesigningrequests", "", "old"); !v1.IsNotFound(err) {
+		t.Fatalf("stale request kept: %v", err)
+	}
+	if _, err := p.store().Get("certificatesigningrequests", "", "fresh"); err != nil {
+		t.Fatalf("fresh request: %v", err)
+	}
+}

@@ -231,6 +231,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("csrapproving", sched.NewCSRApprover(sched.CSRApprovingConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("csrsigning", sched.NewCSRSigner(sched.CSRSigningConfig{Store: c.Store, Proposer: c, Logger: log,
 		Signer: loadCSRSigner(f.pkiDir, log), Duration: f.clusterSigningDuration}).Run)
+	c.OnLeader("csrcleaner", sched.NewCSRCleaner(sched.CSRCleaningConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
