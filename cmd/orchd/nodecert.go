@@ -32,20 +32,20 @@ func nodeCertificate(ctx context.Context, f *nodeFlags, cfg *client.Config, log 
 	if m.Current() == nil && token == "" {
 		return nil, nil
 	}
-	if !m.Valid() {
-		if token == "" {
-			return nil, fmt.Errorf("the node's client certificate in %s has expired and no --bootstrap-token was given", filepath.Join(f.stateDir, "pki"))
-		}
+	if token != "" {
 		bc := *cfg
 		bc.Token, bc.UserAgent = token, cfg.UserAgent+" (bootstrap)"
 		bcl, err := client.New(&bc)
 		if err != nil {
 			return nil, err
 		}
-		defer bcl.CloseIdleConnections()
 		if err := m.Bootstrap(ctx, bcl); err != nil {
 			return nil, fmt.Errorf("bootstrap the node's client certificate: %w", err)
 		}
+		bcl.CloseIdleConnections()
+		m.SetBootstrapAPI(bcl)
+	} else if !m.Valid() {
+		return nil, fmt.Errorf("the node's client certificate in %s has expired and no --bootstrap-token was given", filepath.Join(f.stateDir, "pki"))
 	}
 	cfg.Token, cfg.GetClientCertificate = "", m.GetClientCertificate
 	return m, nil

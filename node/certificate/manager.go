@@ -66,6 +66,17 @@ type Manager struct {
 
 	mu       sync.Mutex
 	onRotate []func()
+	// bootstrap, if set, is used once the certificate has expired.
+	bootstrap API
+}
+
+// SetBootstrapAPI gives the manager a client authenticated by a bootstrap
+// token: when renewals failed until the certificate expired, the next
+// request goes through it (as a restarted kubelet bootstraps again).
+func (m *Manager) SetBootstrapAPI(api API) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bootstrap = api
 }
 
 // held is a certificate with the time the manager got it.
@@ -205,7 +216,14 @@ func (m *Manager) Run(ctx context.Context, api API) {
 			case <-t.C:
 			}
 		}
-		if err := m.request(ctx, api); err != nil {
+		through := api
+		m.mu.Lock()
+		if b := m.bootstrap; b != nil && !m.Valid() {
+			m.cfg.Logger.Warn("the client certificate has expired: requesting a new one with the bootstrap token")
+			through = b
+		}
+		m.mu.Unlock()
+		if err := m.request(ctx, through); err != nil {
 			if ctx.Err() != nil {
 				return
 			}

@@ -193,3 +193,43 @@ func TestRunRenews(t *testing.T) {
 		t.Fatalf("new connections get the old certificate: %v", err)
 	}
 }
+
+// failingAPI refuses everything, as the API does an expired certificate.
+type failingAPI struct{}
+
+func (failingAPI) Create(context.Context, v1.Object) error {
+	return v1.NewUnauthorized("Unauthorized: the credential is not valid")
+}
+
+func (failingAPI) Get(context.Context, string, string, string, v1.Object, ...client.GetOption) error {
+	return v1.NewUnauthorized("Unauthorized: the credential is not valid")
+}
+
+// TestRunFallsBackToBootstrap: renewals refused until the certificate
+// expired, the manager asks again with the bootstrap token.
+func TestRunFallsBackToBootstrap(t *testing.T) {
+	api := newFakeAPI(t, time.Second)
+	m, err := New(Config{NodeName: "n1", Dir: t.TempDir(), PollInterval: 10 * time.Millisecond, Jitter: func() float64 { return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Bootstrap(context.Background(), api); err != nil {
+		t.Fatal(err)
+	}
+	first := m.Current()
+	m.SetBootstrapAPI(api)
+	rotated := make(chan struct{}, 10)
+	m.OnRotate(func() { rotated <- struct{}{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx, failingAPI{}) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-rotated:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no new certificate through the bootstrap API")
+	}
+	if m.Current().SerialNumber.Cmp(first.SerialNumber) == 0 || api.count() != 2 {
+		t.Fatalf("certificate unchanged or %d requests", api.count())
+	}
+}
