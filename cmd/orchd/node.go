@@ -111,7 +111,7 @@ gossip.key from the masters' PKI directory.`,
 	fl.DurationVar(&f.gossipProbeTimeout, "gossip-probe-timeout", 0, "gossip probe timeout (0: 500 ms)")
 	fl.BoolVar(&f.stopPodsOnExit, "stop-pods-on-exit", false, "stop and remove every pod (and the managed containerd) when the agent exits")
 	fl.StringVar(&f.seccompProfileRoot, "seccomp-profile-root", "", "directory of the Localhost seccomp profiles pods name in seccompProfile.localhostProfile (default: <state-dir>/seccomp)")
-	fl.StringVar(&f.bootstrapToken, "bootstrap-token", "", "a bootstrap token (`orchctl token create`) to get the node's client certificate with on its first start; kept in <state-dir>/pki and renewed before it expires")
+	fl.StringVar(&f.bootstrapToken, "bootstrap-token", "", "a bootstrap token (from 'orchctl token create') to get the node's client certificate with on its first start; kept in <state-dir>/pki and renewed before it expires")
 	fl.StringVar(&f.bootstrapTokenFile, "bootstrap-token-file", "", "a file holding the bootstrap token (instead of --bootstrap-token)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its node itself)")
