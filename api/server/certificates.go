@@ -43,6 +43,14 @@ func fillRequester(ctx context.Context, obj v1.Object) {
 	}
 }
 
+// keepCSR gives an update of a CSR object the stored spec and status, as
+// Kubernetes' strategy PrepareForUpdate: only its metadata may change (the
+// FSM enforces the same).
+func keepCSR(csr *v1.CertificateSigningRequest, old *fsm.Record) {
+	prev := old.Object().(*v1.CertificateSigningRequest)
+	csr.Spec, csr.Status = prev.Spec, prev.Status
+}
+
 // updateCSRStatus changes a CSR through its approval subresource (the
 // conditions; the caller must also be allowed to "approve" for the
 // signer) or its status subresource (the certificate and the other

@@ -71,8 +71,8 @@ func TestCSRRequesterComesFromTheUser(t *testing.T) {
 		!slices.Contains(csr.Spec.Groups, "system:nodes") || len(csr.Status.Certificate) != 0 {
 		t.Fatalf("stored spec %+v status %+v", csr.Spec, csr.Status)
 	}
-	// An update of the object changes no spec field.
-	csr.Spec.Username = "admin"
+	// An update of the object changes no spec field, even an invalid one.
+	csr.Spec.Username, csr.Spec.Request = "admin", []byte("junk")
 	csr.Labels = map[string]string{"a": "b"}
 	if err := e.admin.Update(testCtx(t), csr); err != nil {
 		t.Fatal(err)

@@ -268,8 +268,11 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 		return nil, v1.NewConflict(req.resource.Name, req.name,
 			"the object has been modified; please apply your changes to the latest version and try again")
 	}
-	if csr, ok := obj.(*v1.CertificateSigningRequest); ok && req.sub != "" {
-		return s.updateCSRStatus(ctx, req, csr, old)
+	if csr, ok := obj.(*v1.CertificateSigningRequest); ok {
+		if req.sub != "" {
+			return s.updateCSRStatus(ctx, req, csr, old)
+		}
+		keepCSR(csr, old)
 	}
 	status := req.sub == "status"
 	if status {
