@@ -254,3 +254,33 @@ func csrDuration(csr *v1.CertificateSigningRequest) string {
 	}
 	return none
 }
+
+// describeCSR prints a CSR as kubectl describe does: who asked, for which
+// signer, its status and the subject it asks for.
+func describeCSR(d *descWriter, csr *v1.CertificateSigningRequest) {
+	d.meta(&csr.ObjectMeta, false)
+	d.line(0, "Requesting User:\t%s", csr.Spec.Username)
+	d.line(0, "Signer:\t%s", csr.Spec.SignerName)
+	d.line(0, "Requested Duration:\t%s", csrDuration(csr))
+	d.line(0, "Status:\t%s", csrCondition(csr))
+	req, err := v1.ParseCSR(csr.Spec.Request)
+	if err != nil {
+		d.line(0, "Subject:\t<%v>", err)
+		return
+	}
+	d.line(0, "Subject:")
+	d.line(1, "Common Name:\t%s", req.Subject.CommonName)
+	d.line(1, "Serial Number:\t%s", req.Subject.SerialNumber)
+	if len(req.Subject.Organization) > 0 {
+		d.line(1, "Organization:\t%s", strings.Join(req.Subject.Organization, ", "))
+	}
+	if len(req.DNSNames) > 0 || len(req.IPAddresses) > 0 {
+		d.line(0, "Subject Alternative Names:")
+		for _, n := range req.DNSNames {
+			d.line(1, "DNS Names:\t%s", n)
+		}
+		for _, ip := range req.IPAddresses {
+			d.line(1, "IP Addresses:\t%s", ip)
+		}
+	}
+}

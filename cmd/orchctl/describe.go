@@ -129,6 +129,8 @@ func (a *app) describeObject(ctx context.Context, c *client.Client, obj v1.Objec
 		describeQuota(d, o)
 	case *v1.LimitRange:
 		describeLimitRange(d, o)
+	case *v1.CertificateSigningRequest:
+		describeCSR(d, o)
 	case *v1.Namespace:
 		describeNamespace(d, o)
 	case *v1.Node:

@@ -218,6 +218,10 @@ func TestNodeTLSBootstrap(t *testing.T) {
 	if out, _, err := c.Orchctl("", "get", "csr"); err != nil || !strings.Contains(out, "Denied") || !strings.Contains(out, "Approved,Issued") {
 		t.Fatalf("get csr: %v\n%s", err, out)
 	}
+	if out, _, err := c.Orchctl("", "describe", "csr", "forged-steal"); err != nil || !strings.Contains(out, "system:bootstrap:"+tok2[:6]) ||
+		!strings.Contains(out, "Common Name:") || !strings.Contains(out, "system:node:boot-1") {
+		t.Fatalf("describe csr: %v\n%s", err, out)
+	}
 	var denied v1.CertificateSigningRequest
 	if err := admin.Get(ctxT(t, 5*time.Second), "certificatesigningrequests", "", "forged-steal", &denied); err != nil || !denied.HasCondition(v1.CertificateDenied) {
 		t.Fatalf("forged-steal not denied: %v %+v", err, denied.Status)
