@@ -325,8 +325,6 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 		// As Kubernetes' strategy: an update of the object changes only
 		// its metadata; the spec is the requester's for good.
 		o.Spec = old.(*v1.CertificateSigningRequest).Spec
-	case *v1.BootstrapToken:
-		o.Spec = old.(*v1.BootstrapToken).Spec
 	case *v1.Service:
 		os := old.(*v1.Service)
 		if o.Spec.ClusterIP == "" {
