@@ -232,6 +232,24 @@ func TestBootstrapTokenAuthentication(t *testing.T) {
 			t.Errorf("%s token: got %v, want 401", name, err)
 		}
 	}
+	// An expired token extended by the admin works again; a bad hash is refused.
+	var ext v1.BootstrapToken
+	if err := e.admin.Get(testCtx(t), "bootstraptokens", "", expired[:6], &ext); err != nil {
+		t.Fatal(err)
+	}
+	bad := v1.DeepCopy(&ext)
+	bad.Spec.SecretHash = expired
+	if err := e.admin.Update(testCtx(t), bad); !v1.IsInvalid(err) || !strings.Contains(err.Error(), "spec.secretHash") {
+		t.Fatalf("a plain secret as the hash: %v", err)
+	}
+	later := v1.NewTime(time.Now().Add(time.Hour))
+	ext.Spec.Expiration = &later
+	if err := e.admin.Update(testCtx(t), &ext); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.newClient(t, expired).Create(testCtx(t), testCSR(t, "ext", v1.KubeAPIServerClientKubeletSignerName, "system:node:ext", "system:nodes")); err != nil {
+		t.Fatalf("extended token: %v", err)
+	}
 	// The stored object holds no secret.
 	var bt v1.BootstrapToken
 	if err := e.admin.Get(testCtx(t), "bootstraptokens", "", good[:6], &bt); err != nil {
