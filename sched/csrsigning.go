@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -70,6 +71,8 @@ type CSRSigningConfig struct {
 // gets the condition Failed (reason SignerValidationFailure).
 type CSRSigner struct {
 	cfg CSRSigningConfig
+	// noKey logs once that this master cannot sign.
+	noKey sync.Once
 }
 
 // NewCSRSigner returns a signer; Run starts it.
@@ -90,7 +93,9 @@ func NewCSRSigner(cfg CSRSigningConfig) *CSRSigner {
 // Run signs until ctx ends.
 func (g *CSRSigner) Run(ctx context.Context) {
 	if g.cfg.Signer == nil {
-		g.cfg.Logger.Warn("this master has no CA key (ca.key or signer.key in the pki directory): it does not sign certificate signing requests")
+		g.noKey.Do(func() {
+			g.cfg.Logger.Warn("this master has no CA key (ca.key or signer.key in the pki directory): it does not sign certificate signing requests")
+		})
 		return
 	}
 	runOnChanges(ctx, g.cfg.Store, csrResync, g.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {

@@ -334,7 +334,7 @@ func loadCSRSigner(dir string, log *slog.Logger) sched.Signer {
 	}
 	ca, err := pki.LoadClusterCA(dir)
 	if err != nil {
-		log.Info("no CA key: certificate signing requests are not signed by this master", "err", err)
+		log.Debug("no CA key", "err", err) // the signer says so once when it would start
 		return nil
 	}
 	return sched.CASigner{CA: ca}
