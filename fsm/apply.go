@@ -329,6 +329,10 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 				return err
 			}
 		}
+	case *v1.CertificateSigningRequest:
+		// As Kubernetes' strategy: an update of the object changes only
+		// its metadata; the spec is the requester's for good.
+		o.Spec = old.(*v1.CertificateSigningRequest).Spec
 	case *v1.Service:
 		os := old.(*v1.Service)
 		if o.Spec.ClusterIP == "" {
@@ -363,6 +367,10 @@ func specOf(obj v1.Object) any {
 	case *v1.ResourceQuota:
 		return o.Spec
 	case *v1.LimitRange:
+		return o.Spec
+	case *v1.CertificateSigningRequest:
+		return o.Spec
+	case *v1.BootstrapToken:
 		return o.Spec
 	}
 	return nil

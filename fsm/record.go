@@ -179,6 +179,12 @@ func shallowCopy(obj v1.Object) v1.Object {
 	case *v1.ClusterRoleBinding:
 		c := *o
 		return &c
+	case *v1.CertificateSigningRequest:
+		c := *o
+		return &c
+	case *v1.BootstrapToken:
+		c := *o
+		return &c
 	}
 	panic("fsm: shallow copy of unknown type")
 }

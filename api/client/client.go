@@ -30,6 +30,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/client-go/util/connrotation"
+
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/pki"
 )
@@ -43,7 +45,10 @@ type Client struct {
 	rounds    int
 	warnings  func(string)
 	transport *http.Transport
-	httpc     *http.Client
+	// dialer tracks the connections it made, so CloseAllConnections can
+	// close those in use too (a watch's, after a certificate rotation).
+	dialer *connrotation.Dialer
+	httpc  *http.Client
 	// preferred is the index of the server that last answered.
 	preferred atomic.Int64
 }
@@ -91,8 +96,9 @@ func New(cfg *Config) (*Client, error) {
 	if perHost <= 0 {
 		perHost = DefaultMaxIdleConnsPerHost
 	}
+	c.dialer = connrotation.NewDialer(dialer.DialContext)
 	c.transport = &http.Transport{
-		DialContext:           dialer.DialContext,
+		DialContext:           c.dialer.DialContext,
 		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, CipherSuites: pki.CipherSuites(), GetClientCertificate: getCert},
 		TLSHandshakeTimeout:   orDefault(cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout),
 		MaxIdleConns:          perHost * 8,
@@ -160,6 +166,13 @@ func (c *Client) SetServers(servers []string) error {
 
 // CloseIdleConnections closes the pooled connections that are not in use.
 func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+
+// CloseAllConnections closes every connection of the client, idle or in
+// use, as client-go does when a client certificate rotates: requests in
+// flight fail (and are retried or resumed, watches from their last
+// resourceVersion), and every later request handshakes again with the
+// certificate GetClientCertificate gives then.
+func (c *Client) CloseAllConnections() { c.dialer.CloseAll() }
 
 // request is one API call, independent of the server it goes to.
 type request struct {

@@ -102,6 +102,9 @@ func discoveryResources(res []v1.Resource) []apiResource {
 		if r.HasStatus {
 			out = append(out, apiResource{Name: r.Name + "/status", Namespaced: r.Namespaced, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
 		}
+		if validSub(r, subApproval) {
+			out = append(out, apiResource{Name: r.Name + "/" + subApproval, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
+		}
 	}
 	return out
 }

@@ -27,7 +27,7 @@ func TestDiscovery(t *testing.T) {
 			groups = append(groups, x.(map[string]any)["name"].(string))
 		}
 	}
-	if want := []string{"authorization.k8s.io", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
+	if want := []string{"authorization.k8s.io", "bootstrap.orch.io", "certificates.k8s.io", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
 		t.Fatalf("/apis groups = %v, want %v", groups, want)
 	}
 	reviews := decode[struct {
@@ -40,6 +40,16 @@ func TestDiscovery(t *testing.T) {
 	}
 	if len(reviews.Resources) != 3 {
 		t.Errorf("authorization.k8s.io/v1 lists %d resources, want 3", len(reviews.Resources))
+	}
+	certs := decode[struct {
+		Resources []apiResource `json:"resources"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/apis/certificates.k8s.io/v1", nil))
+	var certNames []string
+	for _, r := range certs.Resources {
+		certNames = append(certNames, r.Name)
+	}
+	if !slices.Equal(certNames, []string{"certificatesigningrequests", "certificatesigningrequests/status", "certificatesigningrequests/approval"}) {
+		t.Fatalf("certificates.k8s.io/v1 resources = %v", certNames)
 	}
 
 	list := decode[struct {

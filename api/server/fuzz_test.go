@@ -182,6 +182,8 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.ClusterRole{ObjectMeta: v1.ObjectMeta{Name: "x"}, Rules: []v1.PolicyRule{{Verbs: []string{"get"}, NonResourceURLs: []string{"/x"}}}},
 		&v1.RoleBinding{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, RoleRef: v1.RoleRef{Kind: "Role", Name: "x"}, Subjects: []v1.Subject{{Kind: "User", Name: "u"}}},
 		&v1.ClusterRoleBinding{ObjectMeta: v1.ObjectMeta{Name: "x"}, RoleRef: v1.RoleRef{Kind: "ClusterRole", Name: "x"}, Subjects: []v1.Subject{{Kind: "Group", Name: "g"}}},
+		&v1.CertificateSigningRequest{ObjectMeta: v1.ObjectMeta{Name: "x"}, Spec: v1.CertificateSigningRequestSpec{SignerName: "example.com/x", Usages: []v1.KeyUsage{v1.UsageClientAuth}}},
+		&v1.BootstrapToken{ObjectMeta: v1.ObjectMeta{Name: "x"}, Spec: v1.BootstrapTokenSpec{SecretHash: v1.BootstrapTokenHash("abcdef.0123456789abcdef")}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

@@ -119,6 +119,8 @@ func validSub(r v1.Resource, sub string) bool {
 		return r.Name == "pods"
 	case subImages:
 		return r.Name == "nodes"
+	case subApproval:
+		return r.Name == csrResource
 	}
 	return false
 }

@@ -162,6 +162,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		return
 	}
 	prepareCreate(obj)
+	fillRequester(r.Context(), obj)
 	v1.Default(obj)
 	if err := s.admitLimitRanges(obj); err != nil {
 		writeError(w, err)
@@ -276,6 +277,12 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 		// stale writer from seeing validation errors about someone else's change.
 		return nil, v1.NewConflict(req.resource.Name, req.name,
 			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	if csr, ok := obj.(*v1.CertificateSigningRequest); ok {
+		if req.sub != "" {
+			return s.updateCSRStatus(ctx, req, csr, old)
+		}
+		keepCSR(csr, old)
 	}
 	status := req.sub == "status"
 	if status {

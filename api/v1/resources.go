@@ -72,6 +72,11 @@ var resources = []Resource{
 		Verbs: reviewVerbs, Review: true, New: func() Object { return &SelfSubjectRulesReview{} }},
 	{Group: AuthorizationGroup, Name: "subjectaccessreviews", Singular: "subjectaccessreview", Kind: "SubjectAccessReview",
 		Verbs: reviewVerbs, Review: true, New: func() Object { return &SubjectAccessReview{} }},
+	{Group: CertificatesGroup, Name: "certificatesigningrequests", Singular: "certificatesigningrequest", Kind: "CertificateSigningRequest",
+		ShortNames: []string{"csr"}, HasStatus: true,
+		New: func() Object { return &CertificateSigningRequest{} }},
+	{Group: BootstrapGroup, Name: "bootstraptokens", Singular: "bootstraptoken", Kind: "BootstrapToken",
+		New: func() Object { return &BootstrapToken{} }},
 }
 
 // reviewVerbs are the verbs of a review: it is answered, never stored.

@@ -37,6 +37,8 @@ func CopyStatus(dst, src Object) {
 		d.Status = src.(*Service).Status
 	case *ResourceQuota:
 		d.Status = src.(*ResourceQuota).Status
+	case *CertificateSigningRequest:
+		d.Status = src.(*CertificateSigningRequest).Status
 	}
 }
 

@@ -87,6 +87,10 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateBinding(o.Subjects, o.RoleRef, true)...)
 	case *ClusterRoleBinding:
 		errs = append(errs, validateBinding(o.Subjects, o.RoleRef, false)...)
+	case *CertificateSigningRequest:
+		errs = append(errs, validateCSR(o)...)
+	case *BootstrapToken:
+		errs = append(errs, validateBootstrapToken(o)...)
 	}
 	return errs
 }

@@ -58,6 +58,8 @@ func tableHeaders(r v1.Resource, o tableOptions) []string {
 		if o.wide {
 			h = append(h, "USERS", "GROUPS", "SERVICEACCOUNTS")
 		}
+	case "CertificateSigningRequest":
+		h = append(h, "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION")
 	case "Namespace":
 		h = append(h, "STATUS", "AGE")
 	case "Node":
@@ -142,6 +144,8 @@ func tableRow(r v1.Resource, obj v1.Object, o tableOptions) []string {
 			u, g, s := bindingSubjects(x.Subjects)
 			row = append(row, u, g, s)
 		}
+	case *v1.CertificateSigningRequest:
+		row = append(row, age, x.Spec.SignerName, x.Spec.Username, csrDuration(x), csrCondition(x))
 	case *v1.Namespace:
 		phase := x.Status.Phase
 		if phase == "" {

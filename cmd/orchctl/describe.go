@@ -137,6 +137,8 @@ func (a *app) describeObject(ctx context.Context, c *client.Client, obj v1.Objec
 		describeBinding(d, &o.ObjectMeta, true, o.RoleRef, o.Subjects)
 	case *v1.ClusterRoleBinding:
 		describeBinding(d, &o.ObjectMeta, false, o.RoleRef, o.Subjects)
+	case *v1.CertificateSigningRequest:
+		describeCSR(d, o)
 	case *v1.Namespace:
 		describeNamespace(d, o)
 	case *v1.Node:

@@ -106,7 +106,8 @@ The cluster is found through a client config file (written by 'orchd pki init'):
 		c.GroupID = "deploy"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newClusterCmd(a), newGossipCmd(a), newSnapshotCmd(a), newVersionCmd(a), newImageCmd(a), newAuthCmd(a)} {
+	for _, c := range []*cobra.Command{newClusterCmd(a), newGossipCmd(a), newSnapshotCmd(a), newVersionCmd(a), newImageCmd(a), newAuthCmd(a),
+		newTokenCmd(a), newCertificateCmd(a), newUserCmd(a)} {
 		c.GroupID = "cluster"
 		root.AddCommand(c)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"orch.io/orch/api/server"
+	"orch.io/orch/api/server/bootstrap"
 	"orch.io/orch/api/server/podsecurity"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/auth/rbac"
@@ -53,6 +55,7 @@ type masterFlags struct {
 	maxConns                      int
 	podSecurity                   podsecurity.Config
 	podSecurityExempt             string
+	clusterSigningDuration        time.Duration
 }
 
 func newMasterCommand() *cobra.Command {
@@ -113,6 +116,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.StringVar(&f.podSecurity.Warn, "pod-security-warn", psd.Warn, "Pod Security level whose violations are returned as warnings in namespaces without a pod-security.kubernetes.io/warn label")
 	fl.StringVar(&f.podSecurity.Audit, "pod-security-audit", psd.Audit, "Pod Security level whose violations are logged in namespaces without a pod-security.kubernetes.io/audit label")
 	fl.StringVar(&f.podSecurityExempt, "pod-security-exempt-namespaces", strings.Join(psd.ExemptNamespaces, ","), "comma-separated namespaces that Pod Security does not check (cluster add-ons)")
+	fl.DurationVar(&f.clusterSigningDuration, "cluster-signing-duration", sched.DefaultClusterSigningDuration, "the longest lifetime of the certificates the leader signs for certificate signing requests (a request's expirationSeconds may ask for less)")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
@@ -236,6 +240,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		keyring = pool
 	}
 	c.OnLeader("node-lifecycle", sched.NewNodeLifecycle(lc).Run)
+	c.OnLeader("csrapproving", sched.NewCSRApprover(sched.CSRApprovingConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("csrsigning", sched.NewCSRSigner(sched.CSRSigningConfig{Store: c.Store, Proposer: c, Logger: log,
+		Signer: loadCSRSigner(f.pkiDir, log), Duration: f.clusterSigningDuration}).Run)
+	c.OnLeader("csrcleaner", sched.NewCSRCleaner(sched.CSRCleaningConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
@@ -250,6 +258,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	rbacAuthz := rbac.New(c.Store)
 	sc.Authorizers = append(sc.Authorizers, rbacAuthz)
 	sc.RBAC = rbacAuthz
+	sc.Authenticators = append(sc.Authenticators, &bootstrap.Authenticator{Store: c.Store, Barrier: c.ReadBarrier, Logger: log})
+	sc.Authorizers = append(sc.Authorizers, bootstrap.InterimAuthorizer{})
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
@@ -330,4 +340,23 @@ func ensureNamespaces(ctx context.Context, c *cluster.Cluster, log interface{ Wa
 			}
 		}
 	}
+}
+
+// loadCSRSigner returns the signer of certificate signing requests:
+// signer.crt and signer.key of the PKI directory when present (an
+// intermediate CA, `orchd pki issue signer`; its certificate is appended to
+// each issued one), else the cluster CA; nil when this master has neither
+// key (it then does not sign).
+func loadCSRSigner(dir string, log *slog.Logger) sched.Signer {
+	if ca, err := pki.LoadCA(filepath.Join(dir, "signer.crt"), filepath.Join(dir, "signer.key")); err == nil {
+		return sched.CASigner{CA: ca, Chain: ca.CertPEM}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		log.Warn("signer.crt/signer.key unusable; signing with the cluster CA", "err", err)
+	}
+	ca, err := pki.LoadClusterCA(dir)
+	if err != nil {
+		log.Debug("no CA key", "err", err) // the signer says so once when it would start
+		return nil
+	}
+	return sched.CASigner{CA: ca}
 }

@@ -46,6 +46,7 @@ type nodeFlags struct {
 	bridge, labels, extended               string
 	stopPodsOnExit, signals                bool
 	seccompProfileRoot                     string
+	bootstrapToken, bootstrapTokenFile     string
 }
 
 func newNodeCommand() *cobra.Command {
@@ -109,6 +110,8 @@ gossip.key from the masters' PKI directory.`,
 	fl.DurationVar(&f.gossipProbeTimeout, "gossip-probe-timeout", 0, "gossip probe timeout (0: 500 ms)")
 	fl.BoolVar(&f.stopPodsOnExit, "stop-pods-on-exit", false, "stop and remove every pod (and the managed containerd) when the agent exits")
 	fl.StringVar(&f.seccompProfileRoot, "seccomp-profile-root", "", "directory of the Localhost seccomp profiles pods name in seccompProfile.localhostProfile (default: <state-dir>/seccomp)")
+	fl.StringVar(&f.bootstrapToken, "bootstrap-token", "", "a bootstrap token (from 'orchctl token create') to get the node's client certificate with on its first start; kept in <state-dir>/pki and renewed before it expires")
+	fl.StringVar(&f.bootstrapTokenFile, "bootstrap-token-file", "", "a file holding the bootstrap token (instead of --bootstrap-token)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its node itself)")
 	fl.MarkHidden("handle-signals")
@@ -198,10 +201,18 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 			return err
 		}
 	}
-	cl, err := client.New(&client.Config{Servers: servers, CertificateAuthorityData: nb.CACertPEM, Token: nb.NodeToken,
-		UserAgent: "orch-node/" + f.name})
+	ccfg := &client.Config{Servers: servers, CertificateAuthorityData: nb.CACertPEM, Token: nb.NodeToken,
+		UserAgent: "orch-node/" + f.name}
+	certs, err := nodeCertificate(ctx, f, ccfg, log)
 	if err != nil {
 		return err
+	}
+	cl, err := client.New(ccfg)
+	if err != nil {
+		return err
+	}
+	if certs != nil {
+		certs.OnRotate(cl.CloseAllConnections)
 	}
 
 	// containerd: the configured one, or one of our own.
@@ -321,6 +332,10 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if pool != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); followMasters(runCtx, discovery, cl, log) }()
+	}
+	if certs != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); certs.Run(runCtx, cl) }()
 	}
 	log.Info("node agent started", "agent", srv.Addr(), "node_ip", f.nodeIP)
 	select {
