@@ -16,15 +16,17 @@ func newPKICommand() *cobra.Command {
 	var dir, hosts, servers string
 	initCmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a CA, the master certificate, the admin and node tokens, and admin.conf",
+		Short: "Create a CA, the master certificate, the admin token, and admin.conf",
 		Long: `Create a new cluster's credentials in --dir:
 
   ca.crt ca.key           the cluster CA
   master.crt master.key   the masters' certificate, valid for --hosts
-  admin.token node.token  bearer tokens (admin: everything; node: read, update status)
+  admin.token             the admin bearer token (everything)
+  gossip.key              the gossip pool's key
   admin.conf              orchctl's config: --servers, the CA and the admin token
 
-Copy the directory to every master (and ca.crt and node.token to every node).`,
+Copy the directory to every master. Give every node its own certificate
+with 'orchd pki issue node NAME'.`,
 		Example: `  orchd pki init --dir /etc/orch/pki --hosts 127.0.0.1,localhost \
     --servers https://127.0.0.1:6443,https://127.0.0.1:6444,https://127.0.0.1:6445`,
 		Args: cobra.NoArgs,
@@ -66,7 +68,7 @@ Copy the directory to every master (and ca.crt and node.token to every node).`,
 	initCmd.Flags().StringVar(&dir, "dir", "", "directory to create the credentials in (must not hold a CA yet)")
 	initCmd.Flags().StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated IPs and DNS names the masters are reached at")
 	initCmd.Flags().StringVar(&servers, "servers", "", "comma-separated API URLs for admin.conf (default https://FIRST-HOST:6443)")
-	cmd.AddCommand(initCmd)
+	cmd.AddCommand(initCmd, newPKIIssueCommand())
 	return cmd
 }
 
