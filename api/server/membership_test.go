@@ -7,7 +7,7 @@ import (
 
 func TestMembershipEndpoints(t *testing.T) {
 	e := newTestEnv(t)
-	node := withToken(e.bundle.NodeToken)
+	node := withToken(nodeCredential)
 	for _, tc := range []struct {
 		name, method, path string
 		body               any
