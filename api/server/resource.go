@@ -282,13 +282,15 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 	} else {
 		v1.Default(obj)
 	}
+	// NodeRestriction first, as Kubernetes' mutating admission runs
+	// before validation: a node overstepping is 403 whatever it sent.
+	if err := s.admitNodeRestriction(ctx, req, nodeauth.Update, obj, old.Object()); err != nil {
+		return nil, err
+	}
 	if err := v1.ValidateUpdate(obj, old.Object()); err != nil {
 		return nil, err
 	}
 	if err := s.admitPodSecurity(ctx, req, obj, old.Object()); err != nil {
-		return nil, err
-	}
-	if err := s.admitNodeRestriction(ctx, req, nodeauth.Update, obj, old.Object()); err != nil {
 		return nil, err
 	}
 	cmd, err := fsm.NewUpdate(obj, status)
