@@ -188,7 +188,7 @@ func TestLogProxy(t *testing.T) {
 		{"wrong pin", logPath("on-badpin"), "", 503, "does not match the pin"},
 		{"no InternalIP", logPath("on-noaddr"), "", 503, "node noaddr publishes no InternalIP address"},
 		{"agent down", logPath("on-down"), "", 503, "cannot reach the agent of node down"},
-		{"node token", logPath("web"), nodeCredential, 403, "cannot get resource \"pods/log\""},
+		{"node certificate", logPath("web"), nodeCredential, 403, "cannot get resource \"pods/log\""},
 		{"no token", logPath("web"), "-", 401, "Unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,7 +334,7 @@ func TestImageUploadProxy(t *testing.T) {
 		{"missing node", "/api/v1/nodes/nope/images", "application/x-tar", "", 404, `not found`},
 		{"node without agent", "/api/v1/nodes/noagent/images", "application/x-tar", "", 503, "node noagent publishes no InternalIP address"},
 		{"json refused", "/api/v1/nodes/n1/images", "application/json", "", 415, "application/x-tar"},
-		{"node token", "/api/v1/nodes/n1/images", "application/x-tar", nodeCredential, 403, ""},
+		{"node certificate", "/api/v1/nodes/n1/images", "application/x-tar", nodeCredential, 403, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := []reqOpt{withContentType(tc.ct)}

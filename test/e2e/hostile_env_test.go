@@ -14,7 +14,7 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// hostileNode is the Node the suite's node-token cases write to.
+// hostileNode is the Node the suite's node cases write to (and are).
 const hostileNode = "hostile-n1"
 
 // hostileFixtures are the objects the cases aim at, as the cluster stored them.
@@ -43,7 +43,7 @@ func (e *hostileEnv) fixtures(t *testing.T) hostileFixtures {
 			Conditions:  []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, LastHeartbeatTime: v1.NewTime(time.Now())}},
 		}}
 	if err := e.node[0].Create(ctx, fx.node); err != nil {
-		t.Fatalf("register node with the node token: %v", err)
+		t.Fatalf("register node with its certificate: %v", err)
 	}
 	zero := int32(0)
 	fx.rc = &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "rc", Namespace: "default"},

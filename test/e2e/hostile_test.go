@@ -39,13 +39,13 @@ type want struct {
 	says   string // part of the message
 }
 
-// forNode says what the node token gets.
+// forNode says what the node (its certificate) gets.
 type forNode int
 
 const (
-	// nodeSame: the node token may make the request and gets the admin's answer.
+	// nodeSame: the node may make the request and gets the admin's answer.
 	nodeSame forNode = iota
-	// nodeForbidden: the node token may not make the request: 403.
+	// nodeForbidden: the node may not make the request: 403.
 	nodeForbidden
 	// nodeNotSent: the case carries its own credentials (no token, a wrong one).
 	nodeNotSent
