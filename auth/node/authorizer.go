@@ -146,7 +146,10 @@ func (az *Authorizer) authorizePod(ctx context.Context, self string, a authorize
 		}
 		return authorizer.DecisionNoOpinion, "can only list/watch pods with spec.nodeName field selector", nil
 	case sub == "" && verb == "create":
-		return authorizer.DecisionAllow, "", nil
+		// Kubernetes allows it for mirror pods (NodeRestriction checks
+		// them); orch has none, so a node's create is refused before its
+		// body is even read. Admit refuses it too.
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("node %q can only create mirror pods, and orch has no mirror pods", self), nil
 	case sub == "" && verb == "delete", sub == "status" && (verb == "update" || verb == "patch"):
 		return az.bound(ctx, self, a, true)
 	}

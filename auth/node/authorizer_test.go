@@ -70,7 +70,7 @@ func TestAuthorizer(t *testing.T) {
 		{"delete own pod", res("delete", "pods", "", "default", "mine"), true, ""},
 		{"delete other's pod", res("delete", "pods", "", "default", "theirs"), false, noRel},
 		{"delete unbound pod", res("delete", "pods", "", "default", "pending"), false, noRel},
-		{"create pod (admission refuses)", res("create", "pods", "", "default", ""), true, ""},
+		{"create pod", res("create", "pods", "", "default", ""), false, `node "a" can only create mirror pods, and orch has no mirror pods`},
 		{"update pod spec", res("update", "pods", "", "default", "mine"), false, "may only get, list, watch and delete its own pods"},
 		{"pod log", res("get", "pods", "log", "default", "mine"), false, "may only get"},
 		{"bind pod", res("create", "pods", "binding", "default", "mine"), false, "may only get"},

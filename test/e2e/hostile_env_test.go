@@ -31,8 +31,15 @@ func (e *hostileEnv) fixtures(t *testing.T) hostileFixtures {
 	t.Helper()
 	ctx := ctxT(t, 30*time.Second)
 	admin := e.admin[0]
+	// The pod is bound to the suite's node, so the node's cases reach it
+	// (a node may touch only its own pods).
 	fx := hostileFixtures{pod: testPod("keep")}
+	fx.pod.Spec.NodeName = hostileNode
 	if err := admin.Create(ctx, fx.pod); err != nil {
+		t.Fatalf("create pod: %v", err)
+	}
+	// And an unbound pod, for the binding cases.
+	if err := admin.Create(ctx, testPod("loose")); err != nil {
 		t.Fatalf("create pod: %v", err)
 	}
 	fx.node = &v1.Node{ObjectMeta: v1.ObjectMeta{Name: hostileNode},

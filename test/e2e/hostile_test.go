@@ -98,10 +98,10 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &hostileEnv{c: c, tokens: map[string]string{"admin": b.AdminToken}, nodeDir: nodeDir}
+	e := &hostileEnv{c: c, tokens: map[string]string{"admin": b.AdminToken, "node": nodeCredential}, nodeDir: nodeDir}
 	for i := range c.Masters {
 		e.admin = append(e.admin, e.clientFor(t, b.AdminToken, i))
-		e.node = append(e.node, e.clientFor(t, "", i))
+		e.node = append(e.node, e.clientFor(t, nodeCredential, i))
 	}
 	// Plain HTTPS clients for what api/client does not send (raw content
 	// types, /metrics, /readyz): one without and one with the node's certificate.
@@ -117,13 +117,17 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	return e
 }
 
+// nodeCredential, as a token, stands for the node's certificate.
+const nodeCredential = "<node certificate>"
+
 // clientFor returns a client of the masters with token, or with the
-// node's certificate when token is "".
+// node's certificate for nodeCredential.
 func (e *hostileEnv) clientFor(t *testing.T, token string, masters ...int) *client.Client {
 	t.Helper()
 	cfg := e.c.Config(masters...)
 	cfg.Token = token
-	if token == "" {
+	if token == nodeCredential {
+		cfg.Token = ""
 		cfg.ClientCertificate = filepath.Join(e.nodeDir, pki.NodeCert)
 		cfg.ClientKey = filepath.Join(e.nodeDir, pki.NodeKey)
 	}
@@ -196,7 +200,7 @@ func (e *hostileEnv) sendRaw(ctx context.Context, i int, token string, tc hostil
 		return err
 	}
 	hc := e.http
-	if token == "" {
+	if token == nodeCredential {
 		hc = e.nodeHTTP // the node: its certificate
 	} else {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -340,6 +344,15 @@ func (e *hostileEnv) run(t *testing.T, tc hostileCase, token string, i, n int) {
 	w := tc.want
 	if token == "node" && tc.node == nodeForbidden {
 		w = want{403, v1.ReasonForbidden, hostileNode}
+	}
+	if token == "node" && tc.method == http.MethodGet && strings.HasSuffix(tc.path, "/pods") && tc.query.Get("fieldSelector") == "" {
+		// A node lists and watches only its own pods, as its agent does.
+		q := url.Values{}
+		for k, v := range tc.query {
+			q[k] = v
+		}
+		q.Set("fieldSelector", "spec.nodeName="+hostileNode)
+		tc.query = q
 	}
 	before := e.snapshot(t)
 	sameEverywhere(t, before)
