@@ -38,7 +38,7 @@ type Config struct {
 	// StateDir holds the agent's files: pods/<uid>/ (hosts, resolv.conf,
 	// volumes, logs) and node.json (the last registration).
 	StateDir string
-	// Client talks to the masters with the node token.
+	// Client talks to the masters with the node's own certificate.
 	Client *client.Client
 	// Runtime runs containers.
 	Runtime Runtime

@@ -56,7 +56,7 @@ func TestIssueMaster(t *testing.T) {
 func TestIssueRefusals(t *testing.T) {
 	dir := initDir(t)
 	offline := t.TempDir() // a master's directory: no ca.key
-	for _, f := range []string{CACert, MasterCertFile("m1"), MasterKeyFile("m1"), AdminToken, NodeToken, GossipKey} {
+	for _, f := range []string{CACert, MasterCertFile("m1"), MasterKeyFile("m1"), AdminToken, GossipKey} {
 		raw, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -1,22 +1,24 @@
 // Package pki creates and loads a cluster's credentials: a CA, one
 // certificate per master (serving the API and the Raft transport, and
-// identifying the master to the others by its name), the admin and node
-// bearer tokens, and admin.conf for orchctl.
+// identifying the master to the others by its name, and to node agents),
+// the admin bearer token, one client certificate per node, and admin.conf
+// for orchctl.
 //
 // Layout of a PKI directory:
 //
 //	ca.crt ca.key                    cluster root CA (ECDSA P-256, 10 years)
 //	master-NAME.crt master-NAME.key  master NAME's certificate (CN and DNS name NAME, O orch:masters)
 //	signer.crt signer.key            optional intermediate CA for client certificates (IssueSigner)
-//	admin.token node.token           bearer tokens (256 bits, hex)
+//	admin.token                      the admin bearer token (256 bits, hex)
 //	gossip.key                       the gossip pool's AES-256 key (32 bytes, base64)
 //	admin.conf                       orchctl config (servers, CA path, admin token)
 //
 // A master loads the directory with its name (LoadMaster) and needs no
 // ca.key: the root key can stay offline, used only by IssueMaster,
-// RenewMaster and IssueSigner. A node needs only ca.crt, node.token and
-// gossip.key (LoadNode), so those three are what an operator copies to a
-// node.
+// RenewMaster, IssueSigner and IssueNode. A node needs ca.crt, gossip.key
+// and its own client certificate (CN=system:node:<name>, O=system:nodes):
+// bootstrapped from a token and kept in its state directory, or issued
+// offline by IssueNode into node.crt and node.key.
 package pki
 
 import (
@@ -46,9 +48,11 @@ const (
 	CACert     = "ca.crt"
 	CAKey      = "ca.key"
 	AdminToken = "admin.token"
-	NodeToken  = "node.token"
 	GossipKey  = "gossip.key"
-	AdminConf  = "admin.conf"
+	// NodeCert and NodeKey are a node's client certificate and key.
+	NodeCert  = "node.crt"
+	NodeKey   = "node.key"
+	AdminConf = "admin.conf"
 )
 
 // GossipKeySize is the size of the gossip key (AES-256).
@@ -67,8 +71,8 @@ type InitOptions struct {
 	Validity time.Duration
 }
 
-// Init creates a CA, a certificate for each of opts.Masters and the tokens
-// in opts.Dir. It refuses to overwrite an existing CA.
+// Init creates a CA, a certificate for each of opts.Masters and the admin
+// token in opts.Dir. It refuses to overwrite an existing CA.
 func Init(opts InitOptions) error {
 	if len(opts.Hosts) == 0 {
 		return errors.New("pki init: at least one host is required")
@@ -136,10 +140,8 @@ func Init(opts InitOptions) error {
 			return fmt.Errorf("pki init: %w", err)
 		}
 	}
-	for _, name := range []string{AdminToken, NodeToken} {
-		if err := os.WriteFile(filepath.Join(opts.Dir, name), []byte(newToken()+"\n"), 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
+	if err := os.WriteFile(filepath.Join(opts.Dir, AdminToken), []byte(newToken()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", AdminToken, err)
 	}
 	key := make([]byte, GossipKeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -173,7 +175,6 @@ type Bundle struct {
 	// (nil unless loaded with LoadMaster).
 	Master     *KeyPairFiles
 	AdminToken string
-	NodeToken  string
 	// GossipKey encrypts the gossip pool (GossipKeySize bytes).
 	GossipKey []byte
 }
@@ -215,18 +216,10 @@ func Load(dir string) (*Bundle, error) {
 	if !b.CAPool.AppendCertsFromPEM(b.CAPEM) {
 		return nil, fmt.Errorf("load pki: %s holds no PEM certificate", filepath.Join(dir, CACert))
 	}
-	for _, t := range []struct {
-		name string
-		dst  *string
-	}{{AdminToken, &b.AdminToken}, {NodeToken, &b.NodeToken}} {
-		raw, err := os.ReadFile(filepath.Join(dir, t.name))
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			return nil, fmt.Errorf("load %s: %w", t.name, err)
-		}
-		*t.dst = strings.TrimSpace(string(raw))
+	if raw, err := os.ReadFile(filepath.Join(dir, AdminToken)); err == nil {
+		b.AdminToken = strings.TrimSpace(string(raw))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("load %s: %w", AdminToken, err)
 	}
 	if b.GossipKey, err = loadGossipKey(dir); err != nil {
 		return nil, err
@@ -234,37 +227,29 @@ func Load(dir string) (*Bundle, error) {
 	return b, nil
 }
 
-// NodeBundle is what a node loads: the CA it verifies masters with, its
-// bearer token and the gossip key.
+// NodeBundle is what a node loads besides its own client certificate: the
+// CA it verifies masters with and the gossip key.
 type NodeBundle struct {
 	// CAPool holds the cluster CA, to verify the masters' API certificate.
 	CAPool *x509.CertPool
 	// CACertPEM is ca.crt as read.
 	CACertPEM []byte
-	// NodeToken is the bearer token nodes present to the API.
-	NodeToken string
 	// GossipKey encrypts the gossip pool (GossipKeySize bytes).
 	GossipKey []byte
 }
 
-// LoadNode reads the credentials a node needs from dir: ca.crt, node.token
-// and gossip.key, all required; no other file needs to be present.
+// LoadNode reads ca.crt and gossip.key from dir, both required. The node's
+// own certificate (node.crt, node.key) is read by the API client on every
+// connection, so that a renewed one is used without a restart.
 func LoadNode(dir string) (*NodeBundle, error) {
 	nb := &NodeBundle{}
 	var err error
 	if nb.CACertPEM, err = os.ReadFile(filepath.Join(dir, CACert)); err != nil {
-		return nil, fmt.Errorf("load node credentials: %w (copy %s, %s and %s from the masters' pki directory)", err, CACert, NodeToken, GossipKey)
+		return nil, fmt.Errorf("load node credentials: %w (make the node's directory with `orchd pki issue node NAME`)", err)
 	}
 	nb.CAPool = x509.NewCertPool()
 	if !nb.CAPool.AppendCertsFromPEM(nb.CACertPEM) {
 		return nil, fmt.Errorf("load node credentials: %s holds no PEM certificate", filepath.Join(dir, CACert))
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, NodeToken))
-	if err != nil {
-		return nil, fmt.Errorf("load node credentials: %w", err)
-	}
-	if nb.NodeToken = strings.TrimSpace(string(raw)); nb.NodeToken == "" {
-		return nil, fmt.Errorf("load node credentials: %s is empty", filepath.Join(dir, NodeToken))
 	}
 	if nb.GossipKey, err = loadGossipKey(dir); err != nil {
 		return nil, err
@@ -298,8 +283,8 @@ func loadGossipKey(dir string) ([]byte, error) {
 }
 
 // APIServerTLS serves the API: the master certificate (reloaded when
-// renewed), and client certificates requested (not required) so masters
-// can identify each other.
+// renewed), and client certificates requested (not required): masters,
+// nodes and users authenticate with them.
 func (b *Bundle) APIServerTLS() (*tls.Config, error) {
 	if b.Master == nil {
 		return nil, fmt.Errorf("no master certificate loaded from %s", b.Dir)

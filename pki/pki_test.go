@@ -2,11 +2,14 @@ package pki
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func initDir(t *testing.T) string {
@@ -42,8 +45,11 @@ func TestInitWritesGossipKeyAndLoadReadsIt(t *testing.T) {
 	if !bytes.Equal(b.GossipKey, want) {
 		t.Fatalf("Bundle.GossipKey %x, want %x", b.GossipKey, want)
 	}
-	if b.Master == nil || b.AdminToken == "" || b.NodeToken == "" {
-		t.Fatalf("bundle incomplete: master %v admin %q node %q", b.Master != nil, b.AdminToken, b.NodeToken)
+	if b.Master == nil || b.AdminToken == "" {
+		t.Fatalf("bundle incomplete: master %v admin %q", b.Master != nil, b.AdminToken)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node.token")); !os.IsNotExist(err) {
+		t.Fatalf("init wrote a shared node token (stat: %v)", err)
 	}
 
 	other := initDir(t)
@@ -56,31 +62,47 @@ func TestInitWritesGossipKeyAndLoadReadsIt(t *testing.T) {
 	}
 }
 
-func TestLoadNodeNeedsOnlyThreeFiles(t *testing.T) {
+// IssueNode writes a directory a node can use as its --pki-dir: its own
+// certificate (system:node:<name> in system:nodes), the CA and the gossip key.
+func TestIssueNode(t *testing.T) {
 	src := initDir(t)
-	dir := t.TempDir()
-	for _, name := range []string{CACert, NodeToken, GossipKey} {
-		raw, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	out := filepath.Join(t.TempDir(), "n1")
+	now := time.Now()
+	if err := IssueNode(IssueNodeOptions{Dir: src, Name: "n1", Out: out, Validity: time.Hour}, now); err != nil {
+		t.Fatalf("issue: %v", err)
 	}
 	full, err := Load(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nb, err := LoadNode(dir)
+	nb, err := LoadNode(out)
 	if err != nil {
 		t.Fatalf("load node: %v", err)
 	}
-	if nb.NodeToken != full.NodeToken || !bytes.Equal(nb.GossipKey, full.GossipKey) || !bytes.Equal(nb.CACertPEM, full.CAPEM) {
-		t.Fatalf("node bundle %+v does not match the masters' directory", nb)
+	if !bytes.Equal(nb.GossipKey, full.GossipKey) || !bytes.Equal(nb.CACertPEM, full.CAPEM) {
+		t.Fatal("node bundle does not match the masters' directory")
 	}
-	if nb.CAPool == nil || !nb.CAPool.Equal(full.CAPool) {
-		t.Fatal("node CA pool differs from the masters'")
+	pair, err := tls.LoadX509KeyPair(filepath.Join(out, NodeCert), filepath.Join(out, NodeKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Subject.CommonName != "system:node:n1" || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "system:nodes" {
+		t.Fatalf("subject %v", cert.Subject)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: full.CAPool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if d := cert.NotAfter.Sub(now); d > time.Hour+time.Minute || d < time.Hour-time.Minute {
+		t.Fatalf("validity %v, want 1h", d)
+	}
+	for _, bad := range []string{"", "N1", "a/b", "system:node:x"} {
+		if err := IssueNode(IssueNodeOptions{Dir: src, Name: bad, Out: t.TempDir()}, now); err == nil {
+			t.Errorf("IssueNode accepted the name %q", bad)
+		}
 	}
 }
 
@@ -94,11 +116,9 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{name: "master dir without gossip.key", remove: GossipKey, load: loadFull, wantErr: "orchd pki init"},
 		{name: "node dir without gossip.key", remove: GossipKey, load: loadNode, wantErr: "predates gossip encryption"},
-		{name: "node dir without node.token", remove: NodeToken, load: loadNode, wantErr: NodeToken},
 		{name: "node dir without ca.crt", remove: CACert, load: loadNode, wantErr: CACert},
 		{name: "gossip key not base64", write: map[string]string{GossipKey: "not base64!\n"}, load: loadFull, wantErr: "not base64"},
 		{name: "gossip key too short", write: map[string]string{GossipKey: base64.StdEncoding.EncodeToString(make([]byte, 16))}, load: loadNode, wantErr: "16 bytes, want 32"},
-		{name: "empty node token", write: map[string]string{NodeToken: "\n"}, load: loadNode, wantErr: "is empty"},
 		{name: "master without its certificate", load: func(dir string) error { _, err := LoadMaster(dir, "m3"); return err },
 			wantErr: "orchd pki issue master m3"},
 		{name: "master with another master's certificate", load: func(dir string) error {

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -23,11 +25,6 @@ const (
 	// AdminUser is the user of the admin token; it is in
 	// user.SystemPrivilegedGroup (system:masters), as kubeadm's admin.
 	AdminUser = "admin"
-	// LegacyNodeUser is the user of the shared node token, and
-	// LegacyNodesGroup its group. The shared token is being replaced by one
-	// client certificate per node (system:node:<name> in system:nodes).
-	LegacyNodeUser   = "orch:node-token"
-	LegacyNodesGroup = "orch:node-token"
 	// MastersGroup is the organization of master certificates; a master
 	// calling another master's API may do everything.
 	MastersGroup = "orch:masters"
@@ -46,10 +43,11 @@ func UserFrom(ctx context.Context) user.Info {
 	return u
 }
 
-// tokenAuthenticator maps the static bearer tokens (admin, shared node
-// token) to their users, comparing in constant time.
+// tokenAuthenticator maps the static admin bearer token to its user,
+// comparing in constant time. Nodes authenticate with client certificates
+// (system:node:<name> in system:nodes).
 type tokenAuthenticator struct {
-	admin, node string
+	admin string
 }
 
 func (t tokenAuthenticator) AuthenticateRequest(r *http.Request) (*authenticator.Response, bool, error) {
@@ -59,9 +57,6 @@ func (t tokenAuthenticator) AuthenticateRequest(r *http.Request) (*authenticator
 	}
 	if t.admin != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.admin)) == 1 {
 		return &authenticator.Response{User: &user.DefaultInfo{Name: AdminUser, Groups: []string{user.SystemPrivilegedGroup}}}, true, nil
-	}
-	if t.node != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.node)) == 1 {
-		return &authenticator.Response{User: &user.DefaultInfo{Name: LegacyNodeUser, Groups: []string{LegacyNodesGroup}}}, true, nil
 	}
 	return nil, false, nil
 }
@@ -148,20 +143,32 @@ func refuseUnread(w http.ResponseWriter, err error) {
 }
 
 // resourceAttributes are the authorization attributes of a resource
-// request, as Kubernetes' RequestInfo gives them.
-func resourceAttributes(u user.Info, req *request) authorizer.AttributesRecord {
+// request, as Kubernetes' RequestInfo gives them, with the field selector
+// of a list or watch (the Node authorizer lets a node list only its own
+// pods). A selector that does not parse is passed as the parse error; the
+// list answers 400 for it.
+func resourceAttributes(u user.Info, req *request, q url.Values) authorizer.AttributesRecord {
 	ns := req.namespace
 	if req.resource.Name == "namespaces" && req.resource.Group == "" {
 		// As Kubernetes' RequestInfo: a namespace is in itself, so a
 		// RoleBinding lets its subjects read their own namespace.
 		ns = req.name
 	}
-	return authorizer.AttributesRecord{
+	a := authorizer.AttributesRecord{
 		User: u, Verb: req.verb, Namespace: ns,
 		APIGroup: req.resource.Group, APIVersion: req.resource.GroupVersion(),
 		Resource: req.resource.Name, Subresource: req.sub, Name: req.name,
 		ResourceRequest: true,
 	}
+	if fs := q.Get("fieldSelector"); fs != "" && (req.verb == "list" || req.verb == "watch") {
+		sel, err := fields.ParseSelector(fs)
+		if err != nil {
+			a.FieldSelectorParsingErr = err
+		} else {
+			a.FieldSelectorRequirements = sel.Requirements()
+		}
+	}
+	return a
 }
 
 // nonResourceAttributes are the attributes of a request for a path that
@@ -232,28 +239,6 @@ func (privilegedGroups) Authorize(_ context.Context, a authorizer.Attributes) (a
 		}
 	}
 	return authorizer.DecisionNoOpinion, "", nil
-}
-
-// legacyNodeRules are what the shared node token may do: read everything,
-// register and update nodes, update the status of pods and nodes, and
-// delete pods (to complete graceful deletes).
-type legacyNodeRules struct{}
-
-func (legacyNodeRules) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	u := a.GetUser()
-	if u == nil || u.GetName() != LegacyNodeUser || !a.IsResourceRequest() || a.GetAPIGroup() != "" {
-		return authorizer.DecisionNoOpinion, "", nil
-	}
-	res, sub, verb := a.GetResource(), a.GetSubresource(), a.GetVerb()
-	switch {
-	case sub == "" && (verb == "get" || verb == "list" || verb == "watch"):
-	case sub == "status" && (res == "pods" || res == "nodes"):
-	case res == "nodes" && sub == "" && (verb == "create" || verb == "update" || verb == "patch"):
-	case res == "pods" && sub == "" && verb == "delete":
-	default:
-		return authorizer.DecisionNoOpinion, "the node token may read, register and update nodes, update the status of pods and nodes, and delete pods", nil
-	}
-	return authorizer.DecisionAllow, "", nil
 }
 
 // authorizerChain asks each authorizer in turn; the first Allow or Deny

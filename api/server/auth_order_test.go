@@ -13,7 +13,7 @@ import (
 // checked for them.
 func TestAuthorizationBeforeParameters(t *testing.T) {
 	e := newTestEnv(t)
-	node := withToken(e.bundle.NodeToken)
+	node := withToken(nodeCredential)
 	e.createPod(t, "keep", nil)
 	tests := []struct {
 		name, method, path string
@@ -22,15 +22,15 @@ func TestAuthorizationBeforeParameters(t *testing.T) {
 		code               int
 		reason, says       string
 	}{
-		{"node create with a bad fieldValidation", http.MethodPost, podPath("") + "?fieldValidation=Loose", newPod("x", nil), []reqOpt{node},
-			403, v1.ReasonForbidden, "cannot create resource \"pods\""},
-		{"node create with a bad flag", http.MethodPost, podPath("") + "?pretty=maybe", newPod("x", nil), []reqOpt{node},
-			403, v1.ReasonForbidden, "cannot create resource \"pods\""},
+		{"node create with a bad fieldValidation", http.MethodPost, "/api/v1/namespaces/default/replicationcontrollers?fieldValidation=Loose", newPod("x", nil), []reqOpt{node},
+			403, v1.ReasonForbidden, "cannot create resource \"replicationcontrollers\""},
+		{"node create with a bad flag", http.MethodPost, "/api/v1/namespaces/default/replicationcontrollers?pretty=maybe", newPod("x", nil), []reqOpt{node},
+			403, v1.ReasonForbidden, "cannot create resource \"replicationcontrollers\""},
 		{"node scale with a bad resourceVersionMatch", http.MethodPut, "/api/v1/namespaces/default/replicationcontrollers/r/scale?resourceVersionMatch=x",
 			v1.Scale{Spec: v1.ScaleSpec{Replicas: 1}}, []reqOpt{node}, 403, v1.ReasonForbidden, "cannot update resource \"replicationcontrollers/scale\""},
-		{"node list with a bad watch flag", http.MethodGet, podPath("") + "?watch=yes", nil, []reqOpt{node},
+		{"node list with a bad watch flag", http.MethodGet, podPath("") + "?fieldSelector=spec.nodeName%3Dn1&watch=yes", nil, []reqOpt{node},
 			400, v1.ReasonBadRequest, `watch "yes" must be true or false`},
-		{"node watch with a bad resourceVersionMatch", http.MethodGet, podPath("") + "?watch=true&resourceVersionMatch=x", nil, []reqOpt{node},
+		{"node watch with a bad resourceVersionMatch", http.MethodGet, podPath("") + "?fieldSelector=spec.nodeName%3Dn1&watch=true&resourceVersionMatch=x", nil, []reqOpt{node},
 			400, v1.ReasonBadRequest, "resourceVersionMatch: Unsupported value"},
 		{"admin create with a bad fieldValidation", http.MethodPost, podPath("") + "?fieldValidation=Loose", newPod("x", nil), nil,
 			400, v1.ReasonBadRequest, "invalid fieldValidation directive"},

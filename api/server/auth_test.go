@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	v1 "orch.io/orch/api/v1"
@@ -32,27 +33,58 @@ func TestAuthentication(t *testing.T) {
 	e.expectStatus(t, http.StatusNotFound, http.MethodGet, podPath("x"), nil)
 }
 
-func TestNodeTokenAuthorization(t *testing.T) {
+// createBoundPod creates a pod already bound to node.
+func (e *testEnv) createBoundPod(t *testing.T, name, node string) {
+	t.Helper()
+	p := newPod(name, map[string]string{"app": "web"})
+	p.Spec.NodeName = node
+	if err := e.admin.Create(testCtx(t), p); err != nil {
+		t.Fatalf("create pod %s: %v", name, err)
+	}
+}
+
+// A node's certificate (system:node:n1) may do what its agent needs with
+// its own Node and pods, and nothing with another node's.
+func TestNodeAuthorization(t *testing.T) {
 	e := newTestEnv(t)
-	node := withToken(e.bundle.NodeToken)
+	node := withToken(nodeCredential)
 	e.createNode(t, "n1")
-	e.createPod(t, "p", map[string]string{"app": "web"})
+	e.createNode(t, "n2")
+	e.createBoundPod(t, "p", "n1")
+	e.createBoundPod(t, "other", "n2")
+	noRelationship := "no relationship found between node 'n1' and this object"
 
 	t.Run("read", func(t *testing.T) {
-		e.expectCode(t, http.StatusOK, http.MethodGet, podPath(""), nil, node)
-		e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/pods", nil, node)
+		own := url.Values{"fieldSelector": {"spec.nodeName=n1"}}.Encode()
+		e.expectCode(t, http.StatusOK, http.MethodGet, podPath("")+"?"+own, nil, node)
+		e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/pods?"+own, nil, node)
 		e.expectCode(t, http.StatusOK, http.MethodGet, podPath("p"), nil, node)
-		e.expectCode(t, http.StatusOK, http.MethodGet, podPath("p")+"/status", nil, node)
-		e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/nodes/n1", nil, node)
+		e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/nodes/n2", nil, node)
+		e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/services", nil, node)
 		e.expectCode(t, http.StatusOK, http.MethodGet, "/api", nil, node)
-		e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1", nil, node)
-		w := e.openWatch(t, podPath(""), url.Values{"resourceVersion": {"0"}}, node)
+		w := e.openWatch(t, podPath(""), url.Values{"resourceVersion": {"0"}, "fieldSelector": {"spec.nodeName=n1"}}, node)
 		w.expect(t, v1.Added, "p")
 	})
+	t.Run("read others", func(t *testing.T) {
+		for _, path := range []string{podPath(""), "/api/v1/pods", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn2",
+			podPath("") + "?watch=true"} {
+			st := e.expectStatus(t, http.StatusForbidden, http.MethodGet, path, nil, node)
+			if !strings.Contains(st.Message, "can only list/watch pods with spec.nodeName field selector") {
+				t.Errorf("GET %s: %s", path, st.Message)
+			}
+		}
+		st := e.expectStatus(t, http.StatusForbidden, http.MethodGet, podPath("other"), nil, node)
+		if !strings.Contains(st.Message, noRelationship) {
+			t.Errorf("get other pod: %s", st.Message)
+		}
+		e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/api/v1/namespaces/default/replicationcontrollers", nil, node)
+	})
 	t.Run("create pod", func(t *testing.T) {
-		st := e.expectStatus(t, http.StatusForbidden, http.MethodPost, podPath(""), newPod("q", nil), node)
-		if st.Reason != v1.ReasonForbidden {
-			t.Errorf("reason %q", st.Reason)
+		p := newPod("q", nil)
+		p.Spec.NodeName = "n1"
+		st := e.expectStatus(t, http.StatusForbidden, http.MethodPost, podPath(""), p, node)
+		if !strings.Contains(st.Message, `node "n1" can only create mirror pods`) {
+			t.Errorf("message %q", st.Message)
 		}
 		e.expectStatus(t, http.StatusNotFound, http.MethodGet, podPath("q"), nil)
 	})
@@ -77,11 +109,28 @@ func TestNodeTokenAuthorization(t *testing.T) {
 		if got := decode[v1.Pod](t, b); got.Status.Phase != v1.PodRunning {
 			t.Fatalf("status update answered %s", b)
 		}
-		e.expectCode(t, http.StatusOK, http.MethodPatch, podPath("p")+"/status", `{"status":{"message":"hi"}}`, node,
+		e.expectCode(t, http.StatusOK, http.MethodPatch, podPath("p")+"/status", `{"status":{"message":"hi","podIP":"10.244.0.7"}}`, node,
 			withContentType("application/merge-patch+json"))
 		if got := e.getPod(t, "p"); got.Status.Phase != v1.PodRunning || got.Status.Message != "hi" {
 			t.Fatalf("pod status = %+v", got.Status)
 		}
+		// Another node's pod, and an IP outside n1's pod CIDR.
+		st := e.expectStatus(t, http.StatusForbidden, http.MethodPatch, podPath("other")+"/status", `{"status":{"podIP":"10.244.0.9"}}`, node,
+			withContentType("application/merge-patch+json"))
+		if !strings.Contains(st.Message, noRelationship) {
+			t.Errorf("other pod's status: %s", st.Message)
+		}
+		st = e.expectStatus(t, http.StatusForbidden, http.MethodPatch, podPath("p")+"/status", `{"status":{"podIP":"10.244.1.9"}}`, node,
+			withContentType("application/merge-patch+json"))
+		if !strings.Contains(st.Message, `node "n1" cannot set pod IP "10.244.1.9": it is outside the node's pod CIDR "10.244.0.0/24"`) {
+			t.Errorf("forged pod IP: %s", st.Message)
+		}
+		if got := e.getPod(t, "p"); got.Status.PodIP != "10.244.0.7" {
+			t.Fatalf("pod IP = %q", got.Status.PodIP)
+		}
+		// A missing pod is 404, as without the authorizer.
+		e.expectStatus(t, http.StatusNotFound, http.MethodPatch, podPath("gone")+"/status", `{"status":{"message":"x"}}`, node,
+			withContentType("application/merge-patch+json"))
 	})
 	t.Run("node status", func(t *testing.T) {
 		var n v1.Node
@@ -93,20 +142,25 @@ func TestNodeTokenAuthorization(t *testing.T) {
 		if got := decode[v1.Node](t, b); got.Status.Condition("Ready") == nil {
 			t.Fatalf("node status update answered %s", b)
 		}
-		// A node agent registers itself and gets a pod CIDR from the FSM.
-		b = e.expectCode(t, http.StatusCreated, http.MethodPost, "/api/v1/nodes",
-			v1.Node{ObjectMeta: v1.ObjectMeta{Name: "n2"}}, node)
-		if got := decode[v1.Node](t, b); got.Spec.PodCIDR == "" {
-			t.Fatalf("registered node has no pod CIDR: %s", b)
+		st := e.expectStatus(t, http.StatusForbidden, http.MethodPatch, "/api/v1/nodes/n2/status", `{"status":{"phase":"x"}}`, node,
+			withContentType("application/merge-patch+json"))
+		if !strings.Contains(st.Message, `node "n1" is not allowed to modify node "n2"`) {
+			t.Errorf("other node's status: %s", st.Message)
 		}
+		// A node registers only itself, and gets a pod CIDR from the FSM.
+		e.expectStatus(t, http.StatusForbidden, http.MethodPost, "/api/v1/nodes", v1.Node{ObjectMeta: v1.ObjectMeta{Name: "n3"}}, node)
 	})
 	t.Run("delete", func(t *testing.T) {
 		e.expectStatus(t, http.StatusForbidden, http.MethodDelete, "/api/v1/nodes/n1", nil, node)
 		e.expectStatus(t, http.StatusForbidden, http.MethodDelete, "/api/v1/namespaces/default", nil, node)
-		e.expectStatus(t, http.StatusForbidden, http.MethodPost, "/api/v1/namespaces/default/pods",
-			v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "q"}, Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}, node)
+		st := e.expectStatus(t, http.StatusForbidden, http.MethodDelete, podPath("other"), nil, node)
+		if !strings.Contains(st.Message, noRelationship) {
+			t.Errorf("delete other pod: %s", st.Message)
+		}
+		e.expectStatus(t, http.StatusNotFound, http.MethodDelete, podPath("gone"), nil, node)
 		// Completing a pod's graceful delete is the node's job.
 		e.expectCode(t, http.StatusOK, http.MethodDelete, podPath("p"), nil, node)
+		e.getPod(t, "other")
 	})
 	t.Run("scale", func(t *testing.T) {
 		e.expectStatus(t, http.StatusForbidden, http.MethodPut, "/api/v1/namespaces/default/replicationcontrollers/r/scale",
@@ -116,12 +170,12 @@ func TestNodeTokenAuthorization(t *testing.T) {
 
 func TestProfilingIsAdminOnly(t *testing.T) {
 	e := newTestEnv(t)
-	st := e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/debug/pprof/", nil, withToken(e.bundle.NodeToken))
+	st := e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/debug/pprof/", nil, withToken(nodeCredential))
 	if st.Reason != v1.ReasonForbidden {
 		t.Errorf("reason %q", st.Reason)
 	}
-	e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/debug/pprof/goroutine?debug=1", nil, withToken(e.bundle.NodeToken))
-	e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/debug/pprof/profile?seconds=1", nil, withToken(e.bundle.NodeToken))
+	e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/debug/pprof/goroutine?debug=1", nil, withToken(nodeCredential))
+	e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/debug/pprof/profile?seconds=1", nil, withToken(nodeCredential))
 	e.expectCode(t, http.StatusOK, http.MethodGet, "/debug/pprof/", nil)
 	e.expectCode(t, http.StatusOK, http.MethodGet, "/debug/pprof/goroutine?debug=1", nil)
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -156,18 +155,10 @@ func (l *limiter) startWatch(client string) (release func(), err error) {
 }
 
 // clientKey identifies the client of an authenticated request by its
-// user. The legacy node token is shared by every node, so a node is the
-// token and its remote IP.
-func clientKey(r *http.Request, u user.Info) string {
+// user (each node has its own, system:node:<name>).
+func clientKey(_ *http.Request, u user.Info) string {
 	if u == nil {
 		return "none"
-	}
-	if u.GetName() == LegacyNodeUser {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		return "node@" + host
 	}
 	return "user:" + u.GetName()
 }

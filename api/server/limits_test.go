@@ -16,6 +16,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	nodeauth "orch.io/orch/auth/node"
 )
 
 // blockingBackend holds every linearizable read and every write until
@@ -65,7 +66,8 @@ func (e *testEnv) serveAlso(t *testing.T, change func(*Config), wrap func(Backen
 		t.Fatal(err)
 	}
 	sc := DefaultConfig()
-	sc.TLS, sc.AdminToken, sc.NodeToken, sc.Logger = apiTLS, e.bundle.AdminToken, e.bundle.NodeToken, testLogger(t)
+	sc.TLS, sc.AdminToken, sc.Logger = apiTLS, e.bundle.AdminToken, testLogger(t)
+	sc.ClientCAs, sc.Authorizers, sc.AgentCertificate = e.server.cfg.ClientCAs, e.server.cfg.Authorizers, e.server.cfg.AgentCertificate
 	if change != nil {
 		change(&sc)
 	}
@@ -254,10 +256,12 @@ func TestWatchLimits(t *testing.T) {
 	le.openWatch(t, podPath(""), rv0())
 	// A third watch of the admin token is over its client's cap.
 	expectTooMany(t, le.send(t, le.newHTTPClient(t), http.MethodGet, path, nil), "Too many watches from this client (limit 2)")
-	// The node token from another address is another client: one more fits
-	// the server's cap of 3, and then the server is full for everyone.
-	le.openWatch(t, podPath(""), rv0(), withToken(e.bundle.NodeToken))
-	expectTooMany(t, le.send(t, le.newHTTPClient(t), http.MethodGet, path, nil, withToken(e.bundle.NodeToken)),
+	// The node is another client: one more fits the server's cap of 3, and
+	// then the server is full for everyone.
+	nodeQ := rv0()
+	nodeQ.Set("fieldSelector", "spec.nodeName="+testNodeName)
+	le.openWatch(t, podPath(""), nodeQ, withToken(nodeCredential))
+	expectTooMany(t, le.send(t, le.newHTTPClient(t), http.MethodGet, podPath("")+"?"+nodeQ.Encode(), nil, withToken(nodeCredential)),
 		"Too many watches on this server (limit 3)")
 	// A watch is not a read in flight.
 	le.expectCode(t, http.StatusOK, http.MethodGet, podPath(""), nil)
@@ -280,7 +284,7 @@ func TestWatchLimits(t *testing.T) {
 
 func TestClientKey(t *testing.T) {
 	admin := &user.DefaultInfo{Name: AdminUser, Groups: []string{user.SystemPrivilegedGroup}}
-	node := &user.DefaultInfo{Name: LegacyNodeUser, Groups: []string{LegacyNodesGroup}}
+	node := &user.DefaultInfo{Name: testNodeUser, Groups: []string{nodeauth.NodesGroup}}
 	alice := &user.DefaultInfo{Name: "alice"}
 	for _, tc := range []struct {
 		user   user.Info
@@ -290,9 +294,8 @@ func TestClientKey(t *testing.T) {
 		{admin, "10.0.0.1:1234", "user:admin"},
 		{admin, "10.0.0.2:999", "user:admin"},
 		{alice, "10.0.0.2:999", "user:alice"},
-		{node, "10.0.0.1:1234", "node@10.0.0.1"},
-		{node, "10.0.0.1:5678", "node@10.0.0.1"},
-		{node, "[fd00::1]:80", "node@fd00::1"},
+		{node, "10.0.0.1:1234", "user:" + testNodeUser},
+		{node, "10.0.0.2:5678", "user:" + testNodeUser},
 		{nil, "10.0.0.1:1", "none"},
 	} {
 		r := &http.Request{RemoteAddr: tc.remote}

@@ -7,14 +7,14 @@ import (
 
 func TestMembershipEndpoints(t *testing.T) {
 	e := newTestEnv(t)
-	node := withToken(e.bundle.NodeToken)
+	node := withToken(nodeCredential)
 	for _, tc := range []struct {
 		name, method, path string
 		body               any
 		opts               []reqOpt
 		code               int
 	}{
-		{"node token refused", http.MethodPost, "/orch/v1/cluster/transfer-leader", map[string]string{}, []reqOpt{node}, http.StatusForbidden},
+		{"node refused", http.MethodPost, "/orch/v1/cluster/transfer-leader", map[string]string{}, []reqOpt{node}, http.StatusForbidden},
 		{"remove an unknown master", http.MethodDelete, "/orch/v1/cluster/masters/nobody", nil, nil, http.StatusNotFound},
 		{"add without an address", http.MethodPost, "/orch/v1/cluster/masters", map[string]string{"name": "m9"}, nil, http.StatusBadRequest},
 		{"bad body", http.MethodPost, "/orch/v1/cluster/masters", "{", nil, http.StatusBadRequest},

@@ -13,8 +13,8 @@ import (
 func TestNullBodiesAreRefused(t *testing.T) {
 	e := newTestEnv(t)
 	e.createNode(t, "n1")
-	e.createPod(t, "keep", map[string]string{"app": "web"})
-	node := withToken(e.bundle.NodeToken)
+	e.createBoundPod(t, "keep", "n1") // the node's own pod
+	node := withToken(nodeCredential)
 	merge := withContentType("application/merge-patch+json")
 	tests := []struct {
 		name, method, path, body string

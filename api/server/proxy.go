@@ -31,11 +31,13 @@ import (
 //	POST /api/v1/nodes/{name}/images   (an OCI image tarball)
 //	     → POST https://{InternalIP}:{kubeletEndpoint.Port}/images
 //
-// Both need the admin token. The agent is found through its Node object:
-// the InternalIP of status.addresses, status.daemonEndpoints.kubeletEndpoint.Port,
-// and the SHA-256 of the agent's self-signed certificate in the annotation
-// v1.AnnotationAgentCertSHA256, which the master pins instead of verifying a
-// chain. The master authenticates with the cluster's node token.
+// Both are authorized as pods/log and nodes/images. The agent is found
+// through its Node object: the InternalIP of status.addresses,
+// status.daemonEndpoints.kubeletEndpoint.Port, and the SHA-256 of the
+// agent's self-signed certificate in the annotation
+// v1.AnnotationAgentCertSHA256, which the master pins instead of verifying
+// a chain. The master authenticates with its master certificate (mutual
+// TLS): an agent serves only masters, never another node.
 
 const (
 	// subLog and subImages are the proxied subresources.
@@ -122,12 +124,14 @@ func agentOf(store *fsm.Store, name string) (agentTarget, error) {
 	return agentTarget{node: name, addr: net.JoinHostPort(ip, strconv.Itoa(int(port))), pin: pin}, nil
 }
 
-// agentClient returns an HTTP client for one agent: it trusts exactly the
-// certificate whose SHA-256 is the pin, and keeps no idle connection.
-func agentClient(t agentTarget) *http.Client {
+// agentClient returns an HTTP client for one agent: it presents cert,
+// trusts exactly the certificate whose SHA-256 is the pin, and keeps no
+// idle connection.
+func agentClient(t agentTarget, cert func(*tls.CertificateRequestInfo) (*tls.Certificate, error)) *http.Client {
 	tlsConfig := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		CipherSuites: pki.CipherSuites(),
+		MinVersion:           tls.VersionTLS12,
+		CipherSuites:         pki.CipherSuites(),
+		GetClientCertificate: cert,
 		// The agent's certificate is self-signed: no chain is verified, the
 		// pin is checked instead (VerifyConnection runs in either case).
 		InsecureSkipVerify: true,
@@ -153,11 +157,11 @@ func agentClient(t agentTarget) *http.Client {
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// agentRequest sends a request to an agent with the node token. An agent
-// that cannot be reached yields 503.
+// agentRequest sends a request to an agent, authenticated with the master
+// certificate. An agent that cannot be reached yields 503.
 func (s *Server) agentRequest(ctx context.Context, t agentTarget, method, path string, query url.Values, body io.Reader, header http.Header) (*http.Response, error) {
-	if s.cfg.NodeToken == "" {
-		return nil, v1.NewServiceUnavailable("this master has no node token configured, so it cannot call node agents")
+	if s.cfg.AgentCertificate == nil {
+		return nil, v1.NewServiceUnavailable("this master has no master certificate configured, so it cannot call node agents")
 	}
 	u := url.URL{Scheme: "https", Host: t.addr, Path: path, RawQuery: query.Encode()}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
@@ -170,8 +174,7 @@ func (s *Server) agentRequest(ctx context.Context, t agentTarget, method, path s
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Authorization", "Bearer "+s.cfg.NodeToken)
-	resp, err := agentClient(t).Do(req)
+	resp, err := agentClient(t, s.cfg.AgentCertificate).Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -183,7 +186,7 @@ func (s *Server) agentRequest(ctx context.Context, t agentTarget, method, path s
 }
 
 // relayError answers with the agent's error. A Status passes through;
-// the agent refusing the master's node token is the master's problem (500),
+// the agent refusing the master's certificate is the master's problem (500),
 // not the caller's.
 func (s *Server) relayError(w http.ResponseWriter, t agentTarget, resp *http.Response) {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -192,7 +195,7 @@ func (s *Server) relayError(w http.ResponseWriter, t agentTarget, resp *http.Res
 		return
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		writeError(w, v1.NewInternalError(fmt.Errorf("the agent of node %s refused this master's node token (HTTP %d): %s",
+		writeError(w, v1.NewInternalError(fmt.Errorf("the agent of node %s refused this master's certificate (HTTP %d): %s",
 			t.node, resp.StatusCode, strings.TrimSpace(string(b)))))
 		return
 	}

@@ -43,9 +43,9 @@ func newProxyEnv(t *testing.T, opts ...envOption) *proxyEnv {
 	e := &proxyEnv{testEnv: newTestEnv(t, opts...), podsDir: t.TempDir(),
 		pods: map[string]string{}, running: map[string]bool{}}
 	a, err := agentserver.New(agentserver.Config{
-		Addr:    "127.0.0.1:0",
-		Tokens:  []string{e.bundle.NodeToken},
-		PodsDir: e.podsDir,
+		Addr:      "127.0.0.1:0",
+		ClientCAs: e.bundle.CAPool,
+		PodsDir:   e.podsDir,
 		Lookup: func(ns, name string) (string, bool) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -106,7 +106,7 @@ func (e *proxyEnv) createAgentNode(t *testing.T, name, ip string, port int32, pi
 		n.Status.Addresses = []v1.NodeAddress{{Type: "Hostname", Address: name}, {Type: "InternalIP", Address: ip}}
 	}
 	n.Status.DaemonEndpoints.KubeletEndpoint.Port = port
-	if err := e.node.UpdateStatus(testCtx(t), n); err != nil {
+	if err := e.admin.UpdateStatus(testCtx(t), n); err != nil {
 		t.Fatalf("update status of node %s: %v", name, err)
 	}
 }
@@ -188,7 +188,7 @@ func TestLogProxy(t *testing.T) {
 		{"wrong pin", logPath("on-badpin"), "", 503, "does not match the pin"},
 		{"no InternalIP", logPath("on-noaddr"), "", 503, "node noaddr publishes no InternalIP address"},
 		{"agent down", logPath("on-down"), "", 503, "cannot reach the agent of node down"},
-		{"node token", logPath("web"), e.bundle.NodeToken, 403, "cannot get resource \"pods/log\""},
+		{"node certificate", logPath("web"), nodeCredential, 403, "cannot get resource \"pods/log\""},
 		{"no token", logPath("web"), "-", 401, "Unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,7 +334,7 @@ func TestImageUploadProxy(t *testing.T) {
 		{"missing node", "/api/v1/nodes/nope/images", "application/x-tar", "", 404, `not found`},
 		{"node without agent", "/api/v1/nodes/noagent/images", "application/x-tar", "", 503, "node noagent publishes no InternalIP address"},
 		{"json refused", "/api/v1/nodes/n1/images", "application/json", "", 415, "application/x-tar"},
-		{"node token", "/api/v1/nodes/n1/images", "application/x-tar", e.bundle.NodeToken, 403, ""},
+		{"node certificate", "/api/v1/nodes/n1/images", "application/x-tar", nodeCredential, 403, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := []reqOpt{withContentType(tc.ct)}
@@ -353,10 +353,6 @@ func TestLogProxyAgentBreaksMidStream(t *testing.T) {
 	e := newTestEnv(t)
 	// An agent that sends one line, then drops the connection.
 	agent := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+e.bundle.NodeToken {
-			http.Error(w, "bad token", http.StatusUnauthorized)
-			return
-		}
 		io.WriteString(w, "one line\n")
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)

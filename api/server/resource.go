@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	v1 "orch.io/orch/api/v1"
+	nodeauth "orch.io/orch/auth/node"
 	"orch.io/orch/fsm"
 )
 
@@ -28,7 +29,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() { s.metrics.observe(req.verb, req.resource.Name, rec.code, start) }()
-	if err := s.authorize(r.Context(), resourceAttributes(UserFrom(r.Context()), req)); err != nil {
+	if err := s.authorize(r.Context(), resourceAttributes(UserFrom(r.Context()), req, q)); err != nil {
 		writeError(rec, err)
 		return
 	}
@@ -182,6 +183,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 			writeError(w, err)
 			return
 		}
+		if err := s.admitNodeRestriction(r.Context(), req, nodeauth.Create, obj, nil); err != nil {
+			writeError(w, err)
+			return
+		}
 		if err := s.admitRBAC(r.Context(), req, obj); err != nil {
 			writeError(w, err)
 			return
@@ -294,6 +299,11 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 	} else {
 		v1.Default(obj)
 	}
+	// NodeRestriction first, as Kubernetes' mutating admission runs
+	// before validation: a node overstepping is 403 whatever it sent.
+	if err := s.admitNodeRestriction(ctx, req, nodeauth.Update, obj, old.Object()); err != nil {
+		return nil, err
+	}
 	if err := v1.ValidateUpdate(obj, old.Object()); err != nil {
 		return nil, err
 	}
@@ -385,6 +395,10 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 			}
 			dr.ResourceVersion = *p.ResourceVersion
 		}
+	}
+	if err := s.admitNodeDelete(r.Context(), req, &dr.UID); err != nil {
+		writeError(w, err)
+		return
 	}
 	cmd, err := fsm.Encode(fsm.DeleteCommand, dr)
 	if err != nil {

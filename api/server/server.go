@@ -48,9 +48,13 @@ type Config struct {
 	// TLS is the server's TLS config; it should request (not require)
 	// client certificates verified by the cluster CA, for the internal endpoints.
 	TLS *tls.Config
-	// AdminToken may do everything; NodeToken may read and update status.
+	// AdminToken may do everything.
 	AdminToken string
-	NodeToken  string
+	// AgentCertificate is the client certificate (a master certificate:
+	// O=orch:masters, issued by the cluster CA) presented to node agents
+	// when proxying logs and image uploads, read for each connection so a
+	// renewed certificate is used at once; nil: agents cannot be called.
+	AgentCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 	// ClientCAs verifies client certificates: a verified certificate's CN
 	// is the user and its O the groups, as in Kubernetes. nil: client
 	// certificates do not authenticate.
@@ -59,8 +63,8 @@ type Config struct {
 	// tokens (bootstrap tokens, service account tokens).
 	Authenticators []authenticator.Request
 	// Authorizers decide after the built-in ones (system:masters and
-	// orch:masters may do everything; the legacy node token its fixed
-	// rules): the Node authorizer, RBAC. A request none allows is 403.
+	// orch:masters may do everything): the Node authorizer, RBAC. A
+	// request none allows is 403.
 	Authorizers []authorizer.UnconditionalAuthorizer
 	// RBAC resolves the RBAC rules of users for the escalation checks on
 	// writes of roles and bindings and for rules reviews. nil: only
@@ -96,8 +100,8 @@ type Config struct {
 	// 0 means no limit.
 	MaxRequestsInFlight         int
 	MaxMutatingRequestsInFlight int
-	// MaxWatchesPerClient caps the open watches of one client (one token;
-	// for the node token, one token and remote IP); MaxWatches caps those of
+	// MaxWatchesPerClient caps the open watches of one client (one user);
+	// MaxWatches caps those of
 	// the whole server. A watch beyond them gets 429. 0 means no limit.
 	MaxWatchesPerClient int
 	MaxWatches          int
@@ -210,8 +214,8 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, backend: backend, log: log.With("subsystem", "api"), metrics: newMetrics(cfg.Registry)}
 	s.limits = newLimiter(cfg, cfg.Registry)
-	s.authn = newAuthenticator(cfg.ClientCAs, tokenAuthenticator{admin: cfg.AdminToken, node: cfg.NodeToken}, cfg.Authenticators)
-	s.authz = authorizerChain(append([]authorizer.UnconditionalAuthorizer{privilegedGroups{}, legacyNodeRules{}}, cfg.Authorizers...))
+	s.authn = newAuthenticator(cfg.ClientCAs, tokenAuthenticator{admin: cfg.AdminToken}, cfg.Authenticators)
+	s.authz = authorizerChain(append([]authorizer.UnconditionalAuthorizer{privilegedGroups{}}, cfg.Authorizers...))
 	ps, err := podsecurity.New(cfg.PodSecurity, newPodSecurityStore(backend), log, cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("api server: %w", err)

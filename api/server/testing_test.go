@@ -17,9 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/auth/rbac"
+	nodeauth "orch.io/orch/auth/node"
 	"orch.io/orch/cluster"
 	"orch.io/orch/pki"
 )
@@ -31,14 +34,23 @@ type testEnv struct {
 	server  *Server
 	// base is https://127.0.0.1:port of the API.
 	base string
-	// admin and node are API clients holding the admin and the node token.
+	// admin and node are API clients holding the admin token and the
+	// certificate of node testNodeName (system:node:n1).
 	admin *client.Client
 	node  *client.Client
 	// tlsConfig trusts the cluster CA, for raw HTTP clients.
 	tlsConfig *tls.Config
 	// http is a raw HTTP/1.1 client trusting the cluster CA; it sends no token.
 	http *http.Client
+	// nodeHTTP is http with the certificate of node testNodeName.
+	nodeHTTP *http.Client
 }
+
+// testNodeName is the node e.node authenticates as.
+const (
+	testNodeName = "n1"
+	testNodeUser = nodeauth.NodeUserPrefix + testNodeName
+)
 
 type envConfig struct {
 	feedSize int
@@ -127,8 +139,10 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 
 	sc := DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
-	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
+	sc.AdminToken, sc.AgentCertificate = bundle.AdminToken, bundle.Master.GetClientCertificate
 	sc.ClientCAs = bundle.CAPool
+	sc.Authorizers = []authorizer.UnconditionalAuthorizer{nodeauth.NewAuthorizer(nodeauth.StorePods{Store: c.Store,
+		Barrier: func(ctx context.Context) error { _, err := c.ReadBarrier(ctx); return err }})}
 	sc.Logger = log
 	if ec.server != nil {
 		ec.server(&sc)
@@ -155,7 +169,8 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		tlsConfig: &tls.Config{RootCAs: bundle.CAPool, MinVersion: tls.VersionTLS12}}
 	e.http = e.newHTTPClient(t)
 	e.admin = e.newClient(t, bundle.AdminToken)
-	e.node = e.newClient(t, bundle.NodeToken)
+	e.node = e.certClient(t, testNodeUser, nodeauth.NodesGroup)
+	e.nodeHTTP = e.newNodeHTTPClient(t)
 	ns := &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: v1.DefaultNamespace}}
 	if err := e.admin.Create(testCtx(t), ns); err != nil {
 		t.Fatalf("create namespace default: %v", err)
@@ -177,6 +192,29 @@ func (e *testEnv) newClient(t *testing.T, token string) *client.Client {
 // newHTTPClient returns a raw HTTP/1.1 client with its own connection pool.
 func (e *testEnv) newHTTPClient(t *testing.T) *http.Client {
 	tr := &http.Transport{TLSClientConfig: e.tlsConfig.Clone(), MaxIdleConnsPerHost: 4}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// newNodeHTTPClient returns a raw client presenting the certificate of
+// node testNodeName.
+func (e *testEnv) newNodeHTTPClient(t *testing.T) *http.Client {
+	ca, err := pki.LoadClusterCA(e.bundle.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.NewClientKeyPair(pki.ClientCertificate{CommonName: testNodeUser,
+		Organizations: []string{nodeauth.NodesGroup}, Validity: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.tlsConfig.Clone()
+	cfg.Certificates = []tls.Certificate{cert}
+	tr := &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 4}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
 }
@@ -238,12 +276,24 @@ func testCtx(t *testing.T) context.Context {
 // reqOpt changes a raw request.
 type reqOpt func(*http.Request)
 
-// withToken sends a bearer token ("" sends no Authorization header).
+// nodeCredential, given to withToken, sends the request with the
+// certificate of node testNodeName instead of a token.
+const nodeCredential = "<node certificate>"
+
+// asNodeHeader marks a request send makes with e.nodeHTTP.
+const asNodeHeader = "X-Test-As-Node"
+
+// withToken sends a bearer token ("" sends no Authorization header;
+// nodeCredential the node's certificate).
 func withToken(tok string) reqOpt {
 	return func(r *http.Request) {
-		if tok == "" {
+		switch tok {
+		case "":
 			r.Header.Del("Authorization")
-		} else {
+		case nodeCredential:
+			r.Header.Del("Authorization")
+			r.Header.Set(asNodeHeader, "1")
+		default:
 			r.Header.Set("Authorization", "Bearer "+tok)
 		}
 	}
@@ -295,6 +345,10 @@ func (e *testEnv) send(t *testing.T, hc *http.Client, method, path string, body 
 	}
 	for _, o := range opts {
 		o(req)
+	}
+	if req.Header.Get(asNodeHeader) != "" {
+		req.Header.Del(asNodeHeader)
+		hc = e.nodeHTTP
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

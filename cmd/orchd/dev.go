@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -89,6 +90,13 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nod
 	if err := conf.Save(filepath.Join(dir, "admin.conf")); err != nil {
 		return err
 	}
+	// The node's own credentials (its client certificate), made once.
+	nodePKI := filepath.Join(pkiDir, "nodes", nodeName)
+	if _, err := os.Stat(filepath.Join(nodePKI, pki.NodeCert)); errors.Is(err, os.ErrNotExist) {
+		if err := pki.IssueNode(pki.IssueNodeOptions{Dir: pkiDir, Name: nodeName, Out: nodePKI}, time.Now()); err != nil {
+			return err
+		}
+	}
 	nodeDir := filepath.Join(dir, "node")
 	if busybox {
 		img := filepath.Join(nodeDir, "images", "busybox.tar")
@@ -105,7 +113,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nod
 		"--api-addr", apiAddr, "--raft-addr", raftAddr, "--initial-cluster", devMasterName + "=" + raftAddr,
 		"--heartbeat-timeout", "1s", "--election-timeout", "1s", "--leader-lease-timeout", "500ms", "--log-level", logLevel, "--handle-signals=false"})
 	nodeCmd := newNodeCommand()
-	nodeCmd.SetArgs([]string{"--name", nodeName, "--state-dir", nodeDir, "--pki-dir", pkiDir,
+	nodeCmd.SetArgs([]string{"--name", nodeName, "--state-dir", nodeDir, "--pki-dir", nodePKI,
 		"--api-servers", "https://" + apiAddr, "--node-ip", apiHost, "--agent-addr", net.JoinHostPort(apiHost, "10250"),
 		"--stop-pods-on-exit", "--restart-backoff", "5s", "--log-level", logLevel, "--handle-signals=false"})
 

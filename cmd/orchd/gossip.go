@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"orch.io/orch/api/client"
@@ -16,22 +15,19 @@ import (
 )
 
 // membershipReader reads the masters' Raft membership through the API for
-// gossip.MasterDiscovery, with one client whose servers it sets per call.
-func membershipReader(nb *pki.NodeBundle, name string) gossip.MembershipFunc {
-	var mu sync.Mutex
-	var c *client.Client
+// gossip.MasterDiscovery. Each read uses a new client with the node's
+// credential of the moment (cred), which changes from the bootstrap token
+// to the node's certificate, and then with each renewal.
+func membershipReader(nb *pki.NodeBundle, name string, cred func(*client.Config)) gossip.MembershipFunc {
 	return func(ctx context.Context, servers []string) ([]gossip.ConfirmedMaster, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if c == nil {
-			var err error
-			if c, err = client.New(&client.Config{Servers: servers, CertificateAuthorityData: nb.CACertPEM, Token: nb.NodeToken,
-				UserAgent: "orch-node/" + name, FailoverRounds: 1}); err != nil {
-				return nil, err
-			}
-		} else if err := c.SetServers(servers); err != nil {
+		cfg := &client.Config{Servers: servers, CertificateAuthorityData: nb.CACertPEM,
+			UserAgent: "orch-node/" + name, FailoverRounds: 1}
+		cred(cfg)
+		c, err := client.New(cfg)
+		if err != nil {
 			return nil, err
 		}
+		defer c.CloseIdleConnections()
 		m, err := c.Members(ctx)
 		if err != nil {
 			return nil, err

@@ -23,6 +23,7 @@ import (
 	"orch.io/orch/api/server/bootstrap"
 	"orch.io/orch/api/server/podsecurity"
 	v1 "orch.io/orch/api/v1"
+	nodeauth "orch.io/orch/auth/node"
 	"orch.io/orch/auth/rbac"
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
@@ -108,7 +109,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
 	fl.IntVar(&f.maxInflight, "max-requests-inflight", server.DefaultMaxRequestsInFlight, "the most read-only API requests served at once; more get 429 (watches, logs and image uploads are not counted; 0: no limit)")
 	fl.IntVar(&f.maxMutating, "max-mutating-requests-inflight", server.DefaultMaxMutatingRequestsInFlight, "the most mutating API requests served at once; more get 429 (0: no limit)")
-	fl.IntVar(&f.maxClientWatches, "max-watches-per-client", server.DefaultMaxWatchesPerClient, "the most open watches of one client (a token; for the node token, a token and remote IP); more get 429 (0: no limit)")
+	fl.IntVar(&f.maxClientWatches, "max-watches-per-client", server.DefaultMaxWatchesPerClient, "the most open watches of one client (a user); more get 429 (0: no limit)")
 	fl.IntVar(&f.maxWatches, "max-watches", server.DefaultMaxWatches, "the most open watches of this master; more get 429 (0: no limit)")
 	fl.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConnections, "the most connections the API holds open; more wait to be accepted (0: no limit)")
 	psd := podsecurity.DefaultConfig()
@@ -247,7 +248,9 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 
 	sc := server.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
-	sc.AdminToken, sc.NodeToken = bundle.AdminToken, bundle.NodeToken
+	sc.AdminToken, sc.AgentCertificate = bundle.AdminToken, bundle.Master.GetClientCertificate
+	sc.Authorizers = append(sc.Authorizers, nodeauth.NewAuthorizer(nodeauth.StorePods{Store: c.Store,
+		Barrier: func(ctx context.Context) error { _, err := c.ReadBarrier(ctx); return err }}))
 	sc.ClientCAs = bundle.CAPool
 	sc.Logger, sc.Registry, sc.Version = log, reg, version
 	sc.Keyring = keyring

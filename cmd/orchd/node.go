@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 
 type nodeFlags struct {
 	name, stateDir, pkiDir                 string
+	clientCert, clientKey                  string
 	apiServers, gossipAddr, gossipJoin     string
 	nodeIP, agentAddr                      string
 	agentMaxConns                          int
@@ -68,8 +70,9 @@ OCI image tarballs in <state-dir>/images/ are imported at start (no registry
 is needed for them); other images are pulled as imagePullPolicy says.
 
 Stopping the agent (SIGTERM, or even SIGKILL) leaves the pods running; a
-restarted agent adopts them. --pki-dir needs ca.crt, node.token and
-gossip.key from the masters' PKI directory.`,
+restarted agent adopts them. --pki-dir needs ca.crt, gossip.key and the
+node's own node.crt and node.key (CN=system:node:NAME, O=system:nodes),
+as 'orchd pki issue node NAME' writes them.`,
 		Example: `  orchd node --name n1 --state-dir /var/lib/orch/node --pki-dir /etc/orch/pki \
     --gossip-addr 10.0.0.11:7946 --gossip-join 10.0.0.1:7946 --node-ip 10.0.0.11`,
 		Args: cobra.NoArgs,
@@ -86,7 +89,9 @@ gossip.key from the masters' PKI directory.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.name, "name", host, "the node's name (its Node object)")
 	fl.StringVar(&f.stateDir, "state-dir", "", "directory for pods, logs, IP allocations and the managed containerd (required)")
-	fl.StringVar(&f.pkiDir, "pki-dir", "", "directory holding ca.crt, node.token and gossip.key (required)")
+	fl.StringVar(&f.pkiDir, "pki-dir", "", "directory holding ca.crt, gossip.key and the node's node.crt and node.key (required)")
+	fl.StringVar(&f.clientCert, "client-certificate", "", "the node's client certificate (default: --pki-dir/node.crt); re-read on every connection")
+	fl.StringVar(&f.clientKey, "client-key", "", "the key of --client-certificate (default: --pki-dir/node.key)")
 	fl.StringVar(&f.apiServers, "api-servers", "", "comma-separated master API URLs (https://host:port); learned from gossip when empty")
 	fl.StringVar(&f.gossipAddr, "gossip-addr", "", "IP:port the agent gossips on (default: --node-ip:7946)")
 	fl.StringVar(&f.gossipJoin, "gossip-join", "", "comma-separated host:port of gossip members to join (any master or node)")
@@ -120,6 +125,24 @@ gossip.key from the masters' PKI directory.`,
 	}
 	cmd.AddCommand(newNodeResetCommand())
 	return cmd
+}
+
+// nodeCredential returns the files of the node's API credential, its
+// client certificate and key (--client-certificate/--client-key, default
+// node.crt/node.key in --pki-dir). The API client re-reads them on every
+// connection, so a renewed certificate written over them is used at once.
+func nodeCredential(f *nodeFlags) (certFile, keyFile string, err error) {
+	certFile, keyFile = f.clientCert, f.clientKey
+	if certFile == "" {
+		certFile = filepath.Join(f.pkiDir, pki.NodeCert)
+	}
+	if keyFile == "" {
+		keyFile = filepath.Join(f.pkiDir, pki.NodeKey)
+	}
+	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		return "", "", fmt.Errorf("the node's client certificate: %w (issue one with `orchd pki issue node %s`)", err, f.name)
+	}
+	return certFile, keyFile, nil
 }
 
 // runNode runs a node agent until ctx ends. bundle, if not nil, is used
@@ -191,7 +214,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	servers := splitList(f.apiServers)
 	var discovery *gossip.MasterDiscovery
 	if pool != nil {
-		discovery = gossip.NewMasterDiscovery(pool, membershipReader(nb, f.name), log)
+		discovery = gossip.NewMasterDiscovery(pool, membershipReader(nb, f.name, discoveryCredential(f)), log)
 	}
 	if len(servers) == 0 {
 		if pool == nil {
@@ -201,9 +224,17 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 			return err
 		}
 	}
-	ccfg := &client.Config{Servers: servers, CertificateAuthorityData: nb.CACertPEM, Token: nb.NodeToken,
-		UserAgent: "orch-node/" + f.name}
+	ccfg := &client.Config{Servers: servers, CertificateAuthorityData: nb.CACertPEM, UserAgent: "orch-node/" + f.name}
+	// The node's credential: the certificate it bootstrapped and renews
+	// (in --state-dir), else one issued offline (`orchd pki issue node`).
 	certs, err := nodeCertificate(ctx, f, ccfg, log)
+	if err == nil && certs == nil {
+		var certFile, keyFile string
+		if certFile, keyFile, err = nodeCredential(f); err != nil {
+			err = fmt.Errorf("%w, or give --bootstrap-token", err)
+		}
+		ccfg.ClientCertificate, ccfg.ClientKey = certFile, keyFile
+	}
 	if err != nil {
 		return err
 	}
@@ -238,7 +269,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 
 	var agent *node.Agent
 	srv, err := agentserver.New(agentserver.Config{
-		Addr: f.agentAddr, Tokens: []string{nb.NodeToken}, PodsDir: filepath.Join(f.stateDir, "pods"),
+		Addr: f.agentAddr, ClientCAs: nb.CAPool, PodsDir: filepath.Join(f.stateDir, "pods"),
 		Lookup:  func(ns, name string) (string, bool) { return agent.LookupPod(ns, name) },
 		Running: func(uid, c string, attempt int) bool { return agent.ContainerRunning(uid, c, attempt) },
 		Import:  rt.ImportImages, Logger: log, MaxConnections: f.agentMaxConns,

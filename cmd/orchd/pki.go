@@ -17,18 +17,19 @@ func newPKICommand() *cobra.Command {
 	var dir, hosts, servers, masters string
 	initCmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a CA, a certificate per master, the admin and node tokens, and admin.conf",
+		Short: "Create a CA, a certificate per master, the admin token, and admin.conf",
 		Long: `Create a new cluster's credentials in --dir:
 
   ca.crt ca.key                    the cluster root CA
   master-NAME.crt master-NAME.key  a certificate for each of --masters, valid for --hosts
-  admin.token node.token           bearer tokens (admin: everything; node: read, update status)
+  admin.token                      the admin bearer token (everything)
   gossip.key                       the gossip pool's key
   admin.conf                       orchctl's config: --servers, the CA and the admin token
 
-Copy the directory to every master (and ca.crt, node.token and gossip.key to
-every node). A master needs only its own master-NAME.crt and .key: ca.key
-can stay offline (see 'orchd pki issue').`,
+Copy the directory to every master. A master needs only its own
+master-NAME.crt and .key: ca.key can stay offline (see 'orchd pki issue').
+Nodes get their own certificates: from a bootstrap token ('orchctl token
+create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 		Example: `  orchd pki init --dir /etc/orch/pki --hosts 127.0.0.1,localhost \
     --servers https://127.0.0.1:6443,https://127.0.0.1:6444,https://127.0.0.1:6445`,
 		Args: cobra.NoArgs,
@@ -127,7 +128,7 @@ Masters never accept a certificate it signed as a master's.`,
 	}
 	signer.Flags().StringVar(&dir, "dir", "", "PKI directory holding ca.crt and ca.key (required)")
 	signer.Flags().DurationVar(&validity, "validity", pki.DefaultSignerValidity, "how long the signer is valid")
-	cmd.AddCommand(master, signer)
+	cmd.AddCommand(master, signer, newPKIIssueNodeCommand())
 	return cmd
 }
 

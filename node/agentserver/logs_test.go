@@ -97,7 +97,7 @@ type logStream struct {
 
 func (a *testAgent) follow(t *testing.T, path string) *logStream {
 	t.Helper()
-	resp := a.request(t, http.MethodGet, path, testToken, nil, "")
+	resp := a.request(t, http.MethodGet, path, asMaster, nil, "")
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -205,7 +205,7 @@ func TestLogsFollowClientGoesAway(t *testing.T) {
 	a.addPod("default", "p", "u1")
 	a.writeLog(t, "u1", "c", 0, "", "one\n")
 	a.setRunning("u1", "c", 0, true)
-	resp := a.request(t, http.MethodGet, "/pods/default/p/log?follow=1", testToken, nil, "")
+	resp := a.request(t, http.MethodGet, "/pods/default/p/log?follow=1", asMaster, nil, "")
 	line, err := bufio.NewReader(resp.Body).ReadString('\n')
 	if err != nil || line != "one\n" {
 		t.Fatalf("line %q, %v", line, err)

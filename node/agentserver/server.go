@@ -2,9 +2,11 @@
 // the masters reach a node: pod logs (read from the files the runtime
 // writes) and image upload (an OCI image tarball handed to the runtime).
 //
-// The server authenticates callers with a bearer token (the cluster's node
-// token, which the masters hold) and identifies itself with a self-signed
-// certificate generated in memory when it is built. The agent publishes the
+// Only masters may call it: the server requires a client certificate
+// issued directly by the cluster CA with O=orch:masters (mutual TLS), so
+// another node's credentials are refused in the TLS handshake. It
+// identifies itself with a self-signed certificate generated in memory when
+// it is built. The agent publishes the
 // certificate's SHA-256 (CertSHA256) in its Node object under
 // v1.AnnotationAgentCertSHA256, and the masters pin it: there is no CA to
 // trust, and a restarted agent simply publishes a new pin.
@@ -23,7 +25,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -36,7 +37,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,9 +51,11 @@ import (
 type Config struct {
 	// Addr is the listen address (host:port); port 0 picks a free port.
 	Addr string
-	// Tokens are the accepted bearer tokens (the cluster's node token);
-	// any other caller gets 401, at once and without its body being read. No tokens means nobody is accepted.
-	Tokens []string
+	// ClientCAs verifies callers' client certificates: only a certificate
+	// issued directly by one of these CAs (not by an intermediate) with
+	// organization MasterOrganization is accepted, in the TLS handshake.
+	// nil means nobody is accepted.
+	ClientCAs *x509.CertPool
 	// PodsDir holds the pods' files. Container logs live at
 	// PodsDir/<podUID>/logs/<container>/<attempt>.log, where attempt is the
 	// container's restart count (decimal); the rotated piece of a log is
@@ -86,6 +89,10 @@ type Config struct {
 	// negative: no limit).
 	MaxConnections int
 }
+
+// MasterOrganization is the organization of master certificates, the only
+// callers the agent serves.
+const MasterOrganization = "orch:masters"
 
 // Server is the node agent's HTTPS server. New builds it; Run serves.
 type Server struct {
@@ -210,12 +217,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.MaxConnections > 0 {
 		ln = netutil.LimitListener(ln, s.cfg.MaxConnections)
 	}
-	tlsLn := tls.NewListener(ln, &tls.Config{
-		Certificates: []tls.Certificate{s.cert},
-		MinVersion:   tls.VersionTLS12,
-		CipherSuites: pki.CipherSuites(),
-		NextProtos:   []string{"http/1.1"},
-	})
+	tlsLn := tls.NewListener(ln, s.tlsConfig())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(tlsLn) }()
 	s.log.Info("agent server listening", "addr", ln.Addr().String(), "certSHA256", s.certSum)
@@ -244,21 +246,50 @@ func (s *Server) routes() http.Handler {
 	return s.authenticated(mux)
 }
 
-// authenticated refuses requests without one of the configured tokens.
+// tlsConfig requires a master's client certificate in the handshake.
+func (s *Server) tlsConfig() *tls.Config {
+	pool := s.cfg.ClientCAs
+	if pool == nil {
+		pool = x509.NewCertPool() // verifies nothing: nobody is accepted
+	}
+	return &tls.Config{
+		Certificates:          []tls.Certificate{s.cert},
+		MinVersion:            tls.VersionTLS12,
+		CipherSuites:          pki.CipherSuites(),
+		NextProtos:            []string{"http/1.1"},
+		ClientAuth:            tls.RequireAndVerifyClientCert,
+		ClientCAs:             pool,
+		VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error { return masterChain(chains) },
+	}
+}
+
+// masterChain accepts verified chains of which one is a master
+// certificate (O=MasterOrganization) issued directly by a root CA: an
+// intermediate signer of client certificates may not make masters.
+func masterChain(chains [][]*x509.Certificate) error {
+	if len(chains) == 0 {
+		return errors.New("no verified client certificate")
+	}
+	for _, c := range chains {
+		if len(c) == 2 && slices.Contains(c[0].Subject.Organization, MasterOrganization) {
+			return nil
+		}
+	}
+	leaf := chains[0][0]
+	return fmt.Errorf("client certificate %q (O=%v) is not a master certificate issued by the cluster CA: only masters may call a node agent",
+		leaf.Subject.CommonName, leaf.Subject.Organization)
+}
+
+// authenticated serves only requests over a connection whose client
+// proved a master certificate (the TLS handshake already refuses others;
+// this keeps Handler safe on its own).
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			refuseUnread(w, v1.NewUnauthorized("Unauthorized: a valid bearer token is required"))
+		if r.TLS == nil || masterChain(r.TLS.VerifiedChains) != nil {
+			refuseUnread(w, v1.NewUnauthorized("Unauthorized: a master client certificate is required"))
 			return
 		}
-		for _, t := range s.cfg.Tokens {
-			if t != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t)) == 1 {
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		refuseUnread(w, v1.NewUnauthorized("Unauthorized: the bearer token is not valid"))
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -19,10 +19,20 @@ import (
 	"testing"
 	"time"
 
+	"crypto/x509"
+	"crypto/x509/pkix"
+
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
 )
 
-const testToken = "node-secret"
+// Who a test request comes from: a master's certificate, a node's
+// certificate (same CA, O=system:nodes), or no certificate.
+const (
+	asMaster = "master"
+	asNode   = "node"
+	asNobody = ""
+)
 
 // testAgent is a running Server over a temporary pods directory.
 type testAgent struct {
@@ -30,6 +40,8 @@ type testAgent struct {
 	podsDir string
 	base    string
 	http    *http.Client
+	// certs are the client certificates of asMaster and asNode.
+	certs map[string]tls.Certificate
 
 	mu      sync.Mutex
 	pods    map[string]string // namespace/name -> uid
@@ -42,10 +54,12 @@ type testAgent struct {
 func newTestAgent(t *testing.T, change ...func(*Config)) *testAgent {
 	t.Helper()
 	a := &testAgent{podsDir: t.TempDir(), pods: map[string]string{}, running: map[string]bool{}}
+	pool, certs := testPKI(t)
+	a.certs = certs
 	cfg := Config{
-		Addr:    "127.0.0.1:0",
-		Tokens:  []string{testToken},
-		PodsDir: a.podsDir,
+		Addr:      "127.0.0.1:0",
+		ClientCAs: pool,
+		PodsDir:   a.podsDir,
 		Lookup: func(ns, name string) (string, bool) {
 			a.mu.Lock()
 			defer a.mu.Unlock()
@@ -93,10 +107,48 @@ func newTestAgent(t *testing.T, change ...func(*Config)) *testAgent {
 		}
 	})
 	a.s, a.base = s, "https://"+s.Addr()
-	tr := &http.Transport{TLSClientConfig: pinnedTLS(s.CertSHA256())}
-	t.Cleanup(tr.CloseIdleConnections)
-	a.http = &http.Client{Transport: tr}
+	a.http = a.client(t, asMaster)
 	return a
+}
+
+// client returns an HTTP client pinning the agent's certificate and
+// presenting who's client certificate.
+func (a *testAgent) client(t *testing.T, who string) *http.Client {
+	tlsConfig := pinnedTLS(a.s.CertSHA256())
+	if c, ok := a.certs[who]; ok {
+		tlsConfig.Certificates = []tls.Certificate{c}
+	}
+	tr := &http.Transport{TLSClientConfig: tlsConfig}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// testPKI makes a cluster CA and returns its pool and the client
+// certificates of a master and of a node.
+func testPKI(t *testing.T) (*x509.CertPool, map[string]tls.Certificate) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := pki.Init(pki.InitOptions{Dir: dir, Hosts: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := pki.LoadMaster(dir, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.LoadClusterCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.NewClientKeyPair(pki.ClientCertificate{CommonName: "system:node:n1",
+		Organizations: []string{"system:nodes"}, Validity: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.CAPool, map[string]tls.Certificate{asMaster: *b.Master.Current(), asNode: node}
 }
 
 // testWriter sends log output to t.Log.
@@ -180,20 +232,21 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// request sends a request with the given token ("" sends none).
-func (a *testAgent) request(t *testing.T, method, path, token string, body io.Reader, ct string) *http.Response {
+// request sends a request as who (asMaster, asNode, asNobody).
+func (a *testAgent) request(t *testing.T, method, path, who string, body io.Reader, ct string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(testCtx(t), method, a.base+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	hc := a.http
+	if who != asMaster {
+		hc = a.client(t, who)
 	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
-	resp, err := a.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -203,7 +256,7 @@ func (a *testAgent) request(t *testing.T, method, path, token string, body io.Re
 // get sends an authenticated GET and returns the code and body.
 func (a *testAgent) get(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp := a.request(t, http.MethodGet, path, testToken, nil, "")
+	resp := a.request(t, http.MethodGet, path, asMaster, nil, "")
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -237,25 +290,69 @@ func TestCertSHA256MatchesServedCertificate(t *testing.T) {
 	}
 }
 
-func TestAuthentication(t *testing.T) {
+// Only a master's certificate gets through: no certificate, a node's
+// certificate of the same CA, and a master-organization certificate of
+// another CA are refused in the TLS handshake.
+func TestOnlyMastersConnect(t *testing.T) {
 	a := newTestAgent(t)
+	_, otherCA := testPKI(t)
+	a.certs["other-ca-master"] = otherCA[asMaster]
 	for _, tc := range []struct {
-		name, token string
-		want        int
+		who     string
+		refused bool
 	}{
-		{"no token", "", http.StatusUnauthorized},
-		{"wrong token", "admin-secret", http.StatusUnauthorized},
-		{"node token", testToken, http.StatusNotFound},
+		{asMaster, false},
+		{asNobody, true},
+		{asNode, true},
+		{"other-ca-master", true},
+	} {
+		t.Run(tc.who, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(testCtx(t), http.MethodPost, a.base+"/images", strings.NewReader("img"))
+			resp, err := a.client(t, tc.who).Do(req)
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("master refused: %v", err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("master: HTTP %d", resp.StatusCode)
+				}
+				return
+			}
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("%s got HTTP %d, want the TLS handshake refused", tc.who, resp.StatusCode)
+			}
+			if !strings.Contains(err.Error(), "tls") && !strings.Contains(err.Error(), "certificate") {
+				t.Fatalf("%s: error %v is not a TLS refusal", tc.who, err)
+			}
+		})
+	}
+	if n := a.importCount(); n != 1 {
+		t.Fatalf("%d imports, want only the master's", n)
+	}
+}
+
+// masterChain refuses a master-organization certificate issued by an
+// intermediate CA: only the cluster CA makes masters.
+func TestMasterChainRefusesIntermediates(t *testing.T) {
+	leaf := func(orgs ...string) *x509.Certificate {
+		return &x509.Certificate{Subject: pkix.Name{CommonName: "m", Organization: orgs}}
+	}
+	root, mid := &x509.Certificate{}, &x509.Certificate{}
+	for _, tc := range []struct {
+		name   string
+		chains [][]*x509.Certificate
+		ok     bool
+	}{
+		{"master from root", [][]*x509.Certificate{{leaf(MasterOrganization), root}}, true},
+		{"master via intermediate", [][]*x509.Certificate{{leaf(MasterOrganization), mid, root}}, false},
+		{"node from root", [][]*x509.Certificate{{leaf("system:nodes"), root}}, false},
+		{"no chain", nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := a.request(t, http.MethodGet, "/pods/default/p/log", tc.token, nil, "")
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.want {
-				t.Fatalf("HTTP %d, want %d: %s", resp.StatusCode, tc.want, b)
-			}
-			if st := decodeStatus(t, string(b)); int(st.Code) != tc.want {
-				t.Fatalf("Status code %d, want %d", st.Code, tc.want)
+			if err := masterChain(tc.chains); (err == nil) != tc.ok {
+				t.Fatalf("masterChain = %v, want ok %v", err, tc.ok)
 			}
 		})
 	}
@@ -280,7 +377,7 @@ func TestImages(t *testing.T) {
 			a.mu.Lock()
 			a.importErr, a.imports = tc.importErr, nil
 			a.mu.Unlock()
-			resp := a.request(t, http.MethodPost, "/images", testToken, strings.NewReader("img"), tc.ct)
+			resp := a.request(t, http.MethodPost, "/images", asMaster, strings.NewReader("img"), tc.ct)
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != tc.want || !strings.Contains(string(b), tc.wantBody) {
@@ -303,7 +400,7 @@ func TestRunStopsFollowers(t *testing.T) {
 	a.setRunning("uid1", "c", 0, true)
 
 	// A separate server, so its Run can be stopped inside the test.
-	s, err := New(Config{Addr: "127.0.0.1:0", Tokens: []string{testToken}, PodsDir: a.podsDir,
+	s, err := New(Config{Addr: "127.0.0.1:0", ClientCAs: a.s.cfg.ClientCAs, PodsDir: a.podsDir,
 		Lookup: a.s.cfg.Lookup, Running: a.s.cfg.Running})
 	if err != nil {
 		t.Fatal(err)
@@ -317,9 +414,10 @@ func TestRunStopsFollowers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pinnedTLS(s.CertSHA256())}}
+	tlsConfig := pinnedTLS(s.CertSHA256())
+	tlsConfig.Certificates = []tls.Certificate{a.certs[asMaster]}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
 	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, "https://"+s.Addr()+"/pods/default/p/log?follow=true", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,7 @@ package containerd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes"
@@ -127,27 +125,4 @@ func (r *Runtime) unpack(ctx context.Context, img client.Image) error {
 		return fmt.Errorf("unpack image %s into %s: %w", img.Name(), r.cfg.Snapshotter, err)
 	}
 	return nil
-}
-
-// ImportImages imports an OCI image-layout (or docker save) tarball,
-// unpacks every named image in it into the snapshotter and returns their
-// names. Only the node's platform is imported.
-func (r *Runtime) ImportImages(ctx context.Context, rd io.Reader) ([]string, error) {
-	ctx = r.ns(ctx)
-	imgs, err := r.client.Import(ctx, rd)
-	if err != nil {
-		return nil, fmt.Errorf("import images: %w", err)
-	}
-	if len(imgs) == 0 {
-		return nil, errors.New("import images: the archive holds no named image")
-	}
-	names := make([]string, 0, len(imgs))
-	for _, meta := range imgs {
-		if err := r.unpack(ctx, client.NewImage(r.client, meta)); err != nil {
-			return names, fmt.Errorf("import images: %w", err)
-		}
-		names = append(names, meta.Name)
-		r.log.Info("imported image", "image", meta.Name, "digest", meta.Target.Digest)
-	}
-	return names, nil
 }

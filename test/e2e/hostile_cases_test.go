@@ -271,7 +271,7 @@ func hostileCases(fx hostileFixtures) []hostileCase {
 			want: bad400("continue")},
 		{name: "a bad label selector", method: http.MethodGet, path: podsPath, query: q("labelSelector", "a in (b"), want: bad400(`invalid label selector "a in (b"`)},
 		{name: "a field selector on an unsupported field", method: http.MethodGet, path: podsPath, query: q("fieldSelector", "spec.bogus=x"),
-			want: bad400("spec.bogus")},
+			want: bad400("spec.bogus"), node: nodeForbidden}, // a node lists only with spec.nodeName=<itself>
 		{name: "dryRun", method: http.MethodPost, path: podsPath, query: q("dryRun", "All"), body: newPod("dry", "", ""),
 			want: bad400("dryRun is not supported"), node: nodeForbidden},
 
@@ -299,8 +299,8 @@ func hostileCases(fx hostileFixtures) []hostileCase {
 			body: []byte(`[{"op":"replace","path":"/spec/unschedulable","value":false}]`), want: want{415, v1.ReasonUnsupportedMedia, "application/json-patch+json"}},
 		{name: "a strategic merge patch directive", method: http.MethodPatch, path: nodePath, contentType: "application/strategic-merge-patch+json",
 			body: []byte(`{"spec":{"$patch":"delete"}}`), want: bad400("$patch")},
-		{name: "binding to a node that does not exist", method: http.MethodPost, path: keepPath + "/binding",
-			body: []byte(`{"metadata":{"name":"keep"},"target":{"kind":"Node","name":"no-such-node"}}`), want: want{404, v1.ReasonNotFound, "no-such-node"}, node: nodeForbidden},
+		{name: "binding to a node that does not exist", method: http.MethodPost, path: "/api/v1/namespaces/default/pods/loose/binding",
+			body: []byte(`{"metadata":{"name":"loose"},"target":{"kind":"Node","name":"no-such-node"}}`), want: want{404, v1.ReasonNotFound, "no-such-node"}, node: nodeForbidden},
 		{name: "namespace status time past 9999", method: http.MethodPut, path: "/api/v1/namespaces/default/status",
 			body: []byte(`{"metadata":{"name":"default","deletionTimestamp":"` + farFuture + `"}}`), want: bad400("outside the years 0001-9999"), node: nodeForbidden},
 		{name: "a service port of 70000", method: http.MethodPost, path: "/api/v1/namespaces/default/services",
@@ -325,12 +325,12 @@ func hostileCases(fx hostileFixtures) []hostileCase {
 		{name: "a NUL in a name", method: http.MethodPost, path: podsPath,
 			body: newPod(`a\u0000b`, "", ""), want: invalid("metadata.name"), node: nodeForbidden},
 		{name: "a node changing its podCIDR", method: http.MethodPatch, path: nodePath, contentType: "application/merge-patch+json",
-			body: []byte(`{"spec":{"podCIDR":"10.99.0.0/24"}}`), want: invalid(`spec.podCIDRs: Forbidden: node updates may not change podCIDR`)},
+			body: []byte(`{"spec":{"podCIDR":"10.99.0.0/24"}}`), want: invalid(`spec.podCIDRs: Forbidden: node updates may not change podCIDR`), node: nodeForbidden},
 		{name: "delete with an unsupported propagationPolicy", method: http.MethodDelete, path: rcPath,
 			body: []byte(`{"propagationPolicy":"Sideways"}`), want: bad400("propagationPolicy"), node: nodeForbidden},
 		{name: "a limit that is not a number", method: http.MethodGet, path: podsPath, query: q("limit", "ten"), want: bad400("limit")},
 		{name: "a watch with an unsupported field selector", method: http.MethodGet, path: podsPath, query: q("watch", "true", "fieldSelector", "status.bogus=x"),
-			want: bad400("status.bogus")},
+			want: bad400("status.bogus"), node: nodeForbidden},
 
 		// Bodies of the wrong shape.
 		{name: "a merge patch that is null", method: http.MethodPatch, path: nodePath, contentType: "application/merge-patch+json",
@@ -377,11 +377,11 @@ func hostileCases(fx hostileFixtures) []hostileCase {
 		{name: "registering a node that exists", method: http.MethodPost, path: nodesPath,
 			body: []byte(`{"metadata":{"name":"` + hostileNode + `"}}`), want: want{409, v1.ReasonAlreadyExists, hostileNode}},
 		{name: "a taint with an unknown effect", method: http.MethodPatch, path: nodePath, contentType: "application/merge-patch+json",
-			body: []byte(`{"spec":{"taints":[{"key":"k","effect":"Evict"}]}}`), want: invalid("effect")},
+			body: []byte(`{"spec":{"taints":[{"key":"k","effect":"Evict"}]}}`), want: invalid("effect"), node: nodeForbidden},
 		{name: "a pod IP that is not an IP", method: http.MethodPut, path: keepPath + "/status",
-			body: keepStatus("", `{"phase":"Running","podIP":"999.1.1.1"}`), want: invalid(`status.podIP: Invalid value: "999.1.1.1": must be a valid IP address`)},
+			body: keepStatus("", `{"phase":"Running","podIP":"999.1.1.1"}`), want: invalid(`status.podIP: Invalid value: "999.1.1.1": must be a valid IP address`), node: nodeForbidden},
 		{name: "a host IP that is a name", method: http.MethodPut, path: keepPath + "/status",
-			body: keepStatus("", `{"phase":"Running","hostIP":"evil.example.com"}`), want: invalid("status.hostIP")},
+			body: keepStatus("", `{"phase":"Running","hostIP":"evil.example.com"}`), want: invalid("status.hostIP"), node: nodeForbidden},
 
 		// What only the admin may do.
 		{name: "delete of a node", method: http.MethodDelete, path: "/api/v1/nodes/no-such-node",

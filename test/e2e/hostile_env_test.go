@@ -14,7 +14,7 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// hostileNode is the Node the suite's node-token cases write to.
+// hostileNode is the Node the suite's node cases write to (and are).
 const hostileNode = "hostile-n1"
 
 // hostileFixtures are the objects the cases aim at, as the cluster stored them.
@@ -31,8 +31,15 @@ func (e *hostileEnv) fixtures(t *testing.T) hostileFixtures {
 	t.Helper()
 	ctx := ctxT(t, 30*time.Second)
 	admin := e.admin[0]
+	// The pod is bound to the suite's node, so the node's cases reach it
+	// (a node may touch only its own pods).
 	fx := hostileFixtures{pod: testPod("keep")}
+	fx.pod.Spec.NodeName = hostileNode
 	if err := admin.Create(ctx, fx.pod); err != nil {
+		t.Fatalf("create pod: %v", err)
+	}
+	// And an unbound pod, for the binding cases.
+	if err := admin.Create(ctx, testPod("loose")); err != nil {
 		t.Fatalf("create pod: %v", err)
 	}
 	fx.node = &v1.Node{ObjectMeta: v1.ObjectMeta{Name: hostileNode},
@@ -43,7 +50,7 @@ func (e *hostileEnv) fixtures(t *testing.T) hostileFixtures {
 			Conditions:  []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, LastHeartbeatTime: v1.NewTime(time.Now())}},
 		}}
 	if err := e.node[0].Create(ctx, fx.node); err != nil {
-		t.Fatalf("register node with the node token: %v", err)
+		t.Fatalf("register node with its certificate: %v", err)
 	}
 	zero := int32(0)
 	fx.rc = &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "rc", Namespace: "default"},

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ import (
 
 // The hostile-client suite: one cluster of three real masters, one table of
 // inputs a careless or hostile client sends (hostileCases), each sent with
-// the admin token and with the node token. Every input must get a clear 4xx
+// the admin token and with a node's certificate (system:node:hostile-n1). Every input must get a clear 4xx
 // Status naming the problem and change nothing on any master; afterwards the
 // three masters are up with the same objects and a normal write of that
 // token succeeds. At the end no master's FSM has rejected a committed entry
@@ -37,13 +39,13 @@ type want struct {
 	says   string // part of the message
 }
 
-// forNode says what the node token gets.
+// forNode says what the node (its certificate) gets.
 type forNode int
 
 const (
-	// nodeSame: the node token may make the request and gets the admin's answer.
+	// nodeSame: the node may make the request and gets the admin's answer.
 	nodeSame forNode = iota
-	// nodeForbidden: the node token may not make the request: 403.
+	// nodeForbidden: the node may not make the request: 403.
 	nodeForbidden
 	// nodeNotSent: the case carries its own credentials (no token, a wrong one).
 	nodeNotSent
@@ -73,7 +75,10 @@ type hostileEnv struct {
 	// so a case reaches the master it is aimed at (leader or follower).
 	admin, node []*client.Client
 	http        *http.Client
-	tokens      map[string]string
+	// nodeHTTP presents the node's certificate; nodeDir holds it.
+	nodeHTTP *http.Client
+	nodeDir  string
+	tokens   map[string]string
 }
 
 func newHostileEnv(t *testing.T) *hostileEnv {
@@ -84,24 +89,48 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 	if err != nil {
 		t.Fatalf("load pki: %v", err)
 	}
-	e := &hostileEnv{c: c, tokens: map[string]string{"admin": b.AdminToken, "node": b.NodeToken}}
+	// The node is system:node:hostile-n1, with its own certificate.
+	nodeDir := filepath.Join(t.TempDir(), "node")
+	if err := pki.IssueNode(pki.IssueNodeOptions{Dir: c.PKIDir, Name: hostileNode, Out: nodeDir}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	nodeCert, err := tls.LoadX509KeyPair(filepath.Join(nodeDir, pki.NodeCert), filepath.Join(nodeDir, pki.NodeKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &hostileEnv{c: c, tokens: map[string]string{"admin": b.AdminToken, "node": nodeCredential}, nodeDir: nodeDir}
 	for i := range c.Masters {
 		e.admin = append(e.admin, e.clientFor(t, b.AdminToken, i))
-		e.node = append(e.node, e.clientFor(t, b.NodeToken, i))
+		e.node = append(e.node, e.clientFor(t, nodeCredential, i))
 	}
-	// A plain HTTPS client for what api/client does not send (raw content
-	// types, /metrics, /readyz).
+	// Plain HTTPS clients for what api/client does not send (raw content
+	// types, /metrics, /readyz): one without and one with the node's certificate.
 	cfg := c.Config()
 	tr := &http.Transport{TLSClientConfig: tlsConfig(t, cfg.CertificateAuthorityData)}
 	t.Cleanup(tr.CloseIdleConnections)
 	e.http = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	ntc := tlsConfig(t, cfg.CertificateAuthorityData)
+	ntc.Certificates = []tls.Certificate{nodeCert}
+	ntr := &http.Transport{TLSClientConfig: ntc}
+	t.Cleanup(ntr.CloseIdleConnections)
+	e.nodeHTTP = &http.Client{Transport: ntr, Timeout: 10 * time.Second}
 	return e
 }
 
+// nodeCredential, as a token, stands for the node's certificate.
+const nodeCredential = "<node certificate>"
+
+// clientFor returns a client of the masters with token, or with the
+// node's certificate for nodeCredential.
 func (e *hostileEnv) clientFor(t *testing.T, token string, masters ...int) *client.Client {
 	t.Helper()
 	cfg := e.c.Config(masters...)
 	cfg.Token = token
+	if token == nodeCredential {
+		cfg.Token = ""
+		cfg.ClientCertificate = filepath.Join(e.nodeDir, pki.NodeCert)
+		cfg.ClientKey = filepath.Join(e.nodeDir, pki.NodeKey)
+	}
 	// One round: a refused request must be refused by the master it was
 	// sent to, not retried elsewhere.
 	cfg.FailoverRounds = 1
@@ -170,9 +199,14 @@ func (e *hostileEnv) sendRaw(ctx context.Context, i int, token string, tc hostil
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	hc := e.http
+	if token == nodeCredential {
+		hc = e.nodeHTTP // the node: its certificate
+	} else {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	req.Header.Set("Content-Type", tc.contentType)
-	resp, err := e.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -309,7 +343,16 @@ func TestHostileClient(t *testing.T) {
 func (e *hostileEnv) run(t *testing.T, tc hostileCase, token string, i, n int) {
 	w := tc.want
 	if token == "node" && tc.node == nodeForbidden {
-		w = want{403, v1.ReasonForbidden, "is not allowed"}
+		w = want{403, v1.ReasonForbidden, hostileNode}
+	}
+	if token == "node" && tc.method == http.MethodGet && strings.HasSuffix(tc.path, "/pods") && tc.query.Get("fieldSelector") == "" {
+		// A node lists and watches only its own pods, as its agent does.
+		q := url.Values{}
+		for k, v := range tc.query {
+			q[k] = v
+		}
+		q.Set("fieldSelector", "spec.nodeName="+hostileNode)
+		tc.query = q
 	}
 	before := e.snapshot(t)
 	sameEverywhere(t, before)

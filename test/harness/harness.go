@@ -335,6 +335,22 @@ func (c *Cluster) Client(masters ...int) *client.Client {
 	return cl
 }
 
+// NodeClient returns a client of all masters that authenticates with the
+// node's own certificate (system:node:<name>), as its agent does.
+func (c *Cluster) NodeClient(nd *Node) *client.Client {
+	c.t.Helper()
+	cfg := c.Config()
+	cfg.Token = ""
+	cfg.ClientCertificate = filepath.Join(nd.PKIDir, pki.NodeCert)
+	cfg.ClientKey = filepath.Join(nd.PKIDir, pki.NodeKey)
+	cl, err := client.New(cfg)
+	if err != nil {
+		c.t.Fatalf("node client: %v", err)
+	}
+	c.t.Cleanup(cl.CloseIdleConnections)
+	return cl
+}
+
 // ConfigPath returns the admin.conf path written by `orchd pki init`.
 func (c *Cluster) ConfigPath() string { return filepath.Join(c.PKIDir, pki.AdminConf) }
 

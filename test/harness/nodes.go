@@ -87,7 +87,10 @@ type Node struct {
 	StateDir   string
 	CgroupRoot string
 	LogPath    string
-	args       []string
+	// PKIDir holds the node's own credentials (node.crt, node.key:
+	// system:node:<name>), ca.crt and gossip.key.
+	PKIDir string
+	args   []string
 
 	c *Cluster
 	process
@@ -105,8 +108,13 @@ func (c *Cluster) StartNode(n *Net, name string, args ...string) *Node {
 		c.t.Fatalf("node dir: %v", err)
 	}
 	nd := &Node{Name: name, NetNS: netns, IP: ip, StateDir: dir, c: c,
-		CgroupRoot: "/orch-e2e-" + n.id + "-" + name, LogPath: filepath.Join(c.Dir, "node-"+name+".log")}
-	nd.args = []string{"node", "--name", name, "--state-dir", dir, "--pki-dir", c.PKIDir, "--node-ip", ip,
+		CgroupRoot: "/orch-e2e-" + n.id + "-" + name, LogPath: filepath.Join(c.Dir, "node-"+name+".log"),
+		PKIDir: filepath.Join(c.Dir, "pki-node-"+name)}
+	// Every node has its own certificate, as `orchd pki issue node` makes it.
+	if out, err := exec.Command(c.bins.Orchd, "pki", "issue", "node", name, "--dir", c.PKIDir, "--out", nd.PKIDir).CombinedOutput(); err != nil {
+		c.t.Fatalf("orchd pki issue node %s: %v\n%s", name, err, out)
+	}
+	nd.args = []string{"node", "--name", name, "--state-dir", dir, "--pki-dir", nd.PKIDir, "--node-ip", ip,
 		"--cgroup-root", nd.CgroupRoot}
 	if c.Masters[0].GossipAddr != "" {
 		nd.args = append(nd.args, "--gossip-addr", ip+":7946", "--gossip-probe-interval", "200ms", "--gossip-probe-timeout", "100ms")
