@@ -88,6 +88,12 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 	if self == "" {
 		return authorizer.DecisionNoOpinion, fmt.Sprintf("unknown node for user %q", a.GetUser().GetName()), nil
 	}
+	if a.IsResourceRequest() && a.GetAPIGroup() == "certificates.k8s.io" && a.GetResource() == "certificatesigningrequests" &&
+		a.GetSubresource() == "" && (a.GetVerb() == "create" || isRead(a.GetVerb())) {
+		// Renewal of its own client certificate, as Kubernetes' system:node
+		// rules: the approver signs only a request for the node's own name.
+		return authorizer.DecisionAllow, "", nil
+	}
 	if !a.IsResourceRequest() || a.GetAPIGroup() != "" {
 		return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' may only use the core API", self), nil
 	}

@@ -88,6 +88,8 @@ func TestAuthorizer(t *testing.T) {
 		{"get namespace", res("get", "namespaces", "", "", "default"), true, ""},
 		{"update service", res("update", "services", "", "default", "s"), false, "may only read"},
 		{"read rcs", res("list", "replicationcontrollers", "", "", ""), false, "may only read"},
+		{"renews its certificate", authorizer.AttributesRecord{User: nodeA, Verb: "create", APIGroup: "certificates.k8s.io", Resource: "certificatesigningrequests", ResourceRequest: true}, true, ""},
+		{"approves a CSR", authorizer.AttributesRecord{User: nodeA, Verb: "update", APIGroup: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval", ResourceRequest: true}, false, "core API"},
 		{"other group", authorizer.AttributesRecord{User: nodeA, Verb: "list", APIGroup: "apps", Resource: "deployments", ResourceRequest: true}, false, "core API"},
 		{"non-resource", authorizer.AttributesRecord{User: nodeA, Verb: "get", Path: "/debug/pprof/"}, false, "core API"},
 		{"not a node", authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "alice"}, Verb: "get", Resource: "pods", ResourceRequest: true}, false, ""},

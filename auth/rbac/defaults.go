@@ -137,6 +137,7 @@ func DefaultClusterRoleBindings() []*v1.ClusterRoleBinding {
 		{Discovery, []string{user.AllAuthenticated}},
 		{PublicInfoViewer, []string{user.AllAuthenticated, user.AllUnauthenticated}},
 		{Monitoring, []string{MonitoringGroup}},
+		{NodeBootstrapper, []string{"system:bootstrappers"}},
 	}
 	out := make([]*v1.ClusterRoleBinding, 0, len(bindings))
 	for _, b := range bindings {

@@ -9,18 +9,13 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// InterimAuthorizer holds, until RBAC's default roles and the Node
-// authorizer are merged, the two sets of rules certificate bootstrapping
-// needs; it implements authorizer.UnconditionalAuthorizer.
-//
-//   - system:bootstrappers may create, get, list and watch
-//     certificatesigningrequests and nothing else (Kubernetes'
-//     system:node-bootstrapper ClusterRole);
-//   - system:nodes may do what the shared node token may (read everything,
-//     register and update nodes, update the status of pods and nodes,
-//     delete pods) and create, get, list and watch CSRs (to renew), so a
-//     node running on its own certificate works. The Node authorizer
-//     replaces this with rules that confine a node to itself.
+// InterimAuthorizer lets system:bootstrappers create, get, list and watch
+// certificatesigningrequests and nothing else (Kubernetes'
+// system:node-bootstrapper ClusterRole, which RBAC's defaults also bind to
+// system:bootstrappers), so a server without RBAC still bootstraps nodes.
+// Nodes get their rules from the Node authorizer (auth/node), which confines
+// each to itself; nothing here widens them. It implements
+// authorizer.UnconditionalAuthorizer.
 type InterimAuthorizer struct{}
 
 // Authorize implements authorizer.Authorizer.
@@ -39,26 +34,7 @@ func (InterimAuthorizer) Authorize(_ context.Context, a authorizer.Attributes) (
 			return authorizer.DecisionAllow, "", nil
 		}
 		return authorizer.DecisionNoOpinion, "bootstrap tokens may only create, get, list and watch certificatesigningrequests", nil
-	case slices.Contains(groups, v1.NodesGroup):
-		if csr || nodeRule(group, res, sub, verb) {
-			return authorizer.DecisionAllow, "", nil
-		}
 	}
 	return authorizer.DecisionNoOpinion, "", nil
 }
 
-// nodeRule is what the shared node token may do (api/server's legacy node rules).
-func nodeRule(group, res, sub, verb string) bool {
-	if group != "" {
-		return false
-	}
-	switch {
-	case sub == "" && (verb == "get" || verb == "list" || verb == "watch"):
-	case sub == "status" && (res == "pods" || res == "nodes"):
-	case res == "nodes" && sub == "" && (verb == "create" || verb == "update" || verb == "patch"):
-	case res == "pods" && sub == "" && verb == "delete":
-	default:
-		return false
-	}
-	return true
-}
