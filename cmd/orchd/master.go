@@ -50,6 +50,7 @@ type masterFlags struct {
 	maxConns                      int
 	podSecurity                   podsecurity.Config
 	podSecurityExempt             string
+	audit                         auditFlags
 }
 
 func newMasterCommand() *cobra.Command {
@@ -110,6 +111,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.StringVar(&f.podSecurity.Warn, "pod-security-warn", psd.Warn, "Pod Security level whose violations are returned as warnings in namespaces without a pod-security.kubernetes.io/warn label")
 	fl.StringVar(&f.podSecurity.Audit, "pod-security-audit", psd.Audit, "Pod Security level whose violations are logged in namespaces without a pod-security.kubernetes.io/audit label")
 	fl.StringVar(&f.podSecurityExempt, "pod-security-exempt-namespaces", strings.Join(psd.ExemptNamespaces, ","), "comma-separated namespaces that Pod Security does not check (cluster add-ons)")
+	f.audit.register(fl)
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
@@ -233,11 +235,30 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns
 	sc.PodSecurity = psCfg
+	auditLog, auditPolicy, err := f.audit.open(log, reg)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	if auditLog != nil {
+		sc.AuditSink, sc.AuditPolicy = auditLog, auditPolicy
+	}
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
 		return err
 	}
+	// The audit log outlives the API server, so that the events of the
+	// last requests are written before the master exits.
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		if auditLog != nil {
+			auditLog.Run(auditCtx)
+		}
+	}()
+	defer func() { stopAudit(); <-auditDone }()
 
 	if f.signals {
 		var stop context.CancelFunc
