@@ -321,6 +321,33 @@ func TestRequestReceivedComesFirst(t *testing.T) {
 	}
 }
 
+// TestSetObject: the object a create wrote names the objectRef the path
+// could not, but does not rename what the path named.
+func TestSetObject(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		attrs authorizer.AttributesRecord
+		want  auditv1.ObjectReference
+	}{
+		{"create", podCreate, auditv1.ObjectReference{Resource: "pods", Namespace: "default", Name: "p1", UID: "uid-1", APIVersion: "v1"}},
+		{"named by the path", rcScale, auditv1.ObjectReference{Resource: "replicationcontrollers", Subresource: "scale", Namespace: "default", Name: "web", UID: "uid-1", APIVersion: "v1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s sink
+			h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				SetAuthorization(r.Context(), tc.attrs, authorizer.DecisionAllow, "")
+				SetObject(r.Context(), "other", "p1", "uid-1")
+				w.WriteHeader(http.StatusCreated)
+			}), HandlerConfig{Sink: &s})
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/x", nil))
+			evs := s.all()
+			if len(evs) != 1 || evs[0].ObjectRef == nil || *evs[0].ObjectRef != tc.want {
+				t.Fatalf("events %+v, want objectRef %+v", evs, tc.want)
+			}
+		})
+	}
+}
+
 func TestPanicIsLogged(t *testing.T) {
 	var s sink
 	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -179,7 +179,7 @@ func TestLogRotates(t *testing.T) {
 	}
 	stop := runLog(t, l)
 	const n, pad = 400, 10 << 10 // about 4 MB
-	for i := range n { // the default queue holds them all
+	for i := range n {           // the default queue holds them all
 		l.Process(testEvent(i, pad))
 	}
 	stop()

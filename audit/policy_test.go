@@ -172,3 +172,35 @@ func TestLoadPolicy(t *testing.T) {
 		t.Errorf("level %s, want Request", level)
 	}
 }
+
+// TestDeployPolicy: the policy shipped in deploy/ parses and says what its
+// comments say.
+func TestDeployPolicy(t *testing.T) {
+	p, err := LoadPolicy(filepath.Join("..", "deploy", "audit-policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := []string{"system:nodes", user.AllAuthenticated}
+	for _, tc := range []struct {
+		name string
+		a    authorizer.Attributes
+		want auditv1.Level
+	}{
+		{"readyz", pathAttrs(user.Anonymous, nil, "get", "/readyz"), auditv1.LevelNone},
+		{"a node watches its pods", resourceAttrs("system:node:n1", node, "watch", "", "pods", "", "", ""), auditv1.LevelNone},
+		{"a node's heartbeat", resourceAttrs("system:node:n1", node, "update", "", "nodes", "status", "", "n1"), auditv1.LevelNone},
+		{"a node deletes a pod", resourceAttrs("system:node:n1", node, "delete", "", "pods", "", "default", "p"), auditv1.LevelRequest},
+		{"a user lists pods", resourceAttrs("alice", nil, "list", "", "pods", "", "default", ""), auditv1.LevelMetadata},
+		{"a user creates a pod", resourceAttrs("alice", nil, "create", "", "pods", "", "default", ""), auditv1.LevelRequest},
+		{"a user scales", resourceAttrs("alice", nil, "update", "", "replicationcontrollers", "scale", "default", "web"), auditv1.LevelRequest},
+		{"an image upload", resourceAttrs("admin", nil, "create", "", "nodes", "images", "", "n1"), auditv1.LevelMetadata},
+		{"a membership change", pathAttrs("admin", nil, "post", "/orch/v1/cluster/masters"), auditv1.LevelMetadata},
+		{"metrics", pathAttrs("prometheus", nil, "get", "/metrics"), auditv1.LevelMetadata},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if level, _ := p.Evaluate(tc.a); level != tc.want {
+				t.Errorf("level %s, want %s", level, tc.want)
+			}
+		})
+	}
+}

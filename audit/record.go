@@ -9,6 +9,7 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -38,11 +39,13 @@ type recordKey struct{}
 type record struct {
 	mu sync.Mutex
 	// ev holds the fields known when the request arrives.
-	ev        auditv1.Event
-	path      string
-	method    string
-	user      user.Info
-	attrs     authorizer.Attributes
+	ev     auditv1.Event
+	path   string
+	method string
+	user   user.Info
+	attrs  authorizer.Attributes
+	// objMeta fills what the attributes leave empty of the objectRef.
+	objMeta   auditv1.ObjectReference
 	evaluated bool
 	level     auditv1.Level
 	omit      []auditv1.Stage
@@ -106,6 +109,18 @@ func (rec *record) received() {
 	if !rec.receivedDone {
 		rec.receivedDone = true
 		rec.h.emit(rec, auditv1.StageRequestReceived)
+	}
+}
+
+// SetObject records the namespace, name and uid of the object a request
+// wrote; they fill the objectRef where the path did not name them (the
+// name of a created object), as Kubernetes fills them from the request
+// object.
+func SetObject(ctx context.Context, namespace, name string, uid types.UID) {
+	if rec := recordFrom(ctx); rec != nil {
+		rec.mu.Lock()
+		rec.objMeta = auditv1.ObjectReference{Namespace: namespace, Name: name, UID: uid}
+		rec.mu.Unlock()
 	}
 }
 
@@ -183,6 +198,13 @@ func (rec *record) event(p *Policy, stage auditv1.Stage, now metav1.MicroTime) *
 			Namespace: a.GetNamespace(), Name: a.GetName(),
 			APIGroup: a.GetAPIGroup(), APIVersion: a.GetAPIVersion(),
 		}
+		if ev.ObjectRef.Namespace == "" {
+			ev.ObjectRef.Namespace = rec.objMeta.Namespace
+		}
+		if ev.ObjectRef.Name == "" {
+			ev.ObjectRef.Name = rec.objMeta.Name
+		}
+		ev.ObjectRef.UID = rec.objMeta.UID
 	}
 	if rec.status != nil {
 		st := *rec.status

@@ -75,7 +75,7 @@ func TestAuditLog(t *testing.T) {
 	pods := "/api/v1/namespaces/default/pods"
 	reqs := []auditRequest{
 		{name: "admin creates a pod", method: "POST", path: pods, body: testPod("audited"), token: b.AdminToken,
-			code: 201, user: "admin", verb: "create", objectRef: podRef(""), decision: "allow"},
+			code: 201, user: "admin", verb: "create", objectRef: podRef("audited"), decision: "allow"},
 		{name: "admin reads it", method: "GET", path: pods + "/audited", token: b.AdminToken,
 			code: 200, user: "admin", verb: "get", objectRef: podRef("audited"), decision: "allow"},
 		{name: "a system:masters certificate lists pods", method: "GET", path: pods, client: ops,
@@ -169,8 +169,14 @@ func TestAuditLog(t *testing.T) {
 		switch {
 		case r.objectRef == nil && ev.ObjectRef != nil:
 			t.Errorf("%s: objectRef %+v, want none", r.name, *ev.ObjectRef)
-		case r.objectRef != nil && (ev.ObjectRef == nil || *ev.ObjectRef != *r.objectRef):
-			t.Errorf("%s: objectRef %+v, want %+v", r.name, ev.ObjectRef, *r.objectRef)
+		case r.objectRef != nil && ev.ObjectRef == nil:
+			t.Errorf("%s: no objectRef, want %+v", r.name, *r.objectRef)
+		case r.objectRef != nil:
+			got := *ev.ObjectRef
+			got.UID = "" // a create's is the new object's
+			if got != *r.objectRef {
+				t.Errorf("%s: objectRef %+v, want %+v", r.name, got, *r.objectRef)
+			}
 		}
 		if d := ev.Annotations["authorization.k8s.io/decision"]; d != r.decision {
 			t.Errorf("%s: decision %q, want %q", r.name, d, r.decision)
