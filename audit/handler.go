@@ -177,8 +177,14 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // deadlines).
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Flush lets the handlers that assert http.Flusher stream.
-func (w *responseWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+// Flush lets the handlers that assert http.Flusher stream. A flush before
+// anything was written sends a 200 header, as net/http does.
+func (w *responseWriter) Flush() {
+	if w.code == 0 {
+		w.start(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
 
 // start records the code; a long-running request's ResponseStarted event
 // is sent now, as Kubernetes does.

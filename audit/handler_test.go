@@ -406,3 +406,24 @@ func want[T comparable](t *testing.T, what string, got, want T) {
 		t.Errorf("%s = %v, want %v", what, got, want)
 	}
 }
+
+// TestFlushStartsTheResponse: a long-running handler that flushes its
+// header before any body has started its response (ResponseStarted).
+func TestFlushStartsTheResponse(t *testing.T) {
+	var s sink
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetUser(r.Context(), alice)
+		http.NewResponseController(w).Flush()
+		if evs := s.all(); len(evs) != 1 || evs[0].Stage != auditv1.StageResponseStarted || evs[0].ResponseStatus.Code != 200 {
+			t.Errorf("events after the first flush: %+v", evs)
+		}
+	}), HandlerConfig{Sink: &s, LongRunning: func(*http.Request) bool { return true }})
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, httptest.NewRequest("GET", "/api/v1/pods?watch=1", nil))
+	if !rr.Flushed {
+		t.Error("the flush did not reach the connection")
+	}
+	if evs := s.all(); len(evs) != 2 || evs[1].Stage != auditv1.StageResponseComplete {
+		t.Fatalf("events %+v", evs)
+	}
+}

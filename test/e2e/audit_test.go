@@ -198,6 +198,16 @@ func TestAuditLog(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("audit log mode %v, want 0600", fi.Mode().Perm())
 	}
+	// The master counts what it wrote and dropped.
+	var raw []byte
+	if err := c.Client(m).Do(ctxT(t, 5*time.Second), "GET", "/metrics", nil, nil, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`orch_audit_events_dropped_total{reason="queue_full"} 0`, `orch_audit_events_total `} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	// The pod really exists: the write went through the leader.
 	var pod v1.Pod
 	if err := c.Client(leader).Get(ctxT(t, 5*time.Second), "pods", "default", "audited", &pod); err != nil {
