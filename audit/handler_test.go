@@ -139,10 +139,13 @@ func TestEventContent(t *testing.T) {
 		},
 		{
 			name: "unauthenticated", method: "GET", uri: "/api/v1/namespaces/default/pods",
+			// A forwarded-for address is listed, the connection's last, as Kubernetes.
+			header:     http.Header{"X-Forwarded-For": {"203.0.113.9"}},
 			step:       step{code: 401, body: `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`},
 			wantStages: []auditv1.Stage{auditv1.StageResponseComplete},
 			check: func(t *testing.T, ev *auditv1.Event) {
 				want(t, "user", ev.User.Username, "system:anonymous")
+				want(t, "sourceIPs", strings.Join(ev.SourceIPs, ","), "203.0.113.9,192.0.2.7")
 				want(t, "groups", strings.Join(ev.User.Groups, ","), "system:unauthenticated")
 				want(t, "verb", ev.Verb, "get")
 				want(t, "code", ev.ResponseStatus.Code, int32(401))
