@@ -18,6 +18,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/audit"
 )
 
 // Identities of the built-in credentials.
@@ -111,20 +112,38 @@ func withAuthenticatedGroup(resp *authenticator.Response) *authenticator.Respons
 
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, ok, err := s.authn.AuthenticateRequest(r)
-		if !ok {
-			msg := "Unauthorized: a valid bearer token or client certificate is required"
-			if r.Header.Get("Authorization") != "" || err != nil {
-				msg = "Unauthorized: the credential is not valid"
-			}
-			if err != nil {
-				s.log.Debug("authentication failed", "remote", r.RemoteAddr, "err", err)
-			}
-			refuseUnread(w, v1.NewUnauthorized(msg))
-			return
+		if u, ok := s.authenticate(w, r); ok {
+			s.admit(w, r.WithContext(withUser(r.Context(), u)), u, next)
 		}
-		s.admit(w, r.WithContext(withUser(r.Context(), resp.User)), resp.User, next)
 	})
+}
+
+// authenticatedUnlimited is authenticated without the request pools, for
+// what must answer under load (/metrics).
+func (s *Server) authenticatedUnlimited(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := s.authenticate(w, r); ok {
+			next.ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
+		}
+	})
+}
+
+// authenticate returns the request's user, or answers 401.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (user.Info, bool) {
+	resp, ok, err := s.authn.AuthenticateRequest(r)
+	if !ok {
+		msg := "Unauthorized: a valid bearer token or client certificate is required"
+		if r.Header.Get("Authorization") != "" || err != nil {
+			msg = "Unauthorized: the credential is not valid"
+		}
+		if err != nil {
+			s.log.Debug("authentication failed", "remote", r.RemoteAddr, "err", err)
+		}
+		refuseUnread(w, v1.NewUnauthorized(msg))
+		return nil, false
+	}
+	audit.SetUser(r.Context(), resp.User)
+	return resp.User, true
 }
 
 // refuseUnread answers err without reading the request's body and closes
@@ -156,7 +175,7 @@ func resourceAttributes(u user.Info, req *request, q url.Values) authorizer.Attr
 	}
 	a := authorizer.AttributesRecord{
 		User: u, Verb: req.verb, Namespace: ns,
-		APIGroup: req.resource.Group, APIVersion: req.resource.GroupVersion(),
+		APIGroup: req.resource.Group, APIVersion: resourceVersion(req.resource),
 		Resource: req.resource.Name, Subresource: req.sub, Name: req.name,
 		ResourceRequest: true,
 	}
@@ -171,6 +190,15 @@ func resourceAttributes(u user.Info, req *request, q url.Values) authorizer.Attr
 	return a
 }
 
+// resourceVersion is the version of a resource's API without the group
+// (RequestInfo.APIVersion in Kubernetes: "v1" for apps/v1).
+func resourceVersion(r v1.Resource) string {
+	if r.Version == "" {
+		return v1.APIVersion
+	}
+	return r.Version
+}
+
 // nonResourceAttributes are the attributes of a request for a path that
 // is not a resource (/metrics, /orch/v1/...): the verb is the lower-case
 // HTTP method, as Kubernetes'.
@@ -182,6 +210,7 @@ func nonResourceAttributes(u user.Info, r *http.Request) authorizer.AttributesRe
 // in Kubernetes' wording.
 func (s *Server) authorize(ctx context.Context, a authorizer.Attributes) error {
 	decision, reason, err := s.authz.Authorize(ctx, a)
+	audit.SetAuthorization(ctx, a, decision, reason)
 	if decision == authorizer.DecisionAllow {
 		return nil
 	}

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/types"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/audit"
 	nodeauth "orch.io/orch/auth/node"
 	"orch.io/orch/fsm"
 )
@@ -204,6 +206,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 			writeError(w, err)
 			return
 		}
+		audit.SetObject(r.Context(), m.Namespace, m.Name, types.UID(m.UID))
 		writeRecord(w, http.StatusCreated, rec)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"orch.io/orch/api/server/podsecurity"
+	"orch.io/orch/audit"
 	"orch.io/orch/cluster"
 	"orch.io/orch/fsm"
 )
@@ -122,6 +124,11 @@ type Config struct {
 	// Keyring runs the gossip keyring operations (nil: this master does
 	// not gossip, and /orch/v1/gossip/keyring answers 404).
 	Keyring Keyring
+	// AuditSink receives the audit events of every request but the
+	// masters' internal endpoints (nil: no audit log); AuditPolicy decides
+	// their level (nil: audit.DefaultPolicy()).
+	AuditSink   audit.Sink
+	AuditPolicy *audit.Policy
 }
 
 // DefaultConfig returns the API server defaults.
@@ -235,7 +242,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.serveReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	// /metrics needs a credential allowed to get the path (system:monitoring
+	// in Kubernetes' RBAC); as health, it takes no slot of the request pools.
+	mux.Handle("GET /metrics", s.authenticatedUnlimited(s.authorizedNonResource(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))))
 	mux.HandleFunc("GET /version", s.serveVersion)
 	mux.Handle("/orch/v1/internal/", s.backend.InternalHandler())
 	mux.Handle("GET /orch/v1/members", s.authenticated(http.HandlerFunc(s.serveMembers)))
@@ -256,7 +265,25 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/debug/pprof/", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Index))))
 	mux.Handle("/debug/pprof/profile", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Profile))))
 	mux.Handle("/debug/pprof/trace", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Trace))))
-	return canonicalPaths(mux)
+	return s.withAudit(canonicalPaths(mux))
+}
+
+// withAudit wraps h with the audit log, if there is one. The masters'
+// internal endpoints (forwarded writes and reads) are left out: the
+// master that took the request from its client logs it.
+func (s *Server) withAudit(h http.Handler) http.Handler {
+	if s.cfg.AuditSink == nil {
+		return h
+	}
+	audited := audit.Handler(h, audit.HandlerConfig{Sink: s.cfg.AuditSink, Policy: s.cfg.AuditPolicy,
+		LongRunning: func(r *http.Request) bool { k := requestKind(r); return k == kindWatch || k == kindLongRunning }})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/orch/v1/internal/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		audited.ServeHTTP(w, r)
+	})
 }
 
 // stoppingKey carries, in a request's context, a channel closed when the

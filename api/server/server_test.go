@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/user"
+
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -25,12 +27,28 @@ func TestUnauthenticatedEndpoints(t *testing.T) {
 	if v["major"] != "1" || v["minor"] != "0" || v["gitVersion"] != "v0.1.0" || v["platform"] == "" {
 		t.Errorf("GET /version = %s", b)
 	}
-	if b := e.expectCode(t, http.StatusOK, http.MethodGet, "/metrics", nil, withToken("")); !strings.Contains(string(b), "orch_api_requests_total") {
+	// Everything else needs a token, /metrics too.
+	for _, p := range []string{"/metrics", "/api", "/apis", "/api/v1", "/orch/v1/members", podPath("")} {
+		e.expectStatus(t, http.StatusUnauthorized, http.MethodGet, p, nil, withToken(""))
+	}
+}
+
+// TestMetricsNeedACredential: /metrics answers the admin (system:masters)
+// and refuses an authenticated user nobody allows to get it, with
+// Kubernetes' wording for a non-resource path, and one without a
+// credential.
+func TestMetricsNeedACredential(t *testing.T) {
+	e := newTestEnv(t)
+	if b := e.expectCode(t, http.StatusOK, http.MethodGet, "/metrics", nil); !strings.Contains(string(b), "orch_api_requests_total") {
 		t.Errorf("/metrics lacks orch_api_requests_total")
 	}
-	// Everything else needs a token.
-	for _, p := range []string{"/api", "/apis", "/api/v1", "/orch/v1/members", podPath("")} {
-		e.expectStatus(t, http.StatusUnauthorized, http.MethodGet, p, nil, withToken(""))
+	e.expectStatus(t, http.StatusUnauthorized, http.MethodGet, "/metrics", nil, withToken(""))
+	e.expectStatus(t, http.StatusUnauthorized, http.MethodGet, "/metrics", nil, withToken("not-a-token"))
+	var raw []byte
+	err := e.certClient(t, "eve", "dev").Do(testCtx(t), http.MethodGet, "/metrics", nil, nil, &raw)
+	wantForbidden(t, err, `forbidden: User "eve" cannot get path "/metrics"`)
+	if err := e.certClient(t, "prometheus", user.SystemPrivilegedGroup).Do(testCtx(t), http.MethodGet, "/metrics", nil, nil, &raw); err != nil {
+		t.Errorf("a system:masters certificate reads /metrics: %v", err)
 	}
 }
 

@@ -57,6 +57,7 @@ type masterFlags struct {
 	podSecurity                   podsecurity.Config
 	podSecurityExempt             string
 	clusterSigningDuration        time.Duration
+	audit                         auditFlags
 }
 
 func newMasterCommand() *cobra.Command {
@@ -118,6 +119,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.StringVar(&f.podSecurity.Audit, "pod-security-audit", psd.Audit, "Pod Security level whose violations are logged in namespaces without a pod-security.kubernetes.io/audit label")
 	fl.StringVar(&f.podSecurityExempt, "pod-security-exempt-namespaces", strings.Join(psd.ExemptNamespaces, ","), "comma-separated namespaces that Pod Security does not check (cluster add-ons)")
 	fl.DurationVar(&f.clusterSigningDuration, "cluster-signing-duration", sched.DefaultClusterSigningDuration, "the longest lifetime of the certificates the leader signs for certificate signing requests (a request's expirationSeconds may ask for less)")
+	f.audit.register(fl)
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
@@ -263,11 +265,30 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.RBAC = rbacAuthz
 	sc.Authenticators = append(sc.Authenticators, &bootstrap.Authenticator{Store: c.Store, Barrier: c.ReadBarrier, Logger: log})
 	sc.Authorizers = append(sc.Authorizers, bootstrap.InterimAuthorizer{})
+	auditLog, auditPolicy, err := f.audit.open(log, reg)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	if auditLog != nil {
+		sc.AuditSink, sc.AuditPolicy = auditLog, auditPolicy
+	}
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
 		return err
 	}
+	// The audit log outlives the API server, so that the events of the
+	// last requests are written before the master exits.
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		if auditLog != nil {
+			auditLog.Run(auditCtx)
+		}
+	}()
+	defer func() { stopAudit(); <-auditDone }()
 
 	if f.signals {
 		var stop context.CancelFunc

@@ -297,6 +297,7 @@ func (e *hostileEnv) get(t *testing.T, u string) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}
+	req.Header.Set("Authorization", "Bearer "+e.tokens["admin"]) // /metrics needs a credential
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return "", 0, err

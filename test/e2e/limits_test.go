@@ -66,7 +66,7 @@ func TestMasterLoadLimits(t *testing.T) {
 		t.Fatalf("third watch of one client: HTTP %d, Retry-After %q, %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 
-	resp = get("/metrics", "")
+	resp = get("/metrics", b.AdminToken) // /metrics needs a credential
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`apiserver_current_inflight_requests{request_kind="readOnly"}`,

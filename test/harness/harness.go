@@ -89,6 +89,10 @@ type Options struct {
 	// DataDirSize, when positive, gives every master a data dir of its own
 	// on a tmpfs of this many bytes (FillDisk fills it); 0 is a plain dir.
 	DataDirSize int64
+	// AuditLog gives every master an audit log (--audit-log-path
+	// Master.AuditLogPath); AuditPolicy, if set, is its policy file.
+	AuditLog    bool
+	AuditPolicy string
 }
 
 // Master is one master process.
@@ -103,6 +107,8 @@ type Master struct {
 	Join    bool
 	DataDir string
 	LogPath string
+	// AuditLogPath is the master's audit log ("" without Options.AuditLog).
+	AuditLogPath string
 
 	process
 }
@@ -139,6 +145,9 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	for i := 0; i < opts.Masters+opts.Spare; i++ {
 		m := &Master{Name: fmt.Sprintf("m%d", i+1),
 			DataDir: filepath.Join(dir, fmt.Sprintf("m%d", i+1)), LogPath: filepath.Join(dir, fmt.Sprintf("m%d.log", i+1))}
+		if opts.AuditLog {
+			m.AuditLogPath = filepath.Join(dir, fmt.Sprintf("m%d-audit.log", i+1))
+		}
 		if opts.Net != nil {
 			// A host of its own: the well-known ports are free there.
 			netns, ip := opts.Net.addHost(m.Name)
@@ -222,6 +231,12 @@ func (c *Cluster) Start(i int) {
 	}
 	args := []string{"master", "--name", m.Name, "--data-dir", m.DataDir, "--pki-dir", c.PKIDir,
 		"--api-addr", m.APIAddr, "--raft-addr", m.RaftAddr}
+	if m.AuditLogPath != "" {
+		args = append(args, "--audit-log-path", m.AuditLogPath)
+		if c.opts.AuditPolicy != "" {
+			args = append(args, "--audit-policy-file", c.opts.AuditPolicy)
+		}
+	}
 	if m.Join {
 		args = append(args, "--join")
 	} else {
