@@ -9,6 +9,7 @@
 //	master.crt master.key   master certificate (server and client auth)
 //	admin.token node.token  bearer tokens (256 bits, hex)
 //	gossip.key              the gossip pool's AES-256 key (32 bytes, base64)
+//	sa.key sa.pub           service account token keys (ECDSA P-256; same on every master)
 //	admin.conf              orchctl config (servers, CA path, admin token)
 //
 // Masters load the whole directory (Load). A node needs only ca.crt,
@@ -159,7 +160,7 @@ func Init(opts InitOptions) error {
 	if err := os.WriteFile(filepath.Join(opts.Dir, GossipKey), []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", GossipKey, err)
 	}
-	return nil
+	return WriteServiceAccountKey(opts.Dir)
 }
 
 func serial() *big.Int {

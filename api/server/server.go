@@ -111,6 +111,9 @@ type Config struct {
 	// namespaces without pod-security.kubernetes.io labels, and its
 	// exemptions; zero fields take podsecurity.DefaultConfig's.
 	PodSecurity podsecurity.Config
+	// ServiceAccounts, if set, enables service account admission and
+	// TokenRequest (see ServiceAccountConfig).
+	ServiceAccounts *ServiceAccountConfig
 }
 
 // DefaultConfig returns the API server defaults.

@@ -55,6 +55,8 @@ var resources = []Resource{
 		New: func() Object { return &ResourceQuota{} }},
 	{Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", ShortNames: []string{"limits"}, Namespaced: true,
 		New: func() Object { return &LimitRange{} }},
+	{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", ShortNames: []string{"sa"}, Namespaced: true,
+		New: func() Object { return &ServiceAccount{} }},
 }
 
 // kindByType maps each resource's Go type to its kind, so KindOf needs no

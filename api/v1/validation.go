@@ -77,6 +77,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateResourceQuota(o)...)
 	case *LimitRange:
 		errs = append(errs, validateLimitRange(o)...)
+	case *ServiceAccount:
+		errs = append(errs, validateServiceAccount(o)...)
 	}
 	return errs
 }

@@ -27,6 +27,7 @@ import (
 )
 
 type masterFlags struct {
+	sa                            saFlags
 	name, dataDir, pkiDir         string
 	apiAddr, raftAddr, gossipAddr string
 	gossipJoin                    string
@@ -111,6 +112,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.StringVar(&f.podSecurity.Audit, "pod-security-audit", psd.Audit, "Pod Security level whose violations are logged in namespaces without a pod-security.kubernetes.io/audit label")
 	fl.StringVar(&f.podSecurityExempt, "pod-security-exempt-namespaces", strings.Join(psd.ExemptNamespaces, ","), "comma-separated namespaces that Pod Security does not check (cluster add-ons)")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
+	f.sa.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
 	fl.MarkHidden("handle-signals")
@@ -189,6 +191,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *cluster.Liveness
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
 	if f.gossipAddr != "" {
@@ -233,6 +236,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns
 	sc.PodSecurity = psCfg
+	if err := f.sa.configure(&sc, f.pkiDir, c.Store); err != nil {
+		c.Shutdown()
+		return err
+	}
 	api, err := server.New(sc, c)
 	if err != nil {
 		c.Shutdown()
