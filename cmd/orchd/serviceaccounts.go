@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -49,4 +50,22 @@ func (f *saFlags) configure(sc *server.Config, pkiDir string, store serviceaccou
 	sc.ServiceAccounts = &server.ServiceAccountConfig{Signer: signer, Audiences: auds, MaxExpiration: f.maxExpiration}
 	sc.Authenticators = append(sc.Authenticators, authn)
 	return nil
+}
+
+// kubernetesService is where pods find the API (KUBERNETES_SERVICE_HOST
+// and _PORT): the first master's API address, until orch has the
+// kubernetes Service.
+func kubernetesService(servers []string) (host, port string) {
+	if len(servers) == 0 {
+		return "", ""
+	}
+	u, err := url.Parse(servers[0])
+	if err != nil || u.Host == "" {
+		return "", ""
+	}
+	host, port = u.Hostname(), u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return host, port
 }
