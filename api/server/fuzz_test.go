@@ -70,7 +70,7 @@ func FuzzCreate(f *testing.F) {
 			t.Fatalf("a valid %s does not round-trip: %v\nbody: %s", r.Kind, err, body)
 		}
 		f := newFuzzFSM(t)
-		res, ok := fsm.ApplyCommand(t, f, 10, cmd).(fsm.Result)
+		res, ok := fsm.ApplyCommand(t, f, 100, cmd).(fsm.Result)
 		if !ok {
 			t.Fatalf("apply returned %T", res)
 		}
@@ -131,7 +131,7 @@ func FuzzUpdateStatus(f *testing.F) {
 		if err := fsm.Verify(cmd); err != nil {
 			t.Fatalf("a valid %s status does not round-trip: %v\nbody: %s", r.Kind, err, body)
 		}
-		res := fsm.ApplyCommand(t, f, 10, cmd).(fsm.Result)
+		res := fsm.ApplyCommand(t, f, 100, cmd).(fsm.Result)
 		if res.Err != nil {
 			t.Fatalf("the FSM refused a valid %s status: %v\nbody: %s", r.Kind, res.Err, body)
 		}
@@ -171,6 +171,7 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.Endpoints{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
 		&v1.ResourceQuota{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.ResourceQuotaSpec{Hard: v1.ResourceList{"pods": resource.MustParse("10")}}},
 		&v1.LimitRange{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.LimitRangeSpec{Limits: []v1.LimitRangeItem{{Type: "Container", Max: v1.ResourceList{"cpu": resource.MustParse("4")}}}}},
+		&v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
 	}
 	if len(objs) != len(v1.Resources()) {
 		t.Fatalf("newFuzzFSM makes %d objects for %d kinds: add the new kind", len(objs), len(v1.Resources()))
