@@ -62,7 +62,10 @@ func TestServiceAccountsRunFollowsNamespaces(t *testing.T) {
 	p := newFakeProposer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); NewServiceAccountsController(ServiceAccountsConfig{Store: p.store, Proposer: p}).Run(ctx) }()
+	go func() {
+		defer close(done)
+		NewServiceAccountsController(ServiceAccountsConfig{Store: p.store, Proposer: p}).Run(ctx)
+	}()
 	defer func() { cancel(); <-done }()
 	p.create(t, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "late", UID: "ns-late"}, Status: v1.NamespaceStatus{Phase: v1.NamespaceActive}})
 	deadline := time.Now().Add(10 * time.Second)

@@ -57,7 +57,9 @@ func newSAEnv(t *testing.T, maxExp time.Duration, authz ...authorizer.Unconditio
 	return e
 }
 
-func tokenPath(sa string) string { return "/api/v1/namespaces/default/serviceaccounts/" + sa + "/token" }
+func tokenPath(sa string) string {
+	return "/api/v1/namespaces/default/serviceaccounts/" + sa + "/token"
+}
 
 // requestToken posts a TokenRequest and returns the answer's code and object.
 func (e *testEnv) requestToken(t *testing.T, sa string, body any, opts ...reqOpt) (int, v1.TokenRequest, string) {

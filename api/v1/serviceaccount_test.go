@@ -125,7 +125,9 @@ func TestValidateProjected(t *testing.T) {
 		{"short token", "spec.volumes[1].projected.sources[0].serviceAccountToken.expirationSeconds", "less than 10 minutes",
 			func(v *ProjectedVolumeSource) { v.Sources[0].ServiceAccountToken.ExpirationSeconds = new(int64(599)) }},
 		{"huge token", "spec.volumes[1].projected.sources[0].serviceAccountToken.expirationSeconds", "2^32",
-			func(v *ProjectedVolumeSource) { v.Sources[0].ServiceAccountToken.ExpirationSeconds = new(int64(1<<32 + 1)) }},
+			func(v *ProjectedVolumeSource) {
+				v.Sources[0].ServiceAccountToken.ExpirationSeconds = new(int64(1<<32 + 1))
+			}},
 		{"token path escapes", "spec.volumes[1].projected.sources[0].serviceAccountToken.path", "'..'",
 			func(v *ProjectedVolumeSource) { v.Sources[0].ServiceAccountToken.Path = "../token" }},
 		{"absolute path", "spec.volumes[1].projected.sources[0].serviceAccountToken.path", "relative",
@@ -137,7 +139,9 @@ func TestValidateProjected(t *testing.T) {
 		{"another key", "spec.volumes[1].projected.sources[1].configMap.items[0].key", "supported values",
 			func(v *ProjectedVolumeSource) { v.Sources[1].ConfigMap.Items[0].Key = "tls.crt" }},
 		{"labels by downward API", "spec.volumes[1].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath", "supported values",
-			func(v *ProjectedVolumeSource) { v.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath = "metadata.labels" }},
+			func(v *ProjectedVolumeSource) {
+				v.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath = "metadata.labels"
+			}},
 		{"two kinds in one source", "spec.volumes[1].projected.sources[0]", "more than 1",
 			func(v *ProjectedVolumeSource) { v.Sources[0].DownwardAPI = &DownwardAPIProjection{} }},
 		{"bad mode", "spec.volumes[1].projected.defaultMode", "0777",
