@@ -81,9 +81,9 @@ func TestTokenRefreshAt(t *testing.T) {
 	for _, tc := range []struct {
 		life, want time.Duration
 	}{
-		{time.Hour, 48 * time.Minute},                     // 80% of an hour
+		{time.Hour, 48 * time.Minute},                    // 80% of an hour
 		{3607 * time.Second, 3607 * time.Second * 4 / 5}, // the token volume's
-		{48 * time.Hour, 24 * time.Hour},                  // at most a day
+		{48 * time.Hour, 24 * time.Hour},                 // at most a day
 	} {
 		tok := projectedToken{issued: t0, expires: t0.Add(tc.life)}
 		if got := tok.refreshAt(0).Sub(t0); got != tc.want {
@@ -145,7 +145,7 @@ func TestProjectedTokenVolume(t *testing.T) {
 	defer cl.CloseIdleConnections()
 	stateDir := t.TempDir()
 	a, err := New(Config{Name: "n1", StateDir: stateDir, Client: cl, Runtime: &fakeRuntime{},
-		Network: func(context.Context, *net.IPNet) (Network, error) { return nil, nil },
+		Network:      func(context.Context, *net.IPNet) (Network, error) { return nil, nil },
 		ClusterCAPEM: []byte("CLUSTER CA\n"), Now: clock})
 	if err != nil {
 		t.Fatal(err)
