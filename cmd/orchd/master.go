@@ -28,6 +28,7 @@ import (
 
 type masterFlags struct {
 	sa                            saFlags
+	abac                          abacFlags
 	name, dataDir, pkiDir         string
 	apiAddr, raftAddr, gossipAddr string
 	gossipJoin                    string
@@ -113,6 +114,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.StringVar(&f.podSecurityExempt, "pod-security-exempt-namespaces", strings.Join(psd.ExemptNamespaces, ","), "comma-separated namespaces that Pod Security does not check (cluster add-ons)")
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	f.sa.register(fl)
+	f.abac.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
 	fl.MarkHidden("handle-signals")
@@ -237,6 +239,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.MaxWatches, sc.MaxWatchesPerClient, sc.MaxConnections = f.maxWatches, f.maxClientWatches, f.maxConns
 	sc.PodSecurity = psCfg
 	if err := f.sa.configure(&sc, f.pkiDir, c.Store); err != nil {
+		c.Shutdown()
+		return err
+	}
+	if err := f.abac.configure(&sc); err != nil {
 		c.Shutdown()
 		return err
 	}
