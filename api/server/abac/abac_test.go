@@ -37,7 +37,7 @@ func TestAuthorize(t *testing.T) {
 		{"reader not services", res(reader, "list", "team", "services"), false},
 		{"reader not nodes (cluster scope)", res(reader, "list", "", "nodes"), false},
 		{"ops anything namespaced", res(op, "delete", "x", "pods"), true},
-		{"ops not cluster-scoped", res(op, "delete", "", "nodes"), false},
+		{"ops also cluster-scoped (namespace *)", res(op, "delete", "", "nodes"), true},
 		{"anyone reads /version", authorizer.AttributesRecord{User: reader, Verb: "get", Path: "/version"}, true},
 		{"nobody posts /version", authorizer.AttributesRecord{User: reader, Verb: "post", Path: "/version"}, false},
 		{"not /metrics", authorizer.AttributesRecord{User: reader, Verb: "get", Path: "/metrics"}, false},
