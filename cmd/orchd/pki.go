@@ -23,6 +23,7 @@ func newPKICommand() *cobra.Command {
   master.crt master.key   the masters' certificate, valid for --hosts
   admin.token node.token  bearer tokens (admin: everything; node: read, update status)
   admin.conf              orchctl's config: --servers, the CA and the admin token
+  sa.key sa.pub           service account token keys (the same on every master)
 
 Copy the directory to every master (and ca.crt and node.token to every node).`,
 		Example: `  orchd pki init --dir /etc/orch/pki --hosts 127.0.0.1,localhost \
