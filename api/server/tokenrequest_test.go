@@ -232,7 +232,11 @@ func TestTokenRequestRefusals(t *testing.T) {
 			}
 		})
 	}
-	// GET is not served; the shared node token may request tokens (for
+	if code, body := e.do(t, http.MethodGet, "/api/v1", nil); code != http.StatusOK ||
+		!strings.Contains(string(body), `{"name":"serviceaccounts/token","namespaced":true,"kind":"TokenRequest","verbs":["create"],"group":"authentication.k8s.io","version":"v1"}`) {
+		t.Errorf("discovery does not list serviceaccounts/token: %d %s", code, body)
+	}
+	// PUT is not served; the shared node token may request tokens (for
 	// its pods' volumes); a user without rights may not.
 	e.expectStatus(t, http.StatusMethodNotAllowed, http.MethodPut, tokenPath("default"), map[string]any{"spec": map[string]any{}})
 	if code, _, raw := e.requestToken(t, "default", boundTo(p), withToken(e.bundle.NodeToken)); code != http.StatusCreated {
