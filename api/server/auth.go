@@ -246,9 +246,11 @@ func (legacyNodeRules) Authorize(_ context.Context, a authorizer.Attributes) (au
 	case res == "nodes" && sub == "" && (verb == "create" || verb == "update" || verb == "patch"):
 	case res == "pods" && sub == "" && verb == "delete":
 	case res == "serviceaccounts" && sub == "token" && verb == "create":
-		// The agent asks for the tokens of its pods' volumes. Until the
-		// Node authorizer limits a node to the pods bound to it, the
-		// shared token may ask for a token of any account.
+		// The agent asks for the tokens of its pods' volumes. The shared
+		// token names no node, so the TokenRequest handler lets it have
+		// only tokens bound to a pod that is on some node
+		// (legacyNodeTokenRequest); the Node authorizer will limit each
+		// node to its own pods.
 	default:
 		return authorizer.DecisionNoOpinion, "the node token may read, register and update nodes, update the status of pods and nodes, delete pods and request service account tokens", nil
 	}

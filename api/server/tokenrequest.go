@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/apiserver/pkg/authentication/user"
+
 	"orch.io/orch/api/server/serviceaccount"
 	v1 "orch.io/orch/api/v1"
 )
@@ -78,6 +80,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
+	if err := legacyNodeTokenRequest(UserFrom(r.Context()), req, b); err != nil {
+		writeError(w, err)
+		return
+	}
 	lifetime := time.Duration(*tr.Spec.ExpirationSeconds) * time.Second
 	if sac.MaxExpiration > 0 && lifetime > sac.MaxExpiration {
 		lifetime = sac.MaxExpiration
@@ -131,6 +137,22 @@ func (s *Server) tokenBinding(r *http.Request, req *request, tr *v1.TokenRequest
 		}
 	}
 	return b, nil
+}
+
+// legacyNodeTokenRequest limits the shared node token as Kubernetes'
+// NodeRestriction limits a node: only tokens bound to a pod, and (as the
+// shared token names no node) to a pod bound to some node.
+func legacyNodeTokenRequest(u user.Info, req *request, b serviceaccount.Binding) error {
+	if u == nil || u.GetName() != LegacyNodeUser {
+		return nil
+	}
+	switch {
+	case b.Pod == nil:
+		return v1.NewForbidden(fmt.Sprintf("serviceaccounts %q is forbidden: node requested token not bound to a pod", req.name))
+	case b.Pod.Spec.NodeName == "":
+		return v1.NewForbidden(fmt.Sprintf("serviceaccounts %q is forbidden: node requested token bound to a pod scheduled on a different node", req.name))
+	}
+	return nil
 }
 
 // admitServiceAccount is Kubernetes' ServiceAccount admission of a new

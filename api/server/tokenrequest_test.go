@@ -239,8 +239,25 @@ func TestTokenRequestRefusals(t *testing.T) {
 	// PUT is not served; the shared node token may request tokens (for
 	// its pods' volumes); a user without rights may not.
 	e.expectStatus(t, http.StatusMethodNotAllowed, http.MethodPut, tokenPath("default"), map[string]any{"spec": map[string]any{}})
-	if code, _, raw := e.requestToken(t, "default", boundTo(p), withToken(e.bundle.NodeToken)); code != http.StatusCreated {
-		t.Fatalf("node token: %d %s", code, raw)
+	// The node token gets only tokens bound to a pod on a node.
+	if code, _, raw := e.requestToken(t, "default", boundTo(p), withToken(e.bundle.NodeToken)); code != http.StatusForbidden ||
+		raw != `serviceaccounts "default" is forbidden: node requested token bound to a pod scheduled on a different node` {
+		t.Fatalf("node token, unscheduled pod: %d %s", code, raw)
+	}
+	if code, _, raw := e.requestToken(t, "default", map[string]any{"spec": map[string]any{}}, withToken(e.bundle.NodeToken)); code != http.StatusForbidden ||
+		raw != `serviceaccounts "default" is forbidden: node requested token not bound to a pod` {
+		t.Fatalf("node token, unbound: %d %s", code, raw)
+	}
+	bound := newPod("bound", nil)
+	bound.Spec.NodeName = "n1"
+	if err := e.admin.Create(ctx, bound); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.admin.Get(ctx, "pods", "default", "bound", bound); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, raw := e.requestToken(t, "default", boundTo(bound), withToken(e.bundle.NodeToken)); code != http.StatusCreated {
+		t.Fatalf("node token, pod on a node: %d %s", code, raw)
 	}
 	alice := e.certClient(t, "alice")
 	err := alice.Do(ctx, http.MethodPost, tokenPath("default"), nil, map[string]any{"spec": map[string]any{}}, nil)
