@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -174,6 +175,10 @@ func (s *Server) admitServiceAccount(ctx context.Context, obj v1.Object) error {
 	}
 	name := v1.PodServiceAccountName(&p.Spec)
 	sa, err := s.lookupServiceAccount(ctx, p.Namespace, name)
+	var se *v1.StatusError
+	if errors.As(err, &se) {
+		return err // the namespace's lifecycle, or no quorum
+	}
 	if err != nil {
 		return v1.ServiceAccountLookupError(p, err)
 	}
@@ -205,6 +210,13 @@ func (s *Server) lookupServiceAccount(ctx context.Context, namespace, name strin
 		return nil, err
 	}
 	sa, err = get()
+	if v1.IsNotFound(err) {
+		// As Kubernetes' NamespaceLifecycle admission, which runs first:
+		// no account is looked for in a namespace that is missing or going.
+		if err := s.namespaceLifecycle(namespace); err != nil {
+			return nil, err
+		}
+	}
 	if name != v1.DefaultServiceAccountName || !v1.IsNotFound(err) {
 		if v1.IsNotFound(err) {
 			return nil, v1.ServiceAccountNotFound(name)
@@ -225,4 +237,17 @@ func (s *Server) lookupServiceAccount(ctx context.Context, namespace, name strin
 			return sa, err
 		}
 	}
+}
+
+// namespaceLifecycle refuses, in the FSM's words, content for a namespace
+// that does not exist or is being terminated.
+func (s *Server) namespaceLifecycle(namespace string) error {
+	rec, err := s.backend.Store().Get("namespaces", "", namespace)
+	if err != nil {
+		return err
+	}
+	if rec.Object().(*v1.Namespace).Status.Phase == v1.NamespaceTerminating {
+		return v1.NewForbidden(fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", namespace))
+	}
+	return nil
 }

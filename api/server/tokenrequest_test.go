@@ -130,6 +130,18 @@ func TestServiceAccountAdmission(t *testing.T) {
 	wantForbidden(t, e.admin.Create(ctx, missing),
 		`pods "ghost" is forbidden: error looking up service account default/nobody: serviceaccount "nobody" not found`)
 	e.expectStatus(t, http.StatusNotFound, http.MethodGet, podPath("ghost"), nil)
+
+	// A missing namespace is a 404, as Kubernetes' NamespaceLifecycle
+	// answers before the ServiceAccount admission, and at once.
+	start := time.Now()
+	elsewhere := newPod("lost", nil)
+	elsewhere.Namespace = "nope"
+	if err := e.admin.Create(ctx, elsewhere); v1.CodeOf(err) != http.StatusNotFound || !strings.Contains(err.Error(), `namespaces "nope" not found`) {
+		t.Errorf("pod in a missing namespace: %v, want 404", err)
+	}
+	if d := time.Since(start); d > defaultAccountWait/2 {
+		t.Errorf("the refusal took %v: it waited for a default account", d)
+	}
 }
 
 // TokenRequest issues a token bound to a pod; the token authenticates as
