@@ -67,7 +67,7 @@ Copy the directory to every master (and ca.crt and node.token to every node).`,
 	initCmd.Flags().StringVar(&dir, "dir", "", "directory to create the credentials in (must not hold a CA yet)")
 	initCmd.Flags().StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated IPs and DNS names the masters are reached at")
 	initCmd.Flags().StringVar(&servers, "servers", "", "comma-separated API URLs for admin.conf (default https://FIRST-HOST:6443)")
-	cmd.AddCommand(initCmd)
+	cmd.AddCommand(initCmd, newPKIServiceAccountKeyCommand())
 	return cmd
 }
 
