@@ -372,6 +372,12 @@ func specOf(obj v1.Object) any {
 		return o.Spec
 	case *v1.BootstrapToken:
 		return o.Spec
+	case *v1.ServiceAccount:
+		return struct {
+			Automount *bool
+			Secrets   []v1.ObjectReference
+			Pull      []v1.LocalObjectRef
+		}{o.AutomountServiceAccountToken, o.Secrets, o.ImagePullSecrets}
 	}
 	return nil
 }

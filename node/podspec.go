@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "orch.io/orch/api/v1"
@@ -114,6 +115,14 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 	}
 	if !mountsAt(c, shmPath) {
 		spec.Mounts = append(spec.Mounts, Mount{Source: filepath.Join(dir, shmDir), Destination: shmPath, Options: shmMountOptions()})
+	}
+	if h, p := w.a.cfg.KubernetesServiceHost, w.a.cfg.KubernetesServicePort; h != "" && p != "" {
+		// The container's own env overrides them, as in Kubernetes.
+		for _, kv := range [][2]string{{"KUBERNETES_SERVICE_HOST", h}, {"KUBERNETES_SERVICE_PORT", p}} {
+			if !slices.ContainsFunc(c.Env, func(e v1.EnvVar) bool { return e.Name == kv[0] }) {
+				spec.Env = append(spec.Env, kv[0]+"="+kv[1])
+			}
+		}
 	}
 	for _, e := range c.Env {
 		val := e.Value

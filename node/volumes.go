@@ -33,6 +33,7 @@ type podVolume struct {
 	path     string   // on the node
 	options  []string // mount options of every mount of it
 	hostPath bool
+	readOnly bool // mounted read-only whatever the container asks
 }
 
 // mountsAt reports whether the container mounts a volume at dir.
@@ -86,6 +87,8 @@ func (w *podWorker) podVolumes(pod *v1.Pod) (map[string]podVolume, error) {
 		switch {
 		case v.EmptyDir != nil:
 			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: volumeMountOptions()}
+		case v.Projected != nil:
+			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: fileMountOptions(), readOnly: true}
 		case v.HostPath != nil:
 			if err := checkHostPath(v.HostPath); err != nil {
 				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
@@ -118,7 +121,7 @@ func (w *podWorker) volumeMounts(pod *v1.Pod, c *v1.Container) ([]Mount, error) 
 				return nil, err
 			}
 		}
-		out = append(out, Mount{Source: src, Destination: m.MountPath, ReadOnly: m.ReadOnly, Options: vol.options})
+		out = append(out, Mount{Source: src, Destination: m.MountPath, ReadOnly: m.ReadOnly || vol.readOnly, Options: vol.options})
 	}
 	return out, nil
 }

@@ -65,6 +65,9 @@ type podWorker struct {
 	terminal *terminalReason
 	// lastUsageCheck is when emptyDir usage was last measured.
 	lastUsageCheck time.Time
+	// tokens are the service account tokens of projected volumes, by
+	// volume name and source index.
+	tokens map[string]*projectedToken
 }
 
 // containerState is what the worker knows of one container of its pod.
@@ -290,6 +293,15 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 		}
 		w.a.setHostPorts(w.uid, pod, w.sandbox.IP.String())
 	}
+	refresh, err := w.syncProjected(ctx, pod)
+	if err != nil {
+		w.log.Error("projected volume", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		if !w.anyStarted() {
+			w.a.status.set(pod, w.pendingStatus(pod, "ContainerCreating", err.Error()))
+			return 2 * time.Second
+		}
+		refresh = 2 * time.Second
+	}
 	if w.startTime == nil {
 		t := v1.NewTime(w.a.cfg.Now())
 		w.startTime = &t
@@ -306,6 +318,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 			again = d
 		}
 	}
+	wantSoon(refresh)
 	if w.terminal == nil {
 		var d time.Duration
 		w.terminal, d = w.checkTerminal(pod)

@@ -11,6 +11,7 @@
 //	signer.crt signer.key            optional intermediate CA for client certificates (IssueSigner)
 //	admin.token                      the admin bearer token (256 bits, hex)
 //	gossip.key                       the gossip pool's AES-256 key (32 bytes, base64)
+//	sa.key sa.pub                    service account token keys (ECDSA P-256; the same on every master)
 //	admin.conf                       orchctl config (servers, CA path, admin token)
 //
 // A master loads the directory with its name (LoadMaster) and needs no
@@ -150,7 +151,7 @@ func Init(opts InitOptions) error {
 	if err := os.WriteFile(filepath.Join(opts.Dir, GossipKey), []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", GossipKey, err)
 	}
-	return nil
+	return WriteServiceAccountKey(opts.Dir)
 }
 
 func serial() *big.Int {

@@ -25,6 +25,10 @@ func newFakeProposer(t *testing.T) *fakeProposer {
 	if _, err := p.Apply(context.Background(), mustCreate(t, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default", UID: "ns-default"}})); err != nil {
 		t.Fatal(err)
 	}
+	// The account the service account controller gives every namespace.
+	if _, err := p.Apply(context.Background(), mustCreate(t, &v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "default", Namespace: "default", UID: "sa-default"}})); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 

@@ -311,6 +311,9 @@ func (m *ReplicationManager) createWrite(ctx context.Context, rc *v1.Replication
 	p.UID = uuid.NewString()
 	p.CreationTimestamp = v1.NewTime(now)
 	v1.Default(p)
+	if err := admitServiceAccount(m.cfg.Store(), p); err != nil {
+		return rcWrite{}, limitRefusal{err}
+	}
 	if err := limitPod(m.cfg.Store(), p); err != nil {
 		return rcWrite{}, limitRefusal{err}
 	}
@@ -326,8 +329,8 @@ func (m *ReplicationManager) createWrite(ctx context.Context, rc *v1.Replication
 	return rcWrite{item: batchItem(cmd), key: key, create: true}, nil
 }
 
-// limitRefusal is an admission's refusal (a LimitRange's, Pod Security's)
-// of a pod the manager would create.
+// limitRefusal is an admission's refusal (a LimitRange's, Pod Security's,
+// a missing service account's) of a pod the manager would create.
 type limitRefusal struct{ err error }
 
 func (r limitRefusal) Error() string { return r.err.Error() }

@@ -129,6 +129,10 @@ func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request) {
 		apiResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
 		apiResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
 		apiResource{Name: "nodes/images", Namespaced: false, Kind: "Node", Verbs: []string{"create"}})
+	if s.cfg.ServiceAccounts != nil {
+		out = append(out, apiResource{Name: "serviceaccounts/token", Namespaced: true, Kind: "TokenRequest",
+			Group: v1.AuthenticationGroup, Version: "v1", Verbs: []string{"create"}})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": out})
 }
 

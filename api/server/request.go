@@ -21,7 +21,7 @@ type request struct {
 	resource  v1.Resource
 	namespace string
 	name      string
-	// sub is "", "status", "scale", "binding", "log" or "images".
+	// sub is "", "status", "scale", "binding", "log", "images" or "token".
 	sub string
 }
 
@@ -87,7 +87,7 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		req.verb = "get"
 	case method == http.MethodPost && req.name == "":
 		req.verb = "create"
-	case method == http.MethodPost && (req.sub == "binding" || req.sub == subImages):
+	case method == http.MethodPost && (req.sub == "binding" || req.sub == subImages || req.sub == subToken):
 		req.verb = "create"
 	case method == http.MethodPut && req.name != "":
 		req.verb = "update"
@@ -121,6 +121,8 @@ func validSub(r v1.Resource, sub string) bool {
 		return r.Name == "nodes"
 	case subApproval:
 		return r.Name == csrResource
+	case subToken:
+		return r.Name == "serviceaccounts"
 	}
 	return false
 }

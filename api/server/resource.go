@@ -72,6 +72,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		s.serveScale(rec, r, req)
 	case req.sub == "binding":
 		s.serveBinding(rec, r, req)
+	case req.sub == subToken:
+		s.serveToken(rec, r, req)
 	case req.verb == "create":
 		s.serveCreate(rec, r, req)
 	case req.verb == "get":
@@ -168,6 +170,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 	fillRequester(r.Context(), obj)
 	v1.Default(obj)
 	if err := s.admitLimitRanges(obj); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.admitServiceAccount(r.Context(), obj); err != nil {
 		writeError(w, err)
 		return
 	}

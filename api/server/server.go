@@ -129,6 +129,9 @@ type Config struct {
 	// their level (nil: audit.DefaultPolicy()).
 	AuditSink   audit.Sink
 	AuditPolicy *audit.Policy
+	// ServiceAccounts, if set, enables service account admission and
+	// TokenRequest (see ServiceAccountConfig).
+	ServiceAccounts *ServiceAccountConfig
 }
 
 // DefaultConfig returns the API server defaults.

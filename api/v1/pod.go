@@ -51,6 +51,7 @@ type PodSpec struct {
 	NodeSelector                  map[string]string   `json:"nodeSelector,omitempty"`
 	ServiceAccountName            string              `json:"serviceAccountName,omitempty"`
 	DeprecatedServiceAccount      string              `json:"serviceAccount,omitempty"`
+	AutomountServiceAccountToken  *bool               `json:"automountServiceAccountToken,omitempty"`
 	NodeName                      string              `json:"nodeName,omitempty"`
 	HostNetwork                   bool                `json:"hostNetwork,omitempty"`
 	HostPID                       bool                `json:"hostPID,omitempty"`
@@ -76,6 +77,8 @@ type Volume struct {
 	Name     string                `json:"name"`
 	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
 	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
+	// Projected holds the service account token volume (see projected.go).
+	Projected *ProjectedVolumeSource `json:"projected,omitempty"`
 }
 
 // EmptyDirVolumeSource is a volume that starts empty and lives as long as the pod.

@@ -77,6 +77,8 @@ var resources = []Resource{
 		New: func() Object { return &CertificateSigningRequest{} }},
 	{Group: BootstrapGroup, Name: "bootstraptokens", Singular: "bootstraptoken", Kind: "BootstrapToken",
 		New: func() Object { return &BootstrapToken{} }},
+	{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", ShortNames: []string{"sa"}, Namespaced: true,
+		New: func() Object { return &ServiceAccount{} }},
 }
 
 // reviewVerbs are the verbs of a review: it is answered, never stored.

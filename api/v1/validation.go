@@ -91,6 +91,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateCSR(o)...)
 	case *BootstrapToken:
 		errs = append(errs, validateBootstrapToken(o)...)
+	case *ServiceAccount:
+		errs = append(errs, validateServiceAccount(o)...)
 	}
 	return errs
 }

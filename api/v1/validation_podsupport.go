@@ -56,10 +56,10 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	errs = append(errs, validateHostPorts(s, p)...)
 	errs = append(errs, validatePodSecurityContext(s.SecurityContext, p.Child("securityContext"))...)
 	if s.ServiceAccountName != "" {
-		errs = append(errs, field.Forbidden(p.Child("serviceAccountName"), notYet("service accounts")))
+		errs = append(errs, validateServiceAccountName(s.ServiceAccountName, p.Child("serviceAccountName"))...)
 	}
 	if s.DeprecatedServiceAccount != "" {
-		errs = append(errs, field.Forbidden(p.Child("serviceAccount"), notYet("service accounts")))
+		errs = append(errs, validateServiceAccountName(s.DeprecatedServiceAccount, p.Child("serviceAccount"))...)
 	}
 	if len(s.ImagePullSecrets) > 0 {
 		errs = append(errs, field.Forbidden(p.Child("imagePullSecrets"), notYet("image pull secrets")))

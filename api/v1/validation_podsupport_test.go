@@ -38,8 +38,10 @@ func TestValidatePodSupport(t *testing.T) {
 			sz := q("-1Mi")
 			s.Volumes[0].EmptyDir.SizeLimit = &sz
 		}, "spec.volumes[0].emptyDir.sizeLimit", "greater than or equal to 0"},
-		{"serviceAccountName", func(s *PodSpec) { s.ServiceAccountName = "builder" }, "spec.serviceAccountName", "service accounts"},
-		{"serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "builder" }, "spec.serviceAccount", "service accounts"},
+		{"serviceAccountName", func(s *PodSpec) { s.ServiceAccountName = "builder" }, "", ""},
+		{"bad serviceAccountName", func(s *PodSpec) { s.ServiceAccountName = "Builder_1" }, "spec.serviceAccountName", "RFC 1123"},
+		{"serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "builder" }, "", ""},
+		{"bad serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "a/b" }, "spec.serviceAccount", "RFC 1123"},
 		{"imagePullSecrets", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{Name: "regcred"}} }, "spec.imagePullSecrets", "image pull secrets"},
 		{"dnsPolicy None", func(s *PodSpec) { s.DNSPolicy = "None" }, "spec.dnsPolicy", "supported values"},
 		{"enableServiceLinks false", func(s *PodSpec) { s.EnableServiceLinks = new(false) }, "", ""},

@@ -17,8 +17,11 @@ var supportedHostPathTypes = []string{
 // without a type the unset one, as Kubernetes' SetDefaults_Volume and
 // SetDefaults_HostPathVolumeSource.
 func defaultVolume(v *Volume) {
-	if v.EmptyDir == nil && v.HostPath == nil {
+	if v.EmptyDir == nil && v.HostPath == nil && v.Projected == nil {
 		v.EmptyDir = &EmptyDirVolumeSource{}
+	}
+	if v.Projected != nil {
+		defaultProjected(v.Projected)
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
 		unset := HostPathUnset
@@ -27,7 +30,7 @@ func defaultVolume(v *Volume) {
 }
 
 // validateVolumeSource checks that a volume has exactly one source (orch
-// has emptyDir and hostPath) and validates it, with Kubernetes' wording
+// has emptyDir, hostPath and projected) and validates it, with Kubernetes' wording
 // (validateVolumeSource).
 func validateVolumeSource(v *Volume, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -41,6 +44,14 @@ func validateVolumeSource(v *Volume, p *field.Path) field.ErrorList {
 		} else {
 			n++
 			errs = append(errs, validateHostPathVolumeSource(v.HostPath, p.Child("hostPath"))...)
+		}
+	}
+	if v.Projected != nil {
+		if n > 0 {
+			errs = append(errs, field.Forbidden(p.Child("projected"), "may not specify more than 1 volume type"))
+		} else {
+			n++
+			errs = append(errs, validateProjected(v.Projected, p.Child("projected"))...)
 		}
 	}
 	if n == 0 {

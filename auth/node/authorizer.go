@@ -100,6 +100,12 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 	switch a.GetResource() {
 	case "pods":
 		return az.authorizePod(ctx, self, a)
+	case "serviceaccounts":
+		if a.GetSubresource() == "token" && a.GetVerb() == "create" {
+			// The token volumes of its pods; the TokenRequest handler
+			// admits only tokens bound to a pod bound to this node.
+			return authorizer.DecisionAllow, "", nil
+		}
 	case "nodes":
 		return authorizeNode(self, a)
 	}

@@ -81,6 +81,12 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nod
 			return err
 		}
 	}
+	if _, err := os.Stat(filepath.Join(pkiDir, pki.ServiceAccountKey)); errors.Is(err, os.ErrNotExist) {
+		// A dev directory made before service accounts.
+		if err := pki.WriteServiceAccountKey(pkiDir); err != nil {
+			return err
+		}
+	}
 	b, err := pki.Load(pkiDir)
 	if err != nil {
 		return err

@@ -33,6 +33,8 @@ import (
 )
 
 type masterFlags struct {
+	sa                            saFlags
+	abac                          abacFlags
 	name, dataDir, pkiDir         string
 	apiAddr, raftAddr, gossipAddr string
 	gossipJoin                    string
@@ -121,6 +123,8 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.clusterSigningDuration, "cluster-signing-duration", sched.DefaultClusterSigningDuration, "the longest lifetime of the certificates the leader signs for certificate signing requests (a request's expirationSeconds may ask for less)")
 	f.audit.register(fl)
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
+	f.sa.register(fl)
+	f.abac.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
 	fl.MarkHidden("handle-signals")
@@ -201,6 +205,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *gossip.Liveness
 	var keyring server.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
@@ -272,6 +277,14 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	if auditLog != nil {
 		sc.AuditSink, sc.AuditPolicy = auditLog, auditPolicy
+	}
+	if err := f.sa.configure(&sc, f.pkiDir, c.Store); err != nil {
+		c.Shutdown()
+		return err
+	}
+	if err := f.abac.configure(&sc); err != nil {
+		c.Shutdown()
+		return err
 	}
 	api, err := server.New(sc, c)
 	if err != nil {

@@ -315,6 +315,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	var services sync.WaitGroup
 	servicesCtx, stopServices := context.WithCancel(context.Background())
 	defer func() { stopServices(); services.Wait() }()
+	svcHost, svcPort := kubernetesService(servers)
 	agent, err = node.New(node.Config{
 		Labels: labels, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "", HostPorts: hostPorts,
 		Name: f.name, StateDir: f.stateDir, Client: cl, Runtime: rt,
@@ -347,6 +348,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		RuntimeVersion: "containerd://" + rtVersion, HeartbeatInterval: f.heartbeat,
 		BackoffInitial: f.backoff, BackoffMax: f.backoffMax, ResyncInterval: f.resync,
 		ClusterDNS: f.clusterDNS, Logger: log, SeccompProfileRoot: f.seccompProfileRoot,
+		ClusterCAPEM: nb.CACertPEM, KubernetesServiceHost: svcHost, KubernetesServicePort: svcPort,
 	})
 	if err != nil {
 		return err

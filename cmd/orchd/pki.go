@@ -24,6 +24,7 @@ func newPKICommand() *cobra.Command {
   master-NAME.crt master-NAME.key  a certificate for each of --masters, valid for --hosts
   admin.token                      the admin bearer token (everything)
   gossip.key                       the gossip pool's key
+  sa.key sa.pub                    service account token keys (the same on every master)
   admin.conf                       orchctl's config: --servers, the CA and the admin token
 
 Copy the directory to every master. A master needs only its own
@@ -72,7 +73,7 @@ create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 	initCmd.Flags().StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated IPs and DNS names the masters are reached at")
 	initCmd.Flags().StringVar(&servers, "servers", "", "comma-separated API URLs for admin.conf (default https://FIRST-HOST:6443)")
 	initCmd.Flags().StringVar(&masters, "masters", "m1,m2,m3", "comma-separated names of the masters (their --name) to issue certificates for")
-	cmd.AddCommand(initCmd, newPKIIssueCommand(), newPKIRenewCommand())
+	cmd.AddCommand(initCmd, newPKIIssueCommand(), newPKIRenewCommand(), newPKIServiceAccountKeyCommand())
 	return cmd
 }
 

@@ -128,7 +128,7 @@ func (a *testAgent) client(t *testing.T, who string) *http.Client {
 func testPKI(t *testing.T) (*x509.CertPool, map[string]tls.Certificate) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := pki.Init(pki.InitOptions{Dir: dir, Hosts: []string{"127.0.0.1"}}); err != nil {
+	if err := pki.Init(pki.InitOptions{Dir: dir, Hosts: []string{"127.0.0.1"}, Masters: []string{"m1"}}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := pki.LoadMaster(dir, "m1")

@@ -1,0 +1,199 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
+)
+
+// Projected volumes (the service account token volume). Each lives on a
+// small tmpfs in the pod's volumes directory, written by writeAtomic, and
+// is mounted read-only into containers. The token of a
+// serviceAccountToken source is requested from the masters (bound to the
+// pod) and refreshed as the kubelet's token manager does: once 80% of its
+// lifetime has passed, or after 24 h, whichever is first.
+
+const (
+	// projectedTmpfsSize bounds one projected volume's tmpfs.
+	projectedTmpfsSize = 4 << 20
+	// maxTokenTTL is the age after which a token is refreshed whatever
+	// its lifetime (the kubelet's maxTTL).
+	maxTokenTTL = 24 * time.Hour
+	// maxTokenJitter spreads refreshes (the kubelet's maxJitter).
+	maxTokenJitter = 10 * time.Second
+)
+
+// projectedToken is a token the worker holds for one source of a volume.
+type projectedToken struct {
+	token   string
+	issued  time.Time
+	expires time.Time
+}
+
+// refreshAt is when the token must be replaced: 80% into its lifetime or
+// 24 h after it was issued, less a jitter.
+func (t *projectedToken) refreshAt(jitter time.Duration) time.Time {
+	life := t.expires.Sub(t.issued)
+	at := t.expires.Add(-life / 5)
+	if ttl := t.issued.Add(maxTokenTTL); ttl.Before(at) {
+		at = ttl
+	}
+	return at.Add(-jitter)
+}
+
+// syncProjected writes every projected volume of the pod, requesting or
+// refreshing tokens as needed, and returns how soon a token wants
+// refreshing (0: none).
+func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Duration, error) {
+	var next time.Duration
+	now := w.a.cfg.Now()
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		if v.Projected == nil {
+			continue
+		}
+		dir := filepath.Join(w.a.podDir(w.uid), volumesDir, v.Name)
+		if err := setupProjectedDir(dir); err != nil {
+			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
+		}
+		files, refresh, err := w.projectedFiles(ctx, pod, v, now)
+		if err != nil {
+			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
+		}
+		if err := writeAtomic(dir, files); err != nil {
+			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
+		}
+		if refresh > 0 && (next == 0 || refresh < next) {
+			next = refresh
+		}
+	}
+	return next, nil
+}
+
+// projectedFiles resolves the sources of one volume to files.
+func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volume, now time.Time) (map[string]projectedFile, time.Duration, error) {
+	mode := os.FileMode(v1.ProjectedDefaultMode)
+	if m := v.Projected.DefaultMode; m != nil {
+		mode = os.FileMode(*m) & 0o777
+	}
+	files := map[string]projectedFile{}
+	var next time.Duration
+	for i, src := range v.Projected.Sources {
+		switch {
+		case src.ServiceAccountToken != nil:
+			t, err := w.token(ctx, pod, fmt.Sprintf("%s/%d", v.Name, i), src.ServiceAccountToken, now)
+			if err != nil {
+				return nil, 0, err
+			}
+			files[src.ServiceAccountToken.Path] = projectedFile{data: []byte(t.token), mode: mode}
+			if d := t.refreshAt(0).Sub(now); next == 0 || d < next {
+				next = max(d, time.Second)
+			}
+		case src.ConfigMap != nil:
+			// kube-root-ca.crt (validation allows no other): the cluster CA.
+			if len(src.ConfigMap.Items) == 0 {
+				files[v1.RootCAKey] = projectedFile{data: w.a.cfg.ClusterCAPEM, mode: mode}
+			}
+			for _, it := range src.ConfigMap.Items {
+				files[it.Path] = projectedFile{data: w.a.cfg.ClusterCAPEM, mode: mode}
+			}
+		case src.DownwardAPI != nil:
+			for _, it := range src.DownwardAPI.Items {
+				if it.FieldRef != nil {
+					files[it.Path] = projectedFile{data: []byte(w.fieldRef(pod, it.FieldRef.FieldPath)), mode: mode}
+				}
+			}
+		}
+	}
+	return files, next, nil
+}
+
+// token returns the held token of a source, or a new one when there is
+// none yet or it is due for a refresh. A failed refresh keeps the old
+// token while it is still valid.
+func (w *podWorker) token(ctx context.Context, pod *v1.Pod, key string, src *v1.ServiceAccountTokenProjection, now time.Time) (*projectedToken, error) {
+	if w.tokens == nil {
+		w.tokens = map[string]*projectedToken{}
+	}
+	held := w.tokens[key]
+	jitter := time.Duration(rand.Float64() * float64(maxTokenJitter))
+	if held != nil && now.Before(held.refreshAt(jitter)) {
+		return held, nil
+	}
+	t, err := w.requestToken(ctx, pod, src, now)
+	if err != nil {
+		if held != nil && now.Before(held.expires) {
+			w.log.Warn("token refresh failed; keeping the current token", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			return held, nil
+		}
+		return nil, err
+	}
+	w.tokens[key] = t
+	return t, nil
+}
+
+// requestToken asks the masters for a token of the pod's service account
+// bound to the pod (POST .../serviceaccounts/{name}/token).
+func (w *podWorker) requestToken(ctx context.Context, pod *v1.Pod, src *v1.ServiceAccountTokenProjection, now time.Time) (*projectedToken, error) {
+	path, err := client.ResourcePath("serviceaccounts", pod.Namespace, pod.Spec.ServiceAccountName, "token")
+	if err != nil {
+		return nil, err
+	}
+	req := v1.TokenRequest{
+		TypeMeta: v1.TypeMeta{Kind: "TokenRequest", APIVersion: v1.AuthenticationAPIVersion},
+		Spec: v1.TokenRequestSpec{ExpirationSeconds: src.ExpirationSeconds,
+			BoundObjectRef: &v1.BoundObjectReference{Kind: "Pod", APIVersion: v1.APIVersion, Name: pod.Name, UID: pod.UID}},
+	}
+	if src.Audience != "" {
+		req.Spec.Audiences = []string{src.Audience}
+	}
+	var out v1.TokenRequest
+	if err := w.a.cfg.Client.Do(ctx, http.MethodPost, path, nil, &req, &out); err != nil {
+		return nil, fmt.Errorf("failed to fetch token: %w", err)
+	}
+	if out.Status.Token == "" || out.Spec.ExpirationSeconds == nil {
+		return nil, fmt.Errorf("failed to fetch token: the answer holds no token")
+	}
+	exp := out.Status.ExpirationTimestamp.Time
+	return &projectedToken{token: out.Status.Token, expires: exp,
+		issued: exp.Add(-time.Duration(*out.Spec.ExpirationSeconds) * time.Second)}, nil
+}
+
+// setupProjectedDir mounts a tmpfs (0755, nosuid, nodev, noexec) on dir,
+// once: a restarted agent finds it mounted.
+func setupProjectedDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	mounted, err := isMountPoint(dir)
+	if err != nil || mounted {
+		return err
+	}
+	opts := fmt.Sprintf("mode=0755,size=%d", projectedTmpfsSize)
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("mount a tmpfs: %w", err)
+	}
+	return nil
+}
+
+// anyStarted reports whether a container of the pod was ever started here
+// (a token refresh failing then must not hold the pod back).
+func (w *podWorker) anyStarted() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, st := range w.containers {
+		if st.id != "" {
+			return true
+		}
+	}
+	return false
+}
