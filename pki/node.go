@@ -75,4 +75,3 @@ func IssueNode(opts IssueNodeOptions, now time.Time) error {
 	}
 	return nil
 }
-

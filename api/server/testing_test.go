@@ -21,8 +21,8 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
-	"orch.io/orch/auth/rbac"
 	nodeauth "orch.io/orch/auth/node"
+	"orch.io/orch/auth/rbac"
 	"orch.io/orch/cluster"
 	"orch.io/orch/pki"
 )

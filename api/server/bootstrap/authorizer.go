@@ -37,4 +37,3 @@ func (InterimAuthorizer) Authorize(_ context.Context, a authorizer.Attributes) (
 	}
 	return authorizer.DecisionNoOpinion, "", nil
 }
-
