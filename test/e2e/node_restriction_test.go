@@ -16,6 +16,7 @@ import (
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/node/ociimage"
 	"orch.io/orch/pki"
+	"orch.io/orch/test/harness"
 )
 
 // A node's credentials reach no further than the node: with node-1's own
@@ -26,7 +27,7 @@ import (
 // drew pods, the token opened every agent. The image case is the last
 // one: an image import that would swap the image under a running pod.
 func TestNodeRestriction(t *testing.T) {
-	c, nodes := nodeCluster(t, 2, false, nil)
+	c, nodes := nodeClusterWith(t, 2, harness.Options{AuditLog: true})
 	admin := c.Client()
 	a := c.NodeClient(nodes[0])
 	nameA, nameB := nodes[0].Name, nodes[1].Name
@@ -110,6 +111,20 @@ func TestNodeRestriction(t *testing.T) {
 		p := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "planted", Namespace: "default"},
 			Spec: v1.PodSpec{NodeName: nameB, Containers: []v1.Container{{Name: "c", Image: "busybox:1.35"}}}}
 		forbidden(t, a.Create(ctxT(t, 10*time.Second), p), "can only create mirror pods")
+	})
+	// Every attack is in the audit log, refused, under node A's name.
+	userA := "system:node:" + nameA
+	waitAudited(t, c, []auditedRequest{
+		{userA, "PATCH", "/api/v1/nodes/" + nameB, true},
+		{userA, "PATCH", "/api/v1/nodes/" + nameA, true},
+		{userA, "PATCH", "/api/v1/nodes/" + nameB + "/status", true},
+		{userA, "PATCH", "/api/v1/namespaces/default/pods/" + podB.Name + "/status", true},
+		{userA, "PATCH", "/api/v1/namespaces/default/pods/web-" + nameA + "/status", true},
+		{userA, "DELETE", "/api/v1/namespaces/default/pods/" + podB.Name, true},
+		{userA, "GET", "/api/v1/namespaces/default/pods/" + podB.Name, true},
+		{userA, "GET", "/api/v1/pods", true},
+		{userA, "GET", "/api/v1/pods", false},
+		{userA, "POST", "/api/v1/namespaces/default/pods", true},
 	})
 	// Nothing of B changed.
 	var after v1.Node

@@ -19,8 +19,16 @@ import (
 // Ready.
 func nodeCluster(t *testing.T, n int, gossip bool, masterArgs []string, nodeArgs ...string) (*harness.Cluster, []*harness.Node) {
 	t.Helper()
+	return nodeClusterWith(t, n, harness.Options{Gossip: gossip, MasterArgs: masterArgs}, nodeArgs...)
+}
+
+// nodeClusterWith is nodeCluster with the cluster's options (Net is set
+// here).
+func nodeClusterWith(t *testing.T, n int, opts harness.Options, nodeArgs ...string) (*harness.Cluster, []*harness.Node) {
+	t.Helper()
 	network := harness.NewNet(t)
-	c := startCluster(t, harness.Options{Net: network, Gossip: gossip, MasterArgs: masterArgs})
+	opts.Net = network
+	c := startCluster(t, opts)
 	var nodes []*harness.Node
 	for i := 0; i < n; i++ {
 		nodes = append(nodes, c.StartNode(network, fmt.Sprintf("node-%d", i+1),

@@ -135,7 +135,7 @@ func canI(t *testing.T, bin string, u *rbacUser, args ...string) bool {
 // nothing more; and kubectl auth can-i (and orchctl's) agree with what the
 // API does.
 func TestRBACUsers(t *testing.T) {
-	c := startCluster(t, harness.Options{Masters: 1})
+	c := startCluster(t, harness.Options{Masters: 1, AuditLog: true})
 	admin := c.Client()
 	ctx := ctxT(t, 2*time.Minute)
 
@@ -236,7 +236,9 @@ func TestRBACUsers(t *testing.T) {
 		{victor, "create", "selfsubjectaccessreviews", "", "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", true},
 		{victor, "create", "subjectaccessreviews", "", "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", false},
 	}
+	var audit []auditedRequest
 	for _, pr := range pairs {
+		audit = append(audit, auditedRequest{pr.u.name, pr.method, pr.path, !pr.wantAllows})
 		args := []string{pr.verb, pr.res}
 		if pr.ns != "" {
 			args = append(args, "-n", pr.ns)
@@ -267,6 +269,17 @@ func TestRBACUsers(t *testing.T) {
 	if err != nil || strings.TrimSpace(out) != "yes" {
 		t.Errorf("orchctl auth can-i --as alice: %q %v", out, err)
 	}
+	// Every request above is in the audit log with its user and answer.
+	audit = append(audit,
+		auditedRequest{"alice", "POST", "/api/v1/namespaces/team-b/pods", true},
+		auditedRequest{"alice", "GET", "/api/v1/nodes", true},
+		auditedRequest{"alice", "POST", "/api/v1/nodes", true},
+		auditedRequest{"victor", "GET", "/api/v1/namespaces/team-a/pods/web", false},
+		auditedRequest{"victor", "GET", "/api/v1/namespaces/team-a/replicationcontrollers", false},
+		auditedRequest{"victor", "DELETE", "/api/v1/namespaces/team-a/pods/web", true},
+		auditedRequest{"victor", "GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", true},
+	)
+	waitAudited(t, c, audit)
 }
 
 func wantStatus(t *testing.T, err error, code int, msgPart string) {

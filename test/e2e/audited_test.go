@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"orch.io/orch/test/harness"
+)
+
+// auditedRequest is a request a test made and expects in the masters'
+// audit logs: by user, HTTP method and path, refused (403) or not.
+type auditedRequest struct {
+	user, method, path string
+	forbidden          bool
+}
+
+// verbsOf are the audit verbs an HTTP method of a resource request can be.
+func verbsOf(method string) []string {
+	switch method {
+	case http.MethodGet:
+		return []string{"get", "list", "watch"}
+	case http.MethodPost:
+		return []string{"create"}
+	case http.MethodPut:
+		return []string{"update"}
+	case http.MethodPatch:
+		return []string{"patch"}
+	case http.MethodDelete:
+		return []string{"delete"}
+	}
+	return []string{strings.ToLower(method)}
+}
+
+// waitAudited waits until every request appears, once it completed, in
+// one of the masters' audit logs with its user and the right answer
+// (Issue 13's done-when 6: every request of the node and RBAC tests is in
+// the audit log with the right user and code).
+func waitAudited(t *testing.T, c *harness.Cluster, reqs []auditedRequest) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "the requests in the audit logs", func() (bool, string) {
+		var evs []auditv1.Event
+		for _, m := range c.Masters {
+			if m.AuditLogPath == "" {
+				t.Fatalf("master %s has no audit log (harness.Options.AuditLog)", m.Name)
+			}
+			evs = append(evs, readAuditLog(t, m.AuditLogPath)...)
+		}
+		for _, r := range reqs {
+			if !audited(evs, r) {
+				return false, fmt.Sprintf("no event of %s %s %s (forbidden %v) among %d", r.user, r.method, r.path, r.forbidden, len(evs))
+			}
+		}
+		return true, ""
+	})
+}
+
+func audited(evs []auditv1.Event, r auditedRequest) bool {
+	for _, ev := range evs {
+		if ev.Stage != auditv1.StageResponseComplete || ev.User.Username != r.user || ev.ResponseStatus == nil {
+			continue
+		}
+		u, err := url.Parse(ev.RequestURI)
+		if err != nil || u.Path != r.path {
+			continue
+		}
+		verbOK := false
+		for _, v := range verbsOf(r.method) {
+			verbOK = verbOK || ev.Verb == v
+		}
+		if verbOK && (ev.ResponseStatus.Code == http.StatusForbidden) == r.forbidden {
+			return true
+		}
+	}
+	return false
+}
