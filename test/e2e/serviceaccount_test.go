@@ -14,17 +14,12 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/auth/rbac"
 	"orch.io/orch/test/harness"
 )
 
 // lspodsImage is busybox plus testdata/lspods, an in-cluster client-go program.
 const lspodsImage = "orch.test/lspods:1"
-
-// readPodsPolicy lets the service account default/reader read pods in
-// its namespace. It is Kubernetes' ABAC (--authorization-policy-file)
-// until orch has RBAC; with RBAC the policy goes and the test creates a
-// RoleBinding of default/reader to the ClusterRole view instead.
-const readPodsPolicy = `{"apiVersion":"abac.authorization.kubernetes.io/v1beta1","kind":"Policy","spec":{"user":"system:serviceaccount:default:reader","namespace":"default","resource":"pods","apiGroup":"*","readonly":true}}`
 
 // Done when 3 of issue 13: a pod running a client-go program with
 // rest.InClusterConfig lists the pods of its namespace when its service
@@ -32,11 +27,7 @@ const readPodsPolicy = `{"apiVersion":"abac.authorization.kubernetes.io/v1beta1"
 // soon as the pod is deleted.
 func TestServiceAccountInClusterClient(t *testing.T) {
 	network := harness.NewNet(t)
-	policy := filepath.Join(t.TempDir(), "policy.jsonl")
-	if err := os.WriteFile(policy, []byte(readPodsPolicy+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := startCluster(t, harness.Options{Net: network, MasterArgs: []string{"--authorization-policy-file", policy}})
+	c := startCluster(t, harness.Options{Net: network})
 	nd := c.StartNode(network, "node-1", "--heartbeat-interval", "1s", "--resync-interval", "2s")
 	cl := c.Client()
 	var podCIDR string
@@ -61,6 +52,13 @@ func TestServiceAccountInClusterClient(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
 	if err := cl.Create(ctx, &v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "reader", Namespace: "default"}}); err != nil {
 		t.Fatalf("create service account reader: %v", err)
+	}
+	// reader may read what the ClusterRole view allows in default; the
+	// account default has no binding.
+	if err := cl.Create(ctx, &v1.RoleBinding{ObjectMeta: v1.ObjectMeta{Name: "reader-view", Namespace: "default"},
+		RoleRef:  v1.RoleRef{APIGroup: v1.RBACGroup, Kind: "ClusterRole", Name: rbac.View},
+		Subjects: []v1.Subject{{Kind: "ServiceAccount", Name: "reader", Namespace: "default"}}}); err != nil {
+		t.Fatalf("bind reader to view: %v", err)
 	}
 	pod := func(name, sa string) *v1.Pod {
 		return &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: name}, Spec: v1.PodSpec{ServiceAccountName: sa, TerminationGracePeriodSeconds: int64p(30),
