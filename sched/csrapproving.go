@@ -2,7 +2,6 @@ package sched
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -94,25 +93,7 @@ func (a *CSRApprover) Pass(ctx context.Context, store *fsm.Store) error {
 		items = append(items, batchItem(cmd))
 		names = append(names, csr.Name)
 	}
-	if len(items) == 0 {
-		return nil
-	}
-	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
-	if err != nil {
-		return err
-	}
-	out, err := a.cfg.Proposer.Apply(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("approve %v: %w", names, err)
-	}
-	results, _ := out.(fsm.BatchResult)
-	for i, r := range results {
-		if r.Err != nil && !v1.IsConflict(r.Err) && !v1.IsNotFound(r.Err) {
-			a.cfg.Logger.Warn("approval not stored", "csr", names[i], "err", r.Err)
-		}
-	}
-	a.cfg.Logger.Info("auto-approved node client certificate requests", "csrs", names)
-	return nil
+	return proposeCSRUpdates(ctx, a.cfg.Proposer, a.cfg.Logger, items, names, "auto-approved node client certificate requests")
 }
 
 // AutoApproval decides one pending request: the approval message and true

@@ -3,7 +3,6 @@ package sched
 import (
 	"context"
 	"crypto"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -140,25 +139,7 @@ func (g *CSRSigner) Pass(ctx context.Context, store *fsm.Store) error {
 		items = append(items, batchItem(cmd))
 		names = append(names, csr.Name)
 	}
-	if len(items) == 0 {
-		return nil
-	}
-	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
-	if err != nil {
-		return err
-	}
-	out, err := g.cfg.Proposer.Apply(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("store certificates of %v: %w", names, err)
-	}
-	results, _ := out.(fsm.BatchResult)
-	for i, r := range results {
-		if r.Err != nil && !v1.IsConflict(r.Err) && !v1.IsNotFound(r.Err) {
-			g.cfg.Logger.Warn("certificate not stored", "csr", names[i], "err", r.Err)
-		}
-	}
-	g.cfg.Logger.Info("signed certificate signing requests", "csrs", names)
-	return nil
+	return proposeCSRUpdates(ctx, g.cfg.Proposer, g.cfg.Logger, items, names, "signed certificate signing requests")
 }
 
 // sign returns the certificate for csr, or why it is refused.
