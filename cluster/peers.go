@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,59 @@ import (
 type peerCheck struct {
 	roots *x509.CertPool
 	raft  atomic.Pointer[raft.Raft]
+	// verified remembers the master certificates that passed
+	// pki.VerifyMasterCertificate, so the internal endpoints, called per
+	// forwarded batch and per read barrier, check a chain once per
+	// certificate rather than per request.
+	verified verifiedCerts
+}
+
+// verifiedCerts is a small set of leaf certificates (by their DER bytes)
+// that verified against the fixed roots, with the master name each
+// carries. An entry is used only within its certificate's validity; the
+// set is emptied when it reaches maxVerified, so a peer presenting many
+// certificates costs memory no more than that.
+type verifiedCerts struct {
+	mu    sync.Mutex
+	names map[string]string
+}
+
+// maxVerified bounds verifiedCerts: a cluster has a handful of masters,
+// each with one certificate at a time (two around a renewal).
+const maxVerified = 64
+
+func (v *verifiedCerts) lookup(leaf *x509.Certificate, now time.Time) (string, bool) {
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return "", false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	name, ok := v.names[string(leaf.Raw)]
+	return name, ok
+}
+
+func (v *verifiedCerts) add(leaf *x509.Certificate, name string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.names == nil || len(v.names) >= maxVerified {
+		v.names = make(map[string]string)
+	}
+	v.names[string(leaf.Raw)] = name
+}
+
+// verifyMaster is pki.VerifyMasterCertificate through the cache.
+func (p *peerCheck) verifyMaster(certs []*x509.Certificate) (string, error) {
+	if len(certs) > 0 {
+		if name, ok := p.verified.lookup(certs[0], time.Now()); ok {
+			return name, nil
+		}
+	}
+	name, err := pki.VerifyMasterCertificate(p.roots, certs)
+	if err != nil {
+		return "", err
+	}
+	p.verified.add(certs[0], name)
+	return name, nil
 }
 
 // configuration is the latest Raft configuration (committed or not, so a
@@ -53,8 +107,8 @@ func (p *peerCheck) configuration() raft.Configuration {
 // that the leader has not reached yet, or one whose Raft is not started —
 // accepts any master certificate, since it holds nothing yet and learns
 // its configuration from the leader that dials it.
-func checkPeer(roots *x509.CertPool, certs []*x509.Certificate, conf raft.Configuration, want string) (string, error) {
-	name, err := pki.VerifyMasterCertificate(roots, certs)
+func checkPeer(verify func([]*x509.Certificate) (string, error), certs []*x509.Certificate, conf raft.Configuration, want string) (string, error) {
+	name, err := verify(certs)
 	if err != nil {
 		return "", err
 	}
@@ -77,7 +131,7 @@ func checkPeer(roots *x509.CertPool, certs []*x509.Certificate, conf raft.Config
 
 // verifyAccepted checks a peer that connected to this master.
 func (p *peerCheck) verifyAccepted(certs []*x509.Certificate) (string, error) {
-	return checkPeer(p.roots, certs, p.configuration(), "")
+	return checkPeer(p.verifyMaster, certs, p.configuration(), "")
 }
 
 // serverTLS is base for the Raft listener: a master certificate is
@@ -99,7 +153,7 @@ func (p *peerCheck) clientTLS(base *tls.Config, want string) *tls.Config {
 	c := base.Clone()
 	c.InsecureSkipVerify = true //nolint:gosec // VerifyConnection verifies the chain and the name.
 	c.VerifyConnection = func(cs tls.ConnectionState) error {
-		_, err := checkPeer(p.roots, cs.PeerCertificates, raft.Configuration{}, want)
+		_, err := checkPeer(p.verifyMaster, cs.PeerCertificates, raft.Configuration{}, want)
 		return err
 	}
 	return c

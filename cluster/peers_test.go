@@ -79,6 +79,7 @@ func TestCheckPeer(t *testing.T) {
 		{ID: "m1", Address: "127.0.0.1:7001"}, {ID: "m2", Address: "127.0.0.1:7002"}, {ID: "m3", Address: "127.0.0.1:7003"}}}
 
 	m1 := masterLeaf(t, root, "m1", nil)
+	p := &peerCheck{roots: roots}
 	for _, tc := range []struct {
 		name  string
 		certs []*x509.Certificate
@@ -119,16 +120,51 @@ func TestCheckPeer(t *testing.T) {
 		{"no certificate", nil, conf, "", "no certificate presented"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := checkPeer(roots, tc.certs, tc.conf, tc.want)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
+			// Twice through one cache: a verdict is the same whether the
+			// certificate was seen before or not.
+			for round := 0; round < 2; round++ {
+				_, err := checkPeer(p.verifyMaster, tc.certs, tc.conf, tc.want)
+				if tc.err == "" {
+					if err != nil {
+						t.Fatalf("round %d: refused: %v", round, err)
+					}
+					continue
 				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("err %v, want one containing %q", err, tc.err)
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("round %d: err %v, want one containing %q", round, err, tc.err)
+				}
 			}
 		})
+	}
+}
+
+// TestVerifiedCertsHonourValidity: a certificate verified while valid is
+// not taken from the cache outside its validity, and the cache stays
+// bounded.
+func TestVerifiedCertsHonourValidity(t *testing.T) {
+	root := newTestCA(t, nil)
+	leaf := masterLeaf(t, root, "m1", nil)
+	var v verifiedCerts
+	v.add(leaf, "m1")
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		hit  bool
+	}{
+		{"within validity", time.Now(), true},
+		{"after NotAfter", leaf.NotAfter.Add(time.Second), false},
+		{"before NotBefore", leaf.NotBefore.Add(-time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if name, ok := v.lookup(leaf, tc.now); ok != tc.hit || (ok && name != "m1") {
+				t.Fatalf("lookup = %q, %v; want hit %v", name, ok, tc.hit)
+			}
+		})
+	}
+	for i := 0; i < 3*maxVerified; i++ {
+		v.add(&x509.Certificate{Raw: []byte{byte(i), byte(i >> 8)}}, "x")
+	}
+	if n := len(v.names); n > maxVerified {
+		t.Fatalf("cache holds %d certificates, bound %d", n, maxVerified)
 	}
 }

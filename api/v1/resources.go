@@ -146,30 +146,40 @@ func Groups() []GroupVersion {
 	return out
 }
 
+// byGroupVersion indexes the table by group version ("" and "v1" for the
+// core group), each list in table order; byPath by group version and plural
+// name. Both are read-only after initialisation: every API request looks
+// its resource up here.
+var byGroupVersion, byPath = func() (map[GroupVersion][]Resource, map[resourceKey]Resource) {
+	gvs := map[GroupVersion][]Resource{}
+	paths := make(map[resourceKey]Resource, len(resources))
+	for _, r := range resources {
+		gv := GroupVersion{Group: r.Group, Version: r.Version}
+		if gv.Version == "" {
+			gv.Version = APIVersion
+		}
+		gvs[gv] = append(gvs[gv], r)
+		paths[resourceKey{gv, r.Name}] = r
+	}
+	return gvs, paths
+}()
+
+// resourceKey names a resource by its group version and plural name.
+type resourceKey struct {
+	gv   GroupVersion
+	name string
+}
+
 // GroupResources returns the resources of one group version ("" and "v1"
 // for the core group), in table order.
 func GroupResources(group, version string) []Resource {
-	var out []Resource
-	for _, r := range resources {
-		rv := r.Version
-		if rv == "" {
-			rv = APIVersion
-		}
-		if r.Group == group && rv == version {
-			out = append(out, r)
-		}
-	}
-	return out
+	return append([]Resource(nil), byGroupVersion[GroupVersion{Group: group, Version: version}]...)
 }
 
 // ResourceIn finds a resource by its plural name in one group version.
 func ResourceIn(group, version, name string) (Resource, bool) {
-	for _, r := range GroupResources(group, version) {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return Resource{}, false
+	r, ok := byPath[resourceKey{GroupVersion{Group: group, Version: version}, name}]
+	return r, ok
 }
 
 // Resources returns every supported resource, in a stable order.
