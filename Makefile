@@ -53,7 +53,7 @@ run-ha: deps build
 # the FSM's apply of arbitrary committed entries; failures land in the
 # package's testdata/fuzz and then run in every `make test`.
 FUZZTIME ?= 10m
-FUZZ_TARGETS := api/server:FuzzCreate api/server:FuzzUpdateStatus fsm:FuzzApplyEntry
+FUZZ_TARGETS := apiserver:FuzzCreate apiserver:FuzzUpdateStatus fsm:FuzzApplyEntry
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== $$fn ($$pkg, $(FUZZTIME))"; \

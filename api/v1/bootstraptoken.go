@@ -9,7 +9,7 @@ import (
 )
 
 // The format of bootstrap tokens, as kubeadm's, and the hash a
-// BootstrapToken stores of one (see api/server/bootstrap for why a hash).
+// BootstrapToken stores of one (see apiserver/bootstrap for why a hash).
 
 // bootstrapTokenRE is kubeadm's BootstrapTokenPattern.
 var bootstrapTokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)

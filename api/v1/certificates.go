@@ -133,7 +133,7 @@ const BootstrapGroup = "bootstrap.orch.io"
 // node presents it once to ask for its certificate. orch has no Secrets,
 // so a token is its own cluster-scoped kind named by the token's id, and it
 // holds only a hash of the secret: the secret never reaches the API server
-// or the Raft log (see api/server/bootstrap for the format and the hash).
+// or the Raft log (see apiserver/bootstrap for the format and the hash).
 type BootstrapToken struct {
 	TypeMeta   `json:",inline"`
 	ObjectMeta `json:"metadata"`

@@ -3,8 +3,8 @@ package main
 import (
 	"github.com/spf13/pflag"
 
-	"orch.io/orch/api/server"
-	"orch.io/orch/api/server/abac"
+	"orch.io/orch/apiserver"
+	"orch.io/orch/apiserver/abac"
 )
 
 // abacFlags is Kubernetes' --authorization-policy-file (ABAC).
@@ -17,7 +17,7 @@ func (f *abacFlags) register(fl *pflag.FlagSet) {
 }
 
 // configure adds the ABAC authorizer when a policy file is given.
-func (f *abacFlags) configure(sc *server.Config) error {
+func (f *abacFlags) configure(sc *apiserver.Config) error {
 	if f.policyFile == "" {
 		return nil
 	}

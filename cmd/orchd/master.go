@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"orch.io/orch/api/server"
-	"orch.io/orch/api/server/bootstrap"
-	"orch.io/orch/api/server/podsecurity"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/apiserver"
+	"orch.io/orch/apiserver/bootstrap"
+	"orch.io/orch/apiserver/podsecurity"
 	nodeauth "orch.io/orch/auth/node"
 	"orch.io/orch/auth/rbac"
 	"orch.io/orch/cluster"
@@ -110,11 +110,11 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.podGCQuarantine, "pod-gc-quarantine", sched.DefaultPodGCQuarantine, "pods bound to a node that does not exist are force-deleted once the node has been missing this long (a registering node keeps its pods)")
 	fl.DurationVar(&f.nodeGrace, "node-grace", 40*time.Second, "a node silent this long becomes Ready=Unknown and gets the node.orch.io/unreachable NoSchedule taint")
 	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
-	fl.IntVar(&f.maxInflight, "max-requests-inflight", server.DefaultMaxRequestsInFlight, "the most read-only API requests served at once; more get 429 (watches, logs and image uploads are not counted; 0: no limit)")
-	fl.IntVar(&f.maxMutating, "max-mutating-requests-inflight", server.DefaultMaxMutatingRequestsInFlight, "the most mutating API requests served at once; more get 429 (0: no limit)")
-	fl.IntVar(&f.maxClientWatches, "max-watches-per-client", server.DefaultMaxWatchesPerClient, "the most open watches of one client (a user); more get 429 (0: no limit)")
-	fl.IntVar(&f.maxWatches, "max-watches", server.DefaultMaxWatches, "the most open watches of this master; more get 429 (0: no limit)")
-	fl.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConnections, "the most connections the API holds open; more wait to be accepted (0: no limit)")
+	fl.IntVar(&f.maxInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInFlight, "the most read-only API requests served at once; more get 429 (watches, logs and image uploads are not counted; 0: no limit)")
+	fl.IntVar(&f.maxMutating, "max-mutating-requests-inflight", apiserver.DefaultMaxMutatingRequestsInFlight, "the most mutating API requests served at once; more get 429 (0: no limit)")
+	fl.IntVar(&f.maxClientWatches, "max-watches-per-client", apiserver.DefaultMaxWatchesPerClient, "the most open watches of one client (a user); more get 429 (0: no limit)")
+	fl.IntVar(&f.maxWatches, "max-watches", apiserver.DefaultMaxWatches, "the most open watches of this master; more get 429 (0: no limit)")
+	fl.IntVar(&f.maxConns, "max-connections", apiserver.DefaultMaxConnections, "the most connections the API holds open; more wait to be accepted (0: no limit)")
 	psd := podsecurity.DefaultConfig()
 	fl.StringVar(&f.podSecurity.Enforce, "pod-security-enforce", psd.Enforce, "Pod Security level (privileged, baseline or restricted, optionally :VERSION such as restricted:v1.30) refused in namespaces without a pod-security.kubernetes.io/enforce label")
 	fl.StringVar(&f.podSecurity.Warn, "pod-security-warn", psd.Warn, "Pod Security level whose violations are returned as warnings in namespaces without a pod-security.kubernetes.io/warn label")
@@ -207,7 +207,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *gossip.Liveness
-	var keyring server.Keyring
+	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
 	if f.gossipAddr != "" {
 		signer, err := gossipSigner(bundle)
@@ -253,7 +253,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		Signer: loadCSRSigner(f.pkiDir, log), Duration: f.clusterSigningDuration}).Run)
 	c.OnLeader("csrcleaner", sched.NewCSRCleaner(sched.CSRCleaningConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 
-	sc := server.DefaultConfig()
+	sc := apiserver.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
 	sc.AdminToken, sc.AgentCertificate = bundle.AdminToken, bundle.Master.GetClientCertificate
 	sc.Authorizers = append(sc.Authorizers, nodeauth.NewAuthorizer(nodeauth.StorePods{Store: c.Store,
@@ -286,7 +286,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		c.Shutdown()
 		return err
 	}
-	api, err := server.New(sc, c)
+	api, err := apiserver.New(sc, c)
 	if err != nil {
 		c.Shutdown()
 		return err

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"orch.io/orch/api/server"
-	"orch.io/orch/api/server/serviceaccount"
+	"orch.io/orch/apiserver"
+	"orch.io/orch/apiserver/serviceaccount"
 	"orch.io/orch/pki"
 )
 
@@ -29,7 +29,7 @@ func (f *saFlags) register(fl *pflag.FlagSet) {
 // serviceAccounts loads sa.key and sa.pub from the PKI directory and
 // wires TokenRequest, the ServiceAccount admission and the token
 // authenticator into the API server's config.
-func (f *saFlags) configure(sc *server.Config, pkiDir string, store serviceaccount.StoreGetter) error {
+func (f *saFlags) configure(sc *apiserver.Config, pkiDir string, store serviceaccount.StoreGetter) error {
 	keys, err := pki.LoadServiceAccountKeys(pkiDir)
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func (f *saFlags) configure(sc *server.Config, pkiDir string, store serviceaccou
 	if err != nil {
 		return err
 	}
-	sc.ServiceAccounts = &server.ServiceAccountConfig{Signer: signer, Audiences: auds, MaxExpiration: f.maxExpiration}
+	sc.ServiceAccounts = &apiserver.ServiceAccountConfig{Signer: signer, Audiences: auds, MaxExpiration: f.maxExpiration}
 	sc.Authenticators = append(sc.Authenticators, authn)
 	return nil
 }

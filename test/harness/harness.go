@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/pki"
 )
 
@@ -370,7 +371,8 @@ func (c *Cluster) NodeClient(nd *Node) *client.Client {
 func (c *Cluster) ConfigPath() string { return filepath.Join(c.PKIDir, pki.AdminConf) }
 
 // WaitLeader waits until a running master reports an elected leader that
-// accepts a linearizable read, and returns the leader's index in Masters.
+// answers a linearizable read of the default namespace (created by the
+// leader once elected), and returns the leader's index in Masters.
 func (c *Cluster) WaitLeader(timeout time.Duration) int {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -389,8 +391,12 @@ func (c *Cluster) WaitLeader(timeout time.Duration) int {
 			}
 			for j, mm := range c.Masters {
 				if mem.Leader == mm.Name && mm.Running() {
+					// Ready for clients once the leader has created the
+					// default namespace (a fresh cluster's first writes
+					// would otherwise race it).
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					_, err := c.Client(j).List(ctx, "namespaces", "", client.ListOptions{})
+					var ns v1.Namespace
+					err := c.Client(j).Get(ctx, "namespaces", "", v1.DefaultNamespace, &ns)
 					cancel()
 					if err == nil {
 						return j

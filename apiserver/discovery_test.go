@@ -1,0 +1,106 @@
+package apiserver
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+)
+
+func TestDiscovery(t *testing.T) {
+	e := newTestEnv(t)
+
+	api := decode[struct {
+		Kind     string   `json:"kind"`
+		Versions []string `json:"versions"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/api", nil))
+	if api.Kind != "APIVersions" || !slices.Equal(api.Versions, []string{"v1"}) {
+		t.Fatalf("/api = %+v", api)
+	}
+
+	apis := decode[map[string]any](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/apis", nil))
+	if apis["kind"] != "APIGroupList" {
+		t.Fatalf("/apis = %v", apis)
+	}
+	var groups []string
+	if g, ok := apis["groups"].([]any); ok {
+		for _, x := range g {
+			groups = append(groups, x.(map[string]any)["name"].(string))
+		}
+	}
+	if want := []string{"authorization.k8s.io", "bootstrap.orch.io", "certificates.k8s.io", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
+		t.Fatalf("/apis groups = %v, want %v", groups, want)
+	}
+	reviews := decode[struct {
+		Resources []apiResource `json:"resources"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/apis/authorization.k8s.io/v1", nil))
+	for _, r := range reviews.Resources {
+		if !slices.Equal(r.Verbs, []string{"create"}) || r.Namespaced {
+			t.Errorf("%s: verbs %v namespaced %v, want create only, cluster-scoped", r.Name, r.Verbs, r.Namespaced)
+		}
+	}
+	if len(reviews.Resources) != 3 {
+		t.Errorf("authorization.k8s.io/v1 lists %d resources, want 3", len(reviews.Resources))
+	}
+	certs := decode[struct {
+		Resources []apiResource `json:"resources"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/apis/certificates.k8s.io/v1", nil))
+	var certNames []string
+	for _, r := range certs.Resources {
+		certNames = append(certNames, r.Name)
+	}
+	if !slices.Equal(certNames, []string{"certificatesigningrequests", "certificatesigningrequests/status", "certificatesigningrequests/approval"}) {
+		t.Fatalf("certificates.k8s.io/v1 resources = %v", certNames)
+	}
+
+	list := decode[struct {
+		Kind         string        `json:"kind"`
+		GroupVersion string        `json:"groupVersion"`
+		Resources    []apiResource `json:"resources"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1", nil))
+	if list.Kind != "APIResourceList" || list.GroupVersion != "v1" {
+		t.Fatalf("/api/v1 kind %q groupVersion %q", list.Kind, list.GroupVersion)
+	}
+	byName := map[string]apiResource{}
+	for _, r := range list.Resources {
+		if _, dup := byName[r.Name]; dup {
+			t.Errorf("%s listed twice", r.Name)
+		}
+		byName[r.Name] = r
+	}
+	for _, tc := range []struct {
+		name, kind string
+		namespaced bool
+		verbs      []string
+	}{
+		{"pods", "Pod", true, []string{"create", "delete", "get", "list", "patch", "update", "watch"}},
+		{"pods/status", "Pod", true, []string{"get", "patch", "update"}},
+		{"pods/binding", "Binding", true, []string{"create"}},
+		{"pods/log", "Pod", true, []string{"get"}},
+		{"nodes/images", "Node", false, []string{"create"}},
+		{"replicationcontrollers/scale", "Scale", true, []string{"get", "update"}},
+		{"nodes", "Node", false, nil},
+		{"nodes/status", "Node", false, nil},
+		{"namespaces", "Namespace", false, nil},
+		{"namespaces/status", "Namespace", false, nil},
+		{"services", "Service", true, nil},
+		{"endpoints", "Endpoints", true, nil},
+	} {
+		r, ok := byName[tc.name]
+		if !ok {
+			t.Errorf("/api/v1 does not list %s", tc.name)
+			continue
+		}
+		if r.Kind != tc.kind || r.Namespaced != tc.namespaced {
+			t.Errorf("%s: kind %q namespaced %v", tc.name, r.Kind, r.Namespaced)
+		}
+		if tc.verbs != nil && !slices.Equal(r.Verbs, tc.verbs) {
+			t.Errorf("%s: verbs %v, want %v", tc.name, r.Verbs, tc.verbs)
+		}
+	}
+	if _, ok := byName["endpoints/status"]; ok {
+		t.Errorf("endpoints/status is listed but endpoints have no status")
+	}
+	if r := byName["pods"]; !slices.Contains(r.ShortNames, "po") {
+		t.Errorf("pods short names %v", r.ShortNames)
+	}
+}

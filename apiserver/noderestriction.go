@@ -1,0 +1,54 @@
+package apiserver
+
+import (
+	"context"
+
+	v1 "orch.io/orch/api/v1"
+	nodeauth "orch.io/orch/auth/node"
+)
+
+// admitNodeRestriction runs the NodeRestriction admission (auth/node.Admit)
+// on a write by a node, before it is proposed: what a node may write
+// depends on the object (its own Node, its own pods, their IPs). old is
+// the stored object (nil for a create), obj the one to be written (nil for
+// a delete). Users that are not nodes pass.
+func (s *Server) admitNodeRestriction(ctx context.Context, req *request, op nodeauth.Operation, obj, old v1.Object) error {
+	u := UserFrom(ctx)
+	self, isNode := nodeauth.NodeIdentity(u)
+	if !isNode {
+		return nil
+	}
+	a := nodeauth.Attributes{User: u, Operation: op, Resource: req.resource.Name, Subresource: req.sub,
+		Name: req.name, Object: obj, OldObject: old}
+	if op == nodeauth.Create && obj != nil {
+		a.Name = obj.GetObjectMeta().Name
+	}
+	if req.resource.Name == "pods" && self != "" {
+		// The pod's IPs are checked against the node's pod CIDR and addresses.
+		if rec, err := s.backend.Store().Get("nodes", "", self); err == nil {
+			a.Node, _ = rec.Object().(*v1.Node)
+		}
+	}
+	return nodeauth.Admit(a)
+}
+
+// admitNodeDelete checks a node's delete of a pod against the stored pod
+// and pins the delete to that pod's UID (unless the caller gave one), so
+// a pod created under the same name meanwhile, perhaps bound to another
+// node, is not deleted. A missing pod is 404, as without the check.
+func (s *Server) admitNodeDelete(ctx context.Context, req *request, uid *string) error {
+	if _, isNode := nodeauth.NodeIdentity(UserFrom(ctx)); !isNode || req.resource.Name != "pods" {
+		return nil
+	}
+	rec, err := s.current(ctx, req, "")
+	if err != nil {
+		return err
+	}
+	if err := s.admitNodeRestriction(ctx, req, nodeauth.Delete, nil, rec.Object()); err != nil {
+		return err
+	}
+	if *uid == "" {
+		*uid = rec.Meta().UID
+	}
+	return nil
+}

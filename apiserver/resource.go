@@ -1,0 +1,423 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/audit"
+	nodeauth "orch.io/orch/auth/node"
+	"orch.io/orch/fsm"
+)
+
+// serveResource handles everything under /api/v1/ and /apis/{group}/{version}/.
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q := r.URL.Query()
+	// As in Kubernetes, a request is authorized before its parameters are
+	// read: a forbidden request is 403 whatever its parameters. (A ?watch
+	// that is not a bool counts as a list here; the two are authorized alike.)
+	req, err := parsePath(r.Method, r.URL.Path, flag(q, "watch"))
+	if err != nil {
+		writeError(w, err)
+		s.metrics.observe("unknown", "unknown", v1.CodeOf(err), start)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() { s.metrics.observe(req.verb, req.resource.Name, rec.code, start) }()
+	if err := s.authorize(r.Context(), resourceAttributes(UserFrom(r.Context()), req, q)); err != nil {
+		writeError(rec, err)
+		return
+	}
+	if err := checkParams(q); err != nil {
+		writeError(rec, err)
+		return
+	}
+	if q.Get("dryRun") != "" && req.verb != "get" && req.verb != "list" && req.verb != "watch" {
+		// orch has no dry run; ignoring the parameter would apply the write.
+		writeError(rec, v1.NewBadRequest("dryRun is not supported"))
+		return
+	}
+	if req.resource.Review && req.verb != "create" {
+		writeError(rec, v1.NewMethodNotAllowed(req.resource.Name+" supports create only"))
+		return
+	}
+	if req.verb == "watch" {
+		s.serveWatch(rec, r, req)
+		return
+	}
+	if isProxySub(req) {
+		s.serveProxy(rec, r, req) // proxied to a node agent; sets its own timeouts
+		return
+	}
+	timeout, err := s.requestTimeout(q)
+	if err != nil {
+		writeError(rec, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
+	r = r.WithContext(withWarnings(ctx, rec.Header()))
+	switch {
+	case req.resource.Review:
+		s.serveReview(rec, r, req)
+	case req.sub == "scale":
+		s.serveScale(rec, r, req)
+	case req.sub == "binding":
+		s.serveBinding(rec, r, req)
+	case req.sub == subToken:
+		s.serveToken(rec, r, req)
+	case req.verb == "create":
+		s.serveCreate(rec, r, req)
+	case req.verb == "get":
+		s.serveGet(rec, r, req)
+	case req.verb == "list":
+		s.serveList(rec, r, req)
+	case req.verb == "update":
+		s.serveUpdate(rec, r, req)
+	case req.verb == "patch":
+		s.servePatch(rec, r, req)
+	case req.verb == "delete":
+		s.serveDelete(rec, r, req)
+	default:
+		writeError(rec, v1.NewMethodNotAllowed(req.verb+" is not supported"))
+	}
+}
+
+// read returns the store for a get or list: linearizable by default; from
+// this master's own state with ?stale=true; and, for ?resourceVersion=N,
+// once this master has applied N (Kubernetes' "not older than"), with 504
+// "Too large resource version" for an N the cluster has not reached.
+func (s *Server) read(r *http.Request) (*fsm.Store, error) {
+	q := r.URL.Query()
+	rv, err := parseResourceVersion(q.Get("resourceVersion"))
+	if err != nil {
+		return nil, err
+	}
+	if rv > 0 {
+		return s.atLeast(r.Context(), rv)
+	}
+	if !flag(q, "stale") {
+		if _, err := s.backend.ReadBarrier(r.Context()); err != nil {
+			return nil, err
+		}
+	}
+	return s.backend.Store(), nil
+}
+
+// apply commits a command and returns the single result's record.
+func (s *Server) apply(ctx context.Context, cmd []byte) (*fsm.Record, error) {
+	res, err := s.backend.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	switch r := res.(type) {
+	case fsm.Result:
+		return r.Record, r.Err
+	case fsm.BatchResult:
+		if len(r) != 1 {
+			return nil, fmt.Errorf("apply: %d results, want 1", len(r))
+		}
+		return r[0].Record, r[0].Err
+	}
+	return nil, fmt.Errorf("apply: unexpected result %T", res)
+}
+
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) {
+	if r.URL.Query().Get("resourceVersionMatch") != "" {
+		writeError(w, v1.NewBadRequest("resourceVersionMatch is forbidden for get"))
+		return
+	}
+	store, err := s.read(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err := store.Get(req.resource.Name, req.namespace, req.name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, rec)
+}
+
+// maxGenerateAttempts bounds retries when a generated name is taken.
+const maxGenerateAttempts = 5
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := decodeObject(req, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if obj.GetObjectMeta().ResourceVersion != "" {
+		writeError(w, v1.NewBadRequest("resourceVersion should not be set on objects to be created"))
+		return
+	}
+	prepareCreate(obj)
+	fillRequester(r.Context(), obj)
+	v1.Default(obj)
+	if err := s.admitLimitRanges(obj); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.admitServiceAccount(r.Context(), obj); err != nil {
+		writeError(w, err)
+		return
+	}
+	m := obj.GetObjectMeta()
+	generated := m.Name == "" && m.GenerateName != ""
+	for attempt := 0; ; attempt++ {
+		if generated {
+			m.Name = v1.GenerateName(m.GenerateName)
+		}
+		if err := v1.Validate(obj); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := s.admitPodSecurity(r.Context(), req, obj, nil); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := s.admitNodeRestriction(r.Context(), req, nodeauth.Create, obj, nil); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := s.admitRBAC(r.Context(), req, obj); err != nil {
+			writeError(w, err)
+			return
+		}
+		cmd, err := s.createCommand(obj)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		rec, err := s.apply(r.Context(), cmd)
+		if err != nil {
+			if generated && v1.IsAlreadyExists(err) && attempt < maxGenerateAttempts {
+				continue
+			}
+			writeError(w, err)
+			return
+		}
+		audit.SetObject(r.Context(), m.Namespace, m.Name, types.UID(m.UID))
+		writeRecord(w, http.StatusCreated, rec)
+		return
+	}
+}
+
+// createCommand encodes the create of obj; a node gets its pod CIDR and a
+// service its ClusterIP and NodePorts from the FSM, which picks free ones.
+func (s *Server) createCommand(obj v1.Object) ([]byte, error) {
+	switch o := obj.(type) {
+	case *v1.Node:
+		return fsm.NewCreateNode(o, s.cfg.ClusterCIDR, s.cfg.NodeCIDRMaskSize)
+	case *v1.Service:
+		return fsm.NewCreateService(o, s.cfg.ServiceCIDR)
+	}
+	return fsm.NewCreate(obj)
+}
+
+// prepareCreate sets the fields the server owns on a new object: uid,
+// creationTimestamp, a clean system metadata and an initial status.
+func prepareCreate(obj v1.Object) {
+	m := obj.GetObjectMeta()
+	m.UID = uuid.NewString()
+	m.CreationTimestamp = v1.NewTime(time.Now())
+	m.ResourceVersion = ""
+	m.Generation = 0
+	m.DeletionTimestamp = nil
+	m.DeletionGracePeriodSeconds = nil
+	switch o := obj.(type) {
+	case *v1.Pod:
+		o.Status = v1.PodStatus{}
+		if o.Spec.NodeName != "" {
+			// Created already bound (as a static assignment): scheduled now.
+			o.Status.Conditions = []v1.PodCondition{{Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: m.CreationTimestamp}}
+		}
+	case *v1.ReplicationController:
+		o.Status = v1.ReplicationControllerStatus{}
+	case *v1.Namespace:
+		o.Status = v1.NamespaceStatus{}
+	}
+}
+
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *request) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := decodeObject(req, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err := s.update(r.Context(), req, obj)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, rec)
+}
+
+// update validates obj against the stored object and commits it. The FSM
+// re-checks the resourceVersion precondition and immutable fields.
+func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.Record, error) {
+	if rv := obj.GetObjectMeta().ResourceVersion; rv != "" {
+		if _, err := strconv.ParseUint(rv, 10, 64); err != nil {
+			return nil, v1.NewInvalid(req.resource.Kind, req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "metadata.resourceVersion",
+				Message: fmt.Sprintf("metadata.resourceVersion: Invalid value: %q: must be a whole number", rv)}})
+		}
+	}
+	old, err := s.current(ctx, req, obj.GetObjectMeta().ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	if rv := obj.GetObjectMeta().ResourceVersion; rv != "" && rv != old.Meta().ResourceVersion {
+		// The FSM makes the same check atomically; answering early keeps a
+		// stale writer from seeing validation errors about someone else's change.
+		return nil, v1.NewConflict(req.resource.Name, req.name,
+			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	if csr, ok := obj.(*v1.CertificateSigningRequest); ok {
+		if req.sub != "" {
+			return s.updateCSRStatus(ctx, req, csr, old)
+		}
+		keepCSR(csr, old)
+	}
+	status := req.sub == "status"
+	if status {
+		// Only the status changes: validate the stored object with the new status.
+		next := v1.DeepCopy(old.Object())
+		v1.CopyStatus(next, obj)
+		next.GetObjectMeta().ResourceVersion = obj.GetObjectMeta().ResourceVersion
+		obj = next
+	} else {
+		v1.Default(obj)
+	}
+	// NodeRestriction first, as Kubernetes' mutating admission runs
+	// before validation: a node overstepping is 403 whatever it sent.
+	if err := s.admitNodeRestriction(ctx, req, nodeauth.Update, obj, old.Object()); err != nil {
+		return nil, err
+	}
+	if err := v1.ValidateUpdate(obj, old.Object()); err != nil {
+		return nil, err
+	}
+	if err := s.admitPodSecurity(ctx, req, obj, old.Object()); err != nil {
+		return nil, err
+	}
+	if !status {
+		if err := s.admitRBAC(ctx, req, obj); err != nil {
+			return nil, err
+		}
+	}
+	cmd, err := fsm.NewUpdate(obj, status)
+	if err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, cmd)
+}
+
+// current returns the stored object an update is checked against. The local
+// copy serves when it agrees with the caller's resourceVersion; a miss or a
+// mismatch may only mean this master is behind, so it takes a read barrier
+// and reads again before answering 404 or 409.
+func (s *Server) current(ctx context.Context, req *request, rv string) (*fsm.Record, error) {
+	rec, err := s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
+	if err == nil && (rv == "" || rv == rec.Meta().ResourceVersion) {
+		return rec, nil
+	}
+	if err != nil && !v1.IsNotFound(err) {
+		return nil, err
+	}
+	if _, err := s.backend.ReadBarrier(ctx); err != nil {
+		return nil, err
+	}
+	return s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
+}
+
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
+	var opts v1.DeleteOptions
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if len(body) > 0 {
+		if err := decodeStrict(body, &opts); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if len(opts.DryRun) > 0 {
+		writeError(w, v1.NewBadRequest("dryRun is not supported"))
+		return
+	}
+	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
+		writeError(w, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds)))
+		return
+	}
+	q := r.URL.Query()
+	if g := q.Get("gracePeriodSeconds"); g != "" {
+		n, err := parseSeconds("gracePeriodSeconds", g)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	if p := q.Get("propagationPolicy"); p != "" {
+		opts.PropagationPolicy = p
+	}
+	if opts.OrphanDependents != nil && *opts.OrphanDependents {
+		opts.PropagationPolicy = v1.PropagationOrphan
+	}
+	switch opts.PropagationPolicy {
+	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
+	default:
+		writeError(w, v1.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", opts.PropagationPolicy)))
+		return
+	}
+	dr := fsm.DeleteRequest{Resource: req.resource.Name, Namespace: req.namespace, Name: req.name,
+		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: opts.PropagationPolicy, Now: v1.NewTime(time.Now())}
+	if p := opts.Preconditions; p != nil {
+		if p.UID != nil {
+			dr.UID = *p.UID
+		}
+		if p.ResourceVersion != nil {
+			if _, err := strconv.ParseUint(*p.ResourceVersion, 10, 64); err != nil {
+				writeError(w, v1.NewBadRequest(fmt.Sprintf("preconditions.resourceVersion: Invalid value: %q: must be a whole number", *p.ResourceVersion)))
+				return
+			}
+			dr.ResourceVersion = *p.ResourceVersion
+		}
+	}
+	if err := s.admitNodeDelete(r.Context(), req, &dr.UID); err != nil {
+		writeError(w, err)
+		return
+	}
+	cmd, err := fsm.Encode(fsm.DeleteCommand, dr)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err := s.apply(r.Context(), cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRecord(w, http.StatusOK, rec)
+}

@@ -1,0 +1,222 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// serveWatch streams changes as newline-delimited WatchEvents. A
+// resourceVersion of "" or "0" first sends every current object as ADDED.
+// Events are strictly after the resourceVersion and in order; several may
+// share one resourceVersion when one entry changed several objects, and the
+// server writes all events of one index before flushing.
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request) {
+	q := r.URL.Query()
+	opts, err := listOptions(req, q)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts.Limit, opts.After = 0, ""
+	timeout := s.cfg.MaxWatchTimeout
+	if t := q.Get("timeoutSeconds"); t != "" {
+		n, err := parseSeconds("timeoutSeconds", t)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if n > 0 && n < int64(timeout/time.Second) {
+			timeout = time.Duration(n) * time.Second
+		}
+	}
+	bookmarks := flag(q, "allowWatchBookmarks")
+	rvParam := q.Get("resourceVersion")
+	if q.Get("resourceVersionMatch") != "" {
+		writeError(w, v1.NewBadRequest("resourceVersionMatch is not allowed for watch"))
+		return
+	}
+
+	var store *fsm.Store
+	var initial []*fsm.Record
+	var from uint64
+	if rvParam == "" || rvParam == "0" {
+		if rvParam == "" {
+			// The linearizable start is bounded like any read: without a
+			// leader it fails with 503 instead of hanging.
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+			store, err = s.read(r.WithContext(ctx))
+			cancel()
+		} else {
+			store = s.backend.Store()
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		res, err := store.List(req.resource.Name, opts)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		initial, from = res.Items, res.Index
+	} else {
+		if from, err = parseResourceVersion(rvParam); err != nil {
+			writeError(w, err)
+			return
+		}
+		// A watch from beyond what the cluster has committed would wait
+		// for ever: answer it as Kubernetes does.
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		store, err = s.atLeast(ctx, from)
+		cancel()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	feed := store.Feed()
+	if _, _, _, _, err := feed.Since(from); err != nil {
+		writeError(w, err)
+		return
+	}
+
+	s.metrics.watches.Inc()
+	defer s.metrics.watches.Dec()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	var buf bytes.Buffer
+	for _, rec := range initial {
+		if err := appendEvent(&buf, v1.Added, rec); err != nil {
+			return
+		}
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		return
+	}
+
+	match := func(rec *fsm.Record) bool {
+		m := rec.Meta()
+		if opts.Namespace != "" && m.Namespace != opts.Namespace {
+			return false
+		}
+		if opts.Labels != nil && !opts.Labels.Matches(labels.Set(m.Labels)) {
+			return false
+		}
+		return opts.Fields == nil || opts.Fields.Matches(rec.Object())
+	}
+	stopping, _ := r.Context().Value(stoppingKey{}).(<-chan struct{}) // nil outside Serve
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	var bookmarkC <-chan time.Time
+	if bookmarks {
+		t := time.NewTicker(s.cfg.WatchBookmarkInterval)
+		defer t.Stop()
+		bookmarkC = t.C
+	}
+	last := from
+	for {
+		evs, feedLast, wait, closed, err := feed.Since(last)
+		if closed {
+			return // the store was replaced by a snapshot restore; the client resumes
+		}
+		if err != nil {
+			buf.Reset()
+			writeErrorEvent(&buf, err)
+			w.Write(buf.Bytes())
+			rc.Flush()
+			return
+		}
+		buf.Reset()
+		for _, ev := range evs {
+			if ev.Resource != req.resource.Name {
+				continue
+			}
+			typ := ev.Type
+			cur := match(ev.Record)
+			if ev.Type == v1.Modified && (opts.Labels != nil || opts.Fields != nil) {
+				prev := ev.Prev != nil && match(ev.Prev)
+				switch {
+				case cur && !prev:
+					typ = v1.Added
+				case !cur && prev:
+					typ, cur = v1.Deleted, true
+				}
+			}
+			if !cur {
+				continue
+			}
+			if err := appendEvent(&buf, typ, ev.Record); err != nil {
+				return
+			}
+		}
+		if feedLast > last {
+			last = feedLast
+		}
+		if buf.Len() > 0 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-deadline.C:
+			return
+		case <-stopping:
+			return
+		case <-store.Abandoned():
+			return
+		case <-bookmarkC:
+			buf.Reset()
+			fmt.Fprintf(&buf, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":"v1","metadata":{"resourceVersion":"%d"}}}`+"\n",
+				req.resource.Kind, last)
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case <-wait:
+		}
+	}
+}
+
+func appendEvent(buf *bytes.Buffer, typ string, rec *fsm.Record) error {
+	b, err := rec.JSON()
+	if err != nil {
+		return err
+	}
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(typ)
+	buf.WriteString(`","object":`)
+	buf.Write(b)
+	buf.WriteString("}\n")
+	return nil
+}
+
+func writeErrorEvent(buf *bytes.Buffer, err error) {
+	se, ok := err.(*v1.StatusError)
+	if !ok {
+		se = v1.NewInternalError(err)
+	}
+	b, _ := jsonMarshal(se.Status)
+	buf.WriteString(`{"type":"ERROR","object":`)
+	buf.Write(b)
+	buf.WriteString("}\n")
+}
