@@ -3,12 +3,14 @@ package podsecurity
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -51,12 +53,13 @@ func toPod(p *v1.Pod) (*corev1.Pod, error) {
 	return out.(*corev1.Pod), nil
 }
 
-func toNamespace(ns *v1.Namespace) (*corev1.Namespace, error) {
-	out, err := convert(ns)
-	if err != nil {
-		return nil, err
-	}
-	return out.(*corev1.Namespace), nil
+// toNamespace is the namespace as the library reads it when it admits a
+// pod or a pod controller: its name and labels (the levels), with the
+// annotations and identity beside them. Built directly rather than by the
+// JSON round trip of convert: it runs on every pod write.
+func toNamespace(ns *v1.Namespace) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name, UID: types.UID(ns.UID),
+		ResourceVersion: ns.ResourceVersion, Labels: maps.Clone(ns.Labels), Annotations: maps.Clone(ns.Annotations)}}
 }
 
 // kinds maps the resources checked to their core/v1 kinds.

@@ -267,11 +267,7 @@ func (g namespaceGetter) GetNamespace(ctx context.Context, name string) (*corev1
 	if err != nil {
 		return nil, fmt.Errorf("get namespace %s: %w", name, err)
 	}
-	out, err := toNamespace(ns)
-	if err != nil {
-		return nil, fmt.Errorf("convert namespace %s: %w", name, err)
-	}
-	return out, nil
+	return toNamespace(ns), nil
 }
 
 // podLister adapts the Store to the library's PodLister.
