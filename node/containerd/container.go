@@ -189,7 +189,7 @@ func (r *Runtime) specOpts(spec *node.ContainerSpec, img client.Image, args []st
 		opts = append(opts, oci.WithPidsLimit(res.PidsLimit))
 	}
 	opts = append(opts, oci.WithCgroup(r.containerCgroup(spec.PodUID, id)))
-	return append(opts, securityOpts(spec.Security, r.kernelHasX32)...)
+	return append(opts, securityOpts(spec.Security, r.compatABIs)...)
 }
 
 // kubeArgs combines the image's entrypoint and cmd with a container's

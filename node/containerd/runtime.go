@@ -67,9 +67,9 @@ type Runtime struct {
 	cfg    Config
 	client *client.Client
 	log    *slog.Logger
-	// kernelHasX32 is whether the kernel runs x32 system calls (the
-	// RuntimeDefault profile keeps its x32 part only then).
-	kernelHasX32 bool
+	// compatABIs are the compatibility ABIs the kernel runs (the
+	// RuntimeDefault profile keeps only their parts).
+	compatABIs compatABIs
 }
 
 var _ node.Runtime = (*Runtime)(nil)
@@ -119,10 +119,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Address, err)
 	}
 	r := &Runtime{
-		cfg:          cfg,
-		client:       c,
-		kernelHasX32: probeKernelX32(),
-		log:          cfg.Logger.With("subsystem", "containerd", "namespace", cfg.Namespace),
+		cfg:        cfg,
+		client:     c,
+		compatABIs: probeCompatABIs(),
+		log:        cfg.Logger.With("subsystem", "containerd", "namespace", cfg.Namespace),
 	}
 	if _, hasDeadline := ctx.Deadline(); !hasDeadline {
 		var cancel context.CancelFunc
@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Address, err)
 	}
 	r.log.Debug("connected", "address", cfg.Address, "version", v)
+	r.log.Info("seccomp RuntimeDefault architectures follow the kernel's ABIs", "x32", r.compatABIs.X32, "ia32", r.compatABIs.IA32)
 	return r, nil
 }
 

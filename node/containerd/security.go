@@ -26,7 +26,7 @@ import (
 // As with CRI, no_new_privs is set only for allowPrivilegeEscalation:
 // false (containerd's default spec sets it; Kubernetes' default is to
 // allow escalation, e.g. through setuid binaries of the image).
-func securityOpts(sec node.ContainerSecurity, kernelHasX32 bool) []oci.SpecOpts {
+func securityOpts(sec node.ContainerSecurity, abis compatABIs) []oci.SpecOpts {
 	opts := []oci.SpecOpts{oci.WithNewPrivileges}
 	if sec.RunAsUser != nil || sec.RunAsGroup != nil {
 		opts = append(opts, withRunAs(sec.RunAsUser, sec.RunAsGroup))
@@ -55,7 +55,7 @@ func securityOpts(sec node.ContainerSecurity, kernelHasX32 bool) []oci.SpecOpts 
 		case node.SeccompLocalhost:
 			opts = append(opts, seccomp.WithProfile(sec.SeccompProfilePath))
 		default:
-			opts = append(opts, withRuntimeDefaultSeccomp(kernelHasX32))
+			opts = append(opts, withRuntimeDefaultSeccomp(abis))
 		}
 	}
 	return opts
