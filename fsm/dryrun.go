@@ -51,14 +51,19 @@ func dryResult(w *writeTxn, r Result) Result {
 	if r.Record == nil {
 		return r
 	}
-	rv := ""
-	for _, ev := range w.events {
-		if ev.Record == r.Record {
-			if ev.Prev != nil {
-				rv = ev.Prev.Meta().ResourceVersion
-			}
+	var ev *Event
+	for i := range w.events {
+		if w.events[i].Record == r.Record {
+			ev = &w.events[i]
 			break
 		}
+	}
+	if ev == nil {
+		return r // not written: the record is the stored one (a no-op scale)
+	}
+	rv := ""
+	if ev.Prev != nil {
+		rv = ev.Prev.Meta().ResourceVersion
 	}
 	obj := v1.DeepCopy(r.Record.Object())
 	obj.GetObjectMeta().ResourceVersion = rv
