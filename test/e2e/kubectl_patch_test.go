@@ -260,6 +260,23 @@ func TestKubectlPatch(t *testing.T) {
 			t.Fatalf("a dry-run delete touched the namespace: %v %+v", err, ns.Status)
 		}
 	})
+	t.Run("drain (cordon patch, protobuf delete of its pod)", func(t *testing.T) {
+		if err := admin.Create(ctx, &v1.Node{ObjectMeta: v1.ObjectMeta{Name: "drained"}}); err != nil {
+			t.Fatal(err)
+		}
+		pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: bound, namespace: e2e-patch}\nspec:\n  nodeName: drained\n  containers: [{name: c, image: busybox:1.36}]\n"
+		k.ok(pod, "create", noValidate, "-f", "-")
+		// No agent runs on the node to confirm a graceful stop: the pod goes at once with grace 0.
+		k.ok("", "drain", "drained", "--force", "--grace-period=0", "--timeout=60s")
+		var n v1.Node
+		if err := admin.Get(ctx, "nodes", "", "drained", &n); err != nil || !n.Spec.Unschedulable {
+			t.Fatalf("the node is not cordoned: %v %+v", err, n.Spec)
+		}
+		var p v1.Pod
+		if err := admin.Get(ctx, "pods", "e2e-patch", "bound", &p); !v1.IsNotFound(err) {
+			t.Fatalf("drain left the pod: %v", err)
+		}
+	})
 	t.Run("delete (protobuf options)", func(t *testing.T) {
 		k.ok("", "delete", "service", "web")
 		var svc v1.Service
