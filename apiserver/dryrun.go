@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 // dryRunKey marks a request's context as dryRun=All.
@@ -55,10 +56,14 @@ func checkDryRun(verb string, values []string) (bool, error) {
 }
 
 // dryApply answers a command as committing it next would, without
-// proposing it: after a read barrier (so the answer is the leader's), the
-// FSM's own apply runs against this master's store in a transaction that
-// is thrown away (fsm.Store.DryRun).
+// proposing it: the same round-trip check as a real write (fsm.Verify),
+// then, after a read barrier (so the answer is the leader's), the FSM's own
+// apply against this master's store in a transaction that is thrown away
+// (fsm.Store.DryRun).
 func (s *Server) dryApply(ctx context.Context, cmd []byte) (any, error) {
+	if err := fsm.Verify(cmd); err != nil {
+		return nil, err
+	}
 	if _, err := s.backend.ReadBarrier(ctx); err != nil {
 		return nil, fmt.Errorf("dry run: %w", err)
 	}
