@@ -19,7 +19,7 @@ import (
 )
 
 // protobufContentType is Kubernetes' protobuf media type, which typed
-// clients send: kubectl create namespace|service|secret, the DeleteOptions
+// clients send: kubectl create namespace|service, the DeleteOptions
 // of drain and delete, auth can-i's SelfSubjectAccessReview.
 const protobufContentType = "application/vnd.kubernetes.protobuf"
 

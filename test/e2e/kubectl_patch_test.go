@@ -32,7 +32,6 @@ func kubectlBinary(t *testing.T) string {
 
 // kubectlRunner runs kubectl as the cluster's admin.
 type kubectlRunner struct {
-	t          *testing.T
 	bin        string
 	kubeconfig string
 	home       string
@@ -50,7 +49,7 @@ func newKubectl(t *testing.T, c *harness.Cluster) *kubectlRunner {
 	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: orch\n  cluster:\n    server: " + cfg.Servers[0] +
 		"\n    certificate-authority: " + caFile + "\nusers:\n- name: admin\n  user:\n    token: " + cfg.Token +
 		"\ncontexts:\n- name: orch\n  context: {cluster: orch, user: admin, namespace: default}\ncurrent-context: orch\n"
-	k := &kubectlRunner{t: t, bin: kubectlBinary(t), kubeconfig: filepath.Join(dir, "kubeconfig"), home: filepath.Join(dir, "home")}
+	k := &kubectlRunner{bin: kubectlBinary(t), kubeconfig: filepath.Join(dir, "kubeconfig"), home: filepath.Join(dir, "home")}
 	if err := os.WriteFile(k.kubeconfig, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +57,8 @@ func newKubectl(t *testing.T, c *harness.Cluster) *kubectlRunner {
 }
 
 // run runs kubectl with stdin and returns its output and exit code.
-func (k *kubectlRunner) run(stdin string, args ...string) (stdout, stderr string, code int) {
-	k.t.Helper()
+func (k *kubectlRunner) run(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(k.bin, append([]string{"--kubeconfig", k.kubeconfig, "--request-timeout=30s"}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+k.home, "KUBECONFIG="+k.kubeconfig, "KUBECTL_EXTERNAL_DIFF=diff -u")
 	cmd.Stdin = strings.NewReader(stdin)
@@ -72,17 +71,17 @@ func (k *kubectlRunner) run(stdin string, args ...string) (stdout, stderr string
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	default:
-		k.t.Fatalf("kubectl %v: %v", args, err)
+		t.Fatalf("kubectl %v: %v", args, err)
 	}
 	return out.String(), errb.String(), code
 }
 
 // ok runs kubectl and fails the test unless it succeeds.
-func (k *kubectlRunner) ok(stdin string, args ...string) string {
-	k.t.Helper()
-	out, errOut, code := k.run(stdin, args...)
+func (k *kubectlRunner) ok(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, code := k.run(t, stdin, args...)
 	if code != 0 {
-		k.t.Fatalf("kubectl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+		t.Fatalf("kubectl %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
 	}
 	return out
 }
@@ -130,7 +129,7 @@ func TestKubectlPatch(t *testing.T) {
 	admin := c.Client()
 	ctx := ctxT(t, 3*time.Minute)
 	k := newKubectl(t, c)
-	getRC := func() *v1.ReplicationController {
+	getRC := func(t *testing.T) *v1.ReplicationController {
 		t.Helper()
 		var rc v1.ReplicationController
 		if err := admin.Get(ctx, "replicationcontrollers", "default", "web", &rc); err != nil {
@@ -138,7 +137,7 @@ func TestKubectlPatch(t *testing.T) {
 		}
 		return &rc
 	}
-	container := func(rc *v1.ReplicationController, name string) *v1.Container {
+	container := func(t *testing.T, rc *v1.ReplicationController, name string) *v1.Container {
 		t.Helper()
 		for i := range rc.Spec.Template.Spec.Containers {
 			if c := &rc.Spec.Template.Spec.Containers[i]; c.Name == name {
@@ -159,14 +158,14 @@ func TestKubectlPatch(t *testing.T) {
 	const noValidate = "--validate=false"
 
 	t.Run("create namespace (protobuf)", func(t *testing.T) {
-		k.ok("", "create", "namespace", "e2e-patch")
+		k.ok(t, "", "create", "namespace", "e2e-patch")
 		var ns v1.Namespace
 		if err := admin.Get(ctx, "namespaces", "", "e2e-patch", &ns); err != nil {
 			t.Fatalf("the namespace was not created: %v", err)
 		}
 	})
 	t.Run("create service clusterip (protobuf)", func(t *testing.T) {
-		k.ok("", "create", "service", "clusterip", "web", "--tcp=80:8080")
+		k.ok(t, "", "create", "service", "clusterip", "web", "--tcp=80:8080")
 		var svc v1.Service
 		if err := admin.Get(ctx, "services", "default", "web", &svc); err != nil {
 			t.Fatalf("the service was not created: %v", err)
@@ -176,10 +175,10 @@ func TestKubectlPatch(t *testing.T) {
 		}
 	})
 	t.Run("apply twice with a changed ports list", func(t *testing.T) {
-		k.ok(rcManifest("80", "443"), "apply", noValidate, "-f", "-")
-		k.ok(rcManifest("8080", "80"), "apply", noValidate, "-f", "-")
-		rc := getRC()
-		if got := ports(container(rc, "web")); len(got) != 2 || got[0] != 8080 || got[1] != 80 {
+		k.ok(t, rcManifest("80", "443"), "apply", noValidate, "-f", "-")
+		k.ok(t, rcManifest("8080", "80"), "apply", noValidate, "-f", "-")
+		rc := getRC(t)
+		if got := ports(container(t, rc, "web")); len(got) != 2 || got[0] != 8080 || got[1] != 80 {
 			t.Fatalf("ports after the second apply: %v", got)
 		}
 		if len(rc.Spec.Template.Spec.Containers) != 2 {
@@ -187,69 +186,69 @@ func TestKubectlPatch(t *testing.T) {
 		}
 	})
 	t.Run("patch strategic", func(t *testing.T) {
-		k.ok("", "patch", "rc", "web", "--type=strategic", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"side","image":"busybox:1.35"}]}}}}`)
-		rc := getRC()
-		if container(rc, "side").Image != "busybox:1.35" || container(rc, "web").Image != "busybox:1.36" {
+		k.ok(t, "", "patch", "rc", "web", "--type=strategic", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"side","image":"busybox:1.35"}]}}}}`)
+		rc := getRC(t)
+		if container(t, rc, "side").Image != "busybox:1.35" || container(t, rc, "web").Image != "busybox:1.36" {
 			t.Fatalf("a name-keyed patch did not merge: %+v", rc.Spec.Template.Spec.Containers)
 		}
 	})
 	t.Run("patch merge", func(t *testing.T) {
-		k.ok("", "patch", "rc", "web", "--type=merge", "-p", `{"metadata":{"labels":{"patched":"merge"}}}`)
-		if got := getRC().Labels["patched"]; got != "merge" {
+		k.ok(t, "", "patch", "rc", "web", "--type=merge", "-p", `{"metadata":{"labels":{"patched":"merge"}}}`)
+		if got := getRC(t).Labels["patched"]; got != "merge" {
 			t.Fatalf("label %q", got)
 		}
 	})
 	t.Run("patch json", func(t *testing.T) {
-		k.ok("", "patch", "rc", "web", "--type=json", "-p", `[{"op":"test","path":"/metadata/labels/patched","value":"merge"},{"op":"replace","path":"/metadata/labels/patched","value":"json"}]`)
-		if got := getRC().Labels["patched"]; got != "json" {
+		k.ok(t, "", "patch", "rc", "web", "--type=json", "-p", `[{"op":"test","path":"/metadata/labels/patched","value":"merge"},{"op":"replace","path":"/metadata/labels/patched","value":"json"}]`)
+		if got := getRC(t).Labels["patched"]; got != "json" {
 			t.Fatalf("label %q", got)
 		}
-		_, _, code := k.run("", "patch", "rc", "web", "--type=json", "-p", `[{"op":"test","path":"/metadata/labels/patched","value":"other"}]`)
+		_, _, code := k.run(t, "", "patch", "rc", "web", "--type=json", "-p", `[{"op":"test","path":"/metadata/labels/patched","value":"other"}]`)
 		if code == 0 {
 			t.Fatalf("a failed test op succeeded")
 		}
 	})
 	t.Run("set image", func(t *testing.T) {
-		k.ok("", "set", "image", "rc/web", "web=busybox:1.34")
-		rc := getRC()
-		if container(rc, "web").Image != "busybox:1.34" || container(rc, "side").Image != "busybox:1.35" {
+		k.ok(t, "", "set", "image", "rc/web", "web=busybox:1.34")
+		rc := getRC(t)
+		if container(t, rc, "web").Image != "busybox:1.34" || container(t, rc, "side").Image != "busybox:1.35" {
 			t.Fatalf("images %+v", rc.Spec.Template.Spec.Containers)
 		}
 	})
 	t.Run("set env", func(t *testing.T) {
-		k.ok("", "set", "env", "rc/web", "-c", "web", "GREETING=hello")
-		k.ok("", "set", "env", "rc/web", "-c", "web", "OTHER=1")
-		env := container(getRC(), "web").Env
+		k.ok(t, "", "set", "env", "rc/web", "-c", "web", "GREETING=hello")
+		k.ok(t, "", "set", "env", "rc/web", "-c", "web", "OTHER=1")
+		env := container(t, getRC(t), "web").Env
 		if len(env) != 2 || env[0].Name != "GREETING" || env[0].Value != "hello" || env[1].Name != "OTHER" {
 			t.Fatalf("env %+v", env)
 		}
 	})
 	t.Run("scale rc", func(t *testing.T) {
-		k.ok("", "scale", "rc", "web", "--replicas=3")
-		if rc := getRC(); rc.Spec.Replicas == nil || *rc.Spec.Replicas != 3 {
+		k.ok(t, "", "scale", "rc", "web", "--replicas=3")
+		if rc := getRC(t); rc.Spec.Replicas == nil || *rc.Spec.Replicas != 3 {
 			t.Fatalf("replicas %v", rc.Spec.Replicas)
 		}
 	})
 	t.Run("diff and server dry runs change nothing", func(t *testing.T) {
-		before := getRC()
+		before := getRC(t)
 		changed := strings.Replace(rcManifest("8080", "80", "9090"), "replicas: 1", "replicas: 5", 1)
-		out, errOut, code := k.run(changed, "diff", "-f", "-")
+		out, errOut, code := k.run(t, changed, "diff", "-f", "-")
 		if code != 1 || !strings.Contains(out, "containerPort: 9090") {
 			t.Fatalf("kubectl diff: exit %d (want 1: differences)\nstdout: %s\nstderr: %s", code, out, errOut)
 		}
-		k.ok(changed, "apply", noValidate, "--dry-run=server", "-f", "-")
+		k.ok(t, changed, "apply", noValidate, "--dry-run=server", "-f", "-")
 		pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: dry, namespace: default}\nspec:\n  containers: [{name: c, image: busybox:1.36}]\n"
-		if out := k.ok(pod, "create", noValidate, "--dry-run=server", "-f", "-"); !strings.Contains(out, "pod/dry created (server dry run)") {
+		if out := k.ok(t, pod, "create", noValidate, "--dry-run=server", "-f", "-"); !strings.Contains(out, "pod/dry created (server dry run)") {
 			t.Errorf("create --dry-run=server said %q", out)
 		}
-		k.ok("", "delete", "rc", "web", "--dry-run=server")
-		k.ok("", "delete", "namespace", "e2e-patch", "--dry-run=server")
-		after := getRC()
+		k.ok(t, "", "delete", "rc", "web", "--dry-run=server")
+		k.ok(t, "", "delete", "namespace", "e2e-patch", "--dry-run=server")
+		after := getRC(t)
 		// The replication manager writes the status meanwhile: compare the spec's generation.
 		if after.Generation != before.Generation || *after.Spec.Replicas != *before.Spec.Replicas || after.DeletionTimestamp != nil ||
-			len(ports(container(after, "web"))) != 2 {
+			len(ports(container(t, after, "web"))) != 2 {
 			t.Fatalf("a dry run changed the rc: generation %d→%d replicas %d→%d ports %v", before.Generation, after.Generation,
-				*before.Spec.Replicas, *after.Spec.Replicas, ports(container(after, "web")))
+				*before.Spec.Replicas, *after.Spec.Replicas, ports(container(t, after, "web")))
 		}
 		var p v1.Pod
 		if err := admin.Get(ctx, "pods", "default", "dry", &p); !v1.IsNotFound(err) {
@@ -265,9 +264,9 @@ func TestKubectlPatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: bound, namespace: e2e-patch}\nspec:\n  nodeName: drained\n  containers: [{name: c, image: busybox:1.36}]\n"
-		k.ok(pod, "create", noValidate, "-f", "-")
+		k.ok(t, pod, "create", noValidate, "-f", "-")
 		// No agent runs on the node to confirm a graceful stop: the pod goes at once with grace 0.
-		k.ok("", "drain", "drained", "--force", "--grace-period=0", "--timeout=60s")
+		k.ok(t, "", "drain", "drained", "--force", "--grace-period=0", "--timeout=60s")
 		var n v1.Node
 		if err := admin.Get(ctx, "nodes", "", "drained", &n); err != nil || !n.Spec.Unschedulable {
 			t.Fatalf("the node is not cordoned: %v %+v", err, n.Spec)
@@ -278,7 +277,7 @@ func TestKubectlPatch(t *testing.T) {
 		}
 	})
 	t.Run("delete (protobuf options)", func(t *testing.T) {
-		k.ok("", "delete", "service", "web")
+		k.ok(t, "", "delete", "service", "web")
 		var svc v1.Service
 		if err := admin.Get(ctx, "services", "default", "web", &svc); !v1.IsNotFound(err) {
 			t.Fatalf("the service is still there: %v", err)
