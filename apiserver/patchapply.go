@@ -93,7 +93,14 @@ func (s *Server) readPatch(w http.ResponseWriter, r *http.Request) (*patchBody, 
 // patchStrategy and patchMergeKey tags drive a strategic merge patch, as
 // k8s.io/api's types do in Kubernetes. maxCopyBytes bounds how much a JSON
 // patch's copy operations may add.
-func applyPatch(p *patchBody, cur []byte, schema any, maxCopyBytes int64) ([]byte, error) {
+func applyPatch(p *patchBody, cur []byte, schema any, maxCopyBytes int64) (out []byte, err error) {
+	defer func() {
+		// The patch libraries panic on some malformed patches (a merge key
+		// whose value is a list): the patch is bad, the master carries on.
+		if r := recover(); r != nil {
+			out, err = nil, v1.NewBadRequest(fmt.Sprintf("the patch does not apply: %v", r))
+		}
+	}()
 	switch p.typ {
 	case mergePatchType:
 		out, err := jsonpatch.MergePatch(cur, p.raw)
