@@ -3,8 +3,6 @@ package apiserver
 import (
 	"net/http"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -12,43 +10,19 @@ import (
 // maxPatchAttempts bounds the read-patch-CAS loop under contention.
 const maxPatchAttempts = 8
 
-// servePatch applies a JSON merge patch (RFC 7386). It reads the current
-// object, patches it, and commits with the object's resourceVersion as a
-// precondition, retrying on conflict, as Kubernetes does. A patch that sets
-// metadata.resourceVersion itself makes the conflict the caller's.
+// servePatch applies a merge (RFC 7386), strategic merge or JSON (RFC 6902)
+// patch. It reads the current object, patches it, and commits with the
+// object's resourceVersion as a precondition, retrying on conflict, as
+// Kubernetes does. A patch that sets metadata.resourceVersion to another
+// value makes the conflict the caller's.
 func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request) {
-	patch, err := s.readBody(w, r, "application/merge-patch+json", "application/strategic-merge-patch+json", "application/json")
+	p, err := s.readPatch(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if len(patch) == 0 {
-		writeError(w, v1.NewBadRequest("the patch is empty"))
-		return
-	}
-	var probe map[string]any
-	if err := decodeStrict(patch, &probe); err != nil {
-		writeError(w, v1.NewBadRequest("the patch must be a JSON object: "+err.Error()))
-		return
-	}
-	if probe == nil {
-		// A null merge patch replaces the whole object with null (RFC 7386).
-		writeError(w, v1.NewBadRequest("the patch must be a JSON object, not null"))
-		return
-	}
-	userRV := false
-	if md, ok := probe["metadata"].(map[string]any); ok {
-		_, userRV = md["resourceVersion"]
-	}
 	for attempt := 0; ; attempt++ {
-		// The first attempt patches the local copy; a conflict may mean it
-		// was behind, so later attempts read after a barrier.
-		var cur *fsm.Record
-		if attempt == 0 {
-			cur, err = s.current(r.Context(), req, "")
-		} else if _, err = s.backend.ReadBarrier(r.Context()); err == nil {
-			cur, err = s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
-		}
+		cur, err := s.patchBase(r, req, req.resource.Name, attempt)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -58,9 +32,12 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		patched, err := jsonpatch.MergePatch(raw, patch)
+		patched, err := applyPatch(p, raw, req.resource.New(), s.cfg.MaxBodyBytes)
 		if err != nil {
-			writeError(w, v1.NewBadRequest("apply merge patch: "+err.Error()))
+			if attempt == 0 && v1.CodeOf(err) == http.StatusUnprocessableEntity {
+				continue // a JSON patch's test may have failed on a stale local copy
+			}
+			writeError(w, err)
 			return
 		}
 		obj, err := decodeObject(req, patched)
@@ -68,12 +45,12 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		if !userRV {
-			obj.GetObjectMeta().ResourceVersion = cur.Meta().ResourceVersion
-		}
+		// The patch left the resourceVersion as it was: no precondition of
+		// the caller's, so a conflict is retried on a fresh read.
+		retry := obj.GetObjectMeta().ResourceVersion == cur.Meta().ResourceVersion
 		rec, err := s.update(r.Context(), req, obj)
 		if err != nil {
-			if v1.IsConflict(err) && !userRV && attempt < maxPatchAttempts {
+			if v1.IsConflict(err) && retry && attempt < maxPatchAttempts {
 				continue
 			}
 			writeError(w, err)
@@ -82,4 +59,20 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 		writeRecord(w, http.StatusOK, rec)
 		return
 	}
+}
+
+// patchBase reads the object a patch attempt starts from. The first
+// attempt reads the local copy; a later one may follow a conflict that
+// means this master was behind, so it reads after a barrier.
+func (s *Server) patchBase(r *http.Request, req *request, resource string, attempt int) (*fsm.Record, error) {
+	if attempt == 0 {
+		if resource == req.resource.Name {
+			return s.current(r.Context(), req, "")
+		}
+		return s.backend.Store().Get(resource, req.namespace, req.name)
+	}
+	if _, err := s.backend.ReadBarrier(r.Context()); err != nil {
+		return nil, err
+	}
+	return s.backend.Store().Get(resource, req.namespace, req.name)
 }

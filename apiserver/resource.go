@@ -39,8 +39,15 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, err)
 		return
 	}
-	if q.Get("dryRun") != "" && req.verb != "get" && req.verb != "list" && req.verb != "watch" {
-		// orch has no dry run; ignoring the parameter would apply the write.
+	dryRun := false
+	if req.verb != "get" && req.verb != "list" && req.verb != "watch" {
+		if dryRun, err = checkDryRun(req.verb, q["dryRun"]); err != nil {
+			writeError(rec, err)
+			return
+		}
+	}
+	if dryRun && isProxySub(req) {
+		// A node agent cannot pretend: refused as Kubernetes refuses connecters.
 		writeError(rec, v1.NewBadRequest("dryRun is not supported"))
 		return
 	}
@@ -64,6 +71,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 5*time.Second))
+	if dryRun {
+		ctx = withDryRun(ctx)
+	}
 	r = r.WithContext(withWarnings(ctx, rec.Header()))
 	switch {
 	case req.resource.Review:
@@ -113,8 +123,14 @@ func (s *Server) read(r *http.Request) (*fsm.Store, error) {
 }
 
 // apply commits a command and returns the single result's record.
+// In a dry run (dryRun=All) the command is checked against the store and
+// never proposed; the record is what would be stored.
 func (s *Server) apply(ctx context.Context, cmd []byte) (*fsm.Record, error) {
-	res, err := s.backend.Apply(ctx, cmd)
+	apply := s.backend.Apply
+	if isDryRun(ctx) {
+		apply = s.dryApply
+	}
+	res, err := apply(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +168,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) 
 const maxGenerateAttempts = 5
 
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *request) {
-	body, err := s.readBody(w, r)
+	body, err := s.readObjectBody(w, r, req.resource.Kind, req.resource.GroupVersion())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -255,7 +271,7 @@ func prepareCreate(obj v1.Object) {
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *request) {
-	body, err := s.readBody(w, r)
+	body, err := s.readObjectBody(w, r, req.resource.Kind, req.resource.GroupVersion())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -351,7 +367,7 @@ func (s *Server) current(ctx context.Context, req *request, rv string) (*fsm.Rec
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
 	var opts v1.DeleteOptions
-	body, err := s.readBody(w, r)
+	body, err := s.readObjectBody(w, r, "DeleteOptions", "")
 	if err != nil {
 		writeError(w, err)
 		return
@@ -363,8 +379,14 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		}
 	}
 	if len(opts.DryRun) > 0 {
-		writeError(w, v1.NewBadRequest("dryRun is not supported"))
-		return
+		dry, err := checkDryRun("delete", opts.DryRun)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if dry {
+			r = r.WithContext(withDryRun(r.Context()))
+		}
 	}
 	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
 		writeError(w, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds)))

@@ -296,24 +296,3 @@ func (e *testEnv) createOwnedPods(t *testing.T, rc *v1.ReplicationController, na
 	}
 	return names
 }
-
-// orch has no dry run: a write asking for one is refused rather than
-// applied for real (kubectl --dry-run=server sends dryRun=All).
-func TestDryRunIsRefused(t *testing.T) {
-	e := newTestEnv(t)
-	e.createPod(t, "p", map[string]string{"v": "1"})
-	e.expectStatus(t, http.StatusBadRequest, http.MethodPost, podPath("")+"?dryRun=All", newPod("q", nil))
-	e.expectStatus(t, http.StatusNotFound, http.MethodGet, podPath("q"), nil)
-	cur := e.getPod(t, "p")
-	cur.Labels["v"] = "2"
-	e.expectStatus(t, http.StatusBadRequest, http.MethodPut, podPath("p")+"?dryRun=All", cur)
-	e.expectStatus(t, http.StatusBadRequest, http.MethodPatch, podPath("p")+"?dryRun=All", `{"metadata":{"labels":{"v":"3"}}}`,
-		withContentType("application/merge-patch+json"))
-	e.expectStatus(t, http.StatusBadRequest, http.MethodDelete, podPath("p")+"?dryRun=All", nil)
-	e.expectStatus(t, http.StatusBadRequest, http.MethodDelete, podPath("p"), `{"dryRun":["All"]}`)
-	if got := e.getPod(t, "p"); got.Labels["v"] != "1" || got.ResourceVersion != cur.ResourceVersion {
-		t.Fatalf("a dry run changed the pod: %v", got.Labels)
-	}
-	// Reads do not care.
-	e.expectCode(t, http.StatusOK, http.MethodGet, podPath("p")+"?dryRun=All", nil)
-}

@@ -22,16 +22,10 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, v1.NewMethodNotAllowed(req.resource.Name+" supports create only"))
 		return
 	}
-	body, err := s.readBody(w, r, "application/json", protobufContentType)
+	body, err := s.readObjectBody(w, r, req.resource.Kind, req.resource.GroupVersion())
 	if err != nil {
 		writeError(w, err)
 		return
-	}
-	if isProtobuf(r) {
-		if body, err = s.reviews.toJSON(req, body); err != nil {
-			writeError(w, err)
-			return
-		}
 	}
 	obj, err := decodeObject(req, body)
 	if err != nil {

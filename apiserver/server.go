@@ -173,8 +173,8 @@ type Server struct {
 	// authn identifies a request's user; authz decides what it may do.
 	authn authenticator.Request
 	authz authorizer.UnconditionalAuthorizer
-	// reviews decodes protobuf access reviews.
-	reviews *reviewDecoder
+	// protobuf decodes the protobuf bodies of Kubernetes' typed clients.
+	protobuf *protobufDecoder
 }
 
 // New builds a server; Serve starts it.
@@ -231,7 +231,7 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
 	s.podSecurity = ps
-	if s.reviews, err = newReviewDecoder(); err != nil {
+	if s.protobuf, err = newProtobufDecoder(); err != nil {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
 	s.handler = s.routes()

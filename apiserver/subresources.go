@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -44,7 +46,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 		}
 		writeJSON(w, http.StatusOK, scaleOf(rec.Object().(*v1.ReplicationController)))
 	case "update":
-		body, err := s.readBody(w, r)
+		body, err := s.readObjectBody(w, r, "Scale", "autoscaling/v1")
 		if err != nil {
 			writeError(w, err)
 			return
@@ -54,34 +56,99 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		if sc.Name != "" && sc.Name != req.name {
-			writeError(w, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name in the path (%s)", sc.Name, req.name)))
-			return
-		}
-		if sc.Spec.Replicas < 0 {
-			writeError(w, v1.NewInvalid("Scale", req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.replicas",
-				Message: fmt.Sprintf("spec.replicas: Invalid value: %d: must be greater than or equal to 0", sc.Spec.Replicas)}}))
-			return
-		}
-		cmd, err := fsm.Encode(fsm.ScaleCommand, fsm.ScaleRequest{Namespace: req.namespace, Name: req.name,
-			Replicas: sc.Spec.Replicas, ResourceVersion: sc.ResourceVersion})
+		rc, err := s.scaleTo(r.Context(), req, &sc)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		rec, err := s.apply(r.Context(), cmd)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, scaleOf(rec.Object().(*v1.ReplicationController)))
+		writeJSON(w, http.StatusOK, scaleOf(rc))
+	case "patch":
+		s.servePatchScale(w, r, req)
 	default:
-		writeError(w, v1.NewMethodNotAllowed("scale supports GET and PUT"))
+		writeError(w, v1.NewMethodNotAllowed("scale supports GET, PUT and PATCH"))
+	}
+}
+
+// scaleTo sets the replicas of the replication controller to sc's, with
+// sc's resourceVersion, if any, as a precondition.
+func (s *Server) scaleTo(ctx context.Context, req *request, sc *v1.Scale) (*v1.ReplicationController, error) {
+	if sc.Name != "" && sc.Name != req.name {
+		return nil, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name in the path (%s)", sc.Name, req.name))
+	}
+	if sc.Namespace != "" && sc.Namespace != req.namespace {
+		return nil, v1.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace of the path (%s)", sc.Namespace, req.namespace))
+	}
+	if sc.Spec.Replicas < 0 {
+		return nil, v1.NewInvalid("Scale", req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.replicas",
+			Message: fmt.Sprintf("spec.replicas: Invalid value: %d: must be greater than or equal to 0", sc.Spec.Replicas)}})
+	}
+	cmd, err := fsm.Encode(fsm.ScaleCommand, fsm.ScaleRequest{Namespace: req.namespace, Name: req.name,
+		Replicas: sc.Spec.Replicas, ResourceVersion: sc.ResourceVersion})
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Object().(*v1.ReplicationController), nil
+}
+
+// servePatchScale patches the Scale view of a replication controller (as
+// kubectl scale does, with a merge patch of spec.replicas) and commits the
+// patched replicas, retrying on conflict unless the patch set a
+// resourceVersion of its own.
+func (s *Server) servePatchScale(w http.ResponseWriter, r *http.Request, req *request) {
+	p, err := s.readPatch(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.patchBase(r, req, "replicationcontrollers", attempt)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		before := scaleOf(cur.Object().(*v1.ReplicationController))
+		raw, err := json.Marshal(before)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		patched, err := applyPatch(p, raw, &v1.Scale{}, s.cfg.MaxBodyBytes)
+		if err != nil {
+			if attempt == 0 && v1.CodeOf(err) == http.StatusUnprocessableEntity {
+				continue
+			}
+			writeError(w, err)
+			return
+		}
+		var sc v1.Scale
+		if err := decodeStrict(patched, &sc); err != nil {
+			writeError(w, err)
+			return
+		}
+		if sc.Kind != "Scale" || sc.APIVersion != before.APIVersion {
+			writeError(w, v1.NewBadRequest(fmt.Sprintf("the patched object is %s %s, not %s Scale", sc.APIVersion, sc.Kind, before.APIVersion)))
+			return
+		}
+		retry := sc.ResourceVersion == before.ResourceVersion
+		rc, err := s.scaleTo(r.Context(), req, &sc)
+		if err != nil {
+			if v1.IsConflict(err) && retry && attempt < maxPatchAttempts {
+				continue
+			}
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, scaleOf(rc))
+		return
 	}
 }
 
 func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, req *request) {
-	body, err := s.readBody(w, r)
+	body, err := s.readObjectBody(w, r, "Binding", "v1")
 	if err != nil {
 		writeError(w, err)
 		return

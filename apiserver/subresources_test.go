@@ -54,7 +54,55 @@ func TestScale(t *testing.T) {
 
 	e.expectStatus(t, http.StatusNotFound, http.MethodGet, rcPath("nope")+"/scale", nil)
 	e.expectStatus(t, http.StatusNotFound, http.MethodPut, rcPath("nope")+"/scale", v1.Scale{Spec: v1.ScaleSpec{Replicas: 1}})
-	e.expectStatus(t, http.StatusMethodNotAllowed, http.MethodPatch, scalePath, `{"spec":{"replicas":1}}`)
+}
+
+// kubectl scale PATCHes the scale subresource with a merge patch.
+func TestScalePatch(t *testing.T) {
+	e := newTestEnv(t)
+	e.createRC(t, "web", 2)
+	scalePath := rcPath("web") + "/scale"
+	replicas := func() int32 {
+		var rc v1.ReplicationController
+		if err := e.admin.Get(testCtx(t), "replicationcontrollers", v1.DefaultNamespace, "web", &rc); err != nil {
+			t.Fatal(err)
+		}
+		return *rc.Spec.Replicas
+	}
+	cur := decode[v1.Scale](t, e.expectCode(t, http.StatusOK, http.MethodGet, scalePath, nil))
+	tests := []struct {
+		name  string
+		ct    string
+		patch string
+		code  int
+		want  int32 // replicas after
+	}{
+		{name: "merge", ct: mergePatchType, patch: `{"spec":{"replicas":3}}`, code: http.StatusOK, want: 3},
+		{name: "strategic", ct: strategicPatchType, patch: `{"spec":{"replicas":4}}`, code: http.StatusOK, want: 4},
+		{name: "json", ct: jsonPatchType, patch: `[{"op":"replace","path":"/spec/replicas","value":5}]`, code: http.StatusOK, want: 5},
+		{name: "json test of the current replicas fails", ct: jsonPatchType,
+			patch: `[{"op":"test","path":"/spec/replicas","value":1},{"op":"replace","path":"/spec/replicas","value":6}]`, code: http.StatusUnprocessableEntity, want: 5},
+		{name: "negative", ct: mergePatchType, patch: `{"spec":{"replicas":-1}}`, code: http.StatusUnprocessableEntity, want: 5},
+		{name: "an unknown field", ct: mergePatchType, patch: `{"spec":{"replicas":6,"bogus":1}}`, code: http.StatusBadRequest, want: 5},
+		{name: "another kind", ct: mergePatchType, patch: `{"kind":"Pod","spec":{"replicas":6}}`, code: http.StatusBadRequest, want: 5},
+		{name: "a stale resourceVersion", ct: mergePatchType,
+			patch: `{"metadata":{"resourceVersion":"` + cur.ResourceVersion + `"},"spec":{"replicas":6}}`, code: http.StatusConflict, want: 5},
+		{name: "apply patches are not supported", ct: "application/apply-patch+yaml", patch: `spec: {replicas: 6}`,
+			code: http.StatusUnsupportedMediaType, want: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := e.expectCode(t, tt.code, http.MethodPatch, scalePath, tt.patch, withContentType(tt.ct))
+			if tt.code == http.StatusOK {
+				if got := decode[v1.Scale](t, b); got.Kind != "Scale" || got.Spec.Replicas != tt.want {
+					t.Errorf("answer %s", b)
+				}
+			}
+			if got := replicas(); got != tt.want {
+				t.Errorf("replicas %d, want %d", got, tt.want)
+			}
+		})
+	}
+	e.expectStatus(t, http.StatusNotFound, http.MethodPatch, rcPath("nope")+"/scale", `{"spec":{"replicas":1}}`, withContentType(mergePatchType))
 }
 
 func TestBinding(t *testing.T) {

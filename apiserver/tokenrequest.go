@@ -93,10 +93,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, req *request
 		tr.Spec.ExpirationSeconds = &e
 	}
 	now := time.Now()
-	tok, err := sac.Signer.Issue(b, tr.Spec.Audiences, now, lifetime)
-	if err != nil {
-		writeError(w, v1.NewInternalError(err))
-		return
+	tok := ""
+	if !isDryRun(r.Context()) { // a dry run issues no credential
+		if tok, err = sac.Signer.Issue(b, tr.Spec.Audiences, now, lifetime); err != nil {
+			writeError(w, v1.NewInternalError(err))
+			return
+		}
 	}
 	tr.TypeMeta = v1.TypeMeta{Kind: "TokenRequest", APIVersion: v1.AuthenticationAPIVersion}
 	tr.Namespace = req.namespace

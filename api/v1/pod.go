@@ -41,9 +41,9 @@ const (
 
 // PodSpec is the desired state of a pod.
 type PodSpec struct {
-	Volumes                       []Volume            `json:"volumes,omitempty"`
-	InitContainers                []Container         `json:"initContainers,omitempty"`
-	Containers                    []Container         `json:"containers"`
+	Volumes                       []Volume            `json:"volumes,omitempty" patchStrategy:"merge,retainKeys" patchMergeKey:"name"`
+	InitContainers                []Container         `json:"initContainers,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	Containers                    []Container         `json:"containers" patchStrategy:"merge" patchMergeKey:"name"`
 	RestartPolicy                 string              `json:"restartPolicy,omitempty"`
 	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
 	ActiveDeadlineSeconds         *int64              `json:"activeDeadlineSeconds,omitempty"`
@@ -64,7 +64,7 @@ type PodSpec struct {
 	Priority                      *int32              `json:"priority,omitempty"`
 	PriorityClassName             string              `json:"priorityClassName,omitempty"`
 	EnableServiceLinks            *bool               `json:"enableServiceLinks,omitempty"`
-	ImagePullSecrets              []LocalObjectRef    `json:"imagePullSecrets,omitempty"`
+	ImagePullSecrets              []LocalObjectRef    `json:"imagePullSecrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 }
 
 // LocalObjectRef names an object in the same namespace.
@@ -101,10 +101,10 @@ type Container struct {
 	Command                  []string             `json:"command,omitempty"`
 	Args                     []string             `json:"args,omitempty"`
 	WorkingDir               string               `json:"workingDir,omitempty"`
-	Ports                    []ContainerPort      `json:"ports,omitempty"`
-	Env                      []EnvVar             `json:"env,omitempty"`
+	Ports                    []ContainerPort      `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort"`
+	Env                      []EnvVar             `json:"env,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	Resources                ResourceRequirements `json:"resources,omitempty"`
-	VolumeMounts             []VolumeMount        `json:"volumeMounts,omitempty"`
+	VolumeMounts             []VolumeMount        `json:"volumeMounts,omitempty" patchStrategy:"merge" patchMergeKey:"mountPath"`
 	LivenessProbe            *Probe               `json:"livenessProbe,omitempty"`
 	ReadinessProbe           *Probe               `json:"readinessProbe,omitempty"`
 	StartupProbe             *Probe               `json:"startupProbe,omitempty"`
@@ -244,12 +244,12 @@ const (
 // PodStatus is the observed state of a pod, reported by its node and the scheduler.
 type PodStatus struct {
 	Phase      string         `json:"phase,omitempty"`
-	Conditions []PodCondition `json:"conditions,omitempty"`
+	Conditions []PodCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	Message    string         `json:"message,omitempty"`
 	Reason     string         `json:"reason,omitempty"`
 	HostIP     string         `json:"hostIP,omitempty"`
 	PodIP      string         `json:"podIP,omitempty"`
-	PodIPs     []PodIP        `json:"podIPs,omitempty"`
+	PodIPs     []PodIP        `json:"podIPs,omitempty" patchStrategy:"merge" patchMergeKey:"ip"`
 	StartTime  *Time          `json:"startTime,omitempty"`
 	// InitContainerStatuses has one entry per init container, in spec order.
 	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`

@@ -27,7 +27,7 @@ type Service struct {
 type ServiceSpec struct {
 	Type                          string                 `json:"type,omitempty"`
 	Selector                      map[string]string      `json:"selector,omitempty"`
-	Ports                         []ServicePort          `json:"ports,omitempty"`
+	Ports                         []ServicePort          `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"port"`
 	ClusterIP                     string                 `json:"clusterIP,omitempty"`
 	ClusterIPs                    []string               `json:"clusterIPs,omitempty"`
 	SessionAffinity               string                 `json:"sessionAffinity,omitempty"`

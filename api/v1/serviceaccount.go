@@ -14,7 +14,7 @@ type ServiceAccount struct {
 	// account get its token mounted; a pod's own field wins.
 	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
 	// Secrets and ImagePullSecrets are refused until orch has Secrets.
-	Secrets          []ObjectReference `json:"secrets,omitempty"`
+	Secrets          []ObjectReference `json:"secrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	ImagePullSecrets []LocalObjectRef  `json:"imagePullSecrets,omitempty"`
 }
 

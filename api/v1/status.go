@@ -112,6 +112,13 @@ func NewInvalid(kind, name string, causes []StatusCause) *StatusError {
 	return e
 }
 
+// NewUnprocessable says that the request is understood but cannot be
+// carried out on the object as it is (a JSON patch whose test fails), with
+// Kubernetes' 422 and reason Invalid and no field causes.
+func NewUnprocessable(msg string) *StatusError {
+	return newStatusError(http.StatusUnprocessableEntity, ReasonInvalid, "", "", msg)
+}
+
 // NewBadRequest says that the request cannot be understood.
 func NewBadRequest(msg string) *StatusError {
 	return newStatusError(http.StatusBadRequest, ReasonBadRequest, "", "", msg)

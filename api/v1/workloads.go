@@ -23,7 +23,7 @@ type ReplicationControllerStatus struct {
 	ReadyReplicas        int32                            `json:"readyReplicas,omitempty"`
 	AvailableReplicas    int32                            `json:"availableReplicas,omitempty"`
 	ObservedGeneration   int64                            `json:"observedGeneration,omitempty"`
-	Conditions           []ReplicationControllerCondition `json:"conditions,omitempty"`
+	Conditions           []ReplicationControllerCondition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
 // ReplicationControllerCondition is one condition of a replication controller.
@@ -70,7 +70,7 @@ type Node struct {
 // NodeSpec is the desired state of a node.
 type NodeSpec struct {
 	PodCIDR       string   `json:"podCIDR,omitempty"`
-	PodCIDRs      []string `json:"podCIDRs,omitempty"`
+	PodCIDRs      []string `json:"podCIDRs,omitempty" patchStrategy:"merge"`
 	ProviderID    string   `json:"providerID,omitempty"`
 	Unschedulable bool     `json:"unschedulable,omitempty"`
 	Taints        []Taint  `json:"taints,omitempty"`
@@ -96,8 +96,8 @@ type NodeStatus struct {
 	Capacity        ResourceList        `json:"capacity,omitempty"`
 	Allocatable     ResourceList        `json:"allocatable,omitempty"`
 	Phase           string              `json:"phase,omitempty"`
-	Conditions      []NodeCondition     `json:"conditions,omitempty"`
-	Addresses       []NodeAddress       `json:"addresses,omitempty"`
+	Conditions      []NodeCondition     `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+	Addresses       []NodeAddress       `json:"addresses,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 	DaemonEndpoints NodeDaemonEndpoints `json:"daemonEndpoints,omitempty"`
 	NodeInfo        NodeSystemInfo      `json:"nodeInfo,omitempty"`
 }

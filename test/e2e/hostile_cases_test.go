@@ -272,8 +272,8 @@ func hostileCases(fx hostileFixtures) []hostileCase {
 		{name: "a bad label selector", method: http.MethodGet, path: podsPath, query: q("labelSelector", "a in (b"), want: bad400(`invalid label selector "a in (b"`)},
 		{name: "a field selector on an unsupported field", method: http.MethodGet, path: podsPath, query: q("fieldSelector", "spec.bogus=x"),
 			want: bad400("spec.bogus"), node: nodeForbidden}, // a node lists only with spec.nodeName=<itself>
-		{name: "dryRun", method: http.MethodPost, path: podsPath, query: q("dryRun", "All"), body: newPod("dry", "", ""),
-			want: bad400("dryRun is not supported"), node: nodeForbidden},
+		{name: "an unknown dryRun value", method: http.MethodPost, path: podsPath, query: q("dryRun", "Yes"), body: newPod("dry", "", ""),
+			want: want{422, v1.ReasonInvalid, `dryRun: Unsupported value: ["Yes"]`}, node: nodeForbidden},
 
 		// The older bad-input table (issue 2).
 		{name: "upper-case name", method: http.MethodPost, path: podsPath, body: newPod("Web", "", ""), want: invalid("metadata.name"), node: nodeForbidden},
@@ -295,10 +295,13 @@ func hostileCases(fx hostileFixtures) []hostileCase {
 			want: want{401, v1.ReasonUnauthorized, "not valid"}, node: nodeNotSent},
 
 		// Other kinds and subresources.
-		{name: "a JSON patch", method: http.MethodPatch, path: nodePath, contentType: "application/json-patch+json",
-			body: []byte(`[{"op":"replace","path":"/spec/unschedulable","value":false}]`), want: want{415, v1.ReasonUnsupportedMedia, "application/json-patch+json"}},
-		{name: "a strategic merge patch directive", method: http.MethodPatch, path: nodePath, contentType: "application/strategic-merge-patch+json",
-			body: []byte(`{"spec":{"$patch":"delete"}}`), want: bad400("$patch")},
+		{name: "a JSON patch whose test fails", method: http.MethodPatch, path: nodePath, contentType: "application/json-patch+json",
+			body: []byte(`[{"op":"replace","path":"/spec/unschedulable","value":true},{"op":"test","path":"/metadata/name","value":"other"}]`),
+			want: want{422, v1.ReasonInvalid, "test failed"}},
+		{name: "an unknown strategic merge patch directive", method: http.MethodPatch, path: nodePath, contentType: "application/strategic-merge-patch+json",
+			body: []byte(`{"spec":{"$patch":"explode"}}`), want: bad400("unknown patch type: explode")},
+		{name: "a server-side apply patch", method: http.MethodPatch, path: nodePath, contentType: "application/apply-patch+yaml",
+			body: []byte(`spec: {unschedulable: true}`), want: want{415, v1.ReasonUnsupportedMedia, "application/apply-patch+yaml"}},
 		{name: "binding to a node that does not exist", method: http.MethodPost, path: "/api/v1/namespaces/default/pods/loose/binding",
 			body: []byte(`{"metadata":{"name":"loose"},"target":{"kind":"Node","name":"no-such-node"}}`), want: want{404, v1.ReasonNotFound, "no-such-node"}, node: nodeForbidden},
 		{name: "namespace status time past 9999", method: http.MethodPut, path: "/api/v1/namespaces/default/status",
