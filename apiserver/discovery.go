@@ -3,18 +3,16 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
-	"runtime"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/version"
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
+// serveVersion answers /version with Kubernetes' version.Info.
 func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{
-		"major": "1", "minor": "0", "gitVersion": s.cfg.Version,
-		"goVersion": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH,
-	})
+	writeJSON(w, http.StatusOK, version.Info(s.cfg.Version, s.cfg.BuildDate))
 }
 
 func (s *Server) serveAPIVersions(w http.ResponseWriter, r *http.Request) {
