@@ -87,6 +87,7 @@ func kubectl(t *testing.T, run func(...string) (string, string, error), args ...
 	if err != nil {
 		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
 	}
+	t.Logf("kubectl %s:\n%s", strings.Join(args, " "), out)
 	return out
 }
 
@@ -145,7 +146,7 @@ func TestKubectlGet(t *testing.T) {
 			verbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 		}
 		want := map[string]string{"NAME": r.Name, "SHORTNAMES": strings.Join(r.ShortNames, ","), "APIVERSION": r.GroupVersion(),
-			"NAMESPACED": strconv.FormatBool(r.Namespaced), "KIND": r.Kind, "VERBS": "[" + strings.Join(verbs, " ") + "]",
+			"NAMESPACED": strconv.FormatBool(r.Namespaced), "KIND": r.Kind, "VERBS": strings.Join(verbs, ","),
 			"CATEGORIES": strings.Join(r.Categories, ",")}
 		for k, w := range want {
 			if got[k] != w {

@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/pki"
@@ -460,9 +463,26 @@ func (c *Cluster) Orchctl(stdin string, args ...string) (string, string, error) 
 	return out.String(), errb.String(), err
 }
 
-// Kubectl runs the test kubectl with the cluster's admin.conf as its
-// kubeconfig (and a HOME of its own, so no cache or config leaks in) and
-// returns stdout, stderr and the error.
+// Kubeconfig writes a kubeconfig for the admin of the cluster (the first
+// master's address, the cluster CA, the admin token) and returns its path.
+func (c *Cluster) Kubeconfig(masters ...int) string {
+	c.t.Helper()
+	cfg := c.Config(masters...)
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["orch"] = &clientcmdapi.Cluster{Server: cfg.Servers[0], CertificateAuthorityData: cfg.CertificateAuthorityData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: cfg.Token}
+	kc.Contexts["orch"] = &clientcmdapi.Context{Cluster: "orch", AuthInfo: "admin", Namespace: "default"}
+	kc.CurrentContext = "orch"
+	path := filepath.Join(c.t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		c.t.Fatalf("write kubeconfig: %v", err)
+	}
+	return path
+}
+
+// Kubectl runs the test kubectl with an admin kubeconfig (Kubeconfig) and
+// a HOME of its own, so no cache or config leaks in, and returns stdout,
+// stderr and the error.
 func (c *Cluster) Kubectl(args ...string) (string, string, error) {
 	cmd := c.KubectlCommand(args...)
 	var out, errb bytes.Buffer
@@ -474,8 +494,9 @@ func (c *Cluster) Kubectl(args ...string) (string, string, error) {
 // KubectlCommand returns the command Kubectl runs, for a caller that
 // streams its output (get -w).
 func (c *Cluster) KubectlCommand(args ...string) *exec.Cmd {
-	cmd := exec.Command(c.bins.Kubectl, append([]string{"--kubeconfig", c.ConfigPath()}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+c.t.TempDir(), "KUBECONFIG="+c.ConfigPath())
+	kc := c.Kubeconfig()
+	cmd := exec.Command(c.bins.Kubectl, append([]string{"--kubeconfig", kc}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+c.t.TempDir(), "KUBECONFIG="+kc)
 	return cmd
 }
 
