@@ -232,6 +232,38 @@ func TestKubectlGet(t *testing.T) {
 	tokenID, _, _ := v1.ParseBootstrapToken(c.CreateBootstrapToken(time.Hour))
 	check([]string{"get", "bootstraptokens"}, []string{"NAME", "AGE"}, tokenID, nil)
 
+	// --sort-by asks for the rows' whole objects (includeObject=Object).
+	sorted := parseKubectlTable(t, kubectl(t, run, "get", "pods", "--sort-by=.status.podIP", "-l", "app=kweb"))
+	if len(sorted.rows) != 2 {
+		t.Errorf("get pods --sort-by: %v", sorted.rows)
+	}
+	// Every listable kind prints a table with a NAME column.
+	for _, r := range v1.Resources() {
+		if r.Review {
+			continue
+		}
+		name := r.Name
+		if r.Group != "" {
+			name += "." + r.Group
+		}
+		out, errOut, err := run("get", name, "-A")
+		if err != nil {
+			t.Errorf("kubectl get %s -A: %v\n%s", name, err, errOut)
+			continue
+		}
+		if out == "" {
+			continue // No resources found (on stderr)
+		}
+		tab := parseKubectlTable(t, out)
+		want := "NAME"
+		if r.Namespaced {
+			want = "NAMESPACE"
+		}
+		if tab.header[0] != want {
+			t.Errorf("kubectl get %s -A: header %v", name, tab.header)
+		}
+	}
+
 	// get all: the "all" category (pods, services, replication controllers).
 	all := kubectl(t, run, "get", "all")
 	for _, want := range []string{"pod/" + pod.Name, "replicationcontroller/web", "service/web"} {
