@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -210,4 +211,23 @@ func TestTableWatch(t *testing.T) {
 	}
 	// A bad includeObject is refused before the watch starts.
 	e.expectStatus(t, http.StatusBadRequest, http.MethodGet, podPath("")+"?watch=true&includeObject=All", nil, withAccept(kubectlGetAccept))
+}
+
+// TestTableWatchBookmark: a Table watch's bookmark is a Table without rows
+// at the watch's resourceVersion.
+func TestTableWatchBookmark(t *testing.T) {
+	e := newTestEnv(t, withServerConfig(func(c *Config) { c.WatchBookmarkInterval = 100 * time.Millisecond }))
+	rv := e.listRV(t)
+	w := e.openWatch(t, podPath(""), url.Values{"resourceVersion": {rv}, "allowWatchBookmarks": {"true"}}, withAccept(kubectlGetAccept))
+	ev := w.next(t)
+	if ev.Type != v1.Bookmark {
+		t.Fatalf("got %s, want BOOKMARK", ev.Type)
+	}
+	var tab metav1.Table
+	if err := json.Unmarshal(ev.Object, &tab); err != nil {
+		t.Fatal(err)
+	}
+	if tab.Kind != "Table" || tab.APIVersion != "meta.k8s.io/v1" || len(tab.Rows) != 0 || tab.ResourceVersion != rv {
+		t.Fatalf("bookmark %s, want a Table without rows at %s", ev.Object, rv)
+	}
 }
