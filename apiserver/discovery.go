@@ -18,6 +18,7 @@ func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
 // serveAPIVersions answers /api: the core group's aggregated discovery
 // when the client asks for it, else its APIVersions.
 func (s *Server) serveAPIVersions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Vary", "Accept") // the answer depends on it
 	if wantsAggregated(r) {
 		s.serveAggregated(w, true)
 		return
@@ -63,6 +64,7 @@ func apiGroups() []apiGroup {
 // serveAPIGroups answers /apis: the other groups' aggregated discovery
 // when the client asks for it, else their APIGroupList.
 func (s *Server) serveAPIGroups(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Vary", "Accept") // the answer depends on it
 	if wantsAggregated(r) {
 		s.serveAggregated(w, false)
 		return

@@ -49,7 +49,6 @@ func (s *Server) serveAggregated(w http.ResponseWriter, core bool) {
 		writeError(w, err)
 		return
 	}
-	w.Header().Set("Vary", "Accept")
 	w.Header().Set("Content-Type", aggregatedContentType)
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
