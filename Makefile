@@ -1,6 +1,7 @@
 # orch — build, test, run and measure.
 #
-#   make build   compile orchd and orchctl into bin/
+#   make build   compile orchd and orchctl into bin/, and the test kubectl (k8s.io/kubectl at
+#                go.mod's version, test/tools/kubectl) into bin/kubectl
 #   make test    the whole suite: vet, unit tests with -race, end-to-end tests, a short chaos run
 #   make run     start a one-machine cluster (orchd dev) in .run/dev with the examples (Ctrl-C stops it)
 #   make run-ha  start three masters on loopback in .run/ (no nodes)
@@ -13,7 +14,15 @@
 GO      ?= go
 BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# The commit's date (UTC), so a build of one commit is stamped the same every time.
+BUILD_DATE ?= $(shell TZ=UTC git show -s --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.buildDate=$(BUILD_DATE)
+# The test kubectl reports the Kubernetes release of the k8s.io/kubectl module
+# go.mod pins (v0.X.Y is v1.X.Y), as test/harness.KubectlLDFlags stamps it.
+KUBE_MINOR = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubectl | cut -d. -f2)
+KUBE_RELEASE = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubectl | sed 's/^v0\./v1./')
+KUBECTL_LDFLAGS = $(foreach p,k8s.io/client-go/pkg/version k8s.io/component-base/version,\
+	-X $(p).gitVersion=$(KUBE_RELEASE) -X $(p).gitMajor=1 -X $(p).gitMinor=$(KUBE_MINOR) -X $(p).gitTreeState=clean)
 
 .PHONY: all build test unit e2e chaos run run-ha bench fuzz lint deps clean
 
@@ -22,6 +31,7 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/orchd ./cmd/orchd
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/orchctl ./cmd/orchctl
+	$(GO) build -ldflags "$(KUBECTL_LDFLAGS)" -o $(BIN)/kubectl ./test/tools/kubectl
 
 deps:
 	./scripts/ensure-packages.sh

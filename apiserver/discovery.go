@@ -3,21 +3,26 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
-	"runtime"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/version"
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
+// serveVersion answers /version with Kubernetes' version.Info.
 func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{
-		"major": "1", "minor": "0", "gitVersion": s.cfg.Version,
-		"goVersion": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH,
-	})
+	writeJSON(w, http.StatusOK, version.Info(s.cfg.Version, s.cfg.BuildDate))
 }
 
+// serveAPIVersions answers /api: the core group's aggregated discovery
+// when the client asks for it, else its APIVersions.
 func (s *Server) serveAPIVersions(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Vary", "Accept") // the answer depends on it
+	if wantsAggregated(r) {
+		s.serveAggregated(w, true)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"kind": "APIVersions", "versions": []string{"v1"},
 		"serverAddressByClientCIDRs": []map[string]string{{"clientCIDR": "0.0.0.0/0", "serverAddress": s.cfg.Addr}},
@@ -56,7 +61,14 @@ func apiGroups() []apiGroup {
 	return out
 }
 
+// serveAPIGroups answers /apis: the other groups' aggregated discovery
+// when the client asks for it, else their APIGroupList.
 func (s *Server) serveAPIGroups(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Vary", "Accept") // the answer depends on it
+	if wantsAggregated(r) {
+		s.serveAggregated(w, false)
+		return
+	}
 	groups := apiGroups()
 	if groups == nil {
 		groups = []apiGroup{}
@@ -81,30 +93,69 @@ func (s *Server) serveAPIGroup(w http.ResponseWriter, r *http.Request) {
 // APIResourceList.
 func (s *Server) serveGroupResourceList(w http.ResponseWriter, r *http.Request) {
 	group, version := r.PathValue("group"), r.PathValue("version")
-	res := v1.GroupResources(group, version)
+	res := s.discoveryResources(group, version)
 	if len(res) == 0 {
 		writeError(w, v1.NewNotFound("groupVersion", group+"/"+version))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"kind": "APIResourceList", "apiVersion": "v1",
-		"groupVersion": group + "/" + version, "resources": discoveryResources(res)})
+		"groupVersion": group + "/" + version, "resources": flatten(res)})
 }
 
-// discoveryResources lists resources and their subresources for discovery.
-func discoveryResources(res []v1.Resource) []apiResource {
-	out := []apiResource{}
-	for _, r := range res {
+// discoResource is one resource of a group version with its subresources,
+// from which both the legacy APIResourceList and aggregated discovery are
+// written.
+type discoResource struct {
+	apiResource
+	subs []apiResource // named "<resource>/<subresource>"
+}
+
+// discoveryResources lists the resources of a group version ("" and "v1"
+// for the core group) with their subresources, in table order.
+func (s *Server) discoveryResources(group, version string) []discoResource {
+	var out []discoResource
+	for _, r := range v1.GroupResources(group, version) {
 		verbs := r.Verbs
 		if verbs == nil {
 			verbs = allVerbs
 		}
-		out = append(out, apiResource{Name: r.Name, Namespaced: r.Namespaced, Kind: r.Kind, Verbs: verbs, ShortNames: r.ShortNames})
+		d := discoResource{apiResource: apiResource{Name: r.Name, SingularName: r.Singular, Namespaced: r.Namespaced, Kind: r.Kind,
+			Verbs: verbs, ShortNames: r.ShortNames, Categories: r.Categories}}
 		if r.HasStatus {
-			out = append(out, apiResource{Name: r.Name + "/status", Namespaced: r.Namespaced, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
+			d.subs = append(d.subs, apiResource{Name: r.Name + "/status", Namespaced: r.Namespaced, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
 		}
 		if validSub(r, subApproval) {
-			out = append(out, apiResource{Name: r.Name + "/" + subApproval, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
+			d.subs = append(d.subs, apiResource{Name: r.Name + "/" + subApproval, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
 		}
+		if group == "" {
+			d.subs = append(d.subs, coreSubresources[r.Name]...)
+			if r.Name == "serviceaccounts" && s.cfg.ServiceAccounts != nil {
+				d.subs = append(d.subs, apiResource{Name: "serviceaccounts/token", Namespaced: true, Kind: "TokenRequest",
+					Group: v1.AuthenticationGroup, Version: "v1", Verbs: []string{"create"}})
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// coreSubresources are the core group's subresources besides status:
+// scale, binding, log and images. Read-only.
+var coreSubresources = map[string][]apiResource{
+	"replicationcontrollers": {{Name: "replicationcontrollers/scale", Namespaced: true, Kind: "Scale", Group: "autoscaling", Version: "v1", Verbs: []string{"get", "update"}}},
+	"pods": {
+		{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
+		{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
+	},
+	"nodes": {{Name: "nodes/images", Namespaced: false, Kind: "Node", Verbs: []string{"create"}}},
+}
+
+// flatten lists resources and subresources as an APIResourceList does.
+func flatten(res []discoResource) []apiResource {
+	out := []apiResource{}
+	for _, r := range res {
+		out = append(out, r.apiResource)
+		out = append(out, r.subs...)
 	}
 	return out
 }
@@ -112,27 +163,21 @@ func discoveryResources(res []v1.Resource) []apiResource {
 // allVerbs are the verbs of a resource whose table entry names none.
 var allVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 
+// apiResource is discovery's APIResource (meta/v1).
 type apiResource struct {
-	Name       string   `json:"name"`
-	Namespaced bool     `json:"namespaced"`
-	Kind       string   `json:"kind"`
-	Verbs      []string `json:"verbs"`
-	ShortNames []string `json:"shortNames,omitempty"`
-	Group      string   `json:"group,omitempty"`
-	Version    string   `json:"version,omitempty"`
+	Name         string   `json:"name"`
+	SingularName string   `json:"singularName"`
+	Namespaced   bool     `json:"namespaced"`
+	Group        string   `json:"group,omitempty"`
+	Version      string   `json:"version,omitempty"`
+	Kind         string   `json:"kind"`
+	Verbs        []string `json:"verbs"`
+	ShortNames   []string `json:"shortNames,omitempty"`
+	Categories   []string `json:"categories,omitempty"`
 }
 
 func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request) {
-	out := discoveryResources(v1.GroupResources("", v1.APIVersion))
-	out = append(out,
-		apiResource{Name: "replicationcontrollers/scale", Namespaced: true, Kind: "Scale", Group: "autoscaling", Version: "v1", Verbs: []string{"get", "update"}},
-		apiResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
-		apiResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
-		apiResource{Name: "nodes/images", Namespaced: false, Kind: "Node", Verbs: []string{"create"}})
-	if s.cfg.ServiceAccounts != nil {
-		out = append(out, apiResource{Name: "serviceaccounts/token", Namespaced: true, Kind: "TokenRequest",
-			Group: v1.AuthenticationGroup, Version: "v1", Verbs: []string{"create"}})
-	}
+	out := flatten(s.discoveryResources("", v1.APIVersion))
 	writeJSON(w, http.StatusOK, map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": out})
 }
 

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -79,6 +81,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 		writeError(w, err)
 		return
 	}
+	tab, err := tableFor(r, req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	store, err := s.read(r)
 	if err != nil {
 		writeError(w, err)
@@ -91,6 +98,19 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 	res, err := store.List(req.resource.Name, opts)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if tab != nil {
+		meta := metav1.ListMeta{ResourceVersion: strconv.FormatUint(res.Index, 10)}
+		if res.Next != "" {
+			meta.Continue = encodeContinue(res.Next, res.Index)
+		}
+		b, err := tab.table(res.Items, meta, true)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeRaw(w, http.StatusOK, b)
 		return
 	}
 	var buf bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "orch.io/orch/api/v1"
@@ -151,6 +152,11 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) 
 		writeError(w, v1.NewBadRequest("resourceVersionMatch is forbidden for get"))
 		return
 	}
+	tab, err := tableFor(r, req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	store, err := s.read(r)
 	if err != nil {
 		writeError(w, err)
@@ -159,6 +165,15 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) 
 	rec, err := store.Get(req.resource.Name, req.namespace, req.name)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if tab != nil {
+		b, err := tab.table([]*fsm.Record{rec}, metav1.ListMeta{ResourceVersion: rec.Meta().ResourceVersion}, true)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeRaw(w, http.StatusOK, b)
 		return
 	}
 	writeRecord(w, http.StatusOK, rec)

@@ -86,8 +86,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	Registry *prometheus.Registry
-	// Version is reported by /version.
+	// Version is the build's `git describe`; /version reports it as a
+	// semantic version (package version).
 	Version string
+	// BuildDate is when the build's commit was made (RFC 3339), for /version.
+	BuildDate string
 	// ClusterCIDR is the pod network; every node created without a pod CIDR
 	// gets a free /NodeCIDRMaskSize of it.
 	ClusterCIDR      string

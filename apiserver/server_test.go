@@ -24,7 +24,8 @@ func TestUnauthenticatedEndpoints(t *testing.T) {
 	}
 	b := e.expectCode(t, http.StatusOK, http.MethodGet, "/version", nil, withToken(""))
 	v := decode[map[string]string](t, b)
-	if v["major"] != "1" || v["minor"] != "0" || v["gitVersion"] != "v0.1.0" || v["platform"] == "" {
+	if v["major"] != "0" || v["minor"] != "1" || v["gitVersion"] != "v0.1.0" || v["gitTreeState"] != "clean" ||
+		v["emulationMinor"] != "1" || v["buildDate"] == "" || v["compiler"] == "" || v["platform"] == "" {
 		t.Errorf("GET /version = %s", b)
 	}
 	// Everything else needs a token, /metrics too.

@@ -245,7 +245,7 @@ func TestTokenRequestRefusals(t *testing.T) {
 		})
 	}
 	if code, body := e.do(t, http.MethodGet, "/api/v1", nil); code != http.StatusOK ||
-		!strings.Contains(string(body), `{"name":"serviceaccounts/token","namespaced":true,"kind":"TokenRequest","verbs":["create"],"group":"authentication.k8s.io","version":"v1"}`) {
+		!strings.Contains(string(body), `{"name":"serviceaccounts/token","singularName":"","namespaced":true,"group":"authentication.k8s.io","version":"v1","kind":"TokenRequest","verbs":["create"]}`) {
 		t.Errorf("discovery does not list serviceaccounts/token: %d %s", code, body)
 	}
 	// PUT is not served; a node may request tokens for its own pods'

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	v1 "orch.io/orch/api/v1"
@@ -26,6 +28,12 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 	opts.Limit, opts.After = 0, ""
+	tab, err := tableFor(r, req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	enc := &eventEncoder{tab: tab, kind: req.resource.Kind}
 	timeout := s.cfg.MaxWatchTimeout
 	if t := q.Get("timeoutSeconds"); t != "" {
 		n, err := parseSeconds("timeoutSeconds", t)
@@ -96,7 +104,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	w.WriteHeader(http.StatusOK)
 	var buf bytes.Buffer
 	for _, rec := range initial {
-		if err := appendEvent(&buf, v1.Added, rec); err != nil {
+		if err := enc.event(&buf, v1.Added, rec); err != nil {
 			return
 		}
 	}
@@ -158,7 +166,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 			if !cur {
 				continue
 			}
-			if err := appendEvent(&buf, typ, ev.Record); err != nil {
+			if err := enc.event(&buf, typ, ev.Record); err != nil {
 				return
 			}
 		}
@@ -184,8 +192,9 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 			return
 		case <-bookmarkC:
 			buf.Reset()
-			fmt.Fprintf(&buf, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":"v1","metadata":{"resourceVersion":"%d"}}}`+"\n",
-				req.resource.Kind, last)
+			if err := enc.bookmark(&buf, last); err != nil {
+				return
+			}
 			if _, err := w.Write(buf.Bytes()); err != nil {
 				return
 			}
@@ -195,6 +204,55 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		case <-wait:
 		}
 	}
+}
+
+// eventEncoder writes a watch's events: the objects themselves, or, for a
+// watch that asked for a Table (kubectl get -w), a Table of one row per
+// event, the first event's Table carrying the column definitions, as
+// Kubernetes sends them.
+type eventEncoder struct {
+	tab     *tabler
+	kind    string
+	headers bool // column definitions were sent
+}
+
+// event appends one event of rec.
+func (e *eventEncoder) event(buf *bytes.Buffer, typ string, rec *fsm.Record) error {
+	if e.tab == nil {
+		return appendEvent(buf, typ, rec)
+	}
+	e.tab.now = time.Now() // ages as of the event
+	b, err := e.tab.table([]*fsm.Record{rec}, metav1.ListMeta{ResourceVersion: rec.Meta().ResourceVersion}, !e.headers)
+	if err != nil {
+		return err
+	}
+	e.headers = true
+	appendRawEvent(buf, typ, b)
+	return nil
+}
+
+// bookmark appends a BOOKMARK at rv: an object of the watched kind with
+// only its resourceVersion, or a Table without rows.
+func (e *eventEncoder) bookmark(buf *bytes.Buffer, rv uint64) error {
+	if e.tab == nil {
+		fmt.Fprintf(buf, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":"v1","metadata":{"resourceVersion":"%d"}}}`+"\n", e.kind, rv)
+		return nil
+	}
+	b, err := e.tab.table(nil, metav1.ListMeta{ResourceVersion: strconv.FormatUint(rv, 10)}, false)
+	if err != nil {
+		return err
+	}
+	appendRawEvent(buf, "BOOKMARK", b)
+	return nil
+}
+
+// appendRawEvent appends an event of an encoded object.
+func appendRawEvent(buf *bytes.Buffer, typ string, obj []byte) {
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(typ)
+	buf.WriteString(`","object":`)
+	buf.Write(obj)
+	buf.WriteString("}\n")
 }
 
 func appendEvent(buf *bytes.Buffer, typ string, rec *fsm.Record) error {

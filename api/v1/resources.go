@@ -32,6 +32,10 @@ type Resource struct {
 	// and watch. A create-only review (SubjectAccessReview) names only
 	// "create".
 	Verbs []string
+	// Categories are the groups of resources a name like "all" stands for
+	// in `kubectl get all` (Kubernetes puts its workloads and services in
+	// "all").
+	Categories []string
 	// Review says the resource is a question answered by the API server
 	// (an access review): created only, never stored.
 	Review bool
@@ -46,12 +50,12 @@ var resources = []Resource{
 	{Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}, HasStatus: true,
 		New: func() Object { return &Node{} }},
 	{Name: "pods", Singular: "pod", Kind: "Pod", ShortNames: []string{"po"}, Namespaced: true, HasStatus: true,
-		New: func() Object { return &Pod{} }},
+		Categories: categoryAll, New: func() Object { return &Pod{} }},
 	{Name: "replicationcontrollers", Singular: "replicationcontroller", Kind: "ReplicationController",
-		ShortNames: []string{"rc"}, Namespaced: true, HasStatus: true,
+		ShortNames: []string{"rc"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
 		New: func() Object { return &ReplicationController{} }},
 	{Name: "services", Singular: "service", Kind: "Service", ShortNames: []string{"svc"}, Namespaced: true, HasStatus: true,
-		New: func() Object { return &Service{} }},
+		Categories: categoryAll, New: func() Object { return &Service{} }},
 	{Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", ShortNames: []string{"ep"}, Namespaced: true,
 		New: func() Object { return &Endpoints{} }},
 	{Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", ShortNames: []string{"quota"}, Namespaced: true, HasStatus: true,
@@ -80,6 +84,10 @@ var resources = []Resource{
 	{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", ShortNames: []string{"sa"}, Namespaced: true,
 		New: func() Object { return &ServiceAccount{} }},
 }
+
+// categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its
+// workloads (pods, replication controllers and later kinds) and services.
+var categoryAll = []string{"all"}
 
 // reviewVerbs are the verbs of a review: it is answered, never stored.
 var reviewVerbs = []string{"create"}

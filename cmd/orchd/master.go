@@ -259,7 +259,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	sc.Authorizers = append(sc.Authorizers, nodeauth.NewAuthorizer(nodeauth.StorePods{Store: c.Store,
 		Barrier: func(ctx context.Context) error { _, err := c.ReadBarrier(ctx); return err }}))
 	sc.ClientCAs = bundle.CAPool
-	sc.Logger, sc.Registry, sc.Version = log, reg, version
+	sc.Logger, sc.Registry, sc.Version, sc.BuildDate = log, reg, version, buildDate
 	sc.Keyring = keyring
 	sc.ClusterCIDR, sc.NodeCIDRMaskSize, sc.ServiceCIDR = f.clusterCIDR, f.nodeCIDRMaskSize, f.serviceCIDR
 	sc.MaxRequestsInFlight, sc.MaxMutatingRequestsInFlight = f.maxInflight, f.maxMutating

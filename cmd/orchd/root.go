@@ -12,6 +12,10 @@ import (
 // version is the orch version, set at build time with -ldflags.
 var version = "v0.1.0-dev"
 
+// buildDate is when the built commit was made (RFC 3339, UTC), set at build
+// time with -ldflags; /version reports it.
+var buildDate string
+
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "orchd",

@@ -106,7 +106,7 @@ func canI(t *testing.T, bin string, u *rbacUser, args ...string) bool {
 	t.Helper()
 	var cmd *exec.Cmd
 	if bin == "kubectl" {
-		cmd = exec.Command("/usr/bin/kubectl", append([]string{"--kubeconfig", u.kubeconfig, "auth", "can-i"}, args...)...)
+		cmd = exec.Command(bins.Kubectl, append([]string{"--kubeconfig", u.kubeconfig, "auth", "can-i"}, args...)...)
 	} else {
 		cmd = exec.Command(bins.Orchctl, append([]string{"--config", u.orchConf, "auth", "can-i"}, args...)...)
 	}
@@ -258,7 +258,7 @@ func TestRBACUsers(t *testing.T) {
 		}
 	}
 	// kubectl auth can-i --list reads a SelfSubjectRulesReview.
-	list := exec.Command("/usr/bin/kubectl", "--kubeconfig", alice.kubeconfig, "auth", "can-i", "--list", "-n", "team-a")
+	list := exec.Command(bins.Kubectl, "--kubeconfig", alice.kubeconfig, "auth", "can-i", "--list", "-n", "team-a")
 	list.Env = append(os.Environ(), "HOME="+t.TempDir())
 	if out, err := list.CombinedOutput(); err != nil || !strings.Contains(string(out), "replicationcontrollers/scale") ||
 		!strings.Contains(string(out), "selfsubjectaccessreviews.authorization.k8s.io") {

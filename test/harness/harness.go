@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/pki"
@@ -36,23 +39,59 @@ type T interface {
 type Binaries struct {
 	Orchd   string
 	Orchctl string
+	// Kubectl is kubectl built from k8s.io/kubectl at the version go.mod
+	// pins (test/tools/kubectl), so tests never depend on an installed one.
+	Kubectl string
 }
 
-// Build compiles orchd and orchctl into dir.
+// Build compiles orchd, orchctl and the test kubectl into dir.
 func Build(dir string) (Binaries, error) {
-	b := Binaries{Orchd: filepath.Join(dir, "orchd"), Orchctl: filepath.Join(dir, "orchctl")}
+	b := Binaries{Orchd: filepath.Join(dir, "orchd"), Orchctl: filepath.Join(dir, "orchctl"), Kubectl: filepath.Join(dir, "kubectl")}
 	root, err := moduleRoot()
 	if err != nil {
 		return b, err
 	}
-	for pkg, out := range map[string]string{"./cmd/orchd": b.Orchd, "./cmd/orchctl": b.Orchctl} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
+	kubectlFlags, err := KubectlLDFlags(root)
+	if err != nil {
+		return b, err
+	}
+	for _, p := range []struct{ pkg, out, ldflags string }{
+		{"./cmd/orchd", b.Orchd, ""},
+		{"./cmd/orchctl", b.Orchctl, ""},
+		{"./test/tools/kubectl", b.Kubectl, kubectlFlags},
+	} {
+		cmd := exec.Command("go", "build", "-ldflags", p.ldflags, "-o", p.out, p.pkg)
 		cmd.Dir = root
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			return b, fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+			return b, fmt.Errorf("go build %s: %v\n%s", p.pkg, err, msg)
 		}
 	}
 	return b, nil
+}
+
+// KubectlLDFlags returns the -ldflags that stamp the test kubectl with the
+// Kubernetes release of the k8s.io/kubectl module go.mod pins (v0.X.Y is
+// Kubernetes v1.X.Y), as Kubernetes' own build stamps it; without them it
+// reports v0.0.0-master.
+func KubectlLDFlags(root string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "k8s.io/kubectl")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m k8s.io/kubectl: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	var minor, patch int
+	if _, err := fmt.Sscanf(mod, "v0.%d.%d", &minor, &patch); err != nil {
+		return "", fmt.Errorf("k8s.io/kubectl version %q is not v0.<minor>.<patch>: %w", mod, err)
+	}
+	release := fmt.Sprintf("v1.%d.%d", minor, patch)
+	var flags []string
+	for _, pkg := range []string{"k8s.io/client-go/pkg/version", "k8s.io/component-base/version"} {
+		flags = append(flags, "-X", pkg+".gitVersion="+release, "-X", pkg+".gitMajor=1",
+			"-X", fmt.Sprintf("%s.gitMinor=%d", pkg, minor), "-X", pkg+".gitTreeState=clean")
+	}
+	return strings.Join(flags, " "), nil
 }
 
 func moduleRoot() (string, error) {
@@ -422,6 +461,43 @@ func (c *Cluster) Orchctl(stdin string, args ...string) (string, string, error) 
 	}
 	err := cmd.Run()
 	return out.String(), errb.String(), err
+}
+
+// Kubeconfig writes a kubeconfig for the admin of the cluster (the first
+// master's address, the cluster CA, the admin token) and returns its path.
+func (c *Cluster) Kubeconfig(masters ...int) string {
+	c.t.Helper()
+	cfg := c.Config(masters...)
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["orch"] = &clientcmdapi.Cluster{Server: cfg.Servers[0], CertificateAuthorityData: cfg.CertificateAuthorityData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: cfg.Token}
+	kc.Contexts["orch"] = &clientcmdapi.Context{Cluster: "orch", AuthInfo: "admin", Namespace: "default"}
+	kc.CurrentContext = "orch"
+	path := filepath.Join(c.t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		c.t.Fatalf("write kubeconfig: %v", err)
+	}
+	return path
+}
+
+// Kubectl runs the test kubectl with an admin kubeconfig (Kubeconfig) and
+// a HOME of its own, so no cache or config leaks in, and returns stdout,
+// stderr and the error.
+func (c *Cluster) Kubectl(args ...string) (string, string, error) {
+	cmd := c.KubectlCommand(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// KubectlCommand returns the command Kubectl runs, for a caller that
+// streams its output (get -w).
+func (c *Cluster) KubectlCommand(args ...string) *exec.Cmd {
+	kc := c.Kubeconfig()
+	cmd := exec.Command(c.bins.Kubectl, append([]string{"--kubeconfig", kc}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+c.t.TempDir(), "KUBECONFIG="+kc)
+	return cmd
 }
 
 // WaitCaughtUp waits until every running master has applied as far as the
