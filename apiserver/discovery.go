@@ -142,7 +142,7 @@ func (s *Server) discoveryResources(group, version string) []discoResource {
 // coreSubresources are the core group's subresources besides status:
 // scale, binding, log and images. Read-only.
 var coreSubresources = map[string][]apiResource{
-	"replicationcontrollers": {{Name: "replicationcontrollers/scale", Namespaced: true, Kind: "Scale", Group: "autoscaling", Version: "v1", Verbs: []string{"get", "update"}}},
+	"replicationcontrollers": {{Name: "replicationcontrollers/scale", Namespaced: true, Kind: "Scale", Group: "autoscaling", Version: "v1", Verbs: []string{"get", "patch", "update"}}},
 	"pods": {
 		{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
 		{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
