@@ -1,6 +1,7 @@
 package build
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -115,6 +116,9 @@ func (b *builder) structDef(t, k8s reflect.Type, pkg string) (string, error) {
 			fs.Description = d
 		}
 		b.patchExtensions(&fs, f.field, kf.field, hasK, kdoc)
+		if err := mirrorDefault(&fs, kdoc); err != nil {
+			return "", fmt.Errorf("%s.%s: %w", t.Name(), f.field.Name, err)
+		}
 		if b.required(f, odoc, kf, hasK, kdoc) {
 			s.Required = append(s.Required, f.name)
 		}
@@ -161,6 +165,25 @@ func (b *builder) patchExtensions(s *spec.Schema, of, kf reflect.StructField, ha
 			s.AddExtension(extListMapKeys, keys)
 		}
 	}
+}
+
+// mirrorDefault copies a Kubernetes field's +default marker (a JSON value)
+// to the schema, as kube-openapi's generator does: server-side apply needs
+// the default of a list-map key that a manifest may leave out (a container
+// port's protocol, "TCP"). orch defaults the same fields the same way.
+func mirrorDefault(s *spec.Schema, kdoc string) error {
+	d := markers(kdoc, "default")
+	if len(d) == 0 || s.Ref.String() != "" {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(d[0]), &v); err != nil {
+		// Kubernetes also writes references to Go constants (+default=ref(...)),
+		// which only its generator resolves: those stay undocumented here.
+		return nil
+	}
+	s.Default = v
+	return nil
 }
 
 // fieldSchema is the schema of a value of type t; k is the Kubernetes
