@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/kube-openapi/pkg/handler"
+	"k8s.io/kube-openapi/pkg/handler3"
 	"k8s.io/kube-openapi/pkg/spec3"
 
 	"orch.io/orch/api/openapi"
@@ -20,6 +22,9 @@ func TestV3Documents(t *testing.T) {
 	sw, err := openapi.V2()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := handler.ToProtoBinary(openapi.SwaggerJSON()); err != nil {
+		t.Errorf("the v2 document does not convert to protobuf: %v", err)
 	}
 	docs, err := openapi.V3(sw)
 	if err != nil {
@@ -69,6 +74,11 @@ func TestV3Documents(t *testing.T) {
 		}
 		if strings.Contains(string(b), "#/definitions/") {
 			t.Errorf("%s still has v2 references", key)
+		}
+		// kubectl may ask for protobuf, which the handler converts from JSON
+		// and, when conversion fails, answers with an empty body.
+		if _, err := handler3.ToV3ProtoBinary(b); err != nil {
+			t.Errorf("%s does not convert to protobuf: %v", key, err)
 		}
 	}
 	if _, ok := docs["api/v1"].Components.Schemas["io.k8s.api.rbac.v1.Role"]; ok {

@@ -61,6 +61,11 @@ func operation(id, action string, r v1.Resource, version, kind string, params []
 		}}},
 		Tags: []string{tag(r.Group, version)},
 	}}
+	for _, p := range params {
+		if p.In == "body" {
+			op.Consumes = []string{"application/json"}
+		}
+	}
 	op.AddExtension(extAction, action)
 	op.AddExtension(extGVK, map[string]any{"group": r.Group, "version": version, "kind": kind})
 	return op
