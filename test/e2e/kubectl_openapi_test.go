@@ -225,7 +225,7 @@ func TestKubectlOpenAPI(t *testing.T) {
 	// An unknown field is refused, named, and nothing is created.
 	bad := strings.Replace(workloadManifest("c"), "    image: busybox\n    command:", "    image: busybox\n    imagePullPolicyy: Always\n    command:", 1)
 	out, err := k.run(nil, "apply", "--validate=strict", "-f", manifest(t, "bad.yaml", bad))
-	if err == nil || !strings.Contains(out, "imagePullPolicyy") {
+	if err == nil || !strings.Contains(out, `unknown field "spec.containers[0].imagePullPolicyy"`) {
 		t.Errorf("kubectl apply --validate=strict of an unknown field: err %v, output %q; want a failure naming imagePullPolicyy", err, out)
 	}
 	if err := cl.Get(ctxT(t, 5*time.Second), "pods", "default", "c", &v1.Pod{}); err == nil {
@@ -246,6 +246,16 @@ func TestKubectlOpenAPI(t *testing.T) {
 	out, err = k.run(nil, "explain", "pod.spec.containers.image")
 	if err != nil || !strings.Contains(out, "The container image to run") {
 		t.Errorf("kubectl explain pod.spec.containers.image: %v\n%s", err, out)
+	}
+
+	// explain from the v2 document as well.
+	out, err = k.run(nil, "explain", "pod.spec.containers.image", "--output=plaintext-openapiv2")
+	if err != nil || !strings.Contains(out, "The container image to run") {
+		t.Errorf("kubectl explain --output=plaintext-openapiv2: %v\n%s", err, out)
+	}
+	out, err = k.run(nil, "explain", "clusterrole.rules.verbs")
+	if err != nil || !strings.Contains(out, "GROUP:      rbac.authorization.k8s.io") {
+		t.Errorf("kubectl explain clusterrole.rules.verbs: %v\n%s", err, out)
 	}
 
 	// edit with an editor that changes a label finishes and saves it.
