@@ -218,8 +218,12 @@ func filler(seed uint64) *randfill.Filler {
 				*x = intstr.FromString("http")
 			}
 		},
-		func(h *v1.HostPathType, c randfill.Continue) { *h = v1.HostPathType([]string{"", "Directory", "File"}[c.Intn(3)]) },
-		func(k *v1.KeyUsage, c randfill.Continue) { *k = v1.KeyUsage([]string{"client auth", "server auth"}[c.Intn(2)]) },
+		func(h *v1.HostPathType, c randfill.Continue) {
+			*h = v1.HostPathType([]string{"", "Directory", "File"}[c.Intn(3)])
+		},
+		func(k *v1.KeyUsage, c randfill.Continue) {
+			*k = v1.KeyUsage([]string{"client auth", "server auth"}[c.Intn(2)])
+		},
 		func(s *v1.ResourceQuotaScope, c randfill.Continue) {
 			*s = v1.ResourceQuotaScope([]string{"BestEffort", "NotTerminating"}[c.Intn(2)])
 		},
@@ -344,4 +348,3 @@ func mustJSON(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
 }
-

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os/exec"
 	"reflect"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -256,16 +255,6 @@ func withDesc(s spec.Schema, desc string) spec.Schema {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // Marshal encodes a document as the checked-in file holds it: indented
 // JSON with sorted keys and a final newline, so regenerating an unchanged
