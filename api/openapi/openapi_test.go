@@ -348,3 +348,23 @@ func mustJSON(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
 }
+
+// TestEveryFieldDescribed checks that kubectl explain has a description
+// for every type and field: orch's doc comment, or Kubernetes' for the same
+// field.
+func TestEveryFieldDescribed(t *testing.T) {
+	sw, err := openapi.V2()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range sw.Definitions {
+		if d.Description == "" {
+			t.Errorf("%s has no description", name)
+		}
+		for p, s := range d.Properties {
+			if s.Description == "" {
+				t.Errorf("%s.%s has no description", name, p)
+			}
+		}
+	}
+}

@@ -17,8 +17,8 @@ import (
 )
 
 // openapiKubectl is the path of a kubectl built from k8s.io/kubectl at the
-// version go.mod pins: bin/kubectl when `make build` made one, otherwise
-// built once for the suite from test/tools/kubectl.
+// version go.mod pins: bin/kubectl, built from test/tools/kubectl once for
+// the suite when `make build` has not made one.
 var openapiKubectl = struct {
 	once sync.Once
 	path string
@@ -35,16 +35,11 @@ func kubectlPath(t *testing.T) string {
 			return
 		}
 		root := filepath.Dir(strings.TrimSpace(string(out)))
-		if p := filepath.Join(root, "bin", "kubectl"); fileExists(p) {
+		p := filepath.Join(root, "bin", "kubectl")
+		if fileExists(p) {
 			openapiKubectl.path = p
 			return
 		}
-		dir, err := os.MkdirTemp("", "orch-kubectl-")
-		if err != nil {
-			openapiKubectl.err = err
-			return
-		}
-		p := filepath.Join(dir, "kubectl")
 		cmd := exec.Command("go", "build", "-o", p, "./test/tools/kubectl")
 		cmd.Dir = root
 		if msg, err := cmd.CombinedOutput(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	v1 "orch.io/orch/api/v1"
@@ -114,6 +115,8 @@ func (b *builder) structDef(t, k8s reflect.Type, pkg string) (string, error) {
 			fs.Description = d
 		} else if d := description(kdoc); d != "" {
 			fs.Description = d
+		} else {
+			fs.Description = b.commonDoc(f)
 		}
 		b.patchExtensions(&fs, f.field, kf.field, hasK, kdoc)
 		if err := mirrorDefault(&fs, kdoc); err != nil {
@@ -126,6 +129,24 @@ func (b *builder) structDef(t, k8s reflect.Type, pkg string) (string, error) {
 	}
 	b.defs[name] = s
 	return name, nil
+}
+
+// objectMetaDoc is Kubernetes' description of an object's metadata field.
+const objectMetaDoc = "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+
+// commonDoc describes the fields every object has (apiVersion, kind,
+// metadata) as Kubernetes does, for kinds without a Kubernetes counterpart
+// and fields Kubernetes leaves undocumented.
+func (b *builder) commonDoc(f jsonField) string {
+	switch {
+	case f.owner == reflect.TypeFor[v1.TypeMeta]():
+		if d := b.k8sDocs(metaPkg); d != nil {
+			return description(d.fieldDoc(reflect.TypeFor[metav1.TypeMeta](), f.field.Name))
+		}
+	case f.field.Type == reflect.TypeFor[v1.ObjectMeta]():
+		return objectMetaDoc
+	}
+	return ""
 }
 
 // required says whether a property is required: orch always writes it
