@@ -10,7 +10,7 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// get sends a GET with extra headers and returns the response with its body read.
+// getWith sends a GET with extra headers and returns the response with its body read.
 func (e *testEnv) getWith(t *testing.T, path string, header map[string]string, opts ...reqOpt) (*http.Response, []byte) {
 	t.Helper()
 	opts = append(opts, func(r *http.Request) {
@@ -25,6 +25,13 @@ func (e *testEnv) getWith(t *testing.T, path string, header map[string]string, o
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// noRedirects is hc answering redirects instead of following them.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 func TestOpenAPIV2(t *testing.T) {
@@ -113,8 +120,18 @@ func TestOpenAPIV3(t *testing.T) {
 		// Without the hash the document is served with its ETag; a stale hash
 		// redirects to the current one, as kube-apiserver does.
 		resp, _ = e.getWith(t, "/openapi/v3/"+gv, nil)
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("Etag") == "" {
-			t.Errorf("GET /openapi/v3/%s: %d, ETag %q", gv, resp.StatusCode, resp.Header.Get("Etag"))
+		etag := resp.Header.Get("Etag")
+		if resp.StatusCode != http.StatusOK || etag == "" || !strings.HasSuffix(p.ServerRelativeURL, "hash="+strings.Trim(etag, `"`)) {
+			t.Errorf("GET /openapi/v3/%s: %d, ETag %q; want 200 and the hash of %s", gv, resp.StatusCode, etag, p.ServerRelativeURL)
+		}
+		resp, _ = e.getWith(t, "/openapi/v3/"+gv, map[string]string{"If-None-Match": etag})
+		if resp.StatusCode != http.StatusNotModified {
+			t.Errorf("GET /openapi/v3/%s with its ETag: %d, want 304", gv, resp.StatusCode)
+		}
+		stale := e.send(t, noRedirects(e.http), http.MethodGet, "/openapi/v3/"+gv+"?hash=0123", nil)
+		stale.Body.Close()
+		if loc := stale.Header.Get("Location"); stale.StatusCode != http.StatusMovedPermanently || loc != p.ServerRelativeURL {
+			t.Errorf("GET /openapi/v3/%s with a stale hash: %d to %q, want 301 to %s", gv, stale.StatusCode, loc, p.ServerRelativeURL)
 		}
 	}
 	resp, _ := e.getWith(t, "/openapi/v3/apis/nope.example/v1", nil)
