@@ -138,8 +138,8 @@ func manifest(t *testing.T, name, body string) string {
 	return p
 }
 
-// workloadManifest is a pod, a service and a replication controller, all
-// named name.
+// workloadManifest is a pod, a service, a replication controller and a
+// role (a kind of another group), all named name.
 func workloadManifest(name string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -178,6 +178,15 @@ spec:
       containers:
       - name: web
         image: busybox
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: %[1]s
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
 `, name)
 }
 
@@ -202,7 +211,8 @@ func TestKubectlOpenAPI(t *testing.T) {
 		t.Fatalf("kubectl apply -f: %v\n%s", err, out)
 	}
 	for _, name := range []string{"a", "b"} {
-		for res, obj := range map[string]v1.Object{"pods": &v1.Pod{}, "services": &v1.Service{}, "replicationcontrollers": &v1.ReplicationController{}} {
+		for res, obj := range map[string]v1.Object{"pods": &v1.Pod{}, "services": &v1.Service{},
+			"replicationcontrollers": &v1.ReplicationController{}, "roles": &v1.Role{}} {
 			if err := cl.Get(ctxT(t, 5*time.Second), res, "default", name, obj); err != nil {
 				t.Errorf("%s/%s after kubectl create/apply: %v", res, name, err)
 			}
