@@ -64,7 +64,10 @@ const (
 type builder struct {
 	opts  Options
 	orch  *pkgDocs
-	k8s   map[string]*pkgDocs // by package path; nil entry: not parsable
+	k8s   map[string]*pkgDocs // by package path
+	// k8sErr is the first Kubernetes source that could not be read: the
+	// document would silently lose what it mirrors, so Build fails.
+	k8sErr error
 	defs  spec.Definitions
 	names map[reflect.Type]string // orch struct type → definition name
 	owner map[string]reflect.Type // definition name → orch struct type
@@ -90,6 +93,9 @@ func Build(opts Options) (*spec.Swagger, error) {
 	}
 	if err := b.addMeta(); err != nil {
 		return nil, fmt.Errorf("meta types: %w", err)
+	}
+	if b.k8sErr != nil {
+		return nil, b.k8sErr
 	}
 	return &spec.Swagger{SwaggerProps: spec.SwaggerProps{
 		Swagger:     "2.0",
@@ -229,15 +235,19 @@ func defName(pkgPath, typeName string) string {
 	return out + "." + typeName
 }
 
-// k8sDocs returns the parsed docs of a Kubernetes package, nil when its
-// source cannot be read (the schema then carries orch's docs only).
+// k8sDocs returns the parsed docs of a Kubernetes package; nil when its
+// source cannot be read, which Build then reports.
 func (b *builder) k8sDocs(pkgPath string) *pkgDocs {
 	if d, ok := b.k8s[pkgPath]; ok {
 		return d
 	}
+	dir, err := b.opts.PackageDir(pkgPath)
 	var d *pkgDocs
-	if dir, err := b.opts.PackageDir(pkgPath); err == nil {
-		d, _ = parseDocs(dir)
+	if err == nil {
+		d, err = parseDocs(dir)
+	}
+	if err != nil && b.k8sErr == nil {
+		b.k8sErr = fmt.Errorf("read the source of %s: %w", pkgPath, err)
 	}
 	b.k8s[pkgPath] = d
 	return d

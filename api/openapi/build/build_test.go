@@ -1,7 +1,9 @@
 package build
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +62,26 @@ func TestMarkers(t *testing.T) {
 		if got := hasMarker(doc, tc.name); got != tc.want {
 			t.Errorf("hasMarker(%q) = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestBuildNeedsSources checks that a missing source is an error, never a
+// document that silently lacks docs or Kubernetes' metadata.
+func TestBuildNeedsSources(t *testing.T) {
+	noK8s := func(string) (string, error) { return "", errors.New("no source here") }
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no orch source", Options{OrchDir: t.TempDir(), PackageDir: GoListDir}, "no Go files"},
+		{"no Kubernetes source", Options{OrchDir: "../../v1", PackageDir: noK8s}, "no source here"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Build(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }
