@@ -32,12 +32,7 @@ func newOpenAPI() (*openAPI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapi v2: %w", err)
 	}
-	// V3 rewrites the schemas it converts: give it its own copy.
-	src, err := openapi.V2()
-	if err != nil {
-		return nil, fmt.Errorf("openapi v2: %w", err)
-	}
-	docs, err := openapi.V3(src)
+	docs, err := openapi.V3(sw)
 	if err != nil {
 		return nil, fmt.Errorf("openapi v3: %w", err)
 	}

@@ -50,12 +50,13 @@ var schemaRef = regexp.MustCompile(`"\$ref":"#/components/schemas/([^"]+)"`)
 // "api/v1", "apis/<group>/<version>". Each holds the paths of its group
 // version and every schema they reach, as kubectl fetches one group
 // version's document and resolves references within it.
+// sw is not modified.
 func V3(sw *spec.Swagger) (map[string]*spec3.OpenAPI, error) {
+	// The conversion copies the schemas, and wraps a reference with a
+	// description of its own into allOf: [reference] beside the description,
+	// as kube-apiserver's v3 documents do (in OpenAPI 3.0 the siblings of a
+	// $ref are ignored, which would lose the field's description).
 	all := openapiconv.ConvertV2ToV3(sw)
-	for name, s := range all.Components.Schemas {
-		wrapRefs(s)
-		all.Components.Schemas[name] = s
-	}
 	prefixes := map[string]bool{}
 	for _, r := range v1.Resources() {
 		prefixes[r.PathPrefix()] = true
@@ -110,29 +111,4 @@ func refs(b []byte) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// wrapRefs rewrites, in place, every property that is a reference with a
-// description of its own into allOf: [reference] beside the description,
-// as kube-apiserver's v3 documents do (in OpenAPI 3.0 the siblings of a
-// $ref are ignored, which would lose the field's description).
-func wrapRefs(s *spec.Schema) {
-	if s == nil {
-		return
-	}
-	for name, p := range s.Properties {
-		wrapRefs(&p)
-		if p.Ref.String() != "" && p.Description != "" {
-			ref := spec.Schema{SchemaProps: spec.SchemaProps{Ref: p.Ref}}
-			p.Ref = spec.Ref{}
-			p.AllOf = []spec.Schema{ref}
-		}
-		s.Properties[name] = p
-	}
-	if s.Items != nil {
-		wrapRefs(s.Items.Schema)
-	}
-	if s.AdditionalProperties != nil {
-		wrapRefs(s.AdditionalProperties.Schema)
-	}
 }
