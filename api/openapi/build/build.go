@@ -62,15 +62,15 @@ const (
 
 // builder accumulates definitions while walking the types.
 type builder struct {
-	opts  Options
-	orch  *pkgDocs
-	k8s   map[string]*pkgDocs // by package path
+	opts Options
+	orch *pkgDocs
+	k8s  map[string]*pkgDocs // by package path
 	// k8sErr is the first Kubernetes source that could not be read: the
 	// document would silently lose what it mirrors, so Build fails.
 	k8sErr error
-	defs  spec.Definitions
-	names map[reflect.Type]string // orch struct type → definition name
-	owner map[string]reflect.Type // definition name → orch struct type
+	defs   spec.Definitions
+	names  map[reflect.Type]string // orch struct type → definition name
+	owner  map[string]reflect.Type // definition name → orch struct type
 }
 
 // Build returns the OpenAPI v2 document of every resource of api/v1.
