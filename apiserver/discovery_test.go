@@ -77,7 +77,7 @@ func TestDiscovery(t *testing.T) {
 		{"pods/binding", "Binding", true, []string{"create"}},
 		{"pods/log", "Pod", true, []string{"get"}},
 		{"nodes/images", "Node", false, []string{"create"}},
-		{"replicationcontrollers/scale", "Scale", true, []string{"get", "update"}},
+		{"replicationcontrollers/scale", "Scale", true, []string{"get", "patch", "update"}},
 		{"nodes", "Node", false, nil},
 		{"nodes/status", "Node", false, nil},
 		{"namespaces", "Namespace", false, nil},

@@ -178,6 +178,8 @@ type Server struct {
 	authz authorizer.UnconditionalAuthorizer
 	// protobuf decodes the protobuf bodies of Kubernetes' typed clients.
 	protobuf *protobufDecoder
+	// openapi serves /openapi/v2 and /openapi/v3.
+	openapi *openAPI
 }
 
 // New builds a server; Serve starts it.
@@ -237,14 +239,19 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	if s.protobuf, err = newProtobufDecoder(); err != nil {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
-	s.handler = s.routes()
+	if s.openapi, err = newOpenAPI(); err != nil {
+		return nil, fmt.Errorf("api server: %w", err)
+	}
+	if s.handler, err = s.routes(); err != nil {
+		return nil, fmt.Errorf("api server: %w", err)
+	}
 	return s, nil
 }
 
 // Handler returns the server's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.serveReady)
@@ -271,7 +278,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/debug/pprof/", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Index))))
 	mux.Handle("/debug/pprof/profile", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Profile))))
 	mux.Handle("/debug/pprof/trace", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Trace))))
-	return s.withAudit(canonicalPaths(mux))
+	if err := s.openapi.register(mux, func(h http.Handler) http.Handler { return s.authenticated(s.authorizedNonResource(h)) }); err != nil {
+		return nil, err
+	}
+	return s.withAudit(canonicalPaths(mux)), nil
 }
 
 // withAudit wraps h with the audit log, if there is one. The masters'

@@ -137,7 +137,8 @@ const BootstrapGroup = "bootstrap.orch.io"
 type BootstrapToken struct {
 	TypeMeta   `json:",inline"`
 	ObjectMeta `json:"metadata"`
-	Spec       BootstrapTokenSpec `json:"spec"`
+	// Spec holds the hash of the token's secret and when it expires.
+	Spec BootstrapTokenSpec `json:"spec"`
 }
 
 // BootstrapTokenSpec describes a bootstrap token.

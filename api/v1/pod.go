@@ -96,24 +96,53 @@ const (
 
 // Container is one process tree of a pod.
 type Container struct {
-	Name                     string               `json:"name"`
-	Image                    string               `json:"image,omitempty"`
-	Command                  []string             `json:"command,omitempty"`
-	Args                     []string             `json:"args,omitempty"`
-	WorkingDir               string               `json:"workingDir,omitempty"`
-	Ports                    []ContainerPort      `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort"`
-	Env                      []EnvVar             `json:"env,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
-	Resources                ResourceRequirements `json:"resources,omitempty"`
-	VolumeMounts             []VolumeMount        `json:"volumeMounts,omitempty" patchStrategy:"merge" patchMergeKey:"mountPath"`
-	LivenessProbe            *Probe               `json:"livenessProbe,omitempty"`
-	ReadinessProbe           *Probe               `json:"readinessProbe,omitempty"`
-	StartupProbe             *Probe               `json:"startupProbe,omitempty"`
-	TerminationMessagePath   string               `json:"terminationMessagePath,omitempty"`
-	TerminationMessagePolicy string               `json:"terminationMessagePolicy,omitempty"`
-	ImagePullPolicy          string               `json:"imagePullPolicy,omitempty"`
-	Stdin                    bool                 `json:"stdin,omitempty"`
-	TTY                      bool                 `json:"tty,omitempty"`
-	SecurityContext          *SecurityContext     `json:"securityContext,omitempty"`
+	// Name of the container, a DNS label unique within the pod. Cannot be updated.
+	Name string `json:"name"`
+	// The container image to run, as a reference the node's containerd pulls
+	// ("busybox", "registry.example/app:1.2", "app@sha256:..."). Only the
+	// image may change once the pod exists.
+	Image string `json:"image,omitempty"`
+	// Entrypoint, replacing the image's ENTRYPOINT; not run in a shell.
+	// $(VAR) references to the container's environment are expanded.
+	Command []string `json:"command,omitempty"`
+	// Arguments to the entrypoint, replacing the image's CMD; $(VAR)
+	// references are expanded as in command.
+	Args []string `json:"args,omitempty"`
+	// Working directory of the entrypoint; the image's when empty.
+	WorkingDir string `json:"workingDir,omitempty"`
+	// Ports the container listens on, for information and for hostPort
+	// mappings, which the node programs and the scheduler keeps apart.
+	Ports []ContainerPort `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort"`
+	// Environment variables, set in order; valueFrom.fieldRef reads the
+	// pod's own fields (metadata.name, status.podIP, ...).
+	Env []EnvVar `json:"env,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	// Compute resources: requests are what the scheduler reserves on a
+	// node, limits are enforced by the node's cgroups.
+	Resources ResourceRequirements `json:"resources,omitempty"`
+	// Pod volumes mounted into the container's filesystem.
+	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty" patchStrategy:"merge" patchMergeKey:"mountPath"`
+	// Probe of liveness: the node restarts the container when it fails.
+	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
+	// Probe of readiness: a container that fails it leaves the pod not
+	// Ready and out of its services' endpoints.
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
+	// Probe of startup: liveness and readiness wait until it succeeds.
+	StartupProbe *Probe `json:"startupProbe,omitempty"`
+	// Path of the termination message file; orch accepts only the default,
+	// /dev/termination-log.
+	TerminationMessagePath string `json:"terminationMessagePath,omitempty"`
+	// How the termination message is read; orch accepts only File (the default).
+	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
+	// When the node pulls the image: Always, IfNotPresent or Never.
+	// Defaults to Always for an image without a tag or tagged :latest,
+	// IfNotPresent otherwise (and for a digest).
+	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
+	// Whether the container gets a stdin; orch refuses true for now.
+	Stdin bool `json:"stdin,omitempty"`
+	// Whether the container gets a terminal; orch refuses true for now.
+	TTY bool `json:"tty,omitempty"`
+	// Security options of the container, overriding the pod's.
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
 }
 
 // Protocols of ports.

@@ -14,22 +14,6 @@ import (
 	"orch.io/orch/test/harness"
 )
 
-// kubectlBinary is the kubectl the suite drives: bin/kubectl, built from
-// k8s.io/kubectl at go.mod's version, once that builder lands; until then
-// the machine's /usr/bin/kubectl.
-func kubectlBinary(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{filepath.Join("..", "..", "bin", "kubectl"), "/usr/bin/kubectl"} {
-		if abs, err := filepath.Abs(p); err == nil {
-			if _, err := os.Stat(abs); err == nil {
-				return abs
-			}
-		}
-	}
-	t.Fatalf("no kubectl: neither bin/kubectl nor /usr/bin/kubectl exists")
-	return ""
-}
-
 // kubectlRunner runs kubectl as the cluster's admin.
 type kubectlRunner struct {
 	bin        string
@@ -49,7 +33,7 @@ func newKubectl(t *testing.T, c *harness.Cluster) *kubectlRunner {
 	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: orch\n  cluster:\n    server: " + cfg.Servers[0] +
 		"\n    certificate-authority: " + caFile + "\nusers:\n- name: admin\n  user:\n    token: " + cfg.Token +
 		"\ncontexts:\n- name: orch\n  context: {cluster: orch, user: admin, namespace: default}\ncurrent-context: orch\n"
-	k := &kubectlRunner{bin: kubectlBinary(t), kubeconfig: filepath.Join(dir, "kubeconfig"), home: filepath.Join(dir, "home")}
+	k := &kubectlRunner{bin: bins.Kubectl, kubeconfig: filepath.Join(dir, "kubeconfig"), home: filepath.Join(dir, "home")}
 	if err := os.WriteFile(k.kubeconfig, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -154,8 +138,6 @@ func TestKubectlPatch(t *testing.T) {
 		}
 		return out
 	}
-	// until /openapi lands: kubectl validates against the OpenAPI schema.
-	const noValidate = "--validate=false"
 
 	t.Run("create namespace (protobuf)", func(t *testing.T) {
 		k.ok(t, "", "create", "namespace", "e2e-patch")
@@ -175,8 +157,8 @@ func TestKubectlPatch(t *testing.T) {
 		}
 	})
 	t.Run("apply twice with a changed ports list", func(t *testing.T) {
-		k.ok(t, rcManifest("80", "443"), "apply", noValidate, "-f", "-")
-		k.ok(t, rcManifest("8080", "80"), "apply", noValidate, "-f", "-")
+		k.ok(t, rcManifest("80", "443"), "apply", "-f", "-")
+		k.ok(t, rcManifest("8080", "80"), "apply", "-f", "-")
 		rc := getRC(t)
 		if got := ports(container(t, rc, "web")); len(got) != 2 || got[0] != 8080 || got[1] != 80 {
 			t.Fatalf("ports after the second apply: %v", got)
@@ -236,9 +218,9 @@ func TestKubectlPatch(t *testing.T) {
 		if code != 1 || !strings.Contains(out, "containerPort: 9090") {
 			t.Fatalf("kubectl diff: exit %d (want 1: differences)\nstdout: %s\nstderr: %s", code, out, errOut)
 		}
-		k.ok(t, changed, "apply", noValidate, "--dry-run=server", "-f", "-")
+		k.ok(t, changed, "apply", "--dry-run=server", "-f", "-")
 		pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: dry, namespace: default}\nspec:\n  containers: [{name: c, image: busybox:1.36}]\n"
-		if out := k.ok(t, pod, "create", noValidate, "--dry-run=server", "-f", "-"); !strings.Contains(out, "pod/dry created (server dry run)") {
+		if out := k.ok(t, pod, "create", "--dry-run=server", "-f", "-"); !strings.Contains(out, "pod/dry created (server dry run)") {
 			t.Errorf("create --dry-run=server said %q", out)
 		}
 		k.ok(t, "", "delete", "rc", "web", "--dry-run=server")
@@ -264,7 +246,7 @@ func TestKubectlPatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: bound, namespace: e2e-patch}\nspec:\n  nodeName: drained\n  containers: [{name: c, image: busybox:1.36}]\n"
-		k.ok(t, pod, "create", noValidate, "-f", "-")
+		k.ok(t, pod, "create", "-f", "-")
 		// No agent runs on the node to confirm a graceful stop: the pod goes at once with grace 0.
 		k.ok(t, "", "drain", "drained", "--force", "--grace-period=0", "--timeout=60s")
 		var n v1.Node
