@@ -79,6 +79,10 @@ var resources = []Resource{
 		New: func() Object { return &BootstrapToken{} }},
 	{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", ShortNames: []string{"sa"}, Namespaced: true,
 		New: func() Object { return &ServiceAccount{} }},
+	{Group: CoordinationGroup, Name: "leases", Singular: "lease", Kind: "Lease", Namespaced: true,
+		New: func() Object { return &Lease{} }},
+	{Group: DiscoveryGroup, Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true,
+		New: func() Object { return &EndpointSlice{} }},
 }
 
 // reviewVerbs are the verbs of a review: it is answered, never stored.

@@ -348,9 +348,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	return err
 }
 
-// ensureNamespaces creates the default namespace once a leader is established.
+// ensureNamespaces creates the default namespace and kube-node-lease (the
+// nodes' heartbeat leases) once a leader is established.
 func ensureNamespaces(ctx context.Context, c *cluster.Cluster, log interface{ Warn(string, ...any) }) {
-	for _, name := range []string{v1.DefaultNamespace} {
+	for _, name := range []string{v1.DefaultNamespace, v1.NodeLeaseNamespace} {
 		for {
 			if _, err := c.Store().Get("namespaces", "", name); err == nil {
 				break
