@@ -80,7 +80,8 @@ type NodeLifecycle struct {
 type nodeHealth struct {
 	uid       string
 	heartbeat time.Time // the node's last heartbeat as written in the object
-	observed  time.Time // when this controller saw heartbeat change (its clock)
+	renewed   time.Time // its lease's renewTime (zero without a lease)
+	observed  time.Time // when this controller saw either change (its clock)
 	evicted   bool      // pods deleted since the node went silent
 }
 
@@ -144,6 +145,21 @@ func heartbeatOf(n *v1.Node) time.Time {
 	return n.CreationTimestamp.Time
 }
 
+// leaseRenewTime is the renewTime of the node's lease in kube-node-lease,
+// zero when it has none. Only a lease held by the node counts: any other
+// holder is not the node's agent.
+func leaseRenewTime(store *fsm.Store, node string) time.Time {
+	rec, err := store.Get("leases", v1.NodeLeaseNamespace, node)
+	if err != nil {
+		return time.Time{}
+	}
+	l := rec.Object().(*v1.Lease)
+	if l.Spec.RenewTime == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != node {
+		return time.Time{}
+	}
+	return l.Spec.RenewTime.Time
+}
+
 func hasUnreachableTaint(n *v1.Node) bool {
 	for _, t := range n.Spec.Taints {
 		if t.Key == UnreachableTaintKey && t.Effect == v1.TaintNoSchedule {
@@ -170,13 +186,20 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 	for _, r := range res.Items {
 		n := r.Object().(*v1.Node)
 		present[n.Name] = true
-		hb := heartbeatOf(n)
+		hb, renewed := heartbeatOf(n), leaseRenewTime(store, n.Name)
 		h := c.nodes[n.Name]
-		if h == nil || h.uid != n.UID || !h.heartbeat.Equal(hb) {
+		switch {
+		case h == nil || h.uid != n.UID || !h.heartbeat.Equal(hb):
 			// First sight (or a new leader, or a new node of that name), or
-			// a new heartbeat: the grace starts now, on our clock.
-			h = &nodeHealth{uid: n.UID, heartbeat: hb, observed: now}
+			// a new status heartbeat: the grace starts now, on our clock.
+			h = &nodeHealth{uid: n.UID, heartbeat: hb, renewed: renewed, observed: now}
 			c.nodes[n.Name] = h
+		case renewed.After(h.renewed):
+			// A renewal of the node's lease, its heartbeat since nodes
+			// write their status only when it changes (as Kubernetes'
+			// controller, which reads the lease's renewTime too). The
+			// pods' eviction clock restarts with it.
+			h.renewed, h.observed, h.evicted = renewed, now, false
 		}
 		silent := now.Sub(h.observed)
 		grace := c.cfg.Grace
