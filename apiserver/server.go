@@ -132,6 +132,10 @@ type Config struct {
 	// ServiceAccounts, if set, enables service account admission and
 	// TokenRequest (see ServiceAccountConfig).
 	ServiceAccounts *ServiceAccountConfig
+	// LeaseBatchWindow is how long an update of a Lease waits for others
+	// to share one Raft entry with (see leasebatch.go); 0 means
+	// DefaultLeaseBatchWindow, a negative value no batching.
+	LeaseBatchWindow time.Duration
 }
 
 // DefaultConfig returns the API server defaults.
@@ -175,6 +179,8 @@ type Server struct {
 	authz authorizer.UnconditionalAuthorizer
 	// reviews decodes protobuf access reviews.
 	reviews *reviewDecoder
+	// leases batches lease updates (nil: each is its own entry).
+	leases *leaseBatcher
 }
 
 // New builds a server; Serve starts it.
@@ -233,6 +239,12 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	s.podSecurity = ps
 	if s.reviews, err = newReviewDecoder(); err != nil {
 		return nil, fmt.Errorf("api server: %w", err)
+	}
+	if cfg.LeaseBatchWindow == 0 {
+		cfg.LeaseBatchWindow = DefaultLeaseBatchWindow
+	}
+	if cfg.LeaseBatchWindow > 0 {
+		s.leases = newLeaseBatcher(backend.Apply, cfg.LeaseBatchWindow, maxLeaseBatch)
 	}
 	s.handler = s.routes()
 	return s, nil

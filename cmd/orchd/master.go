@@ -43,6 +43,7 @@ type masterFlags struct {
 	nodeCIDRMaskSize              int
 	initialCluster                string
 	heartbeat, election, lease    time.Duration
+	leaseBatchWindow              time.Duration
 	snapshotThreshold             uint64
 	feedSize                      int
 	feedBytes, logCacheBytes      int64
@@ -108,6 +109,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.Var(newBytesFlag(&f.feedBytes, d.FeedBytes), "watch-feed-bytes", "bytes of change events kept for watches (each event counts its object before and after); older resourceVersions get 410 Gone")
 	fl.Var(newBytesFlag(&f.logCacheBytes, d.LogCacheBytes), "raft-log-cache-bytes", "bytes of recent Raft log entries kept in memory in front of raft.db (at most 1024 entries either way)")
 	fl.DurationVar(&f.podGCQuarantine, "pod-gc-quarantine", sched.DefaultPodGCQuarantine, "pods bound to a node that does not exist are force-deleted once the node has been missing this long (a registering node keeps its pods)")
+	fl.DurationVar(&f.leaseBatchWindow, "lease-batch-window", apiserver.DefaultLeaseBatchWindow, "an update of a Lease waits this long for others to share one Raft entry with (node heartbeats); negative: no batching")
 	fl.DurationVar(&f.nodeGrace, "node-grace", 40*time.Second, "a node silent this long becomes Ready=Unknown and gets the node.orch.io/unreachable NoSchedule taint")
 	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
 	fl.IntVar(&f.maxInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInFlight, "the most read-only API requests served at once; more get 429 (watches, logs and image uploads are not counted; 0: no limit)")
@@ -256,6 +258,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 
 	sc := apiserver.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
+	sc.LeaseBatchWindow = f.leaseBatchWindow
 	sc.AdminToken, sc.AgentCertificate = bundle.AdminToken, bundle.Master.GetClientCertificate
 	sc.Authorizers = append(sc.Authorizers, nodeauth.NewAuthorizer(nodeauth.StorePods{Store: c.Store,
 		Barrier: func(ctx context.Context) error { _, err := c.ReadBarrier(ctx); return err }}))
