@@ -37,7 +37,11 @@ const heartbeatInterval = 10 * time.Second
 // heartbeatSection runs both modes on a fresh cluster and returns the
 // summary line.
 func heartbeatSection(ctx context.Context, t *runT, bins harness.Binaries, o options) (string, error) {
-	c := harness.StartCluster(t, bins, harness.Options{})
+	cidr, err := schedClusterCIDR(o.heartbeatNodes)
+	if err != nil {
+		return "", err
+	}
+	c := harness.StartCluster(t, bins, harness.Options{MasterArgs: []string{"--cluster-cidr", cidr}})
 	if t.failed {
 		return "", errors.New(t.msg)
 	}
@@ -52,7 +56,7 @@ func heartbeatSection(ctx context.Context, t *runT, bins harness.Binaries, o opt
 	}
 	cl := c.Client()
 	names := make([]string, o.heartbeatNodes)
-	err := forEach(ctx, o.clients, o.heartbeatNodes, func(ctx context.Context, i int) error {
+	err = forEach(ctx, o.clients, o.heartbeatNodes, func(ctx context.Context, i int) error {
 		names[i] = fmt.Sprintf("hb-%04d", i)
 		n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: names[i]}, Status: simNodeStatus(names[i])}
 		if err := cl.Create(ctx, n); err != nil {
