@@ -230,7 +230,57 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 			delete(c.nodes, name)
 		}
 	}
+	if err := c.collectLeases(ctx, store, res.Items, now); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// collectLeases deletes the leases in kube-node-lease owned by a Node that
+// is gone (or was made again under its name, with another uid), in one
+// entry, each with its uid and resourceVersion as preconditions: what
+// Kubernetes' garbage collector does for a deleted Node's lease. Leases
+// without a Node owner are left alone.
+func (c *NodeLifecycle) collectLeases(ctx context.Context, store *fsm.Store, nodes []*fsm.Record, now time.Time) error {
+	leases, err := store.List("leases", fsm.ListOptions{Namespace: v1.NodeLeaseNamespace})
+	if err != nil || len(leases.Items) == 0 {
+		return err
+	}
+	uids := make(map[string]string, len(nodes))
+	for _, r := range nodes {
+		uids[r.Meta().Name] = r.Meta().UID
+	}
+	var items []fsm.BatchItem
+	for _, r := range leases.Items {
+		m := r.Meta()
+		orphan := false
+		for _, o := range m.OwnerReferences {
+			if o.APIVersion == "v1" && o.Kind == "Node" && uids[o.Name] != o.UID {
+				orphan = true
+			}
+		}
+		if !orphan {
+			continue
+		}
+		body, err := fsm.EncodeBody(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "leases", Namespace: m.Namespace, Name: m.Name,
+			UID: m.UID, ResourceVersion: m.ResourceVersion, Now: v1.NewTime(now)})
+		if err != nil {
+			return err
+		}
+		items = append(items, fsm.BatchItem{Type: fsm.DeleteCommand, Body: body})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return err
+	}
+	if _, err := c.cfg.Proposer.Apply(ctx, cmd); err != nil {
+		return fmt.Errorf("delete the leases of deleted nodes: %w", err)
+	}
+	c.cfg.Logger.Info("deleted the leases of deleted nodes", "leases", len(items))
+	return nil
 }
 
 // gossipDead reports whether gossip knows the node and finds it dead or left.

@@ -106,3 +106,29 @@ func TestNodeLifecycleLeaseRenewalLiftsTheTaint(t *testing.T) {
 	e.pass(c)
 	assertHealthy(t, e.node("a"))
 }
+
+func TestNodeLifecycleDeletesTheLeasesOfDeletedNodes(t *testing.T) {
+	e := newNLEnv(t)
+	e.addNode("a", true)
+	e.renewLease("a", "a") // namespace kube-node-lease and an unowned lease "a"
+	owned := func(name, node, uid string) {
+		e.p.create(t, &v1.Lease{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: v1.NodeLeaseNamespace, UID: "lease-" + name,
+			OwnerReferences: []v1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node, UID: uid}}}})
+	}
+	owned("a-owned", "a", "uid-a")    // its node exists: kept
+	owned("gone", "gone", "uid-gone") // its node is gone: deleted
+	owned("stale", "a", "uid-old-a")  // a node of that name, another uid: deleted
+	c := e.controller()
+	e.pass(c)
+	for name, want := range map[string]bool{"a": true, "a-owned": true, "gone": false, "stale": false} {
+		_, err := e.p.store().Get("leases", v1.NodeLeaseNamespace, name)
+		if got := err == nil; got != want {
+			t.Errorf("lease %s kept = %v, want %v (err %v)", name, got, want, err)
+		}
+	}
+	before := e.writes
+	e.pass(c)
+	if e.writes != before {
+		t.Fatalf("a second pass wrote %d times", e.writes-before)
+	}
+}
