@@ -171,6 +171,10 @@ func TestLeaseLeaderElectionWithClientGo(t *testing.T) {
 		}
 		return nil
 	})
+	out, err := kubectl(t, adminKubeconfig(t, c), "get", "leases", "-n", "default")
+	if err != nil || !strings.Contains(out, "e2e-lock") {
+		t.Fatalf("kubectl get leases: %q, %v", out, err)
+	}
 	leader.cancel()
 	<-leader.done
 	eventually(t, 30*time.Second, "the other elector takes over", func() error {
@@ -378,6 +382,11 @@ func TestEndpointSliceFollowsPods(t *testing.T) {
 		}
 		return nil
 	})
+
+	out, err := kubectl(t, kc, "get", "endpointslices", "-l", v1.LabelServiceName+"=web")
+	if err != nil || !strings.Contains(out, "web-") {
+		t.Fatalf("kubectl get endpointslices: %q, %v", out, err)
+	}
 
 	if err := cl.Scale(ctxT(t, 10*time.Second), "default", "es", 0); err != nil {
 		t.Fatal(err)
