@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -40,6 +42,9 @@ type leaseBatcher struct {
 	apply  func(ctx context.Context, cmd []byte) (any, error)
 	window time.Duration
 	max    int
+	// sizes observes the number of updates of each batch proposed (nil:
+	// not observed).
+	sizes prometheus.Observer
 
 	mu      sync.Mutex
 	pending []*batchedWrite
@@ -55,6 +60,19 @@ type batchedWrite struct {
 // newLeaseBatcher returns a batcher that proposes through apply.
 func newLeaseBatcher(apply func(ctx context.Context, cmd []byte) (any, error), window time.Duration, max int) *leaseBatcher {
 	return &leaseBatcher{apply: apply, window: window, max: max}
+}
+
+// leaseBatchSizes is the histogram of the updates per lease batch: its
+// count is the Raft entries the lease updates of this master cost, its sum
+// the updates.
+func leaseBatchSizes(reg prometheus.Registerer) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "orch_api_lease_batch_size",
+		Help:    "Lease updates proposed together in one Raft entry by this master (--lease-batch-window).",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+	})
+	reg.MustRegister(h)
+	return h
 }
 
 // Apply proposes cmd (an encoded UpdateCommand) in the next batch and
@@ -112,6 +130,9 @@ func (b *leaseBatcher) propose(batch []*batchedWrite) {
 	items := make([]fsm.BatchItem, len(batch))
 	for i, w := range batch {
 		items[i] = w.item
+	}
+	if b.sizes != nil {
+		b.sizes.Observe(float64(len(items)))
 	}
 	results, err := b.commit(items)
 	for i, w := range batch {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
@@ -73,6 +74,8 @@ func TestLeaseBatcherOneEntryForManyUpdates(t *testing.T) {
 	b := newBatchFSM(t, n)
 	// A window that never ends: the batch goes when it is full.
 	lb := newLeaseBatcher(b.Apply, time.Hour, n)
+	reg := prometheus.NewRegistry()
+	lb.sizes = leaseBatchSizes(reg)
 	cmds := make([][]byte, n)
 	for i := range n {
 		cmds[i] = renewal(t, b, i, 100)
@@ -98,6 +101,13 @@ func TestLeaseBatcherOneEntryForManyUpdates(t *testing.T) {
 	}
 	if b.entries != 1 {
 		t.Fatalf("%d raft entries for %d lease updates, want 1", b.entries, n)
+	}
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
+		t.Fatalf("gather: %v, %d families", err, len(mfs))
+	}
+	if h := mfs[0].GetMetric()[0].GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() != n {
+		t.Fatalf("batch size histogram: %d batches, %v updates; want 1 and %d", h.GetSampleCount(), h.GetSampleSum(), n)
 	}
 }
 

@@ -245,6 +245,7 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	}
 	if cfg.LeaseBatchWindow > 0 {
 		s.leases = newLeaseBatcher(backend.Apply, cfg.LeaseBatchWindow, maxLeaseBatch)
+		s.leases.sizes = leaseBatchSizes(cfg.Registry)
 	}
 	s.handler = s.routes()
 	return s, nil
