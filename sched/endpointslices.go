@@ -230,9 +230,12 @@ func DesiredEndpoints(svc *v1.Service, pods []*v1.Pod) []DesiredEndpoint {
 		if len(svc.Spec.Ports) > 0 && len(ports) == 0 {
 			continue // serves none of the service's ports
 		}
+		// As Kubernetes' podToEndpoint: serving is the pod's readiness;
+		// ready is that and not terminating, or always with
+		// publishNotReadyAddresses.
 		terminating := p.DeletionTimestamp != nil
-		serving := p.IsReady() || svc.Spec.PublishNotReadyAddresses
-		ready := serving && (!terminating || svc.Spec.PublishNotReadyAddresses)
+		serving := p.IsReady()
+		ready := svc.Spec.PublishNotReadyAddresses || (serving && !terminating)
 		ep := v1.Endpoint{Addresses: []string{ip},
 			Conditions: v1.EndpointConditions{Ready: &ready, Serving: &serving, Terminating: &terminating},
 			TargetRef:  &v1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID}}
@@ -339,7 +342,7 @@ func (c *EndpointSliceController) reconcilePortSet(w *sliceWrites, svc *v1.Servi
 			}
 			wk.eps = append(wk.eps, d)
 		}
-		if !v1.JSONEqual(s.Labels, sliceLabels(svc, s.Labels)) {
+		if !v1.JSONEqual(s.Labels, sliceLabels(svc)) {
 			wk.changed = true
 		}
 		all = append(all, wk)
@@ -381,7 +384,7 @@ func (c *EndpointSliceController) reconcilePortSet(w *sliceWrites, svc *v1.Servi
 			q := v1.DeepCopy(wk.s) // keeps the resourceVersion: a compare-and-swap
 			q.Endpoints = wk.eps
 			q.Ports = ports
-			q.Labels = sliceLabels(svc, q.Labels)
+			q.Labels = sliceLabels(svc)
 			w.add(fsm.NewUpdate(q, false))
 		}
 	}
@@ -403,9 +406,9 @@ func (c *EndpointSliceController) placeholder(w *sliceWrites, svc *v1.Service, m
 	for _, s := range mine {
 		if !kept && len(s.Endpoints) == 0 && len(s.Ports) == 0 {
 			kept = true
-			if !v1.JSONEqual(s.Labels, sliceLabels(svc, s.Labels)) {
+			if !v1.JSONEqual(s.Labels, sliceLabels(svc)) {
 				q := v1.DeepCopy(s)
-				q.Labels = sliceLabels(svc, q.Labels)
+				q.Labels = sliceLabels(svc)
 				w.add(fsm.NewUpdate(q, false))
 			}
 			continue
@@ -427,7 +430,7 @@ func (c *EndpointSliceController) newSlice(svc *v1.Service, eps []v1.Endpoint, p
 	}
 	return &v1.EndpointSlice{
 		ObjectMeta: v1.ObjectMeta{Name: v1.GenerateName(prefix + "-"), Namespace: svc.Namespace, UID: uuid.NewString(),
-			CreationTimestamp: now, GenerateName: prefix + "-", Labels: sliceLabels(svc, nil),
+			CreationTimestamp: now, GenerateName: prefix + "-", Labels: sliceLabels(svc),
 			OwnerReferences: []v1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: svc.Name, UID: svc.UID,
 				Controller: &yes, BlockOwnerDeletion: &yes}}},
 		AddressType: v1.AddressTypeIPv4, Endpoints: eps, Ports: ports,
@@ -436,7 +439,7 @@ func (c *EndpointSliceController) newSlice(svc *v1.Service, eps []v1.Endpoint, p
 
 // sliceLabels are the service's labels plus the slice's two own labels
 // (Kubernetes copies the service's labels onto its slices).
-func sliceLabels(svc *v1.Service, _ map[string]string) map[string]string {
+func sliceLabels(svc *v1.Service) map[string]string {
 	l := make(map[string]string, len(svc.Labels)+2)
 	for k, v := range svc.Labels {
 		l[k] = v

@@ -275,3 +275,37 @@ func TestEndpointSlicePlaceholderAndServiceDelete(t *testing.T) {
 		t.Fatalf("a hand-made slice made %d writes", n)
 	}
 }
+
+func TestDesiredEndpointConditions(t *testing.T) {
+	now := v1.NewTime(time.Unix(1000, 0))
+	cases := []struct {
+		name                          string
+		ready, terminating, publish   bool
+		wantReady, wantServing, wantT bool
+	}{
+		{name: "ready", ready: true, wantReady: true, wantServing: true},
+		{name: "not ready"},
+		{name: "ready, terminating", ready: true, terminating: true, wantServing: true, wantT: true},
+		{name: "not ready, terminating", terminating: true, wantT: true},
+		{name: "not ready, published", publish: true, wantReady: true},
+		{name: "ready, terminating, published", ready: true, terminating: true, publish: true, wantReady: true, wantServing: true, wantT: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := epPod("a", "10.0.0.1", tc.ready)
+			if tc.terminating {
+				p.DeletionTimestamp = &now
+			}
+			svc := epService("web", httpPort())
+			svc.Spec.PublishNotReadyAddresses = tc.publish
+			got := DesiredEndpoints(svc, []*v1.Pod{p})
+			if len(got) != 1 {
+				t.Fatalf("%d endpoints, want 1", len(got))
+			}
+			c := got[0].Endpoint.Conditions
+			if *c.Ready != tc.wantReady || *c.Serving != tc.wantServing || *c.Terminating != tc.wantT {
+				t.Fatalf("conditions %s, want ready=%v serving=%v terminating=%v", asJSON(t, c), tc.wantReady, tc.wantServing, tc.wantT)
+			}
+		})
+	}
+}
