@@ -269,6 +269,26 @@ func TestNodeLeaseIsTheHeartbeat(t *testing.T) {
 		t.Fatalf("kubectl describe node shows no lease held by %s:\n%s", name, out)
 	}
 
+	// The node may write its own lease only (Node authorizer and
+	// NodeRestriction).
+	ncl := c.NodeClient(nodes[0])
+	for _, l := range []*v1.Lease{
+		{ObjectMeta: v1.ObjectMeta{Name: "node-2", Namespace: v1.NodeLeaseNamespace}},
+		{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default"}},
+	} {
+		if err := ncl.Create(ctxT(t, 5*time.Second), l); v1.CodeOf(err) != 403 {
+			t.Fatalf("node %s created lease %s/%s: %v, want 403", name, l.Namespace, l.Name, err)
+		}
+	}
+	own, err := getLease()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.Spec.HolderIdentity = &name
+	if err := ncl.Update(ctxT(t, 5*time.Second), own); err != nil && !v1.IsConflict(err) {
+		t.Fatalf("node %s updating its own lease: %v", name, err)
+	}
+
 	nodes[0].Kill()
 	killed := time.Now()
 	eventually(t, 40*time.Second, "the silent node Ready=Unknown", func() error {
