@@ -115,7 +115,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	var buf bytes.Buffer
 	buf.Grow(256 + 1024*len(res.Items))
-	fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":"v1","metadata":{"resourceVersion":"%d"`, req.resource.Kind+"List", res.Index)
+	fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"`, req.resource.Kind+"List", req.resource.GroupVersion(), res.Index)
 	if res.Next != "" {
 		fmt.Fprintf(&buf, `,"continue":%q`, encodeContinue(res.Next, res.Index))
 	}

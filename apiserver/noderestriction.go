@@ -19,9 +19,9 @@ func (s *Server) admitNodeRestriction(ctx context.Context, req *request, op node
 		return nil
 	}
 	a := nodeauth.Attributes{User: u, Operation: op, Resource: req.resource.Name, Subresource: req.sub,
-		Name: req.name, Object: obj, OldObject: old}
+		Name: req.name, Namespace: req.namespace, Object: obj, OldObject: old}
 	if op == nodeauth.Create && obj != nil {
-		a.Name = obj.GetObjectMeta().Name
+		a.Name, a.Namespace = obj.GetObjectMeta().Name, obj.GetObjectMeta().Namespace
 	}
 	if req.resource.Name == "pods" && self != "" {
 		// The pod's IPs are checked against the node's pod CIDR and addresses.

@@ -359,6 +359,12 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 	if err != nil {
 		return nil, err
 	}
+	if req.resource.Name == "leases" && s.leases != nil {
+		if err := fsm.Verify(cmd); err != nil {
+			return nil, err // refused alone, never in a batch
+		}
+		return s.leases.Apply(ctx, cmd)
+	}
 	return s.apply(ctx, cmd)
 }
 

@@ -135,6 +135,10 @@ type Config struct {
 	// ServiceAccounts, if set, enables service account admission and
 	// TokenRequest (see ServiceAccountConfig).
 	ServiceAccounts *ServiceAccountConfig
+	// LeaseBatchWindow is how long an update of a Lease waits for others
+	// to share one Raft entry with (see leasebatch.go); 0 means
+	// DefaultLeaseBatchWindow, a negative value no batching.
+	LeaseBatchWindow time.Duration
 }
 
 // DefaultConfig returns the API server defaults.
@@ -180,6 +184,8 @@ type Server struct {
 	protobuf *protobufDecoder
 	// openapi serves /openapi/v2 and /openapi/v3.
 	openapi *openAPI
+	// leases batches lease updates (nil: each is its own entry).
+	leases *leaseBatcher
 }
 
 // New builds a server; Serve starts it.
@@ -241,6 +247,13 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	}
 	if s.openapi, err = newOpenAPI(); err != nil {
 		return nil, fmt.Errorf("api server: %w", err)
+	}
+	if cfg.LeaseBatchWindow == 0 {
+		cfg.LeaseBatchWindow = DefaultLeaseBatchWindow
+	}
+	if cfg.LeaseBatchWindow > 0 {
+		s.leases = newLeaseBatcher(backend.Apply, cfg.LeaseBatchWindow, maxLeaseBatch)
+		s.leases.sizes = leaseBatchSizes(cfg.Registry)
 	}
 	if s.handler, err = s.routes(); err != nil {
 		return nil, fmt.Errorf("api server: %w", err)

@@ -329,6 +329,11 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 				return err
 			}
 		}
+	case *v1.EndpointSlice:
+		if o.AddressType != old.(*v1.EndpointSlice).AddressType {
+			return v1.NewInvalid("EndpointSlice", o.Name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "addressType",
+				Message: "addressType: Invalid value: field is immutable"}})
+		}
 	case *v1.CertificateSigningRequest:
 		// As Kubernetes' strategy: an update of the object changes only
 		// its metadata; the spec is the requester's for good.
@@ -378,6 +383,14 @@ func specOf(obj v1.Object) any {
 			Secrets   []v1.ObjectReference
 			Pull      []v1.LocalObjectRef
 		}{o.AutomountServiceAccountToken, o.Secrets, o.ImagePullSecrets}
+	case *v1.Lease:
+		return o.Spec
+	case *v1.EndpointSlice:
+		return struct {
+			AddressType string
+			Endpoints   []v1.Endpoint
+			Ports       []v1.EndpointSlicePort
+		}{o.AddressType, o.Endpoints, o.Ports}
 	}
 	return nil
 }

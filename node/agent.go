@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"orch.io/orch/api/client"
@@ -35,6 +36,9 @@ type Agent struct {
 	adopted map[string][]Container
 
 	hostPorts hostPortTable
+
+	// nodeUID is the registered Node's uid, for the lease's owner.
+	nodeUID atomic.Pointer[string]
 }
 
 // New builds an agent; Run starts it.
@@ -80,6 +84,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	run(a.status.run)
 	run(a.heartbeat)
+	run(a.leaseLoop)
 	run(a.rotateLogs)
 	run(a.watchPods)
 	run(a.watchCluster)

@@ -57,8 +57,16 @@ type Config struct {
 	Capacity v1.ResourceList
 	// RuntimeVersion is reported in the Node's nodeInfo.
 	RuntimeVersion string
-	// HeartbeatInterval is how often the node posts its Ready condition (10 s).
+	// HeartbeatInterval is how often the node renews its Lease and checks
+	// whether its status changed (10 s, the kubelet's renew interval and
+	// nodeStatusUpdateFrequency).
 	HeartbeatInterval time.Duration
+	// LeaseDurationSeconds is the node lease's leaseDurationSeconds (40,
+	// the kubelet's nodeLeaseDurationSeconds).
+	LeaseDurationSeconds int32
+	// NodeStatusReportFrequency is how often the node writes its status
+	// when nothing changed (5 min, the kubelet's nodeStatusReportFrequency).
+	NodeStatusReportFrequency time.Duration
 	// BackoffInitial and BackoffMax bound the delay before restarting a
 	// container that exited (10 s doubling up to 5 min, as Kubernetes).
 	BackoffInitial, BackoffMax time.Duration
@@ -113,6 +121,15 @@ func (c *Config) setDefaults() error {
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 10 * time.Second
+	}
+	if c.LeaseDurationSeconds < 0 || c.NodeStatusReportFrequency < 0 {
+		return errors.New("node config: the lease duration and the status report frequency must not be negative")
+	}
+	if c.LeaseDurationSeconds == 0 {
+		c.LeaseDurationSeconds = v1.NodeLeaseDurationSeconds
+	}
+	if c.NodeStatusReportFrequency == 0 {
+		c.NodeStatusReportFrequency = 5 * time.Minute
 	}
 	if c.BackoffInitial == 0 {
 		c.BackoffInitial = 10 * time.Second

@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -49,6 +50,8 @@ func (a *Agent) register(ctx context.Context) (*net.IPNet, error) {
 			if err := writeFileAtomic(a.registrationPath(), b, 0o600); err != nil {
 				return nil, fmt.Errorf("register node %s: %w", a.cfg.Name, err)
 			}
+			uid := n.UID
+			a.nodeUID.Store(&uid)
 			a.log.Info("registered", "podCIDR", n.Spec.PodCIDR, "uid", n.UID)
 			return cidr, nil
 		}
@@ -58,6 +61,8 @@ func (a *Agent) register(ctx context.Context) (*net.IPNet, error) {
 		if saved.PodCIDR != "" {
 			_, cidr, perr := net.ParseCIDR(saved.PodCIDR)
 			if perr == nil {
+				uid := saved.UID
+				a.nodeUID.Store(&uid)
 				a.log.Warn("no master answers; running with the saved registration", "podCIDR", saved.PodCIDR, "err", err)
 				return cidr, nil
 			}
@@ -110,23 +115,24 @@ func (a *Agent) annotations() map[string]string {
 	return map[string]string{v1.AnnotationAgentCertSHA256: a.cfg.AgentCertSHA256}
 }
 
-// heartbeat posts the node's status (Ready, capacity, addresses) every
-// HeartbeatInterval until ctx ends.
+// heartbeat keeps the node's status up to date until ctx ends: every
+// HeartbeatInterval it computes the status and writes it only if it differs
+// from the stored one (heartbeat times aside) or NodeStatusReportFrequency
+// passed since its last write, as the kubelet does since node leases: the
+// lease (leaseLoop) is the heartbeat, so a node at rest costs the cluster
+// one small lease renewal per interval instead of a whole Node write.
 func (a *Agent) heartbeat(ctx context.Context) {
-	var prevReady *v1.NodeCondition
+	var lastReport time.Time
 	tick := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer tick.Stop()
 	for {
-		st := a.nodeStatus(prevReady)
-		patch, _ := json.Marshal(map[string]any{"status": st})
 		pctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
-		var out v1.Node
-		if err := a.cfg.Client.PatchStatus(pctx, "nodes", "", a.cfg.Name, patch, &out); err != nil {
+		if reported, err := a.syncNodeStatus(pctx, lastReport); err != nil {
 			if ctx.Err() == nil {
-				a.log.Warn("heartbeat failed", "err", err)
+				a.log.Warn("node status update failed", "err", err)
 			}
-		} else {
-			prevReady = out.Status.Condition(v1.NodeReady)
+		} else if reported {
+			lastReport = a.cfg.Now()
 		}
 		cancel()
 		select {
@@ -135,6 +141,43 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// syncNodeStatus writes the node's status if it changed or the last report
+// (lastReport, zero for none yet) is NodeStatusReportFrequency old, and
+// says whether it wrote. The stored Node is read without a linearizable
+// read (stale=true): a stale copy costs at most one extra write.
+func (a *Agent) syncNodeStatus(ctx context.Context, lastReport time.Time) (bool, error) {
+	var cur v1.Node
+	if err := a.cfg.Client.Get(ctx, "nodes", "", a.cfg.Name, &cur, client.Stale()); err != nil {
+		return false, err
+	}
+	st := a.nodeStatus(cur.Status.Condition(v1.NodeReady))
+	due := lastReport.IsZero() || a.cfg.Now().Sub(lastReport) >= a.cfg.NodeStatusReportFrequency
+	if !due && !nodeStatusChanged(&st, &cur.Status) {
+		return false, nil
+	}
+	patch, _ := json.Marshal(map[string]any{"status": st})
+	if err := a.cfg.Client.PatchStatus(ctx, "nodes", "", a.cfg.Name, patch, nil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// nodeStatusChanged reports whether the status the agent would write
+// differs from the stored one other than in its conditions' heartbeat and
+// transition times (the kubelet's nodeStatusHasChanged).
+func nodeStatusChanged(want, stored *v1.NodeStatus) bool {
+	strip := func(s *v1.NodeStatus) v1.NodeStatus {
+		c := *s
+		c.Conditions = make([]v1.NodeCondition, len(s.Conditions))
+		for i, cond := range s.Conditions {
+			cond.LastHeartbeatTime, cond.LastTransitionTime = v1.Time{}, v1.Time{}
+			c.Conditions[i] = cond
+		}
+		return c
+	}
+	return !v1.JSONEqual(strip(want), strip(stored))
 }
 
 // nodeStatus is the status the agent reports; prev is the Ready condition

@@ -80,7 +80,8 @@ type NodeLifecycle struct {
 type nodeHealth struct {
 	uid       string
 	heartbeat time.Time // the node's last heartbeat as written in the object
-	observed  time.Time // when this controller saw heartbeat change (its clock)
+	renewed   time.Time // its lease's renewTime (zero without a lease)
+	observed  time.Time // when this controller saw either change (its clock)
 	evicted   bool      // pods deleted since the node went silent
 }
 
@@ -144,6 +145,21 @@ func heartbeatOf(n *v1.Node) time.Time {
 	return n.CreationTimestamp.Time
 }
 
+// leaseRenewTime is the renewTime of the node's lease in kube-node-lease,
+// zero when it has none. Only a lease held by the node counts: any other
+// holder is not the node's agent.
+func leaseRenewTime(store *fsm.Store, node string) time.Time {
+	rec, err := store.Get("leases", v1.NodeLeaseNamespace, node)
+	if err != nil {
+		return time.Time{}
+	}
+	l := rec.Object().(*v1.Lease)
+	if l.Spec.RenewTime == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != node {
+		return time.Time{}
+	}
+	return l.Spec.RenewTime.Time
+}
+
 func hasUnreachableTaint(n *v1.Node) bool {
 	for _, t := range n.Spec.Taints {
 		if t.Key == UnreachableTaintKey && t.Effect == v1.TaintNoSchedule {
@@ -170,13 +186,20 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 	for _, r := range res.Items {
 		n := r.Object().(*v1.Node)
 		present[n.Name] = true
-		hb := heartbeatOf(n)
+		hb, renewed := heartbeatOf(n), leaseRenewTime(store, n.Name)
 		h := c.nodes[n.Name]
-		if h == nil || h.uid != n.UID || !h.heartbeat.Equal(hb) {
+		switch {
+		case h == nil || h.uid != n.UID || !h.heartbeat.Equal(hb):
 			// First sight (or a new leader, or a new node of that name), or
-			// a new heartbeat: the grace starts now, on our clock.
-			h = &nodeHealth{uid: n.UID, heartbeat: hb, observed: now}
+			// a new status heartbeat: the grace starts now, on our clock.
+			h = &nodeHealth{uid: n.UID, heartbeat: hb, renewed: renewed, observed: now}
 			c.nodes[n.Name] = h
+		case renewed.After(h.renewed):
+			// A renewal of the node's lease, its heartbeat since nodes
+			// write their status only when it changes (as Kubernetes'
+			// controller, which reads the lease's renewTime too). The
+			// pods' eviction clock restarts with it.
+			h.renewed, h.observed, h.evicted = renewed, now, false
 		}
 		silent := now.Sub(h.observed)
 		grace := c.cfg.Grace
@@ -207,7 +230,57 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 			delete(c.nodes, name)
 		}
 	}
+	if err := c.collectLeases(ctx, store, res.Items, now); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// collectLeases deletes the leases in kube-node-lease owned by a Node that
+// is gone (or was made again under its name, with another uid), in one
+// entry, each with its uid and resourceVersion as preconditions: what
+// Kubernetes' garbage collector does for a deleted Node's lease. Leases
+// without a Node owner are left alone.
+func (c *NodeLifecycle) collectLeases(ctx context.Context, store *fsm.Store, nodes []*fsm.Record, now time.Time) error {
+	leases, err := store.List("leases", fsm.ListOptions{Namespace: v1.NodeLeaseNamespace})
+	if err != nil || len(leases.Items) == 0 {
+		return err
+	}
+	uids := make(map[string]string, len(nodes))
+	for _, r := range nodes {
+		uids[r.Meta().Name] = r.Meta().UID
+	}
+	var items []fsm.BatchItem
+	for _, r := range leases.Items {
+		m := r.Meta()
+		orphan := false
+		for _, o := range m.OwnerReferences {
+			if o.APIVersion == "v1" && o.Kind == "Node" && uids[o.Name] != o.UID {
+				orphan = true
+			}
+		}
+		if !orphan {
+			continue
+		}
+		body, err := fsm.EncodeBody(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "leases", Namespace: m.Namespace, Name: m.Name,
+			UID: m.UID, ResourceVersion: m.ResourceVersion, Now: v1.NewTime(now)})
+		if err != nil {
+			return err
+		}
+		items = append(items, fsm.BatchItem{Type: fsm.DeleteCommand, Body: body})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return err
+	}
+	if _, err := c.cfg.Proposer.Apply(ctx, cmd); err != nil {
+		return fmt.Errorf("delete the leases of deleted nodes: %w", err)
+	}
+	c.cfg.Logger.Info("deleted the leases of deleted nodes", "leases", len(items))
+	return nil
 }
 
 // gossipDead reports whether gossip knows the node and finds it dead or left.

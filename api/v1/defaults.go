@@ -32,6 +32,8 @@ func Default(obj Object) {
 		defaultService(o)
 	case *LimitRange:
 		defaultLimitRange(o)
+	case *EndpointSlice:
+		defaultEndpointSlice(o)
 	case *RoleBinding:
 		defaultRoleRef(&o.RoleRef)
 		defaultSubjects(o.Subjects)

@@ -83,6 +83,10 @@ var resources = []Resource{
 		New: func() Object { return &BootstrapToken{} }},
 	{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", ShortNames: []string{"sa"}, Namespaced: true,
 		New: func() Object { return &ServiceAccount{} }},
+	{Group: CoordinationGroup, Name: "leases", Singular: "lease", Kind: "Lease", Namespaced: true,
+		New: func() Object { return &Lease{} }},
+	{Group: DiscoveryGroup, Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true,
+		New: func() Object { return &EndpointSlice{} }},
 }
 
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its

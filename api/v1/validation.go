@@ -93,6 +93,10 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateBootstrapToken(o)...)
 	case *ServiceAccount:
 		errs = append(errs, validateServiceAccount(o)...)
+	case *Lease:
+		errs = append(errs, validateLease(o)...)
+	case *EndpointSlice:
+		errs = append(errs, validateEndpointSlice(o)...)
 	}
 	return errs
 }

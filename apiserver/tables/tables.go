@@ -43,6 +43,8 @@ var printers = map[string]Printer{
 	"rolebindings":               bindingPrinter,
 	"clusterrolebindings":        bindingPrinter,
 	"certificatesigningrequests": csrPrinter,
+	"leases":                     leasePrinter,
+	"endpointslices":             endpointSlicePrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

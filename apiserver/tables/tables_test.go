@@ -146,6 +146,15 @@ func TestRows(t *testing.T) {
 			[]any{"c", "90s", "<none>", "", "<none>", "Denied,Failed"}, nil},
 		{"default printer", "bootstraptokens", &v1.BootstrapToken{ObjectMeta: v1.ObjectMeta{Name: "abcdef", CreationTimestamp: created}},
 			[]any{"abcdef", "90s"}, nil},
+		{"lease held", "leases", &v1.Lease{ObjectMeta: meta("n1"), Spec: v1.LeaseSpec{HolderIdentity: ptr("n1")}},
+			[]any{"n1", "n1", "90s"}, nil},
+		{"lease free", "leases", &v1.Lease{ObjectMeta: meta("l")}, []any{"l", "", "90s"}, nil},
+		{"slice empty", "endpointslices", &v1.EndpointSlice{ObjectMeta: meta("s"), AddressType: "IPv4"},
+			[]any{"s", "IPv4", "<unset>", "<unset>", "90s"}, nil},
+		{"slice many", "endpointslices", &v1.EndpointSlice{ObjectMeta: meta("s"), AddressType: "IPv4",
+			Ports: []v1.EndpointSlicePort{{Port: ptr(int32(80))}, {}},
+			Endpoints: []v1.Endpoint{{Addresses: []string{"10.0.0.1"}}, {Addresses: []string{"10.0.0.2"}}, {Addresses: []string{"10.0.0.3"}}, {Addresses: []string{"10.0.0.4"}}}},
+			[]any{"s", "IPv4", "80,<unset>", "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...", "90s"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,3 +234,5 @@ func TestEveryResourceHasRows(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

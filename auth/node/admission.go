@@ -37,8 +37,9 @@ type Attributes struct {
 	Operation Operation
 	// Resource is the plural ("pods", "nodes"); Subresource "" or "status".
 	Resource, Subresource string
-	// Name is the object's name (for a create, the new object's).
-	Name string
+	// Name is the object's name (for a create, the new object's);
+	// Namespace its namespace ("" for cluster-scoped kinds).
+	Name, Namespace string
 	// Object is the object to be written (nil for a delete); OldObject the
 	// stored one (nil for a create).
 	Object, OldObject v1.Object
@@ -68,6 +69,8 @@ func Admit(a Attributes) error {
 		err = admitPod(self, a)
 	case "nodes":
 		err = admitNode(self, a)
+	case "leases":
+		err = admitLease(self, a)
 	}
 	if err != nil {
 		return v1.NewForbiddenFor(a.Resource, a.Name, err)
@@ -302,4 +305,16 @@ func labelNamespace(key string) string {
 		return ns
 	}
 	return ""
+}
+
+// admitLease is NodeRestriction's rule for leases: a node may write only
+// the lease named after it in kube-node-lease.
+func admitLease(self string, a Attributes) error {
+	if a.Namespace != NodeLeaseNamespace {
+		return fmt.Errorf("can only access leases in the %q system namespace", NodeLeaseNamespace)
+	}
+	if a.Name != self {
+		return errors.New("can only access node lease with the same name as the requesting node")
+	}
+	return nil
 }

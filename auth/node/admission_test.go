@@ -37,6 +37,12 @@ func TestAdmit(t *testing.T) {
 		a    Attributes
 		want string // "" admits
 	}{
+		{"create own lease", Attributes{User: nodeA, Operation: Create, Resource: "leases", Name: "a", Namespace: NodeLeaseNamespace}, ""},
+		{"update own lease", Attributes{User: nodeA, Operation: Update, Resource: "leases", Name: "a", Namespace: NodeLeaseNamespace}, ""},
+		{"create other's lease", Attributes{User: nodeA, Operation: Create, Resource: "leases", Name: "b", Namespace: NodeLeaseNamespace},
+			`leases "b" is forbidden: can only access node lease with the same name as the requesting node`},
+		{"create a lease elsewhere", Attributes{User: nodeA, Operation: Create, Resource: "leases", Name: "a", Namespace: "default"},
+			`can only access leases in the "kube-node-lease" system namespace`},
 		{"register itself", Attributes{User: nodeA, Operation: Create, Resource: "nodes", Name: "a", Object: node("a", func(n *v1.Node) { n.Spec.PodCIDR = "" })}, ""},
 		{"register another node", Attributes{User: nodeA, Operation: Create, Resource: "nodes", Name: "b", Object: node("b", func(n *v1.Node) { n.Spec.PodCIDR = "" })},
 			`nodes "b" is forbidden: node "a" is not allowed to modify node "b"`},

@@ -94,6 +94,9 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 		// rules: the approver signs only a request for the node's own name.
 		return authorizer.DecisionAllow, "", nil
 	}
+	if a.IsResourceRequest() && a.GetAPIGroup() == "coordination.k8s.io" && a.GetResource() == "leases" && a.GetSubresource() == "" {
+		return authorizeLease(self, a)
+	}
 	if !a.IsResourceRequest() || a.GetAPIGroup() != "" {
 		return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' may only use the core API", self), nil
 	}
@@ -113,6 +116,28 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 		return authorizer.DecisionAllow, "", nil
 	}
 	return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' may only read nodes, services, endpoints and namespaces, and its own pods", self), nil
+}
+
+// NodeLeaseNamespace is the namespace of the nodes' heartbeat leases.
+const NodeLeaseNamespace = "kube-node-lease"
+
+// authorizeLease is Kubernetes' rule for a node's leases: get, create,
+// update, patch and delete of the lease named after the node in
+// kube-node-lease (a create carries no name in the attributes: Admit
+// checks it).
+func authorizeLease(self string, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	switch a.GetVerb() {
+	case "get", "create", "update", "patch", "delete":
+	default:
+		return authorizer.DecisionNoOpinion, "can only get, create, update, patch, or delete a node lease", nil
+	}
+	if a.GetNamespace() != NodeLeaseNamespace {
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("can only access leases in the %q system namespace", NodeLeaseNamespace), nil
+	}
+	if a.GetVerb() != "create" && a.GetName() != self {
+		return authorizer.DecisionNoOpinion, "can only access node lease with the same name as the requesting node", nil
+	}
+	return authorizer.DecisionAllow, "", nil
 }
 
 func isRead(verb string) bool { return verb == "get" || verb == "list" || verb == "watch" }

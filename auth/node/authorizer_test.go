@@ -48,6 +48,10 @@ func TestAuthorizer(t *testing.T) {
 		a.FieldSelectorRequirements = sel(s)
 		return a
 	}
+	lease := func(verb, ns, name string) authorizer.AttributesRecord {
+		return authorizer.AttributesRecord{User: nodeA, Verb: verb, APIGroup: "coordination.k8s.io", Resource: "leases",
+			Namespace: ns, Name: name, ResourceRequest: true}
+	}
 	noRel := "no relationship found between node 'a' and this object"
 	for _, tc := range []struct {
 		name   string
@@ -92,6 +96,16 @@ func TestAuthorizer(t *testing.T) {
 		{"approves a CSR", authorizer.AttributesRecord{User: nodeA, Verb: "update", APIGroup: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval", ResourceRequest: true}, false, "core API"},
 		{"other group", authorizer.AttributesRecord{User: nodeA, Verb: "list", APIGroup: "apps", Resource: "deployments", ResourceRequest: true}, false, "core API"},
 		{"non-resource", authorizer.AttributesRecord{User: nodeA, Verb: "get", Path: "/debug/pprof/"}, false, "core API"},
+		{"get own lease", lease("get", NodeLeaseNamespace, "a"), true, ""},
+		{"create a lease", lease("create", NodeLeaseNamespace, ""), true, ""},
+		{"update own lease", lease("update", NodeLeaseNamespace, "a"), true, ""},
+		{"patch own lease", lease("patch", NodeLeaseNamespace, "a"), true, ""},
+		{"update other's lease", lease("update", NodeLeaseNamespace, "b"), false, "can only access node lease with the same name as the requesting node"},
+		{"get other's lease", lease("get", NodeLeaseNamespace, "b"), false, "same name as the requesting node"},
+		{"own name elsewhere", lease("update", "default", "a"), false, `can only access leases in the "kube-node-lease" system namespace`},
+		{"list leases", lease("list", NodeLeaseNamespace, ""), false, "can only get, create, update, patch, or delete a node lease"},
+		{"watch leases", lease("watch", NodeLeaseNamespace, ""), false, "can only get, create, update, patch, or delete a node lease"},
+		{"endpoint slices", authorizer.AttributesRecord{User: nodeA, Verb: "list", APIGroup: "discovery.k8s.io", Resource: "endpointslices", ResourceRequest: true}, false, "core API"},
 		{"not a node", authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "alice"}, Verb: "get", Resource: "pods", ResourceRequest: true}, false, ""},
 		{"unknown node", authorizer.AttributesRecord{User: &user.DefaultInfo{Name: "bob", Groups: []string{"system:nodes"}}, Verb: "get", Resource: "nodes", ResourceRequest: true}, false, `unknown node for user "bob"`},
 	} {

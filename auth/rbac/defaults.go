@@ -73,7 +73,9 @@ func urls(verbs []string, paths ...string) rbacv1.PolicyRule {
 }
 
 var (
-	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...)}
+	// As Kubernetes, view reads endpoint slices; leases are in no
+	// aggregated role (only cluster-admin and the nodes' own, below).
+	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...), group(v1.DiscoveryGroup, readVerbs, "endpointslices")}
 	editRules = append(append([]rbacv1.PolicyRule(nil), viewRules...),
 		core(writeVerbs, writable...))
 	adminRules = append(append([]rbacv1.PolicyRule(nil), editRules...),
@@ -116,6 +118,7 @@ func DefaultClusterRoles() []*v1.ClusterRole {
 			core([]string{"create", "update", "patch"}, "nodes"),
 			core([]string{"update", "patch"}, "nodes/status", "pods/status"),
 			core([]string{"delete"}, "pods"),
+			group(v1.CoordinationGroup, []string{"get", "create", "update", "patch", "delete"}, "leases"),
 		}},
 	}
 	out := make([]*v1.ClusterRole, 0, len(roles))

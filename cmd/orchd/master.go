@@ -43,6 +43,7 @@ type masterFlags struct {
 	nodeCIDRMaskSize              int
 	initialCluster                string
 	heartbeat, election, lease    time.Duration
+	leaseBatchWindow              time.Duration
 	snapshotThreshold             uint64
 	feedSize                      int
 	feedBytes, logCacheBytes      int64
@@ -108,6 +109,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.Var(newBytesFlag(&f.feedBytes, d.FeedBytes), "watch-feed-bytes", "bytes of change events kept for watches (each event counts its object before and after); older resourceVersions get 410 Gone")
 	fl.Var(newBytesFlag(&f.logCacheBytes, d.LogCacheBytes), "raft-log-cache-bytes", "bytes of recent Raft log entries kept in memory in front of raft.db (at most 1024 entries either way)")
 	fl.DurationVar(&f.podGCQuarantine, "pod-gc-quarantine", sched.DefaultPodGCQuarantine, "pods bound to a node that does not exist are force-deleted once the node has been missing this long (a registering node keeps its pods)")
+	fl.DurationVar(&f.leaseBatchWindow, "lease-batch-window", apiserver.DefaultLeaseBatchWindow, "an update of a Lease waits this long for others to share one Raft entry with (node heartbeats); negative: no batching")
 	fl.DurationVar(&f.nodeGrace, "node-grace", 40*time.Second, "a node silent this long becomes Ready=Unknown and gets the node.orch.io/unreachable NoSchedule taint")
 	fl.DurationVar(&f.nodeEviction, "node-eviction-timeout", 5*time.Minute, "a node silent this long has its pods deleted, so their controllers replace them elsewhere")
 	fl.IntVar(&f.maxInflight, "max-requests-inflight", apiserver.DefaultMaxRequestsInFlight, "the most read-only API requests served at once; more get 429 (watches, logs and image uploads are not counted; 0: no limit)")
@@ -205,6 +207,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("replication", rm.Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
@@ -255,6 +258,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 
 	sc := apiserver.DefaultConfig()
 	sc.Addr, sc.TLS = ln.Addr().String(), apiTLS
+	sc.LeaseBatchWindow = f.leaseBatchWindow
 	sc.AdminToken, sc.AgentCertificate = bundle.AdminToken, bundle.Master.GetClientCertificate
 	sc.Authorizers = append(sc.Authorizers, nodeauth.NewAuthorizer(nodeauth.StorePods{Store: c.Store,
 		Barrier: func(ctx context.Context) error { _, err := c.ReadBarrier(ctx); return err }}))
@@ -348,9 +352,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	return err
 }
 
-// ensureNamespaces creates the default namespace once a leader is established.
+// ensureNamespaces creates the default namespace and kube-node-lease (the
+// nodes' heartbeat leases) once a leader is established.
 func ensureNamespaces(ctx context.Context, c *cluster.Cluster, log interface{ Warn(string, ...any) }) {
-	for _, name := range []string{v1.DefaultNamespace} {
+	for _, name := range []string{v1.DefaultNamespace, v1.NodeLeaseNamespace} {
 		for {
 			if _, err := c.Store().Get("namespaces", "", name); err == nil {
 				break

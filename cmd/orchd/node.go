@@ -42,6 +42,8 @@ type nodeFlags struct {
 	containerdAddr, cgroupRoot             string
 	clusterCIDR, serviceCIDR, clusterDNS   string
 	heartbeat, backoff, backoffMax, resync time.Duration
+	statusReport                           time.Duration
+	leaseDuration                          int
 	gossipProbe, gossipProbeTimeout        time.Duration
 	proxySync                              time.Duration
 	logLevel                               string
@@ -107,7 +109,9 @@ as 'orchd pki issue node NAME' writes them.`,
 	fl.StringVar(&f.labels, "node-labels", "", "labels to add to the Node, KEY=VALUE,... (for nodeSelector)")
 	fl.StringVar(&f.extended, "extended-resources", "", "extended resources the node offers, NAME=COUNT,... (e.g. example.com/gpu=2); the scheduler counts pods' requests against them")
 	fl.DurationVar(&f.proxySync, "proxy-min-sync-interval", time.Second, "service rules are rewritten at most this often; changes in between are coalesced")
-	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node posts its Ready status")
+	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node renews its Lease (kube-node-lease/<node>) and checks whether its status changed")
+	fl.IntVar(&f.leaseDuration, "node-lease-duration-seconds", 40, "leaseDurationSeconds of the node's Lease")
+	fl.DurationVar(&f.statusReport, "node-status-report-frequency", 5*time.Minute, "how often the node writes its status when it has not changed")
 	fl.DurationVar(&f.backoff, "restart-backoff", 10*time.Second, "first delay before restarting a container that keeps exiting (doubles each time)")
 	fl.DurationVar(&f.backoffMax, "restart-backoff-max", 5*time.Minute, "longest delay before restarting a container")
 	fl.DurationVar(&f.resync, "resync-interval", 10*time.Second, "how often each pod is re-checked without an event")
@@ -346,6 +350,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		},
 		NodeIP: f.nodeIP, AgentPort: int32(port), AgentCertSHA256: srv.CertSHA256(),
 		RuntimeVersion: "containerd://" + rtVersion, HeartbeatInterval: f.heartbeat,
+		LeaseDurationSeconds: int32(f.leaseDuration), NodeStatusReportFrequency: f.statusReport,
 		BackoffInitial: f.backoff, BackoffMax: f.backoffMax, ResyncInterval: f.resync,
 		ClusterDNS: f.clusterDNS, Logger: log, SeccompProfileRoot: f.seccompProfileRoot,
 		ClusterCAPEM: nb.CACertPEM, KubernetesServiceHost: svcHost, KubernetesServicePort: svcPort,

@@ -106,10 +106,13 @@ func Build(opts Options) (*spec.Swagger, error) {
 }
 
 // addScalars adds the definitions of the types that encode as strings:
-// Time, Quantity and IntOrString, as Kubernetes describes them.
+// Time, MicroTime, Quantity and IntOrString, as Kubernetes describes them.
 func (b *builder) addScalars() {
 	b.defs[metaPrefix+"Time"] = spec.Schema{SchemaProps: spec.SchemaProps{
 		Description: "Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON. It is an RFC 3339 date and time in UTC, with second precision.",
+		Type:        spec.StringOrArray{"string"}, Format: "date-time"}}
+	b.defs[metaPrefix+"MicroTime"] = spec.Schema{SchemaProps: spec.SchemaProps{
+		Description: "MicroTime is version of Time with microsecond level precision.",
 		Type:        spec.StringOrArray{"string"}, Format: "date-time"}}
 	b.defs[quantityName] = spec.Schema{SchemaProps: spec.SchemaProps{
 		Description: "Quantity is a fixed-point representation of a number, written as a string: a decimal number with an optional SI suffix (m, k, M, G, T, P, E), binary suffix (Ki, Mi, Gi, Ti, Pi, Ei) or decimal exponent (e3), e.g. \"250m\", \"64Mi\", \"1.5\".",
@@ -124,6 +127,8 @@ func scalarName(t reflect.Type) string {
 	switch t {
 	case reflect.TypeFor[v1.Time](), reflect.TypeFor[metav1.Time]():
 		return metaPrefix + "Time"
+	case reflect.TypeFor[v1.MicroTime](), reflect.TypeFor[metav1.MicroTime]():
+		return metaPrefix + "MicroTime"
 	case reflect.TypeFor[resource.Quantity]():
 		return quantityName
 	case reflect.TypeFor[intstr.IntOrString]():

@@ -58,6 +58,7 @@ type options struct {
 	podStarts        int
 	podStartOrchd    string
 	podStartMasters  int
+	heartbeatNodes   int
 }
 
 func run() error {
@@ -80,9 +81,13 @@ func run() error {
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
+	flag.IntVar(&o.heartbeatNodes, "heartbeat-nodes", 1000, "simulated nodes for the heartbeat figure: raft entries/s at rest with status posts vs lease renewals (0 skips it; see heartbeats.go)")
 	flag.Parse()
-	if o.only != "" && o.only != "pod-starts" {
-		return fmt.Errorf(`-only %q: the only section that runs alone is "pod-starts"`, o.only)
+	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts" and "heartbeats"`, o.only)
+	}
+	if o.only == "heartbeats" && o.heartbeatNodes == 0 {
+		return errors.New("-only heartbeats with -heartbeat-nodes 0: nothing to measure")
 	}
 	if o.only == "pod-starts" && o.podStarts == 0 {
 		return errors.New("-only pod-starts with -pod-starts 0: nothing to measure")
@@ -121,6 +126,14 @@ func run() error {
 	}
 	if o.only == "pod-starts" {
 		return podStartSection(ctx, t, o, podStartBuilds)
+	}
+	if o.only == "heartbeats" {
+		line, err := heartbeatSection(ctx, t, bins, o)
+		if err != nil {
+			return fmt.Errorf("heartbeat section: %w", err)
+		}
+		fmt.Println(line)
+		return nil
 	}
 	fmt.Printf("orchbench: %d CPUs, %d clients, warm-up %v, window %v, %d runs (interleaved orch/etcd)\n",
 		runtime.NumCPU(), o.clients, o.warmup, o.duration, o.runs)
@@ -207,6 +220,13 @@ func run() error {
 		}
 	}
 
+	heartbeatLine := "heartbeats: skipped"
+	if o.heartbeatNodes > 0 {
+		if heartbeatLine, err = heartbeatSection(ctx, t, bins, o); err != nil {
+			return fmt.Errorf("heartbeat section: %w", err)
+		}
+	}
+
 	fmt.Println()
 	fmt.Println("== summary (medians) ==")
 	fmt.Printf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods: %s\n", o.clients, orchSum)
@@ -221,6 +241,7 @@ func run() error {
 		median(transfers), transfers[0], transfers[len(transfers)-1], len(transfers))
 	fmt.Println(rss)
 	fmt.Println(schedLine)
+	fmt.Println(heartbeatLine)
 	if !o.skipProxy {
 		if err := proxySection(ctx, o); err != nil {
 			return err
