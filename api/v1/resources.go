@@ -79,6 +79,8 @@ var resources = []Resource{
 		New: func() Object { return &BootstrapToken{} }},
 	{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", ShortNames: []string{"sa"}, Namespaced: true,
 		New: func() Object { return &ServiceAccount{} }},
+	{Name: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true,
+		New: func() Object { return &Event{} }},
 }
 
 // reviewVerbs are the verbs of a review: it is answered, never stored.
