@@ -110,10 +110,11 @@ type Recorder struct {
 	limiter    flowcontrol.PassiveRateLimiter
 	kick       chan struct{}
 
-	mu      sync.Mutex
-	pending map[string]*pendingEvent // by event namespace/name
-	order   []string                 // pending keys, oldest first
-	stats   Stats
+	mu       sync.Mutex
+	lastName int64                    // the newest nanosecond used in a name
+	pending  map[string]*pendingEvent // by event namespace/name
+	order    []string                 // pending keys, oldest first
+	stats    Stats
 }
 
 // pendingEvent is an event waiting for its write.
@@ -222,13 +223,19 @@ func ContainerRef(pod *v1.Pod, container string) v1.ObjectReference {
 // the time in hex nanoseconds; the namespace the object's, or default.
 func (r *Recorder) makeEvent(ref v1.ObjectReference, eventtype, reason, message string) *corev1.Event {
 	now := r.clock.Now()
+	// client-go names an event by the time in nanoseconds; two events in
+	// the same nanosecond (a coarse clock) get consecutive ones.
+	r.mu.Lock()
+	nanos := max(now.UnixNano(), r.lastName+1)
+	r.lastName = nanos
+	r.mu.Unlock()
 	ns := ref.Namespace
 	if ns == "" {
 		ns = v1.DefaultNamespace
 	}
 	t := v1.NewTime(now)
 	return &corev1.Event{
-		ObjectMeta: metaOf(fmt.Sprintf("%v.%x", ref.Name, now.UnixNano()), ns),
+		ObjectMeta: metaOf(fmt.Sprintf("%v.%x", ref.Name, nanos), ns),
 		InvolvedObject: corev1.ObjectReference{Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
 			UID: typesUID(ref.UID), APIVersion: ref.APIVersion, ResourceVersion: ref.ResourceVersion, FieldPath: ref.FieldPath},
 		Reason:         reason,
@@ -378,8 +385,8 @@ func (r *Recorder) done(p *pendingEvent, res Result) {
 	switch {
 	case p.update && v1.IsNotFound(res.Err):
 		p.update, retry = false, true
-	case v1.IsAlreadyExists(res.Err) && !p.update:
-		p.update, retry = true, true
+	case v1.IsAlreadyExists(res.Err):
+		// As client-go: another writer has the name; never overwrite it.
 	case v1.CodeOf(res.Err) >= 400 && v1.CodeOf(res.Err) < 500:
 		r.cfg.Logger.Warn("server rejected event (will not retry)", "event", p.event.Name, "reason", p.event.Reason, "err", res.Err)
 	default:
