@@ -185,6 +185,7 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.CertificateSigningRequest{ObjectMeta: v1.ObjectMeta{Name: "x"}, Spec: v1.CertificateSigningRequestSpec{SignerName: "example.com/x", Usages: []v1.KeyUsage{v1.UsageClientAuth}}},
 		&v1.BootstrapToken{ObjectMeta: v1.ObjectMeta{Name: "x"}, Spec: v1.BootstrapTokenSpec{SecretHash: v1.BootstrapTokenHash("abcdef.0123456789abcdef")}},
 		&v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
+		&v1.Event{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, InvolvedObject: v1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "x"}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

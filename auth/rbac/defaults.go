@@ -32,6 +32,7 @@ var readable = []string{
 	"services", "services/status", "endpoints",
 	"resourcequotas", "resourcequotas/status", "limitranges",
 	"namespaces", "namespaces/status",
+	"events",
 }
 
 // writable are the namespaced core resources edit may change (as
@@ -116,6 +117,7 @@ func DefaultClusterRoles() []*v1.ClusterRole {
 			core([]string{"create", "update", "patch"}, "nodes"),
 			core([]string{"update", "patch"}, "nodes/status", "pods/status"),
 			core([]string{"delete"}, "pods"),
+			core([]string{"create", "update", "patch"}, "events"),
 		}},
 	}
 	out := make([]*v1.ClusterRole, 0, len(roles))

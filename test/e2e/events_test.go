@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/test/harness"
+)
+
+// kubectlBin is the kubectl the tests drive: the one built from
+// k8s.io/kubectl into bin/ when there is one, else the machine's
+// /usr/bin/kubectl (a temporary fallback until bin/kubectl is built).
+func kubectlBin(t *testing.T) string {
+	t.Helper()
+	if p := filepath.Join(filepath.Dir(bins.Orchctl), "kubectl"); fileExists(p) {
+		return p
+	}
+	if fileExists("/usr/bin/kubectl") {
+		return "/usr/bin/kubectl"
+	}
+	t.Fatal("no kubectl: neither bin/kubectl nor /usr/bin/kubectl")
+	return ""
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// adminKubeconfig writes a kubeconfig with the cluster's admin credentials.
+func adminKubeconfig(t *testing.T, c *harness.Cluster) string {
+	t.Helper()
+	admin := c.Config()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(ca, admin.CertificateAuthorityData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if admin.Token == "" {
+		t.Fatal("the admin config has no token")
+	}
+	kc := filepath.Join(dir, "kubeconfig")
+	body := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: orch
+  cluster: {server: %q, certificate-authority: %q}
+users:
+- name: admin
+  user: {token: %q}
+contexts:
+- name: orch
+  context: {cluster: orch, user: admin, namespace: default}
+current-context: orch
+`, admin.Servers[0], ca, admin.Token)
+	if err := os.WriteFile(kc, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
+func kubectl(t *testing.T, kubeconfig string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(kubectlBin(t), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl %v: %v\n%s%s", args, err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// eventsOf lists the events about one object through the API, with the
+// field selector kubectl describe uses.
+func eventsOf(t *testing.T, cl *client.Client, kind, name string) []v1.Event {
+	t.Helper()
+	sel := fmt.Sprintf("involvedObject.kind=%s,involvedObject.name=%s,involvedObject.namespace=default", kind, name)
+	evs, _, err := client.ListTyped[v1.Event](ctxT(t, 10*time.Second), cl, "events", "default", client.ListOptions{FieldSelector: sel})
+	if err != nil {
+		t.Fatalf("list events of %s %s: %v", kind, name, err)
+	}
+	return evs
+}
+
+func reasons(evs []v1.Event) map[string]int32 {
+	out := map[string]int32{}
+	for _, e := range evs {
+		out[e.Reason] += max(e.Count, 1)
+	}
+	return out
+}
+
+// eventWrites sums, from master i's /metrics, the event writes the API
+// served (creates and updates: the node agents') and those the leader's
+// event sources proposed.
+func eventWrites(t *testing.T, c *harness.Cluster, i int) (api, leader float64) {
+	t.Helper()
+	var raw []byte
+	if err := c.Client(i).Do(ctxT(t, 5*time.Second), "GET", "/metrics", nil, nil, &raw); err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, v, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(name, "orch_api_requests_total{") && strings.Contains(name, `resource="events"`) &&
+			(strings.Contains(name, `verb="create"`) || strings.Contains(name, `verb="update"`) || strings.Contains(name, `verb="patch"`)):
+			api += f
+		case strings.HasPrefix(name, "orch_event_writes_total{"):
+			leader += f
+		}
+	}
+	return api, leader
+}
+
+// A pod's life is told by its events, through the API, kubectl describe,
+// kubectl get events and orchctl get events; a crash-looping RC of 100
+// pods costs no more event writes than the rate limits allow, its repeats
+// are counted into events; and every event goes after the TTL.
+func TestEvents(t *testing.T) {
+	const (
+		ttl        = 40 * time.Second
+		nodeQPS    = 2
+		nodeBurst  = 5
+		leaderQPS  = 2
+		leaderBurs = 5
+	)
+	c, _ := nodeCluster(t, 1, false,
+		[]string{"--event-ttl", ttl.String(), "--event-qps", fmt.Sprint(leaderQPS), "--event-burst", fmt.Sprint(leaderBurs)},
+		"--restart-backoff", "1s", "--restart-backoff-max", "2s",
+		"--event-qps", fmt.Sprint(nodeQPS), "--event-burst", fmt.Sprint(nodeBurst))
+	cl := c.Client()
+	kc := adminKubeconfig(t, c)
+
+	// (1) A pod's life.
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "ev-web"}, Spec: v1.PodSpec{
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "3600"}}}}})
+	waitFor(t, 60*time.Second, "the pod's Scheduled, Pulled, Created and Started events", func() (bool, string) {
+		r := reasons(eventsOf(t, cl, "Pod", "ev-web"))
+		return r["Scheduled"] > 0 && r["Pulled"] > 0 && r["Created"] > 0 && r["Started"] > 0, fmt.Sprint(r)
+	})
+	for _, e := range eventsOf(t, cl, "Pod", "ev-web") {
+		switch e.Reason {
+		case "Scheduled":
+			if e.Source.Component != "default-scheduler" || e.Message != "Successfully assigned default/ev-web to node-1" {
+				t.Errorf("Scheduled event %+v", e)
+			}
+		case "Started":
+			if e.Source.Component != "kubelet" || e.Source.Host != "node-1" || e.InvolvedObject.FieldPath != "spec.containers{c}" ||
+				e.Message != "Started container c" {
+				t.Errorf("Started event %+v", e)
+			}
+		}
+	}
+	out := kubectl(t, kc, "describe", "pod", "ev-web")
+	events := out[strings.Index(out, "Events:"):]
+	for _, want := range []string{"Scheduled", "default-scheduler", "Successfully assigned default/ev-web to node-1", "Created", "Started", "kubelet"} {
+		if !strings.Contains(events, want) {
+			t.Errorf("kubectl describe pod: no %q in its events:\n%s", want, events)
+		}
+	}
+	if out := kubectl(t, kc, "get", "events"); !strings.Contains(out, "Started") {
+		t.Errorf("kubectl get events:\n%s", out)
+	}
+	if out, errOut, err := c.Orchctl("", "get", "events"); err != nil || !strings.Contains(out, "pod/ev-web") || !strings.Contains(out, "Started container c") {
+		t.Errorf("orchctl get events: %v %s\n%s", err, errOut, out)
+	}
+
+	// (2) 100 crash-looping pods on the one node for a minute.
+	apiBefore, leaderBefore := eventWrites(t, c, 0)
+	start := time.Now()
+	rc := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "crash", Namespace: "default"},
+		Spec: v1.ReplicationControllerSpec{Replicas: ptr(int32(100)), Selector: map[string]string{"app": "crash"},
+			Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"app": "crash"}},
+				Spec: v1.PodSpec{TerminationGracePeriodSeconds: ptr(int64(0)),
+					Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sh", "-c", "exit 1"}}}}}}}
+	if err := cl.Create(ctxT(t, 10*time.Second), rc); err != nil {
+		t.Fatal(err)
+	}
+	deadline := start.Add(time.Minute)
+	for time.Now().Before(deadline) {
+		api, leader := eventWrites(t, c, 0)
+		elapsed := time.Since(start).Seconds()
+		// The bound of one token bucket, plus one for a write in flight.
+		if maxAPI := nodeBurst + nodeQPS*elapsed + 1; api-apiBefore > maxAPI {
+			t.Fatalf("the node wrote %v events in %.0fs, more than its limit %.0f", api-apiBefore, elapsed, maxAPI)
+		}
+		// Three leader sources (scheduler, replication, node lifecycle).
+		if maxLeader := 3 * (leaderBurs + leaderQPS*elapsed + 1); leader-leaderBefore > maxLeader {
+			t.Fatalf("the leader proposed %v event entries in %.0fs, more than its limit %.0f", leader-leaderBefore, elapsed, maxLeader)
+		}
+		time.Sleep(2 * time.Second) // a sampling period, not a synchronisation
+	}
+	api, leader := eventWrites(t, c, 0)
+	t.Logf("a minute of 100 crash-looping pods: %v node event writes, %v leader event entries", api-apiBefore, leader-leaderBefore)
+	if api-apiBefore == 0 {
+		t.Error("the node recorded no events for its crash-looping pods")
+	}
+	backoffs, counted := 0, false
+	evs, _, err := client.ListTyped[v1.Event](ctxT(t, 10*time.Second), cl, "events", "default",
+		client.ListOptions{FieldSelector: "reason=BackOff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		backoffs++
+		counted = counted || e.Count > 1
+	}
+	if backoffs == 0 || !counted {
+		t.Errorf("%d BackOff events, none counted past 1: repeats are not aggregated", backoffs)
+	}
+	rcEvents := reasons(eventsOf(t, cl, "ReplicationController", "crash"))
+	if rcEvents["SuccessfulCreate"] == 0 {
+		t.Errorf("the RC's events: %v, want SuccessfulCreate", rcEvents)
+	}
+	if out := kubectl(t, kc, "describe", "rc", "crash"); !strings.Contains(out, "SuccessfulCreate") {
+		t.Errorf("kubectl describe rc shows no SuccessfulCreate:\n%s", out)
+	}
+
+	// (3) Everything stops; every event is deleted once the TTL has passed
+	// since it was last seen.
+	if _, err := cl.Delete(ctxT(t, 10*time.Second), "replicationcontrollers", "default", "crash", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Delete(ctxT(t, 10*time.Second), "pods", "default", "ev-web", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Minute, "the crash pods gone", func() (bool, string) {
+		ps, _, err := client.ListTyped[v1.Pod](ctxT(t, 10*time.Second), cl, "pods", "default", client.ListOptions{})
+		return err == nil && len(ps) == 0, fmt.Sprintf("%d pods, %v", len(ps), err)
+	})
+	quiet := time.Now()
+	waitFor(t, ttl+90*time.Second, "every event expired", func() (bool, string) {
+		evs, _, err := client.ListTyped[v1.Event](ctxT(t, 10*time.Second), cl, "events", "", client.ListOptions{})
+		return err == nil && len(evs) == 0, fmt.Sprintf("%d events left, %v", len(evs), err)
+	})
+	if gone := time.Since(quiet); gone < ttl/2 {
+		t.Errorf("events went %v after the last ones were recorded, before the TTL %v", gone, ttl)
+	}
+	_ = url.Values{}
+}
+
+func ptr[T any](v T) *T { return &v }
