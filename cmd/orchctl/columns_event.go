@@ -52,4 +52,3 @@ func eventRow(e *v1.Event, o tableOptions) []string {
 func eventLess(a, b *v1.Event) bool {
 	return a.LastSeen().Before(b.LastSeen()) || a.LastSeen().Equal(b.LastSeen()) && a.Name < b.Name
 }
-
