@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,32 @@ func TestSchedulerRecordsEvents(t *testing.T) {
 	}
 	if e := got["huge"]; e == nil || e.Reason != "FailedScheduling" || e.Type != v1.EventTypeWarning || e.Message == "" {
 		t.Errorf("event of the pod that fits nowhere: %+v", e)
+	}
+}
+
+func TestReplicationRecordsEvents(t *testing.T) {
+	p := newFakeProposer(t)
+	rc := loopRC("web", 3)
+	p.create(t, rc)
+	rec := events.New(events.Config{Component: "replication-controller", Sink: EventSink{Proposer: p}, QPS: 1000, Burst: 1000, MaxBatch: 50})
+	m := NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p, Recorder: rec})
+	for range 3 { // slow start: batches of 1 and 2
+		if err := m.Pass(context.Background(), p.store()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rec.Flush(context.Background()) {
+	}
+	creates := 0
+	for _, e := range storedEvents(t, p.store()) {
+		if e.InvolvedObject.Kind != "ReplicationController" || e.InvolvedObject.Name != "web" || e.Reason != "SuccessfulCreate" ||
+			!strings.HasPrefix(e.Message, "Created pod: web-") {
+			t.Errorf("unexpected event %+v", e)
+			continue
+		}
+		creates++
+	}
+	if creates != 3 {
+		t.Fatalf("%d SuccessfulCreate events, want 3", creates)
 	}
 }

@@ -38,8 +38,13 @@ func eventAboutSelf(self string, ref v1.ObjectReference, pods map[string]*v1.Pod
 		return fmt.Errorf("node %q can only record events about itself, not node %q", self, ref.Name)
 	case "Pod":
 		p := pods[v1.Key(ref.Namespace, ref.Name)]
-		if p == nil || p.Spec.NodeName != self || (ref.UID != "" && ref.UID != p.UID) {
-			return fmt.Errorf("node %q can only record events about pods bound to it, not pod %s/%s", self, ref.Namespace, ref.Name)
+		switch {
+		case p == nil:
+			return fmt.Errorf("node %q can only record events about pods bound to it, not pod %s/%s (no such pod)", self, ref.Namespace, ref.Name)
+		case p.Spec.NodeName != self:
+			return fmt.Errorf("node %q can only record events about pods bound to it, not pod %s/%s (bound to %q)", self, ref.Namespace, ref.Name, p.Spec.NodeName)
+		case ref.UID != "" && ref.UID != p.UID:
+			return fmt.Errorf("node %q can only record events about pods bound to it, not pod %s/%s (uid %s, not %s)", self, ref.Namespace, ref.Name, ref.UID, p.UID)
 		}
 		return nil
 	}
