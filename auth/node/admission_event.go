@@ -10,7 +10,8 @@ import (
 // bound to it, so a node cannot put words in another node's mouth: the
 // event (and, for an update, the stored event) must be about the Node
 // named after the node or about a pod whose spec.nodeName is the node
-// (and whose uid matches, when the event names one). Kubernetes' own
+// (and whose uid matches, when the event names one), or about a pod that
+// no longer exists (its last events may still wait). Kubernetes' own
 // NodeRestriction leaves events alone; orch confines them as it confines
 // pods.
 func admitEvent(self string, a Attributes) error {
@@ -40,7 +41,10 @@ func eventAboutSelf(self string, ref v1.ObjectReference, pods map[string]*v1.Pod
 		p := pods[v1.Key(ref.Namespace, ref.Name)]
 		switch {
 		case p == nil:
-			return fmt.Errorf("node %q can only record events about pods bound to it, not pod %s/%s (no such pod)", self, ref.Namespace, ref.Name)
+			// Gone meanwhile (the events of a pod's last moments wait for
+			// their write): as for a pod's status, a missing pod is allowed;
+			// no other node's pod can be named by it.
+			return nil
 		case p.Spec.NodeName != self:
 			return fmt.Errorf("node %q can only record events about pods bound to it, not pod %s/%s (bound to %q)", self, ref.Namespace, ref.Name, p.Spec.NodeName)
 		case ref.UID != "" && ref.UID != p.UID:

@@ -32,7 +32,7 @@ func TestAdmitEvent(t *testing.T) {
 		{"own node", Create, ev(v1.ObjectReference{Kind: "Node", Name: "a", UID: "a"}), nil, ""},
 		{"other node", Create, ev(v1.ObjectReference{Kind: "Node", Name: "b"}), nil, `not node "b"`},
 		{"other's pod", Create, ev(pod("theirs", "u-theirs")), nil, "not pod default/theirs"},
-		{"missing pod", Create, ev(pod("gone", "")), nil, "not pod default/gone"},
+		{"pod gone meanwhile", Create, ev(pod("gone", "u-gone")), nil, ""},
 		{"own pod's name, another uid", Create, ev(pod("mine", "u-old")), nil, "not pod default/mine"},
 		{"an rc", Create, ev(v1.ObjectReference{Kind: "ReplicationController", Namespace: "default", Name: "web"}), nil, "not a ReplicationController"},
 		{"update of own event", Update, ev(pod("mine", "")), ev(pod("mine", "")), ""},
