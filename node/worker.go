@@ -474,9 +474,16 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 		return w.startFailed(st, reason, err)
 	}
-	// orch's images are imported, never pulled from a registry: the
-	// kubelet's message for an image already on the machine.
-	rec.RefEventf(ref, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+	if img.Pulled > 0 {
+		// The pull is over when the runtime answers: both of the
+		// kubelet's events, with its messages.
+		rec.RefEventf(ref, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+		rec.RefEventf(ref, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %v", c.Image, img.Pulled.Round(time.Millisecond))
+	} else {
+		// Imported (or pulled before): the kubelet's message for an image
+		// already on the machine.
+		rec.RefEventf(ref, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+	}
 	spec, err := w.containerSpec(pod, c, attempt)
 	if err == nil {
 		err = verifyRunAsNonRoot(pod, c, img.User)
