@@ -235,13 +235,13 @@ func (r *Recorder) makeEvent(ref v1.ObjectReference, eventtype, reason, message 
 	}
 	t := v1.NewTime(now)
 	return &corev1.Event{
-		ObjectMeta: metaOf(fmt.Sprintf("%v.%x", ref.Name, nanos), ns),
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%v.%x", ref.Name, nanos), Namespace: ns},
 		InvolvedObject: corev1.ObjectReference{Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
-			UID: typesUID(ref.UID), APIVersion: ref.APIVersion, ResourceVersion: ref.ResourceVersion, FieldPath: ref.FieldPath},
+			UID: types.UID(ref.UID), APIVersion: ref.APIVersion, ResourceVersion: ref.ResourceVersion, FieldPath: ref.FieldPath},
 		Reason:         reason,
 		Message:        message,
-		FirstTimestamp: metaTime(t.Time),
-		LastTimestamp:  metaTime(t.Time),
+		FirstTimestamp: metav1.NewTime(t.Time),
+		LastTimestamp:  metav1.NewTime(t.Time),
 		Count:          1,
 		Type:           eventtype,
 		Source:         corev1.EventSource{Component: r.cfg.Component, Host: r.cfg.Host},
@@ -410,14 +410,6 @@ func (r *Recorder) done(p *pendingEvent, res Result) {
 	r.pending[key] = p
 	r.order = append(r.order, key)
 }
-
-func metaOf(name, namespace string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: namespace}
-}
-
-func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t) }
-
-func typesUID(uid string) types.UID { return types.UID(uid) }
 
 // fromCore and toCore convert between client-go's Event and orch's, whose
 // JSON is the same.

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,7 @@ func testPod(name string) *v1.Pod {
 }
 
 func newTestRecorder(sink Sink, clk *clocktesting.FakeClock, qps float32, burst, batch int) *Recorder {
-	return New(Config{Component: "test", Host: "n1", Sink: sink, QPS: qps, Burst: burst, MaxBatch: batch, Clock: clk})
+	return New(Config{Component: "test", Host: "n1", Sink: sink, QPS: qps, Burst: burst, MaxBatch: batch, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // drain flushes until nothing is pending, advancing the fake clock by
@@ -282,7 +283,7 @@ func TestCoalescingWhileLimited(t *testing.T) {
 func TestPendingBoundAndRetries(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	sink := newMemSink()
-	r := New(Config{Component: "test", Sink: sink, QPS: 1000, Burst: 1000, MaxPending: 3, Clock: clk})
+	r := New(Config{Component: "test", Sink: sink, QPS: 1000, Burst: 1000, MaxPending: 3, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	for i := range 5 {
 		r.Eventf(testPod(fmt.Sprint("p", i)), v1.EventTypeNormal, "Scheduled", "x")
 	}
