@@ -187,6 +187,7 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
 		&v1.Lease{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
 		&v1.EndpointSlice{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, AddressType: v1.AddressTypeIPv4},
+		&v1.Event{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, InvolvedObject: v1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "x"}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

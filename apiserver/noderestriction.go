@@ -29,7 +29,36 @@ func (s *Server) admitNodeRestriction(ctx context.Context, req *request, op node
 			a.Node, _ = rec.Object().(*v1.Node)
 		}
 	}
+	if req.resource.Name == "events" {
+		a.InvolvedPods = s.involvedPods(ctx, obj, old)
+	}
 	return nodeauth.Admit(a)
+}
+
+// involvedPods reads the pods the events obj and old are about, for the
+// NodeRestriction of a node's event. A miss takes a read barrier first:
+// this master may not have seen the pod's binding yet.
+func (s *Server) involvedPods(ctx context.Context, objs ...v1.Object) map[string]*v1.Pod {
+	pods := map[string]*v1.Pod{}
+	for _, o := range objs {
+		ev, ok := o.(*v1.Event)
+		if !ok || ev.InvolvedObject.Kind != "Pod" {
+			continue
+		}
+		ref := ev.InvolvedObject
+		key := v1.Key(ref.Namespace, ref.Name)
+		if _, seen := pods[key]; seen {
+			continue
+		}
+		pod := s.storedPod(ref.Namespace, ref.Name)
+		if pod == nil || pod.Spec.NodeName == "" {
+			if _, err := s.backend.ReadBarrier(ctx); err == nil {
+				pod = s.storedPod(ref.Namespace, ref.Name)
+			}
+		}
+		pods[key] = pod
+	}
+	return pods
 }
 
 // admitNodeDelete checks a node's delete of a pod against the stored pod
@@ -51,4 +80,14 @@ func (s *Server) admitNodeDelete(ctx context.Context, req *request, uid *string)
 		*uid = rec.Meta().UID
 	}
 	return nil
+}
+
+// storedPod is the pod in this master's store, nil when there is none.
+func (s *Server) storedPod(namespace, name string) *v1.Pod {
+	rec, err := s.backend.Store().Get("pods", namespace, name)
+	if err != nil {
+		return nil
+	}
+	p, _ := rec.Object().(*v1.Pod)
+	return p
 }

@@ -10,6 +10,7 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 	"orch.io/orch/net/podnet"
 )
 
@@ -108,6 +109,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the agent's clock (time.Now).
 	Now func() time.Time
+	// Recorder records the kubelet's events about the node's pods
+	// (Pulled, Created, Started, Killing, BackOff, Unhealthy, Failed,
+	// FailedMount); nil records none.
+	Recorder *events.Recorder
 }
 
 func (c *Config) setDefaults() error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 )
 
 // prober runs exec, httpGet and tcpSocket probes. The agent reaches pods
@@ -165,15 +166,16 @@ func (w *podWorker) startProbes(ctx context.Context, pod *v1.Pod, c *v1.Containe
 		podIP = w.sandbox.IP.String()
 	}
 	cc := *c
+	ref := events.ContainerRef(pod, c.Name)
 	go func() {
-		if needStartup && !w.probeLoop(pctx, cc.StartupProbe, &cc, podIP, id, startedAt, probeStartup) {
+		if needStartup && !w.probeLoop(pctx, cc.StartupProbe, &cc, ref, podIP, id, startedAt, probeStartup) {
 			return
 		}
 		if cc.ReadinessProbe != nil {
-			go w.probeLoop(pctx, cc.ReadinessProbe, &cc, podIP, id, startedAt, probeReadiness)
+			go w.probeLoop(pctx, cc.ReadinessProbe, &cc, ref, podIP, id, startedAt, probeReadiness)
 		}
 		if cc.LivenessProbe != nil {
-			go w.probeLoop(pctx, cc.LivenessProbe, &cc, podIP, id, startedAt, probeLiveness)
+			go w.probeLoop(pctx, cc.LivenessProbe, &cc, ref, podIP, id, startedAt, probeLiveness)
 		}
 	}()
 }
@@ -196,7 +198,7 @@ func startedBefore(pod *v1.Pod, name, id string) bool {
 // failureThreshold failures in a row once and stops; a startup probe
 // reports its first success (and returns true) or failureThreshold
 // failures in a row (and returns false).
-func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container, podIP, id string, startedAt time.Time, kind string) bool {
+func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container, ref v1.ObjectReference, podIP, id string, startedAt time.Time, kind string) bool {
 	period := time.Duration(max(pr.PeriodSeconds, 1)) * time.Second
 	successT, failureT := max(pr.SuccessThreshold, 1), max(pr.FailureThreshold, 1)
 	if delay := startedAt.Add(time.Duration(pr.InitialDelaySeconds) * time.Second).Sub(w.a.cfg.Now()); delay > 0 {
@@ -215,6 +217,9 @@ func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container
 			ok, fail = ok+1, 0
 		} else {
 			ok, fail = 0, fail+1
+			// Every failed probe, as the kubelet's prober; the recorder
+			// counts repeats into one event.
+			w.a.cfg.Recorder.RefEventf(ref, v1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", probeTitle(kind), msg)
 		}
 		var ev *workerEvent
 		final, result := false, false
@@ -252,4 +257,15 @@ func (w *podWorker) probeLoop(ctx context.Context, pr *v1.Probe, c *v1.Container
 		}
 	}
 	return false
+}
+
+// probeTitle is the probe kind as the kubelet's Unhealthy events name it.
+func probeTitle(kind string) string {
+	switch kind {
+	case probeLiveness:
+		return "Liveness"
+	case probeReadiness:
+		return "Readiness"
+	}
+	return "Startup"
 }

@@ -56,6 +56,9 @@ type ImageInfo struct {
 	Digest string // the manifest's digest, e.g. sha256:...
 	// User is the image config's USER ("", "name", "uid", "uid:gid").
 	User string
+	// Pulled is how long EnsureImage took to pull the image, 0 when it was
+	// already on the node (imported or pulled before).
+	Pulled time.Duration
 }
 
 // ContainerSpec is everything the runtime needs to create one container of a pod.

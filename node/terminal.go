@@ -5,6 +5,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 )
 
 // Reasons and messages of pods the node ends, worded as the kubelet's.
@@ -60,6 +61,7 @@ func (w *podWorker) killAll(ctx context.Context, pod *v1.Pod) time.Duration {
 	}
 	w.mu.Unlock()
 	for _, st := range running {
+		w.a.cfg.Recorder.RefEventf(events.ContainerRef(pod, st.name), v1.EventTypeNormal, "Killing", "Stopping container %s", st.name)
 		if err := w.a.cfg.Runtime.StopContainer(ctx, st.id, grace); err != nil {
 			w.log.Warn("stop the container of an ended pod", "container", st.name, "err", err)
 			again = time.Second

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 	"orch.io/orch/net/podnet"
 )
 
@@ -288,6 +289,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 	if w.sandbox == nil {
 		if err := w.ensureSandbox(ctx, pod); err != nil {
 			w.log.Error("pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			w.a.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 			w.a.status.set(pod, w.pendingStatus(pod, "SandboxError", err.Error()))
 			return 2 * time.Second
 		}
@@ -296,6 +298,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 	refresh, err := w.syncProjected(ctx, pod)
 	if err != nil {
 		w.log.Error("projected volume", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		w.a.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for pod %q: %v", pod.Name, err)
 		if !w.anyStarted() {
 			w.a.status.set(pod, w.pendingStatus(pod, "ContainerCreating", err.Error()))
 			return 2 * time.Second
@@ -359,6 +362,8 @@ func (w *podWorker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Contai
 	now := w.a.cfg.Now()
 	if st.running && st.livenessError != "" {
 		w.log.Info(st.killProbe+" probe failed; restarting the container", "container", c.Name, "reason", st.livenessError)
+		w.a.cfg.Recorder.RefEventf(events.ContainerRef(pod, c.Name), v1.EventTypeNormal, "Killing",
+			"Container %s failed %s probe, will be restarted", c.Name, st.killProbe)
 		grace := podGrace(pod)
 		p := c.LivenessProbe
 		if st.killProbe == "startup" {
@@ -403,6 +408,10 @@ func (w *podWorker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Contai
 	}
 	if st.nextStart.IsZero() || st.nextStart.Before(st.finishedAt) {
 		st.nextStart = st.finishedAt.Add(w.backoff(st))
+		if now.Before(st.nextStart) {
+			w.a.cfg.Recorder.RefEventf(events.ContainerRef(pod, c.Name), v1.EventTypeWarning, "BackOff",
+				"Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+		}
 	}
 	if now.Before(st.nextStart) {
 		w.mu.Lock()
@@ -451,30 +460,53 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	if st.id != "" || st.exited {
 		attempt = st.attempt + 1
 	}
+	ref := events.ContainerRef(pod, c.Name)
+	rec := w.a.cfg.Recorder
 	img, err := rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
 	if err != nil {
 		reason := "ErrImagePull"
 		if c.ImagePullPolicy == v1.PullNever {
 			reason = "ErrImageNeverPull"
+			rec.RefEventf(ref, v1.EventTypeWarning, reason, "Container image %q is not present with pull policy of Never", c.Image)
+		} else {
+			rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		}
+		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 		return w.startFailed(st, reason, err)
+	}
+	if img.Pulled > 0 {
+		// The pull is over when the runtime answers: both of the
+		// kubelet's events, with its messages.
+		rec.RefEventf(ref, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+		rec.RefEventf(ref, v1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %v", c.Image, img.Pulled.Round(time.Millisecond))
+	} else {
+		// Imported (or pulled before): the kubelet's message for an image
+		// already on the machine.
+		rec.RefEventf(ref, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 	}
 	spec, err := w.containerSpec(pod, c, attempt)
 	if err == nil {
 		err = verifyRunAsNonRoot(pod, c, img.User)
 	}
 	if err != nil {
+		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return w.startFailed(st, "CreateContainerConfigError", err)
 	}
 	// A new file per start (logs of the previous attempt stay readable),
 	// made 0600 before the runtime opens it for appending.
 	if err := createLogFile(spec.LogPath); err != nil {
+		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return w.startFailed(st, "CreateContainerError", err)
 	}
 	id, err := rt.StartContainer(ctx, spec)
 	if err != nil {
+		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return w.startFailed(st, "RunContainerError", err)
 	}
+	// orch's runtime creates and starts a container in one call: the
+	// kubelet's two events.
+	rec.RefEventf(ref, v1.EventTypeNormal, "Created", "Created container: %v", c.Name)
+	rec.RefEventf(ref, v1.EventTypeNormal, "Started", "Started container %v", c.Name)
 	old := st.id
 	w.mu.Lock()
 	if st.exited && old != "" {
@@ -582,6 +614,10 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 		go func(c Container) {
 			defer wg.Done()
 			if c.State == StateRunning {
+				if pod != nil {
+					name := c.Labels[LabelContainer]
+					w.a.cfg.Recorder.RefEventf(events.ContainerRef(pod, name), v1.EventTypeNormal, "Killing", "Stopping container %s", name)
+				}
 				if err := rt.StopContainer(ctx, c.ID, grace); err != nil {
 					errs <- fmt.Errorf("stop %s: %w", c.ID, err)
 					return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 	"orch.io/orch/fsm"
 )
 
@@ -56,6 +57,8 @@ type NodeLifecycleConfig struct {
 	// flap of a node that still heartbeats changes nothing. Eviction still
 	// waits for EvictionTimeout of silence.
 	GossipDeadGrace time.Duration
+	// Recorder records NodeNotReady, NodeReady and eviction events (nil: none).
+	Recorder *events.Recorder
 }
 
 // NodeLifecycle marks silent nodes Unknown and unreachable and evicts their
@@ -214,7 +217,7 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 			}
 			continue
 		}
-		if err := c.markUnreachable(ctx, n, now, silent); err != nil {
+		if err := c.markUnreachable(ctx, store, n, now, silent); err != nil {
 			errs = append(errs, err)
 		}
 		if silent > c.cfg.EvictionTimeout && !h.evicted {
@@ -298,7 +301,7 @@ func (c *NodeLifecycle) gossipDead(node string) bool {
 // BatchCommand the second item would see the first's new resourceVersion
 // (the entry's index, unknown to the proposer) and fail its precondition,
 // and without one it could overwrite a concurrent change.
-func (c *NodeLifecycle) markUnreachable(ctx context.Context, n *v1.Node, now time.Time, silent time.Duration) error {
+func (c *NodeLifecycle) markUnreachable(ctx context.Context, store *fsm.Store, n *v1.Node, now time.Time, silent time.Duration) error {
 	ready := n.Status.Condition(v1.NodeReady)
 	if ready == nil || ready.Status != v1.ConditionUnknown {
 		q := v1.DeepCopy(n)
@@ -314,6 +317,7 @@ func (c *NodeLifecycle) markUnreachable(ctx context.Context, n *v1.Node, now tim
 			return fmt.Errorf("mark node %s unknown: %w", n.Name, err)
 		}
 		c.cfg.Logger.Warn("node stopped posting status", "node", n.Name, "silent", silent)
+		c.markPodsNotReady(store, n)
 		if rec == nil {
 			return nil // the next pass adds the taint to what it reads
 		}
@@ -348,6 +352,7 @@ func (c *NodeLifecycle) removeTaint(ctx context.Context, n *v1.Node) error {
 		return fmt.Errorf("untaint node %s: %w", n.Name, err)
 	}
 	c.cfg.Logger.Info("node is posting status again", "node", n.Name)
+	c.cfg.Recorder.Eventf(n, v1.EventTypeNormal, "NodeReady", "Node %s status is now: %s", n.Name, "NodeReady")
 	return nil
 }
 
@@ -404,9 +409,30 @@ func (c *NodeLifecycle) evict(ctx context.Context, store *fsm.Store, n *v1.Node,
 	if err != nil {
 		return err
 	}
+	c.cfg.Recorder.Eventf(n, v1.EventTypeNormal, "DeletingAllPods", "Deleting all Pods from Node %v.", n.Name)
 	if _, err := c.cfg.Proposer.Apply(ctx, cmd); err != nil {
 		return fmt.Errorf("evict pods of node %s: %w", n.Name, err)
 	}
+	for _, p := range pods {
+		c.cfg.Recorder.Eventf(p, v1.EventTypeNormal, "NodeControllerEviction", "Marking for deletion Pod %s from Node %s", p.Name, n.Name)
+	}
 	c.cfg.Logger.Warn("evicted the pods of an unreachable node", "node", n.Name, "pods", len(pods), "silent", silent)
 	return nil
+}
+
+// markPodsNotReady records, as Kubernetes' node lifecycle controller, the
+// node's change to NotReady on the node and a NodeNotReady warning on each
+// of its pods.
+func (c *NodeLifecycle) markPodsNotReady(store *fsm.Store, n *v1.Node) {
+	if c.cfg.Recorder == nil {
+		return
+	}
+	c.cfg.Recorder.Eventf(n, v1.EventTypeNormal, "NodeNotReady", "Node %s status is now: %s", n.Name, "NodeNotReady")
+	pods, err := store.PodsOnNode(n.Name)
+	if err != nil {
+		return
+	}
+	for _, p := range pods {
+		c.cfg.Recorder.Eventf(p, v1.EventTypeWarning, "NodeNotReady", "Node is not ready")
+	}
 }

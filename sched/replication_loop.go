@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 	"orch.io/orch/fsm"
 )
 
@@ -38,6 +39,9 @@ type ReplicationConfig struct {
 	// (Pod Security): the manager's pods go to the FSM directly and would
 	// otherwise miss it. A refusal is a refused create.
 	AdmitPod func(ctx context.Context, p *v1.Pod) error
+	// Recorder records SuccessfulCreate, FailedCreate and
+	// SuccessfulDelete events on the RCs (nil: none).
+	Recorder *events.Recorder
 }
 
 // ReplicationManager keeps every replication controller's pods at its
@@ -88,6 +92,9 @@ type rcWrite struct {
 	key    string
 	create bool
 	delUID string
+	// rc and pod name the RC and the pod created or deleted, for its event.
+	rc  *v1.ReplicationController
+	pod string
 }
 
 // rcSync is one RC's part of a pass.
@@ -196,6 +203,7 @@ func (m *ReplicationManager) createInBatches(ctx context.Context, first []rcWrit
 					// create like any other, with its back-off and condition.
 					s.outcome, s.failErr = createsFailed, refused.err
 					m.refused.Add(1)
+					m.cfg.Recorder.Eventf(s.rc, v1.EventTypeWarning, "FailedCreate", "Error creating: %v", refused.err)
 					break
 				}
 				if err != nil {
@@ -295,6 +303,9 @@ func (m *ReplicationManager) apply(ctx context.Context, writes []rcWrite) (fsm.B
 		if i < len(results) && results[i].Err != nil && !w.create && !v1.IsConflict(results[i].Err) && !v1.IsNotFound(results[i].Err) {
 			m.cfg.Logger.Warn("replication write refused", "rc", w.key, "err", results[i].Err)
 		}
+		if i < len(results) && w.rc != nil {
+			m.recordWrite(w, results[i].Err)
+		}
 	}
 	return results, nil
 }
@@ -326,7 +337,7 @@ func (m *ReplicationManager) createWrite(ctx context.Context, rc *v1.Replication
 	if err != nil {
 		return rcWrite{}, err
 	}
-	return rcWrite{item: batchItem(cmd), key: key, create: true}, nil
+	return rcWrite{item: batchItem(cmd), key: key, create: true, rc: rc, pod: p.Name}, nil
 }
 
 // limitRefusal is an admission's refusal (a LimitRange's, Pod Security's,
@@ -373,9 +384,24 @@ func (m *ReplicationManager) writes(rc *v1.ReplicationController, key string, pl
 	for _, p := range plan.Delete {
 		cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "pods", Namespace: p.Namespace, Name: p.Name,
 			UID: p.UID, Now: v1.NewTime(now)})
-		if err := add(cmd, err, rcWrite{delUID: p.UID}); err != nil {
+		if err := add(cmd, err, rcWrite{delUID: p.UID, rc: rc, pod: p.Name}); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// recordWrite records the event of a pod create or delete on its RC, with
+// Kubernetes' reasons and messages.
+func (m *ReplicationManager) recordWrite(w rcWrite, err error) {
+	switch {
+	case w.create && err == nil:
+		m.cfg.Recorder.Eventf(w.rc, v1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", w.pod)
+	case w.create:
+		m.cfg.Recorder.Eventf(w.rc, v1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
+	case err == nil:
+		m.cfg.Recorder.Eventf(w.rc, v1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %v", w.pod)
+	case !v1.IsNotFound(err) && !v1.IsConflict(err):
+		m.cfg.Recorder.Eventf(w.rc, v1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 	"orch.io/orch/fsm"
 )
 
@@ -27,6 +28,8 @@ type SchedulerConfig struct {
 	Now func() time.Time
 	// Rand breaks ties (default a randomly seeded source).
 	Rand *rand.Rand
+	// Recorder records Scheduled and FailedScheduling events (nil: none).
+	Recorder *events.Recorder
 }
 
 // Scheduler places unbound pods on nodes while this master leads.
@@ -151,9 +154,13 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, int, error
 		if err != nil {
 			return placed, len(plan.Unschedulable), err
 		}
-		for _, r := range res.(fsm.BatchResult) {
+		for i, r := range res.(fsm.BatchResult) {
 			if r.Err == nil {
 				placed++
+				b := plan.Bindings[start+i]
+				if p, ok := recordPod(r.Record); ok {
+					s.cfg.Recorder.Eventf(p, v1.EventTypeNormal, "Scheduled", "Successfully assigned %v/%v to %v", b.Namespace, b.Name, b.Node)
+				}
 			}
 		}
 	}
@@ -175,6 +182,9 @@ func (s *Scheduler) markUnschedulable(ctx context.Context, pending []*v1.Pod, wh
 		if !ok {
 			continue
 		}
+		// Every failed attempt, as Kubernetes' scheduler: the recorder
+		// counts repeats into one event.
+		s.cfg.Recorder.Eventf(p, v1.EventTypeWarning, "FailedScheduling", "%s", msg)
 		if c := p.Status.Condition(v1.PodScheduled); c != nil && c.Status == v1.ConditionFalse && c.Message == msg {
 			continue
 		}

@@ -232,4 +232,7 @@ type ObjectReference struct {
 	UID             string `json:"uid,omitempty"`
 	APIVersion      string `json:"apiVersion,omitempty"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// FieldPath names a part of the object, e.g. "spec.containers{web}"
+	// for a container of a pod (events use it).
+	FieldPath string `json:"fieldPath,omitempty"`
 }

@@ -87,6 +87,8 @@ var resources = []Resource{
 		New: func() Object { return &Lease{} }},
 	{Group: DiscoveryGroup, Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true,
 		New: func() Object { return &EndpointSlice{} }},
+	{Name: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true,
+		New: func() Object { return &Event{} }},
 }
 
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its

@@ -43,8 +43,9 @@ type FieldSelector struct {
 
 // supportedFields lists the fields a field selector may name, per kind.
 var supportedFields = map[string][]string{
-	"Pod": {"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "status.podIP"},
-	"":    {"metadata.name", "metadata.namespace"},
+	"Pod":   {"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "status.podIP"},
+	"":      {"metadata.name", "metadata.namespace"},
+	"Event": eventSelectableFields,
 }
 
 // ParseFieldSelector parses a field selector such as "spec.nodeName=n1" for a kind.
@@ -90,6 +91,9 @@ func objectFields(obj Object) fields.Set {
 		set["spec.nodeName"] = p.Spec.NodeName
 		set["status.phase"] = p.Status.Phase
 		set["status.podIP"] = p.Status.PodIP
+	}
+	if e, ok := obj.(*Event); ok {
+		eventFields(e, set)
 	}
 	return set
 }

@@ -97,6 +97,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateLease(o)...)
 	case *EndpointSlice:
 		errs = append(errs, validateEndpointSlice(o)...)
+	case *Event:
+		errs = append(errs, validateEvent(o)...)
 	}
 	return errs
 }

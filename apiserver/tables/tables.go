@@ -45,6 +45,7 @@ var printers = map[string]Printer{
 	"certificatesigningrequests": csrPrinter,
 	"leases":                     leasePrinter,
 	"endpointslices":             endpointSlicePrinter,
+	"events":                     eventPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

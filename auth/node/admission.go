@@ -46,6 +46,10 @@ type Attributes struct {
 	// Node is the requesting node's stored Node, nil when it is not
 	// registered: pod IPs are checked against it.
 	Node *v1.Node
+	// InvolvedPods are, for an event about a pod, the stored pods the
+	// event (and the stored event it replaces) are about, by
+	// namespace/name; a pod missing from it does not exist.
+	InvolvedPods map[string]*v1.Pod
 }
 
 // Admit is the NodeRestriction admission: for a node's writes, the checks
@@ -71,6 +75,8 @@ func Admit(a Attributes) error {
 		err = admitNode(self, a)
 	case "leases":
 		err = admitLease(self, a)
+	case "events":
+		err = admitEvent(self, a)
 	}
 	if err != nil {
 		return v1.NewForbiddenFor(a.Resource, a.Name, err)

@@ -111,11 +111,18 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 		}
 	case "nodes":
 		return authorizeNode(self, a)
+	case "events":
+		// As Kubernetes' system:node role: a node records events
+		// (create) and aggregates them (update, patch). Admit confines
+		// them to its own Node and the pods bound to it.
+		if a.GetSubresource() == "" && (a.GetVerb() == "create" || a.GetVerb() == "update" || a.GetVerb() == "patch") {
+			return authorizer.DecisionAllow, "", nil
+		}
 	}
 	if readOnly[a.GetResource()] && a.GetSubresource() == "" && isRead(a.GetVerb()) {
 		return authorizer.DecisionAllow, "", nil
 	}
-	return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' may only read nodes, services, endpoints and namespaces, and its own pods", self), nil
+	return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' may only read nodes, services, endpoints and namespaces, and its own pods, and record events", self), nil
 }
 
 // NodeLeaseNamespace is the namespace of the nodes' heartbeat leases.

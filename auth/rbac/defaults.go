@@ -32,6 +32,7 @@ var readable = []string{
 	"services", "services/status", "endpoints",
 	"resourcequotas", "resourcequotas/status", "limitranges",
 	"namespaces", "namespaces/status",
+	"events",
 }
 
 // writable are the namespaced core resources edit may change (as
@@ -119,6 +120,7 @@ func DefaultClusterRoles() []*v1.ClusterRole {
 			core([]string{"update", "patch"}, "nodes/status", "pods/status"),
 			core([]string{"delete"}, "pods"),
 			group(v1.CoordinationGroup, []string{"get", "create", "update", "patch", "delete"}, "leases"),
+			core([]string{"create", "update", "patch"}, "events"),
 		}},
 	}
 	out := make([]*v1.ClusterRole, 0, len(roles))

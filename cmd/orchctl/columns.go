@@ -26,6 +26,9 @@ type tableOptions struct {
 
 // tableHeaders returns the column titles of r.
 func tableHeaders(r v1.Resource, o tableOptions) []string {
+	if r.Kind == "Event" {
+		return eventHeaders(o)
+	}
 	var h []string
 	if o.withNamespace && r.Namespaced {
 		h = append(h, "NAMESPACE")
@@ -78,6 +81,9 @@ func tableHeaders(r v1.Resource, o tableOptions) []string {
 
 // tableRow returns the cells of obj, matching tableHeaders.
 func tableRow(r v1.Resource, obj v1.Object, o tableOptions) []string {
+	if e, ok := obj.(*v1.Event); ok {
+		return eventRow(e, o)
+	}
 	m := obj.GetObjectMeta()
 	var row []string
 	if o.withNamespace && r.Namespaced {
@@ -169,6 +175,10 @@ func tableRow(r v1.Resource, obj v1.Object, o tableOptions) []string {
 // buildTable makes the table of objects of one resource.
 func buildTable(r v1.Resource, objs []v1.Object, o tableOptions) *table {
 	t := &table{headers: tableHeaders(r, o)}
+	if r.Kind == "Event" {
+		objs = append([]v1.Object(nil), objs...)
+		sort.SliceStable(objs, func(i, j int) bool { return eventLess(objs[i].(*v1.Event), objs[j].(*v1.Event)) })
+	}
 	for _, obj := range objs {
 		t.rows = append(t.rows, tableRow(r, obj, o))
 	}

@@ -150,6 +150,10 @@ func (a *app) describeObject(ctx context.Context, c *client.Client, obj v1.Objec
 	default:
 		d.meta(obj.GetObjectMeta(), true)
 	}
+	switch obj.(type) {
+	case *v1.Pod, *v1.ReplicationController, *v1.Node:
+		a.describeEvents(ctx, c, d, obj)
+	}
 	if err := d.tw.Flush(); err != nil {
 		return "", fmt.Errorf("describe: %w", err)
 	}

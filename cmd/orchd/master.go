@@ -61,6 +61,7 @@ type masterFlags struct {
 	podSecurityExempt             string
 	clusterSigningDuration        time.Duration
 	audit                         auditFlags
+	events                        eventFlags
 }
 
 func newMasterCommand() *cobra.Command {
@@ -124,6 +125,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.StringVar(&f.podSecurityExempt, "pod-security-exempt-namespaces", strings.Join(psd.ExemptNamespaces, ","), "comma-separated namespaces that Pod Security does not check (cluster add-ons)")
 	fl.DurationVar(&f.clusterSigningDuration, "cluster-signing-duration", sched.DefaultClusterSigningDuration, "the longest lifetime of the certificates the leader signs for certificate signing requests (a request's expirationSeconds may ask for less)")
 	f.audit.register(fl)
+	f.events.register(fl)
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	f.sa.register(fl)
 	f.abac.register(fl)
@@ -192,7 +194,13 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("default-namespaces", func(ctx context.Context) { ensureNamespaces(ctx, c, log) })
 	c.OnLeader("rbac-defaults", (&rbac.Defaults{Store: c.Store, Proposer: c, Logger: log}).Run)
-	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	recs := newLeaderRecorders(f.events, c, log)
+	registerEventMetrics(reg, recs.all())
+	for name, rec := range recs.all() {
+		c.OnLeader("events-"+name, rec.Run)
+	}
+	c.OnLeader("event-ttl", sched.NewEventTTL(sched.EventTTLConfig{Store: c.Store, Proposer: c, Logger: log, TTL: f.events.ttl}).Run)
+	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log, Recorder: recs.scheduler}).Run)
 	psCfg := f.podSecurity
 	psCfg.ExemptNamespaces = append([]string{}, splitList(f.podSecurityExempt)...)
 	// The replication manager's pods skip the API: it admits them itself.
@@ -201,7 +209,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		c.Shutdown()
 		return err
 	}
-	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: rmPodSecurity.AdmitPod})
+	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: rmPodSecurity.AdmitPod,
+		Recorder: recs.replication})
 	registerReplicationMetrics(reg, rm)
 	registerCertificateMetrics(reg, bundle)
 	c.OnLeader("replication", rm.Run)
@@ -211,7 +220,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
-	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction}
+	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,
+		Recorder: recs.nodeLifecycle}
 	if f.gossipAddr != "" {
 		signer, err := gossipSigner(bundle)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 	"orch.io/orch/gossip"
 	"orch.io/orch/net/dns"
 	"orch.io/orch/net/hostport"
@@ -51,6 +52,8 @@ type nodeFlags struct {
 	stopPodsOnExit, signals                bool
 	seccompProfileRoot                     string
 	bootstrapToken, bootstrapTokenFile     string
+	eventQPS                               float32
+	eventBurst                             int
 }
 
 func newNodeCommand() *cobra.Command {
@@ -121,6 +124,8 @@ as 'orchd pki issue node NAME' writes them.`,
 	fl.StringVar(&f.seccompProfileRoot, "seccomp-profile-root", "", "directory of the Localhost seccomp profiles pods name in seccompProfile.localhostProfile (default: <state-dir>/seccomp)")
 	fl.StringVar(&f.bootstrapToken, "bootstrap-token", "", "a bootstrap token (from 'orchctl token create') to get the node's client certificate with on its first start; kept in <state-dir>/pki and renewed before it expires")
 	fl.StringVar(&f.bootstrapTokenFile, "bootstrap-token-file", "", "a file holding the bootstrap token (instead of --bootstrap-token)")
+	fl.Float32Var(&f.eventQPS, "event-qps", events.DefaultQPS, "the most event writes (API requests, each one raft entry) a second of this node, after a burst of --event-burst (the kubelet's --event-qps); repeats of an event waiting for a write are counted into one")
+	fl.IntVar(&f.eventBurst, "event-burst", events.DefaultBurst, "the burst of this node's event writes (the kubelet's --event-burst)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its node itself)")
 	fl.MarkHidden("handle-signals")
@@ -320,8 +325,11 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	servicesCtx, stopServices := context.WithCancel(context.Background())
 	defer func() { stopServices(); services.Wait() }()
 	svcHost, svcPort := kubernetesService(servers)
+	recorder := node.NewRecorder(f.name, cl, f.eventQPS, f.eventBurst, log)
+	go recorder.Run(ctx)
 	agent, err = node.New(node.Config{
-		Labels: labels, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "", HostPorts: hostPorts,
+		Recorder: recorder,
+		Labels:   labels, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "", HostPorts: hostPorts,
 		Name: f.name, StateDir: f.stateDir, Client: cl, Runtime: rt,
 		Network: func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
 			n, err := podnet.New(podnet.Config{StateDir: filepath.Join(f.stateDir, "net"), Bridge: f.bridge,

@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes"
@@ -41,6 +42,13 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 		return node.ImageInfo{}, err
 	}
 	var img client.Image
+	var pulled time.Duration // how long a pull took; 0 when none was needed
+	pull := func() (client.Image, error) {
+		start := time.Now()
+		img, err := r.pull(ctx, name)
+		pulled = max(time.Since(start), time.Nanosecond)
+		return img, err
+	}
 	switch policy {
 	case PullNever:
 		img, err = r.client.GetImage(ctx, name)
@@ -53,13 +61,13 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 	case PullIfNotPresent, "":
 		img, err = r.client.GetImage(ctx, name)
 		if errdefs.IsNotFound(err) {
-			img, err = r.pull(ctx, name)
+			img, err = pull()
 		}
 		if err != nil {
 			return node.ImageInfo{}, fmt.Errorf("ensure image %s: %w", name, err)
 		}
 	case PullAlways:
-		if img, err = r.pull(ctx, name); err != nil {
+		if img, err = pull(); err != nil {
 			return node.ImageInfo{}, fmt.Errorf("ensure image %s (imagePullPolicy Always): %w", name, err)
 		}
 	default:
@@ -72,7 +80,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 	if err != nil {
 		return node.ImageInfo{}, fmt.Errorf("image %s config: %w", name, err)
 	}
-	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String(), User: config.Config.User}, nil
+	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String(), User: config.Config.User, Pulled: pulled}, nil
 }
 
 // pull fetches name from its registry and unpacks it. The fetch runs in
