@@ -61,12 +61,16 @@ func checkProxySub(req *request) error {
 		return v1.NewMethodNotAllowed("pods/log supports GET only")
 	case req.sub == subImages && req.verb != "create":
 		return v1.NewMethodNotAllowed("nodes/images supports POST only")
+	case isStreamSub(req.sub) && req.verb != "create":
+		return v1.NewMethodNotAllowed("pods/" + req.sub + " supports GET and POST only")
 	}
 	return nil
 }
 
 // isProxySub reports whether a request goes to a node agent.
-func isProxySub(req *request) bool { return req.sub == subLog || req.sub == subImages }
+func isProxySub(req *request) bool {
+	return req.sub == subLog || req.sub == subImages || isStreamSub(req.sub)
+}
 
 // serveProxy serves the subresources proxied to a node agent. It runs
 // outside the RequestTimeout that bounds other requests: a followed log
@@ -77,6 +81,8 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req *request
 		s.serveLogProxy(w, r, req)
 	case subImages:
 		s.serveImagesProxy(w, r, req)
+	case subExec, subPortForward:
+		s.serveStream(w, r, req)
 	}
 }
 

@@ -68,6 +68,9 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 		}
 	}
 	w.sandbox = sb
+	w.mu.Lock()
+	w.netNS, w.hostNet = sb.NetNS, pod.Spec.HostNetwork
+	w.mu.Unlock()
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -273,6 +274,12 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		Lookup:  func(ns, name string) (string, bool) { return agent.LookupPod(ns, name) },
 		Running: func(uid, c string, attempt int) bool { return agent.ContainerRunning(uid, c, attempt) },
 		Import:  rt.ImportImages, Logger: log, MaxConnections: f.agentMaxConns,
+		Exec: func(ctx context.Context, uid, c string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan node.TerminalSize) (int, error) {
+			return agent.ExecStreams(ctx, uid, c, cmd, in, out, errw, tty, resize)
+		},
+		PortForward: func(ctx context.Context, uid string, port int32, stream io.ReadWriteCloser) error {
+			return agent.PortForward(ctx, uid, port, stream)
+		},
 	})
 	if err != nil {
 		return err
