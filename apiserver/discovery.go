@@ -129,6 +129,9 @@ func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request) {
 		apiResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
 		apiResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
 		apiResource{Name: "nodes/images", Namespaced: false, Kind: "Node", Verbs: []string{"create"}})
+	out = append(out,
+		apiResource{Name: "pods/exec", Namespaced: true, Kind: "PodExecOptions", Verbs: []string{"create", "get"}},
+		apiResource{Name: "pods/portforward", Namespaced: true, Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}})
 	if s.cfg.ServiceAccounts != nil {
 		out = append(out, apiResource{Name: "serviceaccounts/token", Namespaced: true, Kind: "TokenRequest",
 			Group: v1.AuthenticationGroup, Version: "v1", Verbs: []string{"create"}})

@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// kubectlBin is the kubectl the streaming tests run: bin/kubectl when the
+// build made one, else the system's (a temporary fallback).
+func kubectlBin() string {
+	if _, err := os.Stat("../../bin/kubectl"); err == nil {
+		return "../../bin/kubectl"
+	}
+	return "/usr/bin/kubectl"
+}
+
+// kubectl runs kubectl with a kubeconfig and stdin, and returns its
+// output, its error output and its exit code.
+func kubectl(t *testing.T, kubeconfig, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kubectlBin(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("kubectl %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// Issue 14, exec and port-forward: kubectl exec runs commands in a pod's
+// container through master → agent → containerd, over WebSocket v5 (kubectl
+// 1.32's first choice) and SPDY (its fallback), with stdin and exit codes;
+// kubectl port-forward carries HTTP to a busybox httpd in the pod.
+func TestKubectlExec(t *testing.T) {
+	c, _ := nodeCluster(t, 1, false, nil)
+	cl := c.Client()
+	admin := newRBACUser(t, c, "exec-admin", "system:masters")
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "shell"}, Spec: v1.PodSpec{
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35",
+			Command: []string{"sh", "-c", "echo hello-from-pod > /tmp/index.html && exec httpd -f -p 127.0.0.1:8080 -h /tmp"}}}}})
+	waitFor(t, 60*time.Second, "shell running", func() (bool, string) {
+		p := getPod(t, cl, "shell")
+		cs := containerStatus(p, "c")
+		return cs != nil && cs.State.Running != nil, p.Status.Phase
+	})
+	kc := admin.kubeconfig
+
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		stdin    string
+		args     []string
+		wantOut  string
+		wantErr  string
+		wantCode int
+	}{
+		{name: "echo", args: []string{"exec", "shell", "--", "echo", "hi"}, wantOut: "hi\n"},
+		{name: "exit code", args: []string{"exec", "shell", "--", "sh", "-c", "exit 3"}, wantCode: 3},
+		{name: "stderr", args: []string{"exec", "shell", "--", "sh", "-c", "echo oops >&2; exit 1"}, wantErr: "oops\n", wantCode: 1},
+		{name: "stdin", stdin: "one\ntwo\n", args: []string{"exec", "-i", "shell", "--", "wc", "-l"}, wantOut: "2\n"},
+		{name: "container flag", args: []string{"exec", "shell", "-c", "c", "--", "cat", "/tmp/index.html"}, wantOut: "hello-from-pod\n"},
+		{name: "no such container", args: []string{"exec", "shell", "-c", "nope", "--", "true"}, wantErr: "container nope is not valid for pod shell", wantCode: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := kubectl(t, kc, tc.stdin, tc.args...)
+			if code != tc.wantCode || (tc.wantOut != "" && strings.TrimSpace(out) != strings.TrimSpace(tc.wantOut)) ||
+				!strings.Contains(errOut, strings.TrimSpace(tc.wantErr)) {
+				t.Fatalf("kubectl %v: code %d out %q err %q; want code %d out %q err containing %q",
+					tc.args, code, out, errOut, tc.wantCode, tc.wantOut, tc.wantErr)
+			}
+		})
+	}
+
+	// kubectl cp both ways (tar through exec with stdin).
+	local := t.TempDir()
+	if err := os.WriteFile(local+"/up.txt", []byte("uploaded\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := kubectl(t, kc, "", "cp", local+"/up.txt", "default/shell:/tmp/up.txt"); code != 0 {
+		t.Fatalf("kubectl cp up: %d %q %q", code, out, errOut)
+	}
+	if out, _, code := kubectl(t, kc, "", "exec", "shell", "--", "cat", "/tmp/up.txt"); code != 0 || out != "uploaded\n" {
+		t.Fatalf("after cp the pod holds %q (code %d)", out, code)
+	}
+	if out, errOut, code := kubectl(t, kc, "", "cp", "default/shell:/tmp/index.html", local+"/down.txt"); code != 0 {
+		t.Fatalf("kubectl cp down: %d %q %q", code, out, errOut)
+	}
+	if b, err := os.ReadFile(local + "/down.txt"); err != nil || string(b) != "hello-from-pod\n" {
+		t.Fatalf("cp from the pod: %q %v", b, err)
+	}
+
+	// port-forward to the httpd that listens on the pod's loopback only.
+	port := freeLocalPort(t)
+	pf := exec.Command(kubectlBin(), "--kubeconfig", kc, "port-forward", "pod/shell", strconv.Itoa(port)+":8080")
+	pf.Env = append(os.Environ(), "HOME="+t.TempDir())
+	var pfOut, pfErr bytes.Buffer
+	pf.Stdout, pf.Stderr = &pfOut, &pfErr
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(pf.Process.Pid, syscall.SIGKILL)
+		pf.Wait()
+	})
+	var body string
+	waitFor(t, 30*time.Second, "HTTP through port-forward", func() (bool, string) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/index.html", port))
+		if err != nil {
+			return false, err.Error() + " " + pfErr.String()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	if body != "hello-from-pod\n" {
+		t.Fatalf("through port-forward: %q", body)
+	}
+}
+
+// freeLocalPort returns a loopback TCP port nothing listens on now.
+func freeLocalPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
