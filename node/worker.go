@@ -59,9 +59,9 @@ type podWorker struct {
 	// netNS is the sandbox's network namespace file for port forwarding,
 	// "" while there is none; hostNet: the pod uses the node's network.
 	// Both are set under mu.
-	netNS   string
-	hostNet bool
-	startTime  *v1.Time
+	netNS     string
+	hostNet   bool
+	startTime *v1.Time
 	// initDone: every init container ran to success (or an app container
 	// was found started, as after an agent restart); they never run again.
 	initDone bool

@@ -121,4 +121,3 @@ func (s *Server) servePortForward(w http.ResponseWriter, r *http.Request) {
 	portforward.ServePortForward(w, r, portForwarder{s.cfg.PortForward}, ns+"/"+name, uid, opts,
 		StreamIdleTimeout, StreamCreationTimeout, portforward.SupportedProtocols)
 }
-
