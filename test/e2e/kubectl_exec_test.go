@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -32,10 +34,16 @@ func kubectlBin() string {
 // output, its error output and its exit code.
 func kubectl(t *testing.T, kubeconfig, stdin string, args ...string) (string, string, int) {
 	t.Helper()
+	return kubectlEnv(t, kubeconfig, nil, stdin, args...)
+}
+
+// kubectlEnv is kubectl with more environment variables.
+func kubectlEnv(t *testing.T, kubeconfig string, env []string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kubectlBin(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "HOME="+t.TempDir()), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -85,14 +93,36 @@ func TestKubectlExec(t *testing.T) {
 		{name: "container flag", args: []string{"exec", "shell", "-c", "c", "--", "cat", "/tmp/index.html"}, wantOut: "hello-from-pod\n"},
 		{name: "no such container", args: []string{"exec", "shell", "-c", "nope", "--", "true"}, wantErr: "container nope is not valid for pod shell", wantCode: 1},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			out, errOut, code := kubectl(t, kc, tc.stdin, tc.args...)
-			if code != tc.wantCode || (tc.wantOut != "" && strings.TrimSpace(out) != strings.TrimSpace(tc.wantOut)) ||
-				!strings.Contains(errOut, strings.TrimSpace(tc.wantErr)) {
-				t.Fatalf("kubectl %v: code %d out %q err %q; want code %d out %q err containing %q",
-					tc.args, code, out, errOut, tc.wantCode, tc.wantOut, tc.wantErr)
-			}
-		})
+		// WebSocket v5 is kubectl's default; SPDY is its fallback, forced here.
+		for _, proto := range []struct {
+			name string
+			env  []string
+		}{{"websocket", nil}, {"spdy", []string{"KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false"}}} {
+			t.Run(tc.name+"/"+proto.name, func(t *testing.T) {
+				out, errOut, code := kubectlEnv(t, kc, proto.env, tc.stdin, tc.args...)
+				if code != tc.wantCode || (tc.wantOut != "" && strings.TrimSpace(out) != strings.TrimSpace(tc.wantOut)) ||
+					!strings.Contains(errOut, strings.TrimSpace(tc.wantErr)) {
+					t.Fatalf("kubectl %v: code %d out %q err %q; want code %d out %q err containing %q",
+						tc.args, code, out, errOut, tc.wantCode, tc.wantOut, tc.wantErr)
+				}
+			})
+		}
+	}
+
+	// orchctl exec: output, stderr and the exit code.
+	out, errOut, err := c.Orchctl("", "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 4")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 || out != "out\n" || errOut != "err\n" {
+		t.Fatalf("orchctl exec: %q %q %v, want out, err and exit code 4", out, errOut, err)
+	}
+	if out, errOut, err := c.Orchctl("two\nlines\n", "exec", "-i", "shell", "--", "wc", "-l"); err != nil || strings.TrimSpace(out) != "2" {
+		t.Fatalf("orchctl exec -i: %q %q %v", out, errOut, err)
+	}
+
+	// A terminal: kubectl exec -it from a pty the test made, with its size.
+	ttyOut, ttyCode := kubectlTTY(t, kc, "stty size; tty; exit 7\n", "exec", "-it", "shell", "--", "sh")
+	if ttyCode != 7 || !strings.Contains(ttyOut, "40 120") || !strings.Contains(ttyOut, "/dev/pts/") {
+		t.Fatalf("kubectl exec -it: exit %d, output %q; want exit 7, size 40 120 and a /dev/pts terminal", ttyCode, ttyOut)
 	}
 
 	// kubectl cp both ways (tar through exec with stdin).
@@ -140,6 +170,120 @@ func TestKubectlExec(t *testing.T) {
 	if body != "hello-from-pod\n" {
 		t.Fatalf("through port-forward: %q", body)
 	}
+	// The same through SPDY (kubectl's fallback) and through orchctl.
+	for _, pfCase := range []struct {
+		name string
+		cmd  func(port int) *exec.Cmd
+	}{
+		{"kubectl spdy", func(port int) *exec.Cmd {
+			cmd := exec.Command(kubectlBin(), "--kubeconfig", kc, "port-forward", "shell", strconv.Itoa(port)+":8080")
+			cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "KUBECTL_PORT_FORWARD_WEBSOCKETS=false")
+			return cmd
+		}},
+		{"orchctl", func(port int) *exec.Cmd {
+			return exec.Command(bins.Orchctl, "--config", c.ConfigPath(), "port-forward", "shell", strconv.Itoa(port)+":8080")
+		}},
+	} {
+		port := freeLocalPort(t)
+		if got := httpThrough(t, pfCase.cmd(port), port); got != "hello-from-pod\n" {
+			t.Fatalf("%s port-forward: %q", pfCase.name, got)
+		}
+	}
+}
+
+// httpThrough starts a port-forward command, GETs /index.html through its
+// local port, stops it (by PID) and returns the body.
+func httpThrough(t *testing.T, cmd *exec.Cmd, port int) string {
+	t.Helper()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	}()
+	var body string
+	waitFor(t, 30*time.Second, "HTTP through port-forward", func() (bool, string) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/index.html", port))
+		if err != nil {
+			return false, err.Error() + " " + errb.String()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return body
+}
+
+// kubectlTTY runs kubectl with a pty of 40 rows and 120 columns as its
+// stdin, stdout and stderr, types input, and returns what it printed and
+// its exit code.
+func kubectlTTY(t *testing.T, kubeconfig, input string, args ...string) (string, int) {
+	t.Helper()
+	ptmx, pts := openPTY(t, 40, 120)
+	cmd := exec.Command(kubectlBin(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&out, ptmx); close(copied) }()
+	if _, err := ptmx.Write([]byte(input)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("kubectl %v did not end; output %q", args, out.String())
+	}
+	ptmx.Close()
+	<-copied
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+// openPTY opens a pseudo-terminal pair of the given size.
+func openPTY(t *testing.T, rows, cols uint16) (*os.File, *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := int(ptmx.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(pts.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close(); pts.Close() })
+	return ptmx, pts
 }
 
 // freeLocalPort returns a loopback TCP port nothing listens on now.
