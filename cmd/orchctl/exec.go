@@ -28,7 +28,9 @@ type execOptions struct {
 // exitCodeError ends orchctl with the exit code of a remote command.
 type exitCodeError struct{ code int }
 
-func (e exitCodeError) Error() string { return fmt.Sprintf("command terminated with exit code %d", e.code) }
+func (e exitCodeError) Error() string {
+	return fmt.Sprintf("command terminated with exit code %d", e.code)
+}
 
 func newExecCmd(a *app) *cobra.Command {
 	o := &execOptions{}
