@@ -51,6 +51,9 @@ type Runtime interface {
 	// streams of sio (kubectl exec) and returns its exit code once it ends
 	// and its output was copied. When ctx ends first the process is killed.
 	ExecStream(ctx context.Context, id string, cmd []string, sio StreamIO) (int, error)
+	// Attach connects sio to the main process of a running container
+	// (kubectl attach) until the container ends or ctx does.
+	Attach(ctx context.Context, id string, sio StreamIO) error
 	// RemovePod removes what the runtime keeps per pod once all its
 	// containers are removed (the pod's parent cgroups). Idempotent.
 	RemovePod(ctx context.Context, podUID string) error
@@ -109,6 +112,10 @@ type ContainerSpec struct {
 	// LogPath is the file the container's stdout and stderr go to (created
 	// and appended to by the runtime, so it survives an agent restart).
 	LogPath string
+	// Stdin, StdinOnce and TTY are the container's fields: the process
+	// gets a stdin that Attach writes to (closed after the first attach
+	// session with StdinOnce) and, with TTY, a terminal.
+	Stdin, StdinOnce, TTY bool
 }
 
 // Mount is a bind mount into a container.

@@ -233,3 +233,4 @@ func (f *fakeRuntime) ExecStream(_ context.Context, id string, cmd []string, sio
 	}
 	return f.execStream(id, cmd, sio)
 }
+func (f *fakeRuntime) Attach(context.Context, string, StreamIO) error { return errors.New("unused") }

@@ -111,9 +111,13 @@ type Container struct {
 	TerminationMessagePath   string               `json:"terminationMessagePath,omitempty"`
 	TerminationMessagePolicy string               `json:"terminationMessagePolicy,omitempty"`
 	ImagePullPolicy          string               `json:"imagePullPolicy,omitempty"`
-	Stdin                    bool                 `json:"stdin,omitempty"`
-	TTY                      bool                 `json:"tty,omitempty"`
-	SecurityContext          *SecurityContext     `json:"securityContext,omitempty"`
+	// Stdin gives the container's process a stdin that kubectl attach
+	// writes to; StdinOnce closes it after the first attach session ends;
+	// TTY gives the process a terminal (with stdin, as kubectl run -it).
+	Stdin           bool             `json:"stdin,omitempty"`
+	StdinOnce       bool             `json:"stdinOnce,omitempty"`
+	TTY             bool             `json:"tty,omitempty"`
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
 }
 
 // Protocols of ports.

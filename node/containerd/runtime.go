@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -59,6 +60,11 @@ type Config struct {
 	StateDir string
 	// Logger receives the runtime's logs. Default: discarded.
 	Logger *slog.Logger
+	// LogBinary is the containerd logging binary (orchd, which runs
+	// crilog.RunLogger when called with crilog.LoggerArg) that writes
+	// containers' output in the CRI log format. "": the shim writes the
+	// output raw to the log file.
+	LogBinary string
 }
 
 // Runtime is a node.Runtime on a containerd daemon. It is safe for
@@ -70,6 +76,11 @@ type Runtime struct {
 	// kernelHasX32 is whether the kernel runs x32 system calls (the
 	// RuntimeDefault profile keeps its x32 part only then).
 	kernelHasX32 bool
+
+	// stdinHeld are the stdin FIFOs held open for containers with stdin
+	// that is not stdinOnce, by container ID.
+	stdinMu   sync.Mutex
+	stdinHeld map[string]*os.File
 }
 
 var _ node.Runtime = (*Runtime)(nil)
@@ -118,7 +129,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Address, err)
 	}
-	r := &Runtime{
+	r := &Runtime{stdinHeld: map[string]*os.File{},
 		cfg:          cfg,
 		client:       c,
 		kernelHasX32: probeKernelX32(),
