@@ -131,6 +131,7 @@ func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request) {
 		apiResource{Name: "nodes/images", Namespaced: false, Kind: "Node", Verbs: []string{"create"}})
 	out = append(out,
 		apiResource{Name: "pods/exec", Namespaced: true, Kind: "PodExecOptions", Verbs: []string{"create", "get"}},
+		apiResource{Name: "pods/attach", Namespaced: true, Kind: "PodAttachOptions", Verbs: []string{"create", "get"}},
 		apiResource{Name: "pods/portforward", Namespaced: true, Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}})
 	if s.cfg.ServiceAccounts != nil {
 		out = append(out, apiResource{Name: "serviceaccounts/token", Namespaced: true, Kind: "TokenRequest",

@@ -26,7 +26,7 @@ import (
 // The master proxies two requests to a node agent's own HTTPS endpoint
 // (package node/agentserver):
 //
-//	GET  /api/v1/namespaces/{ns}/pods/{name}/log?container=&follow=&tailLines=&previous=&timestamps=
+//	GET  /api/v1/namespaces/{ns}/pods/{name}/log?container=&follow=&tailLines=&previous=&timestamps=&sinceSeconds=&sinceTime=&limitBytes=
 //	     → GET  https://{InternalIP}:{kubeletEndpoint.Port}/pods/{ns}/{name}/log?...
 //	POST /api/v1/nodes/{name}/images   (an OCI image tarball)
 //	     → POST https://{InternalIP}:{kubeletEndpoint.Port}/images
@@ -52,7 +52,7 @@ const (
 )
 
 // logQueryParams are the query parameters a log request passes to the agent.
-var logQueryParams = []string{"container", "follow", "tailLines", "previous", "timestamps"}
+var logQueryParams = []string{"container", "follow", "tailLines", "previous", "timestamps", "sinceSeconds", "sinceTime", "limitBytes"}
 
 // checkProxySub refuses the methods the proxied subresources do not serve.
 func checkProxySub(req *request) error {

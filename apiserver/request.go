@@ -21,7 +21,7 @@ type request struct {
 	resource  v1.Resource
 	namespace string
 	name      string
-	// sub is "", "status", "scale", "binding", "log", "exec",
+	// sub is "", "status", "scale", "binding", "log", "exec", "attach",
 	// "portforward", "images" or "token".
 	sub string
 }
@@ -120,7 +120,7 @@ func validSub(r v1.Resource, sub string) bool {
 		return r.Name == "replicationcontrollers"
 	case "binding":
 		return r.Name == "pods"
-	case subLog, subExec, subPortForward:
+	case subLog, subExec, subAttach, subPortForward:
 		return r.Name == "pods"
 	case subImages:
 		return r.Name == "nodes"

@@ -23,10 +23,12 @@ import (
 //
 //	GET|POST /api/v1/namespaces/{ns}/pods/{name}/exec?command=&container=&stdin=&stdout=&stderr=&tty=
 //	     → /exec/{ns}/{name}/{container}?command=&input=1&output=1&error=1&tty=1
+//	GET|POST /api/v1/namespaces/{ns}/pods/{name}/attach?container=&stdin=&stdout=&stderr=&tty=
+//	     → /attach/{ns}/{name}/{container}?input=1&output=1&error=1&tty=1
 //	GET|POST /api/v1/namespaces/{ns}/pods/{name}/portforward[?ports=]
 //	     → /portforward/{ns}/{name}[?port=]
 //
-// Both are authorized as the verb create on pods/exec and pods/portforward
+// All are authorized as the verb create on pods/exec, pods/attach and pods/portforward
 // whatever the method, as Kubernetes does since the WebSocket (GET)
 // clients became the default. A SPDY upgrade, or a WebSocket of a protocol
 // older than v5.channel.k8s.io, is relayed to the agent as it is
@@ -35,11 +37,14 @@ import (
 // SPDY (SPDY/3.1+portforward.k8s.io) is unwrapped (TunnelingHandler).
 const (
 	subExec        = "exec"
+	subAttach      = "attach"
 	subPortForward = "portforward"
 )
 
 // isStreamSub reports whether a subresource is a streaming one.
-func isStreamSub(sub string) bool { return sub == subExec || sub == subPortForward }
+func isStreamSub(sub string) bool {
+	return sub == subExec || sub == subAttach || sub == subPortForward
+}
 
 // hijackable gives the handlers of the upgrade libraries the connection
 // under the server's response-writer wrappers (audit, metrics), which do
@@ -70,8 +75,9 @@ type execOptions struct {
 	stdin, stdout, stderr, tty bool
 }
 
-// parseExecOptions reads PodExecOptions from the query as Kubernetes does.
-func parseExecOptions(q url.Values) (execOptions, error) {
+// parseExecOptions reads PodExecOptions (or, with attach,
+// PodAttachOptions, which have no command) from the query as Kubernetes does.
+func parseExecOptions(q url.Values, attach bool) (execOptions, error) {
 	o := execOptions{container: q.Get("container"), command: q["command"]}
 	for _, b := range []struct {
 		name string
@@ -86,7 +92,10 @@ func parseExecOptions(q url.Values) (execOptions, error) {
 		}
 		*b.dst = v
 	}
-	if len(o.command) == 0 {
+	if attach && len(o.command) > 0 {
+		return o, v1.NewBadRequest("command: Forbidden: attach takes no command")
+	}
+	if !attach && len(o.command) == 0 {
 		return o, v1.NewBadRequest("you must specify at least one command for the container")
 	}
 	if !o.stdin && !o.stdout && !o.stderr {
@@ -170,8 +179,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 		ports []string
 		err   error
 	)
-	if req.sub == subExec {
-		exec, err = parseExecOptions(q)
+	if req.sub != subPortForward {
+		exec, err = parseExecOptions(q, req.sub == subAttach)
 	} else {
 		ports, err = portForwardPorts(q)
 	}
@@ -180,7 +189,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 		return
 	}
 	lookupCtx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	target, container, err := s.streamTarget(r.WithContext(lookupCtx), req, exec.container, req.sub == subExec)
+	target, container, err := s.streamTarget(r.WithContext(lookupCtx), req, exec.container, req.sub != subPortForward)
 	cancel()
 	if err != nil {
 		writeError(w, err)
@@ -188,9 +197,11 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	loc := &url.URL{Scheme: "https", Host: target.addr}
 	aq := url.Values{}
-	if req.sub == subExec {
-		loc.Path = "/exec/" + url.PathEscape(req.namespace) + "/" + url.PathEscape(req.name) + "/" + url.PathEscape(container)
-		aq["command"] = exec.command
+	if req.sub != subPortForward {
+		loc.Path = "/" + req.sub + "/" + url.PathEscape(req.namespace) + "/" + url.PathEscape(req.name) + "/" + url.PathEscape(container)
+		if len(exec.command) > 0 {
+			aq["command"] = exec.command
+		}
 		for _, p := range []struct {
 			name string
 			on   bool
@@ -226,7 +237,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 	upgrade := upgradeproxy.NewUpgradeAwareHandler(loc, transport, false, true, proxyResponder{target.node})
 	var h http.Handler = upgrade
 	switch {
-	case req.sub == subExec && wsstream.IsWebSocketRequestWithStreamCloseProtocol(r):
+	case req.sub != subPortForward && wsstream.IsWebSocketRequestWithStreamCloseProtocol(r):
 		h = streamproxy.NewStreamTranslatorHandler(loc, transport, 0, streamproxy.Options{
 			Stdin: exec.stdin, Stdout: exec.stdout, Stderr: exec.stderr, Tty: exec.tty})
 	case req.sub == subPortForward && wsstream.IsWebSocketRequestWithTunnelingProtocol(r):

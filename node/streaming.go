@@ -169,3 +169,14 @@ func Splice(ctx context.Context, a net.Conn, b io.ReadWriteCloser) error {
 	}
 	return nil
 }
+
+// AttachStreams connects to the main process of a pod's running container
+// (kubectl attach) until it ends or ctx does.
+func (a *Agent) AttachStreams(ctx context.Context, uid, container string, stdin io.Reader,
+	stdout, stderr io.WriteCloser, tty bool, resize <-chan TerminalSize) error {
+	id, err := a.runningContainer(uid, container)
+	if err != nil {
+		return err
+	}
+	return a.cfg.Runtime.Attach(ctx, id, StreamIO{Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: tty, Resize: resize})
+}

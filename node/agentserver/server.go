@@ -14,9 +14,10 @@
 //
 // Endpoints:
 //
-//	GET  /pods/{namespace}/{name}/log?container=&follow=&tailLines=&previous=&timestamps=
+//	GET  /pods/{namespace}/{name}/log?container=&follow=&tailLines=&previous=&timestamps=&sinceSeconds=&sinceTime=&limitBytes=
 //	POST /images   (body: OCI image tarball, Content-Type application/x-tar) → {"images":[...]}
 //	GET|POST /exec/{namespace}/{name}/{container}?command=&input=&output=&error=&tty=  (SPDY or WebSocket upgrade)
+//	GET|POST /attach/{namespace}/{name}/{container}?input=&output=&error=&tty=       (SPDY or WebSocket upgrade)
 //	GET|POST /portforward/{namespace}/{name}[?port=]                                  (SPDY or WebSocket upgrade)
 //
 // Errors are v1.Status JSON objects.
@@ -77,6 +78,9 @@ type Config struct {
 	// Exec runs a command in a pod's container for kubectl exec; nil: the
 	// exec endpoint answers 503.
 	Exec ExecFunc
+	// Attach connects to a container's main process for kubectl attach;
+	// nil: the attach endpoint answers 503.
+	Attach AttachFunc
 	// PortForward connects a stream to a pod's port for kubectl
 	// port-forward; nil: the port-forward endpoint answers 503.
 	PortForward PortForwardFunc
@@ -251,6 +255,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /images", s.serveImages)
 	for _, m := range []string{"GET", "POST"} {
 		mux.HandleFunc(m+" /exec/{namespace}/{name}/{container}", s.serveExec)
+		mux.HandleFunc(m+" /attach/{namespace}/{name}/{container}", s.serveAttach)
 		mux.HandleFunc(m+" /portforward/{namespace}/{name}", s.servePortForward)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

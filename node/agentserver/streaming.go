@@ -21,6 +21,7 @@ import (
 // v5.channel.k8s.io WebSockets to SPDY before they reach the agent.
 //
 //	GET|POST /exec/{namespace}/{name}/{container}?command=...&input=1&output=1&error=1&tty=1
+//	GET|POST /attach/{namespace}/{name}/{container}?input=1&output=1&error=1&tty=1
 //	GET|POST /portforward/{namespace}/{name}
 const (
 	// StreamIdleTimeout ends a stream session nothing crossed for this long
@@ -35,6 +36,21 @@ const (
 // and returns the command's exit code.
 type ExecFunc func(ctx context.Context, podUID, container string, cmd []string, stdin io.Reader,
 	stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) (int, error)
+
+// AttachFunc connects the streams to the main process of a pod's running
+// container until it ends.
+type AttachFunc func(ctx context.Context, podUID, container string, stdin io.Reader,
+	stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error
+
+// attacher adapts AttachFunc to the kubelet library's Attacher.
+type attacher struct {
+	attach AttachFunc
+}
+
+func (a attacher) AttachContainer(ctx context.Context, _, uid, container string, in io.Reader,
+	out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	return a.attach(ctx, uid, container, in, out, errw, tty, resize)
+}
 
 // PortForwardFunc copies between stream and a port of a pod until either
 // ends; it closes stream.
@@ -98,6 +114,27 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
 	}
 	upgradeDeadlines(w)
 	remotecommand.ServeExec(w, r, executor{s.cfg.Exec}, ns+"/"+name, uid, container, cmd, opts,
+		StreamIdleTimeout, StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+}
+
+func (s *Server) serveAttach(w http.ResponseWriter, r *http.Request) {
+	ns, name, container := r.PathValue("namespace"), r.PathValue("name"), r.PathValue("container")
+	if s.cfg.Attach == nil {
+		writeError(w, v1.NewServiceUnavailable("this agent does not attach to containers"))
+		return
+	}
+	uid, ok := s.cfg.Lookup(ns, name)
+	if !ok {
+		writeError(w, v1.NewNotFound("pods", name))
+		return
+	}
+	opts, err := remotecommand.NewOptions(r)
+	if err != nil {
+		writeError(w, v1.NewBadRequest(err.Error()))
+		return
+	}
+	upgradeDeadlines(w)
+	remotecommand.ServeAttach(w, r, attacher{s.cfg.Attach}, ns+"/"+name, uid, container, opts,
 		StreamIdleTimeout, StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 }
 
