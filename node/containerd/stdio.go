@@ -183,4 +183,3 @@ func (r *Runtime) Attach(ctx context.Context, id string, sio node.StreamIO) erro
 	cancel()
 	return nil
 }
-
