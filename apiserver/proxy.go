@@ -81,7 +81,7 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req *request
 		s.serveLogProxy(w, r, req)
 	case subImages:
 		s.serveImagesProxy(w, r, req)
-	case subExec, subPortForward:
+	case subExec, subAttach, subPortForward:
 		s.serveStream(w, r, req)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -76,11 +75,6 @@ type Runtime struct {
 	// kernelHasX32 is whether the kernel runs x32 system calls (the
 	// RuntimeDefault profile keeps its x32 part only then).
 	kernelHasX32 bool
-
-	// stdinHeld are the stdin FIFOs held open for containers with stdin
-	// that is not stdinOnce, by container ID.
-	stdinMu   sync.Mutex
-	stdinHeld map[string]*os.File
 }
 
 var _ node.Runtime = (*Runtime)(nil)
@@ -129,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Address, err)
 	}
-	r := &Runtime{stdinHeld: map[string]*os.File{},
+	r := &Runtime{
 		cfg:          cfg,
 		client:       c,
 		kernelHasX32: probeKernelX32(),

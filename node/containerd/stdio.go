@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/fifo"
 
@@ -69,40 +70,12 @@ func (r *Runtime) containerIO(id string, spec *node.ContainerSpec) (cio.Creator,
 			return nil, fmt.Errorf("stdin fifo: %w", err)
 		}
 		cfg.Stdin = path
-		if !spec.StdinOnce {
-			// Kubernetes keeps a stdin that is not stdinOnce open between
-			// attaches: a writer held here stops the shim seeing EOF.
-			if err := r.holdStdin(id, path); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return func(string) (cio.IO, error) { return &logIO{cfg: cfg}, nil }, nil
 }
 
-// holdStdin opens a container's stdin FIFO read-write and keeps it.
-func (r *Runtime) holdStdin(id, path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("hold stdin fifo: %w", err)
-	}
-	r.stdinMu.Lock()
-	defer r.stdinMu.Unlock()
-	if old := r.stdinHeld[id]; old != nil {
-		old.Close()
-	}
-	r.stdinHeld[id] = f
-	return nil
-}
-
-// releaseStdin closes the held stdin and removes the FIFO of a container.
+// releaseStdin removes the stdin FIFO of a container.
 func (r *Runtime) releaseStdin(id string) {
-	r.stdinMu.Lock()
-	if f := r.stdinHeld[id]; f != nil {
-		f.Close()
-		delete(r.stdinHeld, id)
-	}
-	r.stdinMu.Unlock()
 	if err := os.Remove(r.stdinFIFO(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		r.log.Warn("remove stdin fifo", "id", id, "err", err)
 	}
@@ -158,7 +131,15 @@ func (r *Runtime) Attach(ctx context.Context, id string, sio node.StreamIO) erro
 				return
 			}
 			io.Copy(w, sio.Stdin)
-			w.Close() // a StdinOnce stdin ends here; a held one goes on
+			w.Close()
+			// The shim holds the FIFO open too, so the process's stdin
+			// stays open between attaches, as Kubernetes keeps it; with
+			// stdinOnce it is closed when this session's stdin ends.
+			if labels[LabelStdinOnce] == "true" {
+				if err := task.CloseIO(actx, client.WithStdinCloser); err != nil && actx.Err() == nil {
+					r.log.Debug("close stdin", "id", id, "err", err)
+				}
+			}
 		}()
 	}
 	if sio.TTY && sio.Resize != nil {
