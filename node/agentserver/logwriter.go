@@ -45,6 +45,13 @@ type logWriter struct {
 // that start in p (the file's modification time for stored output, the
 // time of reading for followed output).
 func (lw *logWriter) write(p []byte, t time.Time) error {
+	lw.render(p, t)
+	return lw.send()
+}
+
+// render renders the whole lines p completes into lw.out (replacing what
+// it held) and keeps the start of a line that p does not end.
+func (lw *logWriter) render(p []byte, t time.Time) {
 	lw.out = lw.out[:0]
 	for len(p) > 0 {
 		if len(lw.pending) == 0 {
@@ -63,7 +70,6 @@ func (lw *logWriter) write(p []byte, t time.Time) error {
 		lw.pending = lw.pending[:0]
 		p = p[i+1:]
 	}
-	return lw.send()
 }
 
 // flush sends a last line that has no newline (raw logs only).
