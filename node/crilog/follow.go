@@ -40,6 +40,10 @@ func Follow(ctx context.Context, path string, stdout, stderr io.Writer) error {
 	buf := make([]byte, 32<<10)
 	read := func() (bool, error) {
 		grew := false
+		if fi, err := f.Stat(); err == nil && fi.Size() < off {
+			// Rotated (copy-truncate): the file starts over.
+			off, pending = 0, pending[:0]
+		}
 		for {
 			n, err := f.ReadAt(buf, off)
 			if n > 0 {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/auth/rbac"
 )
 
 // kubectlBin is the kubectl the streaming tests run: bin/kubectl when the
@@ -123,6 +124,24 @@ func TestKubectlExec(t *testing.T) {
 	ttyOut, ttyCode := kubectlTTY(t, kc, "stty size; tty; exit 7\n", "exec", "-it", "shell", "--", "sh")
 	if ttyCode != 7 || !strings.Contains(ttyOut, "40 120") || !strings.Contains(ttyOut, "/dev/pts/") {
 		t.Fatalf("kubectl exec -it: exit %d, output %q; want exit 7, size 40 120 and a /dev/pts terminal", ttyCode, ttyOut)
+	}
+
+	// pods/exec is authorized as create on it: a viewer, who may read the
+	// pod, is refused with Kubernetes' wording, over both protocols.
+	nobody := newRBACUser(t, c, "viewer")
+	if err := cl.Create(ctxT(t, 5*time.Second), &v1.RoleBinding{ObjectMeta: v1.ObjectMeta{Namespace: "default", Name: "viewer-view"},
+		RoleRef: v1.RoleRef{Kind: "ClusterRole", Name: rbac.View}, Subjects: []v1.Subject{{Kind: "User", Name: "viewer"}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "viewer reads the pod", func() (bool, string) {
+		_, errOut, code := kubectl(t, nobody.kubeconfig, "", "get", "pod", "shell")
+		return code == 0, errOut
+	})
+	for _, env := range [][]string{nil, {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false"}} {
+		out, errOut, code := kubectlEnv(t, nobody.kubeconfig, env, "", "exec", "shell", "--", "true")
+		if code == 0 || !strings.Contains(errOut, `cannot create resource "pods/exec" in API group "" in the namespace "default"`) {
+			t.Fatalf("kubectl exec without rights (%v): code %d out %q err %q", env, code, out, errOut)
+		}
 	}
 
 	// kubectl cp both ways (tar through exec with stdin).
