@@ -113,12 +113,49 @@ func newStreamExecutor(rc *rest.Config, u *url.URL) (remotecommand.Executor, err
 	})
 }
 
+func newAttachCmd(a *app) *cobra.Command {
+	o := &execOptions{}
+	cmd := &cobra.Command{
+		Use:   "attach POD [-c CONTAINER] [-i] [-t]",
+		Short: "Attach to the main process of a running container",
+		Long: `Attach to the main process of a running container, as kubectl attach does:
+its output from now on is printed, and with -i stdin is passed to it (the
+container must have stdin: true; with stdinOnce: true its stdin closes when
+ours ends). -t needs a container with tty: true.`,
+		Example: `  # Type into a shell started with stdin: true and tty: true
+  orchctl attach -it shell`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef(cmd, "name one pod: attach POD [-c CONTAINER] [-i] [-t]")
+			}
+			name, err := podArg(args[0])
+			if err != nil {
+				return usagef(cmd, "%v", err)
+			}
+			return a.runStream(cmd.Context(), "attach", name, nil, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.container, "container", "c", "", "the container to attach to (needed when the pod has several)")
+	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass stdin to the container")
+	f.BoolVarP(&o.tty, "tty", "t", false, "the container has a terminal")
+	return cmd
+}
+
 func (a *app) runExec(ctx context.Context, pod string, command []string, o *execOptions) error {
+	return a.runStream(ctx, "exec", pod, command, o)
+}
+
+// runStream runs an exec or attach session of a pod (sub "exec" or "attach").
+func (a *app) runStream(ctx context.Context, sub, pod string, command []string, o *execOptions) error {
 	rc, err := a.restConfig()
 	if err != nil {
 		return err
 	}
-	q := url.Values{"command": command, "stdout": {"true"}}
+	q := url.Values{"stdout": {"true"}}
+	if len(command) > 0 {
+		q["command"] = command
+	}
 	if o.container != "" {
 		q.Set("container", o.container)
 	}
@@ -130,7 +167,7 @@ func (a *app) runExec(ctx context.Context, pod string, command []string, o *exec
 	} else {
 		q.Set("stderr", "true")
 	}
-	u, err := streamURL(rc, a.namespace, pod, "exec", q)
+	u, err := streamURL(rc, a.namespace, pod, sub, q)
 	if err != nil {
 		return err
 	}
@@ -164,7 +201,7 @@ func (a *app) runExec(ctx context.Context, pod string, command []string, o *exec
 		return exitCodeError{code: ce.Code}
 	}
 	if err != nil {
-		return fmt.Errorf("exec in pod %s: %w", pod, err)
+		return fmt.Errorf("%s in pod %s: %w", sub, pod, err)
 	}
 	return nil
 }

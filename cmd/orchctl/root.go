@@ -102,7 +102,7 @@ The cluster is found through a client config file (written by 'orchd pki init'):
 	)
 	root.SetCompletionCommandGroupID("other")
 	root.SetHelpCommandGroupID("other")
-	for _, c := range []*cobra.Command{newGetCmd(a), newDescribeCmd(a), newCreateCmd(a), newDeleteCmd(a), newLogsCmd(a), newExecCmd(a), newPortForwardCmd(a)} {
+	for _, c := range []*cobra.Command{newGetCmd(a), newDescribeCmd(a), newCreateCmd(a), newDeleteCmd(a), newLogsCmd(a), newExecCmd(a), newAttachCmd(a), newPortForwardCmd(a)} {
 		c.GroupID = "basic"
 		root.AddCommand(c)
 	}

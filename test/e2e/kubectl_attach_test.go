@@ -29,15 +29,25 @@ func TestKubectlAttachAndLogs(t *testing.T) {
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "once"}, Spec: v1.PodSpec{RestartPolicy: v1.RestartNever,
 		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Stdin: true, StdinOnce: true,
 			Command: []string{"sh", "-c", "while read l; do echo got:$l; done; echo bye"}}}}})
+	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "once2"}, Spec: v1.PodSpec{RestartPolicy: v1.RestartNever,
+		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Stdin: true, StdinOnce: true,
+			Command: []string{"sh", "-c", "read l; echo got:$l; echo oops >&2; exit 2"}}}}})
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "term"}, Spec: v1.PodSpec{RestartPolicy: v1.RestartNever,
 		Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Stdin: true, TTY: true, Command: []string{"sh"}}}}})
 	running("once")
 	running("term")
+	running("once2")
 
 	// attach -i to a stdinOnce container: its stdin ends with ours.
 	out, errOut, code := kubectl(t, kc, "hello\nworld\n", "attach", "-i", "once")
 	if code != 0 || !strings.Contains(out, "got:hello\ngot:world\nbye") {
 		t.Fatalf("kubectl attach -i: code %d out %q err %q", code, out, errOut)
+	}
+	// orchctl attach -i. A container with stdin and no tty is logged raw
+	// (see README), so its stderr comes back with its stdout.
+	out, errOut, err := c.Orchctl("orchctl\n", "attach", "-i", "once2")
+	if err != nil || !strings.Contains(out+errOut, "got:orchctl") || !strings.Contains(out+errOut, "oops") {
+		t.Fatalf("orchctl attach -i: %q %q %v", out, errOut, err)
 	}
 	// attach -it to a shell on a terminal.
 	ttyOut, ttyCode := kubectlTTY(t, kc, "echo $((6*7)); exit 3\n", "attach", "-it", "term")
