@@ -146,6 +146,9 @@ var coreSubresources = map[string][]apiResource{
 	"pods": {
 		{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
 		{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
+		{Name: "pods/exec", Namespaced: true, Kind: "PodExecOptions", Verbs: []string{"create", "get"}},
+		{Name: "pods/attach", Namespaced: true, Kind: "PodAttachOptions", Verbs: []string{"create", "get"}},
+		{Name: "pods/portforward", Namespaced: true, Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}},
 	},
 	"nodes": {{Name: "nodes/images", Namespaced: false, Kind: "Node", Verbs: []string{"create"}}},
 }

@@ -26,7 +26,7 @@ import (
 // The master proxies two requests to a node agent's own HTTPS endpoint
 // (package node/agentserver):
 //
-//	GET  /api/v1/namespaces/{ns}/pods/{name}/log?container=&follow=&tailLines=&previous=&timestamps=
+//	GET  /api/v1/namespaces/{ns}/pods/{name}/log?container=&follow=&tailLines=&previous=&timestamps=&sinceSeconds=&sinceTime=&limitBytes=
 //	     → GET  https://{InternalIP}:{kubeletEndpoint.Port}/pods/{ns}/{name}/log?...
 //	POST /api/v1/nodes/{name}/images   (an OCI image tarball)
 //	     → POST https://{InternalIP}:{kubeletEndpoint.Port}/images
@@ -52,7 +52,7 @@ const (
 )
 
 // logQueryParams are the query parameters a log request passes to the agent.
-var logQueryParams = []string{"container", "follow", "tailLines", "previous", "timestamps"}
+var logQueryParams = []string{"container", "follow", "tailLines", "previous", "timestamps", "sinceSeconds", "sinceTime", "limitBytes"}
 
 // checkProxySub refuses the methods the proxied subresources do not serve.
 func checkProxySub(req *request) error {
@@ -61,12 +61,16 @@ func checkProxySub(req *request) error {
 		return v1.NewMethodNotAllowed("pods/log supports GET only")
 	case req.sub == subImages && req.verb != "create":
 		return v1.NewMethodNotAllowed("nodes/images supports POST only")
+	case isStreamSub(req.sub) && req.verb != "create":
+		return v1.NewMethodNotAllowed("pods/" + req.sub + " supports GET and POST only")
 	}
 	return nil
 }
 
 // isProxySub reports whether a request goes to a node agent.
-func isProxySub(req *request) bool { return req.sub == subLog || req.sub == subImages }
+func isProxySub(req *request) bool {
+	return req.sub == subLog || req.sub == subImages || isStreamSub(req.sub)
+}
 
 // serveProxy serves the subresources proxied to a node agent. It runs
 // outside the RequestTimeout that bounds other requests: a followed log
@@ -77,6 +81,8 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req *request
 		s.serveLogProxy(w, r, req)
 	case subImages:
 		s.serveImagesProxy(w, r, req)
+	case subExec, subAttach, subPortForward:
+		s.serveStream(w, r, req)
 	}
 }
 

@@ -21,7 +21,8 @@ type request struct {
 	resource  v1.Resource
 	namespace string
 	name      string
-	// sub is "", "status", "scale", "binding", "log", "images" or "token".
+	// sub is "", "status", "scale", "binding", "log", "exec", "attach",
+	// "portforward", "images" or "token".
 	sub string
 }
 
@@ -79,6 +80,10 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		return nil, v1.NewNotFound("path", path)
 	}
 	switch {
+	case isStreamSub(req.sub) && (method == http.MethodGet || method == http.MethodPost):
+		// Authorized as create whatever the method, as Kubernetes does:
+		// kubectl's WebSocket clients send GET.
+		req.verb = "create"
 	case method == http.MethodGet && req.name == "" && watch:
 		req.verb = "watch"
 	case method == http.MethodGet && req.name == "":
@@ -115,7 +120,7 @@ func validSub(r v1.Resource, sub string) bool {
 		return r.Name == "replicationcontrollers"
 	case "binding":
 		return r.Name == "pods"
-	case subLog:
+	case subLog, subExec, subAttach, subPortForward:
 		return r.Name == "pods"
 	case subImages:
 		return r.Name == "nodes"

@@ -68,6 +68,9 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 		}
 	}
 	w.sandbox = sb
+	w.mu.Lock()
+	w.netNS, w.hostNet = sb.NetNS, pod.Spec.HostNetwork
+	w.mu.Unlock()
 	return nil
 }
 
@@ -104,6 +107,7 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 	spec := &ContainerSpec{
 		PodUID: w.uid, PodNamespace: pod.Namespace, PodName: pod.Name, Name: c.Name, Attempt: attempt,
 		Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
+		Stdin: c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 		NetNS: w.sandbox.NetNS, UTSNS: w.sandbox.UTSNS, IPCNS: w.sandbox.IPCNS,
 		Hostname: podHostname(pod),
 		LogPath:  logPath(dir, c.Name, attempt),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 )
 
 // Labels a runtime puts on every container it creates for the agent, so a
@@ -45,10 +47,31 @@ type Runtime interface {
 	// Exec runs cmd inside a running container and returns its exit code and
 	// combined output (truncated to 10 KiB); the context bounds it.
 	Exec(ctx context.Context, id string, cmd []string) (int, []byte, error)
+	// ExecStream runs cmd inside a running container connected to the
+	// streams of sio (kubectl exec) and returns its exit code once it ends
+	// and its output was copied. When ctx ends first the process is killed.
+	ExecStream(ctx context.Context, id string, cmd []string, sio StreamIO) (int, error)
+	// Attach connects sio to the main process of a running container
+	// (kubectl attach) until the container ends or ctx does.
+	Attach(ctx context.Context, id string, sio StreamIO) error
 	// RemovePod removes what the runtime keeps per pod once all its
 	// containers are removed (the pod's parent cgroups). Idempotent.
 	RemovePod(ctx context.Context, podUID string) error
 }
+
+// StreamIO are the streams of an exec session. Nil streams are not
+// connected. With TTY the process gets a terminal: its stdout carries
+// stderr too, and Resize delivers the terminal's size changes.
+type StreamIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.WriteCloser
+	TTY            bool
+	Resize         <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's width and height in characters: the
+// kubelet streaming library's type, so sizes pass through unchanged.
+type TerminalSize = remotecommand.TerminalSize
 
 // ImageInfo describes an image present on the node.
 type ImageInfo struct {
@@ -92,6 +115,10 @@ type ContainerSpec struct {
 	// LogPath is the file the container's stdout and stderr go to (created
 	// and appended to by the runtime, so it survives an agent restart).
 	LogPath string
+	// Stdin, StdinOnce and TTY are the container's fields: the process
+	// gets a stdin that Attach writes to (closed after the first attach
+	// session with StdinOnce) and, with TTY, a terminal.
+	Stdin, StdinOnce, TTY bool
 }
 
 // Mount is a bind mount into a container.

@@ -57,7 +57,12 @@ type podWorker struct {
 	gone       bool // the pod no longer exists in the API
 	sandbox    *podnet.Sandbox
 	containers map[string]*containerState
-	startTime  *v1.Time
+	// netNS is the sandbox's network namespace file for port forwarding,
+	// "" while there is none; hostNet: the pod uses the node's network.
+	// Both are set under mu.
+	netNS     string
+	hostNet   bool
+	startTime *v1.Time
 	// initDone: every init container ran to success (or an app container
 	// was found started, as after an agent restart); they never run again.
 	initDone bool
@@ -657,6 +662,9 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 		w.log.Warn("remove pod dir", "err", err)
 	}
 	w.sandbox = nil
+	w.mu.Lock()
+	w.netNS, w.hostNet = "", false
+	w.mu.Unlock()
 	w.a.setHostPorts(w.uid, nil, "")
 	w.a.status.forget(w.uid)
 	if pod != nil {

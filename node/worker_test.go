@@ -21,7 +21,8 @@ import (
 // fakeRuntime is a Runtime for unit tests of this package: Exec answers
 // from a table; everything else is unused here.
 type fakeRuntime struct {
-	exec func(cmd []string) (int, []byte, error)
+	exec       func(cmd []string) (int, []byte, error)
+	execStream func(id string, cmd []string, sio StreamIO) (int, error)
 }
 
 func (f *fakeRuntime) EnsureImage(context.Context, string, string) (ImageInfo, error) {
@@ -226,3 +227,10 @@ func TestProbe(t *testing.T) {
 		})
 	}
 }
+func (f *fakeRuntime) ExecStream(_ context.Context, id string, cmd []string, sio StreamIO) (int, error) {
+	if f.execStream == nil {
+		return -1, errors.New("unused")
+	}
+	return f.execStream(id, cmd, sio)
+}
+func (f *fakeRuntime) Attach(context.Context, string, StreamIO) error { return errors.New("unused") }

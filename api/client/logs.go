@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -28,6 +29,13 @@ type LogOptions struct {
 	Timestamps bool
 	// TailLines, when set, starts with only the last lines of the log.
 	TailLines *int64
+	// SinceSeconds, when set, sends only lines written in the last seconds.
+	SinceSeconds *int64
+	// SinceTime, when not zero, sends only lines written from then on
+	// (sent with second precision, as Kubernetes' sinceTime).
+	SinceTime time.Time
+	// LimitBytes, when set, ends the log after that many bytes.
+	LimitBytes *int64
 }
 
 func (o LogOptions) query() url.Values {
@@ -46,6 +54,15 @@ func (o LogOptions) query() url.Values {
 	}
 	if o.TailLines != nil {
 		q.Set("tailLines", strconv.FormatInt(*o.TailLines, 10))
+	}
+	if o.SinceSeconds != nil {
+		q.Set("sinceSeconds", strconv.FormatInt(*o.SinceSeconds, 10))
+	}
+	if !o.SinceTime.IsZero() {
+		q.Set("sinceTime", o.SinceTime.UTC().Format(time.RFC3339))
+	}
+	if o.LimitBytes != nil {
+		q.Set("limitBytes", strconv.FormatInt(*o.LimitBytes, 10))
 	}
 	return q
 }

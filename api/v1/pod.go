@@ -137,9 +137,12 @@ type Container struct {
 	// Defaults to Always for an image without a tag or tagged :latest,
 	// IfNotPresent otherwise (and for a digest).
 	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
-	// Whether the container gets a stdin; orch refuses true for now.
+	// Whether the container's process gets a stdin, which kubectl attach
+	// writes to.
 	Stdin bool `json:"stdin,omitempty"`
-	// Whether the container gets a terminal; orch refuses true for now.
+	// Whether stdin is closed after the first attach session ends.
+	StdinOnce bool `json:"stdinOnce,omitempty"`
+	// Whether the process gets a terminal (with stdin, as kubectl run -it).
 	TTY bool `json:"tty,omitempty"`
 	// Security options of the container, overriding the pod's.
 	SecurityContext *SecurityContext `json:"securityContext,omitempty"`

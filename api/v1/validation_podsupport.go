@@ -178,12 +178,6 @@ func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 		}
 	}
 	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
-	if c.Stdin {
-		errs = append(errs, field.Forbidden(p.Child("stdin"), notYet("attaching to a container's stdin")))
-	}
-	if c.TTY {
-		errs = append(errs, field.Forbidden(p.Child("tty"), notYet("terminals")))
-	}
 	return errs
 }
 

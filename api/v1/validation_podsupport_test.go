@@ -58,7 +58,6 @@ func TestValidatePodSupport(t *testing.T) {
 		{"ephemeral-storage", func(s *PodSpec) {
 			s.Containers[0].Resources.Limits = ResourceList{"ephemeral-storage": q("1Gi")}
 		}, "spec.containers[0].resources.limits[ephemeral-storage]", "supported values"},
-		{"tty", func(s *PodSpec) { s.Containers[0].TTY = true }, "spec.containers[0].tty", "terminals"},
 		{"liveness successThreshold", func(s *PodSpec) { s.Containers[0].LivenessProbe.SuccessThreshold = 2 },
 			"spec.containers[0].livenessProbe.successThreshold", "must be 1"},
 		{"ftp probe", func(s *PodSpec) {

@@ -41,7 +41,13 @@ var writable = []string{
 	"pods",
 	"replicationcontrollers", "replicationcontrollers/scale",
 	"services", "endpoints",
+	"pods/attach", "pods/exec", "pods/portforward",
 }
+
+// streaming are the pod subresources that run commands or open ports in a
+// pod: edit may use them (create, and read as Kubernetes' edit role
+// grants), view may not.
+var streaming = []string{"pods/attach", "pods/exec", "pods/portforward"}
 
 // Names of the default roles and groups.
 const (
@@ -78,7 +84,7 @@ var (
 	// aggregated role (only cluster-admin and the nodes' own, below).
 	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...), group(v1.DiscoveryGroup, readVerbs, "endpointslices")}
 	editRules = append(append([]rbacv1.PolicyRule(nil), viewRules...),
-		core(writeVerbs, writable...))
+		core(writeVerbs, writable...), core(readVerbs, streaming...))
 	adminRules = append(append([]rbacv1.PolicyRule(nil), editRules...),
 		group(v1.RBACGroup, allVerbs, "roles", "rolebindings"))
 )

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,9 @@ type logsOptions struct {
 	previous   bool
 	timestamps bool
 	tail       int64
+	since      time.Duration
+	sinceTime  string
+	limitBytes int64
 }
 
 func newLogsCmd(a *app) *cobra.Command {
@@ -48,6 +52,20 @@ previous attempt, the one before its last restart.`,
 			if err != nil {
 				return usagef(cmd, "%v", err)
 			}
+			if o.since < 0 || (o.since > 0 && o.since < time.Second) {
+				return usagef(cmd, "--since must be at least 1s, not %v", o.since)
+			}
+			if o.since > 0 && o.sinceTime != "" {
+				return usagef(cmd, "at most one of --since and --since-time may be given")
+			}
+			if o.sinceTime != "" {
+				if _, err := time.Parse(time.RFC3339, o.sinceTime); err != nil {
+					return usagef(cmd, "--since-time %q must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z", o.sinceTime)
+				}
+			}
+			if o.limitBytes < 0 {
+				return usagef(cmd, "--limit-bytes must be 0 (no limit) or more, not %d", o.limitBytes)
+			}
 			if o.tail < -1 {
 				return usagef(cmd, "--tail must be -1 (everything) or more, not %d", o.tail)
 			}
@@ -60,6 +78,9 @@ previous attempt, the one before its last restart.`,
 	f.BoolVarP(&o.previous, "previous", "p", false, "print the log of the container's previous attempt")
 	f.BoolVar(&o.timestamps, "timestamps", false, "prefix each line with an RFC 3339 timestamp")
 	f.Int64Var(&o.tail, "tail", -1, "print only the last N lines (-1: everything)")
+	f.DurationVar(&o.since, "since", 0, "print only lines newer than this, e.g. 10m or 2h (0: everything)")
+	f.StringVar(&o.sinceTime, "since-time", "", "print only lines written from this RFC 3339 time on")
+	f.Int64Var(&o.limitBytes, "limit-bytes", 0, "stop after this many bytes (0: no limit)")
 	return cmd
 }
 
@@ -88,6 +109,16 @@ func (a *app) runLogs(ctx context.Context, name string, o *logsOptions) error {
 	opts := client.LogOptions{Container: o.container, Follow: o.follow, Previous: o.previous, Timestamps: o.timestamps}
 	if o.tail >= 0 {
 		opts.TailLines = &o.tail
+	}
+	if o.since > 0 {
+		secs := int64((o.since + time.Second - 1) / time.Second)
+		opts.SinceSeconds = &secs
+	}
+	if o.sinceTime != "" {
+		opts.SinceTime, _ = time.Parse(time.RFC3339, o.sinceTime) // checked in RunE
+	}
+	if o.limitBytes > 0 {
+		opts.LimitBytes = &o.limitBytes
 	}
 	cancel := func() {}
 	if !o.follow {

@@ -125,6 +125,13 @@ func TestLogsCommand(t *testing.T) {
 		{"two pods", []string{"logs", "a", "b"}, "", "name one pod"},
 		{"not a pod", []string{"logs", "svc/web"}, "", `logs needs a pod, not "svc/web"`},
 		{"bad tail", []string{"logs", "web", "--tail", "-2"}, "", "--tail must be -1"},
+		{"since and limit", []string{"logs", "web", "--since", "90s", "--limit-bytes", "100"},
+			"/api/v1/namespaces/default/pods/web/log?limitBytes=100&sinceSeconds=90", ""},
+		{"since-time", []string{"logs", "web", "--since-time", "2026-01-02T15:04:05+01:00"},
+			"/api/v1/namespaces/default/pods/web/log?sinceTime=2026-01-02T14%3A04%3A05Z", ""},
+		{"both since flags", []string{"logs", "web", "--since", "1m", "--since-time", "2026-01-02T15:04:05Z"}, "", "at most one of --since and --since-time"},
+		{"bad since-time", []string{"logs", "web", "--since-time", "yesterday"}, "", "must be an RFC 3339 time"},
+		{"since under a second", []string{"logs", "web", "--since", "10ms"}, "", "--since must be at least 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.mu.Lock()

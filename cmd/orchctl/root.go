@@ -54,6 +54,10 @@ func run(ctx context.Context, args []string, streams ioStreams, getenv func(stri
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
+		var ec exitCodeError
+		if errors.As(err, &ec) {
+			return ec.code // the remote command's, as kubectl exec
+		}
 		if msg := a.formatError(err); msg != "" {
 			fmt.Fprintln(a.errOut, msg)
 		}
@@ -98,7 +102,7 @@ The cluster is found through a client config file (written by 'orchd pki init'):
 	)
 	root.SetCompletionCommandGroupID("other")
 	root.SetHelpCommandGroupID("other")
-	for _, c := range []*cobra.Command{newGetCmd(a), newDescribeCmd(a), newCreateCmd(a), newDeleteCmd(a), newLogsCmd(a)} {
+	for _, c := range []*cobra.Command{newGetCmd(a), newDescribeCmd(a), newCreateCmd(a), newDeleteCmd(a), newLogsCmd(a), newExecCmd(a), newAttachCmd(a), newPortForwardCmd(a)} {
 		c.GroupID = "basic"
 		root.AddCommand(c)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -265,8 +266,12 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		addr = managed.Address()
 		log.Info("containerd running", "pid", managed.PID(), "address", addr)
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find orchd's own path (the containers' logging binary): %w", err)
+	}
 	rt, err := ctrd.New(ctx, ctrd.Config{Address: addr, CgroupRoot: f.cgroupRoot,
-		StateDir: filepath.Join(f.stateDir, "runtime"), Logger: log})
+		StateDir: filepath.Join(f.stateDir, "runtime"), Logger: log, LogBinary: self})
 	if err != nil {
 		return err
 	}
@@ -282,6 +287,15 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		Lookup:  func(ns, name string) (string, bool) { return agent.LookupPod(ns, name) },
 		Running: func(uid, c string, attempt int) bool { return agent.ContainerRunning(uid, c, attempt) },
 		Import:  rt.ImportImages, Logger: log, MaxConnections: f.agentMaxConns,
+		Exec: func(ctx context.Context, uid, c string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan node.TerminalSize) (int, error) {
+			return agent.ExecStreams(ctx, uid, c, cmd, in, out, errw, tty, resize)
+		},
+		Attach: func(ctx context.Context, uid, c string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan node.TerminalSize) error {
+			return agent.AttachStreams(ctx, uid, c, in, out, errw, tty, resize)
+		},
+		PortForward: func(ctx context.Context, uid string, port int32, stream io.ReadWriteCloser) error {
+			return agent.PortForward(ctx, uid, port, stream)
+		},
 	})
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newPKICommand(), newMasterCommand(), newNodeCommand(), newDevCommand(), newImageCommand(), newRecoverCommand())
+	root.AddCommand(newPKICommand(), newMasterCommand(), newNodeCommand(), newDevCommand(), newImageCommand(), newRecoverCommand(), newContainerLogCommand())
 	return root
 }
 

@@ -1,7 +1,6 @@
 package agentserver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +25,10 @@ type logOptions struct {
 	timestamps bool
 	// tail is the number of last lines to send; -1 sends everything.
 	tail int64
+	// since drops lines older than it (sinceSeconds, sinceTime); zero: none.
+	since time.Time
+	// limit is the most bytes to send (limitBytes); 0: no limit.
+	limit int64
 }
 
 func parseLogOptions(r *http.Request) (logOptions, error) {
@@ -52,8 +55,36 @@ func parseLogOptions(r *http.Request) (logOptions, error) {
 		}
 		o.tail = n
 	}
+	ss, st := q.Get("sinceSeconds"), q.Get("sinceTime")
+	if ss != "" && st != "" {
+		return o, v1.NewBadRequest("at most one of sinceTime or sinceSeconds may be specified")
+	}
+	if ss != "" {
+		n, err := strconv.ParseInt(ss, 10, 64)
+		if err != nil || n < 1 || n > maxLogSeconds {
+			return o, v1.NewBadRequest(fmt.Sprintf("sinceSeconds=%q must be a whole number of seconds greater than 0", ss))
+		}
+		o.since = time.Now().Add(-time.Duration(n) * time.Second)
+	}
+	if st != "" {
+		t, err := time.Parse(time.RFC3339, st)
+		if err != nil {
+			return o, v1.NewBadRequest(fmt.Sprintf("sinceTime=%q must be an RFC 3339 time", st))
+		}
+		o.since = t
+	}
+	if lb := q.Get("limitBytes"); lb != "" {
+		n, err := strconv.ParseInt(lb, 10, 64)
+		if err != nil || n < 1 {
+			return o, v1.NewBadRequest(fmt.Sprintf("limitBytes=%q must be a whole number of bytes greater than 0", lb))
+		}
+		o.limit = n
+	}
 	return o, nil
 }
+
+// maxLogSeconds is the largest sinceSeconds that is a time.Duration.
+const maxLogSeconds = int64(1<<63-1) / int64(time.Second)
 
 // logFile is the attempt log a request reads.
 type logFile struct {
@@ -97,9 +128,13 @@ func (s *Server) serveLog(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	lw := &logWriter{w: w, rc: http.NewResponseController(w), timestamps: opts.timestamps, lineStart: true,
-		writeTimeout: s.cfg.WriteTimeout}
-	if err := s.streamLog(r.Context(), lw, f, lf, opts); err != nil && r.Context().Err() == nil {
+	lw := &logWriter{w: w, rc: http.NewResponseController(w), timestamps: opts.timestamps,
+		since: opts.since, remain: opts.limit, writeTimeout: s.cfg.WriteTimeout}
+	err = s.streamLog(r.Context(), lw, f, lf, opts)
+	if err == nil {
+		err = lw.flush()
+	}
+	if err != nil && !errors.Is(err, errLimitReached) && r.Context().Err() == nil {
 		s.log.Debug("log stream ended", "pod", ns+"/"+name, "container", lf.container, "err", err)
 	}
 }
@@ -346,56 +381,4 @@ func tailStart(f *os.File, size, n int64) (int64, int64, error) {
 		}
 	}
 	return 0, count + 1, nil
-}
-
-// logWriter writes log bytes to the response, flushing after each write,
-// and prefixes every line with a timestamp when asked to.
-type logWriter struct {
-	w          io.Writer
-	rc         *http.ResponseController
-	timestamps bool
-	lineStart  bool
-	buf        bytes.Buffer
-	// writeTimeout bounds each write, not the whole stream: a followed log
-	// lasts as long as its container, but a client that stops reading is cut.
-	writeTimeout time.Duration
-}
-
-// write sends p; t is the timestamp of lines that start in p. The runtime
-// stores raw output, so t is when the agent read the bytes (for followed
-// output) or the file's modification time (an upper bound, for output
-// already stored).
-func (lw *logWriter) write(p []byte, t time.Time) error {
-	out := p
-	if lw.timestamps {
-		lw.buf.Reset()
-		prefix := t.UTC().Format(time.RFC3339Nano) + " "
-		for len(p) > 0 {
-			if lw.lineStart {
-				lw.buf.WriteString(prefix)
-				lw.lineStart = false
-			}
-			i := bytes.IndexByte(p, '\n')
-			if i < 0 {
-				lw.buf.Write(p)
-				break
-			}
-			lw.buf.Write(p[:i+1])
-			p = p[i+1:]
-			lw.lineStart = true
-		}
-		out = lw.buf.Bytes()
-	}
-	if lw.writeTimeout > 0 {
-		if err := lw.rc.SetWriteDeadline(time.Now().Add(lw.writeTimeout)); err != nil {
-			return fmt.Errorf("write log: set deadline: %w", err)
-		}
-	}
-	if _, err := lw.w.Write(out); err != nil {
-		return fmt.Errorf("write log: %w", err)
-	}
-	if err := lw.rc.Flush(); err != nil {
-		return fmt.Errorf("flush log: %w", err)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 // Package agentserver is the node agent's own HTTPS endpoint, through which
 // the masters reach a node: pod logs (read from the files the runtime
-// writes) and image upload (an OCI image tarball handed to the runtime).
+// writes), image upload (an OCI image tarball handed to the runtime), and
+// the streaming sessions of exec and port-forward (see streaming.go).
 //
 // Only masters may call it: the server requires a client certificate
 // issued directly by the cluster CA with O=orch:masters (mutual TLS), so
@@ -13,8 +14,11 @@
 //
 // Endpoints:
 //
-//	GET  /pods/{namespace}/{name}/log?container=&follow=&tailLines=&previous=&timestamps=
+//	GET  /pods/{namespace}/{name}/log?container=&follow=&tailLines=&previous=&timestamps=&sinceSeconds=&sinceTime=&limitBytes=
 //	POST /images   (body: OCI image tarball, Content-Type application/x-tar) → {"images":[...]}
+//	GET|POST /exec/{namespace}/{name}/{container}?command=&input=&output=&error=&tty=  (SPDY or WebSocket upgrade)
+//	GET|POST /attach/{namespace}/{name}/{container}?input=&output=&error=&tty=       (SPDY or WebSocket upgrade)
+//	GET|POST /portforward/{namespace}/{name}[?port=]                                  (SPDY or WebSocket upgrade)
 //
 // Errors are v1.Status JSON objects.
 package agentserver
@@ -71,6 +75,15 @@ type Config struct {
 	// held. A *v1.StatusError it returns is passed to the caller as is
 	// (e.g. 400 for a bad tarball); other errors are 500.
 	Import func(ctx context.Context, r io.Reader) ([]string, error)
+	// Exec runs a command in a pod's container for kubectl exec; nil: the
+	// exec endpoint answers 503.
+	Exec ExecFunc
+	// Attach connects to a container's main process for kubectl attach;
+	// nil: the attach endpoint answers 503.
+	Attach AttachFunc
+	// PortForward connects a stream to a pod's port for kubectl
+	// port-forward; nil: the port-forward endpoint answers 503.
+	PortForward PortForwardFunc
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 
@@ -240,6 +253,11 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pods/{namespace}/{name}/log", s.serveLog)
 	mux.HandleFunc("POST /images", s.serveImages)
+	for _, m := range []string{"GET", "POST"} {
+		mux.HandleFunc(m+" /exec/{namespace}/{name}/{container}", s.serveExec)
+		mux.HandleFunc(m+" /attach/{namespace}/{name}/{container}", s.serveAttach)
+		mux.HandleFunc(m+" /portforward/{namespace}/{name}", s.servePortForward)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, v1.NewNotFound("path", r.URL.Path))
 	})

@@ -15,7 +15,6 @@ import (
 
 	"github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -75,6 +74,9 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 		node.LabelSpecHash:     spec.SpecHash,
 		LabelLogPath:           spec.LogPath,
 		LabelImageID:           img.Target().Digest.String(),
+		LabelStdin:             strconv.FormatBool(spec.Stdin),
+		LabelStdinOnce:         strconv.FormatBool(spec.StdinOnce),
+		LabelTTY:               strconv.FormatBool(spec.TTY),
 	}
 	specOpts := r.specOpts(spec, img, kubeArgs(imgConfig.Config.Entrypoint, imgConfig.Config.Cmd, spec.Command, spec.Args), id)
 
@@ -113,7 +115,11 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 	}()
 	tCreated := time.Now()
 
-	task, err := container.NewTask(ctx, cio.LogFile(spec.LogPath))
+	ioc, err := r.containerIO(id, spec)
+	if err != nil {
+		return fail(err)
+	}
+	task, err := container.NewTask(ctx, ioc)
 	if err != nil {
 		return fail(fmt.Errorf("create task: %w", err))
 	}
@@ -144,6 +150,9 @@ func (r *Runtime) specOpts(spec *node.ContainerSpec, img client.Image, args []st
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(args...),
+	}
+	if spec.TTY {
+		opts = append(opts, oci.WithTTY)
 	}
 	if len(spec.Env) > 0 {
 		opts = append(opts, oci.WithEnv(spec.Env))

@@ -148,6 +148,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	if container == nil {
+		r.releaseStdin(id)
 		return nil
 	}
 	if task != nil {
@@ -158,6 +159,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 	if err := container.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
+	r.releaseStdin(id)
 	r.log.Debug("removed container", "id", id)
 	return nil
 }

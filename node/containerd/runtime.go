@@ -59,6 +59,11 @@ type Config struct {
 	StateDir string
 	// Logger receives the runtime's logs. Default: discarded.
 	Logger *slog.Logger
+	// LogBinary is the containerd logging binary (orchd, which runs
+	// crilog.RunLogger when called with crilog.LoggerArg) that writes
+	// containers' output in the CRI log format. "": the shim writes the
+	// output raw to the log file.
+	LogBinary string
 }
 
 // Runtime is a node.Runtime on a containerd daemon. It is safe for
