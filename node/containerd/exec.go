@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // MaxExecOutput is how much of an exec's combined output Exec returns.
@@ -30,25 +32,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, []byt
 	fail := func(err error) (int, []byte, error) {
 		return -1, nil, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	if len(cmd) == 0 {
-		return fail(fmt.Errorf("empty command"))
-	}
-	container, task, err := r.loadTask(ctx, id)
+	task, pspec, err := r.execTarget(ctx, id, cmd)
 	if err != nil {
 		return fail(err)
 	}
-	if task == nil {
-		return fail(fmt.Errorf("no such container or task: %w", errdefs.ErrNotFound))
-	}
-	spec, err := container.Spec(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("container spec: %w", err))
-	}
-	if spec.Process == nil {
-		return fail(fmt.Errorf("container spec has no process"))
-	}
-	pspec := *spec.Process
-	pspec.Args = cmd
 	pspec.Terminal = false
 	pspec.ConsoleSize = nil
 
@@ -150,4 +137,30 @@ func (b *cappedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.buf...)
+}
+
+// execTarget loads the running task of container id and the process an
+// exec of cmd runs as: the container's own process (user, environment,
+// capabilities, working directory) with cmd as its arguments.
+func (r *Runtime) execTarget(ctx context.Context, id string, cmd []string) (client.Task, specs.Process, error) {
+	if len(cmd) == 0 {
+		return nil, specs.Process{}, errors.New("empty command")
+	}
+	container, task, err := r.loadTask(ctx, id)
+	if err != nil {
+		return nil, specs.Process{}, err
+	}
+	if task == nil {
+		return nil, specs.Process{}, fmt.Errorf("no such container or task: %w", errdefs.ErrNotFound)
+	}
+	spec, err := container.Spec(ctx)
+	if err != nil {
+		return nil, specs.Process{}, fmt.Errorf("container spec: %w", err)
+	}
+	if spec.Process == nil {
+		return nil, specs.Process{}, errors.New("container spec has no process")
+	}
+	pspec := *spec.Process
+	pspec.Args = cmd
+	return task, pspec, nil
 }

@@ -2,7 +2,6 @@ package containerd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -26,25 +25,10 @@ func (r *Runtime) ExecStream(ctx context.Context, id string, cmd []string, sio n
 	fail := func(err error) (int, error) {
 		return -1, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	if len(cmd) == 0 {
-		return fail(errors.New("empty command"))
-	}
-	container, task, err := r.loadTask(ctx, id)
+	task, pspec, err := r.execTarget(ctx, id, cmd)
 	if err != nil {
 		return fail(err)
 	}
-	if task == nil {
-		return fail(fmt.Errorf("no such container or task: %w", errdefs.ErrNotFound))
-	}
-	spec, err := container.Spec(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("container spec: %w", err))
-	}
-	if spec.Process == nil {
-		return fail(errors.New("container spec has no process"))
-	}
-	pspec := *spec.Process
-	pspec.Args = cmd
 	pspec.Terminal = sio.TTY
 	pspec.ConsoleSize = nil
 	if sio.TTY {
