@@ -188,6 +188,9 @@ func shallowCopy(obj v1.Object) v1.Object {
 	case *v1.ServiceAccount:
 		c := *o
 		return &c
+	case *v1.PodDisruptionBudget:
+		c := *o
+		return &c
 	}
 	panic("fsm: shallow copy of unknown type")
 }

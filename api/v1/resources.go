@@ -83,6 +83,9 @@ var resources = []Resource{
 		New: func() Object { return &BootstrapToken{} }},
 	{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", ShortNames: []string{"sa"}, Namespaced: true,
 		New: func() Object { return &ServiceAccount{} }},
+	{Group: PolicyGroup, Name: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
+		ShortNames: []string{"pdb"}, Namespaced: true, HasStatus: true,
+		New: func() Object { return &PodDisruptionBudget{} }},
 }
 
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its

@@ -93,6 +93,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateBootstrapToken(o)...)
 	case *ServiceAccount:
 		errs = append(errs, validateServiceAccount(o)...)
+	case *PodDisruptionBudget:
+		errs = append(errs, validatePDB(o)...)
 	}
 	return errs
 }
