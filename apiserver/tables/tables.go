@@ -43,6 +43,7 @@ var printers = map[string]Printer{
 	"rolebindings":               bindingPrinter,
 	"clusterrolebindings":        bindingPrinter,
 	"certificatesigningrequests": csrPrinter,
+	"poddisruptionbudgets":       pdbPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -144,6 +146,13 @@ func TestRows(t *testing.T) {
 			Status: v1.CertificateSigningRequestStatus{Conditions: []v1.CertificateSigningRequestCondition{
 				{Type: v1.CertificateApproved, Status: v1.ConditionTrue}, {Type: v1.CertificateDenied, Status: v1.ConditionTrue}, {Type: v1.CertificateFailed, Status: v1.ConditionTrue}}}},
 			[]any{"c", "90s", "<none>", "", "<none>", "Denied,Failed"}, nil},
+		{"pdb min available", "poddisruptionbudgets", &v1.PodDisruptionBudget{ObjectMeta: meta("p"),
+			Spec:   v1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(2))},
+			Status: v1.PodDisruptionBudgetStatus{DisruptionsAllowed: 1}},
+			[]any{"p", "2", "N/A", int64(1), "90s"}, nil},
+		{"pdb max unavailable percent", "poddisruptionbudgets", &v1.PodDisruptionBudget{ObjectMeta: meta("p"),
+			Spec: v1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromString("25%"))}},
+			[]any{"p", "N/A", "25%", int64(0), "90s"}, nil},
 		{"default printer", "bootstraptokens", &v1.BootstrapToken{ObjectMeta: v1.ObjectMeta{Name: "abcdef", CreationTimestamp: created}},
 			[]any{"abcdef", "90s"}, nil},
 	}
@@ -186,6 +195,7 @@ func TestColumns(t *testing.T) {
 		{"rolebindings", []string{"Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"}, 3},
 		{"clusterrolebindings", []string{"Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"}, 3},
 		{"certificatesigningrequests", []string{"Name", "Age", "SignerName", "Requestor", "RequestedDuration", "Condition"}, 6},
+		{"poddisruptionbudgets", []string{"Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"}, 5},
 		{"bootstraptokens", []string{"Name", "Age"}, 2},
 		{"a-kind-added-later", []string{"Name", "Age"}, 2},
 	}

@@ -73,9 +73,13 @@ func urls(verbs []string, paths ...string) rbacv1.PolicyRule {
 }
 
 var (
-	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...)}
+	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...),
+		group(v1.PolicyGroup, readVerbs, "poddisruptionbudgets", "poddisruptionbudgets/status")}
+	// As Kubernetes' edit: budgets are written and pods evicted.
 	editRules = append(append([]rbacv1.PolicyRule(nil), viewRules...),
-		core(writeVerbs, writable...))
+		core(writeVerbs, writable...),
+		core([]string{"create"}, "pods/eviction"),
+		group(v1.PolicyGroup, writeVerbs, "poddisruptionbudgets"))
 	adminRules = append(append([]rbacv1.PolicyRule(nil), editRules...),
 		group(v1.RBACGroup, allVerbs, "roles", "rolebindings"))
 )
