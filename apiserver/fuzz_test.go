@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
@@ -185,6 +187,8 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.CertificateSigningRequest{ObjectMeta: v1.ObjectMeta{Name: "x"}, Spec: v1.CertificateSigningRequestSpec{SignerName: "example.com/x", Usages: []v1.KeyUsage{v1.UsageClientAuth}}},
 		&v1.BootstrapToken{ObjectMeta: v1.ObjectMeta{Name: "x"}, Spec: v1.BootstrapTokenSpec{SecretHash: v1.BootstrapTokenHash("abcdef.0123456789abcdef")}},
 		&v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
+		&v1.PodDisruptionBudget{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.PodDisruptionBudgetSpec{
+			MinAvailable: &intstr.IntOrString{Type: intstr.Int, IntVal: 1}, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {
