@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
@@ -188,6 +190,8 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.Lease{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}},
 		&v1.EndpointSlice{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, AddressType: v1.AddressTypeIPv4},
 		&v1.Event{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, InvolvedObject: v1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "x"}},
+		&v1.PodDisruptionBudget{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.PodDisruptionBudgetSpec{
+			MinAvailable: &intstr.IntOrString{Type: intstr.Int, IntVal: 1}, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

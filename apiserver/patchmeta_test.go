@@ -7,6 +7,7 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	v1 "orch.io/orch/api/v1"
@@ -105,6 +106,7 @@ func TestPatchMetaMatchesKubernetes(t *testing.T) {
 		{v1.RoleBinding{}, rbacv1.RoleBinding{}},
 		{v1.ClusterRoleBinding{}, rbacv1.ClusterRoleBinding{}},
 		{v1.CertificateSigningRequest{}, certificatesv1.CertificateSigningRequest{}},
+		{v1.PodDisruptionBudget{}, policyv1.PodDisruptionBudget{}},
 	}
 	for _, p := range pairs {
 		ot, kt := reflect.TypeOf(p.orch), reflect.TypeOf(p.kube)

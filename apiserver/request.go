@@ -21,8 +21,8 @@ type request struct {
 	resource  v1.Resource
 	namespace string
 	name      string
-	// sub is "", "status", "scale", "binding", "log", "exec", "attach",
-	// "portforward", "images" or "token".
+	// sub is "", "status", "scale", "binding", "eviction", "log", "exec",
+	// "attach", "portforward", "images" or "token".
 	sub string
 }
 
@@ -92,7 +92,7 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		req.verb = "get"
 	case method == http.MethodPost && req.name == "":
 		req.verb = "create"
-	case method == http.MethodPost && (req.sub == "binding" || req.sub == subImages || req.sub == subToken):
+	case method == http.MethodPost && (req.sub == "binding" || req.sub == subImages || req.sub == subToken || req.sub == subEviction):
 		req.verb = "create"
 	case method == http.MethodPut && req.name != "":
 		req.verb = "update"
@@ -106,6 +106,9 @@ func parsePath(method, path string, watch bool) (*request, error) {
 	if req.sub == "binding" && req.verb != "create" {
 		return nil, v1.NewMethodNotAllowed("binding supports POST only")
 	}
+	if req.sub == subEviction && req.verb != "create" {
+		return nil, v1.NewMethodNotAllowed("eviction supports POST only")
+	}
 	if err := checkProxySub(req); err != nil {
 		return nil, err
 	}
@@ -118,7 +121,7 @@ func validSub(r v1.Resource, sub string) bool {
 		return r.HasStatus
 	case "scale":
 		return r.Name == "replicationcontrollers"
-	case "binding":
+	case "binding", subEviction:
 		return r.Name == "pods"
 	case subLog, subExec, subAttach, subPortForward:
 		return r.Name == "pods"

@@ -85,6 +85,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		s.serveBinding(rec, r, req)
 	case req.sub == subToken:
 		s.serveToken(rec, r, req)
+	case req.sub == subEviction:
+		s.serveEviction(rec, r, req)
 	case req.verb == "create":
 		s.serveCreate(rec, r, req)
 	case req.verb == "get":

@@ -377,6 +377,8 @@ func specOf(obj v1.Object) any {
 		return o.Spec
 	case *v1.BootstrapToken:
 		return o.Spec
+	case *v1.PodDisruptionBudget:
+		return o.Spec
 	case *v1.ServiceAccount:
 		return struct {
 			Automount *bool

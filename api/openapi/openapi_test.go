@@ -227,6 +227,9 @@ func filler(seed uint64) *randfill.Filler {
 		func(s *v1.ResourceQuotaScope, c randfill.Continue) {
 			*s = v1.ResourceQuotaScope([]string{"BestEffort", "NotTerminating"}[c.Intn(2)])
 		},
+		func(p *v1.UnhealthyPodEvictionPolicyType, c randfill.Continue) {
+			*p = []v1.UnhealthyPodEvictionPolicyType{v1.IfHealthyBudget, v1.AlwaysAllow}[c.Intn(2)]
+		},
 	)
 }
 

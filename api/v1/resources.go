@@ -89,6 +89,9 @@ var resources = []Resource{
 		New: func() Object { return &EndpointSlice{} }},
 	{Name: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true,
 		New: func() Object { return &Event{} }},
+	{Group: PolicyGroup, Name: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
+		ShortNames: []string{"pdb"}, Namespaced: true, HasStatus: true,
+		New: func() Object { return &PodDisruptionBudget{} }},
 }
 
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its

@@ -39,6 +39,8 @@ func CopyStatus(dst, src Object) {
 		d.Status = src.(*ResourceQuota).Status
 	case *CertificateSigningRequest:
 		d.Status = src.(*CertificateSigningRequest).Status
+	case *PodDisruptionBudget:
+		d.Status = src.(*PodDisruptionBudget).Status
 	}
 }
 

@@ -99,6 +99,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateEndpointSlice(o)...)
 	case *Event:
 		errs = append(errs, validateEvent(o)...)
+	case *PodDisruptionBudget:
+		errs = append(errs, validatePDB(o)...)
 	}
 	return errs
 }

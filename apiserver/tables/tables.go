@@ -46,6 +46,7 @@ var printers = map[string]Printer{
 	"leases":                     leasePrinter,
 	"endpointslices":             endpointSlicePrinter,
 	"events":                     eventPrinter,
+	"poddisruptionbudgets":       pdbPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -144,6 +146,13 @@ func TestRows(t *testing.T) {
 			Status: v1.CertificateSigningRequestStatus{Conditions: []v1.CertificateSigningRequestCondition{
 				{Type: v1.CertificateApproved, Status: v1.ConditionTrue}, {Type: v1.CertificateDenied, Status: v1.ConditionTrue}, {Type: v1.CertificateFailed, Status: v1.ConditionTrue}}}},
 			[]any{"c", "90s", "<none>", "", "<none>", "Denied,Failed"}, nil},
+		{"pdb min available", "poddisruptionbudgets", &v1.PodDisruptionBudget{ObjectMeta: meta("p"),
+			Spec:   v1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(2))},
+			Status: v1.PodDisruptionBudgetStatus{DisruptionsAllowed: 1}},
+			[]any{"p", "2", "N/A", int64(1), "90s"}, nil},
+		{"pdb max unavailable percent", "poddisruptionbudgets", &v1.PodDisruptionBudget{ObjectMeta: meta("p"),
+			Spec: v1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromString("25%"))}},
+			[]any{"p", "N/A", "25%", int64(0), "90s"}, nil},
 		{"default printer", "bootstraptokens", &v1.BootstrapToken{ObjectMeta: v1.ObjectMeta{Name: "abcdef", CreationTimestamp: created}},
 			[]any{"abcdef", "90s"}, nil},
 		{"event aggregated", "events", &v1.Event{ObjectMeta: meta("p.1"), Type: "Warning", Reason: "BackOff", Message: " Back-off restarting failed container ",
@@ -153,13 +162,13 @@ func TestRows(t *testing.T) {
 		{"event new style", "events", &v1.Event{ObjectMeta: meta("n.2"), Type: "Normal", Reason: "Scheduled",
 			InvolvedObject: v1.ObjectReference{Kind: "Node"}, ReportingController: "orch-scheduler", EventTime: v1.NewMicroTime(now.Add(-90 * time.Second))},
 			[]any{"90s", "Normal", "Scheduled", "node", "", "orch-scheduler", "", "90s", int64(1), "n.2"}, nil},
-		{"lease held", "leases", &v1.Lease{ObjectMeta: meta("n1"), Spec: v1.LeaseSpec{HolderIdentity: ptr("n1")}},
+		{"lease held", "leases", &v1.Lease{ObjectMeta: meta("n1"), Spec: v1.LeaseSpec{HolderIdentity: ptr.To("n1")}},
 			[]any{"n1", "n1", "90s"}, nil},
 		{"lease free", "leases", &v1.Lease{ObjectMeta: meta("l")}, []any{"l", "", "90s"}, nil},
 		{"slice empty", "endpointslices", &v1.EndpointSlice{ObjectMeta: meta("s"), AddressType: "IPv4"},
 			[]any{"s", "IPv4", "<unset>", "<unset>", "90s"}, nil},
 		{"slice many", "endpointslices", &v1.EndpointSlice{ObjectMeta: meta("s"), AddressType: "IPv4",
-			Ports:     []v1.EndpointSlicePort{{Port: ptr(int32(80))}, {}},
+			Ports:     []v1.EndpointSlicePort{{Port: ptr.To(int32(80))}, {}},
 			Endpoints: []v1.Endpoint{{Addresses: []string{"10.0.0.1"}}, {Addresses: []string{"10.0.0.2"}}, {Addresses: []string{"10.0.0.3"}}, {Addresses: []string{"10.0.0.4"}}}},
 			[]any{"s", "IPv4", "80,<unset>", "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...", "90s"}, nil},
 	}
@@ -202,6 +211,7 @@ func TestColumns(t *testing.T) {
 		{"rolebindings", []string{"Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"}, 3},
 		{"clusterrolebindings", []string{"Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"}, 3},
 		{"certificatesigningrequests", []string{"Name", "Age", "SignerName", "Requestor", "RequestedDuration", "Condition"}, 6},
+		{"poddisruptionbudgets", []string{"Name", "Min Available", "Max Unavailable", "Allowed Disruptions", "Age"}, 5},
 		{"bootstraptokens", []string{"Name", "Age"}, 2},
 		{"a-kind-added-later", []string{"Name", "Age"}, 2},
 	}
@@ -241,5 +251,3 @@ func TestEveryResourceHasRows(t *testing.T) {
 		})
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -218,6 +218,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,

@@ -1,0 +1,359 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// DefaultDisruptionResync is how often the disruption controller looks at
+// every budget without a change.
+const DefaultDisruptionResync = 30 * time.Second
+
+// DisruptedPodTimeout is how long an evicted pod stays in a budget's
+// disruptedPods (and out of its healthy count) while its deletion is not
+// seen, as Kubernetes' DeletionTimeout.
+const DisruptedPodTimeout = 2 * time.Minute
+
+// DisruptionConfig configures the disruption controller.
+type DisruptionConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits the status updates.
+	Proposer Proposer
+	// Logger receives the controller's logs.
+	Logger *slog.Logger
+	// Now is the clock of conditions and disruptedPods expiry (default time.Now).
+	Now func() time.Time
+}
+
+// DisruptionController keeps the status of every PodDisruptionBudget, while
+// this master leads, as Kubernetes' disruption controller: how many of the
+// pods it selects are healthy (Ready), how many must be, and so how many
+// evictions it allows now.
+type DisruptionController struct {
+	cfg DisruptionConfig
+	// recheck is when the next disruptedPods entry expires (zero: none);
+	// only Run's goroutine touches it.
+	recheck time.Time
+}
+
+// NewDisruptionController returns the controller; Run starts it.
+func NewDisruptionController(cfg DisruptionConfig) *DisruptionController {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "disruption")
+	return &DisruptionController{cfg: cfg}
+}
+
+// Run updates budgets until ctx ends: at start, when a budget, pod or
+// replication controller changes, when an eviction's grace to be seen
+// ends, and every DefaultDisruptionResync.
+func (c *DisruptionController) Run(ctx context.Context) {
+	wake := func() (time.Duration, bool) {
+		if c.recheck.IsZero() {
+			return 0, false
+		}
+		return c.recheck.Sub(c.cfg.Now()) + time.Second, true
+	}
+	runOnChangesWake(ctx, c.cfg.Store, DefaultDisruptionResync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+		if !ch.full && !slices.ContainsFunc(ch.events, concernsDisruption) {
+			return nil
+		}
+		return c.Pass(ctx, s)
+	})
+}
+
+// concernsDisruption: a budget, pod or replication controller changed.
+func concernsDisruption(e fsm.Event) bool {
+	return e.Resource == "poddisruptionbudgets" || e.Resource == "pods" || e.Resource == "replicationcontrollers"
+}
+
+// Pass computes the status of every budget of store and writes, in one
+// batch, those that changed. Each write is conditional on the budget's
+// resourceVersion, so an eviction made meanwhile is never overwritten: the
+// next pass sees it.
+func (c *DisruptionController) Pass(ctx context.Context, store *fsm.Store) error {
+	pdbs, err := store.List("poddisruptionbudgets", fsm.ListOptions{})
+	if err != nil {
+		return err
+	}
+	now := c.cfg.Now()
+	c.recheck = time.Time{}
+	var items []fsm.BatchItem
+	var names []string
+	for _, r := range pdbs.Items {
+		pdb := r.Object().(*v1.PodDisruptionBudget)
+		st, recheck, err := c.status(store, pdb, now)
+		if err != nil {
+			c.cfg.Logger.Warn("cannot compute the disruption budget", "namespace", pdb.Namespace, "name", pdb.Name, "err", err)
+			st = FailSafeStatus(pdb, err, now)
+		}
+		if recheck != nil && (c.recheck.IsZero() || recheck.Before(c.recheck)) {
+			c.recheck = *recheck
+		}
+		if v1.JSONEqual(st, pdb.Status) {
+			continue
+		}
+		next := v1.DeepCopy(pdb)
+		next.Status = st
+		cmd, err := fsm.NewUpdate(next, true)
+		if err != nil {
+			return err
+		}
+		items = append(items, batchItem(cmd))
+		names = append(names, v1.Key(pdb.Namespace, pdb.Name))
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return err
+	}
+	res, err := c.cfg.Proposer.Apply(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("update disruption budgets %v: %w", names, err)
+	}
+	results, _ := res.(fsm.BatchResult)
+	for i, r := range results {
+		// A conflict is an eviction or edit made meanwhile: the feed
+		// brings it to the next pass.
+		if r.Err != nil && !v1.IsConflict(r.Err) && !v1.IsNotFound(r.Err) {
+			c.cfg.Logger.Warn("disruption budget status refused", "pdb", names[i], "err", r.Err)
+		}
+	}
+	return nil
+}
+
+// status reads the pods and controllers of pdb from store and computes
+// its status.
+func (c *DisruptionController) status(store *fsm.Store, pdb *v1.PodDisruptionBudget, now time.Time) (v1.PodDisruptionBudgetStatus, *time.Time, error) {
+	sel, err := v1.PDBSelector(pdb)
+	if err != nil {
+		return v1.PodDisruptionBudgetStatus{}, nil, err
+	}
+	res, err := store.List("pods", fsm.ListOptions{Namespace: pdb.Namespace, Labels: sel})
+	if err != nil {
+		return v1.PodDisruptionBudgetStatus{}, nil, err
+	}
+	pods := make([]*v1.Pod, 0, len(res.Items))
+	for _, r := range res.Items {
+		pods = append(pods, r.Object().(*v1.Pod))
+	}
+	rc := func(namespace, name string) (*v1.ReplicationController, error) {
+		r, err := store.Get("replicationcontrollers", namespace, name)
+		if err != nil {
+			if v1.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return r.Object().(*v1.ReplicationController), nil
+	}
+	return PDBStatus(pdb, pods, rc, now)
+}
+
+// RCLookup returns the replication controller of a namespace and name, nil
+// if there is none.
+type RCLookup func(namespace, name string) (*v1.ReplicationController, error)
+
+// PDBStatus computes a budget's status from the pods its selector matches,
+// as Kubernetes' disruption controller (trySync): expectedPods is the
+// number of matched pods for an integer minAvailable, else the replicas of
+// the matched pods' controllers; healthy pods are Ready pods neither being
+// deleted nor recently evicted; disruptionsAllowed is currentHealthy less
+// desiredHealthy, at least 0. recheck, when set, is when an entry of
+// disruptedPods expires and the status must be computed again.
+func PDBStatus(pdb *v1.PodDisruptionBudget, pods []*v1.Pod, rcs RCLookup, now time.Time) (st v1.PodDisruptionBudgetStatus, recheck *time.Time, err error) {
+	expected, desired, err := expectedPodCount(pdb, pods, rcs)
+	if err != nil {
+		return st, nil, err
+	}
+	disrupted, recheck := disruptedPodMap(pods, pdb, now)
+	healthy := countHealthyPods(pods, disrupted, now)
+	allowed := healthy - desired
+	if expected <= 0 || allowed <= 0 {
+		allowed = 0
+	}
+	st = v1.PodDisruptionBudgetStatus{
+		ObservedGeneration: pdb.Generation,
+		DisruptedPods:      disrupted,
+		DisruptionsAllowed: allowed,
+		CurrentHealthy:     healthy,
+		DesiredHealthy:     desired,
+		ExpectedPods:       expected,
+		Conditions:         pdb.Status.Conditions,
+	}
+	if len(st.DisruptedPods) == 0 {
+		st.DisruptedPods = nil
+	}
+	UpdateDisruptionAllowedCondition(&st, now)
+	return st, recheck, nil
+}
+
+// FailSafeStatus is the status of a budget whose pods cannot be counted:
+// no disruption allowed, and why, as Kubernetes' failSafe.
+func FailSafeStatus(pdb *v1.PodDisruptionBudget, cause error, now time.Time) v1.PodDisruptionBudgetStatus {
+	st := pdb.Status
+	st.DisruptionsAllowed = 0
+	st.ObservedGeneration = pdb.Generation
+	st.Conditions = setCondition(st.Conditions, v1.Condition{Type: v1.DisruptionAllowedCondition,
+		Status: v1.ConditionFalse, Reason: v1.SyncFailedReason, Message: cause.Error(), ObservedGeneration: pdb.Generation}, now)
+	return st
+}
+
+// UpdateDisruptionAllowedCondition sets the DisruptionAllowed condition
+// from disruptionsAllowed, as Kubernetes' pdb helper of the same name.
+func UpdateDisruptionAllowedCondition(st *v1.PodDisruptionBudgetStatus, now time.Time) {
+	c := v1.Condition{Type: v1.DisruptionAllowedCondition, Status: v1.ConditionFalse,
+		Reason: v1.InsufficientPodsReason, ObservedGeneration: st.ObservedGeneration}
+	if st.DisruptionsAllowed > 0 {
+		c.Status, c.Reason = v1.ConditionTrue, v1.SufficientPodsReason
+	}
+	st.Conditions = setCondition(st.Conditions, c, now)
+}
+
+// setCondition returns conds with c in place of the condition of its type,
+// as apimachinery's meta.SetStatusCondition: the lastTransitionTime is now
+// when the status changes, else kept. conds is not modified.
+func setCondition(conds []v1.Condition, c v1.Condition, now time.Time) []v1.Condition {
+	out := make([]v1.Condition, 0, len(conds)+1)
+	found := false
+	for _, x := range conds {
+		if x.Type != c.Type {
+			out = append(out, x)
+			continue
+		}
+		found = true
+		c.LastTransitionTime = x.LastTransitionTime
+		if x.Status != c.Status {
+			c.LastTransitionTime = v1.NewTime(now)
+		}
+		out = append(out, c)
+	}
+	if !found {
+		c.LastTransitionTime = v1.NewTime(now)
+		out = append(out, c)
+	}
+	return out
+}
+
+// expectedPodCount is Kubernetes' getExpectedPodCount.
+func expectedPodCount(pdb *v1.PodDisruptionBudget, pods []*v1.Pod, rcs RCLookup) (expected, desired int32, err error) {
+	switch {
+	case pdb.Spec.MaxUnavailable != nil:
+		if expected, err = expectedScale(pods, rcs); err != nil {
+			return 0, 0, err
+		}
+		maxUnavailable, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MaxUnavailable, int(expected), true)
+		if err != nil {
+			return 0, 0, fmt.Errorf("maxUnavailable: %w", err)
+		}
+		desired = max(expected-int32(maxUnavailable), 0)
+	case pdb.Spec.MinAvailable != nil && pdb.Spec.MinAvailable.Type == intstr.Int:
+		desired = pdb.Spec.MinAvailable.IntVal
+		expected = int32(len(pods))
+	case pdb.Spec.MinAvailable != nil:
+		if expected, err = expectedScale(pods, rcs); err != nil {
+			return 0, 0, err
+		}
+		minAvailable, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, int(expected), true)
+		if err != nil {
+			return 0, 0, fmt.Errorf("minAvailable: %w", err)
+		}
+		desired = int32(minAvailable)
+	}
+	return expected, desired, nil
+}
+
+// expectedScale is Kubernetes' getExpectedScale: the sum of the replicas
+// of the controllers of the pods, each counted once. Pods without a
+// controller are not counted; a pod whose controller cannot be found is an
+// error.
+func expectedScale(pods []*v1.Pod, rcs RCLookup) (int32, error) {
+	scale := map[string]int32{}
+	for _, p := range pods {
+		ref := p.ControllerRef()
+		if ref == nil {
+			continue
+		}
+		if _, ok := scale[ref.UID]; ok {
+			continue
+		}
+		var rc *v1.ReplicationController
+		if ref.Kind == "ReplicationController" {
+			var err error
+			if rc, err = rcs(p.Namespace, ref.Name); err != nil {
+				return 0, err
+			}
+		}
+		if rc == nil || rc.UID != ref.UID {
+			return 0, fmt.Errorf("found no controllers for pod %q", p.Name)
+		}
+		n := int32(1)
+		if rc.Spec.Replicas != nil {
+			n = *rc.Spec.Replicas
+		}
+		scale[ref.UID] = n
+	}
+	var sum int32
+	for _, n := range scale {
+		sum += n
+	}
+	return sum, nil
+}
+
+// disruptedPodMap is Kubernetes' buildDisruptedPodMap: the entries of
+// disruptedPods whose pod is still there, not yet being deleted, and
+// evicted less than DisruptedPodTimeout ago.
+func disruptedPodMap(pods []*v1.Pod, pdb *v1.PodDisruptionBudget, now time.Time) (map[string]v1.Time, *time.Time) {
+	out := map[string]v1.Time{}
+	var recheck *time.Time
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		at, ok := pdb.Status.DisruptedPods[p.Name]
+		if !ok {
+			continue
+		}
+		expires := at.Add(DisruptedPodTimeout)
+		if expires.Before(now) {
+			continue
+		}
+		if recheck == nil || expires.Before(*recheck) {
+			recheck = &expires
+		}
+		out[p.Name] = at
+	}
+	return out, recheck
+}
+
+// countHealthyPods is Kubernetes' countHealthyPods.
+func countHealthyPods(pods []*v1.Pod, disrupted map[string]v1.Time, now time.Time) int32 {
+	var n int32
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		if at, ok := disrupted[p.Name]; ok && at.Add(DisruptedPodTimeout).After(now) {
+			continue
+		}
+		if p.IsReady() {
+			n++
+		}
+	}
+	return n
+}
