@@ -116,27 +116,12 @@ func NewNodeLifecycle(cfg NodeLifecycleConfig) *NodeLifecycle {
 // Run checks the nodes until ctx ends: every Interval and whenever the store
 // changes (so a returning heartbeat lifts the taint at once).
 func (c *NodeLifecycle) Run(ctx context.Context) {
-	ticker := time.NewTicker(c.cfg.Interval)
-	defer ticker.Stop()
-	var seen uint64
-	for {
-		store := c.cfg.Store()
-		if err := c.Pass(ctx, store); err != nil && ctx.Err() == nil {
-			c.cfg.Logger.Warn("node lifecycle pass failed", "err", err)
-		}
-		_, last, wait, closed, err := store.Feed().Since(seen)
-		if err != nil || closed {
-			_, last = store.Feed().Window()
-		}
-		seen = last
-		select {
-		case <-ctx.Done():
-			return
-		case <-wait:
-		case <-store.Abandoned():
-		case <-ticker.C:
-		}
-	}
+	// The feed's position is taken before each pass reads the store (in
+	// runOnChanges), so a heartbeat committed while a pass runs wakes the
+	// next one rather than waiting for the interval.
+	runOnChanges(ctx, c.cfg.Store, c.cfg.Interval, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
+		return c.Pass(ctx, s)
+	})
 }
 
 // heartbeatOf is the node's last heartbeat as the node wrote it: its Ready
