@@ -112,15 +112,23 @@ func (r *Runtime) Attach(ctx context.Context, id string, sio node.StreamIO) erro
 	if err != nil {
 		return fmt.Errorf("attach to container %s: wait: %w", id, err)
 	}
+	// The log's end is marked before stdin is connected, so the answer to
+	// this session's input is never before the point output starts from.
+	var tail *crilog.Tail
+	if sio.Stdout != nil || sio.Stderr != nil {
+		if tail, err = crilog.OpenTail(labels[LabelLogPath]); err != nil {
+			return fmt.Errorf("attach to container %s: %w", id, err)
+		}
+	}
 	done := make(chan struct{})
 	defer func() { <-done }()
 	go func() {
 		defer close(done)
-		if sio.Stdout == nil && sio.Stderr == nil {
+		if tail == nil {
 			<-actx.Done()
 			return
 		}
-		if err := crilog.Follow(actx, labels[LabelLogPath], sio.Stdout, sio.Stderr); err != nil {
+		if err := tail.Follow(actx, sio.Stdout, sio.Stderr); err != nil {
 			r.log.Debug("attach output", "id", id, "err", err)
 		}
 	}()

@@ -122,3 +122,37 @@ func TestFollow(t *testing.T) {
 		t.Errorf("stderr %q, want the record written before cancel", stderr.String())
 	}
 }
+
+// TestTailKeepsWhatFollowsItsOpening: records appended after OpenTail and
+// before Follow runs are copied (attach connects stdin in between), and
+// those before OpenTail are not.
+func TestTailKeepsWhatFollowsItsOpening(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := NewWriter(f, nil)
+	if err := w.WriteRecord(Stdout, TagFull, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := OpenTail(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"got:hello", "got:world"} {
+		if err := w.WriteRecord(Stdout, TagFull, []byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Follow drains what is there, then ends
+	var stdout bytes.Buffer
+	if err := tail.Follow(ctx, &stdout, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); got != "got:hello\ngot:world\n" {
+		t.Fatalf("stdout %q, want the two records written after OpenTail", got)
+	}
+}

@@ -20,22 +20,48 @@ const (
 	drainMax   = 2 * time.Second
 )
 
-// Follow writes the content of the records appended to the log at path
-// from now on to stdout or stderr by stream (a nil writer drops its
-// stream; with a terminal everything is stdout), until ctx ends; then it
-// reads on until the file stops growing, so output written just before a
-// container ended is not lost. Lines that are not CRI records are written
-// to stdout as they are.
-func Follow(ctx context.Context, path string, stdout, stderr io.Writer) error {
+// Tail is a log opened at its end: Follow copies what is appended after
+// OpenTail returned, so a caller that opens the tail before it makes the
+// writer speak (attach sends stdin after) misses none of the answer.
+type Tail struct {
+	f    *os.File
+	path string
+	off  int64
+}
+
+// OpenTail opens the log at path and marks its current end.
+func OpenTail(path string) (*Tail, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("follow log: %w", err)
+		return nil, fmt.Errorf("follow log: %w", err)
 	}
-	defer f.Close()
 	off, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return fmt.Errorf("follow log %s: %w", path, err)
+		f.Close()
+		return nil, fmt.Errorf("follow log %s: %w", path, err)
 	}
+	return &Tail{f: f, path: path, off: off}, nil
+}
+
+// Follow writes the content of the records appended to the log at path
+// from now on to stdout or stderr by stream; see (*Tail).Follow.
+func Follow(ctx context.Context, path string, stdout, stderr io.Writer) error {
+	t, err := OpenTail(path)
+	if err != nil {
+		return err
+	}
+	return t.Follow(ctx, stdout, stderr)
+}
+
+// Follow writes the content of the records appended to the log since
+// OpenTail to stdout or stderr by stream (a nil writer drops its stream;
+// with a terminal everything is stdout), until ctx ends; then it reads on
+// until the file stops growing, so output written just before a container
+// ended is not lost. Lines that are not CRI records are written to stdout
+// as they are. It closes the tail.
+func (tl *Tail) Follow(ctx context.Context, stdout, stderr io.Writer) error {
+	f, path, off := tl.f, tl.path, tl.off
+	defer f.Close()
 	var pending []byte
 	buf := make([]byte, 32<<10)
 	read := func() (bool, error) {
@@ -69,14 +95,14 @@ func Follow(ctx context.Context, path string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	t := time.NewTicker(followPoll)
-	defer t.Stop()
+	tick := time.NewTicker(followPoll)
+	defer tick.Stop()
 	for {
 		if _, err := read(); err != nil {
 			return err
 		}
 		select {
-		case <-t.C:
+		case <-tick.C:
 			continue
 		case <-ctx.Done():
 		}
