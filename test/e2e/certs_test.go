@@ -247,23 +247,23 @@ func TestNodeTLSBootstrap(t *testing.T) {
 	}
 }
 
-// TestNodeCertificateRenewal is done-when 4a: with certificates of two
-// minutes, a node renews its certificate with itself three times and keeps
-// working: its status keeps updating and new pods start on it.
+// TestNodeCertificateRenewal is done-when 4a: with certificates of one
+// minute, a node renews its certificate with itself three times and keeps
+// working: its Lease keeps being renewed and new pods start on it.
 func TestNodeCertificateRenewal(t *testing.T) {
 	network := harness.NewNet(t)
-	c := startCluster(t, harness.Options{Net: network, MasterArgs: []string{"--cluster-signing-duration", "2m"}})
+	c := startCluster(t, harness.Options{Net: network, MasterArgs: []string{"--cluster-signing-duration", "1m"}})
 	admin := c.Client()
 	tok := c.CreateBootstrapToken(time.Hour)
 	nd := c.StartBootstrapNode(network, "renew-1", tok, "--heartbeat-interval", "1s", "--resync-interval", "2s")
 	waitReady(t, admin, "renew-1", 90*time.Second)
 	first := nodeCert(t, nd)
-	if life := first.NotAfter.Sub(time.Now()); life > 2*time.Minute+5*time.Second {
-		t.Fatalf("the certificate is valid for %v more, want at most 2m", life)
+	if life := first.NotAfter.Sub(time.Now()); life > time.Minute+5*time.Second {
+		t.Fatalf("the certificate is valid for %v more, want at most 1m", life)
 	}
 	serials := map[string]bool{first.SerialNumber.String(): true}
 	for renewal := 1; renewal <= 3; renewal++ {
-		waitFor(t, 150*time.Second, fmt.Sprintf("renewal %d", renewal), func() (bool, string) {
+		waitFor(t, 90*time.Second, fmt.Sprintf("renewal %d", renewal), func() (bool, string) {
 			cur := nodeCert(t, nd)
 			return !serials[cur.SerialNumber.String()], "serial " + cur.SerialNumber.String()
 		})
@@ -290,20 +290,29 @@ func TestNodeCertificateRenewal(t *testing.T) {
 		runPodOn(t, admin, "renew-1", fmt.Sprintf("renew-pod-%d", renewal))
 		t.Logf("renewal %d: new certificate until %v", renewal, cur.NotAfter)
 	}
-	// After the first certificates expired, the node still reports.
-	var before v1.Node
-	if err := admin.Get(ctxT(t, 5*time.Second), "nodes", "", "renew-1", &before); err != nil {
-		t.Fatal(err)
+	// After the first certificates expired, the node still reports: its
+	// Lease (the heartbeat; the Node itself is written only on change)
+	// is renewed with the current certificate.
+	lease := func() (*v1.Lease, error) {
+		var l v1.Lease
+		err := admin.Get(ctxT(t, 5*time.Second), "leases", v1.NodeLeaseNamespace, "renew-1", &l)
+		return &l, err
 	}
-	hb := before.Status.Condition(v1.NodeReady).LastHeartbeatTime
-	waitFor(t, 30*time.Second, "a newer heartbeat", func() (bool, string) {
-		var n v1.Node
-		if err := admin.Get(ctxT(t, 5*time.Second), "nodes", "", "renew-1", &n); err != nil {
+	before, err := lease()
+	if err != nil || before.Spec.RenewTime == nil {
+		t.Fatalf("the node's lease: %v %+v", err, before.Spec)
+	}
+	waitFor(t, 30*time.Second, "a newer lease renewal", func() (bool, string) {
+		l, err := lease()
+		if err != nil {
 			return false, err.Error()
 		}
-		c := n.Status.Condition(v1.NodeReady)
-		return c.Status == v1.ConditionTrue && c.LastHeartbeatTime.After(hb.Time), c.LastHeartbeatTime.String()
+		if l.Spec.RenewTime == nil {
+			return false, "no renewTime"
+		}
+		return l.Spec.RenewTime.After(before.Spec.RenewTime.Time), l.Spec.RenewTime.String()
 	})
+	waitReady(t, admin, "renew-1", 10*time.Second)
 	if time.Now().Before(first.NotAfter) {
 		t.Fatalf("the test ended before the first certificate expired (%v)", first.NotAfter)
 	}
