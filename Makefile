@@ -1,7 +1,8 @@
 # orch — build, test, run and measure.
 #
-#   make build   compile orchd and orchctl into bin/, and the test kubectl (k8s.io/kubectl at
-#                go.mod's version, test/tools/kubectl) into bin/kubectl
+#   make build   compile orchd, orchctl and orch-container-log (the containers' logger, found
+#                beside orchd) into bin/, and the test kubectl (k8s.io/kubectl at go.mod's
+#                version, test/tools/kubectl) into bin/kubectl
 #   make test    the whole suite: vet, unit tests with -race, end-to-end tests, a short chaos run
 #   make run     start a one-machine cluster (orchd dev) in .run/dev with the examples (Ctrl-C stops it)
 #   make run-ha  start three masters on loopback in .run/ (no nodes)
@@ -31,6 +32,7 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/orchd ./cmd/orchd
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/orchctl ./cmd/orchctl
+	$(GO) build -o $(BIN)/orch-container-log ./cmd/orch-container-log
 	$(GO) build -ldflags "$(KUBECTL_LDFLAGS)" -o $(BIN)/kubectl ./test/tools/kubectl
 
 deps:

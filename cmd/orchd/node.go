@@ -32,6 +32,7 @@ import (
 	"orch.io/orch/node"
 	"orch.io/orch/node/agentserver"
 	ctrd "orch.io/orch/node/containerd"
+	"orch.io/orch/node/crilog"
 	"orch.io/orch/pki"
 )
 
@@ -46,6 +47,7 @@ type nodeFlags struct {
 	heartbeat, backoff, backoffMax, resync time.Duration
 	statusReport                           time.Duration
 	leaseDuration                          int
+	containerLogBinary                     string
 	gossipProbe, gossipProbeTimeout        time.Duration
 	proxySync                              time.Duration
 	logLevel                               string
@@ -114,6 +116,7 @@ as 'orchd pki issue node NAME' writes them.`,
 	fl.StringVar(&f.extended, "extended-resources", "", "extended resources the node offers, NAME=COUNT,... (e.g. example.com/gpu=2); the scheduler counts pods' requests against them")
 	fl.DurationVar(&f.proxySync, "proxy-min-sync-interval", time.Second, "service rules are rewritten at most this often; changes in between are coalesced")
 	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node renews its Lease (kube-node-lease/<node>) and checks whether its status changed")
+	fl.StringVar(&f.containerLogBinary, "container-log-binary", "", "the logging binary containerd's shim runs for each container (default: "+crilog.BinaryName+" beside orchd, else orchd itself)")
 	fl.IntVar(&f.leaseDuration, "node-lease-duration-seconds", 40, "leaseDurationSeconds of the node's Lease")
 	fl.DurationVar(&f.statusReport, "node-status-report-frequency", 5*time.Minute, "how often the node writes its status when it has not changed")
 	fl.DurationVar(&f.backoff, "restart-backoff", 10*time.Second, "first delay before restarting a container that keeps exiting (doubles each time)")
@@ -266,12 +269,19 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		addr = managed.Address()
 		log.Info("containerd running", "pid", managed.PID(), "address", addr)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find orchd's own path (the containers' logging binary): %w", err)
+	logBinary := f.containerLogBinary
+	if logBinary == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find orchd's own path (beside it, the containers' logging binary): %w", err)
+		}
+		dedicated := false
+		if logBinary, dedicated = crilog.FindBinary(self); !dedicated {
+			log.Warn("no "+crilog.BinaryName+" beside orchd: orchd itself writes the containers' logs, which slows every container start", "dir", filepath.Dir(self))
+		}
 	}
 	rt, err := ctrd.New(ctx, ctrd.Config{Address: addr, CgroupRoot: f.cgroupRoot,
-		StateDir: filepath.Join(f.stateDir, "runtime"), Logger: log, LogBinary: self})
+		StateDir: filepath.Join(f.stateDir, "runtime"), Logger: log, LogBinary: logBinary})
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,8 @@ type Binaries struct {
 	Kubectl string
 }
 
-// Build compiles orchd, orchctl and the test kubectl into dir.
+// Build compiles orchd (with orch-container-log beside it), orchctl and
+// the test kubectl into dir.
 func Build(dir string) (Binaries, error) {
 	b := Binaries{Orchd: filepath.Join(dir, "orchd"), Orchctl: filepath.Join(dir, "orchctl"), Kubectl: filepath.Join(dir, "kubectl")}
 	root, err := moduleRoot()
@@ -58,6 +59,8 @@ func Build(dir string) (Binaries, error) {
 	for _, p := range []struct{ pkg, out, ldflags string }{
 		{"./cmd/orchd", b.Orchd, ""},
 		{"./cmd/orchctl", b.Orchctl, ""},
+		// The containers' logging binary, found by orchd beside itself.
+		{"./cmd/orch-container-log", filepath.Join(dir, "orch-container-log"), ""},
 		{"./test/tools/kubectl", b.Kubectl, kubectlFlags},
 	} {
 		cmd := exec.Command("go", "build", "-ldflags", p.ldflags, "-o", p.out, p.pkg)
