@@ -13,6 +13,7 @@ import (
 // exactly one succeeds, the rest get 409; 20 concurrent creates of one
 // name: exactly one 201.
 func TestConcurrentCompareAndSwap(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	p := testPod("cas")

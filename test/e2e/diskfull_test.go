@@ -26,7 +26,8 @@ import (
 // master stays up and does not lead; once space returns it catches up by
 // itself with every object equal to the leader's, its bolt file passes
 // bolt's consistency check, and it restarts from its data dir with the
-// same objects.
+// same objects. It runs alone (no t.Parallel): its bounds on a write's
+// time are a leader's, and a loaded machine delays elections past them.
 func TestMasterDiskFull(t *testing.T) {
 	c := startCluster(t, harness.Options{DataDirSize: 32 << 20})
 	var acked []string

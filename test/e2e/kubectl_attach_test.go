@@ -13,6 +13,7 @@ import (
 // --rm works end to end, and kubectl logs honours --since, --since-time,
 // --limit-bytes and stamps each line with its own time.
 func TestKubectlAttachAndLogs(t *testing.T) {
+	t.Parallel()
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	kc := newRBACUser(t, c, "attach-admin", "system:masters").kubeconfig

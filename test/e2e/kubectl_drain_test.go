@@ -44,6 +44,7 @@ spec:
 // cordons the node and evicts its pods, which the replication controller
 // makes again on the other node.
 func TestKubectlDrainWithPDB(t *testing.T) {
+	t.Parallel()
 	c, _ := nodeCluster(t, 2, false, nil)
 	cl := c.Client()
 	kubectl := func(stdin string, args ...string) (string, string, error) {

@@ -56,6 +56,7 @@ func kubectlRunEnv(t *testing.T, kubeconfig string, env []string, stdin string, 
 // 1.32's first choice) and SPDY (its fallback), with stdin and exit codes;
 // kubectl port-forward carries HTTP to a busybox httpd in the pod.
 func TestKubectlExec(t *testing.T) {
+	t.Parallel()
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	admin := newRBACUser(t, c, "exec-admin", "system:masters")

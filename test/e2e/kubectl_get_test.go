@@ -95,6 +95,7 @@ func kubectl(t *testing.T, run func(...string) (string, string, error), args ...
 // masters and a node: version, api-resources from aggregated discovery,
 // server-side Table columns of get (and -o wide, -w and get all).
 func TestKubectlGet(t *testing.T) {
+	t.Parallel()
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	run := c.Kubectl

@@ -152,6 +152,7 @@ rules:
 // names an unknown field, explain prints orch's field docs, and edit
 // finishes.
 func TestKubectlOpenAPI(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, harness.Options{})
 	c.WaitLeader(20 * time.Second)
 	cl := c.Client()

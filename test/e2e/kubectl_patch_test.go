@@ -109,6 +109,7 @@ spec:
 // /scale), and the typed clients' protobuf bodies (create namespace,
 // create service).
 func TestKubectlPatch(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, harness.Options{Masters: 1})
 	admin := c.Client()
 	ctx := ctxT(t, 3*time.Minute)

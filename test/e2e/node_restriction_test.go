@@ -27,6 +27,7 @@ import (
 // drew pods, the token opened every agent. The image case is the last
 // one: an image import that would swap the image under a running pod.
 func TestNodeRestriction(t *testing.T) {
+	t.Parallel()
 	c, nodes := nodeClusterWith(t, 2, harness.Options{AuditLog: true})
 	admin := c.Client()
 	a := c.NodeClient(nodes[0])

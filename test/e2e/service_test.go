@@ -177,6 +177,7 @@ func (e *svcEnv) scale(name string, n int32) {
 
 // The service done-when list of issue 5, in one multi-host cluster.
 func TestServices(t *testing.T) {
+	t.Parallel()
 	e := newSvcEnv(t)
 	cl := e.cl
 	if err := cl.Create(ctxT(t, 5*time.Second), webRC("web", 3, map[string]string{"role": "web"})); err != nil {
