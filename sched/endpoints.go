@@ -271,25 +271,9 @@ func (c *EndpointsController) Run(ctx context.Context) {
 // that fail (a conflict with a concurrent write) are retried by the next
 // pass. It returns the number of writes that succeeded.
 func (c *EndpointsController) Pass(ctx context.Context, store *fsm.Store) (int, error) {
-	svcRes, err := store.List("services", fsm.ListOptions{})
-	if err != nil {
+	svcRes, epRes, podsByNS, err := readServiceEndpoints(store, "endpoints")
+	if err != nil || podsByNS == nil {
 		return 0, err
-	}
-	epRes, err := store.List("endpoints", fsm.ListOptions{})
-	if err != nil {
-		return 0, err
-	}
-	if len(svcRes.Items) == 0 && len(epRes.Items) == 0 {
-		return 0, nil // nothing to manage: do not read every pod
-	}
-	podRes, err := store.List("pods", fsm.ListOptions{})
-	if err != nil {
-		return 0, err
-	}
-	podsByNS := map[string][]*v1.Pod{}
-	for _, r := range podRes.Items {
-		p := r.Object().(*v1.Pod)
-		podsByNS[p.Namespace] = append(podsByNS[p.Namespace], p)
 	}
 	existing := make(map[string]*v1.Endpoints, len(epRes.Items))
 	for _, r := range epRes.Items {
@@ -381,4 +365,31 @@ func (c *EndpointsController) Pass(ctx context.Context, store *fsm.Store) (int, 
 
 func managed(ep *v1.Endpoints) bool {
 	return ep.Annotations[EndpointsManagedByAnnotation] == EndpointsManagedByValue
+}
+
+// readServiceEndpoints reads what an endpoints controller reconciles: every
+// service, every object of the controller's own resource (endpoints or
+// endpointslices), and the pods by namespace. podsByNS is nil when there
+// is neither a service nor an object of the resource: nothing to manage,
+// and the pods are not read.
+func readServiceEndpoints(store *fsm.Store, resource string) (svcs, owned fsm.ListResult, podsByNS map[string][]*v1.Pod, err error) {
+	if svcs, err = store.List("services", fsm.ListOptions{}); err != nil {
+		return svcs, owned, nil, err
+	}
+	if owned, err = store.List(resource, fsm.ListOptions{}); err != nil {
+		return svcs, owned, nil, err
+	}
+	if len(svcs.Items) == 0 && len(owned.Items) == 0 {
+		return svcs, owned, nil, nil
+	}
+	pods, err := store.List("pods", fsm.ListOptions{})
+	if err != nil {
+		return svcs, owned, nil, err
+	}
+	podsByNS = map[string][]*v1.Pod{}
+	for _, r := range pods.Items {
+		p := r.Object().(*v1.Pod)
+		podsByNS[p.Namespace] = append(podsByNS[p.Namespace], p)
+	}
+	return svcs, owned, podsByNS, nil
 }

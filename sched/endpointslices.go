@@ -96,25 +96,9 @@ func concernsSlices(evs []fsm.Event) bool {
 // are retried by the next pass. It returns the number of writes that
 // succeeded.
 func (c *EndpointSliceController) Pass(ctx context.Context, store *fsm.Store) (int, error) {
-	svcRes, err := store.List("services", fsm.ListOptions{})
-	if err != nil {
+	svcRes, sliceRes, podsByNS, err := readServiceEndpoints(store, "endpointslices")
+	if err != nil || podsByNS == nil {
 		return 0, err
-	}
-	sliceRes, err := store.List("endpointslices", fsm.ListOptions{})
-	if err != nil {
-		return 0, err
-	}
-	if len(svcRes.Items) == 0 && len(sliceRes.Items) == 0 {
-		return 0, nil
-	}
-	podRes, err := store.List("pods", fsm.ListOptions{})
-	if err != nil {
-		return 0, err
-	}
-	podsByNS := map[string][]*v1.Pod{}
-	for _, r := range podRes.Items {
-		p := r.Object().(*v1.Pod)
-		podsByNS[p.Namespace] = append(podsByNS[p.Namespace], p)
 	}
 	slicesBySvc := map[string][]*v1.EndpointSlice{}
 	for _, r := range sliceRes.Items {
