@@ -11,9 +11,10 @@ import (
 
 // Done-when 3: 50 concurrent updates carrying the same resourceVersion:
 // exactly one succeeds, the rest get 409; 20 concurrent creates of one
-// name: exactly one 201.
+// name: exactly one 201. It runs alone (no t.Parallel): a leader change
+// while the writes are in flight turns answers into "outcome unknown",
+// which a loaded machine makes likely and this test cannot count.
 func TestConcurrentCompareAndSwap(t *testing.T) {
-	t.Parallel()
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	p := testPod("cas")
