@@ -96,7 +96,6 @@ func TestEvents(t *testing.T) {
 		"--restart-backoff", "2s", "--restart-backoff-max", "10s",
 		"--event-qps", fmt.Sprint(nodeQPS), "--event-burst", fmt.Sprint(nodeBurst))
 	cl := c.Client()
-	k := adminKubectl(t, c)
 
 	// (1) A pod's life.
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "ev-web"}, Spec: v1.PodSpec{
@@ -118,20 +117,7 @@ func TestEvents(t *testing.T) {
 			}
 		}
 	}
-	out := k.ok(t, "", "describe", "pod", "ev-web")
-	events := out[strings.Index(out, "Events:"):]
-	for _, want := range []string{"Scheduled", "default-scheduler", "Successfully assigned default/ev-web to node-1", "Created", "Started", "kubelet"} {
-		if !strings.Contains(events, want) {
-			t.Errorf("kubectl describe pod: no %q in its events:\n%s", want, events)
-		}
-	}
-	// (Columns need the server-side Table; the reasons are in the objects.)
-	if out := k.ok(t, "", "get", "events", "-o", "jsonpath={.items[*].reason}"); !strings.Contains(out, "Started") {
-		t.Errorf("kubectl get events:\n%s", out)
-	}
-	if out := k.ok(t, "", "events", "--for", "pod/ev-web"); !strings.Contains(out, "Started container c") {
-		t.Errorf("kubectl events --for pod/ev-web:\n%s", out)
-	}
+	// kubectl describe, get events and kubectl events show them: TestKubectlWalk.
 	if out, errOut, err := c.Orchctl("", "describe", "pod", "ev-web"); err != nil || !strings.Contains(out, "Successfully assigned default/ev-web to node-1") {
 		t.Errorf("orchctl describe pod: %v %s\n%s", err, errOut, out)
 	}
@@ -155,9 +141,6 @@ func TestEvents(t *testing.T) {
 		r := reasons(eventsOf(t, cl, "ReplicationController", "crash"))
 		return r["SuccessfulCreate"] > 0, fmt.Sprint(r)
 	})
-	if out := k.ok(t, "", "describe", "rc", "crash"); !strings.Contains(out, "SuccessfulCreate") {
-		t.Errorf("kubectl describe rc shows no SuccessfulCreate:\n%s", out)
-	}
 	deadline := start.Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		api, leader := eventWrites(t, c)

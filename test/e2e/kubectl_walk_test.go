@@ -953,8 +953,16 @@ func TestKubectlWalk(t *testing.T) {
 	})
 
 	t.Run("delete", func(t *testing.T) {
-		k.ok(t, "", "delete", "rc", "web", "conf", "ssa")
-		k.ok(t, "", "wait", "--for=delete", "pod", "-l", "app=web", "--timeout=90s")
+		web := []string{"wait", "--for=delete", "--timeout=90s"}
+		for _, p := range readyPods(t, cl, "app=web") {
+			web = append(web, "pod/"+p.Name)
+		}
+		k.ok(t, "", "delete", "rc", "web", "conf")
+		k.ok(t, "", "delete", "rc", "ssa", "--ignore-not-found")
+		// The replication controller's pods go with it.
+		if len(web) > 3 {
+			k.ok(t, "", web...)
+		}
 		k.ok(t, "", "delete", "-f", manifest(t, "walk.yaml", walkManifest), "--ignore-not-found", "--wait=false")
 		k.ok(t, "", "delete", "service", "conf")
 		k.ok(t, "", "delete", "pdb", "web")
