@@ -33,7 +33,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
-	enc := &eventEncoder{tab: tab, kind: req.resource.Kind}
+	enc := &eventEncoder{tab: tab, kind: req.resource.Kind, apiVersion: req.resource.GroupVersion()}
 	timeout := s.cfg.MaxWatchTimeout
 	if t := q.Get("timeoutSeconds"); t != "" {
 		n, err := parseSeconds("timeoutSeconds", t)
@@ -211,9 +211,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 // event, the first event's Table carrying the column definitions, as
 // Kubernetes sends them.
 type eventEncoder struct {
-	tab     *tabler
-	kind    string
-	headers bool // column definitions were sent
+	tab        *tabler
+	kind       string
+	apiVersion string // the watched kind's group/version ("v1" for the core group)
+	headers    bool   // column definitions were sent
 }
 
 // event appends one event of rec.
@@ -235,7 +236,7 @@ func (e *eventEncoder) event(buf *bytes.Buffer, typ string, rec *fsm.Record) err
 // only its resourceVersion, or a Table without rows.
 func (e *eventEncoder) bookmark(buf *bytes.Buffer, rv uint64) error {
 	if e.tab == nil {
-		fmt.Fprintf(buf, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":"v1","metadata":{"resourceVersion":"%d"}}}`+"\n", e.kind, rv)
+		fmt.Fprintf(buf, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"}}}`+"\n", e.kind, e.apiVersion, rv)
 		return nil
 	}
 	b, err := e.tab.table(nil, metav1.ListMeta{ResourceVersion: strconv.FormatUint(rv, 10)}, false)

@@ -269,3 +269,31 @@ func TestWatchWithoutLeader(t *testing.T) {
 	e.openWatch(t, podPath(""), url.Values{"resourceVersion": {"0"}})
 	e.expectCode(t, http.StatusOK, http.MethodGet, podPath("")+"?stale=true", nil)
 }
+
+// TestWatchBookmarkAPIVersion: a bookmark names the watched kind with its
+// own group/version, not always the core group's v1.
+func TestWatchBookmarkAPIVersion(t *testing.T) {
+	e := newTestEnv(t, withServerConfig(func(c *Config) { c.WatchBookmarkInterval = 50 * time.Millisecond }))
+	for _, tc := range []struct {
+		path, kind, apiVersion string
+	}{
+		{podPath(""), "Pod", "v1"},
+		{"/apis/coordination.k8s.io/v1/namespaces/default/leases", "Lease", "coordination.k8s.io/v1"},
+		{"/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", "rbac.authorization.k8s.io/v1"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			w := e.openWatch(t, tc.path, url.Values{"resourceVersion": {e.listRV(t)}, "allowWatchBookmarks": {"true"}})
+			ev := w.next(t)
+			if ev.Type != v1.Bookmark {
+				t.Fatalf("got %s %s, want BOOKMARK", ev.Type, ev.meta.Name)
+			}
+			var obj map[string]any
+			if err := json.Unmarshal(ev.Object, &obj); err != nil {
+				t.Fatal(err)
+			}
+			if obj["kind"] != tc.kind || obj["apiVersion"] != tc.apiVersion {
+				t.Fatalf("bookmark object %s, want kind %s apiVersion %s", ev.Object, tc.kind, tc.apiVersion)
+			}
+		})
+	}
+}

@@ -58,6 +58,10 @@ type Config struct {
 	Capacity v1.ResourceList
 	// RuntimeVersion is reported in the Node's nodeInfo.
 	RuntimeVersion string
+	// AgentVersion is the agent's semantic version (a gitVersion such as
+	// v0.7.0-3+e4d4994), reported as nodeInfo.kubeletVersion, the VERSION
+	// column of kubectl get nodes; "" reports v0.0.0-master+unknown.
+	AgentVersion string
 	// HeartbeatInterval is how often the node renews its Lease and checks
 	// whether its status changed (10 s, the kubelet's renew interval and
 	// nodeStatusUpdateFrequency).

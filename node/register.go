@@ -196,7 +196,7 @@ func (a *Agent) nodeStatus(prev *v1.NodeCondition) v1.NodeStatus {
 		DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: a.cfg.AgentPort}},
 		NodeInfo: v1.NodeSystemInfo{
 			KernelVersion: kernelVersion(), OperatingSystem: runtime.GOOS, Architecture: runtime.GOARCH,
-			ContainerRuntimeVersion: a.cfg.RuntimeVersion, KubeletVersion: "orch",
+			ContainerRuntimeVersion: a.cfg.RuntimeVersion, KubeletVersion: a.agentVersion(),
 		},
 	}
 	if a.cfg.NodeIP != "" {
@@ -259,4 +259,13 @@ func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// agentVersion is the nodeInfo.kubeletVersion the node reports: the agent's
+// semantic version, as a kubelet reports its own.
+func (a *Agent) agentVersion() string {
+	if a.cfg.AgentVersion == "" {
+		return "v0.0.0-master+unknown"
+	}
+	return a.cfg.AgentVersion
 }

@@ -34,6 +34,7 @@ import (
 	ctrd "orch.io/orch/node/containerd"
 	"orch.io/orch/node/crilog"
 	"orch.io/orch/pki"
+	orchversion "orch.io/orch/version"
 )
 
 type nodeFlags struct {
@@ -381,7 +382,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 			return n, nil
 		},
 		NodeIP: f.nodeIP, AgentPort: int32(port), AgentCertSHA256: srv.CertSHA256(),
-		RuntimeVersion: "containerd://" + rtVersion, HeartbeatInterval: f.heartbeat,
+		RuntimeVersion: "containerd://" + rtVersion, AgentVersion: orchversion.Parse(version).GitVersion, HeartbeatInterval: f.heartbeat,
 		LeaseDurationSeconds: int32(f.leaseDuration), NodeStatusReportFrequency: f.statusReport,
 		BackoffInitial: f.backoff, BackoffMax: f.backoffMax, ResyncInterval: f.resync,
 		ClusterDNS: f.clusterDNS, Logger: log, SeccompProfileRoot: f.seccompProfileRoot,

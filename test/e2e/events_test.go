@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,20 +13,6 @@ import (
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/test/harness"
 )
-
-// kubectlMust runs the suite's kubectl with kubeconfig and fails the test
-// when it fails.
-func kubectlMust(t *testing.T, kubeconfig string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bins.Kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("kubectl %v: %v\n%s%s", args, err, out.String(), errb.String())
-	}
-	return out.String()
-}
 
 // eventsOf lists the events about one object through the API, with the
 // field selector kubectl describe uses.
@@ -112,7 +96,6 @@ func TestEvents(t *testing.T) {
 		"--restart-backoff", "2s", "--restart-backoff-max", "10s",
 		"--event-qps", fmt.Sprint(nodeQPS), "--event-burst", fmt.Sprint(nodeBurst))
 	cl := c.Client()
-	kc := c.Kubeconfig()
 
 	// (1) A pod's life.
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "ev-web"}, Spec: v1.PodSpec{
@@ -134,20 +117,7 @@ func TestEvents(t *testing.T) {
 			}
 		}
 	}
-	out := kubectlMust(t, kc, "describe", "pod", "ev-web")
-	events := out[strings.Index(out, "Events:"):]
-	for _, want := range []string{"Scheduled", "default-scheduler", "Successfully assigned default/ev-web to node-1", "Created", "Started", "kubelet"} {
-		if !strings.Contains(events, want) {
-			t.Errorf("kubectl describe pod: no %q in its events:\n%s", want, events)
-		}
-	}
-	// (Columns need the server-side Table; the reasons are in the objects.)
-	if out := kubectlMust(t, kc, "get", "events", "-o", "jsonpath={.items[*].reason}"); !strings.Contains(out, "Started") {
-		t.Errorf("kubectl get events:\n%s", out)
-	}
-	if out := kubectlMust(t, kc, "events", "--for", "pod/ev-web"); !strings.Contains(out, "Started container c") {
-		t.Errorf("kubectl events --for pod/ev-web:\n%s", out)
-	}
+	// kubectl describe, get events and kubectl events show them: TestKubectlWalk.
 	if out, errOut, err := c.Orchctl("", "describe", "pod", "ev-web"); err != nil || !strings.Contains(out, "Successfully assigned default/ev-web to node-1") {
 		t.Errorf("orchctl describe pod: %v %s\n%s", err, errOut, out)
 	}
@@ -171,9 +141,6 @@ func TestEvents(t *testing.T) {
 		r := reasons(eventsOf(t, cl, "ReplicationController", "crash"))
 		return r["SuccessfulCreate"] > 0, fmt.Sprint(r)
 	})
-	if out := kubectlMust(t, kc, "describe", "rc", "crash"); !strings.Contains(out, "SuccessfulCreate") {
-		t.Errorf("kubectl describe rc shows no SuccessfulCreate:\n%s", out)
-	}
 	deadline := start.Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		api, leader := eventWrites(t, c)

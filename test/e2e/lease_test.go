@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -23,22 +21,6 @@ import (
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/test/harness"
 )
-
-// kubectlOut runs kubectl with the admin kubeconfig and returns its stdout.
-func kubectlOut(t *testing.T, kubeconfig string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(bins.Kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("kubectl %v: %v: %s", args, err, errb.String())
-	}
-	if errb.Len() > 0 {
-		return out.String(), fmt.Errorf("kubectl %v wrote to stderr: %s", args, errb.String())
-	}
-	return out.String(), nil
-}
 
 // clientGoFor is a client-go clientset of the admin on one master.
 func clientGoFor(t *testing.T, c *harness.Cluster, master int) *kubernetes.Clientset {
@@ -130,7 +112,7 @@ func TestLeaseLeaderElectionWithClientGo(t *testing.T) {
 		}
 		return nil
 	})
-	out, err := kubectlOut(t, c.Kubeconfig(), "get", "leases", "-n", "default")
+	out, err := adminKubectl(t, c).out(t, "get", "leases", "-n", "default")
 	if err != nil || !strings.Contains(out, "e2e-lock") {
 		t.Fatalf("kubectl get leases: %q, %v", out, err)
 	}
@@ -221,7 +203,7 @@ func TestNodeLeaseIsTheHeartbeat(t *testing.T) {
 			node.ResourceVersion, after.ResourceVersion, b1, b2)
 	}
 
-	out, err := kubectlOut(t, c.Kubeconfig(), "describe", "node", name)
+	out, err := adminKubectl(t, c).out(t, "describe", "node", name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,9 +334,9 @@ func TestEndpointSliceFollowsPods(t *testing.T) {
 	setStatus(pods[1].Name, "10.244.0.11", true)
 	want("both ready", "10.244.0.10 true", "10.244.0.11 true")
 
-	kc := c.Kubeconfig()
+	k := adminKubectl(t, c)
 	eventually(t, 20*time.Second, "kubectl describe svc shows the endpoints", func() error {
-		out, err := kubectlOut(t, kc, "describe", "svc", "web")
+		out, err := k.out(t, "describe", "svc", "web")
 		if err != nil {
 			return err
 		}
@@ -364,7 +346,7 @@ func TestEndpointSliceFollowsPods(t *testing.T) {
 		return nil
 	})
 
-	out, err := kubectlOut(t, kc, "get", "endpointslices", "-l", v1.LabelServiceName+"=web")
+	out, err := k.out(t, "get", "endpointslices", "-l", v1.LabelServiceName+"=web")
 	if err != nil || !strings.Contains(out, "web-") {
 		t.Fatalf("kubectl get endpointslices: %q, %v", out, err)
 	}
