@@ -7,7 +7,8 @@
 #   make run     start a one-machine cluster (orchd dev) in .run/dev with the examples (Ctrl-C stops it)
 #   make run-ha  start three masters on loopback in .run/ (no nodes)
 #   make chaos   the chaos suite: every fault, three seeds, one results table (~15 min)
-#   make bench   write throughput and failover figures beside etcd's, pod start latency
+#   make bench   write throughput and failover figures beside etcd's, pod start latency,
+#                exec and port-forward beside the same on the node (-only streaming)
 #                (BENCHFLAGS passes flags, e.g. BENCHFLAGS='-only pod-starts -pod-start-orchd A,B')
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m); `make test` runs their seed corpus
 #   make lint    gofmt and go vet

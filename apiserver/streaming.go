@@ -232,16 +232,17 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, req *reques
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	hw := hijackable{w}
 
 	upgrade := upgradeproxy.NewUpgradeAwareHandler(loc, transport, false, true, proxyResponder{target.node})
 	var h http.Handler = upgrade
+	var hw http.ResponseWriter = hijackable{w}
 	switch {
 	case req.sub != subPortForward && wsstream.IsWebSocketRequestWithStreamCloseProtocol(r):
 		h = streamproxy.NewStreamTranslatorHandler(loc, transport, 0, streamproxy.Options{
 			Stdin: exec.stdin, Stdout: exec.stdout, Stderr: exec.stderr, Tty: exec.tty})
 	case req.sub == subPortForward && wsstream.IsWebSocketRequestWithTunnelingProtocol(r):
 		h = streamproxy.NewTunnelingHandler(upgrade)
+		hw = tunnelHijackable{hijackable{w}}
 	}
 	h.ServeHTTP(hw, r)
 }

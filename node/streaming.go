@@ -137,6 +137,14 @@ func DialInNetNS(ctx context.Context, nsPath, addr string) (net.Conn, error) {
 	return r.c, r.err
 }
 
+// spliceBuffer is the size of the reads from the pod's side of a
+// port-forward: each becomes one SPDY data frame of 8 + spliceBuffer
+// bytes, so with it at 128 KiB - 8 a frame the agent server writes whole
+// (agentserver's frameConn) fills eight TLS records of 16 KiB to the
+// byte; io.Copy's 32 KiB made four times the frames, each ending in a
+// short record.
+const spliceBuffer = 128<<10 - 8
+
 // Splice copies between a and b both ways until one side ends or ctx
 // does; a half-close is passed on when the connection supports it.
 func Splice(ctx context.Context, a net.Conn, b io.ReadWriteCloser) error {
@@ -153,7 +161,9 @@ func Splice(ctx context.Context, a net.Conn, b io.ReadWriteCloser) error {
 	}()
 	go func() {
 		defer wg.Done()
-		_, err := io.Copy(b, a)
+		// The reader is hidden behind io.Reader so its WriteTo (a 32 KiB
+		// copy) does not replace the larger buffer.
+		_, err := io.CopyBuffer(b, struct{ io.Reader }{a}, make([]byte, spliceBuffer))
 		// The stream has no half-close: the forward ends with the pod side.
 		b.Close()
 		errc <- err

@@ -113,7 +113,7 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	upgradeDeadlines(w)
-	remotecommand.ServeExec(w, r, executor{s.cfg.Exec}, ns+"/"+name, uid, container, cmd, opts,
+	remotecommand.ServeExec(streamWriter(w, r), r, executor{s.cfg.Exec}, ns+"/"+name, uid, container, cmd, opts,
 		StreamIdleTimeout, StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 }
 
@@ -134,7 +134,7 @@ func (s *Server) serveAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	upgradeDeadlines(w)
-	remotecommand.ServeAttach(w, r, attacher{s.cfg.Attach}, ns+"/"+name, uid, container, opts,
+	remotecommand.ServeAttach(streamWriter(w, r), r, attacher{s.cfg.Attach}, ns+"/"+name, uid, container, opts,
 		StreamIdleTimeout, StreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 }
 
@@ -155,6 +155,6 @@ func (s *Server) servePortForward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	upgradeDeadlines(w)
-	portforward.ServePortForward(w, r, portForwarder{s.cfg.PortForward}, ns+"/"+name, uid, opts,
+	portforward.ServePortForward(streamWriter(w, r), r, portForwarder{s.cfg.PortForward}, ns+"/"+name, uid, opts,
 		StreamIdleTimeout, StreamCreationTimeout, portforward.SupportedProtocols)
 }

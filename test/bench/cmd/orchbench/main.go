@@ -5,7 +5,9 @@
 // a leader kill and after a graceful leadership transfer (median of 5), and
 // the masters' memory holding 10,000 pods, the service proxy's sync times,
 // and pod start latency on one real node, optionally of several builds of
-// orchd side by side (-only pod-starts runs that section alone).
+// orchd side by side (-only pod-starts runs that section alone), and exec
+// and port-forward through orch beside the same on the node (-only
+// streaming; see streaming.go).
 package main
 
 import (
@@ -59,6 +61,10 @@ type options struct {
 	podStartOrchd    string
 	podStartMasters  int
 	heartbeatNodes   int
+	streamExecs      int
+	streamForwards   int
+	streamMasters    int
+	streamOrchd      string
 }
 
 func run() error {
@@ -77,14 +83,28 @@ func run() error {
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
-	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts"`)
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats" or "streaming"`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
 	flag.IntVar(&o.heartbeatNodes, "heartbeat-nodes", 1000, "simulated nodes for the heartbeat figure: raft entries/s at rest with status posts vs lease renewals (0 skips it; see heartbeats.go)")
+	flag.IntVar(&o.streamExecs, "stream-execs", 20, "exec round trips to time per way in the streaming section (0 skips the section; see streaming.go)")
+	flag.IntVar(&o.streamForwards, "stream-forwards", 5, "256 MiB port-forward transfers to time per way in the streaming section")
+	flag.IntVar(&o.streamMasters, "stream-masters", 1, "masters of each streaming cluster")
+	flag.StringVar(&o.streamOrchd, "stream-orchd", "", "comma-separated orchd binaries compared, alternately in one run, in the streaming section; the first is the anchor (default: this tree's build)")
 	flag.Parse()
-	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts" and "heartbeats"`, o.only)
+	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats" and "streaming"`, o.only)
+	}
+	if o.only == "streaming" && o.streamExecs == 0 {
+		return errors.New("-only streaming with -stream-execs 0: nothing to measure")
+	}
+	if o.streamExecs < 0 || o.streamForwards < 1 || o.streamMasters < 1 {
+		return fmt.Errorf("-stream-execs %d, -stream-forwards %d, -stream-masters %d: want at least 0, 1 and 1", o.streamExecs, o.streamForwards, o.streamMasters)
+	}
+	streamBuilds, err := absPaths(o.streamOrchd)
+	if err != nil {
+		return fmt.Errorf("-stream-orchd: %w", err)
 	}
 	if o.only == "heartbeats" && o.heartbeatNodes == 0 {
 		return errors.New("-only heartbeats with -heartbeat-nodes 0: nothing to measure")
@@ -105,7 +125,8 @@ func run() error {
 			podStartBuilds = append(podStartBuilds, abs)
 		}
 	}
-	schedCIDR, err := schedClusterCIDR(o.schedNodes)
+	var schedCIDR string
+	schedCIDR, err = schedClusterCIDR(o.schedNodes)
 	if err != nil {
 		return err
 	}
@@ -126,6 +147,12 @@ func run() error {
 	}
 	if o.only == "pod-starts" {
 		return podStartSection(ctx, t, o, podStartBuilds)
+	}
+	if len(streamBuilds) == 0 {
+		streamBuilds = []string{bins.Orchd}
+	}
+	if o.only == "streaming" {
+		return streamingSection(ctx, t, o, bins.Kubectl, streamBuilds)
 	}
 	if o.only == "heartbeats" {
 		line, err := heartbeatSection(ctx, t, bins, o)
@@ -248,9 +275,30 @@ func run() error {
 		}
 	}
 	if o.podStarts > 0 {
-		return podStartSection(ctx, t, o, podStartBuilds)
+		if err := podStartSection(ctx, t, o, podStartBuilds); err != nil {
+			return err
+		}
+	}
+	if o.streamExecs > 0 {
+		return streamingSection(ctx, t, o, bins.Kubectl, streamBuilds)
 	}
 	return nil
+}
+
+// absPaths splits a comma-separated list of paths and makes each absolute.
+func absPaths(list string) ([]string, error) {
+	var out []string
+	if list == "" {
+		return nil, nil
+	}
+	for _, p := range strings.Split(list, ",") {
+		abs, err := filepath.Abs(strings.TrimSpace(p))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, abs)
+	}
+	return out, nil
 }
 
 // proxySection is the service proxy figure (bench.ProxyBench; also
