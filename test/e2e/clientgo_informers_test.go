@@ -263,8 +263,16 @@ func TestClientGoInformersExactlyOnce(t *testing.T) {
 	if err := check.CheckRVs(all); err != nil {
 		t.Errorf("resourceVersions of the writes: %v", err)
 	}
+	unknown := 0
+	for _, op := range all {
+		if op.Outcome != check.OK {
+			unknown++
+		}
+	}
+	t.Logf("writer: %d requests, %d not acknowledged (retried)", len(all), unknown)
 	for _, k := range kinds {
 		start, events, problems := k.log.snapshot()
+		t.Logf("%s informer: initial list at %d, %d events after it", k.gvr.Resource, start, len(events))
 		for _, p := range problems {
 			t.Errorf("%s informer: %s", k.gvr.Resource, p)
 		}
