@@ -223,6 +223,10 @@ func TestClientGoInformersExactlyOnce(t *testing.T) {
 		t.Fatalf("leadership moved from master %d to %d before the failover", leader, l)
 	}
 	c.Kill(leader)
+	// A create sent at once is made while no leader is elected: the
+	// clients' master holds it until there is one (a failed or cut request
+	// would be recorded Unknown and retried).
+	recCreate(t, &podOps, pods, plainPod("cgi-p4"))
 	recUpdate(t, &rcOps, rcs, "default", "cgi-rc", scale(3))
 	recUpdate(t, &svcOps, svcs, "default", "cgi-svc", func(s *corev1.Service) { setLabel("b")(s) })
 	recDelete(t, &podOps, pods, "default", "cgi-p0")
@@ -241,6 +245,7 @@ func TestClientGoInformersExactlyOnce(t *testing.T) {
 	recDelete(t, &svcOps, svcs, "default", "cgi-svc")
 	recDelete(t, &podOps, pods, "default", "cgi-p1")
 	recDelete(t, &podOps, pods, "default", "cgi-p3")
+	recDelete(t, &podOps, pods, "default", "cgi-p4")
 
 	// Each informer's cache comes to equal a fresh (linearizable) list.
 	for _, k := range kinds {
