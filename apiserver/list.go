@@ -81,6 +81,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 		writeError(w, err)
 		return
 	}
+	if err := checkListSendInitialEvents(r.URL.Query()); err != nil {
+		writeError(w, err)
+		return
+	}
 	tab, err := tableFor(r, req)
 	if err != nil {
 		writeError(w, err)

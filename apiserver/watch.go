@@ -16,7 +16,10 @@ import (
 )
 
 // serveWatch streams changes as newline-delimited WatchEvents. A
-// resourceVersion of "" or "0" first sends every current object as ADDED.
+// resourceVersion of "" or "0" first sends every current object as ADDED;
+// so does sendInitialEvents=true (a watch list, which client-go's
+// reflectors use), followed, with allowWatchBookmarks, by a BOOKMARK
+// annotated k8s.io/initial-events-end at the state's resourceVersion.
 // Events are strictly after the resourceVersion and in order; several may
 // share one resourceVersion when one entry changed several objects, and the
 // server writes all events of one index before flushing.
@@ -47,35 +50,25 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	}
 	bookmarks := flag(q, "allowWatchBookmarks")
 	rvParam := q.Get("resourceVersion")
-	if q.Get("resourceVersionMatch") != "" {
-		writeError(w, v1.NewBadRequest("resourceVersionMatch is not allowed for watch"))
+	start, err := parseWatchStart(q)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 
 	var store *fsm.Store
 	var initial []*fsm.Record
 	var from uint64
-	if rvParam == "" || rvParam == "0" {
-		if rvParam == "" {
-			// The linearizable start is bounded like any read: without a
-			// leader it fails with 503 instead of hanging.
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-			store, err = s.read(r.WithContext(ctx))
-			cancel()
-		} else {
-			store = s.backend.Store()
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		res, err := store.List(req.resource.Name, opts)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		initial, from = res.Items, res.Index
-	} else {
+	switch rvParam {
+	case "":
+		// The linearizable start is bounded like any read: without a
+		// leader it fails with 503 instead of hanging.
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		store, err = s.read(r.WithContext(ctx))
+		cancel()
+	case "0":
+		store = s.backend.Store()
+	default:
 		if from, err = parseResourceVersion(rvParam); err != nil {
 			writeError(w, err)
 			return
@@ -85,9 +78,22 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		store, err = s.atLeast(ctx, from)
 		cancel()
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if start.initial || rvParam == "" || rvParam == "0" {
+		// The initial state (or, without initial events, the position a
+		// watch from "now" starts at) is one consistent read of the store.
+		res, err := store.List(req.resource.Name, opts)
 		if err != nil {
 			writeError(w, err)
 			return
+		}
+		from = res.Index
+		if start.initial {
+			initial = res.Items
 		}
 	}
 	feed := store.Feed()
@@ -105,6 +111,11 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 	var buf bytes.Buffer
 	for _, rec := range initial {
 		if err := enc.event(&buf, v1.Added, rec); err != nil {
+			return
+		}
+	}
+	if start.endBookmark {
+		if err := enc.bookmark(&buf, from, true); err != nil {
 			return
 		}
 	}
@@ -192,7 +203,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 			return
 		case <-bookmarkC:
 			buf.Reset()
-			if err := enc.bookmark(&buf, last); err != nil {
+			if err := enc.bookmark(&buf, last, false); err != nil {
 				return
 			}
 			if _, err := w.Write(buf.Bytes()); err != nil {
@@ -213,7 +224,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 type eventEncoder struct {
 	tab        *tabler
 	kind       string
-	apiVersion string // the watched kind's group/version ("v1" for the core group)
+	apiVersion string // the watched kind's group/version, for bookmarks
 	headers    bool   // column definitions were sent
 }
 
@@ -232,14 +243,21 @@ func (e *eventEncoder) event(buf *bytes.Buffer, typ string, rec *fsm.Record) err
 	return nil
 }
 
-// bookmark appends a BOOKMARK at rv: an object of the watched kind with
-// only its resourceVersion, or a Table without rows.
-func (e *eventEncoder) bookmark(buf *bytes.Buffer, rv uint64) error {
+// bookmark appends a BOOKMARK at rv: an object of the watched kind (with
+// its group's apiVersion) with only its resourceVersion, or a Table
+// without rows. end marks the end of a watch list's initial events with
+// the k8s.io/initial-events-end annotation.
+func (e *eventEncoder) bookmark(buf *bytes.Buffer, rv uint64, end bool) error {
 	if e.tab == nil {
-		fmt.Fprintf(buf, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"}}}`+"\n", e.kind, e.apiVersion, rv)
+		ann := ""
+		if end {
+			ann = fmt.Sprintf(`,"annotations":{%q:"true"}`, initialEventsEnd)
+		}
+		fmt.Fprintf(buf, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"%s}}}`+"\n", e.kind, e.apiVersion, rv, ann)
 		return nil
 	}
-	b, err := e.tab.table(nil, metav1.ListMeta{ResourceVersion: strconv.FormatUint(rv, 10)}, false)
+	lm := metav1.ListMeta{ResourceVersion: strconv.FormatUint(rv, 10)}
+	b, err := e.tab.table(nil, lm, false)
 	if err != nil {
 		return err
 	}
