@@ -71,6 +71,11 @@ func DefaultPodSpec(s *PodSpec) {
 	}
 	defaultContainers(s.InitContainers)
 	defaultContainers(s.Containers)
+	for i := range s.EphemeralContainers {
+		c := []Container{Container(s.EphemeralContainers[i].EphemeralContainerCommon)}
+		defaultContainers(c)
+		s.EphemeralContainers[i].EphemeralContainerCommon = EphemeralContainerCommon(c[0])
+	}
 }
 
 func defaultContainers(cs []Container) {
