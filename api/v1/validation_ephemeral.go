@@ -16,11 +16,12 @@ const ephemeralForbidden = "cannot be set for an Ephemeral Container"
 // whose name is unique among all the pod's containers; ports, probes,
 // resources and subPath mounts are forbidden; targetContainerName names a
 // container or init container of the pod. names holds the names of the
-// other containers. It also refuses shareProcessNamespace with hostPID.
-func validateEphemeralContainers(s *PodSpec, p *field.Path, vols, names map[string]bool) field.ErrorList {
+// other containers; specPath is the pod spec's. It also refuses shareProcessNamespace with hostPID.
+func validateEphemeralContainers(s *PodSpec, specPath *field.Path, vols, names map[string]bool) field.ErrorList {
 	var errs field.ErrorList
+	p := specPath.Child("ephemeralContainers")
 	if s.ShareProcessNamespace != nil && *s.ShareProcessNamespace && s.HostPID {
-		errs = append(errs, field.Invalid(p.Root().Child("spec", "shareProcessNamespace"), true,
+		errs = append(errs, field.Invalid(specPath.Child("shareProcessNamespace"), true,
 			"ShareProcessNamespace and HostPID cannot both be enabled"))
 	}
 	if len(s.EphemeralContainers) == 0 {

@@ -243,5 +243,9 @@ func validateRCTemplateSpec(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds,
 			"activeDeadlineSeconds in ReplicationController is not Supported"))
 	}
+	if len(s.EphemeralContainers) > 0 {
+		// Kubernetes' ValidatePodTemplateSpec.
+		errs = append(errs, field.Forbidden(p.Child("ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
 	return errs
 }
