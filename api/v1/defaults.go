@@ -66,6 +66,11 @@ func DefaultPodSpec(s *PodSpec) {
 	if s.SchedulerName == "" {
 		s.SchedulerName = DefaultSchedulerName
 	}
+	if s.SecurityContext == nil {
+		// As Kubernetes, whose pods always have one ({} at least):
+		// clients such as kubectl debug read it without a nil check.
+		s.SecurityContext = &PodSecurityContext{}
+	}
 	for i := range s.Volumes {
 		defaultVolume(&s.Volumes[i])
 	}

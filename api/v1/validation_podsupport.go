@@ -223,6 +223,9 @@ func validatePodSpecUpdate(s, old *PodSpec, p *field.Path) field.ErrorList {
 	a, b := *s, *old
 	for _, x := range []*PodSpec{&a, &b} {
 		x.Containers, x.InitContainers, x.Volumes, x.ActiveDeadlineSeconds, x.Tolerations, x.NodeName = nil, nil, nil, nil, nil, ""
+		if x.SecurityContext == nil {
+			x.SecurityContext = &PodSecurityContext{} // stored before it was defaulted
+		}
 	}
 	if !JSONEqual(a, b) {
 		errs = append(errs, field.Forbidden(p, "pod updates may not change fields other than `spec.containers[*].image`, "+
