@@ -70,7 +70,9 @@ func TestEphemeralContainersSubresource(t *testing.T) {
 			body: func(*v1.Pod) any { return `{"spec":{"ephemeralContainers":[{"name":"debugger-1","$patch":"delete"}]}}` },
 			opts: []reqOpt{smp}, code: 422, msg: `existing ephemeral containers \"debugger-1\" may not be removed`},
 		{name: "change through the subresource", method: http.MethodPatch, path: sub,
-			body: func(*v1.Pod) any { return `{"spec":{"ephemeralContainers":[{"name":"debugger-1","image":"alpine:3"}]}}` },
+			body: func(*v1.Pod) any {
+				return `{"spec":{"ephemeralContainers":[{"name":"debugger-1","image":"alpine:3"}]}}`
+			},
 			opts: []reqOpt{smp}, code: 422, msg: `existing ephemeral containers \"debugger-1\" may not be changed`},
 		{name: "ports", method: http.MethodPatch, path: sub,
 			body: func(*v1.Pod) any {
