@@ -145,6 +145,7 @@ var coreSubresources = map[string][]apiResource{
 	"replicationcontrollers": {{Name: "replicationcontrollers/scale", Namespaced: true, Kind: "Scale", Group: "autoscaling", Version: "v1", Verbs: []string{"get", "patch", "update"}}},
 	"pods": {
 		{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
+		{Name: "pods/ephemeralcontainers", Namespaced: true, Kind: "Pod", Verbs: []string{"get", "patch", "update"}},
 		{Name: "pods/eviction", Namespaced: true, Kind: "Eviction", Group: v1.PolicyGroup, Version: "v1", Verbs: []string{"create"}},
 		{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
 		{Name: "pods/exec", Namespaced: true, Kind: "PodExecOptions", Verbs: []string{"create", "get"}},

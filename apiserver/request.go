@@ -121,7 +121,7 @@ func validSub(r v1.Resource, sub string) bool {
 		return r.HasStatus
 	case "scale":
 		return r.Name == "replicationcontrollers"
-	case "binding", subEviction:
+	case "binding", subEviction, subEphemeral:
 		return r.Name == "pods"
 	case subLog, subExec, subAttach, subPortForward:
 		return r.Name == "pods"

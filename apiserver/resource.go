@@ -325,6 +325,9 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 		return nil, v1.NewConflict(req.resource.Name, req.name,
 			"the object has been modified; please apply your changes to the latest version and try again")
 	}
+	if req.sub == subEphemeral {
+		return s.updateEphemeralContainers(ctx, req, obj, old)
+	}
 	if csr, ok := obj.(*v1.CertificateSigningRequest); ok {
 		if req.sub != "" {
 			return s.updateCSRStatus(ctx, req, csr, old)

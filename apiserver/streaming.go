@@ -153,6 +153,9 @@ func (s *Server) streamTarget(r *http.Request, req *request, container string, n
 		for _, c := range pod.Spec.InitContainers {
 			found = found || c.Name == container
 		}
+		for _, c := range pod.Spec.EphemeralContainers {
+			found = found || c.Name == container
+		}
 		if !found {
 			return agentTarget{}, "", v1.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, pod.Name))
 		}

@@ -51,6 +51,8 @@ func applyFuncFor(t CommandType) (applyFunc, bool) {
 		return applyCreateNode, true
 	case CreateServiceCommand:
 		return applyCreateService, true
+	case UpdateEphemeralContainersCommand:
+		return applyUpdateEphemeralContainers, true
 	}
 	return nil, false
 }
@@ -301,6 +303,9 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 		}
 	case *v1.Pod:
 		op := old.(*v1.Pod)
+		// Ephemeral containers change through their own command only; the
+		// API refused a change, so a differing list is a race: keep the stored one.
+		o.Spec.EphemeralContainers = op.Spec.EphemeralContainers
 		if o.Spec.NodeName == "" {
 			o.Spec.NodeName = op.Spec.NodeName
 		}

@@ -29,6 +29,9 @@ const (
 	BatchCommand         CommandType = 8
 	CreateNodeCommand    CommandType = 9
 	CreateServiceCommand CommandType = 10
+	// UpdateEphemeralContainersCommand sets a pod's
+	// spec.ephemeralContainers (the pods/ephemeralcontainers subresource).
+	UpdateEphemeralContainersCommand CommandType = 11
 )
 
 // CreateRequest creates an object. uid, creationTimestamp and the final name

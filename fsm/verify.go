@@ -39,7 +39,7 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 			return badCommand("the create names no object")
 		}
 		return verifyObject(req.Resource, req.Object)
-	case UpdateCommand, UpdateStatusCommand:
+	case UpdateCommand, UpdateStatusCommand, UpdateEphemeralContainersCommand:
 		f, raw, ok := splitFrame(body, 1)
 		if !ok {
 			return badCommand("no resource frame")

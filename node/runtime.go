@@ -107,6 +107,10 @@ type ContainerSpec struct {
 	// its own, as the CRI does for Kubernetes' hostNetwork, hostPID and
 	// hostIPC. HostNetwork takes no Hostname (the node's is kept).
 	HostNetwork, HostPID, HostIPC bool
+	// PIDNS is a PID namespace file (/proc/PID/ns/pid) the container
+	// joins: its target's for an ephemeral container, the pod's first
+	// container's with shareProcessNamespace. Empty: a namespace of its own.
+	PIDNS string
 
 	Mounts    []Mount
 	Resources Resources

@@ -90,6 +90,7 @@ func (w *podWorker) podStatus(pod *v1.Pod) v1.PodStatus {
 		}
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
+	st.EphemeralContainerStatuses = w.ephemeralStatuses(pod)
 	total := len(pod.Spec.Containers)
 	switch {
 	case w.terminal != nil:

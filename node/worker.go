@@ -344,6 +344,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 			c := &pod.Spec.Containers[i]
 			wantSoon(w.syncContainer(ctx, pod, c, w.state(c.Name), pod.Spec.RestartPolicy))
 		}
+		wantSoon(w.syncEphemeral(ctx, pod))
 	}
 	w.a.status.set(pod, w.podStatus(pod))
 	return again
@@ -492,6 +493,9 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	spec, err := w.containerSpec(pod, c, attempt)
 	if err == nil {
 		err = verifyRunAsNonRoot(pod, c, img.User)
+	}
+	if err == nil {
+		spec.PIDNS, err = w.pidNamespace(ctx, pod, c.Name)
 	}
 	if err != nil {
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)

@@ -66,11 +66,21 @@ func DefaultPodSpec(s *PodSpec) {
 	if s.SchedulerName == "" {
 		s.SchedulerName = DefaultSchedulerName
 	}
+	if s.SecurityContext == nil {
+		// As Kubernetes, whose pods always have one ({} at least):
+		// clients such as kubectl debug read it without a nil check.
+		s.SecurityContext = &PodSecurityContext{}
+	}
 	for i := range s.Volumes {
 		defaultVolume(&s.Volumes[i])
 	}
 	defaultContainers(s.InitContainers)
 	defaultContainers(s.Containers)
+	for i := range s.EphemeralContainers {
+		c := []Container{Container(s.EphemeralContainers[i].EphemeralContainerCommon)}
+		defaultContainers(c)
+		s.EphemeralContainers[i].EphemeralContainerCommon = EphemeralContainerCommon(c[0])
+	}
 }
 
 func defaultContainers(cs []Container) {

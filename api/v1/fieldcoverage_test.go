@@ -233,17 +233,27 @@ var podFieldUse = map[string]struct {
 	"spec.priorityClassName":                                  {by: refused},
 	"spec.enableServiceLinks":                                 {by: refused},
 	"spec.imagePullSecrets[*]":                                {by: refused},
+	"spec.shareProcessNamespace":                              {by: byNode},
+	"spec.ephemeralContainers[*]":                             {by: byNode},
+	"spec.ephemeralContainers[*].targetContainerName":         {by: byNode},
+	"spec.ephemeralContainers[*].ports[*]":                    {by: refused},
+	"spec.ephemeralContainers[*].*Probe":                      {by: refused},
+	"spec.ephemeralContainers[*].resources":                   {by: children},
+	"spec.ephemeralContainers[*].resources.limits":            {by: refused, want: "spec.ephemeralContainers[*].resources"},
+	"spec.ephemeralContainers[*].resources.requests":          {by: refused, want: "spec.ephemeralContainers[*].resources"},
 }
 
-// lookupUse finds a path's entry: exact, else with init containers read as
-// containers and any probe as "*Probe".
+// lookupUse finds a path's entry: exact, else with init and ephemeral
+// containers read as containers and any probe as "*Probe".
 func lookupUse(path string) (string, bool) {
 	probe := regexp.MustCompile(`\.(liveness|readiness|startup)Probe`)
+	asContainer := strings.Replace(strings.Replace(path, "spec.initContainers[*]", "spec.containers[*]", 1),
+		"spec.ephemeralContainers[*]", "spec.containers[*]", 1)
 	for _, p := range []string{
 		path,
 		probe.ReplaceAllString(path, ".*Probe"),
-		strings.Replace(path, "spec.initContainers[*]", "spec.containers[*]", 1),
-		probe.ReplaceAllString(strings.Replace(path, "spec.initContainers[*]", "spec.containers[*]", 1), ".*Probe"),
+		asContainer,
+		probe.ReplaceAllString(asContainer, ".*Probe"),
 	} {
 		if _, ok := podFieldUse[p]; ok {
 			return p, true
@@ -422,6 +432,15 @@ func setLeaf(v reflect.Value) error {
 	case reflect.Struct:
 		// a struct refused as a whole (an init container's probe): set
 		// is enough
+	case reflect.Map:
+		// one entry whose key is set as a leaf (a resource list: x-unsupported: 0)
+		m := reflect.MakeMap(v.Type())
+		k := reflect.New(v.Type().Key()).Elem()
+		if err := setLeaf(k); err != nil {
+			return err
+		}
+		m.SetMapIndex(k, reflect.Zero(v.Type().Elem()))
+		v.Set(m)
 	default:
 		return fmt.Errorf("cannot set a %s", v.Type())
 	}

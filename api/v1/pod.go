@@ -65,6 +65,28 @@ type PodSpec struct {
 	PriorityClassName             string              `json:"priorityClassName,omitempty"`
 	EnableServiceLinks            *bool               `json:"enableServiceLinks,omitempty"`
 	ImagePullSecrets              []LocalObjectRef    `json:"imagePullSecrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	// ShareProcessNamespace puts all the pod's containers in one PID
+	// namespace: each sees the others' processes. The pod's first
+	// container is PID 1 of that namespace. Cannot be set with hostPID.
+	ShareProcessNamespace *bool `json:"shareProcessNamespace,omitempty"`
+	// EphemeralContainers run in the running pod for debugging (kubectl
+	// debug). They are added through the pods/ephemeralcontainers
+	// subresource only, never changed or removed, and never restarted.
+	EphemeralContainers []EphemeralContainer `json:"ephemeralContainers,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+}
+
+// EphemeralContainerCommon holds a container's fields as an ephemeral
+// container has them; ports, probes and resources are refused.
+type EphemeralContainerCommon Container
+
+// EphemeralContainer is a temporary container added to a running pod for
+// debugging. The node starts it once and never restarts it.
+type EphemeralContainer struct {
+	EphemeralContainerCommon `json:",inline"`
+	// TargetContainerName names a container of the pod whose PID namespace
+	// the ephemeral container joins (it sees that container's processes).
+	// Empty: the ephemeral container has the pod's (or its own) PID namespace.
+	TargetContainerName string `json:"targetContainerName,omitempty"`
 }
 
 // LocalObjectRef names an object in the same namespace.
@@ -287,6 +309,9 @@ type PodStatus struct {
 	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
 	QOSClass              string            `json:"qosClass,omitempty"`
+	// EphemeralContainerStatuses has one entry per ephemeral container
+	// the node has seen, in spec order.
+	EphemeralContainerStatuses []ContainerStatus `json:"ephemeralContainerStatuses,omitempty"`
 }
 
 // PodIP is one address of a pod.

@@ -30,7 +30,7 @@ func validatePodStatus(s *PodStatus) field.ErrorList {
 	for _, l := range []struct {
 		name string
 		list []ContainerStatus
-	}{{"initContainerStatuses", s.InitContainerStatuses}, {"containerStatuses", s.ContainerStatuses}} {
+	}{{"initContainerStatuses", s.InitContainerStatuses}, {"containerStatuses", s.ContainerStatuses}, {"ephemeralContainerStatuses", s.EphemeralContainerStatuses}} {
 		for i, c := range l.list {
 			if c.RestartCount < 0 {
 				errs = append(errs, field.Invalid(st.Child(l.name).Index(i).Child("restartCount"), c.RestartCount, "must be greater than or equal to 0"))

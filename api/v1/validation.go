@@ -199,6 +199,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	names := map[string]bool{}
 	errs = append(errs, validateContainers(s.InitContainers, p.Child("initContainers"), vols, names)...)
 	errs = append(errs, validateContainers(s.Containers, p.Child("containers"), vols, names)...)
+	errs = append(errs, validateEphemeralContainers(s, p, vols, names)...)
 	errs = append(errs, validatePodSpecSupport(s, p)...)
 	switch s.RestartPolicy {
 	case RestartAlways, RestartOnFailure, RestartNever:

@@ -223,6 +223,9 @@ func validatePodSpecUpdate(s, old *PodSpec, p *field.Path) field.ErrorList {
 	a, b := *s, *old
 	for _, x := range []*PodSpec{&a, &b} {
 		x.Containers, x.InitContainers, x.Volumes, x.ActiveDeadlineSeconds, x.Tolerations, x.NodeName = nil, nil, nil, nil, nil, ""
+		if x.SecurityContext == nil {
+			x.SecurityContext = &PodSecurityContext{} // stored before it was defaulted
+		}
 	}
 	if !JSONEqual(a, b) {
 		errs = append(errs, field.Forbidden(p, "pod updates may not change fields other than `spec.containers[*].image`, "+
@@ -242,6 +245,10 @@ func validateRCTemplateSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	if s.ActiveDeadlineSeconds != nil {
 		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds,
 			"activeDeadlineSeconds in ReplicationController is not Supported"))
+	}
+	if len(s.EphemeralContainers) > 0 {
+		// Kubernetes' ValidatePodTemplateSpec.
+		errs = append(errs, field.Forbidden(p.Child("ephemeralContainers"), "ephemeral containers not allowed in pod template"))
 	}
 	return errs
 }

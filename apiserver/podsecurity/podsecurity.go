@@ -299,7 +299,8 @@ var errUnsupported = errors.New("podsecurity: unsupported object")
 
 // imagesChanged reports whether an update of a pod adds or removes a
 // container or changes an image: the only pod updates Pod Security checks
-// (orch's pods have no ephemeral containers). Objects that are not pods
+// (a pod update cannot change its ephemeral containers: they change
+// through the ephemeralcontainers subresource, which is always checked). Objects that are not pods
 // count as changed, so the library decides.
 func imagesChanged(obj, old v1.Object) bool {
 	p, ok1 := obj.(*v1.Pod)

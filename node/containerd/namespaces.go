@@ -22,7 +22,7 @@ func namespaceOpts(spec *node.ContainerSpec) []oci.SpecOpts {
 		{specs.NetworkNamespace, spec.NetNS, spec.HostNetwork},
 		{specs.UTSNamespace, spec.UTSNS, spec.HostNetwork},
 		{specs.IPCNamespace, spec.IPCNS, spec.HostIPC},
-		{specs.PIDNamespace, "", spec.HostPID},
+		{specs.PIDNamespace, spec.PIDNS, spec.HostPID},
 	} {
 		switch {
 		case ns.host:
