@@ -76,7 +76,7 @@ func TestKubectlDebug(t *testing.T) {
 		}
 
 		// -i: kubectl waits for the container and attaches to its stdin.
-		out, errOut, code := kubectlRun(t, kc, "ps\nexit\n", "debug", "-i", "target", "--image=busybox:1.35", "--target=app",
+		out, errOut, code := newKubectl(t, kc).run(t, "ps\nexit\n", "debug", "-i", "target", "--image=busybox:1.35", "--target=app",
 			"--profile=baseline", "-c", "debugger-sh", "--", "sh")
 		if code != 0 || !strings.Contains(out, "sleep 100001") {
 			t.Fatalf("kubectl debug -i: code %d\n%s%s", code, out, errOut)
@@ -118,7 +118,7 @@ func TestKubectlDebug(t *testing.T) {
 		}
 		allowPrivilegedPods(t, cl, "node-debug")
 		// The shell reads a line first, so kubectl is attached before cat writes.
-		out, errOut, code := kubectlRun(t, kc, "go\n", "debug", "-n", "node-debug", "-i", "node/node-1", "--image=busybox:1.35",
+		out, errOut, code := newKubectl(t, kc).run(t, "go\n", "debug", "-n", "node-debug", "-i", "node/node-1", "--image=busybox:1.35",
 			"--", "sh", "-c", "read x; cat /host"+file)
 		if code != 0 || !strings.Contains(out, token) {
 			t.Fatalf("kubectl debug node -i: code %d\n%s%s", code, out, errOut)
