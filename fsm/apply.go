@@ -249,6 +249,10 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 	if status {
 		next = shallowCopy(old.Object())
 		v1.CopyStatus(next, obj)
+		if mf := m.ManagedFields; mf != nil {
+			// The API server tracked the status writer's fields.
+			next.GetObjectMeta().ManagedFields = mf
+		}
 		if ns, ok := next.(*v1.Namespace); ok {
 			// The phase is the FSM's: Terminating starts with a delete and
 			// ends with the namespace's removal.
