@@ -95,11 +95,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
-	sub := ""
-	if req.sub == "status" {
-		sub = "status"
-	}
-	fm, err := s.fields.get(gvkOf(req.resource), sub)
+	fm, err := s.fields.get(gvkOf(req.resource), trackedSub(req))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -211,4 +207,81 @@ func applyError(err error) error {
 		return v1.NewBadRequest(err.Error())
 	}
 	return fmt.Errorf("server-side apply: %w", err)
+}
+
+// serveApplyScale applies an autoscaling/v1 Scale to a replication
+// controller's scale subresource. As Kubernetes' scale handler maps a
+// Scale's fields to its parent's, the applied spec.replicas is applied to
+// the controller's .spec.replicas by the manager with subresource
+// "scale", so conflicts name .spec.replicas and its other owners.
+func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *request) {
+	q := r.URL.Query()
+	raw, err := s.readBody(w, r, applyPatchType)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	patch, err := decodeApplyPatch(raw, s.cfg.MaxJSONDepth)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if patch.GetAPIVersion() != "autoscaling/v1" || patch.GetKind() != "Scale" {
+		writeError(w, v1.NewBadRequest(fmt.Sprintf("the applied configuration is %q %q, not autoscaling/v1 Scale", patch.GetAPIVersion(), patch.GetKind())))
+		return
+	}
+	if n := patch.GetName(); n != "" && n != req.name {
+		writeError(w, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", n, req.name)))
+		return
+	}
+	for k := range patch.Object {
+		if k != "apiVersion" && k != "kind" && k != "metadata" && k != "spec" {
+			writeError(w, v1.NewBadRequest(fmt.Sprintf("a Scale is applied with its spec.replicas only, not %s", k)))
+			return
+		}
+	}
+	parent := emptyOf(req.resource)
+	parent.SetName(req.name)
+	parent.SetNamespace(req.namespace)
+	if spec, ok := patch.Object["spec"]; ok {
+		m, ok := spec.(map[string]any)
+		if !ok || len(m) > 1 || (len(m) == 1 && m["replicas"] == nil) {
+			writeError(w, v1.NewBadRequest("a Scale is applied with its spec.replicas only"))
+			return
+		}
+		if n, ok := m["replicas"]; ok {
+			parent.Object["spec"] = map[string]any{"replicas": n}
+		}
+	}
+	fm, err := s.fields.get(gvkOf(req.resource), "scale")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	manager, force := q.Get("fieldManager"), flag(q, "force")
+	rc, err := s.commitScale(r.Context(), req, patch.GetResourceVersion(), func(next, old *v1.ReplicationController) error {
+		live, err := toUnstructured(old)
+		if err != nil {
+			return err
+		}
+		out, err := fm.Apply(live, parent.DeepCopy(), manager, force)
+		if err != nil {
+			return applyError(err)
+		}
+		b, err := json.Marshal(out.(*unstructured.Unstructured).Object)
+		if err != nil {
+			return fmt.Errorf("encode the applied object: %w", err)
+		}
+		var got v1.ReplicationController
+		if err := json.Unmarshal(b, &got); err != nil {
+			return v1.NewBadRequest(fmt.Sprintf("the applied Scale: %v", err))
+		}
+		next.Spec.Replicas, next.ManagedFields = got.Spec.Replicas, got.ManagedFields
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, scaleOf(rc))
 }

@@ -231,3 +231,60 @@ func TestManagedFieldsOnWrites(t *testing.T) {
 		t.Fatalf("managedFields after reset %v", managers(rc.ObjectMeta))
 	}
 }
+
+func TestScaleManagedFields(t *testing.T) {
+	e := newTestEnv(t)
+	e.expectCode(t, http.StatusCreated, http.MethodPatch, rcsPath+"/web?fieldManager=a", applyRC(2, "one"), applyCT)
+	scale := rcsPath + "/web/scale"
+	getRC := func(t *testing.T) v1.ReplicationController {
+		t.Helper()
+		return decode[v1.ReplicationController](t, e.expectCode(t, http.StatusOK, http.MethodGet, rcsPath+"/web", nil))
+	}
+	tests := []struct {
+		name, method, query, ct, body string
+		code                          int
+		replicas                      int32
+		owner                         string // the manager owning .spec.replicas after
+		msg                           string
+	}{
+		{"an apply of another replicas conflicts with the applier", http.MethodPatch, "?fieldManager=hpa", applyPatchType,
+			`{apiVersion: autoscaling/v1, kind: Scale, spec: {replicas: 3}}`, http.StatusConflict, 2, "a",
+			`Apply failed with 1 conflict: conflict with "a": .spec.replicas`},
+		{"a forced apply takes .spec.replicas", http.MethodPatch, "?fieldManager=hpa&force=true", applyPatchType,
+			`{apiVersion: autoscaling/v1, kind: Scale, spec: {replicas: 3}}`, http.StatusOK, 3, "hpa", ""},
+		{"an apply of another kind", http.MethodPatch, "?fieldManager=hpa", applyPatchType,
+			`{apiVersion: v1, kind: Pod, spec: {replicas: 6}}`, http.StatusBadRequest, 3, "hpa", "not autoscaling/v1 Scale"},
+		{"an apply of more than replicas", http.MethodPatch, "?fieldManager=hpa", applyPatchType,
+			`{apiVersion: autoscaling/v1, kind: Scale, spec: {replicas: 6, bogus: 1}}`, http.StatusBadRequest, 3, "hpa", "spec.replicas only"},
+		{"a merge patch of the scale is an update with subresource scale", http.MethodPatch, "?fieldManager=kubectl-scale", mergePatchType,
+			`{"spec":{"replicas":4}}`, http.StatusOK, 4, "kubectl-scale", ""},
+		{"a put of the scale too", http.MethodPut, "?fieldManager=scaler", "application/json",
+			`{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web","namespace":"default"},"spec":{"replicas":5}}`, http.StatusOK, 5, "scaler", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := getRC(t)
+			code, b := e.do(t, tt.method, scale+tt.query, tt.body, withContentType(tt.ct))
+			if code != tt.code {
+				t.Fatalf("got %d %s, want %d", code, b, tt.code)
+			}
+			if tt.msg != "" {
+				if st := decode[v1.Status](t, b); !strings.Contains(st.Message, tt.msg) {
+					t.Fatalf("message %q, want it to contain %q", st.Message, tt.msg)
+				}
+			}
+			rc := getRC(t)
+			if *rc.Spec.Replicas != tt.replicas || !owns(rc.ObjectMeta, tt.owner, "f:spec", "f:replicas") {
+				t.Fatalf("replicas %d, managers %v; want %d owned by %s", *rc.Spec.Replicas, managers(rc.ObjectMeta), tt.replicas, tt.owner)
+			}
+			if tt.code != http.StatusOK && rc.ResourceVersion != before.ResourceVersion {
+				t.Fatal("a refused write changed the controller")
+			}
+			for _, m := range rc.ManagedFields {
+				if m.Manager == tt.owner && tt.owner != "a" && m.Subresource != "scale" {
+					t.Fatalf("entry of %s has subresource %q, want scale", m.Manager, m.Subresource)
+				}
+			}
+		})
+	}
+}

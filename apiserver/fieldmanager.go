@@ -86,7 +86,9 @@ func (f *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 // identityConvertor converts between the one version orch serves.
 type identityConvertor struct{}
 
-func (identityConvertor) Convert(in, out, context any) error { return errors.New("conversion is not supported") }
+func (identityConvertor) Convert(in, out, context any) error {
+	return errors.New("conversion is not supported")
+}
 
 func (identityConvertor) ConvertToVersion(in runtime.Object, _ runtime.GroupVersioner) (runtime.Object, error) {
 	return in, nil
@@ -169,11 +171,7 @@ func prefixFromUserAgent(u string) string {
 // update of old by the request's manager, as Kubernetes' field manager
 // does for every write that is not an apply.
 func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Object) error {
-	sub := ""
-	if req.sub == "status" {
-		sub = "status"
-	}
-	fm, err := s.fields.get(gvkOf(req.resource), sub)
+	fm, err := s.fields.get(gvkOf(req.resource), trackedSub(req))
 	if err != nil {
 		return err
 	}
@@ -198,6 +196,16 @@ func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Obje
 	}
 	acc := out.(*unstructured.Unstructured)
 	return setManagedFields(obj, acc)
+}
+
+// trackedSub is the subresource a write's managedFields entry names:
+// status and scale write parts of their object; other subresources
+// (binding, eviction) are not tracked as writes of it.
+func trackedSub(req *request) string {
+	if req.sub == "status" || req.sub == "scale" {
+		return req.sub
+	}
+	return ""
 }
 
 // setManagedFields copies the field manager's managedFields to obj.

@@ -414,12 +414,18 @@ func applyScale(w *writeTxn, body []byte) any {
 		return Result{Err: err}
 	}
 	rc := shallowCopy(old.Object()).(*v1.ReplicationController)
-	if rc.Spec.Replicas != nil && *rc.Spec.Replicas == req.Replicas {
+	same := rc.Spec.Replicas != nil && *rc.Spec.Replicas == req.Replicas
+	if same && (req.ManagedFields == nil || v1.JSONEqual(req.ManagedFields, rc.ManagedFields)) {
 		return Result{Record: old}
 	}
-	n := req.Replicas
-	rc.Spec.Replicas = &n
-	rc.Generation++
+	if req.ManagedFields != nil {
+		rc.ManagedFields = req.ManagedFields
+	}
+	if !same {
+		n := req.Replicas
+		rc.Spec.Replicas = &n
+		rc.Generation++
+	}
 	return Result{Record: w.put("replicationcontrollers", v1.Modified, rc, old)}
 }
 
