@@ -48,7 +48,7 @@ type FieldsV1 struct {
 
 // MarshalJSON implements json.Marshaler.
 func (f FieldsV1) MarshalJSON() ([]byte, error) {
-	if f.Raw == nil {
+	if len(f.Raw) == 0 {
 		return []byte("null"), nil
 	}
 	return f.Raw, nil
