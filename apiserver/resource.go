@@ -324,7 +324,39 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 // its managedFields updated for the request's manager. The FSM re-checks
 // the resourceVersion precondition and immutable fields.
 func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.Record, error) {
-	return s.commitUpdate(ctx, req, obj, true)
+	if obj.GetObjectMeta().ResourceVersion != "" || req.resource.Name == "leases" {
+		return s.commitUpdate(ctx, req, obj, true)
+	}
+	// An unconditional update: its managedFields are computed from the
+	// object read, so it commits with that object's resourceVersion and
+	// starts again after a concurrent write (Kubernetes' GuaranteedUpdate),
+	// never overwriting another writer's managedFields.
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if _, err := s.backend.ReadBarrier(ctx); err != nil {
+				return nil, err
+			}
+		}
+		next := v1.DeepCopy(obj)
+		rec, err := s.commitUpdate(withPinnedVersion(ctx), req, next, true)
+		if err != nil && v1.IsConflict(err) && attempt < maxPatchAttempts {
+			continue
+		}
+		return rec, err
+	}
+}
+
+// pinnedKey marks an update to be committed with the read object's
+// resourceVersion as precondition.
+type pinnedKey struct{}
+
+func withPinnedVersion(ctx context.Context) context.Context {
+	return context.WithValue(ctx, pinnedKey{}, true)
+}
+
+func isPinned(ctx context.Context) bool {
+	b, _ := ctx.Value(pinnedKey{}).(bool)
+	return b
 }
 
 // commitUpdate is update; without track, obj's managedFields are kept as
@@ -345,6 +377,9 @@ func (s *Server) commitUpdate(ctx context.Context, req *request, obj v1.Object, 
 		// stale writer from seeing validation errors about someone else's change.
 		return nil, v1.NewConflict(req.resource.Name, req.name,
 			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	if isPinned(ctx) {
+		obj.GetObjectMeta().ResourceVersion = old.Meta().ResourceVersion
 	}
 	if csr, ok := obj.(*v1.CertificateSigningRequest); ok {
 		if req.sub != "" {
