@@ -16,7 +16,7 @@ import (
 // naming the parameter, as Kubernetes answers, never a silent default.
 
 // boolParams are the flags the API reads, parsed as Kubernetes parses them.
-var boolParams = []string{"watch", "allowWatchBookmarks", "sendInitialEvents", "stale", "pretty", "orphanDependents", "follow", "previous", "timestamps"}
+var boolParams = []string{"watch", "allowWatchBookmarks", "sendInitialEvents", "stale", "pretty", "orphanDependents", "follow", "previous", "timestamps", "force"}
 
 // checkParams validates the parameters every resource request may carry.
 func checkParams(q url.Values) error {

@@ -38,12 +38,12 @@ func TestMergePatch(t *testing.T) {
 			t.Fatalf("annotations = %v", got.Annotations)
 		}
 	})
-	t.Run("apply patches are not supported", func(t *testing.T) {
+	t.Run("apply patches need a field manager", func(t *testing.T) {
 		before := e.getPod(t, "p")
-		st := e.expectStatus(t, http.StatusUnsupportedMediaType, http.MethodPatch, podPath("p"),
+		st := e.expectStatus(t, http.StatusUnprocessableEntity, http.MethodPatch, podPath("p"),
 			`{"metadata":{"labels":{"x":"1"}}}`, withContentType("application/apply-patch+yaml"))
-		if st.Reason != v1.ReasonUnsupportedMedia {
-			t.Errorf("reason %q", st.Reason)
+		if st.Reason != v1.ReasonInvalid || !strings.Contains(st.Message, "fieldManager: Required value") {
+			t.Errorf("status %+v", st)
 		}
 		if got := e.getPod(t, "p"); got.ResourceVersion != before.ResourceVersion {
 			t.Fatalf("a refused patch changed the pod")

@@ -75,6 +75,11 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	if dryRun {
 		ctx = withDryRun(ctx)
 	}
+	if err := checkManagerOptions(req.verb, r); err != nil {
+		writeError(rec, err)
+		return
+	}
+	ctx = withManager(ctx, q.Get("fieldManager"), r.UserAgent())
 	r = r.WithContext(withWarnings(ctx, rec.Header()))
 	switch {
 	case req.resource.Review:
@@ -95,6 +100,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		s.serveList(rec, r, req)
 	case req.verb == "update":
 		s.serveUpdate(rec, r, req)
+	case req.verb == "patch" && isApply(r):
+		s.serveApply(rec, r, req)
 	case req.verb == "patch":
 		s.servePatch(rec, r, req)
 	case req.verb == "delete":
@@ -195,20 +202,34 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	if obj.GetObjectMeta().ResourceVersion != "" {
-		writeError(w, v1.NewBadRequest("resourceVersion should not be set on objects to be created"))
+	rec, err := s.create(r.Context(), req, obj, true)
+	if err != nil {
+		writeError(w, err)
 		return
+	}
+	writeRecord(w, http.StatusCreated, rec)
+}
+
+// create admits and commits a new object. With track, its managedFields
+// are those of an Update by the request's manager (a create); an apply
+// has computed them already.
+func (s *Server) create(ctx context.Context, req *request, obj v1.Object, track bool) (*fsm.Record, error) {
+	if obj.GetObjectMeta().ResourceVersion != "" {
+		return nil, v1.NewBadRequest("resourceVersion should not be set on objects to be created")
 	}
 	prepareCreate(obj)
-	fillRequester(r.Context(), obj)
+	fillRequester(ctx, obj)
 	v1.Default(obj)
 	if err := s.admitLimitRanges(obj); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	if err := s.admitServiceAccount(r.Context(), obj); err != nil {
-		writeError(w, err)
-		return
+	if err := s.admitServiceAccount(ctx, obj); err != nil {
+		return nil, err
+	}
+	if track {
+		if err := s.trackUpdate(ctx, req, obj, nil); err != nil {
+			return nil, err
+		}
 	}
 	m := obj.GetObjectMeta()
 	generated := m.Name == "" && m.GenerateName != ""
@@ -217,37 +238,30 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 			m.Name = v1.GenerateName(m.GenerateName)
 		}
 		if err := v1.Validate(obj); err != nil {
-			writeError(w, err)
-			return
+			return nil, err
 		}
-		if err := s.admitPodSecurity(r.Context(), req, obj, nil); err != nil {
-			writeError(w, err)
-			return
+		if err := s.admitPodSecurity(ctx, req, obj, nil); err != nil {
+			return nil, err
 		}
-		if err := s.admitNodeRestriction(r.Context(), req, nodeauth.Create, obj, nil); err != nil {
-			writeError(w, err)
-			return
+		if err := s.admitNodeRestriction(ctx, req, nodeauth.Create, obj, nil); err != nil {
+			return nil, err
 		}
-		if err := s.admitRBAC(r.Context(), req, obj); err != nil {
-			writeError(w, err)
-			return
+		if err := s.admitRBAC(ctx, req, obj); err != nil {
+			return nil, err
 		}
 		cmd, err := s.createCommand(obj)
 		if err != nil {
-			writeError(w, err)
-			return
+			return nil, err
 		}
-		rec, err := s.apply(r.Context(), cmd)
+		rec, err := s.apply(ctx, cmd)
 		if err != nil {
 			if generated && v1.IsAlreadyExists(err) && attempt < maxGenerateAttempts {
 				continue
 			}
-			writeError(w, err)
-			return
+			return nil, err
 		}
-		audit.SetObject(r.Context(), m.Namespace, m.Name, types.UID(m.UID))
-		writeRecord(w, http.StatusCreated, rec)
-		return
+		audit.SetObject(ctx, m.Namespace, m.Name, types.UID(m.UID))
+		return rec, nil
 	}
 }
 
@@ -306,9 +320,48 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 	writeRecord(w, http.StatusOK, rec)
 }
 
-// update validates obj against the stored object and commits it. The FSM
-// re-checks the resourceVersion precondition and immutable fields.
+// update validates obj against the stored object and commits it, with
+// its managedFields updated for the request's manager. The FSM re-checks
+// the resourceVersion precondition and immutable fields.
 func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.Record, error) {
+	if obj.GetObjectMeta().ResourceVersion != "" || req.resource.Name == "leases" {
+		return s.commitUpdate(ctx, req, obj, true)
+	}
+	// An unconditional update: its managedFields are computed from the
+	// object read, so it commits with that object's resourceVersion and
+	// starts again after a concurrent write (Kubernetes' GuaranteedUpdate),
+	// never overwriting another writer's managedFields.
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if _, err := s.backend.ReadBarrier(ctx); err != nil {
+				return nil, err
+			}
+		}
+		next := v1.DeepCopy(obj)
+		rec, err := s.commitUpdate(withPinnedVersion(ctx), req, next, true)
+		if err != nil && v1.IsConflict(err) && attempt < maxPatchAttempts {
+			continue
+		}
+		return rec, err
+	}
+}
+
+// pinnedKey marks an update to be committed with the read object's
+// resourceVersion as precondition.
+type pinnedKey struct{}
+
+func withPinnedVersion(ctx context.Context) context.Context {
+	return context.WithValue(ctx, pinnedKey{}, true)
+}
+
+func isPinned(ctx context.Context) bool {
+	b, _ := ctx.Value(pinnedKey{}).(bool)
+	return b
+}
+
+// commitUpdate is update; without track, obj's managedFields are kept as
+// they are (an apply has computed them).
+func (s *Server) commitUpdate(ctx context.Context, req *request, obj v1.Object, track bool) (*fsm.Record, error) {
 	if rv := obj.GetObjectMeta().ResourceVersion; rv != "" {
 		if _, err := strconv.ParseUint(rv, 10, 64); err != nil {
 			return nil, v1.NewInvalid(req.resource.Kind, req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "metadata.resourceVersion",
@@ -324,6 +377,9 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 		// stale writer from seeing validation errors about someone else's change.
 		return nil, v1.NewConflict(req.resource.Name, req.name,
 			"the object has been modified; please apply your changes to the latest version and try again")
+	}
+	if isPinned(ctx) {
+		obj.GetObjectMeta().ResourceVersion = old.Meta().ResourceVersion
 	}
 	if req.sub == subEphemeral {
 		return s.updateEphemeralContainers(ctx, req, obj, old)
@@ -343,6 +399,11 @@ func (s *Server) update(ctx context.Context, req *request, obj v1.Object) (*fsm.
 		obj = next
 	} else {
 		v1.Default(obj)
+	}
+	if track {
+		if err := s.trackUpdate(ctx, req, obj, old.Object()); err != nil {
+			return nil, err
+		}
 	}
 	// NodeRestriction first, as Kubernetes' mutating admission runs
 	// before validation: a node overstepping is 403 whatever it sent.

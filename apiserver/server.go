@@ -186,6 +186,8 @@ type Server struct {
 	openapi *openAPI
 	// leases batches lease updates (nil: each is its own entry).
 	leases *leaseBatcher
+	// fields keeps metadata.managedFields and merges server-side applies.
+	fields *fieldManagers
 }
 
 // New builds a server; Serve starts it.
@@ -246,6 +248,9 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
 	if s.openapi, err = newOpenAPI(); err != nil {
+		return nil, fmt.Errorf("api server: %w", err)
+	}
+	if s.fields, err = newFieldManagers(); err != nil {
 		return nil, fmt.Errorf("api server: %w", err)
 	}
 	if cfg.LeaseBatchWindow == 0 {

@@ -82,16 +82,55 @@ func (s *Server) scaleTo(ctx context.Context, req *request, sc *v1.Scale) (*v1.R
 		return nil, v1.NewInvalid("Scale", req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.replicas",
 			Message: fmt.Sprintf("spec.replicas: Invalid value: %d: must be greater than or equal to 0", sc.Spec.Replicas)}})
 	}
-	cmd, err := fsm.Encode(fsm.ScaleCommand, fsm.ScaleRequest{Namespace: req.namespace, Name: req.name,
-		Replicas: sc.Spec.Replicas, ResourceVersion: sc.ResourceVersion})
-	if err != nil {
-		return nil, err
+	return s.commitScale(ctx, req, sc.ResourceVersion, func(next, old *v1.ReplicationController) error {
+		n := sc.Spec.Replicas
+		next.Spec.Replicas = &n
+		return s.trackUpdate(ctx, req, next, old)
+	})
+}
+
+// commitScale reads the replication controller, lets change set its
+// replicas and managedFields on a copy, and commits them with rv (the
+// caller's precondition) or else the read resourceVersion as the
+// precondition, read and changed again after a concurrent write.
+func (s *Server) commitScale(ctx context.Context, req *request, rv string, change func(next, old *v1.ReplicationController) error) (*v1.ReplicationController, error) {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 || rv != "" {
+			if _, err := s.backend.ReadBarrier(ctx); err != nil {
+				return nil, err
+			}
+		}
+		cur, err := s.backend.Store().Get("replicationcontrollers", req.namespace, req.name)
+		if err != nil {
+			return nil, err
+		}
+		old := cur.Object().(*v1.ReplicationController)
+		next := v1.DeepCopy(old)
+		if err := change(next, old); err != nil {
+			return nil, err
+		}
+		if next.Spec.Replicas == nil || *next.Spec.Replicas < 0 {
+			return nil, v1.NewInvalid("Scale", req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.replicas",
+				Message: "spec.replicas: Invalid value: must be greater than or equal to 0"}})
+		}
+		pin := rv
+		if pin == "" {
+			pin = old.ResourceVersion
+		}
+		cmd, err := fsm.Encode(fsm.ScaleCommand, fsm.ScaleRequest{Namespace: req.namespace, Name: req.name,
+			Replicas: *next.Spec.Replicas, ResourceVersion: pin, ManagedFields: next.ManagedFields})
+		if err != nil {
+			return nil, err
+		}
+		rec, err := s.apply(ctx, cmd)
+		if err != nil {
+			if v1.IsConflict(err) && rv == "" && attempt < maxPatchAttempts {
+				continue
+			}
+			return nil, err
+		}
+		return rec.Object().(*v1.ReplicationController), nil
 	}
-	rec, err := s.apply(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	return rec.Object().(*v1.ReplicationController), nil
 }
 
 // servePatchScale patches the Scale view of a replication controller (as
@@ -99,6 +138,10 @@ func (s *Server) scaleTo(ctx context.Context, req *request, sc *v1.Scale) (*v1.R
 // patched replicas, retrying on conflict unless the patch set a
 // resourceVersion of its own.
 func (s *Server) servePatchScale(w http.ResponseWriter, r *http.Request, req *request) {
+	if isApply(r) {
+		s.serveApplyScale(w, r, req)
+		return
+	}
 	p, err := s.readPatch(w, r)
 	if err != nil {
 		writeError(w, err)

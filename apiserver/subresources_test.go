@@ -86,8 +86,8 @@ func TestScalePatch(t *testing.T) {
 		{name: "another kind", ct: mergePatchType, patch: `{"kind":"Pod","spec":{"replicas":6}}`, code: http.StatusBadRequest, want: 5},
 		{name: "a stale resourceVersion", ct: mergePatchType,
 			patch: `{"metadata":{"resourceVersion":"` + cur.ResourceVersion + `"},"spec":{"replicas":6}}`, code: http.StatusConflict, want: 5},
-		{name: "apply patches are not supported", ct: "application/apply-patch+yaml", patch: `spec: {replicas: 6}`,
-			code: http.StatusUnsupportedMediaType, want: 5},
+		{name: "an apply needs a field manager", ct: "application/apply-patch+yaml", patch: `{apiVersion: autoscaling/v1, kind: Scale, spec: {replicas: 6}}`,
+			code: http.StatusUnprocessableEntity, want: 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -251,6 +251,10 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 	if status {
 		next = shallowCopy(old.Object())
 		v1.CopyStatus(next, obj)
+		if mf := m.ManagedFields; mf != nil {
+			// The API server tracked the status writer's fields.
+			next.GetObjectMeta().ManagedFields = mf
+		}
 		if ns, ok := next.(*v1.Namespace); ok {
 			// The phase is the FSM's: Terminating starts with a delete and
 			// ends with the namespace's removal.
@@ -415,12 +419,18 @@ func applyScale(w *writeTxn, body []byte) any {
 		return Result{Err: err}
 	}
 	rc := shallowCopy(old.Object()).(*v1.ReplicationController)
-	if rc.Spec.Replicas != nil && *rc.Spec.Replicas == req.Replicas {
+	same := rc.Spec.Replicas != nil && *rc.Spec.Replicas == req.Replicas
+	if same && (req.ManagedFields == nil || v1.JSONEqual(req.ManagedFields, rc.ManagedFields)) {
 		return Result{Record: old}
 	}
-	n := req.Replicas
-	rc.Spec.Replicas = &n
-	rc.Generation++
+	if req.ManagedFields != nil {
+		rc.ManagedFields = req.ManagedFields
+	}
+	if !same {
+		n := req.Replicas
+		rc.Spec.Replicas = &n
+		rc.Generation++
+	}
 	return Result{Record: w.put("replicationcontrollers", v1.Modified, rc, old)}
 }
 

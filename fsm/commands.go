@@ -95,6 +95,9 @@ type ScaleRequest struct {
 	Name            string `json:"name"`
 	Replicas        int32  `json:"replicas"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// ManagedFields, when set, are the controller's managedFields after
+	// the scale, as the API server's field manager computed them.
+	ManagedFields []v1.ManagedFieldsEntry `json:"managedFields,omitempty"`
 }
 
 // BatchItem is one command inside a BatchCommand: its type and its body as

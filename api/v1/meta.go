@@ -37,6 +37,10 @@ type ObjectMeta struct {
 	Annotations                map[string]string `json:"annotations,omitempty"`
 	OwnerReferences            []OwnerReference  `json:"ownerReferences,omitempty" patchStrategy:"merge" patchMergeKey:"uid"`
 	Finalizers                 []string          `json:"finalizers,omitempty" patchStrategy:"merge"`
+	// ManagedFields maps workflow-id and version to the set of fields that
+	// are managed by that workflow, as server-side apply keeps it. The API
+	// server writes it on every create, update, patch and apply.
+	ManagedFields []ManagedFieldsEntry `json:"managedFields,omitempty"`
 }
 
 // GetObjectMeta returns the object's metadata for in-place changes.

@@ -117,6 +117,9 @@ func (b *builder) addScalars() {
 	b.defs[quantityName] = spec.Schema{SchemaProps: spec.SchemaProps{
 		Description: "Quantity is a fixed-point representation of a number, written as a string: a decimal number with an optional SI suffix (m, k, M, G, T, P, E), binary suffix (Ki, Mi, Gi, Ti, Pi, Ei) or decimal exponent (e3), e.g. \"250m\", \"64Mi\", \"1.5\".",
 		Type:        spec.StringOrArray{"string"}}}
+	b.defs[metaPrefix+"FieldsV1"] = spec.Schema{SchemaProps: spec.SchemaProps{
+		Description: "FieldsV1 stores a set of fields in a data structure like a Trie, in JSON format.\n\nEach key is either a '.' representing the field itself, and will always map to an empty set, or a string representing a sub-field or item. The string will follow one of these four formats: 'f:<name>', where <name> is the name of a field in a struct, or key in a map 'v:<value>', where <value> is the exact json formatted value of a list item 'i:<index>', where <index> is position of a item in a list 'k:<keys>', where <keys> is a map of  a list item's key fields to their unique values If a key maps to an empty Fields value, the field that key represents is part of the set.\n\nThe exact format is defined in sigs.k8s.io/structured-merge-diff",
+		Type:        spec.StringOrArray{"object"}}}
 	b.defs[intOrStringName] = spec.Schema{SchemaProps: spec.SchemaProps{
 		Description: "IntOrString is a type that can hold an int32 or a string. When used in JSON or YAML marshalling and unmarshalling, it produces or consumes the inner type.",
 		Type:        spec.StringOrArray{"string"}, Format: "int-or-string"}}
@@ -133,6 +136,8 @@ func scalarName(t reflect.Type) string {
 		return quantityName
 	case reflect.TypeFor[intstr.IntOrString]():
 		return intOrStringName
+	case reflect.TypeFor[v1.FieldsV1](), reflect.TypeFor[metav1.FieldsV1]():
+		return metaPrefix + "FieldsV1"
 	}
 	return ""
 }

@@ -1,0 +1,247 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+	kjson "sigs.k8s.io/json"
+
+	"orch.io/orch/api/openapi"
+	v1 "orch.io/orch/api/v1"
+)
+
+// fieldManagers keeps metadata.managedFields as Kubernetes' field manager
+// does (k8s.io/apimachinery/pkg/util/managedfields, on
+// sigs.k8s.io/structured-merge-diff), with the types taken from orch's own
+// OpenAPI document: its list types and map keys are those of k8s.io/api,
+// so an apply merges containers by name, ports by port and protocol.
+//
+// Objects pass to the field manager as unstructured JSON; orch serves one
+// version of each kind, so conversion is the identity.
+type fieldManagers struct {
+	tc managedfields.TypeConverter
+	mu sync.Mutex
+	// m holds one field manager per kind and subresource ("" or "status").
+	m map[fieldManagerKey]*managedfields.FieldManager
+}
+
+type fieldManagerKey struct {
+	gvk         schema.GroupVersionKind
+	subresource string
+}
+
+// newFieldManagers builds the type converter from the OpenAPI document.
+func newFieldManagers() (*fieldManagers, error) {
+	sw, err := openapi.V2()
+	if err != nil {
+		return nil, err
+	}
+	defs := make(map[string]*spec.Schema, len(sw.Definitions))
+	for name := range sw.Definitions {
+		s := sw.Definitions[name]
+		defs[name] = &s
+	}
+	tc, err := managedfields.NewTypeConverter(defs, false)
+	if err != nil {
+		return nil, fmt.Errorf("field manager: type converter from the OpenAPI document: %w", err)
+	}
+	return &fieldManagers{tc: tc, m: map[fieldManagerKey]*managedfields.FieldManager{}}, nil
+}
+
+// gvkOf is the group, version and kind of a resource.
+func gvkOf(r v1.Resource) schema.GroupVersionKind {
+	gv, _ := schema.ParseGroupVersion(r.GroupVersion())
+	return gv.WithKind(r.Kind)
+}
+
+// get returns the field manager of a kind and subresource.
+func (f *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := fieldManagerKey{gvk, subresource}
+	if fm, ok := f.m[k]; ok {
+		return fm, nil
+	}
+	fm, err := managedfields.NewDefaultFieldManager(f.tc, identityConvertor{}, noDefaulter{}, unstructuredCreater{},
+		gvk, gvk.GroupVersion(), subresource, nil)
+	if err != nil {
+		return nil, fmt.Errorf("field manager of %s: %w", gvk, err)
+	}
+	f.m[k] = fm
+	return fm, nil
+}
+
+// identityConvertor converts between the one version orch serves.
+type identityConvertor struct{}
+
+func (identityConvertor) Convert(in, out, context any) error {
+	return errors.New("conversion is not supported")
+}
+
+func (identityConvertor) ConvertToVersion(in runtime.Object, _ runtime.GroupVersioner) (runtime.Object, error) {
+	return in, nil
+}
+
+func (identityConvertor) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
+	return label, value, nil
+}
+
+// noDefaulter: orch defaults objects itself, after the merge.
+type noDefaulter struct{}
+
+func (noDefaulter) Default(runtime.Object) {}
+
+// unstructuredCreater makes empty objects of a kind.
+type unstructuredCreater struct{}
+
+func (unstructuredCreater) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetGroupVersionKind(gvk)
+	return u, nil
+}
+
+// toUnstructured encodes an orch object as the field manager takes it.
+func toUnstructured(obj v1.Object) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s for the field manager: %w", v1.KindOf(obj), err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &u.Object); err != nil {
+		return nil, fmt.Errorf("decode %s for the field manager: %w", v1.KindOf(obj), err)
+	}
+	return u, nil
+}
+
+// emptyOf is the live object of a create: an object of the kind, nothing set.
+func emptyOf(r v1.Resource) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	u.SetGroupVersionKind(gvkOf(r))
+	return u
+}
+
+// fieldManagerKey of a request's field manager in its context.
+type managerKey struct{}
+
+// withManager records the request's field manager: the fieldManager
+// parameter or, as Kubernetes does, the User-Agent up to its first "/".
+func withManager(ctx context.Context, fieldManager, userAgent string) context.Context {
+	if fieldManager == "" {
+		fieldManager = prefixFromUserAgent(userAgent)
+	}
+	return context.WithValue(ctx, managerKey{}, fieldManager)
+}
+
+// managerOf is the field manager recorded by withManager.
+func managerOf(ctx context.Context) string {
+	m, _ := ctx.Value(managerKey{}).(string)
+	return m
+}
+
+// prefixFromUserAgent is Kubernetes' default manager name: the User-Agent
+// before its first "/", printable characters only, at most 128 bytes.
+func prefixFromUserAgent(u string) string {
+	m, _, _ := strings.Cut(u, "/")
+	var b strings.Builder
+	for _, r := range m {
+		if !unicode.IsPrint(r) {
+			continue
+		}
+		if b.Len() >= 128 {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// trackUpdate sets obj's managedFields for a create (old nil) or an
+// update of old by the request's manager, as Kubernetes' field manager
+// does for every write that is not an apply.
+func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Object) error {
+	fm, err := s.fields.get(gvkOf(req.resource), trackedSub(req))
+	if err != nil {
+		return err
+	}
+	var live *unstructured.Unstructured
+	if old == nil {
+		live = emptyOf(req.resource)
+	} else if live, err = toUnstructured(old); err != nil {
+		return err
+	}
+	v1.SetTypeMeta(obj)
+	next, err := toUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	if mf := obj.GetObjectMeta().ManagedFields; mf != nil && len(mf) == 0 {
+		// An empty list (which the encoding leaves out) asks for a reset.
+		next.SetManagedFields([]metav1.ManagedFieldsEntry{})
+	}
+	out, err := fm.Update(live, next, managerOf(ctx))
+	if err != nil {
+		return fmt.Errorf("track managed fields of %s %s: %w", req.resource.Kind, obj.GetObjectMeta().Name, err)
+	}
+	acc := out.(*unstructured.Unstructured)
+	return setManagedFields(obj, acc)
+}
+
+// trackedSub is the subresource a write's managedFields entry names:
+// status and scale write parts of their object; other subresources
+// (binding, eviction) are not tracked as writes of it.
+func trackedSub(req *request) string {
+	if req.sub == "status" || req.sub == "scale" {
+		return req.sub
+	}
+	return ""
+}
+
+// setManagedFields copies the field manager's managedFields to obj.
+func setManagedFields(obj v1.Object, u *unstructured.Unstructured) error {
+	mf := u.GetManagedFields()
+	if len(mf) == 0 {
+		obj.GetObjectMeta().ManagedFields = nil
+		return nil
+	}
+	b, err := json.Marshal(mf)
+	if err != nil {
+		return fmt.Errorf("encode managed fields: %w", err)
+	}
+	var out []v1.ManagedFieldsEntry
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("decode managed fields: %w", err)
+	}
+	obj.GetObjectMeta().ManagedFields = out
+	return nil
+}
+
+// statusFromK8s turns an apimachinery status error (an apply conflict, a
+// bad apply body) into orch's, keeping code, reason, message and causes.
+func statusFromK8s(err error) error {
+	var se apierrors.APIStatus
+	if !errors.As(err, &se) {
+		return err
+	}
+	b, mErr := json.Marshal(se.Status())
+	if mErr != nil {
+		return err
+	}
+	out := &v1.StatusError{}
+	if json.Unmarshal(b, &out.Status) != nil || out.Status.Code == 0 {
+		return err
+	}
+	out.Status.Kind, out.Status.APIVersion = "Status", v1.APIVersion
+	return out
+}
