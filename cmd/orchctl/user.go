@@ -174,4 +174,3 @@ func waitForCertificate(ctx context.Context, cl *client.Client, name string) ([]
 		}
 	}
 }
-
