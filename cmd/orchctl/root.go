@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/component-base/cli"
+	componentcli "k8s.io/component-base/cli"
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, streams ioStreams, getenv func(stri
 	root.SetContext(ctx)
 	// As kubectl's main: klog's flags (-v), logs flushed at the end, errors
 	// printed here.
-	err := cli.RunNoErrOutput(root)
+	err := componentcli.RunNoErrOutput(root)
 	if err == nil {
 		return 0
 	}
