@@ -457,6 +457,9 @@ func (c *Cluster) WaitLeader(timeout time.Duration) int {
 // stderr and the error.
 func (c *Cluster) Orchctl(stdin string, args ...string) (string, string, error) {
 	cmd := exec.Command(c.bins.Orchctl, append([]string{"--config", c.ConfigPath()}, args...)...)
+	// orchctl is kubectl's tree: a HOME of its own keeps its discovery
+	// cache per cluster, and no $KUBECONFIG of the host takes over.
+	cmd.Env = append(os.Environ(), "HOME="+c.t.TempDir(), "KUBECONFIG=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {
