@@ -58,7 +58,7 @@ func Build(dir string) (Binaries, error) {
 	}
 	for _, p := range []struct{ pkg, out, ldflags string }{
 		{"./cmd/orchd", b.Orchd, ""},
-		{"./cmd/orchctl", b.Orchctl, ""},
+		{"./cmd/orchctl", b.Orchctl, kubectlFlags}, // kubectl's tree: stamped as kubectl
 		// The containers' logging binary, found by orchd beside itself.
 		{"./cmd/orch-container-log", filepath.Join(dir, "orch-container-log"), ""},
 		{"./test/tools/kubectl", b.Kubectl, kubectlFlags},
