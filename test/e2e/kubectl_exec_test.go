@@ -105,7 +105,8 @@ func TestKubectlExec(t *testing.T) {
 	// orchctl exec: output, stderr and the exit code.
 	out, errOut, err := c.Orchctl("", "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 4")
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 4 || out != "out\n" || errOut != "err\n" {
+	// As kubectl, orchctl (kubectl's exec) adds "command terminated with exit code 4".
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 || out != "out\n" || errOut != "err\ncommand terminated with exit code 4\n" {
 		t.Fatalf("orchctl exec: %q %q %v, want out, err and exit code 4", out, errOut, err)
 	}
 	if out, errOut, err := c.Orchctl("two\nlines\n", "exec", "-i", "shell", "--", "wc", "-l"); err != nil || strings.TrimSpace(out) != "2" {
