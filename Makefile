@@ -32,7 +32,7 @@ all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/orchd ./cmd/orchd
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/orchctl ./cmd/orchctl
+	$(GO) build -ldflags "$(KUBECTL_LDFLAGS)" -o $(BIN)/orchctl ./cmd/orchctl
 	$(GO) build -o $(BIN)/orch-container-log ./cmd/orch-container-log
 	$(GO) build -ldflags "$(KUBECTL_LDFLAGS)" -o $(BIN)/kubectl ./test/tools/kubectl
 

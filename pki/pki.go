@@ -13,6 +13,7 @@
 //	gossip.key                       the gossip pool's AES-256 key (32 bytes, base64)
 //	sa.key sa.pub                    service account token keys (ECDSA P-256; the same on every master)
 //	admin.conf                       orchctl config (servers, CA path, admin token)
+//	admin.kubeconfig                 the same admin as a kubeconfig (written by orchd pki init)
 //
 // A master loads the directory with its name (LoadMaster) and needs no
 // ca.key: the root key can stay offline, used only by IssueMaster,
@@ -54,6 +55,8 @@ const (
 	NodeCert  = "node.crt"
 	NodeKey   = "node.key"
 	AdminConf = "admin.conf"
+	// AdminKubeconfig is the admin's kubeconfig, beside AdminConf.
+	AdminKubeconfig = "admin.kubeconfig"
 )
 
 // GossipKeySize is the size of the gossip key (AES-256).

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 )
@@ -49,7 +51,9 @@ func TestFormatError(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
 		}
 	}
-	a.token = "t"
+	tok := "t"
+	a.flags = genericclioptions.NewConfigFlags(false)
+	a.flags.BearerToken = &tok
 	if got := a.formatError(v1.NewUnauthorized("")); got != "error: unauthorized: check the token in your config (--token)" {
 		t.Errorf("with --token: %q", got)
 	}

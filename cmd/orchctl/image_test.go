@@ -1,10 +1,18 @@
 package main
 
 import (
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	v1 "orch.io/orch/api/v1"
 )
 
 func TestImageLoadCommand(t *testing.T) {
@@ -36,7 +44,7 @@ func TestImageLoadCommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, p := newProxyCLI(t)
-			c.ok(nodeManifest("n1")+nodeManifest("n2"), "create", "-f", "-")
+			c.api.seedNodes("n1", "n2")
 			file := filepath.Join(c.dir, "app.tar")
 			if err := os.WriteFile(file, []byte(tarball), 0o644); err != nil {
 				t.Fatal(err)
@@ -70,5 +78,104 @@ func TestImageLoadCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// proxyAPI wraps the fake API with the two subresources the master proxies
+// to node agents: pods/log and nodes/images.
+type proxyAPI struct {
+	*fakeAPI
+	mu sync.Mutex
+	// logRequests are the path?query of each log request.
+	logRequests []string
+	// followLines are streamed, one per receive, to a followed log.
+	followLines chan string
+	// uploads are the bodies received per node.
+	uploads map[string][]byte
+	// failNode answers 503 to uploads.
+	failNode string
+}
+
+func (p *proxyAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer good" {
+		p.fakeAPI.ServeHTTP(w, r)
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/log"):
+		p.serveLog(w, r)
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/images"):
+		p.serveImages(w, r)
+	default:
+		p.fakeAPI.ServeHTTP(w, r)
+	}
+}
+
+func (p *proxyAPI) serveLog(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.logRequests = append(p.logRequests, r.URL.Path+"?"+r.URL.RawQuery)
+	p.mu.Unlock()
+	segs := strings.Split(r.URL.Path, "/") // .../pods/{name}/log
+	name := segs[len(segs)-2]
+	if name == "missing" {
+		writeStatusResp(w, v1.NewNotFound("pods", name))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "line 1\nline 2\n")
+	if r.URL.Query().Get("follow") != "true" {
+		return
+	}
+	w.(http.Flusher).Flush()
+	for {
+		select {
+		case l := <-p.followLines:
+			io.WriteString(w, l)
+			w.(http.Flusher).Flush()
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (p *proxyAPI) serveImages(w http.ResponseWriter, r *http.Request) {
+	node := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/nodes/"), "/")[0]
+	b, _ := io.ReadAll(r.Body)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if node == p.failNode {
+		writeStatusResp(w, v1.NewServiceUnavailable("cannot reach the agent of node "+node))
+		return
+	}
+	if r.Header.Get("Content-Type") != "application/x-tar" {
+		writeStatusResp(w, v1.NewUnsupportedMediaType(r.Header.Get("Content-Type")))
+		return
+	}
+	p.uploads[node] = b
+	writeJSONResp(w, http.StatusOK, v1.ImageLoadResult{Images: []string{"docker.io/library/app:v1", "docker.io/library/db:v2"}})
+}
+
+// newProxyCLI is newCLI with the fake API wrapped in a proxyAPI.
+func newProxyCLI(t *testing.T) (*cli, *proxyAPI) {
+	t.Helper()
+	p := &proxyAPI{fakeAPI: newFakeAPI(), followLines: make(chan string), uploads: map[string][]byte{}}
+	s := httptest.NewTLSServer(p)
+	t.Cleanup(s.Close)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.crt")
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &cli{t: t, api: p.fakeAPI, url: s.URL, caFile: caFile, dir: dir}, p
+}
+
+// seedNodes stores nodes with names in the fake API.
+func (f *fakeAPI) seedNodes(names ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range names {
+		f.rv++
+		f.objects[key("nodes", "", n)] = []byte(fmt.Sprintf(`{"apiVersion":"v1","kind":"Node","metadata":{"name":%q,"resourceVersion":"%d"}}`, n, f.rv))
 	}
 }

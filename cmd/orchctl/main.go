@@ -1,4 +1,6 @@
-// Command orchctl controls an orch cluster through its HTTPS API.
+// Command orchctl controls an orch cluster through its HTTPS API: kubectl's
+// command tree (k8s.io/kubectl) driven by orch's client config, with orch's
+// own commands (cluster, gossip, snapshot, image, token, user) beside it.
 package main
 
 import (

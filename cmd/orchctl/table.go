@@ -84,3 +84,11 @@ func (s *streamTable) line(b *strings.Builder, cells []string) {
 	}
 	b.WriteString("\n")
 }
+
+// orNone is s, or "<none>" when it is empty.
+func orNone(s string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}

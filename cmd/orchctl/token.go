@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
@@ -80,7 +81,7 @@ so it is shown once, by 'token create'.`,
 				if e := bt.Spec.Expiration; e != nil {
 					exp = e.UTC().Format(time.RFC3339)
 					if d := e.Sub(now); d > 0 {
-						ttl = humanDuration(d)
+						ttl = duration.HumanDuration(d)
 					} else {
 						ttl = "<expired>"
 					}

@@ -26,6 +26,7 @@ func newPKICommand() *cobra.Command {
   gossip.key                       the gossip pool's key
   sa.key sa.pub                    service account token keys (the same on every master)
   admin.conf                       orchctl's config: --servers, the CA and the admin token
+  admin.kubeconfig                 the same admin as a kubeconfig, for kubectl and client-go
 
 Copy the directory to every master. A master needs only its own
 master-NAME.crt and .key: ca.key can stay offline (see 'orchd pki issue').
@@ -62,6 +63,9 @@ create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 			conf := &client.Config{APIVersion: "orch.io/v1", Kind: "Config", Servers: serverList,
 				CertificateAuthority: filepath.Join(abs, pki.CACert), Token: b.AdminToken}
 			if err := conf.Save(filepath.Join(abs, pki.AdminConf)); err != nil {
+				return err
+			}
+			if err := conf.SaveKubeconfig(filepath.Join(abs, pki.AdminKubeconfig)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote the cluster credentials to %s\nuse them with: orchctl --config %s get nodes\n",

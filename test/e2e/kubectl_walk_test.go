@@ -3,11 +3,9 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -654,31 +652,6 @@ func TestKubectlWalk(t *testing.T) {
 		}
 		if out, errOut, code := k.run(t, "", "logs", "lines", "--since=1s", "--since-time=2020-01-01T00:00:00Z"); code == 0 {
 			t.Fatalf("logs with both --since and --since-time: %q %q", out, errOut)
-		}
-	})
-
-	// orchctl's own exec, attach and port-forward on the same pods (t-cli
-	// replaces these verbs with kubectl's; then this subtest goes).
-	t.Run("orchctl", func(t *testing.T) {
-		out, errOut, err := c.Orchctl("", "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 4")
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 4 || out != "out\n" || errOut != "err\n" {
-			t.Fatalf("orchctl exec: %q %q %v, want out, err and exit code 4", out, errOut, err)
-		}
-		if out, errOut, err := c.Orchctl("two\nlines\n", "exec", "-i", "shell", "--", "wc", "-l"); err != nil || strings.TrimSpace(out) != "2" {
-			t.Fatalf("orchctl exec -i: %q %q %v", out, errOut, err)
-		}
-		// A container with stdin and no tty is logged raw (see README), so
-		// its stderr comes back with its stdout.
-		running(t, "once2")
-		out, errOut, err = c.Orchctl("orchctl\n", "attach", "-i", "once2")
-		if err != nil || !strings.Contains(out+errOut, "got:orchctl") || !strings.Contains(out+errOut, "oops") {
-			t.Fatalf("orchctl attach -i: %q %q %v", out, errOut, err)
-		}
-		port := freeLocalPort(t)
-		pf := exec.Command(bins.Orchctl, "--config", c.ConfigPath(), "port-forward", "shell", strconv.Itoa(port)+":8080")
-		if got := httpThrough(t, pf, port); got != "hello-from-pod\n" {
-			t.Fatalf("orchctl port-forward: %q", got)
 		}
 	})
 

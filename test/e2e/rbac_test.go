@@ -265,10 +265,14 @@ func TestRBACUsers(t *testing.T) {
 		!strings.Contains(string(out), "selfsubjectaccessreviews.authorization.k8s.io") {
 		t.Errorf("kubectl auth can-i --list: %v\n%s", err, out)
 	}
-	// orchctl asks about another user with a SubjectAccessReview (admins only).
-	out, _, err := c.Orchctl("", "auth", "can-i", "create", "pods", "-n", "team-a", "--as", "alice")
+	// orchctl's auth can-i is kubectl's (a SelfSubjectAccessReview), here
+	// with alice's kubeconfig.
+	out, _, err := c.Orchctl("", "--kubeconfig", alice.kubeconfig, "auth", "can-i", "create", "pods", "-n", "team-a")
 	if err != nil || strings.TrimSpace(out) != "yes" {
-		t.Errorf("orchctl auth can-i --as alice: %q %v", out, err)
+		t.Errorf("orchctl auth can-i create pods as alice: %q %v", out, err)
+	}
+	if out, _, _ := c.Orchctl("", "--kubeconfig", alice.kubeconfig, "auth", "can-i", "list", "nodes"); strings.TrimSpace(out) != "no" {
+		t.Errorf("orchctl auth can-i list nodes as alice: %q", out)
 	}
 	// Every request above is in the audit log with its user and answer.
 	audit = append(audit,

@@ -58,7 +58,7 @@ func Build(dir string) (Binaries, error) {
 	}
 	for _, p := range []struct{ pkg, out, ldflags string }{
 		{"./cmd/orchd", b.Orchd, ""},
-		{"./cmd/orchctl", b.Orchctl, ""},
+		{"./cmd/orchctl", b.Orchctl, kubectlFlags}, // kubectl's tree: stamped as kubectl
 		// The containers' logging binary, found by orchd beside itself.
 		{"./cmd/orch-container-log", filepath.Join(dir, "orch-container-log"), ""},
 		{"./test/tools/kubectl", b.Kubectl, kubectlFlags},
@@ -457,6 +457,9 @@ func (c *Cluster) WaitLeader(timeout time.Duration) int {
 // stderr and the error.
 func (c *Cluster) Orchctl(stdin string, args ...string) (string, string, error) {
 	cmd := exec.Command(c.bins.Orchctl, append([]string{"--config", c.ConfigPath()}, args...)...)
+	// orchctl is kubectl's tree: a HOME of its own keeps its discovery
+	// cache per cluster, and no $KUBECONFIG of the host takes over.
+	cmd.Env = append(os.Environ(), "HOME="+c.t.TempDir(), "KUBECONFIG=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {

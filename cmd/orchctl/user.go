@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,59 +19,6 @@ import (
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 )
-
-// newCertificateCmd is kubectl's `certificate approve|deny`.
-func newCertificateCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "certificate",
-		Short: "Approve or deny certificate signing requests",
-	}
-	for _, verb := range []struct {
-		use, past, short string
-		cond             v1.RequestConditionType
-		reason           string
-	}{
-		{"approve", "approved", "Approve certificate signing requests", v1.CertificateApproved, "OrchctlApprove"},
-		{"deny", "denied", "Deny certificate signing requests", v1.CertificateDenied, "OrchctlDeny"},
-	} {
-		var force bool
-		c := &cobra.Command{
-			Use:   verb.use + " NAME...",
-			Short: verb.short,
-			Long: verb.short + `, as kubectl certificate ` + verb.use + `: it adds the condition
-` + string(verb.cond) + ` through the approval subresource. A request that is already ` + verb.past + `
-is left alone unless --force is given; an approved request cannot be denied
-nor a denied one approved.`,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if len(args) == 0 {
-					return usagef(cmd, "name the certificate signing requests: certificate %s NAME...", verb.use)
-				}
-				cl, err := a.client()
-				if err != nil {
-					return err
-				}
-				for _, name := range args {
-					ctx, cancel := a.requestContext(cmd.Context())
-					done, err := setApproval(ctx, cl, name, verb.cond, verb.reason,
-						fmt.Sprintf("This CSR was %s by orchctl certificate %s.", verb.past, verb.use), force)
-					cancel()
-					if err != nil {
-						return err
-					}
-					if done {
-						fmt.Fprintf(a.out, "certificatesigningrequest.certificates.k8s.io/%s %s\n", name, verb.past)
-					} else {
-						fmt.Fprintf(a.out, "certificatesigningrequest.certificates.k8s.io/%s already %s\n", name, verb.past)
-					}
-				}
-				return nil
-			},
-		}
-		c.Flags().BoolVar(&force, "force", false, "update the request even if it is already "+verb.past)
-		cmd.AddCommand(c)
-	}
-	return cmd
-}
 
 // setApproval adds condition t to CSR name through its approval
 // subresource; false when it is there already (and not force).
@@ -125,7 +71,7 @@ do what the authorizers allow NAME and its groups.`,
 			if expiration < v1.MinExpirationSeconds*time.Second {
 				return usagef(cmd, "--expiration must be at least 10m")
 			}
-			cfg, err := a.loadConfig()
+			cfg, err := a.clientConfig()
 			if err != nil {
 				return err
 			}
@@ -225,62 +171,6 @@ func waitForCertificate(ctx context.Context, cl *client.Client, name string) ([]
 		case <-ctx.Done():
 			return nil, fmt.Errorf("no certificate for %s yet (is a master with the CA key leading?): %w", name, ctx.Err())
 		case <-t.C:
-		}
-	}
-}
-
-// csrCondition is kubectl's CONDITION column of a CSR: its conditions, plus
-// Issued once it has a certificate, or Pending.
-func csrCondition(csr *v1.CertificateSigningRequest) string {
-	var out []string
-	for _, c := range csr.Status.Conditions {
-		if c.Status == v1.ConditionTrue || c.Status == "" {
-			out = append(out, string(c.Type))
-		}
-	}
-	if len(csr.Status.Certificate) > 0 {
-		out = append(out, "Issued")
-	}
-	if len(out) == 0 {
-		return "Pending"
-	}
-	return strings.Join(out, ",")
-}
-
-// csrDuration is kubectl's REQUESTEDDURATION column.
-func csrDuration(csr *v1.CertificateSigningRequest) string {
-	if e := csr.Spec.ExpirationSeconds; e != nil {
-		return humanDuration(time.Duration(*e) * time.Second)
-	}
-	return none
-}
-
-// describeCSR prints a CSR as kubectl describe does: who asked, for which
-// signer, its status and the subject it asks for.
-func describeCSR(d *descWriter, csr *v1.CertificateSigningRequest) {
-	d.meta(&csr.ObjectMeta, false)
-	d.line(0, "Requesting User:\t%s", csr.Spec.Username)
-	d.line(0, "Signer:\t%s", csr.Spec.SignerName)
-	d.line(0, "Requested Duration:\t%s", csrDuration(csr))
-	d.line(0, "Status:\t%s", csrCondition(csr))
-	req, err := v1.ParseCSR(csr.Spec.Request)
-	if err != nil {
-		d.line(0, "Subject:\t<%v>", err)
-		return
-	}
-	d.line(0, "Subject:")
-	d.line(1, "Common Name:\t%s", req.Subject.CommonName)
-	d.line(1, "Serial Number:\t%s", req.Subject.SerialNumber)
-	if len(req.Subject.Organization) > 0 {
-		d.line(1, "Organization:\t%s", strings.Join(req.Subject.Organization, ", "))
-	}
-	if len(req.DNSNames) > 0 || len(req.IPAddresses) > 0 {
-		d.line(0, "Subject Alternative Names:")
-		for _, n := range req.DNSNames {
-			d.line(1, "DNS Names:\t%s", n)
-		}
-		for _, ip := range req.IPAddresses {
-			d.line(1, "IP Addresses:\t%s", ip)
 		}
 	}
 }
