@@ -143,7 +143,15 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (user.Info
 		return nil, false
 	}
 	audit.SetUser(r.Context(), resp.User)
-	return resp.User, true
+	u, impersonated, err := s.impersonate(r.Context(), r, resp.User)
+	if err != nil {
+		refuseUnread(w, err)
+		return nil, false
+	}
+	if impersonated {
+		audit.SetImpersonation(r.Context(), resp.User, u)
+	}
+	return u, true
 }
 
 // refuseUnread answers err without reading the request's body and closes

@@ -43,7 +43,10 @@ type record struct {
 	path   string
 	method string
 	user   user.Info
-	attrs  authorizer.Attributes
+	// impersonator is the authenticated user when user is the one it
+	// impersonates (the event's user; user is its impersonatedUser).
+	impersonator user.Info
+	attrs        authorizer.Attributes
 	// objMeta fills what the attributes leave empty of the objectRef.
 	objMeta   auditv1.ObjectReference
 	evaluated bool
@@ -72,6 +75,18 @@ func SetUser(ctx context.Context, u user.Info) {
 	if rec := recordFrom(ctx); rec != nil {
 		rec.mu.Lock()
 		rec.user = u
+		rec.mu.Unlock()
+	}
+}
+
+// SetImpersonation records that the authenticated user real acts as as
+// (Impersonate-* headers): the event's user is real, its impersonatedUser
+// as, and the request is authorized as as. It does nothing when the
+// request is not audited.
+func SetImpersonation(ctx context.Context, real, as user.Info) {
+	if rec := recordFrom(ctx); rec != nil {
+		rec.mu.Lock()
+		rec.impersonator, rec.user = real, as
 		rec.mu.Unlock()
 	}
 }
@@ -184,12 +199,10 @@ func (rec *record) event(p *Policy, stage auditv1.Stage, now metav1.MicroTime) *
 	ev.Level, ev.Stage, ev.StageTimestamp = rec.level, stage, now
 	ev.Verb = a.GetVerb()
 	if u := a.GetUser(); u != nil {
-		ev.User = authnv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: append([]string(nil), u.GetGroups()...)}
-		if extra := u.GetExtra(); len(extra) > 0 {
-			ev.User.Extra = make(map[string]authnv1.ExtraValue, len(extra))
-			for k, v := range extra {
-				ev.User.Extra[k] = authnv1.ExtraValue(v)
-			}
+		ev.User = userInfo(u)
+		if rec.impersonator != nil {
+			imp := ev.User
+			ev.User, ev.ImpersonatedUser = userInfo(rec.impersonator), &imp
 		}
 	}
 	if a.IsResourceRequest() {
@@ -243,4 +256,16 @@ func jsonObject(b []byte) *runtime.Unknown {
 		return nil
 	}
 	return &runtime.Unknown{Raw: append([]byte(nil), b...), ContentType: runtime.ContentTypeJSON}
+}
+
+// userInfo is u as an audit event's user.
+func userInfo(u user.Info) authnv1.UserInfo {
+	out := authnv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: append([]string(nil), u.GetGroups()...)}
+	if extra := u.GetExtra(); len(extra) > 0 {
+		out.Extra = make(map[string]authnv1.ExtraValue, len(extra))
+		for k, v := range extra {
+			out.Extra[k] = authnv1.ExtraValue(v)
+		}
+	}
+	return out
 }
