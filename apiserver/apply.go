@@ -85,12 +85,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
-	raw, err := s.readBody(w, r, applyPatchType)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	patch, err := decodeApplyPatch(raw, s.cfg.MaxJSONDepth)
+	patch, err := s.readApplyPatch(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -160,6 +155,15 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 	}
 }
 
+// readApplyPatch reads the request's body as an applied configuration.
+func (s *Server) readApplyPatch(w http.ResponseWriter, r *http.Request) (*unstructured.Unstructured, error) {
+	raw, err := s.readBody(w, r, applyPatchType)
+	if err != nil {
+		return nil, err
+	}
+	return decodeApplyPatch(raw, s.cfg.MaxJSONDepth)
+}
+
 // decodeApplyPatch reads an applied configuration: a YAML (or JSON)
 // object.
 func decodeApplyPatch(raw []byte, maxDepth int) (*unstructured.Unstructured, error) {
@@ -216,12 +220,7 @@ func applyError(err error) error {
 // "scale", so conflicts name .spec.replicas and its other owners.
 func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *request) {
 	q := r.URL.Query()
-	raw, err := s.readBody(w, r, applyPatchType)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	patch, err := decodeApplyPatch(raw, s.cfg.MaxJSONDepth)
+	patch, err := s.readApplyPatch(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
