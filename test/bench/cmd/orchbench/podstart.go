@@ -135,10 +135,7 @@ func podStartSection(ctx context.Context, t *runT, o options, builds []string) e
 	}
 	var pids []int
 	for _, b := range bs {
-		pids = append(pids, b.node.PID())
-		for _, m := range b.cluster.Masters {
-			pids = append(pids, m.PID())
-		}
+		pids = append(pids, orchPIDs(b.cluster, b.node)...)
 	}
 	before, err := bench.ReadCPUTimes(pids...)
 	if err != nil {
@@ -406,4 +403,14 @@ func (b *podStartBuild) nodeSplit(pod string) (startSplit, error) {
 		return startSplit{}, fmt.Errorf("node log: %w", err)
 	}
 	return startSplit{}, errors.New("no \"started container\" line in the node's log for " + pod)
+}
+
+// orchPIDs are the processes of orch in a section's cluster, whose CPU
+// the section reports as its own: the node agent and the masters.
+func orchPIDs(c *harness.Cluster, node *harness.Node) []int {
+	pids := []int{node.PID()}
+	for _, m := range c.Masters {
+		pids = append(pids, m.PID())
+	}
+	return pids
 }

@@ -138,10 +138,7 @@ func streamingSection(ctx context.Context, t *runT, o options, kubectl string, b
 	}
 	var pids []int
 	for _, b := range bs {
-		pids = append(pids, b.node.PID())
-		for _, m := range b.cluster.Masters {
-			pids = append(pids, m.PID())
-		}
+		pids = append(pids, orchPIDs(b.cluster, b.node)...)
 	}
 	before, err := bench.ReadCPUTimes(pids...)
 	if err != nil {
