@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -89,8 +90,10 @@ func typedCRUD[T metav1.Object](t *testing.T, c typedClient[T], obj T, list func
 	if err != nil {
 		t.Fatalf("get %s: %v", name, err)
 	}
-	if got.GetUID() != created.GetUID() || got.GetResourceVersion() != created.GetResourceVersion() {
-		t.Fatalf("get %s: uid %s rv %s, want %s %s", name, got.GetUID(), got.GetResourceVersion(), created.GetUID(), created.GetResourceVersion())
+	// The same object, as created or newer (the replication manager may
+	// have written an RC's status in between).
+	if got.GetUID() != created.GetUID() || rvNumber(t, got.GetResourceVersion()) < rvNumber(t, created.GetResourceVersion()) {
+		t.Fatalf("get %s: uid %s rv %s, want %s and at least %s", name, got.GetUID(), got.GetResourceVersion(), created.GetUID(), created.GetResourceVersion())
 	}
 	names, err := list(ctx)
 	if err != nil || !contains(names, name) {
@@ -402,4 +405,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// rvNumber is an orch resourceVersion (a Raft index) as a number.
+func rvNumber(t *testing.T, rv string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		t.Fatalf("resourceVersion %q: %v", rv, err)
+	}
+	return n
 }
