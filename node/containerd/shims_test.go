@@ -1,8 +1,11 @@
 package containerd
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -45,6 +48,11 @@ func TestKillShims(t *testing.T) {
 		return cmd
 	}
 	ours, theirs := start(addr), start(addr+"-other")
+	// Until sh's child has exec'd sleep, it is a copy of sh with the same
+	// command line: a second process of "ours" for a moment.
+	for _, c := range []*exec.Cmd{ours, theirs} {
+		waitForSleepChild(t, c.Process.Pid)
+	}
 	n, err := killShims(addr)
 	if err != nil || n != 1 {
 		t.Fatalf("killShims = %d, %v; want 1 killed", n, err)
@@ -59,5 +67,23 @@ func TestKillShims(t *testing.T) {
 	// The null signal checks that the process exists.
 	if err := theirs.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("the other daemon's shim was killed: %v", err)
+	}
+}
+
+// waitForSleepChild waits until process pid has a child running sleep.
+func waitForSleepChild(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		for _, k := range strings.Fields(string(kids)) {
+			if argv, err := os.ReadFile("/proc/" + k + "/cmdline"); err == nil && strings.HasPrefix(string(argv), "sleep\x00") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d has no sleep child after 10s (children %q)", pid, kids)
+		}
+		time.Sleep(10 * time.Millisecond) // polling /proc, with a deadline
 	}
 }
