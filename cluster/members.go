@@ -14,7 +14,9 @@ type Member struct {
 	// State is leader, follower or unknown (as seen by the answering master).
 	State string `json:"state"`
 	Voter bool   `json:"voter"`
-	// LastIndex and AppliedIndex are known for the answering master only.
+	// LastIndex and AppliedIndex are known for the answering master only;
+	// AppliedIndex is the highest entry its store reflects (entries queued
+	// for the FSM but not yet applied do not count).
 	LastIndex    uint64 `json:"lastIndex"`
 	AppliedIndex uint64 `json:"appliedIndex"`
 }
@@ -40,7 +42,7 @@ func (c *Cluster) Members() (leader string, out []Member, err error) {
 		}
 		if m.Name == c.cfg.ID {
 			m.LastIndex = c.raft.LastIndex()
-			m.AppliedIndex = c.raft.AppliedIndex()
+			m.AppliedIndex = c.fsm.AppliedIndex()
 			if m.State == "unknown" {
 				m.State = c.raft.State().String()
 			}

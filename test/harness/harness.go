@@ -1,6 +1,6 @@
 // Package harness starts real orch binaries for end-to-end tests and
 // benchmarks: a PKI, masters as separate processes on loopback with
-// ephemeral ports, and clients for them. Everything it starts is stopped by
+// ports reserved per test, and clients for them. Everything it starts is stopped by
 // PID and every directory it makes is removed, even when a test fails.
 package harness
 
@@ -245,24 +245,6 @@ func (c *Cluster) AddMaster() int {
 	c.Masters = append(c.Masters, m)
 	c.Start(len(c.Masters) - 1)
 	return len(c.Masters) - 1
-}
-
-// freeAddr returns an address of host with a port free right now (TCP and UDP).
-func freeAddr(t T, host string) string {
-	for i := 0; i < 20; i++ {
-		ln, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			t.Fatalf("pick a free port: %v", err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if pc, err := net.ListenPacket("udp", addr); err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatalf("no port free for both TCP and UDP on %s", host)
-	return ""
 }
 
 // Start starts master i (again, after a stop: it rejoins from its data dir).
