@@ -170,13 +170,25 @@ func (e *env) pollConverged(timeout time.Duration) error {
 // runningByPod returns, for each pod name, the nodes that run a container
 // of it (container IDs start with the pod name).
 func (e *env) runningByPod() (map[string][]string, error) {
+	// The nodes are asked at once: on a busy machine one `ctr tasks ls`
+	// takes a second or more, and the poll should see one moment.
+	tasks := make([]map[string]int, len(e.nodes))
+	errs := make([]error, len(e.nodes))
+	var wg sync.WaitGroup
+	for i, n := range e.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tasks[i], errs[i] = n.Tasks()
+		}()
+	}
+	wg.Wait()
 	out := map[string][]string{}
-	for _, n := range e.nodes {
-		tasks, err := n.Tasks()
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+	for i, n := range e.nodes {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, errs[i])
 		}
-		for id := range tasks {
+		for id := range tasks[i] {
 			pod, _, _ := strings.Cut(id, "_")
 			out[pod] = append(out[pod], n.Name)
 		}
@@ -294,8 +306,22 @@ type copyPoller struct {
 	stopc chan struct{}
 	done  chan struct{}
 	stop  func()
-	polls int
-	dup   []string
+	// at holds when each successful poll finished; lastErr is the last
+	// failed poll's error.
+	at      []time.Time
+	lastErr error
+	dup     []string
+}
+
+// pollsBetween counts the successful polls that finished in [from, to].
+func (cp *copyPoller) pollsBetween(from, to time.Time) int {
+	n := 0
+	for _, at := range cp.at {
+		if !at.Before(from) && !at.After(to) {
+			n++
+		}
+	}
+	return n
 }
 
 func (e *env) pollCopies() *copyPoller {
@@ -303,13 +329,16 @@ func (e *env) pollCopies() *copyPoller {
 	go func() {
 		defer close(cp.done)
 		for {
-			if running, err := e.runningByPod(); err == nil {
-				cp.polls++
+			running, err := e.runningByPod()
+			if err == nil {
+				cp.at = append(cp.at, time.Now())
 				for pod, on := range running {
 					if len(on) > 1 && len(cp.dup) < 10 {
 						cp.dup = append(cp.dup, fmt.Sprintf("pod %s runs on %v at once", pod, on))
 					}
 				}
+			} else {
+				cp.lastErr = err
 			}
 			select {
 			case <-cp.stopc:
