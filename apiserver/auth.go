@@ -250,10 +250,16 @@ func forbidden(a authorizer.Attributes, reason string) error {
 		} else {
 			msg = fmt.Sprintf("User %q cannot %s resource %q in API group %q at the %s", name, a.GetVerb(), resource, a.GetAPIGroup(), scope)
 		}
+		// The prefix names the group-qualified resource without its
+		// subresource (schema.GroupResource.String), as apierrors.NewForbidden.
+		qualified := a.GetResource()
+		if g := a.GetAPIGroup(); g != "" {
+			qualified += "." + g
+		}
 		if n := a.GetName(); n != "" {
-			msg = fmt.Sprintf("%s %q is forbidden: %s", resource, n, msg)
+			msg = fmt.Sprintf("%s %q is forbidden: %s", qualified, n, msg)
 		} else {
-			msg = resource + " is forbidden: " + msg
+			msg = qualified + " is forbidden: " + msg
 		}
 	}
 	if reason != "" {

@@ -62,7 +62,7 @@ func TestImpersonation(t *testing.T) {
 			msg: `groups "system:masters" is forbidden: User "ann" cannot impersonate resource "groups"`},
 		{name: "a uid needs its own permission", hc: ann, path: "/api/v1/namespaces/team-a/pods",
 			opts: []reqOpt{withToken(""), withHeader("Impersonate-User", "pat"), withHeader("Impersonate-Uid", "1234")}, code: 403,
-			msg: `uids "1234" is forbidden: User "ann" cannot impersonate resource "uids" in API group "authentication.k8s.io"`},
+			msg: `uids.authentication.k8s.io "1234" is forbidden: User "ann" cannot impersonate resource "uids" in API group "authentication.k8s.io"`},
 		{name: "an extra needs its own permission", hc: ann, path: "/api/v1/namespaces/team-a/pods",
 			opts: []reqOpt{withToken(""), withHeader("Impersonate-User", "pat"), withHeader("Impersonate-Extra-Scopes", "view")}, code: 403,
 			msg: `cannot impersonate resource "userextras/scopes" in API group "authentication.k8s.io"`},
