@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -99,30 +100,16 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 	for attempt := 0; ; attempt++ {
 		cur, err := s.patchBase(r, req, req.resource.Name, attempt)
 		create := v1.IsNotFound(err) && req.sub == ""
-		var live *unstructured.Unstructured
+		var live v1.Object
 		switch {
 		case create:
-			live = emptyOf(req.resource)
 		case err != nil:
 			writeError(w, err)
 			return
 		default:
-			if live, err = toUnstructured(cur.Object()); err != nil {
-				writeError(w, err)
-				return
-			}
+			live = cur.Object()
 		}
-		out, err := fm.Apply(live, patch.DeepCopy(), manager, force)
-		if err != nil {
-			writeError(w, applyError(err))
-			return
-		}
-		b, err := json.Marshal(out.(*unstructured.Unstructured).Object)
-		if err != nil {
-			writeError(w, fmt.Errorf("encode the applied object: %w", err))
-			return
-		}
-		obj, err := decodeObject(req, b)
+		obj, err := appliedObject(req, fm, live, patch.DeepCopy(), manager, force)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -153,6 +140,28 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		writeRecord(w, code, rec)
 		return
 	}
+}
+
+// appliedObject merges the applied configuration patch, which it takes,
+// into live (nil: a create) for manager and returns the object to commit,
+// its managedFields those the field manager computed.
+func appliedObject(req *request, fm *managedfields.FieldManager, live v1.Object, patch *unstructured.Unstructured, manager string, force bool) (v1.Object, error) {
+	liveU := emptyOf(req.resource)
+	if live != nil {
+		var err error
+		if liveU, err = toUnstructured(live); err != nil {
+			return nil, err
+		}
+	}
+	out, err := fm.Apply(liveU, patch, manager, force)
+	if err != nil {
+		return nil, applyError(err)
+	}
+	b, err := json.Marshal(out.(*unstructured.Unstructured).Object)
+	if err != nil {
+		return nil, fmt.Errorf("encode the applied object: %w", err)
+	}
+	return decodeObject(req, b)
 }
 
 // readApplyPatch reads the request's body as an applied configuration.
