@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/kube-openapi/pkg/validation/spec"
-	kjson "sigs.k8s.io/json"
 
 	"orch.io/orch/api/openapi"
 	v1 "orch.io/orch/api/v1"
@@ -108,19 +107,6 @@ type unstructuredCreater struct{}
 func (unstructuredCreater) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
 	u := &unstructured.Unstructured{Object: map[string]any{}}
 	u.SetGroupVersionKind(gvk)
-	return u, nil
-}
-
-// toUnstructured encodes an orch object as the field manager takes it.
-func toUnstructured(obj v1.Object) (*unstructured.Unstructured, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s for the field manager: %w", v1.KindOf(obj), err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &u.Object); err != nil {
-		return nil, fmt.Errorf("decode %s for the field manager: %w", v1.KindOf(obj), err)
-	}
 	return u, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	kjson "sigs.k8s.io/json"
 
 	v1 "orch.io/orch/api/v1"
@@ -360,5 +361,122 @@ func fill(v reflect.Value, depth int) {
 		v.SetUint(7)
 	case reflect.Float32, reflect.Float64:
 		v.SetFloat(1.5)
+	}
+}
+
+// referenceApplied is appliedObject as the field manager documents its
+// use: the live object an Unstructured, the merged one decoded from its
+// JSON, managedFields and all.
+func referenceApplied(t *testing.T, req *request, fm *managedfields.FieldManager, live v1.Object, patch *unstructured.Unstructured, manager string, force bool) (v1.Object, error) {
+	t.Helper()
+	liveU := emptyOf(req.resource)
+	if live != nil {
+		b, err := json.Marshal(live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		liveU = &unstructured.Unstructured{}
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &liveU.Object); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := fm.Apply(liveU, patch, manager, force)
+	if err != nil {
+		return nil, applyError(err)
+	}
+	b, err := json.Marshal(out.(*unstructured.Unstructured).Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeObject(req, b)
+}
+
+// TestAppliedObjectMatchesUnstructured checks that appliedObject merges
+// and tracks as the field manager does on Unstructured objects: a create,
+// a new field, a conflict, a forced one, an apply that changes nothing
+// and one to an object stored without managedFields.
+func TestAppliedObjectMatchesUnstructured(t *testing.T) {
+	fields, err := newFieldManagers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{fields: fields}
+	req := benchRequest("patch", "web", "")
+	fm, err := fields.get(gvkOf(req.resource), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// stored is the bench pod as created by orchbench, then applied by
+	// kubectl with an extra label.
+	config := func(labels map[string]string) *unstructured.Unstructured {
+		p := benchPod()
+		p.APIVersion, p.Kind = "v1", "Pod"
+		for k, v := range labels {
+			p.Labels[k] = v
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := decodeApplyPatch(b, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	stored := func(t *testing.T) *v1.Pod {
+		p := benchPod()
+		p.UID, p.ResourceVersion = "u1", "5"
+		v1.Default(p)
+		if err := srv.trackUpdate(withManager(context.Background(), "orchbench", ""), benchRequest("create", "", ""), p, nil); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := appliedObject(req, fm, p, config(map[string]string{"applied": "1"}), "kubectl", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj.GetObjectMeta().ResourceVersion = "6"
+		return obj.(*v1.Pod)
+	}
+	tests := []struct {
+		name    string
+		live    func(t *testing.T) v1.Object
+		labels  map[string]string
+		force   bool
+		wantErr bool
+	}{
+		{name: "create", live: func(t *testing.T) v1.Object { return nil }, labels: map[string]string{"new": "1"}},
+		{name: "a new field", live: func(t *testing.T) v1.Object { return stored(t) }, labels: map[string]string{"applied": "1", "new": "1"}},
+		{name: "nothing changes", live: func(t *testing.T) v1.Object { return stored(t) }, labels: map[string]string{"applied": "1"}},
+		{name: "a conflict", live: func(t *testing.T) v1.Object { return stored(t) }, labels: map[string]string{"app": "other"}, wantErr: true},
+		{name: "a forced conflict", live: func(t *testing.T) v1.Object { return stored(t) }, labels: map[string]string{"app": "other"}, force: true},
+		{name: "stored without managedFields", live: func(t *testing.T) v1.Object {
+			p := stored(t)
+			p.ManagedFields = nil
+			return p
+		}, labels: map[string]string{"new": "1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			live := tc.live(t)
+			want, wantErr := referenceApplied(t, req, fm, live, config(tc.labels), "kubectl", tc.force)
+			got, err := appliedObject(req, fm, live, config(tc.labels), "kubectl", tc.force)
+			if (err != nil) != tc.wantErr || (wantErr != nil) != tc.wantErr {
+				t.Fatalf("error %v, reference's %v, want an error: %v", err, wantErr, tc.wantErr)
+			}
+			if tc.wantErr {
+				if err.Error() != wantErr.Error() {
+					t.Errorf("error %q, reference's %q", err, wantErr)
+				}
+				return
+			}
+			if g, w := comparableEntries(t, got.GetObjectMeta().ManagedFields), comparableEntries(t, want.GetObjectMeta().ManagedFields); !reflect.DeepEqual(g, w) {
+				t.Errorf("managedFields\n got %+v\nwant %+v", g, w)
+			}
+			got.GetObjectMeta().ManagedFields, want.GetObjectMeta().ManagedFields = nil, nil
+			if g, w := mustJSON(got), mustJSON(want); g != w {
+				t.Errorf("the applied object besides managedFields:\n got %s\nwant %s", g, w)
+			}
+		})
 	}
 }
