@@ -13,9 +13,9 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// trackedObject is an object as trackUpdate hands it to the field
-// manager: its content unstructured, without metadata.managedFields, and
-// its managedFields typed beside it.
+// trackedObject is a stored or written object as the field manager takes
+// it from trackUpdate and appliedObject: its content unstructured, without
+// metadata.managedFields, and its managedFields typed beside it.
 //
 // An *unstructured.Unstructured keeps managedFields inside its map, so
 // each GetManagedFields and SetManagedFields converts every entry, and the
@@ -23,9 +23,9 @@ import (
 // times over on top of the merge. Through a trackedObject the field
 // manager reads and writes the entries as they are, and its type
 // converter (trackedConverter) reads the content as it reads an
-// Unstructured's. The merge
-// ignores metadata.managedFields either way (the field manager strips it
-// from every field set), so leaving it out of the content changes nothing.
+// Unstructured's. The merge ignores metadata.managedFields either way (the
+// field manager strips it from every field set), so leaving it out of the
+// content changes nothing.
 type trackedObject struct {
 	*unstructured.Unstructured
 	managed []metav1.ManagedFieldsEntry
@@ -39,7 +39,7 @@ func newTrackedObject(obj v1.Object) (*trackedObject, error) {
 	managed := managedFieldsToK8s(obj.GetObjectMeta().ManagedFields)
 	content := obj
 	if managed != nil {
-		// Encode a shallow copy without managedFields: the stored
+		// Convert a shallow copy without managedFields: the stored
 		// object may be read concurrently and is never changed.
 		content = shallowCopy(obj)
 		content.GetObjectMeta().ManagedFields = nil
