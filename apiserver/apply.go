@@ -13,7 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -99,30 +101,16 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 	for attempt := 0; ; attempt++ {
 		cur, err := s.patchBase(r, req, req.resource.Name, attempt)
 		create := v1.IsNotFound(err) && req.sub == ""
-		var live *unstructured.Unstructured
+		var live v1.Object
 		switch {
 		case create:
-			live = emptyOf(req.resource)
 		case err != nil:
 			writeError(w, err)
 			return
 		default:
-			if live, err = toUnstructured(cur.Object()); err != nil {
-				writeError(w, err)
-				return
-			}
+			live = cur.Object()
 		}
-		out, err := fm.Apply(live, patch.DeepCopy(), manager, force)
-		if err != nil {
-			writeError(w, applyError(err))
-			return
-		}
-		b, err := json.Marshal(out.(*unstructured.Unstructured).Object)
-		if err != nil {
-			writeError(w, fmt.Errorf("encode the applied object: %w", err))
-			return
-		}
-		obj, err := decodeObject(req, b)
+		obj, err := appliedObject(req, fm, live, patch.DeepCopy(), manager, force)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -153,6 +141,54 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		writeRecord(w, code, rec)
 		return
 	}
+}
+
+// appliedObject merges the applied configuration patch, which it takes,
+// into live (nil: a create) for manager and returns the object to commit,
+// its managedFields those the field manager computed.
+func appliedObject(req *request, fm *managedfields.FieldManager, live v1.Object, patch *unstructured.Unstructured, manager string, force bool) (v1.Object, error) {
+	var liveObj runtime.Object = emptyOf(req.resource)
+	if live != nil {
+		tracked, err := newTrackedObject(live)
+		if err != nil {
+			return nil, err
+		}
+		liveObj = tracked
+	}
+	out, err := fm.Apply(liveObj, patch, manager, force)
+	if err != nil {
+		return nil, applyError(err)
+	}
+	content, managed, err := appliedContent(out)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		return nil, fmt.Errorf("encode the applied object: %w", err)
+	}
+	obj, err := decodeObject(req, b)
+	if err != nil {
+		return nil, err
+	}
+	obj.GetObjectMeta().ManagedFields = managedFieldsFromK8s(managed)
+	return obj, nil
+}
+
+// appliedContent splits the field manager's result, which it may change,
+// into its content without managedFields and its managedFields: a merged
+// object is an Unstructured; an apply that changed nothing returns the
+// live trackedObject.
+func appliedContent(out runtime.Object) (map[string]any, []metav1.ManagedFieldsEntry, error) {
+	switch o := out.(type) {
+	case *trackedObject:
+		return o.Object, o.managed, nil
+	case *unstructured.Unstructured:
+		managed := o.GetManagedFields()
+		unstructured.RemoveNestedField(o.Object, "metadata", "managedFields")
+		return o.Object, managed, nil
+	}
+	return nil, nil, fmt.Errorf("server-side apply: the field manager returned a %T", out)
 }
 
 // readApplyPatch reads the request's body as an applied configuration.
@@ -259,7 +295,7 @@ func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *re
 	}
 	manager, force := q.Get("fieldManager"), flag(q, "force")
 	rc, err := s.commitScale(r.Context(), req, patch.GetResourceVersion(), func(next, old *v1.ReplicationController) error {
-		live, err := toUnstructured(old)
+		live, err := newTrackedObject(old)
 		if err != nil {
 			return err
 		}
@@ -267,7 +303,11 @@ func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *re
 		if err != nil {
 			return applyError(err)
 		}
-		b, err := json.Marshal(out.(*unstructured.Unstructured).Object)
+		content, managed, err := appliedContent(out)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(content)
 		if err != nil {
 			return fmt.Errorf("encode the applied object: %w", err)
 		}
@@ -275,7 +315,7 @@ func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *re
 		if err := json.Unmarshal(b, &got); err != nil {
 			return v1.NewBadRequest(fmt.Sprintf("the applied Scale: %v", err))
 		}
-		next.Spec.Replicas, next.ManagedFields = got.Spec.Replicas, got.ManagedFields
+		next.Spec.Replicas, next.ManagedFields = got.Spec.Replicas, managedFieldsFromK8s(managed)
 		return nil
 	})
 	if err != nil {

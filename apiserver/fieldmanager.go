@@ -10,13 +10,11 @@ import (
 	"unicode"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/kube-openapi/pkg/validation/spec"
-	kjson "sigs.k8s.io/json"
 
 	"orch.io/orch/api/openapi"
 	v1 "orch.io/orch/api/v1"
@@ -57,7 +55,7 @@ func newFieldManagers() (*fieldManagers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field manager: type converter from the OpenAPI document: %w", err)
 	}
-	return &fieldManagers{tc: tc, m: map[fieldManagerKey]*managedfields.FieldManager{}}, nil
+	return &fieldManagers{tc: trackedConverter{tc}, m: map[fieldManagerKey]*managedfields.FieldManager{}}, nil
 }
 
 // gvkOf is the group, version and kind of a resource.
@@ -112,19 +110,6 @@ func (unstructuredCreater) New(gvk schema.GroupVersionKind) (runtime.Object, err
 	return u, nil
 }
 
-// toUnstructured encodes an orch object as the field manager takes it.
-func toUnstructured(obj v1.Object) (*unstructured.Unstructured, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s for the field manager: %w", v1.KindOf(obj), err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &u.Object); err != nil {
-		return nil, fmt.Errorf("decode %s for the field manager: %w", v1.KindOf(obj), err)
-	}
-	return u, nil
-}
-
 // emptyOf is the live object of a create: an object of the kind, nothing set.
 func emptyOf(r v1.Resource) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{}}
@@ -170,32 +155,38 @@ func prefixFromUserAgent(u string) string {
 // trackUpdate sets obj's managedFields for a create (old nil) or an
 // update of old by the request's manager, as Kubernetes' field manager
 // does for every write that is not an apply.
+//
+// The objects pass to the field manager as trackedObjects: their
+// managedFields stay typed beside the content, so the entries the field
+// manager reads and writes are converted field by field, not through
+// unstructured JSON, and the stored object's managedFields are not
+// encoded and parsed again with it.
 func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Object) error {
 	fm, err := s.fields.get(gvkOf(req.resource), trackedSub(req))
 	if err != nil {
 		return err
 	}
-	var live *unstructured.Unstructured
+	var live *trackedObject
 	if old == nil {
-		live = emptyOf(req.resource)
-	} else if live, err = toUnstructured(old); err != nil {
+		live = &trackedObject{Unstructured: emptyOf(req.resource)}
+	} else if live, err = newTrackedObject(old); err != nil {
 		return err
 	}
 	v1.SetTypeMeta(obj)
-	next, err := toUnstructured(obj)
+	next, err := newTrackedObject(obj)
 	if err != nil {
 		return err
-	}
-	if mf := obj.GetObjectMeta().ManagedFields; mf != nil && len(mf) == 0 {
-		// An empty list (which the encoding leaves out) asks for a reset.
-		next.SetManagedFields([]metav1.ManagedFieldsEntry{})
 	}
 	out, err := fm.Update(live, next, managerOf(ctx))
 	if err != nil {
 		return fmt.Errorf("track managed fields of %s %s: %w", req.resource.Kind, obj.GetObjectMeta().Name, err)
 	}
-	acc := out.(*unstructured.Unstructured)
-	return setManagedFields(obj, acc)
+	tracked, ok := out.(*trackedObject)
+	if !ok {
+		return fmt.Errorf("track managed fields of %s %s: the field manager returned a %T", req.resource.Kind, obj.GetObjectMeta().Name, out)
+	}
+	obj.GetObjectMeta().ManagedFields = managedFieldsFromK8s(tracked.managed)
+	return nil
 }
 
 // trackedSub is the subresource a write's managedFields entry names:
@@ -206,25 +197,6 @@ func trackedSub(req *request) string {
 		return req.sub
 	}
 	return ""
-}
-
-// setManagedFields copies the field manager's managedFields to obj.
-func setManagedFields(obj v1.Object, u *unstructured.Unstructured) error {
-	mf := u.GetManagedFields()
-	if len(mf) == 0 {
-		obj.GetObjectMeta().ManagedFields = nil
-		return nil
-	}
-	b, err := json.Marshal(mf)
-	if err != nil {
-		return fmt.Errorf("encode managed fields: %w", err)
-	}
-	var out []v1.ManagedFieldsEntry
-	if err := json.Unmarshal(b, &out); err != nil {
-		return fmt.Errorf("decode managed fields: %w", err)
-	}
-	obj.GetObjectMeta().ManagedFields = out
-	return nil
 }
 
 // statusFromK8s turns an apimachinery status error (an apply conflict, a
