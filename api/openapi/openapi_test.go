@@ -230,6 +230,9 @@ func filler(seed uint64) *randfill.Filler {
 		func(p *v1.UnhealthyPodEvictionPolicyType, c randfill.Continue) {
 			*p = []v1.UnhealthyPodEvictionPolicyType{v1.IfHealthyBudget, v1.AlwaysAllow}[c.Intn(2)]
 		},
+		func(o *v1.NodeSelectorOperator, c randfill.Continue) {
+			*o = []v1.NodeSelectorOperator{v1.NodeSelectorOpIn, v1.NodeSelectorOpExists}[c.Intn(2)]
+		},
 		func(f *v1.FieldsV1, c randfill.Continue) {
 			f.Raw = []byte([]string{`{"f:metadata":{"f:labels":{"f:app":{}}}}`, `{"f:spec":{"f:replicas":{}}}`}[c.Intn(2)])
 		},
