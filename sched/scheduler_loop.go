@@ -141,7 +141,17 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, int, error
 	sort.SliceStable(pending, func(i, j int) bool {
 		return pending[i].CreationTimestamp.Before(pending[j].CreationTimestamp.Time)
 	})
-	plan := Schedule(NewSnapshot(nodes, bound), pending, s.cfg.Rand)
+	nsRes, err := store.List("namespaces", fsm.ListOptions{})
+	if err != nil {
+		return 0, 0, err
+	}
+	namespaces := make([]*v1.Namespace, 0, len(nsRes.Items))
+	for _, r := range nsRes.Items {
+		namespaces = append(namespaces, r.Object().(*v1.Namespace))
+	}
+	snap := NewSnapshot(nodes, bound)
+	snap.SetNamespaces(namespaces)
+	plan := Schedule(snap, pending, s.cfg.Rand)
 	now := v1.NewTime(s.cfg.Now())
 	placed := 0
 	for start := 0; start < len(plan.Bindings); start += s.cfg.MaxBatch {

@@ -37,7 +37,7 @@ func TestPassBindsAndExplainsWhatItCannotPlace(t *testing.T) {
 	}
 	huge := p.pod(t, "huge")
 	c := huge.Status.Condition(v1.PodScheduled)
-	if huge.Spec.NodeName != "" || c == nil || c.Status != v1.ConditionFalse || c.Message != "0/3 nodes available: 3 Insufficient cpu" {
+	if huge.Spec.NodeName != "" || c == nil || c.Status != v1.ConditionFalse || c.Message != "0/3 nodes are available: 3 Insufficient cpu." {
 		t.Fatalf("huge: node %q condition %+v", huge.Spec.NodeName, c)
 	}
 	if o := p.pod(t, "other"); o.Spec.NodeName != "" || len(o.Status.Conditions) != 0 {
