@@ -284,13 +284,25 @@ func pick(snap *Snapshot, p *podInfo, feasible []*NodeInfo, rng *rand.Rand) *Nod
 			maxSame = max(maxSame, ni.ByController[p.ctrl])
 		}
 	}
-	nodeAff := normalizeToMax(feasible, func(ni *NodeInfo) int64 { return nodeAffinityScore(p, ni) })
-	topo := snap.podAffinityTopologyScores(p)
-	podAff := normalizeMinMax(feasible, func(ni *NodeInfo) int64 { return topo.score(ni) })
+	// The affinity scores, nil (all 0) when no term can score: most pods
+	// have none, and a pass must not allocate per node for them.
+	var nodeAff, podAff []int64
+	if p.node.preferred != nil {
+		nodeAff = normalizeToMax(feasible, func(ni *NodeInfo) int64 { return nodeAffinityScore(p, ni) })
+	}
+	if topo := snap.podAffinityTopologyScores(p); len(topo) > 0 {
+		podAff = normalizeMinMax(feasible, func(ni *NodeInfo) int64 { return topo.score(ni) })
+	}
+	at := func(scores []int64, i int) float64 {
+		if scores == nil {
+			return 0
+		}
+		return float64(scores[i])
+	}
 	var top []*NodeInfo
 	bestScore := 0.0
 	for i, ni := range feasible {
-		s := score(p, ni, maxSame) + nodeAffinityWeight*float64(nodeAff[i]) + interPodAffinityWeight*float64(podAff[i])
+		s := score(p, ni, maxSame) + nodeAffinityWeight*at(nodeAff, i) + interPodAffinityWeight*at(podAff, i)
 		switch {
 		case len(top) == 0 || s > bestScore+1e-9:
 			top, bestScore = []*NodeInfo{ni}, s
