@@ -106,6 +106,13 @@ func newPodAffinityInfo(p *v1.Pod) *podAffinityInfo {
 	return out
 }
 
+// hasRequiredPodAffinity reports whether p can only be placed next to
+// other pods.
+func hasRequiredPodAffinity(p *v1.Pod) bool {
+	a := p.Spec.Affinity
+	return a != nil && a.PodAffinity != nil && len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0
+}
+
 // topologyPair is one topology domain: a node label and its value.
 type topologyPair struct{ key, value string }
 
