@@ -61,7 +61,7 @@ func expr(key string, op v1.NodeSelectorOperator, vals ...string) v1.NodeSelecto
 // reasons runs the filters for pod on every node of the snapshot and
 // returns each node's reason ("" = feasible).
 func reasons(snap *Snapshot, pod *v1.Pod) map[string]string {
-	pi := newPodInfo(pod)
+	pi := newPendingPodInfo(pod)
 	snap.prefilter(pi)
 	out := map[string]string{}
 	for _, ni := range snap.Nodes {

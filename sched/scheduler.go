@@ -87,7 +87,8 @@ type podInfo struct {
 	req   v1.Requests
 	ports []v1.HostPort
 	ctrl  string // controller uid, "" for none
-	// node is the pod's nodeSelector and node affinity, parsed.
+	// node is the pod's nodeSelector and node affinity, parsed (for a
+	// pending pod only: placed pods' node constraints are spent).
 	node nodeAffinityInfo
 	// aff is the pod's pod (anti-)affinity terms, parsed; nil for none.
 	aff *podAffinityInfo
@@ -99,11 +100,18 @@ type podInfo struct {
 }
 
 func newPodInfo(p *v1.Pod) *podInfo {
-	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p),
-		node: newNodeAffinityInfo(&p.Spec), aff: newPodAffinityInfo(p)}
+	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p), aff: newPodAffinityInfo(p)}
 	if ref := p.ControllerRef(); ref != nil {
 		pi.ctrl = ref.UID
 	}
+	return pi
+}
+
+// newPendingPodInfo is newPodInfo with what only the filters and scores
+// of the pod itself need.
+func newPendingPodInfo(p *v1.Pod) *podInfo {
+	pi := newPodInfo(p)
+	pi.node = newNodeAffinityInfo(&p.Spec)
 	return pi
 }
 
@@ -244,7 +252,7 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 	want := feasibleToFind(n)
 	next := 0
 	for _, p := range pods {
-		pi := newPodInfo(p)
+		pi := newPendingPodInfo(p)
 		snap.prefilter(pi)
 		feasible := make([]*NodeInfo, 0, want)
 		reasons := map[string]int{}
