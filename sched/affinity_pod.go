@@ -185,6 +185,9 @@ func allMatch(terms []affinityTerm, p *v1.Pod, nsLabels labels.Set) bool {
 // required anti-affinity, and no pod whose required anti-affinity selects
 // the pod (the symmetric check).
 func podAffinity(p *podInfo, ni *NodeInfo) string {
+	if p.aff == nil && len(p.state.existingAnti) == 0 {
+		return ""
+	}
 	labels := ni.Node.Labels
 	if p.aff != nil && len(p.aff.requiredAffinity) > 0 && !satisfiesPodAffinity(p, labels) {
 		return errReasonAffinityRulesNotMatch
@@ -197,7 +200,7 @@ func podAffinity(p *podInfo, ni *NodeInfo) string {
 		}
 	}
 	for k, v := range labels {
-		if p.state.existingAnti[topologyPair{k, v}] > 0 {
+		if len(p.state.existingAnti) > 0 && p.state.existingAnti[topologyPair{k, v}] > 0 {
 			return errReasonExistingAntiAffinityRulesNotMatch
 		}
 	}
