@@ -5,6 +5,7 @@ import (
 
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -25,7 +26,7 @@ func validateAffinity(a *Affinity, p *field.Path) field.ErrorList {
 		for i, t := range na.PreferredDuringSchedulingIgnoredDuringExecution {
 			tp := np.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i)
 			errs = append(errs, validateWeight(t.Weight, tp.Child("weight"))...)
-			errs = append(errs, validateNodeSelectorTerm(t.Preference, tp.Child("preference"))...)
+			errs = append(errs, validateNodeSelectorTerm(t.Preference, false, tp.Child("preference"))...)
 		}
 	}
 	if pa := a.PodAffinity; pa != nil {
@@ -53,15 +54,27 @@ func validateNodeSelector(s *NodeSelector, p *field.Path) field.ErrorList {
 	}
 	var errs field.ErrorList
 	for i, t := range s.NodeSelectorTerms {
-		errs = append(errs, validateNodeSelectorTerm(t, tp.Index(i))...)
+		errs = append(errs, validateNodeSelectorTerm(t, true, tp.Index(i))...)
 	}
 	return errs
 }
 
-func validateNodeSelectorTerm(t NodeSelectorTerm, p *field.Path) field.ErrorList {
+// validateNodeSelectorTerm checks a term; the values of a required
+// term's expressions must be label values, as Kubernetes checks them for
+// new pods (a node label can have no other value).
+func validateNodeSelectorTerm(t NodeSelectorTerm, required bool, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, r := range t.MatchExpressions {
-		errs = append(errs, validateNodeSelectorRequirement(r, p.Child("matchExpressions").Index(i))...)
+		rp := p.Child("matchExpressions").Index(i)
+		errs = append(errs, validateNodeSelectorRequirement(r, rp)...)
+		if !required {
+			continue
+		}
+		for j, v := range r.Values {
+			for _, msg := range validation.IsValidLabelValue(v) {
+				errs = append(errs, field.Invalid(rp.Child("values").Index(j), v, msg))
+			}
+		}
 	}
 	for i, r := range t.MatchFields {
 		errs = append(errs, validateNodeFieldSelectorRequirement(r, p.Child("matchFields").Index(i))...)

@@ -28,7 +28,7 @@ func TestValidateAffinity(t *testing.T) {
 				"topologyKey":"topology.kubernetes.io/zone"}}]}}`, "", ""},
 		{"every operator and matchFields", `{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[
 			{"matchExpressions":[{"key":"a","operator":"NotIn","values":["x"]},{"key":"b","operator":"Exists"},
-				{"key":"c","operator":"DoesNotExist"},{"key":"d","operator":"Gt","values":["3"]},{"key":"e","operator":"Lt","values":["-1"]}]},
+				{"key":"c","operator":"DoesNotExist"},{"key":"d","operator":"Gt","values":["3"]},{"key":"e","operator":"Lt","values":["12"]}]},
 			{"matchFields":[{"key":"metadata.name","operator":"In","values":["node-1"]}]}]}}}`, "", ""},
 		{"namespaces and namespaceSelector", `{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
 			{"labelSelector":{"matchLabels":{"app":"web"}},"namespaces":["other"],"namespaceSelector":{},"topologyKey":"kubernetes.io/hostname"}]}}`, "", ""},
@@ -42,6 +42,9 @@ func TestValidateAffinity(t *testing.T) {
 			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values", "must be specified single value when `operator` is 'Lt' or 'Gt'"},
 		{"Lt not an integer", `{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"a","operator":"Lt","values":["big"]}]}]}}}`,
 			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[0]", "must be an integer"},
+		{"required value not a label value", `{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"a","operator":"In","values":["ok","not ok"]}]}]}}}`,
+			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[1]", "a valid label must be"},
+		{"preferred values are not checked as label values", `{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":1,"preference":{"matchExpressions":[{"key":"a","operator":"In","values":["not ok"]}]}}]}}`, "", ""},
 		{"unknown operator", `{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"a","operator":"Near","values":["x"]}]}]}}}`,
 			"spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator", "not a valid selector operator"},
 		{"bad label key", `{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"a b","operator":"Exists"}]}]}}}`,
