@@ -279,6 +279,7 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 			continue
 		}
 		best := pick(snap, pi, feasible, rng)
+		pi.state = podAffinityState{} // counted for this pod only
 		snap.place(best, pi)
 		plan.Bindings = append(plan.Bindings, fsm.Binding{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: best.Node.Name})
 	}
