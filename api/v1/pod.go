@@ -73,8 +73,8 @@ type PodSpec struct {
 	// debug). They are added through the pods/ephemeralcontainers
 	// subresource only, never changed or removed, and never restarted.
 	EphemeralContainers []EphemeralContainer `json:"ephemeralContainers,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
-	// Affinity holds the pod's node affinity and pod (anti-)affinity
-	// scheduling constraints (see affinity.go).
+	// Affinity is the pod's scheduling constraints: node affinity, pod
+	// affinity and pod anti-affinity.
 	Affinity *Affinity `json:"affinity,omitempty"`
 }
 
