@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/test/harness"
 )
@@ -227,5 +229,58 @@ func TestSchedulerAffinity(t *testing.T) {
 		if _, err := podOn("keys"); v1.CodeOf(err) != http.StatusNotFound {
 			t.Fatalf("the refused pod exists: %v", err)
 		}
+	})
+}
+
+// Real nodes register the labels the topology keys name, and required
+// anti-affinity on kubernetes.io/hostname runs a controller's pods one per
+// node; the replica left over waits with Kubernetes' message.
+func TestAntiAffinityOnRealNodes(t *testing.T) {
+	t.Parallel()
+	c, _ := nodeCluster(t, 2, false, nil)
+	cl := c.Client()
+	nodes, _, err := client.ListTyped[v1.Node](ctxT(t, 5*time.Second), cl, "nodes", "", client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		want := map[string]string{v1.LabelHostname: n.Name, v1.LabelOS: "linux", v1.LabelArch: runtime.GOARCH}
+		for k, v := range want {
+			if n.Labels[k] != v {
+				t.Errorf("node %s label %s = %q, want %q", n.Name, k, n.Labels[k], v)
+			}
+		}
+	}
+	apart := map[string]string{"app": "apart"}
+	rc := rcOf("apart", 2)
+	rc.Spec.Template.Spec.Containers[0].Command = []string{"sh", "-c", httpdCommand}
+	rc.Spec.Template.Spec.Affinity = &v1.Affinity{PodAntiAffinity: antiOnHost(apart)}
+	if err := cl.Create(ctxT(t, 5*time.Second), rc); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "2 pods Running on 2 nodes", func() (bool, string) {
+		pods := runningPods(t, cl, "app=apart")
+		on := map[string]bool{}
+		for _, p := range pods {
+			on[p.Spec.NodeName] = true
+		}
+		return len(pods) == 2 && len(on) == 2, fmt.Sprintf("%d running on %v", len(pods), on)
+	})
+	if err := cl.Scale(ctxT(t, 10*time.Second), "default", "apart", 3); err != nil {
+		t.Fatal(err)
+	}
+	const msg = "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."
+	eventually(t, 20*time.Second, "the third replica waits with the message", func() error {
+		per, err := podsByNode(t, cl, "app=apart")
+		if err != nil {
+			return err
+		}
+		if len(per[""]) != 1 {
+			return fmt.Errorf("per node %v", per)
+		}
+		if c := per[""][0].Status.Condition(v1.PodScheduled); c == nil || c.Status != v1.ConditionFalse || c.Message != msg {
+			return fmt.Errorf("condition %+v", c)
+		}
+		return nil
 	})
 }
