@@ -223,6 +223,9 @@ func filler(seed uint64) *randfill.Filler {
 				*x = intstr.FromString("http")
 			}
 		},
+		func(o *v1.NodeSelectorOperator, c randfill.Continue) {
+			*o = []v1.NodeSelectorOperator{v1.NodeSelectorOpIn, v1.NodeSelectorOpExists}[c.Intn(2)]
+		},
 		func(h *v1.HostPathType, c randfill.Continue) {
 			*h = v1.HostPathType([]string{"", "Directory", "File"}[c.Intn(3)])
 		},
@@ -234,9 +237,6 @@ func filler(seed uint64) *randfill.Filler {
 		},
 		func(p *v1.UnhealthyPodEvictionPolicyType, c randfill.Continue) {
 			*p = []v1.UnhealthyPodEvictionPolicyType{v1.IfHealthyBudget, v1.AlwaysAllow}[c.Intn(2)]
-		},
-		func(o *v1.NodeSelectorOperator, c randfill.Continue) {
-			*o = []v1.NodeSelectorOperator{v1.NodeSelectorOpIn, v1.NodeSelectorOpExists}[c.Intn(2)]
 		},
 		func(f *v1.FieldsV1, c randfill.Continue) {
 			f.Raw = []byte([]string{`{"f:metadata":{"f:labels":{"f:app":{}}}}`, `{"f:spec":{"f:replicas":{}}}`}[c.Intn(2)])
