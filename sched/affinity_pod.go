@@ -171,6 +171,7 @@ func (s *Snapshot) prefilter(p *podInfo) {
 	p.state = st
 }
 
+// allMatch reports whether every term selects p.
 func allMatch(terms []affinityTerm, p *v1.Pod, nsLabels labels.Set) bool {
 	for i := range terms {
 		if !terms[i].matches(p, nsLabels) {
@@ -188,20 +189,22 @@ func podAffinity(p *podInfo, ni *NodeInfo) string {
 	if p.aff == nil && len(p.state.existingAnti) == 0 {
 		return ""
 	}
-	labels := ni.Node.Labels
-	if p.aff != nil && len(p.aff.requiredAffinity) > 0 && !satisfiesPodAffinity(p, labels) {
+	nodeLabels := ni.Node.Labels
+	if p.aff != nil && len(p.aff.requiredAffinity) > 0 && !satisfiesPodAffinity(p, nodeLabels) {
 		return errReasonAffinityRulesNotMatch
 	}
 	if p.aff != nil && len(p.state.antiAffinity) > 0 {
 		for _, t := range p.aff.requiredAnti {
-			if v, ok := labels[t.topologyKey]; ok && p.state.antiAffinity[topologyPair{t.topologyKey, v}] > 0 {
+			if v, ok := nodeLabels[t.topologyKey]; ok && p.state.antiAffinity[topologyPair{t.topologyKey, v}] > 0 {
 				return errReasonAntiAffinityRulesNotMatch
 			}
 		}
 	}
-	for k, v := range labels {
-		if len(p.state.existingAnti) > 0 && p.state.existingAnti[topologyPair{k, v}] > 0 {
-			return errReasonExistingAntiAffinityRulesNotMatch
+	if len(p.state.existingAnti) > 0 {
+		for k, v := range nodeLabels {
+			if p.state.existingAnti[topologyPair{k, v}] > 0 {
+				return errReasonExistingAntiAffinityRulesNotMatch
+			}
 		}
 	}
 	return ""
