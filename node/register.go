@@ -101,7 +101,7 @@ func (a *Agent) registerOnce(ctx context.Context) (*v1.Node, error) {
 }
 
 func (a *Agent) labels() map[string]string {
-	l := map[string]string{"kubernetes.io/hostname": a.cfg.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": runtime.GOARCH}
+	l := map[string]string{v1.LabelHostname: a.cfg.Name, v1.LabelOS: "linux", v1.LabelArch: runtime.GOARCH}
 	for k, v := range a.cfg.Labels {
 		l[k] = v
 	}

@@ -20,7 +20,7 @@ func TestNodePortsFilter(t *testing.T) {
 	udp := func(hostIP string, port int32) v1.ContainerPort {
 		return v1.ContainerPort{ContainerPort: 53, HostPort: port, HostIP: hostIP, Protocol: "UDP"}
 	}
-	const refused = "0/1 nodes available: 1 node(s) didn't have free ports for the requested pod ports"
+	const refused = "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports."
 	for _, tc := range []struct {
 		name  string
 		bound *v1.Pod // on the node already, nil for none

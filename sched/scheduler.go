@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	v1 "orch.io/orch/api/v1"
@@ -22,11 +23,21 @@ type NodeInfo struct {
 	Ports v1.HostPortSet
 	// ByController counts the pods of each controller (by uid) on the node.
 	ByController map[string]int
+	// pods are the pods on the node, for pod (anti-)affinity.
+	pods []*podInfo
+	// core is the node as Kubernetes' node affinity matcher reads it.
+	core *corev1.Node
 }
 
 // Snapshot is the cluster as one scheduling pass sees it.
 type Snapshot struct {
 	Nodes []*NodeInfo
+	// nsLabels are the labels of each namespace, for the namespace
+	// selectors of pod affinity terms.
+	nsLabels map[string]labels.Set
+	// withAffinity are the pods on nodes that have pod affinity or
+	// anti-affinity terms: theirs constrain and score later pods too.
+	withAffinity []*podInfo
 }
 
 // NewSnapshot builds the view from nodes and the pods bound to them;
@@ -35,24 +46,38 @@ func NewSnapshot(nodes []*v1.Node, bound []*v1.Pod) *Snapshot {
 	s := &Snapshot{}
 	byName := map[string]*NodeInfo{}
 	for _, n := range nodes {
-		ni := &NodeInfo{Node: n, Offer: v1.NodeAllocatable(n), ByController: map[string]int{}}
+		ni := &NodeInfo{Node: n, Offer: v1.NodeAllocatable(n), ByController: map[string]int{}, core: coreNode(n)}
 		s.Nodes = append(s.Nodes, ni)
 		byName[n.Name] = ni
 	}
 	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Node.Name < s.Nodes[j].Node.Name })
 	for _, p := range bound {
 		if ni := byName[p.Spec.NodeName]; ni != nil && !p.Terminal() {
-			ni.place(newPodInfo(p))
+			s.place(ni, newPodInfo(p))
 		}
 	}
 	return s
 }
 
-func (ni *NodeInfo) place(p *podInfo) {
+// SetNamespaces gives the snapshot the namespaces' labels, which the
+// namespace selectors of pod affinity terms match.
+func (s *Snapshot) SetNamespaces(nss []*v1.Namespace) {
+	s.nsLabels = make(map[string]labels.Set, len(nss))
+	for _, ns := range nss {
+		s.nsLabels[ns.Name] = labels.Set(ns.Labels)
+	}
+}
+
+func (s *Snapshot) place(ni *NodeInfo, p *podInfo) {
 	ni.Used = ni.Used.Add(p.req)
 	ni.Ports.Add(p.ports...)
 	if p.ctrl != "" {
 		ni.ByController[p.ctrl]++
+	}
+	p.on = ni
+	ni.pods = append(ni.pods, p)
+	if p.aff != nil {
+		s.withAffinity = append(s.withAffinity, p)
 	}
 }
 
@@ -62,13 +87,31 @@ type podInfo struct {
 	req   v1.Requests
 	ports []v1.HostPort
 	ctrl  string // controller uid, "" for none
+	// node is the pod's nodeSelector and node affinity, parsed (for a
+	// pending pod only: placed pods' node constraints are spent).
+	node nodeAffinityInfo
+	// aff is the pod's pod (anti-)affinity terms, parsed; nil for none.
+	aff *podAffinityInfo
+	// on is the node the pod is placed on (nil while pending).
+	on *NodeInfo
+	// state is what the pod affinity filter counted over the snapshot
+	// for this pod before its nodes are filtered.
+	state podAffinityState
 }
 
 func newPodInfo(p *v1.Pod) *podInfo {
-	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p)}
+	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p), aff: newPodAffinityInfo(p)}
 	if ref := p.ControllerRef(); ref != nil {
 		pi.ctrl = ref.UID
 	}
+	return pi
+}
+
+// newPendingPodInfo is newPodInfo with what only the filters and scores
+// of the pod itself need.
+func newPendingPodInfo(p *v1.Pod) *podInfo {
+	pi := newPodInfo(p)
+	pi.node = newNodeAffinityInfo(&p.Spec)
 	return pi
 }
 
@@ -77,7 +120,7 @@ func newPodInfo(p *v1.Pod) *podInfo {
 type filter func(p *podInfo, ni *NodeInfo) string
 
 // filters run in order; a node is reported under the first one it fails.
-var filters = []filter{nodeReady, nodeSchedulable, nodeTaints, nodeSelector, nodeResources, nodePorts}
+var filters = []filter{nodeReady, nodeSchedulable, nodeTaints, nodeAffinity, nodeResources, nodePorts, podAffinity}
 
 func nodeReady(_ *podInfo, ni *NodeInfo) string {
 	if c := ni.Node.Status.Condition(v1.NodeReady); c == nil || c.Status != v1.ConditionTrue {
@@ -127,13 +170,6 @@ func tolerates(tols []v1.Toleration, t v1.Taint) bool {
 	return false
 }
 
-func nodeSelector(p *podInfo, ni *NodeInfo) string {
-	if sel := p.pod.Spec.NodeSelector; len(sel) > 0 && !labels.SelectorFromSet(sel).Matches(labels.Set(ni.Node.Labels)) {
-		return "node(s) didn't match node selector"
-	}
-	return ""
-}
-
 func nodeResources(p *podInfo, ni *NodeInfo) string {
 	short := v1.Insufficient(ni.Offer, ni.Used, p.req)
 	if len(short) == 0 {
@@ -156,9 +192,18 @@ func nodePorts(p *podInfo, ni *NodeInfo) string {
 	return ""
 }
 
+// Weights of the affinity scores, each normalised to 0-100 over the
+// feasible nodes, as Kubernetes' default scheduler profile weighs its
+// NodeAffinity and InterPodAffinity plugins.
+const (
+	nodeAffinityWeight     = 2
+	interPodAffinityWeight = 2
+)
+
 // score ranks a feasible node for a pod; higher is better. It adds the
 // share of the node left free after placing the pod (least allocated) and a
 // spreading term that prefers nodes with fewer pods of the pod's controller.
+// pick adds the affinity scores, which need every feasible node at once.
 func score(p *podInfo, ni *NodeInfo, maxSame int) float64 {
 	want := p.req
 	free := func(offer, used, w int64) float64 {
@@ -207,7 +252,8 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 	want := feasibleToFind(n)
 	next := 0
 	for _, p := range pods {
-		pi := newPodInfo(p)
+		pi := newPendingPodInfo(p)
+		snap.prefilter(pi)
 		feasible := make([]*NodeInfo, 0, want)
 		reasons := map[string]int{}
 		checked := 0
@@ -232,24 +278,40 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 			plan.Unschedulable[v1.Key(p.Namespace, p.Name)] = unschedulableMessage(n, reasons)
 			continue
 		}
-		best := pick(pi, feasible, rng)
-		best.place(pi)
+		best := pick(snap, pi, feasible, rng)
+		pi.state = podAffinityState{} // counted for this pod only
+		snap.place(best, pi)
 		plan.Bindings = append(plan.Bindings, fsm.Binding{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: best.Node.Name})
 	}
 	return plan
 }
 
-func pick(p *podInfo, feasible []*NodeInfo, rng *rand.Rand) *NodeInfo {
+func pick(snap *Snapshot, p *podInfo, feasible []*NodeInfo, rng *rand.Rand) *NodeInfo {
 	maxSame := 0
 	if p.ctrl != "" {
 		for _, ni := range feasible {
 			maxSame = max(maxSame, ni.ByController[p.ctrl])
 		}
 	}
+	// The affinity scores, nil (all 0) when no term can score: most pods
+	// have none, and a pass must not allocate per node for them.
+	var nodeAff, podAff []int64
+	if p.node.preferred != nil {
+		nodeAff = normalizeToMax(feasible, func(ni *NodeInfo) int64 { return nodeAffinityScore(p, ni) })
+	}
+	if topo := snap.podAffinityTopologyScores(p); len(topo) > 0 {
+		podAff = normalizeMinMax(feasible, func(ni *NodeInfo) int64 { return topo.score(ni) })
+	}
+	at := func(scores []int64, i int) float64 {
+		if scores == nil {
+			return 0
+		}
+		return float64(scores[i])
+	}
 	var top []*NodeInfo
 	bestScore := 0.0
-	for _, ni := range feasible {
-		s := score(p, ni, maxSame)
+	for i, ni := range feasible {
+		s := score(p, ni, maxSame) + nodeAffinityWeight*at(nodeAff, i) + interPodAffinityWeight*at(podAff, i)
 		switch {
 		case len(top) == 0 || s > bestScore+1e-9:
 			top, bestScore = []*NodeInfo{ni}, s
@@ -260,29 +322,18 @@ func pick(p *podInfo, feasible []*NodeInfo, rng *rand.Rand) *NodeInfo {
 	return top[rng.IntN(len(top))]
 }
 
-// unschedulableMessage says why no node fits, as Kubernetes does:
-// "0/5 nodes available: 3 Insufficient cpu, 2 node(s) didn't match node selector".
+// unschedulableMessage says why no node fits, as Kubernetes' FitError
+// does: the count of nodes per reason, sorted as strings, "0/3 nodes are
+// available: 1 node(s) didn't match Pod's node affinity/selector, 2
+// node(s) didn't match pod anti-affinity rules.".
 func unschedulableMessage(nodes int, reasons map[string]int) string {
 	if nodes == 0 {
-		return "0/0 nodes available: no nodes are registered"
+		return "0/0 nodes are available: no nodes are registered."
 	}
-	type rc struct {
-		why string
-		n   int
-	}
-	var list []rc
+	parts := make([]string, 0, len(reasons))
 	for why, n := range reasons {
-		list = append(list, rc{why, n})
+		parts = append(parts, fmt.Sprintf("%d %s", n, why))
 	}
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].n != list[j].n {
-			return list[i].n > list[j].n
-		}
-		return list[i].why < list[j].why
-	})
-	parts := make([]string, len(list))
-	for i, r := range list {
-		parts[i] = fmt.Sprintf("%d %s", r.n, r.why)
-	}
-	return fmt.Sprintf("0/%d nodes available: %s", nodes, strings.Join(parts, ", "))
+	sort.Strings(parts)
+	return fmt.Sprintf("0/%d nodes are available: %s.", nodes, strings.Join(parts, ", "))
 }

@@ -61,22 +61,33 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 // Run schedules until ctx ends: a pass whenever pods or nodes change (many
 // changes collapse into one pass) and at least every Resync.
 func (s *Scheduler) Run(ctx context.Context) {
-	waiting := 0 // pods left unschedulable by the last pass
+	var left waiting // what the last pass could not place
 	runOnChanges(ctx, s.cfg.Store, s.cfg.Resync, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
-		if !ch.full && !relevant(ch.events, waiting > 0) {
+		if !ch.full && !relevant(ch.events, left) {
 			return nil
 		}
-		_, left, err := s.pass(ctx, store)
-		waiting = left
+		var err error
+		_, left, err = s.pass(ctx, store)
 		return err
 	})
 }
 
+// waiting is what a pass left unplaced.
+type waiting struct {
+	// pods is how many pods fit nowhere.
+	pods int
+	// forPods: some of them have required pod affinity, so a pod bound
+	// (or relabelled) anywhere may make room for them.
+	forPods bool
+}
+
 // relevant reports whether any of the changes can let a pass place a pod: a
 // new or changed unbound pod, a node change, or (when pods wait) a pod that
-// left a node or finished. Unbound pods are recognised by their index key,
-// without decoding the ones that are bound.
-func relevant(evs []fsm.Event, podsWait bool) bool {
+// left a node or finished, and any bound pod's change when a pod waits for
+// other pods. Unbound pods are recognised by their index key, without
+// decoding the ones that are bound.
+func relevant(evs []fsm.Event, w waiting) bool {
+	podsWait := w.pods > 0
 	for _, ev := range evs {
 		switch ev.Resource {
 		case "nodes":
@@ -87,6 +98,9 @@ func relevant(evs []fsm.Event, podsWait bool) bool {
 					return true
 				}
 				continue // another scheduler's pod, or one being deleted
+			}
+			if w.forPods && ev.Type != v1.Deleted {
+				return true
 			}
 			if podsWait && (ev.Type == v1.Deleted || ev.Record.Object().(*v1.Pod).Terminal()) {
 				return true
@@ -105,10 +119,10 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 }
 
 // pass is Pass that also returns how many pods it could not place.
-func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, int, error) {
+func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, error) {
 	unbound, err := store.PodsOnNode("")
 	if err != nil {
-		return 0, 0, err
+		return 0, waiting{}, err
 	}
 	var pending []*v1.Pod
 	for _, p := range unbound {
@@ -117,15 +131,15 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, int, error
 		}
 	}
 	if len(pending) == 0 {
-		return 0, 0, nil
+		return 0, waiting{}, nil
 	}
 	nodesRes, err := store.List("nodes", fsm.ListOptions{})
 	if err != nil {
-		return 0, 0, err
+		return 0, waiting{}, err
 	}
 	podsRes, err := store.List("pods", fsm.ListOptions{})
 	if err != nil {
-		return 0, 0, err
+		return 0, waiting{}, err
 	}
 	var nodes []*v1.Node
 	for _, r := range nodesRes.Items {
@@ -141,18 +155,35 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, int, error
 	sort.SliceStable(pending, func(i, j int) bool {
 		return pending[i].CreationTimestamp.Before(pending[j].CreationTimestamp.Time)
 	})
-	plan := Schedule(NewSnapshot(nodes, bound), pending, s.cfg.Rand)
+	nsRes, err := store.List("namespaces", fsm.ListOptions{})
+	if err != nil {
+		return 0, waiting{}, err
+	}
+	namespaces := make([]*v1.Namespace, 0, len(nsRes.Items))
+	for _, r := range nsRes.Items {
+		namespaces = append(namespaces, r.Object().(*v1.Namespace))
+	}
+	snap := NewSnapshot(nodes, bound)
+	snap.SetNamespaces(namespaces)
+	plan := Schedule(snap, pending, s.cfg.Rand)
+	left := waiting{pods: len(plan.Unschedulable)}
+	for _, p := range pending {
+		if _, ok := plan.Unschedulable[v1.Key(p.Namespace, p.Name)]; ok && hasRequiredPodAffinity(p) {
+			left.forPods = true
+			break
+		}
+	}
 	now := v1.NewTime(s.cfg.Now())
 	placed := 0
 	for start := 0; start < len(plan.Bindings); start += s.cfg.MaxBatch {
 		end := min(start+s.cfg.MaxBatch, len(plan.Bindings))
 		cmd, err := fsm.Encode(fsm.BindCommand, fsm.BindRequest{Bindings: plan.Bindings[start:end], Now: now})
 		if err != nil {
-			return placed, len(plan.Unschedulable), err
+			return placed, left, err
 		}
 		res, err := s.cfg.Proposer.Apply(ctx, cmd)
 		if err != nil {
-			return placed, len(plan.Unschedulable), err
+			return placed, left, err
 		}
 		for i, r := range res.(fsm.BatchResult) {
 			if r.Err == nil {
@@ -164,7 +195,7 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, int, error
 			}
 		}
 	}
-	return placed, len(plan.Unschedulable), s.markUnschedulable(ctx, pending, plan.Unschedulable, now)
+	return placed, left, s.markUnschedulable(ctx, pending, plan.Unschedulable, now)
 }
 
 // ours reports whether a pod is this scheduler's to place: pods that name

@@ -37,7 +37,7 @@ func TestPassBindsAndExplainsWhatItCannotPlace(t *testing.T) {
 	}
 	huge := p.pod(t, "huge")
 	c := huge.Status.Condition(v1.PodScheduled)
-	if huge.Spec.NodeName != "" || c == nil || c.Status != v1.ConditionFalse || c.Message != "0/3 nodes available: 3 Insufficient cpu" {
+	if huge.Spec.NodeName != "" || c == nil || c.Status != v1.ConditionFalse || c.Message != "0/3 nodes are available: 3 Insufficient cpu." {
 		t.Fatalf("huge: node %q condition %+v", huge.Spec.NodeName, c)
 	}
 	if o := p.pod(t, "other"); o.Spec.NodeName != "" || len(o.Status.Conditions) != 0 {
@@ -109,10 +109,55 @@ func TestRelevantIgnoresOtherSchedulersPods(t *testing.T) {
 			mineEv = append(mineEv, ev)
 		}
 	}
-	if relevant(otherEv, true) {
+	if relevant(otherEv, waiting{pods: 1}) {
 		t.Fatal("another scheduler's pod woke the scheduler")
 	}
-	if !relevant(mineEv, false) {
+	if !relevant(mineEv, waiting{}) {
 		t.Fatal("a pending pod of ours did not wake the scheduler")
+	}
+}
+
+// A pod whose required affinity waits for another pod is placed as soon as
+// that pod is bound, without waiting for a resync.
+func TestRunPlacesAPodOnceThePodItFollowsIsBound(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, readyNode("n0", "2", "4Gi", map[string]string{v1.LabelHostname: "n0"}))
+	leader := map[string]string{"app": "leader"}
+	p.create(t, withAffinity(labelled("follower", "", nil), requiredAffinity(term(leader, v1.LabelHostname))))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Resync: time.Hour}).Run(ctx)
+		close(done)
+	}()
+	waitFor(t, "follower marked unschedulable", func() bool {
+		c := p.pod(t, "follower").Status.Condition(v1.PodScheduled)
+		return c != nil && c.Status == v1.ConditionFalse && strings.Contains(c.Message, "didn't match pod affinity rules")
+	})
+	// Bound at creation (as by another scheduler): only this change can
+	// wake the loop.
+	p.create(t, on(labelled("leader", "", leader), "n0"))
+	waitFor(t, "follower bound next to the leader", func() bool { return p.pod(t, "follower").Spec.NodeName == "n0" })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop after cancel")
+	}
+}
+
+func TestRelevantBoundPodsWhenAPodWaitsForPods(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, on(pendingPod("bound", "1"), "n0"))
+	evs, _, _, _, err := p.store().Feed().Since(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relevant(evs, waiting{pods: 1}) {
+		t.Fatal("a bound pod woke the scheduler while no pod waits for pods")
+	}
+	if !relevant(evs, waiting{pods: 1, forPods: true}) {
+		t.Fatal("a bound pod did not wake the scheduler while a pod waits for pods")
 	}
 }

@@ -85,7 +85,7 @@ func TestFiltersSayWhyANodeIsRefused(t *testing.T) {
 		{"tolerated by empty-key Exists", tainted, nil, tolerating(pendingPod("p", "1"), v1.Toleration{Operator: "Exists"}), ""},
 		{"wrong effect tolerated", tainted, nil, tolerating(pendingPod("p", "1"), v1.Toleration{Key: "node.orch.io/unreachable", Operator: "Exists", Effect: v1.TaintNoExecute}), "node(s) had untolerated taints"},
 		{"PreferNoSchedule does not filter", soft, nil, pendingPod("p", "1"), ""},
-		{"selector mismatch", readyNode("n", "4", "8Gi", map[string]string{"disk": "hdd"}), nil, selecting(pendingPod("p", "1")), "node(s) didn't match node selector"},
+		{"selector mismatch", readyNode("n", "4", "8Gi", map[string]string{"disk": "hdd"}), nil, selecting(pendingPod("p", "1")), "node(s) didn't match Pod's node affinity/selector"},
 		{"selector match", readyNode("n", "4", "8Gi", map[string]string{"disk": "ssd"}), nil, selecting(pendingPod("p", "1")), ""},
 		{"cpu", full, []*v1.Pod{pendingPod("b", "800m")}, pendingPod("p", "201m"), "Insufficient cpu"},
 		{"cpu exactly full", full, []*v1.Pod{pendingPod("b", "800m")}, pendingPod("p", "200m"), ""},
@@ -106,7 +106,7 @@ func TestFiltersSayWhyANodeIsRefused(t *testing.T) {
 			switch {
 			case tt.want == "" && (refused || len(plan.Bindings) != 1):
 				t.Fatalf("refused: %q", msg)
-			case tt.want != "" && msg != "0/1 nodes available: 1 "+tt.want:
+			case tt.want != "" && msg != "0/1 nodes are available: 1 "+tt.want+".":
 				t.Fatalf("message %q, want reason %q", msg, tt.want)
 			}
 		})
@@ -124,7 +124,7 @@ func TestUnschedulableMessageCountsReasons(t *testing.T) {
 	p := pendingPod("big", "8")
 	p.Spec.NodeSelector = map[string]string{"disk": "ssd"}
 	plan := Schedule(NewSnapshot(nodes, nil), []*v1.Pod{p}, seeded())
-	want := "0/5 nodes available: 3 Insufficient cpu, 2 node(s) didn't match node selector"
+	want := "0/5 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 3 Insufficient cpu."
 	if got := plan.Unschedulable["default/big"]; got != want {
 		t.Fatalf("message\n got  %q\n want %q", got, want)
 	}

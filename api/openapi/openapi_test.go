@@ -143,6 +143,11 @@ func TestSchemaDetails(t *testing.T) {
 		{"protocol default", fmt.Sprint(prop(core+"ContainerPort", "protocol").Default), "TCP"},
 		{"command list type", ext(prop(core+"Container", "command"), "x-kubernetes-list-type"), "atomic"},
 		{"finalizers strategy", ext(prop(meta+"ObjectMeta", "finalizers"), "x-kubernetes-patch-strategy"), "merge"},
+		{"affinity ref", refString(prop(core+"PodSpec", "affinity")), "#/definitions/" + core + "Affinity"},
+		{"node selector operator enum", fmt.Sprint(prop(core+"NodeSelectorRequirement", "operator").Enum), "[In NotIn Exists DoesNotExist Gt Lt]"},
+		{"PodAffinityTerm required", fmt.Sprint(sw.Definitions[core+"PodAffinityTerm"].Required), "[topologyKey]"},
+		{"pod affinity labelSelector ref", refString(prop(core+"PodAffinityTerm", "labelSelector")), "#/definitions/" + meta + "LabelSelector"},
+		{"nodeSelectorTerms list type", ext(prop(core+"NodeSelector", "nodeSelectorTerms"), "x-kubernetes-list-type"), "atomic"},
 		{"Pod GVK", ext(sw.Definitions[core+"Pod"], "x-kubernetes-group-version-kind"), "[map[group: kind:Pod version:v1]]"},
 		{"PodList GVK", ext(sw.Definitions[core+"PodList"], "x-kubernetes-group-version-kind"), "[map[group: kind:PodList version:v1]]"},
 	} {
@@ -217,6 +222,9 @@ func filler(seed uint64) *randfill.Filler {
 			} else {
 				*x = intstr.FromString("http")
 			}
+		},
+		func(o *v1.NodeSelectorOperator, c randfill.Continue) {
+			*o = []v1.NodeSelectorOperator{v1.NodeSelectorOpIn, v1.NodeSelectorOpExists}[c.Intn(2)]
 		},
 		func(h *v1.HostPathType, c randfill.Continue) {
 			*h = v1.HostPathType([]string{"", "Directory", "File"}[c.Intn(3)])

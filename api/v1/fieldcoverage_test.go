@@ -82,13 +82,25 @@ const (
 	children = "children"   // a struct whose fields are classified one by one
 )
 
+// fieldUseEntry says how one path is accounted for.
+type fieldUseEntry struct {
+	by   string
+	want string // refused: the field the 422 names, when not the path itself
+}
+
+// fieldUse is the entry of a path in podFieldUse or affinityFieldUse.
+func fieldUse(path string) (fieldUseEntry, bool) {
+	if e, ok := podFieldUse[path]; ok {
+		return e, true
+	}
+	e, ok := affinityFieldUse[path]
+	return e, ok
+}
+
 // podFieldUse classifies every JSON path of the pod spec. Paths of init
 // containers fall back to those of containers, and the three probes share
 // "*Probe" entries, unless an exact entry says otherwise.
-var podFieldUse = map[string]struct {
-	by   string
-	want string // refused: the field the 422 names, when not the path itself
-}{
+var podFieldUse = map[string]fieldUseEntry{
 	"spec.volumes[*]":                                                               {by: children},
 	"spec.volumes[*].name":                                                          {by: byNode},
 	"spec.volumes[*].emptyDir":                                                      {by: byNode},
@@ -255,7 +267,7 @@ func lookupUse(path string) (string, bool) {
 		asContainer,
 		probe.ReplaceAllString(asContainer, ".*Probe"),
 	} {
-		if _, ok := podFieldUse[p]; ok {
+		if _, ok := fieldUse(p); ok {
 			return p, true
 		}
 	}
@@ -299,10 +311,10 @@ func TestPodFieldsHonouredOrRefused(t *testing.T) {
 		bySched: selectorsUsed(t, "../../sched"),
 		byAPI:   selectorsUsed(t, "."),
 	}
-	refusedPaths := map[string]bool{}
+	refusedPaths, wholePaths := map[string]bool{}, map[string]bool{}
 	for _, f := range podFieldPaths() {
-		if isUnder(f.path, refusedPaths) {
-			continue // refused with its parent
+		if isUnder(f.path, refusedPaths) || isUnder(f.path, wholePaths) {
+			continue // refused, or honoured, with its parent
 		}
 		key, ok := lookupUse(f.path)
 		if !ok {
@@ -313,10 +325,17 @@ func TestPodFieldsHonouredOrRefused(t *testing.T) {
 			}
 			continue
 		}
-		use := podFieldUse[key]
+		use, _ := fieldUse(key)
+		if use.by == bySchedWhole {
+			wholePaths[f.path] = true
+		}
 		t.Run(f.path, func(t *testing.T) {
 			switch use.by {
 			case children:
+			case bySchedWhole:
+				if !pkgs[bySched][f.goName] {
+					t.Errorf("%s is classified as handed whole to a library by sched, but no Go code there uses .%s", f.path, f.goName)
+				}
 			case refused:
 				refusedPaths[f.path] = true
 				p := validPod()

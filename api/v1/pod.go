@@ -73,6 +73,9 @@ type PodSpec struct {
 	// debug). They are added through the pods/ephemeralcontainers
 	// subresource only, never changed or removed, and never restarted.
 	EphemeralContainers []EphemeralContainer `json:"ephemeralContainers,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	// Affinity is the pod's scheduling constraints: node affinity, pod
+	// affinity and pod anti-affinity.
+	Affinity *Affinity `json:"affinity,omitempty"`
 }
 
 // EphemeralContainerCommon holds a container's fields as an ephemeral

@@ -117,6 +117,11 @@ func TestControls(t *testing.T) {
 			p.Spec.Volumes = []v1.Volume{{Name: "h", HostPath: &v1.HostPathVolumeSource{Path: "/etc"}}}
 		}), baseline: `hostPath volumes (volume "h")`,
 			restricted: `restricted volume types (volume "h" uses restricted volume type "hostPath")`},
+		// No standard restricts scheduling constraints.
+		{name: "affinity", pod: podWith(func(p *v1.Pod) {
+			p.Spec.Affinity = &v1.Affinity{PodAntiAffinity: &v1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []v1.PodAffinityTerm{
+				{TopologyKey: v1.LabelHostname}}}}
+		})},
 		{name: "emptyDir volume", pod: podWith(func(p *v1.Pod) {
 			p.Spec.Volumes = []v1.Volume{{Name: "e", EmptyDir: &v1.EmptyDirVolumeSource{}}}
 		})},

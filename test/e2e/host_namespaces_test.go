@@ -215,7 +215,7 @@ func TestHostNamespacesAndPorts(t *testing.T) {
 		}
 	})
 
-	const noPorts = "0/1 nodes available: 1 node(s) didn't have free ports for the requested pod ports"
+	const noPorts = "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports."
 	t.Run("a held host port keeps a second pod Pending", func(t *testing.T) {
 		createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "hp-b"}, Spec: v1.PodSpec{TerminationGracePeriodSeconds: int64p(1),
 			Containers: []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sh", "-c", httpdCommand},

@@ -74,7 +74,7 @@ func TestSchedulerBindsPodsOnTheLeader(t *testing.T) {
 			}
 		}
 		c := byName["huge"].Status.Condition(v1.PodScheduled)
-		if byName["huge"].Spec.NodeName != "" || c == nil || c.Message != "0/3 nodes available: 3 Insufficient cpu" {
+		if byName["huge"].Spec.NodeName != "" || c == nil || c.Message != "0/3 nodes are available: 3 Insufficient cpu." {
 			return fmt.Errorf("huge: node %q condition %+v", byName["huge"].Spec.NodeName, c)
 		}
 		return nil
