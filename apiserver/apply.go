@@ -92,7 +92,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
-	fm, err := s.fields.get(gvkOf(req.resource), trackedSub(req))
+	fm, err := s.fields.get(req.resource, trackedSub(req))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -288,7 +288,7 @@ func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *re
 			parent.Object["spec"] = map[string]any{"replicas": n}
 		}
 	}
-	fm, err := s.fields.get(gvkOf(req.resource), "scale")
+	fm, err := s.fields.get(req.resource, "scale")
 	if err != nil {
 		writeError(w, err)
 		return

@@ -222,6 +222,17 @@ func TestManagedFieldsOnWrites(t *testing.T) {
 	if !owns(rc.ObjectMeta, "ctl", "f:status", "f:replicas") || !strings.Contains(strings.Join(managers(rc.ObjectMeta), ","), "ctl/Update/status") {
 		t.Fatalf("managedFields after status %v", managers(rc.ObjectMeta))
 	}
+	// Reset fields, as the kinds' strategies in Kubernetes: a write to the
+	// resource does not own its status, a status write does not own the spec.
+	if owns(rc.ObjectMeta, "creator", "f:status") || owns(rc.ObjectMeta, "my-tool", "f:status") {
+		t.Fatalf("a write to the resource owns its status: %v", managers(rc.ObjectMeta))
+	}
+	rc.Spec.Replicas = &two
+	rc.Status.Replicas = 2
+	b = e.expectCode(t, http.StatusOK, http.MethodPut, rcsPath+"/web/status?fieldManager=ctl", rc)
+	if rc = decode[v1.ReplicationController](t, b); owns(rc.ObjectMeta, "ctl", "f:spec") {
+		t.Fatalf("a status write owns the spec: %v", managers(rc.ObjectMeta))
+	}
 	// Sending empty managedFields resets them, as in Kubernetes.
 	var m map[string]any
 	json.Unmarshal(b, &m)

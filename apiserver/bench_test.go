@@ -202,7 +202,7 @@ func BenchmarkApplyPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	req := benchRequest("patch", "web", "")
-	fm, err := s.fields.get(gvkOf(req.resource), "")
+	fm, err := s.fields.get(req.resource, "")
 	if err != nil {
 		b.Fatal(err)
 	}

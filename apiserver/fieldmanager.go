@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/kube-openapi/pkg/validation/spec"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"orch.io/orch/api/openapi"
 	v1 "orch.io/orch/api/v1"
@@ -36,7 +37,7 @@ type fieldManagers struct {
 }
 
 type fieldManagerKey struct {
-	gvk         schema.GroupVersionKind
+	resource    string // group/resource
 	subresource string
 }
 
@@ -64,21 +65,44 @@ func gvkOf(r v1.Resource) schema.GroupVersionKind {
 	return gv.WithKind(r.Kind)
 }
 
-// get returns the field manager of a kind and subresource.
-func (f *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
+// get returns the field manager of a resource and subresource.
+func (f *fieldManagers) get(r v1.Resource, subresource string) (*managedfields.FieldManager, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := fieldManagerKey{gvk, subresource}
+	k := fieldManagerKey{r.Group + "/" + r.Name, subresource}
 	if fm, ok := f.m[k]; ok {
 		return fm, nil
 	}
+	gvk := gvkOf(r)
 	fm, err := managedfields.NewDefaultFieldManager(f.tc, identityConvertor{}, noDefaulter{}, unstructuredCreater{},
-		gvk, gvk.GroupVersion(), subresource, nil)
+		gvk, gvk.GroupVersion(), subresource, resetFields(r, subresource))
 	if err != nil {
 		return nil, fmt.Errorf("field manager of %s: %w", gvk, err)
 	}
 	f.m[k] = fm
 	return fm, nil
+}
+
+// resetFields are the fields a write through the resource or subresource
+// leaves as they are, so its manager does not own them: the status for
+// the resource itself, the spec for its status, and for a pod's status
+// also the deletion timestamp and owner references — the kinds' strategies'
+// GetResetFields in Kubernetes.
+func resetFields(r v1.Resource, subresource string) map[fieldpath.APIVersion]fieldpath.Filter {
+	var set *fieldpath.Set
+	switch {
+	case subresource == "" && r.HasStatus:
+		set = fieldpath.NewSet(fieldpath.MakePathOrDie("status"))
+	case subresource == "status" && r.Group == "" && r.Name == "pods":
+		set = fieldpath.NewSet(fieldpath.MakePathOrDie("spec"),
+			fieldpath.MakePathOrDie("metadata", "deletionTimestamp"),
+			fieldpath.MakePathOrDie("metadata", "ownerReferences"))
+	case subresource == "status":
+		set = fieldpath.NewSet(fieldpath.MakePathOrDie("spec"))
+	default:
+		return nil
+	}
+	return map[fieldpath.APIVersion]fieldpath.Filter{fieldpath.APIVersion(r.GroupVersion()): fieldpath.NewExcludeSetFilter(set)}
 }
 
 // identityConvertor converts between the one version orch serves.
@@ -162,7 +186,7 @@ func prefixFromUserAgent(u string) string {
 // unstructured JSON, and the stored object's managedFields are not
 // encoded and parsed again with it.
 func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Object) error {
-	fm, err := s.fields.get(gvkOf(req.resource), trackedSub(req))
+	fm, err := s.fields.get(req.resource, trackedSub(req))
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ import (
 // them, the result's converted back through JSON.
 func referenceTrackUpdate(t *testing.T, s *Server, req *request, manager string, obj, old v1.Object) []v1.ManagedFieldsEntry {
 	t.Helper()
-	fm, err := s.fields.get(gvkOf(req.resource), trackedSub(req))
+	fm, err := s.fields.get(req.resource, trackedSub(req))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestAppliedObjectMatchesUnstructured(t *testing.T) {
 	}
 	srv := &Server{fields: fields}
 	req := benchRequest("patch", "web", "")
-	fm, err := fields.get(gvkOf(req.resource), "")
+	fm, err := fields.get(req.resource, "")
 	if err != nil {
 		t.Fatal(err)
 	}
