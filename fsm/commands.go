@@ -67,7 +67,9 @@ type DeleteRequest struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 	// GracePeriodSeconds overrides the pod's terminationGracePeriodSeconds.
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
-	// Propagation is Background (default) or Orphan.
+	// Propagation is Orphan, Background or Foreground; "" is the kind's
+	// default (DefaultPropagation), unless the object already has the
+	// orphan or foregroundDeletion finalizer.
 	Propagation string `json:"propagation,omitempty"`
 	// Now is the proposer's clock, for deletionTimestamp.
 	Now v1.Time `json:"now"`

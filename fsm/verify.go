@@ -53,6 +53,11 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 		if _, ok := v1.ResourceByName(req.Resource); !ok {
 			return badCommand("unknown resource %q", req.Resource)
 		}
+		switch req.Propagation {
+		case "", v1.PropagationOrphan, v1.PropagationBackground, v1.PropagationForeground:
+		default:
+			return badCommand("unknown propagation policy %q", req.Propagation)
+		}
 		return nil
 	case BindCommand:
 		return verifyJSON(body, &BindRequest{})

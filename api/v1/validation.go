@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -134,6 +135,7 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []st
 	}
 	errs = append(errs, ValidateLabels(m.Labels, p.Child("labels"))...)
 	errs = append(errs, validateAnnotations(m.Annotations, p.Child("annotations"))...)
+	errs = append(errs, apivalidation.ValidateFinalizers(m.Finalizers, p.Child("finalizers"))...)
 	for i, ref := range m.OwnerReferences {
 		rp := p.Child("ownerReferences").Index(i)
 		if ref.Kind == "" {
