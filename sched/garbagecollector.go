@@ -47,8 +47,9 @@ type GarbageCollectorConfig struct {
 //     deletes its dependents and drops the finalizer once no dependent
 //     whose reference has blockOwnerDeletion=true is left.
 //
-// An owner reference whose kind orch does not serve cannot be checked and
-// counts as a live owner. Every write carries a precondition (the
+// An owner reference whose kind orch does not serve, or that names a
+// namespaced owner of a cluster-scoped object, cannot be checked and counts
+// as a live owner. Every write carries a precondition (the
 // dependent's uid for a delete, its resourceVersion for an update), so a
 // decision made on a view that changed meanwhile is refused by the FSM and
 // made again on the next pass.
@@ -199,7 +200,9 @@ func (gc *GarbageCollector) unindex(k objKey, refs []v1.OwnerReference) {
 
 // ownerKey resolves an owner reference of the dependent k to the owner's
 // key: its kind's resource, in k's namespace for a namespaced kind. ok is
-// false for a kind orch does not serve.
+// false for a reference that cannot be resolved: a kind orch does not
+// serve, or a namespaced owner of a cluster-scoped dependent (which
+// Kubernetes' collector never collects either).
 func (gc *GarbageCollector) ownerKey(k objKey, ref v1.OwnerReference) (objKey, bool) {
 	group, _, found := strings.Cut(ref.APIVersion, "/")
 	if !found {
@@ -209,6 +212,9 @@ func (gc *GarbageCollector) ownerKey(k objKey, ref v1.OwnerReference) (objKey, b
 		if r.Kind == ref.Kind && r.Group == group {
 			ns := ""
 			if r.Namespaced {
+				if k.Namespace == "" {
+					return objKey{}, false
+				}
 				ns = k.Namespace
 			}
 			return objKey{Resource: r.Name, Namespace: ns, Name: ref.Name, UID: ref.UID}, true

@@ -175,6 +175,10 @@ func TestGarbageCollector(t *testing.T) {
 		{name: "a dangling reference beside a live owner is dropped",
 			objs: []v1.Object{gcService("svc"), gcPod("a", "", ownerRef("Service", "svc", "uid-svc", false), ownerRef("Service", "ghost", "uid-ghost", false))},
 			kept: map[string]int{"a": 1}},
+		{name: "a cluster-scoped object with a namespaced owner is left alone",
+			objs: []v1.Object{&v1.Node{ObjectMeta: v1.ObjectMeta{Name: "n2", UID: "uid-n2",
+				OwnerReferences: []v1.OwnerReference{ownerRef("Pod", "gone", "uid-gone", false)}}}},
+			kept: map[string]int{"node/n2": 1}},
 		{name: "an owner of a kind orch does not serve is left alone",
 			objs: []v1.Object{gcPod("a", "", v1.OwnerReference{APIVersion: "example.com/v1", Kind: "Widget", Name: "w", UID: "uid-w"})},
 			kept: map[string]int{"a": 1}},
@@ -211,6 +215,8 @@ func TestGarbageCollector(t *testing.T) {
 					return e.get("replicationcontrollers", "default", name[3:])
 				case len(name) > 4 && name[:4] == "svc/":
 					return e.get("services", "default", name[4:])
+				case len(name) > 5 && name[:5] == "node/":
+					return e.get("nodes", "", name[5:])
 				}
 				return e.get("pods", "default", name)
 			}
