@@ -554,5 +554,22 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusOK, rec)
+	code := http.StatusOK
+	if o := opts.OrphanDependents; o != nil && !*o && deletionPending(rec) {
+		// Kubernetes answers 202 when a delete that asked for its
+		// dependents' deletion with orphanDependents=false left the object.
+		code = http.StatusAccepted
+	}
+	writeRecord(w, code, rec)
+}
+
+// deletionPending reports whether a delete's answer is an object that is
+// still stored: one the FSM removes keeps no finalizers, and a pod it only
+// marked has a grace period left.
+func deletionPending(rec *fsm.Record) bool {
+	m := rec.Meta()
+	if m.DeletionTimestamp == nil {
+		return false
+	}
+	return len(m.Finalizers) > 0 || (m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds > 0)
 }

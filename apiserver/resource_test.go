@@ -266,6 +266,17 @@ func TestDelete(t *testing.T) {
 			}
 		})
 	}
+	t.Run("orphanDependents false on an object that stays: 202", func(t *testing.T) {
+		e.expectCode(t, http.StatusCreated, http.MethodPost, "/api/v1/namespaces/default/services",
+			`{"metadata":{"name":"held","finalizers":["example.com/hold"]},"spec":{"ports":[{"port":80}]}}`)
+		svc := "/api/v1/namespaces/default/services/held"
+		e.expectCode(t, http.StatusAccepted, http.MethodDelete, svc, `{"orphanDependents":false}`)
+		e.expectCode(t, http.StatusOK, http.MethodDelete, svc, nil)
+		e.expectCode(t, http.StatusOK, http.MethodPatch, svc, `{"metadata":{"finalizers":null}}`, withContentType("application/merge-patch+json"))
+		e.expectStatus(t, http.StatusNotFound, http.MethodGet, svc, nil)
+		e.createRC(t, "gone", 1)
+		e.expectCode(t, http.StatusOK, http.MethodDelete, rcPath("gone"), `{"orphanDependents":false}`)
+	})
 	t.Run("orphanDependents with a policy", func(t *testing.T) {
 		e.createRC(t, "both", 1)
 		st := e.expectStatus(t, http.StatusUnprocessableEntity, http.MethodDelete, rcPath("both"), `{"orphanDependents":true,"propagationPolicy":"Foreground"}`)
