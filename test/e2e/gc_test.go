@@ -260,3 +260,42 @@ func TestGarbageCollectorAndFinalizers(t *testing.T) {
 		})
 	})
 }
+
+// A pod with a finalizer on a real node: deleting it stops it as usual (the
+// node confirms with grace 0), but it stays, terminating, until its
+// finalizer is removed; then it goes at once.
+func TestFinalizerHoldsAPodItsNodeStopped(t *testing.T) {
+	t.Parallel()
+	c, _ := nodeCluster(t, 1, false, nil)
+	cl := c.Client()
+	p := testPod("held")
+	p.Spec.SchedulerName = "" // the default scheduler's
+	grace := int64(2)
+	p.Spec.TerminationGracePeriodSeconds = &grace
+	p.Finalizers = []string{"example.com/hold"}
+	createPod(t, cl, p)
+	waitFor(t, 60*time.Second, "the held pod running", func() (bool, string) {
+		return len(runningPods(t, cl, "")) == 1, ""
+	})
+	if _, err := cl.Delete(ctxT(t, 10*time.Second), "pods", "default", "held", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the node's confirmation (grace 0) on the held pod", func() (bool, string) {
+		var got v1.Pod
+		if err := cl.Get(ctxT(t, 5*time.Second), "pods", "default", "held", &got); err != nil {
+			return false, err.Error()
+		}
+		g := got.DeletionGracePeriodSeconds
+		return got.DeletionTimestamp != nil && g != nil && *g == 0, fmt.Sprintf("deletionTimestamp %v grace %v", got.DeletionTimestamp, g)
+	})
+	var got v1.Pod
+	if err := cl.Get(ctxT(t, 5*time.Second), "pods", "default", "held", &got); err != nil || !slices.Contains(got.Finalizers, "example.com/hold") {
+		t.Fatalf("held pod after its node stopped it: %v %+v", err, got.ObjectMeta)
+	}
+	if err := cl.Patch(ctxT(t, 10*time.Second), "pods", "default", "held", []byte(`{"metadata":{"finalizers":null}}`), &v1.Pod{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Get(ctxT(t, 5*time.Second), "pods", "default", "held", &v1.Pod{}); !v1.IsNotFound(err) {
+		t.Errorf("the pod after its finalizer went: %v", err)
+	}
+}
