@@ -22,6 +22,9 @@ type writeTxn struct {
 	rejected []Rejection
 	// funcs replaces applyFuncFor in tests of the FSM's panic guard.
 	funcs func(CommandType) (applyFunc, bool)
+	// legacyNamespace is set while a LegacyDeleteCommand deletes a
+	// namespace's content: that command finishes the namespace itself.
+	legacyNamespace bool
 }
 
 // applyFunc applies one decoded command body at w.index and returns a
@@ -39,6 +42,8 @@ func applyFuncFor(t CommandType) (applyFunc, bool) {
 		return func(w *writeTxn, b []byte) any { return applyUpdate(w, b, true) }, true
 	case DeleteCommand:
 		return applyDelete, true
+	case LegacyDeleteCommand:
+		return applyLegacyDelete, true
 	case BindCommand:
 		return applyBind, true
 	case ScaleCommand:
@@ -140,7 +145,7 @@ func (w *writeTxn) removeAs(resource string, old *Record, final v1.Object) *Reco
 	final.GetObjectMeta().SetResourceVersionIndex(w.index)
 	rec := NewRecord(final, nil)
 	w.events = append(w.events, Event{Index: w.index, Type: v1.Deleted, Resource: resource, Record: rec, Prev: old})
-	if ns := old.Meta().Namespace; ns != "" && resource != "namespaces" {
+	if ns := old.Meta().Namespace; ns != "" && resource != "namespaces" && !w.legacyNamespace {
 		maybeFinishNamespace(w, ns)
 	}
 	return rec

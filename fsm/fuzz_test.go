@@ -23,6 +23,8 @@ func FuzzApplyEntry(f *testing.F) {
 		mustEncode(f, UpdateCommand, UpdateRequest{Resource: "nodes", Object: json.RawMessage(`{"metadata":{"name":"n1"},"status":{"capacity":{"cpu":"9223372036854776"}}}`)}),
 		mustEncode(f, DeleteCommand, DeleteRequest{Resource: "pods", Namespace: "default", Name: "web", GracePeriodSeconds: ptr(int64(1 << 62))}),
 		mustEncode(f, DeleteCommand, DeleteRequest{Resource: "namespaces", Name: "default"}),
+		mustEncode(f, LegacyDeleteCommand, DeleteRequest{Resource: "namespaces", Name: "default"}),
+		mustEncode(f, LegacyDeleteCommand, DeleteRequest{Resource: "replicationcontrollers", Namespace: "default", Name: "rc"}),
 		mustEncode(f, BindCommand, BindRequest{Bindings: []Binding{{Namespace: "default", Name: "web", Node: "n1"}, {Namespace: "default", Name: "web", Node: "n1"}}}),
 		mustEncode(f, ScaleCommand, ScaleRequest{Namespace: "default", Name: "rc", Replicas: -5}),
 		mustEncode(f, BatchCommand, BatchRequest{Items: []BatchItem{{Type: ScaleCommand, Body: []byte(`{}`)}, {Type: DeleteCommand, Body: []byte(`{"resource":"pods","namespace":"default","name":"web"}`)}}}),

@@ -45,7 +45,7 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 			return badCommand("no resource frame")
 		}
 		return verifyObject(f[0], raw)
-	case DeleteCommand:
+	case DeleteCommand, LegacyDeleteCommand:
 		var req DeleteRequest
 		if err := verifyJSON(body, &req); err != nil {
 			return err
