@@ -105,16 +105,12 @@ func evictionDelete(req *request, opts v1.DeleteOptions) (fsm.DeleteRequest, err
 	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
 		return fsm.DeleteRequest{}, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds))
 	}
-	if opts.OrphanDependents != nil && *opts.OrphanDependents {
-		opts.PropagationPolicy = v1.PropagationOrphan
-	}
-	switch opts.PropagationPolicy {
-	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
-	default:
-		return fsm.DeleteRequest{}, v1.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", opts.PropagationPolicy))
+	policy, err := deletePropagation(opts)
+	if err != nil {
+		return fsm.DeleteRequest{}, err
 	}
 	dr := fsm.DeleteRequest{Resource: "pods", Namespace: req.namespace, Name: req.name,
-		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: opts.PropagationPolicy}
+		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: policy}
 	if p := opts.Preconditions; p != nil {
 		if p.UID != nil {
 			dr.UID = *p.UID

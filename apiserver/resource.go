@@ -452,6 +452,28 @@ func (s *Server) current(ctx context.Context, req *request, rv string) (*fsm.Rec
 	return s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
 }
 
+// deletePropagation is the propagation policy of a delete, as Kubernetes
+// reads DeleteOptions: the deprecated orphanDependents maps to Orphan (true)
+// or Background (false) and may not be set together with a policy; "" leaves
+// the choice to the object's finalizers and its kind's default.
+func deletePropagation(opts v1.DeleteOptions) (string, error) {
+	if o := opts.OrphanDependents; o != nil {
+		if opts.PropagationPolicy != "" {
+			return "", v1.NewInvalid("DeleteOptions.meta.k8s.io", "", []v1.StatusCause{{Type: "FieldValueInvalid", Field: "propagationPolicy",
+				Message: fmt.Sprintf("propagationPolicy: Invalid value: %q: orphanDependents and deletionPropagation cannot be both set", opts.PropagationPolicy)}})
+		}
+		if *o {
+			return v1.PropagationOrphan, nil
+		}
+		return v1.PropagationBackground, nil
+	}
+	switch opts.PropagationPolicy {
+	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
+		return opts.PropagationPolicy, nil
+	}
+	return "", v1.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", opts.PropagationPolicy))
+}
+
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
 	var opts v1.DeleteOptions
 	body, err := s.readObjectBody(w, r, "DeleteOptions", "")
@@ -491,17 +513,21 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 	if p := q.Get("propagationPolicy"); p != "" {
 		opts.PropagationPolicy = p
 	}
-	if opts.OrphanDependents != nil && *opts.OrphanDependents {
-		opts.PropagationPolicy = v1.PropagationOrphan
+	if q.Has("orphanDependents") {
+		b, err := parseBool(q.Get("orphanDependents"))
+		if err != nil {
+			writeError(w, v1.NewBadRequest(fmt.Sprintf("orphanDependents: invalid value %q: %v", q.Get("orphanDependents"), err)))
+			return
+		}
+		opts.OrphanDependents = &b
 	}
-	switch opts.PropagationPolicy {
-	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
-	default:
-		writeError(w, v1.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", opts.PropagationPolicy)))
+	policy, err := deletePropagation(opts)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	dr := fsm.DeleteRequest{Resource: req.resource.Name, Namespace: req.namespace, Name: req.name,
-		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: opts.PropagationPolicy, Now: v1.NewTime(time.Now())}
+		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: policy, Now: v1.NewTime(time.Now())}
 	if p := opts.Preconditions; p != nil {
 		if p.UID != nil {
 			dr.UID = *p.UID
@@ -528,5 +554,22 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusOK, rec)
+	code := http.StatusOK
+	if o := opts.OrphanDependents; o != nil && !*o && deletionPending(rec) {
+		// Kubernetes answers 202 when a delete that asked for its
+		// dependents' deletion with orphanDependents=false left the object.
+		code = http.StatusAccepted
+	}
+	writeRecord(w, code, rec)
+}
+
+// deletionPending reports whether a delete's answer is an object that is
+// still stored: one the FSM removes keeps no finalizers, and a pod it only
+// marked has a grace period left.
+func deletionPending(rec *fsm.Record) bool {
+	m := rec.Meta()
+	if m.DeletionTimestamp == nil {
+		return false
+	}
+	return len(m.Finalizers) > 0 || (m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds > 0)
 }

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,36 +218,72 @@ func TestDelete(t *testing.T) {
 			`{"preconditions":{"uid":"`+p.UID+`","resourceVersion":"`+p.ResourceVersion+`"}}`)
 		e.expectStatus(t, http.StatusNotFound, http.MethodGet, podPath("pre"), nil)
 	})
-	t.Run("orphan", func(t *testing.T) {
-		rc := e.createRC(t, "orphaner", 2)
-		owned := e.createOwnedPods(t, rc, "orphaner-a", "orphaner-b")
-		b := e.expectCode(t, http.StatusOK, http.MethodDelete, rcPath("orphaner")+"?propagationPolicy=Orphan", nil)
-		if got := decode[v1.ReplicationController](t, b); got.Name != "orphaner" {
-			t.Fatalf("delete answered %s", b)
+	// The API marks the owner; what happens to its dependents is the
+	// garbage collector's (sched), which does not run here.
+	finalizersOf := func(t *testing.T, name string) []string {
+		t.Helper()
+		b := e.expectCode(t, http.StatusOK, http.MethodGet, rcPath(name), nil)
+		rc := decode[v1.ReplicationController](t, b)
+		if rc.DeletionTimestamp == nil {
+			t.Errorf("rc %s has no deletionTimestamp", name)
 		}
-		e.expectStatus(t, http.StatusNotFound, http.MethodGet, rcPath("orphaner"), nil)
-		for _, name := range owned {
-			p := e.getPod(t, name)
-			if len(p.OwnerReferences) != 0 {
-				t.Fatalf("orphaned pod %s keeps owner references %+v", name, p.OwnerReferences)
+		return rc.Finalizers
+	}
+	for _, tc := range []struct {
+		name, query, body string
+		want              []string // nil: removed at once
+	}{
+		{name: "orphan", query: "?propagationPolicy=Orphan", want: []string{v1.FinalizerOrphanDependents}},
+		{name: "orphanDependents in the body", body: `{"orphanDependents":true}`, want: []string{v1.FinalizerOrphanDependents}},
+		{name: "orphanDependents in the query", query: "?orphanDependents=true", want: []string{v1.FinalizerOrphanDependents}},
+		{name: "foreground", body: `{"propagationPolicy":"Foreground"}`, want: []string{v1.FinalizerDeleteDependents}},
+		{name: "no options: the kind's default (orphan)", want: []string{v1.FinalizerOrphanDependents}},
+		{name: "background", body: `{"propagationPolicy":"Background"}`},
+		{name: "orphanDependents false", body: `{"orphanDependents":false}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ToLower(strings.NewReplacer(" ", "", "(", "", ")", "", ":", "", "'", "").Replace(tc.name))
+			if len(name) > 40 {
+				name = name[:40]
 			}
-		}
+			rc := e.createRC(t, name, 1)
+			owned := e.createOwnedPods(t, rc, name+"-a")
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			b := e.expectCode(t, http.StatusOK, http.MethodDelete, rcPath(name)+tc.query, body)
+			if got := decode[v1.ReplicationController](t, b); got.Name != name {
+				t.Fatalf("delete answered %s", b)
+			}
+			if tc.want == nil {
+				e.expectStatus(t, http.StatusNotFound, http.MethodGet, rcPath(name), nil)
+			} else if got := finalizersOf(t, name); !slices.Equal(got, tc.want) {
+				t.Errorf("finalizers %q, want %q", got, tc.want)
+			}
+			if p := e.getPod(t, owned[0]); len(p.OwnerReferences) != 1 || p.DeletionTimestamp != nil {
+				t.Errorf("the API changed the dependent: %+v", p.ObjectMeta)
+			}
+		})
+	}
+	t.Run("orphanDependents false on an object that stays: 202", func(t *testing.T) {
+		e.expectCode(t, http.StatusCreated, http.MethodPost, "/api/v1/namespaces/default/services",
+			`{"metadata":{"name":"held","finalizers":["example.com/hold"]},"spec":{"ports":[{"port":80}]}}`)
+		svc := "/api/v1/namespaces/default/services/held"
+		e.expectCode(t, http.StatusAccepted, http.MethodDelete, svc, `{"orphanDependents":false}`)
+		e.expectCode(t, http.StatusOK, http.MethodDelete, svc, nil)
+		e.expectCode(t, http.StatusOK, http.MethodPatch, svc, `{"metadata":{"finalizers":null}}`, withContentType("application/merge-patch+json"))
+		e.expectStatus(t, http.StatusNotFound, http.MethodGet, svc, nil)
+		e.createRC(t, "gone", 1)
+		e.expectCode(t, http.StatusOK, http.MethodDelete, rcPath("gone"), `{"orphanDependents":false}`)
 	})
-	t.Run("orphanDependents in the body", func(t *testing.T) {
-		rc := e.createRC(t, "legacy", 1)
-		owned := e.createOwnedPods(t, rc, "legacy-a")
-		e.expectCode(t, http.StatusOK, http.MethodDelete, rcPath("legacy"), `{"orphanDependents":true}`)
-		if p := e.getPod(t, owned[0]); len(p.OwnerReferences) != 0 {
-			t.Fatalf("orphaned pod keeps owner references %+v", p.OwnerReferences)
+	t.Run("orphanDependents with a policy", func(t *testing.T) {
+		e.createRC(t, "both", 1)
+		st := e.expectStatus(t, http.StatusUnprocessableEntity, http.MethodDelete, rcPath("both"), `{"orphanDependents":true,"propagationPolicy":"Foreground"}`)
+		if want := `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Invalid value: "Foreground": orphanDependents and deletionPropagation cannot be both set`; st.Message != want {
+			t.Errorf("message %q\nwant    %q", st.Message, want)
 		}
-	})
-	t.Run("background deletes dependents", func(t *testing.T) {
-		rc := e.createRC(t, "cascader", 2)
-		owned := e.createOwnedPods(t, rc, "cascader-a", "cascader-b")
-		e.expectCode(t, http.StatusOK, http.MethodDelete, rcPath("cascader"), `{"propagationPolicy":"Background"}`)
-		for _, name := range owned {
-			e.expectStatus(t, http.StatusNotFound, http.MethodGet, podPath(name), nil)
-		}
+		e.expectCode(t, http.StatusOK, http.MethodGet, rcPath("both"), nil)
 	})
 }
 

@@ -22,6 +22,9 @@ type writeTxn struct {
 	rejected []Rejection
 	// funcs replaces applyFuncFor in tests of the FSM's panic guard.
 	funcs func(CommandType) (applyFunc, bool)
+	// legacyNamespace is set while a LegacyDeleteCommand deletes a
+	// namespace's content: that command finishes the namespace itself.
+	legacyNamespace bool
 }
 
 // applyFunc applies one decoded command body at w.index and returns a
@@ -39,6 +42,8 @@ func applyFuncFor(t CommandType) (applyFunc, bool) {
 		return func(w *writeTxn, b []byte) any { return applyUpdate(w, b, true) }, true
 	case DeleteCommand:
 		return applyDelete, true
+	case LegacyDeleteCommand:
+		return applyLegacyDelete, true
 	case BindCommand:
 		return applyBind, true
 	case ScaleCommand:
@@ -124,15 +129,25 @@ func (w *writeTxn) insert(resource, evType string, rec *Record, prev *Record) *R
 	return rec
 }
 
+// remove removes old; its delete event carries old as it was stored.
 func (w *writeTxn) remove(resource string, old *Record) *Record {
+	return w.removeAs(resource, old, shallowCopy(old.Object()))
+}
+
+// removeAs removes old; its delete event carries final (a copy of old,
+// possibly changed by the update that removes it) at the current index. A
+// terminating namespace goes with its last object.
+func (w *writeTxn) removeAs(resource string, old *Record, final v1.Object) *Record {
 	releaseOnRemove(w, resource, old)
 	if err := w.txn.Delete(resource, old); err != nil {
 		panic(fmt.Sprintf("fsm: delete %s %s at %d: %v", resource, old.Key(), w.index, err))
 	}
-	gone := shallowCopy(old.Object())
-	gone.GetObjectMeta().SetResourceVersionIndex(w.index)
-	rec := NewRecord(gone, nil)
+	final.GetObjectMeta().SetResourceVersionIndex(w.index)
+	rec := NewRecord(final, nil)
 	w.events = append(w.events, Event{Index: w.index, Type: v1.Deleted, Resource: resource, Record: rec, Prev: old})
+	if ns := old.Meta().Namespace; ns != "" && resource != "namespaces" && !w.legacyNamespace {
+		maybeFinishNamespace(w, ns)
+	}
 	return rec
 }
 
@@ -265,6 +280,9 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 		if r.HasStatus {
 			v1.CopyStatus(next, old.Object())
 		}
+		if err := checkFinalizersUpdate(r.Kind, next.GetObjectMeta(), old.Meta()); err != nil {
+			return Result{Err: err}
+		}
 		keepSystemMeta(next.GetObjectMeta(), old.Meta())
 		if err := keepImmutable(w, r.Name, next, old.Object()); err != nil {
 			return Result{Err: err}
@@ -277,6 +295,11 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 		return Result{Err: err}
 	}
 	v1.SetTypeMeta(next)
+	if !status {
+		if rec, removed := finishOnUpdate(w, r, old, next); removed {
+			return Result{Record: rec}
+		}
+	}
 	return Result{Record: w.put(r.Name, v1.Modified, next, old)}
 }
 

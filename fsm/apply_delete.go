@@ -2,16 +2,28 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
 )
 
+// applyDelete deletes one object as Kubernetes' generic registry does: a pod
+// bound to a running node is first marked for its node to stop; an object
+// with finalizers (or one the propagation policy gives the orphan or
+// foregroundDeletion finalizer) gets a deletionTimestamp and stays until its
+// finalizers are gone; anything else is removed at once, and the garbage
+// collector on the leader then deals with its dependents.
 func applyDelete(w *writeTxn, body []byte) any {
 	var req DeleteRequest
 	if res, ok := w.decode(body, &req); !ok {
 		return res
+	}
+	switch req.Propagation {
+	case "", v1.PropagationOrphan, v1.PropagationBackground, v1.PropagationForeground:
+	default:
+		return w.reject("unknown propagation policy %q", req.Propagation)
 	}
 	r := resourceOrSkew(w, req.Resource)
 	old, err := get(w.txn, r.Name, req.Namespace, req.Name)
@@ -21,17 +33,7 @@ func applyDelete(w *writeTxn, body []byte) any {
 	if err := deletePreconditions(r.Name, old, req.UID, req.ResourceVersion); err != nil {
 		return Result{Err: err}
 	}
-	switch r.Name {
-	case "pods":
-		return Result{Record: deletePod(w, old, req.GracePeriodSeconds, req.Now)}
-	case "namespaces":
-		return Result{Record: deleteNamespace(w, old, req.Now)}
-	case "replicationcontrollers":
-		rec := w.remove(r.Name, old)
-		cascadeRC(w, old.Object().(*v1.ReplicationController), req.Propagation == v1.PropagationOrphan, req.Now)
-		return Result{Record: rec}
-	}
-	return Result{Record: w.remove(r.Name, old)}
+	return Result{Record: deleteRecord(w, r, old, req.Propagation, req.GracePeriodSeconds, req.Now)}
 }
 
 // deletePreconditions checks a delete's preconditions against the stored
@@ -51,21 +53,51 @@ func deletePreconditions(resource string, old *Record, uid, rv string) error {
 	return nil
 }
 
-// deletePod removes a pod at once when no node runs it (unbound, finished, or
-// grace 0); otherwise it marks the pod with a deletionTimestamp for its node
-// to stop it, as Kubernetes does. A shorter grace shortens a running deletion.
-func deletePod(w *writeTxn, old *Record, grace *int64, now v1.Time) *Record {
-	rec, removed := markOrRemovePod(w, old, grace, now)
-	if removed {
-		maybeFinishNamespace(w, old.Meta().Namespace)
+// deleteRecord deletes old with a propagation policy ("" for the kind's
+// default) and, for pods, a grace period override. It returns the object as
+// it is left (marked) or as it was last stored (removed).
+func deleteRecord(w *writeTxn, r v1.Resource, old *Record, policy string, grace *int64, now v1.Time) *Record {
+	m := old.Meta()
+	next := shallowCopy(old.Object())
+	nm := next.GetObjectMeta()
+	graceful := false
+	if p, ok := next.(*v1.Pod); ok {
+		var pending bool
+		graceful, pending = podGrace(p, grace, now)
+		if pending {
+			// Already being deleted with a grace no longer than asked:
+			// Kubernetes changes nothing, finalizers included.
+			return old
+		}
 	}
-	return rec
+	nm.Finalizers = deletionFinalizers(r, m.Finalizers, policy)
+	pendingFinalizers := len(nm.Finalizers) > 0
+	switch {
+	case graceful && (pendingFinalizers || *nm.DeletionGracePeriodSeconds > 0):
+	case pendingFinalizers:
+		markAsDeleting(nm, now)
+	case r.Name == "namespaces":
+		return terminateNamespace(w, old, next.(*v1.Namespace), now)
+	default:
+		return w.remove(r.Name, old)
+	}
+	if r.Name == "namespaces" {
+		return terminateNamespace(w, old, next.(*v1.Namespace), now)
+	}
+	if unchangedDeletion(nm, m) {
+		return old
+	}
+	return w.put(r.Name, v1.Modified, next, old)
 }
 
-// markOrRemovePod is deletePod without finishing a terminating namespace, for
-// deleteNamespace, which finishes the namespace itself.
-func markOrRemovePod(w *writeTxn, old *Record, grace *int64, now v1.Time) (rec *Record, removed bool) {
-	p := old.Object().(*v1.Pod)
+// podGrace applies a delete's grace period to p (a copy), as Kubernetes'
+// BeforeDelete with the pod strategy: a pod no node runs (unbound or
+// finished) has grace 0; a pod already being deleted may only have its grace
+// shortened (its deletionTimestamp is then now plus the new grace, as orch's
+// nodes read it). graceful reports that p was given a (new) deletionTimestamp and
+// deletionGracePeriodSeconds; pending that p is already being deleted with a
+// grace no longer than the one asked for.
+func podGrace(p *v1.Pod, grace *int64, now v1.Time) (graceful, pending bool) {
 	g := v1.DefaultTerminationGracePeriodSeconds
 	if p.Spec.TerminationGracePeriodSeconds != nil {
 		g = *p.Spec.TerminationGracePeriodSeconds
@@ -73,59 +105,229 @@ func markOrRemovePod(w *writeTxn, old *Record, grace *int64, now v1.Time) (rec *
 	if grace != nil {
 		g = *grace
 	}
-	g = min(g, v1.MaxSeconds) // the API bounds it; an older entry may not have been
-
-	finished := p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
-	if p.Spec.NodeName == "" || finished || g <= 0 {
-		return w.remove("pods", old), true
+	g = max(min(g, v1.MaxSeconds), 0) // the API bounds it; an older entry may not have been
+	if p.Spec.NodeName == "" || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
+		g = 0
 	}
-	if cur := p.DeletionGracePeriodSeconds; cur != nil && *cur <= g {
-		return old, false
+	if p.DeletionTimestamp != nil {
+		cur := p.DeletionGracePeriodSeconds
+		if cur == nil || *cur == 0 {
+			return false, false
+		}
+		if g >= *cur {
+			return false, true
+		}
 	}
-	np := shallowCopy(p).(*v1.Pod)
 	ts := v1.NewTime(now.Add(time.Duration(g) * time.Second))
-	np.DeletionTimestamp = &ts
-	np.DeletionGracePeriodSeconds = &g
-	return w.put("pods", v1.Modified, np, old), false
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &ts, &g
+	return true, false
 }
 
-// deleteNamespace deletes everything in the namespace; the namespace itself
-// goes when its last pod is gone, and is Terminating until then.
-func deleteNamespace(w *writeTxn, old *Record, now v1.Time) *Record {
-	ns := old.Object().(*v1.Namespace)
+// deletionFinalizers returns the finalizers an object keeps when it is
+// deleted with policy, as Kubernetes' deletionFinalizersForGarbageCollection:
+// the orphan and foregroundDeletion finalizers follow the policy, or, with
+// none, the finalizers the object already has, or else the kind's default
+// (Orphan for a ReplicationController, as core/v1 keeps it for backward
+// compatibility; Background for everything else). Other finalizers stay.
+func deletionFinalizers(r v1.Resource, have []string, policy string) []string {
+	if policy == "" {
+		for _, f := range have {
+			switch f {
+			case v1.FinalizerOrphanDependents:
+				policy = v1.PropagationOrphan
+			case v1.FinalizerDeleteDependents:
+				policy = v1.PropagationForeground
+			}
+			if policy != "" {
+				break
+			}
+		}
+	}
+	if policy == "" {
+		policy = DefaultPropagation(r)
+	}
+	out := make([]string, 0, len(have)+1)
+	for _, f := range have {
+		if f != v1.FinalizerOrphanDependents && f != v1.FinalizerDeleteDependents {
+			out = append(out, f)
+		}
+	}
+	switch policy {
+	case v1.PropagationOrphan:
+		out = append(out, v1.FinalizerOrphanDependents)
+	case v1.PropagationForeground:
+		out = append(out, v1.FinalizerDeleteDependents)
+	}
+	if sameSet(out, have) {
+		return have
+	}
+	return out
+}
+
+// DefaultPropagation is the propagation policy of a delete that names none
+// (Kubernetes' DefaultGarbageCollectionPolicy of the kind's strategy).
+func DefaultPropagation(r v1.Resource) string {
+	if r.Group == "" && r.Name == "replicationcontrollers" {
+		return v1.PropagationOrphan
+	}
+	return v1.PropagationBackground
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// markAsDeleting gives an object that cannot go yet (it has finalizers) its
+// deletionTimestamp, as Kubernetes' markAsDeleting: now, unless it already
+// has an earlier one; a grace period of 0; and a new generation the first
+// time (pods keep theirs: their deletion is graceful and never bumps it).
+func markAsDeleting(m *v1.ObjectMeta, now v1.Time) {
+	if m.DeletionTimestamp == nil && m.Generation > 0 && m.DeletionGracePeriodSeconds == nil {
+		m.Generation++
+	}
+	if m.DeletionTimestamp == nil || m.DeletionTimestamp.After(now.Time) {
+		ts := now
+		m.DeletionTimestamp = &ts
+	}
+	zero := int64(0)
+	m.DeletionGracePeriodSeconds = &zero
+}
+
+// unchangedDeletion reports whether a marked object is what was stored: the
+// same finalizers, deletionTimestamp and grace period.
+func unchangedDeletion(m, old *v1.ObjectMeta) bool {
+	sameTS := (m.DeletionTimestamp == nil) == (old.DeletionTimestamp == nil) &&
+		(m.DeletionTimestamp == nil || m.DeletionTimestamp.Equal(old.DeletionTimestamp.Time))
+	sameGrace := (m.DeletionGracePeriodSeconds == nil) == (old.DeletionGracePeriodSeconds == nil) &&
+		(m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds == *old.DeletionGracePeriodSeconds)
+	return sameTS && sameGrace && slices.Equal(m.Finalizers, old.Finalizers) && m.Generation == old.Generation
+}
+
+// terminateNamespace marks a namespace Terminating (next is old's copy with
+// its finalizers decided). Its content is deleted by the namespace
+// controller on the leader; the namespace goes once nothing is left in it
+// and it has no finalizers, at once if that is already so.
+func terminateNamespace(w *writeTxn, old *Record, next *v1.Namespace, now v1.Time) *Record {
+	markAsDeleting(&next.ObjectMeta, now)
+	next.Status.Phase = v1.NamespaceTerminating
+	if namespaceFinished(w, next) {
+		return w.remove("namespaces", old)
+	}
+	if unchangedDeletion(&next.ObjectMeta, old.Meta()) && old.Object().(*v1.Namespace).Status.Phase == v1.NamespaceTerminating {
+		return old
+	}
+	return w.put("namespaces", v1.Modified, next, old)
+}
+
+// namespaceFinished reports whether a terminating namespace may go: nothing
+// is left in it, and neither its metadata nor its spec has finalizers (the
+// spec's "kubernetes" finalizer stands for the content, and the namespace
+// controller removes it once the namespace is empty).
+func namespaceFinished(w *writeTxn, ns *v1.Namespace) bool {
+	if ns.DeletionTimestamp == nil || len(ns.Finalizers) > 0 {
+		return false
+	}
+	for _, f := range ns.Spec.Finalizers {
+		if f != v1.FinalizerKubernetes {
+			return false
+		}
+	}
+	return namespaceEmpty(w, ns.Name)
+}
+
+// namespaceEmpty reports whether no namespaced object is left in ns.
+func namespaceEmpty(w *writeTxn, ns string) bool {
 	for _, res := range v1.Resources() {
 		if !res.Namespaced {
 			continue
 		}
-		for _, rec := range namespaceRecords(w, res.Name, ns.Name) {
-			if res.Name == "pods" {
-				// Not deletePod: on a namespace that is already Terminating it
-				// would remove the namespace under us when its last pod goes.
-				markOrRemovePod(w, rec, nil, now)
-			} else {
-				w.remove(res.Name, rec)
-			}
+		raw, err := w.txn.First(res.Name, indexID+"_prefix", ns+"/")
+		if err != nil {
+			panic(fmt.Sprintf("fsm: list %s in %s: %v", res.Name, ns, err))
+		}
+		if raw != nil {
+			return false
 		}
 	}
-	if len(namespaceRecords(w, "pods", ns.Name)) == 0 {
-		return w.remove("namespaces", old)
-	}
-	nn := shallowCopy(ns).(*v1.Namespace)
-	nn.Status = v1.NamespaceStatus{Phase: v1.NamespaceTerminating}
-	ts := now
-	nn.DeletionTimestamp = &ts
-	return w.put("namespaces", v1.Modified, nn, old)
+	return true
 }
 
-// maybeFinishNamespace removes a terminating namespace once it is empty.
+// maybeFinishNamespace removes a terminating namespace once it may go; the
+// FSM calls it whenever an object of the namespace is removed.
 func maybeFinishNamespace(w *writeTxn, name string) {
 	rec, err := get(w.txn, "namespaces", "", name)
-	if err != nil || rec.Object().(*v1.Namespace).Status.Phase != v1.NamespaceTerminating {
+	if err != nil {
 		return
 	}
-	if len(namespaceRecords(w, "pods", name)) == 0 {
+	ns := rec.Object().(*v1.Namespace)
+	if ns.Status.Phase == v1.NamespaceTerminating && namespaceFinished(w, ns) {
 		w.remove("namespaces", rec)
 	}
+}
+
+// finishOnUpdate removes an object that an update left without finalizers
+// while it is being deleted, as Kubernetes' ShouldDeleteDuringUpdate: once
+// its grace period is over (0 or none; a pod also when no node runs it), and
+// for a namespace once it is empty. It reports whether it removed it; final
+// is what the delete event carries.
+func finishOnUpdate(w *writeTxn, r v1.Resource, old *Record, final v1.Object) (*Record, bool) {
+	m := final.GetObjectMeta()
+	if m.DeletionTimestamp == nil || len(m.Finalizers) > 0 {
+		return nil, false
+	}
+	switch o := final.(type) {
+	case *v1.Pod:
+		graceOver := m.DeletionGracePeriodSeconds == nil || *m.DeletionGracePeriodSeconds == 0
+		if !graceOver && o.Spec.NodeName != "" && !o.Terminal() {
+			return nil, false
+		}
+	case *v1.Namespace:
+		if !namespaceFinished(w, o) {
+			return nil, false
+		}
+	default:
+		if g := m.DeletionGracePeriodSeconds; g != nil && *g != 0 {
+			return nil, false
+		}
+	}
+	return w.removeAs(r.Name, old, final), true
+}
+
+// checkFinalizersUpdate refuses, as Kubernetes' ValidateObjectMetaUpdate, an
+// update that adds finalizers to an object being deleted. (The
+// deletionTimestamp and grace period themselves are carried over from the
+// stored object, as Kubernetes' BeforeUpdate does.)
+func checkFinalizersUpdate(kind string, m, old *v1.ObjectMeta) error {
+	if old.DeletionTimestamp == nil {
+		return nil
+	}
+	var extra []string
+	for _, f := range m.Finalizers {
+		if !slices.Contains(old.Finalizers, f) && !slices.Contains(extra, f) {
+			extra = append(extra, f)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	slices.Sort(extra)
+	quoted := make([]string, len(extra))
+	for i, f := range extra {
+		quoted[i] = fmt.Sprintf("%q", f)
+	}
+	return v1.NewInvalid(kind, m.Name, []v1.StatusCause{{Type: "FieldValueForbidden", Field: "metadata.finalizers",
+		Message: fmt.Sprintf("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{%s}",
+			strings.Join(quoted, ", "))}})
 }
 
 func namespaceRecords(w *writeTxn, resource, ns string) []*Record {
@@ -138,90 +340,4 @@ func namespaceRecords(w *writeTxn, resource, ns string) []*Record {
 		out = append(out, raw.(*Record))
 	}
 	return out
-}
-
-// cascadeRC deletes the pods an RC controlled, or releases them (orphan).
-func cascadeRC(w *writeTxn, rc *v1.ReplicationController, orphan bool, now v1.Time) {
-	for _, rec := range namespaceRecords(w, "pods", rc.Namespace) {
-		ref := rec.Meta().ControllerRef()
-		if ref == nil || ref.UID != rc.UID {
-			continue
-		}
-		if !orphan {
-			deletePod(w, rec, nil, now)
-			continue
-		}
-		p := shallowCopy(rec.Object()).(*v1.Pod)
-		var refs []v1.OwnerReference
-		for _, o := range p.OwnerReferences {
-			if o.UID != rc.UID {
-				refs = append(refs, o)
-			}
-		}
-		p.OwnerReferences = refs
-		w.put("pods", v1.Modified, p, rec)
-	}
-}
-
-func applyBind(w *writeTxn, body []byte) any {
-	var req BindRequest
-	if res, ok := w.decode(body, &req); !ok {
-		return res
-	}
-	out := make(BatchResult, 0, len(req.Bindings))
-	for _, b := range req.Bindings {
-		out = append(out, bindOne(w, b, req.Now))
-	}
-	return out
-}
-
-func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
-	old, err := get(w.txn, "pods", b.Namespace, b.Name)
-	if err != nil {
-		return Result{Err: err}
-	}
-	p := old.Object().(*v1.Pod)
-	if b.UID != "" && b.UID != p.UID {
-		return Result{Err: v1.NewConflict("pods", b.Name, "the pod was replaced (uid changed)")}
-	}
-	if p.Spec.NodeName != "" {
-		return Result{Err: v1.NewConflict("pods", b.Name, fmt.Sprintf("pod %s is already assigned to node %q", b.Name, p.Spec.NodeName))}
-	}
-	if p.DeletionTimestamp != nil {
-		return Result{Err: v1.NewConflict("pods", b.Name, "the pod is being deleted")}
-	}
-	nodeRec, err := get(w.txn, "nodes", "", b.Node)
-	if err != nil {
-		return Result{Err: err}
-	}
-	// The scheduler decided on a view that may be stale, and several
-	// decisions may land in one batch: re-check that the node still fits,
-	// counting every pod bound to it so far, earlier bindings of this batch
-	// included.
-	if short := v1.Insufficient(v1.NodeAllocatable(nodeRec.Object().(*v1.Node)), nodeUsage(w, b.Node), v1.PodRequests(p)); len(short) > 0 {
-		return Result{Err: v1.NewConflict("pods", b.Name, fmt.Sprintf("node %s no longer fits the pod: insufficient %s", b.Node, strings.Join(short, ", ")))}
-	}
-	if err := hostPortConflict(w, b.Node, p); err != nil {
-		return Result{Err: err}
-	}
-	np := shallowCopy(p).(*v1.Pod)
-	np.Spec.NodeName = b.Node
-	np.Status.Conditions = v1.SetPodCondition(p.Status.Conditions, v1.PodCondition{
-		Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: now})
-	return Result{Record: w.put("pods", v1.Modified, np, old)}
-}
-
-// nodeUsage sums the requests of the pods bound to a node that have not finished.
-func nodeUsage(w *writeTxn, node string) v1.Requests {
-	it, err := w.txn.Get("pods", indexNode, node)
-	if err != nil {
-		panic(fmt.Sprintf("fsm: pods on node %s: %v", node, err))
-	}
-	var used v1.Requests
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if p := raw.(*Record).Object().(*v1.Pod); !p.Terminal() {
-			used = used.Add(v1.PodRequests(p))
-		}
-	}
-	return used
 }

@@ -19,10 +19,14 @@ const IgnoreUnknown CommandType = 0x80
 
 // Command types.
 const (
-	CreateCommand        CommandType = 1
-	UpdateCommand        CommandType = 2
-	UpdateStatusCommand  CommandType = 3
-	DeleteCommand        CommandType = 4
+	CreateCommand       CommandType = 1
+	UpdateCommand       CommandType = 2
+	UpdateStatusCommand CommandType = 3
+	// LegacyDeleteCommand is the delete of orch before finalizers and the
+	// garbage collector: it removes at once (a bound pod gracefully) and
+	// cascades in the FSM to an RC's pods and a namespace's content. Entries
+	// of older orch keep their meaning on replay; nothing proposes it now.
+	LegacyDeleteCommand  CommandType = 4
 	BindCommand          CommandType = 5
 	ScaleCommand         CommandType = 6
 	UpsertMasterCommand  CommandType = 7
@@ -32,6 +36,10 @@ const (
 	// UpdateEphemeralContainersCommand sets a pod's
 	// spec.ephemeralContainers (the pods/ephemeralcontainers subresource).
 	UpdateEphemeralContainersCommand CommandType = 11
+	// DeleteCommand deletes an object honouring its finalizers and the
+	// propagation policy (DeleteRequest); an older FSM that does not know it
+	// stops rather than cascade as LegacyDeleteCommand did.
+	DeleteCommand CommandType = 12
 )
 
 // CreateRequest creates an object. uid, creationTimestamp and the final name
@@ -67,7 +75,9 @@ type DeleteRequest struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 	// GracePeriodSeconds overrides the pod's terminationGracePeriodSeconds.
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
-	// Propagation is Background (default) or Orphan.
+	// Propagation is Orphan, Background or Foreground; "" is the kind's
+	// default (DefaultPropagation), unless the object already has the
+	// orphan or foregroundDeletion finalizer.
 	Propagation string `json:"propagation,omitempty"`
 	// Now is the proposer's clock, for deletionTimestamp.
 	Now v1.Time `json:"now"`

@@ -23,12 +23,21 @@ func FuzzApplyEntry(f *testing.F) {
 		mustEncode(f, UpdateCommand, UpdateRequest{Resource: "nodes", Object: json.RawMessage(`{"metadata":{"name":"n1"},"status":{"capacity":{"cpu":"9223372036854776"}}}`)}),
 		mustEncode(f, DeleteCommand, DeleteRequest{Resource: "pods", Namespace: "default", Name: "web", GracePeriodSeconds: ptr(int64(1 << 62))}),
 		mustEncode(f, DeleteCommand, DeleteRequest{Resource: "namespaces", Name: "default"}),
+		mustEncode(f, LegacyDeleteCommand, DeleteRequest{Resource: "namespaces", Name: "default"}),
+		mustEncode(f, LegacyDeleteCommand, DeleteRequest{Resource: "replicationcontrollers", Namespace: "default", Name: "rc"}),
 		mustEncode(f, BindCommand, BindRequest{Bindings: []Binding{{Namespace: "default", Name: "web", Node: "n1"}, {Namespace: "default", Name: "web", Node: "n1"}}}),
 		mustEncode(f, ScaleCommand, ScaleRequest{Namespace: "default", Name: "rc", Replicas: -5}),
 		mustEncode(f, BatchCommand, BatchRequest{Items: []BatchItem{{Type: ScaleCommand, Body: []byte(`{}`)}, {Type: DeleteCommand, Body: []byte(`{"resource":"pods","namespace":"default","name":"web"}`)}}}),
 		mustEncode(f, CreateNodeCommand, CreateNodeRequest{ClusterCIDR: "10.0.0.0/31", MaskSize: 40, Object: json.RawMessage(`{"metadata":{"name":"n2"}}`)}),
 		mustEncode(f, CreateServiceCommand, CreateServiceRequest{ServiceCIDR: "::/0", Object: json.RawMessage(`{"metadata":{"name":"s2","namespace":"default"},"spec":{"clusterIP":"1.2.3.4","ports":[{"port":1,"nodePort":99999}]}}`)}),
 		mustEncode(f, UpsertMasterCommand, MasterInfo{ID: "m9"}),
+		mustEncode(f, DeleteCommand, DeleteRequest{Resource: "replicationcontrollers", Namespace: "default", Name: "rc", Propagation: v1.PropagationForeground}),
+		mustEncode(f, DeleteCommand, DeleteRequest{Resource: "services", Namespace: "default", Name: "svc", Propagation: "Sideways"}),
+		mustEncode(f, BatchCommand, BatchRequest{Items: []BatchItem{
+			{Type: DeleteCommand, Body: []byte(`{"resource":"namespaces","name":"default","propagation":"Orphan"}`)},
+			{Type: UpdateCommand, Body: []byte("services\x00" + `{"metadata":{"name":"svc","namespace":"default","finalizers":["a","a"],"deletionGracePeriodSeconds":-1},"spec":{"clusterIP":"10.96.0.1","ports":[{"port":80}]}}`)},
+			{Type: DeleteCommand, Body: []byte(`{"resource":"pods","namespace":"default","name":"web","gracePeriodSeconds":-7}`)},
+		}}),
 	}
 	for _, s := range seeds {
 		f.Add(s)

@@ -344,6 +344,12 @@ func TestQuotaNamespaceDelete(t *testing.T) {
 	if res := h.del(DeleteRequest{Resource: "namespaces", Name: "default"}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
+	// The namespace controller deletes the content; the namespace goes with it.
+	for _, d := range []DeleteRequest{{Resource: "pods", Namespace: "default", Name: "a"}, {Resource: "resourcequotas", Namespace: "default", Name: "q"}} {
+		if res := h.del(d); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
 	h.gone("resourcequotas", "default", "q")
 	h.gone("namespaces", "", "default")
 }

@@ -152,7 +152,7 @@ func TestUndecodableStoredRecordIsSalvaged(t *testing.T) {
 	if rc.Spec.Template != nil {
 		t.Errorf("salvaged template = %+v, want none", rc.Spec.Template)
 	}
-	del := mustEncode(t, DeleteCommand, DeleteRequest{Resource: "replicationcontrollers", Namespace: "default", Name: "web"})
+	del := mustEncode(t, DeleteCommand, DeleteRequest{Resource: "replicationcontrollers", Namespace: "default", Name: "web", Propagation: v1.PropagationBackground})
 	if res := ApplyCommand(t, f, 3, del).(Result); res.Err != nil {
 		t.Fatalf("delete: %v", res.Err)
 	}

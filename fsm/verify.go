@@ -45,13 +45,18 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 			return badCommand("no resource frame")
 		}
 		return verifyObject(f[0], raw)
-	case DeleteCommand:
+	case DeleteCommand, LegacyDeleteCommand:
 		var req DeleteRequest
 		if err := verifyJSON(body, &req); err != nil {
 			return err
 		}
 		if _, ok := v1.ResourceByName(req.Resource); !ok {
 			return badCommand("unknown resource %q", req.Resource)
+		}
+		switch req.Propagation {
+		case "", v1.PropagationOrphan, v1.PropagationBackground, v1.PropagationForeground:
+		default:
+			return badCommand("unknown propagation policy %q", req.Propagation)
 		}
 		return nil
 	case BindCommand:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -201,6 +202,26 @@ const (
 	PropagationBackground = "Background"
 	PropagationForeground = "Foreground"
 )
+
+// The garbage collector's finalizers, as Kubernetes names them. A delete
+// with propagationPolicy Orphan adds FinalizerOrphanDependents (the
+// collector strips the owner's references from its dependents, then drops
+// the finalizer); Foreground adds FinalizerDeleteDependents (the collector
+// deletes the dependents, and drops the finalizer once no dependent that
+// blocks its owner's deletion remains).
+const (
+	FinalizerOrphanDependents = "orphan"
+	FinalizerDeleteDependents = "foregroundDeletion"
+)
+
+// FinalizerKubernetes is the namespace spec finalizer that stands for the
+// namespace's content: it goes once everything in the namespace is gone.
+const FinalizerKubernetes = "kubernetes"
+
+// HasFinalizer reports whether m lists the finalizer f.
+func (m *ObjectMeta) HasFinalizer(f string) bool {
+	return slices.Contains(m.Finalizers, f)
+}
 
 // Scale is the scale subresource of a replication controller (autoscaling/v1).
 type Scale struct {

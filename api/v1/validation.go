@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -134,18 +137,13 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []st
 	}
 	errs = append(errs, ValidateLabels(m.Labels, p.Child("labels"))...)
 	errs = append(errs, validateAnnotations(m.Annotations, p.Child("annotations"))...)
-	for i, ref := range m.OwnerReferences {
-		rp := p.Child("ownerReferences").Index(i)
-		if ref.Kind == "" {
-			errs = append(errs, field.Required(rp.Child("kind"), ""))
-		}
-		if ref.Name == "" {
-			errs = append(errs, field.Required(rp.Child("name"), ""))
-		}
-		if ref.UID == "" {
-			errs = append(errs, field.Required(rp.Child("uid"), ""))
-		}
+	errs = append(errs, apivalidation.ValidateFinalizers(m.Finalizers, p.Child("finalizers"))...)
+	refs := make([]metav1.OwnerReference, len(m.OwnerReferences))
+	for i, r := range m.OwnerReferences {
+		refs[i] = metav1.OwnerReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name, UID: types.UID(r.UID),
+			Controller: r.Controller, BlockOwnerDeletion: r.BlockOwnerDeletion}
 	}
+	errs = append(errs, apivalidation.ValidateOwnerReferences(refs, p.Child("ownerReferences"))...)
 	return errs
 }
 

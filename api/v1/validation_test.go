@@ -295,6 +295,28 @@ func TestValidateInvalid(t *testing.T) {
 			p.OwnerReferences = []OwnerReference{{APIVersion: "v1", Kind: "ReplicationController", Name: "web"}}
 			return p
 		}},
+		{name: "owner reference without apiVersion", field: "metadata.ownerReferences[0].apiVersion", obj: func() Object {
+			p := validPod()
+			p.OwnerReferences = []OwnerReference{{Kind: "ReplicationController", Name: "web", UID: "u1"}}
+			return p
+		}},
+		{name: "two controller owner references", field: "metadata.ownerReferences", obj: func() Object {
+			p := validPod()
+			yes := true
+			p.OwnerReferences = []OwnerReference{{APIVersion: "v1", Kind: "ReplicationController", Name: "a", UID: "u1", Controller: &yes},
+				{APIVersion: "v1", Kind: "ReplicationController", Name: "b", UID: "u2", Controller: &yes}}
+			return p
+		}},
+		{name: "orphan and foregroundDeletion finalizers together", field: "metadata.finalizers", obj: func() Object {
+			p := validPod()
+			p.Finalizers = []string{FinalizerOrphanDependents, FinalizerDeleteDependents}
+			return p
+		}},
+		{name: "finalizer that is not a qualified name", field: "metadata.finalizers", obj: func() Object {
+			p := validPod()
+			p.Finalizers = []string{"not a name"}
+			return p
+		}},
 		// Pod spec.
 		{name: "no containers", field: "spec.containers", obj: func() Object {
 			p := validPod()

@@ -214,6 +214,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	registerReplicationMetrics(reg, rm)
 	registerCertificateMetrics(reg, bundle)
 	c.OnLeader("replication", rm.Run)
+	c.OnLeader("garbagecollector", sched.NewGarbageCollector(sched.GarbageCollectorConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("namespace", sched.NewNamespaceController(sched.NamespaceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)

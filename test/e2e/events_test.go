@@ -183,7 +183,9 @@ func TestEvents(t *testing.T) {
 
 	// (3) Everything stops; every event is deleted once the TTL has passed
 	// since it was last seen.
-	if _, err := cl.Delete(ctxT(t, 10*time.Second), "replicationcontrollers", "default", "crash", nil); err != nil {
+	// Background, as kubectl sends it: an RC's own default is to orphan its pods.
+	if _, err := cl.Delete(ctxT(t, 10*time.Second), "replicationcontrollers", "default", "crash",
+		&v1.DeleteOptions{PropagationPolicy: v1.PropagationBackground}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cl.Delete(ctxT(t, 10*time.Second), "pods", "default", "ev-web", nil); err != nil {

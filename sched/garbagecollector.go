@@ -1,0 +1,457 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// DefaultGCResync is how often the garbage collector looks at every object
+// even when nothing changed (a repair for writes that failed).
+const DefaultGCResync = time.Minute
+
+// GarbageCollectorConfig configures the garbage collector.
+type GarbageCollectorConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits the collector's deletes and updates.
+	Proposer Proposer
+	// Logger receives the collector's logs.
+	Logger *slog.Logger
+	// Resync is the longest pause between full passes (default DefaultGCResync).
+	Resync time.Duration
+	// Now is the collector's clock, for deletionTimestamps (default time.Now).
+	Now func() time.Time
+}
+
+// GarbageCollector is Kubernetes' garbage collector for every kind orch
+// stores, run while this master leads. It keeps an index from each owner's
+// uid to the objects whose metadata.ownerReferences name it, and:
+//
+//   - deletes an object whose owners are all gone (absent, or present with
+//     another uid) or are being deleted in the foreground, with the policy
+//     its own finalizers ask for (Background by default, Foreground when it
+//     has dependents of its own and an owner waits for it);
+//   - removes the references to gone owners from an object that still has
+//     another owner (and stops it blocking an owner that waits for it);
+//   - for an owner being deleted with the orphan finalizer, strips the
+//     references to it from its dependents, then drops the finalizer;
+//   - for an owner being deleted with the foregroundDeletion finalizer,
+//     deletes its dependents and drops the finalizer once no dependent
+//     whose reference has blockOwnerDeletion=true is left.
+//
+// An owner reference whose kind orch does not serve, or that names a
+// namespaced owner of a cluster-scoped object, cannot be checked and counts
+// as a live owner. Every write carries a precondition (the
+// dependent's uid for a delete, its resourceVersion for an update), so a
+// decision made on a view that changed meanwhile is refused by the FSM and
+// made again on the next pass.
+type GarbageCollector struct {
+	cfg GarbageCollectorConfig
+	// dependents maps an owner's uid to its dependents; rebuilt on every
+	// full pass and kept up to date from the change feed in between. It is
+	// used by the one goroutine of Run only.
+	dependents map[string]map[objKey]struct{}
+}
+
+// objKey names one stored object.
+type objKey struct {
+	Resource, Namespace, Name, UID string
+}
+
+// NewGarbageCollector returns a garbage collector; Run starts it.
+func NewGarbageCollector(cfg GarbageCollectorConfig) *GarbageCollector {
+	if cfg.Resync <= 0 {
+		cfg.Resync = DefaultGCResync
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "garbagecollector")
+	return &GarbageCollector{cfg: cfg}
+}
+
+// Run collects until ctx ends.
+func (gc *GarbageCollector) Run(ctx context.Context) {
+	runOnChanges(ctx, gc.cfg.Store, gc.cfg.Resync, gc.cfg.Logger, gc.pass)
+}
+
+// pass updates the index from the changes and attends to every object the
+// changes concern (all of them on a full pass).
+func (gc *GarbageCollector) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	work := map[objKey]struct{}{}
+	if ch.full || gc.dependents == nil {
+		all, err := gc.rebuild(s)
+		if err != nil {
+			return err
+		}
+		work = all
+	} else {
+		for _, ev := range ch.events {
+			gc.observe(ev, work)
+		}
+	}
+	keys := make([]objKey, 0, len(work))
+	for k := range work {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b objKey) int {
+		return strings.Compare(a.Resource+"/"+a.Namespace+"/"+a.Name, b.Resource+"/"+b.Namespace+"/"+b.Name)
+	})
+	var errs []error
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := gc.attend(ctx, s, k); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", k.Resource, v1.Key(k.Namespace, k.Name), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rebuild indexes every stored object and returns those that need a look:
+// objects with owners, and objects being deleted with a collector's
+// finalizer.
+func (gc *GarbageCollector) rebuild(s *fsm.Store) (map[objKey]struct{}, error) {
+	gc.dependents = map[string]map[objKey]struct{}{}
+	work := map[objKey]struct{}{}
+	for _, r := range v1.Resources() {
+		res, err := s.List(r.Name, fsm.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range res.Items {
+			m := rec.Meta()
+			k := keyOf(r.Name, m)
+			gc.index(k, m.OwnerReferences)
+			if len(m.OwnerReferences) > 0 || gcFinalizing(m) {
+				work[k] = struct{}{}
+			}
+		}
+	}
+	return work, nil
+}
+
+// observe updates the index from one change and adds what it concerns to
+// work: the object itself, its owners (one may wait for it), and, when it
+// is gone or being deleted, its dependents.
+func (gc *GarbageCollector) observe(ev fsm.Event, work map[objKey]struct{}) {
+	m := ev.Record.Meta()
+	k := keyOf(ev.Resource, m)
+	if ev.Prev != nil {
+		gc.unindex(k, ev.Prev.Meta().OwnerReferences)
+	}
+	for _, ref := range m.OwnerReferences {
+		if o, ok := gc.ownerKey(k, ref); ok {
+			work[o] = struct{}{}
+		}
+	}
+	if ev.Type == v1.Deleted {
+		for d := range gc.dependents[m.UID] {
+			work[d] = struct{}{}
+		}
+		return
+	}
+	gc.index(k, m.OwnerReferences)
+	work[k] = struct{}{}
+	if m.DeletionTimestamp != nil {
+		for d := range gc.dependents[m.UID] {
+			work[d] = struct{}{}
+		}
+	}
+}
+
+func keyOf(resource string, m *v1.ObjectMeta) objKey {
+	return objKey{Resource: resource, Namespace: m.Namespace, Name: m.Name, UID: m.UID}
+}
+
+func (gc *GarbageCollector) index(k objKey, refs []v1.OwnerReference) {
+	for _, ref := range refs {
+		set := gc.dependents[ref.UID]
+		if set == nil {
+			set = map[objKey]struct{}{}
+			gc.dependents[ref.UID] = set
+		}
+		set[k] = struct{}{}
+	}
+}
+
+func (gc *GarbageCollector) unindex(k objKey, refs []v1.OwnerReference) {
+	for _, ref := range refs {
+		if set := gc.dependents[ref.UID]; set != nil {
+			delete(set, k)
+			if len(set) == 0 {
+				delete(gc.dependents, ref.UID)
+			}
+		}
+	}
+}
+
+// ownerKey resolves an owner reference of the dependent k to the owner's
+// key: its kind's resource, in k's namespace for a namespaced kind. ok is
+// false for a reference that cannot be resolved: a kind orch does not
+// serve, or a namespaced owner of a cluster-scoped dependent (which
+// Kubernetes' collector never collects either).
+func (gc *GarbageCollector) ownerKey(k objKey, ref v1.OwnerReference) (objKey, bool) {
+	group, _, found := strings.Cut(ref.APIVersion, "/")
+	if !found {
+		group = ""
+	}
+	for _, r := range v1.Resources() {
+		if r.Kind == ref.Kind && r.Group == group {
+			ns := ""
+			if r.Namespaced {
+				if k.Namespace == "" {
+					return objKey{}, false
+				}
+				ns = k.Namespace
+			}
+			return objKey{Resource: r.Name, Namespace: ns, Name: ref.Name, UID: ref.UID}, true
+		}
+	}
+	return objKey{}, false
+}
+
+// gcFinalizing reports whether an object is being deleted with one of the
+// collector's finalizers.
+func gcFinalizing(m *v1.ObjectMeta) bool {
+	return m.DeletionTimestamp != nil &&
+		(m.HasFinalizer(v1.FinalizerOrphanDependents) || m.HasFinalizer(v1.FinalizerDeleteDependents))
+}
+
+// attend looks at one object as it is now: as an owner being deleted with a
+// collector's finalizer, then as a dependent.
+func (gc *GarbageCollector) attend(ctx context.Context, s *fsm.Store, k objKey) error {
+	rec, err := s.Get(k.Resource, k.Namespace, k.Name)
+	if v1.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m := rec.Meta()
+	if m.UID != k.UID {
+		return nil // another object of the same name; it has its own key
+	}
+	if gcFinalizing(m) {
+		var err error
+		if m.HasFinalizer(v1.FinalizerOrphanDependents) {
+			err = gc.orphan(ctx, s, rec, k)
+		} else {
+			err = gc.foreground(ctx, s, rec, k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(m.OwnerReferences) > 0 && m.DeletionTimestamp == nil {
+		return gc.attendDependent(ctx, s, rec, k)
+	}
+	return nil
+}
+
+// ownerState is what a dependent's owner reference points at.
+type ownerState int
+
+const (
+	ownerSolid   ownerState = iota // exists, or cannot be checked
+	ownerGone                      // absent, or present with another uid
+	ownerWaiting                   // being deleted in the foreground
+)
+
+func (gc *GarbageCollector) ownerState(s *fsm.Store, k objKey, ref v1.OwnerReference) ownerState {
+	ok, known := gc.ownerKey(k, ref)
+	if !known {
+		return ownerSolid
+	}
+	rec, err := s.Get(ok.Resource, ok.Namespace, ok.Name)
+	if err != nil {
+		if v1.IsNotFound(err) {
+			return ownerGone
+		}
+		return ownerSolid
+	}
+	m := rec.Meta()
+	switch {
+	case m.UID != ref.UID:
+		return ownerGone
+	case m.DeletionTimestamp != nil && m.HasFinalizer(v1.FinalizerDeleteDependents):
+		return ownerWaiting
+	}
+	return ownerSolid
+}
+
+// attendDependent deletes a dependent without a live owner, or drops its
+// references to gone owners (Kubernetes' attemptToDeleteItem).
+func (gc *GarbageCollector) attendDependent(ctx context.Context, s *fsm.Store, rec *fsm.Record, k objKey) error {
+	m := rec.Meta()
+	var solid, gone, waiting int
+	states := make([]ownerState, len(m.OwnerReferences))
+	for i, ref := range m.OwnerReferences {
+		states[i] = gc.ownerState(s, k, ref)
+		switch states[i] {
+		case ownerSolid:
+			solid++
+		case ownerGone:
+			gone++
+		case ownerWaiting:
+			waiting++
+		}
+	}
+	switch {
+	case solid > 0 && gone+waiting == 0:
+		return nil
+	case solid > 0:
+		// Keep the object for its live owners: forget the gone ones and
+		// stop blocking the ones that wait.
+		obj := v1.DeepCopy(rec.Object())
+		om := obj.GetObjectMeta()
+		var refs []v1.OwnerReference
+		for i, ref := range m.OwnerReferences {
+			switch states[i] {
+			case ownerGone:
+				continue
+			case ownerWaiting:
+				no := false
+				ref.BlockOwnerDeletion = &no
+			}
+			refs = append(refs, ref)
+		}
+		om.OwnerReferences = refs
+		gc.cfg.Logger.Info("dropping references to gone owners", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name), "gone", gone, "waiting", waiting)
+		return gc.update(ctx, obj)
+	}
+	policy := v1.PropagationBackground
+	switch {
+	case waiting > 0 && len(gc.dependents[k.UID]) > 0:
+		policy = v1.PropagationForeground
+	case m.HasFinalizer(v1.FinalizerOrphanDependents):
+		policy = v1.PropagationOrphan
+	case m.HasFinalizer(v1.FinalizerDeleteDependents):
+		policy = v1.PropagationForeground
+	}
+	gc.cfg.Logger.Info("deleting an object whose owners are gone", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name), "propagation", policy)
+	return gc.delete(ctx, k, policy)
+}
+
+// orphan strips the references to an owner being deleted with the orphan
+// finalizer from its dependents, then drops the finalizer.
+func (gc *GarbageCollector) orphan(ctx context.Context, s *fsm.Store, owner *fsm.Record, k objKey) error {
+	for _, d := range gc.dependentsOf(k.UID) {
+		rec, err := s.Get(d.Resource, d.Namespace, d.Name)
+		if err != nil || rec.Meta().UID != d.UID {
+			continue
+		}
+		obj := v1.DeepCopy(rec.Object())
+		om := obj.GetObjectMeta()
+		refs := slices.DeleteFunc(slices.Clone(om.OwnerReferences), func(r v1.OwnerReference) bool { return r.UID == k.UID })
+		if len(refs) == len(om.OwnerReferences) {
+			continue
+		}
+		om.OwnerReferences = refs
+		if len(refs) == 0 {
+			om.OwnerReferences = nil
+		}
+		if err := gc.update(ctx, obj); err != nil {
+			return fmt.Errorf("orphan %s %s: %w", d.Resource, v1.Key(d.Namespace, d.Name), err)
+		}
+	}
+	gc.cfg.Logger.Info("dependents orphaned", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name))
+	return gc.dropFinalizer(ctx, owner, v1.FinalizerOrphanDependents)
+}
+
+// foreground deletes the dependents of an owner being deleted with the
+// foregroundDeletion finalizer, and drops the finalizer once none that
+// blocks it is left.
+func (gc *GarbageCollector) foreground(ctx context.Context, s *fsm.Store, owner *fsm.Record, k objKey) error {
+	blocking := 0
+	for _, d := range gc.dependentsOf(k.UID) {
+		rec, err := s.Get(d.Resource, d.Namespace, d.Name)
+		if err != nil || rec.Meta().UID != d.UID {
+			continue
+		}
+		m := rec.Meta()
+		i := slices.IndexFunc(m.OwnerReferences, func(r v1.OwnerReference) bool { return r.UID == k.UID })
+		if i < 0 {
+			continue
+		}
+		if b := m.OwnerReferences[i].BlockOwnerDeletion; b != nil && *b {
+			blocking++
+		}
+		if m.DeletionTimestamp == nil {
+			if err := gc.attendDependent(ctx, s, rec, d); err != nil {
+				return err
+			}
+		}
+	}
+	if blocking > 0 {
+		return nil
+	}
+	gc.cfg.Logger.Info("dependents deleted", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name))
+	return gc.dropFinalizer(ctx, owner, v1.FinalizerDeleteDependents)
+}
+
+func (gc *GarbageCollector) dependentsOf(uid string) []objKey {
+	out := make([]objKey, 0, len(gc.dependents[uid]))
+	for d := range gc.dependents[uid] {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b objKey) int {
+		return strings.Compare(a.Resource+"/"+a.Namespace+"/"+a.Name, b.Resource+"/"+b.Namespace+"/"+b.Name)
+	})
+	return out
+}
+
+func (gc *GarbageCollector) dropFinalizer(ctx context.Context, rec *fsm.Record, f string) error {
+	obj := v1.DeepCopy(rec.Object())
+	m := obj.GetObjectMeta()
+	m.Finalizers = slices.DeleteFunc(slices.Clone(m.Finalizers), func(x string) bool { return x == f })
+	if len(m.Finalizers) == 0 {
+		m.Finalizers = nil
+	}
+	return gc.update(ctx, obj)
+}
+
+// update stores obj with its resourceVersion as precondition; a conflict or
+// a missing object is left to the next pass.
+func (gc *GarbageCollector) update(ctx context.Context, obj v1.Object) error {
+	cmd, err := fsm.NewUpdate(obj, false)
+	if err != nil {
+		return err
+	}
+	return gc.propose(ctx, cmd)
+}
+
+// delete deletes the object k names, if it still has k's uid.
+func (gc *GarbageCollector) delete(ctx context.Context, k objKey, policy string) error {
+	cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: k.Resource, Namespace: k.Namespace, Name: k.Name,
+		UID: k.UID, Propagation: policy, Now: v1.NewTime(gc.cfg.Now())})
+	if err != nil {
+		return err
+	}
+	return gc.propose(ctx, cmd)
+}
+
+func (gc *GarbageCollector) propose(ctx context.Context, cmd []byte) error {
+	out, err := gc.cfg.Proposer.Apply(ctx, cmd)
+	if err == nil {
+		if r, ok := out.(fsm.Result); ok {
+			err = r.Err
+		}
+	}
+	if err != nil && (v1.IsConflict(err) || v1.IsNotFound(err)) {
+		return nil // the object changed or went: the change brings it back
+	}
+	return err
+}

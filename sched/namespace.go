@@ -1,0 +1,139 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// DefaultNamespaceResync is how often the namespace controller looks at
+// every terminating namespace even when nothing changed.
+const DefaultNamespaceResync = 30 * time.Second
+
+// maxNamespaceDeletes bounds the deletes of one entry.
+const maxNamespaceDeletes = 500
+
+// NamespaceConfig configures the namespace controller.
+type NamespaceConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits the deletes.
+	Proposer Proposer
+	// Logger receives the controller's logs.
+	Logger *slog.Logger
+	// Resync is the longest pause between passes (default DefaultNamespaceResync).
+	Resync time.Duration
+	// Now is the controller's clock, for deletionTimestamps (default time.Now).
+	Now func() time.Time
+}
+
+// NamespaceController deletes, while this master leads, everything in a
+// terminating namespace (Kubernetes' namespace controller): each object
+// not yet being deleted gets a delete with propagationPolicy Background,
+// so finalizers are honoured and pods stop gracefully. The FSM removes the
+// namespace with its last object once it has no finalizers.
+type NamespaceController struct {
+	cfg NamespaceConfig
+}
+
+// NewNamespaceController returns a namespace controller; Run starts it.
+func NewNamespaceController(cfg NamespaceConfig) *NamespaceController {
+	if cfg.Resync <= 0 {
+		cfg.Resync = DefaultNamespaceResync
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "namespace")
+	return &NamespaceController{cfg: cfg}
+}
+
+// Run deletes the content of terminating namespaces until ctx ends.
+func (c *NamespaceController) Run(ctx context.Context) {
+	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, c.pass)
+}
+
+func (c *NamespaceController) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	if !ch.full && !namespaceEventIn(ch.events) {
+		return nil
+	}
+	nss, err := s.List("namespaces", fsm.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, rec := range nss.Items {
+		ns := rec.Object().(*v1.Namespace)
+		if ns.Status.Phase != v1.NamespaceTerminating {
+			continue
+		}
+		if err := c.deleteContent(ctx, s, ns.Name); err != nil {
+			return fmt.Errorf("namespace %s: %w", ns.Name, err)
+		}
+	}
+	return nil
+}
+
+// namespaceEventIn reports whether a change may concern a terminating
+// namespace: a namespace changed, or an object in a namespace did.
+func namespaceEventIn(evs []fsm.Event) bool {
+	for _, ev := range evs {
+		if ev.Resource == "namespaces" || ev.Record.Meta().Namespace != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteContent deletes every object of ns that is not being deleted yet.
+func (c *NamespaceController) deleteContent(ctx context.Context, s *fsm.Store, ns string) error {
+	now := v1.NewTime(c.cfg.Now())
+	var items []fsm.BatchItem
+	for _, r := range v1.Resources() {
+		if !r.Namespaced {
+			continue
+		}
+		res, err := s.List(r.Name, fsm.ListOptions{Namespace: ns})
+		if err != nil {
+			return err
+		}
+		for _, rec := range res.Items {
+			m := rec.Meta()
+			if m.DeletionTimestamp != nil {
+				continue
+			}
+			body, err := fsm.EncodeBody(fsm.DeleteCommand, fsm.DeleteRequest{Resource: r.Name, Namespace: ns, Name: m.Name,
+				UID: m.UID, Propagation: v1.PropagationBackground, Now: now})
+			if err != nil {
+				return err
+			}
+			items = append(items, fsm.BatchItem{Type: fsm.DeleteCommand, Body: body})
+		}
+	}
+	for len(items) > 0 {
+		n := min(len(items), maxNamespaceDeletes)
+		cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items[:n]})
+		if err != nil {
+			return err
+		}
+		out, err := c.cfg.Proposer.Apply(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		results, _ := out.(fsm.BatchResult)
+		for _, r := range results {
+			if r.Err != nil && !v1.IsNotFound(r.Err) && !v1.IsConflict(r.Err) {
+				c.cfg.Logger.Warn("delete not stored", "namespace", ns, "err", r.Err)
+			}
+		}
+		c.cfg.Logger.Info("deleting the content of a terminating namespace", "namespace", ns, "objects", n)
+		items = items[n:]
+	}
+	return nil
+}
