@@ -107,7 +107,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		default:
-			if live, err = toUnstructured(cur.Object()); err != nil {
+			if live, err = toUnstructured(viewOf(req.resource, cur.Object())); err != nil {
 				writeError(w, err)
 				return
 			}
@@ -150,7 +150,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		if create {
 			code = http.StatusCreated
 		}
-		writeRecord(w, code, rec)
+		writeRecord(w, code, req.resource, rec)
 		return
 	}
 }

@@ -175,14 +175,16 @@ func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Obje
 	if err != nil {
 		return err
 	}
+	// A view's managedFields are those of the view's fields, as
+	// Kubernetes records them for the request's group version.
 	var live *unstructured.Unstructured
 	if old == nil {
 		live = emptyOf(req.resource)
-	} else if live, err = toUnstructured(old); err != nil {
+	} else if live, err = toUnstructured(viewOf(req.resource, old)); err != nil {
 		return err
 	}
 	v1.SetTypeMeta(obj)
-	next, err := toUnstructured(obj)
+	next, err := toUnstructured(viewOf(req.resource, obj))
 	if err != nil {
 		return err
 	}

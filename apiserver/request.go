@@ -226,7 +226,8 @@ func decodeStrict(body []byte, out any) error {
 }
 
 // decodeObject strictly decodes a body into a new object of the request's
-// resource and checks its kind, apiVersion, namespace and name against the path.
+// resource and checks its kind, apiVersion, namespace and name against the
+// path. A view's object comes back converted to the stored kind.
 func decodeObject(req *request, body []byte) (v1.Object, error) {
 	if isNull(body) {
 		// null decodes into an empty object without error: an update would
@@ -255,6 +256,11 @@ func decodeObject(req *request, body []byte) (v1.Object, error) {
 	if req.name != "" && m.Name != req.name {
 		// As Kubernetes: an update names its object, and the name must be the path's.
 		return nil, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.Name, req.name))
+	}
+	if v := req.resource.View; v != nil {
+		// A view's object is stored (and admitted and validated) as the
+		// stored kind.
+		obj = v.ToStored(obj)
 	}
 	return obj, nil
 }

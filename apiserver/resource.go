@@ -185,7 +185,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) 
 		writeRaw(w, http.StatusOK, b)
 		return
 	}
-	writeRecord(w, http.StatusOK, rec)
+	writeRecord(w, http.StatusOK, req.resource, rec)
 }
 
 // maxGenerateAttempts bounds retries when a generated name is taken.
@@ -207,7 +207,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusCreated, rec)
+	writeRecord(w, http.StatusCreated, req.resource, rec)
 }
 
 // create admits and commits a new object. With track, its managedFields
@@ -237,7 +237,7 @@ func (s *Server) create(ctx context.Context, req *request, obj v1.Object, track 
 		if generated {
 			m.Name = v1.GenerateName(m.GenerateName)
 		}
-		if err := v1.Validate(obj); err != nil {
+		if err := v1.ValidateIn(req.resource, obj); err != nil {
 			return nil, err
 		}
 		if err := s.admitPodSecurity(ctx, req, obj, nil); err != nil {
@@ -317,7 +317,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusOK, rec)
+	writeRecord(w, http.StatusOK, req.resource, rec)
 }
 
 // update validates obj against the stored object and commits it, with
@@ -410,7 +410,7 @@ func (s *Server) commitUpdate(ctx context.Context, req *request, obj v1.Object, 
 	if err := s.admitNodeRestriction(ctx, req, nodeauth.Update, obj, old.Object()); err != nil {
 		return nil, err
 	}
-	if err := v1.ValidateUpdate(obj, old.Object()); err != nil {
+	if err := v1.ValidateUpdateIn(req.resource, obj, old.Object()); err != nil {
 		return nil, err
 	}
 	if err := s.admitPodSecurity(ctx, req, obj, old.Object()); err != nil {
@@ -528,5 +528,5 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusOK, rec)
+	writeRecord(w, http.StatusOK, req.resource, rec)
 }
