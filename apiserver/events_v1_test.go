@@ -86,10 +86,16 @@ func TestEventsV1ViewOfCoreEvents(t *testing.T) {
 		}
 	}
 	w.expect(t, "MODIFIED", "v1.a")
+	// A JSON patch sees the v1 form: its test of note holds.
+	jp := `[{"op":"test","path":"/note","value":"tested web"},{"op":"add","path":"/metadata/annotations","value":{"a":"b"}}]`
+	b := e.expectCode(t, http.StatusOK, http.MethodPatch, eventsV1Path+"/v1.a", jp, withContentType("application/json-patch+json"))
+	if p := decode[v1.EventV1](t, b); p.Annotations["a"] != "b" {
+		t.Fatalf("JSON patch: %s", b)
+	}
 	e.expectCode(t, http.StatusOK, http.MethodPatch, "/api/v1/namespaces/default/events/v1.a",
 		`{"metadata":{"labels":{"seen":"yes"}}}`, withContentType("application/merge-patch+json"))
 	applied := `{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"v1.a","labels":{"applied":"yes"}}}`
-	b := e.expectCode(t, http.StatusOK, http.MethodPatch, eventsV1Path+"/v1.a?fieldManager=tester", applied,
+	b = e.expectCode(t, http.StatusOK, http.MethodPatch, eventsV1Path+"/v1.a?fieldManager=tester", applied,
 		withContentType("application/apply-patch+yaml"))
 	if p := decode[v1.EventV1](t, b); p.Labels["applied"] != "yes" || p.Labels["seen"] != "yes" || p.Note != "tested web" {
 		t.Fatalf("applied: %s", b)
