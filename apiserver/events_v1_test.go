@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,36 @@ func TestEventsV1Validation(t *testing.T) {
 	st = e.expectStatus(t, http.StatusBadRequest, http.MethodPost, eventsV1Path, core)
 	if !strings.Contains(st.Message, `unknown field "involvedObject"`) {
 		t.Fatalf("core body through v1: %s", st.Message)
+	}
+}
+
+// managedFields entries of the two groups name the same fields: an apply
+// through core/v1 of the message conflicts with the events.k8s.io/v1
+// writer of the note, as in Kubernetes, and a writer of another field
+// through either group is no conflict.
+func TestEventsV1ManagedFieldsAcrossGroups(t *testing.T) {
+	e := newTestEnv(t)
+	e.expectCode(t, http.StatusCreated, http.MethodPost, eventsV1Path+"?fieldManager=v1writer", newEventV1("mix"))
+	e.expectCode(t, http.StatusOK, http.MethodPatch, "/api/v1/namespaces/default/events/mix?fieldManager=corewriter",
+		`{"metadata":{"labels":{"seen":"yes"}}}`, withContentType("application/merge-patch+json"))
+	e.expectCode(t, http.StatusOK, http.MethodPatch, eventsV1Path+"/mix?fieldManager=v1labeller",
+		`{"metadata":{"labels":{"again":"yes"}}}`, withContentType("application/merge-patch+json"))
+	applied := `{"apiVersion":"v1","kind":"Event","metadata":{"name":"mix"},"message":"other"}`
+	st := e.expectStatus(t, http.StatusConflict, http.MethodPatch, "/api/v1/namespaces/default/events/mix?fieldManager=applier", applied,
+		withContentType("application/apply-patch+yaml"))
+	if st.Message != `Apply failed with 1 conflict: conflict with "v1writer" using events.k8s.io/v1: .note` {
+		t.Fatalf("conflict message %q", st.Message)
+	}
+	applied = `{"apiVersion":"v1","kind":"Event","metadata":{"name":"mix","labels":{"applied":"yes"}}}`
+	b := e.expectCode(t, http.StatusOK, http.MethodPatch, "/api/v1/namespaces/default/events/mix?fieldManager=applier", applied,
+		withContentType("application/apply-patch+yaml"))
+	got := decode[v1.Event](t, b)
+	managers := map[string]string{}
+	for _, m := range got.ManagedFields {
+		managers[m.Manager] = m.APIVersion
+	}
+	want := map[string]string{"v1writer": "events.k8s.io/v1", "corewriter": "v1", "v1labeller": "events.k8s.io/v1", "applier": "v1"}
+	if !reflect.DeepEqual(managers, want) || got.Message != "tested web" {
+		t.Fatalf("managers %v (want %v), message %q", managers, want, got.Message)
 	}
 }

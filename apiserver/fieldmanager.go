@@ -29,7 +29,10 @@ import (
 // so an apply merges containers by name, ports by port and protocol.
 //
 // Objects pass to the field manager as unstructured JSON; orch serves one
-// version of each kind, so conversion is the identity.
+// version of each kind, so conversion is the identity, except between a
+// view and its stored kind (events.k8s.io/v1 and core/v1 Events), whose
+// managedFields entries are compared each in its own group version, as
+// Kubernetes converts them (viewConvertor).
 type fieldManagers struct {
 	tc managedfields.TypeConverter
 	mu sync.Mutex
@@ -74,7 +77,7 @@ func (f *fieldManagers) get(gvk schema.GroupVersionKind, subresource string) (*m
 	if fm, ok := f.m[k]; ok {
 		return fm, nil
 	}
-	fm, err := managedfields.NewDefaultFieldManager(f.tc, identityConvertor{}, noDefaulter{}, unstructuredCreater{},
+	fm, err := managedfields.NewDefaultFieldManager(f.tc, viewConvertor{}, noDefaulter{}, unstructuredCreater{},
 		gvk, gvk.GroupVersion(), subresource, nil)
 	if err != nil {
 		return nil, fmt.Errorf("field manager of %s: %w", gvk, err)
@@ -96,6 +99,57 @@ func (identityConvertor) ConvertToVersion(in runtime.Object, _ runtime.GroupVers
 
 func (identityConvertor) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
 	return label, value, nil
+}
+
+// viewConvertor is identityConvertor, but converts an object between a
+// view and its stored kind, so that an entry an events.k8s.io/v1 writer
+// made (note) and one a core/v1 writer made (message) name the same field.
+type viewConvertor struct{ identityConvertor }
+
+func (viewConvertor) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
+	u, ok := in.(*unstructured.Unstructured)
+	if !ok {
+		return in, nil
+	}
+	from := u.GroupVersionKind()
+	to, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{from})
+	if gv, isGV := target.(schema.GroupVersion); isGV {
+		// A GroupVersion names no kind of another group: the same kind.
+		to, ok = gv.WithKind(from.Kind), true
+	}
+	if !ok || to == from {
+		return in, nil
+	}
+	src, okSrc := resourceOfGVK(from)
+	dst, okDst := resourceOfGVK(to)
+	if !okSrc || !okDst || src.Name != dst.Name || (src.View == nil && dst.View == nil) {
+		return in, nil
+	}
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, fmt.Errorf("convert %s to %s: %w", from, to, err)
+	}
+	obj := src.New()
+	if err := json.Unmarshal(b, obj); err != nil {
+		return nil, fmt.Errorf("convert %s to %s: %w", from, to, err)
+	}
+	if src.View != nil {
+		obj = src.View.ToStored(obj)
+	}
+	if dst.View != nil {
+		obj = dst.View.FromStored(obj)
+	}
+	return toUnstructured(obj)
+}
+
+// resourceOfGVK finds the served resource of a group, version and kind.
+func resourceOfGVK(gvk schema.GroupVersionKind) (v1.Resource, bool) {
+	for _, r := range v1.GroupResources(gvk.Group, gvk.Version) {
+		if r.Kind == gvk.Kind {
+			return r, true
+		}
+	}
+	return v1.Resource{}, false
 }
 
 // noDefaulter: orch defaults objects itself, after the merge.
