@@ -144,6 +144,12 @@ func TestEventsV1Validation(t *testing.T) {
 	if !strings.Contains(st.Message, "message: Invalid value") || !strings.Contains(st.Message, "field is immutable") {
 		t.Fatalf("update of the note: %s", st.Message)
 	}
+	// A node records its events through core/v1 only, as Kubernetes'
+	// system:node role allows.
+	st = e.expectStatus(t, http.StatusForbidden, http.MethodPost, eventsV1Path, newEventV1("from-node"), withToken(nodeCredential))
+	if !strings.Contains(st.Message, "may only use the core API") {
+		t.Fatalf("a node's events.k8s.io/v1 event: %s", st.Message)
+	}
 	// A core-shaped body is not a v1 event.
 	st = e.expectStatus(t, http.StatusBadRequest, http.MethodPost, eventsV1Path, core)
 	if !strings.Contains(st.Message, `unknown field "involvedObject"`) {
