@@ -187,3 +187,34 @@ func TestEventsV1ManagedFieldsAcrossGroups(t *testing.T) {
 		t.Fatalf("managers %v (want %v), message %q", managers, want, got.Message)
 	}
 }
+
+// DELETE on an events collection deletes the events its selectors select,
+// through either group, and answers with them; other kinds do not serve it.
+func TestEventsDeleteCollection(t *testing.T) {
+	e := newTestEnv(t)
+	for _, name := range []string{"dc.a", "dc.b", "dc.c"} {
+		ev := newEventV1(name)
+		if name == "dc.c" {
+			ev.Reason = "Kept"
+		}
+		e.expectCode(t, http.StatusCreated, http.MethodPost, eventsV1Path, ev)
+	}
+	b := e.expectCode(t, http.StatusOK, http.MethodDelete, eventsV1Path+"?fieldSelector=reason%3DTested", nil)
+	deleted := decode[v1.List[v1.EventV1]](t, b)
+	if deleted.Kind != "EventList" || deleted.APIVersion != "events.k8s.io/v1" || len(deleted.Items) != 2 || deleted.Items[0].Note != "tested web" {
+		t.Fatalf("deletecollection answer: %s", b)
+	}
+	left := decode[v1.List[v1.Event]](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/namespaces/default/events", nil))
+	if len(left.Items) != 1 || left.Items[0].Name != "dc.c" {
+		t.Fatalf("events left: %+v", left.Items)
+	}
+	e.expectStatus(t, http.StatusBadRequest, http.MethodDelete, "/api/v1/namespaces/default/events?fieldSelector=bogus%3Dx", nil)
+	e.expectCode(t, http.StatusOK, http.MethodDelete, "/api/v1/namespaces/default/events", nil)
+	left = decode[v1.List[v1.Event]](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/namespaces/default/events", nil))
+	if len(left.Items) != 0 {
+		t.Fatalf("events left after deleting all: %+v", left.Items)
+	}
+	e.expectStatus(t, http.StatusMethodNotAllowed, http.MethodDelete, "/api/v1/namespaces/default/pods", nil)
+	// A node may not delete events.
+	e.expectStatus(t, http.StatusForbidden, http.MethodDelete, "/api/v1/namespaces/default/events", nil, withToken(nodeCredential))
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	kjson "sigs.k8s.io/json"
@@ -16,7 +17,8 @@ import (
 
 // request is a parsed resource request.
 type request struct {
-	// verb is create, get, list, watch, update, patch or delete.
+	// verb is create, get, list, watch, update, patch, delete or (for a
+	// resource whose table entry names it) deletecollection.
 	verb      string
 	resource  v1.Resource
 	namespace string
@@ -100,6 +102,8 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		req.verb = "patch"
 	case method == http.MethodDelete && req.name != "" && req.sub == "":
 		req.verb = "delete"
+	case method == http.MethodDelete && req.name == "" && req.sub == "" && slices.Contains(r.Verbs, "deletecollection"):
+		req.verb = "deletecollection"
 	default:
 		return nil, v1.NewMethodNotAllowed(fmt.Sprintf("%s is not supported on %s", method, path))
 	}

@@ -106,6 +106,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		s.servePatch(rec, r, req)
 	case req.verb == "delete":
 		s.serveDelete(rec, r, req)
+	case req.verb == "deletecollection":
+		s.serveDeleteCollection(rec, r, req)
 	default:
 		writeError(rec, v1.NewMethodNotAllowed(req.verb+" is not supported"))
 	}
@@ -453,67 +455,12 @@ func (s *Server) current(ctx context.Context, req *request, rv string) (*fsm.Rec
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
-	var opts v1.DeleteOptions
-	body, err := s.readObjectBody(w, r, "DeleteOptions", "")
+	dr, r, err := s.readDeleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if len(body) > 0 {
-		if err := decodeStrict(body, &opts); err != nil {
-			writeError(w, err)
-			return
-		}
-	}
-	if len(opts.DryRun) > 0 {
-		dry, err := checkDryRun("delete", opts.DryRun)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		if dry {
-			r = r.WithContext(withDryRun(r.Context()))
-		}
-	}
-	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
-		writeError(w, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds)))
-		return
-	}
-	q := r.URL.Query()
-	if g := q.Get("gracePeriodSeconds"); g != "" {
-		n, err := parseSeconds("gracePeriodSeconds", g)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		opts.GracePeriodSeconds = &n
-	}
-	if p := q.Get("propagationPolicy"); p != "" {
-		opts.PropagationPolicy = p
-	}
-	if opts.OrphanDependents != nil && *opts.OrphanDependents {
-		opts.PropagationPolicy = v1.PropagationOrphan
-	}
-	switch opts.PropagationPolicy {
-	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
-	default:
-		writeError(w, v1.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", opts.PropagationPolicy)))
-		return
-	}
-	dr := fsm.DeleteRequest{Resource: req.resource.Name, Namespace: req.namespace, Name: req.name,
-		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: opts.PropagationPolicy, Now: v1.NewTime(time.Now())}
-	if p := opts.Preconditions; p != nil {
-		if p.UID != nil {
-			dr.UID = *p.UID
-		}
-		if p.ResourceVersion != nil {
-			if _, err := strconv.ParseUint(*p.ResourceVersion, 10, 64); err != nil {
-				writeError(w, v1.NewBadRequest(fmt.Sprintf("preconditions.resourceVersion: Invalid value: %q: must be a whole number", *p.ResourceVersion)))
-				return
-			}
-			dr.ResourceVersion = *p.ResourceVersion
-		}
-	}
+	dr.Resource, dr.Namespace, dr.Name = req.resource.Name, req.namespace, req.name
 	if err := s.admitNodeDelete(r.Context(), req, &dr.UID); err != nil {
 		writeError(w, err)
 		return
@@ -529,4 +476,64 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		return
 	}
 	writeRecord(w, http.StatusOK, req.resource, rec)
+}
+
+// readDeleteOptions reads a delete's DeleteOptions (body and query) into
+// the request to commit, without its object; a dry run comes back in the
+// returned request's context.
+func (s *Server) readDeleteOptions(w http.ResponseWriter, r *http.Request) (fsm.DeleteRequest, *http.Request, error) {
+	var opts v1.DeleteOptions
+	body, err := s.readObjectBody(w, r, "DeleteOptions", "")
+	if err != nil {
+		return fsm.DeleteRequest{}, r, err
+	}
+	if len(body) > 0 {
+		if err := decodeStrict(body, &opts); err != nil {
+			return fsm.DeleteRequest{}, r, err
+		}
+	}
+	if len(opts.DryRun) > 0 {
+		dry, err := checkDryRun("delete", opts.DryRun)
+		if err != nil {
+			return fsm.DeleteRequest{}, r, err
+		}
+		if dry {
+			r = r.WithContext(withDryRun(r.Context()))
+		}
+	}
+	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
+		return fsm.DeleteRequest{}, r, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds))
+	}
+	q := r.URL.Query()
+	if g := q.Get("gracePeriodSeconds"); g != "" {
+		n, err := parseSeconds("gracePeriodSeconds", g)
+		if err != nil {
+			return fsm.DeleteRequest{}, r, err
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	if p := q.Get("propagationPolicy"); p != "" {
+		opts.PropagationPolicy = p
+	}
+	if opts.OrphanDependents != nil && *opts.OrphanDependents {
+		opts.PropagationPolicy = v1.PropagationOrphan
+	}
+	switch opts.PropagationPolicy {
+	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
+	default:
+		return fsm.DeleteRequest{}, r, v1.NewBadRequest(fmt.Sprintf("propagationPolicy %q is not one of Orphan, Background, Foreground", opts.PropagationPolicy))
+	}
+	dr := fsm.DeleteRequest{GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: opts.PropagationPolicy, Now: v1.NewTime(time.Now())}
+	if p := opts.Preconditions; p != nil {
+		if p.UID != nil {
+			dr.UID = *p.UID
+		}
+		if p.ResourceVersion != nil {
+			if _, err := strconv.ParseUint(*p.ResourceVersion, 10, 64); err != nil {
+				return fsm.DeleteRequest{}, r, v1.NewBadRequest(fmt.Sprintf("preconditions.resourceVersion: Invalid value: %q: must be a whole number", *p.ResourceVersion))
+			}
+			dr.ResourceVersion = *p.ResourceVersion
+		}
+	}
+	return dr, r, nil
 }

@@ -64,7 +64,7 @@ type EventV1Series struct {
 
 // eventV1Resource is the events.k8s.io/v1 view of the stored events.
 var eventV1Resource = Resource{Group: EventsGroup, Name: "events", Singular: "event", Kind: "Event",
-	ShortNames: []string{"ev"}, Namespaced: true, New: func() Object { return &EventV1{} },
+	ShortNames: []string{"ev"}, Namespaced: true, Verbs: eventVerbs, New: func() Object { return &EventV1{} },
 	View: &View{
 		ToStored:       func(o Object) Object { return FromEventV1(o.(*EventV1)) },
 		FromStored:     func(o Object) Object { return ToEventV1(o.(*Event)) },

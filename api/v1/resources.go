@@ -109,7 +109,7 @@ var resources = []Resource{
 	{Group: DiscoveryGroup, Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true,
 		New: func() Object { return &EndpointSlice{} }},
 	{Name: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true,
-		New: func() Object { return &Event{} }},
+		Verbs: eventVerbs, New: func() Object { return &Event{} }},
 	{Group: PolicyGroup, Name: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
 		ShortNames: []string{"pdb"}, Namespaced: true, HasStatus: true,
 		New: func() Object { return &PodDisruptionBudget{} }},
@@ -123,6 +123,10 @@ var views = []Resource{eventV1Resource}
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its
 // workloads (pods, replication controllers and later kinds) and services.
 var categoryAll = []string{"all"}
+
+// eventVerbs are Kubernetes' verbs of events (both groups): every verb,
+// deletecollection included.
+var eventVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
 // reviewVerbs are the verbs of a review: it is answered, never stored.
 var reviewVerbs = []string{"create"}
