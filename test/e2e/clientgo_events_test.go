@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,14 +124,15 @@ func testEventsV1(t *testing.T, c *harness.Cluster, cs *kubernetes.Clientset) {
 		t.Errorf("the refused event was stored: %v", err)
 	}
 
-	for _, name := range []string{recorded.Name, core.Name} {
-		if err := cs.EventsV1().Events(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-			t.Errorf("delete event %s through events.k8s.io/v1: %v", name, err)
-		}
+	if err := cs.EventsV1().Events(ns).Delete(ctx, recorded.Name, metav1.DeleteOptions{}); err != nil {
+		t.Errorf("delete event %s through events.k8s.io/v1: %v", recorded.Name, err)
+	}
+	if err := cs.EventsV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{FieldSelector: about}); err != nil {
+		t.Errorf("deletecollection of the pod's events through events.k8s.io/v1: %v", err)
 	}
 	cl, err = cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: about})
 	if err != nil || len(cl.Items) != 0 {
-		t.Errorf("core/v1 events left after the deletes: %v, %s", err, fmt.Sprint(len(cl.Items)))
+		t.Errorf("core/v1 events left after the deletes: %v, %d", err, len(cl.Items))
 	}
 	if err := cs.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 		t.Errorf("delete pod: %v", err)
