@@ -108,7 +108,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		default:
-			live = cur.Object()
+			live = viewOf(req.resource, cur.Object())
 		}
 		obj, err := appliedObject(req, fm, live, patch.DeepCopy(), manager, force)
 		if err != nil {
@@ -138,7 +138,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		if create {
 			code = http.StatusCreated
 		}
-		writeRecord(w, code, rec)
+		writeRecord(w, code, req.resource, rec)
 		return
 	}
 }

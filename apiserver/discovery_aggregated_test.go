@@ -47,7 +47,7 @@ func TestAggregatedDiscovery(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		d, ok := found[r.Group+"/"+strings.TrimPrefix(r.GroupVersion(), r.Group+"/")+"/"+r.Name]
 		if !ok {
 			t.Errorf("aggregated discovery lacks %s (%s)", r.Name, r.GroupVersion())
@@ -71,8 +71,8 @@ func TestAggregatedDiscovery(t *testing.T) {
 			t.Errorf("%s: status subresource listed %v, table says %v", r.Name, hasStatus, r.HasStatus)
 		}
 	}
-	if len(found) != len(v1.Resources()) {
-		t.Errorf("aggregated discovery lists %d resources, the table has %d", len(found), len(v1.Resources()))
+	if len(found) != len(v1.Served()) {
+		t.Errorf("aggregated discovery lists %d resources, the table has %d", len(found), len(v1.Served()))
 	}
 	rc := found["/v1/replicationcontrollers"]
 	if i := slices.IndexFunc(rc.Subresources, func(s apidiscoveryv2.APISubresourceDiscovery) bool { return s.Subresource == "scale" }); i < 0 ||
@@ -112,7 +112,7 @@ func TestClientGoDiscovery(t *testing.T) {
 			got[l.GroupVersion+"/"+r.Name] = r.Categories
 		}
 	}
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		cats, ok := got[r.GroupVersion()+"/"+r.Name]
 		if !ok {
 			t.Errorf("client-go discovery lacks %s/%s", r.GroupVersion(), r.Name)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/kube-openapi/pkg/validation/spec"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"orch.io/orch/api/openapi"
@@ -28,7 +29,10 @@ import (
 // so an apply merges containers by name, ports by port and protocol.
 //
 // Objects pass to the field manager as unstructured JSON; orch serves one
-// version of each kind, so conversion is the identity.
+// version of each kind, so conversion is the identity, except between a
+// view and its stored kind (events.k8s.io/v1 and core/v1 Events), whose
+// managedFields entries are compared each in its own group version, as
+// Kubernetes converts them (viewConvertor).
 type fieldManagers struct {
 	tc managedfields.TypeConverter
 	mu sync.Mutex
@@ -74,7 +78,7 @@ func (f *fieldManagers) get(r v1.Resource, subresource string) (*managedfields.F
 		return fm, nil
 	}
 	gvk := gvkOf(r)
-	fm, err := managedfields.NewDefaultFieldManager(f.tc, identityConvertor{}, noDefaulter{}, unstructuredCreater{},
+	fm, err := managedfields.NewDefaultFieldManager(f.tc, viewConvertor{}, noDefaulter{}, unstructuredCreater{},
 		gvk, gvk.GroupVersion(), subresource, resetFields(r, subresource))
 	if err != nil {
 		return nil, fmt.Errorf("field manager of %s: %w", gvk, err)
@@ -118,6 +122,57 @@ func (identityConvertor) ConvertToVersion(in runtime.Object, _ runtime.GroupVers
 
 func (identityConvertor) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
 	return label, value, nil
+}
+
+// viewConvertor is identityConvertor, but converts an object between a
+// view and its stored kind, so that an entry an events.k8s.io/v1 writer
+// made (note) and one a core/v1 writer made (message) name the same field.
+type viewConvertor struct{ identityConvertor }
+
+func (viewConvertor) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
+	u, ok := in.(*unstructured.Unstructured)
+	if !ok {
+		return in, nil
+	}
+	from := u.GroupVersionKind()
+	to, ok := target.KindForGroupVersionKinds([]schema.GroupVersionKind{from})
+	if gv, isGV := target.(schema.GroupVersion); isGV {
+		// A GroupVersion names no kind of another group: the same kind.
+		to, ok = gv.WithKind(from.Kind), true
+	}
+	if !ok || to == from {
+		return in, nil
+	}
+	src, okSrc := resourceOfGVK(from)
+	dst, okDst := resourceOfGVK(to)
+	if !okSrc || !okDst || src.Name != dst.Name || (src.View == nil && dst.View == nil) {
+		return in, nil
+	}
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, fmt.Errorf("convert %s to %s: %w", from, to, err)
+	}
+	obj := src.New()
+	if err := json.Unmarshal(b, obj); err != nil {
+		return nil, fmt.Errorf("convert %s to %s: %w", from, to, err)
+	}
+	if src.View != nil {
+		obj = src.View.ToStored(obj)
+	}
+	if dst.View != nil {
+		obj = dst.View.FromStored(obj)
+	}
+	return toUnstructured(obj)
+}
+
+// resourceOfGVK finds the served resource of a group, version and kind.
+func resourceOfGVK(gvk schema.GroupVersionKind) (v1.Resource, bool) {
+	for _, r := range v1.GroupResources(gvk.Group, gvk.Version) {
+		if r.Kind == gvk.Kind {
+			return r, true
+		}
+	}
+	return v1.Resource{}, false
 }
 
 // noDefaulter: orch defaults objects itself, after the merge.
@@ -190,14 +245,16 @@ func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Obje
 	if err != nil {
 		return err
 	}
+	// A view's managedFields are those of the view's fields, as
+	// Kubernetes records them for the request's group version.
 	var live *trackedObject
 	if old == nil {
 		live = &trackedObject{Unstructured: emptyOf(req.resource)}
-	} else if live, err = newTrackedObject(old); err != nil {
+	} else if live, err = newTrackedObject(viewOf(req.resource, old)); err != nil {
 		return err
 	}
 	v1.SetTypeMeta(obj)
-	next, err := newTrackedObject(obj)
+	next, err := newTrackedObject(viewOf(req.resource, obj))
 	if err != nil {
 		return err
 	}
@@ -240,4 +297,19 @@ func statusFromK8s(err error) error {
 	}
 	out.Status.Kind, out.Status.APIVersion = "Status", v1.APIVersion
 	return out
+}
+
+// toUnstructured is obj as its JSON decodes, for the conversions between a
+// view and its stored kind (the common path converts without JSON: see
+// newTrackedObject).
+func toUnstructured(obj v1.Object) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s for the field manager: %w", v1.KindOf(obj), err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &u.Object); err != nil {
+		return nil, fmt.Errorf("decode %s for the field manager: %w", v1.KindOf(obj), err)
+	}
+	return u, nil
 }

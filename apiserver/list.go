@@ -125,7 +125,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	buf.WriteString(`},"items":[`)
 	for i, rec := range res.Items {
-		b, err := rec.JSON()
+		b, err := recordJSON(req.resource, rec)
 		if err != nil {
 			writeError(w, err)
 			return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	kjson "sigs.k8s.io/json"
@@ -16,7 +17,8 @@ import (
 
 // request is a parsed resource request.
 type request struct {
-	// verb is create, get, list, watch, update, patch or delete.
+	// verb is create, get, list, watch, update, patch, delete or (for a
+	// resource whose table entry names it) deletecollection.
 	verb      string
 	resource  v1.Resource
 	namespace string
@@ -100,6 +102,8 @@ func parsePath(method, path string, watch bool) (*request, error) {
 		req.verb = "patch"
 	case method == http.MethodDelete && req.name != "" && req.sub == "":
 		req.verb = "delete"
+	case method == http.MethodDelete && req.name == "" && req.sub == "" && slices.Contains(r.Verbs, "deletecollection"):
+		req.verb = "deletecollection"
 	default:
 		return nil, v1.NewMethodNotAllowed(fmt.Sprintf("%s is not supported on %s", method, path))
 	}
@@ -226,7 +230,8 @@ func decodeStrict(body []byte, out any) error {
 }
 
 // decodeObject strictly decodes a body into a new object of the request's
-// resource and checks its kind, apiVersion, namespace and name against the path.
+// resource and checks its kind, apiVersion, namespace and name against the
+// path. A view's object comes back converted to the stored kind.
 func decodeObject(req *request, body []byte) (v1.Object, error) {
 	if isNull(body) {
 		// null decodes into an empty object without error: an update would
@@ -255,6 +260,11 @@ func decodeObject(req *request, body []byte) (v1.Object, error) {
 	if req.name != "" && m.Name != req.name {
 		// As Kubernetes: an update names its object, and the name must be the path's.
 		return nil, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.Name, req.name))
+	}
+	if v := req.resource.View; v != nil {
+		// A view's object is stored (and admitted and validated) as the
+		// stored kind.
+		obj = v.ToStored(obj)
 	}
 	return obj, nil
 }

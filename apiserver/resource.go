@@ -106,6 +106,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		s.servePatch(rec, r, req)
 	case req.verb == "delete":
 		s.serveDelete(rec, r, req)
+	case req.verb == "deletecollection":
+		s.serveDeleteCollection(rec, r, req)
 	default:
 		writeError(rec, v1.NewMethodNotAllowed(req.verb+" is not supported"))
 	}
@@ -185,7 +187,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) 
 		writeRaw(w, http.StatusOK, b)
 		return
 	}
-	writeRecord(w, http.StatusOK, rec)
+	writeRecord(w, http.StatusOK, req.resource, rec)
 }
 
 // maxGenerateAttempts bounds retries when a generated name is taken.
@@ -207,7 +209,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusCreated, rec)
+	writeRecord(w, http.StatusCreated, req.resource, rec)
 }
 
 // create admits and commits a new object. With track, its managedFields
@@ -237,7 +239,7 @@ func (s *Server) create(ctx context.Context, req *request, obj v1.Object, track 
 		if generated {
 			m.Name = v1.GenerateName(m.GenerateName)
 		}
-		if err := v1.Validate(obj); err != nil {
+		if err := v1.ValidateIn(req.resource, obj); err != nil {
 			return nil, err
 		}
 		if err := s.admitPodSecurity(ctx, req, obj, nil); err != nil {
@@ -317,7 +319,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusOK, rec)
+	writeRecord(w, http.StatusOK, req.resource, rec)
 }
 
 // update validates obj against the stored object and commits it, with
@@ -410,7 +412,7 @@ func (s *Server) commitUpdate(ctx context.Context, req *request, obj v1.Object, 
 	if err := s.admitNodeRestriction(ctx, req, nodeauth.Update, obj, old.Object()); err != nil {
 		return nil, err
 	}
-	if err := v1.ValidateUpdate(obj, old.Object()); err != nil {
+	if err := v1.ValidateUpdateIn(req.resource, obj, old.Object()); err != nil {
 		return nil, err
 	}
 	if err := s.admitPodSecurity(ctx, req, obj, old.Object()); err != nil {
@@ -475,76 +477,17 @@ func deletePropagation(opts v1.DeleteOptions) (string, error) {
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
-	var opts v1.DeleteOptions
-	body, err := s.readObjectBody(w, r, "DeleteOptions", "")
+	dr, r, err := s.readDeleteOptions(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if len(body) > 0 {
-		if err := decodeStrict(body, &opts); err != nil {
-			writeError(w, err)
-			return
-		}
-	}
-	if len(opts.DryRun) > 0 {
-		dry, err := checkDryRun("delete", opts.DryRun)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		if dry {
-			r = r.WithContext(withDryRun(r.Context()))
-		}
-	}
-	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
-		writeError(w, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds)))
-		return
-	}
-	q := r.URL.Query()
-	if g := q.Get("gracePeriodSeconds"); g != "" {
-		n, err := parseSeconds("gracePeriodSeconds", g)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		opts.GracePeriodSeconds = &n
-	}
-	if p := q.Get("propagationPolicy"); p != "" {
-		opts.PropagationPolicy = p
-	}
-	if q.Has("orphanDependents") {
-		b, err := parseBool(q.Get("orphanDependents"))
-		if err != nil {
-			writeError(w, v1.NewBadRequest(fmt.Sprintf("orphanDependents: invalid value %q: %v", q.Get("orphanDependents"), err)))
-			return
-		}
-		opts.OrphanDependents = &b
-	}
-	policy, err := deletePropagation(opts)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dr := fsm.DeleteRequest{Resource: req.resource.Name, Namespace: req.namespace, Name: req.name,
-		GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: policy, Now: v1.NewTime(time.Now())}
-	if p := opts.Preconditions; p != nil {
-		if p.UID != nil {
-			dr.UID = *p.UID
-		}
-		if p.ResourceVersion != nil {
-			if _, err := strconv.ParseUint(*p.ResourceVersion, 10, 64); err != nil {
-				writeError(w, v1.NewBadRequest(fmt.Sprintf("preconditions.resourceVersion: Invalid value: %q: must be a whole number", *p.ResourceVersion)))
-				return
-			}
-			dr.ResourceVersion = *p.ResourceVersion
-		}
-	}
+	dr.Resource, dr.Namespace, dr.Name = req.resource.Name, req.namespace, req.name
 	if err := s.admitNodeDelete(r.Context(), req, &dr.UID); err != nil {
 		writeError(w, err)
 		return
 	}
-	cmd, err := fsm.Encode(fsm.DeleteCommand, dr)
+	cmd, err := fsm.Encode(fsm.DeleteCommand, dr.DeleteRequest)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -555,12 +498,12 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		return
 	}
 	code := http.StatusOK
-	if o := opts.OrphanDependents; o != nil && !*o && deletionPending(rec) {
+	if o := dr.OrphanDependents; o != nil && !*o && deletionPending(rec) {
 		// Kubernetes answers 202 when a delete that asked for its
 		// dependents' deletion with orphanDependents=false left the object.
 		code = http.StatusAccepted
 	}
-	writeRecord(w, code, rec)
+	writeRecord(w, code, req.resource, rec)
 }
 
 // deletionPending reports whether a delete's answer is an object that is
@@ -572,4 +515,75 @@ func deletionPending(rec *fsm.Record) bool {
 		return false
 	}
 	return len(m.Finalizers) > 0 || (m.DeletionGracePeriodSeconds != nil && *m.DeletionGracePeriodSeconds > 0)
+}
+
+// deleteOptions is a delete's request to commit, without its object, and
+// the orphanDependents the caller sent (which decides a 202).
+type deleteOptions struct {
+	fsm.DeleteRequest
+	OrphanDependents *bool
+}
+
+// readDeleteOptions reads a delete's DeleteOptions (body and query) into
+// the request to commit, without its object; a dry run comes back in the
+// returned request's context.
+func (s *Server) readDeleteOptions(w http.ResponseWriter, r *http.Request) (deleteOptions, *http.Request, error) {
+	var opts v1.DeleteOptions
+	body, err := s.readObjectBody(w, r, "DeleteOptions", "")
+	if err != nil {
+		return deleteOptions{}, r, err
+	}
+	if len(body) > 0 {
+		if err := decodeStrict(body, &opts); err != nil {
+			return deleteOptions{}, r, err
+		}
+	}
+	if len(opts.DryRun) > 0 {
+		dry, err := checkDryRun("delete", opts.DryRun)
+		if err != nil {
+			return deleteOptions{}, r, err
+		}
+		if dry {
+			r = r.WithContext(withDryRun(r.Context()))
+		}
+	}
+	if g := opts.GracePeriodSeconds; g != nil && (*g < 0 || *g > maxSeconds) {
+		return deleteOptions{}, r, v1.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d must be a whole number of seconds from 0 to %d", *g, maxSeconds))
+	}
+	q := r.URL.Query()
+	if g := q.Get("gracePeriodSeconds"); g != "" {
+		n, err := parseSeconds("gracePeriodSeconds", g)
+		if err != nil {
+			return deleteOptions{}, r, err
+		}
+		opts.GracePeriodSeconds = &n
+	}
+	if p := q.Get("propagationPolicy"); p != "" {
+		opts.PropagationPolicy = p
+	}
+	if q.Has("orphanDependents") {
+		b, err := parseBool(q.Get("orphanDependents"))
+		if err != nil {
+			return deleteOptions{}, r, v1.NewBadRequest(fmt.Sprintf("orphanDependents: invalid value %q: %v", q.Get("orphanDependents"), err))
+		}
+		opts.OrphanDependents = &b
+	}
+	policy, err := deletePropagation(opts)
+	if err != nil {
+		return deleteOptions{}, r, err
+	}
+	dr := deleteOptions{DeleteRequest: fsm.DeleteRequest{GracePeriodSeconds: opts.GracePeriodSeconds, Propagation: policy, Now: v1.NewTime(time.Now())},
+		OrphanDependents: opts.OrphanDependents}
+	if p := opts.Preconditions; p != nil {
+		if p.UID != nil {
+			dr.UID = *p.UID
+		}
+		if p.ResourceVersion != nil {
+			if _, err := strconv.ParseUint(*p.ResourceVersion, 10, 64); err != nil {
+				return deleteOptions{}, r, v1.NewBadRequest(fmt.Sprintf("preconditions.resourceVersion: Invalid value: %q: must be a whole number", *p.ResourceVersion))
+			}
+			dr.ResourceVersion = *p.ResourceVersion
+		}
+	}
+	return dr, r, nil
 }

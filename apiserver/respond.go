@@ -29,8 +29,9 @@ func writeRaw(w http.ResponseWriter, code int, b []byte) {
 	w.Write([]byte("\n"))
 }
 
-func writeRecord(w http.ResponseWriter, code int, rec *fsm.Record) {
-	b, err := rec.JSON()
+// writeRecord writes a stored record as resource r shows it.
+func writeRecord(w http.ResponseWriter, code int, r v1.Resource, rec *fsm.Record) {
+	b, err := recordJSON(r, rec)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -32,7 +32,8 @@ const (
 // columns of apiserver/tables, and each row's object as the request's
 // includeObject asks (Metadata by default, as in Kubernetes).
 type tabler struct {
-	apiVersion string // meta.k8s.io/v1 or meta.k8s.io/v1beta1
+	apiVersion string      // meta.k8s.io/v1 or meta.k8s.io/v1beta1
+	res        v1.Resource // the listed resource, which shows each row's object
 	include    string
 	printer    tables.Printer
 	now        time.Time
@@ -46,7 +47,7 @@ func tableFor(r *http.Request, req *request) (*tabler, error) {
 	if m.As == "" {
 		return nil, nil
 	}
-	t := &tabler{apiVersion: m.Group + "/" + m.Version, include: r.URL.Query().Get("includeObject"),
+	t := &tabler{apiVersion: m.Group + "/" + m.Version, res: req.resource, include: r.URL.Query().Get("includeObject"),
 		printer: tables.For(req.resource.Name), now: time.Now()}
 	switch t.include {
 	case "", includeNone, includeMetadata, includeObject:
@@ -84,7 +85,7 @@ func (t *tabler) row(rec *fsm.Record) (metav1.TableRow, error) {
 	row := metav1.TableRow{Cells: cells, Conditions: conds}
 	switch t.include {
 	case includeObject:
-		b, err := rec.JSON()
+		b, err := recordJSON(t.res, rec)
 		if err != nil {
 			return row, err
 		}

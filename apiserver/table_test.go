@@ -149,7 +149,7 @@ func TestTableGetAndList(t *testing.T) {
 // rows have one cell per column.
 func TestTableEveryResource(t *testing.T) {
 	e := newTestEnv(t)
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		if r.Review {
 			continue
 		}

@@ -36,7 +36,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, err)
 		return
 	}
-	enc := &eventEncoder{tab: tab, kind: req.resource.Kind, apiVersion: req.resource.GroupVersion()}
+	enc := &eventEncoder{tab: tab, res: req.resource, kind: req.resource.Kind, apiVersion: req.resource.GroupVersion()}
 	timeout := s.cfg.MaxWatchTimeout
 	if t := q.Get("timeoutSeconds"); t != "" {
 		n, err := parseSeconds("timeoutSeconds", t)
@@ -223,6 +223,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 // Kubernetes sends them.
 type eventEncoder struct {
 	tab        *tabler
+	res        v1.Resource // the watched resource, which shows each record
 	kind       string
 	apiVersion string // the watched kind's group/version, for bookmarks
 	headers    bool   // column definitions were sent
@@ -231,7 +232,7 @@ type eventEncoder struct {
 // event appends one event of rec.
 func (e *eventEncoder) event(buf *bytes.Buffer, typ string, rec *fsm.Record) error {
 	if e.tab == nil {
-		return appendEvent(buf, typ, rec)
+		return appendEvent(buf, typ, e.res, rec)
 	}
 	e.tab.now = time.Now() // ages as of the event
 	b, err := e.tab.table([]*fsm.Record{rec}, metav1.ListMeta{ResourceVersion: rec.Meta().ResourceVersion}, !e.headers)
@@ -274,8 +275,8 @@ func appendRawEvent(buf *bytes.Buffer, typ string, obj []byte) {
 	buf.WriteString("}\n")
 }
 
-func appendEvent(buf *bytes.Buffer, typ string, rec *fsm.Record) error {
-	b, err := rec.JSON()
+func appendEvent(buf *bytes.Buffer, typ string, r v1.Resource, rec *fsm.Record) error {
+	b, err := recordJSON(r, rec)
 	if err != nil {
 		return err
 	}

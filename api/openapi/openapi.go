@@ -58,7 +58,7 @@ func V3(sw *spec.Swagger) (map[string]*spec3.OpenAPI, error) {
 	// $ref are ignored, which would lose the field's description).
 	all := openapiconv.ConvertV2ToV3(sw)
 	prefixes := map[string]bool{}
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		prefixes[r.PathPrefix()] = true
 	}
 	out := map[string]*spec3.OpenAPI{}

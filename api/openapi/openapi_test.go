@@ -254,7 +254,7 @@ func TestKindsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc := typeConverter(t, sw)
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		t.Run(r.Kind, func(t *testing.T) {
 			name := defName(t, sw, r)
 			schema := expand(t, sw.Definitions[name], sw.Definitions, 0)

@@ -37,7 +37,7 @@ func TestV3Documents(t *testing.T) {
 	if len(docs) != len(want) {
 		t.Errorf("%d v3 documents, want %d (%v)", len(docs), len(want), want)
 	}
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		key := strings.TrimPrefix(r.PathPrefix(), "/")
 		doc, ok := docs[key]
 		if !ok {

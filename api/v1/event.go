@@ -109,7 +109,9 @@ func validateEvent(e *Event) field.ErrorList {
 		if e.InvolvedObject.Namespace == "" && e.Namespace != DefaultNamespace && e.Namespace != "kube-system" {
 			errs = append(errs, field.Invalid(ns, e.InvolvedObject.Namespace, "does not match event.namespace"))
 		}
-		rc := field.NewPath("reportingComponent")
+		// Kubernetes names the field by its internal name on both group
+		// versions (reportingComponent on the core/v1 wire).
+		rc := field.NewPath("reportingController")
 		if e.ReportingController == "" {
 			errs = append(errs, field.Required(rc, ""))
 		}

@@ -24,7 +24,7 @@ func TestValidateEvent(t *testing.T) {
 			e.InvolvedObject = ObjectReference{Kind: "Node", Name: "n1"}
 		}, "involvedObject.namespace"},
 		{"namespace mismatch", func(e *Event) { e.InvolvedObject.Namespace = "other" }, "involvedObject.namespace"},
-		{"new-style without reporter", func(e *Event) { e.EventTime = NewMicroTime(time.Now()); e.Action = "Binding" }, "reportingComponent"},
+		{"new-style without reporter", func(e *Event) { e.EventTime = NewMicroTime(time.Now()); e.Action = "Binding" }, "reportingController"},
 		{"new-style without action", func(e *Event) {
 			e.EventTime = NewMicroTime(time.Now())
 			e.ReportingController, e.ReportingInstance = "orch.io/scheduler", "m1"

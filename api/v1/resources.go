@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Resource describes one REST resource: its path name, its kind and how to
@@ -41,6 +43,25 @@ type Resource struct {
 	Review bool
 	// New returns an empty object of the kind.
 	New func() Object
+	// View, when set, makes the resource another group version's view of
+	// the stored resource of the same Name (events.k8s.io/v1 Events are
+	// the stored core/v1 Events): it has no storage of its own, and every
+	// request converts between its type and the stored one.
+	View *View
+}
+
+// View converts a view resource's objects to and from the stored kind and
+// adds the validation of the view's group version.
+type View struct {
+	// ToStored converts an object of the view's type to the stored kind.
+	ToStored func(Object) Object
+	// FromStored converts a stored object to the view's type.
+	FromStored func(Object) Object
+	// ValidateCreate and ValidateUpdate check, on the stored form, what a
+	// create or update through the view requires beyond the stored
+	// kind's own validation (nil: nothing more).
+	ValidateCreate func(obj Object) field.ErrorList
+	ValidateUpdate func(obj, old Object) field.ErrorList
 }
 
 // The supported resources. The table is read-only.
@@ -88,25 +109,35 @@ var resources = []Resource{
 	{Group: DiscoveryGroup, Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true,
 		New: func() Object { return &EndpointSlice{} }},
 	{Name: "events", Singular: "event", Kind: "Event", ShortNames: []string{"ev"}, Namespaced: true,
-		New: func() Object { return &Event{} }},
+		Verbs: eventVerbs, New: func() Object { return &Event{} }},
 	{Group: PolicyGroup, Name: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
 		ShortNames: []string{"pdb"}, Namespaced: true, HasStatus: true,
 		New: func() Object { return &PodDisruptionBudget{} }},
 }
 
+// views are the resources that show stored objects of another resource
+// in another group version; they are served, discovered and described
+// like the others but never stored (Resources leaves them out).
+var views = []Resource{eventV1Resource}
+
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its
 // workloads (pods, replication controllers and later kinds) and services.
 var categoryAll = []string{"all"}
 
+// eventVerbs are Kubernetes' verbs of events (both groups): every verb,
+// deletecollection included.
+var eventVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+
 // reviewVerbs are the verbs of a review: it is answered, never stored.
 var reviewVerbs = []string{"create"}
 
-// kindByType maps each resource's Go type to its kind, so KindOf needs no
-// switch to extend. Read-only after initialisation.
-var kindByType = func() map[reflect.Type]string {
-	m := make(map[reflect.Type]string, len(resources))
-	for _, r := range resources {
-		m[reflect.TypeOf(r.New())] = r.Kind
+// byType maps each resource's Go type to its resource, so KindOf and
+// ResourceOf need no switch to extend (a view's type is the view's).
+// Read-only after initialisation.
+var byType = func() map[reflect.Type]Resource {
+	m := make(map[reflect.Type]Resource, len(resources)+len(views))
+	for _, r := range Served() {
+		m[reflect.TypeOf(r.New())] = r
 	}
 	return m
 }()
@@ -146,7 +177,7 @@ func (gv GroupVersion) String() string { return gv.Group + "/" + gv.Version }
 func Groups() []GroupVersion {
 	seen := map[GroupVersion]bool{}
 	var out []GroupVersion
-	for _, r := range resources {
+	for _, r := range Served() {
 		if r.Group == "" {
 			continue
 		}
@@ -169,8 +200,8 @@ func Groups() []GroupVersion {
 // its resource up here.
 var byGroupVersion, byPath = func() (map[GroupVersion][]Resource, map[resourceKey]Resource) {
 	gvs := map[GroupVersion][]Resource{}
-	paths := make(map[resourceKey]Resource, len(resources))
-	for _, r := range resources {
+	paths := make(map[resourceKey]Resource, len(resources)+len(views))
+	for _, r := range Served() {
 		gv := GroupVersion{Group: r.Group, Version: r.Version}
 		if gv.Version == "" {
 			gv.Version = APIVersion
@@ -199,8 +230,25 @@ func ResourceIn(group, version, name string) (Resource, bool) {
 	return r, ok
 }
 
-// Resources returns every supported resource, in a stable order.
+// Resources returns every stored resource, in a stable order. Views are
+// not among them (see Views).
 func Resources() []Resource { return append([]Resource(nil), resources...) }
+
+// Views returns the resources that are views of stored ones, in a stable order.
+func Views() []Resource { return append([]Resource(nil), views...) }
+
+// Served returns every resource the API serves: the stored ones, then
+// the views.
+func Served() []Resource { return append(Resources(), views...) }
+
+// QualifiedKind is the kind as Kubernetes names it in errors: "Pod" for
+// the core group, "Event.events.k8s.io" for another.
+func (r Resource) QualifiedKind() string {
+	if r.Group == "" {
+		return r.Kind
+	}
+	return r.Kind + "." + r.Group
+}
 
 // ResourceByName finds a resource by its plural, singular, kind or short name
 // (case-sensitive for kinds, as kubectl accepts "Pod" and "pods").
@@ -230,6 +278,9 @@ func ResourceByKind(kind string) (Resource, bool) {
 
 // ResourceOf returns the resource of an object by its Go type.
 func ResourceOf(obj Object) (Resource, error) {
+	if r, ok := byType[reflect.TypeOf(obj)]; ok {
+		return r, nil
+	}
 	kind := KindOf(obj)
 	r, ok := ResourceByKind(kind)
 	if !ok {
@@ -240,8 +291,8 @@ func ResourceOf(obj Object) (Resource, error) {
 
 // KindOf returns the kind of an object from its Go type.
 func KindOf(obj Object) string {
-	if k, ok := kindByType[reflect.TypeOf(obj)]; ok {
-		return k
+	if r, ok := byType[reflect.TypeOf(obj)]; ok {
+		return r.Kind
 	}
 	return obj.GetTypeMeta().Kind
 }
@@ -260,7 +311,7 @@ func ResourceNames() []string {
 func SetTypeMeta(obj Object) {
 	tm := obj.GetTypeMeta()
 	tm.Kind = KindOf(obj)
-	if r, ok := ResourceByKind(tm.Kind); ok {
+	if r, err := ResourceOf(obj); err == nil {
 		tm.APIVersion = r.GroupVersion()
 	} else {
 		tm.APIVersion = APIVersion

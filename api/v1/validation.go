@@ -32,7 +32,39 @@ func ValidateUpdate(obj, old Object) error {
 	return toStatus(obj, errs)
 }
 
+// ValidateIn is Validate for a create through resource r: a view's create
+// (obj already in its stored form) is checked as the stored kind and as
+// the view's group version requires, and refused naming the view's kind.
+func ValidateIn(r Resource, obj Object) error {
+	if r.View == nil {
+		return Validate(obj)
+	}
+	errs := validateObject(obj)
+	if r.View.ValidateCreate != nil {
+		errs = append(errs, r.View.ValidateCreate(obj)...)
+	}
+	return toStatusKind(r.QualifiedKind(), obj, errs)
+}
+
+// ValidateUpdateIn is ValidateUpdate for an update through resource r.
+func ValidateUpdateIn(r Resource, obj, old Object) error {
+	if r.View == nil {
+		return ValidateUpdate(obj, old)
+	}
+	errs := validateObject(obj)
+	errs = append(errs, validateImmutable(obj, old)...)
+	if r.View.ValidateUpdate != nil {
+		errs = append(errs, r.View.ValidateUpdate(obj, old)...)
+	}
+	return toStatusKind(r.QualifiedKind(), obj, errs)
+}
+
 func toStatus(obj Object, errs field.ErrorList) error {
+	return toStatusKind(KindOf(obj), obj, errs)
+}
+
+// toStatusKind is the Invalid error of errs about obj, named as kind.
+func toStatusKind(kind string, obj Object, errs field.ErrorList) error {
 	if len(errs) == 0 {
 		return nil
 	}
@@ -45,7 +77,7 @@ func toStatus(obj Object, errs field.ErrorList) error {
 	if name == "" {
 		name = m.GenerateName
 	}
-	return NewInvalid(KindOf(obj), name, causes)
+	return NewInvalid(kind, name, causes)
 }
 
 func validateObject(obj Object) field.ErrorList {

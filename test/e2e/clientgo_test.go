@@ -233,6 +233,8 @@ func TestClientGoTypedAndDynamic(t *testing.T) {
 		}
 	})
 
+	t.Run("events.k8s.io", func(t *testing.T) { testEventsV1(t, c, cs) })
+
 	t.Run("dynamic", func(t *testing.T) {
 		dc, err := dynamic.NewForConfig(rc)
 		if err != nil {

@@ -155,7 +155,7 @@ spec:
 `
 
 // checkAPIResources checks kubectl api-resources -o wide against the
-// resource table: every kind, with its names, group, scope, verbs and
+// resource table (views too): every kind, with its names, group, scope, verbs and
 // categories.
 func checkAPIResources(t *testing.T, out string) {
 	t.Helper()
@@ -163,10 +163,10 @@ func checkAPIResources(t *testing.T, out string) {
 	if want := []string{"NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND", "VERBS", "CATEGORIES"}; !slices.Equal(res.header, want) {
 		t.Fatalf("api-resources header %v, want %v", res.header, want)
 	}
-	if len(res.rows) != len(v1.Resources()) {
-		t.Errorf("api-resources lists %d resources, the table has %d:\n%v", len(res.rows), len(v1.Resources()), res.rows)
+	if len(res.rows) != len(v1.Served()) {
+		t.Errorf("api-resources lists %d resources, the table has %d:\n%v", len(res.rows), len(v1.Served()), res.rows)
 	}
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		var got map[string]string
 		for _, row := range res.rows {
 			if row[0] == r.Name && row[2] == r.GroupVersion() {
@@ -200,7 +200,7 @@ func checkAPIResources(t *testing.T, out string) {
 // NAME.
 func checkGetEveryKind(t *testing.T, k *kubectlCLI) {
 	t.Helper()
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		if r.Review {
 			continue
 		}

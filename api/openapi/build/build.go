@@ -86,7 +86,7 @@ func Build(opts Options) (*spec.Swagger, error) {
 		defs: spec.Definitions{}, names: map[reflect.Type]string{}, owner: map[string]reflect.Type{}}
 	b.addScalars()
 	paths := &spec.Paths{Paths: map[string]spec.PathItem{}}
-	for _, r := range v1.Resources() {
+	for _, r := range v1.Served() {
 		if err := b.addResource(r, paths); err != nil {
 			return nil, fmt.Errorf("resource %s: %w", r.Name, err)
 		}

@@ -117,6 +117,17 @@ func addPaths(paths *spec.Paths, r v1.Resource, version, def, listDef string) {
 	if allows(r, "create") {
 		coll.Post = operation("create"+name+ns, "post", r, version, r.Kind, append([]spec.Parameter{bodyParam(def)}, writeParams()...), def)
 	}
+	if allows(r, "deletecollection") && r.Verbs != nil {
+		// kube-apiserver's "deleteCoreV1CollectionNamespacedEvent".
+		gv := strings.TrimSuffix(name, r.Kind)
+		coll.Delete = operation("delete"+gv+"Collection"+ns+r.Kind, "deletecollection", r, version, r.Kind, []spec.Parameter{
+			{ParamProps: spec.ParamProps{Name: "body", In: "body", Schema: ptr(refTo(metaPrefix + "DeleteOptions"))}},
+			queryParam("labelSelector", "string", "A selector to restrict the list of returned objects by their labels. Defaults to everything."),
+			queryParam("fieldSelector", "string", "A selector to restrict the list of returned objects by their fields. Defaults to everything."),
+			queryParam("gracePeriodSeconds", "integer", "The duration in seconds before the object should be deleted."),
+			queryParam("propagationPolicy", "string", "Whether and how garbage collection will be performed."),
+		}, metaPrefix+"Status") // as kube-apiserver describes it; the answer is the list of objects deleted
+	}
 	paths.Paths[prefix+"/"+r.Name] = coll
 
 	itemParams := append([]spec.Parameter{pathParam("name", "name of the "+r.Kind)}, nsParams...)
