@@ -30,6 +30,8 @@ func applyDelete(w *writeTxn, body []byte) any {
 		rec := w.remove(r.Name, old)
 		cascadeRC(w, old.Object().(*v1.ReplicationController), req.Propagation == v1.PropagationOrphan, req.Now)
 		return Result{Record: rec}
+	case "jobs":
+		return Result{Record: deleteJob(w, old, req.Propagation, req.Now)}
 	}
 	return Result{Record: w.remove(r.Name, old)}
 }

@@ -28,6 +28,8 @@ func Default(obj Object) {
 		}
 	case *ReplicationController:
 		defaultRC(o)
+	case *Job:
+		defaultJob(o)
 	case *Service:
 		defaultService(o)
 	case *LimitRange:

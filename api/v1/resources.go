@@ -92,6 +92,8 @@ var resources = []Resource{
 	{Group: PolicyGroup, Name: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
 		ShortNames: []string{"pdb"}, Namespaced: true, HasStatus: true,
 		New: func() Object { return &PodDisruptionBudget{} }},
+	{Group: BatchGroup, Name: "jobs", Singular: "job", Kind: "Job", Namespaced: true, HasStatus: true,
+		Categories: categoryAll, New: func() Object { return &Job{} }},
 }
 
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its

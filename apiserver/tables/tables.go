@@ -47,6 +47,7 @@ var printers = map[string]Printer{
 	"endpointslices":             endpointSlicePrinter,
 	"events":                     eventPrinter,
 	"poddisruptionbudgets":       pdbPrinter,
+	"jobs":                       jobPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a
