@@ -109,6 +109,7 @@ func TestPatchMetaMatchesKubernetes(t *testing.T) {
 		{v1.CertificateSigningRequest{}, certificatesv1.CertificateSigningRequest{}},
 		{v1.PodDisruptionBudget{}, policyv1.PodDisruptionBudget{}},
 		{v1.Job{}, batchv1.Job{}},
+		{v1.CronJob{}, batchv1.CronJob{}},
 	}
 	for _, p := range pairs {
 		ot, kt := reflect.TypeOf(p.orch), reflect.TypeOf(p.kube)

@@ -296,6 +296,10 @@ func prepareCreate(obj v1.Object) {
 		}
 	case *v1.ReplicationController:
 		o.Status = v1.ReplicationControllerStatus{}
+	case *v1.Job:
+		o.Status = v1.JobStatus{}
+	case *v1.CronJob:
+		o.Status = v1.CronJobStatus{}
 	case *v1.Namespace:
 		o.Status = v1.NamespaceStatus{}
 	}

@@ -394,6 +394,8 @@ func specOf(obj v1.Object) any {
 		return o.Spec
 	case *v1.Job:
 		return o.Spec
+	case *v1.CronJob:
+		return o.Spec
 	case *v1.ServiceAccount:
 		return struct {
 			Automount *bool

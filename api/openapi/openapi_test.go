@@ -242,6 +242,9 @@ func filler(seed uint64) *randfill.Filler {
 		func(o *v1.PodFailurePolicyOnExitCodesOperator, c randfill.Continue) {
 			*o = []v1.PodFailurePolicyOnExitCodesOperator{v1.PodFailurePolicyOnExitCodesOpIn, v1.PodFailurePolicyOnExitCodesOpNotIn}[c.Intn(2)]
 		},
+		func(p *v1.ConcurrencyPolicy, c randfill.Continue) {
+			*p = []v1.ConcurrencyPolicy{v1.AllowConcurrent, v1.ForbidConcurrent, v1.ReplaceConcurrent}[c.Intn(3)]
+		},
 		func(f *v1.FieldsV1, c randfill.Continue) {
 			f.Raw = []byte([]string{`{"f:metadata":{"f:labels":{"f:app":{}}}}`, `{"f:spec":{"f:replicas":{}}}`}[c.Intn(2)])
 		},

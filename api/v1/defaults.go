@@ -30,6 +30,8 @@ func Default(obj Object) {
 		defaultRC(o)
 	case *Job:
 		defaultJob(o)
+	case *CronJob:
+		defaultCronJob(o)
 	case *Service:
 		defaultService(o)
 	case *LimitRange:

@@ -74,3 +74,37 @@ func TestJobFieldsHonouredOrRefused(t *testing.T) {
 		})
 	}
 }
+
+// cronJobFieldUse classifies the CronJob spec's own fields (its Job
+// template's spec is a Job spec, classified above).
+var cronJobFieldUse = map[string]string{
+	"spec.schedule":                   byAPI, // v1.CronSchedule, which the controller asks
+	"spec.timeZone":                   byAPI,
+	"spec.startingDeadlineSeconds":    bySched,
+	"spec.concurrencyPolicy":          bySched,
+	"spec.suspend":                    bySched,
+	"spec.jobTemplate":                bySched,
+	"spec.successfulJobsHistoryLimit": bySched,
+	"spec.failedJobsHistoryLimit":     bySched,
+}
+
+// TestCronJobFieldsHonoured fails when a CronJob spec field is decodable
+// but not used.
+func TestCronJobFieldsHonoured(t *testing.T) {
+	var paths []fieldPath
+	walkFields(reflect.TypeFor[CronJobSpec](), "spec", &paths)
+	pkgs := map[string]map[string]bool{bySched: selectorsUsed(t, "../../sched"), byAPI: selectorsUsed(t, ".")}
+	for _, f := range paths {
+		if strings.HasPrefix(f.path, "spec.jobTemplate.") {
+			continue
+		}
+		use, ok := cronJobFieldUse[f.path]
+		if !ok {
+			t.Errorf("%s is decoded but not classified in cronJobFieldUse", f.path)
+			continue
+		}
+		if !pkgs[use][f.goName] {
+			t.Errorf("%s is classified as honoured by %s, but no Go code there uses .%s", f.path, use, f.goName)
+		}
+	}
+}

@@ -94,6 +94,8 @@ var resources = []Resource{
 		New: func() Object { return &PodDisruptionBudget{} }},
 	{Group: BatchGroup, Name: "jobs", Singular: "job", Kind: "Job", Namespaced: true, HasStatus: true,
 		Categories: categoryAll, New: func() Object { return &Job{} }},
+	{Group: BatchGroup, Name: "cronjobs", Singular: "cronjob", Kind: "CronJob", ShortNames: []string{"cj"}, Namespaced: true,
+		HasStatus: true, Categories: categoryAll, New: func() Object { return &CronJob{} }},
 }
 
 // categoryAll puts a resource in `kubectl get all`, as Kubernetes puts its

@@ -43,6 +43,8 @@ func CopyStatus(dst, src Object) {
 		d.Status = src.(*PodDisruptionBudget).Status
 	case *Job:
 		d.Status = src.(*Job).Status
+	case *CronJob:
+		d.Status = src.(*CronJob).Status
 	}
 }
 

@@ -108,6 +108,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validatePDB(o)...)
 	case *Job:
 		errs = append(errs, validateJob(o)...)
+	case *CronJob:
+		errs = append(errs, validateCronJob(o)...)
 	}
 	return errs
 }

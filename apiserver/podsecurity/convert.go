@@ -35,6 +35,8 @@ func convert(obj v1.Object) (runtime.Object, error) {
 		out = &corev1.Namespace{}
 	case *v1.Job:
 		out = &batchv1.Job{}
+	case *v1.CronJob:
+		out = &batchv1.CronJob{}
 	default:
 		return nil, fmt.Errorf("%w: %T", errUnsupported, obj)
 	}
@@ -70,10 +72,10 @@ var kinds = map[string]string{"pods": "Pod", "replicationcontrollers": "Replicat
 
 // groupVersions are the group versions of the checked resources outside
 // the core group.
-var groupVersions = map[string]schema.GroupVersion{"jobs": batchv1.SchemeGroupVersion}
+var groupVersions = map[string]schema.GroupVersion{"jobs": batchv1.SchemeGroupVersion, "cronjobs": batchv1.SchemeGroupVersion}
 
 // batchKinds maps the checked batch/v1 resources to their kinds.
-var batchKinds = map[string]string{"jobs": "Job"}
+var batchKinds = map[string]string{"jobs": "Job", "cronjobs": "CronJob"}
 
 // attributes is a Request as the library's api.Attributes; the objects are
 // converted when the library asks for them (not at all for a namespace

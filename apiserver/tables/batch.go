@@ -66,3 +66,39 @@ func jobStatus(j *v1.Job) string {
 	}
 	return "Running"
 }
+
+// cronJobPrinter is Kubernetes' printer of CronJobs (printCronJob).
+var cronJobPrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{nameColumn,
+		col("Schedule", "string", 0, "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
+		col("Timezone", "string", 0, "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
+		col("Suspend", "boolean", 0, "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false."),
+		col("Active", "integer", 0, "A list of pointers to currently running jobs."),
+		col("Last Schedule", "string", 0, "Information when was the last time the job was successfully scheduled."),
+		ageColumn,
+		col("Containers", "string", 1, "Names of each container in the template."),
+		col("Images", "string", 1, "Images referenced by each container in the template."),
+		col("Selector", "string", 1, "A label query over pods that should match the pod count."),
+	},
+	Row: func(obj v1.Object, now time.Time) ([]any, []metav1.TableRowCondition) {
+		cj := obj.(*v1.CronJob)
+		last := "<none>"
+		if t := cj.Status.LastScheduleTime; t != nil {
+			last = age(*t, now)
+		}
+		tz := "<none>"
+		if cj.Spec.TimeZone != nil {
+			tz = *cj.Spec.TimeZone
+		}
+		suspend := "<unset>"
+		if cj.Spec.Suspend != nil {
+			suspend = "False"
+			if *cj.Spec.Suspend {
+				suspend = "True"
+			}
+		}
+		names, images := containerCells(cj.Spec.JobTemplate.Spec.Template.Spec.Containers)
+		return []any{cj.Name, cj.Spec.Schedule, tz, suspend, int64(len(cj.Status.Active)), last, age(cj.CreationTimestamp, now),
+			names, images, metav1.FormatLabelSelector(cj.Spec.JobTemplate.Spec.Selector)}, nil
+	},
+}

@@ -48,6 +48,7 @@ var printers = map[string]Printer{
 	"events":                     eventPrinter,
 	"poddisruptionbudgets":       pdbPrinter,
 	"jobs":                       jobPrinter,
+	"cronjobs":                   cronJobPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

@@ -227,6 +227,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("job", sched.NewJobController(sched.JobConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: jobPodSecurity.AdmitPod,
 		Recorder: recs.job}).Run)
+	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
+		Recorder: recs.cronJob}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,
