@@ -164,8 +164,7 @@ type statusOf struct {
 
 // writes turns a plan into commands. It returns the first admission
 // refusal of a pod create, if any (the Job's creates then back off).
-func (c *JobController) writes(ctx context.Context, j *v1.Job, key string, plan JobPlan, now time.Time) ([]jobWrite, error, error) {
-	var out []jobWrite
+func (c *JobController) writes(ctx context.Context, j *v1.Job, key string, plan JobPlan, now time.Time) (out []jobWrite, refused, err error) {
 	if plan.DeleteJob {
 		cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "jobs", Namespace: j.Namespace, Name: j.Name,
 			UID: j.UID, Propagation: v1.PropagationBackground, Now: v1.NewTime(now)})
@@ -205,7 +204,6 @@ func (c *JobController) writes(ctx context.Context, j *v1.Job, key string, plan 
 		return out, nil, nil
 	}
 	made := 0
-	var refused error
 	for _, i := range plan.Create {
 		w, err := c.createWrite(ctx, j, key, i, now)
 		var lr limitRefusal

@@ -71,8 +71,8 @@ spec:
 // 3 completions 2 at a time completes with 3 succeeded pods; a failing
 // Job reaches its backoffLimit and is Failed with BackoffLimitExceeded;
 // an Indexed Job's pods see their index; kubectl prints the Jobs' table
-// and deletes a Job with its pods; the Kubernetes docs' pi Job is
-// accepted.
+// and deletes a Job with its pods; a CronJob's runs complete; the
+// Kubernetes docs' pi Job is accepted.
 func TestJobs(t *testing.T) {
 	t.Parallel()
 	c, _ := nodeCluster(t, 1, false, nil)
@@ -95,6 +95,16 @@ func TestJobs(t *testing.T) {
 		if err := cl.Create(ctxT(t, 10*time.Second), j); err != nil {
 			t.Fatalf("create job %s: %v", j.Name, err)
 		}
+	}
+
+	// A CronJob every minute, checked last (its first run is up to a
+	// minute away).
+	utc := "UTC"
+	cj := &v1.CronJob{ObjectMeta: v1.ObjectMeta{Name: "tick", Namespace: "default"}, Spec: v1.CronJobSpec{
+		Schedule: "* * * * *", TimeZone: &utc, SuccessfulJobsHistoryLimit: int32p(1),
+		JobTemplate: v1.JobTemplateSpec{Spec: jobOf("", "echo tick", nil).Spec}}}
+	if err := cl.Create(ctxT(t, 10*time.Second), cj); err != nil {
+		t.Fatalf("create cronjob: %v", err)
 	}
 
 	// (a) 3 completions, 2 at a time.
@@ -194,7 +204,43 @@ func TestJobs(t *testing.T) {
 		return nil
 	})
 
-	// (f) The Kubernetes docs' controllers/job.yaml, as kubectl validates
+	// (f) The CronJob's runs complete, each named by its scheduled minute.
+	eventually(t, 150*time.Second, "a completed run of cronjob tick", func() error {
+		var got v1.CronJob
+		if err := cl.Get(ctxT(t, 5*time.Second), "cronjobs", "default", "tick", &got); err != nil {
+			return err
+		}
+		if got.Status.LastSuccessfulTime == nil || got.Status.LastScheduleTime == nil {
+			return fmt.Errorf("status %+v", got.Status)
+		}
+		return nil
+	})
+	jobs, _, err := client.ListTyped[v1.Job](ctxT(t, 5*time.Second), cl, "jobs", "default", client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	for _, j := range jobs {
+		ref := j.ControllerRef()
+		if ref == nil || ref.Kind != "CronJob" {
+			continue
+		}
+		runs++
+		at, err := time.Parse(time.RFC3339, j.Annotations[v1.CronJobScheduledTimestampAnnotation])
+		if err != nil || at.Second() != 0 || j.Name != fmt.Sprintf("tick-%d", at.Unix()/60) {
+			t.Fatalf("cronjob run %s scheduled at %q (%v)", j.Name, j.Annotations[v1.CronJobScheduledTimestampAnnotation], err)
+		}
+	}
+	if runs == 0 {
+		t.Fatal("no Job of cronjob tick")
+	}
+	ctab := parseKubectlTable(t, k.ok(t, "", "get", "cronjobs"))
+	if row := ctab.row(t, "tick"); row["SCHEDULE"] != "* * * * *" || row["TIMEZONE"] != "UTC" || row["SUSPEND"] != "False" ||
+		row["LAST SCHEDULE"] == "<none>" {
+		t.Fatalf("kubectl get cronjobs row: %v", row)
+	}
+
+	// (g) The Kubernetes docs' controllers/job.yaml, as kubectl validates
 	// and sends it.
 	pi := manifest(t, "job.yaml", piJobYAML)
 	if out := k.ok(t, "", "create", "--dry-run=server", "-f", pi); !strings.Contains(out, "job.batch/pi created") {
