@@ -498,6 +498,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 	if opts.OrphanDependents != nil && *opts.OrphanDependents {
 		opts.PropagationPolicy = v1.PropagationOrphan
 	}
+	warnJobDelete(r.Context(), req.resource.Name, &opts)
 	switch opts.PropagationPolicy {
 	case "", v1.PropagationBackground, v1.PropagationForeground, v1.PropagationOrphan:
 	default:
