@@ -22,7 +22,7 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 		return
 	}
 	opts.Limit, opts.After = 0, ""
-	tmpl, r, err := s.readDeleteOptions(w, r)
+	tmpl, r, err := s.readDeleteOptions(w, r, req.resource.Name)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -27,7 +27,7 @@ func TestDiscovery(t *testing.T) {
 			groups = append(groups, x.(map[string]any)["name"].(string))
 		}
 	}
-	if want := []string{"authorization.k8s.io", "bootstrap.orch.io", "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "policy", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
+	if want := []string{"authorization.k8s.io", "batch", "bootstrap.orch.io", "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "policy", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
 		t.Fatalf("/apis groups = %v, want %v", groups, want)
 	}
 	reviews := decode[struct {

@@ -192,6 +192,11 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.Event{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, InvolvedObject: v1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "x"}},
 		&v1.PodDisruptionBudget{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.PodDisruptionBudgetSpec{
 			MinAvailable: &intstr.IntOrString{Type: intstr.Int, IntVal: 1}, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}}},
+		&v1.Job{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.JobSpec{Template: v1.PodTemplateSpec{
+			Spec: v1.PodSpec{RestartPolicy: v1.RestartNever, Containers: []v1.Container{{Name: "a", Image: "b"}}}}}},
+		&v1.CronJob{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.CronJobSpec{Schedule: "@hourly",
+			JobTemplate: v1.JobTemplateSpec{Spec: v1.JobSpec{Template: v1.PodTemplateSpec{
+				Spec: v1.PodSpec{RestartPolicy: v1.RestartNever, Containers: []v1.Container{{Name: "a", Image: "b"}}}}}}}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

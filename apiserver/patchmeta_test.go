@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -107,6 +108,8 @@ func TestPatchMetaMatchesKubernetes(t *testing.T) {
 		{v1.ClusterRoleBinding{}, rbacv1.ClusterRoleBinding{}},
 		{v1.CertificateSigningRequest{}, certificatesv1.CertificateSigningRequest{}},
 		{v1.PodDisruptionBudget{}, policyv1.PodDisruptionBudget{}},
+		{v1.Job{}, batchv1.Job{}},
+		{v1.CronJob{}, batchv1.CronJob{}},
 	}
 	for _, p := range pairs {
 		ot, kt := reflect.TypeOf(p.orch), reflect.TypeOf(p.kube)

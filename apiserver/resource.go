@@ -298,6 +298,10 @@ func prepareCreate(obj v1.Object) {
 		}
 	case *v1.ReplicationController:
 		o.Status = v1.ReplicationControllerStatus{}
+	case *v1.Job:
+		o.Status = v1.JobStatus{}
+	case *v1.CronJob:
+		o.Status = v1.CronJobStatus{}
 	case *v1.Namespace:
 		o.Status = v1.NamespaceStatus{}
 	}
@@ -477,7 +481,7 @@ func deletePropagation(opts v1.DeleteOptions) (string, error) {
 }
 
 func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *request) {
-	dr, r, err := s.readDeleteOptions(w, r)
+	dr, r, err := s.readDeleteOptions(w, r, req.resource.Name)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -527,7 +531,7 @@ type deleteOptions struct {
 // readDeleteOptions reads a delete's DeleteOptions (body and query) into
 // the request to commit, without its object; a dry run comes back in the
 // returned request's context.
-func (s *Server) readDeleteOptions(w http.ResponseWriter, r *http.Request) (deleteOptions, *http.Request, error) {
+func (s *Server) readDeleteOptions(w http.ResponseWriter, r *http.Request, resource string) (deleteOptions, *http.Request, error) {
 	var opts v1.DeleteOptions
 	body, err := s.readObjectBody(w, r, "DeleteOptions", "")
 	if err != nil {
@@ -568,6 +572,7 @@ func (s *Server) readDeleteOptions(w http.ResponseWriter, r *http.Request) (dele
 		}
 		opts.OrphanDependents = &b
 	}
+	warnJobDelete(r.Context(), resource, &opts)
 	policy, err := deletePropagation(opts)
 	if err != nil {
 		return deleteOptions{}, r, err

@@ -343,6 +343,10 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 			}
 			return v1.NewInvalid("Pod", o.Name, []v1.StatusCause{{Type: "FieldValueForbidden", Field: "spec.nodeName", Message: msg}})
 		}
+	case *v1.Job:
+		if err := jobImmutable(o, old.(*v1.Job)); err != nil {
+			return err
+		}
 	case *v1.Node:
 		on := old.(*v1.Node)
 		if msg := v1.PodCIDRChange(o, on); msg != "" {
@@ -410,6 +414,10 @@ func specOf(obj v1.Object) any {
 	case *v1.BootstrapToken:
 		return o.Spec
 	case *v1.PodDisruptionBudget:
+		return o.Spec
+	case *v1.Job:
+		return o.Spec
+	case *v1.CronJob:
 		return o.Spec
 	case *v1.ServiceAccount:
 		return struct {

@@ -127,8 +127,8 @@ func podGrace(p *v1.Pod, grace *int64, now v1.Time) (graceful, pending bool) {
 // deleted with policy, as Kubernetes' deletionFinalizersForGarbageCollection:
 // the orphan and foregroundDeletion finalizers follow the policy, or, with
 // none, the finalizers the object already has, or else the kind's default
-// (Orphan for a ReplicationController, as core/v1 keeps it for backward
-// compatibility; Background for everything else). Other finalizers stay.
+// (Orphan for a ReplicationController and a Job, as core/v1 and batch/v1
+// keep it for backward compatibility; Background for everything else). Other finalizers stay.
 func deletionFinalizers(r v1.Resource, have []string, policy string) []string {
 	if policy == "" {
 		for _, f := range have {
@@ -167,7 +167,9 @@ func deletionFinalizers(r v1.Resource, have []string, policy string) []string {
 // DefaultPropagation is the propagation policy of a delete that names none
 // (Kubernetes' DefaultGarbageCollectionPolicy of the kind's strategy).
 func DefaultPropagation(r v1.Resource) string {
-	if r.Group == "" && r.Name == "replicationcontrollers" {
+	switch {
+	case r.Group == "" && r.Name == "replicationcontrollers", r.Group == v1.BatchGroup && r.Name == "jobs":
+		// core/v1 and batch/v1 keep Orphan for backward compatibility.
 		return v1.PropagationOrphan
 	}
 	return v1.PropagationBackground

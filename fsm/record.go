@@ -200,6 +200,12 @@ func shallowCopy(obj v1.Object) v1.Object {
 	case *v1.PodDisruptionBudget:
 		c := *o
 		return &c
+	case *v1.Job:
+		c := *o
+		return &c
+	case *v1.CronJob:
+		c := *o
+		return &c
 	}
 	panic("fsm: shallow copy of unknown type")
 }

@@ -238,6 +238,21 @@ func filler(seed uint64) *randfill.Filler {
 		func(p *v1.UnhealthyPodEvictionPolicyType, c randfill.Continue) {
 			*p = []v1.UnhealthyPodEvictionPolicyType{v1.IfHealthyBudget, v1.AlwaysAllow}[c.Intn(2)]
 		},
+		func(m *v1.CompletionMode, c randfill.Continue) {
+			*m = []v1.CompletionMode{v1.NonIndexedCompletion, v1.IndexedCompletion}[c.Intn(2)]
+		},
+		func(p *v1.PodReplacementPolicy, c randfill.Continue) {
+			*p = []v1.PodReplacementPolicy{v1.TerminatingOrFailed, v1.Failed}[c.Intn(2)]
+		},
+		func(a *v1.PodFailurePolicyAction, c randfill.Continue) {
+			*a = []v1.PodFailurePolicyAction{v1.PodFailurePolicyActionFailJob, v1.PodFailurePolicyActionIgnore}[c.Intn(2)]
+		},
+		func(o *v1.PodFailurePolicyOnExitCodesOperator, c randfill.Continue) {
+			*o = []v1.PodFailurePolicyOnExitCodesOperator{v1.PodFailurePolicyOnExitCodesOpIn, v1.PodFailurePolicyOnExitCodesOpNotIn}[c.Intn(2)]
+		},
+		func(p *v1.ConcurrencyPolicy, c randfill.Continue) {
+			*p = []v1.ConcurrencyPolicy{v1.AllowConcurrent, v1.ForbidConcurrent, v1.ReplaceConcurrent}[c.Intn(3)]
+		},
 		func(f *v1.FieldsV1, c randfill.Continue) {
 			f.Raw = []byte([]string{`{"f:metadata":{"f:labels":{"f:app":{}}}}`, `{"f:spec":{"f:replicas":{}}}`}[c.Intn(2)])
 		},

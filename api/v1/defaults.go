@@ -28,6 +28,10 @@ func Default(obj Object) {
 		}
 	case *ReplicationController:
 		defaultRC(o)
+	case *Job:
+		defaultJob(o)
+	case *CronJob:
+		defaultCronJob(o)
 	case *Service:
 		defaultService(o)
 	case *LimitRange:

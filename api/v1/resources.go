@@ -113,6 +113,10 @@ var resources = []Resource{
 	{Group: PolicyGroup, Name: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
 		ShortNames: []string{"pdb"}, Namespaced: true, HasStatus: true,
 		New: func() Object { return &PodDisruptionBudget{} }},
+	{Group: BatchGroup, Name: "jobs", Singular: "job", Kind: "Job", Namespaced: true, HasStatus: true,
+		Categories: categoryAll, New: func() Object { return &Job{} }},
+	{Group: BatchGroup, Name: "cronjobs", Singular: "cronjob", Kind: "CronJob", ShortNames: []string{"cj"}, Namespaced: true,
+		HasStatus: true, Categories: categoryAll, New: func() Object { return &CronJob{} }},
 }
 
 // views are the resources that show stored objects of another resource

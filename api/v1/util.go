@@ -41,6 +41,10 @@ func CopyStatus(dst, src Object) {
 		d.Status = src.(*CertificateSigningRequest).Status
 	case *PodDisruptionBudget:
 		d.Status = src.(*PodDisruptionBudget).Status
+	case *Job:
+		d.Status = src.(*Job).Status
+	case *CronJob:
+		d.Status = src.(*CronJob).Status
 	}
 }
 

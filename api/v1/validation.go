@@ -27,6 +27,11 @@ func Validate(obj Object) error {
 // ValidateUpdate checks an update of old to obj: the new object must be
 // valid and must not change immutable fields.
 func ValidateUpdate(obj, old Object) error {
+	if j, ok := obj.(*Job); ok && j.UID == "" {
+		// An update may leave the uid out (the store keeps it); the
+		// generated selector is checked against it.
+		j.UID = old.GetObjectMeta().UID
+	}
 	errs := validateObject(obj)
 	errs = append(errs, validateImmutable(obj, old)...)
 	return toStatus(obj, errs)
@@ -136,6 +141,10 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateEvent(o)...)
 	case *PodDisruptionBudget:
 		errs = append(errs, validatePDB(o)...)
+	case *Job:
+		errs = append(errs, validateJob(o)...)
+	case *CronJob:
+		errs = append(errs, validateCronJob(o)...)
 	}
 	return errs
 }
@@ -578,6 +587,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		if msg := PodCIDRChange(o, old.(*Node)); msg != "" {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "podCIDRs"), msg))
 		}
+	case *Job:
+		errs = append(errs, validateJobUpdate(o, old.(*Job))...)
 	case *Service:
 		os := old.(*Service)
 		if os.Spec.ClusterIP != "" && o.Spec.ClusterIP != "" && o.Spec.ClusterIP != os.Spec.ClusterIP {

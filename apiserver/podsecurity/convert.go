@@ -6,6 +6,7 @@ import (
 	"maps"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +33,10 @@ func convert(obj v1.Object) (runtime.Object, error) {
 		out = &corev1.ReplicationController{}
 	case *v1.Namespace:
 		out = &corev1.Namespace{}
+	case *v1.Job:
+		out = &batchv1.Job{}
+	case *v1.CronJob:
+		out = &batchv1.CronJob{}
 	default:
 		return nil, fmt.Errorf("%w: %T", errUnsupported, obj)
 	}
@@ -65,6 +70,13 @@ func toNamespace(ns *v1.Namespace) *corev1.Namespace {
 // kinds maps the resources checked to their core/v1 kinds.
 var kinds = map[string]string{"pods": "Pod", "replicationcontrollers": "ReplicationController", "namespaces": "Namespace"}
 
+// groupVersions are the group versions of the checked resources outside
+// the core group.
+var groupVersions = map[string]schema.GroupVersion{"jobs": batchv1.SchemeGroupVersion, "cronjobs": batchv1.SchemeGroupVersion}
+
+// batchKinds maps the checked batch/v1 resources to their kinds.
+var batchKinds = map[string]string{"jobs": "Job", "cronjobs": "CronJob"}
+
 // attributes is a Request as the library's api.Attributes; the objects are
 // converted when the library asks for them (not at all for a namespace
 // that is privileged or exempt). A conversion error is kept in err.
@@ -81,9 +93,15 @@ func newAttributes(req Request) *attributes {
 func (a *attributes) GetName() string      { return a.req.Name }
 func (a *attributes) GetNamespace() string { return a.req.Namespace }
 func (a *attributes) GetResource() schema.GroupVersionResource {
+	if gv, ok := groupVersions[a.req.Resource]; ok {
+		return gv.WithResource(a.req.Resource)
+	}
 	return corev1.SchemeGroupVersion.WithResource(a.req.Resource)
 }
 func (a *attributes) GetKind() schema.GroupVersionKind {
+	if gv, ok := groupVersions[a.req.Resource]; ok {
+		return gv.WithKind(batchKinds[a.req.Resource])
+	}
 	return corev1.SchemeGroupVersion.WithKind(kinds[a.req.Resource])
 }
 func (a *attributes) GetSubresource() string                { return a.req.Subresource }

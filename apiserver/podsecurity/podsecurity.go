@@ -194,7 +194,7 @@ type Request struct {
 }
 
 // checked are the resources whose objects hold a pod spec, and namespaces.
-var checked = map[string]bool{"pods": true, "replicationcontrollers": true, "namespaces": true}
+var checked = map[string]bool{"pods": true, "replicationcontrollers": true, "namespaces": true, "jobs": true, "cronjobs": true}
 
 // ignoredPodSubresources are the library's: subresources that cannot
 // change a pod's spec. Any other pod subresource is checked.

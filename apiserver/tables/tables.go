@@ -47,6 +47,8 @@ var printers = map[string]Printer{
 	"endpointslices":             endpointSlicePrinter,
 	"events":                     eventPrinter,
 	"poddisruptionbudgets":       pdbPrinter,
+	"jobs":                       jobPrinter,
+	"cronjobs":                   cronJobPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

@@ -221,6 +221,16 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	// The job controller's pods skip the API too.
+	jobPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "job"), nil)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("job", sched.NewJobController(sched.JobConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: jobPodSecurity.AdmitPod,
+		Recorder: recs.job}).Run)
+	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
+		Recorder: recs.cronJob}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,
