@@ -94,3 +94,26 @@ func TestDeleteReplicaSetCascades(t *testing.T) {
 		h.pod("default", "other")
 	}
 }
+
+// A quota counts replica sets by Kubernetes' name for them,
+// count/replicasets.apps, and by the bare plural; a create over it is
+// refused and stores nothing.
+func TestQuotaCountsReplicaSets(t *testing.T) {
+	h := newHarness(t)
+	h.create(nsObj("default"), quotaObj("default", "q", map[string]string{"count/replicasets.apps": "1", "count/replicasets": "5"}))
+	h.create(rsObj("default", "a", 1))
+	if got, want := h.used("default", "q"), "count/replicasets=1,count/replicasets.apps=1"; got != want {
+		t.Errorf("used = %q, want %q", got, want)
+	}
+	cmd, err := NewCreate(rsObj("default", "b", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := h.result(cmd)
+	if v1.CodeOf(res.Err) != 403 || !strings.Contains(res.Err.Error(), "exceeded quota: q") || !strings.Contains(res.Err.Error(), "count/replicasets.apps") {
+		t.Fatalf("second replica set: %v", res.Err)
+	}
+	if _, err := h.f.Store().Get("replicasets", "default", "b"); !v1.IsNotFound(err) {
+		t.Errorf("the refused replica set is stored: %v", err)
+	}
+}
