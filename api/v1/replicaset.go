@@ -30,7 +30,7 @@ type ReplicaSetSpec struct {
 	// Selector selects the pods the set counts (matchLabels and
 	// matchExpressions). Required, must match the template's labels and is
 	// immutable.
-	Selector *metav1.LabelSelector `json:"selector" patchStrategy:"replace"`
+	Selector *metav1.LabelSelector `json:"selector"`
 	// Template is the pod made when too few match the selector.
 	Template PodTemplateSpec `json:"template,omitempty"`
 }
