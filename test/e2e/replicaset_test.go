@@ -109,6 +109,23 @@ func TestReplicaSetLifecycle(t *testing.T) {
 	}
 	converge(3)
 
+	// A second apply changes the template by a strategic merge patch; the
+	// set keeps its pods (as Kubernetes' ReplicaSet, it does not roll them).
+	applied := strings.Replace(replicaSetManifest, "image: busybox:1.35", "image: busybox:1.36", 1)
+	if out := k.ok(t, "", "apply", "-f", manifest(t, "rs2.yaml", applied)); !strings.Contains(out, "replicaset.apps/web configured") {
+		t.Fatalf("second kubectl apply said %q", out)
+	}
+	if err := cl.Get(ctxT(t, 5*time.Second), "replicasets", "default", "web", &rs); err != nil {
+		t.Fatal(err)
+	}
+	if img := rs.Spec.Template.Spec.Containers[0].Image; img != "busybox:1.36" || rs.Generation != 2 {
+		t.Fatalf("after the second apply: image %q generation %d", img, rs.Generation)
+	}
+	converge(3)
+	if out := k.ok(t, "", "get", "all"); !strings.Contains(out, "replicaset.apps/web") {
+		t.Fatalf("kubectl get all does not list the replica set:\n%s", out)
+	}
+
 	// The scale subresource: autoscaling/v1 Scale with the selector as a string.
 	scalePath, err := client.ResourcePath("replicasets", "default", "web", "scale")
 	if err != nil {
@@ -162,7 +179,7 @@ func TestReplicaSetLifecycle(t *testing.T) {
 		return nil
 	})
 	wide := parseKubectlTable(t, k.ok(t, "", "get", "replicasets.apps", "-o", "wide"))
-	if row := wide.row(t, "web"); row["CONTAINERS"] != "web" || row["IMAGES"] != "busybox:1.35" || row["SELECTOR"] != "app=rs-web,tier in (edge,front)" {
+	if row := wide.row(t, "web"); row["CONTAINERS"] != "web" || row["IMAGES"] != "busybox:1.36" || row["SELECTOR"] != "app=rs-web,tier in (edge,front)" {
 		t.Fatalf("wide row %v", row)
 	}
 
