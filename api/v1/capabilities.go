@@ -37,17 +37,30 @@ type Scalable interface {
 }
 
 // HasScale reports whether the resource has a scale subresource.
-func (r Resource) HasScale() bool {
-	_, ok := r.New().(Scalable)
-	return ok
-}
+func (r Resource) HasScale() bool { return capabilitiesOf[r.Kind].scale }
 
 // HasPodTemplate reports whether the resource's objects hold a pod
 // template (see PodTemplater).
-func (r Resource) HasPodTemplate() bool {
-	_, ok := r.New().(PodTemplater)
-	return ok
+func (r Resource) HasPodTemplate() bool { return capabilitiesOf[r.Kind].podTemplate }
+
+// capabilities are the interfaces a kind's Go type implements.
+type capabilities struct {
+	scale, podTemplate bool
 }
+
+// capabilitiesOf holds each kind's capabilities, found once from its Go
+// type (the API server and the FSM ask on every request). Read-only after
+// initialisation.
+var capabilitiesOf = func() map[string]capabilities {
+	m := make(map[string]capabilities, len(resources))
+	for _, r := range resources {
+		obj := r.New()
+		_, scale := obj.(Scalable)
+		_, tmpl := obj.(PodTemplater)
+		m[r.Kind] = capabilities{scale: scale, podTemplate: tmpl}
+	}
+	return m
+}()
 
 // GroupResource is the resource's name qualified by its group as
 // Kubernetes writes it: "pods" for the core group, "replicasets.apps"
