@@ -67,32 +67,23 @@ func TestScaleByResource(t *testing.T) {
 	}
 }
 
-// Deleting a replica set deletes the pods it controls; orphan releases them.
-func TestDeleteReplicaSetCascades(t *testing.T) {
-	for _, orphan := range []bool{false, true} {
-		h := newHarness(t)
-		rs := rsObj("default", "web", 2)
-		h.create(nsObj("default"), rs)
-		yes := true
-		owned := podObj("default", "owned", map[string]string{"app": "web"})
-		owned.OwnerReferences = []v1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: rs.UID, Controller: &yes}}
-		h.create(owned, podObj("default", "other", map[string]string{"app": "web"}))
-		req := DeleteRequest{Resource: "replicasets", Namespace: "default", Name: "web"}
-		if orphan {
-			req.Propagation = v1.PropagationOrphan
+// A replica set's dependents are deleted in the background by default (the
+// garbage collector deletes its pods), unlike a core/v1 RC's, which are
+// orphaned unless the client asks otherwise; deleting one with no
+// finalizers removes it at once.
+func TestDeleteReplicaSetPropagation(t *testing.T) {
+	for name, want := range map[string]string{"replicasets": v1.PropagationBackground, "replicationcontrollers": v1.PropagationOrphan} {
+		r, _ := v1.ResourceByName(name)
+		if got := DefaultPropagation(r); got != want {
+			t.Errorf("%s: default propagation %q, want %q", name, got, want)
 		}
-		if res := h.result(mustEncode(t, DeleteCommand, req)); res.Err != nil {
-			t.Fatal(res.Err)
-		}
-		if orphan {
-			if refs := h.pod("default", "owned").OwnerReferences; len(refs) != 0 {
-				t.Errorf("orphan: the pod keeps %v", refs)
-			}
-		} else {
-			h.gone("pods", "default", "owned") // unbound: removed at once
-		}
-		h.pod("default", "other")
 	}
+	h := newHarness(t)
+	h.create(nsObj("default"), rsObj("default", "web", 2))
+	if res := h.result(mustEncode(t, DeleteCommand, DeleteRequest{Resource: "replicasets", Namespace: "default", Name: "web"})); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	h.gone("replicasets", "default", "web")
 }
 
 // A quota counts replica sets by Kubernetes' name for them,
