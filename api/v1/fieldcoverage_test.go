@@ -368,8 +368,12 @@ func TestPodFieldsHonouredOrRefused(t *testing.T) {
 					if err := Validate(mk(validPod().Spec)); err != nil {
 						t.Fatalf("a %s with a valid template: %v", r.Kind, err)
 					}
-					if err := Validate(mk(p.Spec)); CodeOf(err) != 422 || !namesField(err, "spec.template."+want) {
-						t.Errorf("setting %s in a %s's template: got %v, want a 422 naming spec.template.%s", f.path, r.Kind, err, want)
+					prefix := "spec.template."
+					if r.Kind == "CronJob" {
+						prefix = "spec.jobTemplate.spec.template."
+					}
+					if err := Validate(mk(p.Spec)); CodeOf(err) != 422 || !namesField(err, prefix+want) {
+						t.Errorf("setting %s in a %s's template: got %v, want a 422 naming %s%s", f.path, r.Kind, err, prefix, want)
 					}
 				}
 			default:
@@ -393,6 +397,19 @@ var templated = map[string]func(spec PodSpec) Object{
 				Template: &PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: spec}}}
 		Default(rc)
 		return rc
+	},
+	"Job": func(spec PodSpec) Object {
+		spec.RestartPolicy = RestartNever
+		j := &Job{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default", UID: "job-uid"}, Spec: JobSpec{Template: PodTemplateSpec{Spec: spec}}}
+		Default(j)
+		return j
+	},
+	"CronJob": func(spec PodSpec) Object {
+		spec.RestartPolicy = RestartNever
+		cj := &CronJob{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"}, Spec: CronJobSpec{Schedule: "@hourly",
+			JobTemplate: JobTemplateSpec{Spec: JobSpec{Template: PodTemplateSpec{Spec: spec}}}}}
+		Default(cj)
+		return cj
 	},
 	"ReplicaSet": func(spec PodSpec) Object {
 		rs := &ReplicaSet{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
