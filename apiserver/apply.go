@@ -294,7 +294,7 @@ func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *re
 		return
 	}
 	manager, force := q.Get("fieldManager"), flag(q, "force")
-	rc, err := s.commitScale(r.Context(), req, patch.GetResourceVersion(), func(next, old *v1.ReplicationController) error {
+	rc, err := s.commitScale(r.Context(), req, patch.GetResourceVersion(), func(next, old v1.Scalable) error {
 		live, err := newTrackedObject(old)
 		if err != nil {
 			return err
@@ -311,11 +311,14 @@ func (s *Server) serveApplyScale(w http.ResponseWriter, r *http.Request, req *re
 		if err != nil {
 			return fmt.Errorf("encode the applied object: %w", err)
 		}
-		var got v1.ReplicationController
-		if err := json.Unmarshal(b, &got); err != nil {
+		got := req.resource.New().(v1.Scalable)
+		if err := json.Unmarshal(b, got); err != nil {
 			return v1.NewBadRequest(fmt.Sprintf("the applied Scale: %v", err))
 		}
-		next.Spec.Replicas, next.ManagedFields = got.Spec.Replicas, managedFieldsFromK8s(managed)
+		if n := got.SpecReplicas(); n != nil {
+			next.SetSpecReplicas(*n)
+		}
+		next.GetObjectMeta().ManagedFields = managedFieldsFromK8s(managed)
 		return nil
 	})
 	if err != nil {

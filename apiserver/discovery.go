@@ -124,6 +124,10 @@ func (s *Server) discoveryResources(group, version string) []discoResource {
 		if r.HasStatus {
 			d.subs = append(d.subs, apiResource{Name: r.Name + "/status", Namespaced: r.Namespaced, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
 		}
+		if r.HasScale() {
+			d.subs = append(d.subs, apiResource{Name: r.Name + "/scale", Namespaced: r.Namespaced, Kind: "Scale",
+				Group: "autoscaling", Version: "v1", Verbs: []string{"get", "patch", "update"}})
+		}
 		if validSub(r, subApproval) {
 			d.subs = append(d.subs, apiResource{Name: r.Name + "/" + subApproval, Kind: r.Kind, Verbs: []string{"get", "patch", "update"}})
 		}
@@ -139,10 +143,9 @@ func (s *Server) discoveryResources(group, version string) []discoResource {
 	return out
 }
 
-// coreSubresources are the core group's subresources besides status:
-// scale, binding, log and images. Read-only.
+// coreSubresources are the core group's subresources besides status and
+// scale: binding, log and images. Read-only.
 var coreSubresources = map[string][]apiResource{
-	"replicationcontrollers": {{Name: "replicationcontrollers/scale", Namespaced: true, Kind: "Scale", Group: "autoscaling", Version: "v1", Verbs: []string{"get", "patch", "update"}}},
 	"pods": {
 		{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}},
 		{Name: "pods/ephemeralcontainers", Namespaced: true, Kind: "Pod", Verbs: []string{"get", "patch", "update"}},

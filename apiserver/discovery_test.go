@@ -27,7 +27,7 @@ func TestDiscovery(t *testing.T) {
 			groups = append(groups, x.(map[string]any)["name"].(string))
 		}
 	}
-	if want := []string{"authorization.k8s.io", "batch", "bootstrap.orch.io", "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "policy", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
+	if want := []string{"apps", "authorization.k8s.io", "batch", "bootstrap.orch.io", "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "policy", "rbac.authorization.k8s.io"}; !slices.Equal(groups, want) {
 		t.Fatalf("/apis groups = %v, want %v", groups, want)
 	}
 	reviews := decode[struct {
@@ -50,6 +50,22 @@ func TestDiscovery(t *testing.T) {
 	}
 	if !slices.Equal(certNames, []string{"certificatesigningrequests", "certificatesigningrequests/status", "certificatesigningrequests/approval"}) {
 		t.Fatalf("certificates.k8s.io/v1 resources = %v", certNames)
+	}
+	apps := decode[struct {
+		Resources []apiResource `json:"resources"`
+	}](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/apis/apps/v1", nil))
+	appsByName := map[string]apiResource{}
+	for _, r := range apps.Resources {
+		appsByName[r.Name] = r
+	}
+	if rs := appsByName["replicasets"]; rs.Kind != "ReplicaSet" || !rs.Namespaced || !slices.Equal(rs.ShortNames, []string{"rs"}) || !slices.Equal(rs.Categories, []string{"all"}) {
+		t.Errorf("apps/v1 replicasets = %+v", rs)
+	}
+	if sc := appsByName["replicasets/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" || !slices.Equal(sc.Verbs, []string{"get", "patch", "update"}) {
+		t.Errorf("apps/v1 replicasets/scale = %+v", sc)
+	}
+	if _, ok := appsByName["replicasets/status"]; !ok || len(apps.Resources) != 3 {
+		t.Errorf("apps/v1 resources = %+v", apps.Resources)
 	}
 
 	list := decode[struct {

@@ -197,6 +197,10 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 		&v1.CronJob{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.CronJobSpec{Schedule: "@hourly",
 			JobTemplate: v1.JobTemplateSpec{Spec: v1.JobSpec{Template: v1.PodTemplateSpec{
 				Spec: v1.PodSpec{RestartPolicy: v1.RestartNever, Containers: []v1.Container{{Name: "a", Image: "b"}}}}}}}},
+		&v1.ReplicaSet{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.ReplicaSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Template: v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"a": "b"}},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

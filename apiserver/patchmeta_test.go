@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -110,6 +111,7 @@ func TestPatchMetaMatchesKubernetes(t *testing.T) {
 		{v1.PodDisruptionBudget{}, policyv1.PodDisruptionBudget{}},
 		{v1.Job{}, batchv1.Job{}},
 		{v1.CronJob{}, batchv1.CronJob{}},
+		{v1.ReplicaSet{}, appsv1.ReplicaSet{}},
 	}
 	for _, p := range pairs {
 		ot, kt := reflect.TypeOf(p.orch), reflect.TypeOf(p.kube)

@@ -124,7 +124,7 @@ func validSub(r v1.Resource, sub string) bool {
 	case "status":
 		return r.HasStatus
 	case "scale":
-		return r.Name == "replicationcontrollers"
+		return r.HasScale()
 	case "binding", subEviction, subEphemeral:
 		return r.Name == "pods"
 	case subLog, subExec, subAttach, subPortForward:

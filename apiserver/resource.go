@@ -296,12 +296,8 @@ func prepareCreate(obj v1.Object) {
 			// Created already bound (as a static assignment): scheduled now.
 			o.Status.Conditions = []v1.PodCondition{{Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: m.CreationTimestamp}}
 		}
-	case *v1.ReplicationController:
-		o.Status = v1.ReplicationControllerStatus{}
-	case *v1.Job:
-		o.Status = v1.JobStatus{}
-	case *v1.CronJob:
-		o.Status = v1.CronJobStatus{}
+	case v1.PodTemplater:
+		v1.ResetStatus(o)
 	case *v1.Namespace:
 		o.Status = v1.NamespaceStatus{}
 	}

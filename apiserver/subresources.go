@@ -5,29 +5,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
 
-// scaleOf returns the Scale view of a replication controller.
-func scaleOf(rc *v1.ReplicationController) v1.Scale {
-	var sel []string
-	for k, v := range rc.Spec.Selector {
-		sel = append(sel, k+"="+v)
-	}
+// scaleOf returns the Scale view of an object with a scale subresource.
+func scaleOf(obj v1.Scalable) v1.Scale {
+	m := obj.GetObjectMeta()
 	replicas := int32(1)
-	if rc.Spec.Replicas != nil {
-		replicas = *rc.Spec.Replicas
+	if n := obj.SpecReplicas(); n != nil {
+		replicas = *n
 	}
 	return v1.Scale{
 		TypeMeta: v1.TypeMeta{Kind: "Scale", APIVersion: "autoscaling/v1"},
-		ObjectMeta: v1.ObjectMeta{Name: rc.Name, Namespace: rc.Namespace, UID: rc.UID,
-			ResourceVersion: rc.ResourceVersion, CreationTimestamp: rc.CreationTimestamp},
+		ObjectMeta: v1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID,
+			ResourceVersion: m.ResourceVersion, CreationTimestamp: m.CreationTimestamp},
 		Spec:   v1.ScaleSpec{Replicas: replicas},
-		Status: v1.ScaleStatus{Replicas: rc.Status.Replicas, Selector: strings.Join(sortedStrings(sel), ",")},
+		Status: obj.ScaleStatus(),
 	}
 }
 
@@ -39,12 +35,12 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		rec, err := store.Get("replicationcontrollers", req.namespace, req.name)
+		rec, err := store.Get(req.resource.Name, req.namespace, req.name)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, scaleOf(rec.Object().(*v1.ReplicationController)))
+		writeJSON(w, http.StatusOK, scaleOf(rec.Object().(v1.Scalable)))
 	case "update":
 		body, err := s.readObjectBody(w, r, "Scale", "autoscaling/v1")
 		if err != nil {
@@ -69,9 +65,9 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req *request
 	}
 }
 
-// scaleTo sets the replicas of the replication controller to sc's, with
-// sc's resourceVersion, if any, as a precondition.
-func (s *Server) scaleTo(ctx context.Context, req *request, sc *v1.Scale) (*v1.ReplicationController, error) {
+// scaleTo sets the replicas of the scaled object to sc's, with sc's
+// resourceVersion, if any, as a precondition.
+func (s *Server) scaleTo(ctx context.Context, req *request, sc *v1.Scale) (v1.Scalable, error) {
 	if sc.Name != "" && sc.Name != req.name {
 		return nil, v1.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name in the path (%s)", sc.Name, req.name))
 	}
@@ -82,43 +78,42 @@ func (s *Server) scaleTo(ctx context.Context, req *request, sc *v1.Scale) (*v1.R
 		return nil, v1.NewInvalid("Scale", req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.replicas",
 			Message: fmt.Sprintf("spec.replicas: Invalid value: %d: must be greater than or equal to 0", sc.Spec.Replicas)}})
 	}
-	return s.commitScale(ctx, req, sc.ResourceVersion, func(next, old *v1.ReplicationController) error {
-		n := sc.Spec.Replicas
-		next.Spec.Replicas = &n
+	return s.commitScale(ctx, req, sc.ResourceVersion, func(next, old v1.Scalable) error {
+		next.SetSpecReplicas(sc.Spec.Replicas)
 		return s.trackUpdate(ctx, req, next, old)
 	})
 }
 
-// commitScale reads the replication controller, lets change set its
-// replicas and managedFields on a copy, and commits them with rv (the
+// commitScale reads the scaled object, lets change set its replicas and
+// managedFields on a copy, and commits them with rv (the
 // caller's precondition) or else the read resourceVersion as the
 // precondition, read and changed again after a concurrent write.
-func (s *Server) commitScale(ctx context.Context, req *request, rv string, change func(next, old *v1.ReplicationController) error) (*v1.ReplicationController, error) {
+func (s *Server) commitScale(ctx context.Context, req *request, rv string, change func(next, old v1.Scalable) error) (v1.Scalable, error) {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 || rv != "" {
 			if _, err := s.backend.ReadBarrier(ctx); err != nil {
 				return nil, err
 			}
 		}
-		cur, err := s.backend.Store().Get("replicationcontrollers", req.namespace, req.name)
+		cur, err := s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
 		if err != nil {
 			return nil, err
 		}
-		old := cur.Object().(*v1.ReplicationController)
+		old := cur.Object().(v1.Scalable)
 		next := v1.DeepCopy(old)
 		if err := change(next, old); err != nil {
 			return nil, err
 		}
-		if next.Spec.Replicas == nil || *next.Spec.Replicas < 0 {
+		if n := next.SpecReplicas(); n == nil || *n < 0 {
 			return nil, v1.NewInvalid("Scale", req.name, []v1.StatusCause{{Type: "FieldValueInvalid", Field: "spec.replicas",
 				Message: "spec.replicas: Invalid value: must be greater than or equal to 0"}})
 		}
 		pin := rv
 		if pin == "" {
-			pin = old.ResourceVersion
+			pin = old.GetObjectMeta().ResourceVersion
 		}
-		cmd, err := fsm.Encode(fsm.ScaleCommand, fsm.ScaleRequest{Namespace: req.namespace, Name: req.name,
-			Replicas: *next.Spec.Replicas, ResourceVersion: pin, ManagedFields: next.ManagedFields})
+		cmd, err := fsm.Encode(fsm.ScaleCommand, fsm.ScaleRequest{Resource: req.resource.Name, Namespace: req.namespace, Name: req.name,
+			Replicas: *next.SpecReplicas(), ResourceVersion: pin, ManagedFields: next.GetObjectMeta().ManagedFields})
 		if err != nil {
 			return nil, err
 		}
@@ -129,11 +124,11 @@ func (s *Server) commitScale(ctx context.Context, req *request, rv string, chang
 			}
 			return nil, err
 		}
-		return rec.Object().(*v1.ReplicationController), nil
+		return rec.Object().(v1.Scalable), nil
 	}
 }
 
-// servePatchScale patches the Scale view of a replication controller (as
+// servePatchScale patches the Scale view of a scalable object (as
 // kubectl scale does, with a merge patch of spec.replicas) and commits the
 // patched replicas, retrying on conflict unless the patch set a
 // resourceVersion of its own.
@@ -148,12 +143,12 @@ func (s *Server) servePatchScale(w http.ResponseWriter, r *http.Request, req *re
 		return
 	}
 	for attempt := 0; ; attempt++ {
-		cur, err := s.patchBase(r, req, "replicationcontrollers", attempt)
+		cur, err := s.patchBase(r, req, req.resource.Name, attempt)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		before := scaleOf(cur.Object().(*v1.ReplicationController))
+		before := scaleOf(cur.Object().(v1.Scalable))
 		raw, err := json.Marshal(before)
 		if err != nil {
 			writeError(w, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -391,48 +392,32 @@ func keepImmutable(w *writeTxn, resource string, next, old v1.Object) error {
 	return nil
 }
 
+// specOf returns what a change of bumps metadata.generation: the Spec field
+// of kinds that have one, and the desired state of the few kinds that keep
+// it at the top level; nil for kinds without a desired state.
 func specOf(obj v1.Object) any {
 	switch o := obj.(type) {
-	case *v1.Namespace:
-		return o.Spec
-	case *v1.Node:
-		return o.Spec
-	case *v1.Pod:
-		return o.Spec
-	case *v1.ReplicationController:
-		return o.Spec
-	case *v1.Service:
-		return o.Spec
 	case *v1.Endpoints:
 		return o.Subsets
-	case *v1.ResourceQuota:
-		return o.Spec
-	case *v1.LimitRange:
-		return o.Spec
-	case *v1.CertificateSigningRequest:
-		return o.Spec
-	case *v1.BootstrapToken:
-		return o.Spec
-	case *v1.PodDisruptionBudget:
-		return o.Spec
-	case *v1.Job:
-		return o.Spec
-	case *v1.CronJob:
-		return o.Spec
 	case *v1.ServiceAccount:
 		return struct {
 			Automount *bool
 			Secrets   []v1.ObjectReference
 			Pull      []v1.LocalObjectRef
 		}{o.AutomountServiceAccountToken, o.Secrets, o.ImagePullSecrets}
-	case *v1.Lease:
-		return o.Spec
 	case *v1.EndpointSlice:
 		return struct {
 			AddressType string
 			Endpoints   []v1.Endpoint
 			Ports       []v1.EndpointSlicePort
 		}{o.AddressType, o.Endpoints, o.Ports}
+	}
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	if f := v.Elem().FieldByName("Spec"); f.IsValid() {
+		return f.Interface()
 	}
 	return nil
 }
@@ -442,27 +427,36 @@ func applyScale(w *writeTxn, body []byte) any {
 	if res, ok := w.decode(body, &req); !ok {
 		return res
 	}
-	old, err := get(w.txn, "replicationcontrollers", req.Namespace, req.Name)
+	name := req.Resource
+	if name == "" {
+		name = "replicationcontrollers" // entries from before resource was named
+	}
+	r := resourceOrSkew(w, name)
+	if !r.HasScale() {
+		return w.reject("%s has no scale subresource", r.Name)
+	}
+	old, err := get(w.txn, r.Name, req.Namespace, req.Name)
 	if err != nil {
 		return Result{Err: err}
 	}
-	if err := preconditions("replicationcontrollers", old, "", req.ResourceVersion); err != nil {
+	if err := preconditions(r.Name, old, "", req.ResourceVersion); err != nil {
 		return Result{Err: err}
 	}
-	rc := shallowCopy(old.Object()).(*v1.ReplicationController)
-	same := rc.Spec.Replicas != nil && *rc.Spec.Replicas == req.Replicas
-	if same && (req.ManagedFields == nil || v1.JSONEqual(req.ManagedFields, rc.ManagedFields)) {
+	obj := shallowCopy(old.Object()).(v1.Scalable)
+	cur := obj.SpecReplicas()
+	same := cur != nil && *cur == req.Replicas
+	meta := obj.GetObjectMeta()
+	if same && (req.ManagedFields == nil || v1.JSONEqual(req.ManagedFields, meta.ManagedFields)) {
 		return Result{Record: old}
 	}
 	if req.ManagedFields != nil {
-		rc.ManagedFields = req.ManagedFields
+		meta.ManagedFields = req.ManagedFields
 	}
 	if !same {
-		n := req.Replicas
-		rc.Spec.Replicas = &n
-		rc.Generation++
+		obj.SetSpecReplicas(req.Replicas)
+		meta.Generation++
 	}
-	return Result{Record: w.put("replicationcontrollers", v1.Modified, rc, old)}
+	return Result{Record: w.put(r.Name, v1.Modified, obj, old)}
 }
 
 func applyUpsertMaster(w *writeTxn, body []byte) any {

@@ -99,8 +99,13 @@ type BindRequest struct {
 	Now      v1.Time   `json:"now"`
 }
 
-// ScaleRequest sets a replication controller's replicas.
+// ScaleRequest sets the replicas of an object with a scale subresource.
 type ScaleRequest struct {
+	// Resource names the object's resource; "" is replicationcontrollers
+	// (entries written before the field existed). A master that does not
+	// know the field cannot hold objects of another scalable resource: it
+	// stops at their creates, which name a resource it does not know.
+	Resource        string `json:"resource,omitempty"`
 	Namespace       string `json:"namespace"`
 	Name            string `json:"name"`
 	Replicas        int32  `json:"replicas"`

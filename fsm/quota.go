@@ -234,7 +234,8 @@ func quotaTables(names []v1.ResourceName) []string {
 	for _, n := range names {
 		switch {
 		case strings.HasPrefix(string(n), v1.ObjectCountPrefix):
-			set[strings.TrimPrefix(string(n), v1.ObjectCountPrefix)] = true
+			res, _ := v1.ObjectCountResource(n)
+			set[res] = true
 		case strings.HasPrefix(string(n), "services"):
 			set["services"] = true
 		case n == v1.ResourceReplicationControllers:

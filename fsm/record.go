@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 
 	v1 "orch.io/orch/api/v1"
@@ -141,71 +142,14 @@ func (r *Record) NodeName() string {
 
 // shallowCopy returns a copy of obj's top-level struct. Maps and slices are
 // shared, so the copy's fields must be replaced, never modified in place.
+// Every kind is a pointer to a struct (Resource.New), so one reflective
+// copy serves them all.
 func shallowCopy(obj v1.Object) v1.Object {
-	switch o := obj.(type) {
-	case *v1.Namespace:
-		c := *o
-		return &c
-	case *v1.Node:
-		c := *o
-		return &c
-	case *v1.Pod:
-		c := *o
-		return &c
-	case *v1.ReplicationController:
-		c := *o
-		return &c
-	case *v1.Service:
-		c := *o
-		return &c
-	case *v1.Endpoints:
-		c := *o
-		return &c
-	case *v1.ResourceQuota:
-		c := *o
-		return &c
-	case *v1.LimitRange:
-		c := *o
-		return &c
-	case *v1.Role:
-		c := *o
-		return &c
-	case *v1.ClusterRole:
-		c := *o
-		return &c
-	case *v1.RoleBinding:
-		c := *o
-		return &c
-	case *v1.ClusterRoleBinding:
-		c := *o
-		return &c
-	case *v1.CertificateSigningRequest:
-		c := *o
-		return &c
-	case *v1.BootstrapToken:
-		c := *o
-		return &c
-	case *v1.ServiceAccount:
-		c := *o
-		return &c
-	case *v1.Lease:
-		c := *o
-		return &c
-	case *v1.EndpointSlice:
-		c := *o
-		return &c
-	case *v1.Event:
-		c := *o
-		return &c
-	case *v1.PodDisruptionBudget:
-		c := *o
-		return &c
-	case *v1.Job:
-		c := *o
-		return &c
-	case *v1.CronJob:
-		c := *o
-		return &c
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		panic(fmt.Sprintf("fsm: shallow copy of %T", obj))
 	}
-	panic("fsm: shallow copy of unknown type")
+	c := reflect.New(v.Elem().Type())
+	c.Elem().Set(v.Elem())
+	return c.Interface().(v1.Object)
 }

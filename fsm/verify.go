@@ -62,7 +62,14 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 	case BindCommand:
 		return verifyJSON(body, &BindRequest{})
 	case ScaleCommand:
-		return verifyJSON(body, &ScaleRequest{})
+		var req ScaleRequest
+		if err := verifyJSON(body, &req); err != nil {
+			return err
+		}
+		if r, ok := v1.ResourceByName(req.Resource); req.Resource != "" && (!ok || !r.HasScale()) {
+			return badCommand("resource %q has no scale subresource", req.Resource)
+		}
+		return nil
 	case UpsertMasterCommand:
 		return verifyJSON(body, &MasterInfo{})
 	case CreateNodeCommand:

@@ -75,9 +75,14 @@ func (c *DisruptionController) Run(ctx context.Context) {
 	})
 }
 
-// concernsDisruption: a budget, pod or replication controller changed.
+// concernsDisruption: a budget, a pod or a pod controller with a scale
+// (replication controller, replica set) changed.
 func concernsDisruption(e fsm.Event) bool {
-	return e.Resource == "poddisruptionbudgets" || e.Resource == "pods" || e.Resource == "replicationcontrollers"
+	if e.Resource == "poddisruptionbudgets" || e.Resource == "pods" {
+		return true
+	}
+	r, ok := v1.ResourceByName(e.Resource)
+	return ok && r.HasScale()
 }
 
 // Pass computes the status of every budget of store and writes, in one
@@ -152,22 +157,27 @@ func (c *DisruptionController) status(store *fsm.Store, pdb *v1.PodDisruptionBud
 	for _, r := range res.Items {
 		pods = append(pods, r.Object().(*v1.Pod))
 	}
-	rc := func(namespace, name string) (*v1.ReplicationController, error) {
-		r, err := store.Get("replicationcontrollers", namespace, name)
+	rc := func(namespace string, ref *v1.OwnerReference) (v1.Scalable, error) {
+		res, ok := v1.ResourceByKind(ref.Kind)
+		if !ok || res.GroupVersion() != ref.APIVersion || !res.HasScale() {
+			return nil, nil
+		}
+		r, err := store.Get(res.Name, namespace, ref.Name)
 		if err != nil {
 			if v1.IsNotFound(err) {
 				return nil, nil
 			}
 			return nil, err
 		}
-		return r.Object().(*v1.ReplicationController), nil
+		return r.Object().(v1.Scalable), nil
 	}
 	return PDBStatus(pdb, pods, rc, now)
 }
 
-// RCLookup returns the replication controller of a namespace and name, nil
-// if there is none.
-type RCLookup func(namespace, name string) (*v1.ReplicationController, error)
+// RCLookup returns the controller a pod's controllerRef names in a
+// namespace, if it has a scale (a replication controller, a replica set);
+// nil if there is none.
+type RCLookup func(namespace string, ref *v1.OwnerReference) (v1.Scalable, error)
 
 // PDBStatus computes a budget's status from the pods its selector matches,
 // as Kubernetes' disruption controller (trySync): expectedPods is the
@@ -292,19 +302,16 @@ func expectedScale(pods []*v1.Pod, rcs RCLookup) (int32, error) {
 		if _, ok := scale[ref.UID]; ok {
 			continue
 		}
-		var rc *v1.ReplicationController
-		if ref.Kind == "ReplicationController" {
-			var err error
-			if rc, err = rcs(p.Namespace, ref.Name); err != nil {
-				return 0, err
-			}
+		rc, err := rcs(p.Namespace, ref)
+		if err != nil {
+			return 0, err
 		}
-		if rc == nil || rc.UID != ref.UID {
+		if rc == nil || rc.GetObjectMeta().UID != ref.UID {
 			return 0, fmt.Errorf("found no controllers for pod %q", p.Name)
 		}
 		n := int32(1)
-		if rc.Spec.Replicas != nil {
-			n = *rc.Spec.Replicas
+		if r := rc.SpecReplicas(); r != nil {
+			n = *r
 		}
 		scale[ref.UID] = n
 	}

@@ -35,11 +35,21 @@ func TestPDBStatus(t *testing.T) {
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	rc := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "default", UID: "rc-uid"},
 		Spec: v1.ReplicationControllerSpec{Replicas: kptr.To(int32(5))}}
-	rcs := func(ns, name string) (*v1.ReplicationController, error) {
-		if name == rc.Name {
+	rs := &v1.ReplicaSet{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "default", UID: "rs-uid"},
+		Spec: v1.ReplicaSetSpec{Replicas: kptr.To(int32(4))}}
+	rcs := func(ns string, ref *v1.OwnerReference) (v1.Scalable, error) {
+		switch {
+		case ref.Kind == "ReplicationController" && ref.Name == rc.Name:
 			return rc, nil
+		case ref.Kind == "ReplicaSet" && ref.Name == rs.Name:
+			return rs, nil
 		}
 		return nil, nil
+	}
+	rsPod := func(name string) *v1.Pod {
+		p := pdbPod(name, true, nil)
+		p.OwnerReferences = []v1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: kptr.To(true)}}
+		return p
 	}
 	num := func(n int32) *intstr.IntOrString { return kptr.To(intstr.FromInt32(n)) }
 	pct := func(s string) *intstr.IntOrString { return kptr.To(intstr.FromString(s)) }
@@ -71,6 +81,9 @@ func TestPDBStatus(t *testing.T) {
 		// A recent eviction keeps its pod out of the healthy count; an old one expires.
 		{"disrupted pods", evicted, ready3, 3, 1, 2, 1, []string{"a"}},
 		{"no pods", pdbOf(num(1), nil), nil, 0, 1, 0, 0, nil},
+		// A replica set's pods scale with its replicas (4), beside an RC's (5).
+		{"replica set percent", pdbOf(pct("50%"), nil), []*v1.Pod{rsPod("r1"), rsPod("r2")}, 4, 2, 2, 0, nil},
+		{"replica set and rc", pdbOf(nil, num(8)), []*v1.Pod{rsPod("r1"), pdbPod("a", true, rc)}, 9, 1, 2, 1, nil},
 		// Neither limit set: no pods expected, no disruption allowed (as Kubernetes).
 		{"no limits", pdbOf(nil, nil), ready3, 0, 0, 3, 0, nil},
 	}
@@ -115,7 +128,7 @@ func TestPDBStatusMissingController(t *testing.T) {
 	gone := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "gone", UID: "gone-uid"}}
 	pdb := pdbOf(nil, kptr.To(intstr.FromInt32(1)))
 	pdb.Status.DisruptionsAllowed = 2
-	_, _, err := PDBStatus(pdb, []*v1.Pod{pdbPod("a", true, gone)}, func(string, string) (*v1.ReplicationController, error) { return nil, nil }, time.Now())
+	_, _, err := PDBStatus(pdb, []*v1.Pod{pdbPod("a", true, gone)}, func(string, *v1.OwnerReference) (v1.Scalable, error) { return nil, nil }, time.Now())
 	if err == nil {
 		t.Fatal("no error for a pod whose controller is missing")
 	}
@@ -123,7 +136,7 @@ func TestPDBStatusMissingController(t *testing.T) {
 	if st.DisruptionsAllowed != 0 || len(st.Conditions) != 1 || st.Conditions[0].Reason != v1.SyncFailedReason {
 		t.Errorf("fail-safe status %+v", st)
 	}
-	if _, _, err := PDBStatus(pdb, []*v1.Pod{pdbPod("a", true, gone)}, func(string, string) (*v1.ReplicationController, error) {
+	if _, _, err := PDBStatus(pdb, []*v1.Pod{pdbPod("a", true, gone)}, func(string, *v1.OwnerReference) (v1.Scalable, error) {
 		return nil, errors.New("boom")
 	}, time.Now()); err == nil {
 		t.Error("a lookup error was swallowed")

@@ -69,20 +69,21 @@ type ReplicationPlan struct {
 //
 // A nil spec.replicas counts as 1, as defaulting would make it; an RC without
 // a template never gets a Create. Neither rc nor pods are modified.
-func PlanReplication(rc *v1.ReplicationController, pods []*v1.Pod, exp *Expectations, now time.Time) ReplicationPlan {
+func PlanReplication(rc Replicated, pods []*v1.Pod, exp *Expectations, now time.Time) ReplicationPlan {
 	var plan ReplicationPlan
-	sel := v1.SelectorFromMap(rc.Spec.Selector)
-	rcDeleting := rc.DeletionTimestamp != nil
+	m := rc.GetObjectMeta()
+	sel := replicaSelector(rc)
+	rcDeleting := m.DeletionTimestamp != nil
 
 	var active []*v1.Pod
 	for _, p := range pods {
-		if p == nil || p.Namespace != rc.Namespace || !rcPodActive(p) {
+		if p == nil || p.Namespace != m.Namespace || !rcPodActive(p) {
 			continue
 		}
 		matches := sel.Matches(labels.Set(p.Labels))
 		ref := p.ControllerRef()
 		switch {
-		case ref != nil && ref.UID == rc.UID:
+		case ref != nil && ref.UID == m.UID:
 			if matches {
 				active = append(active, p)
 			} else if !rcDeleting {
@@ -98,16 +99,12 @@ func PlanReplication(rc *v1.ReplicationController, pods []*v1.Pod, exp *Expectat
 
 	plan.Status = rcStatus(rc, active, now)
 
-	if rcDeleting || !exp.Satisfied(ExpectationsKey(rc.Namespace, rc.Name, rc.UID)) {
+	if rcDeleting || !exp.Satisfied(ExpectationsKey(m.Namespace, m.Name, m.UID)) {
 		return plan
 	}
-	desired := 1
-	if rc.Spec.Replicas != nil {
-		desired = int(*rc.Spec.Replicas)
-	}
-	switch diff := desired - len(active); {
+	switch diff := int(replicaDesired(rc)) - len(active); {
 	case diff > 0:
-		if rc.Spec.Template != nil {
+		if rc.PodTemplate() != nil {
 			plan.Create = min(diff, MaxReplicaBurst)
 		}
 	case diff < 0:
@@ -179,16 +176,16 @@ func rcCompareByName(a, b *v1.Pod) int {
 
 // rcStatus computes the status of rc from its active pods, keeping the
 // existing conditions (copied, since rc is shared).
-func rcStatus(rc *v1.ReplicationController, active []*v1.Pod, now time.Time) v1.ReplicationControllerStatus {
+func rcStatus(rc Replicated, active []*v1.Pod, now time.Time) v1.ReplicationControllerStatus {
 	var tmplLabels labels.Selector = labels.Everything()
-	if t := rc.Spec.Template; t != nil {
+	if t := rc.PodTemplate(); t != nil {
 		tmplLabels = labels.SelectorFromSet(labels.Set(t.Labels))
 	}
-	minReady := time.Duration(rc.Spec.MinReadySeconds) * time.Second
+	minReady := time.Duration(replicaMinReadySeconds(rc)) * time.Second
 	st := v1.ReplicationControllerStatus{
 		Replicas:           int32(len(active)),
-		ObservedGeneration: rc.Generation,
-		Conditions:         slices.Clone(rc.Status.Conditions),
+		ObservedGeneration: rc.GetObjectMeta().Generation,
+		Conditions:         slices.Clone(replicaStatus(rc).Conditions),
 	}
 	for _, p := range active {
 		if tmplLabels.Matches(labels.Set(p.Labels)) {
@@ -221,14 +218,20 @@ func rcPodAvailable(p *v1.Pod, minReady time.Duration, now time.Time) bool {
 }
 
 // NewControllerRef returns the owner reference that marks a pod as controlled
-// by rc, as PodFromTemplate sets it and adoption adds it.
-func NewControllerRef(rc *v1.ReplicationController) v1.OwnerReference {
+// by rc, as PodFromTemplate sets it and adoption adds it: rc's apiVersion
+// and kind (v1 ReplicationController, apps/v1 ReplicaSet), name and UID.
+func NewControllerRef(rc Replicated) v1.OwnerReference {
 	yes, block := true, true
+	apiVersion, kind := v1.APIVersion, v1.KindOf(rc)
+	if r, err := v1.ResourceOf(rc); err == nil {
+		apiVersion = r.GroupVersion()
+	}
+	m := rc.GetObjectMeta()
 	return v1.OwnerReference{
-		APIVersion:         v1.APIVersion,
-		Kind:               "ReplicationController",
-		Name:               rc.Name,
-		UID:                rc.UID,
+		APIVersion:         apiVersion,
+		Kind:               kind,
+		Name:               m.Name,
+		UID:                m.UID,
 		Controller:         &yes,
 		BlockOwnerDeletion: &block,
 	}
@@ -239,17 +242,17 @@ func NewControllerRef(rc *v1.ReplicationController) v1.OwnerReference {
 // annotations and spec, and rc as its controller. Everything is deep-copied,
 // so the result may be changed freely without touching rc (a stored object
 // shared by readers). A nil template gives a pod with an empty spec.
-func PodFromTemplate(rc *v1.ReplicationController) *v1.Pod {
+func PodFromTemplate(rc Replicated) *v1.Pod {
 	src := &v1.Pod{}
-	if t := rc.Spec.Template; t != nil {
+	if t := rc.PodTemplate(); t != nil {
 		src.Labels = t.Labels
 		src.Annotations = t.Annotations
 		src.Spec = t.Spec
 	}
 	pod := v1.DeepCopy(src) // a JSON round trip: shares nothing with rc
 	v1.SetTypeMeta(pod)
-	pod.Namespace = rc.Namespace
-	pod.GenerateName = rc.Name + "-"
+	pod.Namespace = rc.GetObjectMeta().Namespace
+	pod.GenerateName = rc.GetObjectMeta().Name + "-"
 	pod.OwnerReferences = []v1.OwnerReference{NewControllerRef(rc)}
 	return pod
 }

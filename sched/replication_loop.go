@@ -93,13 +93,13 @@ type rcWrite struct {
 	create bool
 	delUID string
 	// rc and pod name the RC and the pod created or deleted, for its event.
-	rc  *v1.ReplicationController
+	rc  Replicated
 	pod string
 }
 
 // rcSync is one RC's part of a pass.
 type rcSync struct {
-	rc   *v1.ReplicationController
+	rc   Replicated
 	key  string
 	plan ReplicationPlan
 	// batches are the sizes of the slow-start batches still to create.
@@ -117,11 +117,17 @@ type rcSync struct {
 // them; writes whose outcome is unknown (the entry may still commit) hold
 // their RC back through the expectations until they are observed or time out.
 func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
-	rcs, err := store.List("replicationcontrollers", fsm.ListOptions{})
-	if err != nil {
-		return err
+	var rcs []Replicated
+	for _, res := range replicatedResources {
+		l, err := store.List(res, fsm.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, r := range l.Items {
+			rcs = append(rcs, r.Object().(Replicated))
+		}
 	}
-	if len(rcs.Items) == 0 {
+	if len(rcs) == 0 {
 		m.backoff.retain(nil)
 		return nil
 	}
@@ -138,11 +144,11 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 	var first []rcWrite
 	var syncs []*rcSync
 	keys := map[string]bool{}
-	for _, r := range rcs.Items {
-		rc := r.Object().(*v1.ReplicationController)
-		s := &rcSync{rc: rc, key: ExpectationsKey(rc.Namespace, rc.Name, rc.UID)}
+	for _, rc := range rcs {
+		rm := rc.GetObjectMeta()
+		s := &rcSync{rc: rc, key: ExpectationsKey(rm.Namespace, rm.Name, rm.UID)}
 		keys[s.key] = true
-		s.plan = PlanReplication(rc, byNS[rc.Namespace], m.exp, now)
+		s.plan = PlanReplication(rc, byNS[rm.Namespace], m.exp, now)
 		switch {
 		case s.plan.Create > 0 && !m.backoff.ready(s.key, now):
 			s.outcome = createsHeld
@@ -153,7 +159,7 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 		}
 		w, err := m.writes(rc, s.key, s.plan, now)
 		if err != nil {
-			return fmt.Errorf("plan rc %s/%s: %w", rc.Namespace, rc.Name, err)
+			return fmt.Errorf("plan %s %s/%s: %w", v1.KindOf(rc), rm.Namespace, rm.Name, err)
 		}
 		var dels []string
 		for _, x := range w {
@@ -207,7 +213,7 @@ func (m *ReplicationManager) createInBatches(ctx context.Context, first []rcWrit
 					break
 				}
 				if err != nil {
-					return fmt.Errorf("plan rc %s/%s: %w", s.rc.Namespace, s.rc.Name, err)
+					return fmt.Errorf("plan %s %s: %w", v1.KindOf(s.rc), s.key, err)
 				}
 				writes = append(writes, w)
 				made++
@@ -252,14 +258,12 @@ func (m *ReplicationManager) statusWrites(syncs []*rcSync, now time.Time) ([]rcW
 		}
 		st := s.plan.Status
 		st.Conditions = withReplicaFailure(st.Conditions, s.outcome, s.failErr, now)
-		if v1.JSONEqual(st, s.rc.Status) {
+		if v1.JSONEqual(st, replicaStatus(s.rc)) {
 			continue
 		}
-		q := v1.DeepCopy(s.rc)
-		q.Status = st
-		cmd, err := fsm.NewUpdate(q, true)
+		cmd, err := fsm.NewUpdate(withReplicaStatus(s.rc, st), true)
 		if err != nil {
-			return nil, fmt.Errorf("status of rc %s/%s: %w", s.rc.Namespace, s.rc.Name, err)
+			return nil, fmt.Errorf("status of %s %s: %w", v1.KindOf(s.rc), s.key, err)
 		}
 		out = append(out, rcWrite{item: batchItem(cmd), key: s.key})
 	}
@@ -268,12 +272,8 @@ func (m *ReplicationManager) statusWrites(syncs []*rcSync, now time.Time) ([]rcW
 
 // rcShort reports whether rc has fewer active pods than it wants, so a pass
 // that creates nothing for it did not settle it.
-func rcShort(rc *v1.ReplicationController, plan ReplicationPlan) bool {
-	desired := int32(1)
-	if rc.Spec.Replicas != nil {
-		desired = *rc.Spec.Replicas
-	}
-	return rc.DeletionTimestamp == nil && plan.Status.Replicas < desired
+func rcShort(rc Replicated, plan ReplicationPlan) bool {
+	return rc.GetObjectMeta().DeletionTimestamp == nil && plan.Status.Replicas < replicaDesired(rc)
 }
 
 // apply commits writes in one entry and settles their expectations: each is
@@ -316,7 +316,7 @@ func batchItem(cmd []byte) fsm.BatchItem {
 }
 
 // createWrite is the create of one new pod of rc.
-func (m *ReplicationManager) createWrite(ctx context.Context, rc *v1.ReplicationController, key string, now time.Time) (rcWrite, error) {
+func (m *ReplicationManager) createWrite(ctx context.Context, rc Replicated, key string, now time.Time) (rcWrite, error) {
 	p := PodFromTemplate(rc)
 	p.Name = v1.GenerateName(p.GenerateName)
 	p.UID = uuid.NewString()
@@ -349,7 +349,7 @@ func (r limitRefusal) Error() string { return r.err.Error() }
 // writes turns a plan's claims and deletes into commands: adoptions and
 // releases (pod updates with the pod's resourceVersion as precondition) and
 // deletes. Creates and the status are written by Pass.
-func (m *ReplicationManager) writes(rc *v1.ReplicationController, key string, plan ReplicationPlan, now time.Time) ([]rcWrite, error) {
+func (m *ReplicationManager) writes(rc Replicated, key string, plan ReplicationPlan, now time.Time) ([]rcWrite, error) {
 	var out []rcWrite
 	add := func(cmd []byte, err error, w rcWrite) error {
 		if err != nil {
@@ -371,7 +371,7 @@ func (m *ReplicationManager) writes(rc *v1.ReplicationController, key string, pl
 		q := v1.DeepCopy(p)
 		var refs []v1.OwnerReference
 		for _, ref := range q.OwnerReferences {
-			if ref.UID != rc.UID {
+			if ref.UID != rc.GetObjectMeta().UID {
 				refs = append(refs, ref)
 			}
 		}

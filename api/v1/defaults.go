@@ -32,6 +32,8 @@ func Default(obj Object) {
 		defaultJob(o)
 	case *CronJob:
 		defaultCronJob(o)
+	case *ReplicaSet:
+		defaultReplicaSet(o)
 	case *Service:
 		defaultService(o)
 	case *LimitRange:

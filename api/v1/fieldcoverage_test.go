@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // fieldPath is one JSON field of the pod spec, found by reflection.
@@ -354,6 +356,26 @@ func TestPodFieldsHonouredOrRefused(t *testing.T) {
 				if !namesField(err, want) {
 					t.Errorf("setting %s: the 422 does not name %s (or a parent): %v", f.path, want, err)
 				}
+				// The pod template of every kind that holds one refuses it too.
+				for _, r := range Resources() {
+					if !r.HasPodTemplate() {
+						continue
+					}
+					mk, ok := templated[r.Kind]
+					if !ok {
+						t.Fatalf("%s holds a pod template: add it to templated", r.Kind)
+					}
+					if err := Validate(mk(validPod().Spec)); err != nil {
+						t.Fatalf("a %s with a valid template: %v", r.Kind, err)
+					}
+					prefix := "spec.template."
+					if r.Kind == "CronJob" {
+						prefix = "spec.jobTemplate.spec.template."
+					}
+					if err := Validate(mk(p.Spec)); CodeOf(err) != 422 || !namesField(err, prefix+want) {
+						t.Errorf("setting %s in a %s's template: got %v, want a 422 naming %s%s", f.path, r.Kind, err, prefix, want)
+					}
+				}
 			default:
 				for _, pkg := range strings.Split(use.by, "+") {
 					if !pkgs[pkg][f.goName] {
@@ -364,6 +386,38 @@ func TestPodFieldsHonouredOrRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// templated makes a valid object of each kind that holds a pod template,
+// with spec as its template's pod spec.
+var templated = map[string]func(spec PodSpec) Object{
+	"ReplicationController": func(spec PodSpec) Object {
+		rc := &ReplicationController{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: ReplicationControllerSpec{Selector: map[string]string{"app": "web"},
+				Template: &PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: spec}}}
+		Default(rc)
+		return rc
+	},
+	"Job": func(spec PodSpec) Object {
+		spec.RestartPolicy = RestartNever
+		j := &Job{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default", UID: "job-uid"}, Spec: JobSpec{Template: PodTemplateSpec{Spec: spec}}}
+		Default(j)
+		return j
+	},
+	"CronJob": func(spec PodSpec) Object {
+		spec.RestartPolicy = RestartNever
+		cj := &CronJob{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"}, Spec: CronJobSpec{Schedule: "@hourly",
+			JobTemplate: JobTemplateSpec{Spec: JobSpec{Template: PodTemplateSpec{Spec: spec}}}}}
+		Default(cj)
+		return cj
+	},
+	"ReplicaSet": func(spec PodSpec) Object {
+		rs := &ReplicaSet{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: spec}}}
+		Default(rs)
+		return rs
+	},
 }
 
 func isUnder(path string, parents map[string]bool) bool {

@@ -32,7 +32,9 @@ var quotaObjectResources = map[string]ResourceName{
 
 // QuotaResourceSupported reports whether orch can enforce a quota on name:
 // the compute and object-count names of core/v1 that orch has objects for,
-// and count/<resource> for every namespaced resource.
+// and count/<resource> for every namespaced resource (count/<resource>.<group>
+// for the other groups, as Kubernetes names them; the bare plural is
+// accepted too).
 func QuotaResourceSupported(name ResourceName) bool {
 	for _, n := range podComputeResources {
 		if n == name {
@@ -45,10 +47,23 @@ func QuotaResourceSupported(name ResourceName) bool {
 		return true
 	}
 	if res, ok := strings.CutPrefix(string(name), ObjectCountPrefix); ok {
-		r, found := ResourceByName(res)
-		return found && r.Name == res && r.Namespaced
+		r, found := ResourceByGroupResource(res)
+		return found && r.Namespaced
 	}
 	return false
+}
+
+// ObjectCountResource returns the plural name of the resource an object
+// count (count/<resource>[.<group>]) counts.
+func ObjectCountResource(name ResourceName) (string, bool) {
+	res, ok := strings.CutPrefix(string(name), ObjectCountPrefix)
+	if !ok {
+		return "", false
+	}
+	if r, found := ResourceByGroupResource(res); found {
+		return r.Name, true
+	}
+	return res, true
 }
 
 // quotaIntegerResource reports whether name counts objects or ports, which
@@ -90,11 +105,14 @@ func QuotaTracksPods(hard ResourceList) bool {
 func one() Quantity { return *resource.NewQuantity(1, resource.DecimalSI) }
 
 // QuotaUsage returns what obj of resource res is charged: count/<res> for
-// every object; for a pod that has not finished, pods and its compute
+// every object (and count/<res>.<group> outside the core group); for a pod that has not finished, pods and its compute
 // requests and limits; services and services.nodeports for a service;
 // replicationcontrollers and resourcequotas for those kinds.
 func QuotaUsage(res string, obj Object) ResourceList {
 	u := ResourceList{ResourceName(ObjectCountPrefix + res): one()}
+	if r, ok := ResourceByGroupResource(res); ok && r.Group != "" {
+		u[ResourceName(ObjectCountPrefix+r.GroupResource())] = one()
+	}
 	if legacy, ok := quotaObjectResources[res]; ok && res != "pods" {
 		u[legacy] = one()
 	}

@@ -117,6 +117,9 @@ var resources = []Resource{
 		Categories: categoryAll, New: func() Object { return &Job{} }},
 	{Group: BatchGroup, Name: "cronjobs", Singular: "cronjob", Kind: "CronJob", ShortNames: []string{"cj"}, Namespaced: true,
 		HasStatus: true, Categories: categoryAll, New: func() Object { return &CronJob{} }},
+	{Group: AppsGroup, Name: "replicasets", Singular: "replicaset", Kind: "ReplicaSet",
+		ShortNames: []string{"rs"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
+		New: func() Object { return &ReplicaSet{} }},
 }
 
 // views are the resources that show stored objects of another resource

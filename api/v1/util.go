@@ -22,29 +22,15 @@ func JSONEqual(a, b any) bool {
 }
 
 // CopyStatus sets dst's status to src's (both of the same kind); kinds
-// without a status are left alone.
+// without a status subresource (Resource.HasStatus) are left alone.
 func CopyStatus(dst, src Object) {
-	switch d := dst.(type) {
-	case *Namespace:
-		d.Status = src.(*Namespace).Status
-	case *Node:
-		d.Status = src.(*Node).Status
-	case *Pod:
-		d.Status = src.(*Pod).Status
-	case *ReplicationController:
-		d.Status = src.(*ReplicationController).Status
-	case *Service:
-		d.Status = src.(*Service).Status
-	case *ResourceQuota:
-		d.Status = src.(*ResourceQuota).Status
-	case *CertificateSigningRequest:
-		d.Status = src.(*CertificateSigningRequest).Status
-	case *PodDisruptionBudget:
-		d.Status = src.(*PodDisruptionBudget).Status
-	case *Job:
-		d.Status = src.(*Job).Status
-	case *CronJob:
-		d.Status = src.(*CronJob).Status
+	if r, err := ResourceOf(dst); err != nil || !r.HasStatus {
+		return
+	}
+	d, ok1 := statusField(dst)
+	s, ok2 := statusField(src)
+	if ok1 && ok2 && d.Type() == s.Type() {
+		d.Set(s)
 	}
 }
 

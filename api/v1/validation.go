@@ -109,6 +109,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validatePodIPs(o)...)
 	case *ReplicationController:
 		errs = append(errs, validateRC(o)...)
+	case *ReplicaSet:
+		errs = append(errs, validateReplicaSet(o)...)
 	case *Service:
 		errs = append(errs, validateService(o)...)
 	case *Endpoints:
@@ -555,6 +557,8 @@ func validateNode(n *Node) field.ErrorList {
 func validateImmutable(obj, old Object) field.ErrorList {
 	var errs field.ErrorList
 	switch o := obj.(type) {
+	case *ReplicaSet:
+		errs = append(errs, validateReplicaSetUpdate(o, old.(*ReplicaSet))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

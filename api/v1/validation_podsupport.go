@@ -238,13 +238,19 @@ func validatePodSpecUpdate(s, old *PodSpec, p *field.Path) field.ErrorList {
 // template of a ReplicationController: its pods run for ever, so they
 // restart Always and have no activeDeadlineSeconds.
 func validateRCTemplateSpec(s *PodSpec, p *field.Path) field.ErrorList {
+	return validateReplicaTemplateSpec(s, "ReplicationController", p)
+}
+
+// validateReplicaTemplateSpec is validateRCTemplateSpec for the template of
+// any kind that keeps replicas (kind names it in the message).
+func validateReplicaTemplateSpec(s *PodSpec, kind string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if s.RestartPolicy != RestartAlways {
 		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), s.RestartPolicy, []string{RestartAlways}))
 	}
 	if s.ActiveDeadlineSeconds != nil {
 		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *s.ActiveDeadlineSeconds,
-			"activeDeadlineSeconds in ReplicationController is not Supported"))
+			"activeDeadlineSeconds in "+kind+" is not Supported"))
 	}
 	if len(s.EphemeralContainers) > 0 {
 		// Kubernetes' ValidatePodTemplateSpec.

@@ -6,12 +6,12 @@ import (
 	"maps"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -25,20 +25,13 @@ type (
 // kind. orch's JSON is core/v1's, so a JSON round trip converts every field
 // orch has; the fields it lacks stay zero.
 func convert(obj v1.Object) (runtime.Object, error) {
-	var out runtime.Object
-	switch obj.(type) {
-	case *v1.Pod:
-		out = &corev1.Pod{}
-	case *v1.ReplicationController:
-		out = &corev1.ReplicationController{}
-	case *v1.Namespace:
-		out = &corev1.Namespace{}
-	case *v1.Job:
-		out = &batchv1.Job{}
-	case *v1.CronJob:
-		out = &batchv1.CronJob{}
-	default:
+	r, err := v1.ResourceOf(obj)
+	if err != nil || !checkedResource(r) {
 		return nil, fmt.Errorf("%w: %T", errUnsupported, obj)
+	}
+	out, err := scheme.Scheme.New(gvk(r))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %T: %v", errUnsupported, obj, err)
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
@@ -67,15 +60,17 @@ func toNamespace(ns *v1.Namespace) *corev1.Namespace {
 		ResourceVersion: ns.ResourceVersion, Labels: maps.Clone(ns.Labels), Annotations: maps.Clone(ns.Annotations)}}
 }
 
-// kinds maps the resources checked to their core/v1 kinds.
-var kinds = map[string]string{"pods": "Pod", "replicationcontrollers": "ReplicationController", "namespaces": "Namespace"}
+// gvk is the Kubernetes group, version and kind of an orch resource: orch
+// serves version v1 of every group.
+func gvk(r v1.Resource) schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: r.Group, Version: "v1", Kind: r.Kind}
+}
 
-// groupVersions are the group versions of the checked resources outside
-// the core group.
-var groupVersions = map[string]schema.GroupVersion{"jobs": batchv1.SchemeGroupVersion, "cronjobs": batchv1.SchemeGroupVersion}
-
-// batchKinds maps the checked batch/v1 resources to their kinds.
-var batchKinds = map[string]string{"jobs": "Job", "cronjobs": "CronJob"}
+// resourceNamed finds a checked resource by its plural name.
+func resourceNamed(name string) (v1.Resource, bool) {
+	r, ok := v1.ResourceByName(name)
+	return r, ok && r.Name == name && checkedResource(r)
+}
 
 // attributes is a Request as the library's api.Attributes; the objects are
 // converted when the library asks for them (not at all for a namespace
@@ -93,16 +88,12 @@ func newAttributes(req Request) *attributes {
 func (a *attributes) GetName() string      { return a.req.Name }
 func (a *attributes) GetNamespace() string { return a.req.Namespace }
 func (a *attributes) GetResource() schema.GroupVersionResource {
-	if gv, ok := groupVersions[a.req.Resource]; ok {
-		return gv.WithResource(a.req.Resource)
-	}
-	return corev1.SchemeGroupVersion.WithResource(a.req.Resource)
+	r, _ := resourceNamed(a.req.Resource)
+	return schema.GroupVersionResource{Group: r.Group, Version: "v1", Resource: a.req.Resource}
 }
 func (a *attributes) GetKind() schema.GroupVersionKind {
-	if gv, ok := groupVersions[a.req.Resource]; ok {
-		return gv.WithKind(batchKinds[a.req.Resource])
-	}
-	return corev1.SchemeGroupVersion.WithKind(kinds[a.req.Resource])
+	r, _ := resourceNamed(a.req.Resource)
+	return gvk(r)
 }
 func (a *attributes) GetSubresource() string                { return a.req.Subresource }
 func (a *attributes) GetOperation() admissionv1.Operation   { return a.req.Operation.admission() }

@@ -30,6 +30,11 @@ func rc(template *v1.Pod) *v1.ReplicationController {
 		Spec: v1.ReplicationControllerSpec{Template: &v1.PodTemplateSpec{ObjectMeta: template.ObjectMeta, Spec: template.Spec}}}
 }
 
+func rs(template *v1.Pod) *v1.ReplicaSet {
+	return &v1.ReplicaSet{ObjectMeta: v1.ObjectMeta{Name: "rs", Namespace: "ns"},
+		Spec: v1.ReplicaSetSpec{Template: v1.PodTemplateSpec{ObjectMeta: template.ObjectMeta, Spec: template.Spec}}}
+}
+
 const (
 	enforce = "pod-security.kubernetes.io/enforce"
 	warn    = "pod-security.kubernetes.io/warn"
@@ -82,6 +87,12 @@ func TestModes(t *testing.T) {
 			req:       Request{Operation: Create, Resource: "replicationcontrollers", Name: "rc", Object: rc(hostNetPod("t"))},
 			wantWarn:  []string{`would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
 			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+		{name: "replica set template is warned about, not refused", ns: namespace("ns"),
+			req:       Request{Operation: Create, Resource: "replicasets", Name: "rs", Object: rs(hostNetPod("t"))},
+			wantWarn:  []string{`would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+		{name: "replica set scale is not checked", ns: namespace("ns"),
+			req: Request{Operation: Update, Resource: "replicasets", Subresource: "scale", Name: "rs", Object: rs(hostNetPod("t")), OldObject: rs(hostNetPod("t"))}},
 		{name: "template status is not checked", ns: namespace("ns"),
 			req: Request{Operation: Update, Resource: "replicationcontrollers", Subresource: "status", Name: "rc", Object: rc(hostNetPod("t")), OldObject: rc(hostNetPod("t"))}},
 		{name: "exempt namespace", cfg: Config{ExemptNamespaces: []string{"ns"}}, ns: namespace("ns", enforce, "restricted"),

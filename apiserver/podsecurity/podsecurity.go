@@ -185,7 +185,7 @@ const (
 // (defaulted and validated); OldObject is the stored one, for an update.
 type Request struct {
 	Operation   Operation
-	Resource    string // "pods", "replicationcontrollers", "namespaces"
+	Resource    string // "pods", "namespaces" or a resource with a pod template
 	Subresource string
 	Namespace   string
 	Name        string
@@ -193,8 +193,11 @@ type Request struct {
 	OldObject   v1.Object
 }
 
-// checked are the resources whose objects hold a pod spec, and namespaces.
-var checked = map[string]bool{"pods": true, "replicationcontrollers": true, "namespaces": true, "jobs": true, "cronjobs": true}
+// checkedResource reports whether the library checks r's objects: pods,
+// the kinds that hold a pod template, and namespaces.
+func checkedResource(r v1.Resource) bool {
+	return r.Group == "" && (r.Name == "pods" || r.Name == "namespaces") || r.HasPodTemplate()
+}
 
 // ignoredPodSubresources are the library's: subresources that cannot
 // change a pod's spec. Any other pod subresource is checked.
@@ -205,7 +208,7 @@ var ignoredPodSubresources = map[string]bool{"exec": true, "attach": true, "bind
 // for a pod that violates its namespace's enforce level, 422 Invalid for a
 // namespace with bad labels); warnings are for the Warning header.
 func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, err error) {
-	if !checked[req.Resource] || (req.Subresource != "" && (req.Resource != "pods" || ignoredPodSubresources[req.Subresource])) {
+	if _, ok := resourceNamed(req.Resource); !ok || (req.Subresource != "" && (req.Resource != "pods" || ignoredPodSubresources[req.Subresource])) {
 		// What the library would answer at once, without the namespace
 		// read (nodes update pod status often).
 		return nil, nil

@@ -49,6 +49,7 @@ var printers = map[string]Printer{
 	"poddisruptionbudgets":       pdbPrinter,
 	"jobs":                       jobPrinter,
 	"cronjobs":                   cronJobPrinter,
+	"replicasets":                replicaSetPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

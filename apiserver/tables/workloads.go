@@ -169,6 +169,29 @@ var rcPrinter = Printer{
 	},
 }
 
+// replicaSetPrinter is kubectl's ReplicaSet columns (printReplicaSet).
+var replicaSetPrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{nameColumn,
+		col("Desired", "integer", 0, "Replicas is the number of desired pods."),
+		col("Current", "integer", 0, "Replicas is the most recently observed number of replicas."),
+		col("Ready", "integer", 0, "The number of ready replicas for this replica set."),
+		ageColumn,
+		col("Containers", "string", 1, "Names of each container in the template."),
+		col("Images", "string", 1, "Images referenced by each container in the template."),
+		col("Selector", "string", 1, "Selector is a label query over pods that should match the replica count."),
+	},
+	Row: func(obj v1.Object, now time.Time) ([]any, []metav1.TableRowCondition) {
+		rs := obj.(*v1.ReplicaSet)
+		var desired int64
+		if rs.Spec.Replicas != nil {
+			desired = int64(*rs.Spec.Replicas)
+		}
+		names, images := containerCells(rs.Spec.Template.Spec.Containers)
+		return []any{rs.Name, desired, int64(rs.Status.Replicas), int64(rs.Status.ReadyReplicas), age(rs.CreationTimestamp, now),
+			names, images, metav1.FormatLabelSelector(rs.Spec.Selector)}, nil
+	},
+}
+
 // containerCells is Kubernetes' layoutContainerCells: container names and
 // images, each comma-separated.
 func containerCells(cs []v1.Container) (names, images string) {

@@ -307,4 +307,22 @@ func TestDefaultRoles(t *testing.T) {
 	if !allows(Edit, attrs(u, "create", "", "pods", "", "ns", "")) || !allows(View, attrs(u, "get", "", "pods", "log", "ns", "p")) {
 		t.Error("edit cannot create pods or view cannot read logs")
 	}
+	// apps/v1 ReplicaSets as Kubernetes' aggregated roles grant them.
+	for _, tc := range []struct {
+		role, verb, sub string
+		want            bool
+	}{
+		{View, "get", "", true}, {View, "list", "scale", true}, {View, "watch", "status", true},
+		{View, "create", "", false}, {View, "update", "scale", false},
+		{Edit, "create", "", true}, {Edit, "patch", "scale", true}, {Edit, "deletecollection", "", true},
+		{Edit, "update", "status", false},
+		{Admin, "delete", "", true}, {Admin, "update", "scale", true},
+	} {
+		if got := allows(tc.role, attrs(u, tc.verb, v1.AppsGroup, "replicasets", tc.sub, "ns", "rs")); got != tc.want {
+			t.Errorf("%s %s replicasets/%s: allowed %v, want %v", tc.role, tc.verb, tc.sub, got, tc.want)
+		}
+	}
+	if allows(Edit, attrs(u, "create", "", "replicasets", "", "ns", "")) {
+		t.Error("edit may create replicasets in the core group")
+	}
 }
