@@ -86,14 +86,9 @@ func (c *CronJobController) Pass(ctx context.Context, store *fsm.Store) error {
 	if len(cjs.Items) == 0 {
 		return nil
 	}
-	jl, err := store.List("jobs", fsm.ListOptions{})
+	byNS, err := listByNamespace[*v1.Job](store, "jobs")
 	if err != nil {
 		return err
-	}
-	byNS := map[string][]*v1.Job{}
-	for _, r := range jl.Items {
-		j := r.Object().(*v1.Job)
-		byNS[j.Namespace] = append(byNS[j.Namespace], j)
 	}
 	now := c.cfg.Now()
 	for _, r := range cjs.Items {

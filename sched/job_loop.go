@@ -105,14 +105,9 @@ func (c *JobController) Pass(ctx context.Context, store *fsm.Store) error {
 		c.backoff.retain(nil)
 		return nil
 	}
-	pods, err := store.List("pods", fsm.ListOptions{})
+	byNS, err := listByNamespace[*v1.Pod](store, "pods")
 	if err != nil {
 		return err
-	}
-	byNS := map[string][]*v1.Pod{}
-	for _, r := range pods.Items {
-		p := r.Object().(*v1.Pod)
-		byNS[p.Namespace] = append(byNS[p.Namespace], p)
 	}
 	now := c.cfg.Now()
 	var writes []jobWrite

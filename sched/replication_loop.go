@@ -131,14 +131,9 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 		m.backoff.retain(nil)
 		return nil
 	}
-	pods, err := store.List("pods", fsm.ListOptions{})
+	byNS, err := listByNamespace[*v1.Pod](store, "pods")
 	if err != nil {
 		return err
-	}
-	byNS := map[string][]*v1.Pod{}
-	for _, r := range pods.Items {
-		p := r.Object().(*v1.Pod)
-		byNS[p.Namespace] = append(byNS[p.Namespace], p)
 	}
 	now := m.cfg.Now()
 	var first []rcWrite
