@@ -1,8 +1,6 @@
 package apiserver
 
 import (
-	"bytes"
-	"fmt"
 	"net/http"
 
 	v1 "orch.io/orch/api/v1"
@@ -37,9 +35,7 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 		writeError(w, err)
 		return
 	}
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"},"items":[`, req.resource.Kind+"List", req.resource.GroupVersion(), res.Index)
-	n := 0
+	var deleted []*fsm.Record
 	for _, item := range res.Items {
 		m := item.Meta()
 		dr := tmpl.DeleteRequest
@@ -60,17 +56,12 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 			writeError(w, err)
 			return
 		}
-		b, err := recordJSON(req.resource, rec)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		if n > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(b)
-		n++
+		deleted = append(deleted, rec)
 	}
-	buf.WriteString("]}")
-	writeRaw(w, http.StatusOK, buf.Bytes())
+	b, err := listJSON(req.resource, res.Index, "", deleted)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, b)
 }

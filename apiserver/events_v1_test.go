@@ -208,7 +208,14 @@ func TestEventsDeleteCollection(t *testing.T) {
 	if len(left.Items) != 1 || left.Items[0].Name != "dc.c" {
 		t.Fatalf("events left: %+v", left.Items)
 	}
+	// Bad input is a 400 and deletes nothing.
 	e.expectStatus(t, http.StatusBadRequest, http.MethodDelete, "/api/v1/namespaces/default/events?fieldSelector=bogus%3Dx", nil)
+	e.expectStatus(t, http.StatusBadRequest, http.MethodDelete, "/api/v1/namespaces/default/events?propagationPolicy=Sometimes", nil)
+	e.expectStatus(t, http.StatusBadRequest, http.MethodDelete, "/api/v1/namespaces/default/events?gracePeriodSeconds=-5", nil)
+	left = decode[v1.List[v1.Event]](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/namespaces/default/events", nil))
+	if len(left.Items) != 1 {
+		t.Fatalf("events left after refused deletes: %+v", left.Items)
+	}
 	e.expectCode(t, http.StatusOK, http.MethodDelete, "/api/v1/namespaces/default/events", nil)
 	left = decode[v1.List[v1.Event]](t, e.expectCode(t, http.StatusOK, http.MethodGet, "/api/v1/namespaces/default/events", nil))
 	if len(left.Items) != 0 {

@@ -117,18 +117,33 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 		writeRaw(w, http.StatusOK, b)
 		return
 	}
-	var buf bytes.Buffer
-	buf.Grow(256 + 1024*len(res.Items))
-	fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"`, req.resource.Kind+"List", req.resource.GroupVersion(), res.Index)
+	cont := ""
 	if res.Next != "" {
-		fmt.Fprintf(&buf, `,"continue":%q`, encodeContinue(res.Next, res.Index))
+		cont = encodeContinue(res.Next, res.Index)
+	}
+	b, err := listJSON(req.resource, res.Index, cont, res.Items)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, b)
+}
+
+// listJSON encodes records as resource r's list at index, with a continue
+// token when cont is not empty; each item is its stored bytes (or its
+// view's encoding), never decoded and encoded again.
+func listJSON(r v1.Resource, index uint64, cont string, items []*fsm.Record) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(256 + 1024*len(items))
+	fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"`, r.Kind+"List", r.GroupVersion(), index)
+	if cont != "" {
+		fmt.Fprintf(&buf, `,"continue":%q`, cont)
 	}
 	buf.WriteString(`},"items":[`)
-	for i, rec := range res.Items {
-		b, err := recordJSON(req.resource, rec)
+	for i, rec := range items {
+		b, err := recordJSON(r, rec)
 		if err != nil {
-			writeError(w, err)
-			return
+			return nil, err
 		}
 		if i > 0 {
 			buf.WriteByte(',')
@@ -136,7 +151,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 		buf.Write(b)
 	}
 	buf.WriteString("]}")
-	writeRaw(w, http.StatusOK, buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // exactMatch checks a list's resourceVersionMatch. orch keeps no old
