@@ -64,8 +64,16 @@ func TestDiscovery(t *testing.T) {
 	if sc := appsByName["replicasets/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" || !slices.Equal(sc.Verbs, []string{"get", "patch", "update"}) {
 		t.Errorf("apps/v1 replicasets/scale = %+v", sc)
 	}
-	if _, ok := appsByName["replicasets/status"]; !ok || len(apps.Resources) != 3 {
+	if _, ok := appsByName["replicasets/status"]; !ok {
 		t.Errorf("apps/v1 resources = %+v", apps.Resources)
+	}
+	// A controller revision is immutable history: no status, no scale,
+	// not in "all" (kubectl get all leaves it out, as in Kubernetes).
+	if cr := appsByName["controllerrevisions"]; cr.Kind != "ControllerRevision" || !cr.Namespaced || len(cr.Categories) != 0 {
+		t.Errorf("apps/v1 controllerrevisions = %+v", cr)
+	}
+	if _, ok := appsByName["controllerrevisions/status"]; ok {
+		t.Errorf("apps/v1 serves controllerrevisions/status: %+v", apps.Resources)
 	}
 
 	list := decode[struct {

@@ -120,6 +120,8 @@ var resources = []Resource{
 	{Group: AppsGroup, Name: "replicasets", Singular: "replicaset", Kind: "ReplicaSet",
 		ShortNames: []string{"rs"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
 		New: func() Object { return &ReplicaSet{} }},
+	{Group: AppsGroup, Name: "controllerrevisions", Singular: "controllerrevision", Kind: "ControllerRevision",
+		Namespaced: true, New: func() Object { return &ControllerRevision{} }},
 }
 
 // views are the resources that show stored objects of another resource

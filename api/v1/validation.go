@@ -147,6 +147,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateJob(o)...)
 	case *CronJob:
 		errs = append(errs, validateCronJob(o)...)
+	case *ControllerRevision:
+		errs = append(errs, validateControllerRevision(o)...)
 	}
 	return errs
 }
@@ -559,6 +561,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 	switch o := obj.(type) {
 	case *ReplicaSet:
 		errs = append(errs, validateReplicaSetUpdate(o, old.(*ReplicaSet))...)
+	case *ControllerRevision:
+		errs = append(errs, validateControllerRevisionUpdate(o, old.(*ControllerRevision))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

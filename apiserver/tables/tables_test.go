@@ -23,6 +23,7 @@ func meta(name string) v1.ObjectMeta {
 }
 
 func int32p(v int32) *int32 { return &v }
+func boolp(v bool) *bool    { return &v }
 
 func running() v1.ContainerState {
 	return v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: created}}
@@ -117,6 +118,11 @@ func TestRows(t *testing.T) {
 			Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Image: "busybox"}}}}},
 			Status: v1.ReplicaSetStatus{Replicas: 3, ReadyReplicas: 2}},
 			[]any{"rs", int64(4), int64(3), int64(2), "90s", "a", "busybox", "app=web,tier notin (db)"}, nil},
+		{"controller revision", "controllerrevisions", &v1.ControllerRevision{ObjectMeta: v1.ObjectMeta{Name: "ds-5d8f", CreationTimestamp: created,
+			OwnerReferences: []v1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", Controller: boolp(true)}}}, Revision: 3},
+			[]any{"ds-5d8f", "daemonset.apps/ds", int64(3), "90s"}, nil},
+		{"controller revision without controller", "controllerrevisions", &v1.ControllerRevision{ObjectMeta: meta("cr"), Revision: 1},
+			[]any{"cr", "<none>", int64(1), "90s"}, nil},
 		{"endpoints", "endpoints", &v1.Endpoints{ObjectMeta: meta("e"), Subsets: []v1.EndpointSubset{{
 			Addresses: []v1.EndpointAddress{{IP: "10.0.0.1"}, {IP: "10.0.0.2"}, {IP: "10.0.0.3"}}, Ports: []v1.EndpointPort{{Port: 80}, {Port: 443}}}}},
 			[]any{"e", "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 3 more...", "90s"}, nil},
@@ -208,6 +214,7 @@ func TestColumns(t *testing.T) {
 		{"services", []string{"Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"}, 6},
 		{"replicationcontrollers", []string{"Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"}, 5},
 		{"replicasets", []string{"Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"}, 5},
+		{"controllerrevisions", []string{"Name", "Controller", "Revision", "Age"}, 4},
 		{"endpoints", []string{"Name", "Endpoints", "Age"}, 3},
 		{"namespaces", []string{"Name", "Status", "Age"}, 3},
 		{"serviceaccounts", []string{"Name", "Secrets", "Age"}, 3},

@@ -85,7 +85,7 @@ var (
 	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...), group(v1.DiscoveryGroup, readVerbs, "endpointslices"),
 		group(v1.PolicyGroup, readVerbs, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 		group(v1.BatchGroup, readVerbs, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
-		group(v1.AppsGroup, readVerbs, "replicasets", "replicasets/scale", "replicasets/status")}
+		group(v1.AppsGroup, readVerbs, "controllerrevisions", "replicasets", "replicasets/scale", "replicasets/status")}
 	// As Kubernetes' edit: budgets are written and pods evicted.
 	editRules = append(append([]rbacv1.PolicyRule(nil), viewRules...),
 		core(writeVerbs, writable...), core(readVerbs, streaming...),
