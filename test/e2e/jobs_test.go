@@ -120,7 +120,7 @@ func TestJobs(t *testing.T) {
 	// minute away).
 	utc := "UTC"
 	cj := &v1.CronJob{ObjectMeta: v1.ObjectMeta{Name: "tick", Namespace: "default"}, Spec: v1.CronJobSpec{
-		Schedule: "* * * * *", TimeZone: &utc, SuccessfulJobsHistoryLimit: int32p(3),
+		Schedule: "* * * * *", TimeZone: &utc, SuccessfulJobsHistoryLimit: int32p(10),
 		JobTemplate: v1.JobTemplateSpec{Spec: jobOf("", "echo tick", nil).Spec}}}
 	if err := cl.Create(ctxT(t, 10*time.Second), cj); err != nil {
 		t.Fatalf("create cronjob: %v", err)
@@ -237,7 +237,9 @@ func TestJobs(t *testing.T) {
 	}
 	first := cj.CreationTimestamp.Truncate(time.Minute).Add(time.Minute)
 	minutes := []int64{first.Unix() / 60, first.Unix()/60 + 1}
-	eventually(t, time.Until(first.Add(2*time.Minute)), "two completed runs of cronjob tick", func() error {
+	// (The steps above may have taken that long already: the history
+	// limit keeps every run of the test.)
+	eventually(t, max(time.Until(first.Add(2*time.Minute)), 10*time.Second), "two completed runs of cronjob tick", func() error {
 		runs := cronRuns(t, cl, cj.UID)
 		for _, m := range minutes {
 			j, ok := runs[m]
@@ -247,9 +249,13 @@ func TestJobs(t *testing.T) {
 		}
 		return nil
 	})
-	for m := range cronRuns(t, cl, cj.UID) {
+	for m, j := range cronRuns(t, cl, cj.UID) {
 		if m < minutes[0] {
 			t.Fatalf("cronjob tick ran for minute %d, before its first schedule time %v", m, first)
+		}
+		// Each run started on time, whenever this test looks.
+		if late := j.CreationTimestamp.Sub(time.Unix(m*60, 0)); late < 0 || late > 15*time.Second {
+			t.Fatalf("cronjob run %s created %v after its schedule time", j.Name, late)
 		}
 	}
 	ctab := parseKubectlTable(t, k.ok(t, "", "get", "cronjobs"))
@@ -403,10 +409,13 @@ func TestCronJobLeaderFailover(t *testing.T) {
 		return nil
 	})
 	runs := cronRuns(t, scl, cj.UID)
-	for m := range runs {
+	for m, j := range runs {
 		// A run of a later minute may have come meanwhile; none earlier.
 		if !want[m] && m < boundary.Unix()/60+2 {
 			t.Fatalf("a run of minute %d; want those of %v", m, slices.Sorted(maps.Keys(want)))
+		}
+		if late := j.CreationTimestamp.Sub(time.Unix(m*60, 0)); want[m] && (late < 0 || late > 15*time.Second) {
+			t.Fatalf("cronjob run %s created %v after its schedule time", j.Name, late)
 		}
 	}
 	var got v1.CronJob
