@@ -92,3 +92,21 @@ func audited(evs []auditv1.Event, r auditedRequest) bool {
 	}
 	return false
 }
+
+// waitAuditCount waits until the masters' audit logs hold exactly want
+// completed creates of resource by user answered with code.
+func waitAuditCount(t *testing.T, c *harness.Cluster, user, resource string, code, want int) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d creates of %s by %s in the audit logs", want, resource, user), func() (bool, string) {
+		n := 0
+		for _, m := range c.Masters {
+			for _, ev := range readAuditLog(t, m.AuditLogPath) {
+				if ev.Stage == auditv1.StageResponseComplete && ev.User.Username == user && ev.Verb == "create" &&
+					ev.ObjectRef != nil && ev.ObjectRef.Resource == resource && ev.ResponseStatus != nil && int(ev.ResponseStatus.Code) == code {
+					n++
+				}
+			}
+		}
+		return n == want, fmt.Sprintf("%d found", n)
+	})
+}

@@ -250,6 +250,14 @@ func TestRBACUsers(t *testing.T) {
 		{victor, "create", "subjectaccessreviews", "", "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", false},
 	}
 	var audit []auditedRequest
+	// reviews counts the SelfSubjectAccessReviews each user's auth can-i
+	// sent, to find them all in the audit log.
+	reviews := map[string]int{}
+	ask := func(bin string, u *rbacUser, args ...string) bool {
+		t.Helper()
+		reviews[u.name]++
+		return canI(t, bin, u, args...)
+	}
 	for _, pr := range pairs {
 		args := []string{pr.verb, pr.res}
 		if res, sub, ok := strings.Cut(pr.res, "/"); ok { // kubectl reads TYPE/NAME
@@ -262,15 +270,15 @@ func TestRBACUsers(t *testing.T) {
 		code := answer(t, pr.u, pr.method, pr.path)
 		audit = append(audit, auditedRequest{pr.u.name, pr.method, pr.path, code})
 		api := code != http.StatusForbidden
-		kube := canI(t, "kubectl", pr.u, args...)
-		orch := canI(t, "orchctl", pr.u, args...)
+		kube := ask("kubectl", pr.u, args...)
+		orch := ask("orchctl", pr.u, args...)
 		if api != pr.wantAllows || kube != api || orch != api {
 			t.Errorf("%s: API allows %v, kubectl %v, orchctl %v; want %v", name, api, kube, orch, pr.wantAllows)
 		}
 	}
 	// Non-resource URLs: discovery for every user, metrics for none of them.
 	for _, u := range []*rbacUser{alice, victor} {
-		if !canI(t, "kubectl", u, "get", "/apis") || canI(t, "kubectl", u, "get", "/metrics") {
+		if !ask("kubectl", u, "get", "/apis") || ask("kubectl", u, "get", "/metrics") {
 			t.Errorf("%s: kubectl can-i on non-resource URLs disagrees with the default roles", u.name)
 		}
 	}
@@ -290,6 +298,7 @@ func TestRBACUsers(t *testing.T) {
 	if out, _, _ := c.Orchctl("", "--kubeconfig", alice.kubeconfig, "auth", "can-i", "list", "nodes"); strings.TrimSpace(out) != "no" {
 		t.Errorf("orchctl auth can-i list nodes as alice: %q", out)
 	}
+	reviews["alice"] += 2
 	// Every request above is in the audit log with its user and the code
 	// its client got.
 	audit = append(audit,
@@ -305,6 +314,13 @@ func TestRBACUsers(t *testing.T) {
 		auditedRequest{"victor", "GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", http.StatusForbidden},
 	)
 	waitAudited(t, c, audit)
+	// ... and so is every access review of every auth can-i: one created
+	// (201) SelfSubjectAccessReview per question, and alice's one rules
+	// review of --list.
+	for _, u := range []string{"alice", "victor"} {
+		waitAuditCount(t, c, u, "selfsubjectaccessreviews", http.StatusCreated, reviews[u])
+	}
+	waitAuditCount(t, c, "alice", "selfsubjectrulesreviews", http.StatusCreated, 1)
 }
 
 func wantStatus(t *testing.T, err error, code int, msgPart string) {
