@@ -35,6 +35,7 @@ import (
 type masterFlags struct {
 	sa                            saFlags
 	abac                          abacFlags
+	tokenFile                     tokenFileFlags
 	name, dataDir, pkiDir         string
 	apiAddr, raftAddr, gossipAddr string
 	gossipJoin                    string
@@ -129,6 +130,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	f.sa.register(fl)
 	f.abac.register(fl)
+	f.tokenFile.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
 	fl.MarkHidden("handle-signals")
@@ -310,6 +312,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	if err := f.abac.configure(&sc); err != nil {
+		c.Shutdown()
+		return err
+	}
+	if err := f.tokenFile.configure(&sc); err != nil {
 		c.Shutdown()
 		return err
 	}

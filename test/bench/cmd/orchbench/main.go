@@ -83,7 +83,7 @@ func run() error {
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
-	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats" or "streaming"`)
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming" or "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
@@ -93,8 +93,8 @@ func run() error {
 	flag.IntVar(&o.streamMasters, "stream-masters", 1, "masters of each streaming cluster")
 	flag.StringVar(&o.streamOrchd, "stream-orchd", "", "comma-separated orchd binaries compared, alternately in one run, in the streaming section; the first is the anchor (default: this tree's build)")
 	flag.Parse()
-	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats" and "streaming"`, o.only)
+	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "writers" {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming" and "writers"`, o.only)
 	}
 	if o.only == "streaming" && o.streamExecs == 0 {
 		return errors.New("-only streaming with -stream-execs 0: nothing to measure")
@@ -154,6 +154,9 @@ func run() error {
 	if o.only == "streaming" {
 		return streamingSection(ctx, t, o, bins.Kubectl, streamBuilds)
 	}
+	if o.only == "writers" {
+		return writersSection(ctx, t, bins, o)
+	}
 	if o.only == "heartbeats" {
 		line, err := heartbeatSection(ctx, t, bins, o)
 		if err != nil {
@@ -187,7 +190,7 @@ func run() error {
 
 	var orchRuns, etcdRuns []bench.Result
 	for r := 0; r < o.runs; r++ {
-		res, err := orchCreates(ctx, c, o, r)
+		res, err := orchCreates(ctx, c, o, r, func(i int) *client.Config { return c.Config(i) })
 		if err != nil {
 			return fmt.Errorf("throughput section, run %d: %w", r+1, err)
 		}
@@ -339,12 +342,13 @@ func podBody(name string) *v1.Pod {
 	}
 }
 
-// orchCreates runs closed-loop creates; worker w talks to master w%3 (the
-// followers forward to the leader), as clients spread over masters do.
-func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (bench.Result, error) {
+// orchCreates runs closed-loop creates with the credential cfgOf gives for
+// each master; worker w talks to master w%3 (the followers forward to the
+// leader), as clients spread over masters do.
+func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int, cfgOf func(int) *client.Config) (bench.Result, error) {
 	clients := make([]*client.Client, len(c.Masters))
 	for i := range c.Masters {
-		cfg := c.Config(i)
+		cfg := cfgOf(i)
 		cfg.MaxIdleConnsPerHost = o.clients
 		cl, err := client.New(cfg)
 		if err != nil {
