@@ -76,7 +76,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 type waiting struct {
 	// pods is how many pods fit nowhere.
 	pods int
-	// forPods: some of them have required pod affinity, so a pod bound
+	// forPods: some of them have required pod affinity or a DoNotSchedule
+	// topology spread constraint, so a pod bound
 	// (or relabelled) anywhere may make room for them.
 	forPods bool
 }
@@ -168,7 +169,7 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, e
 	plan := Schedule(snap, pending, s.cfg.Rand)
 	left := waiting{pods: len(plan.Unschedulable)}
 	for _, p := range pending {
-		if _, ok := plan.Unschedulable[v1.Key(p.Namespace, p.Name)]; ok && hasRequiredPodAffinity(p) {
+		if _, ok := plan.Unschedulable[v1.Key(p.Namespace, p.Name)]; ok && waitsForPods(p) {
 			left.forPods = true
 			break
 		}

@@ -63,6 +63,22 @@ func newSpreadInfo(s *v1.PodSpec) spreadInfo {
 	return out
 }
 
+// waitsForPods reports whether a pod that fits nowhere may fit once
+// other pods are bound or relabelled: it needs pods next to it (required
+// pod affinity) or elsewhere (a DoNotSchedule spread constraint whose
+// minimum another domain holds).
+func waitsForPods(p *v1.Pod) bool {
+	if hasRequiredPodAffinity(p) {
+		return true
+	}
+	for _, c := range p.Spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable == v1.DoNotSchedule {
+			return true
+		}
+	}
+	return false
+}
+
 // hasKeys reports whether the node has the topology label of every constraint.
 func hasKeys(nodeLabels map[string]string, cs []spreadConstraint) bool {
 	for _, c := range cs {
