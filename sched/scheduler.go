@@ -43,6 +43,9 @@ type Snapshot struct {
 	affGroups []*podGroup
 	// indexed are the topology keys the groups count domains of.
 	indexed map[string]bool
+	// keys are the group keys computed for this snapshot's pods;
+	// prevKeys those of the previous pass, reused.
+	keys, prevKeys map[*v1.Pod]string
 	// domainIDs numbers the domains of a key: each node's domain number
 	// (-1 without the key); domainNames maps the key's values to them.
 	domainIDs   map[string][]int32
@@ -52,7 +55,14 @@ type Snapshot struct {
 // NewSnapshot builds the view from nodes and the pods bound to them;
 // finished pods use nothing.
 func NewSnapshot(nodes []*v1.Node, bound []*v1.Pod) *Snapshot {
-	s := &Snapshot{}
+	return newSnapshot(nodes, bound, nil)
+}
+
+// newSnapshot is NewSnapshot that takes the group keys of pods from the
+// previous pass's snapshot (stored pods are immutable, so a pod's key
+// stays right): its keys are then kept for the next.
+func newSnapshot(nodes []*v1.Node, bound []*v1.Pod, prev map[*v1.Pod]string) *Snapshot {
+	s := &Snapshot{prevKeys: prev, keys: make(map[*v1.Pod]string, len(bound))}
 	byName := map[string]*NodeInfo{}
 	for _, n := range nodes {
 		ni := &NodeInfo{Node: n, Offer: v1.NodeAllocatable(n), ByController: map[string]int{}, core: coreNode(n)}
@@ -117,7 +127,13 @@ type podInfo struct {
 // podInfo makes the pod's info, with the parsed terms of its group when
 // the snapshot has placed a pod of the group already.
 func (s *Snapshot) podInfo(p *v1.Pod) *podInfo {
-	key := groupKey(p)
+	key, ok := s.prevKeys[p]
+	if !ok {
+		key = groupKey(p)
+	}
+	if s.keys != nil {
+		s.keys[p] = key
+	}
 	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p), aff: s.parsedAffinity(p, key), group: key}
 	if ref := p.ControllerRef(); ref != nil {
 		pi.ctrl = ref.UID

@@ -65,3 +65,25 @@ func BenchmarkPassWith10kBoundAffinityPods(b *testing.B) {
 		Schedule(NewSnapshot(nodes, bound), pending, seeded())
 	}
 }
+
+// A pass's snapshot of 10,000 bound replicas, plain and with preferred
+// anti-affinity (each pass builds one).
+func BenchmarkSnapshot10kBound(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		a    *v1.Affinity
+	}{{"plain", nil}, {"affinity", preferredAntiOnHost()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			nodes := benchNodes(1000)
+			bound := benchReplicas(10000, tc.a)
+			for i, p := range bound {
+				p.Spec.NodeName = nodes[i%len(nodes)].Name
+			}
+			keys := NewSnapshot(nodes, bound).keys
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				newSnapshot(nodes, bound, keys) // as a pass after the first
+			}
+		})
+	}
+}

@@ -271,3 +271,18 @@ func TestPreferredAntiAffinitySpreadsInOnePlan(t *testing.T) {
 		t.Fatalf("5 pods in %d zones: %+v", len(zones), plan.Bindings)
 	}
 }
+
+// A pass reuses the group keys of the pods the previous pass saw (the same
+// stored objects) and computes those of new ones.
+func TestSnapshotReusesGroupKeys(t *testing.T) {
+	nodes := []*v1.Node{zoned("n0", "a", nil)}
+	web := map[string]string{"app": "web"}
+	old, fresh := on(labelled("old", "", web), "n0"), on(labelled("fresh", "", web), "n0")
+	snap := newSnapshot(nodes, []*v1.Pod{old, fresh}, map[*v1.Pod]string{old: "remembered"})
+	if snap.keys[old] != "remembered" || snap.keys[fresh] != groupKey(fresh) {
+		t.Fatalf("keys %v", snap.keys)
+	}
+	if len(snap.groupList) != 2 || snap.groups["remembered"] == nil {
+		t.Fatalf("groups %v", snap.groups)
+	}
+}
