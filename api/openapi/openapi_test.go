@@ -257,6 +257,12 @@ func filler(seed uint64) *randfill.Filler {
 		func(r *runtime.RawExtension, c randfill.Continue) {
 			r.Raw = []byte(fmt.Sprintf(`{"spec":{"template":{"metadata":{"labels":{"a":"%d"}}}}}`, c.Intn(100)))
 		},
+		func(a *v1.UnsatisfiableConstraintAction, c randfill.Continue) {
+			*a = []v1.UnsatisfiableConstraintAction{v1.DoNotSchedule, v1.ScheduleAnyway}[c.Intn(2)]
+		},
+		func(p *v1.NodeInclusionPolicy, c randfill.Continue) {
+			*p = []v1.NodeInclusionPolicy{v1.NodeInclusionPolicyHonor, v1.NodeInclusionPolicyIgnore}[c.Intn(2)]
+		},
 		func(f *v1.FieldsV1, c randfill.Continue) {
 			f.Raw = []byte([]string{`{"f:metadata":{"f:labels":{"f:app":{}}}}`, `{"f:spec":{"f:replicas":{}}}`}[c.Intn(2)])
 		},

@@ -253,6 +253,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	errs = append(errs, validateSeconds(s.TerminationGracePeriodSeconds, 0, p.Child("terminationGracePeriodSeconds"))...)
 	errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
 	errs = append(errs, validateAffinity(s.Affinity, p.Child("affinity"))...)
+	errs = append(errs, validateTopologySpreadConstraints(s.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
 	if s.NodeName != "" {
 		for _, msg := range content.IsDNS1123Subdomain(s.NodeName) {
 			errs = append(errs, field.Invalid(p.Child("nodeName"), s.NodeName, msg))
