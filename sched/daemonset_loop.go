@@ -136,7 +136,10 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 		}
 		key := daemonSetKey(ds)
 		keys[key] = true
-		cur, err := c.revision(ctx, store, ds, byNS[ds.Namespace])
+		if ds.DeletionTimestamp != nil {
+			continue // the garbage collector takes its pods and revisions
+		}
+		cur, err := c.revision(ctx, store, ds)
 		if err != nil {
 			c.cfg.Logger.Warn("revision not written", "daemonset", key, "err", err)
 			continue
@@ -155,10 +158,13 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 			c.cfg.Logger.Warn("pod creates refused: backing off", "daemonset", key, "retryIn", d, "err", refused)
 			c.cfg.Recorder.Eventf(ds, v1.EventTypeWarning, "FailedCreate", "Error creating: %v", refused)
 		}
-		st := plan.Status
-		st.CollisionCount = cur.collisionCount
-		if !v1.JSONEqual(st, ds.Status) {
-			statuses = append(statuses, dsStatus{ds, st})
+		if len(plan.Create)+len(plan.Delete)+len(plan.Adopt) == 0 && c.exp.Satisfied(key) {
+			if err := c.cleanupHistory(ctx, ds, cur.old, byNS[ds.Namespace]); err != nil {
+				c.cfg.Logger.Warn("history not cleaned up", "daemonset", key, "err", err)
+			}
+		}
+		if !v1.JSONEqual(plan.Status, ds.Status) {
+			statuses = append(statuses, dsStatus{ds, plan.Status})
 		}
 	}
 	c.backoff.retain(keys)
