@@ -131,6 +131,9 @@ type DaemonSetPlan struct {
 	Create []string
 	// Delete lists the pods to delete.
 	Delete []*v1.Pod
+	// FailedOn lists the nodes whose failed pods Delete replaces (their
+	// back-off grows).
+	FailedOn []string
 	// Status is the daemon set's new status (conditions and collision
 	// count kept).
 	Status v1.DaemonSetStatus
@@ -178,9 +181,12 @@ func olderPod(a, b *v1.Pod) int {
 // PlanDaemonSet decides one sync of ds at now. nodes are all the nodes,
 // pods the pods of ds's namespace (others are ignored), hash the current
 // template's hash; exp holds the creates and deletes still in flight (nil:
-// none), and while they are the plan only counts. Nothing passed in is
-// changed.
-func PlanDaemonSet(ds *v1.DaemonSet, nodes []*v1.Node, pods []*v1.Pod, hash string, exp *Expectations, now time.Time) DaemonSetPlan {
+// none), and while they are the plan only counts. held says which nodes'
+// failed pods are in back-off (nil: none): a node whose pod failed is
+// left alone until then, so that a node that keeps failing the pod is not
+// fought in a hot loop (Kubernetes' failedPodsBackoff). Nothing passed in
+// is changed.
+func PlanDaemonSet(ds *v1.DaemonSet, nodes []*v1.Node, pods []*v1.Pod, hash string, exp *Expectations, held func(node string) bool, now time.Time) DaemonSetPlan {
 	var plan DaemonSetPlan
 	sel := v1.DaemonSetSelector(ds)
 	byNode := map[string][]*v1.Pod{}
@@ -227,11 +233,21 @@ func PlanDaemonSet(ds *v1.DaemonSet, nodes []*v1.Node, pods []*v1.Pod, hash stri
 		}
 		switch {
 		case run:
+			var finished []*v1.Pod
+			failed := false
 			for _, p := range byNode[n.Name] {
 				if p.DeletionTimestamp == nil && p.Terminal() {
-					plan.Delete = append(plan.Delete, p)
+					finished = append(finished, p)
+					failed = failed || p.Status.Phase == v1.PodFailed
 				}
 			}
+			if failed && held != nil && held(n.Name) {
+				continue
+			}
+			if failed {
+				plan.FailedOn = append(plan.FailedOn, n.Name)
+			}
+			plan.Delete = append(plan.Delete, finished...)
 			switch {
 			case len(live) == 0:
 				plan.Create = append(plan.Create, n.Name)

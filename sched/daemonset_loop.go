@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,9 @@ type DaemonSetController struct {
 	cfg     DaemonSetConfig
 	exp     *Expectations
 	backoff *createBackoff
+	// failed holds back the replacement of failed pods, per daemon set
+	// and node (key "<daemon set key>/<node>").
+	failed *createBackoff
 
 	mu   sync.Mutex
 	wake time.Time // the earliest time a pod becomes available
@@ -60,7 +64,27 @@ func NewDaemonSetController(cfg DaemonSetConfig) *DaemonSetController {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "daemonset")
-	return &DaemonSetController{cfg: cfg, exp: NewExpectations(0, cfg.Now), backoff: newCreateBackoff(0, 0)}
+	return &DaemonSetController{cfg: cfg, exp: NewExpectations(0, cfg.Now), backoff: newCreateBackoff(0, 0),
+		failed: newCreateBackoff(FailedDaemonPodBackoffBase, FailedDaemonPodBackoffMax)}
+}
+
+// Back-off between replacements of a node's failed daemon pods
+// (Kubernetes' failedPodsBackoff).
+const (
+	FailedDaemonPodBackoffBase = time.Second
+	FailedDaemonPodBackoffMax  = 15 * time.Minute
+)
+
+// retainFailed drops the failed-pod back-offs of daemon sets not in keys.
+func (c *DaemonSetController) retainFailed(keys map[string]bool) {
+	b := c.failed
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k := range b.items {
+		if i := strings.LastIndexByte(k, '/'); i < 0 || !keys[k[:i]] {
+			delete(b.items, k)
+		}
+	}
 }
 
 // Run syncs every DaemonSet whenever something changes, at least every
@@ -71,8 +95,10 @@ func (c *DaemonSetController) Run(ctx context.Context) {
 		c.mu.Lock()
 		w := c.wake
 		c.mu.Unlock()
-		if t, ok := c.backoff.nextRetry(now); ok && (w.IsZero() || t.Before(w)) {
-			w = t
+		for _, b := range []*createBackoff{c.backoff, c.failed} {
+			if t, ok := b.nextRetry(now); ok && (w.IsZero() || t.Before(w)) {
+				w = t
+			}
 		}
 		return w.Sub(now), !w.IsZero()
 	}
@@ -106,6 +132,7 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 	c.mu.Unlock()
 	if len(list.Items) == 0 {
 		c.backoff.retain(nil)
+		c.retainFailed(nil)
 		return nil
 	}
 	nodeList, err := store.List("nodes", fsm.ListOptions{})
@@ -144,7 +171,17 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 			c.cfg.Logger.Warn("revision not written", "daemonset", key, "err", err)
 			continue
 		}
-		plan := PlanDaemonSet(ds, nodes, byNS[ds.Namespace], cur.hash, c.exp, now)
+		held := func(node string) bool { return !c.failed.ready(key+"/"+node, now) }
+		plan := PlanDaemonSet(ds, nodes, byNS[ds.Namespace], cur.hash, c.exp, held, now)
+		for _, node := range plan.FailedOn {
+			c.failed.failure(key+"/"+node, now)
+		}
+		for _, p := range plan.Delete {
+			if p.Status.Phase == v1.PodFailed && p.DeletionTimestamp == nil {
+				c.cfg.Recorder.Eventf(ds, v1.EventTypeWarning, "FailedDaemonPod", "Found failed daemon pod %s/%s on node %s, will try to kill it",
+					p.Namespace, p.Name, daemonPodTarget(p))
+			}
+		}
 		if !plan.Wake.IsZero() && (wake.IsZero() || plan.Wake.Before(wake)) {
 			wake = plan.Wake
 		}
@@ -168,6 +205,7 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 		}
 	}
 	c.backoff.retain(keys)
+	c.retainFailed(keys)
 	c.mu.Lock()
 	c.wake = wake
 	c.mu.Unlock()

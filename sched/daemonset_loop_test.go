@@ -10,8 +10,8 @@ import (
 	"orch.io/orch/fsm"
 )
 
-// dsState is what the store holds of the daemon set with uid: its pods'
-// hashes by node (live pods only) and its revisions' numbers by hash.
+// dsState is what the store holds of the daemon set with uid: its live pods'
+// hashes by node and its revisions' numbers by hash.
 func dsState(t *testing.T, p *fakeProposer, uid string) (pods map[string]string, revisions map[string]int64) {
 	t.Helper()
 	pods, revisions = map[string]string{}, map[string]int64{}
@@ -21,7 +21,7 @@ func dsState(t *testing.T, p *fakeProposer, uid string) (pods map[string]string,
 	}
 	for _, r := range l.Items {
 		pod := r.Object().(*v1.Pod)
-		if ref := pod.ControllerRef(); ref != nil && ref.UID == uid && pod.DeletionTimestamp == nil {
+		if ref := pod.ControllerRef(); ref != nil && ref.UID == uid && pod.DeletionTimestamp == nil && !pod.Terminal() {
 			node := daemonPodTarget(pod)
 			if _, dup := pods[node]; dup {
 				t.Fatalf("two pods for node %s", node)
@@ -177,5 +177,72 @@ func TestDaemonSetPassNodesComeAndGo(t *testing.T) {
 	p.apply(t, cmd, err)
 	if got := nodesWithPods(); !slices.Equal(got, []string{"n3"}) {
 		t.Fatalf("pods on %v after n1 left, want [n3]", got)
+	}
+}
+
+// A node that keeps failing its daemon pod gets a new one only after a
+// back-off that doubles: 1 s, then 2 s.
+func TestDaemonSetPassBacksOffFailedPods(t *testing.T) {
+	p := newFakeProposer(t)
+	ctx := context.Background()
+	now := dsT0
+	c := NewDaemonSetController(DaemonSetConfig{Store: p.store, Proposer: p, Now: func() time.Time { return now }})
+	ds := testDS(func(ds *v1.DaemonSet) { ds.Generation = 0 })
+	p.create(t, ds)
+	p.create(t, dsNode("n1", nil))
+	pass := func() {
+		t.Helper()
+		if err := c.Pass(ctx, p.store()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// failPod fails the node's live pod and returns its name.
+	failPod := func() string {
+		t.Helper()
+		l, err := p.store().List("pods", fsm.ListOptions{Namespace: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range l.Items {
+			pod := r.Object().(*v1.Pod)
+			if pod.DeletionTimestamp != nil || pod.Terminal() {
+				continue
+			}
+			q := v1.DeepCopy(pod)
+			q.Status.Phase = v1.PodFailed
+			cmd, err := fsm.NewUpdate(q, true)
+			p.apply(t, cmd, err)
+			return pod.Name
+		}
+		t.Fatal("no live pod")
+		return ""
+	}
+	live := func() int {
+		t.Helper()
+		pods, _ := dsState(t, p, ds.UID)
+		return len(pods)
+	}
+	pass()
+	first := failPod()
+	pass() // replaced at once; the back-off starts
+	if live() != 1 {
+		t.Fatalf("the failed pod %s was not replaced", first)
+	}
+	failPod()
+	now = dsT0.Add(500 * time.Millisecond)
+	pass()
+	if live() != 0 {
+		t.Fatal("a failed pod was replaced within its back-off")
+	}
+	if d, ok := c.failed.nextRetry(now); !ok || !d.Equal(dsT0.Add(time.Second)) {
+		t.Fatalf("next retry %v %v, want %v", d, ok, dsT0.Add(time.Second))
+	}
+	now = dsT0.Add(time.Second)
+	pass()
+	if live() != 1 {
+		t.Fatal("the failed pod was not replaced after its back-off")
+	}
+	if d, _ := c.failed.nextRetry(now); !d.Equal(now.Add(2 * time.Second)) {
+		t.Fatalf("next retry %v, want %v", d, now.Add(2*time.Second))
 	}
 }

@@ -185,7 +185,7 @@ func TestPlanDaemonSetManage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := PlanDaemonSet(ds, tc.nodes, tc.pods, h, nil, now)
+			plan := PlanDaemonSet(ds, tc.nodes, tc.pods, h, nil, nil, now)
 			var dels, adopt []string
 			for _, p := range plan.Delete {
 				dels = append(dels, p.Name)
@@ -198,10 +198,20 @@ func TestPlanDaemonSetManage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a failed pod in back-off is left alone", func(t *testing.T) {
+		plan := PlanDaemonSet(ds, []*v1.Node{n1, n2}, []*v1.Pod{finished}, h, nil, func(node string) bool { return node == "n1" }, now)
+		if !slices.Equal(plan.Create, []string{"n2"}) || len(plan.Delete) != 0 || len(plan.FailedOn) != 0 {
+			t.Errorf("create %v delete %d failedOn %v; want [n2], 0, []", plan.Create, len(plan.Delete), plan.FailedOn)
+		}
+		plan = PlanDaemonSet(ds, []*v1.Node{n1}, []*v1.Pod{finished}, h, nil, func(string) bool { return false }, now)
+		if !slices.Equal(plan.FailedOn, []string{"n1"}) || len(plan.Delete) != 1 {
+			t.Errorf("out of back-off: delete %d failedOn %v", len(plan.Delete), plan.FailedOn)
+		}
+	})
 	t.Run("expectations in flight hold writes back", func(t *testing.T) {
 		exp := NewExpectations(0, func() time.Time { return now })
 		exp.ExpectCreations(daemonSetKey(ds), 1)
-		plan := PlanDaemonSet(ds, []*v1.Node{n1}, nil, h, exp, now)
+		plan := PlanDaemonSet(ds, []*v1.Node{n1}, nil, h, exp, nil, now)
 		if len(plan.Create) != 0 || plan.Status.DesiredNumberScheduled != 1 {
 			t.Errorf("plan %+v", plan)
 		}
@@ -270,7 +280,7 @@ func TestPlanDaemonSetRollingUpdate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := testDS(tc.change)
 			nodes, pods := rolling(ds, tc.states...)
-			plan := PlanDaemonSet(ds, nodes, pods, "new", nil, now)
+			plan := PlanDaemonSet(ds, nodes, pods, "new", nil, nil, now)
 			var dels []string
 			for _, p := range plan.Delete {
 				dels = append(dels, p.Name)
@@ -293,7 +303,7 @@ func TestPlanDaemonSetStatus(t *testing.T) {
 		dsPod(ds, "c", "n3", "new", dsT0, time.Time{}),               // not ready
 		dsPod(ds, "d", "n4", "old", dsT0, dsT0),                      // misscheduled
 	}
-	plan := PlanDaemonSet(ds, nodes, pods, "new", nil, now)
+	plan := PlanDaemonSet(ds, nodes, pods, "new", nil, nil, now)
 	want := v1.DaemonSetStatus{DesiredNumberScheduled: 4, CurrentNumberScheduled: 3, NumberMisscheduled: 1, NumberReady: 2,
 		UpdatedNumberScheduled: 2, NumberAvailable: 1, NumberUnavailable: 3, ObservedGeneration: 2}
 	if !v1.JSONEqual(plan.Status, want) {
