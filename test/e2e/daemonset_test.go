@@ -141,6 +141,13 @@ func TestDaemonSetOnRealNodes(t *testing.T) {
 		}
 	}
 	waitDaemonSetStatus(t, cl, "default", "agent", 3, 3)
+	desc := k.ok(t, "", "describe", "ds", "agent")
+	for _, want := range []string{"Desired Number of Nodes Scheduled: 3", "Current Number of Nodes Scheduled: 3",
+		"Pods Status:  3 Running", "SuccessfulCreate"} {
+		if !strings.Contains(desc, want) {
+			t.Fatalf("kubectl describe ds lacks %q:\n%s", want, desc)
+		}
+	}
 
 	// A fourth node joins and gets a pod.
 	c.StartNode(network, "node-d", common...)
