@@ -240,6 +240,27 @@ func TestDaemonSetOnRealNodes(t *testing.T) {
 		return nil
 	})
 
+	// kubectl drain knows daemon pods: it refuses without
+	// --ignore-daemonsets, and with it cordons the node and leaves them.
+	if _, errOut, code := k.run(t, "", "drain", "node-a"); code == 0 || !strings.Contains(errOut, "cannot delete DaemonSet-managed Pods") {
+		t.Fatalf("kubectl drain without --ignore-daemonsets: exit %d, %q", code, errOut)
+	}
+	before, err := daemonPods(t, cl, "default", "app=ds-agent", ds.UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := k.run(t, "", "drain", "node-a", "--ignore-daemonsets", "--timeout=60s")
+	if code != 0 || !strings.Contains(out+errOut, "ignoring DaemonSet-managed Pods") || !strings.Contains(out, "node/node-a drained") {
+		t.Fatalf("kubectl drain --ignore-daemonsets: exit %d, %q %q", code, out, errOut)
+	}
+	after, err := daemonPods(t, cl, "default", "app=ds-agent", ds.UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after["node-a"].UID != before["node-a"].UID {
+		t.Fatalf("the drain replaced the daemon pod of node-a: %s, then %s", before["node-a"].Name, after["node-a"].Name)
+	}
+
 	// Deleting the daemon set deletes its pods.
 	k.ok(t, "", "delete", "ds", "agent")
 	eventually(t, 60*time.Second, "the daemon set's pods gone", func() error {
