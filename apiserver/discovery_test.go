@@ -64,6 +64,12 @@ func TestDiscovery(t *testing.T) {
 	if sc := appsByName["replicasets/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" || !slices.Equal(sc.Verbs, []string{"get", "patch", "update"}) {
 		t.Errorf("apps/v1 replicasets/scale = %+v", sc)
 	}
+	if ds := appsByName["daemonsets"]; ds.Kind != "DaemonSet" || !ds.Namespaced || !slices.Equal(ds.ShortNames, []string{"ds"}) || !slices.Equal(ds.Categories, []string{"all"}) {
+		t.Errorf("apps/v1 daemonsets = %+v", ds)
+	}
+	if _, ok := appsByName["daemonsets/scale"]; ok {
+		t.Errorf("apps/v1 daemonsets have a scale subresource")
+	}
 	if _, ok := appsByName["replicasets/status"]; !ok {
 		t.Errorf("apps/v1 resources = %+v", apps.Resources)
 	}

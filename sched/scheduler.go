@@ -169,8 +169,12 @@ func nodeReady(_ *podInfo, ni *NodeInfo) string {
 	return ""
 }
 
-func nodeSchedulable(_ *podInfo, ni *NodeInfo) string {
-	if ni.Node.Spec.Unschedulable {
+// unschedulableTaint is the taint a pod must tolerate to go to a cordoned
+// node (daemon pods do), as Kubernetes' NodeUnschedulable filter asks.
+var unschedulableTaint = v1.Taint{Key: "node.kubernetes.io/unschedulable", Effect: v1.TaintNoSchedule}
+
+func nodeSchedulable(p *podInfo, ni *NodeInfo) string {
+	if ni.Node.Spec.Unschedulable && !tolerates(p.pod.Spec.Tolerations, unschedulableTaint) {
 		return "node(s) were unschedulable"
 	}
 	return ""

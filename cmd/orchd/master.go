@@ -233,6 +233,14 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		Recorder: recs.job}).Run)
 	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
 		Recorder: recs.cronJob}).Run)
+	// The daemon set controller's pods skip the API too.
+	dsPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "daemonset"), nil)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("daemonset", sched.NewDaemonSetController(sched.DaemonSetConfig{Store: c.Store, Proposer: c, Logger: log,
+		AdmitPod: dsPodSecurity.AdmitPod, Recorder: recs.daemonSet}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,
