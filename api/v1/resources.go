@@ -122,6 +122,9 @@ var resources = []Resource{
 		New: func() Object { return &ReplicaSet{} }},
 	{Group: AppsGroup, Name: "controllerrevisions", Singular: "controllerrevision", Kind: "ControllerRevision",
 		Namespaced: true, New: func() Object { return &ControllerRevision{} }},
+	{Group: AppsGroup, Name: "statefulsets", Singular: "statefulset", Kind: "StatefulSet",
+		ShortNames: []string{"sts"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
+		New: func() Object { return &StatefulSet{} }},
 }
 
 // views are the resources that show stored objects of another resource

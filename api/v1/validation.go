@@ -111,6 +111,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateRC(o)...)
 	case *ReplicaSet:
 		errs = append(errs, validateReplicaSet(o)...)
+	case *StatefulSet:
+		errs = append(errs, validateStatefulSet(o)...)
 	case *Service:
 		errs = append(errs, validateService(o)...)
 	case *Endpoints:
@@ -563,6 +565,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		errs = append(errs, validateReplicaSetUpdate(o, old.(*ReplicaSet))...)
 	case *ControllerRevision:
 		errs = append(errs, validateControllerRevisionUpdate(o, old.(*ControllerRevision))...)
+	case *StatefulSet:
+		errs = append(errs, validateStatefulSetUpdate(o, old.(*StatefulSet))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

@@ -51,6 +51,7 @@ var printers = map[string]Printer{
 	"cronjobs":                   cronJobPrinter,
 	"replicasets":                replicaSetPrinter,
 	"controllerrevisions":        controllerRevisionPrinter,
+	"statefulsets":               statefulSetPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

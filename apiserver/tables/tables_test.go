@@ -123,6 +123,10 @@ func TestRows(t *testing.T) {
 			[]any{"ds-5d8f", "daemonset.apps/ds", int64(3), "90s"}, nil},
 		{"controller revision without controller", "controllerrevisions", &v1.ControllerRevision{ObjectMeta: meta("cr"), Revision: 1},
 			[]any{"cr", "<none>", int64(1), "90s"}, nil},
+		{"stateful set", "statefulsets", &v1.StatefulSet{ObjectMeta: meta("ss"), Spec: v1.StatefulSetSpec{Replicas: int32p(3),
+			Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Image: "busybox"}, {Name: "b", Image: "nginx"}}}}},
+			Status: v1.StatefulSetStatus{Replicas: 2, ReadyReplicas: 1}},
+			[]any{"ss", "1/3", "90s", "a,b", "busybox,nginx"}, nil},
 		{"endpoints", "endpoints", &v1.Endpoints{ObjectMeta: meta("e"), Subsets: []v1.EndpointSubset{{
 			Addresses: []v1.EndpointAddress{{IP: "10.0.0.1"}, {IP: "10.0.0.2"}, {IP: "10.0.0.3"}}, Ports: []v1.EndpointPort{{Port: 80}, {Port: 443}}}}},
 			[]any{"e", "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 3 more...", "90s"}, nil},
