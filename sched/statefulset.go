@@ -2,15 +2,12 @@ package sched
 
 import (
 	"cmp"
-	"encoding/json"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/rand"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -40,9 +37,10 @@ import (
 //     partition, one at a time, each after the one above it is healthy
 //     again; their replacements are of the update revision. OnDelete
 //     replaces only what its user deletes.
-//   - Revisions: a revision is named <set>-<hash of the template>; the
-//     update revision is the template's now, the current revision the one
-//     every pod had when the last update completed.
+//   - Revisions (statefulset_revisions.go): the update revision is the
+//     template's now, the current revision the one every pod had when the
+//     last update completed; a pod made below the partition during a
+//     rolling update is of the current revision.
 
 // StatefulSetPlan is what one sync of a stateful set should do. The pods in
 // it are the caller's: copy before changing one.
@@ -61,23 +59,6 @@ type StatefulSetPlan struct {
 	Wake time.Time
 	// statusWith is Status had only the first n creates been made.
 	statusWith func(n int) v1.StatefulSetStatus
-}
-
-// StatefulSetRevision returns the name of the revision of the set's
-// template: <set>-<hash>, Kubernetes' ControllerRevisionName with the
-// template's FNV-32a hash (collisionCount mixed in) in safe characters.
-func StatefulSetRevision(ss *v1.StatefulSet) string {
-	h := fnv.New32a()
-	b, _ := json.Marshal(ss.Spec.Template) // a PodTemplateSpec always encodes
-	h.Write(b)
-	if c := ss.Status.CollisionCount; c != nil && *c != 0 {
-		h.Write([]byte(strconv.Itoa(int(*c))))
-	}
-	name := ss.Name
-	if len(name) > 223 {
-		name = name[:223]
-	}
-	return name + "-" + rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
 }
 
 // statefulSetStart returns the set's first ordinal.
@@ -155,7 +136,7 @@ func podFinished(p *v1.Pod) bool {
 
 // PlanStatefulSet decides one sync of ss; pods are the pods of its
 // namespace, whatever their owner. Neither is modified.
-func PlanStatefulSet(ss *v1.StatefulSet, pods []*v1.Pod, now time.Time) StatefulSetPlan {
+func PlanStatefulSet(ss *v1.StatefulSet, pods []*v1.Pod, revs StatefulSetRevisions, now time.Time) StatefulSetPlan {
 	var plan StatefulSetPlan
 	sel := v1.StatefulSetSelector(ss)
 	deleting := ss.DeletionTimestamp != nil
@@ -181,9 +162,8 @@ func PlanStatefulSet(ss *v1.StatefulSet, pods []*v1.Pod, now time.Time) Stateful
 	slices.SortFunc(plan.Adopt, rcCompareByName)
 	slices.SortFunc(plan.Release, rcCompareByName)
 
-	updateRev := StatefulSetRevision(ss)
-	currentRev := ss.Status.CurrentRevision
-	if currentRev == "" {
+	updateRev, currentRev := revs.Update, revs.Current
+	if currentRev == "" || revs.CurrentTemplate == nil {
 		currentRev = updateRev
 	}
 	minReady := time.Duration(ss.Spec.MinReadySeconds) * time.Second
@@ -204,7 +184,7 @@ func PlanStatefulSet(ss *v1.StatefulSet, pods []*v1.Pod, now time.Time) Stateful
 	})
 
 	if !deleting {
-		plan.decide(ss, replicas, condemned, updateRev, minReady, now)
+		plan.decide(ss, replicas, condemned, revs, minReady, now)
 	}
 	plan.statusWith = func(made int) v1.StatefulSetStatus {
 		return statefulSetStatus(ss, owned, plan.Create[:made], currentRev, updateRev, minReady, now)
@@ -214,9 +194,25 @@ func PlanStatefulSet(ss *v1.StatefulSet, pods []*v1.Pod, now time.Time) Stateful
 }
 
 // decide fills the plan's creates and deletes.
-func (plan *StatefulSetPlan) decide(ss *v1.StatefulSet, replicas, condemned []*v1.Pod, updateRev string, minReady time.Duration, now time.Time) {
+func (plan *StatefulSetPlan) decide(ss *v1.StatefulSet, replicas, condemned []*v1.Pod, revs StatefulSetRevisions, minReady time.Duration, now time.Time) {
 	ordered := ss.Spec.PodManagementPolicy != v1.ParallelPodManagement
 	start := statefulSetStart(ss)
+	updateRev := revs.Update
+	partition := 0
+	if ru := ss.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		partition = int(*ru.Partition)
+	}
+	// newPod is Kubernetes' newVersionedStatefulSetPod: during a rolling
+	// update a pod below the partition keeps the current revision.
+	newPod := func(i int) *v1.Pod {
+		if ss.Spec.UpdateStrategy.Type == v1.RollingUpdateStatefulSetStrategyType && revs.CurrentTemplate != nil &&
+			revs.Current != revs.Update && i < partition {
+			cs := *ss
+			cs.Spec.Template = *revs.CurrentTemplate
+			return NewStatefulSetPod(&cs, start+i, revs.Current)
+		}
+		return NewStatefulSetPod(ss, start+i, updateRev)
+	}
 	wake := func(t time.Time) {
 		if !t.IsZero() && (plan.Wake.IsZero() || t.Before(plan.Wake)) {
 			plan.Wake = t
@@ -226,7 +222,7 @@ func (plan *StatefulSetPlan) decide(ss *v1.StatefulSet, replicas, condemned []*v
 	for i, p := range replicas {
 		switch {
 		case p == nil:
-			plan.Create = append(plan.Create, NewStatefulSetPod(ss, start+i, updateRev))
+			plan.Create = append(plan.Create, newPod(i))
 			if ordered {
 				return
 			}
@@ -267,10 +263,6 @@ func (plan *StatefulSetPlan) decide(ss *v1.StatefulSet, replicas, condemned []*v
 		return // OnDelete: replaced when deleted
 	}
 	// Rolling update, highest ordinal down to the partition.
-	partition := 0
-	if ru := ss.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
-		partition = int(*ru.Partition)
-	}
 	for i := len(replicas) - 1; i >= 0 && i >= partition; i-- {
 		p := replicas[i]
 		if p == nil {

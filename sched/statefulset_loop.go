@@ -108,6 +108,10 @@ func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) erro
 	if err != nil {
 		return err
 	}
+	revsByNS, err := listByNamespace[*v1.ControllerRevision](store, "controllerrevisions")
+	if err != nil {
+		return err
+	}
 	now := c.cfg.Now()
 	var writes, statuses []ssWrite
 	keys := map[string]bool{}
@@ -119,7 +123,32 @@ func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) erro
 		}
 		key := ExpectationsKey(ss.Namespace, ss.Name, ss.UID)
 		keys[key] = true
-		plan := PlanStatefulSet(ss, byNS[ss.Namespace], now)
+		rp, err := PlanStatefulSetRevisions(ss, revsByNS[ss.Namespace], byNS[ss.Namespace])
+		if err != nil {
+			return fmt.Errorf("revisions of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+		}
+		if rp.Collision && ss.DeletionTimestamp == nil {
+			q := v1.DeepCopy(ss)
+			n := int32(1)
+			if q.Status.CollisionCount != nil {
+				n = *q.Status.CollisionCount + 1
+			}
+			q.Status.CollisionCount = &n
+			cmd, err := fsm.NewUpdate(q, true)
+			if err != nil {
+				return fmt.Errorf("status of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+			}
+			statuses = append(statuses, ssWrite{item: batchItem(cmd)})
+			continue
+		}
+		if ss.DeletionTimestamp == nil {
+			w, err := revisionWrites(rp, now)
+			if err != nil {
+				return fmt.Errorf("revisions of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+			}
+			writes = append(writes, w...)
+		}
+		plan := PlanStatefulSet(ss, byNS[ss.Namespace], rp.Revisions, now)
 		if !plan.Wake.IsZero() && (wake.IsZero() || plan.Wake.Before(wake)) {
 			wake = plan.Wake
 		}
@@ -221,6 +250,38 @@ func (c *StatefulSetController) writes(ctx context.Context, ss *v1.StatefulSet, 
 		made++
 	}
 	return out, made, nil
+}
+
+// revisionWrites turns a revision plan into commands: the new revision
+// (its name is its precondition), the renumbered one (its resourceVersion)
+// and the deletes of old ones (their uid).
+func revisionWrites(rp RevisionPlan, now time.Time) ([]ssWrite, error) {
+	var out []ssWrite
+	if cr := rp.Create; cr != nil {
+		cr.UID = uuid.NewString()
+		cr.CreationTimestamp = v1.NewTime(now)
+		cmd, err := fsm.NewCreate(cr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ssWrite{item: batchItem(cmd)})
+	}
+	if cr := rp.Renumber; cr != nil {
+		cmd, err := fsm.NewUpdate(cr, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ssWrite{item: batchItem(cmd)})
+	}
+	for _, cr := range rp.Delete {
+		cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "controllerrevisions", Namespace: cr.Namespace,
+			Name: cr.Name, UID: cr.UID, Now: v1.NewTime(now)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ssWrite{item: batchItem(cmd)})
+	}
+	return out, nil
 }
 
 // admit completes a new pod (uid, creationTimestamp, defaults) and admits
