@@ -146,8 +146,9 @@ func (o *podOrder) snapshot() (created, bad []string) {
 // pods appear in order, each once the one before is Running and Ready;
 // each is resolvable by its stable DNS name from another pod (and the
 // headless service by its own); a deleted pod comes back with the same
-// name and name in DNS. kubectl shows the set's columns and scales it down
-// from the highest ordinal; the documentation's web.yaml, whose set asks
+// name and name in DNS. kubectl shows the set's columns; a new template
+// rolls out from the highest ordinal down (kubectl rollout history lists
+// both revisions); kubectl scales the set down from the highest ordinal; the documentation's web.yaml, whose set asks
 // for a volume claim template, is refused with orch's reason.
 func TestStatefulSetOrderedReady(t *testing.T) {
 	t.Parallel()
@@ -282,6 +283,32 @@ func TestStatefulSetOrderedReady(t *testing.T) {
 		out := get("web-1.nginx.default.svc.cluster.local:8080")
 		return out == "web-1", out
 	})
+
+	// A new template rolls out from the highest ordinal down, one pod at a
+	// time; kubectl reads the history from the set's ControllerRevisions.
+	before, _ := order.snapshot()
+	k.ok(t, "", "patch", "sts", "web", "-p", `{"spec":{"template":{"metadata":{"annotations":{"rev":"2"}}}}}`)
+	waitFor(t, 120*time.Second, "the rolling update done", func() (bool, string) {
+		if err := cl.Get(ctxT(t, 5*time.Second), "statefulsets", "default", "web", &ss); err != nil {
+			return false, err.Error()
+		}
+		st := ss.Status
+		return st.ObservedGeneration == ss.Generation && st.UpdatedReplicas == 3 && st.ReadyReplicas == 3 &&
+			st.CurrentRevision == st.UpdateRevision, fmt.Sprintf("%+v", st)
+	})
+	after, bad := order.snapshot()
+	if got := strings.Join(after[len(before):], ","); got != "web-2,web-1,web-0" || len(bad) > 0 {
+		t.Fatalf("pods remade in order %s; %v", got, bad)
+	}
+	for _, p := range runningPods(t, cl, "app=sts-web") {
+		if p.Labels[v1.ControllerRevisionHashLabel] != ss.Status.UpdateRevision || p.Annotations["rev"] != "2" {
+			t.Errorf("pod %s after the update: labels %v annotations %v", p.Name, p.Labels, p.Annotations)
+		}
+	}
+	hist := k.ok(t, "", "rollout", "history", "sts/web")
+	if !strings.Contains(hist, "REVISION") || !strings.Contains(hist, "1 ") || !strings.Contains(hist, "2 ") {
+		t.Errorf("kubectl rollout history:\n%s", hist)
+	}
 
 	// kubectl scale: the highest ordinal goes first.
 	k.ok(t, "", "scale", "sts", "web", "--replicas=1")
