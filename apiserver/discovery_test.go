@@ -70,6 +70,12 @@ func TestDiscovery(t *testing.T) {
 	if _, ok := appsByName["daemonsets/scale"]; ok {
 		t.Errorf("apps/v1 daemonsets have a scale subresource")
 	}
+	if ss := appsByName["statefulsets"]; ss.Kind != "StatefulSet" || !ss.Namespaced || !slices.Equal(ss.ShortNames, []string{"sts"}) || !slices.Equal(ss.Categories, []string{"all"}) {
+		t.Errorf("apps/v1 statefulsets = %+v", ss)
+	}
+	if sc := appsByName["statefulsets/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" {
+		t.Errorf("apps/v1 statefulsets/scale = %+v", sc)
+	}
 	if _, ok := appsByName["replicasets/status"]; !ok {
 		t.Errorf("apps/v1 resources = %+v", apps.Resources)
 	}

@@ -113,6 +113,7 @@ func TestPatchMetaMatchesKubernetes(t *testing.T) {
 		{v1.CronJob{}, batchv1.CronJob{}},
 		{v1.ReplicaSet{}, appsv1.ReplicaSet{}},
 		{v1.DaemonSet{}, appsv1.DaemonSet{}},
+		{v1.StatefulSet{}, appsv1.StatefulSet{}},
 	}
 	for _, p := range pairs {
 		ot, kt := reflect.TypeOf(p.orch), reflect.TypeOf(p.kube)

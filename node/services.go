@@ -20,10 +20,11 @@ type ServiceProxy interface {
 	Update(services []*v1.Service, endpoints []*v1.Endpoints)
 }
 
-// ServiceDNS answers cluster names from the full set of services (net/dns
-// implements it). Update must not block.
+// ServiceDNS answers cluster names from the full set of services and
+// endpoints (the addresses of headless services); net/dns implements it.
+// Update must not block.
 type ServiceDNS interface {
-	Update(services []*v1.Service)
+	Update(services []*v1.Service, endpoints []*v1.Endpoints)
 }
 
 // RouteSetter keeps the node's routes to the other nodes' pod CIDRs
@@ -45,12 +46,12 @@ func (a *Agent) watchCluster(ctx context.Context) {
 		if services == nil || endpoints == nil {
 			return // both lists first, so the proxy never sees half the cluster
 		}
-		svcs := values(services)
+		svcs, eps := values(services), values(endpoints)
 		if a.cfg.Proxy != nil {
-			a.cfg.Proxy.Update(svcs, values(endpoints))
+			a.cfg.Proxy.Update(svcs, eps)
 		}
 		if a.cfg.DNS != nil {
-			a.cfg.DNS.Update(svcs)
+			a.cfg.DNS.Update(svcs, eps)
 		}
 	}
 	run := func(f func()) {
@@ -67,7 +68,7 @@ func (a *Agent) watchCluster(ctx context.Context) {
 			})
 		})
 	}
-	if a.cfg.Proxy != nil {
+	if a.cfg.Proxy != nil || a.cfg.DNS != nil {
 		run(func() {
 			watchResource(ctx, a, "endpoints", func(m map[string]*v1.Endpoints) {
 				mu.Lock()

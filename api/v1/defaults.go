@@ -36,6 +36,8 @@ func Default(obj Object) {
 		defaultReplicaSet(o)
 	case *DaemonSet:
 		defaultDaemonSet(o)
+	case *StatefulSet:
+		defaultStatefulSet(o)
 	case *Service:
 		defaultService(o)
 	case *LimitRange:

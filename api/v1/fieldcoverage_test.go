@@ -425,6 +425,13 @@ var templated = map[string]func(spec PodSpec) Object{
 		Default(ds)
 		return ds
 	},
+	"StatefulSet": func(spec PodSpec) Object {
+		ss := &StatefulSet{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: spec}}}
+		Default(ss)
+		return ss
+	},
 }
 
 func isUnder(path string, parents map[string]bool) bool {

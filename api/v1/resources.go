@@ -125,6 +125,9 @@ var resources = []Resource{
 	{Group: AppsGroup, Name: "daemonsets", Singular: "daemonset", Kind: "DaemonSet",
 		ShortNames: []string{"ds"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
 		New: func() Object { return &DaemonSet{} }},
+	{Group: AppsGroup, Name: "statefulsets", Singular: "statefulset", Kind: "StatefulSet",
+		ShortNames: []string{"sts"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
+		New: func() Object { return &StatefulSet{} }},
 }
 
 // views are the resources that show stored objects of another resource

@@ -113,6 +113,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateReplicaSet(o)...)
 	case *DaemonSet:
 		errs = append(errs, validateDaemonSet(o)...)
+	case *StatefulSet:
+		errs = append(errs, validateStatefulSet(o)...)
 	case *Service:
 		errs = append(errs, validateService(o)...)
 	case *Endpoints:
@@ -568,6 +570,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		errs = append(errs, validateControllerRevisionUpdate(o, old.(*ControllerRevision))...)
 	case *DaemonSet:
 		errs = append(errs, validateDaemonSetUpdate(o, old.(*DaemonSet))...)
+	case *StatefulSet:
+		errs = append(errs, validateStatefulSetUpdate(o, old.(*StatefulSet))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

@@ -30,6 +30,11 @@ func rc(template *v1.Pod) *v1.ReplicationController {
 		Spec: v1.ReplicationControllerSpec{Template: &v1.PodTemplateSpec{ObjectMeta: template.ObjectMeta, Spec: template.Spec}}}
 }
 
+func sts(template *v1.Pod) *v1.StatefulSet {
+	return &v1.StatefulSet{ObjectMeta: v1.ObjectMeta{Name: "sts", Namespace: "ns"},
+		Spec: v1.StatefulSetSpec{Template: v1.PodTemplateSpec{ObjectMeta: template.ObjectMeta, Spec: template.Spec}}}
+}
+
 func rs(template *v1.Pod) *v1.ReplicaSet {
 	return &v1.ReplicaSet{ObjectMeta: v1.ObjectMeta{Name: "rs", Namespace: "ns"},
 		Spec: v1.ReplicaSetSpec{Template: v1.PodTemplateSpec{ObjectMeta: template.ObjectMeta, Spec: template.Spec}}}
@@ -94,6 +99,10 @@ func TestModes(t *testing.T) {
 		{name: "daemon set template is warned about, not refused", ns: namespace("ns"),
 			req: Request{Operation: Create, Resource: "daemonsets", Name: "ds", Object: &v1.DaemonSet{ObjectMeta: v1.ObjectMeta{Name: "ds", Namespace: "ns"},
 				Spec: v1.DaemonSetSpec{Template: v1.PodTemplateSpec{Spec: hostNetPod("t").Spec}}}},
+			wantWarn:  []string{`would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+		{name: "stateful set template is warned about, not refused", ns: namespace("ns", enforce, "baseline"),
+			req:       Request{Operation: Create, Resource: "statefulsets", Name: "sts", Object: sts(hostNetPod("t"))},
 			wantWarn:  []string{`would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
 			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
 		{name: "replica set scale is not checked", ns: namespace("ns"),

@@ -52,6 +52,7 @@ var printers = map[string]Printer{
 	"replicasets":                replicaSetPrinter,
 	"controllerrevisions":        controllerRevisionPrinter,
 	"daemonsets":                 daemonSetPrinter,
+	"statefulsets":               statefulSetPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

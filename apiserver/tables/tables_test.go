@@ -134,6 +134,10 @@ func TestRows(t *testing.T) {
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "fluentd"}},
 			Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Image: "busybox"}}}}}},
 			[]any{"ds", int64(0), int64(0), int64(0), int64(0), int64(0), "<none>", "90s", "a", "busybox", "name=fluentd"}, nil},
+		{"stateful set", "statefulsets", &v1.StatefulSet{ObjectMeta: meta("ss"), Spec: v1.StatefulSetSpec{Replicas: int32p(3),
+			Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Image: "busybox"}, {Name: "b", Image: "nginx"}}}}},
+			Status: v1.StatefulSetStatus{Replicas: 2, ReadyReplicas: 1}},
+			[]any{"ss", "1/3", "90s", "a,b", "busybox,nginx"}, nil},
 		{"endpoints", "endpoints", &v1.Endpoints{ObjectMeta: meta("e"), Subsets: []v1.EndpointSubset{{
 			Addresses: []v1.EndpointAddress{{IP: "10.0.0.1"}, {IP: "10.0.0.2"}, {IP: "10.0.0.3"}}, Ports: []v1.EndpointPort{{Port: 80}, {Port: 443}}}}},
 			[]any{"e", "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 3 more...", "90s"}, nil},

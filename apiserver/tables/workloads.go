@@ -192,6 +192,26 @@ var replicaSetPrinter = Printer{
 	},
 }
 
+// statefulSetPrinter is kubectl's StatefulSet columns (printStatefulSet).
+var statefulSetPrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{nameColumn,
+		col("Ready", "string", 0, "Number of the pod with ready state"),
+		ageColumn,
+		col("Containers", "string", 1, "Names of each container in the template."),
+		col("Images", "string", 1, "Images referenced by each container in the template."),
+	},
+	Row: func(obj v1.Object, now time.Time) ([]any, []metav1.TableRowCondition) {
+		ss := obj.(*v1.StatefulSet)
+		var desired int32
+		if ss.Spec.Replicas != nil {
+			desired = *ss.Spec.Replicas
+		}
+		names, images := containerCells(ss.Spec.Template.Spec.Containers)
+		return []any{ss.Name, fmt.Sprintf("%d/%d", ss.Status.ReadyReplicas, desired), age(ss.CreationTimestamp, now),
+			names, images}, nil
+	},
+}
+
 // containerCells is Kubernetes' layoutContainerCells: container names and
 // images, each comma-separated.
 func containerCells(cs []v1.Container) (names, images string) {

@@ -88,7 +88,8 @@ var (
 	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...), group(v1.DiscoveryGroup, readVerbs, "endpointslices"),
 		group(v1.PolicyGroup, readVerbs, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 		group(v1.BatchGroup, readVerbs, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
-		group(v1.AppsGroup, readVerbs, "controllerrevisions", "replicasets", "replicasets/scale", "replicasets/status"),
+		group(v1.AppsGroup, readVerbs, "controllerrevisions", "replicasets", "replicasets/scale", "replicasets/status",
+			"statefulsets", "statefulsets/scale", "statefulsets/status"),
 		group(v1.AppsGroup, readVerbs, "daemonsets", "daemonsets/status")}
 	// As Kubernetes' edit: budgets are written, pods evicted, service
 	// accounts' tokens requested and the accounts impersonated, leases
@@ -101,7 +102,7 @@ var (
 		group(v1.CoordinationGroup, allVerbs, "leases"),
 		group(v1.PolicyGroup, writeVerbs, "poddisruptionbudgets"),
 		group(v1.BatchGroup, writeVerbs, "jobs", "cronjobs"),
-		group(v1.AppsGroup, writeVerbs, "replicasets", "replicasets/scale"),
+		group(v1.AppsGroup, writeVerbs, "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"),
 		group(v1.AppsGroup, writeVerbs, "daemonsets"))
 	adminRules = append(append([]rbacv1.PolicyRule(nil), editRules...),
 		group(v1.RBACGroup, allVerbs, "roles", "rolebindings"))

@@ -27,7 +27,7 @@ func (f *eventFlags) register(fl *pflag.FlagSet) {
 // leaderRecorders are the event recorders of the leader's controllers, by
 // Kubernetes' component names.
 type leaderRecorders struct {
-	scheduler, replication, nodeLifecycle, job, cronJob, daemonSet *events.Recorder
+	scheduler, replication, nodeLifecycle, job, cronJob, daemonSet, statefulSet *events.Recorder
 }
 
 func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leaderRecorders {
@@ -38,13 +38,14 @@ func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leader
 		job:           sched.NewLeaderRecorder("job-controller", p, f.qps, f.burst, log),
 		cronJob:       sched.NewLeaderRecorder("cronjob-controller", p, f.qps, f.burst, log),
 		daemonSet:     sched.NewLeaderRecorder("daemonset-controller", p, f.qps, f.burst, log),
+		statefulSet:   sched.NewLeaderRecorder("statefulset-controller", p, f.qps, f.burst, log),
 	}
 }
 
 func (r leaderRecorders) all() map[string]*events.Recorder {
 	return map[string]*events.Recorder{"default-scheduler": r.scheduler, "replication-controller": r.replication,
 		"node-controller": r.nodeLifecycle, "job-controller": r.job,
-		"cronjob-controller": r.cronJob, "daemonset-controller": r.daemonSet}
+		"cronjob-controller": r.cronJob, "daemonset-controller": r.daemonSet, "statefulset-controller": r.statefulSet}
 }
 
 // registerEventMetrics exposes what each recorder did with its events.

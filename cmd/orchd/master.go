@@ -231,6 +231,14 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("job", sched.NewJobController(sched.JobConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: jobPodSecurity.AdmitPod,
 		Recorder: recs.job}).Run)
+	// The stateful set controller's pods skip the API too.
+	ssPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "statefulset"), nil)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("statefulset", sched.NewStatefulSetController(sched.StatefulSetConfig{Store: c.Store, Proposer: c, Logger: log,
+		AdmitPod: ssPodSecurity.AdmitPod, Recorder: recs.statefulSet}).Run)
 	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
 		Recorder: recs.cronJob}).Run)
 	// The daemon set controller's pods skip the API too.

@@ -431,28 +431,29 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	return err
 }
 
-// lateDNS hands services to the node's DNS server once the pod network,
-// and so the address it listens on, exists.
+// lateDNS hands services and endpoints to the node's DNS server once the
+// pod network, and so the address it listens on, exists.
 type lateDNS struct {
-	mu       sync.Mutex
-	srv      *dns.Server
-	services []*v1.Service
+	mu        sync.Mutex
+	srv       *dns.Server
+	services  []*v1.Service
+	endpoints []*v1.Endpoints
 }
 
 func (l *lateDNS) set(srv *dns.Server) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.srv = srv
-	srv.Update(l.services)
+	srv.Update(l.services, l.endpoints)
 }
 
 // Update implements node.ServiceDNS.
-func (l *lateDNS) Update(services []*v1.Service) {
+func (l *lateDNS) Update(services []*v1.Service, endpoints []*v1.Endpoints) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.services = services
+	l.services, l.endpoints = services, endpoints
 	if l.srv != nil {
-		l.srv.Update(services)
+		l.srv.Update(services, endpoints)
 	}
 }
 

@@ -18,7 +18,7 @@ func BenchmarkServeA(b *testing.B) {
 	for i := range 1000 {
 		services = append(services, service("default", "svc"+strconv.Itoa(i), []string{"10.96.3." + strconv.Itoa(i%250)}))
 	}
-	s.Update(services)
+	s.Update(services, nil)
 	req, err := question("svc500.default.svc.cluster.local.", dns.TypeA).Pack()
 	if err != nil {
 		b.Fatal(err)

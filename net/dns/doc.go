@@ -1,7 +1,7 @@
 // Package dns is the cluster DNS server that runs on every node. It answers
 // for the cluster domain (Config.Domain, "cluster.local" by default) from an
-// in-memory table of services that the node agent replaces with
-// Server.Update, and forwards every other name to the node's upstream
+// in-memory table of services and endpoints that the node agent replaces
+// with Server.Update, and forwards every other name to the node's upstream
 // resolvers. Pods reach it at the node's bridge gateway through a
 // resolv.conf written by the node agent:
 //
@@ -20,6 +20,13 @@
 //	                                                    (named ports only; proto is tcp, udp
 //	                                                    or sctp; the target's addresses go in
 //	                                                    the additional section)
+//	<svc>.<ns>.svc.<domain>.                  A / AAAA  a headless service's ready endpoint
+//	                                                    addresses (none: NODATA)
+//	<host>.<svc>.<ns>.svc.<domain>.           A / AAAA  each of them: <host> is the endpoint's
+//	                                                    hostname (a pod whose subdomain is the
+//	                                                    service) or its dashed address
+//	_<port>._<proto>.<svc>.<ns>.svc.<domain>. SRV       of a headless service: one per address,
+//	                                                    targeting <host>.<svc>...
 //	<a-b-c-d>.<ns>.pod.<domain>.              A         a.b.c.d, for any well-formed dashed
 //	                                                    IPv4 address in any namespace, as
 //	                                                    Kubernetes' "pods insecure" mode
@@ -32,9 +39,8 @@
 // minimum field (the TTL of the negative answer) is Config.TTL. Answers for
 // the domain set the authoritative bit.
 //
-// Not implemented yet: headless services (ClusterIP "None" or empty) have
-// no records and answer NXDOMAIN, rather than the addresses of their
-// endpoints; there are no per-pod hostname records, no PTR records for
+// Not implemented yet: a service without a cluster IP (empty) has no
+// records and answers NXDOMAIN; there are no PTR records for
 // service or pod addresses (reverse lookups are forwarded upstream) and no
 // ExternalName services. Records are answered for the IN (and ANY) class
 // only; other classes in the cluster domain are REFUSED.

@@ -146,7 +146,7 @@ func TestForwardPassesEDNS(t *testing.T) {
 func TestRefusedWithoutUpstreams(t *testing.T) {
 	path := resolvConf(t, "nameserver 127.0.0.53\nnameserver ::1\n")
 	s := startServer(t, Config{ResolvConf: path})
-	s.Update(fixtureServices())
+	s.Update(fixtureServices(), nil)
 	for _, network := range []string{"udp", "tcp"} {
 		resp := ask(t, network, s.Addr(), question("example.org.", dns.TypeA))
 		if resp.Rcode != dns.RcodeRefused {

@@ -128,16 +128,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.udpClient = &dns.Client{Net: "udp", Timeout: s.fwdTimeout, UDPSize: dns.MaxMsgSize}
 	s.tcpClient = &dns.Client{Net: "tcp", Timeout: s.fwdTimeout}
-	s.zone.Store(newZone(0, origin, cfg.TTL, nil, s.log))
+	s.zone.Store(newZone(0, origin, cfg.TTL, nil, nil, s.log))
 	return s, nil
 }
 
-// Update replaces the services the server answers for. It never blocks
-// and is safe to call concurrently with queries and with itself: when
-// calls overlap, the one that started last wins.
-func (s *Server) Update(services []*v1.Service) {
+// Update replaces the services the server answers for, and the endpoints
+// that give the addresses of the headless ones. It never blocks and is
+// safe to call concurrently with queries and with itself: when calls
+// overlap, the one that started last wins.
+func (s *Server) Update(services []*v1.Service, endpoints []*v1.Endpoints) {
 	seq := s.seq.Add(1)
-	z := newZone(seq, s.origin, s.cfg.TTL, services, s.log)
+	z := newZone(seq, s.origin, s.cfg.TTL, services, endpoints, s.log)
 	for {
 		old := s.zone.Load()
 		if old.seq > seq || s.zone.CompareAndSwap(old, z) {

@@ -63,7 +63,7 @@ func TestRunLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Update([]*v1.Service{service("default", "web", []string{"10.96.0.10"})})
+	s.Update([]*v1.Service{service("default", "web", []string{"10.96.0.10"})}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }() // listens by itself
@@ -108,7 +108,7 @@ func TestListenTakenPort(t *testing.T) {
 
 func TestEDNS(t *testing.T) {
 	s := startServer(t, Config{})
-	s.Update(fixtureServices())
+	s.Update(fixtureServices(), nil)
 	tests := []struct {
 		name    string
 		edns    func(*dns.Msg)
@@ -149,7 +149,7 @@ func TestLargeLocalAnswerTruncatedOverUDP(t *testing.T) {
 		ports = append(ports, v1.ServicePort{Name: "http", Protocol: v1.ProtocolTCP, Port: int32(8000 + i)})
 	}
 	s := startServer(t, Config{})
-	s.Update([]*v1.Service{service("default", "many", []string{"10.96.0.50"}, ports...)})
+	s.Update([]*v1.Service{service("default", "many", []string{"10.96.0.50"}, ports...)}, nil)
 	q := question("_http._tcp.many.default.svc.cluster.local.", dns.TypeSRV)
 	if resp := ask(t, "udp", s.Addr(), q); !resp.Truncated || len(resp.Answer) >= 40 {
 		t.Errorf("over UDP: truncated %v with %d answers, want truncated", resp.Truncated, len(resp.Answer))

@@ -25,9 +25,10 @@ type zone struct {
 	names map[string][]dns.RR
 }
 
-// newZone builds the zone for services. Services that cannot be published
-// (headless, bad names or addresses, duplicates) are skipped and logged.
-func newZone(seq uint64, origin string, ttl uint32, services []*v1.Service, log *slog.Logger) *zone {
+// newZone builds the zone for services; endpoints give the addresses of
+// the headless ones. Services that cannot be published (bad names or
+// addresses, duplicates) are skipped and logged.
+func newZone(seq uint64, origin string, ttl uint32, services []*v1.Service, endpoints []*v1.Endpoints, log *slog.Logger) *zone {
 	z := &zone{
 		seq:    seq,
 		origin: origin,
@@ -47,11 +48,19 @@ func newZone(seq uint64, origin string, ttl uint32, services []*v1.Service, log 
 	z.names[origin] = []dns.RR{z.soa}
 	z.names["svc."+origin] = nil
 	z.names["pod."+origin] = nil
+	var headless []*v1.Service
 	for _, svc := range services {
 		if svc == nil {
 			continue
 		}
+		if isHeadless(svc) {
+			headless = append(headless, svc)
+			continue
+		}
 		z.addService(svc, log)
+	}
+	if len(headless) > 0 {
+		z.addHeadless(headless, endpoints, log)
 	}
 	return z
 }
@@ -68,8 +77,8 @@ func (z *zone) addService(svc *v1.Service, log *slog.Logger) {
 	if len(ips) == 0 {
 		ips = []string{svc.Spec.ClusterIP}
 	}
-	if ips[0] == "" || ips[0] == v1.ClusterIPNone {
-		log.Debug("headless service, not published")
+	if ips[0] == "" {
+		log.Debug("service without a cluster IP, not published")
 		return
 	}
 	fqdn := name + "." + ns + ".svc." + z.origin

@@ -24,6 +24,27 @@ func fixtureServices() []*v1.Service {
 		service("default", "v6", []string{"fd00::10"}),
 		service("default", "dual", []string{"10.96.0.30", "fd00::30"}),
 		service("Default", "Mixed", []string{"10.96.0.40"}),
+		service("default", "nginx", []string{v1.ClusterIPNone}, v1.ServicePort{Name: "web", Port: 80}),
+		service("prod", "pg", []string{v1.ClusterIPNone}),
+	}
+}
+
+// fixtureEndpoints are the endpoints of the fixture's services, as the
+// endpoints controller writes them: a not-ready address is under
+// notReadyAddresses, unless its service publishes not-ready addresses.
+func fixtureEndpoints() []*v1.Endpoints {
+	return []*v1.Endpoints{
+		{ObjectMeta: v1.ObjectMeta{Namespace: "default", Name: "nginx"}, Subsets: []v1.EndpointSubset{{
+			Addresses:         []v1.EndpointAddress{{IP: "10.244.1.5", Hostname: "web-0"}, {IP: "10.244.2.6", Hostname: "web-1"}, {IP: "10.244.1.7"}},
+			NotReadyAddresses: []v1.EndpointAddress{{IP: "10.244.2.8", Hostname: "web-2"}},
+			Ports:             []v1.EndpointPort{{Name: "web", Port: 80, Protocol: v1.ProtocolTCP}},
+		}}},
+		{ObjectMeta: v1.ObjectMeta{Namespace: "prod", Name: "pg"}, Subsets: []v1.EndpointSubset{{
+			Addresses: []v1.EndpointAddress{{IP: "10.244.3.9", Hostname: "db-0"}},
+		}}},
+		{ObjectMeta: v1.ObjectMeta{Namespace: "default", Name: "web"}, Subsets: []v1.EndpointSubset{{
+			Addresses: []v1.EndpointAddress{{IP: "10.244.1.5", Hostname: "web-0"}},
+		}}},
 	}
 }
 
@@ -79,8 +100,27 @@ func TestClusterAnswers(t *testing.T) {
 		{name: "missing service", qname: "nope.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
 		{name: "missing namespace", qname: "web.nope.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
 		{name: "below a service", qname: "x.web.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
-		{name: "headless is NXDOMAIN for now", qname: "headless.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
-		{name: "headless has no SRV", qname: "_http._tcp.headless.default.svc.cluster.local.", qtype: dns.TypeSRV, rcode: nxdomain},
+		{name: "headless without endpoints is NODATA", qname: "headless.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nodata},
+		{name: "headless without endpoints has no SRV", qname: "_http._tcp.headless.default.svc.cluster.local.", qtype: dns.TypeSRV, rcode: nxdomain},
+		{name: "headless A lists ready addresses", qname: "nginx.default.svc.cluster.local.", qtype: dns.TypeA,
+			answer: []string{"nginx.default.svc.cluster.local. 5 IN A 10.244.1.5", "nginx.default.svc.cluster.local. 5 IN A 10.244.2.6",
+				"nginx.default.svc.cluster.local. 5 IN A 10.244.1.7"}},
+		{name: "headless pod by hostname", qname: "web-0.nginx.default.svc.cluster.local.", qtype: dns.TypeA,
+			answer: []string{"web-0.nginx.default.svc.cluster.local. 5 IN A 10.244.1.5"}},
+		{name: "headless other pod by hostname", qname: "WEB-1.nginx.default.svc.cluster.local.", qtype: dns.TypeA,
+			answer: []string{"WEB-1.nginx.default.svc.cluster.local. 5 IN A 10.244.2.6"}},
+		{name: "headless address without hostname", qname: "10-244-1-7.nginx.default.svc.cluster.local.", qtype: dns.TypeA,
+			answer: []string{"10-244-1-7.nginx.default.svc.cluster.local. 5 IN A 10.244.1.7"}},
+		{name: "headless not-ready pod has no name", qname: "web-2.nginx.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
+		{name: "headless SRV per address", qname: "_web._tcp.nginx.default.svc.cluster.local.", qtype: dns.TypeSRV,
+			answer: []string{"_web._tcp.nginx.default.svc.cluster.local. 5 IN SRV 0 33 80 web-0.nginx.default.svc.cluster.local.",
+				"_web._tcp.nginx.default.svc.cluster.local. 5 IN SRV 0 33 80 web-1.nginx.default.svc.cluster.local.",
+				"_web._tcp.nginx.default.svc.cluster.local. 5 IN SRV 0 33 80 10-244-1-7.nginx.default.svc.cluster.local."},
+			extra: []string{"web-0.nginx.default.svc.cluster.local. 5 IN A 10.244.1.5", "web-1.nginx.default.svc.cluster.local. 5 IN A 10.244.2.6",
+				"10-244-1-7.nginx.default.svc.cluster.local. 5 IN A 10.244.1.7"}},
+		{name: "headless publishing not-ready addresses", qname: "db-0.pg.prod.svc.cluster.local.", qtype: dns.TypeA,
+			answer: []string{"db-0.pg.prod.svc.cluster.local. 5 IN A 10.244.3.9"}},
+		{name: "endpoints of a ClusterIP service add nothing", qname: "web-0.web.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
 		{name: "service without IP", qname: "pending.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
 		{name: "namespace is NODATA", qname: "default.svc.cluster.local.", qtype: dns.TypeA, rcode: nodata},
 		{name: "svc is NODATA", qname: "svc.cluster.local.", qtype: dns.TypeA, rcode: nodata},
@@ -99,7 +139,7 @@ func TestClusterAnswers(t *testing.T) {
 		{name: "upper case missing", qname: "NOPE.default.svc.cluster.local.", qtype: dns.TypeA, rcode: nxdomain},
 	}
 	s := startServer(t, Config{})
-	s.Update(fixtureServices())
+	s.Update(fixtureServices(), fixtureEndpoints())
 	for _, network := range []string{"udp", "tcp"} {
 		for _, tt := range tests {
 			t.Run(network+"/"+tt.name, func(t *testing.T) {
@@ -171,7 +211,7 @@ func TestUpdateReplacesServices(t *testing.T) {
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			if step.services != nil {
-				s.Update(step.services)
+				s.Update(step.services, nil)
 			}
 			for name, want := range step.want {
 				resp := ask(t, "udp", s.Addr(), question(name+".svc.cluster.local.", dns.TypeA))
@@ -195,9 +235,9 @@ func TestUpdateConcurrentWithQueries(t *testing.T) {
 		defer close(done)
 		for i := range 200 {
 			if i%2 == 0 {
-				s.Update(a)
+				s.Update(a, nil)
 			} else {
-				s.Update(b)
+				s.Update(b, nil)
 			}
 		}
 	}()
@@ -208,7 +248,7 @@ func TestUpdateConcurrentWithQueries(t *testing.T) {
 		}
 	}
 	<-done
-	s.Update(a)
+	s.Update(a, nil)
 	resp := ask(t, "udp", s.Addr(), question("web.default.svc.cluster.local.", dns.TypeA))
 	if len(resp.Answer) != 1 || resp.Answer[0].(*dns.A).A.String() != "10.96.0.10" {
 		t.Fatalf("after the last Update: %v", resp.Answer)
@@ -217,7 +257,7 @@ func TestUpdateConcurrentWithQueries(t *testing.T) {
 
 func TestCustomDomainAndTTL(t *testing.T) {
 	s := startServer(t, Config{Domain: "Example.Internal.", TTL: 30})
-	s.Update([]*v1.Service{service("default", "web", []string{"10.96.0.10"})})
+	s.Update([]*v1.Service{service("default", "web", []string{"10.96.0.10"})}, nil)
 	resp := ask(t, "udp", s.Addr(), question("web.default.svc.example.internal.", dns.TypeA))
 	want := parseRRs(t, "web.default.svc.example.internal. 30 IN A 10.96.0.10")
 	if got := rrStrings(resp.Answer); !slices.Equal(got, want) {

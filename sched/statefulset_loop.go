@@ -1,0 +1,360 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
+	"orch.io/orch/fsm"
+)
+
+// StatefulSetConfig configures the stateful set controller.
+type StatefulSetConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits the pod creates, deletes, adoptions and statuses.
+	Proposer Proposer
+	// Logger receives the controller's logs.
+	Logger *slog.Logger
+	// Resync is the longest pause between passes without a change (default 5 s).
+	Resync time.Duration
+	// Now is the leader's clock (default time.Now).
+	Now func() time.Time
+	// AdmitPod, if set, is the API's validating admission of a new pod
+	// (Pod Security), which the controller's pods would otherwise miss.
+	AdmitPod func(ctx context.Context, p *v1.Pod) error
+	// Recorder records the sets' events (nil: none).
+	Recorder *events.Recorder
+}
+
+// StatefulSetController keeps every stateful set's pods while this master
+// leads. Its decisions are PlanStatefulSet's; it keeps no state of its own
+// beyond back-offs, so a new leader continues from the stored objects.
+// Every write has a precondition: a create fails if the pod's name is
+// taken, a delete names the pod's uid, an adoption and a status update the
+// object's resourceVersion.
+type StatefulSetController struct {
+	cfg     StatefulSetConfig
+	backoff *createBackoff
+
+	mu   sync.Mutex
+	wake time.Time // the earliest time a set asked for a pass
+}
+
+// NewStatefulSetController returns a controller; Run starts it.
+func NewStatefulSetController(cfg StatefulSetConfig) *StatefulSetController {
+	if cfg.Resync == 0 {
+		cfg.Resync = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "statefulset")
+	return &StatefulSetController{cfg: cfg, backoff: newCreateBackoff(0, 0)}
+}
+
+// Run syncs every set whenever something changes, at least every Resync,
+// when a pod becomes available and when a back-off ends.
+func (c *StatefulSetController) Run(ctx context.Context) {
+	wake := func() (time.Duration, bool) {
+		now := c.cfg.Now()
+		c.mu.Lock()
+		w := c.wake
+		c.mu.Unlock()
+		if t, ok := c.backoff.nextRetry(now); ok && (w.IsZero() || t.Before(w)) {
+			w = t
+		}
+		return w.Sub(now), !w.IsZero()
+	}
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
+		return c.Pass(ctx, s)
+	})
+}
+
+// ssWrite is one write of a pass and its event.
+type ssWrite struct {
+	item   fsm.BatchItem
+	set    *v1.StatefulSet
+	create bool
+	pod    string
+}
+
+// Pass plans every set against the pods of its namespace and commits the
+// pod writes of all sets in one entry, then the statuses that changed in
+// another.
+func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) error {
+	sets, err := store.List("statefulsets", fsm.ListOptions{})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.wake = time.Time{}
+	c.mu.Unlock()
+	if len(sets.Items) == 0 {
+		c.backoff.retain(nil)
+		return nil
+	}
+	byNS, err := listByNamespace[*v1.Pod](store, "pods")
+	if err != nil {
+		return err
+	}
+	revsByNS, err := listByNamespace[*v1.ControllerRevision](store, "controllerrevisions")
+	if err != nil {
+		return err
+	}
+	now := c.cfg.Now()
+	var writes, statuses []ssWrite
+	keys := map[string]bool{}
+	var wake time.Time
+	for _, r := range sets.Items {
+		ss, ok := r.Object().(*v1.StatefulSet)
+		if !ok {
+			return fmt.Errorf("list statefulsets: a stored %T", r.Object())
+		}
+		key := ExpectationsKey(ss.Namespace, ss.Name, ss.UID)
+		keys[key] = true
+		rp, err := PlanStatefulSetRevisions(ss, revsByNS[ss.Namespace], byNS[ss.Namespace])
+		if err != nil {
+			return fmt.Errorf("revisions of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+		}
+		if rp.Collision && ss.DeletionTimestamp == nil {
+			q := v1.DeepCopy(ss)
+			n := int32(1)
+			if q.Status.CollisionCount != nil {
+				n = *q.Status.CollisionCount + 1
+			}
+			q.Status.CollisionCount = &n
+			cmd, err := fsm.NewUpdate(q, true)
+			if err != nil {
+				return fmt.Errorf("status of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+			}
+			statuses = append(statuses, ssWrite{item: batchItem(cmd)})
+			continue
+		}
+		if ss.DeletionTimestamp == nil {
+			w, err := revisionWrites(rp, now)
+			if err != nil {
+				return fmt.Errorf("revisions of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+			}
+			writes = append(writes, w...)
+		}
+		plan := PlanStatefulSet(ss, byNS[ss.Namespace], rp.Revisions, now)
+		if !plan.Wake.IsZero() && (wake.IsZero() || plan.Wake.Before(wake)) {
+			wake = plan.Wake
+		}
+		w, created, err := c.writes(ctx, ss, key, plan, now)
+		if err != nil {
+			return fmt.Errorf("plan statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+		}
+		writes = append(writes, w...)
+		st := plan.Status
+		if created < len(plan.Create) {
+			st = plan.statusWith(created) // refused creates do not count
+		}
+		if !v1.JSONEqual(st, ss.Status) {
+			q := v1.DeepCopy(ss)
+			q.Status = st
+			cmd, err := fsm.NewUpdate(q, true)
+			if err != nil {
+				return fmt.Errorf("status of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+			}
+			statuses = append(statuses, ssWrite{item: batchItem(cmd)})
+		}
+	}
+	c.backoff.retain(keys)
+	c.mu.Lock()
+	c.wake = wake
+	c.mu.Unlock()
+	if err := c.apply(ctx, writes); err != nil {
+		return err
+	}
+	return c.apply(ctx, statuses)
+}
+
+// writes turns a plan into commands; it returns how many of the plan's
+// creates it admitted. After an admission refusal the set's creates back
+// off and the rest of its creates wait.
+func (c *StatefulSetController) writes(ctx context.Context, ss *v1.StatefulSet, key string, plan StatefulSetPlan, now time.Time) ([]ssWrite, int, error) {
+	var out []ssWrite
+	add := func(cmd []byte, err error, w ssWrite) error {
+		if err != nil {
+			return err
+		}
+		w.item = batchItem(cmd)
+		out = append(out, w)
+		return nil
+	}
+	for _, p := range plan.Adopt {
+		q := v1.DeepCopy(p)
+		q.OwnerReferences = append(q.OwnerReferences, NewControllerRef(ss))
+		cmd, err := fsm.NewUpdate(q, false)
+		if err := add(cmd, err, ssWrite{}); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, p := range plan.Release {
+		q := v1.DeepCopy(p)
+		var refs []v1.OwnerReference
+		for _, ref := range q.OwnerReferences {
+			if ref.UID != ss.UID {
+				refs = append(refs, ref)
+			}
+		}
+		q.OwnerReferences = refs
+		cmd, err := fsm.NewUpdate(q, false)
+		if err := add(cmd, err, ssWrite{}); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, p := range plan.Delete {
+		cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "pods", Namespace: p.Namespace, Name: p.Name,
+			UID: p.UID, Now: v1.NewTime(now)})
+		if err := add(cmd, err, ssWrite{set: ss, pod: p.Name}); err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(plan.Create) == 0 {
+		c.backoff.forget(key)
+		return out, 0, nil
+	}
+	if !c.backoff.ready(key, now) {
+		return out, 0, nil
+	}
+	made := 0
+	for _, p := range plan.Create {
+		err := c.admit(ctx, p, now)
+		var lr limitRefusal
+		if errors.As(err, &lr) {
+			d := c.backoff.failure(key, now)
+			c.cfg.Logger.Warn("pod create refused: backing off", "statefulset", key, "retryIn", d, "err", lr.err)
+			c.cfg.Recorder.Eventf(ss, v1.EventTypeWarning, "FailedCreate", "create Pod %s in StatefulSet %s failed error: %v", p.Name, ss.Name, lr.err)
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		cmd, err := fsm.NewCreate(p)
+		if err := add(cmd, err, ssWrite{set: ss, create: true, pod: p.Name}); err != nil {
+			return nil, 0, err
+		}
+		made++
+	}
+	return out, made, nil
+}
+
+// revisionWrites turns a revision plan into commands: the new revision
+// (its name is its precondition), the renumbered one (its resourceVersion)
+// and the deletes of old ones (their uid).
+func revisionWrites(rp RevisionPlan, now time.Time) ([]ssWrite, error) {
+	var out []ssWrite
+	if cr := rp.Create; cr != nil {
+		cr.UID = uuid.NewString()
+		cr.CreationTimestamp = v1.NewTime(now)
+		cmd, err := fsm.NewCreate(cr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ssWrite{item: batchItem(cmd)})
+	}
+	if cr := rp.Renumber; cr != nil {
+		cmd, err := fsm.NewUpdate(cr, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ssWrite{item: batchItem(cmd)})
+	}
+	for _, cr := range rp.Delete {
+		cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "controllerrevisions", Namespace: cr.Namespace,
+			Name: cr.Name, UID: cr.UID, Now: v1.NewTime(now)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ssWrite{item: batchItem(cmd)})
+	}
+	return out, nil
+}
+
+// admit completes a new pod (uid, creationTimestamp, defaults) and admits
+// it as the API would: its service account, the LimitRanges, Pod Security.
+func (c *StatefulSetController) admit(ctx context.Context, p *v1.Pod, now time.Time) error {
+	p.UID = uuid.NewString()
+	p.CreationTimestamp = v1.NewTime(now)
+	v1.ApplyLabelKeys(p) // as the API server does to a created pod
+	v1.Default(p)
+	if err := admitServiceAccount(c.cfg.Store(), p); err != nil {
+		return limitRefusal{err}
+	}
+	if err := limitPod(c.cfg.Store(), p); err != nil {
+		return limitRefusal{err}
+	}
+	if c.cfg.AdmitPod != nil {
+		if err := c.cfg.AdmitPod(ctx, p); err != nil {
+			return limitRefusal{err}
+		}
+	}
+	return nil
+}
+
+// apply commits writes in one entry and records their events with
+// Kubernetes' reasons and messages. Conflicts and not-found mean another
+// write came first: the next pass plans again.
+func (c *StatefulSetController) apply(ctx context.Context, writes []ssWrite) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	items := make([]fsm.BatchItem, len(writes))
+	for i, w := range writes {
+		items[i] = w.item
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return err
+	}
+	res, err := c.cfg.Proposer.Apply(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	results, _ := res.(fsm.BatchResult)
+	for i, w := range writes {
+		var werr error
+		if i < len(results) {
+			werr = results[i].Err
+		}
+		if werr != nil && !v1.IsConflict(werr) && !v1.IsNotFound(werr) && !v1.IsAlreadyExists(werr) {
+			c.cfg.Logger.Warn("statefulset write refused", "pod", w.pod, "err", werr)
+		}
+		if w.set == nil {
+			continue
+		}
+		verb := "delete"
+		if w.create {
+			verb = "create"
+		}
+		if werr == nil {
+			c.cfg.Recorder.Eventf(w.set, v1.EventTypeNormal, "Successful"+capitalize(verb),
+				"%s Pod %s in StatefulSet %s successful", verb, w.pod, w.set.Name)
+		} else if !v1.IsNotFound(werr) && !v1.IsConflict(werr) {
+			c.cfg.Recorder.Eventf(w.set, v1.EventTypeWarning, "Failed"+capitalize(verb),
+				"%s Pod %s in StatefulSet %s failed error: %v", verb, w.pod, w.set.Name, werr)
+		}
+	}
+	return nil
+}
+
+// capitalize returns "Create" for "create".
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
