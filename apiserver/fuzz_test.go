@@ -204,6 +204,7 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}}},
 		&v1.ControllerRevision{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"},
 			Data: runtime.RawExtension{Raw: []byte(`{"spec":{}}`)}, Revision: 1},
+		&v1.ConfigMap{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Data: map[string]string{"k": "v"}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

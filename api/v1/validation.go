@@ -147,6 +147,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateJob(o)...)
 	case *CronJob:
 		errs = append(errs, validateCronJob(o)...)
+	case *ConfigMap:
+		errs = append(errs, validateConfigMap(o)...)
 	case *ControllerRevision:
 		errs = append(errs, validateControllerRevision(o)...)
 	}
@@ -563,6 +565,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		errs = append(errs, validateReplicaSetUpdate(o, old.(*ReplicaSet))...)
 	case *ControllerRevision:
 		errs = append(errs, validateControllerRevisionUpdate(o, old.(*ControllerRevision))...)
+	case *ConfigMap:
+		errs = append(errs, validateConfigMapUpdate(o, old.(*ConfigMap))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:
