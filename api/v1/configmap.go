@@ -92,3 +92,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// DescriptionAnnotation describes an object for people
+// (kubernetes.io/description).
+const DescriptionAnnotation = "kubernetes.io/description"
