@@ -71,6 +71,29 @@ func validateConfigMapKeySelector(s *ConfigMapKeySelector, p *field.Path) field.
 	return errs
 }
 
+// validateEnvVarValueFrom is Kubernetes' validateEnvVarValueFrom, over the
+// sources orch has: exactly one, and none beside a value.
+func validateEnvVarValueFrom(ev *EnvVar, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	n := 0
+	if ev.ValueFrom.FieldRef != nil {
+		n++
+	}
+	if ref := ev.ValueFrom.ConfigMapKeyRef; ref != nil {
+		n++
+		errs = append(errs, validateConfigMapKeySelector(ref, p.Child("configMapKeyRef"))...)
+	}
+	switch {
+	case n == 0:
+		errs = append(errs, field.Invalid(p, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
+	case ev.Value != "":
+		errs = append(errs, field.Invalid(p, "", "may not be specified when `value` is not empty"))
+	case n > 1:
+		errs = append(errs, field.Invalid(p, "", "may not have more than one field specified at a time"))
+	}
+	return errs
+}
+
 // validateConfigMapName checks a reference to a ConfigMap: required, and a
 // name a ConfigMap can have.
 func validateConfigMapName(name string, p *field.Path) field.ErrorList {

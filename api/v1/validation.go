@@ -326,14 +326,10 @@ func validateContainers(cs []Container, p *field.Path, vols, names map[string]bo
 				errs = append(errs, field.Invalid(ep.Child("name"), e.Name, msg))
 			}
 			if e.ValueFrom != nil {
-				if e.Value != "" {
-					errs = append(errs, field.Invalid(ep.Child("valueFrom"), "", "may not be set when value is set"))
-				}
-				if e.ValueFrom.FieldRef == nil {
-					errs = append(errs, field.Required(ep.Child("valueFrom", "fieldRef"), "orch supports fieldRef only"))
-				}
+				errs = append(errs, validateEnvVarValueFrom(&e, ep.Child("valueFrom"))...)
 			}
 		}
+		errs = append(errs, validateEnvFrom(c.EnvFrom, cp.Child("envFrom"))...)
 		for j, m := range c.VolumeMounts {
 			mp := cp.Child("volumeMounts").Index(j)
 			if !vols[m.Name] {
