@@ -87,3 +87,104 @@ func TestConfigMapImmutable(t *testing.T) {
 		})
 	}
 }
+
+func TestPodConfigMapFieldsValidate(t *testing.T) {
+	yes := true
+	tests := []struct {
+		name   string
+		mutate func(*Pod)
+		field  string // "" for valid
+		detail string
+	}{
+		{"env from a key", func(p *Pod) {
+			p.Spec.Containers[0].Env = []EnvVar{{Name: "A", ValueFrom: &EnvVarSource{ConfigMapKeyRef: &ConfigMapKeySelector{
+				LocalObjectRef: LocalObjectRef{Name: "cfg"}, Key: "a.b", Optional: &yes}}}}
+		}, "", ""},
+		{"envFrom with a prefix", func(p *Pod) {
+			p.Spec.Containers[0].EnvFrom = []EnvFromSource{{Prefix: "CFG_", ConfigMapRef: &ConfigMapEnvSource{LocalObjectRef: LocalObjectRef{Name: "cfg"}}}}
+		}, "", ""},
+		{"configMap volume", func(p *Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, Volume{Name: "cfg", ConfigMap: &ConfigMapVolumeSource{
+				LocalObjectRef: LocalObjectRef{Name: "cfg"}, Items: []KeyToPath{{Key: "a", Path: "dir/a", Mode: new(int32(0o400))}}}})
+		}, "", ""},
+		{"key ref without a key", func(p *Pod) {
+			p.Spec.Containers[0].Env = []EnvVar{{Name: "A", ValueFrom: &EnvVarSource{ConfigMapKeyRef: &ConfigMapKeySelector{LocalObjectRef: LocalObjectRef{Name: "cfg"}}}}}
+		}, "spec.containers[0].env[0].valueFrom.configMapKeyRef.key", "Required value"},
+		{"key ref without a name", func(p *Pod) {
+			p.Spec.Containers[0].Env = []EnvVar{{Name: "A", ValueFrom: &EnvVarSource{ConfigMapKeyRef: &ConfigMapKeySelector{Key: "a"}}}}
+		}, "spec.containers[0].env[0].valueFrom.configMapKeyRef.name", "Required value"},
+		{"bad key", func(p *Pod) {
+			p.Spec.Containers[0].Env = []EnvVar{{Name: "A", ValueFrom: &EnvVarSource{ConfigMapKeyRef: &ConfigMapKeySelector{LocalObjectRef: LocalObjectRef{Name: "cfg"}, Key: "a/b"}}}}
+		}, "spec.containers[0].env[0].valueFrom.configMapKeyRef.key", "a valid config key"},
+		{"value and valueFrom", func(p *Pod) {
+			p.Spec.Containers[0].Env = []EnvVar{{Name: "A", Value: "x", ValueFrom: &EnvVarSource{ConfigMapKeyRef: &ConfigMapKeySelector{LocalObjectRef: LocalObjectRef{Name: "cfg"}, Key: "a"}}}}
+		}, "spec.containers[0].env[0].valueFrom", "may not be specified when `value` is not empty"},
+		{"two sources", func(p *Pod) {
+			p.Spec.Containers[0].Env = []EnvVar{{Name: "A", ValueFrom: &EnvVarSource{FieldRef: &ObjectFieldSelector{FieldPath: "metadata.name"},
+				ConfigMapKeyRef: &ConfigMapKeySelector{LocalObjectRef: LocalObjectRef{Name: "cfg"}, Key: "a"}}}}
+		}, "spec.containers[0].env[0].valueFrom", "may not have more than one field specified at a time"},
+		{"no source", func(p *Pod) {
+			p.Spec.Containers[0].Env = []EnvVar{{Name: "A", ValueFrom: &EnvVarSource{}}}
+		}, "spec.containers[0].env[0].valueFrom", "must specify one of"},
+		{"envFrom without a source", func(p *Pod) {
+			p.Spec.Containers[0].EnvFrom = []EnvFromSource{{Prefix: "X_"}}
+		}, "spec.containers[0].envFrom[0]", "must specify one of: `configMapRef` or `secretRef`"},
+		{"envFrom bad prefix", func(p *Pod) {
+			p.Spec.Containers[0].EnvFrom = []EnvFromSource{{Prefix: "1=", ConfigMapRef: &ConfigMapEnvSource{LocalObjectRef: LocalObjectRef{Name: "cfg"}}}}
+		}, "spec.containers[0].envFrom[0].prefix", "environment variable name"},
+		{"envFrom bad name", func(p *Pod) {
+			p.Spec.InitContainers[0].EnvFrom = []EnvFromSource{{ConfigMapRef: &ConfigMapEnvSource{LocalObjectRef: LocalObjectRef{Name: "Bad_Name"}}}}
+		}, "spec.initContainers[0].envFrom[0].configMapRef.name", "RFC 1123 subdomain"},
+		{"volume without a name", func(p *Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, Volume{Name: "cfg", ConfigMap: &ConfigMapVolumeSource{}})
+		}, "spec.volumes[1].configMap.name", "Required value"},
+		{"volume bad default mode", func(p *Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, Volume{Name: "cfg", ConfigMap: &ConfigMapVolumeSource{
+				LocalObjectRef: LocalObjectRef{Name: "cfg"}, DefaultMode: new(int32(0o1000))}})
+		}, "spec.volumes[1].configMap.defaultMode", "must be a number between 0 and 0777 (octal), both inclusive"},
+		{"volume item escapes", func(p *Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, Volume{Name: "cfg", ConfigMap: &ConfigMapVolumeSource{
+				LocalObjectRef: LocalObjectRef{Name: "cfg"}, Items: []KeyToPath{{Key: "a", Path: "../a"}}}})
+		}, "spec.volumes[1].configMap.items[0].path", "'..'"},
+		{"configMap and emptyDir", func(p *Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, Volume{Name: "cfg", EmptyDir: &EmptyDirVolumeSource{},
+				ConfigMap: &ConfigMapVolumeSource{LocalObjectRef: LocalObjectRef{Name: "cfg"}}})
+		}, "spec.volumes[1].configMap", "may not specify more than 1 volume type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := validPod()
+			p.Spec.InitContainers = []Container{{Name: "init", Image: "busybox"}}
+			tt.mutate(p)
+			Default(p)
+			err := Validate(p)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if c, ok := causeOf(err, tt.field); !ok || !strings.Contains(c.Message, tt.detail) {
+				t.Fatalf("Validate = %v, want %s: %s", err, tt.field, tt.detail)
+			}
+		})
+	}
+}
+
+func TestPodConfigMapNames(t *testing.T) {
+	s := PodSpec{
+		InitContainers: []Container{{EnvFrom: []EnvFromSource{{ConfigMapRef: &ConfigMapEnvSource{LocalObjectRef: LocalObjectRef{Name: "init-env"}}}}}},
+		Containers: []Container{{Env: []EnvVar{{ValueFrom: &EnvVarSource{ConfigMapKeyRef: &ConfigMapKeySelector{LocalObjectRef: LocalObjectRef{Name: "key"}}}},
+			{ValueFrom: &EnvVarSource{FieldRef: &ObjectFieldSelector{}}}}}},
+		EphemeralContainers: []EphemeralContainer{{EphemeralContainerCommon: EphemeralContainerCommon{
+			EnvFrom: []EnvFromSource{{ConfigMapRef: &ConfigMapEnvSource{LocalObjectRef: LocalObjectRef{Name: "debug"}}}}}}},
+		Volumes: []Volume{{ConfigMap: &ConfigMapVolumeSource{LocalObjectRef: LocalObjectRef{Name: "vol"}}},
+			{Projected: &ProjectedVolumeSource{Sources: []VolumeProjection{
+				{ConfigMap: &ConfigMapProjection{LocalObjectRef: LocalObjectRef{Name: "key"}}},
+				{ConfigMap: &ConfigMapProjection{LocalObjectRef: LocalObjectRef{Name: RootCAConfigMap}}}}}}},
+	}
+	got := strings.Join(PodConfigMapNames(&s), ",")
+	if want := "init-env,key,debug,vol," + RootCAConfigMap; got != want {
+		t.Fatalf("PodConfigMapNames = %s, want %s", got, want)
+	}
+}
