@@ -37,6 +37,9 @@ type Agent struct {
 
 	hostPorts hostPortTable
 
+	// configMaps caches the ConfigMaps of the node's pods' volumes.
+	configMaps configMapCache
+
 	// nodeUID is the registered Node's uid, for the lease's owner.
 	nodeUID atomic.Pointer[string]
 }

@@ -98,9 +98,6 @@ type Config struct {
 	// HostPorts, if set, gets the host-port mappings of the node's pods
 	// (all of them) whenever they change.
 	HostPorts HostPorts
-	// ClusterCAPEM is the cluster CA, written as ca.crt into service
-	// account token volumes (Kubernetes' kube-root-ca.crt ConfigMap).
-	ClusterCAPEM []byte
 	// KubernetesServiceHost and KubernetesServicePort, if set, are given
 	// to every container as KUBERNETES_SERVICE_HOST and _PORT, where
 	// in-cluster clients find the API (until orch has the kubernetes

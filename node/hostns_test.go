@@ -127,7 +127,7 @@ func TestContainerSpecHostNamespaces(t *testing.T) {
 			w := &podWorker{a: a, uid: "uid-1", containers: map[string]*containerState{},
 				sandbox: &podnet.Sandbox{IP: net.ParseIP("10.244.1.5"), NetNS: "/sb/net", UTSNS: "/sb/uts", IPCNS: "/sb/ipc"}}
 			pod := hostNSPod(tc.mutate)
-			spec, err := w.containerSpec(pod, &pod.Spec.Containers[0], 0)
+			spec, err := w.containerSpec(context.Background(), pod, &pod.Spec.Containers[0], 0)
 			if err != nil {
 				t.Fatal(err)
 			}

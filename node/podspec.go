@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	v1 "orch.io/orch/api/v1"
@@ -102,7 +101,7 @@ func (a *Agent) resolvConf(pod *v1.Pod) string {
 }
 
 // containerSpec translates a pod's container into what the runtime runs.
-func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*ContainerSpec, error) {
+func (w *podWorker) containerSpec(ctx context.Context, pod *v1.Pod, c *v1.Container, attempt int) (*ContainerSpec, error) {
 	dir := w.a.podDir(w.uid)
 	spec := &ContainerSpec{
 		PodUID: w.uid, PodNamespace: pod.Namespace, PodName: pod.Name, Name: c.Name, Attempt: attempt,
@@ -120,21 +119,11 @@ func (w *podWorker) containerSpec(pod *v1.Pod, c *v1.Container, attempt int) (*C
 	if !mountsAt(c, shmPath) {
 		spec.Mounts = append(spec.Mounts, Mount{Source: filepath.Join(dir, shmDir), Destination: shmPath, Options: shmMountOptions()})
 	}
-	if h, p := w.a.cfg.KubernetesServiceHost, w.a.cfg.KubernetesServicePort; h != "" && p != "" {
-		// The container's own env overrides them, as in Kubernetes.
-		for _, kv := range [][2]string{{"KUBERNETES_SERVICE_HOST", h}, {"KUBERNETES_SERVICE_PORT", p}} {
-			if !slices.ContainsFunc(c.Env, func(e v1.EnvVar) bool { return e.Name == kv[0] }) {
-				spec.Env = append(spec.Env, kv[0]+"="+kv[1])
-			}
-		}
+	env, err := w.containerEnv(ctx, pod, c)
+	if err != nil {
+		return nil, err
 	}
-	for _, e := range c.Env {
-		val := e.Value
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
-			val = w.fieldRef(pod, e.ValueFrom.FieldRef.FieldPath)
-		}
-		spec.Env = append(spec.Env, e.Name+"="+val)
-	}
+	spec.Env = env
 	mounts, err := w.volumeMounts(pod, c)
 	if err != nil {
 		return nil, err

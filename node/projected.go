@@ -56,8 +56,15 @@ func (t *projectedToken) refreshAt(jitter time.Duration) time.Time {
 func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Duration, error) {
 	var next time.Duration
 	now := w.a.cfg.Now()
+	cms := w.configMaps(pod.Namespace, true)
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
+		if v.ConfigMap != nil {
+			if err := w.syncConfigMapVolume(ctx, pod, v, cms); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if v.Projected == nil {
 			continue
 		}
@@ -65,7 +72,7 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 		if err := setupProjectedDir(dir); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
-		files, refresh, err := w.projectedFiles(ctx, pod, v, now)
+		files, refresh, err := w.projectedFiles(ctx, pod, v, cms, now)
 		if err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
@@ -76,11 +83,14 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 			next = refresh
 		}
 	}
+	if usesConfigMapVolumes(pod) && (next == 0 || ConfigMapSyncPeriod < next) {
+		next = ConfigMapSyncPeriod
+	}
 	return next, nil
 }
 
 // projectedFiles resolves the sources of one volume to files.
-func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volume, now time.Time) (map[string]projectedFile, time.Duration, error) {
+func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volume, cms *configMaps, now time.Time) (map[string]projectedFile, time.Duration, error) {
 	mode := os.FileMode(v1.ProjectedDefaultMode)
 	if m := v.Projected.DefaultMode; m != nil {
 		mode = os.FileMode(*m) & 0o777
@@ -99,12 +109,15 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volum
 				next = max(d, time.Second)
 			}
 		case src.ConfigMap != nil:
-			// kube-root-ca.crt (validation allows no other): the cluster CA.
-			if len(src.ConfigMap.Items) == 0 {
-				files[v1.RootCAKey] = projectedFile{data: w.a.cfg.ClusterCAPEM, mode: mode}
+			optional := v1.IsOptional(src.ConfigMap.Optional)
+			cm, err := cms.get(ctx, src.ConfigMap.Name, optional)
+			if err != nil {
+				return nil, 0, err
 			}
-			for _, it := range src.ConfigMap.Items {
-				files[it.Path] = projectedFile{data: w.a.cfg.ClusterCAPEM, mode: mode}
+			if cm != nil {
+				if err := configMapFiles(cm, src.ConfigMap.Items, mode, optional, files); err != nil {
+					return nil, 0, err
+				}
 			}
 		case src.DownwardAPI != nil:
 			for _, it := range src.DownwardAPI.Items {

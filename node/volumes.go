@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -34,6 +35,9 @@ type podVolume struct {
 	options  []string // mount options of every mount of it
 	hostPath bool
 	readOnly bool // mounted read-only whatever the container asks
+	// atomic: written by the agent's atomic writer, whose top-level names
+	// are links through "..data" (a subPath is resolved through them).
+	atomic bool
 }
 
 // mountsAt reports whether the container mounts a volume at dir.
@@ -87,8 +91,8 @@ func (w *podWorker) podVolumes(pod *v1.Pod) (map[string]podVolume, error) {
 		switch {
 		case v.EmptyDir != nil:
 			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: volumeMountOptions()}
-		case v.Projected != nil:
-			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: fileMountOptions(), readOnly: true}
+		case v.Projected != nil, v.ConfigMap != nil:
+			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: fileMountOptions(), readOnly: true, atomic: true}
 		case v.HostPath != nil:
 			if err := checkHostPath(v.HostPath); err != nil {
 				return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
@@ -134,6 +138,17 @@ func (w *podWorker) subPath(vol podVolume, name, subPath, container string, inde
 		perm = st.Mode().Perm()
 	}
 	target := subPathTarget(w.a.podDir(w.uid), name, container, index)
+	if vol.atomic {
+		// The agent wrote the volume: its only links are "..data" and the
+		// top-level names through it. A subPath is the file of the data
+		// directory of the moment, and keeps it across updates, as in
+		// Kubernetes.
+		ts, err := os.Readlink(filepath.Join(vol.path, dataDirName))
+		if err != nil || strings.Contains(ts, "/") {
+			return "", fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q", name, container)
+		}
+		subPath = filepath.Join(ts, subPath)
+	}
 	src, err := prepareSubPath(vol.path, subPath, target, perm)
 	if err != nil {
 		w.log.Warn("failed to prepare subPath for volumeMount of the container",

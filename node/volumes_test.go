@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,7 +118,7 @@ func TestContainerSpecMounts(t *testing.T) {
 			c := v1.Container{Name: "c", Image: "busybox", VolumeMounts: tc.mounts}
 			pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"},
 				Spec: v1.PodSpec{Volumes: tc.volumes, Containers: []v1.Container{c}}}
-			spec, err := w.containerSpec(pod, &c, 0)
+			spec, err := w.containerSpec(context.Background(), pod, &c, 0)
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)

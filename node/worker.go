@@ -490,7 +490,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		// already on the machine.
 		rec.RefEventf(ref, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 	}
-	spec, err := w.containerSpec(pod, c, attempt)
+	spec, err := w.containerSpec(ctx, pod, c, attempt)
 	if err == nil {
 		err = verifyRunAsNonRoot(pod, c, img.User)
 	}
@@ -499,6 +499,11 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	}
 	if err != nil {
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
+		if configMissing(err) {
+			// Not a failure of the container: it starts once the
+			// ConfigMap or key appears, without a growing back-off.
+			return w.waitForConfig(st, err)
+		}
 		return w.startFailed(st, "CreateContainerConfigError", err)
 	}
 	// A new file per start (logs of the previous attempt stay readable),
@@ -551,6 +556,16 @@ func (w *podWorker) startFailed(st *containerState, reason string, err error) ti
 	}
 	st.nextStart = w.a.cfg.Now().Add(d)
 	return d
+}
+
+// waitForConfig leaves the container waiting with
+// CreateContainerConfigError and tries again in configMissingRetry.
+func (w *podWorker) waitForConfig(st *containerState, err error) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st.waitReason, st.waitMessage = "CreateContainerConfigError", err.Error()
+	st.nextStart = w.a.cfg.Now().Add(configMissingRetry)
+	return configMissingRetry
 }
 
 func terminatedState(st *containerState) *v1.ContainerStateTerminated {

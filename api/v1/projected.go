@@ -114,24 +114,18 @@ func validateProjected(v *ProjectedVolumeSource, p *field.Path) field.ErrorList 
 		if s.ConfigMap != nil {
 			n++
 			cp := sp.Child("configMap")
-			if s.ConfigMap.Name != RootCAConfigMap {
-				errs = append(errs, field.Forbidden(cp.Child("name"), notYet("configMaps other than "+RootCAConfigMap)))
-			}
-			if s.ConfigMap.Optional != nil {
-				errs = append(errs, field.Forbidden(cp.Child("optional"), notYet("optional configMaps")))
-			}
-			if len(s.ConfigMap.Items) == 0 {
-				addPath(RootCAKey, cp.Child("items"))
+			if s.ConfigMap.Name == "" {
+				errs = append(errs, field.Required(cp.Child("name"), ""))
 			}
 			for j, it := range s.ConfigMap.Items {
 				ip := cp.Child("items").Index(j)
-				if it.Key != RootCAKey {
-					errs = append(errs, field.NotSupported(ip.Child("key"), it.Key, []string{RootCAKey}))
+				errs = append(errs, validateKeyToPath(&it, ip)...)
+				if it.Path != "" {
+					if paths[it.Path] {
+						errs = append(errs, field.Invalid(p, s.ConfigMap.Name, "conflicting duplicate paths"))
+					}
+					paths[it.Path] = true
 				}
-				if it.Mode != nil {
-					errs = append(errs, field.Forbidden(ip.Child("mode"), notYet("file modes of single items")))
-				}
-				addPath(it.Path, ip.Child("path"))
 			}
 		}
 		if s.DownwardAPI != nil {

@@ -151,6 +151,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateJob(o)...)
 	case *CronJob:
 		errs = append(errs, validateCronJob(o)...)
+	case *ConfigMap:
+		errs = append(errs, validateConfigMap(o)...)
 	case *ControllerRevision:
 		errs = append(errs, validateControllerRevision(o)...)
 	}
@@ -329,14 +331,10 @@ func validateContainers(cs []Container, p *field.Path, vols, names map[string]bo
 				errs = append(errs, field.Invalid(ep.Child("name"), e.Name, msg))
 			}
 			if e.ValueFrom != nil {
-				if e.Value != "" {
-					errs = append(errs, field.Invalid(ep.Child("valueFrom"), "", "may not be set when value is set"))
-				}
-				if e.ValueFrom.FieldRef == nil {
-					errs = append(errs, field.Required(ep.Child("valueFrom", "fieldRef"), "orch supports fieldRef only"))
-				}
+				errs = append(errs, validateEnvVarValueFrom(&e, ep.Child("valueFrom"))...)
 			}
 		}
+		errs = append(errs, validateEnvFrom(c.EnvFrom, cp.Child("envFrom"))...)
 		for j, m := range c.VolumeMounts {
 			mp := cp.Child("volumeMounts").Index(j)
 			if !vols[m.Name] {
@@ -572,6 +570,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		errs = append(errs, validateDaemonSetUpdate(o, old.(*DaemonSet))...)
 	case *StatefulSet:
 		errs = append(errs, validateStatefulSetUpdate(o, old.(*StatefulSet))...)
+	case *ConfigMap:
+		errs = append(errs, validateConfigMapUpdate(o, old.(*ConfigMap))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

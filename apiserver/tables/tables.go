@@ -36,6 +36,7 @@ var printers = map[string]Printer{
 	"endpoints":                  endpointsPrinter,
 	"namespaces":                 namespacePrinter,
 	"serviceaccounts":            serviceAccountPrinter,
+	"configmaps":                 configMapPrinter,
 	"resourcequotas":             resourceQuotaPrinter,
 	"limitranges":                createdAtPrinter,
 	"roles":                      createdAtPrinter,

@@ -147,6 +147,8 @@ func TestRows(t *testing.T) {
 		{"endpoints none", "endpoints", &v1.Endpoints{ObjectMeta: meta("e")}, []any{"e", "<none>", "90s"}, nil},
 		{"namespace", "namespaces", &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "ns", CreationTimestamp: created}, Status: v1.NamespaceStatus{Phase: "Terminating"}},
 			[]any{"ns", "Terminating", "90s"}, nil},
+		{"config map", "configmaps", &v1.ConfigMap{ObjectMeta: meta("cm"), Data: map[string]string{"a": "1", "b": "2"},
+			BinaryData: map[string][]byte{"c": {0}}}, []any{"cm", int64(3), "90s"}, nil},
 		{"service account", "serviceaccounts", &v1.ServiceAccount{ObjectMeta: meta("sa"), Secrets: []v1.ObjectReference{{Name: "x"}}},
 			[]any{"sa", int64(1), "90s"}, nil},
 		{"resource quota", "resourcequotas", &v1.ResourceQuota{ObjectMeta: meta("q"), Status: v1.ResourceQuotaStatus{
@@ -233,6 +235,7 @@ func TestColumns(t *testing.T) {
 		{"endpoints", []string{"Name", "Endpoints", "Age"}, 3},
 		{"namespaces", []string{"Name", "Status", "Age"}, 3},
 		{"serviceaccounts", []string{"Name", "Secrets", "Age"}, 3},
+		{"configmaps", []string{"Name", "Data", "Age"}, 3},
 		{"resourcequotas", []string{"Name", "Age", "Request", "Limit"}, 4},
 		{"limitranges", []string{"Name", "Created At"}, 2},
 		{"roles", []string{"Name", "Created At"}, 2},

@@ -58,6 +58,10 @@ type Pods interface {
 	// exists. An implementation reading a possibly stale copy should make
 	// sure of a miss (or of a pod bound elsewhere) before answering it.
 	PodNodeName(ctx context.Context, namespace, name string) (nodeName string, found bool, err error)
+	// ConfigMapUsed reports whether a pod bound to node, in namespace,
+	// names the ConfigMap (env, envFrom, volumes). An implementation
+	// reading a possibly stale copy should make sure of a "no".
+	ConfigMapUsed(ctx context.Context, node, namespace, name string) (bool, error)
 }
 
 // Authorizer is the Node authorizer: for users in system:nodes it allows
@@ -111,6 +115,8 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 		}
 	case "nodes":
 		return authorizeNode(self, a)
+	case "configmaps":
+		return az.authorizeConfigMap(ctx, self, a)
 	case "events":
 		// As Kubernetes' system:node role: a node records events
 		// (create) and aggregates them (update, patch). Admit confines
@@ -198,6 +204,25 @@ func (az *Authorizer) authorizePod(ctx context.Context, self string, a authorize
 		return az.bound(ctx, self, a, true)
 	}
 	return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' may only get, list, watch and delete its own pods and update their status", self), nil
+}
+
+// authorizeConfigMap is the Node authorizer's graph rule for ConfigMaps:
+// a node may get one that a pod bound to it names, and nothing else.
+func (az *Authorizer) authorizeConfigMap(ctx context.Context, self string, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	if a.GetVerb() != "get" || a.GetSubresource() != "" {
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' can only get individual configmaps", self), nil
+	}
+	if a.GetName() == "" {
+		return authorizer.DecisionNoOpinion, "No Object name found", nil
+	}
+	used, err := az.pods.ConfigMapUsed(ctx, self, a.GetNamespace(), a.GetName())
+	if err != nil {
+		return authorizer.DecisionNoOpinion, "", err
+	}
+	if !used {
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("no relationship found between node '%s' and this object", self), nil
+	}
+	return authorizer.DecisionAllow, "", nil
 }
 
 // bound allows a request on a pod bound to self; missingOK also allows it

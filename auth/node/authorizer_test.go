@@ -18,6 +18,11 @@ func (f fakePods) PodNodeName(_ context.Context, ns, name string) (string, bool,
 	return n, ok, nil
 }
 
+// ConfigMapUsed says node "a" uses ConfigMap default/app-config only.
+func (f fakePods) ConfigMapUsed(_ context.Context, node, ns, name string) (bool, error) {
+	return node == "a" && ns == "default" && name == "app-config", nil
+}
+
 func TestNodeIdentity(t *testing.T) {
 	for _, tc := range []struct {
 		u      user.Info
@@ -92,6 +97,12 @@ func TestAuthorizer(t *testing.T) {
 		{"get namespace", res("get", "namespaces", "", "", "default"), true, ""},
 		{"update service", res("update", "services", "", "default", "s"), false, "may only read"},
 		{"read rcs", res("list", "replicationcontrollers", "", "", ""), false, "may only read"},
+		{"get a configmap its pod names", res("get", "configmaps", "", "default", "app-config"), true, ""},
+		{"get another configmap", res("get", "configmaps", "", "default", "other"), false, noRel},
+		{"same name elsewhere", res("get", "configmaps", "", "team", "app-config"), false, noRel},
+		{"list configmaps", res("list", "configmaps", "", "default", ""), false, "can only get individual configmaps"},
+		{"watch configmaps", res("watch", "configmaps", "", "default", "app-config"), false, "can only get individual configmaps"},
+		{"update a configmap its pod names", res("update", "configmaps", "", "default", "app-config"), false, "can only get individual configmaps"},
 		{"create event", res("create", "events", "", "default", ""), true, ""},
 		{"update event", res("update", "events", "", "default", "e"), true, ""},
 		{"patch event", res("patch", "events", "", "default", "e"), true, ""},

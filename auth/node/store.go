@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
@@ -45,4 +46,30 @@ func podNodeName(s *fsm.Store, namespace, name string) (string, bool, error) {
 		return "", false, fmt.Errorf("pods %s/%s holds a %T", namespace, name, rec.Object())
 	}
 	return pod.Spec.NodeName, true, nil
+}
+
+// ConfigMapUsed implements Pods.
+func (p StorePods) ConfigMapUsed(ctx context.Context, node, namespace, name string) (bool, error) {
+	used, err := configMapUsed(p.Store(), node, namespace, name)
+	if err != nil || used || p.Barrier == nil {
+		return used, err
+	}
+	// A pod bound a moment ago may not be here yet.
+	if err := p.Barrier(ctx); err != nil {
+		return false, fmt.Errorf("read barrier: %w", err)
+	}
+	return configMapUsed(p.Store(), node, namespace, name)
+}
+
+func configMapUsed(s *fsm.Store, node, namespace, name string) (bool, error) {
+	pods, err := s.PodsOnNode(node)
+	if err != nil {
+		return false, err
+	}
+	for _, pod := range pods {
+		if pod.Namespace == namespace && slices.Contains(v1.PodConfigMapNames(&pod.Spec), name) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -29,7 +29,7 @@ var (
 var readable = []string{
 	"pods", "pods/log", "pods/status",
 	"replicationcontrollers", "replicationcontrollers/scale", "replicationcontrollers/status",
-	"services", "services/status", "endpoints",
+	"configmaps", "services", "services/status", "endpoints",
 	"resourcequotas", "resourcequotas/status", "limitranges",
 	"namespaces", "namespaces/status",
 	"events", "serviceaccounts",
@@ -43,7 +43,7 @@ var readable = []string{
 var writable = []string{
 	"pods",
 	"replicationcontrollers", "replicationcontrollers/scale",
-	"services", "events", "serviceaccounts",
+	"configmaps", "services", "events", "serviceaccounts",
 	"pods/attach", "pods/exec", "pods/portforward",
 }
 

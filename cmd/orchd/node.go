@@ -386,7 +386,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		LeaseDurationSeconds: int32(f.leaseDuration), NodeStatusReportFrequency: f.statusReport,
 		BackoffInitial: f.backoff, BackoffMax: f.backoffMax, ResyncInterval: f.resync,
 		ClusterDNS: f.clusterDNS, Logger: log, SeccompProfileRoot: f.seccompProfileRoot,
-		ClusterCAPEM: nb.CACertPEM, KubernetesServiceHost: svcHost, KubernetesServicePort: svcPort,
+		KubernetesServiceHost: svcHost, KubernetesServicePort: svcPort,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,22 @@
+package tables
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// configMapPrinter is kubectl's ConfigMap columns (printConfigMap): the
+// number of keys, data and binaryData together.
+var configMapPrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{nameColumn,
+		col("Data", "string", 0, "Data contains the configuration data."),
+		ageColumn,
+	},
+	Row: func(obj v1.Object, now time.Time) ([]any, []metav1.TableRowCondition) {
+		cm := obj.(*v1.ConfigMap)
+		return []any{cm.Name, int64(len(cm.Data) + len(cm.BinaryData)), age(cm.CreationTimestamp, now)}, nil
+	},
+}
