@@ -418,6 +418,13 @@ var templated = map[string]func(spec PodSpec) Object{
 		Default(rs)
 		return rs
 	},
+	"Deployment": func(spec PodSpec) Object {
+		d := &Deployment{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: spec}}}
+		Default(d)
+		return d
+	},
 }
 
 func isUnder(path string, parents map[string]bool) bool {

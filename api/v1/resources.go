@@ -120,6 +120,9 @@ var resources = []Resource{
 	{Group: AppsGroup, Name: "replicasets", Singular: "replicaset", Kind: "ReplicaSet",
 		ShortNames: []string{"rs"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
 		New: func() Object { return &ReplicaSet{} }},
+	{Group: AppsGroup, Name: "deployments", Singular: "deployment", Kind: "Deployment",
+		ShortNames: []string{"deploy"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
+		New: func() Object { return &Deployment{} }},
 }
 
 // views are the resources that show stored objects of another resource

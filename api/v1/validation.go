@@ -111,6 +111,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateRC(o)...)
 	case *ReplicaSet:
 		errs = append(errs, validateReplicaSet(o)...)
+	case *Deployment:
+		errs = append(errs, validateDeployment(o)...)
 	case *Service:
 		errs = append(errs, validateService(o)...)
 	case *Endpoints:
@@ -559,6 +561,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 	switch o := obj.(type) {
 	case *ReplicaSet:
 		errs = append(errs, validateReplicaSetUpdate(o, old.(*ReplicaSet))...)
+	case *Deployment:
+		errs = append(errs, validateDeploymentUpdate(o, old.(*Deployment))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

@@ -50,6 +50,7 @@ var printers = map[string]Printer{
 	"jobs":                       jobPrinter,
 	"cronjobs":                   cronJobPrinter,
 	"replicasets":                replicaSetPrinter,
+	"deployments":                deploymentPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

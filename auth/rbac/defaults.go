@@ -85,14 +85,16 @@ var (
 	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...), group(v1.DiscoveryGroup, readVerbs, "endpointslices"),
 		group(v1.PolicyGroup, readVerbs, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 		group(v1.BatchGroup, readVerbs, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
-		group(v1.AppsGroup, readVerbs, "replicasets", "replicasets/scale", "replicasets/status")}
+		group(v1.AppsGroup, readVerbs, "replicasets", "replicasets/scale", "replicasets/status"),
+		group(v1.AppsGroup, readVerbs, "deployments", "deployments/scale", "deployments/status")}
 	// As Kubernetes' edit: budgets are written and pods evicted.
 	editRules = append(append([]rbacv1.PolicyRule(nil), viewRules...),
 		core(writeVerbs, writable...), core(readVerbs, streaming...),
 		core([]string{"create"}, "pods/eviction"),
 		group(v1.PolicyGroup, writeVerbs, "poddisruptionbudgets"),
 		group(v1.BatchGroup, writeVerbs, "jobs", "cronjobs"),
-		group(v1.AppsGroup, writeVerbs, "replicasets", "replicasets/scale"))
+		group(v1.AppsGroup, writeVerbs, "replicasets", "replicasets/scale"),
+		group(v1.AppsGroup, writeVerbs, "deployments", "deployments/scale"))
 	adminRules = append(append([]rbacv1.PolicyRule(nil), editRules...),
 		group(v1.RBACGroup, allVerbs, "roles", "rolebindings"))
 )
