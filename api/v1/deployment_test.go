@@ -62,7 +62,9 @@ func TestValidateDeployment(t *testing.T) {
 		{"restart never", func(d *Deployment) { d.Spec.Template.Spec.RestartPolicy = RestartNever }, "spec.template.spec.restartPolicy", "Unsupported value"},
 		{"active deadline", func(d *Deployment) { d.Spec.Template.Spec.ActiveDeadlineSeconds = new(int64(5)) },
 			"spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in Deployment is not Supported"},
-		{"both zero", func(d *Deployment) { d.Spec.Strategy.RollingUpdate = &RollingUpdateDeployment{MaxSurge: num(0), MaxUnavailable: pct("0%")} },
+		{"both zero", func(d *Deployment) {
+			d.Spec.Strategy.RollingUpdate = &RollingUpdateDeployment{MaxSurge: num(0), MaxUnavailable: pct("0%")}
+		},
 			"spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when `maxSurge` is 0"},
 		{"surge over 100% is fine", func(d *Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = pct("200%") }, "", ""},
 		{"unavailable over 100%", func(d *Deployment) { d.Spec.Strategy.RollingUpdate.MaxUnavailable = pct("101%") },
