@@ -27,7 +27,7 @@ func (f *eventFlags) register(fl *pflag.FlagSet) {
 // leaderRecorders are the event recorders of the leader's controllers, by
 // Kubernetes' component names.
 type leaderRecorders struct {
-	scheduler, replication, nodeLifecycle, job, cronJob *events.Recorder
+	scheduler, replication, nodeLifecycle, job, cronJob, deployment *events.Recorder
 }
 
 func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leaderRecorders {
@@ -37,13 +37,14 @@ func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leader
 		nodeLifecycle: sched.NewLeaderRecorder("node-controller", p, f.qps, f.burst, log),
 		job:           sched.NewLeaderRecorder("job-controller", p, f.qps, f.burst, log),
 		cronJob:       sched.NewLeaderRecorder("cronjob-controller", p, f.qps, f.burst, log),
+		deployment:    sched.NewLeaderRecorder("deployment-controller", p, f.qps, f.burst, log),
 	}
 }
 
 func (r leaderRecorders) all() map[string]*events.Recorder {
 	return map[string]*events.Recorder{"default-scheduler": r.scheduler, "replication-controller": r.replication,
 		"node-controller": r.nodeLifecycle, "job-controller": r.job,
-		"cronjob-controller": r.cronJob}
+		"cronjob-controller": r.cronJob, "deployment-controller": r.deployment}
 }
 
 // registerEventMetrics exposes what each recorder did with its events.
