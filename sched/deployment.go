@@ -427,10 +427,10 @@ func (p *deploymentPlanner) scaleDownOld() bool {
 			break
 		}
 		n := rsReplicas(rs)
-		if n == 0 || n == rs.Status.AvailableReplicas {
+		if n == 0 || n == availableOf(rs) {
 			continue
 		}
-		down := min(maxScaledDown-cleaned, n-rs.Status.AvailableReplicas)
+		down := min(maxScaledDown-cleaned, n-availableOf(rs))
 		if down <= 0 {
 			continue
 		}
@@ -439,7 +439,10 @@ func (p *deploymentPlanner) scaleDownOld() bool {
 	}
 	// Kubernetes' scaleDownOldReplicaSetsForRollingUpdate, on the sets as
 	// just planned.
-	available := statusSum(p.all(), statusAvailable)
+	var available int32
+	for _, rs := range p.all() {
+		available += availableOf(rs)
+	}
 	var scaled int32
 	if available > minAvailable {
 		total := available - minAvailable
@@ -455,6 +458,15 @@ func (p *deploymentPlanner) scaleDownOld() bool {
 		}
 	}
 	return cleaned+scaled > 0
+}
+
+// availableOf is a set's available pods as far as they count toward the
+// minimum: status.availableReplicas, but no more than spec.replicas. Just
+// after a set is scaled down its status still counts the pods it is
+// deleting; Kubernetes' controller would count them and could scale down
+// once more before the status catches up, going below the minimum.
+func availableOf(rs *v1.ReplicaSet) int32 {
+	return min(rs.Status.AvailableReplicas, rsReplicas(rs))
 }
 
 // recreate is Kubernetes' rolloutRecreate: scale every old set to 0, wait

@@ -18,6 +18,9 @@ type rolloutSim struct {
 	now   time.Time
 	stuck bool // new pods never become available
 	rv    int
+	// lagged are the scaled-down sets (by resourceVersion) whose status
+	// already lagged one round.
+	lagged map[string]bool
 }
 
 func (s *rolloutSim) nextRV() string { s.rv++; return strconv.Itoa(s.rv) }
@@ -76,9 +79,17 @@ func (s *rolloutSim) step() bool {
 // settle is the replication manager's pass: status follows spec; pods
 // that existed before become available (unless stuck and new).
 func (s *rolloutSim) settle() {
+	if s.lagged == nil {
+		s.lagged = map[string]bool{}
+	}
 	for i, rs := range s.sets {
 		c := v1.DeepCopy(rs)
 		n := rsReplicas(c)
+		if n < c.Status.Replicas && !s.lagged[c.ResourceVersion] {
+			// A scaled-down set reports its deletions one round late.
+			s.lagged[c.ResourceVersion] = true
+			continue
+		}
 		avail := min(c.Status.Replicas, n)
 		newest := EqualIgnoreHash(&c.Spec.Template, &s.d.Spec.Template)
 		if s.stuck && newest {
@@ -89,14 +100,28 @@ func (s *rolloutSim) settle() {
 	}
 }
 
+// counts are the pods that exist and are available: the simulated
+// replication manager makes and deletes pods at once, and reports them
+// only when it settles, so a set scaled down has no more pods than its
+// spec even while its status still counts them.
 func (s *rolloutSim) counts() (pods, available int32) {
-	return statusSum(s.sets, statusReplicas), statusSum(s.sets, statusAvailable)
+	for _, rs := range s.sets {
+		pods += rsReplicas(rs)
+		available += min(rs.Status.AvailableReplicas, rsReplicas(rs))
+	}
+	return pods, available
 }
 
 // run alternates planning and settling until neither changes anything.
 func (s *rolloutSim) run(check func()) {
 	for round := 0; round < 200; round++ {
+		// The controller plans twice on the same statuses: the second plan
+		// sees sets it just scaled whose status still counts the old pods.
 		wrote := s.step()
+		check()
+		if s.step() {
+			wrote = true
+		}
 		check()
 		prev := make([]v1.ReplicaSetStatus, len(s.sets))
 		for i, rs := range s.sets {
