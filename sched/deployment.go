@@ -52,7 +52,7 @@ func PlanDeployment(d *v1.Deployment, rss []*v1.ReplicaSet, pods []*v1.Pod, now 
 	p := &deploymentPlanner{d: d, now: now}
 	sel := v1.DeploymentSelector(d)
 	for _, rs := range rss {
-		ref := controllerRefOf(&rs.ObjectMeta)
+		ref := rs.ControllerRef()
 		switch {
 		case ref != nil && ref.UID == d.UID:
 			p.owned = append(p.owned, rs)
@@ -511,7 +511,7 @@ func (p *deploymentPlanner) oldPodsRunning(pods []*v1.Pod) bool {
 		old[rs.UID] = true
 	}
 	for _, pod := range pods {
-		ref := controllerRefOf(&pod.ObjectMeta)
+		ref := pod.ControllerRef()
 		if ref == nil || !old[ref.UID] {
 			continue
 		}
@@ -677,16 +677,6 @@ func (p *deploymentPlanner) replicaFailure() *v1.DeploymentCondition {
 				return &v1.DeploymentCondition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
 					LastUpdateTime: c.LastTransitionTime, LastTransitionTime: c.LastTransitionTime}
 			}
-		}
-	}
-	return nil
-}
-
-// controllerRefOf returns the owner reference with controller=true.
-func controllerRefOf(m *v1.ObjectMeta) *v1.OwnerReference {
-	for i := range m.OwnerReferences {
-		if c := m.OwnerReferences[i].Controller; c != nil && *c {
-			return &m.OwnerReferences[i]
 		}
 	}
 	return nil

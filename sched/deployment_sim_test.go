@@ -316,7 +316,7 @@ func TestAdoptsOrphanSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Adopt) != 1 || st.Adopt[0].Name != "orphan" || controllerRefOf(&st.Adopt[0].ObjectMeta).UID != d.UID ||
+	if len(st.Adopt) != 1 || st.Adopt[0].Name != "orphan" || st.Adopt[0].ControllerRef().UID != d.UID ||
 		st.Adopt[0].ResourceVersion != orphan.ResourceVersion {
 		t.Fatalf("adopted %+v", st.Adopt)
 	}
