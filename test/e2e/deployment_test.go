@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -328,58 +330,51 @@ func TestDeploymentForegroundDeletionOrder(t *testing.T) {
 	if out := k.ok(t, "", "get", "all"); !strings.Contains(out, "deployment.apps/web") {
 		t.Fatalf("kubectl get all does not list the deployment:\n%s", out)
 	}
-	type seen struct{ pods, sets, deployment bool }
-	var order []seen
-	var mu sync.Mutex
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for ctx.Err() == nil {
-			pods, _, perr := client.ListTyped[v1.Pod](ctx, cl, "pods", "default", client.ListOptions{LabelSelector: "app=deploy-web"})
-			rss, _, rerr := client.ListTyped[v1.ReplicaSet](ctx, cl, "replicasets", "default", client.ListOptions{LabelSelector: "app=deploy-web"})
-			var d v1.Deployment
-			derr := cl.Get(ctx, "deployments", "default", "web", &d)
-			if perr == nil && rerr == nil && (derr == nil || v1.IsNotFound(derr)) {
-				mu.Lock()
-				order = append(order, seen{pods: len(pods) > 0, sets: len(rss) > 0, deployment: derr == nil})
-				mu.Unlock()
-				if derr != nil {
-					return
+	// The removals are ordered by their resourceVersions (the raft index
+	// of each delete), seen by watches started before the delete.
+	var d v1.Deployment
+	if err := cl.Get(ctxT(t, 5*time.Second), "deployments", "default", "web", &d); err != nil {
+		t.Fatal(err)
+	}
+	pods, rv, err := client.ListTyped[v1.Pod](ctxT(t, 5*time.Second), cl, "pods", "default", client.ListOptions{LabelSelector: "app=deploy-web"})
+	if err != nil || len(pods) != 4 {
+		t.Fatalf("pods %d: %v", len(pods), err)
+	}
+	sets := deploymentSets(t, cl, "app=deploy-web")
+	wctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	removed := func(resource, selector string, want int) <-chan []uint64 {
+		out := make(chan []uint64, 1)
+		w, err := cl.Watch(wctx, resource, "default", client.WatchOptions{ResourceVersion: rv, ListOptions: client.ListOptions{LabelSelector: selector}})
+		if err != nil {
+			t.Fatalf("watch %s: %v", resource, err)
+		}
+		go func() {
+			defer w.Stop()
+			var rvs []uint64
+			for ev := range w.Events() {
+				if ev.Type != v1.Deleted {
+					continue
+				}
+				n, _ := strconv.ParseUint(ev.ResourceVersion, 10, 64)
+				if rvs = append(rvs, n); len(rvs) == want {
+					break
 				}
 			}
-			select {
-			case <-ctx.Done():
-			case <-tick.C:
-			}
-		}
-	}()
+			out <- rvs
+		}()
+		return out
+	}
+	podsGone := removed("pods", "app=deploy-web", len(pods))
+	setsGone := removed("replicasets", "app=deploy-web", len(sets))
+	deployGone := removed("deployments", "", 1)
 	k.ok(t, "", "delete", "deployment/web", "--cascade=foreground", "--wait=false")
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cancel()
-		<-done
-		t.Fatal("the deployment was not deleted within 60 s")
+	podRVs, setRVs, deployRVs := <-podsGone, <-setsGone, <-deployGone
+	if len(podRVs) != len(pods) || len(setRVs) != len(sets) || len(deployRVs) != 1 {
+		t.Fatalf("removals seen: pods %v, sets %v, deployment %v", podRVs, setRVs, deployRVs)
 	}
-	cancel()
-	mu.Lock()
-	defer mu.Unlock()
-	sawSetsWithoutPods := false
-	for i, s := range order {
-		if s.sets && !s.pods {
-			sawSetsWithoutPods = true
-		}
-		if (s.pods && !s.sets) || (s.sets && !s.deployment) || (s.pods && !s.deployment) {
-			t.Fatalf("observation %d of %d: pods %v, sets %v, deployment %v: removed out of order", i, len(order), s.pods, s.sets, s.deployment)
-		}
+	if slices.Max(podRVs) >= slices.Min(setRVs) || slices.Max(setRVs) >= deployRVs[0] {
+		t.Fatalf("removed out of order: pods at %v, sets at %v, deployment at %v", podRVs, setRVs, deployRVs)
 	}
-	if last := order[len(order)-1]; last.pods || last.sets || last.deployment {
-		t.Fatalf("last observation %+v", last)
-	}
-	if !sawSetsWithoutPods {
-		t.Logf("no poll fell between the pods' and the sets' removal (%d polls)", len(order))
-	}
+	t.Logf("removed: pods at %v, sets at %v, deployment at %v", podRVs, setRVs, deployRVs)
 }

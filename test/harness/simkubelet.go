@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -176,18 +175,37 @@ func (k *SimKubelet) serve(ctx context.Context, p *v1.Pod) {
 			delete(k.pending, key)
 			k.mu.Unlock()
 		}()
-		var err error
-		if deleting {
-			err = k.confirmDelete(ctx, p)
-		} else {
-			err = k.markReady(ctx, p)
-		}
-		if err != nil && !v1.IsConflict(err) && !v1.IsNotFound(err) && !errors.Is(err, context.Canceled) {
+		err := k.retry(ctx, func() error {
+			if deleting {
+				return k.confirmDelete(ctx, p)
+			}
+			return k.markReady(ctx, p)
+		})
+		if err != nil && !v1.IsConflict(err) && !v1.IsNotFound(err) && ctx.Err() == nil {
 			k.mu.Lock()
 			k.lastErr = err
 			k.mu.Unlock()
 		}
 	}()
+}
+
+// retry runs write until it succeeds or fails for good: a write whose
+// outcome is unknown or whose master is unreachable (a leader being
+// killed) is tried again, as an agent does, for up to 30 s; a conflict or
+// not-found ends it (the pod's next event brings the next write).
+func (k *SimKubelet) retry(ctx context.Context, write func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := write()
+		if err == nil || !(client.IsUnknownOutcome(err) || client.IsUnreachable(err) || v1.CodeOf(err) >= 500) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // markReady writes the pod's status as an agent does once its containers
