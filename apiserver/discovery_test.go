@@ -64,8 +64,16 @@ func TestDiscovery(t *testing.T) {
 	if sc := appsByName["replicasets/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" || !slices.Equal(sc.Verbs, []string{"get", "patch", "update"}) {
 		t.Errorf("apps/v1 replicasets/scale = %+v", sc)
 	}
-	if _, ok := appsByName["replicasets/status"]; !ok || len(apps.Resources) != 3 {
-		t.Errorf("apps/v1 resources = %+v", apps.Resources)
+	for _, name := range []string{"replicasets/status", "deployments/status"} {
+		if _, ok := appsByName[name]; !ok {
+			t.Errorf("apps/v1 has no %s: %+v", name, apps.Resources)
+		}
+	}
+	if d := appsByName["deployments"]; d.Kind != "Deployment" || !d.Namespaced || !slices.Equal(d.ShortNames, []string{"deploy"}) || !slices.Equal(d.Categories, []string{"all"}) {
+		t.Errorf("apps/v1 deployments = %+v", d)
+	}
+	if sc := appsByName["deployments/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" {
+		t.Errorf("apps/v1 deployments/scale = %+v", sc)
 	}
 
 	list := decode[struct {

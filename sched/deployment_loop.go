@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,9 +67,20 @@ func (c *DeploymentController) Run(ctx context.Context) {
 		c.mu.Unlock()
 		return w.Sub(c.cfg.Now()), !w.IsZero()
 	}
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+		if !ch.full && !slices.ContainsFunc(ch.events, concernsDeployments) {
+			return nil
+		}
 		return c.Pass(ctx, s)
 	})
+}
+
+// concernsDeployments reports whether a change can change a deployment's
+// plan: a deployment or ReplicaSet changed, or a pod went (a Recreate
+// waits until its old pods are gone). Pod readiness reaches the plan
+// through the sets' statuses.
+func concernsDeployments(e fsm.Event) bool {
+	return e.Resource == "deployments" || e.Resource == "replicasets" || (e.Resource == "pods" && e.Type == v1.Deleted)
 }
 
 // deploymentWrite is one write of a pass and the event it records once
@@ -109,9 +121,15 @@ func (c *DeploymentController) Pass(ctx context.Context, store *fsm.Store) error
 	if err != nil {
 		return err
 	}
-	podsByNS, err := listByNamespace[*v1.Pod](store, "pods")
-	if err != nil {
-		return err
+	// Only a Recreate looks at pods.
+	var podsByNS map[string][]*v1.Pod
+	if slices.ContainsFunc(ds.Items, func(r *fsm.Record) bool {
+		d, ok := r.Object().(*v1.Deployment)
+		return ok && d.Spec.Strategy.Type == v1.RecreateDeploymentStrategyType
+	}) {
+		if podsByNS, err = listByNamespace[*v1.Pod](store, "pods"); err != nil {
+			return err
+		}
 	}
 	now := c.cfg.Now()
 	var writes []deploymentWrite

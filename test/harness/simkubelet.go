@@ -76,11 +76,13 @@ func StartSimKubelet(ctx context.Context, cl *client.Client, nodes []string, opt
 			return nil, fmt.Errorf("register simulated node %s: %w", n, err)
 		}
 	}
-	w, err := cl.Watch(ctx, "pods", "", client.WatchOptions{})
+	// The watch lives until Stop, not until ctx (which bounds the start).
+	rctx, cancel := context.WithCancel(context.Background())
+	w, err := cl.Watch(rctx, "pods", "", client.WatchOptions{})
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("watch pods: %w", err)
 	}
-	rctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
 	k.wg.Add(2)
 	go func() {
