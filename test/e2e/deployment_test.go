@@ -251,6 +251,14 @@ func TestDeploymentRollingUpdateKeepsBounds(t *testing.T) {
 		t.Fatalf("after undo: sets %v", sets)
 	}
 
+	if out := k.ok(t, "", "rollout", "history", "deployment/web", "--revision=2"); !strings.Contains(out, "busybox:1.36") || !strings.Contains(out, "pod-template-hash=") {
+		t.Fatalf("rollout history --revision=2:\n%s", out)
+	}
+	if out := k.ok(t, "", "describe", "deployment", "web"); !strings.Contains(out, "NewReplicaSet:") || !strings.Contains(out, firstSet.Name+" (30/30 replicas created)") ||
+		!strings.Contains(out, "MinimumReplicasAvailable") || !strings.Contains(out, "ScalingReplicaSet") {
+		t.Fatalf("kubectl describe deployment:\n%s", out)
+	}
+
 	// Paused: a new template makes no set; resumed, it rolls out.
 	k.ok(t, "", "rollout", "pause", "deployment/web")
 	k.ok(t, "", "set", "image", "deployment/web", "web=busybox:1.37")
