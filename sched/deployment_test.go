@@ -34,7 +34,7 @@ func TestComputeHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, _ := ComputeHash(&d.Spec.Template, nil)
+	h2, _ := ComputeHash(v1.DeepCopy(d).PodTemplate(), nil) // another copy hashes the same
 	one := int32(1)
 	h3, _ := ComputeHash(&d.Spec.Template, &one)
 	other := v1.DeepCopy(d)

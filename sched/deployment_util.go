@@ -60,7 +60,7 @@ func ComputeHash(t *v1.PodTemplateSpec, collisionCount *int32) (string, error) {
 		return "", fmt.Errorf("decode pod template as core/v1: %w", err)
 	}
 	h := fnv.New32a()
-	deepHashObject(h, &k)
+	deepHashObject(h, k) // the value, as Kubernetes hashes *template
 	if collisionCount != nil {
 		b := make([]byte, 8)
 		binary.LittleEndian.PutUint32(b, uint32(*collisionCount))
