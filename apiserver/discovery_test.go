@@ -75,6 +75,23 @@ func TestDiscovery(t *testing.T) {
 	if sc := appsByName["deployments/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" {
 		t.Errorf("apps/v1 deployments/scale = %+v", sc)
 	}
+	if ds := appsByName["daemonsets"]; ds.Kind != "DaemonSet" || !ds.Namespaced || !slices.Equal(ds.ShortNames, []string{"ds"}) || !slices.Equal(ds.Categories, []string{"all"}) {
+		t.Errorf("apps/v1 daemonsets = %+v", ds)
+	}
+	if _, ok := appsByName["daemonsets/scale"]; ok {
+		t.Errorf("apps/v1 daemonsets have a scale subresource")
+	}
+	if _, ok := appsByName["replicasets/status"]; !ok {
+		t.Errorf("apps/v1 resources = %+v", apps.Resources)
+	}
+	// A controller revision is immutable history: no status, no scale,
+	// not in "all" (kubectl get all leaves it out, as in Kubernetes).
+	if cr := appsByName["controllerrevisions"]; cr.Kind != "ControllerRevision" || !cr.Namespaced || len(cr.Categories) != 0 {
+		t.Errorf("apps/v1 controllerrevisions = %+v", cr)
+	}
+	if _, ok := appsByName["controllerrevisions/status"]; ok {
+		t.Errorf("apps/v1 serves controllerrevisions/status: %+v", apps.Resources)
+	}
 
 	list := decode[struct {
 		Kind         string        `json:"kind"`

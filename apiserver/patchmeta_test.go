@@ -113,6 +113,7 @@ func TestPatchMetaMatchesKubernetes(t *testing.T) {
 		{v1.CronJob{}, batchv1.CronJob{}},
 		{v1.ReplicaSet{}, appsv1.ReplicaSet{}},
 		{v1.Deployment{}, appsv1.Deployment{}},
+		{v1.DaemonSet{}, appsv1.DaemonSet{}},
 	}
 	for _, p := range pairs {
 		ot, kt := reflect.TypeOf(p.orch), reflect.TypeOf(p.kube)

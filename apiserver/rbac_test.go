@@ -237,3 +237,20 @@ func TestRBACBindingTakesEffect(t *testing.T) {
 	_, err = pat.List(ctx, "pods", "team-a", client.ListOptions{})
 	wantCode(t, err, http.StatusForbidden, "cannot list")
 }
+
+// TestMetricsForTheMonitoringGroup: with RBAC, a certificate in the
+// system:monitoring group reads /metrics through the default
+// system:monitoring binding, and nothing else; one outside it is refused.
+func TestMetricsForTheMonitoringGroup(t *testing.T) {
+	e := newRBACEnv(t)
+	ctx := testCtx(t)
+	var raw []byte
+	prom := e.certClient(t, "prometheus", rbac.MonitoringGroup)
+	if err := prom.Do(ctx, http.MethodGet, "/metrics", nil, nil, &raw); err != nil || !strings.Contains(string(raw), "orch_api_requests_total") {
+		t.Fatalf("a system:monitoring certificate reads /metrics: %v (%d bytes)", err, len(raw))
+	}
+	_, err := prom.List(ctx, "pods", "team-a", client.ListOptions{})
+	wantCode(t, err, http.StatusForbidden, `User "prometheus" cannot list resource "pods"`)
+	err = e.certClient(t, "eve", "dev").Do(ctx, http.MethodGet, "/metrics", nil, nil, &raw)
+	wantCode(t, err, http.StatusForbidden, `User "eve" cannot get path "/metrics"`)
+}

@@ -280,7 +280,8 @@ func (s *Server) createCommand(obj v1.Object) ([]byte, error) {
 }
 
 // prepareCreate sets the fields the server owns on a new object: uid,
-// creationTimestamp, a clean system metadata and an initial status.
+// creationTimestamp, a clean system metadata and an initial status; a
+// pod's matchLabelKeys and mismatchLabelKeys are merged into its selectors.
 func prepareCreate(obj v1.Object) {
 	m := obj.GetObjectMeta()
 	m.UID = uuid.NewString()
@@ -292,6 +293,7 @@ func prepareCreate(obj v1.Object) {
 	switch o := obj.(type) {
 	case *v1.Pod:
 		o.Status = v1.PodStatus{}
+		v1.ApplyLabelKeys(o)
 		if o.Spec.NodeName != "" {
 			// Created already bound (as a static assignment): scheduled now.
 			o.Status.Conditions = []v1.PodCondition{{Type: v1.PodScheduled, Status: v1.ConditionTrue, LastTransitionTime: m.CreationTimestamp}}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	kjson "sigs.k8s.io/json"
@@ -326,6 +327,9 @@ func fill(v reflect.Value, depth int) {
 		return
 	case v1.FieldsV1:
 		v.Set(reflect.ValueOf(v1.FieldsV1{Raw: []byte(`{"f:a":{}}`)}))
+		return
+	case runtime.RawExtension:
+		v.Set(reflect.ValueOf(runtime.RawExtension{Raw: []byte(`{"spec":{"template":{"metadata":{"labels":{"a":"b"}}}}}`)}))
 		return
 	}
 	switch v.Kind() {

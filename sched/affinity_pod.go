@@ -131,44 +131,52 @@ type podAffinityState struct {
 }
 
 // prefilter counts, for the pod about to be filtered, the pods of the
-// snapshot its required terms (and theirs) select, by domain.
+// snapshot its required terms (and theirs) select, by domain, and what
+// its topology spread constraints need.
 func (s *Snapshot) prefilter(p *podInfo) {
 	st := podAffinityState{}
 	nsl := s.nsLabels[p.pod.Namespace]
-	for _, e := range s.withAffinity {
-		for i := range e.aff.requiredAnti {
-			t := &e.aff.requiredAnti[i]
-			if v, ok := e.on.Node.Labels[t.topologyKey]; ok && t.matches(p.pod, nsl) {
+	for _, g := range s.affGroups {
+		for i := range g.rep.aff.requiredAnti {
+			t := &g.rep.aff.requiredAnti[i]
+			if !t.matches(p.pod, nsl) {
+				continue
+			}
+			for v, n := range s.domainCounts(g, t.topologyKey) {
 				if st.existingAnti == nil {
 					st.existingAnti = map[topologyPair]int{}
 				}
-				st.existingAnti[topologyPair{t.topologyKey, v}]++
+				st.existingAnti[topologyPair{t.topologyKey, v}] += n
 			}
 		}
 	}
 	if p.aff != nil && len(p.aff.requiredAffinity)+len(p.aff.requiredAnti) > 0 {
 		st.affinity, st.antiAffinity = map[topologyPair]int{}, map[topologyPair]int{}
 		st.selfMatch = allMatch(p.aff.requiredAffinity, p.pod, nsl)
-		for _, ni := range s.Nodes {
-			for _, e := range ni.pods {
-				enl := s.nsLabels[e.pod.Namespace]
-				if len(p.aff.requiredAffinity) > 0 && allMatch(p.aff.requiredAffinity, e.pod, enl) {
-					for _, t := range p.aff.requiredAffinity {
-						if v, ok := ni.Node.Labels[t.topologyKey]; ok {
-							st.affinity[topologyPair{t.topologyKey, v}]++
-						}
+		for _, g := range s.groupList {
+			e := g.rep.pod
+			enl := s.nsLabels[e.Namespace]
+			if len(p.aff.requiredAffinity) > 0 && allMatch(p.aff.requiredAffinity, e, enl) {
+				for _, t := range p.aff.requiredAffinity {
+					for v, n := range s.domainCounts(g, t.topologyKey) {
+						st.affinity[topologyPair{t.topologyKey, v}] += n
 					}
 				}
-				for i := range p.aff.requiredAnti {
-					t := &p.aff.requiredAnti[i]
-					if v, ok := ni.Node.Labels[t.topologyKey]; ok && t.matches(e.pod, enl) {
-						st.antiAffinity[topologyPair{t.topologyKey, v}]++
+			}
+			for i := range p.aff.requiredAnti {
+				t := &p.aff.requiredAnti[i]
+				if t.matches(e, enl) {
+					for v, n := range s.domainCounts(g, t.topologyKey) {
+						st.antiAffinity[topologyPair{t.topologyKey, v}] += n
 					}
 				}
 			}
 		}
 	}
 	p.state = st
+	if len(p.spread.hard) > 0 {
+		p.spreadState = s.spreadFilterState(p)
+	}
 }
 
 // allMatch reports whether every term selects p.
@@ -231,24 +239,67 @@ func satisfiesPodAffinity(p *podInfo, nodeLabels map[string]string) bool {
 	return len(p.state.affinity) == 0 && p.state.selfMatch
 }
 
-// topologyScore is the pod affinity score of each domain.
-type topologyScore map[string]map[string]int64
-
-func (ts topologyScore) add(t *affinityTerm, node *v1.Node, weight int64) {
-	v, ok := node.Labels[t.topologyKey]
-	if !ok {
-		return
-	}
-	if ts[t.topologyKey] == nil {
-		ts[t.topologyKey] = map[string]int64{}
-	}
-	ts[t.topologyKey][v] += weight
+// domainWeight is one part of a pod affinity score: weight times the
+// pods a term selects in the domain of the node (a group's counts by the
+// term's topology key, by domain number).
+type domainWeight struct {
+	key    string
+	group  *podGroup
+	counts []int32 // by domain number
+	ids    []int32 // each node's domain number, -1 for none
+	weight int64
 }
 
+// topologyScore is the pod affinity score of each domain: the sum of its
+// parts, or, when there are many, their sums per domain.
+type topologyScore struct {
+	parts  []domainWeight
+	merged map[string]map[string]int64
+}
+
+// maxScoreParts is how many parts a score keeps before summing them per
+// domain (many groups, as pods with labels of their own make, would
+// otherwise cost every node a visit to each).
+const maxScoreParts = 16
+
+func (ts *topologyScore) add(s *Snapshot, g *podGroup, key string, weight int64) {
+	if ts.merged == nil && len(ts.parts) < maxScoreParts {
+		counts, ids := s.denseCounts(g, key)
+		ts.parts = append(ts.parts, domainWeight{key: key, group: g, counts: counts, ids: ids, weight: weight})
+		return
+	}
+	if ts.merged == nil {
+		ts.merged = map[string]map[string]int64{}
+		for _, d := range ts.parts {
+			ts.merge(d.key, s.domainCounts(d.group, d.key), d.weight)
+		}
+		ts.parts = nil
+	}
+	ts.merge(key, s.domainCounts(g, key), weight)
+}
+
+func (ts *topologyScore) merge(key string, counts map[string]int, weight int64) {
+	m := ts.merged[key]
+	if m == nil {
+		m = map[string]int64{}
+		ts.merged[key] = m
+	}
+	for v, n := range counts {
+		m[v] += weight * int64(n)
+	}
+}
+
+func (ts *topologyScore) empty() bool { return len(ts.parts) == 0 && ts.merged == nil }
+
 // score is the node's raw score: the sum over its domains.
-func (ts topologyScore) score(ni *NodeInfo) int64 {
+func (ts *topologyScore) score(ni *NodeInfo) int64 {
 	var sum int64
-	for k, vals := range ts {
+	for _, d := range ts.parts {
+		if id := d.ids[ni.idx]; id >= 0 {
+			sum += d.weight * int64(d.counts[id])
+		}
+	}
+	for k, vals := range ts.merged {
 		if v, ok := ni.Node.Labels[k]; ok {
 			sum += vals[v]
 		}
@@ -260,60 +311,45 @@ func (ts topologyScore) score(ni *NodeInfo) int64 {
 // every placed pod, the weights of the pod's preferred terms that select
 // it, and of its own terms that select the pod (required affinity with
 // hardPodAffinityWeight), added to its domain; anti-affinity subtracts.
-func (s *Snapshot) podAffinityTopologyScores(p *podInfo) topologyScore {
-	preferred := p.aff != nil && len(p.aff.preferredAffinity)+len(p.aff.preferredAnti) > 0
-	if !preferred && len(s.withAffinity) == 0 {
-		return nil
-	}
-	ts := topologyScore{}
+// Placed pods are visited a group at a time. Nil when no term scores.
+func (s *Snapshot) podAffinityTopologyScores(p *podInfo) *topologyScore {
+	ts := &topologyScore{}
 	nsl := s.nsLabels[p.pod.Namespace]
-	visit := func(e *podInfo) {
-		node := e.on.Node
-		if len(node.Labels) == 0 {
-			return
-		}
-		if preferred {
-			enl := s.nsLabels[e.pod.Namespace]
+	if p.aff != nil && len(p.aff.preferredAffinity)+len(p.aff.preferredAnti) > 0 {
+		for _, g := range s.groupList {
+			enl := s.nsLabels[g.rep.pod.Namespace]
 			for i := range p.aff.preferredAffinity {
-				if t := &p.aff.preferredAffinity[i]; t.matches(e.pod, enl) {
-					ts.add(t, node, int64(t.weight))
+				if t := &p.aff.preferredAffinity[i]; t.matches(g.rep.pod, enl) {
+					ts.add(s, g, t.topologyKey, int64(t.weight))
 				}
 			}
 			for i := range p.aff.preferredAnti {
-				if t := &p.aff.preferredAnti[i]; t.matches(e.pod, enl) {
-					ts.add(t, node, -int64(t.weight))
+				if t := &p.aff.preferredAnti[i]; t.matches(g.rep.pod, enl) {
+					ts.add(s, g, t.topologyKey, -int64(t.weight))
 				}
 			}
 		}
-		if e.aff == nil {
-			return
-		}
-		for i := range e.aff.requiredAffinity {
-			if t := &e.aff.requiredAffinity[i]; t.matches(p.pod, nsl) {
-				ts.add(t, node, hardPodAffinityWeight)
+	}
+	for _, g := range s.affGroups {
+		e := g.rep.aff
+		for i := range e.requiredAffinity {
+			if t := &e.requiredAffinity[i]; t.matches(p.pod, nsl) {
+				ts.add(s, g, t.topologyKey, hardPodAffinityWeight)
 			}
 		}
-		for i := range e.aff.preferredAffinity {
-			if t := &e.aff.preferredAffinity[i]; t.matches(p.pod, nsl) {
-				ts.add(t, node, int64(t.weight))
+		for i := range e.preferredAffinity {
+			if t := &e.preferredAffinity[i]; t.matches(p.pod, nsl) {
+				ts.add(s, g, t.topologyKey, int64(t.weight))
 			}
 		}
-		for i := range e.aff.preferredAnti {
-			if t := &e.aff.preferredAnti[i]; t.matches(p.pod, nsl) {
-				ts.add(t, node, -int64(t.weight))
+		for i := range e.preferredAnti {
+			if t := &e.preferredAnti[i]; t.matches(p.pod, nsl) {
+				ts.add(s, g, t.topologyKey, -int64(t.weight))
 			}
 		}
 	}
-	if preferred {
-		for _, ni := range s.Nodes {
-			for _, e := range ni.pods {
-				visit(e)
-			}
-		}
-	} else {
-		for _, e := range s.withAffinity {
-			visit(e)
-		}
+	if ts.empty() {
+		return nil
 	}
 	return ts
 }

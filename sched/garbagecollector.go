@@ -52,7 +52,9 @@ type GarbageCollectorConfig struct {
 // as a live owner. Every write carries a precondition (the
 // dependent's uid for a delete, its resourceVersion for an update), so a
 // decision made on a view that changed meanwhile is refused by the FSM and
-// made again on the next pass.
+// made again on the next pass. The writes of a pass are committed in a few
+// batch entries (gcWrites), each write with its own precondition and
+// result.
 type GarbageCollector struct {
 	cfg GarbageCollectorConfig
 	// dependents maps an owner's uid to its dependents; rebuilt on every
@@ -108,16 +110,17 @@ func (gc *GarbageCollector) pass(ctx context.Context, s *fsm.Store, ch changes) 
 	slices.SortFunc(keys, func(a, b objKey) int {
 		return strings.Compare(a.Resource+"/"+a.Namespace+"/"+a.Name, b.Resource+"/"+b.Namespace+"/"+b.Name)
 	})
+	w := newGCWrites(gc.cfg.Proposer, gc.cfg.Logger)
 	var errs []error
 	for _, k := range keys {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := gc.attend(ctx, s, k); err != nil {
+		if err := gc.attend(ctx, w, s, k); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", k.Resource, v1.Key(k.Namespace, k.Name), err))
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, w.err(ctx))...)
 }
 
 // rebuild indexes every stored object and returns those that need a look:
@@ -232,7 +235,7 @@ func gcFinalizing(m *v1.ObjectMeta) bool {
 
 // attend looks at one object as it is now: as an owner being deleted with a
 // collector's finalizer, then as a dependent.
-func (gc *GarbageCollector) attend(ctx context.Context, s *fsm.Store, k objKey) error {
+func (gc *GarbageCollector) attend(ctx context.Context, w *gcWrites, s *fsm.Store, k objKey) error {
 	rec, err := s.Get(k.Resource, k.Namespace, k.Name)
 	if v1.IsNotFound(err) {
 		return nil
@@ -247,16 +250,16 @@ func (gc *GarbageCollector) attend(ctx context.Context, s *fsm.Store, k objKey) 
 	if gcFinalizing(m) {
 		var err error
 		if m.HasFinalizer(v1.FinalizerOrphanDependents) {
-			err = gc.orphan(ctx, s, rec, k)
+			err = gc.orphan(ctx, w, s, rec, k)
 		} else {
-			err = gc.foreground(ctx, s, rec, k)
+			err = gc.foreground(ctx, w, s, rec, k)
 		}
 		if err != nil {
 			return err
 		}
 	}
 	if len(m.OwnerReferences) > 0 && m.DeletionTimestamp == nil {
-		return gc.attendDependent(ctx, s, rec, k)
+		return gc.attendDependent(ctx, w, s, rec, k)
 	}
 	return nil
 }
@@ -294,7 +297,7 @@ func (gc *GarbageCollector) ownerState(s *fsm.Store, k objKey, ref v1.OwnerRefer
 
 // attendDependent deletes a dependent without a live owner, or drops its
 // references to gone owners (Kubernetes' attemptToDeleteItem).
-func (gc *GarbageCollector) attendDependent(ctx context.Context, s *fsm.Store, rec *fsm.Record, k objKey) error {
+func (gc *GarbageCollector) attendDependent(ctx context.Context, w *gcWrites, s *fsm.Store, rec *fsm.Record, k objKey) error {
 	m := rec.Meta()
 	var solid, gone, waiting int
 	states := make([]ownerState, len(m.OwnerReferences))
@@ -330,7 +333,8 @@ func (gc *GarbageCollector) attendDependent(ctx context.Context, s *fsm.Store, r
 		}
 		om.OwnerReferences = refs
 		gc.cfg.Logger.Info("dropping references to gone owners", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name), "gone", gone, "waiting", waiting)
-		return gc.update(ctx, obj)
+		_, err := gc.update(ctx, w, k, obj)
+		return err
 	}
 	policy := v1.PropagationBackground
 	switch {
@@ -342,12 +346,20 @@ func (gc *GarbageCollector) attendDependent(ctx context.Context, s *fsm.Store, r
 		policy = v1.PropagationForeground
 	}
 	gc.cfg.Logger.Info("deleting an object whose owners are gone", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name), "propagation", policy)
-	return gc.delete(ctx, k, policy)
+	return gc.delete(ctx, w, k, policy)
 }
 
 // orphan strips the references to an owner being deleted with the orphan
-// finalizer from its dependents, then drops the finalizer.
-func (gc *GarbageCollector) orphan(ctx context.Context, s *fsm.Store, owner *fsm.Record, k objKey) error {
+// finalizer from its dependents, then drops the finalizer. The dependents'
+// updates are committed first; the finalizer stays while any of them was
+// not written (the change that refused or skipped it brings the owner back
+// to a later pass), so no dependent is left pointing at a gone owner, which
+// would have it collected.
+func (gc *GarbageCollector) orphan(ctx context.Context, w *gcWrites, s *fsm.Store, owner *fsm.Record, k objKey) error {
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	before, all := w.unwritten, true
 	for _, d := range gc.dependentsOf(k.UID) {
 		rec, err := s.Get(d.Resource, d.Namespace, d.Name)
 		if err != nil || rec.Meta().UID != d.UID {
@@ -363,18 +375,28 @@ func (gc *GarbageCollector) orphan(ctx context.Context, s *fsm.Store, owner *fsm
 		if len(refs) == 0 {
 			om.OwnerReferences = nil
 		}
-		if err := gc.update(ctx, obj); err != nil {
+		ok, err := gc.update(ctx, w, d, obj)
+		if err != nil {
 			return fmt.Errorf("orphan %s %s: %w", d.Resource, v1.Key(d.Namespace, d.Name), err)
 		}
+		all = all && ok
+	}
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	if !all || w.unwritten != before {
+		gc.cfg.Logger.Info("dependents not all orphaned yet", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name))
+		return nil
 	}
 	gc.cfg.Logger.Info("dependents orphaned", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name))
-	return gc.dropFinalizer(ctx, owner, v1.FinalizerOrphanDependents)
+	_, err := gc.dropFinalizer(ctx, w, owner, k, v1.FinalizerOrphanDependents)
+	return err
 }
 
 // foreground deletes the dependents of an owner being deleted with the
 // foregroundDeletion finalizer, and drops the finalizer once none that
 // blocks it is left.
-func (gc *GarbageCollector) foreground(ctx context.Context, s *fsm.Store, owner *fsm.Record, k objKey) error {
+func (gc *GarbageCollector) foreground(ctx context.Context, w *gcWrites, s *fsm.Store, owner *fsm.Record, k objKey) error {
 	blocking := 0
 	for _, d := range gc.dependentsOf(k.UID) {
 		rec, err := s.Get(d.Resource, d.Namespace, d.Name)
@@ -390,7 +412,7 @@ func (gc *GarbageCollector) foreground(ctx context.Context, s *fsm.Store, owner 
 			blocking++
 		}
 		if m.DeletionTimestamp == nil {
-			if err := gc.attendDependent(ctx, s, rec, d); err != nil {
+			if err := gc.attendDependent(ctx, w, s, rec, d); err != nil {
 				return err
 			}
 		}
@@ -399,7 +421,8 @@ func (gc *GarbageCollector) foreground(ctx context.Context, s *fsm.Store, owner 
 		return nil
 	}
 	gc.cfg.Logger.Info("dependents deleted", "resource", k.Resource, "object", v1.Key(k.Namespace, k.Name))
-	return gc.dropFinalizer(ctx, owner, v1.FinalizerDeleteDependents)
+	_, err := gc.dropFinalizer(ctx, w, owner, k, v1.FinalizerDeleteDependents)
+	return err
 }
 
 func (gc *GarbageCollector) dependentsOf(uid string) []objKey {
@@ -413,45 +436,35 @@ func (gc *GarbageCollector) dependentsOf(uid string) []objKey {
 	return out
 }
 
-func (gc *GarbageCollector) dropFinalizer(ctx context.Context, rec *fsm.Record, f string) error {
+// dropFinalizer queues the removal of finalizer f from the object k of
+// rec.
+func (gc *GarbageCollector) dropFinalizer(ctx context.Context, w *gcWrites, rec *fsm.Record, k objKey, f string) (bool, error) {
 	obj := v1.DeepCopy(rec.Object())
 	m := obj.GetObjectMeta()
 	m.Finalizers = slices.DeleteFunc(slices.Clone(m.Finalizers), func(x string) bool { return x == f })
 	if len(m.Finalizers) == 0 {
 		m.Finalizers = nil
 	}
-	return gc.update(ctx, obj)
+	return gc.update(ctx, w, k, obj)
 }
 
-// update stores obj with its resourceVersion as precondition; a conflict or
-// a missing object is left to the next pass.
-func (gc *GarbageCollector) update(ctx context.Context, obj v1.Object) error {
+// update queues the store of obj (the object k) with its resourceVersion
+// as precondition; ok is false when k was written earlier in the pass.
+func (gc *GarbageCollector) update(ctx context.Context, w *gcWrites, k objKey, obj v1.Object) (ok bool, err error) {
 	cmd, err := fsm.NewUpdate(obj, false)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return gc.propose(ctx, cmd)
+	return w.add(ctx, k, cmd)
 }
 
-// delete deletes the object k names, if it still has k's uid.
-func (gc *GarbageCollector) delete(ctx context.Context, k objKey, policy string) error {
+// delete queues the delete of the object k names, if it still has k's uid.
+func (gc *GarbageCollector) delete(ctx context.Context, w *gcWrites, k objKey, policy string) error {
 	cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: k.Resource, Namespace: k.Namespace, Name: k.Name,
 		UID: k.UID, Propagation: policy, Now: v1.NewTime(gc.cfg.Now())})
 	if err != nil {
 		return err
 	}
-	return gc.propose(ctx, cmd)
-}
-
-func (gc *GarbageCollector) propose(ctx context.Context, cmd []byte) error {
-	out, err := gc.cfg.Proposer.Apply(ctx, cmd)
-	if err == nil {
-		if r, ok := out.(fsm.Result); ok {
-			err = r.Err
-		}
-	}
-	if err != nil && (v1.IsConflict(err) || v1.IsNotFound(err)) {
-		return nil // the object changed or went: the change brings it back
-	}
+	_, err = w.add(ctx, k, cmd)
 	return err
 }

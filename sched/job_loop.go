@@ -222,6 +222,7 @@ func (c *JobController) writes(ctx context.Context, j *v1.Job, key string, plan 
 // admitted as the API would admit it.
 func (c *JobController) createWrite(ctx context.Context, j *v1.Job, key string, i int, now time.Time) (jobWrite, error) {
 	p := PodFromJobTemplate(j, i)
+	v1.ApplyLabelKeys(p) // as the API server does to a created pod
 	p.Name = v1.GenerateName(p.GenerateName)
 	p.UID = uuid.NewString()
 	p.CreationTimestamp = v1.NewTime(now)

@@ -371,11 +371,20 @@ func (c *NodeLifecycle) update(ctx context.Context, n *v1.Node, status bool) (*f
 }
 
 // evict deletes every pod bound to the node, in one entry, each with its uid
-// as precondition and grace 0 since no node will confirm the deletion.
+// as precondition and grace 0 since no node will confirm the deletion. A
+// pod that tolerates Kubernetes' unreachable NoExecute taint for ever (no
+// tolerationSeconds: a daemon pod) stays, as Kubernetes' taint eviction
+// leaves it.
 func (c *NodeLifecycle) evict(ctx context.Context, store *fsm.Store, n *v1.Node, now time.Time, silent time.Duration) error {
-	pods, err := store.PodsOnNode(n.Name)
+	all, err := store.PodsOnNode(n.Name)
 	if err != nil {
 		return err
+	}
+	pods := make([]*v1.Pod, 0, len(all))
+	for _, p := range all {
+		if !toleratesForever(p.Spec.Tolerations, unreachableNoExecute) {
+			pods = append(pods, p)
+		}
 	}
 	if len(pods) == 0 {
 		return nil
@@ -420,4 +429,19 @@ func (c *NodeLifecycle) markPodsNotReady(store *fsm.Store, n *v1.Node) {
 	for _, p := range pods {
 		c.cfg.Recorder.Eventf(p, v1.EventTypeWarning, "NodeNotReady", "Node is not ready")
 	}
+}
+
+// unreachableNoExecute is the taint Kubernetes evicts the pods of an
+// unreachable node by; a pod that tolerates it for ever is not evicted.
+var unreachableNoExecute = v1.Taint{Key: "node.kubernetes.io/unreachable", Effect: v1.TaintNoExecute}
+
+// toleratesForever reports whether a toleration without tolerationSeconds
+// matches the taint.
+func toleratesForever(tols []v1.Toleration, t v1.Taint) bool {
+	for _, tol := range tols {
+		if tol.TolerationSeconds == nil && tolerates([]v1.Toleration{tol}, t) {
+			return true
+		}
+	}
+	return false
 }

@@ -180,6 +180,15 @@ func TestNodeLifecycleSilentNodeIsMarkedThenEvictedThenRecovers(t *testing.T) {
 	e.bind("pa2", "a")
 	e.p.create(t, nlPod("pb", "b"))
 	e.p.create(t, nlPod("pending", ""))
+	// A daemon pod tolerates unreachable NoExecute for ever and stays; a
+	// pod that tolerates it for a while goes with the others.
+	daemon := nlPod("daemon", "a")
+	daemon.Spec.Tolerations = []v1.Toleration{{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: v1.TaintNoExecute}}
+	e.p.create(t, daemon)
+	timed := nlPod("timed", "a")
+	timed.Spec.Tolerations = []v1.Toleration{{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: v1.TaintNoExecute,
+		TolerationSeconds: ptrTo(int64(300))}}
+	e.p.create(t, timed)
 	c := e.controller()
 	e.pass(c)
 	start := e.now
@@ -209,8 +218,11 @@ func TestNodeLifecycleSilentNodeIsMarkedThenEvictedThenRecovers(t *testing.T) {
 	}
 
 	e.advanceTo(c, start.Add(nlEviction+time.Second), "b")
-	if e.podExists("pa1") || e.podExists("pa2") {
+	if e.podExists("pa1") || e.podExists("pa2") || e.podExists("timed") {
 		t.Fatal("pods of the silent node were not evicted")
+	}
+	if !e.podExists("daemon") || e.p.pod(t, "daemon").DeletionTimestamp != nil {
+		t.Fatal("the daemon pod that tolerates the unreachable taint was evicted")
 	}
 	if !e.podExists("pb") || !e.podExists("pending") {
 		t.Fatal("pods not on the silent node were touched")

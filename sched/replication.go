@@ -239,7 +239,8 @@ func NewControllerRef(rc Replicated) v1.OwnerReference {
 
 // PodFromTemplate returns a new pod for rc: in rc's namespace, named by the
 // server from generateName "<rc name>-", with the template's labels,
-// annotations and spec, and rc as its controller. Everything is deep-copied,
+// annotations and spec (its matchLabelKeys merged into its selectors, as
+// for any created pod), and rc as its controller. Everything is deep-copied,
 // so the result may be changed freely without touching rc (a stored object
 // shared by readers). A nil template gives a pod with an empty spec.
 func PodFromTemplate(rc Replicated) *v1.Pod {
@@ -254,6 +255,7 @@ func PodFromTemplate(rc Replicated) *v1.Pod {
 	pod.Namespace = rc.GetObjectMeta().Namespace
 	pod.GenerateName = rc.GetObjectMeta().Name + "-"
 	pod.OwnerReferences = []v1.OwnerReference{NewControllerRef(rc)}
+	v1.ApplyLabelKeys(pod) // as the API server does to a created pod
 	return pod
 }
 

@@ -23,10 +23,10 @@ type NodeInfo struct {
 	Ports v1.HostPortSet
 	// ByController counts the pods of each controller (by uid) on the node.
 	ByController map[string]int
-	// pods are the pods on the node, for pod (anti-)affinity.
-	pods []*podInfo
 	// core is the node as Kubernetes' node affinity matcher reads it.
 	core *corev1.Node
+	// idx is the node's index in Snapshot.Nodes.
+	idx int
 }
 
 // Snapshot is the cluster as one scheduling pass sees it.
@@ -35,15 +35,34 @@ type Snapshot struct {
 	// nsLabels are the labels of each namespace, for the namespace
 	// selectors of pod affinity terms.
 	nsLabels map[string]labels.Set
-	// withAffinity are the pods on nodes that have pod affinity or
-	// anti-affinity terms: theirs constrain and score later pods too.
-	withAffinity []*podInfo
+	// groups are the placed pods by groupKey; groupList the same groups
+	// in the order they were made; affGroups those whose pods have pod
+	// (anti-)affinity terms, which constrain and score later pods too.
+	groups    map[string]*podGroup
+	groupList []*podGroup
+	affGroups []*podGroup
+	// indexed are the topology keys the groups count domains of.
+	indexed map[string]bool
+	// keys are the group keys computed for this snapshot's pods;
+	// prevKeys those of the previous pass, reused.
+	keys, prevKeys map[*v1.Pod]string
+	// domainIDs numbers the domains of a key: each node's domain number
+	// (-1 without the key); domainNames maps the key's values to them.
+	domainIDs   map[string][]int32
+	domainNames map[string]map[string]int32
 }
 
 // NewSnapshot builds the view from nodes and the pods bound to them;
 // finished pods use nothing.
 func NewSnapshot(nodes []*v1.Node, bound []*v1.Pod) *Snapshot {
-	s := &Snapshot{}
+	return newSnapshot(nodes, bound, nil)
+}
+
+// newSnapshot is NewSnapshot that takes the group keys of pods from the
+// previous pass's snapshot (stored pods are immutable, so a pod's key
+// stays right): its keys are then kept for the next.
+func newSnapshot(nodes []*v1.Node, bound []*v1.Pod, prev map[*v1.Pod]string) *Snapshot {
+	s := &Snapshot{prevKeys: prev, keys: make(map[*v1.Pod]string, len(bound))}
 	byName := map[string]*NodeInfo{}
 	for _, n := range nodes {
 		ni := &NodeInfo{Node: n, Offer: v1.NodeAllocatable(n), ByController: map[string]int{}, core: coreNode(n)}
@@ -51,9 +70,12 @@ func NewSnapshot(nodes []*v1.Node, bound []*v1.Pod) *Snapshot {
 		byName[n.Name] = ni
 	}
 	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Node.Name < s.Nodes[j].Node.Name })
+	for i, ni := range s.Nodes {
+		ni.idx = i
+	}
 	for _, p := range bound {
 		if ni := byName[p.Spec.NodeName]; ni != nil && !p.Terminal() {
-			s.place(ni, newPodInfo(p))
+			s.place(ni, s.podInfo(p))
 		}
 	}
 	return s
@@ -75,10 +97,7 @@ func (s *Snapshot) place(ni *NodeInfo, p *podInfo) {
 		ni.ByController[p.ctrl]++
 	}
 	p.on = ni
-	ni.pods = append(ni.pods, p)
-	if p.aff != nil {
-		s.withAffinity = append(s.withAffinity, p)
-	}
+	s.addToGroup(ni, p)
 }
 
 // podInfo is what the filters and scores need of a pod, computed once per pass.
@@ -94,25 +113,46 @@ type podInfo struct {
 	aff *podAffinityInfo
 	// on is the node the pod is placed on (nil while pending).
 	on *NodeInfo
+	// group is the pod's groupKey.
+	group string
 	// state is what the pod affinity filter counted over the snapshot
 	// for this pod before its nodes are filtered.
 	state podAffinityState
+	// spread is the pod's topology spread constraints, parsed (for a
+	// pending pod only); spreadState what the filter counted for them.
+	spread      spreadInfo
+	spreadState *spreadFilterState
 }
 
-func newPodInfo(p *v1.Pod) *podInfo {
-	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p), aff: newPodAffinityInfo(p)}
+// podInfo makes the pod's info, with the parsed terms of its group when
+// the snapshot has placed a pod of the group already.
+func (s *Snapshot) podInfo(p *v1.Pod) *podInfo {
+	key, ok := s.prevKeys[p]
+	if !ok {
+		key = groupKey(p)
+	}
+	if s.keys != nil {
+		s.keys[p] = key
+	}
+	pi := &podInfo{pod: p, req: v1.PodRequests(p), ports: v1.PodHostPorts(p), aff: s.parsedAffinity(p, key), group: key}
 	if ref := p.ControllerRef(); ref != nil {
 		pi.ctrl = ref.UID
 	}
 	return pi
 }
 
-// newPendingPodInfo is newPodInfo with what only the filters and scores
-// of the pod itself need.
-func newPendingPodInfo(p *v1.Pod) *podInfo {
-	pi := newPodInfo(p)
+// pendingPodInfo is podInfo with what only the filters and scores of the
+// pod itself need.
+func (s *Snapshot) pendingPodInfo(p *v1.Pod) *podInfo {
+	pi := s.podInfo(p)
 	pi.node = newNodeAffinityInfo(&p.Spec)
+	pi.spread = newSpreadInfo(&p.Spec)
 	return pi
+}
+
+// newPendingPodInfo is pendingPodInfo outside any snapshot.
+func newPendingPodInfo(p *v1.Pod) *podInfo {
+	return (&Snapshot{}).pendingPodInfo(p)
 }
 
 // A filter says why a pod cannot go to a node ("" when it can). The
@@ -120,7 +160,7 @@ func newPendingPodInfo(p *v1.Pod) *podInfo {
 type filter func(p *podInfo, ni *NodeInfo) string
 
 // filters run in order; a node is reported under the first one it fails.
-var filters = []filter{nodeReady, nodeSchedulable, nodeTaints, nodeAffinity, nodeResources, nodePorts, podAffinity}
+var filters = []filter{nodeReady, nodeSchedulable, nodeTaints, nodeAffinity, nodeResources, nodePorts, podTopologySpread, podAffinity}
 
 func nodeReady(_ *podInfo, ni *NodeInfo) string {
 	if c := ni.Node.Status.Condition(v1.NodeReady); c == nil || c.Status != v1.ConditionTrue {
@@ -129,23 +169,36 @@ func nodeReady(_ *podInfo, ni *NodeInfo) string {
 	return ""
 }
 
-func nodeSchedulable(_ *podInfo, ni *NodeInfo) string {
-	if ni.Node.Spec.Unschedulable {
+// unschedulableTaint is the taint a pod must tolerate to go to a cordoned
+// node (daemon pods do), as Kubernetes' NodeUnschedulable filter asks.
+var unschedulableTaint = v1.Taint{Key: "node.kubernetes.io/unschedulable", Effect: v1.TaintNoSchedule}
+
+func nodeSchedulable(p *podInfo, ni *NodeInfo) string {
+	if ni.Node.Spec.Unschedulable && !tolerates(p.pod.Spec.Tolerations, unschedulableTaint) {
 		return "node(s) were unschedulable"
 	}
 	return ""
 }
 
 func nodeTaints(p *podInfo, ni *NodeInfo) string {
-	for _, t := range ni.Node.Spec.Taints {
+	if !toleratesNode(p.pod, ni.Node) {
+		return "node(s) had untolerated taints"
+	}
+	return ""
+}
+
+// toleratesNode reports whether the pod tolerates the node's NoSchedule
+// and NoExecute taints.
+func toleratesNode(p *v1.Pod, n *v1.Node) bool {
+	for _, t := range n.Spec.Taints {
 		if t.Effect != v1.TaintNoSchedule && t.Effect != v1.TaintNoExecute {
 			continue
 		}
-		if !tolerates(p.pod.Spec.Tolerations, t) {
-			return "node(s) had untolerated taints"
+		if !tolerates(p.Spec.Tolerations, t) {
+			return false
 		}
 	}
-	return ""
+	return true
 }
 
 // tolerates reports whether one of the tolerations matches the taint, by
@@ -192,12 +245,13 @@ func nodePorts(p *podInfo, ni *NodeInfo) string {
 	return ""
 }
 
-// Weights of the affinity scores, each normalised to 0-100 over the
-// feasible nodes, as Kubernetes' default scheduler profile weighs its
-// NodeAffinity and InterPodAffinity plugins.
+// Weights of the affinity and spreading scores, each normalised to 0-100
+// over the feasible nodes, as Kubernetes' default scheduler profile weighs
+// its NodeAffinity, InterPodAffinity and PodTopologySpread plugins.
 const (
-	nodeAffinityWeight     = 2
-	interPodAffinityWeight = 2
+	nodeAffinityWeight      = 2
+	interPodAffinityWeight  = 2
+	podTopologySpreadWeight = 2
 )
 
 // score ranks a feasible node for a pod; higher is better. It adds the
@@ -252,7 +306,7 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 	want := feasibleToFind(n)
 	next := 0
 	for _, p := range pods {
-		pi := newPendingPodInfo(p)
+		pi := snap.pendingPodInfo(p)
 		snap.prefilter(pi)
 		feasible := make([]*NodeInfo, 0, want)
 		reasons := map[string]int{}
@@ -279,7 +333,7 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 			continue
 		}
 		best := pick(snap, pi, feasible, rng)
-		pi.state = podAffinityState{} // counted for this pod only
+		pi.state, pi.spreadState = podAffinityState{}, nil // counted for this pod only
 		snap.place(best, pi)
 		plan.Bindings = append(plan.Bindings, fsm.Binding{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: best.Node.Name})
 	}
@@ -295,12 +349,15 @@ func pick(snap *Snapshot, p *podInfo, feasible []*NodeInfo, rng *rand.Rand) *Nod
 	}
 	// The affinity scores, nil (all 0) when no term can score: most pods
 	// have none, and a pass must not allocate per node for them.
-	var nodeAff, podAff []int64
+	var nodeAff, podAff, spread []int64
 	if p.node.preferred != nil {
 		nodeAff = normalizeToMax(feasible, func(ni *NodeInfo) int64 { return nodeAffinityScore(p, ni) })
 	}
-	if topo := snap.podAffinityTopologyScores(p); len(topo) > 0 {
+	if topo := snap.podAffinityTopologyScores(p); topo != nil {
 		podAff = normalizeMinMax(feasible, func(ni *NodeInfo) int64 { return topo.score(ni) })
+	}
+	if len(p.spread.soft) > 0 {
+		spread = snap.spreadScores(p, feasible)
 	}
 	at := func(scores []int64, i int) float64 {
 		if scores == nil {
@@ -311,7 +368,8 @@ func pick(snap *Snapshot, p *podInfo, feasible []*NodeInfo, rng *rand.Rand) *Nod
 	var top []*NodeInfo
 	bestScore := 0.0
 	for i, ni := range feasible {
-		s := score(p, ni, maxSame) + nodeAffinityWeight*at(nodeAff, i) + interPodAffinityWeight*at(podAff, i)
+		s := score(p, ni, maxSame) + nodeAffinityWeight*at(nodeAff, i) + interPodAffinityWeight*at(podAff, i) +
+			podTopologySpreadWeight*at(spread, i)
 		switch {
 		case len(top) == 0 || s > bestScore+1e-9:
 			top, bestScore = []*NodeInfo{ni}, s

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -35,6 +36,10 @@ type SchedulerConfig struct {
 // Scheduler places unbound pods on nodes while this master leads.
 type Scheduler struct {
 	cfg SchedulerConfig
+
+	mu sync.Mutex
+	// keys are the group keys of the last pass's pods, for the next.
+	keys map[*v1.Pod]string
 }
 
 // NewScheduler returns a scheduler; Run starts it.
@@ -76,7 +81,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 type waiting struct {
 	// pods is how many pods fit nowhere.
 	pods int
-	// forPods: some of them have required pod affinity, so a pod bound
+	// forPods: some of them have required pod affinity or a DoNotSchedule
+	// topology spread constraint, so a pod bound
 	// (or relabelled) anywhere may make room for them.
 	forPods bool
 }
@@ -163,12 +169,18 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, e
 	for _, r := range nsRes.Items {
 		namespaces = append(namespaces, r.Object().(*v1.Namespace))
 	}
-	snap := NewSnapshot(nodes, bound)
+	s.mu.Lock()
+	prev := s.keys
+	s.mu.Unlock()
+	snap := newSnapshot(nodes, bound, prev)
 	snap.SetNamespaces(namespaces)
 	plan := Schedule(snap, pending, s.cfg.Rand)
+	s.mu.Lock()
+	s.keys = snap.keys
+	s.mu.Unlock()
 	left := waiting{pods: len(plan.Unschedulable)}
 	for _, p := range pending {
-		if _, ok := plan.Unschedulable[v1.Key(p.Namespace, p.Name)]; ok && hasRequiredPodAffinity(p) {
+		if _, ok := plan.Unschedulable[v1.Key(p.Namespace, p.Name)]; ok && waitsForPods(p) {
 			left.forPods = true
 			break
 		}

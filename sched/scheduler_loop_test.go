@@ -161,3 +161,38 @@ func TestRelevantBoundPodsWhenAPodWaitsForPods(t *testing.T) {
 		t.Fatal("a bound pod did not wake the scheduler while a pod waits for pods")
 	}
 }
+
+// A pod held back by a DoNotSchedule spread constraint is placed as soon
+// as a pod bound in another domain raises the minimum, without a resync.
+func TestRunPlacesASpreadPodOnceAnotherDomainCatchesUp(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, zoned("a0", "a", nil))
+	p.create(t, zoned("b0", "b", nil))
+	web := map[string]string{"app": "web"}
+	p.create(t, on(labelled("w-a", "", web), "a0"))
+	ignore := v1.NodeInclusionPolicyIgnore
+	c := spreadOn("zone", 1, v1.DoNotSchedule, web)
+	c.NodeAffinityPolicy = &ignore
+	pinned := withSpread(labelled("pinned", "", web), c)
+	pinned.Spec.NodeSelector = map[string]string{"zone": "a"}
+	p.create(t, pinned)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Resync: time.Hour}).Run(ctx)
+		close(done)
+	}()
+	waitFor(t, "pinned marked unschedulable", func() bool {
+		c := p.pod(t, "pinned").Status.Condition(v1.PodScheduled)
+		return c != nil && c.Status == v1.ConditionFalse && strings.Contains(c.Message, errReasonConstraintsNotMatch)
+	})
+	p.create(t, on(labelled("w-b", "", web), "b0"))
+	waitFor(t, "pinned bound in zone a", func() bool { return p.pod(t, "pinned").Spec.NodeName == "a0" })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop after cancel")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	kjson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -252,6 +253,15 @@ func filler(seed uint64) *randfill.Filler {
 		},
 		func(p *v1.ConcurrencyPolicy, c randfill.Continue) {
 			*p = []v1.ConcurrencyPolicy{v1.AllowConcurrent, v1.ForbidConcurrent, v1.ReplaceConcurrent}[c.Intn(3)]
+		},
+		func(r *runtime.RawExtension, c randfill.Continue) {
+			r.Raw = []byte(fmt.Sprintf(`{"spec":{"template":{"metadata":{"labels":{"a":"%d"}}}}}`, c.Intn(100)))
+		},
+		func(a *v1.UnsatisfiableConstraintAction, c randfill.Continue) {
+			*a = []v1.UnsatisfiableConstraintAction{v1.DoNotSchedule, v1.ScheduleAnyway}[c.Intn(2)]
+		},
+		func(p *v1.NodeInclusionPolicy, c randfill.Continue) {
+			*p = []v1.NodeInclusionPolicy{v1.NodeInclusionPolicyHonor, v1.NodeInclusionPolicyIgnore}[c.Intn(2)]
 		},
 		func(f *v1.FieldsV1, c randfill.Continue) {
 			f.Raw = []byte([]string{`{"f:metadata":{"f:labels":{"f:app":{}}}}`, `{"f:spec":{"f:replicas":{}}}`}[c.Intn(2)])

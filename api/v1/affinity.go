@@ -117,9 +117,13 @@ type PodAffinityTerm struct {
 	TopologyKey string `json:"topologyKey"`
 	// NamespaceSelector selects namespaces by their labels; {} selects all.
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
-	// MatchLabelKeys is refused: orch does not support it yet.
+	// MatchLabelKeys are keys of the pod's labels: when the pod is
+	// created, key In (the pod's value) is added to labelSelector for each
+	// key the pod has. Requires labelSelector.
 	MatchLabelKeys []string `json:"matchLabelKeys,omitempty"`
-	// MismatchLabelKeys is refused: orch does not support it yet.
+	// MismatchLabelKeys are keys of the pod's labels: when the pod is
+	// created, key NotIn (the pod's value) is added to labelSelector for
+	// each key the pod has. Requires labelSelector.
 	MismatchLabelKeys []string `json:"mismatchLabelKeys,omitempty"`
 }
 

@@ -36,6 +36,8 @@ func Default(obj Object) {
 		defaultReplicaSet(o)
 	case *Deployment:
 		defaultDeployment(o)
+	case *DaemonSet:
+		defaultDaemonSet(o)
 	case *Service:
 		defaultService(o)
 	case *LimitRange:

@@ -304,19 +304,6 @@ func validateIntOrPercent(v IntOrString, p *field.Path) field.ErrorList {
 	return nil
 }
 
-// intOrPercentValue is the number of an integer or a percentage (-1 when
-// neither parses), for the both-zero and 100% checks.
-func intOrPercentValue(v IntOrString) int {
-	if v.Type == intstr.Int {
-		return int(v.IntVal)
-	}
-	n, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
 // validateDeploymentStatus is Kubernetes' ValidateDeploymentStatus.
 func validateDeploymentStatus(st *DeploymentStatus, p *field.Path) field.ErrorList {
 	var errs field.ErrorList

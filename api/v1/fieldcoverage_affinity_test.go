@@ -5,8 +5,9 @@ package v1
 // scheduler must use the field, and its children are honoured with it.
 const bySchedWhole = "sched (whole)"
 
-// affinityFieldUse classifies the paths of spec.affinity, as podFieldUse
-// does the rest of the pod spec.
+// affinityFieldUse classifies the paths of spec.affinity and
+// spec.topologySpreadConstraints, as podFieldUse does the rest of the pod
+// spec.
 var affinityFieldUse = func() map[string]fieldUseEntry {
 	m := map[string]fieldUseEntry{
 		"spec.affinity":              {by: children},
@@ -33,8 +34,9 @@ var affinityFieldUse = func() map[string]fieldUseEntry {
 		m[p+".namespaceSelector"] = fieldUseEntry{by: bySchedWhole}
 		m[p+".namespaces[*]"] = fieldUseEntry{by: bySched}
 		m[p+".topologyKey"] = fieldUseEntry{by: bySched}
-		m[p+".matchLabelKeys[*]"] = fieldUseEntry{by: refused}
-		m[p+".mismatchLabelKeys[*]"] = fieldUseEntry{by: refused}
+		// Merged into labelSelector when the pod is created.
+		m[p+".matchLabelKeys[*]"] = fieldUseEntry{by: byAPI}
+		m[p+".mismatchLabelKeys[*]"] = fieldUseEntry{by: byAPI}
 	}
 	for _, kind := range []string{"podAffinity", "podAntiAffinity"} {
 		p := "spec.affinity." + kind
@@ -44,5 +46,12 @@ var affinityFieldUse = func() map[string]fieldUseEntry {
 		m[p+".preferredDuringSchedulingIgnoredDuringExecution[*].weight"] = fieldUseEntry{by: bySched}
 		podTerm(p + ".preferredDuringSchedulingIgnoredDuringExecution[*].podAffinityTerm")
 	}
+	ts := "spec.topologySpreadConstraints[*]"
+	m[ts] = fieldUseEntry{by: bySched}
+	for _, f := range []string{".maxSkew", ".topologyKey", ".whenUnsatisfiable", ".minDomains", ".nodeAffinityPolicy", ".nodeTaintsPolicy"} {
+		m[ts+f] = fieldUseEntry{by: bySched}
+	}
+	m[ts+".labelSelector"] = fieldUseEntry{by: bySchedWhole}
+	m[ts+".matchLabelKeys[*]"] = fieldUseEntry{by: byAPI} // merged into labelSelector on create
 	return m
 }()

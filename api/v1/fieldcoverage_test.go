@@ -425,6 +425,13 @@ var templated = map[string]func(spec PodSpec) Object{
 		Default(d)
 		return d
 	},
+	"DaemonSet": func(spec PodSpec) Object {
+		ds := &DaemonSet{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: spec}}}
+		Default(ds)
+		return ds
+	},
 }
 
 func isUnder(path string, parents map[string]bool) bool {

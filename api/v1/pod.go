@@ -76,6 +76,9 @@ type PodSpec struct {
 	// Affinity is the pod's scheduling constraints: node affinity, pod
 	// affinity and pod anti-affinity.
 	Affinity *Affinity `json:"affinity,omitempty"`
+	// TopologySpreadConstraints spread the pod's group evenly over
+	// topology domains (zones, nodes); all of them apply.
+	TopologySpreadConstraints []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty" patchStrategy:"merge" patchMergeKey:"topologyKey"`
 }
 
 // EphemeralContainerCommon holds a container's fields as an ephemeral

@@ -123,6 +123,11 @@ var resources = []Resource{
 	{Group: AppsGroup, Name: "deployments", Singular: "deployment", Kind: "Deployment",
 		ShortNames: []string{"deploy"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
 		New: func() Object { return &Deployment{} }},
+	{Group: AppsGroup, Name: "controllerrevisions", Singular: "controllerrevision", Kind: "ControllerRevision",
+		Namespaced: true, New: func() Object { return &ControllerRevision{} }},
+	{Group: AppsGroup, Name: "daemonsets", Singular: "daemonset", Kind: "DaemonSet",
+		ShortNames: []string{"ds"}, Namespaced: true, HasStatus: true, Categories: categoryAll,
+		New: func() Object { return &DaemonSet{} }},
 }
 
 // views are the resources that show stored objects of another resource

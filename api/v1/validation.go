@@ -113,6 +113,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateReplicaSet(o)...)
 	case *Deployment:
 		errs = append(errs, validateDeployment(o)...)
+	case *DaemonSet:
+		errs = append(errs, validateDaemonSet(o)...)
 	case *Service:
 		errs = append(errs, validateService(o)...)
 	case *Endpoints:
@@ -149,6 +151,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateJob(o)...)
 	case *CronJob:
 		errs = append(errs, validateCronJob(o)...)
+	case *ControllerRevision:
+		errs = append(errs, validateControllerRevision(o)...)
 	}
 	return errs
 }
@@ -253,6 +257,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	errs = append(errs, validateSeconds(s.TerminationGracePeriodSeconds, 0, p.Child("terminationGracePeriodSeconds"))...)
 	errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
 	errs = append(errs, validateAffinity(s.Affinity, p.Child("affinity"))...)
+	errs = append(errs, validateTopologySpreadConstraints(s.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
 	if s.NodeName != "" {
 		for _, msg := range content.IsDNS1123Subdomain(s.NodeName) {
 			errs = append(errs, field.Invalid(p.Child("nodeName"), s.NodeName, msg))
@@ -563,6 +568,10 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		errs = append(errs, validateReplicaSetUpdate(o, old.(*ReplicaSet))...)
 	case *Deployment:
 		errs = append(errs, validateDeploymentUpdate(o, old.(*Deployment))...)
+	case *ControllerRevision:
+		errs = append(errs, validateControllerRevisionUpdate(o, old.(*ControllerRevision))...)
+	case *DaemonSet:
+		errs = append(errs, validateDaemonSetUpdate(o, old.(*DaemonSet))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

@@ -10,8 +10,7 @@ import (
 )
 
 // validateAffinity checks a pod's affinity as Kubernetes'
-// validateAffinity does, with its wording, and refuses matchLabelKeys and
-// mismatchLabelKeys, which orch does not implement.
+// validateAffinity does, with its wording.
 func validateAffinity(a *Affinity, p *field.Path) field.ErrorList {
 	if a == nil {
 		return nil
@@ -154,12 +153,7 @@ func validatePodAffinityTerm(t PodAffinityTerm, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("namespace"), ns, msg))
 		}
 	}
-	if len(t.MatchLabelKeys) > 0 {
-		errs = append(errs, field.Forbidden(p.Child("matchLabelKeys"), notYet("matchLabelKeys in pod affinity terms")))
-	}
-	if len(t.MismatchLabelKeys) > 0 {
-		errs = append(errs, field.Forbidden(p.Child("mismatchLabelKeys"), notYet("mismatchLabelKeys in pod affinity terms")))
-	}
+	errs = append(errs, validateLabelKeys(p, t.MatchLabelKeys, t.MismatchLabelKeys, t.LabelSelector)...)
 	if t.TopologyKey == "" {
 		errs = append(errs, field.Required(p.Child("topologyKey"), "can not be empty"))
 	}

@@ -71,10 +71,17 @@ func TestValidateAffinity(t *testing.T) {
 			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector.matchExpressions[0].operator", "not a valid selector operator"},
 		{"bad namespace", `{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"namespaces":["No_Such"],"topologyKey":"zone"}]}}`,
 			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespace", "RFC 1123 label"},
-		{"matchLabelKeys refused", `{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{},"matchLabelKeys":["pod-template-hash"],"topologyKey":"zone"}]}}`,
-			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys", "orch does not support matchLabelKeys in pod affinity terms yet"},
-		{"mismatchLabelKeys refused", `{"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":1,"podAffinityTerm":{"labelSelector":{},"mismatchLabelKeys":["tenant"],"topologyKey":"zone"}}]}}`,
-			"spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.mismatchLabelKeys", "orch does not support mismatchLabelKeys in pod affinity terms yet"},
+		{"matchLabelKeys and mismatchLabelKeys", `{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app":"web"}},"matchLabelKeys":["pod-template-hash"],"mismatchLabelKeys":["tenant"],"topologyKey":"zone"}]}}`, "", ""},
+		{"matchLabelKeys without a selector", `{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"matchLabelKeys":["pod-template-hash"],"topologyKey":"zone"}]}}`,
+			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys", "must not be specified when labelSelector is not set"},
+		{"mismatchLabelKeys without a selector", `{"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":1,"podAffinityTerm":{"mismatchLabelKeys":["tenant"],"topologyKey":"zone"}}]}}`,
+			"spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.mismatchLabelKeys", "must not be specified when labelSelector is not set"},
+		{"matchLabelKeys not a label name", `{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{},"matchLabelKeys":["ok","not ok"],"topologyKey":"zone"}]}}`,
+			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys[1]", "name part must consist of"},
+		{"a key in matchLabelKeys and mismatchLabelKeys", `{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{},"matchLabelKeys":["a","tenant"],"mismatchLabelKeys":["tenant"],"topologyKey":"zone"}]}}`,
+			"spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys[1]", "exists in both matchLabelKeys and mismatchLabelKeys"},
+		{"a merged key meets the selector's", `{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"app","operator":"In","values":["web"]}]},"matchLabelKeys":["app"],"topologyKey":"zone"}]}}`,
+			"spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys[0]", "exists in both matchLabelKeys and labelSelector"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var a Affinity

@@ -51,6 +51,8 @@ var printers = map[string]Printer{
 	"cronjobs":                   cronJobPrinter,
 	"replicasets":                replicaSetPrinter,
 	"deployments":                deploymentPrinter,
+	"controllerrevisions":        controllerRevisionPrinter,
+	"daemonsets":                 daemonSetPrinter,
 }
 
 // For returns the printer of a resource (its plural name); one without a

@@ -23,6 +23,7 @@ func meta(name string) v1.ObjectMeta {
 }
 
 func int32p(v int32) *int32 { return &v }
+func boolp(v bool) *bool    { return &v }
 
 func running() v1.ContainerState {
 	return v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: created}}
@@ -122,6 +123,22 @@ func TestRows(t *testing.T) {
 			Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Image: "busybox"}, {Name: "b", Image: "nginx"}}}}},
 			Status: v1.DeploymentStatus{Replicas: 38, UpdatedReplicas: 8, ReadyReplicas: 29, AvailableReplicas: 28}},
 			[]any{"d", "29/30", int64(8), int64(28), "90s", "a,b", "busybox,nginx", "app=web"}, nil},
+		{"controller revision", "controllerrevisions", &v1.ControllerRevision{ObjectMeta: v1.ObjectMeta{Name: "ds-5d8f", CreationTimestamp: created,
+			OwnerReferences: []v1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", Controller: boolp(true)}}}, Revision: 3},
+			[]any{"ds-5d8f", "daemonset.apps/ds", int64(3), "90s"}, nil},
+		{"controller revision without controller", "controllerrevisions", &v1.ControllerRevision{ObjectMeta: meta("cr"), Revision: 1},
+			[]any{"cr", "<none>", int64(1), "90s"}, nil},
+		{"daemon set", "daemonsets", &v1.DaemonSet{ObjectMeta: meta("ds"), Spec: v1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "fluentd"}},
+			Template: v1.PodTemplateSpec{Spec: v1.PodSpec{NodeSelector: map[string]string{"disk": "ssd"},
+				Containers: []v1.Container{{Name: "a", Image: "busybox"}, {Name: "b", Image: "pause"}}}}},
+			Status: v1.DaemonSetStatus{DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, NumberReady: 2,
+				UpdatedNumberScheduled: 1, NumberAvailable: 2}},
+			[]any{"ds", int64(3), int64(3), int64(2), int64(1), int64(2), "disk=ssd", "90s", "a,b", "busybox,pause", "name=fluentd"}, nil},
+		{"daemon set no node selector", "daemonsets", &v1.DaemonSet{ObjectMeta: meta("ds"), Spec: v1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"name": "fluentd"}},
+			Template: v1.PodTemplateSpec{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Image: "busybox"}}}}}},
+			[]any{"ds", int64(0), int64(0), int64(0), int64(0), int64(0), "<none>", "90s", "a", "busybox", "name=fluentd"}, nil},
 		{"endpoints", "endpoints", &v1.Endpoints{ObjectMeta: meta("e"), Subsets: []v1.EndpointSubset{{
 			Addresses: []v1.EndpointAddress{{IP: "10.0.0.1"}, {IP: "10.0.0.2"}, {IP: "10.0.0.3"}}, Ports: []v1.EndpointPort{{Port: 80}, {Port: 443}}}}},
 			[]any{"e", "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 3 more...", "90s"}, nil},
@@ -214,6 +231,7 @@ func TestColumns(t *testing.T) {
 		{"replicationcontrollers", []string{"Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"}, 5},
 		{"replicasets", []string{"Name", "Desired", "Current", "Ready", "Age", "Containers", "Images", "Selector"}, 5},
 		{"deployments", []string{"Name", "Ready", "Up-to-date", "Available", "Age", "Containers", "Images", "Selector"}, 5},
+		{"controllerrevisions", []string{"Name", "Controller", "Revision", "Age"}, 4},
 		{"endpoints", []string{"Name", "Endpoints", "Age"}, 3},
 		{"namespaces", []string{"Name", "Status", "Age"}, 3},
 		{"serviceaccounts", []string{"Name", "Secrets", "Age"}, 3},

@@ -410,3 +410,27 @@ var deploymentPrinter = Printer{
 			int64(d.Status.AvailableReplicas), age(d.CreationTimestamp, now), names, images, sel}, nil
 	},
 }
+
+// daemonSetPrinter is kubectl's DaemonSet columns (printDaemonSet).
+var daemonSetPrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{nameColumn,
+		col("Desired", "integer", 0, "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod)."),
+		col("Current", "integer", 0, "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
+		col("Ready", "integer", 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready."),
+		col("Up-to-date", "integer", 0, "The total number of nodes that are running updated daemon pod"),
+		col("Available", "integer", 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
+		col("Node Selector", "string", 0, "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node."),
+		ageColumn,
+		col("Containers", "string", 1, "Names of each container in the template."),
+		col("Images", "string", 1, "Images referenced by each container in the template."),
+		col("Selector", "string", 1, "A label query over pods that are managed by the daemon set."),
+	},
+	Row: func(obj v1.Object, now time.Time) ([]any, []metav1.TableRowCondition) {
+		ds := obj.(*v1.DaemonSet)
+		st := &ds.Status
+		names, images := containerCells(ds.Spec.Template.Spec.Containers)
+		return []any{ds.Name, int64(st.DesiredNumberScheduled), int64(st.CurrentNumberScheduled), int64(st.NumberReady),
+			int64(st.UpdatedNumberScheduled), int64(st.NumberAvailable), labels.FormatLabels(ds.Spec.Template.Spec.NodeSelector),
+			age(ds.CreationTimestamp, now), names, images, metav1.FormatLabelSelector(ds.Spec.Selector)}, nil
+	},
+}

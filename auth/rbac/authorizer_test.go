@@ -327,4 +327,18 @@ func TestDefaultRoles(t *testing.T) {
 	if allows(Edit, attrs(u, "create", "", "replicasets", "", "ns", "")) {
 		t.Error("edit may create replicasets in the core group")
 	}
+	// apps/v1 DaemonSets: view reads them and their status, edit writes
+	// them but not their status.
+	for _, tc := range []struct {
+		role, verb, sub string
+		want            bool
+	}{
+		{View, "get", "", true}, {View, "watch", "status", true}, {View, "patch", "", false},
+		{Edit, "create", "", true}, {Edit, "delete", "", true}, {Edit, "update", "status", false},
+		{Admin, "deletecollection", "", true},
+	} {
+		if got := allows(tc.role, attrs(u, tc.verb, v1.AppsGroup, "daemonsets", tc.sub, "ns", "ds")); got != tc.want {
+			t.Errorf("%s %s daemonsets/%s: allowed %v, want %v", tc.role, tc.verb, tc.sub, got, tc.want)
+		}
+	}
 }

@@ -32,15 +32,18 @@ var readable = []string{
 	"services", "services/status", "endpoints",
 	"resourcequotas", "resourcequotas/status", "limitranges",
 	"namespaces", "namespaces/status",
-	"events",
+	"events", "serviceaccounts",
 }
 
 // writable are the namespaced core resources edit may change (as
-// Kubernetes, not quotas and limit ranges: they are the cluster admin's).
+// Kubernetes, not quotas and limit ranges: they are the cluster admin's;
+// and not endpoints, which Kubernetes' edit has not written since
+// CVE-2021-25740: a user who may write endpoints could send a Service's
+// traffic to addresses beyond the namespace).
 var writable = []string{
 	"pods",
 	"replicationcontrollers", "replicationcontrollers/scale",
-	"services", "endpoints",
+	"services", "events", "serviceaccounts",
 	"pods/attach", "pods/exec", "pods/portforward",
 }
 
@@ -80,20 +83,27 @@ func urls(verbs []string, paths ...string) rbacv1.PolicyRule {
 }
 
 var (
-	// As Kubernetes, view reads endpoint slices and budgets; leases are in
-	// no aggregated role (only cluster-admin and the nodes' own, below).
+	// As Kubernetes, view reads endpoint slices and budgets; leases are
+	// edit's (and the nodes' own, below), not view's.
 	viewRules = []rbacv1.PolicyRule{core(readVerbs, readable...), group(v1.DiscoveryGroup, readVerbs, "endpointslices"),
 		group(v1.PolicyGroup, readVerbs, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 		group(v1.BatchGroup, readVerbs, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
-		group(v1.AppsGroup, readVerbs, "replicasets", "replicasets/scale", "replicasets/status"),
+		group(v1.AppsGroup, readVerbs, "controllerrevisions", "replicasets", "replicasets/scale", "replicasets/status"),
+		group(v1.AppsGroup, readVerbs, "daemonsets", "daemonsets/status"),
 		group(v1.AppsGroup, readVerbs, "deployments", "deployments/scale", "deployments/status")}
-	// As Kubernetes' edit: budgets are written and pods evicted.
+	// As Kubernetes' edit: budgets are written, pods evicted, service
+	// accounts' tokens requested and the accounts impersonated, leases
+	// kept.
 	editRules = append(append([]rbacv1.PolicyRule(nil), viewRules...),
 		core(writeVerbs, writable...), core(readVerbs, streaming...),
 		core([]string{"create"}, "pods/eviction"),
+		core([]string{"create"}, "serviceaccounts/token"),
+		core([]string{"impersonate"}, "serviceaccounts"),
+		group(v1.CoordinationGroup, allVerbs, "leases"),
 		group(v1.PolicyGroup, writeVerbs, "poddisruptionbudgets"),
 		group(v1.BatchGroup, writeVerbs, "jobs", "cronjobs"),
 		group(v1.AppsGroup, writeVerbs, "replicasets", "replicasets/scale"),
+		group(v1.AppsGroup, writeVerbs, "daemonsets"),
 		group(v1.AppsGroup, writeVerbs, "deployments", "deployments/scale"))
 	adminRules = append(append([]rbacv1.PolicyRule(nil), editRules...),
 		group(v1.RBACGroup, allVerbs, "roles", "rolebindings"))

@@ -27,7 +27,7 @@ func (f *eventFlags) register(fl *pflag.FlagSet) {
 // leaderRecorders are the event recorders of the leader's controllers, by
 // Kubernetes' component names.
 type leaderRecorders struct {
-	scheduler, replication, nodeLifecycle, job, cronJob, deployment *events.Recorder
+	scheduler, replication, nodeLifecycle, job, cronJob, daemonSet, deployment *events.Recorder
 }
 
 func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leaderRecorders {
@@ -37,6 +37,7 @@ func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leader
 		nodeLifecycle: sched.NewLeaderRecorder("node-controller", p, f.qps, f.burst, log),
 		job:           sched.NewLeaderRecorder("job-controller", p, f.qps, f.burst, log),
 		cronJob:       sched.NewLeaderRecorder("cronjob-controller", p, f.qps, f.burst, log),
+		daemonSet:     sched.NewLeaderRecorder("daemonset-controller", p, f.qps, f.burst, log),
 		deployment:    sched.NewLeaderRecorder("deployment-controller", p, f.qps, f.burst, log),
 	}
 }
@@ -44,7 +45,8 @@ func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leader
 func (r leaderRecorders) all() map[string]*events.Recorder {
 	return map[string]*events.Recorder{"default-scheduler": r.scheduler, "replication-controller": r.replication,
 		"node-controller": r.nodeLifecycle, "job-controller": r.job,
-		"cronjob-controller": r.cronJob, "deployment-controller": r.deployment}
+		"cronjob-controller": r.cronJob, "daemonset-controller": r.daemonSet,
+		"deployment-controller": r.deployment}
 }
 
 // registerEventMetrics exposes what each recorder did with its events.

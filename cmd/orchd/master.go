@@ -35,6 +35,7 @@ import (
 type masterFlags struct {
 	sa                            saFlags
 	abac                          abacFlags
+	tokenFile                     tokenFileFlags
 	name, dataDir, pkiDir         string
 	apiAddr, raftAddr, gossipAddr string
 	gossipJoin                    string
@@ -129,6 +130,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	f.sa.register(fl)
 	f.abac.register(fl)
+	f.tokenFile.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its master itself)")
 	fl.MarkHidden("handle-signals")
@@ -233,6 +235,14 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		Recorder: recs.cronJob}).Run)
 	c.OnLeader("deployment", sched.NewDeploymentController(sched.DeploymentConfig{Store: c.Store, Proposer: c, Logger: log,
 		Recorder: recs.deployment}).Run)
+	// The daemon set controller's pods skip the API too.
+	dsPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "daemonset"), nil)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("daemonset", sched.NewDaemonSetController(sched.DaemonSetConfig{Store: c.Store, Proposer: c, Logger: log,
+		AdmitPod: dsPodSecurity.AdmitPod, Recorder: recs.daemonSet}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,
@@ -312,6 +322,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	if err := f.abac.configure(&sc); err != nil {
+		c.Shutdown()
+		return err
+	}
+	if err := f.tokenFile.configure(&sc); err != nil {
 		c.Shutdown()
 		return err
 	}

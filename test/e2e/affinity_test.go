@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -216,19 +214,24 @@ func TestSchedulerAffinity(t *testing.T) {
 		waitOn(t, "nowhere", "node-2")
 	})
 
-	t.Run("matchLabelKeys is refused", func(t *testing.T) {
+	t.Run("matchLabelKeys is merged into the selector", func(t *testing.T) {
+		// Kubernetes' API server adds tier In (front) to the selector
+		// when the pod is created; the spread replicas then keep it away.
 		p := scheduledPod("keys", front)
-		anti := antiOnHost(front)
+		anti := antiOnHost(map[string]string{})
 		anti.RequiredDuringSchedulingIgnoredDuringExecution[0].MatchLabelKeys = []string{"tier"}
 		p.Spec.Affinity = &v1.Affinity{PodAntiAffinity: anti}
-		err := cl.Create(ctxT(t, 10*time.Second), p)
-		const field = "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].matchLabelKeys"
-		if v1.CodeOf(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), field) {
-			t.Fatalf("create with matchLabelKeys: %v (code %d), want 422 naming %s", err, v1.CodeOf(err), field)
+		create(t, p)
+		got, err := podOn("keys")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := podOn("keys"); v1.CodeOf(err) != http.StatusNotFound {
-			t.Fatalf("the refused pod exists: %v", err)
+		sel := got.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].LabelSelector
+		if sel == nil || len(sel.MatchExpressions) != 1 || sel.MatchExpressions[0].Key != "tier" ||
+			sel.MatchExpressions[0].Operator != metav1.LabelSelectorOpIn || !slices.Equal(sel.MatchExpressions[0].Values, []string{"front"}) {
+			t.Fatalf("stored selector %+v", sel)
 		}
+		waitPending(t, "keys", "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.")
 	})
 }
 

@@ -191,6 +191,11 @@ func TestNodeTLSBootstrap(t *testing.T) {
 	if out, _, err := c.Orchctl("", "--token", tok2, "certificate", "approve", "forged-user"); err == nil {
 		t.Fatalf("a bootstrap token approved a CSR: %s", out)
 	}
+	// A node reinstalled under a taken name asks again: like the steal,
+	// left to the admin.
+	if err := boot.Create(ctxT(t, 5*time.Second), kubeletCSR(t, "reinstall", "system:node:boot-1", "system:nodes")); err != nil {
+		t.Fatalf("create the reinstalled node's CSR: %v", err)
+	}
 	// A legitimate request made after them: once it is approved, the
 	// approver has looked at the forgeries too.
 	if err := boot.Create(ctxT(t, 5*time.Second), kubeletCSR(t, "sentinel", "system:node:not-yet-registered", "system:nodes")); err != nil {
@@ -203,7 +208,7 @@ func TestNodeTLSBootstrap(t *testing.T) {
 		}
 		return s.HasCondition(v1.CertificateApproved) && len(s.Status.Certificate) > 0, fmt.Sprintf("%+v", s.Status.Conditions)
 	})
-	for _, name := range []string{"forged-steal", "forged-user"} {
+	for _, name := range []string{"forged-steal", "forged-user", "reinstall"} {
 		var f v1.CertificateSigningRequest
 		if err := admin.Get(ctxT(t, 5*time.Second), "certificatesigningrequests", "", name, &f); err != nil {
 			t.Fatal(err)
@@ -227,6 +232,29 @@ func TestNodeTLSBootstrap(t *testing.T) {
 	if err := admin.Get(ctxT(t, 5*time.Second), "certificatesigningrequests", "", "forged-steal", &denied); err != nil || !denied.HasCondition(v1.CertificateDenied) {
 		t.Fatalf("forged-steal not denied: %v %+v", err, denied.Status)
 	}
+
+	// The admin approves the reinstalled node's request; the leader signs it.
+	if out, errOut, err := c.Orchctl("", "certificate", "approve", "reinstall"); err != nil || !strings.Contains(out, "approved") {
+		t.Fatalf("certificate approve: %v %s%s", err, out, errOut)
+	}
+	waitFor(t, 30*time.Second, "the approved CSR signed", func() (bool, string) {
+		var r v1.CertificateSigningRequest
+		if err := admin.Get(ctxT(t, 5*time.Second), "certificatesigningrequests", "", "reinstall", &r); err != nil {
+			return false, err.Error()
+		}
+		block, _ := pem.Decode(r.Status.Certificate)
+		if !r.HasCondition(v1.CertificateApproved) || block == nil {
+			return false, fmt.Sprintf("%+v", r.Status.Conditions)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return false, err.Error()
+		}
+		if cert.Subject.CommonName != "system:node:boot-1" || strings.Join(cert.Subject.Organization, ",") != "system:nodes" {
+			t.Fatalf("the approved certificate is for %v", cert.Subject)
+		}
+		return true, ""
+	})
 
 	// A user made by the admin authenticates with its certificate.
 	conf := filepath.Join(t.TempDir(), "alice.conf")

@@ -80,10 +80,10 @@ current-context: orch
 	return u
 }
 
-// forbidden reports whether a request is refused with 403; any other
-// answer (200, 201, 404, 422...) means it was authorized, which is checked
-// before anything else.
-func forbidden(t *testing.T, u *rbacUser, method, path string) bool {
+// answer sends a request as u and returns the code it got (0 for a 2xx);
+// 403 means refused, any other answer (200, 404, 422...) that it was
+// authorized, which is checked before anything else.
+func answer(t *testing.T, u *rbacUser, method, path string) int {
 	t.Helper()
 	var body any
 	if method == http.MethodPost || method == http.MethodPut {
@@ -92,12 +92,12 @@ func forbidden(t *testing.T, u *rbacUser, method, path string) bool {
 	err := u.cl.Do(ctxT(t, 10*time.Second), method, path, nil, body, nil)
 	var st *v1.StatusError
 	if errors.As(err, &st) {
-		return st.Status.Code == http.StatusForbidden
+		return int(st.Status.Code)
 	}
 	if err != nil && !strings.Contains(err.Error(), "decode") {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	return false
+	return 0
 }
 
 // canI runs "auth can-i" of kubectl (bin "kubectl") or orchctl as u and
@@ -183,6 +183,15 @@ func TestRBACUsers(t *testing.T) {
 	if err := alice.cl.Create(ctx, p); err != nil {
 		t.Fatalf("alice creates a pod in team-a: %v", err)
 	}
+	// As Kubernetes' view, victor reads service accounts; as Kubernetes'
+	// edit, alice writes them and asks for their tokens, but not Endpoints
+	// (CVE-2021-25740: they would send a Service's traffic anywhere).
+	if err := alice.cl.Create(ctx, &v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Namespace: "team-a", Name: "builder"}}); err != nil {
+		t.Fatalf("alice creates a service account in team-a: %v", err)
+	}
+	ep := &v1.Endpoints{ObjectMeta: v1.ObjectMeta{Namespace: "team-a", Name: "hijack"}}
+	wantStatus(t, alice.cl.Create(ctx, ep), http.StatusForbidden,
+		`endpoints is forbidden: User "alice" cannot create resource "endpoints" in API group "" in the namespace "team-a"`)
 	p2 := testPod("web")
 	p2.Namespace = "team-b"
 	wantStatus(t, alice.cl.Create(ctx, p2), http.StatusForbidden,
@@ -224,9 +233,12 @@ func TestRBACUsers(t *testing.T) {
 		{alice, "list", "nodes", "", "GET", "/api/v1/nodes", false},
 		{alice, "create", "rolebindings", "team-a", "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", false},
 		{alice, "create", "resourcequotas", "team-a", "POST", "/api/v1/namespaces/team-a/resourcequotas", false},
+		{alice, "create", "endpoints", "team-a", "POST", "/api/v1/namespaces/team-a/endpoints", false},
+		{alice, "create", "serviceaccounts/token", "team-a", "POST", "/api/v1/namespaces/team-a/serviceaccounts/builder/token", true},
 		{victor, "get", "pods", "team-a", "GET", "/api/v1/namespaces/team-a/pods/web", true},
 		{victor, "list", "services", "team-a", "GET", "/api/v1/namespaces/team-a/services", true},
 		{victor, "list", "limitranges", "team-a", "GET", "/api/v1/namespaces/team-a/limitranges", true},
+		{victor, "list", "serviceaccounts", "team-a", "GET", "/api/v1/namespaces/team-a/serviceaccounts", true},
 		{victor, "create", "pods", "team-a", "POST", "/api/v1/namespaces/team-a/pods", false},
 		{victor, "delete", "replicationcontrollers", "team-a", "DELETE", "/api/v1/namespaces/team-a/replicationcontrollers/nope", false},
 		{victor, "list", "roles", "team-a", "GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/roles", false},
@@ -238,23 +250,35 @@ func TestRBACUsers(t *testing.T) {
 		{victor, "create", "subjectaccessreviews", "", "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", false},
 	}
 	var audit []auditedRequest
+	// reviews counts the SelfSubjectAccessReviews each user's auth can-i
+	// sent, to find them all in the audit log.
+	reviews := map[string]int{}
+	ask := func(bin string, u *rbacUser, args ...string) bool {
+		t.Helper()
+		reviews[u.name]++
+		return canI(t, bin, u, args...)
+	}
 	for _, pr := range pairs {
-		audit = append(audit, auditedRequest{pr.u.name, pr.method, pr.path, !pr.wantAllows})
 		args := []string{pr.verb, pr.res}
+		if res, sub, ok := strings.Cut(pr.res, "/"); ok { // kubectl reads TYPE/NAME
+			args = []string{pr.verb, res, "--subresource=" + sub}
+		}
 		if pr.ns != "" {
 			args = append(args, "-n", pr.ns)
 		}
 		name := pr.u.name + " " + strings.Join(args, " ")
-		api := !forbidden(t, pr.u, pr.method, pr.path)
-		kube := canI(t, "kubectl", pr.u, args...)
-		orch := canI(t, "orchctl", pr.u, args...)
+		code := answer(t, pr.u, pr.method, pr.path)
+		audit = append(audit, auditedRequest{pr.u.name, pr.method, pr.path, code})
+		api := code != http.StatusForbidden
+		kube := ask("kubectl", pr.u, args...)
+		orch := ask("orchctl", pr.u, args...)
 		if api != pr.wantAllows || kube != api || orch != api {
 			t.Errorf("%s: API allows %v, kubectl %v, orchctl %v; want %v", name, api, kube, orch, pr.wantAllows)
 		}
 	}
 	// Non-resource URLs: discovery for every user, metrics for none of them.
 	for _, u := range []*rbacUser{alice, victor} {
-		if !canI(t, "kubectl", u, "get", "/apis") || canI(t, "kubectl", u, "get", "/metrics") {
+		if !ask("kubectl", u, "get", "/apis") || ask("kubectl", u, "get", "/metrics") {
 			t.Errorf("%s: kubectl can-i on non-resource URLs disagrees with the default roles", u.name)
 		}
 	}
@@ -274,17 +298,29 @@ func TestRBACUsers(t *testing.T) {
 	if out, _, _ := c.Orchctl("", "--kubeconfig", alice.kubeconfig, "auth", "can-i", "list", "nodes"); strings.TrimSpace(out) != "no" {
 		t.Errorf("orchctl auth can-i list nodes as alice: %q", out)
 	}
-	// Every request above is in the audit log with its user and answer.
+	reviews["alice"] += 2
+	// Every request above is in the audit log with its user and the code
+	// its client got.
 	audit = append(audit,
-		auditedRequest{"alice", "POST", "/api/v1/namespaces/team-b/pods", true},
-		auditedRequest{"alice", "GET", "/api/v1/nodes", true},
-		auditedRequest{"alice", "POST", "/api/v1/nodes", true},
-		auditedRequest{"victor", "GET", "/api/v1/namespaces/team-a/pods/web", false},
-		auditedRequest{"victor", "GET", "/api/v1/namespaces/team-a/replicationcontrollers", false},
-		auditedRequest{"victor", "DELETE", "/api/v1/namespaces/team-a/pods/web", true},
-		auditedRequest{"victor", "GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", true},
+		auditedRequest{"alice", "POST", "/api/v1/namespaces/team-a/pods", http.StatusCreated},
+		auditedRequest{"alice", "POST", "/api/v1/namespaces/team-a/serviceaccounts", http.StatusCreated},
+		auditedRequest{"alice", "POST", "/api/v1/namespaces/team-a/endpoints", http.StatusForbidden},
+		auditedRequest{"alice", "POST", "/api/v1/namespaces/team-b/pods", http.StatusForbidden},
+		auditedRequest{"alice", "GET", "/api/v1/nodes", http.StatusForbidden},
+		auditedRequest{"alice", "POST", "/api/v1/nodes", http.StatusForbidden},
+		auditedRequest{"victor", "GET", "/api/v1/namespaces/team-a/pods/web", http.StatusOK},
+		auditedRequest{"victor", "GET", "/api/v1/namespaces/team-a/replicationcontrollers", http.StatusOK},
+		auditedRequest{"victor", "DELETE", "/api/v1/namespaces/team-a/pods/web", http.StatusForbidden},
+		auditedRequest{"victor", "GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings", http.StatusForbidden},
 	)
 	waitAudited(t, c, audit)
+	// ... and so is every access review of every auth can-i: one created
+	// (201) SelfSubjectAccessReview per question, and alice's one rules
+	// review of --list.
+	for _, u := range []string{"alice", "victor"} {
+		waitAuditCount(t, c, u, "selfsubjectaccessreviews", http.StatusCreated, reviews[u])
+	}
+	waitAuditCount(t, c, "alice", "selfsubjectrulesreviews", http.StatusCreated, 1)
 }
 
 func wantStatus(t *testing.T, err error, code int, msgPart string) {

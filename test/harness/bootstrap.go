@@ -2,9 +2,12 @@ package harness
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
+	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/node/certificate"
 )
 
 // CreateBootstrapToken creates a bootstrap token valid for ttl (0: no
@@ -35,4 +38,26 @@ func (c *Cluster) CreateBootstrapToken(ttl time.Duration) string {
 func (c *Cluster) StartBootstrapNode(n *Net, name, token string, args ...string) *Node {
 	c.t.Helper()
 	return c.StartNode(n, name, append([]string{"--bootstrap-token", token}, args...)...)
+}
+
+// BootstrappedCertFile is the file (certificate and key) a node started
+// with a bootstrap token keeps its current client certificate in.
+func (nd *Node) BootstrappedCertFile() string {
+	return filepath.Join(nd.StateDir, "pki", certificate.FileName)
+}
+
+// BootstrappedNodeClient returns an API client speaking as a node started
+// with a bootstrap token, with the certificate it got through its CSR as
+// it stands now (not the one `orchd pki issue node` left in its PKIDir).
+func (c *Cluster) BootstrappedNodeClient(nd *Node) *client.Client {
+	c.t.Helper()
+	cfg := c.Config()
+	cfg.Token = ""
+	cfg.ClientCertificate, cfg.ClientKey = nd.BootstrappedCertFile(), nd.BootstrappedCertFile()
+	cl, err := client.New(cfg)
+	if err != nil {
+		c.t.Fatalf("bootstrapped node client: %v", err)
+	}
+	c.t.Cleanup(cl.CloseIdleConnections)
+	return cl
 }

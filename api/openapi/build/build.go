@@ -19,6 +19,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -58,6 +59,7 @@ const (
 	metaPrefix      = "io.k8s.apimachinery.pkg.apis.meta.v1."
 	quantityName    = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 	intOrStringName = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+	rawExtName      = "io.k8s.apimachinery.pkg.runtime.RawExtension"
 )
 
 // builder accumulates definitions while walking the types.
@@ -106,7 +108,8 @@ func Build(opts Options) (*spec.Swagger, error) {
 }
 
 // addScalars adds the definitions of the types that encode as strings:
-// Time, MicroTime, Quantity and IntOrString, as Kubernetes describes them.
+// Time, MicroTime, Quantity and IntOrString, as Kubernetes describes them,
+// and RawExtension, an object of any content.
 func (b *builder) addScalars() {
 	b.defs[metaPrefix+"Time"] = spec.Schema{SchemaProps: spec.SchemaProps{
 		Description: "Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON. It is an RFC 3339 date and time in UTC, with second precision.",
@@ -123,6 +126,9 @@ func (b *builder) addScalars() {
 	b.defs[intOrStringName] = spec.Schema{SchemaProps: spec.SchemaProps{
 		Description: "IntOrString is a type that can hold an int32 or a string. When used in JSON or YAML marshalling and unmarshalling, it produces or consumes the inner type.",
 		Type:        spec.StringOrArray{"string"}, Format: "int-or-string"}}
+	b.defs[rawExtName] = spec.Schema{SchemaProps: spec.SchemaProps{
+		Description: "RawExtension is used to hold extensions in external versions: any JSON value, stored and returned as written.",
+		Type:        spec.StringOrArray{"object"}}}
 }
 
 // scalarName is the definition name of a type that encodes as a string.
@@ -136,6 +142,8 @@ func scalarName(t reflect.Type) string {
 		return quantityName
 	case reflect.TypeFor[intstr.IntOrString]():
 		return intOrStringName
+	case reflect.TypeFor[runtime.RawExtension]():
+		return rawExtName
 	case reflect.TypeFor[v1.FieldsV1](), reflect.TypeFor[metav1.FieldsV1]():
 		return metaPrefix + "FieldsV1"
 	}

@@ -28,8 +28,6 @@ import (
 	"syscall"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/test/bench"
@@ -87,7 +85,7 @@ func run() error {
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
-	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats" or "streaming"`)
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling" or "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
@@ -100,8 +98,8 @@ func run() error {
 	flag.IntVar(&o.rolloutNodes, "rollout-nodes", 100, "simulated nodes of the rollout section")
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
 	flag.Parse()
-	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "rollout" {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming" and "rollout"`, o.only)
+	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "writers" && o.only != "scheduling" && o.only != "rollout" {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers" and "rollout"`, o.only)
 	}
 	if o.rolloutReplicas < 0 || o.rolloutNodes < 1 {
 		return fmt.Errorf("-rollout-replicas %d, -rollout-nodes %d: want at least 0 and 1", o.rolloutReplicas, o.rolloutNodes)
@@ -167,6 +165,20 @@ func run() error {
 	if o.only == "streaming" {
 		return streamingSection(ctx, t, o, bins.Kubectl, streamBuilds)
 	}
+	if o.only == "writers" {
+		return writersSection(ctx, t, bins, o)
+	}
+	if o.only == "scheduling" {
+		if o.schedNodes == 0 {
+			return errors.New("-only scheduling with -sched-nodes 0: nothing to measure")
+		}
+		line, err := schedulingSection(ctx, t, bins, o, schedCIDR)
+		if err != nil {
+			return fmt.Errorf("scheduling section: %w", err)
+		}
+		fmt.Println(line)
+		return nil
+	}
 	if o.only == "rollout" {
 		line, err := rolloutSection(ctx, t, bins, o)
 		if err != nil {
@@ -208,7 +220,7 @@ func run() error {
 
 	var orchRuns, etcdRuns []bench.Result
 	for r := 0; r < o.runs; r++ {
-		res, err := orchCreates(ctx, c, o, r)
+		res, err := orchCreates(ctx, c, o, r, func(i int) *client.Config { return c.Config(i) })
 		if err != nil {
 			return fmt.Errorf("throughput section, run %d: %w", r+1, err)
 		}
@@ -259,12 +271,8 @@ func run() error {
 	}
 	schedLine := "scheduling: skipped"
 	if o.schedNodes > 0 {
-		sc := harness.StartCluster(t, bins, harness.Options{MasterArgs: []string{"--cluster-cidr", schedCIDR}})
-		if schedLine, err = schedulingRun(ctx, sc, o); err != nil {
+		if schedLine, err = schedulingSection(ctx, t, bins, o, schedCIDR); err != nil {
 			return fmt.Errorf("scheduling section: %w", err)
-		}
-		for i := range sc.Masters {
-			sc.Kill(i) // idle masters holding 10,000 pods must not weigh on the next sections
 		}
 	}
 
@@ -368,12 +376,13 @@ func podBody(name string) *v1.Pod {
 	}
 }
 
-// orchCreates runs closed-loop creates; worker w talks to master w%3 (the
-// followers forward to the leader), as clients spread over masters do.
-func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int) (bench.Result, error) {
+// orchCreates runs closed-loop creates with the credential cfgOf gives for
+// each master; worker w talks to master w%3 (the followers forward to the
+// leader), as clients spread over masters do.
+func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int, cfgOf func(int) *client.Config) (bench.Result, error) {
 	clients := make([]*client.Client, len(c.Masters))
 	for i := range c.Masters {
-		cfg := c.Config(i)
+		cfg := cfgOf(i)
 		cfg.MaxIdleConnsPerHost = o.clients
 		cl, err := client.New(cfg)
 		if err != nil {
@@ -611,78 +620,6 @@ func median(d []time.Duration) time.Duration {
 		return 0
 	}
 	return d[len(d)/2]
-}
-
-// schedulingRun registers o.schedNodes simulated nodes, creates one RC of
-// o.schedPods replicas and times until every pod is created, bound and
-// committed, with the masters' CPU seconds over that time.
-func schedulingRun(ctx context.Context, c *harness.Cluster, o options) (string, error) {
-	cl := c.Client()
-	err := forEach(ctx, o.clients, o.schedNodes, func(ctx context.Context, i int) error {
-		n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: fmt.Sprintf("sim-%04d", i)},
-			Status: v1.NodeStatus{
-				Capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("32"), v1.ResourceMemory: resource.MustParse("128Gi"),
-					v1.ResourcePods: resource.MustParse("110")},
-				Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, LastHeartbeatTime: v1.NewTime(time.Now())}}}}
-		return cl.Create(ctx, n)
-	})
-	if err != nil {
-		return "", fmt.Errorf("register %d simulated nodes: %w", o.schedNodes, err)
-	}
-	replicas := int32(o.schedPods)
-	rc := &v1.ReplicationController{
-		ObjectMeta: v1.ObjectMeta{Name: "sched", Namespace: "default"},
-		Spec: v1.ReplicationControllerSpec{Replicas: &replicas, Selector: map[string]string{"app": "sched"},
-			Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"app": "sched"}},
-				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox:1.35",
-					Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m"),
-						v1.ResourceMemory: resource.MustParse("64Mi")}}}}}}},
-	}
-	var pids []int
-	var names []string
-	for _, m := range c.Masters {
-		pids, names = append(pids, m.PID()), append(names, m.Name)
-	}
-	before, err := takeCPU(pids)
-	if err != nil {
-		return "", err
-	}
-	start := time.Now()
-	if err := cl.Create(ctx, rc); err != nil {
-		return "", fmt.Errorf("create the RC: %w", err)
-	}
-	for {
-		var got v1.ReplicationController
-		if err := cl.Get(ctx, "replicationcontrollers", "default", "sched", &got); err != nil {
-			return "", err
-		}
-		if got.Status.Replicas == replicas {
-			unbound, err := cl.List(ctx, "pods", "default", client.ListOptions{FieldSelector: "spec.nodeName="})
-			if err != nil {
-				return "", err
-			}
-			if len(unbound.Items) == 0 {
-				break
-			}
-		}
-		if time.Since(start) > 5*time.Minute {
-			return "", fmt.Errorf("scheduling %d pods did not finish in 5 minutes", o.schedPods)
-		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil { // polling cadence of the progress check
-			return "", err
-		}
-	}
-	took := time.Since(start)
-	after, err := takeCPU(pids)
-	if err != nil {
-		return "", err
-	}
-	var cpu float64
-	for i := range pids {
-		cpu += (after.procs[i].Procs - before.procs[i].Procs).Seconds()
-	}
-	return fmt.Sprintf("scheduling: %d simulated nodes, RC of %d: all bound and committed in %v = %.0f pods/s (goal >= 2,000); masters used %.1f CPU-seconds (%s)",
-		o.schedNodes, o.schedPods, took.Round(time.Millisecond), float64(o.schedPods)/took.Seconds(), cpu, after.since(before, names)), nil
 }
 
 // failoverPods is the size of the cluster the failover figures are taken on.
