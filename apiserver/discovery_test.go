@@ -64,6 +64,17 @@ func TestDiscovery(t *testing.T) {
 	if sc := appsByName["replicasets/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" || !slices.Equal(sc.Verbs, []string{"get", "patch", "update"}) {
 		t.Errorf("apps/v1 replicasets/scale = %+v", sc)
 	}
+	for _, name := range []string{"replicasets/status", "deployments/status"} {
+		if _, ok := appsByName[name]; !ok {
+			t.Errorf("apps/v1 has no %s: %+v", name, apps.Resources)
+		}
+	}
+	if d := appsByName["deployments"]; d.Kind != "Deployment" || !d.Namespaced || !slices.Equal(d.ShortNames, []string{"deploy"}) || !slices.Equal(d.Categories, []string{"all"}) {
+		t.Errorf("apps/v1 deployments = %+v", d)
+	}
+	if sc := appsByName["deployments/scale"]; sc.Kind != "Scale" || sc.Group != "autoscaling" || sc.Version != "v1" {
+		t.Errorf("apps/v1 deployments/scale = %+v", sc)
+	}
 	if ds := appsByName["daemonsets"]; ds.Kind != "DaemonSet" || !ds.Namespaced || !slices.Equal(ds.ShortNames, []string{"ds"}) || !slices.Equal(ds.Categories, []string{"all"}) {
 		t.Errorf("apps/v1 daemonsets = %+v", ds)
 	}

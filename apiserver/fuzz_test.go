@@ -202,6 +202,10 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
 			Template: v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"a": "b"}},
 				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}}},
+		&v1.Deployment{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Template: v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"a": "b"}},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}}},
 		&v1.ControllerRevision{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"},
 			Data: runtime.RawExtension{Raw: []byte(`{"spec":{}}`)}, Revision: 1},
 		&v1.DaemonSet{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Spec: v1.DaemonSetSpec{

@@ -112,6 +112,7 @@ func TestPatchMetaMatchesKubernetes(t *testing.T) {
 		{v1.Job{}, batchv1.Job{}},
 		{v1.CronJob{}, batchv1.CronJob{}},
 		{v1.ReplicaSet{}, appsv1.ReplicaSet{}},
+		{v1.Deployment{}, appsv1.Deployment{}},
 		{v1.DaemonSet{}, appsv1.DaemonSet{}},
 		{v1.StatefulSet{}, appsv1.StatefulSet{}},
 	}

@@ -34,6 +34,8 @@ func Default(obj Object) {
 		defaultCronJob(o)
 	case *ReplicaSet:
 		defaultReplicaSet(o)
+	case *Deployment:
+		defaultDeployment(o)
 	case *DaemonSet:
 		defaultDaemonSet(o)
 	case *StatefulSet:

@@ -435,6 +435,13 @@ var templated = map[string]func(spec PodSpec) Object{
 		Default(rs)
 		return rs
 	},
+	"Deployment": func(spec PodSpec) Object {
+		d := &Deployment{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: PodTemplateSpec{ObjectMeta: ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: spec}}}
+		Default(d)
+		return d
+	},
 	"DaemonSet": func(spec PodSpec) Object {
 		ds := &DaemonSet{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"},
 			Spec: DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},

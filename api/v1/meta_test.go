@@ -406,8 +406,8 @@ func TestResources(t *testing.T) {
 			t.Errorf("%s.New() is a %s", r.Name, KindOf(obj))
 		}
 	}
-	if _, ok := ResourceByName("deployments"); ok {
-		t.Error("deployments found")
+	if _, ok := ResourceByName("widgets"); ok {
+		t.Error("widgets found")
 	}
 	if _, err := ResourceOf(&Scale{}); err == nil {
 		t.Error("ResourceOf(Scale) succeeded")

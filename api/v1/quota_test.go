@@ -20,7 +20,7 @@ func TestValidateResourceQuota(t *testing.T) {
 		{"best effort counts pods", ResourceQuotaSpec{Hard: rl("pods", "1", "count/pods", "2"), Scopes: []ResourceQuotaScope{QuotaScopeBestEffort}}, nil},
 		{"unknown name", ResourceQuotaSpec{Hard: rl("requests.storage", "1Gi")}, []string{`spec.hard[requests.storage]: Invalid value: "requests.storage": must be a standard resource for quota`}},
 		{"count of a cluster-scoped kind", ResourceQuotaSpec{Hard: rl("count/nodes", "1")}, []string{"must be a standard resource for quota"}},
-		{"count of an unknown kind", ResourceQuotaSpec{Hard: rl("count/deployments.apps", "1")}, []string{"must be a standard resource for quota"}},
+		{"count of an unknown kind", ResourceQuotaSpec{Hard: rl("count/widgets.example.com", "1")}, []string{"must be a standard resource for quota"}},
 		{"negative", ResourceQuotaSpec{Hard: rl("requests.cpu", "-1")}, []string{`spec.hard[requests.cpu]: Invalid value: "-1": must be greater than or equal to 0`}},
 		{"fractional count", ResourceQuotaSpec{Hard: rl("services", "500m")}, []string{`spec.hard[services]: Invalid value: "500m": must be an integer`}},
 		{"unknown scope", ResourceQuotaSpec{Hard: rl("pods", "1"), Scopes: []ResourceQuotaScope{"PriorityClass"}}, []string{`spec.scopes: Unsupported value: "PriorityClass"`}},

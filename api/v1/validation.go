@@ -111,6 +111,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateRC(o)...)
 	case *ReplicaSet:
 		errs = append(errs, validateReplicaSet(o)...)
+	case *Deployment:
+		errs = append(errs, validateDeployment(o)...)
 	case *DaemonSet:
 		errs = append(errs, validateDaemonSet(o)...)
 	case *StatefulSet:
@@ -564,6 +566,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 	switch o := obj.(type) {
 	case *ReplicaSet:
 		errs = append(errs, validateReplicaSetUpdate(o, old.(*ReplicaSet))...)
+	case *Deployment:
+		errs = append(errs, validateDeploymentUpdate(o, old.(*Deployment))...)
 	case *ControllerRevision:
 		errs = append(errs, validateControllerRevisionUpdate(o, old.(*ControllerRevision))...)
 	case *DaemonSet:

@@ -40,6 +40,11 @@ func rs(template *v1.Pod) *v1.ReplicaSet {
 		Spec: v1.ReplicaSetSpec{Template: v1.PodTemplateSpec{ObjectMeta: template.ObjectMeta, Spec: template.Spec}}}
 }
 
+func deploy(template *v1.Pod) *v1.Deployment {
+	return &v1.Deployment{ObjectMeta: v1.ObjectMeta{Name: "d", Namespace: "ns"},
+		Spec: v1.DeploymentSpec{Template: v1.PodTemplateSpec{ObjectMeta: template.ObjectMeta, Spec: template.Spec}}}
+}
+
 const (
 	enforce = "pod-security.kubernetes.io/enforce"
 	warn    = "pod-security.kubernetes.io/warn"
@@ -96,6 +101,12 @@ func TestModes(t *testing.T) {
 			req:       Request{Operation: Create, Resource: "replicasets", Name: "rs", Object: rs(hostNetPod("t"))},
 			wantWarn:  []string{`would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
 			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+		{name: "deployment template is warned about, not refused", ns: namespace("ns"),
+			req:       Request{Operation: Create, Resource: "deployments", Name: "d", Object: deploy(hostNetPod("t"))},
+			wantWarn:  []string{`would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+			wantAudit: `would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)`},
+		{name: "deployment scale is not checked", ns: namespace("ns"),
+			req: Request{Operation: Update, Resource: "deployments", Subresource: "scale", Name: "d", Object: deploy(hostNetPod("t")), OldObject: deploy(hostNetPod("t"))}},
 		{name: "daemon set template is warned about, not refused", ns: namespace("ns"),
 			req: Request{Operation: Create, Resource: "daemonsets", Name: "ds", Object: &v1.DaemonSet{ObjectMeta: v1.ObjectMeta{Name: "ds", Namespace: "ns"},
 				Spec: v1.DaemonSetSpec{Template: v1.PodTemplateSpec{Spec: hostNetPod("t").Spec}}}},

@@ -51,6 +51,7 @@ var printers = map[string]Printer{
 	"jobs":                       jobPrinter,
 	"cronjobs":                   cronJobPrinter,
 	"replicasets":                replicaSetPrinter,
+	"deployments":                deploymentPrinter,
 	"controllerrevisions":        controllerRevisionPrinter,
 	"daemonsets":                 daemonSetPrinter,
 	"statefulsets":               statefulSetPrinter,

@@ -404,6 +404,33 @@ func nodeAddress(n *v1.Node, typ string) string {
 	return "<none>"
 }
 
+// deploymentPrinter is kubectl's Deployment columns (printDeployment).
+var deploymentPrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{nameColumn,
+		col("Ready", "string", 0, "Number of the pod with ready state"),
+		col("Up-to-date", "string", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+		col("Available", "string", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+		ageColumn,
+		col("Containers", "string", 1, "Names of each container in the template."),
+		col("Images", "string", 1, "Images referenced by each container in the template."),
+		col("Selector", "string", 1, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."),
+	},
+	Row: func(obj v1.Object, now time.Time) ([]any, []metav1.TableRowCondition) {
+		d := obj.(*v1.Deployment)
+		var desired int64
+		if d.Spec.Replicas != nil {
+			desired = int64(*d.Spec.Replicas)
+		}
+		names, images := containerCells(d.Spec.Template.Spec.Containers)
+		var sel string
+		if s, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil {
+			sel = s.String()
+		}
+		return []any{d.Name, fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, desired), int64(d.Status.UpdatedReplicas),
+			int64(d.Status.AvailableReplicas), age(d.CreationTimestamp, now), names, images, sel}, nil
+	},
+}
+
 // daemonSetPrinter is kubectl's DaemonSet columns (printDaemonSet).
 var daemonSetPrinter = Printer{
 	Columns: []metav1.TableColumnDefinition{nameColumn,

@@ -307,7 +307,7 @@ func TestDefaultRoles(t *testing.T) {
 	if !allows(Edit, attrs(u, "create", "", "pods", "", "ns", "")) || !allows(View, attrs(u, "get", "", "pods", "log", "ns", "p")) {
 		t.Error("edit cannot create pods or view cannot read logs")
 	}
-	// apps/v1 ReplicaSets and StatefulSets as Kubernetes' aggregated roles grant them.
+	// apps/v1 ReplicaSets, StatefulSets and Deployments as Kubernetes' aggregated roles grant them.
 	for _, tc := range []struct {
 		role, verb, sub string
 		want            bool
@@ -318,7 +318,7 @@ func TestDefaultRoles(t *testing.T) {
 		{Edit, "update", "status", false},
 		{Admin, "delete", "", true}, {Admin, "update", "scale", true},
 	} {
-		for _, res := range []string{"replicasets", "statefulsets"} {
+		for _, res := range []string{"replicasets", "statefulsets", "deployments"} {
 			if got := allows(tc.role, attrs(u, tc.verb, v1.AppsGroup, res, tc.sub, "ns", "x")); got != tc.want {
 				t.Errorf("%s %s %s/%s: allowed %v, want %v", tc.role, tc.verb, res, tc.sub, got, tc.want)
 			}

@@ -90,7 +90,8 @@ var (
 		group(v1.BatchGroup, readVerbs, "jobs", "jobs/status", "cronjobs", "cronjobs/status"),
 		group(v1.AppsGroup, readVerbs, "controllerrevisions", "replicasets", "replicasets/scale", "replicasets/status",
 			"statefulsets", "statefulsets/scale", "statefulsets/status"),
-		group(v1.AppsGroup, readVerbs, "daemonsets", "daemonsets/status")}
+		group(v1.AppsGroup, readVerbs, "daemonsets", "daemonsets/status"),
+		group(v1.AppsGroup, readVerbs, "deployments", "deployments/scale", "deployments/status")}
 	// As Kubernetes' edit: budgets are written, pods evicted, service
 	// accounts' tokens requested and the accounts impersonated, leases
 	// kept.
@@ -103,7 +104,8 @@ var (
 		group(v1.PolicyGroup, writeVerbs, "poddisruptionbudgets"),
 		group(v1.BatchGroup, writeVerbs, "jobs", "cronjobs"),
 		group(v1.AppsGroup, writeVerbs, "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"),
-		group(v1.AppsGroup, writeVerbs, "daemonsets"))
+		group(v1.AppsGroup, writeVerbs, "daemonsets"),
+		group(v1.AppsGroup, writeVerbs, "deployments", "deployments/scale"))
 	adminRules = append(append([]rbacv1.PolicyRule(nil), editRules...),
 		group(v1.RBACGroup, allVerbs, "roles", "rolebindings"))
 )

@@ -27,7 +27,7 @@ func (f *eventFlags) register(fl *pflag.FlagSet) {
 // leaderRecorders are the event recorders of the leader's controllers, by
 // Kubernetes' component names.
 type leaderRecorders struct {
-	scheduler, replication, nodeLifecycle, job, cronJob, daemonSet, statefulSet *events.Recorder
+	scheduler, replication, nodeLifecycle, job, cronJob, daemonSet, statefulSet, deployment *events.Recorder
 }
 
 func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leaderRecorders {
@@ -39,13 +39,15 @@ func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leader
 		cronJob:       sched.NewLeaderRecorder("cronjob-controller", p, f.qps, f.burst, log),
 		daemonSet:     sched.NewLeaderRecorder("daemonset-controller", p, f.qps, f.burst, log),
 		statefulSet:   sched.NewLeaderRecorder("statefulset-controller", p, f.qps, f.burst, log),
+		deployment:    sched.NewLeaderRecorder("deployment-controller", p, f.qps, f.burst, log),
 	}
 }
 
 func (r leaderRecorders) all() map[string]*events.Recorder {
 	return map[string]*events.Recorder{"default-scheduler": r.scheduler, "replication-controller": r.replication,
 		"node-controller": r.nodeLifecycle, "job-controller": r.job,
-		"cronjob-controller": r.cronJob, "daemonset-controller": r.daemonSet, "statefulset-controller": r.statefulSet}
+		"cronjob-controller": r.cronJob, "daemonset-controller": r.daemonSet, "statefulset-controller": r.statefulSet,
+		"deployment-controller": r.deployment}
 }
 
 // registerEventMetrics exposes what each recorder did with its events.

@@ -242,6 +242,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		AdmitPod: ssPodSecurity.AdmitPod, Recorder: recs.statefulSet}).Run)
 	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
 		Recorder: recs.cronJob}).Run)
+	c.OnLeader("deployment", sched.NewDeploymentController(sched.DeploymentConfig{Store: c.Store, Proposer: c, Logger: log,
+		Recorder: recs.deployment}).Run)
 	// The daemon set controller's pods skip the API too.
 	dsPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "daemonset"), nil)
 	if err != nil {

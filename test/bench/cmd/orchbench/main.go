@@ -7,7 +7,8 @@
 // and pod start latency on one real node, optionally of several builds of
 // orchd side by side (-only pod-starts runs that section alone), and exec
 // and port-forward through orch beside the same on the node (-only
-// streaming; see streaming.go).
+// streaming; see streaming.go), and the rollout of a Deployment on
+// simulated nodes (-only rollout; see rollout.go).
 package main
 
 import (
@@ -63,6 +64,9 @@ type options struct {
 	streamForwards   int
 	streamMasters    int
 	streamOrchd      string
+	rolloutReplicas  int
+	rolloutNodes     int
+	rolloutSurge     string
 }
 
 func run() error {
@@ -90,9 +94,18 @@ func run() error {
 	flag.IntVar(&o.streamForwards, "stream-forwards", 5, "256 MiB port-forward transfers to time per way in the streaming section")
 	flag.IntVar(&o.streamMasters, "stream-masters", 1, "masters of each streaming cluster")
 	flag.StringVar(&o.streamOrchd, "stream-orchd", "", "comma-separated orchd binaries compared, alternately in one run, in the streaming section; the first is the anchor (default: this tree's build)")
+	flag.IntVar(&o.rolloutReplicas, "rollout-replicas", 1000, "replicas of the Deployment rolled out in the rollout section (0 skips it; see rollout.go)")
+	flag.IntVar(&o.rolloutNodes, "rollout-nodes", 100, "simulated nodes of the rollout section")
+	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
 	flag.Parse()
-	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "writers" && o.only != "scheduling" {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling" and "writers"`, o.only)
+	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "writers" && o.only != "scheduling" && o.only != "rollout" {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers" and "rollout"`, o.only)
+	}
+	if o.rolloutReplicas < 0 || o.rolloutNodes < 1 {
+		return fmt.Errorf("-rollout-replicas %d, -rollout-nodes %d: want at least 0 and 1", o.rolloutReplicas, o.rolloutNodes)
+	}
+	if o.only == "rollout" && o.rolloutReplicas == 0 {
+		return errors.New("-only rollout with -rollout-replicas 0: nothing to measure")
 	}
 	if o.only == "streaming" && o.streamExecs == 0 {
 		return errors.New("-only streaming with -stream-execs 0: nothing to measure")
@@ -162,6 +175,14 @@ func run() error {
 		line, err := schedulingSection(ctx, t, bins, o, schedCIDR)
 		if err != nil {
 			return fmt.Errorf("scheduling section: %w", err)
+		}
+		fmt.Println(line)
+		return nil
+	}
+	if o.only == "rollout" {
+		line, err := rolloutSection(ctx, t, bins, o)
+		if err != nil {
+			return fmt.Errorf("rollout section: %w", err)
 		}
 		fmt.Println(line)
 		return nil
@@ -262,6 +283,13 @@ func run() error {
 		}
 	}
 
+	rolloutLine := "rollout: skipped"
+	if o.rolloutReplicas > 0 {
+		if rolloutLine, err = rolloutSection(ctx, t, bins, o); err != nil {
+			return fmt.Errorf("rollout section: %w", err)
+		}
+	}
+
 	fmt.Println()
 	fmt.Println("== summary (medians) ==")
 	fmt.Printf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods: %s\n", o.clients, orchSum)
@@ -277,6 +305,7 @@ func run() error {
 	fmt.Println(rss)
 	fmt.Println(schedLine)
 	fmt.Println(heartbeatLine)
+	fmt.Println(rolloutLine)
 	if !o.skipProxy {
 		if err := proxySection(ctx, o); err != nil {
 			return err

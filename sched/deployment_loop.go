@@ -1,0 +1,354 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
+	"orch.io/orch/fsm"
+)
+
+// DeploymentConfig configures the deployment controller.
+type DeploymentConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits the ReplicaSets' creates, updates and deletes and
+	// the deployments' statuses.
+	Proposer Proposer
+	// Logger receives the controller's logs.
+	Logger *slog.Logger
+	// Resync is the longest pause between passes without a change (default 5 s).
+	Resync time.Duration
+	// Now is the leader's clock, which progress deadlines are read on
+	// (default time.Now).
+	Now func() time.Time
+	// Recorder records the deployments' ScalingReplicaSet events (nil: none).
+	Recorder *events.Recorder
+}
+
+// DeploymentController rolls every Deployment out through its ReplicaSets
+// while this master leads. Its decisions are PlanDeployment's; the
+// replication manager makes the sets' pods.
+type DeploymentController struct {
+	cfg DeploymentConfig
+
+	mu   sync.Mutex
+	wake time.Time // the next progress deadline of any deployment
+}
+
+// NewDeploymentController returns a controller; Run starts it.
+func NewDeploymentController(cfg DeploymentConfig) *DeploymentController {
+	if cfg.Resync == 0 {
+		cfg.Resync = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "deployment")
+	return &DeploymentController{cfg: cfg}
+}
+
+// Run syncs every deployment whenever something changes, at least every
+// Resync, and when a progress deadline passes.
+func (c *DeploymentController) Run(ctx context.Context) {
+	wake := func() (time.Duration, bool) {
+		c.mu.Lock()
+		w := c.wake
+		c.mu.Unlock()
+		return w.Sub(c.cfg.Now()), !w.IsZero()
+	}
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+		if !ch.full && !slices.ContainsFunc(ch.events, concernsDeployments) {
+			return nil
+		}
+		return c.Pass(ctx, s)
+	})
+}
+
+// concernsDeployments reports whether a change can change a deployment's
+// plan: a deployment or ReplicaSet changed, or a pod went (a Recreate
+// waits until its old pods are gone). Pod readiness reaches the plan
+// through the sets' statuses.
+func concernsDeployments(e fsm.Event) bool {
+	return e.Resource == "deployments" || e.Resource == "replicasets" || (e.Resource == "pods" && e.Type == v1.Deleted)
+}
+
+// deploymentWrite is one write of a pass and the event it records once
+// committed.
+type deploymentWrite struct {
+	item  fsm.BatchItem
+	d     *v1.Deployment
+	event string
+}
+
+// rsCreate is a planned ReplicaSet create and the status that follows it.
+type rsCreate struct {
+	d      *v1.Deployment
+	rs     *v1.ReplicaSet
+	status *v1.DeploymentStatus
+	event  string
+}
+
+// Pass plans every deployment and commits the steps in at most two
+// entries: the creates of new ReplicaSets first, then every other write
+// (the status of a deployment whose set was created only if the create
+// succeeded; a name taken by another template raises its collisionCount).
+func (c *DeploymentController) Pass(ctx context.Context, store *fsm.Store) error {
+	ds, err := store.List("deployments", fsm.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var wake time.Time
+	defer func() {
+		c.mu.Lock()
+		c.wake = wake
+		c.mu.Unlock()
+	}()
+	if len(ds.Items) == 0 {
+		return nil
+	}
+	rssByNS, err := listByNamespace[*v1.ReplicaSet](store, "replicasets")
+	if err != nil {
+		return err
+	}
+	// Only a Recreate looks at pods.
+	var podsByNS map[string][]*v1.Pod
+	if slices.ContainsFunc(ds.Items, func(r *fsm.Record) bool {
+		d, ok := r.Object().(*v1.Deployment)
+		return ok && d.Spec.Strategy.Type == v1.RecreateDeploymentStrategyType
+	}) {
+		if podsByNS, err = listByNamespace[*v1.Pod](store, "pods"); err != nil {
+			return err
+		}
+	}
+	now := c.cfg.Now()
+	var writes []deploymentWrite
+	var creates []rsCreate
+	for _, r := range ds.Items {
+		d, ok := r.Object().(*v1.Deployment)
+		if !ok {
+			return fmt.Errorf("list deployments: a stored %T", r.Object())
+		}
+		step, err := PlanDeployment(d, rssByNS[d.Namespace], podsByNS[d.Namespace], now)
+		if err != nil {
+			c.cfg.Logger.Warn("deployment not planned", "deployment", d.Namespace+"/"+d.Name, "err", err)
+			continue
+		}
+		if !step.Wake.IsZero() && (wake.IsZero() || step.Wake.Before(wake)) {
+			wake = step.Wake
+		}
+		if step.Create != nil {
+			creates = append(creates, rsCreate{d: d, rs: step.Create, status: step.Status, event: step.Events[step.Create.Name]})
+			continue
+		}
+		w, err := stepWrites(d, step, now)
+		if err != nil {
+			return fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+		}
+		writes = append(writes, w...)
+	}
+	more, err := c.create(ctx, creates, now)
+	if err != nil {
+		return err
+	}
+	writes = append(writes, more...)
+	return c.apply(ctx, writes)
+}
+
+// stepWrites turns a step (other than a create) into commands, each with
+// the object's resourceVersion or uid as its precondition.
+func stepWrites(d *v1.Deployment, step DeploymentStep, now time.Time) ([]deploymentWrite, error) {
+	var out []deploymentWrite
+	add := func(cmd []byte, err error, event string) error {
+		if err != nil {
+			return err
+		}
+		out = append(out, deploymentWrite{item: batchItem(cmd), d: d, event: event})
+		return nil
+	}
+	for _, rs := range step.Adopt {
+		cmd, err := fsm.NewUpdate(rs, false)
+		if err := add(cmd, err, ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, rs := range step.Update {
+		cmd, err := fsm.NewUpdate(rs, false)
+		if err := add(cmd, err, step.Events[rs.Name]); err != nil {
+			return nil, err
+		}
+	}
+	for _, rs := range step.Delete {
+		cmd, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "replicasets", Namespace: rs.Namespace, Name: rs.Name,
+			UID: rs.UID, ResourceVersion: rs.ResourceVersion, Propagation: v1.PropagationBackground, Now: v1.NewTime(now)})
+		if err := add(cmd, err, ""); err != nil {
+			return nil, err
+		}
+	}
+	if step.Meta != nil {
+		cmd, err := fsm.NewUpdate(step.Meta, false)
+		if err := add(cmd, err, ""); err != nil {
+			return nil, err
+		}
+	}
+	if step.Status != nil {
+		cmd, err := statusUpdate(d, *step.Status)
+		if err := add(cmd, err, ""); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// statusUpdate is the status write of d, with its resourceVersion.
+func statusUpdate(d *v1.Deployment, st v1.DeploymentStatus) ([]byte, error) {
+	q := v1.DeepCopy(d)
+	q.Status = st
+	return fsm.NewUpdate(q, true)
+}
+
+// create commits the planned ReplicaSet creates in one entry and returns
+// the writes that follow each: its deployment's status when it was
+// created, a raised collisionCount when its name belongs to another
+// template, a ReplicaSetCreateError condition when it was refused.
+func (c *DeploymentController) create(ctx context.Context, creates []rsCreate, now time.Time) ([]deploymentWrite, error) {
+	if len(creates) == 0 {
+		return nil, nil
+	}
+	var items []fsm.BatchItem
+	var sent []rsCreate
+	var out []deploymentWrite
+	for _, cr := range creates {
+		rs := cr.rs
+		rs.UID = uuid.NewString()
+		rs.CreationTimestamp = v1.NewTime(now)
+		v1.Default(rs)
+		if err := v1.Validate(rs); err != nil {
+			out = append(out, c.createFailed(cr, err, now)...)
+			continue
+		}
+		cmd, err := fsm.NewCreate(rs)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, batchItem(cmd))
+		sent = append(sent, cr)
+	}
+	if len(items) == 0 {
+		return out, nil
+	}
+	results, err := c.applyItems(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	for i, cr := range sent {
+		var rerr error
+		if i < len(results) {
+			rerr = results[i].Err
+		}
+		switch {
+		case rerr == nil:
+			if cr.event != "" {
+				c.cfg.Recorder.Eventf(cr.d, v1.EventTypeNormal, "ScalingReplicaSet", "%s", cr.event)
+			}
+			if cr.status != nil {
+				cmd, err := statusUpdate(cr.d, *cr.status)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, deploymentWrite{item: batchItem(cmd), d: cr.d})
+			}
+		case v1.IsAlreadyExists(rerr):
+			// Another template's set has the name: Kubernetes' hash
+			// collision, resolved by a new collisionCount in the hash.
+			st := v1.DeepCopy(cr.d).Status
+			n := int32(1)
+			if st.CollisionCount != nil {
+				n = *st.CollisionCount + 1
+			}
+			st.CollisionCount = &n
+			cmd, err := statusUpdate(cr.d, st)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, deploymentWrite{item: batchItem(cmd), d: cr.d})
+		default:
+			out = append(out, c.createFailed(cr, rerr, now)...)
+		}
+	}
+	return out, nil
+}
+
+// createFailed reports a refused create as Kubernetes does: Progressing
+// False ReplicaSetCreateError and a warning event.
+func (c *DeploymentController) createFailed(cr rsCreate, err error, now time.Time) []deploymentWrite {
+	msg := fmt.Sprintf("Failed to create new replica set %q: %v", cr.rs.Name, err)
+	c.cfg.Recorder.Eventf(cr.d, v1.EventTypeWarning, ReasonFailedReplicaSetCreate, "%s", msg)
+	c.cfg.Logger.Warn("replica set create refused", "deployment", cr.d.Namespace+"/"+cr.d.Name, "err", err)
+	if !hasProgressDeadline(cr.d) {
+		return nil
+	}
+	st := v1.DeepCopy(cr.d).Status
+	setDeploymentCondition(&st, newDeploymentCondition(v1.DeploymentProgressing, v1.ConditionFalse, ReasonFailedReplicaSetCreate, msg, now))
+	if v1.JSONEqual(st, cr.d.Status) {
+		return nil
+	}
+	cmd, cerr := statusUpdate(cr.d, st)
+	if cerr != nil {
+		return nil
+	}
+	return []deploymentWrite{{item: batchItem(cmd), d: cr.d}}
+}
+
+// apply commits writes in one entry and records their events. Refusals
+// other than conflicts and not-found are logged; the next pass plans again.
+func (c *DeploymentController) apply(ctx context.Context, writes []deploymentWrite) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	items := make([]fsm.BatchItem, len(writes))
+	for i, w := range writes {
+		items[i] = w.item
+	}
+	results, err := c.applyItems(ctx, items)
+	if err != nil {
+		return err
+	}
+	for i, w := range writes {
+		var rerr error
+		if i < len(results) {
+			rerr = results[i].Err
+		}
+		switch {
+		case rerr == nil && w.event != "":
+			c.cfg.Recorder.Eventf(w.d, v1.EventTypeNormal, "ScalingReplicaSet", "%s", w.event)
+		case rerr != nil && !v1.IsConflict(rerr) && !v1.IsNotFound(rerr):
+			c.cfg.Logger.Warn("deployment write refused", "deployment", w.d.Namespace+"/"+w.d.Name, "err", rerr)
+		}
+	}
+	return nil
+}
+
+// applyItems commits items as one BatchCommand.
+func (c *DeploymentController) applyItems(ctx context.Context, items []fsm.BatchItem) (fsm.BatchResult, error) {
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.cfg.Proposer.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	results, _ := res.(fsm.BatchResult)
+	return results, nil
+}
