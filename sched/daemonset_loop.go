@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/events"
 	"orch.io/orch/fsm"
@@ -31,7 +29,7 @@ type DaemonSetConfig struct {
 	Now func() time.Time
 	// AdmitPod, if set, is the API's validating admission of a new pod
 	// (Pod Security), which the controller's pods would otherwise miss.
-	AdmitPod func(ctx context.Context, p *v1.Pod) error
+	AdmitPod AdmitFunc
 	// Recorder records the DaemonSets' events (nil: none).
 	Recorder *events.Recorder
 }
@@ -280,23 +278,9 @@ func (c *DaemonSetController) writes(ctx context.Context, ds *v1.DaemonSet, key,
 func (c *DaemonSetController) createWrite(ctx context.Context, ds *v1.DaemonSet, key, node, hash string, now time.Time) (dsWrite, error) {
 	p := PodForNode(ds, node, hash)
 	p.Name = v1.GenerateName(p.GenerateName)
-	p.UID = uuid.NewString()
-	p.CreationTimestamp = v1.NewTime(now)
 	v1.ApplyLabelKeys(p) // as the API server does to a created pod
-	v1.Default(p)
-	if err := admitServiceAccount(c.cfg.Store(), p); err != nil {
-		return dsWrite{}, limitRefusal{err}
-	}
-	if err := limitPod(c.cfg.Store(), p); err != nil {
-		return dsWrite{}, limitRefusal{err}
-	}
-	if err := v1.Validate(p); err != nil {
-		return dsWrite{}, limitRefusal{err}
-	}
-	if c.cfg.AdmitPod != nil {
-		if err := c.cfg.AdmitPod(ctx, p); err != nil {
-			return dsWrite{}, limitRefusal{err}
-		}
+	if err := admitNewPod(ctx, c.cfg.Store(), c.cfg.AdmitPod, p, now); err != nil {
+		return dsWrite{}, err
 	}
 	cmd, err := fsm.NewCreate(p)
 	if err != nil {

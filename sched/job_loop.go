@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/events"
 	"orch.io/orch/fsm"
@@ -30,7 +28,7 @@ type JobConfig struct {
 	Now func() time.Time
 	// AdmitPod, if set, is the API's validating admission of a new pod
 	// (Pod Security), which the controller's pods would otherwise miss.
-	AdmitPod func(ctx context.Context, p *v1.Pod) error
+	AdmitPod AdmitFunc
 	// Recorder records the Jobs' events (nil: none).
 	Recorder *events.Recorder
 }
@@ -224,22 +222,8 @@ func (c *JobController) createWrite(ctx context.Context, j *v1.Job, key string, 
 	p := PodFromJobTemplate(j, i)
 	v1.ApplyLabelKeys(p) // as the API server does to a created pod
 	p.Name = v1.GenerateName(p.GenerateName)
-	p.UID = uuid.NewString()
-	p.CreationTimestamp = v1.NewTime(now)
-	v1.Default(p)
-	if err := admitServiceAccount(c.cfg.Store(), p); err != nil {
-		return jobWrite{}, limitRefusal{err}
-	}
-	if err := limitPod(c.cfg.Store(), p); err != nil {
-		return jobWrite{}, limitRefusal{err}
-	}
-	if err := v1.Validate(p); err != nil {
-		return jobWrite{}, limitRefusal{err}
-	}
-	if c.cfg.AdmitPod != nil {
-		if err := c.cfg.AdmitPod(ctx, p); err != nil {
-			return jobWrite{}, limitRefusal{err}
-		}
+	if err := admitNewPod(ctx, c.cfg.Store(), c.cfg.AdmitPod, p, now); err != nil {
+		return jobWrite{}, err
 	}
 	cmd, err := fsm.NewCreate(p)
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/events"
 	"orch.io/orch/fsm"
@@ -38,7 +36,7 @@ type ReplicationConfig struct {
 	// AdmitPod, if set, is the API's validating admission of a new pod
 	// (Pod Security): the manager's pods go to the FSM directly and would
 	// otherwise miss it. A refusal is a refused create.
-	AdmitPod func(ctx context.Context, p *v1.Pod) error
+	AdmitPod AdmitFunc
 	// Recorder records SuccessfulCreate, FailedCreate and
 	// SuccessfulDelete events on the RCs (nil: none).
 	Recorder *events.Recorder
@@ -314,19 +312,8 @@ func batchItem(cmd []byte) fsm.BatchItem {
 func (m *ReplicationManager) createWrite(ctx context.Context, rc Replicated, key string, now time.Time) (rcWrite, error) {
 	p := PodFromTemplate(rc)
 	p.Name = v1.GenerateName(p.GenerateName)
-	p.UID = uuid.NewString()
-	p.CreationTimestamp = v1.NewTime(now)
-	v1.Default(p)
-	if err := admitServiceAccount(m.cfg.Store(), p); err != nil {
-		return rcWrite{}, limitRefusal{err}
-	}
-	if err := limitPod(m.cfg.Store(), p); err != nil {
-		return rcWrite{}, limitRefusal{err}
-	}
-	if m.cfg.AdmitPod != nil {
-		if err := m.cfg.AdmitPod(ctx, p); err != nil {
-			return rcWrite{}, limitRefusal{err}
-		}
+	if err := admitNewPod(ctx, m.cfg.Store(), m.cfg.AdmitPod, p, now); err != nil {
+		return rcWrite{}, err
 	}
 	cmd, err := fsm.NewCreate(p)
 	if err != nil {

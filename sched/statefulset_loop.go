@@ -29,7 +29,7 @@ type StatefulSetConfig struct {
 	Now func() time.Time
 	// AdmitPod, if set, is the API's validating admission of a new pod
 	// (Pod Security), which the controller's pods would otherwise miss.
-	AdmitPod func(ctx context.Context, p *v1.Pod) error
+	AdmitPod AdmitFunc
 	// Recorder records the sets' events (nil: none).
 	Recorder *events.Recorder
 }
@@ -287,22 +287,8 @@ func revisionWrites(rp RevisionPlan, now time.Time) ([]ssWrite, error) {
 // admit completes a new pod (uid, creationTimestamp, defaults) and admits
 // it as the API would: its service account, the LimitRanges, Pod Security.
 func (c *StatefulSetController) admit(ctx context.Context, p *v1.Pod, now time.Time) error {
-	p.UID = uuid.NewString()
-	p.CreationTimestamp = v1.NewTime(now)
 	v1.ApplyLabelKeys(p) // as the API server does to a created pod
-	v1.Default(p)
-	if err := admitServiceAccount(c.cfg.Store(), p); err != nil {
-		return limitRefusal{err}
-	}
-	if err := limitPod(c.cfg.Store(), p); err != nil {
-		return limitRefusal{err}
-	}
-	if c.cfg.AdmitPod != nil {
-		if err := c.cfg.AdmitPod(ctx, p); err != nil {
-			return limitRefusal{err}
-		}
-	}
-	return nil
+	return admitNewPod(ctx, c.cfg.Store(), c.cfg.AdmitPod, p, now)
 }
 
 // apply commits writes in one entry and records their events with
