@@ -10,6 +10,7 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/pki"
 	"orch.io/orch/test/harness"
 )
 
@@ -69,11 +70,31 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Errorf("restored %d objects, the backup's cluster had %d", len(after), len(before))
 	}
 	for key, want := range before {
+		if strings.HasSuffix(key, "/"+v1.RootCAConfigMap) {
+			// The restored cluster has a CA of its own, which its leader
+			// publishes in every namespace (checked below).
+			continue
+		}
 		if got, ok := after[key]; !ok {
 			t.Errorf("%s missing after the restore", key)
 		} else if !v1.JSONEqual(json.RawMessage(got), json.RawMessage(want)) {
 			t.Errorf("%s differs after the restore:\n got %s\nwant %s", key, got, want)
 		}
+	}
+	bundle, err := pki.Load(b.PKIDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range before {
+		if !strings.HasSuffix(key, "/"+v1.RootCAConfigMap) {
+			continue
+		}
+		ns := strings.Split(key, "/")[1]
+		waitFor(t, 30*time.Second, key+" holds the restored cluster's CA", func() (bool, string) {
+			var cm v1.ConfigMap
+			err := bcl.Get(ctxT(t, 5*time.Second), "configmaps", ns, v1.RootCAConfigMap, &cm)
+			return err == nil && cm.Data[v1.RootCAKey] == string(bundle.CAPEM), errString(err)
+		})
 	}
 	// New writes continue the history: their resourceVersions are higher.
 	fresh := testPod("after-restore")
