@@ -51,7 +51,8 @@ type BusyboxOptions struct {
 	// `<BusyboxPath> --list` and links all of them.
 	Applets []string
 	// Files are extra executables to add, by path in the image (e.g.
-	// "bin/udpecho"); the path's directory must be one the image has.
+	// "bin/udpecho", "usr/lib/x86_64-linux-gnu/libc.so.6"); directories
+	// the image lacks are made (mode 0755) for them.
 	Files map[string][]byte
 }
 
@@ -225,11 +226,16 @@ func buildRootfs(bin []byte, applets []string, extra map[string][]byte) ([]byte,
 		{"usr/", 0o755}, {"usr/bin/", 0o755}, {"usr/sbin/", 0o755},
 		{"var/", 0o755}, {"var/www/", 0o755},
 	}
+	// made holds the directories in the layer, without their slash.
+	made := map[string]bool{}
 	for _, d := range dirs {
 		if err := tw.WriteHeader(dirHeader(d.name, d.mode)); err != nil {
 			return nil, err
 		}
+		made[strings.TrimSuffix(d.name, "/")] = true
 	}
+	// taken holds the files and links in the layer.
+	taken := map[string]bool{"bin/busybox": true}
 	if err := writeFile(tw, "bin/busybox", 0o755, bin); err != nil {
 		return nil, err
 	}
@@ -256,6 +262,7 @@ func buildRootfs(bin []byte, applets []string, extra map[string][]byte) ([]byte,
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, err
 		}
+		taken[hdr.Name] = true
 	}
 
 	files := []struct {
@@ -273,6 +280,7 @@ func buildRootfs(bin []byte, applets []string, extra map[string][]byte) ([]byte,
 		if err := writeFile(tw, f.name, f.mode, []byte(f.data)); err != nil {
 			return nil, err
 		}
+		taken[f.name] = true
 	}
 	names := make([]string, 0, len(extra))
 	for name := range extra {
@@ -281,17 +289,41 @@ func buildRootfs(bin []byte, applets []string, extra map[string][]byte) ([]byte,
 	sort.Strings(names)
 	for _, name := range names {
 		clean := strings.TrimPrefix(filepath.Clean("/"+name), "/")
-		if clean == "" || seen[filepath.Base(clean)] && filepath.Dir(clean) == "bin" {
+		if clean == "" || made[clean] || taken[clean] {
 			return nil, fmt.Errorf("extra file %q: not a free path in the image", name)
+		}
+		if err := makeParents(tw, made, taken, clean); err != nil {
+			return nil, fmt.Errorf("extra file %q: %w", name, err)
 		}
 		if err := writeFile(tw, clean, 0o755, extra[name]); err != nil {
 			return nil, err
 		}
+		taken[clean] = true
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// makeParents writes a directory entry (0755) for each directory above
+// path that the layer lacks, outermost first, and records it in made. A
+// parent that is a file or a link in the layer is an error.
+func makeParents(tw *tar.Writer, made, taken map[string]bool, path string) error {
+	var missing []string
+	for dir := filepath.Dir(path); dir != "." && !made[dir]; dir = filepath.Dir(dir) {
+		if taken[dir] {
+			return fmt.Errorf("%s is not a directory in the image", dir)
+		}
+		missing = append(missing, dir)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := tw.WriteHeader(dirHeader(missing[i]+"/", 0o755)); err != nil {
+			return err
+		}
+		made[missing[i]] = true
+	}
+	return nil
 }
 
 func dirHeader(name string, mode int64) *tar.Header {

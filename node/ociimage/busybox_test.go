@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -183,5 +185,114 @@ func TestWriteBusyboxErrors(t *testing.T) {
 	}
 	if err := WriteBusybox(io.Discard, BusyboxOptions{Name: "Not A Ref"}); err == nil {
 		t.Error("bad name: no error")
+	}
+}
+
+// layerEntries builds an image with opts and returns the names of its
+// layer's entries in order, with their headers.
+func layerEntries(t *testing.T, opts BusyboxOptions) ([]string, map[string]*tar.Header, map[string][]byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteBusybox(&buf, opts); err != nil {
+		t.Fatal(err)
+	}
+	files, _, _ := readTar(t, bytes.NewReader(buf.Bytes()))
+	var index ocispec.Index
+	if err := json.Unmarshal(files[ocispec.ImageIndexFile], &index); err != nil {
+		t.Fatal(err)
+	}
+	var manifest ocispec.Manifest
+	if err := json.Unmarshal(blob(t, files, index.Manifests[0]), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(blob(t, files, manifest.Layers[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, hdr.Name)
+	}
+	zr, _ = gzip.NewReader(bytes.NewReader(blob(t, files, manifest.Layers[0])))
+	lfiles, _, hdrs := readTar(t, zr)
+	return names, hdrs, lfiles
+}
+
+func TestWriteBusyboxFiles(t *testing.T) {
+	requireBusybox(t)
+	for _, tc := range []struct {
+		name    string
+		files   map[string][]byte
+		newDirs []string // directories made for the files, in order
+		wantErr string
+	}{
+		{name: "in a directory the image has", files: map[string][]byte{"bin/tool": []byte("t")}},
+		{name: "leading slash", files: map[string][]byte{"/usr/bin/tool": []byte("t")}},
+		{name: "nested directories made outermost first", files: map[string][]byte{
+			"usr/lib/x86_64-linux-gnu/perl-base/auto/List/Util/Util.so": []byte("so"),
+			"usr/lib/x86_64-linux-gnu/perl-base/Carp.pm":                []byte("pm"),
+			"lib64/ld-linux-x86-64.so.2":                                []byte("ld"),
+		}, newDirs: []string{"lib64/", "usr/lib/", "usr/lib/x86_64-linux-gnu/", "usr/lib/x86_64-linux-gnu/perl-base/",
+			"usr/lib/x86_64-linux-gnu/perl-base/auto/", "usr/lib/x86_64-linux-gnu/perl-base/auto/List/",
+			"usr/lib/x86_64-linux-gnu/perl-base/auto/List/Util/"}},
+		{name: "an applet's path", files: map[string][]byte{"bin/sh": []byte("x")}, wantErr: "not a free path"},
+		{name: "busybox's path", files: map[string][]byte{"bin/busybox": []byte("x")}, wantErr: "not a free path"},
+		{name: "a file of the image", files: map[string][]byte{"etc/passwd": []byte("x")}, wantErr: "not a free path"},
+		{name: "a directory of the image", files: map[string][]byte{"tmp": []byte("x")}, wantErr: "not a free path"},
+		{name: "under an applet link", files: map[string][]byte{"bin/sh/x": []byte("x")}, wantErr: "bin/sh is not a directory"},
+		{name: "under a file of the image", files: map[string][]byte{"etc/hosts/x": []byte("x")}, wantErr: "etc/hosts is not a directory"},
+		{name: "under another extra file", files: map[string][]byte{"opt/a": []byte("a"), "opt/a/b": []byte("b")}, wantErr: "opt/a is not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.wantErr != "" {
+				err := WriteBusybox(io.Discard, BusyboxOptions{Files: tc.files})
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			plain, _, _ := layerEntries(t, BusyboxOptions{})
+			had := map[string]bool{}
+			for _, n := range plain {
+				had[n] = true
+			}
+			names, hdrs, files := layerEntries(t, BusyboxOptions{Files: tc.files})
+			var made []string
+			pos := map[string]int{}
+			for i, n := range names {
+				pos[n] = i
+				if strings.HasSuffix(n, "/") && !had[n] {
+					made = append(made, n)
+				}
+			}
+			if !slices.Equal(made, tc.newDirs) {
+				t.Fatalf("directories made %q, want %q", made, tc.newDirs)
+			}
+			for _, d := range made {
+				if hdrs[d].Typeflag != tar.TypeDir || hdrs[d].Mode != 0o755 {
+					t.Fatalf("%s: %+v", d, hdrs[d])
+				}
+				if parent := filepath.Dir(strings.TrimSuffix(d, "/")); parent != "." && pos[parent+"/"] > pos[d] {
+					t.Fatalf("%s comes before its parent", d)
+				}
+			}
+			for name, data := range tc.files {
+				clean := strings.TrimPrefix(name, "/")
+				if !bytes.Equal(files[clean], data) || hdrs[clean].Mode != 0o755 {
+					t.Fatalf("%s: %q mode %o", clean, files[clean], hdrs[clean].Mode)
+				}
+				if pos[filepath.Dir(clean)+"/"] > pos[clean] {
+					t.Fatalf("%s comes before its directory", clean)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -53,22 +54,6 @@ func waitJobCondition(t *testing.T, cl *client.Client, name, typ string, timeout
 	return &j
 }
 
-// piJobYAML is the Kubernetes docs' controllers/job.yaml.
-const piJobYAML = `apiVersion: batch/v1
-kind: Job
-metadata:
-  name: pi
-spec:
-  template:
-    spec:
-      containers:
-      - name: pi
-        image: perl:5.34.0
-        command: ["perl",  "-Mbignum=bpi", "-wle", "print bpi(2000)"]
-      restartPolicy: Never
-  backoffLimit: 4
-`
-
 // flakyScript fails a container's first attempt and succeeds on its
 // restart: the marker it leaves in the pod's emptyDir outlives the
 // container.
@@ -82,7 +67,9 @@ const flakyScript = `if [ -f /state/tried ]; then echo ok; else touch /state/tri
 // reaches its backoffLimit and is Failed with BackoffLimitExceeded; an
 // Indexed Job's pods see their index; kubectl prints the Jobs' table and
 // deletes a Job with its pods; a CronJob every minute runs twice in its
-// first 2 minutes; the Kubernetes docs' pi Job is accepted.
+// first 2 minutes; the Kubernetes docs' pi Job (controllers/job.yaml),
+// applied unchanged with kubectl, completes on the node and prints pi to
+// 2000 digits.
 func TestJobs(t *testing.T) {
 	t.Parallel()
 	// A container restarts 1 s after it fails (the flaky Job's 10 pods
@@ -124,6 +111,13 @@ func TestJobs(t *testing.T) {
 		JobTemplate: v1.JobTemplateSpec{Spec: jobOf("", "echo tick", nil).Spec}}}
 	if err := cl.Create(ctxT(t, 10*time.Second), cj); err != nil {
 		t.Fatalf("create cronjob: %v", err)
+	}
+
+	// The docs' pi Job, as kubectl validates and sends it, with its image
+	// built from the host's perl.
+	piOut := loadPerl(t, c)
+	if out := k.ok(t, "", "apply", "-f", "testdata/docs/job.yaml"); !strings.Contains(out, "job.batch/pi created") {
+		t.Fatalf("kubectl apply of the docs' job: %q", out)
 	}
 
 	// (a) 3 completions, 2 at a time.
@@ -264,14 +258,35 @@ func TestJobs(t *testing.T) {
 		t.Fatalf("kubectl get cronjobs row: %v", row)
 	}
 
-	// (g) The Kubernetes docs' controllers/job.yaml, as kubectl validates
-	// and sends it.
-	pi := manifest(t, "job.yaml", piJobYAML)
-	if out := k.ok(t, "", "create", "--dry-run=server", "-f", pi); !strings.Contains(out, "job.batch/pi created") {
-		t.Fatalf("kubectl create of the docs' job: %q", out)
+	// (g) The Kubernetes docs' controllers/job.yaml completes with one
+	// pod that printed pi to 2000 digits, as perl does on the host.
+	pi := waitJobCondition(t, cl, "pi", v1.JobComplete, 180*time.Second)
+	if pi.Status.Succeeded != 1 || pi.Status.Failed != 0 || pi.Status.Active != 0 {
+		t.Fatalf("job pi: status %+v", pi.Status)
+	}
+	ppods := jobPodsOf(t, cl, "pi")
+	if len(ppods) != 1 || ppods[0].Status.Phase != v1.PodSucceeded || ppods[0].Spec.Containers[0].Image != "perl:5.34.0" {
+		t.Fatalf("job pi has %d pods: %+v", len(ppods), ppods)
+	}
+	out := podLogs(t, c.Orchctl, ppods[0].Name)
+	digits := len(strings.Map(func(r rune) rune {
+		if r < '0' || r > '9' {
+			return -1
+		}
+		return r
+	}, out))
+	if !strings.HasPrefix(out, "3.14159265358979323846") || digits != 2000 || out != piOut {
+		t.Fatalf("job pi printed %d digits, %q; want perl's 2000 on the host, %q", digits, out, piOut)
+	}
+	if row := parseKubectlTable(t, k.ok(t, "", "get", "jobs", "pi")).row(t, "pi"); row["STATUS"] != "Complete" || row["COMPLETIONS"] != "1/1" {
+		t.Fatalf("kubectl get jobs pi: %v", row)
 	}
 	// A Job whose pods would restart Always is refused with Kubernetes' words.
-	bad := manifest(t, "bad.yaml", strings.Replace(piJobYAML, "Never", "Always", 1))
+	doc, err := os.ReadFile("testdata/docs/job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := manifest(t, "bad.yaml", strings.Replace(string(doc), "Never", "Always", 1))
 	if _, stderr, code := k.run(t, "", "create", "-f", bad); code == 0 ||
 		!strings.Contains(stderr, `spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"`) {
 		t.Fatalf("a Job with restartPolicy Always: exit %d, %s", code, stderr)
