@@ -72,7 +72,7 @@ func newAuthenticator(clientCAs *x509.CertPool, tokens tokenAuthenticator, extra
 	if clientCAs != nil {
 		opts := x509request.DefaultVerifyOptions()
 		opts.Roots = clientCAs
-		chain = append(chain, x509request.New(opts, x509request.CommonNameUserConversion))
+		chain = append(chain, newCertAuthCache(x509request.New(opts, x509request.CommonNameUserConversion), time.Now))
 	}
 	chain = append(chain, tokens)
 	chain = append(chain, extra...)
