@@ -33,7 +33,11 @@ type projectedFile struct {
 
 // writeAtomic makes dir hold exactly files (relative paths), swapping them
 // in at once. Nothing changes when the content is the same.
-func writeAtomic(dir string, files map[string]projectedFile) error {
+//
+// gid, unless negative, is the pod's fsGroup: every file and directory of
+// the new data gets that group before the swap (the kubelet's ownership
+// management of a read-only volume; callers add group read to the modes).
+func writeAtomic(dir string, files map[string]projectedFile, gid int) error {
 	for p := range files {
 		if p == "" || path.IsAbs(p) || strings.HasPrefix(p, "..") || path.Clean(p) != p {
 			return fmt.Errorf("atomic writer: bad path %q", p)
@@ -63,6 +67,18 @@ func writeAtomic(dir string, files map[string]projectedFile) error {
 			return fmt.Errorf("atomic writer: %w", err)
 		}
 		if err := os.Chmod(full, f.mode); err != nil { // WriteFile honours the umask
+			return fmt.Errorf("atomic writer: %w", err)
+		}
+		if gid >= 0 {
+			for p := full; p != dir; p = filepath.Dir(p) {
+				if err := os.Lchown(p, -1, gid); err != nil {
+					return fmt.Errorf("atomic writer: %w", err)
+				}
+			}
+		}
+	}
+	if gid >= 0 {
+		if err := os.Lchown(tsDir, -1, gid); err != nil {
 			return fmt.Errorf("atomic writer: %w", err)
 		}
 	}

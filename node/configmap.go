@@ -313,7 +313,8 @@ func (w *podWorker) syncConfigMapVolume(ctx context.Context, pod *v1.Pod, v *v1.
 			return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
 	}
-	if err := writeAtomic(dir, files); err != nil {
+	gid := volumeGroup(pod, files)
+	if err := writeAtomic(dir, files, gid); err != nil {
 		return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 	}
 	return nil
@@ -335,4 +336,20 @@ func usesConfigMapVolumes(pod *v1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// volumeGroup returns the pod's fsGroup for a volume the agent writes (-1
+// for none), and gives every file group read, as the kubelet's ownership
+// management of a read-only volume (its roMask): a pod running as a user
+// other than root then reads files of mode 0400 through its fsGroup.
+func volumeGroup(pod *v1.Pod, files map[string]projectedFile) int {
+	sc := pod.Spec.SecurityContext
+	if sc == nil || sc.FSGroup == nil {
+		return -1
+	}
+	for p, f := range files {
+		f.mode |= 0o440
+		files[p] = f
+	}
+	return int(*sc.FSGroup)
 }

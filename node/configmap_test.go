@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,5 +255,57 @@ func TestConfigMapVolume(t *testing.T) {
 	}
 	if readVolumeFile(t, vol("all"), "ui") != "light" {
 		t.Error("a failed read emptied the volume")
+	}
+}
+
+// With an fsGroup, a configMap volume's files and data directory get the
+// group and group read (mode 0400 becomes 0440), as the kubelet manages a
+// read-only volume's ownership; without one, nothing changes.
+func TestConfigMapVolumeFSGroup(t *testing.T) {
+	cms := &configMapServer{}
+	cms.set(&v1.ConfigMap{ObjectMeta: v1.ObjectMeta{Name: "app", Namespace: "team"}, Data: map[string]string{"key": "v", "sub/key": "w"}})
+	a := newConfigMapAgent(t, cms, time.Now)
+	for _, tt := range []struct {
+		name      string
+		fsGroup   *int64
+		wantMode  os.FileMode
+		wantGroup uint32
+	}{
+		{"no fsGroup", nil, 0o400, 0},
+		{"fsGroup", new(int64(2000)), 0o440, 2000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			uid := "pod-" + strings.ReplaceAll(tt.name, " ", "-")
+			w := newPodWorker(a, uid, nil)
+			t.Cleanup(func() {
+				if err := unmountPod(a.podDir(uid)); err != nil {
+					t.Errorf("unmount: %v", err)
+				}
+			})
+			pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "team", UID: uid}, Spec: v1.PodSpec{
+				SecurityContext: &v1.PodSecurityContext{FSGroup: tt.fsGroup},
+				Containers:      []v1.Container{{Name: "c"}},
+				Volumes: []v1.Volume{{Name: "cfg", ConfigMap: &v1.ConfigMapVolumeSource{LocalObjectRef: v1.LocalObjectRef{Name: "app"},
+					DefaultMode: new(int32(0o400)), Items: []v1.KeyToPath{{Key: "key", Path: "key"}, {Key: "sub/key", Path: "sub/key"}}}}}}}
+			if err := makePrivateDirs(a.podDir(uid), filepath.Join(a.podDir(uid), volumesDir)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.syncProjected(context.Background(), pod); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(a.podDir(uid), volumesDir, "cfg")
+			for _, p := range []string{"key", "sub/key", "..data/", "..data/sub/"} {
+				st, err := os.Stat(filepath.Join(dir, p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if gid := st.Sys().(*syscall.Stat_t).Gid; gid != tt.wantGroup {
+					t.Errorf("%s: group %d, want %d", p, gid, tt.wantGroup)
+				}
+				if !st.IsDir() && st.Mode().Perm() != tt.wantMode {
+					t.Errorf("%s: mode %v, want %v", p, st.Mode().Perm(), tt.wantMode)
+				}
+			}
+		})
 	}
 }

@@ -76,7 +76,7 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 		if err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
-		if err := writeAtomic(dir, files); err != nil {
+		if err := writeAtomic(dir, files, volumeGroup(pod, files)); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
 		if refresh > 0 && (next == 0 || refresh < next) {

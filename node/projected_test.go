@@ -30,7 +30,7 @@ func readVolumeFile(t *testing.T, dir, name string) string {
 func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]projectedFile{"token": {[]byte("t1"), 0o644}, "ca.crt": {[]byte("ca"), 0o644}, "sub/namespace": {[]byte("team"), 0o600}}
-	if err := writeAtomic(dir, files); err != nil {
+	if err := writeAtomic(dir, files, -1); err != nil {
 		t.Fatal(err)
 	}
 	first, err := os.Readlink(filepath.Join(dir, "..data"))
@@ -44,7 +44,7 @@ func TestWriteAtomic(t *testing.T) {
 		t.Errorf("mode %v, want 0600", st.Mode().Perm())
 	}
 	// The same content changes nothing.
-	if err := writeAtomic(dir, files); err != nil {
+	if err := writeAtomic(dir, files, -1); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := os.Readlink(filepath.Join(dir, "..data")); again != first {
@@ -54,7 +54,7 @@ func TestWriteAtomic(t *testing.T) {
 	// the links of names no longer there.
 	delete(files, "sub/namespace")
 	files["token"] = projectedFile{[]byte("t2"), 0o644}
-	if err := writeAtomic(dir, files); err != nil {
+	if err := writeAtomic(dir, files, -1); err != nil {
 		t.Fatal(err)
 	}
 	second, _ := os.Readlink(filepath.Join(dir, "..data"))
@@ -70,7 +70,7 @@ func TestWriteAtomic(t *testing.T) {
 		t.Errorf("volume holds %v", names)
 	}
 	for _, bad := range []string{"../x", "/abs", "a/../../b", ""} {
-		if err := writeAtomic(dir, map[string]projectedFile{bad: {}}); err == nil {
+		if err := writeAtomic(dir, map[string]projectedFile{bad: {}}, -1); err == nil {
 			t.Errorf("path %q accepted", bad)
 		}
 	}
