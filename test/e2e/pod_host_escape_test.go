@@ -58,25 +58,37 @@ func TestPodSubPathEscape(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var cs *v1.ContainerStatus
+			// The refusal is the kubelet's Failed event ("Error: ..."):
+			// the status shows CreateContainerConfigError only until the
+			// next pass of the back-off turns it into CrashLoopBackOff
+			// (as the kubelet's reason cache does), so a poll can miss it.
+			var refused *v1.Event
 			waitFor(t, 60*time.Second, "the restart refused or the escape made", func() (bool, string) {
 				if _, err := os.Stat(tc.written); err == nil {
 					return true, ""
 				}
-				cs = containerStatus(getPod(t, cl, tc.name), "c")
-				if cs == nil {
-					return false, "no status"
+				for _, e := range eventsOf(t, cl, "Pod", tc.name) {
+					if e.Reason == "Failed" && strings.Contains(e.Message, subPathError) {
+						refused = &e
+						return true, ""
+					}
 				}
-				return cs.State.Waiting != nil && cs.State.Waiting.Reason == "CreateContainerConfigError", fmt.Sprintf("%+v", cs.State)
+				return false, fmt.Sprintf("%+v", containerStatus(getPod(t, cl, tc.name), "c"))
 			})
 			if _, err := os.Stat(tc.written); err == nil {
 				t.Fatalf("the container wrote %s on the host through its subPath", tc.written)
 			}
-			if !strings.Contains(cs.State.Waiting.Message, subPathError) {
-				t.Errorf("waiting message %q, want %q", cs.State.Waiting.Message, subPathError)
+			cs := containerStatus(getPod(t, cl, tc.name), "c")
+			if cs == nil || cs.State.Waiting == nil {
+				t.Fatalf("the container is not waiting after the refusal: %+v", cs)
 			}
-			if strings.Contains(cs.State.Waiting.Message, tc.target+"\"") || strings.Contains(cs.State.Waiting.Message, hostDir) {
-				t.Errorf("the message names a host path: %q", cs.State.Waiting.Message)
+			if r := cs.State.Waiting.Reason; r != "CreateContainerConfigError" && r != "CrashLoopBackOff" {
+				t.Errorf("waiting reason %q, want CreateContainerConfigError or CrashLoopBackOff", r)
+			}
+			for _, msg := range []string{refused.Message, cs.State.Waiting.Message} {
+				if strings.Contains(msg, tc.target+"\"") || strings.Contains(msg, hostDir) {
+					t.Errorf("a message names a host path: %q", msg)
+				}
 			}
 			if last := cs.LastState.Terminated; last == nil || last.ExitCode != 1 {
 				t.Errorf("the first run did not end as planted (exit 1): %+v", cs.LastState)
