@@ -217,6 +217,7 @@ func newFuzzFSM(t *testing.T) *fsm.FSM {
 			Template: v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"a": "b"}},
 				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}}},
 		&v1.ConfigMap{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Data: map[string]string{"k": "v"}},
+		&v1.Secret{ObjectMeta: v1.ObjectMeta{Name: "x", Namespace: "default"}, Data: map[string][]byte{"k": []byte("v")}},
 	}
 	stored := 0
 	for _, r := range v1.Resources() {

@@ -27,7 +27,7 @@ func TestQuotaREST(t *testing.T) {
 		{"unknown resource", v1.ResourceQuotaSpec{Hard: v1test.Resources("gpus", "1")}, `spec.hard[gpus]: Invalid value: "gpus": must be a standard resource for quota`},
 		{"negative", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "-1")}, `must be greater than or equal to 0`},
 		{"fraction of a count", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "1500m")}, `must be an integer`},
-		{"count of an unknown resource", v1.ResourceQuotaSpec{Hard: v1test.Resources("count/secrets", "1")}, `must be a standard resource for quota`},
+		{"count of an unknown resource", v1.ResourceQuotaSpec{Hard: v1test.Resources("count/widgets", "1")}, `must be a standard resource for quota`},
 		{"unsupported scope", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "1"), Scopes: []v1.ResourceQuotaScope{"PriorityClass"}}, `spec.scopes: Unsupported value: "PriorityClass"`},
 		{"scope on a service count", v1.ResourceQuotaSpec{Hard: v1test.Resources("services", "1"), Scopes: []v1.ResourceQuotaScope{v1.QuotaScopeTerminating}}, `unsupported scope applied to resource`},
 		{"conflicting scopes", v1.ResourceQuotaSpec{Hard: v1test.Resources("pods", "1"), Scopes: []v1.ResourceQuotaScope{v1.QuotaScopeBestEffort, v1.QuotaScopeNotBestEffort}}, `conflicting scopes`},

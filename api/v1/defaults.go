@@ -44,6 +44,8 @@ func Default(obj Object) {
 		defaultService(o)
 	case *LimitRange:
 		defaultLimitRange(o)
+	case *Secret:
+		defaultSecret(o)
 	case *EndpointSlice:
 		defaultEndpointSlice(o)
 	case *RoleBinding:

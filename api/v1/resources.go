@@ -79,6 +79,8 @@ var resources = []Resource{
 		Categories: categoryAll, New: func() Object { return &Service{} }},
 	{Name: "configmaps", Singular: "configmap", Kind: "ConfigMap", ShortNames: []string{"cm"}, Namespaced: true,
 		New: func() Object { return &ConfigMap{} }},
+	{Name: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true,
+		New: func() Object { return &Secret{} }},
 	{Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", ShortNames: []string{"ep"}, Namespaced: true,
 		New: func() Object { return &Endpoints{} }},
 	{Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", ShortNames: []string{"quota"}, Namespaced: true, HasStatus: true,

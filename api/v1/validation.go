@@ -155,6 +155,8 @@ func validateObject(obj Object) field.ErrorList {
 		errs = append(errs, validateCronJob(o)...)
 	case *ConfigMap:
 		errs = append(errs, validateConfigMap(o)...)
+	case *Secret:
+		errs = append(errs, validateSecret(o)...)
 	case *ControllerRevision:
 		errs = append(errs, validateControllerRevision(o)...)
 	}
@@ -576,6 +578,8 @@ func validateImmutable(obj, old Object) field.ErrorList {
 		errs = append(errs, validateStatefulSetUpdate(o, old.(*StatefulSet))...)
 	case *ConfigMap:
 		errs = append(errs, validateConfigMapUpdate(o, old.(*ConfigMap))...)
+	case *Secret:
+		errs = append(errs, validateSecretUpdate(o, old.(*Secret))...)
 	case *RoleBinding:
 		errs = append(errs, validateRoleRefUpdate(o.RoleRef, old.(*RoleBinding).RoleRef)...)
 	case *ClusterRoleBinding:

@@ -20,3 +20,17 @@ var configMapPrinter = Printer{
 		return []any{cm.Name, int64(len(cm.Data) + len(cm.BinaryData)), age(cm.CreationTimestamp, now)}, nil
 	},
 }
+
+// secretPrinter is kubectl's Secret columns (printSecret): the type and
+// the number of keys, never a value.
+var secretPrinter = Printer{
+	Columns: []metav1.TableColumnDefinition{nameColumn,
+		col("Type", "string", 0, "The type of the secret"),
+		col("Data", "string", 0, "The number of entries in the secret"),
+		ageColumn,
+	},
+	Row: func(obj v1.Object, now time.Time) ([]any, []metav1.TableRowCondition) {
+		s := obj.(*v1.Secret)
+		return []any{s.Name, string(s.Type), int64(len(s.Data)), age(s.CreationTimestamp, now)}, nil
+	},
+}

@@ -37,6 +37,7 @@ var printers = map[string]Printer{
 	"namespaces":                 namespacePrinter,
 	"serviceaccounts":            serviceAccountPrinter,
 	"configmaps":                 configMapPrinter,
+	"secrets":                    secretPrinter,
 	"resourcequotas":             resourceQuotaPrinter,
 	"limitranges":                createdAtPrinter,
 	"roles":                      createdAtPrinter,

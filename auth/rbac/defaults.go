@@ -43,7 +43,7 @@ var readable = []string{
 var writable = []string{
 	"pods",
 	"replicationcontrollers", "replicationcontrollers/scale",
-	"configmaps", "services", "events", "serviceaccounts",
+	"configmaps", "secrets", "services", "events", "serviceaccounts",
 	"pods/attach", "pods/exec", "pods/portforward",
 }
 
@@ -96,7 +96,7 @@ var (
 	// accounts' tokens requested and the accounts impersonated, leases
 	// kept.
 	editRules = append(append([]rbacv1.PolicyRule(nil), viewRules...),
-		core(writeVerbs, writable...), core(readVerbs, streaming...),
+		core(writeVerbs, writable...), core(readVerbs, streaming...), core(readVerbs, "secrets"),
 		core([]string{"create"}, "pods/eviction"),
 		core([]string{"create"}, "serviceaccounts/token"),
 		core([]string{"impersonate"}, "serviceaccounts"),
