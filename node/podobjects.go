@@ -109,6 +109,16 @@ func (k objectKind[T, PT]) get(ctx context.Context, a *Agent, namespace, name st
 	return obj, err
 }
 
+// forget drops the node's reads of the named objects of a namespace (a
+// pod that named them is gone; another pod naming one reads it again).
+func (c *objectCache[T]) forget(namespace string, names []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, name := range names {
+		delete(c.entries, namespace+"/"+name)
+	}
+}
+
 // read GETs an object through the API.
 func (k objectKind[T, PT]) read(ctx context.Context, a *Agent, namespace, name string) (*T, error) {
 	obj := new(T)

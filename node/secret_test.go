@@ -210,3 +210,31 @@ func TestSecretVolume(t *testing.T) {
 		}
 	}
 }
+
+// The node forgets a Secret's value once a pod naming it is gone: the
+// next read, even one that may use the cache, asks the API.
+func TestSecretCacheForget(t *testing.T) {
+	srv := &configMapServer{}
+	srv.setSecret(&v1.Secret{ObjectMeta: v1.ObjectMeta{Name: "db", Namespace: "team"}, Data: map[string][]byte{"k": []byte("v")}})
+	srv.setSecret(&v1.Secret{ObjectMeta: v1.ObjectMeta{Name: "other", Namespace: "team"}, Data: map[string][]byte{"k": []byte("v")}})
+	a := newConfigMapAgent(t, srv, time.Now)
+	ctx := context.Background()
+	read := func(name string) int {
+		t.Helper()
+		before := srv.count()
+		if _, err := a.secretKind().get(ctx, a, "team", name, true); err != nil {
+			t.Fatal(err)
+		}
+		return srv.count() - before
+	}
+	if read("db") != 1 || read("other") != 1 || read("db") != 0 {
+		t.Fatal("the cache did not serve a fresh read")
+	}
+	a.secrets.forget("team", []string{"db", "gone"})
+	if n := read("db"); n != 1 {
+		t.Errorf("a forgotten Secret was served from the cache (%d GETs)", n)
+	}
+	if n := read("other"); n != 0 {
+		t.Errorf("forget dropped another Secret (%d GETs)", n)
+	}
+}
