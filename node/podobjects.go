@@ -261,6 +261,9 @@ func (w *podWorker) syncKeyVolume(ctx context.Context, pod *v1.Pod, volName stri
 			return fail(err)
 		}
 	}
+	if err := fitTmpfs(dir, files); err != nil {
+		return fail(err)
+	}
 	if err := writeAtomic(dir, files, volumeGroup(pod, files)); err != nil {
 		return fail(err)
 	}

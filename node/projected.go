@@ -84,6 +84,9 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 		if err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
+		if err := fitTmpfs(dir, files); err != nil {
+			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
+		}
 		if err := writeAtomic(dir, files, volumeGroup(pod, files)); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
@@ -213,6 +216,31 @@ func setupProjectedDir(dir string) error {
 	opts := fmt.Sprintf("mode=0755,size=%d", projectedTmpfsSize)
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("mount a tmpfs: %w", err)
+	}
+	return nil
+}
+
+// fitTmpfs grows the tmpfs of a volume the agent writes (mounted by
+// setupProjectedDir) when files would not fit twice in it: the atomic
+// writer holds the old and the new version together until the swap. A
+// Secret or ConfigMap holds up to 1 MiB, and a projected volume may
+// gather several; the tmpfs never shrinks while the pod lives.
+func fitTmpfs(dir string, files map[string]projectedFile) error {
+	const page = 4 << 10
+	need := uint64(64 << 10) // directories and links
+	for _, f := range files {
+		need += 2 * ((uint64(len(f.data)) + page - 1) / page * page)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("statfs: %w", err)
+	}
+	if have := st.Blocks * uint64(st.Bsize); need <= have {
+		return nil
+	}
+	size := (need + (1<<20 - 1)) / (1 << 20) * (1 << 20)
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("size=%d", size)); err != nil {
+		return fmt.Errorf("grow the tmpfs to %d bytes: %w", size, err)
 	}
 	return nil
 }

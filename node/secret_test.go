@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -236,5 +237,47 @@ func TestSecretCacheForget(t *testing.T) {
 	}
 	if n := read("other"); n != 0 {
 		t.Errorf("forget dropped another Secret (%d GETs)", n)
+	}
+}
+
+// A volume whose files would not fit twice in the volume's tmpfs (the old
+// and the new version live together until the swap) gets a larger tmpfs,
+// and an update of that size still swaps in.
+func TestSecretVolumeGrowsItsTmpfs(t *testing.T) {
+	big := func(b byte) []byte { return bytes.Repeat([]byte{b}, 3<<20) }
+	srv := &configMapServer{}
+	srv.setSecret(&v1.Secret{ObjectMeta: v1.ObjectMeta{Name: "big", Namespace: "team"}, Data: map[string][]byte{"blob": big('a')}})
+	var mu sync.Mutex
+	now := time.Unix(2_000_000, 0)
+	a := newConfigMapAgent(t, srv, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	w := newPodWorker(a, "pod-uid", nil)
+	podDir := a.podDir("pod-uid")
+	if err := makePrivateDirs(podDir, filepath.Join(podDir, volumesDir)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unmountPod(podDir); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "team", UID: "pod-uid"}, Spec: v1.PodSpec{
+		Containers: []v1.Container{{Name: "c"}},
+		Volumes:    []v1.Volume{{Name: "s", Secret: &v1.SecretVolumeSource{SecretName: "big"}}}}}
+	v1.Default(pod)
+	dir := filepath.Join(podDir, volumesDir, "s")
+	for i, b := range []byte{'a', 'b'} {
+		srv.setSecret(&v1.Secret{ObjectMeta: v1.ObjectMeta{Name: "big", Namespace: "team"}, Data: map[string][]byte{"blob": big(b)}})
+		mu.Lock()
+		now = now.Add(ConfigMapCacheTTL)
+		mu.Unlock()
+		if _, err := w.syncProjected(context.Background(), pod); err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+		if got, err := os.ReadFile(filepath.Join(dir, "blob")); err != nil || !bytes.Equal(got, big(b)) {
+			t.Fatalf("sync %d: the file holds %d bytes (%v), want 3 MiB of %q", i, len(got), err, b)
+		}
+	}
+	if !tmpfsMounted(t, dir) {
+		t.Error("the volume is no longer a tmpfs of its own")
 	}
 }
