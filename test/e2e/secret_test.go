@@ -23,7 +23,7 @@ import (
 // secret-pod.yaml apply unchanged, and the volume is a tmpfs in the node's
 // mount table holding the docs' files; the same pod on the busybox image
 // runs and shows what the docs show, with variables from secretKeyRef and
-// envFrom; nothing of a volume's value lands on the node's disk outside
+// envFrom, and sees an update within the bound; nothing of a volume's value lands on the node's disk outside
 // the tmpfs; the volumes are unmounted and gone with the pods; a pod naming
 // a Secret that does not exist waits in CreateContainerConfigError and
 // starts once it is created.
@@ -127,6 +127,16 @@ func TestSecretsInPods(t *testing.T) {
 	if _, _, err := c.Orchctl("", "exec", "secret-test-busybox", "--", "sh", "-c", "echo x > /etc/secret-volume/username"); err == nil {
 		t.Error("a pod wrote into its secret volume")
 	}
+	// An update reaches the files within the bound, all at once.
+	k.ok(t, "", "patch", "secret", "test-secret", "-p", `{"stringData":{"password":"n3w-Pa55"}}`)
+	start := time.Now()
+	waitFor(t, 30*time.Second, "the update in the volume", func() (bool, string) {
+		out, _, _ := c.Orchctl("", "exec", "secret-test-busybox", "--", "cat", "/etc/secret-volume/username", "/etc/secret-volume/password")
+		return out == "my-appn3w-Pa55", out
+	})
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the update took %v to reach the volume (bound 10 s, plus polling)", d)
+	}
 	busyVol := filepath.Join(nodes[0].StateDir, "pods", pod.UID, "volumes", "secret-volume")
 	if m := mountTable(t); m[busyVol] != "tmpfs" {
 		t.Errorf("the busybox pod's volume is %q in the node's mount table, want a tmpfs", m[busyVol])
@@ -155,7 +165,7 @@ func TestSecretsInPods(t *testing.T) {
 	// Nothing of the volume's values on the node's disk: not in its state
 	// directory outside its tmpfs mounts (saved pod specs, containerd's
 	// metadata, container logs), not in the agent's log.
-	scanForValues(t, nodes[0].StateDir, nodes[0].LogPath, "39528$vdg7Jb", b64("39528$vdg7Jb"))
+	scanForValues(t, nodes[0].StateDir, nodes[0].LogPath, "39528$vdg7Jb", b64("39528$vdg7Jb"), "n3w-Pa55", b64("n3w-Pa55"))
 
 	// Gone with the pods: unmounted and removed.
 	for _, name := range []string{"secret-test-pod", "secret-test-busybox"} {
