@@ -40,6 +40,9 @@ type Agent struct {
 	// configMaps caches the ConfigMaps of the node's pods' volumes.
 	configMaps configMapCache
 
+	// serviceEnvState holds the services for containers' environments.
+	serviceEnvState serviceEnvState
+
 	// nodeUID is the registered Node's uid, for the lease's owner.
 	nodeUID atomic.Pointer[string]
 }

@@ -109,6 +109,8 @@ type Volume struct {
 	Projected *ProjectedVolumeSource `json:"projected,omitempty"`
 	// ConfigMap makes files of a ConfigMap's keys (see configmap_pod.go).
 	ConfigMap *ConfigMapVolumeSource `json:"configMap,omitempty"`
+	// DownwardAPI makes files of fields of the pod (see downward.go).
+	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
 }
 
 // EmptyDirVolumeSource is a volume that starts empty and lives as long as the pod.
@@ -205,11 +207,13 @@ type EnvVar struct {
 	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
-// EnvVarSource takes a variable's value from the pod's own fields or from
-// a key of a ConfigMap; exactly one is set.
+// EnvVarSource takes a variable's value from the pod's own fields, a
+// resource of a container or a key of a ConfigMap; exactly one is set.
 type EnvVarSource struct {
-	FieldRef        *ObjectFieldSelector  `json:"fieldRef,omitempty"`
-	ConfigMapKeyRef *ConfigMapKeySelector `json:"configMapKeyRef,omitempty"`
+	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
+	// ResourceFieldRef is a resource of a container (see downward.go).
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	ConfigMapKeyRef  *ConfigMapKeySelector  `json:"configMapKeyRef,omitempty"`
 }
 
 // ObjectFieldSelector selects a field of the pod, such as status.podIP.
