@@ -121,8 +121,9 @@ func TestDownwardAPIVolume(t *testing.T) {
 	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "team", UID: "pod-uid",
 		Labels: map[string]string{"zone": "us-est-coast"}, Annotations: map[string]string{"build": "two"}},
 		Spec: v1.PodSpec{
-			Containers: []v1.Container{{Name: "client-container", Resources: v1.ResourceRequirements{
-				Limits: v1.ResourceList{v1.ResourceCPU: q("250m")}, Requests: v1.ResourceList{v1.ResourceMemory: q("32Mi")}}}},
+			Containers: []v1.Container{{Name: "client-container", VolumeMounts: []v1.VolumeMount{{Name: "podinfo", MountPath: "/etc/podinfo"}},
+				Resources: v1.ResourceRequirements{
+					Limits: v1.ResourceList{v1.ResourceCPU: q("250m")}, Requests: v1.ResourceList{v1.ResourceMemory: q("32Mi")}}}},
 			Volumes: []v1.Volume{
 				{Name: "podinfo", DownwardAPI: &v1.DownwardAPIVolumeSource{Items: []v1.DownwardAPIVolumeFile{
 					{Path: "labels", FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
@@ -167,6 +168,10 @@ func TestDownwardAPIVolume(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(vol(tc.vol), tc.file)); err != nil || st.Mode().Perm() != tc.mode {
 			t.Errorf("%s/%s: mode %v (%v), want %v", tc.vol, tc.file, st.Mode().Perm(), err, tc.mode)
 		}
+	}
+	mounts, err := w.volumeMounts(pod, &pod.Spec.Containers[0])
+	if err != nil || len(mounts) != 1 || mounts[0].Source != vol("podinfo") || !mounts[0].ReadOnly {
+		t.Fatalf("the container's mounts: %+v, %v; want podinfo read-only", mounts, err)
 	}
 	// New labels reach the files on the next sync.
 	pod.Labels = map[string]string{"zone": "eu-west", "rack": "rack-1"}
