@@ -42,6 +42,9 @@ type Agent struct {
 	configMaps objectCache[v1.ConfigMap]
 	secrets    objectCache[v1.Secret]
 
+	// serviceEnvState holds the services for containers' environments.
+	serviceEnvState serviceEnvState
+
 	// nodeUID is the registered Node's uid, for the lease's owner.
 	nodeUID atomic.Pointer[string]
 }

@@ -46,13 +46,21 @@ func (w *podWorker) configMaps(namespace string, cached bool) *configMaps {
 // containerEnv resolves a container's environment as the kubelet's
 // makeEnvironmentVariables: envFrom first (keys that are not valid
 // variable names skipped, with an event), then env in order, each
-// replacing an earlier variable of its name; service variables
-// (KUBERNETES_SERVICE_HOST/PORT) go first and are overridden by both.
+// replacing an earlier variable of its name. HOSTNAME (set by containerd's
+// CRI) and the service environment go first and are overridden by both.
 func (w *podWorker) containerEnv(ctx context.Context, pod *v1.Pod, c *v1.Container) ([]string, error) {
 	env := &orderedEnv{index: map[string]int{}}
-	if h, p := w.a.cfg.KubernetesServiceHost, w.a.cfg.KubernetesServicePort; h != "" && p != "" {
-		env.set("KUBERNETES_SERVICE_HOST", h)
-		env.set("KUBERNETES_SERVICE_PORT", p)
+	host, err := containerHostname(pod)
+	if err != nil {
+		return nil, err
+	}
+	env.set("HOSTNAME", host)
+	svcEnv, err := w.a.serviceEnv(pod)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range svcEnv {
+		env.set(kv[0], kv[1])
 	}
 	cms := w.configMaps(pod.Namespace, false)
 	secrets := w.secrets(pod.Namespace, false)
@@ -81,7 +89,17 @@ func (w *podWorker) containerEnv(ctx context.Context, pod *v1.Pod, c *v1.Contain
 		switch {
 		case e.ValueFrom == nil:
 		case e.ValueFrom.FieldRef != nil:
-			val = w.fieldRef(pod, e.ValueFrom.FieldRef.FieldPath)
+			v, err := w.fieldRef(pod, e.ValueFrom.FieldRef.FieldPath)
+			if err != nil {
+				return nil, err
+			}
+			val = v
+		case e.ValueFrom.ResourceFieldRef != nil:
+			v, err := w.resourceFieldRef(pod, c, e.ValueFrom.ResourceFieldRef)
+			if err != nil {
+				return nil, err
+			}
+			val = v
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			ref := e.ValueFrom.ConfigMapKeyRef
 			optional := v1.IsOptional(ref.Optional)

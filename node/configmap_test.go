@@ -130,6 +130,13 @@ func TestContainerEnvFromConfigMaps(t *testing.T) {
 		return &v1.EnvVarSource{ConfigMapKeyRef: &v1.ConfigMapKeySelector{LocalObjectRef: v1.LocalObjectRef{Name: name}, Key: key, Optional: &optional}}
 	}
 	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "team", UID: "pod-uid"}}
+	// base is what every container gets first: HOSTNAME and the
+	// configured kubernetes Service's variables (servicePort replaced).
+	base := func(servicePort string, more ...string) []string {
+		return append([]string{"HOSTNAME=web", "KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=" + servicePort,
+			"KUBERNETES_SERVICE_PORT_HTTPS=443", "KUBERNETES_PORT=tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443",
+			"KUBERNETES_PORT_443_TCP_PROTO=tcp", "KUBERNETES_PORT_443_TCP_PORT=443", "KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1"}, more...)
+	}
 	tests := []struct {
 		name    string
 		c       v1.Container
@@ -140,16 +147,16 @@ func TestContainerEnvFromConfigMaps(t *testing.T) {
 		{"envFrom then env", v1.Container{
 			EnvFrom: []v1.EnvFromSource{{ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: "app"}}}},
 			Env:     []v1.EnvVar{{Name: "MODE", Value: "slow"}, {Name: "COLOR", ValueFrom: ref("keys", "color", false)}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443", "LEVEL=debug", "MODE=slow", "b-key=kept", "COLOR=red"}, "", false},
+			base("443", "LEVEL=debug", "MODE=slow", "b-key=kept", "COLOR=red"), "", false},
 		{"prefix", v1.Container{
 			EnvFrom: []v1.EnvFromSource{{Prefix: "APP_", ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: "app"}}}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443", "APP_1BAD=skipped", "APP_LEVEL=debug", "APP_MODE=fast", "APP_b-key=kept"}, "", false},
+			base("443", "APP_1BAD=skipped", "APP_LEVEL=debug", "APP_MODE=fast", "APP_b-key=kept"), "", false},
 		{"env overrides the service variables", v1.Container{Env: []v1.EnvVar{{Name: "KUBERNETES_SERVICE_PORT", Value: "6443"}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=6443"}, "", false},
+			base("6443"), "", false},
 		{"optional missing ConfigMap and key", v1.Container{
 			EnvFrom: []v1.EnvFromSource{{ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: "gone"}, Optional: &yes}}},
 			Env:     []v1.EnvVar{{Name: "A", ValueFrom: ref("gone", "x", true)}, {Name: "B", ValueFrom: ref("keys", "nope", true)}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443"}, "", false},
+			base("443"), "", false},
 		{"missing ConfigMap", v1.Container{Env: []v1.EnvVar{{Name: "A", ValueFrom: ref("gone", "x", false)}}},
 			nil, `configmap "gone" not found`, true},
 		{"missing envFrom ConfigMap", v1.Container{

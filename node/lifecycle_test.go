@@ -479,10 +479,11 @@ func TestEmptyDirSizeLimitEviction(t *testing.T) {
 func TestFieldRefsResolve(t *testing.T) {
 	w := newLifecycleWorker(t, nil)
 	w.a.cfg.NodeIP = "192.0.2.10"
-	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"}, Spec: v1.PodSpec{NodeName: "node-1"}}
+	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"},
+		Spec: v1.PodSpec{NodeName: "node-1", ServiceAccountName: "default"}}
 	for _, path := range v1.SupportedFieldRefPaths() {
-		if got := w.fieldRef(pod, path); got == "" {
-			t.Errorf("fieldRef %s resolves to nothing", path)
+		if got, err := w.fieldRef(pod, path); got == "" || err != nil {
+			t.Errorf("fieldRef %s resolves to %q, %v", path, got, err)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func (e errConfigKeyMissing) Error() string { return e.msg }
 func configMissing(err error) bool {
 	var m errObjectNotFound
 	var k errConfigKeyMissing
-	return errors.As(err, &m) || errors.As(err, &k)
+	return errors.As(err, &m) || errors.As(err, &k) || errors.Is(err, errServicesNotSynced)
 }
 
 // objectKind describes one kind pods consume: its resource, the word of

@@ -73,6 +73,12 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 			}
 			continue
 		}
+		if v.DownwardAPI != nil {
+			if err := w.syncDownwardAPIVolume(pod, v); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if v.Projected == nil {
 			continue
 		}
@@ -96,6 +102,9 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 	}
 	if usesConfigMapVolumes(pod) && (next == 0 || ConfigMapSyncPeriod < next) {
 		next = ConfigMapSyncPeriod
+	}
+	if usesDownwardAPIVolumes(pod) && (next == 0 || DownwardAPISyncPeriod < next) {
+		next = DownwardAPISyncPeriod
 	}
 	return next, nil
 }
@@ -142,10 +151,8 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volum
 				}
 			}
 		case src.DownwardAPI != nil:
-			for _, it := range src.DownwardAPI.Items {
-				if it.FieldRef != nil {
-					files[it.Path] = projectedFile{data: []byte(w.fieldRef(pod, it.FieldRef.FieldPath)), mode: mode}
-				}
+			if err := w.downwardAPIFiles(pod, src.DownwardAPI.Items, mode, files); err != nil {
+				return nil, 0, err
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,7 +31,11 @@ func TestContainerEnvFromSecrets(t *testing.T) {
 	envFrom := func(prefix, name string, optional bool) v1.EnvFromSource {
 		return v1.EnvFromSource{Prefix: prefix, SecretRef: &v1.SecretEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: name}, Optional: &optional}}
 	}
-	svc := []string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443"}
+	// What every container gets first: HOSTNAME and the kubernetes
+	// Service's variables.
+	svc := []string{"HOSTNAME=web", "KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443",
+		"KUBERNETES_SERVICE_PORT_HTTPS=443", "KUBERNETES_PORT=tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443",
+		"KUBERNETES_PORT_443_TCP_PROTO=tcp", "KUBERNETES_PORT_443_TCP_PORT=443", "KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1"}
 	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "team", UID: "pod-uid"}}
 	tests := []struct {
 		name    string
@@ -40,12 +45,12 @@ func TestContainerEnvFromSecrets(t *testing.T) {
 	}{
 		{"envFrom then env", v1.Container{EnvFrom: []v1.EnvFromSource{envFrom("", "db", false)},
 			Env: []v1.EnvVar{{Name: "USER", Value: "root"}, {Name: "PW", ValueFrom: ref("db", "PASS", false)}}},
-			append(svc, "PASS=s3cr3t", "USER=root", "PW=s3cr3t"), ""},
+			append(slices.Clone(svc), "PASS=s3cr3t", "USER=root", "PW=s3cr3t"), ""},
 		{"prefix", v1.Container{EnvFrom: []v1.EnvFromSource{envFrom("DB_", "db", false)}},
-			append(svc, "DB_1BAD=x", "DB_PASS=s3cr3t", "DB_USER=admin"), ""},
+			append(slices.Clone(svc), "DB_1BAD=x", "DB_PASS=s3cr3t", "DB_USER=admin"), ""},
 		{"a secret and a configMap of one name", v1.Container{EnvFrom: []v1.EnvFromSource{envFrom("", "db", false),
 			{ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: "db"}}}}},
-			append(svc, "PASS=s3cr3t", "USER=from-configmap"), ""},
+			append(slices.Clone(svc), "PASS=s3cr3t", "USER=from-configmap"), ""},
 		{"a Secret without data", v1.Container{EnvFrom: []v1.EnvFromSource{envFrom("", "empty", false)}}, svc, ""},
 		{"optional missing Secret and key", v1.Container{EnvFrom: []v1.EnvFromSource{envFrom("", "gone", true)},
 			Env: []v1.EnvVar{{Name: "A", ValueFrom: ref("gone", "x", true)}, {Name: "B", ValueFrom: ref("db", "nope", true)}}},

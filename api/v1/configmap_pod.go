@@ -88,6 +88,11 @@ func validateEnvVarValueFrom(ev *EnvVar, p *field.Path) field.ErrorList {
 	n := 0
 	if ev.ValueFrom.FieldRef != nil {
 		n++
+		errs = append(errs, validateObjectFieldSelector(ev.ValueFrom.FieldRef, envFieldPaths, p.Child("fieldRef"))...)
+	}
+	if ev.ValueFrom.ResourceFieldRef != nil {
+		n++
+		errs = append(errs, validateResourceFieldSelector(ev.ValueFrom.ResourceFieldRef, false, p.Child("resourceFieldRef"))...)
 	}
 	if ref := ev.ValueFrom.ConfigMapKeyRef; ref != nil {
 		n++

@@ -111,6 +111,8 @@ type Volume struct {
 	ConfigMap *ConfigMapVolumeSource `json:"configMap,omitempty"`
 	// Secret makes files of a Secret's keys, on a tmpfs (see secret_pod.go).
 	Secret *SecretVolumeSource `json:"secret,omitempty"`
+	// DownwardAPI makes files of fields of the pod (see downward.go).
+	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
 }
 
 // EmptyDirVolumeSource is a volume that starts empty and lives as long as the pod.
@@ -208,12 +210,15 @@ type EnvVar struct {
 	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
-// EnvVarSource takes a variable's value from the pod's own fields or from
-// a key of a ConfigMap or a Secret; exactly one is set.
+// EnvVarSource takes a variable's value from the pod's own fields, a
+// resource of a container or a key of a ConfigMap or a Secret; exactly
+// one is set.
 type EnvVarSource struct {
-	FieldRef        *ObjectFieldSelector  `json:"fieldRef,omitempty"`
-	ConfigMapKeyRef *ConfigMapKeySelector `json:"configMapKeyRef,omitempty"`
-	SecretKeyRef    *SecretKeySelector    `json:"secretKeyRef,omitempty"`
+	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
+	// ResourceFieldRef is a resource of a container (see downward.go).
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	ConfigMapKeyRef  *ConfigMapKeySelector  `json:"configMapKeyRef,omitempty"`
+	SecretKeyRef     *SecretKeySelector     `json:"secretKeyRef,omitempty"`
 }
 
 // ObjectFieldSelector selects a field of the pod, such as status.podIP.

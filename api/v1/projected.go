@@ -7,10 +7,10 @@ import (
 )
 
 // A projected volume maps several sources into one directory, as
-// Kubernetes' projected volume: a token of the pod's service account,
-// keys of ConfigMaps (the service account volume's kube-root-ca.crt) and
-// of Secrets, and downward API fields of the pod. Every other value is
-// refused.
+// Kubernetes' projected volume: tokens of the pod's service account, keys
+// of ConfigMaps (the cluster CA of kube-root-ca.crt among them) and of
+// Secrets, and downward API fields and resources of the pod (see
+// downward.go).
 type ProjectedVolumeSource struct {
 	Sources []VolumeProjection `json:"sources"`
 	// DefaultMode is the mode of the files (default 0644).
@@ -44,11 +44,14 @@ type DownwardAPIProjection struct {
 	Items []DownwardAPIVolumeFile `json:"items,omitempty"`
 }
 
-// DownwardAPIVolumeFile is one field of the pod in a file.
+// DownwardAPIVolumeFile is one field of the pod, or a resource of one of
+// its containers, in a file.
 type DownwardAPIVolumeFile struct {
-	Path     string               `json:"path"`
-	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
-	Mode     *int32               `json:"mode,omitempty"`
+	Path             string                 `json:"path"`
+	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	// Mode is the file's mode (the volume's defaultMode unset).
+	Mode *int32 `json:"mode,omitempty"`
 }
 
 // ServiceAccountTokenProjection is a token of the pod's service account,
@@ -69,9 +72,6 @@ const (
 	// ProjectedDefaultMode is the files' mode when none is given (0644).
 	ProjectedDefaultMode = int32(0o644)
 )
-
-// downwardAPIVolumeFields are the pod fields a projected file may hold.
-var downwardAPIVolumeFields = []string{"metadata.name", "metadata.namespace", "metadata.uid"}
 
 // defaultProjected fills the defaults of Kubernetes'
 // SetDefaults_ProjectedVolumeSource and SetDefaults_ServiceAccountTokenProjection.
@@ -121,21 +121,15 @@ func validateProjected(v *ProjectedVolumeSource, p *field.Path) field.ErrorList 
 		if s.DownwardAPI != nil {
 			n++
 			dp := sp.Child("downwardAPI")
-			for j, it := range s.DownwardAPI.Items {
+			for j := range s.DownwardAPI.Items {
+				it := &s.DownwardAPI.Items[j]
 				ip := dp.Child("items").Index(j)
-				addPath(it.Path, ip.Child("path"))
-				if it.Mode != nil {
-					errs = append(errs, field.Forbidden(ip.Child("mode"), notYet("file modes of single items")))
-				}
-				if it.FieldRef == nil {
-					errs = append(errs, field.Required(ip.Child("fieldRef"), "orch supports fieldRef only"))
-					continue
-				}
-				if av := it.FieldRef.APIVersion; av != "" && av != APIVersion {
-					errs = append(errs, field.NotSupported(ip.Child("fieldRef", "apiVersion"), av, []string{APIVersion}))
-				}
-				if !containsString(downwardAPIVolumeFields, it.FieldRef.FieldPath) {
-					errs = append(errs, field.NotSupported(ip.Child("fieldRef", "fieldPath"), it.FieldRef.FieldPath, downwardAPIVolumeFields))
+				errs = append(errs, validateDownwardAPIVolumeFile(it, ip)...)
+				if it.Path != "" {
+					if paths[it.Path] {
+						errs = append(errs, field.Invalid(ip.Child("path"), it.Path, "conflicting duplicate paths"))
+					}
+					paths[it.Path] = true
 				}
 			}
 		}

@@ -142,9 +142,9 @@ func TestValidateProjected(t *testing.T) {
 			func(v *ProjectedVolumeSource) { v.Sources[1].ConfigMap.Items[0].Path = "..data" }},
 		{"item mode", "spec.volumes[1].projected.sources[1].configMap.items[0].mode", "0777",
 			func(v *ProjectedVolumeSource) { v.Sources[1].ConfigMap.Items[0].Mode = new(int32(0o1000)) }},
-		{"labels by downward API", "spec.volumes[1].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath", "supported values",
+		{"status.phase by downward API", "spec.volumes[1].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath", "supported values",
 			func(v *ProjectedVolumeSource) {
-				v.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath = "metadata.labels"
+				v.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath = "status.phase"
 			}},
 		{"two kinds in one source", "spec.volumes[1].projected.sources[0]", "more than 1",
 			func(v *ProjectedVolumeSource) { v.Sources[0].DownwardAPI = &DownwardAPIProjection{} }},
