@@ -222,6 +222,12 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("root-ca-publisher", sched.NewRootCAPublisher(sched.RootCAConfig{Store: c.Store, Proposer: c, CAPEM: bundle.CAPEM, Logger: log}).Run)
+	kubeSvc, err := newKubernetesServiceController(c, f.serviceCIDR, ln.Addr(), log)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("kubernetes-service", kubeSvc.Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	// The job controller's pods skip the API too.
