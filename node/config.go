@@ -100,8 +100,8 @@ type Config struct {
 	HostPorts HostPorts
 	// KubernetesServiceHost and KubernetesServicePort, if set, are given
 	// to every container as KUBERNETES_SERVICE_HOST and _PORT, where
-	// in-cluster clients find the API (until orch has the kubernetes
-	// Service, a master's API address).
+	// in-cluster clients find the API: the kubernetes Service's ClusterIP
+	// and port.
 	KubernetesServiceHost string
 	KubernetesServicePort string
 	// LogMaxBytes rotates a container's log file above this size (10 MiB).
