@@ -336,6 +336,13 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		c.Shutdown()
 		return err
 	}
+	legacyTokens, err := sched.NewLegacyTokensController(sched.LegacyTokensConfig{Store: c.Store, Proposer: c,
+		Sign: sc.ServiceAccounts.Signer.IssueLegacy, CAPEM: bundle.CAPEM, Logger: log})
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("legacy-tokens", legacyTokens.Run)
 	if err := f.abac.configure(&sc); err != nil {
 		c.Shutdown()
 		return err
