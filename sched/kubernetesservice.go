@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,13 @@ func KubernetesServiceLabels() map[string]string {
 // changes do not reach the change feed).
 const DefaultKubernetesServiceResync = time.Second
 
+// DefaultKubernetesServiceProbeGrace is how long a master's API may refuse
+// connections before it leaves the kubernetes endpoints.
+const DefaultKubernetesServiceProbeGrace = 5 * time.Second
+
+// kubernetesServiceProbeTimeout bounds one probe.
+const kubernetesServiceProbeTimeout = time.Second
+
 // FirstServiceIP is the first address of an IPv4 service CIDR, the
 // kubernetes Service's ClusterIP (10.96.0.1 for 10.96.0.0/16).
 func FirstServiceIP(serviceCIDR string) (string, error) {
@@ -74,6 +82,14 @@ type KubernetesServiceConfig struct {
 	// APIPort is the masters' API port, the Service's target port (each
 	// master serves the API on it, as Kubernetes' apiservers share one).
 	APIPort int32
+	// Probe, if set, checks that a master's API accepts connections at
+	// addr; a master whose probes have failed for ProbeGrace leaves the
+	// endpoints until one succeeds (Kubernetes drops an apiserver whose
+	// lease expires). Nil: every master of the configuration is in.
+	Probe func(ctx context.Context, addr string) error
+	// ProbeGrace is how long a master's probes may fail before it leaves
+	// the endpoints (default DefaultKubernetesServiceProbeGrace).
+	ProbeGrace time.Duration
 	// Resync is how often the endpoints are compared with Masters without
 	// a change (default DefaultKubernetesServiceResync).
 	Resync time.Duration
@@ -90,12 +106,17 @@ type KubernetesServiceConfig struct {
 // type, ports, selector and labels put back when changed. It keeps its
 // Endpoints and EndpointSlice "kubernetes" too, as Kubernetes' endpoint
 // reconciler: one ready address per master of the Raft configuration that
-// serves the API on a routable IPv4 address and the API port. The
-// endpoints controllers leave a selectorless Service alone.
+// serves the API on a routable IPv4 address and the API port, and whose
+// API has answered a probe within ProbeGrace (as Kubernetes drops an
+// apiserver whose lease expired). The endpoints controllers leave a
+// selectorless Service alone.
 type KubernetesServiceController struct {
 	cfg       KubernetesServiceConfig
 	serviceIP string
 	skipped   string // masters left out at the last pass, logged on change
+	// lastAnswer is when each master's API last answered a probe (or was
+	// first seen); only Run's goroutine (or a test's) touches it.
+	lastAnswer map[string]time.Time
 }
 
 // NewKubernetesServiceController returns the controller; Run starts it.
@@ -113,6 +134,9 @@ func NewKubernetesServiceController(cfg KubernetesServiceConfig) (*KubernetesSer
 	if cfg.Resync <= 0 {
 		cfg.Resync = DefaultKubernetesServiceResync
 	}
+	if cfg.ProbeGrace <= 0 {
+		cfg.ProbeGrace = DefaultKubernetesServiceProbeGrace
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -120,7 +144,7 @@ func NewKubernetesServiceController(cfg KubernetesServiceConfig) (*KubernetesSer
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "kubernetes-service")
-	return &KubernetesServiceController{cfg: cfg, serviceIP: ip}, nil
+	return &KubernetesServiceController{cfg: cfg, serviceIP: ip, lastAnswer: map[string]time.Time{}}, nil
 }
 
 // ServiceIP is the Service's ClusterIP.
@@ -130,6 +154,7 @@ func (c *KubernetesServiceController) ServiceIP() string { return c.serviceIP }
 // Endpoints or its EndpointSlice change, and every Resync (which notices
 // masters joining and leaving).
 func (c *KubernetesServiceController) Run(ctx context.Context) {
+	clear(c.lastAnswer) // a new term starts with every master in
 	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full && !slices.ContainsFunc(ch.events, isKubernetesServiceEvent) {
 			return nil
@@ -161,11 +186,13 @@ func (c *KubernetesServiceController) Pass(ctx context.Context, store *fsm.Store
 	if err != nil {
 		return fmt.Errorf("read the masters' addresses: %w", err)
 	}
+	addrs, silent := c.answering(ctx, addrs)
 	ips, skipped := c.endpointIPs(addrs)
+	skipped = append(skipped, silent...)
 	if s := fmt.Sprint(skipped); s != c.skipped {
 		c.skipped = s
 		if len(skipped) > 0 {
-			c.cfg.Logger.Warn("masters left out of the kubernetes endpoints: their API address is not a routable IPv4 address on the API port",
+			c.cfg.Logger.Warn("masters left out of the kubernetes endpoints: their API address is not a routable IPv4 address on the API port, or their API has not answered",
 				"masters", skipped, "port", c.cfg.APIPort)
 		}
 	}
@@ -204,6 +231,44 @@ func (c *KubernetesServiceController) Pass(ctx context.Context, store *fsm.Store
 	}
 	c.cfg.Logger.Debug("kubernetes service reconciled", "writes", len(items), "endpoints", ips)
 	return nil
+}
+
+// answering probes every master (at once) and returns the addresses of
+// those whose API answered within ProbeGrace, and the others.
+func (c *KubernetesServiceController) answering(ctx context.Context, addrs []string) (ok, silent []string) {
+	if c.cfg.Probe == nil {
+		return addrs, nil
+	}
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, kubernetesServiceProbeTimeout)
+			defer cancel()
+			errs[i] = c.cfg.Probe(pctx, a)
+		}()
+	}
+	wg.Wait()
+	now := c.cfg.Now()
+	seen := make(map[string]bool, len(addrs))
+	for i, a := range addrs {
+		seen[a] = true
+		if last, known := c.lastAnswer[a]; errs[i] == nil || !known {
+			c.lastAnswer[a] = now
+		} else if now.Sub(last) >= c.cfg.ProbeGrace {
+			silent = append(silent, a)
+			continue
+		}
+		ok = append(ok, a)
+	}
+	for a := range c.lastAnswer {
+		if !seen[a] {
+			delete(c.lastAnswer, a)
+		}
+	}
+	return ok, silent
 }
 
 // endpointIPs are the sorted, distinct IPs of the masters' API addresses

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -279,4 +280,59 @@ func TestKubernetesServiceRun(t *testing.T) {
 	waitIPs("10.0.0.1")
 	masters.set("10.0.0.1:6443", "10.0.0.2:6443")
 	waitIPs("10.0.0.1", "10.0.0.2")
+}
+
+// A master whose API does not answer leaves the endpoints once its probes
+// have failed for ProbeGrace, and comes back with its first answer; a new
+// term starts with every master in.
+func TestKubernetesServiceProbes(t *testing.T) {
+	p := newFakeProposer(t)
+	masters := &masterList{}
+	masters.set("10.0.0.1:6443", "10.0.0.2:6443", "10.0.0.3:6443")
+	var mu sync.Mutex
+	down := map[string]bool{}
+	now := t0
+	c, err := NewKubernetesServiceController(KubernetesServiceConfig{Store: p.store, Proposer: p, Masters: masters.get,
+		ServiceCIDR: "10.96.0.0/16", APIPort: 6443, ProbeGrace: 5 * time.Second, Now: func() time.Time { return now },
+		Probe: func(ctx context.Context, addr string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if down[addr] {
+				return errors.New("connection refused")
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(after time.Duration, want ...string) {
+		t.Helper()
+		now = now.Add(after)
+		if err := c.Pass(context.Background(), p.store()); err != nil {
+			t.Fatal(err)
+		}
+		_, ep, slice := kubernetesObjects(t, p.store())
+		if !slices.Equal(endpointIPsOf(ep), want) || !slices.Equal(sliceIPsOf(slice), want) {
+			t.Fatalf("at +%v: endpoints %v slice %v, want %v", now.Sub(t0), endpointIPsOf(ep), sliceIPsOf(slice), want)
+		}
+	}
+	// Down from the start: in until the grace has passed.
+	mu.Lock()
+	down["10.0.0.3:6443"] = true
+	mu.Unlock()
+	check(0, "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	check(4*time.Second, "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	check(time.Second, "10.0.0.1", "10.0.0.2")
+	// Answering again: back at once.
+	mu.Lock()
+	down["10.0.0.3:6443"] = false
+	down["10.0.0.2:6443"] = true
+	mu.Unlock()
+	check(time.Second, "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	check(5*time.Second, "10.0.0.1", "10.0.0.3")
+	// A new term forgets the silence: 10.0.0.2 is in until its grace ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.Run(ctx) // one pass, then it returns: the context is done
+	check(0, "10.0.0.1", "10.0.0.2", "10.0.0.3")
 }
