@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,6 +115,7 @@ type KubernetesServiceController struct {
 	cfg       KubernetesServiceConfig
 	serviceIP string
 	skipped   string // masters left out at the last pass, logged on change
+	refused   string // writes refused at the last pass, logged on change
 	// lastAnswer is when each master's API last answered a probe (or was
 	// first seen); only Run's goroutine (or a test's) touches it.
 	lastAnswer map[string]time.Time
@@ -223,10 +225,19 @@ func (c *KubernetesServiceController) Pass(ctx context.Context, store *fsm.Store
 		return fmt.Errorf("write the kubernetes service: %w", err)
 	}
 	results, _ := res.(fsm.BatchResult)
+	var refused []string
 	for _, r := range results {
 		// Written meanwhile: the next pass sees it.
 		if r.Err != nil && !v1.IsAlreadyExists(r.Err) && !v1.IsConflict(r.Err) && !v1.IsNotFound(r.Err) {
-			c.cfg.Logger.Warn("kubernetes service write refused", "err", r.Err)
+			refused = append(refused, r.Err.Error())
+		}
+	}
+	// A refusal that stays (the ClusterIP taken by another service) is
+	// retried every pass but logged once.
+	if s := strings.Join(refused, "; "); s != c.refused {
+		c.refused = s
+		if s != "" {
+			c.cfg.Logger.Warn("kubernetes service write refused; retrying every pass", "err", s)
 		}
 	}
 	c.cfg.Logger.Debug("kubernetes service reconciled", "writes", len(items), "endpoints", ips)

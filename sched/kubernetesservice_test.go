@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -335,4 +336,39 @@ func TestKubernetesServiceProbes(t *testing.T) {
 	cancel()
 	c.Run(ctx) // one pass, then it returns: the context is done
 	check(0, "10.0.0.1", "10.0.0.2", "10.0.0.3")
+}
+
+// The first address taken by another service: the Service cannot be made
+// (retried every pass), its endpoints are kept all the same.
+func TestKubernetesServiceAddressTaken(t *testing.T) {
+	p := newFakeProposer(t)
+	taken := &v1.Service{ObjectMeta: v1.ObjectMeta{Name: "squatter", Namespace: "default", UID: "svc-squatter"},
+		Spec: v1.ServiceSpec{ClusterIP: "10.96.0.1", Ports: []v1.ServicePort{{Port: 80}}}}
+	v1.Default(taken)
+	cmd, err := fsm.NewCreateService(taken, "10.96.0.0/16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(context.Background(), cmd); err != nil {
+		t.Fatal(err)
+	}
+	masters := &masterList{}
+	masters.set("10.0.0.1:6443")
+	c, err := NewKubernetesServiceController(KubernetesServiceConfig{Store: p.store, Proposer: p, Masters: masters.get,
+		ServiceCIDR: "10.96.0.0/16", APIPort: 6443})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := c.Pass(context.Background(), p.store()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, ep, slice := kubernetesObjects(t, p.store())
+	if svc != nil || ep == nil || slice == nil || !slices.Equal(endpointIPsOf(ep), []string{"10.0.0.1"}) {
+		t.Fatalf("service %+v endpoints %+v slice %+v", svc, ep, slice)
+	}
+	if !strings.Contains(c.refused, "already allocated") {
+		t.Fatalf("refusal %q", c.refused)
+	}
 }
