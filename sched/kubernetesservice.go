@@ -165,11 +165,17 @@ func (c *KubernetesServiceController) Run(ctx context.Context) {
 	})
 }
 
-// isKubernetesServiceEvent: the Service, its Endpoints or a slice of it.
+// isKubernetesServiceEvent: the Service, its Endpoints or a slice of it,
+// or its namespace (made by the leader at start, maybe after the first pass).
 func isKubernetesServiceEvent(e fsm.Event) bool {
+	if e.Record == nil {
+		return false
+	}
 	switch e.Resource {
 	case "services", "endpoints", "endpointslices":
-		return e.Record != nil && e.Record.Key() == v1.Key(KubernetesServiceNamespace, KubernetesServiceName)
+		return e.Record.Key() == v1.Key(KubernetesServiceNamespace, KubernetesServiceName)
+	case "namespaces":
+		return e.Record.Key() == v1.Key("", KubernetesServiceNamespace)
 	}
 	return false
 }

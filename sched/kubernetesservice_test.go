@@ -372,3 +372,29 @@ func TestKubernetesServiceAddressTaken(t *testing.T) {
 		t.Fatalf("refusal %q", c.refused)
 	}
 }
+
+func TestIsKubernetesServiceEvent(t *testing.T) {
+	rec := func(obj v1.Object) *fsm.Record { return fsm.NewRecord(obj, nil) }
+	meta := func(ns, name string) v1.ObjectMeta { return v1.ObjectMeta{Namespace: ns, Name: name} }
+	for _, tc := range []struct {
+		name string
+		ev   fsm.Event
+		want bool
+	}{
+		{"the service", fsm.Event{Resource: "services", Record: rec(&v1.Service{ObjectMeta: meta("default", "kubernetes")})}, true},
+		{"its endpoints", fsm.Event{Resource: "endpoints", Record: rec(&v1.Endpoints{ObjectMeta: meta("default", "kubernetes")})}, true},
+		{"its slice", fsm.Event{Resource: "endpointslices", Record: rec(&v1.EndpointSlice{ObjectMeta: meta("default", "kubernetes")})}, true},
+		{"the default namespace", fsm.Event{Resource: "namespaces", Record: rec(&v1.Namespace{ObjectMeta: meta("", "default")})}, true},
+		{"another service", fsm.Event{Resource: "services", Record: rec(&v1.Service{ObjectMeta: meta("default", "web")})}, false},
+		{"kubernetes elsewhere", fsm.Event{Resource: "services", Record: rec(&v1.Service{ObjectMeta: meta("team", "kubernetes")})}, false},
+		{"another namespace", fsm.Event{Resource: "namespaces", Record: rec(&v1.Namespace{ObjectMeta: meta("", "team")})}, false},
+		{"a pod named kubernetes", fsm.Event{Resource: "pods", Record: rec(&v1.Pod{ObjectMeta: meta("default", "kubernetes")})}, false},
+		{"no record", fsm.Event{Resource: "services"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isKubernetesServiceEvent(tc.ev); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
