@@ -101,8 +101,7 @@ type Config struct {
 	// KubernetesServiceHost and KubernetesServicePort, if set, stand for
 	// the kubernetes Service of default in containers' service
 	// environment (KUBERNETES_SERVICE_HOST, _PORT, KUBERNETES_PORT...)
-	// while the cluster has no such Service: where in-cluster clients find
-	// the API, a master's API address.
+	// until the node has read that Service: its ClusterIP and port.
 	KubernetesServiceHost string
 	KubernetesServicePort string
 	// LogMaxBytes rotates a container's log file above this size (10 MiB).

@@ -349,7 +349,10 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	var services sync.WaitGroup
 	servicesCtx, stopServices := context.WithCancel(context.Background())
 	defer func() { stopServices(); services.Wait() }()
-	svcHost, svcPort := kubernetesService(servers)
+	svcHost, svcPort, err := kubernetesService(f.serviceCIDR)
+	if err != nil {
+		return err
+	}
 	recorder := node.NewRecorder(f.name, cl, f.eventQPS, f.eventBurst, log)
 	go recorder.Run(ctx)
 	agent, err = node.New(node.Config{

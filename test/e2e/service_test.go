@@ -238,11 +238,18 @@ func TestServices(t *testing.T) {
 		if seen := distinct(e.get("web.default.svc.cluster.local", 50)); len(seen) != 1 || seen[0] != survivor {
 			t.Errorf("after the endpoint change, requests went to %v (survivor %s)", seen, survivor)
 		}
-		// Every node's rules hold one backend now (web is the only service).
+		// Every node's rules hold one pod backend now (web is the only
+		// service of pods; the kubernetes service's backends are the masters).
 		for _, nd := range []*harness.Node{e.a, e.b, e.cc} {
 			waitFor(t, 30*time.Second, "one backend chain on "+nd.Name, func() (bool, string) {
 				out, err := nd.Exec(5*time.Second, "iptables-save", "-t", "nat")
-				return err == nil && strings.Count(out, "\n:ORCH-SEP-") == 1, fmt.Sprintf("%d SEP chains", strings.Count(out, "\n:ORCH-SEP-"))
+				pods := 0
+				for _, l := range strings.Split(out, "\n") {
+					if strings.HasPrefix(l, "-A ORCH-SEP-") && strings.Contains(l, "--to-destination 10.244.") {
+						pods++
+					}
+				}
+				return err == nil && pods == 1, fmt.Sprintf("%d SEP chains to pods", pods)
 			})
 		}
 		e.scale("web", 3)
