@@ -62,6 +62,10 @@ type Pods interface {
 	// names the ConfigMap (env, envFrom, volumes). An implementation
 	// reading a possibly stale copy should make sure of a "no".
 	ConfigMapUsed(ctx context.Context, node, namespace, name string) (bool, error)
+	// SecretUsed reports whether a pod bound to node, in namespace, names
+	// the Secret (v1.PodSecretNames). An implementation reading a possibly
+	// stale copy should make sure of a "no".
+	SecretUsed(ctx context.Context, node, namespace, name string) (bool, error)
 }
 
 // Authorizer is the Node authorizer: for users in system:nodes it allows
@@ -117,6 +121,8 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 		return authorizeNode(self, a)
 	case "configmaps":
 		return az.authorizeConfigMap(ctx, self, a)
+	case "secrets":
+		return az.authorizeSecret(ctx, self, a)
 	case "events":
 		// As Kubernetes' system:node role: a node records events
 		// (create) and aggregates them (update, patch). Admit confines
@@ -216,6 +222,25 @@ func (az *Authorizer) authorizeConfigMap(ctx context.Context, self string, a aut
 		return authorizer.DecisionNoOpinion, "No Object name found", nil
 	}
 	used, err := az.pods.ConfigMapUsed(ctx, self, a.GetNamespace(), a.GetName())
+	if err != nil {
+		return authorizer.DecisionNoOpinion, "", err
+	}
+	if !used {
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("no relationship found between node '%s' and this object", self), nil
+	}
+	return authorizer.DecisionAllow, "", nil
+}
+
+// authorizeSecret is the Node authorizer's graph rule for Secrets: a node
+// may get one that a pod bound to it names, and nothing else.
+func (az *Authorizer) authorizeSecret(ctx context.Context, self string, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	if a.GetVerb() != "get" || a.GetSubresource() != "" {
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' can only get individual secrets", self), nil
+	}
+	if a.GetName() == "" {
+		return authorizer.DecisionNoOpinion, "No Object name found", nil
+	}
+	used, err := az.pods.SecretUsed(ctx, self, a.GetNamespace(), a.GetName())
 	if err != nil {
 		return authorizer.DecisionNoOpinion, "", err
 	}

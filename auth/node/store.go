@@ -73,3 +73,29 @@ func configMapUsed(s *fsm.Store, node, namespace, name string) (bool, error) {
 	}
 	return false, nil
 }
+
+// SecretUsed implements Pods.
+func (p StorePods) SecretUsed(ctx context.Context, node, namespace, name string) (bool, error) {
+	used, err := secretUsed(p.Store(), node, namespace, name)
+	if err != nil || used || p.Barrier == nil {
+		return used, err
+	}
+	// A pod bound a moment ago may not be here yet.
+	if err := p.Barrier(ctx); err != nil {
+		return false, fmt.Errorf("read barrier: %w", err)
+	}
+	return secretUsed(p.Store(), node, namespace, name)
+}
+
+func secretUsed(s *fsm.Store, node, namespace, name string) (bool, error) {
+	pods, err := s.PodsOnNode(node)
+	if err != nil {
+		return false, err
+	}
+	for _, pod := range pods {
+		if pod.Namespace == namespace && slices.Contains(v1.PodSecretNames(&pod.Spec), name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
