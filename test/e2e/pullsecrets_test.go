@@ -117,10 +117,8 @@ func TestImagePullSecrets(t *testing.T) {
 	}
 
 	// A ServiceAccount's imagePullSecrets reach its pods that name none.
-	if err := cl.Create(ctxT(t, 5*time.Second), &v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "builder", Namespace: "default"},
-		ImagePullSecrets: []v1.LocalObjectRef{{Name: "regcred"}}}); err != nil {
-		t.Fatal(err)
-	}
+	orchctl("create", "serviceaccount", "builder")
+	orchctl("patch", "serviceaccount", "builder", "-p", `{"imagePullSecrets":[{"name":"regcred"}]}`)
 	viaSA := pod("via-account")
 	viaSA.Spec.ServiceAccountName = "builder"
 	createPod(t, cl, viaSA)
