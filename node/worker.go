@@ -484,6 +484,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 			reason = reasonErrImageNeverPull
 			rec.RefEventf(ref, v1.EventTypeWarning, reason, "Container image %q is not present with pull policy of Never", c.Image)
 		} else {
+			rec.RefEventf(ref, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 			rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		}
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %s", reason)

@@ -98,7 +98,8 @@ func TestImagePullSecrets(t *testing.T) {
 		// The node sends its events in batches: they may trail the status.
 		waitFor(t, 30*time.Second, name+": the kubelet's events", func() (bool, string) {
 			rs := reasons(eventsOf(t, cl, "Pod", name))
-			ok := rs["Failed"] >= 3 && rs["BackOff"] >= 1 // the pull, ErrImagePull, ImagePullBackOff
+			// Failed: the pull, ErrImagePull, ImagePullBackOff.
+			ok := rs["Pulling"] >= 1 && rs["Failed"] >= 3 && rs["BackOff"] >= 1
 			if name == "missing" {
 				ok = ok && rs["FailedToRetrieveImagePullSecret"] >= 1
 			}
