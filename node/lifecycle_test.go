@@ -17,6 +17,7 @@ import (
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/net/podnet"
+	"orch.io/orch/node/credentialprovider"
 )
 
 // scriptRuntime is a Runtime for unit tests of the pod worker: it records
@@ -29,7 +30,7 @@ type scriptRuntime struct {
 	stopped []string
 }
 
-func (r *scriptRuntime) EnsureImage(context.Context, string, string) (ImageInfo, error) {
+func (r *scriptRuntime) EnsureImage(context.Context, string, string, []credentialprovider.AuthConfig) (ImageInfo, error) {
 	return ImageInfo{Digest: "sha256:0"}, nil
 }
 

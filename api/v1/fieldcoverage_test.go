@@ -285,7 +285,7 @@ var podFieldUse = map[string]fieldUseEntry{
 	"spec.priority":                                                              {by: refused},
 	"spec.priorityClassName":                                                     {by: refused},
 	"spec.enableServiceLinks":                                                    {by: byNode},
-	"spec.imagePullSecrets[*]":                                                   {by: refused},
+	"spec.imagePullSecrets[*]":                                                   {by: byNode},
 	"spec.shareProcessNamespace":                                                 {by: byNode},
 	"spec.ephemeralContainers[*]":                                                {by: byNode},
 	"spec.ephemeralContainers[*].targetContainerName":                            {by: byNode},
@@ -314,6 +314,7 @@ var podFieldUse = map[string]fieldUseEntry{
 	"spec.containers[*].env[*].valueFrom.resourceFieldRef.containerName":  {by: byNode},
 	"spec.containers[*].env[*].valueFrom.resourceFieldRef.resource":       {by: byNode},
 	"spec.containers[*].env[*].valueFrom.resourceFieldRef.divisor":        {by: byNode},
+	"spec.imagePullSecrets[*].name":                                       {by: byNode},
 }
 
 // lookupUse finds a path's entry: exact, else with init and ephemeral

@@ -62,9 +62,6 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	if s.DeprecatedServiceAccount != "" {
 		errs = append(errs, validateServiceAccountName(s.DeprecatedServiceAccount, p.Child("serviceAccount"))...)
 	}
-	if len(s.ImagePullSecrets) > 0 {
-		errs = append(errs, field.Forbidden(p.Child("imagePullSecrets"), notYet("image pull secrets")))
-	}
 	if s.Priority != nil {
 		errs = append(errs, field.Forbidden(p.Child("priority"), notYet("pod priority")))
 	}

@@ -42,7 +42,9 @@ func TestValidatePodSupport(t *testing.T) {
 		{"bad serviceAccountName", func(s *PodSpec) { s.ServiceAccountName = "Builder_1" }, "spec.serviceAccountName", "RFC 1123"},
 		{"serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "builder" }, "", ""},
 		{"bad serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "a/b" }, "spec.serviceAccount", "RFC 1123"},
-		{"imagePullSecrets", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{Name: "regcred"}} }, "spec.imagePullSecrets", "image pull secrets"},
+		{"imagePullSecrets", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{Name: "regcred"}} }, "", ""},
+		// Kubernetes lets an empty name through; the node skips it.
+		{"imagePullSecrets empty name", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{}} }, "", ""},
 		{"dnsPolicy None", func(s *PodSpec) { s.DNSPolicy = "None" }, "spec.dnsPolicy", "supported values"},
 		{"enableServiceLinks false", func(s *PodSpec) { s.EnableServiceLinks = new(false) }, "", ""},
 		{"enableServiceLinks true", func(s *PodSpec) { s.EnableServiceLinks = new(true) }, "", ""},
