@@ -101,6 +101,16 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// modes are the proxy modes every behaviour test runs in.
+var modes = []string{ModeIPTables, ModeNFTables}
+
+// forEachMode runs fn as a subtest per proxy mode.
+func forEachMode(t *testing.T, fn func(t *testing.T, mode string)) {
+	for _, m := range modes {
+		t.Run(m, func(t *testing.T) { fn(t, m) })
+	}
+}
+
 // requireRoot fails tests that need root and iptables when they are missing:
 // CI runs as root with `make deps`, so a skip there would check nothing.
 func requireRoot(t *testing.T) {
@@ -108,7 +118,7 @@ func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (run the suite as root, as make test in CI does)")
 	}
-	for _, c := range []string{"ip", "iptables", "iptables-save", "iptables-restore"} {
+	for _, c := range []string{"ip", "iptables", "iptables-save", "iptables-restore", "nft"} {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Fatalf("needs %s (run make deps)", c)
 		}
