@@ -113,7 +113,7 @@ func forEachMode(t *testing.T, fn func(t *testing.T, mode string)) {
 
 // requireRoot fails tests that need root and iptables when they are missing:
 // CI runs as root with `make deps`, so a skip there would check nothing.
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (run the suite as root, as make test in CI does)")
@@ -127,7 +127,7 @@ func requireRoot(t *testing.T) {
 
 // newNetNS creates a throwaway network namespace with lo up and returns its
 // path; it is deleted when the test ends, pass or fail.
-func newNetNS(t *testing.T) string {
+func newNetNS(t testing.TB) string {
 	t.Helper()
 	requireRoot(t)
 	b := make([]byte, 4)
@@ -149,7 +149,7 @@ func newNetNS(t *testing.T) string {
 }
 
 // nsRun runs a command inside the namespace and returns its stdout.
-func nsRun(t *testing.T, path string, name string, args ...string) string {
+func nsRun(t testing.TB, path string, name string, args ...string) string {
 	t.Helper()
 	out, err := nsExecutor{netns: path}.run(context.Background(), name, args, nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"time"
 )
 
@@ -116,4 +117,27 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 			"conntrack_deleted", st.ConntrackDeleted, "took", st.Total)
 	}
 	return st, nil
+}
+
+// CleanupLeftovers removes what the other mode left in cfg.NetNS, as
+// kube-proxy does when it starts: the iptables chains when cfg.Mode is
+// nftables, the nftables table otherwise. Both would see every packet. A
+// mode whose command is not installed has left nothing to remove.
+func CleanupLeftovers(ctx context.Context, cfg Config) error {
+	other, cmd := ModeNFTables, nftCmd
+	if cfg.Mode == ModeNFTables {
+		other, cmd = ModeIPTables, "iptables"
+	}
+	if _, err := exec.LookPath(cmd); err != nil {
+		return nil
+	}
+	cfg.Mode = other
+	p, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := p.Cleanup(ctx); err != nil {
+		return fmt.Errorf("remove the %s mode's rules: %w", other, err)
+	}
+	return nil
 }

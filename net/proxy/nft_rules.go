@@ -27,7 +27,7 @@ import (
 //	  chain filter-input also                          -> localnet-guard (every packet)
 //	  chain services                 the two verdict-map lookups above
 //	  chain service-endpoints-check  the two no-endpoint lookups
-//	  chain service-<...>            masquerade off-cluster clients; affinity; numgen random mod n vmap {...}
+//	  chain service-<...>            masquerade off-cluster clients; affinity; numgen random mod n 0 goto endpoint-..., ...
 //	  chain external-<...>           mark for masquerade, then goto the service chain (NodePorts)
 //	  chain endpoint-<...>           hairpin mark; affinity update; dnat to <podIP>:<port>
 //	  chain mark-for-masquerade, masquerading, reject-chain, localnet-guard
@@ -307,18 +307,19 @@ func (g *nftGenerator) service(ports []*servicePort) *nftService {
 				udp.backends[ep.ip] = true
 			}
 		}
-		g.buf = append(g.buf, "numgen random mod "...)
-		g.buf = strconv.AppendInt(g.buf, int64(len(epChains)), 10)
-		g.buf = append(g.buf, " vmap { "...)
+		// One random draw per rule, as iptables' statistic match: 1/n,
+		// then 1/(n-1) of the rest, ...; the last is unconditional. An
+		// anonymous "numgen random mod n vmap {...}" would cost nft (1.0.6)
+		// a set per service, and time that grows faster than the number of
+		// services to load and to cache on every later transaction.
+		n := len(epChains)
 		for i, c := range epChains {
-			if i > 0 {
-				g.buf = append(g.buf, ", "...)
+			if i < n-1 {
+				g.line("numgen random mod ", strconv.Itoa(n-i), " 0 goto ", c)
+			} else {
+				g.line("goto ", c)
 			}
-			g.buf = strconv.AppendInt(g.buf, int64(i), 10)
-			g.buf = append(g.buf, " : goto "...)
-			g.buf = append(g.buf, c...)
 		}
-		g.line(" }")
 		s.chains = append(s.chains, chainBlock{svcChain, g.take()})
 		if p.nodePort > 0 {
 			ext := nftName("external-", readable, p.key, p.proto)
