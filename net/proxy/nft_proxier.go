@@ -76,9 +76,12 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 	prev := p.nftApplied
 	var text []byte
 	var ch NFTChanges
+	var batch *nftBatch
 	if prev == nil {
 		st.Full = true
 		text, ch = desired.RenderFull()
+	} else if b, err := desired.netlinkChanges(prev); err == nil {
+		batch, ch = b, b.changes
 	} else {
 		text, ch = desired.RenderChanged(prev)
 	}
@@ -89,6 +92,17 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 		st.Changes.Deleted = append(st.Changes.Deleted, ChainRef{NFTTable, c})
 	}
 	st.Elements = ch.Elements
+	if batch != nil && len(batch.ops) > 0 {
+		t := time.Now()
+		err := batch.apply(p.cfg.NetNS)
+		st.Restore = time.Since(t)
+		if err != nil {
+			p.nftApplied = nil
+			st.Total = time.Since(start)
+			p.log.Error("nftables netlink batch failed; the next sync replaces the whole table", "err", err)
+			return st, fmt.Errorf("proxy sync: %w", err)
+		}
+	}
 	if len(text) > 0 {
 		st.RestoreBytes = len(text)
 		t := time.Now()
@@ -111,9 +125,9 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 		}
 	}
 	st.Total = time.Since(start)
-	if st.RestoreBytes > 0 {
+	if !ch.Empty() {
 		p.log.Debug("service rules synced", "mode", ModeNFTables, "written", len(ch.Written), "deleted", len(ch.Deleted),
-			"elements", ch.Elements, "bytes", st.RestoreBytes, "full", st.Full, "build", st.Build, "nft", st.Restore,
+			"elements", ch.Elements, "bytes", st.RestoreBytes, "netlink", batch != nil, "full", st.Full, "build", st.Build, "nft", st.Restore,
 			"conntrack_deleted", st.ConntrackDeleted, "took", st.Total)
 	}
 	return st, nil

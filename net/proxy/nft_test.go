@@ -310,6 +310,11 @@ func testSessionAffinityTraffic(t *testing.T, mode string) {
 			t.Error(err)
 		}
 	})
+	// An empty first sync: the services come in a partial one (netlink in
+	// nftables mode).
+	if err := p.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
 	p.Update([]*v1.Service{
 		withAffinity(svc("default", "sticky", "10.96.0.20", svcPort{"", "TCP", 80, 0}), 0),
 		svc("default", "spread", "10.96.0.21", svcPort{"", "TCP", 80, 0}),
@@ -354,5 +359,76 @@ func testNodePortAnyLocalAddress(t *testing.T, mode string) {
 		if err != nil || net.ParseIP(got) == nil {
 			t.Fatalf("%s answered %q, %v", addr, got, err)
 		}
+	}
+}
+
+// A partial sync through netlink leaves the kernel exactly as the same
+// change through nft -f does: the two namespaces list the same table.
+func TestNFTNetlinkMatchesNFT(t *testing.T) {
+	viaNetlink, viaNFT := newNetNS(t), newNetNS(t)
+	ctx := context.Background()
+	x := func(ns string) nsExecutor { return nsExecutor{netns: ns} }
+	apply := func(ns string, text []byte) {
+		t.Helper()
+		if _, err := x(ns).run(ctx, "nft", []string{"-f", "-"}, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The table's objects, each listed as nft prints it, sorted (the listing
+	// follows creation order, which the two paths need not share).
+	list := func(ns string) string {
+		out := strings.TrimSuffix(strings.TrimSpace(nsRun(t, ns, "nft", "list", "table", "ip", NFTTable)), "}")
+		blocks := strings.Split(out, "\n\n")
+		for i := range blocks {
+			blocks[i] = strings.TrimSpace(blocks[i])
+		}
+		slices.Sort(blocks)
+		return strings.Join(blocks, "\n\n")
+	}
+	services, endpoints := fixture()
+	build := func(s []*v1.Service, e []*v1.Endpoints) *NFTRuleset {
+		return BuildNFTRules(RulesInput{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")}, Services: s, Endpoints: e})
+	}
+	prev := build(services, endpoints)
+	full, _ := prev.RenderFull()
+	apply(viaNetlink, full)
+	apply(viaNFT, full)
+	t.Cleanup(func() {
+		for _, ns := range []string{viaNetlink, viaNFT} {
+			apply(ns, []byte("delete table ip "+NFTTable+"\n"))
+		}
+	})
+
+	more := append(slices.Clone(services), withAffinity(svc("other", "np", "10.96.1.1", svcPort{"a", "UDP", 53, 31000}, svcPort{"b", "TCP", 80, 0}), 30))
+	moreEps := append(slices.Clone(endpoints),
+		eps("other", "np", []string{"10.244.2.1", "10.244.2.2"}, svcPort{"a", "UDP", 5353, 0}, svcPort{"b", "TCP", 8080, 0}),
+		eps("default", "empty", []string{"10.244.3.3"}, svcPort{"", "TCP", 8080, 0}))
+	steps := []struct {
+		name string
+		next *NFTRuleset
+	}{
+		{"endpoints replaced", build(services, []*v1.Endpoints{
+			eps("default", "web", []string{"10.244.1.10", "10.244.1.99"}, svcPort{"http", "TCP", 8080, 0}, svcPort{"dns", "UDP", 5353, 0}),
+			eps("default", "sticky", []string{"10.244.1.12"}, svcPort{"", "TCP", 8443, 0})})},
+		{"a NodePort service with affinity added, empty gets an endpoint", build(more, moreEps)},
+		{"services deleted", build(more[2:], moreEps)},
+		{"back to the fixture", build(services, endpoints)},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			b, err := s.next.netlinkChanges(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.apply(viaNetlink); err != nil {
+				t.Fatal(err)
+			}
+			text, _ := s.next.RenderChanged(prev)
+			apply(viaNFT, text)
+			if a, b := list(viaNetlink), list(viaNFT); a != b {
+				t.Fatalf("through netlink:\n%s\nthrough nft -f:\n%s", a, b)
+			}
+			prev = s.next
+		})
 	}
 }
