@@ -239,3 +239,36 @@ func RemoveKey(cfg *apiserverv1.EncryptionConfiguration, name string) error {
 	}
 	return nil
 }
+
+// Describe lists the providers for Secrets and their key names in order,
+// the primary first ("aesgcm key2 (primary)"), never a key.
+func Describe(cfg *apiserverv1.EncryptionConfiguration) []string {
+	rc, err := secretsConfig(cfg)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for i := range rc.Providers {
+		keys, name := providerKeys(&rc.Providers[i])
+		if keys == nil {
+			name = "identity"
+			if rc.Providers[i].KMS != nil {
+				name = "kms"
+			}
+			line := name
+			if i == 0 {
+				line += " (primary: stored in clear)"
+			}
+			out = append(out, line)
+			continue
+		}
+		for j, k := range *keys {
+			line := name + " " + k.Name
+			if i == 0 && j == 0 {
+				line += " (primary)"
+			}
+			out = append(out, line)
+		}
+	}
+	return out
+}
