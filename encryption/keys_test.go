@@ -3,6 +3,7 @@ package encryption
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -276,5 +277,50 @@ func TestIdentityFirstStoresClear(t *testing.T) {
 	}
 	if string(s.Data["a"]) != "one" {
 		t.Fatalf("identity stored %q", s.Data["a"])
+	}
+}
+
+// kubectl's last-applied annotation holds every value: it is sealed
+// (base64 of an envelope), kept when unchanged, and opened on reads.
+func TestSealLastApplied(t *testing.T) {
+	k, err := Load(newFile(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const applied = `{"stringData":{"password":"hunter2-very-secret"}}`
+	s := secret(map[string]string{"password": "hunter2-very-secret"})
+	s.Annotations = map[string]string{LastAppliedAnnotation: applied, "other": "kept"}
+	orig := s.Annotations
+	if err := k.Seal(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if orig[LastAppliedAnnotation] != applied {
+		t.Fatal("Seal changed the caller's annotations map")
+	}
+	a := s.Annotations[LastAppliedAnnotation]
+	if strings.Contains(a, "hunter2") || !strings.HasPrefix(a, base64.StdEncoding.EncodeToString([]byte("k8s:enc:"))[:8]) || s.Annotations["other"] != "kept" {
+		t.Fatalf("sealed annotations %v", s.Annotations)
+	}
+	next := secret(map[string]string{"password": "hunter2-very-secret"})
+	next.Annotations = map[string]string{LastAppliedAnnotation: applied}
+	if err := k.Seal(ctx, next, s); err != nil {
+		t.Fatal(err)
+	}
+	if next.Annotations[LastAppliedAnnotation] != a {
+		t.Error("an unchanged annotation got a new envelope")
+	}
+	opened := copyData(next)
+	if err := k.Open(ctx, opened); err != nil {
+		t.Fatal(err)
+	}
+	if opened.Annotations[LastAppliedAnnotation] != applied {
+		t.Fatalf("opened annotation %q", opened.Annotations[LastAppliedAnnotation])
+	}
+	// One written before Secrets were encrypted reads as it is.
+	legacy := secret(nil)
+	legacy.Annotations = map[string]string{LastAppliedAnnotation: applied}
+	if err := k.Open(ctx, legacy); err != nil || legacy.Annotations[LastAppliedAnnotation] != applied {
+		t.Fatalf("a clear annotation: %v, %q", err, legacy.Annotations[LastAppliedAnnotation])
 	}
 }
