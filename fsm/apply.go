@@ -55,6 +55,8 @@ func applyFuncFor(t CommandType) (applyFunc, bool) {
 		return applyBatch, true
 	case CreateNodeCommand:
 		return applyCreateNode, true
+	case RegisterNodeCommand:
+		return applyRegisterNode, true
 	case CreateServiceCommand:
 		return applyCreateService, true
 	case UpdateEphemeralContainersCommand:

@@ -1,6 +1,9 @@
 package fsm
 
 import (
+	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +69,6 @@ func TestCreateNodeAllocationErrors(t *testing.T) {
 		name, cluster string
 		mask, ok      int
 	}{
-		{"a /23 holds two /24s", "10.9.0.0/23", 24, 2},
 		{"a /16 cannot hold a /8", "10.9.0.0/16", 8, 0},
 		{"not a CIDR", "10.9.0.0", 24, 0},
 		{"IPv6 is not supported", "fd00::/64", 120, 0},
@@ -89,6 +91,50 @@ func TestCreateNodeAllocationErrors(t *testing.T) {
 				t.Errorf("store holds %d nodes (%v), want %d", len(got.Items), err, tc.ok)
 			}
 		})
+	}
+}
+
+// A cluster CIDR with every subnet taken still registers nodes, as
+// Kubernetes does: without a pod CIDR, until the leader's node IPAM gives
+// them one; the update that does is checked against the other nodes.
+func TestCreateNodePastTheClusterCIDR(t *testing.T) {
+	f := NewTestFSM(t)
+	var cidrs []string
+	for i := 0; i < 4; i++ {
+		n, err := createNode(t, f, uint64(i+1), string(rune('a'+i)), "", "10.9.0.0/23", 24)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		cidrs = append(cidrs, n.Spec.PodCIDR)
+	}
+	if want := []string{"10.9.0.0/24", "10.9.1.0/24", "", ""}; !slices.Equal(cidrs, want) {
+		t.Fatalf("pod CIDRs %q, want %q", cidrs, want)
+	}
+	rec, err := f.Store().Get("nodes", "", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := v1.DeepCopy(rec.Object().(*v1.Node))
+	c.Spec.PodCIDR, c.Spec.PodCIDRs = "10.9.1.0/24", []string{"10.9.1.0/24"}
+	cmd, err := NewUpdate(c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := ApplyCommand(t, f, 5, cmd).(Result); res.Err == nil || !strings.Contains(res.Err.Error(), "overlaps the pod CIDR 10.9.1.0/24 of node b") {
+		t.Fatalf("taking node b's subnet: %v, want an overlap error", res.Err)
+	}
+	// Entries of the older command keep their meaning on replay: refused.
+	raw, _ := json.Marshal(&v1.Node{ObjectMeta: v1.ObjectMeta{Name: "e", UID: "uid-e"}})
+	old, err := Encode(CreateNodeCommand, CreateNodeRequest{ClusterCIDR: "10.9.0.0/23", MaskSize: 24, Object: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ApplyCommand(t, f, 6, old).(Result)
+	if v1.CodeOf(res.Err) != 422 || !strings.Contains(res.Err.Error(), "no free /24 left in cluster CIDR 10.9.0.0/23") {
+		t.Fatalf("CreateNodeCommand past the cluster CIDR: %v, want 422 no free /24", res.Err)
+	}
+	if _, err := f.Store().Get("nodes", "", "e"); !v1.IsNotFound(err) {
+		t.Fatalf("the refused node is stored: %v", err)
 	}
 }
 
@@ -138,5 +184,48 @@ func TestUpdateNodeKeepsPodCIDR(t *testing.T) {
 	}
 	if s := res.Record.Object().(*v1.Node).Spec; s.PodCIDR != "10.244.0.0/24" || len(s.PodCIDRs) != 1 || s.PodCIDRs[0] != "10.244.0.0/24" || !s.Unschedulable {
 		t.Fatalf("an update without podCIDR: spec %+v, want the stored CIDR kept", s)
+	}
+}
+
+func TestFreePodCIDR(t *testing.T) {
+	nodes := func(cidrs ...string) func(func(*v1.Node) bool) {
+		return func(yield func(*v1.Node) bool) {
+			for _, c := range cidrs {
+				if !yield(&v1.Node{Spec: v1.NodeSpec{PodCIDR: c}}) {
+					return
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name, cluster string
+		mask          int
+		used          []string
+		want, err     string
+	}{
+		{"empty", "10.244.0.0/16", 24, nil, "10.244.0.0/24", ""},
+		{"lowest hole", "10.244.0.0/16", 24, []string{"10.244.0.0/24", "10.244.2.0/24"}, "10.244.1.0/24", ""},
+		{"a wider subnet covers several", "10.244.0.0/16", 24, []string{"10.244.0.0/23"}, "10.244.2.0/24", ""},
+		{"outside the cluster CIDR is ignored", "10.244.0.0/23", 24, []string{"10.1.0.0/24"}, "10.244.0.0/24", ""},
+		{"a subnet wider than the cluster takes it all", "10.244.0.0/23", 24, []string{"10.0.0.0/8"}, "", "no free /24 left in cluster CIDR 10.244.0.0/23"},
+		{"full", "10.244.0.0/23", 24, []string{"10.244.0.0/24", "10.244.1.0/24"}, "", "no free /24 left in cluster CIDR 10.244.0.0/23"},
+		{"at the top of the address space", "255.255.254.0/23", 24, []string{"255.255.254.0/24"}, "255.255.255.0/24", ""},
+		{"bad mask", "10.244.0.0/16", 8, nil, "", "does not fit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := FreePodCIDR(tc.cluster, tc.mask, nodes(tc.used...))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("FreePodCIDR = %q, %v; want error %q", got, err, tc.err)
+				}
+				if strings.Contains(tc.err, "no free") && !errors.Is(err, ErrPodCIDRsExhausted) {
+					t.Fatalf("error %v does not wrap ErrPodCIDRsExhausted", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("FreePodCIDR = %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -825,7 +825,7 @@ func TestApplyStopsOnSkew(t *testing.T) {
 		want string
 	}{
 		{"unknown type", []byte{0x7f, '{', '}'}, "unknown command type 127"},
-		{"unknown type 13", []byte{13}, "unknown command type 13"},
+		{"unknown type 14", []byte{14}, "unknown command type 14"},
 		{"unknown resource", mustEncode(t, CreateCommand, CreateRequest{Resource: "widgets", Name: "x", Object: json.RawMessage(`{}`)}), "unknown resource"},
 		{"unknown type in a batch", mustEncode(t, BatchCommand, BatchRequest{Items: []BatchItem{{Type: 0x42, Body: []byte(`{}`)}}}), "unknown command type 66"},
 	}

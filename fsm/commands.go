@@ -40,6 +40,11 @@ const (
 	// propagation policy (DeleteRequest); an older FSM that does not know it
 	// stops rather than cascade as LegacyDeleteCommand did.
 	DeleteCommand CommandType = 12
+	// RegisterNodeCommand creates a Node as CreateNodeCommand does, except
+	// that when the cluster CIDR has no free subnet the node is created
+	// without a pod CIDR (CreateNodeCommand refuses it; its entries keep
+	// that meaning on replay, and an older FSM stops on this one).
+	RegisterNodeCommand CommandType = 13
 )
 
 // CreateRequest creates an object. uid, creationTimestamp and the final name

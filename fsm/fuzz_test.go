@@ -29,6 +29,7 @@ func FuzzApplyEntry(f *testing.F) {
 		mustEncode(f, ScaleCommand, ScaleRequest{Namespace: "default", Name: "rc", Replicas: -5}),
 		mustEncode(f, BatchCommand, BatchRequest{Items: []BatchItem{{Type: ScaleCommand, Body: []byte(`{}`)}, {Type: DeleteCommand, Body: []byte(`{"resource":"pods","namespace":"default","name":"web"}`)}}}),
 		mustEncode(f, CreateNodeCommand, CreateNodeRequest{ClusterCIDR: "10.0.0.0/31", MaskSize: 40, Object: json.RawMessage(`{"metadata":{"name":"n2"}}`)}),
+		mustEncode(f, RegisterNodeCommand, CreateNodeRequest{ClusterCIDR: "10.0.0.0/32", MaskSize: 32, Object: json.RawMessage(`{"metadata":{"name":"n3"}}`)}),
 		mustEncode(f, CreateServiceCommand, CreateServiceRequest{ServiceCIDR: "::/0", Object: json.RawMessage(`{"metadata":{"name":"s2","namespace":"default"},"spec":{"clusterIP":"1.2.3.4","ports":[{"port":1,"nodePort":99999}]}}`)}),
 		mustEncode(f, UpsertMasterCommand, MasterInfo{ID: "m9"}),
 		mustEncode(f, DeleteCommand, DeleteRequest{Resource: "replicationcontrollers", Namespace: "default", Name: "rc", Propagation: v1.PropagationForeground}),

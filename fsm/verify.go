@@ -72,7 +72,7 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 		return nil
 	case UpsertMasterCommand:
 		return verifyJSON(body, &MasterInfo{})
-	case CreateNodeCommand:
+	case CreateNodeCommand, RegisterNodeCommand:
 		var req CreateNodeRequest
 		if err := verifyJSON(body, &req); err != nil {
 			return err

@@ -19,13 +19,30 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// configMapServer answers GETs of ConfigMaps from a map (namespace/name)
-// and passes every other request to next; it counts the GETs.
+// configMapServer answers GETs of ConfigMaps and Secrets from maps
+// (namespace/name) and passes every other request to next; it counts the
+// GETs.
 type configMapServer struct {
-	mu   sync.Mutex
-	cms  map[string]*v1.ConfigMap
-	gets int
-	next http.Handler
+	mu      sync.Mutex
+	cms     map[string]*v1.ConfigMap
+	secrets map[string]*v1.Secret
+	gets    int
+	next    http.Handler
+}
+
+func (s *configMapServer) setSecret(sec *v1.Secret) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.secrets == nil {
+		s.secrets = map[string]*v1.Secret{}
+	}
+	s.secrets[sec.Namespace+"/"+sec.Name] = sec
+}
+
+func (s *configMapServer) removeSecret(ns, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.secrets, ns+"/"+name)
 }
 
 func (s *configMapServer) set(cm *v1.ConfigMap) {
@@ -51,7 +68,7 @@ func (s *configMapServer) count() int {
 
 func (s *configMapServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/namespaces/"), "/")
-	if r.Method != http.MethodGet || len(parts) != 3 || parts[1] != "configmaps" {
+	if r.Method != http.MethodGet || len(parts) != 3 || (parts[1] != "configmaps" && parts[1] != "secrets") {
 		if s.next == nil {
 			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 			return
@@ -61,16 +78,23 @@ func (s *configMapServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.gets++
+	var obj any
 	cm, ok := s.cms[parts[0]+"/"+parts[2]]
+	obj = cm
+	if parts[1] == "secrets" {
+		var sec *v1.Secret
+		sec, ok = s.secrets[parts[0]+"/"+parts[2]]
+		obj = sec
+	}
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
 		json.NewEncoder(w).Encode(v1.Status{TypeMeta: v1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: "Failure",
-			Reason: v1.ReasonNotFound, Code: http.StatusNotFound, Message: `configmaps "` + parts[2] + `" not found`})
+			Reason: v1.ReasonNotFound, Code: http.StatusNotFound, Message: parts[1] + ` "` + parts[2] + `" not found`})
 		return
 	}
-	json.NewEncoder(w).Encode(cm)
+	json.NewEncoder(w).Encode(obj)
 }
 
 // newConfigMapAgent starts an agent whose API is srv's handler.

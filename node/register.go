@@ -36,12 +36,28 @@ func (a *Agent) register(ctx context.Context) (*net.IPNet, error) {
 	if b, err := os.ReadFile(a.registrationPath()); err == nil {
 		_ = json.Unmarshal(b, &saved)
 	}
+	waited := 0
 	for attempt := 0; ; attempt++ {
 		n, err := a.registerOnce(ctx)
-		if err == nil {
-			if n.Spec.PodCIDR == "" {
-				return nil, fmt.Errorf("register node %s: the node has no spec.podCIDR (delete the Node so it registers afresh)", a.cfg.Name)
+		if err == nil && n.Spec.PodCIDR == "" {
+			// Registered while the cluster CIDR had no free subnet: NotReady
+			// until the leader's node IPAM gives one (as a kubelet whose
+			// network plugin has no pod CIDR yet).
+			if err := a.postNoPodCIDR(ctx); err != nil {
+				a.log.Warn("node status update failed", "err", err)
 			}
+			if waited == 0 {
+				a.log.Warn("the node has no pod CIDR yet (the cluster CIDR may be full); waiting for one")
+			}
+			waited++
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("register node %s: waiting for a pod CIDR: %w", a.cfg.Name, ctx.Err())
+			case <-time.After(max(min(a.cfg.HeartbeatInterval, 2*time.Second), 100*time.Millisecond)):
+			}
+			continue
+		}
+		if err == nil {
 			_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
 			if err != nil {
 				return nil, fmt.Errorf("register node %s: pod CIDR %q: %w", a.cfg.Name, n.Spec.PodCIDR, err)
@@ -178,6 +194,19 @@ func nodeStatusChanged(want, stored *v1.NodeStatus) bool {
 		return c
 	}
 	return !v1.JSONEqual(strip(want), strip(stored))
+}
+
+// NoPodCIDRMessage is the Ready condition's message of a node that has no
+// pod CIDR yet, in the words of a kubelet whose network is not ready.
+const NoPodCIDRMessage = "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:the node has no spec.podCIDR yet"
+
+// postNoPodCIDR writes the status of a node waiting for its pod CIDR:
+// Ready False, so nothing is scheduled to it and its heartbeat goes on.
+func (a *Agent) postNoPodCIDR(ctx context.Context) error {
+	st := a.nodeStatus(nil)
+	st.Conditions[0].Status, st.Conditions[0].Reason, st.Conditions[0].Message = v1.ConditionFalse, "KubeletNotReady", NoPodCIDRMessage
+	patch, _ := json.Marshal(map[string]any{"status": st})
+	return a.cfg.Client.PatchStatus(ctx, "nodes", "", a.cfg.Name, patch, nil)
 }
 
 // nodeStatus is the status the agent reports; prev is the Ready condition

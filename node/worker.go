@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -686,6 +687,10 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 	w.mu.Unlock()
 	w.a.setHostPorts(w.uid, nil, "")
 	w.a.status.forget(w.uid)
+	if last := cmp.Or(pod, w.pod); last != nil {
+		// The node keeps no Secret value of a pod that is gone.
+		w.a.secrets.forget(last.Namespace, v1.PodSecretNames(&last.Spec))
+	}
 	if pod != nil {
 		zero := int64(0)
 		uid := w.uid

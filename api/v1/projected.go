@@ -7,11 +7,10 @@ import (
 )
 
 // A projected volume maps several sources into one directory, as
-// Kubernetes' projected volume. orch projects what the service account
-// token volume needs: a token of the pod's service account, the cluster
-// CA (Kubernetes' kube-root-ca.crt ConfigMap: orch has no ConfigMaps yet,
-// so the node writes the CA itself) and downward API fields of the pod.
-// Every other value is refused.
+// Kubernetes' projected volume: a token of the pod's service account,
+// keys of ConfigMaps (the service account volume's kube-root-ca.crt) and
+// of Secrets, and downward API fields of the pod. Every other value is
+// refused.
 type ProjectedVolumeSource struct {
 	Sources []VolumeProjection `json:"sources"`
 	// DefaultMode is the mode of the files (default 0644).
@@ -21,12 +20,12 @@ type ProjectedVolumeSource struct {
 // VolumeProjection is one source of a projected volume: exactly one field is set.
 type VolumeProjection struct {
 	ConfigMap           *ConfigMapProjection           `json:"configMap,omitempty"`
+	Secret              *SecretProjection              `json:"secret,omitempty"`
 	DownwardAPI         *DownwardAPIProjection         `json:"downwardAPI,omitempty"`
 	ServiceAccountToken *ServiceAccountTokenProjection `json:"serviceAccountToken,omitempty"`
 }
 
-// ConfigMapProjection projects keys of a ConfigMap; orch has only
-// kube-root-ca.crt's ca.crt.
+// ConfigMapProjection projects keys of a ConfigMap.
 type ConfigMapProjection struct {
 	LocalObjectRef `json:",inline"`
 	Items          []KeyToPath `json:"items,omitempty"`
@@ -113,20 +112,11 @@ func validateProjected(v *ProjectedVolumeSource, p *field.Path) field.ErrorList 
 		n := 0
 		if s.ConfigMap != nil {
 			n++
-			cp := sp.Child("configMap")
-			if s.ConfigMap.Name == "" {
-				errs = append(errs, field.Required(cp.Child("name"), ""))
-			}
-			for j, it := range s.ConfigMap.Items {
-				ip := cp.Child("items").Index(j)
-				errs = append(errs, validateKeyToPath(&it, ip)...)
-				if it.Path != "" {
-					if paths[it.Path] {
-						errs = append(errs, field.Invalid(p, s.ConfigMap.Name, "conflicting duplicate paths"))
-					}
-					paths[it.Path] = true
-				}
-			}
+			errs = append(errs, validateKeyProjection(s.ConfigMap.Name, s.ConfigMap.Items, p, sp.Child("configMap"), paths)...)
+		}
+		if s.Secret != nil {
+			n++
+			errs = append(errs, validateKeyProjection(s.Secret.Name, s.Secret.Items, p, sp.Child("secret"), paths)...)
 		}
 		if s.DownwardAPI != nil {
 			n++
@@ -164,6 +154,26 @@ func validateProjected(v *ProjectedVolumeSource, p *field.Path) field.ErrorList 
 		}
 		if n != 1 {
 			errs = append(errs, field.Forbidden(sp, fmt.Sprintf("may not specify more than 1 volume type per source (got %d)", n)))
+		}
+	}
+	return errs
+}
+
+// validateKeyProjection checks a configMap or secret source of a
+// projected volume as Kubernetes' validateProjectionSources: a name, the
+// items, and no path another source already has.
+func validateKeyProjection(name string, items []KeyToPath, vp, sp *field.Path, paths map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(sp.Child("name"), ""))
+	}
+	for j, it := range items {
+		errs = append(errs, validateKeyToPath(&it, sp.Child("items").Index(j))...)
+		if it.Path != "" {
+			if paths[it.Path] {
+				errs = append(errs, field.Invalid(vp, name, "conflicting duplicate paths"))
+			}
+			paths[it.Path] = true
 		}
 	}
 	return errs

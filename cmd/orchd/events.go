@@ -27,7 +27,7 @@ func (f *eventFlags) register(fl *pflag.FlagSet) {
 // leaderRecorders are the event recorders of the leader's controllers, by
 // Kubernetes' component names.
 type leaderRecorders struct {
-	scheduler, replication, nodeLifecycle, job, cronJob, daemonSet, statefulSet, deployment *events.Recorder
+	scheduler, replication, nodeLifecycle, cidrAllocator, job, cronJob, daemonSet, statefulSet, deployment *events.Recorder
 }
 
 func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leaderRecorders {
@@ -35,6 +35,7 @@ func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leader
 		scheduler:     sched.NewLeaderRecorder("default-scheduler", p, f.qps, f.burst, log),
 		replication:   sched.NewLeaderRecorder("replication-controller", p, f.qps, f.burst, log),
 		nodeLifecycle: sched.NewLeaderRecorder("node-controller", p, f.qps, f.burst, log),
+		cidrAllocator: sched.NewLeaderRecorder("cidrAllocator", p, f.qps, f.burst, log),
 		job:           sched.NewLeaderRecorder("job-controller", p, f.qps, f.burst, log),
 		cronJob:       sched.NewLeaderRecorder("cronjob-controller", p, f.qps, f.burst, log),
 		daemonSet:     sched.NewLeaderRecorder("daemonset-controller", p, f.qps, f.burst, log),
@@ -45,7 +46,7 @@ func newLeaderRecorders(f eventFlags, p sched.Proposer, log *slog.Logger) leader
 
 func (r leaderRecorders) all() map[string]*events.Recorder {
 	return map[string]*events.Recorder{"default-scheduler": r.scheduler, "replication-controller": r.replication,
-		"node-controller": r.nodeLifecycle, "job-controller": r.job,
+		"node-controller": r.nodeLifecycle, "cidrAllocator": r.cidrAllocator, "job-controller": r.job,
 		"cronjob-controller": r.cronJob, "daemonset-controller": r.daemonSet, "statefulset-controller": r.statefulSet,
 		"deployment-controller": r.deployment}
 }

@@ -225,6 +225,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("node-ipam", sched.NewNodeIPAM(sched.NodeIPAMConfig{Store: c.Store, Proposer: c, ClusterCIDR: f.clusterCIDR,
+		MaskSize: f.nodeCIDRMaskSize, Recorder: recs.cidrAllocator, Logger: log}).Run)
 	c.OnLeader("root-ca-publisher", sched.NewRootCAPublisher(sched.RootCAConfig{Store: c.Store, Proposer: c, CAPEM: bundle.CAPEM, Logger: log}).Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
