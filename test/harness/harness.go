@@ -136,6 +136,9 @@ type Options struct {
 	// Master.AuditLogPath); AuditPolicy, if set, is its policy file.
 	AuditLog    bool
 	AuditPolicy string
+	// EncryptionConfig, if set, replaces the EncryptionConfiguration file
+	// 'orchd pki init' wrote (a restored cluster needs the backup's keys).
+	EncryptionConfig string
 }
 
 // Master is one master process.
@@ -224,6 +227,15 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 		"--servers", strings.Join(servers, ","), "--masters", strings.Join(names, ",")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("orchd pki init: %v\n%s", err, out)
+	}
+	if opts.EncryptionConfig != "" {
+		b, err := os.ReadFile(opts.EncryptionConfig)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(c.PKIDir, "encryption-config.yaml"), b, 0o600)
+		}
+		if err != nil {
+			t.Fatalf("encryption config: %v", err)
+		}
 	}
 	t.Cleanup(c.cleanup)
 	for i := range c.Masters {

@@ -54,6 +54,7 @@ type options struct {
 	schedNodes       int
 	schedPods        int
 	skipProxy        bool
+	skipSecrets      bool
 	proxyGoIPTables  bool
 	only             string
 	podStarts        int
@@ -82,10 +83,11 @@ func run() error {
 	flag.IntVar(&o.schedPods, "sched-pods", 10000, "replicas of the RC for the scheduling figure")
 	flag.StringVar(&o.masterEnv, "master-env", "", "comma-separated KEY=VALUE environment for the masters only (e.g. GOGC=200)")
 	flag.StringVar(&o.target, "target", "spread", "spread: worker w talks to master w%3 (followers forward), as clients usually do; leader: every worker talks to the leader")
+	flag.BoolVar(&o.skipSecrets, "skip-secrets", false, "skip the secrets section (Secret creates against ConfigMap creates of the same size; see secrets.go)")
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
-	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling" or "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go)`)
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout" or "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
@@ -98,8 +100,8 @@ func run() error {
 	flag.IntVar(&o.rolloutNodes, "rollout-nodes", 100, "simulated nodes of the rollout section")
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
 	flag.Parse()
-	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "writers" && o.only != "scheduling" && o.only != "rollout" {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers" and "rollout"`, o.only)
+	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "writers" && o.only != "scheduling" && o.only != "rollout" && o.only != "secrets" {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout" and "secrets"`, o.only)
 	}
 	if o.rolloutReplicas < 0 || o.rolloutNodes < 1 {
 		return fmt.Errorf("-rollout-replicas %d, -rollout-nodes %d: want at least 0 and 1", o.rolloutReplicas, o.rolloutNodes)
@@ -167,6 +169,9 @@ func run() error {
 	}
 	if o.only == "writers" {
 		return writersSection(ctx, t, bins, o)
+	}
+	if o.only == "secrets" {
+		return secretsSection(ctx, t, bins, o)
 	}
 	if o.only == "scheduling" {
 		if o.schedNodes == 0 {
@@ -308,6 +313,11 @@ func run() error {
 	fmt.Println(rolloutLine)
 	if !o.skipProxy {
 		if err := proxySection(ctx, o); err != nil {
+			return err
+		}
+	}
+	if !o.skipSecrets {
+		if err := secretsSection(ctx, t, bins, o); err != nil {
 			return err
 		}
 	}
