@@ -294,7 +294,7 @@ func configMapFiles(cm *v1.ConfigMap, items []v1.KeyToPath, defaultMode os.FileM
 // or none for a missing optional one.
 func (w *podWorker) syncConfigMapVolume(ctx context.Context, pod *v1.Pod, v *v1.Volume, cms *configMaps) error {
 	dir := filepath.Join(w.a.podDir(w.uid), volumesDir, v.Name)
-	if err := setupProjectedDir(dir); err != nil {
+	if err := w.a.setupProjectedDir(dir); err != nil {
 		return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 	}
 	src := v.ConfigMap

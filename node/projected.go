@@ -69,7 +69,7 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 			continue
 		}
 		dir := filepath.Join(w.a.podDir(w.uid), volumesDir, v.Name)
-		if err := setupProjectedDir(dir); err != nil {
+		if err := w.a.setupProjectedDir(dir); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
 		files, refresh, err := w.projectedFiles(ctx, pod, v, cms, now)
@@ -183,7 +183,7 @@ func (w *podWorker) requestToken(ctx context.Context, pod *v1.Pod, src *v1.Servi
 
 // setupProjectedDir mounts a tmpfs (0755, nosuid, nodev, noexec) on dir,
 // once: a restarted agent finds it mounted.
-func setupProjectedDir(dir string) error {
+func (a *Agent) setupProjectedDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func setupProjectedDir(dir string) error {
 		return err
 	}
 	opts := fmt.Sprintf("mode=0755,size=%d", projectedTmpfsSize)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+	if err := a.mountTmpfs("tmpfs", dir, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("mount a tmpfs: %w", err)
 	}
 	return nil
