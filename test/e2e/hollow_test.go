@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -179,6 +180,19 @@ func TestHollowNodes(t *testing.T) {
 		}
 		return nil
 	})
+	// A pod's log comes from its hollow node's endpoint, as from a real one.
+	for _, name := range podIPs {
+		rc, err := cl.Logs(ctxT(t, 30*time.Second), "default", name, client.LogOptions{})
+		if err != nil {
+			t.Fatalf("logs of %s: %v", name, err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(b) != "hollow container web of default/"+name+" started\n" {
+			t.Fatalf("logs of %s: %q %v", name, b, err)
+		}
+		break
+	}
 	running := 0
 	for _, nd := range pool.Nodes {
 		running += nd.Runtime.Running()

@@ -2,11 +2,14 @@ package hollow
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +20,7 @@ import (
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/events"
 	"orch.io/orch/node"
+	"orch.io/orch/node/agentserver"
 	"orch.io/orch/pki"
 )
 
@@ -58,6 +62,7 @@ type Node struct {
 	Client  *client.Client
 
 	agent    *node.Agent
+	server   *agentserver.Server
 	recorder *events.Recorder
 	network  atomic.Pointer[Network]
 }
@@ -104,38 +109,81 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 	n := &Node{Name: name, IP: ip, Runtime: NewRuntime(nil), Client: cl,
 		Proxy: NewProxy(cfg.ClusterCIDR, []net.IP{net.ParseIP(ip)}, cfg.ProxySyncInterval)}
 	n.recorder = node.NewRecorder(name, cl, qps, burst, log)
-	n.agent, err = node.New(node.Config{
-		Name: name, StateDir: filepath.Join(cfg.StateDir, name), Client: cl, Runtime: n.Runtime,
-		Network: Factory(func(nw *Network) { n.network.Store(nw) }),
-		NodeIP:  ip, Capacity: capacity, RuntimeVersion: "hollow://0.0.0",
-		HeartbeatInterval: cfg.HeartbeatInterval, Proxy: n.Proxy, Recorder: n.recorder, Logger: log,
-		// No kernel of its own: volumes are plain directories.
-		MountTmpfs: func(string, string, uintptr, string) error { return nil },
+	stateDir := filepath.Join(cfg.StateDir, name)
+	// The agent's endpoint, as on a real node: masters reach it for logs
+	// (the hollow runtime's line), exec and attach (a clear error).
+	cas := x509.NewCertPool()
+	cas.AddCert(cfg.CA.Cert)
+	n.server, err = agentserver.New(agentserver.Config{
+		Addr: net.JoinHostPort(ip, "0"), ClientCAs: cas, PodsDir: filepath.Join(stateDir, "pods"),
+		Lookup:  func(ns, pod string) (string, bool) { return n.agent.LookupPod(ns, pod) },
+		Running: func(uid, c string, attempt int) bool { return n.agent.ContainerRunning(uid, c, attempt) },
+		Import:  n.Runtime.ImportImages, Logger: log,
+		Exec: func(ctx context.Context, uid, c string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan node.TerminalSize) (int, error) {
+			return n.agent.ExecStreams(ctx, uid, c, cmd, in, out, errw, tty, resize)
+		},
+		Attach: func(ctx context.Context, uid, c string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan node.TerminalSize) error {
+			return n.agent.AttachStreams(ctx, uid, c, in, out, errw, tty, resize)
+		},
 	})
 	if err != nil {
 		cl.CloseIdleConnections()
 		return nil, fmt.Errorf("hollow node %s: %w", name, err)
 	}
+	if err := n.server.Listen(); err != nil {
+		cl.CloseIdleConnections()
+		return nil, fmt.Errorf("hollow node %s: %w", name, err)
+	}
+	_, portStr, _ := net.SplitHostPort(n.server.Addr())
+	port, _ := strconv.Atoi(portStr)
+	n.agent, err = node.New(node.Config{
+		Name: name, StateDir: stateDir, Client: cl, Runtime: n.Runtime,
+		Network:   Factory(func(nw *Network) { n.network.Store(nw) }),
+		AgentPort: int32(port), AgentCertSHA256: n.server.CertSHA256(),
+		NodeIP: ip, Capacity: capacity, RuntimeVersion: "hollow://0.0.0",
+		HeartbeatInterval: cfg.HeartbeatInterval, Proxy: n.Proxy, Recorder: n.recorder, Logger: log,
+		// No kernel of its own: volumes are plain directories.
+		MountTmpfs: func(string, string, uintptr, string) error { return nil },
+	})
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("hollow node %s: %w", name, err)
+	}
 	return n, nil
+}
+
+// close releases what NewNode took (for a node that never runs).
+func (n *Node) close() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = n.server.Run(ctx) // closes its listener at once
+	n.Client.CloseIdleConnections()
 }
 
 // Network is the node's pod network once it registered (nil before).
 func (n *Node) Network() *Network { return n.network.Load() }
 
-// Run runs the node until ctx ends: its agent, its event recorder and its
-// proxy. It returns the agent's error.
+// Run runs the node until ctx ends: its agent, its endpoint, its event
+// recorder and its proxy. It returns the agent's or the endpoint's error.
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	var srvErr error
+	wg.Add(3)
 	go func() { defer wg.Done(); n.recorder.Run(ctx) }()
 	go func() { defer wg.Done(); n.Proxy.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if srvErr = n.server.Run(ctx); srvErr != nil {
+			cancel()
+		}
+	}()
 	err := n.agent.Run(ctx)
 	cancel()
 	wg.Wait()
 	n.Client.CloseIdleConnections()
-	return err
+	return errors.Join(err, srvErr)
 }
 
 // Pool is a set of hollow nodes running in this process.
@@ -155,10 +203,16 @@ func Start(ctx context.Context, cfg Config, names []string) (*Pool, error) {
 	p := &Pool{}
 	for i, name := range names {
 		if err := ctx.Err(); err != nil {
+			for _, made := range p.Nodes {
+				made.close()
+			}
 			return nil, fmt.Errorf("start hollow nodes: %w", err)
 		}
 		n, err := NewNode(cfg, name, NodeIP(i))
 		if err != nil {
+			for _, made := range p.Nodes {
+				made.close()
+			}
 			return nil, err
 		}
 		p.Nodes = append(p.Nodes, n)
