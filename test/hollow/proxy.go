@@ -65,8 +65,6 @@ func (p *Proxy) Update(services []*v1.Service, endpoints []*v1.Endpoints) {
 
 // Run renders the ruleset after updates until ctx ends.
 func (p *Proxy) Run(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -74,9 +72,11 @@ func (p *Proxy) Run(ctx context.Context) {
 		case <-p.wake:
 		}
 		p.Sync()
-		t.Reset(p.interval)
+		// Updates meanwhile wait: at most one sync per interval.
+		t := time.NewTimer(p.interval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}

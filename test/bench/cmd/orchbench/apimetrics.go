@@ -31,27 +31,57 @@ type histogram struct {
 // and masters.
 type verbLatencies map[string]*histogram
 
+// apiReading is what the masters' /metrics said at one time: latency per
+// verb and the requests refused with 429 (the in-flight limits).
+type apiReading struct {
+	verbs     verbLatencies
+	throttled float64
+}
+
 // readAPILatencies reads every master's /metrics and sums its API latency
-// histograms per verb. A master that answered no request yet has none; at
-// least one master must have them.
-func readAPILatencies(ctx context.Context, clients []*client.Client) (verbLatencies, error) {
-	out := verbLatencies{}
+// histograms per verb and its 429 answers. A master that answered no
+// request yet has no histograms; at least one master must have them.
+func readAPILatencies(ctx context.Context, clients []*client.Client) (apiReading, error) {
+	out := apiReading{verbs: verbLatencies{}}
 	found := false
 	for i, cl := range clients {
 		var raw []byte
 		if err := cl.Do(ctx, "GET", "/metrics", nil, nil, &raw); err != nil {
-			return nil, fmt.Errorf("read master %d's metrics: %w", i, err)
+			return apiReading{}, fmt.Errorf("read master %d's metrics: %w", i, err)
 		}
-		ok, err := out.add(raw)
+		ok, err := out.verbs.add(raw)
 		if err != nil {
-			return nil, fmt.Errorf("master %d's metrics: %w", i, err)
+			return apiReading{}, fmt.Errorf("master %d's metrics: %w", i, err)
 		}
 		found = found || ok
+		n, err := throttled(raw)
+		if err != nil {
+			return apiReading{}, fmt.Errorf("master %d's metrics: %w", i, err)
+		}
+		out.throttled += n
 	}
 	if !found {
-		return nil, fmt.Errorf("no master's metrics hold %s", apiLatencyMetric)
+		return apiReading{}, fmt.Errorf("no master's metrics hold %s", apiLatencyMetric)
 	}
 	return out, nil
+}
+
+// throttled sums orch_api_requests_total{code="429"} of one /metrics text.
+func throttled(text []byte) (float64, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return 0, fmt.Errorf("parse: %w", err)
+	}
+	total := 0.0
+	for _, m := range fams["orch_api_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "code" && l.GetValue() == "429" {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total, nil
 }
 
 // add sums the API latency histograms of one /metrics text into v; it

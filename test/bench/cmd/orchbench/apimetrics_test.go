@@ -106,3 +106,20 @@ func TestPercentile(t *testing.T) {
 		t.Error("a percentile of nothing")
 	}
 }
+
+func TestThrottled(t *testing.T) {
+	text := `# TYPE orch_api_requests_total counter
+orch_api_requests_total{code="201",resource="pods",verb="create"} 90
+orch_api_requests_total{code="429",resource="pods",verb="create"} 7
+orch_api_requests_total{code="429",resource="leases",verb="update"} 3
+`
+	if n, err := throttled([]byte(text)); err != nil || n != 10 {
+		t.Fatalf("throttled %v %v, want 10", n, err)
+	}
+	if n, err := throttled([]byte("# TYPE other counter\nother 1\n")); err != nil || n != 0 {
+		t.Fatalf("without the counter: %v %v", n, err)
+	}
+	if _, err := throttled([]byte("orch_api_requests_total{code=\n")); err == nil {
+		t.Fatal("garbage accepted")
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -108,6 +111,7 @@ func densitySection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 	}
 	total := o.densityNodes * o.densityPerNode
 	replicas := int32(o.densityPerNode)
+	busy := 0 // the bench's requests refused with 429 and retried
 	t0 := time.Now()
 	for i := 0; i < o.densityNodes; i++ {
 		name := fmt.Sprintf("density-%05d", i)
@@ -115,10 +119,7 @@ func densitySection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 			Spec: v1.ReplicationControllerSpec{Replicas: &replicas, Selector: map[string]string{"rc": name},
 				Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"rc": name, "app": "density"}},
 					Spec: v1.PodSpec{Containers: []v1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}}}}}}
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := cl.Create(cctx, rc)
-		cancel()
-		if err != nil {
+		if err := retryBusy(ctx, &busy, func(ctx context.Context) error { return cl.Create(ctx, rc) }); err != nil {
 			return "", fmt.Errorf("create rc %s: %w", name, err)
 		}
 	}
@@ -143,15 +144,32 @@ func densitySection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 	if len(startup) != total {
 		return "", fmt.Errorf("%d pod startups recorded, want %d", len(startup), total)
 	}
+	// What holding the pods costs: this process (the hollow nodes) after a
+	// full GC, and each master.
+	runtime.GC()
+	self, err := rssKiB(os.Getpid())
+	if err != nil {
+		return "", err
+	}
+	goroutines := runtime.NumGoroutine()
+	var masterRSS []string
+	for _, m := range c.Masters {
+		kb, err := rssKiB(m.PID())
+		if err != nil {
+			return "", err
+		}
+		masterRSS = append(masterRSS, fmt.Sprintf("%s %d MiB", m.Name, kb>>10))
+	}
 
 	// Delete the RCs: every pod stops on its node and goes.
 	t1 := time.Now()
 	for i := 0; i < o.densityNodes; i++ {
 		name := fmt.Sprintf("density-%05d", i)
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := cl.Delete(dctx, "replicationcontrollers", densityNamespace, name,
-			&v1.DeleteOptions{PropagationPolicy: v1.PropagationBackground})
-		cancel()
+		err := retryBusy(ctx, &busy, func(ctx context.Context) error {
+			_, err := cl.Delete(ctx, "replicationcontrollers", densityNamespace, name,
+				&v1.DeleteOptions{PropagationPolicy: v1.PropagationBackground})
+			return err
+		})
 		if err != nil {
 			return "", fmt.Errorf("delete rc %s: %w", name, err)
 		}
@@ -189,10 +207,14 @@ func densitySection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 	fmt.Fprintf(&b, "  pod startup (watch: first seen → seen Running, no image pull): p50 %s  p90 %s  p99 %s  max %s (SLO p99 ≤ 5 s)\n",
 		pct(startup, 50), pct(startup, 90), pct(startup, 99), pct(startup, 100))
 	fmt.Fprintf(&b, "  all %d Running %.1f s after the first RC; all gone %.1f s after deleting the RCs\n", total, allRunning.Seconds(), gone.Seconds())
+	fmt.Fprintf(&b, "  holding the pods: this process (the hollow nodes) %d MiB RSS after a GC, %d goroutines; masters %s\n",
+		self>>10, goroutines, strings.Join(masterRSS, ", "))
 	fmt.Fprintf(&b, "  hollow proxies: %d ruleset renders, %d KiB of iptables-restore text; agents logged %s\n",
 		syncs, bytes>>10, agentErrs.warnings())
+	fmt.Fprintf(&b, "  API answers 429 (in-flight limits) while the pods started: %.0f (the bench's own retried: %d)\n",
+		after.throttled-before.throttled, busy)
 	fmt.Fprintf(&b, "  API latency per verb, 3 masters, while the pods started (SLO p99 ≤ 1 s for mutations and single reads):\n%s",
-		after.since(before))
+		after.verbs.since(before.verbs))
 	return b.String(), nil
 }
 
@@ -222,6 +244,35 @@ func hollowNodesReady(ctx context.Context, cl *client.Client, names []string) er
 		return fmt.Errorf("%d of %d hollow nodes Ready with a pod CIDR", ready, len(names))
 	}
 	return nil
+}
+
+// retryBusy runs op, each try bounded by 30 s, until it succeeds or fails
+// with anything but 429 (a master's in-flight limit: nothing was done),
+// which is retried after its Retry-After (1 s when it names none) for up
+// to 2 minutes, as client-go retries 429s. busy counts the retries.
+func retryBusy(ctx context.Context, busy *int, op func(context.Context) error) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := op(octx)
+		cancel()
+		if v1.CodeOf(err) != http.StatusTooManyRequests || time.Now().After(deadline) {
+			return err
+		}
+		*busy++
+		wait := time.Second
+		var se *v1.StatusError
+		if errors.As(err, &se) && se.Status.Details != nil && se.Status.Details.RetryAfterSeconds > 0 {
+			wait = time.Duration(se.Status.Details.RetryAfterSeconds) * time.Second
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // permanentError ends a waitFor at once.
