@@ -32,9 +32,10 @@ import (
 // startup time (no image pull: the hollow runtime has every image) and the
 // masters' API latency per verb over the same window, read from their
 // orch_api_request_duration_seconds histograms before and after. It then
-// deletes the RCs and waits for every pod to go. Any error of a master, a
-// node agent (logged at error level) or the watcher fails it; every wait
-// has a deadline.
+// deletes the RCs and waits for every pod to go. An error of a master, of
+// a hollow node or of the watcher, or a missed deadline (every wait has
+// one) fails it at once; errors the node agents logged (and retried, as
+// the kubelet does) fail it after its report.
 
 // densityNamespace holds the section's RCs and pods.
 const densityNamespace = "density"
@@ -84,8 +85,11 @@ func densitySection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 		return "", err
 	}
 	defer func() { _ = pool.Stop() }()
+	// An agent that logs an error (a failed token request, say) retries
+	// as the kubelet does: the waits go on, and the section fails after
+	// its report.
 	healthy := func() error {
-		return errors.Join(pool.Err(), agentErrs.err(), ctx.Err())
+		return errors.Join(pool.Err(), ctx.Err())
 	}
 	regStart := time.Now()
 	if err := waitFor(ctx, 2*time.Minute+time.Duration(o.densityNodes)*100*time.Millisecond, "every hollow node Ready", func() error {
@@ -215,7 +219,7 @@ func densitySection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 		after.throttled-before.throttled, busy)
 	fmt.Fprintf(&b, "  API latency per verb, 3 masters, while the pods started (SLO p99 ≤ 1 s for mutations and single reads):\n%s",
 		after.verbs.since(before.verbs))
-	return b.String(), nil
+	return b.String(), agentErrs.err()
 }
 
 // hollowNodesReady reports an error until every named node is Ready with a
@@ -434,12 +438,12 @@ func (w *podWatch) stop() {
 	<-w.done
 }
 
-// errorLog is a slog.Handler for the hollow agents: it keeps the first
-// record at error level as an error, and counts warnings and keeps the
-// first.
+// errorLog is a slog.Handler for the hollow agents: it counts the records
+// at error and at warning level and keeps the first of each.
 type errorLog struct {
 	mu        sync.Mutex
 	first     error
+	errs      int
 	warns     int
 	firstWarn string
 }
@@ -459,8 +463,9 @@ func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
 		h.warns++
 		return nil
 	}
+	h.errs++
 	if h.first == nil {
-		h.first = fmt.Errorf("a hollow node agent logged an error: %s", b.String())
+		h.first = errors.New(b.String())
 	}
 	return nil
 }
@@ -471,10 +476,15 @@ func (h *errorLog) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *errorLog) WithGroup(string) slog.Handler { return h }
 
+// err says how many errors the agents logged and names the first; nil
+// when they logged none.
 func (h *errorLog) err() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.first
+	if h.first == nil {
+		return nil
+	}
+	return fmt.Errorf("the hollow node agents logged %d errors, the first: %w", h.errs, h.first)
 }
 
 // warnings returns how many warnings were logged, the first of them, and

@@ -186,10 +186,12 @@ func run() error {
 	}
 	if o.only == "density" {
 		report, err := densitySection(ctx, t, bins, o)
+		if report != "" {
+			fmt.Println(report)
+		}
 		if err != nil {
 			return fmt.Errorf("density section: %w", err)
 		}
-		fmt.Println(report)
 		return nil
 	}
 	if o.only == "rollout" {
