@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
+	"strconv"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -67,35 +68,40 @@ func applyCreateService(w *writeTxn, body []byte) any {
 	return applyCreate(w, frame)
 }
 
-// serviceAddresses are the ClusterIPs and NodePorts services hold.
+// serviceAddresses answers which service holds a ClusterIP or a NodePort,
+// through the services table's indexes (no scan of every service), leaving
+// out the service skip (an update's own).
 type serviceAddresses struct {
-	ips   map[string]string // IP → namespace/name
-	ports map[int32]string  // NodePort → namespace/name
+	w    *writeTxn
+	skip string
 }
 
-// usedServiceAddresses collects what every service but skip holds.
+// usedServiceAddresses looks up what every service but skip holds.
 func usedServiceAddresses(w *writeTxn, skip string) serviceAddresses {
-	used := serviceAddresses{ips: map[string]string{}, ports: map[int32]string{}}
-	it, err := w.txn.Get("services", indexID)
+	return serviceAddresses{w: w, skip: skip}
+}
+
+// ipOwner returns the service holding ip.
+func (u serviceAddresses) ipOwner(ip string) (string, bool) {
+	return u.owner(indexClusterIP, ip)
+}
+
+// portOwner returns the service holding node port p.
+func (u serviceAddresses) portOwner(p int32) (string, bool) {
+	return u.owner(indexNodePort, strconv.Itoa(int(p)))
+}
+
+func (u serviceAddresses) owner(index, key string) (string, bool) {
+	it, err := u.w.txn.Get("services", index, key)
 	if err != nil {
-		panic(fmt.Sprintf("fsm: list services: %v", err))
+		panic(fmt.Sprintf("fsm: look up services by %s: %v", index, err))
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		rec := raw.(*Record)
-		if rec.Key() == skip {
-			continue
-		}
-		s := rec.Object().(*v1.Service)
-		if s.Spec.ClusterIP != "" && s.Spec.ClusterIP != v1.ClusterIPNone {
-			used.ips[s.Spec.ClusterIP] = rec.Key()
-		}
-		for _, p := range s.Spec.Ports {
-			if p.NodePort != 0 {
-				used.ports[p.NodePort] = rec.Key()
-			}
+		if k := raw.(*Record).Key(); k != u.skip {
+			return k, true
 		}
 	}
-	return used
+	return "", false
 }
 
 func serviceInvalid(svc *v1.Service, field, msg string) error {
@@ -129,7 +135,7 @@ func allocateClusterIP(svc *v1.Service, serviceCIDR string, used serviceAddresse
 		if off := binary.BigEndian.Uint32(parsed) - base; off == 0 || off == size-1 {
 			return serviceInvalid(svc, "spec.clusterIP", fmt.Sprintf("spec.clusterIP: Invalid value: %q: the network and broadcast addresses cannot be used", ip))
 		}
-		if owner, ok := used.ips[ip]; ok {
+		if owner, ok := used.ipOwner(ip); ok {
 			return serviceInvalid(svc, "spec.clusterIP", fmt.Sprintf("spec.clusterIP: Invalid value: %q: provided IP is already allocated (to %s)", ip, owner))
 		}
 		svc.Spec.ClusterIPs = []string{ip}
@@ -143,7 +149,7 @@ func allocateClusterIP(svc *v1.Service, serviceCIDR string, used serviceAddresse
 		off := 1 + (start+i)%usable
 		cand := make(net.IP, 4)
 		binary.BigEndian.PutUint32(cand, base+off)
-		if _, taken := used.ips[cand.String()]; !taken {
+		if _, taken := used.ipOwner(cand.String()); !taken {
 			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = cand.String(), []string{cand.String()}
 			return nil
 		}
@@ -175,7 +181,7 @@ func allocateNodePorts(svc, old *v1.Service, used serviceAddresses) error {
 			continue
 		}
 		field := fmt.Sprintf("spec.ports[%d].nodePort", i)
-		if owner, ok := used.ports[p.NodePort]; ok || mine[p.NodePort] {
+		if owner, ok := used.portOwner(p.NodePort); ok || mine[p.NodePort] {
 			if !ok {
 				owner = "another port of this service"
 			}
@@ -195,7 +201,7 @@ func allocateNodePorts(svc, old *v1.Service, used serviceAddresses) error {
 			}
 			cand := int32(NodePortMin + next%span)
 			next++
-			if _, taken := used.ports[cand]; !taken && !mine[cand] {
+			if _, taken := used.portOwner(cand); !taken && !mine[cand] {
 				p.NodePort = cand
 				mine[cand] = true
 			}

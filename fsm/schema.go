@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"strconv"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -13,6 +14,10 @@ const (
 	indexID   = "id"   // namespace/name, unique
 	indexUID  = "uid"  // metadata.uid, unique
 	indexNode = "node" // pods: spec.nodeName ("" for unbound pods)
+	// services: spec.clusterIP (none for headless or unset) and each
+	// port's nodePort, so allocation looks up instead of scanning.
+	indexClusterIP = "clusterIP"
+	indexNodePort  = "nodePort"
 )
 
 // tableMasters holds the masters' addresses.
@@ -52,6 +57,29 @@ func (k keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) {
 	return []byte(s), nil
 }
 
+// keysIndexer indexes a Record by several strings taken from it (none:
+// not indexed), each NUL-terminated as keyIndexer's.
+type keysIndexer struct {
+	keyIndexer
+	keys func(*Record) []string
+}
+
+func (k keysIndexer) FromObject(raw any) (bool, [][]byte, error) {
+	r, ok := raw.(*Record)
+	if !ok {
+		return false, nil, fmt.Errorf("index: %T is not a *Record", raw)
+	}
+	keys := k.keys(r)
+	if len(keys) == 0 {
+		return false, nil, nil
+	}
+	out := make([][]byte, len(keys))
+	for i, s := range keys {
+		out[i] = []byte(s + "\x00")
+	}
+	return true, out, nil
+}
+
 func argString(args []any) (string, error) {
 	if len(args) != 1 {
 		return "", fmt.Errorf("index: want 1 argument, got %d", len(args))
@@ -81,6 +109,28 @@ func schema() *memdb.DBSchema {
 		if r.Name == "pods" {
 			t.Indexes[indexNode] = &memdb.IndexSchema{Name: indexNode, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
 				return r.NodeName(), true
+			}}}
+		}
+		if r.Name == "services" {
+			t.Indexes[indexClusterIP] = &memdb.IndexSchema{Name: indexClusterIP, AllowMissing: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
+				svc, ok := r.Object().(*v1.Service)
+				if !ok || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == v1.ClusterIPNone {
+					return "", false
+				}
+				return svc.Spec.ClusterIP, true
+			}}}
+			t.Indexes[indexNodePort] = &memdb.IndexSchema{Name: indexNodePort, AllowMissing: true, Indexer: keysIndexer{keys: func(r *Record) []string {
+				svc, ok := r.Object().(*v1.Service)
+				if !ok {
+					return nil
+				}
+				var out []string
+				for _, p := range svc.Spec.Ports {
+					if p.NodePort != 0 {
+						out = append(out, strconv.Itoa(int(p.NodePort)))
+					}
+				}
+				return out
 			}}}
 		}
 		s.Tables[r.Name] = t

@@ -37,8 +37,13 @@ type Agent struct {
 
 	hostPorts hostPortTable
 
-	// configMaps caches the ConfigMaps of the node's pods' volumes.
-	configMaps configMapCache
+	// configMaps and secrets cache the ConfigMaps and Secrets of the
+	// node's pods' volumes.
+	configMaps objectCache[v1.ConfigMap]
+	secrets    objectCache[v1.Secret]
+
+	// serviceEnvState holds the services for containers' environments.
+	serviceEnvState serviceEnvState
 
 	// nodeUID is the registered Node's uid, for the lease's owner.
 	nodeUID atomic.Pointer[string]

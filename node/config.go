@@ -98,10 +98,10 @@ type Config struct {
 	// HostPorts, if set, gets the host-port mappings of the node's pods
 	// (all of them) whenever they change.
 	HostPorts HostPorts
-	// KubernetesServiceHost and KubernetesServicePort, if set, are given
-	// to every container as KUBERNETES_SERVICE_HOST and _PORT, where
-	// in-cluster clients find the API (until orch has the kubernetes
-	// Service, a master's API address).
+	// KubernetesServiceHost and KubernetesServicePort, if set, stand for
+	// the kubernetes Service of default in containers' service
+	// environment (KUBERNETES_SERVICE_HOST, _PORT, KUBERNETES_PORT...)
+	// until the node has read that Service: its ClusterIP and port.
 	KubernetesServiceHost string
 	KubernetesServicePort string
 	// LogMaxBytes rotates a container's log file above this size (10 MiB).

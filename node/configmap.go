@@ -2,17 +2,9 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
-	"sync"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -38,166 +30,58 @@ const (
 // missing is tried again (not the crash-loop back-off: it has not run).
 const configMissingRetry = 2 * time.Second
 
-// configMapCache holds the node's recent ConfigMap reads, so pods naming
-// the same ConfigMap (every service account token volume names
-// kube-root-ca.crt) share one GET per ConfigMapCacheTTL.
-type configMapCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedConfigMap
-}
-
-// maxCachedConfigMaps is the size above which an insert drops expired reads.
-const maxCachedConfigMaps = 256
-
-type cachedConfigMap struct {
-	cm *v1.ConfigMap // nil: not found
-	at time.Time
-}
-
-// errConfigKeyMissing is the kubelet's error for a key a container's
-// environment names that its ConfigMap lacks.
-type errConfigKeyMissing struct{ msg string }
-
-func (e errConfigKeyMissing) Error() string { return e.msg }
-
-// configMissing reports whether a container cannot start because a
-// ConfigMap or a key it names does not exist (yet).
-func configMissing(err error) bool {
-	var m errConfigMapNotFound
-	var k errConfigKeyMissing
-	return errors.As(err, &m) || errors.As(err, &k)
-}
-
-// errConfigMapNotFound is the kubelet's error for a missing ConfigMap.
-type errConfigMapNotFound struct{ name string }
-
-func (e errConfigMapNotFound) Error() string { return fmt.Sprintf("configmap %q not found", e.name) }
-
-// getConfigMap reads a ConfigMap of the pod's namespace, from the node's
-// cache when fresh allows a read up to ConfigMapCacheTTL old. A missing
-// one is errConfigMapNotFound.
-func (w *podWorker) getConfigMap(ctx context.Context, namespace, name string, cached bool) (*v1.ConfigMap, error) {
-	c := &w.a.configMaps
-	key := namespace + "/" + name
-	now := w.a.cfg.Now()
-	if cached {
-		c.mu.Lock()
-		e, ok := c.entries[key]
-		c.mu.Unlock()
-		if ok && now.Sub(e.at) < ConfigMapCacheTTL && !now.Before(e.at) {
-			if e.cm == nil {
-				return nil, errConfigMapNotFound{name: name}
-			}
-			return e.cm, nil
-		}
-	}
-	cm, err := w.readConfigMap(ctx, namespace, name)
-	var missing errConfigMapNotFound
-	if err == nil || errors.As(err, &missing) {
-		c.mu.Lock()
-		if c.entries == nil {
-			c.entries = map[string]cachedConfigMap{}
-		}
-		if len(c.entries) >= maxCachedConfigMaps {
-			// Reads that expired are dropped (of ConfigMaps no pod names
-			// any more, too), so the cache stays about the working set.
-			for k, e := range c.entries {
-				if now.Sub(e.at) >= ConfigMapCacheTTL {
-					delete(c.entries, k)
-				}
-			}
-		}
-		c.entries[key] = cachedConfigMap{cm: cm, at: now}
-		c.mu.Unlock()
-	}
-	return cm, err
-}
-
-// readConfigMap GETs a ConfigMap through the API.
-func (w *podWorker) readConfigMap(ctx context.Context, namespace, name string) (*v1.ConfigMap, error) {
-	var cm v1.ConfigMap
-	err := w.a.cfg.Client.Get(ctx, "configmaps", namespace, name, &cm)
-	if v1.IsNotFound(err) {
-		return nil, errConfigMapNotFound{name: name}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get configmap %q: %w", name, err)
-	}
-	return &cm, nil
+// configMapKind is how the agent reads ConfigMaps.
+func (a *Agent) configMapKind() objectKind[v1.ConfigMap, *v1.ConfigMap] {
+	return objectKind[v1.ConfigMap, *v1.ConfigMap]{resource: "configmaps", kind: "configmap", cache: &a.configMaps}
 }
 
 // configMaps holds the ConfigMaps read during one container start or
-// volume sync, so a ConfigMap named twice is read once. A container start
-// reads them fresh; a volume sync may use the node's cache.
-type configMaps struct {
-	w      *podWorker
-	ns     string
-	cached bool
-	byKey  map[string]*v1.ConfigMap
-	errs   map[string]error
-}
+// volume sync (see podObjects).
+type configMaps = podObjects[v1.ConfigMap, *v1.ConfigMap]
 
 func (w *podWorker) configMaps(namespace string, cached bool) *configMaps {
-	return &configMaps{w: w, ns: namespace, cached: cached, byKey: map[string]*v1.ConfigMap{}, errs: map[string]error{}}
-}
-
-// get returns the named ConfigMap; with optional, a missing one is nil
-// and no error.
-func (c *configMaps) get(ctx context.Context, name string, optional bool) (*v1.ConfigMap, error) {
-	cm, ok := c.byKey[name]
-	err := c.errs[name]
-	if !ok && err == nil {
-		cm, err = c.w.getConfigMap(ctx, c.ns, name, c.cached)
-		c.byKey[name], c.errs[name] = cm, err
-	}
-	var missing errConfigMapNotFound
-	if errors.As(err, &missing) && optional {
-		return nil, nil
-	}
-	return cm, err
+	return newPodObjects(w.a, w.a.configMapKind(), namespace, cached)
 }
 
 // containerEnv resolves a container's environment as the kubelet's
 // makeEnvironmentVariables: envFrom first (keys that are not valid
 // variable names skipped, with an event), then env in order, each
-// replacing an earlier variable of its name; service variables
-// (KUBERNETES_SERVICE_HOST/PORT) go first and are overridden by both.
+// replacing an earlier variable of its name. HOSTNAME (set by containerd's
+// CRI) and the service environment go first and are overridden by both.
 func (w *podWorker) containerEnv(ctx context.Context, pod *v1.Pod, c *v1.Container) ([]string, error) {
 	env := &orderedEnv{index: map[string]int{}}
-	if h, p := w.a.cfg.KubernetesServiceHost, w.a.cfg.KubernetesServicePort; h != "" && p != "" {
-		env.set("KUBERNETES_SERVICE_HOST", h)
-		env.set("KUBERNETES_SERVICE_PORT", p)
+	host, err := containerHostname(pod)
+	if err != nil {
+		return nil, err
+	}
+	env.set("HOSTNAME", host)
+	svcEnv, err := w.a.serviceEnv(pod)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range svcEnv {
+		env.set(kv[0], kv[1])
 	}
 	cms := w.configMaps(pod.Namespace, false)
+	secrets := w.secrets(pod.Namespace, false)
 	for _, ef := range c.EnvFrom {
-		if ef.ConfigMapRef == nil {
-			continue
-		}
-		cm, err := cms.get(ctx, ef.ConfigMapRef.Name, v1.IsOptional(ef.ConfigMapRef.Optional))
-		if err != nil {
-			return nil, err
-		}
-		if cm == nil {
-			continue
-		}
-		var invalid []string
-		keys := make([]string, 0, len(cm.Data))
-		for k := range cm.Data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			name := ef.Prefix + k
-			if len(validation.IsEnvVarName(name)) != 0 {
-				invalid = append(invalid, name)
-				continue
+		switch {
+		case ef.ConfigMapRef != nil:
+			cm, err := cms.get(ctx, ef.ConfigMapRef.Name, v1.IsOptional(ef.ConfigMapRef.Optional))
+			if err != nil {
+				return nil, err
 			}
-			env.set(name, cm.Data[k])
-		}
-		if len(invalid) > 0 {
-			w.a.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "InvalidEnvironmentVariableNames",
-				"Keys [%s] from the EnvFrom configMap %s/%s were skipped since they are considered invalid environment variable names.",
-				strings.Join(invalid, ", "), pod.Namespace, cm.Name)
+			if cm != nil {
+				w.setEnvFrom(env, pod, ef.Prefix, "configMap", cm.Name, cm.Data)
+			}
+		case ef.SecretRef != nil:
+			s, err := secrets.get(ctx, ef.SecretRef.Name, v1.IsOptional(ef.SecretRef.Optional))
+			if err != nil {
+				return nil, err
+			}
+			if s != nil {
+				w.setEnvFrom(env, pod, ef.Prefix, "secret", s.Name, secretStrings(s))
+			}
 		}
 	}
 	for _, e := range c.Env {
@@ -205,7 +89,17 @@ func (w *podWorker) containerEnv(ctx context.Context, pod *v1.Pod, c *v1.Contain
 		switch {
 		case e.ValueFrom == nil:
 		case e.ValueFrom.FieldRef != nil:
-			val = w.fieldRef(pod, e.ValueFrom.FieldRef.FieldPath)
+			v, err := w.fieldRef(pod, e.ValueFrom.FieldRef.FieldPath)
+			if err != nil {
+				return nil, err
+			}
+			val = v
+		case e.ValueFrom.ResourceFieldRef != nil:
+			v, err := w.resourceFieldRef(pod, c, e.ValueFrom.ResourceFieldRef)
+			if err != nil {
+				return nil, err
+			}
+			val = v
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			ref := e.ValueFrom.ConfigMapKeyRef
 			optional := v1.IsOptional(ref.Optional)
@@ -222,6 +116,15 @@ func (w *podWorker) containerEnv(ctx context.Context, pod *v1.Pod, c *v1.Contain
 					continue
 				}
 				return nil, errConfigKeyMissing{fmt.Sprintf("couldn't find key %s in ConfigMap %s/%s", ref.Key, pod.Namespace, ref.Name)}
+			}
+			val = v
+		case e.ValueFrom.SecretKeyRef != nil:
+			v, ok, err := secretKeyValue(ctx, secrets, pod.Namespace, e.ValueFrom.SecretKeyRef)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
 			}
 			val = v
 		}
@@ -256,80 +159,52 @@ func (e *orderedEnv) list() []string {
 	return out
 }
 
-// configMapFiles is the kubelet's MakePayload: every key of the ConfigMap
-// (data and binaryData) as a file of its name, or the listed items, with
-// the item's mode or the default.
+// configMapData is a ConfigMap's keys and values (data and binaryData)
+// as files hold them.
+func configMapData(cm *v1.ConfigMap) map[string][]byte {
+	out := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+	for k, v := range cm.Data {
+		out[k] = []byte(v)
+	}
+	for k, v := range cm.BinaryData {
+		out[k] = v
+	}
+	return out
+}
+
+// configMapFiles is the kubelet's MakePayload of a ConfigMap: every key
+// (data and binaryData) as a file of its name, or the listed items.
 func configMapFiles(cm *v1.ConfigMap, items []v1.KeyToPath, defaultMode os.FileMode, optional bool, files map[string]projectedFile) error {
-	if len(items) == 0 {
-		for k, v := range cm.Data {
-			files[k] = projectedFile{data: []byte(v), mode: defaultMode}
-		}
-		for k, v := range cm.BinaryData {
-			files[k] = projectedFile{data: slices.Clone(v), mode: defaultMode}
-		}
-		return nil
-	}
-	for _, it := range items {
-		var data []byte
-		if s, ok := cm.Data[it.Key]; ok {
-			data = []byte(s)
-		} else if b, ok := cm.BinaryData[it.Key]; ok {
-			data = slices.Clone(b)
-		} else {
-			if optional {
-				continue
-			}
-			return fmt.Errorf("configmap references non-existent config key: %s", it.Key)
-		}
-		mode := defaultMode
-		if it.Mode != nil {
-			mode = os.FileMode(*it.Mode) & 0o777
-		}
-		files[it.Path] = projectedFile{data: data, mode: mode}
-	}
-	return nil
+	return keyFiles(configMapData(cm), items, defaultMode, optional, "configmap references non-existent config key: ", files)
 }
 
 // syncConfigMapVolume writes one configMap volume: the ConfigMap's files,
 // or none for a missing optional one.
 func (w *podWorker) syncConfigMapVolume(ctx context.Context, pod *v1.Pod, v *v1.Volume, cms *configMaps) error {
-	dir := filepath.Join(w.a.podDir(w.uid), volumesDir, v.Name)
-	if err := w.a.setupProjectedDir(dir); err != nil {
-		return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
-	}
 	src := v.ConfigMap
 	optional := v1.IsOptional(src.Optional)
-	cm, err := cms.get(ctx, src.Name, optional)
-	if err != nil {
-		return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
-	}
-	mode := os.FileMode(v1.ConfigMapVolumeDefaultMode)
-	if src.DefaultMode != nil {
-		mode = os.FileMode(*src.DefaultMode) & 0o777
-	}
-	files := map[string]projectedFile{}
-	if cm != nil {
-		if err := configMapFiles(cm, src.Items, mode, optional, files); err != nil {
-			return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
-		}
-	}
-	gid := volumeGroup(pod, files)
-	if err := writeAtomic(dir, files, gid); err != nil {
-		return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
-	}
-	return nil
+	return w.syncKeyVolume(ctx, pod, v.Name, keyVolume{items: src.Items, defaultMode: src.DefaultMode, optional: optional,
+		missingKey: "configmap references non-existent config key: ",
+		data: func(ctx context.Context) (map[string][]byte, error) {
+			cm, err := cms.get(ctx, src.Name, optional)
+			if cm == nil || err != nil {
+				return nil, err
+			}
+			return configMapData(cm), nil
+		}})
 }
 
 // usesConfigMapVolumes reports whether a pod has a volume whose files come
-// from ConfigMaps, which the worker re-reads every ConfigMapSyncPeriod.
+// from ConfigMaps or Secrets, which the worker re-reads every
+// ConfigMapSyncPeriod.
 func usesConfigMapVolumes(pod *v1.Pod) bool {
 	for _, v := range pod.Spec.Volumes {
-		if v.ConfigMap != nil {
+		if v.ConfigMap != nil || v.Secret != nil {
 			return true
 		}
 		if v.Projected != nil {
 			for _, s := range v.Projected.Sources {
-				if s.ConfigMap != nil {
+				if s.ConfigMap != nil || s.Secret != nil {
 					return true
 				}
 			}

@@ -19,13 +19,30 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// configMapServer answers GETs of ConfigMaps from a map (namespace/name)
-// and passes every other request to next; it counts the GETs.
+// configMapServer answers GETs of ConfigMaps and Secrets from maps
+// (namespace/name) and passes every other request to next; it counts the
+// GETs.
 type configMapServer struct {
-	mu   sync.Mutex
-	cms  map[string]*v1.ConfigMap
-	gets int
-	next http.Handler
+	mu      sync.Mutex
+	cms     map[string]*v1.ConfigMap
+	secrets map[string]*v1.Secret
+	gets    int
+	next    http.Handler
+}
+
+func (s *configMapServer) setSecret(sec *v1.Secret) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.secrets == nil {
+		s.secrets = map[string]*v1.Secret{}
+	}
+	s.secrets[sec.Namespace+"/"+sec.Name] = sec
+}
+
+func (s *configMapServer) removeSecret(ns, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.secrets, ns+"/"+name)
 }
 
 func (s *configMapServer) set(cm *v1.ConfigMap) {
@@ -51,7 +68,7 @@ func (s *configMapServer) count() int {
 
 func (s *configMapServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/namespaces/"), "/")
-	if r.Method != http.MethodGet || len(parts) != 3 || parts[1] != "configmaps" {
+	if r.Method != http.MethodGet || len(parts) != 3 || (parts[1] != "configmaps" && parts[1] != "secrets") {
 		if s.next == nil {
 			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 			return
@@ -61,16 +78,23 @@ func (s *configMapServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.gets++
+	var obj any
 	cm, ok := s.cms[parts[0]+"/"+parts[2]]
+	obj = cm
+	if parts[1] == "secrets" {
+		var sec *v1.Secret
+		sec, ok = s.secrets[parts[0]+"/"+parts[2]]
+		obj = sec
+	}
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
 		json.NewEncoder(w).Encode(v1.Status{TypeMeta: v1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: "Failure",
-			Reason: v1.ReasonNotFound, Code: http.StatusNotFound, Message: `configmaps "` + parts[2] + `" not found`})
+			Reason: v1.ReasonNotFound, Code: http.StatusNotFound, Message: parts[1] + ` "` + parts[2] + `" not found`})
 		return
 	}
-	json.NewEncoder(w).Encode(cm)
+	json.NewEncoder(w).Encode(obj)
 }
 
 // newConfigMapAgent starts an agent whose API is srv's handler.
@@ -106,6 +130,13 @@ func TestContainerEnvFromConfigMaps(t *testing.T) {
 		return &v1.EnvVarSource{ConfigMapKeyRef: &v1.ConfigMapKeySelector{LocalObjectRef: v1.LocalObjectRef{Name: name}, Key: key, Optional: &optional}}
 	}
 	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "team", UID: "pod-uid"}}
+	// base is what every container gets first: HOSTNAME and the
+	// configured kubernetes Service's variables (servicePort replaced).
+	base := func(servicePort string, more ...string) []string {
+		return append([]string{"HOSTNAME=web", "KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=" + servicePort,
+			"KUBERNETES_SERVICE_PORT_HTTPS=443", "KUBERNETES_PORT=tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443",
+			"KUBERNETES_PORT_443_TCP_PROTO=tcp", "KUBERNETES_PORT_443_TCP_PORT=443", "KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1"}, more...)
+	}
 	tests := []struct {
 		name    string
 		c       v1.Container
@@ -116,16 +147,16 @@ func TestContainerEnvFromConfigMaps(t *testing.T) {
 		{"envFrom then env", v1.Container{
 			EnvFrom: []v1.EnvFromSource{{ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: "app"}}}},
 			Env:     []v1.EnvVar{{Name: "MODE", Value: "slow"}, {Name: "COLOR", ValueFrom: ref("keys", "color", false)}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443", "LEVEL=debug", "MODE=slow", "b-key=kept", "COLOR=red"}, "", false},
+			base("443", "LEVEL=debug", "MODE=slow", "b-key=kept", "COLOR=red"), "", false},
 		{"prefix", v1.Container{
 			EnvFrom: []v1.EnvFromSource{{Prefix: "APP_", ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: "app"}}}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443", "APP_1BAD=skipped", "APP_LEVEL=debug", "APP_MODE=fast", "APP_b-key=kept"}, "", false},
+			base("443", "APP_1BAD=skipped", "APP_LEVEL=debug", "APP_MODE=fast", "APP_b-key=kept"), "", false},
 		{"env overrides the service variables", v1.Container{Env: []v1.EnvVar{{Name: "KUBERNETES_SERVICE_PORT", Value: "6443"}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=6443"}, "", false},
+			base("6443"), "", false},
 		{"optional missing ConfigMap and key", v1.Container{
 			EnvFrom: []v1.EnvFromSource{{ConfigMapRef: &v1.ConfigMapEnvSource{LocalObjectRef: v1.LocalObjectRef{Name: "gone"}, Optional: &yes}}},
 			Env:     []v1.EnvVar{{Name: "A", ValueFrom: ref("gone", "x", true)}, {Name: "B", ValueFrom: ref("keys", "nope", true)}}},
-			[]string{"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443"}, "", false},
+			base("443"), "", false},
 		{"missing ConfigMap", v1.Container{Env: []v1.EnvVar{{Name: "A", ValueFrom: ref("gone", "x", false)}}},
 			nil, `configmap "gone" not found`, true},
 		{"missing envFrom ConfigMap", v1.Container{

@@ -17,6 +17,7 @@ import (
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/net/podnet"
+	"orch.io/orch/node/credentialprovider"
 )
 
 // scriptRuntime is a Runtime for unit tests of the pod worker: it records
@@ -29,7 +30,7 @@ type scriptRuntime struct {
 	stopped []string
 }
 
-func (r *scriptRuntime) EnsureImage(context.Context, string, string) (ImageInfo, error) {
+func (r *scriptRuntime) EnsureImage(context.Context, string, string, []credentialprovider.AuthConfig) (ImageInfo, error) {
 	return ImageInfo{Digest: "sha256:0"}, nil
 }
 
@@ -479,10 +480,11 @@ func TestEmptyDirSizeLimitEviction(t *testing.T) {
 func TestFieldRefsResolve(t *testing.T) {
 	w := newLifecycleWorker(t, nil)
 	w.a.cfg.NodeIP = "192.0.2.10"
-	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"}, Spec: v1.PodSpec{NodeName: "node-1"}}
+	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"},
+		Spec: v1.PodSpec{NodeName: "node-1", ServiceAccountName: "default"}}
 	for _, path := range v1.SupportedFieldRefPaths() {
-		if got := w.fieldRef(pod, path); got == "" {
-			t.Errorf("fieldRef %s resolves to nothing", path)
+		if got, err := w.fieldRef(pod, path); got == "" || err != nil {
+			t.Errorf("fieldRef %s resolves to %q, %v", path, got, err)
 		}
 	}
 }

@@ -137,27 +137,6 @@ func (w *podWorker) containerSpec(ctx context.Context, pod *v1.Pod, c *v1.Contai
 	return spec, nil
 }
 
-// fieldRef resolves the downward-API fields orch supports.
-func (w *podWorker) fieldRef(pod *v1.Pod, path string) string {
-	switch path {
-	case "metadata.name":
-		return pod.Name
-	case "metadata.namespace":
-		return pod.Namespace
-	case "metadata.uid":
-		return string(pod.UID)
-	case "spec.nodeName":
-		return pod.Spec.NodeName
-	case "status.podIP":
-		if w.sandbox != nil {
-			return w.sandbox.IP.String()
-		}
-	case "status.hostIP":
-		return w.a.cfg.NodeIP
-	}
-	return ""
-}
-
 // containerResources maps requests and limits to cgroup settings as the
 // kubelet does: cpu requests → shares, cpu limits → CFS quota, memory
 // limits → the memory limit.

@@ -15,9 +15,10 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// Projected volumes (the service account token volume). Each lives on a
-// small tmpfs in the pod's volumes directory, written by writeAtomic, and
-// is mounted read-only into containers. The token of a
+// Projected volumes (the service account token volume), and configMap and
+// secret volumes. Each lives on a small tmpfs in the pod's volumes
+// directory, written by writeAtomic, and is mounted read-only into
+// containers. The token of a
 // serviceAccountToken source is requested from the masters (bound to the
 // pod) and refreshed as the kubelet's token manager does: once 80% of its
 // lifetime has passed, or after 24 h, whichever is first.
@@ -57,10 +58,23 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 	var next time.Duration
 	now := w.a.cfg.Now()
 	cms := w.configMaps(pod.Namespace, true)
+	ss := w.secrets(pod.Namespace, true)
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		if v.ConfigMap != nil {
 			if err := w.syncConfigMapVolume(ctx, pod, v, cms); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if v.Secret != nil {
+			if err := w.syncSecretVolume(ctx, pod, v, ss); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if v.DownwardAPI != nil {
+			if err := w.syncDownwardAPIVolume(pod, v); err != nil {
 				return 0, err
 			}
 			continue
@@ -72,8 +86,11 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 		if err := w.a.setupProjectedDir(dir); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
-		files, refresh, err := w.projectedFiles(ctx, pod, v, cms, now)
+		files, refresh, err := w.projectedFiles(ctx, pod, v, cms, ss, now)
 		if err != nil {
+			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
+		}
+		if err := w.a.fitTmpfs(dir, files); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
 		if err := writeAtomic(dir, files, volumeGroup(pod, files)); err != nil {
@@ -86,11 +103,14 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 	if usesConfigMapVolumes(pod) && (next == 0 || ConfigMapSyncPeriod < next) {
 		next = ConfigMapSyncPeriod
 	}
+	if usesDownwardAPIVolumes(pod) && (next == 0 || DownwardAPISyncPeriod < next) {
+		next = DownwardAPISyncPeriod
+	}
 	return next, nil
 }
 
 // projectedFiles resolves the sources of one volume to files.
-func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volume, cms *configMaps, now time.Time) (map[string]projectedFile, time.Duration, error) {
+func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volume, cms *configMaps, ss *secrets, now time.Time) (map[string]projectedFile, time.Duration, error) {
 	mode := os.FileMode(v1.ProjectedDefaultMode)
 	if m := v.Projected.DefaultMode; m != nil {
 		mode = os.FileMode(*m) & 0o777
@@ -119,11 +139,20 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volum
 					return nil, 0, err
 				}
 			}
-		case src.DownwardAPI != nil:
-			for _, it := range src.DownwardAPI.Items {
-				if it.FieldRef != nil {
-					files[it.Path] = projectedFile{data: []byte(w.fieldRef(pod, it.FieldRef.FieldPath)), mode: mode}
+		case src.Secret != nil:
+			optional := v1.IsOptional(src.Secret.Optional)
+			s, err := ss.get(ctx, src.Secret.Name, optional)
+			if err != nil {
+				return nil, 0, err
+			}
+			if s != nil {
+				if err := keyFiles(secretData(s), src.Secret.Items, mode, optional, secretMissingKey, files); err != nil {
+					return nil, 0, err
 				}
+			}
+		case src.DownwardAPI != nil:
+			if err := w.downwardAPIFiles(pod, src.DownwardAPI.Items, mode, files); err != nil {
+				return nil, 0, err
 			}
 		}
 	}
@@ -194,6 +223,31 @@ func (a *Agent) setupProjectedDir(dir string) error {
 	opts := fmt.Sprintf("mode=0755,size=%d", projectedTmpfsSize)
 	if err := a.mountTmpfs("tmpfs", dir, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("mount a tmpfs: %w", err)
+	}
+	return nil
+}
+
+// fitTmpfs grows the tmpfs of a volume the agent writes (mounted by
+// setupProjectedDir) when files would not fit twice in it: the atomic
+// writer holds the old and the new version together until the swap. A
+// Secret or ConfigMap holds up to 1 MiB, and a projected volume may
+// gather several; the tmpfs never shrinks while the pod lives.
+func (a *Agent) fitTmpfs(dir string, files map[string]projectedFile) error {
+	const page = 4 << 10
+	need := uint64(64 << 10) // directories and links
+	for _, f := range files {
+		need += 2 * ((uint64(len(f.data)) + page - 1) / page * page)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("statfs: %w", err)
+	}
+	if have := st.Blocks * uint64(st.Bsize); need <= have {
+		return nil
+	}
+	size := (need + (1<<20 - 1)) / (1 << 20) * (1 << 20)
+	if err := a.mountTmpfs("tmpfs", dir, unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("size=%d", size)); err != nil {
+		return fmt.Errorf("grow the tmpfs to %d bytes: %w", size, err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
+
+	"orch.io/orch/node/credentialprovider"
 )
 
 // Labels a runtime puts on every container it creates for the agent, so a
@@ -25,8 +27,10 @@ const (
 // implementation lives in node/containerd; unit tests use a fake.
 type Runtime interface {
 	// EnsureImage makes image available according to policy (Always,
-	// IfNotPresent, Never) and returns its digest.
-	EnsureImage(ctx context.Context, image, policy string) (ImageInfo, error)
+	// IfNotPresent, Never) and returns its digest. A pull uses auth's
+	// credentials, each in turn until one works (none: anonymous); they
+	// are kept in memory only.
+	EnsureImage(ctx context.Context, image, policy string, auth []credentialprovider.AuthConfig) (ImageInfo, error)
 	// ImportImages imports an OCI image tarball and returns the names it held.
 	ImportImages(ctx context.Context, r io.Reader) ([]string, error)
 	// StartContainer creates the container and starts its process; it

@@ -34,7 +34,8 @@ type RouteSetter interface {
 }
 
 // watchCluster follows nodes, services and endpoints: nodes become routes
-// to their pod CIDRs, services and endpoints feed the proxy and the DNS.
+// to their pod CIDRs, services and endpoints feed the proxy and the DNS,
+// services the containers' environments.
 func (a *Agent) watchCluster(ctx context.Context) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -58,16 +59,20 @@ func (a *Agent) watchCluster(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
 	}
-	if a.cfg.Proxy != nil || a.cfg.DNS != nil {
-		run(func() {
-			watchResource(ctx, a, "services", func(m map[string]*v1.Service) {
-				mu.Lock()
-				services = m
-				mu.Unlock()
-				push()
-			})
+	// Services are followed whatever else the node does: containers'
+	// environments hold them.
+	a.serviceEnvState.mu.Lock()
+	a.serviceEnvState.watched = true
+	a.serviceEnvState.mu.Unlock()
+	run(func() {
+		watchResource(ctx, a, "services", func(m map[string]*v1.Service) {
+			a.serviceEnvState.setServices(m)
+			mu.Lock()
+			services = m
+			mu.Unlock()
+			push()
 		})
-	}
+	})
 	if a.cfg.Proxy != nil || a.cfg.DNS != nil {
 		run(func() {
 			watchResource(ctx, a, "endpoints", func(m map[string]*v1.Endpoints) {

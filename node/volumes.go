@@ -91,7 +91,7 @@ func (w *podWorker) podVolumes(pod *v1.Pod) (map[string]podVolume, error) {
 		switch {
 		case v.EmptyDir != nil:
 			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: volumeMountOptions()}
-		case v.Projected != nil, v.ConfigMap != nil:
+		case v.Projected != nil, v.ConfigMap != nil, v.Secret != nil, v.DownwardAPI != nil:
 			vols[v.Name] = podVolume{path: filepath.Join(dir, volumesDir, v.Name), options: fileMountOptions(), readOnly: true, atomic: true}
 		case v.HostPath != nil:
 			if err := checkHostPath(v.HostPath); err != nil {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -406,11 +407,16 @@ func (w *podWorker) syncContainer(ctx context.Context, pod *v1.Pod, c *v1.Contai
 		if !now.Before(st.nextStart) {
 			return w.start(ctx, pod, c, st)
 		}
+		w.imagePullBackOff(pod, c, st)
 		return st.nextStart.Sub(now)
 	}
 	// The current container exited: restart it if the policy says so.
 	if !shouldRestart(policy, st.exitCode) {
 		return 0
+	}
+	if now.Before(st.nextStart) && w.imagePullBackOff(pod, c, st) {
+		// A restart whose pull failed waits for the pull's back-off.
+		return st.nextStart.Sub(now)
 	}
 	if st.nextStart.IsZero() || st.nextStart.Before(st.finishedAt) {
 		st.nextStart = st.finishedAt.Add(w.backoff(st))
@@ -468,17 +474,27 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	}
 	ref := events.ContainerRef(pod, c.Name)
 	rec := w.a.cfg.Recorder
-	img, err := rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
+	auth, err := w.pullCredentials(ctx, pod, c.Image)
+	var img ImageInfo
+	if err == nil {
+		img, err = rt.EnsureImage(ctx, c.Image, c.ImagePullPolicy, auth)
+	}
 	if err != nil {
-		reason := "ErrImagePull"
+		reason := reasonErrImagePull
 		if c.ImagePullPolicy == v1.PullNever {
-			reason = "ErrImageNeverPull"
+			reason = reasonErrImageNeverPull
 			rec.RefEventf(ref, v1.EventTypeWarning, reason, "Container image %q is not present with pull policy of Never", c.Image)
 		} else {
+			rec.RefEventf(ref, v1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 			rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		}
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %s", reason)
-		return w.startFailed(st, reason, err)
+		d := w.startFailed(st, reason, err)
+		if reason == reasonErrImagePull {
+			// ImagePullBackOff for the rest of the back-off.
+			d = min(d, imagePullBackOffAfter)
+		}
+		return d
 	}
 	if img.Pulled > 0 {
 		// The pull is over when the runtime answers: both of the
@@ -686,6 +702,10 @@ func (w *podWorker) terminate(ctx context.Context, pod *v1.Pod) bool {
 	w.mu.Unlock()
 	w.a.setHostPorts(w.uid, nil, "")
 	w.a.status.forget(w.uid)
+	if last := cmp.Or(pod, w.pod); last != nil {
+		// The node keeps no Secret value of a pod that is gone.
+		w.a.secrets.forget(last.Namespace, v1.PodSecretNames(&last.Spec))
+	}
 	if pod != nil {
 		zero := int64(0)
 		uid := w.uid

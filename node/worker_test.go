@@ -16,6 +16,7 @@ import (
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/net/podnet"
+	"orch.io/orch/node/credentialprovider"
 )
 
 // fakeRuntime is a Runtime for unit tests of this package: Exec answers
@@ -25,7 +26,7 @@ type fakeRuntime struct {
 	execStream func(id string, cmd []string, sio StreamIO) (int, error)
 }
 
-func (f *fakeRuntime) EnsureImage(context.Context, string, string) (ImageInfo, error) {
+func (f *fakeRuntime) EnsureImage(context.Context, string, string, []credentialprovider.AuthConfig) (ImageInfo, error) {
 	return ImageInfo{}, errors.New("unused")
 }
 func (f *fakeRuntime) ImportImages(context.Context, io.Reader) ([]string, error) { return nil, nil }

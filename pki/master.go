@@ -286,3 +286,10 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// KubernetesServiceDNSNames are the names of the kubernetes Service that a
+// master certificate holds, as kubeadm's apiserver certificate, so that
+// in-cluster clients can verify the API by them.
+func KubernetesServiceDNSNames() []string {
+	return []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+}

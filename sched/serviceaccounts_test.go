@@ -111,3 +111,31 @@ func TestReplicationPodsServiceAccount(t *testing.T) {
 		t.Errorf("ghost conditions %+v", rc.Status.Conditions)
 	}
 }
+
+// The replication manager's pods get their account's imagePullSecrets
+// when the template names none, and keep the template's own otherwise.
+func TestReplicationPodsImagePullSecrets(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, &v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "builder", Namespace: "default", UID: "sa-builder"},
+		ImagePullSecrets: []v1.LocalObjectRef{{Name: "regcred"}}})
+	inherit := loopRC("inherit", 1)
+	inherit.Spec.Template.Spec.ServiceAccountName = "builder"
+	p.create(t, inherit)
+	own := loopRC("own", 1)
+	own.Spec.Template.Spec.ServiceAccountName = "builder"
+	own.Spec.Template.Spec.ImagePullSecrets = []v1.LocalObjectRef{{Name: "mine"}}
+	p.create(t, own)
+	m := NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p})
+	if err := m.Pass(context.Background(), p.store()); err != nil {
+		t.Fatal(err)
+	}
+	for rc, want := range map[string]string{"inherit": "regcred", "own": "mine"} {
+		pods := ownedActive(t, p, rc)
+		if len(pods) != 1 {
+			t.Fatalf("%s: %d pods, want 1", rc, len(pods))
+		}
+		if s := pods[0].Spec.ImagePullSecrets; len(s) != 1 || s[0].Name != want {
+			t.Errorf("%s: pod imagePullSecrets %+v, want [%s]", rc, s, want)
+		}
+	}
+}

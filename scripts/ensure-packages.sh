@@ -7,7 +7,7 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in ${ORCH_PACKAGES:-iproute2 iptables containerd runc busybox-static docker-registry perl libmath-bigint-perl}; do
+for pkg in ${ORCH_PACKAGES:-iproute2 iptables nftables containerd runc busybox-static docker-registry apache2-utils perl libmath-bigint-perl}; do
 	have "$pkg" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

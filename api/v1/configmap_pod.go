@@ -21,12 +21,15 @@ type ConfigMapKeySelector struct {
 	Optional *bool `json:"optional,omitempty"`
 }
 
-// EnvFromSource makes every key of a ConfigMap an environment variable.
+// EnvFromSource makes every key of a ConfigMap or a Secret an environment
+// variable; exactly one source is set.
 type EnvFromSource struct {
 	// Prefix is prepended to every key.
 	Prefix string `json:"prefix,omitempty"`
 	// ConfigMapRef names the ConfigMap.
 	ConfigMapRef *ConfigMapEnvSource `json:"configMapRef,omitempty"`
+	// SecretRef names the Secret (see secret_pod.go).
+	SecretRef *SecretEnvSource `json:"secretRef,omitempty"`
 }
 
 // ConfigMapEnvSource names the ConfigMap of an EnvFromSource.
@@ -59,13 +62,20 @@ func IsOptional(b *bool) bool { return b != nil && *b }
 
 // validateConfigMapKeySelector is Kubernetes' validateConfigMapKeySelector.
 func validateConfigMapKeySelector(s *ConfigMapKeySelector, p *field.Path) field.ErrorList {
+	return validateKeySelector(s.Name, s.Key, p)
+}
+
+// validateKeySelector checks a reference to one key of a ConfigMap or a
+// Secret (Kubernetes' validateConfigMapKeySelector and
+// validateSecretKeySelector are the same): a name and a valid key.
+func validateKeySelector(name, key string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, validateConfigMapName(s.Name, p.Child("name"))...)
-	if s.Key == "" {
+	errs = append(errs, validateConfigMapName(name, p.Child("name"))...)
+	if key == "" {
 		errs = append(errs, field.Required(p.Child("key"), ""))
 	} else {
-		for _, msg := range validation.IsConfigMapKey(s.Key) {
-			errs = append(errs, field.Invalid(p.Child("key"), s.Key, msg))
+		for _, msg := range validation.IsConfigMapKey(key) {
+			errs = append(errs, field.Invalid(p.Child("key"), key, msg))
 		}
 	}
 	return errs
@@ -78,10 +88,19 @@ func validateEnvVarValueFrom(ev *EnvVar, p *field.Path) field.ErrorList {
 	n := 0
 	if ev.ValueFrom.FieldRef != nil {
 		n++
+		errs = append(errs, validateObjectFieldSelector(ev.ValueFrom.FieldRef, envFieldPaths, p.Child("fieldRef"))...)
+	}
+	if ev.ValueFrom.ResourceFieldRef != nil {
+		n++
+		errs = append(errs, validateResourceFieldSelector(ev.ValueFrom.ResourceFieldRef, false, p.Child("resourceFieldRef"))...)
 	}
 	if ref := ev.ValueFrom.ConfigMapKeyRef; ref != nil {
 		n++
 		errs = append(errs, validateConfigMapKeySelector(ref, p.Child("configMapKeyRef"))...)
+	}
+	if ref := ev.ValueFrom.SecretKeyRef; ref != nil {
+		n++
+		errs = append(errs, validateKeySelector(ref.Name, ref.Key, p.Child("secretKeyRef"))...)
 	}
 	switch {
 	case n == 0:
@@ -94,8 +113,8 @@ func validateEnvVarValueFrom(ev *EnvVar, p *field.Path) field.ErrorList {
 	return errs
 }
 
-// validateConfigMapName checks a reference to a ConfigMap: required, and a
-// name a ConfigMap can have.
+// validateConfigMapName checks a reference to a ConfigMap or a Secret:
+// required, and a name such an object can have.
 func validateConfigMapName(name string, p *field.Path) field.ErrorList {
 	if name == "" {
 		return field.ErrorList{field.Required(p, "")}
@@ -118,23 +137,34 @@ func validateEnvFrom(vars []EnvFromSource, p *field.Path) field.ErrorList {
 				errs = append(errs, field.Invalid(ip.Child("prefix"), ev.Prefix, msg))
 			}
 		}
-		if ev.ConfigMapRef == nil {
+		switch {
+		case ev.ConfigMapRef == nil && ev.SecretRef == nil:
 			errs = append(errs, field.Invalid(ip, "", "must specify one of: `configMapRef` or `secretRef`"))
-			continue
+		case ev.ConfigMapRef != nil && ev.SecretRef != nil:
+			errs = append(errs, field.Invalid(ip, "", "may not have more than one field specified at a time"))
+		case ev.ConfigMapRef != nil:
+			errs = append(errs, validateConfigMapName(ev.ConfigMapRef.Name, ip.Child("configMapRef", "name"))...)
+		default:
+			errs = append(errs, validateConfigMapName(ev.SecretRef.Name, ip.Child("secretRef", "name"))...)
 		}
-		errs = append(errs, validateConfigMapName(ev.ConfigMapRef.Name, ip.Child("configMapRef", "name"))...)
 	}
 	return errs
 }
 
 // validateConfigMapVolumeSource is Kubernetes' validateConfigMapVolumeSource.
 func validateConfigMapVolumeSource(s *ConfigMapVolumeSource, p *field.Path) field.ErrorList {
+	errs := validateConfigMapName(s.Name, p.Child("name"))
+	return append(errs, validateKeyFiles(s.DefaultMode, s.Items, p)...)
+}
+
+// validateKeyFiles checks what configMap and secret volumes share: the
+// default mode and the items.
+func validateKeyFiles(defaultMode *int32, items []KeyToPath, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, validateConfigMapName(s.Name, p.Child("name"))...)
-	if m := s.DefaultMode; m != nil && (*m < 0 || *m > 0o777) {
+	if m := defaultMode; m != nil && (*m < 0 || *m > 0o777) {
 		errs = append(errs, field.Invalid(p.Child("defaultMode"), *m, fileModeErrorMsg))
 	}
-	for i, it := range s.Items {
+	for i, it := range items {
 		errs = append(errs, validateKeyToPath(&it, p.Child("items").Index(i))...)
 	}
 	return errs
@@ -173,15 +203,7 @@ func validateLocalNonReservedPath(target string, p *field.Path) field.ErrorList 
 // PodConfigMapNames returns the names of the ConfigMaps a pod spec reads
 // (env, envFrom, configMap volumes and projected sources), each once.
 func PodConfigMapNames(s *PodSpec) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(name string) {
-		if name != "" && !seen[name] {
-			seen[name] = true
-			out = append(out, name)
-		}
-	}
-	visit := func(c *Container) {
+	return podRefNames(s, nil, func(c *Container, add func(string)) {
 		for _, e := range c.EnvFrom {
 			if e.ConfigMapRef != nil {
 				add(e.ConfigMapRef.Name)
@@ -192,17 +214,7 @@ func PodConfigMapNames(s *PodSpec) []string {
 				add(e.ValueFrom.ConfigMapKeyRef.Name)
 			}
 		}
-	}
-	for i := range s.InitContainers {
-		visit(&s.InitContainers[i])
-	}
-	for i := range s.Containers {
-		visit(&s.Containers[i])
-	}
-	for i := range s.EphemeralContainers {
-		visit((*Container)(&s.EphemeralContainers[i].EphemeralContainerCommon))
-	}
-	for _, v := range s.Volumes {
+	}, func(v *Volume, add func(string)) {
 		if v.ConfigMap != nil {
 			add(v.ConfigMap.Name)
 		}
@@ -213,6 +225,35 @@ func PodConfigMapNames(s *PodSpec) []string {
 				}
 			}
 		}
+	})
+}
+
+// podRefNames collects the names of the objects of one kind a pod spec
+// refers to, each once, in Kubernetes' order of visit: first names,
+// then every container's (init, regular, ephemeral), then every volume's.
+func podRefNames(s *PodSpec, first []string, container func(*Container, func(string)), volume func(*Volume, func(string))) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if name != "" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, name := range first {
+		add(name)
+	}
+	for i := range s.InitContainers {
+		container(&s.InitContainers[i], add)
+	}
+	for i := range s.Containers {
+		container(&s.Containers[i], add)
+	}
+	for i := range s.EphemeralContainers {
+		container((*Container)(&s.EphemeralContainers[i].EphemeralContainerCommon), add)
+	}
+	for i := range s.Volumes {
+		volume(&s.Volumes[i], add)
 	}
 	return out
 }

@@ -109,6 +109,10 @@ type Volume struct {
 	Projected *ProjectedVolumeSource `json:"projected,omitempty"`
 	// ConfigMap makes files of a ConfigMap's keys (see configmap_pod.go).
 	ConfigMap *ConfigMapVolumeSource `json:"configMap,omitempty"`
+	// Secret makes files of a Secret's keys, on a tmpfs (see secret_pod.go).
+	Secret *SecretVolumeSource `json:"secret,omitempty"`
+	// DownwardAPI makes files of fields of the pod (see downward.go).
+	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
 }
 
 // EmptyDirVolumeSource is a volume that starts empty and lives as long as the pod.
@@ -143,12 +147,13 @@ type Container struct {
 	// Ports the container listens on, for information and for hostPort
 	// mappings, which the node programs and the scheduler keeps apart.
 	Ports []ContainerPort `json:"ports,omitempty" patchStrategy:"merge" patchMergeKey:"containerPort"`
-	// Environment variables taken from ConfigMaps, every key a variable
+	// Environment variables taken from ConfigMaps and Secrets, every key a variable
 	// (with an optional prefix); env, set after them, wins a clash.
 	EnvFrom []EnvFromSource `json:"envFrom,omitempty"`
 	// Environment variables, set in order; valueFrom.fieldRef reads the
 	// pod's own fields (metadata.name, status.podIP, ...) and
-	// valueFrom.configMapKeyRef a key of a ConfigMap.
+	// valueFrom.configMapKeyRef a key of a ConfigMap, valueFrom.secretKeyRef
+	// a key of a Secret.
 	Env []EnvVar `json:"env,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	// Compute resources: requests are what the scheduler reserves on a
 	// node, limits are enforced by the node's cgroups.
@@ -205,11 +210,15 @@ type EnvVar struct {
 	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
-// EnvVarSource takes a variable's value from the pod's own fields or from
-// a key of a ConfigMap; exactly one is set.
+// EnvVarSource takes a variable's value from the pod's own fields, a
+// resource of a container or a key of a ConfigMap or a Secret; exactly
+// one is set.
 type EnvVarSource struct {
-	FieldRef        *ObjectFieldSelector  `json:"fieldRef,omitempty"`
-	ConfigMapKeyRef *ConfigMapKeySelector `json:"configMapKeyRef,omitempty"`
+	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
+	// ResourceFieldRef is a resource of a container (see downward.go).
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	ConfigMapKeyRef  *ConfigMapKeySelector  `json:"configMapKeyRef,omitempty"`
+	SecretKeyRef     *SecretKeySelector     `json:"secretKeyRef,omitempty"`
 }
 
 // ObjectFieldSelector selects a field of the pod, such as status.podIP.

@@ -7,11 +7,10 @@ import (
 )
 
 // A projected volume maps several sources into one directory, as
-// Kubernetes' projected volume. orch projects what the service account
-// token volume needs: a token of the pod's service account, the cluster
-// CA (Kubernetes' kube-root-ca.crt ConfigMap: orch has no ConfigMaps yet,
-// so the node writes the CA itself) and downward API fields of the pod.
-// Every other value is refused.
+// Kubernetes' projected volume: tokens of the pod's service account, keys
+// of ConfigMaps (the cluster CA of kube-root-ca.crt among them) and of
+// Secrets, and downward API fields and resources of the pod (see
+// downward.go).
 type ProjectedVolumeSource struct {
 	Sources []VolumeProjection `json:"sources"`
 	// DefaultMode is the mode of the files (default 0644).
@@ -21,12 +20,12 @@ type ProjectedVolumeSource struct {
 // VolumeProjection is one source of a projected volume: exactly one field is set.
 type VolumeProjection struct {
 	ConfigMap           *ConfigMapProjection           `json:"configMap,omitempty"`
+	Secret              *SecretProjection              `json:"secret,omitempty"`
 	DownwardAPI         *DownwardAPIProjection         `json:"downwardAPI,omitempty"`
 	ServiceAccountToken *ServiceAccountTokenProjection `json:"serviceAccountToken,omitempty"`
 }
 
-// ConfigMapProjection projects keys of a ConfigMap; orch has only
-// kube-root-ca.crt's ca.crt.
+// ConfigMapProjection projects keys of a ConfigMap.
 type ConfigMapProjection struct {
 	LocalObjectRef `json:",inline"`
 	Items          []KeyToPath `json:"items,omitempty"`
@@ -45,11 +44,14 @@ type DownwardAPIProjection struct {
 	Items []DownwardAPIVolumeFile `json:"items,omitempty"`
 }
 
-// DownwardAPIVolumeFile is one field of the pod in a file.
+// DownwardAPIVolumeFile is one field of the pod, or a resource of one of
+// its containers, in a file.
 type DownwardAPIVolumeFile struct {
-	Path     string               `json:"path"`
-	FieldRef *ObjectFieldSelector `json:"fieldRef,omitempty"`
-	Mode     *int32               `json:"mode,omitempty"`
+	Path             string                 `json:"path"`
+	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	// Mode is the file's mode (the volume's defaultMode unset).
+	Mode *int32 `json:"mode,omitempty"`
 }
 
 // ServiceAccountTokenProjection is a token of the pod's service account,
@@ -70,9 +72,6 @@ const (
 	// ProjectedDefaultMode is the files' mode when none is given (0644).
 	ProjectedDefaultMode = int32(0o644)
 )
-
-// downwardAPIVolumeFields are the pod fields a projected file may hold.
-var downwardAPIVolumeFields = []string{"metadata.name", "metadata.namespace", "metadata.uid"}
 
 // defaultProjected fills the defaults of Kubernetes'
 // SetDefaults_ProjectedVolumeSource and SetDefaults_ServiceAccountTokenProjection.
@@ -113,39 +112,24 @@ func validateProjected(v *ProjectedVolumeSource, p *field.Path) field.ErrorList 
 		n := 0
 		if s.ConfigMap != nil {
 			n++
-			cp := sp.Child("configMap")
-			if s.ConfigMap.Name == "" {
-				errs = append(errs, field.Required(cp.Child("name"), ""))
-			}
-			for j, it := range s.ConfigMap.Items {
-				ip := cp.Child("items").Index(j)
-				errs = append(errs, validateKeyToPath(&it, ip)...)
-				if it.Path != "" {
-					if paths[it.Path] {
-						errs = append(errs, field.Invalid(p, s.ConfigMap.Name, "conflicting duplicate paths"))
-					}
-					paths[it.Path] = true
-				}
-			}
+			errs = append(errs, validateKeyProjection(s.ConfigMap.Name, s.ConfigMap.Items, p, sp.Child("configMap"), paths)...)
+		}
+		if s.Secret != nil {
+			n++
+			errs = append(errs, validateKeyProjection(s.Secret.Name, s.Secret.Items, p, sp.Child("secret"), paths)...)
 		}
 		if s.DownwardAPI != nil {
 			n++
 			dp := sp.Child("downwardAPI")
-			for j, it := range s.DownwardAPI.Items {
+			for j := range s.DownwardAPI.Items {
+				it := &s.DownwardAPI.Items[j]
 				ip := dp.Child("items").Index(j)
-				addPath(it.Path, ip.Child("path"))
-				if it.Mode != nil {
-					errs = append(errs, field.Forbidden(ip.Child("mode"), notYet("file modes of single items")))
-				}
-				if it.FieldRef == nil {
-					errs = append(errs, field.Required(ip.Child("fieldRef"), "orch supports fieldRef only"))
-					continue
-				}
-				if av := it.FieldRef.APIVersion; av != "" && av != APIVersion {
-					errs = append(errs, field.NotSupported(ip.Child("fieldRef", "apiVersion"), av, []string{APIVersion}))
-				}
-				if !containsString(downwardAPIVolumeFields, it.FieldRef.FieldPath) {
-					errs = append(errs, field.NotSupported(ip.Child("fieldRef", "fieldPath"), it.FieldRef.FieldPath, downwardAPIVolumeFields))
+				errs = append(errs, validateDownwardAPIVolumeFile(it, ip)...)
+				if it.Path != "" {
+					if paths[it.Path] {
+						errs = append(errs, field.Invalid(ip.Child("path"), it.Path, "conflicting duplicate paths"))
+					}
+					paths[it.Path] = true
 				}
 			}
 		}
@@ -164,6 +148,26 @@ func validateProjected(v *ProjectedVolumeSource, p *field.Path) field.ErrorList 
 		}
 		if n != 1 {
 			errs = append(errs, field.Forbidden(sp, fmt.Sprintf("may not specify more than 1 volume type per source (got %d)", n)))
+		}
+	}
+	return errs
+}
+
+// validateKeyProjection checks a configMap or secret source of a
+// projected volume as Kubernetes' validateProjectionSources: a name, the
+// items, and no path another source already has.
+func validateKeyProjection(name string, items []KeyToPath, vp, sp *field.Path, paths map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(sp.Child("name"), ""))
+	}
+	for j, it := range items {
+		errs = append(errs, validateKeyToPath(&it, sp.Child("items").Index(j))...)
+		if it.Path != "" {
+			if paths[it.Path] {
+				errs = append(errs, field.Invalid(vp, name, "conflicting duplicate paths"))
+			}
+			paths[it.Path] = true
 		}
 	}
 	return errs

@@ -13,9 +13,13 @@ type ServiceAccount struct {
 	// AutomountServiceAccountToken says whether pods running as this
 	// account get its token mounted; a pod's own field wins.
 	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
-	// Secrets and ImagePullSecrets are refused until orch has Secrets.
-	Secrets          []ObjectReference `json:"secrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
-	ImagePullSecrets []LocalObjectRef  `json:"imagePullSecrets,omitempty"`
+	// Secrets is refused: orch has no service account token Secrets.
+	Secrets []ObjectReference `json:"secrets,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	// ImagePullSecrets is a list of references to secrets in the same
+	// namespace to use for pulling any images in pods that reference this
+	// ServiceAccount: the ServiceAccount admission copies them into a new
+	// pod that names none.
+	ImagePullSecrets []LocalObjectRef `json:"imagePullSecrets,omitempty"`
 }
 
 // DefaultServiceAccountName is the account of pods that name none.
@@ -26,9 +30,6 @@ func validateServiceAccount(sa *ServiceAccount) field.ErrorList {
 	var errs field.ErrorList
 	if len(sa.Secrets) > 0 {
 		errs = append(errs, field.Forbidden(field.NewPath("secrets"), notYet("secrets")))
-	}
-	if len(sa.ImagePullSecrets) > 0 {
-		errs = append(errs, field.Forbidden(field.NewPath("imagePullSecrets"), notYet("image pull secrets")))
 	}
 	return errs
 }

@@ -54,7 +54,14 @@ func ServiceAccountNotFound(name string) error {
 // pod's automountServiceAccountToken, else the account's, is false. A
 // container that already mounts something at DefaultAPITokenMountPath is
 // left alone; volumeName names a new volume (ServiceAccountVolumeName-xxxxx).
+// A pod that names no imagePullSecrets gets the account's.
 func AdmitServiceAccount(p *Pod, sa *ServiceAccount, volumeName string) {
+	if sa != nil && len(p.Spec.ImagePullSecrets) == 0 && len(sa.ImagePullSecrets) > 0 {
+		p.Spec.ImagePullSecrets = make([]LocalObjectRef, len(sa.ImagePullSecrets))
+		for i, s := range sa.ImagePullSecrets {
+			p.Spec.ImagePullSecrets[i] = LocalObjectRef{Name: s.Name}
+		}
+	}
 	if !shouldAutomount(sa, p) {
 		return
 	}

@@ -74,6 +74,47 @@ func TestAdmitServiceAccount(t *testing.T) {
 	}
 }
 
+// TestAdmitServiceAccountImagePullSecrets: a pod naming no imagePullSecrets
+// gets its account's (a copy), one naming some keeps its own, whatever
+// automounting says, as Kubernetes' ServiceAccount admission.
+func TestAdmitServiceAccountImagePullSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pod, sa   []LocalObjectRef
+		automount *bool
+		want      []LocalObjectRef
+	}{
+		{name: "none anywhere"},
+		{name: "the account's", sa: []LocalObjectRef{{Name: "a"}, {Name: "b"}}, want: []LocalObjectRef{{Name: "a"}, {Name: "b"}}},
+		{name: "the account's without automount", sa: []LocalObjectRef{{Name: "a"}}, automount: boolp(false), want: []LocalObjectRef{{Name: "a"}}},
+		{name: "the pod's own win", pod: []LocalObjectRef{{Name: "mine"}}, sa: []LocalObjectRef{{Name: "a"}}, want: []LocalObjectRef{{Name: "mine"}}},
+		{name: "the pod's own without the account's", pod: []LocalObjectRef{{Name: "mine"}}, want: []LocalObjectRef{{Name: "mine"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := validPod()
+			p.Spec.ImagePullSecrets = tc.pod
+			p.Spec.AutomountServiceAccountToken = tc.automount
+			sa := &ServiceAccount{ObjectMeta: ObjectMeta{Name: "default", Namespace: "default"}, ImagePullSecrets: tc.sa}
+			AdmitServiceAccount(p, sa, "kube-api-access-abcde")
+			if !JSONEqual(p.Spec.ImagePullSecrets, tc.want) {
+				t.Fatalf("imagePullSecrets %+v, want %+v", p.Spec.ImagePullSecrets, tc.want)
+			}
+			if len(tc.sa) > 0 && len(p.Spec.ImagePullSecrets) > 0 && len(tc.pod) == 0 {
+				p.Spec.ImagePullSecrets[0].Name = "changed"
+				if sa.ImagePullSecrets[0].Name == "changed" {
+					t.Fatal("the pod shares the account's slice")
+				}
+			}
+		})
+	}
+	// No account (service accounts off): nothing copied.
+	p := validPod()
+	AdmitServiceAccount(p, nil, "kube-api-access-abcde")
+	if len(p.Spec.ImagePullSecrets) != 0 {
+		t.Fatalf("imagePullSecrets %+v without an account", p.Spec.ImagePullSecrets)
+	}
+}
+
 func TestPodServiceAccountNameFromDeprecatedField(t *testing.T) {
 	s := PodSpec{DeprecatedServiceAccount: "builder"}
 	if got := PodServiceAccountName(&s); got != "builder" || s.ServiceAccountName != "builder" {
@@ -92,7 +133,8 @@ func TestServiceAccountLookupErrorWording(t *testing.T) {
 }
 
 func TestValidateServiceAccount(t *testing.T) {
-	ok := &ServiceAccount{ObjectMeta: ObjectMeta{Name: "builder", Namespace: "default"}, AutomountServiceAccountToken: boolp(false)}
+	ok := &ServiceAccount{ObjectMeta: ObjectMeta{Name: "builder", Namespace: "default"}, AutomountServiceAccountToken: boolp(false),
+		ImagePullSecrets: []LocalObjectRef{{Name: "regcred"}}}
 	if err := Validate(ok); err != nil {
 		t.Fatalf("valid account refused: %v", err)
 	}
@@ -101,7 +143,6 @@ func TestValidateServiceAccount(t *testing.T) {
 		mutate func(*ServiceAccount)
 	}{
 		{"secrets", func(sa *ServiceAccount) { sa.Secrets = []ObjectReference{{Name: "tok"}} }},
-		{"imagePullSecrets", func(sa *ServiceAccount) { sa.ImagePullSecrets = []LocalObjectRef{{Name: "reg"}} }},
 		{"metadata.name", func(sa *ServiceAccount) { sa.Name = "Bad_Name" }},
 	} {
 		sa := DeepCopy(ok)
@@ -142,9 +183,9 @@ func TestValidateProjected(t *testing.T) {
 			func(v *ProjectedVolumeSource) { v.Sources[1].ConfigMap.Items[0].Path = "..data" }},
 		{"item mode", "spec.volumes[1].projected.sources[1].configMap.items[0].mode", "0777",
 			func(v *ProjectedVolumeSource) { v.Sources[1].ConfigMap.Items[0].Mode = new(int32(0o1000)) }},
-		{"labels by downward API", "spec.volumes[1].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath", "supported values",
+		{"status.phase by downward API", "spec.volumes[1].projected.sources[2].downwardAPI.items[0].fieldRef.fieldPath", "supported values",
 			func(v *ProjectedVolumeSource) {
-				v.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath = "metadata.labels"
+				v.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath = "status.phase"
 			}},
 		{"two kinds in one source", "spec.volumes[1].projected.sources[0]", "more than 1",
 			func(v *ProjectedVolumeSource) { v.Sources[0].DownwardAPI = &DownwardAPIProjection{} }},

@@ -34,9 +34,10 @@ const (
 	DNSDefault                 = "Default"
 )
 
-// SupportedFieldRefPaths returns the downward-API fields the node resolves.
+// SupportedFieldRefPaths returns the fields of the pod an environment
+// variable's fieldRef may name without a subscript (Kubernetes').
 func SupportedFieldRefPaths() []string {
-	return []string{"metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "status.podIP", "status.hostIP"}
+	return slices.Clone(envFieldPaths)
 }
 
 // notYet is the message of a field orch decodes but does not implement.
@@ -61,17 +62,11 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	if s.DeprecatedServiceAccount != "" {
 		errs = append(errs, validateServiceAccountName(s.DeprecatedServiceAccount, p.Child("serviceAccount"))...)
 	}
-	if len(s.ImagePullSecrets) > 0 {
-		errs = append(errs, field.Forbidden(p.Child("imagePullSecrets"), notYet("image pull secrets")))
-	}
 	if s.Priority != nil {
 		errs = append(errs, field.Forbidden(p.Child("priority"), notYet("pod priority")))
 	}
 	if s.PriorityClassName != "" {
 		errs = append(errs, field.Forbidden(p.Child("priorityClassName"), notYet("priority classes")))
-	}
-	if s.EnableServiceLinks != nil && *s.EnableServiceLinks {
-		errs = append(errs, field.Forbidden(p.Child("enableServiceLinks"), notYet("service environment variables")))
 	}
 	switch s.DNSPolicy {
 	case DNSClusterFirst, DNSClusterFirstWithHostNet, DNSDefault:
@@ -137,19 +132,6 @@ func validateEmptyDir(e *EmptyDirVolumeSource, p *field.Path) field.ErrorList {
 
 func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for j, e := range c.Env {
-		if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
-			continue
-		}
-		fp := p.Child("env").Index(j).Child("valueFrom", "fieldRef")
-		ref := e.ValueFrom.FieldRef
-		if ref.APIVersion != "" && ref.APIVersion != "v1" {
-			errs = append(errs, field.NotSupported(fp.Child("apiVersion"), ref.APIVersion, []string{"v1"}))
-		}
-		if paths := SupportedFieldRefPaths(); !slices.Contains(paths, ref.FieldPath) {
-			errs = append(errs, field.NotSupported(fp.Child("fieldPath"), ref.FieldPath, paths))
-		}
-	}
 	// Resource names are checked by validateContainerResources: cpu and
 	// memory (enforced by the node), extended resources (counted by the
 	// scheduler against what nodes report), nothing else.

@@ -42,10 +42,12 @@ func TestValidatePodSupport(t *testing.T) {
 		{"bad serviceAccountName", func(s *PodSpec) { s.ServiceAccountName = "Builder_1" }, "spec.serviceAccountName", "RFC 1123"},
 		{"serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "builder" }, "", ""},
 		{"bad serviceAccount", func(s *PodSpec) { s.DeprecatedServiceAccount = "a/b" }, "spec.serviceAccount", "RFC 1123"},
-		{"imagePullSecrets", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{Name: "regcred"}} }, "spec.imagePullSecrets", "image pull secrets"},
+		{"imagePullSecrets", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{Name: "regcred"}} }, "", ""},
+		// Kubernetes lets an empty name through; the node skips it.
+		{"imagePullSecrets empty name", func(s *PodSpec) { s.ImagePullSecrets = []LocalObjectRef{{}} }, "", ""},
 		{"dnsPolicy None", func(s *PodSpec) { s.DNSPolicy = "None" }, "spec.dnsPolicy", "supported values"},
 		{"enableServiceLinks false", func(s *PodSpec) { s.EnableServiceLinks = new(false) }, "", ""},
-		{"enableServiceLinks true", func(s *PodSpec) { s.EnableServiceLinks = new(true) }, "spec.enableServiceLinks", "service environment variables"},
+		{"enableServiceLinks true", func(s *PodSpec) { s.EnableServiceLinks = new(true) }, "", ""},
 		{"default tolerations of kubernetes", func(s *PodSpec) {
 			s.Tolerations = []Toleration{{Key: notReadyTaintKey, Operator: "Exists", Effect: TaintNoExecute, TolerationSeconds: new(int64(300))}}
 		}, "", ""},
@@ -53,7 +55,7 @@ func TestValidatePodSupport(t *testing.T) {
 			s.Tolerations = []Toleration{{Key: "a", Operator: "Exists", Effect: TaintNoSchedule, TolerationSeconds: new(int64(3))}}
 		}, "spec.tolerations[0].effect", "NoExecute"},
 		{"unsupported fieldRef", func(s *PodSpec) {
-			s.Containers[0].Env[1].ValueFrom.FieldRef.FieldPath = "metadata.labels['app']"
+			s.Containers[0].Env[1].ValueFrom.FieldRef.FieldPath = "metadata.labels"
 		}, "spec.containers[0].env[1].valueFrom.fieldRef.fieldPath", "supported values"},
 		{"ephemeral-storage", func(s *PodSpec) {
 			s.Containers[0].Resources.Limits = ResourceList{"ephemeral-storage": q("1Gi")}

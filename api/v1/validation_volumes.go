@@ -17,15 +17,23 @@ var supportedHostPathTypes = []string{
 // without a type the unset one, as Kubernetes' SetDefaults_Volume and
 // SetDefaults_HostPathVolumeSource.
 func defaultVolume(v *Volume) {
-	if v.EmptyDir == nil && v.HostPath == nil && v.Projected == nil && v.ConfigMap == nil {
+	if v.EmptyDir == nil && v.HostPath == nil && v.Projected == nil && v.ConfigMap == nil && v.Secret == nil && v.DownwardAPI == nil {
 		v.EmptyDir = &EmptyDirVolumeSource{}
 	}
 	if v.ConfigMap != nil && v.ConfigMap.DefaultMode == nil {
 		m := ConfigMapVolumeDefaultMode
 		v.ConfigMap.DefaultMode = &m
 	}
+	if v.Secret != nil && v.Secret.DefaultMode == nil {
+		m := SecretVolumeDefaultMode
+		v.Secret.DefaultMode = &m
+	}
 	if v.Projected != nil {
 		defaultProjected(v.Projected)
+	}
+	if v.DownwardAPI != nil && v.DownwardAPI.DefaultMode == nil {
+		m := DownwardAPIVolumeDefaultMode
+		v.DownwardAPI.DefaultMode = &m
 	}
 	if v.HostPath != nil && v.HostPath.Type == nil {
 		unset := HostPathUnset
@@ -34,7 +42,7 @@ func defaultVolume(v *Volume) {
 }
 
 // validateVolumeSource checks that a volume has exactly one source (orch
-// has emptyDir, hostPath, projected and configMap) and validates it, with Kubernetes' wording
+// has emptyDir, hostPath, projected, configMap, secret and downwardAPI) and validates it, with Kubernetes' wording
 // (validateVolumeSource).
 func validateVolumeSource(v *Volume, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -64,6 +72,22 @@ func validateVolumeSource(v *Volume, p *field.Path) field.ErrorList {
 		} else {
 			n++
 			errs = append(errs, validateConfigMapVolumeSource(v.ConfigMap, p.Child("configMap"))...)
+		}
+	}
+	if v.Secret != nil {
+		if n > 0 {
+			errs = append(errs, field.Forbidden(p.Child("secret"), "may not specify more than 1 volume type"))
+		} else {
+			n++
+			errs = append(errs, validateSecretVolumeSource(v.Secret, p.Child("secret"))...)
+		}
+	}
+	if v.DownwardAPI != nil {
+		if n > 0 {
+			errs = append(errs, field.Forbidden(p.Child("downwardAPI"), "may not specify more than 1 volume type"))
+		} else {
+			n++
+			errs = append(errs, validateDownwardAPIVolumeSource(v.DownwardAPI, p.Child("downwardAPI"))...)
 		}
 	}
 	if n == 0 {

@@ -23,6 +23,8 @@ import (
 type Getter interface {
 	ServiceAccount(namespace, name string) (*v1.ServiceAccount, error)
 	Pod(namespace, name string) (*v1.Pod, error)
+	// Secret reads the Secret of a legacy token, its values in clear.
+	Secret(namespace, name string) (*v1.Secret, error)
 }
 
 // StoreGetter reads this master's current store.
@@ -44,6 +46,19 @@ func (g StoreGetter) Pod(namespace, name string) (*v1.Pod, error) {
 		return nil, err
 	}
 	return rec.Object().(*v1.Pod), nil
+}
+
+// Secret implements Getter: the Secret as this master's store holds it.
+func (g StoreGetter) Secret(namespace, name string) (*v1.Secret, error) {
+	rec, err := g().Get("secrets", namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := rec.Object().(*v1.Secret)
+	if !ok {
+		return nil, fmt.Errorf("secrets %s/%s holds a %T", namespace, name, rec.Object())
+	}
+	return s, nil
 }
 
 // AuthenticatorConfig configures NewAuthenticator.
@@ -95,7 +110,8 @@ func (a *Authenticator) AuthenticateRequest(r *http.Request) (*authenticator.Res
 var algorithms = []jose.SignatureAlgorithm{jose.ES256}
 
 // AuthenticateToken checks a token: (nil, false, nil) when it is no JWT
-// of an accepted issuer, an error when it is one but not valid.
+// of an accepted issuer, an error when it is one but not valid. Legacy
+// tokens (LegacyIssuer) are always accepted, as by Kubernetes.
 func (a *Authenticator) AuthenticateToken(raw string) (*authenticator.Response, bool, error) {
 	if strings.Count(raw, ".") != 2 {
 		return nil, false, nil
@@ -105,7 +121,13 @@ func (a *Authenticator) AuthenticateToken(raw string) (*authenticator.Response, 
 		return nil, false, nil
 	}
 	var unverified jwt.Claims
-	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil || !slices.Contains(a.cfg.Issuers, unverified.Issuer) {
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, false, nil
+	}
+	if unverified.Issuer == LegacyIssuer {
+		return a.authenticateLegacy(tok, raw)
+	}
+	if !slices.Contains(a.cfg.Issuers, unverified.Issuer) {
 		return nil, false, nil
 	}
 	pub, priv, err := a.verify.verify(tok)

@@ -2,7 +2,9 @@
 // Kubernetes' pkg/serviceaccount: ES256 JWTs with Kubernetes' claims,
 // signed by the masters' shared key (sa.key) before anything is proposed,
 // and an authenticator that accepts a token only while the account (and
-// the pod it is bound to) still exist with the uids in the token.
+// the pod it is bound to) still exist with the uids in the token. Legacy
+// tokens (LegacyIssuer), which the leader writes into service account
+// token Secrets, are accepted while their Secret holds them.
 package serviceaccount
 
 import (

@@ -88,9 +88,15 @@ func newVerifier(keys []crypto.PublicKey) (*verifier, error) {
 	return v, nil
 }
 
-// verify checks the token's signature and returns its claims. A kid names
-// the key; a token without one is tried with every key, as Kubernetes.
+// verify checks the token's signature and returns its claims.
 func (v *verifier) verify(tok *jwt.JSONWebToken) (*jwt.Claims, *privateClaims, error) {
+	return verifyClaims[privateClaims](v, tok)
+}
+
+// verifyClaims checks the token's signature and returns its registered
+// claims and its private claims P. A kid names the key; a token without
+// one is tried with every key, as Kubernetes.
+func verifyClaims[P any](v *verifier, tok *jwt.JSONWebToken) (*jwt.Claims, *P, error) {
 	var keys []crypto.PublicKey
 	kid := ""
 	if len(tok.Headers) == 1 {
@@ -104,7 +110,7 @@ func (v *verifier) verify(tok *jwt.JSONWebToken) (*jwt.Claims, *privateClaims, e
 		}
 	}
 	for _, k := range keys {
-		pub, priv := &jwt.Claims{}, &privateClaims{}
+		pub, priv := &jwt.Claims{}, new(P)
 		if err := tok.Claims(k, pub, priv); err == nil {
 			return pub, priv, nil
 		}

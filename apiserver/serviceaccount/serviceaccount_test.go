@@ -19,8 +19,16 @@ import (
 
 // fakeGetter is the objects a token names (a unit test of this package).
 type fakeGetter struct {
-	sas  map[string]*v1.ServiceAccount
-	pods map[string]*v1.Pod
+	sas     map[string]*v1.ServiceAccount
+	pods    map[string]*v1.Pod
+	secrets map[string]*v1.Secret
+}
+
+func (g *fakeGetter) Secret(ns, name string) (*v1.Secret, error) {
+	if s, ok := g.secrets[ns+"/"+name]; ok {
+		return s, nil
+	}
+	return nil, v1.NewNotFound("secrets", name)
 }
 
 func (g *fakeGetter) ServiceAccount(ns, name string) (*v1.ServiceAccount, error) {

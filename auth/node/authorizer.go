@@ -62,6 +62,11 @@ type Pods interface {
 	// names the ConfigMap (env, envFrom, volumes). An implementation
 	// reading a possibly stale copy should make sure of a "no".
 	ConfigMapUsed(ctx context.Context, node, namespace, name string) (bool, error)
+	// SecretUsed reports whether a pod bound to node, in namespace, names
+	// the Secret (v1.PodSecretNames: imagePullSecrets, env, envFrom,
+	// volumes). An implementation reading a possibly stale copy should
+	// make sure of a "no".
+	SecretUsed(ctx context.Context, node, namespace, name string) (bool, error)
 }
 
 // Authorizer is the Node authorizer: for users in system:nodes it allows
@@ -116,7 +121,9 @@ func (az *Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (a
 	case "nodes":
 		return authorizeNode(self, a)
 	case "configmaps":
-		return az.authorizeConfigMap(ctx, self, a)
+		return az.authorizeGraph(ctx, self, a, az.pods.ConfigMapUsed)
+	case "secrets":
+		return az.authorizeGraph(ctx, self, a, az.pods.SecretUsed)
 	case "events":
 		// As Kubernetes' system:node role: a node records events
 		// (create) and aggregates them (update, patch). Admit confines
@@ -206,20 +213,23 @@ func (az *Authorizer) authorizePod(ctx context.Context, self string, a authorize
 	return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' may only get, list, watch and delete its own pods and update their status", self), nil
 }
 
-// authorizeConfigMap is the Node authorizer's graph rule for ConfigMaps:
-// a node may get one that a pod bound to it names, and nothing else.
-func (az *Authorizer) authorizeConfigMap(ctx context.Context, self string, a authorizer.Attributes) (authorizer.Decision, string, error) {
+// authorizeGraph is the Node authorizer's graph rule for ConfigMaps and
+// Secrets: a node may get one that a pod bound to it names (used says
+// whether one does), and nothing else: no list or watch, which would
+// show it the objects of other nodes' pods, and no write.
+func (az *Authorizer) authorizeGraph(ctx context.Context, self string, a authorizer.Attributes,
+	used func(ctx context.Context, node, namespace, name string) (bool, error)) (authorizer.Decision, string, error) {
 	if a.GetVerb() != "get" || a.GetSubresource() != "" {
-		return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' can only get individual configmaps", self), nil
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("node '%s' can only get individual %s", self, a.GetResource()), nil
 	}
 	if a.GetName() == "" {
 		return authorizer.DecisionNoOpinion, "No Object name found", nil
 	}
-	used, err := az.pods.ConfigMapUsed(ctx, self, a.GetNamespace(), a.GetName())
+	ok, err := used(ctx, self, a.GetNamespace(), a.GetName())
 	if err != nil {
 		return authorizer.DecisionNoOpinion, "", err
 	}
-	if !used {
+	if !ok {
 		return authorizer.DecisionNoOpinion, fmt.Sprintf("no relationship found between node '%s' and this object", self), nil
 	}
 	return authorizer.DecisionAllow, "", nil

@@ -23,6 +23,11 @@ func (f fakePods) ConfigMapUsed(_ context.Context, node, ns, name string) (bool,
 	return node == "a" && ns == "default" && name == "app-config", nil
 }
 
+// SecretUsed says node "a" uses Secret default/db-pass only.
+func (f fakePods) SecretUsed(_ context.Context, node, ns, name string) (bool, error) {
+	return node == "a" && ns == "default" && name == "db-pass", nil
+}
+
 func TestNodeIdentity(t *testing.T) {
 	for _, tc := range []struct {
 		u      user.Info
@@ -103,6 +108,17 @@ func TestAuthorizer(t *testing.T) {
 		{"list configmaps", res("list", "configmaps", "", "default", ""), false, "can only get individual configmaps"},
 		{"watch configmaps", res("watch", "configmaps", "", "default", "app-config"), false, "can only get individual configmaps"},
 		{"update a configmap its pod names", res("update", "configmaps", "", "default", "app-config"), false, "can only get individual configmaps"},
+		{"get a secret its pod names", res("get", "secrets", "", "default", "db-pass"), true, ""},
+		{"get another node's secret", res("get", "secrets", "", "default", "other"), false, noRel},
+		{"same secret name elsewhere", res("get", "secrets", "", "team", "db-pass"), false, noRel},
+		{"get a secret without a name", res("get", "secrets", "", "default", ""), false, "No Object name found"},
+		{"list secrets", res("list", "secrets", "", "default", ""), false, "node 'a' can only get individual secrets"},
+		{"list secrets everywhere", res("list", "secrets", "", "", ""), false, "can only get individual secrets"},
+		{"watch a secret its pod names", res("watch", "secrets", "", "default", "db-pass"), false, "can only get individual secrets"},
+		{"update a secret its pod names", res("update", "secrets", "", "default", "db-pass"), false, "can only get individual secrets"},
+		{"delete a secret its pod names", res("delete", "secrets", "", "default", "db-pass"), false, "can only get individual secrets"},
+		{"create a secret", res("create", "secrets", "", "default", ""), false, "can only get individual secrets"},
+		{"a configmap of the secret's name", res("get", "configmaps", "", "default", "db-pass"), false, noRel},
 		{"create event", res("create", "events", "", "default", ""), true, ""},
 		{"update event", res("update", "events", "", "default", "e"), true, ""},
 		{"patch event", res("patch", "events", "", "default", "e"), true, ""},

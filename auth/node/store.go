@@ -50,24 +50,35 @@ func podNodeName(s *fsm.Store, namespace, name string) (string, bool, error) {
 
 // ConfigMapUsed implements Pods.
 func (p StorePods) ConfigMapUsed(ctx context.Context, node, namespace, name string) (bool, error) {
-	used, err := configMapUsed(p.Store(), node, namespace, name)
-	if err != nil || used || p.Barrier == nil {
-		return used, err
+	return p.used(ctx, node, namespace, name, v1.PodConfigMapNames)
+}
+
+// SecretUsed implements Pods.
+func (p StorePods) SecretUsed(ctx context.Context, node, namespace, name string) (bool, error) {
+	return p.used(ctx, node, namespace, name, v1.PodSecretNames)
+}
+
+// used reports whether a pod bound to node, in namespace, names the
+// object among those names lists.
+func (p StorePods) used(ctx context.Context, node, namespace, name string, names func(*v1.PodSpec) []string) (bool, error) {
+	ok, err := podNames(p.Store(), node, namespace, name, names)
+	if err != nil || ok || p.Barrier == nil {
+		return ok, err
 	}
 	// A pod bound a moment ago may not be here yet.
 	if err := p.Barrier(ctx); err != nil {
 		return false, fmt.Errorf("read barrier: %w", err)
 	}
-	return configMapUsed(p.Store(), node, namespace, name)
+	return podNames(p.Store(), node, namespace, name, names)
 }
 
-func configMapUsed(s *fsm.Store, node, namespace, name string) (bool, error) {
+func podNames(s *fsm.Store, node, namespace, name string, names func(*v1.PodSpec) []string) (bool, error) {
 	pods, err := s.PodsOnNode(node)
 	if err != nil {
 		return false, err
 	}
 	for _, pod := range pods {
-		if pod.Namespace == namespace && slices.Contains(v1.PodConfigMapNames(&pod.Spec), name) {
+		if pod.Namespace == namespace && slices.Contains(names(&pod.Spec), name) {
 			return true, nil
 		}
 	}

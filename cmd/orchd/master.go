@@ -224,6 +224,12 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("node-ipam", sched.NewNodeIPAM(sched.NodeIPAMConfig{Store: c.Store, Proposer: c, ClusterCIDR: f.clusterCIDR,
 		MaskSize: f.nodeCIDRMaskSize, Recorder: recs.cidrAllocator, Logger: log}).Run)
 	c.OnLeader("root-ca-publisher", sched.NewRootCAPublisher(sched.RootCAConfig{Store: c.Store, Proposer: c, CAPEM: bundle.CAPEM, Logger: log}).Run)
+	kubeSvc, err := newKubernetesServiceController(c, f.serviceCIDR, ln.Addr(), log)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("kubernetes-service", kubeSvc.Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	// The job controller's pods skip the API too.
@@ -332,6 +338,13 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		c.Shutdown()
 		return err
 	}
+	legacyTokens, err := sched.NewLegacyTokensController(sched.LegacyTokensConfig{Store: c.Store, Proposer: c,
+		Sign: sc.ServiceAccounts.Signer.IssueLegacy, CAPEM: bundle.CAPEM, Logger: log})
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	c.OnLeader("legacy-tokens", legacyTokens.Run)
 	if err := f.abac.configure(&sc); err != nil {
 		c.Shutdown()
 		return err

@@ -51,6 +51,7 @@ type nodeFlags struct {
 	containerLogBinary                     string
 	gossipProbe, gossipProbeTimeout        time.Duration
 	proxySync                              time.Duration
+	proxyMode                              string
 	logLevel                               string
 	bridge, labels, extended               string
 	stopPodsOnExit, signals                bool
@@ -115,6 +116,7 @@ as 'orchd pki issue node NAME' writes them.`,
 	fl.StringVar(&f.bridge, "bridge", podnet.DefaultBridge, "name of the pod bridge")
 	fl.StringVar(&f.labels, "node-labels", "", "labels to add to the Node, KEY=VALUE,... (for nodeSelector)")
 	fl.StringVar(&f.extended, "extended-resources", "", "extended resources the node offers, NAME=COUNT,... (e.g. example.com/gpu=2); the scheduler counts pods' requests against them")
+	fl.StringVar(&f.proxyMode, "proxy-mode", proxy.ModeIPTables, "how the service proxy programs services: iptables (chains in the nat and filter tables) or nftables (one table with verdict maps; needs the nft command)")
 	fl.DurationVar(&f.proxySync, "proxy-min-sync-interval", time.Second, "service rules are rewritten at most this often; changes in between are coalesced")
 	fl.DurationVar(&f.heartbeat, "heartbeat-interval", 10*time.Second, "how often the node renews its Lease (kube-node-lease/<node>) and checks whether its status changed")
 	fl.StringVar(&f.containerLogBinary, "container-log-binary", "", "the logging binary containerd's shim runs for each container (default: "+crilog.BinaryName+" beside orchd, else orchd itself)")
@@ -329,13 +331,18 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	if err != nil {
 		return err
 	}
-	// The service proxy: iptables rules for every service on this node.
+	// The service proxy: iptables or nftables rules for every service on
+	// this node (--proxy-mode); what the other mode left is removed first.
 	var nodeIPs []net.IP
 	if ip := net.ParseIP(f.nodeIP); ip != nil && !ip.IsLoopback() {
 		nodeIPs = append(nodeIPs, ip)
 	}
-	proxier, err := proxy.New(proxy.Config{ClusterCIDR: clusterCIDR, NodeIPs: nodeIPs, MinSyncInterval: f.proxySync, Logger: log})
+	proxyCfg := proxy.Config{Mode: f.proxyMode, ClusterCIDR: clusterCIDR, NodeIPs: nodeIPs, MinSyncInterval: f.proxySync, Logger: log}
+	proxier, err := proxy.New(proxyCfg)
 	if err != nil {
+		return err
+	}
+	if err := proxy.CleanupLeftovers(ctx, proxyCfg); err != nil {
 		return err
 	}
 	if err := proxier.Setup(ctx); err != nil {
@@ -349,7 +356,10 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	var services sync.WaitGroup
 	servicesCtx, stopServices := context.WithCancel(context.Background())
 	defer func() { stopServices(); services.Wait() }()
-	svcHost, svcPort := kubernetesService(servers)
+	svcHost, svcPort, err := kubernetesService(f.serviceCIDR)
+	if err != nil {
+		return err
+	}
 	recorder := node.NewRecorder(f.name, cl, f.eventQPS, f.eventBurst, log)
 	go recorder.Run(ctx)
 	agent, err = node.New(node.Config{
@@ -463,6 +473,9 @@ func resetNode(ctx context.Context, stateDir, cgroupRoot string, rt *ctrd.Runtim
 	if px != nil {
 		if err := px.Cleanup(ctx); err != nil {
 			log.Warn("remove the service rules", "err", err)
+		}
+		if err := proxy.CleanupLeftovers(ctx, proxy.Config{Logger: log}); err != nil {
+			log.Warn("remove the nftables service rules", "err", err)
 		}
 	}
 	if hp != nil {

@@ -10,11 +10,12 @@ import (
 
 	"orch.io/orch/api/client"
 	"orch.io/orch/pki"
+	"orch.io/orch/sched"
 )
 
 func newPKICommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "pki", Short: "Create cluster credentials"}
-	var dir, hosts, servers, masters string
+	var dir, hosts, servers, masters, serviceCIDR string
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a CA, a certificate per master, the admin token, and admin.conf",
@@ -22,6 +23,8 @@ func newPKICommand() *cobra.Command {
 
   ca.crt ca.key                    the cluster root CA
   master-NAME.crt master-NAME.key  a certificate for each of --masters, valid for --hosts
+                                   and the kubernetes Service (its ClusterIP in
+                                   --service-cidr, kubernetes.default.svc, ...)
   admin.token                      the admin bearer token (everything)
   gossip.key                       the gossip pool's key
   sa.key sa.pub                    service account token keys (the same on every master)
@@ -44,7 +47,14 @@ create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 				return err
 			}
 			hostList := splitList(hosts)
-			if err := pki.Init(pki.InitOptions{Dir: abs, Hosts: hostList, Masters: splitList(masters)}); err != nil {
+			if len(hostList) == 0 {
+				return fmt.Errorf("--hosts is required: the IPs and DNS names the masters are reached at")
+			}
+			certHosts, err := withKubernetesService(hostList, serviceCIDR)
+			if err != nil {
+				return err
+			}
+			if err := pki.Init(pki.InitOptions{Dir: abs, Hosts: certHosts, Masters: splitList(masters)}); err != nil {
 				return err
 			}
 			b, err := pki.Load(abs)
@@ -76,6 +86,7 @@ create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 	initCmd.Flags().StringVar(&dir, "dir", "", "directory to create the credentials in (must not hold a CA yet)")
 	initCmd.Flags().StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated IPs and DNS names the masters are reached at")
 	initCmd.Flags().StringVar(&servers, "servers", "", "comma-separated API URLs for admin.conf (default https://FIRST-HOST:6443)")
+	initCmd.Flags().StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/16", "the masters' --service-cidr: the certificates are valid for the kubernetes Service's ClusterIP, its first address")
 	initCmd.Flags().StringVar(&masters, "masters", "m1,m2,m3", "comma-separated names of the masters (their --name) to issue certificates for")
 	cmd.AddCommand(initCmd, newPKIIssueCommand(), newPKIRenewCommand(), newPKIServiceAccountKeyCommand())
 	return cmd
@@ -83,14 +94,15 @@ create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 
 func newPKIIssueCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "issue", Short: "Issue a master's certificate or the client-certificate signer with the root CA"}
-	var dir, hosts string
+	var dir, hosts, serviceCIDR string
 	var validity time.Duration
 	master := &cobra.Command{
 		Use:   "master NAME",
 		Short: "Issue master NAME's certificate (run where ca.key is)",
 		Long: `Write master-NAME.crt and master-NAME.key to --dir, signed by ca.crt/ca.key
 there: CommonName and DNS name NAME, organization orch:masters, for server
-and client authentication, valid for --hosts. NAME is the master's --name,
+and client authentication, valid for --hosts and the kubernetes Service
+(its ClusterIP, kubernetes.default.svc, ...). NAME is the master's --name,
 its Raft server ID: the other masters accept it only under that name.
 Copy the two files with ca.crt, the tokens and gossip.key to that master.`,
 		Example: `  orchd pki issue master m4 --dir /etc/orch/pki --hosts 10.0.0.4`,
@@ -102,7 +114,11 @@ Copy the two files with ca.crt, the tokens and gossip.key to that master.`,
 			if len(splitList(hosts)) == 0 {
 				return fmt.Errorf("--hosts is required: the IPs and DNS names the master's API and Raft transport are reached at")
 			}
-			if err := pki.IssueMaster(pki.IssueMasterOptions{Dir: dir, Name: args[0], Hosts: splitList(hosts), Validity: validity}); err != nil {
+			certHosts, err := withKubernetesService(splitList(hosts), serviceCIDR)
+			if err != nil {
+				return err
+			}
+			if err := pki.IssueMaster(pki.IssueMasterOptions{Dir: dir, Name: args[0], Hosts: certHosts, Validity: validity}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and %s\n", filepath.Join(dir, pki.MasterCertFile(args[0])), filepath.Join(dir, pki.MasterKeyFile(args[0])))
@@ -112,6 +128,7 @@ Copy the two files with ca.crt, the tokens and gossip.key to that master.`,
 	master.Flags().StringVar(&dir, "dir", "", "PKI directory holding ca.crt and ca.key (required)")
 	master.Flags().StringVar(&hosts, "hosts", "", "comma-separated IPs and DNS names the master is reached at (API and Raft addresses; required)")
 	master.Flags().DurationVar(&validity, "validity", pki.DefaultMasterValidity, "how long the certificate is valid")
+	master.Flags().StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/16", "the masters' --service-cidr: the certificate is valid for the kubernetes Service's ClusterIP, its first address")
 	signer := &cobra.Command{
 		Use:   "signer",
 		Short: "Issue the client-certificate signer, an intermediate CA for the masters (run where ca.key is)",
@@ -174,4 +191,16 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// withKubernetesService adds to a master certificate's hosts the names
+// in-cluster clients reach the API by, as kubeadm's apiserver certificate:
+// the kubernetes Service's ClusterIP (the first address of serviceCIDR)
+// and its DNS names.
+func withKubernetesService(hosts []string, serviceCIDR string) ([]string, error) {
+	ip, err := sched.FirstServiceIP(serviceCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("--service-cidr: %w", err)
+	}
+	return append(append(hosts, ip), pki.KubernetesServiceDNSNames()...), nil
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +11,7 @@ import (
 	"orch.io/orch/apiserver"
 	"orch.io/orch/apiserver/serviceaccount"
 	"orch.io/orch/pki"
+	"orch.io/orch/sched"
 )
 
 // saFlags are the master's service account flags (Kubernetes' names).
@@ -53,19 +54,12 @@ func (f *saFlags) configure(sc *apiserver.Config, pkiDir string, store serviceac
 }
 
 // kubernetesService is where pods find the API (KUBERNETES_SERVICE_HOST
-// and _PORT): the first master's API address, until orch has the
-// kubernetes Service.
-func kubernetesService(servers []string) (host, port string) {
-	if len(servers) == 0 {
-		return "", ""
+// and _PORT): the kubernetes Service, the first address of the service
+// CIDR on port 443, which the leader keeps in front of the masters.
+func kubernetesService(serviceCIDR string) (host, port string, err error) {
+	ip, err := sched.FirstServiceIP(serviceCIDR)
+	if err != nil {
+		return "", "", fmt.Errorf("--service-cidr: %w", err)
 	}
-	u, err := url.Parse(servers[0])
-	if err != nil || u.Host == "" {
-		return "", ""
-	}
-	host, port = u.Hostname(), u.Port()
-	if port == "" {
-		port = "443"
-	}
-	return host, port
+	return ip, strconv.Itoa(sched.KubernetesServicePort), nil
 }

@@ -104,7 +104,12 @@ func StaleUDPFlows(prev, next *Ruleset) []StaleFlow {
 	if prev == nil {
 		return nil
 	}
-	before, after := udpServices(prev), udpServices(next)
+	return staleFlows(udpServices(prev), udpServices(next))
+}
+
+// staleFlows lists, for every UDP service port of before, each backend
+// that after no longer has at each frontend before had. Sorted.
+func staleFlows(before, after map[string]*udpService) []StaleFlow {
 	var out []StaleFlow
 	for chain, old := range before {
 		cur := after[chain]

@@ -101,14 +101,24 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// modes are the proxy modes every behaviour test runs in.
+var modes = []string{ModeIPTables, ModeNFTables}
+
+// forEachMode runs fn as a subtest per proxy mode.
+func forEachMode(t *testing.T, fn func(t *testing.T, mode string)) {
+	for _, m := range modes {
+		t.Run(m, func(t *testing.T) { fn(t, m) })
+	}
+}
+
 // requireRoot fails tests that need root and iptables when they are missing:
 // CI runs as root with `make deps`, so a skip there would check nothing.
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (run the suite as root, as make test in CI does)")
 	}
-	for _, c := range []string{"ip", "iptables", "iptables-save", "iptables-restore"} {
+	for _, c := range []string{"ip", "iptables", "iptables-save", "iptables-restore", "nft"} {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Fatalf("needs %s (run make deps)", c)
 		}
@@ -117,7 +127,7 @@ func requireRoot(t *testing.T) {
 
 // newNetNS creates a throwaway network namespace with lo up and returns its
 // path; it is deleted when the test ends, pass or fail.
-func newNetNS(t *testing.T) string {
+func newNetNS(t testing.TB) string {
 	t.Helper()
 	requireRoot(t)
 	b := make([]byte, 4)
@@ -139,7 +149,7 @@ func newNetNS(t *testing.T) string {
 }
 
 // nsRun runs a command inside the namespace and returns its stdout.
-func nsRun(t *testing.T, path string, name string, args ...string) string {
+func nsRun(t testing.TB, path string, name string, args ...string) string {
 	t.Helper()
 	out, err := nsExecutor{netns: path}.run(context.Background(), name, args, nil)
 	if err != nil {

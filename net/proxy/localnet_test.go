@@ -175,12 +175,14 @@ func waitCount(n *atomic.Int32, want int32, within time.Duration) bool {
 // node's loopback, while a NodePort on 127.0.0.1 still reaches a pod behind
 // a real device (which needs route_localnet). Without the guard the same
 // pod does reach the node's loopback: the control proves the test can fail.
-func TestLocalnetGuard(t *testing.T) {
+func TestLocalnetGuard(t *testing.T) { forEachMode(t, testLocalnetGuard) }
+
+func testLocalnetGuard(t *testing.T, mode string) {
 	node := newNetNS(t)
 	pod := podNS(t, node)
 	serveTCP(t, pod, "10.244.1.5:8080")
 	ctx := context.Background()
-	p := syncedFixture(t, Config{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("10.244.1.1")}, NetNS: node, Logger: testLogger(t)})
+	p := syncedFixture(t, Config{Mode: mode, ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("10.244.1.1")}, NetNS: node, Logger: testLogger(t)})
 	web := svc("default", "web", "10.96.0.10", svcPort{"http", "TCP", 80, 30080})
 	p.Update([]*v1.Service{web}, []*v1.Endpoints{eps("default", "web", []string{"10.244.1.5"}, svcPort{"http", "TCP", 8080, 0})})
 	if err := p.SyncNow(ctx); err != nil {
@@ -221,11 +223,15 @@ func TestLocalnetGuard(t *testing.T) {
 	t.Run("guarded", blocked)
 
 	t.Run("control: without the guard the pod gets through", func(t *testing.T) {
-		args, err := splitSpec(localnetJump.spec)
-		if err != nil {
-			t.Fatal(err)
+		if mode == ModeNFTables {
+			nsRun(t, node, "nft", "flush", "chain", "ip", NFTTable, "localnet-guard")
+		} else {
+			args, err := splitSpec(localnetJump.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nsRun(t, node, "iptables", append([]string{"-t", localnetJump.table, "-D", localnetJump.chain}, args...)...)
 		}
-		nsRun(t, node, "iptables", append([]string{"-t", localnetJump.table, "-D", localnetJump.chain}, args...)...)
 		if err := dialFromPod(); err != nil {
 			t.Fatalf("without the guard: %v (the hostile route does not work, so the test proves nothing)", err)
 		}
@@ -241,8 +247,11 @@ func TestLocalnetGuard(t *testing.T) {
 		received.Store(0)
 	})
 
-	t.Run("Setup puts the guard back", func(t *testing.T) {
+	t.Run("Setup and a sync put the guard back", func(t *testing.T) {
 		if err := p.Setup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.SyncNow(ctx); err != nil {
 			t.Fatal(err)
 		}
 		blocked(t)

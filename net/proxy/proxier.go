@@ -28,7 +28,19 @@ type Config struct {
 	NetNS string
 	// Logger receives sync reports (default slog.Default()).
 	Logger *slog.Logger
+	// Mode is ModeIPTables (the default when empty) or ModeNFTables.
+	Mode string
 }
+
+// Proxy modes: which of the kernel's interfaces programs the services.
+const (
+	// ModeIPTables writes chains in the iptables nat and filter tables
+	// with iptables-restore (the default).
+	ModeIPTables = "iptables"
+	// ModeNFTables writes one nftables table of its own, with verdict maps
+	// keyed by service address, port and protocol, with `nft -f`.
+	ModeNFTables = "nftables"
+)
 
 // Backoff bounds for retrying a failed sync in Run.
 const maxRetryBackoff = 30 * time.Second
@@ -46,6 +58,9 @@ type SyncStats struct {
 	// size of the iptables-restore input (0 when nothing ran).
 	Changes      Changes
 	RestoreBytes int
+	// Elements counts the nftables map elements added or deleted (always
+	// 0 in iptables mode).
+	Elements int
 	// ConntrackDeleted counts stale UDP conntrack entries removed.
 	ConntrackDeleted uint
 	// Err is the sync's error, if any.
@@ -71,12 +86,24 @@ type Proxier struct {
 	applied  *Ruleset // our chains as the kernel has them; nil = unknown, re-read
 	cache    buildCache
 	localnet localnetState
+
+	// The nftables mode's counterparts of be, applied and cache.
+	nftReady   bool
+	nftApplied *NFTRuleset
+	nftCache   nftCache
 }
 
 // New builds a proxier. It has no side effects.
 func New(cfg Config) (*Proxier, error) {
 	if cfg.ClusterCIDR != nil && cfg.ClusterCIDR.IP.To4() == nil {
 		return nil, fmt.Errorf("proxy: cluster CIDR %s is not IPv4", cfg.ClusterCIDR)
+	}
+	switch cfg.Mode {
+	case "":
+		cfg.Mode = ModeIPTables
+	case ModeIPTables, ModeNFTables:
+	default:
+		return nil, fmt.Errorf("proxy: unknown mode %q (want %q or %q)", cfg.Mode, ModeIPTables, ModeNFTables)
 	}
 	if cfg.MinSyncInterval <= 0 {
 		cfg.MinSyncInterval = time.Second
@@ -176,7 +203,13 @@ func (p *Proxier) SyncNow(ctx context.Context) error {
 		ClusterCIDR: p.cfg.ClusterCIDR, NodeIPs: p.cfg.NodeIPs}
 	p.mu.Unlock()
 
-	st, err := p.sync(ctx, in)
+	var st SyncStats
+	var err error
+	if p.cfg.Mode == ModeNFTables {
+		st, err = p.syncNFT(ctx, in)
+	} else {
+		st, err = p.sync(ctx, in)
+	}
 	p.mu.Lock()
 	st.Syncs = p.stats.Syncs + 1
 	st.Err = err
@@ -185,7 +218,7 @@ func (p *Proxier) SyncNow(ctx context.Context) error {
 	return err
 }
 
-// Setup checks the iptables backend, sets the sysctls the rules need (and
+// Setup, in nftables mode, is setupNFT. In iptables mode it checks the iptables backend, sets the sysctls the rules need (and
 // turns route_localnet off for all devices: syncs set it per device),
 // creates our base chains if missing (iptables-restore) and inserts the
 // jump rules from the built-in chains that are missing (go-iptables, in
@@ -196,6 +229,9 @@ func (p *Proxier) SyncNow(ctx context.Context) error {
 func (p *Proxier) Setup(ctx context.Context) error {
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
+	if p.cfg.Mode == ModeNFTables {
+		return p.setupNFT(ctx)
+	}
 	be, err := detectBackend(ctx, p.x)
 	if err != nil {
 		return fmt.Errorf("proxy setup: %w", err)
@@ -248,13 +284,17 @@ func (p *Proxier) Setup(ctx context.Context) error {
 	return nil
 }
 
-// Cleanup removes every rule jumping to a chain of ours (go-iptables), then
+// Cleanup, in nftables mode, deletes the mode's table (cleanupNFT). In
+// iptables mode it removes every rule jumping to a chain of ours (go-iptables), then
 // every chain of ours in one iptables-restore, and turns route_localnet off
 // again on every device (without ORCH-LOCALNET it would leave the node's
 // loopback open). It works without Setup (node reset).
 func (p *Proxier) Cleanup(ctx context.Context) error {
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
+	if p.cfg.Mode == ModeNFTables {
+		return p.cleanupNFT(ctx)
+	}
 	be := p.be
 	if be == nil {
 		var err error

@@ -208,14 +208,29 @@ func fmtOutcomes(os []outcome) string {
 	return strings.Join(parts, "; ")
 }
 
-func TestPacketTrace(t *testing.T) {
+func TestPacketTrace(t *testing.T) { forEachMode(t, testPacketTrace) }
+
+func testPacketTrace(t *testing.T, mode string) {
 	web := svc("default", "web", "10.96.0.10", svcPort{"http", "TCP", 80, 30080})
 	webEps := eps("default", "web", []string{"10.244.1.1", "10.244.2.1", "10.244.3.1"}, svcPort{"http", "TCP", 8080, 0})
 	dns := svc("kube", "dns", "10.96.0.53", svcPort{"dns", "UDP", 53, 0}, svcPort{"dns-tcp", "TCP", 53, 0})
 	dnsEps := eps("kube", "dns", []string{"10.244.5.5"}, svcPort{"dns", "UDP", 5353, 0}) // dns-tcp has none
 	empty := svc("default", "empty", "10.96.0.99", svcPort{"p", "TCP", 80, 30099})
-	rs := BuildRules(RulesInput{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")},
-		Services: []*v1.Service{web, dns, empty}, Endpoints: []*v1.Endpoints{webEps, dnsEps}})
+	in := RulesInput{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")},
+		Services: []*v1.Service{web, dns, empty}, Endpoints: []*v1.Endpoints{webEps, dnsEps}}
+	// run traces pkt from the mode's chain for table: the service portals
+	// (nat), the no-endpoints check (filter) or masquerading (postrouting).
+	run := func(t *testing.T, table string, pkt packet) []outcome {
+		if mode == ModeNFTables {
+			start := map[string]string{TableNAT: "services", TableFilter: "service-endpoints-check", "post": "masquerading"}[table]
+			return traceNFT(t, BuildNFTRules(in), start, pkt)
+		}
+		start := map[string]string{TableNAT: ChainServices, TableFilter: ChainFirewall, "post": ChainPostrouting}[table]
+		if table == "post" {
+			table = TableNAT
+		}
+		return trace(t, BuildRules(in), table, start, pkt)
+	}
 
 	const third = 1.0 / 3
 	webAll := func(mark uint32) []outcome {
@@ -259,11 +274,7 @@ func TestPacketTrace(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			start := ChainServices
-			if c.table == TableFilter {
-				start = ChainFirewall
-			}
-			got := trace(t, rs, c.table, start, c.pkt)
+			got := run(t, c.table, c.pkt)
 			if !sameOutcomes(got, merge(c.want)) {
 				t.Fatalf("got  %s\nwant %s", fmtOutcomes(got), fmtOutcomes(merge(c.want)))
 			}
@@ -281,7 +292,7 @@ func TestPacketTrace(t *testing.T) {
 	}
 	for _, c := range post {
 		t.Run("postrouting "+c.name, func(t *testing.T) {
-			got := trace(t, rs, TableNAT, ChainPostrouting, c.pkt)
+			got := run(t, "post", c.pkt)
 			if len(got) != 1 || fmt.Sprintf("%s mark=%#x", got[0].verdict, got[0].mark) != c.want {
 				t.Fatalf("got %s, want %s", fmtOutcomes(got), c.want)
 			}

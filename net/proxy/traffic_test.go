@@ -114,10 +114,12 @@ func syncedFixture(t *testing.T, cfg Config) *Proxier {
 	return p
 }
 
-func TestTraffic(t *testing.T) {
+func TestTraffic(t *testing.T) { forEachMode(t, testTraffic) }
+
+func testTraffic(t *testing.T, mode string) {
 	backends := []string{"10.244.1.10", "10.244.1.11"}
 	ns := trafficNS(t, backends)
-	syncedFixture(t, Config{ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")}, NetNS: ns, Logger: testLogger(t)})
+	syncedFixture(t, Config{Mode: mode, ClusterCIDR: clusterCIDR, NodeIPs: []net.IP{net.ParseIP("192.168.77.1")}, NetNS: ns, Logger: testLogger(t)})
 
 	for _, c := range []struct{ name, addr string }{
 		{"ClusterIP via DNAT in OUTPUT", "10.96.0.10:80"},
@@ -153,10 +155,12 @@ func TestTraffic(t *testing.T) {
 	}
 }
 
-func TestUDPConntrackCleared(t *testing.T) {
+func TestUDPConntrackCleared(t *testing.T) { forEachMode(t, testUDPConntrackCleared) }
+
+func testUDPConntrackCleared(t *testing.T, mode string) {
 	backends := []string{"10.244.1.10", "10.244.1.11"}
 	ns := trafficNS(t, backends)
-	p := syncedFixture(t, Config{ClusterCIDR: clusterCIDR, NetNS: ns, Logger: testLogger(t)})
+	p := syncedFixture(t, Config{Mode: mode, ClusterCIDR: clusterCIDR, NetNS: ns, Logger: testLogger(t)})
 	services, endpoints := fixture()
 	ctx := context.Background()
 

@@ -10,8 +10,10 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 
 	"orch.io/orch/node"
+	"orch.io/orch/node/credentialprovider"
 )
 
 // Image pull policies (Kubernetes' imagePullPolicy values).
@@ -34,8 +36,11 @@ func NormalizeImage(image string) (string, error) {
 // EnsureImage makes image available according to policy and unpacked into
 // the snapshotter. An empty policy means IfNotPresent (the API server is
 // expected to have defaulted it). Always pulls, and a failed pull is an
-// error even when the image is present, as with the kubelet.
-func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.ImageInfo, error) {
+// error even when the image is present, as with the kubelet. auth are the
+// credentials the pod's image pull Secrets hold for the image's registry,
+// tried in turn as the kubelet tries them (none: an anonymous pull); an
+// image already present needs none.
+func (r *Runtime) EnsureImage(ctx context.Context, image, policy string, auth []credentialprovider.AuthConfig) (node.ImageInfo, error) {
 	ctx = r.ns(ctx)
 	name, err := NormalizeImage(image)
 	if err != nil {
@@ -45,7 +50,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 	var pulled time.Duration // how long a pull took; 0 when none was needed
 	pull := func() (client.Image, error) {
 		start := time.Now()
-		img, err := r.pull(ctx, name)
+		img, err := r.pullWithAuth(ctx, name, auth)
 		pulled = max(time.Since(start), time.Nanosecond)
 		return img, err
 	}
@@ -61,14 +66,15 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 	case PullIfNotPresent, "":
 		img, err = r.client.GetImage(ctx, name)
 		if errdefs.IsNotFound(err) {
-			img, err = pull()
-		}
-		if err != nil {
-			return node.ImageInfo{}, fmt.Errorf("ensure image %s: %w", name, err)
+			if img, err = pull(); err != nil {
+				return node.ImageInfo{}, err
+			}
+		} else if err != nil {
+			return node.ImageInfo{}, fmt.Errorf("get image %s: %w", name, err)
 		}
 	case PullAlways:
 		if img, err = pull(); err != nil {
-			return node.ImageInfo{}, fmt.Errorf("ensure image %s (imagePullPolicy Always): %w", name, err)
+			return node.ImageInfo{}, err
 		}
 	default:
 		return node.ImageInfo{}, fmt.Errorf("ensure image %s: unknown imagePullPolicy %q", name, policy)
@@ -83,29 +89,75 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string) (node.I
 	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String(), User: config.Config.User, Pulled: pulled}, nil
 }
 
-// pull fetches name from its registry and unpacks it. The fetch runs in
-// this process (the containerd client), not in the daemon: blobs reach the
-// daemon through its content API, so the daemon's own registry
-// configuration plays no part. See newResolver for the schemes used.
-func (r *Runtime) pull(ctx context.Context, name string) (client.Image, error) {
-	r.log.Info("pulling image", "image", name)
+// pullWithAuth is the kubelet's PullImage: without credentials one
+// anonymous pull; else a pull with each set in turn until one succeeds,
+// the error naming every failure ([e1, e2] for more than one).
+func (r *Runtime) pullWithAuth(ctx context.Context, name string, auth []credentialprovider.AuthConfig) (client.Image, error) {
+	if len(auth) == 0 {
+		return r.pull(ctx, name, nil)
+	}
+	var errs []error
+	for i := range auth {
+		img, err := r.pull(ctx, name, &auth[i])
+		if err == nil {
+			return img, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, utilerrors.NewAggregate(errs)
+}
+
+// pull fetches name from its registry and unpacks it, with auth's
+// credentials when not nil. The fetch runs in this process (the containerd
+// client), not in the daemon: blobs reach the daemon through its content
+// API, so the daemon's own registry configuration plays no part, and the
+// credentials stay in this process's memory. See newResolver for the
+// schemes used. The error reads as containerd's CRI plugin's.
+func (r *Runtime) pull(ctx context.Context, name string, auth *credentialprovider.AuthConfig) (client.Image, error) {
+	r.log.Info("pulling image", "image", name, "with_credentials", auth != nil)
 	img, err := r.client.Pull(ctx, name,
-		client.WithResolver(newResolver()),
+		client.WithResolver(newResolver(name, auth)),
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(r.cfg.Snapshotter))
 	if err != nil {
 		// A missing tag or repository reads "failed to resolve reference
 		// ...: not found" and is an errdefs.ErrNotFound.
-		return nil, fmt.Errorf("pull %s: %w", name, err)
+		return nil, fmt.Errorf("failed to pull and unpack image %q: %w", name, err)
 	}
 	return img, nil
 }
 
-// newResolver returns the resolver for pulls (and the tests' pushes): see
-// registryHosts. Credentials are not supported; registries that ask for a
-// token get an anonymous one, as docker.io does.
-func newResolver() remotes.Resolver {
-	return docker.NewResolver(docker.ResolverOptions{Hosts: registryHosts()})
+// newResolver returns the resolver for a pull of ref (and the tests'
+// pushes): see registryHosts. auth, when not nil, answers the
+// authentication challenges (Basic, or a token service's) of ref's own
+// registry only, as containerd's CRI plugin scopes a pull's credentials;
+// registries that ask for a token get an anonymous one without it, as
+// docker.io does.
+func newResolver(ref string, auth *credentialprovider.AuthConfig) remotes.Resolver {
+	var opts []docker.AuthorizerOpt
+	if auth != nil {
+		opts = append(opts, docker.WithAuthCreds(credsFor(ref, *auth)))
+	}
+	return docker.NewResolver(docker.ResolverOptions{Hosts: registryHosts(opts...)})
+}
+
+// credsFor answers the authorizer's question for a host with auth when the
+// host is ref's registry (docker.io's is registry-1.docker.io), and with
+// no credentials for any other.
+func credsFor(ref string, auth credentialprovider.AuthConfig) func(host string) (string, string, error) {
+	registry := ""
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+		registry = reference.Domain(named)
+		if registry == "docker.io" {
+			registry = "registry-1.docker.io"
+		}
+	}
+	return func(host string) (string, string, error) {
+		if registry == "" || host != registry {
+			return "", "", nil
+		}
+		return auth.Username, auth.Password, nil
+	}
 }
 
 // registryHosts configures registries as containerd does when it has no
@@ -114,10 +166,10 @@ func newResolver() remotes.Resolver {
 // HTTPS, and docker.io at registry-1.docker.io. Plain HTTP on loopback lets
 // a node pull from a registry running on the node itself without a
 // certificate; a pull that leaves the machine is always over TLS.
-func registryHosts() docker.RegistryHosts {
+func registryHosts(auth ...docker.AuthorizerOpt) docker.RegistryHosts {
 	return docker.ConfigureDefaultRegistries(
 		docker.WithPlainHTTP(docker.MatchLocalhost),
-		docker.WithAuthorizer(docker.NewDockerAuthorizer()))
+		docker.WithAuthorizer(docker.NewDockerAuthorizer(auth...)))
 }
 
 // unpack unpacks img into the snapshotter unless it already is.

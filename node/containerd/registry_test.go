@@ -62,7 +62,7 @@ func TestPullFromLocalRegistry(t *testing.T) {
 	}
 	pushed := src.Target()
 	ref := reg.Host + "/orch/busybox:1.35"
-	if err := rt.client.Push(ctx, ref, pushed, client.WithResolver(newResolver())); err != nil {
+	if err := rt.client.Push(ctx, ref, pushed, client.WithResolver(newResolver(ref, nil))); err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
 	layers := imageBlobs(t, rt, src)
@@ -100,7 +100,7 @@ func TestPullFromLocalRegistry(t *testing.T) {
 		{name: "Never missing", image: missingTag, policy: PullNever, wantErr: neverMsg},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			info, err := rt.EnsureImage(testCtx(t, time.Minute), tc.image, tc.policy)
+			info, err := rt.EnsureImage(testCtx(t, time.Minute), tc.image, tc.policy, nil)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -178,7 +178,7 @@ func TestPullFromLocalRegistry(t *testing.T) {
 		{name: "Always", policy: PullAlways, wantErr: true},
 	} {
 		t.Run("registry stopped/"+tc.name, func(t *testing.T) {
-			info, err := rt.EnsureImage(testCtx(t, time.Minute), ref, tc.policy)
+			info, err := rt.EnsureImage(testCtx(t, time.Minute), ref, tc.policy, nil)
 			if tc.wantErr {
 				t.Logf("error: %v", err)
 				if err == nil || !strings.Contains(err.Error(), ref) {

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,10 @@ import (
 // RegistryBinary is the Debian docker-registry package's binary
 // (distribution 2.8), which StartTestRegistry runs.
 const RegistryBinary = "docker-registry"
+
+// HtpasswdBinary makes the registry's bcrypt password file (Debian's
+// apache2-utils package).
+const HtpasswdBinary = "htpasswd"
 
 // TestRegistry is a private OCI distribution registry on loopback, speaking
 // plain HTTP, started by StartTestRegistry.
@@ -38,16 +43,34 @@ type TestRegistry struct {
 // the packages `make deps` (scripts/ensure-packages.sh) installs.
 func StartTestRegistry(t testing.TB) *TestRegistry {
 	t.Helper()
+	return StartTestRegistryWithUsers(t, nil)
+}
+
+// StartTestRegistryWithUsers is StartTestRegistry with htpasswd
+// authentication when users (name → password) is not empty: every request
+// then needs HTTP Basic credentials of one of them. The password file is
+// made with htpasswd -B (the apache2-utils package, which `make deps`
+// installs) in the registry's t.TempDir.
+func StartTestRegistryWithUsers(t testing.TB, users map[string]string) *TestRegistry {
+	t.Helper()
 	bin, err := exec.LookPath(RegistryBinary)
 	if err != nil {
 		t.Fatalf("needs %s from the docker-registry package (run `make deps`): %v", RegistryBinary, err)
 	}
 	dir := t.TempDir()
+	auth := ""
+	if len(users) > 0 {
+		path := filepath.Join(dir, "htpasswd")
+		if err := WriteHtpasswd(path, users); err != nil {
+			t.Fatal(err)
+		}
+		auth = HtpasswdConfig(path)
+	}
 	// The port is free when chosen but may be taken before the registry
 	// binds it; such a registry exits at once, and another port is tried.
 	var lastErr error
 	for range 3 {
-		reg, err := startRegistry(t, bin, dir)
+		reg, err := startRegistry(t, bin, dir, auth)
 		if err == nil {
 			return reg
 		}
@@ -57,7 +80,35 @@ func StartTestRegistry(t testing.TB) *TestRegistry {
 	return nil
 }
 
-func startRegistry(t testing.TB, bin, dir string) (*TestRegistry, error) {
+// WriteHtpasswd writes users (name → password) to path as bcrypt lines
+// made by htpasswd -B, the only hash docker-registry accepts.
+func WriteHtpasswd(path string, users map[string]string) error {
+	bin, err := exec.LookPath(HtpasswdBinary)
+	if err != nil {
+		return fmt.Errorf("needs %s from the apache2-utils package (run `make deps`): %w", HtpasswdBinary, err)
+	}
+	var lines []byte
+	for user, pass := range users {
+		out, err := exec.Command(bin, "-Bbn", user, pass).Output()
+		if err != nil {
+			return fmt.Errorf("htpasswd for user %q: %w", user, err)
+		}
+		lines = append(lines, bytes.TrimSpace(out)...)
+		lines = append(lines, '\n')
+	}
+	if err := os.WriteFile(path, lines, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// HtpasswdConfig is the auth section of a docker-registry configuration
+// checking HTTP Basic credentials against the htpasswd file at path.
+func HtpasswdConfig(path string) string {
+	return fmt.Sprintf("auth:\n  htpasswd:\n    realm: orch-test-registry\n    path: %s\n", path)
+}
+
+func startRegistry(t testing.TB, bin, dir, auth string) (*TestRegistry, error) {
 	port, err := freeLoopbackPort()
 	if err != nil {
 		return nil, err
@@ -75,7 +126,7 @@ storage:
     enabled: true
 http:
   addr: %s
-`, filepath.Join(dir, "data"), host)
+%s`, filepath.Join(dir, "data"), host, auth)
 	configPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -112,7 +163,8 @@ http:
 		resp, err := hc.Get(url)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// With authentication, 401 is the registry's answer.
+			if resp.StatusCode == http.StatusOK || (auth != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return reg, nil
 			}
 			err = fmt.Errorf("GET %s: %s", url, resp.Status)

@@ -20,14 +20,14 @@ import (
 func TestEnsureImagePolicies(t *testing.T) {
 	_, rt := StartTestContainerd(t)
 
-	present, err := rt.EnsureImage(testCtx(t, 10*time.Second), ociimage.BusyboxImage, PullNever)
+	present, err := rt.EnsureImage(testCtx(t, 10*time.Second), ociimage.BusyboxImage, PullNever, nil)
 	if err != nil {
 		t.Fatalf("Never, present: %v", err)
 	}
 	if present.Name != ociimage.BusyboxImage || !strings.HasPrefix(present.Digest, "sha256:") {
 		t.Fatalf("Never, present: %+v", present)
 	}
-	short, err := rt.EnsureImage(testCtx(t, 10*time.Second), "busybox:1.35", PullIfNotPresent)
+	short, err := rt.EnsureImage(testCtx(t, 10*time.Second), "busybox:1.35", PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatalf("IfNotPresent, present, short name: %v", err)
 	}
@@ -42,22 +42,22 @@ func TestEnsureImagePolicies(t *testing.T) {
 		t.Fatalf("imported image unpacked = %v, %v", ok, err)
 	}
 
-	_, err = rt.EnsureImage(testCtx(t, 10*time.Second), "example.invalid/missing:1", PullNever)
+	_, err = rt.EnsureImage(testCtx(t, 10*time.Second), "example.invalid/missing:1", PullNever, nil)
 	if err == nil || !strings.Contains(err.Error(), "is not present on the node and imagePullPolicy is Never") {
 		t.Fatalf("Never, missing: %v", err)
 	}
 
 	start := time.Now()
-	_, err = rt.EnsureImage(testCtx(t, 60*time.Second), ociimage.BusyboxImage, PullAlways)
+	_, err = rt.EnsureImage(testCtx(t, 60*time.Second), ociimage.BusyboxImage, PullAlways, nil)
 	if err == nil {
 		t.Fatal("Always without a registry: no error")
 	}
 	t.Logf("Always without a registry failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
 
-	if _, err := rt.EnsureImage(testCtx(t, 10*time.Second), ociimage.BusyboxImage, "Sometimes"); err == nil {
+	if _, err := rt.EnsureImage(testCtx(t, 10*time.Second), ociimage.BusyboxImage, "Sometimes", nil); err == nil {
 		t.Fatal("unknown policy: no error")
 	}
-	if _, err := rt.EnsureImage(testCtx(t, 10*time.Second), "Not A Ref", PullNever); err == nil {
+	if _, err := rt.EnsureImage(testCtx(t, 10*time.Second), "Not A Ref", PullNever, nil); err == nil {
 		t.Fatal("bad reference: no error")
 	}
 }

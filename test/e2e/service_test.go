@@ -50,12 +50,12 @@ type svcEnv struct {
 	clientIP string
 }
 
-func newSvcEnv(t *testing.T) *svcEnv {
+func newSvcEnv(t *testing.T, proxyMode string) *svcEnv {
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, Gossip: true, MasterArgs: []string{
 		"--node-grace", "4s", "--node-eviction-timeout", "8s", "--gossip-probe-interval", "200ms", "--gossip-probe-timeout", "100ms"}})
 	e := &svcEnv{t: t, c: c, cl: c.Client(), net: network}
-	common := []string{"--heartbeat-interval", "1s", "--resync-interval", "2s"}
+	common := []string{"--heartbeat-interval", "1s", "--resync-interval", "2s", "--proxy-mode", proxyMode}
 	e.a = c.StartNode(network, "node-a", append(common, "--node-labels", "role=client")...)
 	e.b = c.StartNode(network, "node-b", append(common, "--node-labels", "role=web")...)
 	e.cc = c.StartNode(network, "node-c", append(common, "--node-labels", "role=web")...)
@@ -175,10 +175,16 @@ func (e *svcEnv) scale(name string, n int32) {
 	}
 }
 
-// The service done-when list of issue 5, in one multi-host cluster.
-func TestServices(t *testing.T) {
+// The service done-when list of issue 5, in one multi-host cluster, with
+// the iptables service proxy (the default).
+func TestServices(t *testing.T) { testServices(t, "iptables") }
+
+// The same with every node's proxy in nftables mode.
+func TestServicesNFTables(t *testing.T) { testServices(t, "nftables") }
+
+func testServices(t *testing.T, proxyMode string) {
 	t.Parallel()
-	e := newSvcEnv(t)
+	e := newSvcEnv(t, proxyMode)
 	cl := e.cl
 	if err := cl.Create(ctxT(t, 5*time.Second), webRC("web", 3, map[string]string{"role": "web"})); err != nil {
 		t.Fatal(err)
@@ -238,11 +244,28 @@ func TestServices(t *testing.T) {
 		if seen := distinct(e.get("web.default.svc.cluster.local", 50)); len(seen) != 1 || seen[0] != survivor {
 			t.Errorf("after the endpoint change, requests went to %v (survivor %s)", seen, survivor)
 		}
-		// Every node's rules hold one backend now (web is the only service).
+		// Every node's rules hold one pod backend now (web is the only
+		// service of pods; the kubernetes service's backends are the
+		// masters), in the mode's own place, and nothing in the other mode's.
 		for _, nd := range []*harness.Node{e.a, e.b, e.cc} {
 			waitFor(t, 30*time.Second, "one backend chain on "+nd.Name, func() (bool, string) {
-				out, err := nd.Exec(5*time.Second, "iptables-save", "-t", "nat")
-				return err == nil && strings.Count(out, "\n:ORCH-SEP-") == 1, fmt.Sprintf("%d SEP chains", strings.Count(out, "\n:ORCH-SEP-"))
+				ipt, err := nd.Exec(5*time.Second, "iptables-save", "-t", "nat")
+				if err != nil {
+					return false, err.Error()
+				}
+				// No table in iptables mode: nothing of it counts.
+				nft, _ := nd.Exec(5*time.Second, "nft", "list", "table", "ip", "orch-proxy")
+				seps := 0
+				for _, l := range strings.Split(ipt, "\n") {
+					if strings.HasPrefix(l, "-A ORCH-SEP-") && strings.Contains(l, "--to-destination 10.244.") {
+						seps++
+					}
+				}
+				eps := strings.Count(nft, "dnat to 10.244.")
+				if proxyMode == "nftables" {
+					return seps == 0 && eps == 1 && !strings.Contains(ipt, "ORCH-SERVICES"), fmt.Sprintf("%d endpoint chains to pods, iptables:\n%s", eps, ipt)
+				}
+				return seps == 1 && eps == 0, fmt.Sprintf("%d SEP chains to pods, %d nftables endpoints to pods", seps, eps)
 			})
 		}
 		e.scale("web", 3)

@@ -233,6 +233,10 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 	return c
 }
 
+// SpareMasters are the masters not started yet (AddMaster starts them in
+// order): their addresses and network namespaces exist already.
+func (c *Cluster) SpareMasters() []*Master { return append([]*Master(nil), c.spare...) }
+
 // AddMaster starts the next spare master with --join (it waits to be added
 // with `orchctl cluster add-master`) and returns its index in Masters.
 func (c *Cluster) AddMaster() int {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"orch.io/orch/node"
+	"orch.io/orch/node/credentialprovider"
 	"orch.io/orch/node/crilog"
 )
 
@@ -53,8 +54,8 @@ func NewRuntime(now func() time.Time) *Runtime {
 }
 
 // EnsureImage reports every image present: its digest is derived from its
-// name, and nothing is pulled.
-func (r *Runtime) EnsureImage(_ context.Context, image, _ string) (node.ImageInfo, error) {
+// name, and nothing is pulled (so no credential is used).
+func (r *Runtime) EnsureImage(_ context.Context, image, _ string, _ []credentialprovider.AuthConfig) (node.ImageInfo, error) {
 	if image == "" {
 		return node.ImageInfo{}, errors.New("ensure image: no image named")
 	}
@@ -76,7 +77,7 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("start container %s: %w", spec.Name, err)
 	}
-	img, err := r.EnsureImage(ctx, spec.Image, "")
+	img, err := r.EnsureImage(ctx, spec.Image, "", nil)
 	if err != nil {
 		return "", fmt.Errorf("start container %s: %w", spec.Name, err)
 	}

@@ -1,0 +1,164 @@
+package sched
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// DefaultLegacyTokensResync is how often the legacy token controller looks
+// at every service account token Secret without a change.
+const DefaultLegacyTokensResync = 5 * time.Minute
+
+// LegacyTokensConfig configures the legacy service account token
+// controller.
+type LegacyTokensConfig struct {
+	// Store returns the current store (it is replaced on snapshot restore).
+	Store func() *fsm.Store
+	// Proposer commits the writes.
+	Proposer Proposer
+	// Sign issues a legacy token of an account for its Secret (a JWT that
+	// never expires, naming the Secret).
+	Sign func(sa *v1.ServiceAccount, secretName string) (string, error)
+	// CAPEM is the cluster CA certificate, PEM-encoded, written as ca.crt.
+	CAPEM []byte
+	// Logger receives the controller's logs.
+	Logger *slog.Logger
+	// Now is the clock of deletions (default time.Now).
+	Now func() time.Time
+}
+
+// LegacyTokensController fills, while this master leads, every Secret of
+// type kubernetes.io/service-account-token, as Kubernetes' tokens
+// controller: a Secret annotated with the name of an existing account
+// gets token (IssueLegacy's JWT), ca.crt and namespace, and the account's
+// uid annotation; a Secret whose account is missing, or has another uid
+// than its annotation names, is deleted (with the account go its tokens).
+// The Secrets are read from the store and written by compare-and-swap.
+type LegacyTokensController struct {
+	cfg LegacyTokensConfig
+}
+
+// NewLegacyTokensController returns the controller; Run starts it.
+func NewLegacyTokensController(cfg LegacyTokensConfig) (*LegacyTokensController, error) {
+	if cfg.Sign == nil || len(cfg.CAPEM) == 0 {
+		return nil, fmt.Errorf("legacy token controller: a signer and the CA are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = cfg.Logger.With("subsystem", "legacy-tokens")
+	return &LegacyTokensController{cfg: cfg}, nil
+}
+
+// Run keeps the Secrets until ctx ends: at start, when a Secret or an
+// account is written or deleted, and every DefaultLegacyTokensResync.
+func (c *LegacyTokensController) Run(ctx context.Context) {
+	runOnChanges(ctx, c.cfg.Store, DefaultLegacyTokensResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+		if !ch.full && !slices.ContainsFunc(ch.events, needsTokenCheck) {
+			return nil
+		}
+		return c.Pass(ctx, s)
+	})
+}
+
+// needsTokenCheck: a Secret or an account changed.
+func needsTokenCheck(e fsm.Event) bool {
+	return e.Resource == "secrets" || e.Resource == "serviceaccounts"
+}
+
+// Pass fills or deletes, in one batch, every service account token Secret
+// of store that needs it.
+func (c *LegacyTokensController) Pass(ctx context.Context, store *fsm.Store) error {
+	secrets, err := store.List("secrets", fsm.ListOptions{})
+	if err != nil {
+		return err
+	}
+	var items []fsm.BatchItem
+	var names []string
+	now := v1.NewTime(c.cfg.Now())
+	for _, r := range secrets.Items {
+		s, ok := r.Object().(*v1.Secret)
+		if !ok || s.Type != v1.SecretTypeServiceAccountToken || s.DeletionTimestamp != nil {
+			continue
+		}
+		cmd, err := c.write(store, s, now)
+		if err != nil {
+			return err
+		}
+		if cmd != nil {
+			items = append(items, batchItem(cmd))
+			names = append(names, v1.Key(s.Namespace, s.Name))
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		return err
+	}
+	res, err := c.cfg.Proposer.Apply(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("write service account token secrets %v: %w", names, err)
+	}
+	results, _ := res.(fsm.BatchResult)
+	for i, r := range results {
+		// Changed or deleted meanwhile: the next pass sees it.
+		if r.Err != nil && !v1.IsConflict(r.Err) && !v1.IsNotFound(r.Err) {
+			c.cfg.Logger.Warn("service account token secret write refused", "secret", names[i], "err", r.Err)
+		}
+	}
+	c.cfg.Logger.Debug("service account token secrets written", "secrets", names)
+	return nil
+}
+
+// write returns the command that makes s right, or nil.
+func (c *LegacyTokensController) write(store *fsm.Store, s *v1.Secret, now v1.Time) ([]byte, error) {
+	name := s.Annotations[v1.ServiceAccountNameKey]
+	var sa *v1.ServiceAccount
+	rec, err := store.Get("serviceaccounts", s.Namespace, name)
+	switch {
+	case err == nil:
+		sa, _ = rec.Object().(*v1.ServiceAccount)
+	case !v1.IsNotFound(err):
+		return nil, fmt.Errorf("look up service account %s/%s: %w", s.Namespace, name, err)
+	}
+	if uid := s.Annotations[v1.ServiceAccountUIDKey]; sa == nil || sa.DeletionTimestamp != nil || (uid != "" && uid != sa.UID) {
+		c.cfg.Logger.Info("deleting the token secret of a missing service account", "secret", v1.Key(s.Namespace, s.Name), "serviceAccount", name)
+		return fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "secrets", Namespace: s.Namespace, Name: s.Name,
+			UID: s.UID, ResourceVersion: s.ResourceVersion, Now: now})
+	}
+	needToken := len(s.Data[v1.ServiceAccountTokenKey]) == 0
+	if !needToken && bytes.Equal(s.Data[v1.ServiceAccountRootCAKey], c.cfg.CAPEM) &&
+		string(s.Data[v1.ServiceAccountNamespaceKey]) == s.Namespace && s.Annotations[v1.ServiceAccountUIDKey] == sa.UID {
+		return nil, nil
+	}
+	next := v1.DeepCopy(s) // keeps the resourceVersion: a compare-and-swap
+	next.Data = maps.Clone(s.Data)
+	if next.Data == nil {
+		next.Data = map[string][]byte{}
+	}
+	next.Annotations = maps.Clone(s.Annotations)
+	next.Annotations[v1.ServiceAccountUIDKey] = sa.UID
+	next.Data[v1.ServiceAccountRootCAKey] = c.cfg.CAPEM
+	next.Data[v1.ServiceAccountNamespaceKey] = []byte(s.Namespace)
+	if needToken {
+		tok, err := c.cfg.Sign(sa, s.Name)
+		if err != nil {
+			return nil, fmt.Errorf("sign the token of secret %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		next.Data[v1.ServiceAccountTokenKey] = []byte(tok)
+	}
+	return fsm.NewUpdate(next, false)
+}
