@@ -108,6 +108,10 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		default:
+			if cur, err = s.reveal(req.resource, cur); err != nil {
+				writeError(w, err)
+				return
+			}
 			live = viewOf(req.resource, cur.Object())
 		}
 		obj, err := appliedObject(req, fm, live, patch.DeepCopy(), manager, force)
@@ -138,7 +142,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, req *request
 		if create {
 			code = http.StatusCreated
 		}
-		writeRecord(w, code, req.resource, rec)
+		s.writeRecord(w, code, req.resource, rec)
 		return
 	}
 }

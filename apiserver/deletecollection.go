@@ -58,7 +58,7 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 		}
 		deleted = append(deleted, rec)
 	}
-	b, err := listJSON(req.resource, res.Index, "", deleted)
+	b, err := s.listJSON(req.resource, res.Index, "", deleted)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -85,7 +85,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 		writeError(w, err)
 		return
 	}
-	tab, err := tableFor(r, req)
+	tab, err := s.tableFor(r, req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -121,7 +121,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 	if res.Next != "" {
 		cont = encodeContinue(res.Next, res.Index)
 	}
-	b, err := listJSON(req.resource, res.Index, cont, res.Items)
+	b, err := s.listJSON(req.resource, res.Index, cont, res.Items)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -132,7 +132,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request)
 // listJSON encodes records as resource r's list at index, with a continue
 // token when cont is not empty; each item is its stored bytes (or its
 // view's encoding), never decoded and encoded again.
-func listJSON(r v1.Resource, index uint64, cont string, items []*fsm.Record) ([]byte, error) {
+func (s *Server) listJSON(r v1.Resource, index uint64, cont string, items []*fsm.Record) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(256 + 1024*len(items))
 	fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"%d"`, r.Kind+"List", r.GroupVersion(), index)
@@ -141,7 +141,7 @@ func listJSON(r v1.Resource, index uint64, cont string, items []*fsm.Record) ([]
 	}
 	buf.WriteString(`},"items":[`)
 	for i, rec := range items {
-		b, err := recordJSON(r, rec)
+		b, err := s.recordJSON(r, rec)
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		raw, err := recordJSON(req.resource, cur)
+		raw, err := s.recordJSON(req.resource, cur)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -56,7 +56,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 			writeError(w, err)
 			return
 		}
-		writeRecord(w, http.StatusOK, req.resource, rec)
+		s.writeRecord(w, http.StatusOK, req.resource, rec)
 		return
 	}
 }

@@ -163,7 +163,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) 
 		writeError(w, v1.NewBadRequest("resourceVersionMatch is forbidden for get"))
 		return
 	}
-	tab, err := tableFor(r, req)
+	tab, err := s.tableFor(r, req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -187,7 +187,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req *request) 
 		writeRaw(w, http.StatusOK, b)
 		return
 	}
-	writeRecord(w, http.StatusOK, req.resource, rec)
+	s.writeRecord(w, http.StatusOK, req.resource, rec)
 }
 
 // maxGenerateAttempts bounds retries when a generated name is taken.
@@ -209,7 +209,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusCreated, req.resource, rec)
+	s.writeRecord(w, http.StatusCreated, req.resource, rec)
 }
 
 // create admits and commits a new object. With track, its managedFields
@@ -251,7 +251,11 @@ func (s *Server) create(ctx context.Context, req *request, obj v1.Object, track 
 		if err := s.admitRBAC(ctx, req, obj); err != nil {
 			return nil, err
 		}
-		cmd, err := s.createCommand(obj)
+		prop, err := s.sealed(ctx, obj, nil)
+		if err != nil {
+			return nil, err
+		}
+		cmd, err := s.createCommand(prop)
 		if err != nil {
 			return nil, err
 		}
@@ -321,7 +325,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 		writeError(w, err)
 		return
 	}
-	writeRecord(w, http.StatusOK, req.resource, rec)
+	s.writeRecord(w, http.StatusOK, req.resource, rec)
 }
 
 // update validates obj against the stored object and commits it, with
@@ -372,7 +376,13 @@ func (s *Server) commitUpdate(ctx context.Context, req *request, obj v1.Object, 
 				Message: fmt.Sprintf("metadata.resourceVersion: Invalid value: %q: must be a whole number", rv)}})
 		}
 	}
-	old, err := s.current(ctx, req, obj.GetObjectMeta().ResourceVersion)
+	stored, err := s.current(ctx, req, obj.GetObjectMeta().ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	// Admission and validation compare with the clear form; the stored
+	// form lends the envelopes of unchanged values to the sealed update.
+	old, err := s.reveal(req.resource, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +435,11 @@ func (s *Server) commitUpdate(ctx context.Context, req *request, obj v1.Object, 
 			return nil, err
 		}
 	}
-	cmd, err := fsm.NewUpdate(obj, status)
+	prop, err := s.sealed(ctx, obj, stored)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := fsm.NewUpdate(prop, status)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +519,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 		// dependents' deletion with orphanDependents=false left the object.
 		code = http.StatusAccepted
 	}
-	writeRecord(w, code, req.resource, rec)
+	s.writeRecord(w, code, req.resource, rec)
 }
 
 // deletionPending reports whether a delete's answer is an object that is

@@ -30,8 +30,8 @@ func writeRaw(w http.ResponseWriter, code int, b []byte) {
 }
 
 // writeRecord writes a stored record as resource r shows it.
-func writeRecord(w http.ResponseWriter, code int, r v1.Resource, rec *fsm.Record) {
-	b, err := recordJSON(r, rec)
+func (s *Server) writeRecord(w http.ResponseWriter, code int, r v1.Resource, rec *fsm.Record) {
+	b, err := s.recordJSON(r, rec)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -135,6 +135,11 @@ type Config struct {
 	// ServiceAccounts, if set, enables service account admission and
 	// TokenRequest (see ServiceAccountConfig).
 	ServiceAccounts *ServiceAccountConfig
+	// Secrets encrypts Secrets' values before they are proposed and
+	// decrypts them on every read (encryption.Keys). nil: Secrets are
+	// stored in clear, as kube-apiserver without an encryption provider
+	// configuration stores them.
+	Secrets SecretKeys
 	// LeaseBatchWindow is how long an update of a Lease waits for others
 	// to share one Raft entry with (see leasebatch.go); 0 means
 	// DefaultLeaseBatchWindow, a negative value no batching.

@@ -32,6 +32,7 @@ const (
 // columns of apiserver/tables, and each row's object as the request's
 // includeObject asks (Metadata by default, as in Kubernetes).
 type tabler struct {
+	srv        *Server     // opens Secrets' values for the rows' objects
 	apiVersion string      // meta.k8s.io/v1 or meta.k8s.io/v1beta1
 	res        v1.Resource // the listed resource, which shows each row's object
 	include    string
@@ -42,12 +43,12 @@ type tabler struct {
 // tableFor returns the tabler a request asks for with its Accept header,
 // nil when it asks for the objects themselves, or a 400 for an
 // includeObject Kubernetes does not know.
-func tableFor(r *http.Request, req *request) (*tabler, error) {
+func (s *Server) tableFor(r *http.Request, req *request) (*tabler, error) {
 	m := negotiate(r.Header.Get("Accept"), tableV1, tableV1beta1)
 	if m.As == "" {
 		return nil, nil
 	}
-	t := &tabler{apiVersion: m.Group + "/" + m.Version, res: req.resource, include: r.URL.Query().Get("includeObject"),
+	t := &tabler{srv: s, apiVersion: m.Group + "/" + m.Version, res: req.resource, include: r.URL.Query().Get("includeObject"),
 		printer: tables.For(req.resource.Name), now: time.Now()}
 	switch t.include {
 	case "", includeNone, includeMetadata, includeObject:
@@ -85,7 +86,7 @@ func (t *tabler) row(rec *fsm.Record) (metav1.TableRow, error) {
 	row := metav1.TableRow{Cells: cells, Conditions: conds}
 	switch t.include {
 	case includeObject:
-		b, err := recordJSON(t.res, rec)
+		b, err := t.srv.recordJSON(t.res, rec)
 		if err != nil {
 			return row, err
 		}

@@ -25,11 +25,17 @@ func viewOf(r v1.Resource, obj v1.Object) v1.Object {
 }
 
 // recordJSON encodes a stored record as resource r shows it. A stored
-// resource's record is its stored bytes, never re-encoded; a view shows
-// what the record's object holds (a record that does not decode shows the
-// metadata that could be read, as it does through its own resource).
-func recordJSON(r v1.Resource, rec *fsm.Record) ([]byte, error) {
+// resource's record is its stored bytes, never re-encoded, but for a
+// Secret, whose values are opened (reveal); a view shows what the record's
+// object holds (a record that does not decode shows the metadata that
+// could be read, as it does through its own resource). Every answer that
+// carries a stored object goes through here.
+func (s *Server) recordJSON(r v1.Resource, rec *fsm.Record) ([]byte, error) {
 	if r.View == nil {
+		rec, err := s.reveal(r, rec)
+		if err != nil {
+			return nil, err
+		}
 		return rec.JSON()
 	}
 	b, err := json.Marshal(r.View.FromStored(rec.Object()))

@@ -31,12 +31,12 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 	opts.Limit, opts.After = 0, ""
-	tab, err := tableFor(r, req)
+	tab, err := s.tableFor(r, req)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	enc := &eventEncoder{tab: tab, res: req.resource, kind: req.resource.Kind, apiVersion: req.resource.GroupVersion()}
+	enc := &eventEncoder{srv: s, tab: tab, res: req.resource, kind: req.resource.Kind, apiVersion: req.resource.GroupVersion()}
 	timeout := s.cfg.MaxWatchTimeout
 	if t := q.Get("timeoutSeconds"); t != "" {
 		n, err := parseSeconds("timeoutSeconds", t)
@@ -222,6 +222,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 // event, the first event's Table carrying the column definitions, as
 // Kubernetes sends them.
 type eventEncoder struct {
+	srv        *Server // shows each record (recordJSON)
 	tab        *tabler
 	res        v1.Resource // the watched resource, which shows each record
 	kind       string
@@ -232,7 +233,7 @@ type eventEncoder struct {
 // event appends one event of rec.
 func (e *eventEncoder) event(buf *bytes.Buffer, typ string, rec *fsm.Record) error {
 	if e.tab == nil {
-		return appendEvent(buf, typ, e.res, rec)
+		return e.appendEvent(buf, typ, rec)
 	}
 	e.tab.now = time.Now() // ages as of the event
 	b, err := e.tab.table([]*fsm.Record{rec}, metav1.ListMeta{ResourceVersion: rec.Meta().ResourceVersion}, !e.headers)
@@ -275,8 +276,9 @@ func appendRawEvent(buf *bytes.Buffer, typ string, obj []byte) {
 	buf.WriteString("}\n")
 }
 
-func appendEvent(buf *bytes.Buffer, typ string, r v1.Resource, rec *fsm.Record) error {
-	b, err := recordJSON(r, rec)
+// appendEvent appends an event of rec as the watched resource shows it.
+func (e *eventEncoder) appendEvent(buf *bytes.Buffer, typ string, rec *fsm.Record) error {
+	b, err := e.srv.recordJSON(e.res, rec)
 	if err != nil {
 		return err
 	}

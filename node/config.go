@@ -110,6 +110,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the agent's clock (time.Now).
 	Now func() time.Time
+	// MountTmpfs mounts a tmpfs on dir (the pod's /dev/shm, Memory emptyDirs,
+	// configMap and projected volumes) with mount(2)'s flags and data; nil
+	// is mount(2). Hollow nodes (test/hollow), which have no kernel of their
+	// own, give one that leaves dir a plain directory.
+	MountTmpfs func(source, dir string, flags uintptr, data string) error
 	// Recorder records the kubelet's events about the node's pods
 	// (Pulled, Created, Started, Killing, BackOff, Unhealthy, Failed,
 	// FailedMount); nil records none.

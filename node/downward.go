@@ -180,7 +180,7 @@ func (w *podWorker) downwardAPIFiles(pod *v1.Pod, items []v1.DownwardAPIVolumeFi
 // syncDownwardAPIVolume writes one downwardAPI volume.
 func (w *podWorker) syncDownwardAPIVolume(pod *v1.Pod, v *v1.Volume) error {
 	dir := filepath.Join(w.a.podDir(w.uid), volumesDir, v.Name)
-	if err := setupProjectedDir(dir); err != nil {
+	if err := w.a.setupProjectedDir(dir); err != nil {
 		return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 	}
 	mode := os.FileMode(v1.DownwardAPIVolumeDefaultMode)

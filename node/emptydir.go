@@ -38,7 +38,7 @@ func (a *Agent) setupEmptyDir(pod *v1.Pod, v *v1.Volume, dir string) error {
 	}
 	size := a.emptyDirMemorySize(pod, v.EmptyDir)
 	opts := fmt.Sprintf("mode=1777,size=%d", size)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+	if err := a.mountTmpfs("tmpfs", dir, unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("emptyDir %s: mount a tmpfs of %d bytes: %w", v.Name, size, err)
 	}
 	return nil

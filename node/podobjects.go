@@ -244,7 +244,7 @@ type keyVolume struct {
 func (w *podWorker) syncKeyVolume(ctx context.Context, pod *v1.Pod, volName string, kv keyVolume) error {
 	fail := func(err error) error { return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", volName, err) }
 	dir := filepath.Join(w.a.podDir(w.uid), volumesDir, volName)
-	if err := setupProjectedDir(dir); err != nil {
+	if err := w.a.setupProjectedDir(dir); err != nil {
 		return fail(err)
 	}
 	data, err := kv.data(ctx)
@@ -261,7 +261,7 @@ func (w *podWorker) syncKeyVolume(ctx context.Context, pod *v1.Pod, volName stri
 			return fail(err)
 		}
 	}
-	if err := fitTmpfs(dir, files); err != nil {
+	if err := w.a.fitTmpfs(dir, files); err != nil {
 		return fail(err)
 	}
 	if err := writeAtomic(dir, files, volumeGroup(pod, files)); err != nil {

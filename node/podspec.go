@@ -37,7 +37,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) error {
 		return fmt.Errorf("pod dir: %w", err)
 	}
 	if needsShm(pod) {
-		if err := setupShm(filepath.Join(dir, shmDir)); err != nil {
+		if err := w.a.setupShm(filepath.Join(dir, shmDir)); err != nil {
 			return err
 		}
 	}

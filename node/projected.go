@@ -83,14 +83,14 @@ func (w *podWorker) syncProjected(ctx context.Context, pod *v1.Pod) (time.Durati
 			continue
 		}
 		dir := filepath.Join(w.a.podDir(w.uid), volumesDir, v.Name)
-		if err := setupProjectedDir(dir); err != nil {
+		if err := w.a.setupProjectedDir(dir); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
 		files, refresh, err := w.projectedFiles(ctx, pod, v, cms, ss, now)
 		if err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
-		if err := fitTmpfs(dir, files); err != nil {
+		if err := w.a.fitTmpfs(dir, files); err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
 		if err := writeAtomic(dir, files, volumeGroup(pod, files)); err != nil {
@@ -212,7 +212,7 @@ func (w *podWorker) requestToken(ctx context.Context, pod *v1.Pod, src *v1.Servi
 
 // setupProjectedDir mounts a tmpfs (0755, nosuid, nodev, noexec) on dir,
 // once: a restarted agent finds it mounted.
-func setupProjectedDir(dir string) error {
+func (a *Agent) setupProjectedDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func setupProjectedDir(dir string) error {
 		return err
 	}
 	opts := fmt.Sprintf("mode=0755,size=%d", projectedTmpfsSize)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+	if err := a.mountTmpfs("tmpfs", dir, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("mount a tmpfs: %w", err)
 	}
 	return nil
@@ -232,7 +232,7 @@ func setupProjectedDir(dir string) error {
 // writer holds the old and the new version together until the swap. A
 // Secret or ConfigMap holds up to 1 MiB, and a projected volume may
 // gather several; the tmpfs never shrinks while the pod lives.
-func fitTmpfs(dir string, files map[string]projectedFile) error {
+func (a *Agent) fitTmpfs(dir string, files map[string]projectedFile) error {
 	const page = 4 << 10
 	need := uint64(64 << 10) // directories and links
 	for _, f := range files {
@@ -246,7 +246,7 @@ func fitTmpfs(dir string, files map[string]projectedFile) error {
 		return nil
 	}
 	size := (need + (1<<20 - 1)) / (1 << 20) * (1 << 20)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("size=%d", size)); err != nil {
+	if err := a.mountTmpfs("tmpfs", dir, unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("size=%d", size)); err != nil {
 		return fmt.Errorf("grow the tmpfs to %d bytes: %w", size, err)
 	}
 	return nil

@@ -115,8 +115,9 @@ func TestCreateLogFile(t *testing.T) {
 func TestSetupShm(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "shm")
 	t.Cleanup(func() { _ = unmountAll(dir) })
+	a := &Agent{}
 	for i := 0; i < 2; i++ {
-		if err := setupShm(dir); err != nil {
+		if err := a.setupShm(dir); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +127,7 @@ func TestSetupShm(t *testing.T) {
 	if mounted, err := isMountPoint(dir); err != nil || mounted {
 		t.Fatalf("a second setupShm stacked a second tmpfs (mounted %v, %v)", mounted, err)
 	}
-	if err := setupShm(dir); err != nil {
+	if err := a.setupShm(dir); err != nil {
 		t.Fatal(err)
 	}
 	opts := mountOptions(t, dir)

@@ -67,7 +67,7 @@ func needsShm(pod *v1.Pod) bool {
 // setupShm mounts the pod's shared memory, a tmpfs of defaultShmSize with
 // mode 1777, nosuid, nodev and noexec, on dir (made 0700 first). A tmpfs
 // already there (a restarted agent) is kept.
-func setupShm(dir string) error {
+func (a *Agent) setupShm(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("pod shm: %w", err)
 	}
@@ -76,7 +76,7 @@ func setupShm(dir string) error {
 		return err
 	}
 	opts := fmt.Sprintf("mode=1777,size=%d", defaultShmSize)
-	if err := unix.Mount("shm", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+	if err := a.mountTmpfs("shm", dir, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("pod shm: mount a tmpfs: %w", err)
 	}
 	return nil

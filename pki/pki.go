@@ -14,6 +14,7 @@
 //	sa.key sa.pub                    service account token keys (ECDSA P-256; the same on every master)
 //	admin.conf                       orchctl config (servers, CA path, admin token)
 //	admin.kubeconfig                 the same admin as a kubeconfig (written by orchd pki init)
+//	encryption-config.yaml           the keys Secrets are encrypted with (package encryption; written by orchd pki init)
 //
 // A master loads the directory with its name (LoadMaster) and needs no
 // ca.key: the root key can stay offline, used only by IssueMaster,

@@ -29,6 +29,9 @@ type LegacyTokensConfig struct {
 	Sign func(sa *v1.ServiceAccount, secretName string) (string, error)
 	// CAPEM is the cluster CA certificate, PEM-encoded, written as ca.crt.
 	CAPEM []byte
+	// Secrets opens the Secrets read from the store and seals those
+	// written (nil: ClearSecrets).
+	Secrets SecretCodec
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
 	// Now is the clock of deletions (default time.Now).
@@ -53,6 +56,9 @@ func NewLegacyTokensController(cfg LegacyTokensConfig) (*LegacyTokensController,
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = ClearSecrets{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -92,7 +98,7 @@ func (c *LegacyTokensController) Pass(ctx context.Context, store *fsm.Store) err
 		if !ok || s.Type != v1.SecretTypeServiceAccountToken || s.DeletionTimestamp != nil {
 			continue
 		}
-		cmd, err := c.write(store, s, now)
+		cmd, err := c.write(ctx, store, s, now)
 		if err != nil {
 			return err
 		}
@@ -123,8 +129,13 @@ func (c *LegacyTokensController) Pass(ctx context.Context, store *fsm.Store) err
 	return nil
 }
 
-// write returns the command that makes s right, or nil.
-func (c *LegacyTokensController) write(store *fsm.Store, s *v1.Secret, now v1.Time) ([]byte, error) {
+// write returns the command that makes s (as stored: sealed) right, or
+// nil.
+func (c *LegacyTokensController) write(ctx context.Context, store *fsm.Store, stored *v1.Secret, now v1.Time) ([]byte, error) {
+	s := v1.DeepCopy(stored)
+	if err := c.cfg.Secrets.Open(ctx, s); err != nil {
+		return nil, fmt.Errorf("read secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
 	name := s.Annotations[v1.ServiceAccountNameKey]
 	var sa *v1.ServiceAccount
 	rec, err := store.Get("serviceaccounts", s.Namespace, name)
@@ -159,6 +170,9 @@ func (c *LegacyTokensController) write(store *fsm.Store, s *v1.Secret, now v1.Ti
 			return nil, fmt.Errorf("sign the token of secret %s/%s: %w", s.Namespace, s.Name, err)
 		}
 		next.Data[v1.ServiceAccountTokenKey] = []byte(tok)
+	}
+	if err := c.cfg.Secrets.Seal(ctx, next, stored); err != nil {
+		return nil, err
 	}
 	return fsm.NewUpdate(next, false)
 }

@@ -1,8 +1,10 @@
 package sched
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -142,5 +144,63 @@ func TestLegacyTokensSignFailure(t *testing.T) {
 	}
 	if _, err := NewLegacyTokensController(LegacyTokensConfig{Store: p.store, Proposer: p, Sign: signer.sign}); err == nil {
 		t.Fatal("no CA accepted")
+	}
+}
+
+// prefixCodec seals a value by prefixing "sealed:" and refuses to open one
+// without it, so a value written or compared in clear shows.
+type prefixCodec struct{}
+
+func (prefixCodec) Seal(_ context.Context, s, _ *v1.Secret) error {
+	out := make(map[string][]byte, len(s.Data))
+	for k, v := range s.Data {
+		out[k] = append([]byte("sealed:"), v...)
+	}
+	s.Data = out
+	return nil
+}
+
+func (prefixCodec) Open(_ context.Context, s *v1.Secret) error {
+	out := make(map[string][]byte, len(s.Data))
+	for k, v := range s.Data {
+		clear, ok := bytes.CutPrefix(v, []byte("sealed:"))
+		if !ok {
+			return fmt.Errorf("data[%q] is not sealed", k)
+		}
+		out[k] = clear
+	}
+	s.Data = out
+	return nil
+}
+
+// With encryption, the controller opens what it reads and seals what it
+// writes: the stored token is sealed, and a filled Secret is left alone.
+func TestLegacyTokensSealed(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, &v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "builder", Namespace: "default", UID: "sa-builder"}})
+	p.create(t, tokenSecret("builder-token", "builder", nil))
+	c, err := NewLegacyTokensController(LegacyTokensConfig{Store: p.store, Proposer: p, Sign: (&fakeSign{}).sign,
+		CAPEM: []byte(legacyCA), Secrets: prefixCodec{}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pass(context.Background(), p.store()); err != nil {
+		t.Fatal(err)
+	}
+	s := getSecret(t, p.store(), "default", "builder-token")
+	for _, k := range []string{v1.ServiceAccountTokenKey, v1.ServiceAccountRootCAKey, v1.ServiceAccountNamespaceKey} {
+		if !bytes.HasPrefix(s.Data[k], []byte("sealed:")) {
+			t.Fatalf("stored %s = %q, not sealed", k, s.Data[k])
+		}
+	}
+	if got := string(s.Data[v1.ServiceAccountTokenKey]); got != "sealed:tok.default.builder.sa-builder.builder-token" {
+		t.Fatalf("stored token %q", got)
+	}
+	idx := p.store().Index()
+	if err := c.Pass(context.Background(), p.store()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.store().Index(); got != idx {
+		t.Fatalf("a pass over a filled, sealed Secret wrote %d entries", got-idx)
 	}
 }

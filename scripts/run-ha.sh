@@ -14,6 +14,8 @@ fi
 for i in 1 2 3; do
 	[ -f "$run/pki/master-m$i.crt" ] || bin/orchd pki issue master "m$i" --dir "$run/pki" --hosts 127.0.0.1,localhost
 done
+# A directory made before Secrets were encrypted at rest.
+[ -f "$run/pki/encryption-config.yaml" ] || bin/orchd pki encryption-key init --dir "$run/pki"
 initial="m1=127.0.0.1:7001,m2=127.0.0.1:7002,m3=127.0.0.1:7003"
 pids=()
 stop() {

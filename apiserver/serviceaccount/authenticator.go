@@ -1,6 +1,7 @@
 package serviceaccount
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -59,6 +60,27 @@ func (g StoreGetter) Secret(namespace, name string) (*v1.Secret, error) {
 		return nil, fmt.Errorf("secrets %s/%s holds a %T", namespace, name, rec.Object())
 	}
 	return s, nil
+}
+
+// OpenedSecrets is a StoreGetter whose Secrets are opened (their values
+// decrypted) by Open before they are returned; a nil Open returns them as
+// stored.
+type OpenedSecrets struct {
+	StoreGetter
+	Open func(ctx context.Context, s *v1.Secret) error
+}
+
+// Secret implements Getter: the stored Secret with its values in clear.
+func (g OpenedSecrets) Secret(namespace, name string) (*v1.Secret, error) {
+	s, err := g.StoreGetter.Secret(namespace, name)
+	if err != nil || g.Open == nil {
+		return s, err
+	}
+	opened := *s // Open replaces the maps, never changes them
+	if err := g.Open(context.Background(), &opened); err != nil {
+		return nil, err
+	}
+	return &opened, nil
 }
 
 // AuthenticatorConfig configures NewAuthenticator.

@@ -57,7 +57,7 @@ type app struct {
 // orchCommands are orch's own commands, beside kubectl's.
 func orchCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{newClusterCmd(a), newGossipCmd(a), newSnapshotCmd(a), newImageCmd(a),
-		newTokenCmd(a), newUserCmd(a)}
+		newTokenCmd(a), newUserCmd(a), newSecretsCmd(a)}
 }
 
 // orchError marks an error of one of orch's own commands, which orchctl

@@ -41,7 +41,7 @@ func TestCommandTree(t *testing.T) {
 	orchVerbs := [][]string{
 		{"cluster", "members"}, {"cluster", "add-master"}, {"cluster", "remove-master"}, {"cluster", "transfer-leader"},
 		{"gossip", "keyring", "list"}, {"snapshot", "save"}, {"snapshot", "inspect"}, {"image", "load"},
-		{"token", "create"}, {"token", "list"}, {"token", "delete"}, {"user", "create"},
+		{"token", "create"}, {"token", "list"}, {"token", "delete"}, {"user", "create"}, {"secrets", "reencrypt"},
 	}
 	for _, path := range orchVerbs {
 		c, rest, err := root.Find(path)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"orch.io/orch/api/client"
+	"orch.io/orch/encryption"
 	"orch.io/orch/node/ociimage"
 	"orch.io/orch/pki"
 )
@@ -84,6 +85,12 @@ func runDev(ctx context.Context, cmd *cobra.Command, dir, apiAddr, raftAddr, nod
 	if _, err := os.Stat(filepath.Join(pkiDir, pki.ServiceAccountKey)); errors.Is(err, os.ErrNotExist) {
 		// A dev directory made before service accounts.
 		if err := pki.WriteServiceAccountKey(pkiDir); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(pkiDir, encryption.FileName)); errors.Is(err, os.ErrNotExist) {
+		// A dev directory made before Secrets were encrypted at rest.
+		if err := encryption.WriteNew(pkiDir); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"orch.io/orch/apiserver"
 	"orch.io/orch/apiserver/bootstrap"
 	"orch.io/orch/apiserver/podsecurity"
+	"orch.io/orch/apiserver/serviceaccount"
 	nodeauth "orch.io/orch/auth/node"
 	"orch.io/orch/auth/rbac"
 	"orch.io/orch/cluster"
@@ -46,6 +47,7 @@ type masterFlags struct {
 	heartbeat, election, lease    time.Duration
 	leaseBatchWindow              time.Duration
 	snapshotThreshold             uint64
+	snapshotInterval              time.Duration
 	feedSize                      int
 	feedBytes, logCacheBytes      int64
 	podGCQuarantine               time.Duration
@@ -62,6 +64,7 @@ type masterFlags struct {
 	podSecurityExempt             string
 	clusterSigningDuration        time.Duration
 	audit                         auditFlags
+	encryption                    encryptionFlags
 	events                        eventFlags
 }
 
@@ -107,6 +110,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.DurationVar(&f.election, "election-timeout", d.ElectionTimeout, "Raft election timeout")
 	fl.DurationVar(&f.lease, "leader-lease-timeout", d.LeaderLeaseTimeout, "a leader that cannot reach a quorum this long steps down")
 	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", d.SnapshotThreshold, "log entries between snapshots")
+	fl.DurationVar(&f.snapshotInterval, "snapshot-interval", d.SnapshotInterval, "how often (with up to as much again of jitter) the log is checked against --snapshot-threshold")
 	fl.IntVar(&f.feedSize, "watch-window", d.FeedSize, "change events kept for watches; older resourceVersions get 410 Gone")
 	fl.Var(newBytesFlag(&f.feedBytes, d.FeedBytes), "watch-feed-bytes", "bytes of change events kept for watches (each event counts its object before and after); older resourceVersions get 410 Gone")
 	fl.Var(newBytesFlag(&f.logCacheBytes, d.LogCacheBytes), "raft-log-cache-bytes", "bytes of recent Raft log entries kept in memory in front of raft.db (at most 1024 entries either way)")
@@ -129,6 +133,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	f.events.register(fl)
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
 	f.sa.register(fl)
+	f.encryption.register(fl)
 	f.abac.register(fl)
 	f.tokenFile.register(fl)
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -187,7 +192,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	cc.InitialCluster, cc.Join, cc.RestoreFrom, cc.SnapshotRetain = peers, f.join, f.restore, f.snapshotRetain
 	cc.ServerTLS, cc.ClientTLS = peerServer, peerClient
 	cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = f.heartbeat, f.election, f.lease
-	cc.SnapshotThreshold, cc.FeedSize = f.snapshotThreshold, f.feedSize
+	cc.SnapshotThreshold, cc.SnapshotInterval, cc.FeedSize = f.snapshotThreshold, f.snapshotInterval, f.feedSize
 	cc.FeedBytes, cc.LogCacheBytes = f.feedBytes, f.logCacheBytes
 	cc.Logger, cc.Registerer = log, reg
 	c, err := cluster.New(cc)
@@ -334,12 +339,17 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	if auditLog != nil {
 		sc.AuditSink, sc.AuditPolicy = auditLog, auditPolicy
 	}
-	if err := f.sa.configure(&sc, f.pkiDir, c.Store); err != nil {
+	secretKeys, err := f.encryption.configure(&sc, f.pkiDir, log, reg)
+	if err != nil {
+		c.Shutdown()
+		return err
+	}
+	if err := f.sa.configure(&sc, f.pkiDir, serviceaccount.OpenedSecrets{StoreGetter: c.Store, Open: secretCodec(secretKeys).Open}); err != nil {
 		c.Shutdown()
 		return err
 	}
 	legacyTokens, err := sched.NewLegacyTokensController(sched.LegacyTokensConfig{Store: c.Store, Proposer: c,
-		Sign: sc.ServiceAccounts.Signer.IssueLegacy, CAPEM: bundle.CAPEM, Logger: log})
+		Sign: sc.ServiceAccounts.Signer.IssueLegacy, CAPEM: bundle.CAPEM, Secrets: secretCodec(secretKeys), Logger: log})
 	if err != nil {
 		c.Shutdown()
 		return err
@@ -384,6 +394,10 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		defer wg.Done()
 		pki.WarnExpiring(runCtx, log, bundle, pki.ExpiryWarnWithin, pki.ExpiryWarnEvery)
 	}()
+	if secretKeys != nil && f.encryption.reload > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); secretKeys.Run(runCtx, f.encryption.reload) }()
+	}
 	if liveness != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); liveness.Run(runCtx) }()

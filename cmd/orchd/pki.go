@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"orch.io/orch/api/client"
+	"orch.io/orch/encryption"
 	"orch.io/orch/pki"
 	"orch.io/orch/sched"
 )
@@ -30,6 +31,8 @@ func newPKICommand() *cobra.Command {
   sa.key sa.pub                    service account token keys (the same on every master)
   admin.conf                       orchctl's config: --servers, the CA and the admin token
   admin.kubeconfig                 the same admin as a kubeconfig, for kubectl and client-go
+  encryption-config.yaml           the key Secrets are encrypted with (the same on every master;
+                                   see 'orchd pki encryption-key')
 
 Copy the directory to every master. A master needs only its own
 master-NAME.crt and .key: ca.key can stay offline (see 'orchd pki issue').
@@ -55,6 +58,9 @@ create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 				return err
 			}
 			if err := pki.Init(pki.InitOptions{Dir: abs, Hosts: certHosts, Masters: splitList(masters)}); err != nil {
+				return err
+			}
+			if err := encryption.WriteNew(abs); err != nil {
 				return err
 			}
 			b, err := pki.Load(abs)
@@ -88,7 +94,7 @@ create', 'orchd node --bootstrap-token') or 'orchd pki issue node NAME'.`,
 	initCmd.Flags().StringVar(&servers, "servers", "", "comma-separated API URLs for admin.conf (default https://FIRST-HOST:6443)")
 	initCmd.Flags().StringVar(&serviceCIDR, "service-cidr", "10.96.0.0/16", "the masters' --service-cidr: the certificates are valid for the kubernetes Service's ClusterIP, its first address")
 	initCmd.Flags().StringVar(&masters, "masters", "m1,m2,m3", "comma-separated names of the masters (their --name) to issue certificates for")
-	cmd.AddCommand(initCmd, newPKIIssueCommand(), newPKIRenewCommand(), newPKIServiceAccountKeyCommand())
+	cmd.AddCommand(initCmd, newPKIIssueCommand(), newPKIRenewCommand(), newPKIServiceAccountKeyCommand(), newPKIEncryptionKeyCommand())
 	return cmd
 }
 

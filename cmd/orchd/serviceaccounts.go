@@ -30,7 +30,7 @@ func (f *saFlags) register(fl *pflag.FlagSet) {
 // serviceAccounts loads sa.key and sa.pub from the PKI directory and
 // wires TokenRequest, the ServiceAccount admission and the token
 // authenticator into the API server's config.
-func (f *saFlags) configure(sc *apiserver.Config, pkiDir string, store serviceaccount.StoreGetter) error {
+func (f *saFlags) configure(sc *apiserver.Config, pkiDir string, store serviceaccount.Getter) error {
 	keys, err := pki.LoadServiceAccountKeys(pkiDir)
 	if err != nil {
 		return err

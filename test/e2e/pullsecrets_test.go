@@ -120,6 +120,10 @@ func TestImagePullSecrets(t *testing.T) {
 	// A ServiceAccount's imagePullSecrets reach its pods that name none.
 	orchctl("create", "serviceaccount", "builder")
 	orchctl("patch", "serviceaccount", "builder", "-p", `{"imagePullSecrets":[{"name":"regcred"}]}`)
+	// The admission reads the account as the master serving the create has
+	// it (Kubernetes' reads its informer cache): let every master see the
+	// patch first.
+	c.WaitCaughtUp(30 * time.Second)
 	viaSA := pod("via-account")
 	viaSA.Spec.ServiceAccountName = "builder"
 	createPod(t, cl, viaSA)

@@ -143,6 +143,9 @@ type Options struct {
 	// docker.io and registry.k8s.io of the images MirrorImages lists work
 	// as in a site with such a mirror (Cluster.Mirror).
 	RegistryMirror bool
+	// EncryptionConfig, if set, replaces the EncryptionConfiguration file
+	// 'orchd pki init' wrote (a restored cluster needs the backup's keys).
+	EncryptionConfig string
 }
 
 // Master is one master process.
@@ -234,6 +237,15 @@ func StartCluster(t T, bins Binaries, opts Options) *Cluster {
 		"--servers", strings.Join(servers, ","), "--masters", strings.Join(names, ",")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("orchd pki init: %v\n%s", err, out)
+	}
+	if opts.EncryptionConfig != "" {
+		b, err := os.ReadFile(opts.EncryptionConfig)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(c.PKIDir, "encryption-config.yaml"), b, 0o600)
+		}
+		if err != nil {
+			t.Fatalf("encryption config: %v", err)
+		}
 	}
 	t.Cleanup(c.cleanup)
 	for i := range c.Masters {

@@ -8,7 +8,8 @@
 // orchd side by side (-only pod-starts runs that section alone), and exec
 // and port-forward through orch beside the same on the node (-only
 // streaming; see streaming.go), and the rollout of a Deployment on
-// simulated nodes (-only rollout; see rollout.go).
+// simulated nodes (-only rollout; see rollout.go), and pod startup and API
+// latency on hollow nodes (-only density; see density.go).
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +56,7 @@ type options struct {
 	schedNodes       int
 	schedPods        int
 	skipProxy        bool
+	skipSecrets      bool
 	proxyGoIPTables  bool
 	only             string
 	podStarts        int
@@ -67,6 +70,8 @@ type options struct {
 	rolloutReplicas  int
 	rolloutNodes     int
 	rolloutSurge     string
+	densityNodes     int
+	densityPerNode   int
 }
 
 func run() error {
@@ -82,10 +87,11 @@ func run() error {
 	flag.IntVar(&o.schedPods, "sched-pods", 10000, "replicas of the RC for the scheduling figure")
 	flag.StringVar(&o.masterEnv, "master-env", "", "comma-separated KEY=VALUE environment for the masters only (e.g. GOGC=200)")
 	flag.StringVar(&o.target, "target", "spread", "spread: worker w talks to master w%3 (followers forward), as clients usually do; leader: every worker talks to the leader")
+	flag.BoolVar(&o.skipSecrets, "skip-secrets", false, "skip the secrets section (Secret creates against ConfigMap creates of the same size; see secrets.go)")
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
-	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling" or "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go)`)
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go) or "density" (hollow nodes; see density.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
@@ -97,9 +103,11 @@ func run() error {
 	flag.IntVar(&o.rolloutReplicas, "rollout-replicas", 1000, "replicas of the Deployment rolled out in the rollout section (0 skips it; see rollout.go)")
 	flag.IntVar(&o.rolloutNodes, "rollout-nodes", 100, "simulated nodes of the rollout section")
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
+	flag.IntVar(&o.densityNodes, "density-nodes", 20, "hollow nodes of the density section (-only density; see density.go)")
+	flag.IntVar(&o.densityPerNode, "density-pods-per-node", 30, "pods per hollow node in the density section (one RC per node)")
 	flag.Parse()
-	if o.only != "" && o.only != "pod-starts" && o.only != "heartbeats" && o.only != "streaming" && o.only != "writers" && o.only != "scheduling" && o.only != "rollout" {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers" and "rollout"`, o.only)
+	if o.only != "" && !slices.Contains([]string{"pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density"}, o.only) {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets" and "density"`, o.only)
 	}
 	if o.rolloutReplicas < 0 || o.rolloutNodes < 1 {
 		return fmt.Errorf("-rollout-replicas %d, -rollout-nodes %d: want at least 0 and 1", o.rolloutReplicas, o.rolloutNodes)
@@ -168,6 +176,9 @@ func run() error {
 	if o.only == "writers" {
 		return writersSection(ctx, t, bins, o)
 	}
+	if o.only == "secrets" {
+		return secretsSection(ctx, t, bins, o)
+	}
 	if o.only == "scheduling" {
 		if o.schedNodes == 0 {
 			return errors.New("-only scheduling with -sched-nodes 0: nothing to measure")
@@ -177,6 +188,16 @@ func run() error {
 			return fmt.Errorf("scheduling section: %w", err)
 		}
 		fmt.Println(line)
+		return nil
+	}
+	if o.only == "density" {
+		report, err := densitySection(ctx, t, bins, o)
+		if report != "" {
+			fmt.Println(report)
+		}
+		if err != nil {
+			return fmt.Errorf("density section: %w", err)
+		}
 		return nil
 	}
 	if o.only == "rollout" {
@@ -308,6 +329,11 @@ func run() error {
 	fmt.Println(rolloutLine)
 	if !o.skipProxy {
 		if err := proxySection(ctx, o); err != nil {
+			return err
+		}
+	}
+	if !o.skipSecrets {
+		if err := secretsSection(ctx, t, bins, o); err != nil {
 			return err
 		}
 	}

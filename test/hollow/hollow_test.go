@@ -1,0 +1,40 @@
+package hollow
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"orch.io/orch/pki"
+)
+
+func TestNodeIP(t *testing.T) {
+	for _, tt := range []struct {
+		i    int
+		want string
+	}{{0, "127.77.0.1"}, {254, "127.77.0.255"}, {255, "127.77.1.0"}, {4999, "127.77.19.136"}} {
+		if got := NodeIP(tt.i); got != tt.want {
+			t.Errorf("NodeIP(%d) = %s, want %s", tt.i, got, tt.want)
+		}
+	}
+}
+
+func TestNewNodeRefuses(t *testing.T) {
+	ca := &pki.CA{}
+	for name, cfg := range map[string]Config{
+		"no CA":        {Servers: []string{"https://127.0.0.1:1"}, StateDir: t.TempDir()},
+		"no servers":   {CA: ca, StateDir: t.TempDir()},
+		"no state dir": {CA: ca, Servers: []string{"https://127.0.0.1:1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewNode(cfg, "n", NodeIP(0)); err == nil {
+				t.Fatal("built")
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := Start(ctx, Config{}, []string{"a"}); err == nil {
+		t.Fatal("a pool started without a CA")
+	}
+}
