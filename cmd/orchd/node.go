@@ -59,6 +59,7 @@ type nodeFlags struct {
 	bootstrapToken, bootstrapTokenFile     string
 	eventQPS                               float32
 	eventBurst                             int
+	registryConfigDir                      string
 }
 
 func newNodeCommand() *cobra.Command {
@@ -77,7 +78,9 @@ namespaces with an address on the bridge orch0. It talks to containerd at
 none is given.
 
 OCI image tarballs in <state-dir>/images/ are imported at start (no registry
-is needed for them); other images are pulled as imagePullPolicy says.
+is needed for them); other images are pulled as imagePullPolicy says, from
+their registries or, with --registry-config-dir, through the mirrors a
+containerd hosts configuration names (/etc/containerd/certs.d layout).
 
 Stopping the agent (SIGTERM, or even SIGKILL) leaves the pods running; a
 restarted agent adopts them. --pki-dir needs ca.crt, gossip.key and the
@@ -133,6 +136,7 @@ as 'orchd pki issue node NAME' writes them.`,
 	fl.StringVar(&f.bootstrapTokenFile, "bootstrap-token-file", "", "a file holding the bootstrap token (instead of --bootstrap-token)")
 	fl.Float32Var(&f.eventQPS, "event-qps", events.DefaultQPS, "the most event writes (API requests, each one raft entry) a second of this node, after a burst of --event-burst (the kubelet's --event-qps); repeats of an event waiting for a write are counted into one")
 	fl.IntVar(&f.eventBurst, "event-burst", events.DefaultBurst, "the burst of this node's event writes (the kubelet's --event-burst)")
+	fl.StringVar(&f.registryConfigDir, "registry-config-dir", "", "containerd's hosts configuration directory (its config_path, e.g. /etc/containerd/certs.d): image pulls reach a registry through the hosts DIR/<registry>/hosts.toml names, mirrors first (a port as _<port>_, DIR/_default for any other registry); empty: every registry directly")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.signals, "handle-signals", true, "stop on SIGTERM and SIGINT (orchd dev stops its node itself)")
 	fl.MarkHidden("handle-signals")
@@ -159,6 +163,27 @@ func nodeCredential(f *nodeFlags) (certFile, keyFile string, err error) {
 		return "", "", fmt.Errorf("the node's client certificate: %w (issue one with `orchd pki issue node %s`)", err, f.name)
 	}
 	return certFile, keyFile, nil
+}
+
+// registryConfigDir checks --registry-config-dir: "" or an existing
+// directory, returned absolute. A missing one is an error rather than a
+// configuration that mirrors nothing (containerd would read it as empty).
+func registryConfigDir(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--registry-config-dir: %w", err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("--registry-config-dir: %w", err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("--registry-config-dir: %s is not a directory", abs)
+	}
+	return abs, nil
 }
 
 // runNode runs a node agent until ctx ends. bundle, if not nil, is used
@@ -192,6 +217,9 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	_, serviceCIDR, err := net.ParseCIDR(f.serviceCIDR)
 	if err != nil {
 		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	if f.registryConfigDir, err = registryConfigDir(f.registryConfigDir); err != nil {
+		return err
 	}
 	// The agent's alone (pods' specs, logs, volumes): node.Agent tightens
 	// a directory that exists when it starts.
@@ -284,7 +312,8 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		}
 	}
 	rt, err := ctrd.New(ctx, ctrd.Config{Address: addr, CgroupRoot: f.cgroupRoot,
-		StateDir: filepath.Join(f.stateDir, "runtime"), Logger: log, LogBinary: logBinary})
+		StateDir: filepath.Join(f.stateDir, "runtime"), Logger: log, LogBinary: logBinary,
+		RegistryConfigDir: f.registryConfigDir})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -111,12 +112,13 @@ func (r *Runtime) pullWithAuth(ctx context.Context, name string, auth []credenti
 // credentials when not nil. The fetch runs in this process (the containerd
 // client), not in the daemon: blobs reach the daemon through its content
 // API, so the daemon's own registry configuration plays no part, and the
-// credentials stay in this process's memory. See newResolver for the
-// schemes used. The error reads as containerd's CRI plugin's.
+// credentials stay in this process's memory. The registries contacted are
+// those of Config.RegistryConfigDir (see newResolver). The error reads as
+// containerd's CRI plugin's.
 func (r *Runtime) pull(ctx context.Context, name string, auth *credentialprovider.AuthConfig) (client.Image, error) {
 	r.log.Info("pulling image", "image", name, "with_credentials", auth != nil)
 	img, err := r.client.Pull(ctx, name,
-		client.WithResolver(newResolver(name, auth)),
+		client.WithResolver(newResolver(ctx, name, auth, r.cfg.RegistryConfigDir)),
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(r.cfg.Snapshotter))
 	if err != nil {
@@ -128,23 +130,31 @@ func (r *Runtime) pull(ctx context.Context, name string, auth *credentialprovide
 }
 
 // newResolver returns the resolver for a pull of ref (and the tests'
-// pushes): see registryHosts. auth, when not nil, answers the
-// authentication challenges (Basic, or a token service's) of ref's own
-// registry only, as containerd's CRI plugin scopes a pull's credentials;
+// pushes). With hostsDir "" the registries are configured as registryHosts
+// says; else as containerd's hosts configuration in hostsDir says (see
+// configuredHosts), mirrors first. auth, when not nil, answers the
+// authentication challenges (Basic, or a token service's) of the hosts
+// this pull contacts for ref's registry — the registry itself or, with a
+// hosts configuration, its mirrors — and of no other host, as containerd's
+// CRI plugin offers a pull's credentials to the host it contacts;
 // registries that ask for a token get an anonymous one without it, as
 // docker.io does.
-func newResolver(ref string, auth *credentialprovider.AuthConfig) remotes.Resolver {
+func newResolver(ctx context.Context, ref string, auth *credentialprovider.AuthConfig, hostsDir string) remotes.Resolver {
+	if hostsDir != "" {
+		return docker.NewResolver(docker.ResolverOptions{Hosts: configuredHosts(ctx, hostsDir, ref, auth)})
+	}
 	var opts []docker.AuthorizerOpt
 	if auth != nil {
-		opts = append(opts, docker.WithAuthCreds(credsFor(ref, *auth)))
+		opts = append(opts, docker.WithAuthCreds(credsFor(ref, *auth, nil)))
 	}
 	return docker.NewResolver(docker.ResolverOptions{Hosts: registryHosts(opts...)})
 }
 
 // credsFor answers the authorizer's question for a host with auth when the
-// host is ref's registry (docker.io's is registry-1.docker.io), and with
-// no credentials for any other.
-func credsFor(ref string, auth credentialprovider.AuthConfig) func(host string) (string, string, error) {
+// host is ref's registry (docker.io's is registry-1.docker.io) or one of
+// mirrors, the other hosts configured for it, and with no credentials for
+// any other.
+func credsFor(ref string, auth credentialprovider.AuthConfig, mirrors []string) func(host string) (string, string, error) {
 	registry := ""
 	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
 		registry = reference.Domain(named)
@@ -153,7 +163,7 @@ func credsFor(ref string, auth credentialprovider.AuthConfig) func(host string) 
 		}
 	}
 	return func(host string) (string, string, error) {
-		if registry == "" || host != registry {
+		if registry == "" || (host != registry && !slices.Contains(mirrors, host)) {
 			return "", "", nil
 		}
 		return auth.Username, auth.Password, nil

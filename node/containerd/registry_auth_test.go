@@ -30,10 +30,10 @@ func TestPullWithCredentials(t *testing.T) {
 	ref := reg.Host + "/orch/private:1"
 	good := credentialprovider.AuthConfig{Username: "puller", Password: "s3cret"}
 	bad := credentialprovider.AuthConfig{Username: "puller", Password: "wrong"}
-	if err := rt.client.Push(ctx, ref, src.Target(), client.WithResolver(newResolver(ref, &bad))); err == nil {
+	if err := rt.client.Push(ctx, ref, src.Target(), client.WithResolver(newResolver(ctx, ref, &bad, ""))); err == nil {
 		t.Fatal("push with a wrong password worked")
 	}
-	if err := rt.client.Push(ctx, ref, src.Target(), client.WithResolver(newResolver(ref, &good))); err != nil {
+	if err := rt.client.Push(ctx, ref, src.Target(), client.WithResolver(newResolver(ctx, ref, &good, ""))); err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
 	if err := rt.client.ImageService().Delete(ctx, ociimage.BusyboxImage, images.SynchronousDelete()); err != nil {
@@ -89,7 +89,7 @@ func TestCredsFor(t *testing.T) {
 		{"busybox", "auth.docker.io", false},
 		{"Not A Ref", "", false},
 	} {
-		user, pass, err := credsFor(tc.ref, auth)(tc.host)
+		user, pass, err := credsFor(tc.ref, auth, nil)(tc.host)
 		if err != nil {
 			t.Fatal(err)
 		}

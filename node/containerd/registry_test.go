@@ -62,7 +62,7 @@ func TestPullFromLocalRegistry(t *testing.T) {
 	}
 	pushed := src.Target()
 	ref := reg.Host + "/orch/busybox:1.35"
-	if err := rt.client.Push(ctx, ref, pushed, client.WithResolver(newResolver(ref, nil))); err != nil {
+	if err := rt.client.Push(ctx, ref, pushed, client.WithResolver(newResolver(ctx, ref, nil, ""))); err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
 	layers := imageBlobs(t, rt, src)

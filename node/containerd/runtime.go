@@ -64,6 +64,12 @@ type Config struct {
 	// containers' output in the CRI log format. "": the shim writes the
 	// output raw to the log file.
 	LogBinary string
+	// RegistryConfigDir is a containerd hosts configuration directory
+	// (containerd's config_path, e.g. /etc/containerd/certs.d): image
+	// pulls reach each registry through the hosts its
+	// <registry>/hosts.toml names, mirrors first (see configuredHosts).
+	// "": every registry is reached directly (see registryHosts).
+	RegistryConfigDir string
 }
 
 // Runtime is a node.Runtime on a containerd daemon. It is safe for

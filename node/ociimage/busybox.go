@@ -54,6 +54,9 @@ type BusyboxOptions struct {
 	// "bin/udpecho", "usr/lib/x86_64-linux-gnu/libc.so.6"); directories
 	// the image lacks are made (mode 0755) for them.
 	Files map[string][]byte
+	// Cmd is the image's default command (its config's Cmd). Default
+	// ["sh"].
+	Cmd []string
 }
 
 // WriteBusyboxFile writes the image tarball WriteBusybox builds to path.
@@ -107,6 +110,10 @@ func WriteBusybox(w io.Writer, opts BusyboxOptions) error {
 		return fmt.Errorf("write busybox image: compress layer: %w", err)
 	}
 
+	cmd := opts.Cmd
+	if len(cmd) == 0 {
+		cmd = []string{"sh"}
+	}
 	platform := ocispec.Platform{Architecture: runtime.GOARCH, OS: "linux"}
 	created := epoch
 	config, err := json.Marshal(ocispec.Image{
@@ -114,7 +121,7 @@ func WriteBusybox(w io.Writer, opts BusyboxOptions) error {
 		Platform: platform,
 		Config: ocispec.ImageConfig{
 			Env: []string{DefaultPath},
-			Cmd: []string{"sh"},
+			Cmd: cmd,
 		},
 		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
 		History: []ocispec.History{{

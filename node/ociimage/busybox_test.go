@@ -296,3 +296,36 @@ func TestWriteBusyboxFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteBusyboxCmd: the image's default command is Cmd when set, sh
+// when not.
+func TestWriteBusyboxCmd(t *testing.T) {
+	requireBusybox(t)
+	for _, tc := range []struct {
+		cmd, want []string
+	}{
+		{cmd: nil, want: []string{"sh"}},
+		{cmd: []string{"httpd", "-f", "-p", "80"}, want: []string{"httpd", "-f", "-p", "80"}},
+	} {
+		var buf bytes.Buffer
+		if err := WriteBusybox(&buf, BusyboxOptions{Applets: []string{"sh", "httpd"}, Cmd: tc.cmd}); err != nil {
+			t.Fatal(err)
+		}
+		files, _, _ := readTar(t, bytes.NewReader(buf.Bytes()))
+		var index ocispec.Index
+		if err := json.Unmarshal(files[ocispec.ImageIndexFile], &index); err != nil || len(index.Manifests) != 1 {
+			t.Fatalf("index.json: %v", err)
+		}
+		var manifest ocispec.Manifest
+		if err := json.Unmarshal(blob(t, files, index.Manifests[0]), &manifest); err != nil {
+			t.Fatal(err)
+		}
+		var config ocispec.Image
+		if err := json.Unmarshal(blob(t, files, manifest.Config), &config); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(config.Config.Cmd, tc.want) {
+			t.Errorf("Cmd %q: config's Cmd = %q, want %q", tc.cmd, config.Config.Cmd, tc.want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"maps"
 	"os"
 	"os/exec"
@@ -86,25 +85,9 @@ func loadPerl(t *testing.T, c *harness.Cluster) string {
 // among them, that ldd lists for the ELF file path.
 func lddLibs(t *testing.T, path string) []string {
 	t.Helper()
-	out, err := exec.Command("ldd", path).CombinedOutput()
+	libs, err := harness.SharedLibs(path)
 	if err != nil {
-		t.Fatalf("ldd %s: %v\n%s", path, err, out)
-	}
-	var libs []string
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		// "libm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x...)",
-		// "/lib64/ld-linux-x86-64.so.2 (0x...)" or "linux-vdso.so.1 (0x...)".
-		line := strings.TrimSpace(sc.Text())
-		if strings.Contains(line, "not found") {
-			t.Fatalf("ldd %s: %s", path, line)
-		}
-		if _, after, ok := strings.Cut(line, "=>"); ok {
-			line = strings.TrimSpace(after)
-		}
-		if f := strings.Fields(line); len(f) > 0 && filepath.IsAbs(f[0]) {
-			libs = append(libs, f[0])
-		}
+		t.Fatal(err)
 	}
 	return libs
 }

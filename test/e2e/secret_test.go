@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -15,21 +14,23 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/test/harness"
 )
 
 // Secrets reach pods as Kubernetes' users expect (issue 16, Done-when 1
 // and 4): kubectl and orchctl create them from literals and files and show
 // their values only base64-encoded; the docs' pods/inject/secret.yaml and
-// secret-pod.yaml apply unchanged, and the volume is a tmpfs in the node's
-// mount table holding the docs' files; the same pod on the busybox image
-// runs and shows what the docs show, with variables from secretKeyRef and
-// envFrom, and sees an update within the bound; nothing of a volume's value lands on the node's disk outside
+// secret-pod.yaml apply unchanged, its nginx pulled through the cluster's
+// registry mirror (harness.Options.RegistryMirror), and the pod runs with
+// the docs' files in /etc/secret-volume, a tmpfs in the node's mount
+// table; the same pod with variables from secretKeyRef and envFrom shows
+// them, and sees an update within the bound; nothing of a volume's value lands on the node's disk outside
 // the tmpfs; the volumes are unmounted and gone with the pods; a pod naming
 // a Secret that does not exist waits in CreateContainerConfigError and
 // starts once it is created.
 func TestSecretsInPods(t *testing.T) {
 	t.Parallel()
-	c, nodes := nodeCluster(t, 1, false, nil)
+	c, nodes := nodeClusterWith(t, 1, harness.Options{RegistryMirror: true})
 	cl := c.Client()
 	k := adminKubectl(t, c)
 	orchctl := func(args ...string) string {
@@ -71,31 +72,34 @@ func TestSecretsInPods(t *testing.T) {
 		}
 	}
 
-	// The docs' example, unchanged. Its nginx image is pulled from Docker
-	// Hub (imagePullPolicy Always), which this machine cannot reach: the
-	// container waits to be pulled, but the volume is set up first.
+	// The docs' example, unchanged: the pod runs (nginx, pulled Always
+	// through the mirror) and its container sees the docs' files.
 	k.ok(t, "", "apply", "-f", "testdata/docs/secret.yaml")
 	k.ok(t, "", "apply", "-f", "testdata/docs/secret-pod.yaml")
-	docsPod := waitBound(t, cl, "secret-test-pod")
-	docsVol := filepath.Join(nodes[0].StateDir, "pods", docsPod.UID, "volumes", "secret-volume")
-	waitFor(t, 60*time.Second, "the docs' secret volume mounted", func() (bool, string) {
-		m := mountTable(t)
-		return m[docsVol] == "tmpfs", fmt.Sprintf("%q", m[docsVol])
-	})
+	docsPod := waitPodRunning(t, cl, "secret-test-pod")
+	if cs, digest := containerStatus(docsPod, "test-container"), c.Mirror().Digests["docker.io/library/nginx:latest"]; digest == "" || cs == nil || !strings.Contains(cs.ImageID, digest) {
+		t.Errorf("secret-test-pod's container status %+v, want the mirror's nginx image", cs)
+	}
+	if out := orchctl("exec", "secret-test-pod", "--", "ls", "/etc/secret-volume"); out != "password\nusername\n" {
+		t.Errorf("secret-test-pod: ls /etc/secret-volume: %q", out)
+	}
 	for name, want := range map[string]string{"username": "my-app", "password": "39528$vdg7Jb"} {
-		if b, err := os.ReadFile(filepath.Join(docsVol, name)); err != nil || string(b) != want {
-			t.Errorf("the docs' volume's %s: %q %v", name, b, err)
+		if out := orchctl("exec", "secret-test-pod", "--", "cat", "/etc/secret-volume/"+name); out != want {
+			t.Errorf("secret-test-pod: cat /etc/secret-volume/%s: %q, want %q", name, out, want)
 		}
 	}
+	docsVol := filepath.Join(nodes[0].StateDir, "pods", docsPod.UID, "volumes", "secret-volume")
+	if m := mountTable(t); m[docsVol] != "tmpfs" {
+		t.Errorf("the docs' pod's volume is %q in the node's mount table, want a tmpfs", m[docsVol])
+	}
 
-	// The same pod on the busybox image, as the docs use it: ls and cat in
-	// the volume, and the docs' variables from Secrets.
+	// The same pod with the docs' variables from Secrets.
 	spec, err := os.ReadFile("testdata/docs/secret-pod.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	busybox := strings.NewReplacer("name: secret-test-pod", "name: secret-test-busybox", "name: test-container", "name: c",
-		"image: nginx", `image: busybox:1.35
+		"image: nginx", `image: nginx
       command: ["sleep", "100000"]
       env:
         - name: SECRET_USERNAME
@@ -262,17 +266,6 @@ func TestNodeReadsOnlyItsPodsSecrets(t *testing.T) {
 	})
 	_, err = get(n1, "for-node-1")
 	forbidden(t, err, noRel)
-}
-
-// waitBound waits until the pod is bound to a node.
-func waitBound(t *testing.T, cl *client.Client, name string) *v1.Pod {
-	t.Helper()
-	var p *v1.Pod
-	waitFor(t, 60*time.Second, name+" bound", func() (bool, string) {
-		p = getPod(t, cl, name)
-		return p.Spec.NodeName != "" && p.UID != "", p.Status.Phase
-	})
-	return p
 }
 
 // mountTable is the machine's mount table (the nodes share its mount

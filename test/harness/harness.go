@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -136,6 +137,12 @@ type Options struct {
 	// Master.AuditLogPath); AuditPolicy, if set, is its policy file.
 	AuditLog    bool
 	AuditPolicy string
+	// RegistryMirror starts a Mirror on the network of the first node
+	// started (Net.StartMirror) and every node with
+	// --registry-config-dir naming its hosts configuration: pulls from
+	// docker.io and registry.k8s.io of the images MirrorImages lists work
+	// as in a site with such a mirror (Cluster.Mirror).
+	RegistryMirror bool
 	// EncryptionConfig, if set, replaces the EncryptionConfiguration file
 	// 'orchd pki init' wrote (a restored cluster needs the backup's keys).
 	EncryptionConfig string
@@ -172,6 +179,9 @@ type Cluster struct {
 	opts    Options
 	initial string
 	spare   []*Master
+
+	mirrorOnce sync.Once
+	mirror     *Mirror
 }
 
 // StartCluster creates a PKI and starts the masters; it returns once a

@@ -130,6 +130,10 @@ func (c *Cluster) StartNode(n *Net, name string, args ...string) *Node {
 		}
 		nd.args = append(nd.args, "--api-servers", strings.Join(servers, ","))
 	}
+	if c.opts.RegistryMirror {
+		c.mirrorOnce.Do(func() { c.mirror = n.StartMirror() })
+		nd.args = append(nd.args, "--registry-config-dir", c.mirror.HostsDir)
+	}
 	nd.args = append(nd.args, args...)
 	c.t.Cleanup(nd.cleanup)
 	// No registry here: the busybox image is imported from the state dir.
@@ -142,6 +146,10 @@ func (c *Cluster) StartNode(n *Net, name string, args ...string) *Node {
 	nd.Start()
 	return nd
 }
+
+// Mirror is the cluster's registry mirror (Options.RegistryMirror), once
+// a node has started; nil without one.
+func (c *Cluster) Mirror() *Mirror { return c.mirror }
 
 // Start starts (or restarts) the agent process.
 func (nd *Node) Start() {

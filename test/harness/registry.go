@@ -25,15 +25,17 @@ import (
 // namespace (a namespace of the test's own, so the port is free).
 const RegistryPort = 5000
 
-// Registry is a private docker-registry (the Debian docker-registry
-// package's distribution 2.8) running in a node's network namespace, with
-// htpasswd authentication, its own configuration and storage in a
-// temporary directory. The node's agent reaches it on loopback, which
-// orch's pulls speak plain HTTP to; the test reaches it on the node's
-// address on the test bridge. Nothing leaves the machine.
+// Registry is a docker-registry (the Debian docker-registry package's
+// distribution 2.8) running in a network namespace of the test, with its
+// own configuration and storage in a temporary directory: a private one
+// with htpasswd authentication in a node's namespace (Node.StartRegistry),
+// which the node's agent reaches on loopback, where orch's pulls speak
+// plain HTTP; or an anonymous mirror on a host of its own (Net.StartMirror).
+// The test reaches it on its namespace's address on the test bridge.
+// Nothing leaves the machine.
 type Registry struct {
-	// Host is the registry part of image references, as the node sees
-	// it: 127.0.0.1:5000.
+	// Host is the registry part of image references, as nodes see it:
+	// 127.0.0.1:5000 for a node's own, <address>:5000 for a mirror.
 	Host string
 	// URL is the registry's base URL from the test process.
 	URL string
@@ -47,27 +49,42 @@ type Registry struct {
 // -B of apache2-utils, which `make deps` installs). It returns once the
 // registry answers; t.Cleanup stops it by PID and removes its files.
 func (nd *Node) StartRegistry(users map[string]string) *Registry {
-	t := nd.c.t
+	nd.c.t.Helper()
+	r := startRegistry(nd.c.t, nd.NetNS, nd.IP, filepath.Join(nd.c.Dir, "registry-"+nd.Name+".log"), users)
+	r.Host = fmt.Sprintf("127.0.0.1:%d", RegistryPort)
+	return r
+}
+
+// startRegistry starts docker-registry in netns (whose address is ip),
+// listening on RegistryPort, logging to logPath; with users, every request
+// needs HTTP Basic credentials of one of them, without, none. Its Host is
+// ip:RegistryPort. It returns once the registry answers; t.Cleanup stops it
+// by PID.
+func startRegistry(t T, netns, ip, logPath string, users map[string]string) *Registry {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Fatalf("needs docker-registry from the docker-registry package (run `make deps`): %v", err)
 	}
-	htpasswd, err := exec.LookPath("htpasswd")
-	if err != nil {
-		t.Fatalf("needs htpasswd from the apache2-utils package (run `make deps`): %v", err)
-	}
 	dir := t.TempDir()
-	var lines []byte
-	for user, pass := range users {
-		out, err := exec.Command(htpasswd, "-Bbn", user, pass).Output()
+	auth := ""
+	if len(users) > 0 {
+		htpasswd, err := exec.LookPath("htpasswd")
 		if err != nil {
-			t.Fatalf("htpasswd for %q: %v", user, err)
+			t.Fatalf("needs htpasswd from the apache2-utils package (run `make deps`): %v", err)
 		}
-		lines = append(append(lines, bytes.TrimSpace(out)...), '\n')
-	}
-	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), lines, 0o600); err != nil {
-		t.Fatalf("write htpasswd: %v", err)
+		var lines []byte
+		for user, pass := range users {
+			out, err := exec.Command(htpasswd, "-Bbn", user, pass).Output()
+			if err != nil {
+				t.Fatalf("htpasswd for %q: %v", user, err)
+			}
+			lines = append(append(lines, bytes.TrimSpace(out)...), '\n')
+		}
+		if err := os.WriteFile(filepath.Join(dir, "htpasswd"), lines, 0o600); err != nil {
+			t.Fatalf("write htpasswd: %v", err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: orch-e2e-registry\n    path: %s\n", filepath.Join(dir, "htpasswd"))
 	}
 	config := fmt.Sprintf(`version: 0.1
 log:
@@ -79,41 +96,41 @@ storage:
     rootdirectory: %s
 http:
   addr: :%d
-auth:
-  htpasswd:
-    realm: orch-e2e-registry
-    path: %s
-`, filepath.Join(dir, "data"), RegistryPort, filepath.Join(dir, "htpasswd"))
+%s`, filepath.Join(dir, "data"), RegistryPort, auth)
 	configPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		t.Fatalf("write registry config: %v", err)
 	}
-	r := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", RegistryPort), URL: fmt.Sprintf("http://%s:%d", nd.IP, RegistryPort), t: t}
+	host := fmt.Sprintf("%s:%d", ip, RegistryPort)
+	r := &Registry{Host: host, URL: "http://" + host, t: t}
 	// nsenter execs the registry: the PID is the registry's.
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+nd.NetNS, "--", bin, "serve", configPath)
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+netns, "--", bin, "serve", configPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logPath := filepath.Join(nd.c.Dir, "registry-"+nd.Name+".log")
 	if err := r.start(cmd, logPath); err != nil {
 		t.Fatalf("start registry: %v", err)
 	}
 	t.Cleanup(func() {
 		if !r.signal(syscall.SIGTERM, 10*time.Second) {
-			t.Logf("registry in %s needed SIGKILL", nd.NetNS)
+			t.Logf("registry in %s needed SIGKILL", netns)
 		}
 		if t.Failed() {
 			t.Logf("--- registry log:\n%s", tail(logPath, 30))
 		}
 	})
+	ready := http.StatusOK
+	if auth != "" {
+		ready = http.StatusUnauthorized
+	}
 	hc := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := hc.Get(r.URL + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
+			if resp.StatusCode == ready {
 				return r
 			}
-			err = fmt.Errorf("GET /v2/ without credentials: %s, want 401", resp.Status)
+			err = fmt.Errorf("GET /v2/ without credentials: %s, want %d", resp.Status, ready)
 		}
 		select {
 		case <-r.exited():
@@ -128,13 +145,22 @@ auth:
 }
 
 // PushBusybox builds the test busybox image with extra files (path in the
-// image → content, mode 0755) and pushes it as repo:tag with the
-// registry's HTTP API (monolithic blob uploads, then the OCI manifest),
+// image → content, mode 0755) and pushes it as repo:tag (see Push),
 // authenticating as user. It returns the manifest's digest.
 func (r *Registry) PushBusybox(ctx context.Context, repo, tag, user, pass string, files map[string][]byte) string {
 	r.t.Helper()
+	return r.Push(ctx, repo, tag, user, pass, ociimage.BusyboxOptions{Files: files})
+}
+
+// Push builds a busybox image as opts say (opts.Name is set here) and
+// pushes it as repo:tag with the registry's HTTP API (monolithic blob
+// uploads, then the OCI manifest), authenticating as user unless user is
+// "". It returns the manifest's digest.
+func (r *Registry) Push(ctx context.Context, repo, tag, user, pass string, opts ociimage.BusyboxOptions) string {
+	r.t.Helper()
 	var buf bytes.Buffer
-	if err := ociimage.WriteBusybox(&buf, ociimage.BusyboxOptions{Name: r.Host + "/" + repo + ":" + tag, Files: files}); err != nil {
+	opts.Name = r.Host + "/" + repo + ":" + tag
+	if err := ociimage.WriteBusybox(&buf, opts); err != nil {
 		r.t.Fatalf("build image: %v", err)
 	}
 	blobs := map[string][]byte{}
@@ -175,7 +201,9 @@ func (r *Registry) PushBusybox(ctx context.Context, repo, tag, user, pass string
 		if err != nil {
 			r.t.Fatalf("%s %s: %v", method, u, err)
 		}
-		req.SetBasicAuth(user, pass)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		}
