@@ -96,8 +96,7 @@ func (c *DisruptionController) Pass(ctx context.Context, store *fsm.Store) error
 	}
 	now := c.cfg.Now()
 	c.recheck = time.Time{}
-	var items []fsm.BatchItem
-	var names []string
+	var writes passWrites
 	for _, r := range pdbs.Items {
 		pdb := r.Object().(*v1.PodDisruptionBudget)
 		st, recheck, err := c.status(store, pdb, now)
@@ -117,29 +116,11 @@ func (c *DisruptionController) Pass(ctx context.Context, store *fsm.Store) error
 		if err != nil {
 			return err
 		}
-		items = append(items, batchItem(cmd))
-		names = append(names, v1.Key(pdb.Namespace, pdb.Name))
+		writes.add(cmd, v1.Key(pdb.Namespace, pdb.Name))
 	}
-	if len(items) == 0 {
-		return nil
-	}
-	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
-	if err != nil {
-		return err
-	}
-	res, err := c.cfg.Proposer.Apply(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("update disruption budgets %v: %w", names, err)
-	}
-	results, _ := res.(fsm.BatchResult)
-	for i, r := range results {
-		// A conflict is an eviction or edit made meanwhile: the feed
-		// brings it to the next pass.
-		if r.Err != nil && !v1.IsConflict(r.Err) && !v1.IsNotFound(r.Err) {
-			c.cfg.Logger.Warn("disruption budget status refused", "pdb", names[i], "err", r.Err)
-		}
-	}
-	return nil
+	// A conflict is an eviction or edit made meanwhile: the feed brings it
+	// to the next pass.
+	return writes.propose(ctx, c.cfg.Proposer, c.cfg.Logger, "disruption budget status")
 }
 
 // status reads the pods and controllers of pdb from store and computes

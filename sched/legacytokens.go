@@ -90,8 +90,7 @@ func (c *LegacyTokensController) Pass(ctx context.Context, store *fsm.Store) err
 	if err != nil {
 		return err
 	}
-	var items []fsm.BatchItem
-	var names []string
+	var writes passWrites
 	now := v1.NewTime(c.cfg.Now())
 	for _, r := range secrets.Items {
 		s, ok := r.Object().(*v1.Secret)
@@ -103,30 +102,10 @@ func (c *LegacyTokensController) Pass(ctx context.Context, store *fsm.Store) err
 			return err
 		}
 		if cmd != nil {
-			items = append(items, batchItem(cmd))
-			names = append(names, v1.Key(s.Namespace, s.Name))
+			writes.add(cmd, v1.Key(s.Namespace, s.Name))
 		}
 	}
-	if len(items) == 0 {
-		return nil
-	}
-	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
-	if err != nil {
-		return err
-	}
-	res, err := c.cfg.Proposer.Apply(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("write service account token secrets %v: %w", names, err)
-	}
-	results, _ := res.(fsm.BatchResult)
-	for i, r := range results {
-		// Changed or deleted meanwhile: the next pass sees it.
-		if r.Err != nil && !v1.IsConflict(r.Err) && !v1.IsNotFound(r.Err) {
-			c.cfg.Logger.Warn("service account token secret write refused", "secret", names[i], "err", r.Err)
-		}
-	}
-	c.cfg.Logger.Debug("service account token secrets written", "secrets", names)
-	return nil
+	return writes.propose(ctx, c.cfg.Proposer, c.cfg.Logger, "service account token secret write")
 }
 
 // write returns the command that makes s (as stored: sealed) right, or

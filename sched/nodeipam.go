@@ -106,8 +106,7 @@ func (c *NodeIPAM) Pass(ctx context.Context, store *fsm.Store) error {
 	if len(waiting) == 0 {
 		return nil
 	}
-	var items []fsm.BatchItem
-	var names []string
+	var writes passWrites
 	for i, n := range waiting {
 		cidr, err := fsm.FreePodCIDR(c.cfg.ClusterCIDR, c.cfg.MaskSize, slices.Values(nodes))
 		if errors.Is(err, fsm.ErrPodCIDRsExhausted) {
@@ -124,29 +123,10 @@ func (c *NodeIPAM) Pass(ctx context.Context, store *fsm.Store) error {
 		if err != nil {
 			return err
 		}
-		items = append(items, batchItem(cmd))
-		names = append(names, n.Name)
+		writes.add(cmd, n.Name)
 		c.cfg.Logger.Info("pod CIDR allocated", "node", n.Name, "podCIDR", cidr)
 	}
-	if len(items) == 0 {
-		return nil
-	}
-	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
-	if err != nil {
-		return err
-	}
-	res, err := c.cfg.Proposer.Apply(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("allocate pod CIDRs of %v: %w", names, err)
-	}
-	results, _ := res.(fsm.BatchResult)
-	for i, r := range results {
-		// Changed or deleted meanwhile: the next pass sees it.
-		if r.Err != nil && !v1.IsNotFound(r.Err) && !v1.IsConflict(r.Err) {
-			c.cfg.Logger.Warn("pod CIDR refused", "node", names[i], "err", r.Err)
-		}
-	}
-	return nil
+	return writes.propose(ctx, c.cfg.Proposer, c.cfg.Logger, "pod CIDR allocation")
 }
 
 // tell records CIDRNotAvailable for nodes not told within cidrEventEvery.

@@ -82,8 +82,7 @@ func (c *RootCAPublisher) Pass(ctx context.Context, store *fsm.Store) error {
 	if err != nil {
 		return err
 	}
-	var items []fsm.BatchItem
-	var names []string
+	var writes passWrites
 	now := v1.NewTime(c.cfg.Now())
 	for _, r := range nss.Items {
 		ns := r.Object().(*v1.Namespace)
@@ -95,29 +94,10 @@ func (c *RootCAPublisher) Pass(ctx context.Context, store *fsm.Store) error {
 			return err
 		}
 		if cmd != nil {
-			items = append(items, batchItem(cmd))
-			names = append(names, ns.Name)
+			writes.add(cmd, ns.Name)
 		}
 	}
-	if len(items) == 0 {
-		return nil
-	}
-	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
-	if err != nil {
-		return err
-	}
-	res, err := c.cfg.Proposer.Apply(ctx, cmd)
-	if err != nil {
-		return fmt.Errorf("publish %s in %v: %w", v1.RootCAConfigMap, names, err)
-	}
-	results, _ := res.(fsm.BatchResult)
-	for i, r := range results {
-		// Written meanwhile, or the namespace is going: the next pass sees it.
-		if r.Err != nil && !v1.IsAlreadyExists(r.Err) && !v1.IsNotFound(r.Err) && !v1.IsConflict(r.Err) {
-			c.cfg.Logger.Warn("root CA ConfigMap refused", "namespace", names[i], "err", r.Err)
-		}
-	}
-	return nil
+	return writes.propose(ctx, c.cfg.Proposer, c.cfg.Logger, "publish "+v1.RootCAConfigMap)
 }
 
 // write returns the command that makes namespace's ConfigMap right, or nil.
