@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -67,34 +68,86 @@ func NewLegacyTokensController(cfg LegacyTokensConfig) (*LegacyTokensController,
 	return &LegacyTokensController{cfg: cfg}, nil
 }
 
-// Run keeps the Secrets until ctx ends: at start, when a Secret or an
-// account is written or deleted, and every DefaultLegacyTokensResync.
+// Run keeps the Secrets until ctx ends: every one at start, when an
+// account is written or deleted, and every DefaultLegacyTokensResync; the
+// token Secrets among those written otherwise. (A pass over every Secret
+// per Secret written would cost each write a walk of all of them.)
 func (c *LegacyTokensController) Run(ctx context.Context) {
 	runOnChanges(ctx, c.cfg.Store, DefaultLegacyTokensResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
-		if !ch.full && !slices.ContainsFunc(ch.events, needsTokenCheck) {
-			return nil
+		keys, all := tokenChanges(ch)
+		switch {
+		case all:
+			return c.Pass(ctx, s)
+		case len(keys) > 0:
+			return c.PassOver(ctx, s, keys)
 		}
-		return c.Pass(ctx, s)
+		return nil
 	})
 }
 
-// needsTokenCheck: a Secret or an account changed.
-func needsTokenCheck(e fsm.Event) bool {
-	return e.Resource == "secrets" || e.Resource == "serviceaccounts"
+// tokenChanges says what a pass must look at after ch: every Secret (all:
+// the first pass, a resync, an account changed) or the token Secrets
+// written (keys).
+func tokenChanges(ch changes) (keys []string, all bool) {
+	if ch.full || slices.ContainsFunc(ch.events, func(e fsm.Event) bool { return e.Resource == "serviceaccounts" }) {
+		return nil, true
+	}
+	for _, e := range ch.events {
+		if e.Resource == "secrets" && e.Type != v1.Deleted && isTokenSecret(e.Record) {
+			keys = append(keys, e.Record.Key())
+		}
+	}
+	return keys, false
+}
+
+// isTokenSecret reports whether rec holds a service account token Secret.
+func isTokenSecret(rec *fsm.Record) bool {
+	s, ok := rec.Object().(*v1.Secret)
+	return ok && s.Type == v1.SecretTypeServiceAccountToken
+}
+
+// PassOver is Pass over the Secrets of keys (namespace/name) only.
+func (c *LegacyTokensController) PassOver(ctx context.Context, store *fsm.Store, keys []string) error {
+	var secrets []*v1.Secret
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(keys))) {
+		ns, name, _ := strings.Cut(k, "/")
+		rec, err := store.Get("secrets", ns, name)
+		if v1.IsNotFound(err) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if s, ok := rec.Object().(*v1.Secret); ok {
+			secrets = append(secrets, s)
+		}
+	}
+	return c.sync(ctx, store, secrets)
 }
 
 // Pass fills or deletes, in one batch, every service account token Secret
 // of store that needs it.
 func (c *LegacyTokensController) Pass(ctx context.Context, store *fsm.Store) error {
-	secrets, err := store.List("secrets", fsm.ListOptions{})
+	list, err := store.List("secrets", fsm.ListOptions{})
 	if err != nil {
 		return err
 	}
+	secrets := make([]*v1.Secret, 0, len(list.Items))
+	for _, r := range list.Items {
+		if s, ok := r.Object().(*v1.Secret); ok {
+			secrets = append(secrets, s)
+		}
+	}
+	return c.sync(ctx, store, secrets)
+}
+
+// sync fills or deletes, in one batch, the service account token Secrets
+// among secrets that need it.
+func (c *LegacyTokensController) sync(ctx context.Context, store *fsm.Store, secrets []*v1.Secret) error {
 	var writes passWrites
 	now := v1.NewTime(c.cfg.Now())
-	for _, r := range secrets.Items {
-		s, ok := r.Object().(*v1.Secret)
-		if !ok || s.Type != v1.SecretTypeServiceAccountToken || s.DeletionTimestamp != nil {
+	for _, s := range secrets {
+		if s.Type != v1.SecretTypeServiceAccountToken || s.DeletionTimestamp != nil {
 			continue
 		}
 		cmd, err := c.write(ctx, store, s, now)

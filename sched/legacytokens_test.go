@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,5 +203,58 @@ func TestLegacyTokensSealed(t *testing.T) {
 	}
 	if got := p.store().Index(); got != idx {
 		t.Fatalf("a pass over a filled, sealed Secret wrote %d entries", got-idx)
+	}
+}
+
+// A Secret written is looked at only if it is a token Secret: writes of
+// other Secrets cost the controller no pass over every Secret.
+func TestLegacyTokensChanges(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, &v1.ServiceAccount{ObjectMeta: v1.ObjectMeta{Name: "builder", Namespace: "default", UID: "sa-builder"}})
+	p.create(t, tokenSecret("builder-token", "builder", nil))
+	p.create(t, &v1.Secret{ObjectMeta: v1.ObjectMeta{Name: "plain", Namespace: "default", UID: "uid-plain"}, Type: v1.SecretTypeOpaque})
+	rec := func(resource, name string) *fsm.Record {
+		ns := "default"
+		if resource == "namespaces" {
+			ns, name = "", "default"
+		}
+		r, err := p.store().Get(resource, ns, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ev := func(typ, resource, name string) fsm.Event {
+		return fsm.Event{Type: typ, Resource: resource, Record: rec(resource, name)}
+	}
+	for _, tc := range []struct {
+		name string
+		ch   changes
+		keys []string
+		all  bool
+	}{
+		{"first pass", changes{full: true}, nil, true},
+		{"an account", changes{events: []fsm.Event{ev(v1.Added, "secrets", "plain"), ev(v1.Modified, "serviceaccounts", "builder")}}, nil, true},
+		{"a token Secret", changes{events: []fsm.Event{ev(v1.Added, "secrets", "plain"), ev(v1.Added, "secrets", "builder-token")}},
+			[]string{"default/builder-token"}, false},
+		{"other Secrets and kinds", changes{events: []fsm.Event{ev(v1.Added, "secrets", "plain"), ev(v1.Deleted, "secrets", "builder-token"),
+			ev(v1.Added, "namespaces", "default")}}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, all := tokenChanges(tc.ch)
+			if all != tc.all || strings.Join(keys, ",") != strings.Join(tc.keys, ",") {
+				t.Fatalf("tokenChanges = %v, %v; want %v, %v", keys, all, tc.keys, tc.all)
+			}
+		})
+	}
+	c, err := NewLegacyTokensController(LegacyTokensConfig{Store: p.store, Proposer: p, Sign: (&fakeSign{}).sign, CAPEM: []byte(legacyCA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PassOver(context.Background(), p.store(), []string{"default/builder-token", "default/builder-token", "default/gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := getSecret(t, p.store(), "default", "builder-token"); len(s.Data[v1.ServiceAccountTokenKey]) == 0 {
+		t.Fatalf("PassOver left the token Secret unfilled: %+v", s.Data)
 	}
 }
