@@ -26,10 +26,12 @@ func secretPayload() map[string][]byte {
 
 // secretsSection measures what encryption at rest costs the write path
 // (issue 16: "write rate of Secrets against ConfigMaps of the same size,
-// within 10%"): on one cluster it creates ConfigMaps whose binaryData and
-// Secrets whose data are the same bytes (so the request bodies are the
-// same size, base64 in JSON either way), alternately in the order ABBA
-// ABBA ..., so a drift of the machine's speed weighs on both, and prints
+// within 10%"): it creates ConfigMaps whose binaryData and Secrets whose
+// data are the same bytes (so the request bodies are the same size, base64
+// in JSON either way), one pair of runs on each fresh cluster (a cluster
+// holding the earlier runs' objects writes slower, with bigger snapshots,
+// which would weigh on whichever kind runs later), in the order AB BA AB
+// ..., so a drift of the machine's speed weighs on both, and prints
 // each run, the medians, the ratio of the medians and the median of the
 // pairwise ratios secrets/configmaps. It fails when a master does not
 // encrypt with AES-GCM, a write fails, or a Secret does not read back.
@@ -38,29 +40,8 @@ func secretsSection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 	if o.masterEnv != "" {
 		menv = strings.Split(o.masterEnv, ",")
 	}
-	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv})
-	if t.failed {
-		return errors.New(t.msg)
-	}
-	defer func() {
-		for i := range c.Masters {
-			c.Kill(i)
-		}
-	}()
-	for i := range c.Masters {
-		var raw []byte
-		if err := c.Client(i).Do(ctx, "GET", "/metrics", nil, nil, &raw); err != nil {
-			return fmt.Errorf("secrets section: metrics of master %d: %w", i, err)
-		}
-		if !strings.Contains(string(raw), `orch_secrets_encryption_primary_key_info{key="key1",provider="aesgcm"} 1`) {
-			return fmt.Errorf("secrets section: master %d does not encrypt Secrets with aesgcm key1", i)
-		}
-	}
 	payload := secretPayload()
-	kinds := []struct {
-		name string
-		obj  func(name string) v1.Object
-	}{
+	kinds := []secretKind{
 		{"configmaps", func(name string) v1.Object {
 			return &v1.ConfigMap{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default"}, BinaryData: payload}
 		}},
@@ -73,31 +54,16 @@ func secretsSection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 	results := map[string][]bench.Result{}
 	var ratios []float64
 	for r := 0; r < o.runs; r++ {
-		order := []int{0, 1}
-		if r%2 == 1 {
-			order = []int{1, 0}
+		c, err := secretsCluster(t, bins, menv)
+		if err != nil {
+			return err
 		}
-		pair := map[string]float64{}
-		for _, k := range order {
-			kind := kinds[k]
-			res, err := kindCreates(ctx, c, o, fmt.Sprintf("r%d", r), kind.obj)
-			if err != nil {
-				return fmt.Errorf("secrets section, run %d of %s: %w", r+1, kind.name, err)
-			}
-			fmt.Printf("run %d/%d  creates of %-10s %v\n", r+1, o.runs, kind.name, res)
-			results[kind.name] = append(results[kind.name], res)
-			pair[kind.name] = res.Rate
+		err = secretsPair(ctx, c, o, r, kinds, payload, results, &ratios)
+		for i := range c.Masters {
+			c.Kill(i)
 		}
-		ratios = append(ratios, pair["secrets"]/pair["configmaps"])
-		// Every Secret of the run reads back whole (the first worker's first).
-		var got v1.Secret
-		if err := c.Client().Get(ctx, "secrets", "default", fmt.Sprintf("r%d-w0-0", r), &got); err != nil {
-			return fmt.Errorf("secrets section, run %d: read back: %w", r+1, err)
-		}
-		for key, want := range payload {
-			if !bytes.Equal(got.Data[key], want) {
-				return fmt.Errorf("secrets section, run %d: secret data[%s] read back as %q", r+1, key, got.Data[key])
-			}
+		if err != nil {
+			return err
 		}
 	}
 	cms, secrets := bench.Summarize(results["configmaps"]), bench.Summarize(results["secrets"])
@@ -135,4 +101,62 @@ func kindCreates(ctx context.Context, c *harness.Cluster, o options, prefix stri
 	}
 	res := bench.Run(ctx, o.clients, o.duration, o.warmup, op)
 	return res, errors.Join(opErrors("creates", res), ctx.Err())
+}
+
+// secretKind is one kind the secrets section creates.
+type secretKind struct {
+	name string
+	obj  func(name string) v1.Object
+}
+
+// secretsCluster starts a cluster for one pair of runs and checks that
+// every master encrypts Secrets with AES-GCM.
+func secretsCluster(t *runT, bins harness.Binaries, menv []string) (*harness.Cluster, error) {
+	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv})
+	if t.failed {
+		return nil, errors.New(t.msg)
+	}
+	for i := range c.Masters {
+		var raw []byte
+		if err := c.Client(i).Do(context.Background(), "GET", "/metrics", nil, nil, &raw); err != nil {
+			return nil, fmt.Errorf("secrets section: metrics of master %d: %w", i, err)
+		}
+		if !strings.Contains(string(raw), `orch_secrets_encryption_primary_key_info{key="key1",provider="aesgcm"} 1`) {
+			return nil, fmt.Errorf("secrets section: master %d does not encrypt Secrets with aesgcm key1", i)
+		}
+	}
+	return c, nil
+}
+
+// secretsPair runs pair r: both kinds, ConfigMaps first in even pairs,
+// then reads a Secret back whole.
+func secretsPair(ctx context.Context, c *harness.Cluster, o options, r int, kinds []secretKind, payload map[string][]byte,
+	results map[string][]bench.Result, ratios *[]float64) error {
+	order := []int{0, 1}
+	if r%2 == 1 {
+		order = []int{1, 0}
+	}
+	pair := map[string]float64{}
+	for _, k := range order {
+		kind := kinds[k]
+		res, err := kindCreates(ctx, c, o, fmt.Sprintf("r%d", r), kind.obj)
+		if err != nil {
+			return fmt.Errorf("secrets section, run %d of %s: %w", r+1, kind.name, err)
+		}
+		fmt.Printf("run %d/%d  creates of %-10s %v\n", r+1, o.runs, kind.name, res)
+		results[kind.name] = append(results[kind.name], res)
+		pair[kind.name] = res.Rate
+	}
+	*ratios = append(*ratios, pair["secrets"]/pair["configmaps"])
+	// Every Secret of the run reads back whole (the first worker's first).
+	var got v1.Secret
+	if err := c.Client().Get(ctx, "secrets", "default", fmt.Sprintf("r%d-w0-0", r), &got); err != nil {
+		return fmt.Errorf("secrets section, run %d: read back: %w", r+1, err)
+	}
+	for key, want := range payload {
+		if !bytes.Equal(got.Data[key], want) {
+			return fmt.Errorf("secrets section, run %d: secret data[%s] read back as %q", r+1, key, got.Data[key])
+		}
+	}
+	return nil
 }
