@@ -29,7 +29,7 @@ const DefaultServiceAccountName = "default"
 func validateServiceAccount(sa *ServiceAccount) field.ErrorList {
 	var errs field.ErrorList
 	if len(sa.Secrets) > 0 {
-		errs = append(errs, field.Forbidden(field.NewPath("secrets"), notYet("secrets")))
+		errs = append(errs, field.Forbidden(field.NewPath("secrets"), notYet("a service account's mountable secrets list")))
 	}
 	return errs
 }
