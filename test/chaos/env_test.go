@@ -62,13 +62,14 @@ func newEnv(t *testing.T, opts harness.Options) *env {
 		Spec: v1.ServiceSpec{Selector: map[string]string{"app": steadyRC},
 			Ports: []v1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}))
 	e.waitConverged(90 * time.Second)
-	// And the nodes' proxies hold the steady service's two endpoints.
+	// And the nodes' proxies hold the steady service's two endpoints (the
+	// only pod backends: the kubernetes service's are the masters).
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		states, err := e.nodeStates()
 		ready := err == nil
 		for _, st := range states {
-			ready = ready && strings.Count(st.rules, "-j DNAT") == 2
+			ready = ready && strings.Count(st.rules, "-j DNAT --to-destination 10.244.") == 2
 		}
 		if ready {
 			return e
