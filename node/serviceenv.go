@@ -1,10 +1,13 @@
 package node
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +56,66 @@ func (s *serviceEnvState) setServices(services map[string]*v1.Service) {
 	s.mu.Lock()
 	s.byNamespace, s.synced = byNS, true
 	s.mu.Unlock()
+}
+
+// servicesPath is where the agent keeps the services its containers'
+// environments were last built from.
+func (a *Agent) servicesPath() string { return filepath.Join(a.cfg.StateDir, "services.json") }
+
+// savedService is what a container's environment needs of a service.
+type savedService struct {
+	Namespace string           `json:"namespace"`
+	Name      string           `json:"name"`
+	ClusterIP string           `json:"clusterIP"`
+	Ports     []v1.ServicePort `json:"ports,omitempty"`
+}
+
+// save writes the services with a cluster IP to path (0600, atomically).
+func (s *serviceEnvState) save(path string) error {
+	s.mu.Lock()
+	var out []savedService
+	for _, l := range s.byNamespace {
+		for _, svc := range l {
+			out = append(out, savedService{Namespace: svc.Namespace, Name: svc.Name, ClusterIP: svc.Spec.ClusterIP, Ports: svc.Spec.Ports})
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name
+	})
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("encode services: %w", err)
+	}
+	return writeFileAtomic(path, b, privateFileMode)
+}
+
+// load reads the services save wrote, unless services were read meanwhile;
+// a missing file is no error (the agent waits for the first read).
+func (s *serviceEnvState) load(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var saved []savedService
+	if err := json.Unmarshal(b, &saved); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	m := make(map[string]*v1.Service, len(saved))
+	for _, sv := range saved {
+		m[sv.Namespace+"/"+sv.Name] = &v1.Service{ObjectMeta: v1.ObjectMeta{Namespace: sv.Namespace, Name: sv.Name},
+			Spec: v1.ServiceSpec{ClusterIP: sv.ClusterIP, Ports: sv.Ports}}
+	}
+	s.mu.Lock()
+	read := s.synced
+	s.mu.Unlock()
+	if !read {
+		s.setServices(m)
+	}
+	return nil
 }
 
 // isServiceIPSet is Kubernetes' IsServiceIPSet: a cluster IP other than

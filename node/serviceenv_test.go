@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,55 @@ func TestContainerServiceEnv(t *testing.T) {
 	resetServices(a, nil)
 	if _, err := w.containerEnv(context.Background(), &v1.Pod{}, &v1.Container{}); !errors.Is(err, errServicesNotSynced) || !configMissing(err) {
 		t.Errorf("before the services are read: %v", err)
+	}
+}
+
+// The services an agent read are saved; an agent restarted while no
+// master answers builds containers' environments from them instead of
+// waiting, and services read afterwards win over the saved ones.
+func TestServiceEnvSavedServices(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "services.json")
+	pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "web", Namespace: "team"}}
+	web := svc("team", "web", "10.96.0.5", v1.ServicePort{Name: "http", Port: 80, Protocol: "TCP"})
+	before := &Agent{}
+	before.serviceEnvState.watched = true
+	before.serviceEnvState.setServices(map[string]*v1.Service{"team/web": web, "team/headless": svc("team", "headless", v1.ClusterIPNone)})
+	if err := before.serviceEnvState.save(path); err != nil {
+		t.Fatal(err)
+	}
+	want, err := before.serviceEnv(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("saved services: %v %v, want mode 0600", fi, err)
+	}
+
+	restarted := &Agent{}
+	restarted.serviceEnvState.watched = true
+	if _, err := restarted.serviceEnv(pod); !errors.Is(err, errServicesNotSynced) {
+		t.Fatalf("before any read: %v, want errServicesNotSynced", err)
+	}
+	if err := restarted.serviceEnvState.load(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := restarted.serviceEnv(pod)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) || len(got) == 0 {
+		t.Fatalf("from the saved services: %v, %v; want %v", got, err, want)
+	}
+
+	// Read from the masters first: the saved copy does not replace them.
+	fresh := &Agent{}
+	fresh.serviceEnvState.watched = true
+	fresh.serviceEnvState.setServices(map[string]*v1.Service{})
+	if err := fresh.serviceEnvState.load(path); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fresh.serviceEnv(pod); err != nil || len(got) != 0 {
+		t.Fatalf("services read, then the saved loaded: %v, %v; want none", got, err)
+	}
+	// No saved file: still waiting, no error.
+	if err := (&serviceEnvState{}).load(filepath.Join(t.TempDir(), "none.json")); err != nil {
+		t.Fatalf("load without a file: %v", err)
 	}
 }

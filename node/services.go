@@ -64,9 +64,18 @@ func (a *Agent) watchCluster(ctx context.Context) {
 	a.serviceEnvState.mu.Lock()
 	a.serviceEnvState.watched = true
 	a.serviceEnvState.mu.Unlock()
+	// An agent restarted while no master answers starts containers with
+	// the services it last read (saved as it read them), as it runs its
+	// pods from their saved specs.
+	if err := a.serviceEnvState.load(a.servicesPath()); err != nil {
+		a.log.Warn("read the saved services", "err", err)
+	}
 	run(func() {
 		watchResource(ctx, a, "services", func(m map[string]*v1.Service) {
 			a.serviceEnvState.setServices(m)
+			if err := a.serviceEnvState.save(a.servicesPath()); err != nil {
+				a.log.Warn("save the services", "err", err)
+			}
 			mu.Lock()
 			services = m
 			mu.Unlock()
