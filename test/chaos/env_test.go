@@ -63,13 +63,20 @@ func newEnv(t *testing.T, opts harness.Options) *env {
 			Ports: []v1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}))
 	e.waitConverged(90 * time.Second)
 	// And the nodes' proxies hold the steady service's two endpoints (the
-	// only pod backends: the kubernetes service's are the masters).
+	// only pod backends) and the kubernetes service's, every master: the
+	// rules a fault must leave as they were.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		states, err := e.nodeStates()
 		ready := err == nil
 		for _, st := range states {
-			ready = ready && strings.Count(st.rules, "-j DNAT --to-destination 10.244.") == 2
+			masters := 0
+			for _, l := range strings.Split(st.rules, "\n") {
+				if strings.Contains(l, "-j DNAT --to-destination") && strings.HasSuffix(l, ":6443") {
+					masters++
+				}
+			}
+			ready = ready && strings.Count(st.rules, "-j DNAT --to-destination 10.244.") == 2 && masters == len(e.c.Masters)
 		}
 		if ready {
 			return e
