@@ -538,7 +538,10 @@ func TestKubectlWalk(t *testing.T) {
 			}
 		}
 		// A terminal: kubectl exec -it from a pty the test made, with its size.
-		ttyOut, ttyCode := k.tty(t, "stty size; tty; exit 7\n", "exec", "-it", "shell", "--", "sh")
+		// kubectl sends the size just after the stream opens: the typed
+		// line waits (at most 5 s) until the terminal has one.
+		ttyOut, ttyCode := k.tty(t, "i=0; until stty size >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i+1)); done; stty size; tty; exit 7\n",
+			"exec", "-it", "shell", "--", "sh")
 		if ttyCode != 7 || !strings.Contains(ttyOut, "40 120") || !strings.Contains(ttyOut, "/dev/pts/") {
 			t.Fatalf("kubectl exec -it: exit %d, output %q; want exit 7, size 40 120 and a /dev/pts terminal", ttyCode, ttyOut)
 		}
