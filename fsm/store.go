@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	memdb "github.com/hashicorp/go-memdb"
 	"k8s.io/apimachinery/pkg/labels"
@@ -37,7 +38,15 @@ type Store struct {
 	db      *memdb.MemDB
 	feed    *Feed
 	abandon chan struct{}
+	// reads counts the records Get, List and PodsOnNode visited.
+	reads atomic.Uint64
 }
+
+// RecordsRead returns how many stored records Get, List and PodsOnNode have
+// visited since the store was made (a List counts every record it steps
+// over, filtered out or not): the work a reader did, which the controllers'
+// tests compare at different store sizes.
+func (s *Store) RecordsRead() uint64 { return s.reads.Load() }
 
 // NewStore returns an empty store whose feed keeps feedSize events.
 func NewStore(feedSize int) (*Store, error) {
@@ -84,6 +93,7 @@ func readIndex(txn *memdb.Txn) uint64 {
 
 // Get returns the named object, or a NotFound error.
 func (s *Store) Get(resource, namespace, name string) (*Record, error) {
+	s.reads.Add(1)
 	return get(s.db.Txn(false), resource, namespace, name)
 }
 
@@ -144,7 +154,10 @@ func (s *Store) List(resource string, opts ListOptions) (ListResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("list %s: %w", resource, err)
 	}
+	visited := uint64(0)
+	defer func() { s.reads.Add(visited) }()
 	for raw := it.Next(); raw != nil; raw = it.Next() {
+		visited++
 		r := raw.(*Record)
 		key := r.Key()
 		if !strings.HasPrefix(key, prefix) {
@@ -181,6 +194,7 @@ func (s *Store) PodsOnNode(node string) ([]*v1.Pod, error) {
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		out = append(out, raw.(*Record).Object().(*v1.Pod))
 	}
+	s.reads.Add(uint64(len(out)))
 	return out, nil
 }
 

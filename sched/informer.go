@@ -1,0 +1,279 @@
+package sched
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// Index names an informer keeps for every resource it follows.
+const (
+	// IndexOwner files an object under its controller's uid
+	// (metadata.ownerReferences with controller=true).
+	IndexOwner = "owner"
+	// IndexOrphan files an object without a controller under its namespace.
+	IndexOrphan = "orphan"
+	// IndexNamespace files every object under its namespace.
+	IndexNamespace = "namespace"
+	// IndexLabel files an object under "<ns>\x00<key>=<value>" for each of
+	// its labels and "<ns>\x00<key>" for each label key, so a selector's
+	// equality, set and existence requirements find their candidates.
+	IndexLabel = "label"
+)
+
+// IndexFunc returns the values a record is filed under in one index.
+type IndexFunc func(r *fsm.Record) []string
+
+// Informer is the leader's cache of one resource's index keys, fed by the
+// store's change feed, as a client-go informer's indexer: a controller finds
+// the objects an event concerns (an owner's pods, the pods a selector picks)
+// without reading every object of the resource. It keeps object keys only:
+// the objects are read from the store the caller holds, and each is checked
+// against the index again, so a cache a little ahead of or behind that store
+// never returns an object that does not belong. One informer may serve many
+// loops; Sync catches it up to a store under a lock.
+type Informer struct {
+	resource string
+	funcs    map[string]IndexFunc
+
+	mu    sync.Mutex
+	store *fsm.Store
+	seen  uint64
+	// filed is each key's values per index, to unfile it on change.
+	filed map[string]map[string][]string
+	// idx is index → value → keys.
+	idx map[string]map[string]map[string]struct{}
+}
+
+// NewInformer returns an informer over resource with the standard indexes
+// (owner, orphan, namespace, label) and any extra ones.
+func NewInformer(resource string, extra map[string]IndexFunc) *Informer {
+	funcs := map[string]IndexFunc{
+		IndexOwner:     ownerIndex,
+		IndexOrphan:    orphanIndex,
+		IndexNamespace: namespaceIndex,
+		IndexLabel:     labelIndex,
+	}
+	for k, f := range extra {
+		funcs[k] = f
+	}
+	return &Informer{resource: resource, funcs: funcs}
+}
+
+// informerOr returns inf, or a new informer over resource when inf is nil
+// (a controller made without a shared one, as in its unit tests).
+func informerOr(inf *Informer, resource string) *Informer {
+	if inf != nil {
+		return inf
+	}
+	return NewInformer(resource, nil)
+}
+
+func ownerIndex(r *fsm.Record) []string {
+	if ref := r.Meta().ControllerRef(); ref != nil {
+		return []string{ref.UID}
+	}
+	return nil
+}
+
+func orphanIndex(r *fsm.Record) []string {
+	m := r.Meta()
+	if m.ControllerRef() != nil {
+		return nil
+	}
+	return []string{m.Namespace}
+}
+
+func namespaceIndex(r *fsm.Record) []string { return []string{r.Meta().Namespace} }
+
+func labelIndex(r *fsm.Record) []string {
+	m := r.Meta()
+	out := make([]string, 0, 2*len(m.Labels))
+	for k, v := range m.Labels {
+		out = append(out, labelValueKey(m.Namespace, k, v), labelKey(m.Namespace, k))
+	}
+	return out
+}
+
+func labelKey(ns, k string) string         { return ns + "\x00" + k }
+func labelValueKey(ns, k, v string) string { return ns + "\x00" + k + "=" + v }
+
+// Sync catches the informer up with s: the feed's events since the last
+// sync, or a rebuild from a list when s is another store than last time
+// (a restore replaced it) or the feed no longer holds the events since.
+func (inf *Informer) Sync(s *fsm.Store) error {
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	if inf.store == s {
+		evs, last, _, closed, err := s.Feed().Since(inf.seen)
+		if err == nil && !closed {
+			for _, ev := range evs {
+				if ev.Resource != inf.resource {
+					continue
+				}
+				inf.unfile(ev.Record.Key())
+				if ev.Type != v1.Deleted {
+					inf.file(ev.Record)
+				}
+			}
+			inf.seen = last
+			return nil
+		}
+	}
+	return inf.rebuild(s)
+}
+
+func (inf *Informer) rebuild(s *fsm.Store) error {
+	l, err := s.List(inf.resource, fsm.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("informer %s: %w", inf.resource, err)
+	}
+	inf.store, inf.seen = s, l.Index
+	inf.filed = make(map[string]map[string][]string, len(l.Items))
+	inf.idx = make(map[string]map[string]map[string]struct{}, len(inf.funcs))
+	for _, r := range l.Items {
+		inf.file(r)
+	}
+	return nil
+}
+
+func (inf *Informer) file(r *fsm.Record) {
+	key := r.Key()
+	vals := make(map[string][]string, len(inf.funcs))
+	for name, f := range inf.funcs {
+		vs := f(r)
+		if len(vs) == 0 {
+			continue
+		}
+		vals[name] = vs
+		byVal := inf.idx[name]
+		if byVal == nil {
+			byVal = map[string]map[string]struct{}{}
+			inf.idx[name] = byVal
+		}
+		for _, v := range vs {
+			keys := byVal[v]
+			if keys == nil {
+				keys = map[string]struct{}{}
+				byVal[v] = keys
+			}
+			keys[key] = struct{}{}
+		}
+	}
+	inf.filed[key] = vals
+}
+
+func (inf *Informer) unfile(key string) {
+	for name, vs := range inf.filed[key] {
+		byVal := inf.idx[name]
+		for _, v := range vs {
+			delete(byVal[v], key)
+			if len(byVal[v]) == 0 {
+				delete(byVal, v)
+			}
+		}
+	}
+	delete(inf.filed, key)
+}
+
+// Keys returns the keys filed under value in index, sorted.
+func (inf *Informer) Keys(index, value string) []string {
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	keys := make([]string, 0, len(inf.idx[index][value]))
+	for k := range inf.idx[index][value] {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// count returns how many keys are filed under value in index.
+func (inf *Informer) count(index, value string) int {
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	return len(inf.idx[index][value])
+}
+
+// ByIndex returns the objects of s filed under value in index, in key
+// order: each read from s and kept only if s's version is filed there too.
+func (inf *Informer) ByIndex(s *fsm.Store, index, value string) ([]*fsm.Record, error) {
+	f := inf.funcs[index]
+	if f == nil {
+		return nil, fmt.Errorf("informer %s: no index %q", inf.resource, index)
+	}
+	var out []*fsm.Record
+	for _, key := range inf.Keys(index, value) {
+		ns, name, ok := strings.Cut(key, "/")
+		if !ok {
+			ns, name = "", key
+		}
+		r, err := s.Get(inf.resource, ns, name)
+		if v1.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(f(r), value) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Select returns the objects of namespace ns that sel matches, in key
+// order. It reads the candidates of sel's most selective equality, set or
+// existence requirement; a selector without one (everything, or only
+// NotIn/DoesNotExist) reads the namespace.
+func (inf *Informer) Select(s *fsm.Store, ns string, sel labels.Selector) ([]*fsm.Record, error) {
+	index, values := IndexNamespace, []string{ns}
+	best := inf.count(IndexNamespace, ns)
+	if reqs, ok := sel.Requirements(); ok {
+		for _, r := range reqs {
+			var vals []string
+			switch r.Operator() {
+			case selection.Equals, selection.DoubleEquals, selection.In:
+				for v := range r.Values() {
+					vals = append(vals, labelValueKey(ns, r.Key(), v))
+				}
+			case selection.Exists:
+				vals = []string{labelKey(ns, r.Key())}
+			default:
+				continue
+			}
+			n := 0
+			for _, v := range vals {
+				n += inf.count(IndexLabel, v)
+			}
+			if n < best || index == IndexNamespace {
+				index, values, best = IndexLabel, vals, n
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var out []*fsm.Record
+	for _, v := range values {
+		rs, err := inf.ByIndex(s, index, v)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if !seen[r.Key()] && sel.Matches(labels.Set(r.Meta().Labels)) {
+				seen[r.Key()] = true
+				out = append(out, r)
+			}
+		}
+	}
+	if len(values) > 1 {
+		slices.SortFunc(out, func(a, b *fsm.Record) int { return strings.Compare(a.Key(), b.Key()) })
+	}
+	return out, nil
+}
