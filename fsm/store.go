@@ -108,6 +108,21 @@ func get(txn *memdb.Txn, resource, namespace, name string) (*Record, error) {
 	return raw.(*Record), nil
 }
 
+// GetByUID returns the object of resource with uid, or a NotFound error
+// naming the uid: how a controller finds the owner a dependent's
+// ownerReference names.
+func (s *Store) GetByUID(resource, uid string) (*Record, error) {
+	s.reads.Add(1)
+	raw, err := s.db.Txn(false).First(resource, indexUID, uid)
+	if err != nil {
+		return nil, fmt.Errorf("get %s with uid %s: %w", resource, uid, err)
+	}
+	if raw == nil {
+		return nil, v1.NewNotFound(resource, uid)
+	}
+	return raw.(*Record), nil
+}
+
 // ListOptions selects what List returns.
 type ListOptions struct {
 	// Namespace restricts the list to one namespace ("" for all).

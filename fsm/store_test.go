@@ -550,3 +550,28 @@ func TestRecordJSON(t *testing.T) {
 		t.Error("JSON is computed again on every call")
 	}
 }
+
+func TestGetByUID(t *testing.T) {
+	f := NewTestFSM(t)
+	ApplyCommand(t, f, 2, mustCreateCmd(t, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default", UID: "uid-ns"}}))
+	s := f.Store()
+	for _, tc := range []struct {
+		resource, uid, want string
+	}{
+		{"namespaces", "uid-ns", "default"},
+		{"namespaces", "uid-none", ""},
+		{"pods", "uid-ns", ""},
+	} {
+		before := s.RecordsRead()
+		r, err := s.GetByUID(tc.resource, tc.uid)
+		switch {
+		case tc.want == "" && !v1.IsNotFound(err):
+			t.Errorf("%s %s: %v, want NotFound", tc.resource, tc.uid, err)
+		case tc.want != "" && (err != nil || r.Key() != tc.want):
+			t.Errorf("%s %s: %v %v, want %s", tc.resource, tc.uid, r, err, tc.want)
+		}
+		if s.RecordsRead() != before+1 {
+			t.Errorf("%s %s: %d records read, want 1", tc.resource, tc.uid, s.RecordsRead()-before)
+		}
+	}
+}
