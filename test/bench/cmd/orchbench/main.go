@@ -9,7 +9,9 @@
 // and port-forward through orch beside the same on the node (-only
 // streaming; see streaming.go), and the rollout of a Deployment on
 // simulated nodes (-only rollout; see rollout.go), and pod startup and API
-// latency on hollow nodes (-only density; see density.go).
+// latency on hollow nodes (-only density; see density.go), and pod start
+// on one real node beside the same pod started with the containerd Go
+// client directly (-only pod-starts-bare; see podstart_bare.go).
 package main
 
 import (
