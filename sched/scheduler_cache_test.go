@@ -2,10 +2,13 @@ package sched
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -261,4 +264,88 @@ func TestSchedulerChangeCostIndependentOfOtherPods(t *testing.T) {
 		})
 		return reads
 	})
+}
+
+// bindInterposer is a proposer that runs before, in place of its first
+// bind entries, what a test gives it: a write the pass had not heard of,
+// or a failure of unknown outcome.
+type bindInterposer struct {
+	*fakeProposer
+	mu     sync.Mutex
+	before []func() error
+}
+
+func (b *bindInterposer) Apply(ctx context.Context, cmd []byte) (any, error) {
+	if fsm.CommandType(cmd[0]) == fsm.BindCommand {
+		b.mu.Lock()
+		var f func() error
+		if len(b.before) > 0 {
+			f, b.before = b.before[0], b.before[1:]
+		}
+		b.mu.Unlock()
+		if f != nil {
+			if err := f(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return b.fakeProposer.Apply(ctx, cmd)
+}
+
+// runScheduler runs a scheduler (resync an hour: only changes and the
+// retry back-off wake it) until the test ends.
+func runScheduler(t *testing.T, p *fakeProposer, prop Proposer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		NewScheduler(SchedulerConfig{Store: p.store, Proposer: prop, Resync: time.Hour}).Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not stop after cancel")
+		}
+	})
+}
+
+// A binding the FSM refuses (a pod bound meanwhile took the room) is
+// tried again at the next change; here the pod that took the room goes.
+func TestRunRetriesARefusedBindingAtTheNextChange(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, readyNode("n0", "4", "8Gi", nil))
+	p.create(t, pendingPod("web", "2"))
+	hog := on(pendingPod("hog", "3"), "n0")
+	prop := &bindInterposer{fakeProposer: p, before: []func() error{func() error {
+		cmd, err := fsm.NewCreate(hog)
+		if err == nil {
+			_, err = p.Apply(context.Background(), cmd)
+		}
+		return err
+	}}}
+	runScheduler(t, p, prop)
+	waitFor(t, "web refused by the node the hog took", func() bool {
+		c := p.pod(t, "web").Status.Condition(v1.PodScheduled)
+		return c != nil && c.Status == v1.ConditionFalse && strings.Contains(c.Message, "Insufficient cpu")
+	})
+	p.remove(t, "pods", "hog", ptrTo(int64(0)))
+	waitFor(t, "web bound once the hog left", func() bool { return p.pod(t, "web").Spec.NodeName == "n0" })
+}
+
+// A bind entry whose outcome is unknown (the proposal failed) is tried
+// again after the back-off though nothing changes.
+func TestRunRetriesABindingOfUnknownOutcome(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, readyNode("n0", "4", "8Gi", nil))
+	p.create(t, pendingPod("web", "1"))
+	failed := make(chan struct{})
+	prop := &bindInterposer{fakeProposer: p, before: []func() error{func() error {
+		close(failed)
+		return errors.New("proposal timed out")
+	}}}
+	runScheduler(t, p, prop)
+	<-failed
+	waitFor(t, "web bound after the failed entry", func() bool { return p.pod(t, "web").Spec.NodeName == "n0" })
 }

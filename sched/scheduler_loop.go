@@ -52,6 +52,10 @@ type Scheduler struct {
 // (podMaxInUnschedulablePodsDuration, 5 minutes).
 const defaultSchedulerResync = 5 * time.Minute
 
+// retryBackoff is how long a pass whose binding was refused (or may not
+// have been committed) waits for a change before it tries again.
+const retryBackoff = time.Second
+
 // NewScheduler returns a scheduler; Run starts it.
 func NewScheduler(cfg SchedulerConfig) *Scheduler {
 	if cfg.Resync == 0 {
@@ -83,7 +87,11 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 // rebuilds the cache first: O(all pods + nodes).
 func (s *Scheduler) Run(ctx context.Context) {
 	var left waiting // what the last pass could not place
-	runOnChanges(ctx, s.cfg.Store, s.cfg.Resync, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
+	// A refused binding or one of unknown outcome is retried at the next
+	// change, or after a back-off (kube-scheduler's initial pod back-off)
+	// when none comes.
+	retry := func() (time.Duration, bool) { return retryBackoff, left.retry }
+	runOnChangesWake(ctx, s.cfg.Store, s.cfg.Resync, retry, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
 		s.mu.Lock()
 		if ch.full {
 			s.cache.reset()
