@@ -8,13 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"orch.io/orch/fsm"
 )
@@ -25,7 +23,7 @@ type Cluster struct {
 	log     *slog.Logger
 	fsm     *fsm.FSM
 	raft    *raft.Raft
-	store   *raftboltdb.BoltStore
+	store   raftStore
 	logs    raft.LogStore
 	disk    *diskStore
 	trans   *raft.NetworkTransport
@@ -81,16 +79,16 @@ func New(cfg Config) (*Cluster, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	store, err := openRaftStore(cfg.DataDir, cfg.LogStore)
 	if err != nil {
-		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+		return nil, err
 	}
 	c := &Cluster{cfg: cfg, log: log, fsm: f, store: store, notify: make(chan bool, 16),
 		forwardQ: make(chan *pendingForward, 4*maxForwardBatch), leaderMoved: newLeaderWatch(),
 		metrics: newMetrics(cfg.Registerer), established: make(chan struct{}),
 		peers: &peerCheck{roots: cfg.ClientTLS.RootCAs}}
 	registerFSMMetrics(cfg.Registerer, f.Rejected)
-	c.disk = &diskStore{BoltStore: store, watch: newDiskWatch(cfg.ID, cfg.DataDir, log, c.metrics.diskFull)}
+	c.disk = &diskStore{raftStore: store, watch: newDiskWatch(cfg.ID, cfg.DataDir, log, c.metrics.diskFull)}
 	ok := false
 	defer func() {
 		if !ok {

@@ -100,6 +100,10 @@ type Config struct {
 	// DefaultLogCacheBytes).
 	LogCacheEntries int
 	LogCacheBytes   int64
+	// LogStore is the Raft log store a new data dir gets: LogStoreBoltDB
+	// ("" too) or LogStoreWAL (logstore.go). A data dir keeps the kind it
+	// was created with; another is refused.
+	LogStore string
 
 	// Logger receives the cluster's logs.
 	Logger *slog.Logger

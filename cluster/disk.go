@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -127,10 +126,11 @@ func (d *diskWatch) Full() bool {
 	return err != nil || free < minFreeToCampaign
 }
 
-// diskStore is the bolt store with every write's outcome reported to the
-// watch. It sits under raft's LogCache and is raft's StableStore.
+// diskStore is the log store (bolt or raft-wal) with every write's outcome
+// reported to the watch. It sits under raft's LogCache and is raft's
+// StableStore.
 type diskStore struct {
-	*raftboltdb.BoltStore
+	raftStore
 	watch *diskWatch
 	// failLogs, when set, fails StoreLogs with this error before bolt sees
 	// the entries: tests simulate a log store out of room (small stable
@@ -144,17 +144,17 @@ func (s *diskStore) StoreLogs(logs []*raft.Log) error {
 	if p := s.failLogs.Load(); p != nil {
 		return s.watch.observe(*p, true)
 	}
-	return s.watch.observe(s.BoltStore.StoreLogs(logs), true)
+	return s.watch.observe(s.raftStore.StoreLogs(logs), true)
 }
 
 func (s *diskStore) DeleteRange(lo, hi uint64) error {
-	return s.watch.observe(s.BoltStore.DeleteRange(lo, hi), false)
+	return s.watch.observe(s.raftStore.DeleteRange(lo, hi), false)
 }
 
-func (s *diskStore) Set(k, v []byte) error { return s.watch.observe(s.BoltStore.Set(k, v), false) }
+func (s *diskStore) Set(k, v []byte) error { return s.watch.observe(s.raftStore.Set(k, v), false) }
 
 func (s *diskStore) SetUint64(k []byte, v uint64) error {
-	return s.watch.observe(s.BoltStore.SetUint64(k, v), false)
+	return s.watch.observe(s.raftStore.SetUint64(k, v), false)
 }
 
 // typedLogStore is the log store raft uses (the log cache over diskStore):

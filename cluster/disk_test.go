@@ -357,7 +357,7 @@ func TestBoltOnFullDisk(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open %s: %v", path, err)
 		}
-		s := &diskStore{BoltStore: bolt, watch: newDiskWatch("m1", dir, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"}))}
+		s := &diskStore{raftStore: bolt, watch: newDiskWatch("m1", dir, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"}))}
 		cache, err := raft.NewLogCache(64, s)
 		if err != nil {
 			t.Fatal(err)

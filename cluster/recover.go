@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"orch.io/orch/fsm"
 )
@@ -36,9 +34,15 @@ func Recover(dataDir, name string, peers []Peer, logger *slog.Logger) error {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{logger}})
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dataDir, "raft.db")})
+	// The log store the data dir holds, whichever kind (none: bolt, as a
+	// master would create).
+	kind, err := dataDirLogStore(dataDir)
 	if err != nil {
-		return fmt.Errorf("recover: open raft log: %w", err)
+		return fmt.Errorf("recover: %w", err)
+	}
+	store, err := openRaftStore(dataDir, kind)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
 	}
 	defer store.Close()
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dataDir, 3, hlog)

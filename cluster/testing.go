@@ -34,6 +34,8 @@ type TestOptions struct {
 	// (default 50 ms). Tests that load the machine for seconds can raise
 	// it so that a scheduling stall does not cost the leader its lease.
 	RaftTimeout time.Duration
+	// LogStore is the members' Raft log store (Config.LogStore; "": bolt).
+	LogStore string
 }
 
 // TestGroup is a group of masters started by NewTestGroup.
@@ -192,6 +194,7 @@ func startTestGroup(t testing.TB, n int, bundle *pki.Bundle, logw *testLogWriter
 	for i := range n {
 		cfg := DefaultConfig()
 		cfg.ID, cfg.RaftAddr, cfg.APIAddr, cfg.DataDir = peers[i].ID, peers[i].RaftAddr, lns[i].Addr().String(), t.TempDir()
+		cfg.LogStore = opts.LogStore
 		cfg.InitialCluster = peers
 		cfg.ServerTLS, cfg.ClientTLS = tlsOf[i].peerServer, tlsOf[i].peerClient
 		rt := opts.RaftTimeout

@@ -50,6 +50,7 @@ type masterFlags struct {
 	snapshotInterval              time.Duration
 	feedSize                      int
 	feedBytes, logCacheBytes      int64
+	raftLogStore                  string
 	podGCQuarantine               time.Duration
 	gcPercent                     int
 	nodeGrace, nodeEviction       time.Duration
@@ -114,6 +115,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	fl.IntVar(&f.feedSize, "watch-window", d.FeedSize, "change events kept for watches; older resourceVersions get 410 Gone")
 	fl.Var(newBytesFlag(&f.feedBytes, d.FeedBytes), "watch-feed-bytes", "bytes of change events kept for watches (each event counts its object before and after); older resourceVersions get 410 Gone")
 	fl.Var(newBytesFlag(&f.logCacheBytes, d.LogCacheBytes), "raft-log-cache-bytes", "bytes of recent Raft log entries kept in memory in front of raft.db (at most 1024 entries either way)")
+	fl.StringVar(&f.raftLogStore, "raft-log-store", cluster.LogStoreBoltDB, "the Raft log store of a new data dir: boltdb (raft.db) or wal (raft-wal/, about a quarter of bolt's CPU per batch of entries); a data dir keeps the store it was created with")
 	fl.DurationVar(&f.podGCQuarantine, "pod-gc-quarantine", sched.DefaultPodGCQuarantine, "pods bound to a node that does not exist are force-deleted once the node has been missing this long (a registering node keeps its pods)")
 	fl.DurationVar(&f.leaseBatchWindow, "lease-batch-window", apiserver.DefaultLeaseBatchWindow, "an update of a Lease waits this long for others to share one Raft entry with (node heartbeats); negative: no batching")
 	fl.DurationVar(&f.nodeGrace, "node-grace", 40*time.Second, "a node silent this long becomes Ready=Unknown and gets the node.orch.io/unreachable NoSchedule taint")
@@ -194,6 +196,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = f.heartbeat, f.election, f.lease
 	cc.SnapshotThreshold, cc.SnapshotInterval, cc.FeedSize = f.snapshotThreshold, f.snapshotInterval, f.feedSize
 	cc.FeedBytes, cc.LogCacheBytes = f.feedBytes, f.logCacheBytes
+	cc.LogStore = f.raftLogStore
 	cc.Logger, cc.Registerer = log, reg
 	c, err := cluster.New(cc)
 	if err != nil {

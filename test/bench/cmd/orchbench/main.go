@@ -55,6 +55,7 @@ type options struct {
 	profileDir       string
 	target           string
 	masterEnv        string
+	masterArgs       string
 	schedNodes       int
 	schedPods        int
 	skipProxy        bool
@@ -88,6 +89,7 @@ func run() error {
 	flag.BoolVar(&o.skipEtcd, "skip-etcd", false, "measure orch only")
 	flag.IntVar(&o.schedNodes, "sched-nodes", 1000, "simulated nodes for the scheduling figure (0 skips it)")
 	flag.IntVar(&o.schedPods, "sched-pods", 10000, "replicas of the RC for the scheduling figure")
+	flag.StringVar(&o.masterArgs, "master-args", "", "space-separated extra orchd master flags for the clusters of the creates and writers sections, e.g. --raft-log-store=wal")
 	flag.StringVar(&o.masterEnv, "master-env", "", "comma-separated KEY=VALUE environment for the masters only (e.g. GOGC=200)")
 	flag.StringVar(&o.target, "target", "spread", "spread: worker w talks to master w%3 (followers forward), as clients usually do; leader: every worker talks to the leader")
 	flag.BoolVar(&o.skipSecrets, "skip-secrets", false, "skip the secrets section (Secret creates against ConfigMap creates of the same size; see secrets.go)")
@@ -245,7 +247,7 @@ func run() error {
 	if o.masterEnv != "" {
 		menv = strings.Split(o.masterEnv, ",")
 	}
-	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv})
+	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv, MasterArgs: strings.Fields(o.masterArgs)})
 	if t.failed {
 		return errors.New(t.msg)
 	}

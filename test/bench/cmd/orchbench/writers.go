@@ -34,7 +34,7 @@ func writersSection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 	if o.masterEnv != "" {
 		menv = strings.Split(o.masterEnv, ",")
 	}
-	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv})
+	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv, MasterArgs: strings.Fields(o.masterArgs)})
 	if t.failed {
 		return errors.New(t.msg)
 	}
