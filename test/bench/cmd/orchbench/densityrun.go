@@ -127,6 +127,19 @@ type densityProgress struct {
 	phase   string
 	ready   int
 	running int
+	// fileLimit is the open file limit of this process and the masters.
+	fileLimit uint64
+	// rssKiB and files are this process's at the stop, once snapshot ran.
+	rssKiB, files int
+}
+
+// snapshot records this process's RSS and open files.
+func (p *densityProgress) snapshot() {
+	kb, _ := rssKiB(os.Getpid())
+	fds, _ := os.ReadDir("/proc/self/fd")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rssKiB, p.files = kb, len(fds)
 }
 
 func (p *densityProgress) enter(phase string) {
@@ -146,12 +159,48 @@ func (p *densityProgress) set(ready, running int) {
 	}
 }
 
+// densityProgressEvery is how often a density run says where it is.
+const densityProgressEvery = 30 * time.Second
+
+// print writes the phase and counts to stderr every interval until the
+// returned function is called: a run of thousands of nodes takes long.
+func (p *densityProgress) print(ctx context.Context, o options, every time.Duration) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			p.mu.Lock()
+			phase, ready, running := p.phase, p.ready, p.running
+			p.mu.Unlock()
+			self, _ := rssKiB(os.Getpid())
+			fmt.Fprintf(os.Stderr, "density %4.0fs: %s; %d of %d hollow nodes Ready, %d of %d pods Running; hollow nodes' process RSS %d MiB\n",
+				time.Since(start).Seconds(), phase, ready, o.densityNodes, running, o.densityNodes*o.densityPerNode, self>>10)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // stoppedAt wraps the error a run stopped with in where it stopped: the
 // phase, how many hollow nodes were Ready and pods Running, and each
 // master's RSS and CPU time so far (masters already gone are named so).
 func (p *densityProgress) stoppedAt(err error, o options, c *harness.Cluster) error {
 	p.mu.Lock()
-	phase, ready, running := p.phase, p.ready, p.running
+	taken := p.files > 0
+	p.mu.Unlock()
+	if !taken {
+		p.snapshot()
+	}
+	p.mu.Lock()
+	phase, ready, running, self, files := p.phase, p.ready, p.running, p.rssKiB, p.files
 	p.mu.Unlock()
 	var ms []string
 	if c != nil {
@@ -165,9 +214,8 @@ func (p *densityProgress) stoppedAt(err error, o options, c *harness.Cluster) er
 			ms = append(ms, fmt.Sprintf("%s RSS %d MiB, CPU %.0f s", m.Name, kb>>10, cpu.Procs.Seconds()))
 		}
 	}
-	self, _ := rssKiB(os.Getpid())
-	return fmt.Errorf("density stopped in phase %q with %d of %d hollow nodes Ready and %d of %d pods Running (hollow nodes' process RSS %d MiB; masters: %s): %w",
-		phase, ready, o.densityNodes, running, o.densityNodes*o.densityPerNode, self>>10, strings.Join(ms, "; "), err)
+	return fmt.Errorf("density stopped in phase %q with %d of %d hollow nodes Ready and %d of %d pods Running (hollow nodes' process: RSS %d MiB, %d of %d open files; masters: %s): %w",
+		phase, ready, o.densityNodes, running, o.densityNodes*o.densityPerNode, self>>10, files, p.fileLimit, strings.Join(ms, "; "), err)
 }
 
 // densityRun runs the density test once at o.densityNodes nodes.
@@ -179,10 +227,11 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	if err != nil {
 		return res, err
 	}
-	if err := raiseFileLimit(); err != nil {
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
 		return res, err
 	}
-	prog := &densityProgress{phase: "start masters"}
+	prog := &densityProgress{phase: "start masters", fileLimit: fileLimit}
 	c := harness.StartCluster(t, bins, harness.Options{MasterArgs: []string{"--cluster-cidr", cidr}})
 	if t.failed {
 		return res, prog.stoppedAt(errors.New(t.msg), o, nil)
@@ -201,6 +250,8 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	if err != nil {
 		return res, err
 	}
+	stopProgress := prog.print(ctx, o, densityProgressEvery)
+	defer stopProgress()
 	cl := c.Client()
 	masters := make([]*client.Client, len(c.Masters))
 	var servers []string
@@ -230,7 +281,12 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	if err != nil {
 		return res, err
 	}
-	defer func() { _ = pool.Stop() }()
+	defer func() {
+		if err != nil {
+			prog.snapshot() // this process as it was, before its nodes stop
+		}
+		_ = pool.Stop()
+	}()
 	// An agent that logs an error (a failed token request, say) retries
 	// as the kubelet does: the waits go on, and the section fails after
 	// its report.
@@ -383,8 +439,8 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	fmt.Fprintf(&b, "  pod startup (watch: first seen → seen Running, no image pull): p50 %s  p90 %s  p99 %s  max %s (SLO p99 ≤ 5 s)\n",
 		pct(startup, 50), pct(startup, 90), pct(startup, 99), pct(startup, 100))
 	fmt.Fprintf(&b, "  all %d Running %.1f s after the first RC; all gone %.1f s after deleting the RCs\n", total, allRunning.Seconds(), gone.Seconds())
-	fmt.Fprintf(&b, "  holding the pods: this process (the hollow nodes) %d MiB RSS after a GC, %d goroutines, %d open files; masters %s\n",
-		self>>10, goroutines, len(fds), strings.Join(masterRSS, ", "))
+	fmt.Fprintf(&b, "  holding the pods: this process (the hollow nodes) %d MiB RSS after a GC, %d goroutines, %d open files (limit %d); masters %s\n",
+		self>>10, goroutines, len(fds), fileLimit, strings.Join(masterRSS, ", "))
 	fmt.Fprintf(&b, "  hollow proxies: %d ruleset renders, %d KiB of iptables-restore text; agents logged %s\n",
 		syncs, bytes>>10, agentErrs.warnings())
 	fmt.Fprintf(&b, "  API answers 429 (in-flight limits) while the pods started: %.0f (the bench's own retried: %d)\n",
@@ -419,28 +475,36 @@ func (s *stallCheck) progress(n int) error {
 }
 
 // raiseFileLimit lifts this process's open file limit, soft and hard, to
-// the kernel's most (fs.nr_open) when it is below: every hollow node holds
-// a connection per watch, and the masters, started from here, inherit it
-// (syscall.Setrlimit: os/exec then starts children with it too).
-func raiseFileLimit() error {
+// the kernel's most (fs.nr_open) where it may (CAP_SYS_RESOURCE), else the
+// soft limit to the hard one: every hollow node holds a connection per
+// watch, and the masters, started from here, inherit the limit
+// (syscall.Setrlimit: os/exec then starts children with it too). It
+// returns the limit in force.
+func raiseFileLimit() (uint64, error) {
 	raw, err := os.ReadFile("/proc/sys/fs/nr_open")
 	if err != nil {
-		return fmt.Errorf("read fs.nr_open: %w", err)
+		return 0, fmt.Errorf("read fs.nr_open: %w", err)
 	}
 	most, err := strconv.ParseUint(strings.TrimSpace(string(raw)), 10, 64)
 	if err != nil {
-		return fmt.Errorf("fs.nr_open %q: %w", raw, err)
+		return 0, fmt.Errorf("fs.nr_open %q: %w", raw, err)
 	}
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("read the open file limit: %w", err)
+		return 0, fmt.Errorf("read the open file limit: %w", err)
 	}
-	if lim.Cur >= most && lim.Max >= most {
-		return nil
+	if lim.Cur >= most {
+		return lim.Cur, nil
 	}
-	lim.Cur, lim.Max = max(lim.Cur, most), max(lim.Max, most)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raise the open file limit to %d: %w", most, err)
+	want := syscall.Rlimit{Cur: most, Max: max(lim.Max, most)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err == nil {
+		return want.Cur, nil
+	} else if !errors.Is(err, syscall.EPERM) {
+		return 0, fmt.Errorf("raise the open file limit to %d: %w", most, err)
 	}
-	return nil
+	want = syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		return 0, fmt.Errorf("raise the open file limit to %d: %w", lim.Max, err)
+	}
+	return want.Cur, nil
 }
