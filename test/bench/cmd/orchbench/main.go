@@ -106,7 +106,7 @@ func run() error {
 	flag.IntVar(&o.rolloutReplicas, "rollout-replicas", 1000, "replicas of the Deployment rolled out in the rollout section (0 skips it; see rollout.go)")
 	flag.IntVar(&o.rolloutNodes, "rollout-nodes", 100, "simulated nodes of the rollout section")
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
-	flag.IntVar(&o.densityNodes, "density-nodes", 20, "hollow nodes of the density section (0 skips it in a full run; see density.go)")
+	flag.IntVar(&o.densityNodes, "density-nodes", defaultDensityNodes, "hollow nodes of the density section (0 skips it in a full run; see density.go)")
 	flag.IntVar(&o.densityPerNode, "density-pods-per-node", 30, "pods per hollow node in the density section (one RC per node)")
 	registerSummaryFlags(&o.summaryOptions)
 	flag.Parse()
