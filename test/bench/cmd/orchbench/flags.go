@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 )
@@ -40,8 +41,12 @@ func (o summaryOptions) validate() error {
 
 // onlyWithSummary runs one section that reports into a results collector
 // (density, density-find, proxy) and prints the summary after it.
-func onlyWithSummary(ctx context.Context, name string, section func(context.Context, *results) error) error {
+func onlyWithSummary(ctx context.Context, t *runT, name string, section func(context.Context, *results) error) error {
 	rep := &results{}
+	t.onFatal = func() {
+		rep.fail("harness", errors.New(t.msg))
+		_ = printSummary(rep)
+	}
 	_ = rep.run(name, func() error { return section(ctx, rep) })
 	return printSummary(rep)
 }

@@ -27,9 +27,11 @@ const (
 	figProxyChangeNFT  = "proxy nftables: one endpoint change at 10,000"
 	figProxyFirstIPT   = "proxy iptables: first sync, 10,000 services × 3"
 	figProxyChangeIPT  = "proxy iptables: one endpoint change at 10,000"
-	figMasterRSS       = "master RSS holding 10,000 pods (largest)"
 	figFailover        = "write unavailability after leader SIGKILL (median)"
 )
+
+// figMasterRSS names the memory figure of a run holding n pods.
+func figMasterRSS(n int) string { return fmt.Sprintf("master RSS holding %d pods (largest)", n) }
 
 // expectFigures names, up front, the figures a full run with o gives, so a
 // section that fails or does not run leaves a visible hole.
@@ -56,7 +58,7 @@ func expectFigures(rep *results, o options) {
 		rep.expect("proxy", figProxyFirstIPT, "")
 		rep.expect("proxy", figProxyChangeIPT, "< 100 ms")
 	}
-	rep.expect("memory", figMasterRSS, "< 150 MiB")
+	rep.expect("memory", figMasterRSS(o.rssPods), "< 150 MiB")
 }
 
 // fullRun is `make bench` without -only: every section, one after another,
@@ -65,6 +67,12 @@ func expectFigures(rep *results, o options) {
 func fullRun(ctx context.Context, t *runT, bins harness.Binaries, o options, podStartBuilds, streamBuilds []string, schedCIDR string) error {
 	rep := &results{}
 	expectFigures(rep, o)
+	// A harness failure (a cluster that does not start) ends the run at
+	// once: the table of what was measured comes first.
+	t.onFatal = func() {
+		rep.fail("harness", errors.New(t.msg))
+		_ = printSummary(rep)
+	}
 	fmt.Printf("orchbench: %d CPUs, %d clients, warm-up %v, window %v, %d runs (interleaved orch/etcd)\n",
 		runtime.NumCPU(), o.clients, o.warmup, o.duration, o.runs)
 
@@ -102,7 +110,7 @@ func fullRun(ctx context.Context, t *runT, bins harness.Binaries, o options, pod
 			}
 		}
 		mib := float64(largest) / 1024
-		rep.goal(figMasterRSS, fmt.Sprintf("%.0f MiB (%s, %d pods)", mib, who, o.rssPods), "< 150 MiB", mib < 150, false)
+		rep.goal(figMasterRSS(o.rssPods), fmt.Sprintf("%.0f MiB (%s)", mib, who), "< 150 MiB", mib < 150, false)
 		return nil
 	})
 	if o.schedNodes > 0 {
@@ -248,6 +256,10 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 func failoverSection(ctx context.Context, t *runT, bins harness.Binaries, o options, rep *results) ([]string, error) {
 	// Every master is caught up before each stop, so a quorum never waits
 	// on a master still restoring a snapshot.
+	before, err := takeTree()
+	if err != nil {
+		return nil, err
+	}
 	fo := harness.StartCluster(t, bins, harness.Options{})
 	defer func() {
 		for i := range fo.Masters {
@@ -265,7 +277,12 @@ func failoverSection(ctx context.Context, t *runT, bins harness.Binaries, o opti
 	if err != nil {
 		return nil, fmt.Errorf("SIGTERM: %w", err)
 	}
-	rep.goal(figFailover, fmt.Sprintf("%v (max %v, %d runs)", median(kills), kills[len(kills)-1], len(kills)), "< 1s", median(kills) < time.Second, false)
+	after, err := takeTree()
+	if err != nil {
+		return nil, err
+	}
+	rep.goal(figFailover, fmt.Sprintf("%v (max %v, %d runs)", median(kills).Round(time.Millisecond), kills[len(kills)-1].Round(time.Millisecond), len(kills)),
+		"< 1s", median(kills) < time.Second, after.use(before).Noisy())
 	return []string{
 		fmt.Sprintf("write unavailability after leader SIGKILL (%d pods stored): median %v, min %v, max %v (%d runs; goal < 1s)",
 			failoverPods, median(kills), kills[0], kills[len(kills)-1], len(kills)),

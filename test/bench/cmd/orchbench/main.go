@@ -162,7 +162,7 @@ func run() error {
 	t := newRunT()
 	defer t.cleanup()
 	if o.only == "proxy" { // nothing to compile
-		return onlyWithSummary(ctx, "proxy", func(ctx context.Context, rep *results) error { return proxySection(ctx, o, rep) })
+		return onlyWithSummary(ctx, t, "proxy", func(ctx context.Context, rep *results) error { return proxySection(ctx, o, rep) })
 	}
 	if o.only == "pod-starts" && len(podStartBuilds) > 0 {
 		return podStartSection(ctx, t, o, podStartBuilds) // the builds are given: nothing to compile
@@ -201,7 +201,7 @@ func run() error {
 		return nil
 	}
 	if o.only == "density" {
-		return onlyWithSummary(ctx, "density", func(ctx context.Context, rep *results) error {
+		return onlyWithSummary(ctx, t, "density", func(ctx context.Context, rep *results) error {
 			if o.densityFind {
 				return densityFindSection(ctx, t, bins, o, rep)
 			}
@@ -620,6 +620,9 @@ type runT struct {
 	cleanups []func()
 	failed   bool
 	msg      string
+	// onFatal, when set, runs in Fatalf before the run ends (the summary
+	// of what was measured).
+	onFatal func()
 }
 
 func newRunT() *runT { return &runT{} }
@@ -630,6 +633,9 @@ func (t *runT) Failed() bool                    { return t.failed }
 func (t *runT) Fatalf(format string, args ...any) {
 	t.failed, t.msg = true, fmt.Sprintf(format, args...)
 	fmt.Fprintln(os.Stderr, "orchbench:", t.msg)
+	if t.onFatal != nil {
+		t.onFatal()
+	}
 	t.cleanup()
 	os.Exit(1)
 }
