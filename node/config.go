@@ -54,6 +54,9 @@ type Config struct {
 	AgentCertSHA256 string
 	// Labels are added to the Node's labels at registration.
 	Labels map[string]string
+	// Taints are the taints the Node is created with (the kubelet's
+	// --register-with-taints); a Node that exists keeps its own.
+	Taints []v1.Taint
 	// Capacity overrides what the agent reads from the host (cpu, memory, pods).
 	Capacity v1.ResourceList
 	// RuntimeVersion is reported in the Node's nodeInfo.

@@ -96,7 +96,8 @@ func (a *Agent) registerOnce(ctx context.Context) (*v1.Node, error) {
 	var cur v1.Node
 	err := a.cfg.Client.Get(ctx, "nodes", "", a.cfg.Name, &cur)
 	if v1.IsNotFound(err) {
-		n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: a.cfg.Name, Labels: a.labels(), Annotations: a.annotations()}}
+		n := &v1.Node{ObjectMeta: v1.ObjectMeta{Name: a.cfg.Name, Labels: a.labels(), Annotations: a.annotations()},
+			Spec: v1.NodeSpec{Taints: a.cfg.Taints}}
 		n.Status = a.nodeStatus(nil)
 		if err := a.cfg.Client.Create(ctx, n); err != nil && !v1.IsAlreadyExists(err) {
 			return nil, err

@@ -31,6 +31,10 @@ type podGroup struct {
 	// for the keys a score has read them by: a node's domain is then an
 	// index, not a hashed label value.
 	dense map[string][]int32
+	// size is how many pods the group holds; pos and affPos are its
+	// places in Snapshot.groupList and affGroups (-1 when not there), so
+	// a scheduler cache drops a group that empties in constant time.
+	size, pos, affPos int
 }
 
 // groupKey is what pods of one group share. Pods with pod (anti-)affinity
@@ -69,7 +73,7 @@ func (s *Snapshot) groupOf(p *podInfo) *podGroup {
 		return g
 	}
 	g := &podGroup{rep: p, terminating: p.pod.DeletionTimestamp != nil, nodes: map[*NodeInfo]int{},
-		domains: make(map[string]map[string]int, len(s.indexed))}
+		domains: make(map[string]map[string]int, len(s.indexed)), pos: len(s.groupList), affPos: -1}
 	for k := range s.indexed {
 		g.domains[k] = map[string]int{}
 	}
@@ -79,6 +83,7 @@ func (s *Snapshot) groupOf(p *podInfo) *podGroup {
 	s.groups[p.group] = g
 	s.groupList = append(s.groupList, g)
 	if p.aff != nil {
+		g.affPos = len(s.affGroups)
 		s.affGroups = append(s.affGroups, g)
 	}
 	return g
@@ -87,6 +92,7 @@ func (s *Snapshot) groupOf(p *podInfo) *podGroup {
 // addToGroup counts p, placed on ni, in its group.
 func (s *Snapshot) addToGroup(ni *NodeInfo, p *podInfo) {
 	g := s.groupOf(p)
+	g.size++
 	g.nodes[ni]++
 	for k, counts := range g.domains {
 		if v, ok := ni.Node.Labels[k]; ok {

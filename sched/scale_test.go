@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -133,4 +135,69 @@ func readsOf(s *fsm.Store, f func()) uint64 {
 	before := s.RecordsRead()
 	f()
 	return s.RecordsRead() - before
+}
+
+// boundScaleEnvs are scaleEnvs whose other pods are bound (boundOtherPod)
+// to boundScaleNodes nodes the environment registers, for the loops that
+// read bound pods (the scheduler's cache); built once per size as scaleEnvs.
+var boundScaleEnvs = struct {
+	sync.Mutex
+	byN map[int]*scaleEnv
+}{byN: map[int]*scaleEnv{}}
+
+// boundScaleNodes is how many nodes a bound scale environment's pods share.
+const boundScaleNodes = 4
+
+// useBoundScaleEnv returns the shared store of n other pods bound to
+// boundScaleNodes nodes (bulk-node-<i>), locked for t.
+func useBoundScaleEnv(t *testing.T, n int) *scaleEnv {
+	t.Helper()
+	boundScaleEnvs.Lock()
+	e := boundScaleEnvs.byN[n]
+	if e == nil {
+		e = &scaleEnv{n: n}
+		boundScaleEnvs.byN[n] = e
+	}
+	boundScaleEnvs.Unlock()
+	e.mu.Lock()
+	t.Cleanup(e.mu.Unlock)
+	if e.p == nil {
+		p := newFakeProposer(t)
+		for i := range boundScaleNodes {
+			n := readyNode(fmt.Sprintf("bulk-node-%d", i), "64", "256Gi", map[string]string{v1.LabelHostname: fmt.Sprintf("bulk-node-%d", i)})
+			n.Status.Allocatable[v1.ResourcePods] = resource.MustParse("200000")
+			p.create(t, n)
+		}
+		p.createPods(t, n, boundOtherPod)
+		inf := NewInformer("pods", nil)
+		if err := inf.Sync(p.store()); err != nil {
+			t.Fatal(err)
+		}
+		e.p, e.pods = p, inf
+	}
+	return e
+}
+
+// boundOtherPod is otherPod bound to bulk-node-<i%boundScaleNodes>.
+func boundOtherPod(i int) *v1.Pod {
+	p := otherPod(i)
+	p.Spec.NodeName = fmt.Sprintf("bulk-node-%d", i%boundScaleNodes)
+	return p
+}
+
+// assertCostIndependentBound is assertCostIndependent beside bound other
+// pods (useBoundScaleEnv).
+func assertCostIndependentBound(t *testing.T, measure func(t *testing.T, e *scaleEnv) uint64) {
+	t.Helper()
+	var reads []uint64
+	for _, n := range scaleSizes {
+		e := useBoundScaleEnv(t, n)
+		reads = append(reads, measure(t, e))
+	}
+	for _, r := range reads[1:] {
+		if r != reads[0] {
+			t.Fatalf("records read beside %v bound other pods: %v (want the same at every size)", scaleSizes, reads)
+		}
+	}
+	t.Logf("records read beside %v bound other pods: %v", scaleSizes, reads)
 }

@@ -65,14 +65,11 @@ func newSnapshot(nodes []*v1.Node, bound []*v1.Pod, prev map[*v1.Pod]string) *Sn
 	s := &Snapshot{prevKeys: prev, keys: make(map[*v1.Pod]string, len(bound))}
 	byName := map[string]*NodeInfo{}
 	for _, n := range nodes {
-		ni := &NodeInfo{Node: n, Offer: v1.NodeAllocatable(n), ByController: map[string]int{}, core: coreNode(n)}
+		ni := newNodeInfo(n)
 		s.Nodes = append(s.Nodes, ni)
 		byName[n.Name] = ni
 	}
-	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Node.Name < s.Nodes[j].Node.Name })
-	for i, ni := range s.Nodes {
-		ni.idx = i
-	}
+	s.sortNodes()
 	for _, p := range bound {
 		if ni := byName[p.Spec.NodeName]; ni != nil && !p.Terminal() {
 			s.place(ni, s.podInfo(p))
@@ -281,6 +278,9 @@ type Plan struct {
 	// Unschedulable maps namespace/name of the pods that fit nowhere to the
 	// message for their PodScheduled=False condition.
 	Unschedulable map[string]string
+	// placed are the infos of the bound pods, as Bindings orders them (a
+	// scheduler cache assumes them).
+	placed []*podInfo
 }
 
 // feasibleToFind is how many feasible nodes a pod's search stops at, as
@@ -336,6 +336,7 @@ func Schedule(snap *Snapshot, pods []*v1.Pod, rng *rand.Rand) Plan {
 		pi.state, pi.spreadState = podAffinityState{}, nil // counted for this pod only
 		snap.place(best, pi)
 		plan.Bindings = append(plan.Bindings, fsm.Binding{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: best.Node.Name})
+		plan.placed = append(plan.placed, pi)
 	}
 	return plan
 }

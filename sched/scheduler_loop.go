@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -21,7 +22,8 @@ type SchedulerConfig struct {
 	Proposer Proposer
 	// Logger receives the loop's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes without a change
+	// (default 5 minutes, see defaultSchedulerResync).
 	Resync time.Duration
 	// MaxBatch caps the bindings committed in one entry (default 500).
 	MaxBatch int
@@ -37,15 +39,27 @@ type SchedulerConfig struct {
 type Scheduler struct {
 	cfg SchedulerConfig
 
-	mu sync.Mutex
-	// keys are the group keys of the last pass's pods, for the next.
-	keys map[*v1.Pod]string
+	// mu serialises passes over the cache.
+	mu    sync.Mutex
+	cache schedulerCache
 }
+
+// defaultSchedulerResync is the default pause between full passes without
+// a change. The scheduler's cache follows every pod and node change, and
+// the changes that can make room for a waiting pod start a pass, so the
+// full pass (which rebuilds the cache from lists) is only a safety net: it
+// runs as rarely as kube-scheduler flushes its unschedulable pods
+// (podMaxInUnschedulablePodsDuration, 5 minutes).
+const defaultSchedulerResync = 5 * time.Minute
+
+// retryBackoff is how long a pass whose binding was refused (or may not
+// have been committed) waits for a change before it tries again.
+const retryBackoff = time.Second
 
 // NewScheduler returns a scheduler; Run starts it.
 func NewScheduler(cfg SchedulerConfig) *Scheduler {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = defaultSchedulerResync
 	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = 500
@@ -65,13 +79,31 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 
 // Run schedules until ctx ends: a pass whenever pods or nodes change (many
 // changes collapse into one pass) and at least every Resync.
+//
+// Cost per change: the cache's upkeep (schedulerCache: O(the changed pod)
+// for a pod, O(pods on the node) for a node's new labels), then, when the
+// change can place a pod, a pass of O(unbound pods + namespaces) reads and
+// O(pending pods × nodes) placement, never O(bound pods). A full pass
+// rebuilds the cache first: O(all pods + nodes).
 func (s *Scheduler) Run(ctx context.Context) {
 	var left waiting // what the last pass could not place
-	runOnChanges(ctx, s.cfg.Store, s.cfg.Resync, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
+	// A refused binding or one of unknown outcome is retried at the next
+	// change, or after a back-off (kube-scheduler's initial pod back-off)
+	// when none comes.
+	retry := func() (time.Duration, bool) { return retryBackoff, left.retry }
+	runOnChangesWake(ctx, s.cfg.Store, s.cfg.Resync, retry, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
+		s.mu.Lock()
+		if ch.full {
+			s.cache.reset()
+		}
+		err := s.cache.sync(store)
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
 		if !ch.full && !relevant(ch.events, left) {
 			return nil
 		}
-		var err error
 		_, left, err = s.pass(ctx, store)
 		return err
 	})
@@ -85,19 +117,34 @@ type waiting struct {
 	// topology spread constraint, so a pod bound
 	// (or relabelled) anywhere may make room for them.
 	forPods bool
+	// retry: a binding was refused or its outcome is unknown (the pass
+	// saw the cluster before a change it had not yet heard of), so the
+	// next change of any kind starts a pass.
+	retry bool
 }
 
 // relevant reports whether any of the changes can let a pass place a pod: a
 // new or changed unbound pod, a node change, or (when pods wait) a pod that
-// left a node or finished, and any bound pod's change when a pod waits for
-// other pods. Unbound pods are recognised by their index key, without
-// decoding the ones that are bound.
+// left a node or finished or a namespace's change, and any bound pod's
+// change when a pod waits for other pods. Unbound pods are recognised by
+// their index key, without decoding the ones that are bound.
 func relevant(evs []fsm.Event, w waiting) bool {
+	if w.retry && len(evs) > 0 {
+		return true
+	}
 	podsWait := w.pods > 0
 	for _, ev := range evs {
 		switch ev.Resource {
 		case "nodes":
 			return true
+		case "namespaces":
+			// Their labels are what the namespace selectors of pod
+			// affinity terms match: new labels on a namespace of pods
+			// may select them (a new namespace holds no pods yet).
+			if podsWait && ev.Type == v1.Modified && ev.Prev != nil &&
+				!maps.Equal(ev.Prev.Meta().Labels, ev.Record.Meta().Labels) {
+				return true
+			}
 		case "pods":
 			if ev.Type != v1.Deleted && ev.Record.NodeName() == "" {
 				if p := ev.Record.Object().(*v1.Pod); ours(p) && p.DeletionTimestamp == nil {
@@ -124,8 +171,15 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 	return placed, err
 }
 
-// pass is Pass that also returns how many pods it could not place.
+// pass is Pass that also returns what it could not place. It catches the
+// cache up with the store first, and reads only the unbound pods and the
+// namespaces.
 func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.cache.sync(store); err != nil {
+		return 0, waiting{}, err
+	}
 	unbound, err := store.PodsOnNode("")
 	if err != nil {
 		return 0, waiting{}, err
@@ -139,24 +193,6 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, e
 	if len(pending) == 0 {
 		return 0, waiting{}, nil
 	}
-	nodesRes, err := store.List("nodes", fsm.ListOptions{})
-	if err != nil {
-		return 0, waiting{}, err
-	}
-	podsRes, err := store.List("pods", fsm.ListOptions{})
-	if err != nil {
-		return 0, waiting{}, err
-	}
-	var nodes []*v1.Node
-	for _, r := range nodesRes.Items {
-		nodes = append(nodes, r.Object().(*v1.Node))
-	}
-	var bound []*v1.Pod
-	for _, r := range podsRes.Items {
-		if r.NodeName() != "" {
-			bound = append(bound, r.Object().(*v1.Pod))
-		}
-	}
 	// Oldest first, so a pod waiting longest gets the next free room.
 	sort.SliceStable(pending, func(i, j int) bool {
 		return pending[i].CreationTimestamp.Before(pending[j].CreationTimestamp.Time)
@@ -169,15 +205,14 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, e
 	for _, r := range nsRes.Items {
 		namespaces = append(namespaces, r.Object().(*v1.Namespace))
 	}
-	s.mu.Lock()
-	prev := s.keys
-	s.mu.Unlock()
-	snap := newSnapshot(nodes, bound, prev)
+	snap := s.cache.snap
 	snap.SetNamespaces(namespaces)
 	plan := Schedule(snap, pending, s.cfg.Rand)
-	s.mu.Lock()
-	s.keys = snap.keys
-	s.mu.Unlock()
+	// The placements stay in the cache, assumed, until the feed brings
+	// the bound pods (or the FSM refuses them).
+	for _, pi := range plan.placed {
+		s.cache.assume(pi)
+	}
 	left := waiting{pods: len(plan.Unschedulable)}
 	for _, p := range pending {
 		if _, ok := plan.Unschedulable[v1.Key(p.Namespace, p.Name)]; ok && waitsForPods(p) {
@@ -189,25 +224,43 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, e
 	placed := 0
 	for start := 0; start < len(plan.Bindings); start += s.cfg.MaxBatch {
 		end := min(start+s.cfg.MaxBatch, len(plan.Bindings))
-		cmd, err := fsm.Encode(fsm.BindCommand, fsm.BindRequest{Bindings: plan.Bindings[start:end], Now: now})
+		res, err := s.bind(ctx, plan.Bindings[start:end], now)
 		if err != nil {
+			// Unknown outcome: forget the rest; the feed brings back
+			// those that were bound.
+			for _, b := range plan.Bindings[start:] {
+				s.cache.remove(v1.Key(b.Namespace, b.Name))
+			}
+			left.retry = true
 			return placed, left, err
 		}
-		res, err := s.cfg.Proposer.Apply(ctx, cmd)
-		if err != nil {
-			return placed, left, err
-		}
-		for i, r := range res.(fsm.BatchResult) {
-			if r.Err == nil {
-				placed++
-				b := plan.Bindings[start+i]
-				if p, ok := recordPod(r.Record); ok {
-					s.cfg.Recorder.Eventf(p, v1.EventTypeNormal, "Scheduled", "Successfully assigned %v/%v to %v", b.Namespace, b.Name, b.Node)
-				}
+		for i, r := range res {
+			b := plan.Bindings[start+i]
+			if r.Err != nil {
+				s.cache.remove(v1.Key(b.Namespace, b.Name))
+				left.retry = true
+				continue
+			}
+			placed++
+			if p, ok := recordPod(r.Record); ok {
+				s.cfg.Recorder.Eventf(p, v1.EventTypeNormal, "Scheduled", "Successfully assigned %v/%v to %v", b.Namespace, b.Name, b.Node)
 			}
 		}
 	}
 	return placed, left, s.markUnschedulable(ctx, pending, plan.Unschedulable, now)
+}
+
+// bind commits one entry of bindings and returns each one's result.
+func (s *Scheduler) bind(ctx context.Context, bs []fsm.Binding, now v1.Time) (fsm.BatchResult, error) {
+	cmd, err := fsm.Encode(fsm.BindCommand, fsm.BindRequest{Bindings: bs, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.cfg.Proposer.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return res.(fsm.BatchResult), nil
 }
 
 // ours reports whether a pod is this scheduler's to place: pods that name

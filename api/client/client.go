@@ -7,7 +7,9 @@
 // with a small backoff for a bounded number of rounds or until the context
 // ends. A write that was sent but whose answer was lost is never retried: it
 // fails with an error for which IsUnknownOutcome is true. Reads are retried on
-// any transport error.
+// any transport error. A request the server turned away with 429 and a
+// Retry-After header (its in-flight limit) is sent again after that pause,
+// up to MaxThrottleRetries times, as client-go does.
 //
 // API errors are *v1.StatusError, so v1.IsNotFound, v1.IsConflict and the
 // other predicates of package v1 work on the errors returned here.
@@ -26,6 +28,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -195,6 +198,8 @@ type response struct {
 	body   []byte
 	stream io.ReadCloser
 	server string
+	// retryAfter is the answer's Retry-After header, if any.
+	retryAfter string
 }
 
 // attemptError is the failure of one attempt on one server.
@@ -260,7 +265,7 @@ func (c *Client) attempt(ctx context.Context, set *serverSet, idx int, r *reques
 		}
 		return nil, &attemptError{sent: wrote.Load(), err: err}
 	}
-	res := &response{status: resp.StatusCode, server: set.names[idx]}
+	res := &response{status: resp.StatusCode, server: set.names[idx], retryAfter: resp.Header.Get("Retry-After")}
 	c.warn(resp.Header)
 	if r.stream && resp.StatusCode/100 == 2 {
 		res.stream = resp.Body
@@ -289,6 +294,7 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	start := int(c.preferred.Load()) % n
 	var lastErr error
 	var unavailable *v1.StatusError
+	throttled := 0
 rounds:
 	for round := 0; round < c.rounds; round++ {
 		if round > 0 {
@@ -336,6 +342,18 @@ rounds:
 			if res.status/100 == 2 {
 				return res, nil
 			}
+			if wait, ok := throttle(res); ok && throttled < MaxThrottleRetries {
+				// The server turned the request away before acting on it
+				// (its in-flight limit): any verb may be sent again after
+				// the pause it asked for, as client-go does.
+				throttled++
+				if err := sleep(ctx, wait); err != nil {
+					return nil, decodeStatusError(res.status, res.body)
+				}
+				round-- // the same round, the same server
+				start = idx
+				continue rounds
+			}
 			se := decodeStatusError(res.status, res.body)
 			if res.status == http.StatusGatewayTimeout && !r.idempotent() {
 				return nil, &UnknownOutcomeError{Method: r.method, URL: c.urlFor(set, idx, r), Err: se}
@@ -353,6 +371,28 @@ rounds:
 		lastErr = ctx.Err()
 	}
 	return nil, &UnreachableError{Servers: c.Servers(), Err: lastErr}
+}
+
+// MaxThrottleRetries is how many times a request turned away with 429 and a
+// Retry-After header is sent again before the 429 is returned (client-go's
+// default maxRetries).
+const MaxThrottleRetries = 10
+
+// maxThrottleWait caps the pause a server's Retry-After may ask for.
+const maxThrottleWait = 10 * time.Second
+
+// throttle reports whether res is a 429 with a Retry-After header of whole
+// seconds (the server's in-flight limit; a 429 without one, as an eviction
+// a disruption budget refuses, is an answer to return), and the pause.
+func throttle(res *response) (time.Duration, bool) {
+	if res.status != http.StatusTooManyRequests || res.retryAfter == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(res.retryAfter)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return min(time.Duration(n)*time.Second, maxThrottleWait), true
 }
 
 // backoff is the pause before failover round n (n >= 1): 100 ms doubling up

@@ -53,7 +53,7 @@ type nodeFlags struct {
 	proxySync                              time.Duration
 	proxyMode                              string
 	logLevel                               string
-	bridge, labels, extended               string
+	bridge, labels, taints, extended       string
 	stopPodsOnExit, signals                bool
 	seccompProfileRoot                     string
 	bootstrapToken, bootstrapTokenFile     string
@@ -118,6 +118,7 @@ as 'orchd pki issue node NAME' writes them.`,
 	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver for pods' resolv.conf (default: the node's resolv.conf)")
 	fl.StringVar(&f.bridge, "bridge", podnet.DefaultBridge, "name of the pod bridge")
 	fl.StringVar(&f.labels, "node-labels", "", "labels to add to the Node, KEY=VALUE,... (for nodeSelector)")
+	fl.StringVar(&f.taints, "register-with-taints", "", "taints the Node is created with, KEY=VALUE:EFFECT or KEY:EFFECT,... (as the kubelet's; a Node that exists keeps its own)")
 	fl.StringVar(&f.extended, "extended-resources", "", "extended resources the node offers, NAME=COUNT,... (e.g. example.com/gpu=2); the scheduler counts pods' requests against them")
 	fl.StringVar(&f.proxyMode, "proxy-mode", proxy.ModeIPTables, "how the service proxy programs services: iptables (chains in the nat and filter tables) or nftables (one table with verdict maps; needs the nft command)")
 	fl.DurationVar(&f.proxySync, "proxy-min-sync-interval", time.Second, "service rules are rewritten at most this often; changes in between are coalesced")
@@ -356,6 +357,10 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 		}
 		labels[k] = v
 	}
+	taints, err := v1.ParseTaints(f.taints)
+	if err != nil {
+		return fmt.Errorf("--register-with-taints: %w", err)
+	}
 	capacity, err := parseExtendedResources(f.extended)
 	if err != nil {
 		return err
@@ -393,7 +398,7 @@ func runNode(ctx context.Context, f *nodeFlags, nb *pki.NodeBundle) error {
 	go recorder.Run(ctx)
 	agent, err = node.New(node.Config{
 		Recorder: recorder,
-		Labels:   labels, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "", HostPorts: hostPorts,
+		Labels:   labels, Taints: taints, Capacity: capacity, Proxy: proxier, DNS: dnsServer, NodeLocalDNS: f.clusterDNS == "", HostPorts: hostPorts,
 		Name: f.name, StateDir: f.stateDir, Client: cl, Runtime: rt,
 		Network: func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
 			n, err := podnet.New(podnet.Config{StateDir: filepath.Join(f.stateDir, "net"), Bridge: f.bridge,

@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"orch.io/orch/node"
 )
 
 func TestRuntimeDefaultSeccompArchitectures(t *testing.T) {
@@ -69,5 +72,38 @@ func TestSupportedArchesLeavesItsInput(t *testing.T) {
 	}
 	if !slices.Equal(in, []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}) {
 		t.Errorf("input changed: %v", in)
+	}
+}
+
+func TestSecurityOptsMatchStartContainers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sec  node.ContainerSecurity
+	}{
+		{"default: RuntimeDefault seccomp", node.ContainerSecurity{}},
+		{"unconfined", node.ContainerSecurity{Seccomp: node.SeccompUnconfined}},
+		{"no new privileges, dropped capability", node.ContainerSecurity{NoNewPrivileges: true, CapDrop: []string{"NET_RAW"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			apply := func(opts []oci.SpecOpts) *oci.Spec {
+				s := &oci.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
+					Bounding: []string{"CAP_NET_RAW", "CAP_CHOWN"}, Effective: []string{"CAP_NET_RAW", "CAP_CHOWN"},
+					Permitted: []string{"CAP_NET_RAW", "CAP_CHOWN"}}}, Linux: &specs.Linux{}}
+				for _, o := range opts {
+					if err := o(context.Background(), nil, &containers.Container{}, s); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return s
+			}
+			got := apply(SecurityOpts(tc.sec))
+			want := apply(securityOpts(tc.sec, probeCompatABIs()))
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("SecurityOpts gave %+v, StartContainer's options %+v", got.Linux.Seccomp, want.Linux.Seccomp)
+			}
+			if (tc.sec.Seccomp == "") != (got.Linux.Seccomp != nil) {
+				t.Errorf("seccomp %+v for mode %q", got.Linux.Seccomp, tc.sec.Seccomp)
+			}
+		})
 	}
 }

@@ -61,6 +61,16 @@ func securityOpts(sec node.ContainerSecurity, abis compatABIs) []oci.SpecOpts {
 	return opts
 }
 
+// SecurityOpts are the OCI spec options StartContainer applies for a
+// container's effective security settings sec, with the RuntimeDefault
+// seccomp profile cut to the compatibility ABIs this kernel runs, as the
+// runtime cuts it (the kernel is probed on every call). For programs that
+// start containers beside the runtime and must pay the same security cost,
+// such as orchbench's bare containerd anchor.
+func SecurityOpts(sec node.ContainerSecurity) []oci.SpecOpts {
+	return securityOpts(sec, probeCompatABIs())
+}
+
 // withRunAs sets the process's user as the CRI plugin does from runAsUser
 // and runAsGroup: the uid is runAsUser, else the image's (already resolved
 // by WithImageConfig); the gid is runAsGroup, else the user's primary

@@ -48,7 +48,8 @@ func newEnv(t *testing.T, opts harness.Options) *env {
 	t.Helper()
 	e := &env{t: t, net: harness.NewNet(t)}
 	opts.Net, opts.Gossip = e.net, true
-	opts.MasterArgs = append(opts.MasterArgs, "--node-grace", nodeGrace.String(), "--node-eviction-timeout", nodeEviction.String())
+	// The chaos defaults first: a fault's own flags come later and win.
+	opts.MasterArgs = append([]string{"--node-grace", nodeGrace.String(), "--node-eviction-timeout", nodeEviction.String()}, opts.MasterArgs...)
 	e.c = harness.StartCluster(t, bins, opts)
 	e.admin = e.c.Client()
 	for _, name := range []string{"n1", "n2"} {

@@ -47,7 +47,10 @@ type fault struct {
 	nodesUnchanged bool
 	// dataDirSize puts every master's data dir on a tmpfs of this size.
 	dataDirSize int64
-	inject      func(e *env, rng *rand.Rand) injection
+	// masterArgs are added to the masters' flags after the chaos defaults
+	// (so they win over them).
+	masterArgs []string
+	inject     func(e *env, rng *rand.Rand) injection
 }
 
 // faults is every fault, in the order of the table.

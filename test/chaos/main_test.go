@@ -23,6 +23,7 @@ var (
 	flagSeed   = flag.Uint64("chaos.seed", 1, "first seed")
 	flagTable  = flag.String("chaos.table", "", "also write the results table (Markdown) to this file")
 	flagVis    = flag.String("chaos.vis", "", "directory for porcupine visualizations of failing histories")
+	flagHollow = flag.Int("chaos.hollow", 500, "hollow nodes of the leader-kill-hollow fault")
 )
 
 // bins are built once for the whole suite.

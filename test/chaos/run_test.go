@@ -95,7 +95,7 @@ func TestChaos(t *testing.T) {
 // runFault runs one fault with one seed and checks everything.
 func runFault(t *testing.T, f fault, seed uint64) result {
 	rng := rand.New(rand.NewPCG(seed, 0xc4a05))
-	e := newEnv(t, harness.Options{DataDirSize: f.dataDirSize})
+	e := newEnv(t, harness.Options{DataDirSize: f.dataDirSize, MasterArgs: f.masterArgs})
 	res := result{fault: f.name, seed: seed}
 	problem := func(format string, args ...any) { res.problems = append(res.problems, fmt.Sprintf(format, args...)) }
 

@@ -47,6 +47,9 @@ type Config struct {
 	// defaults when 0).
 	EventQPS   float32
 	EventBurst int
+	// Labels and Taints are what every node registers with.
+	Labels map[string]string
+	Taints []v1.Taint
 	// Logger receives the agents' logs (default: none).
 	Logger *slog.Logger
 }
@@ -140,7 +143,7 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 		Name: name, StateDir: stateDir, Client: cl, Runtime: n.Runtime,
 		Network:   Factory(func(nw *Network) { n.network.Store(nw) }),
 		AgentPort: int32(port), AgentCertSHA256: n.server.CertSHA256(),
-		NodeIP: ip, Capacity: capacity, RuntimeVersion: "hollow://0.0.0",
+		NodeIP: ip, Labels: cfg.Labels, Taints: cfg.Taints, Capacity: capacity, RuntimeVersion: "hollow://0.0.0",
 		HeartbeatInterval: cfg.HeartbeatInterval, Proxy: n.Proxy, Recorder: n.recorder, Logger: log,
 		// No kernel of its own: volumes are plain directories.
 		MountTmpfs: func(string, string, uintptr, string) error { return nil },

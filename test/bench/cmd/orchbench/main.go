@@ -9,10 +9,12 @@
 // and port-forward through orch beside the same on the node (-only
 // streaming; see streaming.go), and the rollout of a Deployment on
 // simulated nodes (-only rollout; see rollout.go), and pod startup and API
-// latency on hollow nodes (-only density; see density.go), and the service
-// proxy's syncs in both modes (-only proxy). A full run ends with a table
-// of every figure beside its goal (see results.go and fullrun.go) and
-// fails when any section did.
+// latency on hollow nodes (-only density; see density.go), and pod start
+// on one real node beside the same pod started with the containerd Go
+// client directly (-only pod-starts-bare; see podstart_bare.go), and the
+// service proxy's syncs in both modes (-only proxy). A full run ends with
+// a table of every figure beside its goal (see results.go and fullrun.go)
+// and fails when any section did.
 package main
 
 import (
@@ -74,6 +76,7 @@ type options struct {
 	rolloutSurge     string
 	densityNodes     int
 	densityPerNode   int
+	bare             bareOptions
 	summaryOptions
 }
 
@@ -94,7 +97,7 @@ func run() error {
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
-	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go) or "density" (hollow nodes; see density.go)`)
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go), "density" (hollow nodes; see density.go) or "pod-starts-bare" (pod start beside bare containerd; see podstart_bare.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
@@ -108,12 +111,16 @@ func run() error {
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
 	flag.IntVar(&o.densityNodes, "density-nodes", defaultDensityNodes, "hollow nodes of the density section (0 skips it in a full run; see density.go)")
 	flag.IntVar(&o.densityPerNode, "density-pods-per-node", 30, "pods per hollow node in the density section (one RC per node)")
+	o.bare.register(flag.CommandLine)
 	registerSummaryFlags(&o.summaryOptions)
 	flag.Parse()
-	if o.only != "" && !slices.Contains([]string{"pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "proxy"}, o.only) {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density" and "proxy"`, o.only)
+	if o.only != "" && !slices.Contains([]string{"pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare", "proxy"}, o.only) {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare" and "proxy"`, o.only)
 	}
 	if err := o.summaryOptions.validate(); err != nil {
+		return err
+	}
+	if err := o.bare.validate(o.only); err != nil {
 		return err
 	}
 	if o.rolloutReplicas < 0 || o.rolloutNodes < 1 {
@@ -176,6 +183,10 @@ func run() error {
 	}
 	if o.only == "pod-starts" {
 		return podStartSection(ctx, t, o, podStartBuilds)
+	}
+	if o.only == "pod-starts-bare" {
+		_, err := podStartBareSection(ctx, t, o, bins.Orchd)
+		return err
 	}
 	if len(streamBuilds) == 0 {
 		streamBuilds = []string{bins.Orchd}
