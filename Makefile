@@ -8,8 +8,12 @@
 #   make run-ha  start three masters on loopback in .run/ (no nodes)
 #   make chaos   the chaos suite: every fault, three seeds, one results table (~15 min)
 #   make bench   write throughput and failover figures beside etcd's, pod start latency,
-#                exec and port-forward beside the same on the node (-only streaming)
-#                (BENCHFLAGS passes flags, e.g. BENCHFLAGS='-only pod-starts -pod-start-orchd A,B')
+#                exec and port-forward beside the same on the node (-only streaming), density on
+#                hollow nodes, the service proxy in both modes; ends with a table of every figure
+#                beside its goal (BENCHFLAGS passes flags, e.g. BENCHFLAGS='-only pod-starts -pod-start-orchd A,B')
+#   make scale   the density benchmark at Kubernetes' envelope: 5,000 hollow nodes, 150,000 pods;
+#                it stops at the first phase that fails and says where (SCALEFLAGS passes flags,
+#                e.g. SCALEFLAGS='-density-nodes 1000')
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m); `make test` runs their seed corpus
 #   make lint    gofmt and go vet
 
@@ -26,7 +30,7 @@ KUBE_RELEASE = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubectl | sed 's/^
 KUBECTL_LDFLAGS = $(foreach p,k8s.io/client-go/pkg/version k8s.io/component-base/version,\
 	-X $(p).gitVersion=$(KUBE_RELEASE) -X $(p).gitMajor=1 -X $(p).gitMinor=$(KUBE_MINOR) -X $(p).gitTreeState=clean)
 
-.PHONY: all build test unit e2e chaos run run-ha bench fuzz lint deps clean
+.PHONY: all build test unit e2e chaos run run-ha bench scale fuzz lint deps clean
 
 all: build
 
@@ -79,6 +83,9 @@ fuzz:
 
 bench: deps build
 	$(GO) run ./test/bench/cmd/orchbench $(BENCHFLAGS)
+
+scale: deps build
+	$(GO) run ./test/bench/cmd/orchbench -only density -density-nodes 5000 -density-pods-per-node 30 $(SCALEFLAGS)
 
 clean:
 	rm -rf $(BIN) .run

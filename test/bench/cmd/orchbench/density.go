@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -17,9 +14,6 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
-	"orch.io/orch/pki"
-	"orch.io/orch/test/harness"
-	"orch.io/orch/test/hollow"
 )
 
 // The density section (-only density) is Kubernetes' density test on
@@ -40,196 +34,14 @@ import (
 // densityNamespace holds the section's RCs and pods.
 const densityNamespace = "density"
 
-// densitySection runs the density test and returns its report.
-func densitySection(ctx context.Context, t *runT, bins harness.Binaries, o options) (string, error) {
-	if o.densityNodes < 1 || o.densityPerNode < 1 {
-		return "", fmt.Errorf("-density-nodes %d, -density-pods-per-node %d: want at least 1 each", o.densityNodes, o.densityPerNode)
-	}
-	cidr, err := schedClusterCIDR(o.densityNodes)
-	if err != nil {
-		return "", err
-	}
-	c := harness.StartCluster(t, bins, harness.Options{MasterArgs: []string{"--cluster-cidr", cidr}})
-	if t.failed {
-		return "", errors.New(t.msg)
-	}
-	defer func() {
-		for i := range c.Masters {
-			c.Kill(i)
-		}
-	}()
-	cl := c.Client()
-	masters := make([]*client.Client, len(c.Masters))
-	var servers []string
-	for i, m := range c.Masters {
-		masters[i] = c.Client(i)
-		servers = append(servers, m.URL())
-	}
-	ca, err := pki.LoadClusterCA(c.PKIDir)
-	if err != nil {
-		return "", err
-	}
-	_, clusterCIDR, err := net.ParseCIDR(cidr)
-	if err != nil {
-		return "", err
-	}
-	names := make([]string, o.densityNodes)
-	for i := range names {
-		names[i] = fmt.Sprintf("hollow-%05d", i)
-	}
-	agentErrs := &errorLog{}
-	log := slog.New(agentErrs)
-	pool, err := hollow.Start(ctx, hollow.Config{Servers: servers, CA: ca, StateDir: t.TempDir(),
-		ClusterCIDR: clusterCIDR, Logger: log}, names)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = pool.Stop() }()
-	// An agent that logs an error (a failed token request, say) retries
-	// as the kubelet does: the waits go on, and the section fails after
-	// its report.
-	healthy := func() error {
-		return errors.Join(pool.Err(), ctx.Err())
-	}
-	regStart := time.Now()
-	if err := waitFor(ctx, 2*time.Minute+time.Duration(o.densityNodes)*100*time.Millisecond, "every hollow node Ready", func() error {
-		if err := healthy(); err != nil {
-			return permanent(err)
-		}
-		return hollowNodesReady(ctx, cl, names)
-	}); err != nil {
-		return "", err
-	}
-	registered := time.Since(regStart)
-	if err := cl.Create(ctx, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: densityNamespace}}); err != nil {
-		return "", fmt.Errorf("create namespace %s: %w", densityNamespace, err)
-	}
-	w, err := startPodWatch(ctx, cl)
-	if err != nil {
-		return "", err
-	}
-	defer w.stop()
-	before, err := readAPILatencies(ctx, masters)
-	if err != nil {
-		return "", err
-	}
-	total := o.densityNodes * o.densityPerNode
-	replicas := int32(o.densityPerNode)
-	busy := 0 // the bench's requests refused with 429 and retried
-	t0 := time.Now()
-	for i := 0; i < o.densityNodes; i++ {
-		name := fmt.Sprintf("density-%05d", i)
-		rc := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: densityNamespace},
-			Spec: v1.ReplicationControllerSpec{Replicas: &replicas, Selector: map[string]string{"rc": name},
-				Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"rc": name, "app": "density"}},
-					Spec: v1.PodSpec{Containers: []v1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}}}}}}
-		if err := retryBusy(ctx, &busy, func(ctx context.Context) error { return cl.Create(ctx, rc) }); err != nil {
-			return "", fmt.Errorf("create rc %s: %w", name, err)
-		}
-	}
-	runDeadline := 3*time.Minute + time.Duration(total)*100*time.Millisecond
-	if err := waitFor(ctx, runDeadline, fmt.Sprintf("%d pods Running", total), func() error {
-		if err := errors.Join(healthy(), w.err()); err != nil {
-			return permanent(err)
-		}
-		if n := w.running(); n < total {
-			return fmt.Errorf("%d of %d pods seen Running", n, total)
-		}
-		return nil
-	}); err != nil {
-		return "", err
-	}
-	allRunning := time.Since(t0)
-	after, err := readAPILatencies(ctx, masters)
-	if err != nil {
-		return "", err
-	}
-	startup := w.startups()
-	if len(startup) != total {
-		return "", fmt.Errorf("%d pod startups recorded, want %d", len(startup), total)
-	}
-	// What holding the pods costs: this process (the hollow nodes) after a
-	// full GC, and each master.
-	runtime.GC()
-	self, err := rssKiB(os.Getpid())
-	if err != nil {
-		return "", err
-	}
-	goroutines := runtime.NumGoroutine()
-	var masterRSS []string
-	for _, m := range c.Masters {
-		kb, err := rssKiB(m.PID())
-		if err != nil {
-			return "", err
-		}
-		masterRSS = append(masterRSS, fmt.Sprintf("%s %d MiB", m.Name, kb>>10))
-	}
-
-	// Delete the RCs: every pod stops on its node and goes.
-	t1 := time.Now()
-	for i := 0; i < o.densityNodes; i++ {
-		name := fmt.Sprintf("density-%05d", i)
-		err := retryBusy(ctx, &busy, func(ctx context.Context) error {
-			_, err := cl.Delete(ctx, "replicationcontrollers", densityNamespace, name,
-				&v1.DeleteOptions{PropagationPolicy: v1.PropagationBackground})
-			return err
-		})
-		if err != nil {
-			return "", fmt.Errorf("delete rc %s: %w", name, err)
-		}
-	}
-	if err := waitFor(ctx, runDeadline, "every pod gone", func() error {
-		if err := errors.Join(healthy(), w.err()); err != nil {
-			return permanent(err)
-		}
-		if n := w.live(); n > 0 {
-			return fmt.Errorf("%d pods left", n)
-		}
-		running := 0
-		for _, nd := range pool.Nodes {
-			running += nd.Runtime.Running()
-		}
-		if running > 0 {
-			return fmt.Errorf("%d hollow containers still running", running)
-		}
-		return nil
-	}); err != nil {
-		return "", err
-	}
-	gone := time.Since(t1)
-	if err := healthy(); err != nil {
-		return "", err
-	}
-	var syncs, bytes int
-	for _, nd := range pool.Nodes {
-		st := nd.Proxy.Stats()
-		syncs, bytes = syncs+st.Syncs, bytes+st.Bytes
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "density: 3 masters, %d hollow nodes (Ready in %.1f s), %d RCs × %d pods = %d pods\n",
-		o.densityNodes, registered.Seconds(), o.densityNodes, o.densityPerNode, total)
-	fmt.Fprintf(&b, "  pod startup (watch: first seen → seen Running, no image pull): p50 %s  p90 %s  p99 %s  max %s (SLO p99 ≤ 5 s)\n",
-		pct(startup, 50), pct(startup, 90), pct(startup, 99), pct(startup, 100))
-	fmt.Fprintf(&b, "  all %d Running %.1f s after the first RC; all gone %.1f s after deleting the RCs\n", total, allRunning.Seconds(), gone.Seconds())
-	fmt.Fprintf(&b, "  holding the pods: this process (the hollow nodes) %d MiB RSS after a GC, %d goroutines; masters %s\n",
-		self>>10, goroutines, strings.Join(masterRSS, ", "))
-	fmt.Fprintf(&b, "  hollow proxies: %d ruleset renders, %d KiB of iptables-restore text; agents logged %s\n",
-		syncs, bytes>>10, agentErrs.warnings())
-	fmt.Fprintf(&b, "  API answers 429 (in-flight limits) while the pods started: %.0f (the bench's own retried: %d)\n",
-		after.throttled-before.throttled, busy)
-	fmt.Fprintf(&b, "  API latency per verb, 3 masters, while the pods started (SLO p99 ≤ 1 s for mutations and single reads):\n%s",
-		after.verbs.since(before.verbs))
-	return b.String(), agentErrs.err()
-}
-
-// hollowNodesReady reports an error until every named node is Ready with a
-// pod CIDR.
-func hollowNodesReady(ctx context.Context, cl *client.Client, names []string) error {
+// hollowNodesReady counts the named nodes Ready with a pod CIDR; it
+// reports an error until every one is.
+func hollowNodesReady(ctx context.Context, cl *client.Client, names []string) (int, error) {
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	nodes, _, err := client.ListTyped[v1.Node](lctx, cl, "nodes", "", client.ListOptions{})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	want := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -245,9 +57,9 @@ func hollowNodesReady(ctx context.Context, cl *client.Client, names []string) er
 		}
 	}
 	if ready < len(names) {
-		return fmt.Errorf("%d of %d hollow nodes Ready with a pod CIDR", ready, len(names))
+		return ready, fmt.Errorf("%d of %d hollow nodes Ready with a pod CIDR", ready, len(names))
 	}
-	return nil
+	return ready, nil
 }
 
 // retryBusy runs op, each try bounded by 30 s, until it succeeds or fails

@@ -11,7 +11,10 @@
 // simulated nodes (-only rollout; see rollout.go), and pod startup and API
 // latency on hollow nodes (-only density; see density.go), and pod start
 // on one real node beside the same pod started with the containerd Go
-// client directly (-only pod-starts-bare; see podstart_bare.go).
+// client directly (-only pod-starts-bare; see podstart_bare.go), and the
+// service proxy's syncs in both modes (-only proxy). A full run ends with
+// a table of every figure beside its goal (see results.go and fullrun.go)
+// and fails when any section did.
 package main
 
 import (
@@ -23,7 +26,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -76,6 +78,7 @@ type options struct {
 	densityNodes     int
 	densityPerNode   int
 	bare             bareOptions
+	summaryOptions
 }
 
 func run() error {
@@ -108,12 +111,16 @@ func run() error {
 	flag.IntVar(&o.rolloutReplicas, "rollout-replicas", 1000, "replicas of the Deployment rolled out in the rollout section (0 skips it; see rollout.go)")
 	flag.IntVar(&o.rolloutNodes, "rollout-nodes", 100, "simulated nodes of the rollout section")
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
-	flag.IntVar(&o.densityNodes, "density-nodes", 20, "hollow nodes of the density section (-only density; see density.go)")
+	flag.IntVar(&o.densityNodes, "density-nodes", defaultDensityNodes, "hollow nodes of the density section (0 skips it in a full run; see density.go)")
 	flag.IntVar(&o.densityPerNode, "density-pods-per-node", 30, "pods per hollow node in the density section (one RC per node)")
 	o.bare.register(flag.CommandLine)
+	registerSummaryFlags(&o.summaryOptions)
 	flag.Parse()
-	if o.only != "" && !slices.Contains([]string{"pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare"}, o.only) {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density" and "pod-starts-bare"`, o.only)
+	if o.only != "" && !slices.Contains([]string{"pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare", "proxy"}, o.only) {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare" and "proxy"`, o.only)
+	}
+	if err := o.summaryOptions.validate(); err != nil {
+		return err
 	}
 	if err := o.bare.validate(o.only); err != nil {
 		return err
@@ -163,6 +170,9 @@ func run() error {
 
 	t := newRunT()
 	defer t.cleanup()
+	if o.only == "proxy" { // nothing to compile
+		return onlyWithSummary(ctx, t, "proxy", func(ctx context.Context, rep *results) error { return proxySection(ctx, o, rep) })
+	}
 	if o.only == "pod-starts" && len(podStartBuilds) > 0 {
 		return podStartSection(ctx, t, o, podStartBuilds) // the builds are given: nothing to compile
 	}
@@ -190,13 +200,13 @@ func run() error {
 		return writersSection(ctx, t, bins, o)
 	}
 	if o.only == "secrets" {
-		return secretsSection(ctx, t, bins, o)
+		return secretsSection(ctx, t, bins, o, &results{})
 	}
 	if o.only == "scheduling" {
 		if o.schedNodes == 0 {
 			return errors.New("-only scheduling with -sched-nodes 0: nothing to measure")
 		}
-		line, err := schedulingSection(ctx, t, bins, o, schedCIDR)
+		line, err := schedulingSection(ctx, t, bins, o, schedCIDR, &results{})
 		if err != nil {
 			return fmt.Errorf("scheduling section: %w", err)
 		}
@@ -204,14 +214,12 @@ func run() error {
 		return nil
 	}
 	if o.only == "density" {
-		report, err := densitySection(ctx, t, bins, o)
-		if report != "" {
-			fmt.Println(report)
-		}
-		if err != nil {
-			return fmt.Errorf("density section: %w", err)
-		}
-		return nil
+		return onlyWithSummary(ctx, t, "density", func(ctx context.Context, rep *results) error {
+			if o.densityFind {
+				return densityFindSection(ctx, t, bins, o, rep)
+			}
+			return densitySection(ctx, t, bins, o, rep)
+		})
 	}
 	if o.only == "rollout" {
 		line, err := rolloutSection(ctx, t, bins, o)
@@ -222,148 +230,14 @@ func run() error {
 		return nil
 	}
 	if o.only == "heartbeats" {
-		line, err := heartbeatSection(ctx, t, bins, o)
+		line, err := heartbeatSection(ctx, t, bins, o, &results{})
 		if err != nil {
 			return fmt.Errorf("heartbeat section: %w", err)
 		}
 		fmt.Println(line)
 		return nil
 	}
-	fmt.Printf("orchbench: %d CPUs, %d clients, warm-up %v, window %v, %d runs (interleaved orch/etcd)\n",
-		runtime.NumCPU(), o.clients, o.warmup, o.duration, o.runs)
-
-	var etcd *bench.EtcdCluster
-	if !o.skipEtcd {
-		if err := bench.EnsureEtcd(); err != nil {
-			return err
-		}
-		etcdDir := t.TempDir()
-		if etcd, err = bench.StartEtcd(ctx, etcdDir, 3); err != nil {
-			return err
-		}
-		defer etcd.Stop()
-	}
-	var menv []string
-	if o.masterEnv != "" {
-		menv = strings.Split(o.masterEnv, ",")
-	}
-	c := harness.StartCluster(t, bins, harness.Options{MasterEnv: menv, MasterArgs: strings.Fields(o.masterArgs)})
-	if t.failed {
-		return errors.New(t.msg)
-	}
-
-	var orchRuns, etcdRuns []bench.Result
-	for r := 0; r < o.runs; r++ {
-		res, err := orchCreates(ctx, c, o, r, func(i int) *client.Config { return c.Config(i) })
-		if err != nil {
-			return fmt.Errorf("throughput section, run %d: %w", r+1, err)
-		}
-		fmt.Printf("run %d/%d  orch creates  %v\n", r+1, o.runs, res)
-		orchRuns = append(orchRuns, res)
-		if etcd != nil {
-			res, err := etcdPuts(ctx, etcd, o)
-			if err != nil {
-				return fmt.Errorf("etcd section, run %d: %w", r+1, err)
-			}
-			fmt.Printf("run %d/%d  etcd puts     %v\n", r+1, o.runs, res)
-			etcdRuns = append(etcdRuns, res)
-		}
-	}
-	if etcd != nil {
-		etcd.Stop()
-	}
-	orchSum, etcdSum := bench.Summarize(orchRuns), bench.Summarize(etcdRuns)
-
-	for i := range c.Masters {
-		c.Kill(i) // the throughput cluster is done; the next figures use fresh ones
-	}
-	// Failover is timed on a fresh cluster holding failoverPods pods, and
-	// every master is caught up before each stop, so a quorum never waits
-	// on a master still restoring a snapshot.
-	fo := harness.StartCluster(t, bins, harness.Options{})
-	if err := fill(ctx, fo.Client(), o.clients, failoverPods); err != nil {
-		return fmt.Errorf("failover section: %w", err)
-	}
-	kills, err := failovers(ctx, fo, o.failovers, false)
-	if err != nil {
-		return fmt.Errorf("failover section (SIGKILL): %w", err)
-	}
-	transfers, err := failovers(ctx, fo, o.failovers, true)
-	if err != nil {
-		return fmt.Errorf("failover section (SIGTERM): %w", err)
-	}
-	for i := range fo.Masters {
-		fo.Kill(i)
-	}
-	rssCluster := harness.StartCluster(t, bins, harness.Options{})
-	rss, err := memoryHolding(ctx, rssCluster, o)
-	if err != nil {
-		return fmt.Errorf("memory section: %w", err)
-	}
-	for i := range rssCluster.Masters {
-		rssCluster.Kill(i)
-	}
-	schedLine := "scheduling: skipped"
-	if o.schedNodes > 0 {
-		if schedLine, err = schedulingSection(ctx, t, bins, o, schedCIDR); err != nil {
-			return fmt.Errorf("scheduling section: %w", err)
-		}
-	}
-
-	heartbeatLine := "heartbeats: skipped"
-	if o.heartbeatNodes > 0 {
-		if heartbeatLine, err = heartbeatSection(ctx, t, bins, o); err != nil {
-			return fmt.Errorf("heartbeat section: %w", err)
-		}
-	}
-
-	rolloutLine := "rollout: skipped"
-	if o.rolloutReplicas > 0 {
-		if rolloutLine, err = rolloutSection(ctx, t, bins, o); err != nil {
-			return fmt.Errorf("rollout section: %w", err)
-		}
-	}
-
-	fmt.Println()
-	fmt.Println("== summary (medians) ==")
-	fmt.Printf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods: %s\n", o.clients, orchSum)
-	if etcd != nil {
-		fmt.Printf("etcd puts, 3 members, HTTPS JSON gateway, %d clients, 1 KiB: %s\n", o.clients, etcdSum)
-		fmt.Printf("ratio orch/etcd: rate %.2fx (goal >= 1.0x), p99 %.2fx (goal <= 1.5x)\n",
-			orchSum.Rate/etcdSum.Rate, float64(orchSum.P99)/float64(etcdSum.P99))
-	}
-	fmt.Printf("write unavailability after leader SIGKILL (%d pods stored): median %v, min %v, max %v (%d runs; goal < 1s)\n",
-		failoverPods, median(kills), kills[0], kills[len(kills)-1], len(kills))
-	fmt.Printf("write unavailability after leader SIGTERM (leadership transfer): median %v, min %v, max %v (%d runs)\n",
-		median(transfers), transfers[0], transfers[len(transfers)-1], len(transfers))
-	fmt.Println(rss)
-	fmt.Println(schedLine)
-	fmt.Println(heartbeatLine)
-	fmt.Println(rolloutLine)
-	if !o.skipProxy {
-		if err := proxySection(ctx, o); err != nil {
-			return err
-		}
-	}
-	if !o.skipSecrets {
-		if err := secretsSection(ctx, t, bins, o); err != nil {
-			return err
-		}
-	}
-	if o.podStarts > 0 {
-		if err := podStartSection(ctx, t, o, podStartBuilds); err != nil {
-			return err
-		}
-	}
-	if o.bare.sequential > 0 {
-		if _, err := podStartBareSection(ctx, t, o, bins.Orchd); err != nil {
-			return err
-		}
-	}
-	if o.streamExecs > 0 {
-		return streamingSection(ctx, t, o, bins.Kubectl, streamBuilds)
-	}
-	return nil
+	return fullRun(ctx, t, bins, o, podStartBuilds, streamBuilds, schedCIDR)
 }
 
 // absPaths splits a comma-separated list of paths and makes each absolute.
@@ -380,24 +254,6 @@ func absPaths(list string) ([]string, error) {
 		out = append(out, abs)
 	}
 	return out, nil
-}
-
-// proxySection is the service proxy figure (bench.ProxyBench; also
-// `go run ./test/bench/cmd/proxybench` alone): net/proxy's first sync of
-// 1,000 and 5,000 services against one raw iptables-restore of the same
-// text, one endpoint change among them, and go-iptables one rule per exec.
-func proxySection(ctx context.Context, o options) error {
-	fmt.Println()
-	goipt := 0
-	if o.proxyGoIPTables {
-		goipt = 1000
-	}
-	_, err := bench.ProxyBench(ctx, bench.ProxyBenchOptions{Sizes: []int{1000, 5000}, Runs: 3,
-		GoIPTablesServices: goipt, Out: os.Stdout})
-	if err != nil {
-		return fmt.Errorf("proxy section: %w", err)
-	}
-	return nil
 }
 
 // benchScheduler names no scheduler: the write figure measures the API and
@@ -777,6 +633,9 @@ type runT struct {
 	cleanups []func()
 	failed   bool
 	msg      string
+	// onFatal, when set, runs in Fatalf before the run ends (the summary
+	// of what was measured).
+	onFatal func()
 }
 
 func newRunT() *runT { return &runT{} }
@@ -787,6 +646,9 @@ func (t *runT) Failed() bool                    { return t.failed }
 func (t *runT) Fatalf(format string, args ...any) {
 	t.failed, t.msg = true, fmt.Sprintf(format, args...)
 	fmt.Fprintln(os.Stderr, "orchbench:", t.msg)
+	if t.onFatal != nil {
+		t.onFatal()
+	}
 	t.cleanup()
 	os.Exit(1)
 }

@@ -18,7 +18,11 @@ import (
 // then one whose replicas prefer (weight 100) not to share a node with
 // each other (preferred pod anti-affinity on kubernetes.io/hostname), the
 // affinity rate beside the plain one.
-func schedulingSection(ctx context.Context, t *runT, bins harness.Binaries, o options, cidr string) (string, error) {
+func schedulingSection(ctx context.Context, t *runT, bins harness.Binaries, o options, cidr string, rep *results) (string, error) {
+	before, err := takeTree()
+	if err != nil {
+		return "", err
+	}
 	take := func(a *v1.Affinity) (string, float64, error) {
 		sc := harness.StartCluster(t, bins, harness.Options{MasterArgs: []string{"--cluster-cidr", cidr}})
 		defer func() {
@@ -39,6 +43,13 @@ func schedulingSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 	if err != nil {
 		return "", fmt.Errorf("with affinity: %w", err)
 	}
+	after, err := takeTree()
+	if err != nil {
+		return "", err
+	}
+	noisy := after.use(before).Noisy()
+	rep.goal("scheduling rate", fmt.Sprintf("%.0f pods/s (%d nodes, %d pods)", plainRate, o.schedNodes, o.schedPods), ">= 2,000 pods/s", plainRate >= 2000, noisy)
+	rep.goal("scheduling rate with pod anti-affinity / plain", fmt.Sprintf("%.2f", affRate/plainRate), ">= 0.50", affRate/plainRate >= 0.5, noisy)
 	return fmt.Sprintf("%s\n%s; %.2f of the plain figure (goal >= 0.50)", plain, aff, affRate/plainRate), nil
 }
 

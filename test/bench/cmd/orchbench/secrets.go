@@ -35,7 +35,11 @@ func secretPayload() map[string][]byte {
 // each run, the medians, the ratio of the medians and the median of the
 // pairwise ratios secrets/configmaps. It fails when a master does not
 // encrypt with AES-GCM, a write fails, or a Secret does not read back.
-func secretsSection(ctx context.Context, t *runT, bins harness.Binaries, o options) error {
+func secretsSection(ctx context.Context, t *runT, bins harness.Binaries, o options, rep *results) error {
+	cpuBefore, err := takeTree()
+	if err != nil {
+		return err
+	}
 	var menv []string
 	if o.masterEnv != "" {
 		menv = strings.Split(o.masterEnv, ",")
@@ -73,6 +77,12 @@ func secretsSection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 	fmt.Printf("Secret creates (data, AES-GCM before proposing): %s\n", secrets)
 	fmt.Printf("ratio secrets/configmaps: rate %.3fx (goal >= 0.90x), median of the %d pairwise ratios %.3fx\n",
 		secrets.Rate/cms.Rate, len(ratios), bench.Median(ratios))
+	cpuAfter, err := takeTree()
+	if err != nil {
+		return err
+	}
+	rep.goal("Secret / ConfigMap write rate", fmt.Sprintf("%.3fx", secrets.Rate/cms.Rate), ">= 0.90x",
+		secrets.Rate/cms.Rate >= 0.9, cpuAfter.use(cpuBefore).Noisy())
 	return nil
 }
 
