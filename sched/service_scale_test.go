@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	v1 "orch.io/orch/api/v1"
@@ -107,4 +108,50 @@ func TestEndpointSlicesChangeCostIndependentOfOtherPods(t *testing.T) {
 		}
 		return reads
 	})
+}
+
+func TestServicesDirtiedBy(t *testing.T) {
+	p := newFakeProposer(t)
+	for _, name := range []string{"web", "db"} {
+		svc := epService(name, httpPort())
+		svc.Spec.Selector = map[string]string{"app": name}
+		p.create(t, svc)
+	}
+	byHand := epService("byhand", httpPort())
+	byHand.Spec.Selector = nil
+	p.create(t, byHand)
+	pod := func(ns string, l map[string]string) *fsm.Record {
+		q := epPod("x", "10.0.0.1", true)
+		q.Namespace, q.Labels = ns, l
+		return fsm.NewRecord(q, nil)
+	}
+	ep := func(name string) *fsm.Record {
+		return fsm.NewRecord(&v1.Endpoints{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default"}}, nil)
+	}
+	web, db := map[string]string{"app": "web"}, map[string]string{"app": "db"}
+	cases := []struct {
+		name string
+		ev   fsm.Event
+		want []string
+	}{
+		{"pod of one service", fsm.Event{Resource: "pods", Type: v1.Added, Record: pod("default", web)}, []string{"default/web"}},
+		{"pod moved between services", fsm.Event{Resource: "pods", Type: v1.Modified, Record: pod("default", db),
+			Prev: pod("default", web)}, []string{"default/db", "default/web"}},
+		{"pod of no service", fsm.Event{Resource: "pods", Type: v1.Added, Record: pod("default", map[string]string{"app": "x"})}, nil},
+		{"pod of another namespace", fsm.Event{Resource: "pods", Type: v1.Added, Record: pod("other", web)}, nil},
+		{"service", fsm.Event{Resource: "services", Type: v1.Deleted, Record: fsm.NewRecord(byHand, nil)}, []string{"default/byhand"}},
+		{"own object", fsm.Event{Resource: "endpoints", Type: v1.Modified, Record: ep("gone")}, []string{"default/gone"}},
+		{"something else", fsm.Event{Resource: "configmaps", Type: v1.Added, Record: ep("web")}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := servicesDirtiedBy(p.store(), []fsm.Event{tc.ev}, "endpoints", func(r *fsm.Record) []string { return []string{r.Key()} })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("dirty services %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -241,7 +241,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("kubernetes-service", kubeSvc.Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log,
+		Pods: podInformer}).Run)
 	// The job controller's pods skip the API too.
 	jobPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "job"), nil)
 	if err != nil {
