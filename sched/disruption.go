@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v1 "orch.io/orch/api/v1"
@@ -14,8 +16,10 @@ import (
 )
 
 // DefaultDisruptionResync is how often the disruption controller looks at
-// every budget without a change.
-const DefaultDisruptionResync = 30 * time.Second
+// every budget without a change: a safety net only, since every change
+// that matters dirties its budgets and an expiring disruptedPods entry
+// wakes the loop (a full pass reads every budget's pods).
+const DefaultDisruptionResync = 10 * time.Minute
 
 // DisruptedPodTimeout is how long an evicted pod stays in a budget's
 // disruptedPods (and out of its healthy count) while its deletion is not
@@ -32,6 +36,8 @@ type DisruptionConfig struct {
 	Logger *slog.Logger
 	// Now is the clock of conditions and disruptedPods expiry (default time.Now).
 	Now func() time.Time
+	// Pods is the leader's shared pod informer (nil: the controller's own).
+	Pods *Informer
 }
 
 // DisruptionController keeps the status of every PodDisruptionBudget, while
@@ -39,7 +45,8 @@ type DisruptionConfig struct {
 // pods it selects are healthy (Ready), how many must be, and so how many
 // evictions it allows now.
 type DisruptionController struct {
-	cfg DisruptionConfig
+	cfg  DisruptionConfig
+	pods *Informer
 	// recheck is when the next disruptedPods entry expires (zero: none);
 	// only Run's goroutine touches it.
 	recheck time.Time
@@ -54,12 +61,13 @@ func NewDisruptionController(cfg DisruptionConfig) *DisruptionController {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "disruption")
-	return &DisruptionController{cfg: cfg}
+	return &DisruptionController{cfg: cfg, pods: informerOr(cfg.Pods, "pods")}
 }
 
-// Run updates budgets until ctx ends: at start, when a budget, pod or
-// replication controller changes, when an eviction's grace to be seen
-// ends, and every DefaultDisruptionResync.
+// Run updates budgets until ctx ends: every budget at start, when an
+// eviction's grace to be seen ends, and every DefaultDisruptionResync; the
+// budgets a change concerns when a budget, pod or replication controller
+// changes.
 func (c *DisruptionController) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) {
 		if c.recheck.IsZero() {
@@ -67,12 +75,85 @@ func (c *DisruptionController) Run(ctx context.Context) {
 		}
 		return c.recheck.Sub(c.cfg.Now()) + time.Second, true
 	}
-	runOnChangesWake(ctx, c.cfg.Store, DefaultDisruptionResync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
-		if !ch.full && !slices.ContainsFunc(ch.events, concernsDisruption) {
-			return nil
-		}
+	runOnChangesWake(ctx, c.cfg.Store, DefaultDisruptionResync, wake, c.cfg.Logger, c.pass)
+}
+
+// pass runs one pass of the loop. Cost per event: a pod's event reads the
+// budgets of its namespace (O(budgets in the namespace)) and recomputes
+// those whose selector matched the pod before or after; a budget's event
+// recomputes it; a scaled controller's event recomputes the budgets of its
+// namespace. Recomputing a budget reads the pods its selector picks through
+// the pod informer and their controllers (O(pods of the budget)). A full
+// pass (also once a disruptedPods entry expires) reads every budget's pods.
+func (c *DisruptionController) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	if ch.full || (!c.recheck.IsZero() && !c.cfg.Now().Before(c.recheck)) {
 		return c.Pass(ctx, s)
-	})
+	}
+	pdbs, err := c.dirtyBudgets(s, ch.events)
+	if err != nil || len(pdbs) == 0 {
+		return err
+	}
+	if err := c.pods.Sync(s); err != nil {
+		return err
+	}
+	return c.sync(ctx, s, pdbs, false)
+}
+
+// dirtyBudgets returns the budgets evs concern, in key order.
+func (c *DisruptionController) dirtyBudgets(s *fsm.Store, evs []fsm.Event) ([]*v1.PodDisruptionBudget, error) {
+	byNS := map[string][]*v1.PodDisruptionBudget{}
+	inNS := func(ns string) ([]*v1.PodDisruptionBudget, error) {
+		if l, ok := byNS[ns]; ok {
+			return l, nil
+		}
+		res, err := s.List("poddisruptionbudgets", fsm.ListOptions{Namespace: ns})
+		if err != nil {
+			return nil, err
+		}
+		l := make([]*v1.PodDisruptionBudget, 0, len(res.Items))
+		for _, r := range res.Items {
+			l = append(l, r.Object().(*v1.PodDisruptionBudget))
+		}
+		byNS[ns] = l
+		return l, nil
+	}
+	dirty := map[string]bool{}
+	for _, e := range evs {
+		if !concernsDisruption(e) {
+			continue
+		}
+		m := e.Record.Meta()
+		l, err := inNS(m.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		for _, pdb := range l {
+			switch e.Resource {
+			case "poddisruptionbudgets":
+				if pdb.Name != m.Name {
+					continue
+				}
+			case "pods":
+				sel, err := v1.PDBSelector(pdb)
+				if err == nil && !sel.Matches(labels.Set(m.Labels)) &&
+					(e.Prev == nil || !sel.Matches(labels.Set(e.Prev.Meta().Labels))) {
+					continue
+				}
+				// A selector that does not parse fails the budget safe.
+			}
+			dirty[v1.Key(pdb.Namespace, pdb.Name)] = true
+		}
+	}
+	var out []*v1.PodDisruptionBudget
+	namespaces := slices.Sorted(maps.Keys(byNS))
+	for _, ns := range namespaces {
+		for _, pdb := range byNS[ns] {
+			if dirty[v1.Key(pdb.Namespace, pdb.Name)] {
+				out = append(out, pdb)
+			}
+		}
+	}
+	return out, nil
 }
 
 // concernsDisruption: a budget, a pod or a pod controller with a scale
@@ -90,15 +171,30 @@ func concernsDisruption(e fsm.Event) bool {
 // resourceVersion, so an eviction made meanwhile is never overwritten: the
 // next pass sees it.
 func (c *DisruptionController) Pass(ctx context.Context, store *fsm.Store) error {
-	pdbs, err := store.List("poddisruptionbudgets", fsm.ListOptions{})
+	res, err := store.List("poddisruptionbudgets", fsm.ListOptions{})
 	if err != nil {
 		return err
 	}
+	if err := c.pods.Sync(store); err != nil {
+		return err
+	}
+	pdbs := make([]*v1.PodDisruptionBudget, 0, len(res.Items))
+	for _, r := range res.Items {
+		pdbs = append(pdbs, r.Object().(*v1.PodDisruptionBudget))
+	}
+	return c.sync(ctx, store, pdbs, true)
+}
+
+// sync computes the status of pdbs and writes, in one batch, those that
+// changed. all says pdbs are every budget: the next recheck is then
+// computed afresh, else only brought forward.
+func (c *DisruptionController) sync(ctx context.Context, store *fsm.Store, pdbs []*v1.PodDisruptionBudget, all bool) error {
 	now := c.cfg.Now()
-	c.recheck = time.Time{}
+	if all {
+		c.recheck = time.Time{}
+	}
 	var writes passWrites
-	for _, r := range pdbs.Items {
-		pdb := r.Object().(*v1.PodDisruptionBudget)
+	for _, pdb := range pdbs {
 		st, recheck, err := c.status(store, pdb, now)
 		if err != nil {
 			c.cfg.Logger.Warn("cannot compute the disruption budget", "namespace", pdb.Namespace, "name", pdb.Name, "err", err)
@@ -130,12 +226,12 @@ func (c *DisruptionController) status(store *fsm.Store, pdb *v1.PodDisruptionBud
 	if err != nil {
 		return v1.PodDisruptionBudgetStatus{}, nil, err
 	}
-	res, err := store.List("pods", fsm.ListOptions{Namespace: pdb.Namespace, Labels: sel})
+	res, err := c.pods.Select(store, pdb.Namespace, sel)
 	if err != nil {
 		return v1.PodDisruptionBudgetStatus{}, nil, err
 	}
-	pods := make([]*v1.Pod, 0, len(res.Items))
-	for _, r := range res.Items {
+	pods := make([]*v1.Pod, 0, len(res))
+	for _, r := range res {
 		pods = append(pods, r.Object().(*v1.Pod))
 	}
 	rc := func(namespace string, ref *v1.OwnerReference) (v1.Scalable, error) {

@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	kptr "k8s.io/utils/ptr"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 func pdbPod(name string, ready bool, owner *v1.ReplicationController) *v1.Pod {
@@ -172,5 +174,102 @@ func TestDisruptionPass(t *testing.T) {
 	rec, _ = p.store().Get("poddisruptionbudgets", "default", "web")
 	if rec.Meta().ResourceVersion != rv {
 		t.Errorf("an unchanged status was written again: %s → %s", rv, rec.Meta().ResourceVersion)
+	}
+}
+
+func TestDisruptionChangeCostIndependentOfOtherPods(t *testing.T) {
+	assertCostIndependent(t, func(t *testing.T, e *scaleEnv) uint64 {
+		p, ctx := e.p, context.Background()
+		if _, err := p.store().Get("poddisruptionbudgets", "default", "pdb-scale"); err != nil {
+			pdb := pdbOf(kptr.To(intstr.FromInt32(1)), nil)
+			pdb.Name, pdb.UID = "pdb-scale", "uid-pdb-scale"
+			pdb.Spec.Selector.MatchLabels = map[string]string{"app": "pdb-scale"}
+			p.create(t, pdb)
+			for i, name := range []string{"pdb-scale-a", "pdb-scale-b", "pdb-scale-c"} {
+				pod := pdbPod(name, i != 1, nil)
+				pod.UID, pod.Labels = "uid-"+name, map[string]string{"app": "pdb-scale"}
+				p.create(t, pod)
+			}
+		}
+		c := NewDisruptionController(DisruptionConfig{Store: p.store, Proposer: p, Pods: e.pods, Now: func() time.Time { return t0 }})
+		if err := c.Pass(ctx, p.store()); err != nil {
+			t.Fatal(err)
+		}
+		seen := p.store().Index()
+		ready := flipReady(t, p, "pdb-scale-b")
+		ch := changesSince(t, p.store(), seen)
+		reads := readsOf(p.store(), func() {
+			if err := c.pass(ctx, p.store(), ch); err != nil {
+				t.Fatal(err)
+			}
+		})
+		rec, err := p.store().Get("poddisruptionbudgets", "default", "pdb-scale")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int32(2)
+		if ready {
+			want = 3
+		}
+		if st := rec.Object().(*v1.PodDisruptionBudget).Status; st.CurrentHealthy != want || st.DisruptionsAllowed != want-1 {
+			t.Fatalf("after the flip to ready=%v: status %+v, want %d healthy", ready, st, want)
+		}
+		return reads
+	})
+}
+
+func TestDisruptionDirtyBudgets(t *testing.T) {
+	p := newFakeProposer(t)
+	for _, name := range []string{"web", "db"} {
+		pdb := pdbOf(kptr.To(intstr.FromInt32(1)), nil)
+		pdb.Name, pdb.UID = name, "uid-pdb-"+name
+		pdb.Spec.Selector.MatchLabels = map[string]string{"app": name}
+		p.create(t, pdb)
+	}
+	podRec := func(ns string, l map[string]string) *fsm.Record {
+		pod := pdbPod("x", true, nil)
+		pod.Namespace, pod.Labels = ns, l
+		return fsm.NewRecord(pod, nil)
+	}
+	rcRec := func() *fsm.Record {
+		return fsm.NewRecord(&v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "rc", Namespace: "default"}}, nil)
+	}
+	pdbRec := func(name string) *fsm.Record {
+		r, err := p.store().Get("poddisruptionbudgets", "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	web, db := map[string]string{"app": "web"}, map[string]string{"app": "db"}
+	cases := []struct {
+		name string
+		ev   fsm.Event
+		want []string
+	}{
+		{"pod of one budget", fsm.Event{Resource: "pods", Type: v1.Added, Record: podRec("default", web)}, []string{"web"}},
+		{"pod moved between budgets", fsm.Event{Resource: "pods", Type: v1.Modified, Record: podRec("default", db),
+			Prev: podRec("default", web)}, []string{"db", "web"}},
+		{"pod of no budget", fsm.Event{Resource: "pods", Type: v1.Added, Record: podRec("default", map[string]string{"app": "x"})}, nil},
+		{"pod of another namespace", fsm.Event{Resource: "pods", Type: v1.Added, Record: podRec("other", web)}, nil},
+		{"budget", fsm.Event{Resource: "poddisruptionbudgets", Type: v1.Modified, Record: pdbRec("db")}, []string{"db"}},
+		{"replication controller", fsm.Event{Resource: "replicationcontrollers", Type: v1.Modified, Record: rcRec()}, []string{"db", "web"}},
+		{"something else", fsm.Event{Resource: "configmaps", Type: v1.Added, Record: podRec("default", web)}, nil},
+	}
+	c := NewDisruptionController(DisruptionConfig{Store: p.store, Proposer: p})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.dirtyBudgets(p.store(), []fsm.Event{tc.ev})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, pdb := range got {
+				names = append(names, pdb.Name)
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Fatalf("dirty budgets %v, want %v", names, tc.want)
+			}
+		})
 	}
 }

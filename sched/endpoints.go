@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -229,22 +230,27 @@ type EndpointsConfig struct {
 	Proposer Proposer
 	// Logger receives the loop's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes (default 10 min: a
+	// safety net, every change that matters dirties its service).
 	Resync time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Pods is the leader's shared pod informer (nil: the controller's own).
+	Pods *Informer
 }
 
 // EndpointsController keeps each selector service's Endpoints object in step
 // with its pods while this master leads.
 type EndpointsController struct {
-	cfg EndpointsConfig
+	cfg   EndpointsConfig
+	pods  *Informer
+	retry retrySet
 }
 
 // NewEndpointsController returns an endpoints controller; Run starts it.
 func NewEndpointsController(cfg EndpointsConfig) *EndpointsController {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = serviceResync
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -253,27 +259,87 @@ func NewEndpointsController(cfg EndpointsConfig) *EndpointsController {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "endpoints")
-	return &EndpointsController{cfg: cfg}
+	return &EndpointsController{cfg: cfg, pods: informerOr(cfg.Pods, "pods")}
 }
 
-// Run reconciles until ctx ends: a pass whenever the store changes (many
-// changes collapse into one pass) and at least every Resync.
+// Run reconciles until ctx ends: a pass over the services the changes
+// concern whenever the store changes (many changes collapse into one
+// pass), a full pass at start, after the store is replaced and at least
+// every Resync, and a retry soon after writes that failed.
 func (c *EndpointsController) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, func(ctx context.Context, store *fsm.Store, _ changes) error {
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, c.retry.wake, c.cfg.Logger, c.pass)
+}
+
+// pass runs one pass of the loop. Cost per event: a pod's event reads the
+// services of its namespace (O(services in the namespace)); each service
+// it dirties (one whose selector matched the pod before or after), and
+// each service or Endpoints event's service, costs two gets and a read of
+// that service's pods through the pod informer (O(pods of the service)).
+// A full pass reads every service, Endpoints and pod.
+func (c *EndpointsController) pass(ctx context.Context, store *fsm.Store, ch changes) error {
+	again, all := c.retry.take()
+	if ch.full || all {
 		_, err := c.Pass(ctx, store)
 		return err
-	})
+	}
+	keys, err := servicesDirtiedBy(store, ch.events, "endpoints", func(r *fsm.Record) []string { return []string{r.Key()} })
+	if err != nil {
+		c.retry.all = true
+		return err
+	}
+	_, err = c.Sync(ctx, store, mergeKeys(keys, again))
+	return err
+}
+
+// Sync reconciles the Endpoints of the services of keys ("<ns>/<name>")
+// once, committing all writes in one batch entry, as Pass does for every
+// service: the service's pods are read through the pod informer. It
+// returns the number of writes that succeeded.
+func (c *EndpointsController) Sync(ctx context.Context, store *fsm.Store, keys []string) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if err := c.pods.Sync(store); err != nil {
+		c.retry.all = true
+		return 0, err
+	}
+	now := v1.NewTime(c.cfg.Now())
+	var w epWrites
+	for _, key := range keys {
+		svc, err := getService(store, key)
+		if err != nil {
+			return 0, c.failAll(err)
+		}
+		ns, name, _ := strings.Cut(key, "/")
+		var ep *v1.Endpoints
+		switch r, err := store.Get("endpoints", ns, name); {
+		case err == nil:
+			ep = r.Object().(*v1.Endpoints)
+		case !v1.IsNotFound(err):
+			return 0, c.failAll(fmt.Errorf("endpoints %s: %w", key, err))
+		}
+		var pods []*v1.Pod
+		if svc != nil && len(svc.Spec.Selector) > 0 {
+			if pods, err = servicePods(store, c.pods, svc); err != nil {
+				return 0, c.failAll(err)
+			}
+		}
+		if err := w.reconcile(key, svc, ep, pods, now); err != nil {
+			return 0, c.failAll(err)
+		}
+	}
+	return c.commit(ctx, &w)
 }
 
 // Pass reconciles every Endpoints object once, committing all writes in one
 // batch entry: it creates missing ones, updates those whose subsets, labels
 // or marker differ, and deletes managed ones whose service is gone. Items
-// that fail (a conflict with a concurrent write) are retried by the next
+// that fail (a conflict with a concurrent write) are retried by a later
 // pass. It returns the number of writes that succeeded.
 func (c *EndpointsController) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 	svcRes, epRes, podsByNS, err := readServiceEndpoints(store, "endpoints")
 	if err != nil || podsByNS == nil {
-		return 0, err
+		return 0, c.failAll(err)
 	}
 	existing := make(map[string]*v1.Endpoints, len(epRes.Items))
 	for _, r := range epRes.Items {
@@ -282,35 +348,67 @@ func (c *EndpointsController) Pass(ctx context.Context, store *fsm.Store) (int, 
 	}
 	services := make(map[string]bool, len(svcRes.Items))
 	now := v1.NewTime(c.cfg.Now())
-	var items []fsm.BatchItem
-	add := func(body []byte) {
-		items = append(items, fsm.BatchItem{Type: fsm.CommandType(body[0]), Body: body[1:]})
-	}
+	var w epWrites
 	for _, r := range svcRes.Items {
 		svc := r.Object().(*v1.Service)
 		key := v1.Key(svc.Namespace, svc.Name)
 		services[key] = true
-		if len(svc.Spec.Selector) == 0 {
-			continue // not ours: its Endpoints are written by hand
+		if err := w.reconcile(key, svc, existing[key], podsByNS[svc.Namespace], now); err != nil {
+			return 0, c.failAll(err)
 		}
-		subsets := ComputeEndpoints(svc, podsByNS[svc.Namespace])
-		ep := existing[key]
-		if ep == nil {
-			ep = &v1.Endpoints{
-				ObjectMeta: v1.ObjectMeta{Name: svc.Name, Namespace: svc.Namespace, UID: uuid.NewString(),
-					CreationTimestamp: now, Labels: maps.Clone(svc.Labels),
-					Annotations: map[string]string{EndpointsManagedByAnnotation: EndpointsManagedByValue}},
-				Subsets: subsets,
-			}
-			body, err := fsm.NewCreate(ep)
-			if err != nil {
-				return 0, err
-			}
-			add(body)
+	}
+	for _, r := range epRes.Items {
+		ep := r.Object().(*v1.Endpoints)
+		key := v1.Key(ep.Namespace, ep.Name)
+		if services[key] {
 			continue
 		}
+		if err := w.reconcile(key, nil, ep, nil, now); err != nil {
+			return 0, c.failAll(err)
+		}
+	}
+	return c.commit(ctx, &w)
+}
+
+// failAll marks every service for a retry when err is set, and returns err.
+func (c *EndpointsController) failAll(err error) error {
+	if err != nil {
+		c.retry.all = true
+	}
+	return err
+}
+
+// epWrites collects a pass's Endpoints writes and the service each is for.
+type epWrites struct {
+	items []fsm.BatchItem
+	keys  []string
+}
+
+// reconcile adds the write, if any, that brings the Endpoints ep (nil: none)
+// of the service key (svc nil: none) to the subsets of pods.
+func (w *epWrites) reconcile(key string, svc *v1.Service, ep *v1.Endpoints, pods []*v1.Pod, now v1.Time) error {
+	var body []byte
+	var err error
+	switch {
+	case svc == nil:
+		if ep == nil || !managed(ep) {
+			return nil
+		}
+		body, err = fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "endpoints", Namespace: ep.Namespace,
+			Name: ep.Name, UID: ep.UID, ResourceVersion: ep.ResourceVersion, Now: now})
+	case len(svc.Spec.Selector) == 0:
+		return nil // not ours: its Endpoints are written by hand
+	case ep == nil:
+		body, err = fsm.NewCreate(&v1.Endpoints{
+			ObjectMeta: v1.ObjectMeta{Name: svc.Name, Namespace: svc.Namespace, UID: uuid.NewString(),
+				CreationTimestamp: now, Labels: maps.Clone(svc.Labels),
+				Annotations: map[string]string{EndpointsManagedByAnnotation: EndpointsManagedByValue}},
+			Subsets: ComputeEndpoints(svc, pods),
+		})
+	default:
+		subsets := ComputeEndpoints(svc, pods)
 		if subsetsEqual(ep.Subsets, subsets) && maps.Equal(ep.Labels, svc.Labels) && managed(ep) {
-			continue
+			return nil
 		}
 		q := v1.DeepCopy(ep) // keeps the resourceVersion: a compare-and-swap
 		q.Subsets = subsets
@@ -319,46 +417,45 @@ func (c *EndpointsController) Pass(ctx context.Context, store *fsm.Store) (int, 
 			q.Annotations = map[string]string{}
 		}
 		q.Annotations[EndpointsManagedByAnnotation] = EndpointsManagedByValue
-		body, err := fsm.NewUpdate(q, false)
-		if err != nil {
-			return 0, err
-		}
-		add(body)
+		body, err = fsm.NewUpdate(q, false)
 	}
-	for _, r := range epRes.Items {
-		ep := r.Object().(*v1.Endpoints)
-		if services[v1.Key(ep.Namespace, ep.Name)] || !managed(ep) {
-			continue
-		}
-		body, err := fsm.Encode(fsm.DeleteCommand, fsm.DeleteRequest{Resource: "endpoints", Namespace: ep.Namespace,
-			Name: ep.Name, UID: ep.UID, ResourceVersion: ep.ResourceVersion, Now: now})
-		if err != nil {
-			return 0, err
-		}
-		add(body)
+	if err != nil {
+		return err
 	}
-	if len(items) == 0 {
+	w.items = append(w.items, fsm.BatchItem{Type: fsm.CommandType(body[0]), Body: body[1:]})
+	w.keys = append(w.keys, key)
+	return nil
+}
+
+// commit proposes w's writes as one batch entry and marks the services of
+// the writes that failed for a retry. It returns the writes that succeeded.
+func (c *EndpointsController) commit(ctx context.Context, w *epWrites) (int, error) {
+	if len(w.items) == 0 {
 		return 0, nil
 	}
-	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: w.items})
 	if err != nil {
-		return 0, err
+		return 0, c.failAll(err)
 	}
 	res, err := c.cfg.Proposer.Apply(ctx, cmd)
 	if err != nil {
+		for _, k := range w.keys {
+			c.retry.add(k)
+		}
 		return 0, err
 	}
 	done := 0
 	results, _ := res.(fsm.BatchResult)
-	for _, r := range results {
-		if r.Err != nil {
-			c.cfg.Logger.Debug("endpoints write failed; the next pass retries", "err", r.Err)
+	for i, r := range results {
+		if r.Err != nil && i < len(w.keys) {
+			c.cfg.Logger.Debug("endpoints write failed; a later pass retries", "endpoints", w.keys[i], "err", r.Err)
+			c.retry.add(w.keys[i])
 			continue
 		}
 		done++
 	}
-	if len(results) != len(items) {
-		return done, fmt.Errorf("endpoints batch: %d results for %d writes", len(results), len(items))
+	if len(results) != len(w.items) {
+		return done, c.failAll(fmt.Errorf("endpoints batch: %d results for %d writes", len(results), len(w.items)))
 	}
 	return done, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,12 +33,15 @@ type EndpointSliceConfig struct {
 	Proposer Proposer
 	// Logger receives the loop's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes (default 10 min: a
+	// safety net, every change that matters dirties its service).
 	Resync time.Duration
 	// MaxEndpointsPerSlice is the most endpoints in a slice (default 100).
 	MaxEndpointsPerSlice int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Pods is the leader's shared pod informer (nil: the controller's own).
+	Pods *Informer
 }
 
 // EndpointSliceController keeps the discovery.k8s.io/v1 EndpointSlices of
@@ -48,13 +52,17 @@ type EndpointSliceConfig struct {
 // the slices that have room before a new slice is made, and a slice whose
 // endpoints did not change is not written.
 type EndpointSliceController struct {
-	cfg EndpointSliceConfig
+	cfg  EndpointSliceConfig
+	pods *Informer
+	// slices finds a service's slices by their service-name label.
+	slices *Informer
+	retry  retrySet
 }
 
 // NewEndpointSliceController returns the controller; Run starts it.
 func NewEndpointSliceController(cfg EndpointSliceConfig) *EndpointSliceController {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = serviceResync
 	}
 	if cfg.MaxEndpointsPerSlice <= 0 {
 		cfg.MaxEndpointsPerSlice = MaxEndpointsPerSlice
@@ -66,47 +74,115 @@ func NewEndpointSliceController(cfg EndpointSliceConfig) *EndpointSliceControlle
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "endpointslices")
-	return &EndpointSliceController{cfg: cfg}
+	return &EndpointSliceController{cfg: cfg, pods: informerOr(cfg.Pods, "pods"), slices: NewInformer("endpointslices", nil)}
 }
 
-// Run reconciles until ctx ends: a pass whenever services, pods or slices
-// change (many changes collapse into one pass) and at least every Resync.
+// Run reconciles until ctx ends: a pass over the services the changes
+// concern whenever services, pods or slices change (many changes collapse
+// into one pass), a full pass at start, after the store is replaced and at
+// least every Resync, and a retry soon after writes that failed.
 func (c *EndpointSliceController) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
-		if !ch.full && !concernsSlices(ch.events) {
-			return nil
-		}
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, c.retry.wake, c.cfg.Logger, c.pass)
+}
+
+// pass runs one pass of the loop. Cost per event: a pod's event reads the
+// services of its namespace (O(services in the namespace)); each service
+// it dirties (one whose selector matched the pod before or after), and
+// each service or managed slice event's service, costs a get, a read of
+// its slices through the slice informer and of its pods through the pod
+// informer (O(pods of the service)). A full pass reads every service,
+// slice and pod. The slices carry no node topology, so node events
+// concern none.
+func (c *EndpointSliceController) pass(ctx context.Context, store *fsm.Store, ch changes) error {
+	again, all := c.retry.take()
+	if ch.full || all {
 		_, err := c.Pass(ctx, store)
 		return err
-	})
+	}
+	keys, err := servicesDirtiedBy(store, ch.events, "endpointslices", sliceService)
+	if err != nil {
+		c.retry.all = true
+		return err
+	}
+	_, err = c.Sync(ctx, store, mergeKeys(keys, again))
+	return err
 }
 
-func concernsSlices(evs []fsm.Event) bool {
-	for _, e := range evs {
-		switch e.Resource {
-		case "services", "pods", "endpointslices":
-			return true
-		}
+// sliceService returns the key of the service a managed slice is of.
+func sliceService(r *fsm.Record) []string {
+	m := r.Meta()
+	if m.Labels[v1.LabelManagedBy] != EndpointSliceManagedBy || m.Labels[v1.LabelServiceName] == "" {
+		return nil
 	}
-	return false
+	return []string{v1.Key(m.Namespace, m.Labels[v1.LabelServiceName])}
+}
+
+// Sync reconciles the slices of the services of keys ("<ns>/<name>")
+// once, committing all writes in one batch entry, as Pass does for every
+// service: the service's slices and pods are read through informers. It
+// returns the number of writes that succeeded.
+func (c *EndpointSliceController) Sync(ctx context.Context, store *fsm.Store, keys []string) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if err := c.pods.Sync(store); err != nil {
+		return 0, c.failAll(err)
+	}
+	if err := c.slices.Sync(store); err != nil {
+		return 0, c.failAll(err)
+	}
+	now := v1.NewTime(c.cfg.Now())
+	var w sliceWrites
+	for _, key := range keys {
+		svc, err := getService(store, key)
+		if err != nil {
+			return 0, c.failAll(err)
+		}
+		ns, name, _ := strings.Cut(key, "/")
+		recs, err := c.slices.Select(store, ns, labels.SelectorFromSet(labels.Set{
+			v1.LabelServiceName: name, v1.LabelManagedBy: EndpointSliceManagedBy}))
+		if err != nil {
+			return 0, c.failAll(fmt.Errorf("slices of service %s: %w", key, err))
+		}
+		existing := make([]*v1.EndpointSlice, len(recs))
+		for i, r := range recs {
+			existing[i] = r.Object().(*v1.EndpointSlice)
+		}
+		w.key = key
+		if svc == nil || len(svc.Spec.Selector) == 0 {
+			// Gone, or not a selector service: the slices are written by hand.
+			w.deleteAll(existing, now)
+			continue
+		}
+		pods, err := servicePods(store, c.pods, svc)
+		if err != nil {
+			return 0, c.failAll(err)
+		}
+		c.reconcile(&w, svc, DesiredEndpoints(svc, pods), existing, now)
+	}
+	return c.commit(ctx, &w)
 }
 
 // Pass reconciles every service's slices once, committing all writes in
 // one batch entry; items that fail (a conflict with a concurrent write)
-// are retried by the next pass. It returns the number of writes that
+// are retried by a later pass. It returns the number of writes that
 // succeeded.
 func (c *EndpointSliceController) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 	svcRes, sliceRes, podsByNS, err := readServiceEndpoints(store, "endpointslices")
 	if err != nil || podsByNS == nil {
-		return 0, err
+		return 0, c.failAll(err)
 	}
 	slicesBySvc := map[string][]*v1.EndpointSlice{}
+	var svcKeys []string
 	for _, r := range sliceRes.Items {
 		s := r.Object().(*v1.EndpointSlice)
 		if s.Labels[v1.LabelManagedBy] != EndpointSliceManagedBy || s.Labels[v1.LabelServiceName] == "" {
 			continue // not ours
 		}
 		k := v1.Key(s.Namespace, s.Labels[v1.LabelServiceName])
+		if slicesBySvc[k] == nil {
+			svcKeys = append(svcKeys, k)
+		}
 		slicesBySvc[k] = append(slicesBySvc[k], s)
 	}
 	now := v1.NewTime(c.cfg.Now())
@@ -116,6 +192,7 @@ func (c *EndpointSliceController) Pass(ctx context.Context, store *fsm.Store) (i
 		key := v1.Key(svc.Namespace, svc.Name)
 		existing := slicesBySvc[key]
 		delete(slicesBySvc, key)
+		w.key = key
 		if len(svc.Spec.Selector) == 0 {
 			// Not a selector service: the slices are written by hand.
 			w.deleteAll(existing, now)
@@ -123,42 +200,66 @@ func (c *EndpointSliceController) Pass(ctx context.Context, store *fsm.Store) (i
 		}
 		c.reconcile(&w, svc, DesiredEndpoints(svc, podsByNS[svc.Namespace]), existing, now)
 	}
-	for _, left := range slicesBySvc {
-		w.deleteAll(left, now) // their service is gone
+	for _, k := range svcKeys {
+		if left, ok := slicesBySvc[k]; ok {
+			w.key = k
+			w.deleteAll(left, now) // their service is gone
+		}
 	}
+	return c.commit(ctx, &w)
+}
+
+// failAll marks every service for a retry when err is set, and returns err.
+func (c *EndpointSliceController) failAll(err error) error {
+	if err != nil {
+		c.retry.all = true
+	}
+	return err
+}
+
+// commit proposes w's writes as one batch entry and marks the services of
+// the writes that failed for a retry. It returns the writes that succeeded.
+func (c *EndpointSliceController) commit(ctx context.Context, w *sliceWrites) (int, error) {
 	if w.err != nil {
-		return 0, w.err
+		return 0, c.failAll(w.err)
 	}
 	if len(w.items) == 0 {
 		return 0, nil
 	}
 	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: w.items})
 	if err != nil {
-		return 0, err
+		return 0, c.failAll(err)
 	}
 	res, err := c.cfg.Proposer.Apply(ctx, cmd)
 	if err != nil {
+		for _, k := range w.keys {
+			c.retry.add(k)
+		}
 		return 0, err
 	}
 	done := 0
 	results, _ := res.(fsm.BatchResult)
-	for _, r := range results {
-		if r.Err != nil {
-			c.cfg.Logger.Debug("endpoint slice write failed; the next pass retries", "err", r.Err)
+	for i, r := range results {
+		if r.Err != nil && i < len(w.keys) {
+			c.cfg.Logger.Debug("endpoint slice write failed; a later pass retries", "service", w.keys[i], "err", r.Err)
+			c.retry.add(w.keys[i])
 			continue
 		}
 		done++
 	}
 	if len(results) != len(w.items) {
-		return done, fmt.Errorf("endpoint slice batch: %d results for %d writes", len(results), len(w.items))
+		return done, c.failAll(fmt.Errorf("endpoint slice batch: %d results for %d writes", len(results), len(w.items)))
 	}
 	return done, nil
 }
 
-// sliceWrites collects a pass's writes.
+// sliceWrites collects a pass's writes and the service each is for.
 type sliceWrites struct {
 	items []fsm.BatchItem
-	err   error
+	keys  []string
+	// key is the service the writes being added are for.
+	key string
+	err error
 }
 
 func (w *sliceWrites) add(body []byte, err error) {
@@ -167,6 +268,7 @@ func (w *sliceWrites) add(body []byte, err error) {
 		return
 	}
 	w.items = append(w.items, fsm.BatchItem{Type: fsm.CommandType(body[0]), Body: body[1:]})
+	w.keys = append(w.keys, w.key)
 }
 
 func (w *sliceWrites) deleteAll(slices []*v1.EndpointSlice, now v1.Time) {

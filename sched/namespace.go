@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -60,15 +62,31 @@ func (c *NamespaceController) Run(ctx context.Context) {
 	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, c.pass)
 }
 
+// pass deletes the content of the terminating namespaces the changes
+// concern (every terminating namespace on a full pass). Cost per event:
+// one read of the namespace of the changed object (or of the namespace
+// changed), plus O(objects of that namespace) when it is terminating.
 func (c *NamespaceController) pass(ctx context.Context, s *fsm.Store, ch changes) error {
-	if !ch.full && !namespaceEventIn(ch.events) {
-		return nil
+	var nss []*fsm.Record
+	if ch.full {
+		l, err := s.List("namespaces", fsm.ListOptions{})
+		if err != nil {
+			return err
+		}
+		nss = l.Items
+	} else {
+		for _, name := range namespacesIn(ch.events) {
+			r, err := s.Get("namespaces", "", name)
+			if v1.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("namespace %s: %w", name, err)
+			}
+			nss = append(nss, r)
+		}
 	}
-	nss, err := s.List("namespaces", fsm.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, rec := range nss.Items {
+	for _, rec := range nss {
 		ns := rec.Object().(*v1.Namespace)
 		if ns.Status.Phase != v1.NamespaceTerminating {
 			continue
@@ -80,15 +98,20 @@ func (c *NamespaceController) pass(ctx context.Context, s *fsm.Store, ch changes
 	return nil
 }
 
-// namespaceEventIn reports whether a change may concern a terminating
-// namespace: a namespace changed, or an object in a namespace did.
-func namespaceEventIn(evs []fsm.Event) bool {
+// namespacesIn returns, sorted, the namespaces a change may concern: the
+// namespaces changed and those of the namespaced objects changed.
+func namespacesIn(evs []fsm.Event) []string {
+	seen := map[string]bool{}
 	for _, ev := range evs {
-		if ev.Resource == "namespaces" || ev.Record.Meta().Namespace != "" {
-			return true
+		m := ev.Record.Meta()
+		switch {
+		case ev.Resource == "namespaces":
+			seen[m.Name] = true
+		case m.Namespace != "":
+			seen[m.Namespace] = true
 		}
 	}
-	return false
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // deleteContent deletes every object of ns that is not being deleted yet.

@@ -77,6 +77,8 @@ type NodeLifecycle struct {
 
 	mu    sync.Mutex
 	nodes map[string]*nodeHealth
+	// lastFull is when Pass last checked every node (the controller's clock).
+	lastFull time.Time
 }
 
 // nodeHealth is what the controller knows of one node.
@@ -113,15 +115,76 @@ func NewNodeLifecycle(cfg NodeLifecycleConfig) *NodeLifecycle {
 	return &NodeLifecycle{cfg: cfg, nodes: map[string]*nodeHealth{}}
 }
 
-// Run checks the nodes until ctx ends: every Interval and whenever the store
-// changes (so a returning heartbeat lifts the taint at once).
+// Run checks the nodes until ctx ends: every node every Interval, and the
+// nodes whose object or lease changed whenever the store changes (so a
+// returning heartbeat lifts the taint at once).
 func (c *NodeLifecycle) Run(ctx context.Context) {
 	// The feed's position is taken before each pass reads the store (in
 	// runOnChanges), so a heartbeat committed while a pass runs wakes the
 	// next one rather than waiting for the interval.
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Interval, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
+	runOnChanges(ctx, c.cfg.Store, c.cfg.Interval, c.cfg.Logger, c.pass)
+}
+
+// pass runs one pass of the loop. Silence is measured on the clock, so
+// every node is checked at least every Interval (even while heartbeats
+// keep waking the loop): O(nodes) reads, each node's object and lease.
+// Between those, cost per event: a node's or its lease's event checks that
+// node alone (its object and lease: O(1), plus O(its pods) through
+// PodsOnNode when it goes silent or its pods are evicted); other events
+// (pods among them) cost nothing.
+func (c *NodeLifecycle) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	c.mu.Lock()
+	due := ch.full || c.cfg.Now().Sub(c.lastFull) >= c.cfg.Interval
+	c.mu.Unlock()
+	if due {
 		return c.Pass(ctx, s)
-	})
+	}
+	return c.CheckNodes(ctx, s, changedNodes(ch.events))
+}
+
+// changedNodes returns the names of the nodes whose object or lease (in
+// kube-node-lease) evs change.
+func changedNodes(evs []fsm.Event) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		m := ev.Record.Meta()
+		switch {
+		case ev.Resource == "nodes", ev.Resource == "leases" && m.Namespace == v1.NodeLeaseNamespace:
+			if !seen[m.Name] {
+				seen[m.Name] = true
+				names = append(names, m.Name)
+			}
+		}
+	}
+	return names
+}
+
+// CheckNodes checks the named nodes once, as Pass checks every node; a
+// node that is gone is forgotten (the next full pass collects its lease).
+func (c *NodeLifecycle) CheckNodes(ctx context.Context, store *fsm.Store, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	var errs []error
+	for _, name := range names {
+		r, err := store.Get("nodes", "", name)
+		if v1.IsNotFound(err) {
+			delete(c.nodes, name)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", name, err))
+			continue
+		}
+		if err := c.check(ctx, store, r.Object().(*v1.Node), now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // heartbeatOf is the node's last heartbeat as the node wrote it: its Ready
@@ -169,48 +232,14 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 		return err
 	}
 	now := c.cfg.Now()
+	c.lastFull = now
 	present := make(map[string]bool, len(res.Items))
 	var errs []error
 	for _, r := range res.Items {
 		n := r.Object().(*v1.Node)
 		present[n.Name] = true
-		hb, renewed := heartbeatOf(n), leaseRenewTime(store, n.Name)
-		h := c.nodes[n.Name]
-		switch {
-		case h == nil || h.uid != n.UID || !h.heartbeat.Equal(hb):
-			// First sight (or a new leader, or a new node of that name), or
-			// a new status heartbeat: the grace starts now, on our clock.
-			h = &nodeHealth{uid: n.UID, heartbeat: hb, renewed: renewed, observed: now}
-			c.nodes[n.Name] = h
-		case renewed.After(h.renewed):
-			// A renewal of the node's lease, its heartbeat since nodes
-			// write their status only when it changes (as Kubernetes'
-			// controller, which reads the lease's renewTime too). The
-			// pods' eviction clock restarts with it.
-			h.renewed, h.observed, h.evicted = renewed, now, false
-		}
-		silent := now.Sub(h.observed)
-		grace := c.cfg.Grace
-		if c.gossipDead(n.Name) {
-			grace = c.cfg.GossipDeadGrace
-		}
-		if silent <= grace {
-			if ready := n.Status.Condition(v1.NodeReady); ready != nil && ready.Status == v1.ConditionTrue && hasUnreachableTaint(n) {
-				if err := c.removeTaint(ctx, n); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			continue
-		}
-		if err := c.markUnreachable(ctx, store, n, now, silent); err != nil {
+		if err := c.check(ctx, store, n, now); err != nil {
 			errs = append(errs, err)
-		}
-		if silent > c.cfg.EvictionTimeout && !h.evicted {
-			if err := c.evict(ctx, store, n, now, silent); err != nil {
-				errs = append(errs, err)
-			} else {
-				h.evicted = true
-			}
 		}
 	}
 	for name := range c.nodes {
@@ -220,6 +249,51 @@ func (c *NodeLifecycle) Pass(ctx context.Context, store *fsm.Store) error {
 	}
 	if err := c.collectLeases(ctx, store, res.Items, now); err != nil {
 		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// check records the node's heartbeats, marks it Ready=Unknown with the
+// unreachable taint once silent for longer than its grace, deletes its pods
+// once silent for longer than EvictionTimeout (once per silence), and lifts
+// the taint when it reports Ready again. c.mu is held.
+func (c *NodeLifecycle) check(ctx context.Context, store *fsm.Store, n *v1.Node, now time.Time) error {
+	hb, renewed := heartbeatOf(n), leaseRenewTime(store, n.Name)
+	h := c.nodes[n.Name]
+	switch {
+	case h == nil || h.uid != n.UID || !h.heartbeat.Equal(hb):
+		// First sight (or a new leader, or a new node of that name), or
+		// a new status heartbeat: the grace starts now, on our clock.
+		h = &nodeHealth{uid: n.UID, heartbeat: hb, renewed: renewed, observed: now}
+		c.nodes[n.Name] = h
+	case renewed.After(h.renewed):
+		// A renewal of the node's lease, its heartbeat since nodes
+		// write their status only when it changes (as Kubernetes'
+		// controller, which reads the lease's renewTime too). The
+		// pods' eviction clock restarts with it.
+		h.renewed, h.observed, h.evicted = renewed, now, false
+	}
+	silent := now.Sub(h.observed)
+	grace := c.cfg.Grace
+	if c.gossipDead(n.Name) {
+		grace = c.cfg.GossipDeadGrace
+	}
+	if silent <= grace {
+		if ready := n.Status.Condition(v1.NodeReady); ready != nil && ready.Status == v1.ConditionTrue && hasUnreachableTaint(n) {
+			return c.removeTaint(ctx, n)
+		}
+		return nil
+	}
+	var errs []error
+	if err := c.markUnreachable(ctx, store, n, now, silent); err != nil {
+		errs = append(errs, err)
+	}
+	if silent > c.cfg.EvictionTimeout && !h.evicted {
+		if err := c.evict(ctx, store, n, now, silent); err != nil {
+			errs = append(errs, err)
+		} else {
+			h.evicted = true
+		}
 	}
 	return errors.Join(errs...)
 }

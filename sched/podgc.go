@@ -93,12 +93,18 @@ func (g *PodGC) Run(ctx context.Context) {
 		t, ok := g.nextExpiry(now)
 		return t.Sub(now), ok
 	}
-	runOnChangesWake(ctx, g.cfg.Store, g.cfg.Interval, wake, g.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
-		if !ch.full && !slices.ContainsFunc(ch.events, func(e fsm.Event) bool { return orphaning(s, e) }) {
-			return nil
-		}
-		return g.Pass(ctx, s)
-	})
+	runOnChangesWake(ctx, g.cfg.Store, g.cfg.Interval, wake, g.cfg.Logger, g.pass)
+}
+
+// pass runs one pass of the loop. Cost per event: a bound pod's change
+// reads its node (one record); a full check (every Interval, when a
+// quarantine ends, and when an event may orphan a pod) reads every node
+// and pod, as Kubernetes' podgc lists every pod every 20 s.
+func (g *PodGC) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	if !ch.full && !slices.ContainsFunc(ch.events, func(e fsm.Event) bool { return orphaning(s, e) }) {
+		return nil
+	}
+	return g.Pass(ctx, s)
 }
 
 // orphaning reports whether an event may leave a pod bound to a node that

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -187,4 +188,29 @@ func TestPodGCOrphaningEvents(t *testing.T) {
 			t.Errorf("%s: orphaning = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+func TestPodGCChangeCostIndependentOfOtherPods(t *testing.T) {
+	assertCostIndependent(t, func(t *testing.T, e *scaleEnv) uint64 {
+		p, ctx := e.p, context.Background()
+		if _, err := p.store().Get("pods", "default", "podgc-scale"); err != nil {
+			// Unschedulable: other tests sharing the store place no pods on it.
+			p.create(t, &v1.Node{ObjectMeta: v1.ObjectMeta{Name: "podgc-scale-node", UID: "uid-podgc-scale-node"},
+				Spec: v1.NodeSpec{Unschedulable: true}})
+			pod := nlPod("podgc-scale", "podgc-scale-node")
+			p.create(t, pod)
+		}
+		g := NewPodGC(PodGCConfig{Store: p.store, Proposer: p})
+		seen := p.store().Index()
+		q := v1.DeepCopy(p.pod(t, "podgc-scale"))
+		q.Labels = map[string]string{"flip": fmt.Sprint(q.Labels["flip"] != "true")}
+		cmd, err := fsm.NewUpdate(q, false)
+		p.apply(t, cmd, err)
+		ch := changesSince(t, p.store(), seen)
+		return readsOf(p.store(), func() {
+			if err := g.pass(ctx, p.store(), ch); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
 }

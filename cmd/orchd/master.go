@@ -227,8 +227,13 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("garbagecollector", sched.NewGarbageCollector(sched.GarbageCollectorConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("namespace", sched.NewNamespaceController(sched.NamespaceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
-	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	// One pod informer (an index cache fed by the change feed) serves every
+	// leader loop that finds pods by owner, selector or namespace.
+	podInformer := sched.NewInformer("pods", nil)
+	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log,
+		Pods: podInformer}).Run)
+	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log,
+		Pods: podInformer}).Run)
 	c.OnLeader("node-ipam", sched.NewNodeIPAM(sched.NodeIPAMConfig{Store: c.Store, Proposer: c, ClusterCIDR: f.clusterCIDR,
 		MaskSize: f.nodeCIDRMaskSize, Recorder: recs.cidrAllocator, Logger: log}).Run)
 	c.OnLeader("root-ca-publisher", sched.NewRootCAPublisher(sched.RootCAConfig{Store: c.Store, Proposer: c, CAPEM: bundle.CAPEM, Logger: log}).Run)
@@ -239,7 +244,8 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	c.OnLeader("kubernetes-service", kubeSvc.Run)
 	c.OnLeader("serviceaccounts", sched.NewServiceAccountsController(sched.ServiceAccountsConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
-	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
+	c.OnLeader("disruption", sched.NewDisruptionController(sched.DisruptionConfig{Store: c.Store, Proposer: c, Logger: log,
+		Pods: podInformer}).Run)
 	// The job controller's pods skip the API too.
 	jobPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "job"), nil)
 	if err != nil {
