@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -9,8 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/apiserver"
 	"orch.io/orch/test/harness"
 )
@@ -103,7 +107,7 @@ func memorySection(ctx context.Context, t *runT, bins harness.Binaries, o option
 // them, and reads each master's memory after a full GC. With -profile it
 // also keeps each master's heap profile.
 func holdPods(ctx context.Context, c *harness.Cluster, o options, run int) ([]masterMemory, error) {
-	if err := fill(ctx, c.Client(), o.clients, o.rssPods); err != nil {
+	if err := fillRounds(ctx, c, o.clients, o.rssPods); err != nil {
 		return nil, err
 	}
 	c.WaitCaughtUp(10 * time.Minute)
@@ -131,6 +135,59 @@ func holdPods(ctx context.Context, c *harness.Cluster, o options, run int) ([]ma
 		}
 	}
 	return out, nil
+}
+
+// fillRounds fills c to n pods named as fill names them, in rounds: each
+// round lists the pods stored and creates the missing ones; a create with
+// an unknown outcome (a leader change on a starved host, likelier as the
+// masters hold more) is left to the next round's list to settle, up to ten
+// rounds.
+func fillRounds(ctx context.Context, c *harness.Cluster, workers, n int) error {
+	cl := c.Client()
+	for round := range 10 {
+		l, err := cl.List(ctx, "pods", "default", client.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list the pods filled: %w", err)
+		}
+		have := make(map[string]bool, len(l.Items))
+		for _, raw := range l.Items {
+			var m struct {
+				Metadata struct{ Name string } `json:"metadata"`
+			}
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return fmt.Errorf("decode a pod listed: %w", err)
+			}
+			have[m.Metadata.Name] = true
+		}
+		var missing []string
+		for i := range n {
+			if name := fmt.Sprintf("fill-%06d", i); !have[name] {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		var unknown atomic.Int64
+		err = forEach(ctx, workers, len(missing), func(ctx context.Context, j int) error {
+			err := cl.Create(ctx, podBody(missing[j]))
+			switch {
+			case err == nil || v1.IsAlreadyExists(err):
+				return nil
+			case client.IsUnknownOutcome(err) || v1.CodeOf(err) == 503 || v1.CodeOf(err) == 504:
+				unknown.Add(1)
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("fill to %d pods: %w", n, err)
+		}
+		if u := unknown.Load(); u > 0 {
+			fmt.Fprintf(os.Stderr, "orchbench: memory: fill round %d: %d creates of %d with an unknown outcome or unavailable; the next round settles them\n", round+1, u, len(missing))
+		}
+	}
+	return fmt.Errorf("fill to %d pods: pods still missing after ten rounds", n)
 }
 
 // readMasterMemory reads master i's RSS after a full GC (the heap
