@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -178,4 +179,12 @@ func TestProfilingIsAdminOnly(t *testing.T) {
 	e.expectStatus(t, http.StatusForbidden, http.MethodGet, "/debug/pprof/profile?seconds=1", nil, withToken(nodeCredential))
 	e.expectCode(t, http.StatusOK, http.MethodGet, "/debug/pprof/", nil)
 	e.expectCode(t, http.StatusOK, http.MethodGet, "/debug/pprof/goroutine?debug=1", nil)
+	e.expectStatus(t, http.StatusForbidden, http.MethodPost, "/debug/memory/free", nil, withToken(nodeCredential))
+	var mem MemoryStats
+	if err := json.Unmarshal(e.expectCode(t, http.StatusOK, http.MethodPost, "/debug/memory/free", nil), &mem); err != nil {
+		t.Fatal(err)
+	}
+	if mem.HeapLiveBytes == 0 || mem.HeapObjectsBytes == 0 || mem.TotalBytes < mem.HeapObjectsBytes+mem.ReleasedBytes {
+		t.Errorf("memory after a GC: %+v", mem)
+	}
 }

@@ -301,6 +301,7 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.Handle("/debug/pprof/", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Index))))
 	mux.Handle("/debug/pprof/profile", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Profile))))
 	mux.Handle("/debug/pprof/trace", s.authenticated(s.authorizedNonResource(http.HandlerFunc(pprof.Trace))))
+	mux.Handle("POST /debug/memory/free", s.authenticated(s.authorizedNonResource(http.HandlerFunc(serveFreeMemory))))
 	if err := s.openapi.register(mux, func(h http.Handler) http.Handler { return s.authenticated(s.authorizedNonResource(h)) }); err != nil {
 		return nil, err
 	}

@@ -27,8 +27,8 @@ type Event struct {
 
 // DefaultFeedBytes bounds the bytes the feed keeps alive by default: 128 MiB.
 // With objects of up to 1.5 MiB (the API's limit) at least ~40 updates of
-// the largest objects stay in the window (each counts about twice its size,
-// see FeedLimits), while ordinary objects of a few KiB reach the event count
+// the largest objects stay in the window (each update counts the object
+// before and after, see FeedLimits), while ordinary objects of a few KiB reach the event count
 // (DefaultFeedSize, 50,000 events of ~2.5 KiB are ~128 MiB) first, so the
 // byte bound changes nothing for them.
 const DefaultFeedBytes int64 = 128 << 20
@@ -46,10 +46,10 @@ type FeedLimits struct {
 	Events int
 	// Bytes bounds the sum of the events' sizes (0: no byte bound). An
 	// event's size is the JSON encoding of its object after and before the
-	// change plus a fixed overhead: a record the FSM made keeps its decoded
-	// object beside its encoding, about twice its JSON, and consecutive
-	// events share a record, so the sum tracks the memory the window keeps
-	// alive. The events of the newest index are always kept, whatever their
+	// change plus a fixed overhead. A record keeps its encoding, and its
+	// decoded object only while a reader holds it (see Record); consecutive
+	// events share a record, which both count, so the sum is at least the
+	// memory the window keeps alive and at most about twice it. The events of the newest index are always kept, whatever their
 	// size, so a watcher that is up to date keeps getting them.
 	Bytes int64
 }

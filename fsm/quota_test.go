@@ -378,7 +378,7 @@ func TestQuotaKeepsCreatesLazy(t *testing.T) {
 			if res.Err != nil {
 				t.Fatal(res.Err)
 			}
-			if lazy := res.Record.obj == nil; lazy != tt.wantLazy {
+			if lazy := res.Record.obj.Load() == nil; lazy != tt.wantLazy {
 				t.Errorf("stored record decoded = %v, want lazy %v", !lazy, tt.wantLazy)
 			}
 		})

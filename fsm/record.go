@@ -5,35 +5,75 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
+	"unsafe"
+	"weak"
 
 	v1 "orch.io/orch/api/v1"
 )
 
 // Record is one stored object. Records are immutable once inserted: a change
-// inserts a new Record. A record holds its JSON encoding and, once someone
-// asks, the decoded object: a record made from bytes (a create, a snapshot
+// inserts a new Record. A record holds its JSON encoding and, while someone
+// uses it, the decoded object: a record made from bytes (a create, a snapshot
 // line, an answer forwarded from the leader) decodes only when Object or
 // Meta is called, and a record made from an object encodes only when JSON is
 // called. Lists, watches and the answer to a write use the bytes, so most
 // records on most masters are never decoded.
+//
+// Once a record has its bytes, the decoded object is held weakly: it stays
+// cached while any reader holds it and goes with the next garbage collection
+// after the last one let go, so a master whose controllers decoded every pod
+// does not keep every pod twice (the bytes and the object, several times the
+// bytes' size). A later Object decodes the bytes again into an equal object:
+// every stored object round-trips through its JSON (the API proves it before
+// proposing, and a snapshot restore relies on it), so which copy a reader
+// gets never changes what it sees.
 type Record struct {
 	// key, uid and nodeName feed the indexes without a decode.
 	key, uid, nodeName string
 
-	objOnce   sync.Once
-	obj       v1.Object
-	newObj    func() v1.Object
-	decodeErr error
+	// obj is the decoded object, held strongly until the record has its
+	// bytes and weakly afterwards (see objRef).
+	obj    atomic.Pointer[objRef]
+	newObj func() v1.Object
 
 	once sync.Once
 	raw  []byte
 	err  error
 }
 
+// objRef is a record's decoded object: strong, or weak with its type to
+// rebuild the interface from the weak pointer's target. decodeErr is why the
+// bytes did not decode; such a record keeps its salvaged object strongly.
+type objRef struct {
+	strong    v1.Object
+	weak      weak.Pointer[byte]
+	typ       reflect.Type
+	decodeErr error
+}
+
+// weakRef returns a weak reference to obj, which is a pointer to a struct
+// (every kind is, see Resource.New).
+func weakRef(obj v1.Object) *objRef {
+	v := reflect.ValueOf(obj)
+	return &objRef{weak: weak.Make((*byte)(v.UnsafePointer())), typ: v.Type().Elem()}
+}
+
+// load returns the object ref refers to, nil once a weak one was collected.
+func (ref *objRef) load() v1.Object {
+	if ref.strong != nil {
+		return ref.strong
+	}
+	p := ref.weak.Value()
+	if p == nil {
+		return nil
+	}
+	return reflect.NewAt(ref.typ, unsafe.Pointer(p)).Interface().(v1.Object)
+}
+
 // NewRecord wraps an object. raw, if not nil, must be obj's JSON encoding.
 func NewRecord(obj v1.Object, raw []byte) *Record {
-	r := &Record{obj: obj}
-	r.objOnce.Do(func() {})
+	r := &Record{newObj: newOfSameType(obj)}
 	m := obj.GetObjectMeta()
 	r.key, r.uid = v1.Key(m.Namespace, m.Name), m.UID
 	if p, ok := obj.(*v1.Pod); ok {
@@ -41,8 +81,17 @@ func NewRecord(obj v1.Object, raw []byte) *Record {
 	}
 	if raw != nil {
 		r.once.Do(func() { r.raw = raw })
+		r.obj.Store(weakRef(obj))
+	} else {
+		r.obj.Store(&objRef{strong: obj})
 	}
 	return r
+}
+
+// newOfSameType returns a constructor of empty objects of obj's kind.
+func newOfSameType(obj v1.Object) func() v1.Object {
+	t := reflect.TypeOf(obj).Elem()
+	return func() v1.Object { return reflect.New(t).Interface().(v1.Object) }
 }
 
 // NewLazyRecord wraps the JSON encoding of an object of resource res; the
@@ -66,21 +115,36 @@ func newKeyedRecord(res v1.Resource, raw []byte, key, uid, nodeName string) *Rec
 // with just the metadata that could be read, and DecodeError says why: a
 // bad record can still be listed, read and deleted, and no reader panics.
 func (r *Record) Object() v1.Object {
-	r.objOnce.Do(func() {
-		obj := r.newObj()
-		if err := json.Unmarshal(r.raw, obj); err != nil {
-			r.decodeErr = fmt.Errorf("decode stored %s: %w", v1.KindOf(obj), err)
-			obj = salvage(r.newObj(), r.raw)
+	if ref := r.obj.Load(); ref != nil {
+		if obj := ref.load(); obj != nil {
+			return obj
 		}
-		r.obj = obj
-	})
-	return r.obj
+	}
+	// Two readers may decode at once; each gets an equal object and the
+	// later one is cached.
+	obj := r.newObj()
+	if err := json.Unmarshal(r.raw, obj); err != nil {
+		obj = salvage(r.newObj(), r.raw)
+		r.obj.Store(&objRef{strong: obj, decodeErr: fmt.Errorf("decode stored %s: %w", v1.KindOf(obj), err)})
+		return obj
+	}
+	r.obj.Store(weakRef(obj))
+	return obj
+}
+
+// decoded reports whether the record holds its decoded object now.
+func (r *Record) decoded() bool {
+	ref := r.obj.Load()
+	return ref != nil && ref.load() != nil
 }
 
 // DecodeError returns why the record's bytes did not decode, or nil.
 func (r *Record) DecodeError() error {
 	r.Object()
-	return r.decodeErr
+	if ref := r.obj.Load(); ref != nil {
+		return ref.decodeErr
+	}
+	return nil
 }
 
 // salvage fills obj with the identifying metadata of raw, read leniently:
@@ -103,9 +167,15 @@ func salvage(obj v1.Object, raw []byte) v1.Object {
 	return obj
 }
 
-// JSON returns the object's JSON encoding, computed once.
+// JSON returns the object's JSON encoding, computed once. A record made
+// from an object holds the object weakly from then on.
 func (r *Record) JSON() ([]byte, error) {
-	r.once.Do(func() { r.raw, r.err = json.Marshal(r.obj) })
+	r.once.Do(func() {
+		obj := r.obj.Load().strong
+		if r.raw, r.err = json.Marshal(obj); r.err == nil {
+			r.obj.Store(weakRef(obj))
+		}
+	})
 	return r.raw, r.err
 }
 

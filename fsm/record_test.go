@@ -27,7 +27,7 @@ func TestCreateStoresBytesAndDecodesOnDemand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.obj != nil {
+	if rec.obj.Load() != nil {
 		t.Fatal("the create decoded the object; it should keep the bytes until asked")
 	}
 	// The indexes work without a decode.
@@ -105,7 +105,7 @@ func TestRestoreKeepsBytesUndecoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := dst.Store().Get("pods", "default", "p3")
-	if rec.obj != nil {
+	if rec.obj.Load() != nil {
 		t.Fatal("restore decoded the object")
 	}
 	pods, _ := dst.Store().PodsOnNode("n1") // the node index works on restored records

@@ -53,6 +53,7 @@ type masterFlags struct {
 	raftLogStore                  string
 	podGCQuarantine               time.Duration
 	gcPercent                     int
+	memoryLimit                   int64
 	nodeGrace, nodeEviction       time.Duration
 	logLevel                      string
 	signals, join                 bool
@@ -134,6 +135,7 @@ before it stops, so writes pause for milliseconds rather than an election.`,
 	f.audit.register(fl)
 	f.events.register(fl)
 	fl.IntVar(&f.gcPercent, "gc-percent", 200, "Go GC target percentage (ignored when GOGC is set): higher spends less CPU on GC and more memory")
+	fl.Var(newBytesFlag(&f.memoryLimit, 0), "memory-limit", "soft limit of the memory the Go runtime uses (e.g. 900Mi; ignored when GOMEMLIMIT is set; 0: none): near it the GC runs more often than --gc-percent asks and returns free memory to the system; set it below the master's memory budget, above what it holds (see orchbench -only memory)")
 	f.sa.register(fl)
 	f.encryption.register(fl)
 	f.abac.register(fl)
@@ -160,6 +162,12 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(f.gcPercent)
+	}
+	if f.memoryLimit < 0 {
+		return fmt.Errorf("--memory-limit %d: must not be negative", f.memoryLimit)
+	}
+	if f.memoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(f.memoryLimit)
 	}
 	bundle, err := pki.LoadMaster(f.pkiDir, f.name)
 	if err != nil {

@@ -99,7 +99,7 @@ func run() error {
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory")
-	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go), "density" (hollow nodes; see density.go) or "pod-starts-bare" (pod start beside bare containerd; see podstart_bare.go)`)
+	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go), "density" (hollow nodes; see density.go), "pod-starts-bare" (pod start beside bare containerd; see podstart_bare.go), "proxy" (both proxy modes) or "memory" (the masters' RSS after a full GC holding -rss-pods pods, -runs fresh clusters; see memory.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
@@ -116,8 +116,8 @@ func run() error {
 	o.bare.register(flag.CommandLine)
 	registerSummaryFlags(&o.summaryOptions)
 	flag.Parse()
-	if o.only != "" && !slices.Contains([]string{"pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare", "proxy"}, o.only) {
-		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare" and "proxy"`, o.only)
+	if o.only != "" && !slices.Contains([]string{"pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare", "proxy", "memory"}, o.only) {
+		return fmt.Errorf(`-only %q: the sections that run alone are "pod-starts", "heartbeats", "streaming", "scheduling", "writers", "rollout", "secrets", "density", "pod-starts-bare", "proxy" and "memory"`, o.only)
 	}
 	if err := o.summaryOptions.validate(); err != nil {
 		return err
@@ -211,6 +211,14 @@ func run() error {
 			return fmt.Errorf("scheduling section: %w", err)
 		}
 		fmt.Println(line)
+		return nil
+	}
+	if o.only == "memory" {
+		report, err := memorySection(ctx, t, bins, o)
+		if err != nil {
+			return fmt.Errorf("memory section: %w", err)
+		}
+		fmt.Println(report)
 		return nil
 	}
 	if o.only == "density" {
