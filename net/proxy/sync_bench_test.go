@@ -88,7 +88,7 @@ func BenchmarkEndpointChange10000(b *testing.B) {
 					b.Fatal(err)
 				}
 				st := p.Stats()
-				if st.Full || len(st.Changes.Written) == 0 {
+				if st.Full || len(st.Changes.Written)+st.Elements == 0 {
 					b.Fatalf("sync %+v", st)
 				}
 				build, apply = build+st.Build, apply+st.Restore
