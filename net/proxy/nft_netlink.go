@@ -51,6 +51,11 @@ func (rs *NFTRuleset) netlinkChanges(prev *NFTRuleset) (*nftBatch, error) {
 			Timeout: time.Duration(rs.sets[name]) * time.Second}
 		b.ops = append(b.ops, func(c *nftables.Conn) error { return c.AddSet(set, nil) })
 	}
+	// The endpoints before the rules that look them up: the kernel checks
+	// each element against every rule bound to its map.
+	if err := b.endpointsElements(rs, prev); err != nil {
+		return nil, err
+	}
 	var write []string
 	for c, rules := range rs.chains {
 		if old, ok := prev.chains[c]; !ok || old != rules {
@@ -106,9 +111,6 @@ func (rs *NFTRuleset) netlinkChanges(prev *NFTRuleset) (*nftBatch, error) {
 			}
 		}
 		b.elements(set, del, add)
-	}
-	if err := b.endpointsElements(rs, prev); err != nil {
-		return nil, err
 	}
 	var del []string
 	for c := range prev.chains {
@@ -180,6 +182,29 @@ func (b *nftBatch) apply(netnsPath string) error {
 		return fmt.Errorf("nftables netlink batch: %w", err)
 	}
 	return nil
+}
+
+// nftTableExists reports whether the namespace at netnsPath ("" = our
+// own) has the mode's table.
+func nftTableExists(netnsPath string) (bool, error) {
+	var opts []nftables.ConnOption
+	if netnsPath != "" {
+		h, err := netns.GetFromPath(netnsPath)
+		if err != nil {
+			return false, fmt.Errorf("open netns %s: %w", netnsPath, err)
+		}
+		defer h.Close()
+		opts = append(opts, nftables.WithNetNSFd(int(h)))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return false, fmt.Errorf("nftables netlink: %w", err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return false, fmt.Errorf("list nftables tables: %w", err)
+	}
+	return slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == NFTTable }), nil
 }
 
 // nftKey encodes a map key ("ip . proto . port" or "proto . port") as the

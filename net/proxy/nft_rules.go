@@ -348,13 +348,13 @@ func (g *nftGenerator) service(ports []*servicePort) *nftService {
 			s.ports = append(s.ports, portKey)
 			eps := p.endpoints[:min(len(p.endpoints), nftSlotSize)]
 			for i, ep := range eps {
-				s.eps = append(s.eps, nftEndpoint{nftEndpointsMap(p.proto), strconv.FormatUint(uint64(offset)+uint64(i), 10), ep.ip, ep.ip + " . " + itoa(ep.port)})
+				s.eps = append(s.eps, nftEndpoint{nftEndpointsMap(p.proto, offset), strconv.FormatUint(uint64(offset)+uint64(i), 10), ep.ip, ep.ip + " . " + itoa(ep.port)})
 				if udp != nil {
 					udp.backends[ep.ip] = true
 				}
 			}
 			g.line("meta l4proto ", p.proto, " dnat ip addr . port to numgen random mod ", strconv.Itoa(len(eps)),
-				" offset ", strconv.FormatUint(uint64(offset), 10), " map @", nftEndpointsMap(p.proto))
+				" offset ", strconv.FormatUint(uint64(offset), 10), " map @", nftEndpointsMap(p.proto, offset))
 			s.chains = append(s.chains, chainBlock{svcChain, g.take()})
 			g.external(s, p, readable, svcChain)
 			continue
@@ -437,12 +437,18 @@ func (rs *NFTRuleset) RenderFull() ([]byte, NFTChanges) {
 	for _, name := range slices.Sorted(maps.Keys(rs.sets)) {
 		writeSetDecl(&b, "\tset "+name+" {", rs.sets[name], "}\n")
 	}
-	rs.writeEndpointsFull(&b)
+	rs.writeEndpointsDecl(&b)
 	// Chains first without rules, so a rule can name a chain declared later.
 	names := slices.Sorted(maps.Keys(rs.chains))
 	for _, c := range names {
 		b.WriteString("\tchain " + c + " {\n\t}\n")
 	}
+	// The endpoints before the rules that look them up: the kernel checks
+	// each element against every rule bound to its map (seconds at 10,000
+	// services when the rules come first).
+	b.WriteString("}\n")
+	rs.writeEndpointsFullElements(&b)
+	b.WriteString("table" + t + " {\n")
 	for _, c := range names {
 		b.WriteString("\tchain " + c + " {\n")
 		for line := range strings.Lines(rs.chains[c]) {
@@ -492,6 +498,8 @@ func (rs *NFTRuleset) RenderChanged(prev *NFTRuleset) ([]byte, NFTChanges) {
 			writeSetDecl(&b, "add set"+t+name+" {", rs.sets[name], "}\n")
 		}
 	}
+	// The endpoints before the rules that look them up (see RenderFull).
+	ch.Elements += rs.writeEndpointsElements(&b, prev)
 	var write []string
 	for c, rules := range rs.chains {
 		if old, ok := prev.chains[c]; !ok || old != rules {
@@ -526,7 +534,6 @@ func (rs *NFTRuleset) RenderChanged(prev *NFTRuleset) ([]byte, NFTChanges) {
 			}
 		}
 	}
-	ch.Elements += rs.writeEndpointsElements(&b, prev)
 	var del []string
 	for c := range prev.chains {
 		if _, ok := rs.chains[c]; !ok {

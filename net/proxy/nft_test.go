@@ -188,11 +188,12 @@ func TestNFTRules(t *testing.T) {
 	t.Run("service chain balances over its endpoints", func(t *testing.T) {
 		rules := rs.Chain(webHTTP)
 		// The ports get slots in name order: default/web:dns/udp is 0.
-		if len(rules) != 2 || rules[1] != "meta l4proto tcp dnat ip addr . port to numgen random mod 2 offset 4096 map @endpoints-tcp" {
+		// Slot 1's map is the second of each protocol's.
+		if len(rules) != 2 || rules[1] != "meta l4proto tcp dnat ip addr . port to numgen random mod 2 offset 4096 map @endpoints-tcp-1" {
 			t.Fatalf("rules %q", rules)
 		}
-		if a, b := rs.Endpoint("endpoints-tcp", "4096"), rs.Endpoint("endpoints-tcp", "4097"); a != "10.244.1.10 . 8080" || b != "10.244.1.11 . 8080" ||
-			len(rs.eps["endpoints-tcp"]) != 2 || len(rs.eps["endpoints-udp"]) != 2 {
+		if a, b := rs.Endpoint("endpoints-tcp-1", "4096"), rs.Endpoint("endpoints-tcp-1", "4097"); a != "10.244.1.10 . 8080" || b != "10.244.1.11 . 8080" ||
+			len(rs.eps["endpoints-tcp-1"]) != 2 || len(rs.eps["endpoints-udp-0"]) != 2 {
 			t.Fatalf("endpoints map %v", rs.eps)
 		}
 		if rs.hairpin["10.244.1.10"] != 2 || rs.hairpin["10.244.1.12"] != 0 {

@@ -53,7 +53,7 @@ func traceNFT(t *testing.T, rs *NFTRuleset, chain string, pkt packet) []outcome 
 					// dnat ip addr . port to numgen random mod N offset O map @endpoints
 					n, err := strconv.Atoi(f[9])
 					offset, err2 := strconv.Atoi(f[11])
-					if err != nil || err2 != nil || f[13] != "@"+nftEndpointsMap(s.pkt.proto) {
+					if err != nil || err2 != nil || f[13] != "@"+nftEndpointsMap(s.pkt.proto, uint32(offset)) {
 						t.Fatalf("rule %q", rule)
 					}
 					for i := range n {
