@@ -103,6 +103,14 @@ func (s *nftSlots) release(held map[string]bool) {
 	}
 }
 
+// releasePort frees port's slot.
+func (s *nftSlots) releasePort(port string) {
+	if slot, ok := s.byPort[port]; ok {
+		delete(s.byPort, port)
+		s.free = append(s.free, slot)
+	}
+}
+
 // hairpinKey is the hairpin set's element for an endpoint IP.
 func hairpinKey(ip string) string { return ip + " . " + ip }
 

@@ -68,16 +68,34 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 		return st, errNotSetUp
 	}
 	start := time.Now()
-	desired := buildNFTRules(in, &p.nftCache)
+	prev := p.nftApplied
+	// After a sync that worked: only the services that changed, diffed
+	// from what they were (before) to what they are (after); prev becomes
+	// the new state in place.
+	var desired, before, after *NFTRuleset
+	if prev != nil {
+		var ok bool
+		if before, after, ok = p.nftCache.delta(in, prev); !ok {
+			before, after = nil, nil
+		}
+	}
+	if after == nil {
+		desired = buildNFTRules(in, &p.nftCache)
+	}
 	st.Build = time.Since(start)
 	if err := p.syncLocalnet(in); err != nil {
 		p.log.Error("route_localnet for NodePort endpoints", "err", err)
 	}
-	prev := p.nftApplied
 	var text []byte
 	var ch NFTChanges
 	var batch *nftBatch
-	if prev == nil {
+	if after != nil {
+		if b, err := after.netlinkChanges(before); err == nil {
+			batch, ch = b, b.changes
+		} else {
+			text, ch = after.RenderChanged(before)
+		}
+	} else if prev == nil {
 		st.Full = true
 		var err error
 		if batch, err = p.nftFirstSync(ctx, in, desired); err != nil {
@@ -124,8 +142,14 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 			return st, fmt.Errorf("proxy sync: %w", err)
 		}
 	}
+	if after != nil {
+		// prev holds the new state already.
+		desired, prev = prev, before
+	} else {
+		after = desired
+	}
 	p.nftApplied = desired
-	if stale := nftStaleUDPFlows(prev, desired); len(stale) > 0 {
+	if stale := nftStaleUDPFlows(prev, after); len(stale) > 0 {
 		t := time.Now()
 		n, err := deleteConntrack(p.cfg.NetNS, stale)
 		st.Conntrack, st.ConntrackDeleted = time.Since(t), n

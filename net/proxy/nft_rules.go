@@ -149,6 +149,7 @@ type nftUDP struct {
 type nftCache struct {
 	params  params
 	entries map[cacheKey]*nftService
+	byName  map[nsName]cacheKey // the entries' keys by service
 	slots   nftSlots
 }
 
@@ -157,7 +158,9 @@ func BuildNFTRules(in RulesInput) *NFTRuleset {
 	return buildNFTRules(in, nil)
 }
 
-func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
+// paramsOf returns the inputs every service's rules depend on besides its
+// own objects, and the node's addresses NodePorts answer on.
+func paramsOf(in RulesInput) (params, []string) {
 	var pr params
 	if in.ClusterCIDR != nil && in.ClusterCIDR.IP.To4() != nil {
 		pr.cidr = in.ClusterCIDR.String()
@@ -172,24 +175,13 @@ func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
 		nodeDsts = append(nodeDsts, "127.0.0.1")
 	}
 	pr.nodeDsts = strings.Join(nodeDsts, " ")
-	var old map[cacheKey]*nftService
-	if cache != nil && cache.params == pr {
-		old = cache.entries
-	}
-	type nsName struct{ ns, name string }
-	eps := make(map[nsName]*v1.Endpoints, len(in.Endpoints))
-	for _, e := range in.Endpoints {
-		if e != nil {
-			eps[nsName{e.Namespace, e.Name}] = e
-		}
-	}
-	services := slices.DeleteFunc(slices.Clone(in.Services), func(s *v1.Service) bool { return s == nil })
-	slices.SortFunc(services, func(a, b *v1.Service) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	return pr, nodeDsts
+}
 
+// newNFTRuleset returns an empty ruleset with room for n services.
+func newNFTRuleset(n int) *NFTRuleset {
 	rs := &NFTRuleset{
-		chains:  make(map[string]string, 4*len(services)+8),
+		chains:  make(map[string]string, 2*n+8),
 		maps:    map[string]map[string]string{},
 		sets:    map[string]int32{},
 		eps:     map[string]map[string]string{},
@@ -202,7 +194,65 @@ func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
 	for _, m := range nftEndpointsMaps {
 		rs.eps[m.name] = map[string]string{}
 	}
-	rs.maps[nftServiceIPs] = make(map[string]string, len(services))
+	rs.maps[nftServiceIPs] = make(map[string]string, n)
+	return rs
+}
+
+// add puts what s contributes into rs.
+func (rs *NFTRuleset) add(s *nftService) {
+	for _, c := range s.chains {
+		rs.chains[c.name] = c.block
+	}
+	for _, e := range s.elements {
+		rs.maps[e.m][e.key] = e.verdict
+	}
+	for _, st := range s.sets {
+		rs.sets[st.name] = st.timeout
+	}
+	for _, e := range s.eps {
+		rs.eps[e.m][e.key] = e.value
+		rs.hairpin[e.ip]++
+	}
+	for _, u := range s.udp {
+		rs.udp[u.chain] = u.svc
+	}
+}
+
+// remove takes what s contributed out of rs.
+func (rs *NFTRuleset) remove(s *nftService) {
+	for _, c := range s.chains {
+		delete(rs.chains, c.name)
+	}
+	for _, e := range s.elements {
+		delete(rs.maps[e.m], e.key)
+	}
+	for _, st := range s.sets {
+		delete(rs.sets, st.name)
+	}
+	for _, e := range s.eps {
+		delete(rs.eps[e.m], e.key)
+		if rs.hairpin[e.ip]--; rs.hairpin[e.ip] <= 0 {
+			delete(rs.hairpin, e.ip)
+		}
+	}
+	for _, u := range s.udp {
+		delete(rs.udp, u.chain)
+	}
+}
+
+func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
+	pr, nodeDsts := paramsOf(in)
+	var old map[cacheKey]*nftService
+	if cache != nil && cache.params == pr {
+		old = cache.entries
+	}
+	eps := endpointsByName(in.Endpoints)
+	services := slices.DeleteFunc(slices.Clone(in.Services), func(s *v1.Service) bool { return s == nil })
+	slices.SortFunc(services, func(a, b *v1.Service) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+
+	rs := newNFTRuleset(len(services))
 	slots := &nftSlots{}
 	if cache != nil {
 		slots = &cache.slots
@@ -210,36 +260,24 @@ func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
 	g := &nftGenerator{cidr: pr.cidr, slots: slots}
 	held := make(map[string]bool, len(services))
 	next := make(map[cacheKey]*nftService, len(services))
+	byName := make(map[nsName]cacheKey, len(services))
 	for _, svc := range services {
-		key := cacheKey{svc, eps[nsName{svc.Namespace, svc.Name}]}
+		name := nsName{svc.Namespace, svc.Name}
+		key := cacheKey{svc, eps[name]}
+		byName[name] = key
 		s := old[key]
 		if s == nil {
 			s = g.service(portsOf(svc, key.eps))
 		}
 		next[key] = s
-		for _, c := range s.chains {
-			rs.chains[c.name] = c.block
-		}
-		for _, e := range s.elements {
-			rs.maps[e.m][e.key] = e.verdict
-		}
-		for _, st := range s.sets {
-			rs.sets[st.name] = st.timeout
-		}
-		for _, e := range s.eps {
-			rs.eps[e.m][e.key] = e.value
-			rs.hairpin[e.ip]++
-		}
+		rs.add(s)
 		for _, k := range s.ports {
 			held[k] = true
-		}
-		for _, u := range s.udp {
-			rs.udp[u.chain] = u.svc
 		}
 	}
 	slots.release(held)
 	if cache != nil {
-		cache.params, cache.entries = pr, next
+		cache.params, cache.entries, cache.byName = pr, next, byName
 	}
 
 	// Where node ports answer: every local address, or the node's own ones.
