@@ -8,8 +8,10 @@ import (
 )
 
 // The nftables mode's Setup, Cleanup and sync (see nft_rules.go for the
-// table). Everything goes through `nft -f -` in Config.NetNS: one
-// transaction per sync, which the kernel applies whole or not at all.
+// table) in Config.NetNS: one transaction per sync (netlink, or `nft -f -`
+// when the table is replaced whole), which the kernel applies whole or not
+// at all; the first sync into a namespace without the table is two (the
+// table's fixed part, then the services).
 
 // nftCmd is the nftables command-line tool.
 const nftCmd = "nft"
