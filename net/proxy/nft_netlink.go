@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -48,6 +50,11 @@ func (rs *NFTRuleset) netlinkChanges(prev *NFTRuleset) (*nftBatch, error) {
 		set := &nftables.Set{Table: b.table, Name: name, KeyType: nftables.TypeIPAddr, Dynamic: true, HasTimeout: true,
 			Timeout: time.Duration(rs.sets[name]) * time.Second}
 		b.ops = append(b.ops, func(c *nftables.Conn) error { return c.AddSet(set, nil) })
+	}
+	// The endpoints before the rules that look them up: the kernel checks
+	// each element against every rule bound to its map.
+	if err := b.endpointsElements(rs, prev); err != nil {
+		return nil, err
 	}
 	var write []string
 	for c, rules := range rs.chains {
@@ -103,13 +110,7 @@ func (rs *NFTRuleset) netlinkChanges(prev *NFTRuleset) (*nftBatch, error) {
 				add = append(add, nftables.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: target}})
 			}
 		}
-		b.changes.Elements += len(del) + len(add)
-		if len(del) > 0 {
-			b.ops = append(b.ops, func(c *nftables.Conn) error { return c.SetDeleteElements(set, del) })
-		}
-		if len(add) > 0 {
-			b.ops = append(b.ops, func(c *nftables.Conn) error { return c.SetAddElements(set, add) })
-		}
+		b.elements(set, del, add)
 	}
 	var del []string
 	for c := range prev.chains {
@@ -150,6 +151,24 @@ func (b *nftBatch) apply(netnsPath string) error {
 		defer h.Close()
 		opts = append(opts, nftables.WithNetNSFd(int(h)))
 	}
+	// The kernel takes a batch in one message no larger than the socket's
+	// send buffer (a first sync at 10,000 services is megabytes), and
+	// answers each message of it.
+	size := max(1<<20, 512*len(b.ops))
+	opts = append(opts, nftables.WithSockOptions(func(c *netlink.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size),
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4*size))
+		}); err != nil {
+			return err
+		}
+		return serr
+	}))
 	c, err := nftables.New(opts...)
 	if err != nil {
 		return fmt.Errorf("nftables netlink: %w", err)
@@ -163,6 +182,29 @@ func (b *nftBatch) apply(netnsPath string) error {
 		return fmt.Errorf("nftables netlink batch: %w", err)
 	}
 	return nil
+}
+
+// nftTableExists reports whether the namespace at netnsPath ("" = our
+// own) has the mode's table.
+func nftTableExists(netnsPath string) (bool, error) {
+	var opts []nftables.ConnOption
+	if netnsPath != "" {
+		h, err := netns.GetFromPath(netnsPath)
+		if err != nil {
+			return false, fmt.Errorf("open netns %s: %w", netnsPath, err)
+		}
+		defer h.Close()
+		opts = append(opts, nftables.WithNetNSFd(int(h)))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return false, fmt.Errorf("nftables netlink: %w", err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return false, fmt.Errorf("list nftables tables: %w", err)
+	}
+	return slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == NFTTable }), nil
 }
 
 // nftKey encodes a map key ("ip . proto . port" or "proto . port") as the
@@ -293,6 +335,19 @@ func nftExprs(rule string) ([]expr.Any, error) {
 			f = f[5:]
 		case f[0] == "update" && len(f) == 6 && strings.HasPrefix(f[1], "@") && strings.Join(f[2:], " ") == "{ ip saddr }":
 			return append(out, loadAddr(12), &expr.Dynset{SrcRegKey: 1, SetName: f[1][1:], Operation: unix.NFT_DYNSET_OP_UPDATE}), nil
+		case f[0] == "meta" && len(f) == 17 && f[1] == "l4proto" && strings.Join(f[3:12], " ") == "dnat ip addr . port to numgen random mod" &&
+			f[13] == "offset" && f[15] == "map" && strings.HasPrefix(f[16], "@"):
+			// meta l4proto P dnat ip addr . port to numgen random mod N offset O map @M
+			pe, ok := l4proto(f[2])
+			n, err := strconv.ParseUint(f[12], 10, 32)
+			offset, err2 := strconv.ParseUint(f[14], 10, 32)
+			if !ok || err != nil || err2 != nil || n == 0 {
+				return nil, errNoNetlink
+			}
+			out = append(out, pe...)
+			return append(out, &expr.Numgen{Register: 1, Modulus: uint32(n), Type: unix.NFT_NG_RANDOM, Offset: uint32(offset)},
+				&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: f[16][1:]},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegAddrMax: 1, RegProtoMin: 9, RegProtoMax: 9, Specified: true}), nil
 		case f[0] == "meta" && len(f) == 6 && f[1] == "l4proto" && f[3] == "dnat" && f[4] == "to":
 			pe, ok := l4proto(f[2])
 			if !ok {

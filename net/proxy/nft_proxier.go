@@ -8,8 +8,10 @@ import (
 )
 
 // The nftables mode's Setup, Cleanup and sync (see nft_rules.go for the
-// table). Everything goes through `nft -f -` in Config.NetNS: one
-// transaction per sync, which the kernel applies whole or not at all.
+// table) in Config.NetNS: one transaction per sync (netlink, or `nft -f -`
+// when the table is replaced whole), which the kernel applies whole or not
+// at all; the first sync into a namespace without the table is two (the
+// table's fixed part, then the services).
 
 // nftCmd is the nftables command-line tool.
 const nftCmd = "nft"
@@ -68,18 +70,45 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 		return st, errNotSetUp
 	}
 	start := time.Now()
-	desired := buildNFTRules(in, &p.nftCache)
+	prev := p.nftApplied
+	// After a sync that worked: only the services that changed, diffed
+	// from what they were (before) to what they are (after); prev becomes
+	// the new state in place.
+	var desired, before, after *NFTRuleset
+	if prev != nil {
+		var ok bool
+		if before, after, ok = p.nftCache.delta(in, prev); !ok {
+			before, after = nil, nil
+		}
+	}
+	if after == nil {
+		desired = buildNFTRules(in, &p.nftCache)
+	}
 	st.Build = time.Since(start)
 	if err := p.syncLocalnet(in); err != nil {
 		p.log.Error("route_localnet for NodePort endpoints", "err", err)
 	}
-	prev := p.nftApplied
 	var text []byte
 	var ch NFTChanges
 	var batch *nftBatch
-	if prev == nil {
+	if after != nil {
+		if b, err := after.netlinkChanges(before); err == nil {
+			batch, ch = b, b.changes
+		} else {
+			text, ch = after.RenderChanged(before)
+		}
+	} else if prev == nil {
 		st.Full = true
-		text, ch = desired.RenderFull()
+		var err error
+		if batch, err = p.nftFirstSync(ctx, in, desired); err != nil {
+			p.log.Error("nftables first sync through netlink; replacing the whole table with nft -f", "err", err)
+			batch = nil
+		}
+		if batch != nil {
+			ch = batch.changes
+		} else {
+			text, ch = desired.RenderFull()
+		}
 	} else if b, err := desired.netlinkChanges(prev); err == nil {
 		batch, ch = b, b.changes
 	} else {
@@ -115,8 +144,14 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 			return st, fmt.Errorf("proxy sync: %w", err)
 		}
 	}
+	if after != nil {
+		// prev holds the new state already.
+		desired, prev = prev, before
+	} else {
+		after = desired
+	}
 	p.nftApplied = desired
-	if stale := nftStaleUDPFlows(prev, desired); len(stale) > 0 {
+	if stale := nftStaleUDPFlows(prev, after); len(stale) > 0 {
 		t := time.Now()
 		n, err := deleteConntrack(p.cfg.NetNS, stale)
 		st.Conntrack, st.ConntrackDeleted = time.Since(t), n
@@ -131,6 +166,32 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 			"conntrack_deleted", st.ConntrackDeleted, "took", st.Total)
 	}
 	return st, nil
+}
+
+// nftFirstSync starts the first sync into a namespace without our table:
+// nft -f creates the table with its fixed chains and empty maps (a few
+// dozen lines), and the batch it returns, sent through netlink, adds every
+// service. nft 1.0.6 takes seconds to read and check 10,000 services'
+// chains and elements; the kernel takes a fraction of that. Where the table
+// exists (an agent restarted, or a failed sync) it returns nil and the
+// caller replaces the table in one nft transaction, so the live rules go
+// only when the new ones come. An error leaves at most the empty table.
+func (p *Proxier) nftFirstSync(ctx context.Context, in RulesInput, desired *NFTRuleset) (*nftBatch, error) {
+	exists, err := nftTableExists(p.cfg.NetNS)
+	if err != nil || exists {
+		return nil, err
+	}
+	skeleton := BuildNFTRules(RulesInput{ClusterCIDR: in.ClusterCIDR, NodeIPs: in.NodeIPs})
+	batch, err := desired.netlinkChanges(skeleton)
+	if err != nil {
+		return nil, err
+	}
+	text, ch := skeleton.RenderFull()
+	if err := p.nftApply(ctx, text); err != nil {
+		return nil, err
+	}
+	batch.changes.Written = append(ch.Written, batch.changes.Written...)
+	return batch, nil
 }
 
 // CleanupLeftovers removes what the other mode left in cfg.NetNS, as

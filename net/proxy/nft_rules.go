@@ -20,6 +20,8 @@ import (
 //	  map service-nodeports      proto . nodePort        : goto external-<hash>-...
 //	  map no-endpoint-services   clusterIP . proto . port : goto reject-chain
 //	  map no-endpoint-nodeports  proto . nodePort        : goto reject-chain
+//	  map endpoints-tcp, -udp    offset + index : podIP . port, for the service ports without affinity
+//	  set hairpin                podIP . podIP of every such endpoint (a pod reaching itself through a service)
 //	  set affinity-<hash>        one per endpoint of a ClientIP-affinity service port (dynamic, with timeout)
 //	  chain nat-prerouting, nat-output (nat, -100)     -> services
 //	  chain nat-postrouting (nat, 100)                 -> masquerading
@@ -27,15 +29,26 @@ import (
 //	  chain filter-input also                          -> localnet-guard (every packet)
 //	  chain services                 the two verdict-map lookups above
 //	  chain service-endpoints-check  the two no-endpoint lookups
-//	  chain service-<...>            masquerade off-cluster clients; affinity; numgen random mod n 0 goto endpoint-..., ...
+//	  chain service-<...>            masquerade off-cluster clients; dnat to numgen random mod n offset o map @endpoints-<proto>
+//	                                 (affinity: check the sets; numgen random mod n 0 goto endpoint-..., ...)
 //	  chain external-<...>           mark for masquerade, then goto the service chain (NodePorts)
-//	  chain endpoint-<...>           hairpin mark; affinity update; dnat to <podIP>:<port>
+//	  chain endpoint-<...>           affinity only: hairpin mark; affinity update; dnat to <podIP>:<port>
 //	  chain mark-for-masquerade, masquerading, reject-chain, localnet-guard
 //
 // A service is a handful of map elements and chains of its own, so a sync
 // after one change rewrites those and nothing else (one `nft -f`
 // transaction); the packet path costs one hash lookup whatever the number
 // of services, where iptables walks ORCH-SERVICES rule by rule.
+//
+// The endpoints of a service port without affinity are data, not chains:
+// elements of its protocol's endpoints map at keys offset..offset+n-1 (each port has
+// its own block of keys, see nftSlots), which its one dnat rule picks from
+// at random. The kernel re-validates every chain reachable from the base
+// chains (all services' chains) in a transaction that adds a rule with a
+// verdict or a dnat, or a verdict map element; replacing an endpoint
+// changes only data elements, which it does not re-validate. Hairpin
+// traffic (a pod reaching itself through a service) is masqueraded in
+// postrouting by the hairpin set rather than marked in an endpoint chain.
 
 // NFTTable is the nftables table the nftables mode owns (family ip).
 const NFTTable = "orch-proxy"
@@ -46,6 +59,9 @@ const (
 	nftServiceNodePorts    = "service-nodeports"
 	nftNoEndpointServices  = "no-endpoint-services"
 	nftNoEndpointNodePorts = "no-endpoint-nodeports"
+	// nftHairpin is the set of podIP . podIP pairs of the endpoints maps'
+	// endpoints.
+	nftHairpin = "hairpin"
 )
 
 // nftMaps declares the verdict maps, in render order.
@@ -76,10 +92,12 @@ const nftLocalnetGuard = "ip saddr != 127.0.0.0/8 ip daddr 127.0.0.0/8 ct state 
 // the verdict maps' elements and the affinity sets. Base chains are fixed
 // and not part of it. Immutable once built.
 type NFTRuleset struct {
-	chains map[string]string            // chain -> rules, "\n"-terminated
-	maps   map[string]map[string]string // map -> key -> verdict
-	sets   map[string]int32             // affinity set -> timeout seconds
-	udp    map[string]*udpService       // UDP service chain -> frontends and backends
+	chains  map[string]string            // chain -> rules, "\n"-terminated
+	maps    map[string]map[string]string // map -> key -> verdict
+	sets    map[string]int32             // affinity set -> timeout seconds
+	eps     map[string]map[string]string // endpoints map -> offset+index -> "podIP . port"
+	hairpin map[string]int               // endpoint IP -> service ports balancing to it through a map
+	udp     map[string]*udpService       // UDP service chain -> frontends and backends
 }
 
 // NumChains counts the regular chains.
@@ -99,13 +117,21 @@ func (rs *NFTRuleset) HasChain(name string) bool {
 // Element returns the verdict of key in map m ("" when absent).
 func (rs *NFTRuleset) Element(m, key string) string { return rs.maps[m][key] }
 
+// Endpoint returns the element of endpoints map m at key ("" when absent).
+func (rs *NFTRuleset) Endpoint(m, key string) string { return rs.eps[m][key] }
+
 // nftService is what one service contributes, cached by its objects.
 type nftService struct {
 	chains   []chainBlock
 	elements []nftElement
 	sets     []nftSet
+	eps      []nftEndpoint
+	ports    []string // the keys of the service ports holding a slot
 	udp      []nftUDP
 }
+
+// nftEndpoint is one element of the endpoints map.
+type nftEndpoint struct{ m, key, ip, value string }
 
 type nftElement struct{ m, key, verdict string }
 
@@ -123,6 +149,8 @@ type nftUDP struct {
 type nftCache struct {
 	params  params
 	entries map[cacheKey]*nftService
+	byName  map[nsName]cacheKey // the entries' keys by service
+	slots   nftSlots
 }
 
 // BuildNFTRules computes the nftables mode's desired table. It is pure.
@@ -130,7 +158,9 @@ func BuildNFTRules(in RulesInput) *NFTRuleset {
 	return buildNFTRules(in, nil)
 }
 
-func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
+// paramsOf returns the inputs every service's rules depend on besides its
+// own objects, and the node's addresses NodePorts answer on.
+func paramsOf(in RulesInput) (params, []string) {
 	var pr params
 	if in.ClusterCIDR != nil && in.ClusterCIDR.IP.To4() != nil {
 		pr.cidr = in.ClusterCIDR.String()
@@ -145,56 +175,109 @@ func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
 		nodeDsts = append(nodeDsts, "127.0.0.1")
 	}
 	pr.nodeDsts = strings.Join(nodeDsts, " ")
+	return pr, nodeDsts
+}
+
+// newNFTRuleset returns an empty ruleset with room for n services.
+func newNFTRuleset(n int) *NFTRuleset {
+	rs := &NFTRuleset{
+		chains:  make(map[string]string, 2*n+8),
+		maps:    map[string]map[string]string{},
+		sets:    map[string]int32{},
+		eps:     map[string]map[string]string{},
+		hairpin: map[string]int{},
+		udp:     map[string]*udpService{},
+	}
+	for _, m := range nftMaps {
+		rs.maps[m.name] = map[string]string{}
+	}
+	for _, m := range nftEndpointsMaps {
+		rs.eps[m.name] = map[string]string{}
+	}
+	rs.maps[nftServiceIPs] = make(map[string]string, n)
+	return rs
+}
+
+// add puts what s contributes into rs.
+func (rs *NFTRuleset) add(s *nftService) {
+	for _, c := range s.chains {
+		rs.chains[c.name] = c.block
+	}
+	for _, e := range s.elements {
+		rs.maps[e.m][e.key] = e.verdict
+	}
+	for _, st := range s.sets {
+		rs.sets[st.name] = st.timeout
+	}
+	for _, e := range s.eps {
+		rs.eps[e.m][e.key] = e.value
+		rs.hairpin[e.ip]++
+	}
+	for _, u := range s.udp {
+		rs.udp[u.chain] = u.svc
+	}
+}
+
+// remove takes what s contributed out of rs.
+func (rs *NFTRuleset) remove(s *nftService) {
+	for _, c := range s.chains {
+		delete(rs.chains, c.name)
+	}
+	for _, e := range s.elements {
+		delete(rs.maps[e.m], e.key)
+	}
+	for _, st := range s.sets {
+		delete(rs.sets, st.name)
+	}
+	for _, e := range s.eps {
+		delete(rs.eps[e.m], e.key)
+		if rs.hairpin[e.ip]--; rs.hairpin[e.ip] <= 0 {
+			delete(rs.hairpin, e.ip)
+		}
+	}
+	for _, u := range s.udp {
+		delete(rs.udp, u.chain)
+	}
+}
+
+func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
+	pr, nodeDsts := paramsOf(in)
 	var old map[cacheKey]*nftService
 	if cache != nil && cache.params == pr {
 		old = cache.entries
 	}
-	type nsName struct{ ns, name string }
-	eps := make(map[nsName]*v1.Endpoints, len(in.Endpoints))
-	for _, e := range in.Endpoints {
-		if e != nil {
-			eps[nsName{e.Namespace, e.Name}] = e
-		}
-	}
+	eps := endpointsByName(in.Endpoints)
 	services := slices.DeleteFunc(slices.Clone(in.Services), func(s *v1.Service) bool { return s == nil })
 	slices.SortFunc(services, func(a, b *v1.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 
-	rs := &NFTRuleset{
-		chains: make(map[string]string, 4*len(services)+8),
-		maps:   map[string]map[string]string{},
-		sets:   map[string]int32{},
-		udp:    map[string]*udpService{},
+	rs := newNFTRuleset(len(services))
+	slots := &nftSlots{}
+	if cache != nil {
+		slots = &cache.slots
 	}
-	for _, m := range nftMaps {
-		rs.maps[m.name] = map[string]string{}
-	}
-	rs.maps[nftServiceIPs] = make(map[string]string, len(services))
-	g := &nftGenerator{cidr: pr.cidr}
+	g := &nftGenerator{cidr: pr.cidr, slots: slots}
+	held := make(map[string]bool, len(services))
 	next := make(map[cacheKey]*nftService, len(services))
+	byName := make(map[nsName]cacheKey, len(services))
 	for _, svc := range services {
-		key := cacheKey{svc, eps[nsName{svc.Namespace, svc.Name}]}
+		name := nsName{svc.Namespace, svc.Name}
+		key := cacheKey{svc, eps[name]}
+		byName[name] = key
 		s := old[key]
 		if s == nil {
 			s = g.service(portsOf(svc, key.eps))
 		}
 		next[key] = s
-		for _, c := range s.chains {
-			rs.chains[c.name] = c.block
-		}
-		for _, e := range s.elements {
-			rs.maps[e.m][e.key] = e.verdict
-		}
-		for _, st := range s.sets {
-			rs.sets[st.name] = st.timeout
-		}
-		for _, u := range s.udp {
-			rs.udp[u.chain] = u.svc
+		rs.add(s)
+		for _, k := range s.ports {
+			held[k] = true
 		}
 	}
+	slots.release(held)
 	if cache != nil {
-		cache.params, cache.entries = pr, next
+		cache.params, cache.entries, cache.byName = pr, next, byName
 	}
 
 	// Where node ports answer: every local address, or the node's own ones.
@@ -212,7 +295,8 @@ func buildNFTRules(in RulesInput, cache *nftCache) *NFTRuleset {
 	if pr.cidr != "" {
 		masq = "ip saddr " + pr.cidr + " ip daddr != " + pr.cidr + " masquerade\n"
 	}
-	rs.chains["masquerading"] = masq + "meta mark & " + masqMark + " == 0 return\n" +
+	rs.chains["masquerading"] = masq + "ct status dnat ip saddr . ip daddr @" + nftHairpin + " masquerade fully-random\n" +
+		"meta mark & " + masqMark + " == 0 return\n" +
 		"meta mark set meta mark ^ " + masqMark + "\n" + "masquerade fully-random\n"
 	rs.chains["localnet-guard"] = nftLocalnetGuard
 	return rs
@@ -238,8 +322,9 @@ func nftName(prefix, readable string, parts ...string) string {
 
 // nftGenerator writes the rules of one service at a time.
 type nftGenerator struct {
-	cidr string
-	buf  []byte
+	cidr  string
+	slots *nftSlots
+	buf   []byte
 }
 
 func (g *nftGenerator) line(parts ...string) {
@@ -264,7 +349,14 @@ func (g *nftGenerator) service(ports []*servicePort) *nftService {
 		readable := ns + "/" + name + "/" + p.proto + "/" + portName
 		svcChain := nftName("service-", readable, p.key, p.proto)
 		port := itoa(p.port)
-		if len(p.endpoints) == 0 {
+		portKey := p.key + "/" + p.proto
+		offset, slotted := uint32(0), true
+		if p.affinity == 0 && len(p.endpoints) > 0 {
+			// Past the last slot (over a million service ports) a port
+			// is refused as one without endpoints.
+			offset, slotted = g.slots.offset(portKey)
+		}
+		if len(p.endpoints) == 0 || !slotted {
 			if p.clusterIP != "" {
 				s.elements = append(s.elements, nftElement{nftNoEndpointServices, p.clusterIP + " . " + p.proto + " . " + port, "goto reject-chain"})
 			}
@@ -290,19 +382,29 @@ func (g *nftGenerator) service(ports []*servicePort) *nftService {
 			}
 			s.udp = append(s.udp, nftUDP{svcChain, udp})
 		}
-		affinity := ""
-		if p.affinity > 0 {
-			affinity = itoa(p.affinity)
+		if p.affinity == 0 {
+			s.ports = append(s.ports, portKey)
+			eps := p.endpoints[:min(len(p.endpoints), nftSlotSize)]
+			for i, ep := range eps {
+				s.eps = append(s.eps, nftEndpoint{nftEndpointsMap(p.proto, offset), strconv.FormatUint(uint64(offset)+uint64(i), 10), ep.ip, ep.ip + " . " + itoa(ep.port)})
+				if udp != nil {
+					udp.backends[ep.ip] = true
+				}
+			}
+			g.line("meta l4proto ", p.proto, " dnat ip addr . port to numgen random mod ", strconv.Itoa(len(eps)),
+				" offset ", strconv.FormatUint(uint64(offset), 10), " map @", nftEndpointsMap(p.proto, offset))
+			s.chains = append(s.chains, chainBlock{svcChain, g.take()})
+			g.external(s, p, readable, svcChain)
+			continue
 		}
+		affinity := itoa(p.affinity)
 		epChains := make([]string, len(p.endpoints))
 		sets := make([]string, len(p.endpoints))
 		for i, ep := range p.endpoints {
 			epChains[i] = nftName("endpoint-", readable+"__"+ep.ip+"/"+itoa(ep.port), p.key, p.proto, ep.String())
-			if affinity != "" {
-				sets[i] = nftName("affinity-", readable+"__"+ep.ip+"/"+itoa(ep.port), p.key, p.proto, ep.String(), affinity)
-				s.sets = append(s.sets, nftSet{sets[i], p.affinity})
-				g.line("ip saddr @", sets[i], " goto ", epChains[i])
-			}
+			sets[i] = nftName("affinity-", readable+"__"+ep.ip+"/"+itoa(ep.port), p.key, p.proto, ep.String(), affinity)
+			s.sets = append(s.sets, nftSet{sets[i], p.affinity})
+			g.line("ip saddr @", sets[i], " goto ", epChains[i])
 			if udp != nil {
 				udp.backends[ep.ip] = true
 			}
@@ -321,23 +423,28 @@ func (g *nftGenerator) service(ports []*servicePort) *nftService {
 			}
 		}
 		s.chains = append(s.chains, chainBlock{svcChain, g.take()})
-		if p.nodePort > 0 {
-			ext := nftName("external-", readable, p.key, p.proto)
-			g.line("jump mark-for-masquerade")
-			g.line("goto ", svcChain)
-			s.chains = append(s.chains, chainBlock{ext, g.take()})
-			s.elements = append(s.elements, nftElement{nftServiceNodePorts, p.proto + " . " + itoa(p.nodePort), "goto " + ext})
-		}
+		g.external(s, p, readable, svcChain)
 		for i, ep := range p.endpoints {
 			g.line("ip saddr ", ep.ip, " jump mark-for-masquerade")
-			if affinity != "" {
-				g.line("update @", sets[i], " { ip saddr }")
-			}
+			g.line("update @", sets[i], " { ip saddr }")
 			g.line("meta l4proto ", p.proto, " dnat to ", ep.String())
 			s.chains = append(s.chains, chainBlock{epChains[i], g.take()})
 		}
 	}
 	return s
+}
+
+// external adds a NodePort's external chain (mark for masquerade, then the
+// service chain) and its service-nodeports element.
+func (g *nftGenerator) external(s *nftService, p *servicePort, readable, svcChain string) {
+	if p.nodePort == 0 {
+		return
+	}
+	ext := nftName("external-", readable, p.key, p.proto)
+	g.line("jump mark-for-masquerade")
+	g.line("goto ", svcChain)
+	s.chains = append(s.chains, chainBlock{ext, g.take()})
+	s.elements = append(s.elements, nftElement{nftServiceNodePorts, p.proto + " . " + itoa(p.nodePort), "goto " + ext})
 }
 
 // NFTChanges says what an nft transaction does.
@@ -368,11 +475,18 @@ func (rs *NFTRuleset) RenderFull() ([]byte, NFTChanges) {
 	for _, name := range slices.Sorted(maps.Keys(rs.sets)) {
 		writeSetDecl(&b, "\tset "+name+" {", rs.sets[name], "}\n")
 	}
+	rs.writeEndpointsDecl(&b)
 	// Chains first without rules, so a rule can name a chain declared later.
 	names := slices.Sorted(maps.Keys(rs.chains))
 	for _, c := range names {
 		b.WriteString("\tchain " + c + " {\n\t}\n")
 	}
+	// The endpoints before the rules that look them up: the kernel checks
+	// each element against every rule bound to its map (seconds at 10,000
+	// services when the rules come first).
+	b.WriteString("}\n")
+	rs.writeEndpointsFullElements(&b)
+	b.WriteString("table" + t + " {\n")
 	for _, c := range names {
 		b.WriteString("\tchain " + c + " {\n")
 		for line := range strings.Lines(rs.chains[c]) {
@@ -401,6 +515,10 @@ func (rs *NFTRuleset) RenderFull() ([]byte, NFTChanges) {
 		b.WriteString("}\n")
 		ch.Elements += len(els)
 	}
+	for _, m := range rs.eps {
+		ch.Elements += len(m)
+	}
+	ch.Elements += len(rs.hairpin)
 	return []byte(b.String()), ch
 }
 
@@ -418,6 +536,8 @@ func (rs *NFTRuleset) RenderChanged(prev *NFTRuleset) ([]byte, NFTChanges) {
 			writeSetDecl(&b, "add set"+t+name+" {", rs.sets[name], "}\n")
 		}
 	}
+	// The endpoints before the rules that look them up (see RenderFull).
+	ch.Elements += rs.writeEndpointsElements(&b, prev)
 	var write []string
 	for c, rules := range rs.chains {
 		if old, ok := prev.chains[c]; !ok || old != rules {
@@ -490,6 +610,10 @@ func (rs *NFTRuleset) size() int {
 	for _, m := range rs.maps {
 		n += 64 * len(m)
 	}
+	for _, m := range rs.eps {
+		n += 32 * len(m)
+	}
+	n += 40 * len(rs.hairpin)
 	return n
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,31 @@ type nftState struct {
 	chains []string                     // regular and base chains, sorted
 	sets   []string                     // sorted
 	maps   map[string]map[string]string // map -> key -> verdict, in our rendering
+	eps    map[string]map[string]string // endpoints map -> key -> "ip . port"
+	pairs  []string                     // the hairpin set's elements, sorted
+}
+
+// concatString renders a JSON {"concat": [...]} (or a plain value) as nft
+// writes it: the parts joined by " . ".
+func concatString(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var c struct {
+		Concat []any `json:"concat"`
+	}
+	if err := json.Unmarshal(raw, &c); err == nil && c.Concat != nil {
+		var parts []string
+		for _, k := range c.Concat {
+			parts = append(parts, fmt.Sprint(k))
+		}
+		return strings.Join(parts, " . ")
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(v)
 }
 
 // kernelNFT reads our table in the namespace.
@@ -34,7 +60,7 @@ func kernelNFT(t *testing.T, ns string) nftState {
 	if err := json.Unmarshal([]byte(nsRun(t, ns, "nft", "-j", "list", "table", "ip", NFTTable)), &doc); err != nil {
 		t.Fatal(err)
 	}
-	st := nftState{exists: true, maps: map[string]map[string]string{}}
+	st := nftState{exists: true, maps: map[string]map[string]string{}, eps: map[string]map[string]string{}}
 	for _, obj := range doc.Nftables {
 		var o struct {
 			Name string              `json:"name"`
@@ -47,13 +73,30 @@ func kernelNFT(t *testing.T, ns string) nftState {
 			}
 			st.chains = append(st.chains, o.Name)
 		case obj["set"] != nil:
-			if err := json.Unmarshal(obj["set"], &o); err != nil {
+			var set struct {
+				Name string            `json:"name"`
+				Elem []json.RawMessage `json:"elem"`
+			}
+			if err := json.Unmarshal(obj["set"], &set); err != nil {
 				t.Fatal(err)
 			}
-			st.sets = append(st.sets, o.Name)
+			st.sets = append(st.sets, set.Name)
+			if set.Name == nftHairpin {
+				for _, e := range set.Elem {
+					st.pairs = append(st.pairs, concatString(t, e))
+				}
+			}
 		case obj["map"] != nil:
 			if err := json.Unmarshal(obj["map"], &o); err != nil {
 				t.Fatal(err)
+			}
+			if strings.HasPrefix(o.Name, "endpoints-") {
+				els := map[string]string{}
+				for _, e := range o.Elem {
+					els[concatString(t, e[0])] = concatString(t, e[1])
+				}
+				st.eps[o.Name] = els
+				continue
 			}
 			els := map[string]string{}
 			for _, e := range o.Elem {
@@ -98,8 +141,19 @@ func requireNFT(t *testing.T, ns string, want *NFTRuleset) {
 	if !slices.Equal(got.chains, wantChains) {
 		t.Fatalf("kernel chains:\n got %v\nwant %v", got.chains, wantChains)
 	}
-	if w := slices.Sorted(maps.Keys(want.sets)); !slices.Equal(got.sets, w) {
+	w := append(slices.Collect(maps.Keys(want.sets)), nftHairpin)
+	if slices.Sort(w); !slices.Equal(got.sets, w) {
 		t.Fatalf("kernel sets:\n got %v\nwant %v", got.sets, w)
+	}
+	var pairs []string
+	for ip := range want.hairpin {
+		pairs = append(pairs, hairpinKey(ip))
+	}
+	if slices.Sort(pairs); !slices.Equal(slices.Sorted(slices.Values(got.pairs)), pairs) {
+		t.Fatalf("kernel hairpin set:\n got %v\nwant %v", got.pairs, pairs)
+	}
+	if !maps.EqualFunc(got.eps, want.eps, maps.Equal) {
+		t.Fatalf("kernel endpoints maps:\n got %v\nwant %v", got.eps, want.eps)
 	}
 	for _, m := range nftMaps {
 		if g, w := got.maps[m.name], want.maps[m.name]; !maps.Equal(g, w) && len(g)+len(w) > 0 {
@@ -133,8 +187,17 @@ func TestNFTRules(t *testing.T) {
 	}
 	t.Run("service chain balances over its endpoints", func(t *testing.T) {
 		rules := rs.Chain(webHTTP)
-		if len(rules) != 3 || !strings.HasPrefix(rules[1], "numgen random mod 2 0 goto endpoint-") || !strings.HasPrefix(rules[2], "goto endpoint-") {
+		// The ports get slots in name order: default/web:dns/udp is 0.
+		// Slot 1's map is the second of each protocol's.
+		if len(rules) != 2 || rules[1] != "meta l4proto tcp dnat ip addr . port to numgen random mod 2 offset 4096 map @endpoints-tcp-1" {
 			t.Fatalf("rules %q", rules)
+		}
+		if a, b := rs.Endpoint("endpoints-tcp-1", "4096"), rs.Endpoint("endpoints-tcp-1", "4097"); a != "10.244.1.10 . 8080" || b != "10.244.1.11 . 8080" ||
+			len(rs.eps["endpoints-tcp-1"]) != 2 || len(rs.eps["endpoints-udp-0"]) != 2 {
+			t.Fatalf("endpoints map %v", rs.eps)
+		}
+		if rs.hairpin["10.244.1.10"] != 2 || rs.hairpin["10.244.1.12"] != 0 {
+			t.Fatalf("hairpin %v: want both web ports' endpoints, not the affinity service's", rs.hairpin)
 		}
 		if !strings.Contains(rules[0], "ip saddr != 10.244.0.0/16 jump mark-for-masquerade") {
 			t.Fatalf("first rule %q does not masquerade off-cluster clients", rules[0])
@@ -162,9 +225,10 @@ func TestNFTRules(t *testing.T) {
 		endpoints2[0] = eps("default", "web", []string{"10.244.1.10", "10.244.1.19"}, svcPort{"http", "TCP", 8080, 0}, svcPort{"dns", "UDP", 5353, 0})
 		next := BuildNFTRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: endpoints2})
 		text, ch := next.RenderChanged(rs)
-		// Both ports' service chains and the new endpoint chains; the old
-		// endpoint chains go; no map element changes.
-		if len(ch.Written) != 4 || len(ch.Deleted) != 2 || ch.Elements != 0 {
+		// One element replaced in each port's endpoints map, one hairpin
+		// pair replaced; no chain written (no rule for the kernel to
+		// re-validate the table for).
+		if len(ch.Written) != 0 || len(ch.Deleted) != 0 || ch.Elements != 6 {
 			t.Fatalf("changes %+v\n%s", ch, text)
 		}
 		if text, ch := next.RenderChanged(next); len(text) != 0 || !ch.Empty() {

@@ -46,7 +46,24 @@ func traceNFT(t *testing.T, rs *NFTRuleset, chain string, pkt packet) []outcome 
 				f := strings.Fields(action)
 				switch f[0] {
 				case "dnat":
-					out = append(out, outcome{"DNAT " + f[2], s.pkt.mark, p})
+					if f[1] != "ip" {
+						out = append(out, outcome{"DNAT " + f[2], s.pkt.mark, p})
+						break
+					}
+					// dnat ip addr . port to numgen random mod N offset O map @endpoints
+					n, err := strconv.Atoi(f[9])
+					offset, err2 := strconv.Atoi(f[11])
+					if err != nil || err2 != nil || f[13] != "@"+nftEndpointsMap(s.pkt.proto, uint32(offset)) {
+						t.Fatalf("rule %q", rule)
+					}
+					for i := range n {
+						ep := rs.Endpoint(f[13][1:], strconv.Itoa(offset+i))
+						if ep == "" {
+							t.Fatalf("rule %q: no endpoint at %d", rule, offset+i)
+						}
+						ip, port, _ := strings.Cut(ep, " . ")
+						out = append(out, outcome{"DNAT " + ip + ":" + port, s.pkt.mark, p / float64(n)})
+					}
 				case "drop":
 					out = append(out, outcome{"DROP", s.pkt.mark, p})
 				case "reject":
@@ -128,6 +145,10 @@ func matchNFT(t *testing.T, rs *NFTRuleset, rule string, pkt packet) (float64, s
 		switch {
 		case f[0] == "fib" && strings.HasPrefix(rest, "fib daddr type local "):
 			ok, n = pkt.local, 4
+		case f[0] == "ct" && f[1] == "status" && f[2] == "dnat":
+			ok, n = strings.Contains(pkt.ctstate, "DNAT"), 3
+		case f[0] == "ip" && f[1] == "saddr" && f[2] == "." && strings.Join(f[3:5], " ") == "ip daddr" && f[5] == "@"+nftHairpin:
+			ok, n = pkt.src == pkt.dst && rs.hairpin[pkt.src] > 0, 6
 		case f[0] == "ip" && (f[1] == "saddr" || f[1] == "daddr"):
 			addr := pkt.src
 			if f[1] == "daddr" {

@@ -261,9 +261,12 @@ func testServices(t *testing.T, proxyMode string) {
 						seps++
 					}
 				}
-				eps := strings.Count(nft, "dnat to 10.244.")
+				// Endpoints of services without affinity are elements of
+				// the endpoints maps ("<key> : <podIP> . <port>"); with
+				// affinity, endpoint chains ("dnat to <podIP>:<port>").
+				eps := strings.Count(nft, "dnat to 10.244.") + strings.Count(nft, " : 10.244.")
 				if proxyMode == "nftables" {
-					return seps == 0 && eps == 1 && !strings.Contains(ipt, "ORCH-SERVICES"), fmt.Sprintf("%d endpoint chains to pods, iptables:\n%s", eps, ipt)
+					return seps == 0 && eps == 1 && !strings.Contains(ipt, "ORCH-SERVICES"), fmt.Sprintf("%d nftables endpoints to pods, iptables:\n%s", eps, ipt)
 				}
 				return seps == 1 && eps == 0, fmt.Sprintf("%d SEP chains to pods, %d nftables endpoints to pods", seps, eps)
 			})
