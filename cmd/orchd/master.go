@@ -206,6 +206,9 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	for name, rec := range recs.all() {
 		c.OnLeader("events-"+name, rec.Run)
 	}
+	// One pod informer (the pods' index keys, fed by the change feed) serves
+	// every controller that reads pods.
+	podInformer := sched.NewInformer("pods", nil)
 	c.OnLeader("event-ttl", sched.NewEventTTL(sched.EventTTLConfig{Store: c.Store, Proposer: c, Logger: log, TTL: f.events.ttl}).Run)
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log, Recorder: recs.scheduler}).Run)
 	psCfg := f.podSecurity
@@ -217,7 +220,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: rmPodSecurity.AdmitPod,
-		Recorder: recs.replication})
+		Recorder: recs.replication, Pods: podInformer})
 	registerReplicationMetrics(reg, rm)
 	registerCertificateMetrics(reg, bundle)
 	c.OnLeader("replication", rm.Run)
