@@ -259,7 +259,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
 		Recorder: recs.cronJob}).Run)
 	c.OnLeader("deployment", sched.NewDeploymentController(sched.DeploymentConfig{Store: c.Store, Proposer: c, Logger: log,
-		Recorder: recs.deployment}).Run)
+		Recorder: recs.deployment, Pods: podInformer}).Run)
 	// The daemon set controller's pods skip the API too.
 	dsPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "daemonset"), nil)
 	if err != nil {
