@@ -247,7 +247,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("job", sched.NewJobController(sched.JobConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: jobPodSecurity.AdmitPod,
-		Recorder: recs.job}).Run)
+		Recorder: recs.job, Pods: podInformer}).Run)
 	// The stateful set controller's pods skip the API too.
 	ssPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "statefulset"), nil)
 	if err != nil {
