@@ -267,7 +267,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("daemonset", sched.NewDaemonSetController(sched.DaemonSetConfig{Store: c.Store, Proposer: c, Logger: log,
-		AdmitPod: dsPodSecurity.AdmitPod, Recorder: recs.daemonSet}).Run)
+		AdmitPod: dsPodSecurity.AdmitPod, Recorder: recs.daemonSet, Pods: podInformer}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,
