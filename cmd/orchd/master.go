@@ -255,7 +255,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("statefulset", sched.NewStatefulSetController(sched.StatefulSetConfig{Store: c.Store, Proposer: c, Logger: log,
-		AdmitPod: ssPodSecurity.AdmitPod, Recorder: recs.statefulSet}).Run)
+		AdmitPod: ssPodSecurity.AdmitPod, Recorder: recs.statefulSet, Pods: podInformer}).Run)
 	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
 		Recorder: recs.cronJob}).Run)
 	c.OnLeader("deployment", sched.NewDeploymentController(sched.DeploymentConfig{Store: c.Store, Proposer: c, Logger: log,
