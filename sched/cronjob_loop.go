@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,7 +23,8 @@ type CronJobConfig struct {
 	Proposer Proposer
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between passes without a change (default
+	// DefaultControllerResync): schedules are kept on wake.
 	Resync time.Duration
 	// Now is the leader's clock, which the schedules are read on
 	// (default time.Now).
@@ -43,7 +45,7 @@ type CronJobController struct {
 // NewCronJobController returns a controller; Run starts it.
 func NewCronJobController(cfg CronJobConfig) *CronJobController {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = DefaultControllerResync
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -55,8 +57,8 @@ func NewCronJobController(cfg CronJobConfig) *CronJobController {
 	return &CronJobController{cfg: cfg}
 }
 
-// Run syncs every CronJob whenever something changes, at least every
-// Resync, and at the next schedule time of any.
+// Run syncs every CronJob whenever a CronJob or Job changes, at least
+// every Resync, and at the next schedule time of any.
 func (c *CronJobController) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) {
 		c.mu.Lock()
@@ -64,10 +66,23 @@ func (c *CronJobController) Run(ctx context.Context) {
 		c.mu.Unlock()
 		return w.Sub(c.cfg.Now()), !w.IsZero()
 	}
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
-		return c.Pass(ctx, s)
-	})
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
+
+// pass is one pass of Run: Pass, unless no event concerns a CronJob.
+//
+// Cost per event: a pod event (or any other not of a CronJob or Job) costs
+// nothing; a CronJob or Job event costs O(CronJobs + Jobs), as a full pass.
+func (c *CronJobController) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	if !ch.full && !slices.ContainsFunc(ch.events, concernsCronJobs) {
+		return nil
+	}
+	return c.Pass(ctx, s)
+}
+
+// concernsCronJobs reports whether a change can change a CronJob's plan: a
+// CronJob or a Job changed.
+func concernsCronJobs(e fsm.Event) bool { return e.Resource == "cronjobs" || e.Resource == "jobs" }
 
 // Pass plans every CronJob and commits each one's writes: the Job of its
 // run due and the Jobs it deletes in one entry, then its status, which

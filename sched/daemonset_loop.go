@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -23,8 +22,14 @@ type DaemonSetConfig struct {
 	Proposer Proposer
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes (default
+	// DefaultControllerResync). Between them a pass syncs only the
+	// DaemonSets its changes concern and those whose time came (a back-off's
+	// end, minReadySeconds, expectations' timeout).
 	Resync time.Duration
+	// Pods is the leader's pod informer, shared with other controllers
+	// (nil: the controller keeps its own).
+	Pods *Informer
 	// Now is the leader's clock (default time.Now).
 	Now func() time.Time
 	// AdmitPod, if set, is the API's validating admission of a new pod
@@ -45,15 +50,18 @@ type DaemonSetController struct {
 	// failed holds back the replacement of failed pods, per daemon set
 	// and node (key "<daemon set key>/<node>").
 	failed *createBackoff
-
-	mu   sync.Mutex
-	wake time.Time // the earliest time a pod becomes available
+	pods   *Informer
+	// lastFull is when the last full pass ran.
+	lastFull time.Time
+	// due holds when each DaemonSet (by namespace/name) must be synced
+	// without a change.
+	due dueSet[string]
 }
 
 // NewDaemonSetController returns a controller; Run starts it.
 func NewDaemonSetController(cfg DaemonSetConfig) *DaemonSetController {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = DefaultControllerResync
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -63,7 +71,7 @@ func NewDaemonSetController(cfg DaemonSetConfig) *DaemonSetController {
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "daemonset")
 	return &DaemonSetController{cfg: cfg, exp: NewExpectations(0, cfg.Now), backoff: newCreateBackoff(0, 0),
-		failed: newCreateBackoff(FailedDaemonPodBackoffBase, FailedDaemonPodBackoffMax)}
+		failed: newCreateBackoff(FailedDaemonPodBackoffBase, FailedDaemonPodBackoffMax), pods: informerOr(cfg.Pods, "pods")}
 }
 
 // Back-off between replacements of a node's failed daemon pods
@@ -85,24 +93,27 @@ func (c *DaemonSetController) retainFailed(keys map[string]bool) {
 	}
 }
 
-// Run syncs every DaemonSet whenever something changes, at least every
-// Resync, and when a pod's minReadySeconds pass.
-func (c *DaemonSetController) Run(ctx context.Context) {
-	wake := func() (time.Duration, bool) {
-		now := c.cfg.Now()
-		c.mu.Lock()
-		w := c.wake
-		c.mu.Unlock()
-		for _, b := range []*createBackoff{c.backoff, c.failed} {
-			if t, ok := b.nextRetry(now); ok && (w.IsZero() || t.Before(w)) {
-				w = t
-			}
+// failedRetryAt returns the earliest end of a back-off of key's failed pods
+// (on any node), and false when none is held.
+func (c *DaemonSetController) failedRetryAt(key string) (time.Time, bool) {
+	b := c.failed
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var first time.Time
+	for k, it := range b.items {
+		if strings.HasPrefix(k, key+"/") && (first.IsZero() || it.next.Before(first)) {
+			first = it.next
 		}
-		return w.Sub(now), !w.IsZero()
 	}
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
-		return c.Pass(ctx, s)
-	})
+	return first, !first.IsZero()
+}
+
+// Run syncs the DaemonSets each change concerns, every DaemonSet at least
+// every Resync, and a DaemonSet when its back-offs or a pod's
+// minReadySeconds end.
+func (c *DaemonSetController) Run(ctx context.Context) {
+	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // dsWrite is one write of a pass and what it means for the expectations
@@ -117,50 +128,77 @@ type dsWrite struct {
 }
 
 // Pass plans every DaemonSet against the nodes and the pods of its
-// namespace and commits the writes of all of them in one entry
-// (adoptions, pod deletes and creates), then the statuses that changed in
-// a second one.
+// namespace (a full pass: the first one, a resync, or after the store was
+// replaced): O(all pods).
 func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error {
 	list, err := store.List("daemonsets", fsm.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("list daemonsets: %w", err)
 	}
-	c.mu.Lock()
-	c.wake = time.Time{}
-	c.mu.Unlock()
-	if len(list.Items) == 0 {
-		c.backoff.retain(nil)
-		c.retainFailed(nil)
+	dss := make([]*v1.DaemonSet, 0, len(list.Items))
+	keys := map[string]bool{}
+	for _, r := range list.Items {
+		ds, ok := r.Object().(*v1.DaemonSet)
+		if !ok {
+			return fmt.Errorf("list daemonsets: a stored %T", r.Object())
+		}
+		dss = append(dss, ds)
+		keys[daemonSetKey(ds)] = true
+	}
+	c.backoff.retain(keys)
+	c.retainFailed(keys)
+	if len(dss) == 0 {
+		c.due.reset()
 		return nil
 	}
+	byNS, err := listByNamespace[*v1.Pod](store, "pods")
+	if err != nil {
+		return err
+	}
+	c.due.reset()
+	return c.sync(ctx, store, dss, func(ds *v1.DaemonSet) ([]*v1.Pod, error) { return byNS[ds.Namespace], nil })
+}
+
+// listNodes returns every node of store.
+func listNodes(store *fsm.Store) ([]*v1.Node, error) {
 	nodeList, err := store.List("nodes", fsm.ListOptions{})
 	if err != nil {
-		return fmt.Errorf("list nodes: %w", err)
+		return nil, fmt.Errorf("list nodes: %w", err)
 	}
 	nodes := make([]*v1.Node, 0, len(nodeList.Items))
 	for _, r := range nodeList.Items {
 		n, ok := r.Object().(*v1.Node)
 		if !ok {
-			return fmt.Errorf("list nodes: a stored %T", r.Object())
+			return nil, fmt.Errorf("list nodes: a stored %T", r.Object())
 		}
 		nodes = append(nodes, n)
 	}
-	byNS, err := listByNamespace[*v1.Pod](store, "pods")
+	return nodes, nil
+}
+
+// sync plans each of dss against the nodes and the pods podsOf returns for
+// it (at least those it controls and the orphans its selector matches) and
+// commits the writes of all of them in one entry (adoptions, pod deletes
+// and creates), then the statuses that changed in a second one. When each
+// DaemonSet must be synced again without a change is recorded in due.
+func (c *DaemonSetController) sync(ctx context.Context, store *fsm.Store, dss []*v1.DaemonSet,
+	podsOf func(*v1.DaemonSet) ([]*v1.Pod, error)) error {
+	nodes, err := listNodes(store)
 	if err != nil {
 		return err
 	}
 	now := c.cfg.Now()
 	var writes []dsWrite
 	var statuses []dsStatus
-	keys := map[string]bool{}
-	var wake time.Time
-	for _, r := range list.Items {
-		ds, ok := r.Object().(*v1.DaemonSet)
-		if !ok {
-			return fmt.Errorf("list daemonsets: a stored %T", r.Object())
+	wakes := map[*v1.DaemonSet]time.Time{}
+	defer func() {
+		for ds, w := range wakes {
+			c.scheduleDaemonSet(ds, w, now)
 		}
+	}()
+	for _, ds := range dss {
 		key := daemonSetKey(ds)
-		keys[key] = true
+		wakes[ds] = time.Time{}
 		if ds.DeletionTimestamp != nil {
 			continue // the garbage collector takes its pods and revisions
 		}
@@ -169,8 +207,12 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 			c.cfg.Logger.Warn("revision not written", "daemonset", key, "err", err)
 			continue
 		}
+		pods, err := podsOf(ds)
+		if err != nil {
+			return fmt.Errorf("pods of daemon set %s/%s: %w", ds.Namespace, ds.Name, err)
+		}
 		held := func(node string) bool { return !c.failed.ready(key+"/"+node, now) }
-		plan := PlanDaemonSet(ds, nodes, byNS[ds.Namespace], cur.hash, c.exp, held, now)
+		plan := PlanDaemonSet(ds, nodes, pods, cur.hash, c.exp, held, now)
 		for _, node := range plan.FailedOn {
 			c.failed.failure(key+"/"+node, now)
 		}
@@ -180,9 +222,7 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 					p.Namespace, p.Name, daemonPodTarget(p))
 			}
 		}
-		if !plan.Wake.IsZero() && (wake.IsZero() || plan.Wake.Before(wake)) {
-			wake = plan.Wake
-		}
+		wakes[ds] = plan.Wake
 		w, refused, err := c.writes(ctx, ds, key, cur.hash, plan, now)
 		if err != nil {
 			return fmt.Errorf("plan daemon set %s/%s: %w", ds.Namespace, ds.Name, err)
@@ -194,7 +234,7 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 			c.cfg.Recorder.Eventf(ds, v1.EventTypeWarning, "FailedCreate", "Error creating: %v", refused)
 		}
 		if len(plan.Create)+len(plan.Delete)+len(plan.Adopt) == 0 && c.exp.Satisfied(key) {
-			if err := c.cleanupHistory(ctx, ds, cur.old, byNS[ds.Namespace]); err != nil {
+			if err := c.cleanupHistory(ctx, ds, cur.old, pods); err != nil {
 				c.cfg.Logger.Warn("history not cleaned up", "daemonset", key, "err", err)
 			}
 		}
@@ -202,11 +242,6 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 			statuses = append(statuses, dsStatus{ds, plan.Status})
 		}
 	}
-	c.backoff.retain(keys)
-	c.retainFailed(keys)
-	c.mu.Lock()
-	c.wake = wake
-	c.mu.Unlock()
 	if len(writes) > 0 {
 		if err := c.apply(ctx, writes, now); err != nil {
 			return err

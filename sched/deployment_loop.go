@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,8 +23,16 @@ type DeploymentConfig struct {
 	Proposer Proposer
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes (default
+	// DefaultControllerResync). Between them a pass syncs only the
+	// deployments its changes concern and those whose progress deadline came.
 	Resync time.Duration
+	// Pods is the leader's pod informer, shared with other controllers
+	// (nil: the controller keeps its own).
+	Pods *Informer
+	// ReplicaSets is an informer over the ReplicaSets (nil: the controller
+	// keeps its own).
+	ReplicaSets *Informer
 	// Now is the leader's clock, which progress deadlines are read on
 	// (default time.Now).
 	Now func() time.Time
@@ -37,16 +44,18 @@ type DeploymentConfig struct {
 // while this master leads. Its decisions are PlanDeployment's; the
 // replication manager makes the sets' pods.
 type DeploymentController struct {
-	cfg DeploymentConfig
-
-	mu   sync.Mutex
-	wake time.Time // the next progress deadline of any deployment
+	cfg       DeploymentConfig
+	pods, rss *Informer
+	// lastFull is when the last full pass ran.
+	lastFull time.Time
+	// due holds each deployment's next progress deadline (by key).
+	due dueSet[string]
 }
 
 // NewDeploymentController returns a controller; Run starts it.
 func NewDeploymentController(cfg DeploymentConfig) *DeploymentController {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = DefaultControllerResync
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -55,32 +64,14 @@ func NewDeploymentController(cfg DeploymentConfig) *DeploymentController {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "deployment")
-	return &DeploymentController{cfg: cfg}
+	return &DeploymentController{cfg: cfg, pods: informerOr(cfg.Pods, "pods"), rss: informerOr(cfg.ReplicaSets, "replicasets")}
 }
 
-// Run syncs every deployment whenever something changes, at least every
-// Resync, and when a progress deadline passes.
+// Run syncs the deployments each change concerns, every deployment at
+// least every Resync, and a deployment when its progress deadline passes.
 func (c *DeploymentController) Run(ctx context.Context) {
-	wake := func() (time.Duration, bool) {
-		c.mu.Lock()
-		w := c.wake
-		c.mu.Unlock()
-		return w.Sub(c.cfg.Now()), !w.IsZero()
-	}
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
-		if !ch.full && !slices.ContainsFunc(ch.events, concernsDeployments) {
-			return nil
-		}
-		return c.Pass(ctx, s)
-	})
-}
-
-// concernsDeployments reports whether a change can change a deployment's
-// plan: a deployment or ReplicaSet changed, or a pod went (a Recreate
-// waits until its old pods are gone). Pod readiness reaches the plan
-// through the sets' statuses.
-func concernsDeployments(e fsm.Event) bool {
-	return e.Resource == "deployments" || e.Resource == "replicasets" || (e.Resource == "pods" && e.Type == v1.Deleted)
+	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // deploymentWrite is one write of a pass and the event it records once
@@ -99,23 +90,25 @@ type rsCreate struct {
 	event  string
 }
 
-// Pass plans every deployment and commits the steps in at most two
-// entries: the creates of new ReplicaSets first, then every other write
-// (the status of a deployment whose set was created only if the create
-// succeeded; a name taken by another template raises its collisionCount).
+// Pass plans every deployment (a full pass: the first one, a resync, or
+// after the store was replaced). It reads every deployment and ReplicaSet,
+// and every pod when a deployment is a Recreate.
 func (c *DeploymentController) Pass(ctx context.Context, store *fsm.Store) error {
-	ds, err := store.List("deployments", fsm.ListOptions{})
+	l, err := store.List("deployments", fsm.ListOptions{})
 	if err != nil {
 		return err
 	}
-	var wake time.Time
-	defer func() {
-		c.mu.Lock()
-		c.wake = wake
-		c.mu.Unlock()
-	}()
-	if len(ds.Items) == 0 {
+	c.due.reset()
+	if len(l.Items) == 0 {
 		return nil
+	}
+	ds := make([]*v1.Deployment, 0, len(l.Items))
+	for _, r := range l.Items {
+		d, ok := r.Object().(*v1.Deployment)
+		if !ok {
+			return fmt.Errorf("list deployments: a stored %T", r.Object())
+		}
+		ds = append(ds, d)
 	}
 	rssByNS, err := listByNamespace[*v1.ReplicaSet](store, "replicasets")
 	if err != nil {
@@ -123,37 +116,53 @@ func (c *DeploymentController) Pass(ctx context.Context, store *fsm.Store) error
 	}
 	// Only a Recreate looks at pods.
 	var podsByNS map[string][]*v1.Pod
-	if slices.ContainsFunc(ds.Items, func(r *fsm.Record) bool {
-		d, ok := r.Object().(*v1.Deployment)
-		return ok && d.Spec.Strategy.Type == v1.RecreateDeploymentStrategyType
-	}) {
+	if slices.ContainsFunc(ds, isRecreate) {
 		if podsByNS, err = listByNamespace[*v1.Pod](store, "pods"); err != nil {
 			return err
 		}
 	}
+	return c.sync(ctx, ds, func(d *v1.Deployment) ([]*v1.ReplicaSet, []*v1.Pod, error) {
+		return rssByNS[d.Namespace], podsByNS[d.Namespace], nil
+	})
+}
+
+// isRecreate reports whether d replaces its pods with the Recreate strategy.
+func isRecreate(d *v1.Deployment) bool {
+	return d.Spec.Strategy.Type == v1.RecreateDeploymentStrategyType
+}
+
+// sync plans each of ds against the ReplicaSets and pods inputs returns for
+// it (at least the sets it controls, the orphans its selector matches and,
+// for a Recreate, the pods of its sets) and commits the steps in at most
+// two entries: the creates of new ReplicaSets first, then every other
+// write (the status of a deployment whose set was created only if the
+// create succeeded; a name taken by another template raises its
+// collisionCount). Each deployment's progress deadline is recorded in due.
+func (c *DeploymentController) sync(ctx context.Context, ds []*v1.Deployment,
+	inputs func(*v1.Deployment) ([]*v1.ReplicaSet, []*v1.Pod, error)) error {
 	now := c.cfg.Now()
 	var writes []deploymentWrite
 	var creates []rsCreate
-	for _, r := range ds.Items {
-		d, ok := r.Object().(*v1.Deployment)
-		if !ok {
-			return fmt.Errorf("list deployments: a stored %T", r.Object())
-		}
-		step, err := PlanDeployment(d, rssByNS[d.Namespace], podsByNS[d.Namespace], now)
+	for _, d := range ds {
+		key := v1.Key(d.Namespace, d.Name)
+		rss, pods, err := inputs(d)
 		if err != nil {
-			c.cfg.Logger.Warn("deployment not planned", "deployment", d.Namespace+"/"+d.Name, "err", err)
+			return fmt.Errorf("deployment %s: %w", key, err)
+		}
+		step, err := PlanDeployment(d, rss, pods, now)
+		if err != nil {
+			c.due.set(key, time.Time{})
+			c.cfg.Logger.Warn("deployment not planned", "deployment", key, "err", err)
 			continue
 		}
-		if !step.Wake.IsZero() && (wake.IsZero() || step.Wake.Before(wake)) {
-			wake = step.Wake
-		}
+		c.due.set(key, step.Wake)
 		if step.Create != nil {
 			creates = append(creates, rsCreate{d: d, rs: step.Create, status: step.Status, event: step.Events[step.Create.Name]})
 			continue
 		}
 		w, err := stepWrites(d, step, now)
 		if err != nil {
-			return fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
+			return fmt.Errorf("deployment %s: %w", key, err)
 		}
 		writes = append(writes, w...)
 	}

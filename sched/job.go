@@ -173,13 +173,20 @@ func (p *JobPlan) countWrites() {
 	p.Status.Active = max(p.Status.Active+int32(len(p.Create))-int32(len(p.Delete)), 0)
 }
 
+// jobSelector returns j's pod selector; a missing or invalid one selects
+// nothing.
+func jobSelector(j *v1.Job) labels.Selector {
+	sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
+	if err != nil || j.Spec.Selector == nil {
+		return labels.Nothing()
+	}
+	return sel
+}
+
 // classifyJobPods sorts the Job's pods by state and plans the adoptions.
 func classifyJobPods(j *v1.Job, pods []*v1.Pod, plan *JobPlan) jobPods {
 	var ps jobPods
-	sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
-	if err != nil || j.Spec.Selector == nil {
-		sel = labels.Nothing()
-	}
+	sel := jobSelector(j)
 	for _, p := range pods {
 		if p == nil || p.Namespace != j.Namespace {
 			continue

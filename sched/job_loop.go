@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -22,8 +21,14 @@ type JobConfig struct {
 	Proposer Proposer
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes (default
+	// DefaultControllerResync). Between them a pass syncs only the Jobs its
+	// changes concern and those whose time came (a back-off's end, a
+	// deadline, a time to live, expectations' timeout).
 	Resync time.Duration
+	// Pods is the leader's pod informer, shared with other controllers
+	// (nil: the controller keeps its own).
+	Pods *Informer
 	// Now is the leader's clock (default time.Now).
 	Now func() time.Time
 	// AdmitPod, if set, is the API's validating admission of a new pod
@@ -39,15 +44,17 @@ type JobController struct {
 	cfg     JobConfig
 	exp     *Expectations
 	backoff *createBackoff
-
-	mu   sync.Mutex
-	wake time.Time // the earliest time a Job asked for a pass
+	pods    *Informer
+	// lastFull is when the last full pass ran.
+	lastFull time.Time
+	// due holds when each Job (by key) must be synced without a change.
+	due dueSet[string]
 }
 
 // NewJobController returns a controller; Run starts it.
 func NewJobController(cfg JobConfig) *JobController {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = DefaultControllerResync
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -56,25 +63,15 @@ func NewJobController(cfg JobConfig) *JobController {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "job")
-	return &JobController{cfg: cfg, exp: NewExpectations(0, cfg.Now), backoff: newCreateBackoff(0, 0)}
+	return &JobController{cfg: cfg, exp: NewExpectations(0, cfg.Now), backoff: newCreateBackoff(0, 0),
+		pods: informerOr(cfg.Pods, "pods")}
 }
 
-// Run syncs every Job whenever something changes, at least every Resync,
-// and when a Job's back-off, deadline or time to live ends.
+// Run syncs the Jobs each change concerns, every Job at least every
+// Resync, and a Job when its back-off, deadline or time to live ends.
 func (c *JobController) Run(ctx context.Context) {
-	wake := func() (time.Duration, bool) {
-		now := c.cfg.Now()
-		c.mu.Lock()
-		w := c.wake
-		c.mu.Unlock()
-		if t, ok := c.backoff.nextRetry(now); ok && (w.IsZero() || t.Before(w)) {
-			w = t
-		}
-		return w.Sub(now), !w.IsZero()
-	}
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
-		return c.Pass(ctx, s)
-	})
+	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // jobWrite is one write of a pass and what it means for the expectations
@@ -88,41 +85,60 @@ type jobWrite struct {
 	pod    string
 }
 
-// Pass plans every Job against the pods of its namespace and commits the
-// writes of all Jobs in one entry: adoptions, pod deletes and creates,
-// Job deletes; then the statuses that changed in a second one.
+// Pass plans every Job against the pods of its namespace (a full pass:
+// the first one, a resync, or after the store was replaced): O(all pods).
 func (c *JobController) Pass(ctx context.Context, store *fsm.Store) error {
-	jobs, err := store.List("jobs", fsm.ListOptions{})
+	l, err := store.List("jobs", fsm.ListOptions{})
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.wake = time.Time{}
-	c.mu.Unlock()
-	if len(jobs.Items) == 0 {
-		c.backoff.retain(nil)
+	jobs := make([]*v1.Job, 0, len(l.Items))
+	keys := map[string]bool{}
+	for _, r := range l.Items {
+		j := r.Object().(*v1.Job)
+		jobs = append(jobs, j)
+		keys[ExpectationsKey(j.Namespace, j.Name, j.UID)] = true
+	}
+	c.backoff.retain(keys)
+	if len(jobs) == 0 {
+		c.due.reset()
 		return nil
 	}
 	byNS, err := listByNamespace[*v1.Pod](store, "pods")
 	if err != nil {
 		return err
 	}
+	c.due.reset()
+	return c.sync(ctx, jobs, func(j *v1.Job) ([]*v1.Pod, error) { return byNS[j.Namespace], nil })
+}
+
+// sync plans each of jobs against the pods podsOf returns for it (at least
+// those it controls and the orphans its selector matches) and commits the
+// writes of all of them in one entry: adoptions, pod deletes and creates,
+// Job deletes; then the statuses that changed in a second one. When each
+// Job must be synced again without a change is recorded in due.
+func (c *JobController) sync(ctx context.Context, jobs []*v1.Job, podsOf func(*v1.Job) ([]*v1.Pod, error)) error {
 	now := c.cfg.Now()
 	var writes []jobWrite
 	var statuses []statusOf
-	keys := map[string]bool{}
-	var wake time.Time
-	for _, r := range jobs.Items {
-		j := r.Object().(*v1.Job)
+	wakes := map[*v1.Job]time.Time{}
+	defer func() {
+		for j, w := range wakes {
+			c.scheduleJob(j, w, now)
+		}
+	}()
+	for _, j := range jobs {
 		key := ExpectationsKey(j.Namespace, j.Name, j.UID)
-		keys[key] = true
-		plan := PlanJob(j, byNS[j.Namespace], c.exp, now)
+		pods, err := podsOf(j)
+		if err != nil {
+			return fmt.Errorf("pods of job %s/%s: %w", j.Namespace, j.Name, err)
+		}
+		plan := PlanJob(j, pods, c.exp, now)
 		if plan.Skip {
+			wakes[j] = time.Time{}
 			continue
 		}
-		if !plan.Wake.IsZero() && (wake.IsZero() || plan.Wake.Before(wake)) {
-			wake = plan.Wake
-		}
+		wakes[j] = plan.Wake
 		w, refused, err := c.writes(ctx, j, key, plan, now)
 		if err != nil {
 			return fmt.Errorf("plan job %s/%s: %w", j.Namespace, j.Name, err)
@@ -137,10 +153,6 @@ func (c *JobController) Pass(ctx context.Context, store *fsm.Store) error {
 			statuses = append(statuses, statusOf{j, plan.Status})
 		}
 	}
-	c.backoff.retain(keys)
-	c.mu.Lock()
-	c.wake = wake
-	c.mu.Unlock()
 	if len(writes) > 0 {
 		if err := c.apply(ctx, writes, now); err != nil {
 			return err

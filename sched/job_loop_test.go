@@ -139,9 +139,7 @@ func TestJobPassBacksOffThenFails(t *testing.T) {
 	if n := len(jobPodsIn(t, p, j.UID)); n != 1 {
 		t.Fatalf("%d pods during the back-off, want the failed one only", n)
 	}
-	c.mu.Lock()
-	wake := c.wake
-	c.mu.Unlock()
+	wake, _ := c.due.next()
 	if !wake.Equal(now.Add(JobBackoffBase)) {
 		t.Fatalf("wake at %v, want the back-off's end %v", wake, now.Add(JobBackoffBase))
 	}

@@ -15,6 +15,10 @@ type changes struct {
 	full bool
 	// events are the changes since the previous pass (when not full).
 	events []fsm.Event
+	// woken marks a full pass that runs only because the loop's wake asked
+	// for it (its delay ended with no change and nothing lost): a loop that
+	// remembers what it waits for may sync just that.
+	woken bool
 }
 
 // runOnChanges runs pass until ctx ends: once at start, then whenever the
@@ -52,6 +56,7 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, resync time.
 		if ctx.Err() != nil {
 			return
 		}
+		ch.woken = ch.woken && wait < resync
 	}
 }
 
@@ -76,7 +81,7 @@ func waitForChanges(ctx context.Context, s *fsm.Store, seen uint64, resync time.
 		case <-s.Abandoned():
 			return changes{full: true}
 		case <-timer.C:
-			return changes{full: true}
+			return changes{full: true, woken: true}
 		}
 	}
 }

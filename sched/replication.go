@@ -367,6 +367,21 @@ func (e *Expectations) Satisfied(key string) bool {
 	return e.now().Sub(r.set) > e.ttl
 }
 
+// Expiry returns when key's pending expectations time out (after which
+// Satisfied reports true), and false when key waits for nothing.
+func (e *Expectations) Expiry(key string) (time.Time, bool) {
+	if e == nil {
+		return time.Time{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.records[key]
+	if r == nil || r.creations == 0 && len(r.deletions) == 0 {
+		return time.Time{}, false
+	}
+	return r.set.Add(e.ttl + time.Nanosecond), true
+}
+
 // Forget drops everything key expects; call it when the RC is deleted.
 func (e *Expectations) Forget(key string) {
 	e.mu.Lock()

@@ -112,6 +112,16 @@ func (b *createBackoff) failure(key string, now time.Time) time.Duration {
 	return d
 }
 
+// retryAt returns when key's back-off ends, and false when key has none.
+func (b *createBackoff) retryAt(key string) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if it := b.items[key]; it != nil {
+		return it.next, true
+	}
+	return time.Time{}, false
+}
+
 // forget resets key's back-off (its creates succeeded).
 func (b *createBackoff) forget(key string) {
 	b.mu.Lock()

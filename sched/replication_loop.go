@@ -21,8 +21,13 @@ type ReplicationConfig struct {
 	Proposer Proposer
 	// Logger receives the loop's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes (default
+	// DefaultControllerResync). Between them a pass syncs only the RCs its
+	// changes concern and those whose time came (see scheduleRC).
 	Resync time.Duration
+	// Pods is the leader's pod informer, shared with other controllers
+	// (nil: the manager keeps its own).
+	Pods *Informer
 	// ExpectationsTTL is how long writes with an unknown outcome hold an RC
 	// back before it is planned again (default 15 s).
 	ExpectationsTTL time.Duration
@@ -50,12 +55,19 @@ type ReplicationManager struct {
 	backoff *createBackoff
 	// refused counts the pod creates that were refused (RefusedCreates).
 	refused atomic.Uint64
+	pods    *Informer
+	// lastFull is when the last full pass ran.
+	lastFull time.Time
+	// due is when an RC must be synced again without a change: a back-off's
+	// end, its expectations' timeout, a pod's minReadySeconds (Kubernetes'
+	// AddAfter).
+	due dueSet[rcRef]
 }
 
 // NewReplicationManager returns a manager; Run starts it.
 func NewReplicationManager(cfg ReplicationConfig) *ReplicationManager {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = DefaultControllerResync
 	}
 	if cfg.ExpectationsTTL == 0 {
 		cfg.ExpectationsTTL = 15 * time.Second
@@ -68,20 +80,16 @@ func NewReplicationManager(cfg ReplicationConfig) *ReplicationManager {
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "replication")
 	return &ReplicationManager{cfg: cfg, exp: NewExpectations(cfg.ExpectationsTTL, cfg.Now),
-		backoff: newCreateBackoff(cfg.CreateBackoffBase, cfg.CreateBackoffMax)}
+		backoff: newCreateBackoff(cfg.CreateBackoffBase, cfg.CreateBackoffMax),
+		pods:    informerOr(cfg.Pods, "pods")}
 }
 
-// Run syncs every RC whenever something changes, at least every Resync, and
-// when the back-off of an RC whose creates were refused ends.
+// Run syncs the RCs each change concerns, every RC at least every Resync,
+// and an RC whose time came (a back-off's end, expectations' timeout, a
+// pod becoming available).
 func (m *ReplicationManager) Run(ctx context.Context) {
-	wake := func() (time.Duration, bool) {
-		now := m.cfg.Now()
-		t, ok := m.backoff.nextRetry(now)
-		return t.Sub(now), ok
-	}
-	runOnChangesWake(ctx, m.cfg.Store, m.cfg.Resync, wake, m.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
-		return m.Pass(ctx, s)
-	})
+	wake := func() (time.Duration, bool) { return m.due.wakeAfter(m.cfg.Now()) }
+	runOnChangesWake(ctx, m.cfg.Store, m.cfg.Resync, wake, m.cfg.Logger, m.pass)
 }
 
 // rcWrite is one write of a pass and what to tell the expectations about it.
@@ -102,18 +110,15 @@ type rcSync struct {
 	plan ReplicationPlan
 	// batches are the sizes of the slow-start batches still to create.
 	batches []int
+	// pods are the pods the RC was planned against.
+	pods    []*v1.Pod
 	outcome rcCreateOutcome
 	failErr error
 }
 
-// Pass plans every RC against the pods of its namespace and commits the
-// writes: adoptions, releases, deletes and the first slow-start batch of
-// every RC's creates in one entry, each further batch of creates in one
-// entry (an RC leaves the batches at its first refused create), and the
-// statuses last, so that they report the creates' outcome. On the leader,
-// Apply returns once the writes are in the store, so the next pass sees
-// them; writes whose outcome is unknown (the entry may still commit) hold
-// their RC back through the expectations until they are observed or time out.
+// Pass syncs every RC against the pods of its namespace (a full pass: the
+// first one, a resync, or after the store was replaced). It reads every RC
+// and every pod: O(all pods).
 func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 	var rcs []Replicated
 	for _, res := range replicatedResources {
@@ -125,23 +130,49 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 			rcs = append(rcs, r.Object().(Replicated))
 		}
 	}
+	keys := map[string]bool{}
+	for _, rc := range rcs {
+		rm := rc.GetObjectMeta()
+		keys[ExpectationsKey(rm.Namespace, rm.Name, rm.UID)] = true
+	}
+	m.backoff.retain(keys)
 	if len(rcs) == 0 {
-		m.backoff.retain(nil)
+		m.due.reset()
 		return nil
 	}
 	byNS, err := listByNamespace[*v1.Pod](store, "pods")
 	if err != nil {
 		return err
 	}
+	m.due.reset()
+	return m.sync(ctx, rcs, func(rc Replicated) ([]*v1.Pod, error) {
+		return byNS[rc.GetObjectMeta().Namespace], nil
+	})
+}
+
+// sync plans each of rcs against the pods podsOf returns for it (at least
+// the pods it controls and the orphans its selector matches) and commits
+// the writes: adoptions, releases, deletes and the first slow-start batch
+// of every RC's creates in one entry, each further batch of creates in one
+// entry (an RC leaves the batches at its first refused create), and the
+// statuses last, so that they report the creates' outcome. On the leader,
+// Apply returns once the writes are in the store, so the next pass sees
+// them; writes whose outcome is unknown (the entry may still commit) hold
+// their RC back through the expectations until they are observed or time
+// out. Each RC that must be synced again without a change is given a time
+// (see scheduleRC).
+func (m *ReplicationManager) sync(ctx context.Context, rcs []Replicated, podsOf func(Replicated) ([]*v1.Pod, error)) error {
 	now := m.cfg.Now()
 	var first []rcWrite
 	var syncs []*rcSync
-	keys := map[string]bool{}
 	for _, rc := range rcs {
 		rm := rc.GetObjectMeta()
-		s := &rcSync{rc: rc, key: ExpectationsKey(rm.Namespace, rm.Name, rm.UID)}
-		keys[s.key] = true
-		s.plan = PlanReplication(rc, byNS[rm.Namespace], m.exp, now)
+		pods, err := podsOf(rc)
+		if err != nil {
+			return fmt.Errorf("pods of %s %s/%s: %w", v1.KindOf(rc), rm.Namespace, rm.Name, err)
+		}
+		s := &rcSync{rc: rc, key: ExpectationsKey(rm.Namespace, rm.Name, rm.UID), pods: pods}
+		s.plan = PlanReplication(rc, pods, m.exp, now)
 		switch {
 		case s.plan.Create > 0 && !m.backoff.ready(s.key, now):
 			s.outcome = createsHeld
@@ -166,7 +197,11 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 		first = append(first, w...)
 		syncs = append(syncs, s)
 	}
-	m.backoff.retain(keys)
+	defer func() {
+		for _, s := range syncs {
+			m.scheduleRC(s, now)
+		}
+	}()
 	if err := m.createInBatches(ctx, first, syncs, now); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,8 +22,14 @@ type StatefulSetConfig struct {
 	Proposer Proposer
 	// Logger receives the controller's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between passes without a change (default 5 s).
+	// Resync is the longest pause between full passes (default
+	// DefaultControllerResync). Between them a pass syncs only the sets its
+	// changes concern and those whose time came (a back-off's end,
+	// minReadySeconds).
 	Resync time.Duration
+	// Pods is the leader's pod informer, shared with other controllers
+	// (nil: the controller keeps its own).
+	Pods *Informer
 	// Now is the leader's clock (default time.Now).
 	Now func() time.Time
 	// AdmitPod, if set, is the API's validating admission of a new pod
@@ -43,15 +48,18 @@ type StatefulSetConfig struct {
 type StatefulSetController struct {
 	cfg     StatefulSetConfig
 	backoff *createBackoff
-
-	mu   sync.Mutex
-	wake time.Time // the earliest time a set asked for a pass
+	pods    *Informer
+	// lastFull is when the last full pass ran.
+	lastFull time.Time
+	// due holds when each set (by namespace/name) must be synced without
+	// a change.
+	due dueSet[string]
 }
 
 // NewStatefulSetController returns a controller; Run starts it.
 func NewStatefulSetController(cfg StatefulSetConfig) *StatefulSetController {
 	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
+		cfg.Resync = DefaultControllerResync
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -60,25 +68,15 @@ func NewStatefulSetController(cfg StatefulSetConfig) *StatefulSetController {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Logger = cfg.Logger.With("subsystem", "statefulset")
-	return &StatefulSetController{cfg: cfg, backoff: newCreateBackoff(0, 0)}
+	return &StatefulSetController{cfg: cfg, backoff: newCreateBackoff(0, 0), pods: informerOr(cfg.Pods, "pods")}
 }
 
-// Run syncs every set whenever something changes, at least every Resync,
-// when a pod becomes available and when a back-off ends.
+// Run syncs the sets each change concerns, every set at least every
+// Resync, and a set when a pod of it becomes available or its back-off
+// ends.
 func (c *StatefulSetController) Run(ctx context.Context) {
-	wake := func() (time.Duration, bool) {
-		now := c.cfg.Now()
-		c.mu.Lock()
-		w := c.wake
-		c.mu.Unlock()
-		if t, ok := c.backoff.nextRetry(now); ok && (w.IsZero() || t.Before(w)) {
-			w = t
-		}
-		return w.Sub(now), !w.IsZero()
-	}
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, _ changes) error {
-		return c.Pass(ctx, s)
-	})
+	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // ssWrite is one write of a pass and its event.
@@ -89,41 +87,74 @@ type ssWrite struct {
 	pod    string
 }
 
-// Pass plans every set against the pods of its namespace and commits the
-// pod writes of all sets in one entry, then the statuses that changed in
-// another.
+// Pass plans every set against the pods of its namespace (a full pass:
+// the first one, a resync, or after the store was replaced): O(all pods).
 func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) error {
-	sets, err := store.List("statefulsets", fsm.ListOptions{})
+	l, err := store.List("statefulsets", fsm.ListOptions{})
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.wake = time.Time{}
-	c.mu.Unlock()
-	if len(sets.Items) == 0 {
-		c.backoff.retain(nil)
+	sets := make([]*v1.StatefulSet, 0, len(l.Items))
+	keys := map[string]bool{}
+	for _, r := range l.Items {
+		ss, ok := r.Object().(*v1.StatefulSet)
+		if !ok {
+			return fmt.Errorf("list statefulsets: a stored %T", r.Object())
+		}
+		sets = append(sets, ss)
+		keys[ExpectationsKey(ss.Namespace, ss.Name, ss.UID)] = true
+	}
+	c.backoff.retain(keys)
+	if len(sets) == 0 {
+		c.due.reset()
 		return nil
 	}
 	byNS, err := listByNamespace[*v1.Pod](store, "pods")
 	if err != nil {
 		return err
 	}
-	revsByNS, err := listByNamespace[*v1.ControllerRevision](store, "controllerrevisions")
-	if err != nil {
-		return err
+	c.due.reset()
+	return c.sync(ctx, store, sets, func(ss *v1.StatefulSet) ([]*v1.Pod, error) { return byNS[ss.Namespace], nil })
+}
+
+// sync plans each of sets against the pods podsOf returns for it (at least
+// those it controls and the orphans its selector matches) and the
+// revisions of its namespace, and commits the pod writes of all sets in
+// one entry, then the statuses that changed in another. When each set
+// must be synced again without a change is recorded in due.
+func (c *StatefulSetController) sync(ctx context.Context, store *fsm.Store, sets []*v1.StatefulSet,
+	podsOf func(*v1.StatefulSet) ([]*v1.Pod, error)) error {
+	revsByNS := map[string][]*v1.ControllerRevision{}
+	for _, ss := range sets {
+		if _, ok := revsByNS[ss.Namespace]; ok {
+			continue
+		}
+		l, err := store.List("controllerrevisions", fsm.ListOptions{Namespace: ss.Namespace})
+		if err != nil {
+			return fmt.Errorf("list controllerrevisions of %s: %w", ss.Namespace, err)
+		}
+		revs := make([]*v1.ControllerRevision, 0, len(l.Items))
+		for _, r := range l.Items {
+			revs = append(revs, r.Object().(*v1.ControllerRevision))
+		}
+		revsByNS[ss.Namespace] = revs
 	}
 	now := c.cfg.Now()
 	var writes, statuses []ssWrite
-	keys := map[string]bool{}
-	var wake time.Time
-	for _, r := range sets.Items {
-		ss, ok := r.Object().(*v1.StatefulSet)
-		if !ok {
-			return fmt.Errorf("list statefulsets: a stored %T", r.Object())
+	wakes := map[*v1.StatefulSet]time.Time{}
+	defer func() {
+		for ss, w := range wakes {
+			c.scheduleSet(ss, w, now)
 		}
+	}()
+	for _, ss := range sets {
 		key := ExpectationsKey(ss.Namespace, ss.Name, ss.UID)
-		keys[key] = true
-		rp, err := PlanStatefulSetRevisions(ss, revsByNS[ss.Namespace], byNS[ss.Namespace])
+		wakes[ss] = time.Time{}
+		pods, err := podsOf(ss)
+		if err != nil {
+			return fmt.Errorf("pods of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
+		}
+		rp, err := PlanStatefulSetRevisions(ss, revsByNS[ss.Namespace], pods)
 		if err != nil {
 			return fmt.Errorf("revisions of statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
 		}
@@ -148,10 +179,8 @@ func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) erro
 			}
 			writes = append(writes, w...)
 		}
-		plan := PlanStatefulSet(ss, byNS[ss.Namespace], rp.Revisions, now)
-		if !plan.Wake.IsZero() && (wake.IsZero() || plan.Wake.Before(wake)) {
-			wake = plan.Wake
-		}
+		plan := PlanStatefulSet(ss, pods, rp.Revisions, now)
+		wakes[ss] = plan.Wake
 		w, created, err := c.writes(ctx, ss, key, plan, now)
 		if err != nil {
 			return fmt.Errorf("plan statefulset %s/%s: %w", ss.Namespace, ss.Name, err)
@@ -171,10 +200,6 @@ func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) erro
 			statuses = append(statuses, ssWrite{item: batchItem(cmd)})
 		}
 	}
-	c.backoff.retain(keys)
-	c.mu.Lock()
-	c.wake = wake
-	c.mu.Unlock()
 	if err := c.apply(ctx, writes); err != nil {
 		return err
 	}

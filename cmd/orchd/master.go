@@ -217,6 +217,9 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	for name, rec := range recs.all() {
 		c.OnLeader("events-"+name, rec.Run)
 	}
+	// One pod informer (the pods' index keys, fed by the change feed) serves
+	// every controller that reads pods.
+	podInformer := sched.NewInformer("pods", nil)
 	c.OnLeader("event-ttl", sched.NewEventTTL(sched.EventTTLConfig{Store: c.Store, Proposer: c, Logger: log, TTL: f.events.ttl}).Run)
 	c.OnLeader("scheduler", sched.NewScheduler(sched.SchedulerConfig{Store: c.Store, Proposer: c, Logger: log, Recorder: recs.scheduler}).Run)
 	psCfg := f.podSecurity
@@ -228,7 +231,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	rm := sched.NewReplicationManager(sched.ReplicationConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: rmPodSecurity.AdmitPod,
-		Recorder: recs.replication})
+		Recorder: recs.replication, Pods: podInformer})
 	registerReplicationMetrics(reg, rm)
 	registerCertificateMetrics(reg, bundle)
 	c.OnLeader("replication", rm.Run)
@@ -261,7 +264,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("job", sched.NewJobController(sched.JobConfig{Store: c.Store, Proposer: c, Logger: log, AdmitPod: jobPodSecurity.AdmitPod,
-		Recorder: recs.job}).Run)
+		Recorder: recs.job, Pods: podInformer}).Run)
 	// The stateful set controller's pods skip the API too.
 	ssPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "statefulset"), nil)
 	if err != nil {
@@ -269,11 +272,11 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("statefulset", sched.NewStatefulSetController(sched.StatefulSetConfig{Store: c.Store, Proposer: c, Logger: log,
-		AdmitPod: ssPodSecurity.AdmitPod, Recorder: recs.statefulSet}).Run)
+		AdmitPod: ssPodSecurity.AdmitPod, Recorder: recs.statefulSet, Pods: podInformer}).Run)
 	c.OnLeader("cronjob", sched.NewCronJobController(sched.CronJobConfig{Store: c.Store, Proposer: c, Logger: log,
 		Recorder: recs.cronJob}).Run)
 	c.OnLeader("deployment", sched.NewDeploymentController(sched.DeploymentConfig{Store: c.Store, Proposer: c, Logger: log,
-		Recorder: recs.deployment}).Run)
+		Recorder: recs.deployment, Pods: podInformer}).Run)
 	// The daemon set controller's pods skip the API too.
 	dsPodSecurity, err := podsecurity.New(psCfg, podsecurity.StoreOf(c.Store), log.With("controller", "daemonset"), nil)
 	if err != nil {
@@ -281,7 +284,7 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 		return err
 	}
 	c.OnLeader("daemonset", sched.NewDaemonSetController(sched.DaemonSetConfig{Store: c.Store, Proposer: c, Logger: log,
-		AdmitPod: dsPodSecurity.AdmitPod, Recorder: recs.daemonSet}).Run)
+		AdmitPod: dsPodSecurity.AdmitPod, Recorder: recs.daemonSet, Pods: podInformer}).Run)
 	var liveness *gossip.Liveness
 	var keyring apiserver.Keyring
 	lc := sched.NodeLifecycleConfig{Store: c.Store, Proposer: c, Logger: log, Grace: f.nodeGrace, EvictionTimeout: f.nodeEviction,

@@ -1,0 +1,158 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// pass is one pass of Run. A full pass plans every Job (Pass); a woken one
+// only when Resync has passed since the last full pass. Otherwise the pass
+// plans the Jobs its changes concern and those whose time came.
+//
+// Cost per event: a pod event costs O(pods of its Job): the Job by uid,
+// its pods by the owner index and the orphans it may adopt; an orphan pod's event also reads the Jobs of its namespace to
+// match their selectors (O(Jobs in the namespace), as Kubernetes'
+// getPodJobs). A Job event costs O(pods of the Job).
+func (c *JobController) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	if err := c.pods.Sync(s); err != nil {
+		return err
+	}
+	now := c.cfg.Now()
+	if ch.full && (!ch.woken || c.lastFull.IsZero() || now.Sub(c.lastFull) >= c.cfg.Resync) {
+		c.lastFull = now
+		return c.Pass(ctx, s)
+	}
+	dirty := c.due.take(now)
+	inNS := map[string][]*v1.Job{}
+	for _, ev := range ch.events {
+		if err := c.dirtyFrom(s, ev, dirty, inNS); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(dirty))
+	for k := range dirty {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var jobs []*v1.Job
+	for _, k := range keys {
+		ns, name, _ := strings.Cut(k, "/")
+		r, err := s.Get("jobs", ns, name)
+		if v1.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get job %s: %w", k, err)
+		}
+		jobs = append(jobs, r.Object().(*v1.Job))
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	return c.sync(ctx, jobs, func(j *v1.Job) ([]*v1.Pod, error) { return c.podsOf(s, j) })
+}
+
+// dirtyFrom adds to dirty the keys of the Jobs ev concerns: a Job's own
+// change; for a pod, before and after the change, its controller, or when
+// it has none the Jobs of its namespace whose selector matches it.
+func (c *JobController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.Job) error {
+	switch ev.Resource {
+	case "jobs":
+		m := ev.Record.Meta()
+		dirty[v1.Key(m.Namespace, m.Name)] = true
+		delete(inNS, m.Namespace)
+		if ev.Type == v1.Deleted {
+			key := ExpectationsKey(m.Namespace, m.Name, m.UID)
+			c.exp.Forget(key)
+			c.backoff.forget(key)
+		}
+	case "pods":
+		for _, r := range []*fsm.Record{ev.Record, ev.Prev} {
+			if r == nil {
+				continue
+			}
+			m := r.Meta()
+			if ref := m.ControllerRef(); ref != nil {
+				if ref.Kind != "Job" {
+					continue
+				}
+				j, err := s.GetByUID("jobs", ref.UID)
+				if v1.IsNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("controller of pod %s/%s: %w", m.Namespace, m.Name, err)
+				}
+				jm := j.Meta()
+				dirty[v1.Key(jm.Namespace, jm.Name)] = true
+				continue
+			}
+			jobs, ok := inNS[m.Namespace]
+			if !ok {
+				l, err := s.List("jobs", fsm.ListOptions{Namespace: m.Namespace})
+				if err != nil {
+					return fmt.Errorf("list jobs of %s: %w", m.Namespace, err)
+				}
+				for _, r := range l.Items {
+					jobs = append(jobs, r.Object().(*v1.Job))
+				}
+				inNS[m.Namespace] = jobs
+			}
+			for _, j := range jobs {
+				if jobSelector(j).Matches(labels.Set(m.Labels)) {
+					dirty[v1.Key(j.Namespace, j.Name)] = true
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// podsOf returns the pods j is planned against: those it controls (owner
+// index) and the orphans its selector matches (orphansMatching).
+func (c *JobController) podsOf(s *fsm.Store, j *v1.Job) ([]*v1.Pod, error) {
+	owned, err := c.pods.ByIndex(s, IndexOwner, j.UID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*v1.Pod, 0, len(owned))
+	for _, r := range owned {
+		out = append(out, r.Object().(*v1.Pod))
+	}
+	if v1.JobFinished(j) {
+		return out, nil // a finished Job adopts nothing
+	}
+	orphans, err := orphansMatching(s, c.pods, j.Namespace, jobSelector(j), len(owned))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range orphans {
+		out = append(out, r.Object().(*v1.Pod))
+	}
+	return out, nil
+}
+
+// scheduleJob records when j must be synced again without a change, or
+// that it need not be: the earliest of its plan's wake (a deadline, a time
+// to live), its back-off's end and its expectations' timeout, after now.
+func (c *JobController) scheduleJob(j *v1.Job, wake, now time.Time) {
+	key := ExpectationsKey(j.Namespace, j.Name, j.UID)
+	var at time.Time
+	consider := func(t time.Time, ok bool) {
+		if ok && t.After(now) && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	consider(wake, !wake.IsZero())
+	consider(c.backoff.retryAt(key))
+	consider(c.exp.Expiry(key))
+	c.due.set(v1.Key(j.Namespace, j.Name), at)
+}

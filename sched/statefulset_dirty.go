@@ -1,0 +1,156 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+)
+
+// pass is one pass of Run. A full pass plans every set (Pass); a
+// woken one only when Resync has passed since the last full pass.
+// Otherwise the pass plans the sets its changes concern and those
+// whose time came.
+//
+// Cost per event: a pod event costs O(pods of its set + revisions of its
+// namespace): the set by uid, its pods by the owner index and the orphans
+// it may adopt; an orphan pod's event also reads the sets of its namespace
+// (O(sets in the namespace), as Kubernetes' getPodStatefulSets). A set or
+// revision event costs the same for that set.
+func (c *StatefulSetController) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	if err := c.pods.Sync(s); err != nil {
+		return err
+	}
+	now := c.cfg.Now()
+	if ch.full && (!ch.woken || c.lastFull.IsZero() || now.Sub(c.lastFull) >= c.cfg.Resync) {
+		c.lastFull = now
+		return c.Pass(ctx, s)
+	}
+	dirty := c.due.take(now)
+	inNS := map[string][]*v1.StatefulSet{}
+	for _, ev := range ch.events {
+		if err := c.dirtyFrom(s, ev, dirty, inNS); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(dirty))
+	for k := range dirty {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var sets []*v1.StatefulSet
+	for _, k := range keys {
+		ns, name, _ := strings.Cut(k, "/")
+		r, err := s.Get("statefulsets", ns, name)
+		if v1.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get statefulset %s: %w", k, err)
+		}
+		sets = append(sets, r.Object().(*v1.StatefulSet))
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	return c.sync(ctx, s, sets, func(ss *v1.StatefulSet) ([]*v1.Pod, error) { return c.podsOf(s, ss) })
+}
+
+// dirtyFrom adds to dirty the keys (namespace/name) of the sets ev
+// concerns.
+func (c *StatefulSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.StatefulSet) error {
+	switch ev.Resource {
+	case "statefulsets":
+		m := ev.Record.Meta()
+		dirty[v1.Key(m.Namespace, m.Name)] = true
+		delete(inNS, m.Namespace)
+		if ev.Type == v1.Deleted {
+			key := ExpectationsKey(m.Namespace, m.Name, m.UID)
+			c.backoff.forget(key)
+		}
+	case "pods", "controllerrevisions":
+		for _, r := range []*fsm.Record{ev.Record, ev.Prev} {
+			if r == nil {
+				continue
+			}
+			m := r.Meta()
+			if ref := m.ControllerRef(); ref != nil {
+				if ref.Kind != "StatefulSet" {
+					continue
+				}
+				ss, err := s.GetByUID("statefulsets", ref.UID)
+				if v1.IsNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("controller of %s %s/%s: %w", ev.Resource, m.Namespace, m.Name, err)
+				}
+				sm := ss.Meta()
+				dirty[v1.Key(sm.Namespace, sm.Name)] = true
+				continue
+			}
+			if ev.Resource != "pods" {
+				continue
+			}
+			sets, ok := inNS[m.Namespace]
+			if !ok {
+				l, err := s.List("statefulsets", fsm.ListOptions{Namespace: m.Namespace})
+				if err != nil {
+					return fmt.Errorf("list statefulsets of %s: %w", m.Namespace, err)
+				}
+				for _, r := range l.Items {
+					sets = append(sets, r.Object().(*v1.StatefulSet))
+				}
+				inNS[m.Namespace] = sets
+			}
+			for _, ss := range sets {
+				if v1.StatefulSetSelector(ss).Matches(labels.Set(m.Labels)) {
+					dirty[v1.Key(ss.Namespace, ss.Name)] = true
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// podsOf returns the pods ss is planned against: those it controls (owner
+// index) and the orphans its selector matches (orphansMatching).
+func (c *StatefulSetController) podsOf(s *fsm.Store, ss *v1.StatefulSet) ([]*v1.Pod, error) {
+	owned, err := c.pods.ByIndex(s, IndexOwner, ss.UID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*v1.Pod, 0, len(owned))
+	for _, r := range owned {
+		out = append(out, r.Object().(*v1.Pod))
+	}
+	orphans, err := orphansMatching(s, c.pods, ss.Namespace, v1.StatefulSetSelector(ss), len(owned))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range orphans {
+		out = append(out, r.Object().(*v1.Pod))
+	}
+	return out, nil
+}
+
+// scheduleSet records when ss must be synced again without a change, or
+// that it need not be: the earliest of its plan's wake (a pod's
+// minReadySeconds) and its creates' back-off, after now.
+func (c *StatefulSetController) scheduleSet(ss *v1.StatefulSet, wake, now time.Time) {
+	var at time.Time
+	consider := func(t time.Time, ok bool) {
+		if ok && t.After(now) && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	consider(wake, !wake.IsZero())
+	consider(c.backoff.retryAt(ExpectationsKey(ss.Namespace, ss.Name, ss.UID)))
+	c.due.set(v1.Key(ss.Namespace, ss.Name), at)
+}
