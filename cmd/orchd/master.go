@@ -240,7 +240,6 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
 	// One pod informer (an index cache fed by the change feed) serves every
 	// leader loop that finds pods by owner, selector or namespace.
-	podInformer := sched.NewInformer("pods", nil)
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log,
 		Pods: podInformer}).Run)
 	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log,
