@@ -238,8 +238,6 @@ func runMaster(ctx context.Context, f *masterFlags) error {
 	c.OnLeader("garbagecollector", sched.NewGarbageCollector(sched.GarbageCollectorConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("namespace", sched.NewNamespaceController(sched.NamespaceConfig{Store: c.Store, Proposer: c, Logger: log}).Run)
 	c.OnLeader("podgc", sched.NewPodGC(sched.PodGCConfig{Store: c.Store, Proposer: c, Logger: log, Quarantine: f.podGCQuarantine}).Run)
-	// One pod informer (an index cache fed by the change feed) serves every
-	// leader loop that finds pods by owner, selector or namespace.
 	c.OnLeader("endpoints", sched.NewEndpointsController(sched.EndpointsConfig{Store: c.Store, Proposer: c, Logger: log,
 		Pods: podInformer}).Run)
 	c.OnLeader("endpointslices", sched.NewEndpointSliceController(sched.EndpointSliceConfig{Store: c.Store, Proposer: c, Logger: log,
