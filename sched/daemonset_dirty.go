@@ -3,8 +3,6 @@ package sched
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -40,22 +38,9 @@ func (c *DaemonSetController) pass(ctx context.Context, s *fsm.Store, ch changes
 			return err
 		}
 	}
-	keys := make([]string, 0, len(dirty))
-	for k := range dirty {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var dss []*v1.DaemonSet
-	for _, k := range keys {
-		ns, name, _ := strings.Cut(k, "/")
-		r, err := s.Get("daemonsets", ns, name)
-		if v1.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("get daemon set %s: %w", k, err)
-		}
-		dss = append(dss, r.Object().(*v1.DaemonSet))
+	dss, err := getKeys[*v1.DaemonSet](s, "daemonsets", dirty)
+	if err != nil {
+		return err
 	}
 	if len(dss) == 0 {
 		return nil

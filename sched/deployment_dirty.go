@@ -3,8 +3,6 @@ package sched
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -45,22 +43,9 @@ func (c *DeploymentController) pass(ctx context.Context, s *fsm.Store, ch change
 			return err
 		}
 	}
-	keys := make([]string, 0, len(dirty))
-	for k := range dirty {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var ds []*v1.Deployment
-	for _, k := range keys {
-		ns, name, _ := strings.Cut(k, "/")
-		r, err := s.Get("deployments", ns, name)
-		if v1.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("get deployment %s: %w", k, err)
-		}
-		ds = append(ds, r.Object().(*v1.Deployment))
+	ds, err := getKeys[*v1.Deployment](s, "deployments", dirty)
+	if err != nil {
+		return err
 	}
 	if len(ds) == 0 {
 		return nil

@@ -3,8 +3,6 @@ package sched
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -37,22 +35,9 @@ func (c *JobController) pass(ctx context.Context, s *fsm.Store, ch changes) erro
 			return err
 		}
 	}
-	keys := make([]string, 0, len(dirty))
-	for k := range dirty {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var jobs []*v1.Job
-	for _, k := range keys {
-		ns, name, _ := strings.Cut(k, "/")
-		r, err := s.Get("jobs", ns, name)
-		if v1.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("get job %s: %w", k, err)
-		}
-		jobs = append(jobs, r.Object().(*v1.Job))
+	jobs, err := getKeys[*v1.Job](s, "jobs", dirty)
+	if err != nil {
+		return err
 	}
 	if len(jobs) == 0 {
 		return nil

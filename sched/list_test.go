@@ -35,3 +35,34 @@ func TestListByNamespace(t *testing.T) {
 		t.Error("pods listed as Jobs")
 	}
 }
+
+func TestGetKeys(t *testing.T) {
+	p := newFakeProposer(t)
+	p.create(t, loopRC("b", 1))
+	p.create(t, loopRC("a", 1))
+	for _, tc := range []struct {
+		name string
+		keys map[string]bool
+		want []string
+	}{
+		{"key order, missing left out", map[string]bool{"default/b": true, "default/gone": true, "default/a": true}, []string{"a", "b"}},
+		{"none", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := getKeys[*v1.ReplicationController](p.store(), "replicationcontrollers", tc.keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, rc := range got {
+				names = append(names, rc.Name)
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Fatalf("got %v, want %v", names, tc.want)
+			}
+		})
+	}
+	if _, err := getKeys[*v1.Pod](p.store(), "replicationcontrollers", map[string]bool{"default/a": true}); err == nil {
+		t.Fatal("a replication controller read as a pod")
+	}
+}

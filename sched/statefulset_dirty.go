@@ -3,8 +3,6 @@ package sched
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -39,22 +37,9 @@ func (c *StatefulSetController) pass(ctx context.Context, s *fsm.Store, ch chang
 			return err
 		}
 	}
-	keys := make([]string, 0, len(dirty))
-	for k := range dirty {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var sets []*v1.StatefulSet
-	for _, k := range keys {
-		ns, name, _ := strings.Cut(k, "/")
-		r, err := s.Get("statefulsets", ns, name)
-		if v1.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("get statefulset %s: %w", k, err)
-		}
-		sets = append(sets, r.Object().(*v1.StatefulSet))
+	sets, err := getKeys[*v1.StatefulSet](s, "statefulsets", dirty)
+	if err != nil {
+		return err
 	}
 	if len(sets) == 0 {
 		return nil
