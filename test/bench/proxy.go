@@ -303,7 +303,7 @@ func goIPTablesRun(ctx context.Context, rs *proxy.Ruleset) (took time.Duration, 
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
-					if err := ipt.Append(t, c, strings.Fields(r)...); err != nil {
+					if err := ipt.Append(t, c, ruleArgs(r)...); err != nil {
 						return fmt.Errorf("go-iptables append to %s: %w", c, err)
 					}
 					execs++
@@ -362,4 +362,32 @@ func PrintProxyTable(w io.Writer, r *ProxyBenchResult) {
 	} else {
 		fmt.Fprintln(w, "(d) go-iptables one rule per exec: skipped")
 	}
+}
+
+// ruleArgs splits a rule as iptables-restore reads it: at spaces, except
+// inside double quotes, which are dropped ("--comment \"a b\"" is one
+// argument a b), so go-iptables execs the same rule.
+func ruleArgs(rule string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, have := false, false
+	for _, r := range rule {
+		switch {
+		case r == '"':
+			quoted, have = !quoted, true
+		case r == ' ' && !quoted:
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
 }
