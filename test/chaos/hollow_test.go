@@ -91,11 +91,18 @@ func (e *env) attachHollowNodes(n int) *hollowWatch {
 		}
 	})
 	h := &hollowWatch{e: e, pool: pool, wantPods: n * hollowPodsPerNode}
+	ready := 0
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hollow nodes Ready when the test ended: %d of %d", ready, n)
+		}
+	})
 	poll(t, 4*time.Minute, fmt.Sprintf("%d hollow nodes Ready", n), func() bool {
 		if err := pool.Err(); err != nil {
 			t.Fatal(err)
 		}
-		return h.readyNodes() == n
+		ready = h.readyNodes()
+		return ready == n
 	})
 	replicas := int32(h.wantPods)
 	rc := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: "hollow-load", Namespace: "default"},
