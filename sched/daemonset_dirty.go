@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -48,6 +46,9 @@ func (c *DaemonSetController) pass(ctx context.Context, s *fsm.Store, ch changes
 	return c.sync(ctx, s, dss, func(ds *v1.DaemonSet) ([]*v1.Pod, error) { return c.podsOf(s, ds) })
 }
 
+// daemonSetKind finds the DaemonSets a dependent's change concerns.
+var daemonSetKind = controllerKind[*v1.DaemonSet]{kind: "DaemonSet", resource: "daemonsets", selector: v1.DaemonSetSelector}
+
 // dirtyFrom adds to dirty the keys (namespace/name) of the DaemonSets ev
 // concerns.
 func (c *DaemonSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.DaemonSet) error {
@@ -75,40 +76,8 @@ func (c *DaemonSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[st
 			if r == nil {
 				continue
 			}
-			m := r.Meta()
-			if ref := m.ControllerRef(); ref != nil {
-				if ref.Kind != "DaemonSet" {
-					continue
-				}
-				ds, err := s.GetByUID("daemonsets", ref.UID)
-				if v1.IsNotFound(err) {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("controller of %s %s/%s: %w", ev.Resource, m.Namespace, m.Name, err)
-				}
-				dm := ds.Meta()
-				dirty[v1.Key(dm.Namespace, dm.Name)] = true
-				continue
-			}
-			if ev.Resource != "pods" {
-				continue
-			}
-			dss, ok := inNS[m.Namespace]
-			if !ok {
-				l, err := s.List("daemonsets", fsm.ListOptions{Namespace: m.Namespace})
-				if err != nil {
-					return fmt.Errorf("list daemonsets of %s: %w", m.Namespace, err)
-				}
-				for _, r := range l.Items {
-					dss = append(dss, r.Object().(*v1.DaemonSet))
-				}
-				inNS[m.Namespace] = dss
-			}
-			for _, ds := range dss {
-				if v1.DaemonSetSelector(ds).Matches(labels.Set(m.Labels)) {
-					dirty[v1.Key(ds.Namespace, ds.Name)] = true
-				}
+			if err := daemonSetKind.dirtyByDependent(s, r.Meta(), ev.Resource == "pods", dirty, inNS); err != nil {
+				return fmt.Errorf("%s: %w", ev.Resource, err)
 			}
 		}
 	}
@@ -118,22 +87,7 @@ func (c *DaemonSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[st
 // podsOf returns the pods ds is planned against: those it controls (owner
 // index) and the orphans its selector matches (orphansMatching).
 func (c *DaemonSetController) podsOf(s *fsm.Store, ds *v1.DaemonSet) ([]*v1.Pod, error) {
-	owned, err := c.pods.ByIndex(s, IndexOwner, ds.UID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*v1.Pod, 0, len(owned))
-	for _, r := range owned {
-		out = append(out, r.Object().(*v1.Pod))
-	}
-	orphans, err := orphansMatching(s, c.pods, ds.Namespace, v1.DaemonSetSelector(ds), len(owned))
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range orphans {
-		out = append(out, r.Object().(*v1.Pod))
-	}
-	return out, nil
+	return ownedPods(s, c.pods, ds.UID, ds.Namespace, v1.DaemonSetSelector(ds), true)
 }
 
 // scheduleDaemonSet records when ds must be synced again without a change,

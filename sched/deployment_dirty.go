@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -99,39 +97,14 @@ func podGoneOrFinished(ev fsm.Event, r *fsm.Record) bool {
 	return r == ev.Record && finished(r) && (ev.Prev == nil || !finished(ev.Prev))
 }
 
+// deploymentKind finds the Deployments a ReplicaSet's change concerns.
+var deploymentKind = controllerKind[*v1.Deployment]{kind: "Deployment", resource: "deployments", selector: v1.DeploymentSelector}
+
 // dirtyFromSet adds the deployment of a ReplicaSet: its controller, or for
 // an orphan the deployments of its namespace whose selector matches it.
 func (c *DeploymentController) dirtyFromSet(s *fsm.Store, m *v1.ObjectMeta, dirty map[string]bool, inNS map[string][]*v1.Deployment) error {
-	if ref := m.ControllerRef(); ref != nil {
-		if ref.Kind != "Deployment" {
-			return nil
-		}
-		d, err := s.GetByUID("deployments", ref.UID)
-		if v1.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("controller of replica set %s/%s: %w", m.Namespace, m.Name, err)
-		}
-		dm := d.Meta()
-		dirty[v1.Key(dm.Namespace, dm.Name)] = true
-		return nil
-	}
-	ds, ok := inNS[m.Namespace]
-	if !ok {
-		l, err := s.List("deployments", fsm.ListOptions{Namespace: m.Namespace})
-		if err != nil {
-			return fmt.Errorf("list deployments of %s: %w", m.Namespace, err)
-		}
-		for _, r := range l.Items {
-			ds = append(ds, r.Object().(*v1.Deployment))
-		}
-		inNS[m.Namespace] = ds
-	}
-	for _, d := range ds {
-		if v1.DeploymentSelector(d).Matches(labels.Set(m.Labels)) {
-			dirty[v1.Key(d.Namespace, d.Name)] = true
-		}
+	if err := deploymentKind.dirtyByDependent(s, m, true, dirty, inNS); err != nil {
+		return fmt.Errorf("replica set: %w", err)
 	}
 	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -45,6 +43,9 @@ func (c *JobController) pass(ctx context.Context, s *fsm.Store, ch changes) erro
 	return c.sync(ctx, jobs, func(j *v1.Job) ([]*v1.Pod, error) { return c.podsOf(s, j) })
 }
 
+// jobKind finds the Jobs a pod's change concerns.
+var jobKind = controllerKind[*v1.Job]{kind: "Job", resource: "jobs", selector: jobSelector}
+
 // dirtyFrom adds to dirty the keys of the Jobs ev concerns: a Job's own
 // change; for a pod, before and after the change, its controller, or when
 // it has none the Jobs of its namespace whose selector matches it.
@@ -64,37 +65,8 @@ func (c *JobController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]b
 			if r == nil {
 				continue
 			}
-			m := r.Meta()
-			if ref := m.ControllerRef(); ref != nil {
-				if ref.Kind != "Job" {
-					continue
-				}
-				j, err := s.GetByUID("jobs", ref.UID)
-				if v1.IsNotFound(err) {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("controller of pod %s/%s: %w", m.Namespace, m.Name, err)
-				}
-				jm := j.Meta()
-				dirty[v1.Key(jm.Namespace, jm.Name)] = true
-				continue
-			}
-			jobs, ok := inNS[m.Namespace]
-			if !ok {
-				l, err := s.List("jobs", fsm.ListOptions{Namespace: m.Namespace})
-				if err != nil {
-					return fmt.Errorf("list jobs of %s: %w", m.Namespace, err)
-				}
-				for _, r := range l.Items {
-					jobs = append(jobs, r.Object().(*v1.Job))
-				}
-				inNS[m.Namespace] = jobs
-			}
-			for _, j := range jobs {
-				if jobSelector(j).Matches(labels.Set(m.Labels)) {
-					dirty[v1.Key(j.Namespace, j.Name)] = true
-				}
+			if err := jobKind.dirtyByDependent(s, r.Meta(), true, dirty, inNS); err != nil {
+				return fmt.Errorf("pod: %w", err)
 			}
 		}
 	}
@@ -104,25 +76,8 @@ func (c *JobController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]b
 // podsOf returns the pods j is planned against: those it controls (owner
 // index) and the orphans its selector matches (orphansMatching).
 func (c *JobController) podsOf(s *fsm.Store, j *v1.Job) ([]*v1.Pod, error) {
-	owned, err := c.pods.ByIndex(s, IndexOwner, j.UID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*v1.Pod, 0, len(owned))
-	for _, r := range owned {
-		out = append(out, r.Object().(*v1.Pod))
-	}
-	if v1.JobFinished(j) {
-		return out, nil // a finished Job adopts nothing
-	}
-	orphans, err := orphansMatching(s, c.pods, j.Namespace, jobSelector(j), len(owned))
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range orphans {
-		out = append(out, r.Object().(*v1.Pod))
-	}
-	return out, nil
+	// A finished Job adopts nothing.
+	return ownedPods(s, c.pods, j.UID, j.Namespace, jobSelector(j), !v1.JobFinished(j))
 }
 
 // scheduleJob records when j must be synced again without a change, or

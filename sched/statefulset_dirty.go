@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/fsm"
 )
@@ -47,6 +45,9 @@ func (c *StatefulSetController) pass(ctx context.Context, s *fsm.Store, ch chang
 	return c.sync(ctx, s, sets, func(ss *v1.StatefulSet) ([]*v1.Pod, error) { return c.podsOf(s, ss) })
 }
 
+// statefulSetKind finds the StatefulSets a dependent's change concerns.
+var statefulSetKind = controllerKind[*v1.StatefulSet]{kind: "StatefulSet", resource: "statefulsets", selector: v1.StatefulSetSelector}
+
 // dirtyFrom adds to dirty the keys (namespace/name) of the sets ev
 // concerns.
 func (c *StatefulSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.StatefulSet) error {
@@ -64,40 +65,8 @@ func (c *StatefulSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[
 			if r == nil {
 				continue
 			}
-			m := r.Meta()
-			if ref := m.ControllerRef(); ref != nil {
-				if ref.Kind != "StatefulSet" {
-					continue
-				}
-				ss, err := s.GetByUID("statefulsets", ref.UID)
-				if v1.IsNotFound(err) {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("controller of %s %s/%s: %w", ev.Resource, m.Namespace, m.Name, err)
-				}
-				sm := ss.Meta()
-				dirty[v1.Key(sm.Namespace, sm.Name)] = true
-				continue
-			}
-			if ev.Resource != "pods" {
-				continue
-			}
-			sets, ok := inNS[m.Namespace]
-			if !ok {
-				l, err := s.List("statefulsets", fsm.ListOptions{Namespace: m.Namespace})
-				if err != nil {
-					return fmt.Errorf("list statefulsets of %s: %w", m.Namespace, err)
-				}
-				for _, r := range l.Items {
-					sets = append(sets, r.Object().(*v1.StatefulSet))
-				}
-				inNS[m.Namespace] = sets
-			}
-			for _, ss := range sets {
-				if v1.StatefulSetSelector(ss).Matches(labels.Set(m.Labels)) {
-					dirty[v1.Key(ss.Namespace, ss.Name)] = true
-				}
+			if err := statefulSetKind.dirtyByDependent(s, r.Meta(), ev.Resource == "pods", dirty, inNS); err != nil {
+				return fmt.Errorf("%s: %w", ev.Resource, err)
 			}
 		}
 	}
@@ -107,22 +76,7 @@ func (c *StatefulSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[
 // podsOf returns the pods ss is planned against: those it controls (owner
 // index) and the orphans its selector matches (orphansMatching).
 func (c *StatefulSetController) podsOf(s *fsm.Store, ss *v1.StatefulSet) ([]*v1.Pod, error) {
-	owned, err := c.pods.ByIndex(s, IndexOwner, ss.UID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*v1.Pod, 0, len(owned))
-	for _, r := range owned {
-		out = append(out, r.Object().(*v1.Pod))
-	}
-	orphans, err := orphansMatching(s, c.pods, ss.Namespace, v1.StatefulSetSelector(ss), len(owned))
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range orphans {
-		out = append(out, r.Object().(*v1.Pod))
-	}
-	return out, nil
+	return ownedPods(s, c.pods, ss.UID, ss.Namespace, v1.StatefulSetSelector(ss), true)
 }
 
 // scheduleSet records when ss must be synced again without a change, or
