@@ -84,6 +84,9 @@ func fullRun(ctx context.Context, t *runT, bins harness.Binaries, o options, pod
 		return err
 	})
 	_ = rep.run("failover", func() error {
+		if o.failovers <= 0 {
+			return nil // -failovers 0 skips the section
+		}
 		line, err := failoverSection(ctx, t, bins, o, rep)
 		lines = append(lines, line...)
 		return err

@@ -87,7 +87,7 @@ func run() error {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured window per run")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each window")
 	flag.IntVar(&o.runs, "runs", 3, "runs per system; medians are reported")
-	flag.IntVar(&o.failovers, "failovers", 5, "leader kills (and transfers) to time")
+	flag.IntVar(&o.failovers, "failovers", 5, "leader kills (and transfers) to time (0 skips the section)")
 	flag.IntVar(&o.rssPods, "rss-pods", 10000, "pods to hold when reading the masters' memory")
 	flag.BoolVar(&o.skipEtcd, "skip-etcd", false, "measure orch only")
 	flag.IntVar(&o.schedNodes, "sched-nodes", 1000, "simulated nodes for the scheduling figure (0 skips it)")
