@@ -239,6 +239,9 @@ type statusManager struct {
 type statusUpdate struct {
 	namespace, name, uid string
 	status               []byte
+	// phase and queued (when set was called) are for the debug log.
+	phase  string
+	queued time.Time
 }
 
 func newStatusManager(c *client.Client, log *slog.Logger) *statusManager {
@@ -257,7 +260,8 @@ func (m *statusManager) set(pod *v1.Pod, st v1.PodStatus) {
 		m.mu.Unlock()
 		return
 	}
-	m.pending[pod.UID] = &statusUpdate{namespace: pod.Namespace, name: pod.Name, uid: pod.UID, status: b}
+	m.pending[pod.UID] = &statusUpdate{namespace: pod.Namespace, name: pod.Name, uid: pod.UID, status: b,
+		phase: st.Phase, queued: time.Now()}
 	m.mu.Unlock()
 	select {
 	case m.wake <- struct{}{}:
@@ -315,6 +319,11 @@ func (m *statusManager) run(ctx context.Context) {
 }
 
 func (m *statusManager) send(ctx context.Context, u *statusUpdate) error {
+	start := time.Now()
+	defer func() {
+		m.log.Debug("pod status sent", "pod", u.namespace+"/"+u.name, "phase", u.phase,
+			"waited", start.Sub(u.queued), "took", time.Since(start))
+	}()
 	patch := []byte(`{"metadata":{"uid":` + jsonString(u.uid) + `},"status":`)
 	patch = append(patch, u.status...)
 	patch = append(patch, '}')

@@ -75,6 +75,9 @@ type podWorker struct {
 	// tokens are the service account tokens of projected volumes, by
 	// volume name and source index.
 	tokens map[string]*projectedToken
+	// trace times the pod's first start (nil for an adopted pod or once
+	// it was logged).
+	trace *startTrace
 }
 
 // containerState is what the worker knows of one container of its pod.
@@ -287,6 +290,9 @@ func (w *podWorker) watchExit(ctx context.Context, id string) {
 // (0: no hurry).
 func (w *podWorker) sync(ctx context.Context) time.Duration {
 	pod := w.pod
+	if w.sandbox == nil {
+		w.trace.mark("worker")
+	}
 	if t := w.admitHostPorts(pod); t != nil {
 		w.terminal = t
 		w.a.status.set(pod, w.podStatus(pod))
@@ -300,6 +306,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 			return 2 * time.Second
 		}
 		w.a.setHostPorts(w.uid, pod, w.sandbox.IP.String())
+		w.trace.mark("sandbox")
 	}
 	refresh, err := w.syncProjected(ctx, pod)
 	if err != nil {
@@ -311,6 +318,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 		}
 		refresh = 2 * time.Second
 	}
+	w.trace.mark("volumes")
 	if w.startTime == nil {
 		t := v1.NewTime(w.a.cfg.Now())
 		w.startTime = &t
@@ -347,7 +355,13 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 		}
 		wantSoon(w.syncEphemeral(ctx, pod))
 	}
-	w.a.status.set(pod, w.podStatus(pod))
+	st := w.podStatus(pod)
+	w.a.status.set(pod, st)
+	if w.trace != nil && st.Phase == v1.PodRunning {
+		w.trace.mark("status")
+		w.trace.finish(w.log, pod.Namespace+"/"+pod.Name)
+		w.trace = nil
+	}
 	return again
 }
 
@@ -496,6 +510,8 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		}
 		return d
 	}
+	w.trace.pulled(img.Pulled)
+	w.trace.mark("image")
 	if img.Pulled > 0 {
 		// The pull is over when the runtime answers: both of the
 		// kubelet's events, with its messages.
@@ -528,7 +544,9 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return w.startFailed(st, "CreateContainerError", err)
 	}
+	w.trace.mark("spec")
 	id, err := rt.StartContainer(ctx, spec)
+	w.trace.mark("runtime")
 	if err != nil {
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return w.startFailed(st, "RunContainerError", err)
@@ -558,6 +576,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	w.log.Info("container started", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "attempt", attempt, "container_id", id)
 	w.watchExit(ctx, id)
 	w.startProbes(ctx, pod, c, st)
+	w.trace.mark("watch")
 	return 0
 }
 

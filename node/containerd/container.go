@@ -46,6 +46,7 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 	if err != nil {
 		return fail(err)
 	}
+	tImage := time.Now()
 	img, err := r.client.GetImage(ctx, imageName)
 	if err != nil {
 		return fail(fmt.Errorf("image %s: %w", imageName, err))
@@ -139,8 +140,8 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 		return fail(fmt.Errorf("label start time: %w", err))
 	}
 	r.log.Info("started container", "id", id, "pod", spec.PodNamespace+"/"+spec.PodName,
-		"container", spec.Name, "pid", task.Pid(),
-		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "start", started.Sub(tTask))
+		"container", spec.Name, "pid", task.Pid(), "image", t0.Sub(tImage),
+		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "start", started.Sub(tTask), "label", time.Since(started))
 	return id, nil
 }
 
