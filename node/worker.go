@@ -263,14 +263,19 @@ func (w *podWorker) handle(ev workerEvent) {
 	}
 }
 
-// watchExit forwards the container's exit to the worker's loop.
+// watchExit forwards the container's exit to the worker's loop. It asks
+// the runtime on a goroutine of its own, so a start's status goes out
+// without waiting for the runtime's answer; an exit that came first is
+// still reported (the runtime keeps it until the container is removed).
 func (w *podWorker) watchExit(ctx context.Context, id string) {
-	ch, err := w.a.cfg.Runtime.Wait(ctx, id)
-	if err != nil {
-		w.log.Warn("cannot wait on container", "container_id", id, "err", err)
-		return
-	}
 	go func() {
+		ch, err := w.a.cfg.Runtime.Wait(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("cannot wait on container", "container_id", id, "err", err)
+			}
+			return
+		}
 		select {
 		case <-ctx.Done():
 		case ex, ok := <-ch:
