@@ -304,7 +304,10 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 		return 0
 	}
 	if w.sandbox == nil {
-		if err := w.ensureSandbox(ctx, pod); err != nil {
+		tokens := w.prefetchTokens(ctx, pod)
+		err := w.ensureSandbox(ctx, pod)
+		tokens()
+		if err != nil {
 			w.log.Error("pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 			w.a.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 			w.a.status.set(pod, w.pendingStatus(pod, "SandboxError", err.Error()))
