@@ -307,6 +307,9 @@ func (a *Agent) startWorker(ctx context.Context, uid string, u *podUpdate) {
 		return
 	}
 	w := newPodWorker(a, uid, a.adopted[uid])
+	if u != nil && u.pod != nil && len(a.adopted[uid]) == 0 {
+		w.trace = newStartTrace(time.Now())
+	}
 	delete(a.adopted, uid)
 	if u == nil {
 		u = &podUpdate{}

@@ -120,7 +120,7 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volum
 	for i, src := range v.Projected.Sources {
 		switch {
 		case src.ServiceAccountToken != nil:
-			t, err := w.token(ctx, pod, fmt.Sprintf("%s/%d", v.Name, i), src.ServiceAccountToken, now)
+			t, err := w.token(ctx, pod, tokenKey(v.Name, i), src.ServiceAccountToken, now)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -158,6 +158,9 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *v1.Pod, v *v1.Volum
 	}
 	return files, next, nil
 }
+
+// tokenKey names the token of a volume's source (by index) in w.tokens.
+func tokenKey(volume string, source int) string { return fmt.Sprintf("%s/%d", volume, source) }
 
 // token returns the held token of a source, or a new one when there is
 // none yet or it is due for a refresh. A failed refresh keeps the old

@@ -225,7 +225,10 @@ func setCond(pod *v1.Pod, conds []v1.PodCondition, c v1.PodCondition, now v1.Tim
 
 // statusManager sends pod statuses to the API. It keeps the newest status
 // per pod and retries until a master takes it, so statuses computed while
-// no master answers arrive when one returns.
+// no master answers arrive when one returns. Statuses of different pods
+// are sent concurrently (up to statusSenders at once; the masters commit
+// concurrent writes in one Raft entry), those of one pod one at a time and
+// in order: a pod's newer status waits for its older one's answer.
 type statusManager struct {
 	client *client.Client
 	log    *slog.Logger
@@ -233,16 +236,31 @@ type statusManager struct {
 	mu      sync.Mutex
 	pending map[string]*statusUpdate // by pod UID
 	sent    map[string][]byte        // last status JSON acknowledged, by pod UID
-	wake    chan struct{}
+	// inflight holds the pods whose status is being sent.
+	inflight map[string]bool
+	wake     chan struct{}
 }
+
+// statusSenders bounds the status updates in flight at once. The kubelet
+// sends one at a time (its API client's QPS limits the rate); a burst of
+// pods starting on one node would then wait in line for each other's
+// writes.
+const statusSenders = 8
+
+// statusRetry is how often statuses that failed to send are tried again.
+const statusRetry = time.Second
 
 type statusUpdate struct {
 	namespace, name, uid string
 	status               []byte
+	// phase and queued (when set was called) are for the debug log.
+	phase  string
+	queued time.Time
 }
 
 func newStatusManager(c *client.Client, log *slog.Logger) *statusManager {
-	return &statusManager{client: c, log: log, pending: map[string]*statusUpdate{}, sent: map[string][]byte{}, wake: make(chan struct{}, 1)}
+	return &statusManager{client: c, log: log, pending: map[string]*statusUpdate{}, sent: map[string][]byte{},
+		inflight: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // set queues a pod's status unless it equals the last one sent.
@@ -257,8 +275,14 @@ func (m *statusManager) set(pod *v1.Pod, st v1.PodStatus) {
 		m.mu.Unlock()
 		return
 	}
-	m.pending[pod.UID] = &statusUpdate{namespace: pod.Namespace, name: pod.Name, uid: pod.UID, status: b}
+	m.pending[pod.UID] = &statusUpdate{namespace: pod.Namespace, name: pod.Name, uid: pod.UID, status: b,
+		phase: st.Phase, queued: time.Now()}
 	m.mu.Unlock()
+	m.poke()
+}
+
+// poke wakes the run loop.
+func (m *statusManager) poke() {
 	select {
 	case m.wake <- struct{}{}:
 	default:
@@ -273,10 +297,14 @@ func (m *statusManager) forget(uid string) {
 	delete(m.sent, uid)
 }
 
-// run sends pending statuses until ctx ends.
+// run sends pending statuses until ctx ends. Each wake sends every pod's
+// pending status once; it returns once no send is in flight.
 func (m *statusManager) run(ctx context.Context) {
-	retry := time.NewTicker(time.Second)
+	retry := time.NewTicker(statusRetry)
 	defer retry.Stop()
+	slots := make(chan struct{}, statusSenders)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -284,37 +312,85 @@ func (m *statusManager) run(ctx context.Context) {
 		case <-m.wake:
 		case <-retry.C:
 		}
-		m.mu.Lock()
-		batch := make([]*statusUpdate, 0, len(m.pending))
-		for _, u := range m.pending {
-			batch = append(batch, u)
-		}
-		m.mu.Unlock()
-		for _, u := range batch {
-			err := m.send(ctx, u)
-			m.mu.Lock()
-			switch {
-			case err == nil:
-				m.sent[u.uid] = u.status
-				if m.pending[u.uid] == u {
-					delete(m.pending, u.uid)
-				}
-			case v1.IsNotFound(err) || v1.CodeOf(err) == 409 || v1.CodeOf(err) == 422:
-				// The pod is gone or is another pod now.
-				if m.pending[u.uid] == u {
-					delete(m.pending, u.uid)
-				}
-			default:
-				if ctx.Err() == nil {
-					m.log.Warn("pod status update failed; will retry", "pod", u.namespace+"/"+u.name, "err", err)
-				}
+		for _, uid := range m.due() {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
 			}
-			m.mu.Unlock()
+			u := m.take(uid)
+			if u == nil {
+				<-slots
+				continue
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				m.finish(ctx, u, m.send(ctx, u))
+			})
 		}
 	}
 }
 
+// due lists the pods with a pending status and none in flight.
+func (m *statusManager) due() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	uids := make([]string, 0, len(m.pending))
+	for uid := range m.pending {
+		if !m.inflight[uid] {
+			uids = append(uids, uid)
+		}
+	}
+	return uids
+}
+
+// take returns the pod's newest pending status and marks the pod in
+// flight; nil when there is none or one is in flight already.
+func (m *statusManager) take(uid string) *statusUpdate {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.pending[uid]
+	if u == nil || m.inflight[uid] {
+		return nil
+	}
+	m.inflight[uid] = true
+	return u
+}
+
+// finish records the answer to u's send. A newer status of the same pod
+// that came meanwhile wakes the loop; a failed one waits for the retry.
+func (m *statusManager) finish(ctx context.Context, u *statusUpdate, err error) {
+	m.mu.Lock()
+	delete(m.inflight, u.uid)
+	switch {
+	case err == nil:
+		m.sent[u.uid] = u.status
+		if m.pending[u.uid] == u {
+			delete(m.pending, u.uid)
+		}
+	case v1.IsNotFound(err) || v1.CodeOf(err) == 409 || v1.CodeOf(err) == 422:
+		// The pod is gone or is another pod now.
+		if m.pending[u.uid] == u {
+			delete(m.pending, u.uid)
+		}
+	default:
+		if ctx.Err() == nil {
+			m.log.Warn("pod status update failed; will retry", "pod", u.namespace+"/"+u.name, "err", err)
+		}
+	}
+	newer := m.pending[u.uid] != nil && m.pending[u.uid] != u
+	m.mu.Unlock()
+	if newer {
+		m.poke()
+	}
+}
+
 func (m *statusManager) send(ctx context.Context, u *statusUpdate) error {
+	start := time.Now()
+	defer func() {
+		m.log.Debug("pod status sent", "pod", u.namespace+"/"+u.name, "phase", u.phase,
+			"waited", start.Sub(u.queued), "took", time.Since(start))
+	}()
 	patch := []byte(`{"metadata":{"uid":` + jsonString(u.uid) + `},"status":`)
 	patch = append(patch, u.status...)
 	patch = append(patch, '}')

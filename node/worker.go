@@ -75,6 +75,9 @@ type podWorker struct {
 	// tokens are the service account tokens of projected volumes, by
 	// volume name and source index.
 	tokens map[string]*projectedToken
+	// trace times the pod's first start (nil for an adopted pod or once
+	// it was logged).
+	trace *startTrace
 }
 
 // containerState is what the worker knows of one container of its pod.
@@ -260,14 +263,19 @@ func (w *podWorker) handle(ev workerEvent) {
 	}
 }
 
-// watchExit forwards the container's exit to the worker's loop.
+// watchExit forwards the container's exit to the worker's loop. It asks
+// the runtime on a goroutine of its own, so a start's status goes out
+// without waiting for the runtime's answer; an exit that came first is
+// still reported (the runtime keeps it until the container is removed).
 func (w *podWorker) watchExit(ctx context.Context, id string) {
-	ch, err := w.a.cfg.Runtime.Wait(ctx, id)
-	if err != nil {
-		w.log.Warn("cannot wait on container", "container_id", id, "err", err)
-		return
-	}
 	go func() {
+		ch, err := w.a.cfg.Runtime.Wait(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("cannot wait on container", "container_id", id, "err", err)
+			}
+			return
+		}
 		select {
 		case <-ctx.Done():
 		case ex, ok := <-ch:
@@ -287,19 +295,26 @@ func (w *podWorker) watchExit(ctx context.Context, id string) {
 // (0: no hurry).
 func (w *podWorker) sync(ctx context.Context) time.Duration {
 	pod := w.pod
+	if w.sandbox == nil {
+		w.trace.mark("worker")
+	}
 	if t := w.admitHostPorts(pod); t != nil {
 		w.terminal = t
 		w.a.status.set(pod, w.podStatus(pod))
 		return 0
 	}
 	if w.sandbox == nil {
-		if err := w.ensureSandbox(ctx, pod); err != nil {
+		tokens := w.prefetchTokens(ctx, pod)
+		err := w.ensureSandbox(ctx, pod)
+		tokens()
+		if err != nil {
 			w.log.Error("pod sandbox", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 			w.a.cfg.Recorder.Eventf(pod, v1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 			w.a.status.set(pod, w.pendingStatus(pod, "SandboxError", err.Error()))
 			return 2 * time.Second
 		}
 		w.a.setHostPorts(w.uid, pod, w.sandbox.IP.String())
+		w.trace.mark("sandbox")
 	}
 	refresh, err := w.syncProjected(ctx, pod)
 	if err != nil {
@@ -311,6 +326,7 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 		}
 		refresh = 2 * time.Second
 	}
+	w.trace.mark("volumes")
 	if w.startTime == nil {
 		t := v1.NewTime(w.a.cfg.Now())
 		w.startTime = &t
@@ -347,7 +363,13 @@ func (w *podWorker) sync(ctx context.Context) time.Duration {
 		}
 		wantSoon(w.syncEphemeral(ctx, pod))
 	}
-	w.a.status.set(pod, w.podStatus(pod))
+	st := w.podStatus(pod)
+	w.a.status.set(pod, st)
+	if w.trace != nil && st.Phase == v1.PodRunning {
+		w.trace.mark("status")
+		w.trace.finish(w.log, pod.Namespace+"/"+pod.Name)
+		w.trace = nil
+	}
 	return again
 }
 
@@ -496,6 +518,8 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		}
 		return d
 	}
+	w.trace.pulled(img.Pulled)
+	w.trace.mark("image")
 	if img.Pulled > 0 {
 		// The pull is over when the runtime answers: both of the
 		// kubelet's events, with its messages.
@@ -528,7 +552,9 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return w.startFailed(st, "CreateContainerError", err)
 	}
+	w.trace.mark("spec")
 	id, err := rt.StartContainer(ctx, spec)
+	w.trace.mark("runtime")
 	if err != nil {
 		rec.RefEventf(ref, v1.EventTypeWarning, "Failed", "Error: %v", err)
 		return w.startFailed(st, "RunContainerError", err)
@@ -558,6 +584,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, c *v1.Container, st 
 	w.log.Info("container started", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "attempt", attempt, "container_id", id)
 	w.watchExit(ctx, id)
 	w.startProbes(ctx, pod, c, st)
+	w.trace.mark("watch")
 	return 0
 }
 

@@ -175,6 +175,7 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 // cache up with the store first, and reads only the unbound pods and the
 // namespaces.
 func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, error) {
+	begin := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.cache.sync(store); err != nil {
@@ -224,7 +225,9 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, e
 	placed := 0
 	for start := 0; start < len(plan.Bindings); start += s.cfg.MaxBatch {
 		end := min(start+s.cfg.MaxBatch, len(plan.Bindings))
+		planned := time.Now()
 		res, err := s.bind(ctx, plan.Bindings[start:end], now)
+		s.cfg.Logger.Debug("bindings committed", "pods", end-start, "plan", planned.Sub(begin), "commit", time.Since(planned), "err", err)
 		if err != nil {
 			// Unknown outcome: forget the rest; the feed brings back
 			// those that were bound.

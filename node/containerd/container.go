@@ -46,17 +46,12 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 	if err != nil {
 		return fail(err)
 	}
-	img, err := r.client.GetImage(ctx, imageName)
+	tImage := time.Now()
+	meta, err := r.image(ctx, imageName)
 	if err != nil {
 		return fail(fmt.Errorf("image %s: %w", imageName, err))
 	}
-	if err := r.unpack(ctx, img); err != nil {
-		return fail(err)
-	}
-	imgConfig, err := img.Spec(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("image %s config: %w", imageName, err))
-	}
+	img, imgConfig := meta.img, meta.config
 	if err := os.MkdirAll(filepath.Dir(spec.LogPath), 0o700); err != nil {
 		return fail(fmt.Errorf("log directory: %w", err))
 	}
@@ -78,7 +73,7 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 		LabelStdinOnce:         strconv.FormatBool(spec.StdinOnce),
 		LabelTTY:               strconv.FormatBool(spec.TTY),
 	}
-	specOpts := r.specOpts(spec, img, kubeArgs(imgConfig.Config.Entrypoint, imgConfig.Config.Cmd, spec.Command, spec.Args), id)
+	specOpts := r.specOpts(spec, meta.specImage(), kubeArgs(imgConfig.Config.Entrypoint, imgConfig.Config.Cmd, spec.Command, spec.Args), id)
 
 	// The rollback runs on a context that survives the caller's.
 	cleanupCtx := func() (context.Context, context.CancelFunc) {
@@ -139,14 +134,14 @@ func (r *Runtime) StartContainer(ctx context.Context, spec *node.ContainerSpec) 
 		return fail(fmt.Errorf("label start time: %w", err))
 	}
 	r.log.Info("started container", "id", id, "pod", spec.PodNamespace+"/"+spec.PodName,
-		"container", spec.Name, "pid", task.Pid(),
-		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "start", started.Sub(tTask))
+		"container", spec.Name, "pid", task.Pid(), "image", t0.Sub(tImage),
+		"create", tCreated.Sub(t0), "task", tTask.Sub(tCreated), "start", started.Sub(tTask), "label", time.Since(started))
 	return id, nil
 }
 
 // specOpts turns the container spec into OCI spec options, applied in order
 // on containerd's default spec.
-func (r *Runtime) specOpts(spec *node.ContainerSpec, img client.Image, args []string, id string) []oci.SpecOpts {
+func (r *Runtime) specOpts(spec *node.ContainerSpec, img oci.Image, args []string, id string) []oci.SpecOpts {
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(args...),

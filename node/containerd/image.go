@@ -80,14 +80,11 @@ func (r *Runtime) EnsureImage(ctx context.Context, image, policy string, auth []
 	default:
 		return node.ImageInfo{}, fmt.Errorf("ensure image %s: unknown imagePullPolicy %q", name, policy)
 	}
-	if err := r.unpack(ctx, img); err != nil {
+	meta, err := r.unpacked(ctx, img)
+	if err != nil {
 		return node.ImageInfo{}, err
 	}
-	config, err := img.Spec(ctx)
-	if err != nil {
-		return node.ImageInfo{}, fmt.Errorf("image %s config: %w", name, err)
-	}
-	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String(), User: config.Config.User, Pulled: pulled}, nil
+	return node.ImageInfo{Name: name, Digest: img.Target().Digest.String(), User: meta.config.Config.User, Pulled: pulled}, nil
 }
 
 // pullWithAuth is the kubelet's PullImage: without credentials one

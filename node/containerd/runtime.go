@@ -81,6 +81,8 @@ type Runtime struct {
 	// compatABIs are the compatibility ABIs the kernel runs (the
 	// RuntimeDefault profile keeps only their parts).
 	compatABIs compatABIs
+	// images holds the config and layers of the images started.
+	images imageMetas
 }
 
 var _ node.Runtime = (*Runtime)(nil)
