@@ -60,7 +60,7 @@ func newFieldManagers() (*fieldManagers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field manager: type converter from the OpenAPI document: %w", err)
 	}
-	return &fieldManagers{tc: trackedConverter{tc}, m: map[fieldManagerKey]*managedfields.FieldManager{}}, nil
+	return &fieldManagers{tc: newTrackedConverter(tc), m: map[fieldManagerKey]*managedfields.FieldManager{}}, nil
 }
 
 // gvkOf is the group, version and kind of a resource.

@@ -484,3 +484,118 @@ func TestAppliedObjectMatchesUnstructured(t *testing.T) {
 		})
 	}
 }
+
+// TestTrackUpdateUnvalidatedAsValidated: trackUpdate, which does not
+// validate typed objects against the schema, gives the managedFields and
+// refusals of the field manager validating them, for objects the merge
+// must refuse (list items without their key) and ones it must take
+// (duplicate keys, which a write that is not an apply may hold), creates
+// and updates.
+func TestTrackUpdateUnvalidatedAsValidated(t *testing.T) {
+	newServer := func(validate bool) *Server {
+		f, err := newFieldManagers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := f.tc.(trackedConverter)
+		tc.validate = validate
+		f.tc = tc
+		return &Server{fields: f}
+	}
+	plain, checked := newServer(false), newServer(true)
+	pod := func(f func(p *v1.Pod)) *v1.Pod { p := benchPod(); v1.Default(p); f(p); return p }
+	tests := []struct {
+		name string
+		obj  *v1.Pod
+		old  bool // an update of the bench pod as created
+	}{
+		{"create", pod(func(*v1.Pod) {}), false},
+		{"container without a name", pod(func(p *v1.Pod) { p.Spec.Containers[0].Name = "" }), false},
+		{"two containers of one name", pod(func(p *v1.Pod) { p.Spec.Containers = append(p.Spec.Containers, p.Spec.Containers[0]) }), false},
+		{"port without its key", pod(func(p *v1.Pod) { p.Spec.Containers[0].Ports = []v1.ContainerPort{{Name: "x"}} }), false},
+		{"env without a name", pod(func(p *v1.Pod) { p.Spec.Containers[0].Env = []v1.EnvVar{{Value: "v"}} }), true},
+		{"duplicate env", pod(func(p *v1.Pod) {
+			p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "A", Value: "1"}, {Name: "A", Value: "2"}}
+		}), true},
+		{"update", pod(func(p *v1.Pod) { p.Labels["rollout"] = "2" }), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var old v1.Object
+			req := benchRequest("create", "", "")
+			if tc.old {
+				p := benchPod()
+				v1.Default(p)
+				p.UID, p.ResourceVersion = "u1", "5"
+				if err := checked.trackUpdate(withManager(context.Background(), "orchctl", ""), req, p, nil); err != nil {
+					t.Fatal(err)
+				}
+				old, req = p, benchRequest("update", "web", "")
+				tc.obj.UID, tc.obj.ResourceVersion = "u1", "5"
+				tc.obj.ManagedFields = p.ManagedFields
+			}
+			ctx := withManager(context.Background(), "orch-controller", "")
+			a, b := v1.DeepCopy(tc.obj), v1.DeepCopy(tc.obj)
+			errA := plain.trackUpdate(ctx, req, a, old)
+			errB := checked.trackUpdate(ctx, req, b, old)
+			if (errA == nil) != (errB == nil) {
+				t.Fatalf("unvalidated: %v; validated: %v", errA, errB)
+			}
+			if errA != nil {
+				if v1.CodeOf(errA) != v1.CodeOf(errB) {
+					t.Fatalf("unvalidated refused with %d (%v), validated with %d (%v)", v1.CodeOf(errA), errA, v1.CodeOf(errB), errB)
+				}
+				return
+			}
+			if g, w := comparableEntries(t, a.ManagedFields), comparableEntries(t, b.ManagedFields); !reflect.DeepEqual(g, w) {
+				t.Errorf("managedFields\n got %+v\nwant %+v", g, w)
+			}
+		})
+	}
+}
+
+// TestTrackCreateEveryKindUnvalidated: the create of an object of every
+// kind served, with every field set and with none, gets the managedFields
+// (or the refusal) of the field manager validating it.
+func TestTrackCreateEveryKindUnvalidated(t *testing.T) {
+	newServer := func(validate bool) *Server {
+		f, err := newFieldManagers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := f.tc.(trackedConverter)
+		tc.validate = validate
+		f.tc = tc
+		return &Server{fields: f}
+	}
+	plain, checked := newServer(false), newServer(true)
+	ctx := withManager(context.Background(), "orchctl", "")
+	created := 0
+	for _, r := range v1.Resources() {
+		for _, empty := range []bool{false, true} {
+			obj := r.New()
+			if !empty {
+				fill(reflect.ValueOf(obj).Elem(), 0)
+			}
+			obj.GetObjectMeta().ManagedFields = nil
+			req := &request{verb: "create", namespace: obj.GetObjectMeta().Namespace, resource: r}
+			a, b := v1.DeepCopy(obj), v1.DeepCopy(obj)
+			errA := plain.trackUpdate(ctx, req, a, nil)
+			errB := checked.trackUpdate(ctx, req, b, nil)
+			if (errA == nil) != (errB == nil) {
+				t.Errorf("%s (empty %v): unvalidated: %v; validated: %v", r.Kind, empty, errA, errB)
+				continue
+			}
+			if errA != nil {
+				continue
+			}
+			created++
+			if g, w := comparableEntries(t, a.GetObjectMeta().ManagedFields), comparableEntries(t, b.GetObjectMeta().ManagedFields); !reflect.DeepEqual(g, w) {
+				t.Errorf("%s (empty %v): managedFields\n got %+v\nwant %+v", r.Kind, empty, g, w)
+			}
+		}
+	}
+	if created < len(v1.Resources()) {
+		t.Errorf("%d of %d creates tracked", created, 2*len(v1.Resources()))
+	}
+}

@@ -147,6 +147,7 @@ type BatchResult []Result
 // so the FSM on every master scans each object once, not twice.
 type framed interface {
 	appendFrame(dst []byte) []byte
+	frameLen() int // the bytes appendFrame appends
 }
 
 // A create is framed "resource NUL namespace NUL name NUL uid NUL nodeName
@@ -155,6 +156,11 @@ func (r CreateRequest) appendFrame(dst []byte) []byte {
 	return appendFrame(dst, r.Object, r.Resource, r.Namespace, r.Name, r.UID, r.NodeName)
 }
 func (r UpdateRequest) appendFrame(dst []byte) []byte { return appendFrame(dst, r.Object, r.Resource) }
+
+func (r CreateRequest) frameLen() int {
+	return len(r.Object) + len(r.Resource) + len(r.Namespace) + len(r.Name) + len(r.UID) + len(r.NodeName) + 5
+}
+func (r UpdateRequest) frameLen() int { return len(r.Object) + len(r.Resource) + 1 }
 
 func appendFrame(dst, obj []byte, fields ...string) []byte {
 	for _, f := range fields {
@@ -189,7 +195,7 @@ func decodeCreateFrame(body []byte) (CreateRequest, bool) {
 // EncodeBody returns a command's body: framed for create and update, JSON otherwise.
 func EncodeBody(t CommandType, body any) ([]byte, error) {
 	if f, ok := body.(framed); ok {
-		return f.appendFrame(nil), nil
+		return f.appendFrame(make([]byte, 0, f.frameLen())), nil
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -200,6 +206,10 @@ func EncodeBody(t CommandType, body any) ([]byte, error) {
 
 // Encode returns the log entry for a command: its type byte and its body.
 func Encode(t CommandType, body any) ([]byte, error) {
+	if f, ok := body.(framed); ok {
+		// One allocation for the entry, not a body copied behind the type.
+		return f.appendFrame(append(make([]byte, 0, 1+f.frameLen()), byte(t))), nil
+	}
 	b, err := EncodeBody(t, body)
 	if err != nil {
 		return nil, err

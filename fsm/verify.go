@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -110,7 +111,9 @@ func verifyJSON(body []byte, into any) error {
 	if err := json.Unmarshal(body, into); err != nil {
 		return badCommand("%T does not decode: %v", into, err)
 	}
-	back, err := json.Marshal(into)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	back, err := encodeInto(buf, into)
 	if err != nil {
 		return badCommand("%T does not encode: %v", into, err)
 	}
@@ -118,6 +121,32 @@ func verifyJSON(body []byte, into any) error {
 		return badCommand("%T does not survive a round trip", into)
 	}
 	return nil
+}
+
+// encodeInto encodes v as json.Marshal does (an Encoder escapes HTML as
+// Marshal does), into buf, which it resets: the encoding Verify compares
+// and drops needs no allocation of its own.
+func encodeInto(buf *bytes.Buffer, v any) ([]byte, error) {
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil // Encode ends the value with a newline
+}
+
+// buffers are Verify's encoding buffers; one that grew past
+// maxPooledBuffer (a large object) is left to the garbage collector.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		buffers.Put(b)
+	}
 }
 
 // verifyObject checks that raw decodes into an object of the resource and
@@ -134,7 +163,9 @@ func verifyObject(resource string, raw []byte) error {
 	if err := json.Unmarshal(raw, obj); err != nil {
 		return badCommand("the %s does not decode: %v", r.Kind, err)
 	}
-	back, err := json.Marshal(obj)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	back, err := encodeInto(buf, obj)
 	if err != nil {
 		return badCommand("the %s does not encode: %v", r.Kind, err)
 	}

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -96,5 +97,38 @@ func TestVerifyObjectSize(t *testing.T) {
 		if code := v1.CodeOf(err); (err == nil) != (tt.code == 0) || (err != nil && code != tt.code) {
 			t.Errorf("note of %d bytes: Verify = %v (code %d), want code %d", tt.note, err, code, tt.code)
 		}
+	}
+}
+
+// TestEncodeIntoMatchesMarshal: Verify's pooled encoding is json.Marshal's,
+// HTML and line separators escaped alike, whatever the buffer held before
+// (a larger object, then a smaller one).
+func TestEncodeIntoMatchesMarshal(t *testing.T) {
+	pod := benchPod("web")
+	pod.Annotations = map[string]string{"html": "<a href=\"x\">&</a>", "sep": "a\u2028b\u2029c", "big": strings.Repeat("x", 5000)}
+	small := benchPod("s")
+	var buf bytes.Buffer
+	for _, tc := range []struct {
+		name string
+		v    any
+	}{
+		{"pod with escapes", pod},
+		{"smaller pod after it", small},
+		{"delete", DeleteRequest{Resource: "pods", Namespace: "default", Name: "<web>"}},
+		{"nil", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encodeInto(&buf, tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("encodeInto = %s, json.Marshal = %s", got, want)
+			}
+		})
 	}
 }

@@ -117,6 +117,19 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
+// ToUnstructured is the time as unstructured content holds it: the string
+// MarshalJSON quotes, or nil for the zero time. The converters to
+// unstructured content (runtime.DefaultUnstructuredConverter, which the
+// field manager's conversion of every written object uses) call it instead
+// of encoding the time and decoding the JSON with a new json.Decoder, as
+// they do with metav1.Time's.
+func (t Time) ToUnstructured() any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {

@@ -36,6 +36,15 @@ func (t MicroTime) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
+// ToUnstructured is the time as unstructured content holds it, as
+// Time.ToUnstructured: the string MarshalJSON quotes, or nil.
+func (t MicroTime) ToUnstructured() any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(microTimeLayout)
+}
+
 // UnmarshalJSON implements json.Unmarshaler. Like metav1.MicroTime it
 // reads RFC 3339 with microseconds, and also accepts whole seconds (what
 // an RFC 3339 writer without fractions sends).

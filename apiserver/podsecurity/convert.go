@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/lru"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -43,12 +44,96 @@ func convert(obj v1.Object) (runtime.Object, error) {
 	return out, nil
 }
 
-func toPod(p *v1.Pod) (*corev1.Pod, error) {
-	out, err := convert(p)
+// podSpecs converts pods for the library: their metadata field by field,
+// their spec by the JSON round trip of convert, remembered by the spec's
+// JSON. The pods of one controller share their spec, so a create costs
+// encoding the spec and a lookup, not decoding it: the decode was most of
+// what Pod Security cost a pod write. The library only reads a pod's
+// metadata and spec (policy.Evaluator.EvaluatePod and the admission's
+// update and exemption rules), so the status is not converted.
+//
+// A remembered spec is shared by every pod converted from it: the library
+// reads the objects it is given and never changes them.
+type podSpecs struct {
+	cache *lru.Cache // spec JSON (string) -> *corev1.PodSpec
+}
+
+// Bounds of the spec cache: the specs of the recently written pods, each
+// at most maxCachedSpecBytes once encoded (a larger one is converted and
+// not kept), so the cache holds a few MiB at most.
+const (
+	cachedSpecs        = 256
+	maxCachedSpecBytes = 8 << 10
+)
+
+func newPodSpecs() *podSpecs { return &podSpecs{cache: lru.New(cachedSpecs)} }
+
+// toPod converts p as convert does (metadata and spec).
+func (c *podSpecs) toPod(p *v1.Pod) (*corev1.Pod, error) {
+	b, err := json.Marshal(&p.Spec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode the spec of pod %s: %w", p.Name, err)
 	}
-	return out.(*corev1.Pod), nil
+	out := &corev1.Pod{TypeMeta: metav1.TypeMeta{Kind: p.Kind, APIVersion: p.APIVersion}, ObjectMeta: toObjectMeta(&p.ObjectMeta)}
+	if len(b) > maxCachedSpecBytes {
+		if err := json.Unmarshal(b, &out.Spec); err != nil {
+			return nil, fmt.Errorf("decode the spec of pod %s as core/v1: %w", p.Name, err)
+		}
+		return out, nil
+	}
+	if spec, ok := c.cache.Get(string(b)); ok {
+		out.Spec = *spec.(*corev1.PodSpec)
+		return out, nil
+	}
+	spec := &corev1.PodSpec{}
+	if err := json.Unmarshal(b, spec); err != nil {
+		return nil, fmt.Errorf("decode the spec of pod %s as core/v1: %w", p.Name, err)
+	}
+	c.cache.Add(string(b), spec)
+	out.Spec = *spec
+	return out, nil
+}
+
+// convert is the package's convert with pods converted by toPod.
+func (c *podSpecs) convert(obj v1.Object) (runtime.Object, error) {
+	if p, ok := obj.(*v1.Pod); ok {
+		return c.toPod(p)
+	}
+	return convert(obj)
+}
+
+// toObjectMeta is m as its JSON decodes into apimachinery's ObjectMeta.
+func toObjectMeta(m *v1.ObjectMeta) metav1.ObjectMeta {
+	out := metav1.ObjectMeta{Name: m.Name, GenerateName: m.GenerateName, Namespace: m.Namespace, UID: types.UID(m.UID),
+		ResourceVersion: m.ResourceVersion, Generation: m.Generation, DeletionGracePeriodSeconds: m.DeletionGracePeriodSeconds,
+		Labels: m.Labels, Annotations: m.Annotations, Finalizers: m.Finalizers}
+	if !m.CreationTimestamp.IsZero() {
+		out.CreationTimestamp = metav1.Time{Time: m.CreationTimestamp.Time}
+	}
+	if m.DeletionTimestamp != nil && !m.DeletionTimestamp.IsZero() {
+		out.DeletionTimestamp = &metav1.Time{Time: m.DeletionTimestamp.Time}
+	}
+	if m.OwnerReferences != nil {
+		out.OwnerReferences = make([]metav1.OwnerReference, len(m.OwnerReferences))
+		for i, r := range m.OwnerReferences {
+			out.OwnerReferences[i] = metav1.OwnerReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name,
+				UID: types.UID(r.UID), Controller: r.Controller, BlockOwnerDeletion: r.BlockOwnerDeletion}
+		}
+	}
+	if m.ManagedFields != nil {
+		out.ManagedFields = make([]metav1.ManagedFieldsEntry, len(m.ManagedFields))
+		for i, e := range m.ManagedFields {
+			out.ManagedFields[i] = metav1.ManagedFieldsEntry{Manager: e.Manager, Operation: metav1.ManagedFieldsOperationType(e.Operation),
+				APIVersion: e.APIVersion, FieldsType: e.FieldsType, Subresource: e.Subresource}
+			if e.Time != nil && !e.Time.IsZero() {
+				out.ManagedFields[i].Time = &metav1.Time{Time: e.Time.Time}
+			}
+			if e.FieldsV1 != nil && len(e.FieldsV1.Raw) > 0 {
+				out.ManagedFields[i].FieldsV1 = &metav1.FieldsV1{Raw: e.FieldsV1.Raw}
+			}
+		}
+	}
+	return out
 }
 
 // toNamespace is the namespace as the library reads it when it admits a
@@ -77,12 +162,13 @@ func resourceNamed(name string) (v1.Resource, bool) {
 // that is privileged or exempt). A conversion error is kept in err.
 type attributes struct {
 	req      Request
+	pods     *podSpecs
 	obj, old runtime.Object
 	err      error
 }
 
-func newAttributes(req Request) *attributes {
-	return &attributes{req: req}
+func newAttributes(req Request, pods *podSpecs) *attributes {
+	return &attributes{req: req, pods: pods}
 }
 
 func (a *attributes) GetName() string      { return a.req.Name }
@@ -105,7 +191,7 @@ func (a *attributes) get(cache *runtime.Object, obj v1.Object) (runtime.Object, 
 	if *cache != nil || obj == nil {
 		return *cache, nil
 	}
-	out, err := convert(obj)
+	out, err := a.pods.convert(obj)
 	if err != nil {
 		a.err = err
 		return nil, err

@@ -21,7 +21,8 @@
 //     are not checked.
 //
 // orch's objects share core/v1's JSON, so they are converted to k8s.io/api
-// types at this edge by a JSON round trip; fields orch lacks are absent.
+// types at this edge by a JSON round trip (a pod's metadata field by field,
+// its spec remembered by its JSON); fields orch lacks are absent.
 //
 // orch has no audit log yet: an audit-level violation is logged to the
 // master's structured log (message "pod security audit violation").
@@ -115,6 +116,7 @@ type Store interface {
 type Admission struct {
 	psa   *admission.Admission
 	store Store
+	pods  *podSpecs
 	log   *slog.Logger
 }
 
@@ -152,7 +154,7 @@ func New(cfg Config, store Store, log *slog.Logger, reg prometheus.Registerer) (
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Admission{store: store, log: log.With("subsystem", "podsecurity")}
+	a := &Admission{store: store, pods: newPodSpecs(), log: log.With("subsystem", "podsecurity")}
 	a.psa = &admission.Admission{
 		Configuration: &admissionapi.PodSecurityConfiguration{
 			Defaults:   defaults,
@@ -161,7 +163,7 @@ func New(cfg Config, store Store, log *slog.Logger, reg prometheus.Registerer) (
 		Evaluator:       evaluator,
 		Metrics:         newMetrics(reg),
 		NamespaceGetter: namespaceGetter{store},
-		PodLister:       podLister{store},
+		PodLister:       podLister{store, a.pods},
 	}
 	if err := a.psa.CompleteConfiguration(); err != nil {
 		return nil, fmt.Errorf("pod security configuration: %w", err)
@@ -233,7 +235,7 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 			return nil, err
 		}
 	}
-	attrs := newAttributes(req)
+	attrs := newAttributes(req, a.pods)
 	ctx = klog.NewContext(ctx, logr.FromSlogHandler(a.log.Handler()))
 	resp := a.psa.Validate(ctx, attrs)
 	a.audit(req, resp.AuditAnnotations)
@@ -274,7 +276,10 @@ func (g namespaceGetter) GetNamespace(ctx context.Context, name string) (*corev1
 }
 
 // podLister adapts the Store to the library's PodLister.
-type podLister struct{ store Store }
+type podLister struct {
+	store Store
+	pods  *podSpecs
+}
 
 // ListPods implements admission.PodLister.
 func (l podLister) ListPods(ctx context.Context, namespace string) ([]*corev1Pod, error) {
@@ -284,7 +289,7 @@ func (l podLister) ListPods(ctx context.Context, namespace string) ([]*corev1Pod
 	}
 	out := make([]*corev1Pod, 0, len(pods))
 	for _, p := range pods {
-		c, err := toPod(p)
+		c, err := l.pods.toPod(p)
 		if err != nil {
 			return nil, fmt.Errorf("convert pod %s/%s: %w", namespace, p.Name, err)
 		}
