@@ -95,13 +95,15 @@ func TestStoreMemoryPerPodAfterDecode(t *testing.T) {
 			}
 		}
 	}
-	// Every pod read as an object, as the leader's controllers do.
+	// Every pod read as a summary and as an object, as the leader's
+	// controllers do.
 	recs, _, err := f.Store().ListWatch("pods")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var encoded int64
 	for _, r := range recs {
+		_ = r.Summary().Meta.Name
 		_ = r.Object().GetObjectMeta().Name
 		raw, _ := r.JSON()
 		encoded += int64(len(raw))

@@ -18,7 +18,8 @@ import (
 // line, an answer forwarded from the leader) decodes only when Object or
 // Meta is called, and a record made from an object encodes only when JSON is
 // called. Lists, watches and the answer to a write use the bytes, so most
-// records on most masters are never decoded.
+// records on most masters are never decoded; the leader's controllers read
+// most changes through a Summary, which decodes a few fields only.
 //
 // Once a record has its bytes, the decoded object is held weakly: it stays
 // cached while any reader holds it and goes with the next garbage collection
@@ -34,7 +35,9 @@ type Record struct {
 
 	// obj is the decoded object, held strongly until the record has its
 	// bytes and weakly afterwards (see objRef).
-	obj    atomic.Pointer[objRef]
+	obj atomic.Pointer[objRef]
+	// sum is the object's summary, held weakly (see Summary).
+	sum    atomic.Pointer[weak.Pointer[Summary]]
 	newObj func() v1.Object
 
 	once sync.Once
@@ -185,7 +188,7 @@ func (r *Record) Meta() *v1.ObjectMeta { return r.Object().GetObjectMeta() }
 // Key returns the record's namespace/name key.
 func (r *Record) Key() string {
 	if r.key == "" {
-		m := r.Meta()
+		m := &r.Summary().Meta
 		return v1.Key(m.Namespace, m.Name)
 	}
 	return r.key
@@ -194,7 +197,7 @@ func (r *Record) Key() string {
 // UID returns the object's uid.
 func (r *Record) UID() string {
 	if r.key == "" {
-		return r.Meta().UID
+		return r.Summary().Meta.UID
 	}
 	return r.uid
 }

@@ -54,7 +54,7 @@ var daemonSetKind = controllerKind[*v1.DaemonSet]{kind: "DaemonSet", resource: "
 func (c *DaemonSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.DaemonSet) error {
 	switch ev.Resource {
 	case "daemonsets":
-		m := ev.Record.Meta()
+		m := &ev.Record.Summary().Meta
 		dirty[v1.Key(m.Namespace, m.Name)] = true
 		delete(inNS, m.Namespace)
 		if ev.Type == v1.Deleted {
@@ -68,7 +68,7 @@ func (c *DaemonSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[st
 			return fmt.Errorf("list daemonsets: %w", err)
 		}
 		for _, r := range l.Items {
-			m := r.Meta()
+			m := &r.Summary().Meta
 			dirty[v1.Key(m.Namespace, m.Name)] = true
 		}
 	case "pods", "controllerrevisions":
@@ -76,7 +76,7 @@ func (c *DaemonSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[st
 			if r == nil {
 				continue
 			}
-			if err := daemonSetKind.dirtyByDependent(s, r.Meta(), ev.Resource == "pods", dirty, inNS); err != nil {
+			if err := daemonSetKind.dirtyByDependent(s, &r.Summary().Meta, ev.Resource == "pods", dirty, inNS); err != nil {
 				return fmt.Errorf("%s: %w", ev.Resource, err)
 			}
 		}

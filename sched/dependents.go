@@ -37,7 +37,7 @@ func (k controllerKind[T]) dirtyByDependent(s *fsm.Store, m *v1.ObjectMeta, adop
 		if err != nil {
 			return fmt.Errorf("controller of %s/%s: %w", m.Namespace, m.Name, err)
 		}
-		cm := r.Meta()
+		cm := &r.Summary().Meta
 		dirty[v1.Key(cm.Namespace, cm.Name)] = true
 		return nil
 	}

@@ -55,7 +55,7 @@ func (c *DeploymentController) pass(ctx context.Context, s *fsm.Store, ch change
 func (c *DeploymentController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.Deployment) error {
 	switch ev.Resource {
 	case "deployments":
-		m := ev.Record.Meta()
+		m := &ev.Record.Summary().Meta
 		dirty[v1.Key(m.Namespace, m.Name)] = true
 		delete(inNS, m.Namespace)
 	case "replicasets":
@@ -63,7 +63,7 @@ func (c *DeploymentController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[s
 			if r == nil {
 				continue
 			}
-			if err := c.dirtyFromSet(s, r.Meta(), dirty, inNS); err != nil {
+			if err := c.dirtyFromSet(s, &r.Summary().Meta, dirty, inNS); err != nil {
 				return err
 			}
 		}
@@ -72,7 +72,7 @@ func (c *DeploymentController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[s
 			if r == nil || !podGoneOrFinished(ev, r) {
 				continue
 			}
-			d, err := c.recreateOf(s, r.Meta())
+			d, err := c.recreateOf(s, &r.Summary().Meta)
 			if err != nil {
 				return err
 			}
@@ -90,10 +90,7 @@ func podGoneOrFinished(ev fsm.Event, r *fsm.Record) bool {
 	if ev.Type == v1.Deleted {
 		return true
 	}
-	finished := func(r *fsm.Record) bool {
-		ph := r.Object().(*v1.Pod).Status.Phase
-		return ph == v1.PodSucceeded || ph == v1.PodFailed
-	}
+	finished := func(r *fsm.Record) bool { return r.Summary().Terminal() }
 	return r == ev.Record && finished(r) && (ev.Prev == nil || !finished(ev.Prev))
 }
 
@@ -123,7 +120,7 @@ func (c *DeploymentController) recreateOf(s *fsm.Store, m *v1.ObjectMeta) (*v1.D
 	if err != nil {
 		return nil, fmt.Errorf("controller of pod %s/%s: %w", m.Namespace, m.Name, err)
 	}
-	dref := rs.Meta().ControllerRef()
+	dref := rs.Summary().Meta.ControllerRef()
 	if dref == nil || dref.Kind != "Deployment" {
 		return nil, nil
 	}
@@ -132,7 +129,7 @@ func (c *DeploymentController) recreateOf(s *fsm.Store, m *v1.ObjectMeta) (*v1.D
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("deployment of replica set %s/%s: %w", m.Namespace, rs.Meta().Name, err)
+		return nil, fmt.Errorf("deployment of replica set %s/%s: %w", m.Namespace, rs.Summary().Meta.Name, err)
 	}
 	if d := r.Object().(*v1.Deployment); isRecreate(d) {
 		return d, nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -122,11 +123,15 @@ func (c *DisruptionController) dirtyBudgets(s *fsm.Store, evs []fsm.Event) ([]*v
 		if !concernsDisruption(e) {
 			continue
 		}
-		m := e.Record.Meta()
-		l, err := inNS(m.Namespace)
+		ns, _, _ := strings.Cut(e.Record.Key(), "/") // all of concernsDisruption's kinds are namespaced
+		l, err := inNS(ns)
 		if err != nil {
 			return nil, err
 		}
+		if len(l) == 0 {
+			continue
+		}
+		m := &e.Record.Summary().Meta
 		for _, pdb := range l {
 			switch e.Resource {
 			case "poddisruptionbudgets":
@@ -136,7 +141,7 @@ func (c *DisruptionController) dirtyBudgets(s *fsm.Store, evs []fsm.Event) ([]*v
 			case "pods":
 				sel, err := v1.PDBSelector(pdb)
 				if err == nil && !sel.Matches(labels.Set(m.Labels)) &&
-					(e.Prev == nil || !sel.Matches(labels.Set(e.Prev.Meta().Labels))) {
+					(e.Prev == nil || !sel.Matches(labels.Set(e.Prev.Summary().Meta.Labels))) {
 					continue
 				}
 				// A selector that does not parse fails the budget safe.

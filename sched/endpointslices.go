@@ -110,7 +110,7 @@ func (c *EndpointSliceController) pass(ctx context.Context, store *fsm.Store, ch
 
 // sliceService returns the key of the service a managed slice is of.
 func sliceService(r *fsm.Record) []string {
-	m := r.Meta()
+	m := &r.Summary().Meta
 	if m.Labels[v1.LabelManagedBy] != EndpointSliceManagedBy || m.Labels[v1.LabelServiceName] == "" {
 		return nil
 	}

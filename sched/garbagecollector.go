@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -110,9 +111,7 @@ func (gc *GarbageCollector) pass(ctx context.Context, s *fsm.Store, ch changes) 
 	for k := range work {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b objKey) int {
-		return strings.Compare(a.Resource+"/"+a.Namespace+"/"+a.Name, b.Resource+"/"+b.Namespace+"/"+b.Name)
-	})
+	slices.SortFunc(keys, compareObjKeys)
 	w := newGCWrites(gc.cfg.Proposer, gc.cfg.Logger)
 	var errs []error
 	for _, k := range keys {
@@ -138,7 +137,7 @@ func (gc *GarbageCollector) rebuild(s *fsm.Store) (map[objKey]struct{}, error) {
 			return nil, err
 		}
 		for _, rec := range res.Items {
-			m := rec.Meta()
+			m := &rec.Summary().Meta
 			k := keyOf(r.Name, m)
 			gc.index(k, m.OwnerReferences)
 			if len(m.OwnerReferences) > 0 || gcFinalizing(m) {
@@ -153,10 +152,10 @@ func (gc *GarbageCollector) rebuild(s *fsm.Store) (map[objKey]struct{}, error) {
 // work: the object itself, its owners (one may wait for it), and, when it
 // is gone or being deleted, its dependents.
 func (gc *GarbageCollector) observe(ev fsm.Event, work map[objKey]struct{}) {
-	m := ev.Record.Meta()
+	m := &ev.Record.Summary().Meta
 	k := keyOf(ev.Resource, m)
 	if ev.Prev != nil {
-		gc.unindex(k, ev.Prev.Meta().OwnerReferences)
+		gc.unindex(k, ev.Prev.Summary().Meta.OwnerReferences)
 	}
 	for _, ref := range m.OwnerReferences {
 		if o, ok := gc.ownerKey(k, ref); ok {
@@ -176,6 +175,13 @@ func (gc *GarbageCollector) observe(ev fsm.Event, work map[objKey]struct{}) {
 			work[d] = struct{}{}
 		}
 	}
+}
+
+// compareObjKeys orders keys by resource, namespace and name, without
+// allocating (a pass sorts a key per change).
+func compareObjKeys(a, b objKey) int {
+	return cmp.Or(strings.Compare(a.Resource, b.Resource), strings.Compare(a.Namespace, b.Namespace),
+		strings.Compare(a.Name, b.Name), strings.Compare(a.UID, b.UID))
 }
 
 func keyOf(resource string, m *v1.ObjectMeta) objKey {
@@ -246,7 +252,7 @@ func (gc *GarbageCollector) attend(ctx context.Context, w *gcWrites, s *fsm.Stor
 	if err != nil {
 		return err
 	}
-	m := rec.Meta()
+	m := &rec.Summary().Meta
 	if m.UID != k.UID {
 		return nil // another object of the same name; it has its own key
 	}
@@ -288,7 +294,7 @@ func (gc *GarbageCollector) ownerState(s *fsm.Store, k objKey, ref v1.OwnerRefer
 		}
 		return ownerSolid
 	}
-	m := rec.Meta()
+	m := &rec.Summary().Meta
 	switch {
 	case m.UID != ref.UID:
 		return ownerGone
@@ -301,7 +307,7 @@ func (gc *GarbageCollector) ownerState(s *fsm.Store, k objKey, ref v1.OwnerRefer
 // attendDependent deletes a dependent without a live owner, or drops its
 // references to gone owners (Kubernetes' attemptToDeleteItem).
 func (gc *GarbageCollector) attendDependent(ctx context.Context, w *gcWrites, s *fsm.Store, rec *fsm.Record, k objKey) error {
-	m := rec.Meta()
+	m := &rec.Summary().Meta
 	var solid, gone, waiting int
 	states := make([]ownerState, len(m.OwnerReferences))
 	for i, ref := range m.OwnerReferences {
@@ -365,7 +371,7 @@ func (gc *GarbageCollector) orphan(ctx context.Context, w *gcWrites, s *fsm.Stor
 	before, all := w.unwritten, true
 	for _, d := range gc.dependentsOf(k.UID) {
 		rec, err := s.Get(d.Resource, d.Namespace, d.Name)
-		if err != nil || rec.Meta().UID != d.UID {
+		if err != nil || rec.Summary().Meta.UID != d.UID {
 			continue
 		}
 		obj := v1.DeepCopy(rec.Object())
@@ -403,10 +409,10 @@ func (gc *GarbageCollector) foreground(ctx context.Context, w *gcWrites, s *fsm.
 	blocking := 0
 	for _, d := range gc.dependentsOf(k.UID) {
 		rec, err := s.Get(d.Resource, d.Namespace, d.Name)
-		if err != nil || rec.Meta().UID != d.UID {
+		if err != nil || rec.Summary().Meta.UID != d.UID {
 			continue
 		}
-		m := rec.Meta()
+		m := &rec.Summary().Meta
 		i := slices.IndexFunc(m.OwnerReferences, func(r v1.OwnerReference) bool { return r.UID == k.UID })
 		if i < 0 {
 			continue

@@ -77,24 +77,24 @@ func informerOr(inf *Informer, resource string) *Informer {
 }
 
 func ownerIndex(r *fsm.Record) []string {
-	if ref := r.Meta().ControllerRef(); ref != nil {
+	if ref := r.Summary().Meta.ControllerRef(); ref != nil {
 		return []string{ref.UID}
 	}
 	return nil
 }
 
 func orphanIndex(r *fsm.Record) []string {
-	m := r.Meta()
+	m := &r.Summary().Meta
 	if m.ControllerRef() != nil {
 		return nil
 	}
 	return []string{m.Namespace}
 }
 
-func namespaceIndex(r *fsm.Record) []string { return []string{r.Meta().Namespace} }
+func namespaceIndex(r *fsm.Record) []string { return []string{r.Summary().Meta.Namespace} }
 
 func labelIndex(r *fsm.Record) []string {
-	m := r.Meta()
+	m := &r.Summary().Meta
 	out := make([]string, 0, 2*len(m.Labels))
 	for k, v := range m.Labels {
 		out = append(out, labelValueKey(m.Namespace, k, v), labelKey(m.Namespace, k))
@@ -266,7 +266,7 @@ func (inf *Informer) Select(s *fsm.Store, ns string, sel labels.Selector) ([]*fs
 			return nil, err
 		}
 		for _, r := range rs {
-			if !seen[r.Key()] && sel.Matches(labels.Set(r.Meta().Labels)) {
+			if !seen[r.Key()] && sel.Matches(labels.Set(r.Summary().Meta.Labels)) {
 				seen[r.Key()] = true
 				out = append(out, r)
 			}

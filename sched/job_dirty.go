@@ -52,7 +52,7 @@ var jobKind = controllerKind[*v1.Job]{kind: "Job", resource: "jobs", selector: j
 func (c *JobController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.Job) error {
 	switch ev.Resource {
 	case "jobs":
-		m := ev.Record.Meta()
+		m := &ev.Record.Summary().Meta
 		dirty[v1.Key(m.Namespace, m.Name)] = true
 		delete(inNS, m.Namespace)
 		if ev.Type == v1.Deleted {
@@ -65,7 +65,7 @@ func (c *JobController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]b
 			if r == nil {
 				continue
 			}
-			if err := jobKind.dirtyByDependent(s, r.Meta(), true, dirty, inNS); err != nil {
+			if err := jobKind.dirtyByDependent(s, &r.Summary().Meta, true, dirty, inNS); err != nil {
 				return fmt.Errorf("pod: %w", err)
 			}
 		}

@@ -15,6 +15,9 @@ type changes struct {
 	full bool
 	// events are the changes since the previous pass (when not full).
 	events []fsm.Event
+	// last is the feed index the events reach: every change up to it is in
+	// events or an earlier pass (when not full).
+	last uint64
 	// woken marks a full pass that runs only because the loop's wake asked
 	// for it (its delay ended with no change and nothing lost): a loop that
 	// remembers what it waits for may sync just that.
@@ -34,25 +37,42 @@ func runOnChanges(ctx context.Context, store func() *fsm.Store, resync time.Dura
 // runOnChangesWake is runOnChanges that also runs a full pass when wake,
 // asked after each pass, says so: ok with a delay shorter than resync (a
 // loop waiting for a back-off to end). A nil wake never asks.
+//
+// The next pass gets the changes after the last index the previous one
+// covered: the feed's last index before a full pass (a change committed
+// while it runs reaches the next pass too, a harmless repeat), and after a
+// pass of events the index those events reach, never a later one, so a
+// change committed between reading the events and running their pass is
+// not skipped.
 func runOnChangesWake(ctx context.Context, store func() *fsm.Store, resync time.Duration,
 	wake func() (after time.Duration, ok bool), log *slog.Logger,
 	pass func(ctx context.Context, s *fsm.Store, ch changes) error) {
+	probe := passProbeOf(ctx)
+	id := probe.register()
 	ch := changes{full: true}
+	var from *fsm.Store // the store ch's events came from
 	for {
 		s := store()
-		// Changes after this point reach the next pass (some may also be
-		// seen by this one: a harmless extra pass, never a missed change).
-		_, seen := s.Feed().Window()
+		if !ch.full && s != from {
+			// The store was replaced since the events were read: they
+			// describe the old one.
+			ch = changes{full: true}
+		}
+		seen := ch.last
+		if ch.full {
+			_, seen = s.Feed().Window()
+		}
 		if err := pass(ctx, s, ch); err != nil && ctx.Err() == nil {
 			log.Warn("pass failed", "err", err)
 		}
+		probe.passed(id, seen)
 		wait := resync
 		if wake != nil {
 			if d, ok := wake(); ok {
 				wait = max(min(wait, d), time.Millisecond)
 			}
 		}
-		ch = waitForChanges(ctx, s, seen, wait)
+		ch, from = waitForChanges(ctx, s, seen, wait), s
 		if ctx.Err() != nil {
 			return
 		}
@@ -71,7 +91,7 @@ func waitForChanges(ctx context.Context, s *fsm.Store, seen uint64, resync time.
 		case err != nil || closed:
 			return changes{full: true}
 		case len(evs) > 0:
-			return changes{events: evs}
+			return changes{events: evs, last: last}
 		}
 		seen = last // entries without object changes (e.g. a master's address)
 		select {

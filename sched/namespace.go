@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -99,16 +100,18 @@ func (c *NamespaceController) pass(ctx context.Context, s *fsm.Store, ch changes
 }
 
 // namespacesIn returns, sorted, the namespaces a change may concern: the
-// namespaces changed and those of the namespaced objects changed.
+// namespaces changed and those of the namespaced objects changed. It reads
+// the records' keys ("<ns>/<name>", or the name of a cluster-scoped
+// object), never their objects.
 func namespacesIn(evs []fsm.Event) []string {
 	seen := map[string]bool{}
 	for _, ev := range evs {
-		m := ev.Record.Meta()
-		switch {
+		key := ev.Record.Key()
+		switch ns, _, namespaced := strings.Cut(key, "/"); {
 		case ev.Resource == "namespaces":
-			seen[m.Name] = true
-		case m.Namespace != "":
-			seen[m.Namespace] = true
+			seen[key] = true
+		case namespaced:
+			seen[ns] = true
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
@@ -127,7 +130,7 @@ func (c *NamespaceController) deleteContent(ctx context.Context, s *fsm.Store, n
 			return err
 		}
 		for _, rec := range res.Items {
-			m := rec.Meta()
+			m := &rec.Summary().Meta
 			if m.DeletionTimestamp != nil {
 				continue
 			}

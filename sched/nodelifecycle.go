@@ -148,9 +148,12 @@ func changedNodes(evs []fsm.Event) []string {
 	var names []string
 	seen := map[string]bool{}
 	for _, ev := range evs {
-		m := ev.Record.Meta()
+		if ev.Resource != "nodes" && ev.Resource != "leases" {
+			continue
+		}
+		m := &ev.Record.Summary().Meta
 		switch {
-		case ev.Resource == "nodes", ev.Resource == "leases" && m.Namespace == v1.NodeLeaseNamespace:
+		case ev.Resource == "nodes", m.Namespace == v1.NodeLeaseNamespace:
 			if !seen[m.Name] {
 				seen[m.Name] = true
 				names = append(names, m.Name)
@@ -310,11 +313,11 @@ func (c *NodeLifecycle) collectLeases(ctx context.Context, store *fsm.Store, nod
 	}
 	uids := make(map[string]string, len(nodes))
 	for _, r := range nodes {
-		uids[r.Meta().Name] = r.Meta().UID
+		uids[r.Summary().Meta.Name] = r.Summary().Meta.UID
 	}
 	var items []fsm.BatchItem
 	for _, r := range leases.Items {
-		m := r.Meta()
+		m := &r.Summary().Meta
 		orphan := false
 		for _, o := range m.OwnerReferences {
 			if o.APIVersion == "v1" && o.Kind == "Node" && uids[o.Name] != o.UID {

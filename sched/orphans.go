@@ -28,7 +28,7 @@ func orphansMatching(s *fsm.Store, inf *Informer, ns string, sel labels.Selector
 	}
 	out := cands[:0]
 	for _, r := range cands {
-		if r.Meta().ControllerRef() == nil && sel.Matches(labels.Set(r.Meta().Labels)) {
+		if r.Summary().Meta.ControllerRef() == nil && sel.Matches(labels.Set(r.Summary().Meta.Labels)) {
 			out = append(out, r)
 		}
 	}

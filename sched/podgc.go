@@ -145,7 +145,7 @@ func (g *PodGC) Pass(ctx context.Context, store *fsm.Store) error {
 	}
 	exists := make(map[string]bool, len(nodes.Items))
 	for _, r := range nodes.Items {
-		exists[r.Meta().Name] = true
+		exists[r.Summary().Meta.Name] = true
 	}
 	pods, err := store.List("pods", fsm.ListOptions{})
 	if err != nil {

@@ -19,7 +19,7 @@ type fakeProposer struct {
 	index uint64
 }
 
-func newFakeProposer(t *testing.T) *fakeProposer {
+func newFakeProposer(t testing.TB) *fakeProposer {
 	f := fsm.NewTestFSM(t)
 	p := &fakeProposer{f: f, index: 1}
 	if _, err := p.Apply(context.Background(), mustCreate(t, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "default", UID: "ns-default"}})); err != nil {
@@ -45,7 +45,7 @@ func (p *fakeProposer) Apply(_ context.Context, cmd []byte) (any, error) {
 
 func (p *fakeProposer) store() *fsm.Store { return p.f.Store() }
 
-func mustCreate(t *testing.T, obj v1.Object) []byte {
+func mustCreate(t testing.TB, obj v1.Object) []byte {
 	t.Helper()
 	cmd, err := fsm.NewCreate(obj)
 	if err != nil {

@@ -72,7 +72,7 @@ func (m *ReplicationManager) pass(ctx context.Context, s *fsm.Store, ch changes)
 // namespace and pass into inNS).
 func (m *ReplicationManager) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[rcRef]bool, inNS map[string][]Replicated) error {
 	if slices.Contains(replicatedResources, ev.Resource) {
-		meta := ev.Record.Meta()
+		meta := &ev.Record.Summary().Meta
 		dirty[rcRef{ev.Resource, meta.Namespace, meta.Name}] = true
 		delete(inNS, meta.Namespace)
 		if ev.Type == v1.Deleted {
@@ -89,7 +89,7 @@ func (m *ReplicationManager) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[rcR
 		if r == nil {
 			continue
 		}
-		meta := r.Meta()
+		meta := &r.Summary().Meta
 		if ref := meta.ControllerRef(); ref != nil {
 			res := rcResourceOfKind(ref.Kind)
 			if res == "" {
@@ -102,7 +102,7 @@ func (m *ReplicationManager) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[rcR
 			if err != nil {
 				return fmt.Errorf("controller of pod %s/%s: %w", meta.Namespace, meta.Name, err)
 			}
-			om := owner.Meta()
+			om := &owner.Summary().Meta
 			dirty[rcRef{res, om.Namespace, om.Name}] = true
 			continue
 		}

@@ -127,7 +127,7 @@ type waiting struct {
 // new or changed unbound pod, a node change, or (when pods wait) a pod that
 // left a node or finished or a namespace's change, and any bound pod's
 // change when a pod waits for other pods. Unbound pods are recognised by
-// their index key, without decoding the ones that are bound.
+// their index key, and every pod by its summary, never decoded whole.
 func relevant(evs []fsm.Event, w waiting) bool {
 	if w.retry && len(evs) > 0 {
 		return true
@@ -142,12 +142,12 @@ func relevant(evs []fsm.Event, w waiting) bool {
 			// affinity terms match: new labels on a namespace of pods
 			// may select them (a new namespace holds no pods yet).
 			if podsWait && ev.Type == v1.Modified && ev.Prev != nil &&
-				!maps.Equal(ev.Prev.Meta().Labels, ev.Record.Meta().Labels) {
+				!maps.Equal(ev.Prev.Summary().Meta.Labels, ev.Record.Summary().Meta.Labels) {
 				return true
 			}
 		case "pods":
 			if ev.Type != v1.Deleted && ev.Record.NodeName() == "" {
-				if p := ev.Record.Object().(*v1.Pod); ours(p) && p.DeletionTimestamp == nil {
+				if p := ev.Record.Summary(); oursByName(p.SchedulerName) && p.Meta.DeletionTimestamp == nil {
 					return true
 				}
 				continue // another scheduler's pod, or one being deleted
@@ -155,7 +155,7 @@ func relevant(evs []fsm.Event, w waiting) bool {
 			if w.forPods && ev.Type != v1.Deleted {
 				return true
 			}
-			if podsWait && (ev.Type == v1.Deleted || ev.Record.Object().(*v1.Pod).Terminal()) {
+			if podsWait && (ev.Type == v1.Deleted || ev.Record.Summary().Terminal()) {
 				return true
 			}
 		}
@@ -268,8 +268,11 @@ func (s *Scheduler) bind(ctx context.Context, bs []fsm.Binding, now v1.Time) (fs
 
 // ours reports whether a pod is this scheduler's to place: pods that name
 // another scheduler are left alone, as Kubernetes' default scheduler does.
-func ours(p *v1.Pod) bool {
-	return p.Spec.SchedulerName == "" || p.Spec.SchedulerName == v1.DefaultSchedulerName
+func ours(p *v1.Pod) bool { return oursByName(p.Spec.SchedulerName) }
+
+// oursByName reports whether a pod naming scheduler is this scheduler's.
+func oursByName(scheduler string) bool {
+	return scheduler == "" || scheduler == v1.DefaultSchedulerName
 }
 
 // markUnschedulable sets PodScheduled=False with the reason on the pods that

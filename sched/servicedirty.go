@@ -30,10 +30,16 @@ const serviceResync = 10 * time.Minute
 // after the change (as Kubernetes' getPodServiceMemberships: the services of
 // one namespace are read once per pass); and the keys owned returns for the
 // events of the controller's own resource. Cost: O(services in the
-// namespaces of the changed pods).
+// namespaces of the changed pods); a pod's labels are read (its summary)
+// only when its namespace has services with a selector.
 func servicesDirtiedBy(store *fsm.Store, evs []fsm.Event, resource string, owned func(r *fsm.Record) []string) ([]string, error) {
 	dirty := map[string]bool{}
-	byNS := map[string][]*v1.Service{}
+	// byNS is the services with a selector of each namespace seen.
+	type selecting struct {
+		key string
+		sel labels.Selector
+	}
+	byNS := map[string][]selecting{}
 	for _, ev := range evs {
 		switch ev.Resource {
 		case "services":
@@ -47,7 +53,7 @@ func servicesDirtiedBy(store *fsm.Store, evs []fsm.Event, resource string, owned
 				}
 			}
 		case "pods":
-			ns := ev.Record.Meta().Namespace
+			ns, _, _ := strings.Cut(ev.Record.Key(), "/") // pods are namespaced
 			svcs, ok := byNS[ns]
 			if !ok {
 				l, err := store.List("services", fsm.ListOptions{Namespace: ns})
@@ -56,16 +62,15 @@ func servicesDirtiedBy(store *fsm.Store, evs []fsm.Event, resource string, owned
 				}
 				for _, r := range l.Items {
 					if svc := r.Object().(*v1.Service); len(svc.Spec.Selector) > 0 {
-						svcs = append(svcs, svc)
+						svcs = append(svcs, selecting{r.Key(), v1.SelectorFromMap(svc.Spec.Selector)})
 					}
 				}
 				byNS[ns] = svcs
 			}
 			for _, svc := range svcs {
-				sel := v1.SelectorFromMap(svc.Spec.Selector)
-				if sel.Matches(labels.Set(ev.Record.Meta().Labels)) ||
-					(ev.Prev != nil && sel.Matches(labels.Set(ev.Prev.Meta().Labels))) {
-					dirty[v1.Key(svc.Namespace, svc.Name)] = true
+				if svc.sel.Matches(labels.Set(ev.Record.Summary().Meta.Labels)) ||
+					(ev.Prev != nil && svc.sel.Matches(labels.Set(ev.Prev.Summary().Meta.Labels))) {
+					dirty[svc.key] = true
 				}
 			}
 		}

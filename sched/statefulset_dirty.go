@@ -53,7 +53,7 @@ var statefulSetKind = controllerKind[*v1.StatefulSet]{kind: "StatefulSet", resou
 func (c *StatefulSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[string]bool, inNS map[string][]*v1.StatefulSet) error {
 	switch ev.Resource {
 	case "statefulsets":
-		m := ev.Record.Meta()
+		m := &ev.Record.Summary().Meta
 		dirty[v1.Key(m.Namespace, m.Name)] = true
 		delete(inNS, m.Namespace)
 		if ev.Type == v1.Deleted {
@@ -65,7 +65,7 @@ func (c *StatefulSetController) dirtyFrom(s *fsm.Store, ev fsm.Event, dirty map[
 			if r == nil {
 				continue
 			}
-			if err := statefulSetKind.dirtyByDependent(s, r.Meta(), ev.Resource == "pods", dirty, inNS); err != nil {
+			if err := statefulSetKind.dirtyByDependent(s, &r.Summary().Meta, ev.Resource == "pods", dirty, inNS); err != nil {
 				return fmt.Errorf("%s: %w", ev.Resource, err)
 			}
 		}

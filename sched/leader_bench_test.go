@@ -1,0 +1,194 @@
+package sched
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
+	"orch.io/orch/pki"
+)
+
+// startLeaderLoops starts every change-fed leader loop as cmd/orchd's
+// master wires them (one shared pod informer), with p as their proposer and
+// probe in their context, and returns how many loops it started. The loops
+// end with ctx; wg waits for them.
+func startLeaderLoops(tb testing.TB, ctx context.Context, wg *sync.WaitGroup, p *fakeProposer) int {
+	tb.Helper()
+	pods := NewInformer("pods", nil)
+	kubeSvc, err := NewKubernetesServiceController(KubernetesServiceConfig{Store: p.store, Proposer: p, ServiceCIDR: "10.96.0.0/16",
+		APIPort: 6443, Masters: func() ([]string, error) { return []string{"127.0.0.1:6443"}, nil },
+		Probe: func(context.Context, string) error { return nil }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tokens, err := NewLegacyTokensController(LegacyTokensConfig{Store: p.store, Proposer: p, CAPEM: []byte("ca"),
+		Sign: func(sa *v1.ServiceAccount, secret string) (string, error) {
+			return "token-" + sa.Name + "-" + secret, nil
+		}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runs := []func(context.Context){
+		NewScheduler(SchedulerConfig{Store: p.store, Proposer: p}).Run,
+		NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewGarbageCollector(GarbageCollectorConfig{Store: p.store, Proposer: p}).Run,
+		NewNamespaceController(NamespaceConfig{Store: p.store, Proposer: p}).Run,
+		NewPodGC(PodGCConfig{Store: p.store, Proposer: p}).Run,
+		NewEndpointsController(EndpointsConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewEndpointSliceController(EndpointSliceConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewNodeIPAM(NodeIPAMConfig{Store: p.store, Proposer: p, ClusterCIDR: "10.244.0.0/16", MaskSize: 24}).Run,
+		NewRootCAPublisher(RootCAConfig{Store: p.store, Proposer: p, CAPEM: []byte("ca")}).Run,
+		kubeSvc.Run,
+		NewServiceAccountsController(ServiceAccountsConfig{Store: p.store, Proposer: p}).Run,
+		NewDisruptionController(DisruptionConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewJobController(JobConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewStatefulSetController(StatefulSetConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewCronJobController(CronJobConfig{Store: p.store, Proposer: p}).Run,
+		NewDeploymentController(DeploymentConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewDaemonSetController(DaemonSetConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewNodeLifecycle(NodeLifecycleConfig{Store: p.store, Proposer: p}).Run,
+		NewCSRApprover(CSRApprovingConfig{Store: p.store, Proposer: p}).Run,
+		NewCSRSigner(CSRSigningConfig{Store: p.store, Proposer: p, Signer: refusingSigner{}}).Run,
+		NewCSRCleaner(CSRCleaningConfig{Store: p.store, Proposer: p}).Run,
+		tokens.Run,
+	}
+	for _, run := range runs {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
+	return len(runs)
+}
+
+// refusingSigner is a Signer that signs nothing (the benchmarks make no
+// certificate signing requests).
+type refusingSigner struct{}
+
+func (refusingSigner) SignClient(crypto.PublicKey, pki.ClientCertificate, time.Time) ([]byte, error) {
+	return nil, errors.New("no CA key")
+}
+
+// benchPod is a ~1 KiB pod as orchbench's write figure creates it (two
+// labels, a 420-byte annotation, a scheduler nobody runs, no owner), with
+// the managedFields entry the API adds.
+func benchPod(i int) *v1.Pod {
+	noToken := false
+	now := v1.NewTime(time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC))
+	return &v1.Pod{
+		ObjectMeta: v1.ObjectMeta{Name: fmt.Sprintf("bench-%07d", i), Namespace: "default", UID: fmt.Sprintf("uid-bench-%d", i),
+			CreationTimestamp: now,
+			Labels:            map[string]string{"app": "bench", "tier": "web"},
+			Annotations:       map[string]string{"note": strings.Repeat("x", 420)},
+			ManagedFields: []v1.ManagedFieldsEntry{{Manager: "orchbench", Operation: "Update", APIVersion: "v1", Time: &now,
+				FieldsType: "FieldsV1", FieldsV1: &v1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:annotations":{".":{},"f:note":{}},` +
+					`"f:labels":{".":{},"f:app":{},"f:tier":{}}},"f:spec":{"f:automountServiceAccountToken":{},` +
+					`"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:command":{},"f:image":{},"f:name":{},` +
+					`"f:ports":{".":{},"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:name":{}}}}},` +
+					`"f:schedulerName":{}}}`)}}}},
+		Spec: v1.PodSpec{SchedulerName: "bench-no-scheduler", AutomountServiceAccountToken: &noToken,
+			Containers: []v1.Container{{Name: "web", Image: "busybox:1.35", Command: []string{"httpd", "-f", "-p", "8080"},
+				Ports: []v1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: "TCP"}}}}},
+	}
+}
+
+// applyEntries commits each command as its own entry, all in one batch of
+// the FSM (as raft hands a leader's entries to it), and returns the last
+// index.
+func (p *fakeProposer) applyEntries(tb testing.TB, cmds [][]byte) uint64 {
+	tb.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	logs := make([]*raft.Log, len(cmds))
+	for i, cmd := range cmds {
+		p.index++
+		logs[i] = &raft.Log{Index: p.index, Type: raft.LogCommand, Data: cmd}
+	}
+	for i, res := range p.f.ApplyBatch(logs) {
+		if r, ok := res.(fsm.Result); ok && r.Err != nil {
+			tb.Fatalf("entry %d: %v", i, r.Err)
+		}
+	}
+	return p.index
+}
+
+// processCPU returns the CPU time this process has used.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLeaderPodCreates commits b.N creates of ~1 KiB pods nobody owns
+// (benchPod), in FSM batches of batch entries, to a store whose every
+// change-fed leader loop runs (startLeaderLoops), and waits until each loop
+// has passed over the last one. cpu-ns/op is the process's CPU per create
+// (apply and every loop, over all goroutines); loops=0 is the same commits
+// without the loops, so the loops' share is the difference. allocs/op
+// counts every goroutine's allocations.
+func BenchmarkLeaderPodCreates(b *testing.B) {
+	for _, loops := range []bool{false, true} {
+		for _, batch := range []int{1, 16} {
+			b.Run(fmt.Sprintf("loops=%t/batch=%d", loops, batch), func(b *testing.B) {
+				benchLeaderPodCreates(b, loops, batch)
+			})
+		}
+	}
+}
+
+func benchLeaderPodCreates(b *testing.B, loops bool, batch int) {
+	p := newFakeProposer(b)
+	probe := newPassProbe()
+	ctx, cancel := context.WithCancel(withPassProbe(context.Background(), probe))
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	n := 0
+	if loops {
+		n = startLeaderLoops(b, ctx, &wg, p)
+	}
+	// Let the first passes' writes (the kubernetes Service, the root CA
+	// ConfigMap, ...) settle.
+	settle := func(index uint64) {
+		wctx, stop := context.WithTimeout(ctx, time.Minute)
+		defer stop()
+		if err := probe.wait(wctx, n, index); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for prev := uint64(0); ; {
+		_, last := p.store().Feed().Window()
+		settle(last)
+		if last == prev {
+			break
+		}
+		prev = last
+	}
+	cmds := make([][]byte, b.N)
+	for i := range cmds {
+		cmd, err := fsm.NewCreate(benchPod(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU(b)
+	var last uint64
+	for i := 0; i < len(cmds); i += batch {
+		last = p.applyEntries(b, cmds[i:min(len(cmds), i+batch)])
+	}
+	settle(last)
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+}
