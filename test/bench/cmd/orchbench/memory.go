@@ -157,12 +157,19 @@ func saveHeapProfiles(ctx context.Context, c *harness.Cluster, i int, dir string
 }
 
 // fillRounds fills c to n pods named as fill names them, in rounds: each
-// round lists the pods stored and creates the missing ones; a create with
-// an unknown outcome (a leader change on a starved host, likelier as the
-// masters hold more) is left to the next round's list to settle, up to ten
-// rounds.
+// round lists the pods stored and creates the missing ones, create j
+// through master j%masters as clients spread over the masters do (one
+// master serving every create ends with more of its heap fragmented by the
+// API's garbage than the others: that would be the figure of the master
+// clients favour, not of the leader); a create with an unknown outcome (a
+// leader change on a starved host, likelier as the masters hold more) is
+// left to the next round's list to settle, up to ten rounds.
 func fillRounds(ctx context.Context, c *harness.Cluster, workers, n int) error {
 	cl := c.Client()
+	per := make([]*client.Client, len(c.Masters))
+	for i := range c.Masters {
+		per[i] = c.Client(i)
+	}
 	for round := range 10 {
 		l, err := cl.List(ctx, "pods", "default", client.ListOptions{})
 		if err != nil {
@@ -189,7 +196,7 @@ func fillRounds(ctx context.Context, c *harness.Cluster, workers, n int) error {
 		}
 		var unknown atomic.Int64
 		err = forEach(ctx, workers, len(missing), func(ctx context.Context, j int) error {
-			err := cl.Create(ctx, podBody(missing[j]))
+			err := per[j%len(per)].Create(ctx, podBody(missing[j]))
 			switch {
 			case err == nil || v1.IsAlreadyExists(err):
 				return nil
