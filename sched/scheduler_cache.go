@@ -41,9 +41,10 @@ type schedulerCache struct {
 // (its group's rep), shared by the group's bound pods with the group key
 // and their controller's uid. n counts the pods sharing it.
 //
-// Memory: a bound pod costs its podInfo, its key in two maps and no
-// string or object of its own (~300 B, where its decoded object took
-// ~3 KB), so a leader at 150,000 pods holds them in ~45 MB, not ~450.
+// Memory: a bound pod costs its podInfo and its key in two maps, no
+// string or object of its own: ~480 B, where its decoded object made it
+// ~3.3 KB (TestLeaderCachesMemoryPerPod), so a leader at 150,000 bound
+// pods holds them in ~75 MB, not ~490.
 type standIn struct {
 	pod   *v1.Pod
 	group string
