@@ -39,6 +39,12 @@ type IndexFunc func(r *fsm.Record) []string
 // against the index again, so a cache a little ahead of or behind that store
 // never returns an object that does not belong. One informer may serve many
 // loops; Sync catches it up to a store under a lock.
+//
+// Memory: an object costs its key's number (4 bytes) in each set it is filed
+// in, its key once, and one slice of pointers to those sets; each index
+// value is held once, in its set, however many objects share it: ~300 B
+// per pod with an owner and two labels, where a map of value strings per
+// object and its key in every set took ~1 KB (TestLeaderCachesMemoryPerPod).
 type Informer struct {
 	resource string
 	funcs    map[string]IndexFunc
@@ -46,10 +52,21 @@ type Informer struct {
 	mu    sync.Mutex
 	store *fsm.Store
 	seen  uint64
-	// filed is each key's values per index, to unfile it on change.
-	filed map[string]map[string][]string
-	// idx is index → value → keys.
-	idx map[string]map[string]map[string]struct{}
+	// ids numbers the keys filed; keys[id] is the key of a number ("" for
+	// one free to reuse, listed in free) and filed[id] the sets it is
+	// filed in, to unfile it on change.
+	ids   map[string]uint32
+	keys  []string
+	filed [][]*indexSet
+	free  []uint32
+	// idx is index → value → the set of keys filed under it.
+	idx map[string]map[string]*indexSet
+}
+
+// indexSet is the keys filed under one value of one index, by number.
+type indexSet struct {
+	index, value string
+	ids          map[uint32]struct{}
 }
 
 // NewInformer returns an informer over resource with the standard indexes
@@ -136,60 +153,95 @@ func (inf *Informer) rebuild(s *fsm.Store) error {
 		return fmt.Errorf("informer %s: %w", inf.resource, err)
 	}
 	inf.store, inf.seen = s, l.Index
-	inf.filed = make(map[string]map[string][]string, len(l.Items))
-	inf.idx = make(map[string]map[string]map[string]struct{}, len(inf.funcs))
+	inf.ids = make(map[string]uint32, len(l.Items))
+	inf.keys, inf.filed, inf.free = make([]string, 0, len(l.Items)), make([][]*indexSet, 0, len(l.Items)), nil
+	inf.idx = make(map[string]map[string]*indexSet, len(inf.funcs))
 	for _, r := range l.Items {
 		inf.file(r)
 	}
 	return nil
 }
 
+// file files r, which is not filed, under the values its index functions
+// give. The values are kept by their sets only: the strings the functions
+// made for r are dropped once a set of the value exists.
 func (inf *Informer) file(r *fsm.Record) {
 	key := r.Key()
-	vals := make(map[string][]string, len(inf.funcs))
+	var buf [8]*indexSet
+	sets := buf[:0]
+	var id uint32
+	numbered := false
 	for name, f := range inf.funcs {
 		vs := f(r)
 		if len(vs) == 0 {
 			continue
 		}
-		vals[name] = vs
+		if !numbered {
+			id, numbered = inf.number(key), true
+		}
 		byVal := inf.idx[name]
 		if byVal == nil {
-			byVal = map[string]map[string]struct{}{}
+			byVal = map[string]*indexSet{}
 			inf.idx[name] = byVal
 		}
 		for _, v := range vs {
-			keys := byVal[v]
-			if keys == nil {
-				keys = map[string]struct{}{}
-				byVal[v] = keys
+			set := byVal[v]
+			if set == nil {
+				set = &indexSet{index: name, value: v, ids: map[uint32]struct{}{}}
+				byVal[v] = set
 			}
-			keys[key] = struct{}{}
+			if _, dup := set.ids[id]; !dup {
+				set.ids[id] = struct{}{}
+				sets = append(sets, set)
+			}
 		}
 	}
-	inf.filed[key] = vals
+	if numbered {
+		inf.filed[id] = slices.Clone(sets)
+	}
+}
+
+// number gives key a number: a free one, or the next.
+func (inf *Informer) number(key string) uint32 {
+	var id uint32
+	if n := len(inf.free); n > 0 {
+		id, inf.free = inf.free[n-1], inf.free[:n-1]
+		inf.keys[id] = key
+	} else {
+		id = uint32(len(inf.keys))
+		inf.keys, inf.filed = append(inf.keys, key), append(inf.filed, nil)
+	}
+	inf.ids[key] = id
+	return id
 }
 
 func (inf *Informer) unfile(key string) {
-	for name, vs := range inf.filed[key] {
-		byVal := inf.idx[name]
-		for _, v := range vs {
-			delete(byVal[v], key)
-			if len(byVal[v]) == 0 {
-				delete(byVal, v)
-			}
+	id, ok := inf.ids[key]
+	if !ok {
+		return
+	}
+	for _, set := range inf.filed[id] {
+		delete(set.ids, id)
+		if len(set.ids) == 0 {
+			delete(inf.idx[set.index], set.value)
 		}
 	}
-	delete(inf.filed, key)
+	delete(inf.ids, key)
+	inf.keys[id], inf.filed[id] = "", nil
+	inf.free = append(inf.free, id)
 }
 
 // Keys returns the keys filed under value in index, sorted.
 func (inf *Informer) Keys(index, value string) []string {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()
-	keys := make([]string, 0, len(inf.idx[index][value]))
-	for k := range inf.idx[index][value] {
-		keys = append(keys, k)
+	set := inf.idx[index][value]
+	if set == nil {
+		return []string{}
+	}
+	keys := make([]string, 0, len(set.ids))
+	for id := range set.ids {
+		keys = append(keys, inf.keys[id])
 	}
 	slices.Sort(keys)
 	return keys
@@ -199,7 +251,10 @@ func (inf *Informer) Keys(index, value string) []string {
 func (inf *Informer) count(index, value string) int {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()
-	return len(inf.idx[index][value])
+	if set := inf.idx[index][value]; set != nil {
+		return len(set.ids)
+	}
+	return 0
 }
 
 // ByIndex returns the objects of s filed under value in index, in key

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -124,4 +125,53 @@ func TestInformerReadsAreIndependentOfOtherPods(t *testing.T) {
 		}
 		return r
 	})
+}
+
+// An informer numbers the keys it files and gives a deleted key's number
+// to the next new one: pods made and deleted in turn (a job's, a
+// CronJob's) leave no numbers, sets or values behind, and each value's
+// set holds exactly the keys filed under it.
+func TestInformerReusesTheNumbersOfDeletedKeys(t *testing.T) {
+	p := newFakeProposer(t)
+	mk := func(name, app string) *v1.Pod {
+		return &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default", UID: "uid-" + name, Labels: map[string]string{"app": app}},
+			Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}
+	}
+	inf := NewInformer("pods", nil)
+	p.create(t, mk("keep", "web"))
+	for i := range 5 {
+		name := fmt.Sprintf("run-%d", i)
+		p.create(t, mk(name, fmt.Sprintf("run-%d", i)))
+		if err := inf.Sync(p.store()); err != nil {
+			t.Fatal(err)
+		}
+		p.remove(t, "pods", name, ptrTo(int64(0)))
+		if err := inf.Sync(p.store()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name         string
+		index, value string
+		want         []string
+	}{
+		{"the kept pod's value", IndexLabel, labelValueKey("default", "app", "web"), []string{"default/keep"}},
+		{"a deleted pod's value", IndexLabel, labelValueKey("default", "app", "run-4"), []string{}},
+		{"the namespace", IndexNamespace, "default", []string{"default/keep"}},
+		{"the orphans", IndexOrphan, "default", []string{"default/keep"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := inf.Keys(tt.index, tt.value); !slices.Equal(got, tt.want) {
+				t.Fatalf("Keys(%s, %q) = %v, want %v", tt.index, tt.value, got, tt.want)
+			}
+		})
+	}
+	// keep and one pod at a time: two numbers, one of them free now.
+	if len(inf.keys) != 2 || len(inf.free) != 1 || len(inf.ids) != 1 {
+		t.Fatalf("numbers made %d, free %d, in use %d; want 2, 1, 1", len(inf.keys), len(inf.free), len(inf.ids))
+	}
+	if n := len(inf.idx[IndexLabel]); n != 2 {
+		t.Fatalf("%d label values filed, want 2 (app=web and app)", n)
+	}
 }

@@ -79,9 +79,36 @@ func cacheState(t *testing.T, c *schedulerCache) string {
 	if len(s.affGroups) > len(s.groupList) {
 		t.Fatalf("%d affinity groups of %d", len(s.affGroups), len(s.groupList))
 	}
+	checkStandIns(t, c)
 	slices.Sort(groups)
 	b.WriteString(strings.Join(groups, "\n"))
 	return b.String()
+}
+
+// checkStandIns fails unless every stand-in of c is shared by as many
+// cached pods as it counts, each of the group it stands for, and carries
+// nothing of one pod (no name, no spec).
+func checkStandIns(t *testing.T, c *schedulerCache) {
+	t.Helper()
+	sharing := map[string]int{}
+	for key, cp := range c.pods {
+		si := c.standIns[cp.pi.group]
+		if si == nil || si.pod != cp.pi.pod {
+			continue // an assumed pod keeps its own
+		}
+		if cp.pi.group != si.group {
+			t.Fatalf("pod %s: group %q, its stand-in's %q", key, cp.pi.group, si.group)
+		}
+		sharing[cp.pi.group]++
+	}
+	for g, si := range c.standIns {
+		if si.n != sharing[g] || si.n <= 0 {
+			t.Fatalf("stand-in of %q counts %d pods, %d share it", g, si.n, sharing[g])
+		}
+		if si.pod.Name != "" || len(si.pod.Spec.Containers) > 0 {
+			t.Fatalf("stand-in of %q carries a pod's name or spec: %q", g, si.pod.Name)
+		}
+	}
 }
 
 // TestSchedulerCacheFollowsChanges keeps a cache from the feed through pod

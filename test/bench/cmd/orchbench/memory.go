@@ -64,7 +64,7 @@ func memorySection(ctx context.Context, t *runT, bins harness.Binaries, o option
 	var leaders, followers, gcLeaders, gcFollowers []int64
 	var lines []string
 	for run := range runs {
-		c := harness.StartCluster(t, bins, harness.Options{MasterEnv: env})
+		c := harness.StartCluster(t, bins, harness.Options{MasterEnv: env, MasterArgs: strings.Fields(o.masterArgs)})
 		mem, err := holdPods(ctx, c, o, run)
 		for i := range c.Masters {
 			c.Kill(i)
@@ -113,7 +113,7 @@ func holdPods(ctx context.Context, c *harness.Cluster, o options, run int) ([]ma
 	c.WaitCaughtUp(10 * time.Minute)
 	leader := c.WaitLeader(30 * time.Second)
 	var out []masterMemory
-	for i, m := range c.Masters {
+	for i := range c.Masters {
 		mm, err := readMasterMemory(ctx, c, i)
 		if err != nil {
 			return nil, err
@@ -121,15 +121,7 @@ func holdPods(ctx context.Context, c *harness.Cluster, o options, run int) ([]ma
 		mm.leader = i == leader
 		out = append(out, mm)
 		if o.profileDir != "" {
-			var raw []byte
-			if err := c.Client(i).Do(ctx, "GET", "/debug/pprof/heap", url.Values{"gc": {"1"}}, nil, &raw); err != nil {
-				return nil, fmt.Errorf("heap profile of %s: %w", m.Name, err)
-			}
-			if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
-				return nil, err
-			}
-			p := filepath.Join(o.profileDir, fmt.Sprintf("heap-%d-%s.pb.gz", run+1, m.Name))
-			if err := os.WriteFile(p, raw, 0o644); err != nil {
+			if err := saveHeapProfiles(ctx, c, i, o.profileDir, run); err != nil {
 				return nil, err
 			}
 		}
@@ -137,13 +129,47 @@ func holdPods(ctx context.Context, c *harness.Cluster, o options, run int) ([]ma
 	return out, nil
 }
 
+// saveHeapProfiles keeps master i's heap profile after a full GC
+// (heap-RUN-NAME.pb.gz, for go tool pprof) and its text form with the
+// runtime's MemStats (heap-RUN-NAME.txt: HeapInuse, StackInuse, GCSys...,
+// where the RSS that is not live heap goes) in dir.
+func saveHeapProfiles(ctx context.Context, c *harness.Cluster, i int, dir string, run int) error {
+	name := c.Masters[i].Name
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("heap profile of %s: %w", name, err)
+	}
+	for _, p := range []struct {
+		query url.Values
+		file  string
+	}{
+		{url.Values{"gc": {"1"}}, fmt.Sprintf("heap-%d-%s.pb.gz", run+1, name)},
+		{url.Values{"debug": {"1"}}, fmt.Sprintf("heap-%d-%s.txt", run+1, name)},
+	} {
+		var raw []byte
+		if err := c.Client(i).Do(ctx, "GET", "/debug/pprof/heap", p.query, nil, &raw); err != nil {
+			return fmt.Errorf("heap profile of %s: %w", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p.file), raw, 0o644); err != nil {
+			return fmt.Errorf("heap profile of %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // fillRounds fills c to n pods named as fill names them, in rounds: each
-// round lists the pods stored and creates the missing ones; a create with
-// an unknown outcome (a leader change on a starved host, likelier as the
-// masters hold more) is left to the next round's list to settle, up to ten
-// rounds.
+// round lists the pods stored and creates the missing ones, create j
+// through master j%masters as clients spread over the masters do (one
+// master serving every create ends with more of its heap fragmented by the
+// API's garbage than the others: that would be the figure of the master
+// clients favour, not of the leader); a create with an unknown outcome (a
+// leader change on a starved host, likelier as the masters hold more) is
+// left to the next round's list to settle, up to ten rounds.
 func fillRounds(ctx context.Context, c *harness.Cluster, workers, n int) error {
 	cl := c.Client()
+	per := make([]*client.Client, len(c.Masters))
+	for i := range c.Masters {
+		per[i] = c.Client(i)
+	}
 	for round := range 10 {
 		l, err := cl.List(ctx, "pods", "default", client.ListOptions{})
 		if err != nil {
@@ -170,7 +196,7 @@ func fillRounds(ctx context.Context, c *harness.Cluster, workers, n int) error {
 		}
 		var unknown atomic.Int64
 		err = forEach(ctx, workers, len(missing), func(ctx context.Context, j int) error {
-			err := cl.Create(ctx, podBody(missing[j]))
+			err := per[j%len(per)].Create(ctx, podBody(missing[j]))
 			switch {
 			case err == nil || v1.IsAlreadyExists(err):
 				return nil
