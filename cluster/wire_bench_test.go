@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 
@@ -28,6 +29,23 @@ func BenchmarkAppendAnswerCreatedPod(b *testing.B) {
 		rec := fsm.NewLazyRecord(pods, raw)
 		if out, err = appendAnswer(out[:0], fsm.Result{Record: rec}, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadFrames splits a forwarded batch of 64 ~1.2 KiB commands,
+// as the leader does for each batch a follower forwards.
+func BenchmarkReadFrames(b *testing.B) {
+	cmd := make([]byte, 1200)
+	var body []byte
+	for range 64 {
+		body = append(binary.AppendUvarint(body, uint64(len(cmd))), cmd...)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		cmds, err := readFrames(body)
+		if err != nil || len(cmds) != 64 {
+			b.Fatalf("readFrames: %d commands, %v", len(cmds), err)
 		}
 	}
 }
