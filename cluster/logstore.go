@@ -50,6 +50,23 @@ type raftStore interface {
 	Close() error
 }
 
+// RaftLog is a data dir's Raft log store (also raft's stable store).
+type RaftLog = raftStore
+
+// OpenRaftLog opens the Raft log a stopped master's data dir holds, of
+// whichever kind, as the master would; for tools and tests. The master
+// must not be running: the store's lock would block the open.
+func OpenRaftLog(dataDir string) (RaftLog, error) {
+	kind, err := dataDirLogStore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "" {
+		return nil, fmt.Errorf("data dir %s holds no raft log", dataDir)
+	}
+	return openRaftStore(dataDir, kind)
+}
+
 // validLogStore checks a Config.LogStore value ("": the data dir's, else
 // raft-wal).
 func validLogStore(kind string) error {
