@@ -115,12 +115,15 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	if len(sent) == 0 {
 		return all(fmt.Errorf("%w: withdrawn", errRetry))
 	}
-	var body bytes.Buffer
-	var lenBuf [binary.MaxVarintLen64]byte
+	size := 0
 	for _, i := range sent {
-		body.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(batch[i].cmd)))])
-		body.Write(batch[i].cmd)
+		size += binary.MaxVarintLen64 + len(batch[i].cmd)
 	}
+	frames := make([]byte, 0, size)
+	for _, i := range sent {
+		frames = append(binary.AppendUvarint(frames, uint64(len(batch[i].cmd))), batch[i].cmd...)
+	}
+	body := bytes.NewReader(frames)
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
 	var moved atomic.Bool
@@ -139,7 +142,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		case <-rctx.Done():
 		}
 	}()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, &body)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, body)
 	if err != nil {
 		return all(fmt.Errorf("forward to leader: %w", err))
 	}
@@ -157,7 +160,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		return all(errors.Join(e, ErrUnknownOutcome))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	raw, err := readBody(resp, 256<<20)
 	if err != nil {
 		if moved.Load() {
 			err = errors.New("the leader changed while the answer was awaited")
@@ -187,6 +190,19 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		out[i].res = res
 	}
 	return out
+}
+
+// readBody reads a response's body of at most limit bytes, into one
+// buffer of its Content-Length when it has one (the leader's answers do).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		raw := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, raw); err != nil {
+			return nil, err
+		}
+		return raw, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
 }
 
 // statusToError turns a Status from the leader into the error Apply returns.
