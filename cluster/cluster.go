@@ -89,6 +89,9 @@ func New(cfg Config) (*Cluster, error) {
 		peers: &peerCheck{roots: cfg.ClientTLS.RootCAs}}
 	registerFSMMetrics(cfg.Registerer, f.Rejected)
 	c.disk = &diskStore{raftStore: store, watch: newDiskWatch(cfg.ID, cfg.DataDir, log, c.metrics.diskFull)}
+	if w, ok := store.(walStore); ok {
+		c.disk.reserve, c.disk.watch.need = w.reserve, w.reserve.needed
+	}
 	ok := false
 	defer func() {
 		if !ok {

@@ -51,7 +51,7 @@ type Config struct {
 	RaftAddr string
 	// APIAddr is the host:port of this master's HTTPS API, published to the others.
 	APIAddr string
-	// DataDir holds raft.db and snapshots/.
+	// DataDir holds the Raft log (raft-wal/ or raft.db) and snapshots/.
 	DataDir string
 	// InitialCluster bootstraps a new cluster; ignored when DataDir has state.
 	InitialCluster []Peer
@@ -100,9 +100,9 @@ type Config struct {
 	// DefaultLogCacheBytes).
 	LogCacheEntries int
 	LogCacheBytes   int64
-	// LogStore is the Raft log store a new data dir gets: LogStoreBoltDB
-	// ("" too) or LogStoreWAL (logstore.go). A data dir keeps the kind it
-	// was created with; another is refused.
+	// LogStore is the Raft log store a new data dir gets: LogStoreWAL
+	// ("" too) or LogStoreBoltDB (logstore.go). A data dir keeps the kind
+	// it was created with: "" opens the one it holds, another is refused.
 	LogStore string
 
 	// Logger receives the cluster's logs.

@@ -15,7 +15,9 @@ import (
 // A master whose data dir is full (ENOSPC, or EDQUOT under a quota) cannot
 // store Raft entries. Raft fails the writes itself, and a leader that cannot
 // store its own entries steps down; bolt rolls the failed transaction back,
-// so the file stays whole. What this file adds:
+// so the file stays whole, and raft-wal refuses entries before they reach
+// it while it has no room for its next segment (walstore.go). What this
+// file adds:
 //
 //   - the failure is typed (*DiskFullError) from the log store up to Apply,
 //     which knows the write surely was not applied (a leader sends only what
@@ -35,7 +37,8 @@ import (
 // bolt file, but bolt writes them into pages freed by earlier transactions,
 // so they succeed on a full disk (TestBoltOnFullDisk shows it on a tmpfs);
 // only a data dir filled before its raft.db had ever been written to would
-// lack such pages.
+// lack such pages. raft-wal keeps them in its meta database, a bolt file
+// too, and tries a write that failed for room again in its reserve's room.
 
 // DiskFullError is the failure of a write that needed this master's disk
 // while it was full. The write was not applied.
@@ -71,6 +74,10 @@ type diskWatch struct {
 	since atomic.Int64 // unix nanoseconds of the first failure
 	// free returns the bytes available in dir (syscall.Statfs; tests replace it).
 	free func(dir string) (uint64, error)
+	// need, if set, is the free space at which a full master campaigns
+	// again (default minFreeToCampaign; raft-wal needs room for its
+	// reserve too when it has none).
+	need func() uint64
 }
 
 func newDiskWatch(master, dir string, log *slog.Logger, gauge prometheus.Gauge) *diskWatch {
@@ -123,7 +130,11 @@ func (d *diskWatch) Full() bool {
 		return false
 	}
 	free, err := d.free(d.dir)
-	return err != nil || free < minFreeToCampaign
+	need := uint64(minFreeToCampaign)
+	if d.need != nil {
+		need = d.need()
+	}
+	return err != nil || free < need
 }
 
 // diskStore is the log store (bolt or raft-wal) with every write's outcome
@@ -132,6 +143,10 @@ func (d *diskWatch) Full() bool {
 type diskStore struct {
 	raftStore
 	watch *diskWatch
+	// reserve, for raft-wal, is the room kept for its next segment
+	// (walstore.go): entries are stored only while it is held and the file
+	// system is not full.
+	reserve *walReserve
 	// failLogs, when set, fails StoreLogs with this error before bolt sees
 	// the entries: tests simulate a log store out of room (small stable
 	// writes still fit, as they do in bolt's freed pages).
@@ -144,7 +159,24 @@ func (s *diskStore) StoreLogs(logs []*raft.Log) error {
 	if p := s.failLogs.Load(); p != nil {
 		return s.watch.observe(*p, true)
 	}
+	if s.reserve != nil {
+		if err := s.roomForEntries(); err != nil {
+			return s.watch.observe(err, true)
+		}
+	}
 	return s.watch.observe(s.raftStore.StoreLogs(logs), true)
+}
+
+// roomForEntries checks, for raft-wal, that a batch of entries may be
+// stored: the file system is not full (statfs shows at least
+// minFreeToCampaign free) and the reserve is held or can be made again.
+// Its errors wrap ENOSPC when there is no room.
+func (s *diskStore) roomForEntries() error {
+	free, err := s.watch.free(s.watch.dir)
+	if err == nil && free < minFreeToCampaign {
+		return fmt.Errorf("%d bytes free, under the %d a master needs to store entries: %w", free, minFreeToCampaign, syscall.ENOSPC)
+	}
+	return s.reserve.ensure()
 }
 
 func (s *diskStore) DeleteRange(lo, hi uint64) error {

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -116,12 +115,15 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	if len(sent) == 0 {
 		return all(fmt.Errorf("%w: withdrawn", errRetry))
 	}
-	var body bytes.Buffer
-	var lenBuf [binary.MaxVarintLen64]byte
+	size := 0
 	for _, i := range sent {
-		body.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(batch[i].cmd)))])
-		body.Write(batch[i].cmd)
+		size += binary.MaxVarintLen64 + len(batch[i].cmd)
 	}
+	frames := make([]byte, 0, size)
+	for _, i := range sent {
+		frames = append(binary.AppendUvarint(frames, uint64(len(batch[i].cmd))), batch[i].cmd...)
+	}
+	body := bytes.NewReader(frames)
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
 	var moved atomic.Bool
@@ -140,7 +142,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		case <-rctx.Done():
 		}
 	}()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, &body)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, body)
 	if err != nil {
 		return all(fmt.Errorf("forward to leader: %w", err))
 	}
@@ -158,7 +160,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		return all(errors.Join(e, ErrUnknownOutcome))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	raw, err := readBody(resp, 256<<20)
 	if err != nil {
 		if moved.Load() {
 			err = errors.New("the leader changed while the answer was awaited")
@@ -190,6 +192,19 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	return out
 }
 
+// readBody reads a response's body of at most limit bytes, into one
+// buffer of its Content-Length when it has one (the leader's answers do).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		raw := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, raw); err != nil {
+			return nil, err
+		}
+		return raw, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
+}
+
 // statusToError turns a Status from the leader into the error Apply returns.
 func statusToError(st *v1.Status) error {
 	if st.Code == http.StatusServiceUnavailable && st.Reason == reasonNotLeader {
@@ -205,24 +220,23 @@ func statusToError(st *v1.Status) error {
 	return se
 }
 
-// readFrames splits a forwarded batch into its commands.
+// readFrames splits a forwarded batch into its commands. They are
+// slices of body (three-index, so an append cannot run into the next),
+// which the caller owns and does not change: raft keeps each as its log
+// entry's data, so copying them would cost an allocation and a copy per
+// write for nothing.
 func readFrames(body []byte) ([][]byte, error) {
 	var out [][]byte
-	r := bufio.NewReader(bytes.NewReader(body))
-	for {
-		n, err := binary.ReadUvarint(r)
-		if errors.Is(err, io.EOF) {
-			return out, nil
+	for len(body) > 0 {
+		n, k := binary.Uvarint(body)
+		if k <= 0 || n > uint64(len(body)-k) {
+			return nil, fmt.Errorf("bad frame in forwarded batch: length %d with %d bytes left", n, len(body))
 		}
-		if err != nil || n > uint64(len(body)) {
-			return nil, fmt.Errorf("bad frame in forwarded batch: %v", err)
-		}
-		cmd := make([]byte, n)
-		if _, err := io.ReadFull(r, cmd); err != nil {
-			return nil, fmt.Errorf("short frame in forwarded batch: %w", err)
-		}
-		out = append(out, cmd)
+		body = body[k:]
+		out = append(out, body[:n:n])
+		body = body[n:]
 	}
+	return out, nil
 }
 
 // applyForwarded proposes every command of a batch at once, then encodes

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	v1 "orch.io/orch/api/v1"
 	"orch.io/orch/pki"
@@ -63,6 +64,8 @@ func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	// One body of known length, not chunks: the follower reads it into one buffer.
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.Write(out)
 }
 

@@ -9,26 +9,28 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 )
 
-// The Raft log store: raft-boltdb (the default, in raft.db) or raft-wal
-// (segment files and a small meta database in raft-wal/), the store
-// Consul offers beside bolt. Both keep the log and raft's stable store
-// (term, vote) and make a batch of entries durable before StoreLogs
-// returns; bolt does it by a transaction commit, which writes the
-// entries' B+tree pages, syncs, writes the meta page and syncs again,
-// raft-wal by appending the batch to a preallocated segment and syncing
-// it once. BenchmarkLogStore measures both: at 64 entries of ~1 KiB per
-// batch bolt spends about four times the CPU and the allocations.
+// The Raft log store: raft-wal (the default for a new data dir: segment
+// files and a small meta database in raft-wal/, walstore.go) or
+// raft-boltdb (raft.db), the stores Consul offers. Both keep the log and
+// raft's stable store (term, vote) and make a batch of entries durable
+// before StoreLogs returns; bolt does it by a transaction commit, which
+// writes the entries' B+tree pages, syncs, writes the meta page and syncs
+// again, raft-wal by appending the batch to a preallocated segment and
+// syncing it once. BenchmarkLogStore measures both: at 64 entries of
+// ~1 KiB per batch bolt spends about four times the CPU and the
+// allocations.
 //
-// A data dir holds one kind, chosen when it is first used: a master is
-// refused a store kind its data dir does not hold, rather than start
-// empty beside its log (there is no conversion between them).
+// A data dir holds one kind, chosen when it is first used, and keeps it:
+// a master started without a kind uses the one its data dir holds (bolt
+// for the data dirs of earlier orch), and one started with a kind its
+// data dir does not hold is refused rather than start empty beside its
+// log (there is no conversion between them).
 //
-// The full-disk handling (disk.go) was shown on bolt (TestBoltOnFullDisk,
-// the e2e disk-full tests); raft-wal's errors pass through the same watch.
+// Both handle a full disk (disk.go, walstore.go): TestBoltOnFullDisk and
+// TestWALOnFullDisk on a real full file system, the e2e and chaos
+// disk-full tests through orchd.
 
 // Log store kinds (Config.LogStore).
 const (
@@ -48,7 +50,25 @@ type raftStore interface {
 	Close() error
 }
 
-// validLogStore checks a Config.LogStore value ("" is the default, bolt).
+// RaftLog is a data dir's Raft log store (also raft's stable store).
+type RaftLog = raftStore
+
+// OpenRaftLog opens the Raft log a stopped master's data dir holds, of
+// whichever kind, as the master would; for tools and tests. The master
+// must not be running: the store's lock would block the open.
+func OpenRaftLog(dataDir string) (RaftLog, error) {
+	kind, err := dataDirLogStore(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "" {
+		return nil, fmt.Errorf("data dir %s holds no raft log", dataDir)
+	}
+	return openRaftStore(dataDir, kind)
+}
+
+// validLogStore checks a Config.LogStore value ("": the data dir's, else
+// raft-wal).
 func validLogStore(kind string) error {
 	switch kind {
 	case "", LogStoreBoltDB, LogStoreWAL:
@@ -78,34 +98,31 @@ func dataDirLogStore(dir string) (string, error) {
 	return "", fmt.Errorf("data dir %s holds both %s and %s/: which is the raft log is unclear", dir, boltFile, walDir)
 }
 
-// openRaftStore opens the log store of kind ("" is bolt) in dir, refusing
-// a dir that holds the other kind.
+// openRaftStore opens the log store of kind in dir, refusing a dir that
+// holds the other kind. Kind "" is the kind dir holds, or raft-wal for a
+// dir without a log.
 func openRaftStore(dir, kind string) (raftStore, error) {
 	if err := validLogStore(kind); err != nil {
 		return nil, err
-	}
-	if kind == "" {
-		kind = LogStoreBoltDB
 	}
 	has, err := dataDirLogStore(dir)
 	if err != nil {
 		return nil, err
 	}
-	if has != "" && has != kind {
+	switch {
+	case kind == "" && has != "":
+		kind = has
+	case kind == "":
+		kind = LogStoreWAL
+	case has != "" && has != kind:
 		return nil, fmt.Errorf("data dir %s holds a %s raft log, not %s: start the master with the log store it was created with", dir, has, kind)
 	}
 	if kind == LogStoreWAL {
-		path := filepath.Join(dir, walDir)
-		if err := os.MkdirAll(path, 0o700); err != nil {
-			return nil, fmt.Errorf("create raft log dir %s: %w", path, err)
-		}
-		meta := &metadb.BoltMetaDB{}
-		s, err := wal.Open(path, wal.WithMetaStore(meta))
+		s, err := openWAL(filepath.Join(dir, walDir))
 		if err != nil {
-			meta.Close()
-			return nil, fmt.Errorf("open raft log %s: %w", path, err)
+			return nil, err
 		}
-		return walStore{WAL: s, meta: meta}, nil
+		return s, nil
 	}
 	path := filepath.Join(dir, boltFile)
 	s, err := raftboltdb.New(raftboltdb.Options{Path: path})
@@ -113,18 +130,4 @@ func openRaftStore(dir, kind string) (raftStore, error) {
 		return nil, fmt.Errorf("open raft log %s: %w", path, err)
 	}
 	return s, nil
-}
-
-// walStore is a raft-wal log store that closes its meta database too:
-// raft-wal's Close leaves it open, and with it bolt's lock on the file, so
-// the data dir could not be opened again in the same process (a Recover
-// after a stop, the tests).
-type walStore struct {
-	*wal.WAL
-	meta *metadb.BoltMetaDB
-}
-
-// Close closes the log, then its meta database.
-func (s walStore) Close() error {
-	return errors.Join(s.WAL.Close(), s.meta.Close())
 }

@@ -67,7 +67,7 @@ func TestOpenRaftStore(t *testing.T) {
 			}
 
 			other := LogStoreWAL
-			if kind == LogStoreWAL {
+			if kind != LogStoreBoltDB { // "": a new data dir gets raft-wal
 				other = LogStoreBoltDB
 			}
 			if _, err := openRaftStore(dir, other); err == nil || !strings.Contains(err.Error(), "start the master with the log store it was created with") {
@@ -75,6 +75,31 @@ func TestOpenRaftStore(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a data dir keeps its kind", func(t *testing.T) {
+		for _, kind := range []string{LogStoreBoltDB, LogStoreWAL} {
+			dir := t.TempDir()
+			s, err := openRaftStore(dir, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.StoreLogs([]*raft.Log{{Index: 1, Term: 1, Type: raft.LogCommand, Data: []byte("x")}}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			// Started without a kind (orchd master without --raft-log-store).
+			s, err = openRaftStore(dir, "")
+			if err != nil {
+				t.Fatalf("%s data dir opened without a kind: %v", kind, err)
+			}
+			if last, err := s.LastIndex(); err != nil || last != 1 {
+				t.Errorf("%s data dir opened without a kind: last index %d, %v; want its entry", kind, last, err)
+			}
+			if has, _ := dataDirLogStore(dir); has != kind {
+				t.Errorf("%s data dir holds %q after opening without a kind", kind, has)
+			}
+			s.Close()
+		}
+	})
 	t.Run("unknown kind", func(t *testing.T) {
 		if _, err := openRaftStore(t.TempDir(), "etcd"); err == nil || !strings.Contains(err.Error(), `unknown log store "etcd"`) {
 			t.Errorf("err %v, want an unknown log store", err)

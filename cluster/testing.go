@@ -34,7 +34,7 @@ type TestOptions struct {
 	// (default 50 ms). Tests that load the machine for seconds can raise
 	// it so that a scheduling stall does not cost the leader its lease.
 	RaftTimeout time.Duration
-	// LogStore is the members' Raft log store (Config.LogStore; "": bolt).
+	// LogStore is the members' Raft log store (Config.LogStore; "": raft-wal).
 	LogStore string
 }
 

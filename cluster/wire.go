@@ -66,7 +66,7 @@ func appendResult(dst []byte, r fsm.Result) ([]byte, error) {
 		}
 		return appendBytes(append(dst, tagError), st), nil
 	case r.Record != nil:
-		res, err := v1.ResourceOf(r.Record.Object())
+		res, err := r.Record.Resource()
 		if err != nil {
 			return nil, err
 		}

@@ -253,6 +253,9 @@ func TestReadFrames(t *testing.T) {
 			}
 			var strs []string
 			for _, g := range got {
+				if cap(g) != len(g) {
+					t.Fatalf("frame %q has capacity %d: an append to it would overwrite the next", g, cap(g))
+				}
 				strs = append(strs, string(g))
 			}
 			if !slices.Equal(strs, tc.want) {

@@ -93,9 +93,15 @@ var faults = []fault{
 			}
 		}, during: e.quorumLost}
 	}},
-	{name: "leader-disk-full", hold: 5 * time.Second, nodesUnchanged: true, dataDirSize: 64 << 20, inject: func(e *env, _ *rand.Rand) injection {
+	// The masters' data dirs hold the raft-wal log (two 16 MiB segments
+	// and a reserve of 17 MiB at most) and snapshots.
+	{name: "leader-disk-full", hold: 5 * time.Second, nodesUnchanged: true, dataDirSize: 128 << 20, inject: func(e *env, _ *rand.Rand) injection {
 		return e.fillDisk()
 	}},
+	{name: "leader-disk-full-bolt", hold: 5 * time.Second, nodesUnchanged: true, dataDirSize: 64 << 20,
+		masterArgs: []string{"--raft-log-store", "boltdb"}, inject: func(e *env, _ *rand.Rand) injection {
+			return e.fillDisk()
+		}},
 	{name: "leader-transfer", nodesUnchanged: true, inject: func(e *env, _ *rand.Rand) injection {
 		l := e.c.WaitLeader(30 * time.Second)
 		var took time.Duration
@@ -247,8 +253,10 @@ func (e *env) quorumLost() []string {
 	return out
 }
 
-// fillDisk fills the leader's data dir; the verify step checks that the
-// master lived through it.
+// fillDisk fills the leader's data dir; meanwhile the master must report
+// its disk full (orch_raft_disk_full, set when it failed to store
+// entries: the fault reached the log store), and the verify step checks
+// that it lived through it.
 func (e *env) fillDisk() injection {
 	l := e.c.WaitLeader(30 * time.Second)
 	m := e.c.Masters[l]
@@ -260,12 +268,41 @@ func (e *env) fillDisk() injection {
 	return injection{target: m.Name, heal: func() {
 		alive = m.Running()
 		release()
+	}, during: func() []string {
+		deadline := time.Now().Add(4 * time.Second)
+		for {
+			full, err := e.diskFullMetric(l)
+			if full {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return []string{fmt.Sprintf("master %s did not report its disk full within 4 s of the fill (orch_raft_disk_full: %v)", m.Name, err)}
+			}
+			time.Sleep(100 * time.Millisecond) // polling /metrics
+		}
 	}, verify: func() []string {
 		if !alive {
 			return []string{fmt.Sprintf("master %s exited while its disk was full", m.Name)}
 		}
 		return nil
 	}}
+}
+
+// diskFullMetric reports whether master i's /metrics shows
+// orch_raft_disk_full 1.
+func (e *env) diskFullMetric(i int) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var raw []byte
+	if err := e.c.Client(i).Do(ctx, "GET", "/metrics", nil, nil, &raw); err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "orch_raft_disk_full "); ok {
+			return strings.TrimSpace(v) == "1", fmt.Errorf("%s", strings.TrimSpace(v))
+		}
+	}
+	return false, fmt.Errorf("not in /metrics")
 }
 
 func hostOf(addr string) string {

@@ -19,34 +19,49 @@ import (
 	"orch.io/orch/test/harness"
 )
 
-// TestMasterDiskFull fills one master's data dir (a 32 MiB tmpfs), first
-// the leader's, then a follower's, while a client writes pods through that
-// master first. Every write succeeds (the other two masters are a quorum)
-// or fails with a 503 naming the full disk, in bounded time; the full
-// master stays up and does not lead; once space returns it catches up by
-// itself with every object equal to the leader's, its bolt file passes
-// bolt's consistency check, and it restarts from its data dir with the
-// same objects. It runs alone (no t.Parallel): its bounds on a write's
-// time are a leader's, and a loaded machine delays elections past them.
+// TestMasterDiskFull fills one master's data dir (a tmpfs), first the
+// leader's, then a follower's, while a client writes pods through that
+// master first, on each log store: raft-wal (the default, in a 96 MiB
+// tmpfs: its segments and reserve) and raft-boltdb (32 MiB). Every write
+// succeeds (the other two masters are a quorum) or fails with a 503 naming
+// the full disk, in bounded time; the full master stays up and does not
+// lead; once space returns it catches up by itself with every object
+// equal to the leader's, its bolt file (raft.db, or raft-wal's meta
+// database) passes bolt's consistency check, and it restarts from its data
+// dir with the same objects. It runs alone (no t.Parallel): its bounds on
+// a write's time are a leader's, and a loaded machine delays elections
+// past them.
 func TestMasterDiskFull(t *testing.T) {
-	c := startCluster(t, harness.Options{DataDirSize: 32 << 20})
-	var acked []string
-	cl := c.Client()
-	for i := range 20 {
-		name := fmt.Sprintf("seed-%02d", i)
-		if err := cl.Create(ctxT(t, 10*time.Second), testPod(name)); err != nil {
-			t.Fatalf("seed %s: %v", name, err)
-		}
-		acked = append(acked, name)
+	for _, tc := range []struct {
+		store string
+		args  []string
+		size  int64
+		bolt  string // the bolt file checked after a stop
+	}{
+		{"wal", nil, 96 << 20, filepath.Join("raft-wal", "wal-meta.db")},
+		{"boltdb", []string{"--raft-log-store", "boltdb"}, 32 << 20, "raft.db"},
+	} {
+		t.Run(tc.store, func(t *testing.T) {
+			c := startCluster(t, harness.Options{DataDirSize: tc.size, MasterArgs: tc.args})
+			var acked []string
+			cl := c.Client()
+			for i := range 20 {
+				name := fmt.Sprintf("seed-%02d", i)
+				if err := cl.Create(ctxT(t, 10*time.Second), testPod(name)); err != nil {
+					t.Fatalf("seed %s: %v", name, err)
+				}
+				acked = append(acked, name)
+			}
+			t.Run("leader", func(t *testing.T) {
+				leader := c.WaitLeader(10 * time.Second)
+				acked = diskFull(t, c, leader, true, acked, tc.bolt)
+			})
+			t.Run("follower", func(t *testing.T) {
+				leader := c.WaitLeader(10 * time.Second)
+				acked = diskFull(t, c, (leader+1)%len(c.Masters), false, acked, tc.bolt)
+			})
+		})
 	}
-	t.Run("leader", func(t *testing.T) {
-		leader := c.WaitLeader(10 * time.Second)
-		acked = diskFull(t, c, leader, true, acked)
-	})
-	t.Run("follower", func(t *testing.T) {
-		leader := c.WaitLeader(10 * time.Second)
-		acked = diskFull(t, c, (leader+1)%len(c.Masters), false, acked)
-	})
 }
 
 // Bounds of the disk-full test.
@@ -56,8 +71,9 @@ const (
 )
 
 // diskFull fills master i's disk and checks the cluster through it; it
-// returns acked with the writes acknowledged meanwhile.
-func diskFull(t *testing.T, c *harness.Cluster, i int, wasLeader bool, acked []string) []string {
+// returns acked with the writes acknowledged meanwhile. boltFile is the
+// bolt file of the log store in the data dir, checked after a stop.
+func diskFull(t *testing.T, c *harness.Cluster, i int, wasLeader bool, acked []string, boltFile string) []string {
 	m := c.Masters[i]
 	var others []int
 	for j := range c.Masters {
@@ -162,7 +178,7 @@ func diskFull(t *testing.T, c *harness.Cluster, i int, wasLeader bool, acked []s
 	// A restart from its data dir: the bolt file is sound and the objects
 	// come back the same.
 	c.Stop(i)
-	checkBolt(t, filepath.Join(m.DataDir, "raft.db"))
+	checkBolt(t, filepath.Join(m.DataDir, boltFile))
 	c.Start(i)
 	c.WaitLeader(30 * time.Second)
 	c.WaitCaughtUp(30 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -78,23 +79,35 @@ func scanFiles(t *testing.T, files []string, values []string) []string {
 	return found
 }
 
-// masterFiles lists master i's raft log and every file of its snapshots.
+// masterFiles lists master i's raft log (raft.db, or raft-wal/'s segments
+// and meta database; not its reserve, which is zeros) and every file of
+// its snapshots.
 func masterFiles(t *testing.T, c *harness.Cluster, i int) []string {
 	t.Helper()
-	files := []string{filepath.Join(c.Masters[i].DataDir, "raft.db")}
-	err := filepath.WalkDir(filepath.Join(c.Masters[i].DataDir, "snapshots"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	var files []string
+	if _, err := os.Stat(filepath.Join(c.Masters[i].DataDir, "raft.db")); err == nil {
+		files = append(files, filepath.Join(c.Masters[i].DataDir, "raft.db"))
+	}
+	for _, dir := range []string{"raft-wal", "snapshots"} {
+		err := filepath.WalkDir(filepath.Join(c.Masters[i].DataDir, dir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && d.Name() != "reserve" {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("master %d %s: %v", i, dir, err)
 		}
-		if !d.IsDir() {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("master %d snapshots: %v", i, err)
 	}
 	return files
+}
+
+// inRaftLog reports whether file is part of a master's raft log.
+func inRaftLog(m *harness.Master, file string) bool {
+	return file == filepath.Join(m.DataDir, "raft.db") || strings.HasPrefix(file, filepath.Join(m.DataDir, "raft-wal")+string(filepath.Separator))
 }
 
 // newestSnapshotIndex is the index of master i's newest snapshot (0: none).
@@ -284,11 +297,12 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 		holders[file] = true
 	}
 	for i, m := range c.Masters {
-		inSnapshot := false
+		inSnapshot, inLog := false, false
 		for f := range holders {
 			inSnapshot = inSnapshot || (strings.HasPrefix(f, filepath.Join(m.DataDir, "snapshots")) && filepath.Base(f) == "state.bin")
+			inLog = inLog || inRaftLog(m, f)
 		}
-		if !holders[filepath.Join(m.DataDir, "raft.db")] || !inSnapshot {
+		if !inLog || !inSnapshot {
 			t.Fatalf("master %d: the control value is missing from its raft log or snapshots (found in %v): the scan proves nothing", i, holders)
 		}
 	}

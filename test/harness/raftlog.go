@@ -2,12 +2,11 @@ package harness
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
+
+	"orch.io/orch/cluster"
 )
 
 // RaftLogTail is the last entry of a master's Raft log.
@@ -15,16 +14,15 @@ type RaftLogTail struct {
 	Index, Term uint64
 }
 
-// openRaftLog opens the raft.db of a stopped master, as orchd does
-// (cluster.New); it fails instead of waiting if the master still holds it.
-func openRaftLog(m *Master) (*raftboltdb.BoltStore, error) {
+// openRaftLog opens the Raft log of a stopped master (raft-wal/ or
+// raft.db), as orchd does (cluster.New).
+func openRaftLog(m *Master) (cluster.RaftLog, error) {
 	if m.Running() {
 		return nil, fmt.Errorf("master %s is running: stop it before touching its raft log", m.Name)
 	}
-	path := filepath.Join(m.DataDir, "raft.db")
-	s, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: 5 * time.Second}})
+	s, err := cluster.OpenRaftLog(m.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("open raft log %s: %w", path, err)
+		return nil, fmt.Errorf("open the raft log of %s: %w", m.Name, err)
 	}
 	return s, nil
 }
@@ -40,7 +38,7 @@ func (c *Cluster) RaftLogLast(i int) (RaftLogTail, error) {
 	return raftLogLast(s)
 }
 
-func raftLogLast(s *raftboltdb.BoltStore) (RaftLogTail, error) {
+func raftLogLast(s cluster.RaftLog) (RaftLogTail, error) {
 	last, err := s.LastIndex()
 	if err != nil {
 		return RaftLogTail{}, fmt.Errorf("read last index: %w", err)

@@ -1,0 +1,205 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	wal "github.com/hashicorp/raft-wal"
+	walfs "github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
+)
+
+// raft-wal on a full disk.
+//
+// raft-wal appends a batch of entries into a segment file preallocated
+// (fallocate) to its full size, so an append never needs a new block and
+// cannot fail for lack of room; a failed append is rolled back in memory
+// (raft-wal >= v0.4.1). What needs room is starting the next segment when
+// one is full: a commit of the meta database, then a new preallocated
+// file. That happens in the background after the append that sealed the
+// segment, and if it fails raft-wal logs it and keeps the sealed segment
+// as the tail, refusing every later append ("segment is sealed") until the
+// process restarts — and a restart on a still full disk may not get
+// further. A master must not wedge like that because its disk filled.
+//
+// So a master keeps a reserve: a file in raft-wal/ preallocated to a
+// segment's size and a little more. Starting a segment releases the
+// reserve first (the new file and the meta commit then fit in its room),
+// and a master stores entries only while it holds a reserve: it makes a
+// new one before the next append, and while it cannot, the append fails
+// as a full disk (*DiskFullError) without reaching raft-wal. raft's term
+// and vote go to the meta database, which writes into pages it freed
+// before; should a write there still fail for room, the reserve is
+// released and the write tried again (raft panics when it cannot persist
+// a term or a vote).
+//
+// A full file system stops a master from storing entries even while its
+// preallocated tail has room, as it does on bolt: an append fails as a
+// full disk while statfs shows less than minFreeToCampaign free, the same
+// room at which a full master campaigns again (disk.go).
+
+const (
+	// walSegmentSize is the size of a raft-wal segment file (raft-wal's
+	// default is 64 MiB). Between two snapshots (SnapshotThreshold 16,384
+	// entries of about a KiB) a master's log is some 20 MiB; a smaller
+	// segment keeps the reserve, and the room a master needs for its log,
+	// small.
+	walSegmentSize = 16 << 20
+	// walReserveSize is the reserve: a segment and room for the meta
+	// database's commit beside it.
+	walReserveSize = walSegmentSize + 1<<20
+	// walReserveFile is the reserve's name in raft-wal/ (raft-wal lists
+	// only files ending in .wal).
+	walReserveFile = "reserve"
+)
+
+// walReserve is the room a master keeps for its next raft-wal segment.
+type walReserve struct {
+	path string
+	size int64
+
+	mu   sync.Mutex
+	held bool
+}
+
+func newWALReserve(dir string) *walReserve {
+	return &walReserve{path: filepath.Join(dir, walReserveFile), size: walReserveSize}
+}
+
+// ensure makes the reserve if it is not held: an error wrapping ENOSPC
+// says the disk has no room for it.
+func (r *walReserve) ensure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held {
+		return nil
+	}
+	if st, err := os.Stat(r.path); err == nil && st.Size() == r.size {
+		// Left by an earlier run; its blocks were allocated when it was made.
+		r.held = true
+		return nil
+	}
+	if err := allocate(r.path, r.size); err != nil {
+		os.Remove(r.path)
+		return fmt.Errorf("keep %d bytes for the next raft log segment: %w", r.size, err)
+	}
+	r.held = true
+	return nil
+}
+
+// needed is the free space a master needs to store entries: a little,
+// and room for the reserve when it holds none.
+func (r *walReserve) needed() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held {
+		return minFreeToCampaign
+	}
+	return minFreeToCampaign + uint64(r.size)
+}
+
+// release frees the reserve's room and reports whether it was held.
+func (r *walReserve) release() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	had := r.held
+	r.held = false
+	if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return had
+	}
+	return had
+}
+
+// allocate creates path with size bytes of blocks allocated to it.
+func allocate(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	err = syscall.Fallocate(int(f.Fd()), 0, 0, size)
+	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EINTR) {
+		err = writeZeros(f, size) // a file system without fallocate
+	}
+	return errors.Join(err, f.Close())
+}
+
+func writeZeros(w io.Writer, size int64) error {
+	buf := make([]byte, 1<<20)
+	for size > 0 {
+		n := min(size, int64(len(buf)))
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
+		size -= n
+	}
+	return nil
+}
+
+// reserveFiler creates raft-wal's segment files in the reserve's room.
+type reserveFiler struct {
+	*segment.Filer
+	reserve *walReserve
+}
+
+// Create releases the reserve, then creates the segment.
+func (f reserveFiler) Create(info types.SegmentInfo) (types.SegmentWriter, error) {
+	f.reserve.release()
+	return f.Filer.Create(info)
+}
+
+// reserveMeta is raft-wal's meta database (segments, raft's term and
+// vote) with writes that failed for room tried again in the reserve's.
+type reserveMeta struct {
+	*metadb.BoltMetaDB
+	reserve *walReserve
+}
+
+// CommitState commits the segments' state.
+func (m reserveMeta) CommitState(s types.PersistentState) error {
+	err := m.BoltMetaDB.CommitState(s)
+	if isNoSpace(err) && m.reserve.release() {
+		err = m.BoltMetaDB.CommitState(s)
+	}
+	return err
+}
+
+// SetStable stores one of raft's stable values (term, vote).
+func (m reserveMeta) SetStable(key, value []byte) error {
+	err := m.BoltMetaDB.SetStable(key, value)
+	if isNoSpace(err) && m.reserve.release() {
+		err = m.BoltMetaDB.SetStable(key, value)
+	}
+	return err
+}
+
+// walStore is the raft-wal log store with its reserve.
+type walStore struct {
+	*wal.WAL
+	reserve *walReserve
+}
+
+// openWAL opens (or creates) the raft-wal log in dir and makes its
+// reserve. A disk too full for the reserve does not stop the master: it
+// stores no entries until there is room (diskStore).
+func openWAL(dir string) (walStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return walStore{}, fmt.Errorf("create raft log dir %s: %w", dir, err)
+	}
+	reserve := newWALReserve(dir)
+	meta := reserveMeta{BoltMetaDB: &metadb.BoltMetaDB{}, reserve: reserve}
+	filer := reserveFiler{Filer: segment.NewFiler(dir, walfs.New()), reserve: reserve}
+	s, err := wal.Open(dir, wal.WithMetaStore(meta), wal.WithSegmentFiler(filer), wal.WithSegmentSize(walSegmentSize))
+	if err != nil {
+		meta.Close()
+		return walStore{}, fmt.Errorf("open raft log %s: %w", dir, err)
+	}
+	_ = reserve.ensure() // see above
+	return walStore{WAL: s, reserve: reserve}, nil
+}
