@@ -2,6 +2,7 @@ package hollow
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,5 +37,23 @@ func TestNewNodeRefuses(t *testing.T) {
 	defer cancel()
 	if _, err := Start(ctx, Config{}, []string{"a"}); err == nil {
 		t.Fatal("a pool started without a CA")
+	}
+}
+
+func TestRotate(t *testing.T) {
+	servers := []string{"a", "b", "c"}
+	for _, tt := range []struct {
+		i    int
+		want string
+	}{{0, "abc"}, {1, "bca"}, {2, "cab"}, {3, "abc"}, {7, "bca"}} {
+		if got := strings.Join(rotate(servers, tt.i), ""); got != tt.want {
+			t.Errorf("rotate(%d) = %s, want %s", tt.i, got, tt.want)
+		}
+	}
+	if got := rotate(nil, 3); got != nil {
+		t.Errorf("rotate(nil) = %v", got)
+	}
+	if servers[0] != "a" {
+		t.Error("rotate changed its argument")
 	}
 }
