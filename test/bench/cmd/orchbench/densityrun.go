@@ -218,6 +218,11 @@ func (p *densityProgress) stoppedAt(err error, o options, c *harness.Cluster) er
 		phase, ready, o.densityNodes, running, o.densityNodes*o.densityPerNode, self>>10, files, p.fileLimit, strings.Join(ms, "; "), err)
 }
 
+// hollowStartSpread is the window the density run's hollow nodes start
+// over: 20 ms a node (10 s for 500, 100 s for 5,000), fifty registrations
+// a second, as kubemark's hollow-node pods come up a few at a time.
+func hollowStartSpread(nodes int) time.Duration { return time.Duration(nodes) * 20 * time.Millisecond }
+
 // densityRun runs the density test once at o.densityNodes nodes.
 func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) (res densityResult, err error) {
 	if o.densityNodes < 1 || o.densityPerNode < 1 {
@@ -276,7 +281,7 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	prog.enter("start hollow nodes")
 	sctx, scancel := context.WithTimeout(ctx, time.Minute+time.Duration(o.densityNodes)*50*time.Millisecond)
 	pool, err := hollow.Start(sctx, hollow.Config{Servers: servers, CA: ca, StateDir: t.TempDir(),
-		ClusterCIDR: clusterCIDR, Logger: log}, names)
+		ClusterCIDR: clusterCIDR, Logger: log, StartSpread: hollowStartSpread(o.densityNodes)}, names)
 	scancel()
 	if err != nil {
 		return res, err
@@ -295,6 +300,10 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	}
 	prog.enter("hollow nodes register and turn Ready")
 	regStart := time.Now()
+	if o.profileDir != "" {
+		stopProfiles := profileRegistration(ctx, c, masters, o.profileDir)
+		defer stopProfiles()
+	}
 	if err := waitFor(ctx, 2*time.Minute+time.Duration(o.densityNodes)*100*time.Millisecond, "every hollow node Ready", func() error {
 		if err := healthy(); err != nil {
 			return permanent(err)
