@@ -59,6 +59,16 @@ type Config struct {
 	// second is a storm no real cluster sees.
 	StartSpread time.Duration
 
+	// FirstIndex numbers the pool's nodes from it: the i-th name gets
+	// NodeIP(FirstIndex+i), so pools in several processes never share an
+	// address.
+	FirstIndex int
+	// NoRoutes leaves out the agents' routes to the other nodes' pod CIDRs
+	// (a watch of every node), as kubemark's hollow nodes run no network
+	// plugin: every node following every other costs N² in one process,
+	// which a real node, holding only its own N routes, never pays.
+	NoRoutes bool
+
 	// rootCAs is CA's certificate as a pool, made once by Start for every
 	// node of the pool.
 	rootCAs *x509.CertPool
@@ -156,7 +166,7 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 	port, _ := strconv.Atoi(portStr)
 	n.agent, err = node.New(node.Config{
 		Name: name, StateDir: stateDir, Client: cl, Runtime: n.Runtime,
-		Network:   Factory(func(nw *Network) { n.network.Store(nw) }),
+		Network:   n.networkFactory(cfg.NoRoutes),
 		AgentPort: int32(port), AgentCertSHA256: n.server.CertSHA256(),
 		NodeIP: ip, Labels: cfg.Labels, Taints: cfg.Taints, Capacity: capacity, RuntimeVersion: "hollow://0.0.0",
 		HeartbeatInterval: cfg.HeartbeatInterval, Proxy: n.Proxy, Recorder: n.recorder, Logger: log,
@@ -169,6 +179,25 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 	}
 	return n, nil
 }
+
+// networkFactory builds the node's hollow network; without routes it is
+// wrapped so the agent does not see a node.RouteSetter.
+func (n *Node) networkFactory(noRoutes bool) node.NetworkFactory {
+	made := Factory(func(nw *Network) { n.network.Store(nw) })
+	if !noRoutes {
+		return made
+	}
+	return func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
+		nw, err := made(ctx, podCIDR)
+		if err != nil {
+			return nil, err
+		}
+		return withoutRoutes{nw}, nil
+	}
+}
+
+// withoutRoutes is a pod network that keeps no routes to other nodes.
+type withoutRoutes struct{ node.Network }
 
 // close releases what NewNode took (for a node that never runs).
 func (n *Node) close() {
@@ -216,8 +245,8 @@ type Pool struct {
 }
 
 // Start builds and starts one hollow node per name (the i-th with
-// NodeIP(i), talking first to the (i mod len(Servers))-th master), spread
-// over cfg.StartSpread. They run until Stop; ctx bounds
+// NodeIP(FirstIndex+i), talking first to the ((FirstIndex+i) mod
+// len(Servers))-th master), spread over cfg.StartSpread. They run until Stop; ctx bounds
 // only the building.
 func Start(ctx context.Context, cfg Config, names []string) (*Pool, error) {
 	p := &Pool{}
@@ -233,8 +262,8 @@ func Start(ctx context.Context, cfg Config, names []string) (*Pool, error) {
 			return nil, fmt.Errorf("start hollow nodes: %w", err)
 		}
 		ncfg := cfg
-		ncfg.Servers = rotate(cfg.Servers, i)
-		n, err := NewNode(ncfg, name, NodeIP(i))
+		ncfg.Servers = rotate(cfg.Servers, cfg.FirstIndex+i)
+		n, err := NewNode(ncfg, name, NodeIP(cfg.FirstIndex+i))
 		if err != nil {
 			for _, made := range p.Nodes {
 				made.close()

@@ -2,10 +2,12 @@ package hollow
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"orch.io/orch/node"
 	"orch.io/orch/pki"
 )
 
@@ -55,5 +57,22 @@ func TestRotate(t *testing.T) {
 	}
 	if servers[0] != "a" {
 		t.Error("rotate changed its argument")
+	}
+}
+
+func TestNetworkFactoryRoutes(t *testing.T) {
+	_, cidr, _ := net.ParseCIDR("10.244.1.0/24")
+	for _, noRoutes := range []bool{false, true} {
+		n := &Node{}
+		nw, err := n.networkFactory(noRoutes)(context.Background(), cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, routes := nw.(node.RouteSetter); routes == noRoutes {
+			t.Errorf("NoRoutes %v: the network sets routes: %v", noRoutes, routes)
+		}
+		if n.Network() == nil || n.Network().CIDR().String() != cidr.String() {
+			t.Errorf("NoRoutes %v: the node does not hold its network", noRoutes)
+		}
 	}
 }

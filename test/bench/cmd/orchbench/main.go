@@ -41,6 +41,13 @@ import (
 )
 
 func main() {
+	if os.Getenv(hollowChildEnv) != "" {
+		if err := hollowChild(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "orchbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "orchbench:", err)
 		os.Exit(1)
@@ -77,7 +84,11 @@ type options struct {
 	rolloutSurge     string
 	densityNodes     int
 	densityPerNode   int
-	bare             bareOptions
+	// densityNodesPerProc is the most hollow nodes one process holds;
+	// densityRoutes has them follow every node for routes, as real nodes.
+	densityNodesPerProc int
+	densityRoutes       bool
+	bare                bareOptions
 	summaryOptions
 }
 
@@ -113,6 +124,8 @@ func run() error {
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
 	flag.IntVar(&o.densityNodes, "density-nodes", defaultDensityNodes, "hollow nodes of the density section (0 skips it in a full run; see density.go)")
 	flag.IntVar(&o.densityPerNode, "density-pods-per-node", 30, "pods per hollow node in the density section (one RC per node)")
+	flag.IntVar(&o.densityNodesPerProc, "density-nodes-per-process", 1000, "the most hollow nodes one process holds: more are split over child processes of orchbench (fewer when the open file limit says so)")
+	flag.BoolVar(&o.densityRoutes, "density-hollow-routes", true, "hollow nodes follow every other node for their routes to its pod CIDR, as real nodes (N² in all; kubemark's hollow nodes do not)")
 	o.bare.register(flag.CommandLine)
 	registerSummaryFlags(&o.summaryOptions)
 	flag.Parse()
