@@ -91,6 +91,26 @@ func retryBusy(ctx context.Context, busy *int, op func(context.Context) error) e
 	}
 }
 
+// onceByName makes the create or delete of a named object safe to send
+// again after an unknown outcome (a leader change while the write was in
+// flight: at thousands of nodes on a busy machine, elections happen): it
+// is sent again, and done (AlreadyExists for a create, NotFound for a
+// delete) on a later try means an earlier one was applied. It gives up
+// with the last error when ctx ends.
+func onceByName(op func(context.Context) error, done func(error) bool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for retried := false; ; retried = true {
+			err := op(ctx)
+			if retried && done(err) {
+				return nil
+			}
+			if !client.IsUnknownOutcome(err) || ctx.Err() != nil {
+				return err
+			}
+		}
+	}
+}
+
 // permanentError ends a waitFor at once.
 type permanentError struct{ error }
 

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"orch.io/orch/api/client"
+	v1 "orch.io/orch/api/v1"
 )
 
 func TestPlanDensity(t *testing.T) {
@@ -121,5 +124,44 @@ func TestHollowStatsAdd(t *testing.T) {
 	want := hollowStats{Running: 3, Syncs: 4, Bytes: 5, RSSKiB: 30, Files: 16, MaxFiles: 9, Goroutines: 10, Processes: 2, Err: "boom", Warnings: "2 warnings"}
 	if s != want {
 		t.Errorf("%+v, want %+v", s, want)
+	}
+}
+
+func TestOnceByName(t *testing.T) {
+	unknown := &client.UnknownOutcomeError{Method: "POST", URL: "/x", Err: errors.New("leader changed")}
+	exists := v1.NewAlreadyExists("ReplicationController", "density-00001")
+	boom := errors.New("boom")
+	for _, tt := range []struct {
+		name    string
+		answers []error // what each try answers
+		want    error
+		tries   int
+	}{
+		{"applied at once", []error{nil}, nil, 1},
+		{"refused at once", []error{exists}, exists, 1},
+		{"unknown, then it exists: applied", []error{unknown, exists}, nil, 2},
+		{"unknown, then applied", []error{unknown, nil}, nil, 2},
+		{"unknown twice, then it exists", []error{unknown, unknown, exists}, nil, 3},
+		{"unknown, then another error", []error{unknown, boom}, boom, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tries := 0
+			op := onceByName(func(context.Context) error {
+				err := tt.answers[tries]
+				tries++
+				return err
+			}, v1.IsAlreadyExists)
+			if err := op(context.Background()); !errors.Is(err, tt.want) && err != tt.want {
+				t.Errorf("err %v, want %v", err, tt.want)
+			}
+			if tries != tt.tries {
+				t.Errorf("%d tries, want %d", tries, tt.tries)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := onceByName(func(context.Context) error { return unknown }, v1.IsAlreadyExists)(ctx); !client.IsUnknownOutcome(err) {
+		t.Errorf("a cancelled context: %v", err)
 	}
 }

@@ -351,7 +351,10 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 		return res, err
 	}
 	registered := time.Since(regStart)
-	if err := cl.Create(ctx, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: densityNamespace}}); err != nil {
+	busy := 0 // the bench's requests refused with 429 and retried
+	if err := retryBusy(ctx, &busy, onceByName(func(ctx context.Context) error {
+		return cl.Create(ctx, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: densityNamespace}})
+	}, v1.IsAlreadyExists)); err != nil {
 		return res, fmt.Errorf("create namespace %s: %w", densityNamespace, err)
 	}
 	w, err := startPodWatch(ctx, cl)
@@ -365,7 +368,6 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	}
 	total := o.densityNodes * o.densityPerNode
 	replicas := int32(o.densityPerNode)
-	busy := 0 // the bench's requests refused with 429 and retried
 	prog.enter("create the RCs")
 	t0 := time.Now()
 	for i := 0; i < o.densityNodes; i++ {
@@ -374,7 +376,8 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 			Spec: v1.ReplicationControllerSpec{Replicas: &replicas, Selector: map[string]string{"rc": name},
 				Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"rc": name, "app": "density"}},
 					Spec: v1.PodSpec{Containers: []v1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}}}}}}
-		if err := retryBusy(ctx, &busy, func(ctx context.Context) error { return cl.Create(ctx, rc) }); err != nil {
+		create := onceByName(func(ctx context.Context) error { return cl.Create(ctx, rc) }, v1.IsAlreadyExists)
+		if err := retryBusy(ctx, &busy, create); err != nil {
 			return res, fmt.Errorf("create rc %s: %w", name, err)
 		}
 	}
@@ -430,11 +433,11 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	t1 := time.Now()
 	for i := 0; i < o.densityNodes; i++ {
 		name := fmt.Sprintf("density-%05d", i)
-		err := retryBusy(ctx, &busy, func(ctx context.Context) error {
+		err := retryBusy(ctx, &busy, onceByName(func(ctx context.Context) error {
 			_, err := cl.Delete(ctx, "replicationcontrollers", densityNamespace, name,
 				&v1.DeleteOptions{PropagationPolicy: v1.PropagationBackground})
 			return err
-		})
+		}, v1.IsNotFound))
 		if err != nil {
 			return res, fmt.Errorf("delete rc %s: %w", name, err)
 		}
