@@ -165,3 +165,30 @@ func TestOnceByName(t *testing.T) {
 		t.Errorf("a cancelled context: %v", err)
 	}
 }
+
+// TestOnceByNameAcrossCalls: a create whose try ran out of its time
+// (outcome unknown) and that retryBusy sends again in a new call takes
+// AlreadyExists as applied.
+func TestOnceByNameAcrossCalls(t *testing.T) {
+	tries := 0
+	op := onceByName(func(ctx context.Context) error {
+		tries++
+		if tries == 1 {
+			<-ctx.Done() // the first try outlives its 30 s
+			return &client.UnknownOutcomeError{Method: "POST", URL: "/x", Err: ctx.Err()}
+		}
+		return v1.NewAlreadyExists("ReplicationController", "density-00001")
+	}, v1.IsAlreadyExists)
+	octx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	err := op(octx)
+	cancel()
+	if !client.IsUnknownOutcome(err) {
+		t.Fatalf("first call: %v", err)
+	}
+	if err := op(context.Background()); err != nil {
+		t.Fatalf("second call: %v, want the create taken as applied", err)
+	}
+	if tries != 2 {
+		t.Errorf("%d tries", tries)
+	}
+}
