@@ -370,6 +370,11 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	replicas := int32(o.densityPerNode)
 	prog.enter("create the RCs")
 	t0 := time.Now()
+	// The creates as a whole have a deadline too: a cluster that takes
+	// each write's whole 2 minutes must not hold the run for hours.
+	createLimit := 2*time.Minute + time.Duration(o.densityNodes)*200*time.Millisecond
+	cctx, ccancel := context.WithTimeout(ctx, createLimit)
+	defer ccancel()
 	for i := 0; i < o.densityNodes; i++ {
 		name := fmt.Sprintf("density-%05d", i)
 		rc := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: densityNamespace},
@@ -377,10 +382,14 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 				Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"rc": name, "app": "density"}},
 					Spec: v1.PodSpec{Containers: []v1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}}}}}}
 		create := onceByName(func(ctx context.Context) error { return cl.Create(ctx, rc) }, v1.IsAlreadyExists)
-		if err := retryBusy(ctx, &busy, create); err != nil {
+		if err := retryBusy(cctx, &busy, create); err != nil {
+			if cctx.Err() != nil && ctx.Err() == nil {
+				return res, fmt.Errorf("create rc %s: %d of %d RCs created within %v: %w", name, i, o.densityNodes, createLimit, err)
+			}
 			return res, fmt.Errorf("create rc %s: %w", name, err)
 		}
 	}
+	ccancel()
 	prog.enter("pods turn Running")
 	runDeadline := 3*time.Minute + time.Duration(total)*100*time.Millisecond
 	stall := stallCheck{limit: densityStall}
