@@ -11,9 +11,12 @@
 #                exec and port-forward beside the same on the node (-only streaming), density on
 #                hollow nodes, the service proxy in both modes; ends with a table of every figure
 #                beside its goal (BENCHFLAGS passes flags, e.g. BENCHFLAGS='-only pod-starts -pod-start-orchd A,B')
-#   make scale   the density benchmark at Kubernetes' envelope: 5,000 hollow nodes, 150,000 pods;
-#                it stops at the first phase that fails and says where (SCALEFLAGS passes flags,
-#                e.g. SCALEFLAGS='-density-nodes 1000')
+#   make scale   the density benchmark at Kubernetes' envelope: 5,000 hollow nodes, 150,000 pods,
+#                1,000 hollow nodes to a child process, without the hollow nodes' routes to each
+#                other (as kubemark's); it refuses up front a size the machine's memory or open
+#                file limit cannot hold, stops before the OOM killer would, and otherwise stops at
+#                the first phase that fails and says where (SCALEFLAGS passes flags, e.g.
+#                SCALEFLAGS='-density-nodes 1000')
 #   make fuzz    run each fuzz target for FUZZTIME (default 10m); `make test` runs their seed corpus
 #   make lint    gofmt and go vet
 
@@ -85,7 +88,8 @@ bench: deps build
 	$(GO) run ./test/bench/cmd/orchbench $(BENCHFLAGS)
 
 scale: deps build
-	$(GO) run ./test/bench/cmd/orchbench -only density -density-nodes 5000 -density-pods-per-node 30 $(SCALEFLAGS)
+	$(GO) run ./test/bench/cmd/orchbench -only density -density-nodes 5000 -density-pods-per-node 30 \
+		-density-nodes-per-process 1000 -density-hollow-routes=false $(SCALEFLAGS)
 
 clean:
 	rm -rf $(BIN) .run

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -13,10 +15,27 @@ import (
 // lifecycle controller reads. The Node's status is written only when it
 // changes, or every NodeStatusReportFrequency (5 min) — see heartbeat.
 
-// leaseLoop renews the node's lease every HeartbeatInterval until ctx ends.
+// heartbeatJitter is the kubelet's jitter factor for its lease renewals and
+// node status updates (wait.JitterUntil(..., 0.04, sliding)): agents that
+// started together drift apart instead of writing in lockstep.
+const heartbeatJitter = 0.04
+
+// nextBeat waits a jittered HeartbeatInterval from now; false when ctx
+// ended first.
+func (a *Agent) nextBeat(ctx context.Context) bool {
+	t := time.NewTimer(wait.Jitter(a.cfg.HeartbeatInterval, heartbeatJitter))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// leaseLoop renews the node's lease every HeartbeatInterval (plus up to
+// 4 %, after the previous renewal, as the kubelet) until ctx ends.
 func (a *Agent) leaseLoop(ctx context.Context) {
-	tick := time.NewTicker(a.cfg.HeartbeatInterval)
-	defer tick.Stop()
 	var cur *v1.Lease
 	for {
 		pctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
@@ -26,10 +45,8 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			a.log.Warn("renew node lease failed", "err", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !a.nextBeat(ctx) {
 			return
-		case <-tick.C:
 		}
 	}
 }

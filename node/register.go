@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
@@ -87,7 +88,7 @@ func (a *Agent) register(ctx context.Context) (*net.IPNet, error) {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("register node %s: %w", a.cfg.Name, err)
-		case <-time.After(min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second)):
+		case <-time.After(wait.Jitter(min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second), 0.5)):
 		}
 	}
 }
@@ -140,8 +141,6 @@ func (a *Agent) annotations() map[string]string {
 // one small lease renewal per interval instead of a whole Node write.
 func (a *Agent) heartbeat(ctx context.Context) {
 	var lastReport time.Time
-	tick := time.NewTicker(a.cfg.HeartbeatInterval)
-	defer tick.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
 		if reported, err := a.syncNodeStatus(pctx, lastReport); err != nil {
@@ -152,10 +151,8 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			lastReport = a.cfg.Now()
 		}
 		cancel()
-		select {
-		case <-ctx.Done():
+		if !a.nextBeat(ctx) {
 			return
-		case <-tick.C:
 		}
 	}
 }

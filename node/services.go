@@ -3,7 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"net"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -96,49 +96,10 @@ func (a *Agent) watchCluster(ctx context.Context) {
 	}
 	if rs, ok := a.network.(RouteSetter); ok {
 		run(func() {
-			routing := &routeSync{set: rs}
-			watchResource(ctx, a, "nodes", func(m map[string]*v1.Node) {
-				routes := a.nodeRoutes(m)
-				applied, err := routing.sync(ctx, routes)
-				if err != nil {
-					a.log.Warn("routes to other nodes", "err", err)
-					return
-				}
-				if !applied {
-					return
-				}
-				a.log.Info("routes to other nodes", "routes", len(routes))
-			})
+			a.followRoutes(ctx, &routeSync{set: rs})
 		})
 	}
 	wg.Wait()
-}
-
-// nodeRoutes are the host-gw routes to every other Ready node's pod CIDR
-// through that node's InternalIP.
-func (a *Agent) nodeRoutes(nodes map[string]*v1.Node) []podnet.Route {
-	var out []podnet.Route
-	for _, n := range nodes {
-		if n.Name == a.cfg.Name || n.Spec.PodCIDR == "" {
-			continue
-		}
-		if r := n.Status.Condition(v1.NodeReady); r == nil || r.Status != v1.ConditionTrue {
-			continue
-		}
-		var ip net.IP
-		for _, addr := range n.Status.Addresses {
-			if addr.Type == "InternalIP" {
-				ip = net.ParseIP(addr.Address)
-			}
-		}
-		_, cidr, err := net.ParseCIDR(n.Spec.PodCIDR)
-		if ip == nil || err != nil {
-			continue
-		}
-		out = append(out, podnet.Route{CIDR: cidr, Via: ip})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CIDR.String() < out[j].CIDR.String() })
-	return out
 }
 
 // routeSync applies the routes to other nodes when they change. Nodes
@@ -177,7 +138,6 @@ func watchResource[T any, PT interface {
 	v1.Object
 }](ctx context.Context, a *Agent, resource string, changed func(map[string]*T)) {
 	items := map[string]*T{}
-	rv := ""
 	emit := func() {
 		cp := make(map[string]*T, len(items))
 		for k, v := range items {
@@ -185,9 +145,48 @@ func watchResource[T any, PT interface {
 		}
 		changed(cp)
 	}
+	followResource(ctx, a, resource, func(raws []json.RawMessage) error {
+		next := make(map[string]*T, len(raws))
+		for i, raw := range raws {
+			obj := new(T)
+			if err := json.Unmarshal(raw, obj); err != nil {
+				return fmt.Errorf("list %s: decode item %d: %w", resource, i, err)
+			}
+			m := PT(obj).GetObjectMeta()
+			next[v1.Key(m.Namespace, m.Name)] = obj
+		}
+		items = next
+		emit()
+		return nil
+	}, func(ev client.Event) {
+		key := v1.Key(ev.Namespace, ev.Name)
+		if ev.Type == v1.Deleted {
+			delete(items, key)
+		} else {
+			obj := new(T)
+			if err := json.Unmarshal(ev.Object, obj); err != nil {
+				a.log.Error("undecodable event", "resource", resource, "err", err)
+				return
+			}
+			items[key] = obj
+		}
+		emit()
+	})
+}
+
+// followResource lists a resource (all namespaces), then watches it from
+// the list's resourceVersion until ctx ends: reset gets the listed
+// objects' JSON (an error from it is retried as a failed list), apply each
+// event of the watch. A broken watch resumes where it was; after 410 Gone
+// the resource is listed again.
+func followResource(ctx context.Context, a *Agent, resource string, reset func([]json.RawMessage) error, apply func(client.Event)) {
+	rv := ""
 	for ctx.Err() == nil {
 		if rv == "" {
-			list, listRV, err := client.ListTyped[T](ctx, a.cfg.Client, resource, "", client.ListOptions{})
+			list, err := a.cfg.Client.List(ctx, resource, "", client.ListOptions{})
+			if err == nil {
+				err = reset(list.Items)
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					a.log.Warn("list failed; retrying", "resource", resource, "err", err)
@@ -195,13 +194,7 @@ func watchResource[T any, PT interface {
 				sleepCtx(ctx, time.Second)
 				continue
 			}
-			items = make(map[string]*T, len(list))
-			for i := range list {
-				m := PT(&list[i]).GetObjectMeta()
-				items[v1.Key(m.Namespace, m.Name)] = &list[i]
-			}
-			rv = listRV
-			emit()
+			rv = list.ResourceVersion
 		}
 		w, err := a.cfg.Client.Watch(ctx, resource, "", client.WatchOptions{ResourceVersion: rv})
 		if err != nil {
@@ -214,18 +207,7 @@ func watchResource[T any, PT interface {
 			continue
 		}
 		for ev := range w.Events() {
-			key := v1.Key(ev.Namespace, ev.Name)
-			if ev.Type == v1.Deleted {
-				delete(items, key)
-			} else {
-				obj := new(T)
-				if err := json.Unmarshal(ev.Object, obj); err != nil {
-					a.log.Error("undecodable event", "resource", resource, "err", err)
-					continue
-				}
-				items[key] = obj
-			}
-			emit()
+			apply(ev)
 		}
 		rv = w.ResourceVersion()
 		if v1.IsGone(w.Err()) {

@@ -76,13 +76,16 @@ func New(cfg *Config) (*Client, error) {
 	if c.rounds <= 0 {
 		c.rounds = DefaultFailoverRounds
 	}
-	pemBytes, err := cfg.caPEM()
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		return nil, errors.New("certificate authority: no PEM certificate found")
+	pool := cfg.RootCAs
+	if pool == nil {
+		pemBytes, err := cfg.caPEM()
+		if err != nil {
+			return nil, err
+		}
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, errors.New("certificate authority: no PEM certificate found")
+		}
 	}
 	getCert, err := clientCertificate(cfg)
 	if err != nil {
@@ -108,6 +111,11 @@ func New(cfg *Config) (*Client, error) {
 		MaxIdleConnsPerHost:   perHost,
 		IdleConnTimeout:       60 * time.Second,
 		ExpectContinueTimeout: time.Second,
+	}
+	if cfg.HTTP2 {
+		// A custom dialer and TLS config turn HTTP/2 off unless asked for.
+		c.transport.ForceAttemptHTTP2 = true
+		c.transport.HTTP2 = &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second}
 	}
 	c.httpc = &http.Client{
 		Transport: c.transport,

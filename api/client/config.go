@@ -2,6 +2,7 @@ package client
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -78,6 +79,19 @@ type Config struct {
 	FailoverRounds int `json:"-"`
 	// MaxIdleConnsPerHost sizes the keep-alive pool per server (default 128).
 	MaxIdleConnsPerHost int `json:"-"`
+	// HTTP2 makes the client speak HTTP/2 to the masters, as client-go
+	// does: one connection per server carries every request and watch
+	// (instead of one HTTP/1.1 connection per request in flight and per
+	// watch), and a connection that stays silent is pinged, so a master
+	// that vanished without a FIN is noticed (client-go's 30 s read idle
+	// timeout, 15 s ping timeout). A node agent holds few requests at once
+	// and several watches: a connection each is what costs at a thousand
+	// nodes (file descriptors and buffers, on the node and the masters).
+	HTTP2 bool `json:"-"`
+	// RootCAs, if set, is the cluster CA already parsed; it takes
+	// precedence over CertificateAuthority(Data), so many clients of one
+	// process share one pool (hollow nodes) instead of parsing their own.
+	RootCAs *x509.CertPool `json:"-"`
 	// UserAgent is sent as the User-Agent header (default "orch-client").
 	UserAgent string `json:"-"`
 	// WarningHandler, if set, receives the text of each warning an answer

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"testing"
 	"time"
 
 	"orch.io/orch/api/client"
@@ -31,6 +32,35 @@ const (
 	hollowEviction    = 30 * time.Second
 	hollowLabel       = "orch.io/hollow"
 )
+
+// hollowPoll is how often the fault lists the hollow nodes or pods while
+// it waits for them: each list carries every one of them, so polling at
+// the suite's 50 ms would be a load of its own on the masters.
+const hollowPoll = 2 * time.Second
+
+// hollowReadyTimeout bounds the wait for n hollow nodes to be Ready, and
+// then for their pods to run: 2 minutes and 500 ms a node (6 min 10 s for
+// 500), on a machine the masters share with the nodes and the test.
+func hollowReadyTimeout(n int) time.Duration {
+	return 2*time.Minute + time.Duration(n)*500*time.Millisecond
+}
+
+// pollEvery is poll with its own interval.
+func pollEvery(t *testing.T, timeout, every time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(every)
+	}
+}
+
+// hollowStartSpread is the window the hollow nodes start over: 50 ms a
+// node (25 s for 500), twenty registrations a second, as kubemark's
+// hollow-node pods come up a few at a time.
+func hollowStartSpread(n int) time.Duration { return time.Duration(n) * 50 * time.Millisecond }
 
 func init() {
 	faults = append(faults, fault{name: "leader-kill-hollow", hold: 2 * time.Second, nodesUnchanged: true,
@@ -81,9 +111,13 @@ func (e *env) attachHollowNodes(n int) *hollowWatch {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pool, err := hollow.Start(ctxT(t, 2*time.Minute), hollow.Config{Servers: servers, CA: ca, StateDir: t.TempDir(),
-		ClusterCIDR: clusterCIDR, HeartbeatInterval: hollowHeartbeat, Logger: log,
-		Labels: map[string]string{hollowLabel: "true"},
-		Taints: []v1.Taint{{Key: hollowLabel, Effect: v1.TaintNoSchedule}}}, names)
+		ClusterCIDR: clusterCIDR, HeartbeatInterval: hollowHeartbeat, Logger: log, StartSpread: hollowStartSpread(n),
+		// As kubemark's hollow nodes: no routes to every other node (a
+		// list and a watch of every node per hollow node, N² node copies
+		// served by the masters), which the fault is not about.
+		NoRoutes: true,
+		Labels:   map[string]string{hollowLabel: "true"},
+		Taints:   []v1.Taint{{Key: hollowLabel, Effect: v1.TaintNoSchedule}}}, names)
 	must(t, err)
 	t.Cleanup(func() {
 		if err := pool.Stop(); err != nil {
@@ -97,7 +131,7 @@ func (e *env) attachHollowNodes(n int) *hollowWatch {
 			t.Logf("hollow nodes Ready when the test ended: %d of %d", ready, n)
 		}
 	})
-	poll(t, 4*time.Minute, fmt.Sprintf("%d hollow nodes Ready", n), func() bool {
+	pollEvery(t, hollowReadyTimeout(n), hollowPoll, fmt.Sprintf("%d hollow nodes Ready", n), func() bool {
 		if err := pool.Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +146,7 @@ func (e *env) attachHollowNodes(n int) *hollowWatch {
 					Tolerations: []v1.Toleration{{Key: hollowLabel, Operator: "Exists", Effect: v1.TaintNoSchedule}},
 					Containers:  []v1.Container{{Name: "c", Image: "busybox:1.35", Command: []string{"sleep", "3600"}}}}}}}
 	must(t, e.admin.Create(ctxT(t, 10*time.Second), rc))
-	poll(t, 4*time.Minute, fmt.Sprintf("%d hollow pods Running", h.wantPods), func() bool {
+	pollEvery(t, hollowReadyTimeout(n), hollowPoll, fmt.Sprintf("%d hollow pods Running", h.wantPods), func() bool {
 		return h.runningPods() == h.wantPods
 	})
 	h.start()

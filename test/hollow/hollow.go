@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -52,6 +53,25 @@ type Config struct {
 	Taints []v1.Taint
 	// Logger receives the agents' logs (default: none).
 	Logger *slog.Logger
+	// StartSpread spreads the nodes' starts over this window, each at a
+	// random moment of it (0: all at once), as kubemark's hollow nodes
+	// start one pod at a time: a thousand agents registering in the same
+	// second is a storm no real cluster sees.
+	StartSpread time.Duration
+
+	// FirstIndex numbers the pool's nodes from it: the i-th name gets
+	// NodeIP(FirstIndex+i), so pools in several processes never share an
+	// address.
+	FirstIndex int
+	// NoRoutes leaves out the agents' routes to the other nodes' pod CIDRs
+	// (a watch of every node), as kubemark's hollow nodes run no network
+	// plugin: every node following every other costs N² in one process,
+	// which a real node, holding only its own N routes, never pays.
+	NoRoutes bool
+
+	// rootCAs is CA's certificate as a pool, made once by Start for every
+	// node of the pool.
+	rootCAs *x509.CertPool
 }
 
 // Node is one hollow node: a real node agent with a hollow runtime,
@@ -88,8 +108,15 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hollow node %s: %w", name, err)
 	}
-	cl, err := client.New(&client.Config{Servers: cfg.Servers, CertificateAuthorityData: cfg.CA.CertPEM,
-		ClientCertificateData: certPEM, ClientKeyData: keyPEM})
+	cas := cfg.rootCAs
+	if cas == nil {
+		cas = x509.NewCertPool()
+		cas.AddCert(cfg.CA.Cert)
+	}
+	// One HTTP/2 connection per master carries the node's requests and
+	// watches, as a kubelet's client-go.
+	cl, err := client.New(&client.Config{Servers: cfg.Servers, RootCAs: cas, HTTP2: true,
+		ClientCertificateData: certPEM, ClientKeyData: keyPEM, UserAgent: "orch-hollow-node"})
 	if err != nil {
 		return nil, fmt.Errorf("hollow node %s: client: %w", name, err)
 	}
@@ -115,8 +142,6 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 	stateDir := filepath.Join(cfg.StateDir, name)
 	// The agent's endpoint, as on a real node: masters reach it for logs
 	// (the hollow runtime's line), exec and attach (a clear error).
-	cas := x509.NewCertPool()
-	cas.AddCert(cfg.CA.Cert)
 	n.server, err = agentserver.New(agentserver.Config{
 		Addr: net.JoinHostPort(ip, "0"), ClientCAs: cas, PodsDir: filepath.Join(stateDir, "pods"),
 		Lookup:  func(ns, pod string) (string, bool) { return n.agent.LookupPod(ns, pod) },
@@ -141,7 +166,7 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 	port, _ := strconv.Atoi(portStr)
 	n.agent, err = node.New(node.Config{
 		Name: name, StateDir: stateDir, Client: cl, Runtime: n.Runtime,
-		Network:   Factory(func(nw *Network) { n.network.Store(nw) }),
+		Network:   n.networkFactory(cfg.NoRoutes),
 		AgentPort: int32(port), AgentCertSHA256: n.server.CertSHA256(),
 		NodeIP: ip, Labels: cfg.Labels, Taints: cfg.Taints, Capacity: capacity, RuntimeVersion: "hollow://0.0.0",
 		HeartbeatInterval: cfg.HeartbeatInterval, Proxy: n.Proxy, Recorder: n.recorder, Logger: log,
@@ -154,6 +179,25 @@ func NewNode(cfg Config, name, ip string) (*Node, error) {
 	}
 	return n, nil
 }
+
+// networkFactory builds the node's hollow network; without routes it is
+// wrapped so the agent does not see a node.RouteSetter.
+func (n *Node) networkFactory(noRoutes bool) node.NetworkFactory {
+	made := Factory(func(nw *Network) { n.network.Store(nw) })
+	if !noRoutes {
+		return made
+	}
+	return func(ctx context.Context, podCIDR *net.IPNet) (node.Network, error) {
+		nw, err := made(ctx, podCIDR)
+		if err != nil {
+			return nil, err
+		}
+		return withoutRoutes{nw}, nil
+	}
+}
+
+// withoutRoutes is a pod network that keeps no routes to other nodes.
+type withoutRoutes struct{ node.Network }
 
 // close releases what NewNode took (for a node that never runs).
 func (n *Node) close() {
@@ -201,9 +245,15 @@ type Pool struct {
 }
 
 // Start builds and starts one hollow node per name (the i-th with
-// NodeIP(i)). They run until Stop; ctx bounds only the start.
+// NodeIP(FirstIndex+i), talking first to the ((FirstIndex+i) mod
+// len(Servers))-th master), spread over cfg.StartSpread. They run until Stop; ctx bounds
+// only the building.
 func Start(ctx context.Context, cfg Config, names []string) (*Pool, error) {
 	p := &Pool{}
+	if cfg.CA != nil && cfg.CA.Cert != nil {
+		cfg.rootCAs = x509.NewCertPool()
+		cfg.rootCAs.AddCert(cfg.CA.Cert)
+	}
 	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			for _, made := range p.Nodes {
@@ -211,7 +261,9 @@ func Start(ctx context.Context, cfg Config, names []string) (*Pool, error) {
 			}
 			return nil, fmt.Errorf("start hollow nodes: %w", err)
 		}
-		n, err := NewNode(cfg, name, NodeIP(i))
+		ncfg := cfg
+		ncfg.Servers = rotate(cfg.Servers, cfg.FirstIndex+i)
+		n, err := NewNode(ncfg, name, NodeIP(cfg.FirstIndex+i))
 		if err != nil {
 			for _, made := range p.Nodes {
 				made.close()
@@ -224,8 +276,22 @@ func Start(ctx context.Context, cfg Config, names []string) (*Pool, error) {
 	p.cancel = cancel
 	for _, n := range p.Nodes {
 		p.wg.Add(1)
+		delay := time.Duration(0)
+		if cfg.StartSpread > 0 {
+			delay = rand.N(cfg.StartSpread)
+		}
 		go func() {
 			defer p.wg.Done()
+			if delay > 0 {
+				t := time.NewTimer(delay)
+				select {
+				case <-rctx.Done():
+					t.Stop()
+					n.close()
+					return
+				case <-t.C:
+				}
+			}
 			if err := n.Run(rctx); err != nil {
 				p.mu.Lock()
 				p.errs = append(p.errs, fmt.Errorf("hollow node %s: %w", n.Name, err))
@@ -235,6 +301,17 @@ func Start(ctx context.Context, cfg Config, names []string) (*Pool, error) {
 		}()
 	}
 	return p, nil
+}
+
+// rotate returns servers starting at the i-th (modulo their number): the
+// nodes of a pool spread over the masters, as kubelets behind a load
+// balancer, instead of all talking to the first.
+func rotate(servers []string, i int) []string {
+	if len(servers) == 0 {
+		return nil
+	}
+	k := i % len(servers)
+	return append(append([]string(nil), servers[k:]...), servers[:k]...)
 }
 
 // Err returns what the nodes that stopped by themselves failed with.

@@ -2,9 +2,12 @@ package hollow
 
 import (
 	"context"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"orch.io/orch/node"
 	"orch.io/orch/pki"
 )
 
@@ -36,5 +39,40 @@ func TestNewNodeRefuses(t *testing.T) {
 	defer cancel()
 	if _, err := Start(ctx, Config{}, []string{"a"}); err == nil {
 		t.Fatal("a pool started without a CA")
+	}
+}
+
+func TestRotate(t *testing.T) {
+	servers := []string{"a", "b", "c"}
+	for _, tt := range []struct {
+		i    int
+		want string
+	}{{0, "abc"}, {1, "bca"}, {2, "cab"}, {3, "abc"}, {7, "bca"}} {
+		if got := strings.Join(rotate(servers, tt.i), ""); got != tt.want {
+			t.Errorf("rotate(%d) = %s, want %s", tt.i, got, tt.want)
+		}
+	}
+	if got := rotate(nil, 3); got != nil {
+		t.Errorf("rotate(nil) = %v", got)
+	}
+	if servers[0] != "a" {
+		t.Error("rotate changed its argument")
+	}
+}
+
+func TestNetworkFactoryRoutes(t *testing.T) {
+	_, cidr, _ := net.ParseCIDR("10.244.1.0/24")
+	for _, noRoutes := range []bool{false, true} {
+		n := &Node{}
+		nw, err := n.networkFactory(noRoutes)(context.Background(), cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, routes := nw.(node.RouteSetter); routes == noRoutes {
+			t.Errorf("NoRoutes %v: the network sets routes: %v", noRoutes, routes)
+		}
+		if n.Network() == nil || n.Network().CIDR().String() != cidr.String() {
+			t.Errorf("NoRoutes %v: the node does not hold its network", noRoutes)
+		}
 	}
 }

@@ -65,13 +65,21 @@ func hollowNodesReady(ctx context.Context, cl *client.Client, names []string) (i
 // retryBusy runs op, each try bounded by 30 s, until it succeeds or fails
 // with anything but 429 (a master's in-flight limit: nothing was done),
 // which is retried after its Retry-After (1 s when it names none) for up
-// to 2 minutes, as client-go retries 429s. busy counts the retries.
+// to 2 minutes, as client-go retries 429s, or with an unknown outcome
+// because the try ran out of its 30 s, which is retried at once for as
+// long (op must be safe to send again: onceByName). busy counts the 429s.
 func retryBusy(ctx context.Context, busy *int, op func(context.Context) error) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := op(octx)
+		timedOut := octx.Err() != nil && ctx.Err() == nil
 		cancel()
+		// A try that ran out of its own time on a busy cluster is sent
+		// again (op is safe to send again: see onceByName).
+		if client.IsUnknownOutcome(err) && timedOut && time.Now().Before(deadline) {
+			continue
+		}
 		if v1.CodeOf(err) != http.StatusTooManyRequests || time.Now().After(deadline) {
 			return err
 		}
@@ -87,6 +95,31 @@ func retryBusy(ctx context.Context, busy *int, op func(context.Context) error) e
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
+		}
+	}
+}
+
+// onceByName makes the create or delete of a named object safe to send
+// again, within a call and across calls, after an unknown outcome (a leader change while the write was in
+// flight: at thousands of nodes on a busy machine, elections happen): it
+// is sent again, and done (AlreadyExists for a create, NotFound for a
+// delete) on a later try means an earlier one was applied. It gives up
+// with the last error when ctx ends.
+func onceByName(op func(context.Context) error, done func(error) bool) func(context.Context) error {
+	sent := false // an earlier try may have been applied
+	return func(ctx context.Context) error {
+		for {
+			err := op(ctx)
+			if sent && done(err) {
+				return nil
+			}
+			if !client.IsUnknownOutcome(err) {
+				return err
+			}
+			sent = true
+			if ctx.Err() != nil {
+				return err
+			}
 		}
 	}
 }

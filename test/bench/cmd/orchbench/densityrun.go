@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
-	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,10 +14,8 @@ import (
 
 	"orch.io/orch/api/client"
 	v1 "orch.io/orch/api/v1"
-	"orch.io/orch/pki"
 	"orch.io/orch/test/bench"
 	"orch.io/orch/test/harness"
-	"orch.io/orch/test/hollow"
 )
 
 // densityStall is how long the density run waits for the next pod to be
@@ -129,17 +124,35 @@ type densityProgress struct {
 	running int
 	// fileLimit is the open file limit of this process and the masters.
 	fileLimit uint64
-	// rssKiB and files are this process's at the stop, once snapshot ran.
+	// fleet is the hollow nodes, once started.
+	fleet *hollowFleet
+	// rssKiB and files are the hollow nodes' processes' at the stop (files:
+	// the most one process holds), once snapshot ran.
 	rssKiB, files int
 }
 
-// snapshot records this process's RSS and open files.
-func (p *densityProgress) snapshot() {
+// hollowCost returns the RSS of the processes that hold the hollow nodes
+// (this one before they start) and the most open files one of them holds.
+func (p *densityProgress) hollowCost() (rss, files int) {
+	p.mu.Lock()
+	f := p.fleet
+	p.mu.Unlock()
+	if f != nil {
+		if st, err := f.stats(false); err == nil {
+			return st.RSSKiB, st.MaxFiles
+		}
+	}
 	kb, _ := rssKiB(os.Getpid())
 	fds, _ := os.ReadDir("/proc/self/fd")
+	return kb, len(fds)
+}
+
+// snapshot records the hollow nodes' processes' RSS and open files.
+func (p *densityProgress) snapshot() {
+	kb, files := p.hollowCost()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.rssKiB, p.files = kb, len(fds)
+	p.rssKiB, p.files = kb, files
 }
 
 func (p *densityProgress) enter(phase string) {
@@ -181,9 +194,10 @@ func (p *densityProgress) print(ctx context.Context, o options, every time.Durat
 			p.mu.Lock()
 			phase, ready, running := p.phase, p.ready, p.running
 			p.mu.Unlock()
-			self, _ := rssKiB(os.Getpid())
-			fmt.Fprintf(os.Stderr, "density %4.0fs: %s; %d of %d hollow nodes Ready, %d of %d pods Running; hollow nodes' process RSS %d MiB\n",
-				time.Since(start).Seconds(), phase, ready, o.densityNodes, running, o.densityNodes*o.densityPerNode, self>>10)
+			self, _ := p.hollowCost()
+			avail, _ := meminfo("MemAvailable")
+			fmt.Fprintf(os.Stderr, "density %4.0fs: %s; %d of %d hollow nodes Ready, %d of %d pods Running; hollow nodes' processes RSS %d MiB; machine MemAvailable %s\n",
+				time.Since(start).Seconds(), phase, ready, o.densityNodes, running, o.densityNodes*o.densityPerNode, self>>10, gib(avail))
 		}
 	}()
 	return func() { cancel(); <-done }
@@ -214,9 +228,14 @@ func (p *densityProgress) stoppedAt(err error, o options, c *harness.Cluster) er
 			ms = append(ms, fmt.Sprintf("%s RSS %d MiB, CPU %.0f s", m.Name, kb>>10, cpu.Procs.Seconds()))
 		}
 	}
-	return fmt.Errorf("density stopped in phase %q with %d of %d hollow nodes Ready and %d of %d pods Running (hollow nodes' process: RSS %d MiB, %d of %d open files; masters: %s): %w",
+	return fmt.Errorf("density stopped in phase %q with %d of %d hollow nodes Ready and %d of %d pods Running (hollow nodes' processes: RSS %d MiB, at most %d of %d open files in one; masters: %s): %w",
 		phase, ready, o.densityNodes, running, o.densityNodes*o.densityPerNode, self>>10, files, p.fileLimit, strings.Join(ms, "; "), err)
 }
+
+// hollowStartSpread is the window the density run's hollow nodes start
+// over: 20 ms a node (10 s for 500, 100 s for 5,000), fifty registrations
+// a second, as kubemark's hollow-node pods come up a few at a time.
+func hollowStartSpread(nodes int) time.Duration { return time.Duration(nodes) * 20 * time.Millisecond }
 
 // densityRun runs the density test once at o.densityNodes nodes.
 func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) (res densityResult, err error) {
@@ -231,6 +250,32 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	if err != nil {
 		return res, err
 	}
+	memAvail, err := meminfo("MemAvailable")
+	if err != nil {
+		return res, err
+	}
+	memTotal, err := meminfo("MemTotal")
+	if err != nil {
+		return res, err
+	}
+	plan, err := planDensity(o.densityNodes, o.densityNodes*o.densityPerNode, o.densityNodesPerProc, o.densityRoutes, fileLimit, memAvail)
+	if err != nil {
+		return res, fmt.Errorf("density at %d hollow nodes cannot run on this machine: %w", o.densityNodes, err)
+	}
+	procs := "this process"
+	if plan.procs > 0 {
+		procs = fmt.Sprintf("%d child processes of up to %d", plan.procs, plan.perProc)
+	}
+	fmt.Fprintf(os.Stderr, "density: %d hollow nodes in %s, %d pods; expected to need about %s (%s) of %s available; open file limit %d\n",
+		o.densityNodes, procs, plan.pods, gib(plan.needBytes), plan.breakdown, gib(memAvail), fileLimit)
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	go watchMemory(ctx, cancelRun, memoryFloor(memTotal), 2*time.Second, func() (uint64, error) { return meminfo("MemAvailable") })
+	defer func() {
+		if cause := context.Cause(ctx); errors.Is(cause, errMemoryLow) {
+			err = errors.Join(cause, err)
+		}
+	}()
 	prog := &densityProgress{phase: "start masters", fileLimit: fileLimit}
 	c := harness.StartCluster(t, bins, harness.Options{MasterArgs: []string{"--cluster-cidr", cidr}})
 	if t.failed {
@@ -259,42 +304,42 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 		masters[i] = c.Client(i)
 		servers = append(servers, m.URL())
 	}
-	ca, err := pki.LoadClusterCA(c.PKIDir)
-	if err != nil {
-		return res, err
-	}
-	_, clusterCIDR, err := net.ParseCIDR(cidr)
-	if err != nil {
-		return res, err
-	}
 	names := make([]string, o.densityNodes)
 	for i := range names {
 		names[i] = fmt.Sprintf("hollow-%05d", i)
 	}
-	agentErrs := &errorLog{}
-	log := slog.New(agentErrs)
 	prog.enter("start hollow nodes")
 	sctx, scancel := context.WithTimeout(ctx, time.Minute+time.Duration(o.densityNodes)*50*time.Millisecond)
-	pool, err := hollow.Start(sctx, hollow.Config{Servers: servers, CA: ca, StateDir: t.TempDir(),
-		ClusterCIDR: clusterCIDR, Logger: log}, names)
+	fleet, err := startFleet(sctx, hollowChildConfig{Servers: servers, PKIDir: c.PKIDir, StateDir: t.TempDir(),
+		ClusterCIDR: cidr, Names: names, StartSpread: hollowStartSpread(o.densityNodes), NoRoutes: !o.densityRoutes}, plan.perProc)
 	scancel()
 	if err != nil {
 		return res, err
 	}
+	prog.mu.Lock()
+	prog.fleet = fleet
+	prog.mu.Unlock()
 	defer func() {
 		if err != nil {
-			prog.snapshot() // this process as it was, before its nodes stop
+			prog.snapshot() // the nodes' processes as they were, before the nodes stop
 		}
-		_ = pool.Stop()
+		prog.mu.Lock()
+		prog.fleet = nil
+		prog.mu.Unlock()
+		fleet.stop()
 	}()
 	// An agent that logs an error (a failed token request, say) retries
 	// as the kubelet does: the waits go on, and the section fails after
 	// its report.
 	healthy := func() error {
-		return errors.Join(pool.Err(), ctx.Err())
+		return errors.Join(fleet.err(), context.Cause(ctx))
 	}
 	prog.enter("hollow nodes register and turn Ready")
 	regStart := time.Now()
+	if o.profileDir != "" {
+		stopProfiles := profileRegistration(ctx, c, masters, o.profileDir)
+		defer stopProfiles()
+	}
 	if err := waitFor(ctx, 2*time.Minute+time.Duration(o.densityNodes)*100*time.Millisecond, "every hollow node Ready", func() error {
 		if err := healthy(); err != nil {
 			return permanent(err)
@@ -306,7 +351,10 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 		return res, err
 	}
 	registered := time.Since(regStart)
-	if err := cl.Create(ctx, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: densityNamespace}}); err != nil {
+	busy := 0 // the bench's requests refused with 429 and retried
+	if err := retryBusy(ctx, &busy, onceByName(func(ctx context.Context) error {
+		return cl.Create(ctx, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: densityNamespace}})
+	}, v1.IsAlreadyExists)); err != nil {
 		return res, fmt.Errorf("create namespace %s: %w", densityNamespace, err)
 	}
 	w, err := startPodWatch(ctx, cl)
@@ -320,19 +368,28 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	}
 	total := o.densityNodes * o.densityPerNode
 	replicas := int32(o.densityPerNode)
-	busy := 0 // the bench's requests refused with 429 and retried
 	prog.enter("create the RCs")
 	t0 := time.Now()
+	// The creates as a whole have a deadline too: a cluster that takes
+	// each write's whole 2 minutes must not hold the run for hours.
+	createLimit := 2*time.Minute + time.Duration(o.densityNodes)*200*time.Millisecond
+	cctx, ccancel := context.WithTimeout(ctx, createLimit)
+	defer ccancel()
 	for i := 0; i < o.densityNodes; i++ {
 		name := fmt.Sprintf("density-%05d", i)
 		rc := &v1.ReplicationController{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: densityNamespace},
 			Spec: v1.ReplicationControllerSpec{Replicas: &replicas, Selector: map[string]string{"rc": name},
 				Template: &v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: map[string]string{"rc": name, "app": "density"}},
 					Spec: v1.PodSpec{Containers: []v1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}}}}}}
-		if err := retryBusy(ctx, &busy, func(ctx context.Context) error { return cl.Create(ctx, rc) }); err != nil {
+		create := onceByName(func(ctx context.Context) error { return cl.Create(ctx, rc) }, v1.IsAlreadyExists)
+		if err := retryBusy(cctx, &busy, create); err != nil {
+			if cctx.Err() != nil && ctx.Err() == nil {
+				return res, fmt.Errorf("create rc %s: %d of %d RCs created within %v: %w", name, i, o.densityNodes, createLimit, err)
+			}
 			return res, fmt.Errorf("create rc %s: %w", name, err)
 		}
 	}
+	ccancel()
 	prog.enter("pods turn Running")
 	runDeadline := 3*time.Minute + time.Duration(total)*100*time.Millisecond
 	stall := stallCheck{limit: densityStall}
@@ -367,13 +424,10 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	}
 	// What holding the pods costs: this process (the hollow nodes) after a
 	// full GC, and each master.
-	runtime.GC()
-	self, err := rssKiB(os.Getpid())
+	held, err := fleet.stats(true)
 	if err != nil {
 		return res, err
 	}
-	goroutines := runtime.NumGoroutine()
-	fds, _ := os.ReadDir("/proc/self/fd")
 	var masterRSS []string
 	for _, m := range c.Masters {
 		kb, err := rssKiB(m.PID())
@@ -388,11 +442,11 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	t1 := time.Now()
 	for i := 0; i < o.densityNodes; i++ {
 		name := fmt.Sprintf("density-%05d", i)
-		err := retryBusy(ctx, &busy, func(ctx context.Context) error {
+		err := retryBusy(ctx, &busy, onceByName(func(ctx context.Context) error {
 			_, err := cl.Delete(ctx, "replicationcontrollers", densityNamespace, name,
 				&v1.DeleteOptions{PropagationPolicy: v1.PropagationBackground})
 			return err
-		})
+		}, v1.IsNotFound))
 		if err != nil {
 			return res, fmt.Errorf("delete rc %s: %w", name, err)
 		}
@@ -411,11 +465,11 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 			}
 			return fmt.Errorf("%d pods left", n)
 		}
-		running := 0
-		for _, nd := range pool.Nodes {
-			running += nd.Runtime.Running()
+		st, err := fleet.stats(false)
+		if err != nil {
+			return permanent(err)
 		}
-		if running > 0 {
+		if running := st.Running; running > 0 {
 			return fmt.Errorf("%d hollow containers still running", running)
 		}
 		return nil
@@ -426,10 +480,9 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	if err := healthy(); err != nil {
 		return res, err
 	}
-	var syncs, bytes int
-	for _, nd := range pool.Nodes {
-		st := nd.Proxy.Stats()
-		syncs, bytes = syncs+st.Syncs, bytes+st.Bytes
+	final, err := fleet.stats(false)
+	if err != nil {
+		return res, err
 	}
 	res = densityResult{nodes: o.densityNodes, pods: total, startup: startup,
 		api: after.verbs.since(before.verbs), cpu: cpuAfter.use(cpuBefore)}
@@ -439,10 +492,11 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	fmt.Fprintf(&b, "  pod startup (watch: first seen → seen Running, no image pull): p50 %s  p90 %s  p99 %s  max %s (SLO p99 ≤ 5 s)\n",
 		pct(startup, 50), pct(startup, 90), pct(startup, 99), pct(startup, 100))
 	fmt.Fprintf(&b, "  all %d Running %.1f s after the first RC; all gone %.1f s after deleting the RCs\n", total, allRunning.Seconds(), gone.Seconds())
-	fmt.Fprintf(&b, "  holding the pods: this process (the hollow nodes) %d MiB RSS after a GC, %d goroutines, %d open files (limit %d); masters %s\n",
-		self>>10, goroutines, len(fds), fileLimit, strings.Join(masterRSS, ", "))
+	fmt.Fprintf(&b, "  holding the pods: the hollow nodes' %d process(es) %d MiB RSS after a GC (%.2f MiB a node), %d goroutines, %d open files (%.2f a node; limit %d a process); masters %s\n",
+		held.Processes, held.RSSKiB>>10, float64(held.RSSKiB)/1024/float64(o.densityNodes), held.Goroutines, held.Files,
+		float64(held.Files)/float64(o.densityNodes), fileLimit, strings.Join(masterRSS, ", "))
 	fmt.Fprintf(&b, "  hollow proxies: %d ruleset renders, %d KiB of iptables-restore text; agents logged %s\n",
-		syncs, bytes>>10, agentErrs.warnings())
+		final.Syncs, final.Bytes>>10, final.Warnings)
 	fmt.Fprintf(&b, "  API answers 429 (in-flight limits) while the pods started: %.0f (the bench's own retried: %d)\n",
 		after.throttled-before.throttled, busy)
 	fmt.Fprintf(&b, "  machine while the pods started: %s (ours: this process, the masters)\n", res.cpu)
@@ -450,7 +504,7 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 		res.api)
 	res.report = b.String()
 	prog.enter("done (the agents' logs)")
-	return res, agentErrs.err()
+	return res, fleet.agentErr()
 }
 
 // stallCheck fails when a count has not grown for limit.

@@ -41,6 +41,13 @@ import (
 )
 
 func main() {
+	if os.Getenv(hollowChildEnv) != "" {
+		if err := hollowChild(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "orchbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "orchbench:", err)
 		os.Exit(1)
@@ -77,7 +84,11 @@ type options struct {
 	rolloutSurge     string
 	densityNodes     int
 	densityPerNode   int
-	bare             bareOptions
+	// densityNodesPerProc is the most hollow nodes one process holds;
+	// densityRoutes has them follow every node for routes, as real nodes.
+	densityNodesPerProc int
+	densityRoutes       bool
+	bare                bareOptions
 	summaryOptions
 }
 
@@ -98,7 +109,7 @@ func run() error {
 	flag.BoolVar(&o.skipSecrets, "skip-secrets", false, "skip the secrets section (Secret creates against ConfigMap creates of the same size; see secrets.go)")
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
-	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory (the memory section: each master's heap profile, and as text with MemStats)")
+	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory (the memory section: each master's heap profile, and as text with MemStats; with -only density: of the masters and of the hollow nodes' process while the nodes register, and that process's heap)")
 	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go), "density" (hollow nodes; see density.go), "pod-starts-bare" (pod start beside bare containerd; see podstart_bare.go), "proxy" (both proxy modes) or "memory" (the masters' RSS after a full GC holding -rss-pods pods, -runs fresh clusters; see memory.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
@@ -113,6 +124,8 @@ func run() error {
 	flag.StringVar(&o.rolloutSurge, "rollout-surge", "25%", "maxSurge of the rollout section's Deployment")
 	flag.IntVar(&o.densityNodes, "density-nodes", defaultDensityNodes, "hollow nodes of the density section (0 skips it in a full run; see density.go)")
 	flag.IntVar(&o.densityPerNode, "density-pods-per-node", 30, "pods per hollow node in the density section (one RC per node)")
+	flag.IntVar(&o.densityNodesPerProc, "density-nodes-per-process", 1000, "the most hollow nodes one process holds: more are split over child processes of orchbench (fewer when the open file limit says so)")
+	flag.BoolVar(&o.densityRoutes, "density-hollow-routes", true, "hollow nodes follow every other node for their routes to its pod CIDR, as real nodes (N² in all; kubemark's hollow nodes do not)")
 	o.bare.register(flag.CommandLine)
 	registerSummaryFlags(&o.summaryOptions)
 	flag.Parse()
