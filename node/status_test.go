@@ -223,6 +223,13 @@ func TestStatusManagerRetriesFailures(t *testing.T) {
 		defer srv.mu.Unlock()
 		return len(srv.got["web"]) == 1
 	})
+	// The server has the status before the manager has its answer: wait
+	// for the manager to record it as acknowledged.
+	waitFor(t, "the status acknowledged", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.sent[statusPod("web").UID] != nil && !m.inflight[statusPod("web").UID]
+	})
 	// An acknowledged status is not sent again.
 	m.set(statusPod("web"), v1.PodStatus{Phase: v1.PodRunning})
 	m.mu.Lock()
