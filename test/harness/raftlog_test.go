@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,6 +30,12 @@ func TestCatchUpRaftLogs(t *testing.T) {
 			c := &Cluster{}
 			for i, terms := range tt.terms {
 				m := &Master{Name: string(rune('a' + i)), DataDir: t.TempDir()}
+				// A master's data dir holds the log store it was made
+				// with (raft-wal for a new one); the harness opens what is
+				// there, so the test makes the store's directory first.
+				if err := os.Mkdir(filepath.Join(m.DataDir, "raft-wal"), 0o700); err != nil {
+					t.Fatal(err)
+				}
 				c.Masters = append(c.Masters, m)
 				var logs []*raft.Log
 				for j, term := range terms {
