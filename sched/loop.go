@@ -26,7 +26,10 @@ type changes struct {
 
 // runOnChanges runs pass until ctx ends: once at start, then whenever the
 // store changes (many changes collapse into one pass), the store is
-// replaced, or resync passes without a change. Every leader loop is one of
+// replaced, or resync has passed since the last full pass (changes do not
+// put it off: a busy store still gets its resyncs, which are how a loop
+// sees what never reaches the feed, such as the clock or the Raft
+// membership). Every leader loop is one of
 // these; a loop that can tell from the events that nothing concerns it may
 // skip the pass.
 func runOnChanges(ctx context.Context, store func() *fsm.Store, resync time.Duration, log *slog.Logger,
@@ -50,7 +53,8 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, resync time.
 	probe := passProbeOf(ctx)
 	id := probe.register()
 	ch := changes{full: true}
-	var from *fsm.Store // the store ch's events came from
+	var from *fsm.Store    // the store ch's events came from
+	var lastFull time.Time // when the last full pass began
 	for {
 		s := store()
 		if !ch.full && s != from {
@@ -61,27 +65,41 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, resync time.
 		seen := ch.last
 		if ch.full {
 			_, seen = s.Feed().Window()
+			if !ch.woken {
+				lastFull = time.Now()
+			}
 		}
 		if err := pass(ctx, s, ch); err != nil && ctx.Err() == nil {
 			log.Warn("pass failed", "err", err)
 		}
 		probe.passed(id, seen)
-		wait := resync
+		// The resync is due resync after the last full pass began, however
+		// many passes of changes ran since: once due, it comes before any
+		// pending change (which it covers).
+		wait, woken := resync-time.Since(lastFull), false
+		if wait <= 0 {
+			if ctx.Err() != nil {
+				return
+			}
+			ch, from = changes{full: true}, s
+			continue
+		}
 		if wake != nil {
-			if d, ok := wake(); ok {
-				wait = max(min(wait, d), time.Millisecond)
+			if d, ok := wake(); ok && d < wait {
+				wait, woken = max(d, time.Millisecond), true
 			}
 		}
 		ch, from = waitForChanges(ctx, s, seen, wait), s
 		if ctx.Err() != nil {
 			return
 		}
-		ch.woken = ch.woken && wait < resync
+		ch.woken = ch.woken && woken
 	}
 }
 
 // waitForChanges returns the changes after index seen once there are any,
-// or a full pass after resync or when the store is replaced.
+// or a full pass when resync has passed without one (woken: the caller
+// tells a wake from a resync) or the store is replaced.
 func waitForChanges(ctx context.Context, s *fsm.Store, seen uint64, resync time.Duration) changes {
 	timer := time.NewTimer(resync)
 	defer timer.Stop()

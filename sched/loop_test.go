@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -66,5 +67,45 @@ func TestRunOnChangesSeesChangeCommittedBeforeItsPass(t *testing.T) {
 	}
 	if err := <-errB; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunOnChangesResyncsUnderSteadyChanges keeps a change pending before
+// every wait (each pass commits one): the resync must still come, resync
+// after the last full pass, not only after a quiet resync. The kubernetes
+// Service learns of a master joining only from its resyncs; a cluster
+// whose leases change every second never had one.
+func TestRunOnChangesResyncsUnderSteadyChanges(t *testing.T) {
+	p := newFakeProposer(t)
+	const resync = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	fulls := make(chan struct{}, 1)
+	var n atomic.Int32
+	go func() {
+		defer close(done)
+		runOnChanges(ctx, p.store, resync, slog.New(slog.DiscardHandler), func(ctx context.Context, _ *fsm.Store, ch changes) error {
+			if ch.full {
+				select {
+				case fulls <- struct{}{}:
+				default:
+				}
+			}
+			name := fmt.Sprintf("p%d", n.Add(1))
+			_, err := p.Apply(ctx, mustCreate(t, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default", UID: "uid-" + name},
+				Spec: v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}}}))
+			if err != nil && ctx.Err() == nil {
+				t.Error(err)
+			}
+			return nil
+		})
+	}()
+	for i, what := range []string{"the first pass", "a resync"} {
+		select {
+		case <-fulls:
+		case <-ctx.Done():
+			t.Fatalf("no full pass for %s after %d passes of changes", what, n.Load()-int32(i))
+		}
 	}
 }
