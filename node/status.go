@@ -236,7 +236,8 @@ type statusManager struct {
 	mu      sync.Mutex
 	pending map[string]*statusUpdate // by pod UID
 	sent    map[string][]byte        // last status JSON acknowledged, by pod UID
-	// inflight holds the pods whose status is being sent.
+	// inflight holds the pods whose status is being sent: true once the
+	// pod was forgotten meanwhile, so the answer records nothing for it.
 	inflight map[string]bool
 	wake     chan struct{}
 }
@@ -295,6 +296,9 @@ func (m *statusManager) forget(uid string) {
 	defer m.mu.Unlock()
 	delete(m.pending, uid)
 	delete(m.sent, uid)
+	if _, ok := m.inflight[uid]; ok {
+		m.inflight[uid] = true
+	}
 }
 
 // run sends pending statuses until ctx ends. Each wake sends every pod's
@@ -337,7 +341,7 @@ func (m *statusManager) due() []string {
 	defer m.mu.Unlock()
 	uids := make([]string, 0, len(m.pending))
 	for uid := range m.pending {
-		if !m.inflight[uid] {
+		if _, busy := m.inflight[uid]; !busy {
 			uids = append(uids, uid)
 		}
 	}
@@ -350,10 +354,10 @@ func (m *statusManager) take(uid string) *statusUpdate {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	u := m.pending[uid]
-	if u == nil || m.inflight[uid] {
+	if _, busy := m.inflight[uid]; u == nil || busy {
 		return nil
 	}
-	m.inflight[uid] = true
+	m.inflight[uid] = false
 	return u
 }
 
@@ -361,8 +365,12 @@ func (m *statusManager) take(uid string) *statusUpdate {
 // that came meanwhile wakes the loop; a failed one waits for the retry.
 func (m *statusManager) finish(ctx context.Context, u *statusUpdate, err error) {
 	m.mu.Lock()
+	forgotten := m.inflight[u.uid]
 	delete(m.inflight, u.uid)
 	switch {
+	case forgotten:
+		// Torn down while in flight: remembering what was sent would
+		// keep the pod's entry for the node's lifetime.
 	case err == nil:
 		m.sent[u.uid] = u.status
 		if m.pending[u.uid] == u {

@@ -228,7 +228,8 @@ func TestStatusManagerRetriesFailures(t *testing.T) {
 	waitFor(t, "the status acknowledged", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return m.sent[statusPod("web").UID] != nil && !m.inflight[statusPod("web").UID]
+		_, busy := m.inflight[statusPod("web").UID]
+		return m.sent[statusPod("web").UID] != nil && !busy
 	})
 	// An acknowledged status is not sent again.
 	m.set(statusPod("web"), v1.PodStatus{Phase: v1.PodRunning})
@@ -237,5 +238,29 @@ func TestStatusManagerRetriesFailures(t *testing.T) {
 	m.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d statuses pending after the same status was set again, want 0", n)
+	}
+}
+
+// TestStatusManagerForgetsPodTornDownInFlight tears a pod down while its
+// status is in flight: the answer must not leave the pod's last status
+// behind (a node that runs many short pods kept one per pod for ever).
+func TestStatusManagerForgetsPodTornDownInFlight(t *testing.T) {
+	srv := newStatusServer(true)
+	m := startStatusManager(t, srv)
+	pod := statusPod("web")
+	m.set(pod, v1.PodStatus{Phase: v1.PodSucceeded})
+	<-srv.arrived
+	m.forget(pod.UID)
+	close(srv.release)
+	waitFor(t, "the answer to the send in flight", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		_, busy := m.inflight[pod.UID]
+		return !busy
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, kept := m.sent[pod.UID]; kept || len(m.pending) != 0 {
+		t.Errorf("after the pod was forgotten: sent holds it %v, %d pending; want neither", kept, len(m.pending))
 	}
 }
