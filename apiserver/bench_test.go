@@ -289,3 +289,31 @@ func BenchmarkCreateAdmitPath(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTrackCreate measures a pod create's managedFields alone:
+// through the field manager, and from the entry remembered for the
+// pod's shape (every create of the bench pod after the first).
+func BenchmarkTrackCreate(b *testing.B) {
+	for _, remembered := range []bool{false, true} {
+		name := "fieldmanager"
+		if remembered {
+			name = "shape"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, req := benchServer(b), benchRequest("create", "", "")
+			ctx := withManager(context.Background(), "", "orchbench/v1")
+			p := benchPod()
+			v1.Default(p)
+			track := s.trackWrite
+			if remembered {
+				track = s.trackUpdate
+			}
+			reportCPU(b, func() {
+				p.ManagedFields = nil
+				if err := track(ctx, req, p, nil); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}

@@ -38,6 +38,8 @@ type fieldManagers struct {
 	mu sync.Mutex
 	// m holds one field manager per kind and subresource ("" or "status").
 	m map[fieldManagerKey]*managedfields.FieldManager
+	// creates remembers creates' entries by the objects' shapes.
+	creates *createFields
 }
 
 type fieldManagerKey struct {
@@ -60,7 +62,7 @@ func newFieldManagers() (*fieldManagers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field manager: type converter from the OpenAPI document: %w", err)
 	}
-	return &fieldManagers{tc: newTrackedConverter(tc), m: map[fieldManagerKey]*managedfields.FieldManager{}}, nil
+	return &fieldManagers{tc: newTrackedConverter(tc), m: map[fieldManagerKey]*managedfields.FieldManager{}, creates: newCreateFields()}, nil
 }
 
 // gvkOf is the group, version and kind of a resource.
@@ -233,14 +235,24 @@ func prefixFromUserAgent(u string) string {
 
 // trackUpdate sets obj's managedFields for a create (old nil) or an
 // update of old by the request's manager, as Kubernetes' field manager
-// does for every write that is not an apply.
+// does for every write that is not an apply. A create whose object
+// carries no managedFields takes the entry remembered for objects of its
+// shape (trackCreate).
+func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Object) error {
+	if old == nil && len(obj.GetObjectMeta().ManagedFields) == 0 && s.fields.creates != nil {
+		return s.trackCreate(ctx, req, obj)
+	}
+	return s.trackWrite(ctx, req, obj, old)
+}
+
+// trackWrite is trackUpdate through the field manager.
 //
 // The objects pass to the field manager as trackedObjects: their
 // managedFields stay typed beside the content, so the entries the field
 // manager reads and writes are converted field by field, not through
 // unstructured JSON, and the stored object's managedFields are not
 // encoded and parsed again with it.
-func (s *Server) trackUpdate(ctx context.Context, req *request, obj, old v1.Object) error {
+func (s *Server) trackWrite(ctx context.Context, req *request, obj, old v1.Object) error {
 	fm, err := s.fields.get(req.resource, trackedSub(req))
 	if err != nil {
 		return err

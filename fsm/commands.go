@@ -230,7 +230,11 @@ func NewCreate(obj v1.Object) ([]byte, error) {
 	v1.SetTypeMeta(obj)
 	m := obj.GetObjectMeta()
 	m.Generation, m.ResourceVersion = 1, ""
-	raw, err := json.Marshal(obj)
+	// The object is encoded into a pooled buffer and copied once, into
+	// the entry.
+	buf := getBuffer()
+	defer putBuffer(buf)
+	raw, err := encodeInto(buf, obj)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", r.Kind, err)
 	}
@@ -247,7 +251,9 @@ func NewUpdate(obj v1.Object, status bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(obj)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	raw, err := encodeInto(buf, obj)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", r.Kind, err)
 	}

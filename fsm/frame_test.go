@@ -2,7 +2,11 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
+
+	v1 "orch.io/orch/api/v1"
 )
 
 // TestEncodeFramed: a framed command is the type byte and the frame, in
@@ -49,5 +53,48 @@ func TestEncodeFramed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNewCreateAndUpdateEncodeAsMarshal: NewCreate's and NewUpdate's
+// entries, whose objects are encoded in a pooled buffer, are those of the
+// object's json.Marshal framed, for objects small and large (a buffer
+// grown past the pool's bound is dropped), one after the other.
+func TestNewCreateAndUpdateEncodeAsMarshal(t *testing.T) {
+	big := benchPod("big")
+	big.Annotations = map[string]string{"html": "<a href=\"x\">&</a>", "big": strings.Repeat("x", maxPooledBuffer+1)}
+	for _, p := range []*v1.Pod{benchPod("web"), big, benchPod("small")} {
+		got, err := NewCreate(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Encode(CreateCommand, CreateRequest{Resource: "pods", Namespace: p.Namespace, Name: p.Name, UID: p.UID, NodeName: p.Spec.NodeName, Object: raw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("NewCreate(%s) = %.200q, want %.200q", p.Name, got, want)
+		}
+		for _, status := range []bool{false, true} {
+			got, err := NewUpdate(p, status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			typ := UpdateCommand
+			if status {
+				typ = UpdateStatusCommand
+			}
+			want, err := Encode(typ, UpdateRequest{Resource: "pods", Object: raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("NewUpdate(%s, %v) = %.200q, want %.200q", p.Name, status, got, want)
+			}
+		}
 	}
 }
