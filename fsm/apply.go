@@ -125,6 +125,7 @@ func (w *writeTxn) put(resource, evType string, obj v1.Object, prev *Record) *Re
 }
 
 func (w *writeTxn) insert(resource, evType string, rec *Record, prev *Record) *Record {
+	releasePodCIDRs(w, resource, prev, rec)
 	if err := w.txn.Insert(resource, rec); err != nil {
 		panic(fmt.Sprintf("fsm: insert %s %s at %d: %v", resource, rec.Key(), w.index, err))
 	}
@@ -142,6 +143,7 @@ func (w *writeTxn) remove(resource string, old *Record) *Record {
 // terminating namespace goes with its last object.
 func (w *writeTxn) removeAs(resource string, old *Record, final v1.Object) *Record {
 	releaseOnRemove(w, resource, old)
+	releasePodCIDRs(w, resource, old, nil)
 	if err := w.txn.Delete(resource, old); err != nil {
 		panic(fmt.Sprintf("fsm: delete %s %s at %d: %v", resource, old.Key(), w.index, err))
 	}

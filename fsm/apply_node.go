@@ -80,20 +80,3 @@ func applyNodeCreate(w *writeTxn, body []byte, withoutCIDR bool) any {
 	frame := CreateRequest{Resource: "nodes", Name: node.Name, UID: node.UID, Object: raw}.appendFrame(nil)
 	return applyCreate(w, frame)
 }
-
-// allocatePodCIDR returns the lowest /maskSize subnet of clusterCIDR that no
-// node's pod CIDR overlaps.
-func allocatePodCIDR(w *writeTxn, clusterCIDR string, maskSize int) (string, error) {
-	it, err := w.txn.Get("nodes", indexID)
-	if err != nil {
-		return "", v1.NewInternalError(fmt.Errorf("list nodes: %w", err))
-	}
-	return FreePodCIDR(clusterCIDR, maskSize, func(yield func(*v1.Node) bool) {
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			// A node stored by an older orch and unreadable holds no CIDR.
-			if n, ok := raw.(*Record).Object().(*v1.Node); ok && !yield(n) {
-				return
-			}
-		}
-	})
-}

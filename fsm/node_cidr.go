@@ -51,7 +51,6 @@ func checkPodCIDRs(w *writeTxn, n *v1.Node, clusterCIDR string) error {
 		cluster = c
 	}
 	mine := nodeCIDRs(n)
-	nets := make([]*net.IPNet, 0, len(mine))
 	for _, c := range mine {
 		ip, sub, err := net.ParseCIDR(c)
 		if err != nil {
@@ -63,30 +62,21 @@ func checkPodCIDRs(w *writeTxn, n *v1.Node, clusterCIDR string) error {
 		if cluster != nil && !cidrWithin(sub, cluster) {
 			return podCIDRInvalid(n.Name, c, fmt.Sprintf("must be inside the cluster CIDR %s", cluster))
 		}
-		nets = append(nets, sub)
 	}
-	if len(nets) == 0 {
-		return nil
-	}
-	it, err := w.txn.Get("nodes", indexID)
-	if err != nil {
-		return v1.NewInternalError(fmt.Errorf("list nodes: %w", err))
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		other, ok := raw.(*Record).Object().(*v1.Node)
-		if !ok || other.Name == n.Name {
-			continue
+	self := v1.Key("", n.Name)
+	for i, c := range mine {
+		p, ok := parsePodCIDR(c)
+		if !ok {
+			return podCIDRInvalid(n.Name, c, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)")
 		}
-		for _, oc := range nodeCIDRs(other) {
-			_, osub, err := net.ParseCIDR(oc)
-			if err != nil {
-				continue
-			}
-			for i, sub := range nets {
-				if cidrsOverlap(sub, osub) {
-					return podCIDRInvalid(n.Name, mine[i], fmt.Sprintf("overlaps the pod CIDR %s of node %s", oc, other.Name))
-				}
-			}
+		// The index gives the other nodes' CIDRs that hold this one or lie
+		// inside it, without reading the others.
+		other, oc, err := overlappingPodCIDR(w.txn, p.prefix, self)
+		if err != nil {
+			return v1.NewInternalError(err)
+		}
+		if other != nil {
+			return podCIDRInvalid(n.Name, mine[i], fmt.Sprintf("overlaps the pod CIDR %s of node %s", oc, other.Key()))
 		}
 	}
 	return nil

@@ -40,6 +40,9 @@ type Record struct {
 	sum    atomic.Pointer[weak.Pointer[Summary]]
 	newObj func() v1.Object
 
+	// podCIDRs is a node's parsed pod CIDRs, read once (node_cidr_index.go).
+	podCIDRs atomic.Pointer[nodePodCIDRs]
+
 	once sync.Once
 	raw  []byte
 	err  error

@@ -111,6 +111,11 @@ func schema() *memdb.DBSchema {
 				return r.NodeName(), true
 			}}}
 		}
+		if r.Name == "nodes" {
+			for name, idx := range podCIDRIndexes() {
+				t.Indexes[name] = idx
+			}
+		}
 		if r.Name == "services" {
 			t.Indexes[indexClusterIP] = &memdb.IndexSchema{Name: indexClusterIP, AllowMissing: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
 				svc, ok := r.Object().(*v1.Service)
@@ -135,6 +140,7 @@ func schema() *memdb.DBSchema {
 		}
 		s.Tables[r.Name] = t
 	}
+	s.Tables[tablePodCIDRHints] = podCIDRHintsTable()
 	s.Tables[tableMasters] = &memdb.TableSchema{
 		Name: tableMasters,
 		Indexes: map[string]*memdb.IndexSchema{

@@ -2,7 +2,6 @@ package sched
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -80,21 +79,18 @@ func (c *NodeIPAM) Run(ctx context.Context) {
 // Pass gives a free subnet to each node without one, lowest first, in one
 // batch; each update carries the resourceVersion it read, and the FSM
 // refuses a subnet another node took meanwhile (the next pass retries).
-// The nodes left without are told so.
+// The nodes left without are told so. It reads only the nodes without a
+// subnet and the store's pod CIDR index, so a pass costs the same however
+// many nodes have one.
 func (c *NodeIPAM) Pass(ctx context.Context, store *fsm.Store) error {
-	list, err := store.List("nodes", fsm.ListOptions{})
+	recs, err := store.NodesWithoutPodCIDR()
 	if err != nil {
-		return fmt.Errorf("list nodes: %w", err)
+		return err
 	}
-	nodes := make([]*v1.Node, 0, len(list.Items))
 	var waiting []*v1.Node
-	for _, r := range list.Items {
+	for _, r := range recs {
 		n, ok := r.Object().(*v1.Node)
-		if !ok {
-			continue
-		}
-		nodes = append(nodes, n)
-		if n.Spec.PodCIDR == "" && len(n.Spec.PodCIDRs) == 0 && n.DeletionTimestamp == nil {
+		if ok && n.Spec.PodCIDR == "" && len(n.Spec.PodCIDRs) == 0 && n.DeletionTimestamp == nil {
 			waiting = append(waiting, n)
 		}
 	}
@@ -106,25 +102,23 @@ func (c *NodeIPAM) Pass(ctx context.Context, store *fsm.Store) error {
 	if len(waiting) == 0 {
 		return nil
 	}
+	cidrs, err := store.FreePodCIDRs(c.cfg.ClusterCIDR, c.cfg.MaskSize, len(waiting))
+	if err != nil {
+		return fmt.Errorf("allocate a pod CIDR: %w", err)
+	}
 	var writes passWrites
-	for i, n := range waiting {
-		cidr, err := fsm.FreePodCIDR(c.cfg.ClusterCIDR, c.cfg.MaskSize, slices.Values(nodes))
-		if errors.Is(err, fsm.ErrPodCIDRsExhausted) {
-			c.tell(waiting[i:])
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("allocate a pod CIDR: %w", err)
-		}
-		next := v1.DeepCopy(n)
+	for i, cidr := range cidrs {
+		next := v1.DeepCopy(waiting[i])
 		next.Spec.PodCIDR, next.Spec.PodCIDRs = cidr, []string{cidr}
-		nodes = append(nodes, next) // taken for the rest of the pass
 		cmd, err := fsm.NewUpdate(next, false)
 		if err != nil {
 			return err
 		}
-		writes.add(cmd, n.Name)
-		c.cfg.Logger.Info("pod CIDR allocated", "node", n.Name, "podCIDR", cidr)
+		writes.add(cmd, next.Name)
+		c.cfg.Logger.Info("pod CIDR allocated", "node", next.Name, "podCIDR", cidr)
+	}
+	if len(cidrs) < len(waiting) {
+		c.tell(waiting[len(cidrs):])
 	}
 	return writes.propose(ctx, c.cfg.Proposer, c.cfg.Logger, "pod CIDR allocation")
 }

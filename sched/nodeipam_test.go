@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -91,5 +92,43 @@ func TestNodeIPAMPass(t *testing.T) {
 	pass()
 	if got := p.store().Index(); got != idx {
 		t.Fatalf("an idle pass wrote %d entries", got-idx)
+	}
+}
+
+// A pass of the node IPAM reads the same records beside 100 and 2,000
+// nodes that have a subnet: none when no node waits, and the waiting node
+// and the index entries from the FSM's hint when one does (which gets the
+// lowest free subnet).
+func TestNodeIPAMPassCostIndependentOfNodes(t *testing.T) {
+	var idle, busy []uint64
+	for _, n := range []int{100, 2000} {
+		p := newFakeProposer(t)
+		for i := range n {
+			cmd, err := fsm.NewCreateNode(&v1.Node{ObjectMeta: v1.ObjectMeta{Name: fmt.Sprintf("n%05d", i), UID: fmt.Sprintf("uid-n%d", i)}}, "10.0.0.0/8", 24)
+			p.apply(t, cmd, err)
+		}
+		c := NewNodeIPAM(NodeIPAMConfig{Store: p.store, Proposer: p, ClusterCIDR: "10.0.0.0/8", MaskSize: 24})
+		pass := func() {
+			t.Helper()
+			if err := c.Pass(context.Background(), p.store()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		idle = append(idle, readsOf(p.store(), pass))
+		// A node stored without a subnet (as an older orch created them).
+		cmd, err := fsm.NewCreate(&v1.Node{ObjectMeta: v1.ObjectMeta{Name: "late", UID: "uid-late"}})
+		p.apply(t, cmd, err)
+		busy = append(busy, readsOf(p.store(), pass))
+		rec, err := p.store().Get("nodes", "", "late")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rec.Object().(*v1.Node).Spec.PodCIDR, fmt.Sprintf("10.%d.%d.0/24", n/256, n%256); got != want {
+			t.Fatalf("beside %d nodes the waiting node got %q, want %q", n, got, want)
+		}
+	}
+	t.Logf("records read by an idle pass %v, by a pass with one waiting node %v", idle, busy)
+	if idle[0] != 0 || idle[1] != 0 || busy[0] != busy[1] {
+		t.Fatalf("records read beside 100 and 2,000 nodes: idle %v, with one waiting %v; want none and the same", idle, busy)
 	}
 }

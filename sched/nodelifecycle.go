@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,8 +38,14 @@ type NodeLifecycleConfig struct {
 	// EvictionTimeout is how long a node may be silent before its pods are
 	// deleted (default 5 min).
 	EvictionTimeout time.Duration
-	// Interval is how often the nodes are checked without a change (default 1 s).
+	// Interval is how often the nodes' silences are checked without a
+	// change (default 1 s): on the controller's own record of each node,
+	// reading from the store only the nodes silent past their grace.
 	Interval time.Duration
+	// FullResync is how often every node and lease is read from the store
+	// without a change (default 1 min): a safety net, since every change
+	// of a node or lease reaches the controller as an event.
+	FullResync time.Duration
 	// Now is the controller's clock (default time.Now). Silence is measured
 	// on it, never on the timestamps the nodes write.
 	Now func() time.Time
@@ -77,7 +84,8 @@ type NodeLifecycle struct {
 
 	mu    sync.Mutex
 	nodes map[string]*nodeHealth
-	// lastFull is when Pass last checked every node (the controller's clock).
+	// lastFull is when the silences of every node were last checked (the
+	// controller's clock), by Pass or CheckSilent.
 	lastFull time.Time
 }
 
@@ -101,6 +109,10 @@ func NewNodeLifecycle(cfg NodeLifecycleConfig) *NodeLifecycle {
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Second
 	}
+	if cfg.FullResync == 0 {
+		cfg.FullResync = time.Minute
+	}
+	cfg.FullResync = max(cfg.FullResync, cfg.Interval)
 	if cfg.GossipDeadGrace <= 0 {
 		cfg.GossipDeadGrace = cfg.Grace / 2
 	}
@@ -115,31 +127,72 @@ func NewNodeLifecycle(cfg NodeLifecycleConfig) *NodeLifecycle {
 	return &NodeLifecycle{cfg: cfg, nodes: map[string]*nodeHealth{}}
 }
 
-// Run checks the nodes until ctx ends: every node every Interval, and the
-// nodes whose object or lease changed whenever the store changes (so a
-// returning heartbeat lifts the taint at once).
+// Run checks the nodes until ctx ends: every node's silence every Interval,
+// the nodes whose object or lease changed whenever the store changes (so a
+// returning heartbeat lifts the taint at once), and every node and lease
+// in the store every FullResync.
 func (c *NodeLifecycle) Run(ctx context.Context) {
 	// The feed's position is taken before each pass reads the store (in
 	// runOnChanges), so a heartbeat committed while a pass runs wakes the
 	// next one rather than waiting for the interval.
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Interval, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, c.cfg.FullResync, func() (time.Duration, bool) { return c.cfg.Interval, true },
+		c.cfg.Logger, c.pass)
 }
 
 // pass runs one pass of the loop. Silence is measured on the clock, so
-// every node is checked at least every Interval (even while heartbeats
-// keep waking the loop): O(nodes) reads, each node's object and lease.
-// Between those, cost per event: a node's or its lease's event checks that
-// node alone (its object and lease: O(1), plus O(its pods) through
-// PodsOnNode when it goes silent or its pods are evicted); other events
-// (pods among them) cost nothing.
+// every node's silence is checked at least every Interval (even while
+// heartbeats keep waking the loop), on the controller's own record of the
+// nodes: O(nodes) comparisons of times, and reads (each node's object and
+// lease) only for the nodes silent past their grace. Cost per event: a
+// node's or its lease's event checks that node alone (its object and lease:
+// O(1), plus O(its pods) through PodsOnNode when it goes silent or its pods
+// are evicted); a node's deletion reads every node and lease once (a full
+// Pass, which collects its lease); other events (pods among them) cost
+// nothing. Every node and lease is read at start, on a resync (FullResync)
+// and when the feed lost events.
 func (c *NodeLifecycle) pass(ctx context.Context, s *fsm.Store, ch changes) error {
+	if (ch.full && !ch.woken) || nodeDeleted(ch.events) {
+		return c.Pass(ctx, s)
+	}
 	c.mu.Lock()
 	due := ch.full || c.cfg.Now().Sub(c.lastFull) >= c.cfg.Interval
 	c.mu.Unlock()
+	err := c.CheckNodes(ctx, s, changedNodes(ch.events))
 	if due {
-		return c.Pass(ctx, s)
+		err = errors.Join(err, c.CheckSilent(ctx, s))
 	}
-	return c.CheckNodes(ctx, s, changedNodes(ch.events))
+	return err
+}
+
+// nodeDeleted reports whether evs delete a node.
+func nodeDeleted(evs []fsm.Event) bool {
+	for _, ev := range evs {
+		if ev.Resource == "nodes" && ev.Type == v1.Deleted {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckSilent checks, as Pass does, the nodes the controller knows whose
+// silence (on its clock) passed their grace, reading only those.
+func (c *NodeLifecycle) CheckSilent(ctx context.Context, store *fsm.Store) error {
+	c.mu.Lock()
+	now := c.cfg.Now()
+	c.lastFull = now
+	var names []string
+	for name, h := range c.nodes {
+		grace := c.cfg.Grace
+		if c.gossipDead(name) {
+			grace = c.cfg.GossipDeadGrace
+		}
+		if now.Sub(h.observed) > grace {
+			names = append(names, name)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(names)
+	return c.CheckNodes(ctx, store, names)
 }
 
 // changedNodes returns the names of the nodes whose object or lease (in

@@ -119,3 +119,52 @@ func TestNodeLifecyclePassChecksEveryNodeOnceIntervalHasPassed(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeLifecycleIntervalCostIndependentOfHealthyNodes checks that the
+// check every Interval reads only the nodes silent past their grace: the
+// same records beside 10 or 500 healthy nodes, and the silent node is
+// marked; a resync (or a node's deletion) still reads every node.
+func TestNodeLifecycleIntervalCostIndependentOfHealthyNodes(t *testing.T) {
+	var interval, full []uint64
+	for _, others := range []int{10, 500} {
+		e := newNLEnv(t)
+		for i := range others {
+			e.addNode(fmt.Sprintf("other-%d", i), true)
+		}
+		e.addNode("silent", true)
+		c := e.controller()
+		e.pass(c)
+		// The silent node was last seen a grace ago; the others just now.
+		e.now = e.now.Add(nlGrace + time.Second)
+		c.mu.Lock()
+		for name, h := range c.nodes {
+			if name != "silent" {
+				h.observed = e.now
+			}
+		}
+		c.mu.Unlock()
+		interval = append(interval, readsOf(e.p.store(), func() {
+			if err := c.pass(context.Background(), e.p.store(), changes{full: true, woken: true}); err != nil {
+				t.Fatal(err)
+			}
+		}))
+		assertUnreachable(t, e.node("silent"))
+		for i := range others {
+			if hasUnreachableTaint(e.node(fmt.Sprintf("other-%d", i))) {
+				t.Fatalf("healthy node other-%d tainted", i)
+			}
+		}
+		full = append(full, readsOf(e.p.store(), func() {
+			if err := c.pass(context.Background(), e.p.store(), changes{full: true}); err != nil {
+				t.Fatal(err)
+			}
+		}))
+		if full[len(full)-1] <= uint64(others) {
+			t.Fatalf("a resync beside %d nodes read %d records, want every node", others, full[len(full)-1])
+		}
+	}
+	t.Logf("records read by the interval's check beside 10 and 500 healthy nodes: %v; by a resync: %v", interval, full)
+	if interval[0] != interval[1] {
+		t.Fatalf("records read by the interval's check beside 10 and 500 healthy nodes: %v, want the same", interval)
+	}
+}
