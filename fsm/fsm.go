@@ -107,7 +107,8 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 // failed with their result. If an entry panics it aborts the transaction
 // and returns a nil writeTxn with the entry's position and the panic value.
 func applyLogs(s *Store, logs []*raft.Log, out []any, failed map[int]Result, funcs func(CommandType) (applyFunc, bool)) (w *writeTxn, at int, p any) {
-	w = &writeTxn{txn: s.db.Txn(true), funcs: funcs}
+	w = newWriteTxn(s.db)
+	w.funcs = funcs
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue

@@ -38,7 +38,7 @@ func (k keyIndexer) FromObject(raw any) (bool, []byte, error) {
 	if !ok {
 		return false, nil, nil
 	}
-	return true, []byte(s + "\x00"), nil
+	return true, nulTerminated(s), nil
 }
 
 func (k keyIndexer) FromArgs(args ...any) ([]byte, error) {
@@ -46,7 +46,7 @@ func (k keyIndexer) FromArgs(args ...any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte(s + "\x00"), nil
+	return nulTerminated(s), nil
 }
 
 func (k keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) {
@@ -75,9 +75,18 @@ func (k keysIndexer) FromObject(raw any) (bool, [][]byte, error) {
 	}
 	out := make([][]byte, len(keys))
 	for i, s := range keys {
-		out[i] = []byte(s + "\x00")
+		out[i] = nulTerminated(s)
 	}
 	return true, out, nil
+}
+
+// nulTerminated returns s and a NUL byte, in one allocation (s + "\x00"
+// converted to bytes takes two once s is longer than the compiler's
+// 32-byte buffer, as a uid is).
+func nulTerminated(s string) []byte {
+	b := make([]byte, len(s)+1)
+	copy(b, s)
+	return b
 }
 
 func argString(args []any) (string, error) {

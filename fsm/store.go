@@ -98,9 +98,15 @@ func (s *Store) Get(resource, namespace, name string) (*Record, error) {
 }
 
 func get(txn *memdb.Txn, resource, namespace, name string) (*Record, error) {
-	raw, err := txn.First(resource, indexID, v1.Key(namespace, name))
+	return getKey(txn, resource, v1.Key(namespace, name), name)
+}
+
+// getKey returns the object of resource with key (whose name is name), or
+// a NotFound error.
+func getKey(txn *memdb.Txn, resource, key, name string) (*Record, error) {
+	raw, err := txn.First(resource, indexID, key)
 	if err != nil {
-		return nil, fmt.Errorf("get %s %s: %w", resource, v1.Key(namespace, name), err)
+		return nil, fmt.Errorf("get %s %s: %w", resource, key, err)
 	}
 	if raw == nil {
 		return nil, v1.NewNotFound(resource, name)
