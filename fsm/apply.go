@@ -21,6 +21,7 @@ type writeTxn struct {
 	// batch wrote: point reads go to them, not to txn (see apply_reads.go).
 	base   *memdb.Txn
 	rows   batchRows
+	uids   *uidIndex
 	index  uint64
 	events []Event
 	// rejected lists the entries of the batch that could not be applied.

@@ -1,10 +1,6 @@
 package fsm
 
-import (
-	memdb "github.com/hashicorp/go-memdb"
-
-	v1 "orch.io/orch/api/v1"
-)
+import v1 "orch.io/orch/api/v1"
 
 // A batch's point reads (one object by key or by uid) do not go to its
 // write transaction. go-memdb answers a read of an index that the
@@ -14,7 +10,8 @@ import (
 // made a new cache): in a batch of creates, where each create looks its
 // key and uid up before it inserts, that was every insert of the batch.
 // Instead a point read looks at what the batch wrote (batchRows) and then
-// at the store as the batch found it (base), which together are what the
+// at the store as the batch found it (base, and the store's uidIndex, which
+// the batch changes only when it commits), which together are what the
 // write transaction holds: every write of a resource table goes through
 // writeTxn.insert or writeTxn.removeAs, which keep batchRows. Reads that
 // iterate (a namespace's objects, a node's pods) still read the write
@@ -32,12 +29,12 @@ type batchRows struct {
 	byUID map[rowKey]*Record
 }
 
-// newWriteTxn starts a write transaction of db and the read transaction
-// of the state it starts from.
-func newWriteTxn(db *memdb.MemDB) *writeTxn {
-	txn := db.Txn(true)
+// newWriteTxn starts a write transaction of s and the read transaction of
+// the state it starts from.
+func newWriteTxn(s *Store) *writeTxn {
+	txn := s.db.Txn(true)
 	// Taken under the writer's lock: no commit comes between the two.
-	return &writeTxn{txn: txn, base: db.Txn(false)}
+	return &writeTxn{txn: txn, base: s.db.Txn(false), uids: s.uids}
 }
 
 // wrote keeps what an insert (rec; prev the record it replaces, or nil) or
@@ -91,6 +88,5 @@ func (w *writeTxn) uidTaken(resource, uid string) bool {
 	if rec, ok := w.rows.byUID[rowKey{resource, uid}]; ok {
 		return rec != nil
 	}
-	raw, _ := w.base.First(resource, indexUID, uid)
-	return raw != nil
+	return w.uids.get(resource, uid) != nil
 }

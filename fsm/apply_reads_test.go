@@ -69,7 +69,7 @@ func TestBatchPointReads(t *testing.T) {
 			f := NewTestFSM(t)
 			MustCreate(t, f, 1, nsObj("default"))
 			MustCreate(t, f, 2, pod("old", "uid-old", nil))
-			w := newWriteTxn(f.Store().db)
+			w := newWriteTxn(f.Store())
 			defer w.txn.Abort()
 			for i, st := range tc.steps {
 				w.index = uint64(3 + i)
@@ -95,13 +95,17 @@ func TestBatchPointReads(t *testing.T) {
 						t.Errorf("step %d: exists %s = %v, the transaction holds %v", i, name, !(want != nil), want)
 					}
 				}
+				held := map[string]bool{}
+				it, err := w.txn.Get("pods", indexID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for raw := it.Next(); raw != nil; raw = it.Next() {
+					held[raw.(*Record).UID()] = true
+				}
 				for _, uid := range uids {
-					raw, err := w.txn.First("pods", indexUID, uid)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if got := w.uidTaken("pods", uid); got != (raw != nil) {
-						t.Errorf("step %d: uid %s taken = %v, the transaction holds %v", i, uid, got, raw)
+					if got := w.uidTaken("pods", uid); got != held[uid] {
+						t.Errorf("step %d: uid %s taken = %v, the transaction holds it: %v", i, uid, got, held[uid])
 					}
 				}
 			}

@@ -11,8 +11,7 @@ import (
 
 // Index names.
 const (
-	indexID   = "id"   // namespace/name, unique
-	indexUID  = "uid"  // metadata.uid, unique
+	indexID   = "id"   // namespace/name, unique (uids: see uidIndex)
 	indexNode = "node" // pods: spec.nodeName ("" for unbound pods)
 	// services: spec.clusterIP (none for headless or unset) and each
 	// port's nodePort, so allocation looks up instead of scanning.
@@ -108,10 +107,6 @@ func schema() *memdb.DBSchema {
 			Indexes: map[string]*memdb.IndexSchema{
 				indexID: {Name: indexID, Unique: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
 					return r.Key(), true
-				}}},
-				indexUID: {Name: indexUID, Unique: true, AllowMissing: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
-					uid := r.UID()
-					return uid, uid != ""
 				}}},
 			},
 		}
