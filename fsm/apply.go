@@ -185,7 +185,7 @@ func checkNamespace(w *writeTxn, ns string) error {
 
 func applyCreate(w *writeTxn, body []byte) any {
 	f, ok := readCreateFrame(body)
-	if !ok || len(f.name) == 0 || !json.Valid(f.object) {
+	if !ok || len(f.name) == 0 || !validJSON(f.object) {
 		return w.reject("the create names no object or holds no valid JSON")
 	}
 	r := resourceOrSkew(w, string(f.resource))
