@@ -134,7 +134,12 @@ func scanKey(data []byte, i int) (int, bool) {
 // scanString reads a string whose opening quote is at i.
 func scanString(data []byte, i int) (int, bool) {
 	for i++; i < len(data); {
-		switch c := data[i]; {
+		c := data[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++ // most of a string: no switch for each byte
+			continue
+		}
+		switch {
 		case c == '"':
 			return i + 1, true
 		case c == '\\':
@@ -157,10 +162,8 @@ func scanString(data []byte, i int) (int, bool) {
 			default:
 				return i, false
 			}
-		case c < 0x20:
+		default: // a control character
 			return i, false
-		default:
-			i++
 		}
 	}
 	return i, false
