@@ -19,9 +19,16 @@ type writeTxn struct {
 	txn *memdb.Txn
 	// base reads the store as the batch found it and rows is what the
 	// batch wrote: point reads go to them, not to txn (see apply_reads.go).
-	base   *memdb.Txn
-	rows   batchRows
-	uids   *uidIndex
+	base *memdb.Txn
+	rows batchRows
+	uids *uidIndex
+	// baseRecs caches the point reads of base (nil: not found), which
+	// never changes during the batch: a batch of creates in one
+	// namespace reads the namespace once.
+	baseRecs map[rowKey]*Record
+	// quotas caches quotaRecords by namespace until the batch writes a
+	// quota: most namespaces have none, and every create asks.
+	quotas map[string][]*Record
 	index  uint64
 	events []Event
 	// rejected lists the entries of the batch that could not be applied.

@@ -43,6 +43,9 @@ func (w *writeTxn) wrote(table string, rec, prev *Record) {
 	if w.rows.byKey == nil {
 		w.rows = batchRows{byKey: map[rowKey]*Record{}, byUID: map[rowKey]*Record{}}
 	}
+	if table == "resourcequotas" {
+		w.quotas = nil
+	}
 	if prev != nil {
 		if uid := prev.UID(); uid != "" && (rec == nil || rec.UID() != uid) {
 			w.rows.byUID[rowKey{table, uid}] = nil
@@ -69,7 +72,22 @@ func (w *writeTxn) get(resource, namespace, name string) (*Record, error) {
 		}
 		return rec, nil
 	}
-	return getKey(w.base, resource, key, name)
+	k := rowKey{resource, key}
+	rec, ok := w.baseRecs[k]
+	if !ok {
+		var err error
+		if rec, err = getKey(w.base, resource, key, name); err != nil && !v1.IsNotFound(err) {
+			return nil, err
+		}
+		if w.baseRecs == nil {
+			w.baseRecs = map[rowKey]*Record{}
+		}
+		w.baseRecs[k] = rec
+	}
+	if rec == nil {
+		return nil, v1.NewNotFound(resource, name)
+	}
+	return rec, nil
 }
 
 // exists reports whether the transaction holds an object of resource with
