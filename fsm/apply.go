@@ -16,7 +16,19 @@ import (
 // transaction, the index of the entry being applied, and the events the
 // batch produced (published to the feed after commit).
 type writeTxn struct {
-	txn    *memdb.Txn
+	txn *memdb.Txn
+	// base reads the store as the batch found it and rows is what the
+	// batch wrote: point reads go to them, not to txn (see apply_reads.go).
+	base *memdb.Txn
+	rows batchRows
+	uids *uidIndex
+	// baseRecs caches the point reads of base (nil: not found), which
+	// never changes during the batch: a batch of creates in one
+	// namespace reads the namespace once.
+	baseRecs map[rowKey]*Record
+	// quotas caches quotaRecords by namespace until the batch writes a
+	// quota: most namespaces have none, and every create asks.
+	quotas map[string][]*Record
 	index  uint64
 	events []Event
 	// rejected lists the entries of the batch that could not be applied.
@@ -129,6 +141,7 @@ func (w *writeTxn) insert(resource, evType string, rec *Record, prev *Record) *R
 	if err := w.txn.Insert(resource, rec); err != nil {
 		panic(fmt.Sprintf("fsm: insert %s %s at %d: %v", resource, rec.Key(), w.index, err))
 	}
+	w.wrote(resource, rec, prev)
 	w.events = append(w.events, Event{Index: w.index, Type: evType, Resource: resource, Record: rec, Prev: prev})
 	return rec
 }
@@ -147,6 +160,7 @@ func (w *writeTxn) removeAs(resource string, old *Record, final v1.Object) *Reco
 	if err := w.txn.Delete(resource, old); err != nil {
 		panic(fmt.Sprintf("fsm: delete %s %s at %d: %v", resource, old.Key(), w.index, err))
 	}
+	w.wrote(resource, nil, old)
 	final.GetObjectMeta().SetResourceVersionIndex(w.index)
 	rec := NewRecord(final, nil)
 	w.events = append(w.events, Event{Index: w.index, Type: v1.Deleted, Resource: resource, Record: rec, Prev: old})
@@ -168,7 +182,7 @@ func resourceOrSkew(w *writeTxn, name string) v1.Resource {
 
 // checkNamespace fails unless the namespace exists and is not terminating.
 func checkNamespace(w *writeTxn, ns string) error {
-	rec, err := get(w.txn, "namespaces", "", ns)
+	rec, err := w.get("namespaces", "", ns)
 	if err != nil {
 		return err
 	}
@@ -179,41 +193,40 @@ func checkNamespace(w *writeTxn, ns string) error {
 }
 
 func applyCreate(w *writeTxn, body []byte) any {
-	req, ok := decodeCreateFrame(body)
-	if !ok || req.Name == "" || !json.Valid(req.Object) {
+	f, ok := readCreateFrame(body)
+	if !ok || len(f.name) == 0 || !validJSON(f.object) {
 		return w.reject("the create names no object or holds no valid JSON")
 	}
-	r := resourceOrSkew(w, req.Resource)
-	key := v1.Key(req.Namespace, req.Name)
+	r := resourceOrSkew(w, string(f.resource))
+	// The header's fields as strings, in as few allocations as they need:
+	// namespace and name are parts of the key.
+	key := frameKey(f.namespace, f.name)
+	ns, name := key[:len(f.namespace)], key[len(key)-len(f.name):]
+	uid, nodeName := string(f.uid), string(f.nodeName)
 	// In the shape NewCreate makes, the object is stored as bytes with its
 	// resourceVersion spliced in and decoded only when read as an object.
 	// Any other shape is decoded now (an undecodable one is rejected here).
-	raw, lazy := spliceResourceVersion(r.Kind, req.Object, w.index)
+	lazy := hasCreateShape(r.Kind, f.object)
 	var obj v1.Object
 	if !lazy {
 		obj = r.New()
-		if res, ok := w.decode(req.Object, obj); !ok {
+		if res, ok := w.decode(f.object, obj); !ok {
 			return res
 		}
 		v1.SetTypeMeta(obj)
 		obj.GetObjectMeta().Generation = 1
 		m := obj.GetObjectMeta()
-		req.Namespace, req.Name, req.UID, key = m.Namespace, m.Name, m.UID, v1.Key(m.Namespace, m.Name)
+		ns, name, uid, key = m.Namespace, m.Name, m.UID, v1.Key(m.Namespace, m.Name)
 	}
 	if r.Namespaced {
-		if err := checkNamespace(w, req.Namespace); err != nil {
+		if err := checkNamespace(w, ns); err != nil {
 			return Result{Err: err}
 		}
 	}
-	if old, _ := w.txn.First(r.Name, indexID, key); old != nil {
-		return Result{Err: v1.NewAlreadyExists(r.Name, req.Name)}
+	if w.exists(r.Name, key) || (uid != "" && w.uidTaken(r.Name, uid)) {
+		return Result{Err: v1.NewAlreadyExists(r.Name, name)}
 	}
-	if req.UID != "" {
-		if old, _ := w.txn.First(r.Name, indexUID, req.UID); old != nil {
-			return Result{Err: v1.NewAlreadyExists(r.Name, req.Name)}
-		}
-	}
-	adm, err := admitCreate(w, r, req.Namespace, req.Name, req.Object, obj)
+	adm, err := admitCreate(w, r, ns, name, f.object, obj)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -221,25 +234,66 @@ func applyCreate(w *writeTxn, body []byte) any {
 		obj, lazy = adm, false
 	}
 	if lazy {
-		return Result{Record: w.insert(r.Name, v1.Added, newKeyedRecord(r, raw, key, req.UID, req.NodeName), nil)}
+		raw := spliceResourceVersion(r.Kind, f.object, w.index)
+		return Result{Record: w.insert(r.Name, v1.Added, newKeyedRecord(r, raw, key, uid, nodeName), nil)}
 	}
 	return Result{Record: w.put(r.Name, v1.Added, obj, nil)}
 }
 
-// spliceResourceVersion inserts "resourceVersion":"index" as the first field
-// of metadata in an object encoded by NewCreate, which starts
-// {"kind":K,"apiVersion":"v1","metadata":{" and carries no resourceVersion.
-// It reports false for any other shape.
-func spliceResourceVersion(kind string, raw []byte, index uint64) ([]byte, bool) {
-	prefix := `{"kind":"` + kind + `","apiVersion":"v1","metadata":{`
-	if !bytes.HasPrefix(raw, []byte(prefix)) || len(raw) <= len(prefix) || raw[len(prefix)] != '"' {
-		return nil, false
+// createFrame is a create's body (see CreateRequest.appendFrame) read in
+// place: every field is a part of the entry.
+type createFrame struct {
+	resource, namespace, name, uid, nodeName, object []byte
+}
+
+// readCreateFrame splits a create's body without copying it.
+func readCreateFrame(body []byte) (createFrame, bool) {
+	var h [5][]byte
+	for i := range h {
+		j := bytes.IndexByte(body, 0)
+		if j < 0 {
+			return createFrame{}, false
+		}
+		h[i], body = body[:j], body[j+1:]
 	}
-	rv := `"resourceVersion":"` + strconv.FormatUint(index, 10) + `",`
-	out := make([]byte, 0, len(raw)+len(rv))
-	out = append(out, raw[:len(prefix)]...)
-	out = append(out, rv...)
-	return append(out, raw[len(prefix):]...), true
+	return createFrame{resource: h[0], namespace: h[1], name: h[2], uid: h[3], nodeName: h[4], object: body}, true
+}
+
+// frameKey is v1.Key of a frame's namespace and name, made in one allocation.
+func frameKey(namespace, name []byte) string {
+	if len(namespace) == 0 {
+		return string(name)
+	}
+	return string(namespace) + "/" + string(name)
+}
+
+// An object that NewCreate encoded starts createHead, its kind, createTail
+// (up to the quote that opens the first field of its metadata).
+const (
+	createHead = `{"kind":"`
+	createTail = `","apiVersion":"v1","metadata":{"`
+)
+
+// hasCreateShape reports whether raw is an object of kind encoded by
+// NewCreate, which starts {"kind":K,"apiVersion":"v1","metadata":{" and
+// carries no resourceVersion (NewCreate clears it).
+func hasCreateShape(kind string, raw []byte) bool {
+	n := len(createHead) + len(kind) + len(createTail)
+	return len(raw) >= n && string(raw[:len(createHead)]) == createHead &&
+		string(raw[len(createHead):len(createHead)+len(kind)]) == kind &&
+		string(raw[len(createHead)+len(kind):n]) == createTail
+}
+
+// spliceResourceVersion inserts "resourceVersion":"index" as the first field
+// of metadata in an object that hasCreateShape.
+func spliceResourceVersion(kind string, raw []byte, index uint64) []byte {
+	at := len(createHead) + len(kind) + len(createTail) - 1 // the quote that opens the first field
+	out := make([]byte, 0, len(raw)+len(`"resourceVersion":"",`)+20)
+	out = append(out, raw[:at]...)
+	out = append(out, `"resourceVersion":"`...)
+	out = strconv.AppendUint(out, index, 10)
+	out = append(out, `",`...)
+	return append(out, raw[at:]...)
 }
 
 // preconditions checks the compare-and-swap fields of a request against the stored object.
@@ -260,7 +314,7 @@ func applyUpdate(w *writeTxn, body []byte, status bool) any {
 		return *bad
 	}
 	m := obj.GetObjectMeta()
-	old, err := get(w.txn, r.Name, m.Namespace, m.Name)
+	old, err := w.get(r.Name, m.Namespace, m.Name)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -439,7 +493,7 @@ func applyScale(w *writeTxn, body []byte) any {
 	if !r.HasScale() {
 		return w.reject("%s has no scale subresource", r.Name)
 	}
-	old, err := get(w.txn, r.Name, req.Namespace, req.Name)
+	old, err := w.get(r.Name, req.Namespace, req.Name)
 	if err != nil {
 		return Result{Err: err}
 	}

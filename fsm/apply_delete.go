@@ -26,7 +26,7 @@ func applyDelete(w *writeTxn, body []byte) any {
 		return w.reject("unknown propagation policy %q", req.Propagation)
 	}
 	r := resourceOrSkew(w, req.Resource)
-	old, err := get(w.txn, r.Name, req.Namespace, req.Name)
+	old, err := w.get(r.Name, req.Namespace, req.Name)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -267,7 +267,7 @@ func namespaceEmpty(w *writeTxn, ns string) bool {
 // maybeFinishNamespace removes a terminating namespace once it may go; the
 // FSM calls it whenever an object of the namespace is removed.
 func maybeFinishNamespace(w *writeTxn, name string) {
-	rec, err := get(w.txn, "namespaces", "", name)
+	rec, err := w.get("namespaces", "", name)
 	if err != nil {
 		return
 	}

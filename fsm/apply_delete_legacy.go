@@ -17,7 +17,7 @@ func applyLegacyDelete(w *writeTxn, body []byte) any {
 		return res
 	}
 	r := resourceOrSkew(w, req.Resource)
-	old, err := get(w.txn, r.Name, req.Namespace, req.Name)
+	old, err := w.get(r.Name, req.Namespace, req.Name)
 	if err != nil {
 		return Result{Err: err}
 	}

@@ -30,7 +30,7 @@ func applyUpdateEphemeralContainers(w *writeTxn, body []byte) any {
 	if !ok {
 		return w.reject("ephemeral containers are a field of pods, not of %s", r.Name)
 	}
-	old, err := get(w.txn, r.Name, pod.Namespace, pod.Name)
+	old, err := w.get(r.Name, pod.Namespace, pod.Name)
 	if err != nil {
 		return Result{Err: err}
 	}

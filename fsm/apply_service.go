@@ -50,7 +50,7 @@ func applyCreateService(w *writeTxn, body []byte) any {
 	if res, ok := w.decode(req.Object, svc); !ok {
 		return res
 	}
-	if old, _ := w.txn.First("services", indexID, v1.Key(svc.Namespace, svc.Name)); old != nil {
+	if w.exists("services", v1.Key(svc.Namespace, svc.Name)) {
 		return Result{Err: v1.NewAlreadyExists("services", svc.Name)}
 	}
 	used := usedServiceAddresses(w, "")

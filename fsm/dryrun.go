@@ -17,7 +17,7 @@ import (
 // that a commit would give it. DryRun holds the store's write lock while it
 // runs, as one FSM apply does.
 func (s *Store) DryRun(cmd []byte) any {
-	w := &writeTxn{txn: s.db.Txn(true)}
+	w := newWriteTxn(s)
 	defer w.txn.Abort()
 	w.index = readIndex(w.txn) + 1
 	res := dryApply(w, cmd)

@@ -95,7 +95,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		if err := w.txn.Insert(tableIndex, &indexRow{ID: "last", Index: last}); err != nil {
 			panic(fmt.Sprintf("fsm: write index %d: %v", last, err))
 		}
+		// The uids the batch gave go in before the commit, the ones it
+		// freed after (see uidIndex).
+		s.uids.store(w.rows.byUID)
 		w.txn.Commit()
+		s.uids.remove(w.rows.byUID)
 		s.feed.append(w.events, last)
 		f.applied.Store(last)
 		f.rejects.add(w.rejected)
@@ -107,7 +111,8 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 // failed with their result. If an entry panics it aborts the transaction
 // and returns a nil writeTxn with the entry's position and the panic value.
 func applyLogs(s *Store, logs []*raft.Log, out []any, failed map[int]Result, funcs func(CommandType) (applyFunc, bool)) (w *writeTxn, at int, p any) {
-	w = &writeTxn{txn: s.db.Txn(true), funcs: funcs}
+	w = newWriteTxn(s)
+	w.funcs = funcs
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue

@@ -35,7 +35,15 @@ import (
 
 // quotaRecords returns the records of the quotas of a namespace, by name.
 func quotaRecords(w *writeTxn, ns string) []*Record {
-	return namespaceRecords(w, "resourcequotas", ns)
+	if recs, ok := w.quotas[ns]; ok {
+		return recs
+	}
+	recs := namespaceRecords(w, "resourcequotas", ns)
+	if w.quotas == nil {
+		w.quotas = map[string][]*Record{}
+	}
+	w.quotas[ns] = recs
+	return recs
 }
 
 // admitCreate checks the create of an object against its namespace's

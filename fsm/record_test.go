@@ -79,9 +79,16 @@ func TestSpliceResourceVersion(t *testing.T) {
 		{`{"kind":"Pod","apiVersion":"v1","metadata":{}}`, "", false},
 		{`{"kind":"Node","apiVersion":"v1","metadata":{"name":"a"}}`, "", false},
 		{`{"metadata":{"name":"a"},"kind":"Pod","apiVersion":"v1"}`, "", false},
+		{`{"kind":"Pods","apiVersion":"v1","metadata":{"name":"a"}}`, "", false},
+		{`{"kind":"Pod","apiVersion":"v2","metadata":{"name":"a"}}`, "", false},
+		{`{"kind":"Pod","apiVersion":"v1","metadata":{"`, `{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"42","`, true},
 	}
 	for _, tt := range tests {
-		got, ok := spliceResourceVersion("Pod", []byte(tt.raw), 42)
+		var got []byte
+		ok := hasCreateShape("Pod", []byte(tt.raw))
+		if ok {
+			got = spliceResourceVersion("Pod", []byte(tt.raw), 42)
+		}
 		if ok != tt.ok || string(got) != tt.want {
 			t.Errorf("splice(%s) = %s, %v; want %s, %v", tt.raw, got, ok, tt.want, tt.ok)
 		}

@@ -11,8 +11,7 @@ import (
 
 // Index names.
 const (
-	indexID   = "id"   // namespace/name, unique
-	indexUID  = "uid"  // metadata.uid, unique
+	indexID   = "id"   // namespace/name, unique (uids: see uidIndex)
 	indexNode = "node" // pods: spec.nodeName ("" for unbound pods)
 	// services: spec.clusterIP (none for headless or unset) and each
 	// port's nodePort, so allocation looks up instead of scanning.
@@ -38,7 +37,7 @@ func (k keyIndexer) FromObject(raw any) (bool, []byte, error) {
 	if !ok {
 		return false, nil, nil
 	}
-	return true, []byte(s + "\x00"), nil
+	return true, nulTerminated(s), nil
 }
 
 func (k keyIndexer) FromArgs(args ...any) ([]byte, error) {
@@ -46,7 +45,7 @@ func (k keyIndexer) FromArgs(args ...any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte(s + "\x00"), nil
+	return nulTerminated(s), nil
 }
 
 func (k keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) {
@@ -75,9 +74,18 @@ func (k keysIndexer) FromObject(raw any) (bool, [][]byte, error) {
 	}
 	out := make([][]byte, len(keys))
 	for i, s := range keys {
-		out[i] = []byte(s + "\x00")
+		out[i] = nulTerminated(s)
 	}
 	return true, out, nil
+}
+
+// nulTerminated returns s and a NUL byte, in one allocation (s + "\x00"
+// converted to bytes takes two once s is longer than the compiler's
+// 32-byte buffer, as a uid is).
+func nulTerminated(s string) []byte {
+	b := make([]byte, len(s)+1)
+	copy(b, s)
+	return b
 }
 
 func argString(args []any) (string, error) {
@@ -99,10 +107,6 @@ func schema() *memdb.DBSchema {
 			Indexes: map[string]*memdb.IndexSchema{
 				indexID: {Name: indexID, Unique: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
 					return r.Key(), true
-				}}},
-				indexUID: {Name: indexUID, Unique: true, AllowMissing: true, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
-					uid := r.UID()
-					return uid, uid != ""
 				}}},
 			},
 		}

@@ -136,6 +136,10 @@ func restoreInto(s *Store, r io.Reader) (uint64, error) {
 		if err := txn.Insert(res.Name, rec); err != nil {
 			return 0, fmt.Errorf("insert %s: %w", res.Kind, err)
 		}
+		if uid := rec.UID(); uid != "" {
+			// The store is not in use yet: no reader waits for the commit.
+			s.uids.m[rowKey{res.Name, uid}] = rec
+		}
 	}
 	if err := txn.Insert(tableIndex, &indexRow{ID: "last", Index: h.Index}); err != nil {
 		return 0, err

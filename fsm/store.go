@@ -32,10 +32,13 @@ type MasterInfo struct {
 }
 
 // Store is the in-memory state of the cluster: go-memdb tables, one per
-// resource, plus the change feed. Reads are lock-free snapshots; writes come
-// only from FSM.Apply.
+// resource, plus the change feed. Reads are lock-free snapshots (but
+// GetByUID, which reads a map under a read lock); writes come only from
+// FSM.Apply.
 type Store struct {
-	db      *memdb.MemDB
+	db *memdb.MemDB
+	// uids finds the objects by uid (see uidIndex).
+	uids    *uidIndex
 	feed    *Feed
 	abandon chan struct{}
 	// reads counts the records Get, List and PodsOnNode visited.
@@ -66,7 +69,7 @@ func newStore(lim FeedLimits) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create memdb: %w", err)
 	}
-	return &Store{db: db, feed: NewBoundedFeed(lim, 0), abandon: make(chan struct{})}, nil
+	return &Store{db: db, uids: newUIDIndex(), feed: NewBoundedFeed(lim, 0), abandon: make(chan struct{})}, nil
 }
 
 // Feed returns the store's change feed.
@@ -98,9 +101,15 @@ func (s *Store) Get(resource, namespace, name string) (*Record, error) {
 }
 
 func get(txn *memdb.Txn, resource, namespace, name string) (*Record, error) {
-	raw, err := txn.First(resource, indexID, v1.Key(namespace, name))
+	return getKey(txn, resource, v1.Key(namespace, name), name)
+}
+
+// getKey returns the object of resource with key (whose name is name), or
+// a NotFound error.
+func getKey(txn *memdb.Txn, resource, key, name string) (*Record, error) {
+	raw, err := txn.First(resource, indexID, key)
 	if err != nil {
-		return nil, fmt.Errorf("get %s %s: %w", resource, v1.Key(namespace, name), err)
+		return nil, fmt.Errorf("get %s %s: %w", resource, key, err)
 	}
 	if raw == nil {
 		return nil, v1.NewNotFound(resource, name)
@@ -113,14 +122,13 @@ func get(txn *memdb.Txn, resource, namespace, name string) (*Record, error) {
 // ownerReference names.
 func (s *Store) GetByUID(resource, uid string) (*Record, error) {
 	s.reads.Add(1)
-	raw, err := s.db.Txn(false).First(resource, indexUID, uid)
-	if err != nil {
-		return nil, fmt.Errorf("get %s with uid %s: %w", resource, uid, err)
+	if _, ok := v1.ResourceByName(resource); !ok {
+		return nil, fmt.Errorf("get %s with uid %s: no such resource", resource, uid)
 	}
-	if raw == nil {
-		return nil, v1.NewNotFound(resource, uid)
+	if rec := s.uids.get(resource, uid); rec != nil {
+		return rec, nil
 	}
-	return raw.(*Record), nil
+	return nil, v1.NewNotFound(resource, uid)
 }
 
 // ListOptions selects what List returns.

@@ -1,0 +1,52 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// validJSONCases are inputs on both sides of json.Valid's line.
+var validJSONCases = []string{
+	``, ` `, `{}`, `[]`, ` [ ] `, `{"a":1}`, `{"a":1,}`, `{"a" : [1, 2.5, -0, -0.0e+1, 1E5, true, false, null]}`,
+	`{"a":{"b":{"c":[[],{}]}}}`, `[1,]`, `[,1]`, `[1 2]`, `{"a"}`, `{"a":}`, `{a:1}`, `{"a":1 "b":2}`,
+	`"x"`, `"\u00e9\n\t\"\\\/\b\f\r"`, `"\u00g0"`, `"\x"`, `"a` + "\x01" + `"`, "\"\xff\xfe\"", "\"\x7f\"",
+	`01`, `-`, `1.`, `.5`, `+1`, `1e`, `1e+`, `-01`, `0.1e-2`, `truex`, `[truex]`, `nul`, `nulll`,
+	`{"a":1}}`, `[[1]`, `{"a":[}`, `[]]`, `{"a":1}x`, "\t{\"a\"\r\n:\n1}\r\n",
+	strings.Repeat("[", 64) + strings.Repeat("]", 64), strings.Repeat("[", 65) + strings.Repeat("]", 65),
+	strings.Repeat("[", 200) + strings.Repeat("]", 199),
+}
+
+// validJSON answers as json.Valid; scanValid accepts nothing json.Valid
+// refuses and, nested no deeper than it follows, all it accepts.
+func TestValidJSON(t *testing.T) {
+	raw, err := json.Marshal(benchPod("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range append(validJSONCases, string(raw)) {
+		checkValidJSON(t, []byte(in))
+	}
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, in := range validJSONCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(checkValidJSON)
+}
+
+func checkValidJSON(t *testing.T, data []byte) {
+	want := json.Valid(data)
+	if got := validJSON(data); got != want {
+		t.Fatalf("validJSON(%q) = %v, json.Valid %v", data, got, want)
+	}
+	scan := scanValid(data)
+	if scan && !want {
+		t.Fatalf("scanValid(%q) accepts what json.Valid refuses", data)
+	}
+	if shallow := bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) <= scanMaxDepth; shallow && scan != want {
+		t.Fatalf("scanValid(%q) = %v, json.Valid %v", data, scan, want)
+	}
+}
