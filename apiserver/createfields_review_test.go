@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/randfill"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -257,4 +258,47 @@ func TestTrackCreateEntrySizes(t *testing.T) {
 	if maxKey > maxShapeBytes+256 {
 		t.Errorf("a key of %d bytes kept", maxKey)
 	}
+}
+
+// TestTrackCreateRandomUnicode: random pods, services, deployments and
+// config maps whose strings are drawn from a few that JSON writes as
+// they are (non-ASCII, a quote-free parenthesis, digits) or escapes
+// (U+2028, invalid UTF-8), so keyed items and map keys repeat: the
+// field manager's managedFields every time.
+func TestTrackCreateRandomUnicode(t *testing.T) {
+	srv := trackServer(t)
+	names := []string{"é", "u\u0308", "a)b", "1", "", "a\u2028", "a\xff", "(x,\"y\")"}
+	tried, remembered := 0, 0
+	for seed := int64(100); seed < 112; seed++ {
+		pick := names
+		if seed%2 == 1 {
+			pick = names[:5] // none JSON escapes: the cache serves them
+		}
+		f := randfill.NewWithSeed(seed).NilChance(0.4).NumElements(0, 3).MaxDepth(8).Funcs(
+			func(s *string, c randfill.Continue) { *s = pick[c.Intn(len(pick))] },
+			func(tm *v1.Time, c randfill.Continue) { *tm = v1.NewTime(time.Unix(c.Int63n(1<<33), 0)) },
+			func(mt *v1.MicroTime, c randfill.Continue) {},
+			func(q *resource.Quantity, c randfill.Continue) {
+				*q = *resource.NewQuantity(c.Int63n(3), resource.DecimalSI)
+			},
+			func(x *intstr.IntOrString, c randfill.Continue) { *x = intstr.FromInt32(c.Int31n(2)) },
+			func(x *v1.FieldsV1, c randfill.Continue) { x.Raw = []byte(`{}`) },
+			func(r *runtime.RawExtension, c randfill.Continue) { r.Raw = []byte(`{"a":1}`) },
+			func(p *int32, c randfill.Continue) { *p = int32(c.Intn(2)) },
+			func(p *int64, c randfill.Continue) { *p = int64(c.Intn(2)) },
+		)
+		for _, name := range []string{"pods", "services", "deployments", "configmaps", "jobs", "statefulsets"} {
+			r, _ := v1.ResourceByName(name)
+			for i := 0; i < 8; i++ {
+				obj := r.New()
+				f.Fill(obj)
+				obj.GetObjectMeta().ManagedFields = nil
+				tried++
+				if _, ok := checkCreateTracked(t, srv, "m", createCase{fmt.Sprintf("%s seed %d #%d", name, seed, i), r, obj}); ok {
+					remembered++
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d remembered", remembered, tried)
 }
