@@ -19,15 +19,23 @@ type MemoryStats struct {
 	TotalBytes uint64 `json:"totalBytes"`
 	// ReleasedBytes is the part of TotalBytes returned to the system.
 	ReleasedBytes uint64 `json:"releasedBytes"`
+	// HeapUnusedBytes is heap in spans that hold objects but not used by
+	// them (MemStats' HeapInuse − HeapAlloc): spans a few live objects
+	// keep among freed ones, which no collection returns.
+	HeapUnusedBytes uint64 `json:"heapUnusedBytes"`
+	// HeapFreeBytes is free heap the runtime has not returned yet.
+	HeapFreeBytes uint64 `json:"heapFreeBytes"`
 }
 
 // memoryStatsMetrics are the runtime/metrics names MemoryStats reads, in
 // field order.
-var memoryStatsMetrics = []string{
+var memoryStatsMetrics = [...]string{
 	"/gc/heap/live:bytes",
 	"/memory/classes/heap/objects:bytes",
 	"/memory/classes/total:bytes",
 	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
 }
 
 // serveFreeMemory runs a full garbage collection, returns the freed memory
@@ -42,13 +50,14 @@ func serveFreeMemory(w http.ResponseWriter, r *http.Request) {
 		samples[i].Name = name
 	}
 	runtimemetrics.Read(samples)
-	var v [4]uint64
+	var v [len(memoryStatsMetrics)]uint64
 	for i, s := range samples {
 		if s.Value.Kind() == runtimemetrics.KindUint64 {
 			v[i] = s.Value.Uint64()
 		}
 	}
-	st := MemoryStats{HeapLiveBytes: v[0], HeapObjectsBytes: v[1], TotalBytes: v[2], ReleasedBytes: v[3]}
+	st := MemoryStats{HeapLiveBytes: v[0], HeapObjectsBytes: v[1], TotalBytes: v[2], ReleasedBytes: v[3],
+		HeapUnusedBytes: v[4], HeapFreeBytes: v[5]}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(st)
 }

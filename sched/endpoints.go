@@ -275,7 +275,8 @@ func (c *EndpointsController) Run(ctx context.Context) {
 // it dirties (one whose selector matched the pod before or after), and
 // each service or Endpoints event's service, costs two gets and a read of
 // that service's pods through the pod informer (O(pods of the service)).
-// A full pass reads every service, Endpoints and pod.
+// A full pass does so for every service and Endpoints object: it reads
+// every service and Endpoints, and the pods of the selector services.
 func (c *EndpointsController) pass(ctx context.Context, store *fsm.Store, ch changes) error {
 	again, all := c.retry.take()
 	if ch.full || all {
@@ -336,38 +337,18 @@ func (c *EndpointsController) Sync(ctx context.Context, store *fsm.Store, keys [
 // or marker differ, and deletes managed ones whose service is gone. Items
 // that fail (a conflict with a concurrent write) are retried by a later
 // pass. It returns the number of writes that succeeded.
+//
+// It is Sync of every service and every Endpoints object's service: each
+// service's pods are read through the pod informer, one service at a time,
+// so a pass holds the decoded pods of one service, never every pod of the
+// store (a leader at 150,000 pods decoded and held them all on each
+// resync, ~300 MB with the endpoint slices' pass).
 func (c *EndpointsController) Pass(ctx context.Context, store *fsm.Store) (int, error) {
-	svcRes, epRes, podsByNS, err := readServiceEndpoints(store, "endpoints")
-	if err != nil || podsByNS == nil {
+	keys, err := serviceKeys(store, "endpoints", func(r *fsm.Record) []string { return []string{r.Key()} })
+	if err != nil {
 		return 0, c.failAll(err)
 	}
-	existing := make(map[string]*v1.Endpoints, len(epRes.Items))
-	for _, r := range epRes.Items {
-		ep := r.Object().(*v1.Endpoints)
-		existing[v1.Key(ep.Namespace, ep.Name)] = ep
-	}
-	services := make(map[string]bool, len(svcRes.Items))
-	now := v1.NewTime(c.cfg.Now())
-	var w epWrites
-	for _, r := range svcRes.Items {
-		svc := r.Object().(*v1.Service)
-		key := v1.Key(svc.Namespace, svc.Name)
-		services[key] = true
-		if err := w.reconcile(key, svc, existing[key], podsByNS[svc.Namespace], now); err != nil {
-			return 0, c.failAll(err)
-		}
-	}
-	for _, r := range epRes.Items {
-		ep := r.Object().(*v1.Endpoints)
-		key := v1.Key(ep.Namespace, ep.Name)
-		if services[key] {
-			continue
-		}
-		if err := w.reconcile(key, nil, ep, nil, now); err != nil {
-			return 0, c.failAll(err)
-		}
-	}
-	return c.commit(ctx, &w)
+	return c.Sync(ctx, store, keys)
 }
 
 // failAll marks every service for a retry when err is set, and returns err.
@@ -464,29 +445,26 @@ func managed(ep *v1.Endpoints) bool {
 	return ep.Annotations[EndpointsManagedByAnnotation] == EndpointsManagedByValue
 }
 
-// readServiceEndpoints reads what an endpoints controller reconciles: every
-// service, every object of the controller's own resource (endpoints or
-// endpointslices), and the pods by namespace. podsByNS is nil when there
-// is neither a service nor an object of the resource: nothing to manage,
-// and the pods are not read.
-func readServiceEndpoints(store *fsm.Store, resource string) (svcs, owned fsm.ListResult, podsByNS map[string][]*v1.Pod, err error) {
-	if svcs, err = store.List("services", fsm.ListOptions{}); err != nil {
-		return svcs, owned, nil, err
-	}
-	if owned, err = store.List(resource, fsm.ListOptions{}); err != nil {
-		return svcs, owned, nil, err
-	}
-	if len(svcs.Items) == 0 && len(owned.Items) == 0 {
-		return svcs, owned, nil, nil
-	}
-	pods, err := store.List("pods", fsm.ListOptions{})
+// serviceKeys returns the keys ("<ns>/<name>") a full pass of an
+// endpoints controller reconciles, sorted: every service's, and those owned
+// returns for each object of the controller's own resource (endpoints or
+// endpointslices), whose service may be gone. It reads no pod and decodes
+// no object (owned reads summaries).
+func serviceKeys(store *fsm.Store, resource string, owned func(r *fsm.Record) []string) ([]string, error) {
+	svcs, err := store.List("services", fsm.ListOptions{})
 	if err != nil {
-		return svcs, owned, nil, err
+		return nil, err
 	}
-	podsByNS = map[string][]*v1.Pod{}
-	for _, r := range pods.Items {
-		p := r.Object().(*v1.Pod)
-		podsByNS[p.Namespace] = append(podsByNS[p.Namespace], p)
+	objs, err := store.List(resource, fsm.ListOptions{})
+	if err != nil {
+		return nil, err
 	}
-	return svcs, owned, podsByNS, nil
+	keys := make([]string, 0, len(svcs.Items)+len(objs.Items))
+	for _, r := range svcs.Items {
+		keys = append(keys, r.Key())
+	}
+	for _, r := range objs.Items {
+		keys = append(keys, owned(r)...)
+	}
+	return mergeKeys(keys, nil), nil
 }

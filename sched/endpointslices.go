@@ -90,8 +90,9 @@ func (c *EndpointSliceController) Run(ctx context.Context) {
 // it dirties (one whose selector matched the pod before or after), and
 // each service or managed slice event's service, costs a get, a read of
 // its slices through the slice informer and of its pods through the pod
-// informer (O(pods of the service)). A full pass reads every service,
-// slice and pod. The slices carry no node topology, so node events
+// informer (O(pods of the service)). A full pass does so for every service
+// and managed slice's service: it reads every service and slice, and the
+// pods of the selector services. The slices carry no node topology, so node events
 // concern none.
 func (c *EndpointSliceController) pass(ctx context.Context, store *fsm.Store, ch changes) error {
 	again, all := c.retry.take()
@@ -166,47 +167,16 @@ func (c *EndpointSliceController) Sync(ctx context.Context, store *fsm.Store, ke
 // Pass reconciles every service's slices once, committing all writes in
 // one batch entry; items that fail (a conflict with a concurrent write)
 // are retried by a later pass. It returns the number of writes that
-// succeeded.
+// succeeded. It is Sync of every service and of every managed slice's
+// service (whose slices are deleted when it is gone): the pods are read
+// per service through the pod informer, as EndpointsController.Pass
+// reads them, never every pod at once.
 func (c *EndpointSliceController) Pass(ctx context.Context, store *fsm.Store) (int, error) {
-	svcRes, sliceRes, podsByNS, err := readServiceEndpoints(store, "endpointslices")
-	if err != nil || podsByNS == nil {
+	keys, err := serviceKeys(store, "endpointslices", sliceService)
+	if err != nil {
 		return 0, c.failAll(err)
 	}
-	slicesBySvc := map[string][]*v1.EndpointSlice{}
-	var svcKeys []string
-	for _, r := range sliceRes.Items {
-		s := r.Object().(*v1.EndpointSlice)
-		if s.Labels[v1.LabelManagedBy] != EndpointSliceManagedBy || s.Labels[v1.LabelServiceName] == "" {
-			continue // not ours
-		}
-		k := v1.Key(s.Namespace, s.Labels[v1.LabelServiceName])
-		if slicesBySvc[k] == nil {
-			svcKeys = append(svcKeys, k)
-		}
-		slicesBySvc[k] = append(slicesBySvc[k], s)
-	}
-	now := v1.NewTime(c.cfg.Now())
-	var w sliceWrites
-	for _, r := range svcRes.Items {
-		svc := r.Object().(*v1.Service)
-		key := v1.Key(svc.Namespace, svc.Name)
-		existing := slicesBySvc[key]
-		delete(slicesBySvc, key)
-		w.key = key
-		if len(svc.Spec.Selector) == 0 {
-			// Not a selector service: the slices are written by hand.
-			w.deleteAll(existing, now)
-			continue
-		}
-		c.reconcile(&w, svc, DesiredEndpoints(svc, podsByNS[svc.Namespace]), existing, now)
-	}
-	for _, k := range svcKeys {
-		if left, ok := slicesBySvc[k]; ok {
-			w.key = k
-			w.deleteAll(left, now) // their service is gone
-		}
-	}
-	return c.commit(ctx, &w)
+	return c.Sync(ctx, store, keys)
 }
 
 // failAll marks every service for a retry when err is set, and returns err.

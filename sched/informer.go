@@ -41,10 +41,12 @@ type IndexFunc func(r *fsm.Record) []string
 // loops; Sync catches it up to a store under a lock.
 //
 // Memory: an object costs its key's number (4 bytes) in each set it is filed
-// in, its key once, and one slice of pointers to those sets; each index
-// value is held once, in its set, however many objects share it: ~300 B
-// per pod with an owner and two labels, where a map of value strings per
-// object and its key in every set took ~1 KB (TestLeaderCachesMemoryPerPod).
+// in, its key once (shared with the store's record), and a pointer to the
+// record it filed, whose index values name the sets to unfile it from; each
+// index value is held once, in its set, however many objects share it:
+// ~170 B per pod with an owner and two labels, where a slice of its sets
+// per object took ~245 B, and a map of value strings per object and its
+// key in every set ~1 KB (TestLeaderCachesMemoryPerPod).
 type Informer struct {
 	resource string
 	funcs    map[string]IndexFunc
@@ -52,12 +54,12 @@ type Informer struct {
 	mu    sync.Mutex
 	store *fsm.Store
 	seen  uint64
-	// ids numbers the keys filed; keys[id] is the key of a number ("" for
-	// one free to reuse, listed in free) and filed[id] the sets it is
-	// filed in, to unfile it on change.
+	// ids numbers the keys filed; filed[id] is the record filed under a
+	// number (nil for one free to reuse, listed in free): its key, and its
+	// index values, which are the sets to unfile it from on change (the
+	// index functions give the same values for the same record).
 	ids   map[string]uint32
-	keys  []string
-	filed [][]*indexSet
+	filed []*fsm.Record
 	free  []uint32
 	// idx is index → value → the set of keys filed under it.
 	idx map[string]map[string]*indexSet
@@ -65,8 +67,7 @@ type Informer struct {
 
 // indexSet is the keys filed under one value of one index, by number.
 type indexSet struct {
-	index, value string
-	ids          map[uint32]struct{}
+	ids map[uint32]struct{}
 }
 
 // NewInformer returns an informer over resource with the standard indexes
@@ -154,7 +155,7 @@ func (inf *Informer) rebuild(s *fsm.Store) error {
 	}
 	inf.store, inf.seen = s, l.Index
 	inf.ids = make(map[string]uint32, len(l.Items))
-	inf.keys, inf.filed, inf.free = make([]string, 0, len(l.Items)), make([][]*indexSet, 0, len(l.Items)), nil
+	inf.filed, inf.free = make([]*fsm.Record, 0, len(l.Items)), nil
 	inf.idx = make(map[string]map[string]*indexSet, len(inf.funcs))
 	for _, r := range l.Items {
 		inf.file(r)
@@ -166,9 +167,6 @@ func (inf *Informer) rebuild(s *fsm.Store) error {
 // give. The values are kept by their sets only: the strings the functions
 // made for r are dropped once a set of the value exists.
 func (inf *Informer) file(r *fsm.Record) {
-	key := r.Key()
-	var buf [8]*indexSet
-	sets := buf[:0]
 	var id uint32
 	numbered := false
 	for name, f := range inf.funcs {
@@ -177,7 +175,7 @@ func (inf *Informer) file(r *fsm.Record) {
 			continue
 		}
 		if !numbered {
-			id, numbered = inf.number(key), true
+			id, numbered = inf.number(r), true
 		}
 		byVal := inf.idx[name]
 		if byVal == nil {
@@ -187,47 +185,50 @@ func (inf *Informer) file(r *fsm.Record) {
 		for _, v := range vs {
 			set := byVal[v]
 			if set == nil {
-				set = &indexSet{index: name, value: v, ids: map[uint32]struct{}{}}
+				set = &indexSet{ids: map[uint32]struct{}{}}
 				byVal[v] = set
 			}
-			if _, dup := set.ids[id]; !dup {
-				set.ids[id] = struct{}{}
-				sets = append(sets, set)
-			}
+			set.ids[id] = struct{}{}
 		}
-	}
-	if numbered {
-		inf.filed[id] = slices.Clone(sets)
 	}
 }
 
-// number gives key a number: a free one, or the next.
-func (inf *Informer) number(key string) uint32 {
+// number gives r's key a number (a free one, or the next) and files r
+// under it.
+func (inf *Informer) number(r *fsm.Record) uint32 {
 	var id uint32
 	if n := len(inf.free); n > 0 {
 		id, inf.free = inf.free[n-1], inf.free[:n-1]
-		inf.keys[id] = key
+		inf.filed[id] = r
 	} else {
-		id = uint32(len(inf.keys))
-		inf.keys, inf.filed = append(inf.keys, key), append(inf.filed, nil)
+		id = uint32(len(inf.filed))
+		inf.filed = append(inf.filed, r)
 	}
-	inf.ids[key] = id
+	inf.ids[r.Key()] = id
 	return id
 }
 
+// unfile removes the key from the sets of the values its filed record
+// gives.
 func (inf *Informer) unfile(key string) {
 	id, ok := inf.ids[key]
 	if !ok {
 		return
 	}
-	for _, set := range inf.filed[id] {
-		delete(set.ids, id)
-		if len(set.ids) == 0 {
-			delete(inf.idx[set.index], set.value)
+	r := inf.filed[id]
+	for name, f := range inf.funcs {
+		byVal := inf.idx[name]
+		for _, v := range f(r) {
+			if set := byVal[v]; set != nil {
+				delete(set.ids, id)
+				if len(set.ids) == 0 {
+					delete(byVal, v)
+				}
+			}
 		}
 	}
 	delete(inf.ids, key)
-	inf.keys[id], inf.filed[id] = "", nil
+	inf.filed[id] = nil
 	inf.free = append(inf.free, id)
 }
 
@@ -241,7 +242,7 @@ func (inf *Informer) Keys(index, value string) []string {
 	}
 	keys := make([]string, 0, len(set.ids))
 	for id := range set.ids {
-		keys = append(keys, inf.keys[id])
+		keys = append(keys, inf.filed[id].Key())
 	}
 	slices.Sort(keys)
 	return keys

@@ -168,8 +168,8 @@ func TestInformerReusesTheNumbersOfDeletedKeys(t *testing.T) {
 		})
 	}
 	// keep and one pod at a time: two numbers, one of them free now.
-	if len(inf.keys) != 2 || len(inf.free) != 1 || len(inf.ids) != 1 {
-		t.Fatalf("numbers made %d, free %d, in use %d; want 2, 1, 1", len(inf.keys), len(inf.free), len(inf.ids))
+	if len(inf.filed) != 2 || len(inf.free) != 1 || len(inf.ids) != 1 {
+		t.Fatalf("numbers made %d, free %d, in use %d; want 2, 1, 1", len(inf.filed), len(inf.free), len(inf.ids))
 	}
 	if n := len(inf.idx[IndexLabel]); n != 2 {
 		t.Fatalf("%d label values filed, want 2 (app=web and app)", n)

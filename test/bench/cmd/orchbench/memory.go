@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -48,6 +49,8 @@ type masterMemory struct {
 	// that returned the freed pages to the system: what the master needs
 	// to hold its state (file: the binary's and raft.db's pages read).
 	rss, anon, file int64
+	// files is the file-backed RSS by file, largest first (smaps).
+	files []fileRSS
 	// stats are the runtime's figures after that GC.
 	stats apiserver.MemoryStats
 }
@@ -61,7 +64,10 @@ func memorySection(ctx context.Context, t *runT, bins harness.Binaries, o option
 		env = strings.Split(o.masterEnv, ",")
 	}
 	runs := max(o.runs, 1)
-	var leaders, followers, gcLeaders, gcFollowers []int64
+	// by role ("leader", "follower"): each master's RSS, RSS after a
+	// plain GC, live heap and heap unused in spans, for the medians.
+	type figures struct{ rss, gcRSS, live, unused []int64 }
+	by := map[string]*figures{"leader": {}, "follower": {}}
 	var lines []string
 	for run := range runs {
 		c := harness.StartCluster(t, bins, harness.Options{MasterEnv: env, MasterArgs: strings.Fields(o.masterArgs)})
@@ -77,19 +83,20 @@ func memorySection(ctx context.Context, t *runT, bins harness.Binaries, o option
 			role := "follower"
 			if m.leader {
 				role = "leader"
-				leaders, gcLeaders = append(leaders, m.rss), append(gcLeaders, m.gcRSS)
-			} else {
-				followers, gcFollowers = append(followers, m.rss), append(gcFollowers, m.gcRSS)
 			}
-			parts = append(parts, fmt.Sprintf("%s (%s) %s RSS (anon %s, file %s; Go heap live %s, runtime total %s less %s released; %s after a plain GC)",
-				m.name, role, mb(m.rss), mb(m.anon), mb(m.file), mb(int64(m.stats.HeapLiveBytes)),
-				mb(int64(m.stats.TotalBytes)), mb(int64(m.stats.ReleasedBytes)), mb(m.gcRSS)))
+			f := by[role]
+			f.rss, f.gcRSS = append(f.rss, m.rss), append(f.gcRSS, m.gcRSS)
+			f.live, f.unused = append(f.live, int64(m.stats.HeapLiveBytes)), append(f.unused, int64(m.stats.HeapUnusedBytes))
+			parts = append(parts, fmt.Sprintf("%s (%s) %s RSS (anon %s, file %s [%s]; Go heap live %s, unused in spans %s, free %s, runtime total %s less %s released; %s after a plain GC)",
+				m.name, role, mb(m.rss), mb(m.anon), mb(m.file), describeFiles(m.files), mb(int64(m.stats.HeapLiveBytes)), mb(int64(m.stats.HeapUnusedBytes)),
+				mb(int64(m.stats.HeapFreeBytes)), mb(int64(m.stats.TotalBytes)), mb(int64(m.stats.ReleasedBytes)), mb(m.gcRSS)))
 		}
 		lines = append(lines, fmt.Sprintf("  run %d: %s", run+1, strings.Join(parts, "; ")))
 	}
+	l, f := by["leader"], by["follower"]
 	verdict := "no goal for this size"
 	goal := memoryGoal(o.rssPods)
-	worst := max(medianInt(leaders), medianInt(followers))
+	worst := max(medianInt(l.rss), medianInt(f.rss))
 	if goal > 0 {
 		verdict = fmt.Sprintf("goal < %d MB: ", goal/1e6)
 		if worst < goal {
@@ -98,8 +105,9 @@ func memorySection(ctx context.Context, t *runT, bins harness.Binaries, o option
 			verdict += "NOT met"
 		}
 	}
-	head := fmt.Sprintf("master RSS holding %d pods after a full GC that returns free pages (median of %d fresh clusters): leader %s, followers %s (%s); after a plain GC: leader %s, followers %s",
-		o.rssPods, runs, mb(medianInt(leaders)), mb(medianInt(followers)), verdict, mb(medianInt(gcLeaders)), mb(medianInt(gcFollowers)))
+	head := fmt.Sprintf("master RSS holding %d pods after a full GC that returns free pages (median of %d fresh clusters): leader %s, followers %s (%s); Go heap live: leader %s, followers %s; heap unused in spans (HeapInuse − HeapAlloc): leader %s, followers %s; after a plain GC: leader %s, followers %s",
+		o.rssPods, runs, mb(medianInt(l.rss)), mb(medianInt(f.rss)), verdict, mb(medianInt(l.live)), mb(medianInt(f.live)),
+		mb(medianInt(l.unused)), mb(medianInt(f.unused)), mb(medianInt(l.gcRSS)), mb(medianInt(f.gcRSS)))
 	return head + "\n" + strings.Join(lines, "\n"), nil
 }
 
@@ -238,6 +246,9 @@ func readMasterMemory(ctx context.Context, c *harness.Cluster, i int) (masterMem
 		return masterMemory{}, err
 	}
 	mm.rss, mm.anon, mm.file = st["VmRSS"], st["RssAnon"], st["RssFile"]
+	if mm.files, err = filesRSS(m.PID()); err != nil {
+		return masterMemory{}, err
+	}
 	return mm, nil
 }
 
@@ -257,6 +268,62 @@ func procStatus(pid int) (map[string]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// fileRSS is the resident pages of one file's mappings.
+type fileRSS struct {
+	path string
+	rss  int64
+}
+
+// filesRSS returns the RSS of each file mapped by process pid (the binary,
+// a bolt database's mmap), largest first, from /proc/PID/smaps.
+func filesRSS(pid int) ([]fileRSS, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "smaps"))
+	if err != nil {
+		return nil, fmt.Errorf("read smaps of %d: %w", pid, err)
+	}
+	by := map[string]int64{}
+	path := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			// A mapping's header: range, perms, offset, dev, inode[, path].
+			path = ""
+			if len(f) >= 6 && strings.HasPrefix(f[5], "/") {
+				path = f[5]
+			}
+		case len(f) == 3 && f[0] == "Rss:" && path != "":
+			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				by[path] += n << 10
+			}
+		}
+	}
+	var out []fileRSS
+	for p, n := range by {
+		if n > 0 {
+			out = append(out, fileRSS{p, n})
+		}
+	}
+	slices.SortFunc(out, func(a, b fileRSS) int { return cmp.Compare(b.rss, a.rss) })
+	return out, nil
+}
+
+// describeFiles names the largest file-backed RSS of a master: the first
+// three files, by base name.
+func describeFiles(files []fileRSS) string {
+	var parts []string
+	for i, f := range files {
+		if i == 3 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", filepath.Base(f.path), mb(f.rss)))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // medianInt returns the median of v (the upper one of an even count), 0 for none.
