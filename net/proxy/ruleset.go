@@ -10,7 +10,8 @@ import (
 // canonical form iptables-save prints. A chain is kept as its rendered
 // block ("-A <chain> <spec>\n" per rule), so comparing a chain with its
 // previous version is one string comparison and rendering is copying.
-// A Ruleset is immutable once built or parsed.
+// A Ruleset is immutable once built or parsed, but for the one the
+// proxier holds as applied, which partial syncs update in place (delta).
 type Ruleset struct {
 	tables map[string]*table
 }
@@ -48,6 +49,20 @@ func (t *table) ensure(chain string) {
 func (t *table) setBlock(chain, block string) {
 	t.ensure(chain)
 	t.chains[chain] = block
+}
+
+// remove deletes the named chains (those it has).
+func (t *table) remove(names map[string]bool) {
+	n := 0
+	for c := range names {
+		if _, ok := t.chains[c]; ok {
+			delete(t.chains, c)
+			n++
+		}
+	}
+	if n > 0 {
+		t.order = slices.DeleteFunc(t.order, func(c string) bool { return names[c] })
+	}
 }
 
 func (t *table) has(c string) bool {
