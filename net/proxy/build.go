@@ -124,7 +124,7 @@ func buildRules(in RulesInput, cache *buildCache) *Ruleset {
 	}
 
 	rs := newRuleset()
-	rs.tables[TableNAT] = &table{order: make([]string, 0, nChains), chains: make(map[string]string, nChains)}
+	rs.tables[TableNAT] = &table{chains: make(map[string]string, nChains)}
 	nat, filter := rs.table(TableNAT), rs.table(TableFilter)
 	for _, b := range baseChains {
 		rs.table(b.table).ensure(b.chain)

@@ -169,8 +169,8 @@ func (c *buildCache) delta(in RulesInput, applied *Ruleset) (ruleDelta, bool) {
 			text = c.sharedText(s, nodeDsts)
 		}
 		if text == old {
-			bt.remove(map[string]bool{s.chain: true})
-			at.remove(map[string]bool{s.chain: true})
+			bt.remove(s.chain)
+			at.remove(s.chain)
 			continue
 		}
 		bt.setBlock(s.chain, old)
@@ -180,18 +180,14 @@ func (c *buildCache) delta(in RulesInput, applied *Ruleset) (ruleDelta, bool) {
 
 	// The applied state becomes the new one.
 	nat := applied.tables[TableNAT]
-	gone := map[string]bool{}
-	for _, name := range d.before.tables[TableNAT].order {
+	for name := range d.before.tables[TableNAT].chains {
 		if !d.after.HasChain(TableNAT, name) {
-			gone[name] = true
+			nat.remove(name)
 		}
 	}
-	nat.remove(gone)
-	if at := d.after.tables[TableNAT]; at != nil {
-		for _, name := range at.order {
-			if strings.HasPrefix(name, PrefixSVC) || strings.HasPrefix(name, PrefixSEP) {
-				nat.setBlock(name, at.chains[name])
-			}
+	for name, b := range d.after.tables[TableNAT].chains {
+		if strings.HasPrefix(name, PrefixSVC) || strings.HasPrefix(name, PrefixSEP) {
+			nat.setBlock(name, b)
 		}
 	}
 	return d, true

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -18,7 +19,6 @@ type Ruleset struct {
 
 // table holds the chains of one iptables table.
 type table struct {
-	order  []string          // chain names in insertion order
 	chains map[string]string // chain -> block
 }
 
@@ -41,27 +41,21 @@ func (t *table) ensure(chain string) {
 	if _, ok := t.chains[chain]; !ok {
 		checkChainName(chain)
 		t.chains[chain] = ""
-		t.order = append(t.order, chain)
 	}
 }
 
 // setBlock declares a chain with its rendered rules.
 func (t *table) setBlock(chain, block string) {
-	t.ensure(chain)
+	if _, ok := t.chains[chain]; !ok {
+		checkChainName(chain)
+	}
 	t.chains[chain] = block
 }
 
 // remove deletes the named chains (those it has).
-func (t *table) remove(names map[string]bool) {
-	n := 0
-	for c := range names {
-		if _, ok := t.chains[c]; ok {
-			delete(t.chains, c)
-			n++
-		}
-	}
-	if n > 0 {
-		t.order = slices.DeleteFunc(t.order, func(c string) bool { return names[c] })
+func (t *table) remove(names ...string) {
+	for _, c := range names {
+		delete(t.chains, c)
 	}
 }
 
@@ -74,7 +68,7 @@ func (t *table) has(c string) bool {
 func (rs *Ruleset) Tables() []string {
 	var out []string
 	for name, t := range rs.tables {
-		if len(t.order) > 0 {
+		if len(t.chains) > 0 {
 			out = append(out, name)
 		}
 	}
@@ -82,14 +76,13 @@ func (rs *Ruleset) Tables() []string {
 	return out
 }
 
-// Chains lists the chains of a table, base chains first, then the rest in
-// the order they were added.
+// Chains lists the chains of a table, sorted by name.
 func (rs *Ruleset) Chains(tableName string) []string {
 	t := rs.tables[tableName]
 	if t == nil {
 		return nil
 	}
-	return slices.Clone(t.order)
+	return slices.Sorted(maps.Keys(t.chains))
 }
 
 // HasChain reports whether the ruleset declares the chain.
@@ -128,7 +121,7 @@ func (rs *Ruleset) NumRules() int {
 func (rs *Ruleset) NumChains() int {
 	n := 0
 	for _, t := range rs.tables {
-		n += len(t.order)
+		n += len(t.chains)
 	}
 	return n
 }
@@ -188,14 +181,16 @@ func (rs *Ruleset) render(prev *Ruleset, all bool) ([]byte, Changes) {
 		}
 		var write, del []string
 		if t != nil {
-			for _, c := range t.order {
-				if all || pt == nil || !pt.has(c) || pt.chains[c] != t.chains[c] {
+			for c, b := range t.chains {
+				if all || pt == nil {
+					write = append(write, c)
+				} else if pb, ok := pt.chains[c]; !ok || pb != b {
 					write = append(write, c)
 				}
 			}
 		}
 		if pt != nil {
-			for _, c := range pt.order {
+			for c := range pt.chains {
 				if (t == nil || !t.has(c)) && owned(c) {
 					del = append(del, c)
 				}
