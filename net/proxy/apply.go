@@ -68,7 +68,20 @@ func (p *Proxier) sync(ctx context.Context, in RulesInput) (SyncStats, error) {
 		return st, errNotSetUp
 	}
 	start := time.Now()
-	desired := buildRules(in, &p.cache)
+	prev := p.applied
+	// After a sync that worked: only the services that changed, diffed
+	// from what they were to what they are; prev becomes the new state in
+	// place.
+	var d ruleDelta
+	partial := false
+	if prev != nil && p.appliedBuilt {
+		d, partial = p.cache.delta(in, prev)
+	}
+	st.Partial = partial
+	var desired *Ruleset
+	if !partial {
+		desired = buildRules(in, &p.cache)
+	}
 	st.Build = time.Since(start)
 	if err := p.syncLocalnet(in); err != nil {
 		// The rules still apply; only NodePorts on 127.0.0.1 to the
@@ -76,7 +89,6 @@ func (p *Proxier) sync(ctx context.Context, in RulesInput) (SyncStats, error) {
 		p.log.Error("route_localnet for NodePort endpoints", "err", err)
 	}
 
-	prev := p.applied
 	if prev == nil {
 		// After a failed restore (or Cleanup) the kernel's state is unknown:
 		// read it back and rewrite everything.
@@ -87,9 +99,12 @@ func (p *Proxier) sync(ctx context.Context, in RulesInput) (SyncStats, error) {
 		prev, st.Full = state, true
 	}
 	var text []byte
-	if st.Full {
+	switch {
+	case partial:
+		text, st.Changes = d.after.RenderChanged(d.before)
+	case st.Full:
 		text, st.Changes = desired.RenderFull(prev)
-	} else {
+	default:
 		text, st.Changes = desired.RenderChanged(prev)
 	}
 	if len(text) > 0 {
@@ -98,15 +113,20 @@ func (p *Proxier) sync(ctx context.Context, in RulesInput) (SyncStats, error) {
 		err := p.be.applyRestore(ctx, text)
 		st.Restore = time.Since(t)
 		if err != nil {
-			p.applied = nil
+			p.applied, p.appliedBuilt = nil, false
 			st.Total = time.Since(start)
 			p.log.Error("iptables-restore failed; the next sync rewrites every chain", "err", err)
 			return st, fmt.Errorf("proxy sync: %w", err)
 		}
 	}
-	p.applied = desired
+	stale := d.stale
+	if !partial {
+		stale = StaleUDPFlows(prev, desired)
+		p.applied = desired
+	}
+	p.appliedBuilt = true
 
-	if stale := StaleUDPFlows(prev, desired); len(stale) > 0 {
+	if len(stale) > 0 {
 		t := time.Now()
 		n, err := deleteConntrack(p.cfg.NetNS, stale)
 		st.Conntrack, st.ConntrackDeleted = time.Since(t), n
@@ -119,7 +139,7 @@ func (p *Proxier) sync(ctx context.Context, in RulesInput) (SyncStats, error) {
 	st.Total = time.Since(start)
 	if !st.Changes.Empty() {
 		p.log.Debug("service rules synced", "written", len(st.Changes.Written), "deleted", len(st.Changes.Deleted),
-			"bytes", st.RestoreBytes, "full", st.Full, "build", st.Build, "restore", st.Restore,
+			"bytes", st.RestoreBytes, "full", st.Full, "partial", st.Partial, "build", st.Build, "restore", st.Restore,
 			"conntrack_deleted", st.ConntrackDeleted, "took", st.Total)
 	}
 	return st, nil

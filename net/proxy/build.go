@@ -49,10 +49,14 @@ type params struct {
 
 // buildCache remembers each service's rules by the identity of its Service
 // and Endpoints objects (which Update's contract makes immutable), so a
-// sync after one change rebuilds one service, not all of them.
+// sync after one change rebuilds one service, not all of them, and (delta)
+// finds which services changed without building the others.
 type buildCache struct {
 	params  params
 	entries map[cacheKey]*serviceRules
+	byName  map[nsName]*nameEntry // the entries' keys by service
+	order   []nsName              // the services by namespace and name: the shared chains' order
+	pass    uint64                // counts delta's passes over the services
 }
 
 type cacheKey struct {
@@ -68,33 +72,14 @@ func BuildRules(in RulesInput) *Ruleset {
 
 // buildRules is BuildRules with an optional cache of per-service rules.
 func buildRules(in RulesInput, cache *buildCache) *Ruleset {
-	var pr params
-	if in.ClusterCIDR != nil && in.ClusterCIDR.IP.To4() != nil {
-		pr.cidr = in.ClusterCIDR.String()
-	}
 	// Where node ports answer: every local address, or the node's own ones.
-	var nodeDsts []string
-	for _, ip := range in.NodeIPs {
-		if s := ipv4(ip.String()); s != "" {
-			nodeDsts = append(nodeDsts, s)
-		}
-	}
-	if len(nodeDsts) > 0 {
-		nodeDsts = append(nodeDsts, "127.0.0.1")
-	}
-	pr.nodeDsts = strings.Join(nodeDsts, " ")
+	pr, nodeDsts := paramsOf(in)
 	var old map[cacheKey]*serviceRules
 	if cache != nil && cache.params == pr {
 		old = cache.entries
 	}
 
-	type nsName struct{ ns, name string }
-	eps := make(map[nsName]*v1.Endpoints, len(in.Endpoints))
-	for _, e := range in.Endpoints {
-		if e != nil {
-			eps[nsName{e.Namespace, e.Name}] = e
-		}
-	}
+	eps := endpointsByName(in.Endpoints)
 	services := slices.DeleteFunc(slices.Clone(in.Services), func(s *v1.Service) bool { return s == nil })
 	slices.SortFunc(services, func(a, b *v1.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -103,9 +88,16 @@ func buildRules(in RulesInput, cache *buildCache) *Ruleset {
 	g := &generator{params: pr, nodeDsts: nodeDsts}
 	all := make([]*serviceRules, 0, len(services))
 	next := make(map[cacheKey]*serviceRules, len(services))
+	var byName map[nsName]*nameEntry
+	var order []nsName
+	dups := false
+	if cache != nil {
+		byName, order = make(map[nsName]*nameEntry, len(services)), make([]nsName, 0, len(services))
+	}
 	nChains, nServices := 8, 0
 	for _, svc := range services {
-		key := cacheKey{svc, eps[nsName{svc.Namespace, svc.Name}]}
+		name := nsName{svc.Namespace, svc.Name}
+		key := cacheKey{svc, eps[name]}
 		sr := old[key]
 		if sr == nil {
 			sr = g.service(portsOf(svc, key.eps))
@@ -114,13 +106,25 @@ func buildRules(in RulesInput, cache *buildCache) *Ruleset {
 		all = append(all, sr)
 		nChains += len(sr.chains)
 		nServices += len(sr.services)
+		if byName != nil {
+			if _, dup := byName[name]; dup {
+				dups = true
+			}
+			byName[name] = &nameEntry{key: key}
+			order = append(order, name)
+		}
 	}
 	if cache != nil {
-		cache.params, cache.entries = pr, next
+		if dups {
+			// Two services of one name both contribute rules here; delta,
+			// which goes by name, cannot follow them: it builds everything.
+			byName, order = nil, nil
+		}
+		cache.params, cache.entries, cache.byName, cache.order = pr, next, byName, order
 	}
 
 	rs := newRuleset()
-	rs.tables[TableNAT] = &table{order: make([]string, 0, nChains), chains: make(map[string]string, nChains)}
+	rs.tables[TableNAT] = &table{chains: make(map[string]string, nChains)}
 	nat, filter := rs.table(TableNAT), rs.table(TableFilter)
 	for _, b := range baseChains {
 		rs.table(b.table).ensure(b.chain)
@@ -135,15 +139,7 @@ func buildRules(in RulesInput, cache *buildCache) *Ruleset {
 			nat.setBlock(c.name, c.block)
 		}
 	}
-	tail := &block{chain: ChainServices}
-	if len(nodeDsts) == 0 {
-		tail.rule("-m addrtype --dst-type LOCAL -j ", ChainNodePorts)
-	} else {
-		for _, d := range nodeDsts {
-			tail.rule("-d ", d, "/32 -j ", ChainNodePorts)
-		}
-	}
-	svcLines.WriteString(tail.take())
+	svcLines.WriteString(servicesTail(nodeDsts))
 	nat.setBlock(ChainServices, svcLines.String())
 	nat.setBlock(ChainNodePorts, npLines.String())
 	filter.setBlock(ChainFirewall, fwLines.String())
@@ -161,6 +157,20 @@ func buildRules(in RulesInput, cache *buildCache) *Ruleset {
 	post.rule("-j MASQUERADE --random-fully")
 	nat.setBlock(ChainPostrouting, post.take())
 	return rs
+}
+
+// servicesTail is the end of ORCH-SERVICES, after every service's portals:
+// the jump to ORCH-NODEPORTS for packets to the node's addresses.
+func servicesTail(nodeDsts []string) string {
+	tail := &block{chain: ChainServices}
+	if len(nodeDsts) == 0 {
+		tail.rule("-m addrtype --dst-type LOCAL -j ", ChainNodePorts)
+	} else {
+		for _, d := range nodeDsts {
+			tail.rule("-d ", d, "/32 -j ", ChainNodePorts)
+		}
+	}
+	return tail.take()
 }
 
 // generator writes the rules of one service at a time, reusing its buffers.

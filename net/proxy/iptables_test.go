@@ -250,6 +250,9 @@ func TestRealSyncLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := p.Stats()
+		if !st.Partial || st.Full {
+			t.Fatalf("endpoint change: partial %v, full %v; want a partial sync", st.Partial, st.Full)
+		}
 		wantW := []string{"nat/" + SVCChainName("default", "sticky", "", "tcp"),
 			"nat/" + SEPChainName("default", "sticky", "", "tcp", "10.244.1.15", 8443)}
 		wantD := []string{"nat/" + SEPChainName("default", "sticky", "", "tcp", "10.244.1.13", 8443)}

@@ -84,7 +84,7 @@ func (p *Proxier) syncNFT(ctx context.Context, in RulesInput) (SyncStats, error)
 	if after == nil {
 		desired = buildNFTRules(in, &p.nftCache)
 	}
-	st.Build = time.Since(start)
+	st.Build, st.Partial = time.Since(start), after != nil
 	if err := p.syncLocalnet(in); err != nil {
 		p.log.Error("route_localnet for NodePort endpoints", "err", err)
 	}

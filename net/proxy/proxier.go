@@ -52,6 +52,10 @@ type SyncStats struct {
 	// Full is true when the sync re-read the kernel's state and rewrote
 	// every chain (the first sync after a failure).
 	Full bool
+	// Partial is true when the sync worked from the services whose
+	// objects changed, without building the others (every sync after
+	// one that worked, unless the cluster CIDR or node addresses changed).
+	Partial bool
 	// Build, Restore and Conntrack time the phases; Total the whole sync.
 	Build, Restore, Conntrack, Total time.Duration
 	// Changes lists the chains written and deleted; RestoreBytes is the
@@ -81,11 +85,15 @@ type Proxier struct {
 	stats     SyncStats
 	wake      chan struct{}
 
-	syncMu   sync.Mutex // one sync at a time; guards what follows
-	be       *backend
-	applied  *Ruleset // our chains as the kernel has them; nil = unknown, re-read
-	cache    buildCache
-	localnet localnetState
+	syncMu  sync.Mutex // one sync at a time; guards what follows
+	be      *backend
+	applied *Ruleset // our chains as the kernel has them; nil = unknown, re-read
+	// appliedBuilt says applied is what the last sync built (not read
+	// back by Setup), so the cache describes it and a sync can work from
+	// the services that changed (delta).
+	appliedBuilt bool
+	cache        buildCache
+	localnet     localnetState
 
 	// The nftables mode's counterparts of be, applied and cache.
 	nftReady   bool
@@ -277,7 +285,7 @@ func (p *Proxier) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("proxy setup: jump rules: %w", err)
 	}
-	p.be, p.applied = be, state
+	p.be, p.applied, p.appliedBuilt = be, state, false
 	p.log.Info("service proxy set up", "backend", be.mode, "iptables", be.iptables, "netns", p.cfg.NetNS,
 		"existing_chains", state.NumChains(), "existing_rules", state.NumRules(),
 		"existing_jumps", len(jumps), "jumps_inserted", inserted)
@@ -308,7 +316,7 @@ func (p *Proxier) Cleanup(ctx context.Context) error {
 	}
 	// From here on some jump rules may be gone whatever happens, and a sync
 	// would write chains nothing jumps to: a later sync needs Setup again.
-	p.be, p.applied = nil, nil
+	p.be, p.applied, p.appliedBuilt = nil, nil, false
 	// The jumps first: a chain still referenced cannot be deleted.
 	if err := be.deleteJumps(ctx, p.cfg.NetNS, state, jumps); err != nil {
 		return fmt.Errorf("proxy cleanup: %w", err)

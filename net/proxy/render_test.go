@@ -246,3 +246,53 @@ func TestSplitSpec(t *testing.T) {
 		t.Error("unterminated quote accepted")
 	}
 }
+
+// The rules of a full render come in the order the kernel walks them:
+// ORCH-SERVICES, then each service chain and its endpoint chains in the
+// order ORCH-SERVICES jumps to them, then the rest; every chain's rules
+// come together, once.
+func TestRenderWalkOrder(t *testing.T) {
+	services, endpoints := manyServices(30)
+	rs := BuildRules(RulesInput{ClusterCIDR: clusterCIDR, Services: services, Endpoints: endpoints})
+	var got []string // chains in the order their rules come, nat table
+	tbl := ""
+	for line := range strings.Lines(string(rs.Render())) {
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "*"):
+			tbl = line[1:]
+		case tbl == TableNAT && strings.HasPrefix(line, "-A "):
+			chain, _, _ := strings.Cut(line[3:], " ")
+			if len(got) == 0 || got[len(got)-1] != chain {
+				if slices.Contains(got, chain) {
+					t.Fatalf("the rules of %s come in two runs", chain)
+				}
+				got = append(got, chain)
+			}
+		}
+	}
+	want := []string{ChainServices}
+	for _, r := range rs.Rules(TableNAT, ChainServices) {
+		svc := jumpTarget(r)
+		if !strings.HasPrefix(svc, PrefixSVC) {
+			continue
+		}
+		want = append(want, svc)
+		for _, sr := range rs.Rules(TableNAT, svc) {
+			if sep := jumpTarget(sr); strings.HasPrefix(sep, PrefixSEP) {
+				want = append(want, sep)
+			}
+		}
+	}
+	if len(want) != 1+30*4 {
+		t.Fatalf("%d chains on the walk, want %d", len(want), 1+30*4)
+	}
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("rules in the order of chains\n%v\nwant first\n%v", got, want)
+	}
+	// The rest (chains with rules off the walk) follow, sorted by name.
+	rest := got[len(want):]
+	if !slices.IsSorted(rest) || !slices.Contains(rest, ChainPostrouting) || !slices.Contains(rest, ChainMarkMasq) {
+		t.Fatalf("after the walk: %v", rest)
+	}
+}

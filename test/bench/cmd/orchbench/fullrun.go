@@ -358,6 +358,7 @@ func proxyModesSection(ctx context.Context, o options, rep *results) error {
 	for _, r := range res {
 		fmt.Printf("%-8s first sync %s %s (%d bytes in), one endpoint change %s %s\n", r.Mode,
 			fmtMS(r.FirstMedian()), msRuns(r.First), r.FirstBytes, fmtMS(r.ChangeMedian()), msRuns(r.Change))
+		fmt.Printf("%-8s   the change (medians): %s\n", "", r.ChangeSplit())
 		first, change := figProxyFirstIPT, figProxyChangeIPT
 		firstGoal, changeGoal := time.Duration(0), 100*time.Millisecond
 		if r.Mode == "nftables" {
