@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/events"
 	"orch.io/orch/fsm"
 	"orch.io/orch/pki"
 )
@@ -24,6 +25,24 @@ import (
 // end with ctx; wg waits for them.
 func startLeaderLoops(tb testing.TB, ctx context.Context, wg *sync.WaitGroup, p *fakeProposer) int {
 	tb.Helper()
+	return startLeaderLoopsWith(tb, ctx, wg, p, leaderLoopOptions{})
+}
+
+// leaderLoopOptions are what startLeaderLoopsWith may wire otherwise.
+type leaderLoopOptions struct {
+	// schedulerRecorder and replicationRecorder record the events on the
+	// path of the scheduling figure (nil: none; the caller runs them).
+	schedulerRecorder, replicationRecorder *events.Recorder
+	// clusterCIDR is node IPAM's (default 10.244.0.0/16).
+	clusterCIDR string
+}
+
+// startLeaderLoopsWith is startLeaderLoops with opts.
+func startLeaderLoopsWith(tb testing.TB, ctx context.Context, wg *sync.WaitGroup, p *fakeProposer, opts leaderLoopOptions) int {
+	tb.Helper()
+	if opts.clusterCIDR == "" {
+		opts.clusterCIDR = "10.244.0.0/16"
+	}
 	pods := NewInformer("pods", nil)
 	kubeSvc, err := NewKubernetesServiceController(KubernetesServiceConfig{Store: p.store, Proposer: p, ServiceCIDR: "10.96.0.0/16",
 		APIPort: 6443, Masters: func() ([]string, error) { return []string{"127.0.0.1:6443"}, nil },
@@ -39,14 +58,14 @@ func startLeaderLoops(tb testing.TB, ctx context.Context, wg *sync.WaitGroup, p 
 		tb.Fatal(err)
 	}
 	runs := []func(context.Context){
-		NewScheduler(SchedulerConfig{Store: p.store, Proposer: p}).Run,
-		NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
+		NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Recorder: opts.schedulerRecorder}).Run,
+		NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p, Pods: pods, Recorder: opts.replicationRecorder}).Run,
 		NewGarbageCollector(GarbageCollectorConfig{Store: p.store, Proposer: p}).Run,
 		NewNamespaceController(NamespaceConfig{Store: p.store, Proposer: p}).Run,
 		NewPodGC(PodGCConfig{Store: p.store, Proposer: p}).Run,
 		NewEndpointsController(EndpointsConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
 		NewEndpointSliceController(EndpointSliceConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewNodeIPAM(NodeIPAMConfig{Store: p.store, Proposer: p, ClusterCIDR: "10.244.0.0/16", MaskSize: 24}).Run,
+		NewNodeIPAM(NodeIPAMConfig{Store: p.store, Proposer: p, ClusterCIDR: opts.clusterCIDR, MaskSize: 24}).Run,
 		NewRootCAPublisher(RootCAConfig{Store: p.store, Proposer: p, CAPEM: []byte("ca")}).Run,
 		kubeSvc.Run,
 		NewServiceAccountsController(ServiceAccountsConfig{Store: p.store, Proposer: p}).Run,

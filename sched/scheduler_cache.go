@@ -115,6 +115,9 @@ func (c *schedulerCache) rebuild(s *fsm.Store) error {
 func (c *schedulerCache) apply(ev fsm.Event) {
 	switch ev.Resource {
 	case "pods":
+		if c.confirm(ev) {
+			return
+		}
 		key := ev.Record.Key()
 		c.remove(key)
 		if ev.Type == v1.Deleted || ev.Record.NodeName() == "" {
