@@ -22,7 +22,7 @@ func applyBind(w *writeTxn, body []byte) any {
 }
 
 func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
-	old, err := get(w.txn, "pods", b.Namespace, b.Name)
+	old, err := w.get("pods", b.Namespace, b.Name)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -36,7 +36,7 @@ func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
 	if p.DeletionTimestamp != nil {
 		return Result{Err: v1.NewConflict("pods", b.Name, "the pod is being deleted")}
 	}
-	nodeRec, err := get(w.txn, "nodes", "", b.Node)
+	nodeRec, err := w.get("nodes", "", b.Node)
 	if err != nil {
 		return Result{Err: err}
 	}
