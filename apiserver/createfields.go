@@ -165,7 +165,9 @@ func (f *fieldManagers) shapeKey(buf *shapeBuffer, req *request, manager string,
 	if err := buf.enc.Encode(obj); err != nil {
 		return nil, false
 	}
-	k := append(buf.key[:0], req.resource.Group...)
+	// The group and version (a resource served in two versions has a field
+	// set per version), the resource, the subresource and the manager.
+	k := append(buf.key[:0], req.resource.GroupVersion()...)
 	k = append(k, '/')
 	k = append(k, req.resource.Name...)
 	k = append(k, '/')
