@@ -18,11 +18,11 @@ import (
 // that held.
 
 // defaultDensityNodes is the density section's size in a full run: the
-// largest -density-find held with every SLO met (2026-12-05: 5 held, 10
-// missed pod startup p99 by 0.3 s), found on the 2-core machine while other
-// processes used 1.3 of its cores; a quiet machine holds more, and the
-// default is to be set again from a quiet run.
-const defaultDensityNodes = 5
+// largest -density-find held with every SLO met on the idle 2-core machine
+// (2026-12-05: 10, 20, 40 and 80 held, 80 with pod startup p99 4.06 s and
+// updates p99 990 ms; 160 missed pod startup p99, 5.9 s). A busy machine
+// holds less: there the section reports the SLOs it missed.
+const defaultDensityNodes = 80
 
 // densityStep is one size the finder measured.
 type densityStep struct {
