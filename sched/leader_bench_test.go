@@ -177,21 +177,7 @@ func benchLeaderPodCreates(b *testing.B, loops bool, batch int) {
 	}
 	// Let the first passes' writes (the kubernetes Service, the root CA
 	// ConfigMap, ...) settle.
-	settle := func(index uint64) {
-		wctx, stop := context.WithTimeout(ctx, time.Minute)
-		defer stop()
-		if err := probe.wait(wctx, n, index); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for prev := uint64(0); ; {
-		_, last := p.store().Feed().Window()
-		settle(last)
-		if last == prev {
-			break
-		}
-		prev = last
-	}
+	settle := settleLoops(b, ctx, p, probe, n, time.Minute)
 	cmds := make([][]byte, b.N)
 	for i := range cmds {
 		cmd, err := fsm.NewCreate(benchPod(i))
@@ -210,4 +196,29 @@ func benchLeaderPodCreates(b *testing.B, loops bool, batch int) {
 	settle(last)
 	b.StopTimer()
 	b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// settleLoops waits until the n leader loops registered with probe have
+// passed the feed's end, again and again until their passes write nothing
+// more (the kubernetes Service, the root CA ConfigMap, a node's pod CIDR,
+// ...), and returns a func that waits, up to timeout, for them to pass an
+// index.
+func settleLoops(b *testing.B, ctx context.Context, p *fakeProposer, probe *passProbe, n int, timeout time.Duration) func(index uint64) {
+	b.Helper()
+	settle := func(index uint64) {
+		wctx, stop := context.WithTimeout(ctx, timeout)
+		defer stop()
+		if err := probe.wait(wctx, n, index); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for prev := uint64(0); ; {
+		_, last := p.store().Feed().Window()
+		settle(last)
+		if last == prev {
+			break
+		}
+		prev = last
+	}
+	return settle
 }

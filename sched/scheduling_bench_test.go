@@ -74,23 +74,9 @@ func BenchmarkSchedulingFigure(b *testing.B) {
 	}
 	loops := startLeaderLoopsWith(b, ctx, &wg, p, leaderLoopOptions{schedulerRecorder: schedRec, replicationRecorder: rcRec,
 		clusterCIDR: "10.0.0.0/14"})
-	settle := func(index uint64) {
-		wctx, stop := context.WithTimeout(ctx, 5*time.Minute)
-		defer stop()
-		if err := probe.wait(wctx, loops, index); err != nil {
-			b.Fatal(err)
-		}
-	}
 	// The nodes' pod CIDRs, the kubernetes Service, the root CA
 	// ConfigMap, ... settle first.
-	for prev := uint64(0); ; {
-		_, last := p.store().Feed().Window()
-		settle(last)
-		if last == prev {
-			break
-		}
-		prev = last
-	}
+	settle := settleLoops(b, ctx, p, probe, loops, 5*time.Minute)
 	_, from := p.store().Feed().Window()
 	stopProfile := startFigureProfile(b)
 	b.ReportAllocs()
