@@ -20,7 +20,7 @@ func BenchmarkRegisterNodes(b *testing.B) {
 		for i := range n {
 			e.register(fmt.Sprintf("old-%05d", i))
 		}
-		snap := persistB(b, e.f)
+		snap := persist(b, e.f).Bytes()
 		b.Run(fmt.Sprintf("index/nodes=%d", n), func(b *testing.B) {
 			r := &cidrEnv{t: b, f: NewTestFSM(b), cluster: e.cluster, mask: e.mask, index: e.index}
 			if err := r.f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {

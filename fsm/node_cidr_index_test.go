@@ -96,25 +96,10 @@ func (e *cidrEnv) reference(n int) []string {
 func (e *cidrEnv) restored() *cidrEnv {
 	e.t.Helper()
 	r := &cidrEnv{t: e.t, f: NewTestFSM(e.t), cluster: e.cluster, mask: e.mask, index: e.index}
-	if err := r.f.Restore(io.NopCloser(bytes.NewReader(persistB(e.t, e.f)))); err != nil {
+	if err := r.f.Restore(io.NopCloser(bytes.NewReader(persist(e.t, e.f).Bytes()))); err != nil {
 		e.t.Fatal(err)
 	}
 	return r
-}
-
-// persistB returns a snapshot of f.
-func persistB(t testing.TB, f *FSM) []byte {
-	t.Helper()
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Release()
-	sink := &memSink{}
-	if err := snap.Persist(sink); err != nil {
-		t.Fatalf("persist: %v", err)
-	}
-	return sink.Bytes()
 }
 
 // The index's choice is FreePodCIDR's over every node, on layouts with

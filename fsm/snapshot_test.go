@@ -110,7 +110,7 @@ func dumpStore(t *testing.T, s *Store) map[string]string {
 	return out
 }
 
-func persist(t *testing.T, f *FSM) *bytes.Buffer {
+func persist(t testing.TB, f *FSM) *bytes.Buffer {
 	t.Helper()
 	snap, err := f.Snapshot()
 	if err != nil {
