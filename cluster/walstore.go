@@ -105,10 +105,24 @@ func (r *walReserve) needed() uint64 {
 	return minFreeToCampaign + uint64(r.size)
 }
 
-// release frees the reserve's room and reports whether it was held.
-func (r *walReserve) release() bool {
+// releaseFor frees the reserve's room and, when it was held or always is
+// set, runs use in it before anything can take the room back: raft-wal
+// creates a segment (or commits its state) on its own goroutine while
+// the writer's next batch makes the reserve again (ensure), so without
+// this the writer could take the room between the release and the
+// segment's creation, the rotation would fail and raft-wal would refuse
+// every append ("segment is sealed") until a restart. It returns use's
+// error, and whether use ran.
+func (r *walReserve) releaseFor(always bool, use func() error) (ran bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.releaseLocked() && !always {
+		return false, nil
+	}
+	return true, use()
+}
+
+func (r *walReserve) releaseLocked() bool {
 	had := r.held
 	r.held = false
 	if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -148,10 +162,14 @@ type reserveFiler struct {
 	reserve *walReserve
 }
 
-// Create releases the reserve, then creates the segment.
+// Create releases the reserve, then creates the segment in its room.
 func (f reserveFiler) Create(info types.SegmentInfo) (types.SegmentWriter, error) {
-	f.reserve.release()
-	return f.Filer.Create(info)
+	var sw types.SegmentWriter
+	_, err := f.reserve.releaseFor(true, func() (err error) {
+		sw, err = f.Filer.Create(info)
+		return err
+	})
+	return sw, err
 }
 
 // reserveMeta is raft-wal's meta database (segments, raft's term and
@@ -164,8 +182,10 @@ type reserveMeta struct {
 // CommitState commits the segments' state.
 func (m reserveMeta) CommitState(s types.PersistentState) error {
 	err := m.BoltMetaDB.CommitState(s)
-	if isNoSpace(err) && m.reserve.release() {
-		err = m.BoltMetaDB.CommitState(s)
+	if isNoSpace(err) {
+		if ran, retry := m.reserve.releaseFor(false, func() error { return m.BoltMetaDB.CommitState(s) }); ran {
+			err = retry
+		}
 	}
 	return err
 }
@@ -173,8 +193,10 @@ func (m reserveMeta) CommitState(s types.PersistentState) error {
 // SetStable stores one of raft's stable values (term, vote).
 func (m reserveMeta) SetStable(key, value []byte) error {
 	err := m.BoltMetaDB.SetStable(key, value)
-	if isNoSpace(err) && m.reserve.release() {
-		err = m.BoltMetaDB.SetStable(key, value)
+	if isNoSpace(err) {
+		if ran, retry := m.reserve.releaseFor(false, func() error { return m.BoltMetaDB.SetStable(key, value) }); ran {
+			err = retry
+		}
 	}
 	return err
 }

@@ -152,3 +152,52 @@ func TestWALOnFullDisk(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestWALReserveRoomIsNotTakenBackDuringUse makes a segment in the
+// reserve's room while the writer keeps making the reserve again, as
+// raft-wal's rotation goroutine and the next batch's check do at once on
+// a nearly full disk: the segment must get the room every time (if the
+// writer took it between the release and the creation, the rotation would
+// fail and raft-wal would refuse every append until a restart).
+func TestWALReserveRoomIsNotTakenBackDuringUse(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs (needs root: CI runs as root with make deps): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	const size = 4 << 20
+	r := &walReserve{path: filepath.Join(dir, walReserveFile), size: size}
+	if err := r.ensure(); err != nil {
+		t.Fatal(err)
+	}
+	// Room for the reserve or a segment, not both.
+	fillTo(t, dir, "filler", 1<<20)
+	segment := filepath.Join(dir, "segment")
+	for i := range 100 {
+		stop := make(chan struct{})
+		writer := make(chan struct{})
+		go func() {
+			defer close(writer)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = r.ensure() // fails for room while the segment holds it
+				}
+			}
+		}()
+		ran, err := r.releaseFor(true, func() error { return allocate(segment, size) })
+		close(stop)
+		<-writer
+		if !ran || err != nil {
+			t.Fatalf("round %d: the segment did not get the reserve's room (ran %v): %v", i, ran, err)
+		}
+		if err := os.Remove(segment); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.ensure(); err != nil {
+			t.Fatalf("round %d: the reserve could not be made again once the segment was gone: %v", i, err)
+		}
+	}
+}
