@@ -96,11 +96,12 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 			initial = res.Items
 		}
 	}
-	feed := store.Feed()
-	if _, _, _, _, err := feed.Since(from); err != nil {
+	sub, err := store.Feed().Subscribe(from, watchFilter(req.resource.Name, opts))
+	if err != nil {
 		writeError(w, err)
 		return
 	}
+	defer sub.Stop()
 
 	s.metrics.watches.Inc()
 	defer s.metrics.watches.Dec()
@@ -146,8 +147,9 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		bookmarkC = t.C
 	}
 	last := from
+	bookmarkDue := false
 	for {
-		evs, feedLast, wait, closed, err := feed.Since(last)
+		evs, feedLast, closed, err := sub.Next()
 		if closed {
 			return // the store was replaced by a snapshot restore; the client resumes
 		}
@@ -184,6 +186,14 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		if feedLast > last {
 			last = feedLast
 		}
+		if bookmarkDue {
+			// At the feed's last index: every event up to it that this
+			// watch gets was just written or before.
+			if err := enc.bookmark(&buf, last, false); err != nil {
+				return
+			}
+			bookmarkDue = false
+		}
 		if buf.Len() > 0 {
 			if _, err := w.Write(buf.Bytes()); err != nil {
 				return
@@ -202,19 +212,29 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req *request
 		case <-store.Abandoned():
 			return
 		case <-bookmarkC:
-			buf.Reset()
-			if err := enc.bookmark(&buf, last, false); err != nil {
-				return
-			}
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
-		case <-wait:
+			bookmarkDue = true
+		case <-sub.Wait():
 		}
 	}
+}
+
+// watchFilter is the feed's coarse filter for a watch of resource with
+// opts: by a pod's node, an object's name or its namespace when the watch
+// asks for one value of them (the first of these it asks for), so that an
+// event is handed only to the watches it may concern (a node's watch of its
+// own pods is not woken by other nodes' pods, Leases or Nodes).
+func watchFilter(resource string, opts fsm.ListOptions) fsm.WatchFilter {
+	f := fsm.WatchFilter{Resource: resource}
+	if v, ok := opts.Fields.ExactMatch(fsm.FieldNodeName); ok && resource == "pods" {
+		f.Field, f.Value = fsm.FieldNodeName, v
+	} else if v, ok := opts.Fields.ExactMatch(fsm.FieldName); ok {
+		f.Field, f.Value = fsm.FieldName, v
+	} else if opts.Namespace != "" {
+		f.Field, f.Value = fsm.FieldNamespace, opts.Namespace
+	} else if v, ok := opts.Fields.ExactMatch(fsm.FieldNamespace); ok {
+		f.Field, f.Value = fsm.FieldNamespace, v
+	}
+	return f
 }
 
 // eventEncoder writes a watch's events: the objects themselves, or, for a

@@ -297,3 +297,88 @@ func TestWatchBookmarkAPIVersion(t *testing.T) {
 		})
 	}
 }
+
+// A change is handed only to the watches it may concern: a pod to its
+// node's watch (and to its namespace's), a Node to the watch of its name,
+// never to every watch; what each watch sends is unchanged (an unbound
+// pod's binding is ADDED for its node's watch).
+func TestWatchFeedHandsChangesToTheirWatches(t *testing.T) {
+	e := newTestEnv(t)
+	feed := e.cluster.Store().Feed()
+	nodes := []string{"n1", "n2", "n3", "n4"}
+	for _, n := range nodes {
+		e.createNode(t, n)
+	}
+	rv := e.listRV(t)
+	byNode := map[string]*rawWatch{}
+	for _, n := range nodes {
+		byNode[n] = e.openWatch(t, "/api/v1/pods", url.Values{"resourceVersion": {rv}, "fieldSelector": {"spec.nodeName=" + n}})
+	}
+	inNS := e.openWatch(t, podPath(""), url.Values{"resourceVersion": {rv}})
+	nodeN1 := e.openWatch(t, "/api/v1/nodes", url.Values{"resourceVersion": {rv}, "fieldSelector": {"metadata.name=n1"}})
+
+	labelNode := func(name string) {
+		e.expectCode(t, http.StatusOK, http.MethodPatch, "/api/v1/nodes/"+name, `{"metadata":{"labels":{"seen":"yes"}}}`,
+			withContentType("application/merge-patch+json"))
+	}
+	steps := []struct {
+		name   string
+		change func()
+		handed uint64
+	}{
+		{"an unbound pod: its namespace's watch", func() { e.createPod(t, "p", nil) }, 1},
+		{"its binding to n2: n2's and the namespace's watches", func() { e.bind(t, "p", "n2") }, 2},
+		{"node n3: no watch", func() { labelNode("n3") }, 0},
+		{"node n1: the watch of its name", func() { labelNode("n1") }, 1},
+	}
+	for _, st := range steps {
+		before := feed.Handed()
+		st.change()
+		if got := feed.Handed() - before; got != st.handed {
+			t.Errorf("%s: handed %d times, want %d", st.name, got, st.handed)
+		}
+	}
+	inNS.expect(t, v1.Added, "p")
+	inNS.expect(t, v1.Modified, "p")
+	byNode["n2"].expect(t, v1.Added, "p")
+	nodeN1.expect(t, v1.Modified, "n1")
+	// The other nodes' watches got nothing: the next event each sees is
+	// its own pod's.
+	for _, n := range []string{"n1", "n3", "n4"} {
+		name := "q-" + n
+		e.createPod(t, name, nil)
+		e.bind(t, name, n)
+		byNode[n].expect(t, v1.Added, name)
+	}
+}
+
+// A watch that no change concerns still gets bookmarks at the cluster's
+// current resourceVersion, so it resumes from there, not from where it
+// began (which other changes would push out of the feed's window).
+func TestWatchBookmarkWithoutEventsIsCurrent(t *testing.T) {
+	e := newTestEnv(t, withServerConfig(func(c *Config) { c.WatchBookmarkInterval = 50 * time.Millisecond }))
+	w := e.openWatch(t, "/api/v1/pods", url.Values{"resourceVersion": {e.listRV(t)}, "allowWatchBookmarks": {"true"},
+		"fieldSelector": {"spec.nodeName=elsewhere"}})
+	p := e.createPod(t, "p", nil)
+	want, err := strconv.ParseUint(p.ResourceVersion, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ev := w.next(t)
+		if ev.Type != "BOOKMARK" {
+			t.Fatalf("got %s %s, want only bookmarks", ev.Type, ev.meta.Name)
+		}
+		got, err := strconv.ParseUint(ev.meta.ResourceVersion, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bookmarks stay at %d, before the pod's %d", got, want)
+		}
+	}
+}

@@ -72,6 +72,10 @@ type Feed struct {
 	maxBytes int64
 	notify   chan struct{}
 	closed   bool
+	// subs are the subscriptions by resource (feed_subscribe.go); handed
+	// counts the events handed to them.
+	subs   map[string]*subscribers
+	handed uint64
 }
 
 // NewFeed returns a feed that keeps at least max events, with no byte
@@ -121,6 +125,9 @@ func (f *Feed) append(evs []Event, last uint64) {
 	}
 	if last > f.last {
 		f.last = last
+	}
+	for _, e := range evs {
+		f.dispatch(e)
 	}
 	if n := len(f.events); n > 2*f.max {
 		drop := n - f.max
@@ -191,6 +198,7 @@ func (f *Feed) close() {
 	if !f.closed {
 		f.closed = true
 		close(f.notify)
+		f.closeSubscriptions()
 	}
 }
 

@@ -76,6 +76,15 @@ func ParseFieldSelector(kind, s string) (*FieldSelector, error) {
 	return fs, nil
 }
 
+// ExactMatch returns the value the selector requires of field (field=value
+// or field==value), if it requires one.
+func (f *FieldSelector) ExactMatch(field string) (string, bool) {
+	if f == nil {
+		return "", false
+	}
+	return f.sel.RequiresExactMatch(field)
+}
+
 // Matches reports whether obj matches the selector.
 func (f *FieldSelector) Matches(obj Object) bool {
 	if f == nil || f.sel.Empty() {

@@ -43,6 +43,32 @@ func profileRegistration(ctx context.Context, c *harness.Cluster, masters []*cli
 	}
 }
 
+// densityRestWindow is how long the density run profiles the masters
+// once every hollow node is Ready, before it creates pods (-profile).
+const densityRestWindow = 20 * time.Second
+
+// profileRest records CPU profiles of every master for densityRestWindow
+// into dir (<master>.rest.cpu.pprof): what registered nodes cost at rest
+// (Lease renewals, node status, their watches). It reports what failed on
+// stderr.
+func profileRest(ctx context.Context, c *harness.Cluster, masters []*client.Client, dir string) {
+	var wg sync.WaitGroup
+	errs := make([]error, len(masters))
+	for i, m := range c.Masters {
+		wg.Go(func() {
+			if err := profile(ctx, masters[i], 0, densityRestWindow, filepath.Join(dir, m.Name+".rest.cpu.pprof")); err != nil {
+				errs[i] = fmt.Errorf("profile %s at rest: %w", m.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "density: %v\n", err)
+		}
+	}
+}
+
 // profileSelf records this process's CPU for densityProfileWindow, then
 // its heap.
 func profileSelf(ctx context.Context, dir string) error {

@@ -336,8 +336,9 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 	}
 	prog.enter("hollow nodes register and turn Ready")
 	regStart := time.Now()
+	stopProfiles := func() {}
 	if o.profileDir != "" {
-		stopProfiles := profileRegistration(ctx, c, masters, o.profileDir)
+		stopProfiles = sync.OnceFunc(profileRegistration(ctx, c, masters, o.profileDir))
 		defer stopProfiles()
 	}
 	if err := waitFor(ctx, 2*time.Minute+time.Duration(o.densityNodes)*100*time.Millisecond, "every hollow node Ready", func() error {
@@ -351,6 +352,10 @@ func densityRun(ctx context.Context, t *runT, bins harness.Binaries, o options) 
 		return res, err
 	}
 	registered := time.Since(regStart)
+	if o.profileDir != "" {
+		stopProfiles()
+		profileRest(ctx, c, masters, o.profileDir)
+	}
 	busy := 0 // the bench's requests refused with 429 and retried
 	if err := retryBusy(ctx, &busy, onceByName(func(ctx context.Context) error {
 		return cl.Create(ctx, &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: densityNamespace}})

@@ -1,0 +1,283 @@
+package fsm
+
+import (
+	"sort"
+	"strings"
+
+	v1 "orch.io/orch/api/v1"
+)
+
+// The fields a WatchFilter can name besides the resource, as Kubernetes'
+// watch cache dispatches pod events by spec.nodeName (its trigger index)
+// instead of offering each to every watcher.
+const (
+	// FieldNodeName is a pod's spec.nodeName (Record.NodeName).
+	FieldNodeName = "spec.nodeName"
+	// FieldName is an object's metadata.name.
+	FieldName = "metadata.name"
+	// FieldNamespace is an object's metadata.namespace ("" when cluster-scoped).
+	FieldNamespace = "metadata.namespace"
+)
+
+// subscriptionQueue bounds the events a subscription holds for its reader.
+// Past it the subscription drops them and its next Next reads the feed's
+// window instead (see Subscription), so a slow watcher costs the feed no
+// more than this many events' slots.
+const subscriptionQueue = 1024
+
+// WatchFilter says which events a Subscription gets: every event of
+// Resource, or, with Field set, those whose object after or before the
+// change has Value in Field. It is a coarse filter: a watch still matches
+// its own selectors against each event it gets; the filter only spares the
+// feed from handing every event to every watcher.
+type WatchFilter struct {
+	Resource string
+	// Field is "", FieldNodeName, FieldName or FieldNamespace.
+	Field, Value string
+}
+
+// matches reports whether the filter lets e through.
+func (w WatchFilter) matches(e Event) bool {
+	if e.Resource != w.Resource {
+		return false
+	}
+	if w.Field == "" {
+		return true
+	}
+	return fieldValue(w.Field, e.Record) == w.Value || e.Prev != nil && fieldValue(w.Field, e.Prev) == w.Value
+}
+
+// fieldValue returns r's value of field (a WatchFilter field).
+func fieldValue(field string, r *Record) string {
+	switch field {
+	case FieldNodeName:
+		return r.NodeName()
+	case FieldName:
+		k := r.Key()
+		return k[strings.LastIndexByte(k, '/')+1:]
+	case FieldNamespace:
+		k := r.Key()
+		if i := strings.LastIndexByte(k, '/'); i >= 0 {
+			return k[:i]
+		}
+		return ""
+	}
+	return ""
+}
+
+// Subscription is one watcher's view of the feed: the feed hands it the
+// events its filter lets through as they are appended, so an event costs
+// the feed one step per watcher it concerns, not one per watcher (a node's
+// watch of its own pods is not woken by another node's Lease). Its methods
+// are safe for one reader; Stop may be called from anywhere.
+//
+// The subscription holds at most subscriptionQueue events. A reader that
+// falls further behind, and a new subscription from an older
+// resourceVersion, read the feed's window on their next Next, filtered, as
+// Since does: a lagging reader loses nothing while its resourceVersion is
+// in the window, and gets Gone once it is not.
+type Subscription struct {
+	feed   *Feed
+	filter WatchFilter
+	wake   chan struct{}
+
+	// Guarded by feed.mu.
+	queue  []Event
+	sent   uint64 // the feed's last index when the reader last took events
+	lag    bool   // queue is incomplete: read the window after sent
+	closed bool
+}
+
+// subscribers are a resource's subscriptions: those that take every event
+// and those keyed by a field's value.
+type subscribers struct {
+	all map[*Subscription]struct{}
+	by  map[string]map[string]map[*Subscription]struct{} // field -> value -> set
+}
+
+// Subscribe starts a subscription to the events after rv that filter lets
+// through. It returns a Gone error when rv is older than the window. Stop
+// it when done.
+func (f *Feed) Subscribe(rv uint64, filter WatchFilter) (*Subscription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := &Subscription{feed: f, filter: filter, wake: make(chan struct{}, 1), sent: rv}
+	if f.closed {
+		s.closed = true
+		s.wake <- struct{}{}
+		return s, nil
+	}
+	if rv < f.floor {
+		return nil, v1.NewGone("too old resource version: " + itoa(rv) + " (" + itoa(f.floor) + ")")
+	}
+	if rv < f.last {
+		// The backlog is read from the window by the first Next.
+		s.lag = true
+		s.wake <- struct{}{}
+	}
+	if f.subs == nil {
+		f.subs = map[string]*subscribers{}
+	}
+	rs := f.subs[filter.Resource]
+	if rs == nil {
+		rs = &subscribers{all: map[*Subscription]struct{}{}, by: map[string]map[string]map[*Subscription]struct{}{}}
+		f.subs[filter.Resource] = rs
+	}
+	if filter.Field == "" {
+		rs.all[s] = struct{}{}
+		return s, nil
+	}
+	byValue := rs.by[filter.Field]
+	if byValue == nil {
+		byValue = map[string]map[*Subscription]struct{}{}
+		rs.by[filter.Field] = byValue
+	}
+	set := byValue[filter.Value]
+	if set == nil {
+		set = map[*Subscription]struct{}{}
+		byValue[filter.Value] = set
+	}
+	set[s] = struct{}{}
+	return s, nil
+}
+
+// Wait returns a channel that receives when Next has something new: events,
+// the end of the feed, or a lag to catch up on.
+func (s *Subscription) Wait() <-chan struct{} { return s.wake }
+
+// Next returns the events the filter let through since the last call (or
+// since the subscription's resourceVersion), the highest index the feed has
+// seen (every event up to it that the filter lets through is in this call's
+// events or an earlier call's), closed=true once the feed was replaced by a
+// snapshot restore, and a Gone error when the subscription lagged behind
+// the window.
+func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error) {
+	f := s.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s.closed {
+		return nil, f.last, true, nil
+	}
+	if s.lag {
+		if s.sent < f.floor {
+			return nil, f.last, false, v1.NewGone(
+				"too old resource version: " + itoa(s.sent) + " (" + itoa(f.floor) + ")")
+		}
+		i := sort.Search(len(f.events), func(i int) bool { return f.events[i].Index > s.sent })
+		for _, e := range f.events[i:] {
+			if s.filter.matches(e) {
+				evs = append(evs, e)
+			}
+		}
+		s.lag = false
+	} else {
+		evs = s.queue
+	}
+	s.queue, s.sent = nil, f.last
+	return evs, f.last, false, nil
+}
+
+// Stop ends the subscription: the feed forgets it.
+func (s *Subscription) Stop() {
+	f := s.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s.queue = nil
+	rs := f.subs[s.filter.Resource]
+	if rs == nil {
+		return
+	}
+	if s.filter.Field == "" {
+		delete(rs.all, s)
+	} else if byValue := rs.by[s.filter.Field]; byValue != nil {
+		if set := byValue[s.filter.Value]; set != nil {
+			delete(set, s)
+			if len(set) == 0 {
+				delete(byValue, s.filter.Value)
+			}
+		}
+		if len(byValue) == 0 {
+			delete(rs.by, s.filter.Field)
+		}
+	}
+	if len(rs.all) == 0 && len(rs.by) == 0 {
+		delete(f.subs, s.filter.Resource)
+	}
+}
+
+// push hands e to s. The caller holds feed.mu.
+func (s *Subscription) push(e Event) {
+	if !s.lag {
+		if len(s.queue) < subscriptionQueue {
+			s.queue = append(s.queue, e)
+		} else {
+			s.queue, s.lag = nil, true
+		}
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch hands e to the subscriptions whose filter lets it through and
+// counts the hand-overs. The caller holds f.mu.
+func (f *Feed) dispatch(e Event) {
+	rs := f.subs[e.Resource]
+	if rs == nil {
+		return
+	}
+	for s := range rs.all {
+		s.push(e)
+		f.handed++
+	}
+	for field, byValue := range rs.by {
+		v := fieldValue(field, e.Record)
+		for s := range byValue[v] {
+			s.push(e)
+			f.handed++
+		}
+		if e.Prev == nil {
+			continue
+		}
+		if pv := fieldValue(field, e.Prev); pv != v {
+			for s := range byValue[pv] {
+				s.push(e)
+				f.handed++
+			}
+		}
+	}
+}
+
+// closeSubscriptions ends every subscription. The caller holds f.mu.
+func (f *Feed) closeSubscriptions() {
+	for _, rs := range f.subs {
+		for s := range rs.all {
+			s.end()
+		}
+		for _, byValue := range rs.by {
+			for _, set := range byValue {
+				for s := range set {
+					s.end()
+				}
+			}
+		}
+	}
+}
+
+// end marks s closed and wakes its reader. The caller holds feed.mu.
+func (s *Subscription) end() {
+	s.closed, s.queue = true, nil
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Handed returns how many events the feed has handed to subscriptions, a
+// count of the work watches cost it.
+func (f *Feed) Handed() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.handed
+}
