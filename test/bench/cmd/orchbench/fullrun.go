@@ -251,7 +251,7 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 	}
 	noisy := after.use(before).Noisy()
 	orchSum := bench.Summarize(orchRuns)
-	lines := []string{fmt.Sprintf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods: %s", o.clients, orchSum)}
+	lines := []string{fmt.Sprintf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods, %s client: %s", o.clients, o.writeClient, orchSum)}
 	if etcd == nil {
 		rep.info("orch API create rate", fmt.Sprintf("%.0f/s", orchSum.Rate))
 		return lines, nil

@@ -63,6 +63,7 @@ type options struct {
 	skipEtcd         bool
 	profileDir       string
 	target           string
+	writeClient      string
 	masterEnv        string
 	masterArgs       string
 	schedNodes       int
@@ -106,6 +107,7 @@ func run() error {
 	flag.StringVar(&o.masterArgs, "master-args", "", "space-separated extra orchd master flags for the clusters of the creates, writers and memory sections, e.g. --raft-log-store=wal")
 	flag.StringVar(&o.masterEnv, "master-env", "", "comma-separated KEY=VALUE environment for the masters only (e.g. GOGC=200)")
 	flag.StringVar(&o.target, "target", "spread", "spread: worker w talks to master w%3 (followers forward), as clients usually do; leader: every worker talks to the leader")
+	flag.StringVar(&o.writeClient, "write-client", writeClientRaw, `the create figure's client: "raw" posts JSON bytes made once from the typed pod and checks the answer names it, as the etcd side posts prebuilt bodies; "typed" encodes each pod and decodes the stored pod back, as a typed client does`)
 	flag.BoolVar(&o.skipSecrets, "skip-secrets", false, "skip the secrets section (Secret creates against ConfigMap creates of the same size; see secrets.go)")
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
@@ -320,6 +322,23 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int, cf
 	op := func(ctx context.Context, worker, seq int) error {
 		p := podBody(fmt.Sprintf("r%d-w%d-%d", run, worker, seq))
 		return pick(worker).Create(ctx, p)
+	}
+	switch o.writeClient {
+	case writeClientTyped:
+	case writeClientRaw:
+		pods, err := newRawPods()
+		if err != nil {
+			return bench.Result{}, err
+		}
+		workers := make([]rawCreator, o.clients)
+		for i := range workers {
+			workers[i].pods = pods
+		}
+		op = func(ctx context.Context, worker, seq int) error {
+			return workers[worker].create(ctx, pick(worker), fmt.Sprintf("r%d-w%d-%d", run, worker, seq))
+		}
+	default:
+		return bench.Result{}, fmt.Errorf("-write-client %q: want %q or %q", o.writeClient, writeClientRaw, writeClientTyped)
 	}
 	var wg sync.WaitGroup
 	profErrs := make([]error, len(c.Masters))
