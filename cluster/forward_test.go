@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +102,41 @@ func TestLeaderWatch(t *testing.T) {
 	}
 	w.fire()
 	<-second
+}
+
+// TestReadRequestBody: a forwarded batch's body is read whole into one
+// buffer of its Content-Length, one without a length as before (up to
+// the limit), and one shorter than its length fails.
+func TestReadRequestBody(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		length  int64
+		limit   int64
+		want    string
+		wantErr bool
+	}{
+		{"length given", "frames", 6, 100, "frames", false},
+		{"empty", "", 0, 100, "", false},
+		{"no length", "frames", -1, 100, "frames", false},
+		{"no length over the limit", "frames", -1, 3, "fra", false},
+		{"length over the limit", "frames", 6, 3, "fra", false},
+		{"shorter than its length", "fra", 6, 100, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := http.NewRequest(http.MethodPost, "https://leader"+applyPath, io.NopCloser(strings.NewReader(tt.body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.ContentLength = tt.length
+			got, err := readRequestBody(r, tt.limit)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && string(got) != tt.want {
+				t.Errorf("body %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

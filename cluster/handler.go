@@ -3,7 +3,6 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -44,7 +43,7 @@ func (c *Cluster) requireMaster(next http.Handler) http.Handler {
 // serveApply takes a batch of forwarded commands (uvarint length + command,
 // repeated) and answers with one forwardItem per command, in order.
 func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	body, err := readRequestBody(r, 256<<20)
 	if err != nil {
 		writeStatus(w, v1.NewBadRequest(fmt.Sprintf("read commands: %v", err)))
 		return

@@ -167,6 +167,7 @@ func TestWALReserveRoomIsNotTakenBackDuringUse(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	const size = 4 << 20
 	r := &walReserve{path: filepath.Join(dir, walReserveFile), size: size}
+	t.Cleanup(r.close) // before the unmount
 	if err := r.ensure(); err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +188,13 @@ func TestWALReserveRoomIsNotTakenBackDuringUse(t *testing.T) {
 				}
 			}
 		}()
-		ran, err := r.releaseFor(true, func() error { return allocate(segment, size) })
+		f, err := r.createSegment(segment, size)
 		close(stop)
 		<-writer
-		if !ran || err != nil {
-			t.Fatalf("round %d: the segment did not get the reserve's room (ran %v): %v", i, ran, err)
+		if err != nil {
+			t.Fatalf("round %d: the segment did not get the reserve's room: %v", i, err)
 		}
+		f.Close()
 		if err := os.Remove(segment); err != nil {
 			t.Fatal(err)
 		}

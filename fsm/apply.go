@@ -38,6 +38,9 @@ type writeTxn struct {
 	// legacyNamespace is set while a LegacyDeleteCommand deletes a
 	// namespace's content: that command finishes the namespace itself.
 	legacyNamespace bool
+	// entries is the batch's length: its rows and events are made for
+	// as many (most entries write one row), not grown one by one.
+	entries int
 }
 
 // applyFunc applies one decoded command body at w.index and returns a

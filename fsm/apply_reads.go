@@ -41,7 +41,7 @@ func newWriteTxn(s *Store) *writeTxn {
 // a removal (rec nil, prev the removed record) did to a resource table.
 func (w *writeTxn) wrote(table string, rec, prev *Record) {
 	if w.rows.byKey == nil {
-		w.rows = batchRows{byKey: map[rowKey]*Record{}, byUID: map[rowKey]*Record{}}
+		w.rows = batchRows{byKey: make(map[rowKey]*Record, w.entries), byUID: make(map[rowKey]*Record, w.entries)}
 	}
 	if table == "resourcequotas" {
 		w.quotas = nil

@@ -113,6 +113,8 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 func applyLogs(s *Store, logs []*raft.Log, out []any, failed map[int]Result, funcs func(CommandType) (applyFunc, bool)) (w *writeTxn, at int, p any) {
 	w = newWriteTxn(s)
 	w.funcs = funcs
+	w.entries = len(logs)
+	w.events = make([]Event, 0, len(logs))
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue

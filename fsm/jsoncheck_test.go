@@ -2,7 +2,9 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -48,5 +50,36 @@ func checkValidJSON(t *testing.T, data []byte) {
 	}
 	if shallow := bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) <= scanMaxDepth; shallow && scan != want {
 		t.Fatalf("scanValid(%q) = %v, json.Valid %v", data, scan, want)
+	}
+}
+
+// TestSpecialBytes: in a word of ordinary bytes with one byte b at
+// position p (and any byte after it), specialBytes' first mark is at p
+// exactly when b is a quote, a backslash or a control character; there
+// is none before p.
+func TestSpecialBytes(t *testing.T) {
+	special := func(b byte) bool { return b == '"' || b == '\\' || b < 0x20 }
+	for _, after := range []byte{'a', 0, '"', 0xff} {
+		for p := range 8 {
+			for b := range 256 {
+				word := []byte("abcdefgh")
+				word[p] = byte(b)
+				for q := p + 1; q < 8; q++ {
+					word[q] = after
+				}
+				m := specialBytes(binary.LittleEndian.Uint64(word))
+				first := bits.TrailingZeros64(m) >> 3 // 8: none
+				want := 8
+				switch {
+				case special(byte(b)):
+					want = p
+				case special(after) && p < 7:
+					want = p + 1
+				}
+				if first != want {
+					t.Fatalf("word %q: first special byte marked at %d, want %d", word, first, want)
+				}
+			}
+		}
 	}
 }
