@@ -172,24 +172,19 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, allowed ...str
 }
 
 // checkDepth rejects JSON nested deeper than max, before any decoder recurses into it.
+// A string is skipped to its closing quote with bytes.IndexByte (most of a
+// body is the text of its keys and values), a quote after an odd run of
+// backslashes being escaped.
 func checkDepth(b []byte, max int) error {
 	depth := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case '"':
-			inString = true
+			end := stringEnd(b, i+1)
+			if end < 0 {
+				return nil // unterminated: the decoder refuses it
+			}
+			i = end
 		case '{', '[':
 			depth++
 			if depth > max {
@@ -200,6 +195,26 @@ func checkDepth(b []byte, max int) error {
 		}
 	}
 	return nil
+}
+
+// stringEnd returns the index of the quote that closes the JSON string whose
+// text starts at b[from], or -1.
+func stringEnd(b []byte, from int) int {
+	for {
+		n := bytes.IndexByte(b[from:], '"')
+		if n < 0 {
+			return -1
+		}
+		q := from + n
+		backslashes := 0
+		for j := q - 1; j >= from && b[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return q
+		}
+		from = q + 1
+	}
 }
 
 // decodeStrict decodes JSON into out as Kubernetes does with

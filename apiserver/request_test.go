@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -132,6 +133,51 @@ func TestCheckDepth(t *testing.T) {
 		}
 		if err := checkDepth([]byte(body), n-1); err == nil {
 			t.Fatalf("depth %d with max %d: no error", n, n-1)
+		}
+	}
+}
+
+// TestCheckDepthAsByteScan compares checkDepth with a scan of every byte
+// (string state, escapes, depth) on random bodies of quotes, backslashes
+// and brackets, where the skipping of strings could go wrong.
+func TestCheckDepthAsByteScan(t *testing.T) {
+	byteScan := func(b []byte, max int) bool {
+		depth, inString, escaped := 0, false, false
+		for _, c := range b {
+			if inString {
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				if depth++; depth > max {
+					return false
+				}
+			case '}', ']':
+				depth--
+			}
+		}
+		return true
+	}
+	rng := rand.New(rand.NewPCG(17, 1))
+	const alphabet = `"\\[]{}a`
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, rng.IntN(40))
+		for j := range b {
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		max := rng.IntN(6)
+		if got, want := checkDepth(b, max) == nil, byteScan(b, max); got != want {
+			t.Fatalf("checkDepth(%s, %d) passes: %v, a byte scan: %v", b, max, got, want)
 		}
 	}
 }
