@@ -1,8 +1,11 @@
 package apiserver
 
 import (
+	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -215,6 +218,44 @@ func TestDecodeObject(t *testing.T) {
 			}
 			if m := obj.GetObjectMeta(); m.Name != "p" || m.Namespace != "default" {
 				t.Fatalf("decodeObject(%s): name %q namespace %q", tt.body, m.Name, m.Namespace)
+			}
+		})
+	}
+}
+
+// TestReadAll: a body is read whole whatever its Content-Length says
+// (unknown, exact, too small or too large a guess), and one past the
+// limit is refused with http.MaxBytesError.
+func TestReadAll(t *testing.T) {
+	body := strings.Repeat("x", 3000)
+	tests := []struct {
+		name       string
+		in         string
+		size, max  int64
+		wantTooBig bool
+	}{
+		{"unknown size", body, -1, 4096, false},
+		{"exact size", body, 3000, 4096, false},
+		{"a smaller size", body, 10, 4096, false},
+		{"a larger size", body, 4000, 4096, false},
+		{"at the limit", body, 3000, 3000, false},
+		{"past the limit", body, 3000, 2999, true},
+		{"past the limit, unknown size", body, -1, 2999, true},
+		{"empty", "", 0, 4096, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := http.MaxBytesReader(httptest.NewRecorder(), io.NopCloser(strings.NewReader(tt.in)), tt.max)
+			got, err := readAll(r, tt.size, tt.max)
+			if tt.wantTooBig {
+				var tooBig *http.MaxBytesError
+				if !errors.As(err, &tooBig) {
+					t.Fatalf("err = %v, want http.MaxBytesError", err)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.in {
+				t.Fatalf("readAll = %d bytes, %v; want %d", len(got), err, len(tt.in))
 			}
 		})
 	}
