@@ -497,13 +497,8 @@ func skipValue(in []byte, i int) (int, error) {
 	}
 	switch in[i] {
 	case '"':
-		for j := i + 1; j < len(in); j++ {
-			switch in[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1, nil
-			}
+		if end := stringEnd(in, i+1); end >= 0 {
+			return end + 1, nil
 		}
 		return 0, errNoShape
 	case '{', '[':

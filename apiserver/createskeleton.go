@@ -40,8 +40,8 @@ func skeletonKey(dst, prefix, in []byte) ([]byte, bool) {
 	}
 	dst = append(dst, prefix...)
 	dst = append(dst, skeletonMark)
-	// The top-level members: metadata's written by skeletonMeta, the rest
-	// as they are.
+	// The top-level members up to metadata, which skeletonMembers writes;
+	// the rest as they are.
 	done := 0 // in[:done] is written
 	for i := 1; i < len(in) && in[i] != '}'; {
 		ks, ke, err := stringAt(in, i)
@@ -59,6 +59,8 @@ func skeletonKey(dst, prefix, in []byte) ([]byte, bool) {
 				return dst, false
 			}
 			done = end
+			// The rest is written as it is.
+			break
 		}
 		i = end
 		if i < len(in) && in[i] == ',' {
