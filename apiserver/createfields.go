@@ -186,11 +186,17 @@ func entryAt(e *v1.ManagedFieldsEntry, now time.Time) []v1.ManagedFieldsEntry {
 	if e == nil {
 		return nil
 	}
-	out := []v1.ManagedFieldsEntry{*e}
-	t := v1.NewTime(now)
-	out[0].Time = &t
+	// The entry, its time and its field set in one allocation.
+	box := &struct {
+		entry  [1]v1.ManagedFieldsEntry
+		time   v1.Time
+		fields v1.FieldsV1
+	}{entry: [1]v1.ManagedFieldsEntry{*e}, time: v1.NewTime(now)}
+	out := box.entry[:]
+	out[0].Time = &box.time
 	if e.FieldsV1 != nil {
-		out[0].FieldsV1 = &v1.FieldsV1{Raw: bytes.Clone(e.FieldsV1.Raw)}
+		box.fields.Raw = bytes.Clone(e.FieldsV1.Raw)
+		out[0].FieldsV1 = &box.fields
 	}
 	return out
 }
