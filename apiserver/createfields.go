@@ -118,7 +118,8 @@ func newShapeBuffer() *shapeBuffer {
 
 // trackCreate sets the managedFields of a create whose object carries
 // none, as trackUpdate does, from the entry remembered for the object's
-// shape or, the first time, from the field manager.
+// skeleton (createskeleton.go) or shape or, the first time, from the
+// field manager.
 func (s *Server) trackCreate(ctx context.Context, req *request, obj v1.Object) error {
 	v1.SetTypeMeta(obj)
 	manager := managerOf(ctx)
