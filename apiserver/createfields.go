@@ -39,6 +39,9 @@ type createFields struct {
 	// entries maps a cache key (shapeKey) to the entry made for it, its
 	// time left unset; nil when the create owns no field.
 	entries map[string]*v1.ManagedFieldsEntry
+	// skeletons maps a skeleton's key (skeletonKey) to the entry of its
+	// shape, within the same bound.
+	skeletons map[string]*v1.ManagedFieldsEntry
 }
 
 // Bounds of the cache: the shapes of recently created objects, each at
@@ -50,29 +53,48 @@ const (
 )
 
 func newCreateFields() *createFields {
-	return &createFields{entries: make(map[string]*v1.ManagedFieldsEntry, cachedShapes)}
+	return &createFields{entries: make(map[string]*v1.ManagedFieldsEntry, cachedShapes),
+		skeletons: make(map[string]*v1.ManagedFieldsEntry, cachedShapes)}
 }
 
 // get returns the entry remembered for key.
 func (c *createFields) get(key []byte) (*v1.ManagedFieldsEntry, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	e, ok := c.entries[string(key)]
-	return e, ok
+	return c.lookup(c.entries, key)
 }
 
 // put remembers the entry made for key (nil: none), dropping an arbitrary
 // one when full.
 func (c *createFields) put(key []byte, e *v1.ManagedFieldsEntry) {
+	c.store(c.entries, key, e)
+}
+
+// getSkeleton returns the entry remembered for a skeleton's key.
+func (c *createFields) getSkeleton(key []byte) (*v1.ManagedFieldsEntry, bool) {
+	return c.lookup(c.skeletons, key)
+}
+
+// putSkeleton remembers the entry of a skeleton's shape, as put.
+func (c *createFields) putSkeleton(key []byte, e *v1.ManagedFieldsEntry) {
+	c.store(c.skeletons, key, e)
+}
+
+func (c *createFields) lookup(m map[string]*v1.ManagedFieldsEntry, key []byte) (*v1.ManagedFieldsEntry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := m[string(key)]
+	return e, ok
+}
+
+func (c *createFields) store(m map[string]*v1.ManagedFieldsEntry, key []byte, e *v1.ManagedFieldsEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= cachedShapes {
-		for k := range c.entries {
-			delete(c.entries, k)
+	if len(m) >= cachedShapes {
+		for k := range m {
+			delete(m, k)
 			break
 		}
 	}
-	c.entries[string(key)] = e
+	m[string(key)] = e
 }
 
 // shapeBuffers hold an object's JSON and its shape while a create is
@@ -85,6 +107,7 @@ type shapeBuffer struct {
 	json bytes.Buffer
 	enc  *json.Encoder // encodes into json
 	key  []byte
+	skel []byte // the skeleton's key (skeletonKey)
 }
 
 func newShapeBuffer() *shapeBuffer {
@@ -95,7 +118,8 @@ func newShapeBuffer() *shapeBuffer {
 
 // trackCreate sets the managedFields of a create whose object carries
 // none, as trackUpdate does, from the entry remembered for the object's
-// shape or, the first time, from the field manager.
+// skeleton (createskeleton.go) or shape or, the first time, from the
+// field manager.
 func (s *Server) trackCreate(ctx context.Context, req *request, obj v1.Object) error {
 	v1.SetTypeMeta(obj)
 	manager := managerOf(ctx)
@@ -105,9 +129,28 @@ func (s *Server) trackCreate(ctx context.Context, req *request, obj v1.Object) e
 			shapeBuffers.Put(buf)
 		}
 	}()
-	key, ok := s.fields.shapeKey(buf, req, manager, viewOf(req.resource, obj))
+	t, ok := s.fields.encodeShape(buf, req, manager, viewOf(req.resource, obj))
+	var skel []byte
+	skelOK := false
+	if ok && t.skeleton {
+		skel, skelOK = skeletonKey(buf.skel[:0], buf.key, buf.jsonBytes())
+		buf.skel = skel
+		if skelOK {
+			if e, hit := s.fields.creates.getSkeleton(skel); hit {
+				obj.GetObjectMeta().ManagedFields = entryAt(e, time.Now())
+				return nil
+			}
+		}
+	}
+	var key []byte
+	if ok {
+		key, ok = s.fields.walkShape(buf, t)
+	}
 	if ok {
 		if e, hit := s.fields.creates.get(key); hit {
+			if skelOK {
+				s.fields.creates.putSkeleton(skel, e)
+			}
 			obj.GetObjectMeta().ManagedFields = entryAt(e, time.Now())
 			return nil
 		}
@@ -118,16 +161,22 @@ func (s *Server) trackCreate(ctx context.Context, req *request, obj v1.Object) e
 	if !ok {
 		return nil
 	}
+	var e *v1.ManagedFieldsEntry
 	switch mf := obj.GetObjectMeta().ManagedFields; len(mf) {
 	case 0:
-		s.fields.creates.put(key, nil)
 	case 1:
-		e := mf[0]
-		e.Time = nil
-		if e.FieldsV1 != nil {
-			e.FieldsV1 = &v1.FieldsV1{Raw: bytes.Clone(e.FieldsV1.Raw)}
+		one := mf[0]
+		one.Time = nil
+		if one.FieldsV1 != nil {
+			one.FieldsV1 = &v1.FieldsV1{Raw: bytes.Clone(one.FieldsV1.Raw)}
 		}
-		s.fields.creates.put(key, &e)
+		e = &one
+	default:
+		return nil
+	}
+	s.fields.creates.put(key, e)
+	if skelOK {
+		s.fields.creates.putSkeleton(skel, e)
 	}
 	return nil
 }
@@ -138,11 +187,17 @@ func entryAt(e *v1.ManagedFieldsEntry, now time.Time) []v1.ManagedFieldsEntry {
 	if e == nil {
 		return nil
 	}
-	out := []v1.ManagedFieldsEntry{*e}
-	t := v1.NewTime(now)
-	out[0].Time = &t
+	// The entry, its time and its field set in one allocation.
+	box := &struct {
+		entry  [1]v1.ManagedFieldsEntry
+		time   v1.Time
+		fields v1.FieldsV1
+	}{entry: [1]v1.ManagedFieldsEntry{*e}, time: v1.NewTime(now)}
+	out := box.entry[:]
+	out[0].Time = &box.time
 	if e.FieldsV1 != nil {
-		out[0].FieldsV1 = &v1.FieldsV1{Raw: bytes.Clone(e.FieldsV1.Raw)}
+		box.fields.Raw = bytes.Clone(e.FieldsV1.Raw)
+		out[0].FieldsV1 = &box.fields
 	}
 	return out
 }
@@ -157,13 +212,26 @@ var errNoShape = errors.New("no shape")
 // the object has no key: too large, or a shape that cannot be written
 // exactly.
 func (f *fieldManagers) shapeKey(buf *shapeBuffer, req *request, manager string, obj v1.Object) ([]byte, bool) {
+	t, ok := f.encodeShape(buf, req, manager, obj)
+	if !ok {
+		return nil, false
+	}
+	return f.walkShape(buf, t)
+}
+
+// jsonBytes is the object encodeShape encoded.
+func (b *shapeBuffer) jsonBytes() []byte { return bytes.TrimSuffix(b.json.Bytes(), []byte("\n")) }
+
+// encodeShape is the first half of shapeKey: it encodes obj into buf.json
+// and writes the key's prefix (resource, manager) into buf.key.
+func (f *fieldManagers) encodeShape(buf *shapeBuffer, req *request, manager string, obj v1.Object) (trackedType, bool) {
 	t, err := f.typeOf(gvkOf(req.resource))
 	if err != nil {
-		return nil, false
+		return t, false
 	}
 	buf.json.Reset()
 	if err := buf.enc.Encode(obj); err != nil {
-		return nil, false
+		return t, false
 	}
 	// The group and version (a resource served in two versions has a field
 	// set per version), the resource, the subresource and the manager.
@@ -176,7 +244,15 @@ func (f *fieldManagers) shapeKey(buf *shapeBuffer, req *request, manager string,
 	k = strconv.AppendInt(k, int64(len(manager)), 10)
 	k = append(k, ':')
 	k = append(k, manager...)
-	w := shapeWriter{schema: t.schema, in: bytes.TrimSuffix(buf.json.Bytes(), []byte("\n")), out: k, max: len(k) + maxShapeBytes}
+	buf.key = k
+	return t, true
+}
+
+// walkShape is the second half of shapeKey: the shape of the object in
+// buf.json written after the prefix in buf.key.
+func (f *fieldManagers) walkShape(buf *shapeBuffer, t trackedType) ([]byte, bool) {
+	k := buf.key
+	w := shapeWriter{schema: t.schema, in: buf.jsonBytes(), out: k, max: len(k) + maxShapeBytes}
 	end, err := w.node(0, t.typeRef)
 	buf.key = w.out // the grown slice serves the next create
 	if err != nil || end != len(w.in) {
@@ -428,13 +504,8 @@ func skipValue(in []byte, i int) (int, error) {
 	}
 	switch in[i] {
 	case '"':
-		for j := i + 1; j < len(in); j++ {
-			switch in[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1, nil
-			}
+		if end := stringEnd(in, i+1); end >= 0 {
+			return end + 1, nil
 		}
 		return 0, errNoShape
 	case '{', '[':

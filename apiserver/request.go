@@ -141,13 +141,15 @@ func validSub(r v1.Resource, sub string) bool {
 
 // readBody reads a request body within the size limit and checks its depth.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, allowed ...string) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if len(allowed) == 0 {
+		allowed = []string{"application/json"}
+	}
+	// A media type sent exactly as allowed (what clients send) needs no
+	// parsing.
+	if ct := r.Header.Get("Content-Type"); ct != "" && !slices.Contains(allowed, ct) {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil {
 			return nil, v1.NewUnsupportedMediaType(fmt.Sprintf("bad Content-Type %q: %v", ct, err))
-		}
-		if len(allowed) == 0 {
-			allowed = []string{"application/json"}
 		}
 		ok := false
 		for _, a := range allowed {
@@ -157,7 +159,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, allowed ...str
 			return nil, v1.NewUnsupportedMediaType(fmt.Sprintf("Content-Type %q is not supported here (use %s)", mt, strings.Join(allowed, " or ")))
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.cfg.MaxBodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -171,25 +173,32 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, allowed ...str
 	return body, nil
 }
 
+// readAll is io.ReadAll of a body whose Content-Length is size (-1:
+// unknown) into one buffer of that size when it is within max.
+func readAll(r io.Reader, size, max int64) ([]byte, error) {
+	if size <= 0 || size > max {
+		return io.ReadAll(r)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(size) + bytes.MinRead) // room for the read that sees EOF
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
 // checkDepth rejects JSON nested deeper than max, before any decoder recurses into it.
+// A string is skipped to its closing quote with bytes.IndexByte (most of a
+// body is the text of its keys and values), a quote after an odd run of
+// backslashes being escaped.
 func checkDepth(b []byte, max int) error {
 	depth := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case '"':
-			inString = true
+			end := stringEnd(b, i+1)
+			if end < 0 {
+				return nil // unterminated: the decoder refuses it
+			}
+			i = end
 		case '{', '[':
 			depth++
 			if depth > max {
@@ -200,6 +209,26 @@ func checkDepth(b []byte, max int) error {
 		}
 	}
 	return nil
+}
+
+// stringEnd returns the index of the quote that closes the JSON string whose
+// text starts at b[from], or -1.
+func stringEnd(b []byte, from int) int {
+	for {
+		n := bytes.IndexByte(b[from:], '"')
+		if n < 0 {
+			return -1
+		}
+		q := from + n
+		backslashes := 0
+		for j := q - 1; j >= from && b[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return q
+		}
+		from = q + 1
+	}
 }
 
 // decodeStrict decodes JSON into out as Kubernetes does with

@@ -1,7 +1,11 @@
 package apiserver
 
 import (
+	"errors"
+	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -136,6 +140,51 @@ func TestCheckDepth(t *testing.T) {
 	}
 }
 
+// TestCheckDepthAsByteScan compares checkDepth with a scan of every byte
+// (string state, escapes, depth) on random bodies of quotes, backslashes
+// and brackets, where the skipping of strings could go wrong.
+func TestCheckDepthAsByteScan(t *testing.T) {
+	byteScan := func(b []byte, max int) bool {
+		depth, inString, escaped := 0, false, false
+		for _, c := range b {
+			if inString {
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				if depth++; depth > max {
+					return false
+				}
+			case '}', ']':
+				depth--
+			}
+		}
+		return true
+	}
+	rng := rand.New(rand.NewPCG(17, 1))
+	const alphabet = `"\\[]{}a`
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, rng.IntN(40))
+		for j := range b {
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		max := rng.IntN(6)
+		if got, want := checkDepth(b, max) == nil, byteScan(b, max); got != want {
+			t.Fatalf("checkDepth(%s, %d) passes: %v, a byte scan: %v", b, max, got, want)
+		}
+	}
+}
+
 func TestDecodeObject(t *testing.T) {
 	pods, _ := v1.ResourceByName("pods")
 	req := &request{verb: "update", resource: pods, namespace: "default", name: "p"}
@@ -169,6 +218,44 @@ func TestDecodeObject(t *testing.T) {
 			}
 			if m := obj.GetObjectMeta(); m.Name != "p" || m.Namespace != "default" {
 				t.Fatalf("decodeObject(%s): name %q namespace %q", tt.body, m.Name, m.Namespace)
+			}
+		})
+	}
+}
+
+// TestReadAll: a body is read whole whatever its Content-Length says
+// (unknown, exact, too small or too large a guess), and one past the
+// limit is refused with http.MaxBytesError.
+func TestReadAll(t *testing.T) {
+	body := strings.Repeat("x", 3000)
+	tests := []struct {
+		name       string
+		in         string
+		size, max  int64
+		wantTooBig bool
+	}{
+		{"unknown size", body, -1, 4096, false},
+		{"exact size", body, 3000, 4096, false},
+		{"a smaller size", body, 10, 4096, false},
+		{"a larger size", body, 4000, 4096, false},
+		{"at the limit", body, 3000, 3000, false},
+		{"past the limit", body, 3000, 2999, true},
+		{"past the limit, unknown size", body, -1, 2999, true},
+		{"empty", "", 0, 4096, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := http.MaxBytesReader(httptest.NewRecorder(), io.NopCloser(strings.NewReader(tt.in)), tt.max)
+			got, err := readAll(r, tt.size, tt.max)
+			if tt.wantTooBig {
+				var tooBig *http.MaxBytesError
+				if !errors.As(err, &tooBig) {
+					t.Fatalf("err = %v, want http.MaxBytesError", err)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.in {
+				t.Fatalf("readAll = %d bytes, %v; want %d", len(got), err, len(tt.in))
 			}
 		})
 	}

@@ -95,6 +95,8 @@ type trackedConverter struct {
 type trackedType struct {
 	schema  *smdschema.Schema
 	typeRef smdschema.TypeRef
+	// skeleton: the kind's metadata is as skeletonKey takes it.
+	skeleton bool
 }
 
 func newTrackedConverter(tc managedfields.TypeConverter) trackedConverter {
@@ -130,6 +132,7 @@ func (c trackedConverter) typeOf(gvk schema.GroupVersionKind) (trackedType, erro
 		return trackedType{}, err
 	}
 	t := trackedType{schema: tv.Schema(), typeRef: tv.TypeRef()}
+	t.skeleton = skeletonFits(t.schema, t.typeRef)
 	c.types.Store(gvk, t)
 	return t, nil
 }

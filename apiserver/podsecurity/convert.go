@@ -70,10 +70,24 @@ func newPodSpecs() *podSpecs { return &podSpecs{cache: lru.New(cachedSpecs)} }
 
 // toPod converts p as convert does (metadata and spec).
 func (c *podSpecs) toPod(p *v1.Pod) (*corev1.Pod, error) {
+	b, err := specJSON(p)
+	if err != nil {
+		return nil, err
+	}
+	return c.toPodWith(p, b)
+}
+
+// specJSON is the JSON of p's spec, which toPodWith converts.
+func specJSON(p *v1.Pod) ([]byte, error) {
 	b, err := json.Marshal(&p.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("encode the spec of pod %s: %w", p.Name, err)
 	}
+	return b, nil
+}
+
+// toPodWith is toPod of p whose spec encodes to b (specJSON).
+func (c *podSpecs) toPodWith(p *v1.Pod, b []byte) (*corev1.Pod, error) {
 	out := &corev1.Pod{TypeMeta: metav1.TypeMeta{Kind: p.Kind, APIVersion: p.APIVersion}, ObjectMeta: toObjectMeta(&p.ObjectMeta)}
 	if len(b) > maxCachedSpecBytes {
 		if err := json.Unmarshal(b, &out.Spec); err != nil {
@@ -94,9 +108,13 @@ func (c *podSpecs) toPod(p *v1.Pod) (*corev1.Pod, error) {
 	return out, nil
 }
 
-// convert is the package's convert with pods converted by toPod.
-func (c *podSpecs) convert(obj v1.Object) (runtime.Object, error) {
+// convert is the package's convert with pods converted by toPod; spec is
+// the JSON of a pod's spec when it is known already (specJSON), or nil.
+func (c *podSpecs) convert(obj v1.Object, spec []byte) (runtime.Object, error) {
 	if p, ok := obj.(*v1.Pod); ok {
+		if spec != nil {
+			return c.toPodWith(p, spec)
+		}
 		return c.toPod(p)
 	}
 	return convert(obj)
@@ -163,6 +181,7 @@ func resourceNamed(name string) (v1.Resource, bool) {
 type attributes struct {
 	req      Request
 	pods     *podSpecs
+	spec     []byte // the JSON of req.Object's spec, when a pod's is known
 	obj, old runtime.Object
 	err      error
 }
@@ -181,17 +200,21 @@ func (a *attributes) GetKind() schema.GroupVersionKind {
 	r, _ := resourceNamed(a.req.Resource)
 	return gvk(r)
 }
-func (a *attributes) GetSubresource() string                { return a.req.Subresource }
-func (a *attributes) GetOperation() admissionv1.Operation   { return a.req.Operation.admission() }
-func (a *attributes) GetUserName() string                   { return "" }
-func (a *attributes) GetObject() (runtime.Object, error)    { return a.get(&a.obj, a.req.Object) }
-func (a *attributes) GetOldObject() (runtime.Object, error) { return a.get(&a.old, a.req.OldObject) }
+func (a *attributes) GetSubresource() string              { return a.req.Subresource }
+func (a *attributes) GetOperation() admissionv1.Operation { return a.req.Operation.admission() }
+func (a *attributes) GetUserName() string                 { return "" }
+func (a *attributes) GetObject() (runtime.Object, error) {
+	return a.get(&a.obj, a.req.Object, a.spec)
+}
+func (a *attributes) GetOldObject() (runtime.Object, error) {
+	return a.get(&a.old, a.req.OldObject, nil)
+}
 
-func (a *attributes) get(cache *runtime.Object, obj v1.Object) (runtime.Object, error) {
+func (a *attributes) get(cache *runtime.Object, obj v1.Object, spec []byte) (runtime.Object, error) {
 	if *cache != nil || obj == nil {
 		return *cache, nil
 	}
-	out, err := a.pods.convert(obj)
+	out, err := a.pods.convert(obj, spec)
 	if err != nil {
 		a.err = err
 		return nil, err

@@ -129,7 +129,7 @@ func TestPodConversionMatchesConvert(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, round := range []string{"first", "second"} {
-				got, err := c.convert(p)
+				got, err := c.convert(p, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -114,10 +114,11 @@ type Store interface {
 // Admission checks writes of pods, pod templates and namespaces against the
 // Pod Security Standards.
 type Admission struct {
-	psa   *admission.Admission
-	store Store
-	pods  *podSpecs
-	log   *slog.Logger
+	psa       *admission.Admission
+	store     Store
+	pods      *podSpecs
+	decisions *decisions // nil: every pod is evaluated
+	log       *slog.Logger
 }
 
 // New builds the admission from cfg; reg (optional) receives Kubernetes'
@@ -154,7 +155,7 @@ func New(cfg Config, store Store, log *slog.Logger, reg prometheus.Registerer) (
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Admission{store: store, pods: newPodSpecs(), log: log.With("subsystem", "podsecurity")}
+	a := &Admission{store: store, pods: newPodSpecs(), decisions: newDecisions(), log: log.With("subsystem", "podsecurity")}
 	a.psa = &admission.Admission{
 		Configuration: &admissionapi.PodSecurityConfiguration{
 			Defaults:   defaults,
@@ -225,17 +226,39 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 		// Kubernetes' request info has them (exemptions depend on it).
 		req.Namespace = req.Name
 	}
+	var ns *v1.Namespace // the request's namespace, read for a namespaced object
 	if req.Resource != "namespaces" {
 		// As Kubernetes' NamespaceLifecycle admission runs first, a write
 		// into a namespace that does not exist gets its 404, not a Pod
 		// Security answer. It is refused here, not left to the FSM: a
 		// namespace created between this read and the FSM's apply would
 		// otherwise hold a pod no level was checked against.
-		if _, err := a.store.Namespace(ctx, req.Namespace); err != nil {
+		var err error
+		if ns, err = a.store.Namespace(ctx, req.Namespace); err != nil {
 			return nil, err
 		}
+		// The library reads the namespace again for its labels: it gets
+		// this one, read a moment ago, rather than a second store read.
+		ctx = context.WithValue(ctx, readNamespaceKey{}, ns)
 	}
 	attrs := newAttributes(req, a.pods)
+	key, remember := "", false
+	if p, ok := req.Object.(*v1.Pod); ok && ns != nil && req.Resource == "pods" && req.Operation == Create && req.Subresource == "" {
+		spec, err := specJSON(p)
+		if err != nil {
+			return nil, v1.NewInternalError(err)
+		}
+		attrs.spec = spec
+		if a.decisions != nil {
+			key, remember = decisionKey(ns, p, spec)
+		}
+		if remember {
+			if enforce, ok := a.decisions.get(key); ok {
+				a.recordSilent(enforce, attrs)
+				return nil, nil
+			}
+		}
+	}
 	ctx = klog.NewContext(ctx, logr.FromSlogHandler(a.log.Handler()))
 	resp := a.psa.Validate(ctx, attrs)
 	a.audit(req, resp.AuditAnnotations)
@@ -246,6 +269,11 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 		// The library answers "allowed" for a pod template it could not
 		// read; an object orch cannot convert is a bug worth refusing.
 		return nil, v1.NewInternalError(attrs.err)
+	}
+	if remember && silent(resp) {
+		if policy, errs := a.psa.PolicyToEvaluate(ns.Labels); len(errs) == 0 {
+			a.decisions.cache.Add(key, policy.Enforce)
+		}
 	}
 	return resp.Warnings, nil
 }
@@ -266,8 +294,16 @@ func (a *Admission) audit(req Request, ann map[string]string) {
 // namespaceGetter adapts the Store to the library's NamespaceGetter.
 type namespaceGetter struct{ store Store }
 
-// GetNamespace implements admission.NamespaceGetter.
+// readNamespaceKey is the context key of the namespace Admit has read for
+// the request being admitted.
+type readNamespaceKey struct{}
+
+// GetNamespace implements admission.NamespaceGetter: the namespace Admit
+// has read for the request, or the store's.
 func (g namespaceGetter) GetNamespace(ctx context.Context, name string) (*corev1Namespace, error) {
+	if ns, ok := ctx.Value(readNamespaceKey{}).(*v1.Namespace); ok && ns.Name == name {
+		return toNamespace(ns), nil
+	}
 	ns, err := g.store.Namespace(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("get namespace %s: %w", name, err)

@@ -216,3 +216,43 @@ func TestControls(t *testing.T) {
 		}
 	}
 }
+
+// countingStore counts the namespace reads of a Store.
+type countingStore struct {
+	Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (s *countingStore) Namespace(ctx context.Context, name string) (*v1.Namespace, error) {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	return s.Store.Namespace(ctx, name)
+}
+
+// TestPodAdmitReadsNamespaceOnce: a pod's admission reads its namespace
+// once, and decides by that namespace's labels (a restricted namespace
+// refuses what the default baseline admits).
+func TestPodAdmitReadsNamespaceOnce(t *testing.T) {
+	for _, tt := range []struct {
+		ns      *v1.Namespace
+		refused bool
+	}{
+		{namespace("ns"), false},
+		{namespace("ns", enforce, "restricted"), true},
+	} {
+		store := &countingStore{Store: newFakeStore(tt.ns)}
+		a, err := New(Config{}, store, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.Admit(context.Background(), Request{Operation: Create, Resource: "pods", Namespace: "ns", Name: "p", Object: plainPod("p")})
+		if (err != nil) != tt.refused {
+			t.Errorf("labels %v: Admit = %v, refused want %v", tt.ns.Labels, err, tt.refused)
+		}
+		if store.reads != 1 {
+			t.Errorf("labels %v: %d namespace reads, want 1", tt.ns.Labels, store.reads)
+		}
+	}
+}
