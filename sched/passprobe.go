@@ -16,6 +16,10 @@ type passProbe struct {
 	seen []uint64
 	// changed is closed and replaced whenever seen changes.
 	changed chan struct{}
+	// around, if set before the loops start, runs each pass of loop id
+	// (calling pass once): a test that measures what each loop's passes
+	// cost wraps them with it.
+	around func(id int, pass func())
 }
 
 type passProbeKey struct{}
@@ -43,6 +47,16 @@ func (p *passProbe) register() int {
 	defer p.mu.Unlock()
 	p.seen = append(p.seen, 0)
 	return len(p.seen) - 1
+}
+
+// run runs pass, through around when the probe has one.
+func (p *passProbe) run(id int, pass func() error) error {
+	if p == nil || p.around == nil {
+		return pass()
+	}
+	var err error
+	p.around(id, func() { err = pass() })
+	return err
 }
 
 // passed records that loop id finished a pass covering the changes up to
