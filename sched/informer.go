@@ -40,13 +40,14 @@ type IndexFunc func(r *fsm.Record) []string
 // never returns an object that does not belong. One informer may serve many
 // loops; Sync catches it up to a store under a lock.
 //
-// Memory: an object costs its key's number (4 bytes) in each set it is filed
-// in, its key once (shared with the store's record), and a pointer to the
-// record it filed, whose index values name the sets to unfile it from; each
-// index value is held once, in its set, however many objects share it:
-// ~170 B per pod with an owner and two labels, where a slice of its sets
-// per object took ~245 B, and a map of value strings per object and its
-// key in every set ~1 KB (TestLeaderCachesMemoryPerPod).
+// Memory: an object costs its key's number (4 bytes) in each sparse set it
+// is filed in and a bit in each dense one (indexSet), its key once (shared
+// with the store's record), and a pointer to the record it filed, whose
+// index values name the sets to unfile it from; each index value is held
+// once, in its set, however many objects share it: ~100 B per pod with an
+// owner and two labels, ~170 B while every set was a map, ~245 B with a
+// slice of its sets per object, and ~1 KB with a map of value strings per
+// object and its key in every set (TestLeaderCachesMemoryPerPod).
 type Informer struct {
 	resource string
 	// funcs are every index's functions (the standard ones check a read
@@ -76,11 +77,6 @@ type Informer struct {
 // stdIndexes are the indexes every informer keeps, filed by
 // Informer.eachStandard from an object's summary.
 var stdIndexes = [...]string{IndexOwner, IndexOrphan, IndexNamespace, IndexLabel}
-
-// indexSet is the keys filed under one value of one index, by number.
-type indexSet struct {
-	ids map[uint32]struct{}
-}
 
 // NewInformer returns an informer over resource with the standard indexes
 // (owner, orphan, namespace, label) and any extra ones.
@@ -192,10 +188,10 @@ func (inf *Informer) file(r *fsm.Record) {
 		byVal := inf.std[index]
 		set := byVal[string(v)]
 		if set == nil {
-			set = &indexSet{ids: map[uint32]struct{}{}}
+			set = newIndexSet()
 			byVal[string(v)] = set
 		}
-		set.ids[id] = struct{}{}
+		set.add(id, len(inf.ids))
 	})
 	for name, f := range inf.extras {
 		vs := f(r)
@@ -210,10 +206,10 @@ func (inf *Informer) file(r *fsm.Record) {
 		for _, v := range vs {
 			set := byVal[v]
 			if set == nil {
-				set = &indexSet{ids: map[uint32]struct{}{}}
+				set = newIndexSet()
 				byVal[v] = set
 			}
-			set.ids[id] = struct{}{}
+			set.add(id, len(inf.ids))
 		}
 	}
 }
@@ -269,8 +265,8 @@ func (inf *Informer) unfile(key string) {
 	inf.eachStandard(r, func(index int, v []byte) {
 		byVal := inf.std[index]
 		if set := byVal[string(v)]; set != nil {
-			delete(set.ids, id)
-			if len(set.ids) == 0 {
+			set.remove(id, len(inf.ids))
+			if set.len() == 0 {
 				delete(byVal, string(v))
 			}
 		}
@@ -279,8 +275,8 @@ func (inf *Informer) unfile(key string) {
 		byVal := inf.idx[name]
 		for _, v := range f(r) {
 			if set := byVal[v]; set != nil {
-				delete(set.ids, id)
-				if len(set.ids) == 0 {
+				set.remove(id, len(inf.ids))
+				if set.len() == 0 {
 					delete(byVal, v)
 				}
 			}
@@ -299,10 +295,8 @@ func (inf *Informer) Keys(index, value string) []string {
 	if set == nil {
 		return []string{}
 	}
-	keys := make([]string, 0, len(set.ids))
-	for id := range set.ids {
-		keys = append(keys, inf.filed[id].Key())
-	}
+	keys := make([]string, 0, set.len())
+	set.each(func(id uint32) { keys = append(keys, inf.filed[id].Key()) })
 	slices.Sort(keys)
 	return keys
 }
@@ -312,7 +306,7 @@ func (inf *Informer) count(index, value string) int {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()
 	if set := inf.idx[index][value]; set != nil {
-		return len(set.ids)
+		return set.len()
 	}
 	return 0
 }
