@@ -49,11 +49,12 @@ func (p *passProbe) register() int {
 	return len(p.seen) - 1
 }
 
-// run runs pass, through around when the probe has one.
+// wraps reports whether the probe runs the passes (has around), so a
+// loop without one calls its pass directly, making no closure for it.
+func (p *passProbe) wraps() bool { return p != nil && p.around != nil }
+
+// run runs pass through around.
 func (p *passProbe) run(id int, pass func() error) error {
-	if p == nil || p.around == nil {
-		return pass()
-	}
 	var err error
 	p.around(id, func() { err = pass() })
 	return err
