@@ -149,8 +149,10 @@ func (gc *GarbageCollector) rebuild(s *fsm.Store) (map[objKey]struct{}, error) {
 }
 
 // observe updates the index from one change and adds what it concerns to
-// work: the object itself, its owners (one may wait for it), and, when it
-// is gone or being deleted, its dependents.
+// work: the object itself when it has owners or is being deleted with a
+// collector's finalizer, its owners (one may wait for it), and, when it is
+// gone or being deleted, its dependents. A change of an object without
+// either adds nothing and reads nothing but its summary.
 func (gc *GarbageCollector) observe(ev fsm.Event, work map[objKey]struct{}) {
 	m := &ev.Record.Summary().Meta
 	k := keyOf(ev.Resource, m)
@@ -169,7 +171,11 @@ func (gc *GarbageCollector) observe(ev fsm.Event, work map[objKey]struct{}) {
 		return
 	}
 	gc.index(k, m.OwnerReferences)
-	work[k] = struct{}{}
+	if len(m.OwnerReferences) > 0 || gcFinalizing(m) {
+		// Only these need attend's look (as on a full pass): an object
+		// without owners or the collector's finalizers is nothing to it.
+		work[k] = struct{}{}
+	}
 	if m.DeletionTimestamp != nil {
 		for d := range gc.dependents[m.UID] {
 			work[d] = struct{}{}

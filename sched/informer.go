@@ -40,16 +40,20 @@ type IndexFunc func(r *fsm.Record) []string
 // never returns an object that does not belong. One informer may serve many
 // loops; Sync catches it up to a store under a lock.
 //
-// Memory: an object costs its key's number (4 bytes) in each set it is filed
-// in, its key once (shared with the store's record), and a pointer to the
-// record it filed, whose index values name the sets to unfile it from; each
-// index value is held once, in its set, however many objects share it:
-// ~170 B per pod with an owner and two labels, where a slice of its sets
-// per object took ~245 B, and a map of value strings per object and its
-// key in every set ~1 KB (TestLeaderCachesMemoryPerPod).
+// Memory: an object costs its key's number (4 bytes) in each sparse set it
+// is filed in and a bit in each dense one (indexSet), its key once (shared
+// with the store's record), and a pointer to the record it filed, whose
+// index values name the sets to unfile it from; each index value is held
+// once, in its set, however many objects share it: ~100 B per pod with an
+// owner and two labels, ~170 B while every set was a map, ~245 B with a
+// slice of its sets per object, and ~1 KB with a map of value strings per
+// object and its key in every set (TestLeaderCachesMemoryPerPod).
 type Informer struct {
 	resource string
-	funcs    map[string]IndexFunc
+	// funcs are every index's functions (the standard ones check a read
+	// against the index); extras the indexes beyond the standard ones,
+	// which are filed through their functions.
+	funcs, extras map[string]IndexFunc
 
 	mu    sync.Mutex
 	store *fsm.Store
@@ -63,12 +67,16 @@ type Informer struct {
 	free  []uint32
 	// idx is index → value → the set of keys filed under it.
 	idx map[string]map[string]*indexSet
+	// std is idx's maps of the standard indexes, in stdIndexes' order.
+	std [len(stdIndexes)]map[string]*indexSet
+	// buf holds the value being filed or unfiled (values are looked up by
+	// their bytes, and made strings only for a set not there yet).
+	buf []byte
 }
 
-// indexSet is the keys filed under one value of one index, by number.
-type indexSet struct {
-	ids map[uint32]struct{}
-}
+// stdIndexes are the indexes every informer keeps, filed by
+// Informer.eachStandard from an object's summary.
+var stdIndexes = [...]string{IndexOwner, IndexOrphan, IndexNamespace, IndexLabel}
 
 // NewInformer returns an informer over resource with the standard indexes
 // (owner, orphan, namespace, label) and any extra ones.
@@ -79,10 +87,14 @@ func NewInformer(resource string, extra map[string]IndexFunc) *Informer {
 		IndexNamespace: namespaceIndex,
 		IndexLabel:     labelIndex,
 	}
+	extras := map[string]IndexFunc{}
 	for k, f := range extra {
 		funcs[k] = f
+		if !slices.Contains(stdIndexes[:], k) {
+			extras[k] = f
+		}
 	}
-	return &Informer{resource: resource, funcs: funcs}
+	return &Informer{resource: resource, funcs: funcs, extras: extras}
 }
 
 // informerOr returns inf, or a new informer over resource when inf is nil
@@ -157,6 +169,10 @@ func (inf *Informer) rebuild(s *fsm.Store) error {
 	inf.ids = make(map[string]uint32, len(l.Items))
 	inf.filed, inf.free = make([]*fsm.Record, 0, len(l.Items)), nil
 	inf.idx = make(map[string]map[string]*indexSet, len(inf.funcs))
+	for i, name := range stdIndexes {
+		inf.std[i] = map[string]*indexSet{}
+		inf.idx[name] = inf.std[i]
+	}
 	for _, r := range l.Items {
 		inf.file(r)
 	}
@@ -164,18 +180,23 @@ func (inf *Informer) rebuild(s *fsm.Store) error {
 }
 
 // file files r, which is not filed, under the values its index functions
-// give. The values are kept by their sets only: the strings the functions
-// made for r are dropped once a set of the value exists.
+// give. The values are kept by their sets only: a value's string is made
+// once, for the set that holds it.
 func (inf *Informer) file(r *fsm.Record) {
-	var id uint32
-	numbered := false
-	for name, f := range inf.funcs {
+	id := inf.number(r)
+	inf.eachStandard(r, func(index int, v []byte) {
+		byVal := inf.std[index]
+		set := byVal[string(v)]
+		if set == nil {
+			set = newIndexSet()
+			byVal[string(v)] = set
+		}
+		set.add(id, len(inf.ids))
+	})
+	for name, f := range inf.extras {
 		vs := f(r)
 		if len(vs) == 0 {
 			continue
-		}
-		if !numbered {
-			id, numbered = inf.number(r), true
 		}
 		byVal := inf.idx[name]
 		if byVal == nil {
@@ -185,12 +206,37 @@ func (inf *Informer) file(r *fsm.Record) {
 		for _, v := range vs {
 			set := byVal[v]
 			if set == nil {
-				set = &indexSet{ids: map[uint32]struct{}{}}
+				set = newIndexSet()
 				byVal[v] = set
 			}
-			set.ids[id] = struct{}{}
+			set.add(id, len(inf.ids))
 		}
 	}
+}
+
+// eachStandard calls fn with each value of r in each standard index (by
+// its position in stdIndexes), as ownerIndex, orphanIndex, namespaceIndex
+// and labelIndex give them, from one read of r's summary and without
+// making the values' strings; v is valid during the call only.
+func (inf *Informer) eachStandard(r *fsm.Record, fn func(index int, v []byte)) {
+	m := &r.Summary().Meta
+	b := inf.buf[:0]
+	if ref := m.ControllerRef(); ref != nil {
+		b = append(b[:0], ref.UID...)
+		fn(0, b)
+	} else {
+		b = append(b[:0], m.Namespace...)
+		fn(1, b)
+	}
+	b = append(b[:0], m.Namespace...)
+	fn(2, b)
+	for k, v := range m.Labels {
+		b = append(append(append(b[:0], m.Namespace...), 0), k...)
+		fn(3, b)
+		b = append(append(b, '='), v...)
+		fn(3, b)
+	}
+	inf.buf = b
 }
 
 // number gives r's key a number (a free one, or the next) and files r
@@ -216,12 +262,21 @@ func (inf *Informer) unfile(key string) {
 		return
 	}
 	r := inf.filed[id]
-	for name, f := range inf.funcs {
+	inf.eachStandard(r, func(index int, v []byte) {
+		byVal := inf.std[index]
+		if set := byVal[string(v)]; set != nil {
+			set.remove(id, len(inf.ids))
+			if set.len() == 0 {
+				delete(byVal, string(v))
+			}
+		}
+	})
+	for name, f := range inf.extras {
 		byVal := inf.idx[name]
 		for _, v := range f(r) {
 			if set := byVal[v]; set != nil {
-				delete(set.ids, id)
-				if len(set.ids) == 0 {
+				set.remove(id, len(inf.ids))
+				if set.len() == 0 {
 					delete(byVal, v)
 				}
 			}
@@ -240,10 +295,8 @@ func (inf *Informer) Keys(index, value string) []string {
 	if set == nil {
 		return []string{}
 	}
-	keys := make([]string, 0, len(set.ids))
-	for id := range set.ids {
-		keys = append(keys, inf.filed[id].Key())
-	}
+	keys := make([]string, 0, set.len())
+	set.each(func(id uint32) { keys = append(keys, inf.filed[id].Key()) })
 	slices.Sort(keys)
 	return keys
 }
@@ -253,7 +306,7 @@ func (inf *Informer) count(index, value string) int {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()
 	if set := inf.idx[index][value]; set != nil {
-		return len(set.ids)
+		return set.len()
 	}
 	return 0
 }

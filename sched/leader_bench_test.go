@@ -203,7 +203,7 @@ func benchLeaderPodCreates(b *testing.B, loops bool, batch int) {
 // more (the kubernetes Service, the root CA ConfigMap, a node's pod CIDR,
 // ...), and returns a func that waits, up to timeout, for them to pass an
 // index.
-func settleLoops(b *testing.B, ctx context.Context, p *fakeProposer, probe *passProbe, n int, timeout time.Duration) func(index uint64) {
+func settleLoops(b testing.TB, ctx context.Context, p *fakeProposer, probe *passProbe, n int, timeout time.Duration) func(index uint64) {
 	b.Helper()
 	settle := func(index uint64) {
 		wctx, stop := context.WithTimeout(ctx, timeout)

@@ -69,7 +69,13 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, resync time.
 				lastFull = time.Now()
 			}
 		}
-		if err := pass(ctx, s, ch); err != nil && ctx.Err() == nil {
+		var err error
+		if probe.wraps() {
+			err = probe.run(id, func() error { return pass(ctx, s, ch) })
+		} else {
+			err = pass(ctx, s, ch)
+		}
+		if err != nil && ctx.Err() == nil {
 			log.Warn("pass failed", "err", err)
 		}
 		probe.passed(id, seen)

@@ -65,7 +65,8 @@ func liveHeap() int64 {
 // decoded objects (several KB each): the informer its index keys, the
 // scheduler cache what placing other pods reads of a bound pod. A master at 150,000 pods holds them within its 1 GB (issue 17).
 // The bounds are about 1.4 times what was measured when they were set
-// (informer 163 B, scheduler cache 484 B per pod; the informer took 245 B
+// (informer 163 B, scheduler cache 484 B per pod; the informer takes 97 B
+// since its large sets are bitmaps, and took 245 B
 // while it kept a slice of its sets per pod, 1,000 B before it held each
 // value once and its keys by number, and the cache 3,274 B before it held
 // its pods by one stand-in per group).

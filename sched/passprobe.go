@@ -16,6 +16,10 @@ type passProbe struct {
 	seen []uint64
 	// changed is closed and replaced whenever seen changes.
 	changed chan struct{}
+	// around, if set before the loops start, runs each pass of loop id
+	// (calling pass once): a test that measures what each loop's passes
+	// cost wraps them with it.
+	around func(id int, pass func())
 }
 
 type passProbeKey struct{}
@@ -43,6 +47,17 @@ func (p *passProbe) register() int {
 	defer p.mu.Unlock()
 	p.seen = append(p.seen, 0)
 	return len(p.seen) - 1
+}
+
+// wraps reports whether the probe runs the passes (has around), so a
+// loop without one calls its pass directly, making no closure for it.
+func (p *passProbe) wraps() bool { return p != nil && p.around != nil }
+
+// run runs pass through around.
+func (p *passProbe) run(id int, pass func() error) error {
+	var err error
+	p.around(id, func() { err = pass() })
+	return err
 }
 
 // passed records that loop id finished a pass covering the changes up to
