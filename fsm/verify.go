@@ -160,7 +160,8 @@ func verifyObject(resource string, raw []byte) error {
 		return v1.NewRequestTooLarge(fmt.Sprintf("the %s is %d bytes once encoded, above the limit of %d bytes", r.Kind, len(raw), MaxObjectBytes))
 	}
 	obj := r.New()
-	if err := json.Unmarshal(raw, obj); err != nil {
+	// The decoder every master reads stored objects with (Record.Object).
+	if err := decodeObject(raw, obj); err != nil {
 		return badCommand("the %s does not decode: %v", r.Kind, err)
 	}
 	buf := getBuffer()
