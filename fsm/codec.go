@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"reflect"
@@ -101,10 +102,20 @@ func shortIntegers(data []byte) bool {
 	for i := 0; i < len(data); i++ {
 		switch c := data[i]; {
 		case c == '"':
-			// Skip the string: to the next quote not escaped.
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
+			// Skip the string: to the next quote that an even number of
+			// backslashes precedes (the opening quote stops the count).
+			for {
+				j := bytes.IndexByte(data[i+1:], '"')
+				if j < 0 {
+					return true // no closing quote: not JSON, which validJSON tells
+				}
+				i += 1 + j
+				k := i - 1
+				for data[k] == '\\' {
+					k--
+				}
+				if (i-1-k)%2 == 0 {
+					break
 				}
 			}
 		case c == '-' || c >= '0' && c <= '9':

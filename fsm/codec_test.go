@@ -156,6 +156,10 @@ func TestShortIntegers(t *testing.T) {
 		{`{"1234567890":1}`, true},
 		{`"unterminated 1234567890`, true},
 		{`12345678901`, false},
+		{`["a\\\"",12345678901]`, false},
+		{`["a\\\\",12345678901]`, false},
+		{`["\\\\\"12345678901"]`, true},
+		{`"\"`, true},
 	} {
 		if got := shortIntegers([]byte(tt.in)); got != tt.want {
 			t.Errorf("shortIntegers(%s) = %v, want %v", tt.in, got, tt.want)
