@@ -129,7 +129,7 @@ func (r *Record) Object() v1.Object {
 	// Two readers may decode at once; each gets an equal object and the
 	// later one is cached.
 	obj := r.newObj()
-	if err := json.Unmarshal(r.raw, obj); err != nil {
+	if err := decodeObject(r.raw, obj); err != nil {
 		obj = salvage(r.newObj(), r.raw)
 		r.obj.Store(&objRef{strong: obj, decodeErr: fmt.Errorf("decode stored %s: %w", v1.KindOf(obj), err)})
 		return obj

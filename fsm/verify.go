@@ -35,13 +35,15 @@ func badCommand(format string, args ...any) error {
 func verifyBody(t CommandType, body []byte, top bool) error {
 	switch t {
 	case CreateCommand:
-		req, ok := decodeCreateFrame(body)
-		if !ok || req.Name == "" {
+		var f [5][]byte // resource, namespace, name, uid, nodeName
+		raw, ok := frameHeader(body, f[:])
+		if !ok || len(f[2]) == 0 {
 			return badCommand("the create names no object")
 		}
-		return verifyObject(req.Resource, req.Object)
+		return verifyObject(f[0], raw)
 	case UpdateCommand, UpdateStatusCommand, UpdateEphemeralContainersCommand:
-		f, raw, ok := splitFrame(body, 1)
+		var f [1][]byte // resource
+		raw, ok := frameHeader(body, f[:])
 		if !ok {
 			return badCommand("no resource frame")
 		}
@@ -78,13 +80,13 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 		if err := verifyJSON(body, &req); err != nil {
 			return err
 		}
-		return verifyObject("nodes", req.Object)
+		return verifyObject([]byte("nodes"), req.Object)
 	case CreateServiceCommand:
 		var req CreateServiceRequest
 		if err := verifyJSON(body, &req); err != nil {
 			return err
 		}
-		return verifyObject("services", req.Object)
+		return verifyObject([]byte("services"), req.Object)
 	case BatchCommand:
 		if !top {
 			return badCommand("a batch may not hold a batch")
@@ -104,6 +106,20 @@ func verifyBody(t CommandType, body []byte, top bool) error {
 		return nil
 	}
 	return badCommand("unknown command type %d", t)
+}
+
+// frameHeader reads a framed body as splitFrame does, without copying:
+// it fills fields with the header's len(fields) fields and returns the
+// object after them; ok is false when the body has fewer fields.
+func frameHeader(body []byte, fields [][]byte) (obj []byte, ok bool) {
+	for i := range fields {
+		j := bytes.IndexByte(body, 0)
+		if j < 0 {
+			return nil, false
+		}
+		fields[i], body = body[:j], body[j+1:]
+	}
+	return body, true
 }
 
 // verifyJSON checks that body decodes into into and encodes back to itself.
@@ -151,16 +167,17 @@ func putBuffer(b *bytes.Buffer) {
 
 // verifyObject checks that raw decodes into an object of the resource and
 // encodes back to itself.
-func verifyObject(resource string, raw []byte) error {
-	r, ok := v1.ResourceByName(resource)
-	if !ok || r.Name != resource {
+func verifyObject(resource, raw []byte) error {
+	r, ok := v1.ResourceByName(string(resource))
+	if !ok || r.Name != string(resource) {
 		return badCommand("unknown resource %q", resource)
 	}
 	if len(raw) > MaxObjectBytes {
 		return v1.NewRequestTooLarge(fmt.Sprintf("the %s is %d bytes once encoded, above the limit of %d bytes", r.Kind, len(raw), MaxObjectBytes))
 	}
 	obj := r.New()
-	if err := json.Unmarshal(raw, obj); err != nil {
+	// The decoder every master reads stored objects with (Record.Object).
+	if err := decodeObject(raw, obj); err != nil {
 		return badCommand("the %s does not decode: %v", r.Kind, err)
 	}
 	buf := getBuffer()

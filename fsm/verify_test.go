@@ -132,3 +132,27 @@ func TestEncodeIntoMatchesMarshal(t *testing.T) {
 		})
 	}
 }
+
+// TestFrameHeaderMatchesSplitFrame: Verify reads a frame's header where
+// the FSM's splitFrame reads it, for frames whole, short and odd.
+func TestFrameHeaderMatchesSplitFrame(t *testing.T) {
+	for _, body := range []string{
+		"", "pods", "pods\x00", "pods\x00{}", "pods\x00default\x00web\x00uid\x00\x00{}",
+		"pods\x00default\x00web\x00uid\x00{}", "\x00\x00\x00\x00\x00", "pods\x00\x00\x00\x00\x00{\x00}",
+	} {
+		for _, n := range []int{1, 5} {
+			want, wantObj, wantOK := splitFrame([]byte(body), n)
+			got := make([][]byte, n)
+			obj, ok := frameHeader([]byte(body), got)
+			if ok != wantOK || !bytes.Equal(obj, wantObj) {
+				t.Errorf("%q, %d fields: frameHeader = %q, %v; splitFrame %q, %v", body, n, obj, ok, wantObj, wantOK)
+				continue
+			}
+			for i := range want {
+				if string(got[i]) != want[i] {
+					t.Errorf("%q, %d fields: field %d is %q, splitFrame's %q", body, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
