@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,6 +19,15 @@ const (
 	// FieldNamespace is an object's metadata.namespace ("" when cluster-scoped).
 	FieldNamespace = "metadata.namespace"
 )
+
+// AllResources, as a WatchFilter's Resource, lets every event through, of
+// every resource (a leader loop that looks at everything, such as the
+// garbage collector, follows it).
+const AllResources = "*"
+
+// noResource is the Resource of a filter no event passes (every event has
+// a resource).
+const noResource = ""
 
 // subscriptionQueue bounds the events a subscription holds for its reader.
 // Past it the subscription drops them and its next Next reads the feed's
@@ -38,6 +48,9 @@ type WatchFilter struct {
 
 // matches reports whether the filter lets e through.
 func (w WatchFilter) matches(e Event) bool {
+	if w.Resource == AllResources {
+		return true
+	}
 	if e.Resource != w.Resource {
 		return false
 	}
@@ -77,9 +90,12 @@ func fieldValue(field string, r *Record) string {
 // Since does: a lagging reader loses nothing while its resourceVersion is
 // in the window, and gets Gone once it is not.
 type Subscription struct {
-	feed   *Feed
-	filter WatchFilter
-	wake   chan struct{}
+	feed *Feed
+	// filters are what the subscription takes: an event any of them lets
+	// through. Those of one subscription never let one event through twice
+	// (Subscribe has one; Follow's name distinct resources without fields).
+	filters []WatchFilter
+	wake    chan struct{}
 
 	// Guarded by feed.mu.
 	queue  []Event
@@ -101,7 +117,41 @@ type subscribers struct {
 func (f *Feed) Subscribe(rv uint64, filter WatchFilter) (*Subscription, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := &Subscription{feed: f, filter: filter, wake: make(chan struct{}, 1), sent: rv}
+	return f.subscribe(rv, []WatchFilter{filter})
+}
+
+// Follow starts a subscription to every event of the named resources
+// (AllResources: of every resource) from now on, and returns it with the
+// feed's last index: every event after it that concerns the resources
+// reaches the subscription. A leader loop follows what its passes look at,
+// so a change of anything else neither wakes it nor costs it a copy.
+// Follow with no resources takes no event (its reader waits for the feed's
+// end only). Stop it when done.
+func (f *Feed) Follow(resources ...string) (*Subscription, uint64) {
+	var filters []WatchFilter
+	for _, r := range resources {
+		if r == AllResources {
+			filters = []WatchFilter{{Resource: AllResources}}
+			break
+		}
+		if !slices.ContainsFunc(filters, func(w WatchFilter) bool { return w.Resource == r }) {
+			filters = append(filters, WatchFilter{Resource: r})
+		}
+	}
+	if len(filters) == 0 {
+		// Filed under no resource's name, so that the feed's end still
+		// reaches it.
+		filters = []WatchFilter{{Resource: noResource}}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, _ := f.subscribe(f.last, filters) // from f.last: never Gone
+	return s, f.last
+}
+
+// subscribe is Subscribe with several filters. The caller holds f.mu.
+func (f *Feed) subscribe(rv uint64, filters []WatchFilter) (*Subscription, error) {
+	s := &Subscription{feed: f, filters: filters, wake: make(chan struct{}, 1), sent: rv}
 	if f.closed {
 		s.closed = true
 		s.wake <- struct{}{}
@@ -118,6 +168,14 @@ func (f *Feed) Subscribe(rv uint64, filter WatchFilter) (*Subscription, error) {
 	if f.subs == nil {
 		f.subs = map[string]*subscribers{}
 	}
+	for _, filter := range filters {
+		f.add(s, filter)
+	}
+	return s, nil
+}
+
+// add files s under filter. The caller holds f.mu.
+func (f *Feed) add(s *Subscription, filter WatchFilter) {
 	rs := f.subs[filter.Resource]
 	if rs == nil {
 		rs = &subscribers{all: map[*Subscription]struct{}{}, by: map[string]map[string]map[*Subscription]struct{}{}}
@@ -125,7 +183,7 @@ func (f *Feed) Subscribe(rv uint64, filter WatchFilter) (*Subscription, error) {
 	}
 	if filter.Field == "" {
 		rs.all[s] = struct{}{}
-		return s, nil
+		return
 	}
 	byValue := rs.by[filter.Field]
 	if byValue == nil {
@@ -138,7 +196,6 @@ func (f *Feed) Subscribe(rv uint64, filter WatchFilter) (*Subscription, error) {
 		byValue[filter.Value] = set
 	}
 	set[s] = struct{}{}
-	return s, nil
 }
 
 // Wait returns a channel that receives when Next has something new: events,
@@ -165,7 +222,7 @@ func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error)
 		}
 		i := sort.Search(len(f.events), func(i int) bool { return f.events[i].Index > s.sent })
 		for _, e := range f.events[i:] {
-			if s.filter.matches(e) {
+			if s.matches(e) {
 				evs = append(evs, e)
 			}
 		}
@@ -177,31 +234,71 @@ func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error)
 	return evs, f.last, false, nil
 }
 
+// matches reports whether one of s's filters lets e through.
+func (s *Subscription) matches(e Event) bool {
+	for _, w := range s.filters {
+		if w.matches(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Skip drops what s holds and not yet read and returns the feed's last
+// index, from which s goes on: a reader about to look at everything (a
+// leader loop's full pass) needs none of the events up to it. It returns
+// closed=true once the feed was replaced.
+func (s *Subscription) Skip() (last uint64, closed bool) {
+	f := s.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s.queue, s.lag, s.sent = nil, false, f.last
+	return f.last, s.closed
+}
+
+// Pending returns the feed's last index and whether Next has anything for
+// the reader: events, a lag to catch up on, or the feed's end. With
+// nothing pending, every event up to last that s takes was returned by a
+// Next already.
+func (s *Subscription) Pending() (last uint64, pending bool) {
+	f := s.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last, len(s.queue) > 0 || s.lag || s.closed
+}
+
 // Stop ends the subscription: the feed forgets it.
 func (s *Subscription) Stop() {
 	f := s.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s.queue = nil
-	rs := f.subs[s.filter.Resource]
+	for _, w := range s.filters {
+		f.remove(s, w)
+	}
+}
+
+// remove unfiles s from filter. The caller holds f.mu.
+func (f *Feed) remove(s *Subscription, filter WatchFilter) {
+	rs := f.subs[filter.Resource]
 	if rs == nil {
 		return
 	}
-	if s.filter.Field == "" {
+	if filter.Field == "" {
 		delete(rs.all, s)
-	} else if byValue := rs.by[s.filter.Field]; byValue != nil {
-		if set := byValue[s.filter.Value]; set != nil {
+	} else if byValue := rs.by[filter.Field]; byValue != nil {
+		if set := byValue[filter.Value]; set != nil {
 			delete(set, s)
 			if len(set) == 0 {
-				delete(byValue, s.filter.Value)
+				delete(byValue, filter.Value)
 			}
 		}
 		if len(byValue) == 0 {
-			delete(rs.by, s.filter.Field)
+			delete(rs.by, filter.Field)
 		}
 	}
 	if len(rs.all) == 0 && len(rs.by) == 0 {
-		delete(f.subs, s.filter.Resource)
+		delete(f.subs, filter.Resource)
 	}
 }
 
@@ -223,6 +320,12 @@ func (s *Subscription) push(e Event) {
 // dispatch hands e to the subscriptions whose filter lets it through and
 // counts the hand-overs. The caller holds f.mu.
 func (f *Feed) dispatch(e Event) {
+	if every := f.subs[AllResources]; every != nil {
+		for s := range every.all {
+			s.push(e)
+			f.handed++
+		}
+	}
 	rs := f.subs[e.Resource]
 	if rs == nil {
 		return
