@@ -66,7 +66,7 @@ func (c *CronJobController) Run(ctx context.Context) {
 		c.mu.Unlock()
 		return w.Sub(c.cfg.Now()), !w.IsZero()
 	}
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, follows{"cronjobs", "jobs"}, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // pass is one pass of Run: Pass, unless no event concerns a CronJob.

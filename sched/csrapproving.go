@@ -54,7 +54,7 @@ func NewCSRApprover(cfg CSRApprovingConfig) *CSRApprover {
 
 // Run approves until ctx ends.
 func (a *CSRApprover) Run(ctx context.Context) {
-	runOnChanges(ctx, a.cfg.Store, csrResync, a.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, a.cfg.Store, follows{"certificatesigningrequests"}, csrResync, a.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full && !slices.ContainsFunc(ch.events, func(e fsm.Event) bool { return e.Resource == "certificatesigningrequests" && e.Type == v1.Added }) {
 			return nil
 		}

@@ -56,7 +56,7 @@ func NewCSRCleaner(cfg CSRCleaningConfig) *CSRCleaner {
 
 // Run cleans every Interval until ctx ends.
 func (c *CSRCleaner) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Interval, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, c.cfg.Store, follows{}, c.cfg.Interval, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full {
 			return nil // time, not changes, makes a request stale
 		}

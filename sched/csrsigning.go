@@ -97,7 +97,7 @@ func (g *CSRSigner) Run(ctx context.Context) {
 		})
 		return
 	}
-	runOnChanges(ctx, g.cfg.Store, csrResync, g.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, g.cfg.Store, follows{"certificatesigningrequests"}, csrResync, g.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full && !slices.ContainsFunc(ch.events, func(e fsm.Event) bool { return e.Resource == "certificatesigningrequests" && e.Type != v1.Deleted }) {
 			return nil
 		}

@@ -113,7 +113,7 @@ func (c *DaemonSetController) failedRetryAt(key string) (time.Time, bool) {
 // minReadySeconds end.
 func (c *DaemonSetController) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, follows{"daemonsets", "nodes", "pods", "controllerrevisions"}, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // dsWrite is one write of a pass and what it means for the expectations

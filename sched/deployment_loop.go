@@ -71,7 +71,7 @@ func NewDeploymentController(cfg DeploymentConfig) *DeploymentController {
 // least every Resync, and a deployment when its progress deadline passes.
 func (c *DeploymentController) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, follows{"deployments", "replicasets", "pods"}, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // deploymentWrite is one write of a pass and the event it records once

@@ -76,7 +76,7 @@ func (c *DisruptionController) Run(ctx context.Context) {
 		}
 		return c.recheck.Sub(c.cfg.Now()) + time.Second, true
 	}
-	runOnChangesWake(ctx, c.cfg.Store, DefaultDisruptionResync, wake, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, disruptionFollows(), DefaultDisruptionResync, wake, c.cfg.Logger, c.pass)
 }
 
 // pass runs one pass of the loop. Cost per event: a pod's event reads the
@@ -159,6 +159,18 @@ func (c *DisruptionController) dirtyBudgets(s *fsm.Store, evs []fsm.Event) ([]*v
 		}
 	}
 	return out, nil
+}
+
+// disruptionFollows are the resources of concernsDisruption's changes:
+// budgets, pods and the resources with a scale subresource.
+func disruptionFollows() follows {
+	f := follows{"poddisruptionbudgets", "pods"}
+	for _, r := range v1.Resources() {
+		if r.HasScale() {
+			f = append(f, r.Name)
+		}
+	}
+	return f
 }
 
 // concernsDisruption: a budget, a pod or a pod controller with a scale

@@ -82,7 +82,7 @@ func NewEndpointSliceController(cfg EndpointSliceConfig) *EndpointSliceControlle
 // into one pass), a full pass at start, after the store is replaced and at
 // least every Resync, and a retry soon after writes that failed.
 func (c *EndpointSliceController) Run(ctx context.Context) {
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, c.retry.wake, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, follows{"services", "endpointslices", "pods"}, c.cfg.Resync, c.retry.wake, c.cfg.Logger, c.pass)
 }
 
 // pass runs one pass of the loop. Cost per event: a pod's event reads the

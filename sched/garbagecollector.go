@@ -86,7 +86,7 @@ func NewGarbageCollector(cfg GarbageCollectorConfig) *GarbageCollector {
 
 // Run collects until ctx ends.
 func (gc *GarbageCollector) Run(ctx context.Context) {
-	runOnChanges(ctx, gc.cfg.Store, gc.cfg.Resync, gc.cfg.Logger, gc.pass)
+	runOnChanges(ctx, gc.cfg.Store, followsAll, gc.cfg.Resync, gc.cfg.Logger, gc.pass)
 }
 
 // pass updates the index from the changes and attends to every object the

@@ -71,7 +71,7 @@ func NewJobController(cfg JobConfig) *JobController {
 // Resync, and a Job when its back-off, deadline or time to live ends.
 func (c *JobController) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, follows{"jobs", "pods"}, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // jobWrite is one write of a pass and what it means for the expectations

@@ -157,7 +157,7 @@ func (c *KubernetesServiceController) ServiceIP() string { return c.serviceIP }
 // masters joining and leaving).
 func (c *KubernetesServiceController) Run(ctx context.Context) {
 	clear(c.lastAnswer) // a new term starts with every master in
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, c.cfg.Store, follows{"services", "endpoints", "endpointslices", "namespaces"}, c.cfg.Resync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full && !slices.ContainsFunc(ch.events, isKubernetesServiceEvent) {
 			return nil
 		}

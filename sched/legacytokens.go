@@ -73,7 +73,7 @@ func NewLegacyTokensController(cfg LegacyTokensConfig) (*LegacyTokensController,
 // token Secrets among those written otherwise. (A pass over every Secret
 // per Secret written would cost each write a walk of all of them.)
 func (c *LegacyTokensController) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, DefaultLegacyTokensResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, c.cfg.Store, follows{"serviceaccounts", "secrets"}, DefaultLegacyTokensResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		keys, all := tokenChanges(ch)
 		switch {
 		case all:

@@ -60,7 +60,7 @@ func NewNamespaceController(cfg NamespaceConfig) *NamespaceController {
 
 // Run deletes the content of terminating namespaces until ctx ends.
 func (c *NamespaceController) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, c.cfg.Resync, c.cfg.Logger, c.pass)
+	runOnChanges(ctx, c.cfg.Store, followsAll, c.cfg.Resync, c.cfg.Logger, c.pass)
 }
 
 // pass deletes the content of the terminating namespaces the changes

@@ -66,7 +66,7 @@ func NewNodeIPAM(cfg NodeIPAMConfig) *NodeIPAM {
 // Run allocates until ctx ends: at start, when a node is added or goes, and
 // every resync.
 func (c *NodeIPAM) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, cidrEventEvery, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, c.cfg.Store, follows{"nodes"}, cidrEventEvery, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full && !slices.ContainsFunc(ch.events, func(e fsm.Event) bool {
 			return e.Resource == "nodes" && e.Type != v1.Modified
 		}) {

@@ -135,7 +135,7 @@ func (c *NodeLifecycle) Run(ctx context.Context) {
 	// The feed's position is taken before each pass reads the store (in
 	// runOnChanges), so a heartbeat committed while a pass runs wakes the
 	// next one rather than waiting for the interval.
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.FullResync, func() (time.Duration, bool) { return c.cfg.Interval, true },
+	runOnChangesWake(ctx, c.cfg.Store, follows{"nodes", "leases"}, c.cfg.FullResync, func() (time.Duration, bool) { return c.cfg.Interval, true },
 		c.cfg.Logger, c.pass)
 }
 

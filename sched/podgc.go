@@ -93,7 +93,7 @@ func (g *PodGC) Run(ctx context.Context) {
 		t, ok := g.nextExpiry(now)
 		return t.Sub(now), ok
 	}
-	runOnChangesWake(ctx, g.cfg.Store, g.cfg.Interval, wake, g.cfg.Logger, g.pass)
+	runOnChangesWake(ctx, g.cfg.Store, follows{"nodes", "pods"}, g.cfg.Interval, wake, g.cfg.Logger, g.pass)
 }
 
 // pass runs one pass of the loop. Cost per event: a bound pod's change

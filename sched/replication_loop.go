@@ -89,7 +89,7 @@ func NewReplicationManager(cfg ReplicationConfig) *ReplicationManager {
 // pod becoming available).
 func (m *ReplicationManager) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) { return m.due.wakeAfter(m.cfg.Now()) }
-	runOnChangesWake(ctx, m.cfg.Store, m.cfg.Resync, wake, m.cfg.Logger, m.pass)
+	runOnChangesWake(ctx, m.cfg.Store, append(follows{"pods"}, replicatedResources...), m.cfg.Resync, wake, m.cfg.Logger, m.pass)
 }
 
 // rcWrite is one write of a pass and what to tell the expectations about it.

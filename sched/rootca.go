@@ -60,7 +60,7 @@ func NewRootCAPublisher(cfg RootCAConfig) *RootCAPublisher {
 // Run publishes until ctx ends: at start, when a namespace is added or the
 // ConfigMap changes or goes, and every DefaultRootCAResync.
 func (c *RootCAPublisher) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, DefaultRootCAResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, c.cfg.Store, follows{"namespaces", "configmaps"}, DefaultRootCAResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full && !slices.ContainsFunc(ch.events, needsRootCACheck) {
 			return nil
 		}

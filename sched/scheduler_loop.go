@@ -91,7 +91,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	// change, or after a back-off (kube-scheduler's initial pod back-off)
 	// when none comes.
 	retry := func() (time.Duration, bool) { return retryBackoff, left.retry }
-	runOnChangesWake(ctx, s.cfg.Store, s.cfg.Resync, retry, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
+	runOnChangesWake(ctx, s.cfg.Store, follows{"pods", "nodes", "namespaces"}, s.cfg.Resync, retry, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
 		s.mu.Lock()
 		if ch.full {
 			s.cache.reset()

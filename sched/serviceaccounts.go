@@ -52,7 +52,7 @@ func NewServiceAccountsController(cfg ServiceAccountsConfig) *ServiceAccountsCon
 // Run creates missing accounts until ctx ends: at start, when a namespace
 // is added or an account deleted, and every DefaultServiceAccountsResync.
 func (c *ServiceAccountsController) Run(ctx context.Context) {
-	runOnChanges(ctx, c.cfg.Store, DefaultServiceAccountsResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
+	runOnChanges(ctx, c.cfg.Store, follows{"namespaces", "serviceaccounts"}, DefaultServiceAccountsResync, c.cfg.Logger, func(ctx context.Context, s *fsm.Store, ch changes) error {
 		if !ch.full && !slices.ContainsFunc(ch.events, needsAccountCheck) {
 			return nil
 		}

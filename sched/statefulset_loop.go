@@ -76,7 +76,7 @@ func NewStatefulSetController(cfg StatefulSetConfig) *StatefulSetController {
 // ends.
 func (c *StatefulSetController) Run(ctx context.Context) {
 	wake := func() (time.Duration, bool) { return c.due.wakeAfter(c.cfg.Now()) }
-	runOnChangesWake(ctx, c.cfg.Store, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
+	runOnChangesWake(ctx, c.cfg.Store, follows{"statefulsets", "pods", "controllerrevisions"}, c.cfg.Resync, wake, c.cfg.Logger, c.pass)
 }
 
 // ssWrite is one write of a pass and its event.
