@@ -97,10 +97,15 @@ type Subscription struct {
 	filters []WatchFilter
 	wake    chan struct{}
 
+	// window: the subscription queues nothing and Next reads its events
+	// from the feed's window (Follow's).
+	window bool
+
 	// Guarded by feed.mu.
 	queue  []Event
 	sent   uint64 // the feed's last index when the reader last took events
 	lag    bool   // queue is incomplete: read the window after sent
+	due    bool   // (window) an event was let through since sent
 	closed bool
 }
 
@@ -125,6 +130,11 @@ func (f *Feed) Subscribe(rv uint64, filter WatchFilter) (*Subscription, error) {
 // feed's last index: every event after it that concerns the resources
 // reaches the subscription. A leader loop follows what its passes look at,
 // so a change of anything else neither wakes it nor costs it a copy.
+//
+// The subscription queues nothing: an event it takes only marks it due
+// and wakes its reader (once until the next Next), and Next reads the
+// events from the feed's window, as after a lag, into one slice of their
+// number. A reader that falls behind the window gets Gone.
 // Follow with no resources takes no event (its reader waits for the feed's
 // end only). Stop it when done.
 func (f *Feed) Follow(resources ...string) (*Subscription, uint64) {
@@ -146,6 +156,7 @@ func (f *Feed) Follow(resources ...string) (*Subscription, uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, _ := f.subscribe(f.last, filters) // from f.last: never Gone
+	s.window = true
 	return s, f.last
 }
 
@@ -220,18 +231,45 @@ func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error)
 			return nil, f.last, false, v1.NewGone(
 				"too old resource version: " + itoa(s.sent) + " (" + itoa(f.floor) + ")")
 		}
-		i := sort.Search(len(f.events), func(i int) bool { return f.events[i].Index > s.sent })
-		for _, e := range f.events[i:] {
-			if s.matches(e) {
-				evs = append(evs, e)
-			}
-		}
+		evs = s.fromWindow()
 		s.lag = false
+	} else if s.window {
+		if s.due {
+			evs = s.fromWindow()
+		}
 	} else {
 		evs = s.queue
 	}
-	s.queue, s.sent = nil, f.last
+	s.queue, s.sent, s.due = nil, f.last, false
 	return evs, f.last, false, nil
+}
+
+// fromWindow returns the events of the feed's window after s.sent that s
+// takes, in a slice of their number (nil for none). The caller holds
+// feed.mu and has checked that s.sent is in the window.
+func (s *Subscription) fromWindow() []Event {
+	f := s.feed
+	i := sort.Search(len(f.events), func(i int) bool { return f.events[i].Index > s.sent })
+	after := f.events[i:]
+	if len(s.filters) == 1 && s.filters[0].Resource == AllResources {
+		return slices.Clone(after)
+	}
+	n := 0
+	for _, e := range after {
+		if s.matches(e) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	evs := make([]Event, 0, n)
+	for _, e := range after {
+		if s.matches(e) {
+			evs = append(evs, e)
+		}
+	}
+	return evs
 }
 
 // matches reports whether one of s's filters lets e through.
@@ -252,7 +290,7 @@ func (s *Subscription) Skip() (last uint64, closed bool) {
 	f := s.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s.queue, s.lag, s.sent = nil, false, f.last
+	s.queue, s.lag, s.sent, s.due = nil, false, f.last, false
 	return f.last, s.closed
 }
 
@@ -264,7 +302,7 @@ func (s *Subscription) Pending() (last uint64, pending bool) {
 	f := s.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.last, len(s.queue) > 0 || s.lag || s.closed
+	return f.last, len(s.queue) > 0 || s.lag || s.due || s.closed
 }
 
 // Stop ends the subscription: the feed forgets it.
@@ -302,9 +340,15 @@ func (f *Feed) remove(s *Subscription, filter WatchFilter) {
 	}
 }
 
-// push hands e to s. The caller holds feed.mu.
+// push hands e to s (a window subscription: marks it due), and wakes its
+// reader. The caller holds feed.mu.
 func (s *Subscription) push(e Event) {
-	if !s.lag {
+	if s.window {
+		if s.due {
+			return // woken already
+		}
+		s.due = true
+	} else if !s.lag {
 		if len(s.queue) < subscriptionQueue {
 			s.queue = append(s.queue, e)
 		} else {
