@@ -230,3 +230,15 @@ func TestLeaderLoopsWokenOnlyForWhatTheyFollow(t *testing.T) {
 		t.Errorf("%d of %d loops follow pods", followers, n)
 	}
 }
+
+// TestDisruptionFollowsWhatConcernsIt: the disruption controller follows
+// exactly the resources whose changes concernsDisruption lets through.
+func TestDisruptionFollowsWhatConcernsIt(t *testing.T) {
+	f := disruptionFollows()
+	for _, r := range v1.Resources() {
+		ev := fsm.Event{Resource: r.Name}
+		if got, want := slices.Contains(f, r.Name), concernsDisruption(ev); got != want {
+			t.Errorf("%s: followed %v, concerns the controller %v", r.Name, got, want)
+		}
+	}
+}
