@@ -87,13 +87,19 @@ func validatePodSecurityContext(sc *PodSecurityContext, p *field.Path) field.Err
 			errs = append(errs, field.Invalid(p.Child("supplementalGroups").Index(i), gid, msg))
 		}
 	}
-	errs = append(errs, validateSysctls(sc.Sysctls, p.Child("sysctls"))...)
+	if len(sc.Sysctls) > 0 {
+		errs = append(errs, validateSysctls(sc.Sysctls, p.Child("sysctls"))...)
+	}
 	if pol := sc.FSGroupChangePolicy; pol != nil && *pol != FSGroupChangeOnRootMismatch && *pol != FSGroupChangeAlways {
 		errs = append(errs, field.NotSupported(p.Child("fsGroupChangePolicy"), *pol,
 			[]string{FSGroupChangeAlways, FSGroupChangeOnRootMismatch}))
 	}
-	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
-	errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	if sc.SeccompProfile != nil {
+		errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	}
+	if sc.AppArmorProfile != nil {
+		errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	}
 	if sc.SELinuxOptions != nil {
 		errs = append(errs, field.Forbidden(p.Child("seLinuxOptions"), notYet("SELinux")))
 	}
@@ -127,8 +133,12 @@ func validateSecurityContext(sc *SecurityContext, p *field.Path) field.ErrorList
 			errs = append(errs, field.NotSupported(p.Child("procMount"), *pm, []string{ProcMountDefault, ProcMountUnmasked}))
 		}
 	}
-	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
-	errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	if sc.SeccompProfile != nil {
+		errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	}
+	if sc.AppArmorProfile != nil {
+		errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	}
 	if sc.SELinuxOptions != nil {
 		errs = append(errs, field.Forbidden(p.Child("seLinuxOptions"), notYet("SELinux")))
 	}
