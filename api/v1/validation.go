@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -90,12 +89,12 @@ func validateObject(obj Object) field.ErrorList {
 	if err != nil {
 		return field.ErrorList{field.Invalid(field.NewPath("kind"), KindOf(obj), "unsupported kind")}
 	}
-	nameFn := content.IsDNS1123Subdomain
+	nameFn := isDNS1123Subdomain
 	switch obj.(type) {
 	case *Namespace:
-		nameFn = content.IsDNS1123Label
+		nameFn = isDNS1123Label
 	case *Service:
-		nameFn = validation.IsDNS1035Label
+		nameFn = isDNS1035Label
 	case *Role, *ClusterRole, *RoleBinding, *ClusterRoleBinding:
 		nameFn = validateRBACName
 	}
@@ -182,7 +181,7 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []st
 		if m.Namespace == "" {
 			errs = append(errs, field.Required(p.Child("namespace"), ""))
 		} else {
-			for _, msg := range content.IsDNS1123Label(m.Namespace) {
+			for _, msg := range isDNS1123Label(m.Namespace) {
 				errs = append(errs, field.Invalid(p.Child("namespace"), m.Namespace, msg))
 			}
 		}
@@ -215,10 +214,10 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []st
 func ValidateLabels(labels map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for k, v := range labels {
-		for _, msg := range content.IsLabelKey(k) {
+		for _, msg := range isLabelKey(k) {
 			errs = append(errs, field.Invalid(p, k, msg))
 		}
-		for _, msg := range content.IsLabelValue(v) {
+		for _, msg := range isLabelValue(v) {
 			errs = append(errs, field.Invalid(p.Key(k), v, msg))
 		}
 	}
@@ -229,7 +228,7 @@ func validateAnnotations(a map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	total := 0
 	for k, v := range a {
-		for _, msg := range content.IsLabelKey(strings.ToLower(k)) {
+		for _, msg := range isLabelKey(strings.ToLower(k)) {
 			errs = append(errs, field.Invalid(p, k, msg))
 		}
 		total += len(k) + len(v)
@@ -246,7 +245,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	vols := map[string]bool{}
 	for i, v := range s.Volumes {
 		vp := p.Child("volumes").Index(i)
-		for _, msg := range content.IsDNS1123Label(v.Name) {
+		for _, msg := range isDNS1123Label(v.Name) {
 			errs = append(errs, field.Invalid(vp.Child("name"), v.Name, msg))
 		}
 		if vols[v.Name] {
@@ -282,7 +281,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, validateTopologySpreadConstraints(s.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
 	}
 	if s.NodeName != "" {
-		for _, msg := range content.IsDNS1123Subdomain(s.NodeName) {
+		for _, msg := range isDNS1123Subdomain(s.NodeName) {
 			errs = append(errs, field.Invalid(p.Child("nodeName"), s.NodeName, msg))
 		}
 	}
@@ -314,7 +313,7 @@ func validateContainers(cs []Container, p pathFn, vols, names map[string]bool) f
 	for i := range cs {
 		c := &cs[i]
 		cp := pathFn(func() *field.Path { return p.index(i) })
-		for _, msg := range content.IsDNS1123Label(c.Name) {
+		for _, msg := range isDNS1123Label(c.Name) {
 			errs = append(errs, field.Invalid(cp.child("name"), c.Name, msg))
 		}
 		if names[c.Name] {
@@ -334,7 +333,7 @@ func validateContainers(cs []Container, p pathFn, vols, names map[string]bool) f
 		for j, port := range c.Ports {
 			pp := pathFn(func() *field.Path { return cp.child("ports").Index(j) })
 			if port.Name != "" {
-				for _, msg := range validation.IsValidPortName(port.Name) {
+				for _, msg := range isValidPortName(port.Name) {
 					errs = append(errs, field.Invalid(pp.child("name"), port.Name, msg))
 				}
 				if portNames[port.Name] {
@@ -443,7 +442,7 @@ func validateProbe(pr *Probe, p *field.Path) field.ErrorList {
 // validPortRef reports whether validatePortRef accepts port.
 func validPortRef(port IntOrString) bool {
 	if port.Type == 1 { // string
-		return len(validation.IsValidPortName(port.StrVal)) == 0
+		return len(isValidPortName(port.StrVal)) == 0
 	}
 	return validPortNum(port.IntVal)
 }
@@ -451,7 +450,7 @@ func validPortRef(port IntOrString) bool {
 func validatePortRef(port IntOrString, p *field.Path) field.ErrorList {
 	if port.Type == 1 { // string
 		var errs field.ErrorList
-		for _, msg := range validation.IsValidPortName(port.StrVal) {
+		for _, msg := range isValidPortName(port.StrVal) {
 			errs = append(errs, field.Invalid(p, port.StrVal, msg))
 		}
 		return errs
@@ -555,7 +554,7 @@ func validateService(s *Service) field.ErrorList {
 			errs = append(errs, field.Required(pp.child("name"), "each port must be named when there is more than one"))
 		}
 		if port.Name != "" {
-			for _, msg := range content.IsDNS1123Label(port.Name) {
+			for _, msg := range isDNS1123Label(port.Name) {
 				errs = append(errs, field.Invalid(pp.child("name"), port.Name, msg))
 			}
 			if seen[port.Name] {
@@ -613,7 +612,7 @@ func validateNode(n *Node) field.ErrorList {
 	errs = append(errs, validateNodePodCIDRs(&n.Spec, sp)...)
 	for i, t := range n.Spec.Taints {
 		tp := sp.Child("taints").Index(i)
-		for _, msg := range content.IsLabelKey(t.Key) {
+		for _, msg := range isLabelKey(t.Key) {
 			errs = append(errs, field.Invalid(tp.Child("key"), t.Key, msg))
 		}
 		switch t.Effect {
