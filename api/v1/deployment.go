@@ -235,7 +235,7 @@ func validateDeployment(d *Deployment) field.ErrorList {
 		errs = append(errs, field.Invalid(tp().Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
 	}
 	if len(t.Labels) > 0 {
-		errs = append(errs, ValidateLabels(t.Labels, tp().Child("metadata", "labels"))...)
+		errs = append(errs, validateLabelsAt(t.Labels, func() *field.Path { return tp().Child("metadata", "labels") })...)
 	}
 	tsp := tp.child("spec")
 	errs = append(errs, ValidatePodSpec(&t.Spec, tsp)...)

@@ -191,10 +191,10 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []st
 	// An empty list or map has nothing to report: its path is made only
 	// for what holds something.
 	if len(m.Labels) > 0 {
-		errs = append(errs, ValidateLabels(m.Labels, p.Child("labels"))...)
+		errs = append(errs, validateLabelsAt(m.Labels, func() *field.Path { return p.Child("labels") })...)
 	}
 	if len(m.Annotations) > 0 {
-		errs = append(errs, validateAnnotations(m.Annotations, p.Child("annotations"))...)
+		errs = append(errs, validateAnnotations(m.Annotations, func() *field.Path { return p.Child("annotations") })...)
 	}
 	if len(m.Finalizers) > 0 {
 		errs = append(errs, apivalidation.ValidateFinalizers(m.Finalizers, p.Child("finalizers"))...)
@@ -212,29 +212,37 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []st
 
 // ValidateLabels checks label keys (qualified names) and values (≤ 63 chars).
 func ValidateLabels(labels map[string]string, p *field.Path) field.ErrorList {
+	return validateLabelsAt(labels, func() *field.Path { return p })
+}
+
+// validateLabelsAt is ValidateLabels of the labels at the path p makes
+// (built only for an error).
+func validateLabelsAt(labels map[string]string, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	for k, v := range labels {
 		for _, msg := range isLabelKey(k) {
-			errs = append(errs, field.Invalid(p, k, msg))
+			errs = append(errs, field.Invalid(p(), k, msg))
 		}
 		for _, msg := range isLabelValue(v) {
-			errs = append(errs, field.Invalid(p.Key(k), v, msg))
+			errs = append(errs, field.Invalid(p().Key(k), v, msg))
 		}
 	}
 	return errs
 }
 
-func validateAnnotations(a map[string]string, p *field.Path) field.ErrorList {
+// validateAnnotations checks the annotations at the path p makes (built
+// only for an error): keys and the total size.
+func validateAnnotations(a map[string]string, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	total := 0
 	for k, v := range a {
 		for _, msg := range isLabelKey(strings.ToLower(k)) {
-			errs = append(errs, field.Invalid(p, k, msg))
+			errs = append(errs, field.Invalid(p(), k, msg))
 		}
 		total += len(k) + len(v)
 	}
 	if total > MaxAnnotationsBytes {
-		errs = append(errs, field.TooLong(p, "", MaxAnnotationsBytes))
+		errs = append(errs, field.TooLong(p(), "", MaxAnnotationsBytes))
 	}
 	return errs
 }
@@ -272,7 +280,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, validateSeconds(s.TerminationGracePeriodSeconds, 0, p.Child("terminationGracePeriodSeconds"))...)
 	}
 	if len(s.NodeSelector) > 0 {
-		errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
+		errs = append(errs, validateLabelsAt(s.NodeSelector, func() *field.Path { return p.Child("nodeSelector") })...)
 	}
 	if s.Affinity != nil {
 		errs = append(errs, validateAffinity(s.Affinity, p.Child("affinity"))...)
@@ -542,7 +550,7 @@ func validateService(s *Service) field.ErrorList {
 		errs = append(errs, field.Invalid(sp.Child("clusterIP"), ClusterIPNone, "may not be None for type NodePort"))
 	}
 	if len(s.Spec.Selector) > 0 {
-		errs = append(errs, ValidateLabels(s.Spec.Selector, sp.Child("selector"))...)
+		errs = append(errs, validateLabelsAt(s.Spec.Selector, func() *field.Path { return sp.Child("selector") })...)
 	}
 	if len(s.Spec.Ports) == 0 && s.Spec.ClusterIP != ClusterIPNone {
 		errs = append(errs, field.Required(sp.Child("ports"), ""))

@@ -56,7 +56,7 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 	}
 	errs = append(errs, validateHostPorts(s, p)...)
 	if s.SecurityContext != nil {
-		errs = append(errs, validatePodSecurityContext(s.SecurityContext, p.Child("securityContext"))...)
+		errs = append(errs, validatePodSecurityContext(s.SecurityContext, func() *field.Path { return p.Child("securityContext") })...)
 	}
 	if s.ServiceAccountName != "" {
 		errs = append(errs, validateServiceAccountName(s.ServiceAccountName, p.Child("serviceAccountName"))...)
