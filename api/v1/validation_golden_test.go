@@ -128,7 +128,10 @@ func validateOutcome(obj Object) string {
 // table of (mostly invalid) objects of every kind to the golden file
 // written by an earlier version of the code: its field paths and messages
 // are part of the API. The file holds a digest per object; -update
-// rewrites it, and -v prints the full outcomes.
+// rewrites it, and -v prints the full outcomes. The random objects follow
+// the types: a change of a type or of a served kind changes them, and the
+// file is then rewritten (go test -run TestValidateErrorsUnchanged
+// ./api/v1/ -args -update) with the new types and the old validation.
 func TestValidateErrorsUnchanged(t *testing.T) {
 	names, objs := goldenObjects(t)
 	var got bytes.Buffer
@@ -155,7 +158,7 @@ func TestValidateErrorsUnchanged(t *testing.T) {
 	}
 	wantLines, gotLines := strings.Split(string(want), "\n"), strings.Split(got.String(), "\n")
 	if len(wantLines) != len(gotLines) {
-		t.Fatalf("%d outcomes, the golden file has %d", len(gotLines), len(wantLines))
+		t.Fatalf("%d outcomes, the golden file has %d: served kinds changed? (see the test's comment)", len(gotLines), len(wantLines))
 	}
 	for i := range wantLines {
 		if wantLines[i] != gotLines[i] {
