@@ -34,10 +34,10 @@ func validateServiceAccount(sa *ServiceAccount) field.ErrorList {
 }
 
 // validateServiceAccountName is Kubernetes' ValidateServiceAccountName.
-func validateServiceAccountName(name string, p *field.Path) field.ErrorList {
+func validateServiceAccountName(name string, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range isDNS1123Subdomain(name) {
-		errs = append(errs, field.Invalid(p, name, msg))
+		errs = append(errs, field.Invalid(p(), name, msg))
 	}
 	return errs
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // validateBenchObjects are the objects BenchmarkValidate measures, as the
-// API server validates them on a create (defaulted): the write
-// benchmark's ~1 KiB pod, a deployment and a service.
+// API server validates them on a create (defaulted, and the pod with the
+// names service account admission gives it): the write benchmark's ~1 KiB
+// pod, a deployment and a service.
 func validateBenchObjects() []Object {
 	noToken := false
 	replicas := int32(3)
@@ -20,9 +21,11 @@ func validateBenchObjects() []Object {
 			ObjectMeta: ObjectMeta{Name: "r0-w1-2", Namespace: "default",
 				Labels:      map[string]string{"app": "bench", "tier": "web"},
 				Annotations: map[string]string{"note": strings.Repeat("x", 420)}},
-			Spec: PodSpec{SchedulerName: "bench-none", AutomountServiceAccountToken: &noToken, Containers: []Container{{Name: "web", Image: "busybox:1.35",
-				Command: []string{"httpd", "-f", "-p", "8080"},
-				Ports:   []ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+			Spec: PodSpec{SchedulerName: "bench-none", AutomountServiceAccountToken: &noToken,
+				ServiceAccountName: "default", DeprecatedServiceAccount: "default",
+				Containers: []Container{{Name: "web", Image: "busybox:1.35",
+					Command: []string{"httpd", "-f", "-p", "8080"},
+					Ports:   []ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
 		},
 		&Deployment{ObjectMeta: ObjectMeta{Name: "web", Namespace: "default"}, Spec: DeploymentSpec{
 			Replicas: &replicas,

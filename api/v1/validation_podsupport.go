@@ -59,10 +59,10 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, validatePodSecurityContext(s.SecurityContext, func() *field.Path { return p.Child("securityContext") })...)
 	}
 	if s.ServiceAccountName != "" {
-		errs = append(errs, validateServiceAccountName(s.ServiceAccountName, p.Child("serviceAccountName"))...)
+		errs = append(errs, validateServiceAccountName(s.ServiceAccountName, func() *field.Path { return p.Child("serviceAccountName") })...)
 	}
 	if s.DeprecatedServiceAccount != "" {
-		errs = append(errs, validateServiceAccountName(s.DeprecatedServiceAccount, p.Child("serviceAccount"))...)
+		errs = append(errs, validateServiceAccountName(s.DeprecatedServiceAccount, func() *field.Path { return p.Child("serviceAccount") })...)
 	}
 	if s.Priority != nil {
 		errs = append(errs, field.Forbidden(p.Child("priority"), notYet("pod priority")))
