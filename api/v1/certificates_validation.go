@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -97,7 +96,7 @@ func validateSignerName(name string, p *field.Path) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, name, "must be a fully qualified domain and path of the form 'example.com/signer-name'")}
 	}
 	var errs field.ErrorList
-	for _, msg := range content.IsDNS1123Subdomain(domain) {
+	for _, msg := range isDNS1123Subdomain(domain) {
 		errs = append(errs, field.Invalid(p, name, "validating domain component: "+msg))
 	}
 	if !strings.Contains(domain, ".") {

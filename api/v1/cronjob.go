@@ -183,7 +183,7 @@ func validateCronJob(cj *CronJob) field.ErrorList {
 	}
 	jp := sp.Child("jobTemplate")
 	errs = append(errs, ValidateLabels(s.JobTemplate.Labels, jp.Child("metadata", "labels"))...)
-	errs = append(errs, validateAnnotations(s.JobTemplate.Annotations, jp.Child("metadata", "annotations"))...)
+	errs = append(errs, validateAnnotations(s.JobTemplate.Annotations, func() *field.Path { return jp.Child("metadata", "annotations") })...)
 	js := &s.JobTemplate.Spec
 	errs = append(errs, validateJobSpec(js, jp.Child("spec"))...)
 	if js.Selector != nil {

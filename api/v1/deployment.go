@@ -204,85 +204,108 @@ func defaultDeployment(d *Deployment) {
 // ValidateDeploymentStatus (pkg/apis/apps/validation).
 func validateDeployment(d *Deployment) field.ErrorList {
 	var errs field.ErrorList
-	sp := field.NewPath("spec")
+	sp := pathSpec
 	spec := &d.Spec
-	nonNegative := func(p *field.Path, n int64) {
+	nonNegative := func(name string, n int64) {
 		if n < 0 {
-			errs = append(errs, field.Invalid(p, n, "must be greater than or equal to 0"))
+			errs = append(errs, field.Invalid(sp.Child(name), n, "must be greater than or equal to 0"))
 		}
 	}
 	if spec.Replicas != nil {
-		nonNegative(sp.Child("replicas"), int64(*spec.Replicas))
+		nonNegative("replicas", int64(*spec.Replicas))
 	}
+	selectorValid := true
 	if spec.Selector == nil {
 		errs = append(errs, field.Required(sp.Child("selector"), ""))
 	} else {
-		errs = append(errs, metav1validation.ValidateLabelSelector(spec.Selector,
-			metav1validation.LabelSelectorValidationOptions{}, sp.Child("selector"))...)
+		selErrs := metav1validation.ValidateLabelSelector(spec.Selector,
+			metav1validation.LabelSelectorValidationOptions{}, sp.Child("selector"))
+		selectorValid = len(selErrs) == 0
+		errs = append(errs, selErrs...)
 		if len(spec.Selector.MatchLabels)+len(spec.Selector.MatchExpressions) == 0 {
 			errs = append(errs, field.Invalid(sp.Child("selector"), spec.Selector, "empty selector is invalid for deployment"))
 		}
 	}
-	tp := sp.Child("template")
+	tp := pathFn(func() *field.Path { return sp.Child("template") })
 	t := &spec.Template
-	sel, err := metav1.LabelSelectorAsSelector(spec.Selector)
-	if err != nil {
+	switch invalid, mismatch := templateSelectorVerdict(spec.Selector, selectorValid, t.Labels); {
+	case invalid:
 		errs = append(errs, field.Invalid(sp.Child("selector"), spec.Selector, "invalid label selector"))
-	} else if !sel.Empty() && !sel.Matches(labels.Set(t.Labels)) {
-		errs = append(errs, field.Invalid(tp.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
+	case mismatch:
+		errs = append(errs, field.Invalid(tp().Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
 	}
-	errs = append(errs, ValidateLabels(t.Labels, tp.Child("metadata", "labels"))...)
-	errs = append(errs, ValidatePodSpec(&t.Spec, tp.Child("spec"))...)
-	errs = append(errs, validateReplicaTemplateSpec(&t.Spec, "Deployment", tp.Child("spec"))...)
+	if len(t.Labels) > 0 {
+		errs = append(errs, validateLabelsAt(t.Labels, func() *field.Path { return tp().Child("metadata", "labels") })...)
+	}
+	tsp := tp.child("spec")
+	errs = append(errs, ValidatePodSpec(&t.Spec, tsp)...)
+	errs = append(errs, validateReplicaTemplateSpec(&t.Spec, "Deployment", tsp)...)
 	if t.Spec.NodeName != "" {
-		errs = append(errs, field.Forbidden(tp.Child("spec", "nodeName"), "a template may not name a node"))
+		errs = append(errs, field.Forbidden(tp().Child("spec", "nodeName"), "a template may not name a node"))
 	}
-	errs = append(errs, validateDeploymentStrategy(&spec.Strategy, sp.Child("strategy"))...)
-	nonNegative(sp.Child("minReadySeconds"), int64(spec.MinReadySeconds))
+	errs = append(errs, validateDeploymentStrategy(&spec.Strategy, func() *field.Path { return sp.Child("strategy") })...)
+	nonNegative("minReadySeconds", int64(spec.MinReadySeconds))
 	if spec.RevisionHistoryLimit != nil {
-		nonNegative(sp.Child("revisionHistoryLimit"), int64(*spec.RevisionHistoryLimit))
+		nonNegative("revisionHistoryLimit", int64(*spec.RevisionHistoryLimit))
 	}
 	if spec.ProgressDeadlineSeconds != nil {
-		nonNegative(sp.Child("progressDeadlineSeconds"), int64(*spec.ProgressDeadlineSeconds))
+		nonNegative("progressDeadlineSeconds", int64(*spec.ProgressDeadlineSeconds))
 		if *spec.ProgressDeadlineSeconds <= spec.MinReadySeconds {
 			errs = append(errs, field.Invalid(sp.Child("progressDeadlineSeconds"), *spec.ProgressDeadlineSeconds, "must be greater than minReadySeconds"))
 		}
 	}
-	return append(errs, validateDeploymentStatus(&d.Status, field.NewPath("status"))...)
+	return append(errs, validateDeploymentStatus(&d.Status, pathStatus)...)
 }
 
 // validateDeploymentStrategy is Kubernetes' ValidateDeploymentStrategy and
-// ValidateRollingUpdateDeployment.
-func validateDeploymentStrategy(s *DeploymentStrategy, p *field.Path) field.ErrorList {
+// ValidateRollingUpdateDeployment, of the strategy at the path p makes
+// (built only for an error).
+func validateDeploymentStrategy(s *DeploymentStrategy, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	switch s.Type {
 	case RecreateDeploymentStrategyType:
 		if s.RollingUpdate != nil {
-			errs = append(errs, field.Forbidden(p.Child("rollingUpdate"),
+			errs = append(errs, field.Forbidden(p.child("rollingUpdate"),
 				fmt.Sprintf("may not be specified when strategy `type` is '%s'", RecreateDeploymentStrategyType)))
 		}
 	case RollingUpdateDeploymentStrategyType:
 		if s.RollingUpdate == nil {
-			return append(errs, field.Required(p.Child("rollingUpdate"), "this should be defaulted and never be nil"))
+			return append(errs, field.Required(p.child("rollingUpdate"), "this should be defaulted and never be nil"))
 		}
-		rp := p.Child("rollingUpdate")
+		rp := pathFn(func() *field.Path { return p.child("rollingUpdate") })
 		mu, ms := s.RollingUpdate.MaxUnavailable, s.RollingUpdate.MaxSurge
 		if mu == nil || ms == nil {
-			return append(errs, field.Required(rp, "maxUnavailable and maxSurge should be defaulted and never be nil"))
+			return append(errs, field.Required(rp(), "maxUnavailable and maxSurge should be defaulted and never be nil"))
 		}
-		errs = append(errs, validateIntOrPercent(*mu, rp.Child("maxUnavailable"))...)
-		errs = append(errs, validateIntOrPercent(*ms, rp.Child("maxSurge"))...)
+		if !validIntOrPercent(*mu) {
+			errs = append(errs, validateIntOrPercent(*mu, rp.child("maxUnavailable"))...)
+		}
+		if !validIntOrPercent(*ms) {
+			errs = append(errs, validateIntOrPercent(*ms, rp.child("maxSurge"))...)
+		}
 		if intOrPercentValue(*mu) == 0 && intOrPercentValue(*ms) == 0 {
-			errs = append(errs, field.Invalid(rp.Child("maxUnavailable"), mu, "may not be 0 when `maxSurge` is 0"))
+			errs = append(errs, field.Invalid(rp.child("maxUnavailable"), mu, "may not be 0 when `maxSurge` is 0"))
 		}
 		if mu.Type == intstr.String && intOrPercentValue(*mu) > 100 {
-			errs = append(errs, field.Invalid(rp.Child("maxUnavailable"), mu, "must not be greater than 100%"))
+			errs = append(errs, field.Invalid(rp.child("maxUnavailable"), mu, "must not be greater than 100%"))
 		}
 	default:
-		errs = append(errs, field.NotSupported(p.Child("type"), s.Type,
+		errs = append(errs, field.NotSupported(p.child("type"), s.Type,
 			[]string{RecreateDeploymentStrategyType, RollingUpdateDeploymentStrategyType}))
 	}
 	return errs
+}
+
+// validIntOrPercent reports whether validateIntOrPercent accepts v.
+func validIntOrPercent(v IntOrString) bool {
+	switch v.Type {
+	case intstr.String:
+		n, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
+		return strings.HasSuffix(v.StrVal, "%") && err == nil && n >= 0
+	case intstr.Int:
+		return v.IntVal >= 0
+	}
+	return true
 }
 
 // validateIntOrPercent is Kubernetes' ValidatePositiveIntOrPercent: a

@@ -3,7 +3,6 @@ package v1
 import (
 	"net/netip"
 
-	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -146,18 +145,18 @@ func validateEndpoint(e *Endpoint, addressType string, p *field.Path) field.Erro
 		case AddressTypeIPv4, AddressTypeIPv6:
 			errs = append(errs, validateSliceIP(a, addressType, aip)...)
 		case AddressTypeFQDN:
-			for _, msg := range content.IsDNS1123Subdomain(a) {
+			for _, msg := range isDNS1123Subdomain(a) {
 				errs = append(errs, field.Invalid(aip, a, msg))
 			}
 		}
 	}
 	if e.Hostname != nil {
-		for _, msg := range content.IsDNS1123Label(*e.Hostname) {
+		for _, msg := range isDNS1123Label(*e.Hostname) {
 			errs = append(errs, field.Invalid(p.Child("hostname"), *e.Hostname, msg))
 		}
 	}
 	if e.NodeName != nil {
-		for _, msg := range content.IsDNS1123Subdomain(*e.NodeName) {
+		for _, msg := range isDNS1123Subdomain(*e.NodeName) {
 			errs = append(errs, field.Invalid(p.Child("nodeName"), *e.NodeName, msg))
 		}
 	}
@@ -176,7 +175,7 @@ func validateEndpointSlicePorts(ports []EndpointSlicePort, p *field.Path) field.
 	for i, port := range ports {
 		ip := p.Index(i)
 		if port.Name != nil && *port.Name != "" {
-			for _, msg := range content.IsDNS1123Label(*port.Name) {
+			for _, msg := range isDNS1123Label(*port.Name) {
 				errs = append(errs, field.Invalid(ip.Child("name"), *port.Name, msg))
 			}
 		}
@@ -197,7 +196,7 @@ func validateEndpointSlicePorts(ports []EndpointSlicePort, p *field.Path) field.
 			errs = append(errs, validatePortNum(*port.Port, ip.Child("port"))...)
 		}
 		if port.AppProtocol != nil {
-			for _, msg := range content.IsLabelKey(*port.AppProtocol) {
+			for _, msg := range isLabelKey(*port.AppProtocol) {
 				errs = append(errs, field.Invalid(ip.Child("appProtocol"), *port.AppProtocol, msg))
 			}
 		}

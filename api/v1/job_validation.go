@@ -210,7 +210,7 @@ func validateJobSpec(s *JobSpec, p *field.Path) field.ErrorList {
 	}
 	tp := p.Child("template")
 	errs = append(errs, ValidateLabels(s.Template.Labels, tp.Child("metadata", "labels"))...)
-	errs = append(errs, validateAnnotations(s.Template.Annotations, tp.Child("metadata", "annotations"))...)
+	errs = append(errs, validateAnnotations(s.Template.Annotations, func() *field.Path { return tp.Child("metadata", "annotations") })...)
 	errs = append(errs, ValidatePodSpec(&s.Template.Spec, tp.Child("spec"))...)
 	if len(s.Template.Spec.EphemeralContainers) > 0 {
 		errs = append(errs, field.Forbidden(tp.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))

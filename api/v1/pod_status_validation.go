@@ -11,7 +11,7 @@ import (
 // every node programs into iptables, and its own writes are not validated:
 // the API is where a bad address is stopped.
 func validatePodStatus(s *PodStatus) field.ErrorList {
-	st := field.NewPath("status")
+	st := pathStatus
 	var errs field.ErrorList
 	if s.PodIP != "" {
 		errs = append(errs, validation.IsValidIPForLegacyField(st.Child("podIP"), s.PodIP, true, nil)...)

@@ -1,7 +1,6 @@
 package v1
 
 import (
-	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -86,7 +85,7 @@ func validateSubject(s Subject, namespaced bool, p *field.Path) field.ErrorList 
 	switch s.Kind {
 	case ServiceAccountKind:
 		if s.Name != "" {
-			for _, msg := range content.IsDNS1123Subdomain(s.Name) {
+			for _, msg := range isDNS1123Subdomain(s.Name) {
 				errs = append(errs, field.Invalid(p.Child("name"), s.Name, msg))
 			}
 		}

@@ -1,7 +1,6 @@
 package v1
 
 import (
-	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -35,10 +34,10 @@ func validateServiceAccount(sa *ServiceAccount) field.ErrorList {
 }
 
 // validateServiceAccountName is Kubernetes' ValidateServiceAccountName.
-func validateServiceAccountName(name string, p *field.Path) field.ErrorList {
+func validateServiceAccountName(name string, p pathFn) field.ErrorList {
 	var errs field.ErrorList
-	for _, msg := range content.IsDNS1123Subdomain(name) {
-		errs = append(errs, field.Invalid(p, name, msg))
+	for _, msg := range isDNS1123Subdomain(name) {
+		errs = append(errs, field.Invalid(p(), name, msg))
 	}
 	return errs
 }

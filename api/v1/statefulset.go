@@ -1,7 +1,6 @@
 package v1
 
 import (
-	"k8s.io/apimachinery/pkg/api/validate/content"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
@@ -310,7 +309,7 @@ func validateStatefulSet(ss *StatefulSet) field.ErrorList {
 		errs = append(errs, field.Invalid(sp.Child("ordinals", "start"), int64(spec.Ordinals.Start), "must be greater than or equal to 0"))
 	}
 	if spec.ServiceName != "" {
-		for _, msg := range content.IsDNS1123Label(spec.ServiceName) {
+		for _, msg := range isDNS1123Label(spec.ServiceName) {
 			errs = append(errs, field.Invalid(sp.Child("serviceName"), spec.ServiceName, msg))
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -90,21 +89,20 @@ func validateObject(obj Object) field.ErrorList {
 	if err != nil {
 		return field.ErrorList{field.Invalid(field.NewPath("kind"), KindOf(obj), "unsupported kind")}
 	}
-	nameFn := content.IsDNS1123Subdomain
+	nameFn := isDNS1123Subdomain
 	switch obj.(type) {
 	case *Namespace:
-		nameFn = content.IsDNS1123Label
+		nameFn = isDNS1123Label
 	case *Service:
-		nameFn = validation.IsDNS1035Label
+		nameFn = isDNS1035Label
 	case *Role, *ClusterRole, *RoleBinding, *ClusterRoleBinding:
 		nameFn = validateRBACName
 	}
-	meta := field.NewPath("metadata")
-	errs := ValidateObjectMeta(obj.GetObjectMeta(), r.Namespaced, nameFn, meta)
+	errs := ValidateObjectMeta(obj.GetObjectMeta(), r.Namespaced, nameFn, pathMetadata)
 	switch o := obj.(type) {
 	case *Pod:
-		errs = append(errs, ValidatePodSpec(&o.Spec, field.NewPath("spec"))...)
-		errs = append(errs, validatePodHostPorts(&o.Spec, field.NewPath("spec"))...)
+		errs = append(errs, ValidatePodSpec(&o.Spec, pathSpec)...)
+		errs = append(errs, validatePodHostPorts(&o.Spec, pathSpec)...)
 		errs = append(errs, validatePodStatus(&o.Status)...)
 		errs = append(errs, validatePodIPs(o)...)
 	case *ReplicationController:
@@ -183,50 +181,68 @@ func ValidateObjectMeta(m *ObjectMeta, namespaced bool, nameFn func(string) []st
 		if m.Namespace == "" {
 			errs = append(errs, field.Required(p.Child("namespace"), ""))
 		} else {
-			for _, msg := range content.IsDNS1123Label(m.Namespace) {
+			for _, msg := range isDNS1123Label(m.Namespace) {
 				errs = append(errs, field.Invalid(p.Child("namespace"), m.Namespace, msg))
 			}
 		}
 	} else if m.Namespace != "" {
 		errs = append(errs, field.Forbidden(p.Child("namespace"), "not allowed on this type"))
 	}
-	errs = append(errs, ValidateLabels(m.Labels, p.Child("labels"))...)
-	errs = append(errs, validateAnnotations(m.Annotations, p.Child("annotations"))...)
-	errs = append(errs, apivalidation.ValidateFinalizers(m.Finalizers, p.Child("finalizers"))...)
-	refs := make([]metav1.OwnerReference, len(m.OwnerReferences))
-	for i, r := range m.OwnerReferences {
-		refs[i] = metav1.OwnerReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name, UID: types.UID(r.UID),
-			Controller: r.Controller, BlockOwnerDeletion: r.BlockOwnerDeletion}
+	// An empty list or map has nothing to report: its path is made only
+	// for what holds something.
+	if len(m.Labels) > 0 {
+		errs = append(errs, validateLabelsAt(m.Labels, func() *field.Path { return p.Child("labels") })...)
 	}
-	errs = append(errs, apivalidation.ValidateOwnerReferences(refs, p.Child("ownerReferences"))...)
+	if len(m.Annotations) > 0 {
+		errs = append(errs, validateAnnotations(m.Annotations, func() *field.Path { return p.Child("annotations") })...)
+	}
+	if len(m.Finalizers) > 0 {
+		errs = append(errs, apivalidation.ValidateFinalizers(m.Finalizers, p.Child("finalizers"))...)
+	}
+	if len(m.OwnerReferences) > 0 {
+		refs := make([]metav1.OwnerReference, len(m.OwnerReferences))
+		for i, r := range m.OwnerReferences {
+			refs[i] = metav1.OwnerReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name, UID: types.UID(r.UID),
+				Controller: r.Controller, BlockOwnerDeletion: r.BlockOwnerDeletion}
+		}
+		errs = append(errs, apivalidation.ValidateOwnerReferences(refs, p.Child("ownerReferences"))...)
+	}
 	return errs
 }
 
 // ValidateLabels checks label keys (qualified names) and values (≤ 63 chars).
 func ValidateLabels(labels map[string]string, p *field.Path) field.ErrorList {
+	return validateLabelsAt(labels, func() *field.Path { return p })
+}
+
+// validateLabelsAt is ValidateLabels of the labels at the path p makes
+// (built only for an error).
+func validateLabelsAt(labels map[string]string, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	for k, v := range labels {
-		for _, msg := range content.IsLabelKey(k) {
-			errs = append(errs, field.Invalid(p, k, msg))
+		for _, msg := range isLabelKey(k) {
+			errs = append(errs, field.Invalid(p(), k, msg))
 		}
-		for _, msg := range content.IsLabelValue(v) {
-			errs = append(errs, field.Invalid(p.Key(k), v, msg))
+		for _, msg := range isLabelValue(v) {
+			errs = append(errs, field.Invalid(p().Key(k), v, msg))
 		}
 	}
 	return errs
 }
 
-func validateAnnotations(a map[string]string, p *field.Path) field.ErrorList {
+// validateAnnotations checks the annotations at the path p makes (built
+// only for an error): keys and the total size.
+func validateAnnotations(a map[string]string, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	total := 0
 	for k, v := range a {
-		for _, msg := range content.IsLabelKey(strings.ToLower(k)) {
-			errs = append(errs, field.Invalid(p, k, msg))
+		for _, msg := range isLabelKey(strings.ToLower(k)) {
+			errs = append(errs, field.Invalid(p(), k, msg))
 		}
 		total += len(k) + len(v)
 	}
 	if total > MaxAnnotationsBytes {
-		errs = append(errs, field.TooLong(p, "", MaxAnnotationsBytes))
+		errs = append(errs, field.TooLong(p(), "", MaxAnnotationsBytes))
 	}
 	return errs
 }
@@ -237,7 +253,7 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	vols := map[string]bool{}
 	for i, v := range s.Volumes {
 		vp := p.Child("volumes").Index(i)
-		for _, msg := range content.IsDNS1123Label(v.Name) {
+		for _, msg := range isDNS1123Label(v.Name) {
 			errs = append(errs, field.Invalid(vp.Child("name"), v.Name, msg))
 		}
 		if vols[v.Name] {
@@ -250,8 +266,8 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(p.Child("containers"), "at least one container is required"))
 	}
 	names := map[string]bool{}
-	errs = append(errs, validateContainers(s.InitContainers, p.Child("initContainers"), vols, names)...)
-	errs = append(errs, validateContainers(s.Containers, p.Child("containers"), vols, names)...)
+	errs = append(errs, validateContainers(s.InitContainers, func() *field.Path { return p.Child("initContainers") }, vols, names)...)
+	errs = append(errs, validateContainers(s.Containers, func() *field.Path { return p.Child("containers") }, vols, names)...)
 	errs = append(errs, validateEphemeralContainers(s, p, vols, names)...)
 	errs = append(errs, validatePodSpecSupport(s, p)...)
 	switch s.RestartPolicy {
@@ -260,12 +276,20 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.NotSupported(p.Child("restartPolicy"), s.RestartPolicy,
 			[]string{RestartAlways, RestartOnFailure, RestartNever}))
 	}
-	errs = append(errs, validateSeconds(s.TerminationGracePeriodSeconds, 0, p.Child("terminationGracePeriodSeconds"))...)
-	errs = append(errs, ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
-	errs = append(errs, validateAffinity(s.Affinity, p.Child("affinity"))...)
-	errs = append(errs, validateTopologySpreadConstraints(s.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
+	if !validSeconds(s.TerminationGracePeriodSeconds, 0) {
+		errs = append(errs, validateSeconds(s.TerminationGracePeriodSeconds, 0, p.Child("terminationGracePeriodSeconds"))...)
+	}
+	if len(s.NodeSelector) > 0 {
+		errs = append(errs, validateLabelsAt(s.NodeSelector, func() *field.Path { return p.Child("nodeSelector") })...)
+	}
+	if s.Affinity != nil {
+		errs = append(errs, validateAffinity(s.Affinity, p.Child("affinity"))...)
+	}
+	if len(s.TopologySpreadConstraints) > 0 {
+		errs = append(errs, validateTopologySpreadConstraints(s.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
+	}
 	if s.NodeName != "" {
-		for _, msg := range content.IsDNS1123Subdomain(s.NodeName) {
+		for _, msg := range isDNS1123Subdomain(s.NodeName) {
 			errs = append(errs, field.Invalid(p.Child("nodeName"), s.NodeName, msg))
 		}
 	}
@@ -290,71 +314,86 @@ func ValidatePodSpec(s *PodSpec, p *field.Path) field.ErrorList {
 	return errs
 }
 
-func validateContainers(cs []Container, p *field.Path, vols, names map[string]bool) field.ErrorList {
+// validateContainers checks the containers of cs, the list at the path p
+// makes (built only for an error).
+func validateContainers(cs []Container, p pathFn, vols, names map[string]bool) field.ErrorList {
 	var errs field.ErrorList
 	for i := range cs {
 		c := &cs[i]
-		cp := p.Index(i)
-		for _, msg := range content.IsDNS1123Label(c.Name) {
-			errs = append(errs, field.Invalid(cp.Child("name"), c.Name, msg))
+		cp := pathFn(func() *field.Path { return p.index(i) })
+		for _, msg := range isDNS1123Label(c.Name) {
+			errs = append(errs, field.Invalid(cp.child("name"), c.Name, msg))
 		}
 		if names[c.Name] {
-			errs = append(errs, field.Duplicate(cp.Child("name"), c.Name))
+			errs = append(errs, field.Duplicate(cp.child("name"), c.Name))
 		}
 		names[c.Name] = true
 		if strings.TrimSpace(c.Image) == "" {
-			errs = append(errs, field.Required(cp.Child("image"), ""))
+			errs = append(errs, field.Required(cp.child("image"), ""))
 		}
 		switch c.ImagePullPolicy {
 		case PullAlways, PullIfNotPresent, PullNever:
 		default:
-			errs = append(errs, field.NotSupported(cp.Child("imagePullPolicy"), c.ImagePullPolicy,
+			errs = append(errs, field.NotSupported(cp.child("imagePullPolicy"), c.ImagePullPolicy,
 				[]string{PullAlways, PullIfNotPresent, PullNever}))
 		}
 		portNames := map[string]bool{}
 		for j, port := range c.Ports {
-			pp := cp.Child("ports").Index(j)
+			pp := pathFn(func() *field.Path { return cp.child("ports").Index(j) })
 			if port.Name != "" {
-				for _, msg := range validation.IsValidPortName(port.Name) {
-					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
+				for _, msg := range isValidPortName(port.Name) {
+					errs = append(errs, field.Invalid(pp.child("name"), port.Name, msg))
 				}
 				if portNames[port.Name] {
-					errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+					errs = append(errs, field.Duplicate(pp.child("name"), port.Name))
 				}
 				portNames[port.Name] = true
 			}
-			errs = append(errs, validatePortNum(port.ContainerPort, pp.Child("containerPort"))...)
-			if port.HostPort != 0 {
-				errs = append(errs, validatePortNum(port.HostPort, pp.Child("hostPort"))...)
+			if !validPortNum(port.ContainerPort) {
+				errs = append(errs, validatePortNum(port.ContainerPort, pp.child("containerPort"))...)
 			}
-			errs = append(errs, validateProtocol(port.Protocol, pp.Child("protocol"))...)
+			if port.HostPort != 0 && !validPortNum(port.HostPort) {
+				errs = append(errs, validatePortNum(port.HostPort, pp.child("hostPort"))...)
+			}
+			if !validProtocol(port.Protocol) {
+				errs = append(errs, validateProtocol(port.Protocol, pp.child("protocol"))...)
+			}
 		}
 		for j, e := range c.Env {
-			ep := cp.Child("env").Index(j)
+			ep := pathFn(func() *field.Path { return cp.child("env").Index(j) })
 			for _, msg := range validation.IsEnvVarName(e.Name) {
-				errs = append(errs, field.Invalid(ep.Child("name"), e.Name, msg))
+				errs = append(errs, field.Invalid(ep.child("name"), e.Name, msg))
 			}
 			if e.ValueFrom != nil {
-				errs = append(errs, validateEnvVarValueFrom(&e, ep.Child("valueFrom"))...)
+				errs = append(errs, validateEnvVarValueFrom(&e, ep.child("valueFrom"))...)
 			}
 		}
-		errs = append(errs, validateEnvFrom(c.EnvFrom, cp.Child("envFrom"))...)
+		if len(c.EnvFrom) > 0 {
+			errs = append(errs, validateEnvFrom(c.EnvFrom, cp.child("envFrom"))...)
+		}
 		for j, m := range c.VolumeMounts {
-			mp := cp.Child("volumeMounts").Index(j)
+			mp := pathFn(func() *field.Path { return cp.child("volumeMounts").Index(j) })
 			if !vols[m.Name] {
-				errs = append(errs, field.NotFound(mp.Child("name"), m.Name))
+				errs = append(errs, field.NotFound(mp.child("name"), m.Name))
 			}
 			if !strings.HasPrefix(m.MountPath, "/") {
-				errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be an absolute path"))
+				errs = append(errs, field.Invalid(mp.child("mountPath"), m.MountPath, "must be an absolute path"))
 			}
 			if m.SubPath != "" {
-				errs = append(errs, validateLocalDescendingPath(m.SubPath, mp.Child("subPath"))...)
+				errs = append(errs, validateLocalDescendingPath(m.SubPath, mp.child("subPath"))...)
 			}
 		}
-		errs = append(errs, validateContainerResources(&c.Resources, cp.Child("resources"))...)
-		errs = append(errs, validateProbe(c.LivenessProbe, cp.Child("livenessProbe"))...)
-		errs = append(errs, validateProbe(c.ReadinessProbe, cp.Child("readinessProbe"))...)
-		errs = append(errs, validateProbe(c.StartupProbe, cp.Child("startupProbe"))...)
+		if len(c.Resources.Limits) > 0 || len(c.Resources.Requests) > 0 {
+			errs = append(errs, validateContainerResources(&c.Resources, cp.child("resources"))...)
+		}
+		for _, pr := range []struct {
+			name  string
+			probe *Probe
+		}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+			if pr.probe != nil {
+				errs = append(errs, validateProbe(pr.probe, cp.child(pr.name))...)
+			}
+		}
 	}
 	return errs
 }
@@ -365,7 +404,7 @@ const MaxSeconds = int64(math.MaxInt64) / int64(time.Second)
 
 // validateSeconds checks an optional count of seconds against [min, MaxSeconds].
 func validateSeconds(v *int64, min int64, p *field.Path) field.ErrorList {
-	if v == nil || (*v >= min && *v <= MaxSeconds) {
+	if validSeconds(v, min) {
 		return nil
 	}
 	return field.ErrorList{field.Invalid(p, *v, validation.InclusiveRangeError(int(min), int(MaxSeconds)))}
@@ -408,16 +447,32 @@ func validateProbe(pr *Probe, p *field.Path) field.ErrorList {
 	return append(errs, validateSeconds(pr.TerminationGracePeriodSeconds, 1, p.Child("terminationGracePeriodSeconds"))...)
 }
 
+// validPortRef reports whether validatePortRef accepts port.
+func validPortRef(port IntOrString) bool {
+	if port.Type == 1 { // string
+		return len(isValidPortName(port.StrVal)) == 0
+	}
+	return validPortNum(port.IntVal)
+}
+
 func validatePortRef(port IntOrString, p *field.Path) field.ErrorList {
 	if port.Type == 1 { // string
 		var errs field.ErrorList
-		for _, msg := range validation.IsValidPortName(port.StrVal) {
+		for _, msg := range isValidPortName(port.StrVal) {
 			errs = append(errs, field.Invalid(p, port.StrVal, msg))
 		}
 		return errs
 	}
 	return validatePortNum(port.IntVal, p)
 }
+
+// validSeconds reports whether validateSeconds accepts v.
+func validSeconds(v *int64, min int64) bool {
+	return v == nil || (*v >= min && *v <= MaxSeconds)
+}
+
+// validPortNum reports whether validatePortNum accepts port.
+func validPortNum(port int32) bool { return len(validation.IsValidPortNum(int(port))) == 0 }
 
 func validatePortNum(port int32, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -427,9 +482,17 @@ func validatePortNum(port int32, p *field.Path) field.ErrorList {
 	return errs
 }
 
-func validateProtocol(proto string, p *field.Path) field.ErrorList {
+// validProtocol reports whether validateProtocol accepts proto.
+func validProtocol(proto string) bool {
 	switch proto {
 	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
+		return true
+	}
+	return false
+}
+
+func validateProtocol(proto string, p *field.Path) field.ErrorList {
+	if validProtocol(proto) {
 		return nil
 	}
 	return field.ErrorList{field.NotSupported(p, proto, []string{ProtocolTCP, ProtocolUDP, ProtocolSCTP})}
@@ -464,7 +527,7 @@ func validateRC(rc *ReplicationController) field.ErrorList {
 
 func validateService(s *Service) field.ErrorList {
 	var errs field.ErrorList
-	sp := field.NewPath("spec")
+	sp := pathSpec
 	switch s.Spec.Type {
 	case ServiceTypeClusterIP, ServiceTypeNodePort:
 	default:
@@ -486,33 +549,41 @@ func validateService(s *Service) field.ErrorList {
 	if s.Spec.ClusterIP == ClusterIPNone && s.Spec.Type == ServiceTypeNodePort {
 		errs = append(errs, field.Invalid(sp.Child("clusterIP"), ClusterIPNone, "may not be None for type NodePort"))
 	}
-	errs = append(errs, ValidateLabels(s.Spec.Selector, sp.Child("selector"))...)
+	if len(s.Spec.Selector) > 0 {
+		errs = append(errs, validateLabelsAt(s.Spec.Selector, func() *field.Path { return sp.Child("selector") })...)
+	}
 	if len(s.Spec.Ports) == 0 && s.Spec.ClusterIP != ClusterIPNone {
 		errs = append(errs, field.Required(sp.Child("ports"), ""))
 	}
 	seen := map[string]bool{}
 	for i, port := range s.Spec.Ports {
-		pp := sp.Child("ports").Index(i)
+		pp := pathFn(func() *field.Path { return sp.Child("ports").Index(i) })
 		if len(s.Spec.Ports) > 1 && port.Name == "" {
-			errs = append(errs, field.Required(pp.Child("name"), "each port must be named when there is more than one"))
+			errs = append(errs, field.Required(pp.child("name"), "each port must be named when there is more than one"))
 		}
 		if port.Name != "" {
-			for _, msg := range content.IsDNS1123Label(port.Name) {
-				errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
+			for _, msg := range isDNS1123Label(port.Name) {
+				errs = append(errs, field.Invalid(pp.child("name"), port.Name, msg))
 			}
 			if seen[port.Name] {
-				errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+				errs = append(errs, field.Duplicate(pp.child("name"), port.Name))
 			}
 			seen[port.Name] = true
 		}
-		errs = append(errs, validatePortNum(port.Port, pp.Child("port"))...)
-		errs = append(errs, validateProtocol(port.Protocol, pp.Child("protocol"))...)
-		errs = append(errs, validatePortRef(port.TargetPort, pp.Child("targetPort"))...)
+		if !validPortNum(port.Port) {
+			errs = append(errs, validatePortNum(port.Port, pp.child("port"))...)
+		}
+		if !validProtocol(port.Protocol) {
+			errs = append(errs, validateProtocol(port.Protocol, pp.child("protocol"))...)
+		}
+		if !validPortRef(port.TargetPort) {
+			errs = append(errs, validatePortRef(port.TargetPort, pp.child("targetPort"))...)
+		}
 		if port.NodePort != 0 {
 			if s.Spec.Type != ServiceTypeNodePort {
-				errs = append(errs, field.Forbidden(pp.Child("nodePort"), "may only be set for type NodePort"))
+				errs = append(errs, field.Forbidden(pp.child("nodePort"), "may only be set for type NodePort"))
 			} else if port.NodePort < 30000 || port.NodePort > 32767 {
-				errs = append(errs, field.Invalid(pp.Child("nodePort"), port.NodePort, "must be in the range 30000-32767"))
+				errs = append(errs, field.Invalid(pp.child("nodePort"), port.NodePort, "must be in the range 30000-32767"))
 			}
 		}
 	}
@@ -549,7 +620,7 @@ func validateNode(n *Node) field.ErrorList {
 	errs = append(errs, validateNodePodCIDRs(&n.Spec, sp)...)
 	for i, t := range n.Spec.Taints {
 		tp := sp.Child("taints").Index(i)
-		for _, msg := range content.IsLabelKey(t.Key) {
+		for _, msg := range isLabelKey(t.Key) {
 			errs = append(errs, field.Invalid(tp.Child("key"), t.Key, msg))
 		}
 		switch t.Effect {

@@ -19,7 +19,6 @@ const ephemeralForbidden = "cannot be set for an Ephemeral Container"
 // other containers; specPath is the pod spec's. It also refuses shareProcessNamespace with hostPID.
 func validateEphemeralContainers(s *PodSpec, specPath *field.Path, vols, names map[string]bool) field.ErrorList {
 	var errs field.ErrorList
-	p := specPath.Child("ephemeralContainers")
 	if s.ShareProcessNamespace != nil && *s.ShareProcessNamespace && s.HostPID {
 		errs = append(errs, field.Invalid(specPath.Child("shareProcessNamespace"), true,
 			"ShareProcessNamespace and HostPID cannot both be enabled"))
@@ -27,6 +26,7 @@ func validateEphemeralContainers(s *PodSpec, specPath *field.Path, vols, names m
 	if len(s.EphemeralContainers) == 0 {
 		return errs
 	}
+	p := specPath.Child("ephemeralContainers")
 	targets := map[string]bool{}
 	for n := range names {
 		targets[n] = true
@@ -35,10 +35,10 @@ func validateEphemeralContainers(s *PodSpec, specPath *field.Path, vols, names m
 	for i := range s.EphemeralContainers {
 		cs[i] = Container(s.EphemeralContainers[i].EphemeralContainerCommon)
 	}
-	errs = append(errs, validateContainers(cs, p, vols, names)...)
+	errs = append(errs, validateContainers(cs, func() *field.Path { return p }, vols, names)...)
 	for i := range cs {
 		c, ip := &cs[i], p.Index(i)
-		errs = append(errs, validateContainerSupport(c, ip)...)
+		errs = append(errs, validateContainerSupport(c, func() *field.Path { return ip })...)
 		if len(c.Ports) > 0 {
 			errs = append(errs, field.Forbidden(ip.Child("ports"), ephemeralForbidden))
 		}

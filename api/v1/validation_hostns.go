@@ -27,16 +27,16 @@ func validateHostPorts(s *PodSpec, p *field.Path) field.ErrorList {
 				seen = map[string]bool{}
 			}
 			for j, port := range list.cs[i].Ports {
-				pp := p.Child(list.name).Index(i).Child("ports").Index(j)
+				pp := pathFn(func() *field.Path { return p.Child(list.name).Index(i).Child("ports").Index(j) })
 				if port.HostIP != "" {
-					errs = append(errs, validateHostIP(port.HostIP, pp.Child("hostIP"))...)
+					errs = append(errs, validateHostIP(port.HostIP, pp.child("hostIP"))...)
 				}
 				if port.HostPort == 0 {
 					continue
 				}
 				key := fmt.Sprintf("%s/%s/%d", port.HostIP, port.Protocol, port.HostPort)
 				if seen[key] {
-					errs = append(errs, field.Duplicate(pp.Child("hostPort"), key))
+					errs = append(errs, field.Duplicate(pp.child("hostPort"), key))
 				}
 				seen[key] = true
 			}

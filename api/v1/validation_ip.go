@@ -63,7 +63,7 @@ func validateEndpointIP(value string, p *field.Path) field.ErrorList {
 // IP is its node's (status.hostIP), which may be loopback (`orchd dev`);
 // the endpoints controller and the proxy leave such an address out.
 func validatePodIPs(p *Pod) field.ErrorList {
-	st := field.NewPath("status")
+	st := pathStatus
 	s := &p.Status
 	check := func(ip string, fp *field.Path) field.ErrorList {
 		if ip == "" || len(validation.IsValidIPForLegacyField(nil, ip, true, nil)) > 0 {
@@ -74,7 +74,10 @@ func validatePodIPs(p *Pod) field.ErrorList {
 		}
 		return ValidateNonSpecialIP(ip, fp)
 	}
-	errs := check(s.PodIP, st.Child("podIP"))
+	var errs field.ErrorList
+	if s.PodIP != "" {
+		errs = check(s.PodIP, st.Child("podIP"))
+	}
 	for i, ip := range s.PodIPs {
 		errs = append(errs, check(ip.IP, st.Child("podIPs").Index(i).Child("ip"))...)
 	}

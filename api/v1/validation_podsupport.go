@@ -55,12 +55,14 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p.Child("activeDeadlineSeconds"), *d, validation.InclusiveRangeError(1, math.MaxInt32)))
 	}
 	errs = append(errs, validateHostPorts(s, p)...)
-	errs = append(errs, validatePodSecurityContext(s.SecurityContext, p.Child("securityContext"))...)
+	if s.SecurityContext != nil {
+		errs = append(errs, validatePodSecurityContext(s.SecurityContext, func() *field.Path { return p.Child("securityContext") })...)
+	}
 	if s.ServiceAccountName != "" {
-		errs = append(errs, validateServiceAccountName(s.ServiceAccountName, p.Child("serviceAccountName"))...)
+		errs = append(errs, validateServiceAccountName(s.ServiceAccountName, func() *field.Path { return p.Child("serviceAccountName") })...)
 	}
 	if s.DeprecatedServiceAccount != "" {
-		errs = append(errs, validateServiceAccountName(s.DeprecatedServiceAccount, p.Child("serviceAccount"))...)
+		errs = append(errs, validateServiceAccountName(s.DeprecatedServiceAccount, func() *field.Path { return p.Child("serviceAccount") })...)
 	}
 	if s.Priority != nil {
 		errs = append(errs, field.Forbidden(p.Child("priority"), notYet("pod priority")))
@@ -91,10 +93,12 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 		// own eviction timeout, so exported manifests load unchanged.
 	}
 	for i, v := range s.Volumes {
-		errs = append(errs, validateEmptyDir(v.EmptyDir, p.Child("volumes").Index(i).Child("emptyDir"))...)
+		if v.EmptyDir != nil {
+			errs = append(errs, validateEmptyDir(v.EmptyDir, p.Child("volumes").Index(i).Child("emptyDir"))...)
+		}
 	}
 	for i := range s.InitContainers {
-		cp := p.Child("initContainers").Index(i)
+		cp := pathFn(func() *field.Path { return p.Child("initContainers").Index(i) })
 		c := &s.InitContainers[i]
 		errs = append(errs, validateContainerSupport(c, cp)...)
 		// As Kubernetes for init containers without restartPolicy Always:
@@ -104,12 +108,12 @@ func validatePodSpecSupport(s *PodSpec, p *field.Path) field.ErrorList {
 			probe *Probe
 		}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
 			if pr.probe != nil {
-				errs = append(errs, field.Forbidden(cp.Child(pr.name), "may not be set for init containers"))
+				errs = append(errs, field.Forbidden(cp.child(pr.name), "may not be set for init containers"))
 			}
 		}
 	}
 	for i := range s.Containers {
-		errs = append(errs, validateContainerSupport(&s.Containers[i], p.Child("containers").Index(i))...)
+		errs = append(errs, validateContainerSupport(&s.Containers[i], func() *field.Path { return p.Child("containers").Index(i) })...)
 	}
 	return errs
 }
@@ -130,17 +134,19 @@ func validateEmptyDir(e *EmptyDirVolumeSource, p *field.Path) field.ErrorList {
 	return errs
 }
 
-func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
+// validateContainerSupport refuses what orch's nodes cannot honour in the
+// container c at the path p makes (built only for an error).
+func validateContainerSupport(c *Container, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	// Resource names are checked by validateContainerResources: cpu and
 	// memory (enforced by the node), extended resources (counted by the
 	// scheduler against what nodes report), nothing else.
 	if c.TerminationMessagePath != DefaultTerminationMessagePath {
-		errs = append(errs, field.Forbidden(p.Child("terminationMessagePath"), notYet("termination messages")+
+		errs = append(errs, field.Forbidden(p.child("terminationMessagePath"), notYet("termination messages")+
 			" (only "+DefaultTerminationMessagePath+" is accepted)"))
 	}
 	if c.TerminationMessagePolicy != TerminationMessageReadFile {
-		errs = append(errs, field.NotSupported(p.Child("terminationMessagePolicy"), c.TerminationMessagePolicy,
+		errs = append(errs, field.NotSupported(p.child("terminationMessagePolicy"), c.TerminationMessagePolicy,
 			[]string{TerminationMessageReadFile}))
 	}
 	for _, pr := range []struct {
@@ -150,16 +156,17 @@ func validateContainerSupport(c *Container, p *field.Path) field.ErrorList {
 		if pr.probe == nil {
 			continue
 		}
-		pp := p.Child(pr.name)
 		if g := pr.probe.HTTPGet; g != nil && g.Scheme != "HTTP" && g.Scheme != "HTTPS" {
-			errs = append(errs, field.NotSupported(pp.Child("httpGet", "scheme"), g.Scheme, []string{"HTTP", "HTTPS"}))
+			errs = append(errs, field.NotSupported(p.child(pr.name).Child("httpGet", "scheme"), g.Scheme, []string{"HTTP", "HTTPS"}))
 		}
 		// As Kubernetes: a liveness or startup probe decides on one success.
 		if pr.name != "readinessProbe" && pr.probe.SuccessThreshold != 1 {
-			errs = append(errs, field.Invalid(pp.Child("successThreshold"), pr.probe.SuccessThreshold, "must be 1"))
+			errs = append(errs, field.Invalid(p.child(pr.name).Child("successThreshold"), pr.probe.SuccessThreshold, "must be 1"))
 		}
 	}
-	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
+	if c.SecurityContext != nil {
+		errs = append(errs, validateSecurityContext(c.SecurityContext, p.child("securityContext"))...)
+	}
 	return errs
 }
 

@@ -71,31 +71,37 @@ func SysctlDotted(name string) string {
 // to the pod's securityContext, then refuses what orch's nodes cannot
 // honour: SELinux (the nodes have none), AppArmor profiles other than
 // Unconfined (nor AppArmor) and unsafe sysctls.
-func validatePodSecurityContext(sc *PodSecurityContext, p *field.Path) field.ErrorList {
+func validatePodSecurityContext(sc *PodSecurityContext, p pathFn) field.ErrorList {
 	if sc == nil {
 		return nil
 	}
 	var errs field.ErrorList
 	if sc.FSGroup != nil {
 		for _, msg := range validation.IsValidGroupID(*sc.FSGroup) {
-			errs = append(errs, field.Invalid(p.Child("fsGroup"), *sc.FSGroup, msg))
+			errs = append(errs, field.Invalid(p.child("fsGroup"), *sc.FSGroup, msg))
 		}
 	}
 	errs = append(errs, validateIDs(sc.RunAsUser, sc.RunAsGroup, p)...)
 	for i, gid := range sc.SupplementalGroups {
 		for _, msg := range validation.IsValidGroupID(gid) {
-			errs = append(errs, field.Invalid(p.Child("supplementalGroups").Index(i), gid, msg))
+			errs = append(errs, field.Invalid(p.child("supplementalGroups").Index(i), gid, msg))
 		}
 	}
-	errs = append(errs, validateSysctls(sc.Sysctls, p.Child("sysctls"))...)
+	if len(sc.Sysctls) > 0 {
+		errs = append(errs, validateSysctls(sc.Sysctls, p.child("sysctls"))...)
+	}
 	if pol := sc.FSGroupChangePolicy; pol != nil && *pol != FSGroupChangeOnRootMismatch && *pol != FSGroupChangeAlways {
-		errs = append(errs, field.NotSupported(p.Child("fsGroupChangePolicy"), *pol,
+		errs = append(errs, field.NotSupported(p.child("fsGroupChangePolicy"), *pol,
 			[]string{FSGroupChangeAlways, FSGroupChangeOnRootMismatch}))
 	}
-	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
-	errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	if sc.SeccompProfile != nil {
+		errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.child("seccompProfile"))...)
+	}
+	if sc.AppArmorProfile != nil {
+		errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.child("appArmorProfile"))...)
+	}
 	if sc.SELinuxOptions != nil {
-		errs = append(errs, field.Forbidden(p.Child("seLinuxOptions"), notYet("SELinux")))
+		errs = append(errs, field.Forbidden(p.child("seLinuxOptions"), notYet("SELinux")))
 	}
 	return errs
 }
@@ -107,7 +113,7 @@ func validateSecurityContext(sc *SecurityContext, p *field.Path) field.ErrorList
 	if sc == nil {
 		return nil
 	}
-	errs := validateIDs(sc.RunAsUser, sc.RunAsGroup, p)
+	errs := validateIDs(sc.RunAsUser, sc.RunAsGroup, func() *field.Path { return p })
 	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
 		if sc.Privileged != nil && *sc.Privileged {
 			errs = append(errs, field.Invalid(p, field.OmitValueType{}, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
@@ -127,24 +133,30 @@ func validateSecurityContext(sc *SecurityContext, p *field.Path) field.ErrorList
 			errs = append(errs, field.NotSupported(p.Child("procMount"), *pm, []string{ProcMountDefault, ProcMountUnmasked}))
 		}
 	}
-	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
-	errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	if sc.SeccompProfile != nil {
+		errs = append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	}
+	if sc.AppArmorProfile != nil {
+		errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	}
 	if sc.SELinuxOptions != nil {
 		errs = append(errs, field.Forbidden(p.Child("seLinuxOptions"), notYet("SELinux")))
 	}
 	return errs
 }
 
-func validateIDs(uid, gid *int64, p *field.Path) field.ErrorList {
+// validateIDs checks the runAsUser and runAsGroup of the security context
+// at the path p makes (built only for an error).
+func validateIDs(uid, gid *int64, p pathFn) field.ErrorList {
 	var errs field.ErrorList
 	if uid != nil {
 		for _, msg := range validation.IsValidUserID(*uid) {
-			errs = append(errs, field.Invalid(p.Child("runAsUser"), *uid, msg))
+			errs = append(errs, field.Invalid(p.child("runAsUser"), *uid, msg))
 		}
 	}
 	if gid != nil {
 		for _, msg := range validation.IsValidGroupID(*gid) {
-			errs = append(errs, field.Invalid(p.Child("runAsGroup"), *gid, msg))
+			errs = append(errs, field.Invalid(p.child("runAsGroup"), *gid, msg))
 		}
 	}
 	return errs
