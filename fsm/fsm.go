@@ -98,6 +98,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		// freed after (see uidIndex).
 		s.uids.store(w.rows.byUID)
 		w.txn.Commit()
+		s.cache.committed(w)
 		s.publish(last)
 		s.applyMu.Unlock()
 		s.uids.remove(w.rows.byUID)
@@ -113,6 +114,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 // and returns a nil writeTxn with the entry's position and the panic value.
 func applyLogs(s *Store, logs []*raft.Log, out []any, failed map[int]Result, funcs func(CommandType) (applyFunc, bool)) (w *writeTxn, at int, p any) {
 	w = newWriteTxn(s)
+	s.cache.start(w)
 	w.funcs = funcs
 	w.entries = len(logs)
 	w.events = make([]Event, 0, len(logs))

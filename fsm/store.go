@@ -49,6 +49,9 @@ type Store struct {
 	// the view of its commit, and by a dry run: one never reads the
 	// tables a commit left with the index of the commit before.
 	applyMu sync.Mutex
+	// cache is what the FSM's batches read that the next batch may read
+	// again without a lookup; under applyMu.
+	cache applyCache
 	// uids finds the objects by uid (see uidIndex).
 	uids    *uidIndex
 	feed    *Feed
