@@ -20,15 +20,31 @@ const maxCachedReads = 1024
 // (an entry panicked and the batch is applied again without it) commits
 // nothing and leaves the cache as it found it, but for reads of the
 // unchanged state. A dry run reads no cache: it commits nothing.
+//
+// It also keeps the maps of batchRows, emptied, for the next batch: a
+// batch's rows are done with once its uids reached the store's uidIndex.
 type applyCache struct {
 	recs   map[rowKey]*Record
 	quotas map[string][]*Record
+	rows   batchRows
 }
 
-// start gives a batch of the FSM the cached reads.
+// start gives a batch of the FSM the cached reads and the spare maps.
 func (c *applyCache) start(w *writeTxn) {
 	w.baseRecs = c.recs
 	w.quotas = c.quotas
+	w.rows, c.rows = c.rows, batchRows{}
+}
+
+// recycle keeps the maps of rows, emptied, unless a large batch grew them
+// (clearing a map costs as much as its largest size).
+func (c *applyCache) recycle(rows batchRows) {
+	if rows.byKey == nil || len(rows.byKey) > maxCachedReads || len(rows.byUID) > maxCachedReads {
+		return
+	}
+	clear(rows.byKey)
+	clear(rows.byUID)
+	c.rows = rows
 }
 
 // committed keeps the reads of w, which the store's tables now hold.
