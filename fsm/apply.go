@@ -24,7 +24,8 @@ type writeTxn struct {
 	uids *uidIndex
 	// baseRecs caches the point reads of base (nil: not found), which
 	// never changes during the batch: a batch of creates in one
-	// namespace reads the namespace once.
+	// namespace reads the namespace once. A batch of the FSM starts with
+	// what the batches before it read (see applyCache).
 	baseRecs map[rowKey]*Record
 	// quotas caches quotaRecords by namespace until the batch writes a
 	// quota: most namespaces have none, and every create asks.

@@ -10,9 +10,9 @@ import (
 // WriteBackup writes a point-in-time backup of the store to w: the snapshot
 // of one read transaction and the checksum trailer v1.ReadBackup checks.
 func (s *Store) WriteBackup(w io.Writer) error {
-	txn := s.db.Txn(false)
+	txn, index := s.read()
 	h := sha256.New()
-	if err := WriteSnapshot(txn, io.MultiWriter(w, h)); err != nil {
+	if err := WriteSnapshot(txn, index, io.MultiWriter(w, h)); err != nil {
 		return err
 	}
 	_, err := w.Write(v1.BackupTrailer(h.Sum(nil)))

@@ -17,9 +17,11 @@ import (
 // that a commit would give it. DryRun holds the store's write lock while it
 // runs, as one FSM apply does.
 func (s *Store) DryRun(cmd []byte) any {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	w := newWriteTxn(s)
 	defer w.txn.Abort()
-	w.index = readIndex(w.txn) + 1
+	w.index = s.Index() + 1
 	res := dryApply(w, cmd)
 	switch r := res.(type) {
 	case Result:

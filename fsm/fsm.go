@@ -82,8 +82,10 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	s := f.Store()
 	failed := map[int]Result{}
 	for {
+		s.applyMu.Lock()
 		w, at, p := applyLogs(s, logs, out, failed, f.funcs)
 		if w == nil {
+			s.applyMu.Unlock()
 			failed[at] = Result{Err: entryError(logs[at].Index, "applying it failed: %v", p)}
 			continue
 		}
@@ -92,14 +94,15 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			w.rejected = append(w.rejected, Rejection{Index: logs[i].Index, Err: res.Err})
 		}
 		last := logs[len(logs)-1].Index
-		if err := w.txn.Insert(tableIndex, &indexRow{ID: "last", Index: last}); err != nil {
-			panic(fmt.Sprintf("fsm: write index %d: %v", last, err))
-		}
 		// The uids the batch gave go in before the commit, the ones it
 		// freed after (see uidIndex).
 		s.uids.store(w.rows.byUID)
 		w.txn.Commit()
+		s.cache.committed(w)
+		s.publish(last)
 		s.uids.remove(w.rows.byUID)
+		s.cache.recycle(w.rows)
+		s.applyMu.Unlock()
 		s.feed.append(w.events, last)
 		f.applied.Store(last)
 		f.rejects.add(w.rejected)
@@ -112,6 +115,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 // and returns a nil writeTxn with the entry's position and the panic value.
 func applyLogs(s *Store, logs []*raft.Log, out []any, failed map[int]Result, funcs func(CommandType) (applyFunc, bool)) (w *writeTxn, at int, p any) {
 	w = newWriteTxn(s)
+	s.cache.start(w)
 	w.funcs = funcs
 	w.entries = len(logs)
 	w.events = make([]Event, 0, len(logs))
@@ -154,7 +158,8 @@ func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 // Snapshot returns a point-in-time snapshot of the store; Persist streams it.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	s := f.Store()
-	return &snapshot{txn: s.db.Txn(false)}, nil
+	txn, index := s.read()
+	return &snapshot{txn: txn, index: index}, nil
 }
 
 // Restore replaces the store with the one in the snapshot. Watchers of the

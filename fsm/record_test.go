@@ -104,7 +104,7 @@ func TestRestoreKeepsBytesUndecoded(t *testing.T) {
 		MustCreate(t, src, uint64(2+i), p)
 	}
 	var buf bytes.Buffer
-	if err := WriteSnapshot(src.Store().db.Txn(false), &buf); err != nil {
+	if err := src.Store().writeSnapshot(&buf); err != nil {
 		t.Fatal(err)
 	}
 	dst := NewTestFSM(t)

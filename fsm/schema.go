@@ -26,6 +26,10 @@ const tableMasters = "masters"
 // byte so that an exact lookup never matches a longer key with the same prefix.
 type keyIndexer struct {
 	key func(*Record) (string, bool)
+	// withID makes room after the key for the primary key that go-memdb
+	// appends to the keys of an index that is not unique, so that append
+	// does not copy the key into a second allocation.
+	withID bool
 }
 
 func (k keyIndexer) FromObject(raw any) (bool, []byte, error) {
@@ -36,6 +40,12 @@ func (k keyIndexer) FromObject(raw any) (bool, []byte, error) {
 	s, ok := k.key(r)
 	if !ok {
 		return false, nil, nil
+	}
+	if k.withID {
+		id := r.Key()
+		b := make([]byte, len(s)+1, len(s)+1+len(id)+1)
+		copy(b, s)
+		return true, b, nil
 	}
 	return true, nulTerminated(s), nil
 }
@@ -111,7 +121,7 @@ func schema() *memdb.DBSchema {
 			},
 		}
 		if r.Name == "pods" {
-			t.Indexes[indexNode] = &memdb.IndexSchema{Name: indexNode, Indexer: keyIndexer{key: func(r *Record) (string, bool) {
+			t.Indexes[indexNode] = &memdb.IndexSchema{Name: indexNode, Indexer: keyIndexer{withID: true, key: func(r *Record) (string, bool) {
 				return r.NodeName(), true
 			}}}
 		}

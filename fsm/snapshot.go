@@ -33,12 +33,13 @@ type snapshotLine struct {
 }
 
 type snapshot struct {
-	txn *memdb.Txn
+	txn   *memdb.Txn
+	index uint64 // of the last command applied to what txn reads
 }
 
 // Persist writes the snapshot as JSON lines: a header, then every object.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := WriteSnapshot(s.txn, sink); err != nil {
+	if err := WriteSnapshot(s.txn, s.index, sink); err != nil {
 		sink.Cancel()
 		return err
 	}
@@ -48,11 +49,12 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 // Release implements raft.FSMSnapshot.
 func (s *snapshot) Release() {}
 
-// WriteSnapshot writes every object visible in txn to w.
-func WriteSnapshot(txn *memdb.Txn, w io.Writer) error {
+// WriteSnapshot writes every object visible in txn to w, with index: that
+// of the last command applied to what txn reads.
+func WriteSnapshot(txn *memdb.Txn, index uint64, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
-	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, Index: readIndex(txn)}); err != nil {
+	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, Index: index}); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
 	for _, r := range v1.Resources() {
@@ -141,9 +143,7 @@ func restoreInto(s *Store, r io.Reader) (uint64, error) {
 			s.uids.m[rowKey{res.Name, uid}] = rec
 		}
 	}
-	if err := txn.Insert(tableIndex, &indexRow{ID: "last", Index: h.Index}); err != nil {
-		return 0, err
-	}
 	txn.Commit()
+	s.publish(h.Index)
 	return h.Index, nil
 }

@@ -2,8 +2,10 @@ package fsm
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -15,12 +17,15 @@ import (
 // DefaultFeedSize is how many change events the feed keeps by default.
 const DefaultFeedSize = 50000
 
-// tableIndex holds one row: the index of the last applied command.
-const tableIndex = "index"
-
-type indexRow struct {
-	ID    string
-	Index uint64
+// storeView is a committed state of the store's tables and the index of
+// the last command applied to them: a reader that answers with an index
+// (a list, a snapshot) reads both from one view. The index is kept here
+// rather than in a table of its own because a table written by every
+// batch cost every batch another tree to copy a path of and commit (about
+// 35 allocations and 2.5 us of a master's CPU per batch).
+type storeView struct {
+	db    *memdb.MemDB // a go-memdb snapshot: reads only
+	index uint64
 }
 
 // MasterInfo is how a master is reached; the leader writes its own, and each
@@ -37,6 +42,16 @@ type MasterInfo struct {
 // FSM.Apply.
 type Store struct {
 	db *memdb.MemDB
+	// view is the state the last commit left, with its index; it is
+	// replaced after each commit, under applyMu.
+	view atomic.Pointer[storeView]
+	// applyMu is held by a batch's apply from its write transaction to
+	// the view of its commit, and by a dry run: one never reads the
+	// tables a commit left with the index of the commit before.
+	applyMu sync.Mutex
+	// cache is what the FSM's batches read that the next batch may read
+	// again without a lookup; under applyMu.
+	cache applyCache
 	// uids finds the objects by uid (see uidIndex).
 	uids    *uidIndex
 	feed    *Feed
@@ -58,18 +73,24 @@ func NewStore(feedSize int) (*Store, error) {
 
 // newStore returns an empty store whose feed is bounded by lim.
 func newStore(lim FeedLimits) (*Store, error) {
-	sc := schema()
-	sc.Tables[tableIndex] = &memdb.TableSchema{
-		Name: tableIndex,
-		Indexes: map[string]*memdb.IndexSchema{
-			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-		},
-	}
-	db, err := memdb.NewMemDB(sc)
+	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		return nil, fmt.Errorf("create memdb: %w", err)
 	}
-	return &Store{db: db, uids: newUIDIndex(), feed: NewBoundedFeed(lim, 0), abandon: make(chan struct{})}, nil
+	s := &Store{db: db, uids: newUIDIndex(), feed: NewBoundedFeed(lim, 0), abandon: make(chan struct{})}
+	s.publish(0)
+	return s, nil
+}
+
+// publish makes the tables as now committed, at index, the store's view.
+func (s *Store) publish(index uint64) {
+	s.view.Store(&storeView{db: s.db.Snapshot(), index: index})
+}
+
+// read returns a read transaction of the store's view and its index.
+func (s *Store) read() (*memdb.Txn, uint64) {
+	v := s.view.Load()
+	return v.db.Txn(false), v.index
 }
 
 // Feed returns the store's change feed.
@@ -84,15 +105,7 @@ func (s *Store) abandonStore() {
 }
 
 // Index returns the Raft index of the last applied command.
-func (s *Store) Index() uint64 { return readIndex(s.db.Txn(false)) }
-
-func readIndex(txn *memdb.Txn) uint64 {
-	raw, err := txn.First(tableIndex, indexID, "last")
-	if err != nil || raw == nil {
-		return 0
-	}
-	return raw.(*indexRow).Index
-}
+func (s *Store) Index() uint64 { return s.view.Load().index }
 
 // Get returns the named object, or a NotFound error.
 func (s *Store) Get(resource, namespace, name string) (*Record, error) {
@@ -156,8 +169,8 @@ type ListResult struct {
 
 // List returns the objects of a resource that match opts, in key order.
 func (s *Store) List(resource string, opts ListOptions) (ListResult, error) {
-	txn := s.db.Txn(false)
-	res := ListResult{Index: readIndex(txn)}
+	txn, index := s.read()
+	res := ListResult{Index: index}
 	prefix := ""
 	if opts.Namespace != "" {
 		prefix = opts.Namespace + "/"
@@ -257,3 +270,9 @@ func (s *Store) Count(resource string) int {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// writeSnapshot writes the store's view to w as WriteSnapshot does.
+func (s *Store) writeSnapshot(w io.Writer) error {
+	txn, index := s.read()
+	return WriteSnapshot(txn, index, w)
+}

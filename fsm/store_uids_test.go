@@ -49,7 +49,7 @@ func TestGetByUIDFollowsChanges(t *testing.T) {
 	want(f.Store(), "uid-a", "default/b", "5")
 
 	var buf bytes.Buffer
-	if err := WriteSnapshot(f.Store().db.Txn(false), &buf); err != nil {
+	if err := f.Store().writeSnapshot(&buf); err != nil {
 		t.Fatal(err)
 	}
 	dst := NewTestFSM(t)
