@@ -473,3 +473,26 @@ func fastEncode(s *jsoniter.Stream, v any) (ok bool) {
 	s.WriteVal(v)
 	return s.Error == nil
 }
+
+// AppendJSON appends v to dst encoded as json.Marshal encodes it (the same
+// bytes, with the fast encoder where it applies), for the API's encodes of
+// an object on the write path.
+func AppendJSON(dst []byte, v any) ([]byte, error) {
+	e := getEncoder()
+	defer putEncoder(e)
+	s := e.stream
+	own := s.Buffer()
+	s.Error = nil
+	s.SetBuffer(dst)
+	ok := fastEncode(s, v)
+	out := s.Buffer()
+	s.SetBuffer(own[:0])
+	if ok {
+		return out, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}

@@ -28,6 +28,12 @@ func checkSameEncode(t *testing.T, e *encoder, v any) (fast bool) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%T:\nencodeInto   %s\njson.Marshal %s\n%s", v, got, want, firstDifference(want, got))
 	}
+	// AppendJSON: the same bytes after what dst holds, which it keeps.
+	dst := append(make([]byte, 0, 8), "prefix"...)
+	app, appErr := AppendJSON(dst, v)
+	if fmt.Sprint(appErr) != fmt.Sprint(wantErr) || string(app) != "prefix"+string(want) {
+		t.Fatalf("%T: AppendJSON = %q, %v; want %q, %v", v, app, appErr, "prefix"+string(want), wantErr)
+	}
 	e.stream.Error = nil
 	e.stream.SetBuffer(e.stream.Buffer()[:0])
 	return fastEncode(e.stream, v)
