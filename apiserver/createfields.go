@@ -3,7 +3,6 @@ package apiserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	smdschema "sigs.k8s.io/structured-merge-diff/v6/schema"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 // createFields remembers the managedFields entry of a create by the shape
@@ -104,17 +104,12 @@ var shapeBuffers = sync.Pool{New: func() any { return newShapeBuffer() }}
 const maxPooledShapeBuffer = 64 << 10
 
 type shapeBuffer struct {
-	json bytes.Buffer
-	enc  *json.Encoder // encodes into json
+	json []byte // the object, as json.Marshal encodes it
 	key  []byte
 	skel []byte // the skeleton's key (skeletonKey)
 }
 
-func newShapeBuffer() *shapeBuffer {
-	b := &shapeBuffer{}
-	b.enc = json.NewEncoder(&b.json)
-	return b
-}
+func newShapeBuffer() *shapeBuffer { return &shapeBuffer{} }
 
 // trackCreate sets the managedFields of a create whose object carries
 // none, as trackUpdate does, from the entry remembered for the object's
@@ -125,7 +120,7 @@ func (s *Server) trackCreate(ctx context.Context, req *request, obj v1.Object) e
 	manager := managerOf(ctx)
 	buf := shapeBuffers.Get().(*shapeBuffer)
 	defer func() {
-		if buf.json.Cap() <= maxPooledShapeBuffer && cap(buf.key) <= maxPooledShapeBuffer {
+		if cap(buf.json) <= maxPooledShapeBuffer && cap(buf.key) <= maxPooledShapeBuffer {
 			shapeBuffers.Put(buf)
 		}
 	}()
@@ -220,7 +215,7 @@ func (f *fieldManagers) shapeKey(buf *shapeBuffer, req *request, manager string,
 }
 
 // jsonBytes is the object encodeShape encoded.
-func (b *shapeBuffer) jsonBytes() []byte { return bytes.TrimSuffix(b.json.Bytes(), []byte("\n")) }
+func (b *shapeBuffer) jsonBytes() []byte { return b.json }
 
 // encodeShape is the first half of shapeKey: it encodes obj into buf.json
 // and writes the key's prefix (resource, manager) into buf.key.
@@ -229,10 +224,11 @@ func (f *fieldManagers) encodeShape(buf *shapeBuffer, req *request, manager stri
 	if err != nil {
 		return t, false
 	}
-	buf.json.Reset()
-	if err := buf.enc.Encode(obj); err != nil {
+	b, err := fsm.AppendJSON(buf.json[:0], obj)
+	if err != nil {
 		return t, false
 	}
+	buf.json = b
 	// The group and version (a resource served in two versions has a field
 	// set per version), the resource, the subresource and the manager.
 	k := append(buf.key[:0], req.resource.GroupVersion()...)

@@ -13,6 +13,7 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 // request is a parsed resource request.
@@ -268,8 +269,13 @@ func decodeObject(req *request, body []byte) (v1.Object, error) {
 		return nil, v1.NewBadRequest(fmt.Sprintf("the request body must be a %s object, not null", req.resource.Kind))
 	}
 	obj := req.resource.New()
-	if err := decodeStrict(body, obj); err != nil {
-		return nil, err
+	// A body fsm.DecodeRequest cannot prove it reads as the strict decoder
+	// does (a duplicate or unknown field among others) is read by
+	// decodeStrict, which gives the error.
+	if !fsm.DecodeRequest(body, obj) {
+		if err := decodeStrict(body, obj); err != nil {
+			return nil, err
+		}
 	}
 	tm := obj.GetTypeMeta()
 	if tm.Kind != "" && tm.Kind != req.resource.Kind {

@@ -23,8 +23,41 @@ import (
 // escapes to arbitrary Unicode), encoded as the API stores them.
 func randomObjects(tb testing.TB, seed int64, n int) map[string][][]byte {
 	tb.Helper()
-	words := []string{"a", "web", "", "a<b>&c", `q"\`, "\u2028\u2029", "\x00\x1f", "é€😀", "K\u212a", strings.Repeat("x", 300)}
-	f := randfill.NewWithSeed(seed).NilChance(0.3).NumElements(0, 3).MaxDepth(12).Funcs(
+	out := make(map[string][][]byte)
+	for kind, objs := range randomValues(seed, n) {
+		for _, obj := range objs {
+			raw, err := json.Marshal(obj)
+			if err != nil {
+				continue // a value no encoder writes (a NaN, a time out of range)
+			}
+			out[kind] = append(out[kind], raw)
+		}
+	}
+	return out
+}
+
+// randomValues returns n random objects of every kind the API serves,
+// keyed by kind and group, with every field filled or left out at random:
+// strings from ASCII, HTML characters, escapes, line separators, control
+// characters and invalid UTF-8 to arbitrary Unicode.
+func randomValues(seed int64, n int) map[string][]v1.Object {
+	f := randomFiller(seed)
+	out := make(map[string][]v1.Object)
+	for _, r := range v1.Served() {
+		for range n {
+			obj := r.New()
+			f.Fill(obj)
+			v1.SetTypeMeta(obj)
+			out[r.Kind+"."+r.Group] = append(out[r.Kind+"."+r.Group], obj)
+		}
+	}
+	return out
+}
+
+// randomFiller fills values at random as randomValues describes.
+func randomFiller(seed int64) *randfill.Filler {
+	words := []string{"a", "web", "", "a<b>&c", `q"\`, "\u2028\u2029", "\x00\x1f\b\f\t\x7f", "é€😀", "K\u212a", strings.Repeat("x", 300), "bad\xff\xfeutf8", "\xe2\x80", "z"}
+	return randfill.NewWithSeed(seed).NilChance(0.3).NumElements(0, 3).MaxDepth(12).Funcs(
 		func(s *string, c randfill.Continue) {
 			if c.Intn(4) == 0 {
 				c.FillNoCustom(s) // arbitrary Unicode
@@ -53,7 +86,8 @@ func randomObjects(tb testing.TB, seed int64, n int) map[string][][]byte {
 			}
 		},
 		func(x *v1.FieldsV1, c randfill.Continue) {
-			x.Raw = [][]byte{nil, []byte(`{"f:a":{}}`), []byte(`{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"k:{\"name\":\"a\"}":{}}`)}[c.Intn(3)]
+			x.Raw = [][]byte{nil, []byte(`{"f:a":{}}`), []byte(`{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"k:{\"name\":\"a\"}":{}}`),
+				[]byte("{ \"k:{\\\"name\\\":\\\"<a&b>\u2028\\\"}\" :\n{} }")}[c.Intn(4)]
 		},
 		func(p *int32, c randfill.Continue) {
 			if *p = int32(c.Intn(2000) - 1000); c.Intn(4) == 0 {
@@ -66,23 +100,10 @@ func randomObjects(tb testing.TB, seed int64, n int) map[string][][]byte {
 			}
 		},
 		func(r *runtime.RawExtension, c randfill.Continue) {
-			r.Raw = [][]byte{nil, []byte(`{"a":1}`), []byte(`{"big":123456789012345678901234567890,"f":1e300,"n":null,"s":"\u00e9"}`), []byte(`[1,-0.0,{"a":[]}]`)}[c.Intn(4)]
+			r.Raw = [][]byte{nil, []byte(`{"a":1}`), []byte(`{"big":123456789012345678901234567890,"f":1e300,"n":null,"s":"\u00e9"}`), []byte(`[1,-0.0,{"a":[]}]`),
+				[]byte("{ \"h\": \"<&>\u2029\" ,\t\"e\":[ ] }")}[c.Intn(5)]
 		},
 	)
-	out := make(map[string][][]byte)
-	for _, r := range v1.Served() {
-		for range n {
-			obj := r.New()
-			f.Fill(obj)
-			v1.SetTypeMeta(obj)
-			raw, err := json.Marshal(obj)
-			if err != nil {
-				continue // a value no encoder writes (a NaN, a time out of range)
-			}
-			out[r.Kind+"."+r.Group] = append(out[r.Kind+"."+r.Group], raw)
-		}
-	}
-	return out
 }
 
 // checkSameDecode fails unless decodeObject gives what json.Unmarshal gives

@@ -232,8 +232,8 @@ func NewCreate(obj v1.Object) ([]byte, error) {
 	m.Generation, m.ResourceVersion = 1, ""
 	// The object is encoded into a pooled buffer and copied once, into
 	// the entry.
-	buf := getBuffer()
-	defer putBuffer(buf)
+	buf := getEncoder()
+	defer putEncoder(buf)
 	raw, err := encodeInto(buf, obj)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", r.Kind, err)
@@ -251,8 +251,8 @@ func NewUpdate(obj v1.Object, status bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
+	buf := getEncoder()
+	defer putEncoder(buf)
 	raw, err := encodeInto(buf, obj)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", r.Kind, err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -127,9 +126,9 @@ func verifyJSON(body []byte, into any) error {
 	if err := json.Unmarshal(body, into); err != nil {
 		return badCommand("%T does not decode: %v", into, err)
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	back, err := encodeInto(buf, into)
+	buf := getEncoder()
+	defer putEncoder(buf)
+	back, err := buf.encode(into, len(body))
 	if err != nil {
 		return badCommand("%T does not encode: %v", into, err)
 	}
@@ -139,31 +138,9 @@ func verifyJSON(body []byte, into any) error {
 	return nil
 }
 
-// encodeInto encodes v as json.Marshal does (an Encoder escapes HTML as
-// Marshal does), into buf, which it resets: the encoding Verify compares
-// and drops needs no allocation of its own.
-func encodeInto(buf *bytes.Buffer, v any) ([]byte, error) {
-	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		return nil, err
-	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil // Encode ends the value with a newline
-}
-
-// buffers are Verify's encoding buffers; one that grew past
-// maxPooledBuffer (a large object) is left to the garbage collector.
-var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBuffer = 64 << 10
-
-func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		buffers.Put(b)
-	}
-}
+// encodeInto encodes v as json.Marshal does, into e's buffer: the
+// encoding Verify compares and drops needs no allocation of its own.
+func encodeInto(e *encoder, v any) ([]byte, error) { return e.encode(v, 0) }
 
 // verifyObject checks that raw decodes into an object of the resource and
 // encodes back to itself.
@@ -180,9 +157,9 @@ func verifyObject(resource, raw []byte) error {
 	if err := decodeObject(raw, obj); err != nil {
 		return badCommand("the %s does not decode: %v", r.Kind, err)
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	back, err := encodeInto(buf, obj)
+	buf := getEncoder()
+	defer putEncoder(buf)
+	back, err := buf.encode(obj, len(raw)) // the same size if it survives
 	if err != nil {
 		return badCommand("the %s does not encode: %v", r.Kind, err)
 	}

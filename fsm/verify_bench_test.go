@@ -125,11 +125,11 @@ func BenchmarkVerifyEqualityVsEncode(b *testing.B) {
 		})
 		b.Run(benchName(obj)+"/Encode", func(b *testing.B) {
 			loopCPU(b, func() {
-				buf := getBuffer()
+				buf := getEncoder()
 				if _, err := encodeInto(buf, decoded); err != nil {
 					b.Fatal(err)
 				}
-				putBuffer(buf)
+				putEncoder(buf)
 			})
 		})
 	}

@@ -107,7 +107,7 @@ func TestEncodeIntoMatchesMarshal(t *testing.T) {
 	pod := benchPod("web")
 	pod.Annotations = map[string]string{"html": "<a href=\"x\">&</a>", "sep": "a\u2028b\u2029c", "big": strings.Repeat("x", 5000)}
 	small := benchPod("s")
-	var buf bytes.Buffer
+	buf := getEncoder()
 	for _, tc := range []struct {
 		name string
 		v    any
@@ -122,7 +122,7 @@ func TestEncodeIntoMatchesMarshal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := encodeInto(&buf, tc.v)
+			got, err := encodeInto(buf, tc.v)
 			if err != nil {
 				t.Fatal(err)
 			}
