@@ -229,7 +229,21 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 		}
 	}()
 	var orchRuns, etcdRuns []bench.Result
+	var masterPIDs, memberPIDs []int
+	for _, m := range c.Masters {
+		masterPIDs = append(masterPIDs, m.PID())
+	}
+	if etcd != nil {
+		for _, m := range etcd.Members {
+			memberPIDs = append(memberPIDs, m.PID)
+		}
+	}
 	for r := 0; r < o.runs; r++ {
+		// Each system's window starts once the other's background work
+		// after its own run (a snapshot, a compaction) is done.
+		if err := waitQuiet(ctx, "etcd's members", memberPIDs); err != nil {
+			return nil, err
+		}
 		res, err := orchCreates(ctx, c, o, r, func(i int) *client.Config { return c.Config(i) })
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", r+1, err)
@@ -237,6 +251,9 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 		fmt.Printf("run %d/%d  orch creates  %v\n", r+1, o.runs, res)
 		orchRuns = append(orchRuns, res)
 		if etcd != nil {
+			if err := waitQuiet(ctx, "orch's masters", masterPIDs); err != nil {
+				return nil, err
+			}
 			res, err := etcdPuts(ctx, etcd, o)
 			if err != nil {
 				return nil, fmt.Errorf("etcd, run %d: %w", r+1, err)
