@@ -213,12 +213,15 @@ func testServices(t *testing.T, proxyMode string) {
 			return strings.Join(seen, ",") == strings.Join(want, ","), fmt.Sprintf("saw %v, want %v", seen, want)
 		})
 		outside, _ := e.net.AddHost("outside")
+		// Each node's proxy learns the endpoints from its own watch; the
+		// requests by name above went through node-a's only, so another
+		// node may program its NodePort a moment later.
 		for _, nd := range []*harness.Node{e.a, e.b, e.cc} {
-			out, err := harness.ExecIn(outside, 10*time.Second, "busybox", "timeout", "5", "busybox", "wget", "-q", "-O", "-",
-				fmt.Sprintf("http://%s:%d/", nd.IP, nodePort))
-			if err != nil || !contains(want, strings.TrimSpace(out)) {
-				t.Errorf("NodePort via %s (%s): %q %v", nd.Name, nd.IP, out, err)
-			}
+			waitFor(t, 15*time.Second, "NodePort via "+nd.Name+" reaching a backend", func() (bool, string) {
+				out, err := harness.ExecIn(outside, 10*time.Second, "busybox", "timeout", "5", "busybox", "wget", "-q", "-O", "-",
+					fmt.Sprintf("http://%s:%d/", nd.IP, nodePort))
+				return err == nil && contains(want, strings.TrimSpace(out)), fmt.Sprintf("%s (%s): %q %v", nd.Name, nd.IP, out, err)
+			})
 		}
 	})
 
