@@ -90,12 +90,19 @@ func (s *Server) scaleTo(ctx context.Context, req *request, sc *v1.Scale) (v1.Sc
 // precondition, read and changed again after a concurrent write.
 func (s *Server) commitScale(ctx context.Context, req *request, rv string, change func(next, old v1.Scalable) error) (v1.Scalable, error) {
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 || rv != "" {
+		var cur *fsm.Record
+		var err error
+		if attempt == 0 {
+			// The local copy, or after a read barrier when it is missing
+			// or not at rv: a master that forwarded the object's create
+			// may not have applied it yet.
+			cur, err = s.current(ctx, req, rv)
+		} else {
 			if _, err := s.backend.ReadBarrier(ctx); err != nil {
 				return nil, err
 			}
+			cur, err = s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
 		}
-		cur, err := s.backend.Store().Get(req.resource.Name, req.namespace, req.name)
 		if err != nil {
 			return nil, err
 		}

@@ -1,10 +1,13 @@
 package apiserver
 
 import (
+	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 func TestScale(t *testing.T) {
@@ -154,4 +157,47 @@ func TestBinding(t *testing.T) {
 	q := e.getPod(t, "q")
 	q.Spec.NodeName = "n1"
 	e.expectStatus(t, http.StatusUnprocessableEntity, http.MethodPut, podPath("q"), q)
+}
+
+// behindBackend is a master that has not applied the latest writes: its
+// store is an empty one until a read barrier catches it up.
+type behindBackend struct {
+	Backend
+	behind atomic.Bool
+	empty  *fsm.Store
+}
+
+func (b *behindBackend) Store() *fsm.Store {
+	if b.behind.Load() {
+		return b.empty
+	}
+	return b.Backend.Store()
+}
+
+func (b *behindBackend) ReadBarrier(ctx context.Context) (uint64, error) {
+	b.behind.Store(false)
+	return b.Backend.ReadBarrier(ctx)
+}
+
+// A scale PUT on a master that forwarded the object's create and has not
+// applied it yet reads the object after a read barrier instead of
+// answering 404 (as updates and patches do).
+func TestScaleOnAMasterBehind(t *testing.T) {
+	empty, err := fsm.NewStore(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bb *behindBackend
+	e := newTestEnv(t, withBackend(func(c Backend) Backend {
+		bb = &behindBackend{Backend: c, empty: empty}
+		return bb
+	}))
+	e.createRC(t, "web", 2)
+	bb.behind.Store(true)
+	b := e.expectCode(t, http.StatusOK, http.MethodPut, rcPath("web")+"/scale", v1.Scale{Spec: v1.ScaleSpec{Replicas: 4}})
+	if got := decode[v1.Scale](t, b); got.Spec.Replicas != 4 {
+		t.Fatalf("PUT scale answered %s", b)
+	}
+	bb.behind.Store(true)
+	e.expectStatus(t, http.StatusNotFound, http.MethodPut, rcPath("nope")+"/scale", v1.Scale{Spec: v1.ScaleSpec{Replicas: 1}})
 }

@@ -55,6 +55,8 @@ const (
 type envConfig struct {
 	feedSize int
 	server   func(*Config)
+	// backend, if set, wraps the cluster the server is given.
+	backend func(Backend) Backend
 	// rbac plugs in the RBAC authorizer over the cluster's store.
 	rbac bool
 }
@@ -66,6 +68,9 @@ func withFeedSize(n int) envOption { return func(c *envConfig) { c.feedSize = n 
 
 // withServerConfig changes the API server's config before New.
 func withServerConfig(f func(*Config)) envOption { return func(c *envConfig) { c.server = f } }
+
+// withBackend wraps the cluster the API server is given.
+func withBackend(f func(Backend) Backend) envOption { return func(c *envConfig) { c.backend = f } }
 
 // newTestEnv starts a one-master cluster (real raft over mutual TLS on
 // loopback, raft-boltdb in a temporary directory), waits until it has
@@ -151,7 +156,11 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		a := rbac.New(c.Store)
 		sc.Authorizers, sc.RBAC = append(sc.Authorizers, a), a
 	}
-	s, err := New(sc, c)
+	var backend Backend = c
+	if ec.backend != nil {
+		backend = ec.backend(c)
+	}
+	s, err := New(sc, backend)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
