@@ -62,6 +62,7 @@ type options struct {
 	rssPods          int
 	skipEtcd         bool
 	profileDir       string
+	profileRun       int
 	target           string
 	writeClient      string
 	masterEnv        string
@@ -112,6 +113,7 @@ func run() error {
 	flag.BoolVar(&o.skipProxy, "skip-proxy", false, "skip the service proxy section (iptables in throwaway network namespaces)")
 	flag.BoolVar(&o.proxyGoIPTables, "proxy-go-iptables", true, "in the proxy section, also time go-iptables adding 1,000 services one rule per exec (one run; ~25 s on nft here)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every master during the first orch run into this directory (the memory section: each master's heap profile, and as text with MemStats; with -only density: of the masters and of the hollow nodes' process while the nodes register, of the masters for 20 s once every node is Ready, and that process's heap)")
+	flag.IntVar(&o.profileRun, "profile-run", 1, "with -profile: which orch run of the write figure to profile (1 is the first; the later runs' clusters hold the pods of the runs before)")
 	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go), "density" (hollow nodes; see density.go), "pod-starts-bare" (pod start beside bare containerd; see podstart_bare.go), "proxy" (both proxy modes) or "memory" (the masters' RSS after a full GC holding -rss-pods pods, -runs fresh clusters; see memory.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
@@ -136,6 +138,9 @@ func run() error {
 	}
 	if err := o.summaryOptions.validate(); err != nil {
 		return err
+	}
+	if o.profileRun < 1 || o.profileRun > o.runs {
+		return fmt.Errorf("-profile-run %d: want a run from 1 to -runs (%d)", o.profileRun, o.runs)
 	}
 	if err := o.bare.validate(o.only); err != nil {
 		return err
@@ -342,7 +347,7 @@ func orchCreates(ctx context.Context, c *harness.Cluster, o options, run int, cf
 	}
 	var wg sync.WaitGroup
 	profErrs := make([]error, len(c.Masters))
-	if o.profileDir != "" && run == 0 {
+	if o.profileDir != "" && run == o.profileRun-1 {
 		for i, m := range c.Masters {
 			wg.Go(func() {
 				if err := profile(ctx, clients[i], o.warmup, o.duration, filepath.Join(o.profileDir, m.Name+".cpu.pprof")); err != nil {
