@@ -21,7 +21,10 @@ type Op func(ctx context.Context, worker, seq int) error
 // Result summarises the operations that completed inside the measurement
 // window of one Run.
 type Result struct {
-	Ops    int     // successful operations completed in the window
+	Ops int // successful operations completed in the window
+	// AllOps also counts the successful operations of the warm-up and
+	// those that finished after the window: all the work the system did.
+	AllOps int
 	Errors int     // failed operations completed in the window
 	Rate   float64 // successful operations per second of window
 	// Exact nearest-rank percentiles of the successful operations' latencies.
@@ -45,6 +48,7 @@ func fmtDur(d time.Duration) string {
 
 type workerStats struct {
 	lat      []time.Duration
+	all      int // successful operations, in the window or not
 	errors   int
 	firstErr error
 	firstAt  time.Time
@@ -82,6 +86,9 @@ func Run(ctx context.Context, clients int, duration, warmup time.Duration, op Op
 				}
 				err := op(ctx, w, seq)
 				t1 := time.Now()
+				if err == nil {
+					s.all++
+				}
 				if t1.Before(from) || !t1.Before(end) {
 					continue
 				}
@@ -117,6 +124,7 @@ func Run(ctx context.Context, clients int, duration, warmup time.Duration, op Op
 	for i := range stats {
 		s := &stats[i]
 		all = append(all, s.lat...)
+		r.AllOps += s.all
 		r.Errors += s.errors
 		if s.firstErr != nil && (r.FirstError == nil || s.firstAt.Before(firstAt)) {
 			r.FirstError, firstAt = s.firstErr, s.firstAt

@@ -120,6 +120,17 @@ func TestRunCountsOnlyTheWindow(t *testing.T) {
 	if r.Ops+r.Errors > total {
 		t.Fatalf("counted %d ops+errors but only %d were issued", r.Ops+r.Errors, total)
 	}
+	// AllOps is every success, the warm-up's included: every issued op
+	// but the failing tenth of each worker's sequence.
+	wantAll := 0
+	for k := range seen {
+		if k[1]%10 != 9 {
+			wantAll++
+		}
+	}
+	if r.AllOps != wantAll || r.AllOps <= r.Ops {
+		t.Fatalf("AllOps = %d, want %d (all successes, more than the window's %d)", r.AllOps, wantAll, r.Ops)
+	}
 	if !(r.P50 <= r.P99 && r.P99 <= r.Max) {
 		t.Fatalf("percentiles out of order: %+v", r)
 	}

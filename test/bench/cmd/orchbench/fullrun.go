@@ -238,37 +238,77 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 			memberPIDs = append(memberPIDs, m.PID)
 		}
 	}
+	cpuFrom, err := bench.ReadCPUTimes(masterPIDs...)
+	if err != nil {
+		return nil, err
+	}
+	etcdFrom, err := bench.ReadCPUTimes(memberPIDs...)
+	if err != nil {
+		return nil, err
+	}
+	var orchAll, etcdAll int // successful writes, warm-ups and repeated windows included
 	for r := 0; r < o.runs; r++ {
 		// Each system's window starts once the other's background work
-		// after its own run (a snapshot, a compaction) is done.
+		// after its own run (a snapshot, a compaction) is done, and is
+		// taken again when such work still landed in it.
 		if err := waitQuiet(ctx, "etcd's members", memberPIDs); err != nil {
 			return nil, err
 		}
-		res, err := orchCreates(ctx, c, o, r, func(i int) *client.Config { return c.Config(i) })
+		label := fmt.Sprintf("run %d/%d  orch creates", r+1, o.runs)
+		res, err := undisturbed(ctx, label, "etcd's members", memberPIDs, &orchAll, func() (bench.Result, error) {
+			return orchCreates(ctx, c, o, r, func(i int) *client.Config { return c.Config(i) })
+		})
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", r+1, err)
 		}
-		fmt.Printf("run %d/%d  orch creates  %v\n", r+1, o.runs, res)
 		orchRuns = append(orchRuns, res)
 		if etcd != nil {
 			if err := waitQuiet(ctx, "orch's masters", masterPIDs); err != nil {
 				return nil, err
 			}
-			res, err := etcdPuts(ctx, etcd, o)
+			label := fmt.Sprintf("run %d/%d  etcd puts    ", r+1, o.runs)
+			res, err := undisturbed(ctx, label, "orch's masters", masterPIDs, &etcdAll, func() (bench.Result, error) {
+				return etcdPuts(ctx, etcd, o)
+			})
 			if err != nil {
 				return nil, fmt.Errorf("etcd, run %d: %w", r+1, err)
 			}
-			fmt.Printf("run %d/%d  etcd puts     %v\n", r+1, o.runs, res)
 			etcdRuns = append(etcdRuns, res)
 		}
 	}
+	// Every write's share of all the work each system did from its first
+	// window to now, its background work after the windows included (a
+	// snapshot, a compaction, a resync), once both are idle again.
+	if err := errors.Join(waitQuiet(ctx, "orch's masters", masterPIDs), waitQuiet(ctx, "etcd's members", memberPIDs)); err != nil {
+		return nil, err
+	}
+	cpuTo, err := bench.ReadCPUTimes(masterPIDs...)
+	if err != nil {
+		return nil, err
+	}
+	etcdTo, err := bench.ReadCPUTimes(memberPIDs...)
+	if err != nil {
+		return nil, err
+	}
+	perWrite := func(from, to bench.CPUTimes, n int) float64 {
+		if n == 0 {
+			return 0
+		}
+		return (to.Procs - from.Procs).Seconds() * 1000 / float64(n)
+	}
+	cpuLine := fmt.Sprintf("CPU per write over the section, background work included (all three processes): orch %.3f ms (%d writes)",
+		perWrite(cpuFrom, cpuTo, orchAll), orchAll)
+	if etcd != nil {
+		cpuLine += fmt.Sprintf(", etcd %.3f ms (%d writes)", perWrite(etcdFrom, etcdTo, etcdAll), etcdAll)
+	}
+	fmt.Println(cpuLine)
 	after, err := takeTree()
 	if err != nil {
 		return nil, err
 	}
 	noisy := after.use(before).Noisy()
 	orchSum := bench.Summarize(orchRuns)
-	lines := []string{fmt.Sprintf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods, %s client: %s", o.clients, o.writeClient, orchSum)}
+	lines := []string{fmt.Sprintf("orch API creates, 3 masters, HTTPS, %d clients, ~1 KiB pods, %s client: %s", o.clients, o.writeClient, orchSum), cpuLine}
 	if etcd == nil {
 		rep.info("orch API create rate", fmt.Sprintf("%.0f/s", orchSum.Rate))
 		return lines, nil

@@ -51,3 +51,47 @@ func waitQuiet(ctx context.Context, label string, pids []int) error {
 		}
 	}
 }
+
+// Thresholds of undisturbed.
+const (
+	disturbedCores = 0.10 // the other system's cores in a window that make it taken again
+	maxRepeats     = 2    // then the window is kept, and says so
+)
+
+// undisturbed runs window (one system's measured run) and takes it again,
+// after waiting for the other system to go idle, when the other system's
+// processes (others) used disturbedCores or more during it: background work
+// of the system that ran before (a snapshot, a compaction) would otherwise
+// slow this system's figure. At most maxRepeats repeats; every taken
+// window is printed under label, and all its successful operations are
+// added to *all.
+func undisturbed(ctx context.Context, label, othersLabel string, others []int, all *int, window func() (bench.Result, error)) (bench.Result, error) {
+	for repeat := 0; ; repeat++ {
+		before, err := bench.ReadCPUTimes(others...)
+		if err != nil {
+			return bench.Result{}, fmt.Errorf("read CPU times of %s: %w", othersLabel, err)
+		}
+		res, err := window()
+		if err != nil {
+			return res, err
+		}
+		*all += res.AllOps
+		after, err := bench.ReadCPUTimes(others...)
+		if err != nil {
+			return bench.Result{}, fmt.Errorf("read CPU times of %s: %w", othersLabel, err)
+		}
+		cores := (after.Procs - before.Procs).Seconds() / after.At.Sub(before.At).Seconds()
+		if len(others) == 0 || cores < disturbedCores {
+			fmt.Printf("%s  %v\n", label, res)
+			return res, nil
+		}
+		if repeat == maxRepeats {
+			fmt.Printf("%s  %v\n          (%s used %.2f cores in it; kept after %d repeats)\n", label, res, othersLabel, cores, maxRepeats)
+			return res, nil
+		}
+		fmt.Printf("%s  %v\n          (%s used %.2f cores in it: taken again)\n", label, res, othersLabel, cores)
+		if err := waitQuiet(ctx, othersLabel, others); err != nil {
+			return bench.Result{}, err
+		}
+	}
+}
