@@ -175,7 +175,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		}
 		return all(fmt.Errorf("forward to leader %s: HTTP %d: %s", addr, resp.StatusCode, bytes.TrimSpace(raw)))
 	}
-	rd := bytes.NewReader(raw)
+	rd := newAnswerReader(raw)
 	out := make([]forwardResult, len(batch))
 	for _, i := range sent {
 		res, err := readAnswer(rd)

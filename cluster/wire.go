@@ -79,8 +79,21 @@ func appendResult(dst []byte, r fsm.Result) ([]byte, error) {
 	return append(dst, tagNone), nil
 }
 
+// answerReader reads a forwarded batch's answers out of the leader's
+// response body.
+type answerReader struct {
+	bytes.Reader
+	body []byte
+}
+
+func newAnswerReader(body []byte) *answerReader {
+	rd := &answerReader{body: body}
+	rd.Reset(body)
+	return rd
+}
+
 // readAnswer decodes one command's outcome as Apply returns it.
-func readAnswer(rd *bytes.Reader) (any, error) {
+func readAnswer(rd *answerReader) (any, error) {
 	tag, err := rd.ReadByte()
 	if err != nil {
 		return nil, err
@@ -110,7 +123,7 @@ func readAnswer(rd *bytes.Reader) (any, error) {
 	return nil, fmt.Errorf("bad answer tag %q", tag)
 }
 
-func readResult(rd *bytes.Reader) (fsm.Result, error) {
+func readResult(rd *answerReader) (fsm.Result, error) {
 	tag, err := rd.ReadByte()
 	if err != nil {
 		return fsm.Result{}, err
@@ -146,7 +159,13 @@ func readResult(rd *bytes.Reader) (fsm.Result, error) {
 	return fsm.Result{}, fmt.Errorf("bad result tag %q", tag)
 }
 
-func readBytes(rd *bytes.Reader) ([]byte, error) {
+// readBytes reads a length and that many bytes, a slice of the body
+// (three-index: an append cannot run into the next) rather than a copy:
+// the body is the caller's alone and nothing changes it, and a record's
+// JSON was copied out of it for each forwarded write (1.5% of a
+// follower's CPU in a profile of the write benchmark, with the
+// allocation).
+func readBytes(rd *answerReader) ([]byte, error) {
 	n, err := binary.ReadUvarint(rd)
 	if err != nil {
 		return nil, err
@@ -154,9 +173,10 @@ func readBytes(rd *bytes.Reader) ([]byte, error) {
 	if n > uint64(rd.Len()) {
 		return nil, errors.New("length past the end")
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(rd, b); err != nil {
+	off := len(rd.body) - rd.Len()
+	end := off + int(n)
+	if _, err := rd.Seek(int64(n), io.SeekCurrent); err != nil {
 		return nil, err
 	}
-	return b, nil
+	return rd.body[off:end:end], nil
 }
