@@ -285,20 +285,19 @@ func readFrames(body []byte) ([][]byte, error) {
 
 // applyForwarded proposes every command of a batch at once, then encodes
 // the outcomes in order (see wire.go).
-func (c *Cluster) applyForwarded(cmds [][]byte) ([]byte, error) {
+func (c *Cluster) applyForwarded(cmds [][]byte) (*answerBuf, error) {
 	futures := make([]raft.ApplyFuture, len(cmds))
-	size := 0
 	for i, cmd := range cmds {
 		futures[i] = c.raft.Apply(cmd, c.cfg.ApplyTimeout)
-		size += len(cmd)
 	}
-	// Made for answers about as long as the commands (a create answers
-	// with the object it carried, and its resourceVersion), not grown
-	// answer by answer: a batch's answers were copied about twice over.
-	out := make([]byte, 0, size+64*len(cmds))
+	// The answers' own bytes are short (tags, lengths, a resource's name,
+	// an error's status): the records' JSON is referred to, not copied
+	// into one buffer about as long as the commands, which was made,
+	// zeroed and filled for each batch.
+	out := &answerBuf{head: make([]byte, 0, 32*len(cmds)), cuts: make([]answerCut, 0, len(cmds))}
 	for _, f := range futures {
 		res, err := futureResult(f)
-		if out, err = appendAnswer(out, res, err); err != nil {
+		if err := out.add(res, err); err != nil {
 			return nil, err
 		}
 	}

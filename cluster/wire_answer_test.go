@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -306,6 +307,120 @@ func BenchmarkReadAnswers(b *testing.B) {
 			before := processCPU(b)
 			for b.Loop() {
 				if err := dec.read(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(processCPU(b)-before)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// randomOutcome is one command's outcome as a leader's apply has it.
+func randomOutcome(rng *rand.Rand, recs []fsm.Result, errs []error) (any, error) {
+	switch rng.IntN(5) {
+	case 0:
+		return nil, errs[rng.IntN(len(errs))]
+	case 1:
+		var b fsm.BatchResult
+		for range rng.IntN(4) {
+			if rng.IntN(3) == 0 {
+				b = append(b, fsm.Result{Err: errs[rng.IntN(len(errs))]})
+			} else {
+				b = append(b, recs[rng.IntN(len(recs))])
+			}
+		}
+		return b, nil
+	case 2:
+		return nil, nil
+	}
+	return recs[rng.IntN(len(recs))], nil
+}
+
+// TestAnswerBufMatchesAppendAnswer checks the answers a leader writes
+// from an answerBuf, and their length, against appendAnswer's bytes on
+// random batches of outcomes, records of any size among them.
+func TestAnswerBufMatchesAppendAnswer(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	recs := []fsm.Result{{}}
+	for _, n := range []int{0, 1, 100, 2000, 20000} {
+		ns := newNamespace(fmt.Sprintf("n%d", n))
+		ns.Labels = map[string]string{"pad": string(bytes.Repeat([]byte("p"), n))}
+		recs = append(recs, fsm.Result{Record: fsm.NewRecord(ns, nil)})
+	}
+	pods, _ := v1.ResourceByName("pods")
+	recs = append(recs, fsm.Result{Record: fsm.NewLazyRecord(pods, []byte{})}, fsm.Result{Record: fsm.NewLazyRecord(pods, []byte(`{}`))})
+	errs := []error{v1.NewNotFound("pods", "p"), fmt.Errorf("%w: gone", errRetry), errors.New("anything else")}
+	for range 2000 {
+		var want []byte
+		var a answerBuf
+		for range rng.IntN(10) {
+			res, err := randomOutcome(rng, recs, errs)
+			var aerr error
+			if want, aerr = appendAnswer(want, res, err); aerr != nil {
+				t.Fatal(aerr)
+			}
+			if err := a.add(res, err); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bufs := a.buffers()
+		var got bytes.Buffer
+		if _, err := bufs.WriteTo(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) || a.Len() != len(want) {
+			t.Fatalf("answerBuf wrote %d bytes (Len %d), appendAnswer %d:\n%q\n%q", got.Len(), a.Len(), len(want), got.Bytes(), want)
+		}
+	}
+	var a answerBuf
+	if err := a.add("a string", nil); err == nil || a.Len() != 0 || len(a.cuts) != 0 {
+		t.Fatalf("add(string) = %v, Len %d", err, a.Len())
+	}
+}
+
+// BenchmarkAnswerBatch encodes a forwarded batch's answers, 64 created
+// pods', and writes them into a response's 2 KiB buffer as serveApply
+// does: into one buffer (before) or as an answerBuf.
+func BenchmarkAnswerBatch(b *testing.B) {
+	pods, _ := v1.ResourceByName("pods")
+	raw := bytes.Repeat([]byte("x"), 1200) // as long as its command: the old buffer does not grow
+	recs := make([]fsm.Result, 64)
+	for i := range recs {
+		recs[i] = fsm.Result{Record: fsm.NewLazyRecord(pods, raw)}
+	}
+	for _, v := range []struct {
+		name  string
+		write func(w io.Writer) error
+	}{
+		{"copy", func(w io.Writer) error {
+			out := make([]byte, 0, 64*(1200+64))
+			for _, r := range recs {
+				var err error
+				if out, err = appendAnswer(out, r, nil); err != nil {
+					return err
+				}
+			}
+			_, err := w.Write(out)
+			return err
+		}},
+		{"buffers", func(w io.Writer) error {
+			out := &answerBuf{head: make([]byte, 0, 32*64), cuts: make([]answerCut, 0, 64)}
+			for _, r := range recs {
+				if err := out.add(r, nil); err != nil {
+					return err
+				}
+			}
+			bufs := out.buffers()
+			_, err := bufs.WriteTo(w)
+			return err
+		}},
+	} {
+		b.Run("answers="+v.name, func(b *testing.B) {
+			bw := bufio.NewWriterSize(io.Discard, 2048)
+			b.ReportAllocs()
+			before := processCPU(b)
+			for b.Loop() {
+				if err := v.write(bw); err != nil {
 					b.Fatal(err)
 				}
 			}
