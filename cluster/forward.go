@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -115,15 +116,6 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	if len(sent) == 0 {
 		return all(fmt.Errorf("%w: withdrawn", errRetry))
 	}
-	size := 0
-	for _, i := range sent {
-		size += binary.MaxVarintLen64 + len(batch[i].cmd)
-	}
-	frames := make([]byte, 0, size)
-	for _, i := range sent {
-		frames = append(binary.AppendUvarint(frames, uint64(len(batch[i].cmd))), batch[i].cmd...)
-	}
-	body := bytes.NewReader(frames)
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
 	var moved atomic.Bool
@@ -142,10 +134,11 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		case <-rctx.Done():
 		}
 	}()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, body)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, nil)
 	if err != nil {
 		return all(fmt.Errorf("forward to leader: %w", err))
 	}
+	setForwardBody(req, batch, sent)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := c.fwd.Do(req)
 	if err != nil {
@@ -175,7 +168,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		}
 		return all(fmt.Errorf("forward to leader %s: HTTP %d: %s", addr, resp.StatusCode, bytes.TrimSpace(raw)))
 	}
-	rd := bytes.NewReader(raw)
+	rd := newAnswerReader(raw)
 	out := make([]forwardResult, len(batch))
 	for _, i := range sent {
 		res, err := readAnswer(rd)
@@ -190,6 +183,43 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		out[i].res = res
 	}
 	return out
+}
+
+// frameCommands frames the commands batch[sent...] for the leader
+// (uvarint length and command, repeated, as readFrames splits them) as
+// the commands themselves between their lengths, not copied into one
+// buffer: the transport copies the body into its connection's buffer
+// anyway. It returns the frames and their length.
+func frameCommands(batch []*pendingForward, sent []int) (net.Buffers, int64) {
+	// Each length is a slice of lens, which is never reallocated.
+	lens := make([]byte, 0, binary.MaxVarintLen64*len(sent))
+	frames := make(net.Buffers, 0, 2*len(sent))
+	size := int64(0)
+	for _, i := range sent {
+		cmd := batch[i].cmd
+		start := len(lens)
+		lens = binary.AppendUvarint(lens, uint64(len(cmd)))
+		frames = append(frames, lens[start:len(lens):len(lens)])
+		if len(cmd) > 0 {
+			frames = append(frames, cmd)
+		}
+		size += int64(len(lens)-start) + int64(len(cmd))
+	}
+	return frames, size
+}
+
+// setForwardBody makes the frames of batch[sent...] req's body, with
+// its length, as http.NewRequest does for a bytes.Reader: one body of
+// known length, and GetBody for a transport that must send it again
+// (reading net.Buffers consumes it, so that is framed anew).
+func setForwardBody(req *http.Request, batch []*pendingForward, sent []int) {
+	frames, size := frameCommands(batch, sent)
+	req.ContentLength = size
+	req.Body = io.NopCloser(&frames)
+	req.GetBody = func() (io.ReadCloser, error) {
+		again, _ := frameCommands(batch, sent)
+		return io.NopCloser(&again), nil
+	}
 }
 
 // readBody reads a response's body of at most limit bytes, into one
@@ -255,20 +285,19 @@ func readFrames(body []byte) ([][]byte, error) {
 
 // applyForwarded proposes every command of a batch at once, then encodes
 // the outcomes in order (see wire.go).
-func (c *Cluster) applyForwarded(cmds [][]byte) ([]byte, error) {
+func (c *Cluster) applyForwarded(cmds [][]byte) (*answerBuf, error) {
 	futures := make([]raft.ApplyFuture, len(cmds))
-	size := 0
 	for i, cmd := range cmds {
 		futures[i] = c.raft.Apply(cmd, c.cfg.ApplyTimeout)
-		size += len(cmd)
 	}
-	// Made for answers about as long as the commands (a create answers
-	// with the object it carried, and its resourceVersion), not grown
-	// answer by answer: a batch's answers were copied about twice over.
-	out := make([]byte, 0, size+64*len(cmds))
+	// The answers' own bytes are short (tags, lengths, a resource's name,
+	// an error's status): the records' JSON is referred to, not copied
+	// into one buffer about as long as the commands, which was made,
+	// zeroed and filled for each batch.
+	out := &answerBuf{head: make([]byte, 0, 32*len(cmds)), cuts: make([]answerCut, 0, len(cmds))}
 	for _, f := range futures {
 		res, err := futureResult(f)
-		if out, err = appendAnswer(out, res, err); err != nil {
+		if err := out.add(res, err); err != nil {
 			return nil, err
 		}
 	}

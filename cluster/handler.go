@@ -64,8 +64,9 @@ func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	// One body of known length, not chunks: the follower reads it into one buffer.
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.Write(out)
+	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
+	bufs := out.buffers()
+	bufs.WriteTo(w)
 }
 
 func (c *Cluster) serveReadIndex(w http.ResponseWriter, r *http.Request) {

@@ -217,7 +217,7 @@ func TestInternalEndpointsNeedMasterCertificate(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("apply: HTTP %d: %s", code, b)
 		}
-		rd := bytes.NewReader(b)
+		rd := newAnswerReader(b)
 		res, err := readAnswer(rd)
 		if err != nil || rd.Len() != 0 {
 			t.Fatalf("apply answer %q: %v (%d bytes left)", b, err, rd.Len())

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
 	walfs "github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
@@ -290,10 +291,22 @@ func (m reserveMeta) SetStable(key, value []byte) error {
 	return err
 }
 
-// walStore is the raft-wal log store with its reserve.
+// walStore is the raft-wal log store with its reserve. Entries are
+// stored through its StoreLogs, not the WAL's (walCodec).
 type walStore struct {
 	*wal.WAL
 	reserve *walReserve
+	codec   *walCodec
+}
+
+// StoreLog stores one entry.
+func (s walStore) StoreLog(l *raft.Log) error {
+	return s.StoreLogs([]*raft.Log{l})
+}
+
+// StoreLogs stores entries, durably when it returns.
+func (s walStore) StoreLogs(logs []*raft.Log) error {
+	return s.codec.storeLogs(func() error { return s.WAL.StoreLogs(logs) })
 }
 
 // openWAL opens (or creates) the raft-wal log in dir and makes its
@@ -310,15 +323,17 @@ func openWAL(dir string) (walStore, error) {
 		reserve.waitFill()
 	}
 	meta := reserveMeta{BoltMetaDB: &metadb.BoltMetaDB{}, reserve: reserve}
-	filer := segment.NewFiler(dir, walFS{FS: walfs.New(), reserve: reserve})
-	s, err := wal.Open(dir, wal.WithMetaStore(meta), wal.WithSegmentFiler(filer), wal.WithSegmentSize(walSegmentSize))
+	filer := walFiler{segment.NewFiler(dir, walFS{FS: walfs.New(), reserve: reserve})}
+	codec := &walCodec{}
+	s, err := wal.Open(dir, wal.WithMetaStore(walMeta{meta}), wal.WithSegmentFiler(filer),
+		wal.WithCodec(codec), wal.WithSegmentSize(walSegmentSize))
 	if err != nil {
 		reserve.close()
 		meta.Close()
 		return walStore{}, fmt.Errorf("open raft log %s: %w", dir, err)
 	}
 	_ = reserve.ensure() // see above
-	return walStore{WAL: s, reserve: reserve}, nil
+	return walStore{WAL: s, reserve: reserve, codec: codec}, nil
 }
 
 // walIsNew says dir holds no raft-wal segment yet.

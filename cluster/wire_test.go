@@ -139,7 +139,7 @@ func TestAnswerRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("appendAnswer: %v", err)
 			}
-			rd := bytes.NewReader(enc)
+			rd := newAnswerReader(enc)
 			got, err := readAnswer(rd)
 			if err != nil {
 				t.Fatalf("readAnswer: %v", err)
@@ -149,7 +149,7 @@ func TestAnswerRoundTrip(t *testing.T) {
 			}
 			tc.check(t, got)
 			for k := range len(enc) {
-				if got, err := readAnswer(bytes.NewReader(enc[:k])); err == nil {
+				if got, err := readAnswer(newAnswerReader(enc[:k])); err == nil {
 					t.Fatalf("the first %d of %d bytes decoded as %#v", k, len(enc), got)
 				}
 			}
@@ -172,7 +172,7 @@ func TestAnswersInOrder(t *testing.T) {
 			t.Fatalf("appendAnswer: %v", err)
 		}
 	}
-	rd := bytes.NewReader(enc)
+	rd := newAnswerReader(enc)
 	var got []fsm.Result
 	for range 3 {
 		res, err := readAnswer(rd)
@@ -213,7 +213,7 @@ func TestReadAnswerRejectsGarbage(t *testing.T) {
 		{"length past the end", append(binary.AppendUvarint([]byte{tagSingle, tagError}, 100), '{', '}')},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got, err := readAnswer(bytes.NewReader(tc.in)); err == nil {
+			if got, err := readAnswer(newAnswerReader(tc.in)); err == nil {
 				t.Fatalf("readAnswer(%q) = %#v, want an error", tc.in, got)
 			}
 		})
