@@ -134,6 +134,7 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, follow follo
 func waitForChanges(ctx context.Context, s *fsm.Store, sub *fsm.Subscription, resync time.Duration, probe *passProbe, id int) changes {
 	timer := time.NewTimer(resync)
 	defer timer.Stop()
+	forced := probe.resyncs(id)
 	for {
 		evs, last, closed, err := sub.Next()
 		switch {
@@ -154,6 +155,10 @@ func waitForChanges(ctx context.Context, s *fsm.Store, sub *fsm.Subscription, re
 		case <-timer.C:
 			probe.waiting(id, nil)
 			return changes{full: true, woken: true}
+		case <-forced:
+			// A test's stand-in for the resync timer of runOnChangesWake.
+			probe.waiting(id, nil)
+			return changes{full: true}
 		}
 		probe.waiting(id, nil)
 	}
