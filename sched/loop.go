@@ -11,7 +11,13 @@ import (
 // changes is what happened since the previous pass of a loop.
 type changes struct {
 	// full is set for the first pass, a resync, and after the store was
-	// replaced or the feed's window was lost: the pass must look at everything.
+	// replaced or the feed's window was lost: the pass must look at
+	// everything it attends to, with no events to go by. A loop that keeps
+	// its own view of the store from the feed (the garbage collector's
+	// dependents, the scheduler's cache, an Informer) catches it up with
+	// Feed.Since from its own index, and rebuilds it from lists only when
+	// the store is another or the feed no longer holds those changes, so
+	// its resync need not read every object.
 	full bool
 	// events are the changes of the resources the loop follows since the
 	// previous pass (when not full), in order.
