@@ -94,10 +94,17 @@ func podsInKeyOrder(pods []*v1.Pod, err error) ([]*v1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(pods, func(a, b *v1.Pod) int {
-		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	return inKeyOrder(pods), nil
+}
+
+// inKeyOrder sorts objs by namespace and name, the order of the store's
+// lists, and returns them.
+func inKeyOrder[T v1.Object](objs []T) []T {
+	slices.SortFunc(objs, func(a, b T) int {
+		am, bm := a.GetObjectMeta(), b.GetObjectMeta()
+		return cmp.Or(strings.Compare(am.Namespace, bm.Namespace), strings.Compare(am.Name, bm.Name))
 	})
-	return pods, nil
+	return objs
 }
 
 // ownedPods returns the pods a controller is planned against: those it

@@ -158,10 +158,11 @@ func TestFullPassPodsEquivalent(t *testing.T) {
 }
 
 // TestControllerFullPassCostIndependentOfUnownedPods: a full pass (a
-// resync) of the replication, Job, DaemonSet and StatefulSet controllers,
-// each with one controller of three pods, reads the same number of records
+// resync) of the replication, Job, DaemonSet, StatefulSet and deployment
+// controllers, each with one controller, reads the same number of records
 // beside 1,000 or 100,000 pods no controller owns; each listed and decoded
-// every pod of the store.
+// every pod of the store (the deployment controller when one deployment
+// is a Recreate).
 func TestControllerFullPassCostIndependentOfUnownedPods(t *testing.T) {
 	passes := []struct {
 		name string
@@ -187,6 +188,16 @@ func TestControllerFullPassCostIndependentOfUnownedPods(t *testing.T) {
 		}},
 		{"statefulset", func() v1.Object { return costSTS("fp-sts") }, func(p *fakeProposer) func(context.Context, *fsm.Store) error {
 			return NewStatefulSetController(StatefulSetConfig{Store: p.store, Proposer: p}).Pass
+		}},
+		{"deployment (Recreate)", func() v1.Object {
+			d := testDeployment(3, "1", "0")
+			d.Name, d.UID, d.ResourceVersion = "fp-deploy", "uid-fp-deploy", ""
+			d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "fp-deploy"}}
+			d.Spec.Template.Labels = map[string]string{"app": "fp-deploy"}
+			d.Spec.Strategy = v1.DeploymentStrategy{Type: v1.RecreateDeploymentStrategyType}
+			return d
+		}, func(p *fakeProposer) func(context.Context, *fsm.Store) error {
+			return NewDeploymentController(DeploymentConfig{Store: p.store, Proposer: p}).Pass
 		}},
 	}
 	for _, tc := range passes {
@@ -215,6 +226,100 @@ func TestControllerFullPassCostIndependentOfUnownedPods(t *testing.T) {
 					}
 				})
 			})
+		})
+	}
+}
+
+// TestFullPassDeploymentInputsEquivalent: the deployment controller's full
+// pass plans each deployment against the ReplicaSets and pods inputsOf
+// reads through the informers (sorted by key) instead of every set and pod
+// of its namespace; on random stores (sets it controls, another's, orphans
+// that match or not, created at the same moment or not, and their pods)
+// PlanDeployment makes the same step from both, Recreate or RollingUpdate.
+func TestFullPassDeploymentInputsEquivalent(t *testing.T) {
+	now := time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)
+	for seed := range uint64(16) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 3))
+			d := testDeployment(3, "1", "0")
+			if rng.IntN(2) == 0 {
+				d.Spec.Strategy = v1.DeploymentStrategy{Type: v1.RecreateDeploymentStrategyType}
+			}
+			hash, err := ComputeHash(&d.Spec.Template, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newFakeProposer(t)
+			var rsUIDs []string
+			for i := range 3 + rng.IntN(6) {
+				lbls := map[string]string{"app": []string{"web", "web", "db"}[rng.IntN(3)], v1.DefaultDeploymentUniqueLabelKey: fmt.Sprintf("h%d", i)}
+				tmpl := v1.PodTemplateSpec{ObjectMeta: v1.ObjectMeta{Labels: lbls},
+					Spec: v1.PodSpec{Containers: []v1.Container{{Name: "web", Image: fmt.Sprintf("busybox:%d", i)}}}}
+				name, current := fmt.Sprintf("rs-%d", rng.IntN(100)), false
+				if i == 0 && rng.IntN(3) != 0 { // the deployment's current set
+					tmpl = v1.DeepCopy(d).Spec.Template
+					tmpl.Labels = map[string]string{"app": "web", v1.DefaultDeploymentUniqueLabelKey: hash}
+					lbls, name, current = tmpl.Labels, "web-"+hash, true
+				}
+				rs := &v1.ReplicaSet{ObjectMeta: v1.ObjectMeta{Name: name, Namespace: "default",
+					UID: fmt.Sprintf("uid-rs-%d", i), Labels: lbls,
+					CreationTimestamp: v1.NewTime(now.Add(-time.Duration(rng.IntN(3)) * time.Minute))},
+					Spec: v1.ReplicaSetSpec{Replicas: ptrTo(int32(rng.IntN(4))), Selector: &metav1.LabelSelector{MatchLabels: lbls},
+						Template: tmpl},
+					Status: v1.ReplicaSetStatus{Replicas: int32(rng.IntN(4))}}
+				switch k := rng.IntN(6); {
+				case current || k < 4:
+					rs.OwnerReferences = []v1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: ptrTo(true)}}
+				case k == 4:
+					rs.OwnerReferences = []v1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "x", UID: "uid-other", Controller: ptrTo(true)}}
+				}
+				if _, err := p.store().Get("replicasets", "default", rs.Name); err == nil {
+					continue
+				}
+				p.create(t, rs)
+				rsUIDs = append(rsUIDs, rs.UID)
+			}
+			for i := range 10 + rng.IntN(20) {
+				pod := &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: fmt.Sprintf("p-%02d", i), Namespace: "default", UID: fmt.Sprintf("uid-p-%d", i)},
+					Spec:   v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "busybox"}}},
+					Status: v1.PodStatus{Phase: []string{v1.PodRunning, v1.PodSucceeded, v1.PodFailed, ""}[rng.IntN(4)]}}
+				if k := rng.IntN(len(rsUIDs) + 1); k < len(rsUIDs) {
+					pod.OwnerReferences = []v1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "x", UID: rsUIDs[k], Controller: ptrTo(true)}}
+				}
+				p.create(t, pod)
+			}
+			s := p.store()
+			rss, err := listByNamespace[*v1.ReplicaSet](s, "replicasets")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pods, err := listByNamespace[*v1.Pod](s, "pods")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewDeploymentController(DeploymentConfig{Store: p.store, Proposer: p})
+			if err := c.rss.Sync(s); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.pods.Sync(s); err != nil {
+				t.Fatal(err)
+			}
+			gotRSs, gotPods, err := c.inputsOf(s, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			step := func(rss []*v1.ReplicaSet, pods []*v1.Pod) []byte {
+				st, err := PlanDeployment(d, rss, pods, now)
+				b, jerr := json.Marshal(st)
+				if jerr != nil {
+					t.Fatal(jerr)
+				}
+				return fmt.Appendf(b, " err=%v", err)
+			}
+			want, got := step(rss["default"], pods["default"]), step(inKeyOrder(gotRSs), inKeyOrder(gotPods))
+			if !bytes.Equal(got, want) {
+				t.Errorf("step from the informers' inputs\n%s\nfrom the namespace's lists\n%s", got, want)
+			}
 		})
 	}
 }
