@@ -127,9 +127,10 @@ type dsWrite struct {
 	pod    string
 }
 
-// Pass plans every DaemonSet against the nodes and the pods of its
-// namespace (a full pass: the first one, a resync, or after the store was
-// replaced): O(all pods).
+// Pass plans every DaemonSet (a full pass: the first one, a resync, or
+// after the store was replaced) against the nodes and the pods it controls and the orphans its
+// selector matches, read through the pod informer (podsInKeyOrder), not
+// every pod of the store: O(DaemonSets + their pods).
 func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error {
 	list, err := store.List("daemonsets", fsm.ListOptions{})
 	if err != nil {
@@ -151,12 +152,11 @@ func (c *DaemonSetController) Pass(ctx context.Context, store *fsm.Store) error 
 		c.due.reset()
 		return nil
 	}
-	byNS, err := listByNamespace[*v1.Pod](store, "pods")
-	if err != nil {
+	if err := c.pods.Sync(store); err != nil {
 		return err
 	}
 	c.due.reset()
-	return c.sync(ctx, store, dss, func(ds *v1.DaemonSet) ([]*v1.Pod, error) { return byNS[ds.Namespace], nil })
+	return c.sync(ctx, store, dss, func(ds *v1.DaemonSet) ([]*v1.Pod, error) { return podsInKeyOrder(c.podsOf(store, ds)) })
 }
 
 // listNodes returns every node of store.

@@ -1,7 +1,10 @@
 package sched
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -77,6 +80,31 @@ func listByNamespaceIn[T v1.Object](s *fsm.Store, resource, ns string) ([]T, err
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// podsInKeyOrder returns a controller's pods as ownedPods gives them,
+// sorted by namespace and name: the order of the store's list of pods.
+// A controller's full pass reads its pods so (O(its pods + the orphans its
+// selector matches)) instead of listing every pod of the store: its
+// planner skips, without a trace, every pod that neither has the
+// controller's uid as controllerRef nor is an orphan its selector matches,
+// so the pods it considers, and their order, are the list's
+// (TestFullPassPodsEquivalent).
+func podsInKeyOrder(pods []*v1.Pod, err error) ([]*v1.Pod, error) {
+	if err != nil {
+		return nil, err
+	}
+	return inKeyOrder(pods), nil
+}
+
+// inKeyOrder sorts objs by namespace and name, the order of the store's
+// lists, and returns them.
+func inKeyOrder[T v1.Object](objs []T) []T {
+	slices.SortFunc(objs, func(a, b T) int {
+		am, bm := a.GetObjectMeta(), b.GetObjectMeta()
+		return cmp.Or(strings.Compare(am.Namespace, bm.Namespace), strings.Compare(am.Name, bm.Name))
+	})
+	return objs
 }
 
 // ownedPods returns the pods a controller is planned against: those it

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,8 +90,12 @@ type rsCreate struct {
 }
 
 // Pass plans every deployment (a full pass: the first one, a resync, or
-// after the store was replaced). It reads every deployment and ReplicaSet,
-// and every pod when a deployment is a Recreate.
+// after the store was replaced) against the ReplicaSets it controls and
+// the orphans its selector matches, and for a Recreate the pods of its
+// sets, read through the informers as its incremental passes read them
+// (inputsOf) and sorted by key, not every ReplicaSet and pod of the store:
+// the planner skips every other set and pod, so it sees the same ones in
+// the same order (TestFullPassDeploymentInputsEquivalent).
 func (c *DeploymentController) Pass(ctx context.Context, store *fsm.Store) error {
 	l, err := store.List("deployments", fsm.ListOptions{})
 	if err != nil {
@@ -110,19 +113,18 @@ func (c *DeploymentController) Pass(ctx context.Context, store *fsm.Store) error
 		}
 		ds = append(ds, d)
 	}
-	rssByNS, err := listByNamespace[*v1.ReplicaSet](store, "replicasets")
-	if err != nil {
+	if err := c.rss.Sync(store); err != nil {
 		return err
 	}
-	// Only a Recreate looks at pods.
-	var podsByNS map[string][]*v1.Pod
-	if slices.ContainsFunc(ds, isRecreate) {
-		if podsByNS, err = listByNamespace[*v1.Pod](store, "pods"); err != nil {
-			return err
-		}
+	if err := c.pods.Sync(store); err != nil {
+		return err
 	}
 	return c.sync(ctx, ds, func(d *v1.Deployment) ([]*v1.ReplicaSet, []*v1.Pod, error) {
-		return rssByNS[d.Namespace], podsByNS[d.Namespace], nil
+		rss, pods, err := c.inputsOf(store, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		return inKeyOrder(rss), inKeyOrder(pods), nil
 	})
 }
 

@@ -14,8 +14,9 @@ import (
 	"orch.io/orch/fsm"
 )
 
-// DefaultGCResync is how often the garbage collector looks at every object
-// even when nothing changed (a repair for writes that failed).
+// DefaultGCResync is how often the garbage collector looks again at every
+// object with owners and every owner it finalizes, even when nothing
+// changed (a repair for writes that failed; see GarbageCollector.resync).
 const DefaultGCResync = time.Minute
 
 // GarbageCollectorConfig configures the garbage collector.
@@ -26,7 +27,7 @@ type GarbageCollectorConfig struct {
 	Proposer Proposer
 	// Logger receives the collector's logs.
 	Logger *slog.Logger
-	// Resync is the longest pause between full passes (default DefaultGCResync).
+	// Resync is the longest pause between resyncs (default DefaultGCResync).
 	Resync time.Duration
 	// Now is the collector's clock, for deletionTimestamps (default time.Now).
 	Now func() time.Time
@@ -58,10 +59,21 @@ type GarbageCollectorConfig struct {
 // result.
 type GarbageCollector struct {
 	cfg GarbageCollectorConfig
-	// dependents maps an owner's uid to its dependents; rebuilt on every
-	// full pass and kept up to date from the change feed in between. It is
-	// used by the one goroutine of Run only.
+	// The fields below are the collector's view of store, rebuilt from
+	// lists on the first pass over it (and when the feed lost changes) and
+	// kept up to date from its change feed in between (the events of the
+	// passes, and Feed.Since on a resync). They are used by the one
+	// goroutine of Run only.
+	store *fsm.Store
+	// seen is the feed index the view reflects every change up to (it may
+	// reflect some later ones too: replaying those is harmless, see
+	// observe).
+	seen uint64
+	// dependents maps an owner's uid to its dependents.
 	dependents map[string]map[objKey]struct{}
+	// finalizing holds the objects being deleted with one of the
+	// collector's finalizers (gcFinalizing).
+	finalizing map[objKey]struct{}
 }
 
 // objKey names one stored object.
@@ -89,23 +101,32 @@ func (gc *GarbageCollector) Run(ctx context.Context) {
 	runOnChanges(ctx, gc.cfg.Store, followsAll, gc.cfg.Resync, gc.cfg.Logger, gc.pass)
 }
 
-// pass updates the index from the changes and attends to every object the
-// changes concern (all of them on a full pass). Cost per event: O(1) reads
-// (the object and its owners) for a change, plus O(its dependents) when an
-// owner is deleted or being deleted (found through the dependents index);
-// a full pass reads every object of every resource.
+// pass updates the view from the changes and attends to every object the
+// changes concern (every object with owners or a collector's finalizer on
+// a full pass). Cost per event: O(1) reads (the object and its owners) for
+// a change, plus O(its dependents) when an owner is deleted or being
+// deleted (found through the dependents index). A full pass costs
+// O(objects with owners + objects finalizing) reads (see resync); only
+// the first pass over a store, and one after the feed lost the changes
+// since the previous pass, read every object of every resource (rebuild).
 func (gc *GarbageCollector) pass(ctx context.Context, s *fsm.Store, ch changes) error {
 	work := map[objKey]struct{}{}
-	if ch.full || gc.dependents == nil {
-		all, err := gc.rebuild(s)
-		if err != nil {
+	switch {
+	case gc.store != s || gc.dependents == nil:
+		if err := gc.rebuild(s, work); err != nil {
 			return err
 		}
-		work = all
-	} else {
-		for _, ev := range ch.events {
-			gc.observe(ev, work)
+	case ch.full:
+		if err := gc.resync(s, work); err != nil {
+			return err
 		}
+	default:
+		for _, ev := range ch.events {
+			if ev.Index > gc.seen {
+				gc.observe(ev, work)
+			}
+		}
+		gc.seen = max(gc.seen, ch.last)
 	}
 	keys := make([]objKey, 0, len(work))
 	for k := range work {
@@ -125,64 +146,6 @@ func (gc *GarbageCollector) pass(ctx context.Context, s *fsm.Store, ch changes) 
 	return errors.Join(append(errs, w.err(ctx))...)
 }
 
-// rebuild indexes every stored object and returns those that need a look:
-// objects with owners, and objects being deleted with a collector's
-// finalizer.
-func (gc *GarbageCollector) rebuild(s *fsm.Store) (map[objKey]struct{}, error) {
-	gc.dependents = map[string]map[objKey]struct{}{}
-	work := map[objKey]struct{}{}
-	for _, r := range v1.Resources() {
-		res, err := s.List(r.Name, fsm.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		for _, rec := range res.Items {
-			m := &rec.Summary().Meta
-			k := keyOf(r.Name, m)
-			gc.index(k, m.OwnerReferences)
-			if len(m.OwnerReferences) > 0 || gcFinalizing(m) {
-				work[k] = struct{}{}
-			}
-		}
-	}
-	return work, nil
-}
-
-// observe updates the index from one change and adds what it concerns to
-// work: the object itself when it has owners or is being deleted with a
-// collector's finalizer, its owners (one may wait for it), and, when it is
-// gone or being deleted, its dependents. A change of an object without
-// either adds nothing and reads nothing but its summary.
-func (gc *GarbageCollector) observe(ev fsm.Event, work map[objKey]struct{}) {
-	m := &ev.Record.Summary().Meta
-	k := keyOf(ev.Resource, m)
-	if ev.Prev != nil {
-		gc.unindex(k, ev.Prev.Summary().Meta.OwnerReferences)
-	}
-	for _, ref := range m.OwnerReferences {
-		if o, ok := gc.ownerKey(k, ref); ok {
-			work[o] = struct{}{}
-		}
-	}
-	if ev.Type == v1.Deleted {
-		for d := range gc.dependents[m.UID] {
-			work[d] = struct{}{}
-		}
-		return
-	}
-	gc.index(k, m.OwnerReferences)
-	if len(m.OwnerReferences) > 0 || gcFinalizing(m) {
-		// Only these need attend's look (as on a full pass): an object
-		// without owners or the collector's finalizers is nothing to it.
-		work[k] = struct{}{}
-	}
-	if m.DeletionTimestamp != nil {
-		for d := range gc.dependents[m.UID] {
-			work[d] = struct{}{}
-		}
-	}
-}
-
 // compareObjKeys orders keys by resource, namespace and name, without
 // allocating (a pass sorts a key per change).
 func compareObjKeys(a, b objKey) int {
@@ -192,28 +155,6 @@ func compareObjKeys(a, b objKey) int {
 
 func keyOf(resource string, m *v1.ObjectMeta) objKey {
 	return objKey{Resource: resource, Namespace: m.Namespace, Name: m.Name, UID: m.UID}
-}
-
-func (gc *GarbageCollector) index(k objKey, refs []v1.OwnerReference) {
-	for _, ref := range refs {
-		set := gc.dependents[ref.UID]
-		if set == nil {
-			set = map[objKey]struct{}{}
-			gc.dependents[ref.UID] = set
-		}
-		set[k] = struct{}{}
-	}
-}
-
-func (gc *GarbageCollector) unindex(k objKey, refs []v1.OwnerReference) {
-	for _, ref := range refs {
-		if set := gc.dependents[ref.UID]; set != nil {
-			delete(set, k)
-			if len(set) == 0 {
-				delete(gc.dependents, ref.UID)
-			}
-		}
-	}
 }
 
 // ownerKey resolves an owner reference of the dependent k to the owner's

@@ -85,8 +85,10 @@ type jobWrite struct {
 	pod    string
 }
 
-// Pass plans every Job against the pods of its namespace (a full pass:
-// the first one, a resync, or after the store was replaced): O(all pods).
+// Pass plans every Job (a full pass: the first one, a resync, or after the
+// store was replaced) against the pods it controls and the orphans its
+// selector matches, read through the pod informer (podsInKeyOrder), not
+// every pod of the store: O(Jobs + their pods).
 func (c *JobController) Pass(ctx context.Context, store *fsm.Store) error {
 	l, err := store.List("jobs", fsm.ListOptions{})
 	if err != nil {
@@ -104,12 +106,11 @@ func (c *JobController) Pass(ctx context.Context, store *fsm.Store) error {
 		c.due.reset()
 		return nil
 	}
-	byNS, err := listByNamespace[*v1.Pod](store, "pods")
-	if err != nil {
+	if err := c.pods.Sync(store); err != nil {
 		return err
 	}
 	c.due.reset()
-	return c.sync(ctx, jobs, func(j *v1.Job) ([]*v1.Pod, error) { return byNS[j.Namespace], nil })
+	return c.sync(ctx, jobs, func(j *v1.Job) ([]*v1.Pod, error) { return podsInKeyOrder(c.podsOf(store, j)) })
 }
 
 // sync plans each of jobs against the pods podsOf returns for it (at least

@@ -40,6 +40,24 @@ type leaderLoopOptions struct {
 // startLeaderLoopsWith is startLeaderLoops with opts.
 func startLeaderLoopsWith(tb testing.TB, ctx context.Context, wg *sync.WaitGroup, p *fakeProposer, opts leaderLoopOptions) int {
 	tb.Helper()
+	loops := leaderLoops(tb, p, opts)
+	for _, l := range loops {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.run(ctx) }()
+	}
+	return len(loops)
+}
+
+// leaderLoop is one leader loop, named, not yet started.
+type leaderLoop struct {
+	name string
+	run  func(context.Context)
+}
+
+// leaderLoops returns every change-fed leader loop as cmd/orchd's master
+// wires them (one shared pod informer), with p as their proposer.
+func leaderLoops(tb testing.TB, p *fakeProposer, opts leaderLoopOptions) []leaderLoop {
+	tb.Helper()
 	if opts.clusterCIDR == "" {
 		opts.clusterCIDR = "10.244.0.0/16"
 	}
@@ -57,35 +75,30 @@ func startLeaderLoopsWith(tb testing.TB, ctx context.Context, wg *sync.WaitGroup
 	if err != nil {
 		tb.Fatal(err)
 	}
-	runs := []func(context.Context){
-		NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Recorder: opts.schedulerRecorder}).Run,
-		NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p, Pods: pods, Recorder: opts.replicationRecorder}).Run,
-		NewGarbageCollector(GarbageCollectorConfig{Store: p.store, Proposer: p}).Run,
-		NewNamespaceController(NamespaceConfig{Store: p.store, Proposer: p}).Run,
-		NewPodGC(PodGCConfig{Store: p.store, Proposer: p}).Run,
-		NewEndpointsController(EndpointsConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewEndpointSliceController(EndpointSliceConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewNodeIPAM(NodeIPAMConfig{Store: p.store, Proposer: p, ClusterCIDR: opts.clusterCIDR, MaskSize: 24}).Run,
-		NewRootCAPublisher(RootCAConfig{Store: p.store, Proposer: p, CAPEM: []byte("ca")}).Run,
-		kubeSvc.Run,
-		NewServiceAccountsController(ServiceAccountsConfig{Store: p.store, Proposer: p}).Run,
-		NewDisruptionController(DisruptionConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewJobController(JobConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewStatefulSetController(StatefulSetConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewCronJobController(CronJobConfig{Store: p.store, Proposer: p}).Run,
-		NewDeploymentController(DeploymentConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewDaemonSetController(DaemonSetConfig{Store: p.store, Proposer: p, Pods: pods}).Run,
-		NewNodeLifecycle(NodeLifecycleConfig{Store: p.store, Proposer: p}).Run,
-		NewCSRApprover(CSRApprovingConfig{Store: p.store, Proposer: p}).Run,
-		NewCSRSigner(CSRSigningConfig{Store: p.store, Proposer: p, Signer: refusingSigner{}}).Run,
-		NewCSRCleaner(CSRCleaningConfig{Store: p.store, Proposer: p}).Run,
-		tokens.Run,
+	return []leaderLoop{
+		{"scheduler", NewScheduler(SchedulerConfig{Store: p.store, Proposer: p, Recorder: opts.schedulerRecorder}).Run},
+		{"replication", NewReplicationManager(ReplicationConfig{Store: p.store, Proposer: p, Pods: pods, Recorder: opts.replicationRecorder}).Run},
+		{"garbagecollector", NewGarbageCollector(GarbageCollectorConfig{Store: p.store, Proposer: p}).Run},
+		{"namespace", NewNamespaceController(NamespaceConfig{Store: p.store, Proposer: p}).Run},
+		{"podgc", NewPodGC(PodGCConfig{Store: p.store, Proposer: p}).Run},
+		{"endpoints", NewEndpointsController(EndpointsConfig{Store: p.store, Proposer: p, Pods: pods}).Run},
+		{"endpointslices", NewEndpointSliceController(EndpointSliceConfig{Store: p.store, Proposer: p, Pods: pods}).Run},
+		{"nodeipam", NewNodeIPAM(NodeIPAMConfig{Store: p.store, Proposer: p, ClusterCIDR: opts.clusterCIDR, MaskSize: 24}).Run},
+		{"rootca", NewRootCAPublisher(RootCAConfig{Store: p.store, Proposer: p, CAPEM: []byte("ca")}).Run},
+		{"kubernetesservice", kubeSvc.Run},
+		{"serviceaccounts", NewServiceAccountsController(ServiceAccountsConfig{Store: p.store, Proposer: p}).Run},
+		{"disruption", NewDisruptionController(DisruptionConfig{Store: p.store, Proposer: p, Pods: pods}).Run},
+		{"job", NewJobController(JobConfig{Store: p.store, Proposer: p, Pods: pods}).Run},
+		{"statefulset", NewStatefulSetController(StatefulSetConfig{Store: p.store, Proposer: p, Pods: pods}).Run},
+		{"cronjob", NewCronJobController(CronJobConfig{Store: p.store, Proposer: p}).Run},
+		{"deployment", NewDeploymentController(DeploymentConfig{Store: p.store, Proposer: p, Pods: pods}).Run},
+		{"daemonset", NewDaemonSetController(DaemonSetConfig{Store: p.store, Proposer: p, Pods: pods}).Run},
+		{"nodelifecycle", NewNodeLifecycle(NodeLifecycleConfig{Store: p.store, Proposer: p}).Run},
+		{"csrapproving", NewCSRApprover(CSRApprovingConfig{Store: p.store, Proposer: p}).Run},
+		{"csrsigning", NewCSRSigner(CSRSigningConfig{Store: p.store, Proposer: p, Signer: refusingSigner{}}).Run},
+		{"csrcleaner", NewCSRCleaner(CSRCleaningConfig{Store: p.store, Proposer: p}).Run},
+		{"legacytokens", tokens.Run},
 	}
-	for _, run := range runs {
-		wg.Add(1)
-		go func() { defer wg.Done(); run(ctx) }()
-	}
-	return len(runs)
 }
 
 // refusingSigner is a Signer that signs nothing (the benchmarks make no

@@ -11,7 +11,13 @@ import (
 // changes is what happened since the previous pass of a loop.
 type changes struct {
 	// full is set for the first pass, a resync, and after the store was
-	// replaced or the feed's window was lost: the pass must look at everything.
+	// replaced or the feed's window was lost: the pass must look at
+	// everything it attends to, with no events to go by. A loop that keeps
+	// its own view of the store from the feed (the garbage collector's
+	// dependents, the scheduler's cache, an Informer) catches it up with
+	// Feed.Since from its own index, and rebuilds it from lists only when
+	// the store is another or the feed no longer holds those changes, so
+	// its resync need not read every object.
 	full bool
 	// events are the changes of the resources the loop follows since the
 	// previous pass (when not full), in order.
@@ -134,6 +140,7 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, follow follo
 func waitForChanges(ctx context.Context, s *fsm.Store, sub *fsm.Subscription, resync time.Duration, probe *passProbe, id int) changes {
 	timer := time.NewTimer(resync)
 	defer timer.Stop()
+	forced := probe.resyncs(id)
 	for {
 		evs, last, closed, err := sub.Next()
 		switch {
@@ -154,6 +161,10 @@ func waitForChanges(ctx context.Context, s *fsm.Store, sub *fsm.Subscription, re
 		case <-timer.C:
 			probe.waiting(id, nil)
 			return changes{full: true, woken: true}
+		case <-forced:
+			// A test's stand-in for the resync timer of runOnChangesWake.
+			probe.waiting(id, nil)
+			return changes{full: true}
 		}
 		probe.waiting(id, nil)
 	}

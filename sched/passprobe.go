@@ -32,6 +32,9 @@ type passProbe struct {
 	// (calling pass once): a test that measures what each loop's passes
 	// cost wraps them with it.
 	around func(id int, pass func())
+	// resync holds, per loop, a request for the full pass its resync
+	// timer would start (see resync): buffered, one pending at most.
+	resync []chan struct{}
 }
 
 type passProbeKey struct{}
@@ -62,7 +65,34 @@ func (p *passProbe) register(follow follows) int {
 	p.follow = append(p.follow, slices.Clone(follow))
 	p.passes, p.events = append(p.passes, 0), append(p.events, 0)
 	p.idle = append(p.idle, nil)
+	p.resync = append(p.resync, make(chan struct{}, 1))
+	close(p.changed)
+	p.changed = make(chan struct{})
 	return len(p.seen) - 1
+}
+
+// resyncNow asks loop id for the full pass its resync timer starts (not a
+// woken one), at its next wait: a benchmark measures a timed resync
+// without waiting minutes for one.
+func (p *passProbe) resyncNow(id int) {
+	p.mu.Lock()
+	c := p.resync[id]
+	p.mu.Unlock()
+	select {
+	case c <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// resyncs returns the channel of loop id's resync requests (nil, never
+// ready, on a nil probe).
+func (p *passProbe) resyncs(id int) <-chan struct{} {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.resync[id]
 }
 
 // wraps reports whether the probe runs the passes (has around), so a
@@ -120,6 +150,24 @@ func (p *passProbe) counts() []loopCount {
 		out[id] = loopCount{follow: p.follow[id], passes: p.passes[id], events: p.events[id]}
 	}
 	return out
+}
+
+// waitPasses returns once loop id has finished n passes, or with an error
+// when ctx ends first.
+func (p *passProbe) waitPasses(ctx context.Context, id int, n uint64) error {
+	for {
+		p.mu.Lock()
+		done, changed := id < len(p.passes) && p.passes[id] >= n, p.changed
+		p.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("loop %d: waiting for %d passes: %w", id, n, ctx.Err())
+		}
+	}
 }
 
 // covered reports whether loop id has covered index: a finished pass

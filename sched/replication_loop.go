@@ -116,9 +116,10 @@ type rcSync struct {
 	failErr error
 }
 
-// Pass syncs every RC against the pods of its namespace (a full pass: the
-// first one, a resync, or after the store was replaced). It reads every RC
-// and every pod: O(all pods).
+// Pass syncs every RC (a full pass: the first one, a resync, or after the
+// store was replaced) against the pods it controls and the orphans its
+// selector matches, read through the pod informer (podsInKeyOrder), not
+// every pod of the store: O(RCs + their pods).
 func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 	var rcs []Replicated
 	for _, res := range replicatedResources {
@@ -140,14 +141,11 @@ func (m *ReplicationManager) Pass(ctx context.Context, store *fsm.Store) error {
 		m.due.reset()
 		return nil
 	}
-	byNS, err := listByNamespace[*v1.Pod](store, "pods")
-	if err != nil {
+	if err := m.pods.Sync(store); err != nil {
 		return err
 	}
 	m.due.reset()
-	return m.sync(ctx, rcs, func(rc Replicated) ([]*v1.Pod, error) {
-		return byNS[rc.GetObjectMeta().Namespace], nil
-	})
+	return m.sync(ctx, rcs, func(rc Replicated) ([]*v1.Pod, error) { return podsInKeyOrder(m.podsOf(store, rc)) })
 }
 
 // sync plans each of rcs against the pods podsOf returns for it (at least

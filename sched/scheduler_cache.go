@@ -20,7 +20,8 @@ import (
 // with host ports leaving a node, O(pods on that node); a node event
 // costs O(the node's fields) when its labels stay, else O(pods on the
 // node + nodes·log nodes + pod groups). A rebuild (first pass, store
-// replaced, feed window lost, resync) costs O(all pods + nodes).
+// replaced, feed window lost) costs O(all pods + nodes) reads and a
+// summary of each unbound pod.
 type schedulerCache struct {
 	snap  *Snapshot
 	store *fsm.Store
@@ -33,6 +34,10 @@ type schedulerCache struct {
 	nodes  map[string]*NodeInfo
 	// standIns are the bound pods' stand-ins by group key (see share).
 	standIns map[string]*standIn
+	// pending holds the keys of the unbound pods this scheduler places
+	// that are not being deleted or finished (notePending): what a pass
+	// reads to place.
+	pending map[string]struct{}
 }
 
 // standIn is what the cache keeps of the pods of one group in place of
@@ -57,9 +62,6 @@ type cachedPod struct {
 	pi   *podInfo
 	node string
 }
-
-// reset makes the next sync rebuild the cache from lists.
-func (c *schedulerCache) reset() { c.store = nil }
 
 // sync catches the cache up with s: the feed's events since the last sync,
 // or a rebuild when s is another store than last time (a restore replaced
@@ -92,7 +94,7 @@ func (c *schedulerCache) rebuild(s *fsm.Store) error {
 	}
 	*c = schedulerCache{store: s, seen: min(nodesRes.Index, podsRes.Index), snap: &Snapshot{},
 		pods: map[string]cachedPod{}, onNode: map[string]map[string]*podInfo{}, nodes: make(map[string]*NodeInfo, len(nodesRes.Items)),
-		standIns: map[string]*standIn{}}
+		standIns: map[string]*standIn{}, pending: map[string]struct{}{}}
 	for _, r := range nodesRes.Items {
 		n := r.Object().(*v1.Node)
 		ni := newNodeInfo(n)
@@ -102,6 +104,7 @@ func (c *schedulerCache) rebuild(s *fsm.Store) error {
 	c.snap.sortNodes()
 	for _, r := range podsRes.Items {
 		if r.NodeName() == "" {
+			c.notePending(r, false)
 			continue
 		}
 		if p := r.Object().(*v1.Pod); !p.Terminal() {
@@ -115,6 +118,7 @@ func (c *schedulerCache) rebuild(s *fsm.Store) error {
 func (c *schedulerCache) apply(ev fsm.Event) {
 	switch ev.Resource {
 	case "pods":
+		c.notePending(ev.Record, ev.Type == v1.Deleted)
 		if c.confirm(ev) {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +83,7 @@ func cacheState(t *testing.T, c *schedulerCache) string {
 	checkStandIns(t, c)
 	slices.Sort(groups)
 	b.WriteString(strings.Join(groups, "\n"))
+	fmt.Fprintf(&b, "pending %v\n", slices.Sorted(maps.Keys(c.pending)))
 	return b.String()
 }
 
@@ -139,6 +141,16 @@ func TestSchedulerCacheFollowsChanges(t *testing.T) {
 			p.create(t, webPod("web-2", "n2"))
 			p.create(t, withAffinity(on(labelled("db-0", "", map[string]string{"app": "db"}), "n1"), antiWeb))
 			p.create(t, pendingPod("pending", "1"))
+		}},
+		{"unbound pods of another scheduler, finished, being deleted", func(t *testing.T, p *fakeProposer, _ *schedulerCache) {
+			theirs := pendingPod("theirs", "1")
+			theirs.Spec.SchedulerName = "other-scheduler"
+			p.create(t, theirs)
+			done := pendingPod("done", "1")
+			done.Status.Phase = v1.PodFailed
+			p.create(t, done)
+			p.create(t, pendingPod("going", "1"))
+			p.remove(t, "pods", "going", ptrTo(int64(30)))
 		}},
 		{"a pod relabelled", func(t *testing.T, p *fakeProposer, _ *schedulerCache) {
 			q := p.pod(t, "web-2")

@@ -47,9 +47,13 @@ type Scheduler struct {
 // defaultSchedulerResync is the default pause between full passes without
 // a change. The scheduler's cache follows every pod and node change, and
 // the changes that can make room for a waiting pod start a pass, so the
-// full pass (which rebuilds the cache from lists) is only a safety net: it
+// full pass (which tries every pending pod again) is only a safety net: it
 // runs as rarely as kube-scheduler flushes its unschedulable pods
-// (podMaxInUnschedulablePodsDuration, 5 minutes).
+// (podMaxInUnschedulablePodsDuration, 5 minutes). It does not rebuild the
+// cache: the cache catches up from the feed, as on every pass, and is
+// rebuilt from lists only when it cannot be (the first pass, a replaced
+// store, a feed that lost the changes since; schedulerCache.sync), as
+// kube-scheduler's cache is never rebuilt while its informers run.
 const defaultSchedulerResync = 5 * time.Minute
 
 // retryBackoff is how long a pass whose binding was refused (or may not
@@ -82,9 +86,10 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 //
 // Cost per change: the cache's upkeep (schedulerCache: O(the changed pod)
 // for a pod, O(pods on the node) for a node's new labels), then, when the
-// change can place a pod, a pass of O(unbound pods + namespaces) reads and
-// O(pending pods × nodes) placement, never O(bound pods). A full pass
-// rebuilds the cache first: O(all pods + nodes).
+// change can place a pod, a pass of O(pending pods + namespaces) reads and
+// O(pending pods × nodes) placement, never O(bound pods). A full pass (a
+// resync, a wake to retry) costs the same; only a rebuild of the cache
+// (first pass, store replaced, feed lost) reads every pod and node.
 func (s *Scheduler) Run(ctx context.Context) {
 	var left waiting // what the last pass could not place
 	// A refused binding or one of unknown outcome is retried at the next
@@ -93,9 +98,6 @@ func (s *Scheduler) Run(ctx context.Context) {
 	retry := func() (time.Duration, bool) { return retryBackoff, left.retry }
 	runOnChangesWake(ctx, s.cfg.Store, follows{"pods", "nodes", "namespaces"}, s.cfg.Resync, retry, s.cfg.Logger, func(ctx context.Context, store *fsm.Store, ch changes) error {
 		s.mu.Lock()
-		if ch.full {
-			s.cache.reset()
-		}
 		err := s.cache.sync(store)
 		s.mu.Unlock()
 		if err != nil {
@@ -172,7 +174,8 @@ func (s *Scheduler) Pass(ctx context.Context, store *fsm.Store) (int, error) {
 }
 
 // pass is Pass that also returns what it could not place. It catches the
-// cache up with the store first, and reads only the unbound pods and the
+// cache up with the store first, and reads only the pods it may place
+// (the cache's pending set, schedulerCache.pendingPods) and the
 // namespaces.
 func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, error) {
 	begin := time.Now()
@@ -181,15 +184,9 @@ func (s *Scheduler) pass(ctx context.Context, store *fsm.Store) (int, waiting, e
 	if err := s.cache.sync(store); err != nil {
 		return 0, waiting{}, err
 	}
-	unbound, err := store.PodsOnNode("")
+	pending, err := s.cache.pendingPods(store)
 	if err != nil {
 		return 0, waiting{}, err
-	}
-	var pending []*v1.Pod
-	for _, p := range unbound {
-		if p.DeletionTimestamp == nil && !p.Terminal() && ours(p) {
-			pending = append(pending, p)
-		}
 	}
 	if len(pending) == 0 {
 		return 0, waiting{}, nil

@@ -87,8 +87,10 @@ type ssWrite struct {
 	pod    string
 }
 
-// Pass plans every set against the pods of its namespace (a full pass:
-// the first one, a resync, or after the store was replaced): O(all pods).
+// Pass plans every set (a full pass: the first one, a resync, or after the
+// store was replaced) against the pods it controls and the orphans its
+// selector matches, read through the pod informer (podsInKeyOrder), not
+// every pod of the store: O(sets + their pods).
 func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) error {
 	l, err := store.List("statefulsets", fsm.ListOptions{})
 	if err != nil {
@@ -109,12 +111,11 @@ func (c *StatefulSetController) Pass(ctx context.Context, store *fsm.Store) erro
 		c.due.reset()
 		return nil
 	}
-	byNS, err := listByNamespace[*v1.Pod](store, "pods")
-	if err != nil {
+	if err := c.pods.Sync(store); err != nil {
 		return err
 	}
 	c.due.reset()
-	return c.sync(ctx, store, sets, func(ss *v1.StatefulSet) ([]*v1.Pod, error) { return byNS[ss.Namespace], nil })
+	return c.sync(ctx, store, sets, func(ss *v1.StatefulSet) ([]*v1.Pod, error) { return podsInKeyOrder(c.podsOf(store, ss)) })
 }
 
 // sync plans each of sets against the pods podsOf returns for it (at least
