@@ -29,6 +29,8 @@ type restorer struct {
 	// run of lines of one resource looks its name up once.
 	name string
 	res  v1.Resource
+	// scratch is where strings joins a line's strings.
+	scratch []byte
 }
 
 // insert stores the object (or master) of one line.
@@ -224,6 +226,15 @@ func plainString(b []byte) (s, rest []byte, ok bool) {
 	return s, b[2+end:], true
 }
 
+// strings returns key, uid and node as strings, made in one allocation:
+// a record keeps all three as long as it lives.
+func (rs *restorer) strings(key, uid, node []byte) (string, string, string) {
+	rs.scratch = append(append(append(rs.scratch[:0], key...), uid...), node...)
+	all := string(rs.scratch)
+	k, u := len(key), len(key)+len(uid)
+	return all[:k], all[k:u], all[u:]
+}
+
 // restoreLines reads the object lines that follow a snapshot's header,
 // in place while they are in WriteSnapshot's form and with a json.Decoder
 // from the first that is not.
@@ -236,8 +247,12 @@ func (rs *restorer) restoreLines(lr *lineReader) error {
 				if string(l.resource) != resource {
 					resource = string(l.resource)
 				}
-				object := bytes.Clone(l.object) // the record's own bytes, as the decoder's copy was
-				if err := rs.insert(resource, string(l.key), string(l.uid), string(l.node), object); err != nil {
+				key, uid, node := rs.strings(l.key, l.uid, l.node)
+				// The record's own bytes, as the decoder's copy was (make
+				// and copy: the runtime does not clear what copy fills).
+				object := make([]byte, len(l.object))
+				copy(object, l.object)
+				if err := rs.insert(resource, key, uid, node, object); err != nil {
 					return err
 				}
 				continue
