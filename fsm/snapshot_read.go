@@ -130,17 +130,36 @@ type errReader struct{ err error }
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // snapshotHeaderPrefix starts the header line WriteSnapshot writes.
-var snapshotHeaderPrefix = []byte(`{"version":` + strconv.Itoa(snapshotVersion) + `,"index":`)
+const snapshotHeaderPrefix = `{"version":1,"index":`
+
+// cutPrefix is bytes.CutPrefix with a string prefix.
+func cutPrefix(b []byte, prefix string) ([]byte, bool) {
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		return b, false
+	}
+	return b[len(prefix):], true
+}
+
+// cutSuffix is bytes.CutSuffix with a string suffix.
+func cutSuffix(b []byte, suffix string) ([]byte, bool) {
+	if len(b) < len(suffix) || string(b[len(b)-len(suffix):]) != suffix {
+		return b, false
+	}
+	return b[:len(b)-len(suffix)], true
+}
 
 // readHeaderLine returns the index of a header line in the form
 // appendSnapshotHeader writes, with this version; ok is false for any
 // other line.
 func readHeaderLine(line []byte) (index uint64, ok bool) {
-	digits, ok := bytes.CutPrefix(line, snapshotHeaderPrefix)
+	if snapshotVersion != 1 {
+		return 0, false // snapshotHeaderPrefix names version 1
+	}
+	digits, ok := cutPrefix(line, snapshotHeaderPrefix)
 	if !ok {
 		return 0, false
 	}
-	digits, ok = bytes.CutSuffix(digits, []byte("}\n"))
+	digits, ok = cutSuffix(digits, "}\n")
 	// A JSON number that is an integer without a sign, exponent or
 	// leading zero, in range: what the decoder reads as the same uint64.
 	if !ok || len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
@@ -168,7 +187,7 @@ type objectLine struct {
 // object, which a decoder reads into a snapshotLine with these fields).
 // ok is false for a line in any other form.
 func readObjectLine(line []byte) (l objectLine, ok bool) {
-	rest, ok := bytes.CutPrefix(line, []byte(`{"r":`))
+	rest, ok := cutPrefix(line, `{"r":`)
 	if !ok {
 		return l, false
 	}
@@ -179,16 +198,16 @@ func readObjectLine(line []byte) (l objectLine, ok bool) {
 		name string
 		to   *[]byte
 	}{{`,"k":`, &l.key}, {`,"u":`, &l.uid}, {`,"n":`, &l.node}} {
-		if after, found := bytes.CutPrefix(rest, []byte(f.name)); found {
+		if after, found := cutPrefix(rest, f.name); found {
 			if *f.to, rest, ok = plainString(after); !ok {
 				return l, false
 			}
 		}
 	}
-	if rest, ok = bytes.CutPrefix(rest, []byte(`,"o":`)); !ok {
+	if rest, ok = cutPrefix(rest, `,"o":`); !ok {
 		return l, false
 	}
-	if l.object, ok = bytes.CutSuffix(rest, []byte("}\n")); !ok {
+	if l.object, ok = cutSuffix(rest, "}\n"); !ok {
 		return l, false
 	}
 	// An object with no space around it: validJSON then says the line

@@ -43,13 +43,14 @@ type snapshotWriter struct {
 	encBuf bytes.Buffer
 }
 
+// newSnapshotWriter returns a snapshotWriter writing to w.
 func newSnapshotWriter(w io.Writer) *snapshotWriter {
 	sw := &snapshotWriter{w: w, buf: make([]byte, 0, snapshotFlushSize+4<<10)}
 	sw.enc = json.NewEncoder(&sw.encBuf)
 	return sw
 }
 
-// appendHeader appends the header line, as json.Encoder writes
+// appendSnapshotHeader appends the header line, as json.Encoder writes
 // snapshotHeader{Version: snapshotVersion, Index: index}.
 func appendSnapshotHeader(dst []byte, index uint64) []byte {
 	dst = append(dst, `{"version":`...)
