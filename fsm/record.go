@@ -44,6 +44,10 @@ type Record struct {
 	podCIDRs atomic.Pointer[nodePodCIDRs]
 
 	once sync.Once
+	// form is what is known of raw's form (rawUnchecked...rawLoose), for
+	// a snapshot to copy raw as it is when that is what encoding/json
+	// would write (snapshot_write.go). It sits in the padding after once.
+	form atomic.Uint32
 	raw  []byte
 	err  error
 }
@@ -108,10 +112,13 @@ func NewLazyRecord(res v1.Resource, raw []byte) *Record {
 	return r
 }
 
-// newKeyedRecord is a lazy record whose index keys are known up front.
+// newKeyedRecord is a lazy record whose index keys are known up front. raw
+// must be valid JSON: its callers checked it (a create with validJSON
+// before splicing its resourceVersion in, a restore by reading the line).
 func newKeyedRecord(res v1.Resource, raw []byte, key, uid, nodeName string) *Record {
 	r := NewLazyRecord(res, raw)
 	r.key, r.uid, r.nodeName = key, uid, nodeName
+	r.form.Store(rawValid)
 	return r
 }
 
@@ -179,6 +186,7 @@ func (r *Record) JSON() ([]byte, error) {
 	r.once.Do(func() {
 		obj := r.obj.Load().strong
 		if r.raw, r.err = json.Marshal(obj); r.err == nil {
+			r.form.Store(rawValid) // encoding/json writes valid JSON only
 			r.obj.Store(weakRef(obj))
 		}
 	})

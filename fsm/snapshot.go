@@ -3,7 +3,6 @@ package fsm
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -50,27 +49,23 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 func (s *snapshot) Release() {}
 
 // WriteSnapshot writes every object visible in txn to w, with index: that
-// of the last command applied to what txn reads.
+// of the last command applied to what txn reads. The lines are those a
+// json.Encoder writes for snapshotHeader and snapshotLine values; an
+// object whose stored bytes encoding/json would write as they are (almost
+// all: see Record.compactJSON) has its line written without encoding/json,
+// which would scan and copy every byte of it.
 func WriteSnapshot(txn *memdb.Txn, index uint64, w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	enc := json.NewEncoder(bw)
-	if err := enc.Encode(snapshotHeader{Version: snapshotVersion, Index: index}); err != nil {
-		return fmt.Errorf("write snapshot header: %w", err)
-	}
+	sw := newSnapshotWriter(w)
+	sw.buf = appendSnapshotHeader(sw.buf, index)
 	for _, r := range v1.Resources() {
 		it, err := txn.Get(r.Name, indexID)
 		if err != nil {
 			return fmt.Errorf("snapshot %s: %w", r.Name, err)
 		}
+		prefix := resourcePrefix(r.Name)
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			rec := raw.(*Record)
-			b, err := rec.JSON()
-			if err != nil {
-				return fmt.Errorf("snapshot %s: %w", r.Name, err)
-			}
-			line := snapshotLine{Resource: r.Name, Key: rec.Key(), UID: rec.UID(), Node: rec.NodeName(), Object: b}
-			if err := enc.Encode(line); err != nil {
-				return fmt.Errorf("write snapshot: %w", err)
+			if err := sw.object(prefix, r.Name, raw.(*Record)); err != nil {
+				return err
 			}
 		}
 	}
@@ -83,16 +78,35 @@ func WriteSnapshot(txn *memdb.Txn, index uint64, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := enc.Encode(snapshotLine{Resource: tableMasters, Object: b}); err != nil {
-			return fmt.Errorf("write snapshot: %w", err)
+		if err := sw.encode(snapshotLine{Resource: tableMasters, Object: b}); err != nil {
+			return err
 		}
 	}
-	return bw.Flush()
+	return sw.flush()
 }
 
 // restoreInto loads a snapshot into an empty store and returns its index.
 func restoreInto(s *Store, r io.Reader) (uint64, error) {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
+	lr := &lineReader{br: bufio.NewReaderSize(r, 1<<16)}
+	line, err := lr.next()
+	index, ok := readHeaderLine(line)
+	if err != nil || !ok {
+		return decodeSnapshot(s, lr.rest(line, err))
+	}
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	if err := (&restorer{s: s, txn: txn}).restoreLines(lr); err != nil {
+		return 0, err
+	}
+	txn.Commit()
+	s.publish(index)
+	return index, nil
+}
+
+// decodeSnapshot loads a snapshot into an empty store with a json.Decoder
+// and returns its index.
+func decodeSnapshot(s *Store, r io.Reader) (uint64, error) {
+	dec := json.NewDecoder(r)
 	var h snapshotHeader
 	if err := dec.Decode(&h); err != nil {
 		return 0, fmt.Errorf("read header: %w", err)
@@ -102,46 +116,8 @@ func restoreInto(s *Store, r io.Reader) (uint64, error) {
 	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
-	for {
-		var line snapshotLine
-		err := dec.Decode(&line)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, fmt.Errorf("read object: %w", err)
-		}
-		if line.Resource == tableMasters {
-			var m MasterInfo
-			if err := json.Unmarshal(line.Object, &m); err != nil {
-				return 0, fmt.Errorf("decode master: %w", err)
-			}
-			if err := txn.Insert(tableMasters, &m); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		res, ok := v1.ResourceByName(line.Resource)
-		if !ok {
-			return 0, fmt.Errorf("unknown resource %q in snapshot", line.Resource)
-		}
-		var rec *Record
-		if line.Key != "" {
-			rec = newKeyedRecord(res, line.Object, line.Key, line.UID, line.Node)
-		} else {
-			obj := res.New()
-			if err := json.Unmarshal(line.Object, obj); err != nil {
-				return 0, fmt.Errorf("decode %s: %w", res.Kind, err)
-			}
-			rec = NewRecord(obj, line.Object)
-		}
-		if err := txn.Insert(res.Name, rec); err != nil {
-			return 0, fmt.Errorf("insert %s: %w", res.Kind, err)
-		}
-		if uid := rec.UID(); uid != "" {
-			// The store is not in use yet: no reader waits for the commit.
-			s.uids.m[rowKey{res.Name, uid}] = rec
-		}
+	if err := (&restorer{s: s, txn: txn}).decodeRest(dec); err != nil {
+		return 0, err
 	}
 	txn.Commit()
 	s.publish(h.Index)
