@@ -59,7 +59,7 @@ func bindOne(w *writeTxn, b Binding, now v1.Time) Result {
 
 // nodeUsage sums the requests of the pods bound to a node that have not finished.
 func nodeUsage(w *writeTxn, node string) v1.Requests {
-	it, err := w.txn.Get("pods", indexNode, node)
+	it, err := podsOnNode(w.txn, node, nil)
 	if err != nil {
 		panic(fmt.Sprintf("fsm: pods on node %s: %v", node, err))
 	}

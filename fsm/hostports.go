@@ -15,7 +15,7 @@ func hostPortConflict(w *writeTxn, node string, p *v1.Pod) error {
 	if len(want) == 0 {
 		return nil
 	}
-	it, err := w.txn.Get("pods", indexNode, node)
+	it, err := podsOnNode(w.txn, node, nil)
 	if err != nil {
 		return v1.NewInternalError(fmt.Errorf("pods on node %s: %w", node, err))
 	}

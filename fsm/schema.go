@@ -11,8 +11,11 @@ import (
 
 // Index names.
 const (
-	indexID   = "id"   // namespace/name, unique (uids: see uidIndex)
-	indexNode = "node" // pods: spec.nodeName ("" for unbound pods)
+	indexID = "id" // namespace/name, unique (uids: see uidIndex)
+	// pods: spec.nodeName, bound pods only. An unbound pod is left out
+	// (each create of one inserted into a second tree, and each binding
+	// deleted from it): podsOnNode finds them by key instead.
+	indexNode = "node"
 	// services: spec.clusterIP (none for headless or unset) and each
 	// port's nodePort, so allocation looks up instead of scanning.
 	indexClusterIP = "clusterIP"
@@ -121,8 +124,9 @@ func schema() *memdb.DBSchema {
 			},
 		}
 		if r.Name == "pods" {
-			t.Indexes[indexNode] = &memdb.IndexSchema{Name: indexNode, Indexer: keyIndexer{withID: true, key: func(r *Record) (string, bool) {
-				return r.NodeName(), true
+			t.Indexes[indexNode] = &memdb.IndexSchema{Name: indexNode, AllowMissing: true, Indexer: keyIndexer{withID: true, key: func(r *Record) (string, bool) {
+				n := r.NodeName()
+				return n, n != ""
 			}}}
 		}
 		if r.Name == "nodes" {

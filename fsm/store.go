@@ -178,6 +178,13 @@ func (s *Store) List(resource string, opts ListOptions) (ListResult, error) {
 	var it memdb.ResultIterator
 	var err error
 	byNode := opts.Fields != nil && opts.Fields.HasNodeName && resource == "pods"
+	// Unbound pods are not in the node index (schema.go): a list of them
+	// steps over the pods by key and keeps those whose nodeName, read from
+	// the record's header without a decode, is "".
+	unbound := byNode && opts.Fields.NodeName == ""
+	if unbound {
+		byNode = false
+	}
 	switch {
 	case byNode:
 		// The node index orders pods by node, then by key.
@@ -202,6 +209,9 @@ func (s *Store) List(resource string, opts ListOptions) (ListResult, error) {
 			}
 			break // keys are sorted: past the namespace
 		}
+		if unbound && r.NodeName() != "" {
+			continue
+		}
 		if opts.After != "" && key <= opts.After {
 			continue
 		}
@@ -220,18 +230,44 @@ func (s *Store) List(resource string, opts ListOptions) (ListResult, error) {
 	return res, nil
 }
 
-// PodsOnNode returns the pods bound to a node ("" for unbound pods).
+// PodsOnNode returns the pods bound to a node ("" for unbound pods), in
+// key order.
 func (s *Store) PodsOnNode(node string) ([]*v1.Pod, error) {
-	it, err := s.db.Txn(false).Get("pods", indexNode, node)
+	visited := uint64(0)
+	defer func() { s.reads.Add(visited) }()
+	it, err := podsOnNode(s.db.Txn(false), node, &visited)
 	if err != nil {
 		return nil, fmt.Errorf("pods on node %s: %w", node, err)
 	}
 	var out []*v1.Pod
 	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if node != "" {
+			visited++
+		}
 		out = append(out, raw.(*Record).Object().(*v1.Pod))
 	}
-	s.reads.Add(uint64(len(out)))
 	return out, nil
+}
+
+// podsOnNode iterates, in key order, over the pods of txn bound to node,
+// or for "" over the unbound pods: those are not in the node index
+// (schema.go), so it steps over every pod by key and skips the bound ones
+// by the nodeName of the record's header, without decoding them; each pod
+// it steps over then adds one to *visited (when visited is not nil).
+func podsOnNode(txn *memdb.Txn, node string, visited *uint64) (memdb.ResultIterator, error) {
+	if node != "" {
+		return txn.Get("pods", indexNode, node)
+	}
+	it, err := txn.Get("pods", indexID+"_prefix", "") // every pod
+	if err != nil {
+		return nil, err
+	}
+	return memdb.NewFilterIterator(it, func(raw any) bool {
+		if visited != nil {
+			*visited++
+		}
+		return raw.(*Record).NodeName() != ""
+	}), nil
 }
 
 // Masters returns the registered masters, by ID.
