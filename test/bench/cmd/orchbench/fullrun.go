@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"orch.io/orch/api/client"
@@ -262,6 +264,11 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 			return nil, fmt.Errorf("run %d: %w", r+1, err)
 		}
 		orchRuns = append(orchRuns, res)
+		if o.profileDir != "" && r == o.profileRun-1 {
+			if err := profileAfter(ctx, c, o.profileDir); err != nil {
+				return nil, err
+			}
+		}
 		if etcd != nil {
 			if err := waitQuiet(ctx, "orch's masters", masterPIDs); err != nil {
 				return nil, err
@@ -445,4 +452,29 @@ func msRuns(d []time.Duration) string {
 		parts = append(parts, fmt.Sprintf("%.0f", float64(x.Microseconds())/1000))
 	}
 	return "[" + strings.Join(parts, " ") + "] ms"
+}
+
+// afterWindow is how long profileAfter records.
+const afterWindow = 10 * time.Second
+
+// profileAfter records a CPU profile of every master for afterWindow right
+// after a write window (<name>.after.cpu.pprof): the background work the
+// window left (snapshots, log segments, resyncs, the Go runtime's).
+func profileAfter(ctx context.Context, c *harness.Cluster, dir string) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.Masters))
+	for i, m := range c.Masters {
+		cl, err := client.New(c.Config(i))
+		if err != nil {
+			return err
+		}
+		defer cl.CloseIdleConnections()
+		wg.Go(func() {
+			if err := profile(ctx, cl, 0, afterWindow, filepath.Join(dir, m.Name+".after.cpu.pprof")); err != nil {
+				errs[i] = fmt.Errorf("profile %s after the window: %w", m.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
