@@ -121,8 +121,14 @@ func (gc *GarbageCollector) pass(ctx context.Context, s *fsm.Store, ch changes) 
 			return err
 		}
 	default:
+		// Events the view reflects already (a rebuild's lists, a resync's
+		// catch-up) are skipped by index. One entry may hold many changes
+		// (a BatchCommand: the replication controller's creates), all with
+		// its index, and observe raises seen as it goes: the bound is the
+		// view's index before this pass, not seen as it rises.
+		from := gc.seen
 		for _, ev := range ch.events {
-			if ev.Index > gc.seen {
+			if ev.Index > from {
 				gc.observe(ev, work)
 			}
 		}

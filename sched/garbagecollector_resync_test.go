@@ -292,3 +292,45 @@ func randomGCChange(t *testing.T, p *fakeProposer, rng *rand.Rand, name string, 
 		_, _ = p.Apply(context.Background(), cmd) // an object being deleted may refuse another policy; that is no change
 	}
 }
+
+// TestGarbageCollectorObservesEveryChangeOfOneEntry: one committed entry
+// may hold many changes (a BatchCommand, as the replication controller
+// creates its pods), all with the entry's index. A pass of those events
+// files every one of them in the view: a dependent left out would not be
+// collected when its owner goes (make test: a ReplicaSet's pod outlived
+// the set).
+func TestGarbageCollectorObservesEveryChangeOfOneEntry(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProposer(t)
+	gc := NewGarbageCollector(GarbageCollectorConfig{Store: p.store, Proposer: p})
+	p.create(t, &v1.ConfigMap{ObjectMeta: v1.ObjectMeta{Name: "owner", Namespace: "default", UID: "uid-owner"}})
+	if err := gc.pass(ctx, p.store(), changes{full: true}); err != nil {
+		t.Fatal(err)
+	}
+	seen := p.store().Index()
+	var items []fsm.BatchItem
+	for i := range 3 {
+		cmd := mustCreate(t, gcPod(fmt.Sprintf("dep-%d", i), "", ownerRef("ConfigMap", "owner", "uid-owner", false)))
+		items = append(items, fsm.BatchItem{Type: fsm.CommandType(cmd[0]), Body: cmd[1:]})
+	}
+	cmd, err := fsm.Encode(fsm.BatchCommand, fsm.BatchRequest{Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx, cmd); err != nil {
+		t.Fatal(err)
+	}
+	evs, last, _, _, err := p.store().Feed().Since(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[0].Index != evs[2].Index {
+		t.Fatalf("want 3 events of one entry, got %d", len(evs))
+	}
+	if err := gc.pass(ctx, p.store(), changes{events: evs, last: last}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(gc.dependents["uid-owner"]); got != 3 {
+		t.Fatalf("the view files %d of the entry's 3 dependents: %v", got, gc.dependents["uid-owner"])
+	}
+}
