@@ -78,10 +78,14 @@ func TestPodSubPathEscape(t *testing.T) {
 			if _, err := os.Stat(tc.written); err == nil {
 				t.Fatalf("the container wrote %s on the host through its subPath", tc.written)
 			}
-			cs := containerStatus(getPod(t, cl, tc.name), "c")
-			if cs == nil || cs.State.Waiting == nil {
-				t.Fatalf("the container is not waiting after the refusal: %+v", cs)
-			}
+			// The node posts the refusal's event at once and the pod's
+			// status on its status manager's next write: the status may
+			// still show the first run for a moment.
+			var cs *v1.ContainerStatus
+			waitFor(t, 30*time.Second, "the container waiting after the refusal", func() (bool, string) {
+				cs = containerStatus(getPod(t, cl, tc.name), "c")
+				return cs != nil && cs.State.Waiting != nil, fmt.Sprintf("%+v", cs)
+			})
 			if r := cs.State.Waiting.Reason; r != "CreateContainerConfigError" && r != "CrashLoopBackOff" {
 				t.Errorf("waiting reason %q, want CreateContainerConfigError or CrashLoopBackOff", r)
 			}
