@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/lru"
 
 	v1 "orch.io/orch/api/v1"
+	"orch.io/orch/fsm"
 )
 
 type (
@@ -78,10 +79,15 @@ func (c *podSpecs) toPod(p *v1.Pod) (*corev1.Pod, error) {
 }
 
 // specJSON is the JSON of p's spec, which toPodWith converts.
-func specJSON(p *v1.Pod) ([]byte, error) {
-	b, err := json.Marshal(&p.Spec)
+func specJSON(p *v1.Pod) ([]byte, error) { return appendSpecJSON(nil, p) }
+
+// appendSpecJSON appends specJSON(p) to dst: json.Marshal's bytes, written
+// by fsm.AppendJSON's encoder (held to them by fsm's tests and by
+// TestSpecJSONMatchesMarshal).
+func appendSpecJSON(dst []byte, p *v1.Pod) ([]byte, error) {
+	b, err := fsm.AppendJSON(dst, &p.Spec)
 	if err != nil {
-		return nil, fmt.Errorf("encode the spec of pod %s: %w", p.Name, err)
+		return dst, fmt.Errorf("encode the spec of pod %s: %w", p.Name, err)
 	}
 	return b, nil
 }

@@ -158,7 +158,7 @@ func TestDecisionsDecideAsTheLibrary(t *testing.T) {
 
 // mustKey is the decision key of the create of p in its namespace as the
 // store holds it.
-func mustKey(t *testing.T, store *fakeStore, p *v1.Pod) string {
+func mustKey(t *testing.T, store *fakeStore, p *v1.Pod) []byte {
 	t.Helper()
 	ns, err := store.Namespace(context.Background(), p.Namespace)
 	if err != nil {
@@ -169,7 +169,7 @@ func mustKey(t *testing.T, store *fakeStore, p *v1.Pod) string {
 		t.Fatal(err)
 	}
 	key, _ := decisionKey(ns, p, spec)
-	return key
+	return []byte(key)
 }
 
 // expositionOf is reg's metrics in the text exposition format.

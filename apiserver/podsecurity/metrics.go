@@ -41,12 +41,17 @@ func newMetrics(reg prometheus.Registerer) *recorder {
 
 // RecordEvaluation implements metrics.Recorder.
 func (r *recorder) RecordEvaluation(d metrics.Decision, lv api.LevelVersion, m metrics.Mode, attrs api.Attributes) {
+	r.evaluationCounter(d, lv, m, operationLabel(attrs), resourceLabel(attrs), attrs.GetSubresource()).Inc()
+}
+
+// evaluationCounter is the evaluations counter RecordEvaluation increments
+// for these labels.
+func (r *recorder) evaluationCounter(d metrics.Decision, lv api.LevelVersion, m metrics.Mode, operation, resource, subresource string) prometheus.Counter {
 	version := lv.Version.String()
 	if lv.Level == api.LevelPrivileged {
 		version = api.VersionLatest // privileged is the same at every version
 	}
-	r.evaluations.WithLabelValues(string(d), string(lv.Level), version, string(m),
-		operationLabel(attrs), resourceLabel(attrs), attrs.GetSubresource()).Inc()
+	return r.evaluations.WithLabelValues(string(d), string(lv.Level), version, string(m), operation, resource, subresource)
 }
 
 // RecordExemption implements metrics.Recorder.

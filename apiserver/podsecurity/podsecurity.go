@@ -118,6 +118,7 @@ type Admission struct {
 	store     Store
 	pods      *podSpecs
 	decisions *decisions // nil: every pod is evaluated
+	metrics   *recorder  // the library's Metrics
 	log       *slog.Logger
 }
 
@@ -156,13 +157,14 @@ func New(cfg Config, store Store, log *slog.Logger, reg prometheus.Registerer) (
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Admission{store: store, pods: newPodSpecs(), decisions: newDecisions(), log: log.With("subsystem", "podsecurity")}
+	a.metrics = newMetrics(reg)
 	a.psa = &admission.Admission{
 		Configuration: &admissionapi.PodSecurityConfiguration{
 			Defaults:   defaults,
 			Exemptions: admissionapi.PodSecurityExemptions{Namespaces: cfg.ExemptNamespaces},
 		},
 		Evaluator:       evaluator,
-		Metrics:         newMetrics(reg),
+		Metrics:         a.metrics,
 		NamespaceGetter: namespaceGetter{store},
 		PodLister:       podLister{store, a.pods},
 	}
@@ -233,7 +235,6 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 		// Security answer. It is refused here, not left to the FSM: a
 		// namespace created between this read and the FSM's apply would
 		// otherwise hold a pod no level was checked against.
-		var err error
 		if ns, err = a.store.Namespace(ctx, req.Namespace); err != nil {
 			return nil, err
 		}
@@ -242,19 +243,33 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 		ctx = context.WithValue(ctx, readNamespaceKey{}, ns)
 	}
 	attrs := newAttributes(req, a.pods)
-	key, remember := "", false
+	var key []byte
+	remember := false
 	if p, ok := req.Object.(*v1.Pod); ok && ns != nil && req.Resource == "pods" && req.Operation == Create && req.Subresource == "" {
-		spec, err := specJSON(p)
+		var spec []byte
+		if a.decisions != nil {
+			// The spec and the key are written into buffers reused
+			// from one create to the next: nothing keeps them past
+			// this call (the spec cache and the decisions copy what
+			// they keep).
+			bufs := a.decisions.getBuffers()
+			defer a.decisions.putBuffers(bufs)
+			bufs.spec, err = appendSpecJSON(bufs.spec[:0], p)
+			spec = bufs.spec
+			if err == nil {
+				bufs.key, remember = appendDecisionKey(bufs.key[:0], ns, p, spec)
+				key = bufs.key
+			}
+		} else {
+			spec, err = specJSON(p)
+		}
 		if err != nil {
 			return nil, v1.NewInternalError(err)
 		}
 		attrs.spec = spec
-		if a.decisions != nil {
-			key, remember = decisionKey(ns, p, spec)
-		}
 		if remember {
-			if enforce, ok := a.decisions.get(key); ok {
-				a.recordSilent(enforce, attrs)
+			if d, ok := a.decisions.get(key); ok {
+				d.counter.Inc() // the library's metric for the decision (RecordEvaluation)
 				return nil, nil
 			}
 		}
@@ -272,7 +287,7 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 	}
 	if remember && silent(resp) {
 		if policy, errs := a.psa.PolicyToEvaluate(ns.Labels); len(errs) == 0 {
-			a.decisions.cache.Add(key, policy.Enforce)
+			a.decisions.add(key, policy.Enforce, a.silentCounter(policy.Enforce))
 		}
 	}
 	return resp.Warnings, nil
