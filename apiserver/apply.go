@@ -53,6 +53,9 @@ func checkPatchOptions(q url.Values, apply bool) error {
 // (Kubernetes' ValidateCreateOptions and ValidateUpdateOptions), and
 // refuses force, which only an apply takes.
 func checkWriteOptions(verb string, q url.Values) error {
+	if len(q) == 0 {
+		return nil // no fieldManager (valid when empty) and no force
+	}
 	errs := metav1validation.ValidateFieldManager(q.Get("fieldManager"), field.NewPath("fieldManager"))
 	if _, ok := q["force"]; ok {
 		errs = append(errs, field.Forbidden(field.NewPath("force"), "may not be specified for non-apply patch"))
@@ -227,8 +230,7 @@ func decodeApplyPatch(raw []byte, maxDepth int) (*unstructured.Unstructured, err
 
 // checkManagerOptions validates the fieldManager and force parameters of
 // a write.
-func checkManagerOptions(verb string, r *http.Request) error {
-	q := r.URL.Query()
+func checkManagerOptions(verb string, r *http.Request, q url.Values) error {
 	switch verb {
 	case "patch":
 		return checkPatchOptions(q, isApply(r))

@@ -168,7 +168,10 @@ func clientKey(_ *http.Request, u user.Info) string {
 // subresource, and here the image upload that is proxied to an agent).
 func requestKind(r *http.Request) string {
 	if strings.HasPrefix(r.URL.Path, "/api/v1/") || strings.HasPrefix(r.URL.Path, "/apis/") {
-		w := r.URL.Query().Get("watch")
+		w := ""
+		if r.URL.RawQuery != "" { // most requests have no query to parse
+			w = r.URL.Query().Get("watch")
+		}
 		if req, err := parsePath(r.Method, r.URL.Path, w == "true" || w == "1"); err == nil {
 			switch {
 			case req.verb == "watch":

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,25 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	watches  prometheus.Gauge
+
+	// The series of requests and latency by their labels, looked up in
+	// the vectors once (hashing the label values and formatting the
+	// code each request cost more than counting it).
+	mu     sync.RWMutex
+	series map[seriesKey]requestSeries
+}
+
+// seriesKey is the labels of a request's series.
+type seriesKey struct {
+	verb, resource string
+	code           int
+}
+
+// requestSeries is a request's counter and, except for a watch, its
+// latency histogram.
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -30,6 +50,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "orch_api_watches",
 			Help: "Open watch streams.",
 		}),
+		series: map[seriesKey]requestSeries{},
 	}
 	reg.MustRegister(m.requests, m.latency, m.watches)
 	reg.Register(collectors.NewGoCollector())
@@ -38,10 +59,30 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 }
 
 func (m *metrics) observe(verb, resource string, code int, start time.Time) {
-	m.requests.WithLabelValues(verb, resource, strconv.Itoa(code)).Inc()
-	if verb != "watch" {
-		m.latency.WithLabelValues(verb, resource).Observe(time.Since(start).Seconds())
+	s := m.seriesOf(verb, resource, code)
+	s.count.Inc()
+	if s.latency != nil {
+		s.latency.Observe(time.Since(start).Seconds())
 	}
+}
+
+// seriesOf is the series of a request of verb on resource answered code.
+func (m *metrics) seriesOf(verb, resource string, code int) requestSeries {
+	k := seriesKey{verb: verb, resource: resource, code: code}
+	m.mu.RLock()
+	s, ok := m.series[k]
+	m.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s.count = m.requests.WithLabelValues(verb, resource, strconv.Itoa(code))
+	if verb != "watch" {
+		s.latency = m.latency.WithLabelValues(verb, resource)
+	}
+	m.mu.Lock()
+	m.series[k] = s
+	m.mu.Unlock()
+	return s
 }
 
 // statusRecorder remembers the status code written.

@@ -75,7 +75,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 	if dryRun {
 		ctx = withDryRun(ctx)
 	}
-	if err := checkManagerOptions(req.verb, r); err != nil {
+	if err := checkManagerOptions(req.verb, r, q); err != nil {
 		writeError(rec, err)
 		return
 	}

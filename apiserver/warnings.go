@@ -24,7 +24,7 @@ const (
 type warningRecorder struct {
 	mu     sync.Mutex
 	header http.Header
-	seen   map[string]bool
+	seen   map[string]bool // made by the first warning: most requests have none
 	runes  int
 }
 
@@ -32,7 +32,7 @@ type warningsKey struct{}
 
 // withWarnings returns a context whose warnings go to the header h.
 func withWarnings(ctx context.Context, h http.Header) context.Context {
-	return context.WithValue(ctx, warningsKey{}, &warningRecorder{header: h, seen: map[string]bool{}})
+	return context.WithValue(ctx, warningsKey{}, &warningRecorder{header: h})
 }
 
 // addWarnings adds warnings to the response of ctx's request, if it has one.
@@ -46,6 +46,9 @@ func addWarnings(ctx context.Context, warnings ...string) {
 	for _, text := range warnings {
 		if text == "" || r.seen[text] {
 			continue
+		}
+		if r.seen == nil {
+			r.seen = map[string]bool{}
 		}
 		r.seen[text] = true
 		n := utf8.RuneCountInString(text)
