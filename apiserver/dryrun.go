@@ -45,6 +45,9 @@ func optionsKind(verb string) string {
 // only "All" is known; anything else is 422 naming the options. It reports
 // whether the write is a dry run.
 func checkDryRun(verb string, values []string) (bool, error) {
+	if len(values) == 0 {
+		return false, nil // what the validation below answers for none
+	}
 	if errs := metav1validation.ValidateDryRun(field.NewPath("dryRun"), values); len(errs) > 0 {
 		causes := make([]v1.StatusCause, 0, len(errs))
 		for _, e := range errs {

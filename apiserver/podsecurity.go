@@ -60,7 +60,7 @@ func newPodSecurityStore(b Backend) podSecurityStore {
 // Namespace implements podsecurity.Store.
 func (p podSecurityStore) Namespace(ctx context.Context, name string) (*v1.Namespace, error) {
 	ns, err := p.Store.Namespace(ctx, name)
-	if !v1.IsNotFound(err) {
+	if err == nil || !v1.IsNotFound(err) {
 		return ns, err
 	}
 	if _, err := p.backend.ReadBarrier(ctx); err != nil {

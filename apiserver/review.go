@@ -164,6 +164,10 @@ func invalid(obj v1.Object, errs field.ErrorList) error {
 
 // isProtobuf reports whether a request's body is Kubernetes protobuf.
 func isProtobuf(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	if ct == "application/json" {
+		return false // as parsed, without the parser's map of parameters
+	}
+	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == protobufContentType
 }
