@@ -1,10 +1,13 @@
 package apiserver
 
 import (
+	"math/rand/v2"
 	"mime"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode"
 
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -45,6 +48,47 @@ func TestCheckDryRunMatchesValidation(t *testing.T) {
 		got, err := checkDryRun("create", values)
 		if !reflect.DeepEqual(err, want) || got != (want == nil && len(values) > 0) {
 			t.Errorf("dryRun %q: %v %v, validation %v", values, got, err, want)
+		}
+	}
+}
+
+// builtPrefix is prefixFromUserAgent as it was: every rune of the
+// User-Agent before its first "/" looked at and written.
+func builtPrefix(u string) string {
+	m, _, _ := strings.Cut(u, "/")
+	var b strings.Builder
+	for _, r := range m {
+		if !unicode.IsPrint(r) {
+			continue
+		}
+		if b.Len() >= 128 {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// TestPrefixFromUserAgentMatchesBuilt compares the manager name taken from
+// the User-Agent with the one built rune by rune, on the common agents,
+// long ones, control characters, DEL, non-ASCII and invalid UTF-8.
+func TestPrefixFromUserAgentMatchesBuilt(t *testing.T) {
+	agents := []string{"", "/", "orchbench/v1", "kubectl/v1.30.0 (linux/amd64) kubernetes/abc", "kube-controller-manager",
+		" spaced /x", "tab\there/x", "del\x7f/x", "caf\u00e9/1", "\xff\xfe/x", "a\u2028b", strings.Repeat("a", 127),
+		strings.Repeat("b", 128) + "/v", strings.Repeat("c", 129), strings.Repeat("\u00e9", 100), "~!@#$%^&*()_+{}|:<>?"}
+	r := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "ab /~\x00\x1f\x7f\x80\xc3\xa9 \u2028\u00e9Z9"
+	for range 5000 {
+		n := r.IntN(200)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		agents = append(agents, string(b))
+	}
+	for _, u := range agents {
+		if got, want := prefixFromUserAgent(u), builtPrefix(u); got != want {
+			t.Fatalf("User-Agent %q: manager %q, built %q", u, got, want)
 		}
 	}
 }

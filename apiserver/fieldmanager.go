@@ -220,6 +220,11 @@ func managerOf(ctx context.Context) string {
 // before its first "/", printable characters only, at most 128 bytes.
 func prefixFromUserAgent(u string) string {
 	m, _, _ := strings.Cut(u, "/")
+	if printableASCII(m) {
+		// What the loop below writes, without copying: every byte is
+		// a printable rune of one byte.
+		return m[:min(len(m), 128)]
+	}
 	var b strings.Builder
 	for _, r := range m {
 		if !unicode.IsPrint(r) {
@@ -231,6 +236,17 @@ func prefixFromUserAgent(u string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// printableASCII reports whether every byte of s is printable ASCII
+// (space to tilde).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // trackUpdate sets obj's managedFields for a create (old nil) or an
