@@ -238,15 +238,10 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 		if ns, err = a.store.Namespace(ctx, req.Namespace); err != nil {
 			return nil, err
 		}
-		// The library reads the namespace again for its labels: it gets
-		// this one, read a moment ago, rather than a second store read.
-		ctx = context.WithValue(ctx, readNamespaceKey{}, ns)
 	}
-	attrs := newAttributes(req, a.pods)
-	var key []byte
+	var spec, key []byte // a pod create's spec JSON and decision key
 	remember := false
 	if p, ok := req.Object.(*v1.Pod); ok && ns != nil && req.Resource == "pods" && req.Operation == Create && req.Subresource == "" {
-		var spec []byte
 		if a.decisions != nil {
 			// The spec and the key are written into buffers reused
 			// from one create to the next: nothing keeps them past
@@ -266,7 +261,6 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 		if err != nil {
 			return nil, v1.NewInternalError(err)
 		}
-		attrs.spec = spec
 		if remember {
 			if d, ok := a.decisions.get(key); ok {
 				d.counter.Inc() // the library's metric for the decision (RecordEvaluation)
@@ -274,6 +268,15 @@ func (a *Admission) Admit(ctx context.Context, req Request) (warnings []string, 
 			}
 		}
 	}
+	if req.Resource != "namespaces" {
+		// The library reads the namespace again for its labels: it gets
+		// the one read above, a moment ago, rather than a second store
+		// read. (A remembered decision returned before: it needs no
+		// context.)
+		ctx = context.WithValue(ctx, readNamespaceKey{}, ns)
+	}
+	attrs := newAttributes(req, a.pods)
+	attrs.spec = spec
 	ctx = klog.NewContext(ctx, logr.FromSlogHandler(a.log.Handler()))
 	resp := a.psa.Validate(ctx, attrs)
 	a.audit(req, resp.AuditAnnotations)
