@@ -57,7 +57,10 @@ func (t tokenAuthenticator) AuthenticateRequest(r *http.Request) (*authenticator
 		return nil, false, nil
 	}
 	if t.admin != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t.admin)) == 1 {
-		return &authenticator.Response{User: &user.DefaultInfo{Name: AdminUser, Groups: []string{user.SystemPrivilegedGroup}}}, true, nil
+		// In system:authenticated already, as the chain would add it
+		// (withAuthenticatedGroup): the user is not copied again.
+		return &authenticator.Response{User: &user.DefaultInfo{Name: AdminUser,
+			Groups: []string{user.SystemPrivilegedGroup, user.AllAuthenticated}}}, true, nil
 	}
 	return nil, false, nil
 }

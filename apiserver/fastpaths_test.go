@@ -11,6 +11,8 @@ import (
 
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/user"
 
 	v1 "orch.io/orch/api/v1"
 )
@@ -89,6 +91,31 @@ func TestPrefixFromUserAgentMatchesBuilt(t *testing.T) {
 	for _, u := range agents {
 		if got, want := prefixFromUserAgent(u), builtPrefix(u); got != want {
 			t.Fatalf("User-Agent %q: manager %q, built %q", u, got, want)
+		}
+	}
+}
+
+// TestAdminTokenUserAsGroupAdder checks that the admin token's user, made
+// in system:authenticated already, is what the chain made of the user in
+// system:masters alone by adding the group, and that other tokens and
+// credentials are still not the admin.
+func TestAdminTokenUserAsGroupAdder(t *testing.T) {
+	chain := newAuthenticator(nil, tokenAuthenticator{admin: "secret"}, nil)
+	old := withAuthenticatedGroup(&authenticator.Response{User: &user.DefaultInfo{Name: AdminUser, Groups: []string{user.SystemPrivilegedGroup}}})
+	for _, tc := range []struct {
+		header string
+		admin  bool
+	}{{"Bearer secret", true}, {"Bearer secret ", false}, {"Bearer secre", false}, {"bearer secret", false}, {"Bearer ", false}, {"", false}} {
+		r := httptest.NewRequest("GET", "/api/v1/pods", nil)
+		if tc.header != "" {
+			r.Header.Set("Authorization", tc.header)
+		}
+		resp, ok, err := chain.AuthenticateRequest(r)
+		if ok != tc.admin || err != nil {
+			t.Fatalf("%q: authenticated %v (%v), want %v", tc.header, ok, err, tc.admin)
+		}
+		if ok && !reflect.DeepEqual(resp, old) {
+			t.Fatalf("%q: %+v, the group adder made %+v", tc.header, resp.User, old.User)
 		}
 	}
 }
