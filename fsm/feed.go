@@ -76,6 +76,11 @@ type Feed struct {
 	maxBytes int64
 	notify   chan struct{}
 	closed   bool
+	// batch is the events of the last append as the FSM handed them over,
+	// which nothing changes afterwards: a reader whose events since its
+	// last read are exactly these (a leader loop woken per committed
+	// batch) shares them instead of getting a copy (see window).
+	batch []Event
 	// subs are the subscriptions by resource (feed_subscribe.go); handed
 	// counts the events handed to them.
 	subs   map[string]*subscribers
@@ -113,7 +118,8 @@ func eventSize(e Event) int64 {
 }
 
 // append adds the events of one applied batch (all with index <= last) and
-// wakes the waiting watchers. last is the highest index applied.
+// wakes the waiting watchers. last is the highest index applied. The feed
+// keeps evs itself too (see batch): the caller must not change it.
 func (f *Feed) append(evs []Event, last uint64) {
 	// Sized before taking the lock: sizing may encode a record.
 	sizes := make([]int64, len(evs))
@@ -127,6 +133,7 @@ func (f *Feed) append(evs []Event, last uint64) {
 	// an apply.
 	f.events = appendWindow(&f.eventsBase, f.events, evs)
 	f.sizes = appendWindow(&f.sizesBase, f.sizes, sizes)
+	f.batch = evs[:len(evs):len(evs)]
 	for _, sz := range sizes {
 		f.bytes += sz
 	}
@@ -244,8 +251,9 @@ func (f *Feed) close() {
 	}
 }
 
-// Since returns the events with index > rv, the highest index the feed has
-// seen, and a channel closed when more arrive. It returns a Gone error when
+// Since returns the events with index > rv (read-only: they may be shared
+// with other readers), the highest index the feed has seen, and a channel
+// closed when more arrive. It returns a Gone error when
 // rv is older than the window, and closed=true once the feed was replaced
 // (after a snapshot restore) so the watcher must end.
 func (f *Feed) Since(rv uint64) (evs []Event, last uint64, wait <-chan struct{}, closed bool, err error) {
@@ -260,9 +268,22 @@ func (f *Feed) Since(rv uint64) (evs []Event, last uint64, wait <-chan struct{},
 	}
 	i := sort.Search(len(f.events), func(i int) bool { return f.events[i].Index > rv })
 	if i < len(f.events) {
-		evs = append([]Event(nil), f.events[i:]...)
+		if f.isBatch(f.events[i:]) {
+			evs = f.batch
+		} else {
+			evs = append([]Event(nil), f.events[i:]...)
+		}
 	}
 	return evs, f.last, f.notify, false, nil
+}
+
+// isBatch reports whether after, a non-empty tail of the window, holds
+// the events of the last append (batch), which the caller may then hand
+// out instead of a copy. The window holds the batch at its end unless an
+// eviction took some of it, which leaves fewer events than the batch has.
+// The caller holds f.mu.
+func (f *Feed) isBatch(after []Event) bool {
+	return len(after) == len(f.batch) && len(after) > 0
 }
 
 // Window returns the lowest resourceVersion a watch may start from and the
