@@ -79,7 +79,7 @@ type Feed struct {
 	// batch is the events of the last append as the FSM handed them over,
 	// which nothing changes afterwards: a reader whose events since its
 	// last read are exactly these (a leader loop woken per committed
-	// batch) shares them instead of getting a copy (see window).
+	// batch) shares them instead of getting a copy (see isBatch).
 	batch []Event
 	// subs are the subscriptions by resource (feed_subscribe.go); handed
 	// counts the events handed to them.
@@ -253,9 +253,9 @@ func (f *Feed) close() {
 
 // Since returns the events with index > rv (read-only: they may be shared
 // with other readers), the highest index the feed has seen, and a channel
-// closed when more arrive. It returns a Gone error when
-// rv is older than the window, and closed=true once the feed was replaced
-// (after a snapshot restore) so the watcher must end.
+// closed when more arrive. It returns a Gone error when rv is older than
+// the window, and closed=true once the feed was replaced (after a snapshot
+// restore) so the watcher must end.
 func (f *Feed) Since(rv uint64) (evs []Event, last uint64, wait <-chan struct{}, closed bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

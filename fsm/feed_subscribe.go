@@ -215,11 +215,10 @@ func (s *Subscription) Wait() <-chan struct{} { return s.wake }
 
 // Next returns the events the filter let through since the last call (or
 // since the subscription's resourceVersion; read-only: they may be shared
-// with other readers), the highest index the feed has
-// seen (every event up to it that the filter lets through is in this call's
-// events or an earlier call's), closed=true once the feed was replaced by a
-// snapshot restore, and a Gone error when the subscription lagged behind
-// the window.
+// with other readers), the highest index the feed has seen (every event up
+// to it that the filter lets through is in this call's events or an
+// earlier call's), closed=true once the feed was replaced by a snapshot
+// restore, and a Gone error when the subscription lagged behind the window.
 func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error) {
 	f := s.feed
 	f.mu.Lock()
