@@ -132,8 +132,9 @@ func TestFeedSharesTheLastBatch(t *testing.T) {
 
 // A leader loop woken per committed batch, following the batch's resource
 // or everything, reads the batch without a copy: Next returns the batch's
-// own slice, and Since from before the batch allocates nothing; a reader that takes only some
-// of the batch gets a copy of those.
+// own slice, and Since from before the batch allocates nothing. A reader
+// that takes one run of the batch gets that run of it, and one that takes
+// events apart, or of more than one batch, a copy of them.
 func TestFeedLastBatchReadWithoutCopy(t *testing.T) {
 	f := NewFeed(1000, 0)
 	pods, _ := f.Follow("pods", "nodes")
@@ -171,8 +172,29 @@ func TestFeedLastBatchReadWithoutCopy(t *testing.T) {
 			t.Errorf("Since allocated %v times, want 0", a)
 		}
 	}
+	// The nodes' reader read neither batch: it gets a copy of the two
+	// batches' node events.
 	got, _, _, _ := nodes.Next()
-	if len(got) != 2 || &got[0] == &f.batch[3] || got[0].Resource != "nodes" || got[1].Resource != "nodes" {
+	if len(got) != 2 || &got[1] == &f.batch[3] || got[0].Resource != "nodes" || got[1].Resource != "nodes" {
 		t.Fatalf("nodes: %v", eventKeys(got))
+	}
+	// The nodes of one batch, in one run, are that run of the batch; in
+	// two, a copy.
+	for _, at := range [][]int{{3}, {3, 4, 5}, {3, 5}} {
+		evs := batch()
+		for _, i := range at {
+			evs[i].Resource = "nodes"
+		}
+		f.append(evs, index)
+		got, _, _, _ := nodes.Next()
+		shared := &got[0] == &evs[at[0]]
+		if len(got) != len(at) || shared != (at[len(at)-1]-at[0] == len(at)-1) {
+			t.Fatalf("nodes at %v: %d events, shared %v", at, len(got), shared)
+		}
+		for _, e := range got {
+			if e.Resource != "nodes" {
+				t.Fatalf("nodes at %v: got %v", at, eventKeys(got))
+			}
+		}
 	}
 }

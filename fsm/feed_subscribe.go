@@ -245,9 +245,9 @@ func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error)
 }
 
 // fromWindow returns the events of the feed's window after s.sent that s
-// takes, in a slice of their number (nil for none): when they are all the
-// events of the feed's last append, that append's slice, shared with the
-// other readers (read-only), and otherwise a copy. The caller holds
+// takes, in a slice of their number (nil for none): when they are the
+// events of the feed's last append, or one run of them, that append's
+// slice, shared with the other readers (read-only), and otherwise a copy. The caller holds
 // feed.mu and has checked that s.sent is in the window.
 func (s *Subscription) fromWindow() []Event {
 	f := s.feed
@@ -259,17 +259,23 @@ func (s *Subscription) fromWindow() []Event {
 		}
 		return slices.Clone(after)
 	}
-	n := 0
-	for _, e := range after {
+	// n events match, from after[first] to after[end-1].
+	n, first, end := 0, 0, 0
+	for j, e := range after {
 		if s.matches(e) {
-			n++
+			if n == 0 {
+				first = j
+			}
+			n, end = n+1, j+1
 		}
 	}
 	if n == 0 {
 		return nil
 	}
-	if n == len(after) && f.isBatch(after) {
-		return f.batch
+	if n == end-first && f.isBatch(after) {
+		// One run of the batch (all of it, when it holds the resources
+		// s follows only).
+		return f.batch[first:end:end]
 	}
 	evs := make([]Event, 0, n)
 	for _, e := range after {
