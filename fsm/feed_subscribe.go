@@ -214,11 +214,11 @@ func (f *Feed) add(s *Subscription, filter WatchFilter) {
 func (s *Subscription) Wait() <-chan struct{} { return s.wake }
 
 // Next returns the events the filter let through since the last call (or
-// since the subscription's resourceVersion), the highest index the feed has
-// seen (every event up to it that the filter lets through is in this call's
-// events or an earlier call's), closed=true once the feed was replaced by a
-// snapshot restore, and a Gone error when the subscription lagged behind
-// the window.
+// since the subscription's resourceVersion; read-only: they may be shared
+// with other readers), the highest index the feed has seen (every event up
+// to it that the filter lets through is in this call's events or an
+// earlier call's), closed=true once the feed was replaced by a snapshot
+// restore, and a Gone error when the subscription lagged behind the window.
 func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error) {
 	f := s.feed
 	f.mu.Lock()
@@ -245,23 +245,37 @@ func (s *Subscription) Next() (evs []Event, last uint64, closed bool, err error)
 }
 
 // fromWindow returns the events of the feed's window after s.sent that s
-// takes, in a slice of their number (nil for none). The caller holds
+// takes, in a slice of their number (nil for none): when they are the
+// events of the feed's last append, or one run of them, that append's
+// slice, shared with the other readers (read-only), and otherwise a copy. The caller holds
 // feed.mu and has checked that s.sent is in the window.
 func (s *Subscription) fromWindow() []Event {
 	f := s.feed
 	i := sort.Search(len(f.events), func(i int) bool { return f.events[i].Index > s.sent })
 	after := f.events[i:]
 	if len(s.filters) == 1 && s.filters[0].Resource == AllResources {
+		if f.isBatch(after) {
+			return f.batch
+		}
 		return slices.Clone(after)
 	}
-	n := 0
-	for _, e := range after {
+	// n events match, from after[first] to after[end-1].
+	n, first, end := 0, 0, 0
+	for j, e := range after {
 		if s.matches(e) {
-			n++
+			if n == 0 {
+				first = j
+			}
+			n, end = n+1, j+1
 		}
 	}
 	if n == 0 {
 		return nil
+	}
+	if n == end-first && f.isBatch(after) {
+		// One run of the batch (all of it, when it holds the resources
+		// s follows only).
+		return f.batch[first:end:end]
 	}
 	evs := make([]Event, 0, n)
 	for _, e := range after {

@@ -80,6 +80,10 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, follow follo
 		}
 	}()
 	var lastFull time.Time // when the last full pass began
+	// One timer serves every wait (waitForChanges resets and stops it), so
+	// a loop woken per committed batch makes no timer per wait.
+	timer := time.NewTimer(resync)
+	timer.Stop()
 	for {
 		s := store()
 		if s != from {
@@ -124,7 +128,7 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, follow follo
 				wait, woken = max(d, time.Millisecond), true
 			}
 		}
-		ch = waitForChanges(ctx, s, sub, wait, probe, id)
+		ch = waitForChanges(ctx, s, sub, timer, wait, probe, id)
 		if ctx.Err() != nil {
 			return
 		}
@@ -136,9 +140,12 @@ func runOnChangesWake(ctx context.Context, store func() *fsm.Store, follow follo
 // full pass when resync has passed without one (woken: the caller tells a
 // wake from a resync), sub fell behind the feed's window, or the store is
 // replaced. While it waits with nothing pending, probe knows the loop has
-// covered whatever the feed holds that sub does not take.
-func waitForChanges(ctx context.Context, s *fsm.Store, sub *fsm.Subscription, resync time.Duration, probe *passProbe, id int) changes {
-	timer := time.NewTimer(resync)
+// covered whatever the feed holds that sub does not take. timer is the
+// loop's, stopped: set to resync here and stopped again on return, so (Go
+// 1.23's timers) no expiry of an earlier wait is ever received.
+func waitForChanges(ctx context.Context, s *fsm.Store, sub *fsm.Subscription, timer *time.Timer, resync time.Duration,
+	probe *passProbe, id int) changes {
+	timer.Reset(resync)
 	defer timer.Stop()
 	forced := probe.resyncs(id)
 	for {
