@@ -9,6 +9,8 @@ import (
 	"sync"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/modern-go/reflect2"
 )
 
 // decodeCanonical decodes data into obj, a pointer to a zero struct, when
@@ -29,13 +31,18 @@ import (
 // holds no number encoding/json would read otherwise. One pass and no
 // per-field lookup table make it several times faster than json-iterator on
 // a pod; short strings share a small arena instead of one allocation each.
-func decodeCanonical(data []byte, obj any) (ok bool) {
+func decodeCanonical(data []byte, obj any) bool {
+	return decodeCanonicalMode(data, obj, false)
+}
+
+// decodeCanonicalMode is decodeCanonical, or verifyCanonical if verify.
+func decodeCanonicalMode(data []byte, obj any, verify bool) (ok bool) {
 	v := reflect.ValueOf(obj)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return false
 	}
 	p := planOf(v.Type().Elem())
-	d := canonicalDecoder{data: data}
+	d := canonicalDecoder{data: data, verify: verify}
 	defer func() {
 		// A panic in a type's own UnmarshalJSON (none is known) counts
 		// as a refusal: the general path then answers as it does today.
@@ -55,6 +62,9 @@ type canonicalDecoder struct {
 	data  []byte
 	i     int
 	arena []byte
+	// verify also requires that encoding the decoded object gives data
+	// back (verifyCanonical).
+	verify bool
 }
 
 // Strings of at most arenaMaxString bytes are copied into shared chunks of
@@ -151,8 +161,12 @@ func (d *canonicalDecoder) plainString() ([]byte, bool) {
 func (d *canonicalDecoder) string() (string, bool) {
 	start := d.i
 	if b, ok := d.plainString(); ok {
+		if d.verify && !encodesAsIs(b) {
+			return "", false
+		}
 		return d.str(b), true
 	}
+
 	// An escape (rare in stored objects: encoding/json writes one for
 	// '<', '>', '&', a quote, a backslash and control characters): the
 	// string is read by encoding/json itself.
@@ -166,6 +180,13 @@ func (d *canonicalDecoder) string() (string, bool) {
 	var s string
 	if json.Unmarshal(d.data[start:end], &s) != nil {
 		return "", false
+	}
+	if d.verify {
+		// The escapes must be the ones the encoder writes.
+		var buf [128]byte
+		if string(appendString(buf[:0], s)) != string(d.data[start:end]) {
+			return "", false
+		}
 	}
 	d.i = end
 	return s, true
@@ -264,7 +285,7 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*typePlan) *typePlan {
 	}
 	p := &typePlan{}
 	building[t] = p
-	p.decode = planFunc(t, building)
+	p.decode = withVerify(t, planFunc(t, building))
 	return p
 }
 
@@ -319,13 +340,13 @@ func planFunc(t reflect.Type, building map[reflect.Type]*typePlan) decodeFunc {
 // included: encoding/json calls it with "null" for a value that is not a
 // pointer).
 func unmarshalerFunc(t reflect.Type) decodeFunc {
+	t2 := reflect2.Type2(t)
 	return func(d *canonicalDecoder, p unsafe.Pointer) bool {
 		raw, ok := d.rawValue()
 		if !ok {
 			return false
 		}
-		u := reflect.NewAt(t, p).Interface().(json.Unmarshaler)
-		return u.UnmarshalJSON(raw) == nil
+		return t2.PackEFace(p).(json.Unmarshaler).UnmarshalJSON(raw) == nil // PackEFace: a *t
 	}
 }
 
@@ -401,6 +422,11 @@ type structField struct {
 	name   string
 	offset uintptr
 	plan   *typePlan
+	// typ is the field's type; omitEmpty is its omitempty option where
+	// encoding/json may leave the field out (not a struct), omitZero its
+	// omitzero option.
+	typ                 reflect.Type
+	omitEmpty, omitZero bool
 }
 
 // structFunc reads an object into a struct, its keys the fields' names
@@ -411,22 +437,24 @@ func structFunc(t reflect.Type, building map[reflect.Type]*typePlan) decodeFunc 
 		return refuse
 	}
 	seen := make(map[string]bool, len(fields))
+	omitZero := false
 	for _, f := range fields {
 		if seen[f.name] {
 			return refuse // a name two fields share: encoding/json's dominance rules, not followed here
 		}
 		seen[f.name] = true
+		omitZero = omitZero || f.omitZero
 	}
 	return func(d *canonicalDecoder, p unsafe.Pointer) bool {
-		if d.next() != '{' {
+		if d.next() != '{' || d.verify && omitZero {
 			return false
 		}
 		d.i++
+		at := 0
 		if d.next() == '}' {
 			d.i++
-			return true
+			return !d.verify || omittedFrom(fields, at)
 		}
-		at := 0
 		for {
 			key, ok := d.plainString()
 			if !ok || d.next() != ':' {
@@ -434,13 +462,17 @@ func structFunc(t reflect.Type, building map[reflect.Type]*typePlan) decodeFunc 
 			}
 			d.i++
 			for at < len(fields) && fields[at].name != string(key) {
+				if d.verify && !fields[at].omitEmpty {
+					return false // the encoder writes it
+				}
 				at++
 			}
 			if at == len(fields) {
 				return false // unknown, repeated, out of order or in another case
 			}
 			f := &fields[at]
-			if !f.plan.decode(d, unsafe.Add(p, f.offset)) {
+			fp := unsafe.Add(p, f.offset)
+			if !f.plan.decode(d, fp) || d.verify && f.omitEmpty && emptyValue(f.typ, fp) {
 				return false
 			}
 			at++
@@ -449,7 +481,7 @@ func structFunc(t reflect.Type, building map[reflect.Type]*typePlan) decodeFunc 
 				d.i++
 			case '}':
 				d.i++
-				return true
+				return !d.verify || omittedFrom(fields, at)
 			default:
 				return false
 			}
@@ -470,9 +502,16 @@ func jsonFields(t reflect.Type, offset uintptr, building map[reflect.Type]*typeP
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		var omitEmpty, omitZero bool
 		for opt := range strings.SplitSeq(opts, ",") {
-			if opt == "string" {
+			switch opt {
+			case "string":
 				return nil, false
+			case "omitempty":
+				// encoding/json never leaves out a struct.
+				omitEmpty = sf.Type.Kind() != reflect.Struct && sf.Type.Kind() != reflect.Array
+			case "omitzero":
+				omitZero = true
 			}
 		}
 		if sf.Anonymous {
@@ -498,7 +537,8 @@ func jsonFields(t reflect.Type, offset uintptr, building map[reflect.Type]*typeP
 		if !plainName(name) {
 			return nil, false
 		}
-		out = append(out, structField{name: name, offset: offset + sf.Offset, plan: buildPlan(sf.Type, building)})
+		out = append(out, structField{name: name, offset: offset + sf.Offset, plan: buildPlan(sf.Type, building),
+			typ: sf.Type, omitEmpty: omitEmpty, omitZero: omitZero})
 	}
 	return out, true
 }
