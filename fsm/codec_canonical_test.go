@@ -172,7 +172,7 @@ func canonicalAlterations(raw []byte) [][]byte {
 // read so by json.Unmarshal and decodeGeneral, each it refuses must leave
 // the object zero, and it must read most stored objects itself.
 func TestDecodeCanonicalMatchesEncodingJSON(t *testing.T) {
-	objects := randomObjects(t, 3, 12)
+	objects := randomObjects(t, 3, scaled(12))
 	read, stored := 0, 0
 	for _, r := range v1.Served() {
 		t.Run(r.Kind+"."+r.Group, func(t *testing.T) {
