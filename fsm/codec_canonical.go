@@ -76,10 +76,15 @@ const (
 	arenaMaxString = 64
 )
 
-// str returns b as a string, copied.
+// str returns b as a string, copied; when verifying, the string is b's
+// bytes themselves (Verify drops the object before it returns, and no one
+// changes a command's bytes while it is verified).
 func (d *canonicalDecoder) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
+	}
+	if d.verify {
+		return unsafe.String(&b[0], len(b))
 	}
 	if len(b) > arenaMaxString {
 		return string(b)
