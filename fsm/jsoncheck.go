@@ -26,21 +26,29 @@ const scanMaxDepth = 64
 // stand in a string, UTF-8 or not) nested at most scanMaxDepth deep; false
 // means "not shown valid", not "invalid".
 func scanValid(data []byte) bool {
+	end, ok := scanValue(data, 0)
+	return ok && skipSpace(data, end) == len(data)
+}
+
+// scanValue reads the JSON value that starts at or after data[i] (after
+// whitespace), nested at most scanMaxDepth deep, and returns the index just
+// past it; ok false means "not shown valid", not "invalid".
+func scanValue(data []byte, i int) (end int, ok bool) {
 	// objects has bit d set when the container at depth d+1 is an object
 	// (else an array).
 	var objects uint64
-	depth, i, n := 0, 0, len(data)
-	ok := true
+	depth, n := 0, len(data)
+	ok = true
 	// The loop reads a value, then what may follow it in its container.
 	for {
 		i = skipSpace(data, i)
 		if i >= n {
-			return false
+			return i, false
 		}
 		switch c := data[i]; {
 		case c == '{' || c == '[':
 			if depth == scanMaxDepth {
-				return false
+				return i, false
 			}
 			i = skipSpace(data, i+1)
 			if c == '{' {
@@ -56,7 +64,7 @@ func scanValid(data []byte) bool {
 			}
 			if c == '{' {
 				if i, ok = scanKey(data, i); !ok {
-					return false
+					return i, false
 				}
 			}
 			continue
@@ -71,26 +79,26 @@ func scanValid(data []byte) bool {
 		case c == 'n':
 			i, ok = scanWord(data, i, "null")
 		default:
-			return false
+			return i, false
 		}
 		if !ok {
-			return false
+			return i, false
 		}
 		// After a value: close containers, or go on to the next element.
 	next:
-		i = skipSpace(data, i)
 		if depth == 0 {
-			return i == n
+			return i, true
 		}
+		i = skipSpace(data, i)
 		if i >= n {
-			return false
+			return i, false
 		}
 		inObject := objects&(1<<(depth-1)) != 0
 		switch c := data[i]; {
 		case c == ',':
 			if inObject {
 				if i, ok = scanKey(data, skipSpace(data, i+1)); !ok {
-					return false
+					return i, false
 				}
 			} else {
 				i++
@@ -100,7 +108,7 @@ func scanValid(data []byte) bool {
 			depth--
 			goto next
 		default:
-			return false
+			return i, false
 		}
 	}
 }

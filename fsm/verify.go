@@ -153,6 +153,9 @@ func verifyObject(resource, raw []byte) error {
 		return v1.NewRequestTooLarge(fmt.Sprintf("the %s is %d bytes once encoded, above the limit of %d bytes", r.Kind, len(raw), MaxObjectBytes))
 	}
 	obj := r.New()
+	if verifyCanonical(raw, obj) {
+		return nil // decoded as every master decodes it, and proven to encode to raw
+	}
 	// The decoder every master reads stored objects with (Record.Object).
 	if err := decodeObject(raw, obj); err != nil {
 		return badCommand("the %s does not decode: %v", r.Kind, err)
