@@ -26,6 +26,9 @@ const DefaultFeedSize = 50000
 type storeView struct {
 	db    *memdb.MemDB // a go-memdb snapshot: reads only
 	index uint64
+	// limitRanges is whether the view holds a LimitRange, found at the
+	// first LimitRanges read of the view (store_limits.go).
+	limitRanges atomic.Int32
 }
 
 // MasterInfo is how a master is reached; the leader writes its own, and each
