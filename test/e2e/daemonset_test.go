@@ -93,6 +93,9 @@ spec:
 // documentation's fluentd-elasticsearch DaemonSet applies with kubectl's
 // validation on and runs one pod per node too.
 func TestDaemonSetOnRealNodes(t *testing.T) {
+	// Parallel, as the service and StatefulSet tests on their own gossiping
+	// networks: it has no bound on time that the machine's load could break.
+	t.Parallel()
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, Gossip: true})
 	cl := c.Client()
