@@ -58,11 +58,18 @@ func (refuseDecoder) Decode(_ unsafe.Pointer, iter *jsoniter.Iterator) {
 // has or in another case, an interface field — and the caller then decodes
 // with the strict decoder, which gives the exact error.
 //
-// The proof: what passes the checks is read by json-iterator as
-// encoding/json reads it (decodeObject, held so by FuzzDecodeObject), and
-// with exact keys, no duplicates and no interfaces encoding/json and the
-// strict decoder read the same; FuzzDecodeRequest holds the two equal.
+// The proof: a body in the canonical form (decodeCanonical: exact keys in
+// declaration order, each once, no interface) is read as json.Unmarshal
+// reads it, and so is what passes the checks below by json-iterator
+// (decodeObject, held so by FuzzDecodeObject); with exact keys, no
+// duplicates and no interfaces encoding/json and the strict decoder read
+// the same. FuzzDecodeRequest holds the two equal. A typed client's body
+// (json.Marshal of orch's own types) is in the canonical form and read in
+// one pass; others take the checks and json-iterator.
 func DecodeRequest(data []byte, obj any) bool {
+	if decodeCanonical(data, obj) {
+		return true
+	}
 	if !utf8.Valid(data) || !shortIntegers(data) || !validJSON(data) || !uniqueKeys(data) {
 		return false
 	}

@@ -94,6 +94,10 @@ func TestDecodeRequestMatchesStrict(t *testing.T) {
 		if !checkStrictDecode(t, r, raw) {
 			t.Errorf("DecodeRequest refuses a plain %s", r.Kind)
 		}
+		// A typed client's body is in the canonical form: one pass.
+		if !decodeCanonical(raw, r.New()) {
+			t.Errorf("a typed client's %s is not read by decodeCanonical", r.Kind)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -130,6 +131,28 @@ func BenchmarkVerifyEqualityVsEncode(b *testing.B) {
 					b.Fatal(err)
 				}
 				putEncoder(buf)
+			})
+		})
+	}
+}
+
+// BenchmarkDecodeRequest measures the API's decode of a typed client's
+// request body (json.Marshal of orch's own types), before any write.
+func BenchmarkDecodeRequest(b *testing.B) {
+	for _, obj := range verifyBenchObjects() {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := v1.ResourceOf(obj)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(benchName(obj), func(b *testing.B) {
+			loopCPU(b, func() {
+				if !DecodeRequest(raw, res.New()) {
+					b.Fatal("refused")
+				}
 			})
 		})
 	}
