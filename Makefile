@@ -67,8 +67,8 @@ unit:
 # waiting on timers); the few whose bounds need the machine to themselves
 # do not call t.Parallel and run first, alone. Four at once: the suite
 # used about half of two cores at three (user+sys 26.5 of 51 core-minutes
-# of make test), and the package took 681 s at four against 890 s at three
-# on an idle machine.
+# of make test), and the package took 681 and 812 s at four (two runs)
+# against 890 s at three on an idle machine.
 E2E_PARALLEL ?= 4
 e2e: build
 	$(GO) test -count=1 -p 1 -parallel $(E2E_PARALLEL) -timeout 25m ./test/...
