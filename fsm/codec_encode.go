@@ -3,10 +3,8 @@ package fsm
 import (
 	"bytes"
 	"encoding"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"math/bits"
 	"reflect"
 	"slices"
 	"strconv"
@@ -373,7 +371,7 @@ func (e marshalerEncoder) Encode(ptr unsafe.Pointer, stream *jsoniter.Stream) {
 // does: checked and compacted, with HTML characters and U+2028/2029
 // escaped; invalid JSON fails the encoding.
 func appendMarshaled(stream *jsoniter.Stream, b []byte) {
-	if plainJSON(b) || compactSafe(b) && validJSON(b) {
+	if writtenAsIs(b) {
 		stream.SetBuffer(append(stream.Buffer(), b...))
 		return
 	}
@@ -390,6 +388,12 @@ func appendMarshaled(stream *jsoniter.Stream, b []byte) {
 		return
 	}
 	stream.SetBuffer(out.Bytes())
+}
+
+// writtenAsIs reports whether encoding/json writes b, what a MarshalJSON
+// returned, unchanged: b is valid JSON with nothing to compact or escape.
+func writtenAsIs(b []byte) bool {
+	return plainJSON(b) || compactSafe(b) && validJSON(b)
 }
 
 // compactSafe reports whether b has no byte encoding/json's compaction
@@ -523,8 +527,8 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 // fieldsV1Encoder writes a v1.FieldsV1 (a managedFields entry's fields,
 // most of a created object's bytes) as marshalerEncoder does, without
 // boxing it to call MarshalJSON: null for no bytes, else its bytes as they
-// are when asIsJSON shows encoding/json would keep them, else through
-// appendMarshaled. TestFieldsV1EncodeMatchesMarshal and FuzzFieldsV1Encode
+// are when writtenAsIs shows encoding/json would keep them, else compacted
+// and escaped (appendMarshaled). TestFieldsV1EncodeMatchesMarshal and FuzzFieldsV1Encode
 // hold it to encoding/json's bytes.
 type fieldsV1Encoder struct{}
 
@@ -533,175 +537,9 @@ func (fieldsV1Encoder) Encode(ptr unsafe.Pointer, stream *jsoniter.Stream) {
 	switch {
 	case len(raw) == 0:
 		stream.WriteNil() // FieldsV1.MarshalJSON's null
-	case asIsJSON(raw):
-		stream.SetBuffer(append(stream.Buffer(), raw...))
 	default:
-		appendMarshaled(stream, raw)
+		appendMarshaled(stream, raw) // MarshalJSON's answer: raw itself
 	}
 }
 
 func (fieldsV1Encoder) IsEmpty(unsafe.Pointer) bool { return false } // a struct
-
-// asIsJSON reports whether encoding/json writes b, what a MarshalJSON
-// returned, unchanged: b is one JSON value nested at most scanMaxDepth
-// deep, with no whitespace outside its strings (none for json.Compact to
-// drop) and no '<', '>', '&' or 0xE2 byte at all (none for its HTML
-// escaping: 0xE2 begins U+2028 and U+2029). It reads b once; false means
-// "not shown", and the caller checks b the long way.
-func asIsJSON(b []byte) bool {
-	// objects has bit d set when the container at depth d+1 is an object.
-	var objects uint64
-	depth, i, n := 0, 0, len(b)
-	ok := true
-	for {
-		if i >= n {
-			return false
-		}
-		switch c := b[i]; {
-		case c == '{' || c == '[':
-			if depth == scanMaxDepth {
-				return false
-			}
-			i++
-			if c == '{' {
-				objects |= 1 << depth
-			} else {
-				objects &^= 1 << depth
-			}
-			depth++
-			if i < n && b[i] == c+2 { // '}' is '{'+2, ']' is '['+2
-				i++
-				depth--
-				break
-			}
-			if c == '{' {
-				if i, ok = asIsKey(b, i); !ok {
-					return false
-				}
-			}
-			continue
-		case c == '"':
-			i, ok = asIsString(b, i)
-		case c == '-' || isDigit(c):
-			i, ok = scanNumber(b, i)
-		case c == 't':
-			i, ok = scanWord(b, i, "true")
-		case c == 'f':
-			i, ok = scanWord(b, i, "false")
-		case c == 'n':
-			i, ok = scanWord(b, i, "null")
-		default:
-			return false
-		}
-		if !ok {
-			return false
-		}
-		// After a value: close containers, or go on to the next element.
-		for {
-			if depth == 0 {
-				return i == n
-			}
-			if i >= n {
-				return false
-			}
-			inObject := objects&(1<<(depth-1)) != 0
-			c := b[i]
-			if inObject && c == '}' || !inObject && c == ']' {
-				i++
-				depth--
-				continue
-			}
-			if c != ',' {
-				return false
-			}
-			i++
-			if inObject {
-				if i, ok = asIsKey(b, i); !ok {
-					return false
-				}
-			}
-			break
-		}
-	}
-}
-
-// asIsKey reads an object's key (a string at i) and the colon after it.
-func asIsKey(b []byte, i int) (int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return i, false
-	}
-	i, ok := asIsString(b, i)
-	if !ok || i >= len(b) || b[i] != ':' {
-		return i, false
-	}
-	return i + 1, true
-}
-
-// asIsString reads a string whose opening quote is at i, refusing the
-// bytes asIsJSON refuses.
-func asIsString(b []byte, i int) (int, bool) {
-	for i++; i < len(b); {
-		// Eight bytes at a time up to the first that is not ordinary.
-		for i+8 <= len(b) {
-			if m := asIsSpecial(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			break
-		}
-		switch c := b[i]; c {
-		case '"':
-			return i + 1, true
-		case '\\':
-			if i+1 >= len(b) {
-				return i, false
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) {
-					return i, false
-				}
-				for _, h := range b[i+2 : i+6] {
-					if !isHex(h) {
-						return i, false
-					}
-				}
-				i += 6
-			default:
-				return i, false
-			}
-		case '<', '>', '&', 0xE2:
-			return i, false
-		default:
-			if c < 0x20 {
-				return i, false
-			}
-			i++
-		}
-	}
-	return i, false
-}
-
-// asIsSpecial marks the bytes of w (little-endian) asIsString stops at:
-// '"', '\', a control character, '<', '>', '&' or 0xE2. As specialBytes,
-// the first byte marked is right, those above it may not be.
-func asIsSpecial(w uint64) uint64 {
-	quote := w ^ ('"' * lowBits)
-	backslash := w ^ ('\\' * lowBits)
-	lt := w ^ ('<' * lowBits)
-	gt := w ^ ('>' * lowBits)
-	amp := w ^ ('&' * lowBits)
-	e2 := w ^ (0xE2 * lowBits)
-	return ((w-0x20*lowBits)&^w |
-		(quote-lowBits)&^quote |
-		(backslash-lowBits)&^backslash |
-		(lt-lowBits)&^lt |
-		(gt-lowBits)&^gt |
-		(amp-lowBits)&^amp |
-		(e2-lowBits)&^e2) & highBits
-}

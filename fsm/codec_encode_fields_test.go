@@ -30,9 +30,9 @@ func oldFieldsV1Encode(raw []byte) ([]byte, bool) {
 
 // checkFieldsV1Encode fails unless a managedFields entry holding raw
 // encodes as json.Marshal encodes it (bytes, error), fieldsV1Encoder writes
-// what the old encoder wrote and refuses what it refused, and asIsJSON
+// what the old encoder wrote and refuses what it refused, and writtenAsIs
 // holds only of raw that encoding/json writes unchanged. It reports
-// whether asIsJSON held.
+// whether writtenAsIs held.
 func checkFieldsV1Encode(t *testing.T, e *encoder, raw []byte) (asIs bool) {
 	t.Helper()
 	checkSameEncode(t, e, &v1.ManagedFieldsEntry{Manager: "m", FieldsV1: &v1.FieldsV1{Raw: raw}})
@@ -43,17 +43,17 @@ func checkFieldsV1Encode(t *testing.T, e *encoder, raw []byte) (asIs bool) {
 	if ok := s.Error == nil; ok != oldOK || ok && !bytes.Equal(s.Buffer(), old) {
 		t.Fatalf("raw %q: fieldsV1Encoder %q (ok %v), old encoder %q (ok %v)", raw, s.Buffer(), ok, old, oldOK)
 	}
-	if !asIsJSON(raw) {
+	if !writtenAsIs(raw) {
 		return false
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
-		t.Fatalf("asIsJSON(%q) but json.Compact: %v", raw, err)
+		t.Fatalf("writtenAsIs(%q) but json.Compact: %v", raw, err)
 	}
 	var esc bytes.Buffer
 	json.HTMLEscape(&esc, compact.Bytes())
 	if !bytes.Equal(esc.Bytes(), raw) {
-		t.Fatalf("asIsJSON(%q) but encoding/json writes %q", raw, esc.Bytes())
+		t.Fatalf("writtenAsIs(%q) but encoding/json writes %q", raw, esc.Bytes())
 	}
 	return true
 }
@@ -109,7 +109,7 @@ func TestFieldsV1EncodeMatchesMarshal(t *testing.T) {
 		}
 	}
 	if t.Logf("%d of %d random fields written as they are", asIs, total); asIs < total/10 || asIs > total*9/10 {
-		t.Errorf("%d of %d random fields written as they are: the test holds asIsJSON to little", asIs, total)
+		t.Errorf("%d of %d random fields written as they are: the test holds writtenAsIs to little", asIs, total)
 	}
 }
 
