@@ -31,7 +31,12 @@ func TestGarbageCollectorCascadeOverRaft(t *testing.T) {
 	const pods = 1000
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g := cluster.NewTestGroup(t, 3, cluster.TestOptions{RaftTimeout: 500 * time.Millisecond})
+			// One leader throughout (the test checks the collector's
+			// writes, not failover): at 500 ms a -race run on a loaded
+			// 2-core machine once lost the lease mid-test and the write
+			// in flight failed with 504; 1 s is the cluster package's
+			// steady timeout and raft's own default.
+			g := cluster.NewTestGroup(t, 3, cluster.TestOptions{RaftTimeout: time.Second})
 			leader := g.WaitLeader(t)
 			ctx := context.Background()
 			apply := func(cmd []byte) any {
