@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	v1 "orch.io/orch/api/v1"
 )
 
@@ -98,6 +100,7 @@ func TestGroupCommitThroughFollower(t *testing.T) {
 		}()
 	}
 	before := batches.Load()
+	cmdsBefore, batchesBefore := testutil.ToFloat64(f.metrics.forwarded), testutil.ToFloat64(f.metrics.forwardBatches)
 	close(start)
 	wg.Wait()
 	sent := batches.Load() - before
@@ -110,6 +113,13 @@ func TestGroupCommitThroughFollower(t *testing.T) {
 	t.Logf("%d forwarded writes went to the leader in %d requests", n, sent)
 	if sent < 1 || sent >= n {
 		t.Fatalf("%d concurrent forwarded writes took %d requests: want them batched", n, sent)
+	}
+	// The follower's metrics count what the leader's endpoint saw.
+	if got := testutil.ToFloat64(f.metrics.forwarded) - cmdsBefore; got != n {
+		t.Fatalf("orch_raft_forwarded_commands_total rose by %v, want %d", got, n)
+	}
+	if got := testutil.ToFloat64(f.metrics.forwardBatches) - batchesBefore; got != float64(sent) {
+		t.Fatalf("orch_raft_forwarded_batches_total rose by %v, the leader's apply endpoint took %d requests", got, sent)
 	}
 
 	for _, m := range g.Members {

@@ -116,6 +116,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 	if len(sent) == 0 {
 		return all(fmt.Errorf("%w: withdrawn", errRetry))
 	}
+	c.metrics.forwardBatches.Inc()
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
 	var moved atomic.Bool

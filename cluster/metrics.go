@@ -8,7 +8,11 @@ type metrics struct {
 	leaderChanges prometheus.Counter
 	isLeader      prometheus.Gauge
 	forwarded     prometheus.Counter
-	diskFull      prometheus.Gauge
+	// forwardBatches counts the requests that carried forwarded commands:
+	// forwarded over it is the commands per batch, which decides what
+	// forwarding costs (most of it is per request).
+	forwardBatches prometheus.Counter
+	diskFull       prometheus.Gauge
 }
 
 // registerFSMMetrics exposes what the FSM counts.
@@ -41,13 +45,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "orch_raft_forwarded_commands_total",
 			Help: "Commands this master forwarded to the leader.",
 		}),
+		forwardBatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orch_raft_forwarded_batches_total",
+			Help: "Requests that carried forwarded commands to the leader, each a batch of one or more; orch_raft_forwarded_commands_total over this is the commands per batch.",
+		}),
 		diskFull: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "orch_raft_disk_full",
 			Help: "1 while this master's data dir is full: its last write to the Raft log failed for lack of room.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applyLatency, m.leaderChanges, m.isLeader, m.forwarded, m.diskFull)
+		reg.MustRegister(m.applyLatency, m.leaderChanges, m.isLeader, m.forwarded, m.forwardBatches, m.diskFull)
 	}
 	return m
 }
