@@ -114,12 +114,13 @@ func TestGroupCommitThroughFollower(t *testing.T) {
 	if sent < 1 || sent >= n {
 		t.Fatalf("%d concurrent forwarded writes took %d requests: want them batched", n, sent)
 	}
-	// The follower's metrics count what the leader's endpoint saw.
-	if got := testutil.ToFloat64(f.metrics.forwarded) - cmdsBefore; got != n {
-		t.Fatalf("orch_raft_forwarded_commands_total rose by %v, want %d", got, n)
-	}
-	if got := testutil.ToFloat64(f.metrics.forwardBatches) - batchesBefore; got != float64(sent) {
-		t.Fatalf("orch_raft_forwarded_batches_total rose by %v, the leader's apply endpoint took %d requests", got, sent)
+	// The follower's metrics count its attempts: every request the
+	// leader's endpoint took, and any sent again after a retry (a write
+	// queued before the follower knew the leader is forwarded twice).
+	gotCmds := testutil.ToFloat64(f.metrics.forwarded) - cmdsBefore
+	reqs := testutil.ToFloat64(f.metrics.forwardBatches) - batchesBefore
+	if gotCmds < n || reqs < float64(sent) || reqs > gotCmds {
+		t.Fatalf("orch_raft_forwarded_commands_total rose by %v and orch_raft_forwarded_batches_total by %v; want at least %d commands in at least the %d requests the leader's endpoint took, and no more requests than commands", gotCmds, reqs, n, sent)
 	}
 
 	for _, m := range g.Members {
