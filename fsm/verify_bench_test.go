@@ -36,6 +36,23 @@ func benchName(obj v1.Object) string {
 	return v1.KindOf(obj)
 }
 
+// benchBytes encodes obj with encode and names its resource, for the
+// benchmarks that decode it.
+func benchBytes(b *testing.B, obj v1.Object, encode func(v1.Object) ([]byte, error)) ([]byte, v1.Resource) {
+	raw, err := encode(obj)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := v1.ResourceOf(obj)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw, res
+}
+
+// storedJSON is obj's bytes as a record stores them.
+func storedJSON(obj v1.Object) ([]byte, error) { return NewRecord(obj, nil).JSON() }
+
 // processCPU returns the CPU time the process has used: a benchmark's CPU
 // per operation, with the garbage collector's share, is the difference
 // over b.N, which other work on a shared machine does not inflate as it
@@ -80,14 +97,7 @@ func BenchmarkVerifyCreate(b *testing.B) {
 // reader of a record's object does once per record.
 func BenchmarkRecordObject(b *testing.B) {
 	for _, obj := range verifyBenchObjects() {
-		raw, err := NewRecord(obj, nil).JSON()
-		if err != nil {
-			b.Fatal(err)
-		}
-		res, err := v1.ResourceOf(obj)
-		if err != nil {
-			b.Fatal(err)
-		}
+		raw, res := benchBytes(b, obj, storedJSON)
 		b.Run(benchName(obj), func(b *testing.B) {
 			loopCPU(b, func() {
 				if NewLazyRecord(res, raw).Object() == nil {
@@ -105,14 +115,7 @@ func BenchmarkRecordObject(b *testing.B) {
 // deployment, so Verify keeps the encode.
 func BenchmarkVerifyEqualityVsEncode(b *testing.B) {
 	for _, obj := range verifyBenchObjects() {
-		raw, err := NewRecord(obj, nil).JSON()
-		if err != nil {
-			b.Fatal(err)
-		}
-		res, err := v1.ResourceOf(obj)
-		if err != nil {
-			b.Fatal(err)
-		}
+		raw, res := benchBytes(b, obj, storedJSON)
 		decoded := res.New()
 		if err := decodeObject(raw, decoded); err != nil {
 			b.Fatal(err)
@@ -140,14 +143,7 @@ func BenchmarkVerifyEqualityVsEncode(b *testing.B) {
 // request body (json.Marshal of orch's own types), before any write.
 func BenchmarkDecodeRequest(b *testing.B) {
 	for _, obj := range verifyBenchObjects() {
-		raw, err := json.Marshal(obj)
-		if err != nil {
-			b.Fatal(err)
-		}
-		res, err := v1.ResourceOf(obj)
-		if err != nil {
-			b.Fatal(err)
-		}
+		raw, res := benchBytes(b, obj, func(o v1.Object) ([]byte, error) { return json.Marshal(o) })
 		b.Run(benchName(obj), func(b *testing.B) {
 			loopCPU(b, func() {
 				if !DecodeRequest(raw, res.New()) {
