@@ -288,6 +288,35 @@ func (g *TestGroup) allResolve(leader *TestMember) bool {
 	return true
 }
 
+// WaitRegistered waits (up to 15 s) until every running member's store
+// holds its own addresses as it registered them (registerSelf): from then
+// on no member forwards its registration, so a test that counts forwarded
+// requests sees only its own.
+func (g *TestGroup) WaitRegistered(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		done := true
+		for _, m := range g.Members {
+			if m.Stopped() {
+				continue
+			}
+			if got, ok := m.Store().Master(m.ID()); !ok || got != m.self() {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the members did not all register their addresses within 15s")
+		}
+		<-tick.C
+	}
+}
+
 // Followers returns the running members other than leader.
 func (g *TestGroup) Followers(leader *TestMember) []*TestMember {
 	var out []*TestMember
