@@ -35,6 +35,9 @@ type Cluster struct {
 	forwardQ chan *pendingForward
 	// leaderMoved is fired at every leader change Raft observes (leader.go).
 	leaderMoved *leaderWatch
+	// streams are the forwarding streams this master serves as the leader
+	// (forward_stream.go), closed at shutdown.
+	streams streamSet
 
 	mu       sync.Mutex
 	routines []leaderRoutine
@@ -265,6 +268,7 @@ func (c *Cluster) Shutdown() error {
 }
 
 func (c *Cluster) closeResources() {
+	c.streams.closeAll()
 	if c.trans != nil {
 		c.trans.Close()
 	}

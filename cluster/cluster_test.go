@@ -16,36 +16,57 @@ import (
 	v1 "orch.io/orch/api/v1"
 )
 
-// applyCounter counts the requests to the members' apply endpoints (the
-// forwarded batches) by the master that sent them, named by its client
-// certificate: every master forwards its own registration (registerSelf)
-// through the same endpoint, whenever it comes to it, so a test counts
-// only the member it writes through.
+// applyCounter counts the requests to the members' apply endpoints (a
+// batch each over HTTP, one per forwarding stream opened) by the master
+// that sent them, named by its client certificate: every master forwards
+// its own registration (registerSelf) too, whenever it comes to it, so a
+// test counts only the member it writes through. With refuseStreams the
+// members answer the stream's upgrade with 404, as a master from before
+// the stream does.
 type applyCounter struct {
+	refuseStreams bool
+
 	mu   sync.Mutex
-	sent map[string]int64
+	sent map[[3]string]int64 // by sender, receiver and path
 }
 
 // wrap is a TestOptions.WrapHandler.
-func (a *applyCounter) wrap(_ string, h http.Handler) http.Handler {
+func (a *applyCounter) wrap(to string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == applyPath && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		if (r.URL.Path == applyPath || r.URL.Path == applyStreamPath) && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			a.mu.Lock()
 			if a.sent == nil {
-				a.sent = map[string]int64{}
+				a.sent = map[[3]string]int64{}
 			}
-			a.sent[r.TLS.PeerCertificates[0].Subject.CommonName]++
+			a.sent[[3]string{r.TLS.PeerCertificates[0].Subject.CommonName, to, r.URL.Path}]++
 			a.mu.Unlock()
+		}
+		if a.refuseStreams && r.URL.Path == applyStreamPath {
+			http.NotFound(w, r)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// from is the number of requests master id sent to an apply endpoint.
-func (a *applyCounter) from(id string) int64 {
+// from is the number of requests master id sent to path on any master.
+func (a *applyCounter) from(id, path string) int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.sent[id]
+	var n int64
+	for k, v := range a.sent {
+		if k[0] == id && k[2] == path {
+			n += v
+		}
+	}
+	return n
+}
+
+// fromTo is the number of requests master id sent to path on master to.
+func (a *applyCounter) fromTo(id, to, path string) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sent[[3]string{id, to, path}]
 }
 
 // steadyRaftTimeout is the Raft timeout of the tests that need one leader
@@ -63,13 +84,13 @@ func TestApplyThroughFollowerIsForwarded(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
 
 	ns := newNamespace("forwarded")
-	before := applies.from(f.ID())
+	before := applies.from(f.ID(), applyStreamPath) + applies.from(f.ID(), applyPath)
 	res, err := f.Apply(ctx, createCmd(t, ns))
 	if err != nil {
 		t.Fatalf("create through follower %s: %v", f.ID(), err)
 	}
 	got := storedNamespace(t, res, ns)
-	if applies.from(f.ID()) == before {
+	if applies.from(f.ID(), applyStreamPath)+applies.from(f.ID(), applyPath) == before {
 		t.Fatalf("the follower's write did not reach the leader's apply endpoint")
 	}
 	// The leader answered after applying the write to its own store.
@@ -91,9 +112,20 @@ func TestApplyThroughFollowerIsForwarded(t *testing.T) {
 	}
 }
 
+// TestGroupCommitThroughFollower sends concurrent writes through a
+// follower: they reach the leader in batches, over the senders' streams,
+// or over HTTP when the leader refuses the stream.
 func TestGroupCommitThroughFollower(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leader refuses streams %v", refuse), func(t *testing.T) {
+			testGroupCommitThroughFollower(t, refuse)
+		})
+	}
+}
+
+func testGroupCommitThroughFollower(t *testing.T, refuseStreams bool) {
 	const n = 200
-	var applies applyCounter
+	applies := applyCounter{refuseStreams: refuseStreams}
 	g := NewTestGroup(t, 3, TestOptions{WrapHandler: applies.wrap, RaftTimeout: steadyRaftTimeout})
 	leader := g.WaitLeader(t)
 	// A registration in flight when the counts below are taken would
@@ -120,29 +152,39 @@ func TestGroupCommitThroughFollower(t *testing.T) {
 			results[i], errs[i] = f.Apply(ctx, cmds[i])
 		}()
 	}
-	before := applies.from(f.ID())
+	before := applies.from(f.ID(), applyPath)
 	cmdsBefore, batchesBefore := testutil.ToFloat64(f.metrics.forwarded), testutil.ToFloat64(f.metrics.forwardBatches)
 	close(start)
 	wg.Wait()
-	sent := applies.from(f.ID()) - before
+	posts := applies.from(f.ID(), applyPath) - before
+	upgrades := applies.from(f.ID(), applyStreamPath)
 	for i := range n {
 		if errs[i] != nil {
 			t.Fatalf("create %s through follower: %v", nss[i].Name, errs[i])
 		}
 		storedNamespace(t, results[i], nss[i])
 	}
-	t.Logf("%d forwarded writes went to the leader in %d requests", n, sent)
-	if sent < 1 || sent >= n {
-		t.Fatalf("%d concurrent forwarded writes took %d requests: want them batched", n, sent)
-	}
-	// The follower's metrics count its attempts: every request it sent
-	// that an endpoint took, any sent again after a retry (a write queued
-	// before the follower knew the leader is forwarded twice), and its own
-	// registration if that fell in the burst.
+	// The follower's metrics count its attempts: every batch it sent, any
+	// sent again after a retry (a write queued before the follower knew
+	// the leader is forwarded twice), and its own registration if that
+	// fell in the burst.
 	gotCmds := testutil.ToFloat64(f.metrics.forwarded) - cmdsBefore
-	reqs := testutil.ToFloat64(f.metrics.forwardBatches) - batchesBefore
-	if gotCmds < n || reqs < float64(sent) || reqs > gotCmds {
-		t.Fatalf("orch_raft_forwarded_commands_total rose by %v and orch_raft_forwarded_batches_total by %v; want at least %d commands in at least the %d requests it sent that the endpoints took, and no more requests than commands", gotCmds, reqs, n, sent)
+	batches := testutil.ToFloat64(f.metrics.forwardBatches) - batchesBefore
+	t.Logf("%d forwarded writes went to the leader in %v batches: %d HTTP requests, %d streams opened", n, batches, posts, upgrades)
+	if gotCmds < n || batches < 1 || batches >= n || batches > gotCmds {
+		t.Fatalf("orch_raft_forwarded_commands_total rose by %v and orch_raft_forwarded_batches_total by %v; want at least %d commands in fewer batches than writes", gotCmds, batches, n)
+	}
+	// Each sender asks for a stream once per leader: it keeps the stream,
+	// or remembers the refusal.
+	if upgrades < 1 || upgrades > forwardSenders {
+		t.Fatalf("the follower asked for %d forwarding streams, want 1 to %d (one per sender)", upgrades, forwardSenders)
+	}
+	if refuseStreams {
+		if posts < 1 || float64(posts) > batches {
+			t.Fatalf("with streams refused the follower sent %d HTTP requests for %v batches, want 1 to one per batch", posts, batches)
+		}
+	} else if posts != 0 {
+		t.Fatalf("the follower sent %d batches over HTTP, want all on its streams", posts)
 	}
 
 	for _, m := range g.Members {

@@ -56,12 +56,20 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 	done := make(chan struct{})
 	for i := 0; i < forwardSenders; i++ {
 		go func() {
-			defer func() { done <- struct{}{} }()
+			var st senderStream
+			defer func() {
+				st.close()
+				done <- struct{}{}
+			}()
 			for {
 				var batch []*pendingForward
 				select {
 				case <-ctx.Done():
 					return
+				case <-st.changed():
+					// The stream's leader may be gone: let its end go too.
+					st.close()
+					continue
 				case p := <-c.forwardQ:
 					batch = append(batch, p)
 				}
@@ -74,7 +82,7 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 						break drain
 					}
 				}
-				results := c.sendForwardBatch(ctx, batch)
+				results := c.sendForwardBatch(ctx, &st, batch)
 				for i, p := range batch {
 					p.done <- results[i]
 				}
@@ -86,13 +94,14 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 	}
 }
 
-// sendForwardBatch sends one batch and returns one result per command. A
-// batch still in flight an election timeout after the leader changed is
-// abandoned rather than at its timeout, with an unknown
+// sendForwardBatch sends one batch, on the sender's stream (st) when the
+// leader serves one and over HTTP otherwise, and returns one result per
+// command. A batch still in flight an election timeout after the leader
+// changed is abandoned rather than at its timeout, with an unknown
 // outcome: an old leader cut off from the others would otherwise hold the
 // sender, and every write queued behind it, until the timeout, long after a
 // new leader took over.
-func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward) []forwardResult {
+func (c *Cluster) sendForwardBatch(ctx context.Context, st *senderStream, batch []*pendingForward) []forwardResult {
 	all := func(err error) []forwardResult {
 		out := make([]forwardResult, len(batch))
 		for i := range out {
@@ -117,6 +126,9 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		return all(fmt.Errorf("%w: withdrawn", errRetry))
 	}
 	c.metrics.forwardBatches.Inc()
+	if s := c.stream(ctx, st, addr, changed); s != nil {
+		return c.sendOnStream(ctx, st, s, batch, sent, changed)
+	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
 	var moved atomic.Bool
@@ -154,7 +166,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		return all(errors.Join(e, ErrUnknownOutcome))
 	}
 	defer resp.Body.Close()
-	raw, err := readBody(resp, 256<<20)
+	raw, err := readBody(resp, maxForwardBody)
 	if err != nil {
 		if moved.Load() {
 			err = errors.New("the leader changed while the answer was awaited")
@@ -169,13 +181,23 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, batch []*pendingForward)
 		}
 		return all(fmt.Errorf("forward to leader %s: HTTP %d: %s", addr, resp.StatusCode, bytes.TrimSpace(raw)))
 	}
+	return readAnswers(raw, batch, sent, addr)
+}
+
+// readAnswers reads the leader's answers to batch[sent...] (raw, as
+// applyForwarded encoded them) into one result per command of batch.
+func readAnswers(raw []byte, batch []*pendingForward, sent []int, addr string) []forwardResult {
 	rd := newAnswerReader(raw)
 	out := make([]forwardResult, len(batch))
 	for _, i := range sent {
 		res, err := readAnswer(rd)
 		if err != nil {
 			e := v1.NewTimeout(fmt.Sprintf("undecodable answer from the leader %s (%v): %s", addr, err, ErrUnknownOutcome))
-			return all(errors.Join(e, ErrUnknownOutcome))
+			err := errors.Join(e, ErrUnknownOutcome)
+			for i := range out {
+				out[i] = forwardResult{err: err}
+			}
+			return out
 		}
 		if r, ok := res.(fsm.Result); ok && r.Err != nil {
 			out[i].err = r.Err // NotLeader retries, 504 keeps its unknown outcome

@@ -11,8 +11,9 @@ import (
 // BenchmarkForwardedKiBCreates is BenchmarkForwardedCreates with
 // objects of about a KiB, as the write benchmark's pods are: 64 writers
 // create namespaces carrying a 1 KiB annotation through a follower of a
-// three-member group on raft-wal. Its allocs/op and B/op are every
-// member's per write; ns/op depends on the machine's load.
+// three-member group on raft-wal. Its allocs/op, B/op and cpu-ns/op (the
+// process's CPU, the command generator's included) are every member's
+// per write; ns/op depends on the machine's load.
 //
 // 2026-12-05, load average 4-5 on 2 cores, 16 alternating runs of 20,000
 // writes, before and after walCodec's arena, the answers sliced out of
@@ -39,6 +40,8 @@ func BenchmarkForwardedKiBCreates(b *testing.B) {
 	b.SetParallelism(32) // 64 writers on 2 cores
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU(b)
+	defer func() { b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)

@@ -58,23 +58,35 @@ func TestSendForwardBatchSkipsWithdrawn(t *testing.T) {
 	g := NewTestGroup(t, 3, TestOptions{RaftTimeout: steadyRaftTimeout})
 	leader := g.WaitLeader(t)
 	f := g.Followers(leader)[0]
-	live, gone := newNamespace("live"), newNamespace("withdrawn")
-	batch := []*pendingForward{
-		{cmd: createCmd(t, gone), done: make(chan forwardResult, 1)},
-		{cmd: createCmd(t, live), done: make(chan forwardResult, 1)},
-	}
-	batch[0].state.Store(forwardWithdrawn)
-	ctx := testCtx(t, 10*time.Second)
-	out := f.sendForwardBatch(ctx, batch)
-	if len(out) != 2 || out[1].err != nil {
-		t.Fatalf("sendForwardBatch = %+v, want a result for the live write", out)
-	}
-	storedNamespace(t, out[1].res, live)
-	if _, err := f.ReadBarrier(ctx); err != nil {
-		t.Fatalf("read barrier: %v", err)
-	}
-	if _, err := f.Store().Get("namespaces", "", gone.Name); !v1.IsNotFound(err) {
-		t.Fatalf("the withdrawn write: Get = %v, want NotFound", err)
+	for _, path := range []string{"stream", "http"} {
+		t.Run(path, func(t *testing.T) {
+			var st senderStream
+			defer st.close()
+			if path == "http" { // as after a leader that refused the upgrade
+				st.refused, st.refusedChanged = leader.APIAddr, f.leaderChange()
+			}
+			live, gone := newNamespace("live-"+path), newNamespace("withdrawn-"+path)
+			batch := []*pendingForward{
+				{cmd: createCmd(t, gone), done: make(chan forwardResult, 1)},
+				{cmd: createCmd(t, live), done: make(chan forwardResult, 1)},
+			}
+			batch[0].state.Store(forwardWithdrawn)
+			ctx := testCtx(t, 10*time.Second)
+			out := f.sendForwardBatch(ctx, &st, batch)
+			if len(out) != 2 || out[1].err != nil {
+				t.Fatalf("sendForwardBatch = %+v, want a result for the live write", out)
+			}
+			if (st.s != nil) != (path == "stream") {
+				t.Fatalf("after the batch the sender has stream %v, want one only on the stream path", st.s)
+			}
+			storedNamespace(t, out[1].res, live)
+			if _, err := f.ReadBarrier(ctx); err != nil {
+				t.Fatalf("read barrier: %v", err)
+			}
+			if _, err := f.Store().Get("namespaces", "", gone.Name); !v1.IsNotFound(err) {
+				t.Fatalf("the withdrawn write: Get = %v, want NotFound", err)
+			}
+		})
 	}
 }
 

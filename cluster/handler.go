@@ -21,6 +21,7 @@ const MasterOrganization = pki.MasterOrganization
 func (c *Cluster) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+applyPath, c.serveApply)
+	mux.HandleFunc("POST "+applyStreamPath, c.serveApplyStream)
 	mux.HandleFunc("POST "+readIndexPath, c.serveReadIndex)
 	mux.HandleFunc("POST "+membershipPath, c.serveMembership)
 	return c.requireMaster(mux)
@@ -43,7 +44,7 @@ func (c *Cluster) requireMaster(next http.Handler) http.Handler {
 // serveApply takes a batch of forwarded commands (uvarint length + command,
 // repeated) and answers with one forwardItem per command, in order.
 func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
-	body, err := readRequestBody(r, 256<<20)
+	body, err := readRequestBody(r, maxForwardBody)
 	if err != nil {
 		writeStatus(w, v1.NewBadRequest(fmt.Sprintf("read commands: %v", err)))
 		return

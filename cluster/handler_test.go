@@ -178,7 +178,7 @@ func TestInternalEndpointsNeedMasterCertificate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hc := httpsClient(t, tc.tls)
-			for _, path := range []string{applyPath, readIndexPath} {
+			for _, path := range []string{applyPath, applyStreamPath, readIndexPath} {
 				code, b := post(t, hc, leader.APIAddr, path, frames)
 				if code != http.StatusForbidden {
 					t.Fatalf("POST %s: HTTP %d, want 403: %s", path, code, b)
