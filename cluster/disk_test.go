@@ -469,3 +469,86 @@ func TestLeaderWaitsForRoomOnlyUntilTheDeadline(t *testing.T) {
 		return err == nil
 	}, func() string { return "the write commits once the followers have room" })
 }
+
+// TestRoomCache checks when a stored batch goes on the last statfs and
+// when it needs a new one.
+func TestRoomCache(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	const plenty = 1 << 30
+	tests := []struct {
+		name    string
+		free    uint64        // the statfs seen at t0, before a batch of 1 KiB
+		at      time.Duration // when the next batch comes
+		stored  uint64        // bytes stored since, before it
+		size    uint64        // its size
+		covered bool
+	}{
+		{"recent, plenty of room", plenty, 10 * time.Millisecond, 0, 1 << 10, true},
+		{"too old", plenty, roomCacheFor, 0, 1 << 10, false},
+		{"room under the margin", roomCacheMargin, time.Millisecond, 0, 1 << 10, false},
+		{"the batches since ate the margin", plenty, time.Millisecond, plenty - roomCacheMargin - (1 << 10), 1 << 10, false},
+		{"the batches since left the margin", plenty, time.Millisecond, plenty - roomCacheMargin - (3 << 10), 1 << 10, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var c roomCache
+			if c.covers(t0, 1<<10) {
+				t.Fatalf("a batch went on no statfs at all")
+			}
+			c.saw(t0, tc.free, 1<<10)
+			c.since += tc.stored
+			if got := c.covers(t0.Add(tc.at), tc.size); got != tc.covered {
+				t.Fatalf("covers = %v, want %v", got, tc.covered)
+			}
+		})
+	}
+}
+
+// TestRoomForEntriesStatfs counts the statfs calls of a master's log store:
+// one for many batches while the disk has room, one per batch once it is
+// nearly full, and a full disk refused at the next statfs.
+func TestRoomForEntriesStatfs(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openRaftStore(dir, LogStoreWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	d := &diskStore{raftStore: s, reserve: s.(walStore).reserve,
+		watch: newDiskWatch("m1", dir, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"}))}
+	var calls atomic.Int64
+	var free atomic.Uint64
+	free.Store(1 << 40)
+	d.watch.free = func(string) (uint64, error) { calls.Add(1); return free.Load(), nil }
+	index := uint64(0)
+	store := func() error {
+		index++
+		return d.StoreLogs([]*raft.Log{{Index: index, Term: 1, Type: raft.LogCommand, Data: make([]byte, 1024)}})
+	}
+	start := time.Now()
+	for range 20 {
+		if err := store(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One statfs per roomCacheFor at most (the batches' fsyncs take time).
+	took := time.Since(start)
+	if n, most := calls.Load(), 1+int64(took/roomCacheFor); n < 1 || n > most {
+		t.Fatalf("20 batches with room made %d statfs calls in %v, want 1 to %d", n, took, most)
+	}
+	free.Store(roomCacheMargin) // nearly full for the margin: every batch checks
+	d.room.at = d.room.at.Add(-roomCacheFor)
+	before := calls.Load()
+	for range 5 {
+		if err := store(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := calls.Load() - before; n != 5 {
+		t.Fatalf("5 batches near the margin made %d statfs calls, want 5", n)
+	}
+	free.Store(minFreeToCampaign - 1)
+	if err := store(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("a batch with %d bytes free: %v, want ENOSPC", free.Load(), err)
+	}
+}
