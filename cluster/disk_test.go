@@ -508,14 +508,7 @@ func TestRoomCache(t *testing.T) {
 // one for many batches while the disk has room, one per batch once it is
 // nearly full, and a full disk refused at the next statfs.
 func TestRoomForEntriesStatfs(t *testing.T) {
-	dir := t.TempDir()
-	s, err := openRaftStore(dir, LogStoreWAL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	d := &diskStore{raftStore: s, reserve: s.(walStore).reserve,
-		watch: newDiskWatch("m1", dir, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"}))}
+	d := masterWALStore(t, t.TempDir())
 	var calls atomic.Int64
 	var free atomic.Uint64
 	free.Store(1 << 40)
@@ -551,4 +544,17 @@ func TestRoomForEntriesStatfs(t *testing.T) {
 	if err := store(); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("a batch with %d bytes free: %v, want ENOSPC", free.Load(), err)
 	}
+}
+
+// masterWALStore is a master's log store in dir: raft-wal with its
+// reserve under diskStore, as openRaftStore and New make it.
+func masterWALStore(tb testing.TB, dir string) *diskStore {
+	tb.Helper()
+	s, err := openRaftStore(dir, LogStoreWAL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return &diskStore{raftStore: s, reserve: s.(walStore).reserve,
+		watch: newDiskWatch("m1", dir, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"}))}
 }

@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BenchmarkLogStore compares raft's log stores alone on the write a
@@ -62,17 +59,8 @@ func BenchmarkLogStore(b *testing.B) {
 		}},
 		// As a master has it: the store openRaftStore makes (raft-wal with
 		// its reserve and 16 MiB segments) under diskStore, which checks
-		// for room (statfs) before each batch.
-		{"master-wal", func(b *testing.B, dir string) raft.LogStore {
-			s, err := openRaftStore(dir, LogStoreWAL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { s.Close() })
-			d := &diskStore{raftStore: s, reserve: s.(walStore).reserve,
-				watch: newDiskWatch("m1", dir, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"}))}
-			return d
-		}},
+		// for room (statfs) before a batch.
+		{"master-wal", func(b *testing.B, dir string) raft.LogStore { return masterWALStore(b, dir) }},
 	}
 	for _, n := range []int{1, 16, 64, 256} {
 		for _, st := range stores {
