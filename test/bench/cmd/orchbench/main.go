@@ -22,8 +22,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -75,6 +77,7 @@ type options struct {
 	only             string
 	podStarts        int
 	podStartOrchd    string
+	orchd            string
 	podStartMasters  int
 	heartbeatNodes   int
 	streamExecs      int
@@ -116,6 +119,7 @@ func run() error {
 	flag.IntVar(&o.profileRun, "profile-run", 1, "with -profile: which orch run of the write figure to profile (1 is the first; the later runs' clusters hold the pods of the runs before)")
 	flag.StringVar(&o.only, "only", "", `run one section only: "pod-starts", "heartbeats", "streaming", "scheduling", "writers" (the write rate as the admin and as a user RBAC decides for, alternately; see writers.go), "rollout", "secrets" (the write rate of Secrets against ConfigMaps of the same size, alternately; see secrets.go), "density" (hollow nodes; see density.go), "pod-starts-bare" (pod start beside bare containerd; see podstart_bare.go), "proxy" (both proxy modes) or "memory" (the masters' RSS after a full GC holding -rss-pods pods, -runs fresh clusters; see memory.go)`)
 	flag.IntVar(&o.podStarts, "pod-starts", 20, "pod starts to time per build and variant on one real node (0 skips the section; see podstart.go)")
+	flag.StringVar(&o.orchd, "orchd", "", "the orchd binary the sections run (default: this tree's build, made in the directory orchbench runs in); the header names what is measured")
 	flag.StringVar(&o.podStartOrchd, "pod-start-orchd", "", "comma-separated orchd binaries whose pod starts are compared, alternately in one run; the first is the anchor (default: this tree's build)")
 	flag.IntVar(&o.podStartMasters, "pod-start-masters", 1, "masters of each pod start cluster")
 	flag.IntVar(&o.heartbeatNodes, "heartbeat-nodes", 1000, "simulated nodes for the heartbeat figure: raft entries/s at rest with status posts vs lease renewals (0 skips it; see heartbeats.go)")
@@ -200,6 +204,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if err := pickOrchd(&bins, o.orchd, os.Stdout); err != nil {
+		return err
+	}
 	if len(podStartBuilds) == 0 {
 		podStartBuilds = []string{bins.Orchd}
 	}
@@ -269,6 +276,32 @@ func run() error {
 }
 
 // absPaths splits a comma-separated list of paths and makes each absolute.
+// pickOrchd sets the orchd the sections run: given (-orchd), or the tree's
+// build, and says which on w, with the tree's commit: a figure names the
+// code it measured (comparing two builds by swapping bin/orchd measured
+// the tree's build twice, since orchbench builds its own).
+func pickOrchd(bins *harness.Binaries, given string, w io.Writer) error {
+	if given == "" {
+		rev, err := exec.Command("git", "describe", "--always", "--dirty").Output()
+		if err != nil {
+			rev = []byte("unknown commit")
+		}
+		wd, _ := os.Getwd()
+		fmt.Fprintf(w, "orchd: built from %s at %s\n", wd, strings.TrimSpace(string(rev)))
+		return nil
+	}
+	abs, err := filepath.Abs(given)
+	if err != nil {
+		return fmt.Errorf("-orchd: %w", err)
+	}
+	if st, err := os.Stat(abs); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("-orchd %s: not an executable file (%v)", abs, err)
+	}
+	bins.Orchd = abs
+	fmt.Fprintf(w, "orchd: %s (-orchd)\n", abs)
+	return nil
+}
+
 func absPaths(list string) ([]string, error) {
 	var out []string
 	if list == "" {
