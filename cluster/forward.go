@@ -106,13 +106,7 @@ func (c *Cluster) runForwarders(ctx context.Context) {
 // sender, and every write queued behind it, until the timeout, long after a
 // new leader took over.
 func (c *Cluster) sendForwardBatch(ctx context.Context, st *senderStream, batch []*pendingForward) []forwardResult {
-	all := func(err error) []forwardResult {
-		out := make([]forwardResult, len(batch))
-		for i := range out {
-			out[i].err = err
-		}
-		return out
-	}
+	all := func(err error) []forwardResult { return failAll(len(batch), err) }
 	changed := c.leaderChange()
 	addr, ok := c.LeaderAPIAddr()
 	if !ok {
@@ -135,22 +129,8 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, st *senderStream, batch 
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout+5e9)
 	defer cancel()
-	var moved atomic.Bool
-	go func() {
-		select {
-		case <-changed:
-		case <-rctx.Done():
-			return
-		}
-		// A leader that handed over (a transfer) still answers, with a
-		// definite outcome: give it an election timeout before giving up.
-		select {
-		case <-time.After(c.cfg.ElectionTimeout):
-			moved.Store(true)
-			cancel()
-		case <-rctx.Done():
-		}
-	}()
+	moved, stop := c.watchLeaderMove(rctx, changed, cancel)
+	defer stop()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, "https://"+addr+applyPath, nil)
 	if err != nil {
 		return all(fmt.Errorf("forward to leader: %w", err))
@@ -162,7 +142,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, st *senderStream, batch 
 		if isDialError(err) {
 			return all(fmt.Errorf("%w: dial leader %s: %v", errRetry, addr, err))
 		}
-		if moved.Load() {
+		if moved() {
 			e := v1.NewTimeout(fmt.Sprintf("the leader changed while the write was in flight to %s: %s", addr, ErrUnknownOutcome))
 			return all(errors.Join(e, ErrUnknownOutcome))
 		}
@@ -172,7 +152,7 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, st *senderStream, batch 
 	defer resp.Body.Close()
 	raw, err := readBody(resp, maxForwardBody)
 	if err != nil {
-		if moved.Load() {
+		if moved() {
 			err = errors.New("the leader changed while the answer was awaited")
 		}
 		e := v1.NewTimeout(fmt.Sprintf("reading the leader's answer: %v: %s", err, ErrUnknownOutcome))
@@ -188,6 +168,45 @@ func (c *Cluster) sendForwardBatch(ctx context.Context, st *senderStream, batch 
 	return readAnswers(raw, batch, sent, addr)
 }
 
+// failAll is the results of a batch of n commands that all failed with err.
+func failAll(n int, err error) []forwardResult {
+	out := make([]forwardResult, n)
+	for i := range out {
+		out[i].err = err
+	}
+	return out
+}
+
+// watchLeaderMove gives up a batch in flight: it calls abandon an election
+// timeout after changed is closed (moved then reports true), or as soon as
+// ctx ends. A leader that handed over (a transfer) still answers, with a
+// definite outcome, so it gets that long. stop ends the watch and returns
+// once the watcher is gone: abandon is never called after it.
+func (c *Cluster) watchLeaderMove(ctx context.Context, changed <-chan struct{}, abandon func()) (moved func() bool, stop func()) {
+	var m atomic.Bool
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			abandon()
+			return
+		case <-done:
+			return
+		}
+		select {
+		case <-time.After(c.cfg.ElectionTimeout):
+			m.Store(true)
+			abandon()
+		case <-ctx.Done():
+			abandon()
+		case <-done:
+		}
+	}()
+	return m.Load, func() { close(done); <-exited }
+}
+
 // readAnswers reads the leader's answers to batch[sent...] (raw, as
 // applyForwarded encoded them) into one result per command of batch.
 func readAnswers(raw []byte, batch []*pendingForward, sent []int, addr string) []forwardResult {
@@ -197,11 +216,7 @@ func readAnswers(raw []byte, batch []*pendingForward, sent []int, addr string) [
 		res, err := readAnswer(rd)
 		if err != nil {
 			e := v1.NewTimeout(fmt.Sprintf("undecodable answer from the leader %s (%v): %s", addr, err, ErrUnknownOutcome))
-			err := errors.Join(e, ErrUnknownOutcome)
-			for i := range out {
-				out[i] = forwardResult{err: err}
-			}
-			return out
+			return failAll(len(batch), errors.Join(e, ErrUnknownOutcome))
 		}
 		if r, ok := res.(fsm.Result); ok && r.Err != nil {
 			out[i].err = r.Err // NotLeader retries, 504 keeps its unknown outcome

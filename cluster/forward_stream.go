@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	v1 "orch.io/orch/api/v1"
@@ -172,47 +171,16 @@ func (c *Cluster) openStream(ctx context.Context, addr string) (s *forwardStream
 // result per command of batch, as sendForwardBatch's HTTP path does. Any
 // failure drops the stream.
 func (c *Cluster) sendOnStream(ctx context.Context, st *senderStream, s *forwardStream, batch []*pendingForward, sent []int, changed <-chan struct{}) []forwardResult {
-	all := func(err error) []forwardResult {
-		out := make([]forwardResult, len(batch))
-		for i := range out {
-			out[i].err = err
-		}
-		return out
-	}
+	all := func(err error) []forwardResult { return failAll(len(batch), err) }
 	// The batch's deadline, and the leader change, end the exchange by
 	// moving the connection's deadline: the reads and writes below fail.
 	s.conn.SetDeadline(time.Now().Add(c.cfg.ApplyTimeout + 5*time.Second))
-	var moved atomic.Bool
-	done, exited := make(chan struct{}), make(chan struct{})
-	defer func() {
-		close(done)
-		<-exited // it moves no deadline of the next batch's
-	}()
-	go func() {
-		defer close(exited)
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			s.conn.SetDeadline(time.Unix(1, 0))
-			return
-		case <-done:
-			return
-		}
-		// A leader that handed over (a transfer) still answers, with a
-		// definite outcome: give it an election timeout before giving up.
-		select {
-		case <-time.After(c.cfg.ElectionTimeout):
-			moved.Store(true)
-			s.conn.SetDeadline(time.Unix(1, 0))
-		case <-ctx.Done():
-			s.conn.SetDeadline(time.Unix(1, 0))
-		case <-done:
-		}
-	}()
+	moved, stop := c.watchLeaderMove(ctx, changed, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop() // it moves no deadline of the next batch's
 	lost := func(what string, err error) []forwardResult {
 		st.close()
 		msg := fmt.Sprintf("lost the forwarding stream to the leader %s while %s: %v", s.addr, what, err)
-		if moved.Load() {
+		if moved() {
 			msg = fmt.Sprintf("the leader changed while the write was in flight to %s", s.addr)
 		}
 		e := v1.NewTimeout(msg + ": " + ErrUnknownOutcome.Error())
@@ -309,24 +277,15 @@ func (c *Cluster) serveApplyStream(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadFull(brw.Reader, body); err != nil {
 			return
 		}
-		cmds, err := readFrames(body)
-		if err != nil {
-			writeStreamStatus(bw, v1.NewBadRequest(err.Error()))
-			return
-		}
 		// The master may have been removed since the upgrade.
-		if _, err := c.peers.verifyAccepted(certs); err != nil {
-			writeStreamStatus(bw, v1.NewForbidden(fmt.Sprintf("internal endpoints need the certificate of a master of this cluster: %v", err)))
-			return
-		}
-		if !c.IsLeader() {
-			writeStreamStatus(bw, notLeader("not the leader"))
+		if se := c.masterPeer(certs); se != nil {
+			writeStreamStatus(bw, se)
 			return
 		}
 		conn.SetDeadline(time.Time{}) // the apply has its own timeout
-		out, err := c.applyForwarded(cmds)
-		if err != nil {
-			writeStreamStatus(bw, v1.NewInternalError(err))
+		out, se := c.applyBatch(body)
+		if se != nil {
+			writeStreamStatus(bw, se)
 			return
 		}
 		conn.SetDeadline(time.Now().Add(streamIOTimeout))

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,16 +30,28 @@ func (c *Cluster) InternalHandler() http.Handler {
 
 func (c *Cluster) requireMaster(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		if r.TLS == nil {
 			writeStatus(w, v1.NewForbidden("internal endpoints need a master certificate"))
 			return
 		}
-		if _, err := c.peers.verifyAccepted(r.TLS.PeerCertificates); err != nil {
-			writeStatus(w, v1.NewForbidden(fmt.Sprintf("internal endpoints need the certificate of a master of this cluster: %v", err)))
+		if se := c.masterPeer(r.TLS.PeerCertificates); se != nil {
+			writeStatus(w, se)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// masterPeer checks that certs are a master's of the current Raft
+// configuration: nil, or the 403 to answer.
+func (c *Cluster) masterPeer(certs []*x509.Certificate) *v1.StatusError {
+	if len(certs) == 0 {
+		return v1.NewForbidden("internal endpoints need a master certificate")
+	}
+	if _, err := c.peers.verifyAccepted(certs); err != nil {
+		return v1.NewForbidden(fmt.Sprintf("internal endpoints need the certificate of a master of this cluster: %v", err))
+	}
+	return nil
 }
 
 // serveApply takes a batch of forwarded commands (uvarint length + command,
@@ -49,18 +62,9 @@ func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, v1.NewBadRequest(fmt.Sprintf("read commands: %v", err)))
 		return
 	}
-	cmds, err := readFrames(body)
-	if err != nil {
-		writeStatus(w, v1.NewBadRequest(err.Error()))
-		return
-	}
-	if !c.IsLeader() {
-		writeStatus(w, notLeader("not the leader"))
-		return
-	}
-	out, err := c.applyForwarded(cmds)
-	if err != nil {
-		writeStatus(w, v1.NewInternalError(err))
+	out, se := c.applyBatch(body)
+	if se != nil {
+		writeStatus(w, se)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -68,6 +72,25 @@ func (c *Cluster) serveApply(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
 	bufs := out.buffers()
 	bufs.WriteTo(w)
+}
+
+// applyBatch applies a forwarded batch (its frames, as readFrames splits
+// them) on the leader and returns the answers, or the Status that refuses
+// the whole batch: 400 for a malformed frame, NotLeader on a follower,
+// 500 when the answers cannot be encoded.
+func (c *Cluster) applyBatch(body []byte) (*answerBuf, *v1.StatusError) {
+	cmds, err := readFrames(body)
+	if err != nil {
+		return nil, v1.NewBadRequest(err.Error())
+	}
+	if !c.IsLeader() {
+		return nil, notLeader("not the leader")
+	}
+	out, err := c.applyForwarded(cmds)
+	if err != nil {
+		return nil, v1.NewInternalError(err)
+	}
+	return out, nil
 }
 
 func (c *Cluster) serveReadIndex(w http.ResponseWriter, r *http.Request) {
