@@ -22,6 +22,10 @@ type CPUTimes struct {
 	At      time.Time
 	Machine time.Duration // all CPUs: user+nice+system+irq+softirq+steal
 	Procs   time.Duration // user+system of the given processes (all threads)
+	// Faults is the minor page faults of the given processes: each a page
+	// the kernel had to find and (for fresh anonymous memory) zero. A
+	// process whose memory grows faults in every page it grows by.
+	Faults int64
 }
 
 // ReadCPUTimes takes a snapshot. A process that has exited is skipped.
@@ -63,6 +67,12 @@ func ReadCPUTimes(pids ...int) (CPUTimes, error) {
 		if len(pf) < 13 {
 			return t, fmt.Errorf("unexpected /proc/%d/stat", pid)
 		}
+		// minflt is field 10, the 8th after the ')'.
+		minflt, err := strconv.ParseInt(pf[7], 10, 64)
+		if err != nil {
+			return t, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		t.Faults += minflt
 		for _, s := range pf[11:13] {
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {

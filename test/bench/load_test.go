@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -185,5 +186,31 @@ func TestReadCPUTimesCountsThisProcess(t *testing.T) {
 	}
 	if _, err := ReadCPUTimes(1 << 30); err != nil { // no such process: skipped
 		t.Fatal(err)
+	}
+}
+
+func TestReadCPUTimesCountsFaults(t *testing.T) {
+	pid := os.Getpid()
+	a, err := ReadCPUTimes(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Touch 64 MiB of fresh anonymous memory: a fault per 4 KiB page (or
+	// fewer with huge pages, which this machine kind keeps to madvise).
+	const size = 64 << 20
+	m, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+	for i := 0; i < size; i += 4096 {
+		m[i] = 1
+	}
+	b, err := ReadCPUTimes(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Faults - a.Faults; got < size/4096/2 {
+		t.Fatalf("%d faults counted for %d fresh pages", got, size/4096)
 	}
 }

@@ -303,10 +303,16 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 		}
 		return (to.Procs - from.Procs).Seconds() * 1000 / float64(n)
 	}
-	cpuLine := fmt.Sprintf("CPU per write over the section, background work included (all three processes): orch %.3f ms (%d writes)",
-		perWrite(cpuFrom, cpuTo, orchAll), orchAll)
+	faultsPerWrite := func(from, to bench.CPUTimes, n int) float64 {
+		if n == 0 {
+			return 0
+		}
+		return float64(to.Faults-from.Faults) / float64(n)
+	}
+	cpuLine := fmt.Sprintf("CPU per write over the section, background work included (all three processes): orch %.3f ms and %.1f page faults (%d writes)",
+		perWrite(cpuFrom, cpuTo, orchAll), faultsPerWrite(cpuFrom, cpuTo, orchAll), orchAll)
 	if etcd != nil {
-		cpuLine += fmt.Sprintf(", etcd %.3f ms (%d writes)", perWrite(etcdFrom, etcdTo, etcdAll), etcdAll)
+		cpuLine += fmt.Sprintf(", etcd %.3f ms and %.1f page faults (%d writes)", perWrite(etcdFrom, etcdTo, etcdAll), faultsPerWrite(etcdFrom, etcdTo, etcdAll), etcdAll)
 	}
 	fmt.Println(cpuLine)
 	after, err := takeTree()

@@ -487,12 +487,14 @@ func takeCPU(pids []int) (cpuSnapshot, error) {
 func (s cpuSnapshot) since(b cpuSnapshot, names []string) string {
 	wall := s.machine.At.Sub(b.machine.At).Seconds()
 	var parts []string
+	var faults int64
 	for i := range s.procs {
 		parts = append(parts, fmt.Sprintf("%s %.2f", names[i], (s.procs[i].Procs-b.procs[i].Procs).Seconds()/wall))
+		faults += s.procs[i].Faults - b.procs[i].Faults
 	}
 	use := s.machine.Sub(b.machine)
-	out := fmt.Sprintf("cores: %s, load generator %.2f, other %.2f", strings.Join(parts, " "),
-		(s.self.Procs-b.self.Procs).Seconds()/wall, use.Other)
+	out := fmt.Sprintf("cores: %s, load generator %.2f, other %.2f; page faults of %s %.0f/s", strings.Join(parts, " "),
+		(s.self.Procs-b.self.Procs).Seconds()/wall, use.Other, strings.Join(names, "+"), float64(faults)/wall)
 	if use.Noisy() {
 		out += " NOISY"
 	}
