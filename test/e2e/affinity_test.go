@@ -57,7 +57,7 @@ func antiOnHost(labels map[string]string) *v1.PodAntiAffinity {
 // one per node, an existing pod's anti-affinity keeps others away, and a
 // pod that fits nowhere waits with Kubernetes' message until a node fits.
 func TestSchedulerAffinity(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	nodes := []*v1.Node{
@@ -239,7 +239,7 @@ func TestSchedulerAffinity(t *testing.T) {
 // anti-affinity on kubernetes.io/hostname runs a controller's pods one per
 // node; the replica left over waits with Kubernetes' message.
 func TestAntiAffinityOnRealNodes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 2, false, nil)
 	cl := c.Client()
 	nodes, _, err := client.ListTyped[v1.Node](ctxT(t, 5*time.Second), cl, "nodes", "", client.ListOptions{})

@@ -40,7 +40,7 @@ type auditRequest struct {
 // its writes to the leader) with its user, verb, objectRef, code and the
 // authorization decision.
 func TestAuditLog(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{AuditLog: true})
 	b, err := pki.Load(c.PKIDir)
 	if err != nil {

@@ -107,7 +107,7 @@ func kubeletCSR(t *testing.T, name, cn string, orgs ...string) *v1.CertificateSi
 // pods with it, and restarts from it after the token is gone; forged
 // requests of a bootstrap token are refused or left pending.
 func TestNodeTLSBootstrap(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network})
 	admin := c.Client()
@@ -280,7 +280,7 @@ func TestNodeTLSBootstrap(t *testing.T) {
 // minute, a node renews its certificate with itself three times and keeps
 // working: its Lease keeps being renewed and new pods start on it.
 func TestNodeCertificateRenewal(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, MasterArgs: []string{"--cluster-signing-duration", "1m"}})
 	admin := c.Client()

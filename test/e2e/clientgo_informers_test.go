@@ -116,7 +116,7 @@ type watchedKind struct {
 // restarted in the middle; at the end each informer's cache equals a fresh
 // list.
 func TestClientGoInformersExactlyOnce(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network})
 	nd := c.StartNode(network, "node-1", "--heartbeat-interval", "1s", "--resync-interval", "2s")

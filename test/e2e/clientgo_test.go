@@ -177,7 +177,7 @@ func clientGoService(name, app string) *corev1.Service {
 // patch and delete namespaces, pods, services and replication controllers,
 // and read nodes.
 func TestClientGoTypedAndDynamic(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network})
 	nd := c.StartNode(network, "node-1", "--heartbeat-interval", "1s", "--resync-interval", "2s")

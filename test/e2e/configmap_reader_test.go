@@ -17,7 +17,7 @@ import (
 // it sees several versions go by, and the last update reaches the volume
 // within the node's bound (ConfigMapSyncPeriod + ConfigMapCacheTTL, 10 s).
 func TestConfigMapVolumeReaderSeesWholeUpdates(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	const padLen = 16 << 10

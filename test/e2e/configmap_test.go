@@ -16,7 +16,7 @@ import (
 // naming a ConfigMap that does not exist waits in CreateContainerConfigError
 // and starts once it is created; kube-root-ca.crt is in every namespace.
 func TestConfigMapsInPods(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	orchctl := func(args ...string) string {

@@ -95,7 +95,7 @@ spec:
 func TestDaemonSetOnRealNodes(t *testing.T) {
 	// Parallel, as the service and StatefulSet tests on their own gossiping
 	// networks: it has no bound on time that the machine's load could break.
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, Gossip: true})
 	cl := c.Client()

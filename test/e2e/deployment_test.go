@@ -163,7 +163,7 @@ func deploymentSets(t *testing.T, cl *client.Client, selector string) map[string
 // restart work through kubectl, and a rollout that cannot progress
 // reports ProgressDeadlineExceeded.
 func TestDeploymentRollingUpdateKeepsBounds(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	leader := c.WaitLeader(30 * time.Second)
 	survivor := (leader + 1) % len(c.Masters)
@@ -319,7 +319,7 @@ func TestDeploymentRollingUpdateKeepsBounds(t *testing.T) {
 // order). The docs' example Deployments apply unchanged through kubectl
 // with validation on and roll out.
 func TestDeploymentForegroundDeletionOrder(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	startSimKubelet(t, cl, 3)

@@ -64,7 +64,7 @@ func waitPodRunning(t *testing.T, cl *client.Client, name string) *v1.Pod {
 // file within the node's bound), the pod's fields as variables, its
 // container's resources as variables and files.
 func TestDownwardAPIDocs(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	k := adminKubectl(t, c)
@@ -164,7 +164,7 @@ func waitPodPhase(t *testing.T, cl *client.Client, name string, phase string) *v
 // node pulls them through the cluster's registry mirror, as nodes of an
 // air-gapped site do (harness.Options.RegistryMirror).
 func TestCommandsAndEnvFromDocs(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeClusterWith(t, 1, harness.Options{RegistryMirror: true})
 	cl := c.Client()
 	k := adminKubectl(t, c)

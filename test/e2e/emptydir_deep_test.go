@@ -17,7 +17,7 @@ import (
 // tree in three chains of ten 200-byte names, each short enough to name,
 // then moves them into one another.)
 func TestEmptyDirSizeLimitDeepTree(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	small := resource.MustParse("1Mi")

@@ -15,7 +15,7 @@ import (
 
 // The endpoints controller follows a service's pods: not ready, ready, gone.
 func TestEndpointsFollowPodReadinessAndDeletion(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode("node-0", "8")); err != nil {

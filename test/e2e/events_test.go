@@ -80,7 +80,7 @@ func masterEventWrites(t *testing.T, c *harness.Cluster, i int) (api, leader flo
 // pods costs no more event writes than the rate limits allow, its repeats
 // are counted into events; and every event goes after the TTL.
 func TestEvents(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const (
 		ttl        = 40 * time.Second
 		nodeQPS    = 5

@@ -13,7 +13,7 @@ import (
 // SIGKILL; the new leader takes writes; both survivors serve all 100; the
 // killed master restarts from its data dir and catches up.
 func TestLeaderKillKeepsAcknowledgedObjects(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	out, errOut, err := c.Orchctl(podsManifest("obj", 100), "create", "-f", "-")
 	if err != nil {
@@ -57,7 +57,7 @@ func TestLeaderKillKeepsAcknowledgedObjects(t *testing.T) {
 
 // Done-when 2: all three masters stopped and restarted: identical state.
 func TestFullRestartKeepsState(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	if out, errOut, err := c.Orchctl(podsManifest("keep", 30), "create", "-f", "-"); err != nil {
 		t.Fatalf("orchctl create: %v\n%s%s", err, out, errOut)

@@ -18,7 +18,7 @@ import (
 // node the test speaks for: it confirms the termination of the pods bound
 // to it (a delete with grace 0), as a node agent does once it stopped them.
 func TestGarbageCollectorAndFinalizers(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode("gc-node", "16")); err != nil {
@@ -265,7 +265,7 @@ func TestGarbageCollectorAndFinalizers(t *testing.T) {
 // node confirms with grace 0), but it stays, terminating, until its
 // finalizer is removed; then it goes at once.
 func TestFinalizerHoldsAPodItsNodeStopped(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	p := testPod("held")

@@ -125,7 +125,7 @@ func (e *gossipEnv) logsContain(s string) map[string]int {
 // A member holding the gossip key that claims to be a master is never used
 // by the nodes: the masters' Raft membership does not name it.
 func TestGossipRogueMasterClaimIsIgnoredByNodes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newGossipEnv(t)
 	// The rogue's "API": a listener that counts who connects.
 	ln, err := net.Listen("tcp", e.net.HostIP+":0")
@@ -234,7 +234,7 @@ func (e *gossipEnv) keyringLists() []*v1.GossipKeyringResponse {
 // cluster; no member is lost on the way, and a member holding only the old
 // key is refused afterwards. The new keyring survives a node's restart.
 func TestGossipKeyringRotationLosesNoMember(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newGossipEnv(t)
 	oldKey := gossip.EncodeKey(e.bundle.GossipKey)
 	nk := make([]byte, gossip.KeySize)

@@ -108,7 +108,7 @@ func readNS(t *testing.T, pid int, kind string) string {
 // scheduler's message until the port is free, and one created bound to the
 // node is rejected by it (NodePorts), as the kubelet does.
 func TestHostNamespacesAndPorts(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network})
 	nd := c.StartNode(network, "node-1", "--heartbeat-interval", "1s", "--resync-interval", "2s")

@@ -310,7 +310,7 @@ func (e *hostileEnv) get(t *testing.T, u string) (string, int, error) {
 // A hostile client cannot crash a master, write half-way, or have its input
 // accepted and ignored (the and the older bad-input table, one table).
 func TestHostileClient(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	start := time.Now()
 	e := newHostileEnv(t)
 	fx := e.fixtures(t)

@@ -71,7 +71,7 @@ const flakyScript = `if [ -f /state/tried ]; then echo ok; else touch /state/tri
 // applied unchanged with kubectl, completes on the node and prints pi to
 // 2000 digits.
 func TestJobs(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	// A container restarts 1 s after it fails (the flaky Job's 10 pods
 	// each restart once).
 	c, _ := nodeCluster(t, 1, false, nil, "--restart-backoff", "1s")
@@ -363,7 +363,7 @@ func cronRuns(t *testing.T, cl *client.Client, uid string) map[int64]v1.Job {
 // skipped), no minute gets two, and the next minute's run follows.
 // Without nodes the Jobs' pods stay pending: only the Jobs are checked.
 func TestCronJobLeaderFailover(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	utc := "UTC"

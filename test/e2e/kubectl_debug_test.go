@@ -27,7 +27,7 @@ func ephemeralStatus(p *v1.Pod, name string) *v1.ContainerStatus {
 // checking ephemeral containers; a node debugging pod reading the node's
 // files under /host; and a copy of a pod with a shared process namespace.
 func TestKubectlDebug(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	kc := c.Kubeconfig()

@@ -29,7 +29,7 @@ func ssaManifest(replicas int, containers ...string) string {
 // field manager's conflicting apply (kubectl prints the conflict),
 // --force-conflicts, and get --show-managed-fields showing both managers.
 func TestKubectlServerSideApply(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{Masters: 3})
 	admin := c.Client()
 	ctx := ctxT(t, 2*time.Minute)

@@ -25,7 +25,7 @@ import (
 // --validate=false), walks every verb a user needs against three masters
 // and a real node, in the order a user would, one subtest per verb.
 func TestKubectlWalk(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	k := adminKubectl(t, c)

@@ -112,7 +112,7 @@ func waitReaching(t *testing.T, cl *client.Client, pod string, after, n int) int
 // KUBERNETES_SERVICE_HOST:KUBERNETES_SERVICE_PORT with client-go's
 // in-cluster config throughout.
 func TestKubernetesServiceInCluster(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, Spare: 1})
 	nd := c.StartNode(network, "node-1", "--heartbeat-interval", "1s", "--resync-interval", "2s")
@@ -206,7 +206,7 @@ func TestKubernetesServiceInCluster(t *testing.T) {
 // token acts as the account; once the Secret is deleted the token is
 // refused, and a Secret naming a missing account is deleted.
 func TestLegacyServiceAccountTokenSecret(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	k := adminKubectl(t, c)
 	k.ok(t, "", "create", "serviceaccount", "robot")

@@ -40,7 +40,7 @@ func clientGoFor(t *testing.T, c *harness.Cluster, master int) *kubernetes.Clien
 // master: exactly one leads at a time, the Lease names it, and when it
 // steps down (releasing the lease) the other takes over.
 func TestLeaseLeaderElectionWithClientGo(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	type elector struct {
@@ -137,7 +137,7 @@ func TestLeaseLeaderElectionWithClientGo(t *testing.T) {
 // Node alone while nothing changes; kubectl describe node shows the lease;
 // once the agent is stopped, the node becomes Ready=Unknown after the grace.
 func TestNodeLeaseIsTheHeartbeat(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, []string{"--node-grace", "8s", "--node-eviction-timeout", "1h"})
 	cl := c.Client()
 	name := nodes[0].Name
@@ -251,7 +251,7 @@ func TestNodeLeaseIsTheHeartbeat(t *testing.T) {
 // A service's EndpointSlice follows its pods (ready, not ready, gone), and
 // kubectl describe svc, which reads the slices, shows the endpoints.
 func TestEndpointSliceFollowsPods(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	if err := cl.Create(ctxT(t, 10*time.Second), simulatedNode("node-0", "8")); err != nil {

@@ -22,7 +22,7 @@ import (
 // 429 and Retry-After, exports its in-flight gauges, and answers a request
 // without a token at once, whatever body it announced.
 func TestMasterLoadLimits(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{Masters: 1,
 		MasterArgs: []string{"--max-watches-per-client", "2", "--max-watches", "3", "--max-requests-inflight", "10"}})
 	b, err := pki.Load(c.PKIDir)

@@ -31,7 +31,7 @@ import (
 // internal endpoint; and something at m2's Raft address presenting m1's
 // certificate is refused by the masters that dial it.
 func TestMasterCertificateWithForeignNameRefused(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	orchd := func(args ...string) {
 		t.Helper()
@@ -110,7 +110,7 @@ func TestMasterCertificateWithForeignNameRefused(t *testing.T) {
 // ca.key in its PKI directory, and warns at start about a certificate
 // that expires within 30 days.
 func TestMasterCertificateRenewalAndOfflineCA(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	ca := loadCAPool(t, c.PKIDir)
 	before := servedSerial(t, c.Masters[0].APIAddr, ca)

@@ -17,7 +17,7 @@ import (
 // a named master, a master is removed, a fresh one joins and catches up, and
 // the new three survive losing one of the old ones.
 func TestMasterMembershipChanges(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, Spare: 1})
 	cl := c.Client()
@@ -94,7 +94,7 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 // masters joined: the cluster serves writes again with every acknowledged
 // object present on all three.
 func TestRecoverAfterLosingTwoMasters(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, Spare: 2})
 	cl := c.Client()

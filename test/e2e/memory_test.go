@@ -48,7 +48,7 @@ func masterMetrics(t *testing.T, c *harness.Cluster, i int, names ...string) map
 // (1024: 1.4 MiB each): measured with both bounds at 1 GiB, each master's
 // heap grew 421 MiB; with 32 MiB and 16 MiB it grew 51-58 MiB.
 func TestLargeUpdatesKeepMasterHeapBounded(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const (
 		mib        = 1 << 20
 		feedBytes  = 32 * mib

@@ -19,7 +19,7 @@ import (
 // scheduled; when a node goes, it gets the freed subnet, turns Ready and
 // runs a pod in it.
 func TestNodePastTheClusterCIDR(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const cidr = "10.244.0.0/23"
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, MasterArgs: []string{"--cluster-cidr", cidr}})

@@ -131,7 +131,7 @@ func dialFrom(nsPath, addr string) error {
 // loopback are refused, and a node cannot move its pod CIDR or take
 // another's.
 func TestNodeNetworkHygiene(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	nd := nodes[0]
 	cl := c.Client()

@@ -46,7 +46,7 @@ func containerID(cs *v1.ContainerStatus) string {
 // exit in lastState; a container that always fails reaches CrashLoopBackOff
 // with growing delays.
 func TestNodeRestartsContainers(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil, "--restart-backoff", "1s", "--restart-backoff-max", "8s")
 	cl, nd := c.Client(), nodes[0]
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "victim"}, Spec: v1.PodSpec{
@@ -137,7 +137,7 @@ exec httpd -f -p 8080 -h /tmp/www`
 // Done when 3: a failing liveness probe restarts the container; a failing
 // readiness probe marks the pod not ready and moves it out of Endpoints.
 func TestNodeProbes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl, nd := c.Client(), nodes[0]
 	createPod(t, cl, probedPod("probed"))
@@ -193,7 +193,7 @@ func TestNodeProbes(t *testing.T) {
 // Done when 4: deleting a pod sends SIGTERM, then SIGKILL after the grace
 // period; its netns, veth, cgroups, snapshot and IP are gone.
 func TestNodeDeletesPods(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl, nd := c.Client(), nodes[0]
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "stubborn"}, Spec: v1.PodSpec{
@@ -295,7 +295,7 @@ func expectLine(t *testing.T, lines <-chan string, want string, timeout time.Dur
 // (same task PIDs, no restart); with every master stopped the pods keep
 // running, and their status catches up when the masters return.
 func TestNodeAgentRecovery(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl, nd := c.Client(), nodes[0]
 	rc := rcOf("keep", 2)
@@ -376,7 +376,7 @@ func TestNodeAgentRecovery(t *testing.T) {
 
 // Done when 7: `orchctl logs -f` streams a container's output as it is written.
 func TestLogsFollow(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	createPod(t, cl, &v1.Pod{ObjectMeta: v1.ObjectMeta{Name: "counter"}, Spec: v1.PodSpec{

@@ -29,7 +29,7 @@ import (
 // opened every agent. The image case is the last one: an image import that
 // would swap the image under a running pod.
 func TestNodeRestriction(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, AuditLog: true})
 	admin := c.Client()

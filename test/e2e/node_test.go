@@ -116,7 +116,7 @@ const httpdCommand = "hostname > /tmp/index.html && exec httpd -f -p 8080 -h /tm
 // distinct IPs, each pod answers HTTP from its node's network namespace, and
 // two containers of one pod share localhost and the hostname.
 func TestNodeRunsPods(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 2, false, nil)
 	cl := c.Client()
 	rc := rcOf("web", 3)
@@ -180,7 +180,7 @@ func TestNodeRunsPods(t *testing.T) {
 
 // The examples that `make run` applies run as the README says.
 func TestExamplesRun(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	if out, stderr, err := c.Orchctl("", "apply", "-f", "../../examples"); err != nil {
@@ -228,7 +228,7 @@ func TestExamplesRun(t *testing.T) {
 // detection of a death, never keeps a node alive), and its pods are
 // replaced on the other node after the eviction timeout.
 func TestNodeFailureByGossip(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 2, true, []string{"--node-grace", "4s", "--node-eviction-timeout", "8s",
 		"--gossip-probe-interval", "200ms", "--gossip-probe-timeout", "100ms"})
 	cl := c.Client()
@@ -283,7 +283,7 @@ func TestNodeFailureByGossip(t *testing.T) {
 // An image uploaded with `orchctl image load` runs with imagePullPolicy
 // Never: the air-gapped path through a master to every node's agent.
 func TestImageLoad(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 2, false, nil)
 	cl := c.Client()
 	file := filepath.Join(t.TempDir(), "tools.tar")

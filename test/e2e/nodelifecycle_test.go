@@ -14,7 +14,7 @@ import (
 // grace, its pods replaced on the others after the eviction timeout. A
 // leader failover alone evicts nothing.
 func TestSilentNodeIsEvictedButAFailoverEvictsNothing(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{MasterArgs: []string{"--node-grace", "10s", "--node-eviction-timeout", "20s"}})
 	cl := c.Client()
 	nodes := nodeNames(3)

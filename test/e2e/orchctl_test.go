@@ -16,7 +16,7 @@ import (
 // admin.kubeconfig that `orchd pki init` wrote works with kubectl's
 // --kubeconfig and --context.
 func TestOrchctlKubectlVerbsFailOver(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	c.Stop(0) // the first server of admin.conf
 	c.WaitLeader(15 * time.Second)

@@ -24,7 +24,7 @@ const subPathError = `failed to prepare subPath for volumeMount "v" of container
 // (CVE-2017-1002101): it fails to start with CreateContainerConfigError
 // and the host directory is untouched.
 func TestPodSubPathEscape(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil, "--restart-backoff", "1s", "--restart-backoff-max", "2s")
 	cl, nd := c.Client(), nodes[0]
 	// hostPath volumes are for pods that own their node: only the
@@ -128,7 +128,7 @@ func TestPodSubPathEscape(t *testing.T) {
 // 0700, tightened at start when an older agent left it open), and no host
 // user can write into the pod's shm.
 func TestPodSetuidThroughVolumes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl, nd := c.Client(), nodes[0]
 	// A state directory left world-readable (by an older agent, or made
@@ -299,7 +299,7 @@ func euidELF() []byte {
 // read-write or read-only, a subPath in them resolved inside them; deleting
 // the pod leaves the host's files where they were.
 func TestPodHostPathVolumes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl, nd := c.Client(), nodes[0]
 	// hostPath volumes are for pods that own their node: only the

@@ -64,7 +64,7 @@ func (sw *statusWatch) statuses(pod string) []string {
 // Init containers, activeDeadlineSeconds and Memory emptyDirs on a real
 // node, one pod each, in one cluster.
 func TestPodLifecycle(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil, "--restart-backoff", "2s", "--restart-backoff-max", "4s")
 	cl, nd := c.Client(), nodes[0]
 	watch := watchPodStatuses(t, c.ConfigPath())

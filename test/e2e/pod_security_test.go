@@ -25,7 +25,7 @@ import (
 // left to Pod Security); and orch refuses every sysctl outside the safe set,
 // the set baseline allows, where Kubernetes' kubelet would refuse them later.
 func TestPodSecurityLevels(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	ctx := ctxT(t, 4*time.Minute)

@@ -14,7 +14,7 @@ import (
 // PodGC force-deletes it once the node has been missing for the quarantine,
 // and the namespace disappears.
 func TestPodGCFinishesNamespaceOfPodOnMissingNode(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{MasterArgs: []string{"--pod-gc-quarantine=3s"}})
 	cl := c.Client()
 	ns := &v1.Namespace{ObjectMeta: v1.ObjectMeta{Name: "gc-e2e"}}

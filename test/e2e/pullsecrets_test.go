@@ -27,7 +27,7 @@ import (
 // The node may read the Secrets its pods name and no other, and the
 // password never reaches the node's disk.
 func TestImagePullSecrets(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	nd := nodes[0]

@@ -30,7 +30,7 @@ const measureWindow = 20 * time.Second
 // window's. Once the quota allows 50, the RC gets its 50 pods and the
 // condition goes.
 func TestRCUnderQuotaBacksOff(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	ctx := ctxT(t, 5*time.Minute)

@@ -22,7 +22,7 @@ import (
 // against Hard. LimitRange defaults show up on pods created through the API
 // and on the replication manager's pods.
 func TestQuotaRace(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	ctx := ctxT(t, 2*time.Minute)

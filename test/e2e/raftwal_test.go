@@ -18,7 +18,7 @@ import (
 // raft-wal/ and no raft.db (TestOpenRaftStore in cluster has a data dir
 // refused the store it does not hold).
 func TestRaftWALLogStore(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{MasterArgs: []string{"--raft-log-store", "wal"}})
 	leader := c.WaitLeader(30 * time.Second)
 	survivor := (leader + 1) % len(c.Masters)

@@ -135,7 +135,7 @@ func canI(t *testing.T, bin string, u *rbacUser, args ...string) bool {
 // nothing more; and kubectl auth can-i (and orchctl's) agree with what the
 // API does.
 func TestRBACUsers(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{Masters: 1, AuditLog: true})
 	admin := c.Client()
 	ctx := ctxT(t, 2*time.Minute)

@@ -29,7 +29,7 @@ const rejectedLogLine = `msg="a committed entry could not be applied; it changed
 // a new write succeeds. The log is replayed from its start at every start
 // (no snapshot is due), so the second round meets both entries again.
 func TestMastersStartOnUnappliableEntries(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	pod := testPod("victim")

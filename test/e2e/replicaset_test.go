@@ -43,7 +43,7 @@ spec:
 // kubectl scale, replaces a deleted pod, shows kubectl's columns, refuses a
 // new selector, and its deletion takes its pods with it.
 func TestReplicaSetLifecycle(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	k := adminKubectl(t, c)

@@ -15,7 +15,7 @@ import (
 // node; scaled to 80 and back to 20, it converges, and while it grows the
 // count of its live pods never exceeds the replicas asked for.
 func TestReplicationControllerScalesAcrossSimulatedNodes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	for i := 0; i < 10; i++ {
@@ -100,7 +100,7 @@ func TestReplicationControllerScalesAcrossSimulatedNodes(t *testing.T) {
 // Killing the leader in the middle of a scale-up: the new leader finishes it
 // and never creates a pod too many.
 func TestScaleUpSurvivesALeaderKillWithoutExtraPods(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	for i := 0; i < 10; i++ {

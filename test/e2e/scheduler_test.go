@@ -35,7 +35,7 @@ func podRequesting(name, cpu string) *v1.Pod {
 // The leader's scheduler binds pods to simulated nodes, explains the ones
 // that fit nowhere, and keeps working after the leader is killed.
 func TestSchedulerBindsPodsOnTheLeader(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	for i := 0; i < 3; i++ {

@@ -29,7 +29,7 @@ import (
 // a Secret that does not exist waits in CreateContainerConfigError and
 // starts once it is created.
 func TestSecretsInPods(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeClusterWith(t, 1, harness.Options{RegistryMirror: true})
 	cl := c.Client()
 	k := adminKubectl(t, c)
@@ -195,7 +195,7 @@ func TestSecretsInPods(t *testing.T) {
 // nor one no pod names; it can neither list nor watch Secrets, nor change
 // the one it may read; once its pod is gone, that one is refused too.
 func TestNodeReadsOnlyItsPodsSecrets(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 2, false, nil)
 	admin := c.Client()
 	for _, name := range []string{"for-node-1", "for-node-2", "unused"} {

@@ -179,7 +179,7 @@ func readSecrets(t *testing.T, c *harness.Cluster, i int, secrets []encryptedSec
 // readable on every master, a restarted one included; a backup restores
 // with its key, and without it answers a 500 naming the key.
 func TestSecretsEncryptedAtRest(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{MasterArgs: []string{"--snapshot-threshold=16", "--snapshot-interval=300ms",
 		"--encryption-provider-config-reload-interval=300ms"}})
 	cl := c.Client()

@@ -26,7 +26,7 @@ func podLogs(t *testing.T, run func(string, ...string) (string, string, error), 
 // owns the emptyDir; runAsNonRoot on a root image is
 // CreateContainerConfigError; what the nodes cannot honour is a 422.
 func TestSecurityContext(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, nodes := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	script := func(lines ...string) []string { return []string{"sh", "-c", strings.Join(lines, "; ")} }

@@ -183,7 +183,7 @@ func TestServices(t *testing.T) { testServices(t, "iptables") }
 func TestServicesNFTables(t *testing.T) { testServices(t, "nftables") }
 
 func testServices(t *testing.T, proxyMode string) {
-	t.Parallel()
+	parallel(t)
 	e := newSvcEnv(t, proxyMode)
 	cl := e.cl
 	if err := cl.Create(ctxT(t, 5*time.Second), webRC("web", 3, map[string]string{"role": "web"})); err != nil {

@@ -26,7 +26,7 @@ const lspodsImage = "orch.test/lspods:1"
 // account may, gets 403 when it may not, and its token stops working as
 // soon as the pod is deleted.
 func TestServiceAccountInClusterClient(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network})
 	nd := c.StartNode(network, "node-1", "--heartbeat-interval", "1s", "--resync-interval", "2s")

@@ -29,7 +29,7 @@ func envOf(t *testing.T, run func(string, ...string) (string, string, error), po
 // kubernetes variables and HOSTNAME are always there; the pod's own env
 // wins over a service's.
 func TestServiceEnvironment(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c, _ := nodeCluster(t, 1, false, nil)
 	cl := c.Client()
 	sleeper := func(name, ns string, links *bool, env ...v1.EnvVar) *v1.Pod {

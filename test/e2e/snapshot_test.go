@@ -20,7 +20,7 @@ import (
 // identical, field by field (resourceVersions included), and the restored
 // cluster takes writes after the backup's history.
 func TestSnapshotRestore(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	a := startCluster(t, harness.Options{})
 	cl := a.Client()
 	for _, name := range []string{"team-a", "team-b"} {

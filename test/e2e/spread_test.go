@@ -40,7 +40,7 @@ func zonedNodes(t *testing.T, cl *client.Client, zones []string) []string {
 // replicas over 5 of 10 nodes (one per zone, two nodes per zone) and
 // leaves the sixth Pending with Kubernetes' reason.
 func TestAntiAffinitySpreadsFiveReplicasOverTenNodes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	var zones []string
@@ -105,7 +105,7 @@ func TestAntiAffinitySpreadsFiveReplicasOverTenNodes(t *testing.T) {
 // node has no zone label, wait with Kubernetes' reasons; a bad
 // constraint is a 422 that creates nothing.
 func TestTopologySpreadOverZones(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	zones := []string{"zone-a", "zone-a", "zone-b", "zone-b", "zone-c", "zone-c", ""}

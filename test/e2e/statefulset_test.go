@@ -151,7 +151,7 @@ func (o *podOrder) snapshot() (created, bad []string) {
 // both revisions); kubectl scales the set down from the highest ordinal; the documentation's web.yaml, whose set asks
 // for a volume claim template, is refused with orch's reason.
 func TestStatefulSetOrderedReady(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	network := harness.NewNet(t)
 	c := startCluster(t, harness.Options{Net: network, Gossip: true})
 	cl := c.Client()

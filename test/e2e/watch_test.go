@@ -15,7 +15,7 @@ import (
 // Done-when 4: a watch started at resourceVersion N keeps going across a
 // leader kill and delivers every change after N exactly once, in order.
 func TestWatchResumesAcrossLeaderKill(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	c := startCluster(t, harness.Options{})
 	cl := c.Client()
 	for i := 0; i < 5; i++ {
