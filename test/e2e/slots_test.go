@@ -91,8 +91,14 @@ func parallel(t *testing.T) {
 	}
 	slots.register()
 	t.Parallel()
+	asked := time.Now()
 	slots.acquire(t.Name())
 	t.Cleanup(slots.release)
+	// go test counts a test's time from its start, so its elapsed time
+	// holds this wait: say how much of it was.
+	if waited := time.Since(asked); waited >= time.Second {
+		t.Logf("waited %v for one of the suite's %d slots", waited.Round(time.Second), slots.size)
+	}
 }
 
 func (s *slotSet) register() {
