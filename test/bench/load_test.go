@@ -195,14 +195,17 @@ func TestReadCPUTimesCountsFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Touch 64 MiB of fresh anonymous memory: a fault per 4 KiB page (or
-	// fewer with huge pages, which this machine kind keeps to madvise).
+	// Touch 64 MiB of fresh anonymous memory in 4 KiB pages (no huge
+	// pages, whatever the system's default): a fault per page.
 	const size = 64 << 20
 	m, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer syscall.Munmap(m)
+	if err := syscall.Madvise(m, syscall.MADV_NOHUGEPAGE); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < size; i += 4096 {
 		m[i] = 1
 	}
