@@ -43,7 +43,7 @@ var slowFirst = []string{
 // Unset, parallel is t.Parallel and go test's -parallel alone limits them.
 const slotsEnv = "ORCH_E2E_SLOTS"
 
-// slots hands out the suite's slots for parallel tests: slowFirst's tests
+// slotSet hands out the suite's slots for parallel tests: slowFirst's tests
 // first, in its order, then the others as they come.
 type slotSet struct {
 	mu         sync.Mutex
