@@ -195,6 +195,12 @@ func TestDeploymentRollingUpdateKeepsBounds(t *testing.T) {
 		t.Fatalf("kubectl get deploy: %v", row)
 	}
 
+	// New pods count as available 2 s after they are ready from here on:
+	// the simulated nodes make pods ready at once, and a rollout took
+	// about half a second, short enough for the 50 ms polls below to miss
+	// its middle on a quiet machine; at a wave per 2 s it lasts seconds.
+	// (A change of minReadySeconds alone starts no rollout.)
+	k.ok(t, "", "patch", "deployment/web", "--type=merge", "-p", `{"spec":{"minReadySeconds":2}}`)
 	bounds := watchPodBounds(t, cl, "app=deploy-web")
 	k.ok(t, "", "set", "image", "deployment/web", "web=busybox:1.36")
 	// Kill the leader once the new set has pods but the rollout is not done.
@@ -218,8 +224,8 @@ func TestDeploymentRollingUpdateKeepsBounds(t *testing.T) {
 	if minAvail < 23 || maxPods > 38 {
 		t.Fatalf("bounds broken: %d available at rv %s (min 23), %d pods at rv %s (max 38)", minAvail, bounds.minAvailAt, maxPods, bounds.maxAtAt)
 	}
-	// On a quiet machine the rollout takes about half a second: a few
-	// polls are enough to have watched it.
+	// The rollout takes seconds (minReadySeconds): a few polls are
+	// enough to have watched it.
 	if polls < 5 {
 		t.Fatalf("only %d polls observed the rollout", polls)
 	}
