@@ -649,28 +649,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// memoryHolding fills a fresh cluster to o.rssPods pods and reads each master's RSS.
-func memoryHolding(ctx context.Context, c *harness.Cluster, o options) (string, error) {
-	cl := c.Client()
-	if err := fill(ctx, cl, o.clients, o.rssPods); err != nil {
-		return "", err
-	}
-	c.WaitCaughtUp(60 * time.Second)
-	l, err := cl.List(ctx, "pods", "", client.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	var parts []string
-	for _, m := range c.Masters {
-		kb, err := rssKiB(m.PID())
-		if err != nil {
-			return "", err
-		}
-		parts = append(parts, fmt.Sprintf("%s %.0f MiB", m.Name, float64(kb)/1024))
-	}
-	return fmt.Sprintf("master RSS holding %d pods (fresh cluster): %s", len(l.Items), strings.Join(parts, ", ")), nil
-}
-
 func rssKiB(pid int) (int, error) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
