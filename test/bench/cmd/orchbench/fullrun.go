@@ -117,11 +117,7 @@ func fullRun(ctx context.Context, t *runT, bins harness.Binaries, o options, pod
 		var largest masterMemory
 		var parts []string
 		for _, m := range mem {
-			role := "follower"
-			if m.leader {
-				role = "leader"
-			}
-			parts = append(parts, fmt.Sprintf("%s (%s) %s", m.name, role, mb(m.rss)))
+			parts = append(parts, fmt.Sprintf("%s (%s) %s", m.name, m.role(), mb(m.rss)))
 			if m.rss > largest.rss {
 				largest = m
 			}
@@ -311,22 +307,19 @@ func throughputSection(ctx context.Context, t *runT, bins harness.Binaries, o op
 	if err != nil {
 		return nil, err
 	}
-	perWrite := func(from, to bench.CPUTimes, n int) float64 {
+	// perWrite is each write's share of the CPU (ms) and page faults.
+	perWrite := func(from, to bench.CPUTimes, n int) (ms, faults float64) {
 		if n == 0 {
-			return 0
+			return 0, 0
 		}
-		return (to.Procs - from.Procs).Seconds() * 1000 / float64(n)
+		return (to.Procs - from.Procs).Seconds() * 1000 / float64(n), float64(to.Faults-from.Faults) / float64(n)
 	}
-	faultsPerWrite := func(from, to bench.CPUTimes, n int) float64 {
-		if n == 0 {
-			return 0
-		}
-		return float64(to.Faults-from.Faults) / float64(n)
-	}
+	ms, faults := perWrite(cpuFrom, cpuTo, orchAll)
 	cpuLine := fmt.Sprintf("CPU per write over the section, background work included (all three processes): orch %.3f ms and %.1f page faults (%d writes)",
-		perWrite(cpuFrom, cpuTo, orchAll), faultsPerWrite(cpuFrom, cpuTo, orchAll), orchAll)
+		ms, faults, orchAll)
 	if etcd != nil {
-		cpuLine += fmt.Sprintf(", etcd %.3f ms and %.1f page faults (%d writes)", perWrite(etcdFrom, etcdTo, etcdAll), faultsPerWrite(etcdFrom, etcdTo, etcdAll), etcdAll)
+		ms, faults := perWrite(etcdFrom, etcdTo, etcdAll)
+		cpuLine += fmt.Sprintf(", etcd %.3f ms and %.1f page faults (%d writes)", ms, faults, etcdAll)
 	}
 	fmt.Println(cpuLine)
 	after, err := takeTree()

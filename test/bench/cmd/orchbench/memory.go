@@ -55,6 +55,14 @@ type masterMemory struct {
 	stats apiserver.MemoryStats
 }
 
+// role is "leader" or "follower".
+func (m masterMemory) role() string {
+	if m.leader {
+		return "leader"
+	}
+	return "follower"
+}
+
 // memorySection fills runs fresh clusters to pods pods each and reads every
 // master's RSS after a full GC, leader and followers apart (-only memory).
 // Memory is not timing: the figures hold on a shared machine.
@@ -80,10 +88,7 @@ func memorySection(ctx context.Context, t *runT, bins harness.Binaries, o option
 		}
 		var parts []string
 		for _, m := range mem {
-			role := "follower"
-			if m.leader {
-				role = "leader"
-			}
+			role := m.role()
 			f := by[role]
 			f.rss, f.gcRSS = append(f.rss, m.rss), append(f.gcRSS, m.gcRSS)
 			f.live, f.unused = append(f.live, int64(m.stats.HeapLiveBytes)), append(f.unused, int64(m.stats.HeapUnusedBytes))
