@@ -46,6 +46,28 @@ func DropTraffic(t T, netns string, peers ...string) (heal func() error) {
 	for _, ip := range peers {
 		rules = append(rules, DropRule{"INPUT", []string{"-s", ip}}, DropRule{"OUTPUT", []string{"-d", ip}})
 	}
+	return Drop(t, netns, rules...)
+}
+
+// DropPort cuts one port in a test network namespace, as DropTraffic cuts
+// peers: every TCP and UDP packet in or out whose source or destination
+// port is port (e.g. a member's gossip, while its API traffic flows).
+func DropPort(t T, netns string, port int) (heal func() error) {
+	t.Helper()
+	var rules []DropRule
+	for _, chain := range []string{"INPUT", "OUTPUT"} {
+		for _, proto := range []string{"tcp", "udp"} {
+			rules = append(rules, DropRule{chain, []string{"-p", proto, "-m", "multiport", "--ports", fmt.Sprint(port)}})
+		}
+	}
+	return Drop(t, netns, rules...)
+}
+
+// Drop inserts rules (each with -j DROP) at the top of their chains in a
+// test network namespace and returns a heal function that deletes them;
+// t.Cleanup deletes them too.
+func Drop(t T, netns string, rules ...DropRule) (heal func() error) {
+	t.Helper()
 	ipt := func(op string, r DropRule) error {
 		args := append([]string{"--net=/run/netns/" + netns, "--", "iptables", "-w", "5", op, r.Chain}, r.Args...)
 		args = append(args, "-m", "comment", "--comment", "orch-chaos", "-j", "DROP")
