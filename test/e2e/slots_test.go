@@ -120,10 +120,8 @@ func (s *slotSet) acquire(name string) {
 	}
 	w := &waiter{rank: len(slowFirst), seq: s.seq}
 	s.seq++
-	for i, n := range slowFirst {
-		if n == name {
-			w.rank = i
-		}
+	if i := slices.Index(slowFirst, name); i >= 0 {
+		w.rank = i
 	}
 	s.waiting[w] = true
 	s.arrived++
