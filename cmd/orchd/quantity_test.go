@@ -5,21 +5,29 @@ import "testing"
 func TestBytesFlag(t *testing.T) {
 	tests := []struct {
 		in      string
+		zeroOK  bool
 		want    int64
 		wantErr bool
 	}{
-		{"128Mi", 128 << 20, false},
-		{"1G", 1_000_000_000, false},
-		{"4096", 4096, false},
-		{"0", 0, true},
-		{"-1Mi", 0, true},
-		{"0.5", 0, true},
-		{"lots", 0, true},
+		{"128Mi", false, 128 << 20, false},
+		{"1G", false, 1_000_000_000, false},
+		{"4096", false, 4096, false},
+		{"0", false, 0, true},
+		{"-1Mi", false, 0, true},
+		{"0.5", false, 0, true},
+		{"lots", false, 0, true},
+		{"0", true, 0, false},
+		{"4Gi", true, 4 << 30, false},
+		{"-1", true, 0, true},
+		{"0.5", true, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			var n int64
 			f := newBytesFlag(&n, 7)
+			if tt.zeroOK {
+				f = newBytesOrZeroFlag(&n, 7)
+			}
 			err := f.Set(tt.in)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Set(%q) = %v, want error %v", tt.in, err, tt.wantErr)
