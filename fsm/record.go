@@ -185,7 +185,9 @@ func salvage(obj v1.Object, raw []byte) v1.Object {
 func (r *Record) JSON() ([]byte, error) {
 	r.once.Do(func() {
 		obj := r.obj.Load().strong
-		if r.raw, r.err = json.Marshal(obj); r.err == nil {
+		// json.Marshal's bytes (AppendJSON's fast encoder writes the same,
+		// or hands the object to encoding/json).
+		if r.raw, r.err = AppendJSON(nil, obj); r.err == nil {
 			r.form.Store(rawValid) // encoding/json writes valid JSON only
 			r.obj.Store(weakRef(obj))
 		}

@@ -167,3 +167,20 @@ func TestUndecodableStoredRecordIsSalvaged(t *testing.T) {
 		t.Errorf("after delete: %v", err)
 	}
 }
+
+// A record made from an object encodes it to json.Marshal's bytes, for
+// every served kind (its JSON is the fast encoder's, held to the same).
+func TestRecordJSONIsMarshal(t *testing.T) {
+	for kind, objs := range randomValues(7, 10) {
+		for i, obj := range objs {
+			want, err := json.Marshal(obj)
+			if err != nil {
+				t.Fatalf("%s %d: %v", kind, i, err)
+			}
+			got, err := NewRecord(obj, nil).JSON()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s %d: record JSON (err %v)\n%s\nwant json.Marshal's\n%s", kind, i, err, got, want)
+			}
+		}
+	}
+}
