@@ -49,6 +49,8 @@ func metaOf(m v1.ObjectMeta) v1.ObjectMeta {
 
 func TestRecordSummary(t *testing.T) {
 	bare := &v1.Pod{TypeMeta: v1.TypeMeta{Kind: "Pod", APIVersion: "v1"}, ObjectMeta: v1.ObjectMeta{Name: "bare", Namespace: "ns"}}
+	tokenSecret := &v1.Secret{TypeMeta: v1.TypeMeta{Kind: "Secret", APIVersion: "v1"}, ObjectMeta: v1.ObjectMeta{Name: "tok", Namespace: "ns"},
+		Type: v1.SecretTypeServiceAccountToken, Data: map[string][]byte{"token": []byte("t")}}
 	ns := &v1.Namespace{TypeMeta: v1.TypeMeta{Kind: "Namespace", APIVersion: "v1"},
 		ObjectMeta: v1.ObjectMeta{Name: "ns", UID: "uid-ns", Labels: map[string]string{"team": "a"}},
 		Status:     v1.NamespaceStatus{Phase: v1.NamespaceTerminating}}
@@ -61,13 +63,14 @@ func TestRecordSummary(t *testing.T) {
 		{"pod with every metadata field", fullMetaPod(), &Summary{Meta: metaOf(fullMetaPod().ObjectMeta), SchedulerName: "other", Phase: v1.PodSucceeded}},
 		{"bare pod", bare, &Summary{Meta: bare.ObjectMeta}},
 		{"namespace: no pod fields", ns, &Summary{Meta: ns.ObjectMeta}},
+		{"token secret", tokenSecret, &Summary{Meta: tokenSecret.ObjectMeta, SecretType: v1.SecretTypeServiceAccountToken}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw, err := json.Marshal(tc.obj)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, _ := v1.ResourceByName(map[string]string{"Pod": "pods", "Namespace": "namespaces"}[v1.KindOf(tc.obj)])
+			res, _ := v1.ResourceByName(map[string]string{"Pod": "pods", "Namespace": "namespaces", "Secret": "secrets"}[v1.KindOf(tc.obj)])
 			for _, way := range []struct {
 				name string
 				rec  *Record
@@ -132,6 +135,10 @@ func TestReadSummaryAsEncodingJSON(t *testing.T) {
 			`"metadata":{"other":{"deep":[true,false,1.5e3]},"managedFields":[{"fieldsV1":{"f:a":{}}}],"namespace":"ns","name":"p",` +
 			`"ownerReferences":[{"kind":"ReplicaSet","name":"rs","uid":"u","apiVersion":"apps/v1","controller":true,"extra":1}]},"kind":"Pod","apiVersion":"v1"}`, true},
 		{"another kind keeps no pod fields", `{"kind":"Namespace","metadata":{"name":"n"},"spec":{"schedulerName":"s"},"status":{"phase":"Active"}}`, true},
+		{"a secret's type", `{"kind":"Secret","type":"kubernetes.io/service-account-token","metadata":{"name":"s"},"data":{"a":"YQ=="}}`, true},
+		{"a secret's type after its kind, escaped", `{"type":"kubernetes.io\/service-account-token","metadata":{"name":"s"},"kind":"Secret"}`, true},
+		{"a secret's null type", `{"kind":"Secret","type":null,"metadata":{"name":"s"}}`, true},
+		{"another kind's type of another shape", `{"kind":"Pod","type":{"a":[1]},"metadata":{"name":"p"}}`, true},
 		{"no kind", `{"metadata":{"name":"p"}}`, false},
 		{"labels of the wrong type", `{"kind":"Pod","metadata":{"name":"p","labels":["a"]}}`, false},
 		{"generation of the wrong type", `{"kind":"Pod","metadata":{"name":"p","generation":"1"}}`, false},
@@ -149,6 +156,9 @@ func TestReadSummaryAsEncodingJSON(t *testing.T) {
 			var obj v1.Object = &v1.Pod{}
 			if strings.Contains(tc.raw, `"kind":"Namespace"`) {
 				obj = &v1.Namespace{}
+			}
+			if strings.Contains(tc.raw, `"kind":"Secret"`) {
+				obj = &v1.Secret{}
 			}
 			if err := json.Unmarshal([]byte(tc.raw), obj); err != nil {
 				t.Fatal(err)

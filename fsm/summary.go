@@ -23,6 +23,8 @@ type Summary struct {
 	SchedulerName string
 	// Phase is a pod's status.phase ("" for other kinds).
 	Phase string
+	// SecretType is a Secret's type ("" for other kinds).
+	SecretType v1.SecretType
 }
 
 // Terminal reports whether the summary is of a pod that has finished
@@ -67,8 +69,11 @@ func (r *Record) summarize() *Summary {
 func summaryOf(obj v1.Object) *Summary {
 	s := &Summary{Meta: *obj.GetObjectMeta()}
 	s.Meta.Annotations, s.Meta.ManagedFields = nil, nil
-	if p, ok := obj.(*v1.Pod); ok {
-		s.SchedulerName, s.Phase = p.Spec.SchedulerName, p.Status.Phase
+	switch o := obj.(type) {
+	case *v1.Pod:
+		s.SchedulerName, s.Phase = o.Spec.SchedulerName, o.Status.Phase
+	case *v1.Secret:
+		s.SecretType = o.Type
 	}
 	return s
 }

@@ -21,11 +21,19 @@ import (
 func readSummary(raw []byte) (_ *Summary, ok bool) {
 	sc := summaryScanner{b: raw}
 	s := &Summary{}
-	var kind, scheduler, phase string
+	var kind, scheduler, phase, typ string
 	sc.object(func(field []byte) {
 		switch string(field) {
 		case "kind":
 			kind = sc.str()
+		case "type":
+			// A Secret's is a string; another kind's (if any) is read
+			// only when it is one.
+			if c := sc.peek(); c == '"' || c == 'n' {
+				typ = sc.str()
+			} else {
+				sc.skip()
+			}
 		case "metadata":
 			sc.meta(&s.Meta)
 		case "spec":
@@ -43,8 +51,11 @@ func readSummary(raw []byte) (_ *Summary, ok bool) {
 	if sc.i != len(sc.b) {
 		return nil, false // something after the object
 	}
-	if kind == "Pod" {
+	switch kind {
+	case "Pod":
 		s.SchedulerName, s.Phase = scheduler, phase
+	case "Secret":
+		s.SecretType = v1.SecretType(typ)
 	}
 	return s, true
 }

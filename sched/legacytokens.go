@@ -100,10 +100,10 @@ func tokenChanges(ch changes) (keys []string, all bool) {
 	return keys, false
 }
 
-// isTokenSecret reports whether rec holds a service account token Secret.
+// isTokenSecret reports whether rec holds a service account token Secret,
+// from its summary (the Secret is not decoded).
 func isTokenSecret(rec *fsm.Record) bool {
-	s, ok := rec.Object().(*v1.Secret)
-	return ok && s.Type == v1.SecretTypeServiceAccountToken
+	return rec.Summary().SecretType == v1.SecretTypeServiceAccountToken
 }
 
 // PassOver is Pass over the Secrets of keys (namespace/name) only.
