@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"orch.io/orch/api/client"
@@ -89,7 +91,7 @@ func secretsSection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 // kindCreates runs the closed-loop creates of objects made by obj (named
 // prefix-w<worker>-<seq>), each worker talking to master worker%3; a
 // failed create fails the run.
-func kindCreates(ctx context.Context, c *harness.Cluster, o options, prefix string, obj func(name string) v1.Object) (bench.Result, error) {
+func kindCreates(ctx context.Context, c *harness.Cluster, o options, prefix, profilePrefix string, obj func(name string) v1.Object) (bench.Result, error) {
 	clients := make([]*client.Client, len(c.Masters))
 	for i := range c.Masters {
 		cfg := c.Config(i)
@@ -109,8 +111,20 @@ func kindCreates(ctx context.Context, c *harness.Cluster, o options, prefix stri
 	op := func(ctx context.Context, worker, seq int) error {
 		return pick(worker).Create(ctx, obj(fmt.Sprintf("%s-w%d-%d", prefix, worker, seq)))
 	}
+	var wg sync.WaitGroup
+	profErrs := make([]error, len(c.Masters))
+	if profilePrefix != "" {
+		for i, m := range c.Masters {
+			wg.Go(func() {
+				if err := profile(ctx, clients[i], o.warmup, o.duration, filepath.Join(o.profileDir, profilePrefix+m.Name+".cpu.pprof")); err != nil {
+					profErrs[i] = fmt.Errorf("profile %s: %w", m.Name, err)
+				}
+			})
+		}
+	}
 	res := bench.Run(ctx, o.clients, o.duration, o.warmup, op)
-	return res, errors.Join(opErrors("creates", res), ctx.Err())
+	wg.Wait()
+	return res, errors.Join(append(profErrs, opErrors("creates", res), ctx.Err())...)
 }
 
 // secretKind is one kind the secrets section creates.
@@ -149,7 +163,11 @@ func secretsPair(ctx context.Context, c *harness.Cluster, o options, r int, kind
 	pair := map[string]float64{}
 	for _, k := range order {
 		kind := kinds[k]
-		res, err := kindCreates(ctx, c, o, fmt.Sprintf("r%d", r), kind.obj)
+		profilePrefix := ""
+		if o.profileDir != "" && r == o.profileRun-1 {
+			profilePrefix = kind.name + "-"
+		}
+		res, err := kindCreates(ctx, c, o, fmt.Sprintf("r%d", r), profilePrefix, kind.obj)
 		if err != nil {
 			return fmt.Errorf("secrets section, run %d of %s: %w", r+1, kind.name, err)
 		}
