@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"orch.io/orch/test/harness"
+	"orch.io/orch/thp"
 )
 
 // hugeMappings sums, over the mappings of process pid that carry the
@@ -50,21 +51,6 @@ func hugeMappings(t *testing.T, pid int) (size, anonHuge int64) {
 	return size, anonHuge
 }
 
-// thpSetting is the system's transparent huge page setting.
-func thpSetting(t *testing.T) string {
-	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	if err != nil {
-		t.Fatalf("read THP setting: %v", err)
-	}
-	for _, f := range strings.Fields(string(b)) {
-		if strings.HasPrefix(f, "[") {
-			return strings.Trim(f, "[]")
-		}
-	}
-	t.Fatalf("THP setting %q names no choice", b)
-	return ""
-}
-
 // Each master advises its heap's address space for transparent huge pages
 // at start (--heap-huge-pages, 4 GiB by default) where the system leaves
 // them to madvise, as the machines orch's suite runs on do, and its store
@@ -78,7 +64,10 @@ func TestMastersGrowIntoHugePages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	setting := thpSetting(t)
+	setting, err := thp.System{}.Setting()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range c.Masters {
 		logs, err := os.ReadFile(m.LogPath)
 		if err != nil {

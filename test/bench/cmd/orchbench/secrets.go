@@ -90,7 +90,8 @@ func secretsSection(ctx context.Context, t *runT, bins harness.Binaries, o optio
 
 // kindCreates runs the closed-loop creates of objects made by obj (named
 // prefix-w<worker>-<seq>), each worker talking to master worker%3; a
-// failed create fails the run.
+// failed create fails the run. With profilePrefix set, every master's CPU
+// is profiled over the window into -profile's <profilePrefix><master>.cpu.pprof.
 func kindCreates(ctx context.Context, c *harness.Cluster, o options, prefix, profilePrefix string, obj func(name string) v1.Object) (bench.Result, error) {
 	clients := make([]*client.Client, len(c.Masters))
 	for i := range c.Masters {
